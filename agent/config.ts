@@ -1,0 +1,143 @@
+// The agent's configuration: the schema is the single definition, the type is
+// derived from it, and defaults sit beside it named with their unit.
+import { z } from 'zod';
+import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replicator/backoff.js';
+
+export const DEFAULT_BATCH_MAX_EVENTS = 2000;
+export const DEFAULT_BATCH_MAX_BYTES = 1024 * 1024;
+export const DEFAULT_BATCH_MAX_SCAN = 20_000;
+export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
+export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
+export const DEFAULT_KEEPALIVE_TIME_MS = 5_000;
+export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
+export const DEFAULT_EMPTY_BATCH_INTERVAL_MS = 1_000;
+export const DEFAULT_ACK_PERSIST_INTERVAL_MS = 1_000;
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-"');
+const streamName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'expected a stream name of letters, digits, ".", "_" or "-"');
+
+const Hl7MappingRuleSchema = z.strictObject({
+  /** "ADT", "ADT^A08" or "*". */
+  messageType: z.string().regex(/^(\*|[A-Z0-9]{3}(\^[A-Z0-9]{2,3})?)$/, 'expected a message type such as ADT, ADT^A08 or *'),
+  stream: streamName,
+  keyPaths: z.array(z.string().min(3)).min(1),
+});
+
+const MllpSourceSchema = z.strictObject({
+  kind: z.literal('mllp'),
+  name,
+  listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_MLLP_PORT}`),
+  /** Rules consulted before the defaults (ADT -> adt, ORU -> results, ...). */
+  mapping: z.array(Hl7MappingRuleSchema).default([]),
+  maxFrameBytes: z.number().int().positive().optional(),
+});
+
+const SourceSchema = z.discriminatedUnion('kind', [MllpSourceSchema]);
+
+const RelaySchema = z
+  .strictObject({
+    name,
+    /** host:port of the relay's gRPC endpoint. */
+    address: z.string().min(3),
+    secret: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+    connectTimeoutMs: z.number().int().positive().default(DEFAULT_CONNECT_TIMEOUT_MS),
+    handshakeTimeoutMs: z.number().int().positive().default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    keepaliveTimeMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIME_MS),
+    keepaliveTimeoutMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIMEOUT_MS),
+  })
+  .refine((r) => (r.secret === undefined) !== (r.secretFile === undefined), {
+    message: 'expected exactly one of secret or secretFile',
+  });
+
+const FeedSchema = z.strictObject({
+  name,
+  relay: name,
+  streams: z.array(streamName).min(1),
+});
+
+export const AgentConfigSchema = z
+  .strictObject({
+    hospital: z.strictObject({ id: name, name: z.string().default('') }),
+    agentId: z.string().min(1).optional(),
+    /** Directory holding agent.db; relative paths are relative to the config file. */
+    dataDir: z.string().min(1),
+    http: z.strictObject({ listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`) }).prefault({}),
+    sources: z.array(SourceSchema).default([]),
+    relays: z.array(RelaySchema).default([]),
+    feeds: z.array(FeedSchema).default([]),
+    replication: z
+      .strictObject({
+        codec: z.enum(CODEC_NAMES as [string, ...string[]]).default('brotli'),
+        batchMaxEvents: z.number().int().positive().default(DEFAULT_BATCH_MAX_EVENTS),
+        batchMaxBytes: z.number().int().positive().default(DEFAULT_BATCH_MAX_BYTES),
+        batchMaxScan: z.number().int().positive().default(DEFAULT_BATCH_MAX_SCAN),
+        maxInFlightBatches: z.number().int().positive().default(DEFAULT_MAX_IN_FLIGHT_BATCHES),
+        ackTimeoutMs: z.number().int().positive().default(DEFAULT_ACK_TIMEOUT_MS),
+        emptyBatchIntervalMs: z.number().int().positive().default(DEFAULT_EMPTY_BATCH_INTERVAL_MS),
+        backoff: z
+          .strictObject({
+            initialMs: z.number().int().positive().default(DEFAULT_BACKOFF_INITIAL_MS),
+            maxMs: z.number().int().positive().default(DEFAULT_BACKOFF_MAX_MS),
+            multiplier: z.number().min(1).default(DEFAULT_BACKOFF_MULTIPLIER),
+            jitter: z.number().min(0).max(1).default(DEFAULT_BACKOFF_JITTER),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const relayNames = new Set(config.relays.map((r) => r.name));
+    const seen = new Set<string>();
+    config.feeds.forEach((feed, i) => {
+      if (!relayNames.has(feed.relay)) {
+        ctx.addIssue({ code: 'custom', path: ['feeds', i, 'relay'], message: `expected one of the relays declared under relays (${[...relayNames].join(', ') || 'none'})` });
+      }
+      if (seen.has(feed.name)) ctx.addIssue({ code: 'custom', path: ['feeds', i, 'name'], message: 'expected a feed name not used by another feed' });
+      seen.add(feed.name);
+    });
+    const sourceNames = new Set<string>();
+    config.sources.forEach((source, i) => {
+      if (sourceNames.has(source.name) || source.name === 'http') {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: 'expected a source name not used elsewhere ("http" is the ingest API)' });
+      }
+      sourceNames.add(source.name);
+    });
+  });
+
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+export type Hl7MappingRuleConfig = z.output<typeof Hl7MappingRuleSchema>;
+
+/** A config as loaded: paths resolved against the config file, secrets read. */
+export interface LoadedAgentConfig extends AgentConfig {
+  file: string;
+  relaySecrets: Map<string, string>;
+}
+
+export function loadAgentConfig(file: string): LoadedAgentConfig {
+  return resolveAgentConfig(loadConfigFile(file, AgentConfigSchema), file);
+}
+
+export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAgentConfig {
+  const base = dirname(resolve(file));
+  const at = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
+  const relaySecrets = new Map<string, string>();
+  config.relays.forEach((relay, i) => {
+    if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
+    else {
+      try {
+        relaySecrets.set(relay.name, readFileSync(at(relay.secretFile!), 'utf8').trim());
+      } catch (cause) {
+        const problem = `relays[${i}].secretFile: cannot read ${at(relay.secretFile!)}: ${(cause as Error).message} (${file})`;
+        throw new ConfigError(`invalid config:\n  ${problem}`, file, [problem], { cause });
+      }
+    }
+  });
+  return { ...config, dataDir: at(config.dataDir), file, relaySecrets };
+}

@@ -1,0 +1,199 @@
+// The agent's HTTP endpoint: status, health, metrics, the local copy, and ingest
+// for local applications. Ingest answers only after the rows are durable.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { AdmissionCheck, JournalWriter, LocalCopy, LocalRecord } from '../store/index.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import { IngestRequestError, parseIngestRows } from './ingest-rows.js';
+
+/** Largest ingest body accepted, in bytes. */
+export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
+/** The source name recorded on events ingested over HTTP. */
+export const HTTP_SOURCE = 'http';
+
+export interface AgentHttpLogger {
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface AgentHttpServerOptions {
+  host: string;
+  port: number;
+  writer: JournalWriter;
+  localCopy: LocalCopy;
+  status: () => unknown;
+  metrics: Registry;
+  admission?: AdmissionCheck;
+  log: AgentHttpLogger;
+}
+
+export interface HttpIngestStats {
+  requests: number;
+  rowsAccepted: number;
+  rejected: number;
+  lastRejection: { atMs: number; reason: string } | null;
+  lastRowAtMs: number | null;
+}
+
+const STREAM = '([A-Za-z0-9][A-Za-z0-9._-]{0,127})';
+const INGEST_PATH = new RegExp(`^/v1/ingest/${STREAM}$`);
+const RECORD_PATH = new RegExp(`^/v1/records/${STREAM}/(.+)$`);
+
+export class AgentHttpServer {
+  private readonly server: Server;
+  readonly ingestStats: HttpIngestStats = { requests: 0, rowsAccepted: 0, rejected: 0, lastRejection: null, lastRowAtMs: null };
+
+  constructor(private readonly options: AgentHttpServerOptions) {
+    this.server = createServer((req, res) => {
+      this.route(req, res).catch((error: unknown) => {
+        options.log.error({ err: error, url: req.url }, 'HTTP request failed');
+        if (!res.headersSent) sendError(res, 500, 'internal', 'internal error; see the agent log');
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 5_000;
+  }
+
+  async start(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const path = url.pathname;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (path === '/healthz') return sendJson(res, 200, { ok: true });
+      if (path === '/v1/status') return sendJson(res, 200, this.options.status());
+      if (path === '/metrics') {
+        res.writeHead(200, { 'content-type': this.options.metrics.contentType });
+        res.end(await this.options.metrics.metrics());
+        return;
+      }
+      if (path === '/') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(DASHBOARD_HTML);
+        return;
+      }
+      const record = RECORD_PATH.exec(path);
+      if (record) return this.getRecord(res, record[1]!, decodeURIComponent(record[2]!));
+    }
+    if (path.startsWith('/v1/ingest/')) {
+      if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST to ingest rows', { allow: 'POST' });
+      const match = INGEST_PATH.exec(path);
+      if (!match) return sendError(res, 400, 'bad_stream', 'stream names are letters, digits, ".", "_" or "-" (at most 128)');
+      return this.ingest(req, res, match[1]!, url);
+    }
+    sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
+  }
+
+  private getRecord(res: ServerResponse, stream: string, key: string): void {
+    const record = this.options.localCopy.get(stream, key);
+    if (!record) return sendError(res, 404, 'no_record', `no record ${key} in stream ${stream}`);
+    sendJson(res, 200, recordToJson(record));
+  }
+
+  private async ingest(req: IncomingMessage, res: ServerResponse, stream: string, url: URL): Promise<void> {
+    this.ingestStats.requests++;
+    const reject = (status: number, code: string, message: string): void => {
+      this.ingestStats.rejected++;
+      this.ingestStats.lastRejection = { atMs: Date.now(), reason: message };
+      sendError(res, status, code, message);
+    };
+    const contentType = req.headers['content-type'] ?? '';
+    if (!/^application\/json\b/i.test(contentType)) {
+      req.resume();
+      return reject(415, 'unsupported_media_type', `expected Content-Type application/json, got "${contentType}"`);
+    }
+    const opParam = url.searchParams.get('op') ?? 'upsert';
+    if (opParam !== 'upsert' && opParam !== 'delete') {
+      req.resume();
+      return reject(400, 'bad_op', `op must be upsert or delete, got "${opParam}"`);
+    }
+    const refusal = this.options.admission?.(HTTP_SOURCE);
+    if (refusal) {
+      req.resume();
+      return reject(507, 'refused', refusal);
+    }
+    let text: string;
+    try {
+      text = await readBody(req, MAX_INGEST_BODY_BYTES);
+    } catch (error) {
+      return reject(413, 'too_large', (error as Error).message);
+    }
+    let events;
+    try {
+      events = parseIngestRows(stream, text, opParam);
+    } catch (error) {
+      if (error instanceof IngestRequestError) return reject(error.httpStatus, 'bad_request', error.message);
+      throw error;
+    }
+    const idempotencyKey = req.headers['idempotency-key'];
+    const result = await this.options.writer.append({
+      source: HTTP_SOURCE,
+      events,
+      dedupe: typeof idempotencyKey === 'string' && idempotencyKey ? { scope: `http|${stream}`, id: idempotencyKey } : undefined,
+    });
+    this.ingestStats.rowsAccepted += result.duplicate ? 0 : events.length;
+    this.ingestStats.lastRowAtMs = Date.now();
+    sendJson(res, 200, { stream, seqs: result.seqs, duplicate: result.duplicate });
+  }
+}
+
+function recordToJson(record: LocalRecord): object {
+  const text = record.body.toString('utf8');
+  return {
+    stream: record.stream,
+    key: record.key,
+    seq: record.seq,
+    ts: new Date(record.tsMs).toISOString(),
+    source: record.source,
+    contentType: record.contentType,
+    body: record.contentType === 'json' ? JSON.parse(text) : record.contentType === 'hl7v2' ? text : undefined,
+    bodyBase64: record.contentType === 'json' || record.contentType === 'hl7v2' ? undefined : record.body.toString('base64'),
+    headers: record.headers,
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new Error(`body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { code, message } }, headers);
+}

@@ -1,0 +1,76 @@
+// Prometheus metrics for the agent, read from the parts' own counters at scrape
+// time, so the hot paths carry no metrics code. Names follow Prometheus
+// conventions (_total, _seconds, _bytes); labels carry feed, relay, source and
+// stream names only — never anything from a message.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AgentMetricsSnapshot {
+  journalHeadSeq: number;
+  groupCommits: number;
+  appendsCommitted: number;
+  links: { relay: string; streaming: boolean }[];
+  feeds: { feed: string; relay: string; ackedSeq: number; eventsSent: number; bytesSent: number; backlogEvents: number; backlogBytes: number; lagSeconds: number }[];
+  sources: { source: string; received: number; acknowledged: number; rejected: number; duplicates: number }[];
+}
+
+/** A counter whose value is copied from a running total at scrape time. */
+function totalCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: L[]) {
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function setTotal<L extends string>(counter: Counter<L>, labels: Record<L, string>, value: number): void {
+  counter.reset();
+  counter.inc(labels, value);
+}
+
+export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Registry {
+  const registry = new Registry();
+  // Registered first, so its collect hook runs before the others are read and one
+  // snapshot feeds every metric of a scrape.
+  new Gauge({ name: 'wardline_agent_journal_head_seq', help: 'Last committed journal sequence number', registers: [registry], collect() {
+    refresh(this);
+  } });
+  collectDefaultMetrics({ register: registry, prefix: 'wardline_agent_process_' });
+
+  const groupCommits = totalCounter(registry, 'wardline_agent_group_commits_total', 'Journal transactions committed (each one fsync)', []);
+  const appends = totalCounter(registry, 'wardline_agent_appends_committed_total', 'Append requests committed (messages, HTTP requests)', []);
+  const linkUp = new Gauge({ name: 'wardline_agent_link_up', help: '1 while the stream to the relay is established', labelNames: ['relay'], registers: [registry] });
+  const acked = new Gauge({ name: 'wardline_agent_feed_acked_seq', help: 'Journal seq the relay has durably acknowledged', labelNames: ['feed', 'relay'], registers: [registry] });
+  const backlogEvents = new Gauge({ name: 'wardline_agent_feed_backlog_events', help: 'Events not yet acknowledged by the relay', labelNames: ['feed', 'relay'], registers: [registry] });
+  const backlogBytes = new Gauge({ name: 'wardline_agent_feed_backlog_bytes', help: 'Bytes of event bodies not yet acknowledged', labelNames: ['feed', 'relay'], registers: [registry] });
+  const lag = new Gauge({ name: 'wardline_agent_feed_lag_seconds', help: 'Age of the oldest unacknowledged event', labelNames: ['feed', 'relay'], registers: [registry] });
+  const sentEvents = totalCounter(registry, 'wardline_agent_feed_sent_events_total', 'Events sent to the relay (resends included)', ['feed', 'relay']);
+  const sentBytes = totalCounter(registry, 'wardline_agent_feed_sent_bytes_total', 'Compressed payload bytes sent to the relay', ['feed', 'relay']);
+  const received = totalCounter(registry, 'wardline_agent_source_received_total', 'Messages received per source', ['source']);
+  const acknowledged = totalCounter(registry, 'wardline_agent_source_acknowledged_total', 'Messages acknowledged after commit per source', ['source']);
+  const rejected = totalCounter(registry, 'wardline_agent_source_rejected_total', 'Messages rejected (AE/AR, 4xx/5xx) per source', ['source']);
+  const duplicates = totalCounter(registry, 'wardline_agent_source_duplicates_total', 'Retransmissions recognised and not journaled again', ['source']);
+
+  function refresh(head: Gauge): void {
+    const s = snapshot();
+    head.set(s.journalHeadSeq);
+    setTotal(groupCommits, {}, s.groupCommits);
+    setTotal(appends, {}, s.appendsCommitted);
+    linkUp.reset();
+    for (const l of s.links) linkUp.set({ relay: l.relay }, l.streaming ? 1 : 0);
+    for (const metric of [acked, backlogEvents, backlogBytes, lag]) metric.reset();
+    for (const counter of [sentEvents, sentBytes]) counter.reset();
+    for (const f of s.feeds) {
+      const labels = { feed: f.feed, relay: f.relay };
+      acked.set(labels, f.ackedSeq);
+      backlogEvents.set(labels, f.backlogEvents);
+      backlogBytes.set(labels, f.backlogBytes);
+      lag.set(labels, f.lagSeconds);
+      sentEvents.inc(labels, f.eventsSent);
+      sentBytes.inc(labels, f.bytesSent);
+    }
+    for (const counter of [received, acknowledged, rejected, duplicates]) counter.reset();
+    for (const src of s.sources) {
+      received.inc({ source: src.source }, src.received);
+      acknowledged.inc({ source: src.source }, src.acknowledged);
+      rejected.inc({ source: src.source }, src.rejected);
+      duplicates.inc({ source: src.source }, src.duplicates);
+    }
+  }
+  return registry;
+}

@@ -1,0 +1,180 @@
+// RelayTransport over one grpc-js bidirectional stream.
+//
+// Failure modes handled:
+//  1. The relay is down or unreachable: open() rejects (connect phase) within
+//     connectTimeoutMs instead of waiting for the channel forever.
+//  2. The relay accepts the stream but never answers Hello: handshake timeout.
+//  3. A half-open link (packets silently dropped): HTTP/2 keepalive pings with a
+//     timeout make grpc-js fail the call, which ends the session with an error.
+//  4. The relay ends the stream with a status: onClose gets a RelayLinkError
+//     carrying the status and whether it is retryable.
+import * as grpc from '@grpc/grpc-js';
+import { PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { RelayLinkError } from './errors.js';
+import type { HelloInfo, OutboundBatch, RelaySession, RelaySessionHandlers, RelayTransport, WelcomeInfo } from './relay-transport.js';
+import { isRetryableStatus } from './retry-policy.js';
+
+const CODEC_TO_PROTO = {
+  none: pb.Codec.CODEC_NONE,
+  gzip: pb.Codec.CODEC_GZIP,
+  deflate: pb.Codec.CODEC_DEFLATE,
+  brotli: pb.Codec.CODEC_BROTLI,
+} as const;
+
+export interface GrpcRelayTransportOptions {
+  /** host:port of the relay's gRPC endpoint. */
+  address: string;
+  /** Time allowed for the channel to connect, in ms. */
+  connectTimeoutMs: number;
+  /** Time allowed for the relay's Welcome after Hello, in ms. */
+  handshakeTimeoutMs: number;
+  /** Interval between HTTP/2 keepalive pings, in ms. */
+  keepaliveTimeMs: number;
+  /** How long a ping may go unanswered before the link is declared dead, in ms. */
+  keepaliveTimeoutMs: number;
+  /** Largest message the agent sends, in bytes. */
+  maxSendBytes: number;
+}
+
+const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+
+export class GrpcRelayTransport implements RelayTransport {
+  private client: grpc.Client | undefined;
+
+  constructor(private readonly options: GrpcRelayTransportOptions) {}
+
+  private channel(): grpc.Client {
+    if (!this.client) {
+      this.client = new ReplicationClient(this.options.address, grpc.credentials.createInsecure(), {
+        'grpc.keepalive_time_ms': this.options.keepaliveTimeMs,
+        'grpc.keepalive_timeout_ms': this.options.keepaliveTimeoutMs,
+        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.max_send_message_length': this.options.maxSendBytes,
+        'grpc.enable_retries': 0,
+        // Reconnect pacing is the replicator's job (backoff with jitter), not the channel's.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      });
+    }
+    return this.client;
+  }
+
+  async open(hello: HelloInfo, handlers: RelaySessionHandlers): Promise<RelaySession> {
+    const client = this.channel();
+    await new Promise<void>((resolve, reject) => {
+      client.waitForReady(Date.now() + this.options.connectTimeoutMs, (error) =>
+        error ? reject(new RelayLinkError(`cannot reach relay at ${this.options.address}: ${error.message}`, true, 'connect', { cause: error })) : resolve(),
+      );
+    });
+    const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();
+    return new GrpcRelaySession(call, hello, handlers, this.options).handshake();
+  }
+
+  shutdown(): void {
+    this.client?.close();
+    this.client = undefined;
+  }
+}
+
+class GrpcRelaySession implements RelaySession {
+  welcome!: WelcomeInfo;
+  private closed = false;
+
+  constructor(
+    private readonly call: grpc.ClientDuplexStream<AgentMessage, RelayMessage>,
+    private readonly hello: HelloInfo,
+    private readonly handlers: RelaySessionHandlers,
+    private readonly options: GrpcRelayTransportOptions,
+  ) {}
+
+  handshake(): Promise<RelaySession> {
+    return new Promise<RelaySession>((resolve, reject) => {
+      let welcomed = false;
+      const timer = setTimeout(() => {
+        this.end(new RelayLinkError(`relay at ${this.options.address} sent no Welcome within ${this.options.handshakeTimeoutMs} ms`, true, 'handshake'));
+      }, this.options.handshakeTimeoutMs);
+
+      this.call.on('data', (message: RelayMessage) => {
+        if (!welcomed) {
+          if (!message.welcome) {
+            this.end(new RelayLinkError('relay answered Hello with something other than Welcome', true, 'handshake'));
+            return;
+          }
+          welcomed = true;
+          clearTimeout(timer);
+          this.welcome = toWelcomeInfo(message.welcome);
+          resolve(this);
+          return;
+        }
+        if (message.ack) this.handlers.onAck(message.ack.feed ?? '', Number(message.ack.highWaterSeq ?? 0), Boolean(message.ack.duplicate));
+        else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '');
+      });
+      this.call.on('error', (error: grpc.ServiceError) => {
+        const phase = welcomed ? 'stream' : 'handshake';
+        this.end(new RelayLinkError(`relay stream ended: ${error.details || error.message}`, isRetryableStatus(error.code), phase, { cause: error }));
+      });
+      this.call.on('end', () => this.end(new RelayLinkError('relay ended the stream', true, welcomed ? 'stream' : 'handshake')));
+      this.onEnd = (error) => {
+        clearTimeout(timer);
+        if (!welcomed) reject(error ?? new RelayLinkError('stream closed during handshake', true, 'handshake'));
+      };
+
+      this.call.write(
+        pb.AgentMessage.create({
+          hello: {
+            protocolVersion: PROTOCOL_VERSION,
+            hospitalId: this.hello.hospitalId,
+            agentId: this.hello.agentId,
+            agentVersion: this.hello.agentVersion,
+            secret: this.hello.secret,
+            feeds: this.hello.feeds,
+          },
+        }),
+      );
+    });
+  }
+
+  private onEnd: (error: Error | undefined) => void = () => {};
+
+  send(batch: OutboundBatch): Promise<void> {
+    if (this.closed) return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    const ready = this.call.write(
+      pb.AgentMessage.create({
+        batch: {
+          feed: batch.feed,
+          firstSeq: batch.firstSeq,
+          lastSeq: batch.lastSeq,
+          codec: CODEC_TO_PROTO[batch.codec],
+          payload: batch.payload,
+          payloadSha256: batch.payloadSha256,
+          eventCount: batch.eventCount,
+          uncompressedBytes: batch.uncompressedBytes,
+          policyVersion: batch.policyVersion,
+        },
+      }),
+    );
+    if (ready) return Promise.resolve();
+    return new Promise<void>((resolve) => this.call.once('drain', () => resolve()));
+  }
+
+  close(reason?: Error): void {
+    this.end(reason);
+  }
+
+  private end(error: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.call.cancel();
+    this.onEnd(error);
+    this.handlers.onClose(error);
+  }
+}
+
+function toWelcomeInfo(welcome: NonNullable<RelayMessage['welcome']>): WelcomeInfo {
+  return {
+    relayId: welcome.relayId ?? '',
+    protocolVersion: welcome.protocolVersion ?? 0,
+    highWater: new Map((welcome.positions ?? []).map((p) => [p.feed ?? '', Number(p.highWaterSeq ?? 0)])),
+    maxBatchBytes: welcome.maxBatchBytes ?? 0,
+  };
+}

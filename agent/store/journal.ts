@@ -1,0 +1,206 @@
+// The agent's journal: append-only log of events, with the local copy, the HL7
+// dedupe keys and the source positions updated in the same transaction, so capture
+// is exactly-once. append() resolves only after the commit has been fsynced
+// (synchronous=FULL, see agent-database.ts): that is when a source may acknowledge.
+import type { Statement } from 'better-sqlite3';
+import type { JournalEvent } from '../../protocol/index.js';
+import type { AppendRequest, AppendResult, JournalWriter } from './append-request.js';
+import type { SqliteDatabase } from './agent-database.js';
+import { GroupCommit } from './group-commit.js';
+
+export interface JournalOptions {
+  /** Milliseconds since the epoch; injected so tests can pin commit times. */
+  clock?: () => number;
+  /** Most append requests sharing one transaction. Default 1000. */
+  maxGroupSize?: number;
+}
+
+/** How much of the journal a feed reader takes at once. */
+export interface ReadLimits {
+  /** Most events returned. */
+  maxEvents: number;
+  /** Stop once the events' bodies reach this many bytes (at least one event is returned). */
+  maxBytes: number;
+  /** Most journal positions scanned, so a feed with rare streams still advances in bounded steps. */
+  maxScan: number;
+}
+
+/** A contiguous journal range and the feed's events inside it. */
+export interface JournalRange {
+  firstSeq: number;
+  lastSeq: number;
+  events: JournalEvent[];
+}
+
+type CommitListener = (headSeq: number) => void;
+
+interface JournalRow {
+  seq: number;
+  stream: string;
+  key: string;
+  op: 'upsert' | 'delete';
+  ts_ms: number;
+  source: string;
+  content_type: string;
+  body: Buffer;
+  headers: string;
+}
+
+export class Journal implements JournalWriter {
+  private readonly clock: () => number;
+  private readonly groupCommit: GroupCommit<AppendRequest, AppendResult>;
+  private readonly listeners = new Set<CommitListener>();
+  private headSeq: number;
+
+  private readonly insertEvent: Statement;
+  private readonly upsertRecord: Statement;
+  private readonly deleteRecord: Statement;
+  private readonly claimDedupeKey: Statement;
+  private readonly findDedupeKey: Statement;
+  private readonly savePosition: Statement;
+  private readonly selectRange: Statement;
+  private readonly commitGroup: (requests: readonly AppendRequest[]) => AppendResult[];
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    options: JournalOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.headSeq = Journal.readHead(db);
+    this.insertEvent = db.prepare(
+      `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.upsertRecord = db.prepare(
+      `INSERT INTO records (stream, key, seq, ts_ms, source, content_type, body, headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (stream, key) DO UPDATE SET seq = excluded.seq, ts_ms = excluded.ts_ms,
+         source = excluded.source, content_type = excluded.content_type,
+         body = excluded.body, headers = excluded.headers`,
+    );
+    this.deleteRecord = db.prepare('DELETE FROM records WHERE stream = ? AND key = ?');
+    this.claimDedupeKey = db.prepare(
+      `INSERT INTO dedupe_keys (scope, id, first_seq, event_count, received_at_ms)
+       VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, id) DO NOTHING`,
+    );
+    this.findDedupeKey = db.prepare('SELECT first_seq, event_count FROM dedupe_keys WHERE scope = ? AND id = ?');
+    this.savePosition = db.prepare(
+      `INSERT INTO source_positions (source, position, updated_at_ms) VALUES (?, ?, ?)
+       ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at_ms = excluded.updated_at_ms`,
+    );
+    this.selectRange = db.prepare(
+      `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers FROM journal
+       WHERE seq > ? AND seq <= ? AND stream IN (SELECT value FROM json_each(?))
+       ORDER BY seq LIMIT ?`,
+    );
+    this.commitGroup = db.transaction((requests: readonly AppendRequest[]) => {
+      const tsMs = this.clock();
+      return requests.map((request) => this.appendInTransaction(request, tsMs));
+    });
+    this.groupCommit = new GroupCommit((requests) => this.commitAndPublish(requests), {
+      maxGroupSize: options.maxGroupSize,
+    });
+  }
+
+  private static readHead(db: SqliteDatabase): number {
+    const row = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'journal'").get() as { seq: number } | undefined;
+    return row?.seq ?? 0;
+  }
+
+  /** Appends durably; resolves once the events are fsynced. */
+  append(request: AppendRequest): Promise<AppendResult> {
+    return this.groupCommit.submit(request);
+  }
+
+  /** The last committed journal seq (0 when empty). */
+  get head(): number {
+    return this.headSeq;
+  }
+
+  /** Appends waiting for the next group commit. */
+  get pendingAppends(): number {
+    return this.groupCommit.pending;
+  }
+
+  get groupCommitStats(): { groups: number; requests: number } {
+    return { groups: this.groupCommit.groupsCommitted, requests: this.groupCommit.requestsCommitted };
+  }
+
+  /** Called after each commit with the new head seq. Returns an unsubscribe function. */
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Reads the next range of a feed after `afterSeq`: the events of `streams`
+   * in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
+   * or the seq of the event that filled maxEvents / maxBytes.
+   * Returns undefined when the journal holds nothing after afterSeq.
+   */
+  readRange(streams: readonly string[], afterSeq: number, limits: ReadLimits): JournalRange | undefined {
+    const upper = Math.min(this.headSeq, afterSeq + limits.maxScan);
+    if (upper <= afterSeq) return undefined;
+    const rows = this.selectRange.all(afterSeq, upper, JSON.stringify(streams), limits.maxEvents) as JournalRow[];
+    const events: JournalEvent[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      events.push(rowToEvent(row));
+      bytes += row.body.length;
+      if (bytes >= limits.maxBytes) break;
+    }
+    const full = events.length === limits.maxEvents || bytes >= limits.maxBytes;
+    const lastSeq = full ? events[events.length - 1]!.seq : upper;
+    return { firstSeq: afterSeq + 1, lastSeq, events };
+  }
+
+  private commitAndPublish(requests: readonly AppendRequest[]): AppendResult[] {
+    const before = this.headSeq;
+    const results = this.commitGroup(requests);
+    for (const result of results) {
+      for (const seq of result.seqs) if (seq > this.headSeq) this.headSeq = seq;
+    }
+    if (this.headSeq !== before) for (const listener of this.listeners) listener(this.headSeq);
+    return results;
+  }
+
+  private appendInTransaction(request: AppendRequest, tsMs: number): AppendResult {
+    if (request.dedupe) {
+      const held = this.findDedupeKey.get(request.dedupe.scope, request.dedupe.id) as
+        | { first_seq: number; event_count: number }
+        | undefined;
+      if (held) {
+        return { seqs: Array.from({ length: held.event_count }, (_, i) => held.first_seq + i), duplicate: true };
+      }
+    }
+    const seqs: number[] = [];
+    for (const event of request.events) {
+      const headers = JSON.stringify(event.headers);
+      const info = this.insertEvent.run(event.stream, event.key, event.op, tsMs, request.source, event.contentType, event.body, headers);
+      const seq = Number(info.lastInsertRowid);
+      seqs.push(seq);
+      if (event.op === 'delete') this.deleteRecord.run(event.stream, event.key);
+      else this.upsertRecord.run(event.stream, event.key, seq, tsMs, request.source, event.contentType, event.body, headers);
+    }
+    if (request.dedupe) {
+      // Seqs within one request are consecutive: one writer, one transaction.
+      this.claimDedupeKey.run(request.dedupe.scope, request.dedupe.id, seqs[0] ?? 0, seqs.length, tsMs);
+    }
+    if (request.position !== undefined) this.savePosition.run(request.source, request.position, tsMs);
+    return { seqs, duplicate: false };
+  }
+}
+
+function rowToEvent(row: JournalRow): JournalEvent {
+  return {
+    seq: row.seq,
+    stream: row.stream,
+    key: row.key,
+    op: row.op,
+    tsMs: row.ts_ms,
+    source: row.source,
+    contentType: row.content_type,
+    body: row.body,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+  };
+}

@@ -1,0 +1,199 @@
+// Errors raised inside the cloud relay. Each carries a stable code (shared codes
+// from protocol/errors.ts where one exists) and the fields that decide what
+// happens next. Nothing here knows about gRPC or HTTP status: the services
+// convert at their boundary (grpc-status.ts, feeds/feed-http.ts).
+import { ErrorCode } from '../protocol/index.js';
+
+/**
+ * Codes only the relay uses (HTTP feed API and relay internals). They share the
+ * `WL_` namespace with protocol ErrorCode so vendor logs can match them.
+ */
+export const RelayErrorCode = {
+  /** The vendor's key is granted the feed at more than one hospital: pass `hospital` (HTTP) or `hospital_id` (gRPC). */
+  HOSPITAL_REQUIRED: 'WL_HOSPITAL_REQUIRED',
+  /** A request parameter is malformed; the message names it. Fix the client request. */
+  BAD_REQUEST: 'WL_BAD_REQUEST',
+  /** No such HTTP route. Check the URL against the relay's API. */
+  NOT_FOUND: 'WL_NOT_FOUND',
+  /** The HTTP method is not supported on this route (the API is read-only: GET). */
+  METHOD_NOT_ALLOWED: 'WL_METHOD_NOT_ALLOWED',
+  /** The relay is shutting down; reconnect (to another relay node if there is one). */
+  SHUTTING_DOWN: 'WL_SHUTTING_DOWN',
+  /** An unexpected relay fault (for example the disk is full). Nothing was acknowledged; see the relay log. */
+  INTERNAL: 'WL_INTERNAL',
+} as const;
+export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
+
+/** Base class: every relay error carries a stable code. */
+export class RelayError extends Error {
+  override name = 'RelayError';
+  constructor(
+    message: string,
+    readonly code: ErrorCode | RelayErrorCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The agent's hospital id is unknown or its secret is wrong. */
+export class AgentAuthError extends RelayError {
+  override name = 'AgentAuthError';
+  constructor(
+    message: string,
+    readonly hospitalId: string,
+    /** Why, for the relay's own log only (the agent is told less, so ids cannot be probed). */
+    readonly reason: 'unknown-hospital' | 'wrong-secret',
+  ) {
+    super(message, ErrorCode.BAD_AGENT_CREDENTIALS);
+  }
+}
+
+/** The agent speaks a protocol version this relay does not. */
+export class ProtocolVersionError extends RelayError {
+  override name = 'ProtocolVersionError';
+  constructor(
+    readonly agentVersion: number,
+    readonly relayVersion: number,
+  ) {
+    super(
+      `agent speaks replication protocol ${agentVersion || '0 (unset)'} but this relay speaks ${relayVersion}; upgrade the older side`,
+      ErrorCode.PROTOCOL_VERSION,
+    );
+  }
+}
+
+/** A stream message arrived that the protocol does not allow here (a batch before Hello, a second Hello). */
+export class ProtocolViolationError extends RelayError {
+  override name = 'ProtocolViolationError';
+  constructor(message: string) {
+    super(message, ErrorCode.PROTOCOL_VIOLATION);
+  }
+}
+
+/** A batch names a feed the agent did not declare in Hello. */
+export class UnknownFeedError extends RelayError {
+  override name = 'UnknownFeedError';
+  constructor(readonly feed: string, declared: readonly string[]) {
+    super(
+      `batch for feed "${feed}", which this stream's Hello did not declare (declared: ${declared.length ? declared.join(', ') : 'none'})`,
+      ErrorCode.UNKNOWN_FEED,
+    );
+  }
+}
+
+/** A batch payload exceeds the relay's maxBatchBytes. */
+export class BatchTooLargeError extends RelayError {
+  override name = 'BatchTooLargeError';
+  constructor(
+    readonly feed: string,
+    readonly payloadBytes: number,
+    readonly limitBytes: number,
+  ) {
+    super(
+      `batch for feed "${feed}" carries ${payloadBytes} payload bytes; this relay accepts at most ${limitBytes} (lower replication.batchMaxBytes on the agent)`,
+      ErrorCode.BATCH_TOO_LARGE,
+    );
+  }
+}
+
+/** A batch failed to verify or decode, or its range is malformed. Nothing of it was stored. */
+export class BadBatchError extends RelayError {
+  override name = 'BadBatchError';
+  constructor(
+    message: string,
+    readonly feed: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, ErrorCode.BAD_BATCH, options);
+  }
+}
+
+/** The vendor key is missing or unknown (HTTP 401). */
+export class VendorAuthError extends RelayError {
+  override name = 'VendorAuthError';
+  constructor(message: string) {
+    super(message, ErrorCode.BAD_VENDOR_KEY);
+  }
+}
+
+/** The vendor is known but not granted this feed (at this hospital) (HTTP 403). */
+export class FeedNotGrantedError extends RelayError {
+  override name = 'FeedNotGrantedError';
+  constructor(
+    message: string,
+    readonly vendor: string,
+    readonly feed: string,
+  ) {
+    super(message, ErrorCode.BAD_VENDOR_KEY);
+  }
+}
+
+/** The vendor's grant is ambiguous: the feed is granted at several hospitals and none was named (HTTP 400). */
+export class HospitalRequiredError extends RelayError {
+  override name = 'HospitalRequiredError';
+  constructor(
+    readonly feed: string,
+    readonly hospitals: readonly string[],
+  ) {
+    super(
+      `feed "${feed}" is granted to this key at more than one hospital (${hospitals.join(', ')}); pass hospital=<id> (HTTP) or hospital_id (gRPC) to choose one`,
+      RelayErrorCode.HOSPITAL_REQUIRED,
+    );
+  }
+}
+
+/** A request parameter is malformed (HTTP 400); `parameter` names it. */
+export class BadRequestError extends RelayError {
+  override name = 'BadRequestError';
+  constructor(
+    message: string,
+    readonly parameter?: string,
+  ) {
+    super(message, RelayErrorCode.BAD_REQUEST);
+  }
+}
+
+/** No such HTTP route (HTTP 404). */
+export class RouteNotFoundError extends RelayError {
+  override name = 'RouteNotFoundError';
+  constructor(readonly path: string) {
+    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
+  }
+}
+
+/** The HTTP API is read-only (HTTP 405). */
+export class MethodNotAllowedError extends RelayError {
+  override name = 'MethodNotAllowedError';
+  constructor(readonly method: string) {
+    super(`method ${method} is not allowed; this API is read-only (GET)`, RelayErrorCode.METHOD_NOT_ALLOWED);
+  }
+}
+
+/** The relay is stopping; the call was ended before it completed. */
+export class ShuttingDownError extends RelayError {
+  override name = 'ShuttingDownError';
+  constructor() {
+    super('relay is shutting down; reconnect', RelayErrorCode.SHUTTING_DOWN);
+  }
+}
+
+/** The feed store was used after close(). */
+export class FeedStoreClosedError extends RelayError {
+  override name = 'FeedStoreClosedError';
+  constructor() {
+    super('feed store is closed', RelayErrorCode.INTERNAL);
+  }
+}
+
+/** The database was written by a newer relay; running this one could corrupt it. */
+export class SchemaTooNewError extends RelayError {
+  override name = 'SchemaTooNewError';
+  constructor(
+    readonly file: string,
+    readonly found: number,
+    readonly supported: number,
+  ) {
+    super(`${file} has schema version ${found}, newer than this relay's ${supported}; run a newer relay`, RelayErrorCode.INTERNAL);
+  }
+}

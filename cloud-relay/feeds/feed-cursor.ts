@@ -1,0 +1,14 @@
+import type { FeedPage } from '../store/feed-store.js';
+
+/**
+ * The cursor a vendor passes next (`after`) once it has processed `page`, read
+ * after `afterSeq`. A complete page moves the cursor to the page's high-water
+ * mark even past the last event: seqs up to the mark that are not in the feed
+ * (filtered by policy, or ranges without events) will never appear, so the next
+ * read starts beyond them. A cursor never moves backwards.
+ */
+export function nextCursor(afterSeq: number, page: FeedPage): number {
+  const last = page.events[page.events.length - 1];
+  if (!page.complete) return last ? last.seq : afterSeq;
+  return Math.max(afterSeq, page.highWater);
+}

@@ -1,0 +1,124 @@
+// The gRPC Feeds.Subscribe handler: a vendor's feed after a cursor, page by
+// page, then (with follow) the live tail until the vendor cancels.
+//
+// Failure modes handled:
+//  1. A slow vendor: every write waits for 'drain' when the stream's buffer is
+//     full, so a backlog replay never sits in relay memory.
+//  2. Events stored while a page is being written, or between the last page
+//     and the wait: the cursor moves to the snapshot's high-water mark and the
+//     notifier remembers marks, so nothing is skipped and nothing sent twice.
+//  3. The vendor cancels (or its connection dies) mid-page or while waiting:
+//     the AbortSignal ends the write wait and the notifier wait; nothing leaks.
+//  4. The relay stops: follow streams end with UNAVAILABLE so vendors reconnect
+//     from their cursor.
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
+import { NAME_PATTERN } from '../config.js';
+import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
+import { toGrpcStatus } from '../grpc-status.js';
+import { writeMessage } from '../grpc-write.js';
+import type { RelayMetrics } from '../relay-metrics.js';
+import type { FeedNotifier } from '../store/feed-notifier.js';
+import type { FeedStore } from '../store/feed-store.js';
+import { nextCursor } from './feed-cursor.js';
+import type { VendorAuth } from './vendor-auth.js';
+
+/** Events read from the store per page. */
+export const DEFAULT_SUBSCRIBE_PAGE_EVENTS = 500;
+
+export type SubscribeCall = ServerWritableStream<SubscribeRequest, FeedEvent>;
+
+export interface FeedSubscribeServiceOptions {
+  store: FeedStore;
+  notifier: FeedNotifier;
+  vendors: VendorAuth;
+  metrics: RelayMetrics;
+  logger: Logger;
+  /** Default DEFAULT_SUBSCRIBE_PAGE_EVENTS. */
+  pageEvents?: number;
+}
+
+export class FeedSubscribeService {
+  private readonly active = new Set<AbortController>();
+
+  constructor(private readonly options: FeedSubscribeServiceOptions) {}
+
+  /** The grpc-js handler for Feeds.Subscribe (server streaming). */
+  readonly subscribe = (call: SubscribeCall): void => {
+    void this.serve(call);
+  };
+
+  /** The implementation to pass to `server.addService(FeedsService, …)`. */
+  get implementation(): { subscribe: (call: SubscribeCall) => void } {
+    return { subscribe: this.subscribe };
+  }
+
+  /** Subscriptions currently open. */
+  get openSubscriptions(): number {
+    return this.active.size;
+  }
+
+  /** Ends every open subscription with UNAVAILABLE (relay shutdown). */
+  closeAll(): void {
+    for (const controller of this.active) controller.abort(new ShuttingDownError());
+  }
+
+  private async serve(call: SubscribeCall): Promise<void> {
+    const { store, notifier, vendors, metrics } = this.options;
+    const pageEvents = this.options.pageEvents ?? DEFAULT_SUBSCRIBE_PAGE_EVENTS;
+    const controller = new AbortController();
+    const signal = controller.signal;
+    this.active.add(controller);
+    const gone = () => controller.abort(new Error('subscriber went away'));
+    call.on('cancelled', gone);
+    let log = this.options.logger.child({ peer: call.getPeer() });
+    try {
+      const request = call.request;
+      const feed = request.feed;
+      if (!NAME_PATTERN.test(feed)) throw new BadRequestError(`feed: expected a feed name, got ${JSON.stringify(feed)}`, 'feed');
+      const after = Number(request.after);
+      if (!Number.isSafeInteger(after) || after < 0) throw new BadRequestError(`after: expected a non-negative integer, got ${request.after}`, 'after');
+      const access = vendors.authorize(authorizationOf(call), feed, request.hospitalId);
+      log = log.child({ vendor: access.vendor, hospital: access.hospital, feed });
+      log.info({ after, follow: request.follow }, 'feed subscription opened');
+
+      let cursor = after;
+      for (;;) {
+        const page = store.readEvents(access.hospital, feed, cursor, pageEvents);
+        for (const event of page.events) {
+          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal);
+        }
+        metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
+        cursor = nextCursor(cursor, page);
+        if (!page.complete) continue;
+        if (!request.follow) break;
+        await notifier.wait(access.hospital, feed, cursor, signal);
+      }
+      call.end();
+      log.info({ cursor }, 'feed subscription completed');
+    } catch (error) {
+      const reason: unknown = signal.aborted ? signal.reason : error;
+      if (signal.aborted && !(reason instanceof ShuttingDownError)) {
+        log.debug('feed subscription cancelled by the subscriber');
+        return; // nobody left to tell
+      }
+      if (reason instanceof RelayError && !(reason instanceof ShuttingDownError)) {
+        metrics.streamErrors.inc({ code: reason.code });
+        log.warn({ code: reason.code, reason: reason.message }, 'feed subscription refused');
+      } else if (!(reason instanceof ShuttingDownError)) {
+        metrics.streamErrors.inc({ code: 'internal' });
+        log.error({ err: reason }, 'feed subscription failed');
+      }
+      call.emit('error', toGrpcStatus(reason));
+    } finally {
+      call.off('cancelled', gone);
+      this.active.delete(controller);
+    }
+  }
+}
+
+function authorizationOf(call: SubscribeCall): string | undefined {
+  const value = call.metadata.get('authorization')[0];
+  return value === undefined ? undefined : value.toString();
+}

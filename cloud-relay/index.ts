@@ -1,0 +1,23 @@
+// The cloud relay's public surface: what the CLI, the demo and tests may use.
+export { startRelay, RELAY_DB_FILE, type RelayHandle, type StartRelayOptions } from './main.js';
+export {
+  RelayConfig,
+  loadRelayConfig,
+  parseRelayConfig,
+  type RelayConfigInput,
+  DEFAULT_RELAY_ID,
+  DEFAULT_GRPC_LISTEN,
+  DEFAULT_HTTP_LISTEN,
+  DEFAULT_MIN_PING_INTERVAL_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PING_TIMEOUT_MS,
+  MIN_SECRET_LENGTH,
+} from './config.js';
+export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';
+export type { RelayStatus } from './relay-status.js';
+export type { ConnectedAgent } from './ingest/replication-session.js';
+export { decideBatch, type BatchDecision } from './ingest/batch-decision.js';
+export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/feed-query.js';
+export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './feeds/feed-http.js';
+export { ERROR_CODE_TRAILER } from './grpc-status.js';
+export * from './errors.js';

@@ -1,0 +1,334 @@
+// One agent's Replicate stream: Hello, then batches answered strictly in order.
+//
+// Failure modes handled:
+//  1. A batch before Hello, a second Hello, an empty message: the stream ends
+//     with INVALID_ARGUMENT (WL_PROTOCOL_VIOLATION).
+//  2. Wrong hospital id or secret, wrong protocol version: UNAUTHENTICATED /
+//     FAILED_PRECONDITION before anything is read from the store.
+//  3. A corrupt, oversize or malformed batch: the stream ends with a status
+//     naming what was wrong; nothing of the batch is stored, so the agent's
+//     resend after reconnecting is accepted as if the first never came.
+//  4. A resend (duplicate or overlap) or a gap: acked or nacked, the stream
+//     stays open (batch-decision.ts).
+//  5. An agent that sends faster than the relay stores: messages queue in
+//     order; past MAX_QUEUED_MESSAGES the stream is paused, so HTTP/2 flow
+//     control pushes back on the agent instead of relay memory growing.
+//  6. The agent vanishes mid-batch (cancel): the session closes; a batch that
+//     was already committed stays committed and its ack is simply lost, which
+//     the agent's resume (Welcome high-water mark) covers.
+//  7. The relay stops: queued batches are finished and acked, then the stream
+//     ends with UNAVAILABLE so the agent reconnects.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  BatchDecodeError,
+  PROTOCOL_VERSION,
+  decodeEvents,
+  pb,
+  type AgentMessage,
+  type JournalEvent,
+  type RelayMessage,
+} from '../../protocol/index.js';
+import { NAME_PATTERN } from '../config.js';
+import {
+  AgentAuthError,
+  BadBatchError,
+  BatchTooLargeError,
+  ProtocolVersionError,
+  ProtocolViolationError,
+  RelayError,
+  ShuttingDownError,
+  UnknownFeedError,
+} from '../errors.js';
+import { toGrpcStatus } from '../grpc-status.js';
+import { writeMessage } from '../grpc-write.js';
+import type { RelayMetrics } from '../relay-metrics.js';
+import type { FeedStore } from '../store/feed-store.js';
+import { advancesFeed, decideBatch, type BatchDecision } from './batch-decision.js';
+import type { HospitalAuth } from './hospital-auth.js';
+
+/** Messages waiting to be processed before the stream is paused. */
+export const MAX_QUEUED_MESSAGES = 8;
+/** Queue depth at which a paused stream is resumed. */
+export const RESUME_QUEUED_MESSAGES = 2;
+
+export type SessionState = 'awaiting-hello' | 'streaming' | 'draining' | 'closed';
+
+const LEGAL_TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
+  'awaiting-hello': ['streaming', 'draining', 'closed'],
+  streaming: ['draining', 'closed'],
+  draining: ['closed'],
+  closed: [],
+};
+
+export type ReplicateCall = ServerDuplexStream<AgentMessage, RelayMessage>;
+type Hello = NonNullable<AgentMessage['hello']>;
+type Batch = NonNullable<AgentMessage['batch']>;
+
+/** An agent past Hello, as the status page shows it. */
+export interface ConnectedAgent {
+  hospital: string;
+  agentId: string;
+  agentVersion: string;
+  /** The peer address as gRPC reports it (`ip:port`). */
+  peer: string;
+  feeds: readonly string[];
+  /** Milliseconds since the epoch. */
+  connectedAtMs: number;
+  /** Milliseconds since the epoch; undefined until the first batch. */
+  lastBatchAtMs: number | undefined;
+  batches: number;
+  /** Events newly stored from this stream. */
+  events: number;
+}
+
+export interface ReplicationSessionDeps {
+  store: FeedStore;
+  hospitals: HospitalAuth;
+  metrics: RelayMetrics;
+  logger: Logger;
+  relayId: string;
+  /** The largest compressed Batch.payload accepted, in bytes. */
+  maxBatchBytes: number;
+  /** Milliseconds since the epoch. */
+  now: () => number;
+}
+
+export class ReplicationSession {
+  private state: SessionState = 'awaiting-hello';
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private readonly abort = new AbortController();
+  private agent: ConnectedAgent | undefined;
+  private feeds: ReadonlySet<string> = new Set();
+  private log: Logger;
+  readonly peer: string;
+
+  constructor(
+    private readonly call: ReplicateCall,
+    private readonly deps: ReplicationSessionDeps,
+    private readonly onClosed: (session: ReplicationSession) => void,
+  ) {
+    this.peer = call.getPeer();
+    this.log = deps.logger.child({ peer: this.peer });
+  }
+
+  /** Starts reading the stream. */
+  start(): void {
+    this.call.on('data', (message: AgentMessage) => this.enqueue(() => this.process(message)));
+    // The agent half-closed: answer what is queued, then end with OK.
+    this.call.on('end', () => this.enqueue(async () => this.end()));
+    this.call.on('cancelled', () => this.transition('closed', 'cancelled by the agent'));
+    this.call.on('close', () => this.transition('closed', 'stream closed'));
+  }
+
+  /** The agent behind this stream, once it has said Hello. */
+  get connectedAgent(): ConnectedAgent | undefined {
+    return this.agent && { ...this.agent };
+  }
+
+  /** Finishes queued batches, then ends the stream with UNAVAILABLE (relay shutdown). */
+  async drain(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.transition('draining', 'relay shutting down');
+    await this.queue;
+    this.fail(new ShuttingDownError());
+  }
+
+  private enqueue(job: () => Promise<void>): void {
+    // Messages that arrive while draining are neither stored nor acked; the
+    // agent resends them after reconnecting.
+    if (this.state === 'closed' || this.state === 'draining') return;
+    this.queued += 1;
+    if (this.queued >= MAX_QUEUED_MESSAGES) this.call.pause();
+    this.queue = this.queue
+      .then(() => (this.state === 'closed' ? undefined : job()))
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.queued -= 1;
+        if (this.queued <= RESUME_QUEUED_MESSAGES && this.call.isPaused() && this.state !== 'draining') this.call.resume();
+      });
+  }
+
+  private async process(message: AgentMessage): Promise<void> {
+    switch (message.body) {
+      case 'hello':
+        return this.onHello(message.hello!);
+      case 'batch':
+        try {
+          return await this.onBatch(message.batch!);
+        } catch (error) {
+          if (error instanceof RelayError) this.deps.metrics.batches.inc({ result: 'rejected' });
+          throw error;
+        }
+      default:
+        throw new ProtocolViolationError('empty AgentMessage: expected hello or batch');
+    }
+  }
+
+  private async onHello(hello: Hello): Promise<void> {
+    if (this.state === 'draining') return;
+    if (this.state !== 'awaiting-hello') throw new ProtocolViolationError('a second Hello on one stream; Hello is sent once, first');
+    const hospital = hello.hospitalId ?? '';
+    this.log = this.log.child({ hospital, agentId: hello.agentId ?? '' });
+    if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ProtocolVersionError(hello.protocolVersion ?? 0, PROTOCOL_VERSION);
+    this.deps.hospitals.verify(hospital, hello.secret ?? '');
+
+    const feeds = [...new Set(hello.feeds ?? [])];
+    const badName = feeds.find((feed) => !NAME_PATTERN.test(feed));
+    if (badName !== undefined) {
+      throw new ProtocolViolationError(
+        `Hello declares feed ${JSON.stringify(badName)}, which is not a valid feed name (1-128 letters, digits, ".", "_" or "-")`,
+      );
+    }
+    const positions = feeds.map((feed) => ({ feed, highWaterSeq: this.deps.store.highWater(hospital, feed) }));
+    this.feeds = new Set(feeds);
+    this.agent = {
+      hospital,
+      agentId: hello.agentId ?? '',
+      agentVersion: hello.agentVersion ?? '',
+      peer: this.peer,
+      feeds,
+      connectedAtMs: this.deps.now(),
+      lastBatchAtMs: undefined,
+      batches: 0,
+      events: 0,
+    };
+    this.transition('streaming', `Hello from ${hospital}`);
+    await this.send(
+      pb.RelayMessage.create({
+        welcome: { protocolVersion: PROTOCOL_VERSION, positions, maxBatchBytes: this.deps.maxBatchBytes, relayId: this.deps.relayId },
+      }),
+    );
+  }
+
+  private async onBatch(batch: Batch): Promise<void> {
+    const agent = this.agent;
+    if (!agent) throw new ProtocolViolationError('batch before Hello: the first message on a stream must be Hello');
+    const { store, metrics } = this.deps;
+    const feed = batch.feed ?? '';
+    if (!this.feeds.has(feed)) throw new UnknownFeedError(feed, [...this.feeds]);
+    const payload = batch.payload ?? new Uint8Array();
+    metrics.batchBytes.inc({ hospital: agent.hospital }, payload.length);
+    agent.batches += 1;
+    agent.lastBatchAtMs = this.deps.now();
+    if (payload.length > this.deps.maxBatchBytes) throw new BatchTooLargeError(feed, payload.length, this.deps.maxBatchBytes);
+
+    const firstSeq = Number(batch.firstSeq ?? 0);
+    const lastSeq = Number(batch.lastSeq ?? 0);
+    // Decide before decoding: a resend or a gap needs no decompression.
+    const highWater = store.highWater(agent.hospital, feed);
+    const decision = decideBatch(highWater, firstSeq, lastSeq);
+    if (!advancesFeed(decision)) return this.answer(feed, firstSeq, lastSeq, decision, highWater);
+
+    let events: JournalEvent[];
+    try {
+      events = decodeEvents({
+        codec: batch.codec ?? 0,
+        payload,
+        payloadSha256: batch.payloadSha256 ?? new Uint8Array(),
+        firstSeq,
+        lastSeq,
+        eventCount: batch.eventCount ?? 0,
+      });
+    } catch (cause) {
+      if (!(cause instanceof BatchDecodeError)) throw cause;
+      throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause });
+    }
+    // storeBatch decides again under the write lock; its decision is the one answered.
+    const stored = store.storeBatch(agent.hospital, feed, firstSeq, lastSeq, events);
+    agent.events += stored.storedEvents;
+    metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
+    return this.answer(feed, firstSeq, lastSeq, stored.decision, stored.highWater);
+  }
+
+  /** Acks or nacks a batch according to its decision; `highWater` is the feed's mark after it. */
+  private async answer(feed: string, firstSeq: number, lastSeq: number, decision: BatchDecision, highWater: number): Promise<void> {
+    switch (decision.kind) {
+      case 'invalid':
+        throw new BadBatchError(`batch of feed "${feed}" rejected: ${decision.reason}`, feed);
+      case 'gap':
+        this.deps.metrics.batches.inc({ result: 'gap' });
+        this.log.info({ feed, firstSeq, lastSeq, expectedSeq: decision.expectedSeq }, 'batch leaves a gap; nacked');
+        return this.send(
+          pb.RelayMessage.create({
+            nack: {
+              feed,
+              expectedSeq: decision.expectedSeq,
+              reason: pb.NackReason.NACK_REASON_GAP,
+              detail: `batch [${firstSeq}, ${lastSeq}] does not start at ${decision.expectedSeq}: the relay holds feed "${feed}" up to ${highWater}; resend from ${decision.expectedSeq}`,
+            },
+          }),
+        );
+      case 'duplicate':
+      case 'append':
+      case 'overlap':
+        this.deps.metrics.batches.inc({ result: decision.kind });
+        this.log.debug({ feed, firstSeq, lastSeq, result: decision.kind, highWater }, 'batch acked');
+        return this.send(pb.RelayMessage.create({ ack: { feed, highWaterSeq: highWater, duplicate: decision.kind === 'duplicate' } }));
+    }
+  }
+
+  private send(message: RelayMessage): Promise<void> {
+    return writeMessage(this.call, message, this.abort.signal);
+  }
+
+  /** Ends the stream with OK once the agent has half-closed and everything queued is answered. */
+  private end(): void {
+    if (this.state === 'closed') return;
+    this.call.end();
+    this.transition('closed', 'agent closed the stream');
+  }
+
+  /** Ends the stream with the error's status; logs one line saying why. */
+  private fail(error: unknown): void {
+    if (this.state === 'closed') return; // cancelled meanwhile: nobody to tell
+    const status = toGrpcStatus(error);
+    // hospital and peer are bound to this.log; the line adds what ended the stream.
+    const fields = {
+      code: error instanceof RelayError ? error.code : 'internal',
+      grpcCode: status.code,
+      reason: (error as Error).message,
+      ...(error instanceof AgentAuthError ? { authFailure: error.reason } : {}),
+    };
+    if (error instanceof ShuttingDownError) {
+      this.log.info(fields, 'replication stream ended: relay shutting down');
+    } else if (error instanceof RelayError) {
+      this.deps.metrics.streamErrors.inc({ code: error.code });
+      this.log.warn(fields, 'replication stream ended with an error');
+    } else {
+      this.deps.metrics.streamErrors.inc({ code: 'internal' });
+      this.log.error({ ...fields, err: error }, 'replication stream ended by an internal error');
+    }
+    this.call.emit('error', status);
+    this.transition('closed', `ended with ${status.details}`);
+  }
+
+  /** The one place the session's state changes; side effects of entering a state live here. */
+  private transition(to: SessionState, reason: string): void {
+    const from = this.state;
+    if (from === to) return;
+    if (!LEGAL_TRANSITIONS[from].includes(to)) throw new Error(`replication session: illegal transition ${from} -> ${to} (${reason})`);
+    this.state = to;
+    this.log.debug({ reason }, `session ${from} -> ${to}`);
+    switch (to) {
+      case 'streaming':
+        this.deps.metrics.connectedAgents.inc();
+        this.log.info({ agentVersion: this.agent?.agentVersion, feeds: this.agent?.feeds }, 'agent connected');
+        break;
+      case 'draining':
+        this.call.pause();
+        break;
+      case 'closed':
+        if (this.agent) {
+          this.deps.metrics.connectedAgents.dec();
+          this.log.info({ batches: this.agent?.batches, events: this.agent?.events, reason }, 'agent disconnected');
+        }
+        this.abort.abort(); // stops a write waiting for 'drain'
+        this.onClosed(this);
+        break;
+      case 'awaiting-hello':
+        break;
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// Composition root of the cloud relay: reads the config once, builds every
+// part with typed options and starts listening. Installs nothing global (no
+// signal handlers, no process.env reads): the CLI owns the process.
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { loadRelayConfig, type RelayConfig } from './config.js';
+import { loadCredentials } from './credentials.js';
+import { createFeedHttpHandler } from './feeds/feed-http.js';
+import { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
+import { VendorAuth } from './feeds/vendor-auth.js';
+import { HospitalAuth } from './ingest/hospital-auth.js';
+import { ReplicationService } from './ingest/replication-service.js';
+import { RelayMetrics } from './relay-metrics.js';
+import { RelayServer, type RelayPorts } from './relay-server.js';
+import { buildRelayStatus, type RelayStatus } from './relay-status.js';
+import { FeedNotifier } from './store/feed-notifier.js';
+import { FeedStore } from './store/feed-store.js';
+
+/** The relay's SQLite file inside `dataDir`. */
+export const RELAY_DB_FILE = 'relay.db';
+
+export interface StartRelayOptions {
+  /** Where logs go; default a pino logger to stdout at `log.level`. */
+  logger?: Logger;
+  /** Clock, in milliseconds since the epoch; default Date.now. */
+  now?: () => number;
+  /** How long stop() lets streams finish, in milliseconds; default DEFAULT_SHUTDOWN_GRACE_MS (5000). */
+  shutdownGraceMs?: number;
+}
+
+/** A running relay. */
+export interface RelayHandle extends RelayPorts {
+  readonly config: RelayConfig;
+  /** The status document, as GET /v1/status serves it. */
+  status(): RelayStatus;
+  /** The Prometheus exposition, as GET /metrics serves it. */
+  metrics(): Promise<string>;
+  /** Stops gracefully (bounded by shutdownGraceMs) and closes the database; idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a relay from a YAML config file (validated; relative paths resolve
+ * against the file) or from an already validated RelayConfig (see parseRelayConfig).
+ * Throws ConfigError for a bad config, before anything listens.
+ */
+export async function startRelay(configOrFile: string | RelayConfig, options: StartRelayOptions = {}): Promise<RelayHandle> {
+  const source = typeof configOrFile === 'string' ? configOrFile : '(inline relay config)';
+  const config = typeof configOrFile === 'string' ? loadRelayConfig(configOrFile) : configOrFile;
+  const credentials = loadCredentials(config, source);
+  const logger = (options.logger ?? pino({ level: config.log.level })).child({ relayId: config.relayId });
+  const now = options.now ?? Date.now;
+
+  const notifier = new FeedNotifier();
+  const store = FeedStore.open({ file: join(config.dataDir, RELAY_DB_FILE), onAdvance: notifier.advanced, now });
+  const metrics = new RelayMetrics();
+  const vendors = new VendorAuth(credentials.vendors);
+  const replication = new ReplicationService({
+    store,
+    hospitals: new HospitalAuth(credentials.hospitals),
+    metrics,
+    logger: logger.child({ service: 'replication' }),
+    relayId: config.relayId,
+    maxBatchBytes: config.grpc.maxBatchBytes,
+    now,
+  });
+  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, logger: logger.child({ service: 'feeds' }) });
+  const startedAtMs = now();
+  const status = (): RelayStatus =>
+    buildRelayStatus({
+      relayId: config.relayId,
+      startedAtMs,
+      nowMs: now(),
+      hospitals: credentials.hospitals,
+      agents: replication.connectedAgents(),
+      feeds: store.feedSizes(),
+    });
+
+  const server = new RelayServer({
+    grpc: config.grpc,
+    http: config.http,
+    replication,
+    subscriptions,
+    httpHandler: createFeedHttpHandler({ store, vendors, metrics, status, logger: logger.child({ service: 'http' }) }),
+    store,
+    logger,
+    ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+  });
+  const ports = await server.start();
+  return {
+    ...ports,
+    config,
+    status,
+    metrics: () => metrics.registry.metrics(),
+    stop: () => server.stop(),
+  };
+}

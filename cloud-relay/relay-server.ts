@@ -1,0 +1,164 @@
+// Listens: one gRPC server (Replication for agents, Feeds for vendors) and one
+// HTTP server (feed NDJSON, status, metrics, health). Owns the order of
+// start-up and shutdown; builds nothing itself (main.ts does).
+import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { FeedsService, ReplicationService as ReplicationServiceDefinition, type ListenAddress } from '../protocol/index.js';
+import type { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
+import type { ReplicationService } from './ingest/replication-service.js';
+import type { FeedStore } from './store/feed-store.js';
+
+/** How long stop() lets streams finish before cutting them, in milliseconds. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+/** Room for the Batch fields around the payload, so an at-limit payload still fits a gRPC message, in bytes. */
+export const GRPC_MESSAGE_HEADROOM_BYTES = 64 * 1024;
+
+export interface RelayServerOptions {
+  grpc: {
+    listen: ListenAddress;
+    /** The largest compressed Batch.payload accepted, in bytes. */
+    maxBatchBytes: number;
+    keepalive: {
+      permitWithoutCalls: boolean;
+      /** Milliseconds. */
+      minPingIntervalMs: number;
+      /** How often the relay pings a connection, in milliseconds. */
+      pingIntervalMs: number;
+      /** How long an unanswered ping may stay unanswered, in milliseconds. */
+      pingTimeoutMs: number;
+    };
+  };
+  http: { listen: ListenAddress };
+  replication: ReplicationService;
+  subscriptions: FeedSubscribeService;
+  httpHandler: RequestListener;
+  /** Closed last, once no call can reach it. */
+  store: FeedStore;
+  logger: Logger;
+  /** Default DEFAULT_SHUTDOWN_GRACE_MS. */
+  shutdownGraceMs?: number;
+}
+
+export interface RelayPorts {
+  grpcPort: number;
+  httpPort: number;
+}
+
+type ServerState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class RelayServer {
+  private state: ServerState = 'new';
+  private grpcServer: GrpcServer | undefined;
+  private httpServer: HttpServer | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: RelayServerOptions) {}
+
+  /** Binds both servers; resolves with the ports actually bound (useful with port 0). */
+  async start(): Promise<RelayPorts> {
+    if (this.state !== 'new') throw new Error(`RelayServer.start() called when ${this.state}`);
+    this.state = 'starting';
+    const { grpc, http, logger } = this.options;
+    try {
+      this.grpcServer = new GrpcServer(grpcServerOptions(grpc));
+      this.grpcServer.addService(ReplicationServiceDefinition, this.options.replication.implementation);
+      this.grpcServer.addService(FeedsService, this.options.subscriptions.implementation);
+      const grpcPort = await bindGrpc(this.grpcServer, grpc.listen);
+      this.httpServer = createServer(this.options.httpHandler);
+      const httpPort = await listenHttp(this.httpServer, http.listen);
+      this.state = 'running';
+      logger.info({ grpc: `${grpc.listen.host}:${grpcPort}`, http: `${http.listen.host}:${httpPort}` }, 'relay listening');
+      return { grpcPort, httpPort };
+    } catch (error) {
+      this.grpcServer?.forceShutdown();
+      this.httpServer?.close();
+      this.options.store.close();
+      this.state = 'stopped';
+      throw error;
+    }
+  }
+
+  /**
+   * Stops gracefully: no new calls or connections; agent streams finish their
+   * queued batches and end with UNAVAILABLE; vendor streams end; whatever is left
+   * after the grace period is cut. Then the store is closed. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'new' || this.state === 'stopped') {
+      this.state = 'stopped';
+      return;
+    }
+    this.state = 'stopping';
+    const { logger } = this.options;
+    const grace = this.options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    const grpcServer = this.grpcServer!;
+    const httpServer = this.httpServer!;
+
+    const grpcClosed = new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
+    const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+    this.options.subscriptions.closeAll();
+    const graceful = Promise.all([this.options.replication.closeAll(), grpcClosed, httpClosed]);
+
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), grace)));
+    const outcome = await Promise.race([graceful.then(() => 'clean' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      logger.warn({ graceMs: grace }, 'relay streams did not finish in time; cutting them');
+      grpcServer.forceShutdown();
+      httpServer.closeAllConnections();
+      await Promise.all([grpcClosed, httpClosed]);
+    }
+    this.options.store.close();
+    this.state = 'stopped';
+    logger.info('relay stopped');
+  }
+}
+
+function grpcServerOptions(grpc: RelayServerOptions['grpc']): ChannelOptions {
+  return {
+    // A batch at maxBatchBytes plus its envelope must fit; anything bigger is
+    // refused by grpc-js with RESOURCE_EXHAUSTED before it is even buffered whole.
+    'grpc.max_receive_message_length': grpc.maxBatchBytes + GRPC_MESSAGE_HEADROOM_BYTES,
+    // Agents ping every few seconds, with or without an open call, to notice a cut
+    // line quickly. grpc-js 1.14 servers do not enforce a ping policy, but these
+    // state the contract (and hold if a proxy or another server implementation does).
+    'grpc.keepalive_permit_without_calls': grpc.keepalive.permitWithoutCalls ? 1 : 0,
+    'grpc.http2.min_ping_interval_without_data_ms': grpc.keepalive.minPingIntervalMs,
+    // The relay pings too, so a vanished agent's stream (and its slot in status) goes away.
+    'grpc.keepalive_time_ms': grpc.keepalive.pingIntervalMs,
+    'grpc.keepalive_timeout_ms': grpc.keepalive.pingTimeoutMs,
+  };
+}
+
+function bindGrpc(server: GrpcServer, listen: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(formatHostPort(listen), ServerCredentials.createInsecure(), (error, port) => {
+      if (error) reject(new Error(`cannot listen for gRPC on ${formatHostPort(listen)}: ${error.message}`, { cause: error }));
+      else resolve(port);
+    });
+  });
+}
+
+function listenHttp(server: HttpServer, listen: ListenAddress): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(new Error(`cannot listen for HTTP on ${formatHostPort(listen)}: ${error.message}`, { cause: error }));
+    server.once('error', onError);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function formatHostPort({ host, port }: ListenAddress): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,67 @@
+// The relay database's schema, as an ordered list of numbered migrations. The
+// applied version is kept in `PRAGMA user_version`; each migration runs in its
+// own transaction together with the version bump, so a crash mid-migration
+// leaves the database at the previous version, never half-migrated.
+import type Database from 'better-sqlite3';
+import { SchemaTooNewError } from '../errors.js';
+
+export interface Migration {
+  /** 1, 2, 3, … in order; never renumbered or edited once released. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'feed positions and feed events',
+    sql: `
+      -- One row per (hospital, feed): the durable high-water mark that agents resume from.
+      -- event_count is kept here so status pages never count feed_events.
+      CREATE TABLE feed_positions (
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        high_water_seq INTEGER NOT NULL,
+        event_count    INTEGER NOT NULL DEFAULT 0,
+        updated_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+
+      -- Events clustered by (hospital, feed, seq): a vendor read is one range scan,
+      -- and the primary key makes a resent event a no-op (INSERT OR IGNORE).
+      CREATE TABLE feed_events (
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        seq            INTEGER NOT NULL,
+        stream         TEXT    NOT NULL,
+        key            TEXT    NOT NULL,
+        op             TEXT    NOT NULL CHECK (op IN ('upsert', 'delete')),
+        ts_ms          INTEGER NOT NULL,
+        source         TEXT    NOT NULL,
+        content_type   TEXT    NOT NULL,
+        body           BLOB    NOT NULL,
+        headers        TEXT    NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (hospital, feed, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Applies every migration newer than the database's user_version; returns the versions before and after. */
+export function migrate(db: Database.Database, file: string): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > SCHEMA_VERSION) throw new SchemaTooNewError(file, from, SCHEMA_VERSION);
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= from) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+  }
+  return { from, to: SCHEMA_VERSION };
+}

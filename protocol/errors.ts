@@ -1,0 +1,34 @@
+/**
+ * Stable error codes shared by agent, relay and vendor clients. Each carries a
+ * line telling the operator what to do; the code travels in gRPC status details
+ * and HTTP error bodies so logs on both sides can be matched.
+ */
+export const ErrorCode = {
+  /** The agent's hospital id or secret is wrong. Check `relays[].secret` in agent.yaml against the relay's `hospitals[]`. */
+  BAD_AGENT_CREDENTIALS: 'WL_BAD_AGENT_CREDENTIALS',
+  /** The vendor key is missing, unknown or not granted this feed. Ask the hospital for a grant. */
+  BAD_VENDOR_KEY: 'WL_BAD_VENDOR_KEY',
+  /** The agent and relay speak different protocol versions. Upgrade the older side. */
+  PROTOCOL_VERSION: 'WL_PROTOCOL_VERSION',
+  /** A stream message arrived out of order (for example a batch before Hello). This is a client bug. */
+  PROTOCOL_VIOLATION: 'WL_PROTOCOL_VIOLATION',
+  /** A batch failed to decode or its checksum did not match; the agent reconnects and resends. */
+  BAD_BATCH: 'WL_BAD_BATCH',
+  /** A batch exceeded the relay's size limit. Lower `replication.batchMaxBytes` on the agent. */
+  BATCH_TOO_LARGE: 'WL_BATCH_TOO_LARGE',
+  /** The batch names a feed the agent did not declare in Hello. */
+  UNKNOWN_FEED: 'WL_UNKNOWN_FEED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** A batch that cannot be accepted as sent: bad payload, bad checksum, too large. */
+export class BatchDecodeError extends Error {
+  override name = 'BatchDecodeError';
+  constructor(
+    message: string,
+    readonly code: ErrorCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

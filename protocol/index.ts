@@ -1,0 +1,9 @@
+// What agent, relay and vendor clients share. Nothing else under protocol/ is public.
+export * from './version.js';
+export * from './errors.js';
+export * from './event.js';
+export * from './batch-codec.js';
+export * from './service-definitions.js';
+export { pb } from './messages.js';
+export * from './config-file.js';
+export * from './vendor-event-json.js';

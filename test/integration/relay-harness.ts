@@ -1,0 +1,272 @@
+// Shared by the relay integration tests: a real relay on 127.0.0.1:0 with its
+// database in a temp dir, and raw grpc-js clients that speak the wire protocol
+// directly (no agent code), so the tests pin the contract itself.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import {
+  FeedsService,
+  PROTOCOL_VERSION,
+  ReplicationService,
+  encodeEvents,
+  pb,
+  type AgentMessage,
+  type CodecName,
+  type FeedEvent,
+  type JournalEvent,
+  type RelayMessage,
+  type SubscribeRequest,
+} from '../../protocol/index.js';
+import { parseRelayConfig, startRelay, type RelayConfigInput, type RelayHandle } from '../../cloud-relay/index.js';
+
+export const SECRETS = { h1: 'h1-secret-0123456789abcdef', h2: 'h2-secret-0123456789abcdef' } as const;
+export const VENDOR_KEYS = { platform: 'platform-key-0123456789abcdef', app: 'patient-app-key-0123456789abcdef' } as const;
+
+/** hospitals h1, h2; vendor `platform` reads adt+results at h1 and results at h2; vendor `app` reads appointments at h2. */
+export function testRelayConfig(dataDir: string): RelayConfigInput {
+  return {
+    relayId: 'test-relay',
+    dataDir,
+    grpc: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0' },
+    hospitals: [
+      { id: 'h1', name: 'Hospital One', secret: SECRETS.h1 },
+      { id: 'h2', secret: SECRETS.h2 },
+    ],
+    vendors: [
+      {
+        name: 'platform',
+        key: VENDOR_KEYS.platform,
+        grants: [
+          { hospital: 'h1', feeds: ['adt', 'results'] },
+          { hospital: 'h2', feeds: ['results'] },
+        ],
+      },
+      { name: 'app', key: VENDOR_KEYS.app, grants: [{ hospital: 'h2', feeds: ['appointments'] }] },
+    ],
+    log: { level: 'silent' },
+  };
+}
+
+/** One pino log line, parsed. */
+export type LogLine = Record<string, unknown> & { level: number; msg: string };
+
+export class TestRelay {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'wardline-relay-'));
+  relay: RelayHandle | undefined;
+  /** Everything the relay logged at info and above. */
+  readonly logs: LogLine[] = [];
+  private readonly clients: grpc.Client[] = [];
+  private readonly logger = pino({ level: 'info' }, { write: (line: string) => this.logs.push(JSON.parse(line) as LogLine) });
+
+  async start(): Promise<RelayHandle> {
+    this.relay = await startRelay(parseRelayConfig(testRelayConfig(this.dataDir)), { shutdownGraceMs: 2_000, logger: this.logger });
+    return this.relay;
+  }
+
+  async restart(): Promise<RelayHandle> {
+    await this.relay?.stop();
+    return this.start();
+  }
+
+  get grpcAddress(): string {
+    return `127.0.0.1:${this.relay!.grpcPort}`;
+  }
+
+  get httpBase(): string {
+    return `http://127.0.0.1:${this.relay!.httpPort}`;
+  }
+
+  /** Opens a Replicate stream as a raw gRPC client. */
+  agentStream(): AgentStream {
+    const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+    const client = new Client(this.grpcAddress, grpc.credentials.createInsecure());
+    this.clients.push(client);
+    const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();
+    return new AgentStream(call);
+  }
+
+  /** Calls Feeds.Subscribe as a raw gRPC client with `authorization: Bearer <key>`. */
+  subscribe(key: string, request: { feed: string; after?: number; follow?: boolean; hospitalId?: string }): Subscription {
+    const Client = grpc.makeGenericClientConstructor(FeedsService, 'Feeds');
+    const client = new Client(this.grpcAddress, grpc.credentials.createInsecure());
+    this.clients.push(client);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${key}`);
+    const call = (
+      client as unknown as { subscribe(request: SubscribeRequest, metadata: grpc.Metadata): grpc.ClientReadableStream<FeedEvent> }
+    ).subscribe(pb.SubscribeRequest.create(request), metadata);
+    return new Subscription(call);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) client.close();
+    await this.relay?.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Messages from a server stream, awaited one at a time, plus the final status. */
+class Inbox<T> {
+  private readonly messages: T[] = [];
+  private readonly waiters: ((message: T) => void)[] = [];
+  readonly status: Promise<grpc.StatusObject>;
+
+  constructor(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>) {
+    call.on('data', (message: T) => {
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(message);
+      else this.messages.push(message);
+    });
+    // grpc-js reports a non-OK status both as 'error' and as 'status'; the status is what tests look at.
+    call.on('error', () => {});
+    this.status = new Promise((resolve) => call.on('status', resolve));
+  }
+
+  /** The next message, or a rejection naming the status if the stream ends first. */
+  next(timeoutMs = 3_000): Promise<T> {
+    const queued = this.messages.shift();
+    if (queued !== undefined) return Promise.resolve(queued);
+    return new Promise((resolve, reject) => {
+      const waiter = (message: T) => {
+        clearTimeout(timer);
+        resolve(message);
+      };
+      const giveUp = (reason: string) => {
+        const index = this.waiters.indexOf(waiter);
+        if (index < 0) return; // already answered
+        this.waiters.splice(index, 1);
+        clearTimeout(timer);
+        reject(new Error(reason));
+      };
+      const timer = setTimeout(() => giveUp(`no message within ${timeoutMs} ms`), timeoutMs);
+      void this.status.then((s) => giveUp(`stream ended (${grpc.status[s.code]}: ${s.details}) while a message was awaited`));
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Messages received and not yet taken. */
+  get pending(): number {
+    return this.messages.length;
+  }
+}
+
+export class AgentStream {
+  private readonly inbox: Inbox<RelayMessage>;
+
+  constructor(readonly call: grpc.ClientDuplexStream<AgentMessage, RelayMessage>) {
+    this.inbox = new Inbox(call);
+  }
+
+  get status(): Promise<grpc.StatusObject> {
+    return this.inbox.status;
+  }
+
+  hello(hospitalId: 'h1' | 'h2', feeds: string[], overrides: { secret?: string; protocolVersion?: number } = {}): void {
+    this.call.write(
+      pb.AgentMessage.create({
+        hello: {
+          protocolVersion: overrides.protocolVersion ?? PROTOCOL_VERSION,
+          hospitalId,
+          agentId: `${hospitalId}-agent`,
+          secret: overrides.secret ?? SECRETS[hospitalId],
+          feeds,
+          agentVersion: '0.0.0-test',
+        },
+      }),
+    );
+  }
+
+  sendBatch(batch: ReturnType<typeof makeBatch>): void {
+    this.call.write(pb.AgentMessage.create({ batch }));
+  }
+
+  /** Sends a batch and returns the relay's answer to it. */
+  async exchange(batch: ReturnType<typeof makeBatch>): Promise<RelayMessage> {
+    this.sendBatch(batch);
+    return this.next();
+  }
+
+  next(timeoutMs?: number): Promise<RelayMessage> {
+    return this.inbox.next(timeoutMs);
+  }
+
+  end(): void {
+    this.call.end();
+  }
+}
+
+export class Subscription {
+  private readonly inbox: Inbox<FeedEvent>;
+
+  constructor(readonly call: grpc.ClientReadableStream<FeedEvent>) {
+    this.inbox = new Inbox(call);
+  }
+
+  get status(): Promise<grpc.StatusObject> {
+    return this.inbox.status;
+  }
+
+  next(timeoutMs?: number): Promise<FeedEvent> {
+    return this.inbox.next(timeoutMs);
+  }
+
+  get pending(): number {
+    return this.inbox.pending;
+  }
+}
+
+/** An event as an agent would journal it; the body is UTF-8 HL7 unless given. */
+export function makeEvent(seq: number, overrides: Partial<JournalEvent> = {}): JournalEvent {
+  return {
+    seq,
+    stream: 'adt',
+    key: `P${1000 + seq}`,
+    op: 'upsert',
+    tsMs: Date.UTC(2024, 0, 1, 8, 0, 0) + seq * 1000,
+    source: 'lis-mllp',
+    contentType: 'hl7v2',
+    body: Buffer.from(`MSH|^~\\&|LIS|H1|||20240101080000||ADT^A01|MSG${seq}|P|2.5\rPID|1||P${1000 + seq}`, 'utf8'),
+    headers: { controlId: `MSG${seq}` },
+    ...overrides,
+  };
+}
+
+export function makeEvents(firstSeq: number, lastSeq: number): JournalEvent[] {
+  const events: JournalEvent[] = [];
+  for (let seq = firstSeq; seq <= lastSeq; seq++) events.push(makeEvent(seq));
+  return events;
+}
+
+/** A Batch message for [firstSeq, lastSeq] carrying `events` (default: one per seq). */
+export function makeBatch(
+  feed: string,
+  firstSeq: number,
+  lastSeq: number,
+  events: JournalEvent[] = makeEvents(firstSeq, lastSeq),
+  codec: CodecName = 'gzip',
+) {
+  const encoded = encodeEvents(events, codec);
+  return {
+    feed,
+    firstSeq,
+    lastSeq,
+    codec: encoded.codec,
+    payload: encoded.payload,
+    payloadSha256: encoded.payloadSha256,
+    eventCount: events.length,
+    uncompressedBytes: encoded.uncompressedBytes,
+    policyVersion: 0,
+  };
+}
+
+/** Opens a stream, says Hello and returns it with its Welcome. */
+export async function connectAgent(relay: TestRelay, hospitalId: 'h1' | 'h2', feeds: string[]) {
+  const stream = relay.agentStream();
+  stream.hello(hospitalId, feeds);
+  const welcome = await stream.next();
+  if (welcome.body !== 'welcome') throw new Error(`expected Welcome, got ${welcome.body}`);
+  return { stream, welcome: welcome.welcome! };
+}

@@ -1,0 +1,57 @@
+// Runs the real `wardline` CLI (the built dist/) as a child process, so tests can
+// kill it with SIGKILL exactly as an operator's `kill -9` would.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/wardline.js', import.meta.url));
+
+export class WardlineProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private output = '';
+
+  constructor(args: string[], logFile?: string) {
+    this.child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const log: WriteStream | undefined = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+    const keep = (chunk: Buffer): void => {
+      log?.write(chunk);
+      // Keep the tail only: enough to explain a failure without holding every log line.
+      this.output = (this.output + chunk.toString()).slice(-20_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        log?.end();
+        resolve({ code, signal });
+      }),
+    );
+  }
+
+  get recentOutput(): string {
+    return this.output;
+  }
+
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Polls url until it answers 2xx; throws with the process output if it does not within timeoutMs. */
+export async function waitForHttp(url: string, process: WardlineProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void process.exited.then(() => (exited = true));
+  while (Date.now() < deadline && !exited) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up${exited ? ' (the process exited)' : ''}:\n${process.recentOutput}`);
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
+import { ConfigError, parseConfigText, WARDLINE_VERSION } from '../../protocol/index.js';
+
+const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
+
+const minimal = `
+hospital: { id: demo-hospital }
+dataDir: ./data
+relays:
+  - { name: cloud, address: "127.0.0.1:7443", secret: s3cret }
+feeds:
+  - { name: clinical, relay: cloud, streams: [adt, results] }
+`;
+
+function problemsOf(text: string): string[] {
+  try {
+    parse(text);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected the config to be refused');
+}
+
+describe('agent config', () => {
+  it('fills defaults beside the schema', () => {
+    const config = parse(minimal);
+    expect(config.http.listen).toEqual({ host: '0.0.0.0', port: 8480 });
+    expect(config.replication.codec).toBe('brotli');
+    expect(config.replication.backoff.maxMs).toBe(30_000);
+  });
+
+  it('names the key, the value and the file for a bad host:port', () => {
+    const problems = problemsOf(minimal + `sources:\n  - { kind: mllp, name: lis, listen: "2575x" }\n`);
+    expect(problems).toEqual(['sources[0].listen: expected host:port, got "2575x" (agent.yaml)']);
+  });
+
+  it('refuses an unknown key, naming it', () => {
+    expect(problemsOf(minimal + 'replication: { batchSize: 5 }\n')).toEqual(['replication.batchSize: unknown key (agent.yaml)']);
+  });
+
+  it('refuses a feed that names an undeclared relay', () => {
+    const problems = problemsOf(minimal.replace('relay: cloud,', 'relay: backup,'));
+    expect(problems[0]).toMatch(/^feeds\[0\]\.relay: expected one of the relays declared under relays \(cloud\), got "backup" \(agent\.yaml\)$/);
+  });
+
+  it('says which file could not be parsed as YAML', () => {
+    expect(() => parse('hospital: [unclosed')).toThrow(/agent\.yaml is not valid YAML/);
+  });
+
+  it('resolves the data directory against the config file', () => {
+    const config = resolveAgentConfig(parse(minimal), '/etc/wardline/agent.yaml');
+    expect(config.dataDir).toBe('/etc/wardline/data');
+    expect(config.relaySecrets.get('cloud')).toBe('s3cret');
+  });
+
+  it('ships a version equal to package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(WARDLINE_VERSION).toBe(pkg.version);
+  });
+});

@@ -1,0 +1,91 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { FeedAcks, Journal, LocalCopy, openAgentDatabase, type EventInput, type SqliteDatabase } from '../../agent/store/index.js';
+import { makeTempDir } from '../support/temp-dir.js';
+
+const row = (stream: string, key: string, text: string, op: 'upsert' | 'delete' = 'upsert'): EventInput => ({
+  stream,
+  key,
+  op,
+  contentType: 'json',
+  body: Buffer.from(JSON.stringify({ key, text })),
+  headers: {},
+});
+
+describe('Journal (real SQLite file)', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let db: SqliteDatabase;
+  let journal: Journal;
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    db = openAgentDatabase(join(dir.path, 'agent.db'));
+    journal = new Journal(db, { clock: () => 1_700_000_000_000 });
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  it('uses WAL with synchronous=FULL, so an acknowledgement means fsynced', () => {
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('assigns increasing seqs, keeps the latest version per key in the local copy, and survives reopening', async () => {
+    const results = await Promise.all([
+      journal.append({ source: 'http', events: [row('his.patient', 'P1', 'first')] }),
+      journal.append({ source: 'http', events: [row('his.patient', 'P2', 'other'), row('his.patient', 'P1', 'second')] }),
+    ]);
+    expect(results.map((r) => r.seqs)).toEqual([[1], [2, 3]]);
+    expect(journal.groupCommitStats).toEqual({ groups: 1, requests: 2 });
+    db.close();
+    db = openAgentDatabase(join(dir.path, 'agent.db'));
+    journal = new Journal(db);
+    expect(journal.head).toBe(3);
+    const record = new LocalCopy(db).get('his.patient', 'P1');
+    expect(record?.seq).toBe(3);
+    expect(JSON.parse(record!.body.toString()).text).toBe('second');
+  });
+
+  it('journals a retransmission once and answers it with the original seqs', async () => {
+    const dedupe = { scope: 'LIS|HOSP', id: 'MSG0001' };
+    const [a, b] = await Promise.all([
+      journal.append({ source: 'lis', events: [row('results', 'R1', 'x')], dedupe }),
+      journal.append({ source: 'lis', events: [row('results', 'R1', 'x')], dedupe }),
+    ]);
+    const c = await journal.append({ source: 'lis', events: [row('results', 'R1', 'x')], dedupe });
+    expect(a).toEqual({ seqs: [1], duplicate: false });
+    expect(b).toEqual({ seqs: [1], duplicate: true });
+    expect(c).toEqual({ seqs: [1], duplicate: true });
+    expect(journal.head).toBe(1);
+  });
+
+  it('removes a deleted key from the local copy but keeps the delete in the journal', async () => {
+    await journal.append({ source: 'http', events: [row('adt', 'P9', 'v1')] });
+    await journal.append({ source: 'http', events: [row('adt', 'P9', '', 'delete')] });
+    expect(new LocalCopy(db).get('adt', 'P9')).toBeUndefined();
+    const range = journal.readRange(['adt'], 0, { maxEvents: 10, maxBytes: 1e6, maxScan: 100 });
+    expect(range?.events.map((e) => e.op)).toEqual(['upsert', 'delete']);
+  });
+
+  it('reads a feed as contiguous ranges holding only its streams', async () => {
+    for (let i = 1; i <= 10; i++) await journal.append({ source: 'http', events: [row(i % 2 ? 'results' : 'local-only', `K${i}`, 'v')] });
+    const all = journal.readRange(['results'], 0, { maxEvents: 100, maxBytes: 1e6, maxScan: 100 });
+    expect(all).toMatchObject({ firstSeq: 1, lastSeq: 10 });
+    expect(all!.events.map((e) => e.seq)).toEqual([1, 3, 5, 7, 9]);
+    const limited = journal.readRange(['results'], 0, { maxEvents: 2, maxBytes: 1e6, maxScan: 100 });
+    expect(limited).toMatchObject({ firstSeq: 1, lastSeq: 3 });
+    const scanned = journal.readRange(['results'], 3, { maxEvents: 100, maxBytes: 1e6, maxScan: 4 });
+    expect(scanned).toMatchObject({ firstSeq: 4, lastSeq: 7 });
+    expect(journal.readRange(['results'], 10, { maxEvents: 100, maxBytes: 1e6, maxScan: 100 })).toBeUndefined();
+  });
+
+  it('reports a feed backlog from the acked seq', async () => {
+    for (let i = 1; i <= 5; i++) await journal.append({ source: 'http', events: [row('results', `K${i}`, 'v')] });
+    const acks = new FeedAcks(db);
+    acks.record('clinical', 'cloud', 2);
+    expect(acks.all().get('clinical')).toBe(2);
+    expect(acks.backlog(['results'], 2)).toMatchObject({ events: 3, oldestTsMs: 1_700_000_000_000 });
+  });
+});

@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../protocol/index.js';
+import { loadRelayConfig, parseRelayConfig } from '../../cloud-relay/config.js';
+import { loadCredentials } from '../../cloud-relay/credentials.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wardline-relay-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function writeConfig(yaml: string): string {
+  const file = join(dir, `relay-${++fileCount}.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+/** The ConfigError's problems for a config file holding `yaml`. */
+function problemsOf(yaml: string): { file: string; problems: string[] } {
+  const file = writeConfig(yaml);
+  try {
+    loadRelayConfig(file);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return { file, problems: (error as ConfigError).problems };
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const SECRET = 'h1-secret-0123456789abcdef';
+
+describe('relay config', () => {
+  it('fills every default, with units', () => {
+    const config = loadRelayConfig(writeConfig('dataDir: ./data\n'));
+    expect(config).toEqual({
+      relayId: 'wardline-relay',
+      dataDir: join(dir, 'data'),
+      grpc: {
+        listen: { host: '0.0.0.0', port: 7443 },
+        maxBatchBytes: 4 * 1024 * 1024,
+        keepalive: { permitWithoutCalls: true, minPingIntervalMs: 5000, pingIntervalMs: 20000, pingTimeoutMs: 10000 },
+      },
+      http: { listen: { host: '0.0.0.0', port: 7480 } },
+      hospitals: [],
+      vendors: [],
+      log: { level: 'info' },
+    });
+  });
+
+  it('resolves secretFile and keyFile against the config file, and reads IPv6 listen addresses', () => {
+    const config = loadRelayConfig(
+      writeConfig(`
+dataDir: /var/lib/wardline-relay
+grpc: { listen: "[::]:0" }
+hospitals: [{ id: h1, secretFile: secrets/h1.secret }]
+vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
+`),
+    );
+    expect(config.dataDir).toBe('/var/lib/wardline-relay');
+    expect(config.grpc.listen).toEqual({ host: '::', port: 0 });
+    expect(config.hospitals[0]!.secretFile).toBe(join(dir, 'secrets/h1.secret'));
+    expect(config.vendors[0]!.keyFile).toBe(join(dir, 'v.key'));
+  });
+
+  it('names an unknown key and the file', () => {
+    const { file, problems } = problemsOf('dataDir: d\ngrpcc: {}\n');
+    expect(problems).toEqual([`grpcc: unknown key (${file})`]);
+  });
+
+  it('names an unknown nested key with its full path', () => {
+    const { file, problems } = problemsOf('dataDir: d\ngrpc:\n  keepalive:\n    permitWithoutCall: true\n');
+    expect(problems).toEqual([`grpc.keepalive.permitWithoutCall: unknown key (${file})`]);
+  });
+
+  it('names a bad host:port, the value and the file', () => {
+    const { file, problems } = problemsOf('dataDir: d\ngrpc: { listen: "7443x" }\nhttp: { listen: "0.0.0.0:99999" }\n');
+    expect(problems).toEqual([
+      `grpc.listen: expected host:port, got "7443x" (${file})`,
+      `http.listen: expected host:port, got "0.0.0.0:99999" (${file})`,
+    ]);
+  });
+
+  it('requires dataDir', () => {
+    const { problems } = problemsOf('relayId: r1\n');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^dataDir: .*got nothing/);
+  });
+
+  it('requires exactly one of secret and secretFile, without echoing the secret', () => {
+    const { file, problems } = problemsOf(`
+dataDir: d
+hospitals:
+  - { id: h1 }
+  - { id: h2, secret: ${SECRET}, secretFile: /etc/h2.secret }
+`);
+    expect(problems).toEqual([
+      `hospitals[0].secret: expected secret or secretFile, got nothing (${file})`,
+      `hospitals[1].secretFile: give secret or secretFile, not both, got "/etc/h2.secret" (${file})`,
+    ]);
+    expect(problems.join('\n')).not.toContain(SECRET);
+  });
+
+  it('refuses grants to unconfigured hospitals and duplicate ids', () => {
+    const { file, problems } = problemsOf(`
+dataDir: d
+hospitals:
+  - { id: h1, secret: ${SECRET} }
+  - { id: h1, secret: ${SECRET} }
+vendors:
+  - { name: v, key: k, grants: [{ hospital: h9, feeds: [adt] }] }
+`);
+    expect(problems).toEqual([
+      `hospitals[1].id: duplicate hospital id, got "h1" (${file})`,
+      `vendors[0].grants[0].hospital: expected a hospital id from hospitals[] (h1), got "h9" (${file})`,
+    ]);
+  });
+
+  it('refuses ids that would not be safe in URLs and logs', () => {
+    const { problems } = problemsOf(`dataDir: d\nhospitals: [{ id: "h 1/..", secret: ${SECRET} }]\n`);
+    expect(problems[0]).toMatch(/^hospitals\[0\]\.id: expected 1-128 letters, digits/);
+  });
+
+  it('accepts the shipped example config', () => {
+    const config = loadRelayConfig(join(import.meta.dirname, '../../examples/relay.yaml'));
+    expect(config.relayId).toBe('relay-cn-east-1');
+    expect(config.hospitals.map((h) => h.id)).toEqual(['h-zj-001', 'h-zj-002']);
+    expect(config.vendors[0]!.grants).toHaveLength(2);
+  });
+});
+
+describe('relay credentials', () => {
+  it('reads secret files once, ignoring one trailing newline', () => {
+    const secretFile = join(dir, 'h1.secret');
+    writeFileSync(secretFile, `${SECRET}\n`);
+    const config = parseRelayConfig({ dataDir: dir, hospitals: [{ id: 'h1', secretFile }] });
+    expect(loadCredentials(config, 'relay.yaml').hospitals).toEqual([{ id: 'h1', secret: SECRET }]);
+  });
+
+  it('names an unreadable secret file, a short secret and a shared vendor key, never the secret', () => {
+    const config = parseRelayConfig({
+      dataDir: dir,
+      hospitals: [
+        { id: 'h1', secretFile: join(dir, 'missing.secret') },
+        { id: 'h2', secret: 'short-secret' },
+      ],
+      vendors: [
+        { name: 'a', key: 'shared-key-0123456789' },
+        { name: 'b', key: 'shared-key-0123456789' },
+      ],
+    });
+    const error = catchConfigError(() => loadCredentials(config, 'relay.yaml'));
+    expect(error.problems).toEqual([
+      `hospitals[0].secretFile: cannot read ${JSON.stringify(join(dir, 'missing.secret'))}: ENOENT (relay.yaml)`,
+      'hospitals[1].secret: expected at least 16 characters, got 12 (relay.yaml)',
+      'vendors[1].key: the same key as vendors[0] (a); every vendor needs its own key (relay.yaml)',
+    ]);
+    expect(error.message).not.toContain('short-secret');
+    expect(error.message).not.toContain('shared-key');
+  });
+});
+
+function catchConfigError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
