@@ -77,7 +77,8 @@ log: { level: info }
     ingestUrl: `http://127.0.0.1:${agent.httpPort}`,
     ratePerSecond: options.rate,
     connections: 2,
-    seed: 'wardline-demo',
+    seed: `wardline-demo-${Date.now()}`,
+    startTime: new Date(),
   });
   hospital.start();
 

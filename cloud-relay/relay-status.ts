@@ -1,6 +1,6 @@
 // The relay's status document (GET /v1/status), built from snapshots by a pure
 // function so it can be tested without a running relay.
-import { PROTOCOL_VERSION } from '../protocol/index.js';
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import type { ConnectedAgent } from './ingest/replication-session.js';
 import type { FeedSize } from './store/feed-store.js';
 
@@ -18,6 +18,8 @@ export interface RelayStatusInput {
 
 export interface RelayStatus {
   relayId: string;
+  /** The relay's software version. */
+  version: string;
   protocolVersion: number;
   startedAt: string;
   uptimeSeconds: number;
@@ -47,6 +49,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
   const ids = [...new Set([...input.hospitals.map((h) => h.id), ...input.feeds.map((f) => f.hospital)])];
   return {
     relayId: input.relayId,
+    version: WARDLINE_VERSION,
     protocolVersion: PROTOCOL_VERSION,
     startedAt: iso(input.startedAtMs),
     uptimeSeconds: Math.max(0, Math.floor((input.nowMs - input.startedAtMs) / 1000)),

@@ -1,6 +1,7 @@
 // Regenerates protocol/generated/ from protocol/wardline/v1/wardline.proto with
 // protobufjs' own tools (pbjs static code, pbts type declarations).
-// Run with `npm run proto`; the output is committed so a fresh `npm ci` needs no generation.
+// Run with `npm run proto`; the output is committed so a fresh `npm ci` needs no
+// generation. `--out DIR` writes elsewhere (the staleness test compares the two).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const proto = join(root, 'protocol/wardline/v1/wardline.proto');
-const outDir = join(root, 'protocol/generated');
+const outFlag = process.argv.indexOf('--out');
+const outDir = outFlag > 0 ? process.argv[outFlag + 1] : join(root, 'protocol/generated');
 const js = join(outDir, 'wardline.js');
 const dts = join(outDir, 'wardline.d.ts');
 const bin = (name) => join(root, 'node_modules/.bin', name);

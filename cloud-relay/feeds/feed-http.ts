@@ -16,7 +16,6 @@ import {
   RelayError,
   RelayErrorCode,
   RouteNotFoundError,
-  ShuttingDownError,
   VendorAuthError,
 } from '../errors.js';
 import type { RelayMetrics } from '../relay-metrics.js';
@@ -53,7 +52,6 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
   if (error instanceof RouteNotFoundError) return 404;
   if (error instanceof MethodNotAllowedError) return 405;
-  if (error instanceof ShuttingDownError) return 503;
   return 500;
 }
 

@@ -1,15 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FeedStoreClosedError, SchemaTooNewError } from '../../cloud-relay/errors.js';
 import { FeedStore } from '../../cloud-relay/store/feed-store.js';
 import { SCHEMA_VERSION } from '../../cloud-relay/store/migrations.js';
+import { makeTempDir } from '../support/temp-dir.js';
 import { makeEvent, makeEvents } from './relay-harness.js';
 
 describe('FeedStore (SQLite file)', () => {
-  let dir: string;
+  let dir: ReturnType<typeof makeTempDir>;
   let file: string;
   let store: FeedStore;
   let advances: [string, string, number][];
@@ -18,8 +17,8 @@ describe('FeedStore (SQLite file)', () => {
   const open = () => FeedStore.open({ file, now: () => clock, onAdvance: (h, f, hw) => advances.push([h, f, hw]) });
 
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'wardline-feed-store-'));
-    file = join(dir, 'nested', 'relay.db');
+    dir = makeTempDir('wardline-feed-store-');
+    file = join(dir.path, 'nested', 'relay.db');
     advances = [];
     clock = 1_700_000_000_000;
     store = open();
@@ -27,7 +26,7 @@ describe('FeedStore (SQLite file)', () => {
 
   afterEach(() => {
     store.close();
-    rmSync(dir, { recursive: true, force: true });
+    dir.remove();
   });
 
   it('creates the schema with durable pragmas', () => {

@@ -1,9 +1,6 @@
 // Shared by the relay integration tests: a real relay on 127.0.0.1:0 with its
 // database in a temp dir, and raw grpc-js clients that speak the wire protocol
 // directly (no agent code), so the tests pin the contract itself.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import {
@@ -20,6 +17,7 @@ import {
   type SubscribeRequest,
 } from '../../protocol/index.js';
 import { parseRelayConfig, startRelay, type RelayConfigInput, type RelayHandle } from '../../cloud-relay/index.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 export const SECRETS = { h1: 'h1-secret-0123456789abcdef', h2: 'h2-secret-0123456789abcdef' } as const;
 export const VENDOR_KEYS = { platform: 'platform-key-0123456789abcdef', app: 'patient-app-key-0123456789abcdef' } as const;
@@ -54,7 +52,8 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 export class TestRelay {
-  readonly dataDir = mkdtempSync(join(tmpdir(), 'wardline-relay-'));
+  private readonly tempDir = makeTempDir('wardline-relay-');
+  readonly dataDir = this.tempDir.path;
   relay: RelayHandle | undefined;
   /** Everything the relay logged at info and above. */
   readonly logs: LogLine[] = [];
@@ -104,7 +103,7 @@ export class TestRelay {
   async close(): Promise<void> {
     for (const client of this.clients) client.close();
     await this.relay?.stop();
-    rmSync(this.dataDir, { recursive: true, force: true });
+    this.tempDir.remove();
   }
 }
 

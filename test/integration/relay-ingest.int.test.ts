@@ -202,6 +202,14 @@ describe('relay ingest (Replicate)', () => {
     expect(status.details).toContain('outside the batch range');
   });
 
+  it('refuses a batch with a malformed range', async () => {
+    const { stream } = await connectAgent(relay, 'h1', ['adt']);
+    stream.sendBatch(makeBatch('adt', 5, 3, []));
+    const status = await stream.status;
+    expect(status.code).toBe(Status.INVALID_ARGUMENT);
+    expect(status.details).toBe(`${ErrorCode.BAD_BATCH}: batch of feed "adt" rejected: batch last_seq 3 is before first_seq 5`);
+  });
+
   it('keeps the high-water mark across a relay restart', async () => {
     const { stream } = await connectAgent(relay, 'h1', ['adt']);
     expect((await stream.exchange(makeBatch('adt', 1, 42))).ack).toMatchObject({ highWaterSeq: 42 });

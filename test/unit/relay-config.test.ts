@@ -1,13 +1,14 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../protocol/index.js';
 import { loadRelayConfig, parseRelayConfig } from '../../cloud-relay/config.js';
 import { loadCredentials } from '../../cloud-relay/credentials.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'wardline-relay-config-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const tempDir = makeTempDir('wardline-relay-config-');
+const dir = tempDir.path;
+afterAll(() => tempDir.remove());
 
 let fileCount = 0;
 function writeConfig(yaml: string): string {
