@@ -69,7 +69,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       emptyBatchIntervalMs: config.replication.emptyBatchIntervalMs,
       ackPersistIntervalMs: 1000,
       backoff: config.replication.backoff,
-      log: log.child({ relay: relay.name }),
+      log,
     });
   });
 

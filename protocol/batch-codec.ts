@@ -1,7 +1,20 @@
 // Encodes a feed's events into a Batch payload and back. Both sides use this
 // file, so the codec and the checksum can never disagree.
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, deflateRawSync, gunzipSync, gzipSync, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import {
+  brotliCompress,
+  brotliCompressSync,
+  brotliDecompressSync,
+  constants as zlibConstants,
+  deflateRaw,
+  deflateRawSync,
+  gunzipSync,
+  gzip,
+  gzipSync,
+  inflateRawSync,
+  type BrotliOptions,
+} from 'node:zlib';
 import { BatchDecodeError, ErrorCode } from './errors.js';
 import { eventFromProto, eventToProto, type JournalEvent } from './event.js';
 import { pb } from './messages.js';
@@ -34,31 +47,48 @@ export function sha256(bytes: Uint8Array): Buffer {
   return createHash('sha256').update(bytes).digest();
 }
 
+/** Encodes and compresses on the calling thread (tests, tools). */
 export function encodeEvents(events: readonly JournalEvent[], codec: CodecName): EncodedPayload {
+  const raw = encodeEventList(events);
+  return describePayload(raw, CODECS[codec].compressSync(raw), codec);
+}
+
+/**
+ * Encodes on the calling thread and compresses on libuv's thread pool, so a
+ * megabyte of brotli never stalls the agent's event loop (and with it, HL7 ACKs).
+ */
+export async function encodeEventsAsync(events: readonly JournalEvent[], codec: CodecName): Promise<EncodedPayload> {
+  const raw = encodeEventList(events);
+  return describePayload(raw, await CODECS[codec].compress(raw), codec);
+}
+
+function encodeEventList(events: readonly JournalEvent[]): Buffer {
   const list = pb.EventList.encode({ events: events.map(eventToProto) }).finish();
-  const raw = Buffer.from(list.buffer, list.byteOffset, list.byteLength);
-  const payload = compress(raw, codec);
+  return Buffer.from(list.buffer, list.byteOffset, list.byteLength);
+}
+
+function describePayload(raw: Buffer, payload: Buffer, codec: CodecName): EncodedPayload {
   return { codec: CODEC_TO_PROTO[codec], payload, payloadSha256: sha256(payload), uncompressedBytes: raw.length };
 }
 
-function compress(raw: Buffer, codec: CodecName): Buffer {
-  switch (codec) {
-    case 'none':
-      return raw;
-    case 'gzip':
-      return gzipSync(raw);
-    case 'deflate':
-      return deflateRawSync(raw);
-    case 'brotli':
-      return brotliCompressSync(raw, {
-        params: {
-          [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
-          [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
-          [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length,
-        },
-      });
-  }
-}
+const brotliOptions = (raw: Buffer): BrotliOptions => ({
+  params: {
+    [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+    [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
+    [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+  },
+});
+
+const gzipAsync = promisify(gzip);
+const deflateRawAsync = promisify(deflateRaw);
+const brotliCompressAsync = promisify(brotliCompress);
+
+const CODECS: Record<CodecName, { compressSync(raw: Buffer): Buffer; compress(raw: Buffer): Promise<Buffer> }> = {
+  none: { compressSync: (raw) => raw, compress: async (raw) => raw },
+  gzip: { compressSync: (raw) => gzipSync(raw), compress: (raw) => gzipAsync(raw) },
+  deflate: { compressSync: (raw) => deflateRawSync(raw), compress: (raw) => deflateRawAsync(raw) },
+  brotli: { compressSync: (raw) => brotliCompressSync(raw, brotliOptions(raw)), compress: (raw) => brotliCompressAsync(raw, brotliOptions(raw)) },
+};
 
 export interface BatchPayloadFields {
   codec: number;

@@ -50,10 +50,14 @@ function describeIssue(issue: z.core.$ZodIssue, root: unknown, file: string): st
     return `${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''} (${file})`;
   }
   const found = valueAt(root, issue.path);
-  const got = found === undefined ? 'nothing' : JSON.stringify(found);
+  const secret = issue.path.some((part) => typeof part === 'string' && SECRET_KEY.test(part));
+  const got = found === undefined ? 'nothing' : secret ? 'a value (not shown: it is a secret)' : JSON.stringify(found);
   const message = issue.message.replace(/^Invalid input: /, '');
   return `${path || '(top level)'}: ${message}, got ${got} (${file})`;
 }
+
+/** Keys whose values never appear in an error message. */
+const SECRET_KEY = /^(.*secret|.*password|.*token|key|privateKey)$/i;
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

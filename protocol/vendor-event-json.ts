@@ -1,5 +1,6 @@
 // The JSON shape of one event as vendors read it (one NDJSON line of
 // GET /v1/feeds/{feed}/events, and `wardline feed tail`). Part of the external contract.
+import { isUtf8 } from 'node:buffer';
 import type { JournalEvent } from './event.js';
 
 export interface VendorEventJson {
@@ -29,18 +30,21 @@ export function toVendorEventJson(event: JournalEvent): VendorEventJson {
     contentType: event.contentType,
     headers: event.headers,
   };
-  if (event.contentType === 'hl7v2') json.body = event.body.toString('utf8');
-  else if (event.contentType === 'json') json.body = parseJsonOrText(event.body.toString('utf8'));
-  else json.bodyBase64 = event.body.toString('base64');
+  // The agent stores hl7v2 as UTF-8 and json only when it parses, so the fallback
+  // to base64 guards against damaged data: a vendor never gets silently altered text.
+  if (event.contentType === 'hl7v2' && isUtf8(event.body)) json.body = event.body.toString('utf8');
+  else if (event.contentType === 'json' && isUtf8(event.body)) {
+    const parsed = parseJson(event.body.toString('utf8'));
+    if (parsed.ok) json.body = parsed.value;
+    else json.bodyBase64 = event.body.toString('base64');
+  } else json.bodyBase64 = event.body.toString('base64');
   return json;
 }
 
-function parseJsonOrText(text: string): unknown {
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
   try {
-    return JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) };
   } catch {
-    // A json event the agent accepted is always valid JSON; this guards only
-    // against a relay restored from an older or damaged export.
-    return text;
+    return { ok: false };
   }
 }

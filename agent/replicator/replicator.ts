@@ -13,7 +13,7 @@
 //  3. Gap nack: resend from the relay's expected seq (FeedWindow).
 //  4. Misbehaving relay (ack beyond what was sent): stream closed, resume from Welcome.
 //  5. stop() during any phase: the current stream is closed and the loop ends.
-import { encodeEvents, type CodecName } from '../../protocol/index.js';
+import { encodeEventsAsync, type CodecName } from '../../protocol/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
@@ -298,7 +298,9 @@ export class Replicator {
       const quietLongEnough = this.clock() - feed.lastBatchAtMs >= this.options.emptyBatchIntervalMs && feed.window.inFlightCount === 0;
       if (!scannedToLimit && !quietLongEnough) return false;
     }
-    const encoded = encodeEvents(range.events, this.options.codec);
+    const encoded = await encodeEventsAsync(range.events, this.options.codec);
+    // The stream may have ended while the payload was compressed on the thread pool.
+    if (this.session !== session) return false;
     const now = this.clock();
     feed.window.sent({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, events: range.events.length, bytes: encoded.payload.length, sentAtMs: now });
     feed.lastBatchAtMs = now;

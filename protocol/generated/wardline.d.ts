@@ -512,7 +512,7 @@ export namespace wardline {
             feed: string;
 
             /** FeedPosition highWaterSeq. */
-            highWaterSeq: (number|Long);
+            highWaterSeq: number;
 
             /**
              * Creates a new FeedPosition instance using the specified properties.
@@ -571,7 +571,7 @@ export namespace wardline {
                 feed?: (string|null);
 
                 /** FeedPosition highWaterSeq */
-                highWaterSeq?: (number|Long|null);
+                highWaterSeq?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -623,10 +623,10 @@ export namespace wardline {
             feed: string;
 
             /** Batch firstSeq. */
-            firstSeq: (number|Long);
+            firstSeq: number;
 
             /** Batch lastSeq. */
-            lastSeq: (number|Long);
+            lastSeq: number;
 
             /** Batch codec. */
             codec: wardline.v1.Codec;
@@ -703,10 +703,10 @@ export namespace wardline {
                 feed?: (string|null);
 
                 /** Batch firstSeq */
-                firstSeq?: (number|Long|null);
+                firstSeq?: (number|null);
 
                 /** Batch lastSeq */
-                lastSeq?: (number|Long|null);
+                lastSeq?: (number|null);
 
                 /** Batch codec */
                 codec?: (wardline.v1.Codec|null);
@@ -853,7 +853,7 @@ export namespace wardline {
             $unknowns?: Uint8Array[];
 
             /** Event seq. */
-            seq: (number|Long);
+            seq: number;
 
             /** Event stream. */
             stream: string;
@@ -865,7 +865,7 @@ export namespace wardline {
             op: wardline.v1.Op;
 
             /** Event tsMs. */
-            tsMs: (number|Long);
+            tsMs: number;
 
             /** Event source. */
             source: string;
@@ -933,7 +933,7 @@ export namespace wardline {
             interface $Properties {
 
                 /** Event seq */
-                seq?: (number|Long|null);
+                seq?: (number|null);
 
                 /** Event stream */
                 stream?: (string|null);
@@ -945,7 +945,7 @@ export namespace wardline {
                 op?: (wardline.v1.Op|null);
 
                 /** Event tsMs */
-                tsMs?: (number|Long|null);
+                tsMs?: (number|null);
 
                 /** Event source */
                 source?: (string|null);
@@ -990,7 +990,7 @@ export namespace wardline {
             feed: string;
 
             /** Ack highWaterSeq. */
-            highWaterSeq: (number|Long);
+            highWaterSeq: number;
 
             /** Ack duplicate. */
             duplicate: boolean;
@@ -1052,7 +1052,7 @@ export namespace wardline {
                 feed?: (string|null);
 
                 /** Ack highWaterSeq */
-                highWaterSeq?: (number|Long|null);
+                highWaterSeq?: (number|null);
 
                 /** Ack duplicate */
                 duplicate?: (boolean|null);
@@ -1098,7 +1098,7 @@ export namespace wardline {
             feed: string;
 
             /** Nack expectedSeq. */
-            expectedSeq: (number|Long);
+            expectedSeq: number;
 
             /** Nack reason. */
             reason: wardline.v1.NackReason;
@@ -1163,7 +1163,7 @@ export namespace wardline {
                 feed?: (string|null);
 
                 /** Nack expectedSeq */
-                expectedSeq?: (number|Long|null);
+                expectedSeq?: (number|null);
 
                 /** Nack reason */
                 reason?: (wardline.v1.NackReason|null);
@@ -1248,7 +1248,7 @@ export namespace wardline {
             feed: string;
 
             /** SubscribeRequest after. */
-            after: (number|Long);
+            after: number;
 
             /** SubscribeRequest follow. */
             follow: boolean;
@@ -1313,7 +1313,7 @@ export namespace wardline {
                 feed?: (string|null);
 
                 /** SubscribeRequest after */
-                after?: (number|Long|null);
+                after?: (number|null);
 
                 /** SubscribeRequest follow */
                 follow?: (boolean|null);

@@ -1313,7 +1313,7 @@ export const wardline = $root.wardline = (() => {
              * Properties of a FeedPosition.
              * @typedef {Object} wardline.v1.FeedPosition.$Properties
              * @property {string|null} [feed] FeedPosition feed
-             * @property {number|Long|null} [highWaterSeq] FeedPosition highWaterSeq
+             * @property {number|null} [highWaterSeq] FeedPosition highWaterSeq
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1355,7 +1355,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * FeedPosition highWaterSeq.
-             * @member {number|Long} highWaterSeq
+             * @member {number} highWaterSeq
              * @memberof wardline.v1.FeedPosition
              * @instance
              */
@@ -1587,8 +1587,8 @@ export const wardline = $root.wardline = (() => {
              * Properties of a Batch.
              * @typedef {Object} wardline.v1.Batch.$Properties
              * @property {string|null} [feed] Batch feed
-             * @property {number|Long|null} [firstSeq] Batch firstSeq
-             * @property {number|Long|null} [lastSeq] Batch lastSeq
+             * @property {number|null} [firstSeq] Batch firstSeq
+             * @property {number|null} [lastSeq] Batch lastSeq
              * @property {wardline.v1.Codec|null} [codec] Batch codec
              * @property {Uint8Array|null} [payload] Batch payload
              * @property {Uint8Array|null} [payloadSha256] Batch payloadSha256
@@ -1636,7 +1636,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Batch firstSeq.
-             * @member {number|Long} firstSeq
+             * @member {number} firstSeq
              * @memberof wardline.v1.Batch
              * @instance
              */
@@ -1644,7 +1644,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Batch lastSeq.
-             * @member {number|Long} lastSeq
+             * @member {number} lastSeq
              * @memberof wardline.v1.Batch
              * @instance
              */
@@ -2317,11 +2317,11 @@ export const wardline = $root.wardline = (() => {
             /**
              * Properties of an Event.
              * @typedef {Object} wardline.v1.Event.$Properties
-             * @property {number|Long|null} [seq] Event seq
+             * @property {number|null} [seq] Event seq
              * @property {string|null} [stream] Event stream
              * @property {string|null} [key] Event key
              * @property {wardline.v1.Op|null} [op] Event op
-             * @property {number|Long|null} [tsMs] Event tsMs
+             * @property {number|null} [tsMs] Event tsMs
              * @property {string|null} [source] Event source
              * @property {string|null} [contentType] Event contentType
              * @property {Uint8Array|null} [body] Event body
@@ -2360,7 +2360,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Event seq.
-             * @member {number|Long} seq
+             * @member {number} seq
              * @memberof wardline.v1.Event
              * @instance
              */
@@ -2392,7 +2392,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Event tsMs.
-             * @member {number|Long} tsMs
+             * @member {number} tsMs
              * @memberof wardline.v1.Event
              * @instance
              */
@@ -2838,7 +2838,7 @@ export const wardline = $root.wardline = (() => {
              * Properties of an Ack.
              * @typedef {Object} wardline.v1.Ack.$Properties
              * @property {string|null} [feed] Ack feed
-             * @property {number|Long|null} [highWaterSeq] Ack highWaterSeq
+             * @property {number|null} [highWaterSeq] Ack highWaterSeq
              * @property {boolean|null} [duplicate] Ack duplicate
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
@@ -2881,7 +2881,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Ack highWaterSeq.
-             * @member {number|Long} highWaterSeq
+             * @member {number} highWaterSeq
              * @memberof wardline.v1.Ack
              * @instance
              */
@@ -3132,7 +3132,7 @@ export const wardline = $root.wardline = (() => {
              * Properties of a Nack.
              * @typedef {Object} wardline.v1.Nack.$Properties
              * @property {string|null} [feed] Nack feed
-             * @property {number|Long|null} [expectedSeq] Nack expectedSeq
+             * @property {number|null} [expectedSeq] Nack expectedSeq
              * @property {wardline.v1.NackReason|null} [reason] Nack reason
              * @property {string|null} [detail] Nack detail
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
@@ -3176,7 +3176,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * Nack expectedSeq.
-             * @member {number|Long} expectedSeq
+             * @member {number} expectedSeq
              * @memberof wardline.v1.Nack
              * @instance
              */
@@ -3525,7 +3525,7 @@ export const wardline = $root.wardline = (() => {
              * Properties of a SubscribeRequest.
              * @typedef {Object} wardline.v1.SubscribeRequest.$Properties
              * @property {string|null} [feed] SubscribeRequest feed
-             * @property {number|Long|null} [after] SubscribeRequest after
+             * @property {number|null} [after] SubscribeRequest after
              * @property {boolean|null} [follow] SubscribeRequest follow
              * @property {string|null} [hospitalId] SubscribeRequest hospitalId
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
@@ -3569,7 +3569,7 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * SubscribeRequest after.
-             * @member {number|Long} after
+             * @member {number} after
              * @memberof wardline.v1.SubscribeRequest
              * @instance
              */

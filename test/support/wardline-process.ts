@@ -1,10 +1,18 @@
 // Runs the real `wardline` CLI (the built dist/) as a child process, so tests can
 // kill it with SIGKILL exactly as an operator's `kill -9` would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/wardline.js', import.meta.url));
+/** The checkout's root: this file runs from test/support/ (vitest) or dist/test/support/ (bench). */
+function repositoryRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export const CLI_PATH = join(repositoryRoot(), 'dist/cli/wardline.js');
 
 export class WardlineProcess {
   readonly child: ChildProcess;

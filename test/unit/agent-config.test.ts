@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
-import { ConfigError, parseConfigText, WARDLINE_VERSION } from '../../protocol/index.js';
+import { ConfigError, loadConfigFile, parseConfigText, WARDLINE_VERSION } from '../../protocol/index.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
 
@@ -56,8 +56,22 @@ describe('agent config', () => {
     expect(config.relaySecrets.get('cloud')).toBe('s3cret');
   });
 
+  it('accepts the shipped, fully commented example config', () => {
+    const example = loadConfigFile(new URL('../../examples/agent.yaml', import.meta.url).pathname, AgentConfigSchema);
+    expect(example.feeds.map((f) => f.name)).toEqual(['clinical', 'appointments']);
+    expect(example.sources[0]!.listen).toEqual({ host: '0.0.0.0', port: 2575 });
+  });
+
   it('ships a version equal to package.json', () => {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(WARDLINE_VERSION).toBe(pkg.version);
+  });
+});
+
+describe('config errors and secrets', () => {
+  it('never prints the value of a secret it refuses', () => {
+    const problems = problemsOf(minimal.replace('secret: s3cret', 'secret: 12345'));
+    expect(problems.join('\n')).toMatch(/^relays\[0\]\.secret: .*got a value \(not shown: it is a secret\) \(agent\.yaml\)$/);
+    expect(problems.join('\n')).not.toContain('12345');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchDecodeError, decodeEvents, encodeEvents, pb, sha256, type CodecName, type JournalEvent } from '../../protocol/index.js';
+import { BatchDecodeError, decodeEvents, encodeEvents, encodeEventsAsync, pb, sha256, type CodecName, type JournalEvent } from '../../protocol/index.js';
 
 const events: JournalEvent[] = [5, 7, 8].map((seq) => ({
   seq,
@@ -19,6 +19,12 @@ describe('batch codec', () => {
       const encoded = encodeEvents(events, codec);
       const decoded = decodeEvents({ ...encoded, firstSeq: 4, lastSeq: 9, eventCount: 3 });
       expect(decoded).toEqual(events);
+    });
+
+    it(`compresses ${codec} off the event loop to the same bytes`, async () => {
+      const encoded = await encodeEventsAsync(events, codec);
+      expect(encoded.payload).toEqual(encodeEvents(events, codec).payload);
+      expect(decodeEvents({ ...encoded, firstSeq: 5, lastSeq: 8, eventCount: 3 })).toEqual(events);
     });
   }
 
