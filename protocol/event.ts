@@ -45,3 +45,33 @@ export function eventFromProto(message: InstanceType<typeof pb.Event>): JournalE
     headers: { ...message.headers },
   };
 }
+
+/**
+ * An event as both the agent's journal and the relay's feed store keep it in
+ * SQLite: the same column names on both sides, headers as a JSON object.
+ */
+export interface EventRow {
+  seq: number;
+  stream: string;
+  key: string;
+  op: EventOp;
+  ts_ms: number;
+  source: string;
+  content_type: string;
+  body: Buffer;
+  headers: string;
+}
+
+export function eventFromRow(row: EventRow): JournalEvent {
+  return {
+    seq: row.seq,
+    stream: row.stream,
+    key: row.key,
+    op: row.op,
+    tsMs: row.ts_ms,
+    source: row.source,
+    contentType: row.content_type,
+    body: row.body,
+    headers: JSON.parse(row.headers) as Record<string, string>,
+  };
+}

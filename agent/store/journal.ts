@@ -3,7 +3,7 @@
 // is exactly-once. append() resolves only after the commit has been fsynced
 // (synchronous=FULL, see agent-database.ts): that is when a source may acknowledge.
 import type { Statement } from 'better-sqlite3';
-import type { JournalEvent } from '../../protocol/index.js';
+import { eventFromRow, type EventRow, type JournalEvent } from '../../protocol/index.js';
 import type { AppendRequest, AppendResult, JournalWriter } from './append-request.js';
 import type { SqliteDatabase } from './agent-database.js';
 import { GroupCommit } from './group-commit.js';
@@ -34,17 +34,6 @@ export interface JournalRange {
 
 type CommitListener = (headSeq: number) => void;
 
-interface JournalRow {
-  seq: number;
-  stream: string;
-  key: string;
-  op: 'upsert' | 'delete';
-  ts_ms: number;
-  source: string;
-  content_type: string;
-  body: Buffer;
-  headers: string;
-}
 
 export class Journal implements JournalWriter {
   private readonly clock: () => number;
@@ -141,11 +130,11 @@ export class Journal implements JournalWriter {
   readRange(streams: readonly string[], afterSeq: number, limits: ReadLimits): JournalRange | undefined {
     const upper = Math.min(this.headSeq, afterSeq + limits.maxScan);
     if (upper <= afterSeq) return undefined;
-    const rows = this.selectRange.all(afterSeq, upper, JSON.stringify(streams), limits.maxEvents) as JournalRow[];
+    const rows = this.selectRange.all(afterSeq, upper, JSON.stringify(streams), limits.maxEvents) as EventRow[];
     const events: JournalEvent[] = [];
     let bytes = 0;
     for (const row of rows) {
-      events.push(rowToEvent(row));
+      events.push(eventFromRow(row));
       bytes += row.body.length;
       if (bytes >= limits.maxBytes) break;
     }
@@ -191,16 +180,3 @@ export class Journal implements JournalWriter {
   }
 }
 
-function rowToEvent(row: JournalRow): JournalEvent {
-  return {
-    seq: row.seq,
-    stream: row.stream,
-    key: row.key,
-    op: row.op,
-    tsMs: row.ts_ms,
-    source: row.source,
-    contentType: row.content_type,
-    body: row.body,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-  };
-}

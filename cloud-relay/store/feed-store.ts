@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { EventOp, JournalEvent } from '../../protocol/index.js';
+import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
 import { FeedStoreClosedError } from '../errors.js';
 import { advancesFeed, decideBatch, type BatchDecision } from '../ingest/batch-decision.js';
 import type { FeedAdvanceListener } from './feed-notifier.js';
@@ -69,17 +69,6 @@ export interface FeedSize {
   updatedAtMs: number;
 }
 
-interface EventRow {
-  seq: number;
-  stream: string;
-  key: string;
-  op: EventOp;
-  ts_ms: number;
-  source: string;
-  content_type: string;
-  body: Buffer;
-  headers: string;
-}
 
 export class FeedStore {
   private closed = false;
@@ -246,7 +235,7 @@ export class FeedStore {
         break;
       }
       bytes += row.body.length;
-      events.push(rowToEvent(row));
+      events.push(eventFromRow(row));
     }
     return { events, highWater, complete };
   }
@@ -256,16 +245,3 @@ export class FeedStore {
   }
 }
 
-function rowToEvent(row: EventRow): JournalEvent {
-  return {
-    seq: row.seq,
-    stream: row.stream,
-    key: row.key,
-    op: row.op,
-    tsMs: row.ts_ms,
-    source: row.source,
-    contentType: row.content_type,
-    body: row.body,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-  };
-}

@@ -17,15 +17,12 @@ import { fileURLToPath } from 'node:url';
 import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Hl7Corpus, MllpSender, type CorpusMessage } from '../../simulator/index.js';
-import { freePort } from '../support/free-port.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { WardlineProcess, waitForHttp } from '../support/wardline-process.js';
+import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 
 const MESSAGES = Number(process.env.WARDLINE_BENCH_MESSAGES ?? 20_000);
 const CONNECTIONS = Number(process.env.WARDLINE_BENCH_CONNECTIONS ?? 8);
-const SECRET = 'bench-hospital-secret-000';
-const VENDOR_KEY = 'bench-vendor-key-00000000';
 
 interface Row {
   measure: string;
@@ -95,40 +92,14 @@ async function main(): Promise<void> {
     const meanBytes = messages.reduce((n, m) => n + m.bytes.length, 0) / messages.length;
     const ceiling = measureRawInserts(dir.path, messages);
 
-    const ports = { relayGrpc: await freePort(), relayHttp: await freePort(), agentHttp: await freePort(), mllp: await freePort() };
-    writeFileSync(
-      join(dir.path, 'relay.yaml'),
-      `dataDir: ./relay-data
-grpc: { listen: "127.0.0.1:${ports.relayGrpc}" }
-http: { listen: "127.0.0.1:${ports.relayHttp}" }
-hospitals: [{ id: bench-hospital, secret: "${SECRET}" }]
-vendors: [{ name: bench-vendor, key: "${VENDOR_KEY}", grants: [{ hospital: bench-hospital, feeds: [clinical] }] }]
-log: { level: warn }
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'agent.yaml'),
-      `hospital: { id: bench-hospital }
-dataDir: ./agent-data
-http: { listen: "127.0.0.1:${ports.agentHttp}" }
-sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:${ports.mllp}" }]
-relays: [{ name: cloud, address: "127.0.0.1:${ports.relayGrpc}", secret: "${SECRET}" }]
-feeds: [{ name: clinical, relay: cloud, streams: [adt, results, orders] }]
-replication: { backoff: { initialMs: 100, maxMs: 500 } }
-log: { level: warn }
-`,
-    );
-    const relayProcess = () => new WardlineProcess(['relay', 'start', '--config', join(dir.path, 'relay.yaml')], join(dir.path, 'relay.log'));
-    let relay = relayProcess();
-    await waitForHttp(`http://127.0.0.1:${ports.relayHttp}/healthz`, relay);
-    const agent = new WardlineProcess(['agent', 'start', '--config', join(dir.path, 'agent.yaml')], join(dir.path, 'agent.log'));
-    await waitForHttp(`http://127.0.0.1:${ports.agentHttp}/healthz`, agent);
-    const status = async () =>
-      (await (await fetch(`http://127.0.0.1:${ports.agentHttp}/v1/status`)).json()) as { journal: { headSeq: number }; feeds: { ackedSeq: number }[] };
+    const pair = await WardlinePair.create(dir.path, { hospital: 'bench-hospital', logLevel: 'warn' });
+    await pair.startRelay();
+    await pair.startAgent();
+    const status = () => pair.agentStatus();
 
     // 2. Sustained ingest with the link up (replication running alongside).
     const ingest = async (batch: CorpusMessage[], label: string) => {
-      const senders = Array.from({ length: CONNECTIONS }, () => new MllpSender({ host: '127.0.0.1', port: ports.mllp }));
+      const senders = Array.from({ length: CONNECTIONS }, () => new MllpSender({ host: '127.0.0.1', port: pair.ports.mllp }));
       const latencies: number[] = [];
       let next = 0;
       const start = performance.now();
@@ -153,21 +124,17 @@ log: { level: warn }
     };
     out.ingestLinkUp = await ingest(messages, 'link up');
     const upStart = performance.now();
-    let s = await status();
-    while (s.feeds[0]!.ackedSeq < s.journal.headSeq) {
-      await new Promise((r) => setTimeout(r, 50));
-      s = await status();
-    }
+    let s = await pair.waitForDrain();
     record('replication caught up after ingest ended', (performance.now() - upStart) / 1000, 's', 'link up: the relay keeps pace with ingest');
 
     // 3. The same volume journaled with the relay down, then drained.
-    await relay.kill('SIGTERM');
+    await pair.relay!.kill('SIGTERM');
     const downMessages = corpusOf(MESSAGES, 'bench-outage');
     out.ingestLinkDown = await ingest(downMessages, 'relay down');
     const before = (await status()).feeds[0]!.ackedSeq;
     const target = (await status()).journal.headSeq;
     const drainStart = performance.now();
-    relay = relayProcess();
+    const relayStarting = pair.startRelay();
     let firstAckMs: number | undefined;
     for (;;) {
       s = await status().catch(() => s);
@@ -176,18 +143,18 @@ log: { level: warn }
       await new Promise((r) => setTimeout(r, 20));
     }
     const drainSeconds = (performance.now() - drainStart) / 1000;
+    await relayStarting;
     const drained = target - before;
     record('relay restart to first ack', (firstAckMs ?? NaN) / 1000, 's', 'includes relay process start-up');
     record('backlog drain, agent journal to relay durable ack', drained / drainSeconds, 'events/s', `${drained} events of ${meanBytes.toFixed(0)} B mean, including relay start-up; ${((drained / drainSeconds / ceiling) * 100).toFixed(0)}% of the raw insert ceiling`);
 
     const readStart = performance.now();
-    const feed = await readWholeFeed(`http://127.0.0.1:${ports.relayHttp}`, 'clinical', VENDOR_KEY);
+    const feed = await readWholeFeed(pair.relayHttp, PAIR_FEED, PAIR_VENDOR_KEY);
     const readSeconds = (performance.now() - readStart) / 1000;
     if (feed.length !== MESSAGES * 2) throw new Error(`vendor feed holds ${feed.length} events, expected ${MESSAGES * 2}`);
     record('vendor feed read (HTTP NDJSON)', feed.length / readSeconds, 'events/s', `${feed.length} events, 5,000 per page`);
 
-    await agent.kill('SIGTERM');
-    await relay.kill('SIGTERM');
+    await pair.stop();
     out.rows = rows;
     out.machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
     const resultsDir = fileURLToPath(new URL('../../../test/bench/results/', import.meta.url));

@@ -7,19 +7,13 @@
 // in journal order, and the agent's local copy holds the latest version of every
 // record.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { AgentStatus } from '../../agent/agent-status.js';
 import { Hl7Corpus, MllpSender, type CorpusMessage } from '../../simulator/index.js';
-import { freePort } from '../support/free-port.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { WardlineProcess, waitForHttp } from '../support/wardline-process.js';
+import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 
 const TOTAL_MESSAGES = Number(process.env.WARDLINE_SPINE_MESSAGES ?? 50_000);
 const CONNECTIONS = 8;
-const SECRET = 'spine-test-hospital-secret';
-const VENDOR_KEY = 'spine-test-vendor-key-0001';
 
 interface Sent {
   message: CorpusMessage;
@@ -31,54 +25,16 @@ interface Sent {
 
 describe('replication spine under relay restarts and agent SIGKILL', () => {
   const dir = makeTempDir('wardline-spine-');
-  const ports = { relayGrpc: 0, relayHttp: 0, agentHttp: 0, mllp: 0 };
-  let relay: WardlineProcess | undefined;
-  let agent: WardlineProcess | undefined;
-  const log = (name: string) => join(dir.path, `${name}.log`);
-
-  const startRelay = async (): Promise<void> => {
-    relay = new WardlineProcess(['relay', 'start', '--config', join(dir.path, 'relay.yaml')], log('relay'));
-    await waitForHttp(`http://127.0.0.1:${ports.relayHttp}/healthz`, relay);
-  };
-  const startAgent = async (): Promise<void> => {
-    agent = new WardlineProcess(['agent', 'start', '--config', join(dir.path, 'agent.yaml')], log('agent'));
-    await waitForHttp(`http://127.0.0.1:${ports.agentHttp}/healthz`, agent);
-  };
-  const agentStatus = async (): Promise<AgentStatus> =>
-    (await (await fetch(`http://127.0.0.1:${ports.agentHttp}/v1/status`)).json()) as AgentStatus;
+  let pair: WardlinePair;
 
   beforeAll(async () => {
-    for (const name of Object.keys(ports) as (keyof typeof ports)[]) ports[name] = await freePort();
-    writeFileSync(
-      join(dir.path, 'relay.yaml'),
-      `relayId: spine-relay
-dataDir: ./relay-data
-grpc: { listen: "127.0.0.1:${ports.relayGrpc}" }
-http: { listen: "127.0.0.1:${ports.relayHttp}" }
-hospitals: [{ id: spine-hospital, secret: "${SECRET}" }]
-vendors: [{ name: spine-vendor, key: "${VENDOR_KEY}", grants: [{ hospital: spine-hospital, feeds: [clinical] }] }]
-log: { level: info }
-`,
-    );
-    writeFileSync(
-      join(dir.path, 'agent.yaml'),
-      `hospital: { id: spine-hospital }
-dataDir: ./agent-data
-http: { listen: "127.0.0.1:${ports.agentHttp}" }
-sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:${ports.mllp}" }]
-relays: [{ name: cloud, address: "127.0.0.1:${ports.relayGrpc}", secret: "${SECRET}" }]
-feeds: [{ name: clinical, relay: cloud, streams: [adt, results, orders] }]
-replication: { backoff: { initialMs: 100, maxMs: 1000 } }
-log: { level: info }
-`,
-    );
-    await startRelay();
-    await startAgent();
+    pair = await WardlinePair.create(dir.path, { hospital: 'spine-hospital' });
+    await pair.startRelay();
+    await pair.startAgent();
   });
 
   afterAll(async () => {
-    await agent?.kill('SIGTERM');
-    await relay?.kill('SIGTERM');
+    await pair?.stop();
     dir.remove();
   });
 
@@ -89,7 +45,7 @@ log: { level: info }
     const relayDown: { fromMs: number; toMs: number }[] = [];
     let backlogWhileRelayDown = 0;
 
-    const senders = Array.from({ length: CONNECTIONS }, () => new MllpSender({ host: '127.0.0.1', port: ports.mllp, ackTimeoutMs: 5000, reconnectDelayMs: 100 }));
+    const senders = Array.from({ length: CONNECTIONS }, () => new MllpSender({ host: '127.0.0.1', port: pair.ports.mllp, ackTimeoutMs: 5000, reconnectDelayMs: 100 }));
     const workers = senders.map(async (sender) => {
       while (remaining > 0) {
         remaining--;
@@ -106,24 +62,24 @@ log: { level: info }
       // 1. Relay stopped cleanly; ingest must go on.
       await waitForAcked(0.2);
       const downFrom = Date.now();
-      await relay!.kill('SIGTERM');
+      await pair.relay!.kill('SIGTERM');
       // 2. While the relay is down, the agent is killed: its backlog can only survive on disk.
       await waitForAcked(0.3);
-      backlogWhileRelayDown = (await agentStatus()).feeds[0]!.backlog.events;
+      backlogWhileRelayDown = (await pair.agentStatus()).feeds[0]!.backlog.events;
       relayDown.push({ fromMs: downFrom, toMs: Date.now() });
-      await agent!.kill('SIGKILL');
-      await startAgent();
+      await pair.agent!.kill('SIGKILL');
+      await pair.startAgent();
       await waitForAcked(0.4);
-      await startRelay();
+      await pair.startRelay();
       // 3. The relay is killed mid-stream and comes back.
       await waitForAcked(0.7);
-      await relay!.kill('SIGKILL');
+      await pair.relay!.kill('SIGKILL');
       await new Promise((r) => setTimeout(r, 1000));
-      await startRelay();
+      await pair.startRelay();
       // 4. The agent is killed once more with the link up.
       await waitForAcked(0.85);
-      await agent!.kill('SIGKILL');
-      await startAgent();
+      await pair.agent!.kill('SIGKILL');
+      await pair.startAgent();
     })();
 
     await Promise.all([...workers, faults]);
@@ -134,15 +90,10 @@ log: { level: info }
     expect(backlogWhileRelayDown).toBeGreaterThan(0);
 
     // The backlog drains with no operator action.
-    let status = await agentStatus();
-    const drainDeadline = Date.now() + 120_000;
-    while ((status.feeds[0]!.ackedSeq < status.journal.headSeq || status.links[0]!.state !== 'streaming') && Date.now() < drainDeadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      status = await agentStatus();
-    }
+    const status = await pair.waitForDrain();
     expect(status.feeds[0]!.ackedSeq).toBe(status.journal.headSeq);
 
-    const feed = await readWholeFeed(`http://127.0.0.1:${ports.relayHttp}`, 'clinical', VENDOR_KEY);
+    const feed = await readWholeFeed(pair.relayHttp, PAIR_FEED, PAIR_VENDOR_KEY);
     // Exactly once: one event per acknowledged control id, nothing else.
     const byControlId = new Map<string, number>();
     for (const event of feed) byControlId.set(event.headers.controlId!, (byControlId.get(event.headers.controlId!) ?? 0) + 1);
@@ -163,7 +114,7 @@ log: { level: info }
     const latest = new Map<string, (typeof feed)[number]>();
     for (const event of feed) latest.set(`${event.stream}/${event.key}`, event);
     for (const event of latest.values()) {
-      const response = await fetch(`http://127.0.0.1:${ports.agentHttp}/v1/records/${event.stream}/${encodeURIComponent(event.key)}`);
+      const response = await fetch(`${pair.agentHttp}/v1/records/${event.stream}/${encodeURIComponent(event.key)}`);
       const record = (await response.json()) as { seq: number; body: string };
       expect({ key: `${event.stream}/${event.key}`, seq: record.seq }).toEqual({ key: `${event.stream}/${event.key}`, seq: event.seq });
       expect(record.body).toBe(event.body);
