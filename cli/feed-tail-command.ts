@@ -32,7 +32,12 @@ export function feedTailCommand(options: FeedTailOptions, signal?: AbortSignal):
   let received = 0;
   let lastSeq = options.after;
   return new Promise<number>((resolve) => {
-    const finish = (code: number): void => {
+    // A cancelled call reports both an error (CANCELLED) and an end; answer once.
+    let finished = false;
+    const finish = (code: number, line: string): void => {
+      if (finished) return;
+      finished = true;
+      process.stderr.write(`${line}\n`);
       client.close();
       resolve(code);
     };
@@ -49,16 +54,9 @@ export function feedTailCommand(options: FeedTailOptions, signal?: AbortSignal):
       if (options.limit !== undefined && received >= options.limit) call.cancel();
     });
     call.on('error', (error: grpc.ServiceError) => {
-      if (error.code === grpc.status.CANCELLED) {
-        process.stderr.write(`stopped after ${received} events; resume with --after ${lastSeq}\n`);
-        return finish(0);
-      }
-      process.stderr.write(`feed tail failed: ${grpc.status[error.code] ?? error.code}: ${error.details || error.message}\n`);
-      finish(1);
+      if (error.code === grpc.status.CANCELLED) return finish(0, `stopped after ${received} events; resume with --after ${lastSeq}`);
+      finish(1, `feed tail failed: ${grpc.status[error.code] ?? error.code}: ${error.details || error.message}`);
     });
-    call.on('end', () => {
-      process.stderr.write(`${received} events; resume with --after ${lastSeq}\n`);
-      finish(0);
-    });
+    call.on('end', () => finish(0, `${received} events; resume with --after ${lastSeq}`));
   });
 }
