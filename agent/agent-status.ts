@@ -1,8 +1,11 @@
 // Assembles GET /v1/status from the parts' own status. The same object feeds the
 // dashboard, `wardline agent status` and the metrics.
+import { DISK_STATE_LEVEL } from './health/disk-budget.js';
+import type { DiskWatch, DiskWatchStatus } from './health/disk-watch.js';
+import type { UplinkStatus } from './bandwidth/index.js';
 import type { AgentMetricsSnapshot } from './metrics/agent-metrics.js';
 import type { ReplicatorStatus } from './replicator/replicator.js';
-import type { FeedAcks, Journal } from './store/index.js';
+import type { FeedAcks, Journal, JournalFootprint, JournalTrimmer, TrimResult } from './store/index.js';
 
 export interface SourceStatus {
   name: string;
@@ -30,6 +33,30 @@ export interface FeedStatus {
   lastAckAtMs: number | null;
   eventsSent: number;
   bytesSent: number;
+  /** Priority class on the uplink. */
+  class: string;
+  /** Achieved rate: acknowledged compressed payload bytes per second, averaged over ~10 s. */
+  rateBytesPerSecond: number;
+  /** Seconds to drain the backlog at the achieved rate; 0 when caught up, null when unknown or the class may not send. */
+  etaSeconds: number | null;
+  /** Why the feed's class may not send now (timetable); null when it may. */
+  blocked: string | null;
+}
+
+/** The data directory's filesystem (disk budget) and what the journal holds on it. */
+export interface DiskStatus extends DiskWatchStatus {
+  /** Events held in the journal. */
+  journalRows: number;
+  /** The oldest seq still in the journal; null when it is empty. */
+  oldestRetainedSeq: number | null;
+  /** Bytes of free pages inside agent.db, which new events reuse before the file grows. */
+  journalReusableBytes: number;
+  /** Acknowledged events are kept this long, in ms. */
+  retentionMs: number;
+  /** The last trim pass; null before the first. */
+  lastTrim: TrimResult | null;
+  trimmedEventsTotal: number;
+  trimmedDedupeKeysTotal: number;
 }
 
 export interface AgentStatus {
@@ -41,6 +68,9 @@ export interface AgentStatus {
   links: Omit<ReplicatorStatus, 'feeds'>[];
   feeds: FeedStatus[];
   sources: SourceStatus[];
+  disk: DiskStatus | null;
+  /** The uplink: rate limit and timetable in force, blocked classes; null when not wired. */
+  bandwidth: UplinkStatus | null;
 }
 
 export interface AgentStatusInputs {
@@ -52,6 +82,8 @@ export interface AgentStatusInputs {
   feedAcks: FeedAcks;
   replicators: () => ReplicatorStatus[];
   sources: () => SourceStatus[];
+  bandwidth?: () => UplinkStatus;
+  disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number };
   clock?: () => number;
   /** Backlog figures scan the journal; they are recomputed at most this often, in ms. */
   backlogCacheMs?: number;
@@ -90,6 +122,10 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           lastAckAtMs: f.lastAckAtMs,
           eventsSent: f.eventsSent,
           bytesSent: f.bytesSent,
+          class: f.class,
+          rateBytesPerSecond: f.rateBytesPerSecond,
+          etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
+          blocked: f.blocked,
         };
       }),
     );
@@ -103,7 +139,35 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       links: replicators.map(({ feeds: _feeds, transitions, ...link }) => ({ ...link, transitions: transitions.slice(-50) })),
       feeds,
       sources: inputs.sources(),
+      disk: inputs.disk ? diskStatus(inputs.disk) : null,
+      bandwidth: inputs.bandwidth?.() ?? null,
     };
+  };
+}
+
+/** Below this many events per second the achieved rate says nothing about when a backlog drains. */
+const MIN_RATE_FOR_ETA_EVENTS_PER_SECOND = 0.01;
+
+/** Seconds to drain a backlog at the achieved rate (events, so compression does not skew it). */
+function etaSeconds(backlogEvents: number, eventsPerSecond: number, blocked: string | null): number | null {
+  if (backlogEvents === 0) return 0;
+  if (blocked !== null || eventsPerSecond < MIN_RATE_FOR_ETA_EVENTS_PER_SECOND) return null;
+  return backlogEvents / eventsPerSecond;
+}
+
+function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
+  const held = disk.footprint.read();
+  return {
+    ...disk.watch.status(),
+    // The watch's figure is from its last reading; this one is current.
+    journalBytes: held.fileBytes,
+    journalRows: held.rows,
+    oldestRetainedSeq: held.oldestSeq,
+    journalReusableBytes: held.reusableBytes,
+    retentionMs: disk.retentionMs,
+    lastTrim: disk.trimmer.lastTrim,
+    trimmedEventsTotal: disk.trimmer.totals.events,
+    trimmedDedupeKeysTotal: disk.trimmer.totals.dedupeKeys,
   };
 }
 
@@ -124,5 +188,23 @@ export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
       lagSeconds: f.lagSeconds,
     })),
     sources: status.sources.map((s) => ({ source: s.name, received: s.received, acknowledged: s.acknowledged, rejected: s.rejected, duplicates: s.duplicates })),
+    disk: status.disk
+      ? {
+          freeBytes: status.disk.freeBytes,
+          totalBytes: status.disk.totalBytes,
+          stateLevel: DISK_STATE_LEVEL[status.disk.state],
+          forecastFullInSeconds: status.disk.forecastFullInSeconds,
+          journalBytes: status.disk.journalBytes ?? 0,
+          journalRows: status.disk.journalRows,
+          trimmedEvents: status.disk.trimmedEventsTotal,
+          trimmedDedupeKeys: status.disk.trimmedDedupeKeysTotal,
+        }
+      : undefined,
+    bandwidth: status.bandwidth
+      ? {
+          limitBytesPerSecond: status.bandwidth.rateLimitBytesPerSecond,
+          classes: status.bandwidth.classes.map((c) => ({ class: c, blocked: status.bandwidth!.blockedClasses.includes(c) })),
+        }
+      : undefined,
   };
 }

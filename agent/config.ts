@@ -1,10 +1,20 @@
 // The agent's configuration: the schema is the single definition, the type is
 // derived from it, and defaults sit beside it named with their unit.
 import { z } from 'zod';
-import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
+import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replicator/backoff.js';
+import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
+import {
+  DEFAULT_DISK_CRITICAL_AT_PERCENT,
+  DEFAULT_DISK_FORECAST_WINDOW_MS,
+  DEFAULT_DISK_HYSTERESIS_PERCENT,
+  DEFAULT_DISK_WARN_AT_PERCENT,
+  formatDiskBytes,
+} from './health/disk-budget.js';
+import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
+import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 
 export const DEFAULT_BATCH_MAX_EVENTS = 2000;
 export const DEFAULT_BATCH_MAX_BYTES = 1024 * 1024;
@@ -35,6 +45,8 @@ const MllpSourceSchema = z.strictObject({
   /** Rules consulted before the defaults (ADT -> adt, ORU -> results, ...). */
   mapping: z.array(Hl7MappingRuleSchema).default([]),
   maxFrameBytes: z.number().int().positive().optional(),
+  /** Still accepted when the disk is critical (e.g. the LIS with critical lab results). */
+  critical: z.boolean().default(false),
 });
 
 const SourceSchema = z.discriminatedUnion('kind', [MllpSourceSchema]);
@@ -55,10 +67,45 @@ const RelaySchema = z
     message: 'expected exactly one of secret or secretFile',
   });
 
+/** When the data directory's disk counts as warning / critical; see agent/health/disk-budget.ts. */
+const DiskSchema = z
+  .strictObject({
+    warnAtPercent: z.number().gt(0).max(100).default(DEFAULT_DISK_WARN_AT_PERCENT),
+    criticalAtPercent: z.number().gt(0).max(100).default(DEFAULT_DISK_CRITICAL_AT_PERCENT),
+    warnAtFreeBytes: byteSizeSchema().optional(),
+    criticalAtFreeBytes: byteSizeSchema().optional(),
+    hysteresisPercent: z.number().min(0).max(20).default(DEFAULT_DISK_HYSTERESIS_PERCENT),
+    sampleIntervalMs: durationSchema({ minMs: 100 }).default(DEFAULT_DISK_SAMPLE_INTERVAL_MS),
+    forecastWindowMs: durationSchema({ minMs: 1000 }).default(DEFAULT_DISK_FORECAST_WINDOW_MS),
+  })
+  .superRefine((disk, ctx) => {
+    if (disk.criticalAtPercent <= disk.warnAtPercent) {
+      ctx.addIssue({ code: 'custom', path: ['criticalAtPercent'], message: `expected more than warnAtPercent (${disk.warnAtPercent})` });
+    }
+    if (disk.hysteresisPercent >= disk.warnAtPercent) {
+      ctx.addIssue({ code: 'custom', path: ['hysteresisPercent'], message: `expected less than warnAtPercent (${disk.warnAtPercent}), or warning could never clear` });
+    }
+    if (disk.warnAtFreeBytes !== undefined && disk.criticalAtFreeBytes !== undefined && disk.criticalAtFreeBytes >= disk.warnAtFreeBytes) {
+      ctx.addIssue({ code: 'custom', path: ['criticalAtFreeBytes'], message: `expected fewer bytes than warnAtFreeBytes (${formatDiskBytes(disk.warnAtFreeBytes)})` });
+    }
+  });
+
+/** Journal trimming and retention; see agent/store/journal-trimmer.ts. */
+const JournalSchema = z.strictObject({
+  /** Events every feed has acknowledged are still kept this long after their commit. */
+  retention: durationSchema().default(DEFAULT_JOURNAL_RETENTION_MS),
+  /** HL7 / Idempotency-Key retransmission keys are kept this long. */
+  dedupeRetention: durationSchema().default(DEFAULT_DEDUPE_RETENTION_MS),
+  trimIntervalMs: durationSchema({ minMs: 100 }).default(DEFAULT_TRIM_INTERVAL_MS),
+  trimChunkRows: z.number().int().min(100).max(100_000).default(DEFAULT_TRIM_CHUNK_ROWS),
+});
+
 const FeedSchema = z.strictObject({
   name,
   relay: name,
   streams: z.array(streamName).min(1),
+  /** Priority class on the uplink, one of bandwidth.classes. */
+  class: z.string().default(DEFAULT_FEED_CLASS),
 });
 
 export const AgentConfigSchema = z
@@ -67,7 +114,13 @@ export const AgentConfigSchema = z
     agentId: z.string().min(1).optional(),
     /** Directory holding agent.db; relative paths are relative to the config file. */
     dataDir: z.string().min(1),
-    http: z.strictObject({ listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`) }).prefault({}),
+    http: z
+      .strictObject({
+        listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`),
+        /** POST /v1/ingest is still accepted when the disk is critical. */
+        critical: z.boolean().default(false),
+      })
+      .prefault({}),
     sources: z.array(SourceSchema).default([]),
     relays: z.array(RelaySchema).default([]),
     feeds: z.array(FeedSchema).default([]),
@@ -90,6 +143,9 @@ export const AgentConfigSchema = z
           .prefault({}),
       })
       .prefault({}),
+    disk: DiskSchema.prefault({}),
+    journal: JournalSchema.prefault({}),
+    bandwidth: BandwidthConfigSchema.prefault({}),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   })
   .superRefine((config, ctx) => {
@@ -101,6 +157,10 @@ export const AgentConfigSchema = z
       }
       if (seen.has(feed.name)) ctx.addIssue({ code: 'custom', path: ['feeds', i, 'name'], message: 'expected a feed name not used by another feed' });
       seen.add(feed.name);
+      if (!config.bandwidth.classes.includes(feed.class)) {
+        const classes = config.bandwidth.classes.join(', ');
+        ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });
+      }
     });
     const sourceNames = new Set<string>();
     config.sources.forEach((source, i) => {

@@ -7,13 +7,15 @@ import pino, { type Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus, type SourceStatus } from './agent-status.js';
 import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
+import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
+import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
 import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replicator/grpc-relay-transport.js';
 import { Replicator } from './replicator/replicator.js';
 import { DEFAULT_HL7_MAPPING, mergeMapping } from './sources/hl7/index.js';
 import { MllpListener } from './sources/mllp-listener.js';
-import { FeedAcks, Journal, LocalCopy, openAgentDatabase } from './store/index.js';
+import { FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 
 export interface RunningAgent {
   config: LoadedAgentConfig;
@@ -28,6 +30,11 @@ export interface RunningAgent {
 
 export interface StartAgentOptions {
   logger?: Logger;
+  /**
+   * Reads the data directory's filesystem; default SystemInformationDiskProbe. Tests
+   * that need a disk in a state this machine's is not in hand in their own.
+   */
+  diskProbe?: DiskProbe;
 }
 
 export async function startAgent(configOrFile: string | LoadedAgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
@@ -36,11 +43,62 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const startedAtMs = Date.now();
   const agentId = config.agentId ?? `${config.hospital.id}@${hostname()}`;
 
-  const db = openAgentDatabase(join(config.dataDir, 'agent.db'));
+  const dbFile = join(config.dataDir, 'agent.db');
+  const db = openAgentDatabase(dbFile);
   const journal = new Journal(db);
   const localCopy = new LocalCopy(db);
   const feedAcks = new FeedAcks(db);
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
+
+  const footprint = new JournalFootprint(db, dbFile);
+  const trimmer = new JournalTrimmer({
+    db,
+    feedAcks,
+    feeds: config.feeds.map((f) => f.name),
+    retentionMs: config.journal.retention,
+    dedupeRetentionMs: config.journal.dedupeRetention,
+    chunkRows: config.journal.trimChunkRows,
+    log,
+  });
+  const diskWatch = new DiskWatch({
+    path: config.dataDir,
+    probe: options.diskProbe ?? new SystemInformationDiskProbe(config.dataDir),
+    budget: new DiskBudget({
+      thresholds: {
+        warnAtPercent: config.disk.warnAtPercent,
+        criticalAtPercent: config.disk.criticalAtPercent,
+        warnAtFreeBytes: config.disk.warnAtFreeBytes,
+        criticalAtFreeBytes: config.disk.criticalAtFreeBytes,
+        hysteresisPercent: config.disk.hysteresisPercent,
+      },
+      forecastWindowMs: config.disk.forecastWindowMs,
+    }),
+    journalBytes: () => footprint.fileBytes(),
+    sampleIntervalMs: config.disk.sampleIntervalMs,
+    log,
+  });
+  // One reading before any source listens, so a disk already full is refused from the first message.
+  await diskWatch.sample();
+  const admission = createDiskAdmission({
+    disk: diskWatch,
+    criticalSources: new Set([...config.sources.filter((s) => s.critical).map((s) => s.name), ...(config.http.critical ? [HTTP_SOURCE] : [])]),
+  });
+
+  // One uplink for every feed of every relay: the hospital has one line.
+  const timetable: Timetable = {
+    baseRateBytesPerSecond: config.bandwidth.rate,
+    classes: config.bandwidth.classes,
+    windows: config.bandwidth.timetable,
+    timeZone: config.bandwidth.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+  };
+  const uplink = new Uplink({
+    classes: timetable.classes,
+    burstBytes: config.bandwidth.burstBytes,
+    maxInFlightBytes: config.bandwidth.maxInFlightBytes,
+    policy: policyAt(timetable, Date.now()),
+    timeZone: timetable.timeZone,
+  });
+  const bandwidthSchedule = new TimetableScheduler({ timetable, apply: (policy) => uplink.applyPolicy(policy), log });
 
   const replicators = config.relays.map((relay) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
@@ -56,7 +114,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       }),
       journal,
       feedAcks,
-      feeds: feeds.map((f) => ({ name: f.name, streams: f.streams, policyVersion: 0 })),
+      feeds: feeds.map((f) => ({ name: f.name, streams: f.streams, policyVersion: 0, class: f.class })),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
       codec: config.replication.codec as 'none' | 'gzip' | 'deflate' | 'brotli',
       limits: {
@@ -69,6 +127,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       emptyBatchIntervalMs: config.replication.emptyBatchIntervalMs,
       ackPersistIntervalMs: 1000,
       backoff: config.replication.backoff,
+      uplink,
       log,
     });
   });
@@ -80,6 +139,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         host: source.listen.host,
         port: source.listen.port,
         writer: journal,
+        admission,
         mapping: mergeMapping(source.mapping, DEFAULT_HL7_MAPPING),
         maxFrameBytes: source.maxFrameBytes,
         log: log.child({ source: source.name }),
@@ -129,16 +189,25 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     feedAcks,
     replicators: () => replicators.map((r) => r.status()),
     sources: sourceStatus,
+    bandwidth: () => uplink.status(),
+    disk: { watch: diskWatch, footprint, trimmer, retentionMs: config.journal.retention },
   });
   const metrics = createAgentMetrics(() => toMetricsSnapshot(status()));
+
+  const reconnect = (): void => {
+    log.info({ relays: config.relays.map((r) => r.name) }, 'reconnect requested by operator');
+    for (const replicator of replicators) replicator.reconnectNow();
+  };
 
   http = new AgentHttpServer({
     host: config.http.listen.host,
     port: config.http.listen.port,
     writer: journal,
     localCopy,
+    admission,
     status,
     metrics,
+    reconnect,
     log,
   });
 
@@ -148,7 +217,14 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     const bound = await listener.start();
     mllpPorts.set(config.sources[i]!.name, bound.port);
   }
+  bandwidthSchedule.start();
   for (const replicator of replicators) replicator.start();
+  diskWatch.start();
+  trimmer.start(config.journal.trimIntervalMs);
+  const trimNow = (): void => void trimmer.trim().catch((error: unknown) => log.warn({ err: error }, 'journal trim failed'));
+  // Under disk pressure, whatever is trimmable goes now rather than at the next interval.
+  diskWatch.onStateChange((state) => state !== 'ok' && trimNow());
+  trimNow();
   log.info({ httpPort: httpAddress.port, mllpPorts: Object.fromEntries(mllpPorts) }, 'agent started');
 
   let stopped: Promise<void> | undefined;
@@ -157,7 +233,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     httpPort: httpAddress.port,
     mllpPorts,
     status,
-    reconnect: () => replicators.forEach((r) => r.reconnectNow()),
+    reconnect,
     stop: () =>
       (stopped ??= (async () => {
         log.info('agent stopping');
@@ -165,6 +241,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         await Promise.all(listeners.map((l) => l.stop()));
         await http.stop();
         await Promise.all(replicators.map((r) => r.stop()));
+        bandwidthSchedule.stop();
+        uplink.close();
+        await Promise.all([diskWatch.stop(), trimmer.stop()]);
         db.close();
         log.info('agent stopped');
       })()),

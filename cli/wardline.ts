@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
 import { ConfigError, WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
+import { agentReconnectCommand } from './agent-reconnect-command.js';
 import { agentStatusCommand } from './agent-status-command.js';
 import { demoCommand } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
@@ -60,6 +61,11 @@ agent
   .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
   .option('--json', 'print the status JSON')
   .action((options: { url: string; json?: boolean }) => run(() => agentStatusCommand(options)));
+agent
+  .command('reconnect')
+  .description('make the agent drop its relay streams and backoff waits and connect again now; exit 2 if the agent is unreachable')
+  .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
+  .action((options: { url: string }) => run(() => agentReconnectCommand(options)));
 
 const relay = program.command('relay').description('the cloud relay');
 relay

@@ -5,7 +5,7 @@ import { createServer, type RequestListener, type Server as HttpServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FeedsService, ReplicationService as ReplicationServiceDefinition, type ListenAddress } from '../protocol/index.js';
+import { FeedsService, type ListenAddress } from '../protocol/index.js';
 import type { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
 import type { ReplicationService } from './ingest/replication-service.js';
 import type { FeedStore } from './store/feed-store.js';
@@ -63,7 +63,7 @@ export class RelayServer {
     const { grpc, http, logger } = this.options;
     try {
       this.grpcServer = new GrpcServer(grpcServerOptions(grpc));
-      this.grpcServer.addService(ReplicationServiceDefinition, this.options.replication.implementation);
+      this.grpcServer.addService(this.options.replication.definition, this.options.replication.implementation);
       this.grpcServer.addService(FeedsService, this.options.subscriptions.implementation);
       const grpcPort = await bindGrpc(this.grpcServer, grpc.listen);
       this.httpServer = createServer(this.options.httpHandler);

@@ -6,4 +6,5 @@ export * from './batch-codec.js';
 export * from './service-definitions.js';
 export { pb } from './messages.js';
 export * from './config-file.js';
+export * from './config-units.js';
 export * from './vendor-event-json.js';

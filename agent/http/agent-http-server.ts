@@ -25,6 +25,8 @@ export interface AgentHttpServerOptions {
   status: () => unknown;
   metrics: Registry;
   admission?: AdmissionCheck;
+  /** Drops every relay stream or backoff wait and reconnects now (POST /v1/admin/reconnect); absent = 404. */
+  reconnect?: () => void;
   log: AgentHttpLogger;
 }
 
@@ -97,6 +99,15 @@ export class AgentHttpServer {
       const match = INGEST_PATH.exec(path);
       if (!match) return sendError(res, 400, 'bad_stream', 'stream names are letters, digits, ".", "_" or "-" (at most 128)');
       return this.ingest(req, res, match[1]!, url);
+    }
+    // Operator action, for after the line is repaired, so the agent need not sit out
+    // a long backoff. No login yet (the admin dashboard issue brings it): whoever
+    // reaches the HTTP listen address can call it, so bind that to a trusted network.
+    if (path === '/v1/admin/reconnect' && this.options.reconnect) {
+      if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST to reconnect', { allow: 'POST' });
+      req.resume();
+      this.options.reconnect();
+      return sendJson(res, 202, { reconnecting: true });
     }
     sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
   }

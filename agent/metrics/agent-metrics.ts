@@ -11,6 +11,20 @@ export interface AgentMetricsSnapshot {
   links: { relay: string; streaming: boolean }[];
   feeds: { feed: string; relay: string; ackedSeq: number; eventsSent: number; bytesSent: number; backlogEvents: number; backlogBytes: number; lagSeconds: number }[];
   sources: { source: string; received: number; acknowledged: number; rejected: number; duplicates: number }[];
+  /** The disk budget; absent when the agent has none (tests building a partial status). */
+  disk?: {
+    freeBytes: number | null;
+    totalBytes: number | null;
+    /** 0 ok, 1 warning, 2 critical. */
+    stateLevel: number;
+    forecastFullInSeconds: number | null;
+    journalBytes: number;
+    journalRows: number;
+    trimmedEvents: number;
+    trimmedDedupeKeys: number;
+  };
+  /** The uplink; absent when the agent has none wired (tests building a partial status). */
+  bandwidth?: { limitBytesPerSecond: number | null; classes: { class: string; blocked: boolean }[] };
 }
 
 /** A counter whose value is copied from a running total at scrape time. */
@@ -45,6 +59,16 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Regist
   const acknowledged = totalCounter(registry, 'wardline_agent_source_acknowledged_total', 'Messages acknowledged after commit per source', ['source']);
   const rejected = totalCounter(registry, 'wardline_agent_source_rejected_total', 'Messages rejected (AE/AR, 4xx/5xx) per source', ['source']);
   const duplicates = totalCounter(registry, 'wardline_agent_source_duplicates_total', 'Retransmissions recognised and not journaled again', ['source']);
+  const diskFree = new Gauge({ name: 'wardline_agent_disk_free_bytes', help: "Bytes free for the agent on the data directory's filesystem", registers: [registry] });
+  const diskTotal = new Gauge({ name: 'wardline_agent_disk_total_bytes', help: "Size of the data directory's filesystem", registers: [registry] });
+  const diskState = new Gauge({ name: 'wardline_agent_disk_state', help: 'Disk budget state: 0 ok, 1 warning, 2 critical (non-critical sources refused)', registers: [registry] });
+  const diskForecast = new Gauge({ name: 'wardline_agent_disk_forecast_full_seconds', help: 'Seconds until the disk is full at the recent growth rate (+Inf when not growing)', registers: [registry] });
+  const journalBytes = new Gauge({ name: 'wardline_agent_journal_bytes', help: 'Bytes of agent.db and its WAL on disk', registers: [registry] });
+  const journalRows = new Gauge({ name: 'wardline_agent_journal_rows', help: 'Events held in the journal (trimmed ones excluded)', registers: [registry] });
+  const trimmedEvents = totalCounter(registry, 'wardline_agent_journal_trimmed_events_total', 'Journal events trimmed (acknowledged by every feed and past retention)', []);
+  const trimmedDedupeKeys = totalCounter(registry, 'wardline_agent_dedupe_keys_trimmed_total', 'Retransmission keys trimmed after their retention', []);
+  const bandwidthLimit = new Gauge({ name: 'wardline_agent_bandwidth_limit_bytes_per_second', help: 'Uplink rate limit in force, compressed payload bytes per second (+Inf when unlimited)', registers: [registry] });
+  const classBlocked = new Gauge({ name: 'wardline_agent_bandwidth_class_blocked', help: '1 while the timetable does not let this priority class send', labelNames: ['class'], registers: [registry] });
 
   function refresh(head: Gauge): void {
     const s = snapshot();
@@ -70,6 +94,22 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Regist
       acknowledged.inc({ source: src.source }, src.acknowledged);
       rejected.inc({ source: src.source }, src.rejected);
       duplicates.inc({ source: src.source }, src.duplicates);
+    }
+    if (s.disk) {
+      // Unknown figures (no reading yet) keep their last value: a 0 would page someone.
+      if (s.disk.freeBytes !== null) diskFree.set(s.disk.freeBytes);
+      if (s.disk.totalBytes !== null) diskTotal.set(s.disk.totalBytes);
+      diskState.set(s.disk.stateLevel);
+      diskForecast.set(s.disk.forecastFullInSeconds ?? Infinity);
+      journalBytes.set(s.disk.journalBytes);
+      journalRows.set(s.disk.journalRows);
+      setTotal(trimmedEvents, {}, s.disk.trimmedEvents);
+      setTotal(trimmedDedupeKeys, {}, s.disk.trimmedDedupeKeys);
+    }
+    if (s.bandwidth) {
+      bandwidthLimit.set(s.bandwidth.limitBytesPerSecond ?? Infinity);
+      classBlocked.reset();
+      for (const c of s.bandwidth.classes) classBlocked.set({ class: c.class }, c.blocked ? 1 : 0);
     }
   }
   return registry;

@@ -79,6 +79,8 @@ export class GrpcRelayTransport implements RelayTransport {
 class GrpcRelaySession implements RelaySession {
   welcome!: WelcomeInfo;
   private closed = false;
+  /** send() calls waiting for 'drain'; a cancelled call never drains, so end() fails them. */
+  private readonly drainWaiters = new Set<() => void>();
 
   constructor(
     private readonly call: grpc.ClientDuplexStream<AgentMessage, RelayMessage>,
@@ -154,7 +156,18 @@ class GrpcRelaySession implements RelaySession {
       }),
     );
     if (ready) return Promise.resolve();
-    return new Promise<void>((resolve) => this.call.once('drain', () => resolve()));
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        this.drainWaiters.delete(onClosed);
+        resolve();
+      };
+      const onClosed = (): void => {
+        this.call.off('drain', onDrain);
+        reject(new RelayLinkError('session closed while a batch waited for the link to take it', true, 'stream'));
+      };
+      this.drainWaiters.add(onClosed);
+      this.call.once('drain', onDrain);
+    });
   }
 
   close(reason?: Error): void {
@@ -165,6 +178,8 @@ class GrpcRelaySession implements RelaySession {
     if (this.closed) return;
     this.closed = true;
     this.call.cancel();
+    for (const fail of this.drainWaiters) fail();
+    this.drainWaiters.clear();
     this.onEnd(error);
     this.handlers.onClose(error);
   }

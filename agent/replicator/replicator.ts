@@ -1,8 +1,10 @@
 // Replicates the agent's feeds to one relay over one stream.
 //
 // The loop: connect -> Hello/Welcome (the relay's durable high-water mark per
-// feed) -> stream batches, several in flight per feed, each the next contiguous
-// journal range -> on any failure, back off with jitter and start again from the
+// feed) -> one pump per feed (feed-pump.ts) streams batches, each the next
+// contiguous journal range, several in flight, each sent only when the shared
+// uplink grants it (bandwidth/uplink.ts: rate limit, priority classes,
+// timetable) -> on any failure, back off with jitter and start again from the
 // relay's Welcome. Nothing about progress is trusted from memory across streams.
 //
 // Failure modes handled:
@@ -10,23 +12,20 @@
 //     because the backlog is simply the journal after the acked seq.
 //  2. Dead or half-open link: keepalive (transport) or the ack timeout here closes
 //     the stream within seconds.
-//  3. Gap nack: resend from the relay's expected seq (FeedWindow).
+//  3. Gap nack: resend from the relay's expected seq (FeedWindow, FeedPump).
 //  4. Misbehaving relay (ack beyond what was sent): stream closed, resume from Welcome.
 //  5. stop() during any phase: the current stream is closed and the loop ends.
-import { encodeEventsAsync, type CodecName } from '../../protocol/index.js';
+//  6. Replies that arrive after their stream ended: ignored; the next Welcome rules.
+import type { CodecName } from '../../protocol/index.js';
+import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
-import { FeedWindow } from './feed-window.js';
+import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import type { HelloInfo, RelaySession, RelayTransport } from './relay-transport.js';
 
-export interface ReplicatedFeed {
-  name: string;
-  streams: string[];
-  /** Version of the policy shaping this feed (0 = pass-through). */
-  policyVersion: number;
-}
+export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 
 export interface ReplicatorLogger {
   info(fields: object, message: string): void;
@@ -54,22 +53,13 @@ export interface ReplicatorOptions {
   ackPersistIntervalMs: number;
   backoff: BackoffPolicy;
   log: ReplicatorLogger;
+  /**
+   * The agent's uplink, shared with every other replicator (one line, one
+   * budget). Default: a private unlimited uplink with the feeds' classes.
+   */
+  uplink?: Uplink;
   clock?: () => number;
   random?: () => number;
-}
-
-export interface FeedReplicationStatus {
-  feed: string;
-  streams: string[];
-  ackedSeq: number;
-  sentSeq: number;
-  inFlight: number;
-  lastAckAtMs: number | null;
-  eventsSent: number;
-  bytesSent: number;
-  batchesAcked: number;
-  duplicateAcks: number;
-  nacks: number;
 }
 
 export interface ReplicatorStatus {
@@ -84,24 +74,38 @@ export interface ReplicatorStatus {
   transitions: LinkTransition[];
 }
 
-interface FeedRuntime {
-  spec: ReplicatedFeed;
-  window: FeedWindow;
-  lastBatchAtMs: number;
-  lastAckAtMs: number | null;
-  persistedAckedSeq: number;
-  eventsSent: number;
-  bytesSent: number;
-  batchesAcked: number;
-  duplicateAcks: number;
-  nacks: number;
+/** One stream's lifetime: the signal every pump watches and the reason it ended. */
+class StreamLife {
+  private readonly controller = new AbortController();
+  readonly ended: Promise<Error | undefined>;
+  private resolveEnded!: (error: Error | undefined) => void;
+
+  constructor() {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get over(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  end(error: Error | undefined): void {
+    if (this.over) return;
+    this.controller.abort(error);
+    this.resolveEnded(error);
+  }
 }
 
 export class Replicator {
   readonly link: LinkStateMachine;
   private readonly clock: () => number;
   private readonly random: () => number;
-  private readonly feeds = new Map<string, FeedRuntime>();
+  private readonly uplink: Uplink;
+  private readonly pumps = new Map<string, FeedPump>();
+  private readonly persistedAckedSeq = new Map<string, number>();
   private stopping = false;
   private running: Promise<void> | undefined;
   private session: RelaySession | undefined;
@@ -110,29 +114,30 @@ export class Replicator {
   private relayId: string | null = null;
   private nextAttemptAtMs: number | null = null;
   private cancelSleep: (() => void) | undefined;
-  private wakePump: (() => void) | undefined;
 
   constructor(private readonly options: ReplicatorOptions) {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.link = new LinkStateMachine(options.relayName, options.log, this.clock);
+    this.uplink = options.uplink ?? new Uplink({ classes: [...new Set(options.feeds.map((f) => f.class ?? DEFAULT_FEED_CLASS))], clock: this.clock });
     const saved = options.feedAcks.all();
     for (const spec of options.feeds) {
-      const window = new FeedWindow(spec.name, options.maxInFlight);
       const acked = saved.get(spec.name) ?? 0;
-      window.reset(acked);
-      this.feeds.set(spec.name, {
-        spec,
-        window,
-        lastBatchAtMs: 0,
-        lastAckAtMs: null,
-        persistedAckedSeq: acked,
-        eventsSent: 0,
-        bytesSent: 0,
-        batchesAcked: 0,
-        duplicateAcks: 0,
-        nacks: 0,
-      });
+      this.persistedAckedSeq.set(spec.name, acked);
+      this.pumps.set(
+        spec.name,
+        new FeedPump({
+          spec,
+          journal: options.journal,
+          uplink: this.uplink,
+          codec: options.codec,
+          limits: options.limits,
+          maxInFlight: options.maxInFlight,
+          emptyBatchIntervalMs: options.emptyBatchIntervalMs,
+          savedAckedSeq: acked,
+          clock: this.clock,
+        }),
+      );
     }
   }
 
@@ -169,19 +174,7 @@ export class Replicator {
       relayId: this.relayId,
       reconnects: this.reconnects,
       nextAttemptAtMs: this.link.state === 'backoff' ? this.nextAttemptAtMs : null,
-      feeds: [...this.feeds.values()].map((f) => ({
-        feed: f.spec.name,
-        streams: f.spec.streams,
-        ackedSeq: f.window.ackedSeq,
-        sentSeq: f.window.nextAfter,
-        inFlight: f.window.inFlightCount,
-        lastAckAtMs: f.lastAckAtMs,
-        eventsSent: f.eventsSent,
-        bytesSent: f.bytesSent,
-        batchesAcked: f.batchesAcked,
-        duplicateAcks: f.duplicateAcks,
-        nacks: f.nacks,
-      })),
+      feeds: [...this.pumps.values()].map((pump) => pump.status()),
       transitions: [...this.link.history],
     };
   }
@@ -190,26 +183,30 @@ export class Replicator {
     while (!this.stopping) {
       this.link.transition('connecting', this.attempt === 0 ? 'start' : `attempt ${this.attempt + 1}`);
       // Created before open() so a close that races the handshake is never missed.
-      let markClosed!: (error: Error | undefined) => void;
-      const closed = new Promise<Error | undefined>((resolve) => (markClosed = resolve));
+      const life = new StreamLife();
       let error: Error | undefined;
       try {
         const session = await this.options.transport.open(
-          { ...this.options.hello, feeds: [...this.feeds.keys()] },
+          { ...this.options.hello, feeds: [...this.pumps.keys()] },
           {
-            onAck: (feed, seq, duplicate) => this.onAck(feed, seq, duplicate),
-            onNack: (feed, expected, detail) => this.onNack(feed, expected, detail),
-            onClose: markClosed,
+            onAck: (feed, seq, duplicate) => {
+              if (!life.over) this.onAck(feed, seq, duplicate);
+            },
+            onNack: (feed, expected, detail) => {
+              if (!life.over) this.onNack(feed, expected, detail);
+            },
+            onClose: (reason) => life.end(reason),
           },
         );
         if (this.stopping) {
           session.close();
           break;
         }
-        error = await this.stream(session, closed);
+        error = await this.stream(session, life);
       } catch (openError) {
         error = openError as Error;
       }
+      life.end(error);
       if (this.stopping) break;
       this.reconnects++;
       await this.backoff(error);
@@ -218,141 +215,60 @@ export class Replicator {
   }
 
   /** Runs one established session until it closes; resolves with the reason. */
-  private async stream(session: RelaySession, closed: Promise<Error | undefined>): Promise<Error | undefined> {
+  private async stream(session: RelaySession, life: StreamLife): Promise<Error | undefined> {
     this.session = session;
     this.relayId = session.welcome.relayId;
-    for (const feed of this.feeds.values()) {
-      const highWater = session.welcome.highWater.get(feed.spec.name) ?? 0;
-      feed.window.reset(highWater);
-      feed.lastBatchAtMs = 0;
-    }
+    for (const pump of this.pumps.values()) pump.reset(session.welcome.highWater.get(pump.name) ?? 0);
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
     this.attempt = 0;
 
-    let filling = false;
-    let again = false;
-    const limits: ReadLimits = {
-      ...this.options.limits,
-      maxBytes: Math.min(this.options.limits.maxBytes, Math.max(1, Math.floor(session.welcome.maxBatchBytes * 0.9))),
+    const maxBatchBytes = Math.min(this.options.limits.maxBytes, Math.max(1, Math.floor(session.welcome.maxBatchBytes * 0.9)));
+    for (const pump of this.pumps.values()) pump.start({ session, signal: life.signal, maxBatchBytes });
+    const wakeAll = (): void => {
+      for (const pump of this.pumps.values()) pump.wake();
     };
-    const fill = async (): Promise<void> => {
-      if (filling) {
-        again = true;
-        return;
-      }
-      filling = true;
-      try {
-        do {
-          again = false;
-          await this.fillWindows(session, limits);
-        } while (again && this.session === session);
-      } catch (error) {
-        session.close(error as Error);
-      } finally {
-        filling = false;
-      }
-    };
-    const wake = (): void => void fill();
-    this.wakePump = wake;
-    const unsubscribe = this.options.journal.onCommit(wake);
+    const unsubscribeCommits = this.options.journal.onCommit(wakeAll);
+    // A class the timetable just allowed starts sending without waiting for a commit or a tick.
+    const unsubscribePolicy = this.uplink.onPolicyChange(wakeAll);
     const ticker = setInterval(() => {
       this.checkAckTimeouts(session);
       this.persistAcks(false);
-      wake();
+      wakeAll();
     }, Math.min(1000, this.options.emptyBatchIntervalMs));
-    wake();
     try {
-      return await closed;
+      return await life.ended;
     } finally {
       clearInterval(ticker);
-      unsubscribe();
+      unsubscribeCommits();
+      unsubscribePolicy();
       this.session = undefined;
-      this.wakePump = undefined;
       this.persistAcks(true);
     }
   }
 
-  private async fillWindows(session: RelaySession, limits: ReadLimits): Promise<void> {
-    let progressed = true;
-    // Round-robin across feeds so one busy feed cannot starve the others.
-    while (progressed && this.session === session) {
-      progressed = false;
-      for (const feed of this.feeds.values()) {
-        if (this.session !== session || !feed.window.canSend) continue;
-        if (await this.sendNext(session, feed, limits)) progressed = true;
-      }
-    }
-  }
-
-  /** Sends the feed's next batch if there is one worth sending; returns whether it did. */
-  private async sendNext(session: RelaySession, feed: FeedRuntime, limits: ReadLimits): Promise<boolean> {
-    const after = feed.window.nextAfter;
-    const range = this.options.journal.readRange(feed.spec.streams, after, limits);
-    if (!range) return false;
-    if (range.events.length === 0) {
-      // A range holding none of the feed's events only moves the high-water mark.
-      // Send it when the scan hit its limit (or the feed would never get past a
-      // stretch of other streams), otherwise at most every emptyBatchIntervalMs.
-      const scannedToLimit = range.lastSeq - after >= limits.maxScan;
-      const quietLongEnough = this.clock() - feed.lastBatchAtMs >= this.options.emptyBatchIntervalMs && feed.window.inFlightCount === 0;
-      if (!scannedToLimit && !quietLongEnough) return false;
-    }
-    const encoded = await encodeEventsAsync(range.events, this.options.codec);
-    // The stream may have ended while the payload was compressed on the thread pool.
-    if (this.session !== session) return false;
-    const now = this.clock();
-    feed.window.sent({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, events: range.events.length, bytes: encoded.payload.length, sentAtMs: now });
-    feed.lastBatchAtMs = now;
-    feed.eventsSent += range.events.length;
-    feed.bytesSent += encoded.payload.length;
-    await session.send({
-      feed: feed.spec.name,
-      firstSeq: range.firstSeq,
-      lastSeq: range.lastSeq,
-      codec: this.options.codec,
-      payload: encoded.payload,
-      payloadSha256: encoded.payloadSha256,
-      eventCount: range.events.length,
-      uncompressedBytes: encoded.uncompressedBytes,
-      policyVersion: feed.spec.policyVersion,
-    });
-    return true;
-  }
-
   private onAck(feedName: string, highWaterSeq: number, duplicate: boolean): void {
-    const feed = this.feeds.get(feedName);
-    const outcome = feed ? feed.window.onAck(highWaterSeq) : { kind: 'violation' as const, reason: `ack for unknown feed ${feedName}` };
-    if (outcome.kind === 'violation' || !feed) {
-      this.session?.close(new RelayProtocolViolation(outcome.kind === 'violation' ? outcome.reason : 'bad ack'));
-      return;
-    }
-    feed.batchesAcked++;
-    if (duplicate) feed.duplicateAcks++;
-    feed.lastAckAtMs = this.clock();
-    this.wakePump?.();
+    const pump = this.pumps.get(feedName);
+    const outcome = pump ? pump.onAck(highWaterSeq, duplicate) : { kind: 'violation' as const, reason: `ack for unknown feed ${feedName}` };
+    if (outcome.kind === 'violation') this.session?.close(new RelayProtocolViolation(outcome.reason));
   }
 
   private onNack(feedName: string, expectedSeq: number, detail: string): void {
-    const feed = this.feeds.get(feedName);
-    const outcome = feed ? feed.window.onNack(expectedSeq) : { kind: 'violation' as const, reason: `nack for unknown feed ${feedName}` };
-    if (outcome.kind === 'violation' || !feed) {
-      this.session?.close(new RelayProtocolViolation(outcome.kind === 'violation' ? outcome.reason : 'bad nack'));
-      return;
-    }
-    if (outcome.kind === 'resend-from') {
-      feed.nacks++;
+    const pump = this.pumps.get(feedName);
+    const outcome = pump ? pump.onNack(expectedSeq) : { kind: 'violation' as const, reason: `nack for unknown feed ${feedName}` };
+    if (outcome.kind === 'violation') {
+      this.session?.close(new RelayProtocolViolation(outcome.reason));
+    } else if (outcome.kind === 'resend-from') {
       this.options.log.warn({ relay: this.options.relayName, feed: feedName, expectedSeq, detail }, 'relay refused a batch; resending from its expected seq');
-      this.wakePump?.();
     }
   }
 
   private checkAckTimeouts(session: RelaySession): void {
     const now = this.clock();
-    for (const feed of this.feeds.values()) {
-      const oldest = feed.window.oldestSentAtMs;
+    for (const pump of this.pumps.values()) {
+      const oldest = pump.oldestSentAtMs;
       if (oldest !== undefined && now - oldest > this.options.ackTimeoutMs) {
-        session.close(new AckTimeoutError(feed.spec.name, now - oldest));
+        session.close(new AckTimeoutError(pump.name, now - oldest));
         return;
       }
     }
@@ -364,10 +280,11 @@ export class Replicator {
     const now = this.clock();
     if (!force && now - this.lastPersistMs < this.options.ackPersistIntervalMs) return;
     this.lastPersistMs = now;
-    for (const feed of this.feeds.values()) {
-      if (feed.window.ackedSeq !== feed.persistedAckedSeq) {
-        this.options.feedAcks.record(feed.spec.name, this.options.relayName, feed.window.ackedSeq);
-        feed.persistedAckedSeq = feed.window.ackedSeq;
+    for (const pump of this.pumps.values()) {
+      const acked = pump.window.ackedSeq;
+      if (acked !== this.persistedAckedSeq.get(pump.name)) {
+        this.options.feedAcks.record(pump.name, this.options.relayName, acked);
+        this.persistedAckedSeq.set(pump.name, acked);
       }
     }
   }

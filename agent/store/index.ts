@@ -2,4 +2,16 @@ export { openAgentDatabase, type SqliteDatabase } from './agent-database.js';
 export { Journal, type JournalOptions, type JournalRange, type ReadLimits } from './journal.js';
 export { LocalCopy, type LocalRecord } from './local-copy.js';
 export { FeedAcks } from './feed-acks.js';
+export {
+  JournalTrimmer,
+  trimBoundSeq,
+  DEFAULT_DEDUPE_RETENTION_MS,
+  DEFAULT_JOURNAL_RETENTION_MS,
+  DEFAULT_TRIM_CHUNK_ROWS,
+  DEFAULT_TRIM_INTERVAL_MS,
+  type JournalTrimmerOptions,
+  type TrimResult,
+  type TrimTotals,
+} from './journal-trimmer.js';
+export { JournalFootprint, type JournalFootprintFigures } from './journal-footprint.js';
 export type { AdmissionCheck, AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';

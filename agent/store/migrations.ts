@@ -56,4 +56,9 @@ export const AGENT_MIGRATIONS: readonly string[] = [
     updated_at_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  `
+  -- The journal trimmer deletes dedupe keys by age, in chunks; without this index
+  -- every chunk would scan all of them.
+  CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
+  `,
 ];

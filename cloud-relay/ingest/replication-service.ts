@@ -1,7 +1,9 @@
 // The gRPC Replication service: one ReplicationSession per Replicate stream.
 // The service only tracks sessions (for status and shutdown); everything a
 // stream does is in replication-session.ts.
-import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
+import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
 
 export type ReplicationServiceOptions = ReplicationSessionDeps;
@@ -18,7 +20,16 @@ export class ReplicationService {
     session.start();
   };
 
-  /** The implementation to pass to `server.addService(ReplicationService, …)`. */
+  /**
+   * The service definition to pass to `server.addService(definition, implementation)`:
+   * the protocol's, with a request decoder that hands undecodable frames to the
+   * session instead of failing them inside grpc-js.
+   */
+  readonly definition = {
+    replicate: { ...ReplicationServiceDefinition.replicate, requestDeserialize: decodeAgentMessage },
+  } satisfies ServiceDefinition;
+
+  /** The implementation to pass to `server.addService(definition, …)`. */
   get implementation(): UntypedServiceImplementation {
     return { replicate: this.replicate };
   }

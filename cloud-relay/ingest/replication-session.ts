@@ -1,8 +1,9 @@
 // One agent's Replicate stream: Hello, then batches answered strictly in order.
 //
 // Failure modes handled:
-//  1. A batch before Hello, a second Hello, an empty message: the stream ends
-//     with INVALID_ARGUMENT (WL_PROTOCOL_VIOLATION).
+//  1. A batch before Hello, a second Hello, an empty message, a frame that is
+//     not an AgentMessage at all: the stream ends with INVALID_ARGUMENT
+//     (WL_PROTOCOL_VIOLATION).
 //  2. Wrong hospital id or secret, wrong protocol version: UNAUTHENTICATED /
 //     FAILED_PRECONDITION before anything is read from the store.
 //  3. A corrupt, oversize or malformed batch: the stream ends with a status
@@ -44,6 +45,7 @@ import { toGrpcStatus } from '../grpc-status.js';
 import { writeMessage } from '../grpc-write.js';
 import type { RelayMetrics } from '../relay-metrics.js';
 import type { FeedStore } from '../store/feed-store.js';
+import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
 import { advancesFeed, decideBatch, type BatchDecision } from './batch-decision.js';
 import type { HospitalAuth } from './hospital-auth.js';
 
@@ -61,7 +63,7 @@ const LEGAL_TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   closed: [],
 };
 
-export type ReplicateCall = ServerDuplexStream<AgentMessage, RelayMessage>;
+export type ReplicateCall = ServerDuplexStream<IncomingAgentMessage, RelayMessage>;
 type Hello = NonNullable<AgentMessage['hello']>;
 type Batch = NonNullable<AgentMessage['batch']>;
 
@@ -98,6 +100,8 @@ export class ReplicationSession {
   private state: SessionState = 'awaiting-hello';
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  /** Messages received on this stream, for error messages ("message 3 on this stream …"). */
+  private received = 0;
   private readonly abort = new AbortController();
   private agent: ConnectedAgent | undefined;
   private feeds: ReadonlySet<string> = new Set();
@@ -115,7 +119,10 @@ export class ReplicationSession {
 
   /** Starts reading the stream. */
   start(): void {
-    this.call.on('data', (message: AgentMessage) => this.enqueue(() => this.process(message)));
+    this.call.on('data', (message: IncomingAgentMessage) => {
+      const index = ++this.received;
+      this.enqueue(() => this.process(message, index));
+    });
     // The agent half-closed: answer what is queued, then end with OK.
     this.call.on('end', () => this.enqueue(async () => this.end()));
     this.call.on('cancelled', () => this.transition('closed', 'cancelled by the agent'));
@@ -150,7 +157,12 @@ export class ReplicationSession {
       });
   }
 
-  private async process(message: AgentMessage): Promise<void> {
+  private async process(message: IncomingAgentMessage, index: number): Promise<void> {
+    if (message instanceof UndecodableAgentMessage) {
+      throw new ProtocolViolationError(
+        `message ${index} on this stream is not a valid AgentMessage (${message.bytes} bytes: ${message.reason}); nothing of it was stored`,
+      );
+    }
     switch (message.body) {
       case 'hello':
         return this.onHello(message.hello!);

@@ -17,6 +17,12 @@ export interface WardlinePairOptions {
   logLevel?: 'info' | 'warn';
   /** Where the agent dials the relay; default the relay itself (a fault proxy goes here). */
   relayAddressForAgent?: (relayGrpcPort: number) => string;
+  /** Extra keys for the agent's relay entry (relays[0]), e.g. `{ keepaliveTimeMs: 1000 }`. */
+  agentRelay?: Record<string, unknown>;
+  /** Extra keys for the agent's `replication` section, over the pair's own (backoff merged key by key). */
+  agentReplication?: Record<string, unknown> & { backoff?: Record<string, unknown> };
+  /** Extra environment variables for the agent process (e.g. GRPC_TRACE). */
+  agentEnv?: Record<string, string>;
 }
 
 export class WardlinePair {
@@ -26,6 +32,7 @@ export class WardlinePair {
   private constructor(
     readonly dir: string,
     readonly ports: { relayGrpc: number; relayHttp: number; agentHttp: number; mllp: number },
+    private readonly agentEnv: Record<string, string> = {},
   ) {}
 
   static async create(dir: string, options: WardlinePairOptions): Promise<WardlinePair> {
@@ -48,13 +55,13 @@ log: { level: ${level} }
 dataDir: ./agent-data
 http: { listen: "127.0.0.1:${ports.agentHttp}" }
 sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:${ports.mllp}" }]
-relays: [{ name: cloud, address: "${relayAddress}", secret: "${PAIR_SECRET}" }]
+relays: [${JSON.stringify({ name: 'cloud', address: relayAddress, secret: PAIR_SECRET, ...options.agentRelay })}]
 feeds: [{ name: ${PAIR_FEED}, relay: cloud, streams: [adt, results, orders] }]
-replication: { backoff: { initialMs: 100, maxMs: 1000 } }
+replication: ${JSON.stringify({ ...options.agentReplication, backoff: { initialMs: 100, maxMs: 1000, ...options.agentReplication?.backoff } })}
 log: { level: ${level} }
 `,
     );
-    return new WardlinePair(dir, ports);
+    return new WardlinePair(dir, ports, options.agentEnv);
   }
 
   get relayHttp(): string {
@@ -71,7 +78,7 @@ log: { level: ${level} }
   }
 
   async startAgent(): Promise<void> {
-    this.agent = new WardlineProcess(['agent', 'start', '--config', join(this.dir, 'agent.yaml')], join(this.dir, 'agent.log'));
+    this.agent = new WardlineProcess(['agent', 'start', '--config', join(this.dir, 'agent.yaml')], join(this.dir, 'agent.log'), this.agentEnv);
     await waitForHttp(`${this.agentHttp}/healthz`, this.agent);
   }
 

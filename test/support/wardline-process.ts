@@ -19,8 +19,9 @@ export class WardlineProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private output = '';
 
-  constructor(args: string[], logFile?: string) {
-    this.child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** @param env extra environment variables, over this process's own */
+  constructor(args: string[], logFile?: string, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const log: WriteStream | undefined = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     const keep = (chunk: Buffer): void => {
       log?.write(chunk);

@@ -1,0 +1,293 @@
+// One feed's send loop on one stream: read the next journal range -> encode it
+// (compressed on the thread pool) -> wait for permission from the shared uplink
+// -> send. One pump per feed, so a feed's batches leave in journal order; feeds
+// pump independently, so a clinical feed never waits behind a bulk feed's read or
+// compression, only (by priority) for the line itself.
+//
+// Failure modes handled:
+//  1. A nack while a batch is being encoded or waits for permission: the batch
+//     no longer follows what the relay expects; it is dropped (its permit handed
+//     back) and the pump reads again from the relay's expected seq.
+//  2. The stream ends at any await: the pump checks the stream's signal before
+//     touching the window, hands back its permits and stops; the next stream
+//     starts a new loop from the relay's Welcome.
+//  3. The feed's class may not send now (timetable): the pump reads nothing and
+//     waits for the next policy change; the backlog stays on disk.
+//  4. A quiet feed still advances its high-water mark every emptyBatchIntervalMs.
+import { encodeEventsAsync, type CodecName, type EncodedPayload } from '../../protocol/index.js';
+import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
+import type { Journal, JournalRange, ReadLimits } from '../store/index.js';
+import { FeedWindow, type ReplyOutcome } from './feed-window.js';
+import type { RelaySession } from './relay-transport.js';
+
+/** Weight of the newest batch in the compression-ratio estimate (0–1). */
+const COMPRESSION_RATIO_WEIGHT = 0.5;
+
+export interface ReplicatedFeed {
+  name: string;
+  streams: string[];
+  /** Version of the policy shaping this feed (0 = pass-through). */
+  policyVersion: number;
+  /** Priority class on the uplink (bandwidth.classes); default "standard". */
+  class?: string;
+}
+
+export interface FeedReplicationStatus {
+  feed: string;
+  streams: string[];
+  class: string;
+  ackedSeq: number;
+  sentSeq: number;
+  inFlight: number;
+  lastAckAtMs: number | null;
+  eventsSent: number;
+  /** Compressed payload bytes sent (resends included). */
+  bytesSent: number;
+  batchesAcked: number;
+  duplicateAcks: number;
+  nacks: number;
+  /** Achieved rate: acknowledged payload bytes per second, averaged over ~10 s. */
+  rateBytesPerSecond: number;
+  /** Acknowledged events per second, averaged over ~10 s. */
+  rateEventsPerSecond: number;
+  /** Why the feed's class may not send now; null when it may. */
+  blocked: string | null;
+}
+
+export interface FeedPumpOptions {
+  spec: ReplicatedFeed;
+  journal: Journal;
+  uplink: Uplink;
+  codec: CodecName;
+  limits: ReadLimits;
+  /** Batches awaiting a reply at once. */
+  maxInFlight: number;
+  /** How often a quiet feed still advances its high-water mark, in ms. */
+  emptyBatchIntervalMs: number;
+  /** The acked seq saved locally: what status shows before the first Welcome. */
+  savedAckedSeq: number;
+  clock: () => number;
+}
+
+/** An established stream as a pump sees it. */
+export interface PumpStream {
+  session: RelaySession;
+  /** Aborted when the stream ends, whatever the reason. */
+  signal: AbortSignal;
+  /** Most body bytes in one batch on this stream (config and the relay's Welcome). */
+  maxBatchBytes: number;
+}
+
+/** Sends one feed's journal to one relay, batch by batch, as the shared uplink permits. */
+export class FeedPump {
+  readonly window: FeedWindow;
+  readonly className: string;
+  /** Permits of the batches in flight, oldest first: one per FeedWindow batch. */
+  private permits: Permit[] = [];
+  private readonly wakeSignal = new WakeSignal();
+  private readonly ackedBytes: RateMeter;
+  private readonly ackedEvents: RateMeter;
+  private lastBatchAtMs = 0;
+  private compressionRatio = 1;
+  private lastAckAtMs: number | null = null;
+  private eventsSent = 0;
+  private bytesSent = 0;
+  private batchesAcked = 0;
+  private duplicateAcks = 0;
+  private nacks = 0;
+
+  constructor(private readonly options: FeedPumpOptions) {
+    this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
+    this.window = new FeedWindow(options.spec.name, options.maxInFlight);
+    this.window.reset(options.savedAckedSeq);
+    this.ackedBytes = new RateMeter(options.clock);
+    this.ackedEvents = new RateMeter(options.clock);
+  }
+
+  get name(): string {
+    return this.options.spec.name;
+  }
+
+  /** Send time of the oldest batch still awaiting a reply (ack timeouts). */
+  get oldestSentAtMs(): number | undefined {
+    return this.window.oldestSentAtMs;
+  }
+
+  /** Starts from the relay's durable high-water mark; nothing in flight. */
+  reset(highWaterSeq: number): void {
+    this.releasePermits();
+    this.window.reset(highWaterSeq);
+    this.lastBatchAtMs = 0;
+  }
+
+  /** Pumps into `stream` until its signal aborts. Call reset() first. */
+  start(stream: PumpStream): void {
+    stream.signal.addEventListener(
+      'abort',
+      () => {
+        // What was in flight on this stream is no longer on the line as far as the gate is concerned.
+        this.releasePermits();
+        this.wake();
+      },
+      { once: true },
+    );
+    void this.loop(stream);
+  }
+
+  /** Something may have changed: a commit, an ack, a policy change, a tick. */
+  wake(): void {
+    this.wakeSignal.notify();
+  }
+
+  onAck(highWaterSeq: number, duplicate: boolean): ReplyOutcome {
+    const outcome = this.window.onAck(highWaterSeq);
+    if (outcome.kind !== 'acked') return outcome;
+    this.releaseOldestPermit();
+    this.batchesAcked++;
+    if (duplicate) this.duplicateAcks++;
+    this.lastAckAtMs = this.options.clock();
+    this.ackedBytes.record(outcome.batch.bytes);
+    this.ackedEvents.record(outcome.batch.events);
+    this.wake();
+    return outcome;
+  }
+
+  onNack(expectedSeq: number): ReplyOutcome {
+    const outcome = this.window.onNack(expectedSeq);
+    if (outcome.kind === 'violation') return outcome;
+    this.releaseOldestPermit();
+    if (outcome.kind === 'resend-from') this.nacks++;
+    this.wake();
+    return outcome;
+  }
+
+  status(): FeedReplicationStatus {
+    return {
+      feed: this.options.spec.name,
+      streams: this.options.spec.streams,
+      class: this.className,
+      ackedSeq: this.window.ackedSeq,
+      sentSeq: this.window.nextAfter,
+      inFlight: this.window.inFlightCount,
+      lastAckAtMs: this.lastAckAtMs,
+      eventsSent: this.eventsSent,
+      bytesSent: this.bytesSent,
+      batchesAcked: this.batchesAcked,
+      duplicateAcks: this.duplicateAcks,
+      nacks: this.nacks,
+      rateBytesPerSecond: this.ackedBytes.perSecond(),
+      rateEventsPerSecond: this.ackedEvents.perSecond(),
+      blocked: this.options.uplink.blockedReason(this.className) ?? null,
+    };
+  }
+
+  private async loop(stream: PumpStream): Promise<void> {
+    try {
+      while (!stream.signal.aborted) {
+        if (!(await this.sendNext(stream)) && !stream.signal.aborted) await this.wakeSignal.wait();
+      }
+    } catch (error) {
+      if (!stream.signal.aborted) stream.session.close(error as Error);
+    }
+  }
+
+  /** Sends the feed's next batch if there is one worth sending; returns whether to try again at once. */
+  private async sendNext(stream: PumpStream): Promise<boolean> {
+    const { journal, uplink, spec, clock } = this.options;
+    if (!this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
+    const after = this.window.nextAfter;
+    const limits: ReadLimits = {
+      ...this.options.limits,
+      maxBytes: batchBodyBudget({
+        rateBytesPerSecond: uplink.rateBytesPerSecond,
+        maxInFlightBytes: uplink.maxInFlightBytes,
+        compressionRatio: this.compressionRatio,
+        maxBytes: stream.maxBatchBytes,
+      }),
+    };
+    const range = journal.readRange(spec.streams, after, limits);
+    if (!range) return false;
+    if (range.events.length === 0) {
+      // A range holding none of the feed's events only moves the high-water mark.
+      // Send it when the scan hit its limit (or the feed would never get past a
+      // stretch of other streams), otherwise at most every emptyBatchIntervalMs.
+      const scannedToLimit = range.lastSeq - after >= limits.maxScan;
+      const quietLongEnough = clock() - this.lastBatchAtMs >= this.options.emptyBatchIntervalMs && this.window.inFlightCount === 0;
+      if (!scannedToLimit && !quietLongEnough) return false;
+    }
+    const encoded = await encodeEventsAsync(range.events, this.options.codec);
+    if (stream.signal.aborted) return false;
+    // A nack moved the window while the payload was compressed: read again from there.
+    if (this.window.nextAfter !== after) return true;
+    this.observeCompression(range, encoded);
+
+    const permit = await uplink.acquire({ feed: spec.name, class: this.className, bytes: encoded.payload.length }, stream.signal);
+    if (!permit) return false;
+    if (stream.signal.aborted || this.window.nextAfter !== after) {
+      uplink.release(permit);
+      return !stream.signal.aborted;
+    }
+    const now = clock();
+    this.window.sent({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, events: range.events.length, bytes: encoded.payload.length, sentAtMs: now });
+    this.permits.push(permit);
+    this.lastBatchAtMs = now;
+    this.eventsSent += range.events.length;
+    this.bytesSent += encoded.payload.length;
+    await stream.session.send({
+      feed: spec.name,
+      firstSeq: range.firstSeq,
+      lastSeq: range.lastSeq,
+      codec: this.options.codec,
+      payload: encoded.payload,
+      payloadSha256: encoded.payloadSha256,
+      eventCount: range.events.length,
+      uncompressedBytes: encoded.uncompressedBytes,
+      policyVersion: spec.policyVersion,
+    });
+    return true;
+  }
+
+  /** Keeps the body-to-payload ratio the batch budget needs (the rate counts payload bytes). */
+  private observeCompression(range: JournalRange, encoded: EncodedPayload): void {
+    if (range.events.length === 0 || encoded.payload.length === 0) return;
+    let bodyBytes = 0;
+    for (const event of range.events) bodyBytes += event.body.length;
+    const ratio = bodyBytes / encoded.payload.length;
+    this.compressionRatio = this.compressionRatio * (1 - COMPRESSION_RATIO_WEIGHT) + ratio * COMPRESSION_RATIO_WEIGHT;
+  }
+
+  private releaseOldestPermit(): void {
+    const permit = this.permits.shift();
+    if (permit) this.options.uplink.release(permit);
+  }
+
+  private releasePermits(): void {
+    const permits = this.permits;
+    this.permits = [];
+    for (const permit of permits) this.options.uplink.release(permit);
+  }
+}
+
+/** An auto-reset event: notify() wakes every waiter, or the next wait() if none waits. */
+class WakeSignal {
+  private pending = false;
+  private waiters: (() => void)[] = [];
+
+  wait(): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  notify(): void {
+    if (this.waiters.length === 0) {
+      this.pending = true;
+      return;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

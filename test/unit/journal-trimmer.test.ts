@@ -1,0 +1,215 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  FeedAcks,
+  Journal,
+  JournalFootprint,
+  JournalTrimmer,
+  LocalCopy,
+  openAgentDatabase,
+  trimBoundSeq,
+  type EventInput,
+  type JournalTrimmerOptions,
+  type SqliteDatabase,
+} from '../../agent/store/index.js';
+import { makeTempDir } from '../support/temp-dir.js';
+
+const DAY_MS = 86_400_000;
+const T0 = 1_700_000_000_000;
+
+const row = (key: string, stream = 'adt'): EventInput => ({
+  stream,
+  key,
+  op: 'upsert',
+  contentType: 'json',
+  body: Buffer.from(JSON.stringify({ key, note: 'x'.repeat(200) })),
+  headers: {},
+});
+
+describe('trimBoundSeq', () => {
+  it('is the lowest acked seq over the configured feeds; a feed never acked holds everything', () => {
+    expect(trimBoundSeq(['a', 'b'], new Map([['a', 100], ['b', 40]]), 120)).toBe(40);
+    expect(trimBoundSeq(['a', 'b'], new Map([['a', 100]]), 120)).toBe(0);
+    // A feed no longer configured does not hold the journal.
+    expect(trimBoundSeq(['a'], new Map([['a', 100], ['removed', 3]]), 120)).toBe(100);
+  });
+
+  it('with no feeds is the head: only the retention applies', () => {
+    expect(trimBoundSeq([], new Map(), 120)).toBe(120);
+  });
+});
+
+describe('JournalTrimmer (real SQLite file)', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let file: string;
+  let db: SqliteDatabase;
+  let now: number;
+  let journal: Journal;
+  let feedAcks: FeedAcks;
+
+  const open = (): void => {
+    db = openAgentDatabase(file);
+    journal = new Journal(db, { clock: () => now });
+    feedAcks = new FeedAcks(db, () => now);
+  };
+  const trimmer = (options: Partial<JournalTrimmerOptions> = {}): JournalTrimmer =>
+    new JournalTrimmer({ db, feedAcks, feeds: ['clinical'], retentionMs: 7 * DAY_MS, clock: () => now, ...options });
+  /** Appends `count` events, one per request, committed at the current clock. */
+  const appendMany = async (count: number, prefix = 'P'): Promise<number[]> => {
+    const results = await Promise.all(Array.from({ length: count }, (_, i) => journal.append({ source: 'test', events: [row(`${prefix}${i}`)] })));
+    return results.flatMap((r) => r.seqs);
+  };
+  const journalSeqs = (): number[] => (db.prepare('SELECT seq FROM journal ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
+
+  beforeEach(() => {
+    dir = makeTempDir();
+    file = join(dir.path, 'agent.db');
+    now = T0;
+    open();
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  it('never deletes what a feed has not acknowledged, however old', async () => {
+    await appendMany(100);
+    feedAcks.record('clinical', 'cloud', 40);
+    now += 30 * DAY_MS;
+    const result = await trimmer().trim();
+    expect(result).toMatchObject({ events: 40, upToSeq: 40, ackedBoundSeq: 40 });
+    expect(journalSeqs()[0]).toBe(41);
+    expect(journalSeqs()).toHaveLength(60);
+  });
+
+  it('holds everything for a configured feed the relay has never acknowledged', async () => {
+    await appendMany(50);
+    feedAcks.record('clinical', 'cloud', 50);
+    now += 30 * DAY_MS;
+    const result = await trimmer({ feeds: ['clinical', 'backup'] }).trim();
+    expect(result.events).toBe(0);
+    expect(journalSeqs()).toHaveLength(50);
+  });
+
+  it('keeps acknowledged events until they are older than the retention', async () => {
+    await appendMany(30, 'OLD');
+    now += 5 * DAY_MS;
+    await appendMany(20, 'NEW');
+    feedAcks.record('clinical', 'cloud', 50);
+    now += 2 * DAY_MS + 1; // the first 30 are now just past 7 days, the other 20 are 2 days old
+    expect((await trimmer().trim()).events).toBe(30);
+    expect(journalSeqs()).toEqual(Array.from({ length: 20 }, (_, i) => 31 + i));
+  });
+
+  it('with no feeds, trims by retention alone', async () => {
+    await appendMany(10);
+    now += 8 * DAY_MS;
+    expect((await trimmer({ feeds: [] }).trim()).events).toBe(10);
+  });
+
+  it('only ever trims the oldest rows: after a clock step backwards it stops at the first row too young to go', async () => {
+    await appendMany(10, 'A'); // seqs 1..10 at T0
+    now = T0 + 6 * DAY_MS;
+    await appendMany(5, 'B'); // seqs 11..15, 6 days later
+    now = T0; // the clock is stepped back
+    await appendMany(5, 'C'); // seqs 16..20 carry T0 again
+    feedAcks.record('clinical', 'cloud', 20);
+    now = T0 + 7 * DAY_MS + 1;
+    const result = await trimmer().trim();
+    // 16..20 are "old" too, but deleting them would leave a hole after 11..15.
+    expect(result).toMatchObject({ events: 10, upToSeq: 10 });
+    expect(journalSeqs()).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    const footprint = new JournalFootprint(db, file).read();
+    expect(footprint).toMatchObject({ rows: 10, oldestSeq: 11, headSeq: 20 });
+  });
+
+  it('never touches the local copy', async () => {
+    await appendMany(20);
+    feedAcks.record('clinical', 'cloud', 20);
+    now += 8 * DAY_MS;
+    expect((await trimmer().trim()).events).toBe(20);
+    const local = new LocalCopy(db);
+    expect(local.counts()).toEqual([{ stream: 'adt', records: 20 }]);
+    expect(local.get('adt', 'P7')?.seq).toBe(8);
+  });
+
+  it('never hands out a trimmed seq again, also after reopening the database', async () => {
+    await appendMany(25);
+    feedAcks.record('clinical', 'cloud', 25);
+    now += 8 * DAY_MS;
+    expect((await trimmer().trim()).events).toBe(25);
+    expect(journalSeqs()).toEqual([]);
+    db.close();
+    open();
+    expect(journal.head).toBe(25);
+    const next = await journal.append({ source: 'test', events: [row('AFTER')] });
+    expect(next.seqs).toEqual([26]);
+    expect(new JournalFootprint(db, file).read()).toMatchObject({ rows: 1, oldestSeq: 26, headSeq: 26 });
+  });
+
+  it('deletes in bounded chunks and lets appends commit between them', async () => {
+    await appendMany(1_050);
+    feedAcks.record('clinical', 'cloud', 1_050);
+    now += 8 * DAY_MS;
+    const committedBetweenChunks: number[] = [];
+    let yields = 0;
+    const t = trimmer({
+      chunkRows: 100,
+      yieldBetweenChunks: async () => {
+        yields++;
+        // A sender's message arriving mid-trim: it commits before the next chunk.
+        if (yields === 3) committedBetweenChunks.push(...(await journal.append({ source: 'test', events: [row('LIVE')] })).seqs);
+      },
+    });
+    const result = await t.trim();
+    expect(result.events).toBe(1_050);
+    // 10 full chunks of 100, then one of 50; then one pass over the dedupe keys.
+    expect(result.chunks).toBe(12);
+    expect(yields).toBe(10);
+    expect(committedBetweenChunks).toEqual([1_051]);
+    // The live event is young: it stays, and it is the only row left.
+    expect(journalSeqs()).toEqual([1_051]);
+    expect(t.totals).toEqual({ events: 1_050, dedupeKeys: 0, passes: 1 });
+    expect(t.lastTrim).toEqual(result);
+  });
+
+  it('trims dedupe keys past their retention: a retransmission is recognised until then, not after', async () => {
+    const request = { source: 'lis', events: [row('P1')], dedupe: { scope: 'LIS|H', id: 'MSG-1' } };
+    expect((await journal.append(request)).duplicate).toBe(false);
+    now += 3 * DAY_MS;
+    const t = trimmer({ dedupeRetentionMs: 7 * DAY_MS });
+    expect((await t.trim()).dedupeKeys).toBe(0);
+    expect((await journal.append(request)).duplicate).toBe(true);
+    now += 5 * DAY_MS;
+    expect((await t.trim()).dedupeKeys).toBe(1);
+    expect((await journal.append(request)).duplicate).toBe(false);
+  });
+
+  it('counts rows from the retained range without scanning, and gives the WAL back after a trim', async () => {
+    await appendMany(500);
+    feedAcks.record('clinical', 'cloud', 300);
+    const footprint = new JournalFootprint(db, file);
+    expect(footprint.read()).toMatchObject({ rows: 500, oldestSeq: 1, headSeq: 500 });
+    expect(statSync(`${file}-wal`).size).toBeGreaterThan(0);
+    now += 8 * DAY_MS;
+    await trimmer().trim();
+    const after = footprint.read();
+    const counted = (db.prepare('SELECT COUNT(*) AS n FROM journal').get() as { n: number }).n;
+    expect(after).toMatchObject({ rows: counted, oldestSeq: 301, headSeq: 500 });
+    expect(counted).toBe(200);
+    expect(statSync(`${file}-wal`).size).toBe(0);
+    // The deleted rows' pages are free inside the file, for the next events.
+    expect(after.reusableBytes).toBeGreaterThan(0);
+  });
+
+  it('serialises passes: a second request joins the one under way', async () => {
+    await appendMany(300);
+    feedAcks.record('clinical', 'cloud', 300);
+    now += 8 * DAY_MS;
+    const t = trimmer({ chunkRows: 100 });
+    const [a, b] = await Promise.all([t.trim(), t.trim()]);
+    expect(a).toBe(b);
+    expect(t.totals.passes).toBe(1);
+  });
+});
