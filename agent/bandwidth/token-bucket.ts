@@ -15,6 +15,8 @@ export interface TokenBucketOptions {
   burstBytes: number;
   /** Milliseconds, monotonic enough not to run backwards (Date.now, performance.now). */
   clock: () => number;
+  /** Tokens at the start; default a full bucket (the burst). */
+  initialTokens?: number;
 }
 
 /** Bytes that may be sent now at a rate, with a burst; see the file comment for large batches. */
@@ -29,7 +31,7 @@ export class TokenBucket {
     this.clock = options.clock;
     this.rate = options.rateBytesPerSecond;
     this.burst = Math.max(1, options.burstBytes);
-    this.tokens = this.burst;
+    this.tokens = Math.min(this.burst, options.initialTokens ?? this.burst);
     this.lastMs = this.clock();
   }
 
@@ -76,6 +78,19 @@ export class TokenBucket {
     this.refill();
     const deficit = Math.min(bytes, this.burst) - this.tokens - EPSILON_BYTES;
     return deficit <= 0 ? 0 : Math.ceil((deficit / this.rate) * 1000);
+  }
+
+  /**
+   * Takes as many whole bytes as are available now, up to `max`, and returns how
+   * many it took (0 when empty): for a byte stream that may go out in pieces, as
+   * the fault proxy's throttled line does. Never goes into debt.
+   */
+  takeUpTo(max: number): number {
+    if (this.rate === null) return Math.max(0, Math.floor(max));
+    this.refill();
+    const granted = Math.max(0, Math.min(Math.floor(this.tokens + EPSILON_BYTES), Math.floor(max)));
+    this.tokens -= granted;
+    return granted;
   }
 
   private refill(): void {

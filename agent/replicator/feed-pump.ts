@@ -16,7 +16,7 @@
 //  4. A quiet feed still advances its high-water mark every emptyBatchIntervalMs.
 import { encodeEventsAsync, type CodecName, type EncodedPayload } from '../../protocol/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
-import type { Journal, JournalRange, ReadLimits } from '../store/index.js';
+import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
 import { FeedWindow, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 
@@ -67,6 +67,7 @@ export interface FeedPumpOptions {
   /** The acked seq saved locally: what status shows before the first Welcome. */
   savedAckedSeq: number;
   clock: () => number;
+  log?: { error(fields: object, message: string): void };
 }
 
 /** An established stream as a pump sees it. */
@@ -95,6 +96,8 @@ export class FeedPump {
   private batchesAcked = 0;
   private duplicateAcks = 0;
   private nacks = 0;
+  /** Set when the feed cannot go on without skipping events; cleared by the next Welcome. */
+  private stopped: string | null = null;
 
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
@@ -118,6 +121,7 @@ export class FeedPump {
     this.releasePermits();
     this.window.reset(highWaterSeq);
     this.lastBatchAtMs = 0;
+    this.stopped = null;
   }
 
   /** Pumps into `stream` until its signal aborts. Call reset() first. */
@@ -177,7 +181,7 @@ export class FeedPump {
       nacks: this.nacks,
       rateBytesPerSecond: this.ackedBytes.perSecond(),
       rateEventsPerSecond: this.ackedEvents.perSecond(),
-      blocked: this.options.uplink.blockedReason(this.className) ?? null,
+      blocked: this.stopped ?? this.options.uplink.blockedReason(this.className) ?? null,
     };
   }
 
@@ -194,7 +198,7 @@ export class FeedPump {
   /** Sends the feed's next batch if there is one worth sending; returns whether to try again at once. */
   private async sendNext(stream: PumpStream): Promise<boolean> {
     const { journal, uplink, spec, clock } = this.options;
-    if (!this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
+    if (this.stopped || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
     const after = this.window.nextAfter;
     const limits: ReadLimits = {
       ...this.options.limits,
@@ -205,7 +209,16 @@ export class FeedPump {
         maxBytes: stream.maxBatchBytes,
       }),
     };
-    const range = journal.readRange(spec.streams, after, limits);
+    let range;
+    try {
+      range = journal.readRange(spec.streams, after, limits);
+    } catch (error) {
+      if (!(error instanceof JournalTrimmedError)) throw error;
+      // Never a silent skip: this feed stops, says why, and the others go on.
+      this.stopped = error.message;
+      this.options.log?.error({ feed: spec.name, afterSeq: error.afterSeq, oldestRetainedSeq: error.oldestRetainedSeq }, error.message);
+      return false;
+    }
     if (!range) return false;
     if (range.events.length === 0) {
       // A range holding none of the feed's events only moves the high-water mark.

@@ -114,6 +114,8 @@ export class Replicator {
   private relayId: string | null = null;
   private nextAttemptAtMs: number | null = null;
   private cancelSleep: (() => void) | undefined;
+  /** Set by reconnectNow(); the next backoff waits 0 ms. */
+  private reconnectRequested = false;
 
   constructor(private readonly options: ReplicatorOptions) {
     this.clock = options.clock ?? Date.now;
@@ -136,6 +138,7 @@ export class Replicator {
           emptyBatchIntervalMs: options.emptyBatchIntervalMs,
           savedAckedSeq: acked,
           clock: this.clock,
+          log: options.log,
         }),
       );
     }
@@ -158,9 +161,14 @@ export class Replicator {
     this.options.transport.shutdown();
   }
 
-  /** Operator request: drop the current stream or backoff wait and connect now. */
+  /**
+   * Operator request: drop the current stream or backoff wait and connect now,
+   * with no backoff delay. A request made while a connection attempt is under way
+   * is kept: if that attempt fails, the next one starts at once.
+   */
   reconnectNow(): void {
     this.attempt = 0;
+    this.reconnectRequested = true;
     if (this.cancelSleep) this.cancelSleep();
     else this.session?.close(new RelayLinkError('reconnect requested by operator', true, 'stream'));
   }
@@ -181,7 +189,7 @@ export class Replicator {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      this.link.transition('connecting', this.attempt === 0 ? 'start' : `attempt ${this.attempt + 1}`);
+      this.link.transition('connecting', this.reconnects === 0 ? 'start' : `attempt ${this.attempt + 1}`);
       // Created before open() so a close that races the handshake is never missed.
       const life = new StreamLife();
       let error: Error | undefined;
@@ -222,6 +230,8 @@ export class Replicator {
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
     this.attempt = 0;
+    // A request made while this connection was being set up is answered by it.
+    this.reconnectRequested = false;
 
     const maxBatchBytes = Math.min(this.options.limits.maxBytes, Math.max(1, Math.floor(session.welcome.maxBatchBytes * 0.9)));
     for (const pump of this.pumps.values()) pump.start({ session, signal: life.signal, maxBatchBytes });
@@ -291,7 +301,9 @@ export class Replicator {
 
   private async backoff(error: Error | undefined): Promise<void> {
     const retryable = !(error instanceof RelayLinkError) || error.retryable;
-    const delay = retryable ? backoffDelayMs(this.attempt, this.options.backoff, this.random) : this.options.backoff.maxMs;
+    const requested = this.reconnectRequested;
+    this.reconnectRequested = false;
+    const delay = requested ? 0 : retryable ? backoffDelayMs(this.attempt, this.options.backoff, this.random) : this.options.backoff.maxMs;
     this.attempt++;
     this.nextAttemptAtMs = this.clock() + delay;
     this.link.transition('backoff', error?.message ?? 'stream ended', error);

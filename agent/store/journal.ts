@@ -34,6 +34,25 @@ export interface JournalRange {
 
 type CommitListener = (headSeq: number) => void;
 
+/**
+ * A reader asked for journal positions that have been trimmed: the relay's
+ * high-water mark is below what the agent still holds (a relay restored from an
+ * older backup, or a feed added after its streams were trimmed). Sending the
+ * next range anyway would silently skip events, so the feed stops instead.
+ */
+export class JournalTrimmedError extends Error {
+  override name = 'JournalTrimmedError';
+  constructor(
+    readonly afterSeq: number,
+    readonly oldestRetainedSeq: number,
+  ) {
+    super(
+      `the relay holds up to seq ${afterSeq}, but the journal was trimmed up to seq ${oldestRetainedSeq - 1}: ` +
+        `events ${afterSeq + 1}..${oldestRetainedSeq - 1} can no longer be sent; this feed is stopped (restore the relay's data or re-export the feed)`,
+    );
+  }
+}
+
 
 export class Journal implements JournalWriter {
   private readonly clock: () => number;
@@ -48,6 +67,7 @@ export class Journal implements JournalWriter {
   private readonly findDedupeKey: Statement;
   private readonly savePosition: Statement;
   private readonly selectRange: Statement;
+  private readonly selectOldest: Statement;
   private readonly commitGroup: (requests: readonly AppendRequest[]) => AppendResult[];
 
   constructor(
@@ -82,6 +102,7 @@ export class Journal implements JournalWriter {
        WHERE seq > ? AND seq <= ? AND stream IN (SELECT value FROM json_each(?))
        ORDER BY seq LIMIT ?`,
     );
+    this.selectOldest = db.prepare('SELECT MIN(seq) AS seq FROM journal');
     this.commitGroup = db.transaction((requests: readonly AppendRequest[]) => {
       const tsMs = this.clock();
       return requests.map((request) => this.appendInTransaction(request, tsMs));
@@ -125,11 +146,14 @@ export class Journal implements JournalWriter {
    * Reads the next range of a feed after `afterSeq`: the events of `streams`
    * in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
    * or the seq of the event that filled maxEvents / maxBytes.
-   * Returns undefined when the journal holds nothing after afterSeq.
+   * Returns undefined when the journal holds nothing after afterSeq; throws
+   * JournalTrimmedError when positions after afterSeq have been trimmed.
    */
   readRange(streams: readonly string[], afterSeq: number, limits: ReadLimits): JournalRange | undefined {
     const upper = Math.min(this.headSeq, afterSeq + limits.maxScan);
     if (upper <= afterSeq) return undefined;
+    const oldest = (this.selectOldest.get() as { seq: number | null }).seq ?? this.headSeq + 1;
+    if (afterSeq + 1 < oldest) throw new JournalTrimmedError(afterSeq, oldest);
     const rows = this.selectRange.all(afterSeq, upper, JSON.stringify(streams), limits.maxEvents) as EventRow[];
     const events: JournalEvent[] = [];
     let bytes = 0;

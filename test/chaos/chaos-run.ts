@@ -141,12 +141,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   })();
 
   // --- faults: a seeded schedule spread over the ingest period ---
+  // Start times are drawn across the ingest period up front, and each fault ends
+  // before the next one starts, so the whole schedule fits inside the ingest.
   const faults: AppliedFault[] = [];
-  const meanGapMs = options.durationMs / options.faults;
+  const starts = Array.from({ length: options.faults }, () => random.int(500, Math.max(1000, options.durationMs - 1500))).sort((a, b) => a - b);
   for (let i = 0; i < options.faults; i++) {
-    await new Promise((r) => setTimeout(r, random.int(Math.round(meanGapMs * 0.4), Math.round(meanGapMs * 1.2))));
+    const wait = started + starts[i]! - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const kind = random.pick(FAULT_KINDS);
-    const durationMs = random.int(300, 4000);
+    const untilNext = (starts[i + 1] ?? options.durationMs) - starts[i]! - 100;
+    const durationMs = Math.max(100, Math.min(random.int(300, 4000), untilNext));
     const atMs = Date.now() - started;
     log(`fault ${i + 1}/${options.faults} at ${(atMs / 1000).toFixed(1)} s: ${kind} for ${durationMs} ms`);
     faults.push({ atMs, kind, durationMs });

@@ -14,7 +14,7 @@
 // Backpressure: the source is paused while more than HIGH_WATER_BYTES wait, and
 // while the destination's own buffer is full.
 import type { Socket } from 'node:net';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '../../agent/bandwidth/token-bucket.js';
 
 /** The shaping in force for one direction, read afresh for every write. */
 export interface PipeShaping {
@@ -122,10 +122,10 @@ export class FaultPipe {
         let bytes = head.data.length;
         if (shaping.sliceBytes !== undefined) bytes = Math.min(bytes, shaping.sliceBytes);
         if (shaping.bucket) {
-          const granted = shaping.bucket.take(bytes);
+          const granted = shaping.bucket.takeUpTo(bytes);
           if (granted === 0) {
             // Wake for a quarter of a burst at a time: a smooth line, and a full burst of slack for a late timer.
-            await this.sleep(Math.max(1, shaping.bucket.msUntil(Math.min(bytes, Math.ceil(shaping.bucket.capacity / 4)))));
+            await this.sleep(Math.max(1, shaping.bucket.delayMs(Math.min(bytes, Math.ceil(shaping.bucket.burstBytes / 4)))));
             continue;
           }
           bytes = granted;

@@ -19,7 +19,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FaultPipe, type PipeShaping } from './fault-pipe.js';
 import { planFaults, type FaultKind, type FaultScheduleOptions, type PlannedFault } from './fault-schedule.js';
-import { TokenBucket } from './token-bucket.js';
+import { performance } from 'node:perf_hooks';
+import { TokenBucket } from '../../agent/bandwidth/token-bucket.js';
 
 export type FaultMode = 'forward' | 'blackhole' | 'refuse';
 
@@ -172,8 +173,8 @@ export class FaultProxy {
     else {
       const burst = Math.max(1, Math.round((bytesPerSecond * THROTTLE_BURST_MS) / 1000));
       this.buckets = {
-        toTarget: new TokenBucket(bytesPerSecond, burst, { initialTokens: 0 }),
-        toClient: new TokenBucket(bytesPerSecond, burst, { initialTokens: 0 }),
+        toTarget: new TokenBucket({ rateBytesPerSecond: bytesPerSecond, burstBytes: burst, initialTokens: 0, clock: () => performance.now() }),
+        toClient: new TokenBucket({ rateBytesPerSecond: bytesPerSecond, burstBytes: burst, initialTokens: 0, clock: () => performance.now() }),
       };
     }
     this.kickAll();

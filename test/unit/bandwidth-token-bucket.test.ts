@@ -84,3 +84,29 @@ describe('TokenBucket (the uplink rate limit)', () => {
     expect(bucket.available()).toBe(500);
   });
 });
+
+describe('TokenBucket.takeUpTo (a byte stream going out in pieces, as through the fault proxy)', () => {
+  it('never grants more than it holds, never goes into debt, and refills at its rate up to the burst', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ rateBytesPerSecond: 1000, burstBytes: 50, clock: () => now });
+    expect(bucket.takeUpTo(80)).toBe(50);
+    expect(bucket.takeUpTo(10)).toBe(0);
+    expect(bucket.delayMs(20)).toBe(20);
+    now += 20;
+    expect(bucket.takeUpTo(80)).toBe(20);
+    now += 10_000;
+    expect(bucket.takeUpTo(1_000_000)).toBe(50);
+  });
+
+  it('over a long run grants the rate, whatever the size of the requests', () => {
+    let now = 0;
+    const bucket = new TokenBucket({ rateBytesPerSecond: 12_345, burstBytes: 100, clock: () => now, initialTokens: 0 });
+    let granted = 0;
+    for (let step = 0; step < 10_000; step++) {
+      now += 1;
+      granted += bucket.takeUpTo(7 + (step % 13));
+    }
+    expect(granted).toBeGreaterThan(12_345 * 10 * 0.99);
+    expect(granted).toBeLessThanOrEqual(12_345 * 10 + 1);
+  });
+});

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { FeedAcks, Journal, LocalCopy, openAgentDatabase, type EventInput, type SqliteDatabase } from '../../agent/store/index.js';
+import { FeedAcks, Journal, JournalTrimmedError, LocalCopy, openAgentDatabase, type EventInput, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const row = (stream: string, key: string, text: string, op: 'upsert' | 'delete' = 'upsert'): EventInput => ({
@@ -79,6 +79,17 @@ describe('Journal (real SQLite file)', () => {
     const scanned = journal.readRange(['results'], 3, { maxEvents: 100, maxBytes: 1e6, maxScan: 4 });
     expect(scanned).toMatchObject({ firstSeq: 4, lastSeq: 7 });
     expect(journal.readRange(['results'], 10, { maxEvents: 100, maxBytes: 1e6, maxScan: 100 })).toBeUndefined();
+  });
+
+  it('refuses to read across trimmed positions instead of silently skipping them', async () => {
+    for (let i = 1; i <= 6; i++) await journal.append({ source: 'http', events: [row('results', `K${i}`, 'v')] });
+    db.prepare('DELETE FROM journal WHERE seq <= 4').run();
+    const limits = { maxEvents: 100, maxBytes: 1e6, maxScan: 100 };
+    expect(() => journal.readRange(['results'], 2, limits)).toThrow(JournalTrimmedError);
+    expect(() => journal.readRange(['results'], 2, limits)).toThrow(/events 3\.\.4 can no longer be sent/);
+    expect(journal.readRange(['results'], 4, limits)?.events.map((e) => e.seq)).toEqual([5, 6]);
+    db.prepare('DELETE FROM journal').run();
+    expect(() => journal.readRange(['results'], 5, limits)).toThrow(JournalTrimmedError);
   });
 
   it('reports a feed backlog from the acked seq', async () => {
