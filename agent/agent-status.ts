@@ -4,8 +4,12 @@ import { DISK_STATE_LEVEL } from './health/disk-budget.js';
 import type { DiskWatch, DiskWatchStatus } from './health/disk-watch.js';
 import type { UplinkStatus } from './bandwidth/index.js';
 import type { AgentMetricsSnapshot } from './metrics/agent-metrics.js';
+import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from './replicator/replicator.js';
-import type { FeedAcks, Journal, JournalFootprint, JournalTrimmer, TrimResult } from './store/index.js';
+import type { FeedControlState } from './admin/index.js';
+import type { LedgerStatus } from './audit/index.js';
+import type { IdentifierScanStatus } from './policy/index.js';
+import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from './store/index.js';
 
 export interface SourceStatus {
   name: string;
@@ -18,6 +22,8 @@ export interface SourceStatus {
   duplicates: number;
   lastRejection: { atMs: number; reason: string } | null;
   lastMessageAtMs: number | null;
+  /** Silent longer than this raises an alert (alerts.quietPeriods), in seconds; null when the source has none. */
+  quietPeriodSeconds?: number | null;
 }
 
 export interface FeedStatus {
@@ -30,6 +36,8 @@ export interface FeedStatus {
   backlog: { events: number; bytes: number; oldestAgeSeconds: number | null };
   /** Age of the oldest event the relay has not acknowledged; 0 when caught up. */
   lagSeconds: number;
+  /** Lag above this raises an alert and fails `wardline agent status` (alerts.lag), in seconds; null when not configured. */
+  lagThresholdSeconds: number | null;
   lastAckAtMs: number | null;
   eventsSent: number;
   bytesSent: number;
@@ -41,6 +49,25 @@ export interface FeedStatus {
   etaSeconds: number | null;
   /** Why the feed's class may not send now (timetable); null when it may. */
   blocked: string | null;
+  /** True while the operator holds the feed (paused, or revoked): nothing of it leaves. */
+  paused: boolean;
+  /** The operator's control: state (active, paused, revoking, revoked, reinstating), why, since when (ms), and whether the relay alone holds it revoked. */
+  control: FeedControlView;
+  /** The version of the policy shaping the feed's batches (0 = pass-through, no policy). */
+  policyVersion: number;
+  /**
+   * What the policy let out in clear that looks like an identifier (`scan: true`):
+   * counts by kind and where the last was seen, never the identifier. null without a policy.
+   */
+  identifiers: IdentifierScanStatus | null;
+}
+
+export interface FeedControlView {
+  state: FeedControlState;
+  reason: string | null;
+  /** Milliseconds since the epoch; null while the feed was never controlled. */
+  since: number | null;
+  revokedAtRelay: boolean;
 }
 
 /** The data directory's filesystem (disk budget) and what the journal holds on it. */
@@ -69,8 +96,12 @@ export interface AgentStatus {
   feeds: FeedStatus[];
   sources: SourceStatus[];
   disk: DiskStatus | null;
+  /** Alerts firing now, the newest few, and their delivery; null when not wired. */
+  alerts: AlertsStatus | null;
   /** The uplink: rate limit and timetable in force, blocked classes; null when not wired. */
   bandwidth: UplinkStatus | null;
+  /** The egress ledger: head, record count, retention, newest records (newest first); null when not wired. */
+  ledger: LedgerStatus | null;
 }
 
 export interface AgentStatusInputs {
@@ -79,29 +110,23 @@ export interface AgentStatusInputs {
   version: string;
   startedAtMs: number;
   journal: Journal;
-  feedAcks: FeedAcks;
+  backlog: BacklogCounter;
   replicators: () => ReplicatorStatus[];
   sources: () => SourceStatus[];
+  /** The alert monitor's view (agent/alerts). */
+  alerts?: () => AlertsStatus;
+  /** Per-feed lag thresholds and per-source quiet periods, in seconds (null: none). */
+  thresholds?: { lagSeconds: (feed: string) => number | null; quietPeriodSeconds: (source: string) => number | null };
   bandwidth?: () => UplinkStatus;
   disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number };
+  ledger?: () => LedgerStatus;
+  feedControl?: (feed: string) => FeedControlView;
   clock?: () => number;
-  /** Backlog figures scan the journal; they are recomputed at most this often, in ms. */
-  backlogCacheMs?: number;
 }
 
 export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStatus {
   const clock = inputs.clock ?? Date.now;
-  const cacheMs = inputs.backlogCacheMs ?? 1000;
-  const backlogCache = new Map<string, { atMs: number; ackedSeq: number; value: ReturnType<FeedAcks['backlog']> }>();
-
-  const backlogOf = (feed: string, streams: string[], ackedSeq: number) => {
-    const now = clock();
-    const cached = backlogCache.get(feed);
-    if (cached && cached.ackedSeq === ackedSeq && now - cached.atMs < cacheMs) return cached.value;
-    const value = inputs.feedAcks.backlog(streams, ackedSeq);
-    backlogCache.set(feed, { atMs: now, ackedSeq, value });
-    return value;
-  };
+  const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq, inputs.journal.head);
 
   return () => {
     const now = clock();
@@ -119,6 +144,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           inFlight: f.inFlight,
           backlog: { events: backlog.events, bytes: backlog.bytes, oldestAgeSeconds },
           lagSeconds: oldestAgeSeconds ?? 0,
+          lagThresholdSeconds: inputs.thresholds?.lagSeconds(f.feed) ?? null,
           lastAckAtMs: f.lastAckAtMs,
           eventsSent: f.eventsSent,
           bytesSent: f.bytesSent,
@@ -126,6 +152,10 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           rateBytesPerSecond: f.rateBytesPerSecond,
           etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
           blocked: f.blocked,
+          paused: f.paused,
+          control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },
+          policyVersion: f.policyVersion,
+          identifiers: f.identifiers,
         };
       }),
     );
@@ -138,9 +168,11 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       journal: { headSeq: inputs.journal.head, pendingAppends: inputs.journal.pendingAppends, groupCommits: commits.groups, appendsCommitted: commits.requests },
       links: replicators.map(({ feeds: _feeds, transitions, ...link }) => ({ ...link, transitions: transitions.slice(-50) })),
       feeds,
-      sources: inputs.sources(),
+      sources: inputs.sources().map((source) => ({ ...source, quietPeriodSeconds: inputs.thresholds?.quietPeriodSeconds(source.name) ?? null })),
       disk: inputs.disk ? diskStatus(inputs.disk) : null,
+      alerts: inputs.alerts?.() ?? null,
       bandwidth: inputs.bandwidth?.() ?? null,
+      ledger: inputs.ledger?.() ?? null,
     };
   };
 }

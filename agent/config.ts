@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve, dirname } from 'node:path';
+import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replicator/relay-link-tls.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replicator/backoff.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
 import {
@@ -14,7 +15,11 @@ import {
   formatDiskBytes,
 } from './health/disk-budget.js';
 import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
+import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js';
+import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
+import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 export const DEFAULT_BATCH_MAX_EVENTS = 2000;
 export const DEFAULT_BATCH_MAX_BYTES = 1024 * 1024;
@@ -56,15 +61,34 @@ const RelaySchema = z
     name,
     /** host:port of the relay's gRPC endpoint. */
     address: z.string().min(3),
+    /** The hospital's shared secret; optional with mutual TLS (tls.certFile), where the certificate identifies the hospital. */
     secret: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
+    /** TLS to the relay (relay CA, and the hospital's client certificate for mutual TLS). Required unless allowPlaintext. */
+    tls: RelayLinkTlsSchema.optional(),
+    /** Connect without TLS: local development only, patient data would cross the network in clear. */
+    allowPlaintext: z.boolean().default(false),
     connectTimeoutMs: z.number().int().positive().default(DEFAULT_CONNECT_TIMEOUT_MS),
     handshakeTimeoutMs: z.number().int().positive().default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
     keepaliveTimeMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIME_MS),
     keepaliveTimeoutMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIMEOUT_MS),
   })
-  .refine((r) => (r.secret === undefined) !== (r.secretFile === undefined), {
-    message: 'expected exactly one of secret or secretFile',
+  .superRefine((r, ctx) => {
+    if (r.secret !== undefined && r.secretFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secretFile'], message: 'give secret or secretFile, not both' });
+    } else if (r.secret === undefined && r.secretFile === undefined && r.tls?.certFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'expected secret or secretFile (or tls.certFile and tls.keyFile: with mutual TLS the client certificate replaces the secret)' });
+    }
+    // Plaintext is never the silent default: a relay link without tls must say it may.
+    if (r.tls === undefined && !r.allowPlaintext) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'expected tls (caFile for the relay\'s CA; certFile and keyFile for mutual TLS), or allowPlaintext: true to connect without TLS for local development',
+      });
+    } else if (r.tls !== undefined && r.allowPlaintext) {
+      ctx.addIssue({ code: 'custom', path: ['allowPlaintext'], message: 'remove it: tls is configured, so the link uses TLS' });
+    }
   });
 
 /** When the data directory's disk counts as warning / critical; see agent/health/disk-budget.ts. */
@@ -100,12 +124,24 @@ const JournalSchema = z.strictObject({
   trimChunkRows: z.number().int().min(100).max(100_000).default(DEFAULT_TRIM_CHUNK_ROWS),
 });
 
+/** The egress ledger; see agent/audit/egress-ledger.ts. */
+const AuditSchema = z.strictObject({
+  /** Ledger records are kept at least this many days (the ledger is not trimmed at all today). */
+  retentionDays: z
+    .number()
+    .int()
+    .min(MIN_AUDIT_RETENTION_DAYS, `expected at least ${MIN_AUDIT_RETENTION_DAYS} days: egress records are kept at least six months`)
+    .default(DEFAULT_AUDIT_RETENTION_DAYS),
+});
+
 const FeedSchema = z.strictObject({
   name,
   relay: name,
   streams: z.array(streamName).min(1),
   /** Priority class on the uplink, one of bandwidth.classes. */
   class: z.string().default(DEFAULT_FEED_CLASS),
+  /** How events are shaped before they leave (agent/policy); absent = pass-through, policy version 0. */
+  policy: FeedPolicyConfigSchema.optional(),
 });
 
 export const AgentConfigSchema = z
@@ -119,6 +155,8 @@ export const AgentConfigSchema = z
         listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`),
         /** POST /v1/ingest is still accepted when the disk is critical. */
         critical: z.boolean().default(false),
+        /** The dashboard login and the admin API token; absent = dashboard and admin endpoints open to whoever reaches listen. */
+        admin: AdminConfigSchema.optional(),
       })
       .prefault({}),
     sources: z.array(SourceSchema).default([]),
@@ -146,9 +184,19 @@ export const AgentConfigSchema = z
     disk: DiskSchema.prefault({}),
     journal: JournalSchema.prefault({}),
     bandwidth: BandwidthConfigSchema.prefault({}),
+    /** Alert thresholds, debounce, retention and delivery (agent/alerts). */
+    alerts: AlertsConfigSchema.prefault({}),
+    audit: AuditSchema.prefault({}),
+    /** The hospital-held pseudonym and encryption keys (agent/policy/keyring.ts); needed by policies that hash or encrypt. */
+    keys: KeysConfigSchema.optional(),
+    /** Streams and fields no feed may send; a feed that would is refused at start. */
+    localOnly: LocalOnlyConfigSchema.prefault({}),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
   })
   .superRefine((config, ctx) => {
+    for (const issue of unknownAlertNames(config.alerts, config.feeds.map((f) => f.name), config.sources.map((s) => s.name))) {
+      ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
     const relayNames = new Set(config.relays.map((r) => r.name));
     const seen = new Set<string>();
     config.feeds.forEach((feed, i) => {
@@ -157,6 +205,7 @@ export const AgentConfigSchema = z
       }
       if (seen.has(feed.name)) ctx.addIssue({ code: 'custom', path: ['feeds', i, 'name'], message: 'expected a feed name not used by another feed' });
       seen.add(feed.name);
+      refineFeedPolicy(feed, i, ctx);
       if (!config.bandwidth.classes.includes(feed.class)) {
         const classes = config.bandwidth.classes.join(', ');
         ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });
@@ -177,7 +226,12 @@ export type Hl7MappingRuleConfig = z.output<typeof Hl7MappingRuleSchema>;
 /** A config as loaded: paths resolved against the config file, secrets read. */
 export interface LoadedAgentConfig extends AgentConfig {
   file: string;
+  /** Relay name -> the secret sent in Hello ("" when mutual TLS replaces it). */
   relaySecrets: Map<string, string>;
+  /** Relay name -> its TLS material, read; absent for a relay with allowPlaintext. */
+  relayTls: Map<string, RelayLinkTls>;
+  /** http.admin with its password and token read; null when no login is configured. */
+  adminCredentials: AdminCredentials | null;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -187,9 +241,22 @@ export function loadAgentConfig(file: string): LoadedAgentConfig {
 export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAgentConfig {
   const base = dirname(resolve(file));
   const at = (path: string): string => (isAbsolute(path) ? path : resolve(base, path));
+  // Before anything is read or opened: a feed that would send local-only data never starts.
+  const violations = findLocalOnlyViolations({
+    feeds: config.feeds,
+    localOnly: config.localOnly,
+    hl7KeyPaths: hl7KeyPathsByStream(config.sources.map((s) => s.mapping)),
+  });
+  if (violations.length > 0) {
+    const problems = violations.map((v) => `${v.configPath}: ${v.message} (${file})`);
+    throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, file, problems);
+  }
   const relaySecrets = new Map<string, string>();
+  const relayTls = new Map<string, RelayLinkTls>();
   config.relays.forEach((relay, i) => {
+    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at));
     if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
+    else if (relay.secretFile === undefined) relaySecrets.set(relay.name, '');
     else {
       try {
         relaySecrets.set(relay.name, readFileSync(at(relay.secretFile!), 'utf8').trim());
@@ -199,5 +266,7 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
       }
     }
   });
-  return { ...config, dataDir: at(config.dataDir), file, relaySecrets };
+  const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
+  const adminCredentials = loadAdminCredentials(config.http.admin, at, file);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials };
 }

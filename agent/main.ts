@@ -4,8 +4,10 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
-import { WARDLINE_VERSION } from '../protocol/index.js';
+import { WARDLINE_VERSION, certificateValidityProblem } from '../protocol/index.js';
+import { createFeedAdminRoutes, FeedControl } from './admin/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus, type SourceStatus } from './agent-status.js';
+import { EgressLedger } from './audit/index.js';
 import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
 import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
@@ -15,7 +17,9 @@ import { GrpcRelayTransport } from './replicator/grpc-relay-transport.js';
 import { Replicator } from './replicator/replicator.js';
 import { DEFAULT_HL7_MAPPING, mergeMapping } from './sources/hl7/index.js';
 import { MllpListener } from './sources/mllp-listener.js';
-import { FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
+import { createOperations } from './operations.js';
+import { compileFeedPolicies } from './policy/index.js';
+import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 
 export interface RunningAgent {
   config: LoadedAgentConfig;
@@ -25,6 +29,10 @@ export interface RunningAgent {
   status(): AgentStatus;
   /** Drops every relay stream or backoff wait and reconnects now. */
   reconnect(): void;
+  /** Pause, resume, revoke and re-enable feeds (what POST /v1/admin/feeds/{feed}/… calls). */
+  feedControl: FeedControl;
+  /** The egress ledger. */
+  ledger: EgressLedger;
   stop(): Promise<void>;
 }
 
@@ -42,6 +50,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const log = options.logger ?? pino({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
   const startedAtMs = Date.now();
   const agentId = config.agentId ?? `${config.hospital.id}@${hostname()}`;
+  // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.
+  const policies = compileFeedPolicies(config, log);
 
   const dbFile = join(config.dataDir, 'agent.db');
   const db = openAgentDatabase(dbFile);
@@ -54,7 +64,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const trimmer = new JournalTrimmer({
     db,
     feedAcks,
-    feeds: config.feeds.map((f) => f.name),
+    // A revoked feed is owed nothing more until it is re-enabled, so it does not hold the journal.
+    feeds: () => config.feeds.map((f) => f.name).filter((name) => feedControl.stateOf(name) !== 'revoked'),
     retentionMs: config.journal.retention,
     dedupeRetentionMs: config.journal.dedupeRetention,
     chunkRows: config.journal.trimChunkRows,
@@ -100,8 +111,24 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   });
   const bandwidthSchedule = new TimetableScheduler({ timetable, apply: (policy) => uplink.applyPolicy(policy), log });
 
-  const replicators = config.relays.map((relay) => {
+  // Every batch is recorded here before it leaves; pause, resume, revoke and
+  // policy changes too, with each feed's persisted control state.
+  const ledger = new EgressLedger(db, { retentionDays: config.audit.retentionDays });
+  const feedControl = new FeedControl({
+    db,
+    ledger,
+    feeds: config.feeds.map((f) => ({ name: f.name, relay: f.relay, policyVersion: policies.get(f.name)?.version ?? 0, policyDigest: policies.get(f.name)?.fingerprint ?? null })),
+    log,
+  });
+  const holds = feedControl.holds();
+
+  const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
+    const relayTls = config.relayTls.get(relay.name);
+    if (!relayTls) log.warn({ relay: relay.name }, 'relay link without TLS (allowPlaintext: true): data crosses the network in clear; use this for local development only');
+    // Not a reason to stop: ingestion goes on, and the link reports the certificate in lastError.
+    const certificateProblem = relayTls?.clientCertificate && certificateValidityProblem(relayTls.clientCertificate, Date.now());
+    if (certificateProblem) log.warn({ relay: relay.name }, `the client certificate in relays[${relayIndex}].tls.certFile is ${certificateProblem}`);
     return new Replicator({
       relayName: relay.name,
       transport: new GrpcRelayTransport({
@@ -111,10 +138,15 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         keepaliveTimeMs: relay.keepaliveTimeMs,
         keepaliveTimeoutMs: relay.keepaliveTimeoutMs,
         maxSendBytes: config.replication.batchMaxBytes * 2 + 64 * 1024,
+        tls: relayTls,
+        configKey: `relays[${relayIndex}]`,
       }),
       journal,
       feedAcks,
-      feeds: feeds.map((f) => ({ name: f.name, streams: f.streams, policyVersion: 0, class: f.class })),
+      feeds: feeds.map((f) => {
+        const policy = policies.get(f.name);
+        return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class };
+      }),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
       codec: config.replication.codec as 'none' | 'gzip' | 'deflate' | 'brotli',
       limits: {
@@ -129,8 +161,18 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       backoff: config.replication.backoff,
       uplink,
       log,
+      egress: ledger,
+      holds,
+      onControlAnswer: feedControl.onControlAnswer,
+      onWelcome: feedControl.onWelcome,
     });
   });
+  feedControl.attach(replicators);
+  // Policy changes are recorded, and unanswered revokes queued, before any batch can leave.
+  await feedControl.start();
+
+  // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
+  const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
   const listeners = config.sources.map(
     (source) =>
@@ -186,16 +228,21 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     version: WARDLINE_VERSION,
     startedAtMs,
     journal,
-    feedAcks,
+    backlog: new BacklogCounter(db),
     replicators: () => replicators.map((r) => r.status()),
     sources: sourceStatus,
     bandwidth: () => uplink.status(),
     disk: { watch: diskWatch, footprint, trimmer, retentionMs: config.journal.retention },
+    alerts: operations.alertsStatus,
+    thresholds: operations.thresholds,
+    ledger: () => ledger.status(),
+    feedControl: (feed) => feedControl.feedStatus(feed),
   });
   const metrics = createAgentMetrics(() => toMetricsSnapshot(status()));
 
   const reconnect = (): void => {
     log.info({ relays: config.relays.map((r) => r.name) }, 'reconnect requested by operator');
+    void ledger.recordAdmin('reconnect', { relays: config.relays.map((r) => r.name) }).catch((error: unknown) => log.error({ err: error }, 'cannot record the reconnect in the egress ledger'));
     for (const replicator of replicators) replicator.reconnectNow();
   };
 
@@ -208,6 +255,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     status,
     metrics,
     reconnect,
+    operations: operations.routes,
+    feedAdmin: createFeedAdminRoutes(feedControl),
     log,
   });
 
@@ -220,6 +269,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   bandwidthSchedule.start();
   for (const replicator of replicators) replicator.start();
   diskWatch.start();
+  operations.start({ status, sources: sourceStatus, metrics });
   trimmer.start(config.journal.trimIntervalMs);
   const trimNow = (): void => void trimmer.trim().catch((error: unknown) => log.warn({ err: error }, 'journal trim failed'));
   // Under disk pressure, whatever is trimmable goes now rather than at the next interval.
@@ -234,12 +284,15 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     mllpPorts,
     status,
     reconnect,
+    feedControl,
+    ledger,
     stop: () =>
       (stopped ??= (async () => {
         log.info('agent stopping');
         // Sources first: every message already received is committed and acknowledged.
         await Promise.all(listeners.map((l) => l.stop()));
         await http.stop();
+        await operations.stop();
         await Promise.all(replicators.map((r) => r.stop()));
         bandwidthSchedule.stop();
         uplink.close();

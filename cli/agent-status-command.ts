@@ -1,23 +1,30 @@
 // `wardline agent status`: the agent's picture in the terminal, or JSON for scripts.
-// Exits 1 when a link is not streaming, 2 when the agent cannot be reached, so it
-// can drive a monitoring check.
+// Exits 1 when a link is not streaming or a feed's lag is above its threshold,
+// 2 when the agent cannot be reached, so it can drive a monitoring check.
 import type { AgentStatus, DiskStatus, FeedStatus } from '../agent/agent-status.js';
+import type { AlertsStatus } from '../agent/alerts/index.js';
 import { formatByteRate, type UplinkStatus } from '../agent/bandwidth/index.js';
+import { adminHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
+import { statusProblems } from './agent-status-check.js';
 
-export async function agentStatusCommand(options: { url: string; json?: boolean }): Promise<number> {
+/** @param options.token the agent's http.admin token, when /v1/status needs a login; default WARDLINE_ADMIN_TOKEN */
+export async function agentStatusCommand(options: { url: string; json?: boolean; token?: string }): Promise<number> {
   let status: AgentStatus;
   try {
-    const response = await fetch(new URL('/v1/status', options.url), { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(new URL('/v1/status', options.url), { headers: adminHeaders(options.token), signal: AbortSignal.timeout(5000) });
+    if (response.status === 401) throw new Error(LOGIN_REQUIRED_HINT);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     status = (await response.json()) as AgentStatus;
   } catch (error) {
     process.stderr.write(`cannot read the agent's status at ${options.url}: ${(error as Error).message}\n`);
     return 2;
   }
-  const linksDown = status.links.filter((l) => l.state !== 'streaming');
+  const problems = statusProblems(status);
+  const exitCode = problems.length > 0 ? 1 : 0;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
-    return linksDown.length > 0 ? 1 : 0;
+    // The status as the agent serves it, plus the check's verdict for scripts.
+    process.stdout.write(`${JSON.stringify({ ...status, check: { ok: problems.length === 0, problems } }, null, 2)}\n`);
+    return exitCode;
   }
   const lines = [
     `hospital ${status.hospital.id}${status.hospital.name ? ` (${status.hospital.name})` : ''}  agent ${status.agentId}  version ${status.version}`,
@@ -28,8 +35,9 @@ export async function agentStatusCommand(options: { url: string; json?: boolean 
     '',
     'feeds',
     ...status.feeds.flatMap((f) => [
-      `  ${f.feed.padEnd(16)} -> ${f.relay.padEnd(12)} acked ${String(f.ackedSeq).padStart(9)}  backlog ${String(f.backlog.events).padStart(8)} events ${formatBytes(f.backlog.bytes).padStart(9)}  lag ${f.lagSeconds.toFixed(1)} s`,
+      `  ${f.feed.padEnd(16)} -> ${f.relay.padEnd(12)} acked ${String(f.ackedSeq).padStart(9)}  backlog ${String(f.backlog.events).padStart(8)} events ${formatBytes(f.backlog.bytes).padStart(9)}  lag ${f.lagSeconds.toFixed(1)} s${f.lagThresholdSeconds ? ` (threshold ${formatDuration(f.lagThresholdSeconds)})` : ''}`,
       ...(f.class === undefined ? [] : [`  ${''.padEnd(16)}    ${feedBandwidthLine(f)}`]),
+      ...(f.control && f.control.state !== 'active' ? [`  ${''.padEnd(16)}    ${f.control.state.toUpperCase()}${f.control.reason ? `: ${f.control.reason}` : ''}${f.control.since ? ` since ${new Date(f.control.since).toISOString()}` : ''}`] : []),
     ]),
     '',
     'sources',
@@ -40,9 +48,21 @@ export async function agentStatusCommand(options: { url: string; json?: boolean 
     ),
     ...(status.disk ? ['', 'disk', ...diskLines(status.disk)] : []),
     ...(status.bandwidth ? ['', 'bandwidth', ...bandwidthLines(status.bandwidth)] : []),
+    ...(status.ledger
+      ? ['', 'egress ledger', `  ${status.ledger.records} records${status.ledger.head ? `, head ${status.ledger.head.index} ${status.ledger.head.hash.slice(0, 16)}… at ${new Date(status.ledger.head.atMs).toISOString()}` : ''}, kept ≥ ${status.ledger.retentionDays} days (wardline audit verify)`]
+      : []),
+    ...(status.alerts ? ['', 'alerts', ...alertLines(status.alerts)] : []),
+    '',
+    problems.length === 0 ? 'check: OK' : `check: FAILED\n${problems.map((p) => `  ${p.message}`).join('\n')}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  return linksDown.length > 0 ? 1 : 0;
+  return exitCode;
+}
+
+function alertLines(a: AlertsStatus): string[] {
+  const firing = a.active.map((alert) => `  FIRING since ${new Date(alert.atMs).toISOString()}  ${alert.severity.padEnd(8)} ${alert.message}`);
+  const delivery = a.delivery.map((d) => `  ${d.sink}: ${d.delivered} delivered, ${d.failed} failed${d.lastError ? `  last error: ${d.lastError}` : ''}`);
+  return [...(firing.length > 0 ? firing : ['  none firing']), ...delivery];
 }
 
 function diskLines(d: DiskStatus): string[] {

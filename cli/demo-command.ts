@@ -1,13 +1,17 @@
 // `wardline demo`: a relay, an agent and a simulated hospital on the embedded
 // defaults, with a vendor reading the replicated feed, so a newcomer sees the whole
-// data path work within a minute and knows where to look.
+// data path work within a minute and knows where to look. It runs the way a
+// deployment should: a development CA, TLS on both relay endpoints and mutual
+// TLS for the agent (plaintext only if the openssl command is missing).
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
+import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from '../cloud-relay/tls/index.js';
+import { OpenSslMissingError } from '../protocol/index.js';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, FeedsService, pb, type FeedEvent, type SubscribeRequest } from '../protocol/index.js';
 import { SimulatedHospital } from '../simulator/index.js';
 import { runUntilSignal } from './run-until-signal.js';
@@ -29,6 +33,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   const secret = randomBytes(18).toString('base64url');
   const vendorKey = `vk_${randomBytes(18).toString('base64url')}`;
   const port = (standard: number): number => (options.ephemeralPorts ? 0 : standard);
+  const tls = await demoCertificates(join(dir, 'tls'));
 
   const relayConfig = join(dir, 'relay.yaml');
   writeFileSync(
@@ -38,8 +43,23 @@ relayId: demo-relay
 dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:${port(DEFAULT_RELAY_GRPC_PORT)}" }
 http: { listen: "127.0.0.1:${port(DEFAULT_RELAY_HTTP_PORT)}" }
+${
+  tls
+    ? `tls:
+  certFile: ./tls/relay/server.crt
+  keyFile: ./tls/relay/server.key
+  # Mutual TLS: the agent proves its hospital with the client certificate issued for it.
+  clientCaFile: ./tls/ca/ca.crt
+  # The demo vendor reads over gRPC with its key and no certificate.
+  requireClientCert: false
 hospitals:
-  - { id: ${HOSPITAL_ID}, name: "Wardline Demo Hospital", secret: "${secret}" }
+  # No secret: the client certificate identifies the agent.
+  - { id: ${HOSPITAL_ID}, name: "Wardline Demo Hospital" }`
+    : `# The openssl command was missing, so no certificates: plaintext, for this local demo only.
+allowPlaintext: true
+hospitals:
+  - { id: ${HOSPITAL_ID}, name: "Wardline Demo Hospital", secret: "${secret}" }`
+}
 vendors:
   - name: regional-platform
     key: "${vendorKey}"
@@ -59,7 +79,13 @@ http: { listen: "127.0.0.1:${port(DEFAULT_AGENT_HTTP_PORT)}" }
 sources:
   - { kind: mllp, name: his-lis, listen: "127.0.0.1:${port(DEFAULT_MLLP_PORT)}" }
 relays:
-  - { name: cloud, address: "127.0.0.1:${relay.grpcPort}", secret: "${secret}" }
+${
+  tls
+    ? `  - name: cloud
+    address: "localhost:${relay.grpcPort}"
+    tls: { caFile: ./tls/${HOSPITAL_ID}/ca.crt, certFile: ./tls/${HOSPITAL_ID}/client.crt, keyFile: ./tls/${HOSPITAL_ID}/client.key }`
+    : `  - { name: cloud, address: "127.0.0.1:${relay.grpcPort}", secret: "${secret}", allowPlaintext: true }`
+}
 feeds:
   # ADT, lab results and orders go to the regional platform.
   - { name: ${VENDOR_FEED}, relay: cloud, streams: [adt, results, orders] }
@@ -82,7 +108,9 @@ log: { level: info }
   });
   hospital.start();
 
-  const vendor = new DemoVendor(`127.0.0.1:${relay.grpcPort}`, vendorKey);
+  // With TLS the relay is dialled by a name its certificate carries (SNI carries names, not IP addresses).
+  const relayHost = tls ? 'localhost' : '127.0.0.1';
+  const vendor = new DemoVendor(`${relayHost}:${relay.grpcPort}`, vendorKey, tls && readFileSync(tls.caFile));
   vendor.start();
 
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -92,9 +120,14 @@ log: { level: info }
   say(`  dashboard          http://127.0.0.1:${agent.httpPort}/`);
   say(`  agent status       npx wardline agent status --url http://127.0.0.1:${agent.httpPort}`);
   say(`  local copy         curl http://127.0.0.1:${agent.httpPort}/v1/records/adt/<patient id>`);
-  say(`  relay status       curl http://127.0.0.1:${relay.httpPort}/v1/status`);
-  say(`  vendor feed (HTTP) curl -H 'Authorization: Bearer ${vendorKey}' 'http://127.0.0.1:${relay.httpPort}/v1/feeds/${VENDOR_FEED}/events?after=0&limit=5'`);
-  say(`  vendor feed (gRPC) npx wardline feed tail --relay 127.0.0.1:${relay.grpcPort} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`);
+  const curl = tls ? `curl --cacert ${tls.caFile}` : 'curl';
+  const relayHttp = `${tls ? 'https' : 'http'}://${relayHost}:${relay.httpPort}`;
+  say(`  relay status       ${curl} ${relayHttp}/v1/status   (a page at ${relayHttp}/)`);
+  say(`  vendor feed (HTTP) ${curl} -H 'Authorization: Bearer ${vendorKey}' '${relayHttp}/v1/feeds/${VENDOR_FEED}/events?after=0&limit=5'`);
+  say(
+    `  vendor feed (gRPC) npx wardline feed tail --relay ${relayHost}:${relay.grpcPort} ${tls ? `--ca ${tls.caFile}` : '--plaintext'} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`,
+  );
+  say(tls ? `  transport          TLS with a development CA in ${join(dir, 'tls')}; the agent authenticates with its client certificate` : '  transport          plaintext (install openssl for the TLS demo)');
   say(`  HL7 MLLP listener  127.0.0.1:${mllpPort}   configs and logs in ${dir}`);
   say('');
   say(options.duration ? `Stopping by itself after ${options.duration} s.` : 'Ctrl-C stops everything cleanly.');
@@ -136,8 +169,9 @@ class DemoVendor {
   private call: grpc.ClientReadableStream<FeedEvent> | undefined;
   private stopped = false;
 
-  constructor(address: string, private readonly key: string) {
-    this.client = new (grpc.makeGenericClientConstructor(FeedsService, 'Feeds'))(address, grpc.credentials.createInsecure());
+  constructor(address: string, private readonly key: string, ca: Buffer | undefined) {
+    const credentials = ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure();
+    this.client = new (grpc.makeGenericClientConstructor(FeedsService, 'Feeds'))(address, credentials);
   }
 
   start(after = 0): void {
@@ -161,5 +195,23 @@ class DemoVendor {
     this.stopped = true;
     this.call?.cancel();
     this.client.close();
+  }
+}
+
+/**
+ * A development CA, the relay's certificate for 127.0.0.1 and localhost, and the
+ * demo hospital's client certificate, under `dir`; undefined when the openssl
+ * command is missing (the demo then runs in plaintext and says so).
+ */
+async function demoCertificates(dir: string): Promise<{ caFile: string } | undefined> {
+  try {
+    const ca = await createCertificateAuthority(join(dir, 'ca'), { commonName: 'Wardline demo CA' });
+    await issueServerCertificate(join(dir, 'ca'), join(dir, 'relay'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    await issueClientCertificate(join(dir, 'ca'), join(dir, HOSPITAL_ID), HOSPITAL_ID);
+    return { caFile: ca.certFile };
+  } catch (error) {
+    if (!(error instanceof OpenSslMissingError)) throw error;
+    process.stderr.write(`wardline demo: ${error.message}; running without TLS\n`);
+    return undefined;
   }
 }

@@ -5,10 +5,17 @@ import { Command, InvalidArgumentError } from 'commander';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
 import { ConfigError, WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
+import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
+import { agentHashPasswordCommand } from './agent-hash-password-command.js';
+import { auditExportCommand } from './audit-export-command.js';
+import { auditVerifyCommand } from './audit-verify-command.js';
 import { agentStatusCommand } from './agent-status-command.js';
 import { demoCommand } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
+import { certCaCommand, certClientCommand, certServerCommand } from './cert-command.js';
+import { keysListCommand, keysRotateCommand } from './keys-command.js';
+import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
 
 function nonNegativeInteger(value: string): number {
@@ -57,15 +64,63 @@ agent
   );
 agent
   .command('status')
-  .description("print the agent's link, feeds and sources; exit 1 if a link is down, 2 if the agent is unreachable")
+  .description("print the agent's links, feeds, sources and alerts; exit 1 if a link is down or a feed lags past its threshold, 2 if the agent is unreachable")
   .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
-  .option('--json', 'print the status JSON')
-  .action((options: { url: string; json?: boolean }) => run(() => agentStatusCommand(options)));
+  .option('--json', 'print the status JSON (with a "check" member: ok and problems)')
+  .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
+  .action((options: { url: string; json?: boolean; token?: string }) => run(() => agentStatusCommand(options)));
 agent
   .command('reconnect')
   .description('make the agent drop its relay streams and backoff waits and connect again now; exit 2 if the agent is unreachable')
   .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
-  .action((options: { url: string }) => run(() => agentReconnectCommand(options)));
+  .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
+  .action((options: { url: string; token?: string }) => run(() => agentReconnectCommand(options)));
+agent
+  .command('hash-password')
+  .description('read the dashboard password from standard input (or the terminal, unechoed) and print its scrypt hash for http.admin.passwordHash or passwordFile')
+  .action(() => run(() => agentHashPasswordCommand()));
+const FEED_ACTIONS: [FeedAction, string][] = [
+  ['pause', 'stop all egress of a feed at once (ingest and other feeds go on); returns once nothing more of it leaves'],
+  ['resume', 'let a paused feed send again, from where it stopped'],
+  ['revoke', 'stop a feed and have the relay delete its data and stop serving it; the relay\'s answer goes into the egress ledger'],
+  ['reenable', 'let a revoked feed be stored and served again (its deleted data stays deleted)'],
+];
+for (const [action, description] of FEED_ACTIONS) {
+  agent
+    .command(action)
+    .description(`${description}; exit 1 while the relay has not answered, 2 if the agent is unreachable or refused`)
+    .requiredOption('--feed <name>', 'feed name')
+    .option('--reason <text>', 'why, for the egress ledger')
+    .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
+    .option('--json', 'print the result as JSON')
+    .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
+    .action((options: { feed: string; reason?: string; url: string; json?: boolean; token?: string }) => run(() => agentFeedCommand(action, options)));
+}
+
+const audit = program.command('audit').description("the agent's egress ledger: every batch that left, and every pause, revoke, policy change and key rotation");
+audit
+  .command('verify')
+  .description('walk the hash chain and name every modified, deleted or reordered record; exit 1 if any, 2 if unreadable')
+  .option('-c, --config <file>', "agent YAML config (the ledger is in its dataDir's agent.db)")
+  .option('--db <file>', 'agent.db itself, instead of --config')
+  .option('--file <export>', 'verify an export (JSON lines) instead of the database')
+  .option('--partial', 'the export was made with --from/--to: verify from its first record')
+  .option('--relay-http <url>', "also compare the ledger heads the relay received (its HTTP address): finds a cut-off tail")
+  .option('--hospital <id>', 'hospital id for --relay-http when no --config is given')
+  .option('--ca <file>', "PEM CA that issued the relay's HTTPS certificate (default: the system's trusted CAs)")
+  .option('--json', 'print the verification as JSON')
+  .action((options: { config?: string; db?: string; file?: string; partial?: boolean; relayHttp?: string; hospital?: string; ca?: string; json?: boolean }) =>
+    run(() => auditVerifyCommand(options)),
+  );
+audit
+  .command('export')
+  .description('write the ledger for auditors as JSON lines, with every hash, so they can re-verify it')
+  .requiredOption('--out <file>', 'where to write')
+  .option('-c, --config <file>', "agent YAML config (the ledger is in its dataDir's agent.db)")
+  .option('--db <file>', 'agent.db itself, instead of --config')
+  .option('--from <index|time>', 'first record: an index, or an ISO 8601 date or time')
+  .option('--to <index|time>', 'last record: an index, or an ISO 8601 date or time')
+  .action((options: { out: string; config?: string; db?: string; from?: string; to?: string }) => run(() => auditExportCommand(options)));
 
 const relay = program.command('relay').description('the cloud relay');
 relay
@@ -75,10 +130,26 @@ relay
   .action((options: { config: string }) =>
     run(async () => {
       const running = await startRelay(options.config);
-      process.stderr.write(`wardline relay running: gRPC port ${running.grpcPort}, HTTP port ${running.httpPort}\n`);
+      const transport = running.config.tls ? (running.config.tls.clientCaFile ? 'TLS, mutual TLS for agents' : 'TLS') : 'plaintext (allowPlaintext)';
+      process.stderr.write(`wardline relay running: gRPC port ${running.grpcPort}, HTTP${running.config.tls ? 'S' : ''} port ${running.httpPort}, ${transport}\n`);
       await runUntilSignal(() => running.stop());
     }),
   );
+
+const keys = program.command('keys').description("the hospital-held pseudonym and encryption keys (keys.dir in agent.yaml)");
+keys
+  .command('rotate')
+  .description('make a new active key of one kind and retire the old one (kept for decrypting for keys.retainRetired); takes effect at the next agent start')
+  .requiredOption('--kind <kind>', 'pseudonym or encryption')
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .option('--json', 'print the rotation as JSON')
+  .action((options: { kind: string; config: string; json?: boolean }) => run(async () => recordKeyRotation(options.config, keysRotateCommand(options))));
+keys
+  .command('list')
+  .description('list the keys in keys.dir: active and retired, and how long retired ones are kept')
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .option('--json', 'print JSON')
+  .action((options: { config: string; json?: boolean }) => run(async () => keysListCommand(options)));
 
 const feed = program.command('feed').description('vendor side: read replicated feeds');
 feed
@@ -92,7 +163,12 @@ feed
   .option('--hospital <id>', 'hospital id, when the key reads the same feed at several hospitals')
   .option('--format <format>', 'ndjson or text', 'ndjson')
   .option('--limit <n>', 'stop after n events', nonNegativeInteger)
-  .action((options: { feed: string; key: string; relay: string; after: number; follow: boolean; hospital?: string; format: string; limit?: number }) =>
+  .option('--ca <file>', "PEM CA that issued the relay's certificate (default: the system's trusted CAs)")
+  .option('--client-cert <file>', 'PEM client certificate, for a relay that requires client certificates on gRPC')
+  .option('--client-key <file>', 'PEM private key of --client-cert')
+  .option('--server-name <name>', "the name on the relay's certificate, when --relay dials another (an IP address)")
+  .option('--plaintext', 'connect without TLS, to a relay with allowPlaintext (local development only)', false)
+  .action((options: { feed: string; key: string; relay: string; after: number; follow: boolean; hospital?: string; format: string; limit?: number; ca?: string; clientCert?: string; clientKey?: string; serverName?: string; plaintext: boolean }) =>
     run(async () => {
       if (options.format !== 'ndjson' && options.format !== 'text') throw new InvalidArgumentError(`--format must be ndjson or text, got "${options.format}"`);
       const abort = new AbortController();
@@ -100,6 +176,46 @@ feed
       return feedTailCommand({ ...options, format: options.format }, abort.signal);
     }),
   );
+
+const cert = program
+  .command('cert')
+  .description('development certificates for TLS and mutual TLS, made with the openssl command: a CA, the relay\'s server certificate, one client certificate per hospital');
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const positiveInteger = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number ≥ 1, got "${value}"`);
+  return n;
+};
+cert
+  .command('ca')
+  .description('create a development CA (ca.crt, and ca.key with mode 0600) in --out')
+  .requiredOption('--out <dir>', 'directory for ca.crt and ca.key')
+  .option('--name <common name>', 'the CA\'s name', 'Wardline development CA')
+  .option('--days <n>', 'validity in days (default 3650)', positiveInteger)
+  .option('--force', 'replace an existing CA (every certificate it issued stops being trusted)', false)
+  .option('--openssl <path>', 'the openssl command', 'openssl')
+  .action((options: { out: string; name: string; days?: number; force: boolean; openssl: string }) => run(() => certCaCommand(options)));
+cert
+  .command('server')
+  .description("issue the relay's server certificate (server.crt, server.key 0600, ca.crt) for the names clients dial")
+  .requiredOption('--ca <dir>', 'the CA directory (from wardline cert ca)')
+  .requiredOption('--out <dir>', 'directory for the certificate, key and a copy of ca.crt')
+  .option('--name <dns name>', 'a DNS name clients dial; repeat for more', collect, [])
+  .option('--ip <address>', 'an IP address clients dial; repeat for more', collect, [])
+  .option('--days <n>', 'validity in days (default 825)', positiveInteger)
+  .option('--force', 'replace an existing server.crt and server.key', false)
+  .option('--openssl <path>', 'the openssl command', 'openssl')
+  .action((options: { ca: string; out: string; name: string[]; ip: string[]; days?: number; force: boolean; openssl: string }) => run(() => certServerCommand(options)));
+cert
+  .command('client')
+  .description("issue a hospital's client certificate (client.crt, client.key 0600, ca.crt): the agent's identity at the relay")
+  .requiredOption('--ca <dir>', 'the CA directory (from wardline cert ca)')
+  .requiredOption('--hospital <id>', "the hospital id (the relay's hospitals[].id, the agent's hospital.id)")
+  .requiredOption('--out <dir>', 'directory for the certificate, key and a copy of ca.crt')
+  .option('--days <n>', 'validity in days (default 825)', positiveInteger)
+  .option('--force', 'replace an existing client.crt and client.key', false)
+  .option('--openssl <path>', 'the openssl command', 'openssl')
+  .action((options: { ca: string; hospital: string; out: string; days?: number; force: boolean; openssl: string }) => run(() => certClientCommand(options)));
 
 program
   .command('demo')

@@ -12,6 +12,7 @@ import {
   loadConfigFile,
   validateConfig,
 } from '../protocol/index.js';
+import { RelayTlsSchema } from './tls/relay-tls-config.js';
 
 /** Used in logs, metrics and Welcome.relay_id when `relayId` is not set. */
 export const DEFAULT_RELAY_ID = 'wardline-relay';
@@ -74,10 +75,9 @@ const Hospital = z
   })
   .superRefine((hospital, ctx) => {
     // The issue points at secretFile when both are set so the error echoes the
-    // path, never the secret itself.
-    if (hospital.secret === undefined && hospital.secretFile === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'expected secret or secretFile' });
-    } else if (hospital.secret !== undefined && hospital.secretFile !== undefined) {
+    // path, never the secret itself. Neither is checked at the top level: with
+    // mutual TLS the hospital's client certificate may replace the secret.
+    if (hospital.secret !== undefined && hospital.secretFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['secretFile'], message: 'give secret or secretFile, not both' });
     }
   });
@@ -113,17 +113,38 @@ export const RelayConfig = z
     dataDir: z.string().min(1),
     grpc: Grpc.prefault({}),
     http: Http.prefault({}),
+    /** TLS for both endpoints (HTTPS for http), and mutual TLS for agents with tls.clientCaFile. */
+    tls: RelayTlsSchema.optional(),
+    /** Run both endpoints without TLS. For local development only: patient data would cross the network in clear. */
+    allowPlaintext: z.boolean().default(false),
     hospitals: z.array(Hospital).default([]),
     vendors: z.array(Vendor).default([]),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
   })
   .superRefine((config, ctx) => {
+    // Plaintext is never the silent default: a relay without tls starts only when told it may.
+    if (config.tls === undefined && !config.allowPlaintext) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'expected tls (certFile and keyFile; `wardline cert` makes development ones), or allowPlaintext: true to run without TLS for local development',
+      });
+    } else if (config.tls !== undefined && config.allowPlaintext) {
+      ctx.addIssue({ code: 'custom', path: ['allowPlaintext'], message: 'remove it: tls is configured, so both endpoints use TLS' });
+    }
     const hospitalIds = new Set<string>();
     config.hospitals.forEach((hospital, i) => {
       if (hospitalIds.has(hospital.id)) {
         ctx.addIssue({ code: 'custom', path: ['hospitals', i, 'id'], message: 'duplicate hospital id' });
       }
       hospitalIds.add(hospital.id);
+      if (hospital.secret === undefined && hospital.secretFile === undefined && config.tls?.clientCaFile === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hospitals', i, 'secret'],
+          message: 'expected secret or secretFile (or mutual TLS: tls.clientCaFile, so the hospital\'s client certificate identifies its agent)',
+        });
+      }
     });
     const vendorNames = new Set<string>();
     config.vendors.forEach((vendor, i) => {
@@ -148,7 +169,7 @@ export type RelayConfigInput = z.input<typeof RelayConfig>;
 
 /**
  * Reads and validates a relay YAML config. Throws ConfigError naming the key and
- * the file. Relative paths (dataDir, secretFile, keyFile) are resolved against the
+ * the file. Relative paths (dataDir, secretFile, keyFile, tls.*File) are resolved against the
  * config file's directory, so the relay behaves the same from any working directory.
  */
 export function loadRelayConfig(file: string): RelayConfig {
@@ -168,6 +189,7 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
   return {
     ...config,
     dataDir: resolve(baseDir, config.dataDir),
+    tls: config.tls && { ...config.tls, certFile: resolve(baseDir, config.tls.certFile), keyFile: resolve(baseDir, config.tls.keyFile), clientCaFile: at(config.tls.clientCaFile) },
     hospitals: config.hospitals.map((h) => ({ ...h, secretFile: at(h.secretFile) })),
     vendors: config.vendors.map((v) => ({ ...v, keyFile: at(v.keyFile) })),
   };

@@ -9,8 +9,8 @@ import { MIN_SECRET_LENGTH, type RelayConfig } from './config.js';
 export interface HospitalCredential {
   id: string;
   name?: string;
-  /** The shared secret the agent must present in Hello. */
-  secret: string;
+  /** The shared secret the agent must present in Hello; undefined: the client certificate alone identifies the agent (mutual TLS). */
+  secret?: string;
 }
 
 /** What one vendor key may read: feed names per hospital. */
@@ -44,7 +44,8 @@ export function loadCredentials(config: RelayConfig, source: string): RelayCrede
   const hospitals = config.hospitals.map((h, i) => ({
     id: h.id,
     ...(h.name === undefined ? {} : { name: h.name }),
-    secret: secretAt(`hospitals[${i}].secret`, h.secret, h.secretFile),
+    // Without either, the config schema has checked that mutual TLS identifies the agent.
+    ...(h.secret === undefined && h.secretFile === undefined ? {} : { secret: secretAt(`hospitals[${i}].secret`, h.secret, h.secretFile) }),
   }));
   const vendors = config.vendors.map((v, i) => ({
     name: v.name,

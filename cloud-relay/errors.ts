@@ -21,6 +21,13 @@ export const RelayErrorCode = {
   SHUTTING_DOWN: 'WL_SHUTTING_DOWN',
   /** An unexpected relay fault (for example the disk is full). Nothing was acknowledged; see the relay log. */
   INTERNAL: 'WL_INTERNAL',
+  /**
+   * The agent's client certificate names another hospital than its Hello (or none).
+   * Install the certificate issued for this hospital (relays[].tls.certFile) or correct hospital.id.
+   */
+  CERTIFICATE_MISMATCH: 'WL_CERTIFICATE_MISMATCH',
+  /** The hospital revoked the feed: its data was deleted from the relay and it is not served. Ask the hospital. */
+  FEED_REVOKED: 'WL_FEED_REVOKED',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -43,9 +50,23 @@ export class AgentAuthError extends RelayError {
     message: string,
     readonly hospitalId: string,
     /** Why, for the relay's own log only (the agent is told less, so ids cannot be probed). */
-    readonly reason: 'unknown-hospital' | 'wrong-secret',
+    readonly reason: 'unknown-hospital' | 'wrong-secret' | 'no-certificate',
   ) {
     super(message, ErrorCode.BAD_AGENT_CREDENTIALS);
+  }
+}
+
+/** The agent's verified client certificate names another hospital than its Hello, or none (gRPC PERMISSION_DENIED). */
+export class CertificateIdentityError extends RelayError {
+  override name = 'CertificateIdentityError';
+  constructor(
+    message: string,
+    /** The hospital_id the Hello claimed. */
+    readonly hospitalId: string,
+    /** The hospital the certificate names; undefined when it names none. */
+    readonly certificateHospitalId: string | undefined,
+  ) {
+    super(message, RelayErrorCode.CERTIFICATE_MISMATCH);
   }
 }
 
@@ -175,6 +196,22 @@ export class ShuttingDownError extends RelayError {
   override name = 'ShuttingDownError';
   constructor() {
     super('relay is shutting down; reconnect', RelayErrorCode.SHUTTING_DOWN);
+  }
+}
+
+/** The hospital revoked the feed: its data is deleted and it is neither stored nor served (HTTP 410, gRPC NOT_FOUND). */
+export class FeedRevokedError extends RelayError {
+  override name = 'FeedRevokedError';
+  constructor(
+    readonly hospital: string,
+    readonly feed: string,
+    /** Milliseconds since the epoch. */
+    readonly revokedAtMs: number,
+  ) {
+    super(
+      `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: its data was deleted from this relay and it is no longer served`,
+      RelayErrorCode.FEED_REVOKED,
+    );
   }
 }
 

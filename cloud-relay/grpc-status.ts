@@ -7,7 +7,9 @@ import {
   BadBatchError,
   BadRequestError,
   BatchTooLargeError,
+  CertificateIdentityError,
   FeedNotGrantedError,
+  FeedRevokedError,
   HospitalRequiredError,
   ProtocolVersionError,
   ProtocolViolationError,
@@ -24,10 +26,11 @@ export const ERROR_CODE_TRAILER = 'wardline-error-code';
 /** The gRPC status code for an error raised inside the relay. */
 export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
-  if (error instanceof FeedNotGrantedError) return Status.PERMISSION_DENIED;
+  if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
   if (error instanceof BatchTooLargeError) return Status.RESOURCE_EXHAUSTED;
   if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
+  if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (
     error instanceof ProtocolViolationError ||
     error instanceof UnknownFeedError ||

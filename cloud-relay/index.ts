@@ -21,3 +21,4 @@ export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/feed-query.js';
 export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './feeds/feed-http.js';
 export { ERROR_CODE_TRAILER } from './grpc-status.js';
 export * from './errors.js';
+export * from './tls/index.js';

@@ -15,6 +15,11 @@ import { RelayServer, type RelayPorts } from './relay-server.js';
 import { buildRelayStatus, type RelayStatus } from './relay-status.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
+import { VendorReads } from './feeds/vendor-reads.js';
+import { checkRelayReadiness } from './status-page/relay-readiness.js';
+import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
+import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
+import { loadRelayTls } from './tls/relay-tls.js';
 
 /** The relay's SQLite file inside `dataDir`. */
 export const RELAY_DB_FILE = 'relay.db';
@@ -48,23 +53,34 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const source = typeof configOrFile === 'string' ? configOrFile : '(inline relay config)';
   const config = typeof configOrFile === 'string' ? loadRelayConfig(configOrFile) : configOrFile;
   const credentials = loadCredentials(config, source);
+  const tls = config.tls && loadRelayTls(config.tls, source, (options.now ?? Date.now)());
   const logger = (options.logger ?? pino({ level: config.log.level })).child({ relayId: config.relayId });
   const now = options.now ?? Date.now;
 
   const notifier = new FeedNotifier();
-  const store = FeedStore.open({ file: join(config.dataDir, RELAY_DB_FILE), onAdvance: notifier.advanced, now });
+  const store = FeedStore.open({ file: join(config.dataDir, RELAY_DB_FILE), onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
   const metrics = new RelayMetrics();
   const vendors = new VendorAuth(credentials.vendors);
+  // Where each vendor key has read up to, for the status page and metrics.
+  const reads = new VendorReads(now);
+  const vendorStatus = (nowMs: number) =>
+    buildVendorStatus({
+      nowMs,
+      vendors: credentials.vendors,
+      reads: reads.all(),
+      highWater: (hospital, feed) => store.highWater(hospital, feed),
+      unread: (hospital, feed, afterSeq) => store.unreadAfter(hospital, feed, afterSeq, UNREAD_COUNT_CAP),
+    });
   const replication = new ReplicationService({
     store,
-    hospitals: new HospitalAuth(credentials.hospitals),
+    hospitals: new HospitalAuth(credentials.hospitals, { mutualTls: tls?.clientCa !== undefined }),
     metrics,
     logger: logger.child({ service: 'replication' }),
     relayId: config.relayId,
     maxBatchBytes: config.grpc.maxBatchBytes,
     now,
   });
-  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, logger: logger.child({ service: 'feeds' }) });
+  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, logger: logger.child({ service: 'feeds' }) });
   const startedAtMs = now();
   const status = (): RelayStatus =>
     buildRelayStatus({
@@ -74,18 +90,35 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       hospitals: credentials.hospitals,
       agents: replication.connectedAgents(),
       feeds: store.feedSizes(),
+      ledgerHeads: store.ledgerHeads.all(),
+      revocations: store.revocations.all(),
+      vendors: vendorStatus(now()),
     });
 
-  const server = new RelayServer({
+  const server: RelayServer = new RelayServer({
     grpc: config.grpc,
     http: config.http,
+    tls,
     replication,
     subscriptions,
-    httpHandler: createFeedHttpHandler({ store, vendors, metrics, status, logger: logger.child({ service: 'http' }) }),
+    httpHandler: createFeedHttpHandler({
+      store,
+      vendors,
+      metrics,
+      status,
+      reads,
+      readiness: () =>
+        checkRelayReadiness([
+          { name: 'store', check: () => (store.feedSizes(), null) },
+          { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
+        ]),
+      logger: logger.child({ service: 'http' }),
+    }),
     store,
     logger,
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
   });
+  registerRelayStatusMetrics(metrics.registry, status);
   const ports = await server.start();
   return {
     ...ports,

@@ -13,7 +13,7 @@ export class RelayMetrics {
   /** Batches received, by outcome. */
   readonly batches = new Counter({
     name: 'wardline_relay_batches_total',
-    help: 'Batches received from agents, by result (append, overlap, duplicate, gap, rejected).',
+    help: 'Batches received from agents, by result (append, overlap, duplicate, gap, revoked, rejected).',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

@@ -1,7 +1,9 @@
 // Listens: one gRPC server (Replication for agents, Feeds for vendors) and one
-// HTTP server (feed NDJSON, status, metrics, health). Owns the order of
+// HTTP server (feed NDJSON, status, metrics, health), both over TLS when the
+// config has tls (plaintext only with allowPlaintext). Owns the order of
 // start-up and shutdown; builds nothing itself (main.ts does).
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -9,6 +11,8 @@ import { FeedsService, type ListenAddress } from '../protocol/index.js';
 import type { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
 import type { ReplicationService } from './ingest/replication-service.js';
 import type { FeedStore } from './store/feed-store.js';
+import type { RelayTls } from './tls/relay-tls.js';
+import { grpcServerCredentials, httpsServerOptions } from './tls/server-credentials.js';
 
 /** How long stop() lets streams finish before cutting them, in milliseconds. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
@@ -31,6 +35,8 @@ export interface RelayServerOptions {
     };
   };
   http: { listen: ListenAddress };
+  /** TLS for both endpoints; undefined serves plaintext (the config said allowPlaintext). */
+  tls: RelayTls | undefined;
   replication: ReplicationService;
   subscriptions: FeedSubscribeService;
   httpHandler: RequestListener;
@@ -56,6 +62,11 @@ export class RelayServer {
 
   constructor(private readonly options: RelayServerOptions) {}
 
+  /** True once both servers listen, until stop() begins (GET /readyz). */
+  get listening(): boolean {
+    return this.state === 'running';
+  }
+
   /** Binds both servers; resolves with the ports actually bound (useful with port 0). */
   async start(): Promise<RelayPorts> {
     if (this.state !== 'new') throw new Error(`RelayServer.start() called when ${this.state}`);
@@ -65,11 +76,14 @@ export class RelayServer {
       this.grpcServer = new GrpcServer(grpcServerOptions(grpc));
       this.grpcServer.addService(this.options.replication.definition, this.options.replication.implementation);
       this.grpcServer.addService(FeedsService, this.options.subscriptions.implementation);
-      const grpcPort = await bindGrpc(this.grpcServer, grpc.listen);
-      this.httpServer = createServer(this.options.httpHandler);
+      const { tls } = this.options;
+      const grpcPort = await bindGrpc(this.grpcServer, grpc.listen, grpcServerCredentials(tls));
+      this.httpServer = tls ? createHttpsServer(httpsServerOptions(tls), this.options.httpHandler) : createServer(this.options.httpHandler);
       const httpPort = await listenHttp(this.httpServer, http.listen);
       this.state = 'running';
-      logger.info({ grpc: `${grpc.listen.host}:${grpcPort}`, http: `${http.listen.host}:${httpPort}` }, 'relay listening');
+      const transport = !tls ? 'plaintext' : !tls.clientCa ? 'tls' : tls.requireClientCert ? 'mutual tls (client certificate required)' : 'mutual tls (client certificate optional)';
+      logger.info({ grpc: `${grpc.listen.host}:${grpcPort}`, http: `${http.listen.host}:${httpPort}`, transport }, 'relay listening');
+      if (!tls) logger.warn('TLS is off (allowPlaintext: true): agents, vendors and their data cross the network in clear; use this for local development only');
       return { grpcPort, httpPort };
     } catch (error) {
       this.grpcServer?.forceShutdown();
@@ -139,9 +153,9 @@ function grpcServerOptions(grpc: RelayServerOptions['grpc']): ChannelOptions {
   };
 }
 
-function bindGrpc(server: GrpcServer, listen: ListenAddress): Promise<number> {
+function bindGrpc(server: GrpcServer, listen: ListenAddress, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(formatHostPort(listen), ServerCredentials.createInsecure(), (error, port) => {
+    server.bindAsync(formatHostPort(listen), credentials, (error, port) => {
       if (error) reject(new Error(`cannot listen for gRPC on ${formatHostPort(listen)}: ${error.message}`, { cause: error }));
       else resolve(port);
     });

@@ -8,3 +8,7 @@ export { pb } from './messages.js';
 export * from './config-file.js';
 export * from './config-units.js';
 export * from './vendor-event-json.js';
+export * from './openssl-command.js';
+export * from './certificate-request.js';
+export * from './certificate-identity.js';
+export * from './pem-file.js';

@@ -3,9 +3,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import type { AdminRequestHandler } from '../admin/index.js';
 import type { AdmissionCheck, JournalWriter, LocalCopy, LocalRecord } from '../store/index.js';
-import { DASHBOARD_HTML } from './dashboard-page.js';
 import { IngestRequestError, parseIngestRows } from './ingest-rows.js';
+import type { HttpOperations } from './operations-routes.js';
 
 /** Largest ingest body accepted, in bytes. */
 export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -27,6 +28,10 @@ export interface AgentHttpServerOptions {
   admission?: AdmissionCheck;
   /** Drops every relay stream or backoff wait and reconnects now (POST /v1/admin/reconnect); absent = 404. */
   reconnect?: () => void;
+  /** POST /v1/admin/feeds/{feed}/pause|resume|revoke|reenable (agent/admin); absent = 404. */
+  feedAdmin?: AdminRequestHandler;
+  /** The dashboard, login, live channel, /readyz and the login guard (operations-routes.ts); absent = no dashboard, nothing guarded. */
+  operations?: HttpOperations;
   log: AgentHttpLogger;
 }
 
@@ -55,6 +60,7 @@ export class AgentHttpServer {
       });
     });
     this.server.keepAliveTimeout = 5_000;
+    if (options.operations) this.server.on('upgrade', (req, socket, head) => options.operations!.upgrade(req, socket, head));
   }
 
   async start(): Promise<AddressInfo> {
@@ -69,6 +75,8 @@ export class AgentHttpServer {
   }
 
   async stop(): Promise<void> {
+    // Open dashboards hold upgraded sockets the HTTP server would wait for.
+    await this.options.operations?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -78,17 +86,14 @@ export class AgentHttpServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent');
     const path = url.pathname;
+    // Login, dashboard and readiness first: they also refuse what needs a login.
+    if (this.options.operations && (await this.options.operations.handle(req, res, url))) return;
     if (req.method === 'GET' || req.method === 'HEAD') {
       if (path === '/healthz') return sendJson(res, 200, { ok: true });
       if (path === '/v1/status') return sendJson(res, 200, this.options.status());
       if (path === '/metrics') {
         res.writeHead(200, { 'content-type': this.options.metrics.contentType });
         res.end(await this.options.metrics.metrics());
-        return;
-      }
-      if (path === '/') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(DASHBOARD_HTML);
         return;
       }
       const record = RECORD_PATH.exec(path);
@@ -101,13 +106,23 @@ export class AgentHttpServer {
       return this.ingest(req, res, match[1]!, url);
     }
     // Operator action, for after the line is repaired, so the agent need not sit out
-    // a long backoff. No login yet (the admin dashboard issue brings it): whoever
-    // reaches the HTTP listen address can call it, so bind that to a trusted network.
+    // a long backoff. The login (http.admin) is checked by the operations routes
+    // above; without one, whoever reaches the listen address can call it.
     if (path === '/v1/admin/reconnect' && this.options.reconnect) {
       if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST to reconnect', { allow: 'POST' });
       req.resume();
       this.options.reconnect();
       return sendJson(res, 202, { reconnecting: true });
+    }
+    // Same trust as reconnect: the operations routes above checked the login.
+    if (path.startsWith('/v1/admin/feeds/') && this.options.feedAdmin) {
+      const answer = await this.options.feedAdmin({
+        method: req.method ?? 'GET',
+        path,
+        origin: `http ${req.socket.remoteAddress ?? 'unknown'}`,
+        readBody: (limit) => readBody(req, limit),
+      });
+      if (answer) return sendJson(res, answer.status, answer.body, answer.headers);
     }
     sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
   }

@@ -14,20 +14,33 @@
 //  3. The feed's class may not send now (timetable): the pump reads nothing and
 //     waits for the next policy change; the backlog stays on disk.
 //  4. A quiet feed still advances its high-water mark every emptyBatchIntervalMs.
-import { encodeEventsAsync, type CodecName, type EncodedPayload } from '../../protocol/index.js';
+//  5. The operator pauses or revokes the feed while a batch is being prepared:
+//     the hold is checked again right before the hand-over, in the same
+//     synchronous step as the send, so once hold() has returned no batch of
+//     this feed reaches the transport; a prepared batch is dropped (its permit
+//     handed back) and read again after release().
+//  6. The egress ledger cannot be written: the batch is not sent (nothing
+//     leaves without its record); the stream closes and the replicator retries.
+import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
+import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
+import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus, type PolicyResult } from '../policy/index.js';
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
 import { FeedWindow, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
 const COMPRESSION_RATIO_WEIGHT = 0.5;
+/** Events shaped by the feed policy between two yields to the event loop (~10–20 ms of work). */
+const POLICY_SLICE_EVENTS = 200;
 
 export interface ReplicatedFeed {
   name: string;
   streams: string[];
   /** Version of the policy shaping this feed (0 = pass-through). */
   policyVersion: number;
+  /** Shapes every batch as it is built (agent/policy); none = events leave as journaled. */
+  policy?: FeedPolicy;
   /** Priority class on the uplink (bandwidth.classes); default "standard". */
   class?: string;
 }
@@ -52,6 +65,18 @@ export interface FeedReplicationStatus {
   rateEventsPerSecond: number;
   /** Why the feed's class may not send now; null when it may. */
   blocked: string | null;
+  /** True while the operator holds the feed (pause, revoke): nothing of it leaves. */
+  paused: boolean;
+  /** The policy version the feed's batches carry (0 = pass-through). */
+  policyVersion: number;
+  /** What the policy let out that it should not have (identifier scan, unreadable bodies); null without a policy. */
+  identifiers: IdentifierScanStatus | null;
+}
+
+/** Records a batch in the egress ledger before it is handed over (agent/audit). */
+export interface PumpEgressRecorder {
+  /** Resolves once the record is durable, with the ledger head the batch carries. */
+  recordBatch(batch: { feed: string; firstSeq: number; lastSeq: number; events: number; bytes: number; uncompressedBytes: number; payloadSha256: Uint8Array; policyVersion: number; codec: string }): Promise<LedgerHead>;
 }
 
 export interface FeedPumpOptions {
@@ -68,6 +93,10 @@ export interface FeedPumpOptions {
   savedAckedSeq: number;
   clock: () => number;
   log?: { error(fields: object, message: string): void };
+  /** Where each batch is recorded before it is sent; none = no ledger (tests). */
+  egress?: PumpEgressRecorder;
+  /** Start held (a feed paused or revoked before the agent started); the reason shows in status. */
+  hold?: string | null;
 }
 
 /** An established stream as a pump sees it. */
@@ -98,11 +127,22 @@ export class FeedPump {
   private nacks = 0;
   /** Set when the feed cannot go on without skipping events; cleared by the next Welcome. */
   private stopped: string | null = null;
+  /** Why the operator holds the feed (pause, revoke); null when it may send. */
+  private holdReason: string | null;
+  /** Why the relay refuses the feed (revoked there); null when it does not. */
+  private relayRefusal: string | null = null;
+  /** True while a stream is open (between start() and its abort). */
+  private streaming = false;
+  private readonly idleWaiters = new Set<() => void>();
+  /** Findings of the feed policy's identifier scan; undefined without a policy. */
+  private readonly identifierScan: IdentifierScan | undefined;
 
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
     this.window = new FeedWindow(options.spec.name, options.maxInFlight);
     this.window.reset(options.savedAckedSeq);
+    this.holdReason = options.hold ?? null;
+    this.identifierScan = options.spec.policy ? new IdentifierScan(options.spec.policy.scan) : undefined;
     this.ackedBytes = new RateMeter(options.clock);
     this.ackedEvents = new RateMeter(options.clock);
   }
@@ -122,15 +162,75 @@ export class FeedPump {
     this.window.reset(highWaterSeq);
     this.lastBatchAtMs = 0;
     this.stopped = null;
+    this.notifyIdle();
+  }
+
+  /**
+   * Stops handing this feed's batches to the transport, at once: no send starts
+   * after this returns. Batches already handed over stay in flight (whenIdle()).
+   */
+  hold(reason: string): void {
+    this.holdReason = reason;
+  }
+
+  /** Lets the feed send again, from where its window stands. */
+  release(): void {
+    this.holdReason = null;
+    this.wake();
+  }
+
+  /** The operator's hold, or null. */
+  get heldFor(): string | null {
+    return this.holdReason;
+  }
+
+  /** The relay refuses the feed (revoked there), or no longer does (null). */
+  setRelayRefusal(reason: string | null): void {
+    this.relayRefusal = reason;
+    if (reason === null) this.wake();
+  }
+
+  /**
+   * Resolves true once no batch is awaiting the relay's reply (or the stream
+   * ended, taking them with it), false if that takes longer than `timeoutMs`.
+   */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.isIdle) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (idle: boolean): void => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(onIdle);
+        resolve(idle);
+      };
+      const onIdle = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.idleWaiters.add(onIdle);
+    });
+  }
+
+  private get isIdle(): boolean {
+    return !this.streaming || this.window.inFlightCount === 0;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle) return;
+    for (const waiter of [...this.idleWaiters]) waiter();
+  }
+
+  private get mayHandOver(): boolean {
+    return this.holdReason === null && this.relayRefusal === null;
   }
 
   /** Pumps into `stream` until its signal aborts. Call reset() first. */
   start(stream: PumpStream): void {
+    this.streaming = true;
     stream.signal.addEventListener(
       'abort',
       () => {
         // What was in flight on this stream is no longer on the line as far as the gate is concerned.
         this.releasePermits();
+        this.streaming = false;
+        this.notifyIdle();
         this.wake();
       },
       { once: true },
@@ -153,6 +253,7 @@ export class FeedPump {
     this.ackedBytes.record(outcome.batch.bytes);
     this.ackedEvents.record(outcome.batch.events);
     this.wake();
+    this.notifyIdle();
     return outcome;
   }
 
@@ -162,6 +263,7 @@ export class FeedPump {
     this.releaseOldestPermit();
     if (outcome.kind === 'resend-from') this.nacks++;
     this.wake();
+    this.notifyIdle();
     return outcome;
   }
 
@@ -181,7 +283,10 @@ export class FeedPump {
       nacks: this.nacks,
       rateBytesPerSecond: this.ackedBytes.perSecond(),
       rateEventsPerSecond: this.ackedEvents.perSecond(),
-      blocked: this.stopped ?? this.options.uplink.blockedReason(this.className) ?? null,
+      blocked: this.stopped ?? this.relayRefusal ?? this.holdReason ?? this.options.uplink.blockedReason(this.className) ?? null,
+      paused: this.holdReason !== null,
+      policyVersion: this.options.spec.policyVersion,
+      identifiers: this.identifierScan?.status() ?? null,
     };
   }
 
@@ -198,7 +303,7 @@ export class FeedPump {
   /** Sends the feed's next batch if there is one worth sending; returns whether to try again at once. */
   private async sendNext(stream: PumpStream): Promise<boolean> {
     const { journal, uplink, spec, clock } = this.options;
-    if (this.stopped || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
+    if (this.stopped || !this.mayHandOver || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
     const after = this.window.nextAfter;
     const limits: ReadLimits = {
       ...this.options.limits,
@@ -206,7 +311,10 @@ export class FeedPump {
         rateBytesPerSecond: uplink.rateBytesPerSecond,
         maxInFlightBytes: uplink.maxInFlightBytes,
         compressionRatio: this.compressionRatio,
-        maxBytes: stream.maxBatchBytes,
+        // The relay's ceiling counts payload bytes: when payloads come out larger than
+        // the journaled bodies (a policy encrypting or pseudonymising short values),
+        // read that much less, with a margin.
+        maxBytes: this.compressionRatio < 1 ? Math.max(1, Math.floor(stream.maxBatchBytes * this.compressionRatio * 0.8)) : stream.maxBatchBytes,
       }),
     };
     let range;
@@ -228,17 +336,44 @@ export class FeedPump {
       const quietLongEnough = clock() - this.lastBatchAtMs >= this.options.emptyBatchIntervalMs && this.window.inFlightCount === 0;
       if (!scannedToLimit && !quietLongEnough) return false;
     }
-    const encoded = await encodeEventsAsync(range.events, this.options.codec);
+    // Shaped when the batch is built, so a policy change governs everything not yet sent.
+    const encoded = await encodeEventsAsync(await this.shape(range), this.options.codec);
     if (stream.signal.aborted) return false;
     // A nack moved the window while the payload was compressed: read again from there.
     if (this.window.nextAfter !== after) return true;
     this.observeCompression(range, encoded);
+    // Past the relay's limit after shaping: read again, smaller (the ratio just observed shrinks the budget).
+    if (encoded.payload.length > stream.maxBatchBytes && range.events.length > 1) return true;
 
     const permit = await uplink.acquire({ feed: spec.name, class: this.className, bytes: encoded.payload.length }, stream.signal);
     if (!permit) return false;
-    if (stream.signal.aborted || this.window.nextAfter !== after) {
+    if (stream.signal.aborted || this.window.nextAfter !== after || !this.mayHandOver) {
       uplink.release(permit);
-      return !stream.signal.aborted;
+      return !stream.signal.aborted && this.mayHandOver;
+    }
+    let head: LedgerHead | undefined;
+    try {
+      // Durable before the hand-over: a batch that left always has its record.
+      head = await this.options.egress?.recordBatch({
+        feed: spec.name,
+        firstSeq: range.firstSeq,
+        lastSeq: range.lastSeq,
+        events: range.events.length,
+        bytes: encoded.payload.length,
+        uncompressedBytes: encoded.uncompressedBytes,
+        payloadSha256: encoded.payloadSha256,
+        policyVersion: spec.policyVersion,
+        codec: this.options.codec,
+      });
+    } catch (error) {
+      uplink.release(permit);
+      throw error;
+    }
+    // Checked again after the record's fsync and, with the hand-over below, in
+    // one synchronous step: a hold set meanwhile keeps this batch on disk.
+    if (stream.signal.aborted || this.window.nextAfter !== after || !this.mayHandOver) {
+      uplink.release(permit);
+      return !stream.signal.aborted && this.mayHandOver;
     }
     const now = clock();
     this.window.sent({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, events: range.events.length, bytes: encoded.payload.length, sentAtMs: now });
@@ -256,8 +391,29 @@ export class FeedPump {
       eventCount: range.events.length,
       uncompressedBytes: encoded.uncompressedBytes,
       policyVersion: spec.policyVersion,
+      ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
     });
     return true;
+  }
+
+  /** The range's events as the feed's policy lets them leave; counts what its scan finds. */
+  private async shape(range: JournalRange): Promise<JournalEvent[]> {
+    const policy = this.options.spec.policy;
+    if (!policy || range.events.length === 0) return range.events;
+    // Shaping is CPU work (HMAC, AES, rewriting): in slices, yielding between them,
+    // so an HL7 ACK or an ingest answer never waits for a whole batch.
+    const shaped: JournalEvent[] = [];
+    const findings: PolicyResult['findings'] = [];
+    const unreadableSeqs: number[] = [];
+    for (let i = 0; i < range.events.length; i += POLICY_SLICE_EVENTS) {
+      if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const result = applyPolicy(policy, range.events.slice(i, i + POLICY_SLICE_EVENTS));
+      shaped.push(...result.events);
+      findings.push(...result.findings);
+      unreadableSeqs.push(...result.unreadableSeqs);
+    }
+    this.identifierScan?.record({ findings, unreadableSeqs }, range.lastSeq, this.options.clock());
+    return shaped;
   }
 
   /** Keeps the body-to-payload ratio the batch budget needs (the rate counts payload bytes). */

@@ -8,10 +8,26 @@
 //     timeout make grpc-js fail the call, which ends the session with an error.
 //  4. The relay ends the stream with a status: onClose gets a RelayLinkError
 //     carrying the status and whether it is retryable.
+//  5. TLS keeps the link down (untrusted relay certificate, refused client
+//     certificate, a plaintext peer): grpc-js only says it could not connect,
+//     so one TLS probe names the cause and the agent.yaml key to change; such a
+//     failure is not retryable soon (it needs an operator).
 import * as grpc from '@grpc/grpc-js';
 import { PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { RelayLinkError } from './errors.js';
-import type { HelloInfo, OutboundBatch, RelaySession, RelaySessionHandlers, RelayTransport, WelcomeInfo } from './relay-transport.js';
+import { DEFAULT_TLS_PROBE_TIMEOUT_MS, explainConnectFailure } from './explain-connect-failure.js';
+import type { RelayLinkTls } from './relay-link-tls.js';
+import type {
+  FeedControlAnswer,
+  FeedControlRequest,
+  HelloInfo,
+  NackReason,
+  OutboundBatch,
+  RelaySession,
+  RelaySessionHandlers,
+  RelayTransport,
+  WelcomeInfo,
+} from './relay-transport.js';
 import { isRetryableStatus } from './retry-policy.js';
 
 const CODEC_TO_PROTO = {
@@ -34,6 +50,10 @@ export interface GrpcRelayTransportOptions {
   keepaliveTimeoutMs: number;
   /** Largest message the agent sends, in bytes. */
   maxSendBytes: number;
+  /** TLS to the relay; undefined connects in plaintext (the config said allowPlaintext). */
+  tls: RelayLinkTls | undefined;
+  /** The relay's config path for error messages, e.g. `relays[0]`; default `relays[]`. */
+  configKey?: string;
 }
 
 const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
@@ -45,7 +65,11 @@ export class GrpcRelayTransport implements RelayTransport {
 
   private channel(): grpc.Client {
     if (!this.client) {
-      this.client = new ReplicationClient(this.options.address, grpc.credentials.createInsecure(), {
+      const { tls } = this.options;
+      const credentials = tls ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
+      this.client = new ReplicationClient(this.options.address, credentials, {
+        // Verify the relay against serverName (and send it as SNI and :authority) when the address is not the certificate's name.
+        ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
         'grpc.keepalive_time_ms': this.options.keepaliveTimeMs,
         'grpc.keepalive_timeout_ms': this.options.keepaliveTimeoutMs,
         'grpc.keepalive_permit_without_calls': 1,
@@ -61,11 +85,18 @@ export class GrpcRelayTransport implements RelayTransport {
 
   async open(hello: HelloInfo, handlers: RelaySessionHandlers): Promise<RelaySession> {
     const client = this.channel();
-    await new Promise<void>((resolve, reject) => {
-      client.waitForReady(Date.now() + this.options.connectTimeoutMs, (error) =>
-        error ? reject(new RelayLinkError(`cannot reach relay at ${this.options.address}: ${error.message}`, true, 'connect', { cause: error })) : resolve(),
-      );
-    });
+    const failure = await new Promise<Error | undefined>((resolve) => client.waitForReady(Date.now() + this.options.connectTimeoutMs, (error) => resolve(error)));
+    if (failure) {
+      const why = await explainConnectFailure({
+        address: this.options.address,
+        tls: this.options.tls,
+        configKey: this.options.configKey ?? 'relays[]',
+        timeoutMs: Math.min(this.options.connectTimeoutMs, DEFAULT_TLS_PROBE_TIMEOUT_MS),
+        nowMs: Date.now(),
+      });
+      if (why) throw new RelayLinkError(`cannot connect to relay at ${this.options.address}: ${why}`, false, 'connect', { cause: failure });
+      throw new RelayLinkError(`cannot reach relay at ${this.options.address}: ${failure.message}`, true, 'connect', { cause: failure });
+    }
     const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();
     return new GrpcRelaySession(call, hello, handlers, this.options).handshake();
   }
@@ -109,7 +140,8 @@ class GrpcRelaySession implements RelaySession {
           return;
         }
         if (message.ack) this.handlers.onAck(message.ack.feed ?? '', Number(message.ack.highWaterSeq ?? 0), Boolean(message.ack.duplicate));
-        else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '');
+        else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
+        else if (message.revoked || message.reinstated) this.handlers.onControlAnswer?.(toControlAnswer(message));
       });
       this.call.on('error', (error: grpc.ServiceError) => {
         const phase = welcomed ? 'stream' : 'handshake';
@@ -152,6 +184,7 @@ class GrpcRelaySession implements RelaySession {
           eventCount: batch.eventCount,
           uncompressedBytes: batch.uncompressedBytes,
           policyVersion: batch.policyVersion,
+          ...(batch.ledgerHead ? { ledgerHead: batch.ledgerHead, ledgerIndex: batch.ledgerIndex ?? 0 } : {}),
         },
       }),
     );
@@ -168,6 +201,13 @@ class GrpcRelaySession implements RelaySession {
       this.drainWaiters.add(onClosed);
       this.call.once('drain', onDrain);
     });
+  }
+
+  sendControl(request: FeedControlRequest): void {
+    if (this.closed) return; // the replicator sends it again on the next stream
+    const body = { feed: request.feed, reason: request.reason, ...(request.ledgerHead ? { ledgerHead: request.ledgerHead, ledgerIndex: request.ledgerIndex ?? 0 } : {}) };
+    // Small and rare: written without waiting for 'drain'.
+    this.call.write(pb.AgentMessage.create(request.kind === 'revoke' ? { revoke: body } : { reinstate: body }));
   }
 
   close(reason?: Error): void {
@@ -190,6 +230,30 @@ function toWelcomeInfo(welcome: NonNullable<RelayMessage['welcome']>): WelcomeIn
     relayId: welcome.relayId ?? '',
     protocolVersion: welcome.protocolVersion ?? 0,
     highWater: new Map((welcome.positions ?? []).map((p) => [p.feed ?? '', Number(p.highWaterSeq ?? 0)])),
+    revoked: new Set((welcome.positions ?? []).filter((p) => p.revoked).map((p) => p.feed ?? '')),
     maxBatchBytes: welcome.maxBatchBytes ?? 0,
   };
+}
+
+function nackReason(reason: number | null | undefined): NackReason {
+  if (reason === pb.NackReason.NACK_REASON_GAP) return 'gap';
+  if (reason === pb.NackReason.NACK_REASON_REVOKED) return 'revoked';
+  return 'unspecified';
+}
+
+function toControlAnswer(message: RelayMessage): FeedControlAnswer {
+  if (message.revoked) {
+    const r = message.revoked;
+    return {
+      kind: 'revoke',
+      feed: r.feed ?? '',
+      eventsDeleted: Number(r.eventsDeleted ?? 0),
+      bytesDeleted: Number(r.bytesDeleted ?? 0),
+      highWaterSeq: Number(r.highWaterSeq ?? 0),
+      revokedAtMs: Number(r.revokedAtMs ?? 0),
+      alreadyRevoked: Boolean(r.alreadyRevoked),
+    };
+  }
+  const r = message.reinstated!;
+  return { kind: 'reinstate', feed: r.feed ?? '', highWaterSeq: Number(r.highWaterSeq ?? 0), wasRevoked: Boolean(r.wasRevoked) };
 }

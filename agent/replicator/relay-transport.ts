@@ -17,6 +17,8 @@ export interface WelcomeInfo {
   /** The relay's durable high-water mark per feed named in Hello. */
   highWater: Map<string, number>;
   maxBatchBytes: number;
+  /** Feeds the relay holds as revoked by the hospital (it refuses their batches). */
+  revoked?: ReadonlySet<string>;
 }
 
 export interface OutboundBatch {
@@ -29,11 +31,45 @@ export interface OutboundBatch {
   eventCount: number;
   uncompressedBytes: number;
   policyVersion: number;
+  /** The egress ledger's head after this batch's record (32-byte SHA-256) and its index. */
+  ledgerHead?: Buffer;
+  ledgerIndex?: number;
 }
+
+/** An operator's request about a whole feed, answered by the relay in order with the stream's other replies. */
+export interface FeedControlRequest {
+  kind: 'revoke' | 'reinstate';
+  feed: string;
+  reason: string;
+  /** The egress ledger's head when the request was recorded. */
+  ledgerHead?: Buffer;
+  ledgerIndex?: number;
+}
+
+/** The relay's answer to a FeedControlRequest. */
+export type FeedControlAnswer =
+  | {
+      kind: 'revoke';
+      feed: string;
+      /** Events the relay deleted for this request, and their body bytes. */
+      eventsDeleted: number;
+      bytesDeleted: number;
+      /** The feed's high-water mark when it was revoked. */
+      highWaterSeq: number;
+      /** When the relay first revoked the feed, ms since the epoch. */
+      revokedAtMs: number;
+      alreadyRevoked: boolean;
+    }
+  | { kind: 'reinstate'; feed: string; highWaterSeq: number; wasRevoked: boolean };
+
+/** Nack reasons the replicator acts on. */
+export type NackReason = 'gap' | 'revoked' | 'unspecified';
 
 export interface RelaySessionHandlers {
   onAck(feed: string, highWaterSeq: number, duplicate: boolean): void;
-  onNack(feed: string, expectedSeq: number, detail: string): void;
+  onNack(feed: string, expectedSeq: number, detail: string, reason?: NackReason): void;
+  /** The relay answered a FeedControlRequest. */
+  onControlAnswer?(answer: FeedControlAnswer): void;
   /** The session ended: by the relay, the network, or close(). Called once. */
   onClose(error: Error | undefined): void;
 }
@@ -42,6 +78,8 @@ export interface RelaySession {
   readonly welcome: WelcomeInfo;
   /** Queues a batch; resolves when the transport can take more (backpressure). */
   send(batch: OutboundBatch): Promise<void>;
+  /** Sends a revoke or reinstate; the answer comes to onControlAnswer. */
+  sendControl(request: FeedControlRequest): void;
   /** Ends the session; onClose follows. */
   close(reason?: Error): void;
 }

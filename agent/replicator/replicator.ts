@@ -16,14 +16,19 @@
 //  4. Misbehaving relay (ack beyond what was sent): stream closed, resume from Welcome.
 //  5. stop() during any phase: the current stream is closed and the loop ends.
 //  6. Replies that arrive after their stream ended: ignored; the next Welcome rules.
+//  7. A revoke or reinstate whose answer is lost with its stream: kept pending
+//     and sent again after the next Welcome (the relay's handling is idempotent).
+//  8. The relay holds a feed as revoked (Welcome, or a Nack REVOKED): that
+//     feed's pump stops handing over batches; the others go on.
 import type { CodecName } from '../../protocol/index.js';
+import type { EgressRecorder } from '../audit/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
-import type { HelloInfo, RelaySession, RelayTransport } from './relay-transport.js';
+import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
 
 export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 
@@ -60,7 +65,18 @@ export interface ReplicatorOptions {
   uplink?: Uplink;
   clock?: () => number;
   random?: () => number;
+  /** Where every batch is recorded before it leaves (agent/audit); none = no ledger. */
+  egress?: EgressRecorder;
+  /** Feeds held from the start (paused or revoked before the agent started), with why. */
+  holds?: ReadonlyMap<string, string>;
+  /** The relay answered a revoke or reinstate, possibly on a later stream than the request's. */
+  onControlAnswer?: (relay: string, answer: FeedControlAnswer) => void;
+  /** A Welcome arrived; `revoked` are the feeds the relay holds as revoked. Called before any batch is sent. */
+  onWelcome?: (relay: string, revoked: ReadonlySet<string>) => void;
 }
+
+/** Why a pump stops when the relay holds its feed as revoked. */
+const RELAY_REVOKED = 'revoked at the relay: it deleted the feed and refuses its batches until the feed is re-enabled (wardline agent reenable)';
 
 export interface ReplicatorStatus {
   relay: string;
@@ -116,6 +132,8 @@ export class Replicator {
   private cancelSleep: (() => void) | undefined;
   /** Set by reconnectNow(); the next backoff waits 0 ms. */
   private reconnectRequested = false;
+  /** Revoke / reinstate requests not yet answered, latest per feed; sent after every Welcome. */
+  private readonly pendingControls = new Map<string, FeedControlRequest>();
 
   constructor(private readonly options: ReplicatorOptions) {
     this.clock = options.clock ?? Date.now;
@@ -139,6 +157,8 @@ export class Replicator {
           savedAckedSeq: acked,
           clock: this.clock,
           log: options.log,
+          egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
+          hold: options.holds?.get(spec.name) ?? null,
         }),
       );
     }
@@ -173,6 +193,39 @@ export class Replicator {
     else this.session?.close(new RelayLinkError('reconnect requested by operator', true, 'stream'));
   }
 
+  /** True when this replicator sends `feed`. */
+  hasFeed(feed: string): boolean {
+    return this.pumps.has(feed);
+  }
+
+  /** Stops handing `feed`'s batches to the transport, at once (see FeedPump.hold). */
+  holdFeed(feed: string, reason: string): void {
+    this.pumps.get(feed)?.hold(reason);
+  }
+
+  /** Lets `feed` send again. */
+  releaseFeed(feed: string): void {
+    this.pumps.get(feed)?.release();
+  }
+
+  feedStatus(feed: string): FeedReplicationStatus | undefined {
+    return this.pumps.get(feed)?.status();
+  }
+
+  /** Resolves true once nothing of `feed` awaits the relay's reply, false after `timeoutMs`. */
+  whenFeedIdle(feed: string, timeoutMs: number): Promise<boolean> {
+    return this.pumps.get(feed)?.whenIdle(timeoutMs) ?? Promise.resolve(true);
+  }
+
+  /**
+   * Sends a revoke or reinstate now if a stream is up, and after every Welcome
+   * until the relay answers it. A later request for the same feed replaces it.
+   */
+  requestControl(request: FeedControlRequest): void {
+    this.pendingControls.set(request.feed, request);
+    if (this.link.state === 'streaming') this.session?.sendControl(request);
+  }
+
   status(): ReplicatorStatus {
     return {
       relay: this.options.relayName,
@@ -200,8 +253,11 @@ export class Replicator {
             onAck: (feed, seq, duplicate) => {
               if (!life.over) this.onAck(feed, seq, duplicate);
             },
-            onNack: (feed, expected, detail) => {
-              if (!life.over) this.onNack(feed, expected, detail);
+            onNack: (feed, expected, detail, reason) => {
+              if (!life.over) this.onNack(feed, expected, detail, reason);
+            },
+            onControlAnswer: (answer) => {
+              if (!life.over) this.onControlAnswer(answer);
             },
             onClose: (reason) => life.end(reason),
           },
@@ -227,8 +283,13 @@ export class Replicator {
     this.session = session;
     this.relayId = session.welcome.relayId;
     for (const pump of this.pumps.values()) pump.reset(session.welcome.highWater.get(pump.name) ?? 0);
+    const revoked = session.welcome.revoked ?? new Set<string>();
+    for (const pump of this.pumps.values()) pump.setRelayRefusal(revoked.has(pump.name) ? RELAY_REVOKED : null);
+    this.options.onWelcome?.(this.options.relayName, revoked);
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
+    // Before any batch, so a revoke is never overtaken by the feed's own data.
+    for (const request of this.pendingControls.values()) session.sendControl(request);
     this.attempt = 0;
     // A request made while this connection was being set up is answered by it.
     this.reconnectRequested = false;
@@ -263,14 +324,29 @@ export class Replicator {
     if (outcome.kind === 'violation') this.session?.close(new RelayProtocolViolation(outcome.reason));
   }
 
-  private onNack(feedName: string, expectedSeq: number, detail: string): void {
+  private onNack(feedName: string, expectedSeq: number, detail: string, reason?: NackReason): void {
     const pump = this.pumps.get(feedName);
     const outcome = pump ? pump.onNack(expectedSeq) : { kind: 'violation' as const, reason: `nack for unknown feed ${feedName}` };
     if (outcome.kind === 'violation') {
       this.session?.close(new RelayProtocolViolation(outcome.reason));
+    } else if (reason === 'revoked') {
+      pump!.setRelayRefusal(RELAY_REVOKED);
+      this.options.log.error({ relay: this.options.relayName, feed: feedName, detail }, 'the relay refuses this feed: it is revoked there; the feed is stopped');
     } else if (outcome.kind === 'resend-from') {
       this.options.log.warn({ relay: this.options.relayName, feed: feedName, expectedSeq, detail }, 'relay refused a batch; resending from its expected seq');
     }
+  }
+
+  private onControlAnswer(answer: FeedControlAnswer): void {
+    if (this.pendingControls.get(answer.feed)?.kind === answer.kind) this.pendingControls.delete(answer.feed);
+    const pump = this.pumps.get(answer.feed);
+    if (pump && answer.kind === 'revoke') pump.setRelayRefusal(RELAY_REVOKED);
+    if (pump && answer.kind === 'reinstate') {
+      // The relay continues the feed from this mark; its word is the truth.
+      if (pump.window.inFlightCount === 0) pump.reset(answer.highWaterSeq);
+      pump.setRelayRefusal(null);
+    }
+    this.options.onControlAnswer?.(this.options.relayName, answer);
   }
 
   private checkAckTimeouts(session: RelaySession): void {

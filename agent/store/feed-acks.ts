@@ -7,7 +7,6 @@ import type { SqliteDatabase } from './agent-database.js';
 export class FeedAcks {
   private readonly upsert: Statement;
   private readonly selectAll: Statement;
-  private readonly countAfter: Statement;
 
   constructor(
     db: SqliteDatabase,
@@ -19,10 +18,6 @@ export class FeedAcks {
          updated_at_ms = excluded.updated_at_ms`,
     );
     this.selectAll = db.prepare('SELECT feed, acked_seq FROM feed_acks');
-    this.countAfter = db.prepare(
-      `SELECT COUNT(*) AS events, COALESCE(SUM(LENGTH(body)), 0) AS bytes, MIN(ts_ms) AS oldest_ts_ms
-       FROM journal WHERE seq > ? AND stream IN (SELECT value FROM json_each(?))`,
-    );
   }
 
   record(feed: string, relay: string, ackedSeq: number): void {
@@ -32,11 +27,5 @@ export class FeedAcks {
   all(): Map<string, number> {
     const rows = this.selectAll.all() as { feed: string; acked_seq: number }[];
     return new Map(rows.map((r) => [r.feed, r.acked_seq]));
-  }
-
-  /** The events of `streams` after `ackedSeq`: what the feed still owes the relay. */
-  backlog(streams: readonly string[], ackedSeq: number): { events: number; bytes: number; oldestTsMs: number | null } {
-    const row = this.countAfter.get(ackedSeq, JSON.stringify(streams)) as { events: number; bytes: number; oldest_ts_ms: number | null };
-    return { events: row.events, bytes: row.bytes, oldestTsMs: row.oldest_ts_ms };
   }
 }

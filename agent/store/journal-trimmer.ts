@@ -49,8 +49,12 @@ export interface JournalTrimmerLogger {
 export interface JournalTrimmerOptions {
   db: SqliteDatabase;
   feedAcks: FeedAcks;
-  /** The names of the configured feeds. With none, only the retention applies. */
-  feeds: readonly string[];
+  /**
+   * The names of the feeds the journal is owed to (a function: read at every
+   * pass, so a revoked feed stops holding events back). With none, only the
+   * retention applies.
+   */
+  feeds: readonly string[] | (() => readonly string[]);
   /** Journal rows younger than this many ms are kept. Default 7 days. */
   retentionMs?: number;
   /** Dedupe keys younger than this many ms are kept. Default 7 days. */
@@ -188,7 +192,8 @@ export class JournalTrimmer {
   private async pass(): Promise<TrimResult> {
     const startedMs = this.clock();
     const head = (this.selectHead.get() as { seq: number } | undefined)?.seq ?? 0;
-    const ackedBoundSeq = trimBoundSeq(this.options.feeds, this.options.feedAcks.all(), head);
+    const feeds = typeof this.options.feeds === 'function' ? this.options.feeds() : this.options.feeds;
+    const ackedBoundSeq = trimBoundSeq(feeds, this.options.feedAcks.all(), head);
     const cutoffMs = startedMs - this.retentionMs;
     const result: TrimResult = { atMs: startedMs, events: 0, dedupeKeys: 0, upToSeq: null, ackedBoundSeq, chunks: 0, durationMs: 0 };
 

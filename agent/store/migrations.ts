@@ -61,4 +61,63 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   -- every chunk would scan all of them.
   CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
   `,
+  `
+  -- The egress ledger (agent/audit/egress-ledger.ts): append-only, hash-chained,
+  -- never trimmed. idx is the record's index, from 1 with no gaps; details is
+  -- the canonical JSON of the record's details; hashes are 32-byte SHA-256.
+  CREATE TABLE egress_ledger (
+    idx       INTEGER PRIMARY KEY,
+    at_ms     INTEGER NOT NULL,
+    type      TEXT    NOT NULL,
+    feed      TEXT,
+    details   TEXT    NOT NULL,
+    prev_hash BLOB    NOT NULL,
+    hash      BLOB    NOT NULL
+  );
+  -- Administrative records (everything but batches) for status pages, without
+  -- scanning past millions of batch records.
+  CREATE INDEX egress_ledger_actions ON egress_ledger (idx) WHERE type <> 'batch';
+
+  -- Per feed: the operator's control state (active, paused, revoking, revoked,
+  -- reinstating) and the policy last recorded in the ledger. Written in the same
+  -- transaction as the ledger record that changes it (agent/admin/feed-controls.ts).
+  CREATE TABLE feed_controls (
+    feed           TEXT PRIMARY KEY,
+    state          TEXT    NOT NULL DEFAULT 'active',
+    reason         TEXT,
+    policy_version INTEGER,
+    policy_digest  TEXT,
+    updated_at_ms  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  `
+  -- Alerts (agent/alerts/alert-store.ts): one row per change of a watched
+  -- condition's level (0 fine, 1 raised, 2 critical). The newest row per
+  -- (rule, subject) tells a restarted agent what is still firing.
+  CREATE TABLE alerts (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms          INTEGER NOT NULL,
+    rule           TEXT    NOT NULL,
+    subject        TEXT    NOT NULL,
+    level          INTEGER NOT NULL,
+    previous_level INTEGER NOT NULL,
+    severity       TEXT    NOT NULL,
+    message        TEXT    NOT NULL,
+    value          REAL,
+    threshold      REAL,
+    details        TEXT    NOT NULL
+  );
+  CREATE INDEX alerts_by_time ON alerts (at_ms);
+  CREATE INDEX alerts_by_condition ON alerts (rule, subject, id);
+
+  -- Replication link state changes (agent/dashboard/link-history.ts), for the
+  -- dashboard's 24-hour timeline across restarts; rows older than that are pruned.
+  CREATE TABLE link_history (
+    relay  TEXT    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    state  TEXT    NOT NULL,
+    reason TEXT    NOT NULL
+  );
+  CREATE INDEX link_history_by_time ON link_history (relay, at_ms);
+  `,
 ];

@@ -1,6 +1,7 @@
 // The relay's HTTP API (node:http, no framework):
 //   GET /v1/feeds/{feed}/events?after=&limit=[&hospital=]   NDJSON, vendor key
-//   GET /v1/status    GET /metrics    GET /healthz
+//   GET /v1/status    GET /metrics    GET /healthz    GET /readyz
+//   GET /   the status page (HTML): hospitals, agents, feeds, vendor cursors
 // Errors are JSON `{ "error": { "code", "message" } }`; this is the one place
 // relay errors become HTTP statuses.
 import { once } from 'node:events';
@@ -11,6 +12,7 @@ import { NAME_PATTERN } from '../config.js';
 import {
   BadRequestError,
   FeedNotGrantedError,
+  FeedRevokedError,
   HospitalRequiredError,
   MethodNotAllowedError,
   RelayError,
@@ -24,6 +26,9 @@ import type { FeedStore } from '../store/feed-store.js';
 import { nextCursor } from './feed-cursor.js';
 import { parseFeedQuery } from './feed-query.js';
 import type { VendorAuth } from './vendor-auth.js';
+import type { VendorReads } from './vendor-reads.js';
+import { renderRelayStatusPage } from '../status-page/relay-status-page.js';
+import type { RelayReadiness } from '../status-page/relay-readiness.js';
 
 /** The feed's high-water mark when the page was read. */
 export const HIGH_WATER_HEADER = 'x-wardline-high-water';
@@ -41,6 +46,10 @@ export interface FeedHttpOptions {
   logger: Logger;
   /** A page stops once event bodies pass this many bytes; default FeedStore's DEFAULT_PAGE_MAX_BYTES. */
   pageMaxBytes?: number;
+  /** Where each vendor has read up to, for the status page; absent = not tracked. */
+  reads?: VendorReads;
+  /** GET /readyz; absent = ready whenever the process answers. */
+  readiness?: () => RelayReadiness;
 }
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
@@ -51,6 +60,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof FeedNotGrantedError) return 403;
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
   if (error instanceof RouteNotFoundError) return 404;
+  if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
   return 500;
 }
@@ -82,6 +92,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
       }
     }
     res.end();
+    options.reads?.record(access.vendor, access.hospital, feed, nextCursor(query.after, page), 'http');
     metrics.eventsServed.inc({ api: 'http' }, page.events.length);
     logger.debug({ vendor: access.vendor, hospital: access.hospital, feed, after: query.after, events: page.events.length }, 'feed page served');
   }
@@ -93,6 +104,16 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     switch (url.pathname) {
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('ok\n');
+        return;
+      case '/readyz': {
+        const report = options.readiness?.() ?? { ready: true, checks: [] };
+        return sendJson(res, report.ready ? 200 : 503, report);
+      }
+      case '/':
+      case '/status':
+        res
+          .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" })
+          .end(renderRelayStatusPage(options.status()));
         return;
       case '/v1/status':
         return sendJson(res, 200, options.status());
@@ -145,6 +166,8 @@ function decodeSegment(segment: string): string {
 
 function routeName(path: string): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
+  if (path === '/' || path === '/status') return 'status-page';
+  if (path === '/readyz') return 'readyz';
   if (path === '/healthz' || path === '/v1/status' || path === '/metrics') return path.replace(/^\/(v1\/)?/, '');
   return 'unknown';
 }

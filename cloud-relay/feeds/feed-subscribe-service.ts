@@ -22,7 +22,8 @@ import type { RelayMetrics } from '../relay-metrics.js';
 import type { FeedNotifier } from '../store/feed-notifier.js';
 import type { FeedStore } from '../store/feed-store.js';
 import { nextCursor } from './feed-cursor.js';
-import type { VendorAuth } from './vendor-auth.js';
+import type { FeedAccess, VendorAuth } from './vendor-auth.js';
+import type { VendorReads } from './vendor-reads.js';
 
 /** Events read from the store per page. */
 export const DEFAULT_SUBSCRIBE_PAGE_EVENTS = 500;
@@ -37,6 +38,8 @@ export interface FeedSubscribeServiceOptions {
   logger: Logger;
   /** Default DEFAULT_SUBSCRIBE_PAGE_EVENTS. */
   pageEvents?: number;
+  /** Where each vendor has read up to, for the status page; absent = not tracked. */
+  reads?: VendorReads;
 }
 
 export class FeedSubscribeService {
@@ -73,6 +76,7 @@ export class FeedSubscribeService {
     const gone = () => controller.abort(new Error('subscriber went away'));
     call.on('cancelled', gone);
     let log = this.options.logger.child({ peer: call.getPeer() });
+    let following: FeedAccess | undefined;
     try {
       const request = call.request;
       const feed = request.feed;
@@ -82,6 +86,10 @@ export class FeedSubscribeService {
       const access = vendors.authorize(authorizationOf(call), feed, request.hospitalId);
       log = log.child({ vendor: access.vendor, hospital: access.hospital, feed });
       log.info({ after, follow: request.follow }, 'feed subscription opened');
+      if (request.follow) {
+        this.options.reads?.subscription(access.vendor, access.hospital, feed, after, 1);
+        following = access;
+      }
 
       let cursor = after;
       for (;;) {
@@ -91,6 +99,7 @@ export class FeedSubscribeService {
         }
         metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
         cursor = nextCursor(cursor, page);
+        this.options.reads?.record(access.vendor, access.hospital, feed, cursor, 'grpc');
         if (!page.complete) continue;
         if (!request.follow) break;
         await notifier.wait(access.hospital, feed, cursor, signal);
@@ -112,6 +121,7 @@ export class FeedSubscribeService {
       }
       call.emit('error', toGrpcStatus(reason));
     } finally {
+      if (following) this.options.reads?.subscription(following.vendor, following.hospital, following.feed, 0, -1);
       call.off('cancelled', gone);
       this.active.delete(controller);
     }

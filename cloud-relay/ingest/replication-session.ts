@@ -19,6 +19,9 @@
 //     the agent's resume (Welcome high-water mark) covers.
 //  7. The relay stops: queued batches are finished and acked, then the stream
 //     ends with UNAVAILABLE so the agent reconnects.
+//  8. A batch of a feed the hospital revoked: nacked REVOKED, nothing stored;
+//     the stream stays open for the other feeds (feed-control-handler.ts does
+//     the revoke and reinstate themselves).
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -36,6 +39,7 @@ import {
   BadBatchError,
   BatchTooLargeError,
   ProtocolVersionError,
+  FeedRevokedError,
   ProtocolViolationError,
   RelayError,
   ShuttingDownError,
@@ -47,7 +51,9 @@ import type { RelayMetrics } from '../relay-metrics.js';
 import type { FeedStore } from '../store/feed-store.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
 import { advancesFeed, decideBatch, type BatchDecision } from './batch-decision.js';
-import type { HospitalAuth } from './hospital-auth.js';
+import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
+import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
+import { peerIdentity } from '../tls/peer-identity.js';
 
 /** Messages waiting to be processed before the stream is paused. */
 export const MAX_QUEUED_MESSAGES = 8;
@@ -82,6 +88,8 @@ export interface ConnectedAgent {
   batches: number;
   /** Events newly stored from this stream. */
   events: number;
+  /** What proved the hospital: its client certificate, its secret, or both. */
+  authenticatedBy: AgentAuthentication;
 }
 
 export interface ReplicationSessionDeps {
@@ -173,6 +181,15 @@ export class ReplicationSession {
           if (error instanceof RelayError) this.deps.metrics.batches.inc({ result: 'rejected' });
           throw error;
         }
+      case 'revoke':
+      case 'reinstate': {
+        if (!this.agent) throw new ProtocolViolationError(`${message.body} before Hello: the first message on a stream must be Hello`);
+        const answer =
+          message.body === 'revoke'
+            ? await handleRevoke(this.deps.store, this.agent.hospital, message.revoke!, this.deps.now(), this.log)
+            : handleReinstate(this.deps.store, this.agent.hospital, message.reinstate!, this.deps.now(), this.log);
+        return this.send(answer);
+      }
       default:
         throw new ProtocolViolationError('empty AgentMessage: expected hello or batch');
     }
@@ -184,7 +201,8 @@ export class ReplicationSession {
     const hospital = hello.hospitalId ?? '';
     this.log = this.log.child({ hospital, agentId: hello.agentId ?? '' });
     if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ProtocolVersionError(hello.protocolVersion ?? 0, PROTOCOL_VERSION);
-    this.deps.hospitals.verify(hospital, hello.secret ?? '');
+    // The verified client certificate (mutual TLS) is the agent's identity; Hello must agree with it.
+    const authenticatedBy = this.deps.hospitals.verify(hospital, hello.secret ?? '', peerIdentity(this.call));
 
     const feeds = [...new Set(hello.feeds ?? [])];
     const badName = feeds.find((feed) => !NAME_PATTERN.test(feed));
@@ -193,7 +211,10 @@ export class ReplicationSession {
         `Hello declares feed ${JSON.stringify(badName)}, which is not a valid feed name (1-128 letters, digits, ".", "_" or "-")`,
       );
     }
-    const positions = feeds.map((feed) => ({ feed, highWaterSeq: this.deps.store.highWater(hospital, feed) }));
+    const positions = feeds.map((feed) => {
+      const revoked = this.deps.store.revocations.get(hospital, feed);
+      return revoked ? { feed, highWaterSeq: revoked.highWaterSeq, revoked: true } : { feed, highWaterSeq: this.deps.store.highWater(hospital, feed) };
+    });
     this.feeds = new Set(feeds);
     this.agent = {
       hospital,
@@ -205,6 +226,7 @@ export class ReplicationSession {
       lastBatchAtMs: undefined,
       batches: 0,
       events: 0,
+      authenticatedBy,
     };
     this.transition('streaming', `Hello from ${hospital}`);
     await this.send(
@@ -228,10 +250,19 @@ export class ReplicationSession {
 
     const firstSeq = Number(batch.firstSeq ?? 0);
     const lastSeq = Number(batch.lastSeq ?? 0);
+    const ledgerHead = ledgerHeadOf(batch);
+    const revoked = store.revocations.get(agent.hospital, feed);
+    if (revoked) {
+      store.ledgerHeads.record(agent.hospital, feed, ledgerHead, this.deps.now(), true);
+      return this.refuseRevoked(feed, firstSeq, lastSeq, new FeedRevokedError(agent.hospital, feed, revoked.revokedAtMs), revoked.highWaterSeq);
+    }
     // Decide before decoding: a resend or a gap needs no decompression.
     const highWater = store.highWater(agent.hospital, feed);
     const decision = decideBatch(highWater, firstSeq, lastSeq);
-    if (!advancesFeed(decision)) return this.answer(feed, firstSeq, lastSeq, decision, highWater);
+    if (!advancesFeed(decision)) {
+      store.ledgerHeads.record(agent.hospital, feed, ledgerHead, this.deps.now(), true);
+      return this.answer(feed, firstSeq, lastSeq, decision, highWater);
+    }
 
     let events: JournalEvent[];
     try {
@@ -248,7 +279,14 @@ export class ReplicationSession {
       throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause });
     }
     // storeBatch decides again under the write lock; its decision is the one answered.
-    const stored = store.storeBatch(agent.hospital, feed, firstSeq, lastSeq, events);
+    let stored;
+    try {
+      stored = store.storeBatch(agent.hospital, feed, firstSeq, lastSeq, events, ledgerHead);
+    } catch (error) {
+      // Revoked by another stream of this hospital while this batch was decoded.
+      if (!(error instanceof FeedRevokedError)) throw error;
+      return this.refuseRevoked(feed, firstSeq, lastSeq, error, store.revocations.get(agent.hospital, feed)?.highWaterSeq ?? 0);
+    }
     agent.events += stored.storedEvents;
     metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
     return this.answer(feed, firstSeq, lastSeq, stored.decision, stored.highWater);
@@ -279,6 +317,17 @@ export class ReplicationSession {
         this.log.debug({ feed, firstSeq, lastSeq, result: decision.kind, highWater }, 'batch acked');
         return this.send(pb.RelayMessage.create({ ack: { feed, highWaterSeq: highWater, duplicate: decision.kind === 'duplicate' } }));
     }
+  }
+
+  /** Nacks a batch of a revoked feed; the stream goes on for the other feeds. */
+  private refuseRevoked(feed: string, firstSeq: number, lastSeq: number, error: FeedRevokedError, highWater: number): Promise<void> {
+    this.deps.metrics.batches.inc({ result: 'revoked' });
+    this.log.warn({ feed, firstSeq, lastSeq }, 'batch of a revoked feed refused');
+    return this.send(
+      pb.RelayMessage.create({
+        nack: { feed, expectedSeq: highWater + 1, reason: pb.NackReason.NACK_REASON_REVOKED, detail: `${error.message}; its batches are refused until the agent re-enables it` },
+      }),
+    );
   }
 
   private send(message: RelayMessage): Promise<void> {

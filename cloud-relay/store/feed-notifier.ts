@@ -65,6 +65,18 @@ export class FeedNotifier {
     });
   }
 
+  /**
+   * Wakes every subscriber of (hospital, feed) without moving its mark: the
+   * feed was revoked, and each re-reads and ends with the revocation error.
+   */
+  readonly wake = (hospital: string, feed: string): void => {
+    const id = feedKey(hospital, feed);
+    const waiting = this.waiters.get(id);
+    if (!waiting) return;
+    this.waiters.delete(id);
+    for (const waiter of waiting) waiter.resolve();
+  };
+
   /** How many subscribers are waiting, across all feeds (status, tests). */
   get waiting(): number {
     let count = 0;

@@ -13,13 +13,17 @@
 //  3. Power loss right after an ack: synchronous=FULL, see open().
 //  4. A reader pages while batches land: a page and its high-water mark come
 //     from one read transaction, so the cursor never skips an event.
+//  5. A revoked feed (feed-revocations.ts): neither stored nor read; both
+//     check the mark inside their transaction.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
-import { FeedStoreClosedError } from '../errors.js';
+import { FeedRevokedError, FeedStoreClosedError } from '../errors.js';
 import { advancesFeed, decideBatch, type BatchDecision } from '../ingest/batch-decision.js';
 import type { FeedAdvanceListener } from './feed-notifier.js';
+import { AgentLedgerHeads, type LedgerHeadInput } from './agent-ledger-heads.js';
+import { FeedRevocations, type RevokeOutcome } from './feed-revocations.js';
 import { migrate } from './migrations.js';
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
@@ -36,6 +40,8 @@ export interface FeedStoreOptions {
   now?: () => number;
   /** Default DEFAULT_BUSY_TIMEOUT_MS. */
   busyTimeoutMs?: number;
+  /** Called after a feed was revoked (live tails end with the revocation error). */
+  onRevoke?: (hospital: string, feed: string) => void;
 }
 
 /** What storeBatch did. */
@@ -74,9 +80,14 @@ export class FeedStore {
   private closed = false;
   private readonly now: () => number;
   private readonly onAdvance: FeedAdvanceListener | undefined;
+  private readonly onRevoke: ((hospital: string, feed: string) => void) | undefined;
   private readonly statements;
   private readonly storeTransaction;
   private readonly readTransaction;
+  /** The agents' egress-ledger heads per feed. */
+  readonly ledgerHeads: AgentLedgerHeads;
+  /** Feeds the hospitals revoked. */
+  readonly revocations: FeedRevocations;
 
   private constructor(
     private readonly db: Database.Database,
@@ -84,6 +95,7 @@ export class FeedStore {
   ) {
     this.now = options.now ?? Date.now;
     this.onAdvance = options.onAdvance;
+    this.onRevoke = options.onRevoke;
     this.statements = {
       highWater: db.prepare<[string, string], { high_water_seq: number }>(
         'SELECT high_water_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
@@ -111,7 +123,16 @@ export class FeedStore {
       sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
         'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital, feed',
       ),
+      // A vendor far behind must not make a status read scan millions of rows: counted up to a cap.
+      unread: db.prepare<[string, string, number, number], { events: number }>(
+        'SELECT COUNT(*) AS events FROM (SELECT 1 FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? LIMIT ?)',
+      ),
+      oldestUnread: db.prepare<[string, string, number], { received_at_ms: number }>(
+        'SELECT received_at_ms FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? ORDER BY seq LIMIT 1',
+      ),
     };
+    this.ledgerHeads = new AgentLedgerHeads(db);
+    this.revocations = new FeedRevocations(db, this.now);
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
   }
@@ -150,10 +171,12 @@ export class FeedStore {
    * transaction: re-reads the high-water mark, decides (decideBatch), writes the
    * events with seq > mark and sets the mark to lastSeq. `events` must be in seq
    * order within the range (decodeEvents guarantees it). Returns once committed.
+   * `ledgerHead`, the agent's egress-ledger head sent with the batch, is kept in
+   * the same transaction. Throws FeedRevokedError for a revoked feed.
    */
-  storeBatch(hospital: string, feed: string, firstSeq: number, lastSeq: number, events: readonly JournalEvent[]): StoredBatch {
+  storeBatch(hospital: string, feed: string, firstSeq: number, lastSeq: number, events: readonly JournalEvent[], ledgerHead: LedgerHeadInput | null = null): StoredBatch {
     this.assertOpen();
-    const stored = this.storeTransaction.immediate(hospital, feed, firstSeq, lastSeq, events);
+    const stored = this.storeTransaction.immediate(hospital, feed, firstSeq, lastSeq, events, ledgerHead);
     if (advancesFeed(stored.decision)) this.onAdvance?.(hospital, feed, stored.highWater);
     return stored;
   }
@@ -161,6 +184,7 @@ export class FeedStore {
   /**
    * Reads up to `limit` events after `afterSeq`, stopping early once bodies pass
    * `maxBytes`, together with the high-water mark of the same snapshot.
+   * Throws FeedRevokedError for a revoked feed.
    */
   readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): FeedPage {
     this.assertOpen();
@@ -179,6 +203,25 @@ export class FeedStore {
     }));
   }
 
+  /**
+   * Events of (hospital, feed) stored after `afterSeq` — a vendor's cursor —
+   * counted up to `cap`, and when the oldest of them was stored (ms since the epoch).
+   */
+  unreadAfter(hospital: string, feed: string, afterSeq: number, cap: number): { events: number; capped: boolean; oldestStoredAtMs: number | null } {
+    this.assertOpen();
+    const events = this.statements.unread.get(hospital, feed, afterSeq, cap)?.events ?? 0;
+    const oldest = events > 0 ? (this.statements.oldestUnread.get(hospital, feed, afterSeq)?.received_at_ms ?? null) : null;
+    return { events, capped: events >= cap, oldestStoredAtMs: oldest };
+  }
+
+  /** Revokes (hospital, feed): see FeedRevocations.revoke. */
+  async revokeFeed(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
+    this.assertOpen();
+    const outcome = await this.revocations.revoke(hospital, feed, reason);
+    this.onRevoke?.(hospital, feed);
+    return outcome;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -191,7 +234,11 @@ export class FeedStore {
     firstSeq: number,
     lastSeq: number,
     events: readonly JournalEvent[],
+    ledgerHead: LedgerHeadInput | null,
   ): StoredBatch {
+    const revoked = this.revocations.get(hospital, feed);
+    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
+    this.ledgerHeads.record(hospital, feed, ledgerHead, this.now(), true);
     const highWater = this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
     const decision = decideBatch(highWater, firstSeq, lastSeq);
     if (!advancesFeed(decision)) return { decision, highWater, storedEvents: 0 };
@@ -224,6 +271,8 @@ export class FeedStore {
   }
 
   private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPage {
+    const revoked = this.revocations.get(hospital, feed);
+    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
     const highWater = this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
     const events: JournalEvent[] = [];
     let bytes = 0;

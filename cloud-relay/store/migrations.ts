@@ -47,6 +47,40 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'agent ledger heads and feed revocations',
+    sql: `
+      -- Per (hospital, feed): the newest egress-ledger head an agent sent with a
+      -- batch (or revoke), kept as evidence against a local ledger whose tail is
+      -- later cut off (ledger_index 0: none yet); and how many batches of the feed
+      -- the relay received, and when the last came. Not feed data: a revoke
+      -- leaves it in place.
+      CREATE TABLE agent_ledger_heads (
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        ledger_index     INTEGER NOT NULL,
+        ledger_head      BLOB    NOT NULL,
+        received_at_ms   INTEGER NOT NULL,
+        batches          INTEGER NOT NULL DEFAULT 0,
+        last_batch_at_ms INTEGER,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+
+      -- Feeds the hospital revoked: their events and position are deleted, their
+      -- batches refused and vendors told so (410), until the agent reinstates them.
+      CREATE TABLE feed_revocations (
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        high_water_seq INTEGER NOT NULL,
+        events_deleted INTEGER NOT NULL DEFAULT 0,
+        bytes_deleted  INTEGER NOT NULL DEFAULT 0,
+        reason         TEXT    NOT NULL,
+        revoked_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

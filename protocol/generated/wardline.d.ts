@@ -79,8 +79,14 @@ export namespace wardline {
             /** AgentMessage batch. */
             batch?: (wardline.v1.Batch.$Properties|null);
 
+            /** AgentMessage revoke. */
+            revoke?: (wardline.v1.Revoke.$Properties|null);
+
+            /** AgentMessage reinstate. */
+            reinstate?: (wardline.v1.Reinstate.$Properties|null);
+
             /** AgentMessage body. */
-            body?: ("hello"|"batch");
+            body?: ("hello"|"batch"|"revoke"|"reinstate");
 
             /**
              * Creates a new AgentMessage instance using the specified properties.
@@ -141,8 +147,14 @@ export namespace wardline {
                 /** AgentMessage batch */
                 batch?: (wardline.v1.Batch.$Properties|null);
 
+                /** AgentMessage revoke */
+                revoke?: (wardline.v1.Revoke.$Properties|null);
+
+                /** AgentMessage reinstate */
+                reinstate?: (wardline.v1.Reinstate.$Properties|null);
+
                 /** AgentMessage body */
-                body?: ("hello"|"batch");
+                body?: ("hello"|"batch"|"revoke"|"reinstate");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -152,9 +164,11 @@ export namespace wardline {
             type $Shape = {
               hello?: wardline.v1.Hello.$Shape|null;
               batch?: wardline.v1.Batch.$Shape|null;
+              revoke?: wardline.v1.Revoke.$Shape|null;
+              reinstate?: wardline.v1.Reinstate.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; hello?: null; batch?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape })
+              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape })
             );
         }
 
@@ -186,8 +200,14 @@ export namespace wardline {
             /** RelayMessage nack. */
             nack?: (wardline.v1.Nack.$Properties|null);
 
+            /** RelayMessage revoked. */
+            revoked?: (wardline.v1.Revoked.$Properties|null);
+
+            /** RelayMessage reinstated. */
+            reinstated?: (wardline.v1.Reinstated.$Properties|null);
+
             /** RelayMessage body. */
-            body?: ("welcome"|"ack"|"nack");
+            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated");
 
             /**
              * Creates a new RelayMessage instance using the specified properties.
@@ -251,8 +271,14 @@ export namespace wardline {
                 /** RelayMessage nack */
                 nack?: (wardline.v1.Nack.$Properties|null);
 
+                /** RelayMessage revoked */
+                revoked?: (wardline.v1.Revoked.$Properties|null);
+
+                /** RelayMessage reinstated */
+                reinstated?: (wardline.v1.Reinstated.$Properties|null);
+
                 /** RelayMessage body */
-                body?: ("welcome"|"ack"|"nack");
+                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -263,9 +289,11 @@ export namespace wardline {
               welcome?: wardline.v1.Welcome.$Shape|null;
               ack?: wardline.v1.Ack.$Shape|null;
               nack?: wardline.v1.Nack.$Shape|null;
+              revoked?: wardline.v1.Revoked.$Shape|null;
+              reinstated?: wardline.v1.Reinstated.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; welcome?: null; ack?: null; nack?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape })
+              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape })
             );
         }
 
@@ -514,6 +542,9 @@ export namespace wardline {
             /** FeedPosition highWaterSeq. */
             highWaterSeq: number;
 
+            /** FeedPosition revoked. */
+            revoked: boolean;
+
             /**
              * Creates a new FeedPosition instance using the specified properties.
              * @param [properties] Properties to set
@@ -572,6 +603,9 @@ export namespace wardline {
 
                 /** FeedPosition highWaterSeq */
                 highWaterSeq?: (number|null);
+
+                /** FeedPosition revoked */
+                revoked?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -645,6 +679,12 @@ export namespace wardline {
 
             /** Batch policyVersion. */
             policyVersion: number;
+
+            /** Batch ledgerHead. */
+            ledgerHead: Uint8Array;
+
+            /** Batch ledgerIndex. */
+            ledgerIndex: number;
 
             /**
              * Creates a new Batch instance using the specified properties.
@@ -725,6 +765,12 @@ export namespace wardline {
 
                 /** Batch policyVersion */
                 policyVersion?: (number|null);
+
+                /** Batch ledgerHead */
+                ledgerHead?: (Uint8Array|null);
+
+                /** Batch ledgerIndex */
+                ledgerIndex?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -1072,7 +1118,10 @@ export namespace wardline {
             NACK_REASON_UNSPECIFIED = 0,
 
             /** NACK_REASON_GAP value */
-            NACK_REASON_GAP = 1
+            NACK_REASON_GAP = 1,
+
+            /** NACK_REASON_REVOKED value */
+            NACK_REASON_REVOKED = 2
         }
 
         /**
@@ -1177,6 +1226,428 @@ export namespace wardline {
 
             /** Shape of a Nack. */
             type $Shape = wardline.v1.Nack.$Properties;
+        }
+
+        /**
+         * Properties of a Revoke.
+         * @deprecated Use wardline.v1.Revoke.$Properties instead.
+         */
+        interface IRevoke extends wardline.v1.Revoke.$Properties {
+        }
+
+        /** Represents a Revoke. */
+        class Revoke {
+
+            /**
+             * Constructs a new Revoke.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Revoke.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Revoke feed. */
+            feed: string;
+
+            /** Revoke reason. */
+            reason: string;
+
+            /** Revoke ledgerHead. */
+            ledgerHead: Uint8Array;
+
+            /** Revoke ledgerIndex. */
+            ledgerIndex: number;
+
+            /**
+             * Creates a new Revoke instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Revoke instance
+             */
+            static create(properties: wardline.v1.Revoke.$Shape): wardline.v1.Revoke & wardline.v1.Revoke.$Shape;
+            static create(properties?: wardline.v1.Revoke.$Properties): wardline.v1.Revoke;
+
+            /**
+             * Encodes the specified Revoke message. Does not implicitly {@link wardline.v1.Revoke.verify|verify} messages.
+             * @param message Revoke message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Revoke.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Revoke message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Revoke & wardline.v1.Revoke.$Shape} Revoke
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Revoke & wardline.v1.Revoke.$Shape;
+
+            /**
+             * Creates a Revoke message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Revoke
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Revoke;
+
+            /**
+             * Creates a plain object from a Revoke message. Also converts values to other types if specified.
+             * @param message Revoke
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Revoke, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Revoke to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Revoke {
+
+            /** Properties of a Revoke. */
+            interface $Properties {
+
+                /** Revoke feed */
+                feed?: (string|null);
+
+                /** Revoke reason */
+                reason?: (string|null);
+
+                /** Revoke ledgerHead */
+                ledgerHead?: (Uint8Array|null);
+
+                /** Revoke ledgerIndex */
+                ledgerIndex?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Revoke. */
+            type $Shape = wardline.v1.Revoke.$Properties;
+        }
+
+        /**
+         * Properties of a Revoked.
+         * @deprecated Use wardline.v1.Revoked.$Properties instead.
+         */
+        interface IRevoked extends wardline.v1.Revoked.$Properties {
+        }
+
+        /** Represents a Revoked. */
+        class Revoked {
+
+            /**
+             * Constructs a new Revoked.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Revoked.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Revoked feed. */
+            feed: string;
+
+            /** Revoked eventsDeleted. */
+            eventsDeleted: number;
+
+            /** Revoked bytesDeleted. */
+            bytesDeleted: number;
+
+            /** Revoked highWaterSeq. */
+            highWaterSeq: number;
+
+            /** Revoked revokedAtMs. */
+            revokedAtMs: number;
+
+            /** Revoked alreadyRevoked. */
+            alreadyRevoked: boolean;
+
+            /**
+             * Creates a new Revoked instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Revoked instance
+             */
+            static create(properties: wardline.v1.Revoked.$Shape): wardline.v1.Revoked & wardline.v1.Revoked.$Shape;
+            static create(properties?: wardline.v1.Revoked.$Properties): wardline.v1.Revoked;
+
+            /**
+             * Encodes the specified Revoked message. Does not implicitly {@link wardline.v1.Revoked.verify|verify} messages.
+             * @param message Revoked message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Revoked.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Revoked message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Revoked & wardline.v1.Revoked.$Shape} Revoked
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Revoked & wardline.v1.Revoked.$Shape;
+
+            /**
+             * Creates a Revoked message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Revoked
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Revoked;
+
+            /**
+             * Creates a plain object from a Revoked message. Also converts values to other types if specified.
+             * @param message Revoked
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Revoked, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Revoked to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Revoked {
+
+            /** Properties of a Revoked. */
+            interface $Properties {
+
+                /** Revoked feed */
+                feed?: (string|null);
+
+                /** Revoked eventsDeleted */
+                eventsDeleted?: (number|null);
+
+                /** Revoked bytesDeleted */
+                bytesDeleted?: (number|null);
+
+                /** Revoked highWaterSeq */
+                highWaterSeq?: (number|null);
+
+                /** Revoked revokedAtMs */
+                revokedAtMs?: (number|null);
+
+                /** Revoked alreadyRevoked */
+                alreadyRevoked?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Revoked. */
+            type $Shape = wardline.v1.Revoked.$Properties;
+        }
+
+        /**
+         * Properties of a Reinstate.
+         * @deprecated Use wardline.v1.Reinstate.$Properties instead.
+         */
+        interface IReinstate extends wardline.v1.Reinstate.$Properties {
+        }
+
+        /** Represents a Reinstate. */
+        class Reinstate {
+
+            /**
+             * Constructs a new Reinstate.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Reinstate.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Reinstate feed. */
+            feed: string;
+
+            /** Reinstate reason. */
+            reason: string;
+
+            /** Reinstate ledgerHead. */
+            ledgerHead: Uint8Array;
+
+            /** Reinstate ledgerIndex. */
+            ledgerIndex: number;
+
+            /**
+             * Creates a new Reinstate instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Reinstate instance
+             */
+            static create(properties: wardline.v1.Reinstate.$Shape): wardline.v1.Reinstate & wardline.v1.Reinstate.$Shape;
+            static create(properties?: wardline.v1.Reinstate.$Properties): wardline.v1.Reinstate;
+
+            /**
+             * Encodes the specified Reinstate message. Does not implicitly {@link wardline.v1.Reinstate.verify|verify} messages.
+             * @param message Reinstate message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Reinstate.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Reinstate message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Reinstate & wardline.v1.Reinstate.$Shape} Reinstate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Reinstate & wardline.v1.Reinstate.$Shape;
+
+            /**
+             * Creates a Reinstate message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Reinstate
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Reinstate;
+
+            /**
+             * Creates a plain object from a Reinstate message. Also converts values to other types if specified.
+             * @param message Reinstate
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Reinstate, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Reinstate to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Reinstate {
+
+            /** Properties of a Reinstate. */
+            interface $Properties {
+
+                /** Reinstate feed */
+                feed?: (string|null);
+
+                /** Reinstate reason */
+                reason?: (string|null);
+
+                /** Reinstate ledgerHead */
+                ledgerHead?: (Uint8Array|null);
+
+                /** Reinstate ledgerIndex */
+                ledgerIndex?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Reinstate. */
+            type $Shape = wardline.v1.Reinstate.$Properties;
+        }
+
+        /**
+         * Properties of a Reinstated.
+         * @deprecated Use wardline.v1.Reinstated.$Properties instead.
+         */
+        interface IReinstated extends wardline.v1.Reinstated.$Properties {
+        }
+
+        /** Represents a Reinstated. */
+        class Reinstated {
+
+            /**
+             * Constructs a new Reinstated.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Reinstated.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Reinstated feed. */
+            feed: string;
+
+            /** Reinstated highWaterSeq. */
+            highWaterSeq: number;
+
+            /** Reinstated wasRevoked. */
+            wasRevoked: boolean;
+
+            /**
+             * Creates a new Reinstated instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Reinstated instance
+             */
+            static create(properties: wardline.v1.Reinstated.$Shape): wardline.v1.Reinstated & wardline.v1.Reinstated.$Shape;
+            static create(properties?: wardline.v1.Reinstated.$Properties): wardline.v1.Reinstated;
+
+            /**
+             * Encodes the specified Reinstated message. Does not implicitly {@link wardline.v1.Reinstated.verify|verify} messages.
+             * @param message Reinstated message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Reinstated.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Reinstated message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Reinstated & wardline.v1.Reinstated.$Shape} Reinstated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Reinstated & wardline.v1.Reinstated.$Shape;
+
+            /**
+             * Creates a Reinstated message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Reinstated
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Reinstated;
+
+            /**
+             * Creates a plain object from a Reinstated message. Also converts values to other types if specified.
+             * @param message Reinstated
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Reinstated, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Reinstated to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Reinstated {
+
+            /** Properties of a Reinstated. */
+            interface $Properties {
+
+                /** Reinstated feed */
+                feed?: (string|null);
+
+                /** Reinstated highWaterSeq */
+                highWaterSeq?: (number|null);
+
+                /** Reinstated wasRevoked */
+                wasRevoked?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Reinstated. */
+            type $Shape = wardline.v1.Reinstated.$Properties;
         }
 
         /** Represents a Feeds */

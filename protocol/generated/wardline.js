@@ -4,7 +4,7 @@ import $protobuf from "protobufjs/minimal.js";
 
 // Common aliases
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Number = $util.global.Number, $String = $util.global.String, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt, $Boolean = $util.global.Boolean;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Number = $util.global.Number, $String = $util.global.String, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $Boolean = $util.global.Boolean, $BigInt = $util.global.BigInt;
 
 // Exported root namespace
 const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
@@ -110,7 +110,9 @@ export const wardline = $root.wardline = (() => {
              * @typedef {Object} wardline.v1.AgentMessage.$Properties
              * @property {wardline.v1.Hello.$Properties|null} [hello] AgentMessage hello
              * @property {wardline.v1.Batch.$Properties|null} [batch] AgentMessage batch
-             * @property {"hello"|"batch"} [body] AgentMessage body
+             * @property {wardline.v1.Revoke.$Properties|null} [revoke] AgentMessage revoke
+             * @property {wardline.v1.Reinstate.$Properties|null} [reinstate] AgentMessage reinstate
+             * @property {"hello"|"batch"|"revoke"|"reinstate"} [body] AgentMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -127,9 +129,11 @@ export const wardline = $root.wardline = (() => {
              * @typedef {{
              *   hello?: wardline.v1.Hello.$Shape|null;
              *   batch?: wardline.v1.Batch.$Shape|null;
+             *   revoke?: wardline.v1.Revoke.$Shape|null;
+             *   reinstate?: wardline.v1.Reinstate.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; hello?: null; batch?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape })
+             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape })
              * )} wardline.v1.AgentMessage.$Shape
              */
 
@@ -164,17 +168,33 @@ export const wardline = $root.wardline = (() => {
              */
             AgentMessage.prototype.batch = null;
 
+            /**
+             * AgentMessage revoke.
+             * @member {wardline.v1.Revoke.$Properties|null|undefined} revoke
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.revoke = null;
+
+            /**
+             * AgentMessage reinstate.
+             * @member {wardline.v1.Reinstate.$Properties|null|undefined} reinstate
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.reinstate = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * AgentMessage body.
-             * @member {"hello"|"batch"|undefined} body
+             * @member {"hello"|"batch"|"revoke"|"reinstate"|undefined} body
              * @memberof wardline.v1.AgentMessage
              * @instance
              */
             $Object.defineProperty(AgentMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "batch"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -214,6 +234,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.Hello.encode(message.hello, writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
                 if (message.batch != null && $Object.hasOwnProperty.call(message, "batch"))
                     $root.wardline.v1.Batch.encode(message.batch, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
+                if (message.revoke != null && $Object.hasOwnProperty.call(message, "revoke"))
+                    $root.wardline.v1.Revoke.encode(message.revoke, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.reinstate != null && $Object.hasOwnProperty.call(message, "reinstate"))
+                    $root.wardline.v1.Reinstate.encode(message.reinstate, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -272,6 +296,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "batch";
                             continue;
                         }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            message.revoke = $root.wardline.v1.Revoke.decode(reader, reader.size(), $undefined, _depth + 1, message.revoke);
+                            message.body = "revoke";
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            message.reinstate = $root.wardline.v1.Reinstate.decode(reader, reader.size(), $undefined, _depth + 1, message.reinstate);
+                            message.body = "reinstate";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -317,6 +355,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.AgentMessage.batch: object expected");
                     message.batch = $root.wardline.v1.Batch.fromObject(object.batch, _depth + 1);
                 }
+                if (object.revoke != null) {
+                    if (!$util.isObject(object.revoke))
+                        throw $TypeError(".wardline.v1.AgentMessage.revoke: object expected");
+                    message.revoke = $root.wardline.v1.Revoke.fromObject(object.revoke, _depth + 1);
+                }
+                if (object.reinstate != null) {
+                    if (!$util.isObject(object.reinstate))
+                        throw $TypeError(".wardline.v1.AgentMessage.reinstate: object expected");
+                    message.reinstate = $root.wardline.v1.Reinstate.fromObject(object.reinstate, _depth + 1);
+                }
                 return message;
             };
 
@@ -347,6 +395,16 @@ export const wardline = $root.wardline = (() => {
                     if (options.oneofs)
                         object.body = "batch";
                 }
+                if (message.revoke != null && $Object.hasOwnProperty.call(message, "revoke")) {
+                    object.revoke = $root.wardline.v1.Revoke.toObject(message.revoke, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "revoke";
+                }
+                if (message.reinstate != null && $Object.hasOwnProperty.call(message, "reinstate")) {
+                    object.reinstate = $root.wardline.v1.Reinstate.toObject(message.reinstate, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "reinstate";
+                }
                 return object;
             };
 
@@ -372,7 +430,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.Welcome.$Properties|null} [welcome] RelayMessage welcome
              * @property {wardline.v1.Ack.$Properties|null} [ack] RelayMessage ack
              * @property {wardline.v1.Nack.$Properties|null} [nack] RelayMessage nack
-             * @property {"welcome"|"ack"|"nack"} [body] RelayMessage body
+             * @property {wardline.v1.Revoked.$Properties|null} [revoked] RelayMessage revoked
+             * @property {wardline.v1.Reinstated.$Properties|null} [reinstated] RelayMessage reinstated
+             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"} [body] RelayMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -390,9 +450,11 @@ export const wardline = $root.wardline = (() => {
              *   welcome?: wardline.v1.Welcome.$Shape|null;
              *   ack?: wardline.v1.Ack.$Shape|null;
              *   nack?: wardline.v1.Nack.$Shape|null;
+             *   revoked?: wardline.v1.Revoked.$Shape|null;
+             *   reinstated?: wardline.v1.Reinstated.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape })
+             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape })
              * )} wardline.v1.RelayMessage.$Shape
              */
 
@@ -435,17 +497,33 @@ export const wardline = $root.wardline = (() => {
              */
             RelayMessage.prototype.nack = null;
 
+            /**
+             * RelayMessage revoked.
+             * @member {wardline.v1.Revoked.$Properties|null|undefined} revoked
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.revoked = null;
+
+            /**
+             * RelayMessage reinstated.
+             * @member {wardline.v1.Reinstated.$Properties|null|undefined} reinstated
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.reinstated = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * RelayMessage body.
-             * @member {"welcome"|"ack"|"nack"|undefined} body
+             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|undefined} body
              * @memberof wardline.v1.RelayMessage
              * @instance
              */
             $Object.defineProperty(RelayMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack"]),
+                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -487,6 +565,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.Ack.encode(message.ack, writer.uint32(/* id 2, wireType 2 =*/18).fork(), _depth + 1).ldelim();
                 if (message.nack != null && $Object.hasOwnProperty.call(message, "nack"))
                     $root.wardline.v1.Nack.encode(message.nack, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.revoked != null && $Object.hasOwnProperty.call(message, "revoked"))
+                    $root.wardline.v1.Revoked.encode(message.revoked, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.reinstated != null && $Object.hasOwnProperty.call(message, "reinstated"))
+                    $root.wardline.v1.Reinstated.encode(message.reinstated, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -552,6 +634,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "nack";
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            message.revoked = $root.wardline.v1.Revoked.decode(reader, reader.size(), $undefined, _depth + 1, message.revoked);
+                            message.body = "revoked";
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            message.reinstated = $root.wardline.v1.Reinstated.decode(reader, reader.size(), $undefined, _depth + 1, message.reinstated);
+                            message.body = "reinstated";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -602,6 +698,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.RelayMessage.nack: object expected");
                     message.nack = $root.wardline.v1.Nack.fromObject(object.nack, _depth + 1);
                 }
+                if (object.revoked != null) {
+                    if (!$util.isObject(object.revoked))
+                        throw $TypeError(".wardline.v1.RelayMessage.revoked: object expected");
+                    message.revoked = $root.wardline.v1.Revoked.fromObject(object.revoked, _depth + 1);
+                }
+                if (object.reinstated != null) {
+                    if (!$util.isObject(object.reinstated))
+                        throw $TypeError(".wardline.v1.RelayMessage.reinstated: object expected");
+                    message.reinstated = $root.wardline.v1.Reinstated.fromObject(object.reinstated, _depth + 1);
+                }
                 return message;
             };
 
@@ -636,6 +742,16 @@ export const wardline = $root.wardline = (() => {
                     object.nack = $root.wardline.v1.Nack.toObject(message.nack, options, _depth + 1);
                     if (options.oneofs)
                         object.body = "nack";
+                }
+                if (message.revoked != null && $Object.hasOwnProperty.call(message, "revoked")) {
+                    object.revoked = $root.wardline.v1.Revoked.toObject(message.revoked, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "revoked";
+                }
+                if (message.reinstated != null && $Object.hasOwnProperty.call(message, "reinstated")) {
+                    object.reinstated = $root.wardline.v1.Reinstated.toObject(message.reinstated, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "reinstated";
                 }
                 return object;
             };
@@ -1314,6 +1430,7 @@ export const wardline = $root.wardline = (() => {
              * @typedef {Object} wardline.v1.FeedPosition.$Properties
              * @property {string|null} [feed] FeedPosition feed
              * @property {number|null} [highWaterSeq] FeedPosition highWaterSeq
+             * @property {boolean|null} [revoked] FeedPosition revoked
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1362,6 +1479,14 @@ export const wardline = $root.wardline = (() => {
             FeedPosition.prototype.highWaterSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * FeedPosition revoked.
+             * @member {boolean} revoked
+             * @memberof wardline.v1.FeedPosition
+             * @instance
+             */
+            FeedPosition.prototype.revoked = false;
+
+            /**
              * Creates a new FeedPosition instance using the specified properties.
              * @function create
              * @memberof wardline.v1.FeedPosition
@@ -1397,6 +1522,8 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
                 if (message.highWaterSeq != null && $Object.hasOwnProperty.call(message, "highWaterSeq") && (typeof message.highWaterSeq === "object" ? message.highWaterSeq.low || message.highWaterSeq.high : message.highWaterSeq !== 0))
                     writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.highWaterSeq);
+                if (message.revoked != null && $Object.hasOwnProperty.call(message, "revoked") && message.revoked !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.revoked);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1459,6 +1586,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.highWaterSeq;
                             continue;
                         }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.revoked = value;
+                            else
+                                delete message.revoked;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1507,6 +1643,9 @@ export const wardline = $root.wardline = (() => {
                             message.highWaterSeq = object.highWaterSeq;
                         else if (typeof object.highWaterSeq === "object")
                             message.highWaterSeq = new $util.LongBits(object.highWaterSeq.low >>> 0, object.highWaterSeq.high >>> 0).toNumber(true);
+                if (object.revoked != null)
+                    if (object.revoked)
+                        message.revoked = $Boolean(object.revoked);
                 return message;
             };
 
@@ -1534,6 +1673,7 @@ export const wardline = $root.wardline = (() => {
                         object.highWaterSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.highWaterSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.revoked = false;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -1544,6 +1684,8 @@ export const wardline = $root.wardline = (() => {
                         object.highWaterSeq = options.longs === $String ? $String(message.highWaterSeq) : message.highWaterSeq;
                     else
                         object.highWaterSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.highWaterSeq) : options.longs === $Number ? new $util.LongBits(message.highWaterSeq.low >>> 0, message.highWaterSeq.high >>> 0).toNumber(true) : message.highWaterSeq;
+                if (message.revoked != null && $Object.hasOwnProperty.call(message, "revoked"))
+                    object.revoked = message.revoked;
                 return object;
             };
 
@@ -1595,6 +1737,8 @@ export const wardline = $root.wardline = (() => {
              * @property {number|null} [eventCount] Batch eventCount
              * @property {number|null} [uncompressedBytes] Batch uncompressedBytes
              * @property {number|null} [policyVersion] Batch policyVersion
+             * @property {Uint8Array|null} [ledgerHead] Batch ledgerHead
+             * @property {number|null} [ledgerIndex] Batch ledgerIndex
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1699,6 +1843,22 @@ export const wardline = $root.wardline = (() => {
             Batch.prototype.policyVersion = 0;
 
             /**
+             * Batch ledgerHead.
+             * @member {Uint8Array} ledgerHead
+             * @memberof wardline.v1.Batch
+             * @instance
+             */
+            Batch.prototype.ledgerHead = $util.newBuffer([]);
+
+            /**
+             * Batch ledgerIndex.
+             * @member {number} ledgerIndex
+             * @memberof wardline.v1.Batch
+             * @instance
+             */
+            Batch.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new Batch instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Batch
@@ -1748,6 +1908,10 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.uncompressedBytes);
                 if (message.policyVersion != null && $Object.hasOwnProperty.call(message, "policyVersion") && message.policyVersion !== 0)
                     writer.uint32(/* id 9, wireType 0 =*/72).uint32(message.policyVersion);
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead") && message.ledgerHead.length)
+                    writer.uint32(/* id 10, wireType 2 =*/82).bytes(message.ledgerHead);
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
+                    writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.ledgerIndex);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1873,6 +2037,24 @@ export const wardline = $root.wardline = (() => {
                                 delete message.policyVersion;
                             continue;
                         }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.ledgerHead = value;
+                            else
+                                delete message.ledgerHead;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ledgerIndex = value;
+                            else
+                                delete message.ledgerIndex;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1978,6 +2160,22 @@ export const wardline = $root.wardline = (() => {
                 if (object.policyVersion != null)
                     if ($Number(object.policyVersion) !== 0)
                         message.policyVersion = object.policyVersion >>> 0;
+                if (object.ledgerHead != null)
+                    if (object.ledgerHead.length)
+                        if (typeof object.ledgerHead === "string")
+                            $util.base64.decode(object.ledgerHead, message.ledgerHead = $util.newBuffer($util.base64.length(object.ledgerHead)), 0);
+                        else if (object.ledgerHead.length >= 0)
+                            message.ledgerHead = object.ledgerHead;
+                if (object.ledgerIndex != null)
+                    if (typeof object.ledgerIndex === "object" ? object.ledgerIndex.low || object.ledgerIndex.high : $Number(object.ledgerIndex) !== 0)
+                        if ($util.Long)
+                            message.ledgerIndex = $util.Long.fromValue(object.ledgerIndex, true);
+                        else if (typeof object.ledgerIndex === "string")
+                            message.ledgerIndex = $parseInt(object.ledgerIndex, 10);
+                        else if (typeof object.ledgerIndex === "number")
+                            message.ledgerIndex = object.ledgerIndex;
+                        else if (typeof object.ledgerIndex === "object")
+                            message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2028,6 +2226,18 @@ export const wardline = $root.wardline = (() => {
                     object.eventCount = 0;
                     object.uncompressedBytes = 0;
                     object.policyVersion = 0;
+                    if (options.bytes === $String)
+                        object.ledgerHead = "";
+                    else {
+                        object.ledgerHead = [];
+                        if (options.bytes !== $Array)
+                            object.ledgerHead = $util.newBuffer(object.ledgerHead);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -2057,6 +2267,15 @@ export const wardline = $root.wardline = (() => {
                     object.uncompressedBytes = message.uncompressedBytes;
                 if (message.policyVersion != null && $Object.hasOwnProperty.call(message, "policyVersion"))
                     object.policyVersion = message.policyVersion;
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead"))
+                    object.ledgerHead = options.bytes === $String ? $util.base64.encode(message.ledgerHead, 0, message.ledgerHead.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ledgerHead) : message.ledgerHead;
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ledgerIndex = typeof message.ledgerIndex === "number" ? $BigInt(message.ledgerIndex) : $util.Long.fromBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0, true).toBigInt();
+                    else if (typeof message.ledgerIndex === "number")
+                        object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
+                    else
+                        object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
                 return object;
             };
 
@@ -3118,11 +3337,13 @@ export const wardline = $root.wardline = (() => {
          * @enum {number}
          * @property {number} NACK_REASON_UNSPECIFIED=0 NACK_REASON_UNSPECIFIED value
          * @property {number} NACK_REASON_GAP=1 NACK_REASON_GAP value
+         * @property {number} NACK_REASON_REVOKED=2 NACK_REASON_REVOKED value
          */
         v1.NackReason = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "NACK_REASON_UNSPECIFIED"] = 0;
             values[valuesById[1] = "NACK_REASON_GAP"] = 1;
+            values[valuesById[2] = "NACK_REASON_REVOKED"] = 2;
             return values;
         })();
 
@@ -3376,6 +3597,10 @@ export const wardline = $root.wardline = (() => {
                     case 1:
                         message.reason = 1;
                         break;
+                    case "NACK_REASON_REVOKED":
+                    case 2:
+                        message.reason = 2;
+                        break;
                     default:
                         if (typeof object.reason === "number" && (object.reason | 0) === object.reason)
                             message.reason = object.reason;
@@ -3441,6 +3666,1322 @@ export const wardline = $root.wardline = (() => {
             };
 
             return Nack;
+        })();
+
+        v1.Revoke = (function() {
+
+            /**
+             * Properties of a Revoke.
+             * @typedef {Object} wardline.v1.Revoke.$Properties
+             * @property {string|null} [feed] Revoke feed
+             * @property {string|null} [reason] Revoke reason
+             * @property {Uint8Array|null} [ledgerHead] Revoke ledgerHead
+             * @property {number|null} [ledgerIndex] Revoke ledgerIndex
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Revoke.
+             * @memberof wardline.v1
+             * @interface IRevoke
+             * @augments wardline.v1.Revoke.$Properties
+             * @deprecated Use wardline.v1.Revoke.$Properties instead.
+             */
+
+            /**
+             * Shape of a Revoke.
+             * @typedef {wardline.v1.Revoke.$Properties} wardline.v1.Revoke.$Shape
+             */
+
+            /**
+             * Constructs a new Revoke.
+             * @memberof wardline.v1
+             * @classdesc Represents a Revoke.
+             * @constructor
+             * @param {wardline.v1.Revoke.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Revoke = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Revoke feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Revoke
+             * @instance
+             */
+            Revoke.prototype.feed = "";
+
+            /**
+             * Revoke reason.
+             * @member {string} reason
+             * @memberof wardline.v1.Revoke
+             * @instance
+             */
+            Revoke.prototype.reason = "";
+
+            /**
+             * Revoke ledgerHead.
+             * @member {Uint8Array} ledgerHead
+             * @memberof wardline.v1.Revoke
+             * @instance
+             */
+            Revoke.prototype.ledgerHead = $util.newBuffer([]);
+
+            /**
+             * Revoke ledgerIndex.
+             * @member {number} ledgerIndex
+             * @memberof wardline.v1.Revoke
+             * @instance
+             */
+            Revoke.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new Revoke instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Revoke
+             * @static
+             * @param {wardline.v1.Revoke.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Revoke} Revoke instance
+             * @type {{
+             *   (properties: wardline.v1.Revoke.$Shape): wardline.v1.Revoke & wardline.v1.Revoke.$Shape;
+             *   (properties?: wardline.v1.Revoke.$Properties): wardline.v1.Revoke;
+             * }}
+             */
+            Revoke.create = function(properties) {
+                return new Revoke(properties);
+            };
+
+            /**
+             * Encodes the specified Revoke message. Does not implicitly {@link wardline.v1.Revoke.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Revoke
+             * @static
+             * @param {wardline.v1.Revoke.$Properties} message Revoke message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Revoke.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.reason);
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead") && message.ledgerHead.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.ledgerHead);
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.ledgerIndex);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Revoke message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Revoke
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Revoke & wardline.v1.Revoke.$Shape} Revoke
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Revoke.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Revoke();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.ledgerHead = value;
+                            else
+                                delete message.ledgerHead;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ledgerIndex = value;
+                            else
+                                delete message.ledgerIndex;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Revoke message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Revoke
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Revoke} Revoke
+             */
+            Revoke.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Revoke)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Revoke: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Revoke();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.ledgerHead != null)
+                    if (object.ledgerHead.length)
+                        if (typeof object.ledgerHead === "string")
+                            $util.base64.decode(object.ledgerHead, message.ledgerHead = $util.newBuffer($util.base64.length(object.ledgerHead)), 0);
+                        else if (object.ledgerHead.length >= 0)
+                            message.ledgerHead = object.ledgerHead;
+                if (object.ledgerIndex != null)
+                    if (typeof object.ledgerIndex === "object" ? object.ledgerIndex.low || object.ledgerIndex.high : $Number(object.ledgerIndex) !== 0)
+                        if ($util.Long)
+                            message.ledgerIndex = $util.Long.fromValue(object.ledgerIndex, true);
+                        else if (typeof object.ledgerIndex === "string")
+                            message.ledgerIndex = $parseInt(object.ledgerIndex, 10);
+                        else if (typeof object.ledgerIndex === "number")
+                            message.ledgerIndex = object.ledgerIndex;
+                        else if (typeof object.ledgerIndex === "object")
+                            message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Revoke message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Revoke
+             * @static
+             * @param {wardline.v1.Revoke} message Revoke
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Revoke.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.reason = "";
+                    if (options.bytes === $String)
+                        object.ledgerHead = "";
+                    else {
+                        object.ledgerHead = [];
+                        if (options.bytes !== $Array)
+                            object.ledgerHead = $util.newBuffer(object.ledgerHead);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead"))
+                    object.ledgerHead = options.bytes === $String ? $util.base64.encode(message.ledgerHead, 0, message.ledgerHead.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ledgerHead) : message.ledgerHead;
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ledgerIndex = typeof message.ledgerIndex === "number" ? $BigInt(message.ledgerIndex) : $util.Long.fromBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0, true).toBigInt();
+                    else if (typeof message.ledgerIndex === "number")
+                        object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
+                    else
+                        object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
+                return object;
+            };
+
+            /**
+             * Converts this Revoke to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Revoke
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Revoke.prototype.toJSON = function() {
+                return Revoke.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Revoke;
+        })();
+
+        v1.Revoked = (function() {
+
+            /**
+             * Properties of a Revoked.
+             * @typedef {Object} wardline.v1.Revoked.$Properties
+             * @property {string|null} [feed] Revoked feed
+             * @property {number|null} [eventsDeleted] Revoked eventsDeleted
+             * @property {number|null} [bytesDeleted] Revoked bytesDeleted
+             * @property {number|null} [highWaterSeq] Revoked highWaterSeq
+             * @property {number|null} [revokedAtMs] Revoked revokedAtMs
+             * @property {boolean|null} [alreadyRevoked] Revoked alreadyRevoked
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Revoked.
+             * @memberof wardline.v1
+             * @interface IRevoked
+             * @augments wardline.v1.Revoked.$Properties
+             * @deprecated Use wardline.v1.Revoked.$Properties instead.
+             */
+
+            /**
+             * Shape of a Revoked.
+             * @typedef {wardline.v1.Revoked.$Properties} wardline.v1.Revoked.$Shape
+             */
+
+            /**
+             * Constructs a new Revoked.
+             * @memberof wardline.v1
+             * @classdesc Represents a Revoked.
+             * @constructor
+             * @param {wardline.v1.Revoked.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Revoked = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Revoked feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.feed = "";
+
+            /**
+             * Revoked eventsDeleted.
+             * @member {number} eventsDeleted
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.eventsDeleted = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Revoked bytesDeleted.
+             * @member {number} bytesDeleted
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.bytesDeleted = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Revoked highWaterSeq.
+             * @member {number} highWaterSeq
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.highWaterSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Revoked revokedAtMs.
+             * @member {number} revokedAtMs
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.revokedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Revoked alreadyRevoked.
+             * @member {boolean} alreadyRevoked
+             * @memberof wardline.v1.Revoked
+             * @instance
+             */
+            Revoked.prototype.alreadyRevoked = false;
+
+            /**
+             * Creates a new Revoked instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Revoked
+             * @static
+             * @param {wardline.v1.Revoked.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Revoked} Revoked instance
+             * @type {{
+             *   (properties: wardline.v1.Revoked.$Shape): wardline.v1.Revoked & wardline.v1.Revoked.$Shape;
+             *   (properties?: wardline.v1.Revoked.$Properties): wardline.v1.Revoked;
+             * }}
+             */
+            Revoked.create = function(properties) {
+                return new Revoked(properties);
+            };
+
+            /**
+             * Encodes the specified Revoked message. Does not implicitly {@link wardline.v1.Revoked.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Revoked
+             * @static
+             * @param {wardline.v1.Revoked.$Properties} message Revoked message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Revoked.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.eventsDeleted != null && $Object.hasOwnProperty.call(message, "eventsDeleted") && (typeof message.eventsDeleted === "object" ? message.eventsDeleted.low || message.eventsDeleted.high : message.eventsDeleted !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.eventsDeleted);
+                if (message.bytesDeleted != null && $Object.hasOwnProperty.call(message, "bytesDeleted") && (typeof message.bytesDeleted === "object" ? message.bytesDeleted.low || message.bytesDeleted.high : message.bytesDeleted !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.bytesDeleted);
+                if (message.highWaterSeq != null && $Object.hasOwnProperty.call(message, "highWaterSeq") && (typeof message.highWaterSeq === "object" ? message.highWaterSeq.low || message.highWaterSeq.high : message.highWaterSeq !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.highWaterSeq);
+                if (message.revokedAtMs != null && $Object.hasOwnProperty.call(message, "revokedAtMs") && (typeof message.revokedAtMs === "object" ? message.revokedAtMs.low || message.revokedAtMs.high : message.revokedAtMs !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int64(message.revokedAtMs);
+                if (message.alreadyRevoked != null && $Object.hasOwnProperty.call(message, "alreadyRevoked") && message.alreadyRevoked !== false)
+                    writer.uint32(/* id 6, wireType 0 =*/48).bool(message.alreadyRevoked);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Revoked message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Revoked
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Revoked & wardline.v1.Revoked.$Shape} Revoked
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Revoked.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Revoked();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.eventsDeleted = value;
+                            else
+                                delete message.eventsDeleted;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.bytesDeleted = value;
+                            else
+                                delete message.bytesDeleted;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.highWaterSeq = value;
+                            else
+                                delete message.highWaterSeq;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.revokedAtMs = value;
+                            else
+                                delete message.revokedAtMs;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.alreadyRevoked = value;
+                            else
+                                delete message.alreadyRevoked;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Revoked message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Revoked
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Revoked} Revoked
+             */
+            Revoked.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Revoked)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Revoked: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Revoked();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.eventsDeleted != null)
+                    if (typeof object.eventsDeleted === "object" ? object.eventsDeleted.low || object.eventsDeleted.high : $Number(object.eventsDeleted) !== 0)
+                        if ($util.Long)
+                            message.eventsDeleted = $util.Long.fromValue(object.eventsDeleted, true);
+                        else if (typeof object.eventsDeleted === "string")
+                            message.eventsDeleted = $parseInt(object.eventsDeleted, 10);
+                        else if (typeof object.eventsDeleted === "number")
+                            message.eventsDeleted = object.eventsDeleted;
+                        else if (typeof object.eventsDeleted === "object")
+                            message.eventsDeleted = new $util.LongBits(object.eventsDeleted.low >>> 0, object.eventsDeleted.high >>> 0).toNumber(true);
+                if (object.bytesDeleted != null)
+                    if (typeof object.bytesDeleted === "object" ? object.bytesDeleted.low || object.bytesDeleted.high : $Number(object.bytesDeleted) !== 0)
+                        if ($util.Long)
+                            message.bytesDeleted = $util.Long.fromValue(object.bytesDeleted, true);
+                        else if (typeof object.bytesDeleted === "string")
+                            message.bytesDeleted = $parseInt(object.bytesDeleted, 10);
+                        else if (typeof object.bytesDeleted === "number")
+                            message.bytesDeleted = object.bytesDeleted;
+                        else if (typeof object.bytesDeleted === "object")
+                            message.bytesDeleted = new $util.LongBits(object.bytesDeleted.low >>> 0, object.bytesDeleted.high >>> 0).toNumber(true);
+                if (object.highWaterSeq != null)
+                    if (typeof object.highWaterSeq === "object" ? object.highWaterSeq.low || object.highWaterSeq.high : $Number(object.highWaterSeq) !== 0)
+                        if ($util.Long)
+                            message.highWaterSeq = $util.Long.fromValue(object.highWaterSeq, true);
+                        else if (typeof object.highWaterSeq === "string")
+                            message.highWaterSeq = $parseInt(object.highWaterSeq, 10);
+                        else if (typeof object.highWaterSeq === "number")
+                            message.highWaterSeq = object.highWaterSeq;
+                        else if (typeof object.highWaterSeq === "object")
+                            message.highWaterSeq = new $util.LongBits(object.highWaterSeq.low >>> 0, object.highWaterSeq.high >>> 0).toNumber(true);
+                if (object.revokedAtMs != null)
+                    if (typeof object.revokedAtMs === "object" ? object.revokedAtMs.low || object.revokedAtMs.high : $Number(object.revokedAtMs) !== 0)
+                        if ($util.Long)
+                            message.revokedAtMs = $util.Long.fromValue(object.revokedAtMs, false);
+                        else if (typeof object.revokedAtMs === "string")
+                            message.revokedAtMs = $parseInt(object.revokedAtMs, 10);
+                        else if (typeof object.revokedAtMs === "number")
+                            message.revokedAtMs = object.revokedAtMs;
+                        else if (typeof object.revokedAtMs === "object")
+                            message.revokedAtMs = new $util.LongBits(object.revokedAtMs.low >>> 0, object.revokedAtMs.high >>> 0).toNumber();
+                if (object.alreadyRevoked != null)
+                    if (object.alreadyRevoked)
+                        message.alreadyRevoked = $Boolean(object.alreadyRevoked);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Revoked message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Revoked
+             * @static
+             * @param {wardline.v1.Revoked} message Revoked
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Revoked.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.eventsDeleted = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.eventsDeleted = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.bytesDeleted = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.bytesDeleted = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.highWaterSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.highWaterSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.revokedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.revokedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.alreadyRevoked = false;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.eventsDeleted != null && $Object.hasOwnProperty.call(message, "eventsDeleted"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.eventsDeleted = typeof message.eventsDeleted === "number" ? $BigInt(message.eventsDeleted) : $util.Long.fromBits(message.eventsDeleted.low >>> 0, message.eventsDeleted.high >>> 0, true).toBigInt();
+                    else if (typeof message.eventsDeleted === "number")
+                        object.eventsDeleted = options.longs === $String ? $String(message.eventsDeleted) : message.eventsDeleted;
+                    else
+                        object.eventsDeleted = options.longs === $String ? $util.Long.prototype.toString.call(message.eventsDeleted) : options.longs === $Number ? new $util.LongBits(message.eventsDeleted.low >>> 0, message.eventsDeleted.high >>> 0).toNumber(true) : message.eventsDeleted;
+                if (message.bytesDeleted != null && $Object.hasOwnProperty.call(message, "bytesDeleted"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.bytesDeleted = typeof message.bytesDeleted === "number" ? $BigInt(message.bytesDeleted) : $util.Long.fromBits(message.bytesDeleted.low >>> 0, message.bytesDeleted.high >>> 0, true).toBigInt();
+                    else if (typeof message.bytesDeleted === "number")
+                        object.bytesDeleted = options.longs === $String ? $String(message.bytesDeleted) : message.bytesDeleted;
+                    else
+                        object.bytesDeleted = options.longs === $String ? $util.Long.prototype.toString.call(message.bytesDeleted) : options.longs === $Number ? new $util.LongBits(message.bytesDeleted.low >>> 0, message.bytesDeleted.high >>> 0).toNumber(true) : message.bytesDeleted;
+                if (message.highWaterSeq != null && $Object.hasOwnProperty.call(message, "highWaterSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.highWaterSeq = typeof message.highWaterSeq === "number" ? $BigInt(message.highWaterSeq) : $util.Long.fromBits(message.highWaterSeq.low >>> 0, message.highWaterSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.highWaterSeq === "number")
+                        object.highWaterSeq = options.longs === $String ? $String(message.highWaterSeq) : message.highWaterSeq;
+                    else
+                        object.highWaterSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.highWaterSeq) : options.longs === $Number ? new $util.LongBits(message.highWaterSeq.low >>> 0, message.highWaterSeq.high >>> 0).toNumber(true) : message.highWaterSeq;
+                if (message.revokedAtMs != null && $Object.hasOwnProperty.call(message, "revokedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.revokedAtMs = typeof message.revokedAtMs === "number" ? $BigInt(message.revokedAtMs) : $util.Long.fromBits(message.revokedAtMs.low >>> 0, message.revokedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.revokedAtMs === "number")
+                        object.revokedAtMs = options.longs === $String ? $String(message.revokedAtMs) : message.revokedAtMs;
+                    else
+                        object.revokedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.revokedAtMs) : options.longs === $Number ? new $util.LongBits(message.revokedAtMs.low >>> 0, message.revokedAtMs.high >>> 0).toNumber() : message.revokedAtMs;
+                if (message.alreadyRevoked != null && $Object.hasOwnProperty.call(message, "alreadyRevoked"))
+                    object.alreadyRevoked = message.alreadyRevoked;
+                return object;
+            };
+
+            /**
+             * Converts this Revoked to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Revoked
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Revoked.prototype.toJSON = function() {
+                return Revoked.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Revoked;
+        })();
+
+        v1.Reinstate = (function() {
+
+            /**
+             * Properties of a Reinstate.
+             * @typedef {Object} wardline.v1.Reinstate.$Properties
+             * @property {string|null} [feed] Reinstate feed
+             * @property {string|null} [reason] Reinstate reason
+             * @property {Uint8Array|null} [ledgerHead] Reinstate ledgerHead
+             * @property {number|null} [ledgerIndex] Reinstate ledgerIndex
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Reinstate.
+             * @memberof wardline.v1
+             * @interface IReinstate
+             * @augments wardline.v1.Reinstate.$Properties
+             * @deprecated Use wardline.v1.Reinstate.$Properties instead.
+             */
+
+            /**
+             * Shape of a Reinstate.
+             * @typedef {wardline.v1.Reinstate.$Properties} wardline.v1.Reinstate.$Shape
+             */
+
+            /**
+             * Constructs a new Reinstate.
+             * @memberof wardline.v1
+             * @classdesc Represents a Reinstate.
+             * @constructor
+             * @param {wardline.v1.Reinstate.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Reinstate = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Reinstate feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Reinstate
+             * @instance
+             */
+            Reinstate.prototype.feed = "";
+
+            /**
+             * Reinstate reason.
+             * @member {string} reason
+             * @memberof wardline.v1.Reinstate
+             * @instance
+             */
+            Reinstate.prototype.reason = "";
+
+            /**
+             * Reinstate ledgerHead.
+             * @member {Uint8Array} ledgerHead
+             * @memberof wardline.v1.Reinstate
+             * @instance
+             */
+            Reinstate.prototype.ledgerHead = $util.newBuffer([]);
+
+            /**
+             * Reinstate ledgerIndex.
+             * @member {number} ledgerIndex
+             * @memberof wardline.v1.Reinstate
+             * @instance
+             */
+            Reinstate.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new Reinstate instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Reinstate
+             * @static
+             * @param {wardline.v1.Reinstate.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Reinstate} Reinstate instance
+             * @type {{
+             *   (properties: wardline.v1.Reinstate.$Shape): wardline.v1.Reinstate & wardline.v1.Reinstate.$Shape;
+             *   (properties?: wardline.v1.Reinstate.$Properties): wardline.v1.Reinstate;
+             * }}
+             */
+            Reinstate.create = function(properties) {
+                return new Reinstate(properties);
+            };
+
+            /**
+             * Encodes the specified Reinstate message. Does not implicitly {@link wardline.v1.Reinstate.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Reinstate
+             * @static
+             * @param {wardline.v1.Reinstate.$Properties} message Reinstate message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Reinstate.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.reason);
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead") && message.ledgerHead.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.ledgerHead);
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.ledgerIndex);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Reinstate message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Reinstate
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Reinstate & wardline.v1.Reinstate.$Shape} Reinstate
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Reinstate.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Reinstate();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.ledgerHead = value;
+                            else
+                                delete message.ledgerHead;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ledgerIndex = value;
+                            else
+                                delete message.ledgerIndex;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Reinstate message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Reinstate
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Reinstate} Reinstate
+             */
+            Reinstate.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Reinstate)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Reinstate: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Reinstate();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.ledgerHead != null)
+                    if (object.ledgerHead.length)
+                        if (typeof object.ledgerHead === "string")
+                            $util.base64.decode(object.ledgerHead, message.ledgerHead = $util.newBuffer($util.base64.length(object.ledgerHead)), 0);
+                        else if (object.ledgerHead.length >= 0)
+                            message.ledgerHead = object.ledgerHead;
+                if (object.ledgerIndex != null)
+                    if (typeof object.ledgerIndex === "object" ? object.ledgerIndex.low || object.ledgerIndex.high : $Number(object.ledgerIndex) !== 0)
+                        if ($util.Long)
+                            message.ledgerIndex = $util.Long.fromValue(object.ledgerIndex, true);
+                        else if (typeof object.ledgerIndex === "string")
+                            message.ledgerIndex = $parseInt(object.ledgerIndex, 10);
+                        else if (typeof object.ledgerIndex === "number")
+                            message.ledgerIndex = object.ledgerIndex;
+                        else if (typeof object.ledgerIndex === "object")
+                            message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Reinstate message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Reinstate
+             * @static
+             * @param {wardline.v1.Reinstate} message Reinstate
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Reinstate.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.reason = "";
+                    if (options.bytes === $String)
+                        object.ledgerHead = "";
+                    else {
+                        object.ledgerHead = [];
+                        if (options.bytes !== $Array)
+                            object.ledgerHead = $util.newBuffer(object.ledgerHead);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead"))
+                    object.ledgerHead = options.bytes === $String ? $util.base64.encode(message.ledgerHead, 0, message.ledgerHead.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ledgerHead) : message.ledgerHead;
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ledgerIndex = typeof message.ledgerIndex === "number" ? $BigInt(message.ledgerIndex) : $util.Long.fromBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0, true).toBigInt();
+                    else if (typeof message.ledgerIndex === "number")
+                        object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
+                    else
+                        object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
+                return object;
+            };
+
+            /**
+             * Converts this Reinstate to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Reinstate
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Reinstate.prototype.toJSON = function() {
+                return Reinstate.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Reinstate;
+        })();
+
+        v1.Reinstated = (function() {
+
+            /**
+             * Properties of a Reinstated.
+             * @typedef {Object} wardline.v1.Reinstated.$Properties
+             * @property {string|null} [feed] Reinstated feed
+             * @property {number|null} [highWaterSeq] Reinstated highWaterSeq
+             * @property {boolean|null} [wasRevoked] Reinstated wasRevoked
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Reinstated.
+             * @memberof wardline.v1
+             * @interface IReinstated
+             * @augments wardline.v1.Reinstated.$Properties
+             * @deprecated Use wardline.v1.Reinstated.$Properties instead.
+             */
+
+            /**
+             * Shape of a Reinstated.
+             * @typedef {wardline.v1.Reinstated.$Properties} wardline.v1.Reinstated.$Shape
+             */
+
+            /**
+             * Constructs a new Reinstated.
+             * @memberof wardline.v1
+             * @classdesc Represents a Reinstated.
+             * @constructor
+             * @param {wardline.v1.Reinstated.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Reinstated = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Reinstated feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Reinstated
+             * @instance
+             */
+            Reinstated.prototype.feed = "";
+
+            /**
+             * Reinstated highWaterSeq.
+             * @member {number} highWaterSeq
+             * @memberof wardline.v1.Reinstated
+             * @instance
+             */
+            Reinstated.prototype.highWaterSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Reinstated wasRevoked.
+             * @member {boolean} wasRevoked
+             * @memberof wardline.v1.Reinstated
+             * @instance
+             */
+            Reinstated.prototype.wasRevoked = false;
+
+            /**
+             * Creates a new Reinstated instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Reinstated
+             * @static
+             * @param {wardline.v1.Reinstated.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Reinstated} Reinstated instance
+             * @type {{
+             *   (properties: wardline.v1.Reinstated.$Shape): wardline.v1.Reinstated & wardline.v1.Reinstated.$Shape;
+             *   (properties?: wardline.v1.Reinstated.$Properties): wardline.v1.Reinstated;
+             * }}
+             */
+            Reinstated.create = function(properties) {
+                return new Reinstated(properties);
+            };
+
+            /**
+             * Encodes the specified Reinstated message. Does not implicitly {@link wardline.v1.Reinstated.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Reinstated
+             * @static
+             * @param {wardline.v1.Reinstated.$Properties} message Reinstated message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Reinstated.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.highWaterSeq != null && $Object.hasOwnProperty.call(message, "highWaterSeq") && (typeof message.highWaterSeq === "object" ? message.highWaterSeq.low || message.highWaterSeq.high : message.highWaterSeq !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.highWaterSeq);
+                if (message.wasRevoked != null && $Object.hasOwnProperty.call(message, "wasRevoked") && message.wasRevoked !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.wasRevoked);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Reinstated message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Reinstated
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Reinstated & wardline.v1.Reinstated.$Shape} Reinstated
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Reinstated.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Reinstated();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.highWaterSeq = value;
+                            else
+                                delete message.highWaterSeq;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.wasRevoked = value;
+                            else
+                                delete message.wasRevoked;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Reinstated message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Reinstated
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Reinstated} Reinstated
+             */
+            Reinstated.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Reinstated)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Reinstated: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Reinstated();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.highWaterSeq != null)
+                    if (typeof object.highWaterSeq === "object" ? object.highWaterSeq.low || object.highWaterSeq.high : $Number(object.highWaterSeq) !== 0)
+                        if ($util.Long)
+                            message.highWaterSeq = $util.Long.fromValue(object.highWaterSeq, true);
+                        else if (typeof object.highWaterSeq === "string")
+                            message.highWaterSeq = $parseInt(object.highWaterSeq, 10);
+                        else if (typeof object.highWaterSeq === "number")
+                            message.highWaterSeq = object.highWaterSeq;
+                        else if (typeof object.highWaterSeq === "object")
+                            message.highWaterSeq = new $util.LongBits(object.highWaterSeq.low >>> 0, object.highWaterSeq.high >>> 0).toNumber(true);
+                if (object.wasRevoked != null)
+                    if (object.wasRevoked)
+                        message.wasRevoked = $Boolean(object.wasRevoked);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Reinstated message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Reinstated
+             * @static
+             * @param {wardline.v1.Reinstated} message Reinstated
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Reinstated.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.highWaterSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.highWaterSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.wasRevoked = false;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.highWaterSeq != null && $Object.hasOwnProperty.call(message, "highWaterSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.highWaterSeq = typeof message.highWaterSeq === "number" ? $BigInt(message.highWaterSeq) : $util.Long.fromBits(message.highWaterSeq.low >>> 0, message.highWaterSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.highWaterSeq === "number")
+                        object.highWaterSeq = options.longs === $String ? $String(message.highWaterSeq) : message.highWaterSeq;
+                    else
+                        object.highWaterSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.highWaterSeq) : options.longs === $Number ? new $util.LongBits(message.highWaterSeq.low >>> 0, message.highWaterSeq.high >>> 0).toNumber(true) : message.highWaterSeq;
+                if (message.wasRevoked != null && $Object.hasOwnProperty.call(message, "wasRevoked"))
+                    object.wasRevoked = message.wasRevoked;
+                return object;
+            };
+
+            /**
+             * Converts this Reinstated to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Reinstated
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Reinstated.prototype.toJSON = function() {
+                return Reinstated.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Reinstated;
         })();
 
         v1.Feeds = (function() {

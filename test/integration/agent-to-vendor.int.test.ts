@@ -61,7 +61,7 @@ describe('agent to vendor feed', () => {
 dataDir: ./${name}-data
 http: { listen: "127.0.0.1:0" }
 sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:0" }]
-relays: [{ name: cloud, address: "127.0.0.1:${relay.grpcPort}", secret: "${secret}" }]
+relays: [{ name: cloud, address: "127.0.0.1:${relay.grpcPort}", secret: "${secret}", allowPlaintext: true }]
 feeds: [{ name: clinical, relay: cloud, streams: [adt, results, appointments] }]
 replication: { backoff: { initialMs: 100, maxMs: 500 } }
 `,
@@ -75,6 +75,7 @@ replication: { backoff: { initialMs: 100, maxMs: 500 } }
       `dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:0" }
 http: { listen: "127.0.0.1:0" }
+allowPlaintext: true
 hospitals: [{ id: e2e-hospital, secret: "${SECRET}" }]
 vendors: [{ name: vendor, key: "${VENDOR_KEY}", grants: [{ hospital: e2e-hospital, feeds: [clinical] }] }]
 `,

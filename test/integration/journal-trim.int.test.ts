@@ -52,6 +52,7 @@ describe('journal trimming with a real relay', () => {
       `dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:${grpcPort}" }
 http: { listen: "127.0.0.1:0" }
+allowPlaintext: true
 hospitals: [{ id: trim-hospital, secret: "${SECRET}" }]
 vendors: [{ name: vendor, key: "${VENDOR_KEY}", grants: [{ hospital: trim-hospital, feeds: [clinical] }] }]
 `,
@@ -61,7 +62,7 @@ vendors: [{ name: vendor, key: "${VENDOR_KEY}", grants: [{ hospital: trim-hospit
       `hospital: { id: trim-hospital }
 dataDir: ./agent-data
 http: { listen: "127.0.0.1:0" }
-relays: [{ name: cloud, address: "127.0.0.1:${grpcPort}", secret: "${SECRET}" }]
+relays: [{ name: cloud, address: "127.0.0.1:${grpcPort}", secret: "${SECRET}", allowPlaintext: true }]
 feeds: [{ name: clinical, relay: cloud, streams: [adt] }]
 replication: { backoff: { initialMs: 100, maxMs: 300 } }
 journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }

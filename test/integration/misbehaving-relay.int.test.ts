@@ -155,7 +155,7 @@ describe('agent against a misbehaving relay', () => {
       `hospital: { id: misbehaving-relay-hospital }
 dataDir: ./data
 http: { listen: "127.0.0.1:0" }
-relays: [{ name: scripted, address: "127.0.0.1:${relay.port}", secret: "scripted-secret-0001", connectTimeoutMs: 2000, handshakeTimeoutMs: 2000 }]
+relays: [{ name: scripted, address: "127.0.0.1:${relay.port}", secret: "scripted-secret-0001", allowPlaintext: true, connectTimeoutMs: 2000, handshakeTimeoutMs: 2000 }]
 feeds: [{ name: ${FEED}, relay: scripted, streams: [adt] }]
 replication: { ackTimeoutMs: ${ACK_TIMEOUT_MS}, maxInFlightBatches: 2, batchMaxEvents: 10, backoff: { initialMs: 100, maxMs: 500 } }
 `,

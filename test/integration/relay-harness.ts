@@ -29,6 +29,7 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
     dataDir,
     grpc: { listen: '127.0.0.1:0' },
     http: { listen: '127.0.0.1:0' },
+    allowPlaintext: true,
     hospitals: [
       { id: 'h1', name: 'Hospital One', secret: SECRETS.h1 },
       { id: 'h2', secret: SECRETS.h2 },

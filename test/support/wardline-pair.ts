@@ -23,6 +23,12 @@ export interface WardlinePairOptions {
   agentReplication?: Record<string, unknown> & { backoff?: Record<string, unknown> };
   /** Extra environment variables for the agent process (e.g. GRPC_TRACE). */
   agentEnv?: Record<string, string>;
+  /** Extra keys for the agent's `http` section, e.g. `{ admin: { passwordHash } }`. */
+  agentHttp?: Record<string, unknown>;
+  /** Extra top-level sections for agent.yaml, e.g. `{ alerts: { lag: '5s' } }`. */
+  agentSections?: Record<string, unknown>;
+  /** Feeds besides PAIR_FEED, sent to the same relay and granted to the same vendor. */
+  extraFeeds?: { name: string; streams: string[] }[];
 }
 
 export class WardlinePair {
@@ -33,6 +39,8 @@ export class WardlinePair {
     readonly dir: string,
     readonly ports: { relayGrpc: number; relayHttp: number; agentHttp: number; mllp: number },
     private readonly agentEnv: Record<string, string> = {},
+    /** Sent as a bearer token with agentStatus(), for an agent whose http.admin closes /v1/status. */
+    private readonly agentToken?: string,
   ) {}
 
   static async create(dir: string, options: WardlinePairOptions): Promise<WardlinePair> {
@@ -44,8 +52,9 @@ export class WardlinePair {
       `dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:${ports.relayGrpc}" }
 http: { listen: "127.0.0.1:${ports.relayHttp}" }
+allowPlaintext: true
 hospitals: [{ id: ${options.hospital}, secret: "${PAIR_SECRET}" }]
-vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${PAIR_FEED}] }] }]
+vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${[PAIR_FEED, ...(options.extraFeeds ?? []).map((f) => f.name)].join(', ')}] }] }]
 log: { level: ${level} }
 `,
     );
@@ -53,15 +62,18 @@ log: { level: ${level} }
       join(dir, 'agent.yaml'),
       `hospital: { id: ${options.hospital} }
 dataDir: ./agent-data
-http: { listen: "127.0.0.1:${ports.agentHttp}" }
+http: ${JSON.stringify({ listen: `127.0.0.1:${ports.agentHttp}`, ...options.agentHttp })}
 sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:${ports.mllp}" }]
-relays: [${JSON.stringify({ name: 'cloud', address: relayAddress, secret: PAIR_SECRET, ...options.agentRelay })}]
-feeds: [{ name: ${PAIR_FEED}, relay: cloud, streams: [adt, results, orders] }]
+relays: [${JSON.stringify({ name: 'cloud', address: relayAddress, secret: PAIR_SECRET, allowPlaintext: true, ...options.agentRelay })}]
+feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 'results', 'orders'] }, ...(options.extraFeeds ?? []).map((f) => ({ ...f, relay: 'cloud' }))])}
 replication: ${JSON.stringify({ ...options.agentReplication, backoff: { initialMs: 100, maxMs: 1000, ...options.agentReplication?.backoff } })}
-log: { level: ${level} }
+${Object.entries(options.agentSections ?? {})
+  .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
+  .join('')}log: { level: ${level} }
 `,
     );
-    return new WardlinePair(dir, ports, options.agentEnv);
+    const token = (options.agentHttp?.admin as { token?: string } | undefined)?.token;
+    return new WardlinePair(dir, ports, options.agentEnv, token);
   }
 
   get relayHttp(): string {
@@ -83,7 +95,8 @@ log: { level: ${level} }
   }
 
   async agentStatus(): Promise<AgentStatus> {
-    return (await (await fetch(`${this.agentHttp}/v1/status`)).json()) as AgentStatus;
+    const headers: Record<string, string> = this.agentToken ? { authorization: `Bearer ${this.agentToken}` } : {};
+    return (await (await fetch(`${this.agentHttp}/v1/status`, { headers })).json()) as AgentStatus;
   }
 
   /** Resolves once the relay has acknowledged everything the agent journaled. */

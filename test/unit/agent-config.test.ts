@@ -9,7 +9,7 @@ const minimal = `
 hospital: { id: demo-hospital }
 dataDir: ./data
 relays:
-  - { name: cloud, address: "127.0.0.1:7443", secret: s3cret }
+  - { name: cloud, address: "127.0.0.1:7443", secret: s3cret, allowPlaintext: true }
 feeds:
   - { name: clinical, relay: cloud, streams: [adt, results] }
 `;

@@ -8,7 +8,7 @@ const base = `
 hospital: { id: demo-hospital }
 dataDir: ./data
 relays:
-  - { name: cloud, address: "127.0.0.1:7443", secret: s3cret }
+  - { name: cloud, address: "127.0.0.1:7443", secret: s3cret, allowPlaintext: true }
 `;
 const feeds = `
 feeds:

@@ -27,6 +27,8 @@ class ScriptedSession implements RelaySession {
     this.sent.push(batch);
   }
 
+  sendControl(): void {}
+
   close(reason?: Error): void {
     this.closedWith = reason;
   }

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { FeedAcks, Journal, JournalTrimmedError, LocalCopy, openAgentDatabase, type EventInput, type SqliteDatabase } from '../../agent/store/index.js';
+import { BacklogCounter, FeedAcks, Journal, JournalTrimmedError, LocalCopy, openAgentDatabase, type EventInput, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const row = (stream: string, key: string, text: string, op: 'upsert' | 'delete' = 'upsert'): EventInput => ({
@@ -97,6 +97,15 @@ describe('Journal (real SQLite file)', () => {
     const acks = new FeedAcks(db);
     acks.record('clinical', 'cloud', 2);
     expect(acks.all().get('clinical')).toBe(2);
-    expect(acks.backlog(['results'], 2)).toMatchObject({ events: 3, oldestTsMs: 1_700_000_000_000 });
+    const counter = new BacklogCounter(db);
+    expect(counter.backlog('clinical', ['results'], 2, journal.head)).toMatchObject({ events: 3, oldestTsMs: 1_700_000_000_000 });
+    // Counted incrementally from here on, and always equal to a full count.
+    for (let i = 6; i <= 9; i++) await journal.append({ source: 'http', events: [row(i % 3 ? 'results' : 'other', `K${i}`, 'v')] });
+    // results now at seqs 1-5, 7 and 8; acked 4 leaves 5, 7, 8.
+    expect(counter.backlog('clinical', ['results'], 4, journal.head)).toMatchObject({ events: 3 });
+    expect(new BacklogCounter(db).backlog('clinical', ['results'], 4, journal.head)).toMatchObject({ events: 3 });
+    expect(counter.backlog('clinical', ['results'], 9, journal.head)).toEqual({ events: 0, bytes: 0, oldestTsMs: null });
+    // A relay that now holds less than it acked: counted afresh.
+    expect(counter.backlog('clinical', ['results'], 0, journal.head)).toMatchObject({ events: 7 });
   });
 });

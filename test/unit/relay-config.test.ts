@@ -33,7 +33,7 @@ const SECRET = 'h1-secret-0123456789abcdef';
 
 describe('relay config', () => {
   it('fills every default, with units', () => {
-    const config = loadRelayConfig(writeConfig('dataDir: ./data\n'));
+    const config = loadRelayConfig(writeConfig('dataDir: ./data\nallowPlaintext: true\n'));
     expect(config).toEqual({
       relayId: 'wardline-relay',
       dataDir: join(dir, 'data'),
@@ -43,6 +43,7 @@ describe('relay config', () => {
         keepalive: { permitWithoutCalls: true, minPingIntervalMs: 5000, pingIntervalMs: 20000, pingTimeoutMs: 10000 },
       },
       http: { listen: { host: '0.0.0.0', port: 7480 } },
+      allowPlaintext: true,
       hospitals: [],
       vendors: [],
       log: { level: 'info' },
@@ -53,6 +54,7 @@ describe('relay config', () => {
     const config = loadRelayConfig(
       writeConfig(`
 dataDir: /var/lib/wardline-relay
+allowPlaintext: true
 grpc: { listen: "[::]:0" }
 hospitals: [{ id: h1, secretFile: secrets/h1.secret }]
 vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
@@ -65,17 +67,17 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
   });
 
   it('names an unknown key and the file', () => {
-    const { file, problems } = problemsOf('dataDir: d\ngrpcc: {}\n');
+    const { file, problems } = problemsOf('dataDir: d\nallowPlaintext: true\ngrpcc: {}\n');
     expect(problems).toEqual([`grpcc: unknown key (${file})`]);
   });
 
   it('names an unknown nested key with its full path', () => {
-    const { file, problems } = problemsOf('dataDir: d\ngrpc:\n  keepalive:\n    permitWithoutCall: true\n');
+    const { file, problems } = problemsOf('dataDir: d\nallowPlaintext: true\ngrpc:\n  keepalive:\n    permitWithoutCall: true\n');
     expect(problems).toEqual([`grpc.keepalive.permitWithoutCall: unknown key (${file})`]);
   });
 
   it('names a bad host:port, the value and the file', () => {
-    const { file, problems } = problemsOf('dataDir: d\ngrpc: { listen: "7443x" }\nhttp: { listen: "0.0.0.0:99999" }\n');
+    const { file, problems } = problemsOf('dataDir: d\nallowPlaintext: true\ngrpc: { listen: "7443x" }\nhttp: { listen: "0.0.0.0:99999" }\n');
     expect(problems).toEqual([
       `grpc.listen: expected host:port, got "7443x" (${file})`,
       `http.listen: expected host:port, got "0.0.0.0:99999" (${file})`,
@@ -83,7 +85,7 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
   });
 
   it('requires dataDir', () => {
-    const { problems } = problemsOf('relayId: r1\n');
+    const { problems } = problemsOf('relayId: r1\nallowPlaintext: true\n');
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^dataDir: .*got nothing/);
   });
@@ -91,13 +93,14 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
   it('requires exactly one of secret and secretFile, without echoing the secret', () => {
     const { file, problems } = problemsOf(`
 dataDir: d
+allowPlaintext: true
 hospitals:
   - { id: h1 }
   - { id: h2, secret: ${SECRET}, secretFile: /etc/h2.secret }
 `);
     expect(problems).toEqual([
-      `hospitals[0].secret: expected secret or secretFile, got nothing (${file})`,
       `hospitals[1].secretFile: give secret or secretFile, not both, got "/etc/h2.secret" (${file})`,
+      `hospitals[0].secret: expected secret or secretFile (or mutual TLS: tls.clientCaFile, so the hospital's client certificate identifies its agent), got nothing (${file})`,
     ]);
     expect(problems.join('\n')).not.toContain(SECRET);
   });
@@ -105,6 +108,7 @@ hospitals:
   it('refuses grants to unconfigured hospitals and duplicate ids', () => {
     const { file, problems } = problemsOf(`
 dataDir: d
+allowPlaintext: true
 hospitals:
   - { id: h1, secret: ${SECRET} }
   - { id: h1, secret: ${SECRET} }
@@ -118,7 +122,7 @@ vendors:
   });
 
   it('refuses ids that would not be safe in URLs and logs', () => {
-    const { problems } = problemsOf(`dataDir: d\nhospitals: [{ id: "h 1/..", secret: ${SECRET} }]\n`);
+    const { problems } = problemsOf(`dataDir: d\nallowPlaintext: true\nhospitals: [{ id: "h 1/..", secret: ${SECRET} }]\n`);
     expect(problems[0]).toMatch(/^hospitals\[0\]\.id: expected 1-128 letters, digits/);
   });
 
@@ -134,13 +138,14 @@ describe('relay credentials', () => {
   it('reads secret files once, ignoring one trailing newline', () => {
     const secretFile = join(dir, 'h1.secret');
     writeFileSync(secretFile, `${SECRET}\n`);
-    const config = parseRelayConfig({ dataDir: dir, hospitals: [{ id: 'h1', secretFile }] });
+    const config = parseRelayConfig({ dataDir: dir, allowPlaintext: true, hospitals: [{ id: 'h1', secretFile }] });
     expect(loadCredentials(config, 'relay.yaml').hospitals).toEqual([{ id: 'h1', secret: SECRET }]);
   });
 
   it('names an unreadable secret file, a short secret and a shared vendor key, never the secret', () => {
     const config = parseRelayConfig({
       dataDir: dir,
+      allowPlaintext: true,
       hospitals: [
         { id: 'h1', secretFile: join(dir, 'missing.secret') },
         { id: 'h2', secret: 'short-secret' },

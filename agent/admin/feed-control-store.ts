@@ -1,0 +1,73 @@
+// The operator's control state per feed and the policy last recorded in the
+// ledger, in agent.db (table feed_controls). Every write here runs inside the
+// transaction of the ledger record that justifies it (EgressLedger.append's
+// effect), so the state and its record are committed together or not at all.
+import type { Statement } from 'better-sqlite3';
+import type { SqliteDatabase } from '../store/index.js';
+
+/**
+ * active: sends. paused: holds its backlog. revoking: held; the revoke waits
+ * for the relay's answer. revoked: held; the relay deleted the feed. reinstating:
+ * held; the re-enable waits for the relay's answer.
+ */
+export type FeedControlState = 'active' | 'paused' | 'revoking' | 'revoked' | 'reinstating';
+
+export const FEED_CONTROL_STATES: readonly FeedControlState[] = ['active', 'paused', 'revoking', 'revoked', 'reinstating'];
+
+export interface FeedControlRow {
+  feed: string;
+  state: FeedControlState;
+  /** The operator's reason for the state; null when none was given. */
+  reason: string | null;
+  /** The policy last recorded in the ledger; null before the first record. */
+  policyVersion: number | null;
+  policyDigest: string | null;
+  /** Milliseconds since the epoch. */
+  updatedAtMs: number;
+}
+
+export class FeedControlStore {
+  private readonly selectAll: Statement;
+  private readonly upsertState: Statement;
+  private readonly upsertPolicy: Statement;
+
+  constructor(db: SqliteDatabase) {
+    this.selectAll = db.prepare('SELECT feed, state, reason, policy_version, policy_digest, updated_at_ms FROM feed_controls');
+    this.upsertState = db.prepare(
+      `INSERT INTO feed_controls (feed, state, reason, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (feed) DO UPDATE SET state = excluded.state, reason = excluded.reason, updated_at_ms = excluded.updated_at_ms`,
+    );
+    this.upsertPolicy = db.prepare(
+      `INSERT INTO feed_controls (feed, policy_version, policy_digest, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (feed) DO UPDATE SET policy_version = excluded.policy_version, policy_digest = excluded.policy_digest,
+         updated_at_ms = excluded.updated_at_ms`,
+    );
+  }
+
+  /** Every feed ever controlled or recorded, by name. A feed with no row is active. */
+  all(): Map<string, FeedControlRow> {
+    const rows = this.selectAll.all() as { feed: string; state: string; reason: string | null; policy_version: number | null; policy_digest: string | null; updated_at_ms: number }[];
+    return new Map(
+      rows.map((r) => [
+        r.feed,
+        {
+          feed: r.feed,
+          // An unknown word (a newer agent's state) holds the feed rather than sending it.
+          state: (FEED_CONTROL_STATES as readonly string[]).includes(r.state) ? (r.state as FeedControlState) : 'paused',
+          reason: r.reason,
+          policyVersion: r.policy_version,
+          policyDigest: r.policy_digest,
+          updatedAtMs: r.updated_at_ms,
+        },
+      ]),
+    );
+  }
+
+  setState(feed: string, state: FeedControlState, reason: string | null, atMs: number): void {
+    this.upsertState.run(feed, state, reason, atMs);
+  }
+
+  setPolicy(feed: string, version: number, digest: string | null, atMs: number): void {
+    this.upsertPolicy.run(feed, version, digest, atMs);
+  }
+}

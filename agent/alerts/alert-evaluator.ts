@@ -1,0 +1,172 @@
+// Decides which alerts to raise from the agent's status: one DebouncedLevel per
+// condition (link per relay, lag and backlog age per feed, the disk, silence per
+// source), so each condition says one thing when it changes and nothing while it
+// flaps. Pure: the status and the time are arguments; no timers, no I/O.
+import { alertKey, type AlertRecord, type AlertRule } from './alert.js';
+import { alertMessage } from './alert-text.js';
+import type { AlertsConfig } from './alerts-config.js';
+import { DebouncedLevel, type DebounceTimes, type LevelChange } from './debounced-level.js';
+
+/** The part of GET /v1/status the alerts read (AgentStatus satisfies it). */
+export interface AlertInputs {
+  links: readonly { relay: string; state: string; sinceMs: number; lastError: string | null }[];
+  feeds: readonly {
+    feed: string;
+    lagSeconds: number;
+    backlog: { events: number; oldestAgeSeconds: number | null };
+    blocked: string | null;
+    /** Set by the pause/resume feature; absent means not paused. */
+    paused?: boolean;
+  }[];
+  sources: readonly { name: string; lastMessageAtMs: number | null }[];
+  disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
+}
+
+/** Link states in which nothing reaches the relay although the agent wants it to. */
+const LINK_DOWN_STATES: ReadonlySet<string> = new Set(['offline', 'connecting', 'backoff']);
+const DISK_LEVEL = { ok: 0, warning: 1, critical: 2 } as const;
+
+export interface AlertEvaluatorOptions {
+  config: AlertsConfig;
+  /** Silence is measured from here for a source that never received anything: the agent's start, ms since the epoch. */
+  watchingSinceMs: number;
+  /** Levels last reported per alertKey (from the store), so a restart neither repeats nor forgets an alert. */
+  restoredLevels?: ReadonlyMap<string, number>;
+}
+
+/** A feed's lag threshold in seconds: alerts.feeds.<feed>.lag, else alerts.lag. */
+export function lagThresholdSeconds(config: AlertsConfig, feed: string): number {
+  return (config.feeds[feed]?.lag ?? config.lag) / 1000;
+}
+
+/** A feed's backlog-age threshold in seconds: alerts.feeds.<feed>.backlogAge, else alerts.backlogAge. */
+export function backlogAgeThresholdSeconds(config: AlertsConfig, feed: string): number {
+  return (config.feeds[feed]?.backlogAge ?? config.backlogAge) / 1000;
+}
+
+/**
+ * Whether a feed's lag counts against it: above its threshold, and neither
+ * paused by an operator nor held back by the timetable (both are the hospital's
+ * own choice, shown as such on the dashboard). `wardline agent status` uses the
+ * same rule for its exit code.
+ */
+export function feedLagExceeded(feed: { lagSeconds: number; blocked: string | null; paused?: boolean }, thresholdSeconds: number | null): boolean {
+  if (thresholdSeconds === null || feed.paused === true || feed.blocked !== null) return false;
+  return feed.lagSeconds > thresholdSeconds;
+}
+
+export class AlertEvaluator {
+  private readonly conditions = new Map<string, DebouncedLevel>();
+  private readonly config: AlertsConfig;
+
+  constructor(private readonly options: AlertEvaluatorOptions) {
+    this.config = options.config;
+  }
+
+  /** The level last reported for a condition (0 when it was never raised). */
+  levelOf(rule: AlertRule, subject: string): number {
+    return this.conditions.get(alertKey(rule, subject))?.level ?? this.options.restoredLevels?.get(alertKey(rule, subject)) ?? 0;
+  }
+
+  /** Feeds one status taken at `nowMs` (ms since the epoch); returns the alerts to raise, oldest rule first. */
+  evaluate(inputs: AlertInputs, nowMs: number): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    const settle = this.config.settleAfter;
+    const hysteresis = 1 - this.config.hysteresisPercent / 100;
+
+    for (const link of inputs.links) {
+      // A closing link is the agent stopping, not the line failing: say nothing.
+      if (link.state === 'closed') continue;
+      const observed = LINK_DOWN_STATES.has(link.state) ? 1 : 0;
+      const change = this.observe('link', link.relay, observed, nowMs, { raiseAfterMs: this.config.linkLostAfter, clearAfterMs: settle });
+      if (change) alerts.push(this.record('link', link.relay, change, null, null, { state: link.state, sinceMs: link.sinceMs, lastError: link.lastError }));
+    }
+
+    for (const feed of inputs.feeds) {
+      const held = feed.paused === true || feed.blocked !== null;
+      const lagThreshold = lagThresholdSeconds(this.config, feed.feed);
+      const lagLevel = held ? 0 : banded(feed.lagSeconds, lagThreshold, hysteresis, this.levelOf('lag', feed.feed));
+      const lagChange = this.observe('lag', feed.feed, lagLevel, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      const details = { backlogEvents: feed.backlog.events, held: feed.paused === true ? 'paused' : feed.blocked };
+      if (lagChange) alerts.push(this.record('lag', feed.feed, lagChange, feed.lagSeconds, lagThreshold, details));
+
+      const age = feed.backlog.oldestAgeSeconds ?? 0;
+      const ageThreshold = backlogAgeThresholdSeconds(this.config, feed.feed);
+      const ageLevel = held ? 0 : banded(age, ageThreshold, hysteresis, this.levelOf('backlog-age', feed.feed));
+      const ageChange = this.observe('backlog-age', feed.feed, ageLevel, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (ageChange) alerts.push(this.record('backlog-age', feed.feed, ageChange, age, ageThreshold, details));
+    }
+
+    if (inputs.disk) {
+      const disk = inputs.disk;
+      // The disk budget already keeps its states apart by 2 points of hysteresis; a
+      // rise is reported at once because admission changes with it.
+      const change = this.observe('disk', disk.path, DISK_LEVEL[disk.state], nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (change) {
+        alerts.push(this.record('disk', disk.path, change, disk.usedPercent, null, { state: disk.state, reason: disk.reason, forecastFullInSeconds: disk.forecastFullInSeconds }));
+      }
+    }
+
+    for (const source of inputs.sources) {
+      const quietMs = this.config.quietPeriods[source.name];
+      if (quietMs === undefined) continue;
+      const silentSeconds = Math.max(0, nowMs - (source.lastMessageAtMs ?? this.options.watchingSinceMs)) / 1000;
+      const observed = silentSeconds * 1000 >= quietMs ? 1 : 0;
+      const change = this.observe('source-silent', source.name, observed, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (change) alerts.push(this.record('source-silent', source.name, change, silentSeconds, quietMs / 1000, { lastMessageAtMs: source.lastMessageAtMs }));
+    }
+    return alerts;
+  }
+
+  private observe(rule: AlertRule, subject: string, level: number, nowMs: number, times: DebounceTimes): LevelChange | null {
+    const key = alertKey(rule, subject);
+    let condition = this.conditions.get(key);
+    if (!condition) {
+      condition = new DebouncedLevel(times, this.options.restoredLevels?.get(key) ?? 0);
+      this.conditions.set(key, condition);
+    }
+    return condition.observe(level, nowMs);
+  }
+
+  private record(rule: AlertRule, subject: string, change: LevelChange, value: number | null, threshold: number | null, details: AlertRecord['details']): AlertRecord {
+    const severity = change.to === 0 ? 'info' : severityOf(rule, change.to);
+    const rounded = value === null ? null : Math.round(value * 10) / 10;
+    return {
+      id: 0,
+      atMs: change.atMs,
+      rule,
+      subject,
+      level: change.to,
+      previousLevel: change.from,
+      state: change.to === 0 ? 'resolved' : 'firing',
+      severity,
+      message: alertMessage({ rule, subject, level: change.to, previousLevel: change.from, value: rounded, threshold, details }),
+      value: rounded,
+      threshold,
+      details,
+    };
+  }
+}
+
+/**
+ * 1 at or above the threshold, 0 below threshold × band, and in between whatever
+ * was last reported: a value hovering at the threshold changes nothing.
+ */
+function banded(value: number, threshold: number, band: number, reported: number): number {
+  if (value >= threshold) return 1;
+  if (value < threshold * band) return 0;
+  return reported;
+}
+
+function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
+  switch (rule) {
+    case 'link':
+    case 'backlog-age':
+      return 'critical';
+    case 'disk':
+      return level >= 2 ? 'critical' : 'warning';
+    case 'lag':
+    case 'source-silent':
+      return 'warning';
+  }
+}

@@ -1,0 +1,26 @@
+// Alerts: one per change of a watched condition, kept, shown and delivered.
+export { ALERT_RULES, alertKey, type AlertRecord, type AlertRule, type AlertSeverity, type AlertState } from './alert.js';
+export { DebouncedLevel, type DebounceTimes, type LevelChange } from './debounced-level.js';
+export { AlertEvaluator, backlogAgeThresholdSeconds, feedLagExceeded, lagThresholdSeconds, type AlertEvaluatorOptions, type AlertInputs } from './alert-evaluator.js';
+export { alertMessage, formatAlertDuration } from './alert-text.js';
+export {
+  AlertsConfigSchema,
+  unknownAlertNames,
+  SYSLOG_FACILITIES,
+  DEFAULT_ALERT_HYSTERESIS_PERCENT,
+  DEFAULT_ALERT_RETENTION_MS,
+  DEFAULT_BACKLOG_AGE_THRESHOLD_MS,
+  DEFAULT_LAG_THRESHOLD_MS,
+  DEFAULT_LINK_LOST_AFTER_MS,
+  DEFAULT_SETTLE_AFTER_MS,
+  type AlertsConfig,
+  type SyslogConfig,
+  type WebhookConfig,
+} from './alerts-config.js';
+export { AlertStore } from './alert-store.js';
+export type { AlertSink } from './alert-sink.js';
+export { AlertDelivery, MAX_QUEUED_ALERTS, type AlertDeliveryStatus } from './alert-delivery.js';
+export { WebhookSink, type WebhookBody, type WebhookSinkOptions } from './webhook-sink.js';
+export { SyslogSink, type SyslogSinkOptions } from './syslog-sink.js';
+export { formatSyslogMessage, syslogSeverity, MAX_SYSLOG_DATAGRAM_BYTES, SYSLOG_SD_ID, type SyslogHeader } from './syslog-format.js';
+export { AlertMonitor, DEFAULT_RECENT_ALERTS, DEFAULT_STATUS_RECENT_ALERTS, type AlertMonitorOptions, type AlertsStatus } from './alert-monitor.js';

@@ -1,0 +1,58 @@
+// What the relay does with an agent's Revoke and Reinstate (the hospital's own
+// agent: the stream they arrive on is authenticated by its Hello), and the
+// answers it sends back. The store does the work (store/feed-revocations.ts).
+import type { Logger } from 'pino';
+import { pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { NAME_PATTERN } from '../config.js';
+import { ProtocolViolationError } from '../errors.js';
+import type { FeedStore } from '../store/feed-store.js';
+
+type Revoke = NonNullable<AgentMessage['revoke']>;
+type Reinstate = NonNullable<AgentMessage['reinstate']>;
+
+/** Longest revoke reason kept, in characters; the rest is cut. */
+export const MAX_REVOKE_REASON_CHARS = 1_000;
+
+/** Deletes the feed's data, stops serving it and answers with what was deleted. */
+export async function handleRevoke(store: FeedStore, hospital: string, revoke: Revoke, now: number, log: Logger): Promise<RelayMessage> {
+  const feed = checkedFeed(revoke.feed, 'Revoke');
+  store.ledgerHeads.record(hospital, feed, ledgerHeadOf(revoke), now, false);
+  const reason = (revoke.reason ?? '').slice(0, MAX_REVOKE_REASON_CHARS);
+  const outcome = await store.revokeFeed(hospital, feed, reason);
+  log.info(
+    { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted: outcome.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked },
+    outcome.alreadyRevoked ? 'revoke repeated by the hospital; whatever was left is deleted' : 'feed revoked by the hospital; its data is deleted',
+  );
+  return pb.RelayMessage.create({
+    revoked: {
+      feed,
+      eventsDeleted: outcome.eventsDeleted,
+      bytesDeleted: outcome.bytesDeleted,
+      highWaterSeq: outcome.revocation.highWaterSeq,
+      revokedAtMs: outcome.revocation.revokedAtMs,
+      alreadyRevoked: outcome.alreadyRevoked,
+    },
+  });
+}
+
+/** Lifts a revocation and answers with the mark the feed continues from. */
+export function handleReinstate(store: FeedStore, hospital: string, reinstate: Reinstate, now: number, log: Logger): RelayMessage {
+  const feed = checkedFeed(reinstate.feed, 'Reinstate');
+  store.ledgerHeads.record(hospital, feed, ledgerHeadOf(reinstate), now, false);
+  const outcome = store.revocations.reinstate(hospital, feed);
+  log.info({ feed, reason: reinstate.reason ?? '', ...outcome }, outcome.wasRevoked ? 'feed re-enabled by the hospital' : 're-enable of a feed that was not revoked');
+  return pb.RelayMessage.create({ reinstated: { feed, highWaterSeq: outcome.highWaterSeq, wasRevoked: outcome.wasRevoked } });
+}
+
+function checkedFeed(feed: string | null | undefined, message: string): string {
+  if (!feed || !NAME_PATTERN.test(feed)) {
+    throw new ProtocolViolationError(`${message} names feed ${JSON.stringify(feed ?? '')}, which is not a valid feed name (1-128 letters, digits, ".", "_" or "-")`);
+  }
+  return feed;
+}
+
+/** The egress-ledger head a Batch, Revoke or Reinstate carries; null from an agent without a ledger. */
+export function ledgerHeadOf(message: { ledgerHead?: Uint8Array | null; ledgerIndex?: number | null }): { index: number; hash: Uint8Array } | null {
+  const hash = message.ledgerHead ?? new Uint8Array();
+  return hash.length > 0 && Number(message.ledgerIndex ?? 0) > 0 ? { index: Number(message.ledgerIndex), hash } : null;
+}

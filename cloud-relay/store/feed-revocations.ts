@@ -1,0 +1,149 @@
+// Feeds the hospital revoked. A revoke marks the feed revoked and drops its
+// position in one transaction — from then on nothing of it is served or stored —
+// and then deletes its events in chunks, yielding between them, so a feed of
+// millions of events does not stall every other agent and vendor on the relay.
+//
+// Failure modes handled:
+//  1. The relay stops mid-deletion: the mark is already durable (nothing is
+//     served); the agent sends the revoke again until answered, and a repeat
+//     deletes what is left.
+//  2. A relay restored from a backup still holding the feed: the repeat the
+//     agent sends deletes it again and says how much.
+//  3. A batch of the feed stored by a second stream meanwhile: storeBatch
+//     refuses revoked feeds inside its transaction.
+import type Database from 'better-sqlite3';
+
+/** Events deleted per transaction. */
+export const DEFAULT_REVOKE_CHUNK_ROWS = 5_000;
+
+export interface FeedRevocation {
+  hospital: string;
+  feed: string;
+  /** The feed's high-water mark when it was revoked; a reinstated feed continues from it. */
+  highWaterSeq: number;
+  /** Events and body bytes deleted for this revocation so far, over all requests. */
+  eventsDeleted: number;
+  bytesDeleted: number;
+  reason: string;
+  /** Milliseconds since the epoch. */
+  revokedAtMs: number;
+}
+
+/** What one revoke request did. */
+export interface RevokeOutcome {
+  revocation: FeedRevocation;
+  /** Deleted by this request. */
+  eventsDeleted: number;
+  bytesDeleted: number;
+  alreadyRevoked: boolean;
+}
+
+interface RevocationRow {
+  hospital: string;
+  feed: string;
+  high_water_seq: number;
+  events_deleted: number;
+  bytes_deleted: number;
+  reason: string;
+  revoked_at_ms: number;
+}
+
+export class FeedRevocations {
+  private readonly statements;
+  private readonly mark;
+  private readonly deleteChunk;
+  private readonly reinstateTransaction;
+
+  constructor(
+    db: Database.Database,
+    private readonly now: () => number,
+    private readonly chunkRows = DEFAULT_REVOKE_CHUNK_ROWS,
+  ) {
+    this.statements = {
+      get: db.prepare<[string, string], RevocationRow>('SELECT * FROM feed_revocations WHERE hospital = ? AND feed = ?'),
+      all: db.prepare<[], RevocationRow>('SELECT * FROM feed_revocations ORDER BY hospital, feed'),
+      position: db.prepare<[string, string], { high_water_seq: number }>('SELECT high_water_seq FROM feed_positions WHERE hospital = ? AND feed = ?'),
+      insert: db.prepare('INSERT INTO feed_revocations (hospital, feed, high_water_seq, reason, revoked_at_ms) VALUES (?, ?, ?, ?, ?)'),
+      dropPosition: db.prepare('DELETE FROM feed_positions WHERE hospital = ? AND feed = ?'),
+      deleteEvents: db.prepare<[string, string, string, string, number], { bytes: number }>(
+        `DELETE FROM feed_events WHERE hospital = ? AND feed = ? AND seq IN
+           (SELECT seq FROM feed_events WHERE hospital = ? AND feed = ? ORDER BY seq LIMIT ?)
+         RETURNING length(body) AS bytes`,
+      ),
+      addDeleted: db.prepare('UPDATE feed_revocations SET events_deleted = events_deleted + ?, bytes_deleted = bytes_deleted + ? WHERE hospital = ? AND feed = ?'),
+      dropRevocation: db.prepare('DELETE FROM feed_revocations WHERE hospital = ? AND feed = ?'),
+      restorePosition: db.prepare(
+        `INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES (?, ?, ?, 0, ?)
+         ON CONFLICT (hospital, feed) DO NOTHING`,
+      ),
+    };
+    this.mark = db.transaction((hospital: string, feed: string, reason: string): { revocation: FeedRevocation; alreadyRevoked: boolean } => {
+      const held = this.get(hospital, feed);
+      if (held) return { revocation: held, alreadyRevoked: true };
+      const highWater = this.statements.position.get(hospital, feed)?.high_water_seq ?? 0;
+      const at = this.now();
+      this.statements.insert.run(hospital, feed, highWater, reason, at);
+      this.statements.dropPosition.run(hospital, feed);
+      return { revocation: { hospital, feed, highWaterSeq: highWater, eventsDeleted: 0, bytesDeleted: 0, reason, revokedAtMs: at }, alreadyRevoked: false };
+    });
+    this.deleteChunk = db.transaction((hospital: string, feed: string): { events: number; bytes: number } => {
+      const rows = this.statements.deleteEvents.all(hospital, feed, hospital, feed, this.chunkRows);
+      let bytes = 0;
+      for (const row of rows) bytes += row.bytes;
+      if (rows.length > 0) this.statements.addDeleted.run(rows.length, bytes, hospital, feed);
+      return { events: rows.length, bytes };
+    });
+    this.reinstateTransaction = db.transaction((hospital: string, feed: string): { wasRevoked: boolean; highWaterSeq: number } => {
+      const held = this.get(hospital, feed);
+      if (!held) return { wasRevoked: false, highWaterSeq: this.statements.position.get(hospital, feed)?.high_water_seq ?? 0 };
+      this.statements.dropRevocation.run(hospital, feed);
+      this.statements.restorePosition.run(hospital, feed, held.highWaterSeq, this.now());
+      return { wasRevoked: true, highWaterSeq: held.highWaterSeq };
+    });
+  }
+
+  get(hospital: string, feed: string): FeedRevocation | undefined {
+    const row = this.statements.get.get(hospital, feed);
+    return row && toRevocation(row);
+  }
+
+  all(): FeedRevocation[] {
+    return this.statements.all.all().map(toRevocation);
+  }
+
+  /**
+   * Revokes (hospital, feed): marks it and drops its position at once, then
+   * deletes its events chunk by chunk, yielding to the event loop between
+   * chunks. Resolves once nothing of the feed is left. Idempotent.
+   */
+  async revoke(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
+    const { revocation, alreadyRevoked } = this.mark.immediate(hospital, feed, reason);
+    let eventsDeleted = 0;
+    let bytesDeleted = 0;
+    for (;;) {
+      const chunk = this.deleteChunk.immediate(hospital, feed);
+      eventsDeleted += chunk.events;
+      bytesDeleted += chunk.bytes;
+      if (chunk.events < this.chunkRows) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { revocation: this.get(hospital, feed) ?? revocation, eventsDeleted, bytesDeleted, alreadyRevoked };
+  }
+
+  /** Lifts a revocation: the feed is accepted and served again from its mark at revocation. */
+  reinstate(hospital: string, feed: string): { wasRevoked: boolean; highWaterSeq: number } {
+    return this.reinstateTransaction.immediate(hospital, feed);
+  }
+}
+
+function toRevocation(row: RevocationRow): FeedRevocation {
+  return {
+    hospital: row.hospital,
+    feed: row.feed,
+    highWaterSeq: row.high_water_seq,
+    eventsDeleted: row.events_deleted,
+    bytesDeleted: row.bytes_deleted,
+    reason: row.reason,
+    revokedAtMs: row.revoked_at_ms,
+  };
+}
