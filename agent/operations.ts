@@ -33,7 +33,7 @@ import {
   TIMELINE_SPAN_MS,
   type HostProbe,
 } from './dashboard/index.js';
-import { checkReadiness, type ReadinessCheck } from './health/readiness.js';
+import { checkReadiness, type ReadinessCheck } from '../protocol/index.js';
 import { AdminAuth } from './http/admin-auth.js';
 import { OperationsRoutes } from './http/operations-routes.js';
 import { registerOperationsMetrics } from './metrics/operations-metrics.js';

@@ -16,7 +16,7 @@ import { buildRelayStatus, type RelayStatus } from './relay-status.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
-import { checkRelayReadiness } from './status-page/relay-readiness.js';
+import { checkReadiness } from '../protocol/index.js';
 import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
 import { loadRelayTls } from './tls/relay-tls.js';
@@ -108,7 +108,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       status,
       reads,
       readiness: () =>
-        checkRelayReadiness([
+        checkReadiness([
           { name: 'store', check: () => (store.feedSizes(), null) },
           { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
         ]),

@@ -12,3 +12,4 @@ export * from './openssl-command.js';
 export * from './certificate-request.js';
 export * from './certificate-identity.js';
 export * from './pem-file.js';
+export * from './readiness.js';

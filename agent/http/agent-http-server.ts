@@ -6,6 +6,8 @@ import type { Registry } from 'prom-client';
 import type { AdminRequestHandler } from '../admin/index.js';
 import type { AdmissionCheck, JournalWriter, LocalCopy, LocalRecord } from '../store/index.js';
 import { IngestRequestError, parseIngestRows } from './ingest-rows.js';
+import { sendError, sendJson } from './json-response.js';
+import { readBody } from './request-body.js';
 import type { HttpOperations } from './operations-routes.js';
 
 /** Largest ingest body accepted, in bytes. */
@@ -195,31 +197,5 @@ function recordToJson(record: LocalRecord): object {
   };
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new Error(`body exceeds ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
-function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
-  sendJson(res, status, { error: { code, message } }, headers);
-}

@@ -17,9 +17,11 @@ import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
 import type { DashboardHub } from '../dashboard/dashboard-hub.js';
 import { renderDashboardPage } from '../dashboard/dashboard-page.js';
 import { renderLoginPage } from '../dashboard/login-page.js';
-import type { ReadinessReport } from '../health/readiness.js';
+import type { ReadinessReport } from '../../protocol/index.js';
 import { sameOrigin, type AdminAuth, type AdminIdentity } from './admin-auth.js';
 import type { OpenableEndpoint } from './admin-config.js';
+import { sendJson } from './json-response.js';
+import { readBody } from './request-body.js';
 
 /** Largest login form accepted, in bytes. */
 const MAX_LOGIN_BODY_BYTES = 4 * 1024;
@@ -203,27 +205,4 @@ function unauthorized(res: ServerResponse): void {
   );
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
-  res.end(text);
-}
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new Error(`body exceeds ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}

@@ -28,7 +28,7 @@ import { parseFeedQuery } from './feed-query.js';
 import type { VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
 import { renderRelayStatusPage } from '../status-page/relay-status-page.js';
-import type { RelayReadiness } from '../status-page/relay-readiness.js';
+import type { ReadinessReport } from '../../protocol/index.js';
 
 /** The feed's high-water mark when the page was read. */
 export const HIGH_WATER_HEADER = 'x-wardline-high-water';
@@ -49,7 +49,7 @@ export interface FeedHttpOptions {
   /** Where each vendor has read up to, for the status page; absent = not tracked. */
   reads?: VendorReads;
   /** GET /readyz; absent = ready whenever the process answers. */
-  readiness?: () => RelayReadiness;
+  readiness?: () => ReadinessReport;
 }
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;

@@ -1,10 +1,11 @@
-// GET /readyz: whether the agent can do its job right now — its journal is open
-// and answers, and every source is listening — as opposed to /healthz, which
-// only says the process runs. A load balancer or monitor takes an agent that is
-// not ready out of rotation; the checks say why. Pure: the checks are functions.
+// GET /readyz on agent and relay: whether the process can do its job right now
+// (agent: journal answers, every source listening; relay: store answers, gRPC
+// listening), as opposed to /healthz, which only says the process runs. A load
+// balancer or monitor takes a part that is not ready out of rotation; the checks
+// say why. Pure: the checks are functions.
 
 export interface ReadinessCheck {
-  /** "journal", "source his-lis". */
+  /** "journal", "source his-lis", "store". */
   name: string;
   /** Throws, or returns a reason, when the part cannot do its job; returns null when it can. */
   check: () => string | null;
