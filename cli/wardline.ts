@@ -17,6 +17,9 @@ import { certCaCommand, certClientCommand, certServerCommand } from './cert-comm
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
 import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
+import { installCommand } from './install-command.js';
+import { uninstallCommand } from './uninstall-command.js';
+import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
 
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -135,6 +138,33 @@ relay
       await runUntilSignal(() => running.stop());
     }),
   );
+
+relay
+  .command('enrol-token')
+  .description('issue a one-time enrolment token for a hospital (stored hashed in the relay database); `wardline install` redeems it for a client certificate')
+  .requiredOption('-c, --config <file>', 'relay YAML config')
+  .requiredOption('--hospital <id>', "the hospital id (the relay's hospitals[].id)")
+  .option('--ttl <duration>', 'how long the token is valid (default 24h)')
+  .option('--json', 'print the token, hospital and expiry as JSON')
+  .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
+
+program
+  .command('install')
+  .description('install the agent as a hardened systemd service: preflight checks, service user, /etc/wardline, /var/lib/wardline, secrets, enrolment, unit')
+  .option('--root <dir>', 'install under this prefix (tests, image builds); / is the real system', '/')
+  .option('--non-interactive', 'take every answer from --answers', false)
+  .option('--answers <file>', 'answers YAML (hospital, relay, sources, feeds, volume)')
+  .option('--dry-run', 'print the preflight table and the plan; write nothing', false)
+  .option('--force', 'install even when a preflight check fails', false)
+  .option('--skip-relay-check', 'do not try to reach the relay during preflight', false)
+  .action((options: { root: string; nonInteractive: boolean; answers?: string; dryRun: boolean; force: boolean; skipRelayCheck: boolean }) => run(() => installCommand(options)));
+program
+  .command('uninstall')
+  .description('remove the service and the program; keep config, keys, data and the egress ledger unless --purge')
+  .option('--root <dir>', 'the prefix install used', '/')
+  .option('--purge', 'also delete config, secrets, keys, data and the egress ledger', false)
+  .option('--dry-run', 'say what would be removed; remove nothing', false)
+  .action((options: { root: string; purge: boolean; dryRun: boolean }) => run(() => uninstallCommand(options)));
 
 const keys = program.command('keys').description("the hospital-held pseudonym and encryption keys (keys.dir in agent.yaml)");
 keys

@@ -119,6 +119,8 @@ export const RelayConfig = z
     allowPlaintext: z.boolean().default(false),
     hospitals: z.array(Hospital).default([]),
     vendors: z.array(Vendor).default([]),
+    /** Agent enrolment (POST /v1/enrol with a one-time token from `wardline relay enrol-token`): the CA directory that signs hospital client certificates; absent = enrolment off. */
+    enrolment: z.strictObject({ caDir: z.string().min(1) }).optional(),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
   })
   .superRefine((config, ctx) => {
@@ -192,5 +194,6 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
     tls: config.tls && { ...config.tls, certFile: resolve(baseDir, config.tls.certFile), keyFile: resolve(baseDir, config.tls.keyFile), clientCaFile: at(config.tls.clientCaFile) },
     hospitals: config.hospitals.map((h) => ({ ...h, secretFile: at(h.secretFile) })),
     vendors: config.vendors.map((v) => ({ ...v, keyFile: at(v.keyFile) })),
+    enrolment: config.enrolment && { caDir: resolve(baseDir, config.enrolment.caDir) },
   };
 }

@@ -20,6 +20,7 @@ import { checkReadiness } from '../protocol/index.js';
 import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
 import { loadRelayTls } from './tls/relay-tls.js';
+import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
 
 /** The relay's SQLite file inside `dataDir`. */
 export const RELAY_DB_FILE = 'relay.db';
@@ -59,6 +60,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
 
   const notifier = new FeedNotifier();
   const store = FeedStore.open({ file: join(config.dataDir, RELAY_DB_FILE), onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
+  const enrolmentTokens = config.enrolment && EnrolmentTokens.open(join(config.dataDir, RELAY_DB_FILE), now);
+  const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
   const metrics = new RelayMetrics();
   const vendors = new VendorAuth(credentials.vendors);
   // Where each vendor key has read up to, for the status page and metrics.
@@ -113,6 +116,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
           { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
         ]),
       logger: logger.child({ service: 'http' }),
+      ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
     }),
     store,
     logger,
@@ -125,6 +129,9 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     config,
     status,
     metrics: () => metrics.registry.metrics(),
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      enrolmentTokens?.close();
+    },
   };
 }

@@ -12,6 +12,9 @@ import type { HttpOperations } from './operations-routes.js';
 
 /** Largest ingest body accepted, in bytes. */
 export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
+/** How long stop() waits for requests in progress before cutting connections, in ms. */
+const STOP_GRACE_MS = 2_000;
+
 /** The source name recorded on events ingested over HTTP. */
 export const HTTP_SOURCE = 'http';
 
@@ -51,6 +54,7 @@ const RECORD_PATH = new RegExp(`^/v1/records/${STREAM}/(.+)$`);
 
 export class AgentHttpServer {
   private readonly server: Server;
+  private stopping = false;
   readonly ingestStats: HttpIngestStats = { requests: 0, rowsAccepted: 0, rejected: 0, lastRejection: null, lastRowAtMs: null };
 
   constructor(private readonly options: AgentHttpServerOptions) {
@@ -76,16 +80,28 @@ export class AgentHttpServer {
     return this.server.address() as AddressInfo;
   }
 
+  /**
+   * Stops accepting, lets requests in progress finish, and ends every connection.
+   * A client that keeps sending on a keep-alive connection (a local application
+   * posting rows) would otherwise hold close() open forever: while stopping, every
+   * answer says `Connection: close`, and after STOP_GRACE_MS what is left is cut.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     // Open dashboards hold upgraded sockets the HTTP server would wait for.
     await this.options.operations?.close();
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      const grace = setTimeout(() => this.server.closeAllConnections(), STOP_GRACE_MS);
+      this.server.close(() => {
+        clearTimeout(grace);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.stopping) res.setHeader('connection', 'close');
     const url = new URL(req.url ?? '/', 'http://agent');
     const path = url.pathname;
     // Login, dashboard and readiness first: they also refuse what needs a login.

@@ -28,6 +28,7 @@ import { parseFeedQuery } from './feed-query.js';
 import type { VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
 import { renderRelayStatusPage } from '../status-page/relay-status-page.js';
+import { EnrolmentTokenError } from '../enrolment/enrolment-service.js';
 import type { ReadinessReport } from '../../protocol/index.js';
 
 /** The feed's high-water mark when the page was read. */
@@ -50,6 +51,8 @@ export interface FeedHttpOptions {
   reads?: VendorReads;
   /** GET /readyz; absent = ready whenever the process answers. */
   readiness?: () => ReadinessReport;
+  /** POST /v1/enrol (cloud-relay/enrolment): the parsed JSON body -> the JSON answer; absent = 404. */
+  enrol?: (body: unknown) => Promise<unknown>;
 }
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
@@ -57,6 +60,7 @@ const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
 /** The HTTP status for an error raised while serving a request. */
 export function httpStatusFor(error: unknown): number {
   if (error instanceof VendorAuthError) return 401;
+  if (error instanceof EnrolmentTokenError) return 403;
   if (error instanceof FeedNotGrantedError) return 403;
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
   if (error instanceof RouteNotFoundError) return 404;
@@ -98,6 +102,10 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   }
 
   async function route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (url.pathname === '/v1/enrol' && options.enrol) {
+      if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
+      return sendJson(res, 200, await options.enrol(await readJsonBody(req)));
+    }
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
@@ -145,7 +153,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         const message = status === 500 ? 'internal relay error (details are in the relay log)' : (error as Error).message;
         const headers: Record<string, string> = {};
         if (status === 401) headers['www-authenticate'] = 'Bearer realm="wardline"';
-        if (status === 405) headers.allow = 'GET';
+        if (status === 405) headers.allow = url.pathname === '/v1/enrol' ? 'POST' : 'GET';
         sendJson(res, status, { error: { code, message } }, headers);
       });
   };
@@ -168,8 +176,27 @@ function routeName(path: string): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
   if (path === '/' || path === '/status') return 'status-page';
   if (path === '/readyz') return 'readyz';
+  if (path === '/v1/enrol') return 'enrol';
   if (path === '/healthz' || path === '/v1/status' || path === '/metrics') return path.replace(/^\/(v1\/)?/, '');
   return 'unknown';
+}
+
+/** Enrolment bodies are a token and a CSR: a few kilobytes. */
+const MAX_JSON_BODY_BYTES = 64 * 1024;
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_JSON_BODY_BYTES) throw new BadRequestError(`body: larger than ${MAX_JSON_BODY_BYTES} bytes`, 'body');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new BadRequestError('body: expected JSON', 'body');
+  }
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

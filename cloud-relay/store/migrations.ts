@@ -81,6 +81,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'one-time agent enrolment tokens',
+    sql: `
+      -- Issued by \`wardline relay enrol-token\`; only the SHA-256 of a token is kept.
+      -- used_at_ms is set when an agent redeems it: a token signs one certificate, once.
+      CREATE TABLE enrolment_tokens (
+        token_sha256   BLOB    NOT NULL PRIMARY KEY,
+        hospital       TEXT    NOT NULL,
+        created_at_ms  INTEGER NOT NULL,
+        expires_at_ms  INTEGER NOT NULL,
+        used_at_ms     INTEGER
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -1,0 +1,26 @@
+// `wardline relay enrol-token`: issues a one-time enrolment token for a hospital,
+// stored hashed in the relay database; printed once.
+import { join } from 'node:path';
+import { InvalidArgumentError } from 'commander';
+import { loadRelayConfig, RELAY_DB_FILE } from '../cloud-relay/index.js';
+import { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from '../cloud-relay/enrolment/index.js';
+import { parseDuration } from '../protocol/index.js';
+
+export async function relayEnrolTokenCommand(options: { config: string; hospital: string; ttl?: string; json?: boolean }): Promise<number> {
+  const config = loadRelayConfig(options.config);
+  if (!config.hospitals.some((h) => h.id === options.hospital)) {
+    throw new InvalidArgumentError(`--hospital: "${options.hospital}" is not in hospitals[] of ${options.config}; add it first`);
+  }
+  if (!config.enrolment) process.stderr.write(`warning: ${options.config} has no enrolment.caDir; the relay will not answer POST /v1/enrol until it does\n`);
+  const ttlMs = options.ttl === undefined ? DEFAULT_ENROLMENT_TOKEN_TTL_MS : parseDuration(options.ttl);
+  if (ttlMs === undefined || ttlMs <= 0) throw new InvalidArgumentError(`--ttl: expected a duration such as 24h, got "${options.ttl}"`);
+  const tokens = EnrolmentTokens.open(join(config.dataDir, RELAY_DB_FILE));
+  try {
+    const issued = tokens.issue(options.hospital, ttlMs);
+    process.stdout.write(options.json ? `${JSON.stringify(issued)}\n` : `${issued.token}\n`);
+    if (!options.json) process.stderr.write(`one-time enrolment token for hospital "${issued.hospital}", valid until ${issued.expiresAt}\n`);
+  } finally {
+    tokens.close();
+  }
+  return 0;
+}

@@ -1,0 +1,90 @@
+// One-time enrolment tokens: the relay operator issues one per hospital
+// (`wardline relay enrol-token`), hands it to the hospital's IT out of band, and
+// the installer redeems it once (POST /v1/enrol) for a signed client certificate.
+//
+// Failure modes handled:
+//  1. A token read off a ticket or a log: only its SHA-256 is stored, so the
+//     database never holds a usable token.
+//  2. A token used twice (replayed, or two installers racing): redemption marks
+//     it used in the same statement that checks it is unused; the second loses.
+//  3. A token left lying about: it expires (default 24 h).
+//  4. The relay running while the CLI issues a token: both open relay.db in WAL
+//     mode with a busy timeout; migrations are idempotent (user_version).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { migrate } from '../store/migrations.js';
+
+/** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */
+export const DEFAULT_ENROLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+/** Tokens start with this, so one pasted into the wrong field is recognisable. */
+export const ENROLMENT_TOKEN_PREFIX = 'wlenrol_';
+const BUSY_TIMEOUT_MS = 5_000;
+
+export interface IssuedEnrolmentToken {
+  token: string;
+  hospital: string;
+  /** ISO 8601. */
+  expiresAt: string;
+}
+
+export type RedeemResult = { ok: true; hospital: string } | { ok: false; reason: 'unknown' | 'expired' | 'used' };
+
+export function tokenDigest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+export class EnrolmentTokens {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number,
+  ) {}
+
+  /** Opens (and migrates) the relay database `file`. */
+  static open(file: string, now: () => number = Date.now): EnrolmentTokens {
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL'); // a token marked used must stay used after a crash
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      migrate(db, file);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    return new EnrolmentTokens(db, now);
+  }
+
+  issue(hospital: string, ttlMs: number = DEFAULT_ENROLMENT_TOKEN_TTL_MS): IssuedEnrolmentToken {
+    const token = `${ENROLMENT_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+    const nowMs = this.now();
+    this.db
+      .prepare('INSERT INTO enrolment_tokens (token_sha256, hospital, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)')
+      .run(tokenDigest(token), hospital, nowMs, nowMs + ttlMs);
+    return { token, hospital, expiresAt: new Date(nowMs + ttlMs).toISOString() };
+  }
+
+  /** Uses a token up; returns its hospital, or why it cannot be used. */
+  redeem(token: string): RedeemResult {
+    const digest = tokenDigest(token);
+    return this.db.transaction((): RedeemResult => {
+      const row = this.db.prepare('SELECT token_sha256, hospital, expires_at_ms, used_at_ms FROM enrolment_tokens WHERE token_sha256 = ?').get(digest) as
+        | { token_sha256: Buffer; hospital: string; expires_at_ms: number; used_at_ms: number | null }
+        | undefined;
+      if (!row || !timingSafeEqual(row.token_sha256, digest)) return { ok: false, reason: 'unknown' };
+      if (row.used_at_ms !== null) return { ok: false, reason: 'used' };
+      const nowMs = this.now();
+      if (row.expires_at_ms <= nowMs) return { ok: false, reason: 'expired' };
+      this.db.prepare('UPDATE enrolment_tokens SET used_at_ms = ? WHERE token_sha256 = ? AND used_at_ms IS NULL').run(nowMs, digest);
+      return { ok: true, hospital: row.hospital };
+    }).immediate();
+  }
+
+  /** Gives a token back after the certificate could not be signed, so the installer can retry. */
+  release(token: string): void {
+    this.db.prepare('UPDATE enrolment_tokens SET used_at_ms = NULL WHERE token_sha256 = ?').run(tokenDigest(token));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
