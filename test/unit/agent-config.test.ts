@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
 import { ConfigError, loadConfigFile, parseConfigText, WARDLINE_VERSION } from '../../protocol/index.js';
+import { agentConfigProblems } from '../support/agent-config-problems.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
 
@@ -14,15 +15,7 @@ feeds:
   - { name: clinical, relay: cloud, streams: [adt, results] }
 `;
 
-function problemsOf(text: string): string[] {
-  try {
-    parse(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected the config to be refused');
-}
+const problemsOf = agentConfigProblems;
 
 describe('agent config', () => {
   it('fills defaults beside the schema', () => {

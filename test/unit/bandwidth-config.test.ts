@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
 import { ConfigError, loadConfigFile, parseConfigText } from '../../protocol/index.js';
+import { agentConfigProblems } from '../support/agent-config-problems.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
 
@@ -17,15 +18,7 @@ feeds:
   - { name: pacs, relay: cloud, streams: [imaging], class: bulk }
 `;
 
-function problemsOf(text: string): string[] {
-  try {
-    parse(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected the config to be refused');
-}
+const problemsOf = agentConfigProblems;
 
 describe('agent config: bandwidth', () => {
   it('defaults to an unlimited uplink, three classes and standard feeds', () => {

@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
 import { ConfigError, parseByteSize, parseConfigText, parseDuration } from '../../protocol/index.js';
+import { agentConfigProblems } from '../support/agent-config-problems.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
 const minimal = `hospital: { id: demo-hospital }\ndataDir: ./data\n`;
 
-function problemsOf(text: string): string[] {
-  try {
-    parse(text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error('expected the config to be refused');
-}
+const problemsOf = agentConfigProblems;
 
 describe('config units', () => {
   it('reads byte sizes in decimal and binary units', () => {
