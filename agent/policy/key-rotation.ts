@@ -62,26 +62,26 @@ export function rotateKey(options: RotateKeyOptions): KeyRotation {
   return rotation;
 }
 
+/** Creates `path` (refusing to overwrite), 0600, and fsyncs it. */
 function writeNewFile(path: string, text: string): void {
-  const fd = openSync(path, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeDurably(path, text, 'wx');
 }
 
+/** Replaces `path` atomically: a durable temporary file renamed over it. */
 function replaceFile(path: string, text: string): void {
   const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
+  writeDurably(temp, text, 'w');
+  renameSync(temp, path);
+}
+
+function writeDurably(path: string, text: string, flags: 'w' | 'wx'): void {
+  const fd = openSync(path, flags, 0o600);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  renameSync(temp, path);
 }
 
 function syncDirectory(dir: string): void {
