@@ -6,14 +6,20 @@
 // Failure modes handled:
 //  1. A group's transaction throws: each request is retried in a transaction of its
 //     own, so one bad request fails alone and the others still commit.
-//  2. A burst larger than maxGroupSize: committed in several groups, oldest first,
-//     so no single commit stalls the event loop for long.
+//  2. A burst larger than maxGroupSize requests (or maxGroupWeight, e.g. events):
+//     committed in several groups, oldest first, so no single commit stalls the
+//     event loop (and every ACK waiting on it) for long. A single request heavier
+//     than the limit is still committed whole: it must be atomic.
 
 export type CommitFunction<Request, Result> = (requests: readonly Request[]) => Result[];
 
-export interface GroupCommitOptions {
+export interface GroupCommitOptions<Request = unknown> {
   /** Most requests in one transaction. Default 1000. */
   maxGroupSize?: number;
+  /** Most total weight in one transaction (with `weigh`); default unlimited. */
+  maxGroupWeight?: number;
+  /** A request's weight, e.g. its event count; default 1. */
+  weigh?: (request: Request) => number;
   /** How the next flush is scheduled; setImmediate lets pending socket reads join the group. */
   schedule?: (callback: () => void) => void;
 }
@@ -28,6 +34,8 @@ export class GroupCommit<Request, Result> {
   private queue: Pending<Request, Result>[] = [];
   private scheduled = false;
   private readonly maxGroupSize: number;
+  private readonly maxGroupWeight: number;
+  private readonly weigh: (request: Request) => number;
   private readonly schedule: (callback: () => void) => void;
   /** Sizes of recent groups, for metrics: how many requests shared each fsync. */
   groupsCommitted = 0;
@@ -35,9 +43,11 @@ export class GroupCommit<Request, Result> {
 
   constructor(
     private readonly commit: CommitFunction<Request, Result>,
-    options: GroupCommitOptions = {},
+    options: GroupCommitOptions<Request> = {},
   ) {
     this.maxGroupSize = options.maxGroupSize ?? 1000;
+    this.maxGroupWeight = options.maxGroupWeight ?? Infinity;
+    this.weigh = options.weigh ?? (() => 1);
     this.schedule = options.schedule ?? setImmediate;
   }
 
@@ -56,7 +66,7 @@ export class GroupCommit<Request, Result> {
   }
 
   private flush(): void {
-    const group = this.queue.splice(0, this.maxGroupSize);
+    const group = this.queue.splice(0, this.groupLength());
     this.scheduled = false;
     if (this.queue.length > 0) {
       this.scheduled = true;
@@ -77,6 +87,18 @@ export class GroupCommit<Request, Result> {
     this.groupsCommitted++;
     this.requestsCommitted += group.length;
     group.forEach((pending, i) => pending.resolve(results[i]!));
+  }
+
+  /** How many queued requests the next group takes: at least one, within both limits. */
+  private groupLength(): number {
+    let weight = 0;
+    let length = 0;
+    while (length < this.queue.length && length < this.maxGroupSize) {
+      weight += this.weigh(this.queue[length]!.request);
+      if (length > 0 && weight > this.maxGroupWeight) break;
+      length++;
+    }
+    return length;
   }
 
   private commitAlone(pending: Pending<Request, Result>): void {

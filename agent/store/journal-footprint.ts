@@ -5,9 +5,9 @@ import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './agent-database.js';
 
 export interface JournalFootprintFigures {
-  /** Events held in the journal. */
+  /** Events held in the journal past its trim floor (a feed can still be sent these). */
   rows: number;
-  /** The oldest seq still held; null when the journal is empty (everything trimmed, or nothing yet). */
+  /** The oldest seq a feed can still be sent; null when there is none (everything trimmed, or nothing yet). */
   oldestSeq: number | null;
   /** The last seq ever assigned (0 when none); trimming never lowers it. */
   headSeq: number;
@@ -18,7 +18,7 @@ export interface JournalFootprintFigures {
 }
 
 export class JournalFootprint {
-  private readonly selectOldest: Statement;
+  private readonly selectTrimFloor: Statement;
   private readonly selectHead: Statement;
 
   /** @param file the path of agent.db. */
@@ -26,21 +26,22 @@ export class JournalFootprint {
     private readonly db: SqliteDatabase,
     private readonly file: string,
   ) {
-    this.selectOldest = db.prepare('SELECT MIN(seq) AS seq FROM journal');
+    this.selectTrimFloor = db.prepare('SELECT trimmed_through FROM journal_trim_floor');
     // sqlite_sequence keeps the highest seq ever used, also after the rows are trimmed.
     this.selectHead = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'journal'");
   }
 
   read(): JournalFootprintFigures {
-    const oldestSeq = (this.selectOldest.get() as { seq: number | null }).seq;
+    const trimmedThrough = (this.selectTrimFloor.get() as { trimmed_through: number }).trimmed_through;
     const headSeq = (this.selectHead.get() as { seq: number } | undefined)?.seq ?? 0;
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const freePages = this.db.pragma('freelist_count', { simple: true }) as number;
     return {
       // Seqs are gapless (one writer; a rolled-back insert gives its seq back) and the
-      // trimmer only removes the oldest rows, so the journal holds oldest..head.
-      rows: oldestSeq === null ? 0 : headSeq - oldestSeq + 1,
-      oldestSeq,
+      // trimmer only removes rows up to its floor, so the journal holds floor+1..head
+      // (plus, below the floor, the rows kept as records' current versions).
+      rows: headSeq - trimmedThrough,
+      oldestSeq: headSeq > trimmedThrough ? trimmedThrough + 1 : null,
       headSeq,
       fileBytes: this.fileBytes(),
       reusableBytes: pageSize * freePages,

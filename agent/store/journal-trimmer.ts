@@ -5,7 +5,10 @@
 //     everything), and
 //   - it is older than the retention, so a relay restored from a backup, or a
 //     vendor re-reading, can still be served from the agent for that long.
-// The local copy (records) is never trimmed; it is the hospital's current state.
+// The local copy (records) is never trimmed; it is the hospital's current state,
+// and a record's current version is its journal row, so those rows are kept.
+// journal_trim_floor says how far trimming has got: a feed asking for positions
+// at or below it can no longer be served (Journal.readRange).
 // Dedupe keys older than their own retention go too: a sender does not retransmit
 // a message after a week.
 //
@@ -13,8 +16,8 @@
 //  1. Ingest latency: rows go in chunks of chunkRows, one short transaction each,
 //     and the event loop is yielded between chunks so group commits interleave.
 //  2. A clock stepped backwards (rows with ts_ms out of order): only the oldest
-//     rows are ever deleted, stopping at the first row too young to go, so the
-//     journal stays the contiguous range oldest..head.
+//     rows past the floor are ever considered, stopping at the first row too
+//     young to go, so everything after the floor is still in the journal.
 //  3. Seq reuse: the journal is AUTOINCREMENT, so even trimming every row never
 //     lets a seq be handed out again (sqlite_sequence keeps the high-water mark).
 //  4. A trim pass still running when the next is due, or asked for twice: the
@@ -118,7 +121,8 @@ export class JournalTrimmer {
   private readonly chunkRows: number;
   private readonly yieldBetweenChunks: () => Promise<void>;
   private readonly selectOldest: Statement;
-  private readonly deleteUpTo: Statement;
+  private readonly deleteUnreferenced: Statement;
+  private readonly raiseFloor: Statement;
   private readonly deleteOldDedupeKeys: Statement;
   private readonly selectHead: Statement;
   private readonly trimEventsChunk: (boundSeq: number, cutoffMs: number) => ChunkOutcome;
@@ -135,8 +139,16 @@ export class JournalTrimmer {
     this.dedupeRetentionMs = options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS;
     this.chunkRows = options.chunkRows ?? DEFAULT_TRIM_CHUNK_ROWS;
     this.yieldBetweenChunks = options.yieldBetweenChunks ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
-    this.selectOldest = db.prepare('SELECT seq, ts_ms FROM journal WHERE seq <= ? ORDER BY seq LIMIT ?');
-    this.deleteUpTo = db.prepare('DELETE FROM journal WHERE seq <= ?');
+    this.selectOldest = db.prepare(
+      `SELECT seq, ts_ms FROM journal WHERE seq > (SELECT trimmed_through FROM journal_trim_floor) AND seq <= ?
+       ORDER BY seq LIMIT ?`,
+    );
+    // Keeps the rows that are a record's current version: the local copy reads them.
+    this.deleteUnreferenced = db.prepare(
+      `DELETE FROM journal WHERE seq > (SELECT trimmed_through FROM journal_trim_floor) AND seq <= ?
+         AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = journal.stream AND r.key = journal.key AND r.seq = journal.seq)`,
+    );
+    this.raiseFloor = db.prepare('UPDATE journal_trim_floor SET trimmed_through = ? WHERE trimmed_through < ?');
     this.deleteOldDedupeKeys = db.prepare(
       `DELETE FROM dedupe_keys WHERE (scope, id) IN
          (SELECT scope, id FROM dedupe_keys WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)`,
@@ -152,7 +164,8 @@ export class JournalTrimmer {
         deletable++;
       }
       if (lastSeq === null) return { deleted: 0, lastSeq, more: false };
-      const deleted = this.deleteUpTo.run(lastSeq).changes;
+      const deleted = this.deleteUnreferenced.run(lastSeq).changes;
+      this.raiseFloor.run(lastSeq, lastSeq);
       return { deleted, lastSeq, more: deletable === this.chunkRows };
     });
   }

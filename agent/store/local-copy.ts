@@ -1,5 +1,6 @@
 // Reads of the local copy: the current state of every (stream, key), kept in step
-// with the journal by Journal.append. Served to local applications even when the
+// with the journal by Journal.append (a record points at the journal row of its
+// current version, which the trimmer never deletes). Served to local applications even when the
 // line to the relay is down.
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './agent-database.js';
@@ -22,7 +23,13 @@ export class LocalCopy {
 
   constructor(db: SqliteDatabase) {
     this.selectOne = db.prepare(
-      'SELECT stream, key, seq, ts_ms, source, content_type, body, headers FROM records WHERE stream = ? AND key = ?',
+      // A record's version lives in the journal row it points at; records written
+      // before migration 5 carry their own copy (see migrations.ts).
+      `SELECT r.stream, r.key, r.seq, COALESCE(r.ts_ms, j.ts_ms) AS ts_ms, COALESCE(r.source, j.source) AS source,
+              COALESCE(r.content_type, j.content_type) AS content_type, COALESCE(r.body, j.body) AS body,
+              COALESCE(r.headers, j.headers) AS headers
+       FROM records r LEFT JOIN journal j ON r.body IS NULL AND j.seq = r.seq
+       WHERE r.stream = ? AND r.key = ?`,
     );
     this.countByStream = db.prepare('SELECT stream, COUNT(*) AS records FROM records GROUP BY stream ORDER BY stream');
   }

@@ -120,4 +120,38 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX link_history_by_time ON link_history (relay, at_ms);
   `,
+  `
+  -- The local copy stops keeping a second copy of every body: a record now points
+  -- at the journal row of its current version (seq), and the trimmer keeps the
+  -- journal rows that are some record's current version. Each event is written
+  -- once instead of twice, and a body over ~1 KB no longer spills into overflow
+  -- pages of a WITHOUT ROWID table. The version columns stay, nullable, for
+  -- records written before this migration: their journal row may be gone.
+  CREATE TABLE records_by_seq (
+    stream       TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    ts_ms        INTEGER,
+    source       TEXT,
+    content_type TEXT,
+    body         BLOB,
+    headers      TEXT,
+    PRIMARY KEY (stream, key)
+  ) WITHOUT ROWID;
+  INSERT INTO records_by_seq SELECT stream, key, seq, ts_ms, source, content_type, body, headers FROM records;
+  DROP TABLE records;
+  ALTER TABLE records_by_seq RENAME TO records;
+
+  -- Journal positions up to trimmed_through have been trimmed (except the rows
+  -- kept as current versions of records), so the journal is no longer one
+  -- contiguous range and MIN(seq) no longer says what a feed can still be sent.
+  CREATE TABLE journal_trim_floor (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    trimmed_through INTEGER NOT NULL
+  );
+  INSERT INTO journal_trim_floor VALUES (1, COALESCE(
+    (SELECT MIN(seq) - 1 FROM journal),
+    (SELECT seq FROM sqlite_sequence WHERE name = 'journal'),
+    0));
+  `,
 ];

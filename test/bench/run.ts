@@ -1,171 +1,295 @@
-// `npm run bench`: measures the replication spine on this machine and prints a
-// table (and writes JSON to test/bench/results/latest.json). Every figure comes
-// with a baseline measured in the same run on the same disk, because absolute
-// numbers on a shared machine drift.
+// `npm run bench`: the replication spine measured against this machine's limits
+// and against a peer, in one run. Prints the tables and the goals, and writes
+// test/bench/results/latest.{json,md}. Every Wardline figure is a ratio to a
+// baseline measured in the same run, because absolute numbers on a shared
+// machine drift. The agent and the relay are the real CLI as child processes;
+// the load generators run in this process.
 //
-//  1. fsync latency of the data disk, and raw better-sqlite3 inserts of the same
-//     events in 1,000-row transactions with the agent's pragmas (the ceiling).
-//  2. Sustained MLLP ingest into a real agent process, ACK after commit, over
-//     several concurrent connections: messages/s, ACK latency p50/p99.
-//  3. Replication drain: the same number of events journaled while the relay is
-//     down, then the relay starts; events/s until the relay holds them all, and
-//     the vendor feed's read rate.
-import Database from 'better-sqlite3';
-import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+//  1. The ceiling: fsync latency; bare better-sqlite3 inserts of the same events.
+//  2. Durable ingest: MLLP (ACK after commit) and HTTP batches, alone and together.
+//  3. HL7 ACK latency at a steady rate, link up and link down.
+//  4. End-to-end replication (journal -> relay durable ack) after the outage,
+//     against the ceiling and a bare grpc-js stream of the same pre-encoded batches.
+//  5. NATS JetStream doing the same job: edge stream mirrored to a hub.
+//  6. Bytes on the wire per event against the event's raw JSON.
+//  7. Outage: RSS and event-loop lag while 1,000,000 events pile up, relay down.
+//  8. Resume: relay back -> first new ack.
+//
+// Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
+// the committed results are from the defaults. WARDLINE_CHILD_NODE_ARGS passes
+// node options to agent and relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Hl7Corpus, MllpSender, type CorpusMessage } from '../../simulator/index.js';
-import { readWholeFeed } from '../support/read-feed.js';
+import { DEFAULT_BACKOFF } from '../../agent/replicator/backoff.js';
+import type { AgentStatus } from '../../agent/agent-status.js';
+import { toVendorEventJson, type JournalEvent } from '../../protocol/index.js';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { BenchReport, describeMachine, shown } from './bench-report.js';
+import { measureFsync, measureRawInserts } from './disk-baseline.js';
+import { measureBareGrpcStream, preEncodeBatches } from './grpc-baseline.js';
+import { measureNatsMirror } from './nats-peer.js';
+import { ProcessWatch } from './process-watch.js';
+import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
+import type { EventInput } from '../../agent/store/index.js';
 
-const MESSAGES = Number(process.env.WARDLINE_BENCH_MESSAGES ?? 20_000);
-const CONNECTIONS = Number(process.env.WARDLINE_BENCH_CONNECTIONS ?? 8);
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+/** HL7 messages and JSON rows in each durable-ingest run. */
+const INGEST_MESSAGES = env('WARDLINE_BENCH_MESSAGES', 20_000);
+const INGEST_ROWS = env('WARDLINE_BENCH_ROWS', 100_000);
+/** Concurrent MLLP connections (interfaces of a HIS/LIS) and concurrent ingest requests. */
+const MLLP_CONNECTIONS = env('WARDLINE_BENCH_CONNECTIONS', 8);
+const HTTP_CONCURRENCY = 4;
+/** A busy hospital's interface engine: ~100 messages/s, far above a day's average. */
+const STEADY_RATE = env('WARDLINE_BENCH_STEADY_RATE', 100);
+const STEADY_SECONDS = env('WARDLINE_BENCH_STEADY_SECONDS', 20);
+const STEADY_CONNECTIONS = 4;
+/** Events piled up while the relay is down; a share of them HL7 over MLLP, the rest JSON rows. */
+const OUTAGE_EVENTS = env('WARDLINE_BENCH_OUTAGE_EVENTS', 1_000_000);
+const OUTAGE_MESSAGES = Math.min(OUTAGE_EVENTS, env('WARDLINE_BENCH_OUTAGE_MESSAGES', 50_000));
+const WATCH_INTERVAL_MS = 2_000;
+/** Events the transport baseline streams; messages the NATS peer publishes. */
+const BASELINE_EVENTS = env('WARDLINE_BENCH_BASELINE_EVENTS', 200_000);
+const NATS_MESSAGES = env('WARDLINE_BENCH_NATS_MESSAGES', 20_000);
+const VENDOR_READ_EVENTS = 100_000;
+const APPS_FEED = 'apps';
 
-interface Row {
-  measure: string;
-  value: number;
-  unit: string;
-  note: string;
+const report = new BenchReport();
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The events of a workload as the journal would hand them to a feed, for the baselines. */
+function asJournalEvents(events: readonly EventInput[], firstSeq = 1): JournalEvent[] {
+  const tsMs = Date.now();
+  return events.map((e, i) => ({ ...e, seq: firstSeq + i, tsMs, source: e.contentType === 'hl7v2' ? 'lis' : 'http' }));
 }
 
-const rows: Row[] = [];
-const record = (measure: string, value: number, unit: string, note = ''): void => {
-  rows.push({ measure, value: Math.round(value * 100) / 100, unit, note });
-  process.stderr.write(`  ${measure}: ${value.toFixed(2)} ${unit} ${note}\n`);
-};
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+/** Mean bytes of one event as a vendor reads it in JSON (one NDJSON line), over a sample. */
+function rawJsonBytesPerEvent(events: readonly JournalEvent[]): number {
+  let bytes = 0;
+  for (const event of events) bytes += Buffer.byteLength(JSON.stringify(toVendorEventJson(event))) + 1;
+  return bytes / events.length;
 }
 
-function corpusOf(count: number, seed: string): CorpusMessage[] {
-  const corpus = new Hl7Corpus({ seed });
-  return Array.from({ length: count }, () => corpus.next());
+/** An evenly spread sample of at most `count` items. */
+function sample<T>(items: readonly T[], count: number): T[] {
+  if (items.length <= count) return [...items];
+  const step = items.length / count;
+  return Array.from({ length: count }, (_, i) => items[Math.floor(i * step)]!);
 }
 
-function measureFsync(dir: string): void {
-  const file = join(dir, 'fsync.probe');
-  const fd = openSync(file, 'w');
-  const block = Buffer.alloc(4096, 1);
-  const samples: number[] = [];
-  for (let i = 0; i < 300; i++) {
-    writeSync(fd, block, 0, block.length, 0);
-    const start = performance.now();
-    fsyncSync(fd);
-    samples.push(performance.now() - start);
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(pollMs);
   }
-  closeSync(fd);
-  samples.sort((a, b) => a - b);
-  record('disk fsync p50', percentile(samples, 0.5), 'ms', '4 KiB overwrite + fsync, 300 samples');
-  record('disk fsync p99', percentile(samples, 0.99), 'ms');
 }
 
-function measureRawInserts(dir: string, messages: CorpusMessage[]): number {
-  const db = new Database(join(dir, 'raw.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.exec(`CREATE TABLE journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, stream TEXT NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL,
-    ts_ms INTEGER NOT NULL, source TEXT NOT NULL, content_type TEXT NOT NULL, body BLOB NOT NULL, headers TEXT NOT NULL)`);
-  const insert = db.prepare('INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
-  const insertMany = db.transaction((batch: CorpusMessage[]) => {
-    for (const m of batch) insert.run(m.stream, m.key, 'upsert', Date.now(), 'bench', 'hl7v2', Buffer.from(m.text), `{"controlId":"${m.controlId}"}`);
-  });
-  const start = performance.now();
-  for (let i = 0; i < messages.length; i += 1000) insertMany(messages.slice(i, i + 1000));
-  const seconds = (performance.now() - start) / 1000;
-  db.close();
-  const rate = messages.length / seconds;
-  record('raw SQLite inserts (ceiling)', rate, 'events/s', '1,000-row transactions, WAL, synchronous=FULL');
-  return rate;
+const allAcked = (status: AgentStatus): boolean => status.feeds.every((f) => f.ackedSeq >= status.journal.headSeq);
+const lowestAcked = (status: AgentStatus): number => Math.min(...status.feeds.map((f) => f.ackedSeq));
+
+async function relayEventsStored(relayHttp: string): Promise<number> {
+  const status = (await (await fetch(`${relayHttp}/v1/status`)).json()) as { hospitals: { feeds: { events: number }[] }[] };
+  return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 
 async function main(): Promise<void> {
+  const startedAt = new Date();
+  const runStart = performance.now();
   const dir = makeTempDir('wardline-bench-');
-  const out: Record<string, unknown> = {};
+  let pair: WardlinePair | undefined;
+  let proxy: FaultProxy | undefined;
   try {
-    process.stderr.write(`wardline bench: ${MESSAGES} messages, ${CONNECTIONS} MLLP connections, ${cpus().length} cores\n`);
-    measureFsync(dir.path);
-    const messages = corpusOf(MESSAGES, 'bench-ingest');
-    const meanBytes = messages.reduce((n, m) => n + m.bytes.length, 0) / messages.length;
-    const ceiling = measureRawInserts(dir.path, messages);
+    process.stderr.write(`wardline bench in ${dir.path}\n`);
+    const workload = new BenchWorkload('wardline-bench');
+    const ingestMessages = workload.messages(INGEST_MESSAGES);
+    const ingestPosts = workload.jsonPosts(INGEST_ROWS);
+    const togetherMessages = workload.messages(INGEST_MESSAGES);
+    const togetherPosts = workload.jsonPosts(INGEST_ROWS);
+    const steadyUp = workload.messages(STEADY_RATE * STEADY_SECONDS);
+    const steadyDown = workload.messages(STEADY_RATE * STEADY_SECONDS);
+    const outageMessages = workload.messages(OUTAGE_MESSAGES);
+    const outagePosts = workload.jsonPosts(OUTAGE_EVENTS - OUTAGE_MESSAGES);
+    const outageEvents = eventsOf(outageMessages, outagePosts);
 
-    const pair = await WardlinePair.create(dir.path, { hospital: 'bench-hospital', logLevel: 'warn' });
+    // 1. The ceiling.
+    report.begin('1. The ceiling (same disk, same events, agent pragmas)');
+    const fsync = measureFsync(dir.path);
+    report.record('disk fsync p50', fsync.p50Ms, 'ms', '4 KiB overwrite + fsync, 500 samples');
+    report.record('disk fsync p99', fsync.p99Ms, 'ms');
+    const ceilingHl7 = report.record('raw inserts, HL7 events', measureRawInserts(dir.path, eventsOf(ingestMessages, [])), 'events/s', '1,000-row transactions, WAL, synchronous=FULL, best of 3');
+    const ceilingJson = report.record('raw inserts, JSON rows', measureRawInserts(dir.path, eventsOf([], ingestPosts)), 'events/s');
+    const ceilingTogether = report.record('raw inserts, HL7 + JSON mix', measureRawInserts(dir.path, eventsOf(togetherMessages, togetherPosts)), 'events/s');
+    const ceilingOutage = report.record('raw inserts, outage mix', measureRawInserts(dir.path, sample(outageEvents, 200_000)), 'events/s', `${OUTAGE_MESSAGES.toLocaleString('en-US')} HL7 in ${OUTAGE_EVENTS.toLocaleString('en-US')}, 200,000-event sample`);
+
+    // The pair, with the agent's production reconnect backoff and a counting proxy on the line.
+    const proxyPort = await freePort();
+    pair = await WardlinePair.create(dir.path, {
+      hospital: 'bench-hospital',
+      logLevel: 'warn',
+      relayAddressForAgent: () => `127.0.0.1:${proxyPort}`,
+      agentReplication: { backoff: { initialMs: DEFAULT_BACKOFF.initialMs, maxMs: DEFAULT_BACKOFF.maxMs } },
+      extraFeeds: [{ name: APPS_FEED, streams: ['his.patient', 'appointments'] }],
+    });
+    proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: pair.ports.relayGrpc }, listenPort: proxyPort });
     await pair.startRelay();
     await pair.startAgent();
-    const status = () => pair.agentStatus();
+    const status = () => pair!.agentStatus();
 
-    // 2. Sustained ingest with the link up (replication running alongside).
-    const ingest = async (batch: CorpusMessage[], label: string) => {
-      const senders = Array.from({ length: CONNECTIONS }, () => new MllpSender({ host: '127.0.0.1', port: pair.ports.mllp }));
-      const latencies: number[] = [];
-      let next = 0;
-      const start = performance.now();
-      await Promise.all(
-        senders.map(async (sender) => {
-          while (next < batch.length) {
-            const message = batch[next++]!;
-            const ack = await sender.send(message.bytes, message.controlId);
-            if (ack.code !== 'AA') throw new Error(`${message.controlId}: ${ack.code} ${ack.text}`);
-            latencies.push(ack.latencyMs);
-          }
-        }),
-      );
-      const seconds = (performance.now() - start) / 1000;
-      await Promise.all(senders.map((s) => s.close()));
-      latencies.sort((a, b) => a - b);
-      const rate = batch.length / seconds;
-      record(`MLLP ingest, ${label}`, rate, 'messages/s', `${CONNECTIONS} connections, ACK after fsync; ${(rate / ceiling * 100).toFixed(0)}% of the raw insert ceiling`);
-      record(`ACK latency p50, ${label}`, percentile(latencies, 0.5), 'ms');
-      record(`ACK latency p99, ${label}`, percentile(latencies, 0.99), 'ms');
-      return { rate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
-    };
-    out.ingestLinkUp = await ingest(messages, 'link up');
-    const upStart = performance.now();
-    let s = await pair.waitForDrain();
-    record('replication caught up after ingest ended', (performance.now() - upStart) / 1000, 's', 'link up: the relay keeps pace with ingest');
+    // 2. Durable ingest, link up (replication running alongside).
+    report.begin('2. Durable ingest, link up, acknowledged after commit');
+    const mllp = await sendOverMllp(pair.ports.mllp, ingestMessages, MLLP_CONNECTIONS);
+    report.record('MLLP ingest', mllp.perSecond, 'events/s', `${MLLP_CONNECTIONS} connections, one message in flight each; ${pct(mllp.perSecond / ceilingHl7)} of the HL7 ceiling`);
+    const http = await postJsonRows(pair.agentHttp, ingestPosts, HTTP_CONCURRENCY);
+    report.record('HTTP batch ingest', http.perSecond, 'events/s', `${HTTP_CONCURRENCY} concurrent posts of 500 rows; ${pct(http.perSecond / ceilingJson)} of the JSON ceiling`);
+    const togetherStart = performance.now();
+    const [mllpTogether, httpTogether] = await Promise.all([
+      sendOverMllp(pair.ports.mllp, togetherMessages, MLLP_CONNECTIONS),
+      postJsonRows(pair.agentHttp, togetherPosts, HTTP_CONCURRENCY),
+    ]);
+    const togetherRate = (mllpTogether.messages + httpTogether.rows) / ((performance.now() - togetherStart) / 1000);
+    report.record('MLLP + HTTP together', togetherRate, 'events/s', `${pct(togetherRate / ceilingTogether)} of the mix ceiling`);
+    report.check('Durable ingest ≥ 50% of raw batched inserts', '≥ 50%', `${pct(togetherRate / ceilingTogether)} (MLLP + HTTP together); MLLP alone ${pct(mllp.perSecond / ceilingHl7)}, HTTP alone ${pct(http.perSecond / ceilingJson)}`, togetherRate / ceilingTogether >= 0.5);
+    await waitFor('the relay to catch up after ingest', async () => allAcked(await status()), 300_000, 100);
 
-    // 3. The same volume journaled with the relay down, then drained.
-    await pair.relay!.kill('SIGTERM');
-    const downMessages = corpusOf(MESSAGES, 'bench-outage');
-    out.ingestLinkDown = await ingest(downMessages, 'relay down');
-    const before = (await status()).feeds[0]!.ackedSeq;
-    const target = (await status()).journal.headSeq;
-    const drainStart = performance.now();
-    const relayStarting = pair.startRelay();
-    let firstAckMs: number | undefined;
-    for (;;) {
-      s = await status().catch(() => s);
-      if (firstAckMs === undefined && s.feeds[0]!.ackedSeq > before) firstAckMs = performance.now() - drainStart;
-      if (s.feeds[0]!.ackedSeq >= target) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const drainSeconds = (performance.now() - drainStart) / 1000;
-    await relayStarting;
-    const drained = target - before;
-    record('relay restart to first ack', (firstAckMs ?? NaN) / 1000, 's', 'includes relay process start-up');
-    record('backlog drain, agent journal to relay durable ack', drained / drainSeconds, 'events/s', `${drained} events of ${meanBytes.toFixed(0)} B mean, including relay start-up; ${((drained / drainSeconds / ceiling) * 100).toFixed(0)}% of the raw insert ceiling`);
+    // 3. ACK latency at a steady rate, link up then link down.
+    report.begin(`3. HL7 ACK latency at a steady ${STEADY_RATE} messages/s over ${STEADY_CONNECTIONS} connections`);
+    const up = await sendOverMllp(pair.ports.mllp, steadyUp, STEADY_CONNECTIONS, STEADY_RATE);
+    report.record('ACK p50, link up', percentile(up.latencies, 0.5), 'ms', `${up.messages} messages over ${shown(up.seconds)} s`);
+    const upP99 = report.record('ACK p99, link up', percentile(up.latencies, 0.99), 'ms');
+    await pair.relay!.kill('SIGKILL');
+    await waitFor('the agent to see the link down', async () => (await status()).links[0]!.state !== 'streaming', 30_000, 50);
+    const down = await sendOverMllp(pair.ports.mllp, steadyDown, STEADY_CONNECTIONS, STEADY_RATE);
+    report.record('ACK p50, link down', percentile(down.latencies, 0.5), 'ms');
+    const downP99 = report.record('ACK p99, link down', percentile(down.latencies, 0.99), 'ms');
+    const ackBudget = 2 * fsync.p99Ms + 2;
+    report.check('ACK p99 ≤ 2 × fsync p99 + 2 ms', `≤ ${shown(ackBudget)} ms`, `${shown(upP99)} ms link up, ${shown(downP99)} ms link down`, Math.max(upP99, downP99) <= ackBudget);
+    report.check('ACK p99 with the link down ≤ 10% worse than link up', `≤ ${shown(upP99 * 1.1)} ms`, `${shown(downP99)} ms`, downP99 <= upP99 * 1.1);
 
+    // 7. The outage: a million events pile up with the relay down.
+    report.begin(`7. Outage: ${OUTAGE_EVENTS.toLocaleString('en-US')} events pile up with the relay down`);
+    const agentPid = pair.agent!.child.pid!;
+    const watch = new ProcessWatch(agentPid, `${pair.agentHttp}/metrics`);
+    await watch.start(WATCH_INTERVAL_MS);
+    const before = await status();
+    const pileStart = performance.now();
+    await Promise.all([sendOverMllp(pair.ports.mllp, outageMessages, MLLP_CONNECTIONS), postJsonRows(pair.agentHttp, outagePosts, HTTP_CONCURRENCY)]);
+    const pileSeconds = (performance.now() - pileStart) / 1000;
+    const piled = await status();
+    const backlog = piled.journal.headSeq - lowestAcked(piled);
+    const outage = await watch.stop();
+    report.record('events journaled during the outage', piled.journal.headSeq - before.journal.headSeq, 'events', `backlog now ${backlog.toLocaleString('en-US')} events`);
+    report.record('ingest rate, relay down', (piled.journal.headSeq - before.journal.headSeq) / pileSeconds, 'events/s', `${pct((piled.journal.headSeq - before.journal.headSeq) / pileSeconds / ceilingOutage)} of the outage-mix ceiling`);
+    const rssGrowth = (outage.maxRssBytes - outage.firstRssBytes) / outage.firstRssBytes;
+    report.record('agent RSS at the start of the outage', outage.firstRssBytes / 2 ** 20, 'MiB');
+    report.record('agent RSS, highest during the outage', outage.maxRssBytes / 2 ** 20, 'MiB', `+${pct(rssGrowth)}; ${outage.samples} samples every ${WATCH_INTERVAL_MS / 1000} s`);
+    report.record('event-loop delay p99, worst interval', outage.maxLoopP99Ms, 'ms', `per ${WATCH_INTERVAL_MS / 1000} s interval, 10 ms tick included (an upper bound on lag); median interval ${shown(outage.medianLoopP99Ms)} ms`);
+    report.check('RSS grows ≤ 10% across the outage', '≤ 10%', `${pct(rssGrowth)} (${mb(outage.firstRssBytes)} → ${mb(outage.maxRssBytes)})`, rssGrowth <= 0.1);
+
+    // 8 + 4 + 6. The relay returns: first ack, then the drain, counting bytes on the line.
+    report.begin('8. Resume, 4. end-to-end replication and 6. wire bytes: the relay returns');
+    const bytesBefore = proxy.stats.bytesToTarget;
+    const drainWatch = new ProcessWatch(agentPid, `${pair.agentHttp}/metrics`);
+    await drainWatch.start(WATCH_INTERVAL_MS);
+    const ackedBefore = lowestAcked(piled);
+    const relayStart = performance.now();
+    const relayUp = pair.startRelay().then(() => performance.now());
+    let firstAckAt = 0;
+    await waitFor(
+      'the first ack after the relay returned',
+      async () => {
+        const s = await status();
+        return s.feeds.some((f) => f.ackedSeq > piled.feeds.find((p) => p.feed === f.feed)!.ackedSeq);
+      },
+      120_000,
+      10,
+    );
+    firstAckAt = performance.now();
+    const relayReadyAt = await relayUp;
+    await waitFor('the backlog to drain', async () => allAcked(await status()), 1_800_000, 50);
+    const drainedAt = performance.now();
+    const drainLoop = await drainWatch.stop();
+    const drained = piled.journal.headSeq - ackedBefore;
+    const firstAckSeconds = (firstAckAt - relayStart) / 1000;
+    report.record('relay start to first new ack', firstAckSeconds, 's', `relay process start-up included; ${shown((firstAckAt - relayReadyAt) / 1000)} s after it answered /healthz`);
+    const e2eRate = drained / ((drainedAt - firstAckAt) / 1000);
+    report.record('backlog drain, journal → relay durable ack', e2eRate, 'events/s', `${drained.toLocaleString('en-US')} events from the first ack; ${pct(e2eRate / ceilingOutage)} of the outage-mix ceiling`);
+    report.record('backlog drain including reconnect', drained / ((drainedAt - relayStart) / 1000), 'events/s', 'from the relay process start');
+    report.record('event-loop delay p99 while draining, worst interval', drainLoop.maxLoopP99Ms, 'ms');
+    report.check('First ack ≤ 8 s after the relay returns', '≤ 8 s', `${shown(firstAckSeconds)} s`, firstAckSeconds <= 8);
+    const worstLoop = Math.max(outage.maxLoopP99Ms, drainLoop.maxLoopP99Ms);
+    report.check('Event-loop lag p99 ≤ 50 ms throughout', '≤ 50 ms', `${shown(outage.maxLoopP99Ms)} ms piling up, ${shown(drainLoop.maxLoopP99Ms)} ms draining (worst ${WATCH_INTERVAL_MS / 1000} s interval, 10 ms tick included)`, worstLoop <= 50);
+    const stored = await relayEventsStored(pair.relayHttp);
+    if (stored !== piled.journal.headSeq) throw new Error(`the relay stores ${stored} events, the agent journaled ${piled.journal.headSeq}`);
+
+    const wireBytes = (proxy.stats.bytesToTarget - bytesBefore) / drained;
+    const journalSample = asJournalEvents(sample(outageEvents, 50_000), piled.journal.headSeq - drained + 1);
+    const rawJson = rawJsonBytesPerEvent(journalSample);
+    report.record('bytes on the wire per event, agent → relay', wireBytes, 'B', 'TCP payload through a counting proxy: gRPC, HTTP/2 and protobuf framing included');
+    report.record('raw JSON per event', rawJson, 'B', 'the same events as vendor NDJSON lines');
+    report.check('Bytes on the wire ≤ 35% of raw JSON', '≤ 35%', `${pct(wireBytes / rawJson)} (${shown(wireBytes)} of ${shown(rawJson)} B)`, wireBytes / rawJson <= 0.35);
+
+    // 4 (baselines). The same events, pre-encoded, over a bare grpc-js stream.
+    report.begin('4. Replication baselines: bare grpc-js stream and NATS JetStream mirror');
+    const baselineEvents = asJournalEvents(sample(outageEvents, BASELINE_EVENTS));
+    const { batches } = await preEncodeBatches(baselineEvents, { feed: PAIR_FEED });
+    const bareRuns = [];
+    for (let i = 0; i < 3; i++) bareRuns.push((await measureBareGrpcStream(batches)).eventsPerSecond);
+    bareRuns.sort((a, b) => a - b);
+    const bareRate = report.record('bare grpc-js stream of pre-encoded batches', bareRuns[1]!, 'events/s', `median of 3, ${batches.length} batches of the agent's size and codec, acked unread`);
+
+    // 5. NATS JetStream: each message published with its own ack, edge mirrored to hub.
+    const natsSample = sample(outageEvents, NATS_MESSAGES);
+    const nats = await measureNatsMirror({
+      payloads: natsSample.map((e) => e.body),
+      subjects: natsSample.map((e) => e.stream),
+      publishers: MLLP_CONNECTIONS,
+      workDir: join(dir.path, 'nats'),
+      syncAlways: true,
+    });
+    report.record('NATS JetStream edge → hub mirror', nats.mirroredPerSecond, 'events/s', `nats-server ${nats.serverVersion}, ${nats.publishers} publishers each awaiting its PubAck, file storage; ${nats.fsyncSetting}`);
+    report.record('NATS publish ack p50 / p99', nats.ackP50Ms, 'ms', `p99 ${shown(nats.ackP99Ms)} ms`);
+    if (nats.backlogCatchUpPerSecond !== undefined) report.record('NATS mirror catching up a backlog', nats.backlogCatchUpPerSecond, 'events/s', 'a new hub mirror of the full edge stream (no per-message publish)');
+    report.check(
+      'End-to-end replication ≥ 40% of raw inserts',
+      '≥ 40%',
+      `${pct(e2eRate / ceilingOutage)} (${shown(e2eRate)} events/s; bare grpc-js stream ${shown(bareRate)})`,
+      e2eRate / ceilingOutage >= 0.4,
+    );
+    report.check('End-to-end replication ≥ 2× the NATS JetStream mirror', '≥ 2×', `${shown(e2eRate / nats.mirroredPerSecond)}× (${shown(nats.mirroredPerSecond)} events/s, ${nats.fsyncPerMessage ? 'fsync per message' : 'no fsync per message'})`, e2eRate >= 2 * nats.mirroredPerSecond);
+
+    // The vendor's side: reading a replicated feed.
+    report.begin('Vendor feed read');
     const readStart = performance.now();
-    const feed = await readWholeFeed(pair.relayHttp, PAIR_FEED, PAIR_VENDOR_KEY);
-    const readSeconds = (performance.now() - readStart) / 1000;
-    if (feed.length !== MESSAGES * 2) throw new Error(`vendor feed holds ${feed.length} events, expected ${MESSAGES * 2}`);
-    record('vendor feed read (HTTP NDJSON)', feed.length / readSeconds, 'events/s', `${feed.length} events, 5,000 per page`);
+    let read = 0;
+    for (let cursor = 0; read < VENDOR_READ_EVENTS; ) {
+      const response = await fetch(`${pair.relayHttp}/v1/feeds/${APPS_FEED}/events?after=${cursor}&limit=5000`, { headers: { authorization: `Bearer ${PAIR_VENDOR_KEY}` } });
+      const lines = (await response.text()).split('\n').filter((l) => l.length > 0);
+      if (lines.length === 0) break;
+      read += lines.length;
+      cursor = (JSON.parse(lines[lines.length - 1]!) as { seq: number }).seq;
+    }
+    report.record('vendor NDJSON read', read / ((performance.now() - readStart) / 1000), 'events/s', `${read.toLocaleString('en-US')} events, 5,000 per page`);
 
     await pair.stop();
-    out.rows = rows;
-    out.machine = { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+    pair = undefined;
+    const seconds = (performance.now() - runStart) / 1000;
+    const machine = describeMachine(`data on ${dir.path}`);
+    process.stdout.write(report.table());
     const resultsDir = fileURLToPath(new URL('../../../test/bench/results/', import.meta.url));
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(out, null, 2));
-    const width = Math.max(...rows.map((r) => r.measure.length));
-    process.stdout.write(`\n${'measure'.padEnd(width)}  ${'value'.padStart(10)}  unit\n`);
-    for (const r of rows) process.stdout.write(`${r.measure.padEnd(width)}  ${String(r.value).padStart(10)}  ${r.unit}${r.note ? `  (${r.note})` : ''}\n`);
+    report.write(resultsDir, machine, startedAt, seconds);
+    process.stdout.write(`\nwritten to ${join(resultsDir, 'latest.json')} and latest.md (${Math.round(seconds)} s)\n`);
   } finally {
+    await pair?.stop().catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
     dir.remove();
   }
 }
 
 await main();
+

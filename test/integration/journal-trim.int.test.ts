@@ -1,7 +1,8 @@
 // Journal trimming end to end, with a real relay: while the line is down nothing
 // is trimmed however old it gets; once the relay has acknowledged the backlog the
-// journal empties, every event is in the vendor feed exactly once, the local copy
-// is whole, and seqs go on from where they were after a restart.
+// journal keeps only what the local copy reads (each record's current version),
+// every event is in the vendor feed exactly once, the local copy is whole, and
+// seqs go on from where they were after a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -80,7 +81,8 @@ journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }
   });
 
   it('trims nothing the relay has not acknowledged, however old', async () => {
-    const seqs = await ingest(Array.from({ length: 250 }, (_, i) => `P${i}`));
+    // 50 patients, 5 versions each: 200 rows superseded, 50 current.
+    const seqs = await ingest(Array.from({ length: 250 }, (_, i) => `P${i % 50}`));
     expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
     // Well past the 1 s retention, several trim passes later.
     await new Promise((r) => setTimeout(r, 1_500));
@@ -93,12 +95,17 @@ journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }
     relay = await startRelay(join(dir.path, 'relay.yaml'), { logger: quiet });
     const relayHttp = `http://127.0.0.1:${relay.httpPort}`;
     const trimmed = await until('journal trimmed', status, (s) => s.disk!.journalRows === 0);
-    expect(trimmed.disk).toMatchObject({ oldestRetainedSeq: null, trimmedEventsTotal: 250 });
+    // The 50 current versions stay in the journal: they are the local copy.
+    expect(trimmed.disk).toMatchObject({ oldestRetainedSeq: null, trimmedEventsTotal: 200 });
     const feed = await readWholeFeed(relayHttp, 'clinical', VENDOR_KEY);
     expect(feed.map((e) => e.seq)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
-    for (const key of ['P0', 'P137', 'P249']) expect((await fetch(`${url}/v1/records/adt/${key}`)).status).toBe(200);
+    for (const [key, seq] of [['P0', 201], ['P37', 238], ['P49', 250]] as const) {
+      const response = await fetch(`${url}/v1/records/adt/${key}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ key, seq, body: { key, ward: '3B' } });
+    }
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    expect(metrics).toMatch(/^wardline_agent_journal_trimmed_events_total 250$/m);
+    expect(metrics).toMatch(/^wardline_agent_journal_trimmed_events_total 200$/m);
     expect(metrics).toMatch(/^wardline_agent_journal_rows 0$/m);
   });
 

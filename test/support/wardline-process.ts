@@ -14,6 +14,12 @@ function repositoryRoot(): string {
 
 export const CLI_PATH = join(repositoryRoot(), 'dist/cli/wardline.js');
 
+/**
+ * Node options for every child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to
+ * profile agent and relay under a benchmark); Node refuses --cpu-prof in NODE_OPTIONS.
+ */
+const CHILD_NODE_ARGS = (process.env.WARDLINE_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 export class WardlineProcess {
   readonly child: ChildProcess;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -21,7 +27,7 @@ export class WardlineProcess {
 
   /** @param env extra environment variables, over this process's own */
   constructor(args: string[], logFile?: string, env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    this.child = spawn(process.execPath, [...CHILD_NODE_ARGS, CLI_PATH, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const log: WriteStream | undefined = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     const keep = (chunk: Buffer): void => {
       log?.write(chunk);

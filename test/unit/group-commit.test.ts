@@ -24,6 +24,17 @@ describe('GroupCommit', () => {
     expect(groups).toEqual([[1, 2], [3, 4], [5]]);
   });
 
+  it('caps a group by weight, yet commits a request heavier than the cap whole', async () => {
+    const groups: number[][] = [];
+    const commit = new GroupCommit<number, number>((requests) => {
+      groups.push([...requests]);
+      return [...requests];
+    }, { maxGroupWeight: 500, weigh: (events) => events });
+    // Requests weigh their number: an MLLP message is 1 event, an ingest post 500.
+    await Promise.all([1, 1, 500, 1, 800, 200, 300].map((n) => commit.submit(n)));
+    expect(groups).toEqual([[1, 1], [500], [1], [800], [200, 300]]);
+  });
+
   it('when a group fails, retries each request alone so only the bad one fails', async () => {
     const commit = new GroupCommit<number, number>((requests) => {
       if (requests.includes(13)) throw new Error('unlucky row');

@@ -55,9 +55,12 @@ describe('JournalTrimmer (real SQLite file)', () => {
   };
   const trimmer = (options: Partial<JournalTrimmerOptions> = {}): JournalTrimmer =>
     new JournalTrimmer({ db, feedAcks, feeds: ['clinical'], retentionMs: 7 * DAY_MS, clock: () => now, ...options });
-  /** Appends `count` events, one per request, committed at the current clock. */
-  const appendMany = async (count: number, prefix = 'P'): Promise<number[]> => {
-    const results = await Promise.all(Array.from({ length: count }, (_, i) => journal.append({ source: 'test', events: [row(`${prefix}${i}`)] })));
+  /**
+   * Appends `count` versions of one record, one per request, committed at the
+   * current clock: every row but the newest is superseded, so trimmable.
+   */
+  const appendMany = async (count: number): Promise<number[]> => {
+    const results = await Promise.all(Array.from({ length: count }, () => journal.append({ source: 'test', events: [row('P')] })));
     return results.flatMap((r) => r.seqs);
   };
   const journalSeqs = (): number[] => (db.prepare('SELECT seq FROM journal ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
@@ -93,9 +96,9 @@ describe('JournalTrimmer (real SQLite file)', () => {
   });
 
   it('keeps acknowledged events until they are older than the retention', async () => {
-    await appendMany(30, 'OLD');
+    await appendMany(30);
     now += 5 * DAY_MS;
-    await appendMany(20, 'NEW');
+    await appendMany(20);
     feedAcks.record('clinical', 'cloud', 50);
     now += 2 * DAY_MS + 1; // the first 30 are now just past 7 days, the other 20 are 2 days old
     expect((await trimmer().trim()).events).toBe(30);
@@ -105,15 +108,16 @@ describe('JournalTrimmer (real SQLite file)', () => {
   it('with no feeds, trims by retention alone', async () => {
     await appendMany(10);
     now += 8 * DAY_MS;
-    expect((await trimmer({ feeds: [] }).trim()).events).toBe(10);
+    // Seq 10 stays: it is the record's current version, which the local copy reads.
+    expect((await trimmer({ feeds: [] }).trim()).events).toBe(9);
   });
 
   it('only ever trims the oldest rows: after a clock step backwards it stops at the first row too young to go', async () => {
-    await appendMany(10, 'A'); // seqs 1..10 at T0
+    await appendMany(10); // seqs 1..10 at T0
     now = T0 + 6 * DAY_MS;
-    await appendMany(5, 'B'); // seqs 11..15, 6 days later
+    await appendMany(5); // seqs 11..15, 6 days later
     now = T0; // the clock is stepped back
-    await appendMany(5, 'C'); // seqs 16..20 carry T0 again
+    await appendMany(5); // seqs 16..20 carry T0 again
     feedAcks.record('clinical', 'cloud', 20);
     now = T0 + 7 * DAY_MS + 1;
     const result = await trimmer().trim();
@@ -124,22 +128,28 @@ describe('JournalTrimmer (real SQLite file)', () => {
     expect(footprint).toMatchObject({ rows: 10, oldestSeq: 11, headSeq: 20 });
   });
 
-  it('never touches the local copy', async () => {
-    await appendMany(20);
-    feedAcks.record('clinical', 'cloud', 20);
+  it('keeps every record\'s current version: the local copy reads it from the journal', async () => {
+    for (let i = 0; i < 20; i++) await journal.append({ source: 'test', events: [row(`P${i}`)] }); // seqs 1..20
+    for (let i = 0; i < 10; i++) await journal.append({ source: 'test', events: [row(`P${i}`)] }); // 21..30 supersede 1..10
+    feedAcks.record('clinical', 'cloud', 30);
     now += 8 * DAY_MS;
-    expect((await trimmer().trim()).events).toBe(20);
+    expect((await trimmer().trim())).toMatchObject({ events: 10, upToSeq: 30 });
+    expect(journalSeqs()).toEqual(Array.from({ length: 20 }, (_, i) => 11 + i));
     const local = new LocalCopy(db);
     expect(local.counts()).toEqual([{ stream: 'adt', records: 20 }]);
-    expect(local.get('adt', 'P7')?.seq).toBe(8);
+    expect(local.get('adt', 'P7')).toMatchObject({ seq: 28, source: 'test', contentType: 'json' });
+    expect(JSON.parse(local.get('adt', 'P15')!.body.toString())).toMatchObject({ key: 'P15' });
+    // Trimmed through 30: a feed can no longer be sent anything at or below it.
+    expect(new JournalFootprint(db, file).read()).toMatchObject({ rows: 0, oldestSeq: null, headSeq: 30 });
+    expect(() => journal.readRange(['adt'], 20, { maxEvents: 10, maxBytes: 1e6, maxScan: 10 })).toThrow(/trimmed up to seq 30/);
   });
 
   it('never hands out a trimmed seq again, also after reopening the database', async () => {
     await appendMany(25);
     feedAcks.record('clinical', 'cloud', 25);
     now += 8 * DAY_MS;
-    expect((await trimmer().trim()).events).toBe(25);
-    expect(journalSeqs()).toEqual([]);
+    expect((await trimmer().trim()).events).toBe(24);
+    expect(journalSeqs()).toEqual([25]);
     db.close();
     open();
     expect(journal.head).toBe(25);
@@ -163,14 +173,15 @@ describe('JournalTrimmer (real SQLite file)', () => {
       },
     });
     const result = await t.trim();
-    expect(result.events).toBe(1_050);
+    // Seq 1 050 stays: the record's current version.
+    expect(result.events).toBe(1_049);
     // 10 full chunks of 100, then one of 50; then one pass over the dedupe keys.
     expect(result.chunks).toBe(12);
     expect(yields).toBe(10);
     expect(committedBetweenChunks).toEqual([1_051]);
-    // The live event is young: it stays, and it is the only row left.
-    expect(journalSeqs()).toEqual([1_051]);
-    expect(t.totals).toEqual({ events: 1_050, dedupeKeys: 0, passes: 1 });
+    // The live event is young: it stays, beside the record's current version.
+    expect(journalSeqs()).toEqual([1_050, 1_051]);
+    expect(t.totals).toEqual({ events: 1_049, dedupeKeys: 0, passes: 1 });
     expect(t.lastTrim).toEqual(result);
   });
 

@@ -83,12 +83,15 @@ describe('Journal (real SQLite file)', () => {
 
   it('refuses to read across trimmed positions instead of silently skipping them', async () => {
     for (let i = 1; i <= 6; i++) await journal.append({ source: 'http', events: [row('results', `K${i}`, 'v')] });
+    // What the trimmer does: delete, and raise the floor in the same transaction.
     db.prepare('DELETE FROM journal WHERE seq <= 4').run();
+    db.prepare('UPDATE journal_trim_floor SET trimmed_through = 4').run();
     const limits = { maxEvents: 100, maxBytes: 1e6, maxScan: 100 };
     expect(() => journal.readRange(['results'], 2, limits)).toThrow(JournalTrimmedError);
     expect(() => journal.readRange(['results'], 2, limits)).toThrow(/events 3\.\.4 can no longer be sent/);
     expect(journal.readRange(['results'], 4, limits)?.events.map((e) => e.seq)).toEqual([5, 6]);
     db.prepare('DELETE FROM journal').run();
+    db.prepare('UPDATE journal_trim_floor SET trimmed_through = 6').run();
     expect(() => journal.readRange(['results'], 5, limits)).toThrow(JournalTrimmedError);
   });
 
