@@ -72,6 +72,7 @@ export function eventFromRow(row: EventRow): JournalEvent {
     source: row.source,
     contentType: row.content_type,
     body: row.body,
-    headers: JSON.parse(row.headers) as Record<string, string>,
+    // Most events carry no headers: skip the parse for them (a backlog read is millions of rows).
+    headers: row.headers === '{}' ? {} : (JSON.parse(row.headers) as Record<string, string>),
   };
 }

@@ -31,6 +31,11 @@ import type { RelaySession } from './relay-transport.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
 const COMPRESSION_RATIO_WEIGHT = 0.5;
+/**
+ * Fewer new journal positions than this are not sent while another batch of the
+ * feed awaits its ack (see sendNext): they go with the next one.
+ */
+const SMALL_BATCH_SEQS = 256;
 /** Events shaped by the feed policy between two yields to the event loop (~10–20 ms of work). */
 const POLICY_SLICE_EVENTS = 200;
 
@@ -71,6 +76,14 @@ export interface FeedReplicationStatus {
   policyVersion: number;
   /** What the policy let out that it should not have (identifier scan, unreadable bodies); null without a policy. */
   identifiers: IdentifierScanStatus | null;
+}
+
+/** A journal range read, its payload being shaped and encoded. */
+interface PreparedBatch {
+  /** The window position it follows: stale once the window is elsewhere. */
+  after: number;
+  range: JournalRange;
+  encoded: Promise<EncodedPayload>;
 }
 
 /** Records a batch in the egress ledger before it is handed over (agent/audit). */
@@ -136,6 +149,8 @@ export class FeedPump {
   private readonly idleWaiters = new Set<() => void>();
   /** Findings of the feed policy's identifier scan; undefined without a policy. */
   private readonly identifierScan: IdentifierScan | undefined;
+  /** The next batch, read and being encoded while the previous one is handed over. */
+  private ahead: PreparedBatch | undefined;
 
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
@@ -159,6 +174,7 @@ export class FeedPump {
   /** Starts from the relay's durable high-water mark; nothing in flight. */
   reset(highWaterSeq: number): void {
     this.releasePermits();
+    this.ahead = undefined;
     this.window.reset(highWaterSeq);
     this.lastBatchAtMs = 0;
     this.stopped = null;
@@ -302,42 +318,27 @@ export class FeedPump {
 
   /** Sends the feed's next batch if there is one worth sending; returns whether to try again at once. */
   private async sendNext(stream: PumpStream): Promise<boolean> {
-    const { journal, uplink, spec, clock } = this.options;
-    if (this.stopped || !this.mayHandOver || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) return false;
-    const after = this.window.nextAfter;
-    const limits: ReadLimits = {
-      ...this.options.limits,
-      maxBytes: batchBodyBudget({
-        rateBytesPerSecond: uplink.rateBytesPerSecond,
-        maxInFlightBytes: uplink.maxInFlightBytes,
-        compressionRatio: this.compressionRatio,
-        // The relay's ceiling counts payload bytes: when payloads come out larger than
-        // the journaled bodies (a policy encrypting or pseudonymising short values),
-        // read that much less, with a margin.
-        maxBytes: this.compressionRatio < 1 ? Math.max(1, Math.floor(stream.maxBatchBytes * this.compressionRatio * 0.8)) : stream.maxBatchBytes,
-      }),
-    };
-    let range;
-    try {
-      range = journal.readRange(spec.streams, after, limits);
-    } catch (error) {
-      if (!(error instanceof JournalTrimmedError)) throw error;
-      // Never a silent skip: this feed stops, says why, and the others go on.
-      this.stopped = error.message;
-      this.options.log?.error({ feed: spec.name, afterSeq: error.afterSeq, oldestRetainedSeq: error.oldestRetainedSeq }, error.message);
+    const { uplink, spec, clock } = this.options;
+    if (this.stopped || !this.mayHandOver || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) {
+      this.ahead = undefined;
       return false;
     }
-    if (!range) return false;
-    if (range.events.length === 0) {
-      // A range holding none of the feed's events only moves the high-water mark.
-      // Send it when the scan hit its limit (or the feed would never get past a
-      // stretch of other streams), otherwise at most every emptyBatchIntervalMs.
-      const scannedToLimit = range.lastSeq - after >= limits.maxScan;
-      const quietLongEnough = clock() - this.lastBatchAtMs >= this.options.emptyBatchIntervalMs && this.window.inFlightCount === 0;
-      if (!scannedToLimit && !quietLongEnough) return false;
-    }
-    // Shaped when the batch is built, so a policy change governs everything not yet sent.
-    const encoded = await encodeEventsAsync(await this.shape(range), this.options.codec);
+    const after = this.window.nextAfter;
+    // While a batch is on its way, a few new events wait for its ack (or for enough
+    // of them to fill a batch) rather than leave alone: under a steady HL7 load each
+    // group commit would otherwise become its own batch, with its own ledger fsync
+    // and relay commit, taking the CPU the ACKs need. Costs at most one round trip.
+    if (this.window.inFlightCount > 0 && this.options.journal.head - after < SMALL_BATCH_SEQS && this.ahead?.after !== after) return false;
+    // The batch read ahead is used only if it still follows what the relay expects.
+    const batch = this.ahead?.after === after ? this.ahead : this.prepare(stream, after);
+    this.ahead = undefined;
+    if (!batch) return false;
+    const { range } = batch;
+    // Read the next range now, while this one is compressed on the thread pool and
+    // handed over: the journal read and the compression overlap instead of taking
+    // turns, which is what limits a backlog's drain rate on a small appliance.
+    if (range.events.length > 0 && this.window.inFlightCount + 1 < this.options.maxInFlight) this.ahead = this.prepare(stream, range.lastSeq);
+    const encoded = await batch.encoded;
     if (stream.signal.aborted) return false;
     // A nack moved the window while the payload was compressed: read again from there.
     if (this.window.nextAfter !== after) return true;
@@ -394,6 +395,50 @@ export class FeedPump {
       ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
     });
     return true;
+  }
+
+  /**
+   * Reads the feed's next range after `after` and starts shaping and encoding it.
+   * Undefined when there is nothing worth sending yet (or the feed had to stop).
+   */
+  private prepare(stream: PumpStream, after: number): PreparedBatch | undefined {
+    const { journal, uplink, spec, clock } = this.options;
+    const limits: ReadLimits = {
+      ...this.options.limits,
+      maxBytes: batchBodyBudget({
+        rateBytesPerSecond: uplink.rateBytesPerSecond,
+        maxInFlightBytes: uplink.maxInFlightBytes,
+        compressionRatio: this.compressionRatio,
+        // The relay's ceiling counts payload bytes: when payloads come out larger than
+        // the journaled bodies (a policy encrypting or pseudonymising short values),
+        // read that much less, with a margin.
+        maxBytes: this.compressionRatio < 1 ? Math.max(1, Math.floor(stream.maxBatchBytes * this.compressionRatio * 0.8)) : stream.maxBatchBytes,
+      }),
+    };
+    let range;
+    try {
+      range = journal.readRange(spec.streams, after, limits);
+    } catch (error) {
+      if (!(error instanceof JournalTrimmedError)) throw error;
+      // Never a silent skip: this feed stops, says why, and the others go on.
+      this.stopped = error.message;
+      this.options.log?.error({ feed: spec.name, afterSeq: error.afterSeq, oldestRetainedSeq: error.oldestRetainedSeq }, error.message);
+      return undefined;
+    }
+    if (!range) return undefined;
+    if (range.events.length === 0) {
+      // A range holding none of the feed's events only moves the high-water mark.
+      // Send it when the scan hit its limit (or the feed would never get past a
+      // stretch of other streams), otherwise at most every emptyBatchIntervalMs.
+      const scannedToLimit = range.lastSeq - after >= limits.maxScan;
+      const quietLongEnough = clock() - this.lastBatchAtMs >= this.options.emptyBatchIntervalMs && this.window.inFlightCount === 0;
+      if (!scannedToLimit && !quietLongEnough) return undefined;
+    }
+    // Shaped when the batch is built, so a policy change governs everything not yet sent.
+    const encoded = this.shape(range).then((events) => encodeEventsAsync(events, this.options.codec));
+    // A batch read ahead may be dropped unawaited (nack, hold, stream end).
+    encoded.catch(() => undefined);
+    return { after, range, encoded };
   }
 
   /** The range's events as the feed's policy lets them leave; counts what its scan finds. */

@@ -50,6 +50,8 @@ export function shown(value: number): string {
 export class BenchReport {
   readonly measurements: Measurement[] = [];
   readonly goals: GoalCheck[] = [];
+  /** Raw series kept for the JSON (e.g. RSS samples), by name. */
+  readonly series: Record<string, unknown> = {};
   private section = '';
 
   begin(section: string): void {
@@ -61,6 +63,10 @@ export class BenchReport {
     this.measurements.push({ section: this.section, measure, value, unit, note });
     process.stderr.write(`  ${measure}: ${shown(value)} ${unit}${note ? `  (${note})` : ''}\n`);
     return value;
+  }
+
+  attach(name: string, data: unknown): void {
+    this.series[name] = data;
   }
 
   check(goal: string, target: string, measured: string, met: boolean): void {
@@ -107,7 +113,7 @@ export class BenchReport {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, 'latest.json'),
-      `${JSON.stringify({ startedAt: startedAt.toISOString(), seconds, machine, goals: this.goals, measurements: this.measurements }, null, 2)}\n`,
+      `${JSON.stringify({ startedAt: startedAt.toISOString(), seconds, machine, goals: this.goals, measurements: this.measurements, series: this.series }, null, 2)}\n`,
     );
     writeFileSync(join(dir, 'latest.md'), this.markdown(machine, startedAt, seconds));
   }

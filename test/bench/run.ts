@@ -32,6 +32,7 @@ import { BenchReport, describeMachine, shown } from './bench-report.js';
 import { measureFsync, measureRawInserts } from './disk-baseline.js';
 import { measureBareGrpcStream, preEncodeBatches } from './grpc-baseline.js';
 import { measureNatsMirror } from './nats-peer.js';
+import { MllpEcho } from './mllp-echo.js';
 import { ProcessWatch } from './process-watch.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
@@ -45,7 +46,7 @@ const MLLP_CONNECTIONS = env('WARDLINE_BENCH_CONNECTIONS', 8);
 const HTTP_CONCURRENCY = 4;
 /** A busy hospital's interface engine: ~100 messages/s, far above a day's average. */
 const STEADY_RATE = env('WARDLINE_BENCH_STEADY_RATE', 100);
-const STEADY_SECONDS = env('WARDLINE_BENCH_STEADY_SECONDS', 20);
+const STEADY_SECONDS = env('WARDLINE_BENCH_STEADY_SECONDS', 30);
 const STEADY_CONNECTIONS = 4;
 /** Events piled up while the relay is down; a share of them HL7 over MLLP, the rest JSON rows. */
 const OUTAGE_EVENTS = env('WARDLINE_BENCH_OUTAGE_EVENTS', 1_000_000);
@@ -110,12 +111,19 @@ async function main(): Promise<void> {
     const ingestMessages = workload.messages(INGEST_MESSAGES);
     const ingestPosts = workload.jsonPosts(INGEST_ROWS);
     const togetherMessages = workload.messages(INGEST_MESSAGES);
-    const togetherPosts = workload.jsonPosts(INGEST_ROWS);
+    const togetherPosts = workload.jsonPosts(INGEST_ROWS * 3);
+    const echoMessages = workload.messages(INGEST_MESSAGES);
     const steadyUp = workload.messages(STEADY_RATE * STEADY_SECONDS);
     const steadyDown = workload.messages(STEADY_RATE * STEADY_SECONDS);
     const outageMessages = workload.messages(OUTAGE_MESSAGES);
     const outagePosts = workload.jsonPosts(OUTAGE_EVENTS - OUTAGE_MESSAGES);
-    const outageEvents = eventsOf(outageMessages, outagePosts);
+    // A sample of the outage's events in the same proportions, for the baselines and
+    // sizes. Never all of them at once: a million event objects in this process
+    // would put its garbage collector's pauses into every latency it measures.
+    const outageSample = (count: number): EventInput[] => {
+      const share = Math.min(1, count / OUTAGE_EVENTS);
+      return eventsOf(sample(outageMessages, Math.round(outageMessages.length * share)), sample(outagePosts, Math.max(1, Math.round(outagePosts.length * share))));
+    };
 
     // 1. The ceiling.
     report.begin('1. The ceiling (same disk, same events, agent pragmas)');
@@ -124,8 +132,7 @@ async function main(): Promise<void> {
     report.record('disk fsync p99', fsync.p99Ms, 'ms');
     const ceilingHl7 = report.record('raw inserts, HL7 events', measureRawInserts(dir.path, eventsOf(ingestMessages, [])), 'events/s', '1,000-row transactions, WAL, synchronous=FULL, best of 3');
     const ceilingJson = report.record('raw inserts, JSON rows', measureRawInserts(dir.path, eventsOf([], ingestPosts)), 'events/s');
-    const ceilingTogether = report.record('raw inserts, HL7 + JSON mix', measureRawInserts(dir.path, eventsOf(togetherMessages, togetherPosts)), 'events/s');
-    const ceilingOutage = report.record('raw inserts, outage mix', measureRawInserts(dir.path, sample(outageEvents, 200_000)), 'events/s', `${OUTAGE_MESSAGES.toLocaleString('en-US')} HL7 in ${OUTAGE_EVENTS.toLocaleString('en-US')}, 200,000-event sample`);
+    const ceilingOutage = report.record('raw inserts, outage mix', measureRawInserts(dir.path, outageSample(200_000)), 'events/s', `${OUTAGE_MESSAGES.toLocaleString('en-US')} HL7 in ${OUTAGE_EVENTS.toLocaleString('en-US')}, 200,000-event sample`);
 
     // The pair, with the agent's production reconnect backoff and a counting proxy on the line.
     const proxyPort = await freePort();
@@ -143,17 +150,24 @@ async function main(): Promise<void> {
 
     // 2. Durable ingest, link up (replication running alongside).
     report.begin('2. Durable ingest, link up, acknowledged after commit');
+    const echo = await MllpEcho.start();
+    const echoed = await sendOverMllp(echo.port, echoMessages, MLLP_CONNECTIONS).finally(() => echo.stop());
+    report.record('MLLP senders against an endpoint that stores nothing', echoed.perSecond, 'messages/s', `the same ${MLLP_CONNECTIONS} connections answered AA at once: what the closed loop carries at all`);
     const mllp = await sendOverMllp(pair.ports.mllp, ingestMessages, MLLP_CONNECTIONS);
-    report.record('MLLP ingest', mllp.perSecond, 'events/s', `${MLLP_CONNECTIONS} connections, one message in flight each; ${pct(mllp.perSecond / ceilingHl7)} of the HL7 ceiling`);
+    report.record('MLLP ingest', mllp.perSecond, 'events/s', `${MLLP_CONNECTIONS} connections, one message in flight each; ${pct(mllp.perSecond / ceilingHl7)} of the HL7 ceiling, ${pct(mllp.perSecond / echoed.perSecond)} of the closed loop's`);
     const http = await postJsonRows(pair.agentHttp, ingestPosts, HTTP_CONCURRENCY);
     report.record('HTTP batch ingest', http.perSecond, 'events/s', `${HTTP_CONCURRENCY} concurrent posts of 500 rows; ${pct(http.perSecond / ceilingJson)} of the JSON ceiling`);
+    // Both sources at once, for as long as the HL7 senders have messages: the posts stop with them.
+    let mllpDone = false;
     const togetherStart = performance.now();
     const [mllpTogether, httpTogether] = await Promise.all([
-      sendOverMllp(pair.ports.mllp, togetherMessages, MLLP_CONNECTIONS),
-      postJsonRows(pair.agentHttp, togetherPosts, HTTP_CONCURRENCY),
+      sendOverMllp(pair.ports.mllp, togetherMessages, MLLP_CONNECTIONS).finally(() => (mllpDone = true)),
+      postJsonRows(pair.agentHttp, togetherPosts, HTTP_CONCURRENCY, () => mllpDone),
     ]);
     const togetherRate = (mllpTogether.messages + httpTogether.rows) / ((performance.now() - togetherStart) / 1000);
-    report.record('MLLP + HTTP together', togetherRate, 'events/s', `${pct(togetherRate / ceilingTogether)} of the mix ceiling`);
+    // Inserting a mix takes the sum of its parts' times: the ceiling for exactly this mix.
+    const ceilingTogether = (mllpTogether.messages + httpTogether.rows) / (mllpTogether.messages / ceilingHl7 + httpTogether.rows / ceilingJson);
+    report.record('MLLP + HTTP together', togetherRate, 'events/s', `${mllpTogether.messages.toLocaleString('en-US')} HL7 + ${httpTogether.rows.toLocaleString('en-US')} rows; ${pct(togetherRate / ceilingTogether)} of the ceiling for this mix (${shown(ceilingTogether)} events/s from the two above)`);
     report.check('Durable ingest ≥ 50% of raw batched inserts', '≥ 50%', `${pct(togetherRate / ceilingTogether)} (MLLP + HTTP together); MLLP alone ${pct(mllp.perSecond / ceilingHl7)}, HTTP alone ${pct(http.perSecond / ceilingJson)}`, togetherRate / ceilingTogether >= 0.5);
     await waitFor('the relay to catch up after ingest', async () => allAcked(await status()), 300_000, 100);
 
@@ -186,6 +200,7 @@ async function main(): Promise<void> {
     report.record('events journaled during the outage', piled.journal.headSeq - before.journal.headSeq, 'events', `backlog now ${backlog.toLocaleString('en-US')} events`);
     report.record('ingest rate, relay down', (piled.journal.headSeq - before.journal.headSeq) / pileSeconds, 'events/s', `${pct((piled.journal.headSeq - before.journal.headSeq) / pileSeconds / ceilingOutage)} of the outage-mix ceiling`);
     const rssGrowth = (outage.maxRssBytes - outage.firstRssBytes) / outage.firstRssBytes;
+    report.attach('outage', watch.samples.map((sample) => ({ ...sample, rssMiB: Math.round(sample.rssBytes / 2 ** 20) })));
     report.record('agent RSS at the start of the outage', outage.firstRssBytes / 2 ** 20, 'MiB');
     report.record('agent RSS, highest during the outage', outage.maxRssBytes / 2 ** 20, 'MiB', `+${pct(rssGrowth)}; ${outage.samples} samples every ${WATCH_INTERVAL_MS / 1000} s`);
     report.record('event-loop delay p99, worst interval', outage.maxLoopP99Ms, 'ms', `per ${WATCH_INTERVAL_MS / 1000} s interval, 10 ms tick included (an upper bound on lag); median interval ${shown(outage.medianLoopP99Ms)} ms`);
@@ -211,9 +226,10 @@ async function main(): Promise<void> {
     );
     firstAckAt = performance.now();
     const relayReadyAt = await relayUp;
-    await waitFor('the backlog to drain', async () => allAcked(await status()), 1_800_000, 50);
+    await waitFor('the backlog to drain', async () => allAcked(await status()), 1_800_000, 250);
     const drainedAt = performance.now();
     const drainLoop = await drainWatch.stop();
+    report.attach('drain', drainWatch.samples.map((sample) => ({ ...sample, rssMiB: Math.round(sample.rssBytes / 2 ** 20) })));
     const drained = piled.journal.headSeq - ackedBefore;
     const firstAckSeconds = (firstAckAt - relayStart) / 1000;
     report.record('relay start to first new ack', firstAckSeconds, 's', `relay process start-up included; ${shown((firstAckAt - relayReadyAt) / 1000)} s after it answered /healthz`);
@@ -228,7 +244,7 @@ async function main(): Promise<void> {
     if (stored !== piled.journal.headSeq) throw new Error(`the relay stores ${stored} events, the agent journaled ${piled.journal.headSeq}`);
 
     const wireBytes = (proxy.stats.bytesToTarget - bytesBefore) / drained;
-    const journalSample = asJournalEvents(sample(outageEvents, 50_000), piled.journal.headSeq - drained + 1);
+    const journalSample = asJournalEvents(outageSample(50_000), piled.journal.headSeq - drained + 1);
     const rawJson = rawJsonBytesPerEvent(journalSample);
     report.record('bytes on the wire per event, agent → relay', wireBytes, 'B', 'TCP payload through a counting proxy: gRPC, HTTP/2 and protobuf framing included');
     report.record('raw JSON per event', rawJson, 'B', 'the same events as vendor NDJSON lines');
@@ -236,7 +252,7 @@ async function main(): Promise<void> {
 
     // 4 (baselines). The same events, pre-encoded, over a bare grpc-js stream.
     report.begin('4. Replication baselines: bare grpc-js stream and NATS JetStream mirror');
-    const baselineEvents = asJournalEvents(sample(outageEvents, BASELINE_EVENTS));
+    const baselineEvents = asJournalEvents(outageSample(BASELINE_EVENTS));
     const { batches } = await preEncodeBatches(baselineEvents, { feed: PAIR_FEED });
     const bareRuns = [];
     for (let i = 0; i < 3; i++) bareRuns.push((await measureBareGrpcStream(batches)).eventsPerSecond);
@@ -244,7 +260,7 @@ async function main(): Promise<void> {
     const bareRate = report.record('bare grpc-js stream of pre-encoded batches', bareRuns[1]!, 'events/s', `median of 3, ${batches.length} batches of the agent's size and codec, acked unread`);
 
     // 5. NATS JetStream: each message published with its own ack, edge mirrored to hub.
-    const natsSample = sample(outageEvents, NATS_MESSAGES);
+    const natsSample = outageSample(NATS_MESSAGES);
     const nats = await measureNatsMirror({
       payloads: natsSample.map((e) => e.body),
       subjects: natsSample.map((e) => e.stream),

@@ -116,15 +116,19 @@ export interface HttpRun {
   perSecond: number;
 }
 
-/** Posts every batch to the agent's ingest API, `concurrency` requests at a time; each answered after commit. */
-export async function postJsonRows(agentHttp: string, posts: readonly JsonPost[], concurrency: number): Promise<HttpRun> {
+/**
+ * Posts the batches to the agent's ingest API, `concurrency` requests at a time,
+ * each answered after commit: all of them, or until `stop()` says so.
+ */
+export async function postJsonRows(agentHttp: string, posts: readonly JsonPost[], concurrency: number, stop: () => boolean = () => false): Promise<HttpRun> {
   let next = 0;
+  let rows = 0;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (;;) {
         const post = posts[next++];
-        if (!post) return;
+        if (!post || stop()) return;
         const response = await fetch(`${agentHttp}/v1/ingest/${encodeURIComponent(post.stream)}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -132,11 +136,11 @@ export async function postJsonRows(agentHttp: string, posts: readonly JsonPost[]
         });
         const answer = await response.text();
         if (!response.ok) throw new Error(`POST ${post.stream}: ${response.status} ${answer}`);
+        rows += post.rows;
       }
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  const rows = posts.reduce((n, p) => n + p.rows, 0);
   return { rows, seconds, perSecond: rows / seconds };
 }
 
