@@ -126,7 +126,7 @@ export interface AgentStatusInputs {
 
 export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStatus {
   const clock = inputs.clock ?? Date.now;
-  const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq, inputs.journal.head);
+  const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq);
 
   return () => {
     const now = clock();

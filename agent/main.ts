@@ -222,13 +222,14 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         ]
       : []),
   ];
+  const backlog = new BacklogCounter(db, journal);
   const status = createStatusProvider({
     hospital: { id: config.hospital.id, name: config.hospital.name },
     agentId,
     version: WARDLINE_VERSION,
     startedAtMs,
     journal,
-    backlog: new BacklogCounter(db),
+    backlog,
     replicators: () => replicators.map((r) => r.status()),
     sources: sourceStatus,
     bandwidth: () => uplink.status(),
@@ -269,7 +270,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   bandwidthSchedule.start();
   for (const replicator of replicators) replicator.start();
   diskWatch.start();
-  operations.start({ status, sources: sourceStatus, metrics });
+  operations.start({ status, flow: (feed) => backlog.flow(feed), sources: sourceStatus, metrics });
   trimmer.start(config.journal.trimIntervalMs);
   const trimNow = (): void => void trimmer.trim().catch((error: unknown) => log.warn({ err: error }, 'journal trim failed'));
   // Under disk pressure, whatever is trimmable goes now rather than at the next interval.

@@ -23,7 +23,6 @@ import {
 import {
   DashboardAssets,
   DashboardHub,
-  FeedFlowCounter,
   HostSampler,
   LinkHistory,
   linkTimeline,
@@ -38,7 +37,7 @@ import { AdminAuth } from './http/admin-auth.js';
 import { OperationsRoutes } from './http/operations-routes.js';
 import { registerOperationsMetrics } from './metrics/operations-metrics.js';
 import type { LinkStateMachine } from './replicator/link-state.js';
-import type { SqliteDatabase } from './store/index.js';
+import type { FeedFlowTotals, SqliteDatabase } from './store/index.js';
 
 /** Link history is kept a little longer than the timeline shows, in ms. */
 const LINK_HISTORY_KEEP_MS = TIMELINE_SPAN_MS + 60 * 60 * 1000;
@@ -65,7 +64,7 @@ export interface Operations {
   alertsStatus: () => AlertsStatus;
   thresholds: NonNullable<AgentStatusInputs['thresholds']>;
   /** Starts sampling once the status can be assembled; registers the metrics. */
-  start(parts: { status: () => AgentStatus; sources: () => SourceStatus[]; metrics: Registry }): void;
+  start(parts: { status: () => AgentStatus; flow: (feed: string) => FeedFlowTotals; sources: () => SourceStatus[]; metrics: Registry }): void;
   stop(): Promise<void>;
 }
 
@@ -144,7 +143,6 @@ export function createOperations(options: OperationsOptions): Operations {
     });
   }
 
-  const flow = new FeedFlowCounter(db);
   const journalAnswers = db.prepare('SELECT 1');
   let sources: (() => SourceStatus[]) | undefined;
   const readinessChecks = (): ReadinessCheck[] => [
@@ -186,7 +184,7 @@ export function createOperations(options: OperationsOptions): Operations {
       host.start();
       sampler = new OperationsSampler({
         status: parts.status,
-        flow,
+        flow: parts.flow,
         host: () => host.status(),
         history,
         alerts: monitor,

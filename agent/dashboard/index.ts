@@ -4,7 +4,6 @@ export { DashboardAssets, APP_ASSET_PREFIX, UPLOT_ASSET_PREFIX, type DashboardAs
 export { DashboardHub, CLOSE_UNAUTHORIZED, DEFAULT_HEARTBEAT_MS, MAX_BUFFERED_BYTES, type DashboardHubOptions, type HubClientAccess } from './dashboard-hub.js';
 export { renderDashboardPage, escapeHtml, type DashboardPageOptions } from './dashboard-page.js';
 export { renderLoginPage, type LoginPageOptions } from './login-page.js';
-export { FeedFlowCounter, MAX_COUNTED_ROWS } from './feed-flow-counter.js';
 export { SystemInformationHostProbe, type HostProbe, type HostReading } from './host-probe.js';
 export { HostSampler, DEFAULT_HOST_SAMPLE_INTERVAL_MS, type HostSamplerOptions, type HostStatus } from './host-sampler.js';
 export { LinkHistory, type LinkHistoryEntry } from './link-history.js';

@@ -2,14 +2,15 @@
 // sample and hands it to everything that watches — the alert monitor, the
 // charts' history, and the open dashboards — so they all see the same figures.
 //
-// The status sample counts each feed's backlog in the journal, which grows with
-// the backlog. So the sampler keeps its own share of the event loop bounded:
+// The status sample counts what each feed's relay acknowledged since the previous
+// one (a journal range scan; what was journaled comes from the journal's tally).
+// So the sampler keeps its own share of the event loop bounded:
 // after a sample that took d ms it waits at least MAX_DUTY_FACTOR × d before the
 // next, and a backlog of millions slows the dashboard, never the HL7 ACKs.
 import { performance } from 'node:perf_hooks';
 import type { AgentStatus } from '../agent-status.js';
 import type { AlertMonitor } from '../alerts/index.js';
-import type { FeedFlowCounter } from './feed-flow-counter.js';
+import type { FeedFlowTotals } from '../store/index.js';
 import type { HostStatus } from './host-sampler.js';
 import type { FeedPoint, HistoryPoint, MetricHistory } from './metric-history.js';
 
@@ -35,7 +36,8 @@ export interface StatusFrame {
 
 export interface OperationsSamplerOptions {
   status: () => AgentStatus;
-  flow: FeedFlowCounter;
+  /** Each feed's events journaled and acknowledged so far (BacklogCounter.flow): rates come from their differences. */
+  flow: (feed: string) => FeedFlowTotals;
   host: () => HostStatus;
   history: MetricHistory;
   alerts: AlertMonitor;
@@ -48,9 +50,7 @@ export interface OperationsSamplerOptions {
   log: OperationsSamplerLogger;
 }
 
-interface FeedPosition {
-  headSeq: number;
-  ackedSeq: number;
+interface FeedPosition extends FeedFlowTotals {
   atMs: number;
 }
 
@@ -121,19 +121,19 @@ export class OperationsSampler {
 
   private point(status: AgentStatus, host: HostStatus, nowMs: number): HistoryPoint {
     const feeds: Record<string, FeedPoint> = {};
-    const head = status.journal.headSeq;
     for (const feed of status.feeds) {
       const previous = this.positions.get(feed.feed);
+      const flow = this.options.flow(feed.feed);
       const seconds = previous ? (nowMs - previous.atMs) / 1000 : 0;
       const rate = (count: number): number => (seconds > 0 ? round(count / seconds) : 0);
       feeds[feed.feed] = {
         backlogEvents: feed.backlog.events,
         backlogBytes: feed.backlog.bytes,
         lagSeconds: round(feed.lagSeconds),
-        inPerSecond: previous ? rate(this.options.flow.count(feed.streams, previous.headSeq, head)) : 0,
-        outPerSecond: previous ? rate(this.options.flow.count(feed.streams, previous.ackedSeq, feed.ackedSeq)) : 0,
+        inPerSecond: previous ? rate(flow.journaled - previous.journaled) : 0,
+        outPerSecond: previous ? rate(flow.acknowledged - previous.acknowledged) : 0,
       };
-      this.positions.set(feed.feed, { headSeq: head, ackedSeq: feed.ackedSeq, atMs: nowMs });
+      this.positions.set(feed.feed, { ...flow, atMs: nowMs });
     }
     const memoryPercent =
       host.memoryTotalBytes && host.memoryUsedBytes !== undefined ? round((host.memoryUsedBytes / host.memoryTotalBytes) * 100) : null;

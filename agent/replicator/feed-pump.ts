@@ -334,10 +334,16 @@ export class FeedPump {
     this.ahead = undefined;
     if (!batch) return false;
     const { range } = batch;
-    // Read the next range now, while this one is compressed on the thread pool and
+    // Read the next range while this one is compressed on the thread pool and
     // handed over: the journal read and the compression overlap instead of taking
-    // turns, which is what limits a backlog's drain rate on a small appliance.
-    if (range.events.length > 0 && this.window.inFlightCount + 1 < this.options.maxInFlight) this.ahead = this.prepare(stream, range.lastSeq);
+    // turns, which is what limits a backlog's drain rate on a small appliance. Two
+    // loop turns later, so this batch's encoding and the next read are separate
+    // tasks with sockets (HL7 ACKs) served between them.
+    if (range.events.length > 0 && this.window.inFlightCount + 1 < this.options.maxInFlight) {
+      await afterIo();
+      await afterIo();
+      if (!stream.signal.aborted && this.window.nextAfter === after) this.ahead = this.prepare(stream, range.lastSeq);
+    }
     const encoded = await batch.encoded;
     if (stream.signal.aborted) return false;
     // A nack moved the window while the payload was compressed: read again from there.
@@ -434,8 +440,11 @@ export class FeedPump {
       const quietLongEnough = clock() - this.lastBatchAtMs >= this.options.emptyBatchIntervalMs && this.window.inFlightCount === 0;
       if (!scannedToLimit && !quietLongEnough) return undefined;
     }
-    // Shaped when the batch is built, so a policy change governs everything not yet sent.
-    const encoded = this.shape(range).then((events) => encodeEventsAsync(events, this.options.codec));
+    // Shaped when the batch is built, so a policy change governs everything not yet sent;
+    // encoded in a later task than the read, so neither holds the event loop for both.
+    const encoded = afterIo()
+      .then(() => this.shape(range))
+      .then((events) => encodeEventsAsync(events, this.options.codec));
     // A batch read ahead may be dropped unawaited (nack, hold, stream end).
     encoded.catch(() => undefined);
     return { after, range, encoded };
@@ -480,6 +489,15 @@ export class FeedPump {
     this.permits = [];
     for (const permit of permits) this.options.uplink.release(permit);
   }
+}
+
+/**
+ * Resolves in the event loop's next check phase after the current one, so the
+ * loop has polled sockets in between (two setImmediates: one queued from the
+ * current phase would run in it, before any I/O).
+ */
+function afterIo(): Promise<void> {
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }
 
 /** An auto-reset event: notify() wakes every waiter, or the next wait() if none waits. */

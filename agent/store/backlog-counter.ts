@@ -1,11 +1,16 @@
 // A feed's backlog (the events of its streams after the relay's acknowledged seq),
-// kept exact without rescanning it: between two calls only the newly journaled
-// range (old head, head] is added and the newly acknowledged range (old acked,
-// acked] subtracted. A full count is made only on the first call, when the acked
-// seq moves backwards (a relay restored from a backup), or when the streams change.
-// Trimming never touches the backlog: it only removes what every feed has acked.
+// kept exact without rescanning it: between two calls the newly journaled events
+// are added (from the journal's own per-stream tally, no rows read) and the newly
+// acknowledged range (old acked, acked] is counted and subtracted. A full count is
+// made only on the first call, when the acked seq moves backwards (a relay
+// restored from a backup), or when the streams change. Trimming never touches the
+// backlog: it only removes what every feed has acked.
+//
+// The same steps give each feed's flow (events journaled and acknowledged since
+// the agent started), which the dashboard turns into rates without a scan of its own.
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './agent-database.js';
+import type { Journal, StreamTally } from './journal.js';
 
 export interface Backlog {
   events: number;
@@ -15,10 +20,18 @@ export interface Backlog {
   oldestTsMs: number | null;
 }
 
+/** Events of a feed journaled and acknowledged, counted from the agent's start. */
+export interface FeedFlowTotals {
+  journaled: number;
+  acknowledged: number;
+}
+
 interface Counted {
   streamsKey: string;
   ackedSeq: number;
   headSeq: number;
+  /** The journal's tally for the streams when headSeq was read. */
+  appended: StreamTally;
   events: number;
   bytes: number;
 }
@@ -27,8 +40,12 @@ export class BacklogCounter {
   private readonly countRange: Statement;
   private readonly firstAfter: Statement;
   private readonly counted = new Map<string, Counted>();
+  private readonly flows = new Map<string, FeedFlowTotals>();
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly journal: Journal,
+  ) {
     this.countRange = db.prepare(
       `SELECT COUNT(*) AS events, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM journal
        WHERE seq > ? AND seq <= ? AND stream IN (SELECT value FROM json_each(?))`,
@@ -38,23 +55,34 @@ export class BacklogCounter {
     );
   }
 
-  /** The backlog of `feed` given what the relay acked and the journal's committed head. */
-  backlog(feed: string, streams: readonly string[], ackedSeq: number, headSeq: number): Backlog {
+  /** The backlog of `feed` given what the relay acked, up to the journal's committed head. */
+  backlog(feed: string, streams: readonly string[], ackedSeq: number): Backlog {
+    const headSeq = this.journal.head;
+    const appended = this.journal.appendedTotals(streams);
     const streamsKey = JSON.stringify(streams);
     const previous = this.counted.get(feed);
+    const flow = this.flows.get(feed) ?? { journaled: 0, acknowledged: 0 };
     let events: number;
     let bytes: number;
     if (!previous || previous.streamsKey !== streamsKey || ackedSeq < previous.ackedSeq || headSeq < previous.headSeq) {
       ({ events, bytes } = this.count(ackedSeq, headSeq, streamsKey));
     } else {
-      const added = this.count(previous.headSeq, headSeq, streamsKey);
+      const added = { events: appended.events - previous.appended.events, bytes: appended.bytes - previous.appended.bytes };
       const acknowledged = this.count(previous.ackedSeq, Math.min(ackedSeq, headSeq), streamsKey);
       events = previous.events + added.events - acknowledged.events;
       bytes = previous.bytes + added.bytes - acknowledged.bytes;
+      flow.journaled += added.events;
+      flow.acknowledged += acknowledged.events;
     }
-    this.counted.set(feed, { streamsKey, ackedSeq, headSeq, events, bytes });
+    this.counted.set(feed, { streamsKey, ackedSeq, headSeq, appended, events, bytes });
+    this.flows.set(feed, flow);
     const oldest = events > 0 ? (this.firstAfter.get(ackedSeq, headSeq, streamsKey) as { ts_ms: number } | undefined) : undefined;
     return { events, bytes, oldestTsMs: oldest?.ts_ms ?? null };
+  }
+
+  /** The feed's flow as of its last backlog() call (zeros before the first). */
+  flow(feed: string): FeedFlowTotals {
+    return { ...(this.flows.get(feed) ?? { journaled: 0, acknowledged: 0 }) };
   }
 
   private count(afterSeq: number, throughSeq: number, streamsKey: string): { events: number; bytes: number } {

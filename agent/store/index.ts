@@ -1,8 +1,8 @@
 export { openAgentDatabase, type SqliteDatabase } from './agent-database.js';
-export { Journal, JournalTrimmedError, type JournalOptions, type JournalRange, type ReadLimits } from './journal.js';
+export { Journal, JournalTrimmedError, type JournalOptions, type JournalRange, type ReadLimits, type StreamTally } from './journal.js';
 export { LocalCopy, type LocalRecord } from './local-copy.js';
 export { FeedAcks } from './feed-acks.js';
-export { BacklogCounter, type Backlog } from './backlog-counter.js';
+export { BacklogCounter, type Backlog, type FeedFlowTotals } from './backlog-counter.js';
 export { GroupCommit, type GroupCommitOptions } from './group-commit.js';
 export {
   JournalTrimmer,

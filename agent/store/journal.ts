@@ -4,7 +4,7 @@
 // (synchronous=FULL, see agent-database.ts): that is when a source may acknowledge.
 import type { Statement } from 'better-sqlite3';
 import { eventFromRow, type EventRow, type JournalEvent } from '../../protocol/index.js';
-import type { AppendRequest, AppendResult, JournalWriter } from './append-request.js';
+import type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
 import type { SqliteDatabase } from './agent-database.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -35,6 +35,12 @@ export interface JournalRange {
 }
 
 type CommitListener = (headSeq: number) => void;
+
+/** Events and the bytes of their bodies. */
+export interface StreamTally {
+  events: number;
+  bytes: number;
+}
 
 /**
  * Events per group commit, across requests. A commit blocks the event loop
@@ -69,6 +75,8 @@ export class Journal implements JournalWriter {
   private readonly groupCommit: GroupCommit<AppendRequest, AppendResult>;
   private readonly listeners = new Set<CommitListener>();
   private headSeq: number;
+  /** Events and body bytes committed per stream by this instance: what status counts without a scan. */
+  private readonly appendedByStream = new Map<string, StreamTally>();
 
   private readonly insertEvent: Statement;
   private readonly upsertRecord: Statement;
@@ -143,6 +151,23 @@ export class Journal implements JournalWriter {
     return { groups: this.groupCommit.groupsCommitted, requests: this.groupCommit.requestsCommitted };
   }
 
+  /**
+   * Events (and body bytes) of `streams` committed since this Journal was opened,
+   * consistent with `head` read in the same turn: the difference between two
+   * readings is what was journaled between them, without counting rows.
+   */
+  appendedTotals(streams: readonly string[]): StreamTally {
+    const total = { events: 0, bytes: 0 };
+    for (const stream of streams) {
+      const tally = this.appendedByStream.get(stream);
+      if (tally) {
+        total.events += tally.events;
+        total.bytes += tally.bytes;
+      }
+    }
+    return total;
+  }
+
   /** Called after each commit with the new head seq. Returns an unsubscribe function. */
   onCommit(listener: CommitListener): () => void {
     this.listeners.add(listener);
@@ -194,11 +219,21 @@ export class Journal implements JournalWriter {
   private commitAndPublish(requests: readonly AppendRequest[]): AppendResult[] {
     const before = this.headSeq;
     const results = this.commitGroup(requests);
-    for (const result of results) {
+    results.forEach((result, i) => {
       for (const seq of result.seqs) if (seq > this.headSeq) this.headSeq = seq;
-    }
+      if (!result.duplicate) this.tally(requests[i]!.events);
+    });
     if (this.headSeq !== before) for (const listener of this.listeners) listener(this.headSeq);
     return results;
+  }
+
+  private tally(events: readonly EventInput[]): void {
+    for (const event of events) {
+      let tally = this.appendedByStream.get(event.stream);
+      if (!tally) this.appendedByStream.set(event.stream, (tally = { events: 0, bytes: 0 }));
+      tally.events++;
+      tally.bytes += event.body.length;
+    }
   }
 
   private appendInTransaction(request: AppendRequest, tsMs: number): AppendResult {

@@ -100,15 +100,19 @@ describe('Journal (real SQLite file)', () => {
     const acks = new FeedAcks(db);
     acks.record('clinical', 'cloud', 2);
     expect(acks.all().get('clinical')).toBe(2);
-    const counter = new BacklogCounter(db);
-    expect(counter.backlog('clinical', ['results'], 2, journal.head)).toMatchObject({ events: 3, oldestTsMs: 1_700_000_000_000 });
+    const counter = new BacklogCounter(db, journal);
+    expect(counter.backlog('clinical', ['results'], 2)).toMatchObject({ events: 3, oldestTsMs: 1_700_000_000_000 });
     // Counted incrementally from here on, and always equal to a full count.
     for (let i = 6; i <= 9; i++) await journal.append({ source: 'http', events: [row(i % 3 ? 'results' : 'other', `K${i}`, 'v')] });
     // results now at seqs 1-5, 7 and 8; acked 4 leaves 5, 7, 8.
-    expect(counter.backlog('clinical', ['results'], 4, journal.head)).toMatchObject({ events: 3 });
-    expect(new BacklogCounter(db).backlog('clinical', ['results'], 4, journal.head)).toMatchObject({ events: 3 });
-    expect(counter.backlog('clinical', ['results'], 9, journal.head)).toEqual({ events: 0, bytes: 0, oldestTsMs: null });
+    const incremental = counter.backlog('clinical', ['results'], 4);
+    expect(incremental).toMatchObject({ events: 3 });
+    expect(new BacklogCounter(db, journal).backlog('clinical', ['results'], 4)).toEqual(incremental);
+    // The flow since the first count: 7 and 8 journaled, 3 and 4 acknowledged.
+    expect(counter.flow('clinical')).toEqual({ journaled: 2, acknowledged: 2 });
+    expect(counter.backlog('clinical', ['results'], 9)).toEqual({ events: 0, bytes: 0, oldestTsMs: null });
+    expect(counter.flow('clinical')).toEqual({ journaled: 2, acknowledged: 5 });
     // A relay that now holds less than it acked: counted afresh.
-    expect(counter.backlog('clinical', ['results'], 0, journal.head)).toMatchObject({ events: 7 });
+    expect(counter.backlog('clinical', ['results'], 0)).toMatchObject({ events: 7 });
   });
 });
