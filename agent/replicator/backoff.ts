@@ -13,7 +13,14 @@ export interface BackoffPolicy {
 }
 
 export const DEFAULT_BACKOFF_INITIAL_MS = 250;
-export const DEFAULT_BACKOFF_MAX_MS = 30_000;
+/**
+ * 5 s, not the customary 30: after a long outage the delay sits at the cap, and the
+ * backlog should start draining within seconds of the relay's return (measured:
+ * first ack 19.9 s after the relay came back with a 30 s cap). A failed attempt
+ * costs one refused or timed-out connect; the jitter spreads many hospitals'
+ * agents reconnecting to a restarted relay.
+ */
+export const DEFAULT_BACKOFF_MAX_MS = 5_000;
 export const DEFAULT_BACKOFF_MULTIPLIER = 2;
 export const DEFAULT_BACKOFF_JITTER = 0.5;
 

@@ -22,7 +22,7 @@ describe('agent config', () => {
     const config = parse(minimal);
     expect(config.http.listen).toEqual({ host: '0.0.0.0', port: 8480 });
     expect(config.replication.codec).toBe('brotli');
-    expect(config.replication.backoff.maxMs).toBe(30_000);
+    expect(config.replication.backoff.maxMs).toBe(5_000);
   });
 
   it('names the key, the value and the file for a bad host:port', () => {
