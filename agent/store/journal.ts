@@ -84,7 +84,11 @@ export class Journal implements JournalWriter {
   private readonly claimDedupeKey: Statement;
   private readonly findDedupeKey: Statement;
   private readonly savePosition: Statement;
-  /** One range query per feed's stream list: a literal IN list reads ~20% faster than json_each. */
+  /**
+   * One range query per feed's stream list: a literal IN list reads ~20% faster
+   * than json_each. `+stream` keeps the planner on the rowid range (rows come in
+   * seq order and the read stops early) rather than journal_by_stream plus a sort.
+   */
   private readonly selectRangeByStreams = new Map<string, Statement>();
   private readonly selectTrimFloor: Statement;
   private readonly commitGroup: (requests: readonly AppendRequest[]) => AppendResult[];
@@ -208,7 +212,7 @@ export class Journal implements JournalWriter {
     if (!statement) {
       statement = this.db.prepare(
         `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers FROM journal
-         WHERE seq > ? AND seq <= ? AND stream IN (${streams.map(() => '?').join(', ')})
+         WHERE seq > ? AND seq <= ? AND +stream IN (${streams.map(() => '?').join(', ')})
          ORDER BY seq LIMIT ?`,
       );
       this.selectRangeByStreams.set(cacheKey, statement);

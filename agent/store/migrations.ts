@@ -154,4 +154,12 @@ export const AGENT_MIGRATIONS: readonly string[] = [
     (SELECT seq FROM sqlite_sequence WHERE name = 'journal'),
     0));
   `,
+  `
+  -- A feed's events in a journal range, found without visiting the other streams'
+  -- rows: backlog counts (agent/store/backlog-counter.ts) cost what the feed
+  -- holds, not what the whole journal holds. Measured: counting one stream's
+  -- 3,519 events in a 200,000-row range took 65 ms by rowid, 0.4 ms by this
+  -- index, which costs ingest under 5%.
+  CREATE INDEX journal_by_stream ON journal (stream, seq);
+  `,
 ];

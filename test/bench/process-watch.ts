@@ -1,11 +1,14 @@
 // Watches a running agent from outside, as an operator's monitoring would: its
 // resident memory from /proc, and its event-loop delay from its own /metrics
 // (prom-client's monitorEventLoopDelay, reset at every scrape, so each sample is
-// the p99 since the previous one). The figure is the interval between the
-// histogram's 10 ms timer ticks, i.e. lag + 10 ms: an upper bound on the lag.
+// the p99 since the previous one). Node's histogram records the interval between
+// its timer's ticks, every TICK_MS when the loop is free; the lag is what a tick
+// came late, so the tick is subtracted.
 import { readFileSync } from 'node:fs';
 
 const LOOP_P99_METRIC = 'wardline_agent_process_nodejs_eventloop_lag_p99_seconds';
+/** prom-client's default eventLoopMonitoringPrecision, which the agent keeps. */
+const TICK_MS = 10;
 
 export interface WatchSample {
   atMs: number;
@@ -34,7 +37,7 @@ export async function eventLoopP99Ms(metricsUrl: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${LOOP_P99_METRIC} `));
   if (!line) throw new Error(`${metricsUrl} has no ${LOOP_P99_METRIC}`);
-  return Number(line.split(' ')[1]) * 1000;
+  return Math.max(0, Number(line.split(' ')[1]) * 1000 - TICK_MS);
 }
 
 export class ProcessWatch {

@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     report.attach('outage', watch.samples.map((sample) => ({ ...sample, rssMiB: Math.round(sample.rssBytes / 2 ** 20) })));
     report.record('agent RSS at the start of the outage', outage.firstRssBytes / 2 ** 20, 'MiB');
     report.record('agent RSS, highest during the outage', outage.maxRssBytes / 2 ** 20, 'MiB', `+${pct(rssGrowth)}; ${outage.samples} samples every ${WATCH_INTERVAL_MS / 1000} s`);
-    report.record('event-loop delay p99, worst interval', outage.maxLoopP99Ms, 'ms', `per ${WATCH_INTERVAL_MS / 1000} s interval, 10 ms tick included (an upper bound on lag); median interval ${shown(outage.medianLoopP99Ms)} ms`);
+    report.record('event-loop lag p99, worst interval', outage.maxLoopP99Ms, 'ms', `agent's own monitorEventLoopDelay, p99 per ${WATCH_INTERVAL_MS / 1000} s interval; median interval ${shown(outage.medianLoopP99Ms)} ms`);
     report.check('RSS grows ≤ 10% across the outage', '≤ 10%', `${pct(rssGrowth)} (${mb(outage.firstRssBytes)} → ${mb(outage.maxRssBytes)})`, rssGrowth <= 0.1);
 
     // 8 + 4 + 6. The relay returns: first ack, then the drain, counting bytes on the line.
@@ -236,10 +236,10 @@ async function main(): Promise<void> {
     const e2eRate = drained / ((drainedAt - firstAckAt) / 1000);
     report.record('backlog drain, journal → relay durable ack', e2eRate, 'events/s', `${drained.toLocaleString('en-US')} events from the first ack; ${pct(e2eRate / ceilingOutage)} of the outage-mix ceiling`);
     report.record('backlog drain including reconnect', drained / ((drainedAt - relayStart) / 1000), 'events/s', 'from the relay process start');
-    report.record('event-loop delay p99 while draining, worst interval', drainLoop.maxLoopP99Ms, 'ms');
+    report.record('event-loop lag p99 while draining, worst interval', drainLoop.maxLoopP99Ms, 'ms', `median interval ${shown(drainLoop.medianLoopP99Ms)} ms`);
     report.check('First ack ≤ 8 s after the relay returns', '≤ 8 s', `${shown(firstAckSeconds)} s`, firstAckSeconds <= 8);
     const worstLoop = Math.max(outage.maxLoopP99Ms, drainLoop.maxLoopP99Ms);
-    report.check('Event-loop lag p99 ≤ 50 ms throughout', '≤ 50 ms', `${shown(outage.maxLoopP99Ms)} ms piling up, ${shown(drainLoop.maxLoopP99Ms)} ms draining (worst ${WATCH_INTERVAL_MS / 1000} s interval, 10 ms tick included)`, worstLoop <= 50);
+    report.check('Event-loop lag p99 ≤ 50 ms throughout', '≤ 50 ms', `${shown(outage.maxLoopP99Ms)} ms piling up, ${shown(drainLoop.maxLoopP99Ms)} ms draining (worst ${WATCH_INTERVAL_MS / 1000} s interval)`, worstLoop <= 50);
     const stored = await relayEventsStored(pair.relayHttp);
     if (stored !== piled.journal.headSeq) throw new Error(`the relay stores ${stored} events, the agent journaled ${piled.journal.headSeq}`);
 
