@@ -262,10 +262,23 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   });
 
   const mllpPorts = new Map<string, number>();
-  const httpAddress = await http.start();
-  for (const [i, listener] of listeners.entries()) {
-    const bound = await listener.start();
-    mllpPorts.set(config.sources[i]!.name, bound.port);
+  let httpAddress: { port: number };
+  try {
+    httpAddress = await http.start();
+    for (const [i, listener] of listeners.entries()) {
+      const bound = await listener.start();
+      mllpPorts.set(config.sources[i]!.name, bound.port);
+    }
+  } catch (error) {
+    // A port that cannot be bound (taken, not permitted) fails the whole start:
+    // nothing may stay half up, answering /v1/status while a source is deaf and
+    // nothing replicates.
+    await Promise.all(listeners.map((l) => l.stop()));
+    await http.stop();
+    await operations.stop();
+    uplink.close();
+    db.close();
+    throw error;
   }
   bandwidthSchedule.start();
   for (const replicator of replicators) replicator.start();

@@ -42,7 +42,7 @@ export function describeMachine(disk: string): MachineDescription {
 
 /** Rounds for display: 3 significant digits below 100, whole numbers above. */
 export function shown(value: number): string {
-  if (!Number.isFinite(value)) return String(value);
+  if (!Number.isFinite(value)) return '—';
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   return Number(value.toPrecision(3)).toString();
 }
