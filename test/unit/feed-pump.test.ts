@@ -42,6 +42,15 @@ class ScriptedSession implements RelaySession {
   }
 }
 
+/** Polls until `condition` holds; the pump reads and encodes across several event-loop turns. */
+async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 describe('FeedPump', () => {
   let dir: ReturnType<typeof makeTempDir>;
   let db: SqliteDatabase;
@@ -119,7 +128,8 @@ describe('FeedPump', () => {
       [1, 3],
       [4, 6],
     ]);
-    expect(uplink.status().waitingBatches).toBe(1);
+    await until('the third batch to wait for tokens', () => uplink.status().waitingBatches === 1);
+    expect(session.sent).toHaveLength(2);
     // The relay holds nothing (restored from an older backup): it refuses the first
     // batch and, in order, the second.
     expect(pump.onNack(1)).toEqual({ kind: 'resend-from', expectedSeq: 1 });
