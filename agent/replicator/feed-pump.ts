@@ -492,9 +492,9 @@ export class FeedPump {
 }
 
 /**
- * Resolves in the event loop's next check phase after the current one, so the
- * loop has polled sockets in between (two setImmediates: one queued from the
- * current phase would run in it, before any I/O).
+ * Resolves once the event loop has polled its sockets again. Two setImmediates:
+ * one queued from an I/O callback (an ack, a commit's listener) runs in the same
+ * loop iteration, right after that callback, before any new socket data is read.
  */
 function afterIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
