@@ -2,7 +2,7 @@
 // from protocol/errors.ts where one exists) and the fields that decide what
 // happens next. Nothing here knows about gRPC or HTTP status: the services
 // convert at their boundary (grpc-status.ts, feeds/feed-http.ts).
-import { ErrorCode } from '../protocol/index.js';
+import { CodedError, ErrorCode } from '../protocol/index.js';
 
 /**
  * Codes only the relay uses (HTTP feed API and relay internals). They share the
@@ -32,15 +32,8 @@ export const RelayErrorCode = {
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
 /** Base class: every relay error carries a stable code. */
-export class RelayError extends Error {
+export class RelayError extends CodedError<ErrorCode | RelayErrorCode> {
   override name = 'RelayError';
-  constructor(
-    message: string,
-    readonly code: ErrorCode | RelayErrorCode,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** The agent's hospital id is unknown or its secret is wrong. */

@@ -21,14 +21,19 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** A batch that cannot be accepted as sent: bad payload, bad checksum, too large. */
-export class BatchDecodeError extends Error {
-  override name = 'BatchDecodeError';
+/** An error carrying a stable code (`WL_…`) that logs and documentation name; subclasses give their own name. */
+export class CodedError<Code extends string> extends Error {
+  override name = 'CodedError';
   constructor(
     message: string,
-    readonly code: ErrorCode,
+    readonly code: Code,
     options?: { cause?: unknown },
   ) {
     super(message, options);
   }
+}
+
+/** A batch that cannot be accepted as sent: bad payload, bad checksum, too large. */
+export class BatchDecodeError extends CodedError<ErrorCode> {
+  override name = 'BatchDecodeError';
 }

@@ -1,6 +1,7 @@
 // Errors of the policy engine and the hospital-held keys. Each carries a stable
 // code with a line telling the operator what to do; config mistakes are turned
 // into ConfigError (naming the key and the file) where the config is resolved.
+import { CodedError } from '../../protocol/index.js';
 
 export const PolicyErrorCode = {
   /** A feed policy hashes or encrypts but the keyring has no active key of that kind. Run `wardline keys rotate --kind <kind> --config agent.yaml`. */
@@ -19,25 +20,11 @@ export const PolicyErrorCode = {
 export type PolicyErrorCode = (typeof PolicyErrorCode)[keyof typeof PolicyErrorCode];
 
 /** A hospital-held key that is missing or unusable; the agent refuses to start. */
-export class PolicyKeyError extends Error {
+export class PolicyKeyError extends CodedError<PolicyErrorCode> {
   override name = 'PolicyKeyError';
-  constructor(
-    message: string,
-    readonly code: PolicyErrorCode,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }
 
 /** An `enc:v1:` token that cannot be decrypted; never carries the plaintext or the key. */
-export class FieldDecryptError extends Error {
+export class FieldDecryptError extends CodedError<PolicyErrorCode> {
   override name = 'FieldDecryptError';
-  constructor(
-    message: string,
-    readonly code: PolicyErrorCode,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
 }

@@ -16,6 +16,8 @@ import { performance } from 'node:perf_hooks';
 import { jetstream, jetstreamManager, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { freePort } from '../support/free-port.js';
+import { until } from '../support/until.js';
+import { percentile } from './workload.js';
 
 /** Where Debian's nats-server package installs the binary. */
 export const DEFAULT_NATS_SERVER_PATH = '/usr/sbin/nats-server';
@@ -134,10 +136,15 @@ class NatsServerProcess {
 
   /** Polls the monitoring endpoint until JetStream reports healthy. */
   async waitHealthy(): Promise<void> {
-    await poll(`${this.name} nats-server healthy`, SERVER_READY_TIMEOUT_MS, async () => {
-      if (this.hasExited) throw new Error(`${this.name} nats-server exited:\n${this.output}`);
-      return (await this.monitor('healthz'))?.status === 'ok';
-    });
+    await until(
+      `${this.name} nats-server healthy`,
+      async () => {
+        if (this.hasExited) throw new Error(`${this.name} nats-server exited:\n${this.output}`);
+        return (await this.monitor('healthz'))?.status;
+      },
+      (status) => status === 'ok',
+      { timeoutMs: SERVER_READY_TIMEOUT_MS, pollMs: MIRROR_POLL_MS },
+    );
   }
 
   /** GET /<path> on the monitoring port; undefined while it does not answer. */
@@ -163,22 +170,6 @@ class NatsServerProcess {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Calls check every MIRROR_POLL_MS until it returns true; throws naming what was awaited. */
-async function poll(what: string, timeoutMs: number, check: () => Promise<boolean>, describe?: () => Promise<string>): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) {
-      const detail = describe ? `: ${await describe()}` : '';
-      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${detail}`);
-    }
-    await sleep(MIRROR_POLL_MS);
-  }
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }
 
 /** True if the server's config check (`-t`) accepts the jetstream block line. */
@@ -256,12 +247,11 @@ async function startServers(serverPath: string, workDir: string, syncLine: strin
     servers.edge = start('edge', { client: edgeClient!, http: edgeHttp! }, EDGE_DOMAIN, `leafnodes {\n  remotes: [ { url: "nats-leaf://127.0.0.1:${hubLeaf}" } ]\n}`);
     await servers.edge.waitHealthy();
     const hub = servers.hub;
-    await poll(
-      'the edge leaf node link to the hub',
-      SERVER_READY_TIMEOUT_MS,
-      async () => Number((await hub.monitor('leafz'))?.leafnodes ?? 0) >= 1,
-      async () => `hub output:\n${hub.recentOutput}\nedge output:\n${servers.edge!.recentOutput}`,
-    );
+    await until('the edge leaf node link to the hub', async () => Number((await hub.monitor('leafz'))?.leafnodes ?? 0), (links) => links >= 1, {
+      timeoutMs: SERVER_READY_TIMEOUT_MS,
+      pollMs: MIRROR_POLL_MS,
+      describe: () => `hub output:\n${hub.recentOutput}\nedge output:\n${servers.edge!.recentOutput}`,
+    });
     return { hub: servers.hub, edge: servers.edge };
   } catch (error) {
     await Promise.all([servers.edge?.stop(), servers.hub?.stop()]);
@@ -284,16 +274,11 @@ async function addHubMirror(hubJsm: JetStreamManager, name: string): Promise<voi
 
 /** Waits until the named hub mirror holds count messages; the error says how many arrived. */
 async function waitForMirror(hubJsm: JetStreamManager, name: string, count: number, timeoutMs: number): Promise<void> {
-  let info: StreamInfo | undefined;
-  await poll(
-    `hub mirror ${name} to hold ${count} messages`,
+  await until(`hub mirror ${name} to hold ${count} messages`, () => streamInfo(hubJsm, name), (info) => (info?.state.messages ?? 0) >= count, {
     timeoutMs,
-    async () => {
-      info = await streamInfo(hubJsm, name);
-      return (info?.state.messages ?? 0) >= count;
-    },
-    async () => `it holds ${info?.state.messages ?? 'unknown'}${info?.mirror?.error ? ` (mirror error: ${info.mirror.error.description})` : ''}`,
-  );
+    pollMs: MIRROR_POLL_MS,
+    describe: (info) => `it holds ${info?.state.messages ?? 'unknown'}${info?.mirror?.error ? ` (mirror error: ${info.mirror.error.description})` : ''}`,
+  });
 }
 
 /** Publishes every payload, `publishers` loops each awaiting its PubAck; returns per-publish latencies in ms. */

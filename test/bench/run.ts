@@ -28,6 +28,7 @@ import { toVendorEventJson, type JournalEvent } from '../../protocol/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 import { BenchReport, describeMachine, shown } from './bench-report.js';
 import { measureFsync, measureRawInserts } from './disk-baseline.js';
@@ -63,7 +64,6 @@ const APPS_FEED = 'apps';
 const report = new BenchReport();
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
 const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The events of a workload as the journal would hand them to a feed, for the baselines. */
 function asJournalEvents(events: readonly EventInput[], firstSeq = 1): JournalEvent[] {
@@ -85,13 +85,6 @@ function sample<T>(items: readonly T[], count: number): T[] {
   return Array.from({ length: count }, (_, i) => items[Math.floor(i * step)]!);
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, pollMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(pollMs);
-  }
-}
 
 const allAcked = (status: AgentStatus): boolean => status.feeds.every((f) => f.ackedSeq >= status.journal.headSeq);
 const lowestAcked = (status: AgentStatus): number => Math.min(...status.feeds.map((f) => f.ackedSeq));
@@ -171,7 +164,7 @@ async function main(): Promise<void> {
     const ceilingTogether = (mllpTogether.messages + httpTogether.rows) / (mllpTogether.messages / ceilingHl7 + httpTogether.rows / ceilingJson);
     report.record('MLLP + HTTP together', togetherRate, 'events/s', `${mllpTogether.messages.toLocaleString('en-US')} HL7 + ${httpTogether.rows.toLocaleString('en-US')} rows; ${pct(togetherRate / ceilingTogether)} of the ceiling for this mix (${shown(ceilingTogether)} events/s from the two above)`);
     report.check('Durable ingest ≥ 50% of raw batched inserts', '≥ 50%', `${pct(togetherRate / ceilingTogether)} (MLLP + HTTP together); MLLP alone ${pct(mllp.perSecond / ceilingHl7)}, HTTP alone ${pct(http.perSecond / ceilingJson)}`, togetherRate / ceilingTogether >= 0.5);
-    await waitFor('the relay to catch up after ingest', async () => allAcked(await status()), 300_000, 100);
+    await until('the relay to catch up after ingest', status, allAcked, { timeoutMs: 300_000 });
 
     // 3. ACK latency at a steady rate, link up then link down.
     report.begin(`3. HL7 ACK latency at a steady ${STEADY_RATE} messages/s over ${STEADY_CONNECTIONS} connections`);
@@ -179,7 +172,7 @@ async function main(): Promise<void> {
     report.record('ACK p50, link up', percentile(up.latencies, 0.5), 'ms', `${up.messages} messages over ${shown(up.seconds)} s`);
     const upP99 = report.record('ACK p99, link up', percentile(up.latencies, 0.99), 'ms');
     await pair.relay!.kill('SIGKILL');
-    await waitFor('the agent to see the link down', async () => (await status()).links[0]!.state !== 'streaming', 30_000, 50);
+    await until('the agent to see the link down', status, (s) => s.links[0]!.state !== 'streaming', { timeoutMs: 30_000, pollMs: 50 });
     const down = await sendOverMllp(pair.ports.mllp, steadyDown, STEADY_CONNECTIONS, STEADY_RATE);
     report.record('ACK p50, link down', percentile(down.latencies, 0.5), 'ms');
     const downP99 = report.record('ACK p99, link down', percentile(down.latencies, 0.99), 'ms');
@@ -217,18 +210,13 @@ async function main(): Promise<void> {
     const relayStart = performance.now();
     const relayUp = pair.startRelay().then(() => performance.now());
     let firstAckAt = 0;
-    await waitFor(
-      'the first ack after the relay returned',
-      async () => {
-        const s = await status();
-        return s.feeds.some((f) => f.ackedSeq > piled.feeds.find((p) => p.feed === f.feed)!.ackedSeq);
-      },
-      120_000,
-      10,
-    );
+    await until('the first ack after the relay returned', status, (s) => s.feeds.some((f) => f.ackedSeq > piled.feeds.find((p) => p.feed === f.feed)!.ackedSeq), {
+      timeoutMs: 120_000,
+      pollMs: 10,
+    });
     firstAckAt = performance.now();
     const relayReadyAt = await relayUp;
-    await waitFor('the backlog to drain', async () => allAcked(await status()), 1_800_000, 250);
+    await until('the backlog to drain', status, allAcked, { timeoutMs: 1_800_000, pollMs: 250 });
     const drainedAt = performance.now();
     const drainLoop = await drainWatch.stop();
     report.attach('drain', drainWatch.samples.map((sample) => ({ ...sample, rssMiB: Math.round(sample.rssBytes / 2 ** 20) })));

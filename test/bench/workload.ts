@@ -145,6 +145,6 @@ export async function postJsonRows(agentHttp: string, posts: readonly JsonPost[]
 }
 
 /** The p-quantile (0..1) of an ascending array; NaN when empty. */
-export function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 }

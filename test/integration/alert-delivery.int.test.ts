@@ -14,16 +14,8 @@ import type { WebhookBody } from '../../agent/alerts/index.js';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
-async function until<T>(what: string, read: () => T | Promise<T>, ok: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms; last: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('alert delivery', () => {
   const dir = makeTempDir('wardline-alerts-');

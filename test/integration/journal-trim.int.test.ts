@@ -13,6 +13,7 @@ import { startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { freePort } from '../support/free-port.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const SECRET = 'journal-trim-secret-0001';
 const VENDOR_KEY = 'journal-trim-vendor-key';
@@ -27,15 +28,6 @@ describe('journal trimming with a real relay', () => {
   const agentConfig = join(dir.path, 'agent.yaml');
 
   const status = async (): Promise<AgentStatus> => (await (await fetch(`${url}/v1/status`)).json()) as AgentStatus;
-  const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
   const ingest = async (keys: string[]): Promise<number[]> => {
     const response = await fetch(`${url}/v1/ingest/adt`, {
       method: 'POST',
@@ -94,7 +86,7 @@ journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }
   it('once the relay has the backlog, trims it, and the vendor and the local copy have everything', async () => {
     relay = await startRelay(join(dir.path, 'relay.yaml'), { logger: quiet });
     const relayHttp = `http://127.0.0.1:${relay.httpPort}`;
-    const trimmed = await until('journal trimmed', status, (s) => s.disk!.journalRows === 0);
+    const trimmed = await until('journal trimmed', status, (s) => s.disk!.journalRows === 0, { timeoutMs: 20_000 });
     // The 50 current versions stay in the journal: they are the local copy.
     expect(trimmed.disk).toMatchObject({ oldestRetainedSeq: null, trimmedEventsTotal: 200 });
     const feed = await readWholeFeed(relayHttp, 'clinical', VENDOR_KEY);
@@ -115,7 +107,7 @@ journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }
     url = `http://127.0.0.1:${agent.httpPort}`;
     expect(await ingest(['AFTER-RESTART'])).toEqual([251]);
     const relayHttp = `http://127.0.0.1:${relay!.httpPort}`;
-    const feed = await until('event 251 in the feed', () => readWholeFeed(relayHttp, 'clinical', VENDOR_KEY), (events) => events.length >= 251);
+    const feed = await until('event 251 in the feed', () => readWholeFeed(relayHttp, 'clinical', VENDOR_KEY), (events) => events.length >= 251, { timeoutMs: 20_000 });
     expect(feed.map((e) => e.seq)).toEqual(Array.from({ length: 251 }, (_, i) => i + 1));
     expect(feed[250]!.key).toBe('AFTER-RESTART');
   });

@@ -8,6 +8,7 @@ import { FeedPump } from '../../agent/replicator/feed-pump.js';
 import type { OutboundBatch, RelaySession } from '../../agent/replicator/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const CLASSES = ['clinical', 'standard', 'bulk'];
 const policy = (rate: number | null, blocked: string[] = []): BandwidthPolicy => ({
@@ -39,15 +40,6 @@ class ScriptedSession implements RelaySession {
       if (Date.now() > deadline) throw new Error(`expected ${count} batches, got ${this.sent.length}`);
       await new Promise((r) => setTimeout(r, 2));
     }
-  }
-}
-
-/** Polls until `condition` holds; the pump reads and encodes across several event-loop turns. */
-async function until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
@@ -128,7 +120,7 @@ describe('FeedPump', () => {
       [1, 3],
       [4, 6],
     ]);
-    await until('the third batch to wait for tokens', () => uplink.status().waitingBatches === 1);
+    await until('the third batch to wait for tokens', () => uplink.status().waitingBatches, (waiting) => waiting === 1, { timeoutMs: 5000, pollMs: 2 });
     expect(session.sent).toHaveLength(2);
     // The relay holds nothing (restored from an older backup): it refuses the first
     // batch and, in order, the second.
