@@ -17,6 +17,8 @@ import {
 import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
 import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
+import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
+import { AllowedHostsSchema } from './http/request-guard.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
@@ -162,6 +164,10 @@ export const AgentConfigSchema = z
         critical: z.boolean().default(false),
         /** The dashboard login and the admin API token; absent = dashboard and admin endpoints open to whoever reaches listen. */
         admin: AdminConfigSchema.optional(),
+        /** HTTPS on this listener (certFile, keyFile); absent = plain HTTP, the password and records cross the LAN in clear. */
+        tls: HttpTlsSchema.optional(),
+        /** Host names (besides IP addresses, localhost and listen's host) the agent answers to; any other Host header gets 421. */
+        allowedHosts: AllowedHostsSchema,
       })
       .prefault({}),
     sources: z.array(SourceSchema).default([]),
@@ -237,6 +243,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   relayTls: Map<string, RelayLinkTls>;
   /** http.admin with its password and token read; null when no login is configured. */
   adminCredentials: AdminCredentials | null;
+  /** http.tls with its certificate and key read; null for plain HTTP. */
+  httpTls: HttpTls | null;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -273,5 +281,6 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   });
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials };
+  const httpTls = loadHttpTls(config.http.tls, file, at);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls };
 }

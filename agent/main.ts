@@ -12,6 +12,7 @@ import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
 import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
 import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
+import { RequestGuard } from './http/request-guard.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replicator/grpc-relay-transport.js';
 import { Replicator } from './replicator/replicator.js';
@@ -258,6 +259,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     reconnect,
     operations: operations.routes,
     feedAdmin: createFeedAdminRoutes(feedControl),
+    guard: new RequestGuard({ listenHost: config.http.listen.host, allowedHosts: config.http.allowedHosts }),
+    tls: config.httpTls,
     log,
   });
 

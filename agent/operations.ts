@@ -77,7 +77,13 @@ export function createOperations(options: OperationsOptions): Operations {
     const listen = `${config.http.listen.host}:${config.http.listen.port}`;
     log.warn(
       { listen },
-      `http.admin is not configured: the dashboard and the admin endpoints (reconnect, pause, resume) are open to anyone who can reach ${listen}; set http.admin in ${config.file}`,
+      `http.admin is not configured: the dashboard and the admin endpoints (reconnect, pause, resume, revoke, reenable) are open to anyone who can reach ${listen}; a revoke makes the relay delete the feed's data, and any web page opened in a browser that can reach ${listen} can try to trigger it; set http.admin in ${config.file}`,
+    );
+  }
+  if (!config.httpTls && !['127.0.0.1', '::1', 'localhost'].includes(config.http.listen.host)) {
+    log.warn(
+      { listen: `${config.http.listen.host}:${config.http.listen.port}` },
+      `http.tls is not configured: the dashboard password, the session cookie and patient records cross the network in clear; set http.tls (certFile, keyFile) in ${config.file}`,
     );
   }
   const auth = new AdminAuth({ credentials, clock });

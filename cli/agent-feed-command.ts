@@ -4,7 +4,7 @@
 // Exits 0 when done, 1 when the relay has not answered a revoke or re-enable yet
 // (the agent keeps sending it), 2 when the agent is unreachable or refused.
 import type { FeedControlResult } from '../agent/admin/index.js';
-import { adminHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
+import { adminActionHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 
 export type FeedAction = 'pause' | 'resume' | 'revoke' | 'reenable';
 
@@ -26,7 +26,7 @@ export async function agentFeedCommand(action: FeedAction, options: AgentFeedCom
   try {
     response = await fetch(new URL(`/v1/admin/feeds/${encodeURIComponent(options.feed)}/${action}`, options.url), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...adminHeaders(options.token) },
+      headers: await adminActionHeaders(options.url, options.token),
       body: options.reason === undefined ? '' : JSON.stringify({ reason: options.reason }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });

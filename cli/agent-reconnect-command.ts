@@ -2,7 +2,7 @@
 // backoff waits and connect again now — for after the line is repaired, rather
 // than waiting out a backoff of up to the configured maximum.
 // Exits 0 when the agent took the request, 2 when it cannot be reached or refused.
-import { adminHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
+import { adminActionHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 
 /**
  * @param options.url the agent's HTTP address, e.g. http://127.0.0.1:8480
@@ -11,7 +11,7 @@ import { adminHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 export async function agentReconnectCommand(options: { url: string; token?: string }): Promise<number> {
   let response: Response;
   try {
-    response = await fetch(new URL('/v1/admin/reconnect', options.url), { method: 'POST', headers: adminHeaders(options.token), signal: AbortSignal.timeout(5000) });
+    response = await fetch(new URL('/v1/admin/reconnect', options.url), { method: 'POST', headers: await adminActionHeaders(options.url, options.token), body: '{}', signal: AbortSignal.timeout(5000) });
   } catch (error) {
     process.stderr.write(`cannot reach the agent at ${options.url}: ${(error as Error).message}\n`);
     return 2;

@@ -16,6 +16,8 @@ export interface AgentConfigInput {
   relay: RelayCredentials;
   /** The admin password hash file, when a dashboard password was given. */
   adminPasswordFile?: string;
+  /** The dashboard's HTTPS certificate and key; absent = plain HTTP. */
+  httpTls?: { certFile: string; keyFile: string };
 }
 
 const q = (text: string): string => JSON.stringify(text);
@@ -37,6 +39,15 @@ export function renderAgentConfig(input: AgentConfigInput): string {
     'http:',
     `  listen: ${q(answers.http.listen)}`,
   ];
+  if (input.httpTls) {
+    lines.push(
+      '  # HTTPS: the password, the session cookie and records do not cross the LAN in clear.',
+      `  tls: { certFile: ${q(input.httpTls.certFile)}, keyFile: ${q(input.httpTls.keyFile)} }`,
+    );
+  } else lines.push('  # No TLS: the dashboard password and patient records cross the LAN in clear.');
+  if (answers.http.hostNames.length > 0) {
+    lines.push('  # Names browsers use (besides IP addresses and localhost); any other Host header is refused.', `  allowedHosts: [${answers.http.hostNames.map(q).join(', ')}]`);
+  }
   if (input.adminPasswordFile) {
     lines.push('  # The dashboard login: the scrypt hash of the admin password (mode 0600).', `  admin: { passwordFile: ${q(input.adminPasswordFile)} }`);
   }

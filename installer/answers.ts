@@ -39,7 +39,19 @@ export const InstallAnswersSchema = z.strictObject({
   relay: RelayAnswersSchema,
   /** HL7 MLLP listeners. */
   sources: z.array(z.strictObject({ name, listen: hostPort() })).default([]),
-  http: z.strictObject({ listen: hostPort().default('0.0.0.0:8480') }).prefault({}),
+  http: z
+    .strictObject({
+      listen: hostPort().default('0.0.0.0:8480'),
+      /**
+       * HTTPS for the dashboard and admin API: "self-signed" (default: a local CA and a
+       * certificate for hostNames and listen's address, made as `wardline cert` does),
+       * the hospital's own certificate and key, or "off" (the password and records cross the LAN in clear).
+       */
+      tls: z.union([z.enum(['self-signed', 'off']), z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) })]).default('self-signed'),
+      /** DNS names browsers use for the dashboard: in the certificate and in the agent's http.allowedHosts. */
+      hostNames: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'expected a DNS name such as wardline.hospital.local')).default([]),
+    })
+    .prefault({}),
   feeds: z.array(z.strictObject({ name, streams: z.array(z.string().min(1)).min(1) })).min(1),
   /** The dashboard admin's password, in a file the installer reads once (it stores only the scrypt hash). */
   admin: z.strictObject({ passwordFile: z.string().min(1) }).optional(),

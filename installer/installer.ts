@@ -5,8 +5,11 @@
 // the unit are replaced.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, relative } from 'node:path';
 import { hashPassword } from '../agent/http/admin-password.js';
+import { createCertificateAuthority, issueServerCertificate } from '../cloud-relay/tls/index.js';
+import { parseHostPort } from '../protocol/index.js';
 import { KEY_KINDS, readKeyringManifest, rotateKey } from '../agent/policy/index.js';
 import { WARDLINE_VERSION } from '../protocol/index.js';
 import { renderAgentConfig, validateAgentConfigText, type RelayCredentials } from './agent-config-file.js';
@@ -141,9 +144,11 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     }
   }
 
+  const httpTls = dashboardTlsSteps(a, layout, steps);
+
   if (upgrade) steps.push({ describe: `keep the config ${layout.configFile}` });
   else {
-    const text = renderAgentConfig({ answers: a, layout, relay, ...(adminPasswordFile ? { adminPasswordFile } : {}) });
+    const text = renderAgentConfig({ answers: a, layout, relay, ...(adminPasswordFile ? { adminPasswordFile } : {}), ...(httpTls ? { httpTls } : {}) });
     validateAgentConfigText(text, layout.configFile); // before anything is written
     steps.push({ describe: `write the config ${layout.configFile} (validated with the agent's schema)`, run: () => writeFileSync(layout.configFile, text, { mode: 0o640 }) });
   }
@@ -179,4 +184,44 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
   }
   o.print(upgrade ? 'Upgraded in place: config, secrets, keys and data were kept.' : `Installed. Config: ${layout.configFile}`);
   return { ok: true, upgrade, checks, plan, layout };
+}
+
+/**
+ * HTTPS for the dashboard (answers http.tls): by default a CA of this agent's
+ * own in tls/dashboard-ca and a server certificate from it in tls/dashboard
+ * (key 0600) for the names and address browsers use; or the hospital's own
+ * certificate, copied in. Returns the files the config names; kept on upgrade.
+ */
+function dashboardTlsSteps(a: InstallAnswers, layout: InstallLayout, steps: Step[]): { certFile: string; keyFile: string } | undefined {
+  if (a.http.tls === 'off') return undefined;
+  const caDir = join(layout.tlsDir, 'dashboard-ca');
+  const outDir = join(layout.tlsDir, 'dashboard');
+  const files = { certFile: join(outDir, 'server.crt'), keyFile: join(outDir, 'server.key') };
+  if (existsSync(files.certFile) && existsSync(files.keyFile)) {
+    steps.push({ describe: `keep the dashboard's HTTPS certificate ${files.certFile}` });
+    return files;
+  }
+  const own = a.http.tls === 'self-signed' ? undefined : a.http.tls;
+  if (own) {
+    steps.push({
+      describe: `copy the dashboard's HTTPS certificate to ${files.certFile} and its key to ${files.keyFile} (0600)`,
+      run: () => {
+        mkdirSync(outDir, { recursive: true, mode: 0o700 });
+        copyFileSync(own.certFile, files.certFile);
+        writeFileSync(files.keyFile, readFileSync(own.keyFile), { mode: 0o600 });
+      },
+    });
+    return files;
+  }
+  const listenHost = parseHostPort(a.http.listen)!.host;
+  const ipAddresses = [...new Set(['127.0.0.1', ...(isIP(listenHost) !== 0 && listenHost !== '0.0.0.0' && listenHost !== '::' ? [listenHost] : [])])];
+  const dnsNames = [...new Set(['localhost', ...a.http.hostNames])];
+  steps.push({
+    describe: `create the dashboard's HTTPS certificate for ${[...dnsNames, ...ipAddresses].join(', ')} in ${outDir} (key 0600), signed by a new CA in ${caDir}: have browsers trust ${join(caDir, 'ca.crt')}, or replace the certificate with one from the hospital's CA`,
+    run: async () => {
+      if (!existsSync(join(caDir, 'ca.crt'))) await createCertificateAuthority(caDir, { commonName: 'Wardline agent dashboard CA' });
+      await issueServerCertificate(caDir, outDir, { dnsNames, ipAddresses });
+    },
+  });
+  return files;
 }

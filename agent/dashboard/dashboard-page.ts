@@ -8,12 +8,15 @@ export interface DashboardPageOptions {
   hospitalName: string;
   /** Whether a login is configured (no: the page warns that it is open to all). */
   loginRequired: boolean;
+  /** Sent back with every admin action (AdminAuth.csrfToken). */
+  csrfToken: string;
 }
 
 export function renderDashboardPage(options: DashboardPageOptions): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="color-scheme" content="dark">
+<meta name="wardline-csrf" content="${escapeHtml(options.csrfToken)}">
 <link rel="icon" href="data:,">
 <title>Wardline · ${escapeHtml(options.hospitalName)}</title>
 <link rel="stylesheet" href="/assets/uplot/uPlot.min.css">

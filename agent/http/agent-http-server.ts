@@ -1,14 +1,18 @@
 // The agent's HTTP endpoint: status, health, metrics, the local copy, and ingest
 // for local applications. Ingest answers only after the rows are durable.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import type { AdminRequestHandler } from '../admin/index.js';
 import type { AdmissionCheck, JournalWriter, LocalCopy, LocalRecord } from '../store/index.js';
 import { IngestRequestError, parseIngestRows } from './ingest-rows.js';
 import { sendError, sendJson } from './json-response.js';
 import { readBody } from './request-body.js';
+import type { HttpTls } from './http-tls.js';
 import type { HttpOperations } from './operations-routes.js';
+import type { RequestGuard } from './request-guard.js';
 
 /** Largest ingest body accepted, in bytes. */
 export const MAX_INGEST_BODY_BYTES = 16 * 1024 * 1024;
@@ -37,6 +41,10 @@ export interface AgentHttpServerOptions {
   feedAdmin?: AdminRequestHandler;
   /** The dashboard, login, live channel, /readyz and the login guard (operations-routes.ts); absent = no dashboard, nothing guarded. */
   operations?: HttpOperations;
+  /** Checked before any route and upgrade (request-guard.ts: the Host header); absent = nothing checked. */
+  guard?: RequestGuard;
+  /** HTTPS instead of HTTP (http.tls). */
+  tls?: HttpTls | null;
   log: AgentHttpLogger;
 }
 
@@ -58,15 +66,28 @@ export class AgentHttpServer {
   readonly ingestStats: HttpIngestStats = { requests: 0, rowsAccepted: 0, rejected: 0, lastRejection: null, lastRowAtMs: null };
 
   constructor(private readonly options: AgentHttpServerOptions) {
-    this.server = createServer((req, res) => {
+    const listener: RequestListener = (req, res) => {
+      const refusal = options.guard?.check(req);
+      if (refusal) {
+        req.resume();
+        return sendError(res, refusal.status, refusal.code, refusal.message, { connection: 'close' });
+      }
       this.route(req, res).catch((error: unknown) => {
         options.log.error({ err: error, url: req.url }, 'HTTP request failed');
         if (!res.headersSent) sendError(res, 500, 'internal', 'internal error; see the agent log');
         else res.destroy();
       });
-    });
+    };
+    this.server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, listener) : createServer(listener);
     this.server.keepAliveTimeout = 5_000;
-    if (options.operations) this.server.on('upgrade', (req, socket, head) => options.operations!.upgrade(req, socket, head));
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const refusal = options.guard?.check(req);
+      if (refusal || !options.operations) {
+        socket.end(`HTTP/1.1 ${refusal ? '421 Misdirected Request' : '404 Not Found'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+        return;
+      }
+      options.operations.upgrade(req, socket, head);
+    });
   }
 
   async start(): Promise<AddressInfo> {

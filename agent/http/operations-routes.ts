@@ -10,7 +10,10 @@
 //   /v1/status                         logged in, or anyone if "status" is in http.admin.open
 //   /, /v1/live, /v1/session           logged in (session cookie or bearer token)
 //   /v1/admin/* (reconnect, pause …)   logged in
-// Without http.admin everything is open, and the log and the page say so.
+// Without http.admin everything is open, and the log and the page say so. With
+// or without it, an admin action by a browser (session, or an open agent) must
+// be a same-origin JSON POST with the page's CSRF token (AdminAuth.adminWriteRefusal),
+// and every request must name this agent in Host (request-guard.ts, before any route).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { DashboardAssets } from '../dashboard/dashboard-assets.js';
@@ -92,13 +95,13 @@ export class OperationsRoutes implements HttpOperations {
     }
     if (path === '/' && reading) {
       if (auth.identify(req) === null) redirect(res, '/login');
-      else this.sendHtml(res, 200, renderDashboardPage({ hospitalName: this.options.hospitalName, loginRequired: auth.required }));
+      else this.sendHtml(res, 200, renderDashboardPage({ hospitalName: this.options.hospitalName, loginRequired: auth.required, csrfToken: auth.csrfToken(req) }));
       return true;
     }
     if (path === '/v1/session' && reading) {
       const identity = auth.identify(req);
       if (identity === null) unauthorized(res);
-      else sendJson(res, 200, { identity, loginRequired: auth.required });
+      else sendJson(res, 200, { identity, loginRequired: auth.required, csrfToken: auth.csrfToken(req) });
       return true;
     }
     if (path === LIVE_PATH) {
@@ -125,6 +128,13 @@ export class OperationsRoutes implements HttpOperations {
         unauthorized(res);
         return true;
       }
+      const refusal = reading ? null : auth.adminWriteRefusal(req, identity);
+      if (refusal) {
+        req.resume();
+        this.options.log.warn({ address: req.socket.remoteAddress, path, code: refusal.code }, 'admin action refused: not a same-origin JSON request with the CSRF token');
+        sendJson(res, refusal.status, { error: { code: refusal.code, message: refusal.message } });
+        return true;
+      }
     }
     return false;
   }
@@ -142,8 +152,8 @@ export class OperationsRoutes implements HttpOperations {
     });
   }
 
-  close(): Promise<void> {
-    return this.options.hub.close();
+  async close(): Promise<void> {
+    await Promise.all([this.options.hub.close(), this.options.auth.close()]);
   }
 
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -1,6 +1,8 @@
 // The operator's buttons: reconnect a link, pause or resume a feed. They call
-// the agent's admin endpoints with the page's login (the session cookie); the
-// agent answers 401 when the login is gone and the page goes to the form.
+// the agent's admin endpoints with the page's login (the session cookie) and
+// the CSRF token the page was served with, as JSON (the agent refuses any
+// other admin request from a browser); it answers 401 when the login is gone
+// and the page goes to the form.
 import { t } from './i18n.js';
 import { toast } from './toast.js';
 
@@ -21,10 +23,15 @@ export function reconnectNow() {
   return post('/v1/admin/reconnect', t('link.reconnectNow'));
 }
 
+/** The token in the page's <meta name="wardline-csrf"> (agent/dashboard/dashboard-page.ts). */
+function csrfToken() {
+  return document.querySelector('meta[name="wardline-csrf"]')?.getAttribute('content') ?? '';
+}
+
 async function post(path, label) {
   let response;
   try {
-    response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' });
+    response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken() }, body: '{}' });
   } catch (error) {
     toast(t('action.failed', { action: label, reason: error.message }), 'error');
     return false;

@@ -1,0 +1,34 @@
+// `http.tls` in agent.yaml: HTTPS on the agent's own listener (dashboard, login,
+// admin API, status, records, ingest), so the password, the session cookie and
+// patient records do not cross the LAN in clear. The certificate is one
+// `wardline cert server` makes (or the hospital's own CA issues); `wardline
+// install` turns it on. Files are read once at start; a missing or mismatched
+// one is a config error naming the key.
+import { z } from 'zod';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile } from '../../protocol/index.js';
+
+export const HttpTlsSchema = z.strictObject({
+  /** PEM server certificate (chain) for the names and addresses browsers use; relative to the config file. */
+  certFile: z.string().min(1),
+  /** Its private key, unencrypted, readable only by the agent's service user; relative to the config file. */
+  keyFile: z.string().min(1),
+});
+export type HttpTlsConfig = z.output<typeof HttpTlsSchema>;
+
+/** What the HTTPS server needs: PEM buffers, read and checked. */
+export interface HttpTls {
+  cert: Buffer;
+  key: Buffer;
+}
+
+/** Reads http.tls's files; throws ConfigError naming the key and the config file. */
+export function loadHttpTls(tls: HttpTlsConfig | undefined, file: string, at: (path: string) => string): HttpTls | null {
+  if (!tls) return null;
+  const problems: string[] = [];
+  const cert = readCertificateFile(at(tls.certFile), 'http.tls.certFile', file, problems);
+  const key = readPrivateKeyFile(at(tls.keyFile), 'http.tls.keyFile', file, problems);
+  if (cert && key) checkKeyPair(cert, key, 'http.tls.certFile', 'http.tls.keyFile', file, problems);
+  if (cert?.certificate.ca) problems.push(`http.tls.certFile: ${JSON.stringify(cert.file)} is a CA certificate; give the agent's server certificate (wardline cert server) (${file})`);
+  if (problems.length > 0 || !cert || !key) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, file, problems);
+  return { cert: cert.pem, key: key.pem };
+}
