@@ -10,7 +10,8 @@
 //  1. Concurrent guesses: an attempt is counted (as a failure) when it is
 //     admitted, before its password is checked, and a success clears it. 100
 //     guesses sent at once are 100 attempts, not 100 checks that each saw no
-//     failure yet: the 7th and later wait out the lockout unchecked.
+//     failure yet: the 7th and later are refused unchecked, and each lengthens
+//     the lockout, so the right password sent last is refused too.
 //  2. A flood from many addresses (or a spoofed-looking spread of them on a
 //     flat LAN): the overall bucket refuses what exceeds it before any scrypt.
 import { TokenBucket } from '../bandwidth/index.js';
@@ -45,13 +46,17 @@ export class LoginThrottle {
 
   /**
    * Admits one login attempt from `address` and counts it as a failure until
-   * succeeded() says otherwise; returns 0. When the address is locked out, or
-   * too many passwords are being checked overall, returns the ms to wait and
-   * counts nothing.
+   * succeeded() says otherwise; returns 0. When the address is locked out it
+   * counts the attempt (lengthening the lockout) and returns the ms to wait;
+   * when too many passwords are being checked overall it returns the ms to
+   * wait and counts nothing against the address.
    */
   admit(address: string): number {
-    const wait = this.retryAfterMs(address);
-    if (wait > 0) return wait;
+    if (this.retryAfterMs(address) > 0) {
+      // A guess while locked out is still a guess: it lengthens the lockout.
+      this.failed(address);
+      return this.retryAfterMs(address);
+    }
     if (!this.overall.tryTake(1)) return Math.max(1, this.overall.delayMs(1));
     this.failed(address);
     return 0;
