@@ -106,7 +106,11 @@ describe('dashboard login', () => {
     const reconnect = (headers: Record<string, string>) => fetch(`${url}/v1/admin/reconnect`, { method: 'POST', headers });
     expect((await reconnect({})).status).toBe(401);
     expect((await reconnect({ cookie: session, origin: 'http://evil.example' })).status).toBe(401);
-    expect((await reconnect({ cookie: session, origin: url })).status).toBe(202);
+    // A browser's admin action is same-origin JSON with the session's CSRF token.
+    const { csrfToken } = (await (await fetch(`${url}/v1/session`, { headers: { cookie: session } })).json()) as { csrfToken: string };
+    expect((await reconnect({ cookie: session, origin: url })).status).toBe(415);
+    expect((await reconnect({ cookie: session, origin: url, 'content-type': 'application/json' })).status).toBe(403);
+    expect((await reconnect({ cookie: session, origin: url, 'content-type': 'application/json', 'x-wardline-csrf': csrfToken })).status).toBe(202);
     expect((await reconnect({ authorization: `Bearer ${TOKEN}` })).status).toBe(202);
     // The pause endpoint sits behind the same guard.
     expect((await fetch(`${url}/v1/admin/feeds/clinical/pause`, { method: 'POST' })).status).toBe(401);
@@ -200,11 +204,15 @@ describe('dashboard without http.admin', () => {
 
   it('is open, warns in the log and on the page, and keeps the admin endpoints working without credentials', async () => {
     expect(logs.some((l) => l.level === 40 && l.msg.startsWith('http.admin is not configured: the dashboard and the admin endpoints'))).toBe(true);
+    expect(logs.some((l) => l.level === 40 && /revoke.*any web page/.test(l.msg))).toBe(true);
     const page = await fetch(`${url}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toMatch(/<div id="open-warning" class="banner" data-i18n="open.warning"><\/div>/);
     expect((await fetch(`${url}/v1/status`)).status).toBe(200);
-    expect((await fetch(`${url}/v1/admin/reconnect`, { method: 'POST' })).status).toBe(202);
+    // Open, but not to other sites: an admin action needs the CSRF token the page holds.
+    expect((await fetch(`${url}/v1/admin/reconnect`, { method: 'POST' })).status).toBe(415);
+    const { csrfToken } = (await (await fetch(`${url}/v1/session`)).json()) as { csrfToken: string };
+    expect((await fetch(`${url}/v1/admin/reconnect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken }, body: '{}' })).status).toBe(202);
     expect((await fetch(`${url}/login`, { redirect: 'manual' })).headers.get('location')).toBe('/');
     const snapshot = await firstFrame(url);
     expect(snapshot.context).toMatchObject({ admin: true, loginRequired: false });

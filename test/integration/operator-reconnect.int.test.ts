@@ -67,7 +67,9 @@ describe('operator reconnect', () => {
   // operator's request skips the backoff delay.
   it('drops a live stream and comes straight back', async () => {
     const askedAt = Date.now();
-    const response = await fetch(`${pair.agentHttp}/v1/admin/reconnect`, { method: 'POST' });
+    // An agent without http.admin still takes admin actions only as JSON with its CSRF token.
+    const { csrfToken } = (await (await fetch(`${pair.agentHttp}/v1/session`)).json()) as { csrfToken: string };
+    const response = await fetch(`${pair.agentHttp}/v1/admin/reconnect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken }, body: '{}' });
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ reconnecting: true });
     const link = await waitForLink(pair, (l) => l.state === 'streaming' && l.sinceMs >= askedAt, 3_000);
