@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { CLI_PATH, WardlineProcess, waitForHttp } from '../support/wardline-process.js';
+import { CLI_PATH, WardlineProcess } from '../support/wardline-process.js';
+import { rawRequest, waitForHttps } from '../support/web-attack.js';
 
 const exec = promisify(execFile);
 const temp = makeTempDir('wardline-installer-');
@@ -93,7 +94,13 @@ logLevel: info
 
     const agent = new WardlineProcess(['agent', 'start', '--config', join(etc, 'agent.yaml')]);
     try {
-      await waitForHttp(`http://127.0.0.1:${httpPort}/healthz`, agent);
+      // The installer turned HTTPS on, with a certificate from a CA of the agent's own.
+      expect(readFileSync(join(etc, 'agent.yaml'), 'utf8')).toMatch(/^ {2}tls: \{ certFile: ".*\/tls\/dashboard\/server\.crt", keyFile: ".*\/tls\/dashboard\/server\.key" \}$/m);
+      expect(statSync(join(etc, 'tls/dashboard/server.key')).mode & 0o077).toBe(0);
+      await waitForHttps(`https://127.0.0.1:${httpPort}/healthz`, readFileSync(join(etc, 'tls/dashboard-ca/ca.crt'))).catch((error: Error) => {
+        throw new Error(`${error.message}\n${agent.recentOutput}`);
+      });
+      await expect(rawRequest(`http://127.0.0.1:${httpPort}/healthz`, { timeoutMs: 5_000 }).then((a) => a.status)).rejects.toThrow();
       for (let i = 1; i <= 3; i++) expect(await sendHl7(mllpPort, `MSG${i}`)).toContain('MSA|AA');
       const deadline = Date.now() + 20_000;
       let events = 0;
