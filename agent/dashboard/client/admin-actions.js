@@ -48,7 +48,13 @@ async function post(path, label) {
   if (response.status === 404 || response.status === 405) reason = t('action.notAvailable', { status: response.status });
   else {
     try {
-      reason = (await response.json()).error?.message ?? reason;
+      const error = (await response.json()).error;
+      // The agent restarted since this page was served: its token is a new one.
+      if (error?.code === 'csrf_token') {
+        location.reload();
+        return false;
+      }
+      reason = error?.message ?? reason;
     } catch {
       // not JSON: keep the status
     }
