@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import { join, relative } from 'node:path';
 import { hashPassword } from '../agent/http/admin-password.js';
 import { createCertificateAuthority, issueServerCertificate } from '../cloud-relay/tls/index.js';
@@ -144,7 +145,11 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     }
   }
 
-  const httpTls = dashboardTlsSteps(a, layout, steps);
+  // An upgrade keeps the config: HTTPS is turned on for new installs, and an old config without it is pointed out.
+  const httpTls = upgrade ? undefined : dashboardTlsSteps(a, layout, steps);
+  if (upgrade && !keptConfigHasHttpTls(layout.configFile)) {
+    steps.push({ describe: `note: the kept config ${layout.configFile} serves the dashboard over plain HTTP; add http.tls (certFile, keyFile from \`wardline cert server\`) to turn HTTPS on` });
+  }
 
   if (upgrade) steps.push({ describe: `keep the config ${layout.configFile}` });
   else {
@@ -224,4 +229,13 @@ function dashboardTlsSteps(a: InstallAnswers, layout: InstallLayout, steps: Step
     },
   });
   return files;
+}
+
+function keptConfigHasHttpTls(configFile: string): boolean {
+  try {
+    const config = parseYaml(readFileSync(configFile, 'utf8')) as { http?: { tls?: unknown } } | null;
+    return config?.http?.tls !== undefined;
+  } catch {
+    return false; // the agent will say what is wrong with it at start
+  }
 }
