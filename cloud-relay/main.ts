@@ -2,7 +2,7 @@
 // part with typed options and starts listening. Installs nothing global (no
 // signal handlers, no process.env reads): the CLI owns the process.
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { createFeedHttpHandler } from './feeds/feed-http.js';
@@ -16,7 +16,7 @@ import { buildRelayStatus, type RelayStatus } from './relay-status.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
-import { checkReadiness } from '../protocol/index.js';
+import { checkReadiness, createWardlineLogger } from '../protocol/index.js';
 import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
 import { loadRelayTls } from './tls/relay-tls.js';
@@ -55,7 +55,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const config = typeof configOrFile === 'string' ? loadRelayConfig(configOrFile) : configOrFile;
   const credentials = loadCredentials(config, source);
   const tls = config.tls && loadRelayTls(config.tls, source, (options.now ?? Date.now)());
-  const logger = (options.logger ?? pino({ level: config.log.level })).child({ relayId: config.relayId });
+  const logger = (options.logger ?? createWardlineLogger({ level: config.log.level })).child({ relayId: config.relayId });
   const now = options.now ?? Date.now;
 
   const notifier = new FeedNotifier();

@@ -13,3 +13,5 @@ export * from './certificate-request.js';
 export * from './certificate-identity.js';
 export * from './pem-file.js';
 export * from './readiness.js';
+export * from './json-duplicate-keys.js';
+export * from './wardline-logger.js';
