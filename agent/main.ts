@@ -48,6 +48,7 @@ export interface StartAgentOptions {
 export async function startAgent(configOrFile: string | LoadedAgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = typeof configOrFile === 'string' ? loadAgentConfig(configOrFile) : configOrFile;
   const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
+  for (const warning of config.secretFileWarnings) log.warn({ secretFilePermissions: 'warn' }, warning);
   const startedAtMs = Date.now();
   const agentId = config.agentId ?? `${config.hospital.id}@${hostname()}`;
   // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.

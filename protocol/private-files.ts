@@ -1,0 +1,44 @@
+// The data both programs keep (agent.db: the hospital's patient records; relay.db:
+// every tenant's events, vendor cursors, enrolment tokens) is for the service
+// account alone, however the process was started: by the installer's unit, or by
+// hand in a shell whose umask is 022. Directories are made 0700 and database files
+// 0600 explicitly, so no umask decides; SQLite creates a database's -wal and -shm
+// files with the database file's own mode, so a 0600 agent.db keeps them 0600 too.
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+
+/** Mode of a directory the programs create for their data. */
+export const PRIVATE_DIR_MODE = 0o700;
+/** Mode of a data or secret file the programs write. */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `dir` and any missing parents 0700. An existing directory is left as the operator set it. */
+export function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/** The files SQLite keeps for database `file` in WAL mode. */
+export function sqliteFiles(file: string): string[] {
+  return [file, `${file}-wal`, `${file}-shm`];
+}
+
+/**
+ * Before SQLite opens `file`: creates it empty (a valid empty database) with mode
+ * 0600 when missing, and narrows it and its -wal and -shm to 0600 when an earlier
+ * run left them readable by others.
+ */
+export function preparePrivateSqliteFile(file: string): void {
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+  narrowToPrivate(sqliteFiles(file));
+}
+
+/** Sets each existing file that group or others can access to 0600; missing files are skipped. */
+export function narrowToPrivate(files: readonly string[]): void {
+  if (process.platform === 'win32') return;
+  for (const file of files) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, PRIVATE_FILE_MODE);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
