@@ -32,6 +32,22 @@ export function duplicateJsonKeys(text: string): string[] {
     at++;
     return JSON.parse(text.slice(start, at)) as string;
   };
+  /** After a member or element: true when `close` ends the container, false after a comma. */
+  const endOrComma = (close: '}' | ']'): boolean => {
+    skipSpace();
+    if (text[at] === ',') at++;
+    else if (text[at] === close) at++;
+    else fail(`expected "," or "${close}"`);
+    return text[at - 1] === close;
+  };
+  /** Consumes `close` right after the opening bracket; true when the container is empty. */
+  const isEmpty = (close: '}' | ']'): boolean => {
+    at++;
+    skipSpace();
+    if (text[at] !== close) return false;
+    at++;
+    return true;
+  };
   const readValue = (path: string): void => {
     skipSpace();
     const c = text[at];
@@ -45,13 +61,8 @@ export function duplicateJsonKeys(text: string): string[] {
     }
   };
   const readObject = (path: string): void => {
-    at++;
     const seen = new Set<string>();
-    skipSpace();
-    if (text[at] === '}') {
-      at++;
-      return;
-    }
+    if (isEmpty('}')) return;
     for (;;) {
       skipSpace();
       const key = readString();
@@ -62,29 +73,14 @@ export function duplicateJsonKeys(text: string): string[] {
       if (text[at] !== ':') fail('expected ":"');
       at++;
       readValue(keyPath);
-      skipSpace();
-      if (text[at] === ',') at++;
-      else if (text[at] === '}') {
-        at++;
-        return;
-      } else fail('expected "," or "}"');
+      if (endOrComma('}')) return;
     }
   };
   const readArray = (path: string): void => {
-    at++;
-    skipSpace();
-    if (text[at] === ']') {
-      at++;
-      return;
-    }
+    if (isEmpty(']')) return;
     for (let index = 0; ; index++) {
       readValue(`${path}[${index}]`);
-      skipSpace();
-      if (text[at] === ',') at++;
-      else if (text[at] === ']') {
-        at++;
-        return;
-      } else fail('expected "," or "]"');
+      if (endOrComma(']')) return;
     }
   };
 
