@@ -16,7 +16,7 @@ import { buildRelayStatus, type RelayStatus } from './relay-status.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, SecretFileCheck } from '../protocol/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, SecretFileCheck } from '../protocol/index.js';
 import { CA_KEY_FILE } from './tls/index.js';
 import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
@@ -60,6 +60,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   if (config.enrolment) checkSecretFiles(secrets, [[join(config.enrolment.caDir, CA_KEY_FILE), 'enrolment.caDir']], source);
   const logger = (options.logger ?? createWardlineLogger({ level: config.log.level })).child({ relayId: config.relayId });
   for (const warning of secrets.warnings) logger.warn({ secretFilePermissions: 'warn' }, warning);
+  const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
+  if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
   const now = options.now ?? Date.now;
 
   const notifier = new FeedNotifier();

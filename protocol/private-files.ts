@@ -11,9 +11,27 @@ export const PRIVATE_DIR_MODE = 0o700;
 /** Mode of a data or secret file the programs write. */
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates `dir` and any missing parents 0700. An existing directory is left as the operator set it. */
+/** Creates `dir` and any missing parents 0700. An existing directory is left as the operator set it (see openDirWarning). */
 export function makePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/**
+ * A warning when existing directory `dir` lets group or others in (an earlier
+ * version made data directories 0755); undefined when it is private or absent.
+ * Not narrowed by the programs: the operator may have pointed dataDir at a
+ * directory others must reach.
+ */
+export function openDirWarning(dir: string, key: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  let mode: number;
+  try {
+    mode = statSync(dir).mode & 0o777;
+  } catch {
+    return undefined;
+  }
+  if ((mode & 0o077) === 0) return undefined;
+  return `${key} ${JSON.stringify(dir)} is mode ${mode.toString(8).padStart(4, '0')}: other users can list it; run chmod 700 ${dir} (its database files are 0600)`;
 }
 
 /** The files SQLite keeps for database `file` in WAL mode. */

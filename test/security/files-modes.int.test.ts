@@ -62,12 +62,16 @@ describe('file modes and secret files (real relay and agent processes, umask 022
     });
   });
 
-  it('narrows a database an earlier run left readable by others', async () => {
+  it('narrows a database an earlier run left readable by others, and says so of an open data directory', async () => {
     await pair!.agent!.kill('SIGTERM');
-    const db = join(dir.path, 'agent-data', 'agent.db');
+    const dataDir = join(dir.path, 'agent-data');
+    const db = join(dataDir, 'agent.db');
     chmodSync(db, 0o644);
+    chmodSync(dataDir, 0o755);
     await pair!.startAgent();
     expect(modeOf(db)).toBe('0600');
+    expect(pair!.agent!.recentOutput).toContain(`is mode 0755: other users can list it; run chmod 700 ${dataDir}`);
+    chmodSync(dataDir, 0o700);
   });
 
   it('refuses to start with a secret file others can read, naming the file, its mode and the fix', async () => {
