@@ -23,15 +23,30 @@ export function makePrivateDir(dir: string): void {
  * directory others must reach.
  */
 export function openDirWarning(dir: string, key: string): string | undefined {
+  const mode = groupOrOtherMode(dir);
+  if (mode === undefined) return undefined;
+  return `${key} ${JSON.stringify(dir)} is mode ${octalMode(mode)}: other users can list it; run chmod 700 ${dir} (its database files are 0600)`;
+}
+
+/**
+ * The permission bits of `path` when group or others have any access to it;
+ * undefined when only its owner has, when it cannot be stat'ed, or on Windows,
+ * where modes do not say who can read a file.
+ */
+export function groupOrOtherMode(path: string): number | undefined {
   if (process.platform === 'win32') return undefined;
   let mode: number;
   try {
-    mode = statSync(dir).mode & 0o777;
+    mode = statSync(path).mode & 0o777;
   } catch {
     return undefined;
   }
-  if ((mode & 0o077) === 0) return undefined;
-  return `${key} ${JSON.stringify(dir)} is mode ${mode.toString(8).padStart(4, '0')}: other users can list it; run chmod 700 ${dir} (its database files are 0600)`;
+  return (mode & 0o077) === 0 ? undefined : mode;
+}
+
+/** Mode bits as the four octal digits chmod takes (0644). */
+export function octalMode(mode: number): string {
+  return mode.toString(8).padStart(4, '0');
 }
 
 /** The files SQLite keeps for database `file` in WAL mode. */

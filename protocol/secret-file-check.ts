@@ -4,7 +4,7 @@
 // Both programs check every secret file they read at start; by default a file
 // others can read or write stops the start with the file, its mode and the fix;
 // `secretFilePermissions: warn` starts anyway and logs a warning for each.
-import { statSync } from 'node:fs';
+import { groupOrOtherMode, octalMode } from './private-files.js';
 import { z } from 'zod';
 import { ConfigError } from './config-file.js';
 
@@ -22,16 +22,10 @@ export const SECRET_FILE_PERMISSIONS_KEY = 'secretFilePermissions';
  * Windows, where modes do not say who can read a file.
  */
 export function looseSecretFileProblem(file: string): string | undefined {
-  if (process.platform === 'win32') return undefined;
-  let mode: number;
-  try {
-    mode = statSync(file).mode & 0o777;
-  } catch {
-    return undefined;
-  }
-  if ((mode & 0o077) === 0) return undefined;
+  const mode = groupOrOtherMode(file);
+  if (mode === undefined) return undefined;
   const access = (mode & 0o044) !== 0 ? 'read' : 'written';
-  return `${JSON.stringify(file)} can be ${access} by other users (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${file}`;
+  return `${JSON.stringify(file)} can be ${access} by other users (mode ${octalMode(mode)}); run chmod 600 ${file}`;
 }
 
 /** Checks secret files against one program's secretFilePermissions and keeps the warnings for its log. */
