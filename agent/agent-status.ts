@@ -74,6 +74,11 @@ export interface FeedControlView {
 export interface DiskStatus extends DiskWatchStatus {
   /** Events held in the journal. */
   journalRows: number;
+  /**
+   * Rows also held below the trim floor, which no feed can be sent: records' current
+   * versions, and versions superseded since that the next trim pass deletes.
+   */
+  journalKeptRows: number;
   /** The oldest seq still in the journal; null when it is empty. */
   oldestRetainedSeq: number | null;
   /** Bytes of free pages inside agent.db, which new events reuse before the file grows. */
@@ -194,6 +199,7 @@ function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
     // The watch's figure is from its last reading; this one is current.
     journalBytes: held.fileBytes,
     journalRows: held.rows,
+    journalKeptRows: held.keptRows,
     oldestRetainedSeq: held.oldestSeq,
     journalReusableBytes: held.reusableBytes,
     retentionMs: disk.retentionMs,
@@ -228,6 +234,7 @@ export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
           forecastFullInSeconds: status.disk.forecastFullInSeconds,
           journalBytes: status.disk.journalBytes ?? 0,
           journalRows: status.disk.journalRows,
+          journalKeptRows: status.disk.journalKeptRows,
           trimmedEvents: status.disk.trimmedEventsTotal,
           trimmedDedupeKeys: status.disk.trimmedDedupeKeysTotal,
         }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
 import { readFileSync } from 'node:fs';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../protocol/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replicator/relay-link-tls.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replicator/backoff.js';
@@ -203,6 +204,8 @@ export const AgentConfigSchema = z
     /** Streams and fields no feed may send; a feed that would is refused at start. */
     localOnly: LocalOnlyConfigSchema.prefault({}),
     log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+    /** A secret file (secretFile, http.admin files, TLS keyFile, policy keys) others can read: refuse to start, or warn. */
+    secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
   })
   .superRefine((config, ctx) => {
     for (const issue of unknownAlertNames(config.alerts, config.feeds.map((f) => f.name), config.sources.map((s) => s.name))) {
@@ -245,6 +248,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   adminCredentials: AdminCredentials | null;
   /** http.tls with its certificate and key read; null for plain HTTP. */
   httpTls: HttpTls | null;
+  /** Secret files used although others can read them (secretFilePermissions: warn), for the log. */
+  secretFileWarnings: string[];
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -266,11 +271,13 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   }
   const relaySecrets = new Map<string, string>();
   const relayTls = new Map<string, RelayLinkTls>();
+  const secrets = new SecretFileCheck(config.secretFilePermissions);
   config.relays.forEach((relay, i) => {
-    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at));
+    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at, secrets));
     if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
     else if (relay.secretFile === undefined) relaySecrets.set(relay.name, '');
     else {
+      checkSecretFiles(secrets, [[at(relay.secretFile), `relays[${i}].secretFile`]], file);
       try {
         relaySecrets.set(relay.name, readFileSync(at(relay.secretFile!), 'utf8').trim());
       } catch (cause) {
@@ -280,7 +287,7 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
     }
   });
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
-  const adminCredentials = loadAdminCredentials(config.http.admin, at, file);
-  const httpTls = loadHttpTls(config.http.tls, file, at);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls };
+  const adminCredentials = loadAdminCredentials(config.http.admin, at, file, secrets);
+  const httpTls = loadHttpTls(config.http.tls, file, at, secrets);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, secretFileWarnings: secrets.warnings };
 }

@@ -3,8 +3,8 @@
 // environment.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
-import { WARDLINE_VERSION, certificateValidityProblem } from '../protocol/index.js';
+import type { Logger } from 'pino';
+import { WARDLINE_VERSION, certificateValidityProblem, createWardlineLogger, openDirWarning } from '../protocol/index.js';
 import { createFeedAdminRoutes, FeedControl } from './admin/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus, type SourceStatus } from './agent-status.js';
 import { EgressLedger } from './audit/index.js';
@@ -48,7 +48,10 @@ export interface StartAgentOptions {
 
 export async function startAgent(configOrFile: string | LoadedAgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = typeof configOrFile === 'string' ? loadAgentConfig(configOrFile) : configOrFile;
-  const log = options.logger ?? pino({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
+  const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
+  for (const warning of config.secretFileWarnings) log.warn({ secretFilePermissions: 'warn' }, warning);
+  const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
+  if (dataDirWarning) log.warn({ dataDir: config.dataDir }, dataDirWarning);
   const startedAtMs = Date.now();
   const agentId = config.agentId ?? `${config.hospital.id}@${hostname()}`;
   // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.

@@ -78,7 +78,7 @@ function diskLines(d: DiskStatus): string[] {
   return [
     `  ${where}`,
     `  ${d.state.toUpperCase()}${d.reason ? ` (${d.reason})` : ''}  ${usage}  ${forecast}${d.probeError ? `  reading failed: ${d.probeError}` : ''}`,
-    `  journal ${formatBytes(d.journalBytes ?? 0)}, ${d.journalRows} events from seq ${d.oldestRetainedSeq ?? '-'}  ${trim}`,
+    `  journal ${formatBytes(d.journalBytes ?? 0)}, ${d.journalRows} events from seq ${d.oldestRetainedSeq ?? '-'} (+${d.journalKeptRows ?? 0} kept as current versions)  ${trim}`,
   ];
 }
 

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from '../cloud-relay/tls/index.js';
-import { OpenSslMissingError } from '../protocol/index.js';
+import { createWardlineLogger, OpenSslMissingError } from '../protocol/index.js';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, FeedsService, pb, type FeedEvent, type SubscribeRequest } from '../protocol/index.js';
 import { SimulatedHospital } from '../simulator/index.js';
 import { runUntilSignal } from './run-until-signal.js';
@@ -67,7 +67,7 @@ vendors:
 log: { level: info }
 `,
   );
-  const relay = await startRelay(relayConfig, { logger: pino({ level: 'info' }, pino.destination({ dest: join(dir, 'relay.log'), sync: false })) });
+  const relay = await startRelay(relayConfig, { logger: createWardlineLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'relay.log'), sync: false }) }) });
 
   const agentConfig = join(dir, 'agent.yaml');
   writeFileSync(
@@ -95,7 +95,7 @@ feeds:
 log: { level: info }
 `,
   );
-  const agent = await startAgent(agentConfig, { logger: pino({ level: 'info' }, pino.destination({ dest: join(dir, 'agent.log'), sync: false })) });
+  const agent = await startAgent(agentConfig, { logger: createWardlineLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'agent.log'), sync: false }) }) });
   const mllpPort = agent.mllpPorts.get('his-lis')!;
 
   const hospital = new SimulatedHospital({

@@ -12,6 +12,7 @@ import {
   loadConfigFile,
   validateConfig,
 } from '../protocol/index.js';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../protocol/index.js';
 import { RelayTlsSchema } from './tls/relay-tls-config.js';
 
 /** Used in logs, metrics and Welcome.relay_id when `relayId` is not set. */
@@ -122,6 +123,8 @@ export const RelayConfig = z
     /** Agent enrolment (POST /v1/enrol with a one-time token from `wardline relay enrol-token`): the CA directory that signs hospital client certificates; absent = enrolment off. */
     enrolment: z.strictObject({ caDir: z.string().min(1) }).optional(),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
+    /** A secret file (hospitals[].secretFile, vendors[].keyFile, tls.keyFile, the enrolment CA key) others can read: refuse to start, or warn. */
+    secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
   })
   .superRefine((config, ctx) => {
     // Plaintext is never the silent default: a relay without tls starts only when told it may.

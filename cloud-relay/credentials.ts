@@ -2,7 +2,7 @@
 // reading secretFile / keyFile once at start. Errors are ConfigErrors naming the
 // key and the config file, and never echo a secret.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../protocol/index.js';
+import { ConfigError, type SecretFileCheck } from '../protocol/index.js';
 import { MIN_SECRET_LENGTH, type RelayConfig } from './config.js';
 
 /** A hospital whose agent may replicate to this relay. */
@@ -31,9 +31,10 @@ export interface RelayCredentials {
 }
 
 /** Resolves every secret in the config; `source` is the config file (or a label) for error messages. */
-export function loadCredentials(config: RelayConfig, source: string): RelayCredentials {
+export function loadCredentials(config: RelayConfig, source: string, secrets?: SecretFileCheck): RelayCredentials {
   const problems: string[] = [];
   const secretAt = (path: string, inline: string | undefined, file: string | undefined): string => {
+    if (inline === undefined && secrets && !secrets.check(file!, `${path}File`, source, problems)) return '';
     const secret = inline ?? readSecretFile(file!, `${path}File`, source, problems);
     if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
       problems.push(`${path}${inline === undefined ? `File (${file})` : ''}: expected at least ${MIN_SECRET_LENGTH} characters, got ${secret.length} (${source})`);

@@ -2,7 +2,7 @@
 // part with typed options and starts listening. Installs nothing global (no
 // signal handlers, no process.env reads): the CLI owns the process.
 import { join } from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { createFeedHttpHandler } from './feeds/feed-http.js';
@@ -16,7 +16,8 @@ import { buildRelayStatus, type RelayStatus } from './relay-status.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
-import { checkReadiness } from '../protocol/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, SecretFileCheck } from '../protocol/index.js';
+import { CA_KEY_FILE } from './tls/index.js';
 import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
 import { loadRelayTls } from './tls/relay-tls.js';
@@ -53,9 +54,14 @@ export interface RelayHandle extends RelayPorts {
 export async function startRelay(configOrFile: string | RelayConfig, options: StartRelayOptions = {}): Promise<RelayHandle> {
   const source = typeof configOrFile === 'string' ? configOrFile : '(inline relay config)';
   const config = typeof configOrFile === 'string' ? loadRelayConfig(configOrFile) : configOrFile;
-  const credentials = loadCredentials(config, source);
-  const tls = config.tls && loadRelayTls(config.tls, source, (options.now ?? Date.now)());
-  const logger = (options.logger ?? pino({ level: config.log.level })).child({ relayId: config.relayId });
+  const secrets = new SecretFileCheck(config.secretFilePermissions);
+  const credentials = loadCredentials(config, source, secrets);
+  const tls = config.tls && loadRelayTls(config.tls, source, (options.now ?? Date.now)(), secrets);
+  if (config.enrolment) checkSecretFiles(secrets, [[join(config.enrolment.caDir, CA_KEY_FILE), 'enrolment.caDir']], source);
+  const logger = (options.logger ?? createWardlineLogger({ level: config.log.level })).child({ relayId: config.relayId });
+  for (const warning of secrets.warnings) logger.warn({ secretFilePermissions: 'warn' }, warning);
+  const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
+  if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
   const now = options.now ?? Date.now;
 
   const notifier = new FeedNotifier();

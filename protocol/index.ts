@@ -13,3 +13,7 @@ export * from './certificate-request.js';
 export * from './certificate-identity.js';
 export * from './pem-file.js';
 export * from './readiness.js';
+export * from './json-duplicate-keys.js';
+export * from './wardline-logger.js';
+export * from './secret-file-check.js';
+export * from './private-files.js';

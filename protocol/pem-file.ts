@@ -5,6 +5,7 @@
 // Agent, relay and the vendor CLI read their TLS files the same way.
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { SecretFileCheck } from './secret-file-check.js';
 
 /** A certificate file (the first certificate is the leaf; the rest may be its chain). */
 export interface CertificateFile {
@@ -40,8 +41,13 @@ export function readCertificateFile(file: string, key: string, source: string, p
   }
 }
 
-/** Reads an unencrypted PEM private key named by config key `key`; problems as readCertificateFile. */
-export function readPrivateKeyFile(file: string, key: string, source: string, problems: string[]): PrivateKeyFile | undefined {
+/**
+ * Reads an unencrypted PEM private key named by config key `key`; problems as
+ * readCertificateFile. With `secrets`, a key file others can read is refused (or
+ * warned about) as that check says.
+ */
+export function readPrivateKeyFile(file: string, key: string, source: string, problems: string[], secrets?: SecretFileCheck): PrivateKeyFile | undefined {
+  if (secrets && !secrets.check(file, key, source, problems)) return undefined;
   const pem = readFile(file, key, source, problems);
   if (pem === undefined) return undefined;
   const text = pem.toString('latin1');

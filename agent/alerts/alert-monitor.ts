@@ -57,7 +57,7 @@ export class AlertMonitor {
     for (const alert of raised) {
       this.latest.set(alertKey(alert.rule, alert.subject), alert);
       this.recentAlerts = [alert, ...this.recentAlerts].slice(0, this.recentLimit);
-      const fields = { alertId: alert.id, rule: alert.rule, subject: alert.subject, level: alert.level, value: alert.value, threshold: alert.threshold };
+      const fields = { alertId: alert.id, rule: alert.rule, subject: alert.subject, alertLevel: alert.level, value: alert.value, threshold: alert.threshold };
       if (alert.state === 'resolved') this.options.log.info(fields, `alert resolved: ${alert.message}`);
       else if (alert.severity === 'critical') this.options.log.error(fields, `alert: ${alert.message}`);
       else this.options.log.warn(fields, `alert: ${alert.message}`);

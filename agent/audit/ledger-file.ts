@@ -37,7 +37,7 @@ export interface LedgerExportResult {
  */
 export async function exportLedger(records: Iterable<LedgerRecord | UnreadableRecord>, file: string, range: LedgerExportRange = {}): Promise<LedgerExportResult> {
   const partial = `${file}.partial`;
-  const out = createWriteStream(partial, { encoding: 'utf8' });
+  const out = createWriteStream(partial, { encoding: 'utf8', mode: 0o600 });
   const result: LedgerExportResult = { records: 0, firstIndex: null, lastIndex: null, unreadable: [] };
   try {
     for (const record of records) {

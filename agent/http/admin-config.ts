@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, durationSchema } from '../../protocol/index.js';
+import { checkSecretFiles, type SecretFileCheck } from '../../protocol/index.js';
 import { hashPasswordSync, isScryptHash, parseScryptHash, PasswordHashFormatError, type ScryptHash } from './admin-password.js';
 import { DEFAULT_SESSION_IDLE_MS } from './admin-sessions.js';
 
@@ -68,7 +69,7 @@ export interface AdminCredentials {
  * Reads the password and token files of http.admin (paths resolved by `at`).
  * Throws ConfigError naming the key and the config file; never echoes a secret.
  */
-export function loadAdminCredentials(admin: AdminConfig | undefined, at: (path: string) => string, file: string): AdminCredentials | null {
+export function loadAdminCredentials(admin: AdminConfig | undefined, at: (path: string) => string, file: string, secrets?: SecretFileCheck): AdminCredentials | null {
   if (!admin) return null;
   const fail = (key: string, problem: string, cause?: unknown): never => {
     const text = `http.admin.${key}: ${problem} (${file})`;
@@ -76,6 +77,7 @@ export function loadAdminCredentials(admin: AdminConfig | undefined, at: (path: 
   };
   const readSecret = (key: string, path: string): string => {
     let text = '';
+    if (secrets) checkSecretFiles(secrets, [[at(path), `http.admin.${key}`]], file);
     try {
       text = readFileSync(at(path), 'utf8').replace(/\r?\n$/, '');
     } catch (cause) {

@@ -5,7 +5,7 @@
 // install` turns it on. Files are read once at start; a missing or mismatched
 // one is a config error naming the key.
 import { z } from 'zod';
-import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile } from '../../protocol/index.js';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
 
 export const HttpTlsSchema = z.strictObject({
   /** PEM server certificate (chain) for the names and addresses browsers use; relative to the config file. */
@@ -22,11 +22,11 @@ export interface HttpTls {
 }
 
 /** Reads http.tls's files; throws ConfigError naming the key and the config file. */
-export function loadHttpTls(tls: HttpTlsConfig | undefined, file: string, at: (path: string) => string): HttpTls | null {
+export function loadHttpTls(tls: HttpTlsConfig | undefined, file: string, at: (path: string) => string, secrets?: SecretFileCheck): HttpTls | null {
   if (!tls) return null;
   const problems: string[] = [];
   const cert = readCertificateFile(at(tls.certFile), 'http.tls.certFile', file, problems);
-  const key = readPrivateKeyFile(at(tls.keyFile), 'http.tls.keyFile', file, problems);
+  const key = readPrivateKeyFile(at(tls.keyFile), 'http.tls.keyFile', file, problems, secrets);
   if (cert && key) checkKeyPair(cert, key, 'http.tls.certFile', 'http.tls.keyFile', file, problems);
   if (cert?.certificate.ca) problems.push(`http.tls.certFile: ${JSON.stringify(cert.file)} is a CA certificate; give the agent's server certificate (wardline cert server) (${file})`);
   if (problems.length > 0 || !cert || !key) throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, file, problems);

@@ -20,6 +20,7 @@ export interface AgentMetricsSnapshot {
     forecastFullInSeconds: number | null;
     journalBytes: number;
     journalRows: number;
+    journalKeptRows: number;
     trimmedEvents: number;
     trimmedDedupeKeys: number;
   };
@@ -65,6 +66,7 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Regist
   const diskForecast = new Gauge({ name: 'wardline_agent_disk_forecast_full_seconds', help: 'Seconds until the disk is full at the recent growth rate (+Inf when not growing)', registers: [registry] });
   const journalBytes = new Gauge({ name: 'wardline_agent_journal_bytes', help: 'Bytes of agent.db and its WAL on disk', registers: [registry] });
   const journalRows = new Gauge({ name: 'wardline_agent_journal_rows', help: 'Events held in the journal (trimmed ones excluded)', registers: [registry] });
+  const journalKeptRows = new Gauge({ name: 'wardline_agent_journal_kept_rows', help: 'Journal rows held below the trim floor: current versions of records, and superseded ones awaiting the next trim', registers: [registry] });
   const trimmedEvents = totalCounter(registry, 'wardline_agent_journal_trimmed_events_total', 'Journal events trimmed (acknowledged by every feed and past retention)', []);
   const trimmedDedupeKeys = totalCounter(registry, 'wardline_agent_dedupe_keys_trimmed_total', 'Retransmission keys trimmed after their retention', []);
   const bandwidthLimit = new Gauge({ name: 'wardline_agent_bandwidth_limit_bytes_per_second', help: 'Uplink rate limit in force, compressed payload bytes per second (+Inf when unlimited)', registers: [registry] });
@@ -103,6 +105,7 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Regist
       diskForecast.set(s.disk.forecastFullInSeconds ?? Infinity);
       journalBytes.set(s.disk.journalBytes);
       journalRows.set(s.disk.journalRows);
+      journalKeptRows.set(s.disk.journalKeptRows);
       setTotal(trimmedEvents, {}, s.disk.trimmedEvents);
       setTotal(trimmedDedupeKeys, {}, s.disk.trimmedDedupeKeys);
     }

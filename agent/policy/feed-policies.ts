@@ -2,6 +2,7 @@
 // hospital-held keys (the only I/O here), compiles each feed's policy with them,
 // and says in the log what shapes each feed. A policy that cannot be applied
 // becomes a ConfigError naming the config file, like any other bad config.
+import type { SecretFilePermissions } from '../../protocol/index.js';
 import { ConfigError } from '../../protocol/index.js';
 import { PolicyKeyError } from './errors.js';
 import { compileFeedPolicy, type FeedPolicy } from './feed-policy.js';
@@ -14,6 +15,8 @@ export interface FeedPoliciesConfig {
   feeds: readonly PolicyFeedConfig[];
   /** `keys`, with `dir` resolved; absent when the config has none. */
   keys?: KeysConfig;
+  /** A key file others can read: refused (default) or used with a warning. */
+  secretFilePermissions?: SecretFilePermissions;
 }
 
 export interface FeedPoliciesLog {
@@ -27,7 +30,7 @@ export interface FeedPoliciesLog {
  */
 export function compileFeedPolicies(config: FeedPoliciesConfig, log: FeedPoliciesLog, nowMs = Date.now()): Map<string, FeedPolicy | undefined> {
   try {
-    const keyring = config.keys ? loadKeyring(config.keys.dir, { retainRetiredMs: config.keys.retainRetired, nowMs }) : undefined;
+    const keyring = config.keys ? loadKeyring(config.keys.dir, { retainRetiredMs: config.keys.retainRetired, nowMs, secretFilePermissions: config.secretFilePermissions }) : undefined;
     for (const warning of keyring?.warnings ?? []) log.warn({ keysDir: config.keys?.dir }, warning);
     const policies = new Map<string, FeedPolicy | undefined>();
     for (const [i, feed] of config.feeds.entries()) {

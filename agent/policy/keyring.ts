@@ -16,7 +16,8 @@
 //     key then fails at start with KEY_MISSING and the command that makes one.
 //  2. A key file missing, unreadable or not 32 bytes: KEYRING_INVALID naming it.
 //  3. A key file others can read: loaded, with a warning for the log.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, looseSecretFileProblem, SECRET_FILE_PERMISSIONS_KEY, type SecretFilePermissions } from '../../protocol/index.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PolicyErrorCode, PolicyKeyError } from './errors.js';
 import { KEY_BYTES } from './field-encryption.js';
@@ -89,7 +90,7 @@ export function readKeyringManifest(dir: string): KeyringManifest {
  * run out at `nowMs` (older ones are ignored even if their files are still there).
  * @throws PolicyKeyError KEYRING_INVALID naming the file.
  */
-export function loadKeyring(dir: string, options: { retainRetiredMs: number; nowMs?: number }): Keyring {
+export function loadKeyring(dir: string, options: { retainRetiredMs: number; nowMs?: number; secretFilePermissions?: SecretFilePermissions }): Keyring {
   const nowMs = options.nowMs ?? Date.now();
   const manifest = readKeyringManifest(dir);
   const warnings: string[] = [];
@@ -98,7 +99,7 @@ export function loadKeyring(dir: string, options: { retainRetiredMs: number; now
   for (const entry of manifest.keys) {
     const retained = entry.retiredAt === null || Date.parse(entry.retiredAt) + options.retainRetiredMs > nowMs;
     if (!retained) continue;
-    const key = { id: entry.id, secret: readKeyFile(join(dir, entry.file), warnings) };
+    const key = { id: entry.id, secret: readKeyFile(join(dir, entry.file), warnings, options.secretFilePermissions) };
     byId.set(`${entry.kind}/${entry.id}`, key);
     if (entry.retiredAt === null) {
       if (active[entry.kind]) throw new PolicyKeyError(`${join(dir, KEYRING_FILE)} has two active ${entry.kind} keys`, PolicyErrorCode.KEYRING_INVALID);
@@ -112,11 +113,15 @@ export function loadKeyring(dir: string, options: { retainRetiredMs: number; now
  * Reads a key file: 32 bytes written as base64 (44 characters) or hex (64).
  * @throws PolicyKeyError KEYRING_INVALID naming the file.
  */
-export function readKeyFile(file: string, warnings: string[] = []): Buffer {
+export function readKeyFile(file: string, warnings: string[] = [], permissions: SecretFilePermissions = DEFAULT_SECRET_FILE_PERMISSIONS): Buffer {
+  const loose = looseSecretFileProblem(file);
+  if (loose !== undefined && permissions === 'refuse') {
+    throw new PolicyKeyError(`key file ${loose}, or set ${SECRET_FILE_PERMISSIONS_KEY}: warn to start anyway`, PolicyErrorCode.KEYRING_INVALID);
+  }
+  if (loose !== undefined) warnings.push(`key file ${loose}; used anyway because ${SECRET_FILE_PERMISSIONS_KEY} is warn`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
-    if ((statSync(file).mode & 0o077) !== 0) warnings.push(`key file ${file} can be read by other users; chmod 600 it`);
   } catch (cause) {
     throw new PolicyKeyError(`cannot read key file ${file}: ${(cause as Error).message}`, PolicyErrorCode.KEYRING_INVALID, { cause });
   }

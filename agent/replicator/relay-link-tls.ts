@@ -6,7 +6,7 @@
 // to start.
 import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile } from '../../protocol/index.js';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
 
 export const RelayLinkTlsSchema = z
   .strictObject({
@@ -50,11 +50,11 @@ export interface RelayLinkTls {
  * (`relays[0].tls`), `file` the config file, `at` resolves a path against it.
  * Throws ConfigError naming the key.
  */
-export function loadRelayLinkTls(tls: RelayLinkTlsConfig, keyPath: string, file: string, at: (path: string) => string): RelayLinkTls {
+export function loadRelayLinkTls(tls: RelayLinkTlsConfig, keyPath: string, file: string, at: (path: string) => string, secrets?: SecretFileCheck): RelayLinkTls {
   const problems: string[] = [];
   const ca = tls.caFile === undefined ? undefined : readCertificateFile(at(tls.caFile), `${keyPath}.caFile`, file, problems);
   const cert = tls.certFile === undefined ? undefined : readCertificateFile(at(tls.certFile), `${keyPath}.certFile`, file, problems);
-  const key = tls.keyFile === undefined ? undefined : readPrivateKeyFile(at(tls.keyFile), `${keyPath}.keyFile`, file, problems);
+  const key = tls.keyFile === undefined ? undefined : readPrivateKeyFile(at(tls.keyFile), `${keyPath}.keyFile`, file, problems, secrets);
   if (cert && key) checkKeyPair(cert, key, `${keyPath}.certFile`, `${keyPath}.keyFile`, file, problems);
   if (ca && !ca.certificate.ca) {
     problems.push(`${keyPath}.caFile: ${JSON.stringify(ca.file)} is not a CA certificate; give the CA that issued the relay's certificate (the ca.crt beside it) (${file})`);

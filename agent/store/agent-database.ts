@@ -1,6 +1,6 @@
 // Opens the agent's SQLite database: the single source of truth on the premises.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
 import { dirname } from 'node:path';
 import { AGENT_MIGRATIONS } from './migrations.js';
 
@@ -17,7 +17,9 @@ export type SqliteDatabase = Database.Database;
  * - wal_autocheckpoint left at SQLite's default (1000 pages).
  */
 export function openAgentDatabase(file: string): SqliteDatabase {
-  mkdirSync(dirname(file), { recursive: true });
+  // The hospital's records: the service account's alone, whatever the umask.
+  makePrivateDir(dirname(file));
+  preparePrivateSqliteFile(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

@@ -8,7 +8,10 @@
 // The local copy (records) is never trimmed; it is the hospital's current state,
 // and a record's current version is its journal row, so those rows are kept.
 // journal_trim_floor says how far trimming has got: a feed asking for positions
-// at or below it can no longer be served (Journal.readRange).
+// at or below it can no longer be served (Journal.readRange). A row kept below
+// the floor as a current version goes once its record is updated or deleted:
+// triggers list it in journal_superseded (migration 7) and each pass deletes what
+// is listed, so nothing below the floor outlives the record that pointed at it.
 // Dedupe keys older than their own retention go too: a sender does not retransmit
 // a message after a week.
 //
@@ -22,7 +25,13 @@
 //     lets a seq be handed out again (sqlite_sequence keeps the high-water mark).
 //  4. A trim pass still running when the next is due, or asked for twice: the
 //     passes are serialised; a second request joins the running one.
-//  5. Space actually returned: deleted pages go to agent.db's freelist and new
+//  5. A current version kept below the floor, then superseded (the record updated
+//     or deleted after the floor went past it): listed by the records triggers in
+//     the superseding transaction and deleted by the next pass, in chunks like the
+//     rest; a database that leaked such rows before migration 7 had them listed
+//     by the migration. No feed can be sent a row below the floor, and it was past
+//     the retention when the floor went past it, so it is owed to no one.
+//  6. Space actually returned: deleted pages go to agent.db's freelist and new
 //     events reuse them before the file grows, so the file stops growing; the WAL,
 //     which the trim itself fills, is checkpointed with TRUNCATE after a pass that
 //     deleted anything. No VACUUM: see the README ("Disk budget").
@@ -120,9 +129,14 @@ export class JournalTrimmer {
   private readonly dedupeRetentionMs: number;
   private readonly chunkRows: number;
   private readonly yieldBetweenChunks: () => Promise<void>;
+  private readonly selectFloor: Statement;
   private readonly selectOldest: Statement;
   private readonly deleteUnreferenced: Statement;
   private readonly raiseFloor: Statement;
+  private readonly deleteSupersededRows: Statement;
+  private readonly forgetSuperseded: Statement;
+  private readonly lowerKeptRows: Statement;
+  private readonly trimSupersededChunk: () => ChunkOutcome;
   private readonly deleteOldDedupeKeys: Statement;
   private readonly selectHead: Statement;
   private readonly trimEventsChunk: (boundSeq: number, cutoffMs: number) => ChunkOutcome;
@@ -139,34 +153,48 @@ export class JournalTrimmer {
     this.dedupeRetentionMs = options.dedupeRetentionMs ?? DEFAULT_DEDUPE_RETENTION_MS;
     this.chunkRows = options.chunkRows ?? DEFAULT_TRIM_CHUNK_ROWS;
     this.yieldBetweenChunks = options.yieldBetweenChunks ?? (() => new Promise<void>((resolve) => setImmediate(resolve)));
-    this.selectOldest = db.prepare(
-      `SELECT seq, ts_ms FROM journal WHERE seq > (SELECT trimmed_through FROM journal_trim_floor) AND seq <= ?
-       ORDER BY seq LIMIT ?`,
-    );
+    this.selectFloor = db.prepare('SELECT trimmed_through FROM journal_trim_floor');
+    this.selectOldest = db.prepare('SELECT seq, ts_ms FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?');
     // Keeps the rows that are a record's current version: the local copy reads them.
     this.deleteUnreferenced = db.prepare(
-      `DELETE FROM journal WHERE seq > (SELECT trimmed_through FROM journal_trim_floor) AND seq <= ?
+      `DELETE FROM journal WHERE seq > ? AND seq <= ?
          AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = journal.stream AND r.key = journal.key AND r.seq = journal.seq)`,
     );
-    this.raiseFloor = db.prepare('UPDATE journal_trim_floor SET trimmed_through = ? WHERE trimmed_through < ?');
+    this.raiseFloor = db.prepare('UPDATE journal_trim_floor SET trimmed_through = ?, kept_rows = kept_rows + ?');
+    // A listed row is deleted only if still no record's version (a record never
+    // points back at an older seq, so this is a guard, not a case).
+    this.deleteSupersededRows = db.prepare(
+      `DELETE FROM journal WHERE seq IN (SELECT seq FROM journal_superseded ORDER BY seq LIMIT ?)
+         AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = journal.stream AND r.key = journal.key AND r.seq = journal.seq)`,
+    );
+    this.forgetSuperseded = db.prepare('DELETE FROM journal_superseded WHERE seq IN (SELECT seq FROM journal_superseded ORDER BY seq LIMIT ?)');
+    this.lowerKeptRows = db.prepare('UPDATE journal_trim_floor SET kept_rows = MAX(0, kept_rows - ?)');
     this.deleteOldDedupeKeys = db.prepare(
       `DELETE FROM dedupe_keys WHERE (scope, id) IN
          (SELECT scope, id FROM dedupe_keys WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)`,
     );
     this.selectHead = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'journal'");
     this.trimEventsChunk = db.transaction((boundSeq: number, cutoffMs: number): ChunkOutcome => {
+      const floor = (this.selectFloor.get() as { trimmed_through: number }).trimmed_through;
       let lastSeq: number | null = null;
       let deletable = 0;
       // iterate() reads only as far as needed: a pass with nothing old enough reads one row.
-      for (const row of this.selectOldest.iterate(boundSeq, this.chunkRows) as IterableIterator<{ seq: number; ts_ms: number }>) {
+      for (const row of this.selectOldest.iterate(floor, boundSeq, this.chunkRows) as IterableIterator<{ seq: number; ts_ms: number }>) {
         if (row.ts_ms >= cutoffMs) break;
         lastSeq = row.seq;
         deletable++;
       }
       if (lastSeq === null) return { deleted: 0, lastSeq, more: false };
-      const deleted = this.deleteUnreferenced.run(lastSeq).changes;
-      this.raiseFloor.run(lastSeq, lastSeq);
+      const deleted = this.deleteUnreferenced.run(floor, lastSeq).changes;
+      // What the floor goes past and is not deleted is some record's current version.
+      this.raiseFloor.run(lastSeq, deletable - deleted);
       return { deleted, lastSeq, more: deletable === this.chunkRows };
+    });
+    this.trimSupersededChunk = db.transaction((): ChunkOutcome => {
+      const deleted = this.deleteSupersededRows.run(this.chunkRows).changes;
+      const listed = this.forgetSuperseded.run(this.chunkRows).changes;
+      if (deleted > 0) this.lowerKeptRows.run(deleted);
+      return { deleted, lastSeq: null, more: listed === this.chunkRows };
     });
   }
 
@@ -215,6 +243,13 @@ export class JournalTrimmer {
       result.chunks++;
       result.events += outcome.deleted;
       if (outcome.lastSeq !== null) result.upToSeq = outcome.lastSeq;
+      more = outcome.more;
+      if (more) await this.yieldBetweenChunks();
+    }
+    for (let more = true; more && !this.stopping; ) {
+      const outcome = this.trimSupersededChunk();
+      if (outcome.deleted > 0 || outcome.more) result.chunks++;
+      result.events += outcome.deleted;
       more = outcome.more;
       if (more) await this.yieldBetweenChunks();
     }

@@ -162,4 +162,27 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   -- index, which costs ingest under 5%.
   CREATE INDEX journal_by_stream ON journal (stream, seq);
   `,
+  `
+  -- A row the trim floor went past while it was a record's current version is kept;
+  -- once that record is updated or deleted, nothing points at it any more, but the
+  -- trimmer never looks below its floor again. These triggers note such a row in
+  -- journal_superseded, in the same transaction as the change that superseded it,
+  -- and the trimmer deletes what is listed there (journal-trimmer.ts). Rows above the
+  -- floor need no note: the trimmer's ordinary walk finds them unreferenced.
+  CREATE TABLE journal_superseded (seq INTEGER PRIMARY KEY);
+  CREATE TRIGGER records_version_superseded AFTER UPDATE OF seq ON records
+    WHEN old.seq <> new.seq AND old.seq <= (SELECT trimmed_through FROM journal_trim_floor)
+    BEGIN INSERT OR IGNORE INTO journal_superseded (seq) VALUES (old.seq); END;
+  CREATE TRIGGER records_version_deleted AFTER DELETE ON records
+    WHEN old.seq <= (SELECT trimmed_through FROM journal_trim_floor)
+    BEGIN INSERT OR IGNORE INTO journal_superseded (seq) VALUES (old.seq); END;
+  -- Rows leaked before this migration: below the floor and no record's current version.
+  INSERT OR IGNORE INTO journal_superseded (seq)
+    SELECT j.seq FROM journal j WHERE j.seq <= (SELECT trimmed_through FROM journal_trim_floor)
+      AND NOT EXISTS (SELECT 1 FROM records r WHERE r.stream = j.stream AND r.key = j.key AND r.seq = j.seq);
+  -- Rows still held at or below the floor (current versions, and superseded ones the
+  -- next pass deletes), kept by the trimmer so status need not count them.
+  ALTER TABLE journal_trim_floor ADD COLUMN kept_rows INTEGER NOT NULL DEFAULT 0;
+  UPDATE journal_trim_floor SET kept_rows = (SELECT COUNT(*) FROM journal WHERE seq <= trimmed_through);
+  `,
 ];

@@ -12,6 +12,8 @@
 //     mode with a busy timeout; migrations are idempotent (user_version).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { dirname } from 'node:path';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
 import { migrate } from '../store/migrations.js';
 
 /** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */
@@ -41,6 +43,8 @@ export class EnrolmentTokens {
 
   /** Opens (and migrates) the relay database `file`. */
   static open(file: string, now: () => number = Date.now): EnrolmentTokens {
+    makePrivateDir(dirname(file));
+    preparePrivateSqliteFile(file);
     const db = new Database(file);
     try {
       db.pragma('journal_mode = WAL');

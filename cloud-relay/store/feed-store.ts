@@ -15,7 +15,7 @@
 //     from one read transaction, so the cursor never skips an event.
 //  5. A revoked feed (feed-revocations.ts): neither stored nor read; both
 //     check the mark inside their transaction.
-import { mkdirSync } from 'node:fs';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
@@ -139,7 +139,9 @@ export class FeedStore {
 
   /** Opens (creating and migrating if needed) the store at `options.file`. */
   static open(options: FeedStoreOptions): FeedStore {
-    mkdirSync(dirname(options.file), { recursive: true });
+    // Every tenant's events: the service account's alone, whatever the umask.
+    makePrivateDir(dirname(options.file));
+    preparePrivateSqliteFile(options.file);
     const db = new Database(options.file);
     try {
       // Larger pages keep more HL7-sized rows per page in the clustered

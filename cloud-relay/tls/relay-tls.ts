@@ -3,7 +3,7 @@
 // expired certificate — each is a ConfigError naming the key and the config
 // file, so the relay refuses to start instead of failing every handshake.
 import type { X509Certificate } from 'node:crypto';
-import { ConfigError, certificateValidityProblem, checkKeyPair, readCertificateFile, readPrivateKeyFile } from '../../protocol/index.js';
+import { ConfigError, certificateValidityProblem, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
 import { DEFAULT_REQUIRE_CLIENT_CERT, type RelayTlsConfig } from './relay-tls-config.js';
 
 /** The relay's TLS material, read and checked. */
@@ -21,10 +21,10 @@ export interface RelayTls {
 }
 
 /** Reads and checks `tls`; `source` names the config file in errors. `nowMs`: milliseconds since the epoch. */
-export function loadRelayTls(tls: RelayTlsConfig, source: string, nowMs: number = Date.now()): RelayTls {
+export function loadRelayTls(tls: RelayTlsConfig, source: string, nowMs: number = Date.now(), secrets?: SecretFileCheck): RelayTls {
   const problems: string[] = [];
   const cert = readCertificateFile(tls.certFile, 'tls.certFile', source, problems);
-  const key = readPrivateKeyFile(tls.keyFile, 'tls.keyFile', source, problems);
+  const key = readPrivateKeyFile(tls.keyFile, 'tls.keyFile', source, problems, secrets);
   const clientCa = tls.clientCaFile === undefined ? undefined : readCertificateFile(tls.clientCaFile, 'tls.clientCaFile', source, problems);
   if (cert && key) checkKeyPair(cert, key, 'tls.certFile', 'tls.keyFile', source, problems);
   if (cert) {

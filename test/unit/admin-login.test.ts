@@ -120,9 +120,9 @@ dataDir: ./data
 
   it('reads a password file holding a hash, or a password in clear, relative to the config file', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wardline-admin-'));
-    writeFileSync(join(dir, 'hash'), `${await hashPassword('from the installer', { logN: 10 })}\n`);
-    writeFileSync(join(dir, 'clear'), 'typed at install\n');
-    writeFileSync(join(dir, 'token'), 'a-token-of-32-characters-0000000\n');
+    writeFileSync(join(dir, 'hash'), `${await hashPassword('from the installer', { logN: 10 })}\n`, { mode: 0o600 });
+    writeFileSync(join(dir, 'clear'), 'typed at install\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'token'), 'a-token-of-32-characters-0000000\n', { mode: 0o600 });
     const hashed = resolveAgentConfig(parse(`${base}http: { admin: { passwordFile: hash, tokenFile: token } }\n`), join(dir, 'agent.yaml')).adminCredentials!;
     expect(await verifyPassword('from the installer', hashed.password!)).toBe(true);
     expect(hashed.tokenDigest).not.toBeNull();

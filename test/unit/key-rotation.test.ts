@@ -89,7 +89,10 @@ describe('key rotation', () => {
     const file = join(dir, readKeyringManifest(dir).keys[0]!.file);
     writeFileSync(file, Buffer.alloc(32, 1).toString('hex'));
     chmodSync(file, 0o644);
-    expect(loadKeyring(dir, { retainRetiredMs: DAY }).warnings[0]).toMatch(/can be read by other users/);
+    // Refused by default, as ssh refuses such a key; with secretFilePermissions: warn, used with a warning.
+    expect(() => loadKeyring(dir, { retainRetiredMs: DAY })).toThrow(new RegExp(`key file "${file}" can be read by other users \\(mode 0644\\); run chmod 600 ${file}, or set secretFilePermissions: warn`));
+    expect(loadKeyring(dir, { retainRetiredMs: DAY, secretFilePermissions: 'warn' }).warnings[0]).toMatch(/can be read by other users/);
+    chmodSync(file, 0o600);
     writeFileSync(file, 'c2hvcnQ=');
     expect(() => loadKeyring(dir, { retainRetiredMs: DAY })).toThrow(PolicyKeyError);
     expect(() => loadKeyring(dir, { retainRetiredMs: DAY })).toThrow(new RegExp(`key file ${file} does not hold 32 bytes`));

@@ -47,6 +47,7 @@ describe('relay config', () => {
       hospitals: [],
       vendors: [],
       log: { level: 'info' },
+      secretFilePermissions: 'refuse',
     });
   });
 
