@@ -19,6 +19,7 @@ import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
+import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp-limits-config.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /**
@@ -55,6 +56,8 @@ const MllpSourceSchema = z.strictObject({
   /** Rules consulted before the defaults (ADT -> adt, ORU -> results, ...). */
   mapping: z.array(Hl7MappingRuleSchema).default([]),
   maxFrameBytes: z.number().int().positive().optional(),
+  /** maxConnections, maxBufferedBytes, maxSegments, idleTimeout (agent/sources/mllp-limits-config.ts). */
+  ...MLLP_LIMIT_KEYS,
   /** Still accepted when the disk is critical (e.g. the LIS with critical lab results). */
   critical: z.boolean().default(false),
 });
@@ -222,6 +225,8 @@ export const AgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: 'expected a source name not used elsewhere ("http" is the ingest API)' });
       }
       sourceNames.add(source.name);
+      const limits = mllpLimitsProblem(source);
+      if (limits !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBufferedBytes'], message: limits });
     });
   });
 

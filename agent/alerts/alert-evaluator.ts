@@ -18,8 +18,29 @@ export interface AlertInputs {
     /** Set by the pause/resume feature; absent means not paused. */
     paused?: boolean;
   }[];
-  sources: readonly { name: string; lastMessageAtMs: number | null }[];
+  sources: readonly {
+    name: string;
+    lastMessageAtMs: number | null;
+    /** HL7 senders that reused a control id with other content (agent/sources/control-id-reuse-log.ts); absent for other kinds. */
+    controlIdReuse?: readonly ControlIdReuseInput[];
+  }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
+}
+
+/** One sender's reused control ids, as the MLLP listener counts them. */
+export interface ControlIdReuseInput {
+  sendingApplication: string;
+  sendingFacility: string;
+  /** The latest control id reused. */
+  controlId: string;
+  /** Reuses since the agent started; a rise is a new one. */
+  count: number;
+  seq: number;
+}
+
+/** The alert subject for a sender of a source: "lis LIS|HOSP". */
+export function controlIdReuseSubject(source: string, reuse: { sendingApplication: string; sendingFacility: string }): string {
+  return `${source} ${reuse.sendingApplication}|${reuse.sendingFacility}`;
 }
 
 /** Link states in which nothing reaches the relay although the agent wants it to. */
@@ -57,6 +78,8 @@ export function feedLagExceeded(feed: { lagSeconds: number; blocked: string | nu
 
 export class AlertEvaluator {
   private readonly conditions = new Map<string, DebouncedLevel>();
+  /** Per control-id-reused subject, the reuse count last seen: a rise raises the alert. */
+  private readonly reuseCounts = new Map<string, number>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -115,6 +138,23 @@ export class AlertEvaluator {
       const change = this.observe('source-silent', source.name, observed, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
       if (change) alerts.push(this.record('source-silent', source.name, change, silentSeconds, quietMs / 1000, { lastMessageAtMs: source.lastMessageAtMs }));
     }
+
+    for (const source of inputs.sources) {
+      for (const reuse of source.controlIdReuse ?? []) {
+        // An event, not a level: raised by each new reuse, resolved after settleAfter
+        // without one. Not restored across a restart: the counts start again from 0,
+        // and a reuse after the restart must raise again.
+        const subject = controlIdReuseSubject(source.name, reuse);
+        const key = alertKey('control-id-reused', subject);
+        const observed = reuse.count > (this.reuseCounts.get(key) ?? 0) ? 1 : 0;
+        this.reuseCounts.set(key, reuse.count);
+        let condition = this.conditions.get(key);
+        if (!condition) this.conditions.set(key, (condition = new DebouncedLevel({ raiseAfterMs: 0, clearAfterMs: settle })));
+        const change = condition.observe(observed, nowMs);
+        const details = { source: source.name, sendingApplication: reuse.sendingApplication, sendingFacility: reuse.sendingFacility, controlId: reuse.controlId, seq: reuse.seq };
+        if (change) alerts.push(this.record('control-id-reused', subject, change, reuse.count, null, details));
+      }
+    }
     return alerts;
   }
 
@@ -162,6 +202,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
   switch (rule) {
     case 'link':
     case 'backlog-age':
+    case 'control-id-reused':
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';

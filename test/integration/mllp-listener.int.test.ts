@@ -23,7 +23,7 @@ class RecordingWriter implements JournalWriter {
     this.requests.push(request);
     if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.failure !== undefined) throw this.failure;
-    const key = `${request.dedupe?.scope}\u0000${request.dedupe?.id}`;
+    const key = `${request.dedupe?.scope}\u0000${request.dedupe?.id}\u0000${request.dedupe?.digest}`;
     const earlier = this.seen.get(key);
     if (earlier !== undefined) return { seqs: earlier, duplicate: true };
     const seqs = request.events.map(() => ++this.seq);
@@ -148,7 +148,7 @@ describe('MllpListener', () => {
     expect(writer.journal).toHaveLength(1);
     const request = writer.journal[0]!;
     expect(request.source).toBe('lis-mllp');
-    expect(request.dedupe).toEqual({ scope: 'HIS|HOSP', id: 'MSG-1' });
+    expect(request.dedupe).toEqual({ scope: 'HIS|HOSP', id: 'MSG-1', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(request.events).toHaveLength(1);
     const event = request.events[0]!;
     expect(event).toMatchObject({ stream: 'adt', key: 'P12345', op: 'upsert', contentType: 'hl7v2' });
@@ -280,7 +280,7 @@ describe('MllpListener', () => {
     expect(stored).toContain('北京市朝阳区');
     expect(stored).toBe(text);
     expect(event.headers).toMatchObject({ charset: 'GB 18030-2000', sendingFacility: '北京协和医院' });
-    expect(writer.journal[0]!.dedupe).toEqual({ scope: 'HIS|北京协和医院', id: 'GB-1' });
+    expect(writer.journal[0]!.dedupe).toEqual({ scope: 'HIS|北京协和医院', id: 'GB-1', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     expect(ackBytes.includes(iconv.encode('北京协和医院', 'gb18030'))).toBe(true);
     const ack = Hl7Message.parse(iconv.decode(ackBytes, 'gb18030'));
