@@ -305,10 +305,19 @@ export class MllpListener {
     }
     const maxConnections = this.options.maxConnections ?? DEFAULT_MLLP_MAX_CONNECTIONS;
     if (this.connections.size >= maxConnections) {
-      // Nothing has been read, so there is no frame to answer: the close is the refusal.
-      this.refused(`${socket.remoteAddress}:${socket.remotePort}`, `more than maxConnections (${maxConnections}) open; connection closed`);
-      socket.destroy();
-      return;
+      // Room is made by closing the connection quiet the longest, so idle connections
+      // held open by a flood cannot lock a real sender out; when every connection has
+      // a message in flight, the newcomer is closed. Nothing has been read from either,
+      // so there is no frame to answer: the close is the refusal.
+      const idlest = [...this.connections].filter((c) => c.evictable).sort((a, b) => a.lastActiveMs - b.lastActiveMs)[0];
+      if (idlest === undefined) {
+        this.refused(`${socket.remoteAddress}:${socket.remotePort}`, `maxConnections (${maxConnections}) open, each with a message in flight; new connection closed`);
+        socket.destroy();
+        return;
+      }
+      this.refused(idlest.peer, `maxConnections (${maxConnections}) open; closed the connection idle longest to make room`);
+      this.connections.delete(idlest);
+      idlest.destroy();
     }
     const connection = new MllpConnection(socket, {
       log: this.options.log,
@@ -449,10 +458,10 @@ export class MllpListener {
    * Answers AR to a frame the agent will not take for a limit of its own
    * (maxSegments, maxBufferedBytes), from what its head holds of MSH.
    */
-  private refuseFrame(head: Buffer, reason: string, peer: string): Answer {
+  private refuseFrame(head: Buffer, reason: string, peer: string | undefined): Answer {
     this.counts.received++;
     this.lastMessageAt = this.now();
-    this.refusalLine(peer, reason);
+    if (peer !== undefined) this.refusalLine(peer, reason);
     const error = { hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR, message: reason };
     return this.answer('AR', readHl7Header(head.toString('latin1')), error, (text) => Buffer.from(text, 'latin1'));
   }
@@ -527,7 +536,8 @@ interface ConnectionContext {
   prepare(frame: Buffer): Promise<Prepared>;
   commit(prepared: PreparedMessage): Promise<Answer>;
   refuseOversize(limitBytes: number): Answer;
-  refuseFrame(head: Buffer, reason: string, peer: string): Answer;
+  /** `peer` to log the refusal with it; undefined when the caller already did. */
+  refuseFrame(head: Buffer, reason: string, peer: string | undefined): Answer;
   refused(peer: string, reason: string): void;
 }
 
@@ -546,7 +556,9 @@ class MllpConnection {
   /** No more frames are taken; the socket is ended once the queued ACKs are out. */
   private closing = false;
   private socketEnded = false;
-  private readonly peer: string;
+  readonly peer: string;
+  /** When data last arrived (or the connection opened), ms since the epoch. */
+  lastActiveMs = Date.now();
   /** Resolves when the socket has closed, whichever side closed it. */
   readonly closed: Promise<void>;
 
@@ -580,6 +592,11 @@ class MllpConnection {
     context.log.debug({ source: context.source, peer: this.peer }, 'MLLP connection opened');
   }
 
+  /** Nothing in flight, no frame arriving: closing it loses nothing. */
+  get evictable(): boolean {
+    return this.unanswered === 0 && !this.framer.hasPartialFrame && !this.closing;
+  }
+
   /** True once every queued ACK is written and the socket has been ended. */
   get ended(): boolean {
     return this.socketEnded;
@@ -598,6 +615,7 @@ class MllpConnection {
 
   private onData(chunk: Buffer): void {
     if (this.closing) return;
+    this.lastActiveMs = Date.now();
     let frames: MllpFrame[];
     try {
       frames = this.framer.pushFrames(chunk);
@@ -620,7 +638,7 @@ class MllpConnection {
       const reason = `unfinished MLLP frames across connections would hold more than maxBufferedBytes (${budget.partialLimitBytes} of ${budget.limitBytes} bytes); closing the connection, resend later`;
       const head = this.framer.partialHead();
       this.context.refused(this.peer, reason);
-      this.close(Promise.resolve(this.context.refuseFrame(head, reason, this.peer)));
+      this.close(Promise.resolve(this.context.refuseFrame(head, reason, undefined)), { readRest: false });
       return;
     }
     this.partialReserved = partial;
@@ -659,13 +677,17 @@ class MllpConnection {
     this.partialReserved = 0;
   }
 
-  /** Takes no more frames: the last answer is `answer`, then the socket is ended. */
-  private close(answer: Promise<Answer>): void {
+  /**
+   * Takes no more frames: the last answer is `answer`, then the socket is ended.
+   * Without `readRest` the peer's remaining bytes are left unread (a flood is not
+   * read to its end, the socket is destroyed after the grace period).
+   */
+  private close(answer: Promise<Answer>, options: { readRest: boolean } = { readRest: true }): void {
     this.closing = true;
     this.framer.discardPartial();
     this.releasePartial();
     this.enqueue(answer, 0);
-    void this.finish();
+    void this.finish(options.readRest);
   }
 
   private onEnd(): void {
@@ -720,13 +742,14 @@ class MllpConnection {
     this.socket.write(frameMllp(answer.bytes));
   }
 
-  private async finish(): Promise<void> {
+  private async finish(readRest = true): Promise<void> {
     await this.tail;
     if (this.socketEnded) return;
     this.socketEnded = true;
     this.socket.end();
     // Read (and ignore) until the peer's FIN so the socket can close; don't wait forever.
-    this.socket.resume();
+    if (readRest) this.socket.resume();
+    else this.socket.pause();
     const timer = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
     timer.unref();
     this.socket.once('close', () => clearTimeout(timer));
