@@ -3,6 +3,7 @@
 // reports it, and what its SQLite files hold (journal, local copy, alerts), read
 // directly so the tests depend on no HTTP route.
 import Database from 'better-sqlite3';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -159,4 +160,60 @@ export function potassiumResult(options: { controlId: string; value: string; ord
     `OBX|1|NM|2823-3^Potassium^LN||${options.value}|mmol/L|3.5-5.1|${Number(options.value) > 6 ? 'HH' : 'N'}|||F`,
     '',
   ].join('\r');
+}
+
+/**
+ * Opens `connections` MLLP connections from a separate node process, each writing
+ * an MSH and then `unfinishedBytes` of one field, never ended (0: nothing, idle),
+ * so the flood's own writing does not hold up the test's event loop and timings.
+ */
+export class MllpFlood {
+  private closedCount = 0;
+  private openedCount = 0;
+  readonly opened: Promise<void>;
+
+  private constructor(private readonly child: ChildProcess, connections: number) {
+    let resolveOpened!: () => void;
+    this.opened = new Promise((resolve) => (resolveOpened = resolve));
+    let pending = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        if (line === 'open' && ++this.openedCount === connections) resolveOpened();
+        if (line === 'closed') this.closedCount++;
+      }
+    });
+  }
+
+  static start(port: number, connections: number, unfinishedBytes: number): MllpFlood {
+    const script = `
+      const net = require('node:net');
+      const frame = Buffer.concat([Buffer.from([0x0b]), Buffer.from('MSH|^~\\\\&|EVIL|NET|WL|AGENT|20260101||ORU^R01|X1|P|2.5\\rOBX|1|ED|PDF||'), Buffer.alloc(${unfinishedBytes}, 0x41)]);
+      const open = (left) => {
+        if (left === 0) return;
+        const socket = net.connect({ host: '127.0.0.1', port: ${port} }, () => {
+          process.stdout.write('open\\n');
+          if (${unfinishedBytes} > 0) socket.write(frame);
+          open(left - 1);
+        });
+        socket.on('error', () => undefined);
+        socket.once('close', () => process.stdout.write('closed\\n'));
+      };
+      open(${connections});
+      setInterval(() => undefined, 1000);
+    `;
+    return new MllpFlood(spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }), connections);
+  }
+
+  /** Connections the agent has closed so far. */
+  get closed(): number {
+    return this.closedCount;
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
 }
