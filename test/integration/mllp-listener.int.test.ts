@@ -341,6 +341,28 @@ describe('MllpListener', () => {
     expect((await other.nextAckMessage()).get('MSA-1')).toBe('AA');
   });
 
+  it('appends pipelined messages in arrival order even when a large one is parsed in slices', async () => {
+    const { writer, port } = await listen();
+    const sender = await connect(port);
+    const large = adt('ORDER-1').replace('EVN|', `NTE|1||${'x'.repeat(1024 * 1024)}\rEVN|`);
+    sender.socket.write(Buffer.concat([large, adt('ORDER-2'), adt('ORDER-3')].map((m) => frameMllp(Buffer.from(m)))));
+    for (const id of ['ORDER-1', 'ORDER-2', 'ORDER-3']) expect((await sender.nextAckMessage()).get('MSA-2')).toBe(id);
+    expect(writer.requests.map((r) => r.dedupe?.id)).toEqual(['ORDER-1', 'ORDER-2', 'ORDER-3']);
+  });
+
+  it('answers a message of more than maxSegments segments AR, echoing MSH-10, and goes on with the next', async () => {
+    const { writer, port } = await listen({ maxSegments: 10 });
+    const sender = await connect(port);
+    sender.send(adt('SEG-1').replace('EVN|', 'NTE|1\r'.repeat(20) + 'EVN|'));
+    sender.send(adt('SEG-2'));
+    const refused = await sender.nextAckMessage();
+    expect(refused.get('MSA-1')).toBe('AR');
+    expect(refused.get('MSA-2')).toBe('SEG-1');
+    expect(refused.get('ERR-8')).toMatch(/maxSegments \(10\)/);
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+    expect(writer.journal.map((r) => r.dedupe?.id)).toEqual(['SEG-2']);
+  });
+
   it('answers what a sender sent before it half-closed', async () => {
     const { writer, port } = await listen();
     writer.hold = true;
