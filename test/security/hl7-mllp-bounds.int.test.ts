@@ -2,8 +2,10 @@
 // frames, thousands of idle connections, and one 15 MB message of 4 million
 // segments. The agent's memory (VmRSS from /proc/<pid>/status) must stay bounded,
 // every refusal is logged with the peer, and a real sender's ACKs stay fast.
+import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Hl7AttackAgent, Hl7Peer, MllpFlood, potassiumResult } from '../support/hl7-attack-agent.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
@@ -56,8 +58,12 @@ describe('MLLP bounds (real agent)', () => {
     agent = undefined;
   });
 
+  afterAll(() => dir.remove());
+  /** A directory of its own for each test's agent: its database and log start empty. */
+  const ownDir = () => mkdtempSync(join(dir.path, 'agent-'));
+
   it('holds 40 connections with unfinished 15 MB frames within maxBufferedBytes, closing the excess, while a sender gets its ACKs', async () => {
-    agent = await Hl7AttackAgent.start(dir.path);
+    agent = await Hl7AttackAgent.start(ownDir());
     const port = agent.mllpPort;
     const baseline = await ackTimes(port, 20, 'BASE');
     const rssBefore = agent.rssBytes();
@@ -76,7 +82,7 @@ describe('MLLP bounds (real agent)', () => {
     console.log(
       `unfinished-frame flood: RSS ${mb(rssBefore)} MB -> peak ${mb(peakRss)} MB (+${mb(peakRss - rssBefore)} MB); ` +
         `ACK median/max ${median(baseline).toFixed(1)}/${max(baseline).toFixed(1)} ms before, ${median(during).toFixed(1)}/${max(during).toFixed(1)} ms during; ` +
-        `${closedByAgent} of 40 flood connections closed by the agent; each ACK during: ${during.map((t) => t.toFixed(0)).join(" ")} ms`,
+        `${closedByAgent} of 40 flood connections closed by the agent; each ACK during: ${during.map((t) => t.toFixed(0)).join(' ')} ms`,
     );
     expect(peakRss - rssBefore).toBeLessThan(250 * MB);
     expect(closedByAgent).toBeGreaterThanOrEqual(10);
@@ -86,7 +92,7 @@ describe('MLLP bounds (real agent)', () => {
   }, 120_000);
 
   it('keeps at most maxConnections of 2,000 idle connections, lets a new sender in, and closes idle ones after idleTimeout', async () => {
-    agent = await Hl7AttackAgent.start(dir.path, { source: { idleTimeout: '3s' } });
+    agent = await Hl7AttackAgent.start(ownDir(), { source: { idleTimeout: '3s' } });
     const port = agent.mllpPort;
     const idle: { socket: net.Socket; closed: Promise<void> }[] = [];
     for (let i = 0; i < 2000; i += 100) {
@@ -104,7 +110,7 @@ describe('MLLP bounds (real agent)', () => {
   }, 120_000);
 
   it('refuses a 15 MB message of 4 million segments with AR while another sender stays fast', async () => {
-    agent = await Hl7AttackAgent.start(dir.path);
+    agent = await Hl7AttackAgent.start(ownDir());
     const port = agent.mllpPort;
     const rssBefore = agent.rssBytes();
     const header = 'MSH|^~\\&|EVIL|NET|WL|AGENT|20260101||ORU^R01|SEG4M|P|2.5\rPID|1||MRN1\rOBR|1|ORD-SEG|ORD-SEG\r';
