@@ -109,6 +109,28 @@ describe('MLLP bounds (real agent)', () => {
     expect(agent.log).toMatch(/"peer":"127\.0\.0\.1:\d+".*Closing idle MLLP connection/);
   }, 120_000);
 
+  it('journals a valid 15 MB message (a PDF report in one OBX) in slices while another sender gets its ACKs', async () => {
+    agent = await Hl7AttackAgent.start(ownDir());
+    const port = agent.mllpPort;
+    const report = potassiumResult({ controlId: 'PDF-1', value: '4.3', order: 'ORD-PDF' }).replace(/\r$/, `\rOBX|2|ED|PDF^Report||^AP^PDF^Base64^${'QUJD'.repeat((15 * MB) / 4)}|||||F\r`);
+    const sender = await Hl7Peer.connect(port);
+    const other = await Hl7Peer.connect(port);
+    const pending = sender.send(report, 60_000);
+    let answered = false;
+    void pending.then(() => (answered = true));
+    const times: number[] = [];
+    for (let i = 0; !answered || times.length < 10; i++) {
+      times.push((await other.send(potassiumResult({ controlId: `PDF-SIDE-${i}`, value: '4.0', order: `ORD-PDF-SIDE-${i}` }), 30_000)).ms);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const { ack, ms } = await pending;
+    sender.close();
+    other.close();
+    console.log(`valid 15 MB message: answered ${ack.get('MSA-1')} in ${ms.toFixed(0)} ms; other sender's ACK median/max ${median(times).toFixed(1)}/${max(times).toFixed(1)} ms over ${times.length} messages`);
+    expect(ack.get('MSA-1')).toBe('AA');
+    expect(agent.journaled('PDF-1')).toHaveLength(1);
+  }, 120_000);
+
   it('refuses a 15 MB message of 4 million segments with AR while another sender stays fast', async () => {
     agent = await Hl7AttackAgent.start(ownDir());
     const port = agent.mllpPort;
