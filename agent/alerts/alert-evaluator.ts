@@ -78,8 +78,8 @@ export function feedLagExceeded(feed: { lagSeconds: number; blocked: string | nu
 
 export class AlertEvaluator {
   private readonly conditions = new Map<string, DebouncedLevel>();
-  /** Per control-id-reused subject, the reuse count last seen: a rise raises the alert. */
-  private readonly reuseCounts = new Map<string, number>();
+  /** Per control-id-reused condition, what was last seen of it: a rise of the count raises the alert. */
+  private readonly reuseSeen = new Map<string, { subject: string; count: number; details: AlertRecord['details'] }>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -139,6 +139,7 @@ export class AlertEvaluator {
       if (change) alerts.push(this.record('source-silent', source.name, change, silentSeconds, quietMs / 1000, { lastMessageAtMs: source.lastMessageAtMs }));
     }
 
+    const reusesNow = new Set<string>();
     for (const source of inputs.sources) {
       for (const reuse of source.controlIdReuse ?? []) {
         // An event, not a level: raised by each new reuse, resolved after settleAfter
@@ -146,13 +147,26 @@ export class AlertEvaluator {
         // and a reuse after the restart must raise again.
         const subject = controlIdReuseSubject(source.name, reuse);
         const key = alertKey('control-id-reused', subject);
-        const observed = reuse.count > (this.reuseCounts.get(key) ?? 0) ? 1 : 0;
-        this.reuseCounts.set(key, reuse.count);
+        reusesNow.add(key);
+        const observed = reuse.count > (this.reuseSeen.get(key)?.count ?? 0) ? 1 : 0;
+        const details = { source: source.name, sendingApplication: reuse.sendingApplication, sendingFacility: reuse.sendingFacility, controlId: reuse.controlId, seq: reuse.seq };
+        this.reuseSeen.set(key, { subject, count: reuse.count, details });
         let condition = this.conditions.get(key);
         if (!condition) this.conditions.set(key, (condition = new DebouncedLevel({ raiseAfterMs: 0, clearAfterMs: settle })));
         const change = condition.observe(observed, nowMs);
-        const details = { source: source.name, sendingApplication: reuse.sendingApplication, sendingFacility: reuse.sendingFacility, controlId: reuse.controlId, seq: reuse.seq };
         if (change) alerts.push(this.record('control-id-reused', subject, change, reuse.count, null, details));
+      }
+    }
+    // MSH-3/MSH-4 are whatever peers send: a sender the listener no longer lists
+    // resolves like a quiet one, and is then forgotten, so the conditions stay bounded.
+    for (const [key, seen] of this.reuseSeen) {
+      if (reusesNow.has(key)) continue;
+      const condition = this.conditions.get(key);
+      const change = condition?.observe(0, nowMs);
+      if (change) alerts.push(this.record('control-id-reused', seen.subject, change, seen.count, null, seen.details));
+      if ((condition?.level ?? 0) === 0) {
+        this.reuseSeen.delete(key);
+        this.conditions.delete(key);
       }
     }
     return alerts;

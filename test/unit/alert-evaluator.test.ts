@@ -164,5 +164,18 @@ describe('AlertEvaluator', () => {
     // The second reuse at 20 s keeps it raised; it resolves settleAfter (60 s) after that.
     expect(alerts[1]!.atMs - T0).toBe(81_000);
   });
+
+  it('resolves and forgets a control-id-reused sender the listener no longer lists', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const alerts = simulate(evaluator, 200, (i, now) => {
+      const base = inputs({ lastMessageAtMs: now });
+      const reuse = i < 5 ? [] : i < 10 ? [{ sendingApplication: `APP${i}`, sendingFacility: 'X', controlId: 'C1', count: 1, seq: i }] : [];
+      return { ...base, sources: [{ ...base.sources[0]!, controlIdReuse: reuse }] };
+    });
+    // Five senders, each listed for one sample: each raised once and resolved settleAfter later.
+    expect(alerts.filter((a) => a.state === 'firing').map((a) => a.subject)).toEqual(['lis APP5|X', 'lis APP6|X', 'lis APP7|X', 'lis APP8|X', 'lis APP9|X']);
+    expect(alerts.filter((a) => a.state === 'resolved')).toHaveLength(5);
+    expect(evaluator.levelOf('control-id-reused', 'lis APP5|X')).toBe(0);
+  });
 });
 
