@@ -27,6 +27,15 @@ export class MllpByteBudget {
     this.partialLimitBytes = Math.floor(limitBytes * PARTIAL_SHARE);
   }
 
+  /**
+   * What is wrong with this budget for frames of up to `maxFrameBytes`, naming the
+   * keys; undefined when the largest frame fits in the unfinished frames' share.
+   */
+  problemWith(maxFrameBytes: number): string | undefined {
+    if (this.partialLimitBytes >= maxFrameBytes) return undefined;
+    return `expected at least 4/3 of maxFrameBytes (${maxFrameBytes} bytes): unfinished frames may hold 3/4 of maxBufferedBytes, and the largest frame must fit`;
+  }
+
   /** Bytes held now, both kinds. */
   get usedBytes(): number {
     return this.held.partial + this.held.complete;

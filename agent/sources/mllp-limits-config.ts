@@ -21,8 +21,5 @@ export const MLLP_LIMIT_KEYS = {
 
 /** What is wrong with a source's limits taken together, naming the keys; undefined when nothing is. */
 export function mllpLimitsProblem(source: { maxFrameBytes?: number | undefined; maxBufferedBytes: number }): string | undefined {
-  const maxFrameBytes = source.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const partialLimit = new MllpByteBudget(source.maxBufferedBytes).partialLimitBytes;
-  if (partialLimit >= maxFrameBytes) return undefined;
-  return `expected at least 4/3 of maxFrameBytes (${maxFrameBytes} bytes): unfinished frames may hold 3/4 of maxBufferedBytes, and the largest frame must fit`;
+  return new MllpByteBudget(source.maxBufferedBytes).problemWith(source.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
 }

@@ -21,8 +21,9 @@
 //     digest (without MSH-7). The same MSH-10 with other content (a spoofed message
 //     that took the sender's next control id, a sender whose counter reset) is
 //     journaled as a new event, logged and reported for the control-id-reused alert.
-//  9. Floods: more than maxConnections open connections are closed on accept; bytes
-//     held in unfinished and unanswered frames across connections are bounded by
+//  9. Floods: at maxConnections, a new connection closes the one idle longest (or is
+//     closed itself when every one has a message in flight); bytes held in
+//     unfinished and unanswered frames across connections are bounded by
 //     maxBufferedBytes (a complete frame over it is answered AR, an unfinished one AR
 //     from its MSH and the connection closed); a frame of more than maxSegments
 //     segments is dropped as it arrives and answered AR; a connection idle for
@@ -199,17 +200,13 @@ export class MllpListener {
   private readonly ackIdPrefix: string;
   private ackSequence = 0;
 
-  /** @throws RangeError when a mapping rule is malformed (naming the rule). */
+  /** @throws RangeError when a mapping rule is malformed (naming the rule), or maxBufferedBytes cannot hold a maxFrameBytes frame. */
   constructor(private readonly options: MllpListenerOptions) {
     checkHl7Mapping(options.mapping);
     this.now = options.now ?? (() => new Date());
-    const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.budget = new MllpByteBudget(options.maxBufferedBytes ?? DEFAULT_MLLP_MAX_BUFFERED_BYTES);
-    if (this.budget.partialLimitBytes < maxFrameBytes) {
-      throw new RangeError(
-        `MLLP source "${options.name}": maxBufferedBytes (${this.budget.limitBytes}) must be at least 4/3 of maxFrameBytes (${maxFrameBytes}), or the largest frame could never arrive`,
-      );
-    }
+    const problem = this.budget.problemWith(options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES);
+    if (problem !== undefined) throw new RangeError(`MLLP source "${options.name}": maxBufferedBytes (${this.budget.limitBytes}): ${problem}`);
     // ACK control ids must differ across restarts too; MSH-10 is 20 characters in v2.5.
     this.ackIdPrefix = `WL${Date.now().toString(36).toUpperCase()}`;
   }

@@ -363,6 +363,27 @@ describe('MllpListener', () => {
     expect(writer.journal.map((r) => r.dedupe?.id)).toEqual(['SEG-2']);
   });
 
+  it('answers AR to a complete frame that does not fit in maxBufferedBytes, keeps the connection and takes it once room is made', async () => {
+    const { writer, port } = await listen({ maxFrameBytes: 1024, maxBufferedBytes: 2048 });
+    writer.hold = true;
+    const sender = await connect(port);
+    const padded = (id: string) => adt(id).replace('EVN|', `NTE|1||${'x'.repeat(700)}\rEVN|`);
+    for (const id of ['BUD-1', 'BUD-2', 'BUD-3']) sender.send(padded(id));
+    await expect.poll(() => writer.holding).toBe(2);
+    writer.releaseInReverse();
+    const answers = [await sender.nextAckMessage(), await sender.nextAckMessage(), await sender.nextAckMessage()];
+    expect(answers.map((a) => `${a.get('MSA-2')} ${a.get('MSA-1')}`)).toEqual(['BUD-1 AA', 'BUD-2 AA', 'BUD-3 AR']);
+    expect(answers[2]!.get('ERR-8')).toMatch(/maxBufferedBytes \(2048 bytes\); resend later/);
+    sender.send(padded('BUD-3'));
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+  });
+
+  it('refuses a byte budget that cannot hold the largest frame', () => {
+    expect(() => new MllpListener({ name: 'lis-mllp', host: '127.0.0.1', port: 0, writer: new RecordingWriter(), mapping: mergeMapping([]), log: pino({ level: 'silent' }), maxBufferedBytes: 1024 })).toThrow(
+      /maxBufferedBytes \(1024\): expected at least 4\/3 of maxFrameBytes/,
+    );
+  });
+
   it('answers what a sender sent before it half-closed', async () => {
     const { writer, port } = await listen();
     writer.hold = true;
