@@ -27,6 +27,10 @@ export interface SourceStatus {
   quietPeriodSeconds?: number | null;
   /** MLLP: senders that reused a control id with other content, newest first (the control-id-reused alert). */
   controlIdReuse?: ControlIdReuse[];
+  /** MLLP: messages journaled although their control id was held with other content. */
+  controlIdsReused?: number;
+  /** MLLP: connections closed for maxConnections or maxBufferedBytes. */
+  connectionsRefused?: number;
 }
 
 export interface FeedStatus {

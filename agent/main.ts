@@ -209,6 +209,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         lastRejection: stats.lastRejection ? { atMs: toMs(stats.lastRejection.at), reason: stats.lastRejection.reason } : null,
         lastMessageAtMs: stats.lastMessageAt === undefined ? null : toMs(stats.lastMessageAt),
         controlIdReuse: stats.controlIdReuse,
+        controlIdsReused: stats.controlIdsReused,
+        connectionsRefused: stats.connectionsRefused,
       };
     }),
     ...(http

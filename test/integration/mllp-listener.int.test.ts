@@ -8,7 +8,7 @@ import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/sto
 
 /**
  * Stands in for the SQLite journal: records every request, dedupes on the dedupe key
- * as the store does, and can be told to fail or to hold commits until released.
+ * (id and digest) and reports an id held with another digest as reused, as the store does, and can be told to fail or to hold commits until released.
  */
 class RecordingWriter implements JournalWriter {
   readonly requests: AppendRequest[] = [];
@@ -17,19 +17,23 @@ class RecordingWriter implements JournalWriter {
   hold = false;
   private readonly held: (() => void)[] = [];
   private readonly seen = new Map<string, number[]>();
+  private readonly ids = new Set<string>();
   private seq = 0;
 
   async append(request: AppendRequest): Promise<AppendResult> {
     this.requests.push(request);
     if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.failure !== undefined) throw this.failure;
-    const key = `${request.dedupe?.scope}\u0000${request.dedupe?.id}\u0000${request.dedupe?.digest}`;
+    const id = `${request.dedupe?.scope}\u0000${request.dedupe?.id}`;
+    const key = `${id}\u0000${request.dedupe?.digest}`;
     const earlier = this.seen.get(key);
     if (earlier !== undefined) return { seqs: earlier, duplicate: true };
     const seqs = request.events.map(() => ++this.seq);
+    const reused = this.ids.has(id);
     this.seen.set(key, seqs);
+    this.ids.add(id);
     this.journal.push(request);
-    return { seqs, duplicate: false };
+    return reused ? { seqs, duplicate: false, idReused: true } : { seqs, duplicate: false };
   }
 
   /** Commits held appends, last first, to show ACK order does not follow commit order. */
@@ -361,6 +365,16 @@ describe('MllpListener', () => {
     expect(refused.get('ERR-8')).toMatch(/maxSegments \(10\)/);
     expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
     expect(writer.journal.map((r) => r.dedupe?.id)).toEqual(['SEG-2']);
+  });
+
+  it('counts a reused control id with other content and lists its sender, clipped, for the alert', async () => {
+    const { listener, port } = await listen();
+    const sender = await connect(port);
+    sender.send(adt('REUSE-1', 'P1'));
+    sender.send(adt('REUSE-1', 'P2'));
+    await sender.nextAckMessage();
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+    expect(listener.stats()).toMatchObject({ controlIdsReused: 1, controlIdReuse: [{ sendingApplication: 'HIS', sendingFacility: 'HOSP', controlId: 'REUSE-1', count: 1, seq: 2 }] });
   });
 
   it('answers AR to a complete frame that does not fit in maxBufferedBytes, keeps the connection and takes it once room is made', async () => {
