@@ -8,7 +8,8 @@ import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/sto
 
 /**
  * Stands in for the SQLite journal: records every request, dedupes on the dedupe key
- * (id and digest) and reports an id held with another digest as reused, as the store does, and can be told to fail or to hold commits until released.
+ * (id and digest) and reports an id held with another digest as reused, as the store
+ * does, and can be told to fail or to hold commits until released.
  */
 class RecordingWriter implements JournalWriter {
   readonly requests: AppendRequest[] = [];
