@@ -10,6 +10,7 @@ import type { FeedControlState } from './admin/index.js';
 import type { LedgerStatus } from './audit/index.js';
 import type { IdentifierScanStatus } from './policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from './store/index.js';
+import type { ControlIdReuse } from './sources/control-id-reuse-log.js';
 
 export interface SourceStatus {
   name: string;
@@ -24,6 +25,12 @@ export interface SourceStatus {
   lastMessageAtMs: number | null;
   /** Silent longer than this raises an alert (alerts.quietPeriods), in seconds; null when the source has none. */
   quietPeriodSeconds?: number | null;
+  /** MLLP: senders that reused a control id with other content, newest first (the control-id-reused alert). */
+  controlIdReuse?: ControlIdReuse[];
+  /** MLLP: messages journaled although their control id was held with other content. */
+  controlIdsReused?: number;
+  /** MLLP: connections closed for maxConnections or maxBufferedBytes. */
+  connectionsRefused?: number;
 }
 
 export interface FeedStatus {

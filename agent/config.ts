@@ -22,6 +22,7 @@ import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
+import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp-limits-config.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /**
@@ -58,6 +59,8 @@ const MllpSourceSchema = z.strictObject({
   /** Rules consulted before the defaults (ADT -> adt, ORU -> results, ...). */
   mapping: z.array(Hl7MappingRuleSchema).default([]),
   maxFrameBytes: z.number().int().positive().optional(),
+  /** maxConnections, maxBufferedBytes, maxSegments, idleTimeout (agent/sources/mllp-limits-config.ts). */
+  ...MLLP_LIMIT_KEYS,
   /** Still accepted when the disk is critical (e.g. the LIS with critical lab results). */
   critical: z.boolean().default(false),
 });
@@ -231,6 +234,8 @@ export const AgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: 'expected a source name not used elsewhere ("http" is the ingest API)' });
       }
       sourceNames.add(source.name);
+      const limits = mllpLimitsProblem(source);
+      if (limits !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBufferedBytes'], message: limits });
     });
   });
 

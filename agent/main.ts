@@ -188,6 +188,10 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         admission,
         mapping: mergeMapping(source.mapping, DEFAULT_HL7_MAPPING),
         maxFrameBytes: source.maxFrameBytes,
+        maxConnections: source.maxConnections,
+        maxBufferedBytes: source.maxBufferedBytes,
+        maxSegments: source.maxSegments,
+        idleTimeoutMs: source.idleTimeout,
         log: log.child({ source: source.name }),
       }),
   );
@@ -208,6 +212,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         duplicates: stats.duplicates,
         lastRejection: stats.lastRejection ? { atMs: toMs(stats.lastRejection.at), reason: stats.lastRejection.reason } : null,
         lastMessageAtMs: stats.lastMessageAt === undefined ? null : toMs(stats.lastMessageAt),
+        controlIdReuse: stats.controlIdReuse,
+        controlIdsReused: stats.controlIdsReused,
+        connectionsRefused: stats.connectionsRefused,
       };
     }),
     ...(http

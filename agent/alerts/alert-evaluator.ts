@@ -18,8 +18,29 @@ export interface AlertInputs {
     /** Set by the pause/resume feature; absent means not paused. */
     paused?: boolean;
   }[];
-  sources: readonly { name: string; lastMessageAtMs: number | null }[];
+  sources: readonly {
+    name: string;
+    lastMessageAtMs: number | null;
+    /** HL7 senders that reused a control id with other content (agent/sources/control-id-reuse-log.ts); absent for other kinds. */
+    controlIdReuse?: readonly ControlIdReuseInput[];
+  }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
+}
+
+/** One sender's reused control ids, as the MLLP listener counts them. */
+export interface ControlIdReuseInput {
+  sendingApplication: string;
+  sendingFacility: string;
+  /** The latest control id reused. */
+  controlId: string;
+  /** Reuses since the agent started; a rise is a new one. */
+  count: number;
+  seq: number;
+}
+
+/** The alert subject for a sender of a source: "lis LIS|HOSP". */
+export function controlIdReuseSubject(source: string, reuse: { sendingApplication: string; sendingFacility: string }): string {
+  return `${source} ${reuse.sendingApplication}|${reuse.sendingFacility}`;
 }
 
 /** Link states in which nothing reaches the relay although the agent wants it to. */
@@ -57,6 +78,8 @@ export function feedLagExceeded(feed: { lagSeconds: number; blocked: string | nu
 
 export class AlertEvaluator {
   private readonly conditions = new Map<string, DebouncedLevel>();
+  /** Per control-id-reused condition, what was last seen of it: a rise of the count raises the alert. */
+  private readonly reuseSeen = new Map<string, { subject: string; count: number; details: AlertRecord['details'] }>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -115,6 +138,37 @@ export class AlertEvaluator {
       const change = this.observe('source-silent', source.name, observed, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
       if (change) alerts.push(this.record('source-silent', source.name, change, silentSeconds, quietMs / 1000, { lastMessageAtMs: source.lastMessageAtMs }));
     }
+
+    const reusesNow = new Set<string>();
+    for (const source of inputs.sources) {
+      for (const reuse of source.controlIdReuse ?? []) {
+        // An event, not a level: raised by each new reuse, resolved after settleAfter
+        // without one. Not restored across a restart: the counts start again from 0,
+        // and a reuse after the restart must raise again.
+        const subject = controlIdReuseSubject(source.name, reuse);
+        const key = alertKey('control-id-reused', subject);
+        reusesNow.add(key);
+        const observed = reuse.count > (this.reuseSeen.get(key)?.count ?? 0) ? 1 : 0;
+        const details = { source: source.name, sendingApplication: reuse.sendingApplication, sendingFacility: reuse.sendingFacility, controlId: reuse.controlId, seq: reuse.seq };
+        this.reuseSeen.set(key, { subject, count: reuse.count, details });
+        let condition = this.conditions.get(key);
+        if (!condition) this.conditions.set(key, (condition = new DebouncedLevel({ raiseAfterMs: 0, clearAfterMs: settle })));
+        const change = condition.observe(observed, nowMs);
+        if (change) alerts.push(this.record('control-id-reused', subject, change, reuse.count, null, details));
+      }
+    }
+    // MSH-3/MSH-4 are whatever peers send: a sender the listener no longer lists
+    // resolves like a quiet one, and is then forgotten, so the conditions stay bounded.
+    for (const [key, seen] of this.reuseSeen) {
+      if (reusesNow.has(key)) continue;
+      const condition = this.conditions.get(key);
+      const change = condition?.observe(0, nowMs);
+      if (change) alerts.push(this.record('control-id-reused', seen.subject, change, seen.count, null, seen.details));
+      if ((condition?.level ?? 0) === 0) {
+        this.reuseSeen.delete(key);
+        this.conditions.delete(key);
+      }
+    }
     return alerts;
   }
 
@@ -162,6 +216,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
   switch (rule) {
     case 'link':
     case 'backlog-age':
+    case 'control-id-reused':
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';

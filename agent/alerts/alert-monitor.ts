@@ -2,6 +2,7 @@
 // store it, log it, hand it to the dashboard's listeners and to each delivery
 // queue. It has no timer of its own: the operations sampler calls check().
 import { alertKey, type AlertRecord } from './alert.js';
+import { controlIdReuseSubject } from './alert-evaluator.js';
 import type { AlertDelivery, AlertDeliveryStatus } from './alert-delivery.js';
 import type { AlertEvaluator, AlertInputs } from './alert-evaluator.js';
 import type { AlertStore } from './alert-store.js';
@@ -106,6 +107,9 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
     keys.add(alertKey('backlog-age', feed.feed));
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));
+  for (const source of inputs.sources) {
+    for (const reuse of source.controlIdReuse ?? []) keys.add(alertKey('control-id-reused', controlIdReuseSubject(source.name, reuse)));
+  }
   if (inputs.disk) keys.add(alertKey('disk', inputs.disk.path));
   return keys;
 }

@@ -43,6 +43,10 @@ export function alertMessage(a: AlertTextInput): string {
       const reason = a.details.reason ? `: ${a.details.reason}` : ` (${value.toFixed(1)}% used)`;
       return `disk holding ${a.subject} ${state}${reason}${a.level > 0 ? forecast : ''}`;
     }
+    case 'control-id-reused':
+      return a.level === 0
+        ? `no more reused HL7 control ids from ${a.subject}`
+        : `HL7 sender ${a.subject} reused control id ${a.details.controlId ?? '?'} for a message with different content (journaled as seq ${a.details.seq ?? '?'}; ${value} reuse(s) so far): a spoofed message, or a sender whose counter reset`;
     case 'source-silent':
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`

@@ -4,9 +4,9 @@
 // never anything from a message.
 
 /** The conditions the agent watches. */
-export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent';
+export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent' | 'control-id-reused';
 
-export const ALERT_RULES: readonly AlertRule[] = ['link', 'lag', 'backlog-age', 'disk', 'source-silent'];
+export const ALERT_RULES: readonly AlertRule[] = ['link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused'];
 
 /** `critical` and `warning` while firing; `info` for the record that says it resolved. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -20,7 +20,10 @@ export interface AlertRecord {
   /** When the change was decided, ms since the epoch. */
   atMs: number;
   rule: AlertRule;
-  /** What it is about: a relay (link), a feed (lag, backlog-age), a source, or the data directory (disk). */
+  /**
+   * What it is about: a relay (link), a feed (lag, backlog-age), a source, the data
+   * directory (disk), or a source's sender (control-id-reused: `lis LIS|HOSP`, MSH-3|MSH-4).
+   */
   subject: string;
   /** The level now: 0 fine, 1 raised, 2 critical (disk only). */
   level: number;

@@ -23,8 +23,13 @@ export interface AppendRequest {
    * A retransmission key (HL7: sending application/facility + MSH-10). If the
    * store already holds it, nothing is appended and the earlier seqs are returned
    * with duplicate: true.
+   *
+   * With a `digest` (of the content, e.g. HL7 without MSH-7) the key matches only
+   * the same content: the same id with another digest is appended as a new event
+   * and reported as `idReused`. Without one, the id alone decides (HTTP
+   * idempotency keys). Keys stored before digests existed match on the id alone.
    */
-  dedupe?: { scope: string; id: string };
+  dedupe?: { scope: string; id: string; digest?: string };
   /** The source's new position (CDC offset, file position), saved in the same transaction. */
   position?: string;
 }
@@ -34,6 +39,11 @@ export interface AppendResult {
   seqs: number[];
   /** True when the dedupe key was already held and nothing new was written. */
   duplicate: boolean;
+  /**
+   * True when the dedupe id was already held with other content (another digest):
+   * the events were appended all the same, as new. Absent otherwise.
+   */
+  idReused?: boolean;
 }
 
 /** What a source needs from the store: append, resolved only once the events are durable. */

@@ -170,8 +170,8 @@ export class JournalTrimmer {
     this.forgetSuperseded = db.prepare('DELETE FROM journal_superseded WHERE seq IN (SELECT seq FROM journal_superseded ORDER BY seq LIMIT ?)');
     this.lowerKeptRows = db.prepare('UPDATE journal_trim_floor SET kept_rows = MAX(0, kept_rows - ?)');
     this.deleteOldDedupeKeys = db.prepare(
-      `DELETE FROM dedupe_keys WHERE (scope, id) IN
-         (SELECT scope, id FROM dedupe_keys WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)`,
+      `DELETE FROM dedupe_keys WHERE (scope, id, digest) IN
+         (SELECT scope, id, digest FROM dedupe_keys WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)`,
     );
     this.selectHead = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'journal'");
     this.trimEventsChunk = db.transaction((boundSeq: number, cutoffMs: number): ChunkOutcome => {

@@ -36,6 +36,13 @@ export interface JournalRange {
 
 type CommitListener = (headSeq: number) => void;
 
+/** A dedupe_keys row as the lookup reads it; digest '' means the id alone (see migrations.ts, 7). */
+interface DedupeRow {
+  digest: string;
+  first_seq: number;
+  event_count: number;
+}
+
 /** Events and the bytes of their bodies. */
 export interface StreamTally {
   events: number;
@@ -111,10 +118,12 @@ export class Journal implements JournalWriter {
     );
     this.deleteRecord = db.prepare('DELETE FROM records WHERE stream = ? AND key = ?');
     this.claimDedupeKey = db.prepare(
-      `INSERT INTO dedupe_keys (scope, id, first_seq, event_count, received_at_ms)
-       VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope, id) DO NOTHING`,
+      `INSERT INTO dedupe_keys (scope, id, digest, first_seq, event_count, received_at_ms)
+       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, id, digest) DO NOTHING`,
     );
-    this.findDedupeKey = db.prepare('SELECT first_seq, event_count FROM dedupe_keys WHERE scope = ? AND id = ?');
+    // Every digest held for the id: a request matches its own, or a digest-less
+    // row (a key without content, or one stored before digests existed).
+    this.findDedupeKey = db.prepare('SELECT digest, first_seq, event_count FROM dedupe_keys WHERE scope = ? AND id = ?');
     this.savePosition = db.prepare(
       `INSERT INTO source_positions (source, position, updated_at_ms) VALUES (?, ?, ?)
        ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at_ms = excluded.updated_at_ms`,
@@ -241,13 +250,15 @@ export class Journal implements JournalWriter {
   }
 
   private appendInTransaction(request: AppendRequest, tsMs: number): AppendResult {
+    let idReused = false;
     if (request.dedupe) {
-      const held = this.findDedupeKey.get(request.dedupe.scope, request.dedupe.id) as
-        | { first_seq: number; event_count: number }
-        | undefined;
+      const digest = request.dedupe.digest ?? '';
+      const rows = this.findDedupeKey.all(request.dedupe.scope, request.dedupe.id) as DedupeRow[];
+      const held = rows.find((row) => row.digest === digest) ?? rows.find((row) => row.digest === '' || digest === '');
       if (held) {
         return { seqs: Array.from({ length: held.event_count }, (_, i) => held.first_seq + i), duplicate: true };
       }
+      idReused = rows.length > 0;
     }
     const seqs: number[] = [];
     for (const event of request.events) {
@@ -260,10 +271,10 @@ export class Journal implements JournalWriter {
     }
     if (request.dedupe) {
       // Seqs within one request are consecutive: one writer, one transaction.
-      this.claimDedupeKey.run(request.dedupe.scope, request.dedupe.id, seqs[0] ?? 0, seqs.length, tsMs);
+      this.claimDedupeKey.run(request.dedupe.scope, request.dedupe.id, request.dedupe.digest ?? '', seqs[0] ?? 0, seqs.length, tsMs);
     }
     if (request.position !== undefined) this.savePosition.run(request.source, request.position, tsMs);
-    return { seqs, duplicate: false };
+    return idReused ? { seqs, duplicate: false, idReused } : { seqs, duplicate: false };
   }
 }
 

@@ -185,4 +185,27 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   ALTER TABLE journal_trim_floor ADD COLUMN kept_rows INTEGER NOT NULL DEFAULT 0;
   UPDATE journal_trim_floor SET kept_rows = (SELECT COUNT(*) FROM journal WHERE seq <= trimmed_through);
   `,
+  `
+  -- A retransmission is the same message, not merely the same id: dedupe keys
+  -- gain the digest of the content (HL7: SHA-256 of the message without MSH-7,
+  -- agent/sources/hl7/hl7-content-digest.ts), and one id may now hold several
+  -- digests (a spoofed message that took a sender's next control id, or a
+  -- sender whose counter reset). Rows written before this migration have no
+  -- digest (''): they keep matching on the id alone until they age out of the
+  -- dedupe retention, so no retransmission is journaled twice across the
+  -- upgrade. The primary key changes, so the table is rebuilt.
+  CREATE TABLE dedupe_keys_by_digest (
+    scope          TEXT    NOT NULL,
+    id             TEXT    NOT NULL,
+    digest         TEXT    NOT NULL,
+    first_seq      INTEGER NOT NULL,
+    event_count    INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (scope, id, digest)
+  ) WITHOUT ROWID;
+  INSERT INTO dedupe_keys_by_digest SELECT scope, id, '', first_seq, event_count, received_at_ms FROM dedupe_keys;
+  DROP TABLE dedupe_keys;
+  ALTER TABLE dedupe_keys_by_digest RENAME TO dedupe_keys;
+  CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
+  `,
 ];

@@ -8,7 +8,8 @@ import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/sto
 
 /**
  * Stands in for the SQLite journal: records every request, dedupes on the dedupe key
- * as the store does, and can be told to fail or to hold commits until released.
+ * (id and digest) and reports an id held with another digest as reused, as the store
+ * does, and can be told to fail or to hold commits until released.
  */
 class RecordingWriter implements JournalWriter {
   readonly requests: AppendRequest[] = [];
@@ -17,19 +18,23 @@ class RecordingWriter implements JournalWriter {
   hold = false;
   private readonly held: (() => void)[] = [];
   private readonly seen = new Map<string, number[]>();
+  private readonly ids = new Set<string>();
   private seq = 0;
 
   async append(request: AppendRequest): Promise<AppendResult> {
     this.requests.push(request);
     if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.failure !== undefined) throw this.failure;
-    const key = `${request.dedupe?.scope}\u0000${request.dedupe?.id}`;
+    const id = `${request.dedupe?.scope}\u0000${request.dedupe?.id}`;
+    const key = `${id}\u0000${request.dedupe?.digest}`;
     const earlier = this.seen.get(key);
     if (earlier !== undefined) return { seqs: earlier, duplicate: true };
     const seqs = request.events.map(() => ++this.seq);
+    const reused = this.ids.has(id);
     this.seen.set(key, seqs);
+    this.ids.add(id);
     this.journal.push(request);
-    return { seqs, duplicate: false };
+    return reused ? { seqs, duplicate: false, idReused: true } : { seqs, duplicate: false };
   }
 
   /** Commits held appends, last first, to show ACK order does not follow commit order. */
@@ -148,7 +153,7 @@ describe('MllpListener', () => {
     expect(writer.journal).toHaveLength(1);
     const request = writer.journal[0]!;
     expect(request.source).toBe('lis-mllp');
-    expect(request.dedupe).toEqual({ scope: 'HIS|HOSP', id: 'MSG-1' });
+    expect(request.dedupe).toEqual({ scope: 'HIS|HOSP', id: 'MSG-1', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(request.events).toHaveLength(1);
     const event = request.events[0]!;
     expect(event).toMatchObject({ stream: 'adt', key: 'P12345', op: 'upsert', contentType: 'hl7v2' });
@@ -280,7 +285,7 @@ describe('MllpListener', () => {
     expect(stored).toContain('北京市朝阳区');
     expect(stored).toBe(text);
     expect(event.headers).toMatchObject({ charset: 'GB 18030-2000', sendingFacility: '北京协和医院' });
-    expect(writer.journal[0]!.dedupe).toEqual({ scope: 'HIS|北京协和医院', id: 'GB-1' });
+    expect(writer.journal[0]!.dedupe).toEqual({ scope: 'HIS|北京协和医院', id: 'GB-1', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     expect(ackBytes.includes(iconv.encode('北京协和医院', 'gb18030'))).toBe(true);
     const ack = Hl7Message.parse(iconv.decode(ackBytes, 'gb18030'));
@@ -339,6 +344,59 @@ describe('MllpListener', () => {
 
     other.send(adt('OK-1'));
     expect((await other.nextAckMessage()).get('MSA-1')).toBe('AA');
+  });
+
+  it('appends pipelined messages in arrival order even when a large one is parsed in slices', async () => {
+    const { writer, port } = await listen();
+    const sender = await connect(port);
+    const large = adt('ORDER-1').replace('EVN|', `NTE|1||${'x'.repeat(1024 * 1024)}\rEVN|`);
+    sender.socket.write(Buffer.concat([large, adt('ORDER-2'), adt('ORDER-3')].map((m) => frameMllp(Buffer.from(m)))));
+    for (const id of ['ORDER-1', 'ORDER-2', 'ORDER-3']) expect((await sender.nextAckMessage()).get('MSA-2')).toBe(id);
+    expect(writer.requests.map((r) => r.dedupe?.id)).toEqual(['ORDER-1', 'ORDER-2', 'ORDER-3']);
+  });
+
+  it('answers a message of more than maxSegments segments AR, echoing MSH-10, and goes on with the next', async () => {
+    const { writer, port } = await listen({ maxSegments: 10 });
+    const sender = await connect(port);
+    sender.send(adt('SEG-1').replace('EVN|', 'NTE|1\r'.repeat(20) + 'EVN|'));
+    sender.send(adt('SEG-2'));
+    const refused = await sender.nextAckMessage();
+    expect(refused.get('MSA-1')).toBe('AR');
+    expect(refused.get('MSA-2')).toBe('SEG-1');
+    expect(refused.get('ERR-8')).toMatch(/maxSegments \(10\)/);
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+    expect(writer.journal.map((r) => r.dedupe?.id)).toEqual(['SEG-2']);
+  });
+
+  it('counts a reused control id with other content and lists its sender, clipped, for the alert', async () => {
+    const { listener, port } = await listen();
+    const sender = await connect(port);
+    sender.send(adt('REUSE-1', 'P1'));
+    sender.send(adt('REUSE-1', 'P2'));
+    await sender.nextAckMessage();
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+    expect(listener.stats()).toMatchObject({ controlIdsReused: 1, controlIdReuse: [{ sendingApplication: 'HIS', sendingFacility: 'HOSP', controlId: 'REUSE-1', count: 1, seq: 2 }] });
+  });
+
+  it('answers AR to a complete frame that does not fit in maxBufferedBytes, keeps the connection and takes it once room is made', async () => {
+    const { writer, port } = await listen({ maxFrameBytes: 1024, maxBufferedBytes: 2048 });
+    writer.hold = true;
+    const sender = await connect(port);
+    const padded = (id: string) => adt(id).replace('EVN|', `NTE|1||${'x'.repeat(700)}\rEVN|`);
+    for (const id of ['BUD-1', 'BUD-2', 'BUD-3']) sender.send(padded(id));
+    await expect.poll(() => writer.holding).toBe(2);
+    writer.releaseInReverse();
+    const answers = [await sender.nextAckMessage(), await sender.nextAckMessage(), await sender.nextAckMessage()];
+    expect(answers.map((a) => `${a.get('MSA-2')} ${a.get('MSA-1')}`)).toEqual(['BUD-1 AA', 'BUD-2 AA', 'BUD-3 AR']);
+    expect(answers[2]!.get('ERR-8')).toMatch(/maxBufferedBytes \(2048 bytes\); resend later/);
+    sender.send(padded('BUD-3'));
+    expect((await sender.nextAckMessage()).get('MSA-1')).toBe('AA');
+  });
+
+  it('refuses a byte budget that cannot hold the largest frame', () => {
+    expect(() => new MllpListener({ name: 'lis-mllp', host: '127.0.0.1', port: 0, writer: new RecordingWriter(), mapping: mergeMapping([]), log: pino({ level: 'silent' }), maxBufferedBytes: 1024 })).toThrow(
+      /maxBufferedBytes \(1024\): expected at least 4\/3 of maxFrameBytes/,
+    );
   });
 
   it('answers what a sender sent before it half-closed', async () => {

@@ -25,6 +25,18 @@ describe('agent config', () => {
     expect(config.replication.backoff.maxMs).toBe(5_000);
   });
 
+  it('bounds an MLLP source by default: 100 connections, 64 MiB held, 50 000 segments, 5 min idle', () => {
+    const config = parse(minimal + `sources:\n  - { kind: mllp, name: lis }\n`);
+    expect(config.sources[0]).toMatchObject({ maxConnections: 100, maxBufferedBytes: 64 * 1024 * 1024, maxSegments: 50_000, idleTimeout: 300_000 });
+    const tuned = parse(minimal + `sources:\n  - { kind: mllp, name: lis, maxBufferedBytes: 256MiB, idleTimeout: 0, maxSegments: 200000 }\n`);
+    expect(tuned.sources[0]).toMatchObject({ maxBufferedBytes: 256 * 1024 * 1024, idleTimeout: 0, maxSegments: 200_000 });
+  });
+
+  it('refuses an MLLP byte budget the largest frame cannot fit in, naming the key', () => {
+    const problems = problemsOf(minimal + `sources:\n  - { kind: mllp, name: lis, maxBufferedBytes: 16MiB }\n`);
+    expect(problems).toEqual([expect.stringMatching(/^sources\[0\]\.maxBufferedBytes: expected at least 4\/3 of maxFrameBytes \(16777216 bytes\).*\(agent\.yaml\)$/)]);
+  });
+
   it('names the key, the value and the file for a bad host:port', () => {
     const problems = problemsOf(minimal + `sources:\n  - { kind: mllp, name: lis, listen: "2575x" }\n`);
     expect(problems).toEqual(['sources[0].listen: expected host:port, got "2575x" (agent.yaml)']);

@@ -56,4 +56,30 @@ describe('agent database migrations (real SQLite file)', () => {
       db.close();
     }
   });
+
+  it('keeps retransmission protection for dedupe keys stored before digests: they match on the id alone until they age out', async () => {
+    const file = join(dir.path, 'agent.db');
+    const before = new Database(file);
+    before.pragma('journal_mode = WAL');
+    for (let version = 0; version < 6; version++) before.exec(AGENT_MIGRATIONS[version]!);
+    before.pragma('user_version = 6');
+    before.prepare("INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers) VALUES ('results', 'R1', 'upsert', 1000, 'lis', 'hl7v2', ?, '{}')").run(Buffer.from('MSH|old'));
+    before.prepare("INSERT INTO dedupe_keys VALUES ('LIS|LAB', 'MSG0001', 1, 1, 1000)").run();
+    before.close();
+
+    const db = openAgentDatabase(file);
+    try {
+      expect(db.prepare('SELECT scope, id, digest, first_seq FROM dedupe_keys').all()).toEqual([{ scope: 'LIS|LAB', id: 'MSG0001', digest: '', first_seq: 1 }]);
+      const journal = new Journal(db);
+      // The sender's retransmission after the upgrade now carries a digest; the old key still answers it.
+      const resent = await journal.append({
+        source: 'lis',
+        events: [{ stream: 'results', key: 'R1', op: 'upsert', contentType: 'hl7v2', body: Buffer.from('MSH|old'), headers: {} }],
+        dedupe: { scope: 'LIS|LAB', id: 'MSG0001', digest: 'f00d' },
+      });
+      expect(resent).toEqual({ seqs: [1], duplicate: true });
+    } finally {
+      db.close();
+    }
+  });
 });

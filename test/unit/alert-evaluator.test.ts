@@ -147,4 +147,35 @@ describe('AlertEvaluator', () => {
     expect(Object.keys(alert!).sort()).toEqual(['atMs', 'details', 'id', 'level', 'message', 'previousLevel', 'rule', 'severity', 'state', 'subject', 'threshold', 'value']);
     expect(alert!.details).toEqual({ state: 'backoff', sinceMs: T0, lastError: 'connect ECONNREFUSED 10.0.0.7:7443' });
   });
+
+  it('raises control-id-reused once per burst of reused control ids from a sender, naming it and the id, and resolves after settleAfter', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const reuse = (count: number, controlId: string) => [{ sendingApplication: 'LIS', sendingFacility: 'LAB', controlId, count, seq: 40 + count, lastAtMs: T0 }];
+    const alerts = simulate(evaluator, 300, (i, now) => {
+      const base = inputs({ lastMessageAtMs: now });
+      const count = i < 10 ? 0 : i < 20 ? 1 : 2;
+      const sources = [{ ...base.sources[0]!, controlIdReuse: count === 0 ? [] : reuse(count, count === 1 ? 'LAB000101' : 'LAB000102') }];
+      return { ...base, sources };
+    });
+    expect(summary(alerts)).toEqual(['control-id-reused:lis LIS|LAB firing critical', 'control-id-reused:lis LIS|LAB resolved info']);
+    expect(alerts[0]!.atMs - T0).toBe(10_000);
+    expect(alerts[0]!.message).toContain('reused control id LAB000101');
+    expect(alerts[0]!.details).toMatchObject({ source: 'lis', sendingApplication: 'LIS', sendingFacility: 'LAB', controlId: 'LAB000101', seq: 41 });
+    // The second reuse at 20 s keeps it raised; it resolves settleAfter (60 s) after that.
+    expect(alerts[1]!.atMs - T0).toBe(81_000);
+  });
+
+  it('resolves and forgets a control-id-reused sender the listener no longer lists', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const alerts = simulate(evaluator, 200, (i, now) => {
+      const base = inputs({ lastMessageAtMs: now });
+      const reuse = i < 5 ? [] : i < 10 ? [{ sendingApplication: `APP${i}`, sendingFacility: 'X', controlId: 'C1', count: 1, seq: i }] : [];
+      return { ...base, sources: [{ ...base.sources[0]!, controlIdReuse: reuse }] };
+    });
+    // Five senders, each listed for one sample: each raised once and resolved settleAfter later.
+    expect(alerts.filter((a) => a.state === 'firing').map((a) => a.subject)).toEqual(['lis APP5|X', 'lis APP6|X', 'lis APP7|X', 'lis APP8|X', 'lis APP9|X']);
+    expect(alerts.filter((a) => a.state === 'resolved')).toHaveLength(5);
+    expect(evaluator.levelOf('control-id-reused', 'lis APP5|X')).toBe(0);
+  });
 });
+

@@ -3,6 +3,7 @@ import {
   escapeHl7,
   Hl7Error,
   Hl7Message,
+  hl7ContentDigest,
   parseHl7Path,
   readHl7Header,
   STANDARD_DELIMITERS,
@@ -220,5 +221,21 @@ describe('readHl7Header', () => {
   it('finds nothing in text without an MSH', () => {
     expect(readHl7Header('PID|1||X')).toBeUndefined();
     expect(readHl7Header('')).toBeUndefined();
+  });
+});
+
+describe('hl7ContentDigest', () => {
+  const message = (sentAt: string, value = '4.2', terminator = '\r') =>
+    Hl7Message.parse([`MSH|^~\\&|LIS|LAB|WL|AGENT|${sentAt}||ORU^R01|M1|P|2.5`, 'PID|1||MRN1', `OBX|1|NM|K||${value}`, ''].join(terminator));
+
+  it('is the same for a retransmission that restamped MSH-7 or changed segment terminators', () => {
+    const digest = hl7ContentDigest(message('20260101083000'));
+    expect(digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(hl7ContentDigest(message('20260101090000'))).toBe(digest);
+    expect(hl7ContentDigest(message('20260101083000', '4.2', '\r\n'))).toBe(digest);
+  });
+
+  it('differs for any other difference in content', () => {
+    expect(hl7ContentDigest(message('20260101083000', '7.9'))).not.toBe(hl7ContentDigest(message('20260101083000')));
   });
 });

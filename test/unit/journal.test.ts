@@ -61,6 +61,20 @@ describe('Journal (real SQLite file)', () => {
     expect(journal.head).toBe(1);
   });
 
+  it('dedupes on the digest with the id: the same id with other content is appended and reported as reused', async () => {
+    const key = (digest: string) => ({ scope: 'LIS|LAB', id: 'MSG0101', digest });
+    const first = await journal.append({ source: 'lis', events: [row('results', 'R1', 'spoofed')], dedupe: key('aaaa') });
+    const other = await journal.append({ source: 'lis', events: [row('results', 'R1', 'real')], dedupe: key('bbbb') });
+    expect(first).toEqual({ seqs: [1], duplicate: false });
+    expect(other).toEqual({ seqs: [2], duplicate: false, idReused: true });
+    // Each content's retransmission is recognised, whichever came first.
+    expect(await journal.append({ source: 'lis', events: [row('results', 'R1', 'real')], dedupe: key('bbbb') })).toEqual({ seqs: [2], duplicate: true });
+    expect(await journal.append({ source: 'lis', events: [row('results', 'R1', 'spoofed')], dedupe: key('aaaa') })).toEqual({ seqs: [1], duplicate: true });
+    expect(new LocalCopy(db).get('results', 'R1')?.body.toString()).toContain('"real"');
+    // A key without a digest (HTTP idempotency) matches on the id alone, as before.
+    expect(await journal.append({ source: 'http', events: [row('results', 'R1', 'x')], dedupe: { scope: 'LIS|LAB', id: 'MSG0101' } })).toMatchObject({ duplicate: true });
+  });
+
   it('removes a deleted key from the local copy but keeps the delete in the journal', async () => {
     await journal.append({ source: 'http', events: [row('adt', 'P9', 'v1')] });
     await journal.append({ source: 'http', events: [row('adt', 'P9', '', 'delete')] });

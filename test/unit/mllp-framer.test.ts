@@ -106,3 +106,35 @@ describe('MllpFramer', () => {
     expect(framer.push(frameMllp(small))).toEqual([small]);
   });
 });
+
+describe('MllpFramer segment bound', () => {
+  const many = (segments: number) => Buffer.from(`MSH|^~\\&|LIS|LAB|||20240105||ORU^R01|BIG1|P|2.5\r${'ZZZ\r'.repeat(segments)}`);
+
+  it('passes a frame within maxSegments whole', () => {
+    const payload = many(9);
+    expect(new MllpFramer(1 << 20, 10).pushFrames(frameMllp(payload))).toEqual([{ payload, segmentsOverLimit: false }]);
+  });
+
+  it('drops a frame over maxSegments as it arrives, keeping only its head, and goes on with the next frame', () => {
+    const framer = new MllpFramer(1 << 24, 1000);
+    const big = frameMllp(many(100_000));
+    const frames = [];
+    for (let at = 0; at < big.length; at += 65_536) {
+      frames.push(...framer.pushFrames(big.subarray(at, at + 65_536)));
+      // Never more than the head and one read held while dropping.
+      expect(framer.bufferedBytes).toBeLessThanOrEqual(65_536 + 8192);
+    }
+    frames.push(...framer.pushFrames(frameMllp(first)));
+    expect(frames).toHaveLength(2);
+    expect(frames[0]!.segmentsOverLimit).toBe(true);
+    expect(frames[0]!.payload.length).toBe(8192);
+    expect(frames[0]!.payload.toString('latin1')).toMatch(/^MSH\|.*\|BIG1\|/);
+    expect(frames[1]).toEqual({ payload: first, segmentsOverLimit: false });
+  });
+
+  it('counts LF-terminated segments when the frame has no CR', () => {
+    const payload = Buffer.from('MSH|^~\\&|A|B\nPID|1\nOBX|1\n');
+    expect(new MllpFramer(1 << 20, 2).pushFrames(frameMllp(payload))[0]!.segmentsOverLimit).toBe(true);
+    expect(new MllpFramer(1 << 20, 3).pushFrames(frameMllp(payload))[0]!.segmentsOverLimit).toBe(false);
+  });
+});

@@ -228,6 +228,11 @@ export class Hl7Message implements Hl7Header {
     return this.segmentIds;
   }
 
+  /** The segments as split (terminators and blank lines removed), MSH first. */
+  get segmentTexts(): readonly string[] {
+    return this.segments;
+  }
+
   /** How many segments with this id the message holds. */
   segmentCount(id: string): number {
     return this.occurrencesOf(id.toUpperCase()).length;

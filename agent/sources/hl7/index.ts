@@ -6,7 +6,9 @@ export {
   DEFAULT_MAX_FRAME_BYTES,
   MllpFrameTooLargeError,
   MllpFramer,
+  MLLP_REFUSED_FRAME_HEAD_BYTES,
   frameMllp,
+  type MllpFrame,
 } from './mllp-framer.js';
 export { DEFAULT_HL7_FALLBACK_CHARSET, decodeHl7, encodeHl7, hl7CharsetEncoding, type DecodedHl7 } from './hl7-charset.js';
 export {
@@ -20,6 +22,7 @@ export {
   type Hl7Header,
   type Hl7Path,
 } from './hl7-message.js';
+export { hl7ContentDigest } from './hl7-content-digest.js';
 export { buildAck, DEFAULT_ACK_VERSION, type AckCode, type AckError, type AckOptions } from './hl7-ack.js';
 export {
   DEFAULT_HL7_MAPPING,
