@@ -111,6 +111,22 @@ export class BatchTooLargeError extends RelayError {
   }
 }
 
+/**
+ * A batch's payload inflates past what an agent sends (the uncompressed ceiling
+ * per batch, or the inflation ratio). Inflation was stopped at the limit and
+ * nothing of the batch was stored (gRPC RESOURCE_EXHAUSTED).
+ */
+export class BatchInflationError extends RelayError {
+  override name = 'BatchInflationError';
+  constructor(
+    message: string,
+    readonly feed: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, ErrorCode.BATCH_INFLATION, options);
+  }
+}
+
 /** A batch failed to verify or decode, or its range is malformed. Nothing of it was stored. */
 export class BadBatchError extends RelayError {
   override name = 'BadBatchError';

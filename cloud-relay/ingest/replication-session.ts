@@ -26,8 +26,9 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   BatchDecodeError,
+  ErrorCode,
   PROTOCOL_VERSION,
-  decodeEvents,
+  decodeEventsAsync,
   pb,
   type AgentMessage,
   type JournalEvent,
@@ -37,6 +38,7 @@ import { NAME_PATTERN } from '../config.js';
 import {
   AgentAuthError,
   BadBatchError,
+  BatchInflationError,
   BatchTooLargeError,
   ProtocolVersionError,
   FeedRevokedError,
@@ -266,17 +268,24 @@ export class ReplicationSession {
 
     let events: JournalEvent[];
     try {
-      events = decodeEvents({
-        codec: batch.codec ?? 0,
-        payload,
-        payloadSha256: batch.payloadSha256 ?? new Uint8Array(),
-        firstSeq,
-        lastSeq,
-        eventCount: batch.eventCount ?? 0,
-      });
+      // Inflated on the thread pool and stopped at the batch's limit: a bomb costs no stall and no memory past it.
+      events = await decodeEventsAsync(
+        {
+          codec: batch.codec ?? 0,
+          payload,
+          payloadSha256: batch.payloadSha256 ?? new Uint8Array(),
+          firstSeq,
+          lastSeq,
+          eventCount: batch.eventCount ?? 0,
+          uncompressedBytes: batch.uncompressedBytes ?? 0,
+        },
+        this.deps.maxBatchBytes,
+      );
     } catch (cause) {
       if (!(cause instanceof BatchDecodeError)) throw cause;
-      throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause });
+      const message = `batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`;
+      if (cause.code === ErrorCode.BATCH_INFLATION) throw new BatchInflationError(message, feed, { cause });
+      throw new BadBatchError(message, feed, { cause });
     }
     // storeBatch decides again under the write lock; its decision is the one answered.
     let stored;
