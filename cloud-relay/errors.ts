@@ -28,6 +28,17 @@ export const RelayErrorCode = {
   CERTIFICATE_MISMATCH: 'WL_CERTIFICATE_MISMATCH',
   /** The hospital revoked the feed: its data was deleted from the relay and it is not served. Ask the hospital. */
   FEED_REVOKED: 'WL_FEED_REVOKED',
+  /**
+   * A Replicate stream sent no valid Hello within grpc.helloTimeoutMs and was closed.
+   * An agent reconnects by itself; if it keeps happening, the line is too slow for the deadline: raise it.
+   */
+  HELLO_TIMEOUT: 'WL_HELLO_TIMEOUT',
+  /**
+   * Too many Replicate streams from one address have not said Hello yet
+   * (grpc.maxUnauthenticatedStreamsPerPeer); this one was refused. Behind a proxy
+   * that hides agent addresses, raise the cap.
+   */
+  TOO_MANY_UNAUTHENTICATED: 'WL_TOO_MANY_UNAUTHENTICATED',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -221,6 +232,25 @@ export class FeedRevokedError extends RelayError {
       `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: its data was deleted from this relay and it is no longer served`,
       RelayErrorCode.FEED_REVOKED,
     );
+  }
+}
+
+/** A Replicate stream did not say Hello in time (gRPC DEADLINE_EXCEEDED). */
+export class HelloTimeoutError extends RelayError {
+  override name = 'HelloTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`no valid Hello within ${timeoutMs} ms of opening the stream; the first message on a stream must be Hello`, RelayErrorCode.HELLO_TIMEOUT);
+  }
+}
+
+/** Too many streams from one peer address are waiting for Hello (gRPC RESOURCE_EXHAUSTED). */
+export class TooManyUnauthenticatedStreamsError extends RelayError {
+  override name = 'TooManyUnauthenticatedStreamsError';
+  constructor(
+    readonly peerHost: string,
+    readonly limit: number,
+  ) {
+    super(`${limit} streams from this address are already waiting to say Hello; say Hello on those first`, RelayErrorCode.TOO_MANY_UNAUTHENTICATED);
   }
 }
 

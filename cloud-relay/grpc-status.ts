@@ -11,12 +11,14 @@ import {
   CertificateIdentityError,
   FeedNotGrantedError,
   FeedRevokedError,
+  HelloTimeoutError,
   HospitalRequiredError,
   ProtocolVersionError,
   ProtocolViolationError,
   RelayError,
   RelayErrorCode,
   ShuttingDownError,
+  TooManyUnauthenticatedStreamsError,
   UnknownFeedError,
   VendorAuthError,
 } from './errors.js';
@@ -29,7 +31,10 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
-  if (error instanceof BatchTooLargeError || error instanceof BatchInflationError) return Status.RESOURCE_EXHAUSTED;
+  if (error instanceof BatchTooLargeError || error instanceof BatchInflationError || error instanceof TooManyUnauthenticatedStreamsError) {
+    return Status.RESOURCE_EXHAUSTED;
+  }
+  if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
   if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (

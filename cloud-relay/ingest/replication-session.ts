@@ -144,6 +144,13 @@ export class ReplicationSession {
     return this.agent && { ...this.agent };
   }
 
+  /** Ends the stream with `error` if it has not said Hello yet (the service's Hello deadline); true if it did end it. */
+  refuseBeforeHello(error: RelayError): boolean {
+    if (this.state !== 'awaiting-hello') return false;
+    this.fail(error);
+    return true;
+  }
+
   /** Finishes queued batches, then ends the stream with UNAVAILABLE (relay shutdown). */
   async drain(): Promise<void> {
     if (this.state === 'closed') return;
