@@ -26,7 +26,10 @@ export const RelayErrorCode = {
    * Install the certificate issued for this hospital (relays[].tls.certFile) or correct hospital.id.
    */
   CERTIFICATE_MISMATCH: 'WL_CERTIFICATE_MISMATCH',
-  /** The hospital revoked the feed: its data was deleted from the relay and it is not served. Ask the hospital. */
+  /**
+   * The hospital revoked the feed: it is not served, and its events are erased from the relay's database
+   * (deleted and overwritten). Copies made before the revoke are outside the relay's reach. Ask the hospital.
+   */
   FEED_REVOKED: 'WL_FEED_REVOKED',
   /**
    * A Replicate stream sent no valid Hello within grpc.helloTimeoutMs and was closed.
@@ -219,7 +222,7 @@ export class ShuttingDownError extends RelayError {
   }
 }
 
-/** The hospital revoked the feed: its data is deleted and it is neither stored nor served (HTTP 410, gRPC NOT_FOUND). */
+/** The hospital revoked the feed: its events are erased and it is neither stored nor served (HTTP 410, gRPC NOT_FOUND). */
 export class FeedRevokedError extends RelayError {
   override name = 'FeedRevokedError';
   constructor(
@@ -229,7 +232,7 @@ export class FeedRevokedError extends RelayError {
     readonly revokedAtMs: number,
   ) {
     super(
-      `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: its data was deleted from this relay and it is no longer served`,
+      `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: it is no longer served, and its events are erased from this relay's database (deleted and overwritten); copies made before the revoke are outside the relay's reach`,
       RelayErrorCode.FEED_REVOKED,
     );
   }
