@@ -126,30 +126,18 @@ export class BatchTooLargeError extends RelayError {
 }
 
 /**
- * A batch's payload inflates past what an agent sends (the uncompressed ceiling
- * per batch, or the inflation ratio). Inflation was stopped at the limit and
- * nothing of the batch was stored (gRPC RESOURCE_EXHAUSTED).
+ * A batch failed to verify or decode, or its range is malformed; or (code
+ * BATCH_INFLATION, gRPC RESOURCE_EXHAUSTED) its payload inflates past what an
+ * agent sends, and inflation was stopped at the limit. Nothing of it was stored.
  */
-export class BatchInflationError extends RelayError {
-  override name = 'BatchInflationError';
-  constructor(
-    message: string,
-    readonly feed: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, ErrorCode.BATCH_INFLATION, options);
-  }
-}
-
-/** A batch failed to verify or decode, or its range is malformed. Nothing of it was stored. */
 export class BadBatchError extends RelayError {
   override name = 'BadBatchError';
   constructor(
     message: string,
     readonly feed: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: typeof ErrorCode.BAD_BATCH | typeof ErrorCode.BATCH_INFLATION },
   ) {
-    super(message, ErrorCode.BAD_BATCH, options);
+    super(message, options?.code ?? ErrorCode.BAD_BATCH, options);
   }
 }
 

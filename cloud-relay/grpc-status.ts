@@ -2,11 +2,11 @@
 // travels twice: at the front of the status details (people read those) and in
 // the `wardline-error-code` trailer (programs read that).
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { ErrorCode } from '../protocol/index.js';
 import {
   AgentAuthError,
   BadBatchError,
   BadRequestError,
-  BatchInflationError,
   BatchTooLargeError,
   CertificateIdentityError,
   FeedNotGrantedError,
@@ -31,7 +31,8 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
-  if (error instanceof BatchTooLargeError || error instanceof BatchInflationError || error instanceof TooManyUnauthenticatedStreamsError) {
+  const inflatesTooFar = error instanceof BadBatchError && error.code === ErrorCode.BATCH_INFLATION;
+  if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError) {
     return Status.RESOURCE_EXHAUSTED;
   }
   if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;

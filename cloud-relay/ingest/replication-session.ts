@@ -38,7 +38,6 @@ import { NAME_PATTERN } from '../config.js';
 import {
   AgentAuthError,
   BadBatchError,
-  BatchInflationError,
   BatchTooLargeError,
   ProtocolVersionError,
   FeedRevokedError,
@@ -290,9 +289,8 @@ export class ReplicationSession {
       );
     } catch (cause) {
       if (!(cause instanceof BatchDecodeError)) throw cause;
-      const message = `batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`;
-      if (cause.code === ErrorCode.BATCH_INFLATION) throw new BatchInflationError(message, feed, { cause });
-      throw new BadBatchError(message, feed, { cause });
+      const code = cause.code === ErrorCode.BATCH_INFLATION ? cause.code : ErrorCode.BAD_BATCH;
+      throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause, code });
     }
     // storeBatch decides again under the write lock; its decision is the one answered.
     let stored;

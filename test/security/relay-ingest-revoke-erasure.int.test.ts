@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { pb } from '../../protocol/index.js';
 import { RelayErrorCode } from '../../cloud-relay/index.js';
 import { FeedStore } from '../../cloud-relay/store/feed-store.js';
@@ -35,17 +35,11 @@ function markersOnDisk(dir: string): Record<string, number> {
 }
 
 describe('relay ingest: revoke erases the feed from disk', () => {
-  let relay: TestRelay;
-
-  beforeEach(async () => {
-    relay = new TestRelay();
-    await relay.start();
-  });
-  afterEach(async () => {
-    await relay.close();
-  });
+  const relay = new TestRelay();
+  afterAll(() => relay.close());
 
   it(`leaves none of ${EVENTS} identifiers of a revoked feed in any file of the data dir, and says only what is true`, async () => {
+    await relay.start();
     const { stream } = await connectAgent(relay, 'h1', ['adt', 'results']);
     for (let first = 1; first <= EVENTS; first += BATCH) {
       const last = Math.min(EVENTS, first + BATCH - 1);
@@ -84,7 +78,6 @@ describe('relay ingest: revoke erases the feed from disk', () => {
   }, 60_000);
 
   it('erases a revoked feed from a database made before auto_vacuum with one VACUUM, which converts it', async () => {
-    await relay.relay!.stop();
     const dir = makeTempDir('wardline-legacy-');
     try {
       const file = join(dir.path, 'relay.db');
