@@ -49,10 +49,13 @@ const BROTLI_QUALITY = 5;
 export const MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024;
 /**
  * A batch's EventList may be this many times the relay's maxBatchBytes (see
- * maxUncompressedBatchBytes): 16 MiB at the default 4 MiB ceiling, against the
- * agent's default read budget of 1 MiB of bodies per batch.
+ * maxUncompressedBatchBytes): 32 MiB at the default 4 MiB ceiling. An agent
+ * reads at most 0.9 x the ceiling of bodies per batch, but the event that
+ * reaches the budget is read whole: up to 16 MiB, the largest MLLP frame and
+ * ingest body the agent accepts, compressed well under the ceiling. 8x covers
+ * both with room for policy shaping and the protobuf envelope.
  */
-export const BATCH_UNCOMPRESSED_FACTOR = 4;
+export const BATCH_UNCOMPRESSED_FACTOR = 8;
 /**
  * The most an EventList may inflate per compressed payload byte. Measured with
  * the agent's codecs on 1 MiB batches: HL7 and JSON corpus 6-8x (gzip) and
@@ -223,10 +226,9 @@ export function batchInflationLimit(payloadBytes: number, maxBatchBytes: number)
 
 /**
  * The largest EventList a batch may carry at a relay accepting payloads of up to
- * `maxBatchBytes`, in bytes (never more than MAX_UNCOMPRESSED_BYTES). An agent reads
- * at most that many bytes of journaled bodies per batch (batch-budget.ts caps the
- * read at the ceiling the relay announces in Welcome); BATCH_UNCOMPRESSED_FACTOR
- * leaves room for what policy shaping and the protobuf envelope add.
+ * `maxBatchBytes`, in bytes (never more than MAX_UNCOMPRESSED_BYTES). An agent's
+ * read budget is capped at the ceiling the relay announces in Welcome
+ * (batch-budget.ts, feed-pump.ts); BATCH_UNCOMPRESSED_FACTOR says what it adds.
  */
 export function maxUncompressedBatchBytes(maxBatchBytes: number): number {
   return Math.min(MAX_UNCOMPRESSED_BYTES, maxBatchBytes * BATCH_UNCOMPRESSED_FACTOR);

@@ -76,11 +76,11 @@ describe('batch codec', () => {
 
   it('bounds inflation by the payload ratio, a floor for tiny payloads, and the per-batch ceiling', () => {
     const maxBatchBytes = 4 * 1024 * 1024;
-    expect(maxUncompressedBatchBytes(maxBatchBytes)).toBe(16 * 1024 * 1024);
+    expect(maxUncompressedBatchBytes(maxBatchBytes)).toBe(32 * 1024 * 1024);
     expect(maxUncompressedBatchBytes(MAX_UNCOMPRESSED_BYTES)).toBe(MAX_UNCOMPRESSED_BYTES);
     expect(batchInflationLimit(10, maxBatchBytes)).toBe(MIN_BATCH_INFLATION_BYTES);
     expect(batchInflationLimit(1000, maxBatchBytes)).toBe(1000 * MAX_BATCH_INFLATION_RATIO);
-    expect(batchInflationLimit(maxBatchBytes, maxBatchBytes)).toBe(16 * 1024 * 1024);
+    expect(batchInflationLimit(maxBatchBytes, maxBatchBytes)).toBe(32 * 1024 * 1024);
   });
 
   const bomb = (bytes: number) => {
