@@ -237,10 +237,7 @@ export class HelloTimeoutError extends RelayError {
 /** Too many streams from one peer address are waiting for Hello (gRPC RESOURCE_EXHAUSTED). */
 export class TooManyUnauthenticatedStreamsError extends RelayError {
   override name = 'TooManyUnauthenticatedStreamsError';
-  constructor(
-    readonly peerHost: string,
-    readonly limit: number,
-  ) {
+  constructor(readonly limit: number) {
     super(`${limit} streams from this address are already waiting to say Hello; say Hello on those first`, RelayErrorCode.TOO_MANY_UNAUTHENTICATED);
   }
 }

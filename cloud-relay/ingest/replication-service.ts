@@ -35,10 +35,16 @@ export class ReplicationService {
   private readonly overCap = new Set<string>();
   private readonly helloTimeoutMs: number;
   private readonly maxUnauthenticatedPerPeer: number;
+  /**
+   * One error for every refusal: a flood is refused thousands of times a second,
+   * and building an Error (its stack) each time was the largest cost of refusing.
+   */
+  private readonly overCapError: TooManyUnauthenticatedStreamsError;
 
   constructor(private readonly options: ReplicationServiceOptions) {
     this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.maxUnauthenticatedPerPeer = options.maxUnauthenticatedStreamsPerPeer ?? DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER;
+    this.overCapError = new TooManyUnauthenticatedStreamsError(this.maxUnauthenticatedPerPeer);
   }
 
   /** The grpc-js handler for Replicate (bidirectional streaming). */
@@ -102,7 +108,7 @@ export class ReplicationService {
 
   /** Ends a stream over the per-peer cap without building a session for it. */
   private refuse(call: ReplicateCall, host: string): void {
-    const error = new TooManyUnauthenticatedStreamsError(host, this.maxUnauthenticatedPerPeer);
+    const error = this.overCapError;
     this.options.metrics.streamErrors.inc({ code: error.code });
     if (!this.overCap.has(host)) {
       this.overCap.add(host);
