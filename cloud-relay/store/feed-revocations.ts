@@ -138,7 +138,9 @@ export class FeedRevocations {
   /**
    * Revokes (hospital, feed): marks it and drops its position at once, then
    * deletes its events chunk by chunk, yielding to the event loop between
-   * chunks. Resolves once nothing of the feed is left. Idempotent.
+   * chunks, and erases what was deleted from the files (erase()). Resolves once
+   * nothing of the feed is left; `erasure` says whether the WAL could be truncated.
+   * Idempotent: a repeat deletes what is left and erases again.
    */
   async revoke(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
     const { revocation, alreadyRevoked } = this.mark.immediate(hospital, feed, reason);
