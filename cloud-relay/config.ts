@@ -35,6 +35,14 @@ export const MIN_SECRET_LENGTH = 16;
 /** The largest maxBatchBytes accepted: what the batch codec would inflate anyway. */
 export const MAX_MAX_BATCH_BYTES = MAX_UNCOMPRESSED_BYTES;
 
+/**
+ * A Replicate stream that has not sent a valid Hello this long after opening is
+ * closed (DEADLINE_EXCEEDED), in milliseconds. Agents send Hello at once.
+ */
+export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
+/** Replicate streams one peer address may hold open before they say Hello; more are refused (RESOURCE_EXHAUSTED). */
+export const DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER = 32;
+
 /** Hospital ids, vendor names and feed names: safe in URLs, file names and log lines. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -58,6 +66,10 @@ const Grpc = z.strictObject({
   /** The largest compressed Batch.payload accepted, in bytes (announced to agents in Welcome). */
   maxBatchBytes: z.int().min(1024).max(MAX_MAX_BATCH_BYTES).default(DEFAULT_MAX_BATCH_BYTES),
   keepalive: Keepalive.prefault({}),
+  /** How long a Replicate stream may stay open without a valid Hello, in milliseconds. */
+  helloTimeoutMs: z.int().min(100).max(600_000).default(DEFAULT_HELLO_TIMEOUT_MS),
+  /** Replicate streams from one peer address that may wait for Hello at once (behind a proxy: all agents share its address). */
+  maxUnauthenticatedStreamsPerPeer: z.int().positive().default(DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER),
 });
 
 const Http = z.strictObject({

@@ -26,8 +26,22 @@ export const RelayErrorCode = {
    * Install the certificate issued for this hospital (relays[].tls.certFile) or correct hospital.id.
    */
   CERTIFICATE_MISMATCH: 'WL_CERTIFICATE_MISMATCH',
-  /** The hospital revoked the feed: its data was deleted from the relay and it is not served. Ask the hospital. */
+  /**
+   * The hospital revoked the feed: it is not served, and its events are erased from the relay's database
+   * (deleted and overwritten). Copies made before the revoke are outside the relay's reach. Ask the hospital.
+   */
   FEED_REVOKED: 'WL_FEED_REVOKED',
+  /**
+   * A Replicate stream sent no valid Hello within grpc.helloTimeoutMs and was closed.
+   * An agent reconnects by itself; if it keeps happening, the line is too slow for the deadline: raise it.
+   */
+  HELLO_TIMEOUT: 'WL_HELLO_TIMEOUT',
+  /**
+   * Too many Replicate streams from one address have not said Hello yet
+   * (grpc.maxUnauthenticatedStreamsPerPeer); this one was refused. Behind a proxy
+   * that hides agent addresses, raise the cap.
+   */
+  TOO_MANY_UNAUTHENTICATED: 'WL_TOO_MANY_UNAUTHENTICATED',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -111,15 +125,19 @@ export class BatchTooLargeError extends RelayError {
   }
 }
 
-/** A batch failed to verify or decode, or its range is malformed. Nothing of it was stored. */
+/**
+ * A batch failed to verify or decode, or its range is malformed; or (code
+ * BATCH_INFLATION, gRPC RESOURCE_EXHAUSTED) its payload inflates past what an
+ * agent sends, and inflation was stopped at the limit. Nothing of it was stored.
+ */
 export class BadBatchError extends RelayError {
   override name = 'BadBatchError';
   constructor(
     message: string,
     readonly feed: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: typeof ErrorCode.BAD_BATCH | typeof ErrorCode.BATCH_INFLATION },
   ) {
-    super(message, ErrorCode.BAD_BATCH, options);
+    super(message, options?.code ?? ErrorCode.BAD_BATCH, options);
   }
 }
 
@@ -192,7 +210,7 @@ export class ShuttingDownError extends RelayError {
   }
 }
 
-/** The hospital revoked the feed: its data is deleted and it is neither stored nor served (HTTP 410, gRPC NOT_FOUND). */
+/** The hospital revoked the feed: its events are erased and it is neither stored nor served (HTTP 410, gRPC NOT_FOUND). */
 export class FeedRevokedError extends RelayError {
   override name = 'FeedRevokedError';
   constructor(
@@ -202,9 +220,25 @@ export class FeedRevokedError extends RelayError {
     readonly revokedAtMs: number,
   ) {
     super(
-      `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: its data was deleted from this relay and it is no longer served`,
+      `feed "${feed}" of hospital "${hospital}" was revoked by the hospital at ${new Date(revokedAtMs).toISOString()}: it is no longer served, and its events are erased from this relay's database (deleted and overwritten); copies made before the revoke are outside the relay's reach`,
       RelayErrorCode.FEED_REVOKED,
     );
+  }
+}
+
+/** A Replicate stream did not say Hello in time (gRPC DEADLINE_EXCEEDED). */
+export class HelloTimeoutError extends RelayError {
+  override name = 'HelloTimeoutError';
+  constructor(readonly timeoutMs: number) {
+    super(`no valid Hello within ${timeoutMs} ms of opening the stream; the first message on a stream must be Hello`, RelayErrorCode.HELLO_TIMEOUT);
+  }
+}
+
+/** Too many streams from one peer address are waiting for Hello (gRPC RESOURCE_EXHAUSTED). */
+export class TooManyUnauthenticatedStreamsError extends RelayError {
+  override name = 'TooManyUnauthenticatedStreamsError';
+  constructor(readonly limit: number) {
+    super(`${limit} streams from this address are already waiting to say Hello; say Hello on those first`, RelayErrorCode.TOO_MANY_UNAUTHENTICATED);
   }
 }
 

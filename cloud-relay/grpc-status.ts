@@ -2,6 +2,7 @@
 // travels twice: at the front of the status details (people read those) and in
 // the `wardline-error-code` trailer (programs read that).
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { ErrorCode } from '../protocol/index.js';
 import {
   AgentAuthError,
   BadBatchError,
@@ -10,12 +11,14 @@ import {
   CertificateIdentityError,
   FeedNotGrantedError,
   FeedRevokedError,
+  HelloTimeoutError,
   HospitalRequiredError,
   ProtocolVersionError,
   ProtocolViolationError,
   RelayError,
   RelayErrorCode,
   ShuttingDownError,
+  TooManyUnauthenticatedStreamsError,
   UnknownFeedError,
   VendorAuthError,
 } from './errors.js';
@@ -28,7 +31,11 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
-  if (error instanceof BatchTooLargeError) return Status.RESOURCE_EXHAUSTED;
+  const inflatesTooFar = error instanceof BadBatchError && error.code === ErrorCode.BATCH_INFLATION;
+  if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError) {
+    return Status.RESOURCE_EXHAUSTED;
+  }
+  if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
   if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (

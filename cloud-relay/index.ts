@@ -11,6 +11,8 @@ export {
   DEFAULT_MIN_PING_INTERVAL_MS,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_PING_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER,
   MIN_SECRET_LENGTH,
 } from './config.js';
 export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';

@@ -87,6 +87,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     logger: logger.child({ service: 'replication' }),
     relayId: config.relayId,
     maxBatchBytes: config.grpc.maxBatchBytes,
+    helloTimeoutMs: config.grpc.helloTimeoutMs,
+    maxUnauthenticatedStreamsPerPeer: config.grpc.maxUnauthenticatedStreamsPerPeer,
     now,
   });
   const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, logger: logger.child({ service: 'feeds' }) });

@@ -18,6 +18,13 @@ export const ErrorCode = {
   BATCH_TOO_LARGE: 'WL_BATCH_TOO_LARGE',
   /** The batch names a feed the agent did not declare in Hello. */
   UNKNOWN_FEED: 'WL_UNKNOWN_FEED',
+  /**
+   * A batch's payload inflates past what an agent sends: more than the relay's
+   * uncompressed ceiling per batch or more than the inflation ratio allows. Nothing
+   * of it was stored. From a Wardline agent this means a single event larger than
+   * the ceiling: raise `grpc.maxBatchBytes` on the relay; otherwise the peer is hostile.
+   */
+  BATCH_INFLATION: 'WL_BATCH_INFLATION',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

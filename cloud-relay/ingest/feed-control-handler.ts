@@ -19,10 +19,13 @@ export async function handleRevoke(store: FeedStore, hospital: string, revoke: R
   store.ledgerHeads.record(hospital, feed, ledgerHeadOf(revoke), now, false);
   const reason = (revoke.reason ?? '').slice(0, MAX_REVOKE_REASON_CHARS);
   const outcome = await store.revokeFeed(hospital, feed, reason);
-  log.info(
-    { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted: outcome.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked },
-    outcome.alreadyRevoked ? 'revoke repeated by the hospital; whatever was left is deleted' : 'feed revoked by the hospital; its data is deleted',
-  );
+  const fields = { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted: outcome.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked, ...outcome.erasure };
+  if (outcome.erasure.walTruncated) {
+    log.info(fields, outcome.alreadyRevoked ? 'revoke repeated by the hospital; whatever was left is deleted and overwritten' : 'feed revoked by the hospital; its events are deleted and overwritten');
+  } else {
+    // Deleted and zeroed in the database, but older WAL frames still hold them until the next checkpoint.
+    log.warn(fields, 'feed revoked and its events deleted and zeroed, but readers kept the WAL busy: its older frames may still hold them until later writes reuse it; revoking the feed again retries');
+  }
   return pb.RelayMessage.create({
     revoked: {
       feed,

@@ -1,22 +1,68 @@
 // The gRPC Replication service: one ReplicationSession per Replicate stream.
-// The service only tracks sessions (for status and shutdown); everything a
-// stream does is in replication-session.ts.
+// The service tracks sessions (for status and shutdown) and bounds the ones
+// that have not said Hello; everything a stream does after that is in
+// replication-session.ts.
+//
+// Failure modes handled:
+//  1. Streams that open and never say Hello (thousands of them, to hold relay
+//     memory and file descriptors): each is closed with DEADLINE_EXCEEDED
+//     (WL_HELLO_TIMEOUT) helloTimeoutMs after it opened.
+//  2. One address opening streams faster than the deadline closes them: past
+//     maxUnauthenticatedStreamsPerPeer streams waiting for Hello, a new one from
+//     that address is refused at once with RESOURCE_EXHAUSTED
+//     (WL_TOO_MANY_UNAUTHENTICATED), without a session; agents that said Hello
+//     do not count, so an address's honest agents are not held back by them.
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from '../config.js';
+import { HelloTimeoutError, TooManyUnauthenticatedStreamsError } from '../errors.js';
+import { toGrpcStatus } from '../grpc-status.js';
 import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
 
-export type ReplicationServiceOptions = ReplicationSessionDeps;
+export interface ReplicationServiceOptions extends ReplicationSessionDeps {
+  /** Default DEFAULT_HELLO_TIMEOUT_MS. */
+  helloTimeoutMs?: number;
+  /** Default DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER. */
+  maxUnauthenticatedStreamsPerPeer?: number;
+}
 
 export class ReplicationService {
   private readonly sessions = new Set<ReplicationSession>();
+  /** Sessions that may not have said Hello yet, by peer host; pruned of those that did when counted. */
+  private readonly awaitingHello = new Map<string, Set<ReplicationSession>>();
+  /** Peer hosts refused since they were last under the cap (one warning per episode, not per stream). */
+  private readonly overCap = new Set<string>();
+  private readonly helloTimeoutMs: number;
+  private readonly maxUnauthenticatedPerPeer: number;
+  /**
+   * One error for every refusal: a flood is refused thousands of times a second,
+   * and building an Error (its stack) each time was the largest cost of refusing.
+   */
+  private readonly overCapError: TooManyUnauthenticatedStreamsError;
 
-  constructor(private readonly options: ReplicationServiceOptions) {}
+  constructor(private readonly options: ReplicationServiceOptions) {
+    this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.maxUnauthenticatedPerPeer = options.maxUnauthenticatedStreamsPerPeer ?? DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER;
+    this.overCapError = new TooManyUnauthenticatedStreamsError(this.maxUnauthenticatedPerPeer);
+  }
 
   /** The grpc-js handler for Replicate (bidirectional streaming). */
   readonly replicate = (call: ReplicateCall): void => {
-    const session = new ReplicationSession(call, this.options, (closed) => this.sessions.delete(closed));
+    const host = peerHost(call.getPeer());
+    const waiting = this.waitingFrom(host);
+    if (waiting.size >= this.maxUnauthenticatedPerPeer) return this.refuse(call, host);
+    this.overCap.delete(host);
+
+    const timer = setTimeout(() => session.refuseBeforeHello(new HelloTimeoutError(this.helloTimeoutMs)), this.helloTimeoutMs);
+    const session = new ReplicationSession(call, this.options, (closed) => {
+      clearTimeout(timer);
+      this.sessions.delete(closed);
+      waiting.delete(closed);
+      if (waiting.size === 0 && this.awaitingHello.get(host) === waiting) this.awaitingHello.delete(host);
+    });
     this.sessions.add(session);
+    waiting.add(session);
     session.start();
   };
 
@@ -48,4 +94,35 @@ export class ReplicationService {
   async closeAll(): Promise<void> {
     await Promise.all([...this.sessions].map((session) => session.drain()));
   }
+
+  /** The sessions from `host` still waiting for Hello (those that said it are dropped here). */
+  private waitingFrom(host: string): Set<ReplicationSession> {
+    let waiting = this.awaitingHello.get(host);
+    if (!waiting) {
+      waiting = new Set();
+      this.awaitingHello.set(host, waiting);
+    }
+    for (const session of waiting) if (session.connectedAgent) waiting.delete(session);
+    return waiting;
+  }
+
+  /** Ends a stream over the per-peer cap without building a session for it. */
+  private refuse(call: ReplicateCall, host: string): void {
+    const error = this.overCapError;
+    this.options.metrics.streamErrors.inc({ code: error.code });
+    if (!this.overCap.has(host)) {
+      this.overCap.add(host);
+      this.options.logger.warn({ peerHost: host, limit: this.maxUnauthenticatedPerPeer, code: error.code }, 'replication streams refused: too many from one address waiting to say Hello');
+    }
+    call.emit('error', toGrpcStatus(error));
+  }
+}
+
+/** The address part of a gRPC peer (`1.2.3.4:5678`, `[::1]:5678`), without the port. */
+export function peerHost(peer: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(peer);
+  if (bracketed) return bracketed[1]!;
+  const colon = peer.lastIndexOf(':');
+  // More than one colon without brackets is a bare IPv6 address: no port to strip.
+  return colon > 0 && peer.indexOf(':') === colon ? peer.slice(0, colon) : peer;
 }

@@ -26,8 +26,9 @@ import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   BatchDecodeError,
+  ErrorCode,
   PROTOCOL_VERSION,
-  decodeEvents,
+  decodeEventsAsync,
   pb,
   type AgentMessage,
   type JournalEvent,
@@ -140,6 +141,13 @@ export class ReplicationSession {
   /** The agent behind this stream, once it has said Hello. */
   get connectedAgent(): ConnectedAgent | undefined {
     return this.agent && { ...this.agent };
+  }
+
+  /** Ends the stream with `error` if it has not said Hello yet (the service's Hello deadline); true if it did end it. */
+  refuseBeforeHello(error: RelayError): boolean {
+    if (this.state !== 'awaiting-hello') return false;
+    this.fail(error);
+    return true;
   }
 
   /** Finishes queued batches, then ends the stream with UNAVAILABLE (relay shutdown). */
@@ -266,17 +274,23 @@ export class ReplicationSession {
 
     let events: JournalEvent[];
     try {
-      events = decodeEvents({
-        codec: batch.codec ?? 0,
-        payload,
-        payloadSha256: batch.payloadSha256 ?? new Uint8Array(),
-        firstSeq,
-        lastSeq,
-        eventCount: batch.eventCount ?? 0,
-      });
+      // Inflated on the thread pool and stopped at the batch's limit: a bomb costs no stall and no memory past it.
+      events = await decodeEventsAsync(
+        {
+          codec: batch.codec ?? 0,
+          payload,
+          payloadSha256: batch.payloadSha256 ?? new Uint8Array(),
+          firstSeq,
+          lastSeq,
+          eventCount: batch.eventCount ?? 0,
+          uncompressedBytes: batch.uncompressedBytes ?? 0,
+        },
+        this.deps.maxBatchBytes,
+      );
     } catch (cause) {
       if (!(cause instanceof BatchDecodeError)) throw cause;
-      throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause });
+      const code = cause.code === ErrorCode.BATCH_INFLATION ? cause.code : ErrorCode.BAD_BATCH;
+      throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause, code });
     }
     // storeBatch decides again under the write lock; its decision is the one answered.
     let stored;

@@ -11,10 +11,23 @@
 //     agent sends deletes it again and says how much.
 //  3. A batch of the feed stored by a second stream meanwhile: storeBatch
 //     refuses revoked feeds inside its transaction.
+//  4. Deleted bytes left on disk: the store runs with secure_delete, so the
+//     deleted cells and freed pages are zeros; after the deletion the WAL (which
+//     still holds the frames that wrote the events) is checkpointed and
+//     truncated, and the free pages are handed back to the file system
+//     (incremental_vacuum in steps; a file made before auto_vacuum, where free
+//     pages may predate secure_delete, gets one VACUUM, which also converts it).
+//  5. A reader holding the WAL when the checkpoint runs: retried a few times,
+//     then the outcome says the WAL was not truncated (and the log says so).
 import type Database from 'better-sqlite3';
 
 /** Events deleted per transaction. */
 export const DEFAULT_REVOKE_CHUNK_ROWS = 5_000;
+/** Free pages handed back per incremental_vacuum step (16 KiB pages: 16 MiB a step). */
+export const VACUUM_STEP_PAGES = 1_024;
+/** Checkpoint attempts when readers keep the WAL busy, one event-loop turn and BUSY_RETRY_MS apart. */
+const CHECKPOINT_ATTEMPTS = 5;
+const BUSY_RETRY_MS = 100;
 
 export interface FeedRevocation {
   hospital: string;
@@ -36,6 +49,17 @@ export interface RevokeOutcome {
   eventsDeleted: number;
   bytesDeleted: number;
   alreadyRevoked: boolean;
+  erasure: Erasure;
+}
+
+/** What was done so the deleted bytes cannot be read back from the relay's files. */
+export interface Erasure {
+  /** The WAL was checkpointed and truncated to zero bytes (false: a reader kept it busy). */
+  walTruncated: boolean;
+  /** Free pages handed back to the file system. */
+  freePagesReleased: number;
+  /** How they were handed back: none needed, incremental_vacuum steps, or one VACUUM of a file made without auto_vacuum. */
+  vacuum: 'none' | 'incremental' | 'full';
 }
 
 interface RevocationRow {
@@ -55,7 +79,7 @@ export class FeedRevocations {
   private readonly reinstateTransaction;
 
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly now: () => number,
     private readonly chunkRows = DEFAULT_REVOKE_CHUNK_ROWS,
   ) {
@@ -114,7 +138,9 @@ export class FeedRevocations {
   /**
    * Revokes (hospital, feed): marks it and drops its position at once, then
    * deletes its events chunk by chunk, yielding to the event loop between
-   * chunks. Resolves once nothing of the feed is left. Idempotent.
+   * chunks, and erases what was deleted from the files (erase()). Resolves once
+   * nothing of the feed is left; `erasure` says whether the WAL could be truncated.
+   * Idempotent: a repeat deletes what is left and erases again.
    */
   async revoke(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
     const { revocation, alreadyRevoked } = this.mark.immediate(hospital, feed, reason);
@@ -127,7 +153,47 @@ export class FeedRevocations {
       if (chunk.events < this.chunkRows) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    return { revocation: this.get(hospital, feed) ?? revocation, eventsDeleted, bytesDeleted, alreadyRevoked };
+    const erasure = await this.erase();
+    return { revocation: this.get(hospital, feed) ?? revocation, eventsDeleted, bytesDeleted, alreadyRevoked, erasure };
+  }
+
+  /**
+   * Makes what was deleted unrecoverable from the relay's files: truncates the
+   * WAL, hands free pages back in steps (yielding between them), truncates again.
+   */
+  private async erase(): Promise<Erasure> {
+    if (!(await this.truncateWal())) return { walTruncated: false, freePagesReleased: 0, vacuum: 'none' };
+    const freePages = this.db.pragma('freelist_count', { simple: true }) as number;
+    let vacuum: Erasure['vacuum'] = 'none';
+    if (freePages > 0) {
+      // 2 = INCREMENTAL. A file made before it (0 = NONE) may hold free pages
+      // written before secure_delete; VACUUM rewrites it without them and
+      // switches it to incremental, so this happens once.
+      if ((this.db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
+        vacuum = 'incremental';
+        while ((this.db.pragma('freelist_count', { simple: true }) as number) > 0) {
+          this.db.pragma(`incremental_vacuum(${VACUUM_STEP_PAGES})`);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } else {
+        vacuum = 'full';
+        this.db.pragma('auto_vacuum = INCREMENTAL');
+        this.db.exec('VACUUM');
+      }
+    }
+    // The vacuum went through the WAL too.
+    const walTruncated = vacuum === 'none' || (await this.truncateWal());
+    return { walTruncated, freePagesReleased: freePages, vacuum };
+  }
+
+  /** wal_checkpoint(TRUNCATE), retried while readers keep it busy; true once the WAL is empty. */
+  private async truncateWal(): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const [result] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (result?.busy === 0) return true;
+      if (attempt >= CHECKPOINT_ATTEMPTS) return false;
+      await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+    }
   }
 
   /** Lifts a revocation: the feed is accepted and served again from its mark at revocation. */

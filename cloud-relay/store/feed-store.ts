@@ -15,6 +15,9 @@
 //     from one read transaction, so the cursor never skips an event.
 //  5. A revoked feed (feed-revocations.ts): neither stored nor read; both
 //     check the mark inside their transaction.
+//  6. Deleted events left readable on disk (free pages, slack of live pages,
+//     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
+//     truncates the WAL and hands free pages back (feed-revocations.ts).
 import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -147,6 +150,9 @@ export class FeedStore {
       // Larger pages keep more HL7-sized rows per page in the clustered
       // (WITHOUT ROWID) event table; only takes effect when the file is new.
       db.pragma('page_size = 16384');
+      // Freed pages can be handed back in steps (incremental_vacuum) after a revoke
+      // instead of a VACUUM that blocks every hospital; only takes effect when the file is new.
+      db.pragma('auto_vacuum = INCREMENTAL');
       // WAL: vendor reads never block agent writes, and a commit is one append.
       db.pragma('journal_mode = WAL');
       // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power
@@ -154,6 +160,10 @@ export class FeedStore {
       // An ack promises durability, so every commit is fsynced.
       db.pragma('synchronous = FULL');
       db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+      // A revoke promises the feed is gone: deleted rows and freed pages are
+      // overwritten with zeros, so no PID segment survives in free pages or in the
+      // slack of live ones (feed-revocations.ts then truncates the WAL).
+      db.pragma('secure_delete = ON');
       migrate(db, options.file);
       return new FeedStore(db, options);
     } catch (error) {

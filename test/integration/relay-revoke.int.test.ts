@@ -80,7 +80,7 @@ describe('relay: ledger heads and revoke', () => {
     expect(gone.status).toBe(410);
     const error = ((await gone.json()) as { error: { code: string; message: string } }).error;
     expect(error.code).toBe(RelayErrorCode.FEED_REVOKED);
-    expect(error.message).toMatch(/^feed "adt" of hospital "h1" was revoked by the hospital at \S+: its data was deleted from this relay and it is no longer served$/);
+    expect(error.message).toMatch(/^feed "adt" of hospital "h1" was revoked by the hospital at \S+: it is no longer served, and its events are erased from this relay's database \(deleted and overwritten\); copies made before the revoke are outside the relay's reach$/);
     const tailStatus = await tail.status;
     expect(tailStatus.code).toBe(Status.NOT_FOUND);
     expect(tailStatus.metadata.get(ERROR_CODE_TRAILER)).toEqual([RelayErrorCode.FEED_REVOKED]);

@@ -1,5 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { BatchDecodeError, decodeEvents, encodeEvents, encodeEventsAsync, pb, sha256, type CodecName, type JournalEvent } from '../../protocol/index.js';
+import { gzipSync } from 'node:zlib';
+import {
+  BatchDecodeError,
+  ErrorCode,
+  MAX_BATCH_INFLATION_RATIO,
+  MAX_UNCOMPRESSED_BYTES,
+  MIN_BATCH_INFLATION_BYTES,
+  batchInflationLimit,
+  decodeEvents,
+  decodeEventsAsync,
+  encodeEvents,
+  encodeEventsAsync,
+  maxUncompressedBatchBytes,
+  pb,
+  sha256,
+  type CodecName,
+  type JournalEvent,
+} from '../../protocol/index.js';
 
 const events: JournalEvent[] = [5, 7, 8].map((seq) => ({
   seq,
@@ -48,5 +65,47 @@ describe('batch codec', () => {
     expect(() =>
       decodeEvents({ codec: pb.Codec.CODEC_GZIP, payload: garbage, payloadSha256: sha256(garbage), firstSeq: 1, lastSeq: 1, eventCount: 0 }),
     ).toThrow(/does not decompress/);
+  });
+
+  for (const codec of ['none', 'gzip', 'deflate', 'brotli'] as CodecName[]) {
+    it(`decodes ${codec} on the thread pool within the inflation limit`, async () => {
+      const encoded = encodeEvents(events, codec);
+      expect(await decodeEventsAsync({ ...encoded, firstSeq: 5, lastSeq: 8, eventCount: 3 }, 4 * 1024 * 1024)).toEqual(events);
+    });
+  }
+
+  it('bounds inflation by the payload ratio, a floor for tiny payloads, and the per-batch ceiling', () => {
+    const maxBatchBytes = 4 * 1024 * 1024;
+    expect(maxUncompressedBatchBytes(maxBatchBytes)).toBe(32 * 1024 * 1024);
+    expect(maxUncompressedBatchBytes(MAX_UNCOMPRESSED_BYTES)).toBe(MAX_UNCOMPRESSED_BYTES);
+    expect(batchInflationLimit(10, maxBatchBytes)).toBe(MIN_BATCH_INFLATION_BYTES);
+    expect(batchInflationLimit(1000, maxBatchBytes)).toBe(1000 * MAX_BATCH_INFLATION_RATIO);
+    expect(batchInflationLimit(maxBatchBytes, maxBatchBytes)).toBe(32 * 1024 * 1024);
+  });
+
+  const bomb = (bytes: number) => {
+    const payload = gzipSync(Buffer.alloc(bytes));
+    return { codec: pb.Codec.CODEC_GZIP, payload, payloadSha256: sha256(payload), firstSeq: 1, lastSeq: 1, eventCount: 1 };
+  };
+  const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: BatchDecodeError) => ({ code: error.code, message: error.message }));
+
+  it('stops inflating a payload past its ratio and says so (code BATCH_INFLATION)', async () => {
+    const batch = bomb(8 * 1024 * 1024); // ~8 KB of gzip: its limit is ~8 MB / 1024 x 1024, far below 8 MiB
+    expect(await refusal(decodeEventsAsync(batch, 4 * 1024 * 1024))).toEqual({ code: ErrorCode.BATCH_INFLATION, message: expect.stringMatching(/inflates past \d+ bytes/) });
+  });
+
+  it('refuses a declared uncompressed size past the limit before inflating, and a size that does not match', async () => {
+    const encoded = encodeEvents(events, 'gzip');
+    const fields = { ...encoded, firstSeq: 5, lastSeq: 8, eventCount: 3 };
+    expect(await refusal(decodeEventsAsync({ ...fields, uncompressedBytes: 64 * 1024 * 1024 }, 4 * 1024 * 1024))).toEqual({
+      code: ErrorCode.BATCH_INFLATION,
+      message: expect.stringContaining('uncompressed_bytes says 67108864'),
+    });
+    expect(await refusal(decodeEventsAsync({ ...fields, uncompressedBytes: encoded.uncompressedBytes + 1 }, 4 * 1024 * 1024))).toEqual({
+      code: ErrorCode.BAD_BATCH,
+      message: expect.stringContaining(`inflates to ${encoded.uncompressedBytes}`),
+    });
+    // Declared smaller than the truth: inflation stops at the declared size.
+    expect(await refusal(decodeEventsAsync({ ...fields, uncompressedBytes: encoded.uncompressedBytes - 1 }, 4 * 1024 * 1024))).toMatchObject({ code: ErrorCode.BATCH_INFLATION });
   });
 });

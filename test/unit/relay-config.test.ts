@@ -41,6 +41,8 @@ describe('relay config', () => {
         listen: { host: '0.0.0.0', port: 7443 },
         maxBatchBytes: 4 * 1024 * 1024,
         keepalive: { permitWithoutCalls: true, minPingIntervalMs: 5000, pingIntervalMs: 20000, pingTimeoutMs: 10000 },
+        helloTimeoutMs: 5000,
+        maxUnauthenticatedStreamsPerPeer: 32,
       },
       http: { listen: { host: '0.0.0.0', port: 7480 } },
       allowPlaintext: true,
