@@ -16,6 +16,7 @@ import {
   RelayError,
   RelayErrorCode,
   ShuttingDownError,
+  TooManyRequestsError,
   UnknownFeedError,
   VendorAuthError,
 } from './errors.js';
@@ -28,7 +29,7 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
-  if (error instanceof BatchTooLargeError) return Status.RESOURCE_EXHAUSTED;
+  if (error instanceof BatchTooLargeError || error instanceof TooManyRequestsError) return Status.RESOURCE_EXHAUSTED;
   if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (

@@ -11,6 +11,10 @@
 //     the AbortSignal ends the write wait and the notifier wait; nothing leaks.
 //  4. The relay stops: follow streams end with UNAVAILABLE so vendors reconnect
 //     from their cursor.
+//  5. One key opening thousands of subscriptions (each a store read on every
+//     batch): past feedLimits (followSubscriptionsPerKey for follow, the shared
+//     concurrentReadsPerKey for replays) a subscription ends at once with
+//     RESOURCE_EXHAUSTED (WL_TOO_MANY_REQUESTS).
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
@@ -24,6 +28,7 @@ import type { FeedStore } from '../store/feed-store.js';
 import { nextCursor } from './feed-cursor.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
+import type { VendorSlots } from './vendor-slots.js';
 
 /** Events read from the store per page. */
 export const DEFAULT_SUBSCRIBE_PAGE_EVENTS = 500;
@@ -40,6 +45,8 @@ export interface FeedSubscribeServiceOptions {
   pageEvents?: number;
   /** Where each vendor has read up to, for the status page; absent = not tracked. */
   reads?: VendorReads;
+  /** Per-key bounds on follow subscriptions and replays (shared with the HTTP API's reads). */
+  slots: VendorSlots;
 }
 
 export class FeedSubscribeService {
@@ -77,6 +84,7 @@ export class FeedSubscribeService {
     call.on('cancelled', gone);
     let log = this.options.logger.child({ peer: call.getPeer() });
     let following: FeedAccess | undefined;
+    let release: (() => void) | undefined;
     try {
       const request = call.request;
       const feed = request.feed;
@@ -84,6 +92,7 @@ export class FeedSubscribeService {
       const after = Number(request.after);
       if (!Number.isSafeInteger(after) || after < 0) throw new BadRequestError(`after: expected a non-negative integer, got ${request.after}`, 'after');
       const access = vendors.authorize(authorizationOf(call), feed, request.hospitalId);
+      release = this.options.slots.acquire(access.vendor, request.follow ? 'follow' : 'read');
       log = log.child({ vendor: access.vendor, hospital: access.hospital, feed });
       log.info({ after, follow: request.follow }, 'feed subscription opened');
       if (request.follow) {
@@ -121,6 +130,7 @@ export class FeedSubscribeService {
       }
       call.emit('error', toGrpcStatus(reason));
     } finally {
+      release?.();
       if (following) this.options.reads?.subscription(following.vendor, following.hospital, following.feed, 0, -1);
       call.off('cancelled', gone);
       this.active.delete(controller);
