@@ -48,10 +48,10 @@ export function toVendorEventLine(event: JournalEvent): string {
   // Raw CR and LF can only be whitespace between JSON tokens (inside strings they must be escaped), so
   // replacing them keeps the value and keeps the line one line.
   const body = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
-  return `${JSON.stringify(envelopeOf(event)).slice(0, -1)},"body":${body},"headers":${JSON.stringify(event.headers)}}\n`;
+  return `${JSON.stringify({ ...envelopeOf(event), headers: event.headers }).slice(0, -1)},"body":${body}}\n`;
 }
 
-/** The fields before body, in the order vendors have always seen them. */
+/** The fields before headers and body, in the order vendors have always seen them. */
 function envelopeOf(event: JournalEvent): Omit<VendorEventJson, 'body' | 'bodyBase64' | 'headers'> {
   return {
     seq: event.seq,

@@ -4,13 +4,12 @@
 // on one key (each a store read on every batch). Figures are printed: relay RSS
 // from /proc/<pid>/status, and GET /healthz latency.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { makeBatch, makeEvents, type Subscription } from '../integration/relay-harness.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
-import { RH_FEED, RH_NEIGHBOUR_KEY, RH_READER_KEY, RelayhttpRelay, healthzMs, jsonEvent } from '../support/relayhttp-relay.js';
+import { RH_FEED, RH_NEIGHBOUR_KEY, RH_READER_KEY, RelayhttpRelay, healthzMs, jsonEvent, relayDir } from '../support/relayhttp-relay.js';
 
 const MB = 1024 * 1024;
 /** 10,000 rows of ~1 KiB: a page with limit=10000 is cut at the relay's 8 MiB page size, a "full page". */
@@ -28,7 +27,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('holds 40 unread full pages in bounded memory: the key gets its bound of reads, the rest 429 with Retry-After', async () => {
-    relay = await RelayhttpRelay.start(makeSubdir(dir.path, 'pages'), { events: FULL_FEED });
+    relay = await RelayhttpRelay.start(relayDir(dir.path, 'pages'), { events: FULL_FEED });
     // One page read to the end first, so what is measured is the attack, not code loading.
     const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
     expect((await warm.text()).length).toBeGreaterThan(7 * MB);
@@ -57,7 +56,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('streams each page: with the bound raised to 40, all 40 unread full pages are served and relay memory stays bounded', async () => {
-    relay = await RelayhttpRelay.start(makeSubdir(dir.path, 'streamed'), { events: FULL_FEED, config: { feedLimits: { concurrentReadsPerKey: 40 } } });
+    relay = await RelayhttpRelay.start(relayDir(dir.path, 'streamed'), { events: FULL_FEED, config: { feedLimits: { concurrentReadsPerKey: 40 } } });
     const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
     expect((await warm.text()).length).toBeGreaterThan(7 * MB);
     await new Promise((r) => setTimeout(r, 500));
@@ -74,7 +73,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('cuts a response its client stops reading after stalledResponseMs, and frees the key\'s read for the next request', async () => {
-    relay = await RelayhttpRelay.start(makeSubdir(dir.path, 'stall'), {
+    relay = await RelayhttpRelay.start(relayDir(dir.path, 'stall'), {
       events: FULL_FEED,
       config: { feedLimits: { concurrentReadsPerKey: 1, stalledResponseMs: 1_000 } },
     });
@@ -104,7 +103,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('refuses follow subscriptions past the key\'s bound with RESOURCE_EXHAUSTED; /healthz stays fast while they open and batches land', async () => {
-    relay = await RelayhttpRelay.start(makeSubdir(dir.path, 'follow'), { events: makeEvents(1, 1) });
+    relay = await RelayhttpRelay.start(relayDir(dir.path, 'follow'), { events: makeEvents(1, 1) });
     const idle = await healthzMs(relay.httpBase);
     const sampler = new HealthSampler(relay.httpBase);
     await sampler.ready;
@@ -191,10 +190,4 @@ class HealthSampler {
   stop(): void {
     this.child.kill('SIGTERM');
   }
-}
-
-function makeSubdir(root: string, name: string): string {
-  const path = `${root}/${name}`;
-  mkdirSync(path, { recursive: true });
-  return path;
 }

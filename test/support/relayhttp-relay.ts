@@ -2,7 +2,7 @@
 // feed store filled directly before it starts (so a test holds exactly the rows
 // it needs, deep or big, without an agent), its resident memory read from /proc,
 // raw sockets that ask for a page and never read it, and raw gRPC clients.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -162,4 +162,11 @@ export async function healthzMs(httpBase: string, samples = 5): Promise<number> 
     times.push(performance.now() - started);
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** A fresh directory `name` inside `root`, one per relay a test starts. */
+export function relayDir(root: string, name: string): string {
+  const path = join(root, name);
+  mkdirSync(path, { recursive: true });
+  return path;
 }
