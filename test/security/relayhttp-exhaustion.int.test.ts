@@ -28,18 +28,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
 
   it('holds 40 unread full pages in bounded memory: the key gets its bound of reads, the rest 429 with Retry-After', async () => {
     relay = await RelayhttpRelay.start(relayDir(dir.path, 'pages'), { events: FULL_FEED });
-    // One page read to the end first, so what is measured is the attack, not code loading.
-    const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
-    expect((await warm.text()).length).toBeGreaterThan(7 * MB);
-    await new Promise((r) => setTimeout(r, 500));
-    const before = relay.rssBytes();
-
-    const answers = await Promise.all(Array.from({ length: 40 }, () => relay!.unreadRequest(FULL_PAGE, RH_READER_KEY)));
-    let peak = relay.rssBytes();
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 300));
-      peak = Math.max(peak, relay.rssBytes());
-    }
+    const { before, peak, answers } = await unreadFullPages(relay, 40);
     const served = answers.filter((a) => a.status === 200).length;
     const refused = answers.filter((a) => a.status === 429);
     console.log(`relay RSS: ${(before / MB).toFixed(0)} MB before 40 unread full pages, ${(peak / MB).toFixed(0)} MB peak with them open (+${((peak - before) / MB).toFixed(0)} MB); ${served} served, ${refused.length} refused with 429`);
@@ -57,16 +46,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
 
   it('streams each page: with the bound raised to 40, all 40 unread full pages are served and relay memory stays bounded', async () => {
     relay = await RelayhttpRelay.start(relayDir(dir.path, 'streamed'), { events: FULL_FEED, config: { feedLimits: { concurrentReadsPerKey: 40 } } });
-    const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
-    expect((await warm.text()).length).toBeGreaterThan(7 * MB);
-    await new Promise((r) => setTimeout(r, 500));
-    const before = relay.rssBytes();
-    const answers = await Promise.all(Array.from({ length: 40 }, () => relay!.unreadRequest(FULL_PAGE, RH_READER_KEY)));
-    let peak = relay.rssBytes();
-    for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 300));
-      peak = Math.max(peak, relay.rssBytes());
-    }
+    const { before, peak, answers } = await unreadFullPages(relay, 40);
     console.log(`relay RSS, 40 unread full pages all served: ${(before / MB).toFixed(0)} MB before, ${(peak / MB).toFixed(0)} MB peak (+${((peak - before) / MB).toFixed(0)} MB)`);
     expect(answers.every((a) => a.status === 200)).toBe(true);
     expect(peak - before).toBeLessThan(120 * MB);
@@ -149,6 +129,25 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
     neighbour.call.cancel();
   }, 120_000);
 });
+
+/**
+ * Reads one full page to the end (so code loading is not measured), then asks
+ * for `count` full pages with the reader key and never reads them; the relay's
+ * RSS before, and its peak over the next 3 s.
+ */
+async function unreadFullPages(relay: RelayhttpRelay, count: number) {
+  const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
+  expect((await warm.text()).length).toBeGreaterThan(7 * MB);
+  await new Promise((r) => setTimeout(r, 500));
+  const before = relay.rssBytes();
+  const answers = await Promise.all(Array.from({ length: count }, () => relay.unreadRequest(FULL_PAGE, RH_READER_KEY)));
+  let peak = relay.rssBytes();
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    peak = Math.max(peak, relay.rssBytes());
+  }
+  return { before, peak, answers };
+}
 
 /**
  * GET /healthz one after another from a child process (this process is busy
