@@ -45,6 +45,12 @@ export const RelayErrorCode = {
    * password). Set http.operatorTokenFile or http.operatorTokenSha256 to enable them.
    */
   OPERATOR_AUTH_REQUIRED: 'WL_OPERATOR_AUTH_REQUIRED',
+  /**
+   * The vendor read nothing of a response for feedLimits.stalledResponseMs, so the
+   * relay cut it. Read the stream as it arrives (or buffer it on your side), then
+   * re-read from your cursor.
+   */
+  STALLED_RESPONSE: 'WL_STALLED_RESPONSE',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -180,6 +186,14 @@ export class TooManyRequestsError extends RelayError {
         : `vendor "${vendor}" already holds ${limit} follow subscriptions (feedLimits.followSubscriptionsPerKey); cancel one or reuse one per feed, then retry in ${retryAfterSeconds} s`,
       RelayErrorCode.TOO_MANY_REQUESTS,
     );
+  }
+}
+
+/** The peer read nothing of a response for `stallMs` (gRPC UNAVAILABLE: reconnect from the cursor; HTTP: the response is cut). */
+export class StalledResponseError extends RelayError {
+  override name = 'StalledResponseError';
+  constructor(readonly stallMs: number) {
+    super(`the relay cut this response: nothing of it was read for ${stallMs} ms (feedLimits.stalledResponseMs); re-read from your cursor`, RelayErrorCode.STALLED_RESPONSE);
   }
 }
 

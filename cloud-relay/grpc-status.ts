@@ -16,6 +16,7 @@ import {
   RelayError,
   RelayErrorCode,
   ShuttingDownError,
+  StalledResponseError,
   TooManyRequestsError,
   UnknownFeedError,
   VendorAuthError,
@@ -30,7 +31,7 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
   if (error instanceof BatchTooLargeError || error instanceof TooManyRequestsError) return Status.RESOURCE_EXHAUSTED;
-  if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
+  if (error instanceof ShuttingDownError || error instanceof StalledResponseError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (
     error instanceof ProtocolViolationError ||

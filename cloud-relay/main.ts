@@ -94,7 +94,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     follows: config.feedLimits.followSubscriptionsPerKey,
     retryAfterSeconds: FEED_SLOT_RETRY_AFTER_SECONDS,
   });
-  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, logger: logger.child({ service: 'feeds' }) });
+  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
   const startedAtMs = now();
   const status = (): RelayStatus =>
     buildRelayStatus({

@@ -149,7 +149,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   /** Writes `text`; false when the vendor went away, or read nothing for stalledMs and was cut. */
   async function writeOrCut(res: ServerResponse, text: string, gone: AbortSignal): Promise<boolean> {
     try {
-      await writeMessage(res, text, AbortSignal.any([gone, AbortSignal.timeout(stalledMs)]));
+      await writeMessage(res, text, gone, stalledMs);
       return true;
     } catch {
       return cutUnlessGone(res, gone);

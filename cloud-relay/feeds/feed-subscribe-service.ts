@@ -11,14 +11,17 @@
 //     the AbortSignal ends the write wait and the notifier wait; nothing leaks.
 //  4. The relay stops: follow streams end with UNAVAILABLE so vendors reconnect
 //     from their cursor.
-//  5. One key opening thousands of subscriptions (each a store read on every
+//  5. A vendor that stops reading: a write that does not drain for
+//     stalledResponseMs ends the call with UNAVAILABLE (WL_STALLED_RESPONSE),
+//     which frees its slot; the vendor reconnects from its cursor.
+//  6. One key opening thousands of subscriptions (each a store read on every
 //     batch): past feedLimits (followSubscriptionsPerKey for follow, the shared
 //     concurrentReadsPerKey for replays) a subscription ends at once with
 //     RESOURCE_EXHAUSTED (WL_TOO_MANY_REQUESTS).
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
-import { NAME_PATTERN } from '../config.js';
+import { DEFAULT_STALLED_RESPONSE_MS, NAME_PATTERN } from '../config.js';
 import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
 import { toGrpcStatus } from '../grpc-status.js';
 import { writeMessage } from '../grpc-write.js';
@@ -47,6 +50,8 @@ export interface FeedSubscribeServiceOptions {
   reads?: VendorReads;
   /** Per-key bounds on follow subscriptions and replays (shared with the HTTP API's reads). */
   slots: VendorSlots;
+  /** A call whose vendor reads nothing for this long is ended, in milliseconds; default DEFAULT_STALLED_RESPONSE_MS. */
+  stalledResponseMs?: number;
 }
 
 export class FeedSubscribeService {
@@ -77,6 +82,7 @@ export class FeedSubscribeService {
   private async serve(call: SubscribeCall): Promise<void> {
     const { store, notifier, vendors, metrics } = this.options;
     const pageEvents = this.options.pageEvents ?? DEFAULT_SUBSCRIBE_PAGE_EVENTS;
+    const stalledMs = this.options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
     const controller = new AbortController();
     const signal = controller.signal;
     this.active.add(controller);
@@ -104,7 +110,7 @@ export class FeedSubscribeService {
       for (;;) {
         const page = store.readEvents(access.hospital, feed, cursor, pageEvents);
         for (const event of page.events) {
-          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal);
+          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal, stalledMs);
         }
         metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
         cursor = nextCursor(cursor, page);

@@ -82,6 +82,32 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
     expect((await after.text()).length).toBeGreaterThan(7 * MB);
   });
 
+  it('ends a gRPC replay its vendor stops reading with UNAVAILABLE (WL_STALLED_RESPONSE), freeing the key\'s read', async () => {
+    relay = await RelayhttpRelay.start(relayDir(dir.path, 'grpc-stall'), {
+      events: FULL_FEED,
+      config: { feedLimits: { concurrentReadsPerKey: 1, stalledResponseMs: 1_000 } },
+    });
+    const client = relay.feedsClient();
+    const stalled = relay.subscribe(client, RH_READER_KEY, { feed: RH_FEED });
+    await stalled.next(10_000);
+    stalled.call.pause();
+    const second = await relay.subscribe(client, RH_READER_KEY, { feed: RH_FEED }).status;
+    expect(second.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(second.details).toMatch(/^WL_TOO_MANY_REQUESTS: .*feedLimits\.concurrentReadsPerKey/);
+
+    await new Promise((r) => setTimeout(r, 2_500));
+    let received = 1 + stalled.pending;
+    stalled.call.on('data', () => (received += 1));
+    stalled.call.resume();
+    const status = await stalled.status;
+    expect(status.code).toBe(Status.UNAVAILABLE);
+    expect(status.details).toMatch(/^WL_STALLED_RESPONSE: /);
+    expect(received).toBeLessThan(FULL_FEED.length);
+    const after = relay.subscribe(client, RH_READER_KEY, { feed: RH_FEED, after: 9_999 });
+    expect(Number((await after.next(10_000)).event!.seq)).toBe(10_000);
+    expect((await after.status).code).toBe(Status.OK);
+  });
+
   it('refuses follow subscriptions past the key\'s bound with RESOURCE_EXHAUSTED; /healthz stays fast while they open and batches land', async () => {
     relay = await RelayhttpRelay.start(relayDir(dir.path, 'follow'), { events: makeEvents(1, 1) });
     const idle = await healthzMs(relay.httpBase);
