@@ -51,9 +51,9 @@ import { EnrolmentTokenError } from '../enrolment/enrolment-service.js';
 import type { ReadinessReport } from '../../protocol/index.js';
 
 /** Events read from the store per chunk of a page. */
-export const PAGE_CHUNK_EVENTS = 256;
+export const PAGE_CHUNK_EVENTS = 128;
 /** A chunk of a page stops once its bodies pass this many bytes (it holds at least one event). */
-export const PAGE_CHUNK_BYTES = 256 * 1024;
+export const PAGE_CHUNK_BYTES = 64 * 1024;
 
 /** The feed's high-water mark when the page was read. */
 export const HIGH_WATER_HEADER = 'x-wardline-high-water';
