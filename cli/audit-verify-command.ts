@@ -17,6 +17,8 @@ export interface AuditVerifyOptions extends AuditSourceOptions {
   partial?: boolean;
   /** The relay's HTTP address: its status holds the ledger heads it received. */
   relayHttp?: string;
+  /** A file holding the relay's operator token, sent with GET /v1/status (trailing newline ignored). */
+  relayTokenFile?: string;
   /** PEM CA that issued the relay's HTTPS certificate; default the system's. */
   ca?: string;
   json?: boolean;
@@ -28,7 +30,7 @@ export async function auditVerifyCommand(options: AuditVerifyOptions, write: (te
   try {
     // A file needs no config; the relay comparison needs the hospital id from one or from --hospital.
     const located = options.file && !options.config ? { dbFile: '', hospital: options.hospital } : auditSource(options);
-    const relayHeads = options.relayHttp ? await fetchRelayHeads(options.relayHttp, located.hospital, options.ca) : [];
+    const relayHeads = options.relayHttp ? await fetchRelayHeads(options.relayHttp, located.hospital, options.ca, options.relayTokenFile) : [];
     if (options.file) {
       source = options.file;
       verification = await verifyLedgerFile(options.file, { relayHeads, partial: options.partial });
@@ -63,9 +65,10 @@ export async function auditVerifyCommand(options: AuditVerifyOptions, write: (te
 }
 
 /** The ledger heads a relay holds for `hospital`, from its GET /v1/status. */
-async function fetchRelayHeads(relayHttp: string, hospital: string | undefined, caFile: string | undefined): Promise<RelayLedgerHead[]> {
+async function fetchRelayHeads(relayHttp: string, hospital: string | undefined, caFile: string | undefined, tokenFile: string | undefined): Promise<RelayLedgerHead[]> {
   if (!hospital) throw new Error('--relay-http needs the hospital id: give --config, or --hospital with --file or --db');
-  const status = (await getJson(new URL('/v1/status', relayHttp), caFile)) as RelayStatus;
+  const token = tokenFile === undefined ? undefined : readFileSync(tokenFile, 'utf8').replace(/\r?\n$/, '');
+  const status = (await getJson(new URL('/v1/status', relayHttp), caFile, token)) as RelayStatus;
   const entry = status.hospitals.find((h) => h.id === hospital);
   if (!entry) throw new Error(`the relay at ${relayHttp} knows no hospital ${hospital}`);
   return (entry.ledgerHeads ?? [])
@@ -74,13 +77,15 @@ async function fetchRelayHeads(relayHttp: string, hospital: string | undefined, 
 }
 
 /** GET a JSON document over HTTP or HTTPS (with a private CA, which fetch cannot be given). */
-function getJson(url: URL, caFile: string | undefined): Promise<unknown> {
+function getJson(url: URL, caFile: string | undefined, token: string | undefined): Promise<unknown> {
   const ca = caFile ? readFileSync(caFile) : undefined;
+  const headers = token === undefined ? {} : { authorization: `Bearer ${token}` };
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { timeout: 10_000, ...(ca ? { ca } : {}) }, (response) => {
+    const request = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { timeout: 10_000, headers, ...(ca ? { ca } : {}) }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
+        if (response.statusCode === 401) return reject(new Error(`the relay at ${url.origin} needs its operator token for its status: pass --relay-token-file`));
         if (response.statusCode !== 200) return reject(new Error(`the relay at ${url.origin} answered HTTP ${response.statusCode} for its status`));
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));

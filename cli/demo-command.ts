@@ -32,6 +32,9 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const secret = randomBytes(18).toString('base64url');
   const vendorKey = `vk_${randomBytes(18).toString('base64url')}`;
+  // The relay's status page, full /v1/status and /metrics are for its operator only.
+  const operatorToken = `op_${randomBytes(18).toString('base64url')}`;
+  writeFileSync(join(dir, 'relay-operator-token'), `${operatorToken}\n`, { mode: 0o600 });
   const port = (standard: number): number => (options.ephemeralPorts ? 0 : standard);
   const tls = await demoCertificates(join(dir, 'tls'));
 
@@ -42,7 +45,7 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
 relayId: demo-relay
 dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:${port(DEFAULT_RELAY_GRPC_PORT)}" }
-http: { listen: "127.0.0.1:${port(DEFAULT_RELAY_HTTP_PORT)}" }
+http: { listen: "127.0.0.1:${port(DEFAULT_RELAY_HTTP_PORT)}", operatorTokenFile: ./relay-operator-token }
 ${
   tls
     ? `tls:
@@ -122,7 +125,7 @@ log: { level: info }
   say(`  local copy         curl http://127.0.0.1:${agent.httpPort}/v1/records/adt/<patient id>`);
   const curl = tls ? `curl --cacert ${tls.caFile}` : 'curl';
   const relayHttp = `${tls ? 'https' : 'http'}://${relayHost}:${relay.httpPort}`;
-  say(`  relay status       ${curl} ${relayHttp}/v1/status   (a page at ${relayHttp}/)`);
+  say(`  relay status       ${curl} -H 'Authorization: Bearer ${operatorToken}' ${relayHttp}/v1/status   (a page at ${relayHttp}/, password: the operator token)`);
   say(`  vendor feed (HTTP) ${curl} -H 'Authorization: Bearer ${vendorKey}' '${relayHttp}/v1/feeds/${VENDOR_FEED}/events?after=0&limit=5'`);
   say(
     `  vendor feed (gRPC) npx wardline feed tail --relay ${relayHost}:${relay.grpcPort} ${tls ? `--ca ${tls.caFile}` : '--plaintext'} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`,

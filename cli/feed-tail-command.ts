@@ -11,7 +11,7 @@ import {
   pb,
   readCertificateFile,
   readPrivateKeyFile,
-  toVendorEventJson,
+  toVendorEventLine,
   type FeedEvent,
   type SubscribeRequest,
 } from '../protocol/index.js';
@@ -70,7 +70,8 @@ export function feedTailCommand(options: FeedTailOptions, signal?: AbortSignal):
       if (options.format === 'text') {
         process.stdout.write(`${event.seq}\t${new Date(event.tsMs).toISOString()}\t${event.stream}\t${event.key}\t${event.op}\t${event.body.length} B\n`);
       } else {
-        process.stdout.write(`${JSON.stringify({ hospital: message.hospitalId, feed: message.feed, ...toVendorEventJson(event) })}\n`);
+        // The relay's NDJSON line with hospital and feed in front: a row nested too deep to re-serialise is printed as stored.
+        process.stdout.write(`${JSON.stringify({ hospital: message.hospitalId, feed: message.feed }).slice(0, -1)},${toVendorEventLine(event).slice(1)}`);
       }
       if (options.limit !== undefined && received >= options.limit) call.cancel();
     });

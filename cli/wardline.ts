@@ -110,9 +110,10 @@ audit
   .option('--partial', 'the export was made with --from/--to: verify from its first record')
   .option('--relay-http <url>', "also compare the ledger heads the relay received (its HTTP address): finds a cut-off tail")
   .option('--hospital <id>', 'hospital id for --relay-http when no --config is given')
+  .option('--relay-token-file <file>', "a file holding the relay's operator token (its /v1/status needs it)")
   .option('--ca <file>', "PEM CA that issued the relay's HTTPS certificate (default: the system's trusted CAs)")
   .option('--json', 'print the verification as JSON')
-  .action((options: { config?: string; db?: string; file?: string; partial?: boolean; relayHttp?: string; hospital?: string; ca?: string; json?: boolean }) =>
+  .action((options: { config?: string; db?: string; file?: string; partial?: boolean; relayHttp?: string; relayTokenFile?: string; hospital?: string; ca?: string; json?: boolean }) =>
     run(() => auditVerifyCommand(options)),
   );
 audit

@@ -72,8 +72,31 @@ const Grpc = z.strictObject({
   maxUnauthenticatedStreamsPerPeer: z.int().positive().default(DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER),
 });
 
-const Http = z.strictObject({
-  listen: hostPortSchema().prefault(DEFAULT_HTTP_LISTEN),
+const Http = z
+  .strictObject({
+    listen: hostPortSchema().prefault(DEFAULT_HTTP_LISTEN),
+    /** A file holding the operator token for /, /v1/status (in full) and /metrics; relative to the config file. */
+    operatorTokenFile: z.string().min(1).optional(),
+    /** Or the token's SHA-256 digest, 64 hex digits (`printf %s "$TOKEN" | sha256sum`), so the config holds no secret. */
+    operatorTokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'expected the SHA-256 digest of the operator token: 64 hex digits' }).optional(),
+  })
+  .superRefine((http, ctx) => {
+    if (http.operatorTokenFile !== undefined && http.operatorTokenSha256 !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['operatorTokenSha256'], message: 'give operatorTokenFile or operatorTokenSha256, not both' });
+    }
+  });
+
+/** Page reads (HTTP pages, gRPC replays without follow) one vendor key may have in progress at once. */
+export const DEFAULT_CONCURRENT_READS_PER_KEY = 8;
+/** gRPC follow subscriptions one vendor key may hold open at once. */
+export const DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY = 64;
+/** A response (or gRPC write) whose client reads nothing for this long is cut, in milliseconds. */
+export const DEFAULT_STALLED_RESPONSE_MS = 30_000;
+
+const FeedLimits = z.strictObject({
+  concurrentReadsPerKey: z.int().positive().default(DEFAULT_CONCURRENT_READS_PER_KEY),
+  followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
+  stalledResponseMs: z.int().min(100).default(DEFAULT_STALLED_RESPONSE_MS),
 });
 
 const Hospital = z
@@ -137,6 +160,8 @@ export const RelayConfig = z
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
     /** A secret file (hospitals[].secretFile, vendors[].keyFile, tls.keyFile, the enrolment CA key) others can read: refuse to start, or warn. */
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
+    /** Per vendor key bounds on feed reads and subscriptions, and the stalled-response cut. */
+    feedLimits: FeedLimits.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Plaintext is never the silent default: a relay without tls starts only when told it may.
@@ -209,6 +234,7 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
     tls: config.tls && { ...config.tls, certFile: resolve(baseDir, config.tls.certFile), keyFile: resolve(baseDir, config.tls.keyFile), clientCaFile: at(config.tls.clientCaFile) },
     hospitals: config.hospitals.map((h) => ({ ...h, secretFile: at(h.secretFile) })),
     vendors: config.vendors.map((v) => ({ ...v, keyFile: at(v.keyFile) })),
+    http: { ...config.http, operatorTokenFile: at(config.http.operatorTokenFile) },
     enrolment: config.enrolment && { caDir: resolve(baseDir, config.enrolment.caDir) },
   };
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, type SecretFileCheck } from '../protocol/index.js';
 import { MIN_SECRET_LENGTH, type RelayConfig } from './config.js';
+import { secretDigest } from './secret-digest.js';
 
 /** A hospital whose agent may replicate to this relay. */
 export interface HospitalCredential {
@@ -28,6 +29,8 @@ export interface VendorCredential {
 export interface RelayCredentials {
   hospitals: HospitalCredential[];
   vendors: VendorCredential[];
+  /** SHA-256 of the operator token (http.operatorTokenFile / operatorTokenSha256); undefined: operator endpoints are closed. */
+  operatorTokenDigest?: Buffer;
 }
 
 /** Resolves every secret in the config; `source` is the config file (or a label) for error messages. */
@@ -64,10 +67,14 @@ export function loadCredentials(config: RelayConfig, source: string, secrets?: S
     keyOwner.set(v.key, i);
   });
 
+  const { operatorTokenFile, operatorTokenSha256 } = config.http;
+  const operatorToken = operatorTokenFile === undefined ? undefined : secretAt('http.operatorToken', undefined, operatorTokenFile);
+  const operatorTokenDigest = operatorToken !== undefined ? secretDigest(operatorToken) : operatorTokenSha256 !== undefined ? Buffer.from(operatorTokenSha256, 'hex') : undefined;
+
   if (problems.length > 0) {
     throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, source, problems);
   }
-  return { hospitals, vendors };
+  return { hospitals, vendors, ...(operatorTokenDigest ? { operatorTokenDigest } : {}) };
 }
 
 function readSecretFile(file: string, key: string, source: string, problems: string[]): string | undefined {

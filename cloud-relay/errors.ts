@@ -42,6 +42,29 @@ export const RelayErrorCode = {
    * that hides agent addresses, raise the cap.
    */
   TOO_MANY_UNAUTHENTICATED: 'WL_TOO_MANY_UNAUTHENTICATED',
+  /**
+   * The vendor key is valid but not granted this feed (at this hospital). Ask the
+   * hospital to add the grant (vendors[].grants in the relay config); the key itself is fine.
+   */
+  FEED_NOT_GRANTED: 'WL_FEED_NOT_GRANTED',
+  /**
+   * The vendor key already holds as many concurrent page reads or follow
+   * subscriptions as the relay allows (feedLimits). Finish or cancel one and
+   * retry after the Retry-After delay; reuse one follow subscription per feed.
+   */
+  TOO_MANY_REQUESTS: 'WL_TOO_MANY_REQUESTS',
+  /**
+   * The operator endpoints (/, /v1/status in full, /metrics) need the operator
+   * token: send "Authorization: Bearer <token>" (or HTTP Basic with the token as
+   * password). Set http.operatorTokenFile or http.operatorTokenSha256 to enable them.
+   */
+  OPERATOR_AUTH_REQUIRED: 'WL_OPERATOR_AUTH_REQUIRED',
+  /**
+   * The vendor read nothing of a response for feedLimits.stalledResponseMs, so the
+   * relay cut it. Read the stream as it arrives (or buffer it on your side), then
+   * re-read from your cursor.
+   */
+  STALLED_RESPONSE: 'WL_STALLED_RESPONSE',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -157,7 +180,46 @@ export class FeedNotGrantedError extends RelayError {
     readonly vendor: string,
     readonly feed: string,
   ) {
-    super(message, ErrorCode.BAD_VENDOR_KEY);
+    // Its own code, not the unknown key's: the vendor's key works, the hospital's grant is missing.
+    super(message, RelayErrorCode.FEED_NOT_GRANTED);
+  }
+}
+
+/** Which per-key bound a request hit: concurrent page reads, or open follow subscriptions. */
+export type VendorSlotKind = 'read' | 'follow';
+
+/** The vendor key is at its bound of concurrent reads or follow subscriptions (HTTP 429, gRPC RESOURCE_EXHAUSTED). */
+export class TooManyRequestsError extends RelayError {
+  override name = 'TooManyRequestsError';
+  constructor(
+    readonly vendor: string,
+    readonly kind: VendorSlotKind,
+    readonly limit: number,
+    /** What to send as Retry-After, in seconds. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(
+      kind === 'read'
+        ? `vendor "${vendor}" already has ${limit} feed reads in progress (feedLimits.concurrentReadsPerKey); finish one, then retry in ${retryAfterSeconds} s`
+        : `vendor "${vendor}" already holds ${limit} follow subscriptions (feedLimits.followSubscriptionsPerKey); cancel one or reuse one per feed, then retry in ${retryAfterSeconds} s`,
+      RelayErrorCode.TOO_MANY_REQUESTS,
+    );
+  }
+}
+
+/** The peer read nothing of a response for `stallMs` (gRPC UNAVAILABLE: reconnect from the cursor; HTTP: the response is cut). */
+export class StalledResponseError extends RelayError {
+  override name = 'StalledResponseError';
+  constructor(readonly stallMs: number) {
+    super(`the relay cut this response: nothing of it was read for ${stallMs} ms (feedLimits.stalledResponseMs); re-read from your cursor`, RelayErrorCode.STALLED_RESPONSE);
+  }
+}
+
+/** An operator endpoint was asked for without the operator token (HTTP 401). */
+export class OperatorAuthError extends RelayError {
+  override name = 'OperatorAuthError';
+  constructor(message: string) {
+    super(message, RelayErrorCode.OPERATOR_AUTH_REQUIRED);
   }
 }
 

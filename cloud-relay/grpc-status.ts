@@ -18,6 +18,8 @@ import {
   RelayError,
   RelayErrorCode,
   ShuttingDownError,
+  StalledResponseError,
+  TooManyRequestsError,
   TooManyUnauthenticatedStreamsError,
   UnknownFeedError,
   VendorAuthError,
@@ -32,11 +34,11 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
   const inflatesTooFar = error instanceof BadBatchError && error.code === ErrorCode.BATCH_INFLATION;
-  if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError) {
+  if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError || error instanceof TooManyRequestsError) {
     return Status.RESOURCE_EXHAUSTED;
   }
   if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
-  if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
+  if (error instanceof ShuttingDownError || error instanceof StalledResponseError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   if (
     error instanceof ProtocolViolationError ||

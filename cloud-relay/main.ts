@@ -12,7 +12,9 @@ import { HospitalAuth } from './ingest/hospital-auth.js';
 import { ReplicationService } from './ingest/replication-service.js';
 import { RelayMetrics } from './relay-metrics.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
-import { buildRelayStatus, type RelayStatus } from './relay-status.js';
+import { buildRelayStatus, buildVendorOwnStatus, type RelayStatus } from './relay-status.js';
+import { VendorSlots } from './feeds/vendor-slots.js';
+import { OperatorAuth } from './status-page/operator-auth.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
@@ -22,6 +24,9 @@ import { registerRelayStatusMetrics } from './status-page/relay-status-metrics.j
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status-page/vendor-status.js';
 import { loadRelayTls } from './tls/relay-tls.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
+
+/** What a vendor refused for holding too many reads or subscriptions is told to wait, in seconds. */
+export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
 
 /** The relay's SQLite file inside `dataDir`. */
 export const RELAY_DB_FILE = 'relay.db';
@@ -72,10 +77,10 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const vendors = new VendorAuth(credentials.vendors);
   // Where each vendor key has read up to, for the status page and metrics.
   const reads = new VendorReads(now);
-  const vendorStatus = (nowMs: number) =>
+  const vendorStatus = (nowMs: number, only?: string) =>
     buildVendorStatus({
       nowMs,
-      vendors: credentials.vendors,
+      vendors: only === undefined ? credentials.vendors : credentials.vendors.filter((v) => v.name === only),
       reads: reads.all(),
       highWater: (hospital, feed) => store.highWater(hospital, feed),
       unread: (hospital, feed, afterSeq) => store.unreadAfter(hospital, feed, afterSeq, UNREAD_COUNT_CAP),
@@ -91,7 +96,13 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     maxUnauthenticatedStreamsPerPeer: config.grpc.maxUnauthenticatedStreamsPerPeer,
     now,
   });
-  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, logger: logger.child({ service: 'feeds' }) });
+  // One budget per key for both APIs: a key cannot take twice the bound by using HTTP and gRPC.
+  const slots = new VendorSlots({
+    reads: config.feedLimits.concurrentReadsPerKey,
+    follows: config.feedLimits.followSubscriptionsPerKey,
+    retryAfterSeconds: FEED_SLOT_RETRY_AFTER_SECONDS,
+  });
+  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
   const startedAtMs = now();
   const status = (): RelayStatus =>
     buildRelayStatus({
@@ -117,6 +128,10 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       vendors,
       metrics,
       status,
+      vendorStatus: (vendor) => buildVendorOwnStatus(config.relayId, vendorStatus(now(), vendor)[0]!),
+      operators: new OperatorAuth(credentials.operatorTokenDigest),
+      slots,
+      stalledResponseMs: config.feedLimits.stalledResponseMs,
       reads,
       readiness: () =>
         checkReadiness([

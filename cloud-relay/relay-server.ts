@@ -16,6 +16,13 @@ import { grpcServerCredentials, httpsServerOptions } from './tls/server-credenti
 
 /** How long stop() lets streams finish before cutting them, in milliseconds. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
+/**
+ * Streams one gRPC connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+ * An agent uses one, a vendor one per feed it follows; a client opening thousands at once
+ * had the relay dispatch them all in one turn of its event loop (seconds without
+ * answering anyone); past this the client's own HTTP/2 layer queues them.
+ */
+export const GRPC_MAX_CONCURRENT_STREAMS = 100;
 /** Room for the Batch fields around the payload, so an at-limit payload still fits a gRPC message, in bytes. */
 export const GRPC_MESSAGE_HEADROOM_BYTES = 64 * 1024;
 
@@ -142,6 +149,7 @@ function grpcServerOptions(grpc: RelayServerOptions['grpc']): ChannelOptions {
     // A batch at maxBatchBytes plus its envelope must fit; anything bigger is
     // refused by grpc-js with RESOURCE_EXHAUSTED before it is even buffered whole.
     'grpc.max_receive_message_length': grpc.maxBatchBytes + GRPC_MESSAGE_HEADROOM_BYTES,
+    'grpc.max_concurrent_streams': GRPC_MAX_CONCURRENT_STREAMS,
     // Agents ping every few seconds, with or without an open call, to notice a cut
     // line quickly. grpc-js 1.14 servers do not enforce a ping policy, but these
     // state the contract (and hold if a proxy or another server implementation does).

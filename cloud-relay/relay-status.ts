@@ -64,6 +64,18 @@ export interface RelayStatus {
   vendors: readonly VendorStatus[];
 }
 
+/** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
+export interface VendorOwnStatus {
+  relayId: string;
+  version: string;
+  protocolVersion: number;
+  vendor: VendorStatus;
+}
+
+export function buildVendorOwnStatus(relayId: string, vendor: VendorStatus): VendorOwnStatus {
+  return { relayId, version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION, vendor };
+}
+
 export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
   const names = new Map(input.hospitals.map((h) => [h.id, h.name ?? null]));
   const ledgerHeads = input.ledgerHeads ?? [];

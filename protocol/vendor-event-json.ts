@@ -20,16 +20,7 @@ export interface VendorEventJson {
 }
 
 export function toVendorEventJson(event: JournalEvent): VendorEventJson {
-  const json: VendorEventJson = {
-    seq: event.seq,
-    stream: event.stream,
-    key: event.key,
-    op: event.op,
-    ts: new Date(event.tsMs).toISOString(),
-    source: event.source,
-    contentType: event.contentType,
-    headers: event.headers,
-  };
+  const json: VendorEventJson = { ...envelopeOf(event), headers: event.headers };
   // The agent stores hl7v2 as UTF-8 and json only when it parses, so the fallback
   // to base64 guards against damaged data: a vendor never gets silently altered text.
   if (event.contentType === 'hl7v2' && isUtf8(event.body)) json.body = event.body.toString('utf8');
@@ -39,6 +30,38 @@ export function toVendorEventJson(event: JournalEvent): VendorEventJson {
     else json.bodyBase64 = event.body.toString('base64');
   } else json.bodyBase64 = event.body.toString('base64');
   return json;
+}
+
+/**
+ * One NDJSON line (with its "\n") for `event`, the same document as
+ * JSON.stringify(toVendorEventJson(event)) except that a json body is the stored
+ * text itself, not a re-serialisation: JSON.stringify recurses once per nesting
+ * level and throws on a deeply nested row (around 10,000 levels, fewer on a deep
+ * stack), which would fail every page holding it, for good. JSON.parse (which V8
+ * runs without recursion) only checks that the text is JSON; text that is not,
+ * or that cannot be checked, is sent as bodyBase64 like any damaged body. Big
+ * integers and number spelling reach the vendor as the source wrote them.
+ */
+export function toVendorEventLine(event: JournalEvent): string {
+  const text = event.contentType === 'json' && isUtf8(event.body) ? event.body.toString('utf8') : undefined;
+  if (text === undefined || !parseJson(text).ok) return `${JSON.stringify(toVendorEventJson(event))}\n`;
+  // Raw CR and LF can only be whitespace between JSON tokens (inside strings they must be escaped), so
+  // replacing them keeps the value and keeps the line one line.
+  const body = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
+  return `${JSON.stringify({ ...envelopeOf(event), headers: event.headers }).slice(0, -1)},"body":${body}}\n`;
+}
+
+/** The fields before headers and body, in the order vendors have always seen them. */
+function envelopeOf(event: JournalEvent): Omit<VendorEventJson, 'body' | 'bodyBase64' | 'headers'> {
+  return {
+    seq: event.seq,
+    stream: event.stream,
+    key: event.key,
+    op: event.op,
+    ts: new Date(event.tsMs).toISOString(),
+    source: event.source,
+    contentType: event.contentType,
+  };
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {

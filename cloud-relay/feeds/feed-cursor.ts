@@ -1,4 +1,4 @@
-import type { FeedPage } from '../store/feed-store.js';
+import type { FeedPage, FeedPageExtent } from '../store/feed-store.js';
 
 /**
  * The cursor a vendor passes next (`after`) once it has processed `page`, read
@@ -7,8 +7,8 @@ import type { FeedPage } from '../store/feed-store.js';
  * (filtered by policy, or ranges without events) will never appear, so the next
  * read starts beyond them. A cursor never moves backwards.
  */
-export function nextCursor(afterSeq: number, page: FeedPage): number {
-  const last = page.events[page.events.length - 1];
-  if (!page.complete) return last ? last.seq : afterSeq;
+export function nextCursor(afterSeq: number, page: FeedPage | FeedPageExtent): number {
+  const lastSeq = 'lastSeq' in page ? page.lastSeq : page.events[page.events.length - 1]?.seq;
+  if (!page.complete) return lastSeq ?? afterSeq;
   return Math.max(afterSeq, page.highWater);
 }

@@ -11,10 +11,17 @@
 //     the AbortSignal ends the write wait and the notifier wait; nothing leaks.
 //  4. The relay stops: follow streams end with UNAVAILABLE so vendors reconnect
 //     from their cursor.
+//  5. A vendor that stops reading: a write that does not drain for
+//     stalledResponseMs ends the call with UNAVAILABLE (WL_STALLED_RESPONSE),
+//     which frees its slot; the vendor reconnects from its cursor.
+//  6. One key opening thousands of subscriptions (each a store read on every
+//     batch): past feedLimits (followSubscriptionsPerKey for follow, the shared
+//     concurrentReadsPerKey for replays) a subscription ends at once with
+//     RESOURCE_EXHAUSTED (WL_TOO_MANY_REQUESTS).
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
-import { NAME_PATTERN } from '../config.js';
+import { DEFAULT_STALLED_RESPONSE_MS, NAME_PATTERN } from '../config.js';
 import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
 import { toGrpcStatus } from '../grpc-status.js';
 import { writeMessage } from '../grpc-write.js';
@@ -24,6 +31,7 @@ import type { FeedStore } from '../store/feed-store.js';
 import { nextCursor } from './feed-cursor.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
+import type { VendorSlots } from './vendor-slots.js';
 
 /** Events read from the store per page. */
 export const DEFAULT_SUBSCRIBE_PAGE_EVENTS = 500;
@@ -40,6 +48,10 @@ export interface FeedSubscribeServiceOptions {
   pageEvents?: number;
   /** Where each vendor has read up to, for the status page; absent = not tracked. */
   reads?: VendorReads;
+  /** Per-key bounds on follow subscriptions and replays (shared with the HTTP API's reads). */
+  slots: VendorSlots;
+  /** A call whose vendor reads nothing for this long is ended, in milliseconds; default DEFAULT_STALLED_RESPONSE_MS. */
+  stalledResponseMs?: number;
 }
 
 export class FeedSubscribeService {
@@ -70,6 +82,7 @@ export class FeedSubscribeService {
   private async serve(call: SubscribeCall): Promise<void> {
     const { store, notifier, vendors, metrics } = this.options;
     const pageEvents = this.options.pageEvents ?? DEFAULT_SUBSCRIBE_PAGE_EVENTS;
+    const stalledMs = this.options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
     const controller = new AbortController();
     const signal = controller.signal;
     this.active.add(controller);
@@ -77,6 +90,7 @@ export class FeedSubscribeService {
     call.on('cancelled', gone);
     let log = this.options.logger.child({ peer: call.getPeer() });
     let following: FeedAccess | undefined;
+    let release: (() => void) | undefined;
     try {
       const request = call.request;
       const feed = request.feed;
@@ -84,6 +98,7 @@ export class FeedSubscribeService {
       const after = Number(request.after);
       if (!Number.isSafeInteger(after) || after < 0) throw new BadRequestError(`after: expected a non-negative integer, got ${request.after}`, 'after');
       const access = vendors.authorize(authorizationOf(call), feed, request.hospitalId);
+      release = this.options.slots.acquire(access.vendor, request.follow ? 'follow' : 'read');
       log = log.child({ vendor: access.vendor, hospital: access.hospital, feed });
       log.info({ after, follow: request.follow }, 'feed subscription opened');
       if (request.follow) {
@@ -95,7 +110,7 @@ export class FeedSubscribeService {
       for (;;) {
         const page = store.readEvents(access.hospital, feed, cursor, pageEvents);
         for (const event of page.events) {
-          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal);
+          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal, stalledMs);
         }
         metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
         cursor = nextCursor(cursor, page);
@@ -121,6 +136,7 @@ export class FeedSubscribeService {
       }
       call.emit('error', toGrpcStatus(reason));
     } finally {
+      release?.();
       if (following) this.options.reads?.subscription(following.vendor, following.hospital, following.feed, 0, -1);
       call.off('cancelled', gone);
       this.active.delete(controller);

@@ -46,6 +46,11 @@ export class VendorAuth {
     return this.resolve(this.authenticate(authorization), feed, hospital || undefined);
   }
 
+  /** The vendor whose key the `Authorization` header carries; throws VendorAuthError (no or unknown key). */
+  identify(authorization: string | undefined): string {
+    return this.authenticate(authorization).name;
+  }
+
   private authenticate(authorization: string | undefined): Vendor {
     if (authorization === undefined || authorization.trim() === '') {
       throw new VendorAuthError('missing vendor key: send the header "Authorization: Bearer <key>"');

@@ -67,6 +67,18 @@ export interface FeedPage {
   complete: boolean;
 }
 
+/** Where a page would end, read without the bodies (a page streamed in chunks sends its headers first). */
+export interface FeedPageExtent {
+  /** The feed's high-water mark in the snapshot. */
+  highWater: number;
+  /** The seq of the page's last event; undefined for an empty page. */
+  lastSeq: number | undefined;
+  /** Events in the page. */
+  events: number;
+  /** As FeedPage.complete. */
+  complete: boolean;
+}
+
 /** A feed's size, for status pages. */
 export interface FeedSize {
   hospital: string;
@@ -87,6 +99,7 @@ export class FeedStore {
   private readonly statements;
   private readonly storeTransaction;
   private readonly readTransaction;
+  private readonly extentTransaction;
   /** The agents' egress-ledger heads per feed. */
   readonly ledgerHeads: AgentLedgerHeads;
   /** Feeds the hospitals revoked. */
@@ -123,6 +136,13 @@ export class FeedStore {
           ORDER BY seq
           LIMIT ?`,
       ),
+      extent: db.prepare<[string, string, number, number, number], { seq: number; bytes: number }>(
+        `SELECT seq, length(body) AS bytes
+           FROM feed_events
+          WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?
+          ORDER BY seq
+          LIMIT ?`,
+      ),
       sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
         'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital, feed',
       ),
@@ -138,6 +158,7 @@ export class FeedStore {
     this.revocations = new FeedRevocations(db, this.now);
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
+    this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
   }
 
   /** Opens (creating and migrating if needed) the store at `options.file`. */
@@ -198,9 +219,20 @@ export class FeedStore {
    * `maxBytes`, together with the high-water mark of the same snapshot.
    * Throws FeedRevokedError for a revoked feed.
    */
-  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): FeedPage {
+  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, untilSeq = Number.MAX_SAFE_INTEGER): FeedPage {
     this.assertOpen();
-    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes);
+    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes, untilSeq);
+  }
+
+  /**
+   * Where readEvents(hospital, feed, afterSeq, limit, maxBytes) would end, from
+   * the seqs and body sizes alone: a page can then be sent in small chunks
+   * (readEvents with `untilSeq` = lastSeq) instead of being held whole in memory.
+   * Throws FeedRevokedError for a revoked feed.
+   */
+  pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): FeedPageExtent {
+    this.assertOpen();
+    return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes);
   }
 
   /** Every feed the relay holds, with its mark, event count and last batch time. */
@@ -282,16 +314,14 @@ export class FeedStore {
     return { decision, highWater: lastSeq, storedEvents };
   }
 
-  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPage {
-    const revoked = this.revocations.get(hospital, feed);
-    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
-    const highWater = this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
+  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number): FeedPage {
+    const highWater = this.readableHighWater(hospital, feed);
     const events: JournalEvent[] = [];
     let bytes = 0;
     let complete = true;
     // One row more than the limit tells whether the page is the end of the feed.
-    for (const row of this.statements.events.iterate(hospital, feed, afterSeq, highWater, limit + 1)) {
-      if (events.length >= limit || (events.length > 0 && bytes + row.body.length > maxBytes)) {
+    for (const row of this.statements.events.iterate(hospital, feed, afterSeq, Math.min(highWater, untilSeq), limit + 1)) {
+      if (pageEndsBefore(events.length, bytes, row.body.length, limit, maxBytes)) {
         complete = false;
         break;
       }
@@ -301,8 +331,37 @@ export class FeedStore {
     return { events, highWater, complete };
   }
 
+  private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPageExtent {
+    const highWater = this.readableHighWater(hospital, feed);
+    let events = 0;
+    let bytes = 0;
+    let lastSeq: number | undefined;
+    let complete = true;
+    for (const row of this.statements.extent.iterate(hospital, feed, afterSeq, highWater, limit + 1)) {
+      if (pageEndsBefore(events, bytes, row.bytes, limit, maxBytes)) {
+        complete = false;
+        break;
+      }
+      bytes += row.bytes;
+      events += 1;
+      lastSeq = row.seq;
+    }
+    return { highWater, lastSeq, events, complete };
+  }
+
+  private readableHighWater(hospital: string, feed: string): number {
+    const revoked = this.revocations.get(hospital, feed);
+    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
+    return this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new FeedStoreClosedError();
   }
+}
+
+/** A page holds at most `limit` events and stops before the bodies pass `maxBytes` (yet holds at least one event). */
+function pageEndsBefore(events: number, bytes: number, rowBytes: number, limit: number, maxBytes: number): boolean {
+  return events >= limit || (events > 0 && bytes + rowBytes > maxBytes);
 }
 

@@ -29,7 +29,7 @@ import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
-import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { PAIR_FEED, PAIR_OPERATOR_HEADERS, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 import { BenchReport, describeMachine, shown } from './bench-report.js';
 import { measureFsync, measureRawInserts } from './disk-baseline.js';
 import { measureBareGrpcStream, preEncodeBatches } from './grpc-baseline.js';
@@ -90,7 +90,7 @@ const allAcked = (status: AgentStatus): boolean => status.feeds.every((f) => f.a
 const lowestAcked = (status: AgentStatus): number => Math.min(...status.feeds.map((f) => f.ackedSeq));
 
 async function relayEventsStored(relayHttp: string): Promise<number> {
-  const status = (await (await fetch(`${relayHttp}/v1/status`)).json()) as { hospitals: { feeds: { events: number }[] }[] };
+  const status = (await (await fetch(`${relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS })).json()) as { hospitals: { feeds: { events: number }[] }[] };
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 

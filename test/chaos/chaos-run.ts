@@ -10,7 +10,7 @@ import { Hl7Corpus, MllpSender, SeededRandom } from '../../simulator/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/free-port.js';
 import { readWholeFeed } from '../support/read-feed.js';
-import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { PAIR_FEED, PAIR_OPERATOR_HEADERS, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 import { checkInvariants, type AcknowledgedInput, type CheckedEvent, type InvariantReport } from './invariant-checker.js';
 
 export type FaultKind = 'reset' | 'blackhole' | 'throttle' | 'latency' | 'relay-kill' | 'agent-kill';
@@ -128,7 +128,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       await new Promise((r) => setTimeout(r, 500));
       if (!agentUp || !relayUp) continue;
       try {
-        const relayStatus = (await (await fetch(`${pair.relayHttp}/v1/status`, { signal: AbortSignal.timeout(2000) })).json()) as {
+        const relayStatus = (await (await fetch(`${pair.relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS, signal: AbortSignal.timeout(2000) })).json()) as {
           hospitals: { id: string; feeds: { feed: string; highWaterSeq: number }[] }[];
         };
         const highWater = relayStatus.hospitals.find((h) => h.id === 'chaos-hospital')?.feeds.find((f) => f.feed === PAIR_FEED)?.highWaterSeq ?? 0;

@@ -13,7 +13,7 @@ import type { FeedControlResult } from '../../agent/admin/index.js';
 import type { RelayStatus } from '../../cloud-relay/index.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { PAIR_FEED, PAIR_OPERATOR_HEADERS, PAIR_OPERATOR_TOKEN_FILE, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 import { WardlineProcess } from '../support/wardline-process.js';
 
 const HOSPITAL = 'control-hospital';
@@ -57,7 +57,7 @@ interface RelayFeedView {
 }
 
 async function relayView(pair: WardlinePair): Promise<Record<string, RelayFeedView>> {
-  const status = (await (await fetch(`${pair.relayHttp}/v1/status`)).json()) as RelayStatus;
+  const status = (await (await fetch(`${pair.relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS })).json()) as RelayStatus;
   const hospital = status.hospitals.find((h) => h.id === HOSPITAL);
   const view: Record<string, RelayFeedView> = {};
   for (const feed of [PAIR_FEED, OTHER_FEED]) {
@@ -203,7 +203,7 @@ describe('pause, resume and revoke (real relay and agent)', () => {
     const gone = await fetch(`${pair.relayHttp}/v1/feeds/${PAIR_FEED}/events?after=0`, { headers: { authorization: `Bearer ${PAIR_VENDOR_KEY}` } });
     expect(gone.status).toBe(410);
     expect(((await gone.json()) as { error: { code: string } }).error.code).toBe('WL_FEED_REVOKED');
-    const relayStatus = (await (await fetch(`${pair.relayHttp}/v1/status`)).json()) as RelayStatus;
+    const relayStatus = (await (await fetch(`${pair.relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS })).json()) as RelayStatus;
     expect(relayStatus.hospitals.find((h) => h.id === HOSPITAL)!.revokedFeeds).toEqual([expect.objectContaining({ feed: PAIR_FEED, eventsDeleted: deleted, reason: 'contract ended' })]);
 
     const status = await pair.agentStatus();
@@ -224,7 +224,7 @@ describe('pause, resume and revoke (real relay and agent)', () => {
   it('verifies the ledger against the relay, exports it, and names what was cut or changed', async () => {
     await pair.agent!.kill('SIGTERM');
     const config = join(dir.path, 'agent.yaml');
-    const ok = await cli(['audit', 'verify', '--config', config, '--relay-http', pair.relayHttp]);
+    const ok = await cli(['audit', 'verify', '--config', config, '--relay-http', pair.relayHttp, '--relay-token-file', join(dir.path, PAIR_OPERATOR_TOKEN_FILE)]);
     expect(ok.code, ok.output).toBe(0);
     expect(ok.output).toMatch(/ledger OK: .*agent\.db: \d+ records, 1\.\.\d+, head [0-9a-f]{64}; 2 relay head\(s\) compared/);
 
@@ -233,7 +233,7 @@ describe('pause, resume and revoke (real relay and agent)', () => {
     expect(exported.code, exported.output).toBe(0);
     expect((await cli(['audit', 'verify', '--file', out])).output).toContain('ledger OK');
 
-    const relayHeads = (await (await fetch(`${pair.relayHttp}/v1/status`)).json()) as RelayStatus;
+    const relayHeads = (await (await fetch(`${pair.relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS })).json()) as RelayStatus;
     const newest = Math.max(...relayHeads.hospitals.find((h) => h.id === HOSPITAL)!.ledgerHeads.map((h) => h.index));
     const db = new Database(join(dir.path, 'agent-data', 'agent.db'));
     try {
@@ -246,7 +246,7 @@ describe('pause, resume and revoke (real relay and agent)', () => {
     }
     const alone = await cli(['audit', 'verify', '--config', config]);
     expect(alone.code, alone.output).toBe(0);
-    const against = await cli(['audit', 'verify', '--config', config, '--relay-http', pair.relayHttp]);
+    const against = await cli(['audit', 'verify', '--config', config, '--relay-http', pair.relayHttp, '--relay-token-file', join(dir.path, PAIR_OPERATOR_TOKEN_FILE)]);
     expect(against.code).toBe(1);
     expect(against.output).toContain(`record ${newest} is missing: relay`);
     expect(against.output).toContain(`the local ledger ends at record ${newest - 3}: its tail was cut off`);

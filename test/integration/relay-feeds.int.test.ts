@@ -3,7 +3,7 @@ import iconv from 'iconv-lite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, type VendorEventJson } from '../../protocol/index.js';
 import { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, RelayErrorCode } from '../../cloud-relay/index.js';
-import { TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent, makeEvents, type AgentStream } from './relay-harness.js';
+import { OPERATOR_HEADERS, TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent, makeEvents, type AgentStream } from './relay-harness.js';
 
 interface FeedResponse {
   status: number;
@@ -130,7 +130,7 @@ describe('relay feeds (HTTP NDJSON and gRPC Subscribe)', () => {
     await store('adt', 1, 3);
     const notGranted = await get('/v1/feeds/adt/events', VENDOR_KEYS.app);
     expect(notGranted.status).toBe(403);
-    expect(await errorOf(notGranted)).toEqual({ code: ErrorCode.BAD_VENDOR_KEY, message: 'vendor "app" is not granted feed "adt"' });
+    expect(await errorOf(notGranted)).toEqual({ code: RelayErrorCode.FEED_NOT_GRANTED, message: 'vendor "app" is not granted feed "adt"' });
 
     const wrongHospital = await get('/v1/feeds/adt/events?hospital=h2');
     expect(wrongHospital.status).toBe(403);
@@ -169,7 +169,7 @@ describe('relay feeds (HTTP NDJSON and gRPC Subscribe)', () => {
     expect(health.status).toBe(200);
     expect(await health.text()).toBe('ok\n');
 
-    const status = (await (await fetch(`${relay.httpBase}/v1/status`)).json()) as Record<string, any>;
+    const status = (await (await fetch(`${relay.httpBase}/v1/status`, { headers: OPERATOR_HEADERS })).json()) as Record<string, any>;
     expect(status.relayId).toBe('test-relay');
     expect(status.uptimeSeconds).toBeGreaterThanOrEqual(0);
     expect(status.connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', batches: 1, events: 5 })]);
@@ -183,7 +183,7 @@ describe('relay feeds (HTTP NDJSON and gRPC Subscribe)', () => {
     ]);
 
     await readFeed('/v1/feeds/adt/events');
-    const metrics = await (await fetch(`${relay.httpBase}/metrics`)).text();
+    const metrics = await (await fetch(`${relay.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
     expect(metrics).toContain('wardline_relay_batches_total{result="append"} 1');
     expect(metrics).toContain('wardline_relay_feed_events_served_total{api="http"} 5');
     expect(metrics).not.toContain('P100'); // no patient identifiers in labels

@@ -1,6 +1,7 @@
 // Shared by the relay integration tests: a real relay on 127.0.0.1:0 with its
 // database in a temp dir, and raw grpc-js clients that speak the wire protocol
 // directly (no agent code), so the tests pin the contract itself.
+import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import {
@@ -21,6 +22,10 @@ import { makeTempDir } from '../support/temp-dir.js';
 
 export const SECRETS = { h1: 'h1-secret-0123456789abcdef', h2: 'h2-secret-0123456789abcdef' } as const;
 export const VENDOR_KEYS = { platform: 'platform-key-0123456789abcdef', app: 'patient-app-key-0123456789abcdef' } as const;
+/** The operator token for /, /v1/status and /metrics (the config holds its SHA-256 only). */
+export const OPERATOR_TOKEN = 'operator-token-0123456789abcdef';
+/** Headers that open the relay's operator endpoints. */
+export const OPERATOR_HEADERS = { authorization: `Bearer ${OPERATOR_TOKEN}` } as const;
 
 /** hospitals h1, h2; vendor `platform` reads adt+results at h1 and results at h2; vendor `app` reads appointments at h2. */
 export function testRelayConfig(dataDir: string): RelayConfigInput {
@@ -28,7 +33,7 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
     relayId: 'test-relay',
     dataDir,
     grpc: { listen: '127.0.0.1:0' },
-    http: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0', operatorTokenSha256: createHash('sha256').update(OPERATOR_TOKEN).digest('hex') },
     allowPlaintext: true,
     hospitals: [
       { id: 'h1', name: 'Hospital One', secret: SECRETS.h1 },

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pb, type RelayMessage } from '../../protocol/index.js';
 import { ERROR_CODE_TRAILER, RELAY_DB_FILE, RelayErrorCode } from '../../cloud-relay/index.js';
-import { TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvents } from './relay-harness.js';
+import { OPERATOR_HEADERS, TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvents } from './relay-harness.js';
 
 const head = (n: number) => Buffer.alloc(32, n);
 
@@ -32,7 +32,7 @@ describe('relay: ledger heads and revoke', () => {
     }
   }
 
-  const status = async () => (await (await fetch(`${relay.httpBase}/v1/status`)).json()) as { hospitals: { id: string; ledgerHeads: any[]; revokedFeeds: any[]; feeds: any[] }[] };
+  const status = async () => (await (await fetch(`${relay.httpBase}/v1/status`, { headers: OPERATOR_HEADERS })).json()) as { hospitals: { id: string; ledgerHeads: any[]; revokedFeeds: any[]; feeds: any[] }[] };
   const read = (feed: string, key: string = VENDOR_KEYS.platform, hospital = 'h1') =>
     fetch(`${relay.httpBase}/v1/feeds/${feed}/events?after=0&hospital=${hospital}`, { headers: { authorization: `Bearer ${key}` } });
 

@@ -2,7 +2,7 @@
 // against a real relay: hospitals with their agents and feeds, and each vendor
 // key's cursor and lag, as HTTP and gRPC reads move them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAgent, makeBatch, makeEvents, TestRelay, VENDOR_KEYS } from './relay-harness.js';
+import { connectAgent, makeBatch, makeEvents, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS } from './relay-harness.js';
 
 describe('relay status page, vendor lag, readiness and metrics', () => {
   const relay = new TestRelay();
@@ -16,7 +16,7 @@ describe('relay status page, vendor lag, readiness and metrics', () => {
 
   afterAll(() => relay.close());
 
-  const json = async (path: string) => (await fetch(`${relay.httpBase}${path}`)).json() as Promise<Record<string, any>>;
+  const json = async (path: string) => (await fetch(`${relay.httpBase}${path}`, { headers: OPERATOR_HEADERS })).json() as Promise<Record<string, any>>;
 
   it('tracks each vendor key\'s cursor and lag behind the head, over HTTP and gRPC', async () => {
     const page = await fetch(`${relay.httpBase}/v1/feeds/adt/events?after=0&limit=4&hospital=h1`, { headers: { authorization: `Bearer ${VENDOR_KEYS.platform}` } });
@@ -47,7 +47,7 @@ describe('relay status page, vendor lag, readiness and metrics', () => {
   });
 
   it('serves a status page with agents, last batch, high-water marks, sizes and vendor cursors', async () => {
-    const response = await fetch(`${relay.httpBase}/`);
+    const response = await fetch(`${relay.httpBase}/`, { headers: OPERATOR_HEADERS });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await response.text();
@@ -67,7 +67,7 @@ describe('relay status page, vendor lag, readiness and metrics', () => {
   });
 
   it('exports the same figures as Prometheus metrics, by convention, without identifiers in labels', async () => {
-    const text = await (await fetch(`${relay.httpBase}/metrics`)).text();
+    const text = await (await fetch(`${relay.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
     expect(text).toContain('wardline_relay_feed_high_water_seq{hospital="h1",feed="adt"} 10');
     expect(text).toContain('wardline_relay_feed_events{hospital="h1",feed="results"} 2');
     expect(text).toContain('wardline_relay_vendor_cursor_seq{vendor="platform",hospital="h1",feed="adt"} 4');

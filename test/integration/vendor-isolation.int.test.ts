@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { HOSPITAL_HEADER, parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
+import { HOSPITAL_HEADER, RelayErrorCode, parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { ErrorCode, FeedsService, ReplicationService, pb, type AgentMessage, type FeedEvent, type RelayMessage, type SubscribeRequest } from '../../protocol/index.js';
 import { AgentStream, SECRETS, Subscription, makeBatch, makeEvent } from './relay-harness.js';
 import { makeTempDir } from '../support/temp-dir.js';
@@ -119,12 +119,12 @@ describe('vendor isolation (HTTP and gRPC)', () => {
   it("refuses a key asking for another hospital's feed of the same name: 403 and PERMISSION_DENIED", async () => {
     const http = await get('/v1/feeds/clinical/events?hospital=h2', KEYS.h1Clinical);
     expect(http.status).toBe(403);
-    expect(errorOf(http.text)).toEqual({ code: ErrorCode.BAD_VENDOR_KEY, message: 'vendor "h1-clinical" is not granted feed "clinical" at hospital "h2"' });
+    expect(errorOf(http.text)).toEqual({ code: RelayErrorCode.FEED_NOT_GRANTED, message: 'vendor "h1-clinical" is not granted feed "clinical" at hospital "h2"' });
 
     const viaGrpc = await subscribeAll(KEYS.h1Clinical, { feed: 'clinical', hospitalId: 'h2' });
     expect(viaGrpc.keys).toEqual([]);
     expect(viaGrpc.status.code).toBe(grpc.status.PERMISSION_DENIED);
-    expect(viaGrpc.status.details).toBe(`${ErrorCode.BAD_VENDOR_KEY}: vendor "h1-clinical" is not granted feed "clinical" at hospital "h2"`);
+    expect(viaGrpc.status.details).toBe(`${RelayErrorCode.FEED_NOT_GRANTED}: vendor "h1-clinical" is not granted feed "clinical" at hospital "h2"`);
   });
 
   it("refuses a key asking for another feed of its own hospital: 403 and PERMISSION_DENIED", async () => {

@@ -11,6 +11,12 @@ import { WardlineProcess, waitForHttp } from './wardline-process.js';
 export const PAIR_SECRET = 'pair-hospital-secret-0001';
 export const PAIR_VENDOR_KEY = 'pair-vendor-key-000000001';
 export const PAIR_FEED = 'clinical';
+/** The relay's operator token (for /, /v1/status and /metrics), in `relay-operator-token` beside relay.yaml. */
+export const PAIR_OPERATOR_TOKEN = 'pair-operator-token-00001';
+/** Headers that open the pair relay's operator endpoints. */
+export const PAIR_OPERATOR_HEADERS = { authorization: `Bearer ${PAIR_OPERATOR_TOKEN}` } as const;
+/** The file holding PAIR_OPERATOR_TOKEN, inside the pair's directory. */
+export const PAIR_OPERATOR_TOKEN_FILE = 'relay-operator-token';
 
 export interface WardlinePairOptions {
   hospital: string;
@@ -47,11 +53,12 @@ export class WardlinePair {
     const ports = { relayGrpc: await freePort(), relayHttp: await freePort(), agentHttp: await freePort(), mllp: await freePort() };
     const level = options.logLevel ?? 'info';
     const relayAddress = options.relayAddressForAgent?.(ports.relayGrpc) ?? `127.0.0.1:${ports.relayGrpc}`;
+    writeFileSync(join(dir, PAIR_OPERATOR_TOKEN_FILE), `${PAIR_OPERATOR_TOKEN}\n`, { mode: 0o600 });
     writeFileSync(
       join(dir, 'relay.yaml'),
       `dataDir: ./relay-data
 grpc: { listen: "127.0.0.1:${ports.relayGrpc}" }
-http: { listen: "127.0.0.1:${ports.relayHttp}" }
+http: { listen: "127.0.0.1:${ports.relayHttp}", operatorTokenFile: ${PAIR_OPERATOR_TOKEN_FILE} }
 allowPlaintext: true
 hospitals: [{ id: ${options.hospital}, secret: "${PAIR_SECRET}" }]
 vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${[PAIR_FEED, ...(options.extraFeeds ?? []).map((f) => f.name)].join(', ')}] }] }]

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -50,6 +51,7 @@ describe('relay config', () => {
       vendors: [],
       log: { level: 'info' },
       secretFilePermissions: 'refuse',
+      feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000 },
     });
   });
 
@@ -67,6 +69,33 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
     expect(config.grpc.listen).toEqual({ host: '::', port: 0 });
     expect(config.hospitals[0]!.secretFile).toBe(join(dir, 'secrets/h1.secret'));
     expect(config.vendors[0]!.keyFile).toBe(join(dir, 'v.key'));
+  });
+
+  it('reads the operator token from a file (as its digest) or as a SHA-256 digest, one of the two', () => {
+    writeFileSync(join(dir, 'operator.token'), 'operator-token-0123456789abcdef\n');
+    const fromFile = loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\nhttp: { operatorTokenFile: operator.token }\n'));
+    expect(fromFile.http.operatorTokenFile).toBe(join(dir, 'operator.token'));
+    const digest = loadCredentials(fromFile, 'relay.yaml').operatorTokenDigest!;
+    expect(digest.toString('hex')).toBe(createHash('sha256').update('operator-token-0123456789abcdef').digest('hex'));
+    const fromDigest = loadRelayConfig(writeConfig(`dataDir: d\nallowPlaintext: true\nhttp: { operatorTokenSha256: "${digest.toString('hex')}" }\n`));
+    expect(loadCredentials(fromDigest, 'relay.yaml').operatorTokenDigest).toEqual(digest);
+    expect(loadCredentials(loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\n')), 'relay.yaml').operatorTokenDigest).toBeUndefined();
+
+    const both = problemsOf(`dataDir: d\nallowPlaintext: true\nhttp: { operatorTokenFile: t, operatorTokenSha256: "${digest.toString('hex')}" }\n`);
+    expect(both.problems).toEqual([expect.stringMatching(/^http\.operatorTokenSha256: give operatorTokenFile or operatorTokenSha256, not both/)]);
+    const notHex = problemsOf('dataDir: d\nallowPlaintext: true\nhttp: { operatorTokenSha256: "abc" }\n');
+    expect(notHex.problems).toEqual([`http.operatorTokenSha256: expected the SHA-256 digest of the operator token: 64 hex digits, got "abc" (${notHex.file})`]);
+    writeFileSync(join(dir, 'short.token'), 'short\n');
+    const short = loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\nhttp: { operatorTokenFile: short.token }\n'));
+    expect(() => loadCredentials(short, 'relay.yaml')).toThrow(/http\.operatorTokenFile \(.*short\.token\): expected at least 16 characters, got 5/);
+  });
+
+  it('names a bad feed limit and its rule', () => {
+    const { file, problems } = problemsOf('dataDir: d\nallowPlaintext: true\nfeedLimits: { concurrentReadsPerKey: 0, stalledResponseMs: 10 }\n');
+    expect(problems).toEqual([
+      expect.stringMatching(new RegExp(`^feedLimits\\.concurrentReadsPerKey: .*got 0 \\(${file.replace(/[.]/g, '\\.')}\\)$`)),
+      expect.stringMatching(/^feedLimits\.stalledResponseMs: .*100.*got 10/),
+    ]);
   });
 
   it('names an unknown key and the file', () => {
