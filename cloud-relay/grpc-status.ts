@@ -6,6 +6,7 @@ import {
   AgentAuthError,
   BadBatchError,
   BadRequestError,
+  BatchBeyondHeadError,
   BatchTooLargeError,
   CertificateIdentityError,
   FeedNotGrantedError,
@@ -28,6 +29,8 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
+  // Resending the same range cannot help; the agent waits its longest backoff.
+  if (error instanceof BatchBeyondHeadError) return Status.FAILED_PRECONDITION;
   if (error instanceof BatchTooLargeError) return Status.RESOURCE_EXHAUSTED;
   if (error instanceof ShuttingDownError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
