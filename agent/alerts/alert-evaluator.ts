@@ -17,6 +17,8 @@ export interface AlertInputs {
     blocked: string | null;
     /** Set by the pause/resume feature; absent means not paused. */
     paused?: boolean;
+    /** The relay's mark is beyond the journal head (the feed is stopped); absent or null when not. */
+    integrity?: { relayMarkSeq: number; journalHeadSeq: number; ackedSeq: number; reason: string } | null;
   }[];
   sources: readonly { name: string; lastMessageAtMs: number | null }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
@@ -95,6 +97,21 @@ export class AlertEvaluator {
       const ageLevel = held ? 0 : banded(age, ageThreshold, hysteresis, this.levelOf('backlog-age', feed.feed));
       const ageChange = this.observe('backlog-age', feed.feed, ageLevel, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
       if (ageChange) alerts.push(this.record('backlog-age', feed.feed, ageChange, age, ageThreshold, details));
+
+      // Raised at once: every event of the feed from now on would be dropped by the relay.
+      const incident = feed.integrity ?? null;
+      const integrityChange = this.observe('feed-integrity', feed.feed, incident ? 1 : 0, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (integrityChange) {
+        alerts.push(
+          // Seqs go in details: value is rounded to a tenth, which 2^53 - 1 does not survive.
+          this.record('feed-integrity', feed.feed, integrityChange, null, null, {
+            relayMarkSeq: incident?.relayMarkSeq ?? null,
+            journalHeadSeq: incident?.journalHeadSeq ?? null,
+            ackedSeq: incident?.ackedSeq ?? null,
+            reason: incident?.reason ?? null,
+          }),
+        );
+      }
     }
 
     if (inputs.disk) {
@@ -162,6 +179,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
   switch (rule) {
     case 'link':
     case 'backlog-age':
+    case 'feed-integrity':
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';

@@ -104,6 +104,7 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
   for (const feed of inputs.feeds) {
     keys.add(alertKey('lag', feed.feed));
     keys.add(alertKey('backlog-age', feed.feed));
+    keys.add(alertKey('feed-integrity', feed.feed));
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));
   if (inputs.disk) keys.add(alertKey('disk', inputs.disk.path));

@@ -43,6 +43,10 @@ export function alertMessage(a: AlertTextInput): string {
       const reason = a.details.reason ? `: ${a.details.reason}` : ` (${value.toFixed(1)}% used)`;
       return `disk holding ${a.subject} ${state}${reason}${a.level > 0 ? forecast : ''}`;
     }
+    case 'feed-integrity':
+      return a.level === 0
+        ? `feed ${a.subject}: the relay's mark is consistent with the journal again`
+        : `feed ${a.subject} stopped: the relay holds it up to seq ${a.details.relayMarkSeq}, beyond the journal head ${a.details.journalHeadSeq}; its next events would be dropped`;
     case 'source-silent':
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`

@@ -21,12 +21,14 @@
 //     handed back) and read again after release().
 //  6. The egress ledger cannot be written: the batch is not sent (nothing
 //     leaves without its record); the stream closes and the replicator retries.
+//  7. The relay's mark is beyond the journal head (FeedWindow, failure mode 4):
+//     the feed sends nothing, its status names the incident, acks stay put.
 import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
 import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
 import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus, type PolicyResult } from '../policy/index.js';
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
-import { FeedWindow, type ReplyOutcome } from './feed-window.js';
+import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
@@ -76,6 +78,8 @@ export interface FeedReplicationStatus {
   policyVersion: number;
   /** What the policy let out that it should not have (identifier scan, unreadable bodies); null without a policy. */
   identifiers: IdentifierScanStatus | null;
+  /** The relay holds a mark beyond the journal head: the feed is stopped (also in `blocked`); null when not. */
+  integrity: MarkIncident | null;
 }
 
 /** A journal range read, its payload being shaped and encoded. */
@@ -83,6 +87,8 @@ interface PreparedBatch {
   /** The window position it follows: stale once the window is elsewhere. */
   after: number;
   range: JournalRange;
+  /** The journal head when the range was read: the batch announces it (the relay bounds lastSeq by it). */
+  journalHeadSeq: number;
   encoded: Promise<EncodedPayload>;
 }
 
@@ -155,7 +161,7 @@ export class FeedPump {
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
     this.window = new FeedWindow(options.spec.name, options.maxInFlight);
-    this.window.reset(options.savedAckedSeq);
+    this.window.reset(options.savedAckedSeq, options.journal.head);
     this.holdReason = options.hold ?? null;
     this.identifierScan = options.spec.policy ? new IdentifierScan(options.spec.policy.scan) : undefined;
     this.ackedBytes = new RateMeter(options.clock);
@@ -171,14 +177,19 @@ export class FeedPump {
     return this.window.oldestSentAtMs;
   }
 
-  /** Starts from the relay's durable high-water mark; nothing in flight. */
-  reset(highWaterSeq: number): void {
+  /**
+   * Starts from the relay's durable high-water mark; nothing in flight. Returns
+   * the integrity incident when the mark is beyond the journal head (the feed then
+   * sends nothing), else null.
+   */
+  reset(highWaterSeq: number): MarkIncident | null {
     this.releasePermits();
     this.ahead = undefined;
-    this.window.reset(highWaterSeq);
+    const incident = this.window.reset(highWaterSeq, this.options.journal.head);
     this.lastBatchAtMs = 0;
     this.stopped = null;
     this.notifyIdle();
+    return incident;
   }
 
   /**
@@ -299,10 +310,11 @@ export class FeedPump {
       nacks: this.nacks,
       rateBytesPerSecond: this.ackedBytes.perSecond(),
       rateEventsPerSecond: this.ackedEvents.perSecond(),
-      blocked: this.stopped ?? this.relayRefusal ?? this.holdReason ?? this.options.uplink.blockedReason(this.className) ?? null,
+      blocked: this.stopped ?? this.window.incident?.reason ?? this.relayRefusal ?? this.holdReason ?? this.options.uplink.blockedReason(this.className) ?? null,
       paused: this.holdReason !== null,
       policyVersion: this.options.spec.policyVersion,
       identifiers: this.identifierScan?.status() ?? null,
+      integrity: this.window.incident,
     };
   }
 
@@ -333,7 +345,7 @@ export class FeedPump {
     const batch = this.ahead?.after === after ? this.ahead : this.prepare(stream, after);
     this.ahead = undefined;
     if (!batch) return false;
-    const { range } = batch;
+    const { range, journalHeadSeq } = batch;
     // Read the next range while this one is compressed on the thread pool and
     // handed over: the journal read and the compression overlap instead of taking
     // turns, which is what limits a backlog's drain rate on a small appliance. Two
@@ -398,6 +410,7 @@ export class FeedPump {
       eventCount: range.events.length,
       uncompressedBytes: encoded.uncompressedBytes,
       policyVersion: spec.policyVersion,
+      journalHeadSeq,
       ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
     });
     return true;
@@ -422,6 +435,8 @@ export class FeedPump {
       }),
     };
     let range;
+    // Read before the range: readRange never goes past the head it sees, which is at least this.
+    const journalHeadSeq = journal.head;
     try {
       range = journal.readRange(spec.streams, after, limits);
     } catch (error) {
@@ -447,7 +462,7 @@ export class FeedPump {
       .then((events) => encodeEventsAsync(events, this.options.codec));
     // A batch read ahead may be dropped unawaited (nack, hold, stream end).
     encoded.catch(() => undefined);
-    return { after, range, encoded };
+    return { after, range, journalHeadSeq: Math.max(journalHeadSeq, range.lastSeq), encoded };
   }
 
   /** The range's events as the feed's policy lets them leave; counts what its scan finds. */

@@ -184,6 +184,7 @@ class GrpcRelaySession implements RelaySession {
           eventCount: batch.eventCount,
           uncompressedBytes: batch.uncompressedBytes,
           policyVersion: batch.policyVersion,
+          journalHeadSeq: batch.journalHeadSeq ?? 0,
           ...(batch.ledgerHead ? { ledgerHead: batch.ledgerHead, ledgerIndex: batch.ledgerIndex ?? 0 } : {}),
         },
       }),

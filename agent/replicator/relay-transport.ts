@@ -31,6 +31,8 @@ export interface OutboundBatch {
   eventCount: number;
   uncompressedBytes: number;
   policyVersion: number;
+  /** The journal head when the batch was read (>= lastSeq); the relay refuses a range past it and the batch's events. */
+  journalHeadSeq?: number;
   /** The egress ledger's head after this batch's record (32-byte SHA-256) and its index. */
   ledgerHead?: Buffer;
   ledgerIndex?: number;

@@ -20,6 +20,10 @@
 //     and sent again after the next Welcome (the relay's handling is idempotent).
 //  8. The relay holds a feed as revoked (Welcome, or a Nack REVOKED): that
 //     feed's pump stops handing over batches; the others go on.
+//  9. The relay's Welcome holds a feed beyond the agent's journal head: that
+//     feed stops with an integrity incident (FeedWindow), its acks are not
+//     advanced, an error is logged and the alert rule feed-integrity fires;
+//     the other feeds go on.
 import type { CodecName } from '../../protocol/index.js';
 import type { EgressRecorder } from '../audit/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
@@ -282,7 +286,7 @@ export class Replicator {
   private async stream(session: RelaySession, life: StreamLife): Promise<Error | undefined> {
     this.session = session;
     this.relayId = session.welcome.relayId;
-    for (const pump of this.pumps.values()) pump.reset(session.welcome.highWater.get(pump.name) ?? 0);
+    for (const pump of this.pumps.values()) this.resetPump(pump, session.welcome.highWater.get(pump.name) ?? 0);
     const revoked = session.welcome.revoked ?? new Set<string>();
     for (const pump of this.pumps.values()) pump.setRelayRefusal(revoked.has(pump.name) ? RELAY_REVOKED : null);
     this.options.onWelcome?.(this.options.relayName, revoked);
@@ -343,10 +347,20 @@ export class Replicator {
     if (pump && answer.kind === 'revoke') pump.setRelayRefusal(RELAY_REVOKED);
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
-      if (pump.window.inFlightCount === 0) pump.reset(answer.highWaterSeq);
+      if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);
       pump.setRelayRefusal(null);
     }
     this.options.onControlAnswer?.(this.options.relayName, answer);
+  }
+
+  /** Resets a pump to the relay's mark; says so loudly when the journal cannot account for it. */
+  private resetPump(pump: FeedPump, highWaterSeq: number): void {
+    const incident = pump.reset(highWaterSeq);
+    if (!incident) return;
+    this.options.log.error(
+      { relay: this.options.relayName, feed: pump.name, relayMarkSeq: incident.relayMarkSeq, journalHeadSeq: incident.journalHeadSeq, ackedSeq: incident.ackedSeq },
+      `relay integrity incident: ${incident.reason}`,
+    );
   }
 
   private checkAckTimeouts(session: RelaySession): void {

@@ -147,4 +147,18 @@ describe('AlertEvaluator', () => {
     expect(Object.keys(alert!).sort()).toEqual(['atMs', 'details', 'id', 'level', 'message', 'previousLevel', 'rule', 'severity', 'state', 'subject', 'threshold', 'value']);
     expect(alert!.details).toEqual({ state: 'backoff', sinceMs: T0, lastError: 'connect ECONNREFUSED 10.0.0.7:7443' });
   });
+
+  it('raises feed-integrity at once while the relay holds a feed beyond the journal head, and resolves it after settleAfter', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const incident = { relayMarkSeq: Number.MAX_SAFE_INTEGER, journalHeadSeq: 120, ackedSeq: 100, reason: 'the relay holds feed clinical up to seq …' };
+    const alerts = simulate(evaluator, 200, (i, now) => {
+      const base = inputs({ lastMessageAtMs: now });
+      return { ...base, feeds: [{ ...base.feeds[0]!, integrity: i >= 5 && i < 100 ? incident : null }] };
+    });
+    expect(summary(alerts)).toEqual(['feed-integrity:clinical firing critical', 'feed-integrity:clinical resolved info']);
+    expect(alerts[0]!.atMs - T0).toBe(5_000);
+    expect(alerts[0]!).toMatchObject({ value: null, threshold: null, details: { relayMarkSeq: Number.MAX_SAFE_INTEGER, journalHeadSeq: 120, ackedSeq: 100 } });
+    expect(alerts[0]!.message).toBe(`feed clinical stopped: the relay holds it up to seq ${Number.MAX_SAFE_INTEGER}, beyond the journal head 120; its next events would be dropped`);
+    expect(alerts[1]!.atMs - T0).toBe(160_000);
+  });
 });
