@@ -87,8 +87,11 @@ export interface RelaySession {
 }
 
 export interface RelayTransport {
-  /** Opens a stream and completes the handshake; rejects if either fails. */
-  open(hello: HelloInfo, handlers: RelaySessionHandlers): Promise<RelaySession>;
+  /**
+   * Opens a stream and completes the handshake; rejects if either fails, or as soon
+   * as `signal` aborts (the attempt is abandoned and its connection torn down).
+   */
+  open(hello: HelloInfo, handlers: RelaySessionHandlers, signal?: AbortSignal): Promise<RelaySession>;
   /** Releases the channel. */
   shutdown(): void;
 }

@@ -14,7 +14,8 @@
 //     the stream within seconds.
 //  3. Gap nack: resend from the relay's expected seq (FeedWindow, FeedPump).
 //  4. Misbehaving relay (ack beyond what was sent): stream closed, resume from Welcome.
-//  5. stop() during any phase: the current stream is closed and the loop ends.
+//  5. stop() during any phase: the current stream is closed (a connect attempt
+//     under way is abandoned, its connection torn down) and the loop ends.
 //  6. Replies that arrive after their stream ended: ignored; the next Welcome rules.
 //  7. A revoke or reinstate whose answer is lost with its stream: kept pending
 //     and sent again after the next Welcome (the relay's handling is idempotent).
@@ -136,6 +137,8 @@ export class Replicator {
   private cancelSleep: (() => void) | undefined;
   /** Set by reconnectNow(); the next backoff waits 0 ms. */
   private reconnectRequested = false;
+  /** Abandons the connect attempt under way (its channel is torn down); undefined between attempts. */
+  private abandonAttempt: AbortController | undefined;
   /** Revoke / reinstate requests not yet answered, latest per feed; sent after every Welcome. */
   private readonly pendingControls = new Map<string, FeedControlRequest>();
 
@@ -179,6 +182,7 @@ export class Replicator {
   async stop(): Promise<void> {
     this.stopping = true;
     this.cancelSleep?.();
+    this.abandonAttempt?.abort(new Error('agent stopping'));
     this.session?.close();
     await this.running;
     this.persistAcks(true);
@@ -186,14 +190,16 @@ export class Replicator {
   }
 
   /**
-   * Operator request: drop the current stream or backoff wait and connect now,
-   * with no backoff delay. A request made while a connection attempt is under way
-   * is kept: if that attempt fails, the next one starts at once.
+   * Operator request: drop the current stream, backoff wait or connect attempt
+   * and connect now, on a fresh connection, with no backoff delay. An attempt
+   * under way is abandoned (it may be stuck in a connection that will never
+   * answer); the next one starts at once.
    */
   reconnectNow(): void {
     this.attempt = 0;
     this.reconnectRequested = true;
     if (this.cancelSleep) this.cancelSleep();
+    else if (this.abandonAttempt) this.abandonAttempt.abort(new Error('reconnect requested by operator'));
     else this.session?.close(new RelayLinkError('reconnect requested by operator', true, 'stream'));
   }
 
@@ -250,6 +256,8 @@ export class Replicator {
       // Created before open() so a close that races the handshake is never missed.
       const life = new StreamLife();
       let error: Error | undefined;
+      const attempt = new AbortController();
+      this.abandonAttempt = attempt;
       try {
         const session = await this.options.transport.open(
           { ...this.options.hello, feeds: [...this.pumps.keys()] },
@@ -265,7 +273,9 @@ export class Replicator {
             },
             onClose: (reason) => life.end(reason),
           },
+          attempt.signal,
         );
+        this.abandonAttempt = undefined;
         if (this.stopping) {
           session.close();
           break;
@@ -274,6 +284,7 @@ export class Replicator {
       } catch (openError) {
         error = openError as Error;
       }
+      this.abandonAttempt = undefined;
       life.end(error);
       if (this.stopping) break;
       this.reconnects++;
