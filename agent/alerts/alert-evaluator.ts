@@ -59,6 +59,8 @@ export function feedLagExceeded(feed: { lagSeconds: number; blocked: string | nu
 
 export class AlertEvaluator {
   private readonly conditions = new Map<string, DebouncedLevel>();
+  /** Relays whose link has been seen streaming since this evaluator started. */
+  private readonly linksSeenUp = new Set<string>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -80,6 +82,13 @@ export class AlertEvaluator {
       // A closing link is the agent stopping, not the line failing: say nothing.
       if (link.state === 'closed') continue;
       const observed = LINK_DOWN_STATES.has(link.state) ? 1 : 0;
+      if (observed === 0 && !this.linksSeenUp.has(link.relay)) {
+        // The start-up connect is not trouble: once the link is up, a later drop is
+        // counted from its own start, not from the agent's (rule 2 of DebouncedLevel
+        // would otherwise raise a short cut soon after start at once).
+        this.linksSeenUp.add(link.relay);
+        this.conditions.get(alertKey('link', link.relay))?.forgetPendingRise();
+      }
       const change = this.observe('link', link.relay, observed, nowMs, { raiseAfterMs: this.config.linkLostAfter, clearAfterMs: settle });
       if (change) alerts.push(this.record('link', link.relay, change, null, null, { state: link.state, sinceMs: link.sinceMs, lastError: link.lastError }));
     }
