@@ -110,6 +110,11 @@ export class FeedWindow {
     return this.markIncident === null && this.inFlight.length < this.maxInFlight;
   }
 
+  /** Send time of the newest batch still waiting for a reply, or undefined. */
+  get newestSentAtMs(): number | undefined {
+    return this.inFlight.at(-1)?.sentAtMs;
+  }
+
   /** Send time of the oldest batch still waiting for a reply, or undefined. */
   get oldestSentAtMs(): number | undefined {
     return this.inFlight[0]?.sentAtMs;
