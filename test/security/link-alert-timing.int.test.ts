@@ -6,47 +6,31 @@
 // is still raised.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../agent/agent-status.js';
-import { FaultProxy } from '../support/fault-proxy.js';
-import { freePort } from '../support/free-port.js';
-import { makeTempDir } from '../support/temp-dir.js';
+import { startProxiedPair, type ProxiedPair } from '../support/link-proxied-pair.js';
 import { until } from '../support/until.js';
-import { WardlinePair } from '../support/wardline-pair.js';
 
 const LINK_LOST_AFTER_MS = 6_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const linkAlerts = (s: AgentStatus) => (s.alerts?.recent ?? []).filter((a) => a.rule === 'link' && a.state === 'firing');
 
 describe('link-lost alert timing', () => {
-  let dir: ReturnType<typeof makeTempDir> | undefined;
-  let pair: WardlinePair | undefined;
-  let proxy: FaultProxy | undefined;
+  let line: ProxiedPair | undefined;
 
   afterEach(async () => {
-    await pair?.stop();
-    await proxy?.stop();
-    dir?.remove();
+    await line?.stop();
   });
 
   it('a 2 s cut soon after start raises nothing; a longer outage is still raised', async () => {
-    dir = makeTempDir('wardline-link-alert-');
-    const proxyPort = await freePort();
-    pair = await WardlinePair.create(dir.path, {
-      hospital: 'alert-hospital',
-      relayAddressForAgent: () => `127.0.0.1:${proxyPort}`,
-      agentSections: { alerts: { linkLostAfter: `${LINK_LOST_AFTER_MS / 1000}s`, settleAfter: '30s' } },
-    });
-    await pair.startRelay();
-    proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: pair.ports.relayGrpc }, listenPort: proxyPort });
     const startedAt = Date.now();
-    await pair.startAgent();
-    await until('link streaming', () => pair!.agentStatus(), (s) => s.links[0]!.state === 'streaming', { timeoutMs: 20_000 });
+    line = await startProxiedPair('link-alert', { agentSections: { alerts: { linkLostAfter: `${LINK_LOST_AFTER_MS / 1000}s`, settleAfter: '30s' } } });
+    const { pair, proxy } = line;
 
     // A short cut past linkLostAfter from the start, well within settleAfter.
-    await sleep(Math.max(0, startedAt + LINK_LOST_AFTER_MS + 2_000 - Date.now()));
+    await sleep(Math.max(0, startedAt + LINK_LOST_AFTER_MS + 4_000 - Date.now()));
     proxy.refuse();
     await sleep(2_000);
     await proxy.heal();
-    await until('link streaming again', () => pair!.agentStatus(), (s) => s.links[0]!.state === 'streaming', { timeoutMs: 10_000 });
+    await until('link streaming again', () => pair.agentStatus(), (s) => s.links[0]!.state === 'streaming', { timeoutMs: 10_000 });
     await sleep(2_000);
     const afterShortCut = await pair.agentStatus();
     expect(linkAlerts(afterShortCut), 'alerts after a 2 s cut').toEqual([]);
@@ -56,7 +40,7 @@ describe('link-lost alert timing', () => {
     // linkLostAfter into it.
     proxy.refuse();
     const cutAt = Date.now();
-    const raised = await until('a link-lost alert', () => pair!.agentStatus(), (s) => linkAlerts(s).length > 0, { timeoutMs: LINK_LOST_AFTER_MS + 10_000 });
+    const raised = await until('a link-lost alert', () => pair.agentStatus(), (s) => linkAlerts(s).length > 0, { timeoutMs: LINK_LOST_AFTER_MS + 10_000 });
     const alertAfterMs = linkAlerts(raised)[0]!.atMs - cutAt;
     await proxy.heal();
     console.log(`link alert: none after a 2 s cut ${Math.round((cutAt - startedAt) / 1000)} s after start; raised ${alertAfterMs} ms into a longer cut (linkLostAfter ${LINK_LOST_AFTER_MS} ms)`);

@@ -10,11 +10,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../agent/agent-status.js';
 import { SimulatedHospital } from '../../simulator/index.js';
-import { FaultProxy } from '../support/fault-proxy.js';
-import { freePort } from '../support/free-port.js';
-import { makeTempDir } from '../support/temp-dir.js';
+import type { FaultProxy } from '../support/fault-proxy.js';
+import { startProxiedPair, type ProxiedPair } from '../support/link-proxied-pair.js';
 import { until } from '../support/until.js';
-import { WardlinePair, type WardlinePairOptions } from '../support/wardline-pair.js';
+import type { WardlinePair, WardlinePairOptions } from '../support/wardline-pair.js';
 
 /** The line is back: the agent must stream again within this long. */
 const RECOVERY_LIMIT_MS = 2_000;
@@ -22,34 +21,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Link = AgentStatus['links'][number];
 
 describe('link recovery after a blackhole', () => {
-  let dir: ReturnType<typeof makeTempDir> | undefined;
-  let pair: WardlinePair | undefined;
-  let proxy: FaultProxy | undefined;
+  let line: ProxiedPair | undefined;
   let hospital: SimulatedHospital | undefined;
 
   afterEach(async () => {
     await hospital?.stop();
+    await line?.stop();
     hospital = undefined;
-    await pair?.stop();
-    await proxy?.stop();
-    dir?.remove();
-    pair = undefined;
-    proxy = undefined;
-    dir = undefined;
+    line = undefined;
   });
 
   async function startLine(name: string, extra: Partial<WardlinePairOptions> = {}): Promise<{ pair: WardlinePair; proxy: FaultProxy }> {
-    dir = makeTempDir(`wardline-${name}-`);
-    const proxyPort = await freePort();
-    pair = await WardlinePair.create(dir.path, { hospital: `${name}-hospital`, relayAddressForAgent: () => `127.0.0.1:${proxyPort}`, ...extra });
-    await pair.startRelay();
-    proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: pair.ports.relayGrpc }, listenPort: proxyPort });
-    await pair.startAgent();
-    await waitForLink(pair, 'streaming', (l) => l.state === 'streaming', 20_000);
+    line = await startProxiedPair(name, extra);
     // HL7 throughout, as in a hospital: batches are in flight when the line goes dark.
-    hospital = new SimulatedHospital({ mllp: { host: '127.0.0.1', port: pair.ports.mllp }, ratePerSecond: 40, connections: 2, seed: name });
+    hospital = new SimulatedHospital({ mllp: { host: '127.0.0.1', port: line.pair.ports.mllp }, ratePerSecond: 40, connections: 2, seed: name });
     hospital.start();
-    return { pair, proxy };
+    return line;
   }
 
   function waitForLink(p: WardlinePair, what: string, ok: (link: Link) => boolean, timeoutMs: number): Promise<Link> {
