@@ -6,6 +6,7 @@ import type { UplinkStatus } from './bandwidth/index.js';
 import type { AgentMetricsSnapshot } from './metrics/agent-metrics.js';
 import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from './replicator/replicator.js';
+import type { MarkIncident } from './replicator/feed-window.js';
 import type { FeedControlState } from './admin/index.js';
 import type { LedgerStatus } from './audit/index.js';
 import type { IdentifierScanStatus } from './policy/index.js';
@@ -67,6 +68,8 @@ export interface FeedStatus {
    * counts by kind and where the last was seen, never the identifier. null without a policy.
    */
   identifiers: IdentifierScanStatus | null;
+  /** The relay holds the feed beyond the journal head: what it claims, the head, and why the feed is stopped; null when not. */
+  integrity: MarkIncident | null;
 }
 
 export interface FeedControlView {
@@ -168,6 +171,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },
           policyVersion: f.policyVersion,
           identifiers: f.identifiers,
+          integrity: f.integrity,
         };
       }),
     );

@@ -65,6 +65,14 @@ export const RelayErrorCode = {
    * re-read from your cursor.
    */
   STALLED_RESPONSE: 'WL_STALLED_RESPONSE',
+  /**
+   * A batch's range runs past both its last event and the journal head its agent
+   * announced: storing it would move the feed's mark ahead of the agent, and the
+   * agent's later events would be dropped as duplicates. Nothing was stored. An
+   * agent never sends such a batch; find who holds the hospital's credentials
+   * (rotate its secret or certificate), and check the agent's version.
+   */
+  BATCH_BEYOND_HEAD: 'WL_BATCH_BEYOND_HEAD',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -161,6 +169,22 @@ export class BadBatchError extends RelayError {
     options?: { cause?: unknown; code?: typeof ErrorCode.BAD_BATCH | typeof ErrorCode.BATCH_INFLATION },
   ) {
     super(message, options?.code ?? ErrorCode.BAD_BATCH, options);
+  }
+}
+
+/** A batch claims journal positions nothing justifies (batch-decision.ts, case 6). Nothing of it was stored. */
+export class BatchBeyondHeadError extends RelayError {
+  override name = 'BatchBeyondHeadError';
+  constructor(
+    readonly feed: string,
+    readonly firstSeq: number,
+    readonly lastSeq: number,
+    readonly ceilingSeq: number,
+  ) {
+    super(
+      `batch [${firstSeq}, ${lastSeq}] of feed "${feed}" refused: its range runs past ${ceilingSeq}, the furthest its events and the agent's announced journal head justify; nothing was stored and the feed's high-water mark is unchanged`,
+      RelayErrorCode.BATCH_BEYOND_HEAD,
+    );
   }
 }
 

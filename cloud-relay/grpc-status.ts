@@ -7,6 +7,7 @@ import {
   AgentAuthError,
   BadBatchError,
   BadRequestError,
+  BatchBeyondHeadError,
   BatchTooLargeError,
   CertificateIdentityError,
   FeedNotGrantedError,
@@ -33,6 +34,8 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
+  // Resending the same range cannot help; the agent waits its longest backoff.
+  if (error instanceof BatchBeyondHeadError) return Status.FAILED_PRECONDITION;
   const inflatesTooFar = error instanceof BadBatchError && error.code === ErrorCode.BATCH_INFLATION;
   if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError || error instanceof TooManyRequestsError) {
     return Status.RESOURCE_EXHAUSTED;

@@ -17,6 +17,8 @@ export interface AlertInputs {
     blocked: string | null;
     /** Set by the pause/resume feature; absent means not paused. */
     paused?: boolean;
+    /** The relay's mark is beyond the journal head (the feed is stopped); absent or null when not. */
+    integrity?: { relayMarkSeq: number; journalHeadSeq: number; ackedSeq: number; reason: string } | null;
   }[];
   sources: readonly {
     name: string;
@@ -80,6 +82,8 @@ export class AlertEvaluator {
   private readonly conditions = new Map<string, DebouncedLevel>();
   /** Per control-id-reused condition, what was last seen of it: a rise of the count raises the alert. */
   private readonly reuseSeen = new Map<string, { subject: string; count: number; details: AlertRecord['details'] }>();
+  /** Relays whose link has been seen streaming since this evaluator started. */
+  private readonly linksSeenUp = new Set<string>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -101,6 +105,13 @@ export class AlertEvaluator {
       // A closing link is the agent stopping, not the line failing: say nothing.
       if (link.state === 'closed') continue;
       const observed = LINK_DOWN_STATES.has(link.state) ? 1 : 0;
+      if (observed === 0 && !this.linksSeenUp.has(link.relay)) {
+        // The start-up connect is not trouble: once the link is up, a later drop is
+        // counted from its own start, not from the agent's (rule 2 of DebouncedLevel
+        // would otherwise raise a short cut soon after start at once).
+        this.linksSeenUp.add(link.relay);
+        this.conditions.get(alertKey('link', link.relay))?.forgetPendingRise();
+      }
       const change = this.observe('link', link.relay, observed, nowMs, { raiseAfterMs: this.config.linkLostAfter, clearAfterMs: settle });
       if (change) alerts.push(this.record('link', link.relay, change, null, null, { state: link.state, sinceMs: link.sinceMs, lastError: link.lastError }));
     }
@@ -118,6 +129,21 @@ export class AlertEvaluator {
       const ageLevel = held ? 0 : banded(age, ageThreshold, hysteresis, this.levelOf('backlog-age', feed.feed));
       const ageChange = this.observe('backlog-age', feed.feed, ageLevel, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
       if (ageChange) alerts.push(this.record('backlog-age', feed.feed, ageChange, age, ageThreshold, details));
+
+      // Raised at once: every event of the feed from now on would be dropped by the relay.
+      const incident = feed.integrity ?? null;
+      const integrityChange = this.observe('feed-integrity', feed.feed, incident ? 1 : 0, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (integrityChange) {
+        alerts.push(
+          // Seqs go in details: value is rounded to a tenth, which 2^53 - 1 does not survive.
+          this.record('feed-integrity', feed.feed, integrityChange, null, null, {
+            relayMarkSeq: incident?.relayMarkSeq ?? null,
+            journalHeadSeq: incident?.journalHeadSeq ?? null,
+            ackedSeq: incident?.ackedSeq ?? null,
+            reason: incident?.reason ?? null,
+          }),
+        );
+      }
     }
 
     if (inputs.disk) {
@@ -217,6 +243,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
     case 'link':
     case 'backlog-age':
     case 'control-id-reused':
+    case 'feed-integrity':
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';

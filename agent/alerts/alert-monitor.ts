@@ -105,6 +105,7 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
   for (const feed of inputs.feeds) {
     keys.add(alertKey('lag', feed.feed));
     keys.add(alertKey('backlog-age', feed.feed));
+    keys.add(alertKey('feed-integrity', feed.feed));
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));
   for (const source of inputs.sources) {

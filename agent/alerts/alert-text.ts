@@ -47,6 +47,10 @@ export function alertMessage(a: AlertTextInput): string {
       return a.level === 0
         ? `no more reused HL7 control ids from ${a.subject}`
         : `HL7 sender ${a.subject} reused control id ${a.details.controlId ?? '?'} for a message with different content (journaled as seq ${a.details.seq ?? '?'}; ${value} reuse(s) so far): a spoofed message, or a sender whose counter reset`;
+    case 'feed-integrity':
+      return a.level === 0
+        ? `feed ${a.subject}: the relay's mark is consistent with the journal again`
+        : `feed ${a.subject} stopped: the relay holds it up to seq ${a.details.relayMarkSeq}, beyond the journal head ${a.details.journalHeadSeq}; its next events would be dropped`;
     case 'source-silent':
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`

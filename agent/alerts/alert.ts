@@ -4,9 +4,11 @@
 // never anything from a message.
 
 /** The conditions the agent watches. */
-export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent' | 'control-id-reused';
+export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent' | 'control-id-reused'
+  // The relay holds a feed beyond the agent's journal head (replicator/feed-window.ts): the feed is stopped.
+  | 'feed-integrity';
 
-export const ALERT_RULES: readonly AlertRule[] = ['link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused'];
+export const ALERT_RULES: readonly AlertRule[] = ['link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity'];
 
 /** `critical` and `warning` while firing; `info` for the record that says it resolved. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -32,7 +34,7 @@ export interface AlertRecord {
   severity: AlertSeverity;
   /** One line for people, in English; the dashboard words it in the reader's language from the fields. */
   message: string;
-  /** The measured value that decided it (seconds for lag, age and silence; used % for disk); null for the link. */
+  /** The measured value that decided it (seconds for lag, age and silence; used % for disk); null for the link and feed-integrity. */
   value: number | null;
   /** The threshold it was compared with, in the same unit; null for the link. */
   threshold: number | null;

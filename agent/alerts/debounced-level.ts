@@ -89,6 +89,15 @@ export class DebouncedLevel {
     return null;
   }
 
+  /**
+   * Forgets a rise still pending (not yet reported): what it counted from is
+   * known not to have been trouble. The reported level is left alone.
+   */
+  forgetPendingRise(): void {
+    this.riseSinceMs = null;
+    this.riseCalmSinceMs = null;
+  }
+
   private report(to: number, atMs: number): LevelChange {
     const change = { from: this.reportedLevel, to, atMs };
     this.reportedLevel = to;

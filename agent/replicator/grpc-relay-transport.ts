@@ -2,7 +2,8 @@
 //
 // Failure modes handled:
 //  1. The relay is down or unreachable: open() rejects (connect phase) within
-//     connectTimeoutMs instead of waiting for the channel forever.
+//     connectTimeoutMs instead of waiting for the channel forever; the TLS probe
+//     that explains a failure (5) only spends what is left of that budget.
 //  2. The relay accepts the stream but never answers Hello: handshake timeout.
 //  3. A half-open link (packets silently dropped): HTTP/2 keepalive pings with a
 //     timeout make grpc-js fail the call, which ends the session with an error.
@@ -12,6 +13,13 @@
 //     certificate, a plaintext peer): grpc-js only says it could not connect,
 //     so one TLS probe names the cause and the agent.yaml key to change; such a
 //     failure is not retryable soon (it needs an operator).
+//  6. A channel whose connection died in a blackhole: grpc-js may keep trying
+//     (or keep using) a connection that will never answer, for up to its own
+//     20 s connect timeout, however soon the line returns. So every attempt gets
+//     a fresh channel, and the channel is closed with the session or the failed
+//     attempt it served: nothing stale is ever reused.
+//  7. The caller gives up on an attempt (operator reconnect, stop): the signal
+//     passed to open() closes the attempt's channel at once and open() rejects.
 import * as grpc from '@grpc/grpc-js';
 import { PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { RelayLinkError } from './errors.js';
@@ -59,52 +67,112 @@ export interface GrpcRelayTransportOptions {
 const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
 
 export class GrpcRelayTransport implements RelayTransport {
+  /** The channel of the attempt or session under way; closed when it ends (failure mode 6). */
   private client: grpc.Client | undefined;
 
   constructor(private readonly options: GrpcRelayTransportOptions) {}
 
-  private channel(): grpc.Client {
-    if (!this.client) {
-      const { tls } = this.options;
-      const credentials = tls ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
-      this.client = new ReplicationClient(this.options.address, credentials, {
-        // Verify the relay against serverName (and send it as SNI and :authority) when the address is not the certificate's name.
-        ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
-        'grpc.keepalive_time_ms': this.options.keepaliveTimeMs,
-        'grpc.keepalive_timeout_ms': this.options.keepaliveTimeoutMs,
-        'grpc.keepalive_permit_without_calls': 1,
-        'grpc.max_send_message_length': this.options.maxSendBytes,
-        'grpc.enable_retries': 0,
-        // Reconnect pacing is the replicator's job (backoff with jitter), not the channel's.
-        'grpc.initial_reconnect_backoff_ms': 100,
-        'grpc.max_reconnect_backoff_ms': 1000,
-      });
-    }
-    return this.client;
+  private newChannel(): grpc.Client {
+    const { tls } = this.options;
+    const credentials = tls ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
+    return new ReplicationClient(this.options.address, credentials, {
+      // Verify the relay against serverName (and send it as SNI and :authority) when the address is not the certificate's name.
+      ...(tls?.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName }),
+      'grpc.keepalive_time_ms': this.options.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': this.options.keepaliveTimeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_send_message_length': this.options.maxSendBytes,
+      'grpc.enable_retries': 0,
+      // Reconnect pacing is the replicator's job (backoff with jitter), not the channel's:
+      // a channel serves one attempt and is closed with it.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+      // Keeps channels apart: grpc-js would otherwise share one subchannel (and its dead connection) between them.
+      'grpc.use_local_subchannel_pool': 1,
+    });
   }
 
-  async open(hello: HelloInfo, handlers: RelaySessionHandlers): Promise<RelaySession> {
-    const client = this.channel();
-    const failure = await new Promise<Error | undefined>((resolve) => client.waitForReady(Date.now() + this.options.connectTimeoutMs, (error) => resolve(error)));
-    if (failure) {
-      const why = await explainConnectFailure({
-        address: this.options.address,
-        tls: this.options.tls,
-        configKey: this.options.configKey ?? 'relays[]',
-        timeoutMs: Math.min(this.options.connectTimeoutMs, DEFAULT_TLS_PROBE_TIMEOUT_MS),
-        nowMs: Date.now(),
-      });
-      if (why) throw new RelayLinkError(`cannot connect to relay at ${this.options.address}: ${why}`, false, 'connect', { cause: failure });
-      throw new RelayLinkError(`cannot reach relay at ${this.options.address}: ${failure.message}`, true, 'connect', { cause: failure });
+  async open(hello: HelloInfo, handlers: RelaySessionHandlers, signal?: AbortSignal): Promise<RelaySession> {
+    this.client?.close();
+    const client = this.newChannel();
+    this.client = client;
+    const deadlineMs = Date.now() + this.options.connectTimeoutMs;
+    const outcome = await waitForChannel(client.getChannel(), deadlineMs, signal);
+    if (outcome !== 'ready') {
+      this.closeChannel(client);
+      if (outcome === 'aborted') {
+        throw new RelayLinkError(`connect attempt to relay at ${this.options.address} abandoned: ${abortReason(signal)}`, true, 'connect');
+      }
+      if (outcome === 'timeout') {
+        throw new RelayLinkError(`cannot reach relay at ${this.options.address}: no answer within ${this.options.connectTimeoutMs} ms (relays[].connectTimeoutMs)`, true, 'connect');
+      }
+      // The connection failed (refused, reset, TLS): the probe gets what is left of the budget.
+      const leftMs = deadlineMs - Date.now();
+      const why =
+        leftMs > 0
+          ? await explainConnectFailure({
+              address: this.options.address,
+              tls: this.options.tls,
+              configKey: this.options.configKey ?? 'relays[]',
+              timeoutMs: Math.min(leftMs, DEFAULT_TLS_PROBE_TIMEOUT_MS),
+              nowMs: Date.now(),
+            })
+          : undefined;
+      if (why) throw new RelayLinkError(`cannot connect to relay at ${this.options.address}: ${why}`, false, 'connect');
+      throw new RelayLinkError(`cannot reach relay at ${this.options.address}: the connection failed`, true, 'connect');
     }
     const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();
-    return new GrpcRelaySession(call, hello, handlers, this.options).handshake();
+    return new GrpcRelaySession(call, hello, handlers, this.options, () => this.closeChannel(client), signal).handshake();
   }
 
   shutdown(): void {
     this.client?.close();
     this.client = undefined;
   }
+
+  private closeChannel(client: grpc.Client): void {
+    client.close();
+    if (this.client === client) this.client = undefined;
+  }
+}
+
+type ChannelOutcome = 'ready' | 'failed' | 'timeout' | 'aborted';
+
+/**
+ * Waits until the channel is READY, a connection attempt failed (TRANSIENT_FAILURE:
+ * refused, reset, TLS refused), the deadline passed, or `signal` aborted. A
+ * failure ends the wait at once: retrying is the replicator's backoff's job.
+ */
+function waitForChannel(channel: ReturnType<grpc.Client["getChannel"]>, deadlineMs: number, signal: AbortSignal | undefined): Promise<ChannelOutcome> {
+  const { READY, TRANSIENT_FAILURE, SHUTDOWN } = grpc.connectivityState;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (outcome: ChannelOutcome): void => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const onAbort = (): void => settle('aborted');
+    if (signal?.aborted) return settle('aborted');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const check = (): void => {
+      if (settled) return;
+      const state = channel.getConnectivityState(true);
+      if (state === READY) return settle('ready');
+      if (state === TRANSIENT_FAILURE) return settle('failed');
+      // Closed under us: only an abort does that, and it settled first.
+      if (state === SHUTDOWN) return settle('aborted');
+      if (Date.now() >= deadlineMs) return settle('timeout');
+      channel.watchConnectivityState(state, deadlineMs, (error) => (error ? settle('timeout') : check()));
+    };
+    check();
+  });
+}
+
+function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason.message : 'cancelled';
 }
 
 class GrpcRelaySession implements RelaySession {
@@ -118,11 +186,20 @@ class GrpcRelaySession implements RelaySession {
     private readonly hello: HelloInfo,
     private readonly handlers: RelaySessionHandlers,
     private readonly options: GrpcRelayTransportOptions,
+    /** Closes the channel this session runs on: it serves no other. */
+    private readonly closeChannel: () => void,
+    /** Aborting it during the handshake abandons the attempt (failure mode 7). */
+    private readonly signal: AbortSignal | undefined,
   ) {}
 
   handshake(): Promise<RelaySession> {
     return new Promise<RelaySession>((resolve, reject) => {
       let welcomed = false;
+      const onAbort = (): void => {
+        if (!welcomed) this.end(new RelayLinkError(`connect attempt to relay at ${this.options.address} abandoned: ${abortReason(this.signal)}`, true, 'handshake'));
+      };
+      if (this.signal?.aborted) queueMicrotask(onAbort);
+      else this.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => {
         this.end(new RelayLinkError(`relay at ${this.options.address} sent no Welcome within ${this.options.handshakeTimeoutMs} ms`, true, 'handshake'));
       }, this.options.handshakeTimeoutMs);
@@ -135,6 +212,7 @@ class GrpcRelaySession implements RelaySession {
           }
           welcomed = true;
           clearTimeout(timer);
+          this.signal?.removeEventListener('abort', onAbort);
           this.welcome = toWelcomeInfo(message.welcome);
           resolve(this);
           return;
@@ -150,6 +228,7 @@ class GrpcRelaySession implements RelaySession {
       this.call.on('end', () => this.end(new RelayLinkError('relay ended the stream', true, welcomed ? 'stream' : 'handshake')));
       this.onEnd = (error) => {
         clearTimeout(timer);
+        this.signal?.removeEventListener('abort', onAbort);
         if (!welcomed) reject(error ?? new RelayLinkError('stream closed during handshake', true, 'handshake'));
       };
 
@@ -184,6 +263,7 @@ class GrpcRelaySession implements RelaySession {
           eventCount: batch.eventCount,
           uncompressedBytes: batch.uncompressedBytes,
           policyVersion: batch.policyVersion,
+          journalHeadSeq: batch.journalHeadSeq ?? 0,
           ...(batch.ledgerHead ? { ledgerHead: batch.ledgerHead, ledgerIndex: batch.ledgerIndex ?? 0 } : {}),
         },
       }),
@@ -218,6 +298,7 @@ class GrpcRelaySession implements RelaySession {
     if (this.closed) return;
     this.closed = true;
     this.call.cancel();
+    this.closeChannel();
     for (const fail of this.drainWaiters) fail();
     this.drainWaiters.clear();
     this.onEnd(error);

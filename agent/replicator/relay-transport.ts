@@ -31,6 +31,8 @@ export interface OutboundBatch {
   eventCount: number;
   uncompressedBytes: number;
   policyVersion: number;
+  /** The journal head when the batch was read (>= lastSeq); the relay refuses a range past it and the batch's events. */
+  journalHeadSeq?: number;
   /** The egress ledger's head after this batch's record (32-byte SHA-256) and its index. */
   ledgerHead?: Buffer;
   ledgerIndex?: number;
@@ -85,8 +87,11 @@ export interface RelaySession {
 }
 
 export interface RelayTransport {
-  /** Opens a stream and completes the handshake; rejects if either fails. */
-  open(hello: HelloInfo, handlers: RelaySessionHandlers): Promise<RelaySession>;
+  /**
+   * Opens a stream and completes the handshake; rejects if either fails, or as soon
+   * as `signal` aborts (the attempt is abandoned and its connection torn down).
+   */
+  open(hello: HelloInfo, handlers: RelaySessionHandlers, signal?: AbortSignal): Promise<RelaySession>;
   /** Releases the channel. */
   shutdown(): void;
 }

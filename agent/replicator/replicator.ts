@@ -14,12 +14,17 @@
 //     the stream within seconds.
 //  3. Gap nack: resend from the relay's expected seq (FeedWindow, FeedPump).
 //  4. Misbehaving relay (ack beyond what was sent): stream closed, resume from Welcome.
-//  5. stop() during any phase: the current stream is closed and the loop ends.
+//  5. stop() during any phase: the current stream is closed (a connect attempt
+//     under way is abandoned, its connection torn down) and the loop ends.
 //  6. Replies that arrive after their stream ended: ignored; the next Welcome rules.
 //  7. A revoke or reinstate whose answer is lost with its stream: kept pending
 //     and sent again after the next Welcome (the relay's handling is idempotent).
 //  8. The relay holds a feed as revoked (Welcome, or a Nack REVOKED): that
 //     feed's pump stops handing over batches; the others go on.
+//  9. The relay's Welcome holds a feed beyond the agent's journal head: that
+//     feed stops with an integrity incident (FeedWindow), its acks are not
+//     advanced, an error is logged and the alert rule feed-integrity fires;
+//     the other feeds go on.
 import type { CodecName } from '../../protocol/index.js';
 import type { EgressRecorder } from '../audit/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
@@ -132,6 +137,8 @@ export class Replicator {
   private cancelSleep: (() => void) | undefined;
   /** Set by reconnectNow(); the next backoff waits 0 ms. */
   private reconnectRequested = false;
+  /** Abandons the connect attempt under way (its channel is torn down); undefined between attempts. */
+  private abandonAttempt: AbortController | undefined;
   /** Revoke / reinstate requests not yet answered, latest per feed; sent after every Welcome. */
   private readonly pendingControls = new Map<string, FeedControlRequest>();
 
@@ -175,6 +182,7 @@ export class Replicator {
   async stop(): Promise<void> {
     this.stopping = true;
     this.cancelSleep?.();
+    this.abandonAttempt?.abort(new Error('agent stopping'));
     this.session?.close();
     await this.running;
     this.persistAcks(true);
@@ -182,14 +190,16 @@ export class Replicator {
   }
 
   /**
-   * Operator request: drop the current stream or backoff wait and connect now,
-   * with no backoff delay. A request made while a connection attempt is under way
-   * is kept: if that attempt fails, the next one starts at once.
+   * Operator request: drop the current stream, backoff wait or connect attempt
+   * and connect now, on a fresh connection, with no backoff delay. An attempt
+   * under way is abandoned (it may be stuck in a connection that will never
+   * answer); the next one starts at once.
    */
   reconnectNow(): void {
     this.attempt = 0;
     this.reconnectRequested = true;
     if (this.cancelSleep) this.cancelSleep();
+    else if (this.abandonAttempt) this.abandonAttempt.abort(new Error('reconnect requested by operator'));
     else this.session?.close(new RelayLinkError('reconnect requested by operator', true, 'stream'));
   }
 
@@ -246,6 +256,8 @@ export class Replicator {
       // Created before open() so a close that races the handshake is never missed.
       const life = new StreamLife();
       let error: Error | undefined;
+      const attempt = new AbortController();
+      this.abandonAttempt = attempt;
       try {
         const session = await this.options.transport.open(
           { ...this.options.hello, feeds: [...this.pumps.keys()] },
@@ -261,7 +273,9 @@ export class Replicator {
             },
             onClose: (reason) => life.end(reason),
           },
+          attempt.signal,
         );
+        this.abandonAttempt = undefined;
         if (this.stopping) {
           session.close();
           break;
@@ -270,6 +284,7 @@ export class Replicator {
       } catch (openError) {
         error = openError as Error;
       }
+      this.abandonAttempt = undefined;
       life.end(error);
       if (this.stopping) break;
       this.reconnects++;
@@ -282,7 +297,7 @@ export class Replicator {
   private async stream(session: RelaySession, life: StreamLife): Promise<Error | undefined> {
     this.session = session;
     this.relayId = session.welcome.relayId;
-    for (const pump of this.pumps.values()) pump.reset(session.welcome.highWater.get(pump.name) ?? 0);
+    for (const pump of this.pumps.values()) this.resetPump(pump, session.welcome.highWater.get(pump.name) ?? 0);
     const revoked = session.welcome.revoked ?? new Set<string>();
     for (const pump of this.pumps.values()) pump.setRelayRefusal(revoked.has(pump.name) ? RELAY_REVOKED : null);
     this.options.onWelcome?.(this.options.relayName, revoked);
@@ -343,10 +358,20 @@ export class Replicator {
     if (pump && answer.kind === 'revoke') pump.setRelayRefusal(RELAY_REVOKED);
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
-      if (pump.window.inFlightCount === 0) pump.reset(answer.highWaterSeq);
+      if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);
       pump.setRelayRefusal(null);
     }
     this.options.onControlAnswer?.(this.options.relayName, answer);
+  }
+
+  /** Resets a pump to the relay's mark; says so loudly when the journal cannot account for it. */
+  private resetPump(pump: FeedPump, highWaterSeq: number): void {
+    const incident = pump.reset(highWaterSeq);
+    if (!incident) return;
+    this.options.log.error(
+      { relay: this.options.relayName, feed: pump.name, relayMarkSeq: incident.relayMarkSeq, journalHeadSeq: incident.journalHeadSeq, ackedSeq: incident.ackedSeq },
+      `relay integrity incident: ${incident.reason}`,
+    );
   }
 
   private checkAckTimeouts(session: RelaySession): void {

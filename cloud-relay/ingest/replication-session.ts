@@ -22,6 +22,10 @@
 //  8. A batch of a feed the hospital revoked: nacked REVOKED, nothing stored;
 //     the stream stays open for the other feeds (feed-control-handler.ts does
 //     the revoke and reinstate themselves).
+//  9. A batch whose range runs past what its events and the agent's announced
+//     journal head justify (an empty batch claiming lastSeq 2^53 − 1): the
+//     stream ends with FAILED_PRECONDITION (WL_BATCH_BEYOND_HEAD), nothing
+//     stored, so the feed's mark never runs ahead of the agent's journal.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -38,6 +42,7 @@ import { NAME_PATTERN } from '../config.js';
 import {
   AgentAuthError,
   BadBatchError,
+  BatchBeyondHeadError,
   BatchTooLargeError,
   ProtocolVersionError,
   FeedRevokedError,
@@ -51,7 +56,7 @@ import { writeMessage } from '../grpc-write.js';
 import type { RelayMetrics } from '../relay-metrics.js';
 import type { FeedStore } from '../store/feed-store.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
-import { advancesFeed, decideBatch, type BatchDecision } from './batch-decision.js';
+import { advancesFeed, batchCeiling, decideBatch, type BatchDecision } from './batch-decision.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
 import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
 import { peerIdentity } from '../tls/peer-identity.js';
@@ -292,6 +297,10 @@ export class ReplicationSession {
       const code = cause.code === ErrorCode.BATCH_INFLATION ? cause.code : ErrorCode.BAD_BATCH;
       throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause, code });
     }
+    // Only now are the events known: the range may not run past them and the agent's announced head.
+    const ceilingSeq = batchCeiling({ highWater, lastEventSeq: events.at(-1)?.seq ?? 0, announcedHeadSeq: Number(batch.journalHeadSeq ?? 0) });
+    const bounded = decideBatch(highWater, firstSeq, lastSeq, ceilingSeq);
+    if (bounded.kind === 'beyond-head') throw new BatchBeyondHeadError(feed, firstSeq, lastSeq, bounded.ceilingSeq);
     // storeBatch decides again under the write lock; its decision is the one answered.
     let stored;
     try {
@@ -311,6 +320,8 @@ export class ReplicationSession {
     switch (decision.kind) {
       case 'invalid':
         throw new BadBatchError(`batch of feed "${feed}" rejected: ${decision.reason}`, feed);
+      case 'beyond-head':
+        throw new BatchBeyondHeadError(feed, firstSeq, lastSeq, decision.ceilingSeq);
       case 'gap':
         this.deps.metrics.batches.inc({ result: 'gap' });
         this.log.info({ feed, firstSeq, lastSeq, expectedSeq: decision.expectedSeq }, 'batch leaves a gap; nacked');

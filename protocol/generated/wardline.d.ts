@@ -686,6 +686,9 @@ export namespace wardline {
             /** Batch ledgerIndex. */
             ledgerIndex: number;
 
+            /** Batch journalHeadSeq. */
+            journalHeadSeq: number;
+
             /**
              * Creates a new Batch instance using the specified properties.
              * @param [properties] Properties to set
@@ -771,6 +774,9 @@ export namespace wardline {
 
                 /** Batch ledgerIndex */
                 ledgerIndex?: (number|null);
+
+                /** Batch journalHeadSeq */
+                journalHeadSeq?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

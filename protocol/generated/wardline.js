@@ -1739,6 +1739,7 @@ export const wardline = $root.wardline = (() => {
              * @property {number|null} [policyVersion] Batch policyVersion
              * @property {Uint8Array|null} [ledgerHead] Batch ledgerHead
              * @property {number|null} [ledgerIndex] Batch ledgerIndex
+             * @property {number|null} [journalHeadSeq] Batch journalHeadSeq
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1859,6 +1860,14 @@ export const wardline = $root.wardline = (() => {
             Batch.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * Batch journalHeadSeq.
+             * @member {number} journalHeadSeq
+             * @memberof wardline.v1.Batch
+             * @instance
+             */
+            Batch.prototype.journalHeadSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new Batch instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Batch
@@ -1912,6 +1921,8 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 10, wireType 2 =*/82).bytes(message.ledgerHead);
                 if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
                     writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.ledgerIndex);
+                if (message.journalHeadSeq != null && $Object.hasOwnProperty.call(message, "journalHeadSeq") && (typeof message.journalHeadSeq === "object" ? message.journalHeadSeq.low || message.journalHeadSeq.high : message.journalHeadSeq !== 0))
+                    writer.uint32(/* id 12, wireType 0 =*/96).uint64(message.journalHeadSeq);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2055,6 +2066,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.ledgerIndex;
                             continue;
                         }
+                    case 12: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.journalHeadSeq = value;
+                            else
+                                delete message.journalHeadSeq;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2176,6 +2196,16 @@ export const wardline = $root.wardline = (() => {
                             message.ledgerIndex = object.ledgerIndex;
                         else if (typeof object.ledgerIndex === "object")
                             message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
+                if (object.journalHeadSeq != null)
+                    if (typeof object.journalHeadSeq === "object" ? object.journalHeadSeq.low || object.journalHeadSeq.high : $Number(object.journalHeadSeq) !== 0)
+                        if ($util.Long)
+                            message.journalHeadSeq = $util.Long.fromValue(object.journalHeadSeq, true);
+                        else if (typeof object.journalHeadSeq === "string")
+                            message.journalHeadSeq = $parseInt(object.journalHeadSeq, 10);
+                        else if (typeof object.journalHeadSeq === "number")
+                            message.journalHeadSeq = object.journalHeadSeq;
+                        else if (typeof object.journalHeadSeq === "object")
+                            message.journalHeadSeq = new $util.LongBits(object.journalHeadSeq.low >>> 0, object.journalHeadSeq.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2238,6 +2268,11 @@ export const wardline = $root.wardline = (() => {
                         object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.journalHeadSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.journalHeadSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -2276,6 +2311,13 @@ export const wardline = $root.wardline = (() => {
                         object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
                     else
                         object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
+                if (message.journalHeadSeq != null && $Object.hasOwnProperty.call(message, "journalHeadSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.journalHeadSeq = typeof message.journalHeadSeq === "number" ? $BigInt(message.journalHeadSeq) : $util.Long.fromBits(message.journalHeadSeq.low >>> 0, message.journalHeadSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.journalHeadSeq === "number")
+                        object.journalHeadSeq = options.longs === $String ? $String(message.journalHeadSeq) : message.journalHeadSeq;
+                    else
+                        object.journalHeadSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.journalHeadSeq) : options.longs === $Number ? new $util.LongBits(message.journalHeadSeq.low >>> 0, message.journalHeadSeq.high >>> 0).toNumber(true) : message.journalHeadSeq;
                 return object;
             };
 

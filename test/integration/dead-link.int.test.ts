@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../agent/agent-status.js';
 import { SimulatedHospital, type CorpusMessage } from '../../simulator/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { freePort } from '../support/free-port.js';
+import { startProxiedPair } from '../support/link-proxied-pair.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { PAIR_FEED, PAIR_VENDOR_KEY, WardlinePair, type WardlinePairOptions } from '../support/wardline-pair.js';
@@ -42,14 +42,9 @@ describe('dead and half-open links between agent and relay', () => {
 
   /** A relay, a fault proxy in front of it, and an agent dialling the proxy. */
   async function startLine(name: string, extra: Partial<WardlinePairOptions> = {}): Promise<{ pair: WardlinePair; proxy: FaultProxy }> {
-    dir = makeTempDir(`wardline-${name}-`);
-    const proxyPort = await freePort();
-    pair = await WardlinePair.create(dir.path, { hospital: `${name}-hospital`, relayAddressForAgent: () => `127.0.0.1:${proxyPort}`, ...extra });
-    await pair.startRelay();
-    proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: pair.ports.relayGrpc }, listenPort: proxyPort });
-    await pair.startAgent();
-    await waitForStatus(pair, 'link streaming', (s) => link(s).state === 'streaming', 20_000);
-    return { pair, proxy };
+    const line = await startProxiedPair(name, extra);
+    ({ dir, pair, proxy } = line);
+    return line;
   }
 
   function startHospital(seed: string, ratePerSecond: number): SimulatedHospital {

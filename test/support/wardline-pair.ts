@@ -34,7 +34,7 @@ export interface WardlinePairOptions {
   /** Extra top-level sections for agent.yaml, e.g. `{ alerts: { lag: '5s' } }`. */
   agentSections?: Record<string, unknown>;
   /** Feeds besides PAIR_FEED, sent to the same relay and granted to the same vendor. */
-  extraFeeds?: { name: string; streams: string[] }[];
+  extraFeeds?: { name: string; streams: string[]; class?: string }[];
 }
 
 export class WardlinePair {

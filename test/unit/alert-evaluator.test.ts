@@ -177,5 +177,43 @@ describe('AlertEvaluator', () => {
     expect(alerts.filter((a) => a.state === 'resolved')).toHaveLength(5);
     expect(evaluator.levelOf('control-id-reused', 'lis APP5|X')).toBe(0);
   });
+
+  it('raises feed-integrity at once while the relay holds a feed beyond the journal head, and resolves it after settleAfter', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const incident = { relayMarkSeq: Number.MAX_SAFE_INTEGER, journalHeadSeq: 120, ackedSeq: 100, reason: 'the relay holds feed clinical up to seq …' };
+    const alerts = simulate(evaluator, 200, (i, now) => {
+      const base = inputs({ lastMessageAtMs: now });
+      return { ...base, feeds: [{ ...base.feeds[0]!, integrity: i >= 5 && i < 100 ? incident : null }] };
+    });
+    expect(summary(alerts)).toEqual(['feed-integrity:clinical firing critical', 'feed-integrity:clinical resolved info']);
+    expect(alerts[0]!.atMs - T0).toBe(5_000);
+    expect(alerts[0]!).toMatchObject({ value: null, threshold: null, details: { relayMarkSeq: Number.MAX_SAFE_INTEGER, journalHeadSeq: 120, ackedSeq: 100 } });
+    expect(alerts[0]!.message).toBe(`feed clinical stopped: the relay holds it up to seq ${Number.MAX_SAFE_INTEGER}, beyond the journal head 120; its next events would be dropped`);
+    expect(alerts[1]!.atMs - T0).toBe(160_000);
+  });
+
+  it('does not count the start-up connect as the start of a later drop: a 2 s cut 35 s after start raises nothing', () => {
+    for (const startupSeconds of [1, 20]) {
+      const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+      const alerts = simulate(evaluator, 200, (i, now) =>
+        inputs({ link: i < startupSeconds ? 'connecting' : i >= 35 && i < 37 ? 'backoff' : 'streaming', lastMessageAtMs: now }),
+      );
+      expect(summary(alerts), `start-up connect of ${startupSeconds} s`).toEqual([]);
+    }
+  });
+
+  it('still raises a drop that lasts linkLostAfter soon after start, counted from the drop', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const alerts = simulate(evaluator, 200, (i, now) => inputs({ link: i < 1 ? 'connecting' : i >= 35 && i < 100 ? 'backoff' : 'streaming', lastMessageAtMs: now }));
+    expect(summary(alerts)[0]).toBe('link:cloud firing critical');
+    expect(alerts[0]!.atMs - T0).toBe(65_000);
+  });
+
+  it('raises a link that never came up after linkLostAfter from the start', () => {
+    const evaluator = new AlertEvaluator({ config, watchingSinceMs: T0 });
+    const alerts = simulate(evaluator, 60, (_, now) => inputs({ link: 'connecting', lastMessageAtMs: now }));
+    expect(summary(alerts)).toEqual(['link:cloud firing critical']);
+    expect(alerts[0]!.atMs - T0).toBe(30_000);
+  });
 });
 

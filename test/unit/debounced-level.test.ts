@@ -72,4 +72,17 @@ describe('DebouncedLevel', () => {
     const level = new DebouncedLevel({ raiseAfterMs: 0, clearAfterMs: 0 });
     expect(run(level, [0, 1, 0, 1]).map((c) => `${c.from}->${c.to}`)).toEqual(['0->1', '1->0', '0->1']);
   });
+
+  it('forgets a pending rise on request, leaving the reported level alone', () => {
+    const level = new DebouncedLevel({ raiseAfterMs: 30_000, clearAfterMs: 60_000 });
+    expect(level.observe(1, 0)).toBeNull();
+    expect(level.observe(0, 1_000)).toBeNull();
+    level.forgetPendingRise();
+    // Without forgetting, this drop would be reported at once (rule 2: counted from 0).
+    expect(level.observe(1, 35_000)).toBeNull();
+    expect(level.observe(1, 64_999)).toBeNull();
+    expect(level.observe(1, 65_000)).toEqual({ from: 0, to: 1, atMs: 65_000 });
+    level.forgetPendingRise();
+    expect(level.level).toBe(1);
+  });
 });

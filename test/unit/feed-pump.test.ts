@@ -132,6 +132,34 @@ describe('FeedPump', () => {
     expect(pump.status()).toMatchObject({ nacks: 1, ackedSeq: 0, sentSeq: 3 });
   });
 
+  it('holds a few new events for the previous batch\'s ack, but at most 200 ms; every batch announces the journal head', async () => {
+    const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
+    const { session } = pumpWith(uplink);
+    await append('imaging', 1, 100);
+    await session.waitForBatches(1);
+    const firstSentAt = Date.now();
+    await append('imaging', 1, 100);
+    await new Promise((r) => setTimeout(r, 50));
+    // Unacked batch in flight: the new event waits for it...
+    expect(session.sent.length).toBe(1);
+    // ...but not for an ack that is slow to come (a line queueing behind bulk).
+    await session.waitForBatches(2, 2000);
+    expect(Date.now() - firstSentAt).toBeLessThan(600);
+    for (const batch of session.sent) expect(batch.journalHeadSeq).toBeGreaterThanOrEqual(batch.lastSeq);
+  });
+
+  it('sends nothing and says why when the relay\'s mark is beyond the journal head', async () => {
+    const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
+    const { pump, session } = pumpWith(uplink);
+    const incident = pump.reset(Number.MAX_SAFE_INTEGER);
+    expect(incident).toMatchObject({ relayMarkSeq: Number.MAX_SAFE_INTEGER, journalHeadSeq: 0, ackedSeq: 0 });
+    await append('imaging', 5, 100);
+    pump.wake();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(session.sent).toEqual([]);
+    expect(pump.status()).toMatchObject({ ackedSeq: 0, integrity: incident, blocked: incident!.reason });
+  });
+
   it('sends nothing while its class is blocked, and starts when the policy allows it', async () => {
     const uplink = new Uplink({ classes: CLASSES, policy: policy(null, ['bulk']) });
     const { pump, session } = pumpWith(uplink);

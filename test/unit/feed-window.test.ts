@@ -50,4 +50,55 @@ describe('FeedWindow', () => {
     window.onAck(2);
     expect(window.oldestSentAtMs).toBe(2000);
   });
+
+  describe('a relay mark beyond the journal head', () => {
+    const MAX = Number.MAX_SAFE_INTEGER;
+
+    it('is an integrity incident: acks stay where they were and nothing may be sent', () => {
+      const window = new FeedWindow('clinical', 4);
+      expect(window.reset(40, 100)).toBeNull();
+      window.sent(batch(41, 60));
+      window.onAck(60);
+      const incident = window.reset(MAX, 100);
+      expect(incident).toMatchObject({ relayMarkSeq: MAX, journalHeadSeq: 100, ackedSeq: 60 });
+      expect(incident!.reason).toContain('beyond this agent\'s journal head 100');
+      expect(window.incident).toBe(incident);
+      expect(window.ackedSeq).toBe(60);
+      expect(window.nextAfter).toBe(60);
+      expect(window.canSend).toBe(false);
+    });
+
+    it('never keeps an acked seq past the head (a mark accepted by an older agent and saved)', () => {
+      const window = new FeedWindow('clinical', 4);
+      window.reset(MAX);
+      expect(window.reset(MAX, 100)).not.toBeNull();
+      expect(window.ackedSeq).toBe(100);
+    });
+
+    it('a mark at the head is fine', () => {
+      const window = new FeedWindow('clinical', 4);
+      expect(window.reset(100, 100)).toBeNull();
+      expect(window.canSend).toBe(true);
+    });
+
+    it('is sticky: a mark the journal has since grown up to is still refused; one back at the old head is believed', () => {
+      const window = new FeedWindow('clinical', 4);
+      window.reset(50, 100);
+      expect(window.reset(150, 100)).not.toBeNull();
+      // The journal grew to 200 meanwhile; the relay still claims 150, which it cannot hold (nothing was sent).
+      expect(window.reset(150, 200)).toMatchObject({ relayMarkSeq: 150, journalHeadSeq: 100, ackedSeq: 50 });
+      expect(window.canSend).toBe(false);
+      // The relay's position was corrected.
+      expect(window.reset(80, 200)).toBeNull();
+      expect(window.incident).toBeNull();
+      expect(window.ackedSeq).toBe(80);
+      expect(window.canSend).toBe(true);
+    });
+
+    it('without a head to check against (default) trusts the relay as before', () => {
+      const window = new FeedWindow('clinical', 4);
+      expect(window.reset(MAX)).toBeNull();
+      expect(window.ackedSeq).toBe(MAX);
+    });
+  });
 });

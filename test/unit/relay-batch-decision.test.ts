@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideBatch, type BatchDecision } from '../../cloud-relay/ingest/batch-decision.js';
+import { batchCeiling, decideBatch, LEGACY_MAX_RANGE_SEQS, type BatchDecision } from '../../cloud-relay/ingest/batch-decision.js';
 
 describe('decideBatch', () => {
   it.each<[string, number, number, number, BatchDecision['kind'], number?]>([
@@ -57,5 +57,46 @@ describe('decideBatch', () => {
         }
       }
     }
+  });
+});
+
+describe('a range nothing justifies (beyond-head)', () => {
+  const MAX = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+
+  it.each<[string, number, number, number, number, BatchDecision['kind']]>([
+    // name, highWater, firstSeq, lastSeq, ceiling, kind
+    ['empty batch claiming 2^53 - 1', 10, 11, MAX, 10, 'beyond-head'],
+    ['append ending at the ceiling', 10, 11, 20, 20, 'append'],
+    ['append one past the ceiling', 10, 11, 21, 20, 'beyond-head'],
+    ['overlap past the ceiling', 10, 5, 30, 20, 'beyond-head'],
+    ['overlap within the ceiling', 10, 5, 20, 20, 'overlap'],
+    // Neither moves the mark: answered as before whatever they claim.
+    ['duplicate below an inflated claim', 50, 1, 40, 20, 'duplicate'],
+    ['gap past the ceiling', 10, 15, MAX, 20, 'gap'],
+  ])('%s (hw %i, [%i, %i], ceiling %i) -> %s', (_name, highWater, firstSeq, lastSeq, ceiling, kind) => {
+    const decision = decideBatch(highWater, firstSeq, lastSeq, ceiling);
+    expect(decision.kind).toBe(kind);
+    if (decision.kind === 'beyond-head') expect(decision.ceilingSeq).toBe(ceiling);
+  });
+
+  it('without a ceiling (before decoding) decides as it always did', () => {
+    expect(decideBatch(10, 11, MAX).kind).toBe('append');
+  });
+
+  it('the ceiling is the announced journal head or the last event, whichever is further', () => {
+    expect(batchCeiling({ highWater: 10, lastEventSeq: 0, announcedHeadSeq: 500 })).toBe(500);
+    expect(batchCeiling({ highWater: 10, lastEventSeq: 700, announcedHeadSeq: 500 })).toBe(700);
+    // An empty batch up to the agent's head: the usual "nothing of this feed yet" range.
+    expect(decideBatch(10, 11, 500, batchCeiling({ highWater: 10, lastEventSeq: 0, announcedHeadSeq: 500 })).kind).toBe('append');
+    expect(decideBatch(10, 11, 501, batchCeiling({ highWater: 10, lastEventSeq: 0, announcedHeadSeq: 500 })).kind).toBe('beyond-head');
+  });
+
+  it('an agent that announces no head (older than Batch.journal_head_seq) may run LEGACY_MAX_RANGE_SEQS past its events or the mark', () => {
+    const ceiling = batchCeiling({ highWater: 10, lastEventSeq: 0, announcedHeadSeq: 0 });
+    expect(ceiling).toBe(10 + LEGACY_MAX_RANGE_SEQS);
+    expect(batchCeiling({ highWater: 10, lastEventSeq: 40, announcedHeadSeq: 0 })).toBe(40 + LEGACY_MAX_RANGE_SEQS);
+    // The default scan (20 000 positions) of an old agent still goes through; 2^53 - 1 does not.
+    expect(decideBatch(10, 11, 20_010, ceiling).kind).toBe('append');
+    expect(decideBatch(10, 11, MAX, ceiling).kind).toBe('beyond-head');
   });
 });
