@@ -17,6 +17,7 @@ import {
 import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
 import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
+import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './http/local-app-config.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
@@ -162,6 +163,8 @@ export const AgentConfigSchema = z
         critical: z.boolean().default(false),
         /** The dashboard login and the admin API token; absent = dashboard and admin endpoints open to whoever reaches listen. */
         admin: AdminConfigSchema.optional(),
+        /** clients, anonymousApps, ingest: who may use /v1/records and /v1/ingest, and the bounds of a row (agent/http/local-app-config.ts). */
+        ...localAppConfigShape,
       })
       .prefault({}),
     sources: z.array(SourceSchema).default([]),
@@ -237,6 +240,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   relayTls: Map<string, RelayLinkTls>;
   /** http.admin with its password and token read; null when no login is configured. */
   adminCredentials: AdminCredentials | null;
+  /** http.clients with their tokens read, and what anonymous requests get. */
+  localAppCredentials: LocalAppCredentials;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -273,5 +278,6 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   });
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials };
+  const localAppCredentials = loadLocalAppCredentials(config.http, at, file);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, localAppCredentials };
 }

@@ -12,6 +12,7 @@ import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
 import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
 import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
+import { LocalAppAuth } from './http/local-app-auth.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replicator/grpc-relay-transport.js';
 import { Replicator } from './replicator/replicator.js';
@@ -247,6 +248,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     for (const replicator of replicators) replicator.reconnectNow();
   };
 
+  const localApps = new LocalAppAuth(config.localAppCredentials);
+  const localAppsSummary = localApps.describe();
+  log[localAppsSummary.level](localAppsSummary.fields, localAppsSummary.message);
   http = new AgentHttpServer({
     host: config.http.listen.host,
     port: config.http.listen.port,
@@ -257,6 +261,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     metrics,
     reconnect,
     operations: operations.routes,
+    localApps,
+    ingestLimits: config.http.ingest,
     feedAdmin: createFeedAdminRoutes(feedControl),
     log,
   });
