@@ -6,7 +6,8 @@
 //     decides (401 / 403) before the body is read.
 //  2. A body of many megabytes: parsed in slices (ingest-rows.ts) and committed in
 //     slices of INGEST_COMMIT_SLICE_ROWS rows through one lane (ingest-lane.ts),
-//     so HL7 ACKs wait for one slice at most. Each slice is atomic; with an
+//     so HL7 ACKs wait for one slice at most. A request of one slice skips the
+//     lane: concurrent small posts still share a group commit. Each slice is atomic; with an
 //     Idempotency-Key each slice has its own dedupe key, so retrying a request
 //     that failed half way stores only the slices that are missing.
 //  3. The disk fills during a commit (SQLITE_FULL): 507 with the reason and how
@@ -178,7 +179,7 @@ export class AgentHttpServer {
       });
       if (answer) return sendJson(res, answer.status, answer.body, answer.headers);
     }
-    sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${path}`);
+    sendError(res, 404, 'not_found', `no such endpoint: ${req.method} ${routeOf(path)}`);
   }
 
   private getRecord(req: IncomingMessage, res: ServerResponse, stream: string, encodedKey: string): void {
@@ -253,21 +254,25 @@ export class AgentHttpServer {
     let duplicate = true;
     const slices = commitSlices(events);
     for (const [i, slice] of slices.entries()) {
+      const append = () =>
+        this.options.writer.append({
+          source,
+          events: slice,
+          // A header value holds no line feed, so "<key>\n<slice>" never meets a client's own key.
+          dedupe: typeof idempotencyKey === 'string' && idempotencyKey ? { scope: dedupeScope, id: i === 0 ? idempotencyKey : `${idempotencyKey}\n${i}` } : undefined,
+        });
       try {
-        const result = await this.ingestLane.run(() =>
-          this.options.writer.append({
-            source,
-            events: slice,
-            // A header value holds no line feed, so "<key>\n<slice>" never meets a client's own key.
-            dedupe: typeof idempotencyKey === 'string' && idempotencyKey ? { scope: dedupeScope, id: i === 0 ? idempotencyKey : `${idempotencyKey}\n${i}` } : undefined,
-          }),
-        );
+        // A one-slice request goes straight to the group commit, where concurrent small posts share an fsync as before.
+        const result = await (slices.length > 1 ? this.ingestLane.run(append) : append());
         seqs.push(...result.seqs);
         duplicate &&= result.duplicate;
         this.ingestStats.rowsAccepted += result.duplicate ? 0 : slice.length;
       } catch (error) {
-        if (!isDiskFull(error)) throw error;
         const stored = seqs.length;
+        if (!isDiskFull(error)) {
+          this.options.log.error({ err: error, stream, storedRows: stored, rows: events.length }, 'HTTP ingest failed in the journal');
+          return reject(500, 'internal', `the agent could not store the rows: ${stored} of ${events.length} rows of this request were stored; see the agent log`, { storedRows: stored });
+        }
         this.options.log.error({ err: error, stream, storedRows: stored, rows: events.length }, 'HTTP ingest refused: the disk is full');
         return reject(
           507,

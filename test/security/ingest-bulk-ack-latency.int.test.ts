@@ -91,7 +91,8 @@ log: { level: warn }
     const p50 = percentile(sorted, 0.5);
     const max = sorted[sorted.length - 1]!;
     console.log(`bulk ingest: ${POSTS} x ${(bodies[0]!.length / 1e6).toFixed(1)} MB in ${postsMs} ms; ${latencies.length} HL7 ACKs meanwhile: p50 ${p50.toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms, max ${max.toFixed(1)} ms`);
-    // Before: p50 320-610 ms, max 2.0-6.0 s. After: p50 15-30 ms, max 0.26-0.53 s, on a shared 2-core machine.
+    // Shared 2-core machine. Before: p50 190-890 ms, max 0.95-7.6 s. After: p50 7-30 ms, max 0.14-0.53 s.
+    // p50 is what tells them apart under any load; max is bounded loosely because of the neighbours.
     expect(p50).toBeLessThan(100);
     expect(max).toBeLessThan(1_500);
     expect(latencies.length).toBeGreaterThan(10);
