@@ -183,7 +183,7 @@ export class AgentHttpServer {
   }
 
   private getRecord(req: IncomingMessage, res: ServerResponse, stream: string, encodedKey: string): void {
-    if (!this.authorized(req, res, stream, 'read')) return;
+    if (!this.authorize(req, res, stream, 'read')) return;
     let key: string;
     try {
       key = decodeURIComponent(encodedKey);
@@ -195,17 +195,23 @@ export class AgentHttpServer {
     sendJson(res, 200, recordToJson(record));
   }
 
-  /** Answers 401/403 and returns false unless the local application may `access` `stream`. */
-  private authorized(req: IncomingMessage, res: ServerResponse, stream: string, access: LocalAppAccess, onRefusal?: (status: number, code: string, message: string) => void): boolean {
+  /**
+   * The local application that may `access` `stream` (client null = anonymous);
+   * undefined once a 401/403 has been answered (through `onRefusal` when given).
+   */
+  private authorize(
+    req: IncomingMessage,
+    res: ServerResponse,
+    stream: string,
+    access: LocalAppAccess,
+    onRefusal?: (status: number, code: string, message: string) => void,
+  ): { client: string | null } | undefined {
     const decision = this.localApps.authorize(req, stream, access);
-    if (decision.ok) {
-      (req as ClientTaggedRequest)[CLIENT] = decision.client;
-      return true;
-    }
+    if (decision.ok) return { client: decision.client };
     req.resume();
     if (onRefusal) onRefusal(decision.status, decision.code, decision.message);
     else sendError(res, decision.status, decision.code, decision.message, decision.status === 401 ? { 'www-authenticate': LocalAppAuth.challenge } : {});
-    return false;
+    return undefined;
   }
 
   private async ingest(req: IncomingMessage, res: ServerResponse, stream: string, url: URL): Promise<void> {
@@ -215,8 +221,9 @@ export class AgentHttpServer {
       this.ingestStats.lastRejection = { atMs: Date.now(), reason: message };
       sendJson(res, status, { error: { code, message, ...extra } }, status === 401 ? { 'www-authenticate': LocalAppAuth.challenge } : {});
     };
-    if (!this.authorized(req, res, stream, 'write', reject)) return;
-    const client = (req as ClientTaggedRequest)[CLIENT] ?? null;
+    const granted = this.authorize(req, res, stream, 'write', reject);
+    if (!granted) return;
+    const { client } = granted;
     const contentType = req.headers['content-type'] ?? '';
     if (!/^application\/json\b/i.test(contentType)) {
       req.resume();
@@ -287,9 +294,6 @@ export class AgentHttpServer {
     sendJson(res, 200, { stream, seqs, duplicate });
   }
 }
-
-const CLIENT = Symbol('wardline.localApp');
-type ClientTaggedRequest = IncomingMessage & { [CLIENT]?: string | null };
 
 /** Splits a request's events into the slices committed one transaction each: deterministic, so a retry slices alike. */
 export function commitSlices<T extends { body: Buffer }>(events: readonly T[], maxRows = INGEST_COMMIT_SLICE_ROWS, maxBytes = INGEST_COMMIT_SLICE_BYTES): T[][] {
