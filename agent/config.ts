@@ -20,6 +20,7 @@ import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
+import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './http/local-app-config.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp-limits-config.js';
@@ -172,6 +173,8 @@ export const AgentConfigSchema = z
         tls: HttpTlsSchema.optional(),
         /** Host names (besides IP addresses, localhost and listen's host) the agent answers to; any other Host header gets 421. */
         allowedHosts: AllowedHostsSchema,
+        /** clients, anonymousApps, ingest: who may use /v1/records and /v1/ingest, and the bounds of a row (agent/http/local-app-config.ts). */
+        ...localAppConfigShape,
       })
       .prefault({}),
     sources: z.array(SourceSchema).default([]),
@@ -255,6 +258,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   httpTls: HttpTls | null;
   /** Secret files used although others can read them (secretFilePermissions: warn), for the log. */
   secretFileWarnings: string[];
+  /** http.clients with their tokens read, and what anonymous requests get. */
+  localAppCredentials: LocalAppCredentials;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -294,5 +299,6 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file, secrets);
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, secretFileWarnings: secrets.warnings };
+  const localAppCredentials = loadLocalAppCredentials(config.http, at, file, secrets);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, secretFileWarnings: secrets.warnings };
 }

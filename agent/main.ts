@@ -13,6 +13,7 @@ import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe,
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
 import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
 import { RequestGuard } from './http/request-guard.js';
+import { LocalAppAuth } from './http/local-app-auth.js';
 import { createAgentMetrics } from './metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replicator/grpc-relay-transport.js';
 import { Replicator } from './replicator/replicator.js';
@@ -258,6 +259,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     for (const replicator of replicators) replicator.reconnectNow();
   };
 
+  const localApps = new LocalAppAuth(config.localAppCredentials);
+  const localAppsSummary = localApps.describe();
+  log[localAppsSummary.level](localAppsSummary.fields, localAppsSummary.message);
   http = new AgentHttpServer({
     host: config.http.listen.host,
     port: config.http.listen.port,
@@ -268,6 +272,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     metrics,
     reconnect,
     operations: operations.routes,
+    localApps,
+    ingestLimits: config.http.ingest,
     feedAdmin: createFeedAdminRoutes(feedControl),
     guard: new RequestGuard({ listenHost: config.http.listen.host, allowedHosts: config.http.allowedHosts }),
     tls: config.httpTls,
