@@ -20,6 +20,13 @@
 //     attempt it served: nothing stale is ever reused.
 //  7. The caller gives up on an attempt (operator reconnect, stop): the signal
 //     passed to open() closes the attempt's channel at once and open() rejects.
+//  8. A line that accepts TCP and swallows bytes, and stays silent when it comes
+//     back (a middlebox that forgot the connection without resetting it): the
+//     attempt's connection will never become READY, however soon the line
+//     returns, and waiting for connectTimeoutMs would add seconds to recovery.
+//     So while no channel of an attempt is READY, a fresh one joins it every
+//     CONNECT_HEDGE_INTERVAL_MS (at most MAX_CONNECTS_PER_ATTEMPT at once), and
+//     the first to become READY serves the session; the others are closed.
 import * as grpc from '@grpc/grpc-js';
 import { PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { RelayLinkError } from './errors.js';
@@ -66,9 +73,18 @@ export interface GrpcRelayTransportOptions {
 
 const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
 
+/**
+ * How long a connection may stay short of READY before a fresh one joins the
+ * attempt (failure mode 8), in ms. A live relay answers the HTTP/2 (and TLS)
+ * handshake in a few round trips, well within this on a leased line.
+ */
+export const CONNECT_HEDGE_INTERVAL_MS = 1_000;
+/** Connections one attempt may have under way at once (failure mode 8). */
+export const MAX_CONNECTS_PER_ATTEMPT = 3;
+
 export class GrpcRelayTransport implements RelayTransport {
-  /** The channel of the attempt or session under way; closed when it ends (failure mode 6). */
-  private client: grpc.Client | undefined;
+  /** The channels of the attempt or session under way; each closed when it ends (failure modes 6, 8). */
+  private readonly channels = new Set<grpc.Client>();
 
   constructor(private readonly options: GrpcRelayTransportOptions) {}
 
@@ -93,13 +109,10 @@ export class GrpcRelayTransport implements RelayTransport {
   }
 
   async open(hello: HelloInfo, handlers: RelaySessionHandlers, signal?: AbortSignal): Promise<RelaySession> {
-    this.client?.close();
-    const client = this.newChannel();
-    this.client = client;
+    this.shutdown();
     const deadlineMs = Date.now() + this.options.connectTimeoutMs;
-    const outcome = await waitForChannel(client.getChannel(), deadlineMs, signal);
-    if (outcome !== 'ready') {
-      this.closeChannel(client);
+    const { client, outcome } = await this.connect(deadlineMs, signal);
+    if (!client) {
       if (outcome === 'aborted') {
         throw new RelayLinkError(`connect attempt to relay at ${this.options.address} abandoned: ${abortReason(signal)}`, true, 'connect');
       }
@@ -126,13 +139,59 @@ export class GrpcRelayTransport implements RelayTransport {
   }
 
   shutdown(): void {
-    this.client?.close();
-    this.client = undefined;
+    for (const client of this.channels) client.close();
+    this.channels.clear();
   }
 
   private closeChannel(client: grpc.Client): void {
     client.close();
-    if (this.client === client) this.client = undefined;
+    this.channels.delete(client);
+  }
+
+  /**
+   * Connects fresh channels until one is READY (it is returned, the others are
+   * closed), one fails outright (refused, reset, TLS: a definite answer, and
+   * retrying is the replicator's backoff's job), the deadline passes, or `signal`
+   * aborts. A fresh channel joins every CONNECT_HEDGE_INTERVAL_MS while none is
+   * READY (failure mode 8).
+   */
+  private async connect(deadlineMs: number, signal: AbortSignal | undefined): Promise<{ client?: grpc.Client; outcome: ChannelOutcome }> {
+    // Ends the waits of the channels that lost, and follows the caller's signal.
+    const attempt = new AbortController();
+    const onAbort = (): void => attempt.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const started: grpc.Client[] = [];
+    let hedge: NodeJS.Timeout | undefined;
+    const result = await new Promise<{ client?: grpc.Client; outcome: ChannelOutcome }>((resolve) => {
+      let waiting = 0;
+      let done = false;
+      const finish = (answer: { client?: grpc.Client; outcome: ChannelOutcome }): void => {
+        if (done) return;
+        done = true;
+        resolve(answer);
+      };
+      const start = (): void => {
+        const client = this.newChannel();
+        started.push(client);
+        this.channels.add(client);
+        waiting++;
+        void waitForChannel(client.getChannel(), deadlineMs, attempt.signal).then((outcome) => {
+          waiting--;
+          if (outcome === 'ready' || outcome === 'failed') finish(outcome === 'ready' ? { client, outcome } : { outcome });
+          else if (waiting === 0) finish({ outcome });
+        });
+        if (started.length < MAX_CONNECTS_PER_ATTEMPT && Date.now() + CONNECT_HEDGE_INTERVAL_MS < deadlineMs) {
+          hedge = setTimeout(() => done || start(), CONNECT_HEDGE_INTERVAL_MS);
+        }
+      };
+      start();
+    });
+    clearTimeout(hedge);
+    signal?.removeEventListener('abort', onAbort);
+    attempt.abort();
+    for (const client of started) if (client !== result.client) this.closeChannel(client);
+    return result;
   }
 }
 

@@ -9,7 +9,9 @@
 //
 // Failure modes handled:
 //  1. Relay down: open() fails; backoff grows to its cap; ingest is unaffected
-//     because the backlog is simply the journal after the acked seq.
+//     because the backlog is simply the journal after the acked seq. An attempt
+//     that timed out into a dark line counts against its backoff (backoff()), so
+//     the line's return is met by an attempt already under way.
 //  2. Dead or half-open link: keepalive (transport) or the ack timeout here closes
 //     the stream within seconds.
 //  3. Gap nack: resend from the relay's expected seq (FeedWindow, FeedPump).
@@ -258,6 +260,8 @@ export class Replicator {
       let error: Error | undefined;
       const attempt = new AbortController();
       this.abandonAttempt = attempt;
+      const attemptStartedMs = this.clock();
+      let connectFailedAfterMs = 0;
       try {
         const session = await this.options.transport.open(
           { ...this.options.hello, feeds: [...this.pumps.keys()] },
@@ -283,12 +287,13 @@ export class Replicator {
         error = await this.stream(session, life);
       } catch (openError) {
         error = openError as Error;
+        connectFailedAfterMs = this.clock() - attemptStartedMs;
       }
       this.abandonAttempt = undefined;
       life.end(error);
       if (this.stopping) break;
       this.reconnects++;
-      await this.backoff(error);
+      await this.backoff(error, connectFailedAfterMs);
     }
     this.link.transition('closed', 'stop requested');
   }
@@ -400,11 +405,19 @@ export class Replicator {
     }
   }
 
-  private async backoff(error: Error | undefined): Promise<void> {
+  /**
+   * Waits before the next attempt. The backoff spaces attempt starts: a connect
+   * attempt that already waited `connectFailedAfterMs` (into a line that answers
+   * nothing, up to connectTimeoutMs) counts against it, so an agent whose line
+   * is dark always has an attempt under way and streams again as soon as the
+   * line answers, instead of sitting out a backoff after it returned.
+   */
+  private async backoff(error: Error | undefined, connectFailedAfterMs = 0): Promise<void> {
     const retryable = !(error instanceof RelayLinkError) || error.retryable;
     const requested = this.reconnectRequested;
     this.reconnectRequested = false;
-    const delay = requested ? 0 : retryable ? backoffDelayMs(this.attempt, this.options.backoff, this.random) : this.options.backoff.maxMs;
+    const spacing = retryable ? Math.max(0, backoffDelayMs(this.attempt, this.options.backoff, this.random) - connectFailedAfterMs) : this.options.backoff.maxMs;
+    const delay = requested ? 0 : spacing;
     this.attempt++;
     this.nextAttemptAtMs = this.clock() + delay;
     this.link.transition('backoff', error?.message ?? 'stream ended', error);

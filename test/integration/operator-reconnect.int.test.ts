@@ -68,8 +68,7 @@ describe('operator reconnect', () => {
   it('drops a live stream and comes straight back', async () => {
     const askedAt = Date.now();
     // An agent without http.admin still takes admin actions only as JSON with its CSRF token.
-    const { csrfToken } = (await (await fetch(`${pair.agentHttp}/v1/session`)).json()) as { csrfToken: string };
-    const response = await fetch(`${pair.agentHttp}/v1/admin/reconnect`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken }, body: '{}' });
+    const response = await pair.adminPost('/v1/admin/reconnect');
     expect(response.status).toBe(202);
     expect(await response.json()).toEqual({ reconnecting: true });
     const link = await waitForLink(pair, (l) => l.state === 'streaming' && l.sinceMs >= askedAt, 3_000);

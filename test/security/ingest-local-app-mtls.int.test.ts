@@ -5,7 +5,7 @@
 // with certificates made by `wardline cert`'s code; an unverified certificate (from
 // another CA) or none is no identity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,18 @@ import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { waitForHttps } from '../support/web-attack.js';
 import { WardlineProcess } from '../support/wardline-process.js';
-import { writeFileSync } from 'node:fs';
+
+/** A CA with a server certificate for 127.0.0.1 and a client certificate named `client`, and a stranger's CA issuing the same name. */
+async function issueCertificates(dir: string, client: string): Promise<{ server: IssuedCertificate; client: IssuedCertificate; stranger: IssuedCertificate }> {
+  const at = (name: string): string => join(dir, name);
+  await Promise.all([createCertificateAuthority(at('ca')), createCertificateAuthority(at('other-ca'), { commonName: 'Someone else CA' })]);
+  const [server, issued, stranger] = await Promise.all([
+    issueServerCertificate(at('ca'), at('server'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }),
+    issueClientCertificate(at('ca'), at('client'), client),
+    issueClientCertificate(at('other-ca'), at('stranger'), client),
+  ]);
+  return { server, client: issued, stranger };
+}
 
 describe('a local application identified by its client certificate', () => {
   const dir = makeTempDir('wardline-apps-mtls-');
@@ -27,13 +38,7 @@ describe('a local application identified by its client certificate', () => {
   let caFile: string;
 
   beforeAll(async () => {
-    const at = (name: string): string => join(dir.path, name);
-    await Promise.all([createCertificateAuthority(at('ca')), createCertificateAuthority(at('other-ca'), { commonName: 'Someone else CA' })]);
-    const [serverCert, pacsCert, strangerCert] = await Promise.all([
-      issueServerCertificate(at('ca'), at('server'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }),
-      issueClientCertificate(at('ca'), at('pacs'), 'pacs-viewer'),
-      issueClientCertificate(at('other-ca'), at('stranger'), 'pacs-viewer'),
-    ]);
+    const { server: serverCert, client: pacsCert, stranger: strangerCert } = await issueCertificates(dir.path, 'pacs-viewer');
     pacs = pacsCert;
     stranger = strangerCert;
     caFile = serverCert.caFile;
@@ -92,12 +97,7 @@ describe('an agent whose HTTPS listener asks for client certificates (http.tls.c
 
   beforeAll(async () => {
     const at = (name: string): string => join(dir.path, name);
-    await Promise.all([createCertificateAuthority(at('ca')), createCertificateAuthority(at('other-ca'), { commonName: 'Someone else CA' })]);
-    const [serverCert, viewerCert, strangerCert] = await Promise.all([
-      issueServerCertificate(at('ca'), at('server'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] }),
-      issueClientCertificate(at('ca'), at('viewer'), 'results-viewer'),
-      issueClientCertificate(at('other-ca'), at('stranger'), 'results-viewer'),
-    ]);
+    const { server: serverCert, client: viewerCert, stranger: strangerCert } = await issueCertificates(dir.path, 'results-viewer');
     viewer = viewerCert;
     stranger = strangerCert;
     ca = readFileSync(serverCert.caFile);

@@ -142,8 +142,13 @@ export class FaultProxy {
     this.reset();
   }
 
-  /** Back to forwarding: listens again if refusing; resets connections that lost bytes in a blackhole. */
-  async heal(): Promise<void> {
+  /**
+   * Back to forwarding: listens again if refusing; resets connections that lost
+   * bytes in a blackhole, unless `resetDamaged` is false: then they stay open with
+   * their bytes gone, as behind a middlebox that swallowed them and says nothing,
+   * until one end's own timeouts find out.
+   */
+  async heal(options: { resetDamaged?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     if (this.currentMode === 'refuse') {
       const server = await this.listen(this.port);
@@ -155,6 +160,7 @@ export class FaultProxy {
       this.server = server;
     }
     this.currentMode = 'forward';
+    if (options.resetDamaged === false) return;
     for (const connection of [...this.connections]) {
       if (connection.lostBytes) this.resetConnection(connection);
     }

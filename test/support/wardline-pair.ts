@@ -106,6 +106,17 @@ ${Object.entries(options.agentSections ?? {})
     return (await (await fetch(`${this.agentHttp}/v1/status`, { headers })).json()) as AgentStatus;
   }
 
+  /**
+   * An admin action (POST /v1/admin/…) as the dashboard sends it: JSON with the
+   * agent's CSRF token (from GET /v1/session), or with the bearer token when set.
+   */
+  async adminPost(path: string, body: object = {}): Promise<Response> {
+    const auth: Record<string, string> = this.agentToken
+      ? { authorization: `Bearer ${this.agentToken}` }
+      : { 'x-wardline-csrf': ((await (await fetch(`${this.agentHttp}/v1/session`)).json()) as { csrfToken: string }).csrfToken };
+    return fetch(`${this.agentHttp}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth }, body: JSON.stringify(body) });
+  }
+
   /** Resolves once the relay has acknowledged everything the agent journaled. */
   async waitForDrain(timeoutMs = 120_000): Promise<AgentStatus> {
     const deadline = Date.now() + timeoutMs;
