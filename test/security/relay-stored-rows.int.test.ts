@@ -8,14 +8,14 @@
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../support/temp-dir.js';
-import { RH_FEED, RH_READER_KEY, RelayhttpRelay, jsonEvent, relayDir } from '../support/relayhttp-relay.js';
+import { RH_FEED, RH_READER_KEY, SeededRelay, jsonEvent, relayDir } from '../support/seeded-relay.js';
 import { NEXT_AFTER_HEADER } from '../../cloud-relay/index.js';
 
 const deepArray = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
 const deepObject = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
 
 describe('relay feed pages serve every stored row', () => {
-  const dir = makeTempDir('wardline-relayhttp-rows-');
+  const dir = makeTempDir('wardline-relay-rows-');
   afterAll(() => dir.remove());
 
   it('serves a page holding JSON rows 4,111 and 100,000 levels deep, whole and in order, and the cursor passes them', async () => {
@@ -26,7 +26,7 @@ describe('relay feed pages serve every stored row', () => {
       jsonEvent(4, 0, { body: Buffer.from('{\n  "id": 12345678901234567890,\r\n  "text": "line\\nbreak"\n}') }),
       jsonEvent(5, 100),
     ];
-    const relay = await RelayhttpRelay.start(relayDir(dir.path, 'deep'), { events: rows });
+    const relay = await SeededRelay.start(relayDir(dir.path, 'deep'), { events: rows });
     try {
       const response = await fetch(`${relay.httpBase}/v1/feeds/${RH_FEED}/events?after=0`, { headers: { authorization: `Bearer ${RH_READER_KEY}` } });
       expect(response.status).toBe(200);

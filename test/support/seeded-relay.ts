@@ -1,4 +1,4 @@
-// A real relay process (the built CLI) for the relay HTTP/feed attack tests: its
+// A real relay process (the built CLI) for the relay HTTP and feed attack tests: its
 // feed store filled directly before it starts (so a test holds exactly the rows
 // it needs, deep or big, without an agent), its resident memory read from /proc,
 // raw sockets that ask for a page and never read it, and raw gRPC clients.
@@ -22,14 +22,14 @@ export const RH_NEIGHBOUR_KEY = 'neighbour-key-0123456789abcdef';
 /** A valid key with no grant at all. */
 export const RH_UNGRANTED_KEY = 'ungranted-key-0123456789abcdef';
 
-export interface RelayhttpRelayOptions {
+export interface SeededRelayOptions {
   /** Stored into RH_HOSPITAL/RH_FEED before the relay starts, as one batch [1, last seq]. */
   events?: readonly JournalEvent[];
   /** Extra top-level config sections (merged over the defaults; `http` merged key by key). */
   config?: Record<string, unknown>;
 }
 
-export class RelayhttpRelay {
+export class SeededRelay {
   private readonly clients: grpc.Client[] = [];
   private readonly sockets: Socket[] = [];
 
@@ -39,7 +39,7 @@ export class RelayhttpRelay {
     readonly grpcPort: number,
   ) {}
 
-  static async start(dir: string, options: RelayhttpRelayOptions = {}): Promise<RelayhttpRelay> {
+  static async start(dir: string, options: SeededRelayOptions = {}): Promise<SeededRelay> {
     const dataDir = join(dir, 'relay-data');
     const events = options.events ?? [];
     if (events.length > 0) {
@@ -66,7 +66,7 @@ export class RelayhttpRelay {
     // JSON is YAML.
     writeFileSync(join(dir, 'relay.yaml'), JSON.stringify(config, null, 2));
     const relay = new WardlineProcess(['relay', 'start', '--config', join(dir, 'relay.yaml')], join(dir, 'relay.log'));
-    const started = new RelayhttpRelay(relay, httpPort, grpcPort);
+    const started = new SeededRelay(relay, httpPort, grpcPort);
     await waitForHttp(`${started.httpBase}/healthz`, relay);
     return started;
   }

@@ -9,7 +9,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { makeBatch, makeEvents, type Subscription } from '../integration/relay-harness.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
-import { RH_FEED, RH_NEIGHBOUR_KEY, RH_READER_KEY, RelayhttpRelay, healthzMs, jsonEvent, relayDir } from '../support/relayhttp-relay.js';
+import { RH_FEED, RH_NEIGHBOUR_KEY, RH_READER_KEY, SeededRelay, healthzMs, jsonEvent, relayDir } from '../support/seeded-relay.js';
 
 const MB = 1024 * 1024;
 /** 10,000 rows of ~1 KiB: a page with limit=10000 is cut at the relay's 8 MiB page size, a "full page". */
@@ -17,9 +17,9 @@ const FULL_FEED = Array.from({ length: 10_000 }, (_, i) => jsonEvent(i + 1, 1024
 const FULL_PAGE = `/v1/feeds/${RH_FEED}/events?after=0&limit=10000`;
 
 describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
-  const dir = makeTempDir('wardline-relayhttp-exhaust-');
+  const dir = makeTempDir('wardline-relay-exhaust-');
   afterAll(() => dir.remove());
-  let relay: RelayhttpRelay | undefined;
+  let relay: SeededRelay | undefined;
 
   afterEach(async () => {
     await relay?.stop();
@@ -27,7 +27,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('holds 40 unread full pages in bounded memory: the key gets its bound of reads, the rest 429 with Retry-After', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'pages'), { events: FULL_FEED });
+    relay = await SeededRelay.start(relayDir(dir.path, 'pages'), { events: FULL_FEED });
     const { before, peak, answers } = await unreadFullPages(relay, 40);
     const served = answers.filter((a) => a.status === 200).length;
     const refused = answers.filter((a) => a.status === 429);
@@ -45,7 +45,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('streams each page: with the bound raised to 40, all 40 unread full pages are served and relay memory stays bounded', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'streamed'), { events: FULL_FEED, config: { feedLimits: { concurrentReadsPerKey: 40 } } });
+    relay = await SeededRelay.start(relayDir(dir.path, 'streamed'), { events: FULL_FEED, config: { feedLimits: { concurrentReadsPerKey: 40 } } });
     const { before, peak, answers } = await unreadFullPages(relay, 40);
     console.log(`relay RSS, 40 unread full pages all served: ${(before / MB).toFixed(0)} MB before, ${(peak / MB).toFixed(0)} MB peak (+${((peak - before) / MB).toFixed(0)} MB)`);
     expect(answers.every((a) => a.status === 200)).toBe(true);
@@ -53,7 +53,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('cuts a response its client stops reading after stalledResponseMs, and frees the key\'s read for the next request', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'stall'), {
+    relay = await SeededRelay.start(relayDir(dir.path, 'stall'), {
       events: FULL_FEED,
       config: { feedLimits: { concurrentReadsPerKey: 1, stalledResponseMs: 1_000 } },
     });
@@ -83,7 +83,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('ends a gRPC replay its vendor stops reading with UNAVAILABLE (WL_STALLED_RESPONSE), freeing the key\'s read', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'grpc-stall'), {
+    relay = await SeededRelay.start(relayDir(dir.path, 'grpc-stall'), {
       events: FULL_FEED,
       config: { feedLimits: { concurrentReadsPerKey: 1, stalledResponseMs: 1_000 } },
     });
@@ -109,7 +109,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
   });
 
   it('refuses follow subscriptions past the key\'s bound with RESOURCE_EXHAUSTED; /healthz stays fast while they open and batches land', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'follow'), { events: makeEvents(1, 1) });
+    relay = await SeededRelay.start(relayDir(dir.path, 'follow'), { events: makeEvents(1, 1) });
     const idle = await healthzMs(relay.httpBase);
     const sampler = new HealthSampler(relay.httpBase);
     await sampler.ready;
@@ -161,7 +161,7 @@ describe('relay HTTP/feeds: one key cannot exhaust the relay', () => {
  * for `count` full pages with the reader key and never reads them; the relay's
  * RSS before, and its peak over the next 3 s.
  */
-async function unreadFullPages(relay: RelayhttpRelay, count: number) {
+async function unreadFullPages(relay: SeededRelay, count: number) {
   const warm = await fetch(`${relay.httpBase}${FULL_PAGE}`, { headers: { authorization: `Bearer ${RH_NEIGHBOUR_KEY}` } });
   expect((await warm.text()).length).toBeGreaterThan(7 * MB);
   await new Promise((r) => setTimeout(r, 500));

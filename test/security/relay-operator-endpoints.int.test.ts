@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../support/temp-dir.js';
-import { RH_FEED, RH_READER_KEY, RH_UNGRANTED_KEY, RelayhttpRelay, jsonEvent, relayDir } from '../support/relayhttp-relay.js';
+import { RH_FEED, RH_READER_KEY, RH_UNGRANTED_KEY, SeededRelay, jsonEvent, relayDir } from '../support/seeded-relay.js';
 import type { AgentStream } from '../integration/relay-harness.js';
 
 const OPERATOR_TOKEN = 'relay-operator-token-0123456789';
@@ -21,8 +21,8 @@ interface ErrorBody {
 }
 
 describe('relay operator endpoints and vendor-own status', () => {
-  const dir = makeTempDir('wardline-relayhttp-operator-');
-  let relay: RelayhttpRelay | undefined;
+  const dir = makeTempDir('wardline-relay-operator-');
+  let relay: SeededRelay | undefined;
   let agent: AgentStream | undefined;
   afterAll(() => dir.remove());
   afterEach(async () => {
@@ -34,7 +34,7 @@ describe('relay operator endpoints and vendor-own status', () => {
   const get = (path: string, authorization?: string) => fetch(`${relay!.httpBase}${path}`, { headers: authorization ? { authorization } : {} });
 
   it('closes /, /v1/status and /metrics to everyone when no operator token is configured; health stays public', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'closed'), { events: [jsonEvent(1, 100)] });
+    relay = await SeededRelay.start(relayDir(dir.path, 'closed'), { events: [jsonEvent(1, 100)] });
     agent = await relay.agent(); // so there is an agent address to leak
     for (const path of OPERATOR_PATHS) {
       const response = await get(path);
@@ -52,7 +52,7 @@ describe('relay operator endpoints and vendor-own status', () => {
   });
 
   it("shows a vendor key its own grants and cursors on /v1/status, nothing of other vendors, hospitals or agents", async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'vendor-own'), { events: [jsonEvent(1, 100), jsonEvent(2, 100)] });
+    relay = await SeededRelay.start(relayDir(dir.path, 'vendor-own'), { events: [jsonEvent(1, 100), jsonEvent(2, 100)] });
     agent = await relay.agent();
     expect((await get(`/v1/feeds/${RH_FEED}/events?after=0&limit=1`, `Bearer ${RH_READER_KEY}`)).status).toBe(200);
     const response = await get('/v1/status', `Bearer ${RH_READER_KEY}`);
@@ -70,7 +70,7 @@ describe('relay operator endpoints and vendor-own status', () => {
   it('opens every operator endpoint with the operator token, as a bearer token or as the HTTP Basic password', async () => {
     const tokenDir = relayDir(dir.path, 'token');
     writeFileSync(join(tokenDir, 'operator-token'), `${OPERATOR_TOKEN}\n`, { mode: 0o600 });
-    relay = await RelayhttpRelay.start(tokenDir, { events: [jsonEvent(1, 100)], config: { http: { operatorTokenFile: 'operator-token' } } });
+    relay = await SeededRelay.start(tokenDir, { events: [jsonEvent(1, 100)], config: { http: { operatorTokenFile: 'operator-token' } } });
     agent = await relay.agent();
     const bearer = `Bearer ${OPERATOR_TOKEN}`;
     const basic = `Basic ${Buffer.from(`operator:${OPERATOR_TOKEN}`).toString('base64')}`;
@@ -89,7 +89,7 @@ describe('relay operator endpoints and vendor-own status', () => {
   });
 
   it('gives a valid key without a grant its own code: 403 WL_FEED_NOT_GRANTED, gRPC PERMISSION_DENIED; an unknown key 401 WL_BAD_VENDOR_KEY', async () => {
-    relay = await RelayhttpRelay.start(relayDir(dir.path, 'no-grant'), { events: [jsonEvent(1, 100)] });
+    relay = await SeededRelay.start(relayDir(dir.path, 'no-grant'), { events: [jsonEvent(1, 100)] });
     const ungranted = await get(`/v1/feeds/${RH_FEED}/events`, `Bearer ${RH_UNGRANTED_KEY}`);
     expect(ungranted.status).toBe(403);
     expect(((await ungranted.json()) as ErrorBody).error).toEqual({ code: 'WL_FEED_NOT_GRANTED', message: `vendor "ungranted" is not granted feed "${RH_FEED}"` });
