@@ -1,7 +1,8 @@
 // `http.admin` in agent.yaml: the dashboard login and the admin API's token.
 // Without it the dashboard and the admin endpoints are open to whoever reaches
 // the HTTP listen address (fine on a developer's machine; the agent says so
-// loudly in its log and on the page).
+// loudly in its log and on the page); admin actions still need a same-origin
+// JSON request with the CSRF token, so a web page on another site cannot send them.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

@@ -186,8 +186,9 @@ export class AgentHttpServer {
       return this.ingest(req, res, match[1]!, url);
     }
     // Operator action, for after the line is repaired, so the agent need not sit out
-    // a long backoff. The login (http.admin) is checked by the operations routes
-    // above; without one, whoever reaches the listen address can call it.
+    // a long backoff. The login (http.admin), and with or without it the
+    // same-origin JSON and CSRF token a browser must send, are checked by the
+    // operations routes above.
     if (path === '/v1/admin/reconnect' && this.options.reconnect) {
       if (req.method !== 'POST') return sendError(res, 405, 'method_not_allowed', 'use POST to reconnect', { allow: 'POST' });
       req.resume();

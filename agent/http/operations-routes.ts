@@ -1,8 +1,8 @@
 // The operator's side of the agent's HTTP port: the login, the dashboard page
 // and its assets, its live channel (WebSocket /v1/live), /readyz, and the guard
 // in front of /v1/status, /metrics, /healthz and /v1/admin/*. The data plane
-// (/v1/ingest, /v1/records) is not guarded here: local applications use it, and
-// the listen address decides who reaches it.
+// (/v1/ingest, /v1/records) is not guarded here: local applications use it with
+// credentials of their own (local-app-auth.ts, http.clients).
 //
 // Who may do what, once http.admin is configured:
 //   /login, /assets/*                  anyone
