@@ -6,7 +6,7 @@
 // or the file http.admin.passwordFile holds it. Verification costs ~50 ms of CPU
 // on purpose (a guessed password costs the guesser the same) and runs on the
 // thread pool, not the event loop.
-import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, type ScryptOptions } from 'node:crypto';
 
 /** log2 of scrypt's N (cost) for new hashes: 2^15, as OWASP recommends for scrypt. */
 export const DEFAULT_SCRYPT_LOG_N = 15;
@@ -73,12 +73,6 @@ export function hashPasswordSync(password: string): ScryptHash {
   const cost = { N: 2 ** DEFAULT_SCRYPT_LOG_N, r: DEFAULT_SCRYPT_R, p: DEFAULT_SCRYPT_P };
   const hash = scryptSync(password.normalize('NFC'), salt, SCRYPT_KEY_BYTES, { ...cost, maxmem: 256 * cost.N * cost.r });
   return { logN: DEFAULT_SCRYPT_LOG_N, r: DEFAULT_SCRYPT_R, p: DEFAULT_SCRYPT_P, salt, hash };
-}
-
-/** Whether `password` matches the stored hash; compares in constant time. */
-export async function verifyPassword(password: string, stored: ScryptHash): Promise<boolean> {
-  const derived = await derive(password, stored.salt, stored.hash.length, { N: 2 ** stored.logN, r: stored.r, p: stored.p });
-  return timingSafeEqual(derived, stored.hash);
 }
 
 function derive(password: string, salt: Buffer, keyBytes: number, cost: { N: number; r: number; p: number }): Promise<Buffer> {

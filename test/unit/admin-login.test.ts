@@ -3,15 +3,21 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
 import { AdminAuth, SESSION_COOKIE, sameOrigin } from '../../agent/http/admin-auth.js';
 import { loadAdminCredentials } from '../../agent/http/admin-config.js';
-import { hashPassword, parseScryptHash, PasswordHashFormatError, verifyPassword } from '../../agent/http/admin-password.js';
+import { hashPassword, parseScryptHash, PasswordHashFormatError } from '../../agent/http/admin-password.js';
+import { PasswordVerifier } from '../../agent/http/password-verifier.js';
 import { AdminSessions } from '../../agent/http/admin-sessions.js';
 import { FREE_FAILURES, LoginThrottle, MAX_LOCKOUT_MS } from '../../agent/http/login-throttle.js';
 import { ConfigError, parseConfigText } from '../../protocol/index.js';
 import type { IncomingMessage } from 'node:http';
+
+// The agent checks passwords on PasswordVerifier's worker thread; the tests check them the same way.
+const verifier = new PasswordVerifier();
+const verifyPassword = verifier.verify.bind(verifier);
+afterAll(() => verifier.close());
 
 const request = (headers: Record<string, string>): IncomingMessage => ({ headers, socket: {} }) as unknown as IncomingMessage;
 
