@@ -8,6 +8,7 @@ import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { frameMllp, Hl7Message, MllpFramer } from '../../agent/sources/hl7/index.js';
+import { residentBytes } from '../bench/process-watch.js';
 import { freePort } from './free-port.js';
 import { WardlineProcess, waitForHttp } from './wardline-process.js';
 
@@ -49,10 +50,7 @@ log: { level: info }
 
   /** VmRSS of the agent process, in bytes, from /proc/<pid>/status. */
   rssBytes(): number {
-    const status = readFileSync(`/proc/${this.process.child.pid}/status`, 'utf8');
-    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    if (!kb) throw new Error('no VmRSS in /proc status');
-    return Number(kb[1]) * 1024;
+    return residentBytes(this.process.child.pid!);
   }
 
   get log(): string {
