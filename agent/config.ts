@@ -5,8 +5,8 @@ import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, byteSizeSchema
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../protocol/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replicator/relay-link-tls.js';
-import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replicator/backoff.js';
+import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replication/relay-link-tls.js';
+import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replication/backoff.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
 import {
   DEFAULT_DISK_CRITICAL_AT_PERCENT,
@@ -16,14 +16,14 @@ import {
   formatDiskBytes,
 } from './health/disk-budget.js';
 import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
-import { AlertsConfigSchema, unknownAlertNames } from './alerts/alerts-config.js';
+import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/alerts-config.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
-import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './http/local-app-config.js';
+import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './sources/http-ingest/local-app-config.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
-import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp-limits-config.js';
+import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp/mllp-limits-config.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /**
@@ -202,7 +202,7 @@ export const AgentConfigSchema = z
     disk: DiskSchema.prefault({}),
     journal: JournalSchema.prefault({}),
     bandwidth: BandwidthConfigSchema.prefault({}),
-    /** Alert thresholds, debounce, retention and delivery (agent/alerts). */
+    /** Alert thresholds, debounce, retention and delivery (agent/operations/alerts). */
     alerts: AlertsConfigSchema.prefault({}),
     audit: AuditSchema.prefault({}),
     /** The hospital-held pseudonym and encryption keys (agent/policy/keyring.ts); needed by policies that hash or encrypt. */

@@ -1,6 +1,6 @@
 // Who is asking, for the dashboard and the admin endpoints: a logged-in browser
 // (session cookie), a script (bearer token), or anyone at all when http.admin is
-// not configured. The routes decide what each may do (operations-routes.ts).
+// not configured. The routes decide what each may do (operator-routes.ts).
 //
 // Failure modes handled:
 //  1. Password guessing: LoginThrottle locks an address out, doubling each time.

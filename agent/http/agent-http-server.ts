@@ -20,17 +20,17 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import type { AdminRequestHandler } from '../admin/index.js';
+import type { AdminRequestHandler } from '../control/index.js';
 import type { AdmissionCheck, JournalWriter, LocalCopy, LocalRecord } from '../store/index.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { IngestLane } from './ingest-lane.js';
-import { IngestRequestError, parseIngestRows } from './ingest-rows.js';
+import { IngestLane } from '../sources/http-ingest/ingest-lane.js';
+import { IngestRequestError, parseIngestRows } from '../sources/http-ingest/ingest-rows.js';
 import { sendError, sendJson } from './json-response.js';
 import type { HttpTls } from './http-tls.js';
-import { LocalAppAuth, type LocalAppAccess } from './local-app-auth.js';
-import { DEFAULT_MAX_INGEST_BODY_BYTES, DEFAULT_MAX_ROW_BYTES, DEFAULT_MAX_ROW_DEPTH, DEFAULT_MAX_ROWS_PER_REQUEST, type IngestLimitsConfig } from './local-app-config.js';
+import { LocalAppAuth, type LocalAppAccess } from '../sources/http-ingest/local-app-auth.js';
+import { DEFAULT_MAX_INGEST_BODY_BYTES, DEFAULT_MAX_ROW_BYTES, DEFAULT_MAX_ROW_DEPTH, DEFAULT_MAX_ROWS_PER_REQUEST, type IngestLimitsConfig } from '../sources/http-ingest/local-app-config.js';
 import { BodyTooLargeError, readBody, readBodyBytes } from './request-body.js';
-import type { HttpOperations } from './operations-routes.js';
+import type { HttpOperations } from './operator-routes.js';
 import type { RequestGuard } from './request-guard.js';
 
 /** Largest ingest body accepted, in bytes. */
@@ -63,9 +63,9 @@ export interface AgentHttpServerOptions {
   admission?: AdmissionCheck;
   /** Drops every relay stream or backoff wait and reconnects now (POST /v1/admin/reconnect); absent = 404. */
   reconnect?: () => void;
-  /** POST /v1/admin/feeds/{feed}/pause|resume|revoke|reenable (agent/admin); absent = 404. */
+  /** POST /v1/admin/feeds/{feed}/pause|resume|revoke|reenable (agent/control); absent = 404. */
   feedAdmin?: AdminRequestHandler;
-  /** The dashboard, login, live channel, /readyz and the login guard (operations-routes.ts); absent = no dashboard, nothing guarded. */
+  /** The dashboard, login, live channel, /readyz and the login guard (operator-routes.ts); absent = no dashboard, nothing guarded. */
   operations?: HttpOperations;
   /** Checked before any route and upgrade (request-guard.ts: the Host header); absent = nothing checked. */
   guard?: RequestGuard;

@@ -14,7 +14,7 @@
 //  4. A message that does not parse: Hl7Error from Hl7Message.parse; the caller
 //     decides (feed-policy.ts sends nothing of it).
 import iconv from 'iconv-lite';
-import { escapeHl7, hl7CharsetEncoding, Hl7Message, unescapeHl7, type Hl7Delimiters } from '../sources/hl7/index.js';
+import { escapeHl7, hl7CharsetEncoding, Hl7Message, unescapeHl7, type Hl7Delimiters } from '../hl7/index.js';
 import { formatHl7Leaf, hl7Specificity, outranks, type Hl7Rule, type Hl7RuleSet } from './hl7-policy-rules.js';
 import { transformValue, type ActionKeys, type FieldAction, type StructuredValue } from './policy-action.js';
 

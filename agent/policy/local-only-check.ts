@@ -9,7 +9,7 @@
 // plus one that no rule names. So `PID-3[2]: drop` with `PID-3.1: hash` passes for
 // local-only `PID-3[2]` (drop wins the tie) while `PID-3: keep` with `PID-3.1: drop`
 // does not (PID-3[2].4 would leave).
-import { mergeMapping, DEFAULT_HL7_MAPPING, parseHl7Path, type Hl7MappingRule } from '../sources/hl7/index.js';
+import { mergeMapping, DEFAULT_HL7_MAPPING, parseHl7Path, type Hl7MappingRule } from '../hl7/index.js';
 import { compileStreamPolicy, type StreamPolicy } from './feed-policy.js';
 import { hl7PathMatches, isHl7PolicyPathText, parseHl7PolicyPath, type Hl7Leaf, type Hl7PolicyPath, type Hl7Rule } from './hl7-policy-rules.js';
 import { parseJsonPolicyPath, type JsonPathStep, type JsonPolicyPath } from './json-policy-rules.js';

@@ -11,7 +11,7 @@
 //  3. JSON: values that were numbers or booleans come back as strings (encryption
 //     works on text).
 import type { JournalEvent } from '../../protocol/index.js';
-import { escapeHl7, Hl7Message } from '../sources/hl7/index.js';
+import { escapeHl7, Hl7Message } from '../hl7/index.js';
 import { decryptField, isEncryptedToken, type KeyLookup } from './field-encryption.js';
 
 const TOKENS = /enc:v1:[A-Za-z0-9._-]+:[A-Za-z0-9_-]+/g;

@@ -80,7 +80,7 @@ export const AGENT_MIGRATIONS: readonly string[] = [
 
   -- Per feed: the operator's control state (active, paused, revoking, revoked,
   -- reinstating) and the policy last recorded in the ledger. Written in the same
-  -- transaction as the ledger record that changes it (agent/admin/feed-controls.ts).
+  -- transaction as the ledger record that changes it (agent/control/feed-control-store.ts).
   CREATE TABLE feed_controls (
     feed           TEXT PRIMARY KEY,
     state          TEXT    NOT NULL DEFAULT 'active',
@@ -91,7 +91,7 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   `,
   `
-  -- Alerts (agent/alerts/alert-store.ts): one row per change of a watched
+  -- Alerts (agent/operations/alerts/alert-store.ts): one row per change of a watched
   -- condition's level (0 fine, 1 raised, 2 critical). The newest row per
   -- (rule, subject) tells a restarted agent what is still firing.
   CREATE TABLE alerts (
@@ -110,7 +110,7 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   CREATE INDEX alerts_by_time ON alerts (at_ms);
   CREATE INDEX alerts_by_condition ON alerts (rule, subject, id);
 
-  -- Replication link state changes (agent/dashboard/link-history.ts), for the
+  -- Replication link state changes (agent/operations/dashboard/link-history.ts), for the
   -- dashboard's 24-hour timeline across restarts; rows older than that are pruned.
   CREATE TABLE link_history (
     relay  TEXT    NOT NULL,
@@ -188,7 +188,7 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   `
   -- A retransmission is the same message, not merely the same id: dedupe keys
   -- gain the digest of the content (HL7: SHA-256 of the message without MSH-7,
-  -- agent/sources/hl7/hl7-content-digest.ts), and one id may now hold several
+  -- agent/hl7/hl7-content-digest.ts), and one id may now hold several
   -- digests (a spoofed message that took a sender's next control id, or a
   -- sender whose counter reset). Rows written before this migration have no
   -- digest (''): they keep matching on the id alone until they age out of the

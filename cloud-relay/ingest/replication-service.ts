@@ -16,7 +16,7 @@ import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc
 import { ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from '../config.js';
 import { HelloTimeoutError, TooManyUnauthenticatedStreamsError } from '../errors.js';
-import { toGrpcStatus } from '../grpc-status.js';
+import { toGrpcStatus } from '../grpc/grpc-status.js';
 import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
 

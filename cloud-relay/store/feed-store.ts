@@ -23,7 +23,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
 import { FeedRevokedError, FeedStoreClosedError } from '../errors.js';
-import { advancesFeed, decideBatch, type BatchDecision } from '../ingest/batch-decision.js';
+import { advancesFeed, decideBatch, type BatchDecision } from '../../protocol/batch-decision.js';
 import type { FeedAdvanceListener } from './feed-notifier.js';
 import { AgentLedgerHeads, type LedgerHeadInput } from './agent-ledger-heads.js';
 import { FeedRevocations, type RevokeOutcome } from './feed-revocations.js';

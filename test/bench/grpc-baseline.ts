@@ -219,7 +219,7 @@ export async function measureBareGrpcStream(batches: readonly PreEncodedBatch[],
 const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
 
 async function streamBatches(address: string, batches: readonly PreEncodedBatch[], window: number): Promise<BareGrpcResult> {
-  // The agent's channel options (agent/replicator/grpc-relay-transport.ts, agent/main.ts).
+  // The agent's channel options (agent/replication/grpc-relay-transport.ts, agent/main.ts).
   const client = new ReplicationClient(address, grpc.credentials.createInsecure(), {
     'grpc.keepalive_time_ms': DEFAULT_KEEPALIVE_TIME_MS,
     'grpc.keepalive_timeout_ms': DEFAULT_KEEPALIVE_TIMEOUT_MS,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import pino from 'pino';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
-import { frameMllp, MllpFramer } from '../../agent/sources/hl7/index.js';
+import { frameMllp, MllpFramer } from '../../agent/hl7/index.js';
 import { startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';

@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus, FeedStatus } from '../../agent/agent-status.js';
+import type { AgentStatus, FeedStatus } from '../../agent/operations/agent-status.js';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';

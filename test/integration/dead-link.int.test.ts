@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { SimulatedHospital, type CorpusMessage } from '../../simulator/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { startProxiedPair } from '../support/link-proxied-pair.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import type { DiskProbe, DiskReading } from '../../agent/health/index.js';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { agentStatusCommand } from '../../cli/agent-status-command.js';

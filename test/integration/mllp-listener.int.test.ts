@@ -2,8 +2,8 @@ import net from 'node:net';
 import iconv from 'iconv-lite';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MllpListener, type MllpListenerOptions } from '../../agent/sources/mllp-listener.js';
-import { frameMllp, Hl7Message, mergeMapping, MllpFramer } from '../../agent/sources/hl7/index.js';
+import { MllpListener, type MllpListenerOptions } from '../../agent/sources/mllp/mllp-listener.js';
+import { frameMllp, Hl7Message, mergeMapping, MllpFramer } from '../../agent/hl7/index.js';
 import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/store/append-request.js';
 
 /**

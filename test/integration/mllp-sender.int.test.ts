@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import iconv from 'iconv-lite';
 import { afterEach, describe, expect, it } from 'vitest';
-import { frameMllp, MllpFramer } from '../../agent/sources/hl7/mllp-framer.js';
+import { frameMllp, MllpFramer } from '../../agent/hl7/mllp-framer.js';
 import { Hl7Corpus } from '../../simulator/hl7-corpus.js';
 import { MllpSendError, MllpSender } from '../../simulator/mllp-sender.js';
 

@@ -1,7 +1,7 @@
 // `wardline agent reconnect` / POST /v1/admin/reconnect with real processes: after
 // the line is repaired, the operator need not wait out the agent's backoff.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { WardlinePair } from '../support/wardline-pair.js';

@@ -8,8 +8,8 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
-import type { FeedControlResult } from '../../agent/admin/index.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
+import type { FeedControlResult } from '../../agent/control/index.js';
 import type { RelayStatus } from '../../cloud-relay/index.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';

@@ -15,7 +15,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { isPseudonym, rotateKey } from '../../agent/policy/index.js';
-import { Hl7Message } from '../../agent/sources/hl7/index.js';
+import { Hl7Message } from '../../agent/hl7/index.js';
 import { parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { ConfigError } from '../../protocol/index.js';
 import { Hl7Corpus, MllpSender, type JsonRow } from '../../simulator/index.js';

@@ -5,7 +5,7 @@
 // Now the start-up connect does not count: a short cut says nothing, an outage
 // is still raised.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { startProxiedPair, type ProxiedPair } from '../support/link-proxied-pair.js';
 import { until } from '../support/until.js';
 

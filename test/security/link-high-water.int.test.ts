@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { encodeEvents } from '../../protocol/index.js';
 import { SimulatedHospital, type CorpusMessage } from '../../simulator/index.js';
 import { rawAgentHello } from '../support/link-raw-agent.js';

@@ -8,7 +8,7 @@
 // return, an operator reconnect that takes effect at once, and connect
 // attempts that honour connectTimeoutMs.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { SimulatedHospital } from '../../simulator/index.js';
 import type { FaultProxy } from '../support/fault-proxy.js';
 import { startProxiedPair, type ProxiedPair } from '../support/link-proxied-pair.js';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { frameMllp, Hl7Message, MllpFramer } from '../../agent/sources/hl7/index.js';
+import { frameMllp, Hl7Message, MllpFramer } from '../../agent/hl7/index.js';
 import { residentBytes } from '../bench/process-watch.js';
 import { freePort } from './free-port.js';
 import { WardlineProcess, waitForHttp } from './wardline-process.js';

@@ -4,7 +4,7 @@
 // where its peers expect it.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentStatus } from '../../agent/agent-status.js';
+import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { freePort } from './free-port.js';
 import { WardlineProcess, waitForHttp } from './wardline-process.js';
 

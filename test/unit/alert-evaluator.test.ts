@@ -2,7 +2,7 @@
 // each condition the issue names, never a storm, and restarts that neither
 // repeat nor forget.
 import { describe, expect, it } from 'vitest';
-import { AlertEvaluator, AlertsConfigSchema, feedLagExceeded, type AlertInputs, type AlertRecord } from '../../agent/alerts/index.js';
+import { AlertEvaluator, AlertsConfigSchema, feedLagExceeded, type AlertInputs, type AlertRecord } from '../../agent/operations/alerts/index.js';
 
 const T0 = Date.parse('2026-11-21T08:00:00Z');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelayMs, DEFAULT_BACKOFF } from '../../agent/replicator/backoff.js';
+import { backoffDelayMs, DEFAULT_BACKOFF } from '../../agent/replication/backoff.js';
 
 describe('backoffDelayMs', () => {
   const policy = { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0.5 };

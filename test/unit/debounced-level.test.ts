@@ -1,7 +1,7 @@
 // The debounce under every alert: one report when trouble starts, one when it
 // has really ended, nothing while it flaps.
 import { describe, expect, it } from 'vitest';
-import { DebouncedLevel, type LevelChange } from '../../agent/alerts/index.js';
+import { DebouncedLevel, type LevelChange } from '../../agent/operations/alerts/index.js';
 
 /** Feeds `levels` one per `stepMs` from t = 0; returns every change reported. */
 function run(level: DebouncedLevel, levels: number[], stepMs = 1000): LevelChange[] {

@@ -4,9 +4,9 @@
 // that forgot a revoke is sent it again, policy changes are recorded at start.
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FeedControl, FeedControlError, type FeedLink } from '../../agent/admin/index.js';
+import { FeedControl, FeedControlError, type FeedLink } from '../../agent/control/index.js';
 import { EgressLedger, type LedgerRecord } from '../../agent/audit/index.js';
-import type { FeedControlRequest } from '../../agent/replicator/relay-transport.js';
+import type { FeedControlRequest } from '../../agent/replication/relay-transport.js';
 import { openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 

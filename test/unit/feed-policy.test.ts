@@ -16,7 +16,7 @@ import {
   type FeedPolicyConfig,
   type HospitalKey,
 } from '../../agent/policy/index.js';
-import { Hl7Message } from '../../agent/sources/hl7/index.js';
+import { Hl7Message } from '../../agent/hl7/index.js';
 import { ConfigError, parseConfigText, type JournalEvent } from '../../protocol/index.js';
 
 const KEYS = { pseudonym: { id: 'p-1', secret: Buffer.alloc(32, 1) }, encryption: { id: 'e-1', secret: Buffer.alloc(32, 2) } } satisfies Record<string, HospitalKey>;

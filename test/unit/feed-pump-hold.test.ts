@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EgressLedger, type LedgerRecord } from '../../agent/audit/index.js';
 import { Uplink } from '../../agent/bandwidth/index.js';
-import { FeedPump, type PumpEgressRecorder } from '../../agent/replicator/feed-pump.js';
-import type { FeedControlRequest, OutboundBatch, RelaySession } from '../../agent/replicator/relay-transport.js';
+import { FeedPump, type PumpEgressRecorder } from '../../agent/replication/feed-pump.js';
+import type { FeedControlRequest, OutboundBatch, RelaySession } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 

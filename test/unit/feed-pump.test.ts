@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Uplink, type BandwidthPolicy } from '../../agent/bandwidth/index.js';
-import { FeedPump } from '../../agent/replicator/feed-pump.js';
-import type { OutboundBatch, RelaySession } from '../../agent/replicator/relay-transport.js';
+import { FeedPump } from '../../agent/replication/feed-pump.js';
+import type { OutboundBatch, RelaySession } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';

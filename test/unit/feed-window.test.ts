@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeedWindow } from '../../agent/replicator/feed-window.js';
+import { FeedWindow } from '../../agent/replication/feed-window.js';
 
 const batch = (firstSeq: number, lastSeq: number) => ({ firstSeq, lastSeq, events: lastSeq - firstSeq + 1, bytes: 100, sentAtMs: 0 });
 

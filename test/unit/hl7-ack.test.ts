@@ -5,7 +5,7 @@ import {
   Hl7MappingError,
   Hl7Message,
   readHl7Header,
-} from '../../agent/sources/hl7/index.js';
+} from '../../agent/hl7/index.js';
 
 const ORIGINAL = Hl7Message.parse(
   'MSH|^~\\&|LIS^1.2.3^ISO|检验科|WARDLINE|HOSP|20240105083000||ORU^R01^ORU_R01|LAB-778|T|2.4|||||CHN|GB 18030-2000\rOBR|1||\r',

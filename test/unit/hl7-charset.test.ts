@@ -1,6 +1,6 @@
 import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
-import { decodeHl7, encodeHl7, Hl7Error, Hl7Message } from '../../agent/sources/hl7/index.js';
+import { decodeHl7, encodeHl7, Hl7Error, Hl7Message } from '../../agent/hl7/index.js';
 
 function message(charset: string, facility = '北京协和医院'): string {
   return [

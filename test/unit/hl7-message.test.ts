@@ -8,7 +8,7 @@ import {
   readHl7Header,
   STANDARD_DELIMITERS,
   unescapeHl7,
-} from '../../agent/sources/hl7/index.js';
+} from '../../agent/hl7/index.js';
 
 const SEGMENTS = [
   'MSH|^~\\&|HIS|协和医院|WARDLINE|AGENT|20240105083000+0800||ADT^A01^ADT_A01|MSG00001|P|2.5|||||CHN|UNICODE UTF-8',

@@ -6,7 +6,7 @@ import { decryptField, pseudonym, type FieldAction, type HospitalKey } from '../
 import { Hl7RuleSet, parseHl7PolicyPath, type Hl7Rule } from '../../agent/policy/hl7-policy-rules.js';
 import { rewriteHl7 } from '../../agent/policy/hl7-rewriter.js';
 import { maskGeneric } from '../../agent/policy/masks.js';
-import { escapeHl7, Hl7Message, STANDARD_DELIMITERS } from '../../agent/sources/hl7/index.js';
+import { escapeHl7, Hl7Message, STANDARD_DELIMITERS } from '../../agent/hl7/index.js';
 import { Hl7Corpus, type SeededRandom } from '../../simulator/index.js';
 import { forAll, stringOf, TRICKY_ALPHABET } from '../support/property.js';
 

@@ -7,7 +7,7 @@ import {
   mergeMapping,
   resolveHl7Route,
   type Hl7MappingRule,
-} from '../../agent/sources/hl7/index.js';
+} from '../../agent/hl7/index.js';
 
 function msg(type: string, ...segments: string[]): Hl7Message {
   return Hl7Message.parse([`MSH|^~\\&|SRC|FAC|||20240105||${type}|CTRL-1|P|2.5`, ...segments].join('\r'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IngestLane } from '../../agent/http/ingest-lane.js';
+import { IngestLane } from '../../agent/sources/http-ingest/ingest-lane.js';
 
 describe('IngestLane', () => {
   it('runs one task at a time, first come first served, and goes on after a failure', async () => {

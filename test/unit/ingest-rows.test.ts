@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { commitSlices } from '../../agent/http/agent-http-server.js';
-import { IngestRequestError, parseIngestRows } from '../../agent/http/ingest-rows.js';
+import { IngestRequestError, parseIngestRows } from '../../agent/sources/http-ingest/ingest-rows.js';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
 import { parseConfigText } from '../../protocol/index.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RowScanError, scanJsonRows, type RowScanLimits } from '../../agent/http/json-row-scanner.js';
+import { RowScanError, scanJsonRows, type RowScanLimits } from '../../agent/sources/http-ingest/json-row-scanner.js';
 
 const LIMITS: RowScanLimits = { maxRowDepth: 8, maxRowBytes: 200, maxRows: 5 };
 

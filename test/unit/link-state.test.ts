@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IllegalLinkTransitionError, LinkStateMachine } from '../../agent/replicator/link-state.js';
+import { IllegalLinkTransitionError, LinkStateMachine } from '../../agent/replication/link-state.js';
 
 const silent = { info: () => {} };
 

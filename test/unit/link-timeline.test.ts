@@ -1,7 +1,7 @@
 // The dashboard's 24-hour link timeline, from the stored state changes.
 import { describe, expect, it } from 'vitest';
-import { linkTimeline, timeInState } from '../../agent/dashboard/link-timeline.js';
-import { MetricHistory } from '../../agent/dashboard/metric-history.js';
+import { linkTimeline, timeInState } from '../../agent/operations/dashboard/link-timeline.js';
+import { MetricHistory } from '../../agent/operations/dashboard/metric-history.js';
 
 const H = 3_600_000;
 

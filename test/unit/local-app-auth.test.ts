@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackAddress, LocalAppAuth } from '../../agent/http/local-app-auth.js';
-import { normaliseFingerprint, type LocalAppClient, type LocalAppCredentials } from '../../agent/http/local-app-config.js';
+import { isLoopbackAddress, LocalAppAuth } from '../../agent/sources/http-ingest/local-app-auth.js';
+import { normaliseFingerprint, type LocalAppClient, type LocalAppCredentials } from '../../agent/sources/http-ingest/local-app-config.js';
 
 const digest = (token: string): Buffer => createHash('sha256').update(token).digest();
 const client = (name: string, token: string | null, read: string[], write: string[], cert: string | null = null): LocalAppClient => ({

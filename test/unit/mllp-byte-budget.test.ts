@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MllpByteBudget } from '../../agent/sources/mllp-byte-budget.js';
+import { MllpByteBudget } from '../../agent/sources/mllp/mllp-byte-budget.js';
 
 describe('MllpByteBudget', () => {
   it('keeps unfinished frames to 3/4 of the budget, so complete messages still fit', () => {

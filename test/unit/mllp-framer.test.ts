@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { frameMllp, MllpFramer, MllpFrameTooLargeError } from '../../agent/sources/hl7/index.js';
+import { frameMllp, MllpFramer, MllpFrameTooLargeError } from '../../agent/hl7/index.js';
 
 const first = Buffer.from('MSH|^~\\&|LIS|LAB|||20240105||ORU^R01|1|P|2.5\rOBX|1|ST|GLU||5.6\r');
 const second = Buffer.from('MSH|^~\\&|LIS|LAB|||20240105||ORU^R01|2|P|2.5\r');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchCeiling, decideBatch, LEGACY_MAX_RANGE_SEQS, type BatchDecision } from '../../cloud-relay/ingest/batch-decision.js';
+import { batchCeiling, decideBatch, LEGACY_MAX_RANGE_SEQS, type BatchDecision } from '../../protocol/batch-decision.js';
 
 describe('decideBatch', () => {
   it.each<[string, number, number, number, BatchDecision['kind'], number?]>([

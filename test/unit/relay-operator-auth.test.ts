@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OperatorAuthError, RelayErrorCode } from '../../cloud-relay/errors.js';
 import { secretDigest } from '../../cloud-relay/secret-digest.js';
-import { OperatorAuth } from '../../cloud-relay/status-page/operator-auth.js';
+import { OperatorAuth } from '../../cloud-relay/status/operator-auth.js';
 
 const TOKEN = 'operator-token-0123456789abcdef';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;

@@ -2,9 +2,9 @@
 // feed's head, and the status page that shows them.
 import { describe, expect, it } from 'vitest';
 import { VendorReads } from '../../cloud-relay/feeds/vendor-reads.js';
-import { buildRelayStatus } from '../../cloud-relay/relay-status.js';
-import { renderRelayStatusPage } from '../../cloud-relay/status-page/relay-status-page.js';
-import { buildVendorStatus } from '../../cloud-relay/status-page/vendor-status.js';
+import { buildRelayStatus } from '../../cloud-relay/status/relay-status.js';
+import { renderRelayStatusPage } from '../../cloud-relay/status/relay-status-page.js';
+import { buildVendorStatus } from '../../cloud-relay/status/vendor-status.js';
 
 const T0 = Date.parse('2026-11-21T08:00:00Z');
 

@@ -1,6 +1,6 @@
 // RFC 5424 messages for alerts, byte for byte.
 import { describe, expect, it } from 'vitest';
-import { formatSyslogMessage, MAX_SYSLOG_DATAGRAM_BYTES, syslogSeverity, type AlertRecord } from '../../agent/alerts/index.js';
+import { formatSyslogMessage, MAX_SYSLOG_DATAGRAM_BYTES, syslogSeverity, type AlertRecord } from '../../agent/operations/alerts/index.js';
 
 const alert: AlertRecord = {
   id: 42,

@@ -1,6 +1,6 @@
 // What the agent says (link lastError) when TLS keeps it from the relay.
 import { describe, expect, it } from 'vitest';
-import { diagnoseTls, type TlsDiagnosisContext } from '../../agent/replicator/tls-diagnosis.js';
+import { diagnoseTls, type TlsDiagnosisContext } from '../../agent/replication/tls-diagnosis.js';
 
 const mutual: TlsDiagnosisContext = { address: 'relay.example:7443', configKey: 'relays[0]', tls: true, hasCa: true, hasClientCertificate: true };
 const failed = (code: string, message: string, afterHandshake = false) => ({ kind: 'handshake-failed' as const, code, message, afterHandshake });

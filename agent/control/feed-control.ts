@@ -1,0 +1,439 @@
+// The operator's control over what leaves, per feed: pause, resume, revoke,
+// re-enable. Each action holds or releases the feed's pump, writes its ledger
+// record and the feed's persisted state in one transaction, and (revoke,
+// re-enable) asks the relay, whose answer is recorded too.
+//
+// Failure modes handled:
+//  1. Pause must stop egress at once: the pump's hold is set before anything
+//     else, synchronously; the ledger record follows; the call then waits (at
+//     most settleTimeoutMs) for the batches already on the line to be acked.
+//  2. The agent dies mid-action: the state is written with its record, so a
+//     restart holds exactly the feeds whose pause or revoke was recorded; a
+//     revoke or re-enable not yet answered is sent again after the restart.
+//  3. The relay is unreachable during a revoke: the feed stays held in
+//     `revoking`; the replicator sends the revoke after every Welcome until the
+//     relay answers; the answer is recorded whenever it comes.
+//  4. A relay that forgot a revoke (restored from a backup): its Welcome does
+//     not list the feed as revoked, so the revoke is sent again and its answer
+//     (what it deleted this time) recorded.
+//  5. Two actions on one feed at once: serialised per feed.
+//  6. The ledger cannot be written: the action fails, and a pause or revoke
+//     keeps its hold (failing closed: nothing leaves unrecorded).
+import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
+import type { FeedControlAnswer, FeedControlRequest } from '../replication/relay-transport.js';
+import { FeedControlError } from './errors.js';
+import { FeedControlStore, type FeedControlRow, type FeedControlState } from './feed-control-store.js';
+import type { SqliteDatabase } from '../store/index.js';
+
+/** How long pause waits for batches already handed over to be acknowledged, in ms. */
+export const DEFAULT_PAUSE_SETTLE_MS = 1_000;
+/** How long revoke and re-enable wait for the relay's answer before answering "pending", in ms. */
+export const DEFAULT_RELAY_ANSWER_TIMEOUT_MS = 10_000;
+
+/** What a replicator offers the feed controls (Replicator implements it). */
+export interface FeedLink {
+  hasFeed(feed: string): boolean;
+  holdFeed(feed: string, reason: string): void;
+  releaseFeed(feed: string): void;
+  feedStatus(feed: string): { sentSeq: number; ackedSeq: number; inFlight: number } | undefined;
+  whenFeedIdle(feed: string, timeoutMs: number): Promise<boolean>;
+  requestControl(request: FeedControlRequest): void;
+}
+
+/** A configured feed as the controls see it. */
+export interface ControlledFeed {
+  name: string;
+  relay: string;
+  /** The policy in force (0 = pass-through); a change since the last start is recorded. */
+  policyVersion: number;
+  /** A digest of the policy text, when the policy engine offers one; a change is recorded too. */
+  policyDigest?: string | null;
+}
+
+export interface FeedControlLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+export interface FeedControlOptions {
+  db: SqliteDatabase;
+  ledger: EgressLedger;
+  feeds: readonly ControlledFeed[];
+  log: FeedControlLogger;
+  /** Default DEFAULT_PAUSE_SETTLE_MS. */
+  settleTimeoutMs?: number;
+  /** Default DEFAULT_RELAY_ANSWER_TIMEOUT_MS. */
+  answerTimeoutMs?: number;
+  clock?: () => number;
+}
+
+/** Who asked, for the record: "cli", "http 10.1.2.3", "dashboard". */
+export interface ControlRequestContext {
+  reason?: string;
+  origin?: string;
+}
+
+/** What an action did, as the admin endpoint answers it. */
+export interface FeedControlResult {
+  feed: string;
+  relay: string;
+  state: FeedControlState;
+  /** False when the feed already was in the state asked for. */
+  changed: boolean;
+  /** The ledger record of the action; null when nothing was recorded. */
+  ledgerIndex: number | null;
+  /** The feed's journal position handed to the transport, and acknowledged, when the action finished. */
+  sentSeq: number;
+  ackedSeq: number;
+  /** Batches still awaiting the relay's reply. */
+  inFlight: number;
+  /** How long the action took, in ms. */
+  tookMs: number;
+  /** The relay's answer to a revoke or re-enable, as recorded; null while it has not answered. */
+  relayAnswer: { ledgerIndex: number; details: LedgerRecord['details'] } | null;
+  /** One line for the operator. */
+  message: string;
+}
+
+const HOLD_REASONS: Record<Exclude<FeedControlState, 'active'>, string> = {
+  paused: 'paused by the operator',
+  revoking: 'revoked by the operator; waiting for the relay to confirm the deletion',
+  revoked: 'revoked by the operator',
+  reinstating: 're-enabled by the operator; waiting for the relay to confirm',
+};
+
+interface AnswerWaiter {
+  kind: FeedControlAnswer['kind'];
+  resolve: (record: LedgerRecord) => void;
+}
+
+export class FeedControl {
+  private readonly store: FeedControlStore;
+  private readonly ledger: EgressLedger;
+  private readonly clock: () => number;
+  private readonly feeds: Map<string, ControlledFeed>;
+  private readonly rows: Map<string, FeedControlRow>;
+  private readonly links = new Map<string, FeedLink>();
+  /** Feeds the relay holds as revoked although this agent does not (its state was lost). */
+  private readonly revokedAtRelayOnly = new Set<string>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly answerWaiters = new Map<string, Set<AnswerWaiter>>();
+
+  constructor(private readonly options: FeedControlOptions) {
+    this.store = new FeedControlStore(options.db);
+    this.ledger = options.ledger;
+    this.clock = options.clock ?? Date.now;
+    this.feeds = new Map(options.feeds.map((f) => [f.name, f]));
+    this.rows = this.store.all();
+  }
+
+  /** The holds replicators must start with: every feed not active, with why. */
+  holds(): Map<string, string> {
+    const holds = new Map<string, string>();
+    for (const feed of this.feeds.keys()) {
+      const state = this.stateOf(feed);
+      if (state !== 'active') holds.set(feed, HOLD_REASONS[state]);
+    }
+    return holds;
+  }
+
+  /** Wires the replicators (built with holds() and this object's callbacks). */
+  attach(links: readonly FeedLink[]): void {
+    for (const feed of this.feeds.keys()) {
+      const link = links.find((l) => l.hasFeed(feed));
+      if (link) this.links.set(feed, link);
+    }
+  }
+
+  /**
+   * Call before the replicators start: records each feed whose policy changed
+   * since it was last recorded, and queues revokes / re-enables left unanswered.
+   */
+  async start(): Promise<void> {
+    for (const feed of this.feeds.values()) {
+      const row = this.rows.get(feed.name);
+      const digest = feed.policyDigest ?? null;
+      if (row && row.policyVersion === feed.policyVersion && row.policyDigest === digest) continue;
+      const at = this.clock();
+      await this.ledger.append(
+        {
+          type: 'policy-change',
+          feed: feed.name,
+          details: {
+            relay: feed.relay,
+            fromVersion: row?.policyVersion ?? null,
+            toVersion: feed.policyVersion,
+            ...(row?.policyDigest || digest ? { fromDigest: row?.policyDigest ?? null, toDigest: digest } : {}),
+          },
+        },
+        () => this.store.setPolicy(feed.name, feed.policyVersion, digest, at),
+      );
+      this.rows.set(feed.name, { ...(row ?? this.defaultRow(feed.name)), policyVersion: feed.policyVersion, policyDigest: digest, updatedAtMs: at });
+      this.options.log.info({ feed: feed.name, from: row?.policyVersion ?? null, to: feed.policyVersion }, 'feed policy recorded in the egress ledger');
+    }
+    for (const feed of this.feeds.keys()) {
+      const state = this.stateOf(feed);
+      const reason = this.rows.get(feed)?.reason ?? '';
+      if (state === 'revoking') this.request(feed, 'revoke', reason, null);
+      if (state === 'reinstating') this.request(feed, 'reinstate', reason, null);
+    }
+  }
+
+  /** The feed's control state (configured feeds; others are active). */
+  stateOf(feed: string): FeedControlState {
+    return this.rows.get(feed)?.state ?? 'active';
+  }
+
+  /** What status shows per feed. */
+  feedStatus(feed: string): { state: FeedControlState; reason: string | null; since: number | null; revokedAtRelay: boolean } {
+    const row = this.rows.get(feed);
+    return { state: row?.state ?? 'active', reason: row?.reason ?? null, since: row?.updatedAtMs ?? null, revokedAtRelay: this.revokedAtRelayOnly.has(feed) };
+  }
+
+  /** Stops all egress of `feed`; resolves once nothing more is handed over and what was is acknowledged (or settleTimeoutMs passed). */
+  pause(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      const link = this.linkOf(feed);
+      const state = this.stateOf(feed);
+      if (state !== 'active' && state !== 'paused') {
+        throw new FeedControlError(`feed ${feed} is ${state}, not active: there is nothing to pause${state === 'revoked' ? ' (re-enable it with wardline agent reenable)' : ''}`, 'conflict', feed);
+      }
+      // First, synchronously: from here on no batch of this feed is handed over.
+      link.holdFeed(feed, HOLD_REASONS.paused);
+      let record: LedgerRecord | null = null;
+      if (state === 'active') {
+        const figures = this.figures(feed);
+        record = await this.recordState(feed, 'pause', 'paused', context, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq, inFlight: figures.inFlight });
+      }
+      const settled = await link.whenFeedIdle(feed, this.options.settleTimeoutMs ?? DEFAULT_PAUSE_SETTLE_MS);
+      const figures = this.figures(feed);
+      const message = settled
+        ? `feed ${feed} paused: nothing more leaves; the relay has acknowledged everything sent (up to seq ${figures.ackedSeq})`
+        : `feed ${feed} paused: nothing more is sent; ${figures.inFlight} batch(es) handed over before the pause are still unacknowledged`;
+      return this.result(feed, state === 'active', record, started, null, message);
+    });
+  }
+
+  /** Lets a paused feed send again, from the relay's high-water mark. */
+  resume(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      const link = this.linkOf(feed);
+      const state = this.stateOf(feed);
+      if (state === 'active') {
+        link.releaseFeed(feed);
+        return this.result(feed, false, null, started, null, `feed ${feed} was not paused`);
+      }
+      if (state !== 'paused') {
+        throw new FeedControlError(`feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, 'conflict', feed);
+      }
+      const figures = this.figures(feed);
+      // Recorded before the release, so nothing leaves ahead of its record.
+      const record = await this.recordState(feed, 'resume', 'active', context, { ackedSeq: figures.ackedSeq });
+      link.releaseFeed(feed);
+      return this.result(feed, true, record, started, null, `feed ${feed} resumed from seq ${figures.sentSeq + 1}`);
+    });
+  }
+
+  /**
+   * Stops the feed and has the relay delete it. Resolves with the relay's
+   * answer once recorded, or (relayAnswer null) after answerTimeoutMs with the
+   * revoke still pending: it is sent again after every reconnect until answered.
+   */
+  revoke(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      const link = this.linkOf(feed);
+      link.holdFeed(feed, HOLD_REASONS.revoking);
+      const figures = this.figures(feed);
+      const reason = context.reason ?? 'revoked by the operator';
+      const record = await this.recordState(feed, 'revoke', 'revoking', { ...context, reason }, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq });
+      const answer = this.waitForAnswer(feed, 'revoke');
+      this.request(feed, 'revoke', reason, record);
+      const recorded = await answer;
+      const message = recorded
+        ? `feed ${feed} revoked: the relay deleted ${String(recorded.details.eventsDeleted)} events (${String(recorded.details.bytesDeleted)} bytes) and no longer serves it`
+        : `feed ${feed} is held and its revoke is pending: the relay has not answered yet; the agent sends it again whenever the link is up`;
+      return this.result(feed, true, record, started, recorded, message);
+    });
+  }
+
+  /** Re-enables a revoked feed: the relay serves it again from its mark at revocation; the feed then sends. */
+  reenable(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      this.linkOf(feed);
+      const state = this.stateOf(feed);
+      if (!['revoked', 'revoking', 'reinstating'].includes(state) && !this.revokedAtRelayOnly.has(feed)) {
+        throw new FeedControlError(`feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, 'conflict', feed);
+      }
+      const reason = context.reason ?? 're-enabled by the operator';
+      const record = await this.recordState(feed, 'reenable', 'reinstating', { ...context, reason }, {});
+      const answer = this.waitForAnswer(feed, 'reinstate');
+      this.request(feed, 'reinstate', reason, record);
+      const recorded = await answer;
+      const message = recorded
+        ? `feed ${feed} re-enabled: the relay serves it again and it continues after seq ${String(recorded.details.highWaterSeq)}`
+        : `feed ${feed} re-enable is pending: the relay has not answered yet; the feed stays held until it does`;
+      return this.result(feed, true, record, started, recorded, message);
+    });
+  }
+
+  /** For ReplicatorOptions.onControlAnswer: records the relay's answer and moves the state on. */
+  readonly onControlAnswer = (relay: string, answer: FeedControlAnswer): void => {
+    void this.recordAnswer(relay, answer).catch((error: unknown) =>
+      this.options.log.error({ err: error, feed: answer.feed, relay }, 'cannot record the relay\'s answer in the egress ledger; it is recorded when the relay answers again'),
+    );
+  };
+
+  /** For ReplicatorOptions.onWelcome: reconciles what the relay holds as revoked with what this agent does. */
+  readonly onWelcome = (relay: string, revoked: ReadonlySet<string>): void => {
+    for (const feed of this.feeds.values()) {
+      if (feed.relay !== relay) continue;
+      const state = this.stateOf(feed.name);
+      if (revoked.has(feed.name)) {
+        if (state === 'active' || state === 'paused') {
+          this.revokedAtRelayOnly.add(feed.name);
+          this.options.log.error({ feed: feed.name, relay }, 'the relay holds this feed as revoked, though this agent has no such record; the feed is stopped (wardline agent reenable to send it again)');
+        }
+        continue;
+      }
+      this.revokedAtRelayOnly.delete(feed.name);
+      if (state === 'revoked') {
+        // The relay forgot the revoke (restored from a backup, or replaced): it may hold the data again.
+        this.options.log.warn({ feed: feed.name, relay }, 'the relay does not hold this revoked feed as revoked; sending the revoke again');
+        const head = this.ledger.head();
+        this.linkOf(feed.name).requestControl({
+          kind: 'revoke',
+          feed: feed.name,
+          reason: this.rows.get(feed.name)?.reason ?? 'revoked by the operator',
+          ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
+        });
+      }
+    }
+  };
+
+  private async recordAnswer(relay: string, answer: FeedControlAnswer): Promise<void> {
+    const feed = answer.feed;
+    if (!this.feeds.has(feed)) return;
+    const current = this.stateOf(feed);
+    const next: FeedControlState =
+      answer.kind === 'revoke' ? (current === 'revoking' || current === 'revoked' ? 'revoked' : current) : current === 'reinstating' ? 'active' : current;
+    const details: JsonObject =
+      answer.kind === 'revoke'
+        ? {
+            relay,
+            eventsDeleted: answer.eventsDeleted,
+            bytesDeleted: answer.bytesDeleted,
+            highWaterSeq: answer.highWaterSeq,
+            revokedAt: new Date(answer.revokedAtMs).toISOString(),
+            alreadyRevoked: answer.alreadyRevoked,
+          }
+        : { relay, highWaterSeq: answer.highWaterSeq, wasRevoked: answer.wasRevoked };
+    const at = this.clock();
+    const reason = this.rows.get(feed)?.reason ?? null;
+    const record = await this.ledger.append({ type: answer.kind === 'revoke' ? 'revoked' : 'reinstated', feed, details }, () => {
+      if (next !== current) this.store.setState(feed, next, reason, at);
+    });
+    this.setRow(feed, next, reason, at);
+    if (answer.kind === 'reinstate') this.revokedAtRelayOnly.delete(feed);
+    const link = this.links.get(feed);
+    if (next === 'active') link?.releaseFeed(feed);
+    else if (next !== current) link?.holdFeed(feed, HOLD_REASONS[next]);
+    this.options.log.info({ feed, answer: details, ledgerIndex: record.index }, answer.kind === 'revoke' ? 'the relay revoked the feed' : 'the relay re-enabled the feed');
+    const waiters = this.answerWaiters.get(feed);
+    for (const waiter of [...(waiters ?? [])]) {
+      if (waiter.kind === answer.kind) waiter.resolve(record);
+    }
+  }
+
+  /** Writes the action's record and the feed's new state in one transaction. */
+  private async recordState(feed: string, type: string, state: FeedControlState, context: ControlRequestContext, figures: Record<string, number>): Promise<LedgerRecord> {
+    const at = this.clock();
+    const reason = context.reason ?? (state === 'active' ? null : HOLD_REASONS[state]);
+    const record = await this.ledger.append(
+      {
+        type,
+        feed,
+        details: { relay: this.feeds.get(feed)!.relay, reason, ...(context.origin ? { origin: context.origin } : {}), ...figures },
+      },
+      () => this.store.setState(feed, state, reason, at),
+    );
+    this.setRow(feed, state, reason, at);
+    if (state !== 'active') this.links.get(feed)?.holdFeed(feed, HOLD_REASONS[state]);
+    this.options.log.info({ feed, action: type, reason, origin: context.origin, ledgerIndex: record.index }, `feed ${type} recorded`);
+    return record;
+  }
+
+  private request(feed: string, kind: FeedControlRequest['kind'], reason: string, record: LedgerRecord | null): void {
+    const head = record ? { index: record.index, hash: record.hash } : this.ledger.head();
+    this.linkOf(feed).requestControl({ kind, feed, reason, ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}) });
+  }
+
+  /** The recorded answer, or null after answerTimeoutMs. */
+  private waitForAnswer(feed: string, kind: FeedControlAnswer['kind']): Promise<LedgerRecord | null> {
+    return new Promise((resolve) => {
+      const waiters = this.answerWaiters.get(feed) ?? new Set<AnswerWaiter>();
+      this.answerWaiters.set(feed, waiters);
+      const done = (record: LedgerRecord | null): void => {
+        clearTimeout(timer);
+        waiters.delete(waiter);
+        resolve(record);
+      };
+      const waiter: AnswerWaiter = { kind, resolve: done };
+      const timer = setTimeout(() => done(null), this.options.answerTimeoutMs ?? DEFAULT_RELAY_ANSWER_TIMEOUT_MS);
+      waiters.add(waiter);
+    });
+  }
+
+  private result(feed: string, changed: boolean, record: LedgerRecord | null, startedAtMs: number, answer: LedgerRecord | null, message: string): FeedControlResult {
+    const figures = this.figures(feed);
+    return {
+      feed,
+      relay: this.feeds.get(feed)!.relay,
+      state: this.stateOf(feed),
+      changed,
+      ledgerIndex: record?.index ?? null,
+      sentSeq: figures.sentSeq,
+      ackedSeq: figures.ackedSeq,
+      inFlight: figures.inFlight,
+      tookMs: this.clock() - startedAtMs,
+      relayAnswer: answer ? { ledgerIndex: answer.index, details: answer.details } : null,
+      message,
+    };
+  }
+
+  private figures(feed: string): { sentSeq: number; ackedSeq: number; inFlight: number } {
+    const status = this.links.get(feed)?.feedStatus(feed);
+    return { sentSeq: status?.sentSeq ?? 0, ackedSeq: status?.ackedSeq ?? 0, inFlight: status?.inFlight ?? 0 };
+  }
+
+  private linkOf(feed: string): FeedLink {
+    const link = this.links.get(feed);
+    if (!link || !this.feeds.has(feed)) {
+      throw new FeedControlError(`no feed named ${JSON.stringify(feed)} is configured (feeds: ${[...this.feeds.keys()].join(', ') || 'none'})`, 'unknown-feed', feed);
+    }
+    return link;
+  }
+
+  private setRow(feed: string, state: FeedControlState, reason: string | null, atMs: number): void {
+    this.rows.set(feed, { ...(this.rows.get(feed) ?? this.defaultRow(feed)), state, reason, updatedAtMs: atMs });
+  }
+
+  private defaultRow(feed: string): FeedControlRow {
+    return { feed, state: 'active', reason: null, policyVersion: null, policyDigest: null, updatedAtMs: 0 };
+  }
+
+  /** Runs actions on one feed one after another. */
+  private serialise<T>(feed: string, action: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(feed) ?? Promise.resolve();
+    const next = previous.then(action, action);
+    this.queues.set(
+      feed,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+}

@@ -1,0 +1,14 @@
+// The operator's controls over what leaves: what others may use.
+export { FeedControlError, type FeedControlErrorReason } from './errors.js';
+export { FEED_CONTROL_STATES, FeedControlStore, type FeedControlRow, type FeedControlState } from './feed-control-store.js';
+export {
+  DEFAULT_PAUSE_SETTLE_MS,
+  DEFAULT_RELAY_ANSWER_TIMEOUT_MS,
+  FeedControl,
+  type ControlledFeed,
+  type ControlRequestContext,
+  type FeedControlOptions,
+  type FeedControlResult,
+  type FeedLink,
+} from './feed-control.js';
+export { createFeedAdminRoutes, MAX_REASON_LENGTH, type AdminRequest, type AdminRequestHandler, type AdminResponse } from '../http/feed-control-routes.js';

@@ -1,0 +1,260 @@
+// Assembles GET /v1/status from the parts' own status. The same object feeds the
+// dashboard, `wardline agent status` and the metrics.
+import { DISK_STATE_LEVEL } from '../health/disk-budget.js';
+import type { DiskWatch, DiskWatchStatus } from '../health/disk-watch.js';
+import type { UplinkStatus } from '../bandwidth/index.js';
+import type { AgentMetricsSnapshot } from './metrics/agent-metrics.js';
+import type { AlertsStatus } from './alerts/index.js';
+import type { ReplicatorStatus } from '../replication/replicator.js';
+import type { MarkIncident } from '../replication/feed-window.js';
+import type { FeedControlState } from '../control/index.js';
+import type { LedgerStatus } from '../audit/index.js';
+import type { IdentifierScanStatus } from '../policy/index.js';
+import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
+import type { ControlIdReuse } from '../sources/mllp/control-id-reuse-log.js';
+
+export interface SourceStatus {
+  name: string;
+  kind: 'mllp' | 'http';
+  state: string;
+  listen?: string;
+  received: number;
+  acknowledged: number;
+  rejected: number;
+  duplicates: number;
+  lastRejection: { atMs: number; reason: string } | null;
+  lastMessageAtMs: number | null;
+  /** Silent longer than this raises an alert (alerts.quietPeriods), in seconds; null when the source has none. */
+  quietPeriodSeconds?: number | null;
+  /** MLLP: senders that reused a control id with other content, newest first (the control-id-reused alert). */
+  controlIdReuse?: ControlIdReuse[];
+  /** MLLP: messages journaled although their control id was held with other content. */
+  controlIdsReused?: number;
+  /** MLLP: connections closed for maxConnections or maxBufferedBytes. */
+  connectionsRefused?: number;
+}
+
+export interface FeedStatus {
+  feed: string;
+  relay: string;
+  streams: string[];
+  ackedSeq: number;
+  sentSeq: number;
+  inFlight: number;
+  backlog: { events: number; bytes: number; oldestAgeSeconds: number | null };
+  /** Age of the oldest event the relay has not acknowledged; 0 when caught up. */
+  lagSeconds: number;
+  /** Lag above this raises an alert and fails `wardline agent status` (alerts.lag), in seconds; null when not configured. */
+  lagThresholdSeconds: number | null;
+  lastAckAtMs: number | null;
+  eventsSent: number;
+  bytesSent: number;
+  /** Priority class on the uplink. */
+  class: string;
+  /** Achieved rate: acknowledged compressed payload bytes per second, averaged over ~10 s. */
+  rateBytesPerSecond: number;
+  /** Seconds to drain the backlog at the achieved rate; 0 when caught up, null when unknown or the class may not send. */
+  etaSeconds: number | null;
+  /** Why the feed's class may not send now (timetable); null when it may. */
+  blocked: string | null;
+  /** True while the operator holds the feed (paused, or revoked): nothing of it leaves. */
+  paused: boolean;
+  /** The operator's control: state (active, paused, revoking, revoked, reinstating), why, since when (ms), and whether the relay alone holds it revoked. */
+  control: FeedControlView;
+  /** The version of the policy shaping the feed's batches (0 = pass-through, no policy). */
+  policyVersion: number;
+  /**
+   * What the policy let out in clear that looks like an identifier (`scan: true`):
+   * counts by kind and where the last was seen, never the identifier. null without a policy.
+   */
+  identifiers: IdentifierScanStatus | null;
+  /** The relay holds the feed beyond the journal head: what it claims, the head, and why the feed is stopped; null when not. */
+  integrity: MarkIncident | null;
+}
+
+export interface FeedControlView {
+  state: FeedControlState;
+  reason: string | null;
+  /** Milliseconds since the epoch; null while the feed was never controlled. */
+  since: number | null;
+  revokedAtRelay: boolean;
+}
+
+/** The data directory's filesystem (disk budget) and what the journal holds on it. */
+export interface DiskStatus extends DiskWatchStatus {
+  /** Events held in the journal. */
+  journalRows: number;
+  /**
+   * Rows also held below the trim floor, which no feed can be sent: records' current
+   * versions, and versions superseded since that the next trim pass deletes.
+   */
+  journalKeptRows: number;
+  /** The oldest seq still in the journal; null when it is empty. */
+  oldestRetainedSeq: number | null;
+  /** Bytes of free pages inside agent.db, which new events reuse before the file grows. */
+  journalReusableBytes: number;
+  /** Acknowledged events are kept this long, in ms. */
+  retentionMs: number;
+  /** The last trim pass; null before the first. */
+  lastTrim: TrimResult | null;
+  trimmedEventsTotal: number;
+  trimmedDedupeKeysTotal: number;
+}
+
+export interface AgentStatus {
+  hospital: { id: string; name: string };
+  agentId: string;
+  version: string;
+  startedAtMs: number;
+  journal: { headSeq: number; pendingAppends: number; groupCommits: number; appendsCommitted: number };
+  links: Omit<ReplicatorStatus, 'feeds'>[];
+  feeds: FeedStatus[];
+  sources: SourceStatus[];
+  disk: DiskStatus | null;
+  /** Alerts firing now, the newest few, and their delivery; null when not wired. */
+  alerts: AlertsStatus | null;
+  /** The uplink: rate limit and timetable in force, blocked classes; null when not wired. */
+  bandwidth: UplinkStatus | null;
+  /** The egress ledger: head, record count, retention, newest records (newest first); null when not wired. */
+  ledger: LedgerStatus | null;
+}
+
+export interface AgentStatusInputs {
+  hospital: { id: string; name: string };
+  agentId: string;
+  version: string;
+  startedAtMs: number;
+  journal: Journal;
+  backlog: BacklogCounter;
+  replicators: () => ReplicatorStatus[];
+  sources: () => SourceStatus[];
+  /** The alert monitor's view (agent/operations/alerts). */
+  alerts?: () => AlertsStatus;
+  /** Per-feed lag thresholds and per-source quiet periods, in seconds (null: none). */
+  thresholds?: { lagSeconds: (feed: string) => number | null; quietPeriodSeconds: (source: string) => number | null };
+  bandwidth?: () => UplinkStatus;
+  disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number };
+  ledger?: () => LedgerStatus;
+  feedControl?: (feed: string) => FeedControlView;
+  clock?: () => number;
+}
+
+export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStatus {
+  const clock = inputs.clock ?? Date.now;
+  const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq);
+
+  return () => {
+    const now = clock();
+    const replicators = inputs.replicators();
+    const feeds: FeedStatus[] = replicators.flatMap((r) =>
+      r.feeds.map((f) => {
+        const backlog = backlogOf(f.feed, f.streams, f.ackedSeq);
+        const oldestAgeSeconds = backlog.oldestTsMs === null ? null : Math.max(0, (now - backlog.oldestTsMs) / 1000);
+        return {
+          feed: f.feed,
+          relay: r.relay,
+          streams: f.streams,
+          ackedSeq: f.ackedSeq,
+          sentSeq: f.sentSeq,
+          inFlight: f.inFlight,
+          backlog: { events: backlog.events, bytes: backlog.bytes, oldestAgeSeconds },
+          lagSeconds: oldestAgeSeconds ?? 0,
+          lagThresholdSeconds: inputs.thresholds?.lagSeconds(f.feed) ?? null,
+          lastAckAtMs: f.lastAckAtMs,
+          eventsSent: f.eventsSent,
+          bytesSent: f.bytesSent,
+          class: f.class,
+          rateBytesPerSecond: f.rateBytesPerSecond,
+          etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
+          blocked: f.blocked,
+          paused: f.paused,
+          control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },
+          policyVersion: f.policyVersion,
+          identifiers: f.identifiers,
+          integrity: f.integrity,
+        };
+      }),
+    );
+    const commits = inputs.journal.groupCommitStats;
+    return {
+      hospital: inputs.hospital,
+      agentId: inputs.agentId,
+      version: inputs.version,
+      startedAtMs: inputs.startedAtMs,
+      journal: { headSeq: inputs.journal.head, pendingAppends: inputs.journal.pendingAppends, groupCommits: commits.groups, appendsCommitted: commits.requests },
+      links: replicators.map(({ feeds: _feeds, transitions, ...link }) => ({ ...link, transitions: transitions.slice(-50) })),
+      feeds,
+      sources: inputs.sources().map((source) => ({ ...source, quietPeriodSeconds: inputs.thresholds?.quietPeriodSeconds(source.name) ?? null })),
+      disk: inputs.disk ? diskStatus(inputs.disk) : null,
+      alerts: inputs.alerts?.() ?? null,
+      bandwidth: inputs.bandwidth?.() ?? null,
+      ledger: inputs.ledger?.() ?? null,
+    };
+  };
+}
+
+/** Below this many events per second the achieved rate says nothing about when a backlog drains. */
+const MIN_RATE_FOR_ETA_EVENTS_PER_SECOND = 0.01;
+
+/** Seconds to drain a backlog at the achieved rate (events, so compression does not skew it). */
+function etaSeconds(backlogEvents: number, eventsPerSecond: number, blocked: string | null): number | null {
+  if (backlogEvents === 0) return 0;
+  if (blocked !== null || eventsPerSecond < MIN_RATE_FOR_ETA_EVENTS_PER_SECOND) return null;
+  return backlogEvents / eventsPerSecond;
+}
+
+function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
+  const held = disk.footprint.read();
+  return {
+    ...disk.watch.status(),
+    // The watch's figure is from its last reading; this one is current.
+    journalBytes: held.fileBytes,
+    journalRows: held.rows,
+    journalKeptRows: held.keptRows,
+    oldestRetainedSeq: held.oldestSeq,
+    journalReusableBytes: held.reusableBytes,
+    retentionMs: disk.retentionMs,
+    lastTrim: disk.trimmer.lastTrim,
+    trimmedEventsTotal: disk.trimmer.totals.events,
+    trimmedDedupeKeysTotal: disk.trimmer.totals.dedupeKeys,
+  };
+}
+
+export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
+  return {
+    journalHeadSeq: status.journal.headSeq,
+    groupCommits: status.journal.groupCommits,
+    appendsCommitted: status.journal.appendsCommitted,
+    links: status.links.map((l) => ({ relay: l.relay, streaming: l.state === 'streaming' })),
+    feeds: status.feeds.map((f) => ({
+      feed: f.feed,
+      relay: f.relay,
+      ackedSeq: f.ackedSeq,
+      eventsSent: f.eventsSent,
+      bytesSent: f.bytesSent,
+      backlogEvents: f.backlog.events,
+      backlogBytes: f.backlog.bytes,
+      lagSeconds: f.lagSeconds,
+    })),
+    sources: status.sources.map((s) => ({ source: s.name, received: s.received, acknowledged: s.acknowledged, rejected: s.rejected, duplicates: s.duplicates })),
+    disk: status.disk
+      ? {
+          freeBytes: status.disk.freeBytes,
+          totalBytes: status.disk.totalBytes,
+          stateLevel: DISK_STATE_LEVEL[status.disk.state],
+          forecastFullInSeconds: status.disk.forecastFullInSeconds,
+          journalBytes: status.disk.journalBytes ?? 0,
+          journalRows: status.disk.journalRows,
+          journalKeptRows: status.disk.journalKeptRows,
+          trimmedEvents: status.disk.trimmedEventsTotal,
+          trimmedDedupeKeys: status.disk.trimmedDedupeKeysTotal,
+        }
+      : undefined,
+    bandwidth: status.bandwidth
+      ? {
+          limitBytesPerSecond: status.bandwidth.rateLimitBytesPerSecond,
+          classes: status.bandwidth.classes.map((c) => ({ class: c, blocked: status.bandwidth!.blockedClasses.includes(c) })),
+        }
+      : undefined,
+  };
+}

@@ -1,0 +1,135 @@
+// The dashboard page: holds what the agent pushed over the live channel and
+// renders it, once per frame. Everything on the page comes from the same
+// status the agent serves at /v1/status (agent/operations/dashboard/status-sampler.ts).
+import { setText } from './dom.js';
+import { clock } from './format.js';
+import { History } from './history.js';
+import { language, setLanguage, t } from './i18n.js';
+import { connectLive } from './live-connection.js';
+import { renderAlerts } from './render-alerts.js';
+import { renderBandwidth } from './render-bandwidth.js';
+import { renderFeeds, resetFeedCharts } from './render-feeds.js';
+import { renderHost, resetHostChart } from './render-host.js';
+import { renderLedger } from './render-ledger.js';
+import { renderLinks } from './render-links.js';
+import { renderSources } from './render-sources.js';
+import { LinkTimelines } from './timeline.js';
+import { verdict } from './verdict.js';
+
+/** Newest alerts kept on the page. */
+const MAX_ALERTS = 100;
+/** No frame for this long: the figures are shown as stale, in ms. */
+const STALE_AFTER_MS = 5_000;
+
+const state = {
+  context: null,
+  status: null,
+  host: null,
+  /** The agent's clock minus ours, so "3 min ago" is the agent's three minutes. */
+  skewMs: 0,
+  lastFrameAt: 0,
+  alerts: [],
+  history: new History(),
+  timelines: new LinkTimelines(),
+};
+
+const $ = (id) => document.getElementById(id);
+
+function now() {
+  return Date.now() + state.skewMs;
+}
+
+function onFrame(frame) {
+  state.lastFrameAt = Date.now();
+  if (typeof frame.nowMs === 'number') state.skewMs = frame.nowMs - Date.now();
+  switch (frame.type) {
+    case 'snapshot':
+      state.context = frame.context;
+      state.status = frame.status;
+      state.host = frame.host;
+      state.alerts = frame.alerts ?? [];
+      state.history.load(frame.history);
+      state.timelines.load(frame.timelines);
+      resetFeedCharts();
+      resetHostChart();
+      break;
+    case 'status':
+      state.status = frame.status;
+      state.host = frame.host;
+      state.history.append(frame.point);
+      break;
+    case 'alert':
+      if (!state.alerts.some((a) => a.id === frame.alert.id)) state.alerts = [frame.alert, ...state.alerts].slice(0, MAX_ALERTS);
+      break;
+    case 'link':
+      state.timelines.change(frame);
+      break;
+    default:
+      return;
+  }
+  render();
+}
+
+function render() {
+  const { status, context } = state;
+  renderStatic();
+  if (!status || !context) return;
+  const nowMs = now();
+  const view = { status, host: state.host, nowMs, history: state.history, timelines: state.timelines, alerts: state.alerts, admin: context.admin, schedule: context.schedule };
+  const v = verdict(status, nowMs);
+  const box = $('verdict');
+  box.dataset.verdict = v.level;
+  setText(box.querySelector('.verdict-title'), v.title);
+  setText(box.querySelector('.verdict-detail'), v.detail);
+  document.title = `${v.level === 'ok' ? '✓' : v.level === 'bad' ? '✕' : '!'} ${status.hospital.name || status.hospital.id} · Wardline`;
+  setText($('hospital'), `${status.hospital.name || status.hospital.id}`);
+  setText($('agent-id'), `${status.agentId} · v${status.version}`);
+  $('open-warning').hidden = context.loginRequired;
+  renderLinks($('link-list'), view);
+  renderFeeds($('feed-list'), view);
+  renderSources($('sources'), view);
+  renderHost($('host'), view);
+  renderBandwidth($('bandwidth'), view);
+  renderAlerts($('alerts'), view);
+  renderLedger($('ledger'), view);
+  setText($('updated'), t('footer.updated', { time: clock(nowMs, nowMs) }));
+}
+
+/** Words that do not depend on the agent's figures. */
+function renderStatic() {
+  for (const el of document.querySelectorAll('[data-i18n]')) setText(el, t(el.dataset.i18n));
+  const logout = $('logout');
+  if (logout) logout.hidden = !(state.context?.loginRequired ?? document.body.dataset.loginRequired === 'true');
+}
+
+function setLive(liveState) {
+  const el = $('live');
+  el.dataset.live = liveState;
+  setText(el.querySelector('.live-text'), t(`live.${liveState}`));
+}
+
+function watchStaleness() {
+  setInterval(() => {
+    const stale = state.lastFrameAt > 0 && Date.now() - state.lastFrameAt > STALE_AFTER_MS;
+    document.body.classList.toggle('stale', stale);
+  }, 1_000);
+}
+
+function start() {
+  setLanguage(language());
+  $('lang').addEventListener('click', () => {
+    setLanguage(language() === 'zh' ? 'en' : 'zh');
+    // Chart labels are drawn into the charts: make them again in the new language.
+    resetFeedCharts();
+    resetHostChart();
+    render();
+    setLive($('live').dataset.live);
+  });
+  renderStatic();
+  watchStaleness();
+  connectLive({ onFrame, onState: setLive });
+  // Relative times ("3 min ago") move on between frames too.
+  setInterval(() => state.status && render(), 5_000);
+}
+
+start();

@@ -1,0 +1,70 @@
+// The one place relay errors become gRPC statuses. The stable Wardline code
+// travels twice: at the front of the status details (people read those) and in
+// the `wardline-error-code` trailer (programs read that).
+import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
+import { ErrorCode } from '../../protocol/index.js';
+import {
+  AgentAuthError,
+  BadBatchError,
+  BadRequestError,
+  BatchBeyondHeadError,
+  BatchTooLargeError,
+  CertificateIdentityError,
+  FeedNotGrantedError,
+  FeedRevokedError,
+  HelloTimeoutError,
+  HospitalRequiredError,
+  ProtocolVersionError,
+  ProtocolViolationError,
+  RelayError,
+  RelayErrorCode,
+  ShuttingDownError,
+  StalledResponseError,
+  TooManyRequestsError,
+  TooManyUnauthenticatedStreamsError,
+  UnknownFeedError,
+  VendorAuthError,
+} from '../errors.js';
+
+/** Trailer carrying the stable Wardline error code. */
+export const ERROR_CODE_TRAILER = 'wardline-error-code';
+
+/** The gRPC status code for an error raised inside the relay. */
+export function grpcCodeFor(error: unknown): Status {
+  if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
+  if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
+  if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
+  // Resending the same range cannot help; the agent waits its longest backoff.
+  if (error instanceof BatchBeyondHeadError) return Status.FAILED_PRECONDITION;
+  const inflatesTooFar = error instanceof BadBatchError && error.code === ErrorCode.BATCH_INFLATION;
+  if (error instanceof BatchTooLargeError || inflatesTooFar || error instanceof TooManyUnauthenticatedStreamsError || error instanceof TooManyRequestsError) {
+    return Status.RESOURCE_EXHAUSTED;
+  }
+  if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
+  if (error instanceof ShuttingDownError || error instanceof StalledResponseError) return Status.UNAVAILABLE;
+  if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
+  if (
+    error instanceof ProtocolViolationError ||
+    error instanceof UnknownFeedError ||
+    error instanceof BadBatchError ||
+    error instanceof HospitalRequiredError ||
+    error instanceof BadRequestError
+  ) {
+    return Status.INVALID_ARGUMENT;
+  }
+  return Status.INTERNAL;
+}
+
+/** A status to end a call with: `WL_CODE: message`, plus the code as a trailer. */
+export function toGrpcStatus(error: unknown): StatusObject {
+  const code = grpcCodeFor(error);
+  const wardlineCode = error instanceof RelayError ? error.code : RelayErrorCode.INTERNAL;
+  // Unexpected faults are described in the relay log, not to the peer.
+  const message =
+    code === Status.INTERNAL
+      ? 'internal relay error; nothing was acknowledged, retry (details are in the relay log)'
+      : (error as Error).message;
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_TRAILER, wardlineCode);
+  return { code, details: `${wardlineCode}: ${message}`, metadata };
+}

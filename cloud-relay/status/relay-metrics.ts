@@ -1,0 +1,67 @@
+// Prometheus metrics of one relay, in a registry of its own (nothing global, so
+// several relays can run in one process, as in tests). Labels carry hospital
+// ids, result names and error codes only — never anything from an event.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { BatchDecisionKind } from '../../protocol/batch-decision.js';
+
+/** How a batch ended: a decision, or `rejected` when it ended its stream with an error. */
+export type BatchResult = Exclude<BatchDecisionKind, 'invalid'> | 'rejected';
+
+export class RelayMetrics {
+  readonly registry = new Registry();
+
+  /** Batches received, by outcome. */
+  readonly batches = new Counter({
+    name: 'wardline_relay_batches_total',
+    help: 'Batches received from agents, by result (append, overlap, duplicate, gap, revoked, rejected).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Events newly stored (resent events are not counted twice). */
+  readonly eventsStored = new Counter({
+    name: 'wardline_relay_events_stored_total',
+    help: 'Events durably stored, by hospital.',
+    labelNames: ['hospital'] as const,
+    registers: [this.registry],
+  });
+
+  /** Compressed payload bytes received. */
+  readonly batchBytes = new Counter({
+    name: 'wardline_relay_batch_bytes_total',
+    help: 'Compressed batch payload bytes received from agents, by hospital.',
+    labelNames: ['hospital'] as const,
+    registers: [this.registry],
+  });
+
+  /** Agent streams past Hello. */
+  readonly connectedAgents = new Gauge({
+    name: 'wardline_relay_connected_agents',
+    help: 'Agent replication streams currently open (past Hello).',
+    registers: [this.registry],
+  });
+
+  /** Streams (agent or vendor) ended by an error, by stable error code. */
+  readonly streamErrors = new Counter({
+    name: 'wardline_relay_stream_errors_total',
+    help: 'gRPC streams ended with an error, by Wardline error code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  /** Events handed to vendors. */
+  readonly eventsServed = new Counter({
+    name: 'wardline_relay_feed_events_served_total',
+    help: 'Feed events sent to vendors, by API (http, grpc).',
+    labelNames: ['api'] as const,
+    registers: [this.registry],
+  });
+
+  /** Vendor HTTP requests, by status code. */
+  readonly httpRequests = new Counter({
+    name: 'wardline_relay_http_requests_total',
+    help: 'Relay HTTP requests, by route and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+}

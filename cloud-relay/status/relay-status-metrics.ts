@@ -1,0 +1,45 @@
+// Prometheus metrics for what the status page shows: per hospital and feed the
+// high-water mark, events stored and the last batch; agents connected per
+// hospital; per vendor key its cursor and lag in each granted feed. Read from
+// the status at scrape time; labels carry hospital ids, feed and vendor names
+// only — never anything from an event.
+import { Gauge, type Registry } from 'prom-client';
+import type { RelayStatus } from './relay-status.js';
+
+export function registerRelayStatusMetrics(registry: Registry, status: () => RelayStatus): void {
+  // Registered first, so its collect hook fills the others from one status read.
+  new Gauge({ name: 'wardline_relay_hospital_agents_connected', help: 'Agent streams open per hospital', labelNames: ['hospital'], registers: [registry], collect() {
+    refresh(this);
+  } });
+  const highWater = new Gauge({ name: 'wardline_relay_feed_high_water_seq', help: 'The last journal seq stored durably, per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry] });
+  const events = new Gauge({ name: 'wardline_relay_feed_events', help: 'Events stored per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry] });
+  const lastBatch = new Gauge({ name: 'wardline_relay_feed_last_batch_timestamp_seconds', help: 'When the last batch of the feed was stored, seconds since the epoch', labelNames: ['hospital', 'feed'], registers: [registry] });
+  const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key (since the relay started)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
+  const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
+  const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
+  const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
+
+  function refresh(agents: Gauge): void {
+    const s = status();
+    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following]) g.reset();
+    for (const h of s.hospitals) {
+      agents.set({ hospital: h.id }, h.connectedAgents);
+      for (const f of h.feeds) {
+        const labels = { hospital: h.id, feed: f.feed };
+        highWater.set(labels, f.highWaterSeq);
+        events.set(labels, f.events);
+        lastBatch.set(labels, Date.parse(f.lastBatchAt) / 1000);
+      }
+    }
+    for (const v of s.vendors) {
+      for (const f of v.feeds) {
+        const labels = { vendor: v.vendor, hospital: f.hospital, feed: f.feed };
+        following.set(labels, f.openSubscriptions);
+        if (f.cursor === null) continue;
+        cursor.set(labels, f.cursor);
+        if (f.unreadEvents !== null) lagEvents.set(labels, f.unreadEvents);
+        if (f.lagSeconds !== null) lagSeconds.set(labels, f.lagSeconds);
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+// The relay's status page (GET / on the relay's HTTP port): per hospital the
+// agents connected, the last batch, high-water marks and feed sizes; per vendor
+// key its cursor and lag behind each feed's head. Server-rendered HTML that
+// reloads itself, so it needs no script and works in any browser the cloud
+// operator has; the same figures are JSON at /v1/status.
+import type { RelayStatus } from './relay-status.js';
+
+/** The page reloads itself this often, in seconds. */
+export const STATUS_PAGE_REFRESH_SECONDS = 5;
+
+const CSS = `
+:root{--bg:#0d1117;--panel:#161b22;--line:#30363d;--text:#e6edf3;--muted:#8b949e;--ok:#3fb950;--warn:#d29922;--bad:#f85149;font-size:clamp(14px,0.4vw + 9px,22px)}
+body{margin:0;background:var(--bg);color:var(--text);font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif}
+header{padding:.8rem 1.5rem;border-bottom:1px solid var(--line);display:flex;gap:1.5rem;align-items:baseline;flex-wrap:wrap}
+header h1{margin:0;font-size:1.3rem;color:#58a6ff}
+main{padding:1rem 1.5rem;display:grid;gap:1rem}
+section{background:var(--panel);border:1px solid var(--line);border-radius:.7rem;padding:.8rem 1rem}
+h2{margin:0 0 .5rem;font-size:1.1rem}
+h3{margin:.8rem 0 .3rem;font-size:.85rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
+table{width:100%;border-collapse:collapse;font-variant-numeric:tabular-nums}
+th{text-align:left;font-size:.8rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);border-bottom:1px solid var(--line);padding:.3rem .4rem}
+td{padding:.35rem .4rem;border-bottom:1px solid #21262d}
+td.num{text-align:right}
+.muted{color:var(--muted)}
+.ok{color:var(--ok);font-weight:700}.warn{color:var(--warn);font-weight:700}.bad{color:var(--bad);font-weight:700}
+footer{padding:0 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
+a{color:#58a6ff}
+`;
+
+export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.now()): string {
+  const hospitals = status.hospitals.map((h) => {
+    const agents = status.connectedAgents.filter((a) => a.hospital === h.id);
+    const lastBatch = latest(agents.map((a) => a.lastBatchAt).concat(h.feeds.map((f) => f.lastBatchAt)));
+    return `<section data-hospital="${esc(h.id)}">
+<h2>${esc(h.name ?? h.id)} <span class="muted">${esc(h.id)}${h.configured ? '' : ' · no longer configured'}</span></h2>
+<p><span class="${agents.length > 0 ? 'ok' : 'bad'}" data-figure="agents">${agents.length} agent${agents.length === 1 ? '' : 's'} connected</span>
+ · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span></p>
+${agents.length === 0 ? '' : table(['agent', 'version', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [6, 7])}
+<h3>Feeds</h3>
+${h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`]), [1, 2])}
+${(h.revokedFeeds ?? []).length === 0 ? '' : `<h3>Revoked</h3>${table(['feed', 'revoked', 'events deleted', 'reason'], h.revokedFeeds.map((r) => [esc(r.feed), esc(r.revokedAt), num(r.eventsDeleted), esc(r.reason)]), [2])}`}
+</section>`;
+  });
+  const vendors = status.vendors.map(
+    (v) => `<section data-vendor="${esc(v.vendor)}"><h2>Vendor ${esc(v.vendor)}</h2>
+${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
+  ['hospital', 'feed', 'cursor', 'head', 'behind (events)', 'lag', 'last read', 'api', 'live'],
+  v.feeds.map((f) => [
+    esc(f.hospital),
+    esc(f.feed),
+    f.cursor === null ? '<span class="muted">not read since the relay started</span>' : `<span data-figure="cursor">${num(f.cursor)}</span>`,
+    num(f.highWaterSeq),
+    f.unreadEvents === null ? '—' : `<span class="${f.unreadEvents === 0 ? 'ok' : 'warn'}" data-figure="unread">${f.unreadCapped ? '≥ ' : ''}${num(f.unreadEvents)}</span>`,
+    f.lagSeconds === null ? '—' : duration(f.lagSeconds),
+    f.lastReadAt ? ago(f.lastReadAt, nowMs) : '—',
+    esc(f.api ?? '—'),
+    f.openSubscriptions > 0 ? `<span class="ok">${f.openSubscriptions} following</span>` : '',
+  ]),
+  [2, 3, 4],
+)}</section>`,
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta http-equiv="refresh" content="${STATUS_PAGE_REFRESH_SECONDS}"><meta name="color-scheme" content="dark"><link rel="icon" href="data:,">
+<title>Wardline relay ${esc(status.relayId)}</title><style>${CSS}</style></head><body>
+<header><h1>Wardline relay</h1><span>${esc(status.relayId)}</span><span class="muted">v${esc(status.version)} · protocol ${status.protocolVersion} · up ${duration(status.uptimeSeconds)} · ${status.connectedAgents.length} agent(s) connected</span></header>
+<main>
+${hospitals.join('\n') || '<section><p class="muted">No hospitals configured.</p></section>'}
+${vendors.join('\n')}
+</main>
+<footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
+</body></html>`;
+}
+
+/** A table of cells already escaped; the columns in `numeric` are right-aligned. */
+function table(head: string[], rows: string[][], numeric: number[] = []): string {
+  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+function latest(times: (string | null)[]): string | null {
+  return times.filter((t): t is string => t !== null).sort().pop() ?? null;
+}
+
+function ago(iso: string, nowMs: number): string {
+  return `${duration(Math.max(0, (nowMs - Date.parse(iso)) / 1000))} ago`;
+}
+
+function duration(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86_400).toFixed(1)} days`;
+}
+
+function num(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function esc(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}

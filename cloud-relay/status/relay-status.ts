@@ -1,0 +1,137 @@
+// The relay's status document (GET /v1/status), built from snapshots by a pure
+// function so it can be tested without a running relay.
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
+import type { ConnectedAgent } from '../ingest/replication-session.js';
+import type { AgentLedgerHead } from '../store/agent-ledger-heads.js';
+import type { FeedSize } from '../store/feed-store.js';
+import type { VendorStatus } from './vendor-status.js';
+import type { FeedRevocation } from '../store/feed-revocations.js';
+
+export interface RelayStatusInput {
+  relayId: string;
+  /** Milliseconds since the epoch. */
+  startedAtMs: number;
+  /** Milliseconds since the epoch. */
+  nowMs: number;
+  /** The configured hospitals. */
+  hospitals: readonly { id: string; name?: string }[];
+  agents: readonly ConnectedAgent[];
+  feeds: readonly FeedSize[];
+  /** The agents' egress-ledger heads per feed; default none. */
+  ledgerHeads?: readonly AgentLedgerHead[];
+  /** Feeds the hospitals revoked; default none. */
+  revocations?: readonly FeedRevocation[];
+  /** Per vendor key, its cursor and lag in each feed it is granted (status/vendor-status.ts); default none. */
+  vendors?: readonly VendorStatus[];
+}
+
+export interface RelayStatus {
+  relayId: string;
+  /** The relay's software version. */
+  version: string;
+  protocolVersion: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  connectedAgents: {
+    hospital: string;
+    agentId: string;
+    agentVersion: string;
+    peer: string;
+    feeds: readonly string[];
+    connectedAt: string;
+    lastBatchAt: string | null;
+    batches: number;
+    events: number;
+    /** `certificate`, `secret` or `certificate and secret`. */
+    authenticatedBy: string;
+  }[];
+  hospitals: {
+    id: string;
+    name: string | null;
+    /** False for a hospital whose data is still held but which is no longer configured. */
+    configured: boolean;
+    connectedAgents: number;
+    feeds: { feed: string; highWaterSeq: number; events: number; lastBatchAt: string }[];
+    /**
+     * Per feed, the newest egress-ledger head the hospital's agent sent (index 0,
+     * head "": none yet) and the batches received: evidence for `wardline audit verify --relay-http`.
+     */
+    ledgerHeads: { feed: string; index: number; head: string; receivedAt: string; batches: number; lastBatchAt: string | null }[];
+    /** Feeds the hospital revoked: deleted here, refused, not served. */
+    revokedFeeds: { feed: string; revokedAt: string; highWaterSeq: number; eventsDeleted: number; bytesDeleted: number; reason: string }[];
+  }[];
+  /** Per vendor key: where it has read each granted feed up to, and how far behind the head that is. */
+  vendors: readonly VendorStatus[];
+}
+
+/** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
+export interface VendorOwnStatus {
+  relayId: string;
+  version: string;
+  protocolVersion: number;
+  vendor: VendorStatus;
+}
+
+export function buildVendorOwnStatus(relayId: string, vendor: VendorStatus): VendorOwnStatus {
+  return { relayId, version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION, vendor };
+}
+
+export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
+  const names = new Map(input.hospitals.map((h) => [h.id, h.name ?? null]));
+  const ledgerHeads = input.ledgerHeads ?? [];
+  const revocations = input.revocations ?? [];
+  const ids = [...new Set([...input.hospitals.map((h) => h.id), ...input.feeds.map((f) => f.hospital), ...ledgerHeads.map((h) => h.hospital), ...revocations.map((r) => r.hospital)])];
+  return {
+    relayId: input.relayId,
+    version: WARDLINE_VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    startedAt: iso(input.startedAtMs),
+    uptimeSeconds: Math.max(0, Math.floor((input.nowMs - input.startedAtMs) / 1000)),
+    connectedAgents: input.agents.map((a) => ({
+      hospital: a.hospital,
+      agentId: a.agentId,
+      agentVersion: a.agentVersion,
+      peer: a.peer,
+      feeds: a.feeds,
+      connectedAt: iso(a.connectedAtMs),
+      lastBatchAt: a.lastBatchAtMs === undefined ? null : iso(a.lastBatchAtMs),
+      batches: a.batches,
+      events: a.events,
+      authenticatedBy: a.authenticatedBy,
+    })),
+    hospitals: ids.map((id) => ({
+      id,
+      name: names.get(id) ?? null,
+      configured: names.has(id),
+      connectedAgents: input.agents.filter((a) => a.hospital === id).length,
+      feeds: input.feeds
+        .filter((f) => f.hospital === id)
+        .map((f) => ({ feed: f.feed, highWaterSeq: f.highWaterSeq, events: f.events, lastBatchAt: iso(f.updatedAtMs) })),
+      ledgerHeads: ledgerHeads
+        .filter((h) => h.hospital === id)
+        .map((h) => ({
+          feed: h.feed,
+          index: h.ledgerIndex,
+          head: h.ledgerHead,
+          receivedAt: iso(h.receivedAtMs),
+          batches: h.batches,
+          lastBatchAt: h.lastBatchAtMs === null ? null : iso(h.lastBatchAtMs),
+        })),
+      revokedFeeds: revocations
+        .filter((r) => r.hospital === id)
+        .map((r) => ({
+          feed: r.feed,
+          revokedAt: iso(r.revokedAtMs),
+          highWaterSeq: r.highWaterSeq,
+          eventsDeleted: r.eventsDeleted,
+          bytesDeleted: r.bytesDeleted,
+          reason: r.reason,
+        })),
+    })),
+    vendors: input.vendors ?? [],
+  };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
