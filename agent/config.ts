@@ -1,9 +1,10 @@
 // The agent's configuration: the schema is the single definition, the type is
 // derived from it, and defaults sit beside it named with their unit.
 import { z } from 'zod';
-import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../protocol/index.js';
+import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT } from '../protocol/index.js';
+import { byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../protocol/index.js';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replication/relay-link-tls.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replication/backoff.js';

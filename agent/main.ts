@@ -4,7 +4,8 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { WARDLINE_VERSION, certificateValidityProblem, createWardlineLogger, openDirWarning } from '../protocol/index.js';
+import { WARDLINE_VERSION } from '../protocol/index.js';
+import { certificateValidityProblem, createWardlineLogger, openDirWarning } from '../runtime/index.js';
 import { createFeedAdminRoutes, FeedControl } from './control/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus, type SourceStatus } from './operations/agent-status.js';
 import { EgressLedger } from './audit/index.js';

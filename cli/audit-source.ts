@@ -2,7 +2,7 @@
 // agent config (its dataDir), or a database path given directly.
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { AgentConfigSchema } from '../agent/config.js';
-import { loadConfigFile } from '../protocol/index.js';
+import { loadConfigFile } from '../runtime/index.js';
 
 export interface AuditSourceOptions {
   /** The agent's YAML config (dataDir and hospital id are read from it). */

@@ -11,7 +11,7 @@ import {
   issueServerCertificate,
   type IssuedCertificate,
 } from '../cloud-relay/tls/index.js';
-import { OpenSslFailedError, OpenSslMissingError } from '../protocol/index.js';
+import { OpenSslFailedError, OpenSslMissingError } from '../runtime/index.js';
 
 /** Exit codes (sysexits.h): a bad name or option, openssl missing, anything else. */
 const EX_USAGE = 64;

@@ -11,7 +11,7 @@ import pino from 'pino';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from '../cloud-relay/tls/index.js';
-import { createWardlineLogger, OpenSslMissingError } from '../protocol/index.js';
+import { createWardlineLogger, OpenSslMissingError } from '../runtime/index.js';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, FeedsService, pb, type FeedEvent, type SubscribeRequest } from '../protocol/index.js';
 import { SimulatedHospital } from '../simulator/index.js';
 import { runUntilSignal } from './run-until-signal.js';

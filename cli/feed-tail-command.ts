@@ -3,18 +3,8 @@
 // and with --follow keeps printing the live tail until interrupted. TLS by
 // default (the system's CAs, or --ca); plaintext only with --plaintext.
 import * as grpc from '@grpc/grpc-js';
-import {
-  ConfigError,
-  FeedsService,
-  checkKeyPair,
-  eventFromProto,
-  pb,
-  readCertificateFile,
-  readPrivateKeyFile,
-  toVendorEventLine,
-  type FeedEvent,
-  type SubscribeRequest,
-} from '../protocol/index.js';
+import { FeedsService, eventFromProto, pb, toVendorEventLine, type FeedEvent, type SubscribeRequest } from '../protocol/index.js';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile } from '../runtime/index.js';
 
 export interface FeedTailOptions {
   relay: string;

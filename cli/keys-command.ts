@@ -5,7 +5,7 @@
 // up at its next start; every feed using it then carries a new policy version.
 import { loadAgentConfig, type LoadedAgentConfig } from '../agent/config.js';
 import { KEY_KINDS, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation } from '../agent/policy/index.js';
-import { ConfigError } from '../protocol/index.js';
+import { ConfigError } from '../runtime/index.js';
 
 export interface KeysRotateOptions {
   config: string;

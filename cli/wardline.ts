@@ -4,7 +4,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { startAgent } from '../agent/main.js';
 import { startRelay } from '../cloud-relay/main.js';
-import { ConfigError, WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
+import { WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
+import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
 import { agentHashPasswordCommand } from './agent-hash-password-command.js';

@@ -3,16 +3,9 @@
 // key's path and the file instead of being silently ignored.
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import {
-  DEFAULT_MAX_BATCH_BYTES,
-  DEFAULT_RELAY_GRPC_PORT,
-  DEFAULT_RELAY_HTTP_PORT,
-  MAX_UNCOMPRESSED_BYTES,
-  hostPortSchema,
-  loadConfigFile,
-  validateConfig,
-} from '../protocol/index.js';
-import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../protocol/index.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, MAX_UNCOMPRESSED_BYTES } from '../protocol/index.js';
+import { hostPortSchema, loadConfigFile, validateConfig } from '../runtime/index.js';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../runtime/index.js';
 import { RelayTlsSchema } from './tls/relay-tls-config.js';
 
 /** Used in logs, metrics and Welcome.relay_id when `relayId` is not set. */

@@ -2,7 +2,7 @@
 // reading secretFile / keyFile once at start. Errors are ConfigErrors naming the
 // key and the config file, and never echo a secret.
 import { readFileSync } from 'node:fs';
-import { ConfigError, type SecretFileCheck } from '../protocol/index.js';
+import { ConfigError, type SecretFileCheck } from '../runtime/index.js';
 import { MIN_SECRET_LENGTH, type RelayConfig } from './config.js';
 import { secretDigest } from './secret-digest.js';
 

@@ -18,7 +18,7 @@ export {
 export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';
 export type { RelayStatus } from './status/relay-status.js';
 export type { ConnectedAgent } from './ingest/replication-session.js';
-export { decideBatch, type BatchDecision } from '../protocol/batch-decision.js';
+export { decideBatch, type BatchDecision } from '../protocol/index.js';
 export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/feed-query.js';
 export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './http/feed-http.js';
 export { ERROR_CODE_TRAILER } from './grpc/grpc-status.js';

@@ -18,7 +18,7 @@ import { OperatorAuth } from './status/operator-auth.js';
 import { FeedNotifier } from './store/feed-notifier.js';
 import { FeedStore } from './store/feed-store.js';
 import { VendorReads } from './feeds/vendor-reads.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, SecretFileCheck } from '../protocol/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, SecretFileCheck } from '../runtime/index.js';
 import { CA_KEY_FILE } from './tls/index.js';
 import { registerRelayStatusMetrics } from './status/relay-status-metrics.js';
 import { buildVendorStatus, UNREAD_COUNT_CAP } from './status/vendor-status.js';

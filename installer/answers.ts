@@ -1,7 +1,7 @@
 // The installer's answers: what the operator decides (hospital, relay, sources,
 // feeds, expected volume), as an answers YAML file for `--non-interactive`.
 import { z } from 'zod';
-import { byteSizeSchema, loadConfigFile, parseHostPort } from '../protocol/index.js';
+import { byteSizeSchema, loadConfigFile, parseHostPort } from '../runtime/index.js';
 
 const hostPort = () => z.string().refine((s) => parseHostPort(s) !== undefined, 'expected host:port');
 

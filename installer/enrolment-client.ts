@@ -2,7 +2,7 @@
 // never leaves this server), POST /v1/enrol with the one-time token over HTTPS
 // trusting the relay CA the operator was given, and the signed certificate back.
 import { request } from 'node:https';
-import { createCertificateRequest, generatePrivateKeyPem } from '../protocol/index.js';
+import { createCertificateRequest, generatePrivateKeyPem } from '../runtime/index.js';
 import { EnrolmentFailedError } from './errors.js';
 
 export interface EnrolmentResult {

@@ -6,7 +6,7 @@ import { existsSync, statfsSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { cpu as siCpu, mem as siMem, osInfo as siOsInfo } from 'systeminformation';
-import { parseHostPort } from '../protocol/index.js';
+import { parseHostPort } from '../runtime/index.js';
 import type { SystemFacts } from './preflight.js';
 
 export interface ProbeRequest {

@@ -2,7 +2,7 @@
 // and its output is already the timetable's own shape, so the composition root
 // hands it on without translating. examples/agent.yaml documents every key.
 import { z } from 'zod';
-import { byteSizeSchema } from '../../protocol/index.js';
+import { byteSizeSchema } from '../../runtime/index.js';
 import { parseByteRate } from './byte-rate.js';
 import { ALL_DAYS, SECONDS_PER_DAY, parseDays, parseTimeOfDay, type TimetableWindow } from './timetable.js';
 import { isValidTimeZone } from './wall-clock.js';

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, durationSchema } from '../../protocol/index.js';
-import { checkSecretFiles, type SecretFileCheck } from '../../protocol/index.js';
+import { ConfigError, durationSchema } from '../../runtime/index.js';
+import { checkSecretFiles, type SecretFileCheck } from '../../runtime/index.js';
 import { hashPasswordSync, isScryptHash, parseScryptHash, PasswordHashFormatError, type ScryptHash } from './admin-password.js';
 import { DEFAULT_SESSION_IDLE_MS } from './admin-sessions.js';
 

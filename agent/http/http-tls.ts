@@ -5,7 +5,7 @@
 // install` turns it on. Files are read once at start; a missing or mismatched
 // one is a config error naming the key.
 import { z } from 'zod';
-import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../runtime/index.js';
 
 export const HttpTlsSchema = z.strictObject({
   /** PEM server certificate (chain) for the names and addresses browsers use; relative to the config file. */

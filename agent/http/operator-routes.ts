@@ -20,7 +20,7 @@ import type { DashboardAssets } from '../operations/dashboard/dashboard-assets.j
 import type { DashboardHub } from '../operations/dashboard/dashboard-hub.js';
 import { renderDashboardPage } from '../operations/dashboard/dashboard-page.js';
 import { renderLoginPage } from '../operations/dashboard/login-page.js';
-import type { ReadinessReport } from '../../protocol/index.js';
+import type { ReadinessReport } from '../../runtime/index.js';
 import { sameOrigin, type AdminAuth, type AdminIdentity } from './admin-auth.js';
 import type { OpenableEndpoint } from './admin-config.js';
 import { sendJson } from './json-response.js';

@@ -32,7 +32,7 @@ import {
   TIMELINE_SPAN_MS,
   type HostProbe,
 } from './dashboard/index.js';
-import { checkReadiness, type ReadinessCheck } from '../../protocol/index.js';
+import { checkReadiness, type ReadinessCheck } from '../../runtime/index.js';
 import { AdminAuth } from '../http/admin-auth.js';
 import { OperatorRoutes } from '../http/operator-routes.js';
 import { registerOperationsMetrics } from './metrics/operations-metrics.js';

@@ -2,8 +2,8 @@
 // hospital-held keys (the only I/O here), compiles each feed's policy with them,
 // and says in the log what shapes each feed. A policy that cannot be applied
 // becomes a ConfigError naming the config file, like any other bad config.
-import type { SecretFilePermissions } from '../../protocol/index.js';
-import { ConfigError } from '../../protocol/index.js';
+import type { SecretFilePermissions } from '../../runtime/index.js';
+import { ConfigError } from '../../runtime/index.js';
 import { PolicyKeyError } from './errors.js';
 import { compileFeedPolicy, type FeedPolicy } from './feed-policy.js';
 import { loadKeyring } from './keyring.js';

@@ -16,7 +16,7 @@
 //     key then fails at start with KEY_MISSING and the command that makes one.
 //  2. A key file missing, unreadable or not 32 bytes: KEYRING_INVALID naming it.
 //  3. A key file others can read: loaded, with a warning for the log.
-import { DEFAULT_SECRET_FILE_PERMISSIONS, looseSecretFileProblem, SECRET_FILE_PERMISSIONS_KEY, type SecretFilePermissions } from '../../protocol/index.js';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, looseSecretFileProblem, SECRET_FILE_PERMISSIONS_KEY, type SecretFilePermissions } from '../../runtime/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PolicyErrorCode, PolicyKeyError } from './errors.js';

@@ -2,7 +2,7 @@
 // `policy`. agent/config.ts composes them into the agent's schema; paths are parsed
 // here so a mistyped path fails at start naming the key, not at the first batch.
 import { z } from 'zod';
-import { durationSchema } from '../../protocol/index.js';
+import { durationSchema } from '../../runtime/index.js';
 import { isHl7PolicyPathText, parseHl7PolicyPath } from './hl7-policy-rules.js';
 import { parseJsonPolicyPath } from './json-policy-rules.js';
 import { DEFAULT_ACTIONS, FIELD_ACTIONS, KEY_ACTIONS } from './policy-action.js';

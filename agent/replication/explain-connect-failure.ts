@@ -1,7 +1,7 @@
 // After grpc-js fails to connect, one TLS probe with the link's own settings
 // tells whether TLS was the reason and which key to change. Only runs after a
 // failure, so a healthy link never pays for it.
-import { certificateValidityProblem, parseHostPort } from '../../protocol/index.js';
+import { certificateValidityProblem, parseHostPort } from '../../runtime/index.js';
 import type { RelayLinkTls } from './relay-link-tls.js';
 import { diagnoseTls } from './tls-diagnosis.js';
 import { probeTls } from './tls-probe.js';

@@ -6,7 +6,7 @@
 // to start.
 import type { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
-import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
+import { ConfigError, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../runtime/index.js';
 
 export const RelayLinkTlsSchema = z
   .strictObject({

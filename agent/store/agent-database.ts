@@ -1,6 +1,6 @@
 // Opens the agent's SQLite database: the single source of truth on the premises.
 import Database from 'better-sqlite3';
-import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { dirname } from 'node:path';
 import { AGENT_MIGRATIONS } from './migrations.js';
 

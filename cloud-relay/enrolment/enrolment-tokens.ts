@@ -13,7 +13,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
-import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { migrate } from '../store/migrations.js';
 
 /** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */

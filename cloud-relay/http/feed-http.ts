@@ -48,7 +48,7 @@ import type { VendorSlots } from '../feeds/vendor-slots.js';
 import { renderRelayStatusPage } from '../status/relay-status-page.js';
 import { OPERATOR_CHALLENGE, type OperatorAuth } from '../status/operator-auth.js';
 import { EnrolmentTokenError } from '../enrolment/enrolment-service.js';
-import type { ReadinessReport } from '../../protocol/index.js';
+import type { ReadinessReport } from '../../runtime/index.js';
 
 /** Events read from the store per chunk of a page. */
 export const PAGE_CHUNK_EVENTS = 128;

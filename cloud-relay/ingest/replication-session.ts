@@ -56,7 +56,7 @@ import { writeMessage } from '../grpc/grpc-write.js';
 import type { RelayMetrics } from '../status/relay-metrics.js';
 import type { FeedStore } from '../store/feed-store.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
-import { advancesFeed, batchCeiling, decideBatch, type BatchDecision } from '../../protocol/batch-decision.js';
+import { advancesFeed, batchCeiling, decideBatch, type BatchDecision } from '../../protocol/index.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
 import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
 import { peerIdentity } from '../tls/peer-identity.js';

@@ -2,7 +2,7 @@
 // several relays can run in one process, as in tests). Labels carry hospital
 // ids, result names and error codes only — never anything from an event.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { BatchDecisionKind } from '../../protocol/batch-decision.js';
+import type { BatchDecisionKind } from '../../protocol/index.js';
 
 /** How a batch ended: a decision, or `rejected` when it ended its stream with an error. */
 export type BatchResult = Exclude<BatchDecisionKind, 'invalid'> | 'rejected';

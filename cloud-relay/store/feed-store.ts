@@ -18,12 +18,12 @@
 //  6. Deleted events left readable on disk (free pages, slack of live pages,
 //     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
 //     truncates the WAL and hands free pages back (feed-revocations.ts).
-import { makePrivateDir, preparePrivateSqliteFile } from '../../protocol/index.js';
+import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
 import { FeedRevokedError, FeedStoreClosedError } from '../errors.js';
-import { advancesFeed, decideBatch, type BatchDecision } from '../../protocol/batch-decision.js';
+import { advancesFeed, decideBatch, type BatchDecision } from '../../protocol/index.js';
 import type { FeedAdvanceListener } from './feed-notifier.js';
 import { AgentLedgerHeads, type LedgerHeadInput } from './agent-ledger-heads.js';
 import { FeedRevocations, type RevokeOutcome } from './feed-revocations.js';

@@ -15,16 +15,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  OpenSslFailedError,
-  createCertificateRequest,
-  escapeSubjectValue,
-  generatePrivateKeyPem,
-  hospitalIdentityUri,
-  runOpenSsl,
-  runOpenSslWithOutput,
-  type OpenSslOptions,
-} from '../../protocol/index.js';
+import { hospitalIdentityUri } from '../../protocol/index.js';
+import { OpenSslFailedError, createCertificateRequest, escapeSubjectValue, generatePrivateKeyPem, runOpenSsl, runOpenSslWithOutput, type OpenSslOptions } from '../../runtime/index.js';
 import { NAME_PATTERN } from '../config.js';
 import { CertificateAuthorityError, CertificateNameError, CsrRejectedError } from './errors.js';
 

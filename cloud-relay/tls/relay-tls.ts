@@ -3,7 +3,7 @@
 // expired certificate — each is a ConfigError naming the key and the config
 // file, so the relay refuses to start instead of failing every handshake.
 import type { X509Certificate } from 'node:crypto';
-import { ConfigError, certificateValidityProblem, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../protocol/index.js';
+import { ConfigError, certificateValidityProblem, checkKeyPair, readCertificateFile, readPrivateKeyFile, type SecretFileCheck } from '../../runtime/index.js';
 import { DEFAULT_REQUIRE_CLIENT_CERT, type RelayTlsConfig } from './relay-tls-config.js';
 
 /** The relay's TLS material, read and checked. */

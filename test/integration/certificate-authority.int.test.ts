@@ -15,7 +15,7 @@ import {
   issueServerCertificate,
   signClientCsr,
 } from '../../cloud-relay/tls/index.js';
-import { OpenSslMissingError, createCertificateRequest, generatePrivateKeyPem } from '../../protocol/index.js';
+import { OpenSslMissingError, createCertificateRequest, generatePrivateKeyPem } from '../../runtime/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { CLI_PATH } from '../support/wardline-process.js';
 

@@ -17,7 +17,7 @@ import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { isPseudonym, rotateKey } from '../../agent/policy/index.js';
 import { Hl7Message } from '../../agent/hl7/index.js';
 import { parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
-import { ConfigError } from '../../protocol/index.js';
+import { ConfigError } from '../../runtime/index.js';
 import { Hl7Corpus, MllpSender, type JsonRow } from '../../simulator/index.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';

@@ -13,17 +13,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
-import {
-  ConfigError,
-  FeedsService,
-  PROTOCOL_VERSION,
-  ReplicationService,
-  pb,
-  type AgentMessage,
-  type FeedEvent,
-  type RelayMessage,
-  type SubscribeRequest,
-} from '../../protocol/index.js';
+import { FeedsService, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type FeedEvent, type RelayMessage, type SubscribeRequest } from '../../protocol/index.js';
+import { ConfigError } from '../../runtime/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { CLI_PATH } from '../support/wardline-process.js';
 

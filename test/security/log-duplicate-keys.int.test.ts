@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { duplicateJsonKeys } from '../../protocol/index.js';
+import { duplicateJsonKeys } from '../../runtime/index.js';
 import { SimulatedHospital } from '../../simulator/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
-import { ConfigError, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 
 /** Parses agent YAML as if read from "agent.yaml". */
 export const parseAgentYaml = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);

@@ -11,7 +11,7 @@ import { hashPassword, parseScryptHash, PasswordHashFormatError } from '../../ag
 import { PasswordVerifier } from '../../agent/http/password-verifier.js';
 import { AdminSessions } from '../../agent/http/admin-sessions.js';
 import { FREE_FAILURES, LoginThrottle, MAX_LOCKOUT_MS } from '../../agent/http/login-throttle.js';
-import { ConfigError, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 import type { IncomingMessage } from 'node:http';
 
 // The agent checks passwords on PasswordVerifier's worker thread; the tests check them the same way.

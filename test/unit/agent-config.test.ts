@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
-import { ConfigError, loadConfigFile, parseConfigText, WARDLINE_VERSION } from '../../protocol/index.js';
+import { WARDLINE_VERSION } from '../../protocol/index.js';
+import { ConfigError, loadConfigFile, parseConfigText } from '../../runtime/index.js';
 import { agentConfigProblems } from '../support/agent-config-problems.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);

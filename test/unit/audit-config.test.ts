@@ -1,7 +1,7 @@
 // audit.retentionDays: 180 by default, and never accepted below 180.
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
-import { ConfigError, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 
 const minimal = `
 hospital: { id: demo-hospital }

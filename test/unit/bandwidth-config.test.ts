@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
-import { ConfigError, loadConfigFile, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, loadConfigFile, parseConfigText } from '../../runtime/index.js';
 import { agentConfigProblems } from '../support/agent-config-problems.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);

@@ -17,7 +17,8 @@ import {
   type HospitalKey,
 } from '../../agent/policy/index.js';
 import { Hl7Message } from '../../agent/hl7/index.js';
-import { ConfigError, parseConfigText, type JournalEvent } from '../../protocol/index.js';
+import { type JournalEvent } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 
 const KEYS = { pseudonym: { id: 'p-1', secret: Buffer.alloc(32, 1) }, encryption: { id: 'e-1', secret: Buffer.alloc(32, 2) } } satisfies Record<string, HospitalKey>;
 const lookup = (id: string) => (id === 'e-1' ? KEYS.encryption : undefined);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { commitSlices } from '../../agent/http/agent-http-server.js';
 import { IngestRequestError, parseIngestRows } from '../../agent/sources/http-ingest/ingest-rows.js';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
-import { parseConfigText } from '../../protocol/index.js';
+import { parseConfigText } from '../../runtime/index.js';
 
 const LIMITS = { maxRowDepth: 64, maxRowBytes: 1024 * 1024, maxRows: 10_000 };
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../protocol/index.js';
+import { ConfigError } from '../../runtime/index.js';
 import { loadRelayConfig, parseRelayConfig } from '../../cloud-relay/config.js';
 import { loadCredentials } from '../../cloud-relay/credentials.js';
 import { makeTempDir } from '../support/temp-dir.js';

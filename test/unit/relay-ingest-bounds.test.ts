@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../protocol/index.js';
+import { ConfigError } from '../../runtime/index.js';
 import { parseRelayConfig } from '../../cloud-relay/config.js';
 import { peerHost } from '../../cloud-relay/ingest/replication-service.js';
 

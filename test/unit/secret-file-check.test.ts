@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, checkSecretFiles, looseSecretFileProblem, narrowToPrivate, SecretFileCheck } from '../../protocol/index.js';
+import { ConfigError, checkSecretFiles, looseSecretFileProblem, narrowToPrivate, SecretFileCheck } from '../../runtime/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 describe('secret file permissions (real files)', () => {

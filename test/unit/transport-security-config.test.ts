@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
 import { parseRelayConfig } from '../../cloud-relay/config.js';
-import { ConfigError, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 
 const SECRET = 'h1-secret-0123456789abcdef';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWardlineLogger, duplicateJsonKeys, JsonScanError } from '../../protocol/index.js';
+import { createWardlineLogger, duplicateJsonKeys, JsonScanError } from '../../runtime/index.js';
 
 function capture(): { lines: string[]; destination: { write(line: string): void } } {
   const lines: string[] = [];

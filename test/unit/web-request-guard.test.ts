@@ -10,7 +10,7 @@ import { hashPassword, parseScryptHash } from '../../agent/http/admin-password.j
 import { FREE_FAILURES, LoginThrottle, MAX_LOCKOUT_MS, OVERALL_ATTEMPT_BURST } from '../../agent/http/login-throttle.js';
 import { PasswordVerifier } from '../../agent/http/password-verifier.js';
 import { hostNameOf, RequestGuard } from '../../agent/http/request-guard.js';
-import { ConfigError, parseConfigText } from '../../protocol/index.js';
+import { ConfigError, parseConfigText } from '../../runtime/index.js';
 
 const request = (headers: Record<string, string>): IncomingMessage => ({ headers, socket: {} }) as unknown as IncomingMessage;
 

@@ -2,7 +2,7 @@
 // where alerts are delivered. The schema is the definition; defaults sit beside
 // it with their unit.
 import { z } from 'zod';
-import { durationSchema } from '../../../protocol/index.js';
+import { durationSchema } from '../../../runtime/index.js';
 
 /** A link not streaming for this long is reported lost, in ms (brief reconnects are not worth a page). */
 export const DEFAULT_LINK_LOST_AFTER_MS = 30_000;

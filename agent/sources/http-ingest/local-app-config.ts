@@ -4,7 +4,7 @@
 // ingest body). Read once at start; tokens are kept only as SHA-256 digests.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, checkSecretFiles, type SecretFileCheck } from '../../../protocol/index.js';
+import { ConfigError, checkSecretFiles, type SecretFileCheck } from '../../../runtime/index.js';
 import { tokenDigest } from '../../http/admin-config.js';
 
 /** A local application's token shorter than this is refused at start. */

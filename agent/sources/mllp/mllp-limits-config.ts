@@ -2,7 +2,7 @@
 // (sources[i].maxConnections, ...), with their defaults. See mllp-listener.ts,
 // failure mode 9, for what each refusal looks like to a sender.
 import { z } from 'zod';
-import { byteSizeSchema, durationSchema } from '../../../protocol/index.js';
+import { byteSizeSchema, durationSchema } from '../../../runtime/index.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../../hl7/index.js';
 import { DEFAULT_MLLP_MAX_BUFFERED_BYTES, MllpByteBudget } from './mllp-byte-budget.js';
 import { DEFAULT_MLLP_IDLE_TIMEOUT_MS, DEFAULT_MLLP_MAX_CONNECTIONS, DEFAULT_MLLP_MAX_SEGMENTS } from './mllp-listener.js';
