@@ -1,7 +1,7 @@
 // The agent's configuration: the schema is the single definition, the type is
 // derived from it, and defaults sit beside it named with their unit.
 import { z } from 'zod';
-import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT } from '../protocol/index.js';
+import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
 import { byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
@@ -44,8 +44,8 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
 export const DEFAULT_EMPTY_BATCH_INTERVAL_MS = 1_000;
 export const DEFAULT_ACK_PERSIST_INTERVAL_MS = 1_000;
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-"');
-const streamName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'expected a stream name of letters, digits, ".", "_" or "-"');
+const name = NameSchema;
+const streamName = StreamNameSchema;
 
 const Hl7MappingRuleSchema = z.strictObject({
   /** "ADT", "ADT^A08" or "*". */

@@ -3,7 +3,7 @@
 // key's path and the file instead of being silently ignored.
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, MAX_UNCOMPRESSED_BYTES } from '../protocol/index.js';
+import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, MAX_UNCOMPRESSED_BYTES, NAME_PATTERN, NameSchema } from '../protocol/index.js';
 import { hostPortSchema, loadConfigFile, validateConfig } from '../runtime/index.js';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../runtime/index.js';
 import { RelayTlsSchema } from './tls/relay-tls-config.js';
@@ -36,10 +36,10 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
 /** Replicate streams one peer address may hold open before they say Hello; more are refused (RESOURCE_EXHAUSTED). */
 export const DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER = 32;
 
-/** Hospital ids, vendor names and feed names: safe in URLs, file names and log lines. */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Hospital ids, vendor names and feed names (protocol/names.ts). */
+export { NAME_PATTERN };
 
-const Name = z.string().regex(NAME_PATTERN, { error: 'expected 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit' });
+const Name = NameSchema;
 
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 

@@ -8,3 +8,4 @@ export { pb } from './messages.js';
 export * from './vendor-event-json.js';
 export * from './certificate-identity.js';
 export * from './batch-decision.js';
+export * from './names.js';

@@ -6,14 +6,14 @@ import { byteSizeSchema } from '../../runtime/index.js';
 import { parseByteRate } from './byte-rate.js';
 import { ALL_DAYS, SECONDS_PER_DAY, parseDays, parseTimeOfDay, type TimetableWindow } from './timetable.js';
 import { isValidTimeZone } from './wall-clock.js';
+import { NameSchema } from '../../protocol/index.js';
 
 /** Priority classes when the config declares none, highest first. */
 export const DEFAULT_CLASSES: readonly string[] = ['clinical', 'standard', 'bulk'];
 /** The class of a feed that names none. */
 export const DEFAULT_FEED_CLASS = 'standard';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const className = z.string().regex(NAME, 'expected a class name of letters, digits, ".", "_" or "-"');
+const className = NameSchema;
 
 /** A rate: "20Mbit/s", "2.5MB/s", a number of bytes per second, or "unlimited" (null). */
 export function rateSchema() {
@@ -61,7 +61,7 @@ const daysSchema = z.any().transform((value: unknown, ctx): number[] => {
 
 const WindowSchema = z
   .strictObject({
-    name: z.string().regex(NAME, 'expected a window name of letters, digits, ".", "_" or "-"'),
+    name: NameSchema,
     days: daysSchema.optional(),
     from: timeOfDaySchema(false).optional(),
     to: timeOfDaySchema(true).optional(),

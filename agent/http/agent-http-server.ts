@@ -32,6 +32,7 @@ import { DEFAULT_MAX_INGEST_BODY_BYTES, DEFAULT_MAX_ROW_BYTES, DEFAULT_MAX_ROW_D
 import { BodyTooLargeError, readBody, readBodyBytes } from './request-body.js';
 import type { HttpOperations } from './operator-routes.js';
 import type { RequestGuard } from './request-guard.js';
+import { STREAM_NAME_GROUP } from '../../protocol/index.js';
 
 /** Largest ingest body accepted, in bytes. */
 export const MAX_INGEST_BODY_BYTES = DEFAULT_MAX_INGEST_BODY_BYTES;
@@ -86,9 +87,8 @@ export interface HttpIngestStats {
   lastRowAtMs: number | null;
 }
 
-const STREAM = '([A-Za-z0-9][A-Za-z0-9._-]{0,127})';
-const INGEST_PATH = new RegExp(`^/v1/ingest/${STREAM}$`);
-const RECORD_PATH = new RegExp(`^/v1/records/${STREAM}/(.+)$`);
+const INGEST_PATH = new RegExp(`^/v1/ingest/${STREAM_NAME_GROUP}$`);
+const RECORD_PATH = new RegExp(`^/v1/records/${STREAM_NAME_GROUP}/(.+)$`);
 
 export class AgentHttpServer {
   private readonly server: Server;

@@ -155,7 +155,7 @@ vendors:
 
   it('refuses ids that would not be safe in URLs and logs', () => {
     const { problems } = problemsOf(`dataDir: d\nallowPlaintext: true\nhospitals: [{ id: "h 1/..", secret: ${SECRET} }]\n`);
-    expect(problems[0]).toMatch(/^hospitals\[0\]\.id: expected 1-128 letters, digits/);
+    expect(problems[0]).toMatch(/^hospitals\[0\]\.id: expected 1-64 letters, digits/);
   });
 
   it('accepts the shipped example config', () => {

@@ -3,6 +3,7 @@
 // it with their unit.
 import { z } from 'zod';
 import { durationSchema } from '../../../runtime/index.js';
+import { NameSchema } from '../../../protocol/index.js';
 
 /** A link not streaming for this long is reported lost, in ms (brief reconnects are not worth a page). */
 export const DEFAULT_LINK_LOST_AFTER_MS = 30_000;
@@ -30,7 +31,7 @@ export const SYSLOG_FACILITIES = {
 } as const;
 export type SyslogFacility = keyof typeof SYSLOG_FACILITIES;
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-"');
+const name = NameSchema;
 
 const FeedThresholdsSchema = z.strictObject({
   /** This feed's lag threshold; overrides alerts.lag. */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, checkSecretFiles, type SecretFileCheck } from '../../../runtime/index.js';
 import { tokenDigest } from '../../http/admin-config.js';
+import { NameSchema, StreamNameSchema } from '../../../protocol/index.js';
 
 /** A local application's token shorter than this is refused at start. */
 export const MIN_CLIENT_TOKEN_LENGTH = 16;
@@ -22,14 +23,14 @@ export const DEFAULT_MAX_ROWS_PER_REQUEST = 10_000;
 export const ANONYMOUS_APP_MODES = ['none', 'loopback', 'anyone'] as const;
 export type AnonymousAppMode = (typeof ANONYMOUS_APP_MODES)[number];
 
-const STREAM_OR_ANY = z.string().regex(/^(\*|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/, { error: 'expected a stream name or "*" (every stream)' });
+const STREAM_OR_ANY = z.union([z.literal('*'), StreamNameSchema], { error: 'expected a stream name or "*" (every stream)' });
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 const CERT_FINGERPRINT = /^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/;
 
 export const LocalAppClientSchema = z
   .strictObject({
     /** Names the application in logs, in status and as the source of what it ingests (`http:<name>`). */
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: 'expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit' }),
+    name: NameSchema,
     /** A file holding the application's bearer token; readable by the service user only. */
     tokenFile: z.string().min(1).optional(),
     /** The SHA-256 of the token, hex (`printf %s "$TOKEN" | sha256sum`): the config then holds no secret. */
