@@ -3,6 +3,7 @@
 // happens next. Nothing here knows about gRPC or HTTP status: the services
 // convert at their boundary (grpc-status.ts, feeds/feed-http.ts).
 import { CodedError, ErrorCode } from '../protocol/index.js';
+import { schemaTooNewMessage } from '../runtime/index.js';
 
 /**
  * Codes only the relay uses (HTTP feed API and relay internals). They share the
@@ -336,7 +337,7 @@ export class FeedStoreClosedError extends RelayError {
   }
 }
 
-/** The database was written by a newer relay; running this one could corrupt it. */
+/** The database was written by a newer relay; running this one could corrupt it (runtime/sqlite-migrations.ts). */
 export class SchemaTooNewError extends RelayError {
   override name = 'SchemaTooNewError';
   constructor(
@@ -344,6 +345,6 @@ export class SchemaTooNewError extends RelayError {
     readonly found: number,
     readonly supported: number,
   ) {
-    super(`${file} has schema version ${found}, newer than this relay's ${supported}; run a newer relay`, RelayErrorCode.INTERNAL);
+    super(schemaTooNewMessage('relay', { file, found, supported }), RelayErrorCode.INTERNAL);
   }
 }

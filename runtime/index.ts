@@ -13,3 +13,4 @@ export * from './wardline-logger.js';
 export * from './secret-file-check.js';
 export * from './private-files.js';
 export * from './part-lifecycle.js';
+export * from './sqlite-migrations.js';

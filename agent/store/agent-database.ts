@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { dirname } from 'node:path';
-import { AGENT_MIGRATIONS } from './migrations.js';
+import { migrateAgentDatabase } from './migrations.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -26,16 +26,12 @@ export function openAgentDatabase(file: string): SqliteDatabase {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('temp_store = MEMORY');
-  migrate(db);
-  return db;
-}
-
-function migrate(db: SqliteDatabase): void {
-  const current = db.pragma('user_version', { simple: true }) as number;
-  for (let version = current; version < AGENT_MIGRATIONS.length; version++) {
-    db.transaction(() => {
-      db.exec(AGENT_MIGRATIONS[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  try {
+    // Refuses (SchemaTooNewError) a database written by a newer agent, before anything reads or writes it.
+    migrateAgentDatabase(db, file);
+  } catch (error) {
+    db.close();
+    throw error;
   }
+  return db;
 }

@@ -5,6 +5,7 @@
 import type { Statement } from 'better-sqlite3';
 import { eventFromRow, type EventRow, type JournalEvent } from '../../protocol/index.js';
 import type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
+import { JournalTrimmedError } from './errors.js';
 import type { SqliteDatabase } from './agent-database.js';
 import { GroupCommit } from './group-commit.js';
 
@@ -56,26 +57,6 @@ export interface StreamTally {
  * capped, an ACK waits for at most one post's rows.
  */
 export const DEFAULT_MAX_GROUP_EVENTS = 500;
-
-/**
- * A reader asked for journal positions that have been trimmed: the relay's
- * high-water mark is below what the agent still holds (a relay restored from an
- * older backup, or a feed added after its streams were trimmed). Sending the
- * next range anyway would silently skip events, so the feed stops instead.
- */
-export class JournalTrimmedError extends Error {
-  override name = 'JournalTrimmedError';
-  constructor(
-    readonly afterSeq: number,
-    readonly oldestRetainedSeq: number,
-  ) {
-    super(
-      `the relay holds up to seq ${afterSeq}, but the journal was trimmed up to seq ${oldestRetainedSeq - 1}: ` +
-        `events ${afterSeq + 1}..${oldestRetainedSeq - 1} can no longer be sent; this feed is stopped (restore the relay's data or re-export the feed)`,
-    );
-  }
-}
-
 
 export class Journal implements JournalWriter {
   private readonly clock: () => number;

@@ -1,7 +1,16 @@
-// Ordered schema migrations for the agent database; index i upgrades user_version i to i+1.
-// Never edit a migration that has shipped: append a new one.
-export const AGENT_MIGRATIONS: readonly string[] = [
-  `
+// The agent database's schema, as an ordered list of numbered migrations, applied
+// by the runner both programs share (runtime/sqlite-migrations.ts): migration N
+// takes user_version from N-1 to N, in one transaction; a database written by a
+// newer agent is refused. Never edit a migration that has shipped: append a new one.
+import type Database from 'better-sqlite3';
+import { latestSchemaVersion, migrateSqlite, type MigrationResult, type SqliteMigration } from '../../runtime/index.js';
+import { SchemaTooNewError } from './errors.js';
+
+export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    description: 'journal, local copy, source positions, dedupe keys, feed acks',
+    sql: `
   -- The append-only journal. AUTOINCREMENT so a seq is never reused, even after
   -- the newest rows are trimmed.
   CREATE TABLE journal (
@@ -56,12 +65,20 @@ export const AGENT_MIGRATIONS: readonly string[] = [
     updated_at_ms INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  `
+  },
+  {
+    version: 2,
+    description: 'dedupe keys by age',
+    sql: `
   -- The journal trimmer deletes dedupe keys by age, in chunks; without this index
   -- every chunk would scan all of them.
   CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
   `,
-  `
+  },
+  {
+    version: 3,
+    description: 'egress ledger and feed controls',
+    sql: `
   -- The egress ledger (agent/audit/egress-ledger.ts): append-only, hash-chained,
   -- never trimmed. idx is the record's index, from 1 with no gaps; details is
   -- the canonical JSON of the record's details; hashes are 32-byte SHA-256.
@@ -90,7 +107,11 @@ export const AGENT_MIGRATIONS: readonly string[] = [
     updated_at_ms  INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  `
+  },
+  {
+    version: 4,
+    description: 'alerts and link history',
+    sql: `
   -- Alerts (agent/operations/alerts/alert-store.ts): one row per change of a watched
   -- condition's level (0 fine, 1 raised, 2 critical). The newest row per
   -- (rule, subject) tells a restarted agent what is still firing.
@@ -120,7 +141,11 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX link_history_by_time ON link_history (relay, at_ms);
   `,
-  `
+  },
+  {
+    version: 5,
+    description: 'local copy points at the journal; journal trim floor',
+    sql: `
   -- The local copy stops keeping a second copy of every body: a record now points
   -- at the journal row of its current version (seq), and the trimmer keeps the
   -- journal rows that are some record's current version. Each event is written
@@ -154,7 +179,11 @@ export const AGENT_MIGRATIONS: readonly string[] = [
     (SELECT seq FROM sqlite_sequence WHERE name = 'journal'),
     0));
   `,
-  `
+  },
+  {
+    version: 6,
+    description: 'journal by stream',
+    sql: `
   -- A feed's events in a journal range, found without visiting the other streams'
   -- rows: backlog counts (agent/store/backlog-counter.ts) cost what the feed
   -- holds, not what the whole journal holds. Measured: counting one stream's
@@ -162,7 +191,11 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   -- index, which costs ingest under 5%.
   CREATE INDEX journal_by_stream ON journal (stream, seq);
   `,
-  `
+  },
+  {
+    version: 7,
+    description: 'superseded journal rows below the trim floor',
+    sql: `
   -- A row the trim floor went past while it was a record's current version is kept;
   -- once that record is updated or deleted, nothing points at it any more, but the
   -- trimmer never looks below its floor again. These triggers note such a row in
@@ -185,7 +218,11 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   ALTER TABLE journal_trim_floor ADD COLUMN kept_rows INTEGER NOT NULL DEFAULT 0;
   UPDATE journal_trim_floor SET kept_rows = (SELECT COUNT(*) FROM journal WHERE seq <= trimmed_through);
   `,
-  `
+  },
+  {
+    version: 8,
+    description: 'dedupe keys with content digests',
+    sql: `
   -- A retransmission is the same message, not merely the same id: dedupe keys
   -- gain the digest of the content (HL7: SHA-256 of the message without MSH-7,
   -- agent/hl7/hl7-content-digest.ts), and one id may now hold several
@@ -208,4 +245,13 @@ export const AGENT_MIGRATIONS: readonly string[] = [
   ALTER TABLE dedupe_keys_by_digest RENAME TO dedupe_keys;
   CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
   `,
+  },
 ];
+
+/** The schema version this build writes. */
+export const AGENT_SCHEMA_VERSION = latestSchemaVersion(AGENT_MIGRATIONS);
+
+/** Applies every migration newer than agent.db's user_version (refusing a newer database); returns the versions before and after. */
+export function migrateAgentDatabase(db: Database.Database, file: string): MigrationResult {
+  return migrateSqlite(db, { file, migrations: AGENT_MIGRATIONS, tooNew: (details) => new SchemaTooNewError(details) });
+}

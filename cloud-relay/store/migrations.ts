@@ -1,18 +1,12 @@
-// The relay database's schema, as an ordered list of numbered migrations. The
-// applied version is kept in `PRAGMA user_version`; each migration runs in its
-// own transaction together with the version bump, so a crash mid-migration
-// leaves the database at the previous version, never half-migrated.
+// The relay database's schema, as an ordered list of numbered migrations, applied
+// by the runner both programs share (runtime/sqlite-migrations.ts): user_version,
+// one transaction per migration, and the refusal of a database written by a
+// newer relay.
 import type Database from 'better-sqlite3';
+import { latestSchemaVersion, migrateSqlite, type MigrationResult, type SqliteMigration } from '../../runtime/index.js';
 import { SchemaTooNewError } from '../errors.js';
 
-export interface Migration {
-  /** 1, 2, 3, … in order; never renumbered or edited once released. */
-  version: number;
-  description: string;
-  sql: string;
-}
-
-export const MIGRATIONS: readonly Migration[] = [
+export const MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     description: 'feed positions and feed events',
@@ -99,18 +93,9 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 /** The schema version this build writes. */
-export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const SCHEMA_VERSION = latestSchemaVersion(MIGRATIONS);
 
 /** Applies every migration newer than the database's user_version; returns the versions before and after. */
-export function migrate(db: Database.Database, file: string): { from: number; to: number } {
-  const from = db.pragma('user_version', { simple: true }) as number;
-  if (from > SCHEMA_VERSION) throw new SchemaTooNewError(file, from, SCHEMA_VERSION);
-  for (const migration of MIGRATIONS) {
-    if (migration.version <= from) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
-  }
-  return { from, to: SCHEMA_VERSION };
+export function migrate(db: Database.Database, file: string): MigrationResult {
+  return migrateSqlite(db, { file, migrations: MIGRATIONS, tooNew: (found) => new SchemaTooNewError(found.file, found.found, found.supported) });
 }

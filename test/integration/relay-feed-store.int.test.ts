@@ -99,5 +99,10 @@ describe('FeedStore (SQLite file)', () => {
     db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     db.close();
     expect(() => open()).toThrow(SchemaTooNewError);
+    // Through the runner both programs share: the file, both versions and what to do.
+    expect(() => open()).toThrow(
+      `${file} has schema version ${SCHEMA_VERSION + 1}, but this Wardline relay knows only up to version ${SCHEMA_VERSION}`,
+    );
+    expect(() => open()).toThrow(/Install the newer Wardline again, or restore the backup of .* taken before the upgrade/);
   });
 });

@@ -115,7 +115,7 @@ describe('journal trimmer and superseded versions (real SQLite file)', () => {
     // of which only 5 are still some record's current version.
     const raw = new Database(file);
     raw.pragma('journal_mode = WAL');
-    for (let v = 0; v < 6; v++) raw.exec(AGENT_MIGRATIONS[v]!);
+    for (let v = 0; v < 6; v++) raw.exec(AGENT_MIGRATIONS[v]!.sql);
     raw.pragma('user_version = 6');
     const insert = raw.prepare(
       `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers) VALUES ('adt', ?, 'upsert', ?, 'lis', 'json', x'7b7d', '{}')`,

@@ -9,7 +9,7 @@ import { makeTempDir } from '../support/temp-dir.js';
 function writeVersion4Database(file: string): void {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  for (let version = 0; version < 4; version++) db.exec(AGENT_MIGRATIONS[version]!);
+  for (let version = 0; version < 4; version++) db.exec(AGENT_MIGRATIONS[version]!.sql);
   db.pragma('user_version = 4');
   const insertEvent = db.prepare(
     `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers) VALUES ('adt', ?, 'upsert', ?, 'lis', 'hl7v2', ?, '{}')`,
@@ -61,7 +61,7 @@ describe('agent database migrations (real SQLite file)', () => {
     const file = join(dir.path, 'agent.db');
     const before = new Database(file);
     before.pragma('journal_mode = WAL');
-    for (let version = 0; version < 6; version++) before.exec(AGENT_MIGRATIONS[version]!);
+    for (let version = 0; version < 6; version++) before.exec(AGENT_MIGRATIONS[version]!.sql);
     before.pragma('user_version = 6');
     before.prepare("INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers) VALUES ('results', 'R1', 'upsert', 1000, 'lis', 'hl7v2', ?, '{}')").run(Buffer.from('MSH|old'));
     before.prepare("INSERT INTO dedupe_keys VALUES ('LIS|LAB', 'MSG0001', 1, 1, 1000)").run();

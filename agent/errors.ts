@@ -1,0 +1,78 @@
+// The agent's catalogue of stable error codes, each with the line that tells the
+// operator what to do. The classes live in their part's errors.ts (store, audit,
+// http, bandwidth, control, replication, …) and take their code from here, so
+// a code is written once and a log line, a status page or the documentation can
+// name it. Codes are `WL_A` and three digits: never renumbered or reused once
+// released, append a new one. Nothing here knows about HTTP or gRPC status: the
+// routes convert at their boundary. Codes shared with the relay (credentials,
+// protocol version, batches) are protocol ErrorCode; the policy engine's are
+// PolicyErrorCode (agent/policy/errors.ts).
+import { CodedError } from '../protocol/index.js';
+
+export const AgentErrorCode = {
+  /**
+   * agent.db was written by a newer Wardline agent (its schema version is above the newest this
+   * agent knows), so this agent refuses to open it. Install the newer Wardline again, or restore
+   * the backup of agent.db taken before the upgrade.
+   */
+  SCHEMA_TOO_NEW: 'WL_A001',
+  /**
+   * A feed's relay holds less than the agent's journal still has (a relay restored from an older
+   * backup, or a feed added after its streams were trimmed): the feed stops rather than skip events.
+   * Restore the relay's data, or re-export the feed to its vendors.
+   */
+  JOURNAL_TRIMMED: 'WL_A002',
+  /** A request body is larger than the endpoint accepts (HTTP 413). Send smaller requests, or split the rows over several. */
+  BODY_TOO_LARGE: 'WL_A003',
+  /**
+   * An admin password hash in the config is not one `wardline agent hash-password` writes.
+   * Run it again and paste its whole output into the config.
+   */
+  PASSWORD_HASH_FORMAT: 'WL_A004',
+  /** A ledger record's details hold a value JSON cannot represent exactly (NaN, a bigint). This is an agent bug: report it with the log line. */
+  CANONICAL_JSON: 'WL_A005',
+  /**
+   * A line of an egress-ledger export (or a row of the ledger) is not a well-formed record: the file was
+   * cut or edited. Export it again from agent.db (`wardline audit export`), and keep the original.
+   */
+  LEDGER_FORMAT: 'WL_A006',
+  /** An HTTP ingest body is not the rows it should be (bad JSON, wrong shape, too deep or too large); the message says which row and byte. Fix the sender. */
+  INGEST_ROWS: 'WL_A007',
+  /** An HTTP ingest request cannot be taken as sent (the message says why; nothing of it was journaled). Fix the sender's request. */
+  INGEST_REQUEST: 'WL_A008',
+  /** The replication link was asked to move between states that do not connect. This is an agent bug: report it with the log lines before it. */
+  ILLEGAL_LINK_TRANSITION: 'WL_A009',
+  /**
+   * An MLLP sender sent a frame larger than the source's limit without an end marker; the connection is
+   * closed. Raise sources[].maxFrameBytes if such messages are expected, or fix the sender's framing.
+   */
+  MLLP_FRAME_TOO_LARGE: 'WL_A010',
+  /** An HL7 message was refused with an AE acknowledgement whose ERR segment says what and where. Fix the message at the sender (or the stream mapping). */
+  HL7_REJECTED: 'WL_A011',
+  /** A bandwidth rate in the config cannot be read. Write it as a number with a unit, such as "20Mbit/s" or "2.5MB/s". */
+  INVALID_RATE: 'WL_A012',
+  /** A bandwidth timetable window cannot be read. Write times as quoted "08:00" and days as "mon-fri", [sat, sun] or "daily". */
+  INVALID_TIMETABLE: 'WL_A013',
+  /** No configured feed has that name (HTTP 404). Check the feed name against feeds[].name in the agent's config. */
+  UNKNOWN_FEED: 'WL_A014',
+  /** The feed control is not allowed in the feed's current state (HTTP 409); the message says which. Check the feed's state first (`wardline agent status`). */
+  FEED_CONTROL_CONFLICT: 'WL_A015',
+  /** A feed-control request body is not the JSON it takes (HTTP 400); the message says what was wrong. Send {"reason": "…"} or nothing. */
+  FEED_CONTROL_REQUEST: 'WL_A016',
+  /**
+   * The link to a relay failed (connect, handshake or stream); the message and the phase say where. When
+   * it is retryable the agent reconnects by itself; otherwise fix what the message names (address,
+   * TLS files, credentials) and the agent retries on `wardline agent reconnect`.
+   */
+  RELAY_LINK: 'WL_A017',
+  /** The relay broke the replication protocol (an ack beyond what was sent). The agent reconnects; check both sides' versions and the relay's log. */
+  RELAY_PROTOCOL_VIOLATION: 'WL_A018',
+  /** A batch stayed unacknowledged past replication.ackTimeoutMs, so the link is treated as dead and reconnected. If it recurs, the line or the relay is too slow: raise the timeout. */
+  ACK_TIMEOUT: 'WL_A019',
+} as const;
+export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
+
+/** Base class: every agent error carries a stable code from AgentErrorCode; subclasses give their own name. */
+export class AgentError extends CodedError<AgentErrorCode> {
+  override name = 'AgentError';
+}
