@@ -69,6 +69,12 @@ export const AgentErrorCode = {
   RELAY_PROTOCOL_VIOLATION: 'WL_A018',
   /** A batch stayed unacknowledged past replication.ackTimeoutMs, so the link is treated as dead and reconnected. If it recurs, the line or the relay is too slow: raise the timeout. */
   ACK_TIMEOUT: 'WL_A019',
+  /**
+   * The audit commands cannot read an egress ledger from the agent.db they were given. If the file is missing,
+   * check dataDir in the agent's config; if no agent with the ledger has opened it yet, start the agent once
+   * with this version, then run the command again.
+   */
+  LEDGER_UNAVAILABLE: 'WL_A020',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

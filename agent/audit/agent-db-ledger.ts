@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { openAgentDatabase } from '../store/index.js';
 import type { JsonObject } from './canonical-json.js';
 import { EgressLedger } from './egress-ledger.js';
+import { LedgerUnavailableError } from './errors.js';
 import type { LedgerRecord } from './ledger-record.js';
 
 /** An agent.db opened for the audit commands. */
@@ -15,17 +16,17 @@ export interface AuditDatabase {
 }
 
 /**
- * Opens `dbFile` read-only and its ledger. Throws with a message for the
- * operator when the file is missing or predates the ledger.
+ * Opens `dbFile` read-only and its ledger. Throws LedgerUnavailableError, with a
+ * message for the operator, when the file is missing or predates the ledger.
  */
 export function openLedgerForAudit(dbFile: string): AuditDatabase {
-  if (!existsSync(dbFile)) throw new Error(`${dbFile} does not exist: check dataDir in the agent's config`);
+  if (!existsSync(dbFile)) throw new LedgerUnavailableError(dbFile, 'missing-file');
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   const hasLedger = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'egress_ledger'").get();
   if (!hasLedger) {
     db.close();
-    throw new Error(`${dbFile} has no egress ledger: it was last opened by an agent older than the ledger; start the agent once with this version`);
+    throw new LedgerUnavailableError(dbFile, 'no-ledger');
   }
   return { ledger: new EgressLedger(db), close: () => db.close() };
 }

@@ -6,17 +6,13 @@
 // lines of Python: json.dumps(obj, sort_keys=True, separators=(',', ':'),
 // ensure_ascii=False) gives the same bytes for the ledger's ASCII member names
 // and integer numbers.
+import { CanonicalJsonError } from './errors.js';
 
 /** A value the ledger can hold and hash. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [member: string]: JsonValue };
 
 /** Details of a ledger record: a JSON object. */
 export type JsonObject = { [member: string]: JsonValue };
-
-/** Thrown for a value JSON cannot represent exactly (NaN, Infinity, a function, a bigint). */
-export class CanonicalJsonError extends Error {
-  override name = 'CanonicalJsonError';
-}
 
 /**
  * Serialises `value` canonically (RFC 8785). Object members whose value is

@@ -1,5 +1,6 @@
 // The egress ledger: what others may use.
-export { canonicalJson, CanonicalJsonError, type JsonObject, type JsonValue } from './canonical-json.js';
+export { CanonicalJsonError, LedgerFormatError, LedgerUnavailableError, type LedgerUnavailableReason } from './errors.js';
+export { canonicalJson, type JsonObject, type JsonValue } from './canonical-json.js';
 export {
   chainNext,
   fromLedgerLine,
@@ -7,7 +8,6 @@ export {
   GENESIS_HEAD,
   hashedForm,
   LEDGER_FORMAT_VERSION,
-  LedgerFormatError,
   recordHash,
   toLedgerLine,
   type LedgerEntry,

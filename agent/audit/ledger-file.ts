@@ -11,7 +11,8 @@ import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs
 import { createInterface } from 'node:readline';
 import { canonicalJson } from './canonical-json.js';
 import { ChainVerifier, type ChainVerification, type ChainVerifierOptions, type UnreadableRecord } from './chain-verifier.js';
-import { fromLedgerLine, GENESIS_HEAD, LedgerFormatError, toLedgerLine, type LedgerRecord } from './ledger-record.js';
+import { LedgerFormatError } from './errors.js';
+import { fromLedgerLine, GENESIS_HEAD, toLedgerLine, type LedgerRecord } from './ledger-record.js';
 
 /** Which records to export; every bound inclusive and optional. */
 export interface LedgerExportRange {

@@ -14,6 +14,7 @@
 // then check index = previous index + 1 and prevHash = previous hash.
 import { createHash } from 'node:crypto';
 import { canonicalJson, type JsonObject } from './canonical-json.js';
+import { LedgerFormatError } from './errors.js';
 
 /** The encoding version in every hashed form ("v"). */
 export const LEDGER_FORMAT_VERSION = 1;
@@ -51,11 +52,6 @@ export interface LedgerHead {
 
 /** The chain before its first record. */
 export const GENESIS_HEAD: LedgerHead = { index: 0, hash: GENESIS_HASH };
-
-/** A line of an export (or a row) that is not a well-formed record. */
-export class LedgerFormatError extends Error {
-  override name = 'LedgerFormatError';
-}
 
 /** The object whose canonical JSON is hashed. */
 export function hashedForm(record: Omit<LedgerRecord, 'hash'>): JsonObject {

@@ -1,3 +1,5 @@
+import { AgentError, AgentErrorCode } from '../errors.js';
+
 /**
  * HL7 table 0357 (message error condition codes) as sent in ERR-3, with what the
  * sending system's operator should do about each. Only the codes Wardline emits
@@ -48,9 +50,10 @@ export interface Hl7ErrorLocation {
 /**
  * A message the agent cannot take as sent. The listener answers it with an AE
  * acknowledgement whose ERR segment carries `hl7Code`, `location` and `message`,
- * and goes on serving the connection.
+ * and goes on serving the connection. Its agent `code` is HL7_REJECTED for every
+ * HL7 condition; `hl7Code` says which.
  */
-export class Hl7Error extends Error {
+export class Hl7Error extends AgentError {
   override name = 'Hl7Error';
   /** ERR-4 severity (HL7 table 0516); always "E": the message was not accepted. */
   readonly severity = 'E' as const;
@@ -61,7 +64,7 @@ export class Hl7Error extends Error {
     message: string,
     options: { location?: Hl7ErrorLocation; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(message, AgentErrorCode.HL7_REJECTED, options.cause === undefined ? undefined : { cause: options.cause });
     this.location = options.location;
   }
 }

@@ -15,6 +15,8 @@
 //     answered. The end marker is found by looking for <FS>, not <CR>, so a frame
 //     of millions of segments costs one search per read, not one per segment.
 
+import { AgentError, AgentErrorCode } from '../errors.js';
+
 export const MLLP_START = 0x0b;
 export const MLLP_END = 0x1c;
 export const MLLP_CR = 0x0d;
@@ -22,14 +24,16 @@ export const MLLP_CR = 0x0d;
 /** Frames larger than this are refused unless configured otherwise. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
-export class MllpFrameTooLargeError extends Error {
+/** A frame grew past the limit without an end marker: the connection is closed after the completed frames are answered. */
+export class MllpFrameTooLargeError extends AgentError {
   override name = 'MllpFrameTooLargeError';
   constructor(
     readonly limitBytes: number,
     /** Frames completed earlier in the same read: still to be processed and acknowledged. */
     readonly completedFrames: Buffer[] = [],
+    options?: { cause?: unknown },
   ) {
-    super(`MLLP frame exceeds ${limitBytes} bytes without an end marker`);
+    super(`MLLP frame exceeds ${limitBytes} bytes without an end marker`, AgentErrorCode.MLLP_FRAME_TOO_LARGE, options);
   }
 }
 

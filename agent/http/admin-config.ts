@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, durationSchema } from '../../runtime/index.js';
 import { checkSecretFiles, type SecretFileCheck } from '../../runtime/index.js';
-import { hashPasswordSync, isScryptHash, parseScryptHash, PasswordHashFormatError, type ScryptHash } from './admin-password.js';
+import { hashPasswordSync, isScryptHash, parseScryptHash, type ScryptHash } from './admin-password.js';
+import { PasswordHashFormatError } from './errors.js';
 import { DEFAULT_SESSION_IDLE_MS } from './admin-sessions.js';
 
 /** Endpoints that may be left open for monitoring on the LAN. */

@@ -7,6 +7,7 @@
 // on purpose (a guessed password costs the guesser the same) and runs on the
 // thread pool, not the event loop.
 import { randomBytes, scrypt, scryptSync, type ScryptOptions } from 'node:crypto';
+import { PasswordHashFormatError } from './errors.js';
 
 /** log2 of scrypt's N (cost) for new hashes: 2^15, as OWASP recommends for scrypt. */
 export const DEFAULT_SCRYPT_LOG_N = 15;
@@ -27,10 +28,6 @@ export interface ScryptHash {
 }
 
 const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+={0,2})\$([A-Za-z0-9+/]+={0,2})$/;
-
-export class PasswordHashFormatError extends Error {
-  override name = 'PasswordHashFormatError';
-}
 
 /** Whether `text` looks like a hash this module writes (as opposed to a password). */
 export function isScryptHash(text: string): boolean {

@@ -6,6 +6,7 @@
 //   POST /v1/admin/feeds/{feed}/reenable   200 with the relay's answer, 202 while it is pending
 // An optional JSON body {"reason": "…"} goes into the ledger record.
 import { FeedControlError } from '../control/errors.js';
+import { FeedControlRequestError } from './errors.js';
 import type { FeedControl, FeedControlResult } from '../control/feed-control.js';
 
 /** Longest reason accepted, in characters. */
@@ -83,13 +84,13 @@ function parseReason(text: string): string | undefined {
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error('the body must be JSON: {"reason": "…"} (or empty)');
+    throw new FeedControlRequestError('the body must be JSON: {"reason": "…"} (or empty)', 'not-json');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error('the body must be a JSON object: {"reason": "…"}');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FeedControlRequestError('the body must be a JSON object: {"reason": "…"}', 'not-object');
   const unknown = Object.keys(body).find((k) => k !== 'reason');
-  if (unknown) throw new Error(`unknown member ${JSON.stringify(unknown)}: the body takes only "reason"`);
+  if (unknown) throw new FeedControlRequestError(`unknown member ${JSON.stringify(unknown)}: the body takes only "reason"`, 'unknown-member');
   const reason = (body as { reason?: unknown }).reason;
   if (reason === undefined) return undefined;
-  if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) throw new Error(`reason: expected a string of at most ${MAX_REASON_LENGTH} characters`);
+  if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) throw new FeedControlRequestError(`reason: expected a string of at most ${MAX_REASON_LENGTH} characters`, 'bad-reason');
   return reason;
 }

@@ -1,12 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-
-/** A body larger than the reader's limit; the rest of it was drained, not buffered. */
-export class BodyTooLargeError extends Error {
-  override name = 'BodyTooLargeError';
-  constructor(readonly limitBytes: number) {
-    super(`body exceeds ${limitBytes} bytes`);
-  }
-}
+import { BodyTooLargeError } from './errors.js';
 
 /**
  * Reads a request body as bytes, refusing one larger than `limitBytes` (BodyTooLargeError;

@@ -1,7 +1,9 @@
 // Errors of the replication path. `retryable` decides whether the replicator backs
-// off and reconnects (true) or stays down until an operator acts (false).
+// off and reconnects (true) or stays down until an operator acts (false). Codes
+// and remedies: agent/errors.ts.
+import { AgentError, AgentErrorCode } from '../errors.js';
 
-export class RelayLinkError extends Error {
+export class RelayLinkError extends AgentError {
   override name = 'RelayLinkError';
   constructor(
     message: string,
@@ -9,22 +11,26 @@ export class RelayLinkError extends Error {
     readonly phase: 'connect' | 'handshake' | 'stream',
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, AgentErrorCode.RELAY_LINK, options);
   }
 }
 
 /** The relay broke the protocol (an ack beyond what was sent, a reply with nothing in flight). */
-export class RelayProtocolViolation extends Error {
+export class RelayProtocolViolation extends AgentError {
   override name = 'RelayProtocolViolation';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.RELAY_PROTOCOL_VIOLATION, options);
+  }
 }
 
 /** A batch stayed unacknowledged past the ack timeout: the link is treated as dead. */
-export class AckTimeoutError extends Error {
+export class AckTimeoutError extends AgentError {
   override name = 'AckTimeoutError';
   constructor(
     readonly feed: string,
     readonly waitedMs: number,
+    options?: { cause?: unknown },
   ) {
-    super(`no reply from the relay for feed ${feed} within ${waitedMs} ms`);
+    super(`no reply from the relay for feed ${feed} within ${waitedMs} ms`, AgentErrorCode.ACK_TIMEOUT, options);
   }
 }

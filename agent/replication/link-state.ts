@@ -1,6 +1,7 @@
 // The replication link's state machine, in the style of grpc-js subchannels:
 // one union of states, one guarded transition function that logs `a -> b`,
 // refuses illegal moves, and publishes every change to subscribers.
+import { AgentError, AgentErrorCode } from '../errors.js';
 
 export type LinkState = 'offline' | 'connecting' | 'streaming' | 'backoff' | 'paused' | 'closed';
 
@@ -22,13 +23,13 @@ export interface LinkTransition {
   reason: string;
 }
 
-export class IllegalLinkTransitionError extends Error {
+export class IllegalLinkTransitionError extends AgentError {
   override name = 'IllegalLinkTransitionError';
   constructor(
     readonly from: LinkState,
     readonly to: LinkState,
   ) {
-    super(`illegal link transition ${from} -> ${to}`);
+    super(`illegal link transition ${from} -> ${to}`, AgentErrorCode.ILLEGAL_LINK_TRANSITION);
   }
 }
 

@@ -11,15 +11,17 @@
 //     choked on (a patient's name), so only the row and the byte offset are said.
 import type { EventOp } from '../../../protocol/index.js';
 import type { EventInput } from '../../store/index.js';
+import { AgentError, AgentErrorCode } from '../../errors.js';
 import { RowScanError, scanJsonRows, type RowScanLimits, type RowSpan } from './json-row-scanner.js';
 
-export class IngestRequestError extends Error {
+export class IngestRequestError extends AgentError {
   override name = 'IngestRequestError';
   constructor(
     message: string,
     readonly httpStatus: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, AgentErrorCode.INGEST_REQUEST, options);
   }
 }
 

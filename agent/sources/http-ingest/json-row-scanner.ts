@@ -13,6 +13,7 @@
 //  4. Unbalanced or truncated text, or something after the top level: a precise
 //     error with the byte offset, never the text itself (it may hold a patient's
 //     name).
+import { AgentError, AgentErrorCode } from '../../errors.js';
 
 /** A row's bytes in the body: [start, end). */
 export interface RowSpan {
@@ -32,14 +33,15 @@ export interface RowScanLimits {
 }
 
 /** What was wrong with a body: the rule broken, where, and the HTTP status that says so. */
-export class RowScanError extends Error {
+export class RowScanError extends AgentError {
   override name = 'RowScanError';
   constructor(
     message: string,
     readonly httpStatus: 400 | 413,
     readonly rule: 'json' | 'shape' | 'depth' | 'row_size' | 'rows',
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, AgentErrorCode.INGEST_ROWS, options);
   }
 }
 

@@ -1,0 +1,38 @@
+// Errors of the agent's HTTP side: request bodies, the admin login's password
+// hashes, and feed-control requests. Codes and remedies: agent/errors.ts. The
+// routes turn them into HTTP statuses; nothing here knows one.
+import { AgentError, AgentErrorCode } from '../errors.js';
+
+/** A body larger than the reader's limit; the rest of it was drained, not buffered. */
+export class BodyTooLargeError extends AgentError {
+  override name = 'BodyTooLargeError';
+  constructor(
+    readonly limitBytes: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`body exceeds ${limitBytes} bytes`, AgentErrorCode.BODY_TOO_LARGE, options);
+  }
+}
+
+/** An admin password hash that is not a PHC scrypt string this agent writes; the message says what is wrong. */
+export class PasswordHashFormatError extends AgentError {
+  override name = 'PasswordHashFormatError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.PASSWORD_HASH_FORMAT, options);
+  }
+}
+
+/** What was wrong with a feed-control request body. */
+export type FeedControlRequestProblem = 'not-json' | 'not-object' | 'unknown-member' | 'bad-reason';
+
+/** A feed-control request body that is not `{"reason": "…"}` or empty (HTTP 400); the message says what was wrong. */
+export class FeedControlRequestError extends AgentError {
+  override name = 'FeedControlRequestError';
+  constructor(
+    message: string,
+    readonly problem: FeedControlRequestProblem,
+    options?: { cause?: unknown },
+  ) {
+    super(message, AgentErrorCode.FEED_CONTROL_REQUEST, options);
+  }
+}
