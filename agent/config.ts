@@ -21,7 +21,8 @@ import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/alert
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
-import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './sources/http-ingest/local-app-config.js';
+import { loadLocalAppCredentials, type LocalAppCredentials } from './sources/http-ingest/local-app-config.js';
+import { HTTP_SOURCE, httpIngestConfigShape } from './sources/http-ingest/http-ingest-config.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
 import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp/mllp-limits-config.js';
@@ -166,16 +167,14 @@ export const AgentConfigSchema = z
     http: z
       .strictObject({
         listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`),
-        /** POST /v1/ingest is still accepted when the disk is critical. */
-        critical: z.boolean().default(false),
         /** The dashboard login and the admin API token; absent = dashboard and admin endpoints open to whoever reaches listen. */
         admin: AdminConfigSchema.optional(),
         /** HTTPS on this listener (certFile, keyFile); absent = plain HTTP, the password and records cross the LAN in clear. */
         tls: HttpTlsSchema.optional(),
         /** Host names (besides IP addresses, localhost and listen's host) the agent answers to; any other Host header gets 421. */
         allowedHosts: AllowedHostsSchema,
-        /** clients, anonymousApps, ingest: who may use /v1/records and /v1/ingest, and the bounds of a row (agent/http/local-app-config.ts). */
-        ...localAppConfigShape,
+        /** critical, clients, anonymousApps, ingest: the HTTP ingest source (agent/sources/http-ingest/http-ingest-config.ts). */
+        ...httpIngestConfigShape,
       })
       .prefault({}),
     sources: z.array(SourceSchema).default([]),
@@ -234,8 +233,8 @@ export const AgentConfigSchema = z
     });
     const sourceNames = new Set<string>();
     config.sources.forEach((source, i) => {
-      if (sourceNames.has(source.name) || source.name === 'http') {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: 'expected a source name not used elsewhere ("http" is the ingest API)' });
+      if (sourceNames.has(source.name) || source.name === HTTP_SOURCE) {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `expected a source name not used elsewhere ("${HTTP_SOURCE}" is the ingest API)` });
       }
       sourceNames.add(source.name);
       const limits = mllpLimitsProblem(source);

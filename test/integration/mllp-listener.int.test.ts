@@ -2,9 +2,9 @@ import net from 'node:net';
 import iconv from 'iconv-lite';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MllpListener, type MllpListenerOptions } from '../../agent/sources/mllp/mllp-listener.js';
+import { MllpListener, type MllpListenerOptions } from '../../agent/sources/mllp/index.js';
 import { frameMllp, Hl7Message, mergeMapping, MllpFramer } from '../../agent/hl7/index.js';
-import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/store/append-request.js';
+import type { AppendRequest, AppendResult, JournalWriter } from '../../agent/store/index.js';
 
 /**
  * Stands in for the SQLite journal: records every request, dedupes on the dedupe key
