@@ -14,11 +14,10 @@ import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe,
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
 import { RequestGuard } from './http/request-guard.js';
-import { HTTP_SOURCE, HttpIngestSource, LocalAppAuth, MllpListener, type Source, type SourceStatus } from './sources/index.js';
+import { criticalSourceNames, HttpIngestSource, LocalAppAuth, MllpListener, mllpListenerOptions, type Source, type SourceStatus } from './sources/index.js';
 import { createAgentMetrics } from './operations/metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replication/grpc-relay-transport.js';
 import { Replicator } from './replication/replicator.js';
-import { DEFAULT_HL7_MAPPING, mergeMapping } from './hl7/index.js';
 import { createOperations } from './operations/operations.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
@@ -97,7 +96,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   await diskWatch.sample();
   const admission = createDiskAdmission({
     disk: diskWatch,
-    criticalSources: new Set([...config.sources.filter((s) => s.critical).map((s) => s.name), ...(config.http.critical ? [HTTP_SOURCE] : [])]),
+    criticalSources: criticalSourceNames(config),
   });
 
   // One uplink for every feed of every relay: the hospital has one line.
@@ -179,23 +178,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map(
-    (source) =>
-      new MllpListener({
-        name: source.name,
-        host: source.listen.host,
-        port: source.listen.port,
-        writer: journal,
-        admission,
-        mapping: mergeMapping(source.mapping, DEFAULT_HL7_MAPPING),
-        maxFrameBytes: source.maxFrameBytes,
-        maxConnections: source.maxConnections,
-        maxBufferedBytes: source.maxBufferedBytes,
-        maxSegments: source.maxSegments,
-        idleTimeoutMs: source.idleTimeout,
-        log: log.child({ source: source.name }),
-      }),
-  );
+  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }) })));
 
   const localApps = new LocalAppAuth(config.localAppCredentials);
   const localAppsSummary = localApps.describe();

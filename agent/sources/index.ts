@@ -4,3 +4,4 @@
 export type { AdmissionCheck, Source, SourceAddress, SourceKind, SourceParts, SourceStatus } from './source.js';
 export * from './mllp/index.js';
 export * from './http-ingest/index.js';
+export { criticalSourceNames, refineSources, SourceConfigSchema, SourcesConfigSchema, type SourceConfig } from './source-config.js';

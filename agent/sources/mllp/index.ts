@@ -12,4 +12,5 @@ export {
 export { Hl7Intake, SLICE_FRAME_BYTES, type Answer, type Hl7IntakeCounts, type Hl7IntakeOptions, type MllpLogger, type Prepared, type PreparedMessage } from './hl7-intake.js';
 export { DEFAULT_MLLP_MAX_BUFFERED_BYTES } from './mllp-byte-budget.js';
 export { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './mllp-limits-config.js';
+export { Hl7MappingRuleSchema, MllpSourceConfigSchema, mllpListenerOptions, type Hl7MappingRuleConfig, type MllpSourceConfig } from './mllp-source-config.js';
 export type { ControlIdReuse } from './control-id-reuse-log.js';
