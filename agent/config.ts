@@ -1,7 +1,7 @@
 // The agent's configuration: the schema is the single definition, the type is
 // derived from it, and defaults sit beside it named with their unit.
 import { z } from 'zod';
-import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
+import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
 import { byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
@@ -21,10 +21,9 @@ import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/alert
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
-import { loadLocalAppCredentials, localAppConfigShape, type LocalAppCredentials } from './sources/http-ingest/local-app-config.js';
+import { httpIngestConfigShape, loadLocalAppCredentials, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
 import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
-import { MLLP_LIMIT_KEYS, mllpLimitsProblem } from './sources/mllp/mllp-limits-config.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /**
@@ -46,28 +45,6 @@ export const DEFAULT_ACK_PERSIST_INTERVAL_MS = 1_000;
 
 const name = NameSchema;
 const streamName = StreamNameSchema;
-
-const Hl7MappingRuleSchema = z.strictObject({
-  /** "ADT", "ADT^A08" or "*". */
-  messageType: z.string().regex(/^(\*|[A-Z0-9]{3}(\^[A-Z0-9]{2,3})?)$/, 'expected a message type such as ADT, ADT^A08 or *'),
-  stream: streamName,
-  keyPaths: z.array(z.string().min(3)).min(1),
-});
-
-const MllpSourceSchema = z.strictObject({
-  kind: z.literal('mllp'),
-  name,
-  listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_MLLP_PORT}`),
-  /** Rules consulted before the defaults (ADT -> adt, ORU -> results, ...). */
-  mapping: z.array(Hl7MappingRuleSchema).default([]),
-  maxFrameBytes: z.number().int().positive().optional(),
-  /** maxConnections, maxBufferedBytes, maxSegments, idleTimeout (agent/sources/mllp-limits-config.ts). */
-  ...MLLP_LIMIT_KEYS,
-  /** Still accepted when the disk is critical (e.g. the LIS with critical lab results). */
-  critical: z.boolean().default(false),
-});
-
-const SourceSchema = z.discriminatedUnion('kind', [MllpSourceSchema]);
 
 const RelaySchema = z
   .strictObject({
@@ -166,19 +143,18 @@ export const AgentConfigSchema = z
     http: z
       .strictObject({
         listen: hostPortSchema().prefault(`0.0.0.0:${DEFAULT_AGENT_HTTP_PORT}`),
-        /** POST /v1/ingest is still accepted when the disk is critical. */
-        critical: z.boolean().default(false),
         /** The dashboard login and the admin API token; absent = dashboard and admin endpoints open to whoever reaches listen. */
         admin: AdminConfigSchema.optional(),
         /** HTTPS on this listener (certFile, keyFile); absent = plain HTTP, the password and records cross the LAN in clear. */
         tls: HttpTlsSchema.optional(),
         /** Host names (besides IP addresses, localhost and listen's host) the agent answers to; any other Host header gets 421. */
         allowedHosts: AllowedHostsSchema,
-        /** clients, anonymousApps, ingest: who may use /v1/records and /v1/ingest, and the bounds of a row (agent/http/local-app-config.ts). */
-        ...localAppConfigShape,
+        /** critical, clients, anonymousApps, ingest: the HTTP ingest source (agent/sources/http-ingest/http-ingest-config.ts). */
+        ...httpIngestConfigShape,
       })
       .prefault({}),
-    sources: z.array(SourceSchema).default([]),
+    /** One entry per source (agent/sources/source-config.ts). */
+    sources: SourcesConfigSchema,
     relays: z.array(RelaySchema).default([]),
     feeds: z.array(FeedSchema).default([]),
     replication: z
@@ -232,19 +208,11 @@ export const AgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });
       }
     });
-    const sourceNames = new Set<string>();
-    config.sources.forEach((source, i) => {
-      if (sourceNames.has(source.name) || source.name === 'http') {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: 'expected a source name not used elsewhere ("http" is the ingest API)' });
-      }
-      sourceNames.add(source.name);
-      const limits = mllpLimitsProblem(source);
-      if (limits !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBufferedBytes'], message: limits });
-    });
+    refineSources(config.sources, ctx);
   });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
-export type Hl7MappingRuleConfig = z.output<typeof Hl7MappingRuleSchema>;
+export type { Hl7MappingRuleConfig } from './sources/index.js';
 
 /** A config as loaded: paths resolved against the config file, secrets read. */
 export interface LoadedAgentConfig extends AgentConfig {

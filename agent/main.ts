@@ -7,19 +7,17 @@ import type { Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
 import { certificateValidityProblem, createWardlineLogger, openDirWarning } from '../runtime/index.js';
 import { createFeedAdminRoutes, FeedControl } from './control/index.js';
-import { createStatusProvider, toMetricsSnapshot, type AgentStatus, type SourceStatus } from './operations/agent-status.js';
+import { createStatusProvider, toMetricsSnapshot, type AgentStatus } from './operations/agent-status.js';
 import { EgressLedger } from './audit/index.js';
 import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
 import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
 import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
-import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
+import { AgentHttpServer } from './http/agent-http-server.js';
 import { RequestGuard } from './http/request-guard.js';
-import { LocalAppAuth } from './sources/http-ingest/local-app-auth.js';
+import { criticalSourceNames, HttpIngestSource, LocalAppAuth, MllpListener, mllpListenerOptions, type Source, type SourceStatus } from './sources/index.js';
 import { createAgentMetrics } from './operations/metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replication/grpc-relay-transport.js';
 import { Replicator } from './replication/replicator.js';
-import { DEFAULT_HL7_MAPPING, mergeMapping } from './hl7/index.js';
-import { MllpListener } from './sources/mllp/mllp-listener.js';
 import { createOperations } from './operations/operations.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
@@ -98,7 +96,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   await diskWatch.sample();
   const admission = createDiskAdmission({
     disk: diskWatch,
-    criticalSources: new Set([...config.sources.filter((s) => s.critical).map((s) => s.name), ...(config.http.critical ? [HTTP_SOURCE] : [])]),
+    criticalSources: criticalSourceNames(config),
   });
 
   // One uplink for every feed of every relay: the hospital has one line.
@@ -180,61 +178,15 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map(
-    (source) =>
-      new MllpListener({
-        name: source.name,
-        host: source.listen.host,
-        port: source.listen.port,
-        writer: journal,
-        admission,
-        mapping: mergeMapping(source.mapping, DEFAULT_HL7_MAPPING),
-        maxFrameBytes: source.maxFrameBytes,
-        maxConnections: source.maxConnections,
-        maxBufferedBytes: source.maxBufferedBytes,
-        maxSegments: source.maxSegments,
-        idleTimeoutMs: source.idleTimeout,
-        log: log.child({ source: source.name }),
-      }),
-  );
+  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }) })));
 
-  let http: AgentHttpServer | undefined;
-  const sourceStatus = (): SourceStatus[] => [
-    ...listeners.map((listener, i) => {
-      const stats = listener.stats();
-      const source = config.sources[i]!;
-      return {
-        name: source.name,
-        kind: 'mllp' as const,
-        state: stats.state,
-        listen: `${source.listen.host}:${mllpPorts.get(source.name) ?? source.listen.port}`,
-        received: stats.received,
-        acknowledged: stats.acknowledged,
-        rejected: stats.rejected,
-        duplicates: stats.duplicates,
-        lastRejection: stats.lastRejection ? { atMs: toMs(stats.lastRejection.at), reason: stats.lastRejection.reason } : null,
-        lastMessageAtMs: stats.lastMessageAt === undefined ? null : toMs(stats.lastMessageAt),
-        controlIdReuse: stats.controlIdReuse,
-        controlIdsReused: stats.controlIdsReused,
-        connectionsRefused: stats.connectionsRefused,
-      };
-    }),
-    ...(http
-      ? [
-          {
-            name: HTTP_SOURCE,
-            kind: 'http' as const,
-            state: 'listening',
-            received: http.ingestStats.requests,
-            acknowledged: http.ingestStats.requests - http.ingestStats.rejected,
-            rejected: http.ingestStats.rejected,
-            duplicates: 0,
-            lastRejection: http.ingestStats.lastRejection,
-            lastMessageAtMs: http.ingestStats.lastRowAtMs,
-          },
-        ]
-      : []),
-  ];
+  const localApps = new LocalAppAuth(config.localAppCredentials);
+  const localAppsSummary = localApps.describe();
+  log[localAppsSummary.level](localAppsSummary.fields, localAppsSummary.message);
+  // Rides on the agent's HTTP listener (below): its start and stop bind nothing.
+  const httpIngest = new HttpIngestSource({ writer: journal, admission, localCopy, localApps, ingestLimits: config.http.ingest, log });
+  const sources: Source[] = [...listeners, httpIngest];
+  const sourceStatus = (): SourceStatus[] => sources.map((source) => source.status());
   const backlog = new BacklogCounter(db, journal);
   const status = createStatusProvider({
     hospital: { id: config.hospital.id, name: config.hospital.name },
@@ -260,21 +212,14 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     for (const replicator of replicators) replicator.reconnectNow();
   };
 
-  const localApps = new LocalAppAuth(config.localAppCredentials);
-  const localAppsSummary = localApps.describe();
-  log[localAppsSummary.level](localAppsSummary.fields, localAppsSummary.message);
-  http = new AgentHttpServer({
+  const http = new AgentHttpServer({
     host: config.http.listen.host,
     port: config.http.listen.port,
-    writer: journal,
-    localCopy,
-    admission,
+    ingest: httpIngest,
     status,
     metrics,
     reconnect,
     operations: operations.routes,
-    localApps,
-    ingestLimits: config.http.ingest,
     feedAdmin: createFeedAdminRoutes(feedControl),
     guard: new RequestGuard({ listenHost: config.http.listen.host, allowedHosts: config.http.allowedHosts }),
     tls: config.httpTls,
@@ -335,8 +280,4 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         log.info('agent stopped');
       })()),
   };
-}
-
-function toMs(value: Date | number): number {
-  return typeof value === 'number' ? value : value.getTime();
 }

@@ -2,7 +2,7 @@
 // critical is refused before anything is written, with a reason the sender's
 // engineers can act on. Critical sources (a LIS with critical lab results) keep
 // being accepted: the headroom below 100 % is theirs.
-import type { AdmissionCheck } from '../store/append-request.js';
+import type { AdmissionCheck } from '../sources/index.js';
 import type { DiskState } from './disk-budget.js';
 
 /** What admission reads from the disk watch. */

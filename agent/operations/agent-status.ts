@@ -11,28 +11,9 @@ import type { FeedControlState } from '../control/index.js';
 import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
-import type { ControlIdReuse } from '../sources/mllp/control-id-reuse-log.js';
+import type { SourceStatus } from '../sources/source.js';
 
-export interface SourceStatus {
-  name: string;
-  kind: 'mllp' | 'http';
-  state: string;
-  listen?: string;
-  received: number;
-  acknowledged: number;
-  rejected: number;
-  duplicates: number;
-  lastRejection: { atMs: number; reason: string } | null;
-  lastMessageAtMs: number | null;
-  /** Silent longer than this raises an alert (alerts.quietPeriods), in seconds; null when the source has none. */
-  quietPeriodSeconds?: number | null;
-  /** MLLP: senders that reused a control id with other content, newest first (the control-id-reused alert). */
-  controlIdReuse?: ControlIdReuse[];
-  /** MLLP: messages journaled although their control id was held with other content. */
-  controlIdsReused?: number;
-  /** MLLP: connections closed for maxConnections or maxBufferedBytes. */
-  connectionsRefused?: number;
-}
+export type { SourceStatus };
 
 export interface FeedStatus {
   feed: string;

@@ -50,9 +50,3 @@ export interface AppendResult {
 export interface JournalWriter {
   append(request: AppendRequest): Promise<AppendResult>;
 }
-
-/**
- * Decides whether new input is accepted right now. Returns undefined to accept,
- * or the reason for refusing (the source answers HL7 AR / HTTP 507 or 503 with it).
- */
-export type AdmissionCheck = (source: string) => string | undefined;

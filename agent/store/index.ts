@@ -17,4 +17,4 @@ export {
   type TrimTotals,
 } from './journal-trimmer.js';
 export { JournalFootprint, type JournalFootprintFigures } from './journal-footprint.js';
-export type { AdmissionCheck, AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
+export type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';

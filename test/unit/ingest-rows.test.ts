@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commitSlices } from '../../agent/http/agent-http-server.js';
+import { commitSlices } from '../../agent/sources/http-ingest/index.js';
 import { IngestRequestError, parseIngestRows } from '../../agent/sources/http-ingest/ingest-rows.js';
 import { AgentConfigSchema, resolveAgentConfig } from '../../agent/config.js';
 import { parseConfigText } from '../../runtime/index.js';

@@ -1,0 +1,30 @@
+// The sources' part of agent.yaml: `sources[]` (one entry per source, by kind) and
+// the rules that span them and the HTTP ingest source (`http.critical`).
+import { z } from 'zod';
+import { HTTP_SOURCE } from './http-ingest/http-ingest-config.js';
+import { MllpSourceConfigSchema } from './mllp/mllp-source-config.js';
+import { mllpLimitsProblem } from './mllp/mllp-limits-config.js';
+
+export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema]);
+export type SourceConfig = z.output<typeof SourceConfigSchema>;
+
+/** `sources`: absent = none. */
+export const SourcesConfigSchema = z.array(SourceConfigSchema).default([]);
+
+/** Adds an issue per source whose name is taken (by another source or by the HTTP ingest source) or whose limits do not fit together. */
+export function refineSources(sources: readonly SourceConfig[], ctx: z.RefinementCtx): void {
+  const sourceNames = new Set<string>();
+  sources.forEach((source, i) => {
+    if (sourceNames.has(source.name) || source.name === HTTP_SOURCE) {
+      ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `expected a source name not used elsewhere ("${HTTP_SOURCE}" is the ingest API)` });
+    }
+    sourceNames.add(source.name);
+    const limits = mllpLimitsProblem(source);
+    if (limits !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBufferedBytes'], message: limits });
+  });
+}
+
+/** The sources still accepted when the disk is critical: those marked `critical`, and HTTP ingest with `http.critical`. */
+export function criticalSourceNames(config: { sources: readonly SourceConfig[]; http: { critical: boolean } }): Set<string> {
+  return new Set([...config.sources.filter((s) => s.critical).map((s) => s.name), ...(config.http.critical ? [HTTP_SOURCE] : [])]);
+}
