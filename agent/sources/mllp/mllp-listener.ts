@@ -3,36 +3,41 @@
 // hl7-intake.ts what a frame means (no I/O), as tagged below.
 //
 // Failure modes handled:
-//  1. [intake] A message the agent cannot take (bad charset, bad MSH, no key): AE with an ERR
-//     saying why; the connection goes on serving later frames.
-//  2. [intake] The agent refuses for a reason of its own (admission check, store failure, an
-//     internal error): AR, so the sender keeps the message and retries; nothing is
-//     claimed durable.
-//  3. [intake] AA only once the writer has resolved, i.e. the event is durable (invariant 1);
-//     a retransmission the store recognises as a duplicate is answered AA again.
-//  4. [connection] Pipelined frames: processed concurrently (one group commit can take them all)
-//     but answered strictly in arrival order on their connection. A sender that
-//     pipelines without bound is paused at maxPipelinedFrames.
-//  5. [connection] A frame larger than maxFrameBytes: AE, then that connection is closed (the
-//     stream position inside it is lost), others are unaffected.
-//  6. [connection] Peers that vanish, reset or half-close: socket errors are logged, never thrown;
-//     ACKs still owed to a half-closed peer are written before the socket is ended.
-//  7. [listener] stop(): no new connections or frames; frames in flight finish committing and are
-//     answered; then sockets are ended, and destroyed after a bounded wait.
-//  8. [intake] A retransmission is the same message: the dedupe key carries the content's
-//     digest (without MSH-7). The same MSH-10 with other content (a spoofed message
-//     that took the sender's next control id, a sender whose counter reset) is
-//     journaled as a new event, logged and reported for the control-id-reused alert.
-//  9. [listener, connection] Floods: at maxConnections, a new connection closes the one idle longest (or is
-//     closed itself when every one has a message in flight); bytes held in
-//     unfinished and unanswered frames across connections are bounded by
-//     maxBufferedBytes (a complete frame over it is answered AR, an unfinished one AR
-//     from its MSH and the connection closed); a frame of more than maxSegments
+//  1. [intake] A message the agent cannot take (bad charset, bad MSH, no key): AE
+//     with an ERR saying why; the connection goes on serving later frames.
+//  2. [intake] The agent refuses for a reason of its own (admission check, store
+//     failure, an internal error): AR, so the sender keeps the message and retries;
+//     nothing is claimed durable.
+//  3. [intake] AA only once the writer has resolved, i.e. the event is durable
+//     (invariant 1); a retransmission the store recognises as a duplicate is answered
+//     AA again.
+//  4. [connection] Pipelined frames: processed concurrently (one group commit can
+//     take them all) but answered strictly in arrival order on their connection. A
+//     sender that pipelines without bound is paused at maxPipelinedFrames.
+//  5. [connection] A frame larger than maxFrameBytes: AE, then that connection is
+//     closed (the stream position inside it is lost), others are unaffected.
+//  6. [connection] Peers that vanish, reset or half-close: socket errors are logged,
+//     never thrown; ACKs still owed to a half-closed peer are written before the
+//     socket is ended.
+//  7. [listener] stop(): no new connections or frames; frames in flight finish
+//     committing and are answered; then sockets are ended, and destroyed after a
+//     bounded wait.
+//  8. [intake] A retransmission is the same message: the dedupe key carries the
+//     content's digest (without MSH-7). The same MSH-10 with other content (a spoofed
+//     message that took the sender's next control id, a sender whose counter reset)
+//     is journaled as a new event, logged and reported for the control-id-reused
+//     alert.
+//  9. [listener, connection] Floods: at maxConnections, a new connection closes the
+//     one idle longest (or is closed itself when every one has a message in flight);
+//     bytes held in unfinished and unanswered frames across connections are bounded
+//     by maxBufferedBytes (a complete frame over it is answered AR, an unfinished one
+//     AR from its MSH and the connection closed); a frame of more than maxSegments
 //     segments is dropped as it arrives and answered AR; a connection idle for
 //     idleTimeoutMs (default 5 min) is closed. Each refusal is logged with the peer.
-// 10. [intake: pause; listener: setImmediate] A large message does not hold the event loop for its whole parse: decoding,
-//     parsing and hashing yield between them, so other senders' ACKs go out; a
-//     connection's messages are still appended in their arrival order.
+// 10. [intake: pause; listener: setImmediate] A large message does not hold the event
+//     loop for its whole parse: decoding, parsing and hashing yield between them, so
+//     other senders' ACKs go out; a connection's messages are still appended in their
+//     arrival order.
 
 import net from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES, type Hl7MappingRule } from '../../hl7/index.js';
