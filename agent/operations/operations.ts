@@ -33,6 +33,7 @@ import {
   type HostProbe,
 } from './dashboard/index.js';
 import { checkReadiness, type ReadinessCheck } from '../../runtime/index.js';
+import { timetableOf } from '../bandwidth/index.js';
 import { AdminAuth } from '../http/admin-auth.js';
 import { OperatorRoutes } from '../http/operator-routes.js';
 import { registerOperationsMetrics } from './metrics/operations-metrics.js';
@@ -108,6 +109,8 @@ export function createOperations(options: OperationsOptions): Operations {
     log: alertLog,
   });
 
+  // The schedule the dashboard shows, with the zone the uplink applies it in.
+  const timetable = timetableOf(config.bandwidth);
   const history = new MetricHistory();
   const host = new HostSampler({ probe: options.hostProbe ?? new SystemInformationHostProbe(), clock });
   const linkHistory = new LinkHistory(db);
@@ -126,7 +129,7 @@ export function createOperations(options: OperationsOptions): Operations {
         context: {
           admin,
           loginRequired: auth.required,
-          schedule: { timezone: config.bandwidth.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, windows: config.bandwidth.timetable },
+          schedule: { timezone: timetable.timeZone, windows: timetable.windows },
         },
         status: { ...current, alerts: monitor.status() },
         host: host.status(),
