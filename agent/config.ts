@@ -16,7 +16,7 @@ import { loadRelayLinkTls, type RelayLinkTls } from './replication/relay-link-tl
 import { RelayConfigSchema, ReplicationConfigSchema } from './replication/replication-config.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
 import { DiskConfigSchema } from './health/disk-config.js';
-import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/alerts-config.js';
+import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/index.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';

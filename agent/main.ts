@@ -16,14 +16,13 @@ import { diskBudgetOptions } from './health/disk-config.js';
 import { AgentHttpServer, HTTP_SOURCE } from './http/agent-http-server.js';
 import { RequestGuard } from './http/request-guard.js';
 import { LocalAppAuth } from './sources/http-ingest/local-app-auth.js';
-import { createAgentMetrics } from './operations/metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replication/grpc-relay-transport.js';
 import { Replicator } from './replication/replicator.js';
 import { relayTransportOptions, replicatorTuning } from './replication/replication-config.js';
 import { journalTrimmerTuning } from './store/journal-config.js';
 import { DEFAULT_HL7_MAPPING, mergeMapping } from './hl7/index.js';
 import { MllpListener } from './sources/mllp/mllp-listener.js';
-import { createOperations } from './operations/operations.js';
+import { createAgentMetrics, createOperations } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 

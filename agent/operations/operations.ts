@@ -23,20 +23,18 @@ import {
 import {
   DashboardAssets,
   DashboardHub,
-  HostSampler,
   LinkHistory,
   linkTimeline,
   MetricHistory,
   StatusSampler,
-  SystemInformationHostProbe,
   TIMELINE_SPAN_MS,
-  type HostProbe,
 } from './dashboard/index.js';
+import { HostSampler, SystemInformationHostProbe, type HostProbe } from './host/index.js';
 import { checkReadiness, type ReadinessCheck } from '../../runtime/index.js';
 import { timetableOf } from '../bandwidth/index.js';
 import { AdminAuth } from '../http/admin-auth.js';
 import { OperatorRoutes } from '../http/operator-routes.js';
-import { registerOperationsMetrics } from './metrics/operations-metrics.js';
+import { registerWatchMetrics } from './metrics/index.js';
 import type { LinkStateMachine } from '../replication/link-state.js';
 import type { FeedFlowTotals, SqliteDatabase } from '../store/index.js';
 
@@ -182,7 +180,7 @@ export function createOperations(options: OperationsOptions): Operations {
     start(parts) {
       status = parts.status;
       sources = parts.sources;
-      registerOperationsMetrics(parts.metrics, {
+      registerWatchMetrics(parts.metrics, {
         status: parts.status,
         alerts: () => monitor.status(),
         host: () => host.status(),
