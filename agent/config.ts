@@ -9,11 +9,10 @@
 import { z } from 'zod';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
 import { hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
-import { readFileSync } from 'node:fs';
-import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
+import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema } from '../runtime/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import { loadRelayLinkTls, type RelayLinkTls } from './replication/relay-link-tls.js';
-import { RelayConfigSchema, ReplicationConfigSchema } from './replication/replication-config.js';
+import type { RelayLinkTls } from './replication/relay-link-tls.js';
+import { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials } from './replication/replication-config.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
 import { DiskConfigSchema } from './health/disk-config.js';
 import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/index.js';
@@ -181,23 +180,8 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
     const problems = violations.map((v) => `${v.configPath}: ${v.message} (${file})`);
     throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, file, problems);
   }
-  const relaySecrets = new Map<string, string>();
-  const relayTls = new Map<string, RelayLinkTls>();
   const secrets = new SecretFileCheck(config.secretFilePermissions);
-  config.relays.forEach((relay, i) => {
-    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at, secrets));
-    if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
-    else if (relay.secretFile === undefined) relaySecrets.set(relay.name, '');
-    else {
-      checkSecretFiles(secrets, [[at(relay.secretFile), `relays[${i}].secretFile`]], file);
-      try {
-        relaySecrets.set(relay.name, readFileSync(at(relay.secretFile!), 'utf8').trim());
-      } catch (cause) {
-        const problem = `relays[${i}].secretFile: cannot read ${at(relay.secretFile!)}: ${(cause as Error).message} (${file})`;
-        throw new ConfigError(`invalid config:\n  ${problem}`, file, [problem], { cause });
-      }
-    }
-  });
+  const { relaySecrets, relayTls } = loadRelayCredentials(config.relays, at, file, secrets);
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file, secrets);
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);

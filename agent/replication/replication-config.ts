@@ -2,11 +2,13 @@
 // defaults named with their unit, and the conversion to the options of the gRPC
 // transport and the replicator, so the composition root hands them on without
 // translating. agent/config.ts composes these under the same keys.
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CODEC_NAMES, NameSchema, type CodecName } from '../../protocol/index.js';
+import { checkSecretFiles, ConfigError, type SecretFileCheck } from '../../runtime/index.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';
 import type { GrpcRelayTransportOptions } from './grpc-relay-transport.js';
-import { RelayLinkTlsSchema, type RelayLinkTls } from './relay-link-tls.js';
+import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './relay-link-tls.js';
 import type { ReplicatorOptions } from './replicator.js';
 
 /**
@@ -94,6 +96,35 @@ export const ReplicationConfigSchema = z.strictObject({
 
 export type RelayConfig = z.output<typeof RelayConfigSchema>;
 export type ReplicationConfig = z.output<typeof ReplicationConfigSchema>;
+
+/** What each relay link needs read from files: the secret sent in Hello and the TLS material. */
+export interface RelayCredentials {
+  /** Relay name -> the secret sent in Hello ("" when mutual TLS replaces it). */
+  relaySecrets: Map<string, string>;
+  /** Relay name -> its TLS material, read; absent for a relay with allowPlaintext. */
+  relayTls: Map<string, RelayLinkTls>;
+}
+
+/** Reads every relay's secretFile and TLS files (`at` resolves a path against the config file); throws ConfigError naming the key. */
+export function loadRelayCredentials(relays: readonly RelayConfig[], at: (path: string) => string, file: string, secrets: SecretFileCheck): RelayCredentials {
+  const relaySecrets = new Map<string, string>();
+  const relayTls = new Map<string, RelayLinkTls>();
+  relays.forEach((relay, i) => {
+    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at, secrets));
+    if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
+    else if (relay.secretFile === undefined) relaySecrets.set(relay.name, '');
+    else {
+      checkSecretFiles(secrets, [[at(relay.secretFile), `relays[${i}].secretFile`]], file);
+      try {
+        relaySecrets.set(relay.name, readFileSync(at(relay.secretFile), 'utf8').trim());
+      } catch (cause) {
+        const problem = `relays[${i}].secretFile: cannot read ${at(relay.secretFile)}: ${(cause as Error).message} (${file})`;
+        throw new ConfigError(`invalid config:\n  ${problem}`, file, [problem], { cause });
+      }
+    }
+  });
+  return { relaySecrets, relayTls };
+}
 
 /** The gRPC transport's options for relays[`index`], its TLS material already read (undefined with allowPlaintext). */
 export function relayTransportOptions(relay: RelayConfig, index: number, replication: ReplicationConfig, tls: RelayLinkTls | undefined): GrpcRelayTransportOptions {

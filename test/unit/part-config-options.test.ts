@@ -4,9 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { AgentConfigSchema, DEFAULT_ACK_PERSIST_INTERVAL_MS, DEFAULT_BATCH_MAX_BYTES } from '../../agent/config.js';
 import { timetableOf, uplinkOptions } from '../../agent/bandwidth/index.js';
 import { diskBudgetOptions } from '../../agent/health/disk-config.js';
-import { maxSendBytesFor, relayTransportOptions, replicatorTuning } from '../../agent/replication/replication-config.js';
+import { loadRelayCredentials, maxSendBytesFor, relayTransportOptions, replicatorTuning } from '../../agent/replication/replication-config.js';
 import { journalTrimmerTuning } from '../../agent/store/journal-config.js';
-import { parseConfigText } from '../../runtime/index.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, parseConfigText, SecretFileCheck } from '../../runtime/index.js';
+import { makeTempDir } from '../support/temp-dir.js';
 
 const parse = (text: string) => parseConfigText(text, 'agent.yaml', AgentConfigSchema);
 const base = `
@@ -67,5 +70,28 @@ describe('part config → part options', () => {
       forecastWindowMs: 15 * 60_000,
     });
     expect(journalTrimmerTuning(config.journal)).toEqual({ retentionMs: 2 * 86_400_000, dedupeRetentionMs: config.journal.dedupeRetention, chunkRows: 500 });
+  });
+
+  it('reads each relay\'s secret (inline, from its file, or none under mutual TLS) and names the key it cannot read', () => {
+    const dir = makeTempDir('wardline-relay-credentials-');
+    try {
+      writeFileSync(join(dir.path, 'secret'), 'from-file\n', { mode: 0o600 });
+      const config = parse(`
+hospital: { id: demo-hospital }
+dataDir: ./data
+relays:
+  - { name: inline, address: "127.0.0.1:7443", secret: s3cret, allowPlaintext: true }
+  - { name: filed, address: "127.0.0.1:7444", secretFile: secret, allowPlaintext: true }
+  - { name: missing, address: "127.0.0.1:7445", secretFile: absent, allowPlaintext: true }
+`);
+      const at = (path: string) => join(dir.path, path);
+      const { relaySecrets, relayTls } = loadRelayCredentials(config.relays.slice(0, 2), at, 'agent.yaml', new SecretFileCheck());
+      expect([...relaySecrets]).toEqual([['inline', 's3cret'], ['filed', 'from-file']]);
+      expect(relayTls.size).toBe(0);
+      expect(() => loadRelayCredentials(config.relays, at, 'agent.yaml', new SecretFileCheck())).toThrow(ConfigError);
+      expect(() => loadRelayCredentials(config.relays, at, 'agent.yaml', new SecretFileCheck())).toThrow(/relays\[2\]\.secretFile: cannot read .*absent/);
+    } finally {
+      dir.remove();
+    }
   });
 });
