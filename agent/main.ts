@@ -1,6 +1,8 @@
 // The agent's composition root: reads the config once, builds every part, hands
 // each its typed options, and wires them. Nothing deeper reads the config or the
-// environment.
+// environment. Each config section turns itself into its part's options (the
+// part's *-config.ts); the parts start in one order (PartLifecycle) and both a
+// failed start and stop() take them down in reverse.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
