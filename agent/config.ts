@@ -1,128 +1,47 @@
 // The agent's configuration: the schema is the single definition, the type is
-// derived from it, and defaults sit beside it named with their unit.
+// derived from it, and defaults sit beside it named with their unit. Each part's
+// section lives beside the part (replication/replication-config.ts,
+// bandwidth/bandwidth-config.ts, health/disk-config.ts, store/journal-config.ts,
+// audit/audit-config.ts, operations/alerts/alerts-config.ts, ...: its schema,
+// defaults and the conversion to its options); this file composes them under
+// the YAML keys and checks what crosses parts (a feed's relay and class, source
+// names, alert names).
 import { z } from 'zod';
-import { CODEC_NAMES, DEFAULT_AGENT_HTTP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
-import { byteSizeSchema, durationSchema, hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
+import { DEFAULT_AGENT_HTTP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
+import { hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './replication/relay-link-tls.js';
-import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './replication/backoff.js';
+import type { RelayLinkTls } from './replication/relay-link-tls.js';
+import { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials } from './replication/replication-config.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
-import {
-  DEFAULT_DISK_CRITICAL_AT_PERCENT,
-  DEFAULT_DISK_FORECAST_WINDOW_MS,
-  DEFAULT_DISK_HYSTERESIS_PERCENT,
-  DEFAULT_DISK_WARN_AT_PERCENT,
-  formatDiskBytes,
-} from './health/disk-budget.js';
-import { DEFAULT_DISK_SAMPLE_INTERVAL_MS } from './health/disk-watch.js';
-import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/alerts-config.js';
+import { DiskConfigSchema } from './health/disk-config.js';
+import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/index.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
 import { AllowedHostsSchema } from './http/request-guard.js';
 import { httpIngestConfigShape, loadLocalAppCredentials, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
-import { DEFAULT_AUDIT_RETENTION_DAYS, MIN_AUDIT_RETENTION_DAYS } from './audit/egress-ledger.js';
-import { DEFAULT_DEDUPE_RETENTION_MS, DEFAULT_JOURNAL_RETENTION_MS, DEFAULT_TRIM_CHUNK_ROWS, DEFAULT_TRIM_INTERVAL_MS } from './store/journal-trimmer.js';
+import { AuditConfigSchema } from './audit/audit-config.js';
+import { JournalConfigSchema } from './store/journal-config.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
-/**
- * Reading and encoding a batch are synchronous steps on the event loop: 1,000
- * small JSON rows keep each under ~20 ms (HL7 ACKs wait behind them), and a
- * backlog drained as fast as with 2,000 (43.8k vs 45.1k events/s, measured).
- */
-export const DEFAULT_BATCH_MAX_EVENTS = 1000;
-export const DEFAULT_BATCH_MAX_BYTES = 1024 * 1024;
-export const DEFAULT_BATCH_MAX_SCAN = 20_000;
-export const DEFAULT_MAX_IN_FLIGHT_BATCHES = 4;
-export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5_000;
-export const DEFAULT_KEEPALIVE_TIME_MS = 5_000;
-export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
-export const DEFAULT_EMPTY_BATCH_INTERVAL_MS = 1_000;
-export const DEFAULT_ACK_PERSIST_INTERVAL_MS = 1_000;
+/** Kept here too: the bench and older callers read the replication defaults from the agent's config. */
+export {
+  DEFAULT_ACK_PERSIST_INTERVAL_MS,
+  DEFAULT_ACK_TIMEOUT_MS,
+  DEFAULT_BATCH_MAX_BYTES,
+  DEFAULT_BATCH_MAX_EVENTS,
+  DEFAULT_BATCH_MAX_SCAN,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_EMPTY_BATCH_INTERVAL_MS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_KEEPALIVE_TIME_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_IN_FLIGHT_BATCHES,
+} from './replication/replication-config.js';
 
 const name = NameSchema;
 const streamName = StreamNameSchema;
-
-const RelaySchema = z
-  .strictObject({
-    name,
-    /** host:port of the relay's gRPC endpoint. */
-    address: z.string().min(3),
-    /** The hospital's shared secret; optional with mutual TLS (tls.certFile), where the certificate identifies the hospital. */
-    secret: z.string().min(1).optional(),
-    secretFile: z.string().min(1).optional(),
-    /** TLS to the relay (relay CA, and the hospital's client certificate for mutual TLS). Required unless allowPlaintext. */
-    tls: RelayLinkTlsSchema.optional(),
-    /** Connect without TLS: local development only, patient data would cross the network in clear. */
-    allowPlaintext: z.boolean().default(false),
-    connectTimeoutMs: z.number().int().positive().default(DEFAULT_CONNECT_TIMEOUT_MS),
-    handshakeTimeoutMs: z.number().int().positive().default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
-    keepaliveTimeMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIME_MS),
-    keepaliveTimeoutMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIMEOUT_MS),
-  })
-  .superRefine((r, ctx) => {
-    if (r.secret !== undefined && r.secretFile !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secretFile'], message: 'give secret or secretFile, not both' });
-    } else if (r.secret === undefined && r.secretFile === undefined && r.tls?.certFile === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'expected secret or secretFile (or tls.certFile and tls.keyFile: with mutual TLS the client certificate replaces the secret)' });
-    }
-    // Plaintext is never the silent default: a relay link without tls must say it may.
-    if (r.tls === undefined && !r.allowPlaintext) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tls'],
-        message: 'expected tls (caFile for the relay\'s CA; certFile and keyFile for mutual TLS), or allowPlaintext: true to connect without TLS for local development',
-      });
-    } else if (r.tls !== undefined && r.allowPlaintext) {
-      ctx.addIssue({ code: 'custom', path: ['allowPlaintext'], message: 'remove it: tls is configured, so the link uses TLS' });
-    }
-  });
-
-/** When the data directory's disk counts as warning / critical; see agent/health/disk-budget.ts. */
-const DiskSchema = z
-  .strictObject({
-    warnAtPercent: z.number().gt(0).max(100).default(DEFAULT_DISK_WARN_AT_PERCENT),
-    criticalAtPercent: z.number().gt(0).max(100).default(DEFAULT_DISK_CRITICAL_AT_PERCENT),
-    warnAtFreeBytes: byteSizeSchema().optional(),
-    criticalAtFreeBytes: byteSizeSchema().optional(),
-    hysteresisPercent: z.number().min(0).max(20).default(DEFAULT_DISK_HYSTERESIS_PERCENT),
-    sampleIntervalMs: durationSchema({ minMs: 100 }).default(DEFAULT_DISK_SAMPLE_INTERVAL_MS),
-    forecastWindowMs: durationSchema({ minMs: 1000 }).default(DEFAULT_DISK_FORECAST_WINDOW_MS),
-  })
-  .superRefine((disk, ctx) => {
-    if (disk.criticalAtPercent <= disk.warnAtPercent) {
-      ctx.addIssue({ code: 'custom', path: ['criticalAtPercent'], message: `expected more than warnAtPercent (${disk.warnAtPercent})` });
-    }
-    if (disk.hysteresisPercent >= disk.warnAtPercent) {
-      ctx.addIssue({ code: 'custom', path: ['hysteresisPercent'], message: `expected less than warnAtPercent (${disk.warnAtPercent}), or warning could never clear` });
-    }
-    if (disk.warnAtFreeBytes !== undefined && disk.criticalAtFreeBytes !== undefined && disk.criticalAtFreeBytes >= disk.warnAtFreeBytes) {
-      ctx.addIssue({ code: 'custom', path: ['criticalAtFreeBytes'], message: `expected fewer bytes than warnAtFreeBytes (${formatDiskBytes(disk.warnAtFreeBytes)})` });
-    }
-  });
-
-/** Journal trimming and retention; see agent/store/journal-trimmer.ts. */
-const JournalSchema = z.strictObject({
-  /** Events every feed has acknowledged are still kept this long after their commit. */
-  retention: durationSchema().default(DEFAULT_JOURNAL_RETENTION_MS),
-  /** HL7 / Idempotency-Key retransmission keys are kept this long. */
-  dedupeRetention: durationSchema().default(DEFAULT_DEDUPE_RETENTION_MS),
-  trimIntervalMs: durationSchema({ minMs: 100 }).default(DEFAULT_TRIM_INTERVAL_MS),
-  trimChunkRows: z.number().int().min(100).max(100_000).default(DEFAULT_TRIM_CHUNK_ROWS),
-});
-
-/** The egress ledger; see agent/audit/egress-ledger.ts. */
-const AuditSchema = z.strictObject({
-  /** Ledger records are kept at least this many days (the ledger is not trimmed at all today). */
-  retentionDays: z
-    .number()
-    .int()
-    .min(MIN_AUDIT_RETENTION_DAYS, `expected at least ${MIN_AUDIT_RETENTION_DAYS} days: egress records are kept at least six months`)
-    .default(DEFAULT_AUDIT_RETENTION_DAYS),
-});
 
 const FeedSchema = z.strictObject({
   name,
@@ -155,33 +74,15 @@ export const AgentConfigSchema = z
       .prefault({}),
     /** One entry per source (agent/sources/source-config.ts). */
     sources: SourcesConfigSchema,
-    relays: z.array(RelaySchema).default([]),
+    relays: z.array(RelayConfigSchema).default([]),
     feeds: z.array(FeedSchema).default([]),
-    replication: z
-      .strictObject({
-        codec: z.enum(CODEC_NAMES as [string, ...string[]]).default('brotli'),
-        batchMaxEvents: z.number().int().positive().default(DEFAULT_BATCH_MAX_EVENTS),
-        batchMaxBytes: z.number().int().positive().default(DEFAULT_BATCH_MAX_BYTES),
-        batchMaxScan: z.number().int().positive().default(DEFAULT_BATCH_MAX_SCAN),
-        maxInFlightBatches: z.number().int().positive().default(DEFAULT_MAX_IN_FLIGHT_BATCHES),
-        ackTimeoutMs: z.number().int().positive().default(DEFAULT_ACK_TIMEOUT_MS),
-        emptyBatchIntervalMs: z.number().int().positive().default(DEFAULT_EMPTY_BATCH_INTERVAL_MS),
-        backoff: z
-          .strictObject({
-            initialMs: z.number().int().positive().default(DEFAULT_BACKOFF_INITIAL_MS),
-            maxMs: z.number().int().positive().default(DEFAULT_BACKOFF_MAX_MS),
-            multiplier: z.number().min(1).default(DEFAULT_BACKOFF_MULTIPLIER),
-            jitter: z.number().min(0).max(1).default(DEFAULT_BACKOFF_JITTER),
-          })
-          .prefault({}),
-      })
-      .prefault({}),
-    disk: DiskSchema.prefault({}),
-    journal: JournalSchema.prefault({}),
+    replication: ReplicationConfigSchema.prefault({}),
+    disk: DiskConfigSchema.prefault({}),
+    journal: JournalConfigSchema.prefault({}),
     bandwidth: BandwidthConfigSchema.prefault({}),
     /** Alert thresholds, debounce, retention and delivery (agent/operations/alerts). */
     alerts: AlertsConfigSchema.prefault({}),
-    audit: AuditSchema.prefault({}),
+    audit: AuditConfigSchema.prefault({}),
     /** The hospital-held pseudonym and encryption keys (agent/policy/keyring.ts); needed by policies that hash or encrypt. */
     keys: KeysConfigSchema.optional(),
     /** Streams and fields no feed may send; a feed that would is refused at start. */
@@ -248,23 +149,8 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
     const problems = violations.map((v) => `${v.configPath}: ${v.message} (${file})`);
     throw new ConfigError(`invalid config:\n  ${problems.join('\n  ')}`, file, problems);
   }
-  const relaySecrets = new Map<string, string>();
-  const relayTls = new Map<string, RelayLinkTls>();
   const secrets = new SecretFileCheck(config.secretFilePermissions);
-  config.relays.forEach((relay, i) => {
-    if (relay.tls) relayTls.set(relay.name, loadRelayLinkTls(relay.tls, `relays[${i}].tls`, file, at, secrets));
-    if (relay.secret !== undefined) relaySecrets.set(relay.name, relay.secret);
-    else if (relay.secretFile === undefined) relaySecrets.set(relay.name, '');
-    else {
-      checkSecretFiles(secrets, [[at(relay.secretFile), `relays[${i}].secretFile`]], file);
-      try {
-        relaySecrets.set(relay.name, readFileSync(at(relay.secretFile!), 'utf8').trim());
-      } catch (cause) {
-        const problem = `relays[${i}].secretFile: cannot read ${at(relay.secretFile!)}: ${(cause as Error).message} (${file})`;
-        throw new ConfigError(`invalid config:\n  ${problem}`, file, [problem], { cause });
-      }
-    }
-  });
+  const { relaySecrets, relayTls } = loadRelayCredentials(config.relays, at, file, secrets);
   const keys = config.keys && { ...config.keys, dir: at(config.keys.dir) };
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file, secrets);
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);

@@ -1,24 +1,28 @@
 // The agent's composition root: reads the config once, builds every part, hands
 // each its typed options, and wires them. Nothing deeper reads the config or the
-// environment.
+// environment. Each config section turns itself into its part's options (the
+// part's *-config.ts); the parts start in one order (PartLifecycle) and both a
+// failed start and stop() take them down in reverse.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
-import { certificateValidityProblem, createWardlineLogger, openDirWarning } from '../runtime/index.js';
+import { certificateValidityProblem, createWardlineLogger, openDirWarning, PartLifecycle } from '../runtime/index.js';
 import { createFeedAdminRoutes, FeedControl } from './control/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus } from './operations/agent-status.js';
 import { EgressLedger } from './audit/index.js';
 import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
 import { createDiskAdmission, DiskBudget, DiskWatch, SystemInformationDiskProbe, type DiskProbe } from './health/index.js';
-import { policyAt, TimetableScheduler, Uplink, type Timetable } from './bandwidth/index.js';
+import { timetableOf, TimetableScheduler, Uplink, uplinkOptions } from './bandwidth/index.js';
+import { diskBudgetOptions } from './health/disk-config.js';
 import { AgentHttpServer } from './http/agent-http-server.js';
 import { RequestGuard } from './http/request-guard.js';
 import { criticalSourceNames, HttpIngestSource, LocalAppAuth, MllpListener, mllpListenerOptions, type Source, type SourceStatus } from './sources/index.js';
-import { createAgentMetrics } from './operations/metrics/agent-metrics.js';
 import { GrpcRelayTransport } from './replication/grpc-relay-transport.js';
 import { Replicator } from './replication/replicator.js';
-import { createOperations } from './operations/operations.js';
+import { relayTransportOptions, replicatorTuning } from './replication/replication-config.js';
+import { journalTrimmerTuning } from './store/journal-config.js';
+import { createAgentMetrics, createOperations } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 
@@ -70,24 +74,13 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     feedAcks,
     // A revoked feed is owed nothing more until it is re-enabled, so it does not hold the journal.
     feeds: () => config.feeds.map((f) => f.name).filter((name) => feedControl.stateOf(name) !== 'revoked'),
-    retentionMs: config.journal.retention,
-    dedupeRetentionMs: config.journal.dedupeRetention,
-    chunkRows: config.journal.trimChunkRows,
+    ...journalTrimmerTuning(config.journal),
     log,
   });
   const diskWatch = new DiskWatch({
     path: config.dataDir,
     probe: options.diskProbe ?? new SystemInformationDiskProbe(config.dataDir),
-    budget: new DiskBudget({
-      thresholds: {
-        warnAtPercent: config.disk.warnAtPercent,
-        criticalAtPercent: config.disk.criticalAtPercent,
-        warnAtFreeBytes: config.disk.warnAtFreeBytes,
-        criticalAtFreeBytes: config.disk.criticalAtFreeBytes,
-        hysteresisPercent: config.disk.hysteresisPercent,
-      },
-      forecastWindowMs: config.disk.forecastWindowMs,
-    }),
+    budget: new DiskBudget(diskBudgetOptions(config.disk)),
     journalBytes: () => footprint.fileBytes(),
     sampleIntervalMs: config.disk.sampleIntervalMs,
     log,
@@ -100,20 +93,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   });
 
   // One uplink for every feed of every relay: the hospital has one line.
-  const timetable: Timetable = {
-    baseRateBytesPerSecond: config.bandwidth.rate,
-    classes: config.bandwidth.classes,
-    windows: config.bandwidth.timetable,
-    timeZone: config.bandwidth.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
-  };
-  const uplink = new Uplink({
-    classes: timetable.classes,
-    burstBytes: config.bandwidth.burstBytes,
-    maxInFlightBytes: config.bandwidth.maxInFlightBytes,
-    policy: policyAt(timetable, Date.now()),
-    timeZone: timetable.timeZone,
-  });
-  const bandwidthSchedule = new TimetableScheduler({ timetable, apply: (policy) => uplink.applyPolicy(policy), log });
+  const uplink = new Uplink(uplinkOptions(config.bandwidth, Date.now()));
+  const bandwidthSchedule = new TimetableScheduler({ timetable: timetableOf(config.bandwidth), apply: (policy) => uplink.applyPolicy(policy), log });
 
   // Every batch is recorded here before it leaves; pause, resume, revoke and
   // policy changes too, with each feed's persisted control state.
@@ -135,16 +116,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     if (certificateProblem) log.warn({ relay: relay.name }, `the client certificate in relays[${relayIndex}].tls.certFile is ${certificateProblem}`);
     return new Replicator({
       relayName: relay.name,
-      transport: new GrpcRelayTransport({
-        address: relay.address,
-        connectTimeoutMs: relay.connectTimeoutMs,
-        handshakeTimeoutMs: relay.handshakeTimeoutMs,
-        keepaliveTimeMs: relay.keepaliveTimeMs,
-        keepaliveTimeoutMs: relay.keepaliveTimeoutMs,
-        maxSendBytes: config.replication.batchMaxBytes * 2 + 64 * 1024,
-        tls: relayTls,
-        configKey: `relays[${relayIndex}]`,
-      }),
+      transport: new GrpcRelayTransport(relayTransportOptions(relay, relayIndex, config.replication, relayTls)),
       journal,
       feedAcks,
       feeds: feeds.map((f) => {
@@ -152,17 +124,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class };
       }),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
-      codec: config.replication.codec as 'none' | 'gzip' | 'deflate' | 'brotli',
-      limits: {
-        maxEvents: config.replication.batchMaxEvents,
-        maxBytes: config.replication.batchMaxBytes,
-        maxScan: config.replication.batchMaxScan,
-      },
-      maxInFlight: config.replication.maxInFlightBatches,
-      ackTimeoutMs: config.replication.ackTimeoutMs,
-      emptyBatchIntervalMs: config.replication.emptyBatchIntervalMs,
-      ackPersistIntervalMs: 1000,
-      backoff: config.replication.backoff,
+      ...replicatorTuning(config.replication),
       uplink,
       log,
       egress: ledger,
@@ -227,33 +189,44 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   });
 
   const mllpPorts = new Map<string, number>();
-  let httpAddress: { port: number };
-  try {
-    httpAddress = await http.start();
-    for (const [i, listener] of listeners.entries()) {
-      const bound = await listener.start();
-      mllpPorts.set(config.sources[i]!.name, bound.port);
-    }
-  } catch (error) {
-    // A port that cannot be bound (taken, not permitted) fails the whole start:
-    // nothing may stay half up, answering /v1/status while a source is deaf and
-    // nothing replicates.
-    await Promise.all(listeners.map((l) => l.stop()));
-    await http.stop();
-    await operations.stop();
-    uplink.close();
-    db.close();
-    throw error;
+  // One ordered start; stop() and a failed start unwind it in reverse. The
+  // ports are bound before anything replicates or samples: a port that cannot
+  // be bound (taken, not permitted) fails the whole start with nothing having
+  // left for a relay, and nothing stays half up answering /v1/status while a
+  // source is deaf. Stopping, replication and the background work end first,
+  // then the sources drain (every message already received is committed and
+  // acknowledged), then the HTTP port; the database closes last.
+  const parts = new PartLifecycle(log);
+  parts.hold({ name: 'database', stop: () => db.close() });
+  parts.hold({ name: 'uplink', stop: () => uplink.close() });
+  // Built above (its login checker thread runs already), so a failed start stops it too.
+  parts.hold({ name: 'operations', stop: () => operations.stop() });
+  const httpAddress = await parts.start({ name: 'http', start: () => http.start(), stop: () => http.stop() });
+  for (const source of sources) {
+    const bound = await parts.start({ name: `source ${source.name}`, start: () => source.start(), stop: () => source.stop() });
+    if (bound) mllpPorts.set(source.name, bound.port);
   }
-  bandwidthSchedule.start();
-  for (const replicator of replicators) replicator.start();
-  diskWatch.start();
-  operations.start({ status, flow: (feed) => backlog.flow(feed), sources: sourceStatus, metrics });
-  trimmer.start(config.journal.trimIntervalMs);
-  const trimNow = (): void => void trimmer.trim().catch((error: unknown) => log.warn({ err: error }, 'journal trim failed'));
-  // Under disk pressure, whatever is trimmable goes now rather than at the next interval.
-  diskWatch.onStateChange((state) => state !== 'ok' && trimNow());
-  trimNow();
+  await parts.start({ name: 'bandwidth schedule', start: () => bandwidthSchedule.start(), stop: () => bandwidthSchedule.stop() });
+  await parts.start({
+    name: 'replicators',
+    start: () => {
+      for (const replicator of replicators) replicator.start();
+    },
+    stop: () => Promise.all(replicators.map((r) => r.stop())),
+  });
+  await parts.start({
+    name: 'disk watch and journal trimmer',
+    start: () => {
+      diskWatch.start();
+      trimmer.start(config.journal.trimIntervalMs);
+      const trimNow = (): void => void trimmer.trim().catch((error: unknown) => log.warn({ err: error }, 'journal trim failed'));
+      // Under disk pressure, whatever is trimmable goes now rather than at the next interval.
+      diskWatch.onStateChange((state) => state !== 'ok' && trimNow());
+      trimNow();
+    },
+    stop: () => Promise.all([diskWatch.stop(), trimmer.stop()]),
+  });
+  await parts.start({ name: 'operations sampler', start: () => operations.start({ status, flow: (feed) => backlog.flow(feed), sources: sourceStatus, metrics }) });
   log.info({ httpPort: httpAddress.port, mllpPorts: Object.fromEntries(mllpPorts) }, 'agent started');
 
   let stopped: Promise<void> | undefined;
@@ -268,15 +241,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     stop: () =>
       (stopped ??= (async () => {
         log.info('agent stopping');
-        // Sources first: every message already received is committed and acknowledged.
-        await Promise.all(listeners.map((l) => l.stop()));
-        await http.stop();
-        await operations.stop();
-        await Promise.all(replicators.map((r) => r.stop()));
-        bandwidthSchedule.stop();
-        uplink.close();
-        await Promise.all([diskWatch.stop(), trimmer.stop()]);
-        db.close();
+        await parts.stop();
         log.info('agent stopped');
       })()),
   };

@@ -1,10 +1,13 @@
 // The `bandwidth:` section of agent.yaml as a schema: the type is derived from it
-// and its output is already the timetable's own shape, so the composition root
-// hands it on without translating. examples/agent.yaml documents every key.
+// and its windows are already the timetable's own shape; timetableOf and
+// uplinkOptions turn the section into the scheduler's and the uplink's options,
+// so the composition root hands them on without translating. examples/agent.yaml
+// documents every key.
 import { z } from 'zod';
 import { byteSizeSchema } from '../../runtime/index.js';
 import { parseByteRate } from './byte-rate.js';
-import { ALL_DAYS, SECONDS_PER_DAY, parseDays, parseTimeOfDay, type TimetableWindow } from './timetable.js';
+import { ALL_DAYS, SECONDS_PER_DAY, parseDays, parseTimeOfDay, policyAt, type Timetable, type TimetableWindow } from './timetable.js';
+import type { UplinkOptions } from './uplink.js';
 import { isValidTimeZone } from './wall-clock.js';
 import { NameSchema } from '../../protocol/index.js';
 
@@ -129,3 +132,25 @@ export const BandwidthConfigSchema = z
   });
 
 export type BandwidthConfig = z.output<typeof BandwidthConfigSchema>;
+
+/** The timetable the section describes; without a timezone, the machine's. */
+export function timetableOf(bandwidth: BandwidthConfig): Timetable {
+  return {
+    baseRateBytesPerSecond: bandwidth.rate,
+    classes: bandwidth.classes,
+    windows: bandwidth.timetable,
+    timeZone: bandwidth.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+  };
+}
+
+/** The uplink's options, starting with the policy in force at `nowMs`. */
+export function uplinkOptions(bandwidth: BandwidthConfig, nowMs: number): UplinkOptions {
+  const timetable = timetableOf(bandwidth);
+  return {
+    classes: timetable.classes,
+    burstBytes: bandwidth.burstBytes,
+    maxInFlightBytes: bandwidth.maxInFlightBytes,
+    policy: policyAt(timetable, nowMs),
+    timeZone: timetable.timeZone,
+  };
+}

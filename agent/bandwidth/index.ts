@@ -34,6 +34,8 @@ export {
   BandwidthConfigSchema,
   DEFAULT_CLASSES,
   DEFAULT_FEED_CLASS,
+  timetableOf,
+  uplinkOptions,
   type BandwidthConfig,
 } from './bandwidth-config.js';
 export { InvalidRateError, InvalidTimetableError } from './errors.js';

@@ -16,10 +16,7 @@
 // and every request must name this agent in Host (request-guard.ts, before any route).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { DashboardAssets } from '../operations/dashboard/dashboard-assets.js';
-import type { DashboardHub } from '../operations/dashboard/dashboard-hub.js';
-import { renderDashboardPage } from '../operations/dashboard/dashboard-page.js';
-import { renderLoginPage } from '../operations/dashboard/login-page.js';
+import { renderDashboardPage, renderLoginPage, type DashboardAssets, type DashboardHub } from '../operations/dashboard/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 import { sameOrigin, type AdminAuth, type AdminIdentity } from './admin-auth.js';
 import type { OpenableEndpoint } from './admin-config.js';

@@ -23,19 +23,18 @@ import {
 import {
   DashboardAssets,
   DashboardHub,
-  HostSampler,
   LinkHistory,
   linkTimeline,
   MetricHistory,
   StatusSampler,
-  SystemInformationHostProbe,
   TIMELINE_SPAN_MS,
-  type HostProbe,
 } from './dashboard/index.js';
+import { HostSampler, SystemInformationHostProbe, type HostProbe } from './host/index.js';
 import { checkReadiness, type ReadinessCheck } from '../../runtime/index.js';
+import { timetableOf } from '../bandwidth/index.js';
 import { AdminAuth } from '../http/admin-auth.js';
 import { OperatorRoutes } from '../http/operator-routes.js';
-import { registerOperationsMetrics } from './metrics/operations-metrics.js';
+import { registerWatchMetrics } from './metrics/index.js';
 import type { LinkStateMachine } from '../replication/link-state.js';
 import type { FeedFlowTotals, SqliteDatabase } from '../store/index.js';
 
@@ -108,6 +107,8 @@ export function createOperations(options: OperationsOptions): Operations {
     log: alertLog,
   });
 
+  // The schedule the dashboard shows, with the zone the uplink applies it in.
+  const timetable = timetableOf(config.bandwidth);
   const history = new MetricHistory();
   const host = new HostSampler({ probe: options.hostProbe ?? new SystemInformationHostProbe(), clock });
   const linkHistory = new LinkHistory(db);
@@ -126,7 +127,7 @@ export function createOperations(options: OperationsOptions): Operations {
         context: {
           admin,
           loginRequired: auth.required,
-          schedule: { timezone: config.bandwidth.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, windows: config.bandwidth.timetable },
+          schedule: { timezone: timetable.timeZone, windows: timetable.windows },
         },
         status: { ...current, alerts: monitor.status() },
         host: host.status(),
@@ -179,7 +180,7 @@ export function createOperations(options: OperationsOptions): Operations {
     start(parts) {
       status = parts.status;
       sources = parts.sources;
-      registerOperationsMetrics(parts.metrics, {
+      registerWatchMetrics(parts.metrics, {
         status: parts.status,
         alerts: () => monitor.status(),
         host: () => host.status(),

@@ -31,6 +31,7 @@ import {
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
 } from '../../agent/config.js';
+import { maxSendBytesFor } from '../../agent/replication/replication-config.js';
 import {
   DEFAULT_MAX_BATCH_BYTES,
   PROTOCOL_VERSION,
@@ -219,12 +220,12 @@ export async function measureBareGrpcStream(batches: readonly PreEncodedBatch[],
 const ReplicationClient = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
 
 async function streamBatches(address: string, batches: readonly PreEncodedBatch[], window: number): Promise<BareGrpcResult> {
-  // The agent's channel options (agent/replication/grpc-relay-transport.ts, agent/main.ts).
+  // The agent's channel options (agent/replication/grpc-relay-transport.ts, agent/replication/replication-config.ts).
   const client = new ReplicationClient(address, grpc.credentials.createInsecure(), {
     'grpc.keepalive_time_ms': DEFAULT_KEEPALIVE_TIME_MS,
     'grpc.keepalive_timeout_ms': DEFAULT_KEEPALIVE_TIMEOUT_MS,
     'grpc.keepalive_permit_without_calls': 1,
-    'grpc.max_send_message_length': DEFAULT_BATCH_MAX_BYTES * 2 + 64 * 1024,
+    'grpc.max_send_message_length': maxSendBytesFor(DEFAULT_BATCH_MAX_BYTES),
     'grpc.enable_retries': 0,
   });
   const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();

@@ -4,8 +4,6 @@ export { DashboardAssets, APP_ASSET_PREFIX, UPLOT_ASSET_PREFIX, type DashboardAs
 export { DashboardHub, CLOSE_UNAUTHORIZED, DEFAULT_HEARTBEAT_MS, MAX_BUFFERED_BYTES, type DashboardHubOptions, type HubClientAccess } from './dashboard-hub.js';
 export { renderDashboardPage, escapeHtml, type DashboardPageOptions } from './dashboard-page.js';
 export { renderLoginPage, type LoginPageOptions } from './login-page.js';
-export { SystemInformationHostProbe, type HostProbe, type HostReading } from './host-probe.js';
-export { HostSampler, DEFAULT_HOST_SAMPLE_INTERVAL_MS, type HostSamplerOptions, type HostStatus } from './host-sampler.js';
 export { LinkHistory, type LinkHistoryEntry } from './link-history.js';
 export { linkTimeline, timeInState, TIMELINE_SPAN_MS, type TimelineSegment } from './link-timeline.js';
 export { MetricHistory, DEFAULT_HISTORY_SPAN_MS, MAX_HISTORY_POINTS, type FeedPoint, type HistoryPoint, type HistorySeries } from './metric-history.js';

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { AgentStatus } from '../agent-status.js';
 import type { AlertMonitor } from '../alerts/index.js';
 import type { FeedFlowTotals } from '../../store/index.js';
-import type { HostStatus } from './host-sampler.js';
+import type { HostStatus } from '../host/index.js';
 import type { FeedPoint, HistoryPoint, MetricHistory } from './metric-history.js';
 
 /** Default: a sample a second. */

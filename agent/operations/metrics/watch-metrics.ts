@@ -1,16 +1,17 @@
 // Prometheus metrics for what the operations side watches: alerts, the link's
-// state by name, silent sources, lag thresholds, the host, and open dashboards.
+// state by name, silent sources, lag thresholds, the host, and open dashboards
+// (what the journal, feeds and sources move is in agent-metrics.ts).
 // Read at scrape time like agent-metrics.ts; labels carry relay, feed, source,
 // rule and sink names only — never anything from a message.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentStatus } from '../agent-status.js';
 import { ALERT_RULES, type AlertRecord, type AlertsStatus } from '../alerts/index.js';
-import type { HostStatus } from '../dashboard/host-sampler.js';
+import type { HostStatus } from '../host/index.js';
 
 /** Link states exported one-hot, so a dashboard can colour by state. */
 const LINK_STATES = ['offline', 'connecting', 'streaming', 'backoff', 'paused', 'closed'] as const;
 
-export interface OperationsMetricsSources {
+export interface WatchMetricsSources {
   status: () => AgentStatus;
   alerts: () => AlertsStatus;
   host: () => HostStatus;
@@ -20,7 +21,7 @@ export interface OperationsMetricsSources {
   clock?: () => number;
 }
 
-export function registerOperationsMetrics(registry: Registry, sources: OperationsMetricsSources): void {
+export function registerWatchMetrics(registry: Registry, sources: WatchMetricsSources): void {
   const clock = sources.clock ?? Date.now;
   // Registered first, so its collect hook fills every metric below from one status read.
   new Gauge({ name: 'wardline_agent_alerts_firing', help: 'Alert conditions firing now, by rule', labelNames: ['rule'], registers: [registry], collect() {

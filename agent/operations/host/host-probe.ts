@@ -1,4 +1,4 @@
-// Reads the host's CPU and memory for the dashboard. An interface so tests can
+// Reads the host's CPU and memory for the dashboard and the metrics. An interface so tests can
 // hand in figures; SystemInformationHostProbe is the real one.
 import { cpus, loadavg } from 'node:os';
 import { mem } from 'systeminformation';
