@@ -18,6 +18,8 @@ class ScriptedLink implements FeedLink {
   hasFeed(feed: string): boolean {
     return feed === 'clinical' || feed === 'billing';
   }
+  /** The test delivers the relay's answers and Welcomes itself (onControlAnswer, onWelcome). */
+  listen(): void {}
   holdFeed(feed: string, reason: string): void {
     this.holds.set(feed, reason);
   }
@@ -59,8 +61,7 @@ describe('FeedControl', () => {
   });
 
   async function control(feeds = FEEDS, answerTimeoutMs = 200): Promise<FeedControl> {
-    const c = new FeedControl({ db, ledger, feeds, log, answerTimeoutMs });
-    c.attach([link]);
+    const c = new FeedControl({ db, ledger, feeds, links: [link], log, answerTimeoutMs });
     await c.start();
     return c;
   }
@@ -113,8 +114,7 @@ describe('FeedControl', () => {
     expect(link.holds.get('clinical')).toMatch(/revoked by the operator; waiting/);
     expect(link.requests).toEqual([{ kind: 'revoke', feed: 'clinical', reason: 'contract ended', ledgerHead: expect.any(Buffer), ledgerIndex: 3 }]);
     // Left pending across a restart: queued again at start.
-    const restarted = new FeedControl({ db, ledger, feeds: FEEDS, log });
-    restarted.attach([link]);
+    const restarted = new FeedControl({ db, ledger, feeds: FEEDS, links: [link], log });
     await restarted.start();
     expect(link.requests.at(-1)).toMatchObject({ kind: 'revoke', feed: 'clinical', reason: 'contract ended' });
 
@@ -161,8 +161,7 @@ describe('FeedControl', () => {
     expect(link.requests).toHaveLength(sent + 1);
     expect(link.requests.at(-1)).toMatchObject({ kind: 'revoke', feed: 'clinical' });
 
-    const other = new FeedControl({ db, ledger, feeds: [FEEDS[1]!], log });
-    other.attach([link]);
+    const other = new FeedControl({ db, ledger, feeds: [FEEDS[1]!], links: [link], log });
     other.onWelcome('cloud', new Set(['billing']));
     expect(other.feedStatus('billing')).toMatchObject({ state: 'active', revokedAtRelay: true });
   });

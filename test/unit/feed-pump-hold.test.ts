@@ -134,7 +134,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     stops.push(autoAck(pump, session));
     await append(30);
     while (recording === 0) await sleep(1);
-    pump.hold('paused by the operator');
+    pump.setHold('operator', 'paused by the operator');
     const heldAt = performance.now();
     const sentBefore = session.sent.length;
     await sleep(200);
@@ -147,7 +147,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     expect(ledger.head()!.index).toBe(sentBefore + 1);
     expect(await pump.whenIdle(1000)).toBe(true);
 
-    pump.release();
+    pump.setHold('operator', null);
     while (pump.window.ackedSeq < 40) await sleep(5);
     const ranges = session.sent.map((s) => [s.batch.firstSeq, s.batch.lastSeq]);
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBe(ranges[i - 1]![1]! + 1);
@@ -158,7 +158,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     const { pump, session } = start({ recordBatch });
     await append(5);
     while (session.sent.length === 0) await sleep(2);
-    pump.hold('paused');
+    pump.setHold('operator', 'paused');
     expect(await pump.whenIdle(50)).toBe(false);
     const idle = pump.whenIdle(1000);
     pump.onAck(session.sent[0]!.batch.lastSeq, false);
