@@ -8,6 +8,7 @@ import { FeedControl, FeedControlError, type FeedLink } from '../../agent/contro
 import { EgressLedger, type LedgerRecord } from '../../agent/audit/index.js';
 import type { FeedControlRequest } from '../../agent/replication/relay-transport.js';
 import { openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 class ScriptedLink implements FeedLink {
@@ -48,12 +49,15 @@ describe('FeedControl', () => {
   let db: SqliteDatabase;
   let ledger: EgressLedger;
   let link: ScriptedLink;
+  /** The relay-answer timeout runs on these: a test that lets it pass moves time instead of waiting. */
+  let timers: ManualTimers;
 
   beforeEach(() => {
     dir = makeTempDir();
     db = openAgentDatabase(join(dir.path, 'agent.db'));
     ledger = new EgressLedger(db);
     link = new ScriptedLink();
+    timers = new ManualTimers();
   });
   afterEach(() => {
     db.close();
@@ -61,7 +65,7 @@ describe('FeedControl', () => {
   });
 
   async function control(feeds = FEEDS, answerTimeoutMs = 200): Promise<FeedControl> {
-    const c = new FeedControl({ db, ledger, feeds, links: [link], log, answerTimeoutMs });
+    const c = new FeedControl({ db, ledger, feeds, links: [link], log, answerTimeoutMs, timers });
     await c.start();
     return c;
   }
@@ -109,7 +113,11 @@ describe('FeedControl', () => {
 
   it('revokes: pending while the relay does not answer, recorded when it does, then refuses resume', async () => {
     const c = await control();
-    const pending = await c.revoke('clinical', { reason: 'contract ended' });
+    const revoking = c.revoke('clinical', { reason: 'contract ended' });
+    // The relay does not answer: the answer timeout passes.
+    await timers.whenArmed();
+    timers.advance(200);
+    const pending = await revoking;
     expect(pending).toMatchObject({ state: 'revoking', relayAnswer: null });
     expect(link.holds.get('clinical')).toMatch(/revoked by the operator; waiting/);
     expect(link.requests).toEqual([{ kind: 'revoke', feed: 'clinical', reason: 'contract ended', ledgerHead: expect.any(Buffer), ledgerIndex: 3 }]);

@@ -7,6 +7,7 @@ import { Uplink, type BandwidthPolicy } from '../../agent/bandwidth/index.js';
 import { FeedPump } from '../../agent/replication/feed-pump.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { FakeRelay } from '../support/fake-relay-transport.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
@@ -41,7 +42,8 @@ describe('FeedPump', () => {
       events: Array.from({ length: count }, (_, i) => ({ stream, key: `k${i}`, op: 'upsert' as const, contentType: 'json', body: Buffer.alloc(bodyBytes, 97 + (i % 26)), headers: {} })),
     });
 
-  function pumpWith(uplink: Uplink, className = 'bulk') {
+  /** With `timers`, the pump's clock and timers are manual: the test moves time. */
+  function pumpWith(uplink: Uplink, className = 'bulk', timers?: ManualTimers) {
     // The relay's end of the stream records batches; the test answers them.
     const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
@@ -54,7 +56,8 @@ describe('FeedPump', () => {
       maxInFlight: 4,
       emptyBatchIntervalMs: 60_000,
       savedAckedSeq: 0,
-      clock: Date.now,
+      clock: timers?.clock ?? Date.now,
+      ...(timers ? { timers } : {}),
     });
     pump.reset(0);
     pump.start({ session, signal: controller.signal, maxBatchBytes: 1 << 20 });
@@ -110,17 +113,20 @@ describe('FeedPump', () => {
 
   it('holds a few new events for the previous batch\'s ack, but at most 200 ms; every batch announces the journal head', async () => {
     const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
-    const { session } = pumpWith(uplink);
+    const timers = new ManualTimers();
+    const { session } = pumpWith(uplink, 'bulk', timers);
     await append('imaging', 1, 100);
     await session.whenSent(1);
-    const firstSentAt = Date.now();
+    const firstSentAt = timers.clock();
     await append('imaging', 1, 100);
-    await new Promise((r) => setTimeout(r, 50));
+    // The pump arms its hold rather than sending.
+    await timers.whenArmed();
     // Unacked batch in flight: the new event waits for it...
     expect(session.sent.length).toBe(1);
     // ...but not for an ack that is slow to come (a line queueing behind bulk).
+    timers.advance(200);
     await session.whenSent(2, 2000);
-    expect(Date.now() - firstSentAt).toBeLessThan(600);
+    expect(timers.clock() - firstSentAt).toBeLessThan(600);
     for (const batch of session.sent) expect(batch.journalHeadSeq).toBeGreaterThanOrEqual(batch.lastSeq);
   });
 
