@@ -10,6 +10,7 @@ import { Uplink } from '../../agent/bandwidth/index.js';
 import { FeedPump, type PumpEgressRecorder } from '../../agent/replication/feed-pump.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { FakeRelay, type FakeRelaySession } from '../support/fake-relay-transport.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,7 +41,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
       events: Array.from({ length: count }, (_, i) => ({ stream: 'adt', key: `k${i}`, op: 'upsert' as const, contentType: 'json', body: Buffer.from(`{"n":${i}}`), headers: {} })),
     });
 
-  function start(egress: PumpEgressRecorder, options: { maxEvents?: number } = {}) {
+  function start(egress: PumpEgressRecorder, options: { maxEvents?: number; timers?: ManualTimers } = {}) {
     const uplink = new Uplink({ classes: ['standard'] });
     const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
@@ -54,6 +55,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
       emptyBatchIntervalMs: 60_000,
       savedAckedSeq: 0,
       clock: Date.now,
+      ...(options.timers ? { timers: options.timers } : {}),
       egress,
     });
     pump.reset(0);
@@ -136,11 +138,15 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
   });
 
   it('tells when what was handed over is acknowledged', async () => {
-    const { pump, session } = start({ recordBatch });
+    // whenIdle's timeout runs on manual timers: the test lets it pass instead of waiting.
+    const timers = new ManualTimers();
+    const { pump, session } = start({ recordBatch }, { timers });
     await append(5);
     while (session.sends.length === 0) await sleep(2);
     pump.setHold('operator', 'paused');
-    expect(await pump.whenIdle(50)).toBe(false);
+    const timedOut = pump.whenIdle(50);
+    timers.advance(50);
+    expect(await timedOut).toBe(false);
     const idle = pump.whenIdle(1000);
     pump.onAck(session.sends[0]!.batch.lastSeq, false);
     expect(await idle).toBe(true);
