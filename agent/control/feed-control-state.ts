@@ -1,5 +1,5 @@
 // The operator's control state of one feed and the only moves between states.
-// Pure: feed-control.ts asks transition() for every change and records what it
+// Pure: feed-control.ts asks transitionFeedControl() for every change and records what it
 // answers; nothing else decides a feed's next state.
 //
 // Why "revoked at the relay only" is not a sixth state: it is the relay's word,
@@ -61,14 +61,14 @@ export class IllegalFeedControlTransitionError extends Error {
 }
 
 /** The state after `event` in state `from`; throws IllegalFeedControlTransitionError for a move the table refuses. */
-export function transition(from: FeedControlState, event: FeedControlEvent, relayHoldsRevoked = false): FeedControlState {
+export function transitionFeedControl(from: FeedControlState, event: FeedControlEvent, relayHoldsRevoked = false): FeedControlState {
   const to = FEED_CONTROL_TRANSITIONS[event][from] ?? (relayHoldsRevoked ? WHILE_REVOKED_AT_RELAY[event]?.[from] : undefined);
   if (to === undefined) throw new IllegalFeedControlTransitionError(from, event);
   return to;
 }
 
 /** Whether the table allows `event` in state `from`. */
-export function allows(from: FeedControlState, event: FeedControlEvent, relayHoldsRevoked = false): boolean {
+export function feedControlAllows(from: FeedControlState, event: FeedControlEvent, relayHoldsRevoked = false): boolean {
   return FEED_CONTROL_TRANSITIONS[event][from] !== undefined || (relayHoldsRevoked && WHILE_REVOKED_AT_RELAY[event]?.[from] !== undefined);
 }
 

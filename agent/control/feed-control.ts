@@ -23,7 +23,7 @@ import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
 import type { FeedControlAnswer, FeedControlRequest } from '../replication/relay-transport.js';
 import { systemTimers, type Timers } from '../replication/timers.js';
 import { FeedControlError } from './errors.js';
-import { allows, transition, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
+import { feedControlAllows, transitionFeedControl, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
 import { FeedControlStore, type FeedControlRow } from './feed-control-store.js';
 import type { SqliteDatabase } from '../store/index.js';
 
@@ -219,7 +219,7 @@ export class FeedControl implements FeedLinkListener {
       const started = this.clock();
       const link = this.linkOf(feed);
       const state = this.stateOf(feed);
-      if (!allows(state, 'pause')) {
+      if (!feedControlAllows(state, 'pause')) {
         throw new FeedControlError(`feed ${feed} is ${state}, not active: there is nothing to pause${state === 'revoked' ? ' (re-enable it with wardline agent reenable)' : ''}`, 'conflict', feed);
       }
       // First, synchronously: from here on no batch of this feed is handed over.
@@ -244,7 +244,7 @@ export class FeedControl implements FeedLinkListener {
       const started = this.clock();
       const link = this.linkOf(feed);
       const state = this.stateOf(feed);
-      if (!allows(state, 'resume')) {
+      if (!feedControlAllows(state, 'resume')) {
         throw new FeedControlError(`feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, 'conflict', feed);
       }
       if (state === 'active') {
@@ -288,7 +288,7 @@ export class FeedControl implements FeedLinkListener {
       const started = this.clock();
       this.linkOf(feed);
       const state = this.stateOf(feed);
-      if (!allows(state, 'reenable', this.revokedAtRelayOnly.has(feed))) {
+      if (!feedControlAllows(state, 'reenable', this.revokedAtRelayOnly.has(feed))) {
         throw new FeedControlError(`feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, 'conflict', feed);
       }
       const reason = context.reason ?? 're-enabled by the operator';
@@ -341,7 +341,7 @@ export class FeedControl implements FeedLinkListener {
     const feed = answer.feed;
     if (!this.feeds.has(feed)) return;
     const current = this.stateOf(feed);
-    const next = transition(current, answer.kind === 'revoke' ? 'relay-revoked' : 'relay-reinstated');
+    const next = transitionFeedControl(current, answer.kind === 'revoke' ? 'relay-revoked' : 'relay-reinstated');
     const details: JsonObject =
       answer.kind === 'revoke'
         ? {
@@ -372,7 +372,7 @@ export class FeedControl implements FeedLinkListener {
 
   /** Writes the action's record and the feed's new state (the table's answer; checked by the caller) in one transaction. */
   private async recordState(feed: string, type: FeedControlEvent, context: ControlRequestContext, figures: Record<string, number>): Promise<LedgerRecord> {
-    const state = transition(this.stateOf(feed), type, this.revokedAtRelayOnly.has(feed));
+    const state = transitionFeedControl(this.stateOf(feed), type, this.revokedAtRelayOnly.has(feed));
     const at = this.clock();
     const reason = context.reason ?? (state === 'active' ? null : HOLD_REASONS[state]);
     const record = await this.ledger.append(

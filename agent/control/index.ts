@@ -6,8 +6,8 @@ export {
   FEED_CONTROL_TRANSITIONS,
   IllegalFeedControlTransitionError,
   WHILE_REVOKED_AT_RELAY,
-  allows,
-  transition,
+  feedControlAllows,
+  transitionFeedControl,
   type FeedControlEvent,
   type FeedControlState,
 } from './feed-control-state.js';

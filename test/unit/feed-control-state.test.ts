@@ -10,8 +10,8 @@ import {
   FeedControl,
   IllegalFeedControlTransitionError,
   UnknownFeedControlStateError,
-  allows,
-  transition,
+  feedControlAllows,
+  transitionFeedControl,
   type FeedControlEvent,
   type FeedControlState,
 } from '../../agent/control/index.js';
@@ -33,12 +33,12 @@ describe('feed control transitions', () => {
       const expected = EXPECTED[from][event];
       it(`${from} --${event}--> ${expected === '-' ? 'refused' : expected}`, () => {
         if (expected === '-') {
-          expect(allows(from, event)).toBe(false);
-          expect(() => transition(from, event)).toThrow(IllegalFeedControlTransitionError);
-          expect(() => transition(from, event)).toThrow(`feed control: ${event} is not allowed in state ${from}`);
+          expect(feedControlAllows(from, event)).toBe(false);
+          expect(() => transitionFeedControl(from, event)).toThrow(IllegalFeedControlTransitionError);
+          expect(() => transitionFeedControl(from, event)).toThrow(`feed control: ${event} is not allowed in state ${from}`);
         } else {
-          expect(allows(from, event)).toBe(true);
-          expect(transition(from, event)).toBe(expected);
+          expect(feedControlAllows(from, event)).toBe(true);
+          expect(transitionFeedControl(from, event)).toBe(expected);
         }
       });
     }
@@ -48,16 +48,16 @@ describe('feed control transitions', () => {
     for (const from of FEED_CONTROL_STATES) {
       for (const event of FEED_CONTROL_EVENTS) {
         const expected = event === 'reenable' && (from === 'active' || from === 'paused') ? 'reinstating' : EXPECTED[from][event];
-        if (expected === '-') expect(() => transition(from, event, true)).toThrow(IllegalFeedControlTransitionError);
-        else expect(transition(from, event, true)).toBe(expected);
+        if (expected === '-') expect(() => transitionFeedControl(from, event, true)).toThrow(IllegalFeedControlTransitionError);
+        else expect(transitionFeedControl(from, event, true)).toBe(expected);
       }
     }
   });
 
   it('the relay\'s answers are never refused: they are recorded whatever the state', () => {
     for (const from of FEED_CONTROL_STATES) {
-      expect(allows(from, 'relay-revoked')).toBe(true);
-      expect(allows(from, 'relay-reinstated')).toBe(true);
+      expect(feedControlAllows(from, 'relay-revoked')).toBe(true);
+      expect(feedControlAllows(from, 'relay-reinstated')).toBe(true);
     }
   });
 
