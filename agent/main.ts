@@ -99,13 +99,6 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Every batch is recorded here before it leaves; pause, resume, revoke and
   // policy changes too, with each feed's persisted control state.
   const ledger = new EgressLedger(db, { retentionDays: config.audit.retentionDays });
-  const feedControl = new FeedControl({
-    db,
-    ledger,
-    feeds: config.feeds.map((f) => ({ name: f.name, relay: f.relay, policyVersion: policies.get(f.name)?.version ?? 0, policyDigest: policies.get(f.name)?.fingerprint ?? null })),
-    log,
-  });
-  const holds = feedControl.holds();
 
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
@@ -128,12 +121,16 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       uplink,
       log,
       egress: ledger,
-      holds,
-      onControlAnswer: feedControl.onControlAnswer,
-      onWelcome: feedControl.onWelcome,
     });
   });
-  feedControl.attach(replicators);
+  // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.
+  const feedControl = new FeedControl({
+    db,
+    ledger,
+    feeds: config.feeds.map((f) => ({ name: f.name, relay: f.relay, policyVersion: policies.get(f.name)?.version ?? 0, policyDigest: policies.get(f.name)?.fingerprint ?? null })),
+    links: replicators,
+    log,
+  });
   // Policy changes are recorded, and unanswered revokes queued, before any batch can leave.
   await feedControl.start();
 

@@ -4,15 +4,8 @@
 // effect), so the state and its record are committed together or not at all.
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/index.js';
-
-/**
- * active: sends. paused: holds its backlog. revoking: held; the revoke waits
- * for the relay's answer. revoked: held; the relay deleted the feed. reinstating:
- * held; the re-enable waits for the relay's answer.
- */
-export type FeedControlState = 'active' | 'paused' | 'revoking' | 'revoked' | 'reinstating';
-
-export const FEED_CONTROL_STATES: readonly FeedControlState[] = ['active', 'paused', 'revoking', 'revoked', 'reinstating'];
+import { UnknownFeedControlStateError } from './errors.js';
+import { FEED_CONTROL_STATES, parseFeedControlState, type FeedControlState } from './feed-control-state.js';
 
 export interface FeedControlRow {
   feed: string;
@@ -44,7 +37,10 @@ export class FeedControlStore {
     );
   }
 
-  /** Every feed ever controlled or recorded, by name. A feed with no row is active. */
+  /**
+   * Every feed ever controlled or recorded, by name. A feed with no row is active.
+   * Throws UnknownFeedControlStateError for a state this agent does not know.
+   */
   all(): Map<string, FeedControlRow> {
     const rows = this.selectAll.all() as { feed: string; state: string; reason: string | null; policy_version: number | null; policy_digest: string | null; updated_at_ms: number }[];
     return new Map(
@@ -52,8 +48,7 @@ export class FeedControlStore {
         r.feed,
         {
           feed: r.feed,
-          // An unknown word (a newer agent's state) holds the feed rather than sending it.
-          state: (FEED_CONTROL_STATES as readonly string[]).includes(r.state) ? (r.state as FeedControlState) : 'paused',
+          state: stateOf(r.feed, r.state),
           reason: r.reason,
           policyVersion: r.policy_version,
           policyDigest: r.policy_digest,
@@ -70,4 +65,11 @@ export class FeedControlStore {
   setPolicy(feed: string, version: number, digest: string | null, atMs: number): void {
     this.upsertPolicy.run(feed, version, digest, atMs);
   }
+}
+
+/** A stored word as a state; a word this agent does not know stops it loudly rather than guess. */
+function stateOf(feed: string, word: string): FeedControlState {
+  const state = parseFeedControlState(word);
+  if (state === undefined) throw new UnknownFeedControlStateError(feed, word, FEED_CONTROL_STATES);
+  return state;
 }

@@ -21,8 +21,10 @@
 //     keeps its hold (failing closed: nothing leaves unrecorded).
 import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
 import type { FeedControlAnswer, FeedControlRequest } from '../replication/relay-transport.js';
+import { systemTimers, type Timers } from '../replication/timers.js';
 import { FeedControlError } from './errors.js';
-import { FeedControlStore, type FeedControlRow, type FeedControlState } from './feed-control-store.js';
+import { feedControlAllows, transitionFeedControl, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
+import { FeedControlStore, type FeedControlRow } from './feed-control-store.js';
 import type { SqliteDatabase } from '../store/index.js';
 
 /** How long pause waits for batches already handed over to be acknowledged, in ms. */
@@ -30,9 +32,19 @@ export const DEFAULT_PAUSE_SETTLE_MS = 1_000;
 /** How long revoke and re-enable wait for the relay's answer before answering "pending", in ms. */
 export const DEFAULT_RELAY_ANSWER_TIMEOUT_MS = 10_000;
 
+/** What a link tells the feed controls, as it happens. */
+export interface FeedLinkListener {
+  /** The relay answered a revoke or reinstate, possibly on a later stream than the request's. */
+  onControlAnswer(relay: string, answer: FeedControlAnswer): void;
+  /** A Welcome arrived; `revoked` are the feeds the relay holds as revoked. Called before any batch is sent. */
+  onWelcome(relay: string, revoked: ReadonlySet<string>): void;
+}
+
 /** What a replicator offers the feed controls (Replicator implements it). */
 export interface FeedLink {
   hasFeed(feed: string): boolean;
+  /** Tells `listener` of the relay's answers and Welcomes from now on. */
+  listen(listener: FeedLinkListener): void;
   holdFeed(feed: string, reason: string): void;
   releaseFeed(feed: string): void;
   feedStatus(feed: string): { sentSeq: number; ackedSeq: number; inFlight: number } | undefined;
@@ -60,12 +72,20 @@ export interface FeedControlOptions {
   db: SqliteDatabase;
   ledger: EgressLedger;
   feeds: readonly ControlledFeed[];
+  /**
+   * The replicators that send the feeds, built before this object: it holds
+   * their feeds as persisted and listens to them here, so it is whole once
+   * constructed. None = no feed can be acted on (reading state only).
+   */
+  links?: readonly FeedLink[];
   log: FeedControlLogger;
   /** Default DEFAULT_PAUSE_SETTLE_MS. */
   settleTimeoutMs?: number;
   /** Default DEFAULT_RELAY_ANSWER_TIMEOUT_MS. */
   answerTimeoutMs?: number;
   clock?: () => number;
+  /** Default: the system timers. */
+  timers?: Timers;
 }
 
 /** Who asked, for the record: "cli", "http 10.1.2.3", "dashboard". */
@@ -108,10 +128,11 @@ interface AnswerWaiter {
   resolve: (record: LedgerRecord) => void;
 }
 
-export class FeedControl {
+export class FeedControl implements FeedLinkListener {
   private readonly store: FeedControlStore;
   private readonly ledger: EgressLedger;
   private readonly clock: () => number;
+  private readonly timers: Timers;
   private readonly feeds: Map<string, ControlledFeed>;
   private readonly rows: Map<string, FeedControlRow>;
   private readonly links = new Map<string, FeedLink>();
@@ -124,11 +145,20 @@ export class FeedControl {
     this.store = new FeedControlStore(options.db);
     this.ledger = options.ledger;
     this.clock = options.clock ?? Date.now;
+    this.timers = options.timers ?? systemTimers;
     this.feeds = new Map(options.feeds.map((f) => [f.name, f]));
     this.rows = this.store.all();
+    const links = options.links ?? [];
+    for (const feed of this.feeds.keys()) {
+      const link = links.find((l) => l.hasFeed(feed));
+      if (link) this.links.set(feed, link);
+    }
+    // Before any replicator starts: a feed paused or revoked before the agent started stays held.
+    for (const [feed, reason] of this.holds()) this.links.get(feed)?.holdFeed(feed, reason);
+    for (const link of links) link.listen(this);
   }
 
-  /** The holds replicators must start with: every feed not active, with why. */
+  /** The holds the replicators start with (applied at construction): every feed not active, with why. */
   holds(): Map<string, string> {
     const holds = new Map<string, string>();
     for (const feed of this.feeds.keys()) {
@@ -136,14 +166,6 @@ export class FeedControl {
       if (state !== 'active') holds.set(feed, HOLD_REASONS[state]);
     }
     return holds;
-  }
-
-  /** Wires the replicators (built with holds() and this object's callbacks). */
-  attach(links: readonly FeedLink[]): void {
-    for (const feed of this.feeds.keys()) {
-      const link = links.find((l) => l.hasFeed(feed));
-      if (link) this.links.set(feed, link);
-    }
   }
 
   /**
@@ -197,7 +219,7 @@ export class FeedControl {
       const started = this.clock();
       const link = this.linkOf(feed);
       const state = this.stateOf(feed);
-      if (state !== 'active' && state !== 'paused') {
+      if (!feedControlAllows(state, 'pause')) {
         throw new FeedControlError(`feed ${feed} is ${state}, not active: there is nothing to pause${state === 'revoked' ? ' (re-enable it with wardline agent reenable)' : ''}`, 'conflict', feed);
       }
       // First, synchronously: from here on no batch of this feed is handed over.
@@ -205,7 +227,7 @@ export class FeedControl {
       let record: LedgerRecord | null = null;
       if (state === 'active') {
         const figures = this.figures(feed);
-        record = await this.recordState(feed, 'pause', 'paused', context, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq, inFlight: figures.inFlight });
+        record = await this.recordState(feed, 'pause', context, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq, inFlight: figures.inFlight });
       }
       const settled = await link.whenFeedIdle(feed, this.options.settleTimeoutMs ?? DEFAULT_PAUSE_SETTLE_MS);
       const figures = this.figures(feed);
@@ -222,16 +244,16 @@ export class FeedControl {
       const started = this.clock();
       const link = this.linkOf(feed);
       const state = this.stateOf(feed);
+      if (!feedControlAllows(state, 'resume')) {
+        throw new FeedControlError(`feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, 'conflict', feed);
+      }
       if (state === 'active') {
         link.releaseFeed(feed);
         return this.result(feed, false, null, started, null, `feed ${feed} was not paused`);
       }
-      if (state !== 'paused') {
-        throw new FeedControlError(`feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, 'conflict', feed);
-      }
       const figures = this.figures(feed);
       // Recorded before the release, so nothing leaves ahead of its record.
-      const record = await this.recordState(feed, 'resume', 'active', context, { ackedSeq: figures.ackedSeq });
+      const record = await this.recordState(feed, 'resume', context, { ackedSeq: figures.ackedSeq });
       link.releaseFeed(feed);
       return this.result(feed, true, record, started, null, `feed ${feed} resumed from seq ${figures.sentSeq + 1}`);
     });
@@ -249,7 +271,7 @@ export class FeedControl {
       link.holdFeed(feed, HOLD_REASONS.revoking);
       const figures = this.figures(feed);
       const reason = context.reason ?? 'revoked by the operator';
-      const record = await this.recordState(feed, 'revoke', 'revoking', { ...context, reason }, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq });
+      const record = await this.recordState(feed, 'revoke', { ...context, reason }, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq });
       const answer = this.waitForAnswer(feed, 'revoke');
       this.request(feed, 'revoke', reason, record);
       const recorded = await answer;
@@ -266,11 +288,11 @@ export class FeedControl {
       const started = this.clock();
       this.linkOf(feed);
       const state = this.stateOf(feed);
-      if (!['revoked', 'revoking', 'reinstating'].includes(state) && !this.revokedAtRelayOnly.has(feed)) {
+      if (!feedControlAllows(state, 'reenable', this.revokedAtRelayOnly.has(feed))) {
         throw new FeedControlError(`feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, 'conflict', feed);
       }
       const reason = context.reason ?? 're-enabled by the operator';
-      const record = await this.recordState(feed, 'reenable', 'reinstating', { ...context, reason }, {});
+      const record = await this.recordState(feed, 'reenable', { ...context, reason }, {});
       const answer = this.waitForAnswer(feed, 'reinstate');
       this.request(feed, 'reinstate', reason, record);
       const recorded = await answer;
@@ -281,14 +303,14 @@ export class FeedControl {
     });
   }
 
-  /** For ReplicatorOptions.onControlAnswer: records the relay's answer and moves the state on. */
+  /** FeedLinkListener: records the relay's answer and moves the state on. */
   readonly onControlAnswer = (relay: string, answer: FeedControlAnswer): void => {
     void this.recordAnswer(relay, answer).catch((error: unknown) =>
       this.options.log.error({ err: error, feed: answer.feed, relay }, 'cannot record the relay\'s answer in the egress ledger; it is recorded when the relay answers again'),
     );
   };
 
-  /** For ReplicatorOptions.onWelcome: reconciles what the relay holds as revoked with what this agent does. */
+  /** FeedLinkListener: reconciles what the relay holds as revoked with what this agent does. */
   readonly onWelcome = (relay: string, revoked: ReadonlySet<string>): void => {
     for (const feed of this.feeds.values()) {
       if (feed.relay !== relay) continue;
@@ -319,8 +341,7 @@ export class FeedControl {
     const feed = answer.feed;
     if (!this.feeds.has(feed)) return;
     const current = this.stateOf(feed);
-    const next: FeedControlState =
-      answer.kind === 'revoke' ? (current === 'revoking' || current === 'revoked' ? 'revoked' : current) : current === 'reinstating' ? 'active' : current;
+    const next = transitionFeedControl(current, answer.kind === 'revoke' ? 'relay-revoked' : 'relay-reinstated');
     const details: JsonObject =
       answer.kind === 'revoke'
         ? {
@@ -349,8 +370,9 @@ export class FeedControl {
     }
   }
 
-  /** Writes the action's record and the feed's new state in one transaction. */
-  private async recordState(feed: string, type: string, state: FeedControlState, context: ControlRequestContext, figures: Record<string, number>): Promise<LedgerRecord> {
+  /** Writes the action's record and the feed's new state (the table's answer; checked by the caller) in one transaction. */
+  private async recordState(feed: string, type: FeedControlEvent, context: ControlRequestContext, figures: Record<string, number>): Promise<LedgerRecord> {
+    const state = transitionFeedControl(this.stateOf(feed), type, this.revokedAtRelayOnly.has(feed));
     const at = this.clock();
     const reason = context.reason ?? (state === 'active' ? null : HOLD_REASONS[state]);
     const record = await this.ledger.append(
@@ -378,12 +400,12 @@ export class FeedControl {
       const waiters = this.answerWaiters.get(feed) ?? new Set<AnswerWaiter>();
       this.answerWaiters.set(feed, waiters);
       const done = (record: LedgerRecord | null): void => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         waiters.delete(waiter);
         resolve(record);
       };
       const waiter: AnswerWaiter = { kind, resolve: done };
-      const timer = setTimeout(() => done(null), this.options.answerTimeoutMs ?? DEFAULT_RELAY_ANSWER_TIMEOUT_MS);
+      const timer = this.timers.setTimeout(() => done(null), this.options.answerTimeoutMs ?? DEFAULT_RELAY_ANSWER_TIMEOUT_MS);
       waiters.add(waiter);
     });
   }

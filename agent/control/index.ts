@@ -1,6 +1,17 @@
 // The operator's controls over what leaves: what others may use.
-export { FeedControlError, type FeedControlErrorReason } from './errors.js';
-export { FEED_CONTROL_STATES, FeedControlStore, type FeedControlRow, type FeedControlState } from './feed-control-store.js';
+export { FeedControlError, UnknownFeedControlStateError, type FeedControlErrorReason } from './errors.js';
+export {
+  FEED_CONTROL_EVENTS,
+  FEED_CONTROL_STATES,
+  FEED_CONTROL_TRANSITIONS,
+  IllegalFeedControlTransitionError,
+  WHILE_REVOKED_AT_RELAY,
+  feedControlAllows,
+  transitionFeedControl,
+  type FeedControlEvent,
+  type FeedControlState,
+} from './feed-control-state.js';
+export { FeedControlStore, type FeedControlRow } from './feed-control-store.js';
 export {
   DEFAULT_PAUSE_SETTLE_MS,
   DEFAULT_RELAY_ANSWER_TIMEOUT_MS,
@@ -10,5 +21,6 @@ export {
   type FeedControlOptions,
   type FeedControlResult,
   type FeedLink,
+  type FeedLinkListener,
 } from './feed-control.js';
 export { createFeedAdminRoutes, MAX_REASON_LENGTH, type AdminRequest, type AdminRequestHandler, type AdminResponse } from '../http/feed-control-routes.js';

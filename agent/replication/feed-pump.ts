@@ -16,9 +16,9 @@
 //  4. A quiet feed still advances its high-water mark every emptyBatchIntervalMs.
 //  5. The operator pauses or revokes the feed while a batch is being prepared:
 //     the hold is checked again right before the hand-over, in the same
-//     synchronous step as the send, so once hold() has returned no batch of
+//     synchronous step as the send, so once setHold() has returned no batch of
 //     this feed reaches the transport; a prepared batch is dropped (its permit
-//     handed back) and read again after release().
+//     handed back) and read again once the hold is lifted.
 //  6. The egress ledger cannot be written: the batch is not sent (nothing
 //     leaves without its record); the stream closes and the replicator retries.
 //  7. The relay's mark is beyond the journal head (FeedWindow, failure mode 4):
@@ -30,6 +30,7 @@ import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
+import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
 const COMPRESSION_RATIO_WEIGHT = 0.5;
@@ -48,6 +49,27 @@ const SMALL_BATCH_SEQS = 256;
 const SMALL_BATCH_HOLD_MS = 200;
 /** Events shaped by the feed policy between two yields to the event loop (~10–20 ms of work). */
 const POLICY_SLICE_EVENTS = 200;
+
+/**
+ * Who holds a feed back. trimmed: the journal no longer holds what the feed
+ * must send next (until the next Welcome). integrity: the relay's mark is beyond
+ * the journal head (FeedWindow incident). relay: the relay refuses the feed
+ * (revoked there). operator: paused or revoked by the operator.
+ */
+export type FeedHolder = 'trimmed' | 'integrity' | 'relay' | 'operator';
+
+/** Whether the feed may send, and if not, who holds it and why: the answer to "why is this feed not sending". */
+export type FeedGate = { state: 'open' } | { state: 'held'; by: FeedHolder; reason: string; sinceMs?: number };
+
+/** The holders set through setHold(); `integrity` is the window's incident, read from it (FeedWindow owns it). */
+export type SettableFeedHolder = Exclude<FeedHolder, 'integrity'>;
+
+/**
+ * When several hold a feed at once, the first of these is the gate's answer
+ * (status `blocked` names it). They are kept apart because each is lifted by its
+ * own party: an operator's resume does not end a refusal at the relay.
+ */
+const HOLDERS: readonly FeedHolder[] = ['trimmed', 'integrity', 'relay', 'operator'];
 
 export interface ReplicatedFeed {
   name: string;
@@ -119,10 +141,12 @@ export interface FeedPumpOptions {
   /** The acked seq saved locally: what status shows before the first Welcome. */
   savedAckedSeq: number;
   clock: () => number;
+  /** Default: the system timers. */
+  timers?: Timers;
   log?: { error(fields: object, message: string): void };
   /** Where each batch is recorded before it is sent; none = no ledger (tests). */
   egress?: PumpEgressRecorder;
-  /** Start held (a feed paused or revoked before the agent started); the reason shows in status. */
+  /** Start held by the operator (a feed paused or revoked before the agent started); the reason shows in status. */
   hold?: string | null;
 }
 
@@ -152,12 +176,8 @@ export class FeedPump {
   private batchesAcked = 0;
   private duplicateAcks = 0;
   private nacks = 0;
-  /** Set when the feed cannot go on without skipping events; cleared by the next Welcome. */
-  private stopped: string | null = null;
-  /** Why the operator holds the feed (pause, revoke); null when it may send. */
-  private holdReason: string | null;
-  /** Why the relay refuses the feed (revoked there); null when it does not. */
-  private relayRefusal: string | null = null;
+  /** Who holds the feed back and why; the gate is the first of them by HOLDERS. Set only through setHold(). */
+  private readonly holds = new Map<SettableFeedHolder, { reason: string; sinceMs: number }>();
   /** True while a stream is open (between start() and its abort). */
   private streaming = false;
   private readonly idleWaiters = new Set<() => void>();
@@ -166,13 +186,15 @@ export class FeedPump {
   /** The next batch, read and being encoded while the previous one is handed over. */
   private ahead: PreparedBatch | undefined;
   /** Wakes the pump when a small batch's hold (SMALL_BATCH_HOLD_MS) runs out. */
-  private holdTimer: ReturnType<typeof setTimeout> | undefined;
+  private holdTimer: TimerHandle | undefined;
+  private readonly timers: Timers;
 
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
+    this.timers = options.timers ?? systemTimers;
     this.window = new FeedWindow(options.spec.name, options.maxInFlight);
     this.window.reset(options.savedAckedSeq, options.journal.head);
-    this.holdReason = options.hold ?? null;
+    if (options.hold != null) this.setHold('operator', options.hold);
     this.identifierScan = options.spec.policy ? new IdentifierScan(options.spec.policy.scan) : undefined;
     this.ackedBytes = new RateMeter(options.clock);
     this.ackedEvents = new RateMeter(options.clock);
@@ -197,34 +219,41 @@ export class FeedPump {
     this.ahead = undefined;
     const incident = this.window.reset(highWaterSeq, this.options.journal.head);
     this.lastBatchAtMs = 0;
-    this.stopped = null;
+    // A new stream reads again from the relay's mark: the journal may hold it now. No wake: start() follows.
+    this.holds.delete('trimmed');
     this.notifyIdle();
     return incident;
   }
 
   /**
-   * Stops handing this feed's batches to the transport, at once: no send starts
-   * after this returns. Batches already handed over stay in flight (whenIdle()).
+   * Holds the feed back for `by` (reason), or lifts that party's hold (null).
+   * A hold by the operator or the relay stops the hand-over at once: no send
+   * starts after this returns; batches already handed over stay in flight
+   * (whenIdle()). Lifting a hold wakes the pump, which goes on from where its
+   * window stands once nobody holds it.
    */
-  hold(reason: string): void {
-    this.holdReason = reason;
+  setHold(by: SettableFeedHolder, reason: string | null): void {
+    if (reason === null) {
+      this.holds.delete(by);
+      this.wake();
+      return;
+    }
+    const held = this.holds.get(by);
+    this.holds.set(by, { reason, sinceMs: held?.reason === reason ? held.sinceMs : this.options.clock() });
   }
 
-  /** Lets the feed send again, from where its window stands. */
-  release(): void {
-    this.holdReason = null;
-    this.wake();
-  }
-
-  /** The operator's hold, or null. */
-  get heldFor(): string | null {
-    return this.holdReason;
-  }
-
-  /** The relay refuses the feed (revoked there), or no longer does (null). */
-  setRelayRefusal(reason: string | null): void {
-    this.relayRefusal = reason;
-    if (reason === null) this.wake();
+  /** Whether the feed may send, or who holds it back and why. */
+  get gate(): FeedGate {
+    for (const by of HOLDERS) {
+      if (by === 'integrity') {
+        const incident = this.window.incident;
+        if (incident) return { state: 'held', by, reason: incident.reason };
+        continue;
+      }
+      const held = this.holds.get(by);
+      if (held) return { state: 'held', by, reason: held.reason, sinceMs: held.sinceMs };
+    }
+    return { state: 'open' };
   }
 
   /**
@@ -235,12 +264,12 @@ export class FeedPump {
     if (this.isIdle) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (idle: boolean): void => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         this.idleWaiters.delete(onIdle);
         resolve(idle);
       };
       const onIdle = (): void => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = this.timers.setTimeout(() => done(false), timeoutMs);
       this.idleWaiters.add(onIdle);
     });
   }
@@ -254,8 +283,13 @@ export class FeedPump {
     for (const waiter of [...this.idleWaiters]) waiter();
   }
 
+  /**
+   * Checked again right before the hand-over (failure mode 5): a hold by the
+   * operator or the relay may land while a batch is prepared. The two others
+   * are set only where a batch is read or the stream starts, never in between.
+   */
   private get mayHandOver(): boolean {
-    return this.holdReason === null && this.relayRefusal === null;
+    return !this.holds.has('operator') && !this.holds.has('relay');
   }
 
   /** Pumps into `stream` until its signal aborts. Call reset() first. */
@@ -266,7 +300,7 @@ export class FeedPump {
       () => {
         // What was in flight on this stream is no longer on the line as far as the gate is concerned.
         this.releasePermits();
-        clearTimeout(this.holdTimer);
+        this.timers.clearTimeout(this.holdTimer);
         this.holdTimer = undefined;
         this.streaming = false;
         this.notifyIdle();
@@ -307,6 +341,7 @@ export class FeedPump {
   }
 
   status(): FeedReplicationStatus {
+    const gate = this.gate;
     return {
       feed: this.options.spec.name,
       streams: this.options.spec.streams,
@@ -322,8 +357,8 @@ export class FeedPump {
       nacks: this.nacks,
       rateBytesPerSecond: this.ackedBytes.perSecond(),
       rateEventsPerSecond: this.ackedEvents.perSecond(),
-      blocked: this.stopped ?? this.window.incident?.reason ?? this.relayRefusal ?? this.holdReason ?? this.options.uplink.blockedReason(this.className) ?? null,
-      paused: this.holdReason !== null,
+      blocked: (gate.state === 'held' ? gate.reason : this.options.uplink.blockedReason(this.className)) ?? null,
+      paused: this.holds.has('operator'),
       policyVersion: this.options.spec.policyVersion,
       identifiers: this.identifierScan?.status() ?? null,
       integrity: this.window.incident,
@@ -343,7 +378,7 @@ export class FeedPump {
   /** Sends the feed's next batch if there is one worth sending; returns whether to try again at once. */
   private async sendNext(stream: PumpStream): Promise<boolean> {
     const { uplink, spec, clock } = this.options;
-    if (this.stopped || !this.mayHandOver || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) {
+    if (this.gate.state === 'held' || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) {
       this.ahead = undefined;
       return false;
     }
@@ -461,7 +496,7 @@ export class FeedPump {
     } catch (error) {
       if (!(error instanceof JournalTrimmedError)) throw error;
       // Never a silent skip: this feed stops, says why, and the others go on.
-      this.stopped = error.message;
+      this.setHold('trimmed', error.message);
       this.options.log?.error({ feed: spec.name, afterSeq: error.afterSeq, oldestRetainedSeq: error.oldestRetainedSeq }, error.message);
       return undefined;
     }
@@ -516,7 +551,7 @@ export class FeedPump {
   /** One pending wake-up at a time; an ack or a commit usually wakes the pump sooner. */
   private wakeAfter(ms: number): void {
     if (this.holdTimer) return;
-    this.holdTimer = setTimeout(() => {
+    this.holdTimer = this.timers.setTimeout(() => {
       this.holdTimer = undefined;
       this.wake();
     }, ms);

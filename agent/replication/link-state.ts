@@ -3,14 +3,15 @@
 // refuses illegal moves, and publishes every change to subscribers.
 import { AgentError, AgentErrorCode } from '../errors.js';
 
-export type LinkState = 'offline' | 'connecting' | 'streaming' | 'backoff' | 'paused' | 'closed';
+// A feed the operator pauses is held by its pump (FeedPump gate), not by the
+// link: the link goes on streaming the other feeds.
+export type LinkState = 'offline' | 'connecting' | 'streaming' | 'backoff' | 'closed';
 
 const ALLOWED: Record<LinkState, readonly LinkState[]> = {
-  offline: ['connecting', 'paused', 'closed'],
-  connecting: ['streaming', 'backoff', 'paused', 'closed'],
-  streaming: ['backoff', 'paused', 'closed'],
-  backoff: ['connecting', 'paused', 'closed'],
-  paused: ['connecting', 'closed'],
+  offline: ['connecting', 'closed'],
+  connecting: ['streaming', 'backoff', 'closed'],
+  streaming: ['backoff', 'closed'],
+  backoff: ['connecting', 'closed'],
   closed: [],
 };
 

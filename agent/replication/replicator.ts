@@ -36,6 +36,7 @@ import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './error
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
+import { systemTimers, type TimerHandle, type Timers } from './timers.js';
 
 export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 
@@ -71,15 +72,19 @@ export interface ReplicatorOptions {
    */
   uplink?: Uplink;
   clock?: () => number;
+  /** Default: the system timers (the backoff wait, the ack-timeout tick, the pumps' waits). */
+  timers?: Timers;
   random?: () => number;
   /** Where every batch is recorded before it leaves (agent/audit); none = no ledger. */
   egress?: EgressRecorder;
-  /** Feeds held from the start (paused or revoked before the agent started), with why. */
-  holds?: ReadonlyMap<string, string>;
+}
+
+/** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
+export interface ReplicatorListener {
   /** The relay answered a revoke or reinstate, possibly on a later stream than the request's. */
-  onControlAnswer?: (relay: string, answer: FeedControlAnswer) => void;
+  onControlAnswer(relay: string, answer: FeedControlAnswer): void;
   /** A Welcome arrived; `revoked` are the feeds the relay holds as revoked. Called before any batch is sent. */
-  onWelcome?: (relay: string, revoked: ReadonlySet<string>) => void;
+  onWelcome(relay: string, revoked: ReadonlySet<string>): void;
 }
 
 /** Why a pump stops when the relay holds its feed as revoked. */
@@ -125,7 +130,9 @@ class StreamLife {
 export class Replicator {
   readonly link: LinkStateMachine;
   private readonly clock: () => number;
+  private readonly timers: Timers;
   private readonly random: () => number;
+  private readonly listeners: ReplicatorListener[] = [];
   private readonly uplink: Uplink;
   private readonly pumps = new Map<string, FeedPump>();
   private readonly persistedAckedSeq = new Map<string, number>();
@@ -146,6 +153,7 @@ export class Replicator {
 
   constructor(private readonly options: ReplicatorOptions) {
     this.clock = options.clock ?? Date.now;
+    this.timers = options.timers ?? systemTimers;
     this.random = options.random ?? Math.random;
     this.link = new LinkStateMachine(options.relayName, options.log, this.clock);
     this.uplink = options.uplink ?? new Uplink({ classes: [...new Set(options.feeds.map((f) => f.class ?? DEFAULT_FEED_CLASS))], clock: this.clock });
@@ -165,9 +173,9 @@ export class Replicator {
           emptyBatchIntervalMs: options.emptyBatchIntervalMs,
           savedAckedSeq: acked,
           clock: this.clock,
+          timers: this.timers,
           log: options.log,
           egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
-          hold: options.holds?.get(spec.name) ?? null,
         }),
       );
     }
@@ -210,14 +218,19 @@ export class Replicator {
     return this.pumps.has(feed);
   }
 
-  /** Stops handing `feed`'s batches to the transport, at once (see FeedPump.hold). */
-  holdFeed(feed: string, reason: string): void {
-    this.pumps.get(feed)?.hold(reason);
+  /** Tells `listener` of the relay's answers and Welcomes; the feed controls call it once, when they are built. */
+  listen(listener: ReplicatorListener): void {
+    this.listeners.push(listener);
   }
 
-  /** Lets `feed` send again. */
+  /** Stops handing `feed`'s batches to the transport, at once (see FeedPump.setHold). */
+  holdFeed(feed: string, reason: string): void {
+    this.pumps.get(feed)?.setHold('operator', reason);
+  }
+
+  /** Lets `feed` send again, as far as the operator is concerned. */
   releaseFeed(feed: string): void {
-    this.pumps.get(feed)?.release();
+    this.pumps.get(feed)?.setHold('operator', null);
   }
 
   feedStatus(feed: string): FeedReplicationStatus | undefined {
@@ -304,8 +317,8 @@ export class Replicator {
     this.relayId = session.welcome.relayId;
     for (const pump of this.pumps.values()) this.resetPump(pump, session.welcome.highWater.get(pump.name) ?? 0);
     const revoked = session.welcome.revoked ?? new Set<string>();
-    for (const pump of this.pumps.values()) pump.setRelayRefusal(revoked.has(pump.name) ? RELAY_REVOKED : null);
-    this.options.onWelcome?.(this.options.relayName, revoked);
+    for (const pump of this.pumps.values()) pump.setHold('relay', revoked.has(pump.name) ? RELAY_REVOKED : null);
+    for (const listener of this.listeners) listener.onWelcome(this.options.relayName, revoked);
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
     // Before any batch, so a revoke is never overtaken by the feed's own data.
@@ -322,7 +335,7 @@ export class Replicator {
     const unsubscribeCommits = this.options.journal.onCommit(wakeAll);
     // A class the timetable just allowed starts sending without waiting for a commit or a tick.
     const unsubscribePolicy = this.uplink.onPolicyChange(wakeAll);
-    const ticker = setInterval(() => {
+    const ticker = this.timers.setInterval(() => {
       this.checkAckTimeouts(session);
       this.persistAcks(false);
       wakeAll();
@@ -330,7 +343,7 @@ export class Replicator {
     try {
       return await life.ended;
     } finally {
-      clearInterval(ticker);
+      this.timers.clearInterval(ticker);
       unsubscribeCommits();
       unsubscribePolicy();
       this.session = undefined;
@@ -350,7 +363,7 @@ export class Replicator {
     if (outcome.kind === 'violation') {
       this.session?.close(new RelayProtocolViolation(outcome.reason));
     } else if (reason === 'revoked') {
-      pump!.setRelayRefusal(RELAY_REVOKED);
+      pump!.setHold('relay', RELAY_REVOKED);
       this.options.log.error({ relay: this.options.relayName, feed: feedName, detail }, 'the relay refuses this feed: it is revoked there; the feed is stopped');
     } else if (outcome.kind === 'resend-from') {
       this.options.log.warn({ relay: this.options.relayName, feed: feedName, expectedSeq, detail }, 'relay refused a batch; resending from its expected seq');
@@ -360,13 +373,13 @@ export class Replicator {
   private onControlAnswer(answer: FeedControlAnswer): void {
     if (this.pendingControls.get(answer.feed)?.kind === answer.kind) this.pendingControls.delete(answer.feed);
     const pump = this.pumps.get(answer.feed);
-    if (pump && answer.kind === 'revoke') pump.setRelayRefusal(RELAY_REVOKED);
+    if (pump && answer.kind === 'revoke') pump.setHold('relay', RELAY_REVOKED);
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
       if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);
-      pump.setRelayRefusal(null);
+      pump.setHold('relay', null);
     }
-    this.options.onControlAnswer?.(this.options.relayName, answer);
+    for (const listener of this.listeners) listener.onControlAnswer(this.options.relayName, answer);
   }
 
   /** Resets a pump to the relay's mark; says so loudly when the journal cannot account for it. */
@@ -423,9 +436,10 @@ export class Replicator {
     this.link.transition('backoff', error?.message ?? 'stream ended', error);
     this.options.log.warn({ relay: this.options.relayName, delayMs: delay, err: error?.message }, 'relay link down; retrying after backoff');
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, delay);
+      const timers = this.timers;
+      const timer: TimerHandle = timers.setTimeout(done, delay);
       function done(): void {
-        clearTimeout(timer);
+        timers.clearTimeout(timer);
         resolve();
       }
       this.cancelSleep = done;

@@ -8,6 +8,7 @@ import { FeedControl, FeedControlError, type FeedLink } from '../../agent/contro
 import { EgressLedger, type LedgerRecord } from '../../agent/audit/index.js';
 import type { FeedControlRequest } from '../../agent/replication/relay-transport.js';
 import { openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 class ScriptedLink implements FeedLink {
@@ -18,6 +19,8 @@ class ScriptedLink implements FeedLink {
   hasFeed(feed: string): boolean {
     return feed === 'clinical' || feed === 'billing';
   }
+  /** The test delivers the relay's answers and Welcomes itself (onControlAnswer, onWelcome). */
+  listen(): void {}
   holdFeed(feed: string, reason: string): void {
     this.holds.set(feed, reason);
   }
@@ -46,12 +49,15 @@ describe('FeedControl', () => {
   let db: SqliteDatabase;
   let ledger: EgressLedger;
   let link: ScriptedLink;
+  /** The relay-answer timeout runs on these: a test that lets it pass moves time instead of waiting. */
+  let timers: ManualTimers;
 
   beforeEach(() => {
     dir = makeTempDir();
     db = openAgentDatabase(join(dir.path, 'agent.db'));
     ledger = new EgressLedger(db);
     link = new ScriptedLink();
+    timers = new ManualTimers();
   });
   afterEach(() => {
     db.close();
@@ -59,8 +65,7 @@ describe('FeedControl', () => {
   });
 
   async function control(feeds = FEEDS, answerTimeoutMs = 200): Promise<FeedControl> {
-    const c = new FeedControl({ db, ledger, feeds, log, answerTimeoutMs });
-    c.attach([link]);
+    const c = new FeedControl({ db, ledger, feeds, links: [link], log, answerTimeoutMs, timers });
     await c.start();
     return c;
   }
@@ -108,13 +113,16 @@ describe('FeedControl', () => {
 
   it('revokes: pending while the relay does not answer, recorded when it does, then refuses resume', async () => {
     const c = await control();
-    const pending = await c.revoke('clinical', { reason: 'contract ended' });
+    const revoking = c.revoke('clinical', { reason: 'contract ended' });
+    // The relay does not answer: the answer timeout passes.
+    await timers.whenArmed();
+    timers.advance(200);
+    const pending = await revoking;
     expect(pending).toMatchObject({ state: 'revoking', relayAnswer: null });
     expect(link.holds.get('clinical')).toMatch(/revoked by the operator; waiting/);
     expect(link.requests).toEqual([{ kind: 'revoke', feed: 'clinical', reason: 'contract ended', ledgerHead: expect.any(Buffer), ledgerIndex: 3 }]);
     // Left pending across a restart: queued again at start.
-    const restarted = new FeedControl({ db, ledger, feeds: FEEDS, log });
-    restarted.attach([link]);
+    const restarted = new FeedControl({ db, ledger, feeds: FEEDS, links: [link], log });
     await restarted.start();
     expect(link.requests.at(-1)).toMatchObject({ kind: 'revoke', feed: 'clinical', reason: 'contract ended' });
 
@@ -161,8 +169,7 @@ describe('FeedControl', () => {
     expect(link.requests).toHaveLength(sent + 1);
     expect(link.requests.at(-1)).toMatchObject({ kind: 'revoke', feed: 'clinical' });
 
-    const other = new FeedControl({ db, ledger, feeds: [FEEDS[1]!], log });
-    other.attach([link]);
+    const other = new FeedControl({ db, ledger, feeds: [FEEDS[1]!], links: [link], log });
     other.onWelcome('cloud', new Set(['billing']));
     expect(other.feedStatus('billing')).toMatchObject({ state: 'active', revokedAtRelay: true });
   });

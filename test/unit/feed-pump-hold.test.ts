@@ -8,30 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EgressLedger, type LedgerRecord } from '../../agent/audit/index.js';
 import { Uplink } from '../../agent/bandwidth/index.js';
 import { FeedPump, type PumpEgressRecorder } from '../../agent/replication/feed-pump.js';
-import type { FeedControlRequest, OutboundBatch, RelaySession } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
+import { FakeRelay, type FakeRelaySession } from '../support/fake-relay-transport.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-class RecordingSession implements RelaySession {
-  readonly welcome = { relayId: 'scripted', protocolVersion: 1, highWater: new Map<string, number>(), maxBatchBytes: 1 << 20 };
-  readonly sent: { batch: OutboundBatch; atMs: number }[] = [];
-  readonly controls: FeedControlRequest[] = [];
-  closedWith: Error | undefined | 'open' = 'open';
-
-  async send(batch: OutboundBatch): Promise<void> {
-    this.sent.push({ batch, atMs: performance.now() });
-  }
-
-  sendControl(request: FeedControlRequest): void {
-    this.controls.push(request);
-  }
-
-  close(reason?: Error): void {
-    this.closedWith = reason;
-  }
-}
 
 describe('FeedPump with the egress ledger and the operator hold', () => {
   let dir: ReturnType<typeof makeTempDir>;
@@ -59,9 +41,9 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
       events: Array.from({ length: count }, (_, i) => ({ stream: 'adt', key: `k${i}`, op: 'upsert' as const, contentType: 'json', body: Buffer.from(`{"n":${i}}`), headers: {} })),
     });
 
-  function start(egress: PumpEgressRecorder, options: { maxEvents?: number } = {}) {
+  function start(egress: PumpEgressRecorder, options: { maxEvents?: number; timers?: ManualTimers } = {}) {
     const uplink = new Uplink({ classes: ['standard'] });
-    const session = new RecordingSession();
+    const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
     const pump = new FeedPump({
       spec: { name: 'clinical', streams: ['adt'], policyVersion: 7 },
@@ -73,6 +55,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
       emptyBatchIntervalMs: 60_000,
       savedAckedSeq: 0,
       clock: Date.now,
+      ...(options.timers ? { timers: options.timers } : {}),
       egress,
     });
     pump.reset(0);
@@ -87,10 +70,10 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
   }
 
   /** Answers every batch as the relay would, until `stop` says so. */
-  function autoAck(pump: FeedPump, session: RecordingSession): () => void {
+  function autoAck(pump: FeedPump, session: FakeRelaySession): () => void {
     let answered = 0;
     const timer = setInterval(() => {
-      while (answered < session.sent.length) pump.onAck(session.sent[answered++]!.batch.lastSeq, false);
+      while (answered < session.sends.length) pump.onAck(session.sends[answered++]!.batch.lastSeq, false);
     }, 2);
     return () => clearInterval(timer);
   }
@@ -104,9 +87,9 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     await append(20);
     while (pump.window.ackedSeq < 20) await sleep(5);
     const records = [...ledger.records()] as LedgerRecord[];
-    expect(session.sent).toHaveLength(4);
+    expect(session.sends).toHaveLength(4);
     expect(records).toHaveLength(4);
-    session.sent.forEach(({ batch }, i) => {
+    session.sends.forEach(({ batch }, i) => {
       const record = records[i]!;
       expect(batch.ledgerIndex).toBe(record.index);
       expect(batch.ledgerHead!.toString('hex')).toBe(record.hash);
@@ -134,34 +117,38 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     stops.push(autoAck(pump, session));
     await append(30);
     while (recording === 0) await sleep(1);
-    pump.hold('paused by the operator');
+    pump.setHold('operator', 'paused by the operator');
     const heldAt = performance.now();
-    const sentBefore = session.sent.length;
+    const sentBefore = session.sends.length;
     await sleep(200);
     await append(10);
     await sleep(100);
-    expect(session.sent.filter((s) => s.atMs > heldAt)).toEqual([]);
-    expect(session.sent).toHaveLength(sentBefore);
+    expect(session.sends.filter((s) => s.atMs > heldAt)).toEqual([]);
+    expect(session.sends).toHaveLength(sentBefore);
     expect(pump.status()).toMatchObject({ paused: true, blocked: 'paused by the operator' });
     // The batch caught by the hold has a record but never left: the ledger over-reports, never under.
     expect(ledger.head()!.index).toBe(sentBefore + 1);
     expect(await pump.whenIdle(1000)).toBe(true);
 
-    pump.release();
+    pump.setHold('operator', null);
     while (pump.window.ackedSeq < 40) await sleep(5);
-    const ranges = session.sent.map((s) => [s.batch.firstSeq, s.batch.lastSeq]);
+    const ranges = session.sends.map((s) => [s.batch.firstSeq, s.batch.lastSeq]);
     for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBe(ranges[i - 1]![1]! + 1);
     expect(pump.status().paused).toBe(false);
   });
 
   it('tells when what was handed over is acknowledged', async () => {
-    const { pump, session } = start({ recordBatch });
+    // whenIdle's timeout runs on manual timers: the test lets it pass instead of waiting.
+    const timers = new ManualTimers();
+    const { pump, session } = start({ recordBatch }, { timers });
     await append(5);
-    while (session.sent.length === 0) await sleep(2);
-    pump.hold('paused');
-    expect(await pump.whenIdle(50)).toBe(false);
+    while (session.sends.length === 0) await sleep(2);
+    pump.setHold('operator', 'paused');
+    const timedOut = pump.whenIdle(50);
+    timers.advance(50);
+    expect(await timedOut).toBe(false);
     const idle = pump.whenIdle(1000);
-    pump.onAck(session.sent[0]!.batch.lastSeq, false);
+    pump.onAck(session.sends[0]!.batch.lastSeq, false);
     expect(await idle).toBe(true);
   });
 
@@ -174,7 +161,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     await append(5);
     while (session.closedWith === 'open') await sleep(2);
     expect((session.closedWith as Error).message).toBe('disk I/O error');
-    expect(session.sent).toEqual([]);
+    expect(session.sends).toEqual([]);
     expect(uplink.status().inFlightBytes).toBe(0);
     expect(pump.status().sentSeq).toBe(0);
   });
@@ -195,7 +182,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
       egress: { recordBatch },
       hold: 'revoked by the operator',
     });
-    const session = new RecordingSession();
+    const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
     stops.push(() => controller.abort());
     pump.reset(0);
@@ -203,7 +190,7 @@ describe('FeedPump with the egress ledger and the operator hold', () => {
     await append(5);
     pump.wake();
     await sleep(100);
-    expect(session.sent).toEqual([]);
+    expect(session.sends).toEqual([]);
     expect(ledger.head()).toBeNull();
     expect(pump.status()).toMatchObject({ paused: true, blocked: 'revoked by the operator' });
   });

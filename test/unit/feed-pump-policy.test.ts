@@ -6,26 +6,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Uplink } from '../../agent/bandwidth/index.js';
 import { compileFeedPolicy, decryptField } from '../../agent/policy/index.js';
 import { FeedPump } from '../../agent/replication/feed-pump.js';
-import type { OutboundBatch, RelaySession } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { decodeEvents, pb } from '../../protocol/index.js';
+import { FakeRelay } from '../support/fake-relay-transport.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const KEYS = { pseudonym: { id: 'p-1', secret: Buffer.alloc(32, 1) }, encryption: { id: 'e-1', secret: Buffer.alloc(32, 2) } };
 const MAX_BATCH_BYTES = 8 * 1024;
-
-/** The relay's end: acknowledges every batch at once and keeps it. */
-class AckingSession implements RelaySession {
-  readonly welcome = { relayId: 'scripted', protocolVersion: 1, highWater: new Map<string, number>(), maxBatchBytes: MAX_BATCH_BYTES };
-  readonly sent: OutboundBatch[] = [];
-  constructor(private readonly onBatch: (batch: OutboundBatch) => void) {}
-  async send(batch: OutboundBatch): Promise<void> {
-    this.sent.push(batch);
-    queueMicrotask(() => this.onBatch(batch));
-  }
-  sendControl(): void {}
-  close(): void {}
-}
 
 describe('FeedPump with a policy', () => {
   let dir: ReturnType<typeof makeTempDir>;
@@ -59,7 +46,8 @@ describe('FeedPump with a policy', () => {
       savedAckedSeq: 0,
       clock: Date.now,
     });
-    const session = new AckingSession((batch) => pump.onAck(batch.lastSeq, false));
+    // The relay's end acknowledges every batch at once and keeps it.
+    const session = new FakeRelay({ relayId: 'scripted', maxBatchBytes: MAX_BATCH_BYTES }).session({ onAck: (_feed, seq, duplicate) => pump.onAck(seq, duplicate) });
     const controller = new AbortController();
     pump.reset(0);
     pump.start({ session, signal: controller.signal, maxBatchBytes: MAX_BATCH_BYTES });

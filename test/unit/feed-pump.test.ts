@@ -1,12 +1,13 @@
 // One feed's pump against a real journal (SQLite in a temp dir) and a real
-// uplink; the relay's side of the stream is scripted, so the test decides when
-// each batch is acknowledged or refused.
+// uplink; the relay's side of the stream is the shared fake, kept silent, so
+// the test decides when each batch is acknowledged or refused.
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Uplink, type BandwidthPolicy } from '../../agent/bandwidth/index.js';
 import { FeedPump } from '../../agent/replication/feed-pump.js';
-import type { OutboundBatch, RelaySession } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
+import { FakeRelay } from '../support/fake-relay-transport.js';
+import { ManualTimers } from '../support/manual-timers.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
@@ -17,31 +18,6 @@ const policy = (rate: number | null, blocked: string[] = []): BandwidthPolicy =>
   blocked: blocked.map((c) => ({ class: c, reason: 'may send only during night' })),
   nextChange: null,
 });
-
-/** The relay's end of one stream: records batches; the test answers them. */
-class ScriptedSession implements RelaySession {
-  readonly welcome = { relayId: 'scripted', protocolVersion: 1, highWater: new Map<string, number>(), maxBatchBytes: 1 << 20 };
-  readonly sent: OutboundBatch[] = [];
-  closedWith: Error | undefined | 'open' = 'open';
-
-  async send(batch: OutboundBatch): Promise<void> {
-    this.sent.push(batch);
-  }
-
-  sendControl(): void {}
-
-  close(reason?: Error): void {
-    this.closedWith = reason;
-  }
-
-  async waitForBatches(count: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.sent.length < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} batches, got ${this.sent.length}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-}
 
 describe('FeedPump', () => {
   let dir: ReturnType<typeof makeTempDir>;
@@ -66,8 +42,10 @@ describe('FeedPump', () => {
       events: Array.from({ length: count }, (_, i) => ({ stream, key: `k${i}`, op: 'upsert' as const, contentType: 'json', body: Buffer.alloc(bodyBytes, 97 + (i % 26)), headers: {} })),
     });
 
-  function pumpWith(uplink: Uplink, className = 'bulk') {
-    const session = new ScriptedSession();
+  /** With `timers`, the pump's clock and timers are manual: the test moves time. */
+  function pumpWith(uplink: Uplink, className = 'bulk', timers?: ManualTimers) {
+    // The relay's end of the stream records batches; the test answers them.
+    const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
     const pump = new FeedPump({
       spec: { name: 'archive', streams: ['imaging'], policyVersion: 0, class: className },
@@ -78,7 +56,8 @@ describe('FeedPump', () => {
       maxInFlight: 4,
       emptyBatchIntervalMs: 60_000,
       savedAckedSeq: 0,
-      clock: Date.now,
+      clock: timers?.clock ?? Date.now,
+      ...(timers ? { timers } : {}),
     });
     pump.reset(0);
     pump.start({ session, signal: controller.signal, maxBatchBytes: 1 << 20 });
@@ -100,7 +79,7 @@ describe('FeedPump', () => {
     // The relay answers every batch, in order, as it arrives.
     let answered = 0;
     while (pump.window.ackedSeq < 100) {
-      await session.waitForBatches(answered + 1);
+      await session.whenSent(answered + 1);
       pump.onAck(session.sent[answered]!.lastSeq, false);
       answered++;
     }
@@ -114,7 +93,7 @@ describe('FeedPump', () => {
     const uplink = new Uplink({ classes: CLASSES, burstBytes: 8000, policy: policy(10_000) });
     const { pump, session } = pumpWith(uplink);
     await append('imaging', 12, 1000);
-    await session.waitForBatches(2);
+    await session.whenSent(2);
     // Two batches went out of the burst; the third is encoded and waits for tokens.
     expect(session.sent.map((b) => [b.firstSeq, b.lastSeq])).toEqual([
       [1, 3],
@@ -127,24 +106,27 @@ describe('FeedPump', () => {
     expect(pump.onNack(1)).toEqual({ kind: 'resend-from', expectedSeq: 1 });
     expect(pump.onNack(1)).toEqual({ kind: 'ignored-stale' });
     expect(uplink.status().inFlightBytes).toBe(0);
-    await session.waitForBatches(3);
+    await session.whenSent(3);
     expect([session.sent[2]!.firstSeq, session.sent[2]!.lastSeq]).toEqual([1, 3]);
     expect(pump.status()).toMatchObject({ nacks: 1, ackedSeq: 0, sentSeq: 3 });
   });
 
   it('holds a few new events for the previous batch\'s ack, but at most 200 ms; every batch announces the journal head', async () => {
     const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
-    const { session } = pumpWith(uplink);
+    const timers = new ManualTimers();
+    const { session } = pumpWith(uplink, 'bulk', timers);
     await append('imaging', 1, 100);
-    await session.waitForBatches(1);
-    const firstSentAt = Date.now();
+    await session.whenSent(1);
+    const firstSentAt = timers.clock();
     await append('imaging', 1, 100);
-    await new Promise((r) => setTimeout(r, 50));
+    // The pump arms its hold rather than sending.
+    await timers.whenArmed();
     // Unacked batch in flight: the new event waits for it...
     expect(session.sent.length).toBe(1);
     // ...but not for an ack that is slow to come (a line queueing behind bulk).
-    await session.waitForBatches(2, 2000);
-    expect(Date.now() - firstSentAt).toBeLessThan(600);
+    timers.advance(200);
+    await session.whenSent(2, 2000);
+    expect(timers.clock() - firstSentAt).toBeLessThan(600);
     for (const batch of session.sent) expect(batch.journalHeadSeq).toBeGreaterThanOrEqual(batch.lastSeq);
   });
 
@@ -168,7 +150,7 @@ describe('FeedPump', () => {
     expect(session.sent).toEqual([]);
     expect(pump.status()).toMatchObject({ blocked: 'may send only during night', eventsSent: 0 });
     uplink.applyPolicy(policy(null));
-    await session.waitForBatches(1);
+    await session.whenSent(1);
     expect([session.sent[0]!.firstSeq, session.sent[0]!.lastSeq, session.sent[0]!.eventCount]).toEqual([1, 5, 5]);
     expect(pump.status().blocked).toBeNull();
   });
@@ -177,7 +159,7 @@ describe('FeedPump', () => {
     const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
     const { session, controller } = pumpWith(uplink);
     await append('imaging', 3, 100);
-    await session.waitForBatches(1);
+    await session.whenSent(1);
     expect(uplink.status().inFlightBytes).toBeGreaterThan(0);
     controller.abort();
     expect(uplink.status().inFlightBytes).toBe(0);

@@ -1,0 +1,228 @@
+// What every RelayTransport must do, as the replicator relies on it. Run
+// against the real gRPC transport on a real relay and against the shared fake
+// (test/support/fake-relay-transport.ts), so the fake the unit tests use cannot
+// drift from what the wire does.
+import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION, encodeEvents, type JournalEvent } from '../../protocol/index.js';
+import { RelayLinkError } from '../../agent/replication/errors.js';
+import type { FeedControlAnswer, HelloInfo, NackReason, OutboundBatch, RelaySession, RelaySessionHandlers, RelayTransport } from '../../agent/replication/relay-transport.js';
+
+export interface RelayTransportFixture {
+  /** A transport to a live relay that knows `hello`'s hospital. */
+  transport(): RelayTransport;
+  /** A transport to an address where nothing listens. */
+  deadTransport(): RelayTransport;
+  /** A Hello the relay accepts (feeds are added per test). */
+  hello: Omit<HelloInfo, 'feeds'>;
+  /** The relay's id as its Welcome carries it. */
+  relayId: string;
+  /** Stops the relay and removes what it wrote. */
+  close(): Promise<void>;
+}
+
+/** Everything a session told its handlers, in order. */
+class Replies {
+  readonly acks: { feed: string; seq: number; duplicate: boolean }[] = [];
+  readonly nacks: { feed: string; expected: number; reason: NackReason | undefined }[] = [];
+  readonly answers: FeedControlAnswer[] = [];
+  readonly closes: (Error | undefined)[] = [];
+  private waiters: (() => void)[] = [];
+
+  readonly handlers: RelaySessionHandlers = {
+    onAck: (feed, seq, duplicate) => this.push(() => this.acks.push({ feed, seq, duplicate })),
+    onNack: (feed, expected, _detail, reason) => this.push(() => this.nacks.push({ feed, expected, reason })),
+    onControlAnswer: (answer) => this.push(() => this.answers.push(answer)),
+    onClose: (error) => this.push(() => this.closes.push(error)),
+  };
+
+  private push(record: () => void): void {
+    record();
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves once `condition` holds (checked after every reply), or rejects after timeoutMs. */
+  async until(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+function event(seq: number): JournalEvent {
+  return {
+    seq,
+    stream: 'adt',
+    key: `P${1000 + seq}`,
+    op: 'upsert',
+    tsMs: Date.UTC(2024, 0, 1, 8) + seq * 1000,
+    source: 'contract',
+    contentType: 'hl7v2',
+    body: Buffer.from(`MSH|^~\\&|LIS|H1|||20240101080000||ADT^A01|MSG${seq}|P|2.5\rPID|1||P${1000 + seq}`, 'utf8'),
+    headers: { controlId: `MSG${seq}` },
+  };
+}
+
+/** The batch [firstSeq, lastSeq] of `feed`, one event per seq, as a pump builds it. */
+function batch(feed: string, firstSeq: number, lastSeq: number): OutboundBatch {
+  const events: JournalEvent[] = [];
+  for (let seq = firstSeq; seq <= lastSeq; seq++) events.push(event(seq));
+  const encoded = encodeEvents(events, 'gzip');
+  return {
+    feed,
+    firstSeq,
+    lastSeq,
+    codec: 'gzip',
+    payload: encoded.payload,
+    payloadSha256: encoded.payloadSha256,
+    eventCount: events.length,
+    uncompressedBytes: encoded.uncompressedBytes,
+    policyVersion: 0,
+    journalHeadSeq: lastSeq,
+  };
+}
+
+export function describeRelayTransportContract(label: string, factory: () => Promise<RelayTransportFixture>): void {
+  describe(`RelayTransport contract: ${label}`, () => {
+    /** Opens a fixture, runs `body`, and always cleans up. */
+    async function withRelay(body: (fixture: RelayTransportFixture, open: (feeds: string[]) => Promise<{ session: RelaySession; replies: Replies; transport: RelayTransport }>) => Promise<void>): Promise<void> {
+      const fixture = await factory();
+      const transports: RelayTransport[] = [];
+      try {
+        await body(fixture, async (feeds) => {
+          const transport = fixture.transport();
+          transports.push(transport);
+          const replies = new Replies();
+          const session = await transport.open({ ...fixture.hello, feeds }, replies.handlers);
+          return { session, replies, transport };
+        });
+      } finally {
+        for (const transport of transports) transport.shutdown();
+        await fixture.close();
+      }
+    }
+
+    it('answers Hello with a Welcome: the relay id, the protocol version, a mark of 0 for every new feed named, a batch limit, nothing revoked', async () => {
+      await withRelay(async (fixture, open) => {
+        const { session } = await open(['adt', 'results']);
+        expect(session.welcome.relayId).toBe(fixture.relayId);
+        expect(session.welcome.protocolVersion).toBe(PROTOCOL_VERSION);
+        expect([...session.welcome.highWater]).toEqual([
+          ['adt', 0],
+          ['results', 0],
+        ]);
+        expect(session.welcome.maxBatchBytes).toBeGreaterThan(0);
+        expect([...(session.welcome.revoked ?? [])]).toEqual([]);
+        session.close();
+      });
+    });
+
+    it('acknowledges each batch with the relay\'s mark, in order; a resend is acked as a duplicate at the mark; a gap is nacked with the seq expected', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session, replies } = await open(['adt']);
+        await session.send(batch('adt', 1, 3));
+        await session.send(batch('adt', 4, 5));
+        await replies.until('two acks', () => replies.acks.length === 2);
+        expect(replies.acks).toEqual([
+          { feed: 'adt', seq: 3, duplicate: false },
+          { feed: 'adt', seq: 5, duplicate: false },
+        ]);
+        await session.send(batch('adt', 1, 3));
+        await replies.until('the duplicate ack', () => replies.acks.length === 3);
+        expect(replies.acks[2]).toEqual({ feed: 'adt', seq: 5, duplicate: true });
+        await session.send(batch('adt', 9, 10));
+        await replies.until('the gap nack', () => replies.nacks.length === 1);
+        expect(replies.nacks).toEqual([{ feed: 'adt', expected: 6, reason: 'gap' }]);
+        expect(replies.closes).toEqual([]);
+        session.close();
+      });
+    });
+
+    it('keeps the acked mark across sessions: the next Welcome starts from it', async () => {
+      await withRelay(async (_fixture, open) => {
+        const first = await open(['adt']);
+        await first.session.send(batch('adt', 1, 4));
+        await first.replies.until('the ack', () => first.replies.acks.length === 1);
+        first.session.close();
+        const second = await open(['adt']);
+        expect(second.session.welcome.highWater.get('adt')).toBe(4);
+        second.session.close();
+      });
+    });
+
+    it('close() ends the session once: onClose follows with the reason, a later send rejects retryable, a later close does nothing', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session, replies } = await open(['adt']);
+        const reason = new Error('agent stopping');
+        session.close(reason);
+        await replies.until('onClose', () => replies.closes.length === 1);
+        expect(replies.closes).toEqual([reason]);
+        session.close();
+        await expect(session.send(batch('adt', 1, 1))).rejects.toMatchObject({ name: 'RelayLinkError', retryable: true, phase: 'stream' });
+        await new Promise((r) => setTimeout(r, 20));
+        expect(replies.closes).toHaveLength(1);
+      });
+    });
+
+    it('answers a revoke and a reinstate in order; the next Welcome lists the revoked feed', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session, replies } = await open(['adt']);
+        await session.send(batch('adt', 1, 2));
+        await replies.until('the ack', () => replies.acks.length === 1);
+        session.sendControl({ kind: 'revoke', feed: 'adt', reason: 'contract test' });
+        await replies.until('the revoke answer', () => replies.answers.length === 1);
+        expect(replies.answers[0]).toMatchObject({ kind: 'revoke', feed: 'adt', highWaterSeq: 2, alreadyRevoked: false });
+        session.close();
+
+        const again = await open(['adt']);
+        expect([...(again.session.welcome.revoked ?? [])]).toEqual(['adt']);
+        await again.session.send(batch('adt', 3, 3));
+        await again.replies.until('the revoked nack', () => again.replies.nacks.length === 1);
+        expect(again.replies.nacks[0]).toMatchObject({ feed: 'adt', reason: 'revoked' });
+        again.session.sendControl({ kind: 'reinstate', feed: 'adt', reason: 'contract test' });
+        await again.replies.until('the reinstate answer', () => again.replies.answers.length === 1);
+        expect(again.replies.answers[0]).toEqual({ kind: 'reinstate', feed: 'adt', highWaterSeq: 2, wasRevoked: true });
+        again.session.close();
+      });
+    });
+
+    it('rejects an attempt whose signal is already aborted, retryable, without a session', async () => {
+      await withRelay(async (fixture) => {
+        const transport = fixture.transport();
+        const replies = new Replies();
+        const abandon = new AbortController();
+        abandon.abort(new Error('reconnect requested by operator'));
+        try {
+          const opened = transport.open({ ...fixture.hello, feeds: ['adt'] }, replies.handlers, abandon.signal);
+          await expect(opened).rejects.toBeInstanceOf(RelayLinkError);
+          await expect(opened).rejects.toMatchObject({ retryable: true });
+        } finally {
+          transport.shutdown();
+        }
+      });
+    });
+
+    it('rejects an attempt on a dead address in the connect phase, retryable (the backoff tries again)', async () => {
+      await withRelay(async (fixture) => {
+        const transport = fixture.deadTransport();
+        try {
+          const opened = transport.open({ ...fixture.hello, feeds: ['adt'] }, new Replies().handlers);
+          await expect(opened).rejects.toBeInstanceOf(RelayLinkError);
+          await expect(opened).rejects.toMatchObject({ retryable: true, phase: 'connect' });
+        } finally {
+          transport.shutdown();
+        }
+      });
+    });
+  });
+}
