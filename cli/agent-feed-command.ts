@@ -3,7 +3,7 @@
 // only once nothing more of the feed leaves; revoke waits for the relay's answer.
 // Exits 0 when done, 1 when the relay has not answered a revoke or re-enable yet
 // (the agent keeps sending it), 2 when the agent is unreachable or refused.
-import type { FeedControlResult } from '../agent/control/index.js';
+import type { FeedControlResult } from '../agent/index.js';
 import { adminActionHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 
 export type FeedAction = 'pause' | 'resume' | 'revoke' | 'reenable';

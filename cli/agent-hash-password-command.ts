@@ -2,7 +2,7 @@
 // time into the scrypt hash http.admin.passwordHash (or passwordFile) holds, so
 // the password itself is never written anywhere. Reads it from standard input:
 // piped (`… | wardline agent hash-password`), or typed at a terminal without echo.
-import { hashPassword } from '../agent/http/admin-password.js';
+import { hashPassword } from '../agent/index.js';
 
 /** Passwords shorter than this are refused: the dashboard can pause replication. */
 export const MIN_PASSWORD_LENGTH = 10;

@@ -1,8 +1,7 @@
 // What makes `wardline agent status` fail as a monitoring check: a link that is
 // not streaming, or a feed whose lag is above its threshold (alerts.lag, shown
 // in the status as lagThresholdSeconds). Pure, so the rule has its own tests.
-import type { AgentStatus } from '../agent/operations/agent-status.js';
-import { feedLagExceeded } from '../agent/operations/alerts/index.js';
+import { feedLagExceeded, type AgentStatus } from '../agent/index.js';
 
 export interface StatusProblem {
   kind: 'link' | 'lag';

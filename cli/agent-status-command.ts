@@ -1,9 +1,7 @@
 // `wardline agent status`: the agent's picture in the terminal, or JSON for scripts.
 // Exits 1 when a link is not streaming or a feed's lag is above its threshold,
 // 2 when the agent cannot be reached, so it can drive a monitoring check.
-import type { AgentStatus, DiskStatus, FeedStatus } from '../agent/operations/agent-status.js';
-import type { AlertsStatus } from '../agent/operations/alerts/index.js';
-import { formatByteRate, type UplinkStatus } from '../agent/bandwidth/index.js';
+import { formatByteRate, type AgentStatus, type AlertsStatus, type DiskStatus, type FeedStatus, type UplinkStatus } from '../agent/index.js';
 import { adminHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 import { statusProblems } from './agent-status-check.js';
 

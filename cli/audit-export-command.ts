@@ -2,7 +2,7 @@
 // JSON lines, each record with its hash and its predecessor's, so they can
 // re-verify it themselves (README "Egress ledger and audit" gives the encoding).
 // Exits 0 when written, 1 when rows could not be read (left out, named), 2 on failure.
-import { exportLedger, openLedgerForAudit, type LedgerExportRange } from '../agent/audit/index.js';
+import { exportLedger, openLedgerForAudit, type LedgerExportRange } from '../agent/index.js';
 import { auditSource, type AuditSourceOptions } from './audit-source.js';
 
 export interface AuditExportOptions extends AuditSourceOptions {

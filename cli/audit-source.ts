@@ -1,7 +1,7 @@
 // Where the audit commands find an agent's ledger: the agent.db named by an
 // agent config (its dataDir), or a database path given directly.
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { AgentConfigSchema } from '../agent/config.js';
+import { AgentConfigSchema } from '../agent/index.js';
 import { loadConfigFile } from '../runtime/index.js';
 
 export interface AuditSourceOptions {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { openLedgerForAudit, verifyLedgerFile, type ChainVerification, type RelayLedgerHead } from '../agent/audit/index.js';
+import { openLedgerForAudit, verifyLedgerFile, type ChainVerification, type RelayLedgerHead } from '../agent/index.js';
 import type { RelayStatus } from '../cloud-relay/index.js';
 import { auditSource, type AuditSourceOptions } from './audit-source.js';
 

@@ -10,7 +10,7 @@ import {
   issueClientCertificate,
   issueServerCertificate,
   type IssuedCertificate,
-} from '../cloud-relay/tls/index.js';
+} from '../cloud-relay/index.js';
 import { OpenSslFailedError, OpenSslMissingError } from '../runtime/index.js';
 
 /** Exit codes (sysexits.h): a bad name or option, openssl missing, anything else. */

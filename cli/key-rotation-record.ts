@@ -2,8 +2,7 @@
 // who holds which key decides what the relay can read, so the ledger says when
 // it changed. The agent also records the policy change the new key makes, at its
 // next start.
-import { recordAdminAction } from '../agent/audit/index.js';
-import type { KeyRotation } from '../agent/policy/index.js';
+import { recordAdminAction, type KeyRotation } from '../agent/index.js';
 import { auditSource } from './audit-source.js';
 
 /** Appends a key-rotation record; returns the exit code (0 recorded, 1 rotated but not recorded). */

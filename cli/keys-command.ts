@@ -3,8 +3,7 @@
 // active key and retires the old one (kept for decrypting until keys.retainRetired
 // has passed, then purged by a later rotation). The running agent picks the new key
 // up at its next start; every feed using it then carries a new policy version.
-import { loadAgentConfig, type LoadedAgentConfig } from '../agent/config.js';
-import { KEY_KINDS, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation } from '../agent/policy/index.js';
+import { KEY_KINDS, loadAgentConfig, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation, type LoadedAgentConfig } from '../agent/index.js';
 import { ConfigError } from '../runtime/index.js';
 
 export interface KeysRotateOptions {

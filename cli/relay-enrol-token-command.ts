@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { loadRelayConfig, RELAY_DB_FILE } from '../cloud-relay/index.js';
-import { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from '../cloud-relay/enrolment/index.js';
+import { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from '../cloud-relay/index.js';
 import { parseDuration } from '../runtime/index.js';
 
 export async function relayEnrolTokenCommand(options: { config: string; hospital: string; ttl?: string; json?: boolean }): Promise<number> {

@@ -2,8 +2,8 @@
 // The `wardline` command. Parses arguments (commander) and hands typed options to
 // the composition roots; every long-running command stops cleanly on SIGTERM/SIGINT.
 import { Command, InvalidArgumentError } from 'commander';
-import { startAgent } from '../agent/main.js';
-import { startRelay } from '../cloud-relay/main.js';
+import { startAgent } from '../agent/index.js';
+import { startRelay } from '../cloud-relay/index.js';
 import { WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
 import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';

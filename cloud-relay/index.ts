@@ -1,4 +1,7 @@
-// The cloud relay's public surface: what the CLI, the demo and tests may use.
+// The cloud relay's public surface: what the CLI, the installer, the demo and tests may
+// use. Each name is listed; the parts' internals stay behind their own index files.
+
+// Running a relay (`wardline relay`, `wardline demo`, integration tests).
 export { startRelay, RELAY_DB_FILE, type RelayHandle, type StartRelayOptions } from './main.js';
 export {
   RelayConfig,
@@ -16,11 +19,24 @@ export {
   MIN_SECRET_LENGTH,
 } from './config.js';
 export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';
-export type { RelayStatus } from './status/relay-status.js';
-export type { ConnectedAgent } from './ingest/replication-session.js';
-export { decideBatch, type BatchDecision } from '../protocol/index.js';
-export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/feed-query.js';
-export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './http/feed-http.js';
-export { ERROR_CODE_TRAILER } from './grpc/grpc-status.js';
-export * from './errors.js';
-export * from './tls/index.js';
+// What GET /v1/status answers (`wardline audit verify` compares the ledger head).
+export type { RelayStatus } from './status/index.js';
+export type { ConnectedAgent } from './ingest/index.js';
+// The vendor feed API's limits and headers, and the gRPC error trailer.
+export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/index.js';
+export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './http/index.js';
+export { ERROR_CODE_TRAILER } from './grpc/index.js';
+// Stable error codes with their remedies, and the base class every relay error extends.
+export { RelayErrorCode, RelayError } from './errors.js';
+// Certificates (`wardline cert`, the installer's development CA, TLS tests).
+export {
+  createCertificateAuthority,
+  issueServerCertificate,
+  issueClientCertificate,
+  CertificateAuthorityError,
+  CertificateNameError,
+  CsrRejectedError,
+  type IssuedCertificate,
+} from './tls/index.js';
+// Enrolment tokens (`wardline relay enrol-token`).
+export { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from './enrolment/index.js';

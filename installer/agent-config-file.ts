@@ -1,6 +1,6 @@
 // The agent.yaml the installer writes: commented for the operator who opens it
 // next year, and validated with the agent's own schema before it is written.
-import { AgentConfigSchema } from '../agent/config.js';
+import { AgentConfigSchema } from '../agent/index.js';
 import { parseConfigText } from '../runtime/index.js';
 import type { InstallAnswers } from './answers.js';
 import type { InstallLayout } from './install-layout.js';

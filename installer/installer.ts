@@ -8,10 +8,9 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync,
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { join, relative } from 'node:path';
-import { hashPassword } from '../agent/http/admin-password.js';
-import { createCertificateAuthority, issueServerCertificate } from '../cloud-relay/tls/index.js';
+import { hashPassword, KEY_KINDS, readKeyringManifest, rotateKey } from '../agent/index.js';
+import { createCertificateAuthority, issueServerCertificate } from '../cloud-relay/index.js';
 import { parseHostPort } from '../runtime/index.js';
-import { KEY_KINDS, readKeyringManifest, rotateKey } from '../agent/policy/index.js';
 import { WARDLINE_VERSION } from '../protocol/index.js';
 import { renderAgentConfig, validateAgentConfigText, type RelayCredentials } from './agent-config-file.js';
 import type { InstallAnswers } from './answers.js';

@@ -17,7 +17,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import iconv from 'iconv-lite';
-import { frameMllp, MllpFramer } from '../agent/hl7/mllp-framer.js';
+import { frameMllp, MllpFramer } from '../agent/hl7/index.js';
 
 export type AckCode = 'AA' | 'AE' | 'AR' | 'CA' | 'CE' | 'CR';
 const ACK_CODES: ReadonlySet<string> = new Set<AckCode>(['AA', 'AE', 'AR', 'CA', 'CE', 'CR']);
