@@ -1,0 +1,11 @@
+// The relay's HTTP API: feed NDJSON pages, status, metrics, health, enrolment.
+export {
+  createFeedHttpHandler,
+  HIGH_WATER_HEADER,
+  NEXT_AFTER_HEADER,
+  HOSPITAL_HEADER,
+  PAGE_CHUNK_EVENTS,
+  PAGE_CHUNK_BYTES,
+  type FeedHttpOptions,
+} from './feed-http.js';
+export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';
