@@ -3,38 +3,32 @@
 // key's path and the file instead of being silently ignored.
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, MAX_UNCOMPRESSED_BYTES, NAME_PATTERN, NameSchema } from '../protocol/index.js';
-import { hostPortSchema, loadConfigFile, validateConfig } from '../runtime/index.js';
+import { NAME_PATTERN, NameSchema } from '../protocol/index.js';
+import { loadConfigFile, validateConfig } from '../runtime/index.js';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../runtime/index.js';
-import { RelayTlsSchema } from './tls/relay-tls-config.js';
+import { EnrolmentConfigSchema } from './enrolment/index.js';
+import { FeedLimitsConfigSchema } from './feeds/index.js';
+import { GrpcConfigSchema } from './grpc/index.js';
+import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
+import { RelayTlsSchema } from './tls/index.js';
+
+// Each part's section (schema, defaults, conversion to its options) sits beside the part.
+export {
+  DEFAULT_GRPC_LISTEN,
+  DEFAULT_MIN_PING_INTERVAL_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PING_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER,
+  MAX_MAX_BATCH_BYTES,
+} from './grpc/index.js';
+export { DEFAULT_HTTP_LISTEN } from './http/index.js';
+export { DEFAULT_CONCURRENT_READS_PER_KEY, DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY, DEFAULT_STALLED_RESPONSE_MS } from './feeds/index.js';
 
 /** Used in logs, metrics and Welcome.relay_id when `relayId` is not set. */
 export const DEFAULT_RELAY_ID = 'wardline-relay';
-/** Where agents connect (Replication) and vendors subscribe (Feeds). */
-export const DEFAULT_GRPC_LISTEN = `0.0.0.0:${DEFAULT_RELAY_GRPC_PORT}`;
-/** Feed NDJSON API, /v1/status, /metrics, /healthz. */
-export const DEFAULT_HTTP_LISTEN = `0.0.0.0:${DEFAULT_RELAY_HTTP_PORT}`;
-/**
- * Agents ping every few seconds to detect a dead line quickly (DESIGN invariant 3);
- * pings closer together than this are treated as abuse by ping-enforcing servers.
- */
-export const DEFAULT_MIN_PING_INTERVAL_MS = 5_000;
-/** The relay pings an idle agent connection this often, to notice agents that vanished. */
-export const DEFAULT_PING_INTERVAL_MS = 20_000;
-/** An unanswered relay ping closes the connection after this long. */
-export const DEFAULT_PING_TIMEOUT_MS = 10_000;
 /** Agent secrets and vendor keys shorter than this are refused at start. */
 export const MIN_SECRET_LENGTH = 16;
-/** The largest maxBatchBytes accepted: what the batch codec would inflate anyway. */
-export const MAX_MAX_BATCH_BYTES = MAX_UNCOMPRESSED_BYTES;
-
-/**
- * A Replicate stream that has not sent a valid Hello this long after opening is
- * closed (DEADLINE_EXCEEDED), in milliseconds. Agents send Hello at once.
- */
-export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
-/** Replicate streams one peer address may hold open before they say Hello; more are refused (RESOURCE_EXHAUSTED). */
-export const DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER = 32;
 
 /** Hospital ids, vendor names and feed names (protocol/names.ts). */
 export { NAME_PATTERN };
@@ -42,55 +36,6 @@ export { NAME_PATTERN };
 const Name = NameSchema;
 
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
-const Keepalive = z.strictObject({
-  /** Accept agent keepalive pings even when no call is open (agents ping between streams). */
-  permitWithoutCalls: z.boolean().default(true),
-  /** The shortest ping interval agents may use, in milliseconds. */
-  minPingIntervalMs: z.int().positive().default(DEFAULT_MIN_PING_INTERVAL_MS),
-  /** How often the relay pings an agent connection, in milliseconds. */
-  pingIntervalMs: z.int().positive().default(DEFAULT_PING_INTERVAL_MS),
-  /** How long the relay waits for a ping answer before closing the connection, in milliseconds. */
-  pingTimeoutMs: z.int().positive().default(DEFAULT_PING_TIMEOUT_MS),
-});
-
-const Grpc = z.strictObject({
-  listen: hostPortSchema().prefault(DEFAULT_GRPC_LISTEN),
-  /** The largest compressed Batch.payload accepted, in bytes (announced to agents in Welcome). */
-  maxBatchBytes: z.int().min(1024).max(MAX_MAX_BATCH_BYTES).default(DEFAULT_MAX_BATCH_BYTES),
-  keepalive: Keepalive.prefault({}),
-  /** How long a Replicate stream may stay open without a valid Hello, in milliseconds. */
-  helloTimeoutMs: z.int().min(100).max(600_000).default(DEFAULT_HELLO_TIMEOUT_MS),
-  /** Replicate streams from one peer address that may wait for Hello at once (behind a proxy: all agents share its address). */
-  maxUnauthenticatedStreamsPerPeer: z.int().positive().default(DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER),
-});
-
-const Http = z
-  .strictObject({
-    listen: hostPortSchema().prefault(DEFAULT_HTTP_LISTEN),
-    /** A file holding the operator token for /, /v1/status (in full) and /metrics; relative to the config file. */
-    operatorTokenFile: z.string().min(1).optional(),
-    /** Or the token's SHA-256 digest, 64 hex digits (`printf %s "$TOKEN" | sha256sum`), so the config holds no secret. */
-    operatorTokenSha256: z.string().regex(/^[0-9a-fA-F]{64}$/, { error: 'expected the SHA-256 digest of the operator token: 64 hex digits' }).optional(),
-  })
-  .superRefine((http, ctx) => {
-    if (http.operatorTokenFile !== undefined && http.operatorTokenSha256 !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['operatorTokenSha256'], message: 'give operatorTokenFile or operatorTokenSha256, not both' });
-    }
-  });
-
-/** Page reads (HTTP pages, gRPC replays without follow) one vendor key may have in progress at once. */
-export const DEFAULT_CONCURRENT_READS_PER_KEY = 8;
-/** gRPC follow subscriptions one vendor key may hold open at once. */
-export const DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY = 64;
-/** A response (or gRPC write) whose client reads nothing for this long is cut, in milliseconds. */
-export const DEFAULT_STALLED_RESPONSE_MS = 30_000;
-
-const FeedLimits = z.strictObject({
-  concurrentReadsPerKey: z.int().positive().default(DEFAULT_CONCURRENT_READS_PER_KEY),
-  followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
-  stalledResponseMs: z.int().min(100).default(DEFAULT_STALLED_RESPONSE_MS),
-});
 
 const Hospital = z
   .strictObject({
@@ -140,8 +85,8 @@ export const RelayConfig = z
     relayId: Name.default(DEFAULT_RELAY_ID),
     /** Directory for the relay's SQLite database (`relay.db`); relative to the config file. */
     dataDir: z.string().min(1),
-    grpc: Grpc.prefault({}),
-    http: Http.prefault({}),
+    grpc: GrpcConfigSchema.prefault({}),
+    http: HttpConfigSchema.prefault({}),
     /** TLS for both endpoints (HTTPS for http), and mutual TLS for agents with tls.clientCaFile. */
     tls: RelayTlsSchema.optional(),
     /** Run both endpoints without TLS. For local development only: patient data would cross the network in clear. */
@@ -149,12 +94,12 @@ export const RelayConfig = z
     hospitals: z.array(Hospital).default([]),
     vendors: z.array(Vendor).default([]),
     /** Agent enrolment (POST /v1/enrol with a one-time token from `wardline relay enrol-token`): the CA directory that signs hospital client certificates; absent = enrolment off. */
-    enrolment: z.strictObject({ caDir: z.string().min(1) }).optional(),
+    enrolment: EnrolmentConfigSchema.optional(),
     log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
     /** A secret file (hospitals[].secretFile, vendors[].keyFile, tls.keyFile, the enrolment CA key) others can read: refuse to start, or warn. */
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
     /** Per vendor key bounds on feed reads and subscriptions, and the stalled-response cut. */
-    feedLimits: FeedLimits.prefault({}),
+    feedLimits: FeedLimitsConfigSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Plaintext is never the silent default: a relay without tls starts only when told it may.
@@ -227,7 +172,7 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
     tls: config.tls && { ...config.tls, certFile: resolve(baseDir, config.tls.certFile), keyFile: resolve(baseDir, config.tls.keyFile), clientCaFile: at(config.tls.clientCaFile) },
     hospitals: config.hospitals.map((h) => ({ ...h, secretFile: at(h.secretFile) })),
     vendors: config.vendors.map((v) => ({ ...v, keyFile: at(v.keyFile) })),
-    http: { ...config.http, operatorTokenFile: at(config.http.operatorTokenFile) },
+    http: resolveHttpPaths(config.http, at),
     enrolment: config.enrolment && { caDir: resolve(baseDir, config.enrolment.caDir) },
   };
 }

@@ -1,35 +1,37 @@
-// Composition root of the cloud relay: reads the config once, builds every
-// part with typed options and starts listening. Installs nothing global (no
+// Composition root of the cloud relay: reads the config once, lists the parts,
+// hands each its typed options (each part converts its own config section) and
+// starts them in one order through PartLifecycle — the feed store is held
+// first, then the enrolment tokens, then the servers — which a failed start
+// and stop() both unwind in reverse. Installs nothing global (no
 // signal handlers, no process.env reads): the CLI owns the process.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, PartLifecycle, SecretFileCheck } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
-import { createFeedHttpHandler } from './http/feed-http.js';
-import { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
-import { VendorAuth } from './feeds/vendor-auth.js';
-import { HospitalAuth } from './ingest/hospital-auth.js';
-import { ReplicationService } from './ingest/replication-service.js';
-import { RelayMetrics } from './status/relay-metrics.js';
-import { RelayServer, type RelayPorts } from './relay-server.js';
-import { buildRelayStatus, buildVendorOwnStatus, type RelayStatus } from './status/relay-status.js';
-import { VendorSlots } from './feeds/vendor-slots.js';
-import { OperatorAuth } from './status/operator-auth.js';
-import { FeedNotifier } from './store/feed-notifier.js';
-import { FeedStore } from './store/feed-store.js';
-import { VendorReads } from './feeds/vendor-reads.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, SecretFileCheck } from '../runtime/index.js';
-import { CA_KEY_FILE } from './tls/index.js';
-import { registerRelayStatusMetrics } from './status/relay-status-metrics.js';
-import { buildVendorStatus, UNREAD_COUNT_CAP } from './status/vendor-status.js';
-import { loadRelayTls } from './tls/relay-tls.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
+import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
+import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
+import { createFeedHttpHandler } from './http/index.js';
+import { HospitalAuth, ReplicationService } from './ingest/index.js';
+import { RelayServer, type RelayPorts } from './relay-server.js';
+import {
+  buildRelayStatus,
+  buildVendorOwnStatus,
+  buildVendorStatus,
+  OperatorAuth,
+  registerRelayStatusMetrics,
+  RelayMetrics,
+  UNREAD_COUNT_CAP,
+  type RelayStatus,
+  type UnreadEvents,
+  type VendorStatus,
+} from './status/index.js';
+import { FeedNotifier, relayDatabaseFile, SqliteFeedStore, type FeedStore } from './store/index.js';
+import { CA_KEY_FILE, loadRelayTls } from './tls/index.js';
 
-/** What a vendor refused for holding too many reads or subscriptions is told to wait, in seconds. */
-export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
-
-/** The relay's SQLite file inside `dataDir`. */
-export const RELAY_DB_FILE = 'relay.db';
+export { FEED_SLOT_RETRY_AFTER_SECONDS } from './feeds/index.js';
+export { RELAY_DB_FILE } from './store/index.js';
 
 export interface StartRelayOptions {
   /** Where logs go; default a pino logger to stdout at `log.level`. */
@@ -44,7 +46,7 @@ export interface StartRelayOptions {
 export interface RelayHandle extends RelayPorts {
   readonly config: RelayConfig;
   /** The status document, as GET /v1/status serves it. */
-  status(): RelayStatus;
+  status(): Promise<RelayStatus>;
   /** The Prometheus exposition, as GET /metrics serves it. */
   metrics(): Promise<string>;
   /** Stops gracefully (bounded by shutdownGraceMs) and closes the database; idempotent. */
@@ -69,92 +71,117 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
   const now = options.now ?? Date.now;
 
-  const notifier = new FeedNotifier();
-  const store = FeedStore.open({ file: join(config.dataDir, RELAY_DB_FILE), onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
-  const enrolmentTokens = config.enrolment && EnrolmentTokens.open(join(config.dataDir, RELAY_DB_FILE), now);
-  const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
-  const metrics = new RelayMetrics();
-  const vendors = new VendorAuth(credentials.vendors);
-  // Where each vendor key has read up to, for the status page and metrics.
-  const reads = new VendorReads(now);
-  const vendorStatus = (nowMs: number, only?: string) =>
-    buildVendorStatus({
-      nowMs,
-      vendors: only === undefined ? credentials.vendors : credentials.vendors.filter((v) => v.name === only),
-      reads: reads.all(),
-      highWater: (hospital, feed) => store.highWater(hospital, feed),
-      unread: (hospital, feed, afterSeq) => store.unreadAfter(hospital, feed, afterSeq, UNREAD_COUNT_CAP),
-    });
-  const replication = new ReplicationService({
-    store,
-    hospitals: new HospitalAuth(credentials.hospitals, { mutualTls: tls?.clientCa !== undefined }),
-    metrics,
-    logger: logger.child({ service: 'replication' }),
-    relayId: config.relayId,
-    maxBatchBytes: config.grpc.maxBatchBytes,
-    helloTimeoutMs: config.grpc.helloTimeoutMs,
-    maxUnauthenticatedStreamsPerPeer: config.grpc.maxUnauthenticatedStreamsPerPeer,
-    now,
-  });
-  // One budget per key for both APIs: a key cannot take twice the bound by using HTTP and gRPC.
-  const slots = new VendorSlots({
-    reads: config.feedLimits.concurrentReadsPerKey,
-    follows: config.feedLimits.followSubscriptionsPerKey,
-    retryAfterSeconds: FEED_SLOT_RETRY_AFTER_SECONDS,
-  });
-  const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
-  const startedAtMs = now();
-  const status = (): RelayStatus =>
-    buildRelayStatus({
-      relayId: config.relayId,
-      startedAtMs,
-      nowMs: now(),
-      hospitals: credentials.hospitals,
-      agents: replication.connectedAgents(),
-      feeds: store.feedSizes(),
-      ledgerHeads: store.ledgerHeads.all(),
-      revocations: store.revocations.all(),
-      vendors: vendorStatus(now()),
-    });
+  // Parts in start order; stop() and a failed start unwind the same list in reverse.
+  const lifecycle = new PartLifecycle(logger);
+  try {
+    const notifier = new FeedNotifier();
+    const file = relayDatabaseFile(config.dataDir);
+    const store = SqliteFeedStore.open({ file, onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
+    lifecycle.hold({ name: 'feed store', stop: () => store.close() });
+    const enrolmentTokens = config.enrolment && EnrolmentTokens.open(file, now);
+    if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
+    const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 
-  const server: RelayServer = new RelayServer({
-    grpc: config.grpc,
-    http: config.http,
-    tls,
-    replication,
-    subscriptions,
-    httpHandler: createFeedHttpHandler({
+    const metrics = new RelayMetrics();
+    const vendors = new VendorAuth(credentials.vendors);
+    // Where each vendor key has read up to, for the status page and metrics.
+    const reads = new VendorReads(now);
+    const vendorStatus = async (nowMs: number, only?: string): Promise<VendorStatus[]> => {
+      const configured = only === undefined ? credentials.vendors : credentials.vendors.filter((v) => v.name === only);
+      const readSnapshot = reads.all();
+      const unread = await unreadAtCursors(store, readSnapshot.filter((r) => configured.some((v) => v.name === r.vendor)));
+      return buildVendorStatus({
+        nowMs,
+        vendors: configured,
+        reads: readSnapshot,
+        // A revoked feed shows no head, as before its position was dropped.
+        highWater: (hospital, feed) => {
+          const position = store.position(hospital, feed);
+          return position.revoked ? 0 : position.highWaterSeq;
+        },
+        unread: (hospital, feed, afterSeq) => unread.get(cursorKey(hospital, feed, afterSeq))!,
+      });
+    };
+    const replication = new ReplicationService({
       store,
-      vendors,
+      hospitals: new HospitalAuth(credentials.hospitals, { mutualTls: tls?.clientCa !== undefined }),
       metrics,
+      logger: logger.child({ service: 'replication' }),
+      relayId: config.relayId,
+      ...replicationLimitsOf(config.grpc),
+      now,
+    });
+    const slots = new VendorSlots(vendorSlotLimitsOf(config.feedLimits));
+    const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
+    const startedAtMs = now();
+    const status = async (): Promise<RelayStatus> => {
+      const [feeds, ledgerHeads, revocations, vendorsNow] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now())]);
+      return buildRelayStatus({
+        relayId: config.relayId,
+        startedAtMs,
+        nowMs: now(),
+        hospitals: credentials.hospitals,
+        agents: replication.connectedAgents(),
+        feeds,
+        ledgerHeads,
+        revocations,
+        vendors: vendorsNow,
+      });
+    };
+
+    const server: RelayServer = new RelayServer({
+      grpc: grpcServerConfigOf(config.grpc),
+      http: config.http,
+      tls,
+      replication,
+      subscriptions,
+      httpHandler: createFeedHttpHandler({
+        store,
+        vendors,
+        metrics,
+        status,
+        vendorStatus: async (vendor) => buildVendorOwnStatus(config.relayId, (await vendorStatus(now(), vendor))[0]!),
+        operators: new OperatorAuth(credentials.operatorTokenDigest),
+        slots,
+        stalledResponseMs: config.feedLimits.stalledResponseMs,
+        reads,
+        readiness: () =>
+          checkReadiness([
+            { name: 'store', check: () => (store.open ? null : 'feed store is closed') },
+            { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
+          ]),
+        logger: logger.child({ service: 'http' }),
+        ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
+      }),
+      logger,
+      ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+    });
+    registerRelayStatusMetrics(metrics.registry, status);
+    const ports = await lifecycle.start({ name: 'relay servers', start: () => server.start(), stop: () => server.stop() });
+    return {
+      ...ports,
+      config,
       status,
-      vendorStatus: (vendor) => buildVendorOwnStatus(config.relayId, vendorStatus(now(), vendor)[0]!),
-      operators: new OperatorAuth(credentials.operatorTokenDigest),
-      slots,
-      stalledResponseMs: config.feedLimits.stalledResponseMs,
-      reads,
-      readiness: () =>
-        checkReadiness([
-          { name: 'store', check: () => (store.feedSizes(), null) },
-          { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
-        ]),
-      logger: logger.child({ service: 'http' }),
-      ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
-    }),
-    store,
-    logger,
-    ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
-  });
-  registerRelayStatusMetrics(metrics.registry, status);
-  const ports = await server.start();
-  return {
-    ...ports,
-    config,
-    status,
-    metrics: () => metrics.registry.metrics(),
-    stop: async () => {
-      await server.stop();
-      enrolmentTokens?.close();
-    },
-  };
+      metrics: () => metrics.registry.metrics(),
+      stop: () => lifecycle.stop(),
+    };
+  } catch (error) {
+    // A part that could not be built (the database, the enrolment tokens): what was held is let go.
+    await lifecycle.stop();
+    throw error;
+  }
+}
+
+/** Unread events after each vendor cursor, read from the store before the pure status build. */
+async function unreadAtCursors(store: FeedStore, reads: readonly { hospital: string; feed: string; cursor: number }[]): Promise<Map<string, UnreadEvents>> {
+  const unread = new Map<string, UnreadEvents>();
+  for (const read of reads) {
+    const key = cursorKey(read.hospital, read.feed, read.cursor);
+    if (!unread.has(key)) unread.set(key, await store.unreadAfter(read.hospital, read.feed, read.cursor, UNREAD_COUNT_CAP));
+  }
+  return unread;
+}
+
+function cursorKey(hospital: string, feed: string, cursor: number): string {
+  return JSON.stringify([hospital, feed, cursor]);
 }

@@ -1,7 +1,8 @@
 // Listens: one gRPC server (Replication for agents, Feeds for vendors) and one
 // HTTP server (feed NDJSON, status, metrics, health), both over TLS when the
 // config has tls (plaintext only with allowPlaintext). Owns the order of
-// start-up and shutdown; builds nothing itself (main.ts does).
+// start-up and shutdown of the two servers and their shared grace period;
+// builds nothing itself and closes no store (main.ts does both).
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,11 +10,10 @@ import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@g
 import type { Logger } from 'pino';
 import { FeedsService } from '../protocol/index.js';
 import { type ListenAddress } from '../runtime/index.js';
-import type { FeedSubscribeService } from './feeds/feed-subscribe-service.js';
-import type { ReplicationService } from './ingest/replication-service.js';
-import type { FeedStore } from './store/feed-store.js';
-import type { RelayTls } from './tls/relay-tls.js';
-import { grpcServerCredentials, httpsServerOptions } from './tls/server-credentials.js';
+import type { FeedSubscribeService } from './feeds/index.js';
+import type { GrpcServerConfig } from './grpc/index.js';
+import type { ReplicationService } from './ingest/index.js';
+import { grpcServerCredentials, httpsServerOptions, type RelayTls } from './tls/index.js';
 
 /** How long stop() lets streams finish before cutting them, in milliseconds. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 5_000;
@@ -28,28 +28,14 @@ export const GRPC_MAX_CONCURRENT_STREAMS = 100;
 export const GRPC_MESSAGE_HEADROOM_BYTES = 64 * 1024;
 
 export interface RelayServerOptions {
-  grpc: {
-    listen: ListenAddress;
-    /** The largest compressed Batch.payload accepted, in bytes. */
-    maxBatchBytes: number;
-    keepalive: {
-      permitWithoutCalls: boolean;
-      /** Milliseconds. */
-      minPingIntervalMs: number;
-      /** How often the relay pings a connection, in milliseconds. */
-      pingIntervalMs: number;
-      /** How long an unanswered ping may stay unanswered, in milliseconds. */
-      pingTimeoutMs: number;
-    };
-  };
+  /** grpcServerConfigOf(config.grpc): listen address, message bound (bytes), keepalive (milliseconds). */
+  grpc: GrpcServerConfig;
   http: { listen: ListenAddress };
   /** TLS for both endpoints; undefined serves plaintext (the config said allowPlaintext). */
   tls: RelayTls | undefined;
   replication: ReplicationService;
   subscriptions: FeedSubscribeService;
   httpHandler: RequestListener;
-  /** Closed last, once no call can reach it. */
-  store: FeedStore;
   logger: Logger;
   /** Default DEFAULT_SHUTDOWN_GRACE_MS. */
   shutdownGraceMs?: number;
@@ -96,7 +82,6 @@ export class RelayServer {
     } catch (error) {
       this.grpcServer?.forceShutdown();
       this.httpServer?.close();
-      this.options.store.close();
       this.state = 'stopped';
       throw error;
     }
@@ -105,7 +90,7 @@ export class RelayServer {
   /**
    * Stops gracefully: no new calls or connections; agent streams finish their
    * queued batches and end with UNAVAILABLE; vendor streams end; whatever is left
-   * after the grace period is cut. Then the store is closed. Idempotent.
+   * after the grace period is cut. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
@@ -139,7 +124,6 @@ export class RelayServer {
       httpServer.closeAllConnections();
       await Promise.all([grpcClosed, httpClosed]);
     }
-    this.options.store.close();
     this.state = 'stopped';
     logger.info('relay stopped');
   }

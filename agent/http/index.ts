@@ -1,7 +1,7 @@
 // The agent's HTTP side (router, operator and admin auth, routes): what others may use.
 // The composition root builds the server; config parts read the schemas; the CLI and
 // installer hash admin passwords.
-export { AgentHttpServer, HTTP_SOURCE } from './agent-http-server.js';
+export { AgentHttpServer } from './agent-http-server.js';
 export { RequestGuard, AllowedHostsSchema } from './request-guard.js';
 export { AdminConfigSchema, loadAdminCredentials, tokenDigest, type AdminCredentials } from './admin-config.js';
 export { HttpTlsSchema, loadHttpTls, type HttpTls } from './http-tls.js';

@@ -14,7 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
-import { migrate } from '../store/migrations.js';
+import { migrate } from '../store/index.js';
 
 /** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */
 export const DEFAULT_ENROLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;

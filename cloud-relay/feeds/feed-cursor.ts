@@ -1,4 +1,4 @@
-import type { FeedPage, FeedPageExtent } from '../store/feed-store.js';
+import type { FeedPage, FeedPageExtent } from '../store/index.js';
 
 /**
  * The cursor a vendor passes next (`after`) once it has processed `page`, read

@@ -1,6 +1,6 @@
 // Parses the query of GET /v1/feeds/{feed}/events. Pure; a bad parameter is a
 // BadRequestError naming it.
-import { NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
 import { BadRequestError } from '../errors.js';
 
 /** Events per response when `limit` is not given. */

@@ -21,13 +21,12 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
-import { DEFAULT_STALLED_RESPONSE_MS, NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
+import { DEFAULT_STALLED_RESPONSE_MS } from './feed-limits-config.js';
 import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
-import { toGrpcStatus } from '../grpc/grpc-status.js';
-import { writeMessage } from '../grpc/grpc-write.js';
-import type { RelayMetrics } from '../status/relay-metrics.js';
-import type { FeedNotifier } from '../store/feed-notifier.js';
-import type { FeedStore } from '../store/feed-store.js';
+import { toGrpcStatus, writeMessage } from '../grpc/index.js';
+import type { RelayMetrics } from '../status/index.js';
+import type { FeedNotifier, FeedStore } from '../store/index.js';
 import { nextCursor } from './feed-cursor.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
@@ -108,7 +107,7 @@ export class FeedSubscribeService {
 
       let cursor = after;
       for (;;) {
-        const page = store.readEvents(access.hospital, feed, cursor, pageEvents);
+        const page = await store.readEvents(access.hospital, feed, cursor, pageEvents);
         for (const event of page.events) {
           await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal, stalledMs);
         }

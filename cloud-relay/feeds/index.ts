@@ -1,7 +1,17 @@
-// Vendor feeds (reads, subscriptions, cursors, vendor auth and slots): what others may use.
-export { FeedSubscribeService } from './feed-subscribe-service.js';
-export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, parseFeedQuery } from './feed-query.js';
+// Feeds: what vendors read — the gRPC Subscribe service, their keys and grants,
+// the bounds on their reads, and where each has read up to.
+export { FeedSubscribeService, DEFAULT_SUBSCRIBE_PAGE_EVENTS, type FeedSubscribeServiceOptions, type SubscribeCall } from './feed-subscribe-service.js';
 export { nextCursor } from './feed-cursor.js';
-export { VendorAuth } from './vendor-auth.js';
-export { VendorReads, type VendorRead } from './vendor-reads.js';
-export { VendorSlots } from './vendor-slots.js';
+export { parseFeedQuery, DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, type FeedQuery } from './feed-query.js';
+export { VendorAuth, type FeedAccess } from './vendor-auth.js';
+export { VendorReads, type FeedApi, type VendorRead } from './vendor-reads.js';
+export { VendorSlots, type VendorSlotLimits } from './vendor-slots.js';
+export {
+  FeedLimitsConfigSchema,
+  vendorSlotLimitsOf,
+  DEFAULT_CONCURRENT_READS_PER_KEY,
+  DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY,
+  DEFAULT_STALLED_RESPONSE_MS,
+  FEED_SLOT_RETRY_AFTER_SECONDS,
+  type FeedLimitsConfig,
+} from './feed-limits-config.js';

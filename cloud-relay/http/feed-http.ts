@@ -22,7 +22,8 @@ import { once } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { toVendorEventLine } from '../../protocol/index.js';
-import { DEFAULT_STALLED_RESPONSE_MS, NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
+import { DEFAULT_STALLED_RESPONSE_MS } from '../feeds/index.js';
 import {
   BadRequestError,
   FeedNotGrantedError,
@@ -36,18 +37,11 @@ import {
   TooManyRequestsError,
   VendorAuthError,
 } from '../errors.js';
-import { writeMessage } from '../grpc/grpc-write.js';
-import type { RelayMetrics } from '../status/relay-metrics.js';
-import type { RelayStatus, VendorOwnStatus } from '../status/relay-status.js';
-import type { FeedStore } from '../store/feed-store.js';
-import { nextCursor } from '../feeds/feed-cursor.js';
-import { parseFeedQuery } from '../feeds/feed-query.js';
-import type { VendorAuth } from '../feeds/vendor-auth.js';
-import type { VendorReads } from '../feeds/vendor-reads.js';
-import type { VendorSlots } from '../feeds/vendor-slots.js';
-import { renderRelayStatusPage } from '../status/relay-status-page.js';
-import { OPERATOR_CHALLENGE, type OperatorAuth } from '../status/operator-auth.js';
-import { EnrolmentTokenError } from '../enrolment/enrolment-service.js';
+import { writeMessage } from '../grpc/index.js';
+import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
+import type { FeedStore } from '../store/index.js';
+import { nextCursor, parseFeedQuery, type VendorAuth, type VendorReads, type VendorSlots } from '../feeds/index.js';
+import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 
 /** Events read from the store per chunk of a page. */
@@ -67,9 +61,9 @@ export interface FeedHttpOptions {
   vendors: VendorAuth;
   metrics: RelayMetrics;
   /** The current status document (operator token). */
-  status: () => RelayStatus;
+  status: () => Promise<RelayStatus>;
   /** One vendor's own part of it (that vendor's key on /v1/status). */
-  vendorStatus: (vendor: string) => VendorOwnStatus;
+  vendorStatus: (vendor: string) => Promise<VendorOwnStatus>;
   /** Who holds the operator token. */
   operators: OperatorAuth;
   /** Per-key bound on concurrent page reads. */
@@ -115,7 +109,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     try {
       // Where the page ends is decided first, from seqs and sizes, so the headers can go
       // out before the bodies are read; the page is the same as one read would give.
-      const extent = store.pageExtent(access.hospital, feed, query.after, query.limit, options.pageMaxBytes);
+      const extent = await store.pageExtent(access.hospital, feed, query.after, query.limit, options.pageMaxBytes);
       const cursor = nextCursor(query.after, extent);
       res.writeHead(200, {
         'content-type': 'application/x-ndjson; charset=utf-8',
@@ -128,7 +122,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
       res.once('close', () => gone.abort());
       let after = query.after;
       while (extent.lastSeq !== undefined && after < extent.lastSeq) {
-        const chunk = store.readEvents(access.hospital, feed, after, PAGE_CHUNK_EVENTS, PAGE_CHUNK_BYTES, extent.lastSeq);
+        const chunk = await store.readEvents(access.hospital, feed, after, PAGE_CHUNK_EVENTS, PAGE_CHUNK_BYTES, extent.lastSeq);
         const last = chunk.events[chunk.events.length - 1];
         if (!last) break;
         after = last.seq;
@@ -174,13 +168,13 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   }
 
   /** GET /v1/status: everything for the operator, a vendor's own part for its key. */
-  function statusFor(authorization: string | undefined): RelayStatus | VendorOwnStatus {
+  async function statusFor(authorization: string | undefined): Promise<RelayStatus | VendorOwnStatus> {
     if (authorization === undefined || options.operators.isOperator(authorization)) {
       options.operators.require(authorization); // throws without a header
       return options.status();
     }
     try {
-      return options.vendorStatus(vendors.identify(authorization));
+      return await options.vendorStatus(vendors.identify(authorization));
     } catch (error) {
       if (!(error instanceof VendorAuthError)) throw error;
       throw new OperatorAuthError('send the operator token, or a vendor key for that vendor\'s own status: "Authorization: Bearer <token or key>"');
@@ -208,10 +202,10 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         options.operators.require(req.headers.authorization);
         res
           .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" })
-          .end(renderRelayStatusPage(options.status()));
+          .end(renderRelayStatusPage(await options.status()));
         return;
       case '/v1/status':
-        return sendJson(res, 200, statusFor(req.headers.authorization));
+        return sendJson(res, 200, await statusFor(req.headers.authorization));
       case '/metrics': {
         options.operators.require(req.headers.authorization);
         const text = await metrics.registry.metrics();

@@ -1,3 +1,11 @@
-// The relay's HTTP side (vendor feed reads, status page, operator endpoints): what the
-// composition root and the public surface may use.
-export { createFeedHttpHandler, HIGH_WATER_HEADER, HOSPITAL_HEADER, NEXT_AFTER_HEADER } from './feed-http.js';
+// The relay's HTTP API: feed NDJSON pages, status, metrics, health, enrolment.
+export {
+  createFeedHttpHandler,
+  HIGH_WATER_HEADER,
+  NEXT_AFTER_HEADER,
+  HOSPITAL_HEADER,
+  PAGE_CHUNK_EVENTS,
+  PAGE_CHUNK_BYTES,
+  type FeedHttpOptions,
+} from './feed-http.js';
+export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';

@@ -1,11 +1,11 @@
 // What the relay does with an agent's Revoke and Reinstate (the hospital's own
 // agent: the stream they arrive on is authenticated by its Hello), and the
-// answers it sends back. The store does the work (store/feed-revocations.ts).
+// answers it sends back. The store does the work (FeedStore.revokeFeed and reinstateFeed).
 import type { Logger } from 'pino';
 import { pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
-import { NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
 import { ProtocolViolationError } from '../errors.js';
-import type { FeedStore } from '../store/feed-store.js';
+import type { FeedStore, LedgerHeadInput } from '../store/index.js';
 
 type Revoke = NonNullable<AgentMessage['revoke']>;
 type Reinstate = NonNullable<AgentMessage['reinstate']>;
@@ -14,11 +14,10 @@ type Reinstate = NonNullable<AgentMessage['reinstate']>;
 export const MAX_REVOKE_REASON_CHARS = 1_000;
 
 /** Deletes the feed's data, stops serving it and answers with what was deleted. */
-export async function handleRevoke(store: FeedStore, hospital: string, revoke: Revoke, now: number, log: Logger): Promise<RelayMessage> {
+export async function handleRevoke(store: FeedStore, hospital: string, revoke: Revoke, log: Logger): Promise<RelayMessage> {
   const feed = checkedFeed(revoke.feed, 'Revoke');
-  store.ledgerHeads.record(hospital, feed, ledgerHeadOf(revoke), now, false);
   const reason = (revoke.reason ?? '').slice(0, MAX_REVOKE_REASON_CHARS);
-  const outcome = await store.revokeFeed(hospital, feed, reason);
+  const outcome = await store.revokeFeed({ hospital, feed, reason, ledgerHead: ledgerHeadOf(revoke) });
   const fields = { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted: outcome.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked, ...outcome.erasure };
   if (outcome.erasure.walTruncated) {
     log.info(fields, outcome.alreadyRevoked ? 'revoke repeated by the hospital; whatever was left is deleted and overwritten' : 'feed revoked by the hospital; its events are deleted and overwritten');
@@ -39,10 +38,9 @@ export async function handleRevoke(store: FeedStore, hospital: string, revoke: R
 }
 
 /** Lifts a revocation and answers with the mark the feed continues from. */
-export function handleReinstate(store: FeedStore, hospital: string, reinstate: Reinstate, now: number, log: Logger): RelayMessage {
+export async function handleReinstate(store: FeedStore, hospital: string, reinstate: Reinstate, log: Logger): Promise<RelayMessage> {
   const feed = checkedFeed(reinstate.feed, 'Reinstate');
-  store.ledgerHeads.record(hospital, feed, ledgerHeadOf(reinstate), now, false);
-  const outcome = store.revocations.reinstate(hospital, feed);
+  const outcome = await store.reinstateFeed({ hospital, feed, ledgerHead: ledgerHeadOf(reinstate) });
   log.info({ feed, reason: reinstate.reason ?? '', ...outcome }, outcome.wasRevoked ? 'feed re-enabled by the hospital' : 're-enable of a feed that was not revoked');
   return pb.RelayMessage.create({ reinstated: { feed, highWaterSeq: outcome.highWaterSeq, wasRevoked: outcome.wasRevoked } });
 }
@@ -55,7 +53,7 @@ function checkedFeed(feed: string | null | undefined, message: string): string {
 }
 
 /** The egress-ledger head a Batch, Revoke or Reinstate carries; null from an agent without a ledger. */
-export function ledgerHeadOf(message: { ledgerHead?: Uint8Array | null; ledgerIndex?: number | null }): { index: number; hash: Uint8Array } | null {
+export function ledgerHeadOf(message: { ledgerHead?: Uint8Array | null; ledgerIndex?: number | null }): LedgerHeadInput | null {
   const hash = message.ledgerHead ?? new Uint8Array();
   return hash.length > 0 && Number(message.ledgerIndex ?? 0) > 0 ? { index: Number(message.ledgerIndex), hash } : null;
 }

@@ -1,7 +1,7 @@
 import type { HospitalCredential } from '../credentials.js';
 import { AgentAuthError, CertificateIdentityError } from '../errors.js';
 import { sameDigest, secretDigest } from '../secret-digest.js';
-import type { PeerIdentity } from '../tls/peer-identity.js';
+import type { PeerIdentity } from '../tls/index.js';
 
 // Compared against when the hospital id is unknown, so an unknown id costs the
 // same time as a wrong secret and response times do not reveal which ids exist.

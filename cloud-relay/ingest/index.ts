@@ -1,5 +1,5 @@
-// Replication ingest (the agent-facing gRPC service, one session per stream, hospital
-// auth): what the composition root and status may use.
-export { ReplicationService } from './replication-service.js';
-export { HospitalAuth } from './hospital-auth.js';
-export type { ConnectedAgent } from './replication-session.js';
+// Ingest: agents' Replicate streams (Hello, batches, feed control) into the feed store.
+export { ReplicationService, peerHost, type ReplicationServiceOptions } from './replication-service.js';
+export { ReplicationSession, MAX_QUEUED_MESSAGES, RESUME_QUEUED_MESSAGES, type ConnectedAgent, type ReplicationSessionDeps, type SessionState } from './replication-session.js';
+export { HospitalAuth, type AgentAuthentication, type HospitalAuthOptions } from './hospital-auth.js';
+export { MAX_REVOKE_REASON_CHARS } from './feed-control-handler.js';

@@ -14,9 +14,9 @@
 //     do not count, so an address's honest agents are not held back by them.
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
-import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from '../config.js';
+import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from '../grpc/index.js';
 import { HelloTimeoutError, TooManyUnauthenticatedStreamsError } from '../errors.js';
-import { toGrpcStatus } from '../grpc/grpc-status.js';
+import { toGrpcStatus } from '../grpc/index.js';
 import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
 

@@ -10,7 +10,8 @@
 //     naming what was wrong; nothing of the batch is stored, so the agent's
 //     resend after reconnecting is accepted as if the first never came.
 //  4. A resend (duplicate or overlap) or a gap: acked or nacked, the stream
-//     stays open (batch-decision.ts).
+//     stays open. FeedStore.storeBatch decides (protocol/batch-decision.ts);
+//     the session answers its decision and checks nothing itself.
 //  5. An agent that sends faster than the relay stores: messages queue in
 //     order; past MAX_QUEUED_MESSAGES the stream is paused, so HTTP/2 flow
 //     control pushes back on the agent instead of relay memory growing.
@@ -19,7 +20,9 @@
 //     the agent's resume (Welcome high-water mark) covers.
 //  7. The relay stops: queued batches are finished and acked, then the stream
 //     ends with UNAVAILABLE so the agent reconnects.
-//  8. A batch of a feed the hospital revoked: nacked REVOKED, nothing stored;
+//  8. A batch of a feed the hospital revoked (storeBatch says `revoked`,
+//     also when another stream revoked it while this batch was decoded):
+//     nacked REVOKED, nothing stored;
 //     the stream stays open for the other feeds (feed-control-handler.ts does
 //     the revoke and reinstate themselves).
 //  9. A batch whose range runs past what its events and the agent's announced
@@ -38,7 +41,7 @@ import {
   type JournalEvent,
   type RelayMessage,
 } from '../../protocol/index.js';
-import { NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
 import {
   AgentAuthError,
   BadBatchError,
@@ -51,15 +54,13 @@ import {
   ShuttingDownError,
   UnknownFeedError,
 } from '../errors.js';
-import { toGrpcStatus } from '../grpc/grpc-status.js';
-import { writeMessage } from '../grpc/grpc-write.js';
-import type { RelayMetrics } from '../status/relay-metrics.js';
-import type { FeedStore } from '../store/feed-store.js';
+import { toGrpcStatus, writeMessage } from '../grpc/index.js';
+import type { RelayMetrics } from '../status/index.js';
+import { needsEvents, type BatchToStore, type FeedStore, type StoredBatch } from '../store/index.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
-import { advancesFeed, batchCeiling, decideBatch, type BatchDecision } from '../../protocol/index.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
 import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
-import { peerIdentity } from '../tls/peer-identity.js';
+import { peerIdentity } from '../tls/index.js';
 
 /** Messages waiting to be processed before the stream is paused. */
 export const MAX_QUEUED_MESSAGES = 8;
@@ -199,8 +200,8 @@ export class ReplicationSession {
         if (!this.agent) throw new ProtocolViolationError(`${message.body} before Hello: the first message on a stream must be Hello`);
         const answer =
           message.body === 'revoke'
-            ? await handleRevoke(this.deps.store, this.agent.hospital, message.revoke!, this.deps.now(), this.log)
-            : handleReinstate(this.deps.store, this.agent.hospital, message.reinstate!, this.deps.now(), this.log);
+            ? await handleRevoke(this.deps.store, this.agent.hospital, message.revoke!, this.log)
+            : await handleReinstate(this.deps.store, this.agent.hospital, message.reinstate!, this.log);
         return this.send(answer);
       }
       default:
@@ -225,8 +226,8 @@ export class ReplicationSession {
       );
     }
     const positions = feeds.map((feed) => {
-      const revoked = this.deps.store.revocations.get(hospital, feed);
-      return revoked ? { feed, highWaterSeq: revoked.highWaterSeq, revoked: true } : { feed, highWaterSeq: this.deps.store.highWater(hospital, feed) };
+      const { highWaterSeq, revoked } = this.deps.store.position(hospital, feed);
+      return revoked ? { feed, highWaterSeq, revoked: true } : { feed, highWaterSeq };
     });
     this.feeds = new Set(feeds);
     this.agent = {
@@ -263,24 +264,32 @@ export class ReplicationSession {
 
     const firstSeq = Number(batch.firstSeq ?? 0);
     const lastSeq = Number(batch.lastSeq ?? 0);
-    const ledgerHead = ledgerHeadOf(batch);
-    const revoked = store.revocations.get(agent.hospital, feed);
-    if (revoked) {
-      store.ledgerHeads.record(agent.hospital, feed, ledgerHead, this.deps.now(), true);
-      return this.refuseRevoked(feed, firstSeq, lastSeq, new FeedRevokedError(agent.hospital, feed, revoked.revokedAtMs), revoked.highWaterSeq);
-    }
-    // Decide before decoding: a resend or a gap needs no decompression.
-    const highWater = store.highWater(agent.hospital, feed);
-    const decision = decideBatch(highWater, firstSeq, lastSeq);
-    if (!advancesFeed(decision)) {
-      store.ledgerHeads.record(agent.hospital, feed, ledgerHead, this.deps.now(), true);
-      return this.answer(feed, firstSeq, lastSeq, decision, highWater);
-    }
+    const toStore: BatchToStore = {
+      hospital: agent.hospital,
+      feed,
+      firstSeq,
+      lastSeq,
+      journalHeadSeq: Number(batch.journalHeadSeq ?? 0),
+      ledgerHead: ledgerHeadOf(batch),
+    };
+    // A resend, a gap or a revoked feed needs no decompression: storeBatch answers it without events.
+    let stored = needsEvents(store.position(agent.hospital, feed), firstSeq, lastSeq)
+      ? await store.storeBatch({ ...toStore, events: await this.decode(feed, batch, payload) })
+      : await store.storeBatch(toStore);
+    // Another stream moved the feed meanwhile, so the batch now counts: decode it after all.
+    if (stored.decision.kind === 'needs-events') stored = await store.storeBatch({ ...toStore, events: await this.decode(feed, batch, payload) });
+    agent.events += stored.storedEvents;
+    metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
+    return this.answer(feed, firstSeq, lastSeq, stored);
+  }
 
-    let events: JournalEvent[];
+  /** The batch's events; a corrupt, oversize or bomb payload ends the stream with a status saying so. */
+  private async decode(feed: string, batch: Batch, payload: Uint8Array): Promise<JournalEvent[]> {
+    const firstSeq = Number(batch.firstSeq ?? 0);
+    const lastSeq = Number(batch.lastSeq ?? 0);
     try {
       // Inflated on the thread pool and stopped at the batch's limit: a bomb costs no stall and no memory past it.
-      events = await decodeEventsAsync(
+      return await decodeEventsAsync(
         {
           codec: batch.codec ?? 0,
           payload,
@@ -297,27 +306,16 @@ export class ReplicationSession {
       const code = cause.code === ErrorCode.BATCH_INFLATION ? cause.code : ErrorCode.BAD_BATCH;
       throw new BadBatchError(`batch [${firstSeq}, ${lastSeq}] of feed "${feed}" rejected: ${cause.message}`, feed, { cause, code });
     }
-    // Only now are the events known: the range may not run past them and the agent's announced head.
-    const ceilingSeq = batchCeiling({ highWater, lastEventSeq: events.at(-1)?.seq ?? 0, announcedHeadSeq: Number(batch.journalHeadSeq ?? 0) });
-    const bounded = decideBatch(highWater, firstSeq, lastSeq, ceilingSeq);
-    if (bounded.kind === 'beyond-head') throw new BatchBeyondHeadError(feed, firstSeq, lastSeq, bounded.ceilingSeq);
-    // storeBatch decides again under the write lock; its decision is the one answered.
-    let stored;
-    try {
-      stored = store.storeBatch(agent.hospital, feed, firstSeq, lastSeq, events, ledgerHead);
-    } catch (error) {
-      // Revoked by another stream of this hospital while this batch was decoded.
-      if (!(error instanceof FeedRevokedError)) throw error;
-      return this.refuseRevoked(feed, firstSeq, lastSeq, error, store.revocations.get(agent.hospital, feed)?.highWaterSeq ?? 0);
-    }
-    agent.events += stored.storedEvents;
-    metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
-    return this.answer(feed, firstSeq, lastSeq, stored.decision, stored.highWater);
   }
 
-  /** Acks or nacks a batch according to its decision; `highWater` is the feed's mark after it. */
-  private async answer(feed: string, firstSeq: number, lastSeq: number, decision: BatchDecision, highWater: number): Promise<void> {
+  /** Acks or nacks a batch according to storeBatch's decision; `highWater` is the feed's mark after it. */
+  private async answer(feed: string, firstSeq: number, lastSeq: number, { decision, highWater }: StoredBatch): Promise<void> {
     switch (decision.kind) {
+      case 'revoked':
+        return this.refuseRevoked(feed, firstSeq, lastSeq, new FeedRevokedError(this.agent!.hospital, feed, decision.revokedAtMs), highWater);
+      case 'needs-events':
+        // storeBatch was given the events on the second call, so it cannot ask again.
+        throw new Error(`feed "${feed}": the store asked for the events of batch [${firstSeq}, ${lastSeq}] twice`);
       case 'invalid':
         throw new BadBatchError(`batch of feed "${feed}" rejected: ${decision.reason}`, feed);
       case 'beyond-head':

@@ -1,8 +1,8 @@
-// The relay's operator side (status, metrics, status page, operator and vendor status):
-// what others may use.
-export { RelayMetrics } from './relay-metrics.js';
-export { buildRelayStatus, buildVendorOwnStatus, type RelayStatus, type VendorOwnStatus } from './relay-status.js';
-export { renderRelayStatusPage } from './relay-status-page.js';
-export { OperatorAuth, OPERATOR_CHALLENGE } from './operator-auth.js';
+// The operator side of the relay: the status document and page, Prometheus
+// metrics, the operator token, and each vendor's position.
+export { buildRelayStatus, buildVendorOwnStatus, type RelayStatus, type RelayStatusInput, type VendorOwnStatus } from './relay-status.js';
+export { renderRelayStatusPage, STATUS_PAGE_REFRESH_SECONDS } from './relay-status-page.js';
+export { RelayMetrics, type BatchResult } from './relay-metrics.js';
 export { registerRelayStatusMetrics } from './relay-status-metrics.js';
-export { buildVendorStatus, UNREAD_COUNT_CAP } from './vendor-status.js';
+export { OperatorAuth, OPERATOR_CHALLENGE } from './operator-auth.js';
+export { buildVendorStatus, UNREAD_COUNT_CAP, type UnreadEvents, type VendorFeedStatus, type VendorStatus, type VendorStatusInput } from './vendor-status.js';

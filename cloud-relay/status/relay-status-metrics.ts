@@ -6,21 +6,24 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { RelayStatus } from './relay-status.js';
 
-export function registerRelayStatusMetrics(registry: Registry, status: () => RelayStatus): void {
-  // Registered first, so its collect hook fills the others from one status read.
-  new Gauge({ name: 'wardline_relay_hospital_agents_connected', help: 'Agent streams open per hospital', labelNames: ['hospital'], registers: [registry], collect() {
-    refresh(this);
-  } });
-  const highWater = new Gauge({ name: 'wardline_relay_feed_high_water_seq', help: 'The last journal seq stored durably, per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry] });
-  const events = new Gauge({ name: 'wardline_relay_feed_events', help: 'Events stored per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry] });
-  const lastBatch = new Gauge({ name: 'wardline_relay_feed_last_batch_timestamp_seconds', help: 'When the last batch of the feed was stored, seconds since the epoch', labelNames: ['hospital', 'feed'], registers: [registry] });
-  const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key (since the relay started)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
-  const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
-  const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
-  const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry] });
+export function registerRelayStatusMetrics(registry: Registry, status: () => Promise<RelayStatus>): void {
+  // Every gauge's collect hook waits for the same status read: a scrape collects
+  // the metrics concurrently, and the status is read asynchronously.
+  let pending: Promise<void> | undefined;
+  function refreshOnce(): Promise<void> {
+    return (pending ??= refresh().finally(() => (pending = undefined)));
+  }
+  const agents = new Gauge({ name: 'wardline_relay_hospital_agents_connected', help: 'Agent streams open per hospital', labelNames: ['hospital'], registers: [registry], collect: refreshOnce });
+  const highWater = new Gauge({ name: 'wardline_relay_feed_high_water_seq', help: 'The last journal seq stored durably, per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const events = new Gauge({ name: 'wardline_relay_feed_events', help: 'Events stored per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const lastBatch = new Gauge({ name: 'wardline_relay_feed_last_batch_timestamp_seconds', help: 'When the last batch of the feed was stored, seconds since the epoch', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key (since the relay started)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
 
-  function refresh(agents: Gauge): void {
-    const s = status();
+  async function refresh(): Promise<void> {
+    const s = await status();
     for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following]) g.reset();
     for (const h of s.hospitals) {
       agents.set({ hospital: h.id }, h.connectedAgents);

@@ -1,11 +1,9 @@
 // The relay's status document (GET /v1/status), built from snapshots by a pure
 // function so it can be tested without a running relay.
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
-import type { ConnectedAgent } from '../ingest/replication-session.js';
-import type { AgentLedgerHead } from '../store/agent-ledger-heads.js';
-import type { FeedSize } from '../store/feed-store.js';
+import type { ConnectedAgent } from '../ingest/index.js';
+import type { AgentLedgerHead, FeedRevocation, FeedSize } from '../store/index.js';
 import type { VendorStatus } from './vendor-status.js';
-import type { FeedRevocation } from '../store/feed-revocations.js';
 
 export interface RelayStatusInput {
   relayId: string;

@@ -2,19 +2,14 @@
 // far that is behind the feed's head — in sequence numbers, in events stored
 // after its cursor, and in how long the oldest of those has waited at the relay.
 // Pure: the store's answers are arguments.
-import type { VendorRead } from '../feeds/vendor-reads.js';
+import type { VendorRead } from '../feeds/index.js';
+import type { UnreadEvents } from '../store/index.js';
 
 /** Unread events are counted up to this many per vendor and feed, so a status read stays cheap. */
 export const UNREAD_COUNT_CAP = 100_000;
 
-/** What the store says about a feed after a cursor. */
-export interface UnreadEvents {
-  /** Events stored after the cursor (counted up to a cap; `capped` says when it was reached). */
-  events: number;
-  capped: boolean;
-  /** When the oldest of them was stored, ms since the epoch; null when none. */
-  oldestStoredAtMs: number | null;
-}
+/** What the store says about a feed after a cursor (FeedStore.unreadAfter). */
+export type { UnreadEvents };
 
 export interface VendorFeedStatus {
   hospital: string;

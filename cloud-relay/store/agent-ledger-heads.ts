@@ -2,29 +2,11 @@
 // (hospital, feed), and a count of the batches received per feed. A head is the
 // agent's own claim "my ledger held record <index> with hash <head> when I sent
 // this"; kept here, outside the hospital, it shows later whether the agent's
-// ledger lost its tail (`wardline audit verify --relay-http`).
+// ledger lost its tail (`wardline audit verify --relay-http`). Internal to
+// SqliteFeedStore: others read them through FeedStore.ledgerHeads().
 import type Database from 'better-sqlite3';
+import type { AgentLedgerHead, LedgerHeadInput } from './feed-store.js';
 
-/** A head as an agent sent it: the ledger record's index and its SHA-256. */
-export interface LedgerHeadInput {
-  index: number;
-  hash: Uint8Array;
-}
-
-export interface AgentLedgerHead {
-  hospital: string;
-  feed: string;
-  /** 0 while no batch with a head was received. */
-  ledgerIndex: number;
-  /** Hex SHA-256; "" when ledgerIndex is 0. */
-  ledgerHead: string;
-  /** When the head was received, ms since the epoch. */
-  receivedAtMs: number;
-  /** Batches of the feed received (stored, resent or refused). */
-  batches: number;
-  /** When the last batch of the feed was received, ms since the epoch; null before the first. */
-  lastBatchAtMs: number | null;
-}
 
 export class AgentLedgerHeads {
   private readonly upsert;

@@ -9,8 +9,10 @@
 //  2. A subscriber goes away while waiting: its AbortSignal removes the waiter,
 //     so abandoned tails do not pile up.
 
+import type { FeedAdvanceListener } from './feed-store.js';
+
 /** Something that is told when a feed's high-water mark moves (FeedStore's onAdvance). */
-export type FeedAdvanceListener = (hospital: string, feed: string, highWater: number) => void;
+export type { FeedAdvanceListener };
 
 interface Waiter {
   afterSeq: number;

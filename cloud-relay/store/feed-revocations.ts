@@ -1,4 +1,5 @@
-// Feeds the hospital revoked. A revoke marks the feed revoked and drops its
+// Feeds the hospital revoked (internal to SqliteFeedStore: others go through
+// FeedStore.revokeFeed, reinstateFeed and revocations()). A revoke marks the feed revoked and drops its
 // position in one transaction — from then on nothing of it is served or stored —
 // and then deletes its events in chunks, yielding between them, so a feed of
 // millions of events does not stall every other agent and vendor on the relay.
@@ -20,6 +21,7 @@
 //  5. A reader holding the WAL when the checkpoint runs: retried a few times,
 //     then the outcome says the WAL was not truncated (and the log says so).
 import type Database from 'better-sqlite3';
+import type { Erasure, FeedRevocation, RevokeOutcome } from './feed-store.js';
 
 /** Events deleted per transaction. */
 export const DEFAULT_REVOKE_CHUNK_ROWS = 5_000;
@@ -28,39 +30,6 @@ export const VACUUM_STEP_PAGES = 1_024;
 /** Checkpoint attempts when readers keep the WAL busy, one event-loop turn and BUSY_RETRY_MS apart. */
 const CHECKPOINT_ATTEMPTS = 5;
 const BUSY_RETRY_MS = 100;
-
-export interface FeedRevocation {
-  hospital: string;
-  feed: string;
-  /** The feed's high-water mark when it was revoked; a reinstated feed continues from it. */
-  highWaterSeq: number;
-  /** Events and body bytes deleted for this revocation so far, over all requests. */
-  eventsDeleted: number;
-  bytesDeleted: number;
-  reason: string;
-  /** Milliseconds since the epoch. */
-  revokedAtMs: number;
-}
-
-/** What one revoke request did. */
-export interface RevokeOutcome {
-  revocation: FeedRevocation;
-  /** Deleted by this request. */
-  eventsDeleted: number;
-  bytesDeleted: number;
-  alreadyRevoked: boolean;
-  erasure: Erasure;
-}
-
-/** What was done so the deleted bytes cannot be read back from the relay's files. */
-export interface Erasure {
-  /** The WAL was checkpointed and truncated to zero bytes (false: a reader kept it busy). */
-  walTruncated: boolean;
-  /** Free pages handed back to the file system. */
-  freePagesReleased: number;
-  /** How they were handed back: none needed, incremental_vacuum steps, or one VACUUM of a file made without auto_vacuum. */
-  vacuum: 'none' | 'incremental' | 'full';
-}
 
 interface RevocationRow {
   hospital: string;

@@ -1,59 +1,95 @@
-// The relay's durable store of feed events, in one SQLite file. A batch is
-// stored in one transaction together with the feed's new high-water mark, and
-// storeBatch returns only after that transaction is on disk, so the caller may
-// acknowledge the batch as soon as it returns (DESIGN invariant 1).
+// The relay's feed store as a port: what ingest, the vendor APIs and the status
+// page need from wherever feed events are kept durably. SqliteFeedStore
+// (sqlite-feed-store.ts) implements it on one SQLite file; a networked backend
+// (PostgreSQL) implements the same interface and runs the same contract suite
+// (test/contract/feed-store.contract.ts).
 //
-// Failure modes handled:
-//  1. The same batch arrives twice (agent resend after a cut): the decision is
-//     taken inside the write transaction against the stored mark, and events are
-//     INSERT OR IGNOREd on (hospital, feed, seq), so nothing is stored twice.
-//  2. Two streams for one feed race (an agent reconnects while its old,
-//     half-open stream still delivers): both decide under the write lock
-//     (BEGIN IMMEDIATE), so the second sees the first's mark.
-//  3. Power loss right after an ack: synchronous=FULL, see open().
-//  4. A reader pages while batches land: a page and its high-water mark come
-//     from one read transaction, so the cursor never skips an event.
-//  5. A revoked feed (feed-revocations.ts): neither stored nor read; both
-//     check the mark inside their transaction.
-//  6. Deleted events left readable on disk (free pages, slack of live pages,
-//     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
-//     truncates the WAL and hands free pages back (feed-revocations.ts).
-import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
-import { FeedRevokedError, FeedStoreClosedError } from '../errors.js';
-import { advancesFeed, decideBatch, type BatchDecision } from '../../protocol/index.js';
-import type { FeedAdvanceListener } from './feed-notifier.js';
-import { AgentLedgerHeads, type LedgerHeadInput } from './agent-ledger-heads.js';
-import { FeedRevocations, type RevokeOutcome } from './feed-revocations.js';
-import { migrate } from './migrations.js';
+// storeBatch is the one place a batch is decided: it re-reads the feed's mark
+// and its revocation under the backend's write lock, decides with
+// protocol/batch-decision.ts and says what it did; the caller acts on that
+// decision and checks nothing itself. position() is the one synchronous read,
+// only there to skip decoding work storeBatch would not need.
+//
+// Every method that a networked backend would do I/O for returns a Promise.
+// Every method except close() rejects (throws, for position()) FeedStoreClosedError
+// once the store is closed.
+import { advancesFeed, decideBatch, type BatchDecision, type JournalEvent } from '../../protocol/index.js';
 
-/** How long a statement waits for another connection's lock before failing, in milliseconds. */
-export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
-/** A page read stops adding events once their bodies pass this many bytes (at least one event is returned). */
-export const DEFAULT_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+/** Told after a commit that moved a feed's high-water mark (live tails wake up). */
+export type FeedAdvanceListener = (hospital: string, feed: string, highWaterSeq: number) => void;
 
-export interface FeedStoreOptions {
-  /** The SQLite file (`${dataDir}/relay.db`); its directory is created if missing. */
-  file: string;
-  /** Called after a commit that moved a feed's high-water mark (live tails). */
+/** What a backend tells the rest of the relay about, whichever backend it is. */
+export interface FeedStoreListeners {
+  /** Called after a commit that moved a feed's high-water mark. */
   onAdvance?: FeedAdvanceListener;
-  /** Clock for updated_at_ms / received_at_ms, in milliseconds since the epoch. Default Date.now. */
-  now?: () => number;
-  /** Default DEFAULT_BUSY_TIMEOUT_MS. */
-  busyTimeoutMs?: number;
   /** Called after a feed was revoked (live tails end with the revocation error). */
   onRevoke?: (hospital: string, feed: string) => void;
 }
 
+/** A page read stops adding events once their bodies pass this many bytes (at least one event is returned). */
+export const DEFAULT_PAGE_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Where a feed stands, as of the store's last commit. */
+export interface FeedPosition {
+  /**
+   * The last seq stored durably (0 for a feed never written). For a revoked feed:
+   * its mark when it was revoked, which a reinstated feed continues from.
+   */
+  highWaterSeq: number;
+  /** True while the hospital has the feed revoked: nothing of it is stored or served. */
+  revoked: boolean;
+}
+
+/**
+ * True when storeBatch would store [firstSeq, lastSeq] as of `position`, so the
+ * caller must decode the batch's events first; false for a resend, a gap, an
+ * invalid range or a revoked feed, which storeBatch answers without events.
+ */
+export function needsEvents(position: FeedPosition, firstSeq: number, lastSeq: number): boolean {
+  return !position.revoked && advancesFeed(decideBatch(position.highWaterSeq, firstSeq, lastSeq));
+}
+
+/** A head as an agent sent it: the egress-ledger record's index and its SHA-256. */
+export interface LedgerHeadInput {
+  index: number;
+  hash: Uint8Array;
+}
+
+/** One batch [firstSeq, lastSeq] of (hospital, feed) as an agent sent it. */
+export interface BatchToStore {
+  hospital: string;
+  feed: string;
+  firstSeq: number;
+  lastSeq: number;
+  /**
+   * The batch's events, in seq order, each within [firstSeq, lastSeq]; seqs may
+   * skip (policy-filtered positions). Undefined when the caller has not decoded
+   * the batch because position() showed it would not be stored (see needsEvents).
+   */
+  events?: readonly JournalEvent[];
+  /** Batch.journal_head_seq: the agent's journal head when it built the batch; 0 or absent when not announced. */
+  journalHeadSeq?: number;
+  /** The agent's egress-ledger head sent with the batch; null or absent from an agent without a ledger. */
+  ledgerHead?: LedgerHeadInput | null;
+}
+
+/**
+ * What storeBatch decided: protocol/batch-decision.ts's decision, or one of two
+ * the store adds — the feed is revoked, or the batch would be stored but came
+ * without its events.
+ */
+export type StoreDecision = BatchDecision | { kind: 'revoked'; revokedAtMs: number } | { kind: 'needs-events' };
+
 /** What storeBatch did. */
 export interface StoredBatch {
-  /** The decision taken against the mark read inside the transaction. */
-  decision: BatchDecision;
-  /** The feed's durable high-water mark after the call. */
+  /** The decision taken against the mark and revocation read under the write lock. */
+  decision: StoreDecision;
+  /**
+   * The feed's durable high-water mark after the call; for `revoked`, the mark
+   * at revocation (the agent resends from highWater + 1 once reinstated).
+   */
   highWater: number;
-  /** Events newly written (0 for duplicate, gap and invalid). */
+  /** Events newly written (0 unless the decision is append or overlap). */
   storedEvents: number;
 }
 
@@ -90,278 +126,163 @@ export interface FeedSize {
   updatedAtMs: number;
 }
 
+/** Events of a feed after a vendor's cursor, for the vendor status. */
+export interface UnreadEvents {
+  /** Events stored after the cursor, counted up to the cap; `capped` says when it was reached. */
+  events: number;
+  capped: boolean;
+  /** When the oldest of them was stored, ms since the epoch; null when none. */
+  oldestStoredAtMs: number | null;
+}
 
-export class FeedStore {
-  private closed = false;
-  private readonly now: () => number;
-  private readonly onAdvance: FeedAdvanceListener | undefined;
-  private readonly onRevoke: ((hospital: string, feed: string) => void) | undefined;
-  private readonly statements;
-  private readonly storeTransaction;
-  private readonly readTransaction;
-  private readonly extentTransaction;
-  /** The agents' egress-ledger heads per feed. */
-  readonly ledgerHeads: AgentLedgerHeads;
-  /** Feeds the hospitals revoked. */
-  readonly revocations: FeedRevocations;
+export interface AgentLedgerHead {
+  hospital: string;
+  feed: string;
+  /** 0 while no batch with a head was received. */
+  ledgerIndex: number;
+  /** Hex SHA-256; "" when ledgerIndex is 0. */
+  ledgerHead: string;
+  /** When the head was received, ms since the epoch. */
+  receivedAtMs: number;
+  /** Batches of the feed received (stored, resent or refused). */
+  batches: number;
+  /** When the last batch of the feed was received, ms since the epoch; null before the first. */
+  lastBatchAtMs: number | null;
+}
 
-  private constructor(
-    private readonly db: Database.Database,
-    options: FeedStoreOptions,
-  ) {
-    this.now = options.now ?? Date.now;
-    this.onAdvance = options.onAdvance;
-    this.onRevoke = options.onRevoke;
-    this.statements = {
-      highWater: db.prepare<[string, string], { high_water_seq: number }>(
-        'SELECT high_water_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
-      ),
-      insertEvent: db.prepare(
-        `INSERT OR IGNORE INTO feed_events
-           (hospital, feed, seq, stream, key, op, ts_ms, source, content_type, body, headers, received_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      advance: db.prepare(
-        `INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (hospital, feed) DO UPDATE SET
-           high_water_seq = excluded.high_water_seq,
-           event_count = event_count + excluded.event_count,
-           updated_at_ms = excluded.updated_at_ms`,
-      ),
-      events: db.prepare<[string, string, number, number, number], EventRow>(
-        `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers
-           FROM feed_events
-          WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?
-          ORDER BY seq
-          LIMIT ?`,
-      ),
-      extent: db.prepare<[string, string, number, number, number], { seq: number; bytes: number }>(
-        `SELECT seq, length(body) AS bytes
-           FROM feed_events
-          WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?
-          ORDER BY seq
-          LIMIT ?`,
-      ),
-      sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
-        'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital, feed',
-      ),
-      // A vendor far behind must not make a status read scan millions of rows: counted up to a cap.
-      unread: db.prepare<[string, string, number, number], { events: number }>(
-        'SELECT COUNT(*) AS events FROM (SELECT 1 FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? LIMIT ?)',
-      ),
-      oldestUnread: db.prepare<[string, string, number], { received_at_ms: number }>(
-        'SELECT received_at_ms FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? ORDER BY seq LIMIT 1',
-      ),
-    };
-    this.ledgerHeads = new AgentLedgerHeads(db);
-    this.revocations = new FeedRevocations(db, this.now);
-    this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
-    this.readTransaction = db.transaction(this.readInTransaction.bind(this));
-    this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
-  }
+export interface FeedRevocation {
+  hospital: string;
+  feed: string;
+  /** The feed's high-water mark when it was revoked; a reinstated feed continues from it. */
+  highWaterSeq: number;
+  /** Events and body bytes deleted for this revocation so far, over all requests. */
+  eventsDeleted: number;
+  bytesDeleted: number;
+  reason: string;
+  /** Milliseconds since the epoch. */
+  revokedAtMs: number;
+}
 
-  /** Opens (creating and migrating if needed) the store at `options.file`. */
-  static open(options: FeedStoreOptions): FeedStore {
-    // Every tenant's events: the service account's alone, whatever the umask.
-    makePrivateDir(dirname(options.file));
-    preparePrivateSqliteFile(options.file);
-    const db = new Database(options.file);
-    try {
-      // Larger pages keep more HL7-sized rows per page in the clustered
-      // (WITHOUT ROWID) event table; only takes effect when the file is new.
-      db.pragma('page_size = 16384');
-      // Freed pages can be handed back in steps (incremental_vacuum) after a revoke
-      // instead of a VACUUM that blocks every hospital; only takes effect when the file is new.
-      db.pragma('auto_vacuum = INCREMENTAL');
-      // WAL: vendor reads never block agent writes, and a commit is one append.
-      db.pragma('journal_mode = WAL');
-      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power
-      // cut can lose the last transactions — batches the relay already acked.
-      // An ack promises durability, so every commit is fsynced.
-      db.pragma('synchronous = FULL');
-      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
-      // A revoke promises the feed is gone: deleted rows and freed pages are
-      // overwritten with zeros, so no PID segment survives in free pages or in the
-      // slack of live ones (feed-revocations.ts then truncates the WAL).
-      db.pragma('secure_delete = ON');
-      migrate(db, options.file);
-      return new FeedStore(db, options);
-    } catch (error) {
-      db.close();
-      throw error;
-    }
-  }
+/** What was done so the deleted bytes cannot be read back from the backend's files. */
+export interface Erasure {
+  /** The write-ahead log no longer holds the deleted bytes (false: a reader kept it busy; revoking again retries). */
+  walTruncated: boolean;
+  /** Free pages handed back to the file system. */
+  freePagesReleased: number;
+  /** How they were handed back: none needed, in steps, or one full rewrite of the database. */
+  vacuum: 'none' | 'incremental' | 'full';
+}
 
-  /** The feed's durable high-water mark: the last seq stored (0 for a feed never written). */
-  highWater(hospital: string, feed: string): number {
-    this.assertOpen();
-    return this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
-  }
+/** What one revoke request did. */
+export interface RevokeOutcome {
+  revocation: FeedRevocation;
+  /** Deleted by this request. */
+  eventsDeleted: number;
+  bytesDeleted: number;
+  alreadyRevoked: boolean;
+  erasure: Erasure;
+}
+
+/** What a reinstate did. */
+export interface ReinstateOutcome {
+  /** False when the feed was not revoked (nothing changed). */
+  wasRevoked: boolean;
+  /** The mark the feed continues from. */
+  highWaterSeq: number;
+}
+
+/** A Revoke or Reinstate from the hospital's agent. */
+export interface FeedControlRequest {
+  hospital: string;
+  feed: string;
+  /** The agent's egress-ledger head sent with the request; kept like a batch's, not counted as a batch. */
+  ledgerHead?: LedgerHeadInput | null;
+}
+
+export interface FeedStore {
+  /** False once close() was called. */
+  readonly open: boolean;
 
   /**
-   * Stores the batch [firstSeq, lastSeq] of (hospital, feed) in one durable
-   * transaction: re-reads the high-water mark, decides (decideBatch), writes the
-   * events with seq > mark and sets the mark to lastSeq. `events` must be in seq
-   * order within the range (decodeEvents guarantees it). Returns once committed.
-   * `ledgerHead`, the agent's egress-ledger head sent with the batch, is kept in
-   * the same transaction. Throws FeedRevokedError for a revoked feed.
+   * Where (hospital, feed) stands as of the store's last commit: pure and
+   * synchronous (a backend may answer from memory it keeps at commit), so the
+   * session can skip decoding a batch storeBatch would not store (needsEvents)
+   * and answer Hello. Not a decision: storeBatch re-reads under its write lock.
+   * Throws FeedStoreClosedError after close().
    */
-  storeBatch(hospital: string, feed: string, firstSeq: number, lastSeq: number, events: readonly JournalEvent[], ledgerHead: LedgerHeadInput | null = null): StoredBatch {
-    this.assertOpen();
-    const stored = this.storeTransaction.immediate(hospital, feed, firstSeq, lastSeq, events, ledgerHead);
-    if (advancesFeed(stored.decision)) this.onAdvance?.(hospital, feed, stored.highWater);
-    return stored;
-  }
+  position(hospital: string, feed: string): FeedPosition;
 
   /**
-   * Reads up to `limit` events after `afterSeq`, stopping early once bodies pass
-   * `maxBytes`, together with the high-water mark of the same snapshot.
-   * Throws FeedRevokedError for a revoked feed.
+   * The single decision point for a batch. Under the backend's write lock it
+   * reads the feed's revocation and mark, decides, and in one durable
+   * transaction writes the events with seq > mark, sets the mark to lastSeq and
+   * keeps the agent's ledger head; resolves only once that is durable, so the
+   * caller may acknowledge at once.
+   *
+   * - append / overlap: stores the new events; `highWater` = lastSeq. Idempotent
+   *   on (hospital, feed, seq): an event already held is never written twice.
+   * - duplicate (lastSeq <= mark): stores nothing; `highWater` = the mark.
+   * - gap (firstSeq > mark + 1): stores nothing; `expectedSeq` = mark + 1.
+   * - invalid (a range that is not one): stores nothing.
+   * - beyond-head (lastSeq past batchCeiling of the events and journalHeadSeq):
+   *   stores nothing, not even the ledger head.
+   * - revoked: stores nothing; `highWater` = the mark at revocation.
+   * - needs-events: `events` was undefined yet the batch would be stored;
+   *   nothing changed: decode and call again.
+   *
+   * Every decision but beyond-head and needs-events keeps the ledger head and
+   * counts the batch (ledgerHeads()). Rejects with RangeError, keeping nothing,
+   * when an event lies outside [firstSeq, lastSeq]; FeedStoreClosedError after close().
+   * After an advancing commit the store's onAdvance listener is told.
    */
-  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, untilSeq = Number.MAX_SAFE_INTEGER): FeedPage {
-    this.assertOpen();
-    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes, untilSeq);
-  }
+  storeBatch(batch: BatchToStore): Promise<StoredBatch>;
+
+  /**
+   * Up to `limit` events of (hospital, feed) with afterSeq < seq <= min(mark, untilSeq),
+   * stopping early once bodies pass `maxBytes` bytes (at least one event is
+   * returned), with the mark of the same snapshot. Rejects with FeedRevokedError
+   * for a revoked feed. Default maxBytes DEFAULT_PAGE_MAX_BYTES, untilSeq unbounded.
+   */
+  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number, untilSeq?: number): Promise<FeedPage>;
 
   /**
    * Where readEvents(hospital, feed, afterSeq, limit, maxBytes) would end, from
-   * the seqs and body sizes alone: a page can then be sent in small chunks
-   * (readEvents with `untilSeq` = lastSeq) instead of being held whole in memory.
-   * Throws FeedRevokedError for a revoked feed.
+   * seqs and body sizes alone, so a page can be sent in chunks (readEvents with
+   * untilSeq = lastSeq). Rejects with FeedRevokedError for a revoked feed.
    */
-  pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): FeedPageExtent {
-    this.assertOpen();
-    return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes);
-  }
+  pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number): Promise<FeedPageExtent>;
 
-  /** Every feed the relay holds, with its mark, event count and last batch time. */
-  feedSizes(): FeedSize[] {
-    this.assertOpen();
-    return this.statements.sizes.all().map((row) => ({
-      hospital: row.hospital,
-      feed: row.feed,
-      highWaterSeq: row.high_water_seq,
-      events: row.event_count,
-      updatedAtMs: row.updated_at_ms,
-    }));
-  }
+  /** Every feed held (revoked feeds excluded), ordered by hospital then feed. */
+  feedSizes(): Promise<FeedSize[]>;
 
   /**
-   * Events of (hospital, feed) stored after `afterSeq` — a vendor's cursor —
-   * counted up to `cap`, and when the oldest of them was stored (ms since the epoch).
+   * Events of (hospital, feed) stored after `afterSeq` (a vendor's cursor),
+   * counted up to `cap`, and when the oldest of them was stored.
    */
-  unreadAfter(hospital: string, feed: string, afterSeq: number, cap: number): { events: number; capped: boolean; oldestStoredAtMs: number | null } {
-    this.assertOpen();
-    const events = this.statements.unread.get(hospital, feed, afterSeq, cap)?.events ?? 0;
-    const oldest = events > 0 ? (this.statements.oldestUnread.get(hospital, feed, afterSeq)?.received_at_ms ?? null) : null;
-    return { events, capped: events >= cap, oldestStoredAtMs: oldest };
-  }
+  unreadAfter(hospital: string, feed: string, afterSeq: number, cap: number): Promise<UnreadEvents>;
 
-  /** Revokes (hospital, feed): see FeedRevocations.revoke. */
-  async revokeFeed(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
-    this.assertOpen();
-    const outcome = await this.revocations.revoke(hospital, feed, reason);
-    this.onRevoke?.(hospital, feed);
-    return outcome;
-  }
+  /**
+   * Revokes the feed: from the moment it resolves — and already while it runs —
+   * nothing of it is stored or served; its events are deleted and erased from
+   * the backend's files (`erasure` says how far). Idempotent: a repeat deletes
+   * whatever is left and says alreadyRevoked. Keeps the request's ledger head.
+   * The store's onRevoke listener is told.
+   */
+  revokeFeed(request: FeedControlRequest & { reason: string }): Promise<RevokeOutcome>;
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
-  }
+  /**
+   * Lifts a revocation: the feed is accepted and served again, continuing from
+   * its mark at revocation (its erased events stay gone). For a feed not revoked,
+   * changes nothing and says wasRevoked false. Keeps the request's ledger head.
+   */
+  reinstateFeed(request: FeedControlRequest): Promise<ReinstateOutcome>;
 
-  private storeInTransaction(
-    hospital: string,
-    feed: string,
-    firstSeq: number,
-    lastSeq: number,
-    events: readonly JournalEvent[],
-    ledgerHead: LedgerHeadInput | null,
-  ): StoredBatch {
-    const revoked = this.revocations.get(hospital, feed);
-    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
-    this.ledgerHeads.record(hospital, feed, ledgerHead, this.now(), true);
-    const highWater = this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
-    const decision = decideBatch(highWater, firstSeq, lastSeq);
-    if (!advancesFeed(decision)) return { decision, highWater, storedEvents: 0 };
+  /** Feeds revoked now, ordered by hospital then feed. */
+  revocations(): Promise<FeedRevocation[]>;
 
-    const now = this.now();
-    let storedEvents = 0;
-    for (const event of events) {
-      if (event.seq < firstSeq || event.seq > lastSeq) {
-        // Throwing rolls the transaction back: nothing of the batch is kept.
-        throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
-      }
-      if (event.seq <= highWater) continue;
-      storedEvents += this.statements.insertEvent.run(
-        hospital,
-        feed,
-        event.seq,
-        event.stream,
-        event.key,
-        event.op,
-        event.tsMs,
-        event.source,
-        event.contentType,
-        event.body,
-        JSON.stringify(event.headers),
-        now,
-      ).changes;
-    }
-    this.statements.advance.run(hospital, feed, lastSeq, storedEvents, now);
-    return { decision, highWater: lastSeq, storedEvents };
-  }
+  /** The newest ledger head and batch count per (hospital, feed), ordered by hospital then feed. */
+  ledgerHeads(): Promise<AgentLedgerHead[]>;
 
-  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number): FeedPage {
-    const highWater = this.readableHighWater(hospital, feed);
-    const events: JournalEvent[] = [];
-    let bytes = 0;
-    let complete = true;
-    // One row more than the limit tells whether the page is the end of the feed.
-    for (const row of this.statements.events.iterate(hospital, feed, afterSeq, Math.min(highWater, untilSeq), limit + 1)) {
-      if (pageEndsBefore(events.length, bytes, row.body.length, limit, maxBytes)) {
-        complete = false;
-        break;
-      }
-      bytes += row.body.length;
-      events.push(eventFromRow(row));
-    }
-    return { events, highWater, complete };
-  }
-
-  private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPageExtent {
-    const highWater = this.readableHighWater(hospital, feed);
-    let events = 0;
-    let bytes = 0;
-    let lastSeq: number | undefined;
-    let complete = true;
-    for (const row of this.statements.extent.iterate(hospital, feed, afterSeq, highWater, limit + 1)) {
-      if (pageEndsBefore(events, bytes, row.bytes, limit, maxBytes)) {
-        complete = false;
-        break;
-      }
-      bytes += row.bytes;
-      events += 1;
-      lastSeq = row.seq;
-    }
-    return { highWater, lastSeq, events, complete };
-  }
-
-  private readableHighWater(hospital: string, feed: string): number {
-    const revoked = this.revocations.get(hospital, feed);
-    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
-    return this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new FeedStoreClosedError();
-  }
+  /** Closes the store; what storeBatch acknowledged stays for the next open. Idempotent. */
+  close(): Promise<void>;
 }
-
-/** A page holds at most `limit` events and stops before the bodies pass `maxBytes` (yet holds at least one event). */
-function pageEndsBefore(events: number, bytes: number, rowBytes: number, limit: number, maxBytes: number): boolean {
-  return events >= limit || (events > 0 && bytes + rowBytes > maxBytes);
-}
-

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hospitalIdentityUri } from '../../protocol/index.js';
 import { OpenSslFailedError, createCertificateRequest, escapeSubjectValue, generatePrivateKeyPem, runOpenSsl, runOpenSslWithOutput, type OpenSslOptions } from '../../runtime/index.js';
-import { NAME_PATTERN } from '../config.js';
+import { NAME_PATTERN } from '../../protocol/index.js';
 import { CertificateAuthorityError, CertificateNameError, CsrRejectedError } from './errors.js';
 
 /** The CA certificate in a CA directory (and copied beside every certificate issued, for the peer to trust). */

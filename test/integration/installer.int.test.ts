@@ -105,7 +105,7 @@ logLevel: info
       const deadline = Date.now() + 20_000;
       let events = 0;
       while (Date.now() < deadline && events < 3) {
-        events = relay.status().hospitals.find((h) => h.id === 'h1')?.feeds.find((f) => f.feed === 'clinical')?.events ?? 0;
+        events = (await relay.status()).hospitals.find((h) => h.id === 'h1')?.feeds.find((f) => f.feed === 'clinical')?.events ?? 0;
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(events, agent.recentOutput).toBe(3);

@@ -235,7 +235,7 @@ describe('relay ingest (Replicate)', () => {
     const { stream } = await connectAgent(relay, 'h1', ['adt']);
     await stream.exchange(makeBatch('adt', 1, 3));
     await stream.exchange(makeBatch('adt', 1, 3));
-    const status = relay.relay!.status();
+    const status = await relay.relay!.status();
     expect(status.connectedAgents).toEqual([
       expect.objectContaining({ hospital: 'h1', agentId: 'h1-agent', agentVersion: '0.0.0-test', batches: 2, events: 3, feeds: ['adt'] }),
     ]);
@@ -250,6 +250,6 @@ describe('relay ingest (Replicate)', () => {
 
     stream.end();
     await stream.status;
-    expect(relay.relay!.status().connectedAgents).toEqual([]);
+    expect((await relay.relay!.status()).connectedAgents).toEqual([]);
   });
 });

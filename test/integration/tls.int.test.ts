@@ -197,7 +197,7 @@ describe('TLS: the relay presents its certificate on gRPC and HTTPS', () => {
     const agent = await agentFor('h1', relay, { secret: SECRET_H1, tls: { caFile: pem(pki.ca, 'ca.crt') } });
     await ingest(agent, ['P1', 'P2', 'P3']);
     await drained(agent);
-    expect(relay.status().connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', authenticatedBy: 'secret' })]);
+    expect((await relay.status()).connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', authenticatedBy: 'secret' })]);
 
     const page = await httpsGet(`https://127.0.0.1:${relay.httpPort}/v1/feeds/clinical/events`, read(pki.ca, 'ca.crt'), { authorization: `Bearer ${VENDOR_KEY}` });
     expect(page.status).toBe(200);
@@ -258,7 +258,7 @@ describe('mutual TLS with a client certificate required: the certificate is the 
     const agent = await agentFor('h1', relay, clientTls(pki.h1));
     await ingest(agent, ['M1', 'M2']);
     await drained(agent);
-    expect(relay.status().connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', authenticatedBy: 'certificate' })]);
+    expect((await relay.status()).connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', authenticatedBy: 'certificate' })]);
     // The HTTPS feed API asks vendors for a key, never for a certificate.
     const page = await httpsGet(`https://127.0.0.1:${relay.httpPort}/v1/feeds/clinical/events`, read(pki.ca, 'ca.crt'), { authorization: `Bearer ${VENDOR_KEY}` });
     expect(page.body.trimEnd().split('\n')).toHaveLength(2);
@@ -272,7 +272,7 @@ describe('mutual TLS with a client certificate required: the certificate is the 
         'but Hello says hospital_id "h1": an agent may replicate only as the hospital its certificate names; install the certificate issued for "h1" ' +
         '(relays[].tls.certFile and keyFile) or correct hospital.id in agent.yaml',
     );
-    expect(relay.status().connectedAgents.filter((a) => a.agentId.startsWith('h1@'))).toEqual([]);
+    expect((await relay.status()).connectedAgents.filter((a) => a.agentId.startsWith('h1@'))).toEqual([]);
 
     const status = await rawHello(relay, grpc.credentials.createSsl(read(pki.h2, 'ca.crt'), read(pki.h2, 'client.key'), read(pki.h2, 'client.crt')), 'h1');
     expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
@@ -324,13 +324,13 @@ describe('mutual TLS with the client certificate optional', () => {
     const bySecret = await agentFor('h2', relay, { secret: SECRET_H2, tls: { caFile: pem(pki.ca, 'ca.crt') } });
     await ingest(bySecret, ['S1']);
     await drained(bySecret);
-    expect(relay.status().connectedAgents.find((a) => a.hospital === 'h2')?.authenticatedBy).toBe('secret');
+    expect((await relay.status()).connectedAgents.find((a) => a.hospital === 'h2')?.authenticatedBy).toBe('secret');
     await bySecret.stop();
     agents.splice(agents.indexOf(bySecret), 1);
     const byBoth = await agentFor('h2', relay, { secret: SECRET_H2, ...clientTls(pki.h2) });
     await ingest(byBoth, ['S2']);
     await drained(byBoth);
-    expect(relay.status().connectedAgents.find((a) => a.hospital === 'h2')?.authenticatedBy).toBe('certificate and secret');
+    expect((await relay.status()).connectedAgents.find((a) => a.hospital === 'h2')?.authenticatedBy).toBe('certificate and secret');
   });
 });
 

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pb } from '../../protocol/index.js';
 import { RelayErrorCode } from '../../cloud-relay/index.js';
-import { FeedStore } from '../../cloud-relay/store/feed-store.js';
+import { SqliteFeedStore } from '../../cloud-relay/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent } from '../integration/relay-harness.js';
 
@@ -87,12 +87,12 @@ describe('relay ingest: revoke erases the feed from disk', () => {
       legacy.pragma('journal_mode = WAL');
       legacy.exec('CREATE TABLE scratch (body TEXT)');
       legacy.close();
-      const store = FeedStore.open({ file });
+      const store = SqliteFeedStore.open({ file });
       const events = Array.from({ length: 300 }, (_, i) => pidEvent(i + 1));
-      store.storeBatch('h1', 'adt', 1, 300, events);
-      const outcome = await store.revokeFeed('h1', 'adt', 'test');
+      await store.storeBatch({ hospital: 'h1', feed: 'adt', firstSeq: 1, lastSeq: 300, events });
+      const outcome = await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'test' });
       expect(outcome.erasure).toMatchObject({ walTruncated: true, vacuum: 'full' });
-      store.close();
+      await store.close();
       expect(Object.values(markersOnDisk(dir.path)).reduce((a, b) => a + b, 0)).toBe(0);
       const after = new Database(file, { readonly: true });
       expect(after.pragma('auto_vacuum', { simple: true })).toBe(2);

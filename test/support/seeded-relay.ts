@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { FeedStore } from '../../cloud-relay/store/feed-store.js';
+import { SqliteFeedStore } from '../../cloud-relay/store/index.js';
 import { FeedsService, ReplicationService, pb, type AgentMessage, type FeedEvent, type JournalEvent, type RelayMessage, type SubscribeRequest } from '../../protocol/index.js';
 import { AgentStream, SECRETS, Subscription } from '../integration/relay-harness.js';
 import { freePort } from './free-port.js';
@@ -43,9 +43,9 @@ export class SeededRelay {
     const dataDir = join(dir, 'relay-data');
     const events = options.events ?? [];
     if (events.length > 0) {
-      const store = FeedStore.open({ file: join(dataDir, 'relay.db') });
-      store.storeBatch(RH_HOSPITAL, RH_FEED, 1, events[events.length - 1]!.seq, events);
-      store.close();
+      const store = SqliteFeedStore.open({ file: join(dataDir, 'relay.db') });
+      await store.storeBatch({ hospital: RH_HOSPITAL, feed: RH_FEED, firstSeq: 1, lastSeq: events[events.length - 1]!.seq, events });
+      await store.close();
     }
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     const { http, ...sections } = options.config ?? {};

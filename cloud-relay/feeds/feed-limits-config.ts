@@ -1,0 +1,25 @@
+// The relay's `feedLimits:` config section: per vendor key bounds on feed reads
+// and subscriptions, and the stalled-response cut.
+import { z } from 'zod';
+import type { VendorSlotLimits } from './vendor-slots.js';
+
+/** Page reads (HTTP pages, gRPC replays without follow) one vendor key may have in progress at once. */
+export const DEFAULT_CONCURRENT_READS_PER_KEY = 8;
+/** gRPC follow subscriptions one vendor key may hold open at once. */
+export const DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY = 64;
+/** A response (or gRPC write) whose client reads nothing for this long is cut, in milliseconds. */
+export const DEFAULT_STALLED_RESPONSE_MS = 30_000;
+/** What a vendor refused for holding too many reads or subscriptions is told to wait, in seconds. */
+export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
+
+export const FeedLimitsConfigSchema = z.strictObject({
+  concurrentReadsPerKey: z.int().positive().default(DEFAULT_CONCURRENT_READS_PER_KEY),
+  followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
+  stalledResponseMs: z.int().min(100).default(DEFAULT_STALLED_RESPONSE_MS),
+});
+export type FeedLimitsConfig = z.output<typeof FeedLimitsConfigSchema>;
+
+/** One budget per key for both APIs: a key cannot take twice the bound by using HTTP and gRPC. */
+export function vendorSlotLimitsOf(limits: FeedLimitsConfig): VendorSlotLimits {
+  return { reads: limits.concurrentReadsPerKey, follows: limits.followSubscriptionsPerKey, retryAfterSeconds: FEED_SLOT_RETRY_AFTER_SECONDS };
+}

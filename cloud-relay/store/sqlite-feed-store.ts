@@ -1,0 +1,345 @@
+// The relay's durable store of feed events in one SQLite file: the FeedStore
+// port (feed-store.ts) on better-sqlite3. A batch is
+// stored in one transaction together with the feed's new high-water mark, and
+// storeBatch returns only after that transaction is on disk, so the caller may
+// acknowledge the batch as soon as it returns (DESIGN invariant 1).
+//
+// Failure modes handled:
+//  1. The same batch arrives twice (agent resend after a cut): the decision is
+//     taken inside the write transaction against the stored mark, and events are
+//     INSERT OR IGNOREd on (hospital, feed, seq), so nothing is stored twice.
+//  2. Two streams for one feed race (an agent reconnects while its old,
+//     half-open stream still delivers): both decide under the write lock
+//     (BEGIN IMMEDIATE), so the second sees the first's mark.
+//  3. Power loss right after an ack: synchronous=FULL, see open().
+//  4. A reader pages while batches land: a page and its high-water mark come
+//     from one read transaction, so the cursor never skips an event.
+//  5. A revoked feed (feed-revocations.ts): neither stored nor read; both
+//     check the mark inside their transaction, and storeBatch answers
+//     `revoked` with the mark at revocation.
+//  7. A batch whose range runs past what its events and the agent's announced
+//     journal head justify: decided beyond-head against the mark read under
+//     the lock, nothing stored (protocol/batch-decision.ts, case 6).
+//  6. Deleted events left readable on disk (free pages, slack of live pages,
+//     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
+//     truncates the WAL and hands free pages back (feed-revocations.ts).
+import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { eventFromRow, type EventOp, type EventRow, type JournalEvent } from '../../protocol/index.js';
+import { FeedRevokedError, FeedStoreClosedError } from '../errors.js';
+import { advancesFeed, batchCeiling, decideBatch } from '../../protocol/index.js';
+import {
+  DEFAULT_PAGE_MAX_BYTES,
+  type AgentLedgerHead,
+  type BatchToStore,
+  type FeedControlRequest,
+  type FeedPage,
+  type FeedPageExtent,
+  type FeedPosition,
+  type FeedRevocation,
+  type FeedSize,
+  type FeedStore,
+  type FeedStoreListeners,
+  type ReinstateOutcome,
+  type RevokeOutcome,
+  type StoredBatch,
+  type UnreadEvents,
+} from './feed-store.js';
+import { AgentLedgerHeads } from './agent-ledger-heads.js';
+import { FeedRevocations } from './feed-revocations.js';
+import { migrate } from './migrations.js';
+
+/** How long a statement waits for another connection's lock before failing, in milliseconds. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+
+export interface SqliteFeedStoreOptions extends FeedStoreListeners {
+  /** The SQLite file (`${dataDir}/relay.db`); its directory is created if missing. */
+  file: string;
+  /** Clock for updated_at_ms / received_at_ms, in milliseconds since the epoch. Default Date.now. */
+  now?: () => number;
+  /** Default DEFAULT_BUSY_TIMEOUT_MS. */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteFeedStore implements FeedStore {
+  private closed = false;
+  private readonly now: () => number;
+  private readonly onAdvance: FeedStoreListeners['onAdvance'];
+  private readonly onRevoke: FeedStoreListeners['onRevoke'];
+  private readonly statements;
+  private readonly storeTransaction;
+  private readonly readTransaction;
+  private readonly extentTransaction;
+  private readonly heads: AgentLedgerHeads;
+  private readonly revoked: FeedRevocations;
+
+  private constructor(
+    private readonly db: Database.Database,
+    options: SqliteFeedStoreOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.onAdvance = options.onAdvance;
+    this.onRevoke = options.onRevoke;
+    this.statements = {
+      highWater: db.prepare<[string, string], { high_water_seq: number }>(
+        'SELECT high_water_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
+      ),
+      insertEvent: db.prepare(
+        `INSERT OR IGNORE INTO feed_events
+           (hospital, feed, seq, stream, key, op, ts_ms, source, content_type, body, headers, received_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      advance: db.prepare(
+        `INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (hospital, feed) DO UPDATE SET
+           high_water_seq = excluded.high_water_seq,
+           event_count = event_count + excluded.event_count,
+           updated_at_ms = excluded.updated_at_ms`,
+      ),
+      events: db.prepare<[string, string, number, number, number], EventRow>(
+        `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers
+           FROM feed_events
+          WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?
+          ORDER BY seq
+          LIMIT ?`,
+      ),
+      extent: db.prepare<[string, string, number, number, number], { seq: number; bytes: number }>(
+        `SELECT seq, length(body) AS bytes
+           FROM feed_events
+          WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?
+          ORDER BY seq
+          LIMIT ?`,
+      ),
+      sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
+        'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital, feed',
+      ),
+      // A vendor far behind must not make a status read scan millions of rows: counted up to a cap.
+      unread: db.prepare<[string, string, number, number], { events: number }>(
+        'SELECT COUNT(*) AS events FROM (SELECT 1 FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? LIMIT ?)',
+      ),
+      oldestUnread: db.prepare<[string, string, number], { received_at_ms: number }>(
+        'SELECT received_at_ms FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? ORDER BY seq LIMIT 1',
+      ),
+    };
+    this.heads = new AgentLedgerHeads(db);
+    this.revoked = new FeedRevocations(db, this.now);
+    this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
+    this.readTransaction = db.transaction(this.readInTransaction.bind(this));
+    this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
+  }
+
+  /** Opens (creating and migrating if needed) the store at `options.file`. */
+  static open(options: SqliteFeedStoreOptions): SqliteFeedStore {
+    // Every tenant's events: the service account's alone, whatever the umask.
+    makePrivateDir(dirname(options.file));
+    preparePrivateSqliteFile(options.file);
+    const db = new Database(options.file);
+    try {
+      // Larger pages keep more HL7-sized rows per page in the clustered
+      // (WITHOUT ROWID) event table; only takes effect when the file is new.
+      db.pragma('page_size = 16384');
+      // Freed pages can be handed back in steps (incremental_vacuum) after a revoke
+      // instead of a VACUUM that blocks every hospital; only takes effect when the file is new.
+      db.pragma('auto_vacuum = INCREMENTAL');
+      // WAL: vendor reads never block agent writes, and a commit is one append.
+      db.pragma('journal_mode = WAL');
+      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power
+      // cut can lose the last transactions — batches the relay already acked.
+      // An ack promises durability, so every commit is fsynced.
+      db.pragma('synchronous = FULL');
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+      // A revoke promises the feed is gone: deleted rows and freed pages are
+      // overwritten with zeros, so no PID segment survives in free pages or in the
+      // slack of live ones (feed-revocations.ts then truncates the WAL).
+      db.pragma('secure_delete = ON');
+      migrate(db, options.file);
+      return new SqliteFeedStore(db, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  get open(): boolean {
+    return !this.closed;
+  }
+
+  position(hospital: string, feed: string): FeedPosition {
+    this.assertOpen();
+    const revoked = this.revoked.get(hospital, feed);
+    if (revoked) return { highWaterSeq: revoked.highWaterSeq, revoked: true };
+    return { highWaterSeq: this.highWater(hospital, feed), revoked: false };
+  }
+
+  /** See FeedStore.storeBatch: decided and written in one BEGIN IMMEDIATE transaction. */
+  async storeBatch(batch: BatchToStore): Promise<StoredBatch> {
+    this.assertOpen();
+    const stored = this.storeTransaction.immediate(batch);
+    if (stored.decision.kind === 'append' || stored.decision.kind === 'overlap') this.onAdvance?.(batch.hospital, batch.feed, stored.highWater);
+    return stored;
+  }
+
+  async readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, untilSeq = Number.MAX_SAFE_INTEGER): Promise<FeedPage> {
+    this.assertOpen();
+    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes, untilSeq);
+  }
+
+  async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): Promise<FeedPageExtent> {
+    this.assertOpen();
+    return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes);
+  }
+
+  async feedSizes(): Promise<FeedSize[]> {
+    this.assertOpen();
+    return this.statements.sizes.all().map((row) => ({
+      hospital: row.hospital,
+      feed: row.feed,
+      highWaterSeq: row.high_water_seq,
+      events: row.event_count,
+      updatedAtMs: row.updated_at_ms,
+    }));
+  }
+
+  async unreadAfter(hospital: string, feed: string, afterSeq: number, cap: number): Promise<UnreadEvents> {
+    this.assertOpen();
+    const events = this.statements.unread.get(hospital, feed, afterSeq, cap)?.events ?? 0;
+    const oldest = events > 0 ? (this.statements.oldestUnread.get(hospital, feed, afterSeq)?.received_at_ms ?? null) : null;
+    return { events, capped: events >= cap, oldestStoredAtMs: oldest };
+  }
+
+  /** See FeedStore.revokeFeed and FeedRevocations.revoke (chunked deletion, then erasure). */
+  async revokeFeed(request: FeedControlRequest & { reason: string }): Promise<RevokeOutcome> {
+    this.assertOpen();
+    const { hospital, feed } = request;
+    this.heads.record(hospital, feed, request.ledgerHead ?? null, this.now(), false);
+    const outcome = await this.revoked.revoke(hospital, feed, request.reason);
+    this.onRevoke?.(hospital, feed);
+    return outcome;
+  }
+
+  async reinstateFeed(request: FeedControlRequest): Promise<ReinstateOutcome> {
+    this.assertOpen();
+    this.heads.record(request.hospital, request.feed, request.ledgerHead ?? null, this.now(), false);
+    return this.revoked.reinstate(request.hospital, request.feed);
+  }
+
+  async revocations(): Promise<FeedRevocation[]> {
+    this.assertOpen();
+    return this.revoked.all();
+  }
+
+  async ledgerHeads(): Promise<AgentLedgerHead[]> {
+    this.assertOpen();
+    return this.heads.all();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private highWater(hospital: string, feed: string): number {
+    return this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
+  }
+
+  private storeInTransaction(batch: BatchToStore): StoredBatch {
+    const { hospital, feed, firstSeq, lastSeq, events } = batch;
+    const ledgerHead = batch.ledgerHead ?? null;
+    const revoked = this.revoked.get(hospital, feed);
+    if (revoked) {
+      this.heads.record(hospital, feed, ledgerHead, this.now(), true);
+      return { decision: { kind: 'revoked', revokedAtMs: revoked.revokedAtMs }, highWater: revoked.highWaterSeq, storedEvents: 0 };
+    }
+    const highWater = this.highWater(hospital, feed);
+    // Only decoded events justify a range: without them the ceiling is unknown.
+    const ceilingSeq = events
+      ? batchCeiling({ highWater, lastEventSeq: events.at(-1)?.seq ?? 0, announcedHeadSeq: batch.journalHeadSeq ?? 0 })
+      : Number.POSITIVE_INFINITY;
+    const decision = decideBatch(highWater, firstSeq, lastSeq, ceilingSeq);
+    // Refused outright: the range claims positions the agent never had; nothing of it is kept.
+    if (decision.kind === 'beyond-head') return { decision, highWater, storedEvents: 0 };
+    if (!events && advancesFeed(decision)) return { decision: { kind: 'needs-events' }, highWater, storedEvents: 0 };
+    this.heads.record(hospital, feed, ledgerHead, this.now(), true);
+    if (!advancesFeed(decision) || !events) return { decision, highWater, storedEvents: 0 };
+
+    const now = this.now();
+    let storedEvents = 0;
+    for (const event of events) {
+      if (event.seq < firstSeq || event.seq > lastSeq) {
+        // Throwing rolls the transaction back: nothing of the batch is kept.
+        throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
+      }
+      if (event.seq <= highWater) continue;
+      storedEvents += this.statements.insertEvent.run(
+        hospital,
+        feed,
+        event.seq,
+        event.stream,
+        event.key,
+        event.op,
+        event.tsMs,
+        event.source,
+        event.contentType,
+        event.body,
+        JSON.stringify(event.headers),
+        now,
+      ).changes;
+    }
+    this.statements.advance.run(hospital, feed, lastSeq, storedEvents, now);
+    return { decision, highWater: lastSeq, storedEvents };
+  }
+
+  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number): FeedPage {
+    const highWater = this.readableHighWater(hospital, feed);
+    const events: JournalEvent[] = [];
+    let bytes = 0;
+    let complete = true;
+    // One row more than the limit tells whether the page is the end of the feed.
+    for (const row of this.statements.events.iterate(hospital, feed, afterSeq, Math.min(highWater, untilSeq), limit + 1)) {
+      if (pageEndsBefore(events.length, bytes, row.body.length, limit, maxBytes)) {
+        complete = false;
+        break;
+      }
+      bytes += row.body.length;
+      events.push(eventFromRow(row));
+    }
+    return { events, highWater, complete };
+  }
+
+  private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPageExtent {
+    const highWater = this.readableHighWater(hospital, feed);
+    let events = 0;
+    let bytes = 0;
+    let lastSeq: number | undefined;
+    let complete = true;
+    for (const row of this.statements.extent.iterate(hospital, feed, afterSeq, highWater, limit + 1)) {
+      if (pageEndsBefore(events, bytes, row.bytes, limit, maxBytes)) {
+        complete = false;
+        break;
+      }
+      bytes += row.bytes;
+      events += 1;
+      lastSeq = row.seq;
+    }
+    return { highWater, lastSeq, events, complete };
+  }
+
+  private readableHighWater(hospital: string, feed: string): number {
+    const revoked = this.revoked.get(hospital, feed);
+    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
+    return this.highWater(hospital, feed);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FeedStoreClosedError();
+  }
+}
+
+/** A page holds at most `limit` events and stops before the bodies pass `maxBytes` (yet holds at least one event). */
+function pageEndsBefore(events: number, bytes: number, rowBytes: number, limit: number, maxBytes: number): boolean {
+  return events >= limit || (events > 0 && bytes + rowBytes > maxBytes);
+}
+

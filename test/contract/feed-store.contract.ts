@@ -1,0 +1,271 @@
+// The FeedStore contract (cloud-relay/store/feed-store.ts), run against every
+// backend: SQLite now (feed-store.sqlite.contract.test.ts), PostgreSQL next.
+// Nothing here knows how a backend keeps its data: a backend hands the suite a
+// store, a way to reopen the same storage after close(), and a cleanup.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FeedRevokedError, FeedStoreClosedError } from '../../cloud-relay/errors.js';
+import type { BatchToStore, FeedStore, FeedStoreListeners, LedgerHeadInput } from '../../cloud-relay/store/index.js';
+import type { JournalEvent } from '../../protocol/index.js';
+import { makeEvent, makeEvents } from '../integration/relay-harness.js';
+
+/** What the suite gives a backend to open with: its listeners and its clock (ms since the epoch). */
+export interface FeedStoreHooks extends Required<FeedStoreListeners> {
+  now: () => number;
+}
+
+export interface FeedStoreFixture {
+  store: FeedStore;
+  /** Opens the same storage again, with the same hooks (the previous store is closed first by the suite). */
+  reopen(): Promise<FeedStore>;
+  /** Closes whatever is open and removes the storage. */
+  cleanup(): Promise<void>;
+}
+
+/** A batch of (hospital, feed) with its events (default: one per seq; null: sent without events, not decoded). */
+function batch(hospital: string, feed: string, firstSeq: number, lastSeq: number, events: readonly JournalEvent[] | null = makeEvents(firstSeq, lastSeq), extra: Partial<BatchToStore> = {}): BatchToStore {
+  return { hospital, feed, firstSeq, lastSeq, ...(events ? { events } : {}), ...extra };
+}
+
+const HEAD_A: LedgerHeadInput = { index: 7, hash: new Uint8Array(32).fill(0xab) };
+const HEAD_B: LedgerHeadInput = { index: 9, hash: new Uint8Array(32).fill(0xcd) };
+
+export function describeFeedStoreContract(label: string, open: (hooks: FeedStoreHooks) => Promise<FeedStoreFixture>): void {
+  describe(`FeedStore contract: ${label}`, () => {
+    let fixture: FeedStoreFixture;
+    let store: FeedStore;
+    let advances: [string, string, number][];
+    let revokes: [string, string][];
+    let clock: number;
+
+    beforeEach(async () => {
+      advances = [];
+      revokes = [];
+      clock = 1_700_000_000_000;
+      fixture = await open({ now: () => clock, onAdvance: (h, f, hw) => advances.push([h, f, hw]), onRevoke: (h, f) => revokes.push([h, f]) });
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    async function reopen(): Promise<void> {
+      await store.close();
+      store = await fixture.reopen();
+    }
+
+    it('appends, ignores duplicates, stores only the new part of an overlap, refuses a gap', async () => {
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 5))).toEqual({ decision: { kind: 'append' }, highWater: 5, storedEvents: 5 });
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 5))).toEqual({ decision: { kind: 'duplicate' }, highWater: 5, storedEvents: 0 });
+      expect(await store.storeBatch(batch('h1', 'adt', 4, 8))).toEqual({ decision: { kind: 'overlap' }, highWater: 8, storedEvents: 3 });
+      expect(await store.storeBatch(batch('h1', 'adt', 10, 12))).toEqual({
+        decision: { kind: 'gap', expectedSeq: 9 },
+        highWater: 8,
+        storedEvents: 0,
+      });
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(8);
+      expect(store.position('h1', 'results').highWaterSeq).toBe(0);
+      expect(store.position('h2', 'adt').highWaterSeq).toBe(0);
+      expect(advances).toEqual([
+        ['h1', 'adt', 5],
+        ['h1', 'adt', 8],
+      ]);
+      expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 8, events: 8, updatedAtMs: clock }]);
+    });
+
+    it('is idempotent on (hospital, feed, seq): the same batch stored again leaves one copy of each event', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 3));
+      for (let i = 0; i < 3; i++) expect(await store.storeBatch(batch('h1', 'adt', 1, 3))).toEqual({ decision: { kind: 'duplicate' }, highWater: 3, storedEvents: 0 });
+      // An overlap whose old part differs stores only the new seqs; the held events stay as they were.
+      await store.storeBatch(batch('h1', 'adt', 2, 4, [makeEvent(2, { key: 'CHANGED' }), makeEvent(3), makeEvent(4)]));
+      const page = await store.readEvents('h1', 'adt', 0, 100);
+      expect(page.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(page.events[1]).toEqual(makeEvent(2));
+      expect((await store.feedSizes())[0]).toMatchObject({ highWaterSeq: 4, events: 4 });
+    });
+
+    it('refuses a gap with the seq to resend from, storing nothing and keeping the mark', async () => {
+      expect(await store.storeBatch(batch('h1', 'adt', 3, 4))).toEqual({ decision: { kind: 'gap', expectedSeq: 1 }, highWater: 0, storedEvents: 0 });
+      expect(store.position('h1', 'adt')).toEqual({ highWaterSeq: 0, revoked: false });
+      expect((await store.readEvents('h1', 'adt', 0, 100)).events).toEqual([]);
+      expect(advances).toEqual([]);
+    });
+
+    it('answers an invalid range without storing it', async () => {
+      expect((await store.storeBatch(batch('h1', 'adt', 0, 2, []))).decision.kind).toBe('invalid');
+      expect((await store.storeBatch(batch('h1', 'adt', 5, 4, []))).decision.kind).toBe('invalid');
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(0);
+    });
+
+    it('keeps the high-water mark contiguous: it moves to lastSeq even where policy left seqs without events', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 10, [makeEvent(2), makeEvent(9)]));
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(10);
+      expect(await store.storeBatch(batch('h1', 'adt', 11, 11))).toMatchObject({ decision: { kind: 'append' }, highWater: 11 });
+      const page = await store.readEvents('h1', 'adt', 0, 100);
+      expect(page).toMatchObject({ highWater: 11, complete: true });
+      expect(page.events.map((e) => e.seq)).toEqual([2, 9, 11]);
+    });
+
+    it('rolls back a batch whose events fall outside its range', async () => {
+      await expect(store.storeBatch(batch('h1', 'adt', 1, 3, makeEvents(1, 4)))).rejects.toThrow(RangeError);
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(0);
+      expect((await store.readEvents('h1', 'adt', 0, 100)).events).toEqual([]);
+    });
+
+    it('refuses a range beyond what its events and the announced journal head justify, keeping nothing', async () => {
+      const claimed = Number.MAX_SAFE_INTEGER;
+      const refused = await store.storeBatch(batch('h1', 'adt', 1, claimed, makeEvents(1, 3), { ledgerHead: HEAD_A }));
+      expect(refused.decision.kind).toBe('beyond-head');
+      expect(refused).toMatchObject({ highWater: 0, storedEvents: 0 });
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(0);
+      expect(await store.ledgerHeads()).toEqual([]);
+      // The agent's announced head justifies a range past its last event.
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 20, makeEvents(1, 3), { journalHeadSeq: 20 }))).toEqual({ decision: { kind: 'append' }, highWater: 20, storedEvents: 3 });
+      expect((await store.storeBatch(batch('h1', 'adt', 21, 30, makeEvents(21, 22), { journalHeadSeq: 25 }))).decision).toEqual({ kind: 'beyond-head', ceilingSeq: 25 });
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(20);
+    });
+
+    it('asks for the events of a batch it would store, and answers one it would not without them', async () => {
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 3, null))).toEqual({ decision: { kind: 'needs-events' }, highWater: 0, storedEvents: 0 });
+      expect(await store.ledgerHeads()).toEqual([]);
+      await store.storeBatch(batch('h1', 'adt', 1, 3));
+      expect(await store.storeBatch(batch('h1', 'adt', 2, 3, null))).toEqual({ decision: { kind: 'duplicate' }, highWater: 3, storedEvents: 0 });
+      expect(await store.storeBatch(batch('h1', 'adt', 8, 9, null))).toEqual({ decision: { kind: 'gap', expectedSeq: 4 }, highWater: 3, storedEvents: 0 });
+      expect((await store.ledgerHeads())[0]).toMatchObject({ batches: 3 });
+    });
+
+    it('keeps the newest ledger head per feed and counts every batch received, stored or refused', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 2, makeEvents(1, 2), { ledgerHead: HEAD_B }));
+      clock += 1_000;
+      await store.storeBatch(batch('h1', 'adt', 1, 2, makeEvents(1, 2), { ledgerHead: HEAD_A })); // older head: not kept
+      await store.storeBatch(batch('h1', 'adt', 9, 9)); // a gap, without a head
+      expect(await store.ledgerHeads()).toEqual([
+        { hospital: 'h1', feed: 'adt', ledgerIndex: 9, ledgerHead: 'cd'.repeat(32), receivedAtMs: clock - 1_000, batches: 3, lastBatchAtMs: clock },
+      ]);
+      // Feed control keeps a head too but is not a batch.
+      await store.reinstateFeed({ hospital: 'h1', feed: 'lab', ledgerHead: HEAD_A });
+      expect((await store.ledgerHeads()).find((h) => h.feed === 'lab')).toMatchObject({ ledgerIndex: 7, batches: 0, lastBatchAtMs: null });
+    });
+
+    it('reads pages by limit and by size, with the mark of the same snapshot', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 10, makeEvents(1, 6)));
+      const all = await store.readEvents('h1', 'adt', 0, 100);
+      expect(all.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(all).toMatchObject({ highWater: 10, complete: true });
+      expect(all.events[0]).toEqual(makeEvent(1));
+
+      const limited = await store.readEvents('h1', 'adt', 2, 3);
+      expect(limited.events.map((e) => e.seq)).toEqual([3, 4, 5]);
+      expect(limited.complete).toBe(false);
+      expect((await store.readEvents('h1', 'adt', 3, 3)).complete).toBe(true);
+
+      // A size cap still returns at least one event.
+      const bodyBytes = makeEvent(1).body.length;
+      expect((await store.readEvents('h1', 'adt', 0, 100, 1)).events).toHaveLength(1);
+      const sized = await store.readEvents('h1', 'adt', 0, 100, bodyBytes * 2);
+      expect(sized.events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(sized.complete).toBe(false);
+    });
+
+    it('gives the extent of the page readEvents would give, and reads no further than untilSeq', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 12, makeEvents(1, 8)));
+      for (const [after, limit, maxBytes] of [[0, 100, 1_000_000], [2, 3, 1_000_000], [0, 100, 1], [8, 10, 1_000_000]] as const) {
+        const page = await store.readEvents('h1', 'adt', after, limit, maxBytes);
+        expect(await store.pageExtent('h1', 'adt', after, limit, maxBytes)).toEqual({ highWater: 12, lastSeq: page.events.at(-1)?.seq, events: page.events.length, complete: page.complete });
+      }
+      const chunk = await store.readEvents('h1', 'adt', 0, 100, 1_000_000, 4);
+      expect(chunk.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(chunk).toMatchObject({ highWater: 12, complete: true });
+    });
+
+    it('counts unread events after a cursor up to a cap, with when the oldest was stored', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 5));
+      clock += 5_000;
+      await store.storeBatch(batch('h1', 'adt', 6, 8));
+      expect(await store.unreadAfter('h1', 'adt', 0, 100)).toEqual({ events: 8, capped: false, oldestStoredAtMs: clock - 5_000 });
+      expect(await store.unreadAfter('h1', 'adt', 5, 100)).toEqual({ events: 3, capped: false, oldestStoredAtMs: clock });
+      expect(await store.unreadAfter('h1', 'adt', 0, 4)).toMatchObject({ events: 4, capped: true });
+      expect(await store.unreadAfter('h1', 'adt', 8, 100)).toEqual({ events: 0, capped: false, oldestStoredAtMs: null });
+      expect(await store.unreadAfter('h2', 'adt', 0, 100)).toEqual({ events: 0, capped: false, oldestStoredAtMs: null });
+    });
+
+    it('keeps hospitals and feeds apart', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 3));
+      await store.storeBatch(batch('h2', 'adt', 1, 1));
+      await store.storeBatch(batch('h1', 'lab', 1, 2));
+      expect((await store.readEvents('h2', 'adt', 0, 100)).events.map((e) => e.seq)).toEqual([1]);
+      expect((await store.feedSizes()).map((f) => [f.hospital, f.feed, f.highWaterSeq])).toEqual([
+        ['h1', 'adt', 3],
+        ['h1', 'lab', 2],
+        ['h2', 'adt', 1],
+      ]);
+    });
+
+    it('refuses a revoked feed, erases its events, and continues from its mark once reinstated', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 5));
+      await store.storeBatch(batch('h1', 'lab', 1, 2));
+      const bytes = makeEvents(1, 5).reduce((sum, e) => sum + e.body.length, 0);
+      const outcome = await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'consent withdrawn', ledgerHead: HEAD_A });
+      expect(outcome).toMatchObject({ eventsDeleted: 5, bytesDeleted: bytes, alreadyRevoked: false });
+      expect(outcome.revocation).toEqual({ hospital: 'h1', feed: 'adt', highWaterSeq: 5, eventsDeleted: 5, bytesDeleted: bytes, reason: 'consent withdrawn', revokedAtMs: clock });
+      expect(revokes).toEqual([['h1', 'adt']]);
+      expect(store.position('h1', 'adt')).toEqual({ highWaterSeq: 5, revoked: true });
+
+      // Nothing of it is stored or served; the other feed goes on.
+      expect(await store.storeBatch(batch('h1', 'adt', 6, 7))).toEqual({ decision: { kind: 'revoked', revokedAtMs: clock }, highWater: 5, storedEvents: 0 });
+      expect(await store.storeBatch(batch('h1', 'adt', 6, 7, null))).toEqual({ decision: { kind: 'revoked', revokedAtMs: clock }, highWater: 5, storedEvents: 0 });
+      await expect(store.readEvents('h1', 'adt', 0, 100)).rejects.toThrow(FeedRevokedError);
+      await expect(store.pageExtent('h1', 'adt', 0, 100)).rejects.toThrow(FeedRevokedError);
+      expect(await store.unreadAfter('h1', 'adt', 0, 100)).toMatchObject({ events: 0 });
+      expect((await store.feedSizes()).map((f) => f.feed)).toEqual(['lab']);
+      expect((await store.revocations()).map((r) => [r.hospital, r.feed, r.highWaterSeq])).toEqual([['h1', 'adt', 5]]);
+      expect((await store.ledgerHeads()).find((h) => h.feed === 'adt')).toMatchObject({ ledgerIndex: 7, batches: 3 });
+
+      // A repeat deletes what is left (nothing) and says so.
+      expect(await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'again' })).toMatchObject({ eventsDeleted: 0, bytesDeleted: 0, alreadyRevoked: true });
+
+      expect(await store.reinstateFeed({ hospital: 'h1', feed: 'adt' })).toEqual({ wasRevoked: true, highWaterSeq: 5 });
+      expect(await store.reinstateFeed({ hospital: 'h1', feed: 'adt' })).toEqual({ wasRevoked: false, highWaterSeq: 5 });
+      expect(store.position('h1', 'adt')).toEqual({ highWaterSeq: 5, revoked: false });
+      expect(await store.revocations()).toEqual([]);
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 5))).toMatchObject({ decision: { kind: 'duplicate' }, storedEvents: 0 });
+      expect(await store.storeBatch(batch('h1', 'adt', 6, 7))).toEqual({ decision: { kind: 'append' }, highWater: 7, storedEvents: 2 });
+      // Erased events stay gone.
+      expect((await store.readEvents('h1', 'adt', 0, 100)).events.map((e) => e.seq)).toEqual([6, 7]);
+    });
+
+    it('keeps everything it acknowledged across a reopen', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 3, makeEvents(1, 3), { ledgerHead: HEAD_A }));
+      await store.storeBatch(batch('h1', 'lab', 1, 2));
+      await store.revokeFeed({ hospital: 'h1', feed: 'lab', reason: 'test' });
+      await reopen();
+      expect(store.position('h1', 'adt')).toEqual({ highWaterSeq: 3, revoked: false });
+      expect(store.position('h1', 'lab')).toEqual({ highWaterSeq: 2, revoked: true });
+      expect((await store.readEvents('h1', 'adt', 0, 10)).events).toEqual(makeEvents(1, 3));
+      expect((await store.ledgerHeads()).find((h) => h.feed === 'adt')).toMatchObject({ ledgerIndex: 7, batches: 1 });
+      expect(await store.storeBatch(batch('h1', 'adt', 1, 3))).toMatchObject({ decision: { kind: 'duplicate' } });
+      expect(await store.storeBatch(batch('h1', 'lab', 3, 3))).toMatchObject({ decision: { kind: 'revoked' } });
+    });
+
+    it('refuses use after close, and closing twice is harmless', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 3));
+      expect(store.open).toBe(true);
+      await store.close();
+      await store.close();
+      expect(store.open).toBe(false);
+      expect(() => store.position('h1', 'adt')).toThrow(FeedStoreClosedError);
+      await expect(store.storeBatch(batch('h1', 'adt', 4, 4))).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.readEvents('h1', 'adt', 0, 10)).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.pageExtent('h1', 'adt', 0, 10)).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.feedSizes()).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.unreadAfter('h1', 'adt', 0, 10)).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'x' })).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.reinstateFeed({ hospital: 'h1', feed: 'adt' })).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.revocations()).rejects.toThrow(FeedStoreClosedError);
+      await expect(store.ledgerHeads()).rejects.toThrow(FeedStoreClosedError);
+      store = await fixture.reopen();
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(3);
+      expect((await store.readEvents('h1', 'adt', 0, 10)).events).toHaveLength(3);
+    });
+  });
+}
