@@ -8,13 +8,7 @@
 // wire parts through the same public surfaces everyone else uses, which is what keeps
 // each `index.ts` an honest list.
 //
-// `.dependency-cruiser-known-violations.json` (read by `check:deps` through --ignore-known)
-// lists the arrows past a folder's index that the tree still had when this check was
-// added; they are being moved behind the index files. The list may only shrink: fix an
-// arrow, then regenerate it with
-//   npx depcruise --config .dependency-cruiser.cjs --output-type baseline \
-//     agent cloud-relay protocol runtime cli installer simulator test > .dependency-cruiser-known-violations.json
-// and once it is empty, delete it and the --ignore-known flag. A new arrow always fails.
+// There is no list of tolerated exceptions: the tree has none, and a new arrow fails.
 
 /** Source folders that are cruised; anything else resolved is an npm package or Node built-in. */
 const SOURCES = '^(agent|cloud-relay|protocol|runtime|cli|installer|simulator|test)/';

@@ -12,17 +12,17 @@ import { hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
-import type { RelayLinkTls } from './replication/relay-link-tls.js';
-import { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials } from './replication/replication-config.js';
-import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/bandwidth-config.js';
-import { DiskConfigSchema } from './health/disk-config.js';
+import type { RelayLinkTls } from './replication/index.js';
+import { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials } from './replication/index.js';
+import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/index.js';
+import { DiskConfigSchema } from './health/index.js';
 import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/index.js';
-import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/admin-config.js';
-import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/http-tls.js';
-import { AllowedHostsSchema } from './http/request-guard.js';
+import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/index.js';
+import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/index.js';
+import { AllowedHostsSchema } from './http/index.js';
 import { httpIngestConfigShape, loadLocalAppCredentials, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
-import { AuditConfigSchema } from './audit/audit-config.js';
-import { JournalConfigSchema } from './store/journal-config.js';
+import { AuditConfigSchema } from './audit/index.js';
+import { JournalConfigSchema } from './store/index.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /** Kept here too: the bench and older callers read the replication defaults from the agent's config. */
@@ -38,7 +38,7 @@ export {
   DEFAULT_KEEPALIVE_TIME_MS,
   DEFAULT_KEEPALIVE_TIMEOUT_MS,
   DEFAULT_MAX_IN_FLIGHT_BATCHES,
-} from './replication/replication-config.js';
+} from './replication/index.js';
 
 const name = NameSchema;
 const streamName = StreamNameSchema;

@@ -37,3 +37,4 @@ export {
 } from './egress-ledger.js';
 export { exportLedger, readLedgerFile, verifyLedgerFile, type LedgerExportRange, type LedgerExportResult } from './ledger-file.js';
 export { openLedgerForAudit, recordAdminAction, type AuditDatabase } from './agent-db-ledger.js';
+export { AuditConfigSchema } from './audit-config.js';

@@ -20,8 +20,8 @@
 //  6. The ledger cannot be written: the action fails, and a pause or revoke
 //     keeps its hold (failing closed: nothing leaves unrecorded).
 import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
-import type { FeedControlAnswer, FeedControlRequest } from '../replication/relay-transport.js';
-import { systemTimers, type Timers } from '../replication/timers.js';
+import type { FeedControlAnswer, FeedControlRequest } from '../replication/index.js';
+import { systemTimers, type Timers } from '../replication/index.js';
 import { FeedControlError } from './errors.js';
 import { feedControlAllows, transitionFeedControl, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
 import { FeedControlStore, type FeedControlRow } from './feed-control-store.js';

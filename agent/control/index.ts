@@ -23,4 +23,3 @@ export {
   type FeedLink,
   type FeedLinkListener,
 } from './feed-control.js';
-export { createFeedAdminRoutes, MAX_REASON_LENGTH, type AdminRequest, type AdminRequestHandler, type AdminResponse } from '../http/feed-control-routes.js';

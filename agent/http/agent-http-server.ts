@@ -14,7 +14,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import type { AdminRequestHandler } from '../control/index.js';
+import type { AdminRequestHandler } from './feed-control-routes.js';
 import { ingestRouteOf, type HttpIngestSource } from '../sources/http-ingest/index.js';
 import { sendError, sendJson } from './json-response.js';
 import type { HttpTls } from './http-tls.js';

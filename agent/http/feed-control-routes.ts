@@ -5,9 +5,9 @@
 //   POST /v1/admin/feeds/{feed}/revoke     200 with the relay's answer, 202 while it is pending
 //   POST /v1/admin/feeds/{feed}/reenable   200 with the relay's answer, 202 while it is pending
 // An optional JSON body {"reason": "…"} goes into the ledger record.
-import { FeedControlError } from '../control/errors.js';
+import { FeedControlError } from '../control/index.js';
 import { FeedControlRequestError } from './errors.js';
-import type { FeedControl, FeedControlResult } from '../control/feed-control.js';
+import type { FeedControl, FeedControlResult } from '../control/index.js';
 
 /** Longest reason accepted, in characters. */
 export const MAX_REASON_LENGTH = 500;

@@ -1,17 +1,17 @@
 // Assembles GET /v1/status from the parts' own status. The same object feeds the
 // dashboard, `wardline agent status` and the metrics.
-import { DISK_STATE_LEVEL } from '../health/disk-budget.js';
-import type { DiskWatch, DiskWatchStatus } from '../health/disk-watch.js';
+import { DISK_STATE_LEVEL } from '../health/index.js';
+import type { DiskWatch, DiskWatchStatus } from '../health/index.js';
 import type { UplinkStatus } from '../bandwidth/index.js';
-import type { AgentMetricsSnapshot } from './metrics/agent-metrics.js';
+import type { AgentMetricsSnapshot } from './metrics/index.js';
 import type { AlertsStatus } from './alerts/index.js';
-import type { ReplicatorStatus } from '../replication/replicator.js';
-import type { MarkIncident } from '../replication/feed-window.js';
+import type { ReplicatorStatus } from '../replication/index.js';
+import type { MarkIncident } from '../replication/index.js';
 import type { FeedControlState } from '../control/index.js';
 import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
-import type { SourceStatus } from '../sources/source.js';
+import type { SourceStatus } from '../sources/index.js';
 
 export type { SourceStatus };
 

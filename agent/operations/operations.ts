@@ -32,10 +32,10 @@ import {
 import { HostSampler, SystemInformationHostProbe, type HostProbe } from './host/index.js';
 import { checkReadiness, type ReadinessCheck } from '../../runtime/index.js';
 import { timetableOf } from '../bandwidth/index.js';
-import { AdminAuth } from '../http/admin-auth.js';
-import { OperatorRoutes } from '../http/operator-routes.js';
+import { AdminAuth } from '../http/index.js';
+import { OperatorRoutes } from '../http/index.js';
 import { registerWatchMetrics } from './metrics/index.js';
-import type { LinkStateMachine } from '../replication/link-state.js';
+import type { LinkStateMachine } from '../replication/index.js';
 import type { FeedFlowTotals, SqliteDatabase } from '../store/index.js';
 
 /** Link history is kept a little longer than the timeline shows, in ms. */

@@ -1,9 +1,9 @@
 // The sources' part of agent.yaml: `sources[]` (one entry per source, by kind) and
 // the rules that span them and the HTTP ingest source (`http.critical`).
 import { z } from 'zod';
-import { HTTP_SOURCE } from './http-ingest/http-ingest-config.js';
-import { MllpSourceConfigSchema } from './mllp/mllp-source-config.js';
-import { mllpLimitsProblem } from './mllp/mllp-limits-config.js';
+import { HTTP_SOURCE } from './http-ingest/index.js';
+import { MllpSourceConfigSchema } from './mllp/index.js';
+import { mllpLimitsProblem } from './mllp/index.js';
 
 export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema]);
 export type SourceConfig = z.output<typeof SourceConfigSchema>;

@@ -11,7 +11,7 @@
 //     (AR, 507) with its reason and nothing is appended.
 //  3. status() counts what was received, acknowledged and rejected, and names the
 //     last rejection; it never throws and may be called in any state.
-import type { ControlIdReuse } from './mllp/control-id-reuse-log.js';
+import type { ControlIdReuse } from './mllp/index.js';
 import type { JournalWriter } from '../store/index.js';
 
 /**

@@ -18,3 +18,5 @@ export {
 } from './journal-trimmer.js';
 export { JournalFootprint, type JournalFootprintFigures } from './journal-footprint.js';
 export type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
+export { JournalConfigSchema } from './journal-config.js';
+export { journalTrimmerTuning } from './journal-config.js';

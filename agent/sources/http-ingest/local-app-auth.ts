@@ -19,7 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { tokenDigest } from '../../http/admin-config.js';
+import { tokenDigest } from '../../http/index.js';
 import type { LocalAppClient, LocalAppCredentials } from './local-app-config.js';
 
 export type LocalAppAccess = 'read' | 'write';

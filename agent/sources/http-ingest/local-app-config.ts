@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, checkSecretFiles, type SecretFileCheck } from '../../../runtime/index.js';
-import { tokenDigest } from '../../http/admin-config.js';
+import { tokenDigest } from '../../http/index.js';
 import { NameSchema, StreamNameSchema } from '../../../protocol/index.js';
 
 /** A local application's token shorter than this is refused at start. */
