@@ -34,103 +34,90 @@ function throughTheFolderIndex() {
     const ancestors = Array.from({ length: depth }, (_, i) =>
       `^${Array.from({ length: i + 1 }, (_, j) => `$${j + 1}`).join('/')}/[^/]+$`,
     );
-    rules.push({
-      name: 'through-the-folder-index',
-      comment: "An import from outside a folder must target that folder's index.ts (see throughTheFolderIndex).",
-      severity: 'error',
-      from: { path: `^${folders}/[^/]+$`, pathNot: [TESTS, '^cli/'] },
-      to: { path: SOURCES, pathNot: ['/index\\.ts$', '^protocol/generated/', ...ancestors] },
-    });
+    rules.push(
+      forbid(
+        'through-the-folder-index',
+        "An import from outside a folder must target that folder's index.ts (see throughTheFolderIndex).",
+        { path: `^${folders}/[^/]+$`, pathNot: [TESTS, '^cli/'] },
+        { path: SOURCES, pathNot: ['/index\\.ts$', '^protocol/generated/', ...ancestors] },
+      ),
+    );
   }
   return rules;
 }
 
+/** A rule that fails `npm test`: imports from `from` to `to` must never exist, for `reason`. */
+function forbid(name, reason, from, to) {
+  return { name, comment: reason, severity: 'error', from, to };
+}
+
 module.exports = {
   forbidden: [
-    {
-      name: 'agent-not-to-relay',
-      comment:
-        'The agent runs in the hospital, the relay in the cloud; they ship and upgrade separately. ' +
-        'What both must agree on (proto, batch codec, batch decision, names, error codes, version) lives in protocol/.',
-      severity: 'error',
-      from: { path: '^agent/' },
-      to: { path: '^cloud-relay/' },
-    },
-    {
-      name: 'relay-not-to-agent',
-      comment: 'Same reason as agent-not-to-relay, the other way: the relay never links agent code.',
-      severity: 'error',
-      from: { path: '^cloud-relay/' },
-      to: { path: '^agent/' },
-    },
-    {
-      name: 'relay-store-not-to-ingest',
-      comment:
-        'The store is a port (FeedStore) a second backend must be able to implement without the gRPC ingest side. ' +
-        'The batch decision it needs lives in protocol/batch-decision.ts; ingest calls the store, never the reverse.',
-      severity: 'error',
-      from: { path: '^cloud-relay/store/' },
-      to: { path: '^cloud-relay/ingest/' },
-    },
-    {
-      name: 'data-path-not-to-operations',
-      comment:
-        'Operations (status, metrics, alerts, dashboard) observes the data path; the data path must keep working ' +
-        'without it. Only the composition root (agent/main.ts, and agent/config.ts which assembles every part\'s config ' +
-        'schema for it), the public surface (agent/index.ts), the HTTP routes (agent/http/**) and operations itself ' +
-        'may import agent/operations/**.',
-      severity: 'error',
-      from: { path: '^agent/', pathNot: '^agent/(main\\.ts|config\\.ts|index\\.ts|http/|operations/)' },
-      to: { path: '^agent/operations/' },
-    },
-    {
-      name: 'protocol-self-contained',
-      comment:
-        'protocol/ is the wire contract both programs and outside clients build on: it may use its own files and ' +
-        'npm libraries (and Node built-ins such as zlib and crypto for the batch codec) — no runtime/ helper, no program code.',
-      severity: 'error',
-      from: { path: '^protocol/' },
-      to: { pathNot: ['^protocol/', NPM], dependencyTypesNot: ['core'] },
-    },
-    {
-      name: 'runtime-not-to-programs',
-      comment:
-        'runtime/ holds the Node helpers both programs use (config file, units, openssl, PEM, logger, readiness, ' +
-        'part lifecycle); it sits below the programs and must not know any of them.',
-      severity: 'error',
-      from: { path: '^runtime/' },
-      to: { path: '^(agent|cloud-relay|cli|installer|simulator)/' },
-    },
-    {
-      name: 'cli-through-public-surfaces',
-      comment:
-        'The CLI is a client of the programs: it may import only their public surfaces (agent/index.ts, ' +
-        'cloud-relay/index.ts, installer/index.ts, protocol/index.ts, runtime/index.ts, simulator/index.ts) and its ' +
-        'own files, so a part can be reshaped without breaking a subcommand.',
-      severity: 'error',
-      from: { path: '^cli/' },
-      to: {
-        path: SOURCES,
-        pathNot: ['^cli/', '^(agent|cloud-relay|installer|protocol|runtime|simulator)/index\\.ts$'],
-      },
-    },
+    forbid(
+      'agent-not-to-relay',
+      'The agent runs in the hospital, the relay in the cloud; they ship and upgrade separately. ' +
+      'What both must agree on (proto, batch codec, batch decision, names, error codes, version) lives in protocol/.',
+      { path: '^agent/' },
+      { path: '^cloud-relay/' },
+    ),
+    forbid(
+      'relay-not-to-agent',
+      'Same reason as agent-not-to-relay, the other way: the relay never links agent code.',
+      { path: '^cloud-relay/' },
+      { path: '^agent/' },
+    ),
+    forbid(
+      'relay-store-not-to-ingest',
+      'The store is a port (FeedStore) a second backend must be able to implement without the gRPC ingest side. ' +
+      'The batch decision it needs lives in protocol/batch-decision.ts; ingest calls the store, never the reverse.',
+      { path: '^cloud-relay/store/' },
+      { path: '^cloud-relay/ingest/' },
+    ),
+    forbid(
+      'data-path-not-to-operations',
+      'Operations (status, metrics, alerts, dashboard) observes the data path; the data path must keep working ' +
+      'without it. Only the composition root (agent/main.ts, and agent/config.ts which assembles every part\'s config ' +
+      'schema for it), the public surface (agent/index.ts), the HTTP routes (agent/http/**) and operations itself ' +
+      'may import agent/operations/**.',
+      { path: '^agent/', pathNot: '^agent/(main\\.ts|config\\.ts|index\\.ts|http/|operations/)' },
+      { path: '^agent/operations/' },
+    ),
+    forbid(
+      'protocol-self-contained',
+      'protocol/ is the wire contract both programs and outside clients build on: it may use its own files and ' +
+      'npm libraries (and Node built-ins such as zlib and crypto for the batch codec) — no runtime/ helper, no program code.',
+      { path: '^protocol/' },
+      { pathNot: ['^protocol/', NPM], dependencyTypesNot: ['core'] },
+    ),
+    forbid(
+      'runtime-not-to-programs',
+      'runtime/ holds the Node helpers both programs use (config file, units, openssl, PEM, logger, readiness, ' +
+      'part lifecycle); it sits below the programs and must not know any of them.',
+      { path: '^runtime/' },
+      { path: '^(agent|cloud-relay|cli|installer|simulator)/' },
+    ),
+    forbid(
+      'cli-through-public-surfaces',
+      'The CLI is a client of the programs: it may import only their public surfaces (agent/index.ts, ' +
+      'cloud-relay/index.ts, installer/index.ts, protocol/index.ts, runtime/index.ts, simulator/index.ts) and its ' +
+      'own files, so a part can be reshaped without breaking a subcommand.',
+      { path: '^cli/' },
+      { path: SOURCES, pathNot: ['^cli/', '^(agent|cloud-relay|installer|protocol|runtime|simulator)/index\\.ts$'] },
+    ),
     ...throughTheFolderIndex(),
-    {
-      name: 'generated-code-through-protocol',
-      comment:
-        'protocol/generated/ is generated by scripts/generate-protocol.mjs and has no hand-written index; ' +
-        'protocol/index.ts re-exports what others need from it.',
-      severity: 'error',
-      from: { pathNot: ['^protocol/', TESTS] },
-      to: { path: '^protocol/generated/' },
-    },
-    {
-      name: 'not-to-tests',
-      comment: 'Shipped code never imports test code; dist/ would carry it and production would run it.',
-      severity: 'error',
-      from: { pathNot: TESTS },
-      to: { path: TESTS },
-    },
+    forbid(
+      'generated-code-through-protocol',
+      'protocol/generated/ is generated by scripts/generate-protocol.mjs and has no hand-written index; ' +
+      'protocol/index.ts re-exports what others need from it.',
+      { pathNot: ['^protocol/', TESTS] },
+      { path: '^protocol/generated/' },
+    ),
+    forbid(
+      'not-to-tests',
+      'Shipped code never imports test code; dist/ would carry it and production would run it.',
+      { pathNot: TESTS },
+      { path: TESTS },
+    ),
   ],
   options: {
     // Count `import type` too: a type-only import is still an arrow between parts.

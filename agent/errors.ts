@@ -75,10 +75,14 @@ export const AgentErrorCode = {
    * with this version, then run the command again.
    */
   LEDGER_UNAVAILABLE: 'WL_A020',
+  /**
+   * agent.db holds a feed control state this agent does not know (written by a newer agent, or edited by hand),
+   * so the agent will not guess whether the feed may send. Run the agent version that wrote it, or set that feed's
+   * row in table feed_controls to one of the known states.
+   */
+  FEED_CONTROL_STATE_UNKNOWN: 'WL_A021',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 
-/** Base class: every agent error carries a stable code from AgentErrorCode; subclasses give their own name. */
-export class AgentError extends CodedError<AgentErrorCode> {
-  override name = 'AgentError';
-}
+/** Base class: every agent error carries a stable code from AgentErrorCode and is named after its class. */
+export class AgentError extends CodedError<AgentErrorCode> {}

@@ -12,18 +12,8 @@ import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
 import { RelayTlsSchema } from './tls/index.js';
 
-// Each part's section (schema, defaults, conversion to its options) sits beside the part.
-export {
-  DEFAULT_GRPC_LISTEN,
-  DEFAULT_MIN_PING_INTERVAL_MS,
-  DEFAULT_PING_INTERVAL_MS,
-  DEFAULT_PING_TIMEOUT_MS,
-  DEFAULT_HELLO_TIMEOUT_MS,
-  DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER,
-  MAX_MAX_BATCH_BYTES,
-} from './grpc/index.js';
-export { DEFAULT_HTTP_LISTEN } from './http/index.js';
-export { DEFAULT_CONCURRENT_READS_PER_KEY, DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY, DEFAULT_STALLED_RESPONSE_MS } from './feeds/index.js';
+// Each part's section (schema, defaults, conversion to its options) sits beside the part;
+// its defaults are exported from the part's index.
 
 /** Used in logs, metrics and Welcome.relay_id when `relayId` is not set. */
 export const DEFAULT_RELAY_ID = 'wardline-relay';

@@ -9,15 +9,10 @@ export {
   parseRelayConfig,
   type RelayConfigInput,
   DEFAULT_RELAY_ID,
-  DEFAULT_GRPC_LISTEN,
-  DEFAULT_HTTP_LISTEN,
-  DEFAULT_MIN_PING_INTERVAL_MS,
-  DEFAULT_PING_INTERVAL_MS,
-  DEFAULT_PING_TIMEOUT_MS,
-  DEFAULT_HELLO_TIMEOUT_MS,
-  DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER,
   MIN_SECRET_LENGTH,
 } from './config.js';
+export { DEFAULT_GRPC_LISTEN, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from './grpc/index.js';
+export { DEFAULT_HTTP_LISTEN } from './http/index.js';
 export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';
 // What GET /v1/status answers (`wardline audit verify` compares the ledger head).
 export type { RelayStatus } from './status/index.js';

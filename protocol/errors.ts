@@ -30,13 +30,10 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** An error carrying a stable code (`WL_…`) that logs and documentation name; subclasses give their own name. */
 export class CodedError<Code extends string> extends Error {
-  override name = 'CodedError';
-  constructor(
-    message: string,
-    readonly code: Code,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, readonly code: Code, options?: { cause?: unknown }) {
     super(message, options);
+    // Every subclass is named after itself without restating it.
+    this.name = new.target.name;
   }
 }
 

@@ -14,3 +14,4 @@ export * from './secret-file-check.js';
 export * from './private-files.js';
 export * from './part-lifecycle.js';
 export * from './sqlite-migrations.js';
+export * from './timers.js';

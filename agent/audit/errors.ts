@@ -3,7 +3,6 @@ import { AgentError, AgentErrorCode } from '../errors.js';
 
 /** Thrown for a value JSON cannot represent exactly (NaN, Infinity, a function, a bigint); the message names where it is. */
 export class CanonicalJsonError extends AgentError {
-  override name = 'CanonicalJsonError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.CANONICAL_JSON, options);
   }
@@ -11,7 +10,6 @@ export class CanonicalJsonError extends AgentError {
 
 /** A line of an export (or a row) that is not a well-formed record; the message says what is wrong with it. */
 export class LedgerFormatError extends AgentError {
-  override name = 'LedgerFormatError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.LEDGER_FORMAT, options);
   }
@@ -22,12 +20,8 @@ export type LedgerUnavailableReason = 'missing-file' | 'no-ledger';
 
 /** The audit commands were pointed at an agent.db that does not exist, or that no agent with the ledger has opened yet. */
 export class LedgerUnavailableError extends AgentError {
-  override name = 'LedgerUnavailableError';
-  constructor(
-    readonly file: string,
-    /** missing-file: check dataDir; no-ledger: start the agent once with this version. */
-    readonly reason: LedgerUnavailableReason,
-  ) {
+  /** reason: missing-file, check dataDir; no-ledger, start the agent once with this version. */
+  constructor(readonly file: string, readonly reason: LedgerUnavailableReason) {
     super(
       reason === 'missing-file'
         ? `${file} does not exist: check dataDir in the agent's config`

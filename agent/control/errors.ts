@@ -6,7 +6,6 @@ import { AgentError, AgentErrorCode } from '../errors.js';
 export type FeedControlErrorReason = 'unknown-feed' | 'conflict';
 
 export class FeedControlError extends AgentError {
-  override name = 'FeedControlError';
   constructor(
     message: string,
     /** unknown-feed: no configured feed has that name (404). conflict: not allowed in the feed's state (409). */
@@ -18,25 +17,17 @@ export class FeedControlError extends AgentError {
   }
 }
 
-const UNKNOWN_FEED_CONTROL_STATE = 'WL_A_FEED_CONTROL_STATE_UNKNOWN';
-
 /**
  * agent.db holds a feed control state this agent does not know (written by a
  * newer agent, or edited by hand). Starting anyway would have to guess whether
  * the feed may send; it does not guess.
  */
-export class UnknownFeedControlStateError extends Error {
-  override name = 'UnknownFeedControlStateError';
-  /** Stable code; remedy: run the agent version that wrote the state, or set the feed's row in feed_controls to a known state. */
-  readonly code = UNKNOWN_FEED_CONTROL_STATE;
-  constructor(
-    readonly feed: string,
-    readonly stored: string,
-    readonly known: readonly string[],
-  ) {
+export class UnknownFeedControlStateError extends AgentError {
+  constructor(readonly feed: string, readonly stored: string, readonly known: readonly string[]) {
     super(
-      `${UNKNOWN_FEED_CONTROL_STATE}: agent.db holds feed control state ${JSON.stringify(stored)} for feed ${feed}, which this agent does not know (known: ${known.join(', ')}); ` +
+      `agent.db holds feed control state ${JSON.stringify(stored)} for feed ${feed}, which this agent does not know (known: ${known.join(', ')}); ` +
         'run the agent version that wrote it, or set the state of that feed in table feed_controls to one of the known ones',
+      AgentErrorCode.FEED_CONTROL_STATE_UNKNOWN,
     );
   }
 }

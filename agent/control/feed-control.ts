@@ -21,7 +21,7 @@
 //     keeps its hold (failing closed: nothing leaves unrecorded).
 import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
 import type { FeedControlAnswer, FeedControlRequest } from '../replication/index.js';
-import { systemTimers, type Timers } from '../replication/index.js';
+import { systemTimers, type Timers } from '../../runtime/index.js';
 import { FeedControlError } from './errors.js';
 import { feedControlAllows, transitionFeedControl, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
 import { FeedControlStore, type FeedControlRow } from './feed-control-store.js';

@@ -54,16 +54,11 @@ export interface Hl7ErrorLocation {
  * HL7 condition; `hl7Code` says which.
  */
 export class Hl7Error extends AgentError {
-  override name = 'Hl7Error';
   /** ERR-4 severity (HL7 table 0516); always "E": the message was not accepted. */
   readonly severity = 'E' as const;
   readonly location: Hl7ErrorLocation | undefined;
 
-  constructor(
-    readonly hl7Code: Hl7ErrorCode,
-    message: string,
-    options: { location?: Hl7ErrorLocation; cause?: unknown } = {},
-  ) {
+  constructor(readonly hl7Code: Hl7ErrorCode, message: string, options: { location?: Hl7ErrorLocation; cause?: unknown } = {}) {
     super(message, AgentErrorCode.HL7_REJECTED, options.cause === undefined ? undefined : { cause: options.cause });
     this.location = options.location;
   }
@@ -75,7 +70,6 @@ export class Hl7Error extends AgentError {
  * which field to fill (or the hospital which mapping to change).
  */
 export class Hl7MappingError extends Hl7Error {
-  override name = 'Hl7MappingError';
 
   constructor(
     /** The message type as received, e.g. "ADT^A01". */

@@ -26,7 +26,6 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /** A frame grew past the limit without an end marker: the connection is closed after the completed frames are answered. */
 export class MllpFrameTooLargeError extends AgentError {
-  override name = 'MllpFrameTooLargeError';
   constructor(
     readonly limitBytes: number,
     /** Frames completed earlier in the same read: still to be processed and acknowledged. */
@@ -77,10 +76,7 @@ export class MllpFramer {
    * @param maxFrameBytes largest payload; default DEFAULT_MAX_FRAME_BYTES (16 MiB)
    * @param maxSegments most segments in a payload before it is dropped; default unbounded
    */
-  constructor(
-    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
-    private readonly maxSegments = Number.POSITIVE_INFINITY,
-  ) {}
+  constructor(private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES, private readonly maxSegments = Number.POSITIVE_INFINITY) {}
 
   /** Bytes of the current, unfinished frame held in memory. */
   get bufferedBytes(): number {

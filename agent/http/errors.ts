@@ -5,18 +5,13 @@ import { AgentError, AgentErrorCode } from '../errors.js';
 
 /** A body larger than the reader's limit; the rest of it was drained, not buffered. */
 export class BodyTooLargeError extends AgentError {
-  override name = 'BodyTooLargeError';
-  constructor(
-    readonly limitBytes: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(readonly limitBytes: number, options?: { cause?: unknown }) {
     super(`body exceeds ${limitBytes} bytes`, AgentErrorCode.BODY_TOO_LARGE, options);
   }
 }
 
 /** An admin password hash that is not a PHC scrypt string this agent writes; the message says what is wrong. */
 export class PasswordHashFormatError extends AgentError {
-  override name = 'PasswordHashFormatError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.PASSWORD_HASH_FORMAT, options);
   }
@@ -27,12 +22,7 @@ export type FeedControlRequestProblem = 'not-json' | 'not-object' | 'unknown-mem
 
 /** A feed-control request body that is not `{"reason": "…"}` or empty (HTTP 400); the message says what was wrong. */
 export class FeedControlRequestError extends AgentError {
-  override name = 'FeedControlRequestError';
-  constructor(
-    message: string,
-    readonly problem: FeedControlRequestProblem,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, readonly problem: FeedControlRequestProblem, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.FEED_CONTROL_REQUEST, options);
   }
 }

@@ -4,20 +4,13 @@
 import { AgentError, AgentErrorCode } from '../errors.js';
 
 export class RelayLinkError extends AgentError {
-  override name = 'RelayLinkError';
-  constructor(
-    message: string,
-    readonly retryable: boolean,
-    readonly phase: 'connect' | 'handshake' | 'stream',
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, readonly retryable: boolean, readonly phase: 'connect' | 'handshake' | 'stream', options?: { cause?: unknown }) {
     super(message, AgentErrorCode.RELAY_LINK, options);
   }
 }
 
 /** The relay broke the protocol (an ack beyond what was sent, a reply with nothing in flight). */
 export class RelayProtocolViolation extends AgentError {
-  override name = 'RelayProtocolViolation';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.RELAY_PROTOCOL_VIOLATION, options);
   }
@@ -25,12 +18,14 @@ export class RelayProtocolViolation extends AgentError {
 
 /** A batch stayed unacknowledged past the ack timeout: the link is treated as dead. */
 export class AckTimeoutError extends AgentError {
-  override name = 'AckTimeoutError';
-  constructor(
-    readonly feed: string,
-    readonly waitedMs: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(readonly feed: string, readonly waitedMs: number, options?: { cause?: unknown }) {
     super(`no reply from the relay for feed ${feed} within ${waitedMs} ms`, AgentErrorCode.ACK_TIMEOUT, options);
+  }
+}
+
+/** A link state change the state machine does not allow: a bug, never a condition of the line. */
+export class IllegalLinkTransitionError extends AgentError {
+  constructor(readonly from: string, readonly to: string) {
+    super(`illegal link transition ${from} -> ${to}`, AgentErrorCode.ILLEGAL_LINK_TRANSITION);
   }
 }

@@ -30,7 +30,7 @@ import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
 const COMPRESSION_RATIO_WEIGHT = 0.5;

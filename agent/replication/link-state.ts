@@ -1,11 +1,13 @@
 // The replication link's state machine, in the style of grpc-js subchannels:
 // one union of states, one guarded transition function that logs `a -> b`,
 // refuses illegal moves, and publishes every change to subscribers.
-import { AgentError, AgentErrorCode } from '../errors.js';
+import { IllegalLinkTransitionError } from './errors.js';
 
 // A feed the operator pauses is held by its pump (FeedPump gate), not by the
 // link: the link goes on streaming the other feeds.
-export type LinkState = 'offline' | 'connecting' | 'streaming' | 'backoff' | 'closed';
+/** Every state a link can be in, in the order a dashboard lists them. */
+export const LINK_STATES = ['offline', 'connecting', 'streaming', 'backoff', 'closed'] as const;
+export type LinkState = (typeof LINK_STATES)[number];
 
 const ALLOWED: Record<LinkState, readonly LinkState[]> = {
   offline: ['connecting', 'closed'],
@@ -24,15 +26,6 @@ export interface LinkTransition {
   reason: string;
 }
 
-export class IllegalLinkTransitionError extends AgentError {
-  override name = 'IllegalLinkTransitionError';
-  constructor(
-    readonly from: LinkState,
-    readonly to: LinkState,
-  ) {
-    super(`illegal link transition ${from} -> ${to}`, AgentErrorCode.ILLEGAL_LINK_TRANSITION);
-  }
-}
 
 export interface LinkLogger {
   info(fields: object, message: string): void;
@@ -46,12 +39,7 @@ export class LinkStateMachine {
   /** Recent transitions, newest last, for status pages. */
   readonly history: LinkTransition[] = [];
 
-  constructor(
-    private readonly relay: string,
-    private readonly log: LinkLogger,
-    private readonly clock: () => number = Date.now,
-    private readonly historyLimit = 200,
-  ) {
+  constructor(private readonly relay: string, private readonly log: LinkLogger, private readonly clock: () => number = Date.now, private readonly historyLimit = 200) {
     this.sinceMs = clock();
   }
 

@@ -36,7 +36,7 @@ import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './error
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
-import { systemTimers, type TimerHandle, type Timers } from './timers.js';
+import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 
 export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 

@@ -9,12 +9,7 @@ import { AgentError, AgentErrorCode } from '../errors.js';
  * next range anyway would silently skip events, so the feed stops instead.
  */
 export class JournalTrimmedError extends AgentError {
-  override name = 'JournalTrimmedError';
-  constructor(
-    readonly afterSeq: number,
-    readonly oldestRetainedSeq: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(readonly afterSeq: number, readonly oldestRetainedSeq: number, options?: { cause?: unknown }) {
     super(
       `the relay holds up to seq ${afterSeq}, but the journal was trimmed up to seq ${oldestRetainedSeq - 1}: ` +
         `events ${afterSeq + 1}..${oldestRetainedSeq - 1} can no longer be sent; this feed is stopped (restore the relay's data or re-export the feed)`,
@@ -26,7 +21,6 @@ export class JournalTrimmedError extends AgentError {
 
 /** agent.db was written by a newer agent; opening it with this one could corrupt it, so the agent does not start. */
 export class SchemaTooNewError extends AgentError {
-  override name = 'SchemaTooNewError';
   readonly file: string;
   /** The database's schema version (user_version). */
   readonly found: number;

@@ -1,6 +1,6 @@
 // Errors of the relay's certificate authority (issuing development certificates,
 // signing agents' CSRs). Each message says what to do. OpenSSL's own failures
-// are protocol/openssl-command.ts' OpenSslMissingError and OpenSslFailedError.
+// are runtime/openssl-command.ts' OpenSslMissingError and OpenSslFailedError.
 
 /** The CA directory is missing, incomplete or unreadable, or an output would overwrite a key. */
 export class CertificateAuthorityError extends Error {

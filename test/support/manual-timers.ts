@@ -1,7 +1,7 @@
-// Timers (agent/replication/timers.ts) that only fire when the test moves time,
+// Timers (runtime/timers.ts) that only fire when the test moves time,
 // with the clock that goes with them: a test waits for the code to arm a timer
 // and then advances past it, instead of sleeping and polling a real clock.
-import type { TimerHandle, Timers } from '../../agent/replication/timers.js';
+import type { TimerHandle, Timers } from '../../runtime/index.js';
 
 interface Pending extends TimerHandle {
   dueMs: number;

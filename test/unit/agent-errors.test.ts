@@ -8,12 +8,12 @@ import { describe, expect, it } from 'vitest';
 import { AgentError, AgentErrorCode } from '../../agent/errors.js';
 import { CanonicalJsonError, LedgerFormatError, LedgerUnavailableError } from '../../agent/audit/index.js';
 import { InvalidRateError, InvalidTimetableError } from '../../agent/bandwidth/index.js';
-import { FeedControlError } from '../../agent/control/index.js';
+import { FeedControlError, UnknownFeedControlStateError } from '../../agent/control/index.js';
 import { Hl7Error, Hl7ErrorCode, Hl7MappingError, MllpFrameTooLargeError } from '../../agent/hl7/index.js';
 import { BodyTooLargeError, FeedControlRequestError, PasswordHashFormatError } from '../../agent/http/errors.js';
 import { PolicyErrorCode } from '../../agent/policy/errors.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from '../../agent/replication/errors.js';
-import { IllegalLinkTransitionError } from '../../agent/replication/link-state.js';
+import { IllegalLinkTransitionError } from '../../agent/replication/errors.js';
 import { IngestRequestError } from '../../agent/sources/http-ingest/ingest-rows.js';
 import { RowScanError } from '../../agent/sources/http-ingest/json-row-scanner.js';
 import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.js';
@@ -101,6 +101,7 @@ describe('agent error classes', () => {
     [new RelayLinkError('cannot reach relay', true, 'connect', { cause }), 'RelayLinkError', AgentErrorCode.RELAY_LINK],
     [new RelayProtocolViolation('ack beyond what was sent', { cause }), 'RelayProtocolViolation', AgentErrorCode.RELAY_PROTOCOL_VIOLATION],
     [new AckTimeoutError('clinical', 30_000, { cause }), 'AckTimeoutError', AgentErrorCode.ACK_TIMEOUT],
+    [new UnknownFeedControlStateError('clinical', 'frozen', ['active', 'paused']), 'UnknownFeedControlStateError', AgentErrorCode.FEED_CONTROL_STATE_UNKNOWN],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {

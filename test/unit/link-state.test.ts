@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { IllegalLinkTransitionError, LinkStateMachine } from '../../agent/replication/link-state.js';
+import { IllegalLinkTransitionError } from '../../agent/replication/errors.js';
+import { LinkStateMachine } from '../../agent/replication/link-state.js';
 
 const silent = { info: () => {} };
 

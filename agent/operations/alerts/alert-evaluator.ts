@@ -23,7 +23,7 @@ export interface AlertInputs {
   sources: readonly {
     name: string;
     lastMessageAtMs: number | null;
-    /** HL7 senders that reused a control id with other content (agent/sources/control-id-reuse-log.ts); absent for other kinds. */
+    /** HL7 senders that reused a control id with other content (agent/sources/mllp/control-id-reuse-log.ts); absent for other kinds. */
     controlIdReuse?: readonly ControlIdReuseInput[];
   }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;

@@ -7,9 +7,9 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AgentStatus } from '../agent-status.js';
 import { ALERT_RULES, type AlertRecord, type AlertsStatus } from '../alerts/index.js';
 import type { HostStatus } from '../host/index.js';
+import { LINK_STATES } from '../../replication/index.js';
 
 /** Link states exported one-hot, so a dashboard can colour by state. */
-const LINK_STATES = ['offline', 'connecting', 'streaming', 'backoff', 'paused', 'closed'] as const;
 
 export interface WatchMetricsSources {
   status: () => AgentStatus;

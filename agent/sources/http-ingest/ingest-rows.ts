@@ -15,12 +15,7 @@ import { AgentError, AgentErrorCode } from '../../errors.js';
 import { RowScanError, scanJsonRows, type RowScanLimits, type RowSpan } from './json-row-scanner.js';
 
 export class IngestRequestError extends AgentError {
-  override name = 'IngestRequestError';
-  constructor(
-    message: string,
-    readonly httpStatus: number,
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, readonly httpStatus: number, options?: { cause?: unknown }) {
     super(message, AgentErrorCode.INGEST_REQUEST, options);
   }
 }

@@ -34,13 +34,7 @@ export interface RowScanLimits {
 
 /** What was wrong with a body: the rule broken, where, and the HTTP status that says so. */
 export class RowScanError extends AgentError {
-  override name = 'RowScanError';
-  constructor(
-    message: string,
-    readonly httpStatus: 400 | 413,
-    readonly rule: 'json' | 'shape' | 'depth' | 'row_size' | 'rows',
-    options?: { cause?: unknown },
-  ) {
+  constructor(message: string, readonly httpStatus: 400 | 413, readonly rule: 'json' | 'shape' | 'depth' | 'row_size' | 'rows', options?: { cause?: unknown }) {
     super(message, AgentErrorCode.INGEST_ROWS, options);
   }
 }

@@ -10,7 +10,7 @@ import { isSilent, silentSeconds } from './render-sources.js';
 export function verdict(status, nowMs) {
   if (!status) return { level: 'unknown', title: t('verdict.unknown'), detail: '' };
   const waiting = (feeds) => feeds.reduce((sum, f) => sum + f.backlog.events, 0);
-  const down = status.links.find((l) => !isOnline(l) && l.state !== 'paused');
+  const down = status.links.find((l) => !isOnline(l));
   if (down) {
     const events = waiting(status.feeds.filter((f) => f.relay === down.relay));
     return { level: 'bad', title: t('verdict.linkDown', { relay: down.relay, duration: duration((nowMs - downSinceMs(down, status)) / 1000) }), detail: t('verdict.waiting', { events: count(events) }) };

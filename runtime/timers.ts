@@ -1,4 +1,4 @@
-// The timer port beside the clock: logic that waits (backoff, ack ticks, a
+// The timer port beside the clock, for agent and relay alike: logic that waits (backoff, ack ticks, a
 // small batch's hold, an answer's timeout) asks this instead of the global
 // timers, so a test can hand in manual ones and move time itself instead of
 // polling a real clock. The real ones are the default everywhere.
