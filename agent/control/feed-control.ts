@@ -215,13 +215,7 @@ export class FeedControl implements FeedLinkListener {
 
   /** Stops all egress of `feed`; resolves once nothing more is handed over and what was is acknowledged (or settleTimeoutMs passed). */
   pause(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
-    return this.serialise(feed, async () => {
-      const started = this.clock();
-      const link = this.linkOf(feed);
-      const state = this.stateOf(feed);
-      if (!feedControlAllows(state, 'pause')) {
-        throw new FeedControlError(`feed ${feed} is ${state}, not active: there is nothing to pause${state === 'revoked' ? ' (re-enable it with wardline agent reenable)' : ''}`, 'conflict', feed);
-      }
+    return this.allowedAction(feed, 'pause', (state) => `feed ${feed} is ${state}, not active: there is nothing to pause${state === 'revoked' ? ' (re-enable it with wardline agent reenable)' : ''}`, async (state, link, started) => {
       // First, synchronously: from here on no batch of this feed is handed over.
       link.holdFeed(feed, HOLD_REASONS.paused);
       let record: LedgerRecord | null = null;
@@ -240,13 +234,7 @@ export class FeedControl implements FeedLinkListener {
 
   /** Lets a paused feed send again, from the relay's high-water mark. */
   resume(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
-    return this.serialise(feed, async () => {
-      const started = this.clock();
-      const link = this.linkOf(feed);
-      const state = this.stateOf(feed);
-      if (!feedControlAllows(state, 'resume')) {
-        throw new FeedControlError(`feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, 'conflict', feed);
-      }
+    return this.allowedAction(feed, 'resume', (state) => `feed ${feed} is ${state}: resume only continues a paused feed (a revoked one is re-enabled with wardline agent reenable)`, async (state, link, started) => {
       if (state === 'active') {
         link.releaseFeed(feed);
         return this.result(feed, false, null, started, null, `feed ${feed} was not paused`);
@@ -284,13 +272,7 @@ export class FeedControl implements FeedLinkListener {
 
   /** Re-enables a revoked feed: the relay serves it again from its mark at revocation; the feed then sends. */
   reenable(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
-    return this.serialise(feed, async () => {
-      const started = this.clock();
-      this.linkOf(feed);
-      const state = this.stateOf(feed);
-      if (!feedControlAllows(state, 'reenable', this.revokedAtRelayOnly.has(feed))) {
-        throw new FeedControlError(`feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, 'conflict', feed);
-      }
+    return this.allowedAction(feed, 'reenable', (state) => `feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, async (state, _link, started) => {
       const reason = context.reason ?? 're-enabled by the operator';
       const record = await this.recordState(feed, 'reenable', { ...context, reason }, {});
       const answer = this.waitForAnswer(feed, 'reinstate');
@@ -430,6 +412,27 @@ export class FeedControl implements FeedLinkListener {
   private figures(feed: string): { sentSeq: number; ackedSeq: number; inFlight: number } {
     const status = this.links.get(feed)?.feedStatus(feed);
     return { sentSeq: status?.sentSeq ?? 0, ackedSeq: status?.ackedSeq ?? 0, inFlight: status?.inFlight ?? 0 };
+  }
+
+  /**
+   * The start of pause, resume and re-enable: one action at a time per feed, on a
+   * configured feed, and only from a state the transition table allows (else a
+   * conflict worded by `refusal`).
+   */
+  private allowedAction(
+    feed: string,
+    event: 'pause' | 'resume' | 'reenable',
+    refusal: (state: FeedControlState) => string,
+    act: (state: FeedControlState, link: FeedLink, startedMs: number) => Promise<FeedControlResult>,
+  ): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      const link = this.linkOf(feed);
+      const state = this.stateOf(feed);
+      // Only a re-enable may start from a feed the relay alone holds revoked (WHILE_REVOKED_AT_RELAY).
+      if (!feedControlAllows(state, event, event === 'reenable' && this.revokedAtRelayOnly.has(feed))) throw new FeedControlError(refusal(state), 'conflict', feed);
+      return act(state, link, started);
+    });
   }
 
   private linkOf(feed: string): FeedLink {

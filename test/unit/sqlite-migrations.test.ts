@@ -75,16 +75,13 @@ describe('migrateSqlite (real SQLite file)', () => {
     expect(run(db)).toEqual({ from: 2, to: 3 });
   });
 
-  it('refuses a database newer than its migrations, touching nothing, with the file, both versions and the remedy', () => {
+  it('refuses a database newer than its migrations, touching nothing, with the file, both versions and the remedy', async () => {
     const db = open();
     run(db);
     db.pragma('user_version = 7');
-    let refused: unknown;
-    try {
-      run(db);
-    } catch (error) {
-      refused = error;
-    }
+    const refused = await Promise.resolve()
+      .then(() => run(db))
+      .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(TooNew);
     const message = (refused as Error).message;
     expect(message).toContain(file);

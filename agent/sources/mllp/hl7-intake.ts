@@ -58,13 +58,13 @@ export interface Hl7IntakeOptions {
   fallbackCharset?: string;
   /** Clock for ACK timestamps and stats; default `() => new Date()`. */
   now?: () => Date;
+  /** Start of every ACK's MSH-10; default "WL" and the clock in base 36, so ids differ across restarts. */
+  ackIdPrefix?: string;
   /**
    * Lets other work run between the slices of a frame of SLICE_FRAME_BYTES or more
    * (the listener hands in a setImmediate); default: no pause.
    */
   pause?: () => Promise<void>;
-  /** Start of every ACK's MSH-10; default "WL" and the clock in base 36, so ids differ across restarts. */
-  ackIdPrefix?: string;
 }
 
 /** An ACK ready to write, and what it said. */
