@@ -68,15 +68,18 @@ export function byteSizeSchema() {
 
 /**
  * A zod schema for a duration: a positive whole number of milliseconds, or a string
- * such as "7d", "10s" or "250ms". `minMs` refuses values too short to be sensible.
+ * such as "7d", "10s" or "250ms". `minMs` refuses values too short to be sensible,
+ * `maxMs` values too long to be meant.
  */
-export function durationSchema(options: { minMs?: number } = {}) {
+export function durationSchema(options: { minMs?: number; maxMs?: number } = {}) {
   const minMs = options.minMs ?? 1;
-  const expected = `expected a duration${minMs > 1 ? ` of at least ${minMs} ms` : ''} such as "7d", "12h", "10s", "250ms" or a number of milliseconds`;
+  const maxMs = options.maxMs ?? Number.MAX_SAFE_INTEGER;
+  const bounds = [minMs > 1 ? `at least ${minMs} ms` : '', maxMs < Number.MAX_SAFE_INTEGER ? `at most ${maxMs} ms` : ''].filter(Boolean).join(' and ');
+  const expected = `expected a duration${bounds ? ` of ${bounds}` : ''} such as "7d", "12h", "10s", "250ms" or a number of milliseconds`;
   return z.any().transform((value: unknown, ctx) => {
     const ms =
       typeof value === 'number' ? (Number.isSafeInteger(value) ? value : undefined) : typeof value === 'string' ? parseDuration(value) : undefined;
-    if (ms === undefined || ms < minMs) {
+    if (ms === undefined || ms < minMs || ms > maxMs) {
       ctx.addIssue({ code: 'custom', message: expected });
       return z.NEVER;
     }

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CODEC_NAMES, NameSchema, type CodecName } from '../../protocol/index.js';
-import { checkSecretFiles, ConfigError, type SecretFileCheck } from '../../runtime/index.js';
+import { checkSecretFiles, ConfigError, durationSchema, type SecretFileCheck } from '../../runtime/index.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';
 import type { GrpcRelayTransportOptions } from './grpc-relay-transport.js';
 import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './relay-link-tls.js';
@@ -53,10 +53,10 @@ export const RelayConfigSchema = z
     tls: RelayLinkTlsSchema.optional(),
     /** Connect without TLS: local development only, patient data would cross the network in clear. */
     allowPlaintext: z.boolean().default(false),
-    connectTimeoutMs: z.number().int().positive().default(DEFAULT_CONNECT_TIMEOUT_MS),
-    handshakeTimeoutMs: z.number().int().positive().default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
-    keepaliveTimeMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIME_MS),
-    keepaliveTimeoutMs: z.number().int().positive().default(DEFAULT_KEEPALIVE_TIMEOUT_MS),
+    connectTimeoutMs: durationSchema().default(DEFAULT_CONNECT_TIMEOUT_MS),
+    handshakeTimeoutMs: durationSchema().default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    keepaliveTimeMs: durationSchema().default(DEFAULT_KEEPALIVE_TIME_MS),
+    keepaliveTimeoutMs: durationSchema().default(DEFAULT_KEEPALIVE_TIMEOUT_MS),
   })
   .superRefine((r, ctx) => {
     if (r.secret !== undefined && r.secretFile !== undefined) {
@@ -82,12 +82,12 @@ export const ReplicationConfigSchema = z.strictObject({
   batchMaxBytes: z.number().int().positive().default(DEFAULT_BATCH_MAX_BYTES),
   batchMaxScan: z.number().int().positive().default(DEFAULT_BATCH_MAX_SCAN),
   maxInFlightBatches: z.number().int().positive().default(DEFAULT_MAX_IN_FLIGHT_BATCHES),
-  ackTimeoutMs: z.number().int().positive().default(DEFAULT_ACK_TIMEOUT_MS),
-  emptyBatchIntervalMs: z.number().int().positive().default(DEFAULT_EMPTY_BATCH_INTERVAL_MS),
+  ackTimeoutMs: durationSchema().default(DEFAULT_ACK_TIMEOUT_MS),
+  emptyBatchIntervalMs: durationSchema().default(DEFAULT_EMPTY_BATCH_INTERVAL_MS),
   backoff: z
     .strictObject({
-      initialMs: z.number().int().positive().default(DEFAULT_BACKOFF_INITIAL_MS),
-      maxMs: z.number().int().positive().default(DEFAULT_BACKOFF_MAX_MS),
+      initialMs: durationSchema().default(DEFAULT_BACKOFF_INITIAL_MS),
+      maxMs: durationSchema().default(DEFAULT_BACKOFF_MAX_MS),
       multiplier: z.number().min(1).default(DEFAULT_BACKOFF_MULTIPLIER),
       jitter: z.number().min(0).max(1).default(DEFAULT_BACKOFF_JITTER),
     })

@@ -1,6 +1,7 @@
 // The relay's `feedLimits:` config section: per vendor key bounds on feed reads
 // and subscriptions, and the stalled-response cut.
 import { z } from 'zod';
+import { durationSchema } from '../../runtime/index.js';
 import type { VendorSlotLimits } from './vendor-slots.js';
 
 /** Page reads (HTTP pages, gRPC replays without follow) one vendor key may have in progress at once. */
@@ -15,7 +16,7 @@ export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
 export const FeedLimitsConfigSchema = z.strictObject({
   concurrentReadsPerKey: z.int().positive().default(DEFAULT_CONCURRENT_READS_PER_KEY),
   followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
-  stalledResponseMs: z.int().min(100).default(DEFAULT_STALLED_RESPONSE_MS),
+  stalledResponseMs: durationSchema({ minMs: 100 }).default(DEFAULT_STALLED_RESPONSE_MS),
 });
 export type FeedLimitsConfig = z.output<typeof FeedLimitsConfigSchema>;
 

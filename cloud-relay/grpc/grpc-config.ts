@@ -4,7 +4,7 @@
 // the options of the parts that use it sit together here.
 import { z } from 'zod';
 import { DEFAULT_MAX_BATCH_BYTES, DEFAULT_RELAY_GRPC_PORT, MAX_UNCOMPRESSED_BYTES } from '../../protocol/index.js';
-import { hostPortSchema, type ListenAddress } from '../../runtime/index.js';
+import { durationSchema, hostPortSchema, type ListenAddress } from '../../runtime/index.js';
 
 /** Where agents connect (Replication) and vendors subscribe (Feeds). */
 export const DEFAULT_GRPC_LISTEN = `0.0.0.0:${DEFAULT_RELAY_GRPC_PORT}`;
@@ -31,11 +31,11 @@ const Keepalive = z.strictObject({
   /** Accept agent keepalive pings even when no call is open (agents ping between streams). */
   permitWithoutCalls: z.boolean().default(true),
   /** The shortest ping interval agents may use, in milliseconds. */
-  minPingIntervalMs: z.int().positive().default(DEFAULT_MIN_PING_INTERVAL_MS),
+  minPingIntervalMs: durationSchema().default(DEFAULT_MIN_PING_INTERVAL_MS),
   /** How often the relay pings an agent connection, in milliseconds. */
-  pingIntervalMs: z.int().positive().default(DEFAULT_PING_INTERVAL_MS),
+  pingIntervalMs: durationSchema().default(DEFAULT_PING_INTERVAL_MS),
   /** How long the relay waits for a ping answer before closing the connection, in milliseconds. */
-  pingTimeoutMs: z.int().positive().default(DEFAULT_PING_TIMEOUT_MS),
+  pingTimeoutMs: durationSchema().default(DEFAULT_PING_TIMEOUT_MS),
 });
 
 export const GrpcConfigSchema = z.strictObject({
@@ -44,7 +44,7 @@ export const GrpcConfigSchema = z.strictObject({
   maxBatchBytes: z.int().min(1024).max(MAX_MAX_BATCH_BYTES).default(DEFAULT_MAX_BATCH_BYTES),
   keepalive: Keepalive.prefault({}),
   /** How long a Replicate stream may stay open without a valid Hello, in milliseconds. */
-  helloTimeoutMs: z.int().min(100).max(600_000).default(DEFAULT_HELLO_TIMEOUT_MS),
+  helloTimeoutMs: durationSchema({ minMs: 100, maxMs: 600_000 }).default(DEFAULT_HELLO_TIMEOUT_MS),
   /** Replicate streams from one peer address that may wait for Hello at once (behind a proxy: all agents share its address). */
   maxUnauthenticatedStreamsPerPeer: z.int().positive().default(DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER),
 });
