@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { loadRelayConfig, RELAY_DB_FILE } from '../cloud-relay/index.js';
 import { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from '../cloud-relay/index.js';
-import { parseDuration } from '../runtime/index.js';
+import { ConfigError, parseDuration } from '../runtime/index.js';
 
 export async function relayEnrolTokenCommand(options: { config: string; hospital: string; ttl?: string; json?: boolean }): Promise<number> {
   const config = loadRelayConfig(options.config);
@@ -14,7 +14,15 @@ export async function relayEnrolTokenCommand(options: { config: string; hospital
   if (!config.enrolment) process.stderr.write(`warning: ${options.config} has no enrolment.caDir; the relay will not answer POST /v1/enrol until it does\n`);
   const ttlMs = options.ttl === undefined ? DEFAULT_ENROLMENT_TOKEN_TTL_MS : parseDuration(options.ttl);
   if (ttlMs === undefined || ttlMs <= 0) throw new InvalidArgumentError(`--ttl: expected a duration such as 24h, got "${options.ttl}"`);
-  const tokens = EnrolmentTokens.open(join(config.dataDir, RELAY_DB_FILE));
+  const file = join(config.dataDir, RELAY_DB_FILE);
+  let tokens: EnrolmentTokens;
+  try {
+    // Before the relay's first start this creates dataDir and relay.db as the relay would.
+    tokens = EnrolmentTokens.open(file);
+  } catch (cause) {
+    const problem = `dataDir: cannot open the relay database ${file}: ${(cause as Error).message}; check that dataDir is a directory this user may write`;
+    throw new ConfigError(`invalid config:\n  ${problem} (${options.config})`, options.config, [problem], { cause });
+  }
   try {
     const issued = tokens.issue(options.hospital, ttlMs);
     process.stdout.write(options.json ? `${JSON.stringify(issued)}\n` : `${issued.token}\n`);

@@ -10,11 +10,16 @@
 //  3. A token left lying about: it expires (default 24 h).
 //  4. The relay running while the CLI issues a token: both open relay.db in WAL
 //     mode with a busy timeout; migrations are idempotent (user_version).
+//  5. A token issued before the relay's first start: relay.db does not exist yet,
+//     and is created as the relay's feed store creates it (its page size and
+//     incremental auto-vacuum only take on a new file; migrations; 0700/0600),
+//     not as a bare file the relay would then inherit.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
-import { migrate } from '../store/index.js';
+import { migrate, SqliteFeedStore } from '../store/index.js';
 
 /** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */
 export const DEFAULT_ENROLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -43,6 +48,8 @@ export class EnrolmentTokens {
 
   /** Opens (and migrates) the relay database `file`. */
   static open(file: string, now: () => number = Date.now): EnrolmentTokens {
+    // close() is synchronous underneath: the file is released before the next line opens it.
+    if (!existsSync(file)) void SqliteFeedStore.open({ file }).close();
     makePrivateDir(dirname(file));
     preparePrivateSqliteFile(file);
     const db = new Database(file);
