@@ -81,8 +81,25 @@ export const AgentErrorCode = {
    * row in table feed_controls to one of the known states.
    */
   FEED_CONTROL_STATE_UNKNOWN: 'WL_A021',
+  /**
+   * The agent could not bind a port it is configured to listen on (http.listen or sources[].listen): taken by
+   * another process, not permitted, or an address this machine does not have; the message names the key, the
+   * address and the config file, and nothing was started. Free the port or change the key, then start again.
+   */
+  LISTEN_FAILED: 'WL_A022',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 
 /** Base class: every agent error carries a stable code from AgentErrorCode and is named after its class. */
 export class AgentError extends CodedError<AgentErrorCode> {}
+
+/** A configured port could not be bound at start (the message: key, address, errno, config file); the agent does not start. */
+export class ListenError extends AgentError {
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, AgentErrorCode.LISTEN_FAILED, options);
+  }
+}

@@ -7,7 +7,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
-import { certificateValidityProblem, createWardlineLogger, openDirWarning, PartLifecycle } from '../runtime/index.js';
+import { certificateValidityProblem, createWardlineLogger, listenFailureMessage, openDirWarning, PartLifecycle, type ListenAddress } from '../runtime/index.js';
+import { ListenError } from './errors.js';
 import { FeedControl } from './control/index.js';
 import { createFeedAdminRoutes } from './http/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus } from './operations/index.js';
@@ -199,9 +200,20 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   parts.hold({ name: 'uplink', stop: () => uplink.close() });
   // Built above (its login checker thread runs already), so a failed start stops it too.
   parts.hold({ name: 'operations', stop: () => operations.stop() });
-  const httpAddress = await parts.start({ name: 'http', start: () => http.start(), stop: () => http.stop() });
-  for (const source of sources) {
-    const bound = await parts.start({ name: `source ${source.name}`, start: () => source.start(), stop: () => source.stop() });
+  // A port that cannot be bound is named by its key, its address and the config file (one line, no stack).
+  const binding = async <T>(key: string, address: ListenAddress, start: () => Promise<T>): Promise<T> => {
+    try {
+      return await start();
+    } catch (error) {
+      throw new ListenError(key, listenFailureMessage(key, address, config.file, error), { cause: error });
+    }
+  };
+  const httpAddress = await parts.start({ name: 'http', start: () => binding('http.listen', config.http.listen, () => http.start()), stop: () => http.stop() });
+  for (const [index, source] of sources.entries()) {
+    // The MLLP listeners come first, in config order; the HTTP ingest source (last) binds nothing of its own.
+    const listen = config.sources[index]?.listen;
+    const start = listen ? () => binding(`sources[${index}].listen`, listen, () => source.start()) : () => source.start();
+    const bound = await parts.start({ name: `source ${source.name}`, start, stop: () => source.stop() });
     if (bound) mllpPorts.set(source.name, bound.port);
   }
   await parts.start({ name: 'bandwidth schedule', start: () => bandwidthSchedule.start(), stop: () => bandwidthSchedule.stop() });

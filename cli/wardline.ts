@@ -18,9 +18,12 @@ import { certCaCommand, certClientCommand, certServerCommand } from './cert-comm
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
 import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
+import { exitQuietlyOnClosedPipe } from './closed-pipe.js';
 import { installCommand } from './install-command.js';
 import { uninstallCommand } from './uninstall-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
+
+exitQuietlyOnClosedPipe();
 
 function nonNegativeInteger(value: string): number {
   const n = Number(value);
@@ -34,15 +37,32 @@ function positiveNumber(value: string): number {
   return n;
 }
 
-/** Runs a command body, turning a bad config into its precise message and exit code 78 (EX_CONFIG). */
+/** The stable code (`WL_…`) of an AgentError, RelayError or ConfigError; undefined for anything else. */
+function stableCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('WL_') ? code : undefined;
+}
+
+/**
+ * Runs a command body. An error with a stable code prints `wardline: [CODE] message`
+ * without a stack (the message names what to fix) and exits 78 (EX_CONFIG) for a bad
+ * config, 1 otherwise; a refused argument prints its message and exits 1. Anything
+ * else is a bug: its stack is printed, for the report.
+ */
 async function run(body: () => Promise<number | void>): Promise<void> {
   try {
     const code = await body();
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
-    if (error instanceof ConfigError) {
+    const code = stableCode(error);
+    if (code !== undefined) {
+      process.stderr.write(`wardline: [${code}] ${(error as Error).message}\n`);
+      process.exitCode = error instanceof ConfigError ? 78 : 1;
+      return;
+    }
+    if (error instanceof InvalidArgumentError) {
       process.stderr.write(`wardline: ${error.message}\n`);
-      process.exitCode = 78;
+      process.exitCode = 1;
       return;
     }
     process.stderr.write(`wardline: ${(error as Error).stack ?? String(error)}\n`);

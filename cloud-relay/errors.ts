@@ -74,6 +74,12 @@ export const RelayErrorCode = {
    * (rotate its secret or certificate), and check the agent's version.
    */
   BATCH_BEYOND_HEAD: 'WL_BATCH_BEYOND_HEAD',
+  /**
+   * The relay could not bind a port it is configured to listen on (grpc.listen or http.listen): taken by another
+   * process, not permitted, or an address this machine does not have; the message names the key, the address and
+   * the config file. Free the port or change the key, then start again.
+   */
+  LISTEN_FAILED: 'WL_LISTEN_FAILED',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -347,4 +353,16 @@ export class SchemaTooNewError extends RelayError {
   ) {
     super(schemaTooNewMessage('relay', { file, found, supported }), RelayErrorCode.INTERNAL);
   }
+}
+
+/** A configured port could not be bound at start (the message: key, address, errno, config file); the relay does not start. */
+export class ListenError extends RelayError {
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, RelayErrorCode.LISTEN_FAILED, options);
+  }
+  override name = 'ListenError';
 }

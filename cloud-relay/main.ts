@@ -133,6 +133,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       grpc: grpcServerConfigOf(config.grpc),
       http: config.http,
       tls,
+      configSource: source,
       replication,
       subscriptions,
       httpHandler: createFeedHttpHandler({

@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { FeedsService } from '../protocol/index.js';
-import { type ListenAddress } from '../runtime/index.js';
+import { formatListenAddress, listenFailureMessage, type ListenAddress } from '../runtime/index.js';
+import { ListenError } from './errors.js';
 import type { FeedSubscribeService } from './feeds/index.js';
 import type { GrpcServerConfig } from './grpc/index.js';
 import type { ReplicationService } from './ingest/index.js';
@@ -37,6 +38,8 @@ export interface RelayServerOptions {
   subscriptions: FeedSubscribeService;
   httpHandler: RequestListener;
   logger: Logger;
+  /** The config file, named when a port cannot be bound. */
+  configSource?: string;
   /** Default DEFAULT_SHUTDOWN_GRACE_MS. */
   shutdownGraceMs?: number;
 }
@@ -71,9 +74,9 @@ export class RelayServer {
       this.grpcServer.addService(this.options.replication.definition, this.options.replication.implementation);
       this.grpcServer.addService(FeedsService, this.options.subscriptions.implementation);
       const { tls } = this.options;
-      const grpcPort = await bindGrpc(this.grpcServer, grpc.listen, grpcServerCredentials(tls));
+      const grpcPort = await bindGrpc(this.grpcServer, grpc.listen, grpcServerCredentials(tls), this.options.configSource);
       this.httpServer = tls ? createHttpsServer(httpsServerOptions(tls), this.options.httpHandler) : createServer(this.options.httpHandler);
-      const httpPort = await listenHttp(this.httpServer, http.listen);
+      const httpPort = await listenHttp(this.httpServer, http.listen, this.options.configSource);
       this.state = 'running';
       const transport = !tls ? 'plaintext' : !tls.clientCa ? 'tls' : tls.requireClientCert ? 'mutual tls (client certificate required)' : 'mutual tls (client certificate optional)';
       logger.info({ grpc: `${grpc.listen.host}:${grpcPort}`, http: `${http.listen.host}:${httpPort}`, transport }, 'relay listening');
@@ -146,26 +149,22 @@ function grpcServerOptions(grpc: RelayServerOptions['grpc']): ChannelOptions {
   };
 }
 
-function bindGrpc(server: GrpcServer, listen: ListenAddress, credentials: ServerCredentials): Promise<number> {
+function bindGrpc(server: GrpcServer, listen: ListenAddress, credentials: ServerCredentials, source = '(inline relay config)'): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(formatHostPort(listen), credentials, (error, port) => {
-      if (error) reject(new Error(`cannot listen for gRPC on ${formatHostPort(listen)}: ${error.message}`, { cause: error }));
+    server.bindAsync(formatListenAddress(listen), credentials, (error, port) => {
+      if (error) reject(new ListenError('grpc.listen', listenFailureMessage('grpc.listen', listen, source, error), { cause: error }));
       else resolve(port);
     });
   });
 }
 
-function listenHttp(server: HttpServer, listen: ListenAddress): Promise<number> {
+function listenHttp(server: HttpServer, listen: ListenAddress, source = '(inline relay config)'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const onError = (error: Error) => reject(new Error(`cannot listen for HTTP on ${formatHostPort(listen)}: ${error.message}`, { cause: error }));
+    const onError = (error: Error) => reject(new ListenError('http.listen', listenFailureMessage('http.listen', listen, source, error), { cause: error }));
     server.once('error', onError);
     server.listen(listen.port, listen.host, () => {
       server.off('error', onError);
       resolve((server.address() as AddressInfo).port);
     });
   });
-}
-
-function formatHostPort({ host, port }: ListenAddress): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

@@ -7,6 +7,11 @@ import { z } from 'zod';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /**
+   * A config file cannot be used as written; the message names each key, its value and the file. Fix what it
+   * names and start again (`wardline` exits 78, EX_CONFIG, so systemd and scripts can tell it from a crash).
+   */
+  readonly code = 'WL_CONFIG';
   constructor(
     message: string,
     readonly file: string,

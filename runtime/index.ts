@@ -15,3 +15,4 @@ export * from './private-files.js';
 export * from './part-lifecycle.js';
 export * from './sqlite-migrations.js';
 export * from './timers.js';
+export * from './listen-failure.js';

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { AgentError, AgentErrorCode } from '../../agent/errors.js';
+import { AgentError, AgentErrorCode, ListenError } from '../../agent/errors.js';
 import { CanonicalJsonError, LedgerFormatError, LedgerUnavailableError } from '../../agent/audit/index.js';
 import { InvalidRateError, InvalidTimetableError } from '../../agent/bandwidth/index.js';
 import { FeedControlError, UnknownFeedControlStateError } from '../../agent/control/index.js';
@@ -102,6 +102,7 @@ describe('agent error classes', () => {
     [new RelayProtocolViolation('ack beyond what was sent', { cause }), 'RelayProtocolViolation', AgentErrorCode.RELAY_PROTOCOL_VIOLATION],
     [new AckTimeoutError('clinical', 30_000, { cause }), 'AckTimeoutError', AgentErrorCode.ACK_TIMEOUT],
     [new UnknownFeedControlStateError('clinical', 'frozen', ['active', 'paused']), 'UnknownFeedControlStateError', AgentErrorCode.FEED_CONTROL_STATE_UNKNOWN],
+    [new ListenError('http.listen', 'http.listen: cannot listen on 127.0.0.1:8480 (agent.yaml)', { cause }), 'ListenError', AgentErrorCode.LISTEN_FAILED],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
