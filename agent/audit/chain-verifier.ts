@@ -7,10 +7,18 @@
 //  2. A record modified and re-hashed: the next record's prevHash is not its hash.
 //  3. A deleted record (or range): the indexes jump; reported once the walk
 //     ends, unless the record turns up later (then it was reordered).
-//  4. Reordered records: a record found where another index belongs. In a
-//     database, where the position is the index, the record at position p hashes
-//     correctly only under another index q; in an export, index q appears after
-//     a higher one.
+//  4. Reordered records, at any distance: a record found where another index
+//     belongs. In a database, where the position is the index, the record at
+//     position p hashes correctly only under another index q; in an export,
+//     index q appears after a higher one. In a database the rows of a reordering
+//     are a permutation: the row a moved record belongs in holds another moved
+//     record, which does not hash under its own index either. So every record
+//     that does not hash is kept as a suspect (up to MAX_SUSPECTS_KEPT), and each
+//     new suspect is tried under the position of every suspect kept, and they
+//     under its position: one pass, however far apart the rows are, and memory
+//     bounded by the suspects, not by the ledger (a ledger of hundreds of
+//     millions of records cannot be held by hash). Suspects are named when the
+//     walk ends: reordered if one was matched, modified if none was.
 //  5. A cut-off tail (records removed from the end): the chain alone cannot
 //     tell, so the heads the relay received with batches are compared: a head
 //     beyond the local end, or one whose hash differs, is named.
@@ -18,8 +26,13 @@
 import type { LedgerHead, LedgerRecord } from './ledger-record.js';
 import { GENESIS_HEAD, recordHash } from './ledger-record.js';
 
-/** Indexes either side tried when a record does not hash under its own (reordering). */
-const REORDER_SEARCH_DISTANCE = 16;
+/**
+ * Records that do not hash under their own index kept to be matched against each
+ * other (reordering). Each new one is hashed under every kept position and they
+ * under its own, so this bounds both the memory (a record each) and the hashing per
+ * suspect; past it, further suspects are named modified without a search.
+ */
+export const MAX_SUSPECTS_KEPT = 1_000;
 /** Problems kept in full; the rest are only counted. */
 export const DEFAULT_MAX_PROBLEMS = 100;
 
@@ -96,6 +109,8 @@ export class ChainVerifier {
   private last: LedgerHead | null = null;
   private highestIndex = 0;
   private relayHeadsChecked = 0;
+  /** Records that do not hash under their position, in stored order; `writtenAs` once one is matched elsewhere. */
+  private readonly suspects: { record: LedgerRecord; writtenAs?: number }[] = [];
 
   constructor(options: ChainVerifierOptions = {}) {
     this.anchor = options.anchor ?? GENESIS_HEAD;
@@ -118,6 +133,8 @@ export class ChainVerifier {
     this.firstIndex ??= index;
     const before = this.problems.length + this.moreProblems;
     const hashes = recordHash(record) === record.hash;
+    // A record that does not hash is a problem, named when the walk ends (reordered or modified).
+    const suspect = !hashes;
     let linkExplained = this.previousSuspect;
 
     if (index === this.expected) {
@@ -160,13 +177,17 @@ export class ChainVerifier {
     }
 
     this.checkRelayHeads(record);
-    this.previousSuspect = this.problems.length + this.moreProblems > before;
+    this.previousSuspect = suspect || this.problems.length + this.moreProblems > before;
     this.previousHash = record.hash;
     this.last = { index, hash: record.hash };
     if (index > this.highestIndex) this.highestIndex = index;
   }
 
   finish(): ChainVerification {
+    for (const { record, writtenAs } of this.suspects) {
+      if (writtenAs !== undefined) this.report({ index: record.index, kind: 'out-of-order', message: `record ${record.index} holds what was written as record ${writtenAs}: records were reordered` });
+      else this.reportModified(record);
+    }
     for (const gap of this.missing) {
       const range = gap.from === gap.to ? `record ${gap.from} is missing` : `records ${gap.from}..${gap.to} are missing`;
       const where = gap.before === this.anchor.index ? `the ledger starts at record ${gap.after}` : `record ${gap.before} is followed by record ${gap.after}`;
@@ -207,19 +228,21 @@ export class ChainVerifier {
     if (index > this.highestIndex) this.highestIndex = index;
   }
 
-  /** The record does not hash under its index: reordered (it hashes under a neighbour's) or modified. */
+  /**
+   * The record does not hash under its index: reordered (it hashes under the position of another suspect) or
+   * modified. Matched both ways against the suspects kept, so the pair is found whichever comes first.
+   */
   private reportBadContents(record: LedgerRecord): void {
-    for (let distance = 1; distance <= REORDER_SEARCH_DISTANCE; distance++) {
-      for (const candidate of [record.index - distance, record.index + distance]) {
-        if (candidate < 1 || recordHash({ ...record, index: candidate }) !== record.hash) continue;
-        this.report({
-          index: record.index,
-          kind: 'out-of-order',
-          message: `record ${record.index} holds what was written as record ${candidate}: records were reordered`,
-        });
-        return;
-      }
+    if (this.suspects.length >= MAX_SUSPECTS_KEPT) return this.reportModified(record);
+    const suspect: { record: LedgerRecord; writtenAs?: number } = { record };
+    for (const earlier of this.suspects) {
+      if (earlier.writtenAs === undefined && recordHash({ ...earlier.record, index: record.index }) === earlier.record.hash) earlier.writtenAs = record.index;
+      if (suspect.writtenAs === undefined && recordHash({ ...record, index: earlier.record.index }) === record.hash) suspect.writtenAs = earlier.record.index;
     }
+    this.suspects.push(suspect);
+  }
+
+  private reportModified(record: LedgerRecord): void {
     this.report({ index: record.index, kind: 'modified', message: `record ${record.index} (${record.type}${record.feed ? ` of feed ${record.feed}` : ''}) was modified: its contents do not match its hash` });
   }
 

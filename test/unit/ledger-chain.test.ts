@@ -147,6 +147,26 @@ describe('egress ledger chain', () => {
     expect(verifyChain(records.slice(4), { anchor: { index: 4, hash: records[2]!.hash } }).problems[0]).toMatchObject({ index: 5, kind: 'replaced' });
   });
 
+  it('names records reordered at any distance as reordered, not modified: rows swapped 40 and 400 apart, and a cycle of three', () => {
+    const records = chain(900);
+    const rowsOf = (moves: [number, number][]): LedgerRecord[] => {
+      // Each [to, from]: row `to` gets the contents written as record `from`; every row keeps its index.
+      const rows = [...records];
+      for (const [to, from] of moves) rows[to - 1] = { ...records[from - 1]!, index: to };
+      return rows;
+    };
+    const reordered = (at: number, writtenAs: number) => ({ index: at, kind: 'out-of-order', message: `record ${at} holds what was written as record ${writtenAs}: records were reordered` });
+    for (const distance of [40, 400]) {
+      const result = verifyChain(rowsOf([[100, 100 + distance], [100 + distance, 100]]));
+      expect(result.problems).toEqual([reordered(100, 100 + distance), reordered(100 + distance, 100)]);
+    }
+    expect(verifyChain(rowsOf([[10, 500], [500, 850], [850, 10]])).problems).toEqual([reordered(10, 500), reordered(500, 850), reordered(850, 10)]);
+    // A modified record among them is still named modified.
+    const tampered = rowsOf([[100, 500], [500, 100]]);
+    tampered[299] = { ...tampered[299]!, details: { ...tampered[299]!.details, events: 9 } };
+    expect(verifyChain(tampered).problems.map((p) => `${p.index} ${p.kind}`)).toEqual(['100 out-of-order', '300 modified', '500 out-of-order']);
+  });
+
   it('names a line that is not a record, and keeps counting problems past the cap', () => {
     const records = chain(4);
     const result = verifyChain([records[0]!, { unreadable: true, index: 2, position: 2, reason: 'details are not JSON' }, records[2]!, records[3]!]);
