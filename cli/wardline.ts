@@ -18,7 +18,7 @@ import { certCaCommand, certClientCommand, certServerCommand } from './cert-comm
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
 import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
-import { exitQuietlyOnClosedPipe } from './closed-pipe.js';
+import { CLOSED_PIPE_EXIT_CODE, exitQuietlyOnClosedPipe } from './closed-pipe.js';
 import { installCommand } from './install-command.js';
 import { uninstallCommand } from './uninstall-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
@@ -54,6 +54,8 @@ async function run(body: () => Promise<number | void>): Promise<void> {
     const code = await body();
     if (typeof code === 'number') process.exitCode = code;
   } catch (error) {
+    // A file a command writes that is a pipe (--out /dev/stdout) whose reader went: as for stdout.
+    if ((error as NodeJS.ErrnoException | null)?.code === 'EPIPE') process.exit(CLOSED_PIPE_EXIT_CODE);
     const code = stableCode(error);
     if (code !== undefined) {
       process.stderr.write(`wardline: [${code}] ${(error as Error).message}\n`);
