@@ -138,6 +138,12 @@ export class FeedControl implements FeedLinkListener {
   private readonly links = new Map<string, FeedLink>();
   /** Feeds the relay holds as revoked although this agent does not (its state was lost). */
   private readonly revokedAtRelayOnly = new Set<string>();
+  /**
+   * Whether the relay holds the feed revoked, as it last said (its answer to a revoke or re-enable, or its
+   * Welcome). Until it has said anything since this agent started, the state stands for it: only a revoke
+   * the relay confirmed makes a feed 'revoked'.
+   */
+  private readonly revokedAtRelayNow = new Map<string, boolean>();
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly answerWaiters = new Map<string, Set<AnswerWaiter>>();
 
@@ -207,10 +213,14 @@ export class FeedControl implements FeedLinkListener {
     return this.rows.get(feed)?.state ?? 'active';
   }
 
-  /** What status shows per feed. */
+  /**
+   * What status shows per feed. `revokedAtRelay`: the relay holds the feed revoked (a revoke it confirmed, or
+   * one it reported at connect); with state active or paused, a revoke this agent has no record of.
+   */
   feedStatus(feed: string): { state: FeedControlState; reason: string | null; since: number | null; revokedAtRelay: boolean } {
     const row = this.rows.get(feed);
-    return { state: row?.state ?? 'active', reason: row?.reason ?? null, since: row?.updatedAtMs ?? null, revokedAtRelay: this.revokedAtRelayOnly.has(feed) };
+    const state = row?.state ?? 'active';
+    return { state, reason: row?.reason ?? null, since: row?.updatedAtMs ?? null, revokedAtRelay: this.revokedAtRelayNow.get(feed) ?? state === 'revoked' };
   }
 
   /** Stops all egress of `feed`; resolves once nothing more is handed over and what was is acknowledged (or settleTimeoutMs passed). */
@@ -297,6 +307,7 @@ export class FeedControl implements FeedLinkListener {
     for (const feed of this.feeds.values()) {
       if (feed.relay !== relay) continue;
       const state = this.stateOf(feed.name);
+      this.revokedAtRelayNow.set(feed.name, revoked.has(feed.name));
       if (revoked.has(feed.name)) {
         if (state === 'active' || state === 'paused') {
           this.revokedAtRelayOnly.add(feed.name);
@@ -342,6 +353,7 @@ export class FeedControl implements FeedLinkListener {
     });
     this.setRow(feed, next, reason, at);
     if (answer.kind === 'reinstate') this.revokedAtRelayOnly.delete(feed);
+    this.revokedAtRelayNow.set(feed, answer.kind === 'revoke');
     const link = this.links.get(feed);
     if (next === 'active') link?.releaseFeed(feed);
     else if (next !== current) link?.holdFeed(feed, HOLD_REASONS[next]);

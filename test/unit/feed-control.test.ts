@@ -173,4 +173,26 @@ describe('FeedControl', () => {
     other.onWelcome('cloud', new Set(['billing']));
     expect(other.feedStatus('billing')).toMatchObject({ state: 'active', revokedAtRelay: true });
   });
+  it('status says revokedAtRelay whenever the relay holds the feed revoked: after a confirmed revoke, after a restart, until the relay says otherwise', async () => {
+    const c = await control([FEEDS[0]!], 2_000);
+    const revoking = c.revoke('clinical', {});
+    await new Promise((r) => setTimeout(r, 20));
+    // Asked, not answered: the relay may still serve it.
+    expect(c.feedStatus('clinical')).toMatchObject({ state: 'revoking', revokedAtRelay: false });
+    c.onControlAnswer('cloud', { kind: 'revoke', feed: 'clinical', eventsDeleted: 1, bytesDeleted: 1, highWaterSeq: 1, revokedAtMs: Date.now(), alreadyRevoked: false });
+    await revoking;
+    expect(c.feedStatus('clinical')).toMatchObject({ state: 'revoked', revokedAtRelay: true });
+    // A restart, before the relay has said anything: only a confirmed revoke makes 'revoked'.
+    expect(new FeedControl({ db, ledger, feeds: [FEEDS[0]!], links: [link], log }).feedStatus('clinical')).toMatchObject({ state: 'revoked', revokedAtRelay: true });
+    // The relay forgot it (restored from a backup): it no longer holds it revoked, and the revoke goes again.
+    c.onWelcome('cloud', new Set());
+    expect(c.feedStatus('clinical')).toMatchObject({ state: 'revoked', revokedAtRelay: false });
+    c.onWelcome('cloud', new Set(['clinical']));
+    expect(c.feedStatus('clinical').revokedAtRelay).toBe(true);
+    const reenabling = c.reenable('clinical', {});
+    await new Promise((r) => setTimeout(r, 20));
+    c.onControlAnswer('cloud', { kind: 'reinstate', feed: 'clinical', highWaterSeq: 1, wasRevoked: true });
+    await reenabling;
+    expect(c.feedStatus('clinical')).toMatchObject({ state: 'active', revokedAtRelay: false });
+  });
 });
