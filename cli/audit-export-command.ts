@@ -2,6 +2,7 @@
 // JSON lines, each record with its hash and its predecessor's, so they can
 // re-verify it themselves (README "Egress ledger and audit" gives the encoding).
 // Exits 0 when written, 1 when rows could not be read (left out, named), 2 on failure.
+import { statSync } from 'node:fs';
 import { exportLedger, openLedgerForAudit, type LedgerExportRange } from '../agent/index.js';
 import { auditSource, type AuditSourceOptions } from './audit-source.js';
 
@@ -16,6 +17,10 @@ export async function auditExportCommand(options: AuditExportOptions, write: (te
   let range: LedgerExportRange;
   try {
     range = { ...bound('from', options.from), ...bound('to', options.to) };
+    // The export is written beside --out and renamed over it: over /dev/stdout or a pipe that would replace
+    // the device node itself (as root), so only a regular file, or a path not there yet, is accepted.
+    const existing = statSync(options.out, { throwIfNoEntry: false });
+    if (existing && !existing.isFile()) throw new Error(`--out: ${options.out} is not a regular file; give the path of the file to write (the export is written beside it, then renamed into place)`);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;

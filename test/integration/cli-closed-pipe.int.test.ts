@@ -2,7 +2,7 @@
 // the command. Every command must then stop quietly: no EPIPE stack trace, exit
 // code 141 (128 + SIGPIPE, as `cat` or `grep` would), whichever stream was closed.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { canonicalJson, chainNext, GENESIS_HEAD, toLedgerLine, type LedgerRecord } from '../../agent/audit/index.js';
@@ -48,5 +48,21 @@ describe('a CLI command whose reader closes the pipe', () => {
     const result = await runClosing(['relay', 'enrol-token', '-c', config, '--hospital', 'h1'], 'stderr');
     expect(result.other).toMatch(/^wlenrol_\S+\n$/);
     expect(result).toMatchObject({ code: 141, signal: null });
+  });
+});
+
+describe('audit export --out', () => {
+  const dir = makeTempDir('wardline-export-out-');
+  afterAll(() => dir.remove());
+
+  // The export is renamed into place: a device or pipe given as --out (/dev/stdout) would be replaced by a file.
+  it('refuses a path that is not a regular file (a directory here, as /dev/stdout would be a device), exit 2, nothing replaced', async () => {
+    const child = spawn(process.execPath, [CLI_PATH, 'audit', 'export', '--db', join(dir.path, 'agent.db'), '--out', dir.path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain(`--out: ${dir.path} is not a regular file`);
+    expect(statSync(dir.path).isDirectory()).toBe(true);
   });
 });
