@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { WARDLINE_VERSION } from '../protocol/index.js';
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { certificateValidityProblem, createWardlineLogger, openDirWarning, PartLifecycle } from '../runtime/index.js';
 import { FeedControl } from './control/index.js';
 import { createFeedAdminRoutes } from './http/index.js';
@@ -23,7 +23,7 @@ import { GrpcRelayTransport } from './replication/index.js';
 import { Replicator } from './replication/index.js';
 import { relayTransportOptions, replicatorTuning } from './replication/index.js';
 import { journalTrimmerTuning } from './store/index.js';
-import { createAgentMetrics, createOperations } from './operations/index.js';
+import { createAgentMetrics, createOperations, LatencyHistograms } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 
@@ -62,9 +62,11 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.
   const policies = compileFeedPolicies(config, log);
 
+  // Observed by the data path through functions handed in below; registered with /metrics.
+  const latency = new LatencyHistograms();
   const dbFile = join(config.dataDir, 'agent.db');
   const db = openAgentDatabase(dbFile);
-  const journal = new Journal(db);
+  const journal = new Journal(db, { observeCommit: latency.observeCommit });
   const localCopy = new LocalCopy(db);
   const feedAcks = new FeedAcks(db);
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
@@ -122,6 +124,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       uplink,
       log,
       egress: ledger,
+      observeRoundTrip: latency.roundTripObserver(relay.name),
     });
   });
   // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.
@@ -138,7 +141,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }) })));
+  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }), observeAckLatency: latency.ackObserver(source.name) })));
 
   const localApps = new LocalAppAuth(config.localAppCredentials);
   const localAppsSummary = localApps.describe();
@@ -164,7 +167,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     ledger: () => ledger.status(),
     feedControl: (feed) => feedControl.feedStatus(feed),
   });
-  const metrics = createAgentMetrics(() => toMetricsSnapshot(status()));
+  const metrics = createAgentMetrics(() => toMetricsSnapshot(status()), { build: { version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION }, latency });
 
   const reconnect = (): void => {
     log.info({ relays: config.relays.map((r) => r.name) }, 'reconnect requested by operator');

@@ -6,6 +6,7 @@
 // signal handlers, no process.env reads): the CLI owns the process.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, PartLifecycle, SecretFileCheck } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
@@ -82,7 +83,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 
-    const metrics = new RelayMetrics();
+    const metrics = new RelayMetrics({ version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION });
     const vendors = new VendorAuth(credentials.vendors);
     // Where each vendor key has read up to, for the status page and metrics.
     const reads = new VendorReads(now);
