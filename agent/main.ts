@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
-import { certificateValidityProblem, createWardlineLogger, openDirWarning, PartLifecycle } from '../runtime/index.js';
+import { certificateValidityProblem, createWardlineLogger, defaultLogFormat, openDirWarning, PartLifecycle, stdoutIdentity } from '../runtime/index.js';
 import { FeedControl } from './control/index.js';
 import { createFeedAdminRoutes } from './http/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus } from './operations/index.js';
@@ -53,7 +53,7 @@ export interface StartAgentOptions {
 
 export async function startAgent(configOrFile: string | LoadedAgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = typeof configOrFile === 'string' ? loadAgentConfig(configOrFile) : configOrFile;
-  const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
+  const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id }, format: config.log.format ?? defaultLogFormat(process.env.JOURNAL_STREAM, stdoutIdentity()) });
   for (const warning of config.secretFileWarnings) log.warn({ secretFilePermissions: 'warn' }, warning);
   const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
   if (dataDirWarning) log.warn({ dataDir: config.dataDir }, dataDirWarning);
