@@ -20,28 +20,16 @@ export const ACK_LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0
 export const COMMIT_DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 export const ROUND_TRIP_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** A histogram not yet in any registry: the parts observe into it before /metrics exists. */
+function unregistered<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+  return new Histogram({ name, help, labelNames, buckets, registers: [] });
+}
+
 /** Built before the parts that observe it, registered with the agent's registry afterwards. */
 export class LatencyHistograms {
-  private readonly ack = new Histogram({
-    name: 'wardline_agent_hl7_ack_latency_seconds',
-    help: 'Seconds from a complete MLLP frame to its ACK being written, by source and ACK code (AA, AE, AR)',
-    labelNames: ['source', 'code'] as const,
-    buckets: ACK_LATENCY_BUCKETS_SECONDS,
-    registers: [],
-  });
-  private readonly commit = new Histogram({
-    name: 'wardline_agent_journal_commit_duration_seconds',
-    help: 'Seconds one journal transaction (a group commit, with its fsync) took',
-    buckets: COMMIT_DURATION_BUCKETS_SECONDS,
-    registers: [],
-  });
-  private readonly roundTrip = new Histogram({
-    name: 'wardline_agent_replication_round_trip_seconds',
-    help: 'Seconds from a batch handed to the stream to the relay acknowledging it, by feed and relay',
-    labelNames: ['feed', 'relay'] as const,
-    buckets: ROUND_TRIP_BUCKETS_SECONDS,
-    registers: [],
-  });
+  private readonly ack = unregistered('wardline_agent_hl7_ack_latency_seconds', 'Seconds from a complete MLLP frame to its ACK being written, by source and ACK code (AA, AE, AR)', ['source', 'code'], ACK_LATENCY_BUCKETS_SECONDS);
+  private readonly commit = unregistered('wardline_agent_journal_commit_duration_seconds', 'Seconds one journal transaction (a group commit, with its fsync) took', [], COMMIT_DURATION_BUCKETS_SECONDS);
+  private readonly roundTrip = unregistered('wardline_agent_replication_round_trip_seconds', 'Seconds from a batch handed to the stream to the relay acknowledging it, by feed and relay', ['feed', 'relay'], ROUND_TRIP_BUCKETS_SECONDS);
 
   /** For `MllpListenerOptions.observeAckLatency` of source `source`. */
   ackObserver(source: string): (seconds: number, code: string) => void {
