@@ -69,9 +69,13 @@ function metricNames(expr: string): string[] {
   return [...withoutStrings.matchAll(/\b(?:wardline_[a-z0-9_]+|process_[a-z0-9_]+|nodejs_[a-z0-9_]+|up)\b(?!\s*\()/g)].map((m) => m[0]);
 }
 
-function ruleExpressions(): { where: string; expr: string }[] {
-  // The rules file is YAML; its expressions are one line each after `expr:`.
-  return [...readFileSync(RULES_FILE, 'utf8').matchAll(/^\s*- alert: (\S+)\n\s*expr: (.+)$/gm)].map((m) => ({ where: `rule ${m[1]}`, expr: m[2]! }));
+/** The rules' expressions, by group (`wardline-agent`, `wardline-relay`). */
+function ruleExpressions(group?: string): { where: string; expr: string }[] {
+  // The rules file is YAML; each group opens with `- name:`, each expression is one line after `expr:`.
+  const groups = readFileSync(RULES_FILE, 'utf8').split(/^  - name: /m).slice(1);
+  return groups
+    .filter((text) => group === undefined || text.startsWith(`${group}\n`))
+    .flatMap((text) => [...text.matchAll(/^\s*- alert: (\S+)\n\s*expr: (.+)$/gm)].map((m) => ({ where: `rule ${m[1]}`, expr: m[2]! })));
 }
 
 describe('the shipped Prometheus rules and Grafana dashboard', () => {
@@ -169,17 +173,20 @@ describe('metrics a running agent and relay export (real processes)', () => {
     dir.remove();
   });
 
-  it('include every metric the rules and the dashboard name', () => {
-    const exported = new Set([...agentNames, ...relayNames]);
+  it('include every metric the rules and the dashboard name (agent rules and the dashboard: the agent; relay rules: the relay)', () => {
     const missing: string[] = [];
-    for (const { where, expr } of [...ruleExpressions(), ...dashboardExpressions()]) {
-      const names = metricNames(expr);
-      if (names.length === 0) missing.push(`${where}: names no metric (${expr})`);
-      for (const name of names) if (!SYNTHESISED.has(name) && !exported.has(name)) missing.push(`${where}: ${name}`);
-    }
-    for (const variable of dashboard.templating?.list ?? []) {
-      for (const name of metricNames(variable.definition ?? '')) if (!exported.has(name)) missing.push(`variable ${variable.name}: ${name}`);
-    }
+    const check = (expressions: { where: string; expr: string }[], exported: Set<string>, program: string): void => {
+      for (const { where, expr } of expressions) {
+        const names = metricNames(expr);
+        if (names.length === 0) missing.push(`${where}: names no metric (${expr})`);
+        for (const name of names) if (!SYNTHESISED.has(name) && !exported.has(name)) missing.push(`${where}: ${name} not exported by the ${program}`);
+      }
+    };
+    check(ruleExpressions('wardline-agent'), agentNames, 'agent');
+    check(ruleExpressions('wardline-relay'), relayNames, 'relay');
+    check(dashboardExpressions(), agentNames, 'agent');
+    check((dashboard.templating?.list ?? []).filter((v) => v.definition).map((v) => ({ where: `variable ${v.name}`, expr: v.definition! })), agentNames, 'agent');
+    expect(ruleExpressions('wardline-agent').length + ruleExpressions('wardline-relay').length).toBe(ruleExpressions().length);
     expect(missing).toEqual([]);
   });
 
