@@ -8,7 +8,7 @@
 // names, alert names).
 import { z } from 'zod';
 import { DEFAULT_AGENT_HTTP_PORT, NameSchema, StreamNameSchema } from '../protocol/index.js';
-import { hostPortSchema, loadConfigFile, ConfigError } from '../runtime/index.js';
+import { hostPortSchema, loadConfigFile, ConfigError, LOG_FORMATS } from '../runtime/index.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFileCheck, SecretFilePermissionsSchema, checkSecretFiles } from '../runtime/index.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
@@ -87,7 +87,8 @@ export const AgentConfigSchema = z
     keys: KeysConfigSchema.optional(),
     /** Streams and fields no feed may send; a feed that would is refused at start. */
     localOnly: LocalOnlyConfigSchema.prefault({}),
-    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).prefault({}),
+    /** format: `text` (journald, syslog priority prefixes) or `json`; absent = text when stdout is journald's stream (JOURNAL_STREAM), else json. */
+    log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'), format: z.enum(LOG_FORMATS).optional() }).prefault({}),
     /** A secret file (secretFile, http.admin files, TLS keyFile, policy keys) others can read: refuse to start, or warn. */
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
   })

@@ -6,8 +6,8 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { WARDLINE_VERSION } from '../protocol/index.js';
-import { certificateValidityProblem, createWardlineLogger, listenFailureMessage, openDirWarning, PartLifecycle, type ListenAddress } from '../runtime/index.js';
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
+import { certificateValidityProblem, createWardlineLogger, defaultLogFormat, listenFailureMessage, openDirWarning, PartLifecycle, stdoutIdentity, type ListenAddress } from '../runtime/index.js';
 import { ListenError } from './errors.js';
 import { FeedControl } from './control/index.js';
 import { createFeedAdminRoutes } from './http/index.js';
@@ -24,7 +24,7 @@ import { GrpcRelayTransport } from './replication/index.js';
 import { Replicator } from './replication/index.js';
 import { relayTransportOptions, replicatorTuning } from './replication/index.js';
 import { journalTrimmerTuning } from './store/index.js';
-import { createAgentMetrics, createOperations } from './operations/index.js';
+import { createAgentMetrics, createOperations, LatencyHistograms } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
 
@@ -54,7 +54,7 @@ export interface StartAgentOptions {
 
 export async function startAgent(configOrFile: string | LoadedAgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
   const config = typeof configOrFile === 'string' ? loadAgentConfig(configOrFile) : configOrFile;
-  const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id } });
+  const log = options.logger ?? createWardlineLogger({ level: config.log.level, base: { part: 'agent', hospital: config.hospital.id }, format: config.log.format ?? defaultLogFormat(process.env.JOURNAL_STREAM, stdoutIdentity()) });
   for (const warning of config.secretFileWarnings) log.warn({ secretFilePermissions: 'warn' }, warning);
   const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
   if (dataDirWarning) log.warn({ dataDir: config.dataDir }, dataDirWarning);
@@ -63,9 +63,11 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.
   const policies = compileFeedPolicies(config, log);
 
+  // Observed by the data path through functions handed in below; registered with /metrics.
+  const latency = new LatencyHistograms();
   const dbFile = join(config.dataDir, 'agent.db');
   const db = openAgentDatabase(dbFile);
-  const journal = new Journal(db);
+  const journal = new Journal(db, { observeCommit: latency.observeCommit });
   const localCopy = new LocalCopy(db);
   const feedAcks = new FeedAcks(db);
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
@@ -123,6 +125,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       uplink,
       log,
       egress: ledger,
+      observeRoundTrip: latency.roundTripObserver(relay.name),
     });
   });
   // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.
@@ -139,7 +142,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }) })));
+  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }), observeAckLatency: latency.ackObserver(source.name) })));
 
   const localApps = new LocalAppAuth(config.localAppCredentials);
   const localAppsSummary = localApps.describe();
@@ -165,7 +168,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     ledger: () => ledger.status(),
     feedControl: (feed) => feedControl.feedStatus(feed),
   });
-  const metrics = createAgentMetrics(() => toMetricsSnapshot(status()));
+  const metrics = createAgentMetrics(() => toMetricsSnapshot(status()), { build: { version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION }, latency });
 
   const reconnect = (): void => {
     log.info({ relays: config.relays.map((r) => r.name) }, 'reconnect requested by operator');

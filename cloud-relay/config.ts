@@ -4,7 +4,7 @@
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { NAME_PATTERN, NameSchema } from '../protocol/index.js';
-import { loadConfigFile, validateConfig } from '../runtime/index.js';
+import { LOG_FORMATS, loadConfigFile, validateConfig } from '../runtime/index.js';
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../runtime/index.js';
 import { EnrolmentConfigSchema } from './enrolment/index.js';
 import { FeedLimitsConfigSchema } from './feeds/index.js';
@@ -85,7 +85,8 @@ export const RelayConfig = z
     vendors: z.array(Vendor).default([]),
     /** Agent enrolment (POST /v1/enrol with a one-time token from `wardline relay enrol-token`): the CA directory that signs hospital client certificates; absent = enrolment off. */
     enrolment: EnrolmentConfigSchema.optional(),
-    log: z.strictObject({ level: LogLevel.default('info') }).prefault({}),
+    /** format: `text` (journald, syslog priority prefixes) or `json`; absent = text when stdout is journald's stream (JOURNAL_STREAM), else json. */
+    log: z.strictObject({ level: LogLevel.default('info'), format: z.enum(LOG_FORMATS).optional() }).prefault({}),
     /** A secret file (hospitals[].secretFile, vendors[].keyFile, tls.keyFile, the enrolment CA key) others can read: refuse to start, or warn. */
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
     /** Per vendor key bounds on feed reads and subscriptions, and the stalled-response cut. */

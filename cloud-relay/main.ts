@@ -6,7 +6,8 @@
 // signal handlers, no process.env reads): the CLI owns the process.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, openDirWarning, PartLifecycle, SecretFileCheck } from '../runtime/index.js';
+import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, openDirWarning, PartLifecycle, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
@@ -65,7 +66,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const credentials = loadCredentials(config, source, secrets);
   const tls = config.tls && loadRelayTls(config.tls, source, (options.now ?? Date.now)(), secrets);
   if (config.enrolment) checkSecretFiles(secrets, [[join(config.enrolment.caDir, CA_KEY_FILE), 'enrolment.caDir']], source);
-  const logger = (options.logger ?? createWardlineLogger({ level: config.log.level })).child({ relayId: config.relayId });
+  const logger = (options.logger ?? createWardlineLogger({ level: config.log.level, format: config.log.format ?? defaultLogFormat(process.env.JOURNAL_STREAM, stdoutIdentity()) })).child({ relayId: config.relayId });
   for (const warning of secrets.warnings) logger.warn({ secretFilePermissions: 'warn' }, warning);
   const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
   if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
@@ -82,7 +83,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 
-    const metrics = new RelayMetrics();
+    const metrics = new RelayMetrics({ version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION });
     const vendors = new VendorAuth(credentials.vendors);
     // Where each vendor key has read up to, for the status page and metrics.
     const reads = new VendorReads(now);

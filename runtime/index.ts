@@ -10,6 +10,8 @@ export * from './pem-file.js';
 export * from './readiness.js';
 export * from './json-duplicate-keys.js';
 export * from './wardline-logger.js';
+export * from './journal-text-line.js';
+export * from './log-format.js';
 export * from './secret-file-check.js';
 export * from './private-files.js';
 export * from './part-lifecycle.js';

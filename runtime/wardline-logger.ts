@@ -15,6 +15,8 @@
 //     `<key>Field` when it differs.
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
 import { duplicateJsonKeys } from './json-duplicate-keys.js';
+import { journalTextDestination } from './journal-text-line.js';
+import type { LogFormat } from './log-format.js';
 
 /** Keys pino writes on every line by itself (with its default base). */
 const PINO_KEYS = ['level', 'time', 'pid', 'hostname', 'msg'] as const;
@@ -88,6 +90,8 @@ export interface WardlineLoggerOptions {
   base?: Record<string, unknown>;
   /** Default stdout. */
   destination?: DestinationStream;
+  /** Default `json`; `text` writes journald lines with syslog priority prefixes (journal-text-line.ts), from the same deduplicated record. */
+  format?: LogFormat;
 }
 
 /** pino options that keep every line free of repeated keys; for callers that build their own pino. */
@@ -112,5 +116,6 @@ export function wardlineLoggerOptions(level: string, base?: Record<string, unkno
 /** The logger both programs write with when none is handed in. */
 export function createWardlineLogger(options: WardlineLoggerOptions): Logger {
   const loggerOptions = wardlineLoggerOptions(options.level, options.base);
+  if (options.format === 'text') return pino(loggerOptions, journalTextDestination(options.destination ?? pino.destination(1)));
   return options.destination ? pino(loggerOptions, options.destination) : pino(loggerOptions);
 }

@@ -5,7 +5,7 @@
 // the status types. No part of the data path imports from here.
 export { createOperations, type Operations, type OperationsOptions } from './operations.js';
 export { createStatusProvider, toMetricsSnapshot, type AgentStatus, type AgentStatusInputs, type DiskStatus, type FeedControlView, type FeedStatus } from './agent-status.js';
-export { createAgentMetrics, registerWatchMetrics, type AgentMetricsSnapshot, type WatchMetricsSources } from './metrics/index.js';
+export { createAgentMetrics, LatencyHistograms, registerWatchMetrics, type AgentBuildInfo, type AgentMetricsSnapshot, type WatchMetricsSources } from './metrics/index.js';
 export { feedLagExceeded, lagThresholdSeconds, type AlertsStatus, type WebhookBody } from './alerts/index.js';
 export { DashboardAssets, DashboardHub, renderDashboardPage, renderLoginPage } from './dashboard/index.js';
 export { HostSampler, SystemInformationHostProbe, type HostProbe, type HostStatus } from './host/index.js';

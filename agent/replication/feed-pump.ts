@@ -148,6 +148,8 @@ export interface FeedPumpOptions {
   egress?: PumpEgressRecorder;
   /** Start held by the operator (a feed paused or revoked before the agent started); the reason shows in status. */
   hold?: string | null;
+  /** Told the seconds from each batch's hand-over to its ack, by the clock above (the agent's latency histogram). */
+  observeRoundTrip?: (seconds: number) => void;
 }
 
 /** An established stream as a pump sees it. */
@@ -323,6 +325,7 @@ export class FeedPump {
     this.batchesAcked++;
     if (duplicate) this.duplicateAcks++;
     this.lastAckAtMs = this.options.clock();
+    this.options.observeRoundTrip?.(Math.max(0, this.lastAckAtMs - outcome.batch.sentAtMs) / 1000);
     this.ackedBytes.record(outcome.batch.bytes);
     this.ackedEvents.record(outcome.batch.events);
     this.wake();

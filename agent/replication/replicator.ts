@@ -77,6 +77,8 @@ export interface ReplicatorOptions {
   random?: () => number;
   /** Where every batch is recorded before it leaves (agent/audit); none = no ledger. */
   egress?: EgressRecorder;
+  /** Told, per feed, the seconds from each batch's hand-over to the relay's ack (the agent's latency histogram). */
+  observeRoundTrip?: (feed: string, seconds: number) => void;
 }
 
 /** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
@@ -176,6 +178,7 @@ export class Replicator {
           timers: this.timers,
           log: options.log,
           egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
+          observeRoundTrip: options.observeRoundTrip && ((seconds) => options.observeRoundTrip!(spec.name, seconds)),
         }),
       );
     }

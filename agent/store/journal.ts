@@ -16,6 +16,8 @@ export interface JournalOptions {
   maxGroupSize?: number;
   /** Most events in one transaction across requests (a bigger single request still commits whole). Default DEFAULT_MAX_GROUP_EVENTS. */
   maxGroupEvents?: number;
+  /** Told the seconds each committed transaction took, its fsync included (the agent's latency histogram). */
+  observeCommit?: (seconds: number) => void;
 }
 
 /** How much of the journal a feed reader takes at once. */
@@ -61,6 +63,7 @@ export const DEFAULT_MAX_GROUP_EVENTS = 500;
 export class Journal implements JournalWriter {
   private readonly clock: () => number;
   private readonly groupCommit: GroupCommit<AppendRequest, AppendResult>;
+  private readonly observeCommit: ((seconds: number) => void) | undefined;
   private readonly listeners = new Set<CommitListener>();
   private headSeq: number;
   /** Events and body bytes committed per stream by this instance: what status counts without a scan. */
@@ -86,6 +89,7 @@ export class Journal implements JournalWriter {
     options: JournalOptions = {},
   ) {
     this.clock = options.clock ?? Date.now;
+    this.observeCommit = options.observeCommit;
     this.headSeq = Journal.readHead(db);
     this.insertEvent = db.prepare(
       `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers)
@@ -212,7 +216,9 @@ export class Journal implements JournalWriter {
 
   private commitAndPublish(requests: readonly AppendRequest[]): AppendResult[] {
     const before = this.headSeq;
+    const startedAt = performance.now();
     const results = this.commitGroup(requests);
+    this.observeCommit?.((performance.now() - startedAt) / 1000);
     results.forEach((result, i) => {
       for (const seq of result.seqs) if (seq > this.headSeq) this.headSeq = seq;
       if (!result.duplicate) this.tally(requests[i]!.events);

@@ -2,7 +2,7 @@
 // metrics, the operator token, and each vendor's position.
 export { buildRelayStatus, buildVendorOwnStatus, type RelayStatus, type RelayStatusInput, type VendorOwnStatus } from './relay-status.js';
 export { renderRelayStatusPage, STATUS_PAGE_REFRESH_SECONDS } from './relay-status-page.js';
-export { RelayMetrics, type BatchResult } from './relay-metrics.js';
+export { RelayMetrics, type BatchResult, type RelayBuildInfo } from './relay-metrics.js';
 export { registerRelayStatusMetrics } from './relay-status-metrics.js';
 export { OperatorAuth, OPERATOR_CHALLENGE } from './operator-auth.js';
 export { buildVendorStatus, UNREAD_COUNT_CAP, type UnreadEvents, type VendorFeedStatus, type VendorStatus, type VendorStatusInput } from './vendor-status.js';

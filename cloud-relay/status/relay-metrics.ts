@@ -1,14 +1,30 @@
 // Prometheus metrics of one relay, in a registry of its own (nothing global, so
 // several relays can run in one process, as in tests). Labels carry hospital
-// ids, result names and error codes only — never anything from an event.
-import { Counter, Gauge, Registry } from 'prom-client';
+// ids, result names and error codes only — never anything from an event. The
+// process's and Node's own metrics keep their stock names (`process_*`,
+// `nodejs_*`), so the stock Node.js dashboards work unchanged.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BatchDecisionKind } from '../../protocol/index.js';
 
 /** How a batch ended: a decision, or `rejected` when it ended its stream with an error. */
 export type BatchResult = Exclude<BatchDecisionKind, 'invalid'> | 'rejected';
 
+/** What `wardline_relay_build_info` carries as labels. */
+export interface RelayBuildInfo {
+  version: string;
+  protocolVersion: number;
+}
+
 export class RelayMetrics {
   readonly registry = new Registry();
+
+  /** With `build`, `wardline_relay_build_info` and the process's metrics are exported too (the running relay; tests may leave them out). */
+  constructor(build?: RelayBuildInfo) {
+    if (!build) return;
+    collectDefaultMetrics({ register: this.registry });
+    const info = new Gauge({ name: 'wardline_relay_build_info', help: 'Always 1; the labels say which release runs (version, protocol_version, nodejs)', labelNames: ['version', 'protocol_version', 'nodejs'], registers: [this.registry] });
+    info.set({ version: build.version, protocol_version: String(build.protocolVersion), nodejs: process.version }, 1);
+  }
 
   /** Batches received, by outcome. */
   readonly batches = new Counter({

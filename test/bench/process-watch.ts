@@ -6,7 +6,7 @@
 // came late, so the tick is subtracted.
 import { readFileSync } from 'node:fs';
 
-const LOOP_P99_METRIC = 'wardline_agent_process_nodejs_eventloop_lag_p99_seconds';
+const LOOP_P99_METRIC = 'nodejs_eventloop_lag_p99_seconds';
 /** prom-client's default eventLoopMonitoringPrecision, which the agent keeps. */
 const TICK_MS = 10;
 

@@ -3,6 +3,9 @@
 // written with "level" 50 and then its own "level" 1 was read as level 1 and missed.
 // A short fault run (traffic, the relay killed, the link-lost alert firing, the
 // relay back, the alert resolved) and then every line of both logs is scanned.
+// The same run in the text format (log.format: text, for journald): every line
+// opens with its syslog priority prefix, carries each key once, and the alert
+// is at a priority `journalctl -p warning` shows.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +15,12 @@ import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 import { WardlinePair } from '../support/wardline-pair.js';
 
-describe('log lines of a fault run (real agent and relay processes)', () => {
+/** The key=value fields of a text line, in order (a message word with `=` in it counts too). */
+function textKeys(line: string): string[] {
+  return [...line.matchAll(/(?:^|\s)([A-Za-z_][\w.]*)=(?:"(?:[^"\\]|\\.)*"|\S*)/g)].map((m) => m[1]!);
+}
+
+describe.each(['json', 'text'] as const)('%s log lines of a fault run (real agent and relay processes)', (format) => {
   const dir = makeTempDir();
   let pair: WardlinePair | undefined;
   let hospital: SimulatedHospital | undefined;
@@ -26,6 +34,7 @@ describe('log lines of a fault run (real agent and relay processes)', () => {
   it('repeat no key on any line, the alert lines included', async () => {
     pair = await WardlinePair.create(dir.path, {
       hospital: 'log-keys',
+      ...(format === 'text' ? { logFormat: 'text' as const } : {}),
       agentSections: { alerts: { linkLostAfter: '1s', settleAfter: '1s' } },
     });
     await pair.startRelay();
@@ -47,9 +56,21 @@ describe('log lines of a fault run (real agent and relay processes)', () => {
     let lines = 0;
     for (const name of ['agent.log', 'relay.log']) {
       for (const line of readFileSync(join(dir.path, name), 'utf8').split('\n')) {
-        // The CLI's one-line banners ("wardline agent running: …") are for a person at a terminal.
-        if (!line.startsWith('{')) continue;
+        // The CLI's own lines ("wardline agent running: …", "SIGTERM: stopping", on stderr) are for a person at a terminal.
+        if (line === '' || /^(?:wardline |SIG[A-Z]+: )/.test(line)) continue;
         lines++;
+        if (format === 'text') {
+          const prefix = /^<([0-7])>(.*)$/.exec(line);
+          if (!prefix) {
+            problems.push(`${name}: no syslog priority prefix: ${line.slice(0, 200)}`);
+            continue;
+          }
+          const keys = textKeys(prefix[2]!);
+          const repeatedKeys = keys.filter((k, i) => keys.indexOf(k) !== i);
+          if (repeatedKeys.length > 0) problems.push(`${name}: ${repeatedKeys.join(', ')} repeated in ${line.slice(0, 300)}`);
+          if (prefix[2]!.startsWith('alert')) alertLines.push({ priority: Number(prefix[1]), msg: prefix[2], part: keys.includes('part') ? /(?:^|\s)part=(\S+)/.exec(prefix[2]!)![1] : undefined });
+          continue;
+        }
         let repeated: string[];
         try {
           repeated = duplicateJsonKeys(line);
@@ -64,8 +85,9 @@ describe('log lines of a fault run (real agent and relay processes)', () => {
     }
     expect(problems).toEqual([]);
     expect(lines).toBeGreaterThan(10);
-    // The alert was written at a level a filter on "level >= 40" catches, and then resolved.
-    expect(alertLines.some((l) => typeof l.level === 'number' && l.level >= 40 && l.part === 'alerts')).toBe(true);
+    // The alert was written at a level a filter on "level >= 40" (or `journalctl -p warning`) catches, and then resolved.
+    if (format === 'json') expect(alertLines.some((l) => typeof l.level === 'number' && l.level >= 40 && l.part === 'alerts')).toBe(true);
+    else expect(alertLines.some((l) => typeof l.priority === 'number' && l.priority <= 4 && l.part === 'alerts')).toBe(true);
     expect(alertLines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('alert resolved'))).toBe(true);
   }, 120_000);
 });

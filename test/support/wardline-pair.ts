@@ -21,6 +21,8 @@ export const PAIR_OPERATOR_TOKEN_FILE = 'relay-operator-token';
 export interface WardlinePairOptions {
   hospital: string;
   logLevel?: 'info' | 'warn';
+  /** `log.format` of both programs; default none (JSON, as their stdout is a pipe). */
+  logFormat?: 'text' | 'json';
   /** Where the agent dials the relay; default the relay itself (a fault proxy goes here). */
   relayAddressForAgent?: (relayGrpcPort: number) => string;
   /** Extra keys for the agent's relay entry (relays[0]), e.g. `{ keepaliveTimeMs: 1000 }`. */
@@ -52,6 +54,7 @@ export class WardlinePair {
   static async create(dir: string, options: WardlinePairOptions): Promise<WardlinePair> {
     const ports = { relayGrpc: await freePort(), relayHttp: await freePort(), agentHttp: await freePort(), mllp: await freePort() };
     const level = options.logLevel ?? 'info';
+    const log = `log: { level: ${level}${options.logFormat ? `, format: ${options.logFormat}` : ''} }`;
     const relayAddress = options.relayAddressForAgent?.(ports.relayGrpc) ?? `127.0.0.1:${ports.relayGrpc}`;
     writeFileSync(join(dir, PAIR_OPERATOR_TOKEN_FILE), `${PAIR_OPERATOR_TOKEN}\n`, { mode: 0o600 });
     writeFileSync(
@@ -62,7 +65,7 @@ http: { listen: "127.0.0.1:${ports.relayHttp}", operatorTokenFile: ${PAIR_OPERAT
 allowPlaintext: true
 hospitals: [{ id: ${options.hospital}, secret: "${PAIR_SECRET}" }]
 vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${[PAIR_FEED, ...(options.extraFeeds ?? []).map((f) => f.name)].join(', ')}] }] }]
-log: { level: ${level} }
+${log}
 `,
     );
     writeFileSync(
@@ -76,7 +79,7 @@ feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 're
 replication: ${JSON.stringify({ ...options.agentReplication, backoff: { initialMs: 100, maxMs: 1000, ...options.agentReplication?.backoff } })}
 ${Object.entries(options.agentSections ?? {})
   .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
-  .join('')}log: { level: ${level} }
+  .join('')}${log}
 `,
     );
     const token = (options.agentHttp?.admin as { token?: string } | undefined)?.token;

@@ -1,8 +1,11 @@
 // Prometheus metrics for the agent, read from the parts' own counters at scrape
 // time, so the hot paths carry no metrics code. Names follow Prometheus
 // conventions (_total, _seconds, _bytes); labels carry feed, relay, source and
-// stream names only — never anything from a message.
+// stream names only — never anything from a message. Node's and the process's
+// own metrics keep their stock names (`process_cpu_seconds_total`, `nodejs_*`),
+// so the stock Node.js dashboards and alerts work unchanged.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { LatencyHistograms } from './latency-histograms.js';
 
 export interface AgentMetricsSnapshot {
   journalHeadSeq: number;
@@ -38,14 +41,31 @@ function setTotal<L extends string>(counter: Counter<L>, labels: Record<L, strin
   counter.inc(labels, value);
 }
 
-export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot): Registry {
+/** What `wardline_agent_build_info` carries as labels. */
+export interface AgentBuildInfo {
+  version: string;
+  protocolVersion: number;
+}
+
+export interface AgentMetricsOptions {
+  build?: AgentBuildInfo;
+  /** The latency histograms the data path observes into. */
+  latency?: LatencyHistograms;
+}
+
+export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options: AgentMetricsOptions = {}): Registry {
   const registry = new Registry();
   // Registered first, so its collect hook runs before the others are read and one
   // snapshot feeds every metric of a scrape.
   new Gauge({ name: 'wardline_agent_journal_head_seq', help: 'Last committed journal sequence number', registers: [registry], collect() {
     refresh(this);
   } });
-  collectDefaultMetrics({ register: registry, prefix: 'wardline_agent_process_' });
+  collectDefaultMetrics({ register: registry });
+  if (options.build) {
+    const build = new Gauge({ name: 'wardline_agent_build_info', help: 'Always 1; the labels say which release runs (version, protocol_version, nodejs)', labelNames: ['version', 'protocol_version', 'nodejs'], registers: [registry] });
+    build.set({ version: options.build.version, protocol_version: String(options.build.protocolVersion), nodejs: process.version }, 1);
+  }
+  options.latency?.register(registry);
 
   const groupCommits = totalCounter(registry, 'wardline_agent_group_commits_total', 'Journal transactions committed (each one fsync)', []);
   const appends = totalCounter(registry, 'wardline_agent_appends_committed_total', 'Append requests committed (messages, HTTP requests)', []);

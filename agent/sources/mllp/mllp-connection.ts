@@ -38,6 +38,8 @@ export interface ConnectionContext {
   /** `peer` to log the refusal with it; undefined when the caller already did. */
   refuseFrame(head: Buffer, reason: string, peer: string | undefined): Answer;
   refused(peer: string, reason: string): void;
+  /** Told, for each answer written, the seconds since its frame was complete and its code. */
+  observeAckLatency?: (seconds: number, code: string) => void;
 }
 
 /** One sender's socket: frames in, ACKs out in the same order. */
@@ -210,12 +212,14 @@ export class MllpConnection {
   private enqueue(answer: Promise<Answer>, reservedBytes: number): void {
     this.unanswered++;
     if (this.unanswered >= this.context.maxPipelinedFrames) this.socket.pause();
+    const takenAt = performance.now();
     this.tail = this.tail
       .then(() => answer)
       .then((a) => {
         this.unanswered--;
         this.releaseComplete(reservedBytes);
         this.write(a);
+        this.context.observeAckLatency?.((performance.now() - takenAt) / 1000, a.code);
         if (!this.closing && this.unanswered < this.context.maxPipelinedFrames) this.socket.resume();
       })
       .catch((err: unknown) => {

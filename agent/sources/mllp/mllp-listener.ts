@@ -84,6 +84,8 @@ export interface MllpListenerOptions {
   fallbackCharset?: string;
   /** Clock for ACK timestamps and stats; default `() => new Date()`. */
   now?: () => Date;
+  /** Told, for each ACK written, the seconds since its frame was complete and the ACK code (the agent's latency histogram). */
+  observeAckLatency?: (seconds: number, code: string) => void;
 }
 
 /** What the dashboard shows for an MLLP source. */
@@ -323,6 +325,7 @@ export class MllpListener implements Source {
       refuseOversize: (limitBytes) => this.intake.refuseOversize(limitBytes),
       refuseFrame: (head, reason, peer) => this.refuseFrame(head, reason, peer),
       refused: (peer, reason) => this.refused(peer, reason),
+      observeAckLatency: this.options.observeAckLatency,
     });
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));

@@ -32,7 +32,7 @@ export const MllpSourceConfigSchema = z.strictObject({
 export type MllpSourceConfig = z.output<typeof MllpSourceConfigSchema>;
 
 /** The listener's options for a configured source: its mapping merged over the defaults, its limits, the parts it is handed. */
-export function mllpListenerOptions(source: MllpSourceConfig, parts: SourceParts & { log: MllpLogger }): MllpListenerOptions {
+export function mllpListenerOptions(source: MllpSourceConfig, parts: SourceParts & Pick<MllpListenerOptions, 'log' | 'observeAckLatency'>): MllpListenerOptions {
   return {
     name: source.name,
     host: source.listen.host,
@@ -46,5 +46,6 @@ export function mllpListenerOptions(source: MllpSourceConfig, parts: SourceParts
     maxSegments: source.maxSegments,
     idleTimeoutMs: source.idleTimeout,
     log: parts.log,
+    observeAckLatency: parts.observeAckLatency,
   };
 }
