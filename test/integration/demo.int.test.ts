@@ -105,6 +105,14 @@ describe('wardline demo', () => {
     for (const pid of [relayPid, agentPid, hospitalPid]) expect(alive(pid), `pid ${pid} still running`).toBe(false);
   });
 
+  it('leaves no part running when it is killed with SIGKILL (the parts stop when the demo is gone)', { timeout: 120_000 }, async () => {
+    const run = demo(['--dir', join(tempDir(), 'demo'), '--ephemeral-ports', '--rate', '5']);
+    const banner = await until('the demo to be running', () => run.recentOutput, (o) => /processes .*simulated hospital pid \d+/.test(o), { timeoutMs: 90_000, pollMs: 250 });
+    const pids = /relay pid (\d+) · agent pid (\d+) · simulated hospital pid (\d+)/.exec(banner)!.slice(1).map(Number);
+    await run.kill('SIGKILL');
+    await until('every part to be gone', () => pids.filter(alive), (left) => left.length === 0, { timeoutMs: 30_000, pollMs: 100 });
+  });
+
   it('refuses a non-empty directory it did not make, and leaves it as it was', { timeout: 60_000 }, async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'ward-rota.xlsx'), 'the only copy');
