@@ -1,18 +1,22 @@
 // `wardline demo`: a relay, an agent and a simulated hospital on the embedded
-// defaults, with a vendor reading the replicated feed, so a newcomer sees the whole
-// data path work within a minute and knows where to look. It runs the way a
-// deployment should: a development CA, TLS on both relay endpoints and mutual
-// TLS for the agent (plaintext only if the openssl command is missing).
-import * as grpc from '@grpc/grpc-js';
+// defaults, each in its own process, with the line between agent and relay through
+// a fault proxy the demo can cut, and a vendor reading the replicated feed, so a
+// newcomer sees the whole data path work within a minute, watches it survive a cut
+// line, and knows where to look. It runs the way a deployment should: a development
+// CA, TLS on both relay endpoints and mutual TLS for the agent (plaintext only if
+// the openssl command is missing).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import pino from 'pino';
-import { startAgent } from '../agent/index.js';
-import { createCertificateAuthority, issueClientCertificate, issueServerCertificate, startRelay } from '../cloud-relay/index.js';
-import { createWardlineLogger, OpenSslMissingError } from '../runtime/index.js';
-import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, FeedsService, pb, type FeedEvent, type SubscribeRequest } from '../protocol/index.js';
-import { SimulatedHospital } from '../simulator/index.js';
+import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT } from '../protocol/index.js';
+import type { SimulatedHospitalStats } from '../simulator/index.js';
+import { demoCertificates } from './demo/demo-certificates.js';
+import { DemoChild, DemoChildFailedError } from './demo/demo-child.js';
+import { DemoDirectoryRefusedError, prepareDemoDirectory } from './demo/demo-directory.js';
+import { DemoLine } from './demo/demo-line.js';
+import type { DemoHospitalArgs } from './demo/demo-part-message.js';
+import { DEMO_DEFAULT_PORTS, firstPortInUse, portInUseMessage } from './demo/demo-ports.js';
+import { DemoVendor } from './demo/demo-vendor.js';
 import { runUntilSignal } from './run-until-signal.js';
 
 export interface DemoOptions {
@@ -20,22 +24,176 @@ export interface DemoOptions {
   dir: string;
   duration?: number;
   ephemeralPorts: boolean;
+  /** Seconds after the demo is running to cut the line between agent and relay. */
+  cutLineAt?: number;
+  /** Seconds after the demo is running to restore it. */
+  restoreLineAt?: number;
 }
 
 const HOSPITAL_ID = 'demo-hospital';
 const VENDOR_FEED = 'clinical';
+/** How often the demo prints a line of counters, in ms. */
+const TICK_INTERVAL_MS = 5000;
 
 export async function demoCommand(options: DemoOptions): Promise<number> {
   const dir = resolve(options.dir);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const fail = (message: string): number => {
+    process.stderr.write(`wardline demo: ${message}\n`);
+    return 1;
+  };
+  if (options.restoreLineAt !== undefined && (options.cutLineAt === undefined || options.restoreLineAt <= options.cutLineAt)) {
+    return fail(`--restore-line-at ${options.restoreLineAt} needs a --cut-line-at before it`);
+  }
+  if (!options.ephemeralPorts) {
+    const taken = await firstPortInUse(DEMO_DEFAULT_PORTS);
+    if (taken !== undefined) return fail(portInUseMessage(taken));
+  }
+  try {
+    prepareDemoDirectory(dir);
+  } catch (error) {
+    if (error instanceof DemoDirectoryRefusedError) return fail(error.message);
+    throw error;
+  }
+
+  const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  const children: DemoChild[] = [];
+  let line: DemoLine | undefined;
+  let vendor: DemoVendor | undefined;
+  let unexpectedExits = 0;
+  let hospitalStats: SimulatedHospitalStats | undefined;
+  const onUnexpectedExit = (child: DemoChild, how: string): void => {
+    unexpectedExits++;
+    say(`[${new Date().toLocaleTimeString()}] the ${child.part} (pid ${child.pid}) ${how}; its log is ${child.logFile}`);
+  };
+  const stopAll = async (): Promise<void> => {
+    vendor?.stop();
+    // In order: the hospital stops sending, the agent syncs its journal, then the relay goes.
+    for (const child of [...children].reverse()) await child.stop();
+    await line?.stop();
+  };
+
+  let started: Awaited<ReturnType<typeof startParts>>;
+  try {
+    started = await startParts(dir, options, children, (l) => (line = l), onUnexpectedExit, (stats) => (hospitalStats = stats));
+  } catch (error) {
+    await stopAll();
+    if (error instanceof DemoChildFailedError) {
+      return fail(error.portInUse !== undefined ? portInUseMessage(error.portInUse) : `the ${error.part} could not start: ${error.message} (logs in ${dir})`);
+    }
+    throw error;
+  }
+  const { agentHttp, mllpPort, relayGrpc, relayHttp, tls, vendorKey, operatorToken } = started;
+  const dashboard = `http://127.0.0.1:${agentHttp}/`;
+  // With TLS the relay is dialled by a name its certificate carries (SNI carries names, not IP addresses).
+  const relayHost = tls ? 'localhost' : '127.0.0.1';
+  vendor = new DemoVendor(`${relayHost}:${relayGrpc}`, vendorKey, tls && readFileSync(tls.caFile), VENDOR_FEED);
+  vendor.start();
+
+  const [relay, agent, hospital] = children as [DemoChild, DemoChild, DemoChild];
+  say('');
+  say('Wardline demo is running: simulated hospital → agent → line → relay → vendor feed');
+  say('');
+  say(`  dashboard          ${dashboard}`);
+  say(`  agent status       npx wardline agent status --url http://127.0.0.1:${agentHttp}`);
+  say(`  local copy         curl http://127.0.0.1:${agentHttp}/v1/records/adt/<patient id>`);
+  const curl = tls ? `curl --cacert ${tls.caFile}` : 'curl';
+  const relayUrl = `${tls ? 'https' : 'http'}://${relayHost}:${relayHttp}`;
+  say(`  relay status       ${curl} -H 'Authorization: Bearer ${operatorToken}' ${relayUrl}/v1/status   (a page at ${relayUrl}/, password: the operator token)`);
+  say(`  vendor feed (HTTP) ${curl} -H 'Authorization: Bearer ${vendorKey}' '${relayUrl}/v1/feeds/${VENDOR_FEED}/events?after=0&limit=5'`);
+  say(
+    `  vendor feed (gRPC) npx wardline feed tail --relay ${relayHost}:${relayGrpc} ${tls ? `--ca ${tls.caFile}` : '--plaintext'} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`,
+  );
+  say(tls ? `  transport          TLS with a development CA in ${join(dir, 'tls')}; the agent authenticates with its client certificate` : '  transport          plaintext (install openssl for the TLS demo)');
+  say(`  HL7 MLLP listener  127.0.0.1:${mllpPort}   configs and logs in ${dir}`);
+  say(`  line               the agent reaches the relay through a fault proxy on 127.0.0.1:${line!.port}`);
+  say(`  processes          relay pid ${relay.pid} · agent pid ${agent.pid} · simulated hospital pid ${hospital.pid}   (kill -9 the agent to see the dashboard say it is unreachable)`);
+  say('');
+  const interactive = process.stdin.isTTY === true;
+  if (interactive) say('Keys: c cuts the line, r restores it, q quits.');
+  if (options.cutLineAt !== undefined) say(`The line is cut ${options.cutLineAt} s from now${options.restoreLineAt !== undefined ? ` and restored ${options.restoreLineAt} s from now` : ''}.`);
+  say(options.duration ? `Stopping by itself after ${options.duration} s.` : 'Ctrl-C stops everything cleanly.');
+
+  const timers: NodeJS.Timeout[] = [];
+  if (options.cutLineAt !== undefined) timers.push(setTimeout(() => line!.cutLine(), options.cutLineAt * 1000));
+  if (options.restoreLineAt !== undefined) timers.push(setTimeout(() => void line!.restoreLine(), options.restoreLineAt * 1000));
+  if (options.duration) timers.push(setTimeout(() => process.kill(process.pid, 'SIGTERM'), options.duration * 1000));
+  const stopKeys = interactive ? listenForKeys(line!) : () => {};
+
+  const ticker = setInterval(() => void tick(), TICK_INTERVAL_MS);
+  async function tick(): Promise<void> {
+    const status = await fetchStatus(agentHttp);
+    const stats = hospitalStats;
+    const clinical = status?.feeds.find((f) => f.feed === VENDOR_FEED);
+    say(
+      `[${new Date().toLocaleTimeString()}] hospital sent ${stats?.sent ?? 0} HL7 (AA ${stats?.acked.AA ?? 0}) + ${stats?.jsonRowsPosted ?? 0} JSON rows · ` +
+        (status
+          ? `journal seq ${status.journal.headSeq} · link ${status.links[0]?.state}${line!.isCut ? ' (line cut)' : ''} · relay acked ${clinical?.ackedSeq ?? 0} · backlog ${clinical?.backlog.events ?? 0} · `
+          : 'agent status unavailable · ') +
+        `vendor received ${vendor!.received} events${vendor!.lastLine ? ` (latest ${vendor!.lastLine})` : ''}`,
+    );
+  }
+
+  await runUntilSignal(async () => {
+    clearInterval(ticker);
+    for (const timer of timers) clearTimeout(timer);
+    stopKeys();
+    await stopAll();
+    say(`Stopped. The vendor received ${vendor!.received} events. Data, configs and logs are in ${dir}.`);
+  });
+  return unexpectedExits > 0 ? 1 : 0;
+}
+
+/** The part of the agent's /v1/status the demo prints. */
+interface DemoStatusView {
+  journal: { headSeq: number };
+  links: { state: string }[];
+  feeds: { feed: string; ackedSeq: number; backlog: { events: number } }[];
+}
+
+async function fetchStatus(httpPort: number): Promise<DemoStatusView | undefined> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${httpPort}/v1/status`, { signal: AbortSignal.timeout(2000) });
+    return response.ok ? ((await response.json()) as DemoStatusView) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** c cuts, r restores, q (or Ctrl-C, which raw mode delivers as a key) quits. Returns a function that stops listening. */
+function listenForKeys(line: DemoLine): () => void {
+  const stdin = process.stdin;
+  stdin.setRawMode(true);
+  stdin.resume();
+  const onKey = (data: Buffer): void => {
+    const key = data.toString();
+    if (key === 'c') line.cutLine();
+    else if (key === 'r') void line.restoreLine();
+    else if (key === 'q' || key === '\u0003') process.kill(process.pid, 'SIGINT');
+  };
+  stdin.on('data', onKey);
+  return () => {
+    stdin.off('data', onKey);
+    stdin.setRawMode(false);
+    stdin.pause();
+  };
+}
+
+/** Writes the configs and starts relay, line, agent and hospital in that order; each waits for the one before. */
+async function startParts(
+  dir: string,
+  options: DemoOptions,
+  children: DemoChild[],
+  setLine: (line: DemoLine) => void,
+  onUnexpectedExit: (child: DemoChild, how: string) => void,
+  onStats: (stats: SimulatedHospitalStats) => void,
+) {
   const secret = randomBytes(18).toString('base64url');
   const vendorKey = `vk_${randomBytes(18).toString('base64url')}`;
   // The relay's status page, full /v1/status and /metrics are for its operator only.
   const operatorToken = `op_${randomBytes(18).toString('base64url')}`;
   writeFileSync(join(dir, 'relay-operator-token'), `${operatorToken}\n`, { mode: 0o600 });
   const port = (standard: number): number => (options.ephemeralPorts ? 0 : standard);
-  const tls = await demoCertificates(join(dir, 'tls'));
+  const tls = await demoCertificates(join(dir, 'tls'), HOSPITAL_ID);
 
   const relayConfig = join(dir, 'relay.yaml');
   writeFileSync(
@@ -69,7 +227,14 @@ vendors:
 log: { level: info }
 `,
   );
-  const relay = await startRelay(relayConfig, { logger: createWardlineLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'relay.log'), sync: false }) }) });
+  const relay = await DemoChild.start('relay', relayConfig, join(dir, 'relay.log'), { onUnexpectedExit });
+  children.push(relay.child);
+  const relayGrpc = relay.ports.grpc!;
+
+  // The agent dials the line, not the relay, so the demo can cut it.
+  let agentHttp = 0;
+  const line = await DemoLine.start(relayGrpc, () => `http://127.0.0.1:${agentHttp}/`, (l) => void process.stdout.write(`${l}\n`));
+  setLine(line);
 
   const agentConfig = join(dir, 'agent.yaml');
   writeFileSync(
@@ -81,12 +246,13 @@ http: { listen: "127.0.0.1:${port(DEFAULT_AGENT_HTTP_PORT)}" }
 sources:
   - { kind: mllp, name: his-lis, listen: "127.0.0.1:${port(DEFAULT_MLLP_PORT)}" }
 relays:
+  # Through the demo's line (a fault proxy in front of the relay's gRPC port ${relayGrpc}).
 ${
   tls
     ? `  - name: cloud
-    address: "localhost:${relay.grpcPort}"
+    address: "localhost:${line.port}"
     tls: { caFile: ./tls/${HOSPITAL_ID}/ca.crt, certFile: ./tls/${HOSPITAL_ID}/client.crt, keyFile: ./tls/${HOSPITAL_ID}/client.key }`
-    : `  - { name: cloud, address: "127.0.0.1:${relay.grpcPort}", secret: "${secret}", allowPlaintext: true }`
+    : `  - { name: cloud, address: "127.0.0.1:${line.port}", secret: "${secret}", allowPlaintext: true }`
 }
 feeds:
   # ADT, lab results and orders go to the regional platform.
@@ -97,123 +263,22 @@ feeds:
 log: { level: info }
 `,
   );
-  const agent = await startAgent(agentConfig, { logger: createWardlineLogger({ level: 'info', destination: pino.destination({ dest: join(dir, 'agent.log'), sync: false }) }) });
-  const mllpPort = agent.mllpPorts.get('his-lis')!;
+  const agent = await DemoChild.start('agent', agentConfig, join(dir, 'agent.log'), { onUnexpectedExit });
+  children.push(agent.child);
+  agentHttp = agent.ports.http!;
+  const mllpPort = agent.ports.mllp!;
 
-  const hospital = new SimulatedHospital({
+  const hospitalArgs: DemoHospitalArgs = {
     mllp: { host: '127.0.0.1', port: mllpPort },
-    ingestUrl: `http://127.0.0.1:${agent.httpPort}`,
+    ingestUrl: `http://127.0.0.1:${agentHttp}`,
     ratePerSecond: options.rate,
     connections: 2,
     seed: `wardline-demo-${Date.now()}`,
-    startTime: new Date(),
-  });
-  hospital.start();
-
-  // With TLS the relay is dialled by a name its certificate carries (SNI carries names, not IP addresses).
-  const relayHost = tls ? 'localhost' : '127.0.0.1';
-  const vendor = new DemoVendor(`${relayHost}:${relay.grpcPort}`, vendorKey, tls && readFileSync(tls.caFile));
-  vendor.start();
-
-  const say = (line: string): void => void process.stdout.write(`${line}\n`);
-  say('');
-  say('Wardline demo is running: simulated hospital → agent → relay → vendor feed');
-  say('');
-  say(`  dashboard          http://127.0.0.1:${agent.httpPort}/`);
-  say(`  agent status       npx wardline agent status --url http://127.0.0.1:${agent.httpPort}`);
-  say(`  local copy         curl http://127.0.0.1:${agent.httpPort}/v1/records/adt/<patient id>`);
-  const curl = tls ? `curl --cacert ${tls.caFile}` : 'curl';
-  const relayHttp = `${tls ? 'https' : 'http'}://${relayHost}:${relay.httpPort}`;
-  say(`  relay status       ${curl} -H 'Authorization: Bearer ${operatorToken}' ${relayHttp}/v1/status   (a page at ${relayHttp}/, password: the operator token)`);
-  say(`  vendor feed (HTTP) ${curl} -H 'Authorization: Bearer ${vendorKey}' '${relayHttp}/v1/feeds/${VENDOR_FEED}/events?after=0&limit=5'`);
-  say(
-    `  vendor feed (gRPC) npx wardline feed tail --relay ${relayHost}:${relay.grpcPort} ${tls ? `--ca ${tls.caFile}` : '--plaintext'} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`,
-  );
-  say(tls ? `  transport          TLS with a development CA in ${join(dir, 'tls')}; the agent authenticates with its client certificate` : '  transport          plaintext (install openssl for the TLS demo)');
-  say(`  HL7 MLLP listener  127.0.0.1:${mllpPort}   configs and logs in ${dir}`);
-  say('');
-  say(options.duration ? `Stopping by itself after ${options.duration} s.` : 'Ctrl-C stops everything cleanly.');
-
-  const ticker = setInterval(() => {
-    const stats = hospital.stats();
-    const status = agent.status();
-    const clinical = status.feeds.find((f) => f.feed === VENDOR_FEED);
-    say(
-      `[${new Date().toLocaleTimeString()}] hospital sent ${stats.sent} HL7 (AA ${stats.acked.AA ?? 0}) + ${stats.jsonRowsPosted} JSON rows · ` +
-        `journal seq ${status.journal.headSeq} · link ${status.links[0]?.state} · relay acked ${clinical?.ackedSeq ?? 0} · ` +
-        `vendor received ${vendor.received} events${vendor.lastLine ? ` (latest ${vendor.lastLine})` : ''}`,
-    );
-  }, 5000);
-
-  const stop = async (): Promise<void> => {
-    clearInterval(ticker);
-    await hospital.stop();
-    vendor.stop();
-    await agent.stop();
-    await relay.stop();
-    say(`Stopped. The vendor received ${vendor.received} events. Data, configs and logs are in ${dir}.`);
   };
-  if (options.duration) {
-    const timer = setTimeout(() => process.kill(process.pid, 'SIGTERM'), options.duration * 1000);
-    await runUntilSignal(stop);
-    clearTimeout(timer);
-  } else {
-    await runUntilSignal(stop);
-  }
-  return 0;
-}
-
-/** A vendor following the clinical feed over gRPC, as `wardline feed tail` does. */
-class DemoVendor {
-  received = 0;
-  lastLine = '';
-  private readonly client: grpc.Client;
-  private call: grpc.ClientReadableStream<FeedEvent> | undefined;
-  private stopped = false;
-
-  constructor(address: string, private readonly key: string, ca: Buffer | undefined) {
-    const credentials = ca ? grpc.credentials.createSsl(ca) : grpc.credentials.createInsecure();
-    this.client = new (grpc.makeGenericClientConstructor(FeedsService, 'Feeds'))(address, credentials);
-  }
-
-  start(after = 0): void {
-    const metadata = new grpc.Metadata();
-    metadata.set('authorization', `Bearer ${this.key}`);
-    const request: SubscribeRequest = pb.SubscribeRequest.create({ feed: VENDOR_FEED, after, follow: true });
-    const call = (this.client as unknown as { subscribe(r: SubscribeRequest, m: grpc.Metadata): grpc.ClientReadableStream<FeedEvent> }).subscribe(request, metadata);
-    this.call = call;
-    let cursor = after;
-    call.on('data', (message: FeedEvent) => {
-      this.received++;
-      cursor = Number(message.event?.seq ?? cursor);
-      this.lastLine = `seq ${cursor} ${message.event?.stream}/${message.event?.key} ${message.event?.headers?.messageType ?? ''}`.trim();
-    });
-    call.on('error', () => {
-      if (!this.stopped) setTimeout(() => this.start(cursor), 1000);
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.call?.cancel();
-    this.client.close();
-  }
-}
-
-/**
- * A development CA, the relay's certificate for 127.0.0.1 and localhost, and the
- * demo hospital's client certificate, under `dir`; undefined when the openssl
- * command is missing (the demo then runs in plaintext and says so).
- */
-async function demoCertificates(dir: string): Promise<{ caFile: string } | undefined> {
-  try {
-    const ca = await createCertificateAuthority(join(dir, 'ca'), { commonName: 'Wardline demo CA' });
-    await issueServerCertificate(join(dir, 'ca'), join(dir, 'relay'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-    await issueClientCertificate(join(dir, 'ca'), join(dir, HOSPITAL_ID), HOSPITAL_ID);
-    return { caFile: ca.certFile };
-  } catch (error) {
-    if (!(error instanceof OpenSslMissingError)) throw error;
-    process.stderr.write(`wardline demo: ${error.message}; running without TLS\n`);
-    return undefined;
-  }
+  const hospital = await DemoChild.start('hospital', JSON.stringify(hospitalArgs), join(dir, 'hospital.log'), {
+    onUnexpectedExit,
+    onStats: (message) => onStats(message.stats),
+  });
+  children.push(hospital.child);
+  return { agentHttp, mllpPort, relayGrpc, relayHttp: relay.ports.http!, tls, vendorKey, operatorToken };
 }

@@ -12,7 +12,7 @@ import { agentHashPasswordCommand } from './agent-hash-password-command.js';
 import { auditExportCommand } from './audit-export-command.js';
 import { auditVerifyCommand } from './audit-verify-command.js';
 import { agentStatusCommand } from './agent-status-command.js';
-import { demoCommand } from './demo-command.js';
+import { demoCommand, type DemoOptions } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
 import { certCaCommand, certClientCommand, certServerCommand } from './cert-command.js';
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
@@ -273,11 +273,13 @@ cert
 
 program
   .command('demo')
-  .description('run a relay, an agent and a simulated hospital on the default ports, and show replication working')
+  .description('run a relay, an agent and a simulated hospital as separate processes on the default ports, and show replication working through a line you can cut')
   .option('--rate <messages/s>', 'HL7 messages per second from the simulated hospital', positiveNumber, 20)
   .option('--dir <dir>', 'where the demo keeps its configs, data and logs', '.wardline-demo')
   .option('--duration <seconds>', 'stop by itself after this long (default: run until Ctrl-C)', positiveNumber)
   .option('--ephemeral-ports', 'use free ports instead of the defaults (8480, 2575, 7443, 7480)', false)
-  .action((options: { rate: number; dir: string; duration?: number; ephemeralPorts: boolean }) => run(() => demoCommand(options)));
+  .option('--cut-line-at <seconds>', 'cut the line between agent and relay this long after the demo is running (keys: c cuts, r restores)', positiveNumber)
+  .option('--restore-line-at <seconds>', 'restore it this long after the demo is running', positiveNumber)
+  .action((options: DemoOptions) => run(() => demoCommand(options)));
 
 await program.parseAsync(process.argv);

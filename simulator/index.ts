@@ -56,3 +56,16 @@ export {
   type SimulatedHospitalStats,
   type SimulatorLogger,
 } from './simulated-hospital.js';
+export {
+  ALL_FAULT_KINDS,
+  FaultProxy,
+  planFaults,
+  type AppliedFault,
+  type FaultKind,
+  type FaultMode,
+  type FaultProxyOptions,
+  type FaultProxyStats,
+  type FaultScheduleOptions,
+  type FaultScheduleRun,
+  type PlannedFault,
+} from './line/index.js';

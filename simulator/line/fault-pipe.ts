@@ -14,7 +14,7 @@
 // Backpressure: the source is paused while more than HIGH_WATER_BYTES wait, and
 // while the destination's own buffer is full.
 import type { Socket } from 'node:net';
-import type { TokenBucket } from '../../agent/bandwidth/token-bucket.js';
+import type { TokenBucket } from '../../agent/bandwidth/index.js';
 
 /** The shaping in force for one direction, read afresh for every write. */
 export interface PipeShaping {
