@@ -81,6 +81,11 @@ export const AgentErrorCode = {
    * row in table feed_controls to one of the known states.
    */
   FEED_CONTROL_STATE_UNKNOWN: 'WL_A021',
+  /**
+   * A message-browser search (GET /v1/messages) has a parameter it cannot use (HTTP 400); the message names it
+   * and what was expected. Fix the parameter: from and to are ISO 8601 times or ms since the epoch, limit a whole number.
+   */
+  MESSAGE_QUERY: 'WL_A030',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

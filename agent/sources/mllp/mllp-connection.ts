@@ -38,6 +38,8 @@ export interface ConnectionContext {
   /** `peer` to log the refusal with it; undefined when the caller already did. */
   refuseFrame(head: Buffer, reason: string, peer: string | undefined): Answer;
   refused(peer: string, reason: string): void;
+  /** An AE or AR was answered to `peer` (written or not: the sender did not get an AA). */
+  rejected?(peer: string, answer: Answer): void;
 }
 
 /** One sender's socket: frames in, ACKs out in the same order. */
@@ -233,6 +235,7 @@ export class MllpConnection {
   }
 
   private write(answer: Answer): void {
+    if (answer.code !== 'AA') this.context.rejected?.(this.peer, answer);
     if (!this.socket.writable) {
       // The message is journaled (or refused) all the same; the sender will resend and get AA.
       this.context.log.debug({ source: this.context.source, peer: this.peer, ack: answer.code }, 'Peer gone before its ACK');
