@@ -255,7 +255,7 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   -- the MLLP source writes; both are trimmed with their rows. Measured: 20,000
   -- 800-byte HL7 appends in groups of 100 took 1.43 s with both, 1.22 s without
   -- (median of 5 interleaved rounds on a shared 2-core machine, noisy): about 15%
-  -- of the commit's CPU, under the fsync that dominates an ACK's wait.
+  -- more per append, the price of answering "where is control id X" at once.
   CREATE INDEX journal_by_control_id ON journal (json_extract(headers, '$.controlId')) WHERE content_type = 'hl7v2';
   CREATE INDEX journal_by_key ON journal (key, seq);
 
