@@ -87,6 +87,11 @@ export const AgentErrorCode = {
    * address and the config file, and nothing was started. Free the port or change the key, then start again.
    */
   LISTEN_FAILED: 'WL_A022',
+  /**
+   * A message-browser search (GET /v1/messages) has a parameter it cannot use (HTTP 400); the message names it
+   * and what was expected. Fix the parameter: from and to are ISO 8601 times or ms since the epoch, limit a whole number.
+   */
+  MESSAGE_QUERY: 'WL_A023',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

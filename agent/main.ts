@@ -21,12 +21,12 @@ import { AgentHttpServer } from './http/index.js';
 import { RequestGuard } from './http/index.js';
 import { criticalSourceNames, HttpIngestSource, LocalAppAuth, MllpListener, mllpListenerOptions, type Source, type SourceStatus } from './sources/index.js';
 import { GrpcRelayTransport } from './replication/index.js';
-import { Replicator } from './replication/index.js';
+import { Replicator, VendorPositions } from './replication/index.js';
 import { relayTransportOptions, replicatorTuning } from './replication/index.js';
 import { journalTrimmerTuning } from './store/index.js';
-import { createAgentMetrics, createOperations, LatencyHistograms } from './operations/index.js';
+import { createAgentMetrics, createOperations, LatencyHistograms, MessageBrowser } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
-import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, openAgentDatabase } from './store/index.js';
+import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, MessageSearch, RejectionLog, openAgentDatabase } from './store/index.js';
 
 export interface RunningAgent {
   config: LoadedAgentConfig;
@@ -70,6 +70,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const journal = new Journal(db, { observeCommit: latency.observeCommit });
   const localCopy = new LocalCopy(db);
   const feedAcks = new FeedAcks(db);
+  // The message browser (GET /v1/messages): vendor read positions the relays report, and the refused messages.
+  const vendorPositions = new VendorPositions();
+  const rejections = new RejectionLog(db);
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
 
   const footprint = new JournalFootprint(db, dbFile);
@@ -126,6 +129,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       log,
       egress: ledger,
       observeRoundTrip: latency.roundTripObserver(relay.name),
+      vendorPositions,
     });
   });
   // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.
@@ -142,7 +146,13 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map((source) => new MllpListener(mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }), observeAckLatency: latency.ackObserver(source.name) })));
+  const listeners = config.sources.map(
+    (source) =>
+      new MllpListener({
+        ...mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }), observeAckLatency: latency.ackObserver(source.name) }),
+        onRejection: (r) => rejections.note(r),
+      }),
+  );
 
   const localApps = new LocalAppAuth(config.localAppCredentials);
   const localAppsSummary = localApps.describe();
@@ -185,6 +195,14 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     reconnect,
     operations: operations.routes,
     feedAdmin: createFeedAdminRoutes(feedControl),
+    messages: new MessageBrowser({
+      search: new MessageSearch(db),
+      feedAcks,
+      vendorPositions,
+      rejections,
+      feeds: config.feeds.map((f) => ({ name: f.name, relay: f.relay, streams: f.streams })),
+      showMessages: config.http.admin?.showMessages ?? false,
+    }),
     guard: new RequestGuard({ listenHost: config.http.listen.host, allowedHosts: config.http.allowedHosts }),
     tls: config.httpTls,
     log,
@@ -200,6 +218,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // acknowledged), then the HTTP port; the database closes last.
   const parts = new PartLifecycle(log);
   parts.hold({ name: 'database', stop: () => db.close() });
+  await parts.start({ name: 'rejection log', start: () => rejections.start(), stop: () => rejections.stop() });
   parts.hold({ name: 'uplink', stop: () => uplink.close() });
   // Built above (its login checker thread runs already), so a failed start stops it too.
   parts.hold({ name: 'operations', stop: () => operations.stop() });

@@ -111,6 +111,12 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       relayId: config.relayId,
       ...replicationLimitsOf(config.grpc),
       now,
+      // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.
+      vendorProgress: (hospital, feeds) =>
+        reads
+          .all()
+          .filter((r) => r.hospital === hospital && feeds.includes(r.feed))
+          .map((r) => ({ feed: r.feed, vendor: r.vendor, readThroughSeq: r.cursor, readAtMs: r.lastReadAtMs })),
     });
     const slots = new VendorSlots(vendorSlotLimitsOf(config.feedLimits));
     const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });

@@ -34,6 +34,8 @@ export const AdminConfigSchema = z
     sessionIdle: durationSchema({ minMs: 60_000 }).default(DEFAULT_SESSION_IDLE_MS),
     /** Endpoints reachable without logging in, for monitoring: healthz, readyz, metrics, status. */
     open: z.array(z.enum(OPENABLE_ENDPOINTS)).default([...DEFAULT_OPEN_ENDPOINTS]),
+    /** The message browser shows the raw HL7 to those logged in; absent = false (it is patient data): metadata only. */
+    showMessages: z.boolean().optional(),
   })
   .superRefine((admin, ctx) => {
     if (admin.passwordFile !== undefined && admin.passwordHash !== undefined) {

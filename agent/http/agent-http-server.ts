@@ -21,6 +21,8 @@ import type { HttpTls } from './http-tls.js';
 import { readBody } from './request-body.js';
 import type { HttpOperations } from './operator-routes.js';
 import type { RequestGuard } from './request-guard.js';
+import type { MessageBrowser } from '../operations/index.js';
+import { answerMessageRoute } from './message-routes.js';
 
 /** How long stop() waits for requests in progress before cutting connections, in ms. */
 const STOP_GRACE_MS = 2_000;
@@ -45,6 +47,8 @@ export interface AgentHttpServerOptions {
   operations?: HttpOperations;
   /** Checked before any route and upgrade (request-guard.ts: the Host header); absent = nothing checked. */
   guard?: RequestGuard;
+  /** /v1/messages and /v1/rejections (message-routes.ts), behind the login; absent = 404. */
+  messages?: MessageBrowser;
   /** HTTPS instead of HTTP (http.tls). */
   tls?: HttpTls | null;
   log: AgentHttpLogger;
@@ -130,6 +134,8 @@ export class AgentHttpServer {
         return;
       }
     }
+    const browsed = this.options.messages && answerMessageRoute(this.options.messages, req.method ?? 'GET', url);
+    if (browsed) return sendJson(res, browsed.status, browsed.body);
     if (await this.options.ingest.handle(req, res, url)) return;
     // Operator action, for after the line is repaired, so the agent need not sit out
     // a long backoff. The login (http.admin), and with or without it the

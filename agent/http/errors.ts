@@ -26,3 +26,10 @@ export class FeedControlRequestError extends AgentError {
     super(message, AgentErrorCode.FEED_CONTROL_REQUEST, options);
   }
 }
+
+/** A message-browser query parameter that cannot be used (HTTP 400); names the parameter and what was expected. */
+export class MessageQueryError extends AgentError {
+  constructor(readonly parameter: string, message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.MESSAGE_QUERY, options);
+  }
+}

@@ -10,6 +10,7 @@
 //   /v1/status                         logged in, or anyone if "status" is in http.admin.open
 //   /, /v1/live, /v1/session           logged in (session cookie or bearer token)
 //   /v1/admin/* (reconnect, pause …)   logged in
+//   /v1/messages, /v1/rejections       logged in (message-routes.ts)
 // Without http.admin everything is open, and the log and the page say so. With
 // or without it, an admin action by a browser (session, or an open agent) must
 // be a same-origin JSON POST with the page's CSRF token (AdminAuth.adminWriteRefusal),
@@ -117,6 +118,12 @@ export class OperatorRoutes implements HttpOperations {
         return true;
       }
       return false;
+    }
+    // The message browser: patient identifiers in keys and control ids, so never open.
+    if ((path === '/v1/messages' || path.startsWith('/v1/messages/') || path === '/v1/rejections') && auth.identify(req) === null) {
+      req.resume();
+      unauthorized(res);
+      return true;
     }
     if (path.startsWith('/v1/admin/')) {
       const identity = auth.identify(req);

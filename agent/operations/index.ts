@@ -9,3 +9,4 @@ export { createAgentMetrics, LatencyHistograms, registerWatchMetrics, type Agent
 export { feedLagExceeded, lagThresholdSeconds, type AlertsStatus, type WebhookBody } from './alerts/index.js';
 export { DashboardAssets, DashboardHub, renderDashboardPage, renderLoginPage } from './dashboard/index.js';
 export { HostSampler, SystemInformationHostProbe, type HostProbe, type HostStatus } from './host/index.js';
+export { MessageBrowser, type BrowsedFeed, type FeedTrail, type MessageBrowserOptions, type MessageTrail, type VendorReadView } from './message-browser.js';

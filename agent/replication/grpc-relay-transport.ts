@@ -279,6 +279,11 @@ class GrpcRelaySession implements RelaySession {
         if (message.ack) this.handlers.onAck(message.ack.feed ?? '', Number(message.ack.highWaterSeq ?? 0), Boolean(message.ack.duplicate));
         else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
         else if (message.revoked || message.reinstated) this.handlers.onControlAnswer?.(toControlAnswer(message));
+        else if (message.vendorProgress) {
+          this.handlers.onVendorProgress?.(
+            (message.vendorProgress.reads ?? []).map((r) => ({ feed: r.feed ?? '', vendor: r.vendor ?? '', readThroughSeq: Number(r.readThroughSeq ?? 0), readAtMs: Number(r.readAtMs ?? 0) })),
+          );
+        }
       });
       this.call.on('error', (error: grpc.ServiceError) => {
         const phase = welcomed ? 'stream' : 'handshake';

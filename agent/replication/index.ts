@@ -10,3 +10,5 @@ export { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './relay
 export { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';
 export { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials, DEFAULT_ACK_PERSIST_INTERVAL_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_BATCH_MAX_BYTES, DEFAULT_BATCH_MAX_EVENTS, DEFAULT_BATCH_MAX_SCAN, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_EMPTY_BATCH_INTERVAL_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_KEEPALIVE_TIME_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, DEFAULT_MAX_IN_FLIGHT_BATCHES } from './replication-config.js';
 export { relayTransportOptions, replicatorTuning } from './replication-config.js';
+export { VendorPositions, type VendorPosition } from './vendor-positions.js';
+export type { VendorReadPosition } from './relay-transport.js';

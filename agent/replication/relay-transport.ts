@@ -64,6 +64,16 @@ export type FeedControlAnswer =
     }
   | { kind: 'reinstate'; feed: string; highWaterSeq: number; wasRevoked: boolean };
 
+/** A vendor key's read position in one feed, as the relay reports it. */
+export interface VendorReadPosition {
+  feed: string;
+  vendor: string;
+  /** The vendor has been handed every event of the feed up to this seq. */
+  readThroughSeq: number;
+  /** When it last read, ms since the epoch (relay clock). */
+  readAtMs: number;
+}
+
 /** Nack reasons the replicator acts on. */
 export type NackReason = 'gap' | 'revoked' | 'unspecified';
 
@@ -72,6 +82,8 @@ export interface RelaySessionHandlers {
   onNack(feed: string, expectedSeq: number, detail: string, reason?: NackReason): void;
   /** The relay answered a FeedControlRequest. */
   onControlAnswer?(answer: FeedControlAnswer): void;
+  /** Where vendors have read the feeds (VendorProgress); a relay that predates it never calls this. */
+  onVendorProgress?(reads: VendorReadPosition[]): void;
   /** The session ended: by the relay, the network, or close(). Called once. */
   onClose(error: Error | undefined): void;
 }

@@ -31,6 +31,7 @@ import type { CodecName } from '../../protocol/index.js';
 import type { EgressRecorder } from '../audit/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
+import type { VendorPositions } from './vendor-positions.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
@@ -79,6 +80,8 @@ export interface ReplicatorOptions {
   egress?: EgressRecorder;
   /** Told, per feed, the seconds from each batch's hand-over to the relay's ack (the agent's latency histogram). */
   observeRoundTrip?: (feed: string, seconds: number) => void;
+  /** Keeps the vendors' read positions the relay reports; none = dropped. */
+  vendorPositions?: VendorPositions;
 }
 
 /** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
@@ -290,6 +293,9 @@ export class Replicator {
             },
             onControlAnswer: (answer) => {
               if (!life.over) this.onControlAnswer(answer);
+            },
+            onVendorProgress: (reads) => {
+              if (!life.over) this.options.vendorPositions?.update(this.options.relayName, reads);
             },
             onClose: (reason) => life.end(reason),
           },

@@ -20,3 +20,6 @@ export { JournalFootprint, type JournalFootprintFigures } from './journal-footpr
 export type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
 export { JournalConfigSchema } from './journal-config.js';
 export { journalTrimmerTuning } from './journal-config.js';
+export { type AckedAt } from './feed-acks.js';
+export { MessageSearch, type MessageQuery, type MessageSummary } from './message-search.js';
+export { RejectionLog, DEFAULT_REJECTION_RETENTION_MS, DEFAULT_REJECTIONS_KEPT, type Rejection, type RejectionLogOptions } from './rejection-log.js';

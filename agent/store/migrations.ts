@@ -246,6 +246,42 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   CREATE INDEX dedupe_keys_by_age ON dedupe_keys (received_at_ms);
   `,
   },
+  {
+    version: 9,
+    description: 'message browser: control id and key lookups, feed ack history, rejected messages',
+    sql: `
+  -- The message browser finds a message by its MSH-10 or its key without scanning
+  -- the journal. The control id index is partial (HL7 rows only) on the header
+  -- the MLLP source writes; both are trimmed with their rows. Measured: 20,000
+  -- 800-byte HL7 appends in groups of 100 took 1.43 s with both, 1.22 s without
+  -- (median of 5 interleaved rounds on a shared 2-core machine, noisy): about 15%
+  -- more per append, the price of answering "where is control id X" at once.
+  CREATE INDEX journal_by_control_id ON journal (json_extract(headers, '$.controlId')) WHERE content_type = 'hl7v2';
+  CREATE INDEX journal_by_key ON journal (key, seq);
+
+  -- When each feed's relay acknowledged what (feed-acks.ts): one row each time the
+  -- agent saves a feed's acked seq (at most every replication.ackPersistIntervalMs),
+  -- so "acked at" for a seq is bounded by that interval. Trimmed below the journal's floor.
+  CREATE TABLE feed_ack_history (
+    feed      TEXT    NOT NULL,
+    acked_seq INTEGER NOT NULL,
+    at_ms     INTEGER NOT NULL,
+    PRIMARY KEY (feed, acked_seq)
+  ) WITHOUT ROWID;
+
+  -- Messages a source answered AE or AR, with why (rejection-log.ts); bounded by age and count.
+  CREATE TABLE rejected_messages (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms      INTEGER NOT NULL,
+    source     TEXT    NOT NULL,
+    peer       TEXT,
+    control_id TEXT,
+    ack_code   TEXT    NOT NULL,
+    reason     TEXT    NOT NULL
+  );
+  CREATE INDEX rejected_messages_by_time ON rejected_messages (at_ms);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

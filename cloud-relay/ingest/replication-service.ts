@@ -25,7 +25,16 @@ export interface ReplicationServiceOptions extends ReplicationSessionDeps {
   helloTimeoutMs?: number;
   /** Default DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER. */
   maxUnauthenticatedStreamsPerPeer?: number;
+  /** How often each stream is offered the vendors' read positions (sent only when changed), in ms. Default DEFAULT_VENDOR_PROGRESS_INTERVAL_MS. */
+  vendorProgressIntervalMs?: number;
 }
+
+/**
+ * Vendor read positions are checked this often per stream, in ms: a night-duty
+ * question ("did the platform read it?") is answered within seconds, and an
+ * unchanged position costs one JSON comparison, nothing on the wire.
+ */
+export const DEFAULT_VENDOR_PROGRESS_INTERVAL_MS = 2_000;
 
 export class ReplicationService {
   private readonly sessions = new Set<ReplicationSession>();
@@ -45,7 +54,15 @@ export class ReplicationService {
     this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.maxUnauthenticatedPerPeer = options.maxUnauthenticatedStreamsPerPeer ?? DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER;
     this.overCapError = new TooManyUnauthenticatedStreamsError(this.maxUnauthenticatedPerPeer);
+    if (options.vendorProgress) {
+      this.vendorProgressTimer = setInterval(() => {
+        for (const session of this.sessions) session.offerVendorProgress();
+      }, options.vendorProgressIntervalMs ?? DEFAULT_VENDOR_PROGRESS_INTERVAL_MS);
+      this.vendorProgressTimer.unref();
+    }
   }
+
+  private readonly vendorProgressTimer: NodeJS.Timeout | undefined;
 
   /** The grpc-js handler for Replicate (bidirectional streaming). */
   readonly replicate = (call: ReplicateCall): void => {
@@ -92,6 +109,7 @@ export class ReplicationService {
 
   /** Finishes every stream's queued batches, then ends each with UNAVAILABLE. */
   async closeAll(): Promise<void> {
+    clearInterval(this.vendorProgressTimer);
     await Promise.all([...this.sessions].map((session) => session.drain()));
   }
 

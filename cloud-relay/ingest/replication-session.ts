@@ -109,6 +109,16 @@ export interface ReplicationSessionDeps {
   maxBatchBytes: number;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Where vendors have read this hospital's feeds (feeds/vendor-reads.ts); absent = never sent. */
+  vendorProgress?: (hospital: string, feeds: readonly string[]) => VendorReadPosition[];
+}
+
+/** One vendor key's read position in one feed, as VendorProgress carries it. */
+export interface VendorReadPosition {
+  feed: string;
+  vendor: string;
+  readThroughSeq: number;
+  readAtMs: number;
 }
 
 export class ReplicationSession {
@@ -121,6 +131,8 @@ export class ReplicationSession {
   private agent: ConnectedAgent | undefined;
   private feeds: ReadonlySet<string> = new Set();
   private log: Logger;
+  /** The last VendorProgress sent, as JSON: unchanged positions are not sent again; the first is always sent, even empty, so the agent knows this relay reports them. */
+  private sentVendorProgress: string | undefined;
   readonly peer: string;
 
   constructor(
@@ -154,6 +166,19 @@ export class ReplicationSession {
     if (this.state !== 'awaiting-hello') return false;
     this.fail(error);
     return true;
+  }
+
+  /**
+   * Sends the vendors' read positions in this stream's feeds if they changed since
+   * the last time; queued behind the acks already owed, so the stream keeps its order.
+   */
+  offerVendorProgress(): void {
+    if (this.state !== 'streaming' || !this.agent || !this.deps.vendorProgress) return;
+    const reads = this.deps.vendorProgress(this.agent.hospital, [...this.feeds]);
+    const json = JSON.stringify(reads);
+    if (json === this.sentVendorProgress) return;
+    this.sentVendorProgress = json;
+    this.enqueue(() => this.send(pb.RelayMessage.create({ vendorProgress: { reads } })));
   }
 
   /** Finishes queued batches, then ends the stream with UNAVAILABLE (relay shutdown). */

@@ -206,8 +206,11 @@ export namespace wardline {
             /** RelayMessage reinstated. */
             reinstated?: (wardline.v1.Reinstated.$Properties|null);
 
+            /** RelayMessage vendorProgress. */
+            vendorProgress?: (wardline.v1.VendorProgress.$Properties|null);
+
             /** RelayMessage body. */
-            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated");
+            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress");
 
             /**
              * Creates a new RelayMessage instance using the specified properties.
@@ -277,8 +280,11 @@ export namespace wardline {
                 /** RelayMessage reinstated */
                 reinstated?: (wardline.v1.Reinstated.$Properties|null);
 
+                /** RelayMessage vendorProgress */
+                vendorProgress?: (wardline.v1.VendorProgress.$Properties|null);
+
                 /** RelayMessage body */
-                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated");
+                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -291,9 +297,10 @@ export namespace wardline {
               nack?: wardline.v1.Nack.$Shape|null;
               revoked?: wardline.v1.Revoked.$Shape|null;
               reinstated?: wardline.v1.Reinstated.$Shape|null;
+              vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape })
+              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape })
             );
         }
 
@@ -1115,6 +1122,196 @@ export namespace wardline {
 
             /** Shape of an Ack. */
             type $Shape = wardline.v1.Ack.$Properties;
+        }
+
+        /**
+         * Properties of a VendorProgress.
+         * @deprecated Use wardline.v1.VendorProgress.$Properties instead.
+         */
+        interface IVendorProgress extends wardline.v1.VendorProgress.$Properties {
+        }
+
+        /** Represents a VendorProgress. */
+        class VendorProgress {
+
+            /**
+             * Constructs a new VendorProgress.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.VendorProgress.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** VendorProgress reads. */
+            reads: wardline.v1.VendorReadPosition.$Properties[];
+
+            /**
+             * Creates a new VendorProgress instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns VendorProgress instance
+             */
+            static create(properties: wardline.v1.VendorProgress.$Shape): wardline.v1.VendorProgress & wardline.v1.VendorProgress.$Shape;
+            static create(properties?: wardline.v1.VendorProgress.$Properties): wardline.v1.VendorProgress;
+
+            /**
+             * Encodes the specified VendorProgress message. Does not implicitly {@link wardline.v1.VendorProgress.verify|verify} messages.
+             * @param message VendorProgress message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.VendorProgress.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a VendorProgress message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.VendorProgress & wardline.v1.VendorProgress.$Shape} VendorProgress
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.VendorProgress & wardline.v1.VendorProgress.$Shape;
+
+            /**
+             * Creates a VendorProgress message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns VendorProgress
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.VendorProgress;
+
+            /**
+             * Creates a plain object from a VendorProgress message. Also converts values to other types if specified.
+             * @param message VendorProgress
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.VendorProgress, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this VendorProgress to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace VendorProgress {
+
+            /** Properties of a VendorProgress. */
+            interface $Properties {
+
+                /** VendorProgress reads */
+                reads?: (wardline.v1.VendorReadPosition.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a VendorProgress. */
+            type $Shape = wardline.v1.VendorProgress.$Properties;
+        }
+
+        /**
+         * Properties of a VendorReadPosition.
+         * @deprecated Use wardline.v1.VendorReadPosition.$Properties instead.
+         */
+        interface IVendorReadPosition extends wardline.v1.VendorReadPosition.$Properties {
+        }
+
+        /** Represents a VendorReadPosition. */
+        class VendorReadPosition {
+
+            /**
+             * Constructs a new VendorReadPosition.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.VendorReadPosition.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** VendorReadPosition feed. */
+            feed: string;
+
+            /** VendorReadPosition vendor. */
+            vendor: string;
+
+            /** VendorReadPosition readThroughSeq. */
+            readThroughSeq: number;
+
+            /** VendorReadPosition readAtMs. */
+            readAtMs: number;
+
+            /**
+             * Creates a new VendorReadPosition instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns VendorReadPosition instance
+             */
+            static create(properties: wardline.v1.VendorReadPosition.$Shape): wardline.v1.VendorReadPosition & wardline.v1.VendorReadPosition.$Shape;
+            static create(properties?: wardline.v1.VendorReadPosition.$Properties): wardline.v1.VendorReadPosition;
+
+            /**
+             * Encodes the specified VendorReadPosition message. Does not implicitly {@link wardline.v1.VendorReadPosition.verify|verify} messages.
+             * @param message VendorReadPosition message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.VendorReadPosition.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a VendorReadPosition message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.VendorReadPosition & wardline.v1.VendorReadPosition.$Shape} VendorReadPosition
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.VendorReadPosition & wardline.v1.VendorReadPosition.$Shape;
+
+            /**
+             * Creates a VendorReadPosition message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns VendorReadPosition
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.VendorReadPosition;
+
+            /**
+             * Creates a plain object from a VendorReadPosition message. Also converts values to other types if specified.
+             * @param message VendorReadPosition
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.VendorReadPosition, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this VendorReadPosition to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace VendorReadPosition {
+
+            /** Properties of a VendorReadPosition. */
+            interface $Properties {
+
+                /** VendorReadPosition feed */
+                feed?: (string|null);
+
+                /** VendorReadPosition vendor */
+                vendor?: (string|null);
+
+                /** VendorReadPosition readThroughSeq */
+                readThroughSeq?: (number|null);
+
+                /** VendorReadPosition readAtMs */
+                readAtMs?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a VendorReadPosition. */
+            type $Shape = wardline.v1.VendorReadPosition.$Properties;
         }
 
         /** NackReason enum. */

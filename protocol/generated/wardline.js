@@ -432,7 +432,8 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.Nack.$Properties|null} [nack] RelayMessage nack
              * @property {wardline.v1.Revoked.$Properties|null} [revoked] RelayMessage revoked
              * @property {wardline.v1.Reinstated.$Properties|null} [reinstated] RelayMessage reinstated
-             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"} [body] RelayMessage body
+             * @property {wardline.v1.VendorProgress.$Properties|null} [vendorProgress] RelayMessage vendorProgress
+             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"} [body] RelayMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -452,9 +453,10 @@ export const wardline = $root.wardline = (() => {
              *   nack?: wardline.v1.Nack.$Shape|null;
              *   revoked?: wardline.v1.Revoked.$Shape|null;
              *   reinstated?: wardline.v1.Reinstated.$Shape|null;
+             *   vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape })
+             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape })
              * )} wardline.v1.RelayMessage.$Shape
              */
 
@@ -513,17 +515,25 @@ export const wardline = $root.wardline = (() => {
              */
             RelayMessage.prototype.reinstated = null;
 
+            /**
+             * RelayMessage vendorProgress.
+             * @member {wardline.v1.VendorProgress.$Properties|null|undefined} vendorProgress
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.vendorProgress = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * RelayMessage body.
-             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|undefined} body
+             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|undefined} body
              * @memberof wardline.v1.RelayMessage
              * @instance
              */
             $Object.defineProperty(RelayMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated"]),
+                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -569,6 +579,8 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.Revoked.encode(message.revoked, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
                 if (message.reinstated != null && $Object.hasOwnProperty.call(message, "reinstated"))
                     $root.wardline.v1.Reinstated.encode(message.reinstated, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.vendorProgress != null && $Object.hasOwnProperty.call(message, "vendorProgress"))
+                    $root.wardline.v1.VendorProgress.encode(message.vendorProgress, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -648,6 +660,13 @@ export const wardline = $root.wardline = (() => {
                             message.body = "reinstated";
                             continue;
                         }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            message.vendorProgress = $root.wardline.v1.VendorProgress.decode(reader, reader.size(), $undefined, _depth + 1, message.vendorProgress);
+                            message.body = "vendorProgress";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -708,6 +727,11 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.RelayMessage.reinstated: object expected");
                     message.reinstated = $root.wardline.v1.Reinstated.fromObject(object.reinstated, _depth + 1);
                 }
+                if (object.vendorProgress != null) {
+                    if (!$util.isObject(object.vendorProgress))
+                        throw $TypeError(".wardline.v1.RelayMessage.vendorProgress: object expected");
+                    message.vendorProgress = $root.wardline.v1.VendorProgress.fromObject(object.vendorProgress, _depth + 1);
+                }
                 return message;
             };
 
@@ -752,6 +776,11 @@ export const wardline = $root.wardline = (() => {
                     object.reinstated = $root.wardline.v1.Reinstated.toObject(message.reinstated, options, _depth + 1);
                     if (options.oneofs)
                         object.body = "reinstated";
+                }
+                if (message.vendorProgress != null && $Object.hasOwnProperty.call(message, "vendorProgress")) {
+                    object.vendorProgress = $root.wardline.v1.VendorProgress.toObject(message.vendorProgress, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "vendorProgress";
                 }
                 return object;
             };
@@ -3371,6 +3400,550 @@ export const wardline = $root.wardline = (() => {
             };
 
             return Ack;
+        })();
+
+        v1.VendorProgress = (function() {
+
+            /**
+             * Properties of a VendorProgress.
+             * @typedef {Object} wardline.v1.VendorProgress.$Properties
+             * @property {Array.<wardline.v1.VendorReadPosition.$Properties>|null} [reads] VendorProgress reads
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a VendorProgress.
+             * @memberof wardline.v1
+             * @interface IVendorProgress
+             * @augments wardline.v1.VendorProgress.$Properties
+             * @deprecated Use wardline.v1.VendorProgress.$Properties instead.
+             */
+
+            /**
+             * Shape of a VendorProgress.
+             * @typedef {wardline.v1.VendorProgress.$Properties} wardline.v1.VendorProgress.$Shape
+             */
+
+            /**
+             * Constructs a new VendorProgress.
+             * @memberof wardline.v1
+             * @classdesc Represents a VendorProgress.
+             * @constructor
+             * @param {wardline.v1.VendorProgress.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const VendorProgress = function (properties) {
+                this.reads = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * VendorProgress reads.
+             * @member {Array.<wardline.v1.VendorReadPosition.$Properties>} reads
+             * @memberof wardline.v1.VendorProgress
+             * @instance
+             */
+            VendorProgress.prototype.reads = $util.emptyArray;
+
+            /**
+             * Creates a new VendorProgress instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.VendorProgress
+             * @static
+             * @param {wardline.v1.VendorProgress.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.VendorProgress} VendorProgress instance
+             * @type {{
+             *   (properties: wardline.v1.VendorProgress.$Shape): wardline.v1.VendorProgress & wardline.v1.VendorProgress.$Shape;
+             *   (properties?: wardline.v1.VendorProgress.$Properties): wardline.v1.VendorProgress;
+             * }}
+             */
+            VendorProgress.create = function(properties) {
+                return new VendorProgress(properties);
+            };
+
+            /**
+             * Encodes the specified VendorProgress message. Does not implicitly {@link wardline.v1.VendorProgress.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.VendorProgress
+             * @static
+             * @param {wardline.v1.VendorProgress.$Properties} message VendorProgress message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            VendorProgress.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.reads != null && message.reads.length)
+                    for (let i = 0; i < message.reads.length; ++i)
+                        $root.wardline.v1.VendorReadPosition.encode(message.reads[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a VendorProgress message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.VendorProgress
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.VendorProgress & wardline.v1.VendorProgress.$Shape} VendorProgress
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            VendorProgress.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.VendorProgress();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.reads && message.reads.length))
+                                message.reads = [];
+                            message.reads.push($root.wardline.v1.VendorReadPosition.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a VendorProgress message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.VendorProgress
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.VendorProgress} VendorProgress
+             */
+            VendorProgress.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.VendorProgress)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.VendorProgress: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.VendorProgress();
+                if (object.reads) {
+                    if (!$Array.isArray(object.reads))
+                        throw $TypeError(".wardline.v1.VendorProgress.reads: array expected");
+                    message.reads = $Array(object.reads.length);
+                    for (let i = 0; i < object.reads.length; ++i) {
+                        if (!$util.isObject(object.reads[i]))
+                            throw $TypeError(".wardline.v1.VendorProgress.reads: object expected");
+                        message.reads[i] = $root.wardline.v1.VendorReadPosition.fromObject(object.reads[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a VendorProgress message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.VendorProgress
+             * @static
+             * @param {wardline.v1.VendorProgress} message VendorProgress
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            VendorProgress.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.reads = [];
+                if (message.reads && message.reads.length) {
+                    object.reads = $Array(message.reads.length);
+                    for (let j = 0; j < message.reads.length; ++j)
+                        object.reads[j] = $root.wardline.v1.VendorReadPosition.toObject(message.reads[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this VendorProgress to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.VendorProgress
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            VendorProgress.prototype.toJSON = function() {
+                return VendorProgress.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return VendorProgress;
+        })();
+
+        v1.VendorReadPosition = (function() {
+
+            /**
+             * Properties of a VendorReadPosition.
+             * @typedef {Object} wardline.v1.VendorReadPosition.$Properties
+             * @property {string|null} [feed] VendorReadPosition feed
+             * @property {string|null} [vendor] VendorReadPosition vendor
+             * @property {number|null} [readThroughSeq] VendorReadPosition readThroughSeq
+             * @property {number|null} [readAtMs] VendorReadPosition readAtMs
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a VendorReadPosition.
+             * @memberof wardline.v1
+             * @interface IVendorReadPosition
+             * @augments wardline.v1.VendorReadPosition.$Properties
+             * @deprecated Use wardline.v1.VendorReadPosition.$Properties instead.
+             */
+
+            /**
+             * Shape of a VendorReadPosition.
+             * @typedef {wardline.v1.VendorReadPosition.$Properties} wardline.v1.VendorReadPosition.$Shape
+             */
+
+            /**
+             * Constructs a new VendorReadPosition.
+             * @memberof wardline.v1
+             * @classdesc Represents a VendorReadPosition.
+             * @constructor
+             * @param {wardline.v1.VendorReadPosition.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const VendorReadPosition = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * VendorReadPosition feed.
+             * @member {string} feed
+             * @memberof wardline.v1.VendorReadPosition
+             * @instance
+             */
+            VendorReadPosition.prototype.feed = "";
+
+            /**
+             * VendorReadPosition vendor.
+             * @member {string} vendor
+             * @memberof wardline.v1.VendorReadPosition
+             * @instance
+             */
+            VendorReadPosition.prototype.vendor = "";
+
+            /**
+             * VendorReadPosition readThroughSeq.
+             * @member {number} readThroughSeq
+             * @memberof wardline.v1.VendorReadPosition
+             * @instance
+             */
+            VendorReadPosition.prototype.readThroughSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * VendorReadPosition readAtMs.
+             * @member {number} readAtMs
+             * @memberof wardline.v1.VendorReadPosition
+             * @instance
+             */
+            VendorReadPosition.prototype.readAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Creates a new VendorReadPosition instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.VendorReadPosition
+             * @static
+             * @param {wardline.v1.VendorReadPosition.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.VendorReadPosition} VendorReadPosition instance
+             * @type {{
+             *   (properties: wardline.v1.VendorReadPosition.$Shape): wardline.v1.VendorReadPosition & wardline.v1.VendorReadPosition.$Shape;
+             *   (properties?: wardline.v1.VendorReadPosition.$Properties): wardline.v1.VendorReadPosition;
+             * }}
+             */
+            VendorReadPosition.create = function(properties) {
+                return new VendorReadPosition(properties);
+            };
+
+            /**
+             * Encodes the specified VendorReadPosition message. Does not implicitly {@link wardline.v1.VendorReadPosition.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.VendorReadPosition
+             * @static
+             * @param {wardline.v1.VendorReadPosition.$Properties} message VendorReadPosition message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            VendorReadPosition.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.vendor != null && $Object.hasOwnProperty.call(message, "vendor") && message.vendor !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.vendor);
+                if (message.readThroughSeq != null && $Object.hasOwnProperty.call(message, "readThroughSeq") && (typeof message.readThroughSeq === "object" ? message.readThroughSeq.low || message.readThroughSeq.high : message.readThroughSeq !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.readThroughSeq);
+                if (message.readAtMs != null && $Object.hasOwnProperty.call(message, "readAtMs") && (typeof message.readAtMs === "object" ? message.readAtMs.low || message.readAtMs.high : message.readAtMs !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).int64(message.readAtMs);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a VendorReadPosition message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.VendorReadPosition
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.VendorReadPosition & wardline.v1.VendorReadPosition.$Shape} VendorReadPosition
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            VendorReadPosition.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.VendorReadPosition();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.vendor = value;
+                            else
+                                delete message.vendor;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.readThroughSeq = value;
+                            else
+                                delete message.readThroughSeq;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.readAtMs = value;
+                            else
+                                delete message.readAtMs;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a VendorReadPosition message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.VendorReadPosition
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.VendorReadPosition} VendorReadPosition
+             */
+            VendorReadPosition.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.VendorReadPosition)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.VendorReadPosition: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.VendorReadPosition();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.vendor != null)
+                    if (typeof object.vendor !== "string" || object.vendor.length)
+                        message.vendor = $String(object.vendor);
+                if (object.readThroughSeq != null)
+                    if (typeof object.readThroughSeq === "object" ? object.readThroughSeq.low || object.readThroughSeq.high : $Number(object.readThroughSeq) !== 0)
+                        if ($util.Long)
+                            message.readThroughSeq = $util.Long.fromValue(object.readThroughSeq, true);
+                        else if (typeof object.readThroughSeq === "string")
+                            message.readThroughSeq = $parseInt(object.readThroughSeq, 10);
+                        else if (typeof object.readThroughSeq === "number")
+                            message.readThroughSeq = object.readThroughSeq;
+                        else if (typeof object.readThroughSeq === "object")
+                            message.readThroughSeq = new $util.LongBits(object.readThroughSeq.low >>> 0, object.readThroughSeq.high >>> 0).toNumber(true);
+                if (object.readAtMs != null)
+                    if (typeof object.readAtMs === "object" ? object.readAtMs.low || object.readAtMs.high : $Number(object.readAtMs) !== 0)
+                        if ($util.Long)
+                            message.readAtMs = $util.Long.fromValue(object.readAtMs, false);
+                        else if (typeof object.readAtMs === "string")
+                            message.readAtMs = $parseInt(object.readAtMs, 10);
+                        else if (typeof object.readAtMs === "number")
+                            message.readAtMs = object.readAtMs;
+                        else if (typeof object.readAtMs === "object")
+                            message.readAtMs = new $util.LongBits(object.readAtMs.low >>> 0, object.readAtMs.high >>> 0).toNumber();
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a VendorReadPosition message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.VendorReadPosition
+             * @static
+             * @param {wardline.v1.VendorReadPosition} message VendorReadPosition
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            VendorReadPosition.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.vendor = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.readThroughSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.readThroughSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.readAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.readAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.vendor != null && $Object.hasOwnProperty.call(message, "vendor"))
+                    object.vendor = message.vendor;
+                if (message.readThroughSeq != null && $Object.hasOwnProperty.call(message, "readThroughSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.readThroughSeq = typeof message.readThroughSeq === "number" ? $BigInt(message.readThroughSeq) : $util.Long.fromBits(message.readThroughSeq.low >>> 0, message.readThroughSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.readThroughSeq === "number")
+                        object.readThroughSeq = options.longs === $String ? $String(message.readThroughSeq) : message.readThroughSeq;
+                    else
+                        object.readThroughSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.readThroughSeq) : options.longs === $Number ? new $util.LongBits(message.readThroughSeq.low >>> 0, message.readThroughSeq.high >>> 0).toNumber(true) : message.readThroughSeq;
+                if (message.readAtMs != null && $Object.hasOwnProperty.call(message, "readAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.readAtMs = typeof message.readAtMs === "number" ? $BigInt(message.readAtMs) : $util.Long.fromBits(message.readAtMs.low >>> 0, message.readAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.readAtMs === "number")
+                        object.readAtMs = options.longs === $String ? $String(message.readAtMs) : message.readAtMs;
+                    else
+                        object.readAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.readAtMs) : options.longs === $Number ? new $util.LongBits(message.readAtMs.low >>> 0, message.readAtMs.high >>> 0).toNumber() : message.readAtMs;
+                return object;
+            };
+
+            /**
+             * Converts this VendorReadPosition to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.VendorReadPosition
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            VendorReadPosition.prototype.toJSON = function() {
+                return VendorReadPosition.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return VendorReadPosition;
         })();
 
         /**

@@ -10,7 +10,7 @@ import { CanonicalJsonError, LedgerFormatError, LedgerUnavailableError } from '.
 import { InvalidRateError, InvalidTimetableError } from '../../agent/bandwidth/index.js';
 import { FeedControlError, UnknownFeedControlStateError } from '../../agent/control/index.js';
 import { Hl7Error, Hl7ErrorCode, Hl7MappingError, MllpFrameTooLargeError } from '../../agent/hl7/index.js';
-import { BodyTooLargeError, FeedControlRequestError, PasswordHashFormatError } from '../../agent/http/errors.js';
+import { BodyTooLargeError, FeedControlRequestError, MessageQueryError, PasswordHashFormatError } from '../../agent/http/errors.js';
 import { PolicyErrorCode } from '../../agent/policy/errors.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from '../../agent/replication/errors.js';
 import { IllegalLinkTransitionError } from '../../agent/replication/errors.js';
@@ -85,6 +85,7 @@ describe('agent error classes', () => {
     [new BodyTooLargeError(1024, { cause }), 'BodyTooLargeError', AgentErrorCode.BODY_TOO_LARGE],
     [new PasswordHashFormatError('salt or hash too short', { cause }), 'PasswordHashFormatError', AgentErrorCode.PASSWORD_HASH_FORMAT],
     [new FeedControlRequestError('the body must be JSON', 'not-json', { cause }), 'FeedControlRequestError', AgentErrorCode.FEED_CONTROL_REQUEST],
+    [new MessageQueryError('from', 'from: expected an ISO 8601 time', { cause }), 'MessageQueryError', AgentErrorCode.MESSAGE_QUERY],
     [new CanonicalJsonError('$.x: NaN has no JSON representation', { cause }), 'CanonicalJsonError', AgentErrorCode.CANONICAL_JSON],
     [new LedgerFormatError('"type" is missing', { cause }), 'LedgerFormatError', AgentErrorCode.LEDGER_FORMAT],
     [new LedgerUnavailableError('/data/agent.db', 'missing-file'), 'LedgerUnavailableError', AgentErrorCode.LEDGER_UNAVAILABLE],

@@ -111,4 +111,12 @@ footer{padding:.5rem 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
 .u-legend{font-size:.8rem;color:var(--muted)}
 .u-legend .u-marker{border-radius:.2rem}
 @media (max-width:60rem){.top{grid-template-columns:1fr;gap:.6rem}.tools{justify-content:flex-start}}
+.message-search{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin-bottom:.8rem}
+.message-search input{background:var(--bg);color:var(--text);border:1px solid var(--line);border-radius:.4rem;padding:.35rem .5rem}
+.trail{border:1px solid var(--line);border-radius:.6rem;padding:.6rem .8rem;margin-bottom:.8rem}
+.trail-answer{font-weight:600;font-size:1.05rem;margin-bottom:.5rem}
+.trail-facts{display:flex;flex-wrap:wrap;gap:.3rem 1.4rem;margin:0 0 .5rem}.trail-facts dt{font-size:.75rem;color:var(--muted);text-transform:uppercase}.trail-facts dd{margin:0}
+.vendor-reads{margin:0;padding-left:1rem}.vendor-reads [data-state=read]{color:var(--ok)}.vendor-reads [data-state=unread]{color:var(--warn)}
+.raw{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:.5rem;border-radius:.4rem;max-height:20rem;overflow:auto}
+.message-error{color:var(--bad)}
 `;

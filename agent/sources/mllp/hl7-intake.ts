@@ -71,6 +71,8 @@ export interface Hl7IntakeOptions {
 export interface Answer {
   bytes: Buffer;
   code: AckCode;
+  /** For AE and AR: why, and the MSH-10 when the header could be read (the rejected-message list). */
+  rejection?: { reason: string; controlId?: string };
 }
 
 /** A message parsed and mapped, ready to append. */
@@ -300,6 +302,8 @@ export class Hl7Intake {
         `HL7 message answered ${code}`,
       );
     }
-    return { bytes: encode(text), code };
+    if (code === 'AA') return { bytes: encode(text), code };
+    const refusedId = original?.mshField(10);
+    return { bytes: encode(text), code, rejection: { reason: error?.message ?? code, ...(refusedId ? { controlId: refusedId } : {}) } };
   }
 }

@@ -40,6 +40,8 @@ export interface ConnectionContext {
   refused(peer: string, reason: string): void;
   /** Told, for each answer written, the seconds since its frame was complete and its code. */
   observeAckLatency?: (seconds: number, code: string) => void;
+  /** An AE or AR was answered to `peer` (written or not: the sender did not get an AA). */
+  rejected?(peer: string, answer: Answer): void;
 }
 
 /** One sender's socket: frames in, ACKs out in the same order. */
@@ -237,6 +239,7 @@ export class MllpConnection {
   }
 
   private write(answer: Answer): void {
+    if (answer.code !== 'AA') this.context.rejected?.(this.peer, answer);
     if (!this.socket.writable) {
       // The message is journaled (or refused) all the same; the sender will resend and get AA.
       this.context.log.debug({ source: this.context.source, peer: this.peer, ack: answer.code }, 'Peer gone before its ACK');

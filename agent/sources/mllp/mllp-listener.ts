@@ -41,7 +41,7 @@
 
 import net from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES, type Hl7MappingRule } from '../../hl7/index.js';
-import type { JournalWriter } from '../../store/index.js';
+import type { JournalWriter, Rejection } from '../../store/index.js';
 import type { AdmissionCheck, Source, SourceAddress, SourceStatus } from '../source.js';
 import { DEFAULT_MLLP_MAX_BUFFERED_BYTES, MllpByteBudget } from './mllp-byte-budget.js';
 import type { ControlIdReuse } from './control-id-reuse-log.js';
@@ -86,6 +86,8 @@ export interface MllpListenerOptions {
   now?: () => Date;
   /** Told, for each ACK written, the seconds since its frame was complete and the ACK code (the agent's latency histogram). */
   observeAckLatency?: (seconds: number, code: string) => void;
+  /** Told of every AE and AR answered, with the sender's address (the rejected-message list); must be cheap. */
+  onRejection?: (rejection: Rejection) => void;
 }
 
 /** What the dashboard shows for an MLLP source. */
@@ -326,6 +328,7 @@ export class MllpListener implements Source {
       refuseFrame: (head, reason, peer) => this.refuseFrame(head, reason, peer),
       refused: (peer, reason) => this.refused(peer, reason),
       observeAckLatency: this.options.observeAckLatency,
+      rejected: (peer, answer) => this.rejected(peer, answer),
     });
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));
@@ -341,6 +344,19 @@ export class MllpListener implements Source {
   }
 
   /** A connection closed for a limit (maxConnections, maxBufferedBytes). */
+  private rejected(peer: string, answer: Answer): void {
+    const { onRejection } = this.options;
+    if (!onRejection || (answer.code !== 'AE' && answer.code !== 'AR')) return;
+    onRejection({
+      atMs: this.now().getTime(),
+      source: this.options.name,
+      peer,
+      ackCode: answer.code,
+      reason: answer.rejection?.reason ?? answer.code,
+      ...(answer.rejection?.controlId ? { controlId: answer.rejection.controlId } : {}),
+    });
+  }
+
   private refused(peer: string, reason: string): void {
     this.connectionsRefused++;
     this.refusalLine(peer, reason);

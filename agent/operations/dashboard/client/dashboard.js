@@ -12,6 +12,7 @@ import { renderFeeds, resetFeedCharts } from './render-feeds.js';
 import { renderHost, resetHostChart } from './render-host.js';
 import { renderLedger } from './render-ledger.js';
 import { renderLinks } from './render-links.js';
+import { setupMessages } from './render-messages.js';
 import { renderSources } from './render-sources.js';
 import { LinkTimelines } from './timeline.js';
 import { verdict } from './verdict.js';
@@ -128,6 +129,7 @@ function start() {
   renderStatic();
   watchStaleness();
   connectLive({ onFrame, onState: setLive });
+  setupMessages($('messages'));
   // Relative times ("3 min ago") move on between frames too.
   setInterval(() => state.status && render(), 5_000);
 }
