@@ -12,6 +12,7 @@ import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
 import type { SourceStatus } from '../sources/index.js';
+import { BacklogDrain, type DrainEstimate } from './backlog-drain.js';
 
 export type { SourceStatus };
 
@@ -36,6 +37,14 @@ export interface FeedStatus {
   rateBytesPerSecond: number;
   /** Seconds to drain the backlog at the achieved rate; 0 when caught up, null when unknown or the class may not send. */
   etaSeconds: number | null;
+  /**
+   * When the feed was last seen with nothing waiting (ms since the epoch): now while
+   * caught up, and what "behind since" counts from while not; null when not caught up
+   * since the agent started.
+   */
+  caughtUpAtMs: number | null;
+  /** How fast the backlog is shrinking, net of what keeps arriving, and when it is empty at that rate. */
+  drain: DrainEstimate;
   /** Why the feed's class may not send now (timetable); null when it may. */
   blocked: string | null;
   /** True while the operator holds the feed (paused, or revoked): nothing of it leaves. */
@@ -123,6 +132,8 @@ export interface AgentStatusInputs {
 export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStatus {
   const clock = inputs.clock ?? Date.now;
   const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq);
+  const drain = new BacklogDrain();
+  const caughtUpAt = new Map<string, number>();
 
   return () => {
     const now = clock();
@@ -131,6 +142,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       r.feeds.map((f) => {
         const backlog = backlogOf(f.feed, f.streams, f.ackedSeq);
         const oldestAgeSeconds = backlog.oldestTsMs === null ? null : Math.max(0, (now - backlog.oldestTsMs) / 1000);
+        if (backlog.events === 0) caughtUpAt.set(f.feed, now);
         return {
           feed: f.feed,
           relay: r.relay,
@@ -147,6 +159,8 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           class: f.class,
           rateBytesPerSecond: f.rateBytesPerSecond,
           etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
+          caughtUpAtMs: caughtUpAt.get(f.feed) ?? null,
+          drain: drain.observe(f.feed, backlog.events, now),
           blocked: f.blocked,
           paused: f.paused,
           control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },

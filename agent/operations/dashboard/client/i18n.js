@@ -164,6 +164,19 @@ const EN = {
   'ago': '{duration} ago',
   'in': 'in {duration}',
   'days': 'Sun,Mon,Tue,Wed,Thu,Fri,Sat',
+  // The dashboard never lies (issue 19): unreachable agent, catching up, down since, counts.
+  'verdict.unreachable': 'Agent unreachable since {time} ({duration})',
+  'verdict.unreachable.detail': 'HL7 is not being accepted while the agent is down: senders queue or retry. Figures below are from {time}.',
+  'verdict.downSince': 'down since {time}',
+  'verdict.held': '{events} waiting',
+  'verdict.catchingUp': 'Catching up, about {eta} to go',
+  'verdict.catchingUp.estimating': 'Catching up, estimating how long',
+  'verdict.alertsFiring': '{count} alert(s) firing',
+  'unit.event.one': '{n} event',
+  'unit.events': '{n} events',
+  'link.uptimeRan': 'streaming {percent} of the {duration} the agent ran',
+  'host.forecastShare': 'Wardline fills it in about {duration}',
+  'host.state.soon': 'FILLING',
 };
 
 const ZH = {
@@ -328,6 +341,19 @@ const ZH = {
   'ago': '{duration}前',
   'in': '{duration}后',
   'days': '周日,周一,周二,周三,周四,周五,周六',
+  // The dashboard never lies (issue 19): unreachable agent, catching up, down since, counts.
+  'verdict.unreachable': '网关无法连接，自 {time}（已 {duration}）',
+  'verdict.unreachable.detail': '网关停止期间不接收 HL7 消息：发送方将排队或重试。以下数据截至 {time}。',
+  'verdict.downSince': '自 {time} 中断',
+  'verdict.held': '{events}待发送',
+  'verdict.catchingUp': '正在补传，预计还需 {eta}',
+  'verdict.catchingUp.estimating': '正在补传，正在估算所需时间',
+  'verdict.alertsFiring': '{count} 条告警未解除',
+  'unit.event.one': '{n} 条',
+  'unit.events': '{n} 条',
+  'link.uptimeRan': '网关运行的 {duration} 中 {percent} 时间在传输',
+  'host.forecastShare': '按 Wardline 的写入速度约 {duration} 后写满',
+  'host.state.soon': '即将写满',
 };
 
 const DICTIONARIES = { en: EN, zh: ZH };
