@@ -13,6 +13,7 @@ import type { IdentifierScanStatus } from '../policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
 import type { SourceStatus } from '../sources/index.js';
 import { BacklogDrain, type DrainEstimate } from './backlog-drain.js';
+import { DiskShareForecast, type ShareForecast } from './disk-share-forecast.js';
 
 export type { SourceStatus };
 
@@ -89,6 +90,8 @@ export interface DiskStatus extends DiskWatchStatus {
   lastTrim: TrimResult | null;
   trimmedEventsTotal: number;
   trimmedDedupeKeysTotal: number;
+  /** When Wardline's own writes fill the disk: the journal's growth, smoothed (what the dashboard shows). */
+  wardlineForecast: ShareForecast;
 }
 
 export interface AgentStatus {
@@ -134,6 +137,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
   const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq);
   const drain = new BacklogDrain();
   const caughtUpAt = new Map<string, number>();
+  const share = new DiskShareForecast();
 
   return () => {
     const now = clock();
@@ -180,7 +184,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       links: replicators.map(({ feeds: _feeds, transitions, ...link }) => ({ ...link, transitions: transitions.slice(-50) })),
       feeds,
       sources: inputs.sources().map((source) => ({ ...source, quietPeriodSeconds: inputs.thresholds?.quietPeriodSeconds(source.name) ?? null })),
-      disk: inputs.disk ? diskStatus(inputs.disk) : null,
+      disk: inputs.disk ? diskStatus(inputs.disk, share, now) : null,
       alerts: inputs.alerts?.() ?? null,
       bandwidth: inputs.bandwidth?.() ?? null,
       ledger: inputs.ledger?.() ?? null,
@@ -198,10 +202,11 @@ function etaSeconds(backlogEvents: number, eventsPerSecond: number, blocked: str
   return backlogEvents / eventsPerSecond;
 }
 
-function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
+function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>, share: DiskShareForecast, nowMs: number): DiskStatus {
   const held = disk.footprint.read();
+  const watched = disk.watch.status();
   return {
-    ...disk.watch.status(),
+    ...watched,
     // The watch's figure is from its last reading; this one is current.
     journalBytes: held.fileBytes,
     journalRows: held.rows,
@@ -212,6 +217,7 @@ function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
     lastTrim: disk.trimmer.lastTrim,
     trimmedEventsTotal: disk.trimmer.totals.events,
     trimmedDedupeKeysTotal: disk.trimmer.totals.dedupeKeys,
+    wardlineForecast: share.observe(nowMs, held.fileBytes - held.reusableBytes, watched.freeBytes ?? null),
   };
 }
 

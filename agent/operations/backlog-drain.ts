@@ -29,9 +29,10 @@ export class BacklogDrain {
     samples.push({ atMs, events });
     while (samples.length > 2 && samples[0]!.atMs < atMs - this.windowMs) samples.shift();
     if (events === 0) return { eventsPerSecond: null, etaSeconds: 0 };
-    // Grew since a fuller sample: only the shrinking since the window's peak counts.
+    // Grew since a fuller sample: only the shrinking since the window's peak counts
+    // (its first sample: a rate-limited drain holds still between its bursts).
     let peak = 0;
-    for (let i = 1; i < samples.length; i++) if (samples[i]!.events >= samples[peak]!.events) peak = i;
+    for (let i = 1; i < samples.length; i++) if (samples[i]!.events > samples[peak]!.events) peak = i;
     const from = samples[peak]!;
     const spanMs = atMs - from.atMs;
     if (spanMs < MIN_DRAIN_SPAN_MS || from.events <= events) return { eventsPerSecond: null, etaSeconds: null };

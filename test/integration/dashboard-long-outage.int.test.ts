@@ -34,6 +34,7 @@ describe.skipIf(!CHROMIUM)('the dashboard through a ten-minute outage', () => {
     await pair.startAgent();
     browser = await launchChromium(CHROMIUM!);
     page = await openPage(browser, pair.agentHttp);
+    page.on('crash', () => console.error('dashboard page crashed'));
   });
 
   afterAll(async () => {
@@ -60,6 +61,7 @@ describe.skipIf(!CHROMIUM)('the dashboard through a ten-minute outage', () => {
     const expectedTitle = (minutes: number) => new RegExp(`^Link to cloud down for (${minutes}|${minutes + 1}) min$`);
     for (let waited = 0; waited < OUTAGE_MS; waited += 120_000) {
       await page.waitForTimeout(Math.min(120_000, OUTAGE_MS - waited));
+      await screenshot(page, 'long-outage-progress');
       expect(await page.textContent('#verdict .verdict-detail')).toContain(`down since ${shownClock(downSinceMs)}`);
     }
     const after = await pair.agentStatus();

@@ -29,6 +29,15 @@ describe('BacklogDrain', () => {
     expect(estimate.etaSeconds).toBeCloseTo(8, 5);
   });
 
+  it('measures a bursty drain that holds still between its bursts', () => {
+    const drain = new BacklogDrain();
+    drain.observe('clinical', 600, 0);
+    drain.observe('clinical', 600, 1_000);
+    drain.observe('clinical', 600, 2_000);
+    const estimate = drain.observe('clinical', 500, 2_500);
+    expect(estimate.eventsPerSecond).toBeCloseTo(40, 5);
+  });
+
   it('forgets samples older than the window, keeps feeds apart, and is 0 when empty', () => {
     const drain = new BacklogDrain();
     drain.observe('a', 10_000, 0);

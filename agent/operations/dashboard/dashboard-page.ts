@@ -43,7 +43,7 @@ export function renderDashboardPage(options: DashboardPageOptions): string {
     <div class="host-grid"><div class="host-box" data-role="disk"></div><div class="host-box" data-role="cpu"></div><div class="host-box" data-role="memory"></div></div><div data-role="host-chart"></div></section>
   <section id="bandwidth" class="panel"><h2 data-i18n="section.bandwidth"></h2><div data-role="body"></div></section>
   <section id="ledger" class="panel span-all" hidden><h2 data-i18n="section.ledger"></h2><p class="muted" data-role="summary"></p>
-    <table class="table"><thead><tr></tr></thead><tbody></tbody></table></section>
+    <div class="table-scroll"><table class="table"><thead><tr></tr></thead><tbody></tbody></table></div></section>
 </main>
 <footer><span id="updated"></span> · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 <div id="toasts" aria-live="polite"></div>

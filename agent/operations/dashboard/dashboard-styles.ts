@@ -111,4 +111,7 @@ footer{padding:.5rem 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
 .u-legend{font-size:.8rem;color:var(--muted)}
 .u-legend .u-marker{border-radius:.2rem}
 @media (max-width:60rem){.top{grid-template-columns:1fr;gap:.6rem}.tools{justify-content:flex-start}}
+/* A phone: the ledger's table scrolls inside its panel, never the page; long words wrap. */
+.table-scroll{overflow-x:auto;max-width:100%}
+@media (max-width:40rem){.table td,.table th{overflow-wrap:anywhere;padding:.3rem .25rem}.table td.mono,.table th:last-child{display:none}}
 `;

@@ -177,6 +177,7 @@ const EN = {
   'link.uptimeRan': 'streaming {percent} of the {duration} the agent ran',
   'host.forecastShare': 'Wardline fills it in about {duration}',
   'host.state.soon': 'FILLING',
+  'host.journalHeld': 'Journal {size}, {events}',
 };
 
 const ZH = {
@@ -354,6 +355,7 @@ const ZH = {
   'link.uptimeRan': '网关运行的 {duration} 中 {percent} 时间在传输',
   'host.forecastShare': '按 Wardline 的写入速度约 {duration} 后写满',
   'host.state.soon': '即将写满',
+  'host.journalHeld': '本地暂存 {size}，{events}',
 };
 
 const DICTIONARIES = { en: EN, zh: ZH };
