@@ -78,5 +78,7 @@ function scaled(value: number, unit: string): string {
 }
 
 function trim(value: number): string {
+  // Below 1 a measured rate is the tail of an average: two decimals, never "3.13e-8".
+  if (value < 1) return value < 0.005 ? '0' : value.toFixed(2);
   return String(Number(value.toPrecision(3)));
 }

@@ -12,6 +12,8 @@ import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
 import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimResult } from '../store/index.js';
 import type { SourceStatus } from '../sources/index.js';
+import { BacklogDrain, type DrainEstimate } from './backlog-drain.js';
+import { DiskShareForecast, type ShareForecast } from './disk-share-forecast.js';
 
 export type { SourceStatus };
 
@@ -36,6 +38,14 @@ export interface FeedStatus {
   rateBytesPerSecond: number;
   /** Seconds to drain the backlog at the achieved rate; 0 when caught up, null when unknown or the class may not send. */
   etaSeconds: number | null;
+  /**
+   * When the feed was last seen with nothing waiting (ms since the epoch): now while
+   * caught up, and what "behind since" counts from while not; null when not caught up
+   * since the agent started.
+   */
+  caughtUpAtMs: number | null;
+  /** How fast the backlog is shrinking, net of what keeps arriving, and when it is empty at that rate. */
+  drain: DrainEstimate;
   /** Why the feed's class may not send now (timetable); null when it may. */
   blocked: string | null;
   /** True while the operator holds the feed (paused, or revoked): nothing of it leaves. */
@@ -80,6 +90,8 @@ export interface DiskStatus extends DiskWatchStatus {
   lastTrim: TrimResult | null;
   trimmedEventsTotal: number;
   trimmedDedupeKeysTotal: number;
+  /** When Wardline's own writes fill the disk: the journal's growth, smoothed (what the dashboard shows). */
+  wardlineForecast: ShareForecast;
 }
 
 export interface AgentStatus {
@@ -123,6 +135,9 @@ export interface AgentStatusInputs {
 export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStatus {
   const clock = inputs.clock ?? Date.now;
   const backlogOf = (feed: string, streams: string[], ackedSeq: number) => inputs.backlog.backlog(feed, streams, ackedSeq);
+  const drain = new BacklogDrain();
+  const caughtUpAt = new Map<string, number>();
+  const share = new DiskShareForecast();
 
   return () => {
     const now = clock();
@@ -131,6 +146,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       r.feeds.map((f) => {
         const backlog = backlogOf(f.feed, f.streams, f.ackedSeq);
         const oldestAgeSeconds = backlog.oldestTsMs === null ? null : Math.max(0, (now - backlog.oldestTsMs) / 1000);
+        if (backlog.events === 0) caughtUpAt.set(f.feed, now);
         return {
           feed: f.feed,
           relay: r.relay,
@@ -147,6 +163,8 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           class: f.class,
           rateBytesPerSecond: f.rateBytesPerSecond,
           etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
+          caughtUpAtMs: caughtUpAt.get(f.feed) ?? null,
+          drain: drain.observe(f.feed, backlog.events, now),
           blocked: f.blocked,
           paused: f.paused,
           control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },
@@ -166,7 +184,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       links: replicators.map(({ feeds: _feeds, transitions, ...link }) => ({ ...link, transitions: transitions.slice(-50) })),
       feeds,
       sources: inputs.sources().map((source) => ({ ...source, quietPeriodSeconds: inputs.thresholds?.quietPeriodSeconds(source.name) ?? null })),
-      disk: inputs.disk ? diskStatus(inputs.disk) : null,
+      disk: inputs.disk ? diskStatus(inputs.disk, share, now) : null,
       alerts: inputs.alerts?.() ?? null,
       bandwidth: inputs.bandwidth?.() ?? null,
       ledger: inputs.ledger?.() ?? null,
@@ -184,10 +202,11 @@ function etaSeconds(backlogEvents: number, eventsPerSecond: number, blocked: str
   return backlogEvents / eventsPerSecond;
 }
 
-function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
+function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>, share: DiskShareForecast, nowMs: number): DiskStatus {
   const held = disk.footprint.read();
+  const watched = disk.watch.status();
   return {
-    ...disk.watch.status(),
+    ...watched,
     // The watch's figure is from its last reading; this one is current.
     journalBytes: held.fileBytes,
     journalRows: held.rows,
@@ -198,6 +217,7 @@ function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>): DiskStatus {
     lastTrim: disk.trimmer.lastTrim,
     trimmedEventsTotal: disk.trimmer.totals.events,
     trimmedDedupeKeysTotal: disk.trimmer.totals.dedupeKeys,
+    wardlineForecast: share.observe(nowMs, held.fileBytes - held.reusableBytes, watched.freeBytes ?? null),
   };
 }
 

@@ -22,8 +22,29 @@ export interface ExplainConnectFailureOptions {
   nowMs: number;
 }
 
-/** A sentence saying why TLS kept the link down, or undefined when TLS is not the reason. */
-export async function explainConnectFailure(options: ExplainConnectFailureOptions): Promise<string | undefined> {
+/** Why a connection failed below TLS, in the words an operator knows from the network's error code. */
+const NETWORK_FAILURES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (nothing listens on that port: is the relay running?)',
+  ECONNRESET: 'connection reset by the peer',
+  EHOSTUNREACH: 'host unreachable (no route to the relay)',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'the name does not resolve (DNS)',
+  EAI_AGAIN: 'the name does not resolve now (DNS temporarily failing)',
+  ETIMEDOUT: 'connection timed out',
+};
+
+export interface ConnectFailureExplanation {
+  /** One sentence. */
+  reason: string;
+  /** True when a setting is wrong (TLS), so retrying as is cannot help; false for a relay that is down or out of reach. */
+  configProblem: boolean;
+}
+
+/**
+ * Why the link could not connect: a TLS setting to change, or the network's own
+ * reason (connection refused, host unreachable…); undefined when the probe learns nothing.
+ */
+export async function explainConnectFailure(options: ExplainConnectFailureOptions): Promise<ConnectFailureExplanation | undefined> {
   const target = parseHostPort(options.address);
   if (!target) return undefined; // a resolver URI (dns:///…): leave the diagnosis to grpc-js
   const { tls } = options;
@@ -34,7 +55,11 @@ export async function explainConnectFailure(options: ExplainConnectFailureOption
     ...(tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, serverName: tls.serverName } : { verify: false }),
   });
   const clientCertificateProblem = tls?.clientCertificate && certificateValidityProblem(tls.clientCertificate, options.nowMs);
-  return diagnoseTls(result, {
+  if (result.kind === 'unreachable') {
+    const words = NETWORK_FAILURES[result.code];
+    return words ? { reason: words, configProblem: false } : { reason: `the connection failed (${result.code || result.message})`, configProblem: false };
+  }
+  const tlsProblem = diagnoseTls(result, {
     address: options.address,
     configKey: options.configKey,
     tls: tls !== undefined,
@@ -42,4 +67,5 @@ export async function explainConnectFailure(options: ExplainConnectFailureOption
     hasClientCertificate: tls?.cert !== undefined,
     ...(clientCertificateProblem ? { clientCertificateProblem } : {}),
   });
+  return tlsProblem === undefined ? undefined : { reason: tlsProblem, configProblem: true };
 }

@@ -131,8 +131,8 @@ export class GrpcRelayTransport implements RelayTransport {
               nowMs: Date.now(),
             })
           : undefined;
-      if (why) throw new RelayLinkError(`cannot connect to relay at ${this.options.address}: ${why}`, false, 'connect');
-      throw new RelayLinkError(`cannot reach relay at ${this.options.address}: the connection failed`, true, 'connect');
+      if (why?.configProblem) throw new RelayLinkError(`cannot connect to relay at ${this.options.address}: ${why.reason}`, false, 'connect');
+      throw new RelayLinkError(`cannot reach relay at ${this.options.address}: ${why?.reason ?? 'the connection failed'}`, true, 'connect');
     }
     const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate();
     return new GrpcRelaySession(call, hello, handlers, this.options, () => this.closeChannel(client), signal).handshake();

@@ -35,12 +35,25 @@ export class LinkStateMachine {
   private current: LinkState = 'offline';
   private sinceMs: number;
   private lastErrorText: string | undefined;
+  /**
+   * When the link last stopped streaming (ms since the epoch), kept across the
+   * backoff -> connecting -> backoff retries of one outage: only streaming ends
+   * it. From construction until the first stream, the link has been down since
+   * it was made. null while streaming.
+   */
+  private downSince: number | null;
   private readonly listeners = new Set<(transition: LinkTransition) => void>();
   /** Recent transitions, newest last, for status pages. */
   readonly history: LinkTransition[] = [];
 
   constructor(private readonly relay: string, private readonly log: LinkLogger, private readonly clock: () => number = Date.now, private readonly historyLimit = 200) {
     this.sinceMs = clock();
+    this.downSince = this.sinceMs;
+  }
+
+  /** When the current outage began (ms since the epoch); null while streaming. */
+  get downSinceMs(): number | null {
+    return this.downSince;
   }
 
   get state(): LinkState {
@@ -62,6 +75,8 @@ export class LinkStateMachine {
     const transition: LinkTransition = { from, to, atMs: this.clock(), reason };
     this.current = to;
     this.sinceMs = transition.atMs;
+    if (to === 'streaming') this.downSince = null;
+    else if (from === 'streaming') this.downSince = transition.atMs;
     if (error) this.lastErrorText = error.message;
     this.history.push(transition);
     if (this.history.length > this.historyLimit) this.history.shift();

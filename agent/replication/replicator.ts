@@ -99,6 +99,8 @@ export interface ReplicatorStatus {
   relay: string;
   state: LinkTransition['to'];
   sinceMs: number;
+  /** When the link last stopped streaming, across every retry since (ms since the epoch); null while streaming. */
+  downSinceMs: number | null;
   lastError: string | null;
   relayId: string | null;
   reconnects: number;
@@ -262,6 +264,7 @@ export class Replicator {
       relay: this.options.relayName,
       state: this.link.state,
       sinceMs: this.link.since,
+      downSinceMs: this.link.downSinceMs,
       lastError: this.link.lastError ?? null,
       relayId: this.relayId,
       reconnects: this.reconnects,

@@ -43,7 +43,7 @@ export function renderDashboardPage(options: DashboardPageOptions): string {
     <div class="host-grid"><div class="host-box" data-role="disk"></div><div class="host-box" data-role="cpu"></div><div class="host-box" data-role="memory"></div></div><div data-role="host-chart"></div></section>
   <section id="bandwidth" class="panel"><h2 data-i18n="section.bandwidth"></h2><div data-role="body"></div></section>
   <section id="ledger" class="panel span-all" hidden><h2 data-i18n="section.ledger"></h2><p class="muted" data-role="summary"></p>
-    <table class="table"><thead><tr></tr></thead><tbody></tbody></table></section>
+    <div class="table-scroll"><table class="table"><thead><tr></tr></thead><tbody></tbody></table></div></section>
   <section id="messages" class="panel span-all"><h2 data-i18n="section.messages"></h2>
     <form data-role="search" class="message-search"><input name="controlId" data-i18n-placeholder="messages.controlId"><input name="key" data-i18n-placeholder="messages.key"><input name="stream" data-i18n-placeholder="messages.stream"><label><span data-i18n="messages.from"></span> <input type="datetime-local" step="1" name="from"></label><label><span data-i18n="messages.to"></span> <input type="datetime-local" step="1" name="to"></label><button type="submit" data-i18n="messages.search"></button></form>
     <div data-role="results"></div>

@@ -119,4 +119,7 @@ footer{padding:.5rem 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
 .vendor-reads{margin:0;padding-left:1rem}.vendor-reads [data-state=read]{color:var(--ok)}.vendor-reads [data-state=unread]{color:var(--warn)}
 .raw{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:.5rem;border-radius:.4rem;max-height:20rem;overflow:auto}
 .message-error{color:var(--bad)}
+/* A phone: the ledger's table scrolls inside its panel, never the page; long words wrap. */
+.table-scroll{overflow-x:auto;max-width:100%}
+@media (max-width:40rem){.table td,.table th{overflow-wrap:anywhere;padding:.3rem .25rem}.table td.mono,.table th:last-child{display:none}}
 `;

@@ -2,6 +2,7 @@
 // per feed, backlog and lag, and throughput in and out; for the host, CPU and
 // memory. Charts keep their data as columns and take one point per sample.
 import uPlot from '/assets/uplot/uPlot.esm.js';
+import { clippedTop } from './chart-scale.js';
 import { t } from './i18n.js';
 import { count, decimal } from './format.js';
 
@@ -101,8 +102,21 @@ export function throughputChart(target, data) {
       { label: t('chart.out'), color: COLORS.out, format: (v) => decimal(v, 1) },
     ],
     data,
-    { scales: { y: { range: (u, min, max) => [0, Math.max(5, max * 1.1)] } } },
+    // Fitted to what is on screen, with a drain spike clipped (chart-scale.js).
+    { scales: { y: { range: (u) => [0, clippedTop(visible(u))] } } },
   );
+}
+
+/** The y columns' values inside the x window shown. */
+function visible(u) {
+  const [times, ...columns] = u.data;
+  const min = u.scales.x.min ?? -Infinity;
+  const max = u.scales.x.max ?? Infinity;
+  const from = times.findIndex((s) => s >= min);
+  if (from < 0) return [];
+  let to = times.length;
+  while (to > from && times[to - 1] > max) to--;
+  return columns.map((c) => c.slice(from, to));
 }
 
 /** CPU and memory, in percent. */

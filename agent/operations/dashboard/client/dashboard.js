@@ -21,6 +21,13 @@ import { verdict } from './verdict.js';
 const MAX_ALERTS = 100;
 /** No frame for this long: the figures are shown as stale, in ms. */
 const STALE_AFTER_MS = 5_000;
+/**
+ * The live channel lost this long (or no frame for UNREACHABLE_SILENT_MS while it
+ * seems open): the verdict says the agent is unreachable, in ms. Long enough for
+ * a reload of the agent's page, short enough for night duty to see a dead agent.
+ */
+export const UNREACHABLE_AFTER_MS = 3_000;
+const UNREACHABLE_SILENT_MS = 10_000;
 
 const state = {
   context: null,
@@ -29,6 +36,9 @@ const state = {
   /** The agent's clock minus ours, so "3 min ago" is the agent's three minutes. */
   skewMs: 0,
   lastFrameAt: 0,
+  /** The live channel's state, and when (our clock) it was last lost; null while live. */
+  live: 'connecting',
+  liveLostAt: null,
   alerts: [],
   history: new History(),
   timelines: new LinkTimelines(),
@@ -77,7 +87,7 @@ function render() {
   if (!status || !context) return;
   const nowMs = now();
   const view = { status, host: state.host, nowMs, history: state.history, timelines: state.timelines, alerts: state.alerts, admin: context.admin, schedule: context.schedule };
-  const v = verdict(status, nowMs);
+  const v = verdict(status, nowMs, reach());
   const box = $('verdict');
   box.dataset.verdict = v.level;
   setText(box.querySelector('.verdict-title'), v.title);
@@ -96,6 +106,19 @@ function render() {
   setText($('updated'), t('footer.updated', { time: clock(nowMs, nowMs) }));
 }
 
+/**
+ * Whether the page has lost the agent: since when, on the agent's clock. The
+ * last frame is when the agent was last known to run, so "since" counts from it.
+ */
+function reach() {
+  const nowLocal = Date.now();
+  const lost = state.liveLostAt !== null && nowLocal - state.liveLostAt >= UNREACHABLE_AFTER_MS;
+  const silent = state.lastFrameAt > 0 && nowLocal - state.lastFrameAt >= UNREACHABLE_SILENT_MS;
+  if (!lost && !silent) return null;
+  const lastKnown = state.lastFrameAt > 0 ? state.lastFrameAt : state.liveLostAt;
+  return { unreachableSinceMs: lastKnown + state.skewMs };
+}
+
 /** Words that do not depend on the agent's figures. */
 function renderStatic() {
   for (const el of document.querySelectorAll('[data-i18n]')) setText(el, t(el.dataset.i18n));
@@ -104,6 +127,9 @@ function renderStatic() {
 }
 
 function setLive(liveState) {
+  if (liveState === 'live') state.liveLostAt = null;
+  else if (state.liveLostAt === null && state.live === 'live') state.liveLostAt = Date.now();
+  state.live = liveState;
   const el = $('live');
   el.dataset.live = liveState;
   setText(el.querySelector('.live-text'), t(`live.${liveState}`));
@@ -113,6 +139,8 @@ function watchStaleness() {
   setInterval(() => {
     const stale = state.lastFrameAt > 0 && Date.now() - state.lastFrameAt > STALE_AFTER_MS;
     document.body.classList.toggle('stale', stale);
+    // The verdict turns red while no frame comes: render without one.
+    if (state.status && (state.liveLostAt !== null || stale)) render();
   }, 1_000);
 }
 

@@ -12,6 +12,11 @@ export function count(n) {
   return new Intl.NumberFormat(locale(), { maximumFractionDigits: 0 }).format(n);
 }
 
+/** "1 event", "12 events", "12 条": a count with its noun, singular for one. */
+export function events(n) {
+  return t(n === 1 ? 'unit.event.one' : 'unit.events', { n: count(n) });
+}
+
 /** 12.3 */
 export function decimal(n, digits = 1) {
   if (n === null || n === undefined || Number.isNaN(n)) return '—';

@@ -206,6 +206,20 @@ const EN = {
   'messages.rejected.time': 'Time',
   'messages.rejected.peer': 'Sender address',
   'messages.rejected.reason': 'Reason',
+  // The dashboard never lies: unreachable agent, catching up, down since, counts.
+  'verdict.unreachable': 'Agent unreachable since {time} ({duration})',
+  'verdict.unreachable.detail': 'HL7 is not being accepted while the agent is down: senders queue or retry. Figures below are from {time}.',
+  'verdict.downSince': 'down since {time}',
+  'verdict.held': '{events} waiting',
+  'verdict.catchingUp': 'Catching up, about {eta} to go',
+  'verdict.catchingUp.estimating': 'Catching up, estimating how long',
+  'verdict.alertsFiring': '{count} alert(s) firing',
+  'unit.event.one': '{n} event',
+  'unit.events': '{n} events',
+  'link.uptimeRan': 'streaming {percent} of the {duration} the agent ran',
+  'host.forecastShare': 'Wardline fills it in about {duration}',
+  'host.state.soon': 'FILLING',
+  'host.journalHeld': 'Journal {size}, {events}',
 };
 
 const ZH = {
@@ -412,6 +426,20 @@ const ZH = {
   'messages.rejected.time': '时间',
   'messages.rejected.peer': '发送方地址',
   'messages.rejected.reason': '原因',
+  // The dashboard never lies: unreachable agent, catching up, down since, counts.
+  'verdict.unreachable': '网关无法连接，自 {time}（已 {duration}）',
+  'verdict.unreachable.detail': '网关停止期间不接收 HL7 消息：发送方将排队或重试。以下数据截至 {time}。',
+  'verdict.downSince': '自 {time} 中断',
+  'verdict.held': '{events}待发送',
+  'verdict.catchingUp': '正在补传，预计还需 {eta}',
+  'verdict.catchingUp.estimating': '正在补传，正在估算所需时间',
+  'verdict.alertsFiring': '{count} 条告警未解除',
+  'unit.event.one': '{n} 条',
+  'unit.events': '{n} 条',
+  'link.uptimeRan': '网关运行的 {duration} 中 {percent} 时间在传输',
+  'host.forecastShare': '按 Wardline 的写入速度约 {duration} 后写满',
+  'host.state.soon': '即将写满',
+  'host.journalHeld': '本地数据日志 {size}，{events}',
 };
 
 const DICTIONARIES = { en: EN, zh: ZH };

@@ -2,7 +2,8 @@
 // full, the journal's share), CPU and memory, with a chart of the last 30 min.
 import { hostChart } from './charts.js';
 import { figure, fill, h, setText } from './dom.js';
-import { bytes, count, decimal, duration, percent } from './format.js';
+import { bytes, decimal, duration, events, percent } from './format.js';
+import { diskBadge } from './disk-badge.js';
 import { t } from './i18n.js';
 
 let chart = null;
@@ -24,18 +25,21 @@ export function renderHost(panel, view) {
   if (!disk) fill(diskBox);
   else {
     const known = disk.usedPercent !== null;
-    const forecast = disk.forecastFullInSeconds === null ? t('host.notGrowing') : t('host.fullIn', { duration: duration(disk.forecastFullInSeconds) });
-    diskBox.dataset.state = disk.state;
+    // Wardline's own share, smoothed, when the agent says; the whole disk's otherwise.
+    const fullIn = disk.wardlineForecast ? disk.wardlineForecast.fullInSeconds : disk.forecastFullInSeconds;
+    const forecast = fullIn === null ? t('host.notGrowing') : t(disk.wardlineForecast ? 'host.forecastShare' : 'host.fullIn', { duration: duration(fullIn) });
+    const shown = diskBadge(disk.state, fullIn);
+    diskBox.dataset.state = shown;
     fill(
       diskBox,
-      h('div', { class: 'stat-label' }, t('host.disk'), ' ', h('span', { class: `badge disk-${disk.state}` }, t(`host.state.${disk.state}`))),
+      h('div', { class: 'stat-label' }, t('host.disk'), ' ', h('span', { class: `badge disk-${shown === 'soon' ? 'warning' : shown}` }, t(`host.state.${shown}`))),
       h('div', { class: 'big' }, figure('disk.usedPercent', disk.usedPercent, known ? t('host.used', { percent: percent(disk.usedPercent) }) : t('host.notRead'))),
       meter(disk.usedPercent),
       h('div', { class: 'sub' }, figure('disk.freeBytes', disk.freeBytes, known ? t('host.free', { free: bytes(disk.freeBytes), total: bytes(disk.totalBytes) }) : '')),
-      h('div', { class: 'sub' }, figure('disk.forecastFullInSeconds', disk.forecastFullInSeconds, forecast)),
+      h('div', { class: 'sub' }, figure('disk.forecastFullInSeconds', fullIn, forecast)),
       disk.reason ? h('div', { class: 'sub warn-text' }, disk.reason) : null,
       h('div', { class: 'sub muted' }, disk.mount ? `${disk.path} · ${disk.mount}` : disk.path),
-      h('div', { class: 'sub muted' }, t('host.journal', { size: bytes(disk.journalBytes ?? 0), rows: count(disk.journalRows) })),
+      h('div', { class: 'sub muted' }, t('host.journalHeld', { size: bytes(disk.journalBytes ?? 0), events: events(disk.journalRows) })),
     );
   }
   const cpuBox = panel.querySelector('[data-role="cpu"]');

@@ -13,10 +13,11 @@ export function isOnline(link) {
 
 /**
  * When the link last stopped streaming (ms since the epoch): what "down for"
- * counts from, across the retries in between. The agent's start when it has not
- * streamed since.
+ * counts from, across the retries in between. The agent says (downSinceMs); an
+ * older agent that does not is read from its transitions.
  */
 export function downSinceMs(link, status) {
+  if (typeof link.downSinceMs === 'number') return link.downSinceMs;
   const left = [...(link.transitions ?? [])].reverse().find((tr) => tr.from === 'streaming');
   if (left) return left.atMs;
   return Math.min(link.sinceMs, status.startedAtMs ?? link.sinceMs);

@@ -7,6 +7,8 @@ import { t } from './i18n.js';
 
 export const TIMELINE_SPAN_MS = 24 * 60 * 60 * 1000;
 export const HOUR_MS = 60 * 60 * 1000;
+/** States of a link trying to come back; neighbouring ones draw as one retrying stretch. */
+const RETRYING = new Set(['connecting', 'backoff']);
 
 export class LinkTimelines {
   constructor() {
@@ -33,6 +35,9 @@ export class LinkTimelines {
       last.toMs = atMs;
     }
     segments.push({ state, fromMs: atMs, toMs: null });
+    // A flapping link adds two segments a second: keep only what a day's bar shows.
+    const cutoff = atMs - TIMELINE_SPAN_MS;
+    while (segments.length > 1 && segments[0].toMs !== null && segments[0].toMs < cutoff) segments.shift();
     this.byRelay.set(relay, segments);
   }
 
@@ -43,17 +48,27 @@ export class LinkTimelines {
     const totals = {};
     const title = spanMs === TIMELINE_SPAN_MS ? t('link.timeline') : t('link.timelineHour');
     const bar = h('div', { class: 'timeline-bar', role: 'img', 'aria-label': title });
+    // An outage's hundreds of connecting/backoff retries are drawn as one stretch:
+    // thousands of slivers would cost the page more than they tell.
+    const drawn = [];
     for (const s of segments) {
       const from = Math.max(start, s.fromMs);
       const to = s.toMs ?? nowMs;
       totals[s.state] = (totals[s.state] ?? 0) + (to - from);
+      const last = drawn[drawn.length - 1];
+      if (last && RETRYING.has(last.state) && RETRYING.has(s.state) && last.toMs === from) {
+        last.state = 'backoff';
+        last.toMs = to;
+      } else drawn.push({ state: s.state, fromMs: from, toMs: to });
+    }
+    for (const { state, fromMs: from, toMs: to } of drawn) {
       const left = ((from - start) / spanMs) * 100;
       const width = ((to - from) / spanMs) * 100;
       bar.append(
         h('div', {
-          class: `seg state-${s.state}`,
+          class: `seg state-${state}`,
           style: `left:${left.toFixed(3)}%;width:max(2px,${width.toFixed(3)}%)`,
-          title: `${t(`state.${s.state}`)} ${clock(from, nowMs)} – ${clock(to, nowMs)} (${duration((to - from) / 1000)})`,
+          title: `${t(`state.${state}`)} ${clock(from, nowMs)} – ${clock(to, nowMs)} (${duration((to - from) / 1000)})`,
         }),
       );
     }
@@ -66,9 +81,11 @@ export class LinkTimelines {
       const label = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
       ticks.append(h('span', { style: `left:${(((at - start) / spanMs) * 100).toFixed(2)}%` }, label));
     }
-    const known = Object.entries(totals).filter(([state]) => state !== 'unknown').reduce((sum, [, ms]) => sum + ms, 0);
+    // Only the time the agent ran counts: not before it was installed (unknown), not while it was stopped (closed).
+    const ran = Object.entries(totals).filter(([state]) => state !== 'unknown' && state !== 'closed').reduce((sum, [, ms]) => sum + ms, 0);
     const streaming = totals.streaming ?? 0;
-    const legend = h('div', { class: 'timeline-legend' }, title, known > 0 ? ` · ${t('link.uptime', { percent: percent((streaming / known) * 100, 1) })}` : '');
+    const uptime = ran > 0 ? ` · ${t('link.uptimeRan', { percent: percent((streaming / ran) * 100, 1), duration: duration(ran / 1000) })}` : '';
+    const legend = h('div', { class: 'timeline-legend' }, title, uptime);
     fill(el, legend, bar, ticks);
   }
 }
