@@ -35,6 +35,7 @@ import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
+import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 
@@ -95,6 +96,8 @@ export interface ReplicatorStatus {
   state: LinkTransition['to'];
   sinceMs: number;
   lastError: string | null;
+  /** What kind of failure lastError is, for readers of other languages; null with no error. */
+  lastErrorKind: LinkErrorKind | null;
   relayId: string | null;
   reconnects: number;
   nextAttemptAtMs: number | null;
@@ -257,6 +260,7 @@ export class Replicator {
       state: this.link.state,
       sinceMs: this.link.since,
       lastError: this.link.lastError ?? null,
+      lastErrorKind: this.link.lastError === undefined ? null : linkErrorKind(this.link.lastError),
       relayId: this.relayId,
       reconnects: this.reconnects,
       nextAttemptAtMs: this.link.state === 'backoff' ? this.nextAttemptAtMs : null,
