@@ -37,6 +37,7 @@ export const LINK_ERROR_KIND_ZH: Readonly<Record<string, string>> = {
   tls: 'TLS 证书或握手失败',
   rejected: '中继拒绝了本网关（密钥或注册）',
   protocol: '协议不兼容',
+  'connect-failed': '无法连接中继',
   stopped: '网关停止或人工重连',
   other: '其他错误',
 };
