@@ -16,7 +16,7 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { AlertDelivery, EmailSink, WecomSink, type AlertRecord } from '../../agent/operations/alerts/index.js';
-import { freePort } from '../support/free-port.js';
+import { alertingAgentYaml } from '../support/alerting-agent-yaml.js';
 import { readMail, type ReceivedMail } from '../support/mime-text.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
@@ -111,18 +111,9 @@ describe('alerts to WeCom, DingTalk, Feishu and email', () => {
     const configFile = join(dir.path, 'agent.yaml');
     writeFileSync(
       configFile,
-      `hospital: { id: robot-hospital }
-dataDir: ./agent-data
-http: { listen: "127.0.0.1:0" }
-sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:0" }]
-relays: [{ name: cloud, address: "127.0.0.1:${await freePort()}", secret: "robot-secret-0123456789", allowPlaintext: true, connectTimeoutMs: 500 }]
-feeds: [{ name: clinical, relay: cloud, streams: [adt] }]
-replication: { backoff: { initialMs: 200, maxMs: 500 } }
-alerts:
-  linkLostAfter: 1s
-  settleAfter: 2s
-  quietPeriods: { lis: 2s }
-  wecom: { url: "http://127.0.0.1:${wecom.port}/cgi-bin/webhook/send?key=wecom-key-693a91" }
+      await alertingAgentYaml(
+        'robot-hospital',
+        `  wecom: { url: "http://127.0.0.1:${wecom.port}/cgi-bin/webhook/send?key=wecom-key-693a91" }
   dingtalk: { url: "http://127.0.0.1:${dingtalk.port}/robot/send?access_token=ding-token-5c1f", secretFile: dingtalk.secret, atMobiles: ["13800000000"] }
   feishu: { url: "http://127.0.0.1:${feishu.port}/open-apis/bot/v2/hook/feishu-hook-77e2", secretFile: feishu.secret }
   email:
@@ -132,8 +123,8 @@ alerts:
     username: wardline@hospital.example
     passwordFile: smtp.password
     from: "Wardline <wardline@hospital.example>"
-    to: [xxk-duty@hospital.example, it-oncall@hospital.example]
-`,
+    to: [xxk-duty@hospital.example, it-oncall@hospital.example]`,
+      ),
     );
     agent = await startAgent(configFile, { logger: pino({ level: 'silent' }) });
   });

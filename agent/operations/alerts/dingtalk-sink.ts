@@ -7,25 +7,20 @@
 // or keyword, 300001 bad token, 130101 too many messages: at most 20 a minute).
 import { createHmac } from 'node:crypto';
 import type { AlertRecord } from './alert.js';
-import type { AlertSink } from './alert-sink.js';
 import type { AlertLanguage } from './alerts-config.js';
 import { alertNotice, noticeMarkdown, noticeText, type NoticeSender } from './alert-notice.js';
-import { JsonPoster } from './json-poster.js';
+import type { JsonPostRequest } from './json-poster.js';
 import { errcodeRefusal } from './robot-answer.js';
+import { RobotSink, type RobotSinkOptions } from './robot-sink.js';
 
-export interface DingtalkSinkOptions {
+export interface DingtalkSinkOptions extends RobotSinkOptions {
   url: string;
   /** The signing secret ("SEC…"); undefined for a robot secured by keywords or IP range. */
   secret?: string;
   msgtype: 'markdown' | 'text';
   atMobiles: readonly string[];
   language: AlertLanguage;
-  timeoutMs: number;
-  attempts: number;
   agent: NoticeSender;
-  /** ms since the epoch, for the signature; default Date.now. */
-  clock?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The body DingTalk documents for each msgtype. */
@@ -47,23 +42,16 @@ export function dingtalkSignedUrl(url: string, secret: string | undefined, times
   return signed.toString();
 }
 
-export class DingtalkSink implements AlertSink {
+export class DingtalkSink extends RobotSink {
   readonly name = 'dingtalk';
-  private readonly poster: JsonPoster;
-  private readonly clock: () => number;
 
   constructor(private readonly options: DingtalkSinkOptions) {
-    this.clock = options.clock ?? Date.now;
-    this.poster = new JsonPoster({ timeoutMs: options.timeoutMs, attempts: options.attempts, ...(options.sleep ? { sleep: options.sleep } : {}) });
+    super(options);
   }
 
-  async deliver(alert: AlertRecord): Promise<void> {
+  protected request(alert: AlertRecord): JsonPostRequest {
     const body = dingtalkBody(alert, this.options);
-    await this.poster.post({ url: () => dingtalkSignedUrl(this.options.url, this.options.secret, this.clock()), body: () => body, check: errcodeRefusal });
-  }
-
-  async close(): Promise<void> {
-    this.poster.close();
+    return { url: () => dingtalkSignedUrl(this.options.url, this.options.secret, this.clock()), body: () => body, check: errcodeRefusal };
   }
 }
 

@@ -7,24 +7,19 @@
 // (19021 bad signature, 19024 keyword missing, 11232 too many messages).
 import { createHmac } from 'node:crypto';
 import type { AlertRecord } from './alert.js';
-import type { AlertSink } from './alert-sink.js';
 import type { AlertLanguage } from './alerts-config.js';
 import { alertNotice, noticeText, type NoticeSender } from './alert-notice.js';
-import { JsonPoster } from './json-poster.js';
+import type { JsonPostRequest } from './json-poster.js';
 import { feishuRefusal } from './robot-answer.js';
+import { RobotSink, type RobotSinkOptions } from './robot-sink.js';
 
-export interface FeishuSinkOptions {
+export interface FeishuSinkOptions extends RobotSinkOptions {
   url: string;
   /** The signature secret; undefined for a bot without 签名校验. */
   secret?: string;
   msgtype: 'text' | 'post';
   language: AlertLanguage;
-  timeoutMs: number;
-  attempts: number;
   agent: NoticeSender;
-  /** ms since the epoch, for the signature; default Date.now. */
-  clock?: () => number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 type FeishuTextTag = { tag: 'text'; text: string };
@@ -39,32 +34,22 @@ export function feishuSign(timestampSeconds: number, secret: string): string {
   return createHmac('sha256', `${timestampSeconds}\n${secret}`).update('').digest('base64');
 }
 
-export class FeishuSink implements AlertSink {
+export class FeishuSink extends RobotSink {
   readonly name = 'feishu';
-  private readonly poster: JsonPoster;
-  private readonly clock: () => number;
 
   constructor(private readonly options: FeishuSinkOptions) {
-    this.clock = options.clock ?? Date.now;
-    this.poster = new JsonPoster({ timeoutMs: options.timeoutMs, attempts: options.attempts, ...(options.sleep ? { sleep: options.sleep } : {}) });
+    super(options);
   }
 
-  async deliver(alert: AlertRecord): Promise<void> {
+  protected request(alert: AlertRecord): JsonPostRequest {
     const message = feishuBody(alert, this.options);
     const secret = this.options.secret;
-    await this.poster.post({
-      url: () => this.options.url,
-      body: () => {
-        if (secret === undefined) return message;
-        const seconds = Math.floor(this.clock() / 1000);
-        return { timestamp: String(seconds), sign: feishuSign(seconds, secret), ...message };
-      },
-      check: feishuRefusal,
-    });
-  }
-
-  async close(): Promise<void> {
-    this.poster.close();
+    const body = () => {
+      if (secret === undefined) return message;
+      const seconds = Math.floor(this.clock() / 1000);
+      return { timestamp: String(seconds), sign: feishuSign(seconds, secret), ...message };
+    };
+    return { url: () => this.options.url, body, check: feishuRefusal };
   }
 }
 

@@ -3,26 +3,23 @@
 // {"msgtype":"text"}. The robot answers HTTP 200 with {"errcode":0} or a
 // refusal (errcode 93000 bad key, 45009 too many messages: at most 20 a minute).
 import type { AlertRecord } from './alert.js';
-import type { AlertSink } from './alert-sink.js';
 import type { AlertLanguage } from './alerts-config.js';
 import { alertNotice, noticeMarkdown, noticeText, truncateUtf8, type NoticeSender } from './alert-notice.js';
-import { JsonPoster } from './json-poster.js';
+import type { JsonPostRequest } from './json-poster.js';
 import { errcodeRefusal } from './robot-answer.js';
+import { RobotSink, type RobotSinkOptions } from './robot-sink.js';
 
 /** WeCom's limits on content, in UTF-8 bytes. */
 export const WECOM_MAX_MARKDOWN_BYTES = 4096;
 export const WECOM_MAX_TEXT_BYTES = 2048;
 
-export interface WecomSinkOptions {
+export interface WecomSinkOptions extends RobotSinkOptions {
   url: string;
   msgtype: 'markdown' | 'text';
   /** With msgtype text: mobile numbers to @, or "@all". */
   mentionMobiles: readonly string[];
   language: AlertLanguage;
-  timeoutMs: number;
-  attempts: number;
   agent: NoticeSender;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** The body WeCom documents for each msgtype. */
@@ -30,21 +27,16 @@ export type WecomBody =
   | { msgtype: 'markdown'; markdown: { content: string } }
   | { msgtype: 'text'; text: { content: string; mentioned_mobile_list?: string[] } };
 
-export class WecomSink implements AlertSink {
+export class WecomSink extends RobotSink {
   readonly name = 'wecom';
-  private readonly poster: JsonPoster;
 
   constructor(private readonly options: WecomSinkOptions) {
-    this.poster = new JsonPoster({ timeoutMs: options.timeoutMs, attempts: options.attempts, ...(options.sleep ? { sleep: options.sleep } : {}) });
+    super(options);
   }
 
-  async deliver(alert: AlertRecord): Promise<void> {
+  protected request(alert: AlertRecord): JsonPostRequest {
     const body = wecomBody(alert, this.options);
-    await this.poster.post({ url: () => this.options.url, body: () => body, check: errcodeRefusal });
-  }
-
-  async close(): Promise<void> {
-    this.poster.close();
+    return { url: () => this.options.url, body: () => body, check: errcodeRefusal };
   }
 }
 
