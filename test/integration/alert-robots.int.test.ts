@@ -9,12 +9,13 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../cloud-relay/index.js';
 import { AlertDelivery, EmailSink, WecomSink, type AlertRecord } from '../../agent/operations/alerts/index.js';
 import { alertingAgentYaml } from '../support/alerting-agent-yaml.js';
 import { readMail, type ReceivedMail } from '../support/mime-text.js';
@@ -243,6 +244,44 @@ describe('a robot or mail server that keeps refusing', () => {
       await delivery.close();
     } finally {
       wecom.server.close();
+    }
+  });
+
+  it('upgrades with STARTTLS, verifying the server against the configured CA, before logging in', async () => {
+    const pki = makeTempDir('wardline-smtp-pki-');
+    await createCertificateAuthority(join(pki.path, 'ca'));
+    await issueServerCertificate(join(pki.path, 'ca'), join(pki.path, 'mail'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    const received: { secure: boolean; user: unknown; mail: ReceivedMail }[] = [];
+    const server = new SMTPServer({
+      key: readFileSync(join(pki.path, 'mail', 'server.key')),
+      cert: readFileSync(join(pki.path, 'mail', 'server.crt')),
+      // Login only after the upgrade (smtp-server's default): a client that skipped STARTTLS could not log in.
+      authMethods: ['PLAIN', 'LOGIN'],
+      logger: false,
+      onAuth: (auth, _session, callback) => callback(auth.password === 'p' ? null : new Error('535 bad login'), { user: auth.username }),
+      onData(stream, session, callback) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          received.push({ secure: session.secure, user: session.user, mail: readMail(Buffer.concat(chunks).toString('utf8')) });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.server.address() as AddressInfo).port;
+      const ca = readFileSync(join(pki.path, 'ca', 'ca.crt'), 'utf8');
+      const sink = new EmailSink({ host: '127.0.0.1', port, security: 'starttls', ca, auth: { user: 'u', pass: 'p' }, from: 'a@h.example', to: ['b@h.example'], subjectPrefix: '[Wardline]', language: 'en', timeoutMs: 5_000, attempts: 1, agent });
+      await sink.deliver(alert);
+      expect(received).toHaveLength(1);
+      expect(received[0]).toMatchObject({ secure: true, user: 'u' });
+      expect(received[0]!.mail.headers.get('subject')).toBe('[Wardline] [WARNING] Feed lag: clinical');
+      expect(received[0]!.mail.text).toMatch(/^\[WARNING\] Feed lag: clinical\nfeed clinical is 12 min behind \(threshold 5 min\)\nHospital: h1\n/);
+      await sink.close();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      pki.remove();
     }
   });
 
