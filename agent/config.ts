@@ -16,7 +16,7 @@ import type { RelayLinkTls } from './replication/index.js';
 import { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials } from './replication/index.js';
 import { BandwidthConfigSchema, DEFAULT_FEED_CLASS } from './bandwidth/index.js';
 import { DiskConfigSchema } from './health/index.js';
-import { AlertsConfigSchema, unknownAlertNames } from './operations/alerts/index.js';
+import { AlertsConfigSchema, loadAlertSecrets, unknownAlertNames, type AlertSecrets } from './operations/alerts/index.js';
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/index.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/index.js';
 import { AllowedHostsSchema } from './http/index.js';
@@ -131,6 +131,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   secretFileWarnings: string[];
   /** http.clients with their tokens read, and what anonymous requests get. */
   localAppCredentials: LocalAppCredentials;
+  /** The alert sinks' secret files, read. */
+  alertSecrets: AlertSecrets;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -156,5 +158,6 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   const adminCredentials = loadAdminCredentials(config.http.admin, at, file, secrets);
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);
   const localAppCredentials = loadLocalAppCredentials(config.http, at, file, secrets);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, secretFileWarnings: secrets.warnings };
+  const alertSecrets = loadAlertSecrets(config.alerts, at, file, secrets);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, alertSecrets, secretFileWarnings: secrets.warnings };
 }

@@ -1,5 +1,5 @@
 // The operations side of the agent's composition root, in its own file so
-// main.ts stays a list of parts: alerts (evaluator, store, webhook, syslog),
+// main.ts stays a list of parts: alerts (evaluator, store, sinks),
 // the dashboard (host sampler, history, link timeline, live hub, page routes),
 // the login, readiness, and their metrics. Everything here is built from the
 // config main.ts read and from the running parts it hands over.
@@ -14,10 +14,8 @@ import {
   AlertMonitor,
   AlertStore,
   DEFAULT_RECENT_ALERTS,
+  alertSinks,
   lagThresholdSeconds,
-  SYSLOG_FACILITIES,
-  SyslogSink,
-  WebhookSink,
   type AlertsStatus,
 } from './alerts/index.js';
 import {
@@ -90,15 +88,8 @@ export function createOperations(options: OperationsOptions): Operations {
   const store = new AlertStore(db);
   const deliveries: AlertDelivery[] = [];
   const alertLog = log.child({ part: 'alerts' });
-  if (config.alerts.webhook) {
-    const w = config.alerts.webhook;
-    deliveries.push(new AlertDelivery(new WebhookSink({ url: w.url, timeoutMs: w.timeoutMs, attempts: w.attempts, headers: w.headers, agent: { hospital: config.hospital.id, agentId: options.agentId } }), alertLog, clock));
-  }
-  if (config.alerts.syslog) {
-    const s = config.alerts.syslog;
-    const header = { facility: SYSLOG_FACILITIES[s.facility], hostname: s.hostname ?? hostname(), appName: s.appName, procId: String(process.pid) };
-    deliveries.push(new AlertDelivery(new SyslogSink({ host: s.host, port: s.port, header }), alertLog, clock));
-  }
+  const sinks = alertSinks({ alerts: config.alerts, secrets: config.alertSecrets, agent: { hospital: config.hospital.id, agentId: options.agentId }, hostname: hostname(), pid: process.pid });
+  for (const sink of sinks) deliveries.push(new AlertDelivery(sink, alertLog, clock));
   const monitor = new AlertMonitor({
     evaluator: new AlertEvaluator({ config: config.alerts, watchingSinceMs: options.startedAtMs, restoredLevels: store.lastLevels() }),
     store,

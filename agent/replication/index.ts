@@ -5,6 +5,7 @@ export { Replicator, type ReplicatorStatus } from './replicator.js';
 export { GrpcRelayTransport } from './grpc-relay-transport.js';
 export type { FeedControlAnswer, FeedControlRequest } from './relay-transport.js';
 export type { MarkIncident } from './feed-window.js';
+export { LINK_ERROR_KINDS, linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 export { LINK_STATES, type LinkStateMachine } from './link-state.js';
 export { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './relay-link-tls.js';
 export { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';

@@ -36,6 +36,7 @@ import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
+import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 
@@ -102,6 +103,8 @@ export interface ReplicatorStatus {
   /** When the link last stopped streaming, across every retry since (ms since the epoch); null while streaming. */
   downSinceMs: number | null;
   lastError: string | null;
+  /** What kind of failure lastError is, for readers of other languages; null with no error. */
+  lastErrorKind: LinkErrorKind | null;
   relayId: string | null;
   reconnects: number;
   nextAttemptAtMs: number | null;
@@ -266,6 +269,7 @@ export class Replicator {
       sinceMs: this.link.since,
       downSinceMs: this.link.downSinceMs,
       lastError: this.link.lastError ?? null,
+      lastErrorKind: this.link.lastError === undefined ? null : linkErrorKind(this.link.lastError),
       relayId: this.relayId,
       reconnects: this.reconnects,
       nextAttemptAtMs: this.link.state === 'backoff' ? this.nextAttemptAtMs : null,

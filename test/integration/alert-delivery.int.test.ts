@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentStatus } from '../../agent/operations/agent-status.js';
 import type { WebhookBody } from '../../agent/operations/alerts/index.js';
 import { startAgent, type RunningAgent } from '../../agent/main.js';
-import { freePort } from '../support/free-port.js';
+import { alertingAgentYaml } from '../support/alerting-agent-yaml.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
@@ -45,20 +45,11 @@ describe('alert delivery', () => {
     configFile = join(dir.path, 'agent.yaml');
     writeFileSync(
       configFile,
-      `hospital: { id: alert-hospital }
-dataDir: ./agent-data
-http: { listen: "127.0.0.1:0" }
-sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:0" }]
-relays: [{ name: cloud, address: "127.0.0.1:${await freePort()}", secret: "alert-secret-0123456789", allowPlaintext: true, connectTimeoutMs: 500 }]
-feeds: [{ name: clinical, relay: cloud, streams: [adt] }]
-replication: { backoff: { initialMs: 200, maxMs: 500 } }
-alerts:
-  linkLostAfter: 1s
-  settleAfter: 2s
-  quietPeriods: { lis: 2s }
-  webhook: { url: "http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hooks/wardline?token=abc", headers: { x-hook-secret: s3cret } }
-  syslog: { host: 127.0.0.1, port: ${(syslog.address() as AddressInfo).port}, facility: local3, hostname: gateway-01 }
-`,
+      await alertingAgentYaml(
+        'alert-hospital',
+        `  webhook: { url: "http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hooks/wardline?token=abc", headers: { x-hook-secret: s3cret } }
+  syslog: { host: 127.0.0.1, port: ${(syslog.address() as AddressInfo).port}, facility: local3, hostname: gateway-01 }`,
+      ),
     );
     agent = await startAgent(configFile, { logger: pino({ level: 'silent' }) });
   });

@@ -9,7 +9,7 @@ import { DebouncedLevel, type DebounceTimes, type LevelChange } from './debounce
 
 /** The part of GET /v1/status the alerts read (AgentStatus satisfies it). */
 export interface AlertInputs {
-  links: readonly { relay: string; state: string; sinceMs: number; lastError: string | null }[];
+  links: readonly { relay: string; state: string; sinceMs: number; lastError: string | null; /** replication's LinkErrorKind, for the translated texts. */ lastErrorKind?: string | null }[];
   feeds: readonly {
     feed: string;
     lagSeconds: number;
@@ -113,7 +113,7 @@ export class AlertEvaluator {
         this.conditions.get(alertKey('link', link.relay))?.forgetPendingRise();
       }
       const change = this.observe('link', link.relay, observed, nowMs, { raiseAfterMs: this.config.linkLostAfter, clearAfterMs: settle });
-      if (change) alerts.push(this.record('link', link.relay, change, null, null, { state: link.state, sinceMs: link.sinceMs, lastError: link.lastError }));
+      if (change) alerts.push(this.record('link', link.relay, change, null, null, { state: link.state, sinceMs: link.sinceMs, lastError: link.lastError, ...(link.lastErrorKind ? { lastErrorKind: link.lastErrorKind } : {}) }));
     }
 
     for (const feed of inputs.feeds) {

@@ -1,6 +1,10 @@
-// The English line each alert carries (logs, webhook, syslog). The dashboard
-// words alerts itself, in the reader's language, from the record's fields.
+// The line each alert carries: English in the record (logs, webhook, syslog),
+// English or Chinese for the robots and email (alerts.<sink>.language). The
+// dashboard words alerts itself, in the reader's language, from the record's
+// fields. The Chinese words are the dashboard's (client/i18n.js): 推送 feed,
+// 中继 relay, 来源 source, 本地数据日志 the journal.
 import type { AlertRule } from './alert.js';
+import type { AlertLanguage } from './alerts-config.js';
 
 /** "45 s", "12 min", "3.5 h", "2.1 days". */
 export function formatAlertDuration(seconds: number): string {
@@ -9,6 +13,34 @@ export function formatAlertDuration(seconds: number): string {
   if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
   return `${(seconds / 86_400).toFixed(1)} days`;
 }
+
+/** "45 秒", "12 分钟", "3.5 小时", "2.1 天". */
+export function formatAlertDurationZh(seconds: number): string {
+  if (seconds < 120) return `${Math.round(seconds)} 秒`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} 分钟`;
+  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} 小时`;
+  return `${(seconds / 86_400).toFixed(1)} 天`;
+}
+
+/** The link states in Chinese, as the dashboard says them. */
+export const LINK_STATE_ZH: Readonly<Record<string, string>> = {
+  streaming: '传输中', connecting: '连接中', backoff: '等待重试', offline: '离线', paused: '已暂停', closed: '网关已停止',
+};
+
+/** replication's LinkErrorKind in Chinese, as the dashboard says them. */
+export const LINK_ERROR_KIND_ZH: Readonly<Record<string, string>> = {
+  refused: '连接被拒绝（中继未在该端口监听）',
+  timeout: '连接超时',
+  unreachable: '网络不可达',
+  dns: '域名无法解析',
+  reset: '连接被中断',
+  tls: 'TLS 证书或握手失败',
+  rejected: '中继拒绝了本网关（密钥或注册）',
+  protocol: '协议不兼容',
+  'connect-failed': '无法连接中继',
+  stopped: '网关停止或人工重连',
+  other: '其他错误',
+};
 
 export interface AlertTextInput {
   rule: AlertRule;
@@ -20,7 +52,12 @@ export interface AlertTextInput {
   details: Record<string, string | number | null>;
 }
 
-export function alertMessage(a: AlertTextInput): string {
+/** The alert's line in `language` (default English, the record's own). */
+export function alertMessage(a: AlertTextInput, language: AlertLanguage = 'en'): string {
+  return language === 'zh' ? alertMessageZh(a) : alertMessageEn(a);
+}
+
+function alertMessageEn(a: AlertTextInput): string {
   const value = a.value ?? 0;
   const threshold = a.threshold ?? 0;
   switch (a.rule) {
@@ -55,5 +92,47 @@ export function alertMessage(a: AlertTextInput): string {
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`
         : `source ${a.subject} silent for ${formatAlertDuration(value)} (quiet period ${formatAlertDuration(threshold)})`;
+  }
+}
+
+function alertMessageZh(a: AlertTextInput): string {
+  const d = formatAlertDurationZh;
+  const value = a.value ?? 0;
+  const threshold = a.threshold ?? 0;
+  switch (a.rule) {
+    case 'link': {
+      if (a.level === 0) return `与中继 ${a.subject} 的连接已恢复`;
+      const state = typeof a.details.state === 'string' ? (LINK_STATE_ZH[a.details.state] ?? a.details.state) : '未在传输';
+      const kind = typeof a.details.lastErrorKind === 'string' ? LINK_ERROR_KIND_ZH[a.details.lastErrorKind] : undefined;
+      // The English text stays beside the kind: it is what the relay's operator and the logs say.
+      const error = a.details.lastError ? `；最近错误：${kind ? `${kind}（${a.details.lastError}）` : a.details.lastError}` : '';
+      return `与中继 ${a.subject} 的连接中断：${state}${error}`;
+    }
+    case 'lag':
+      return a.level === 0
+        ? `推送 ${a.subject} 已追平：延迟 ${d(value)}（阈值 ${d(threshold)}）`
+        : `推送 ${a.subject} 落后 ${d(value)}（阈值 ${d(threshold)}）`;
+    case 'backlog-age':
+      return a.level === 0
+        ? `推送 ${a.subject} 积压已消除：最早待发数据已等待 ${d(value)}`
+        : `推送 ${a.subject} 积压过久：最早待发数据已等待 ${d(value)}（阈值 ${d(threshold)}），${a.details.backlogEvents ?? 0} 条待发送`;
+    case 'disk': {
+      const state = a.level === 2 ? '严重不足' : a.level === 1 ? '警告' : '恢复正常';
+      const forecast = typeof a.details.forecastFullInSeconds === 'number' ? `；约 ${d(a.details.forecastFullInSeconds)} 后写满` : '';
+      const reason = a.details.reason ? `：${a.details.reason}` : `（已用 ${value.toFixed(1)}%）`;
+      return `数据目录 ${a.subject} 所在磁盘${state}${reason}${a.level > 0 ? forecast : ''}`;
+    }
+    case 'control-id-reused':
+      return a.level === 0
+        ? `HL7 发送方 ${a.subject} 不再重复使用控制号`
+        : `HL7 发送方 ${a.subject} 以控制号 ${a.details.controlId ?? '?'} 发送了内容不同的消息（已作为序号 ${a.details.seq ?? '?'} 记入本地数据日志；累计 ${value} 次）：可能是伪造消息，或发送方计数器被重置`;
+    case 'feed-integrity':
+      return a.level === 0
+        ? `推送 ${a.subject}：中继位置已与本地数据日志一致`
+        : `推送 ${a.subject} 已停止：中继记录到序号 ${a.details.relayMarkSeq}，超过本地数据日志末尾 ${a.details.journalHeadSeq}；其后的数据将被丢弃`;
+    case 'source-silent':
+      return a.level === 0
+        ? `来源 ${a.subject} 已恢复接收`
+        : `来源 ${a.subject} 已静默 ${d(value)}（静默阈值 ${d(threshold)}）`;
   }
 }

@@ -22,6 +22,16 @@ export const DEFAULT_WEBHOOK_TIMEOUT_MS = 5_000;
 /** Tries per alert for the webhook (the first and the retries). */
 export const DEFAULT_WEBHOOK_ATTEMPTS = 3;
 export const DEFAULT_SYSLOG_PORT = 514;
+/** A chat robot's POST not answered within this long counts as failed, in ms. */
+export const DEFAULT_ROBOT_TIMEOUT_MS = 5_000;
+/** Tries per alert for a chat robot (the first and the retries). */
+export const DEFAULT_ROBOT_ATTEMPTS = 3;
+/** The SMTP submission port (STARTTLS). */
+export const DEFAULT_SMTP_PORT = 587;
+/** An SMTP conversation that takes longer than this counts as failed, in ms. */
+export const DEFAULT_SMTP_TIMEOUT_MS = 30_000;
+/** Tries per alert for email. */
+export const DEFAULT_SMTP_ATTEMPTS = 3;
 export const DEFAULT_SYSLOG_APP_NAME = 'wardline';
 
 /** RFC 5424 facility names and their codes. */
@@ -59,6 +69,66 @@ const SyslogSchema = z.strictObject({
   hostname: z.string().regex(/^[!-~]{1,255}$/, 'expected printable ASCII without spaces').optional(),
 });
 
+/** The words robots and email use: Chinese by default, for the staff who read them. */
+const LanguageSchema = z.enum(['zh', 'en']).default('zh');
+const robotUrl = (host: string) => z.url({ protocol: /^https?$/, error: `expected an http:// or https:// URL (the robot's webhook address from ${host})` });
+const robotCommon = {
+  timeoutMs: durationSchema({ minMs: 100 }).default(DEFAULT_ROBOT_TIMEOUT_MS),
+  attempts: z.number().int().min(1).max(10).default(DEFAULT_ROBOT_ATTEMPTS),
+  language: LanguageSchema,
+};
+
+const WecomSchema = z.strictObject({
+  /** The group robot's webhook: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=… (the key is the secret). */
+  url: robotUrl('the group\'s robot settings'),
+  /** markdown (coloured, no @-mentions) or text (plain, can @ people by mobile number). */
+  msgtype: z.enum(['markdown', 'text']).default('markdown'),
+  /** Mobile numbers to @ with msgtype text; "@all" for everyone. */
+  mentionMobiles: z.array(z.string().min(1)).default([]),
+  ...robotCommon,
+});
+
+const DingtalkSchema = z.strictObject({
+  /** The custom robot's webhook: https://oapi.dingtalk.com/robot/send?access_token=… */
+  url: robotUrl('the robot\'s security settings'),
+  /** The robot's signing secret (加签, "SEC…"), in a file readable by the agent alone; without it the robot must use keywords or an IP range. */
+  secretFile: z.string().min(1).optional(),
+  msgtype: z.enum(['markdown', 'text']).default('markdown'),
+  /** Mobile numbers to @ in each alert. */
+  atMobiles: z.array(z.string().min(1)).default([]),
+  ...robotCommon,
+});
+
+const FeishuSchema = z.strictObject({
+  /** The custom bot's webhook: https://open.feishu.cn/open-apis/bot/v2/hook/… (Lark: open.larksuite.com). */
+  url: robotUrl('the bot\'s settings'),
+  /** The bot's signature secret (签名校验), in a file readable by the agent alone. */
+  secretFile: z.string().min(1).optional(),
+  /** text (plain) or post (rich text with a title). */
+  msgtype: z.enum(['text', 'post']).default('post'),
+  ...robotCommon,
+});
+
+const EmailSchema = z.strictObject({
+  /** The hospital's mail server. */
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(DEFAULT_SMTP_PORT),
+  /** starttls: plain connection upgraded and TLS required (port 587); tls: TLS from the first byte (port 465); none: only on a trusted local relay. */
+  security: z.enum(['starttls', 'tls', 'none']).default('starttls'),
+  /** A CA certificate (PEM) for a mail server with a hospital-internal certificate. */
+  caFile: z.string().min(1).optional(),
+  username: z.string().min(1).optional(),
+  /** The SMTP password, in a file readable by the agent alone; requires username. */
+  passwordFile: z.string().min(1).optional(),
+  from: z.string().min(3),
+  to: z.array(z.string().min(3)).min(1),
+  /** Put before every subject, so mail rules can sort alerts. */
+  subjectPrefix: z.string().default('[Wardline]'),
+  timeoutMs: durationSchema({ minMs: 1000 }).default(DEFAULT_SMTP_TIMEOUT_MS),
+  attempts: z.number().int().min(1).max(10).default(DEFAULT_SMTP_ATTEMPTS),
+  language: LanguageSchema,
+}).refine((e) => (e.passwordFile === undefined) === (e.username === undefined), { message: 'expected username and passwordFile together (or neither, for a relay that needs no login)', path: ['passwordFile'] });
+
 export const AlertsConfigSchema = z.strictObject({
   /** A link not streaming this long is reported lost. */
   linkLostAfter: durationSchema({ minMs: 0 }).default(DEFAULT_LINK_LOST_AFTER_MS),
@@ -77,11 +147,25 @@ export const AlertsConfigSchema = z.strictObject({
   retention: durationSchema({ minMs: 60_000 }).default(DEFAULT_ALERT_RETENTION_MS),
   webhook: WebhookSchema.optional(),
   syslog: SyslogSchema.optional(),
+  /** 企业微信 group robot. */
+  wecom: WecomSchema.optional(),
+  /** 钉钉 custom robot. */
+  dingtalk: DingtalkSchema.optional(),
+  /** 飞书 / Lark custom bot. */
+  feishu: FeishuSchema.optional(),
+  /** Email over SMTP. */
+  email: EmailSchema.optional(),
 });
 
 export type AlertsConfig = z.output<typeof AlertsConfigSchema>;
 export type WebhookConfig = z.output<typeof WebhookSchema>;
 export type SyslogConfig = z.output<typeof SyslogSchema>;
+export type WecomConfig = z.output<typeof WecomSchema>;
+export type DingtalkConfig = z.output<typeof DingtalkSchema>;
+export type FeishuConfig = z.output<typeof FeishuSchema>;
+export type EmailConfig = z.output<typeof EmailSchema>;
+/** The language of robot and email texts. */
+export type AlertLanguage = 'zh' | 'en';
 
 /** A config problem, as zod's superRefine takes it. */
 export interface AlertsConfigIssue {

@@ -2,7 +2,7 @@
 export { ALERT_RULES, alertKey, type AlertRecord, type AlertRule, type AlertSeverity, type AlertState } from './alert.js';
 export { DebouncedLevel, type DebounceTimes, type LevelChange } from './debounced-level.js';
 export { AlertEvaluator, controlIdReuseSubject, type ControlIdReuseInput, backlogAgeThresholdSeconds, feedLagExceeded, lagThresholdSeconds, type AlertEvaluatorOptions, type AlertInputs } from './alert-evaluator.js';
-export { alertMessage, formatAlertDuration } from './alert-text.js';
+export { alertMessage, formatAlertDuration, formatAlertDurationZh } from './alert-text.js';
 export {
   AlertsConfigSchema,
   unknownAlertNames,
@@ -16,11 +16,23 @@ export {
   type AlertsConfig,
   type SyslogConfig,
   type WebhookConfig,
+  type WecomConfig,
+  type DingtalkConfig,
+  type FeishuConfig,
+  type EmailConfig,
+  type AlertLanguage,
 } from './alerts-config.js';
+export { loadAlertSecrets, type AlertSecrets } from './alert-secrets.js';
 export { AlertStore } from './alert-store.js';
 export type { AlertSink } from './alert-sink.js';
 export { AlertDelivery, MAX_QUEUED_ALERTS, type AlertDeliveryStatus } from './alert-delivery.js';
 export { WebhookSink, type WebhookBody, type WebhookSinkOptions } from './webhook-sink.js';
 export { SyslogSink, type SyslogSinkOptions } from './syslog-sink.js';
+export { WecomSink, wecomBody, type WecomBody, type WecomSinkOptions } from './wecom-sink.js';
+export { DingtalkSink, dingtalkBody, dingtalkSign, dingtalkSignedUrl, type DingtalkBody, type DingtalkSinkOptions } from './dingtalk-sink.js';
+export { FeishuSink, feishuBody, feishuSign, type FeishuBody, type FeishuSinkOptions } from './feishu-sink.js';
+export { EmailSink, emailMessage, type EmailSinkOptions } from './email-sink.js';
+export { alertNotice, noticeMarkdown, noticeText, type AlertNotice, type NoticeSender } from './alert-notice.js';
+export { alertSinks, type AlertSinksInputs } from './alert-sinks.js';
 export { formatSyslogMessage, syslogSeverity, MAX_SYSLOG_DATAGRAM_BYTES, SYSLOG_SD_ID, type SyslogHeader } from './syslog-format.js';
 export { AlertMonitor, DEFAULT_RECENT_ALERTS, DEFAULT_STATUS_RECENT_ALERTS, type AlertMonitorOptions, type AlertsStatus } from './alert-monitor.js';

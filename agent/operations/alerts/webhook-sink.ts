@@ -4,9 +4,7 @@
 import type { AlertRecord } from './alert.js';
 import type { AlertSink } from './alert-sink.js';
 import { DEFAULT_WEBHOOK_ATTEMPTS, DEFAULT_WEBHOOK_TIMEOUT_MS } from './alerts-config.js';
-
-/** Wait before the second try, in ms; doubled for each further try. */
-export const WEBHOOK_RETRY_DELAY_MS = 1_000;
+import { JsonPoster } from './json-poster.js';
 
 export interface WebhookSinkOptions {
   url: string;
@@ -31,11 +29,14 @@ export interface WebhookBody {
 
 export class WebhookSink implements AlertSink {
   readonly name = 'webhook';
-  private readonly sleep: (ms: number) => Promise<void>;
-  private closed = false;
+  private readonly poster: JsonPoster;
 
   constructor(private readonly options: WebhookSinkOptions) {
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
+    this.poster = new JsonPoster({
+      timeoutMs: options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS,
+      attempts: options.attempts ?? DEFAULT_WEBHOOK_ATTEMPTS,
+      ...(options.sleep ? { sleep: options.sleep } : {}),
+    });
   }
 
   async deliver(alert: AlertRecord): Promise<void> {
@@ -45,36 +46,10 @@ export class WebhookSink implements AlertSink {
       agentId: this.options.agent.agentId,
       alert: { ...alert, at: new Date(alert.atMs).toISOString() },
     };
-    const attempts = this.options.attempts ?? DEFAULT_WEBHOOK_ATTEMPTS;
-    let lastError: Error | undefined;
-    for (let attempt = 0; attempt < attempts && !this.closed; attempt++) {
-      if (attempt > 0) await this.sleep(WEBHOOK_RETRY_DELAY_MS * 2 ** (attempt - 1));
-      try {
-        const response = await fetch(this.options.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json; charset=utf-8', ...this.options.headers },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS),
-        });
-        await response.arrayBuffer().catch(() => undefined);
-        if (response.ok) return;
-        lastError = new Error(`HTTP ${response.status} from ${redact(this.options.url)}`);
-        // A 4xx other than 408/429 will not get better by asking again.
-        if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
-      } catch (error) {
-        lastError = new Error(`${redact(this.options.url)}: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    throw lastError ?? new Error('webhook closed');
+    await this.poster.post({ url: () => this.options.url, body: () => body, ...(this.options.headers ? { headers: this.options.headers } : {}) });
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.poster.close();
   }
-}
-
-/** The URL without credentials or query (which may hold a token), for messages. */
-function redact(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
 }

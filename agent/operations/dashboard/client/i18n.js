@@ -143,6 +143,47 @@ const EN = {
   'alert.feed-integrity.resolved': 'Feed {subject}: the relay\'s mark is consistent again',
   'alert.control-id-reused.firing': 'HL7 sender {subject} reused a control id for a message with different content ({value} so far): journaled, not dropped',
   'alert.control-id-reused.resolved': 'No more reused HL7 control ids from {subject}',
+  // Words for values the agent sends as stable codes (class names, ledger
+  // types, source kinds and states, link error kinds): the code is shown
+  // when a value has no entry here (a hospital's own class name).
+  'class.clinical': 'clinical',
+  'class.standard': 'standard',
+  'class.bulk': 'bulk',
+  'source.kind.mllp': 'MLLP',
+  'source.kind.http': 'HTTP',
+  'linkError.refused': 'connection refused (nothing listens on the relay\'s port)',
+  'linkError.timeout': 'no answer in time',
+  'linkError.unreachable': 'network unreachable',
+  'linkError.dns': 'host name not found',
+  'linkError.reset': 'connection dropped',
+  'linkError.tls': 'TLS certificate or handshake failed',
+  'linkError.rejected': 'the relay refused this agent (secret or enrolment)',
+  'linkError.protocol': 'protocol mismatch',
+  'linkError.connect-failed': 'cannot connect to the relay',
+  'linkError.stopped': 'agent stopping or reconnect requested',
+  'linkError.other': 'error',
+  'linkError.detail': '{kind}: {detail}',
+  'ledger.type.batch': 'sent',
+  'ledger.type.pause': 'paused',
+  'ledger.type.resume': 'resumed',
+  'ledger.type.revoke': 'revoked',
+  'ledger.type.reenable': 're-enabled',
+  'ledger.type.relay-revoked': 'revoked at the relay',
+  'ledger.type.relay-reinstated': 're-enabled at the relay',
+  'ledger.type.revoked': 'revoked (relay confirmed)',
+  'ledger.type.reinstated': 're-enabled (relay confirmed)',
+  'ledger.type.policy-change': 'policy changed',
+  'ledger.type.key-rotation': 'key rotated',
+  'ledger.type.reconnect': 'reconnect',
+  'ledger.field.relay': 'relay',
+  'ledger.field.reason': 'reason',
+  'ledger.field.origin': 'by',
+  'ledger.field.fromVersion': 'from version',
+  'ledger.field.toVersion': 'to version',
+  'ledger.field.sentSeq': 'sent seq',
+  'ledger.field.ackedSeq': 'acknowledged seq',
+  'ledger.field.inFlight': 'in flight',
+  'ledger.field.relays': 'relays',
   'ledger.head': 'Head #{index} {hash}',
   'ledger.records': '{count} records, kept at least {days} days',
   'ledger.index': '#',
@@ -247,7 +288,7 @@ const ZH = {
   'section.host': '主机',
   'section.bandwidth': '带宽',
   'section.alerts': '告警',
-  'section.ledger': '出院数据台账',
+  'section.ledger': '数据外发台账',
   'link.online': '在线',
   'link.offline': '离线',
   'link.since': '自 {time}（{ago}）',
@@ -317,7 +358,7 @@ const ZH = {
   'host.free': '剩余 {free}，共 {total}',
   'host.fullIn': '约 {duration} 后写满',
   'host.notGrowing': '未在增长',
-  'host.journal': '日志 {size}，{rows} 条',
+  'host.journal': '本地数据日志 {size}，{rows} 条',
   'host.cpu': 'CPU',
   'host.cores': '{cores} 核，负载 {load}',
   'host.memory': '内存',
@@ -359,10 +400,49 @@ const ZH = {
   'alert.disk.resolved': '磁盘空间恢复正常',
   'alert.source-silent.firing': '来源 {subject} 已静默 {value}（阈值 {threshold}）',
   'alert.source-silent.resolved': '来源 {subject} 已恢复接收',
-  'alert.feed-integrity.firing': '推送 {subject} 已停止：中继记录的位置超过本地日志末尾',
-  'alert.feed-integrity.resolved': '推送 {subject}：中继位置已与本地日志一致',
+  'alert.feed-integrity.firing': '推送 {subject} 已停止：中继记录的位置超过本地数据日志末尾',
+  'alert.feed-integrity.resolved': '推送 {subject}：中继位置已与本地数据日志一致',
   'alert.control-id-reused.firing': 'HL7 发送方 {subject} 以相同控制号发送了内容不同的消息（累计 {value} 次）：已作为新消息记录，未丢弃',
   'alert.control-id-reused.resolved': 'HL7 发送方 {subject} 不再重复使用控制号',
+  // 代码值的中文（优先级、台账类型、来源类型和状态、连接错误类型）：无对应条目时显示代码本身。
+  'class.clinical': '临床',
+  'class.standard': '标准',
+  'class.bulk': '批量',
+  'source.kind.mllp': 'MLLP',
+  'source.kind.http': 'HTTP',
+  'linkError.refused': '连接被拒绝（中继未在该端口监听）',
+  'linkError.timeout': '连接超时',
+  'linkError.unreachable': '网络不可达',
+  'linkError.dns': '域名无法解析',
+  'linkError.reset': '连接被中断',
+  'linkError.tls': 'TLS 证书或握手失败',
+  'linkError.rejected': '中继拒绝了本网关（密钥或注册）',
+  'linkError.protocol': '协议不兼容',
+  'linkError.connect-failed': '无法连接中继',
+  'linkError.stopped': '网关停止或人工重连',
+  'linkError.other': '错误',
+  'linkError.detail': '{kind}：{detail}',
+  'ledger.type.batch': '外发',
+  'ledger.type.pause': '暂停',
+  'ledger.type.resume': '恢复',
+  'ledger.type.revoke': '撤销',
+  'ledger.type.reenable': '重新启用',
+  'ledger.type.relay-revoked': '中继端撤销',
+  'ledger.type.relay-reinstated': '中继端重新启用',
+  'ledger.type.revoked': '已撤销（中继确认）',
+  'ledger.type.reinstated': '已重新启用（中继确认）',
+  'ledger.type.policy-change': '策略变更',
+  'ledger.type.key-rotation': '密钥轮换',
+  'ledger.type.reconnect': '重新连接',
+  'ledger.field.relay': '中继',
+  'ledger.field.reason': '原因',
+  'ledger.field.origin': '操作来源',
+  'ledger.field.fromVersion': '原版本',
+  'ledger.field.toVersion': '新版本',
+  'ledger.field.sentSeq': '已发送序号',
+  'ledger.field.ackedSeq': '已确认序号',
+  'ledger.field.inFlight': '在途',
+  'ledger.field.relays': '中继',
   'ledger.head': '链头 #{index} {hash}',
   'ledger.records': '共 {count} 条记录，至少保留 {days} 天',
   'ledger.index': '#',
@@ -442,7 +522,8 @@ const ZH = {
   'host.journalHeld': '本地数据日志 {size}，{events}',
 };
 
-const DICTIONARIES = { en: EN, zh: ZH };
+/** Exported for the test that both languages have the same keys. */
+export const DICTIONARIES = { en: EN, zh: ZH };
 const STORAGE_KEY = 'wardline.lang';
 
 /** The language in use: ?lang=, then the last choice, then the browser's. */
@@ -483,4 +564,17 @@ export function t(key, vars = {}) {
 /** Whether the current language has a string for `key` (for keys built from data). */
 export function has(key) {
   return key in EN;
+}
+
+/** The word for a code the agent sends (`word('class', 'clinical')`), or the code itself when it has none. */
+export function word(prefix, code) {
+  if (code === null || code === undefined) return '';
+  return has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : String(code);
+}
+
+/** The link's last error: its kind in words, then the agent's English text. */
+export function linkErrorText(link) {
+  if (!link.lastError) return t('link.none');
+  if (!link.lastErrorKind || !has(`linkError.${link.lastErrorKind}`)) return link.lastError;
+  return t('linkError.detail', { kind: t(`linkError.${link.lastErrorKind}`), detail: link.lastError });
 }

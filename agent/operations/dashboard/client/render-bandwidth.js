@@ -2,7 +2,7 @@
 // timetable windows in force and the whole schedule, and classes held back.
 import { fill, h } from './dom.js';
 import { bitRate, bytes, clock, count, fromNow } from './format.js';
-import { t } from './i18n.js';
+import { t, word } from './i18n.js';
 
 function row(label, ...value) {
   return h('div', { class: 'kv' }, h('span', { class: 'label' }, label), h('span', {}, ...value));
@@ -32,9 +32,9 @@ export function renderBandwidth(panel, view) {
     box,
     row(t('bandwidth.limit'), h('span', { class: 'big', dataset: { figure: 'bandwidth.limit', value: String(b.rateLimitBytesPerSecond ?? '') } }, b.rateLimitBytesPerSecond === null ? t('bandwidth.unlimited') : bitRate(b.rateLimitBytesPerSecond))),
     row(t('bandwidth.inFlight'), `${bytes(b.inFlightBytes)} / ${bytes(b.maxInFlightBytes)} · ${t('bandwidth.waiting', { count: count(b.waitingBatches) })}`),
-    row(t('bandwidth.classes'), b.classes.join(' › ')),
+    row(t('bandwidth.classes'), b.classes.map((c) => word('class', c)).join(' › ')),
     row(t('bandwidth.windows'), b.windowsInForce.length ? b.windowsInForce.join(', ') : t('bandwidth.none')),
-    ...b.blockedClasses.map((c) => h('div', { class: 'kv warn-text' }, t('bandwidth.blocked', { class: c, reason: b.blockedReasons[c] ?? '' }))),
+    ...b.blockedClasses.map((c) => h('div', { class: 'kv warn-text' }, t('bandwidth.blocked', { class: word('class', c), reason: b.blockedReasons[c] ?? '' }))),
     row(t('bandwidth.next'), b.nextChange ? `${clock(b.nextChange.atMs, nowMs)} (${fromNow(b.nextChange.atMs, nowMs)}) ${b.nextChange.description}` : t('bandwidth.none')),
     windows.length === 0
       ? h('p', { class: 'muted' }, t('bandwidth.noSchedule'))
@@ -57,7 +57,7 @@ export function renderBandwidth(panel, view) {
                   {},
                   [
                     w.rateBytesPerSecond !== undefined ? t('bandwidth.effect.rate', { rate: w.rateBytesPerSecond === null ? t('bandwidth.unlimited') : bitRate(w.rateBytesPerSecond) }) : null,
-                    w.classRule ? t(w.classRule.allow ? 'bandwidth.effect.allow' : 'bandwidth.effect.deny', { classes: w.classRule.classes.join(', ') }) : null,
+                    w.classRule ? t(w.classRule.allow ? 'bandwidth.effect.allow' : 'bandwidth.effect.deny', { classes: w.classRule.classes.map((c) => word('class', c)).join(', ') }) : null,
                   ]
                     .filter(Boolean)
                     .join('; '),

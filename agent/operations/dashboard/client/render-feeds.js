@@ -5,7 +5,7 @@ import { pauseFeed, resumeFeed } from './admin-actions.js';
 import { backlogChart, throughputChart } from './charts.js';
 import { figure, h, keyed, setFigure, setText } from './dom.js';
 import { bitRate, bytes, count, duration } from './format.js';
-import { t } from './i18n.js';
+import { t, word } from './i18n.js';
 
 /** feed -> { backlog, throughput } chart handles */
 const charts = new Map();
@@ -80,7 +80,7 @@ export function renderFeeds(container, view) {
       card.classList.toggle('is-lagging', lagExceeded(feed));
       card.dataset.paused = String(paused);
       setText(q('relay'), t('feed.relay', { relay: feed.relay }));
-      setText(q('class'), feed.class ? t('feed.class', { class: feed.class }) : '');
+      setText(q('class'), feed.class ? t('feed.class', { class: word('class', feed.class) }) : '');
       setText(q('paused'), paused ? t('feed.paused') : '');
       q('paused').hidden = !paused;
       setText(q('blocked'), feed.blocked ? t('feed.blocked', { reason: feed.blocked }) : '');

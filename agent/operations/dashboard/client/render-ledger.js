@@ -3,7 +3,7 @@
 // carries a ledger.
 import { fill, h } from './dom.js';
 import { bytes, clock, count } from './format.js';
-import { t } from './i18n.js';
+import { t, word } from './i18n.js';
 
 /** Newest records shown; the whole ledger is for `wardline audit export`. */
 const SHOWN = 12;
@@ -16,7 +16,7 @@ function what(record) {
   }
   return Object.entries(d)
     .filter(([, v]) => typeof v !== 'object')
-    .map(([k, v]) => `${k}: ${v}`)
+    .map(([k, v]) => `${word('ledger.field', k)}: ${v}`)
     .join(', ');
 }
 
@@ -34,7 +34,7 @@ export function renderLedger(panel, view) {
   fill(
     panel.querySelector('tbody'),
     ...(ledger.recent ?? []).slice(0, SHOWN).map((r) =>
-      h('tr', {}, h('td', { class: 'num' }, count(r.index)), h('td', {}, clock(r.atMs, view.nowMs)), h('td', {}, r.type), h('td', {}, r.feed ?? '—'), h('td', {}, what(r)), h('td', { class: 'mono' }, `${String(r.hash).slice(0, 12)}…`)),
+      h('tr', {}, h('td', { class: 'num' }, count(r.index)), h('td', {}, clock(r.atMs, view.nowMs)), h('td', { dataset: { type: r.type } }, word('ledger.type', r.type)), h('td', {}, r.feed ?? '—'), h('td', {}, what(r)), h('td', { class: 'mono' }, `${String(r.hash).slice(0, 12)}…`)),
     ),
   );
   fill(panel.querySelector('thead tr'), ...['ledger.index', 'ledger.time', 'ledger.type', 'ledger.feed', 'ledger.what', 'ledger.hash'].map((k) => h('th', {}, t(k))));

@@ -3,7 +3,7 @@
 import { reconnectNow } from './admin-actions.js';
 import { figure, h, keyed, setFigure, setText } from './dom.js';
 import { ago, clock, count, duration, fromNow } from './format.js';
-import { t } from './i18n.js';
+import { linkErrorText, t } from './i18n.js';
 import { HOUR_MS } from './timeline.js';
 
 /** States in which the relay receives what the agent sends. */
@@ -60,7 +60,8 @@ export function renderLinks(container, view) {
       const since = online ? link.sinceMs : downSinceMs(link, status);
       setText(q('since'), t(online ? 'link.since' : 'link.downSince', { time: clock(since, nowMs), ago: ago(since, nowMs), duration: duration((nowMs - since) / 1000) }));
       setText(q('error-label'), `${t('link.lastError')}:`);
-      setText(q('error'), link.lastError ?? t('link.none'));
+      setText(q('error'), linkErrorText(link));
+      q('error').title = link.lastError ?? '';
       setText(q('reconnects-label'), `${t('link.reconnects')}:`);
       setFigure(card.querySelector(`[data-figure="link.${link.relay}.reconnects"]`), link.reconnects, count(link.reconnects));
       setText(q('next'), link.nextAttemptAtMs ? `${t('link.nextAttempt')}: ${fromNow(link.nextAttemptAtMs, nowMs)}` : '');

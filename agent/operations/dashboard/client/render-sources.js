@@ -4,7 +4,7 @@
 // hint only (it raises no alert).
 import { figure, fill, h, keyed, setFigure, setText } from './dom.js';
 import { ago, count, duration } from './format.js';
-import { has, t } from './i18n.js';
+import { t, word } from './i18n.js';
 
 /** A hint for sources with no alerts.quietPeriods entry, in seconds. */
 export const UNCONFIGURED_QUIET_SECONDS = 30 * 60;
@@ -51,8 +51,8 @@ export function renderSources(panel, view) {
       row.classList.toggle('is-silent', silent);
       row.classList.toggle('is-quiet', hinted);
       row.dataset.silent = String(silent);
-      setText(q('where'), [source.kind, source.listen].filter(Boolean).join(' '));
-      setText(q('state'), has(`source.state.${source.state}`) ? t(`source.state.${source.state}`) : source.state);
+      setText(q('where'), [word('source.kind', source.kind), source.listen].filter(Boolean).join(' '));
+      setText(q('state'), word('source.state', source.state));
       setFigure(row.querySelector(`[data-figure="source.${n}.received"]`), source.received, count(source.received));
       setFigure(row.querySelector(`[data-figure="source.${n}.acknowledged"]`), source.acknowledged, count(source.acknowledged));
       setFigure(row.querySelector(`[data-figure="source.${n}.rejected"]`), source.rejected, count(source.rejected));
