@@ -10,6 +10,8 @@ export interface InstallCommandOptions {
   dryRun?: boolean;
   force?: boolean;
   skipRelayCheck?: boolean;
+  /** false with --no-systemctl. */
+  systemctl?: boolean;
 }
 
 /** The package root: this file runs from dist/cli/. */
@@ -32,6 +34,7 @@ export async function installCommand(options: InstallCommandOptions): Promise<nu
     packageRoot: packageRoot(),
     nodePath: process.execPath,
     ...(options.skipRelayCheck ? { skipRelayCheck: true } : {}),
+    ...(options.systemctl === false ? { noSystemctl: true } : {}),
     print: (line) => process.stdout.write(`${line}\n`),
   });
   return result.ok ? 0 : 1;

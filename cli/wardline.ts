@@ -21,6 +21,7 @@ import { runUntilSignal } from './run-until-signal.js';
 import { CLOSED_PIPE_EXIT_CODE, exitQuietlyOnClosedPipe } from './closed-pipe.js';
 import { installCommand } from './install-command.js';
 import { uninstallCommand } from './uninstall-command.js';
+import { agentCheckConfigCommand } from './agent-check-config-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
 
 exitQuietlyOnClosedPipe();
@@ -88,6 +89,11 @@ agent
       await runUntilSignal(() => running.stop());
     }),
   );
+agent
+  .command('check-config')
+  .description('check the config as `agent start` would (keys, secret files, certificates) and start nothing; exit 78 naming key, value and file when it is wrong')
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .action((options: { config: string }) => run(() => agentCheckConfigCommand(options)));
 agent
   .command('status')
   .description("print the agent's links, feeds, sources and alerts; exit 1 if a link is down or a feed lags past its threshold, 2 if the agent is unreachable")
@@ -181,14 +187,16 @@ program
   .option('--dry-run', 'print the preflight table and the plan; write nothing', false)
   .option('--force', 'install even when a preflight check fails', false)
   .option('--skip-relay-check', 'do not try to reach the relay during preflight', false)
-  .action((options: { root: string; nonInteractive: boolean; answers?: string; dryRun: boolean; force: boolean; skipRelayCheck: boolean }) => run(() => installCommand(options)));
+  .option('--no-systemctl', 'write the unit but run no systemctl (no systemd here: a container, an image build)')
+  .action((options: { root: string; nonInteractive: boolean; answers?: string; dryRun: boolean; force: boolean; skipRelayCheck: boolean; systemctl: boolean }) => run(() => installCommand(options)));
 program
   .command('uninstall')
   .description('remove the service and the program; keep config, keys, data and the egress ledger unless --purge')
   .option('--root <dir>', 'the prefix install used', '/')
   .option('--purge', 'also delete config, secrets, keys, data and the egress ledger', false)
   .option('--dry-run', 'say what would be removed; remove nothing', false)
-  .action((options: { root: string; purge: boolean; dryRun: boolean }) => run(() => uninstallCommand(options)));
+  .option('--no-systemctl', 'run no systemctl (no systemd here)')
+  .action((options: { root: string; purge: boolean; dryRun: boolean; systemctl: boolean }) => run(() => uninstallCommand(options)));
 
 const keys = program.command('keys').description("the hospital-held pseudonym and encryption keys (keys.dir in agent.yaml)");
 keys

@@ -16,6 +16,10 @@ export interface AgentConfigInput {
   relay: RelayCredentials;
   /** The admin password hash file, when a dashboard password was given. */
   adminPasswordFile?: string;
+  /** The admin API token file (the CLI on this host reads it through the launcher). */
+  adminTokenFile?: string;
+  /** Feeds sent without a policy: said in the file, next to them. */
+  feedsWithoutPolicy?: readonly string[];
   /** The dashboard's HTTPS certificate and key; absent = plain HTTP. */
   httpTls?: { certFile: string; keyFile: string };
 }
@@ -48,8 +52,9 @@ export function renderAgentConfig(input: AgentConfigInput): string {
   if (answers.http.hostNames.length > 0) {
     lines.push('  # Names browsers use (besides IP addresses and localhost); any other Host header is refused.', `  allowedHosts: [${answers.http.hostNames.map(q).join(', ')}]`);
   }
-  if (input.adminPasswordFile) {
-    lines.push('  # The dashboard login: the scrypt hash of the admin password (mode 0600).', `  admin: { passwordFile: ${q(input.adminPasswordFile)} }`);
+  if (input.adminPasswordFile || input.adminTokenFile) {
+    const admin = [input.adminPasswordFile ? `passwordFile: ${q(input.adminPasswordFile)}` : '', input.adminTokenFile ? `tokenFile: ${q(input.adminTokenFile)}` : ''].filter(Boolean).join(', ');
+    lines.push('  # The dashboard login (the scrypt hash of the admin password) and the admin token `wardline agent status` uses (both mode 0600).', `  admin: { ${admin} }`);
   }
   lines.push('', '# HL7 v2 over MLLP from the HIS/LIS/RIS.');
   if (answers.sources.length === 0) lines.push('sources: []');
@@ -68,7 +73,11 @@ export function renderAgentConfig(input: AgentConfigInput): string {
     if (relay.caFile) lines.push(`    tls: { caFile: ${q(relay.caFile)} }`);
     else lines.push('    # No TLS: local development only — patient data would cross the network in clear.', '    allowPlaintext: true');
   }
-  lines.push('', '# Feeds: named projections of streams sent to the relay. A stream in no feed never leaves.', 'feeds:');
+  lines.push('', '# Feeds: named projections of streams sent to the relay. A stream in no feed never leaves.');
+  if (input.feedsWithoutPolicy && input.feedsWithoutPolicy.length > 0) {
+    lines.push(`# WARNING: ${input.feedsWithoutPolicy.join(', ')} ha${input.feedsWithoutPolicy.length === 1 ? 's' : 've'} no policy: identifiers (MRN, names, phone numbers) leave in clear.`, '# Add policy: (README, "Policies") to hash, mask or drop them; the pseudonym keys below are made for it.');
+  }
+  lines.push('feeds:');
   for (const f of answers.feeds) lines.push(`  - { name: ${q(f.name)}, relay: ${q(answers.relay.name)}, streams: [${f.streams.map(q).join(', ')}] }`);
   lines.push(
     '',

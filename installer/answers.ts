@@ -34,6 +34,15 @@ const RelayAnswersSchema = z
     }
   });
 
+/** A dashboard on these hosts is reachable only from this machine; any other listen needs a login. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/** Whether a dashboard listening on listen (host:port) is reachable from other machines. */
+export function listensBeyondLoopback(listen: string): boolean {
+  const host = parseHostPort(listen)?.host;
+  return host === undefined || !(LOOPBACK_HOSTS.has(host) || host.startsWith('127.'));
+}
+
 export const InstallAnswersSchema = z.strictObject({
   hospital: z.strictObject({ id: name, name: z.string().default('') }),
   relay: RelayAnswersSchema,
@@ -61,6 +70,11 @@ export const InstallAnswersSchema = z.strictObject({
     .prefault({}),
   /** The agent's log level. */
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+}).superRefine((a, ctx) => {
+  // The dashboard shows patient data and pauses feeds: on the LAN it needs a login.
+  if (a.admin === undefined && listensBeyondLoopback(a.http.listen)) {
+    ctx.addIssue({ code: 'custom', path: ['admin', 'passwordFile'], message: `http.listen "${a.http.listen}" opens the dashboard to the network: give admin.passwordFile (the admin password), or listen on 127.0.0.1` });
+  }
 });
 export type InstallAnswers = z.output<typeof InstallAnswersSchema>;
 

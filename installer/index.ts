@@ -6,5 +6,7 @@ export { installLayout, SERVICE_USER, UNIT_NAME, type InstallLayout } from './in
 export { evaluatePreflight, preflightFailed, renderPreflightTable, requiredDiskBytes, type PreflightCheck, type SystemFacts } from './preflight.js';
 export { realSystemProbe, type SystemProbe, type ProbeRequest } from './system-probe.js';
 export { renderSystemdUnit } from './systemd-unit.js';
-export { askInstallAnswers } from './interactive-answers.js';
+export { askInstallAnswers, InstallQuestionsEndedError } from './interactive-answers.js';
+export { copyProgram, installProgram, productionPackagePaths } from './program-copy.js';
+export { renderLauncher } from './installer.js';
 export { EnrolmentFailedError } from './errors.js';

@@ -1,7 +1,7 @@
 // Where everything goes, under a root prefix (`/` on a real server, a temporary
 // directory in tests). Config in /etc/wardline, data in /var/lib/wardline, the
 // unit in /etc/systemd/system, the program under /opt/wardline; logs go to journald.
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 export const SERVICE_USER = 'wardline';
 export const UNIT_NAME = 'wardline-agent.service';
@@ -17,8 +17,12 @@ export interface InstallLayout {
   dataDir: string;
   unitFile: string;
   programDir: string;
-  /** A symlink to the installed package; the unit runs it. */
+  /** A symlink to the installed version's directory (<programDir>/<version>); the unit runs it. */
   programLink: string;
+  /** A symlink to the version current replaced, for a rollback. */
+  previousLink: string;
+  /** The admin API token (mode 0600): the agent's http.admin.tokenFile, read by the launcher for the CLI. */
+  adminTokenFile: string;
   manifestFile: string;
   launcher: string;
 }
@@ -37,7 +41,15 @@ export function installLayout(root: string): InstallLayout {
     unitFile: join(root, 'etc/systemd/system', UNIT_NAME),
     programDir,
     programLink: join(programDir, 'current'),
+    previousLink: join(programDir, 'previous'),
+    adminTokenFile: join(configDir, 'secrets/admin-token'),
     manifestFile: join(programDir, 'install.json'),
     launcher: join(root, 'usr/local/bin/wardline'),
   };
+}
+
+/** A path under root as the installed system sees it (root removed): what config files, the unit and the launcher name. */
+export function systemPath(root: string, path: string): string {
+  const rel = relative(root, path);
+  return rel === '' ? '/' : `/${rel}`;
 }

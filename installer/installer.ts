@@ -1,13 +1,14 @@
 // `wardline install`: preflight, service user, directories, secrets, enrolment,
-// config, program link and the systemd unit — as a plan of steps, so --dry-run
-// prints exactly what a real run would do. Re-running upgrades in place: config,
-// secrets, certificates, keys and data that exist are kept; the program link and
-// the unit are replaced.
+// config, program copy and the systemd unit — as a plan of steps, so --dry-run
+// prints exactly what a real run would do. Every step checks before it acts, so
+// re-running upgrades in place: config, secrets, certificates, keys and data that
+// exist are kept; a new program copy is switched in and the unit rewritten.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
-import { join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { hashPassword, KEY_KINDS, readKeyringManifest, rotateKey } from '../agent/index.js';
 import { createCertificateAuthority, issueServerCertificate } from '../cloud-relay/index.js';
 import { parseHostPort } from '../runtime/index.js';
@@ -15,8 +16,10 @@ import { WARDLINE_VERSION } from '../protocol/index.js';
 import { renderAgentConfig, validateAgentConfigText, type RelayCredentials } from './agent-config-file.js';
 import type { InstallAnswers } from './answers.js';
 import { enrolWithRelay } from './enrolment-client.js';
-import { installLayout, SERVICE_USER, UNIT_NAME, type InstallLayout } from './install-layout.js';
+import { installLayout, SERVICE_USER, systemPath, UNIT_NAME, type InstallLayout } from './install-layout.js';
 import { evaluatePreflight, preflightFailed, renderPreflightTable, type PreflightCheck } from './preflight.js';
+import { installProgram, makeReadableByAll } from './program-copy.js';
+import { installChecks, serviceUserExists, type SystemdState } from './install-checks.js';
 import { renderSystemdUnit } from './systemd-unit.js';
 import type { SystemProbe } from './system-probe.js';
 
@@ -34,6 +37,10 @@ export interface InstallOptions {
   nodePath: string;
   /** Skip the relay reachability check (it is a warning at most). */
   skipRelayCheck?: boolean;
+  /** Write the unit but run no systemctl (no systemd on this machine: a container, an image build). */
+  noSystemctl?: boolean;
+  /** Whether systemd runs here; default: looked up (/run/systemd/system and `systemctl --version`). */
+  systemd?: SystemdState;
   print: (line: string) => void;
 }
 
@@ -62,7 +69,10 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     listens: [a.http.listen, ...a.sources.map((s) => s.listen)],
     ...(o.skipRelayCheck ? {} : { relayAddress: a.relay.address }),
   });
-  let checks = evaluatePreflight(facts, { dailyBytes: a.volume.dailyBytes, retentionDays: a.volume.retentionDays });
+  let checks = [
+    ...evaluatePreflight(facts, { dailyBytes: a.volume.dailyBytes, retentionDays: a.volume.retentionDays }),
+    ...installChecks({ layout, onSystem, noSystemctl: o.noSystemctl ?? false, packageRoot: o.packageRoot, feeds: upgrade ? [] : a.feeds, ...(o.systemd ? { systemd: o.systemd } : {}) }),
+  ];
   // On an upgrade the running agent holds its own ports.
   if (upgrade) checks = checks.map((c) => (c.name.startsWith('port ') && c.status === 'fail' ? { ...c, status: 'warn', detail: `${c.detail} (probably the running agent)` } : c));
   o.print(`Preflight (${upgrade ? 'upgrade' : 'new install'} under ${o.root}):\n${renderPreflightTable(checks)}`);
@@ -74,8 +84,13 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
   const steps: Step[] = [];
   const run = (cmd: string, args: string[]): Step =>
     onSystem ? { describe: `run: ${cmd} ${args.join(' ')}`, run: () => void execFileSync(cmd, args, { stdio: 'inherit' }) } : { describe: `would run on a real root: ${cmd} ${args.join(' ')}` };
+  const systemctl = (args: string[]): Step =>
+    onSystem && o.noSystemctl ? { describe: `not run (--no-systemctl): systemctl ${args.join(' ')}` } : run('systemctl', args);
+  // Paths as the installed system sees them: what agent.yaml, the unit and the launcher name.
+  const sys = (p: string) => systemPath(o.root, p);
 
-  steps.push(run('useradd', ['--system', '--no-create-home', '--home-dir', '/var/lib/wardline', '--shell', '/usr/sbin/nologin', '--user-group', SERVICE_USER]));
+  if (serviceUserExists(o.root, onSystem)) steps.push({ describe: `keep the service user ${SERVICE_USER} (it exists)` });
+  else steps.push(run('useradd', ['--system', '--no-create-home', '--home-dir', '/var/lib/wardline', '--shell', '/usr/sbin/nologin', '--user-group', SERVICE_USER]));
   for (const [dir, mode] of [
     [layout.configDir, 0o750],
     [layout.secretsDir, 0o700],
@@ -86,7 +101,7 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     [join(layout.root, 'etc/systemd/system'), 0o755],
     [join(layout.root, 'usr/local/bin'), 0o755],
   ] as const) {
-    if (!existsSync(dir)) steps.push({ describe: `create ${dir} (mode ${mode.toString(8)})`, run: () => void mkdirSync(dir, { recursive: true, mode }) });
+    if (!existsSync(dir)) steps.push({ describe: `create ${dir} (mode ${mode.toString(8)})`, run: () => createDirectory(dir, mode) });
   }
 
   // Relay credentials.
@@ -144,6 +159,15 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     }
   }
 
+  // The admin token: the agent's http.admin.tokenFile, and what the launcher hands the CLI on this host (as root).
+  if (existsSync(layout.adminTokenFile)) steps.push({ describe: `keep the admin token ${layout.adminTokenFile}` });
+  else {
+    steps.push({
+      describe: `create the admin token ${layout.adminTokenFile} (0600; \`wardline agent status\` on this host reads it)`,
+      run: () => writeFileSync(layout.adminTokenFile, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 }),
+    });
+  }
+
   // An upgrade keeps the config: HTTPS is turned on for new installs, and an old config without it is pointed out.
   const httpTls = upgrade ? undefined : dashboardTlsSteps(a, layout, steps);
   if (upgrade && !keptConfigHasHttpTls(layout.configFile)) {
@@ -152,41 +176,63 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
 
   if (upgrade) steps.push({ describe: `keep the config ${layout.configFile}` });
   else {
-    const text = renderAgentConfig({ answers: a, layout, relay, ...(adminPasswordFile ? { adminPasswordFile } : {}), ...(httpTls ? { httpTls } : {}) });
+    const text = renderAgentConfig({
+      answers: a,
+      layout: installLayout('/'),
+      relay: relativeCredentials(relay, sys),
+      ...(adminPasswordFile ? { adminPasswordFile: sys(adminPasswordFile) } : {}),
+      adminTokenFile: sys(layout.adminTokenFile),
+      feedsWithoutPolicy: a.feeds.map((f) => f.name),
+      ...(httpTls ? { httpTls: { certFile: sys(httpTls.certFile), keyFile: sys(httpTls.keyFile) } } : {}),
+    });
     validateAgentConfigText(text, layout.configFile); // before anything is written
     steps.push({ describe: `write the config ${layout.configFile} (validated with the agent's schema)`, run: () => writeFileSync(layout.configFile, text, { mode: 0o640 }) });
   }
 
-  // The program: a link to the installed package, and a launcher.
+  // The program: a self-contained copy under /opt/wardline/<version>, switched in atomically, and a launcher.
+  const programDir = join(layout.programDir, WARDLINE_VERSION);
   steps.push({
-    describe: `link ${layout.programLink} -> ${o.packageRoot} (wardline ${WARDLINE_VERSION}) and write ${layout.launcher}`,
+    describe: `copy the program (dist, production node_modules with the native SQLite module) from ${o.packageRoot} to ${programDir}, then switch ${layout.programLink} to it (the version it replaces stays as ${layout.previousLink})`,
     run: () => {
-      rmSync(layout.programLink, { force: true });
-      symlinkSync(o.packageRoot, layout.programLink, 'dir');
-      writeFileSync(layout.manifestFile, `${JSON.stringify({ version: WARDLINE_VERSION, installedAt: new Date().toISOString(), packageRoot: o.packageRoot }, null, 2)}\n`);
-      writeFileSync(layout.launcher, `#!/bin/sh\nexec ${o.nodePath} ${join(layout.programLink, 'dist/cli/wardline.js')} "$@"\n`, { mode: 0o755 });
+      const result = installProgram({ programDir: layout.programDir, packageRoot: o.packageRoot, version: WARDLINE_VERSION, nodePath: o.nodePath });
+      makeReadableByAll(result.versionDir);
+      writeFileSync(layout.manifestFile, `${JSON.stringify({ version: WARDLINE_VERSION, installedAt: new Date().toISOString(), from: o.packageRoot, previous: result.previous ?? null }, null, 2)}\n`);
     },
   });
+  const cliPath = `${sys(layout.programLink)}/dist/cli/wardline.js`;
+  steps.push({ describe: `write the launcher ${layout.launcher} (runs ${cliPath})`, run: () => writeFileSync(layout.launcher, renderLauncher(o.nodePath, cliPath, sys(layout.adminTokenFile), sys(join(layout.tlsDir, 'dashboard-ca/ca.crt'))), { mode: 0o755 }) });
 
   // The unit names the paths as the service sees them (relative to the root).
-  const systemPath = (p: string) => `/${relative(o.root, p)}`;
-  const unit = renderSystemdUnit({ nodePath: o.nodePath, cliPath: `${systemPath(layout.programLink)}/dist/cli/wardline.js`, configFile: systemPath(layout.configFile), user: SERVICE_USER });
+  const unit = renderSystemdUnit({ nodePath: o.nodePath, cliPath, configFile: sys(layout.configFile), user: SERVICE_USER });
   steps.push({ describe: `write the systemd unit ${layout.unitFile}`, run: () => writeFileSync(layout.unitFile, unit, { mode: 0o644 }) });
 
   steps.push(run('chown', ['-R', `${SERVICE_USER}:${SERVICE_USER}`, layout.configDir, layout.dataDir]));
-  steps.push(run('systemctl', ['daemon-reload']));
-  steps.push(run('systemctl', upgrade ? ['restart', UNIT_NAME] : ['enable', '--now', UNIT_NAME]));
+  steps.push(systemctl(['daemon-reload']));
+  steps.push(systemctl(upgrade ? ['restart', UNIT_NAME] : ['enable', '--now', UNIT_NAME]));
 
   const plan = steps.map((s) => s.describe);
   if (o.dryRun) {
     o.print(`Dry run: nothing written. Would:\n${plan.map((p) => `  - ${p}`).join('\n')}`);
     return { ok: true, upgrade, checks, plan, layout };
   }
+  const done: string[] = [];
   for (const step of steps) {
-    await step.run?.();
+    try {
+      await step.run?.();
+    } catch (error) {
+      // Say exactly what is left: every step checks before it acts, so the same command resumes.
+      o.print(`  ✗ ${step.describe}\n    failed: ${(error as Error).message.trim()}`);
+      o.print(done.length === 0 ? 'Nothing was changed.' : `Left in place (a re-run keeps these and continues; \`wardline uninstall --purge\` removes them):\n${done.map((d) => `  - ${d}`).join('\n')}`);
+      o.print(`Not done:\n${steps.slice(steps.indexOf(step)).map((s) => `  - ${s.describe}`).join('\n')}`);
+      return { ok: false, upgrade, checks, plan, layout };
+    }
+    if (step.run) done.push(step.describe);
     o.print(`  ✓ ${step.describe}`);
   }
   o.print(upgrade ? 'Upgraded in place: config, secrets, keys and data were kept.' : `Installed. Config: ${layout.configFile}`);
+  if (onSystem && o.noSystemctl) o.print(`systemctl was not run (--no-systemctl): when systemd runs, \`systemctl daemon-reload && systemctl ${upgrade ? 'restart' : 'enable --now'} ${UNIT_NAME}\`.`);
+  const scheme = existsSync(join(layout.tlsDir, 'dashboard/server.crt')) ? 'https' : 'http';
+  o.print(`Check it: wardline agent status --url ${scheme}://127.0.0.1:${parseHostPort(a.http.listen)!.port}`);
   return { ok: true, upgrade, checks, plan, layout };
 }
 
@@ -237,4 +283,30 @@ function keptConfigHasHttpTls(configFile: string): boolean {
   } catch {
     return false; // the agent will say what is wrong with it at start
   }
+}
+
+/** Creates dir with mode; missing parents get 0755, and directories that exist keep their modes (etc/, var/ of a --root). */
+function createDirectory(dir: string, mode: number): void {
+  const parent = dirname(dir);
+  if (!existsSync(parent)) createDirectory(parent, 0o755);
+  mkdirSync(dir, { mode });
+}
+
+function relativeCredentials(relay: RelayCredentials, sys: (p: string) => string): RelayCredentials {
+  if (relay.kind === 'mtls') return { kind: 'mtls', caFile: sys(relay.caFile), certFile: sys(relay.certFile), keyFile: sys(relay.keyFile) };
+  return { kind: 'secret', secretFile: sys(relay.secretFile), ...(relay.caFile ? { caFile: sys(relay.caFile) } : {}) };
+}
+
+/**
+ * /usr/local/bin/wardline: the installed CLI. Run as root on this host it passes
+ * the agent's admin token and trusts the dashboard's own CA, so `wardline agent
+ * status` works without --token; an explicit WARDLINE_ADMIN_TOKEN wins.
+ */
+export function renderLauncher(nodePath: string, cliPath: string, tokenFile: string, dashboardCaFile: string): string {
+  return `#!/bin/sh
+# Wardline CLI — written by \`wardline install\`; runs the installed copy (/opt/wardline/current).
+if [ -z "$WARDLINE_ADMIN_TOKEN" ] && [ -r ${tokenFile} ]; then WARDLINE_ADMIN_TOKEN=$(cat ${tokenFile}); export WARDLINE_ADMIN_TOKEN; fi
+if [ -z "$NODE_EXTRA_CA_CERTS" ] && [ -r ${dashboardCaFile} ]; then NODE_EXTRA_CA_CERTS=${dashboardCaFile}; export NODE_EXTRA_CA_CERTS; fi
+exec ${nodePath} ${cliPath} "$@"
+`;
 }

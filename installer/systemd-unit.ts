@@ -7,7 +7,7 @@ export const DEFAULT_TIMEOUT_STOP_SEC = 30;
 export interface UnitOptions {
   /** Absolute node binary. */
   nodePath: string;
-  /** Absolute path of dist/cli/wardline.js as installed. */
+  /** Absolute path of dist/cli/wardline.js as installed (under /opt/wardline/current, never a clone). */
   cliPath: string;
   /** Absolute path of agent.yaml as the service sees it. */
   configFile: string;
@@ -27,9 +27,13 @@ Wants=network-online.target
 Type=simple
 User=${o.user}
 Group=${o.user}
+# A config error is reported once (key, value and file in the journal) instead of a restart loop.
+ExecStartPre=${o.nodePath} ${o.cliPath} agent check-config --config ${o.configFile}
 ExecStart=${o.nodePath} ${o.cliPath} agent start --config ${o.configFile}
 Restart=always
 RestartSec=2
+# 78 (EX_CONFIG): the config is wrong; restarting cannot fix it, the operator must.
+RestartPreventExitStatus=78
 # The agent stops its sources, flushes and closes SQLite on SIGTERM.
 KillSignal=SIGTERM
 TimeoutStopSec=${o.timeoutStopSec ?? DEFAULT_TIMEOUT_STOP_SEC}

@@ -9,7 +9,7 @@ export interface UninstallResult {
   kept: string[];
 }
 
-export function uninstall(o: { root: string; purge: boolean; dryRun?: boolean; print: (line: string) => void }): UninstallResult {
+export function uninstall(o: { root: string; purge: boolean; dryRun?: boolean; noSystemctl?: boolean; print: (line: string) => void }): UninstallResult {
   const layout = installLayout(o.root);
   const onSystem = o.root === '/';
   const removed: string[] = [];
@@ -24,7 +24,8 @@ export function uninstall(o: { root: string; purge: boolean; dryRun?: boolean; p
       }
     }
   };
-  system('systemctl', ['disable', '--now', UNIT_NAME]);
+  const systemctl = (args: string[]) => (onSystem && o.noSystemctl ? o.print(`  not run (--no-systemctl): systemctl ${args.join(' ')}`) : system('systemctl', args));
+  systemctl(['disable', '--now', UNIT_NAME]);
   const remove = (path: string) => {
     if (!existsSync(path)) return;
     if (!o.dryRun) rmSync(path, { recursive: true, force: true });
@@ -33,7 +34,7 @@ export function uninstall(o: { root: string; purge: boolean; dryRun?: boolean; p
   remove(layout.unitFile);
   remove(layout.programDir);
   remove(layout.launcher);
-  system('systemctl', ['daemon-reload']);
+  systemctl(['daemon-reload']);
   if (o.purge) {
     remove(layout.configDir);
     remove(layout.dataDir);

@@ -62,6 +62,18 @@ async function sendHl7(port: number, controlId: string): Promise<string> {
   });
 }
 
+/**
+ * The installed agent.yaml names /etc/wardline and /var/lib/wardline as the
+ * installed system sees them; to run it from the prefix here, a copy with the
+ * prefix put in front (what a chroot would do; installer-real-root.int.test.ts runs one).
+ */
+function seenFromPrefix(root: string): string {
+  const file = join(root, 'etc/wardline/agent.seen-from-prefix.yaml');
+  const text = readFileSync(join(root, 'etc/wardline/agent.yaml'), 'utf8').replaceAll('"/etc/wardline/', `"${root}/etc/wardline/`).replaceAll('"/var/lib/wardline"', `"${root}/var/lib/wardline"`);
+  writeFileSync(file, text);
+  return file;
+}
+
 describe('wardline install into a temporary root', () => {
   it('enrols, installs, runs, replicates, upgrades and uninstalls', async () => {
     const { stdout: token } = await cli('relay', 'enrol-token', '--config', at('relay/relay.yaml'), '--hospital', 'h1', '--ttl', '1h');
@@ -86,16 +98,26 @@ logLevel: info
     expect(dry.stdout).toContain('Dry run: nothing written');
     expect(existsSync(root)).toBe(false);
 
+    // The prefix's etc/ and var/ exist (as in an image build): their modes stay as they were.
+    mkdirSync(join(root, 'etc'), { recursive: true, mode: 0o755 });
+    mkdirSync(join(root, 'var'), { mode: 0o755 });
     const first = await cli('install', '--root', root, '--non-interactive', '--answers', at('answers.yaml'));
     expect(first.stdout).toContain('would run on a real root: useradd --system');
+    for (const dir of ['etc', 'var', 'opt']) expect(statSync(join(root, dir)).mode & 0o777, dir).toBe(0o755);
     const etc = join(root, 'etc/wardline');
+    // Relocatable: the config and the launcher name the paths the installed system sees, never the prefix.
+    const written = readFileSync(join(etc, 'agent.yaml'), 'utf8');
+    expect(written).not.toContain(root);
+    expect(written).toContain('dataDir: "/var/lib/wardline"');
+    expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).not.toContain(root);
+    expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).toContain('exec ' + process.execPath + ' /opt/wardline/current/dist/cli/wardline.js "$@"');
     for (const secret of ['secrets/client.key', 'keys/keyring.json']) expect(statSync(join(etc, secret)).mode & 0o077).toBe(0);
     expect(readFileSync(join(root, 'etc/systemd/system/wardline-agent.service'), 'utf8')).toContain('ProtectSystem=strict');
 
-    const agent = new WardlineProcess(['agent', 'start', '--config', join(etc, 'agent.yaml')]);
+    const agent = new WardlineProcess(['agent', 'start', '--config', seenFromPrefix(root)]);
     try {
       // The installer turned HTTPS on, with a certificate from a CA of the agent's own.
-      expect(readFileSync(join(etc, 'agent.yaml'), 'utf8')).toMatch(/^ {2}tls: \{ certFile: ".*\/tls\/dashboard\/server\.crt", keyFile: ".*\/tls\/dashboard\/server\.key" \}$/m);
+      expect(readFileSync(join(etc, 'agent.yaml'), 'utf8')).toMatch(/^ {2}tls: \{ certFile: "\/etc\/wardline\/tls\/dashboard\/server\.crt", keyFile: "\/etc\/wardline\/tls\/dashboard\/server\.key" \}$/m);
       expect(statSync(join(etc, 'tls/dashboard/server.key')).mode & 0o077).toBe(0);
       await waitForHttps(`https://127.0.0.1:${httpPort}/healthz`, readFileSync(join(etc, 'tls/dashboard-ca/ca.crt'))).catch((error: Error) => {
         throw new Error(`${error.message}\n${agent.recentOutput}`);
@@ -159,6 +181,6 @@ admin: { passwordFile: ${at('admin-password')} }
     expect(keyring.keys.filter((k) => k.retiredAt === null).map((k) => k.kind).sort()).toEqual(['encryption', 'pseudonym']);
     // The written config loads with the agent's own loader (files read, password hash parsed).
     const { loadAgentConfig } = await import('../../agent/config.js');
-    expect(loadAgentConfig(join(etc, 'agent.yaml')).adminCredentials).not.toBeNull();
+    expect(loadAgentConfig(seenFromPrefix(root)).adminCredentials).not.toBeNull();
   }, 60_000);
 });

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { InstallAnswersSchema, evaluatePreflight, install, installLayout, preflightFailed, renderPreflightTable, renderSystemdUnit, requiredDiskBytes, type SystemFacts, type SystemProbe } from '../../installer/index.js';
 import { renderAgentConfig, validateAgentConfigText } from '../../installer/agent-config-file.js';
 import { portFree } from '../../installer/system-probe.js';
+import { installChecks, unreachableAncestor } from '../../installer/install-checks.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const GiB = 1024 ** 3;
@@ -17,6 +18,7 @@ const answers = InstallAnswersSchema.parse({
   hospital: { id: 'h1', name: 'Hospital' },
   relay: { address: 'relay.example:7443', secretFile: '/dev/null', allowPlaintext: true },
   sources: [{ name: 'lis', listen: '127.0.0.1:2575' }],
+  http: { listen: '127.0.0.1:8480' },
   feeds: [{ name: 'clinical', streams: ['adt'] }],
 });
 
@@ -74,6 +76,37 @@ describe('preflight', () => {
   });
 });
 
+describe('install checks', () => {
+  const layout = installLayout('/');
+  const base = { layout, packageRoot: '/nonexistent', feeds: [{ name: 'clinical', streams: ['adt'] }] };
+  it('refuses without systemd unless told to only write the unit', () => {
+    const down = { running: false, detail: 'systemd is not running here (no /run/systemd/system: a container or chroot?)' };
+    const refused = installChecks({ ...base, onSystem: true, noSystemctl: false, systemd: down });
+    expect(refused.find((c) => c.name === 'systemd')).toEqual({ name: 'systemd', status: 'fail', detail: `${down.detail}: the service cannot be started; install with --no-systemctl to only write the unit` });
+    expect(installChecks({ ...base, onSystem: true, noSystemctl: true, systemd: down }).find((c) => c.name === 'systemd')?.status).toBe('warn');
+    expect(installChecks({ ...base, onSystem: false, noSystemctl: false }).some((c) => c.name === 'systemd')).toBe(false);
+  });
+  it('fails when the service user could not reach the program, and warns of a feed without a policy', () => {
+    const temp = makeTempDir('wardline-reach-');
+    try {
+      const root = join(temp.path, 'root');
+      mkdirSync(join(root, 'opt'), { recursive: true, mode: 0o700 });
+      expect(unreachableAncestor(root, join(root, 'opt/wardline'))).toBe(join(root, 'opt'));
+      const checks = installChecks({ ...base, layout: installLayout(root), onSystem: false, noSystemctl: false });
+      expect(checks.find((c) => c.name === 'program path')).toMatchObject({ status: 'fail', detail: expect.stringContaining('(mode 700) stops the wardline user reaching') });
+      expect(checks.find((c) => c.name === 'package')?.status).toBe('fail');
+      expect(checks.find((c) => c.name === 'feed clinical')).toMatchObject({ status: 'warn', detail: expect.stringContaining('identifiers (MRN, names, phone numbers) in clear') });
+    } finally {
+      temp.remove();
+    }
+  });
+  it('requires an admin password when the dashboard listens beyond loopback', () => {
+    const parsed = InstallAnswersSchema.safeParse({ hospital: { id: 'h1' }, relay: { address: 'relay.example:7443', secretFile: '/dev/null', allowPlaintext: true }, feeds: [{ name: 'clinical', streams: ['adt'] }] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]).toMatchObject({ path: ['admin', 'passwordFile'], message: expect.stringContaining('http.listen "0.0.0.0:8480" opens the dashboard to the network') });
+  });
+});
+
 describe('rendered files', () => {
   it('writes a commented agent.yaml that the agent schema accepts', () => {
     const layout = installLayout('/');
@@ -83,7 +116,7 @@ describe('rendered files', () => {
   });
   const unit = renderSystemdUnit({ nodePath: process.execPath, cliPath: '/opt/wardline/current/dist/cli/wardline.js', configFile: '/etc/wardline/agent.yaml', user: 'wardline' });
   it('hardens the unit and leaves out MemoryDenyWriteExecute', () => {
-    for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'LockPersonality=yes', 'RestrictRealtime=yes', 'RestrictSUIDSGID=yes', 'SystemCallArchitectures=native', 'StateDirectory=wardline', 'ConfigurationDirectory=wardline', 'User=wardline', 'KillSignal=SIGTERM', 'TimeoutStopSec=30']) {
+    for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'PrivateDevices=yes', 'ProtectKernelTunables=yes', 'ProtectKernelModules=yes', 'ProtectKernelLogs=yes', 'ProtectControlGroups=yes', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX', 'LockPersonality=yes', 'RestrictRealtime=yes', 'RestrictSUIDSGID=yes', 'SystemCallArchitectures=native', 'StateDirectory=wardline', 'ConfigurationDirectory=wardline', 'User=wardline', 'KillSignal=SIGTERM', 'TimeoutStopSec=30', 'RestartPreventExitStatus=78', `ExecStartPre=${process.execPath} /opt/wardline/current/dist/cli/wardline.js agent check-config --config /etc/wardline/agent.yaml`]) {
       expect(unit).toContain(`\n${line}\n`);
     }
     expect(unit).not.toMatch(/^MemoryDenyWriteExecute/m);
