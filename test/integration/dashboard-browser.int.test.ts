@@ -115,6 +115,9 @@ describe.skipIf(!CHROMIUM)('the dashboard in a browser', () => {
     hospital.start();
     await expect.poll(async () => shownNumber((await page.textContent('[data-figure="source.lis.received"]')) ?? '0'), { timeout: 15_000 }).toBeGreaterThan(40);
     await page.waitForSelector('#verdict[data-verdict="ok"]');
+    // A feed without a policy says so on its card: identifiers leave in clear.
+    expect((await status()).feeds.find((f) => f.feed === 'clinical')?.policyVersion).toBe(0);
+    expect(await page.textContent('[data-feed="clinical"] [data-role="no-policy"]')).toContain('identifiers leave in clear');
     // Let the charts gather a few points.
     await page.waitForTimeout(3_000);
     await shoot('02-streaming');

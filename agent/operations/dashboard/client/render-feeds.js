@@ -47,6 +47,7 @@ export function renderFeeds(container, view) {
           h('span', { class: 'badge', dataset: { role: 'class' } }),
           h('span', { class: 'badge badge-paused', dataset: { role: 'paused' } }),
           h('span', { class: 'badge badge-warn', dataset: { role: 'blocked' } }),
+          h('span', { class: 'badge badge-warn', dataset: { role: 'no-policy' } }),
           admin ? h('button', { class: 'action', type: 'button', dataset: { role: 'pause' } }) : null,
         ),
         h('div', { class: 'stats' },
@@ -85,6 +86,11 @@ export function renderFeeds(container, view) {
       q('paused').hidden = !paused;
       setText(q('blocked'), feed.blocked ? t('feed.blocked', { reason: feed.blocked }) : '');
       q('blocked').hidden = !feed.blocked;
+      // Policy version 0 is a pass-through: whatever the streams hold leaves as it is.
+      const noPolicy = feed.policyVersion === 0;
+      setText(q('no-policy'), noPolicy ? t('feed.noPolicy') : '');
+      q('no-policy').title = noPolicy ? t('feed.noPolicy.detail') : '';
+      q('no-policy').hidden = !noPolicy;
       const button = q('pause');
       if (button) {
         setText(button, paused ? t('feed.resume') : t('feed.pause'));
