@@ -73,6 +73,8 @@ export interface DiskAssessment {
   usedPercent: number;
   /** Which threshold holds the state where it is, for people: "96.1% used (threshold 95%)"; null when ok. */
   reason: string | null;
+  /** Which threshold `reason` names (diskPressureKind); null when ok. */
+  reasonKind: DiskPressureKind | null;
   /** Bytes per second the filesystem is filling, from the window's slope; null when not growing or too few samples. */
   growthBytesPerSecond: number | null;
   /** Bytes per second the agent's store is growing; null when not growing or too few samples. */
@@ -115,15 +117,25 @@ export function nextDiskState(current: DiskState, usage: DiskUsage, thresholds: 
  * "96.1% used (threshold 95%)" or "1.20 GB free (threshold 2.00 GB)". Null when ok.
  */
 export function describeDiskPressure(state: DiskState, usage: DiskUsage, thresholds: DiskThresholds): string | null {
+  const kind = diskPressureKind(state, usage, thresholds);
+  if (kind === null) return null;
+  const percent = usedPercentOf(usage);
+  if (kind === 'free-bytes') return `${formatDiskBytes(usage.freeBytes)} free (threshold ${formatDiskBytes((state === 'critical' ? thresholds.criticalAtFreeBytes : thresholds.warnAtFreeBytes)!)})`;
+  return `${percent.toFixed(1)}% used (threshold ${state === 'critical' ? thresholds.criticalAtPercent : thresholds.warnAtPercent}%)`;
+}
+
+/** Which threshold holds a warning or critical state, as status `disk.reasonKind` (the dashboard translates it); null when ok. */
+export type DiskPressureKind = 'used-percent' | 'free-bytes';
+
+/** The threshold describeDiskPressure names: used percentage, or free bytes; null when ok. */
+export function diskPressureKind(state: DiskState, usage: DiskUsage, thresholds: DiskThresholds): DiskPressureKind | null {
   if (state === 'ok') return null;
   const atPercent = state === 'critical' ? thresholds.criticalAtPercent : thresholds.warnAtPercent;
   const atFreeBytes = state === 'critical' ? thresholds.criticalAtFreeBytes : thresholds.warnAtFreeBytes;
-  const percent = usedPercentOf(usage);
   // The percentage holds the state unless it is clear of its threshold (margin
   // included): then it is the free-byte threshold, and that is the one to name.
-  const byPercent = percent >= atPercent - thresholds.hysteresisPercent;
-  if (!byPercent && atFreeBytes !== undefined) return `${formatDiskBytes(usage.freeBytes)} free (threshold ${formatDiskBytes(atFreeBytes)})`;
-  return `${percent.toFixed(1)}% used (threshold ${atPercent}%)`;
+  const byPercent = usedPercentOf(usage) >= atPercent - thresholds.hysteresisPercent;
+  return !byPercent && atFreeBytes !== undefined ? 'free-bytes' : 'used-percent';
 }
 
 /** Bytes for people, in decimal units as disk sizes are sold: "1.20 GB". */
@@ -212,6 +224,7 @@ export class DiskBudget {
       previousState,
       usedPercent: usedPercentOf(sample),
       reason: describeDiskPressure(this.current, sample, this.options.thresholds),
+      reasonKind: diskPressureKind(this.current, sample, this.options.thresholds),
       growthBytesPerSecond: growth,
       journalGrowthBytesPerSecond: journalGrowth,
       forecastFullInSeconds: growth === null ? null : sample.freeBytes / growth,

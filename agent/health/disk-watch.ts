@@ -14,7 +14,7 @@
 //     acknowledging, so nothing acknowledged is lost. The critical threshold's
 //     headroom is what keeps that the exception.
 import type { DiskProbe, DiskReading } from './disk-probe.js';
-import type { DiskAssessment, DiskBudget, DiskState, DiskThresholds } from './disk-budget.js';
+import type { DiskAssessment, DiskBudget, DiskPressureKind, DiskState, DiskThresholds } from './disk-budget.js';
 
 /** Default: one reading every 10 s. */
 export const DEFAULT_DISK_SAMPLE_INTERVAL_MS = 10_000;
@@ -60,6 +60,8 @@ export interface DiskWatchStatus {
   stateSinceMs: number;
   /** The threshold holding the state, e.g. "96.1% used (threshold 95%)"; null when ok. */
   reason: string | null;
+  /** Which threshold `reason` names, as a code the dashboard translates: used-percent, free-bytes; null when ok. */
+  reasonKind: DiskPressureKind | null;
   thresholds: DiskThresholds;
   /** How fast free space is shrinking, bytes per second; null when it is not. */
   growthBytesPerSecond: number | null;
@@ -151,6 +153,7 @@ export class DiskWatch {
       state: this.state,
       stateSinceMs: this.stateSinceMs,
       reason: a?.reason ?? null,
+      reasonKind: a?.reasonKind ?? null,
       thresholds: this.options.budget.thresholds,
       growthBytesPerSecond: a?.growthBytesPerSecond ?? null,
       forecastFullInSeconds: a?.forecastFullInSeconds ?? null,

@@ -13,6 +13,8 @@ export {
   nextDiskState,
   slopePerSecond,
   usedPercentOf,
+  diskPressureKind,
+  type DiskPressureKind,
   type DiskAssessment,
   type DiskBudgetOptions,
   type DiskBudgetSample,

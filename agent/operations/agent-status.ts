@@ -6,7 +6,7 @@ import type { UplinkStatus } from '../bandwidth/index.js';
 import type { AgentMetricsSnapshot } from './metrics/index.js';
 import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from '../replication/index.js';
-import type { MarkIncident } from '../replication/index.js';
+import type { FeedBlockedKind, MarkIncident } from '../replication/index.js';
 import type { FeedControlState } from '../control/index.js';
 import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
@@ -48,6 +48,8 @@ export interface FeedStatus {
   drain: DrainEstimate;
   /** Why the feed's class may not send now (timetable); null when it may. */
   blocked: string | null;
+  /** What `blocked` is, as a code the dashboard translates: trimmed, integrity, relay, operator, timetable; null when not blocked. */
+  blockedKind: FeedBlockedKind | null;
   /** True while the operator holds the feed (paused, or revoked): nothing of it leaves. */
   paused: boolean;
   /** The operator's control: state (active, paused, revoking, revoked, reinstating), why, since when (ms), and whether the relay alone holds it revoked. */
@@ -166,6 +168,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           caughtUpAtMs: caughtUpAt.get(f.feed) ?? null,
           drain: drain.observe(f.feed, backlog.events, now),
           blocked: f.blocked,
+          blockedKind: f.blockedKind,
           paused: f.paused,
           control: inputs.feedControl?.(f.feed) ?? { state: f.paused ? 'paused' : 'active', reason: null, since: null, revokedAtRelay: false },
           policyVersion: f.policyVersion,

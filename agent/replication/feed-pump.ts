@@ -28,6 +28,7 @@ import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
 import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus, type PolicyResult } from '../policy/index.js';
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
+import { feedBlockedKind } from './feed-blocked-kind.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
@@ -57,6 +58,9 @@ const POLICY_SLICE_EVENTS = 200;
  * (revoked there). operator: paused or revoked by the operator.
  */
 export type FeedHolder = 'trimmed' | 'integrity' | 'relay' | 'operator';
+
+/** Status `blockedKind`: a holder, or `timetable` (the uplink keeps the feed's class off the line). */
+export type FeedBlockedKind = FeedHolder | 'timetable';
 
 /** Whether the feed may send, and if not, who holds it and why: the answer to "why is this feed not sending". */
 export type FeedGate = { state: 'open' } | { state: 'held'; by: FeedHolder; reason: string; sinceMs?: number };
@@ -102,6 +106,8 @@ export interface FeedReplicationStatus {
   rateEventsPerSecond: number;
   /** Why the feed's class may not send now; null when it may. */
   blocked: string | null;
+  /** What `blocked` is, as a code the dashboard translates (feed-blocked-kind.ts); null when not blocked. */
+  blockedKind: FeedBlockedKind | null;
   /** True while the operator holds the feed (pause, revoke): nothing of it leaves. */
   paused: boolean;
   /** The policy version the feed's batches carry (0 = pass-through). */
@@ -345,6 +351,7 @@ export class FeedPump {
 
   status(): FeedReplicationStatus {
     const gate = this.gate;
+    const timetableReason = this.options.uplink.blockedReason(this.className);
     return {
       feed: this.options.spec.name,
       streams: this.options.spec.streams,
@@ -360,7 +367,8 @@ export class FeedPump {
       nacks: this.nacks,
       rateBytesPerSecond: this.ackedBytes.perSecond(),
       rateEventsPerSecond: this.ackedEvents.perSecond(),
-      blocked: (gate.state === 'held' ? gate.reason : this.options.uplink.blockedReason(this.className)) ?? null,
+      blocked: (gate.state === 'held' ? gate.reason : timetableReason) ?? null,
+      blockedKind: feedBlockedKind(gate, timetableReason),
       paused: this.holds.has('operator'),
       policyVersion: this.options.spec.policyVersion,
       identifiers: this.identifierScan?.status() ?? null,

@@ -11,6 +11,7 @@
 //     (AR, 507) with its reason and nothing is appended.
 //  3. status() counts what was received, acknowledged and rejected, and names the
 //     last rejection; it never throws and may be called in any state.
+import type { RejectionKind } from './rejection-kind.js';
 import type { ControlIdReuse } from './mllp/index.js';
 import type { JournalWriter } from '../store/index.js';
 
@@ -33,7 +34,8 @@ export interface SourceStatus {
   acknowledged: number;
   rejected: number;
   duplicates: number;
-  lastRejection: { atMs: number; reason: string } | null;
+  /** `kind` is a stable code the dashboard translates (rejection-kind.ts); `reason` the source's own text. */
+  lastRejection: { atMs: number; reason: string; kind: RejectionKind } | null;
   lastMessageAtMs: number | null;
   /** Silent longer than this raises an alert (alerts.quietPeriods), in seconds; null when the source has none. */
   quietPeriodSeconds?: number | null;

@@ -25,6 +25,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { LocalCopy, LocalRecord } from '../../store/index.js';
 import type { Source, SourceParts, SourceStatus } from '../source.js';
+import { httpRejectionKind, type RejectionKind } from '../rejection-kind.js';
 import { sendError, sendJson } from '../../http/index.js';
 import { BodyTooLargeError } from '../../http/index.js';
 import { readBodyBytes } from '../../http/index.js';
@@ -68,7 +69,7 @@ export interface HttpIngestStats {
   requests: number;
   rowsAccepted: number;
   rejected: number;
-  lastRejection: { atMs: number; reason: string } | null;
+  lastRejection: { atMs: number; reason: string; kind: RejectionKind } | null;
   lastRowAtMs: number | null;
 }
 
@@ -177,7 +178,7 @@ export class HttpIngestSource implements Source {
     this.stats.requests++;
     const reject = (status: number, code: string, message: string, extra: object = {}): void => {
       this.stats.rejected++;
-      this.stats.lastRejection = { atMs: this.nowMs(), reason: message };
+      this.stats.lastRejection = { atMs: this.nowMs(), reason: message, kind: httpRejectionKind(code) };
       sendJson(res, status, { error: { code, message, ...extra } }, status === 401 ? { 'www-authenticate': LocalAppAuth.challenge } : {});
     };
     const granted = this.authorize(req, res, stream, 'write', reject);

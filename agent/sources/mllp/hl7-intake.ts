@@ -18,6 +18,7 @@
 //     parsing and hashing are separated by the injected pause().
 import type { AppendRequest, AppendResult, JournalWriter } from '../../store/index.js';
 import type { AdmissionCheck } from '../source.js';
+import { hl7RejectionKind, type RejectionKind } from '../rejection-kind.js';
 import {
   buildAck,
   checkHl7Mapping,
@@ -108,7 +109,7 @@ export const SLICE_FRAME_BYTES = 256 * 1024;
 export class Hl7Intake {
   readonly counts: Hl7IntakeCounts = { received: 0, acknowledged: 0, duplicates: 0, rejected: 0, controlIdsReused: 0 };
   private readonly reuse = new ControlIdReuseLog();
-  private lastRejectionValue: { at: Date; code: 'AE' | 'AR'; reason: string } | undefined;
+  private lastRejectionValue: { at: Date; code: 'AE' | 'AR'; reason: string; kind: RejectionKind } | undefined;
   private lastMessageAtValue: Date | undefined;
   private readonly now: () => Date;
   private readonly pause: () => Promise<void>;
@@ -129,7 +130,7 @@ export class Hl7Intake {
     return this.reuse.list();
   }
 
-  get lastRejection(): { at: Date; code: 'AE' | 'AR'; reason: string } | undefined {
+  get lastRejection(): { at: Date; code: 'AE' | 'AR'; reason: string; kind: RejectionKind } | undefined {
     return this.lastRejectionValue;
   }
 
@@ -181,7 +182,7 @@ export class Hl7Intake {
 
       const refusal = this.options.admission?.(name);
       if (refusal !== undefined) {
-        return { answer: this.answer('AR', header, { hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR, message: refusal }, encodeAck) };
+        return { answer: this.answer('AR', header, { hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR, message: refusal }, encodeAck, 'disk-full') };
       }
       const route = resolveHl7Route(message, this.options.mapping);
       const messageType = message.triggerEvent === '' ? message.messageType : `${message.messageType}^${message.triggerEvent}`;
@@ -245,7 +246,7 @@ export class Hl7Intake {
     this.counts.received++;
     this.lastMessageAtValue = this.now();
     const error = { hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR, message: reason };
-    return this.answer('AR', readHl7Header(head.toString('latin1')), error, (text) => Buffer.from(text, 'latin1'));
+    return this.answer('AR', readHl7Header(head.toString('latin1')), error, (text) => Buffer.from(text, 'latin1'), 'frame-limit');
   }
 
   /** Answers AE to a frame over maxFrameBytes; the caller then closes the connection. */
@@ -256,14 +257,14 @@ export class Hl7Intake {
       hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR,
       message: `MLLP frame larger than ${limitBytes} bytes; closing the connection`,
     };
-    return this.answer('AE', undefined, error, (text) => Buffer.from(text, 'utf8'));
+    return this.answer('AE', undefined, error, (text) => Buffer.from(text, 'utf8'), 'frame-too-large');
   }
 
   private failed(err: unknown, header: Hl7Header | undefined, encodeAck: (text: string) => Buffer): Answer {
     if (err instanceof Hl7Error) return this.answer('AE', header, err, encodeAck);
     this.options.log.error({ err, source: this.options.source }, 'Unexpected error handling an HL7 message; answering AR');
     const error = { hl7Code: Hl7ErrorCode.APPLICATION_INTERNAL_ERROR, message: 'Internal error in the agent; the message was not stored' };
-    return this.answer('AR', header, error, encodeAck);
+    return this.answer('AR', header, error, encodeAck, 'internal');
   }
 
   /** Names the sender and the control id, never the content (it is patient data). */
@@ -282,14 +283,15 @@ export class Hl7Intake {
     );
   }
 
-  private answer(code: AckCode, original: Hl7Header | undefined, error: AckError | undefined, encode: (text: string) => Buffer): Answer {
+  /** `kind` names a refusal the HL7 code alone does not tell apart (207 covers disk, limits and faults). */
+  private answer(code: AckCode, original: Hl7Header | undefined, error: AckError | undefined, encode: (text: string) => Buffer, kind?: RejectionKind): Answer {
     const at = this.now();
     const controlId = `${this.ackIdPrefix}${(++this.ackSequence).toString(36).toUpperCase()}`;
     const text = buildAck({ original, code, error, now: at, controlId });
     if (code !== 'AA') {
       const reason = error?.message ?? code;
       this.counts.rejected++;
-      this.lastRejectionValue = { at, code, reason };
+      this.lastRejectionValue = { at, code, reason, kind: kind ?? hl7RejectionKind(error?.hl7Code) };
       this.options.log.warn(
         {
           source: this.options.source,

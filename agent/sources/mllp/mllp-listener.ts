@@ -43,6 +43,7 @@ import net from 'node:net';
 import { DEFAULT_MAX_FRAME_BYTES, type Hl7MappingRule } from '../../hl7/index.js';
 import type { JournalWriter, Rejection } from '../../store/index.js';
 import type { AdmissionCheck, Source, SourceAddress, SourceStatus } from '../source.js';
+import type { RejectionKind } from '../rejection-kind.js';
 import { DEFAULT_MLLP_MAX_BUFFERED_BYTES, MllpByteBudget } from './mllp-byte-budget.js';
 import type { ControlIdReuse } from './control-id-reuse-log.js';
 import { Hl7Intake, type Answer, type MllpLogger } from './hl7-intake.js';
@@ -110,7 +111,7 @@ export interface MllpListenerStats {
   connectionsRefused: number;
   /** The senders that reused a control id, newest first (at most CONTROL_ID_REUSE_SENDERS). */
   controlIdReuse: ControlIdReuse[];
-  lastRejection?: { at: Date; code: 'AE' | 'AR'; reason: string };
+  lastRejection?: { at: Date; code: 'AE' | 'AR'; reason: string; kind: RejectionKind };
   lastMessageAt?: Date;
 }
 
@@ -249,7 +250,7 @@ export class MllpListener implements Source {
       acknowledged: stats.acknowledged,
       rejected: stats.rejected,
       duplicates: stats.duplicates,
-      lastRejection: stats.lastRejection ? { atMs: stats.lastRejection.at.getTime(), reason: stats.lastRejection.reason } : null,
+      lastRejection: stats.lastRejection ? { atMs: stats.lastRejection.at.getTime(), reason: stats.lastRejection.reason, kind: stats.lastRejection.kind } : null,
       lastMessageAtMs: stats.lastMessageAt === undefined ? null : stats.lastMessageAt.getTime(),
       controlIdReuse: stats.controlIdReuse,
       controlIdsReused: stats.controlIdsReused,
