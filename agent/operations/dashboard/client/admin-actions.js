@@ -3,7 +3,7 @@
 // the CSRF token the page was served with, as JSON (the agent refuses any
 // other admin request from a browser); it answers 401 when the login is gone
 // and the page goes to the form.
-import { t } from './i18n.js';
+import { kindText, t } from './i18n.js';
 import { toast } from './toast.js';
 
 /** POST /v1/admin/feeds/{feed}/pause */
@@ -54,7 +54,7 @@ async function post(path, label) {
         location.reload();
         return false;
       }
-      reason = error?.message ?? reason;
+      reason = kindText('adminError', error?.code, error?.message) || reason;
     } catch {
       // not JSON: keep the status
     }

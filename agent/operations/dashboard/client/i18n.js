@@ -263,6 +263,48 @@ const EN = {
   'host.forecastShare': 'Wardline fills it in about {duration}',
   'host.state.soon': 'FILLING',
   'host.journalHeld': 'Journal {size}, {events}',
+  // Codes the agent sends beside its English texts (kindText): feeds' blockedKind,
+  // disk.reasonKind, sources' lastRejection.kind, admin error codes, and the
+  // default reasons of the operator's actions (reasonText).
+  'blocked.trimmed': 'journal trimmed past what the relay needs',
+  'blocked.integrity': 'integrity incident: the relay is ahead of the journal',
+  'blocked.relay': 'refused by the relay (revoked there)',
+  'blocked.operator': 'held by the operator',
+  'blocked.timetable': 'bandwidth timetable',
+  'diskReason.used-percent': 'disk use over its threshold',
+  'diskReason.free-bytes': 'free space under its threshold',
+  'rejection.segment-sequence': 'segment order wrong (message must start with MSH)',
+  'rejection.required-field-missing': 'required field missing',
+  'rejection.data-type': 'bad data type or delimiters',
+  'rejection.table-value-not-found': 'unknown code value (e.g. character set)',
+  'rejection.unsupported-message-type': 'message type not mapped',
+  'rejection.unsupported-version': 'HL7 version not supported',
+  'rejection.disk-full': 'disk critically full, not accepted',
+  'rejection.frame-limit': 'message over the agent\'s limits',
+  'rejection.frame-too-large': 'frame too large',
+  'rejection.unauthorized': 'not logged in (token missing or unknown)',
+  'rejection.forbidden': 'client not allowed on this stream',
+  'rejection.bad-content-type': 'wrong Content-Type',
+  'rejection.bad-request': 'bad request',
+  'rejection.too-large': 'request too large',
+  'rejection.internal': 'internal error in the agent',
+  'rejection.other': 'refused',
+  'adminError.unknown_feed': 'no such feed',
+  'adminError.conflict': 'not possible in the feed\'s current state',
+  'adminError.bad_feed': 'bad feed name',
+  'adminError.bad_request': 'bad request',
+  'adminError.cross_site': 'refused: request from another site',
+  'adminError.unsupported_media_type': 'refused: wrong Content-Type',
+  'adminError.unauthorized': 'not logged in',
+  'adminError.not_found': 'no such endpoint',
+  'adminError.method_not_allowed': 'method not allowed',
+  'adminError.internal': 'internal error in the agent',
+  'operatorReason.paused': 'paused by the operator',
+  'operatorReason.revoking': 'revoked by the operator; waiting for the relay to confirm the deletion',
+  'operatorReason.revoked': 'revoked by the operator',
+  'operatorReason.reinstating': 're-enabled by the operator; waiting for the relay to confirm',
+  'operatorReason.reenabled': 're-enabled by the operator',
+  'operatorReason.relayRevoked': 'revoked at the relay: it deleted the feed and refuses its batches until the feed is re-enabled (wardline agent reenable)',
 };
 
 const ZH = {
@@ -524,6 +566,45 @@ const ZH = {
   'host.forecastShare': '按 Wardline 的写入速度约 {duration} 后写满',
   'host.state.soon': '即将写满',
   'host.journalHeld': '本地数据日志 {size}，{events}',
+  'blocked.trimmed': '本地日志已清理到中继所需位置之后',
+  'blocked.integrity': '完整性事件：中继位置超前于本地日志',
+  'blocked.relay': '中继拒收（已在中继撤销）',
+  'blocked.operator': '操作员暂停',
+  'blocked.timetable': '带宽时间表',
+  'diskReason.used-percent': '磁盘使用率超过阈值',
+  'diskReason.free-bytes': '剩余空间低于阈值',
+  'rejection.segment-sequence': '段顺序错误（消息须以 MSH 开头）',
+  'rejection.required-field-missing': '缺少必填字段',
+  'rejection.data-type': '数据类型或分隔符错误',
+  'rejection.table-value-not-found': '代码值未知（如字符集）',
+  'rejection.unsupported-message-type': '消息类型未配置映射',
+  'rejection.unsupported-version': '不支持的 HL7 版本',
+  'rejection.disk-full': '磁盘严重不足，未接收',
+  'rejection.frame-limit': '消息超出网关限制',
+  'rejection.frame-too-large': '帧过大',
+  'rejection.unauthorized': '未认证（令牌缺失或无效）',
+  'rejection.forbidden': '该客户端无权访问此数据流',
+  'rejection.bad-content-type': 'Content-Type 错误',
+  'rejection.bad-request': '请求格式错误',
+  'rejection.too-large': '请求过大',
+  'rejection.internal': '网关内部错误',
+  'rejection.other': '已拒收',
+  'adminError.unknown_feed': '没有这个数据外发通道',
+  'adminError.conflict': '通道当前状态下不能执行此操作',
+  'adminError.bad_feed': '通道名称无效',
+  'adminError.bad_request': '请求格式错误',
+  'adminError.cross_site': '已拒绝：请求来自其他网站',
+  'adminError.unsupported_media_type': '已拒绝：Content-Type 错误',
+  'adminError.unauthorized': '未登录',
+  'adminError.not_found': '没有这个接口',
+  'adminError.method_not_allowed': '不允许的请求方法',
+  'adminError.internal': '网关内部错误',
+  'operatorReason.paused': '操作员已暂停',
+  'operatorReason.revoking': '操作员已撤销；等待中继确认删除',
+  'operatorReason.revoked': '操作员已撤销',
+  'operatorReason.reinstating': '操作员已重新启用；等待中继确认',
+  'operatorReason.reenabled': '操作员已重新启用',
+  'operatorReason.relayRevoked': '已在中继撤销：中继已删除该通道，重新启用（wardline agent reenable）前拒收其数据',
 };
 
 /** Exported for the test that both languages have the same keys. */
@@ -576,9 +657,31 @@ export function word(prefix, code) {
   return has(`${prefix}.${code}`) ? t(`${prefix}.${code}`) : String(code);
 }
 
+/**
+ * A code the agent sends beside an English text, in words, then that text (it
+ * names the particulars: field, threshold, window, client): "{kind}: {detail}".
+ * The text alone for a code this page has no words for; the words alone without a text.
+ */
+export function kindText(prefix, kind, detail) {
+  if (!kind || !has(`${prefix}.${kind}`)) return detail ?? '';
+  if (!detail) return t(`${prefix}.${kind}`);
+  return t('linkError.detail', { kind: t(`${prefix}.${kind}`), detail });
+}
+
 /** The link's last error: its kind in words, then the agent's English text. */
 export function linkErrorText(link) {
   if (!link.lastError) return t('link.none');
-  if (!link.lastErrorKind || !has(`linkError.${link.lastErrorKind}`)) return link.lastError;
-  return t('linkError.detail', { kind: t(`linkError.${link.lastErrorKind}`), detail: link.lastError });
+  return kindText('linkError', link.lastErrorKind, link.lastError);
+}
+
+/** The agent's default reasons for the operator's actions (agent/control feed-control.ts, the replicator's relay refusal), by key. */
+const OPERATOR_REASONS = Object.fromEntries(
+  ['paused', 'revoking', 'revoked', 'reinstating', 'reenabled', 'relayRevoked'].map((k) => [EN[`operatorReason.${k}`], `operatorReason.${k}`]),
+);
+
+/** A ledger or control reason: the agent's default phrases translated, an operator's own words as written. */
+export function reasonText(reason) {
+  if (reason === null || reason === undefined) return '';
+  const key = OPERATOR_REASONS[reason];
+  return key ? t(key) : String(reason);
 }

@@ -2,7 +2,7 @@
 // timetable windows in force and the whole schedule, and classes held back.
 import { fill, h } from './dom.js';
 import { bitRate, bytes, clock, count, fromNow } from './format.js';
-import { t, word } from './i18n.js';
+import { kindText, t, word } from './i18n.js';
 
 function row(label, ...value) {
   return h('div', { class: 'kv' }, h('span', { class: 'label' }, label), h('span', {}, ...value));
@@ -34,7 +34,7 @@ export function renderBandwidth(panel, view) {
     row(t('bandwidth.inFlight'), `${bytes(b.inFlightBytes)} / ${bytes(b.maxInFlightBytes)} · ${t('bandwidth.waiting', { count: count(b.waitingBatches) })}`),
     row(t('bandwidth.classes'), b.classes.map((c) => word('class', c)).join(' › ')),
     row(t('bandwidth.windows'), b.windowsInForce.length ? b.windowsInForce.join(', ') : t('bandwidth.none')),
-    ...b.blockedClasses.map((c) => h('div', { class: 'kv warn-text' }, t('bandwidth.blocked', { class: word('class', c), reason: b.blockedReasons[c] ?? '' }))),
+    ...b.blockedClasses.map((c) => h('div', { class: 'kv warn-text' }, t('bandwidth.blocked', { class: word('class', c), reason: kindText('blocked', 'timetable', b.blockedReasons[c]) }))),
     row(t('bandwidth.next'), b.nextChange ? `${clock(b.nextChange.atMs, nowMs)} (${fromNow(b.nextChange.atMs, nowMs)}) ${b.nextChange.description}` : t('bandwidth.none')),
     windows.length === 0
       ? h('p', { class: 'muted' }, t('bandwidth.noSchedule'))

@@ -5,7 +5,7 @@ import { pauseFeed, resumeFeed } from './admin-actions.js';
 import { backlogChart, throughputChart } from './charts.js';
 import { figure, h, keyed, setFigure, setText } from './dom.js';
 import { bitRate, bytes, count, duration } from './format.js';
-import { t, word } from './i18n.js';
+import { kindText, reasonText, t, word } from './i18n.js';
 
 /** feed -> { backlog, throughput } chart handles */
 const charts = new Map();
@@ -84,7 +84,7 @@ export function renderFeeds(container, view) {
       setText(q('class'), feed.class ? t('feed.class', { class: word('class', feed.class) }) : '');
       setText(q('paused'), paused ? t('feed.paused') : '');
       q('paused').hidden = !paused;
-      setText(q('blocked'), feed.blocked ? t('feed.blocked', { reason: feed.blocked }) : '');
+      setText(q('blocked'), feed.blocked ? t('feed.blocked', { reason: kindText('blocked', feed.blockedKind, reasonText(feed.blocked)) }) : '');
       q('blocked').hidden = !feed.blocked;
       // Policy version 0 is a pass-through: whatever the streams hold leaves as it is.
       const noPolicy = feed.policyVersion === 0;

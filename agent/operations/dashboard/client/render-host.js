@@ -4,7 +4,7 @@ import { hostChart } from './charts.js';
 import { figure, fill, h, setText } from './dom.js';
 import { bytes, decimal, duration, events, percent } from './format.js';
 import { diskBadge } from './disk-badge.js';
-import { t } from './i18n.js';
+import { kindText, t } from './i18n.js';
 
 let chart = null;
 
@@ -37,7 +37,7 @@ export function renderHost(panel, view) {
       meter(disk.usedPercent),
       h('div', { class: 'sub' }, figure('disk.freeBytes', disk.freeBytes, known ? t('host.free', { free: bytes(disk.freeBytes), total: bytes(disk.totalBytes) }) : '')),
       h('div', { class: 'sub' }, figure('disk.forecastFullInSeconds', fullIn, forecast)),
-      disk.reason ? h('div', { class: 'sub warn-text' }, disk.reason) : null,
+      disk.reason ? h('div', { class: 'sub warn-text' }, kindText('diskReason', disk.reasonKind, disk.reason)) : null,
       h('div', { class: 'sub muted' }, disk.mount ? `${disk.path} · ${disk.mount}` : disk.path),
       h('div', { class: 'sub muted' }, t('host.journalHeld', { size: bytes(disk.journalBytes ?? 0), events: events(disk.journalRows) })),
     );

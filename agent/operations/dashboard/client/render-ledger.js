@@ -3,7 +3,7 @@
 // carries a ledger.
 import { fill, h } from './dom.js';
 import { bytes, clock, count } from './format.js';
-import { t, word } from './i18n.js';
+import { reasonText, t, word } from './i18n.js';
 
 /** Newest records shown; the whole ledger is for `wardline audit export`. */
 const SHOWN = 12;
@@ -16,7 +16,7 @@ function what(record) {
   }
   return Object.entries(d)
     .filter(([, v]) => typeof v !== 'object')
-    .map(([k, v]) => `${word('ledger.field', k)}: ${v}`)
+    .map(([k, v]) => `${word('ledger.field', k)}: ${k === 'reason' ? reasonText(v) : v}`)
     .join(', ');
 }
 

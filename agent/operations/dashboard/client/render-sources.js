@@ -4,7 +4,7 @@
 // hint only (it raises no alert).
 import { figure, fill, h, keyed, setFigure, setText } from './dom.js';
 import { ago, count, duration } from './format.js';
-import { t, word } from './i18n.js';
+import { kindText, t, word } from './i18n.js';
 
 /** A hint for sources with no alerts.quietPeriods entry, in seconds. */
 export const UNCONFIGURED_QUIET_SECONDS = 30 * 60;
@@ -56,7 +56,7 @@ export function renderSources(panel, view) {
       setFigure(row.querySelector(`[data-figure="source.${n}.received"]`), source.received, count(source.received));
       setFigure(row.querySelector(`[data-figure="source.${n}.acknowledged"]`), source.acknowledged, count(source.acknowledged));
       setFigure(row.querySelector(`[data-figure="source.${n}.rejected"]`), source.rejected, count(source.rejected));
-      setText(q('rejection'), source.lastRejection ? t('source.lastRejection', { reason: source.lastRejection.reason }) : '');
+      setText(q('rejection'), source.lastRejection ? t('source.lastRejection', { reason: kindText('rejection', source.lastRejection.kind, source.lastRejection.reason) }) : '');
       setText(q('last'), source.lastMessageAtMs ? ago(source.lastMessageAtMs, nowMs) : t('source.never'));
       setText(
         q('silent'),

@@ -6,7 +6,7 @@
 import { alertText } from './render-alerts.js';
 import { catchUpSeconds, isCatchingUp, longestCatchUp } from './catch-up.js';
 import { clock, count, duration, events } from './format.js';
-import { t } from './i18n.js';
+import { kindText, t } from './i18n.js';
 import { lagExceeded } from './render-feeds.js';
 import { downSinceMs, isOnline } from './render-links.js';
 import { isSilent, silentSeconds } from './render-sources.js';
@@ -38,7 +38,7 @@ export function verdict(status, nowMs, reach = null) {
       detail: [t('verdict.downSince', { time: clock(since, nowMs) }), t('verdict.held', { events: events(held) })].join(' · '),
     };
   }
-  if (status.disk?.state === 'critical') return { level: 'bad', title: t('verdict.diskCritical'), detail: status.disk.reason ?? '' };
+  if (status.disk?.state === 'critical') return { level: 'bad', title: t('verdict.diskCritical'), detail: kindText('diskReason', status.disk.reasonKind, status.disk.reason) };
   const lagging = status.feeds.find(lagExceeded);
   if (lagging) {
     const eta = catchUpSeconds(lagging);
@@ -58,7 +58,7 @@ export function verdict(status, nowMs, reach = null) {
   if (firing.length > 0) {
     return { level: 'warn', title: t('verdict.alertsFiring', { count: count(firing.length) }), detail: firing.map(alertText).join(' · ') };
   }
-  if (status.disk?.state === 'warning') return { level: 'warn', title: t('verdict.diskWarning'), detail: status.disk.reason ?? '' };
+  if (status.disk?.state === 'warning') return { level: 'warn', title: t('verdict.diskWarning'), detail: kindText('diskReason', status.disk.reasonKind, status.disk.reason) };
   const silent = status.sources.find((s) => isSilent(s, status, nowMs));
   if (silent) return { level: 'warn', title: t('verdict.silent', { source: silent.name, duration: duration(silentSeconds(silent, status, nowMs)) }), detail: '' };
   const paused = status.feeds.find((f) => f.paused === true);
