@@ -66,7 +66,7 @@ describe('Hl7Intake', () => {
     expect(message.get('ERR-3')).toBe('207');
     expect(asked).toEqual(['lis-mllp']);
     expect(writer.requests).toHaveLength(0);
-    expect(subject.lastRejection).toEqual({ at: AT, code: 'AR', reason: 'Disk critically full (98%)' });
+    expect(subject.lastRejection).toEqual({ at: AT, code: 'AR', reason: 'Disk critically full (98%)', kind: 'disk-full' });
   });
 
   it('answers a message it cannot parse AE with ERR, and bytes that are not HL7 AE 100', async () => {
