@@ -155,6 +155,10 @@ disk: { warnAtPercent: 60, criticalAtPercent: 80, hysteresisPercent: 5, sampleIn
     const sources = new Map(after.sources.map((s) => [s.name, s]));
     expect(sources.get('his')!.lastRejection?.reason).toMatch(/^disk critically full/);
     expect(sources.get('http')!.lastRejection?.reason).toMatch(/^disk critically full/);
+    // The codes the dashboard translates, beside the English texts.
+    expect(sources.get('his')!.lastRejection?.kind).toBe('disk-full');
+    expect(sources.get('http')!.lastRejection?.kind).toBe('disk-full');
+    expect(after.disk).toMatchObject({ state: 'critical', reasonKind: 'used-percent' });
 
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^wardline_agent_disk_state 2$/m);
 
