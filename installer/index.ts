@@ -10,3 +10,5 @@ export { askInstallAnswers, InstallQuestionsEndedError } from './interactive-ans
 export { copyProgram, installProgram, productionPackagePaths } from './program-copy.js';
 export { renderLauncher, localAgentUrl } from './installer.js';
 export { EnrolmentFailedError } from './errors.js';
+export { renderAgentConfig } from './agent-config-file.js';
+export { PROPOSED_HL7_FIELDS } from './proposed-policy.js';

@@ -182,7 +182,7 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
       relay: relativeCredentials(relay, sys),
       ...(adminPasswordFile ? { adminPasswordFile: sys(adminPasswordFile) } : {}),
       adminTokenFile: sys(layout.adminTokenFile),
-      feedsWithoutPolicy: a.feeds.map((f) => f.name),
+      feedsWithoutPolicy: a.feeds.filter((f) => f.policy !== 'proposed').map((f) => f.name),
       ...(httpTls ? { httpTls: { certFile: sys(httpTls.certFile), keyFile: sys(httpTls.keyFile) } } : {}),
     });
     validateAgentConfigText(text, layout.configFile); // before anything is written

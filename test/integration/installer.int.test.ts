@@ -109,6 +109,9 @@ logLevel: info
     const written = readFileSync(join(etc, 'agent.yaml'), 'utf8');
     expect(written).not.toContain(root);
     expect(written).toContain('dataDir: "/var/lib/wardline"');
+    // No policy in the answers: the proposed one is written, and the preflight says so instead of warning.
+    expect(written).toMatch(/^ {12}PID-3: hash /m);
+    expect(first.stdout).toContain('proposed policy: identifiers in adt');
     expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).not.toContain(root);
     expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).toContain('exec ' + process.execPath + ' /opt/wardline/current/dist/cli/wardline.js "$@"');
     for (const secret of ['secrets/client.key', 'keys/keyring.json']) expect(statSync(join(etc, secret)).mode & 0o077).toBe(0);
