@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { startAgent } from '../agent/index.js';
 import { startRelay } from '../cloud-relay/index.js';
 import { WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } from '../protocol/index.js';
+import { AGENT_URL_ENV, defaultAgentUrl } from './agent-url.js';
 import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
@@ -97,14 +98,14 @@ agent
 agent
   .command('status')
   .description("print the agent's links, feeds, sources and alerts; exit 1 if a link is down or a feed lags past its threshold, 2 if the agent is unreachable")
-  .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
+  .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
   .option('--json', 'print the status JSON (with a "check" member: ok and problems)')
   .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
   .action((options: { url: string; json?: boolean; token?: string }) => run(() => agentStatusCommand(options)));
 agent
   .command('reconnect')
   .description('make the agent drop its relay streams and backoff waits and connect again now; exit 2 if the agent is unreachable')
-  .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
+  .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
   .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
   .action((options: { url: string; token?: string }) => run(() => agentReconnectCommand(options)));
 agent
@@ -123,7 +124,7 @@ for (const [action, description] of FEED_ACTIONS) {
     .description(`${description}; exit 1 while the relay has not answered, 2 if the agent is unreachable or refused`)
     .requiredOption('--feed <name>', 'feed name')
     .option('--reason <text>', 'why, for the egress ledger')
-    .option('--url <url>', 'agent HTTP address', `http://127.0.0.1:${DEFAULT_AGENT_HTTP_PORT}`)
+    .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
     .option('--json', 'print the result as JSON')
     .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
     .action((options: { feed: string; reason?: string; url: string; json?: boolean; token?: string }) => run(() => agentFeedCommand(action, options)));

@@ -4,6 +4,7 @@ import { AgentConfigSchema } from '../agent/index.js';
 import { parseConfigText } from '../runtime/index.js';
 import type { InstallAnswers } from './answers.js';
 import type { InstallLayout } from './install-layout.js';
+import { renderProposedPolicyFeed } from './proposed-policy.js';
 
 /** How the agent reaches the relay, as decided by the installer. */
 export type RelayCredentials =
@@ -75,10 +76,13 @@ export function renderAgentConfig(input: AgentConfigInput): string {
   }
   lines.push('', '# Feeds: named projections of streams sent to the relay. A stream in no feed never leaves.');
   if (input.feedsWithoutPolicy && input.feedsWithoutPolicy.length > 0) {
-    lines.push(`# WARNING: ${input.feedsWithoutPolicy.join(', ')} ha${input.feedsWithoutPolicy.length === 1 ? 's' : 've'} no policy: identifiers (MRN, names, phone numbers) leave in clear.`, '# Add policy: (README, "Policies") to hash, mask or drop them; the pseudonym keys below are made for it.');
+    lines.push(`# WARNING: ${input.feedsWithoutPolicy.join(', ')} ha${input.feedsWithoutPolicy.length === 1 ? 's' : 've'} no policy: identifiers (MRN, names, phone numbers) leave in clear.`, '# Add policy: (README, "Policies"; `wardline install` proposes one) to hash, mask or drop them; the pseudonym keys below are made for it.');
   }
   lines.push('feeds:');
-  for (const f of answers.feeds) lines.push(`  - { name: ${q(f.name)}, relay: ${q(answers.relay.name)}, streams: [${f.streams.map(q).join(', ')}] }`);
+  for (const f of answers.feeds) {
+    if (f.policy === 'proposed') lines.push(...renderProposedPolicyFeed(f, answers.relay.name));
+    else lines.push(`  - { name: ${q(f.name)}, relay: ${q(answers.relay.name)}, streams: [${f.streams.map(q).join(', ')}] }`);
+  }
   lines.push(
     '',
     "# The hospital-held pseudonym and encryption keys (`wardline keys list|rotate --config` this file).",

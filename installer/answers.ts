@@ -61,7 +61,12 @@ export const InstallAnswersSchema = z.strictObject({
       hostNames: z.array(z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/, 'expected a DNS name such as wardline.hospital.local')).default([]),
     })
     .prefault({}),
-  feeds: z.array(z.strictObject({ name, streams: z.array(z.string().min(1)).min(1) })).min(1),
+  /**
+   * policy: "proposed" (default) writes the installer's policy for HL7 streams
+   * (identifiers hashed or masked, installer/proposed-policy.ts); "none" sends
+   * the streams as received, identifiers in clear (the preflight warns).
+   */
+  feeds: z.array(z.strictObject({ name, streams: z.array(z.string().min(1)).min(1), policy: z.enum(['proposed', 'none']).default('proposed') })).min(1),
   /** The dashboard admin's password, in a file the installer reads once (it stores only the scrypt hash). */
   admin: z.strictObject({ passwordFile: z.string().min(1) }).optional(),
   /** What the operator expects, for the disk recommendation. */

@@ -8,5 +8,7 @@ export { realSystemProbe, type SystemProbe, type ProbeRequest } from './system-p
 export { renderSystemdUnit } from './systemd-unit.js';
 export { askInstallAnswers, InstallQuestionsEndedError } from './interactive-answers.js';
 export { copyProgram, installProgram, productionPackagePaths } from './program-copy.js';
-export { renderLauncher } from './installer.js';
+export { renderLauncher, localAgentUrl } from './installer.js';
 export { EnrolmentFailedError } from './errors.js';
+export { renderAgentConfig } from './agent-config-file.js';
+export { PROPOSED_HL7_FIELDS } from './proposed-policy.js';

@@ -182,7 +182,7 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
       relay: relativeCredentials(relay, sys),
       ...(adminPasswordFile ? { adminPasswordFile: sys(adminPasswordFile) } : {}),
       adminTokenFile: sys(layout.adminTokenFile),
-      feedsWithoutPolicy: a.feeds.map((f) => f.name),
+      feedsWithoutPolicy: a.feeds.filter((f) => f.policy !== 'proposed').map((f) => f.name),
       ...(httpTls ? { httpTls: { certFile: sys(httpTls.certFile), keyFile: sys(httpTls.keyFile) } } : {}),
     });
     validateAgentConfigText(text, layout.configFile); // before anything is written
@@ -200,7 +200,11 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
     },
   });
   const cliPath = `${sys(layout.programLink)}/dist/cli/wardline.js`;
-  steps.push({ describe: `write the launcher ${layout.launcher} (runs ${cliPath})`, run: () => writeFileSync(layout.launcher, renderLauncher(o.nodePath, cliPath, sys(layout.adminTokenFile), sys(join(layout.tlsDir, 'dashboard-ca/ca.crt'))), { mode: 0o755 }) });
+  const agentUrl = localAgentUrl((upgrade && keptConfigHttpListen(layout.configFile)) || a.http.listen, httpTls !== undefined || (upgrade && keptConfigHasHttpTls(layout.configFile)));
+  steps.push({
+    describe: `write the launcher ${layout.launcher} (runs ${cliPath}; the CLI's default agent address ${agentUrl})`,
+    run: () => writeFileSync(layout.launcher, renderLauncher(o.nodePath, cliPath, sys(layout.adminTokenFile), sys(join(layout.tlsDir, 'dashboard-ca/ca.crt')), agentUrl), { mode: 0o755 }),
+  });
 
   // The unit names the paths as the service sees them (relative to the root).
   const unit = renderSystemdUnit({ nodePath: o.nodePath, cliPath, configFile: sys(layout.configFile), user: SERVICE_USER });
@@ -231,8 +235,7 @@ export async function install(o: InstallOptions): Promise<InstallResult> {
   }
   o.print(upgrade ? 'Upgraded in place: config, secrets, keys and data were kept.' : `Installed. Config: ${layout.configFile}`);
   if (onSystem && o.noSystemctl) o.print(`systemctl was not run (--no-systemctl): when systemd runs, \`systemctl daemon-reload && systemctl ${upgrade ? 'restart' : 'enable --now'} ${UNIT_NAME}\`.`);
-  const scheme = existsSync(join(layout.tlsDir, 'dashboard/server.crt')) ? 'https' : 'http';
-  o.print(`Check it: wardline agent status --url ${scheme}://127.0.0.1:${parseHostPort(a.http.listen)!.port}`);
+  o.print(`Check it: wardline agent status   (the launcher points the CLI at ${agentUrl})`);
   return { ok: true, upgrade, checks, plan, layout };
 }
 
@@ -276,6 +279,16 @@ function dashboardTlsSteps(a: InstallAnswers, layout: InstallLayout, steps: Step
   return files;
 }
 
+/** The kept config's http.listen, when it is a host:port (an upgrade keeps the config, so the launcher follows it). */
+function keptConfigHttpListen(configFile: string): string | undefined {
+  try {
+    const listen = (parseYaml(readFileSync(configFile, 'utf8')) as { http?: { listen?: unknown } } | null)?.http?.listen;
+    return typeof listen === 'string' && parseHostPort(listen) ? listen : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function keptConfigHasHttpTls(configFile: string): boolean {
   try {
     const config = parseYaml(readFileSync(configFile, 'utf8')) as { http?: { tls?: unknown } } | null;
@@ -298,13 +311,27 @@ function relativeCredentials(relay: RelayCredentials, sys: (p: string) => string
 }
 
 /**
+ * The address the CLI on this host reaches the installed agent at: its listen
+ * address, or 127.0.0.1 when it listens on all addresses (the dashboard's
+ * certificate names 127.0.0.1 and the listen address); https when http.tls.
+ */
+export function localAgentUrl(listen: string, https: boolean): string {
+  const { host, port } = parseHostPort(listen)!;
+  const local = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  return `${https ? 'https' : 'http'}://${isIP(local) === 6 ? `[${local}]` : local}:${port}`;
+}
+
+/**
  * /usr/local/bin/wardline: the installed CLI. Run as root on this host it passes
  * the agent's admin token and trusts the dashboard's own CA, so `wardline agent
- * status` works without --token; an explicit WARDLINE_ADMIN_TOKEN wins.
+ * status` works without --token or --url; explicit WARDLINE_ADMIN_TOKEN and
+ * WARDLINE_AGENT_URL win.
  */
-export function renderLauncher(nodePath: string, cliPath: string, tokenFile: string, dashboardCaFile: string): string {
+export function renderLauncher(nodePath: string, cliPath: string, tokenFile: string, dashboardCaFile: string, agentUrl: string): string {
   return `#!/bin/sh
 # Wardline CLI — written by \`wardline install\`; runs the installed copy (/opt/wardline/current).
+# The installed agent's address (http.listen, HTTPS when http.tls), the CLI's default --url.
+if [ -z "$WARDLINE_AGENT_URL" ]; then WARDLINE_AGENT_URL=${agentUrl}; export WARDLINE_AGENT_URL; fi
 if [ -z "$WARDLINE_ADMIN_TOKEN" ] && [ -r ${tokenFile} ]; then WARDLINE_ADMIN_TOKEN=$(cat ${tokenFile}); export WARDLINE_ADMIN_TOKEN; fi
 if [ -z "$NODE_EXTRA_CA_CERTS" ] && [ -r ${dashboardCaFile} ]; then NODE_EXTRA_CA_CERTS=${dashboardCaFile}; export NODE_EXTRA_CA_CERTS; fi
 exec ${nodePath} ${cliPath} "$@"

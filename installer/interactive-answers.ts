@@ -97,6 +97,13 @@ export async function askInstallAnswers(input: Readable, output: Writable): Prom
         return bad ? `expected name:stream+stream, such as clinical:adt+results ("${bad.name}" has a bad name or no streams)` : undefined;
       }),
     );
+    // Default yes: without a policy the MRN, names and phone numbers leave in clear.
+    const applyPolicy = await ask(
+      `Apply the proposed policy to ${feeds.map((f) => f.name).join(', ')} (PID-3 and other ids hashed with the pseudonym key, name, phones and national id masked, birth date to the year; README: Policies)? yes/no`,
+      'yes',
+      (a) => (/^(y|yes|n|no)$/i.test(a) ? undefined : 'expected yes or no'),
+    );
+    const policy = /^y/i.test(applyPolicy) ? ('proposed' as const) : ('none' as const);
     const needsLogin = listensBeyondLoopback(http);
     const passwordFile = await ask(`File holding the dashboard admin password${needsLogin ? ` (required: ${http} is reachable from the network)` : ' (empty: no login)'}`, '', (a) => {
       if (a === '' && !needsLogin) return undefined;
@@ -110,7 +117,7 @@ export async function askInstallAnswers(input: Readable, output: Writable): Prom
       relay,
       sources,
       http: { listen: http },
-      feeds,
+      feeds: feeds.map((f) => ({ ...f, policy })),
       ...(passwordFile ? { admin: { passwordFile } } : {}),
       volume: { dailyBytes },
     });

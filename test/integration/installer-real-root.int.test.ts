@@ -164,8 +164,8 @@ volume: { dailyBytes: 1MiB, retentionDays: 1 }
     }
     expect(healthy, output).toBe(true);
 
-    // The CLI on the same host reads the admin token through the launcher: status answers (exit 1: the relay is down).
-    const status = await runInRoot(`chroot "$R" /usr/local/bin/wardline agent status --url http://127.0.0.1:${httpPort} --json`);
+    // README's next step as written: the launcher names the agent's address and reads the admin token (exit 1: the relay is down).
+    const status = await runInRoot(`chroot "$R" /usr/local/bin/wardline agent status --json`);
     expect(status.out).not.toContain('requires a login');
     expect(JSON.parse(status.out.slice(status.out.indexOf('{'))), status.out).toHaveProperty('check');
 

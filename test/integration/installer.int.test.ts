@@ -109,6 +109,9 @@ logLevel: info
     const written = readFileSync(join(etc, 'agent.yaml'), 'utf8');
     expect(written).not.toContain(root);
     expect(written).toContain('dataDir: "/var/lib/wardline"');
+    // No policy in the answers: the proposed one is written, and the preflight says so instead of warning.
+    expect(written).toMatch(/^ {12}PID-3: hash /m);
+    expect(first.stdout).toContain('proposed policy: identifiers in adt');
     expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).not.toContain(root);
     expect(readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8')).toContain('exec ' + process.execPath + ' /opt/wardline/current/dist/cli/wardline.js "$@"');
     for (const secret of ['secrets/client.key', 'keys/keyring.json']) expect(statSync(join(etc, secret)).mode & 0o077).toBe(0);
@@ -131,6 +134,23 @@ logLevel: info
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(events, agent.recentOutput).toBe(3);
+
+      // README's next step, exactly as written: `wardline agent status`, no --url. The launcher
+      // names the installed agent's address, its CA and token; here with those as the launcher sets them.
+      const launcher = readFileSync(join(root, 'usr/local/bin/wardline'), 'utf8');
+      expect(launcher).toContain(`WARDLINE_AGENT_URL=https://127.0.0.1:${httpPort}; export WARDLINE_AGENT_URL`);
+      expect(first.stdout).toContain(`Check it: wardline agent status `);
+      const status = await exec(process.execPath, [CLI_PATH, 'agent', 'status', '--json'], {
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          WARDLINE_AGENT_URL: /WARDLINE_AGENT_URL=(\S+);/.exec(launcher)![1],
+          NODE_EXTRA_CA_CERTS: join(etc, 'tls/dashboard-ca/ca.crt'),
+          WARDLINE_ADMIN_TOKEN: readFileSync(join(etc, 'secrets/admin-token'), 'utf8').trim(),
+        },
+      }).catch((error: { stdout?: string; stderr?: string }) => error);
+      expect(status.stderr ?? '', agent.recentOutput).toBe('');
+      expect((JSON.parse(status.stdout ?? '{}') as { feeds?: { name?: string; feed?: string }[] }).feeds?.length).toBe(1);
     } finally {
       await agent.kill('SIGTERM');
     }

@@ -96,6 +96,11 @@ describe('install checks', () => {
       expect(checks.find((c) => c.name === 'program path')).toMatchObject({ status: 'fail', detail: expect.stringContaining('(mode 700) stops the wardline user reaching') });
       expect(checks.find((c) => c.name === 'package')?.status).toBe('fail');
       expect(checks.find((c) => c.name === 'feed clinical')).toMatchObject({ status: 'warn', detail: expect.stringContaining('identifiers (MRN, names, phone numbers) in clear') });
+      // With the proposed policy the feed passes; "none" keeps the warning.
+      const feeds = [{ name: 'clinical', streams: ['adt'], policy: 'proposed' as const }, { name: 'raw', streams: ['adt'], policy: 'none' as const }];
+      const withPolicy = installChecks({ ...base, feeds, layout: installLayout(root), onSystem: false, noSystemctl: false });
+      expect(withPolicy.find((c) => c.name === 'feed clinical')).toMatchObject({ status: 'pass', detail: expect.stringContaining('proposed policy') });
+      expect(withPolicy.find((c) => c.name === 'feed raw')?.status).toBe('warn');
     } finally {
       temp.remove();
     }
