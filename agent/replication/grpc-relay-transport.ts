@@ -305,6 +305,7 @@ class GrpcRelaySession implements RelaySession {
             agentVersion: this.hello.agentVersion,
             secret: this.hello.secret,
             feeds: this.hello.feeds,
+            wantsVendorProgress: true,
           },
         }),
       );

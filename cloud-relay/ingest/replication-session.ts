@@ -133,6 +133,8 @@ export class ReplicationSession {
   private log: Logger;
   /** The last VendorProgress sent, as JSON: unchanged positions are not sent again; the first is always sent, even empty, so the agent knows this relay reports them. */
   private sentVendorProgress: string | undefined;
+  /** The agent asked for VendorProgress in its Hello; an older agent or a raw client did not. */
+  private wantsVendorProgress = false;
   readonly peer: string;
 
   constructor(
@@ -173,7 +175,7 @@ export class ReplicationSession {
    * the last time; queued behind the acks already owed, so the stream keeps its order.
    */
   offerVendorProgress(): void {
-    if (this.state !== 'streaming' || !this.agent || !this.deps.vendorProgress) return;
+    if (this.state !== 'streaming' || !this.agent || !this.wantsVendorProgress || !this.deps.vendorProgress) return;
     const reads = this.deps.vendorProgress(this.agent.hospital, [...this.feeds]);
     const json = JSON.stringify(reads);
     if (json === this.sentVendorProgress) return;
@@ -244,6 +246,7 @@ export class ReplicationSession {
     const authenticatedBy = this.deps.hospitals.verify(hospital, hello.secret ?? '', peerIdentity(this.call));
 
     const feeds = [...new Set(hello.feeds ?? [])];
+    this.wantsVendorProgress = hello.wantsVendorProgress === true;
     const badName = feeds.find((feed) => !NAME_PATTERN.test(feed));
     if (badName !== undefined) {
       throw new ProtocolViolationError(

@@ -341,6 +341,9 @@ export namespace wardline {
             /** Hello agentVersion. */
             agentVersion: string;
 
+            /** Hello wantsVendorProgress. */
+            wantsVendorProgress: boolean;
+
             /**
              * Creates a new Hello instance using the specified properties.
              * @param [properties] Properties to set
@@ -411,6 +414,9 @@ export namespace wardline {
 
                 /** Hello agentVersion */
                 agentVersion?: (string|null);
+
+                /** Hello wantsVendorProgress */
+                wantsVendorProgress?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

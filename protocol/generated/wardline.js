@@ -4,7 +4,7 @@ import $protobuf from "protobufjs/minimal.js";
 
 // Common aliases
 const $Reader = $protobuf.Reader, $Writer = $protobuf.Writer, $util = $protobuf.util;
-const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Number = $util.global.Number, $String = $util.global.String, $Array = $util.global.Array, $parseInt = $util.global.parseInt, $Boolean = $util.global.Boolean, $BigInt = $util.global.BigInt;
+const $Object = $util.global.Object, $undefined = $util.global.undefined, $Error = $util.global.Error, $RangeError = $util.global.RangeError, $TypeError = $util.global.TypeError, $Number = $util.global.Number, $String = $util.global.String, $Array = $util.global.Array, $Boolean = $util.global.Boolean, $parseInt = $util.global.parseInt, $BigInt = $util.global.BigInt;
 
 // Exported root namespace
 const $root = $protobuf.roots["default"] || ($protobuf.roots["default"] = {});
@@ -810,6 +810,7 @@ export const wardline = $root.wardline = (() => {
              * @property {string|null} [secret] Hello secret
              * @property {Array.<string>|null} [feeds] Hello feeds
              * @property {string|null} [agentVersion] Hello agentVersion
+             * @property {boolean|null} [wantsVendorProgress] Hello wantsVendorProgress
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -891,6 +892,14 @@ export const wardline = $root.wardline = (() => {
             Hello.prototype.agentVersion = "";
 
             /**
+             * Hello wantsVendorProgress.
+             * @member {boolean} wantsVendorProgress
+             * @memberof wardline.v1.Hello
+             * @instance
+             */
+            Hello.prototype.wantsVendorProgress = false;
+
+            /**
              * Creates a new Hello instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Hello
@@ -935,6 +944,8 @@ export const wardline = $root.wardline = (() => {
                         writer.uint32(/* id 5, wireType 2 =*/42).string(message.feeds[i]);
                 if (message.agentVersion != null && $Object.hasOwnProperty.call(message, "agentVersion") && message.agentVersion !== "")
                     writer.uint32(/* id 6, wireType 2 =*/50).string(message.agentVersion);
+                if (message.wantsVendorProgress != null && $Object.hasOwnProperty.call(message, "wantsVendorProgress") && message.wantsVendorProgress !== false)
+                    writer.uint32(/* id 7, wireType 0 =*/56).bool(message.wantsVendorProgress);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1032,6 +1043,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.agentVersion;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.wantsVendorProgress = value;
+                            else
+                                delete message.wantsVendorProgress;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1089,6 +1109,9 @@ export const wardline = $root.wardline = (() => {
                 if (object.agentVersion != null)
                     if (typeof object.agentVersion !== "string" || object.agentVersion.length)
                         message.agentVersion = $String(object.agentVersion);
+                if (object.wantsVendorProgress != null)
+                    if (object.wantsVendorProgress)
+                        message.wantsVendorProgress = $Boolean(object.wantsVendorProgress);
                 return message;
             };
 
@@ -1117,6 +1140,7 @@ export const wardline = $root.wardline = (() => {
                     object.agentId = "";
                     object.secret = "";
                     object.agentVersion = "";
+                    object.wantsVendorProgress = false;
                 }
                 if (message.protocolVersion != null && $Object.hasOwnProperty.call(message, "protocolVersion"))
                     object.protocolVersion = message.protocolVersion;
@@ -1133,6 +1157,8 @@ export const wardline = $root.wardline = (() => {
                 }
                 if (message.agentVersion != null && $Object.hasOwnProperty.call(message, "agentVersion"))
                     object.agentVersion = message.agentVersion;
+                if (message.wantsVendorProgress != null && $Object.hasOwnProperty.call(message, "wantsVendorProgress"))
+                    object.wantsVendorProgress = message.wantsVendorProgress;
                 return object;
             };
 

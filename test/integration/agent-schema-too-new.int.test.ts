@@ -55,7 +55,8 @@ feeds: [{ name: clinical, relay: cloud, streams: [adt] }]
     const output = second.recentOutput;
     expect(output).toContain(`${dbFile} has schema version ${newer}, but this Wardline agent knows only up to version ${AGENT_SCHEMA_VERSION}`);
     expect(output).toContain(`Install the newer Wardline again, or restore the backup of ${dbFile} taken before the upgrade`);
-    expect(output).toContain('SchemaTooNewError');
+    // The CLI prints a coded error as `wardline: [CODE] message` (no stack).
+    expect(output).toContain('wardline: [WL_A001] ');
     // Nothing of it is left listening.
     const reached = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then(
       () => true,

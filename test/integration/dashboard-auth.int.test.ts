@@ -136,7 +136,8 @@ describe('dashboard login', () => {
     // Prometheus conventions, and nothing from a message in any name or label.
     for (const line of text.split('\n').filter((l) => l.startsWith('# TYPE '))) {
       const [, , name, type] = line.split(' ');
-      expect(name).toMatch(/^wardline_agent_[a-z0-9_]+$/);
+      // Wardline's own metrics carry the program's prefix; Node's and the process's keep their standard names.
+      expect(name).toMatch(/^(wardline_agent_|process_|nodejs_)[a-z0-9_]+$/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
     }
     expect(text).not.toMatch(/110105199001011234|张三/);

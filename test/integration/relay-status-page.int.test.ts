@@ -75,7 +75,8 @@ describe('relay status page, vendor lag, readiness and metrics', () => {
     expect(text).toContain('wardline_relay_hospital_agents_connected{hospital="h1"} 1');
     for (const line of text.split('\n').filter((l) => l.startsWith('# TYPE '))) {
       const [, , name, type] = line.split(' ');
-      expect(name).toMatch(/^wardline_relay_[a-z0-9_]+$/);
+      // Wardline's own metrics carry the program's prefix; Node's and the process's keep their standard names.
+      expect(name).toMatch(/^(wardline_relay_|process_|nodejs_)[a-z0-9_]+$/);
       if (type === 'counter') expect(name).toMatch(/_total$/);
     }
     expect(text).not.toMatch(/P100\d|MSG\d/);
