@@ -6,6 +6,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from './agent-database.js';
 import { firstSeqAtOrAfter } from './seq-for-time.js';
+import { eventFromRow, type EventOp } from '../../protocol/index.js';
 
 /** What to look for; every field given must match. */
 export interface MessageQuery {
@@ -39,7 +40,7 @@ interface SummaryRow {
   seq: number;
   stream: string;
   key: string;
-  op: string;
+  op: EventOp;
   ts_ms: number;
   source: string;
   content_type: string;
@@ -114,16 +115,10 @@ export class MessageSearch {
   }
 }
 
+/** A summary row read with the journal's own row mapping (protocol/event.ts), its body's size in place of the body. */
 function summaryOf(row: SummaryRow): MessageSummary {
-  return {
-    seq: row.seq,
-    stream: row.stream,
-    key: row.key,
-    op: row.op,
-    tsMs: row.ts_ms,
-    source: row.source,
-    contentType: row.content_type,
-    headers: JSON.parse(row.headers) as Record<string, string>,
-    bodyBytes: row.body_bytes,
-  };
+  const { body: _noBody, ...event } = eventFromRow({ ...row, body: NO_BODY });
+  return { ...event, bodyBytes: row.body_bytes };
 }
+
+const NO_BODY = Buffer.alloc(0);

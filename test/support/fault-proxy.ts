@@ -1,10 +1,3 @@
 // The TCP fault proxy ships with the simulator (simulator/line/), because
 // `wardline demo` cuts its line with it; tests keep importing it from here.
-export {
-  FaultProxy,
-  type AppliedFault,
-  type FaultMode,
-  type FaultProxyOptions,
-  type FaultProxyStats,
-  type FaultScheduleRun,
-} from '../../simulator/index.js';
+export * from '../../simulator/line/index.js';
