@@ -20,7 +20,7 @@ import { AlertsConfigSchema, loadAlertSecrets, unknownAlertNames, type AlertSecr
 import { AdminConfigSchema, loadAdminCredentials, type AdminCredentials } from './http/index.js';
 import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/index.js';
 import { AllowedHostsSchema } from './http/index.js';
-import { httpIngestConfigShape, loadLocalAppCredentials, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
+import { httpIngestConfigShape, loadCapturePasswords, loadLocalAppCredentials, mllpSources, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
 import { AuditConfigSchema } from './audit/index.js';
 import { JournalConfigSchema } from './store/index.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
@@ -133,6 +133,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   localAppCredentials: LocalAppCredentials;
   /** The alert sinks' secret files, read. */
   alertSecrets: AlertSecrets;
+  /** Database sources' passwords (connection.passwordFile), by source name. */
+  capturePasswords: Map<string, string>;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -146,7 +148,7 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   const violations = findLocalOnlyViolations({
     feeds: config.feeds,
     localOnly: config.localOnly,
-    hl7KeyPaths: hl7KeyPathsByStream(config.sources.map((s) => s.mapping)),
+    hl7KeyPaths: hl7KeyPathsByStream(mllpSources(config.sources).map((s) => s.mapping)),
   });
   if (violations.length > 0) {
     const problems = violations.map((v) => `${v.configPath}: ${v.message} (${file})`);
@@ -159,5 +161,6 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);
   const localAppCredentials = loadLocalAppCredentials(config.http, at, file, secrets);
   const alertSecrets = loadAlertSecrets(config.alerts, at, file, secrets);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, alertSecrets, secretFileWarnings: secrets.warnings };
+  const capturePasswords = loadCapturePasswords(config.sources.map((s) => ({ name: s.name, connection: 'connection' in s ? s.connection : undefined })), at, file, secrets);
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, alertSecrets, capturePasswords, secretFileWarnings: secrets.warnings };
 }

@@ -92,6 +92,19 @@ export const AgentErrorCode = {
    * and what was expected. Fix the parameter: from and to are ISO 8601 times or ms since the epoch, limit a whole number.
    */
   MESSAGE_QUERY: 'WL_A023',
+  /**
+   * A database source (postgres, mysql, sql-poll) cannot capture because the database is not set up for it: a
+   * server setting (wal_level, binlog_format), a missing publication or privilege, a table without a primary key,
+   * an unsupported column type, a wrong password. The message names the source, the table or setting and the fix;
+   * that source stops and every other part goes on. Fix the database (README, "Database sources") and restart the agent.
+   */
+  CAPTURE_SETUP: 'WL_A024',
+  /**
+   * The database no longer holds the changes after the position a database source saved (its replication slot
+   * was invalidated by max_slot_wal_keep_size, or the binlog files were purged): the source alerts and takes a
+   * new snapshot of its tables rather than resume with a gap. Give the slot a larger WAL budget, or keep binlogs longer.
+   */
+  CAPTURE_POSITION_LOST: 'WL_A025',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

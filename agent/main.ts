@@ -19,7 +19,7 @@ import { timetableOf, TimetableScheduler, Uplink, uplinkOptions } from './bandwi
 import { diskBudgetOptions } from './health/index.js';
 import { AgentHttpServer } from './http/index.js';
 import { RequestGuard } from './http/index.js';
-import { criticalSourceNames, HttpIngestSource, LocalAppAuth, MllpListener, mllpListenerOptions, type Source, type SourceStatus } from './sources/index.js';
+import { createSource, criticalSourceNames, HttpIngestSource, LocalAppAuth, type Source, type SourceStatus } from './sources/index.js';
 import { GrpcRelayTransport } from './replication/index.js';
 import { Replicator, VendorPositions } from './replication/index.js';
 import { relayTransportOptions, replicatorTuning } from './replication/index.js';
@@ -146,12 +146,16 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Alerts, the dashboard, its login and /readyz (operations.ts), subscribed to the links before they start.
   const operations = createOperations({ config, db, agentId, startedAtMs, links: replicators.map((r) => ({ relay: r.status().relay, link: r.link })), log });
 
-  const listeners = config.sources.map(
-    (source) =>
-      new MllpListener({
-        ...mllpListenerOptions(source, { writer: journal, admission, log: log.child({ source: source.name }), observeAckLatency: latency.ackObserver(source.name) }),
-        onRejection: (r) => rejections.note(r),
-      }),
+  const configured = config.sources.map((source) =>
+    createSource(source, {
+      writer: journal,
+      admission,
+      localCopy,
+      log: log.child({ source: source.name }),
+      passwords: config.capturePasswords,
+      observeAckLatency: latency.ackObserver(source.name),
+      onRejection: (r) => rejections.note(r),
+    }),
   );
 
   const localApps = new LocalAppAuth(config.localAppCredentials);
@@ -159,7 +163,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   log[localAppsSummary.level](localAppsSummary.fields, localAppsSummary.message);
   // Rides on the agent's HTTP listener (below): its start and stop bind nothing.
   const httpIngest = new HttpIngestSource({ writer: journal, admission, localCopy, localApps, ingestLimits: config.http.ingest, log });
-  const sources: Source[] = [...listeners, httpIngest];
+  const sources: Source[] = [...configured, httpIngest];
   const sourceStatus = (): SourceStatus[] => sources.map((source) => source.status());
   const backlog = new BacklogCounter(db, journal);
   const status = createStatusProvider({
@@ -232,8 +236,10 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   };
   const httpAddress = await parts.start({ name: 'http', start: () => binding('http.listen', config.http.listen, () => http.start()), stop: () => http.stop() });
   for (const [index, source] of sources.entries()) {
-    // The MLLP listeners come first, in config order; the HTTP ingest source (last) binds nothing of its own.
-    const listen = config.sources[index]?.listen;
+    // The configured sources come first, in config order; the HTTP ingest source (last) binds nothing of its own,
+    // nor does a database source (it connects out).
+    const configuredSource = config.sources[index];
+    const listen = configuredSource?.kind === 'mllp' ? configuredSource.listen : undefined;
     const start = listen ? () => binding(`sources[${index}].listen`, listen, () => source.start()) : () => source.start();
     const bound = await parts.start({ name: `source ${source.name}`, start, stop: () => source.stop() });
     if (bound) mllpPorts.set(source.name, bound.port);

@@ -2,16 +2,24 @@
 // the rules that span them and the HTTP ingest source (`http.critical`).
 import { z } from 'zod';
 import { HTTP_SOURCE } from './http-ingest/index.js';
-import { MllpSourceConfigSchema } from './mllp/index.js';
+import { MllpSourceConfigSchema, type MllpSourceConfig } from './mllp/index.js';
 import { mllpLimitsProblem } from './mllp/index.js';
+import { MysqlSourceConfigSchema } from './mysql/index.js';
+import { PostgresSourceConfigSchema } from './postgres/index.js';
+import { SqlPollSourceConfigSchema } from './sql-poll/index.js';
 
-export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema]);
+export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema, PostgresSourceConfigSchema, MysqlSourceConfigSchema, SqlPollSourceConfigSchema]);
 export type SourceConfig = z.output<typeof SourceConfigSchema>;
 
 /** `sources`: absent = none. */
 export const SourcesConfigSchema = z.array(SourceConfigSchema).default([]);
 
 /** Adds an issue per source whose name is taken (by another source or by the HTTP ingest source) or whose limits do not fit together. */
+/** The MLLP sources among `sources`. */
+export function mllpSources(sources: readonly SourceConfig[]): MllpSourceConfig[] {
+  return sources.filter((s): s is MllpSourceConfig => s.kind === 'mllp');
+}
+
 export function refineSources(sources: readonly SourceConfig[], ctx: z.RefinementCtx): void {
   const sourceNames = new Set<string>();
   sources.forEach((source, i) => {
@@ -19,7 +27,7 @@ export function refineSources(sources: readonly SourceConfig[], ctx: z.Refinemen
       ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `expected a source name not used elsewhere ("${HTTP_SOURCE}" is the ingest API)` });
     }
     sourceNames.add(source.name);
-    const limits = mllpLimitsProblem(source);
+    const limits = source.kind === 'mllp' ? mllpLimitsProblem(source) : undefined;
     if (limits !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'maxBufferedBytes'], message: limits });
   });
 }

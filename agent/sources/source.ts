@@ -1,5 +1,5 @@
-// The Source port: every kind of input (MLLP today, HTTP ingest, later database
-// change capture and DICOM) is started and stopped by the composition root, is
+// The Source port: every kind of input (MLLP, HTTP ingest, database change
+// capture, later DICOM) is started and stopped by the composition root, is
 // handed the JournalWriter it appends through and the AdmissionCheck it consults,
 // and reports one SourceStatus for /v1/status, the dashboard and the alerts.
 //
@@ -14,6 +14,7 @@
 import type { RejectionKind } from './rejection-kind.js';
 import type { ControlIdReuse } from './mllp/index.js';
 import type { JournalWriter } from '../store/index.js';
+import type { CaptureStatus } from './database/index.js';
 
 /**
  * Decides whether new input is accepted right now. Returns undefined to accept,
@@ -22,7 +23,7 @@ import type { JournalWriter } from '../store/index.js';
 export type AdmissionCheck = (source: string) => string | undefined;
 
 /** The kinds of source the agent has. */
-export type SourceKind = 'mllp' | 'http';
+export type SourceKind = 'mllp' | 'http' | 'postgres' | 'mysql' | 'sql-poll';
 
 /** One source as GET /v1/status serves it (the shape is part of the HTTP API). */
 export interface SourceStatus {
@@ -45,6 +46,8 @@ export interface SourceStatus {
   controlIdsReused?: number;
   /** MLLP: connections closed for maxConnections or maxBufferedBytes. */
   connectionsRefused?: number;
+  /** Database sources (postgres, mysql, sql-poll): where capture is, its lag, rate and what the server retains. */
+  capture?: CaptureStatus;
 }
 
 /** Where a source listens once started. */

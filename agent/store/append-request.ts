@@ -50,3 +50,42 @@ export interface AppendResult {
 export interface JournalWriter {
   append(request: AppendRequest): Promise<AppendResult>;
 }
+
+/** What a staged transaction became once committed: its events' seqs are firstSeq..lastSeq. */
+export interface StagedCommit {
+  firstSeq: number;
+  lastSeq: number;
+  events: number;
+}
+
+/**
+ * One source transaction too large to hold in memory, written in chunks and made
+ * journal events all at once (staged-append.ts). Nothing added is visible to any
+ * feed, the local copy or a reader until commit(); a crash before it discards all.
+ */
+export interface StagedAppend {
+  /** Events added so far. */
+  readonly events: number;
+  /** Writes a chunk to the staging table (synchronous, bounded by the chunk). */
+  add(events: readonly EventInput[]): void;
+  /**
+   * Moves every added event into the journal in one transaction, in the order
+   * added, with the local copy and `position`; resolves once fsynced. A source
+   * awaits its earlier appends before committing, so its events keep their order.
+   */
+  commit(position?: string): Promise<StagedCommit>;
+  /** Drops what was added (the source transaction will be received again). */
+  discard(): void;
+}
+
+/**
+ * What a change-capture source (PostgreSQL, MySQL/MariaDB, SQL polling) is handed:
+ * the journal's append, the position it last committed with its events (where to
+ * resume after any crash), and staged appends for transactions too large for memory.
+ */
+export interface CaptureWriter extends JournalWriter {
+  /** The position this source last committed (with its events), or undefined before its first. */
+  savedPosition(source: string): string | undefined;
+  /** Begins a staged append for `source`'s next transaction. */
+  stage(source: string): StagedAppend;
+}

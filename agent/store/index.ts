@@ -17,7 +17,7 @@ export {
   type TrimTotals,
 } from './journal-trimmer.js';
 export { JournalFootprint, type JournalFootprintFigures } from './journal-footprint.js';
-export type { AppendRequest, AppendResult, EventInput, JournalWriter } from './append-request.js';
+export type { AppendRequest, AppendResult, CaptureWriter, EventInput, JournalWriter, StagedAppend, StagedCommit } from './append-request.js';
 export { JournalConfigSchema } from './journal-config.js';
 export { journalTrimmerTuning } from './journal-config.js';
 export { type AckedAt } from './feed-acks.js';

@@ -282,6 +282,28 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   CREATE INDEX rejected_messages_by_time ON rejected_messages (at_ms);
   `,
   },
+  {
+    version: 10,
+    description: 'staged appends: database transactions too large to hold in memory',
+    sql: `
+  -- A source transaction too large to hold in memory (a 1,000,000-row UPDATE) is
+  -- written here in chunks as it streams in, then moved into the journal in one
+  -- transaction at its commit (staged-append.ts), so no feed ever sees part of it.
+  -- Rows left by a crash are deleted at open: the source resumes from its saved
+  -- position, before that transaction, and receives it again whole.
+  CREATE TABLE staged_events (
+    stage_id     INTEGER NOT NULL,
+    ord          INTEGER NOT NULL,
+    stream       TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    op           TEXT    NOT NULL,
+    content_type TEXT    NOT NULL,
+    body         BLOB    NOT NULL,
+    headers      TEXT    NOT NULL,
+    PRIMARY KEY (stage_id, ord)
+  ) WITHOUT ROWID;
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

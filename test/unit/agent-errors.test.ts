@@ -17,6 +17,7 @@ import { IllegalLinkTransitionError } from '../../agent/replication/errors.js';
 import { IngestRequestError } from '../../agent/sources/http-ingest/ingest-rows.js';
 import { RowScanError } from '../../agent/sources/http-ingest/json-row-scanner.js';
 import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.js';
+import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -86,6 +87,8 @@ describe('agent error classes', () => {
     [new PasswordHashFormatError('salt or hash too short', { cause }), 'PasswordHashFormatError', AgentErrorCode.PASSWORD_HASH_FORMAT],
     [new FeedControlRequestError('the body must be JSON', 'not-json', { cause }), 'FeedControlRequestError', AgentErrorCode.FEED_CONTROL_REQUEST],
     [new MessageQueryError('from', 'from: expected an ISO 8601 time', { cause }), 'MessageQueryError', AgentErrorCode.MESSAGE_QUERY],
+    [new CaptureSetupError('his', 'wal_level is replica', { cause }), 'CaptureSetupError', AgentErrorCode.CAPTURE_SETUP],
+    [new CapturePositionLostError('his', 'slot lost', { cause }), 'CapturePositionLostError', AgentErrorCode.CAPTURE_POSITION_LOST],
     [new CanonicalJsonError('$.x: NaN has no JSON representation', { cause }), 'CanonicalJsonError', AgentErrorCode.CANONICAL_JSON],
     [new LedgerFormatError('"type" is missing', { cause }), 'LedgerFormatError', AgentErrorCode.LEDGER_FORMAT],
     [new LedgerUnavailableError('/data/agent.db', 'missing-file'), 'LedgerUnavailableError', AgentErrorCode.LEDGER_UNAVAILABLE],

@@ -1,0 +1,4 @@
+// PostgreSQL logical replication source (kind: postgres).
+export { PostgresSource } from './postgres-source.js';
+export { readSlotHealth, WalBudgetForecast, type SlotHealth } from './postgres-slot-health.js';
+export { PostgresSourceConfigSchema, postgresSlotNames, type PostgresSourceConfig } from './postgres-source-config.js';

@@ -1,0 +1,117 @@
+// Staged appends: a source transaction too large to hold in memory (a 1,000,000-row
+// UPDATE arriving from a database's change stream) is written to staged_events in
+// chunks as it arrives and moved into the journal by one SQL transaction at its
+// commit, so the local copy and every feed see the whole transaction or none of it,
+// and the agent's memory holds one chunk at a time. The move is INSERT … SELECT and
+// set-based updates of the local copy, never a row-by-row loop in JavaScript.
+import type { Statement } from 'better-sqlite3';
+import type { EventInput, StagedAppend, StagedCommit } from './append-request.js';
+import type { SqliteDatabase } from './agent-database.js';
+
+/** What the journal does once a staged transaction is committed (head, tallies, listeners). */
+export type StagedCommitted = (commit: StagedCommit, tallies: { stream: string; events: number; bytes: number }[]) => void;
+
+/** The staging table's statements, shared by every staged append of one journal. */
+export class StagedAppends {
+  private nextStageId = 1;
+  private readonly insertStaged: Statement;
+  private readonly deleteStage: Statement;
+  private readonly moveToJournal: Statement;
+  private readonly deleteRecordsOfDeletes: Statement;
+  private readonly upsertRecordsOfUpserts: Statement;
+  private readonly tallyRange: Statement;
+  private readonly savePosition: Statement;
+  private readonly commitStage: (stageId: number, source: string, position: string | undefined, tsMs: number) => StagedCommit & { tallies: { stream: string; events: number; bytes: number }[] };
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly clock: () => number,
+    private readonly committed: StagedCommitted,
+  ) {
+    // Left by a crash: the source resumes before that transaction and sends it again.
+    db.prepare('DELETE FROM staged_events').run();
+    this.insertStaged = db.prepare(
+      'INSERT INTO staged_events (stage_id, ord, stream, key, op, content_type, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.deleteStage = db.prepare('DELETE FROM staged_events WHERE stage_id = ?');
+    this.moveToJournal = db.prepare(
+      `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers)
+       SELECT stream, key, op, ?, ?, content_type, body, headers FROM staged_events WHERE stage_id = ? ORDER BY ord`,
+    );
+    // The local copy takes each key's last version in the range: deleted keys go,
+    // the rest point at their last journal row (as Journal.append does per event).
+    this.deleteRecordsOfDeletes = db.prepare(
+      `DELETE FROM records WHERE (stream, key) IN (
+         SELECT j.stream, j.key FROM journal j
+         JOIN (SELECT stream, key, MAX(seq) AS seq FROM journal WHERE seq BETWEEN @first AND @last GROUP BY stream, key) last ON last.seq = j.seq
+         WHERE j.op = 'delete')`,
+    );
+    this.upsertRecordsOfUpserts = db.prepare(
+      `INSERT INTO records (stream, key, seq)
+       SELECT j.stream, j.key, j.seq FROM journal j
+       JOIN (SELECT stream, key, MAX(seq) AS seq FROM journal WHERE seq BETWEEN @first AND @last GROUP BY stream, key) last ON last.seq = j.seq
+       WHERE j.op <> 'delete'
+       ON CONFLICT (stream, key) DO UPDATE SET seq = excluded.seq, ts_ms = NULL,
+         source = NULL, content_type = NULL, body = NULL, headers = NULL`,
+    );
+    this.tallyRange = db.prepare(
+      'SELECT stream, COUNT(*) AS events, SUM(LENGTH(body)) AS bytes FROM journal WHERE seq BETWEEN ? AND ? GROUP BY stream',
+    );
+    this.savePosition = db.prepare(
+      `INSERT INTO source_positions (source, position, updated_at_ms) VALUES (?, ?, ?)
+       ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at_ms = excluded.updated_at_ms`,
+    );
+    this.commitStage = db.transaction((stageId: number, source: string, position: string | undefined, tsMs: number) => {
+      const info = this.moveToJournal.run(tsMs, source, stageId);
+      const events = info.changes;
+      const lastSeq = events > 0 ? Number(info.lastInsertRowid) : 0;
+      const firstSeq = events > 0 ? lastSeq - events + 1 : 0;
+      let tallies: { stream: string; events: number; bytes: number }[] = [];
+      if (events > 0) {
+        this.deleteRecordsOfDeletes.run({ first: firstSeq, last: lastSeq });
+        this.upsertRecordsOfUpserts.run({ first: firstSeq, last: lastSeq });
+        tallies = this.tallyRange.all(firstSeq, lastSeq) as typeof tallies;
+      }
+      if (position !== undefined) this.savePosition.run(source, position, tsMs);
+      this.deleteStage.run(stageId);
+      return { firstSeq, lastSeq, events, tallies };
+    });
+  }
+
+  /** Begins one staged transaction for `source`. */
+  begin(source: string): StagedAppend {
+    const stageId = this.nextStageId++;
+    let ord = 0;
+    let open = true;
+    const insertChunk = this.db.transaction((events: readonly EventInput[]) => {
+      for (const event of events) {
+        this.insertStaged.run(stageId, ord++, event.stream, event.key, event.op, event.contentType, event.body, JSON.stringify(event.headers));
+      }
+    });
+    const closed = (what: string): Error => new Error(`staged append ${stageId} of ${source} is already ${what}`);
+    let state = 'open';
+    return {
+      get events() {
+        return ord;
+      },
+      add: (events) => {
+        if (!open) throw closed(state);
+        insertChunk(events);
+      },
+      commit: async (position) => {
+        if (!open) throw closed(state);
+        open = false;
+        state = 'committed';
+        const { tallies, ...commit } = this.commitStage(stageId, source, position, this.clock());
+        this.committed(commit, tallies);
+        return commit;
+      },
+      discard: () => {
+        if (!open) return;
+        open = false;
+        state = 'discarded';
+        this.deleteStage.run(stageId);
+      },
+    };
+  }
+}
