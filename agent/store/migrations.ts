@@ -291,17 +291,18 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   -- transaction at its commit (staged-append.ts), so no feed ever sees part of it.
   -- Rows left by a crash are deleted at open: the source resumes from its saved
   -- position, before that transaction, and receives it again whole.
+  -- A rowid table (rows are event-sized, too big for WITHOUT ROWID to pay); rowid
+  -- order is arrival order, and the table only ever holds the stages in flight.
   CREATE TABLE staged_events (
+    ord          INTEGER PRIMARY KEY,
     stage_id     INTEGER NOT NULL,
-    ord          INTEGER NOT NULL,
     stream       TEXT    NOT NULL,
     key          TEXT    NOT NULL,
     op           TEXT    NOT NULL,
     content_type TEXT    NOT NULL,
     body         BLOB    NOT NULL,
-    headers      TEXT    NOT NULL,
-    PRIMARY KEY (stage_id, ord)
-  ) WITHOUT ROWID;
+    headers      TEXT    NOT NULL
+  );
   `,
   },
 ];

@@ -15,13 +15,12 @@ export type StagedCommitted = (commit: StagedCommit, tallies: { stream: string; 
 export class StagedAppends {
   private nextStageId = 1;
   private readonly insertStaged: Statement;
-  private readonly deleteStage: Statement;
   private readonly moveToJournal: Statement;
   private readonly deleteRecordsOfDeletes: Statement;
   private readonly upsertRecordsOfUpserts: Statement;
-  private readonly tallyRange: Statement;
+  private readonly deleteStageChunk: Statement;
   private readonly savePosition: Statement;
-  private readonly commitStage: (stageId: number, source: string, position: string | undefined, tsMs: number) => StagedCommit & { tallies: { stream: string; events: number; bytes: number }[] };
+  private readonly commitStage: (stageId: number, source: string, position: string | undefined, tsMs: number) => StagedCommit;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -31,9 +30,8 @@ export class StagedAppends {
     // Left by a crash: the source resumes before that transaction and sends it again.
     db.prepare('DELETE FROM staged_events').run();
     this.insertStaged = db.prepare(
-      'INSERT INTO staged_events (stage_id, ord, stream, key, op, content_type, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO staged_events (stage_id, stream, key, op, content_type, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
-    this.deleteStage = db.prepare('DELETE FROM staged_events WHERE stage_id = ?');
     this.moveToJournal = db.prepare(
       `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers)
        SELECT stream, key, op, ?, ?, content_type, body, headers FROM staged_events WHERE stage_id = ? ORDER BY ord`,
@@ -54,9 +52,7 @@ export class StagedAppends {
        ON CONFLICT (stream, key) DO UPDATE SET seq = excluded.seq, ts_ms = NULL,
          source = NULL, content_type = NULL, body = NULL, headers = NULL`,
     );
-    this.tallyRange = db.prepare(
-      'SELECT stream, COUNT(*) AS events, SUM(LENGTH(body)) AS bytes FROM journal WHERE seq BETWEEN ? AND ? GROUP BY stream',
-    );
+    this.deleteStageChunk = db.prepare('DELETE FROM staged_events WHERE ord IN (SELECT ord FROM staged_events WHERE stage_id = ? LIMIT 20000)');
     this.savePosition = db.prepare(
       `INSERT INTO source_positions (source, position, updated_at_ms) VALUES (?, ?, ?)
        ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at_ms = excluded.updated_at_ms`,
@@ -66,16 +62,26 @@ export class StagedAppends {
       const events = info.changes;
       const lastSeq = events > 0 ? Number(info.lastInsertRowid) : 0;
       const firstSeq = events > 0 ? lastSeq - events + 1 : 0;
-      let tallies: { stream: string; events: number; bytes: number }[] = [];
       if (events > 0) {
         this.deleteRecordsOfDeletes.run({ first: firstSeq, last: lastSeq });
         this.upsertRecordsOfUpserts.run({ first: firstSeq, last: lastSeq });
-        tallies = this.tallyRange.all(firstSeq, lastSeq) as typeof tallies;
       }
       if (position !== undefined) this.savePosition.run(source, position, tsMs);
-      this.deleteStage.run(stageId);
-      return { firstSeq, lastSeq, events, tallies };
+      return { firstSeq, lastSeq, events };
     });
+  }
+
+  /**
+   * The staged rows of a committed stage are dead weight: deleted after the commit,
+   * in chunks between other work, so the commit itself (which blocks the event loop)
+   * is not made longer by them; a crash first leaves them to the delete at open.
+   */
+  private dropStageLater(stageId: number): void {
+    const step = (): void => {
+      if (!this.db.open) return;
+      if (this.deleteStageChunk.run(stageId).changes > 0) setImmediate(step);
+    };
+    setImmediate(step);
   }
 
   /** Begins one staged transaction for `source`. */
@@ -83,9 +89,16 @@ export class StagedAppends {
     const stageId = this.nextStageId++;
     let ord = 0;
     let open = true;
+    // Counted as added, so the commit need not scan the range again for them.
+    const tallies = new Map<string, { stream: string; events: number; bytes: number }>();
     const insertChunk = this.db.transaction((events: readonly EventInput[]) => {
       for (const event of events) {
-        this.insertStaged.run(stageId, ord++, event.stream, event.key, event.op, event.contentType, event.body, JSON.stringify(event.headers));
+        ord++;
+        let tally = tallies.get(event.stream);
+        if (!tally) tallies.set(event.stream, (tally = { stream: event.stream, events: 0, bytes: 0 }));
+        tally.events++;
+        tally.bytes += event.body.length;
+        this.insertStaged.run(stageId, event.stream, event.key, event.op, event.contentType, event.body, JSON.stringify(event.headers));
       }
     });
     const closed = (what: string): Error => new Error(`staged append ${stageId} of ${source} is already ${what}`);
@@ -102,15 +115,16 @@ export class StagedAppends {
         if (!open) throw closed(state);
         open = false;
         state = 'committed';
-        const { tallies, ...commit } = this.commitStage(stageId, source, position, this.clock());
-        this.committed(commit, tallies);
+        const commit = this.commitStage(stageId, source, position, this.clock());
+        this.dropStageLater(stageId);
+        this.committed(commit, [...tallies.values()]);
         return commit;
       },
       discard: () => {
         if (!open) return;
         open = false;
         state = 'discarded';
-        this.deleteStage.run(stageId);
+        this.dropStageLater(stageId);
       },
     };
   }
