@@ -146,7 +146,8 @@ export function describeChangeCaptureContract(label: string, makeHarness: () => 
       await h.remove('cc_order', [10]);
       await h.insert('cc_order', [row(11)]);
       const stream = 'cc2.cc_order';
-      await until('four changes', () => rows(db, stream).length, (n) => n >= 4, { timeoutMs: 30_000 });
+      // A poller may see the insert, update and delete of key 10 in one read as fewer events; the last insert comes last either way.
+      await until('the changes', () => rows(db, stream), (r) => (h.transactional ? r.length >= 4 : r.at(-1)?.key === '11'), { timeoutMs: 30_000 });
       const got = rows(db, stream);
       if (h.transactional) {
         expect(got.map((r) => `${r.op}:${r.key}`)).toEqual(['upsert:10', 'upsert:10', 'delete:10', 'upsert:11']);
