@@ -55,10 +55,13 @@ export class ChangeStream {
     /** Everything with a commit LSN ≤ this is journaled. */
     committed: bigint,
     private readonly handle: (item: StreamItem) => Promise<void>,
+    /** The server accepted START_REPLICATION. */
+    onStarted: () => void = () => {},
   ) {
     this.confirmed = committed;
     this.service = new LogicalReplicationService(config, { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } });
     this.service.on('data', (lsn: string, message: Pgoutput.Message) => this.enqueue({ kind: 'message', lsn, message }));
+    this.service.on('start', onStarted);
     this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
       if (shouldRespond) this.sendStatus();
       this.enqueue({ kind: 'keepalive', lsn });

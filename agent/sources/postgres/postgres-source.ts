@@ -31,7 +31,7 @@ import { preflight, type CapturedTable } from './postgres-preflight.js';
 import { decodePosition, encodePosition, type PostgresPosition, type SnapshotCursor } from './postgres-position.js';
 import { formatLsn, parseLsn } from './postgres-lsn.js';
 import { SchemaVersions } from './postgres-schema-versions.js';
-import { readSlotHealth } from './postgres-slot-health.js';
+import { readSlotHealth, WalBudgetForecast, type SlotHealth } from './postgres-slot-health.js';
 import { copyTables, type SnapshotChunk } from './postgres-snapshot.js';
 import { ChangeStream, type StreamItem } from './postgres-change-stream.js';
 import { ResumeFilter } from './postgres-resume-filter.js';
@@ -93,6 +93,7 @@ export class PostgresSource implements Source {
   private lastHeartbeatSaveMs = 0;
   private sessionFailure: ((error: Error) => void) | undefined;
   private readonly typeCache = new Map<number, ValueMapping | null>();
+  private readonly walForecast = new WalBudgetForecast();
 
   constructor(
     readonly config: PostgresSourceConfig,
@@ -192,7 +193,7 @@ export class PostgresSource implements Source {
       checked();
       let position = decodePosition(this.parts.writer.savedPosition(this.name));
       const health = await readSlotHealth(client, this.slot);
-      this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
+      this.retained(health);
       let resnapshot = false;
       if (position && (!health.exists || health.walStatus === 'lost')) {
         const lost = new CapturePositionLostError(
@@ -359,6 +360,9 @@ export class PostgresSource implements Source {
     const byName = new Map(tables.map((t) => [t.qualified, t]));
     const stream = new ChangeStream(clientConfig(this.config.connection, this.parts.password), this.slot, this.publication, this.position!.lsn, (item) =>
       this.handle(client, byName, item, streaming),
+      () => {
+        if (this.capture.state !== 'paused') this.transition('streaming', null);
+      },
     );
     this.stream = stream;
     if (this.stopping) return;
@@ -604,7 +608,7 @@ export class PostgresSource implements Source {
   private async watchSlot(client: pg.Client): Promise<void> {
     try {
       const health = await readSlotHealth(client, this.slot);
-      this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
+      this.retained(health);
       if (!health.exists || health.walStatus === 'lost') {
         const lost = new CapturePositionLostError(
           this.name,
@@ -617,6 +621,13 @@ export class PostgresSource implements Source {
     } catch {
       // The session notices a broken connection on its own.
     }
+  }
+
+  /** status.capture.retained from a slot reading, with the forecast of when the WAL budget is used up. */
+  private retained(health: SlotHealth): void {
+    if (health.bytes !== null) this.walForecast.observe(this.clock(), health.bytes);
+    const secondsToBudget = health.secondsToBudget ?? this.walForecast.secondsToBudget(health.budgetBytes);
+    this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget };
   }
 
   // ---- state -----------------------------------------------------------------
