@@ -14,7 +14,13 @@ export interface TablePosition {
   rows: PollCursor | null;
   /** The same for the tombstone table. */
   tombstones: PollCursor | null;
-  /** `lag` rule: "r:<key>" / "d:<key>" with the version, journaled at a version above the last re-read bound. */
+  /**
+   * `lag` rule: the lowest version a re-read goes back to. Never lowered: the server's
+   * bound can step back (MariaDB shows transaction starts in whole seconds), and the
+   * pairs below it are forgotten; the cursors, not the re-read, are what miss nothing.
+   */
+  reReadFrom?: string | null;
+  /** `lag` rule: "r:<key>" / "d:<key>" with the version, journaled at a version above reReadFrom. */
   seen: [string, string][];
   /** True while the first read from the beginning (the snapshot) has not caught up with the watermark. */
   snapshotting: boolean;

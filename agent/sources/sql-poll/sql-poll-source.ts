@@ -206,8 +206,11 @@ export class SqlPollSource implements Source {
   private async pollTable(plan: PollTablePlan): Promise<boolean> {
     const connection = this.connection!;
     const at = this.position.tables[plan.name]!;
-    const { upTo, overlapFrom, head } = await this.watermarkFor(plan);
+    const mark = await this.watermarkFor(plan);
+    const { upTo, head } = mark;
     if (upTo === null) return false;
+    const stored = at.reReadFrom ?? null;
+    const overlapFrom = mark.overlapFrom === null || (stored !== null && compareVersionTexts(plan.kind, mark.overlapFrom, stored) < 0) ? stored : mark.overlapFrom;
     const snapshotUntil = at.snapshotting ? (at.snapshotUntil ?? head) : null;
     const limit = this.config.snapshotChunkRows;
     const rowsFrom = this.readFrom(plan, at.rows, overlapFrom);
@@ -240,7 +243,15 @@ export class SqlPollSource implements Source {
     const rowsFull = rowsPage.rows.length >= limit;
     const merged = mergePages(plan.kind, upTo, { rows: rowsPage.rows, full: rowsFull, from: rowsFrom }, tombPage);
 
-    const next: TablePosition = { ...at, seen: [...at.seen], rows: merged.rows, tombstones: merged.tombstones, snapshotUntil };
+    const next: TablePosition = {
+      ...at,
+      seen: [...at.seen],
+      // A re-read may move a cursor back, never below reReadFrom: the pairs above it are remembered in `seen`.
+      rows: merged.rows,
+      tombstones: merged.tombstones,
+      snapshotUntil,
+      reReadFrom: overlapFrom,
+    };
     if (rowsPage.columns.join(',') !== at.columns.join(',')) {
       next.schemaVersion = at.schemaVersion + 1;
       next.columns = rowsPage.columns;
