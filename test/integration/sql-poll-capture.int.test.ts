@@ -201,4 +201,32 @@ describe('sql-poll capture paths, mysql dialect', () => {
       j.close();
     }
   });
+  it('without the PROCESS privilege bounds a timestamp watermark by the window alone, and says so', async () => {
+    const j = journalOf('my-noprocess');
+    await server.query(`CREATE TABLE notes (id INT PRIMARY KEY, note TEXT, changed TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6))`);
+    await server.query(`CREATE USER 'plain'@'%' IDENTIFIED BY 'plain-pw'`);
+    await server.query(`GRANT SELECT ON test.* TO 'plain'@'%'`);
+    const warnings: string[] = [];
+    const capturing = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const cfg = SqlPollSourceConfigSchema.parse({
+      kind: 'sql-poll',
+      name: 'my-noprocess',
+      dialect: 'mysql',
+      connection: { host: server.host, port: server.port, database: 'test', user: 'plain' },
+      tables: [{ table: 'notes', versionColumn: 'changed' }],
+      interval: 100,
+      lagWindow: 300,
+    });
+    const source = new SqlPollSource(cfg, { writer: j.journal, localCopy: j.localCopy, log: capturing, password: 'plain-pw' });
+    await source.start();
+    try {
+      await server.query(`INSERT INTO notes (id, note) VALUES (1, 'one')`);
+      await until('the row', () => j.rows('my-noprocess.notes').length, (n) => n >= 1, { timeoutMs: 20_000 });
+      expect(source.status().state).toBe('streaming');
+      expect(warnings.some((w) => w.includes('GRANT PROCESS'))).toBe(true);
+    } finally {
+      await source.stop();
+      j.close();
+    }
+  });
 });
