@@ -26,7 +26,7 @@ describe('the example database sources', () => {
     const entries = parse(uncommentedBlock()) as unknown[];
     const parsed = entries.map((e) => SourceConfigSchema.parse(e));
     expect(parsed.map((p) => p.kind)).toEqual(['postgres', 'mysql', 'sql-poll']);
-    const [pg, my, poll] = parsed as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
+    const [pg, my, poll] = parsed as unknown as [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>];
     expect(pg).toMatchObject({ name: 'his', slot: 'wardline_his', publication: 'wardline_his', snapshot: 'initial', lagThreshold: 5000, heartbeatInterval: 10_000 });
     expect((pg.tables as { columns?: string[] }[])[0]!.columns).toContain('id');
     expect(my).toMatchObject({ name: 'lis-db', serverId: 4107 });
