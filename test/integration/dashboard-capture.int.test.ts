@@ -114,6 +114,16 @@ log: { level: warn }
     await page.click('#lang');
   }, 60_000);
 
+  it('fits a phone: the card is no wider than a 390 px screen', async () => {
+    const phone = await openPage(browser, agentUrl, { width: 390, height: 844 });
+    await phone.waitForSelector(`${card} [data-figure="capture.his.state"]`, { timeout: 15_000 });
+    await phone.waitForTimeout(500);
+    await screenshot(phone, 'capture-04-phone');
+    const widest = await phone.$$eval('#capture *', (els) => els.filter((el) => el.getBoundingClientRect().right > 390 + 1).slice(0, 5).map((el) => `${el.tagName}.${el.className}`));
+    expect(widest).toEqual([]);
+    await phone.close();
+  }, 30_000);
+
   it('exports the state one-hot on /metrics, the same state as /v1/status', async () => {
     const text = await (await fetch(`${agentUrl}/metrics`)).text();
     const state = (await his()).capture!.state;
@@ -128,6 +138,17 @@ log: { level: warn }
     expect(text).not.toMatch(/^wardline_agent_capture_lag_seconds\{/m);
     expect(text).not.toMatch(/^wardline_agent_capture_retained_bytes\{/m);
   });
+
+  it('raises capture-stopped with the reason when the source stopped, and nothing while it only retries', async () => {
+    const capture = (await his()).capture!;
+    if (capture.state === 'stopped') {
+      await expect.poll(async () => (await status()).alerts?.active.find((a) => a.rule === 'capture-stopped' && a.subject === 'his')?.message, { timeout: 15_000, interval: 500 }).toBe(`database source his stopped: ${capture.reason}`);
+      await page.waitForSelector('#alerts [data-rule="capture-stopped"][data-subject="his"]', { timeout: 10_000 });
+    } else {
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect((await status()).alerts?.active.filter((a) => a.rule.startsWith('capture-')) ?? []).toEqual([]);
+    }
+  }, 30_000);
 
   it('prints one line for the source in `wardline agent status`', () => {
     const run = spawnSync(process.execPath, [CLI_PATH, 'agent', 'status', '--url', agentUrl], { encoding: 'utf8', timeout: 20_000 });
