@@ -85,7 +85,8 @@ describe('a database source card', () => {
   it('streaming: green, with lag, rows/s, transactions, retained against the budget, position and schema version', () => {
     const v = captureView(source(streaming), NOW);
     expect([v.level, v.stateText, v.detail]).toEqual(['ok', 'Streaming', '']);
-    expect(v.lag).toBe('0 s');
+    expect(v.lag).toBe('38 ms');
+    expect(captureView(source({ ...streaming, lagMs: 1_240 }), NOW).lag).toBe('1.2 s');
     expect(v.rows).toBe('1,987');
     expect(v.transactions).toBe('123,456 transactions journaled');
     expect(v.retained).toBe('512.0 MiB');

@@ -50,7 +50,7 @@ export function captureView(source, nowMs, reach = null) {
     stateText: stateWord,
     level,
     detail: detailText(c),
-    lag: c.lagMs === null ? t('capture.unknown') : duration(c.lagMs / 1000),
+    lag: c.lagMs === null ? t('capture.unknown') : lagText(c.lagMs),
     rows: `${decimal(c.rowsPerSecond, c.rowsPerSecond < 10 ? 1 : 0)}`,
     transactions: t('capture.transactions', { n: count(c.transactions) }),
     retained: retainedText(c.retained),
@@ -68,6 +68,13 @@ export function captureView(source, nowMs, reach = null) {
     view.detail = t('capture.lastKnown', { state: stateWord, time: clock(reach.unreachableSinceMs, nowMs) });
   }
   return view;
+}
+
+/** "38 ms", "1.2 s", "42 s", "5 min": a capture lag is normally milliseconds, and shown as such. */
+export function lagText(ms) {
+  if (ms < 1000) return t('capture.ms', { n: count(ms) });
+  if (ms < 10_000) return t('unit.s', { n: decimal(ms / 1000, 1) });
+  return duration(ms / 1000);
 }
 
 /** The line under the state: what it is doing, or why it is not capturing. */
