@@ -83,6 +83,7 @@ log: { level: warn }
     expect(await page.textContent(`${card} [data-role="transactions"]`)).toMatch(/^[\d,]+ transactions journaled$/);
     expect(await page.textContent('[data-figure="capture.his.lagMs"]')).toMatch(/^[\d,.]+ (ms|s)$/);
     await expect.poll(async () => page.textContent(`${card} [data-role="retained"]`), { timeout: 10_000 }).toMatch(/^\d+\.\d % of the 1\.0 GiB budget · /);
+    expect((await fetch(`${agentUrl}/readyz`)).status).toBe(200);
     await screenshot(page, 'capture-05-streaming');
   }, 90_000);
 

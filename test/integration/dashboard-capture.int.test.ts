@@ -78,6 +78,10 @@ log: { level: warn }
     expect(Object.keys(capture).sort()).toEqual(['lagMs', 'lastError', 'position', 'reason', 'retained', 'rowsPerSecond', 'schemaVersion', 'snapshot', 'state', 'transactions'].sort());
     expect(capture.transactions).toBe(0);
     expect(capture.position).toBeNull();
+    // Not capturing: /readyz says so, naming the source.
+    const ready = await fetch(`${agentUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(JSON.stringify(await ready.json())).toMatch(/source his.*not capturing \((starting|retrying|stopped)/);
   });
 
   it('draws a card from the same figures, in English and Chinese', async () => {

@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureLine } from '../../cli/agent-status-command.js';
 import { createStatusProvider, type AgentStatusInputs } from '../../agent/operations/agent-status.js';
+import { sourceReadiness } from '../../agent/operations/operations.js';
 import { captureSourceStatus, initialCaptureStatus, type CaptureStatus, type SourceStatus } from '../../agent/sources/index.js';
 
 const GiB = 1024 ** 3;
@@ -64,6 +65,19 @@ describe('GET /v1/status: a database source', () => {
     expect(served.quietPeriodSeconds).toBeNull();
     expect(JSON.parse(JSON.stringify(served)).capture).toEqual(capture);
     expect(provider([source], { his: 900 })().sources[0]!.quietPeriodSeconds).toBe(900);
+  });
+});
+
+describe('/readyz: a database source', () => {
+  it('is ready while it captures (snapshotting, streaming, lagging, paused by the disk), not while starting, retrying or stopped', () => {
+    const of = (capture: Partial<CaptureStatus>) => sourceReadiness(captureSourceStatus('his', 'postgres', { received: 0, acknowledged: 0, rejected: 0, lastMessageAtMs: null }, { ...base, ...capture }));
+    for (const state of ['snapshotting', 'streaming', 'lagging', 'paused'] as const) expect(of({ state })).toBeNull();
+    expect(of({})).toBe('not capturing (starting)');
+    expect(of({ state: 'retrying', reason: 'connect ECONNREFUSED 127.0.0.1:5432' })).toBe('not capturing (retrying: connect ECONNREFUSED 127.0.0.1:5432)');
+    expect(of({ state: 'stopped', reason: 'no publication' })).toBe('not capturing (stopped: no publication)');
+    const mllp = { name: 'lis', kind: 'mllp', state: 'listening', received: 0, acknowledged: 0, rejected: 0, duplicates: 0, lastRejection: null, lastMessageAtMs: null } as SourceStatus;
+    expect(sourceReadiness(mllp)).toBeNull();
+    expect(sourceReadiness({ ...mllp, state: 'stopped' })).toBe('not listening (stopped)');
   });
 });
 
