@@ -145,7 +145,7 @@ export function createOperations(options: OperationsOptions): Operations {
   let sources: (() => SourceStatus[]) | undefined;
   const readinessChecks = (): ReadinessCheck[] => [
     { name: 'journal', check: () => (db.open && journalAnswers.get() !== undefined ? null : 'the journal database is closed') },
-    ...(sources?.() ?? []).map((s) => ({ name: `source ${s.name}`, check: () => (s.state === 'listening' ? null : `not listening (${s.state})`) })),
+    ...(sources?.() ?? []).map((s) => ({ name: `source ${s.name}`, check: () => sourceReadiness(s) })),
   ];
 
   const routes = new OperatorRoutes({
@@ -203,4 +203,20 @@ export function createOperations(options: OperationsOptions): Operations {
       await monitor.close();
     },
   };
+}
+
+/**
+ * Capture states in which a database source does its work: copying, streaming, behind
+ * but catching up, or paused by the disk budget (the disk has its own alerts, as an
+ * MLLP listener refusing for it still counts as listening).
+ */
+const CAPTURE_READY_STATES: ReadonlySet<string> = new Set(['snapshotting', 'streaming', 'lagging', 'paused']);
+
+/** Why a source is not ready, or null: a listener must listen; a database source must be capturing. */
+export function sourceReadiness(source: SourceStatus): string | null {
+  if (source.capture) {
+    if (CAPTURE_READY_STATES.has(source.capture.state)) return null;
+    return `not capturing (${source.capture.state}${source.capture.reason ? `: ${source.capture.reason}` : ''})`;
+  }
+  return source.state === 'listening' ? null : `not listening (${source.state})`;
 }

@@ -25,8 +25,38 @@ export interface AlertInputs {
     lastMessageAtMs: number | null;
     /** HL7 senders that reused a control id with other content (agent/sources/mllp/control-id-reuse-log.ts); absent for other kinds. */
     controlIdReuse?: readonly ControlIdReuseInput[];
+    /** Database sources (postgres, mysql, sql-poll): their CaptureStatus; absent for other kinds. */
+    capture?: CaptureAlertInput;
   }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
+}
+
+/** The part of a database source's CaptureStatus (agent/sources/database/capture-status.ts) the alerts read. */
+export interface CaptureAlertInput {
+  state: string;
+  reason: string | null;
+  lagMs: number | null;
+  retained: { bytes: number | null; budgetBytes: number | null; status: string | null; secondsToBudget: number | null } | null;
+  /** `code` when the source sets it; otherwise the message is searched for the code. */
+  lastError: { atMs: number; message: string; code?: string } | null;
+}
+
+/** The retained WAL/binlog share of the budget that raises capture-wal-budget, in %. */
+export const CAPTURE_WAL_BUDGET_PERCENT = 50;
+
+/** The error code a source reports when the server no longer holds its position (CapturePositionLostError). */
+const POSITION_LOST_CODE = 'WL_A025';
+
+/** Whether a capture source's last error says its position was lost (slot invalidated, binlog purged). */
+export function isPositionLostError(error: CaptureAlertInput['lastError']): boolean {
+  if (!error) return false;
+  return error.code === POSITION_LOST_CODE || error.message.includes(POSITION_LOST_CODE);
+}
+
+/** The retained WAL/binlog as a share of its budget, in %; null without a budget or a reading. */
+export function retainedBudgetPercent(retained: CaptureAlertInput['retained']): number | null {
+  if (!retained || retained.bytes === null || retained.budgetBytes === null || retained.budgetBytes <= 0) return null;
+  return (retained.bytes / retained.budgetBytes) * 100;
 }
 
 /** One sender's reused control ids, as the MLLP listener counts them. */
@@ -84,6 +114,8 @@ export class AlertEvaluator {
   private readonly reuseSeen = new Map<string, { subject: string; count: number; details: AlertRecord['details'] }>();
   /** Relays whose link has been seen streaming since this evaluator started. */
   private readonly linksSeenUp = new Set<string>();
+  /** Per capture source, when its last position-lost error was raised (lastError.atMs): a new one raises again. */
+  private readonly positionLostSeen = new Map<string, number>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -165,6 +197,8 @@ export class AlertEvaluator {
       if (change) alerts.push(this.record('source-silent', source.name, change, silentSeconds, quietMs / 1000, { lastMessageAtMs: source.lastMessageAtMs }));
     }
 
+    for (const source of inputs.sources) if (source.capture) alerts.push(...this.evaluateCapture(source.name, source.capture, nowMs, hysteresis));
+
     const reusesNow = new Set<string>();
     for (const source of inputs.sources) {
       for (const reuse of source.controlIdReuse ?? []) {
@@ -194,6 +228,49 @@ export class AlertEvaluator {
         this.reuseSeen.delete(key);
         this.conditions.delete(key);
       }
+    }
+    return alerts;
+  }
+
+  /**
+   * A database source's four conditions, each said once when it starts and once
+   * when it ends. A capture state moves by itself (retrying → streaming), so the
+   * rise is reported at once and the fall after settleAfter of calm.
+   */
+  private evaluateCapture(name: string, capture: CaptureAlertInput, nowMs: number, hysteresis: number): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    const times = { raiseAfterMs: 0, clearAfterMs: this.config.settleAfter };
+    const lagSeconds = capture.lagMs === null ? null : capture.lagMs / 1000;
+
+    const stopped = this.observe('capture-stopped', name, capture.state === 'stopped' ? 1 : 0, nowMs, times);
+    if (stopped) alerts.push(this.record('capture-stopped', name, stopped, null, null, { state: capture.state, reason: capture.reason }));
+
+    // The source decides lagging against its own lagThreshold; the alert follows its state.
+    const lagging = this.observe('capture-lagging', name, capture.state === 'lagging' ? 1 : 0, nowMs, times);
+    if (lagging) alerts.push(this.record('capture-lagging', name, lagging, lagSeconds, null, { state: capture.state }));
+
+    // Raised by each new position-lost error, held while the source re-reads its
+    // tables, resolved once it streams again: a loss is never passed over silently,
+    // even one whose re-snapshot finished between two evaluations.
+    const lost = isPositionLostError(capture.lastError);
+    const fresh = lost && this.positionLostSeen.get(name) !== capture.lastError!.atMs;
+    if (fresh) this.positionLostSeen.set(name, capture.lastError!.atMs);
+    const recovering = lost && capture.state !== 'streaming' && capture.state !== 'lagging';
+    const lostChange = this.observe('capture-position-lost', name, fresh || recovering ? 1 : 0, nowMs, times);
+    if (lostChange) alerts.push(this.record('capture-position-lost', name, lostChange, null, null, { state: capture.state, message: lost ? capture.lastError!.message : null }));
+
+    const percent = retainedBudgetPercent(capture.retained);
+    const budgetLevel = percent === null ? 0 : banded(percent, CAPTURE_WAL_BUDGET_PERCENT, hysteresis, this.levelOf('capture-wal-budget', name));
+    const budget = this.observe('capture-wal-budget', name, budgetLevel, nowMs, times);
+    if (budget) {
+      alerts.push(
+        this.record('capture-wal-budget', name, budget, percent, CAPTURE_WAL_BUDGET_PERCENT, {
+          bytes: capture.retained?.bytes ?? null,
+          budgetBytes: capture.retained?.budgetBytes ?? null,
+          secondsToBudget: capture.retained?.secondsToBudget ?? null,
+          walStatus: capture.retained?.status ?? null,
+        }),
+      );
     }
     return alerts;
   }
@@ -247,8 +324,13 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';
+    case 'capture-stopped':
+    case 'capture-position-lost':
+      return 'critical';
     case 'lag':
     case 'source-silent':
+    case 'capture-lagging':
+    case 'capture-wal-budget':
       return 'warning';
   }
 }

@@ -109,6 +109,10 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));
   for (const source of inputs.sources) {
+    if (!source.capture) continue;
+    for (const rule of ['capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget'] as const) keys.add(alertKey(rule, source.name));
+  }
+  for (const source of inputs.sources) {
     for (const reuse of source.controlIdReuse ?? []) keys.add(alertKey('control-id-reused', controlIdReuseSubject(source.name, reuse)));
   }
   if (inputs.disk) keys.add(alertKey('disk', inputs.disk.path));

@@ -30,6 +30,10 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'source-silent': '来源静默',
     'control-id-reused': 'HL7 控制号重复',
     'feed-integrity': '推送位置不一致',
+    'capture-stopped': '数据库采集停止',
+    'capture-lagging': '数据库采集延迟',
+    'capture-position-lost': '数据库采集位置丢失',
+    'capture-wal-budget': '数据库日志保留量',
   },
   en: {
     'link': 'Relay link',
@@ -39,6 +43,10 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'source-silent': 'Source silent',
     'control-id-reused': 'HL7 control id reused',
     'feed-integrity': 'Feed integrity',
+    'capture-stopped': 'Database capture stopped',
+    'capture-lagging': 'Database capture lagging',
+    'capture-position-lost': 'Database capture position lost',
+    'capture-wal-budget': 'Retained WAL/binlog',
   },
 };
 

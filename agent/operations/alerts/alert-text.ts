@@ -22,6 +22,14 @@ export function formatAlertDurationZh(seconds: number): string {
   return `${(seconds / 86_400).toFixed(1)} 天`;
 }
 
+/** "512 MiB", "1.5 GiB": the WAL budget as max_slot_wal_keep_size is written. */
+export function formatAlertBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
 /** The link states in Chinese, as the dashboard says them. */
 export const LINK_STATE_ZH: Readonly<Record<string, string>> = {
   streaming: '传输中', connecting: '连接中', backoff: '等待重试', offline: '离线', paused: '已暂停', closed: '网关已停止',
@@ -92,6 +100,24 @@ function alertMessageEn(a: AlertTextInput): string {
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`
         : `source ${a.subject} silent for ${formatAlertDuration(value)} (quiet period ${formatAlertDuration(threshold)})`;
+    case 'capture-stopped':
+      return a.level === 0
+        ? `database source ${a.subject} capturing again (${a.details.state ?? 'running'})`
+        : `database source ${a.subject} stopped: ${a.details.reason ?? 'no reason given'}`;
+    case 'capture-lagging':
+      return a.level === 0
+        ? `database source ${a.subject} caught up: commit-to-journal lag ${formatAlertDuration(value)}`
+        : `database source ${a.subject} lagging: the journal is ${formatAlertDuration(value)} behind the database's commits`;
+    case 'capture-position-lost':
+      return a.level === 0
+        ? `database source ${a.subject} streaming again after re-reading the tables`
+        : `database source ${a.subject} lost its position (the server no longer holds the changes after it; taking a new snapshot): ${a.details.message ?? ''}`;
+    case 'capture-wal-budget': {
+      if (a.level === 0) return `database source ${a.subject}: retained WAL/binlog back under ${threshold}% of the budget (${value.toFixed(1)}%)`;
+      const eta = typeof a.details.secondsToBudget === 'number' ? `; budget used up in about ${formatAlertDuration(a.details.secondsToBudget)}` : '';
+      const sizes = typeof a.details.bytes === 'number' && typeof a.details.budgetBytes === 'number' ? ` (${formatAlertBytes(a.details.bytes)} of ${formatAlertBytes(a.details.budgetBytes)})` : '';
+      return `database source ${a.subject}: the server retains ${value.toFixed(1)}% of the WAL/binlog budget for it${sizes}${eta}; past the budget the position is lost and the tables are read again`;
+    }
   }
 }
 
@@ -134,5 +160,23 @@ function alertMessageZh(a: AlertTextInput): string {
       return a.level === 0
         ? `来源 ${a.subject} 已恢复接收`
         : `来源 ${a.subject} 已静默 ${d(value)}（静默阈值 ${d(threshold)}）`;
+    case 'capture-stopped':
+      return a.level === 0
+        ? `数据库来源 ${a.subject} 已恢复采集`
+        : `数据库来源 ${a.subject} 已停止采集：${a.details.reason ?? '未说明原因'}`;
+    case 'capture-lagging':
+      return a.level === 0
+        ? `数据库来源 ${a.subject} 已追平：提交到写入本地数据日志的延迟 ${d(value)}`
+        : `数据库来源 ${a.subject} 采集延迟：本地数据日志落后数据库提交 ${d(value)}`;
+    case 'capture-position-lost':
+      return a.level === 0
+        ? `数据库来源 ${a.subject} 重新读取全表后已恢复实时采集`
+        : `数据库来源 ${a.subject} 采集位置丢失（数据库已不再保留该位置之后的变更，正在重新读取全表）：${a.details.message ?? ''}`;
+    case 'capture-wal-budget': {
+      if (a.level === 0) return `数据库来源 ${a.subject}：保留的 WAL/binlog 已回落到预算的 ${threshold}% 以下（${value.toFixed(1)}%）`;
+      const eta = typeof a.details.secondsToBudget === 'number' ? `；约 ${d(a.details.secondsToBudget)} 后用尽` : '';
+      const sizes = typeof a.details.bytes === 'number' && typeof a.details.budgetBytes === 'number' ? `（${formatAlertBytes(a.details.bytes)} / ${formatAlertBytes(a.details.budgetBytes)}）` : '';
+      return `数据库来源 ${a.subject}：数据库为其保留的 WAL/binlog 已达预算的 ${value.toFixed(1)}%${sizes}${eta}；超出预算将丢失采集位置并重新读取全表`;
+    }
   }
 }

@@ -6,9 +6,14 @@
 /** The conditions the agent watches. */
 export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent' | 'control-id-reused'
   // The relay holds a feed beyond the agent's journal head (replication/feed-window.ts): the feed is stopped.
-  | 'feed-integrity';
+  | 'feed-integrity'
+  // Database sources (postgres, mysql, sql-poll), from their SourceStatus.capture.
+  | 'capture-stopped' | 'capture-lagging' | 'capture-position-lost' | 'capture-wal-budget';
 
-export const ALERT_RULES: readonly AlertRule[] = ['link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity'];
+export const ALERT_RULES: readonly AlertRule[] = [
+  'link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity',
+  'capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget',
+];
 
 /** `critical` and `warning` while firing; `info` for the record that says it resolved. */
 export type AlertSeverity = 'critical' | 'warning' | 'info';
@@ -34,7 +39,7 @@ export interface AlertRecord {
   severity: AlertSeverity;
   /** One line for people, in English; the dashboard words it in the reader's language from the fields. */
   message: string;
-  /** The measured value that decided it (seconds for lag, age and silence; used % for disk); null for the link and feed-integrity. */
+  /** The measured value that decided it (seconds for lag, age and silence; used % for disk and the WAL budget; capture lag in seconds); null for the link, feed-integrity, capture-stopped and capture-position-lost. */
   value: number | null;
   /** The threshold it was compared with, in the same unit; null for the link. */
   threshold: number | null;

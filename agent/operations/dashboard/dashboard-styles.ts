@@ -119,6 +119,12 @@ footer{padding:.5rem 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
 .vendor-reads{margin:0;padding-left:1rem}.vendor-reads [data-state=read]{color:var(--ok)}.vendor-reads [data-state=unread]{color:var(--warn)}
 .raw{white-space:pre-wrap;word-break:break-all;background:var(--bg);padding:.5rem;border-radius:.4rem;max-height:20rem;overflow:auto}
 .message-error{color:var(--bad)}
+.capture-card[data-level=ok]{border-color:var(--ok)}.capture-card[data-level=warn]{border-color:var(--warn)}.capture-card[data-level=bad]{border-color:var(--bad)}.capture-card[data-level=busy]{border-color:var(--info)}.capture-card[data-level=unknown]{border-style:dashed}
+.capture-state[data-level=ok]{border-color:var(--ok);color:var(--ok)}.capture-state[data-level=warn]{border-color:var(--warn);color:var(--warn);font-weight:700}.capture-state[data-level=bad]{border-color:var(--bad);color:var(--bad);font-weight:700}.capture-state[data-level=busy]{border-color:var(--info);color:var(--info)}.capture-state[data-level=unknown]{color:var(--muted)}
+.capture-card[data-level=unknown] .figure{color:var(--muted)}
+.capture-detail{margin:.1rem 0 .4rem;overflow-wrap:anywhere}.capture-card[data-level=bad] .capture-detail{color:var(--bad)}.capture-card[data-level=warn] .capture-detail{color:var(--warn)}
+[data-figure$=".retained.bytes"][data-level=warn]{color:var(--warn)}
+.capture-facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:.6rem 0 0;font-size:.9rem}.capture-facts dt{color:var(--muted)}.capture-facts dd{margin:0;overflow-wrap:anywhere}
 /* A phone: the ledger's table scrolls inside its panel, never the page; long words wrap. */
 .table-scroll{overflow-x:auto;max-width:100%}
 @media (max-width:40rem){.table td,.table th{overflow-wrap:anywhere;padding:.3rem .25rem}.table td.mono,.table th:last-child{display:none}}

@@ -1,5 +1,6 @@
 // Prometheus metrics for what the operations side watches: alerts, the link's
-// state by name, silent sources, lag thresholds, the host, and open dashboards
+// state by name, silent sources, lag thresholds, the host, open dashboards, and
+// database sources (capture-metrics.ts)
 // (what the journal, feeds and sources move is in agent-metrics.ts).
 // Read at scrape time like agent-metrics.ts; labels carry relay, feed, source,
 // rule and sink names only — never anything from a message.
@@ -8,6 +9,7 @@ import type { AgentStatus } from '../agent-status.js';
 import { ALERT_RULES, type AlertRecord, type AlertsStatus } from '../alerts/index.js';
 import type { HostStatus } from '../host/index.js';
 import { LINK_STATES } from '../../replication/index.js';
+import { registerCaptureMetrics } from './capture-metrics.js';
 
 /** Link states exported one-hot, so a dashboard can colour by state. */
 
@@ -37,6 +39,9 @@ export function registerWatchMetrics(registry: Registry, sources: WatchMetricsSo
   const memoryTotal = new Gauge({ name: 'wardline_agent_host_memory_total_bytes', help: 'Host memory', registers: [registry] });
   const memoryUsed = new Gauge({ name: 'wardline_agent_host_memory_used_bytes', help: 'Host memory used by processes (buffers and cache excluded)', registers: [registry] });
   const clients = new Gauge({ name: 'wardline_agent_dashboard_clients', help: 'Dashboard pages connected over the live channel', registers: [registry] });
+  // Collected after the gauges above, from the status this scrape already read.
+  let scraped: AgentStatus | undefined;
+  registerCaptureMetrics(registry, () => (scraped ?? sources.status()).sources);
 
   for (const rule of ALERT_RULES) for (const state of ['firing', 'resolved']) raised.inc({ rule, state }, 0);
   sources.onAlert((alert) => raised.inc({ rule: alert.rule, state: alert.state }));
@@ -52,6 +57,7 @@ export function registerWatchMetrics(registry: Registry, sources: WatchMetricsSo
       deliveries.inc({ sink: d.sink, result: 'dropped' }, d.dropped);
     }
     const status = sources.status();
+    scraped = status;
     const nowMs = clock();
     linkState.reset();
     for (const link of status.links) for (const state of LINK_STATES) linkState.set({ relay: link.relay, state }, link.state === state ? 1 : 0);

@@ -55,5 +55,10 @@ export interface CaptureStatus {
   /** Transactions journaled since start. */
   transactions: number;
   retained: RetainedLog | null;
-  lastError: { atMs: number; message: string } | null;
+  /**
+   * The last error, and its stable code when it has one (`WL_A024` setup, `WL_A025`
+   * position lost: CaptureSetupError / CapturePositionLostError `.code`). The
+   * capture-position-lost alert is raised from `code`.
+   */
+  lastError: { atMs: number; message: string; code?: string } | null;
 }

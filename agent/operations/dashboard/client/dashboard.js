@@ -8,6 +8,7 @@ import { language, setLanguage, t } from './i18n.js';
 import { connectLive } from './live-connection.js';
 import { renderAlerts } from './render-alerts.js';
 import { renderBandwidth } from './render-bandwidth.js';
+import { renderCapture } from './render-capture.js';
 import { renderFeeds, resetFeedCharts } from './render-feeds.js';
 import { renderHost, resetHostChart } from './render-host.js';
 import { renderLedger } from './render-ledger.js';
@@ -86,8 +87,9 @@ function render() {
   renderStatic();
   if (!status || !context) return;
   const nowMs = now();
-  const view = { status, host: state.host, nowMs, history: state.history, timelines: state.timelines, alerts: state.alerts, admin: context.admin, schedule: context.schedule };
-  const v = verdict(status, nowMs, reach());
+  const lost = reach();
+  const view = { status, host: state.host, nowMs, reach: lost, history: state.history, timelines: state.timelines, alerts: state.alerts, admin: context.admin, schedule: context.schedule };
+  const v = verdict(status, nowMs, lost);
   const box = $('verdict');
   box.dataset.verdict = v.level;
   setText(box.querySelector('.verdict-title'), v.title);
@@ -99,6 +101,7 @@ function render() {
   renderLinks($('link-list'), view);
   renderFeeds($('feed-list'), view);
   renderSources($('sources'), view);
+  renderCapture($('capture'), view);
   renderHost($('host'), view);
   renderBandwidth($('bandwidth'), view);
   renderAlerts($('alerts'), view);

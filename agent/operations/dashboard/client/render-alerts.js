@@ -11,13 +11,16 @@ export function alertText(alert) {
   const firing = alert.level > 0;
   const key = alert.rule === 'disk' && firing ? `alert.disk.firing.${alert.level}` : `alert.${alert.rule}.${firing ? 'firing' : 'resolved'}`;
   if (!has(key)) return alert.message;
-  const seconds = alert.rule === 'lag' || alert.rule === 'backlog-age' || alert.rule === 'source-silent';
+  const seconds = alert.rule === 'lag' || alert.rule === 'backlog-age' || alert.rule === 'source-silent' || alert.rule === 'capture-lagging';
+  const eta = alert.details?.secondsToBudget;
   return t(key, {
     subject: alert.subject,
     value: seconds ? duration(alert.value) : alert.value,
     threshold: seconds ? duration(alert.threshold) : alert.threshold,
     state: alert.details?.state ? t(`state.${alert.details.state}`) : '',
     reason: alert.details?.reason ?? '',
+    message: alert.details?.message ?? '',
+    eta: typeof eta === 'number' ? duration(eta) : '—',
   });
 }
 

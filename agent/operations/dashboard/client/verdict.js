@@ -10,6 +10,7 @@ import { kindText, t } from './i18n.js';
 import { lagExceeded } from './render-feeds.js';
 import { downSinceMs, isOnline } from './render-links.js';
 import { isSilent, silentSeconds } from './render-sources.js';
+import { worstCapture } from './capture-view.js';
 
 /**
  * @param {object | null} status the agent's last status
@@ -54,6 +55,9 @@ export function verdict(status, nowMs, reach = null) {
       detail: t('verdict.held', { events: events(waiting(catching)) }),
     };
   }
+  // A database source that is not capturing, or whose server is about to give up its position.
+  const capture = worstCapture(status.sources);
+  if (capture) return { level: 'warn', title: t(capture.key, capture.vars), detail: capture.detail };
   const firing = status.alerts?.active ?? [];
   if (firing.length > 0) {
     return { level: 'warn', title: t('verdict.alertsFiring', { count: count(firing.length) }), detail: firing.map(alertText).join(' · ') };
