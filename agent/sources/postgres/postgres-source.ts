@@ -163,7 +163,7 @@ export class PostgresSource implements Source {
         this.tx = undefined;
         const setup = error instanceof CaptureSetupError ? error : setupErrorOf(this.name, this.config.connection, error);
         if (setup) {
-          this.recordError(setup.message);
+          this.recordError(setup.message, setup.code);
           this.parts.log.error({ source: this.name, err: setup }, setup.message);
           this.transition('stopped', setup.message);
           return;
@@ -207,7 +207,7 @@ export class PostgresSource implements Source {
           this.name,
           `replication slot ${this.slot} ${health.exists ? 'was invalidated (wal_status lost: the server removed WAL the agent had not read, see max_slot_wal_keep_size)' : 'no longer exists on the server'}; the changes after ${formatLsn(position.lsn)} cannot be streamed: dropping and recreating the slot and taking a new snapshot of every table`,
         );
-        this.recordError(lost.message);
+        this.recordError(lost.message, lost.code);
         this.parts.log.error({ source: this.name, err: lost }, lost.message);
         this.schemas = new SchemaVersions(position.schemas);
         position = undefined;
@@ -658,7 +658,7 @@ export class PostgresSource implements Source {
           this.name,
           `replication slot ${this.slot} ${health.exists ? 'was invalidated (wal_status lost)' : 'was dropped'} while streaming; taking a new snapshot of every table`,
         );
-        this.recordError(lost.message);
+        this.recordError(lost.message, lost.code);
         this.parts.log.error({ source: this.name, err: lost }, lost.message);
         this.sessionFailure?.(lost);
       }
@@ -689,8 +689,9 @@ export class PostgresSource implements Source {
     this.capture.reason = reason;
   }
 
-  private recordError(message: string): void {
-    this.capture.lastError = { atMs: this.clock(), message };
+  /** The last error, with its stable code when it has one (the position-lost alert keys on WL_A025). */
+  private recordError(message: string, code?: string): void {
+    this.capture.lastError = code === undefined ? { atMs: this.clock(), message } : { atMs: this.clock(), message, code };
   }
 
   private sleep(ms: number): Promise<void> {
