@@ -148,12 +148,24 @@ export class ThrowawayMariadb {
     return mysql.createConnection(this.connectionOptions(database));
   }
 
-  /** Rotates the binlog and purges every file before the new one (a replica behind them has lost its position). */
+  /**
+   * Rotates the binlog and purges every file before the new one (a replica behind
+   * them has lost its position). PURGE silently keeps a file still needed for crash
+   * recovery (the binlog checkpoint moves on once InnoDB has flushed), so it is
+   * repeated until only the new file is left.
+   */
   async purgeBinlogs(): Promise<void> {
     await this.query('FLUSH BINARY LOGS');
-    const rows = await this.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
-    const last = rows[rows.length - 1]!.Log_name;
-    await this.query(`PURGE BINARY LOGS TO '${last}'`);
+    await until(
+      'the binlog purged to its newest file',
+      async () => {
+        const rows = await this.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
+        await this.query(`PURGE BINARY LOGS TO '${rows[rows.length - 1]!.Log_name}'`);
+        return (await this.query<unknown[]>('SHOW BINARY LOGS')).length;
+      },
+      (files) => files === 1,
+      { timeoutMs: 20_000, pollMs: 200 },
+    );
   }
 
   /** Stops the server and deletes its data dir. */

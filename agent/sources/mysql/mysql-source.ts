@@ -32,6 +32,7 @@ import { mysqlConnectionOptions, openQueryConnection, type MysqlConnectionOption
 import { mysqlErrorKind } from './mysql-error-kind.js';
 import { formatPosition, gtidCovered, parsePosition, positionReached, withGtid, type MysqlPosition } from './mysql-position.js';
 import { preflight } from './mysql-preflight.js';
+import { purgedAfter } from './mysql-purged-check.js';
 import { estimateRows, readSnapshotChunk, type SnapshotChunk } from './mysql-snapshot-chunk.js';
 import { compareKeys, keyOf, kindOfColumnType, rowOf, type CapturedTable, type TableColumn } from './mysql-table.js';
 import { retainedBinlog } from './mysql-retained-binlog.js';
@@ -182,6 +183,11 @@ export class MysqlSource implements Source {
         );
       }
       const saved = parsePosition(this.parts.writer.savedPosition(this.name));
+      const purged = saved ? await purgedAfter(query, saved.gtid, this.isMariaDb) : undefined;
+      if (saved && purged !== undefined) {
+        this.position = saved;
+        throw new CapturePositionLostError(this.name, purged);
+      }
       this.position = saved ?? (await this.freshPosition(query, this.config.snapshot === 'initial', {}));
       this.unsaved = false;
       if (generation !== this.generation) return;
@@ -234,7 +240,7 @@ export class MysqlSource implements Source {
 
   private async fail(error: unknown, generation: number): Promise<void> {
     if (generation !== this.generation || this.stopping) return;
-    const kind = error instanceof CaptureSetupError ? 'setup' : mysqlErrorKind(error);
+    const kind = error instanceof CaptureSetupError ? 'setup' : error instanceof CapturePositionLostError ? 'position-lost' : mysqlErrorKind(error);
     await this.teardown();
     if (this.stopping) return;
     const message = (error as Error).message ?? String(error);
