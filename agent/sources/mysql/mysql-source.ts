@@ -575,6 +575,8 @@ export class MysqlSource implements Source {
     try {
       const [rows] = await query.query('SHOW BINARY LOGS');
       this.retained = retainedBinlog(rows as { Log_name: string; File_size: number | string }[], this.position.file, this.position.pos);
+      // The lag is the last transaction's; once nothing is left to read, the source has caught up.
+      if (this.retained?.bytes === 0 && this.state === 'lagging' && this.queue.length === 0 && !this.tx) this.transition('streaming');
     } catch {
       // A dropped connection is the loop's to report; the figure stays as it was.
     }
