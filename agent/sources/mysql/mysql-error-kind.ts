@@ -22,7 +22,15 @@ const SETUP_ERRNOS = new Set([
  */
 const POSITION_LOST_ERRNOS = new Set([1236, 1945, 1955]);
 
+/**
+ * zongji's words for a binlog row event it cannot decode with the columns
+ * information_schema has now (a column added or dropped since the event was
+ * written, with binlog_row_metadata not FULL): a retry reads the same event again.
+ */
+export const SCHEMA_DRIFT = /schema changed between binlog event and metadata fetch/i;
+
 export function mysqlErrorKind(error: unknown): MysqlErrorKind {
+  if (error instanceof Error && SCHEMA_DRIFT.test(error.message)) return 'setup';
   const errno = (error as { errno?: unknown } | null)?.errno;
   if (typeof errno === 'number') {
     if (POSITION_LOST_ERRNOS.has(errno)) return 'position-lost';

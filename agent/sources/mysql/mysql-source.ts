@@ -29,7 +29,7 @@ import type { EventInput } from '../../store/index.js';
 import type { MysqlSourceConfig } from './mysql-source-config.js';
 import { BinlogReader, type BinlogRecord } from './mysql-binlog-reader.js';
 import { mysqlConnectionOptions, openQueryConnection, type MysqlConnectionOptions } from './mysql-connection.js';
-import { mysqlErrorKind } from './mysql-error-kind.js';
+import { mysqlErrorKind, SCHEMA_DRIFT } from './mysql-error-kind.js';
 import { formatPosition, gtidCovered, parsePosition, positionReached, withGtid, type MysqlPosition } from './mysql-position.js';
 import { preflight } from './mysql-preflight.js';
 import { purgedAfter } from './mysql-purged-check.js';
@@ -272,6 +272,13 @@ export class MysqlSource implements Source {
     const errno = (error as { errno?: number }).errno;
     const { user, database, host, port } = this.config.connection;
     const text = (error as Error).message;
+    if (SCHEMA_DRIFT.test(text)) {
+      return new CaptureSetupError(
+        this.name,
+        `${text}. The binlog names no columns unless binlog_row_metadata = FULL, so these rows cannot be decoded safely: add the column back until the agent has read past the ALTER TABLE, then drop it again; and run SET GLOBAL binlog_row_metadata = FULL (and binlog_row_metadata = FULL in my.cnf) so it cannot happen again`,
+        { cause: error },
+      );
+    }
     switch (errno) {
       case 1045:
       case 1698:
