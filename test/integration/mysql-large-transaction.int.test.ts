@@ -47,7 +47,7 @@ beforeAll(async () => {
     maxTransactionRowsInMemory: 5_000,
   };
   writeFileSync(join(dir.path, 'agent.yaml'), `hospital: { id: large-hospital }\ndataDir: ./data\nhttp: { listen: "127.0.0.1:${httpPort}" }\nsources: [${JSON.stringify(source)}]\nlog: { level: info }\n`);
-}, 120_000);
+}, Math.max(120_000, ROWS / 2));
 
 afterAll(async () => {
   await agent?.kill('SIGTERM');
@@ -64,7 +64,7 @@ describe('mysql source: one very large transaction', () => {
     try {
       const count = (): number => (db.prepare('SELECT COUNT(*) AS n FROM journal WHERE stream = ?').get(STREAM) as { n: number }).n;
       const snapshotStarted = Date.now();
-      await until('the snapshot', count, (n) => n >= ROWS, { timeoutMs: 60_000, pollMs: 200 });
+      await until('the snapshot', count, (n) => n >= ROWS, { timeoutMs: Math.max(60_000, ROWS / 5), pollMs: 200 });
       const snapshotMs = Date.now() - snapshotStarted;
 
       const before = rssMb(pid);
@@ -73,7 +73,7 @@ describe('mysql source: one very large transaction', () => {
       const updateStarted = Date.now();
       await server.query("UPDATE orders SET status = 'shipped'");
       const committedMs = Date.now() - updateStarted;
-      await until('the update journaled', count, (n) => n >= 2 * ROWS, { timeoutMs: 80_000, pollMs: 200 });
+      await until('the update journaled', count, (n) => n >= 2 * ROWS, { timeoutMs: Math.max(80_000, ROWS / 3), pollMs: 200 });
       const journaledMs = Date.now() - updateStarted;
       clearInterval(sampler);
 
@@ -95,5 +95,5 @@ describe('mysql source: one very large transaction', () => {
     } finally {
       db.close();
     }
-  }, 150_000);
+  }, Math.max(150_000, ROWS));
 });

@@ -167,6 +167,7 @@ export class MysqlSource implements Source {
   // ---- connecting, failing, retrying ----
 
   private async connect(): Promise<void> {
+    if (this.stopping) return;
     const generation = ++this.generation;
     this.transition('starting', this.reason);
     try {
@@ -190,8 +191,9 @@ export class MysqlSource implements Source {
       }
       this.position = saved ?? (await this.freshPosition(query, this.config.snapshot === 'initial', {}));
       this.unsaved = false;
-      if (generation !== this.generation) return;
       if (this.position.snapshot) await this.startSnapshotProgress(query);
+      // Stopped (or failed) while checking: the teardown has closed what was opened.
+      if (generation !== this.generation) return;
       this.startReader(generation);
       this.transition(this.streamingState());
       this.retryDelayMs = RETRY_FIRST_MS;
@@ -229,13 +231,15 @@ export class MysqlSource implements Source {
     this.reader = undefined;
     this.queue = [];
     await reader?.stop();
+    // The query connection ends after what it is running (a snapshot chunk), so the loop can finish.
+    const query = this.query;
+    this.query = undefined;
+    const ended = query?.end().catch(() => query.destroy());
     await this.pumping;
     this.tx?.buffer.discard();
     this.tx = undefined;
     this.pendingChunk = undefined;
-    const query = this.query;
-    this.query = undefined;
-    await query?.end().catch(() => query.destroy());
+    await ended;
   }
 
   private async fail(error: unknown, generation: number): Promise<void> {
@@ -345,8 +349,10 @@ export class MysqlSource implements Source {
 
   private kick(): void {
     if (this.pumping) return;
+    const generation = this.generation;
+    // fail() awaits the loop's end, so it must not be part of it.
     this.pumping = this.pump()
-      .catch((error: unknown) => this.fail(error, this.generation))
+      .catch((error: unknown) => void this.fail(error, generation))
       .finally(() => {
         this.pumping = undefined;
       });
