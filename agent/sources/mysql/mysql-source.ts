@@ -13,6 +13,7 @@ import type mysql from 'mysql2/promise';
 import type { Source, SourceAddress, SourceStatus } from '../source.js';
 import {
   CaptureMeter,
+  captureKey,
   CapturePositionLostError,
   CaptureSetupError,
   captureSourceStatus,
@@ -36,6 +37,7 @@ import { purgedAfter } from './mysql-purged-check.js';
 import { estimateRows, readSnapshotChunk, type SnapshotChunk } from './mysql-snapshot-chunk.js';
 import { compareKeys, keyOf, kindOfColumnType, rowOf, type CapturedTable, type TableColumn } from './mysql-table.js';
 import { retainedBinlog } from './mysql-retained-binlog.js';
+import { HeldKeys } from './mysql-held-keys.js';
 
 /** Records queued beyond this pause reading the binlog socket; below LOW it reads again. */
 const QUEUE_HIGH = 64;
@@ -97,6 +99,8 @@ export class MysqlSource implements Source {
   private savedAtMs = 0;
   private tx: OpenTransaction | undefined;
   private pendingChunk: PendingChunk | undefined;
+  /** The local copy's keys of the table being snapshotted (rows deleted while the binlog was lost). */
+  private heldKeys: { tableIndex: number; keys: HeldKeys } | undefined;
   private snapshot: SnapshotProgress | null = null;
   private retained: RetainedLog | null = null;
 
@@ -239,6 +243,7 @@ export class MysqlSource implements Source {
     this.tx?.buffer.discard();
     this.tx = undefined;
     this.pendingChunk = undefined;
+    this.heldKeys = undefined;
     await ended;
   }
 
@@ -535,9 +540,13 @@ export class MysqlSource implements Source {
     const table = this.tables[tableIndex]!;
     const schemaVersion = this.position.schemas[table.qualified]?.[0] ?? 1;
     if (!this.position.schemas[table.qualified]) this.position.schemas = { ...this.position.schemas, [table.qualified]: [1, ''] };
-    const events = chunk.rows.map((raw) =>
-      rowEvent({ stream: table.stream, op: 'upsert', key: keyOf(table, raw), row: rowOf(table, raw), headers: { table: table.qualified, position: chunk.gtid, schemaVersion, snapshot: 'true' } }),
-    );
+    const headers = { table: table.qualified, position: chunk.gtid, schemaVersion, snapshot: 'true' as const };
+    const events = chunk.rows.map((raw) => rowEvent({ stream: table.stream, op: 'upsert', key: keyOf(table, raw), row: rowOf(table, raw), headers }));
+    if (this.heldKeys?.tableIndex !== tableIndex) this.heldKeys = { tableIndex, keys: new HeldKeys(table, this.parts.localCopy.keys(table.stream), cursor.after) };
+    const gone = this.heldKeys.keys.gone(chunk.last ? null : chunk.lastKey, new Set(events.map((e) => e.key)), captureKey);
+    for (const key of gone) {
+      events.push(rowEvent({ stream: table.stream, op: 'delete', key, row: Object.fromEntries(table.key.map((name, i) => [name, key[i] ?? null])), headers }));
+    }
     const rowsCopied = cursor.rowsCopied + chunk.rows.length;
     const next = chunk.last ? (tableIndex + 1 < this.tables.length ? { table: tableIndex + 1, after: null, rowsCopied } : null) : { table: tableIndex, after: chunk.lastKey, rowsCopied };
     const position: MysqlPosition = { ...this.position, snapshot: next };
