@@ -7,6 +7,7 @@ import { formatPosition, gtidCovered, parsePosition, positionReached, withGtid }
 import { mysqlErrorKind } from '../../agent/sources/mysql/mysql-error-kind.js';
 import { retainedBinlog } from '../../agent/sources/mysql/mysql-retained-binlog.js';
 import { compareKeys, kindOfColumnType, valueOf, type CapturedTable } from '../../agent/sources/mysql/mysql-table.js';
+import { HeldKeys } from '../../agent/sources/mysql/mysql-held-keys.js';
 
 describe('mysql position', () => {
   it('round-trips and refuses what is not its own', () => {
@@ -99,5 +100,18 @@ describe('mysql table values', () => {
     expect(valueOf('json', '{"a":1}')).toEqual({ a: 1 });
     expect(valueOf('set', ['a', 'b'])).toBe('a,b');
     expect(valueOf('text', null)).toBeNull();
+  });
+});
+
+describe('mysql held keys (rows gone while the binlog was lost)', () => {
+  const table = { key: ['id'], columns: [{ name: 'id', type: 'int(11)', kind: 'integer' }] } as unknown as CapturedTable;
+  const text = (key: unknown[]): string => String(key[0]);
+
+  it('yields, chunk by chunk in key order, the held keys a chunk did not copy', () => {
+    const held = new HeldKeys(table, ['10', '2', '7', '30', '1'], [1]);
+    expect(held.gone([7], new Set(['2', '5']), text)).toEqual([[7]]);
+    expect(held.gone([20], new Set(['10']), text)).toEqual([]);
+    expect(held.gone(null, new Set(), text)).toEqual([[30]]);
+    expect(held.gone(null, new Set(), text)).toEqual([]);
   });
 });

@@ -46,7 +46,10 @@ export async function readSnapshotChunk(connection: mysql.Connection, table: Cap
       const file = String(status.find((r) => /file/i.test(String(r.Variable_name)))!.Value);
       const pos = Number(status.find((r) => /position/i.test(String(r.Variable_name)))!.Value);
       await connection.query('COMMIT');
-      gtid = String((await one(connection, 'SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]))[0]!.g ?? '');
+      const found = (await one(connection, 'SELECT BINLOG_GTID_POS(?, ?) AS g', [file, pos]))[0]!.g;
+      // NULL: the offset is not an event boundary the server knows; an unplaced chunk could not meet the stream exactly.
+      if (found === null || found === undefined) throw new Error(`the server gave no GTID position for the snapshot at ${file}:${pos}`);
+      gtid = String(found);
     } catch (error) {
       await connection.query('ROLLBACK').catch(() => {});
       throw error;
