@@ -173,7 +173,11 @@ describe('mysql source: row mapping', () => {
     const started = Date.now();
     const connection = await server.connect();
     const count = 2_000;
-    for (let i = 0; i < count; i++) await connection.query('INSERT INTO beats VALUES (?, ?)', [i, i]);
+    const committedAt: number[] = [];
+    for (let i = 0; i < count; i++) {
+      await connection.query('INSERT INTO beats VALUES (?, ?)', [i, i]);
+      committedAt.push(Date.now());
+    }
     await connection.end();
     const writeMs = Date.now() - started;
     await until('every row', () => rows('beats.beats').length, (n) => n >= count, { timeoutMs: 60_000 });
@@ -186,6 +190,13 @@ describe('mysql source: row mapping', () => {
     expect(capture.lagMs).not.toBeNull();
     expect(capture.retained?.status).toMatch(/^binlog\.\d+$/);
     expect(capture.retained?.bytes).toBeGreaterThanOrEqual(0);
+    // Commit (the writer's COMMIT returned) to commit in the journal (its ts_ms), per row.
+    const journaledAt = new Map((db.prepare('SELECT key, ts_ms FROM journal WHERE stream = ?').all('beats.beats') as { key: string; ts_ms: number }[]).map((r) => [Number(r.key), r.ts_ms]));
+    const lags = committedAt.map((at, i) => journaledAt.get(i)! - at).sort((a, b) => a - b);
+    const p50 = lags[Math.floor(lags.length * 0.5)]!;
+    const p99 = lags[Math.floor(lags.length * 0.99)]!;
+    expect(p99).toBeLessThan(5_000);
+    console.log(`mysql capture lag (writer commit -> journal commit): p50 ${p50} ms, p99 ${p99} ms, max ${lags.at(-1)} ms`);
     console.log(`mysql capture: ${count} single-row transactions written in ${writeMs} ms, all journaled after ${captureMs} ms (${Math.round((count / captureMs) * 1000)} rows/s), last lag ${capture.lagMs} ms, rowsPerSecond ${capture.rowsPerSecond.toFixed(0)}, retained ${capture.retained?.bytes} bytes`);
   });
 });

@@ -4,7 +4,7 @@
 // run as root. stop(), start() and kill() let a test restart or crash the server
 // under a running agent; purgeBinlogs() removes what a replica might still need.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
@@ -49,16 +49,20 @@ export class ThrowawayMariadb {
   ) {
     this.dir = makeTempDir('wardline-mariadb-');
     const user = mysqlUser();
+    // Its own tmpdir: two servers bootstrapping at once in the shared /tmp trip over
+    // each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    mkdirSync(this.tmpDir);
     if ('uid' in user) {
       chmodSync(this.dir.path, 0o755);
       chownSync(this.dir.path, user.uid, user.gid);
+      chownSync(this.tmpDir, user.uid, user.gid);
     }
   }
 
   /** mariadb-install-db and start; creates MARIADB_TEST_USER with every privilege and database `test`. */
   static async create(options: ThrowawayMariadbOptions = {}): Promise<ThrowawayMariadb> {
     const server = new ThrowawayMariadb(await freePort(), { ...DEFAULT_SETTINGS, ...options.settings });
-    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${server.dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${server.dataDir}`, `--tmpdir=${server.tmpDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
       stdio: 'pipe',
       cwd: server.dir.path,
       ...mysqlUser(),
@@ -79,6 +83,10 @@ export class ThrowawayMariadb {
     return join(this.dir.path, 'data');
   }
 
+  get tmpDir(): string {
+    return join(this.dir.path, 'tmp');
+  }
+
   get socket(): string {
     return join(this.dir.path, 'mariadb.sock');
   }
@@ -87,7 +95,7 @@ export class ThrowawayMariadb {
   async start(): Promise<void> {
     if (this.child) return;
     const settings = Object.entries(this.settings).map(([k, v]) => `--${k}=${v}`);
-    const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--port=${this.port}`, '--bind-address=127.0.0.1', `--socket=${this.socket}`, `--pid-file=${join(this.dir.path, 'mariadb.pid')}`, ...settings];
+    const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--tmpdir=${this.tmpDir}`, `--port=${this.port}`, '--bind-address=127.0.0.1', `--socket=${this.socket}`, `--pid-file=${join(this.dir.path, 'mariadb.pid')}`, ...settings];
     const child = spawn('/usr/sbin/mariadbd', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir.path, ...mysqlUser() });
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-5_000)));
