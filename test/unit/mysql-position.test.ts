@@ -11,7 +11,7 @@ import { HeldKeys } from '../../agent/sources/mysql/mysql-held-keys.js';
 
 describe('mysql position', () => {
   it('round-trips and refuses what is not its own', () => {
-    const position = { gtid: '0-1-42,1-2-7', file: 'binlog.000003', pos: 1234, snapshot: { table: 1, after: ['9'], rowsCopied: 30 }, schemas: { 'test.t': [2, '3,15'] as [number, string] } };
+    const position = { gtid: '0-1-42,1-2-7', file: 'binlog.000003', pos: 1234, captured: ['test.a'], snapshot: { tables: ['test.b', 'test.c'], after: ['9'], rowsCopied: 30 }, schemas: { 'test.t': [2, '3,15'] as [number, string] } };
     expect(parsePosition(formatPosition(position))).toEqual(position);
     expect(parsePosition('0/16B3748')).toBeUndefined();
     expect(parsePosition(undefined)).toBeUndefined();

@@ -16,9 +16,9 @@ import { GtidSet, MariadbGtidPosition } from '@vlasky/zongji';
 import type { CaptureValue } from '../database/index.js';
 
 export interface SnapshotCursor {
-  /** Index into the source's tables of the table being copied; tables before it are done. */
-  table: number;
-  /** The key of the last row journaled from that table; null before its first chunk. */
+  /** The tables ("db.table") still to copy, in order; the first is being copied now. */
+  tables: string[];
+  /** The key of the last row journaled from the first table; null before its first chunk. */
   after: CaptureValue[] | null;
   /** Rows copied so far, over every table (for the progress figure). */
   rowsCopied: number;
@@ -30,7 +30,13 @@ export interface MysqlPosition {
   /** The binlog file and offset after the last journaled transaction, when known. */
   file: string | null;
   pos: number | null;
-  /** Present while the initial snapshot (or a re-snapshot) is running. */
+  /**
+   * The tables ("db.table") whose rows the journal follows: copied by a snapshot, or
+   * streamed from the start (snapshot: never). A table added to the config later
+   * is not among them, and is snapshotted while the others stream on.
+   */
+  captured: string[];
+  /** Present while a snapshot (initial, of an added table, or after a purge) is running. */
   snapshot: SnapshotCursor | null;
   /** "db.table" -> [schema version, signature of the column types it was given for]. */
   schemas: Record<string, [number, string]>;
@@ -46,7 +52,8 @@ export function parsePosition(text: string | undefined): MysqlPosition | undefin
   try {
     const value = JSON.parse(text) as Partial<MysqlPosition>;
     if (typeof value.gtid !== 'string') return undefined;
-    return { gtid: value.gtid, file: value.file ?? null, pos: value.pos ?? null, snapshot: value.snapshot ?? null, schemas: value.schemas ?? {} };
+    const snapshot = value.snapshot && Array.isArray(value.snapshot.tables) ? value.snapshot : null;
+    return { gtid: value.gtid, file: value.file ?? null, pos: value.pos ?? null, captured: value.captured ?? [], snapshot, schemas: value.schemas ?? {} };
   } catch {
     return undefined;
   }

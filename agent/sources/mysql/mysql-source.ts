@@ -59,7 +59,7 @@ interface OpenTransaction {
 
 interface PendingChunk {
   chunk: SnapshotChunk;
-  tableIndex: number;
+  table: string;
 }
 
 export class MysqlSource implements Source {
@@ -92,7 +92,7 @@ export class MysqlSource implements Source {
   private retryDelayMs = RETRY_FIRST_MS;
 
   /** Where the stream is (everything processed); saved with each append. */
-  private position: MysqlPosition = { gtid: '', file: null, pos: null, snapshot: null, schemas: {} };
+  private position: MysqlPosition = { gtid: '', file: null, pos: null, captured: [], snapshot: null, schemas: {} };
   /** The position the current stream started from: transactions it covers are skipped. */
   private resumedFrom = '';
   private unsaved = false;
@@ -100,7 +100,7 @@ export class MysqlSource implements Source {
   private tx: OpenTransaction | undefined;
   private pendingChunk: PendingChunk | undefined;
   /** The local copy's keys of the table being snapshotted (rows deleted while the binlog was lost). */
-  private heldKeys: { tableIndex: number; keys: HeldKeys } | undefined;
+  private heldKeys: { table: string; keys: HeldKeys } | undefined;
   private snapshot: SnapshotProgress | null = null;
   private retained: RetainedLog | null = null;
 
@@ -193,7 +193,7 @@ export class MysqlSource implements Source {
         this.position = saved;
         throw new CapturePositionLostError(this.name, purged);
       }
-      this.position = saved ?? (await this.freshPosition(query, this.config.snapshot === 'initial', {}));
+      this.position = this.withConfiguredTables(saved ?? (await this.freshPosition(query, this.config.snapshot === 'initial', {})));
       this.unsaved = false;
       if (this.position.snapshot) await this.startSnapshotProgress(query);
       // Stopped (or failed) while checking: the teardown has closed what was opened.
@@ -331,13 +331,34 @@ export class MysqlSource implements Source {
     await this.connect();
   }
 
+  /**
+   * Tables in the config the journal does not follow yet (added since) are
+   * snapshotted after those in progress, or, with snapshot: never, followed from here.
+   */
+  private withConfiguredTables(position: MysqlPosition): MysqlPosition {
+    const pending = position.snapshot?.tables ?? [];
+    const added = this.tables.map((t) => t.qualified).filter((name) => !position.captured.includes(name) && !pending.includes(name));
+    if (added.length === 0) return position;
+    this.parts.log.info({ source: this.name, tables: added }, `tables added to the source: ${added.join(', ')}`);
+    if (this.config.snapshot === 'never') return { ...position, captured: [...position.captured, ...added] };
+    return { ...position, snapshot: { tables: [...pending, ...added], after: position.snapshot?.after ?? null, rowsCopied: position.snapshot?.rowsCopied ?? 0 } };
+  }
+
   /** Where a source with no usable saved position starts: the server's position now. */
   private async freshPosition(query: mysql.Connection, snapshot: boolean, schemas: MysqlPosition['schemas']): Promise<MysqlPosition> {
     const [gtidRows] = await query.query(this.isMariaDb ? 'SELECT @@GLOBAL.gtid_binlog_pos AS g' : 'SELECT @@GLOBAL.gtid_executed AS g');
     const gtid = String((gtidRows as { g: string | null }[])[0]!.g ?? '').replace(/\s/g, '');
     const [statusRows] = await query.query('SHOW MASTER STATUS');
     const status = (statusRows as { File?: string; Position?: number }[])[0];
-    return { gtid, file: status?.File ?? null, pos: status?.Position !== undefined ? Number(status.Position) : null, snapshot: snapshot ? { table: 0, after: null, rowsCopied: 0 } : null, schemas };
+    const names = this.tables.map((t) => t.qualified);
+    return {
+      gtid,
+      file: status?.File ?? null,
+      pos: status?.Position !== undefined ? Number(status.Position) : null,
+      captured: snapshot ? [] : names,
+      snapshot: snapshot ? { tables: names, after: null, rowsCopied: 0 } : null,
+      schemas,
+    };
   }
 
   // ---- the loop ----
@@ -512,9 +533,10 @@ export class MysqlSource implements Source {
    */
   private copied(index: number, key: readonly CaptureValue[]): boolean {
     const cursor = this.position.snapshot;
-    if (!cursor || index < cursor.table) return true;
-    if (index > cursor.table) return false;
-    return cursor.after !== null && compareKeys(this.tables[index]!, key, cursor.after) <= 0;
+    const table = this.tables[index]!;
+    if (!cursor || !cursor.tables.includes(table.qualified)) return true;
+    if (cursor.tables[0] !== table.qualified) return false;
+    return cursor.after !== null && compareKeys(table, key, cursor.after) <= 0;
   }
 
   /**
@@ -528,28 +550,35 @@ export class MysqlSource implements Source {
    */
   private async snapshotStep(generation: number): Promise<boolean> {
     const cursor = this.position.snapshot!;
+    const table = this.tables.find((t) => t.qualified === cursor.tables[0]);
+    if (!table) {
+      // Removed from the config since: nothing to copy; the next append saves the shorter list.
+      const tables = cursor.tables.slice(1);
+      this.position = { ...this.position, snapshot: tables.length > 0 ? { tables, after: null, rowsCopied: cursor.rowsCopied } : null };
+      return true;
+    }
     if (!this.pendingChunk) {
-      const table = this.tables[cursor.table]!;
       const chunk = await readSnapshotChunk(this.query!, table, cursor.after, this.config.snapshotChunkRows, this.isMariaDb);
       if (generation !== this.generation) return false;
-      this.pendingChunk = { chunk, tableIndex: cursor.table };
+      this.pendingChunk = { chunk, table: table.qualified };
     }
-    const { chunk, tableIndex } = this.pendingChunk;
+    const { chunk } = this.pendingChunk;
     if (!positionReached(this.position.gtid, chunk.gtid)) return false;
     if (!(await this.admitted(generation))) return false;
-    const table = this.tables[tableIndex]!;
     const schemaVersion = this.position.schemas[table.qualified]?.[0] ?? 1;
     if (!this.position.schemas[table.qualified]) this.position.schemas = { ...this.position.schemas, [table.qualified]: [1, ''] };
     const headers = { table: table.qualified, position: chunk.gtid, schemaVersion, snapshot: 'true' as const };
     const events = chunk.rows.map((raw) => rowEvent({ stream: table.stream, op: 'upsert', key: keyOf(table, raw), row: rowOf(table, raw), headers }));
-    if (this.heldKeys?.tableIndex !== tableIndex) this.heldKeys = { tableIndex, keys: new HeldKeys(table, this.parts.localCopy.keys(table.stream), cursor.after) };
+    if (this.heldKeys?.table !== table.qualified) this.heldKeys = { table: table.qualified, keys: new HeldKeys(table, this.parts.localCopy.keys(table.stream), cursor.after) };
     const gone = this.heldKeys.keys.gone(chunk.last ? null : chunk.lastKey, new Set(events.map((e) => e.key)), captureKey);
     for (const key of gone) {
       events.push(rowEvent({ stream: table.stream, op: 'delete', key, row: Object.fromEntries(table.key.map((name, i) => [name, key[i] ?? null])), headers }));
     }
     const rowsCopied = cursor.rowsCopied + chunk.rows.length;
-    const next = chunk.last ? (tableIndex + 1 < this.tables.length ? { table: tableIndex + 1, after: null, rowsCopied } : null) : { table: tableIndex, after: chunk.lastKey, rowsCopied };
-    const position: MysqlPosition = { ...this.position, snapshot: next };
+    const rest = cursor.tables.slice(1);
+    const next = chunk.last ? (rest.length > 0 ? { tables: rest, after: null, rowsCopied } : null) : { tables: cursor.tables, after: chunk.lastKey, rowsCopied };
+    const captured = chunk.last ? [...this.position.captured, table.qualified] : this.position.captured;
+    const position: MysqlPosition = { ...this.position, captured, snapshot: next };
     await this.parts.writer.append({ source: this.name, events, position: formatPosition(position) });
     this.position = position;
     this.pendingChunk = undefined;
@@ -568,21 +597,23 @@ export class MysqlSource implements Source {
 
   private async startSnapshotProgress(query: mysql.Connection): Promise<void> {
     let estimate: number | null = 0;
-    for (const table of this.tables) {
+    for (const table of this.tables.filter((t) => this.position.snapshot?.tables.includes(t.qualified))) {
       const rows = await estimateRows(query, table).catch(() => null);
       estimate = estimate === null || rows === null ? null : estimate + rows;
     }
-    this.snapshot = { table: null, rowsCopied: 0, rowsEstimated: estimate, percent: null, tablesDone: 0, tablesTotal: this.tables.length };
+    // The tables of this snapshot: those still to copy and those it copied before a restart.
+    const total = this.tables.filter((t) => !this.position.captured.includes(t.qualified) || this.position.snapshot?.tables.includes(t.qualified)).length;
+    this.snapshot = { table: null, rowsCopied: 0, rowsEstimated: estimate, percent: null, tablesDone: 0, tablesTotal: total };
     this.updateSnapshotProgress(this.position.snapshot, this.position.snapshot?.rowsCopied ?? 0);
   }
 
   private updateSnapshotProgress(cursor: MysqlPosition['snapshot'], rowsCopied: number): void {
     if (!this.snapshot) return;
     const estimated = this.snapshot.rowsEstimated;
-    const done = cursor ? cursor.table : this.tables.length;
+    const done = this.snapshot.tablesTotal - (cursor?.tables.length ?? 0);
     this.snapshot = {
       ...this.snapshot,
-      table: cursor ? this.tables[cursor.table]!.qualified : null,
+      table: cursor?.tables[0] ?? null,
       rowsCopied,
       tablesDone: done,
       percent: !cursor ? 100 : estimated ? Math.min(99, Math.floor((rowsCopied / estimated) * 100)) : null,
