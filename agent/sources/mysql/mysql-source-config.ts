@@ -1,6 +1,16 @@
 // A MySQL/MariaDB source's entry in agent.yaml (`sources[i]` with kind: mysql): the
 // row-based binlog read as a replica, resumed by GTID.
 //
+// The server needs (checked at every start; each missing one stops the source
+// with its fix): in my.cnf under [mysqld] `log_bin`, `binlog_format = ROW`,
+// `binlog_row_image = FULL`, a `server_id`, on MySQL also `gtid_mode = ON` and
+// `enforce_gtid_consistency = ON`; recommended `binlog_row_metadata = FULL` (the
+// binlog then names each row's columns, so ALTER TABLE is decoded exactly, even
+// one made while the agent was down) and binlogs kept longer than the agent may
+// be down (`binlog_expire_logs_seconds`). The user: GRANT REPLICATION SLAVE,
+// REPLICATION CLIENT (BINLOG MONITOR on MariaDB 10.5+) ON *.* and SELECT on each
+// captured table. `serverId` must differ from every other replica of the server.
+//
 // `columns` is applied by the agent as each row is decoded, before anything is
 // journaled: the binlog carries every column of a row and MySQL/MariaDB cannot
 // leave one out at the source (only the snapshot's SELECT can). `filter` (a row
