@@ -20,6 +20,7 @@ export interface LocalRecord {
 export class LocalCopy {
   private readonly selectOne: Statement;
   private readonly countByStream: Statement;
+  private readonly keysOfStream: Statement;
 
   constructor(db: SqliteDatabase) {
     this.selectOne = db.prepare(
@@ -32,6 +33,7 @@ export class LocalCopy {
        WHERE r.stream = ? AND r.key = ?`,
     );
     this.countByStream = db.prepare('SELECT stream, COUNT(*) AS records FROM records GROUP BY stream ORDER BY stream');
+    this.keysOfStream = db.prepare('SELECT key FROM records WHERE stream = ?').pluck();
   }
 
   get(stream: string, key: string): LocalRecord | undefined {
@@ -49,6 +51,15 @@ export class LocalCopy {
       body: row.body,
       headers: JSON.parse(row.headers) as Record<string, string>,
     };
+  }
+
+  /**
+   * Every key the stream holds (in no particular order): what a capture source's
+   * re-snapshot compares with the table, to journal the rows deleted while its
+   * change log was lost.
+   */
+  keys(stream: string): string[] {
+    return this.keysOfStream.all(stream) as string[];
   }
 
   /** Records held per stream. */

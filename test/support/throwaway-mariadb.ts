@@ -4,7 +4,7 @@
 // run as root. stop(), start() and kill() let a test restart or crash the server
 // under a running agent; purgeBinlogs() removes what a replica might still need.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
@@ -49,16 +49,20 @@ export class ThrowawayMariadb {
   ) {
     this.dir = makeTempDir('wardline-mariadb-');
     const user = mysqlUser();
+    // Its own tmpdir: two servers bootstrapping at once in the shared /tmp trip over
+    // each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
+    mkdirSync(this.tmpDir);
     if ('uid' in user) {
       chmodSync(this.dir.path, 0o755);
       chownSync(this.dir.path, user.uid, user.gid);
+      chownSync(this.tmpDir, user.uid, user.gid);
     }
   }
 
   /** mariadb-install-db and start; creates MARIADB_TEST_USER with every privilege and database `test`. */
   static async create(options: ThrowawayMariadbOptions = {}): Promise<ThrowawayMariadb> {
     const server = new ThrowawayMariadb(await freePort(), { ...DEFAULT_SETTINGS, ...options.settings });
-    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${server.dataDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
+    execFileSync('mariadb-install-db', ['--no-defaults', `--datadir=${server.dataDir}`, `--tmpdir=${server.tmpDir}`, '--auth-root-authentication-method=normal', '--skip-test-db'], {
       stdio: 'pipe',
       cwd: server.dir.path,
       ...mysqlUser(),
@@ -79,6 +83,10 @@ export class ThrowawayMariadb {
     return join(this.dir.path, 'data');
   }
 
+  get tmpDir(): string {
+    return join(this.dir.path, 'tmp');
+  }
+
   get socket(): string {
     return join(this.dir.path, 'mariadb.sock');
   }
@@ -87,7 +95,7 @@ export class ThrowawayMariadb {
   async start(): Promise<void> {
     if (this.child) return;
     const settings = Object.entries(this.settings).map(([k, v]) => `--${k}=${v}`);
-    const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--port=${this.port}`, '--bind-address=127.0.0.1', `--socket=${this.socket}`, `--pid-file=${join(this.dir.path, 'mariadb.pid')}`, ...settings];
+    const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--tmpdir=${this.tmpDir}`, `--port=${this.port}`, '--bind-address=127.0.0.1', `--socket=${this.socket}`, `--pid-file=${join(this.dir.path, 'mariadb.pid')}`, ...settings];
     const child = spawn('/usr/sbin/mariadbd', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir.path, ...mysqlUser() });
     let log = '';
     child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-5_000)));
@@ -148,12 +156,24 @@ export class ThrowawayMariadb {
     return mysql.createConnection(this.connectionOptions(database));
   }
 
-  /** Rotates the binlog and purges every file before the new one (a replica behind them has lost its position). */
+  /**
+   * Rotates the binlog and purges every file before the new one (a replica behind
+   * them has lost its position). PURGE silently keeps a file still needed for crash
+   * recovery (the binlog checkpoint moves on once InnoDB has flushed), so it is
+   * repeated until only the new file is left.
+   */
   async purgeBinlogs(): Promise<void> {
     await this.query('FLUSH BINARY LOGS');
-    const rows = await this.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
-    const last = rows[rows.length - 1]!.Log_name;
-    await this.query(`PURGE BINARY LOGS TO '${last}'`);
+    await until(
+      'the binlog purged to its newest file',
+      async () => {
+        const rows = await this.query<{ Log_name: string }[]>('SHOW BINARY LOGS');
+        await this.query(`PURGE BINARY LOGS TO '${rows[rows.length - 1]!.Log_name}'`);
+        return (await this.query<unknown[]>('SHOW BINARY LOGS')).length;
+      },
+      (files) => files === 1,
+      { timeoutMs: 20_000, pollMs: 200 },
+    );
   }
 
   /** Stops the server and deletes its data dir. */
