@@ -31,7 +31,7 @@ import { preflight, type CapturedTable } from './postgres-preflight.js';
 import { decodePosition, encodePosition, type PostgresPosition, type SnapshotCursor } from './postgres-position.js';
 import { formatLsn, parseLsn } from './postgres-lsn.js';
 import { SchemaVersions } from './postgres-schema-versions.js';
-import { readSlotHealth } from './postgres-slot-health.js';
+import { readSlotHealth, WalBudgetForecast } from './postgres-slot-health.js';
 import { copyTables, type SnapshotChunk } from './postgres-snapshot.js';
 import { ChangeStream, type StreamItem } from './postgres-change-stream.js';
 import { ResumeFilter } from './postgres-resume-filter.js';
@@ -81,6 +81,8 @@ export class PostgresSource implements Source {
   private stream: ChangeStream | undefined;
   private readonly openClients = new Set<pg.Client>();
   private rowsEstimated: number | null = null;
+  /** The slot's retained WAL over time, for secondsToBudget (the WAL-budget alert's ETA). */
+  private readonly walForecast = new WalBudgetForecast();
 
   // Per session:
   private position: PostgresPosition | undefined;
@@ -188,7 +190,7 @@ export class PostgresSource implements Source {
       this.rowsEstimated = tables.every((t) => t.estimatedRows !== null) ? tables.reduce((sum, t) => sum + t.estimatedRows!, 0) : null;
       checked();
       let position = decodePosition(this.parts.writer.savedPosition(this.name));
-      const health = await readSlotHealth(client, this.slot);
+      const health = await readSlotHealth(client, this.slot, { forecast: this.walForecast, nowMs: this.clock() });
       this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
       let resnapshot = false;
       if (position && (!health.exists || health.walStatus === 'lost')) {
@@ -201,6 +203,7 @@ export class PostgresSource implements Source {
         this.schemas = new SchemaVersions(position.schemas);
         position = undefined;
         resnapshot = true;
+        this.walForecast.reset();
       }
       if (!position) {
         if (health.exists) await this.dropSlot(client);
@@ -600,7 +603,7 @@ export class PostgresSource implements Source {
 
   private async watchSlot(client: pg.Client): Promise<void> {
     try {
-      const health = await readSlotHealth(client, this.slot);
+      const health = await readSlotHealth(client, this.slot, { forecast: this.walForecast, nowMs: this.clock() });
       this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
       if (!health.exists || health.walStatus === 'lost') {
         const lost = new CapturePositionLostError(
