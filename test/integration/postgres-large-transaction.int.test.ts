@@ -18,6 +18,7 @@ describe('postgres capture of one large transaction', () => {
     const rows = 100_000;
     const result = await runLargeTransaction({ dir: dir.path, rows, walSenderTimeout: '5s' });
     const summary = JSON.stringify(result);
+    if (process.env.WARDLINE_SHOW_FIGURES) console.log(summary);
     expect(result.countsSeen, summary).toEqual([0, rows]);
     expect(result.polls, summary).toBeGreaterThan(20);
     expect(result.hwmAfterBytes, summary).toBeLessThan(512 * MB);

@@ -30,7 +30,7 @@ describe('postgres WAL budget through the agent', () => {
   /** A committed row (id, v 1) the capture must end up with, then the rest of the segment skipped. */
   async function rowAndSegment(): Promise<void> {
     const id = nextId++;
-    await server.query(`INSERT INTO ${TABLE} (id, v, batch, batch_size, note) VALUES ($1, 1, $1, 1, 'moved')`, [id]);
+    await server.query(`INSERT INTO ${TABLE} (id, v, batch, batch_size, note) VALUES ($1::int, 1, $1::bigint, 1, 'moved')`, [id]);
     await server.query('SELECT pg_switch_wal()');
   }
 
@@ -83,6 +83,7 @@ describe('postgres WAL budget through the agent', () => {
         withEta = seen.find((s) => s.secondsToBudget !== null && s.bytes !== null && s.bytes >= BUDGET / 2);
       }
       const status = (await capture.capture()).retained!;
+      if (process.env.WARDLINE_SHOW_FIGURES) console.log(JSON.stringify({ budget: BUDGET, seen }));
       expect(status.budgetBytes).toBe(BUDGET);
       expect(['reserved', 'extended']).toContain(status.status);
       // The ETA is what is left of the budget at the rate WAL was written (8 MB/s), within the
