@@ -17,6 +17,7 @@ import { HisWriter, hisTableSql } from '../support/his-writer.js';
 import { ThrowawayPostgres } from '../support/throwaway-postgres.js';
 import { until } from '../support/until.js';
 import { shown, type BenchReport } from './bench-report.js';
+import { measureFsync } from './disk-baseline.js';
 import { ProcessWatch } from './process-watch.js';
 import { percentile } from './workload.js';
 
@@ -109,6 +110,9 @@ async function measureStream(report: BenchReport, options: PostgresCaptureBenchO
       const changes = journalChanges(db, stream);
       const lags = changes.filter((c) => c.headers.commitTime).map((c) => c.tsMs - Date.parse(c.headers.commitTime!)).sort((a, b) => a - b);
       const { first: firstTs, last: lastTs } = tsRange(changes);
+      // What one append per transaction, each awaited before the next, can reach at most on this disk.
+      const fsync = measureFsync(dir);
+      report.record('ceiling for one awaited append per transaction', 1000 / fsync.p50Ms, 'transactions/s', `1 / fsync p50 (${shown(fsync.p50Ms)} ms, p99 ${shown(fsync.p99Ms)} ms) on the agent's disk`);
       report.record('writer: transactions committed', written.committed, 'transactions', `${shown(written.committed / writeSeconds)}/s over ${shown(writeSeconds)} s against ${options.ratePerSecond}/s asked; 4 connections, autocommit upserts`);
       report.record('agent: transactions journaled per second', changes.length / Math.max(0.001, (lastTs - firstTs) / 1000), 'transactions/s', `${changes.length.toLocaleString('en-US')} changes from the first to the last journal ts_ms; one append (one SQLite commit) each`);
       report.record('commit-to-journal lag p50', percentile(lags, 0.5), 'ms', "pg's commit time (commitTime header) to the journal row's ts_ms, every change");
