@@ -1,13 +1,13 @@
-// How a PostgreSQL source connects: the pg client options from the config (every
-// value kept as the server's text, TimeZone UTC and ISO dates so the stream and
-// the snapshot print values alike), and which connection errors are the DBA's to
+// How a PostgreSQL source connects: the pg client options from the config
+// (TimeZone UTC and ISO dates so the stream and the snapshot print values alike;
+// the snapshot reads every value as text, TEXT_TYPES), and which connection errors are the DBA's to
 // fix (wrong password, unknown role or database: CaptureSetupError) rather than
 // an outage to retry.
 import pg from 'pg';
 import { CaptureSetupError, type DatabaseConnectionConfig } from '../database/index.js';
 
-/** Keep every value as the server's text; postgres-value.ts maps it. */
-const TEXT_TYPES = { getTypeParser: () => (text: string) => text };
+/** Keep every value as the server's text; postgres-value.ts maps it (the snapshot's queries pass this). */
+export const TEXT_TYPES = { getTypeParser: () => (text: string) => text } as unknown as pg.CustomTypesConfig;
 
 export function clientConfig(connection: DatabaseConnectionConfig, password: string | undefined): pg.ClientConfig {
   return {
@@ -20,7 +20,6 @@ export function clientConfig(connection: DatabaseConnectionConfig, password: str
     options: '-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3',
     application_name: 'wardline',
     keepAlive: true,
-    types: TEXT_TYPES as unknown as pg.CustomTypesConfig,
   };
 }
 
@@ -53,6 +52,9 @@ export function setupErrorOf(source: string, connection: DatabaseConnectionConfi
     case '3D000':
       return new CaptureSetupError(source, `database ${connection.database} does not exist on ${connection.host}:${connection.port}: fix connection.database`, { cause: error });
     case '42501':
+      if (/replication role/.test((error as Error).message)) {
+        return new CaptureSetupError(source, `role ${connection.user} may not replicate: run ALTER ROLE "${connection.user}" REPLICATION;`, { cause: error });
+      }
       return new CaptureSetupError(source, `permission denied for ${at}: ${(error as Error).message}; grant it (e.g. GRANT SELECT ON the captured tables TO ${connection.user})`, { cause: error });
     default:
       return undefined;

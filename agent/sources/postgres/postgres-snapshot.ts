@@ -10,6 +10,7 @@ import type { CaptureValue } from '../database/index.js';
 import { qualifiedIdent, quoteIdent, type CapturedTable } from './postgres-preflight.js';
 import type { SnapshotCursor } from './postgres-position.js';
 import { mapValue } from './postgres-value.js';
+import { TEXT_TYPES } from './postgres-connection.js';
 
 export interface SnapshotChunk {
   table: CapturedTable;
@@ -37,10 +38,11 @@ export async function copyTables(
       if (table.config.filter) conditions.push(`(${table.config.filter})`);
       if (after) conditions.push(`(${keyList}) > (${table.key.map((_, i) => `$${i + 1}`).join(', ')})`);
       const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-      const result = await client.query<Record<string, string | null>>(
-        `SELECT ${columns} FROM ${qualifiedIdent(table)}${where} ORDER BY ${keyList} LIMIT ${chunkRows}`,
-        after ?? [],
-      );
+      const result = await client.query<Record<string, string | null>>({
+        text: `SELECT ${columns} FROM ${qualifiedIdent(table)}${where} ORDER BY ${keyList} LIMIT ${chunkRows}`,
+        values: after ?? [],
+        types: TEXT_TYPES,
+      });
       const rows = result.rows.map((raw) => {
         const row: Record<string, CaptureValue> = {};
         for (const column of table.columns) row[column.name] = mapValue(raw[column.name] ?? null, column.mapping);

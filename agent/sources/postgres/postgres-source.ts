@@ -83,6 +83,8 @@ export class PostgresSource implements Source {
   private rowsEstimated: number | null = null;
   /** The slot's retained WAL over time, for secondsToBudget (the WAL-budget alert's ETA). */
   private readonly walForecast = new WalBudgetForecast();
+  /** The append being written, so stop() lets it finish. */
+  private inflight: Promise<unknown> = Promise.resolve();
 
   // Per session:
   private position: PostgresPosition | undefined;
@@ -123,6 +125,7 @@ export class PostgresSource implements Source {
     await this.stream?.stop();
     this.sessionFailure?.(new Stopping());
     await this.running;
+    await this.inflight.catch(() => {});
     this.running = undefined;
     for (const client of this.openClients) await client.end().catch(() => {});
     if (this.capture.state !== 'stopped') this.transition('stopped', 'the agent stopped this source');
@@ -326,7 +329,7 @@ export class PostgresSource implements Source {
       const next: PostgresPosition = { lsn: position.lsn, schemas: this.schemas.toJSON(), resumes: position.resumes };
       if (chunk.next.table < tables.length) next.snapshot = chunk.next;
       await this.admitted();
-      await this.parts.writer.append({ source: this.name, events, position: encodePosition(next) });
+      await this.journal(this.parts.writer.append({ source: this.name, events, position: encodePosition(next) }));
       position = next;
       this.counts.received += events.length;
       this.counts.acknowledged += events.length;
@@ -541,7 +544,7 @@ export class PostgresSource implements Source {
     await this.admitted();
     const filter = this.resumeFilter.after((until) => parseLsn(until) <= tx.commitLsn);
     const position: PostgresPosition = { lsn: tx.commitLsn, schemas: this.schemas.toJSON(), resumes: [...filter.ranges] };
-    await tx.buffer.commit(encodePosition(position));
+    await this.journal(tx.buffer.commit(encodePosition(position)));
     this.tx = undefined;
     this.position = position;
     this.resumeFilter = filter;
@@ -572,7 +575,7 @@ export class PostgresSource implements Source {
       this.lastHeartbeatSaveMs = this.clock();
       const filter = this.resumeFilter.after((until) => parseLsn(until) <= reached);
       const next: PostgresPosition = { lsn: reached, schemas: this.schemas.toJSON(), resumes: [...filter.ranges] };
-      await this.parts.writer.append({ source: this.name, events: [], position: encodePosition(next) });
+      await this.journal(this.parts.writer.append({ source: this.name, events: [], position: encodePosition(next) }));
       this.position = next;
       this.resumeFilter = filter;
       this.capture.position = formatLsn(reached);
@@ -620,6 +623,11 @@ export class PostgresSource implements Source {
   }
 
   // ---- state -----------------------------------------------------------------
+
+  private journal<T>(append: Promise<T>): Promise<T> {
+    this.inflight = append;
+    return append;
+  }
 
   private transition(to: CaptureState, reason: string | null): void {
     const from = this.capture.state;
