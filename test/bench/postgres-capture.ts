@@ -101,7 +101,7 @@ async function measureStream(report: BenchReport, options: PostgresCaptureBenchO
       // The journal catches up with everything committed.
       const caughtUpStart = performance.now();
       const local = await until('the local copy to equal the table', () => digestRows(db.localCopy(stream)), (d) => d.digest === source.digest, {
-        timeoutMs: Math.max(120_000, options.seconds * 2_000),
+        timeoutMs: Math.max(900_000, options.seconds * 20_000), // an agent slower than the writer needs many times the run to catch up
         pollMs: 500,
         describe: (d) => JSON.stringify({ local: d.rows, source: source.rows, diff: compareDigests(source, d) }).slice(0, 1_000),
       }).catch(() => digestRows(db.localCopy(stream)));
