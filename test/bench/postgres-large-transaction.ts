@@ -35,6 +35,8 @@ export interface LargeTransactionResult {
   walsenderPids: number[];
   /** Capture states seen meanwhile (retrying = the stream broke). */
   statesSeen: string[];
+  /** The longest a /v1/status request waited meanwhile, ms: how long the agent's event loop was blocked at most (a walsender gets no reply meanwhile either). */
+  longestStatusWaitMs: number;
   /** Agent log lines mentioning a timeout or a retry. */
   troubleInLog: string[];
 }
@@ -59,6 +61,7 @@ export async function runLargeTransaction(options: LargeTransactionOptions): Pro
     const walsenderPids = new Set<number>();
     const statesSeen = new Set<string>();
     let polls = 0;
+    let longestStatusWaitMs = 0;
     let watching = true;
     const before = db.headSeq();
     const journalWatch = (async () => {
@@ -72,7 +75,11 @@ export async function runLargeTransaction(options: LargeTransactionOptions): Pro
       while (watching) {
         const slot = await readSlot(server, CAPTURE_SLOT).catch(() => null);
         if (slot?.activePid) walsenderPids.add(slot.activePid);
-        const state = await agent.capture().then((c) => c.state).catch(() => 'unanswered');
+        const asked = Date.now();
+        const state = await fetch(`${agent.agentHttp}/v1/status`, { signal: AbortSignal.timeout(120_000) })
+          .then(async (r) => ((await r.json()) as { sources: { name: string; capture?: { state: string } }[] }).sources[0]?.capture?.state ?? 'none')
+          .catch(() => 'unanswered');
+        longestStatusWaitMs = Math.max(longestStatusWaitMs, Date.now() - asked);
         statesSeen.add(state);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -108,6 +115,7 @@ export async function runLargeTransaction(options: LargeTransactionOptions): Pro
       hwmAfterBytes,
       walsenderPids: [...walsenderPids],
       statesSeen: [...statesSeen],
+      longestStatusWaitMs,
       troubleInLog,
     };
   } finally {
