@@ -76,7 +76,10 @@ export async function measurePostgresCapture(report: BenchReport, options: Postg
 async function measureStream(report: BenchReport, options: PostgresCaptureBenchOptions): Promise<void> {
   const dir = join(options.dir, 'pg-stream');
   mkdirSync(dir, { recursive: true });
-  const server = await ThrowawayPostgres.create({ settings: { max_connections: 50 } });
+  // synchronous_commit on, as a HIS runs: with the throwaway's default (off) a commit's WAL
+  // waits for the WAL writer (wal_writer_delay, 200 ms) before the walsender may send it,
+  // which would be most of the lag measured. fsync stays off (it is the server's disk, not the agent's).
+  const server = await ThrowawayPostgres.create({ settings: { max_connections: 50, synchronous_commit: 'on' } });
   let capture: CaptureAgent | undefined;
   try {
     await server.query(hisTableSql(TABLE));
