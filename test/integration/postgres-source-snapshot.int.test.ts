@@ -1,4 +1,4 @@
-// The PostgreSQL snapshot: 50,000 rows in primary-key chunks, interrupted part-way
+// The PostgreSQL snapshot: 50,000 rows in primary-key chunks, interrupted twice
 // (the source stopped while paused at a chunk) with the database written in the
 // finished range, the unfinished range and while the source is down; resumed, it
 // copies only the chunks left (each row's snapshot event exactly once), and the
@@ -109,6 +109,20 @@ describe('PostgreSQL source: snapshot', () => {
     await server.query("INSERT INTO orders VALUES (60002, 'new-stopped', 2)");
     await server.query('DELETE FROM orders WHERE id IN (8, 45001)');
 
+    // Interrupted a second time: the rest is then copied under a third snapshot.
+    let copiedAgain = 0;
+    const interrupted = source(() => (copiedAgain >= 36_000 ? 'holding the snapshot again' : undefined));
+    const watchAgain = setInterval(() => (copiedAgain = interrupted.status().capture?.snapshot?.rowsCopied ?? 0), 5);
+    await interrupted.start();
+    await until('the snapshot held again', () => interrupted.status().state, (s) => s === 'paused', { timeoutMs: 30_000 });
+    clearInterval(watchAgain);
+    await server.query("UPDATE orders SET item = 'second-' || id WHERE id IN (10, 30000, 40003, 49997, 60002)");
+    await interrupted.stop();
+    const savedAgain = JSON.parse(journal.savedPosition('snap')!) as { snapshot?: { rows: number }; resumes?: unknown[] };
+    expect(savedAgain.snapshot!.rows).toBeGreaterThan(copiedBefore);
+    expect(savedAgain.resumes).toHaveLength(1);
+    await server.query("UPDATE orders SET item = 'second-stopped-' || id WHERE id IN (11, 40004, 49996)");
+
     const second = source();
     await second.start();
     await until('streaming', () => second.status().state, (s) => s === 'streaming', { timeoutMs: 40_000 });
@@ -121,6 +135,9 @@ describe('PostgreSQL source: snapshot', () => {
     // Every snapshot row once: the chunks finished before the stop were not read again.
     expect(new Set(snapshotKeys).size).toBe(snapshotKeys.length);
     expect(snapshotKeys.slice(0, copiedBefore)).toEqual(Array.from({ length: copiedBefore }, (_, i) => String(i + 1)));
+    const finalPosition = JSON.parse(journal.savedPosition('snap')!) as { snapshot?: unknown; resumes?: unknown[] };
+    expect(finalPosition.snapshot).toBeUndefined();
+    expect(finalPosition.resumes).toBeUndefined(); // the stream is past both resumed snapshots
     // No row version twice: a change the resumed snapshot already holds is not streamed again.
     const versions = events.map((e) => `${e.key}|${e.op}|${e.body.toString()}`);
     const seen = new Set<string>();

@@ -19,8 +19,12 @@ export type StreamItem = { kind: 'message'; lsn: string; message: Pgoutput.Messa
 /** Paused above this many waiting items, resumed at or below RESUME_AT. */
 const PAUSE_AT = 2_000;
 const RESUME_AT = 200;
-/** A standby status update at least this often while connected. */
-const STATUS_INTERVAL_MS = 5_000;
+/**
+ * A standby status update at least this often while connected, whatever the
+ * socket's state: far inside any wal_sender_timeout (default 60 s), so a commit
+ * held back by a slow journal (socket paused, keepalives unread) never times out.
+ */
+const STATUS_INTERVAL_MS = 1_000;
 
 /** pgoutput, with every column value kept as the server's text (postgres-value.ts maps it). */
 class TextPgoutputPlugin extends PgoutputPlugin {
@@ -51,10 +55,13 @@ export class ChangeStream {
     /** Everything with a commit LSN ≤ this is journaled. */
     committed: bigint,
     private readonly handle: (item: StreamItem) => Promise<void>,
+    /** The server accepted START_REPLICATION. */
+    onStarted: () => void = () => {},
   ) {
     this.confirmed = committed;
     this.service = new LogicalReplicationService(config, { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } });
     this.service.on('data', (lsn: string, message: Pgoutput.Message) => this.enqueue({ kind: 'message', lsn, message }));
+    this.service.on('start', onStarted);
     this.service.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
       if (shouldRespond) this.sendStatus();
       this.enqueue({ kind: 'keepalive', lsn });
@@ -67,8 +74,11 @@ export class ChangeStream {
    */
   run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       this.failure = (error) => {
-        if (this.stopped) return resolve();
+        if (settled) return;
+        settled = true;
+        if (this.stopped) return resolve(); // stop() was called: its errors are the closing connection's
         this.stopped = true;
         void this.close().finally(() => reject(error));
       };
@@ -77,7 +87,7 @@ export class ChangeStream {
       const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [this.publication] });
       // The server starts at max(this, the slot's confirmed_flush_lsn).
       this.service.subscribe(plugin, this.slot, formatLsn(this.confirmed + 1n)).then(
-        () => (this.stopped ? resolve() : this.failure?.(new Error('the server ended the replication stream'))),
+        () => this.failure?.(new Error('the server ended the replication stream')),
         (error: Error) => this.failure?.(error),
       );
     });
@@ -125,8 +135,9 @@ export class ChangeStream {
     try {
       while (this.queue.length > 0 && !this.stopped) {
         const item = this.queue.shift()!;
-        await this.handle(item);
+        // Resume before handling, so a long commit does not keep the socket paused.
         if (this.paused && this.queue.length <= RESUME_AT && !this.stopped) this.resume();
+        await this.handle(item);
       }
     } catch (error) {
       this.failure?.(error as Error);

@@ -31,7 +31,7 @@ import { preflight, type CapturedTable } from './postgres-preflight.js';
 import { decodePosition, encodePosition, type PostgresPosition, type SnapshotCursor } from './postgres-position.js';
 import { formatLsn, parseLsn } from './postgres-lsn.js';
 import { SchemaVersions } from './postgres-schema-versions.js';
-import { readSlotHealth, WalBudgetForecast } from './postgres-slot-health.js';
+import { readSlotHealth, WalBudgetForecast, type SlotHealth } from './postgres-slot-health.js';
 import { copyTables, type SnapshotChunk } from './postgres-snapshot.js';
 import { ChangeStream, type StreamItem } from './postgres-change-stream.js';
 import { ResumeFilter } from './postgres-resume-filter.js';
@@ -40,6 +40,8 @@ import { mapValue, valueMapping, type ValueMapping } from './postgres-value.js';
 const BACKOFF_FIRST_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const ADMISSION_RETRY_MS = 1_000;
+/** Appends handed to the journal and not yet durable, at most (then the stream waits). */
+const MAX_PENDING_APPENDS = 1_000;
 const SLOT_HEALTH_INTERVAL_MS = 5_000;
 /** Rows of the current transaction remembered for TOAST fills of a key changed twice in it. */
 const TOAST_MEMORY_ROWS = 10_000;
@@ -81,10 +83,11 @@ export class PostgresSource implements Source {
   private stream: ChangeStream | undefined;
   private readonly openClients = new Set<pg.Client>();
   private rowsEstimated: number | null = null;
-  /** The slot's retained WAL over time, for secondsToBudget (the WAL-budget alert's ETA). */
-  private readonly walForecast = new WalBudgetForecast();
-  /** The append being written, so stop() lets it finish. */
+  /** The appends being written, so stop() lets them finish. */
   private inflight: Promise<unknown> = Promise.resolve();
+  /** The last append submitted (the journal resolves them in order). */
+  private tail: Promise<void> = Promise.resolve();
+  private pendingAppends = 0;
 
   // Per session:
   private position: PostgresPosition | undefined;
@@ -93,8 +96,10 @@ export class PostgresSource implements Source {
   private tx: OpenTransaction | undefined;
   private resumeFilter = new ResumeFilter([]);
   private lastHeartbeatSaveMs = 0;
+  private lastJournaledAtMs = 0;
   private sessionFailure: ((error: Error) => void) | undefined;
   private readonly typeCache = new Map<number, ValueMapping | null>();
+  private readonly walForecast = new WalBudgetForecast();
 
   constructor(
     readonly config: PostgresSourceConfig,
@@ -192,9 +197,10 @@ export class PostgresSource implements Source {
       );
       this.rowsEstimated = tables.every((t) => t.estimatedRows !== null) ? tables.reduce((sum, t) => sum + t.estimatedRows!, 0) : null;
       checked();
+      await this.tail; // the last session's appends, before reading where they left the position
       let position = decodePosition(this.parts.writer.savedPosition(this.name));
-      const health = await readSlotHealth(client, this.slot, { forecast: this.walForecast, nowMs: this.clock() });
-      this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
+      const health = await readSlotHealth(client, this.slot);
+      this.retained(health);
       let resnapshot = false;
       if (position && (!health.exists || health.walStatus === 'lost')) {
         const lost = new CapturePositionLostError(
@@ -206,7 +212,6 @@ export class PostgresSource implements Source {
         this.schemas = new SchemaVersions(position.schemas);
         position = undefined;
         resnapshot = true;
-        this.walForecast.reset();
       }
       if (!position) {
         if (health.exists) await this.dropSlot(client);
@@ -362,6 +367,9 @@ export class PostgresSource implements Source {
     const byName = new Map(tables.map((t) => [t.qualified, t]));
     const stream = new ChangeStream(clientConfig(this.config.connection, this.parts.password), this.slot, this.publication, this.position!.lsn, (item) =>
       this.handle(client, byName, item, streaming),
+      () => {
+        if (this.capture.state !== 'paused') this.transition('streaming', null);
+      },
     );
     this.stream = stream;
     if (this.stopping) return;
@@ -497,7 +505,11 @@ export class PostgresSource implements Source {
     const keyTexts = rawKey(tuple);
     if (unchangedToast.length > 0) {
       const key = captureKey(table.key.map((k) => row[k] ?? null));
-      const previous = tx.recent.get(`${table.stream}\u0000${key}`) ?? this.localRow(table.stream, key);
+      let previous = tx.recent.get(`${table.stream}\u0000${key}`);
+      if (!previous) {
+        await this.tail; // the earlier transactions' appends reach the local copy first
+        previous = this.localRow(table.stream, key);
+      }
       for (const name of unchangedToast) {
         if (previous && name in previous) row[name] = previous[name]!;
       }
@@ -544,20 +556,49 @@ export class PostgresSource implements Source {
     await this.admitted();
     const filter = this.resumeFilter.after((until) => parseLsn(until) <= tx.commitLsn);
     const position: PostgresPosition = { lsn: tx.commitLsn, schemas: this.schemas.toJSON(), resumes: [...filter.ranges] };
-    await this.journal(tx.buffer.commit(encodePosition(position)));
     this.tx = undefined;
     this.position = position;
     this.resumeFilter = filter;
-    this.counts.received += tx.rows;
-    this.counts.acknowledged += tx.rows;
-    if (tx.rows > 0) this.counts.lastMessageAtMs = this.clock();
-    this.meter.journaled(tx.rows, tx.commitTimeMs);
-    this.capture.position = formatLsn(tx.commitLsn);
     const last = [...this.relations.values()].at(-1);
-    if (last) this.capture.schemaVersion = last.version;
-    this.stream?.confirm(tx.commitLsn);
-    streaming();
-    this.streamingState();
+    // A staged commit moves its rows in one SQL transaction of its own: the appends before it go first.
+    if (tx.buffer.isStaged) await this.tail;
+    await this.submit(tx.buffer.commit(encodePosition(position)), () => {
+      this.counts.received += tx.rows;
+      this.counts.acknowledged += tx.rows;
+      if (tx.rows > 0) this.counts.lastMessageAtMs = this.clock();
+      this.meter.journaled(tx.rows, tx.commitTimeMs);
+      this.lastJournaledAtMs = this.clock();
+      this.capture.position = formatLsn(tx.commitLsn);
+      if (last) this.capture.schemaVersion = last.version;
+      this.stream?.confirm(tx.commitLsn);
+      streaming();
+      this.streamingState();
+    });
+  }
+
+  /**
+   * Hands an append to the journal without waiting for its fsync, so the
+   * transactions that follow share it (the journal's group commit keeps their
+   * order and resolves them in it); `journaled` runs once it is durable, and
+   * only then is its LSN confirmed. Beyond MAX_PENDING_APPENDS this waits, which
+   * holds the stream back (flow control).
+   */
+  private async submit(append: Promise<unknown>, journaled: () => void): Promise<void> {
+    this.pendingAppends++;
+    const done = append.then(
+      () => {
+        this.pendingAppends--;
+        journaled();
+      },
+      (error: unknown) => {
+        this.pendingAppends--;
+        this.sessionFailure?.(error as Error);
+        throw error;
+      },
+    );
+    this.tail = done.catch(() => {});
+    this.inflight = this.tail;
+    if (this.pendingAppends >= MAX_PENDING_APPENDS) await done;
   }
 
   /**
@@ -575,13 +616,17 @@ export class PostgresSource implements Source {
       this.lastHeartbeatSaveMs = this.clock();
       const filter = this.resumeFilter.after((until) => parseLsn(until) <= reached);
       const next: PostgresPosition = { lsn: reached, schemas: this.schemas.toJSON(), resumes: [...filter.ranges] };
-      await this.journal(this.parts.writer.append({ source: this.name, events: [], position: encodePosition(next) }));
       this.position = next;
       this.resumeFilter = filter;
-      this.capture.position = formatLsn(reached);
-      this.stream?.confirm(reached);
+      await this.submit(this.parts.writer.append({ source: this.name, events: [], position: encodePosition(next) }), () => {
+        this.capture.position = formatLsn(reached);
+        this.stream?.confirm(reached);
+      });
     }
-    if (this.capture.state !== 'paused') this.transition('streaming', null);
+    if (this.capture.state === 'paused') return;
+    // Idle for longer than the threshold since the last commit: caught up. Otherwise the last commit's lag decides (no flapping under load).
+    if (this.clock() - this.lastJournaledAtMs > this.config.lagThreshold) this.transition('streaming', null);
+    else this.streamingState();
   }
 
   private streamingState(): void {
@@ -606,8 +651,8 @@ export class PostgresSource implements Source {
 
   private async watchSlot(client: pg.Client): Promise<void> {
     try {
-      const health = await readSlotHealth(client, this.slot, { forecast: this.walForecast, nowMs: this.clock() });
-      this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget: health.secondsToBudget };
+      const health = await readSlotHealth(client, this.slot);
+      this.retained(health);
       if (!health.exists || health.walStatus === 'lost') {
         const lost = new CapturePositionLostError(
           this.name,
@@ -620,6 +665,13 @@ export class PostgresSource implements Source {
     } catch {
       // The session notices a broken connection on its own.
     }
+  }
+
+  /** status.capture.retained from a slot reading, with the forecast of when the WAL budget is used up. */
+  private retained(health: SlotHealth): void {
+    if (health.bytes !== null) this.walForecast.observe(this.clock(), health.bytes);
+    const secondsToBudget = health.secondsToBudget ?? this.walForecast.secondsToBudget(health.budgetBytes);
+    this.capture.retained = { bytes: health.bytes, budgetBytes: health.budgetBytes, status: health.status, secondsToBudget };
   }
 
   // ---- state -----------------------------------------------------------------
