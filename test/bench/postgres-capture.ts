@@ -119,7 +119,7 @@ async function measureStream(report: BenchReport, options: PostgresCaptureBenchO
       const fsync = measureFsync(dir);
       report.record('ceiling for one awaited append per transaction', 1000 / fsync.p50Ms, 'transactions/s', `1 / fsync p50 (${shown(fsync.p50Ms)} ms, p99 ${shown(fsync.p99Ms)} ms) on the agent's disk`);
       report.record('writer: transactions committed', written.committed, 'transactions', `${shown(written.committed / writeSeconds)}/s over ${shown(writeSeconds)} s against ${options.ratePerSecond}/s asked; 4 connections, autocommit upserts`);
-      report.record('agent: transactions journaled per second', changes.length / Math.max(0.001, (lastTs - firstTs) / 1000), 'transactions/s', `${changes.length.toLocaleString('en-US')} changes from the first to the last journal ts_ms; one append (one SQLite commit) each`);
+      report.record('agent: transactions journaled per second', changes.length / Math.max(0.001, (lastTs - firstTs) / 1000), 'transactions/s', `${changes.length.toLocaleString('en-US')} changes from the first to the last journal ts_ms; one append per transaction, which the journal groups into SQLite commits`);
       report.record('commit-to-journal lag p50', percentile(lags, 0.5), 'ms', "pg's commit time (commitTime header) to the journal row's ts_ms, every change");
       report.record('commit-to-journal lag p99', percentile(lags, 0.99), 'ms', `max ${shown(lags[lags.length - 1]!)} ms`);
       report.record('catch-up after the writer stopped', catchUpSeconds, 's', local.digest === source.digest ? 'until the local copy equalled the table' : 'gave up waiting: the local copy still differs');
