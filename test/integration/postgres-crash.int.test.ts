@@ -1,7 +1,7 @@
 // The PostgreSQL crash suite at the size `npm test` can afford: 5 kill -9 of the
 // agent mid-stream and 2 restarts of the server (a clean fast shutdown, then a
 // SIGKILL) while a writer commits single-row and multi-row transactions. The full
-// 20 kills and 3 restarts: `node scripts/capture-crash-postgres.mjs` (README of the
+// 20 kills and 3 restarts: `node scripts/capture-crash-postgres.mjs` (see the
 // script's header). The scenario itself is test/bench/postgres-crash.ts.
 import { afterAll, describe, expect, it } from 'vitest';
 import { runPostgresCrashScenario } from '../bench/postgres-crash.js';
