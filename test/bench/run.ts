@@ -14,9 +14,15 @@
 //  6. Bytes on the wire per event against the event's raw JSON.
 //  7. Outage: RSS and event-loop lag while 1,000,000 events pile up, relay down.
 //  8. Resume: relay back -> first new ack.
+//  9. PostgreSQL capture (postgres-capture.ts): 2,000 single-row transactions/s into
+//     an agent with a relay and a vendor feed, commit-to-journal lag and digests;
+//     a snapshot against the server's own COPY.
 //
 // Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
-// the committed results are from the defaults. WARDLINE_CHILD_NODE_ARGS passes
+// the committed results are from the defaults. The capture section writes for 30 s
+// by default; the issue's 5-minute run is `npm run bench -- --capture-seconds 300`
+// (or WARDLINE_BENCH_CAPTURE_SECONDS=300), and `-- --only capture` runs that section
+// alone (its results go to results/capture/latest.{json,md}, leaving the full run's alone). WARDLINE_CHILD_NODE_ARGS passes
 // node options to agent and relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +42,7 @@ import { measureBareGrpcStream, preEncodeBatches } from './grpc-baseline.js';
 import { DEFAULT_NATS_SERVER_PATH, measureNatsMirror } from './nats-peer.js';
 import { MllpEcho } from './mllp-echo.js';
 import { ProcessWatch } from './process-watch.js';
+import { measurePostgresCapture } from './postgres-capture.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -60,6 +67,17 @@ const NATS_MESSAGES = env('WARDLINE_BENCH_NATS_MESSAGES', 20_000);
 const VENDOR_READ_EVENTS = 100_000;
 const NATS_SERVER = process.env.WARDLINE_NATS_SERVER ?? DEFAULT_NATS_SERVER_PATH;
 const APPS_FEED = 'apps';
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+/** Section 9: the PostgreSQL capture's writer rate, duration and snapshot size. */
+const CAPTURE = {
+  ratePerSecond: Number(flag('capture-rate') ?? env('WARDLINE_BENCH_CAPTURE_RATE', 2_000)),
+  seconds: Number(flag('capture-seconds') ?? env('WARDLINE_BENCH_CAPTURE_SECONDS', 30)),
+  snapshotRows: Number(flag('snapshot-rows') ?? env('WARDLINE_BENCH_SNAPSHOT_ROWS', 200_000)),
+};
+const ONLY_CAPTURE = flag('only') === 'capture';
 
 const report = new BenchReport();
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
@@ -92,6 +110,24 @@ const lowestAcked = (status: AgentStatus): number => Math.min(...status.feeds.ma
 async function relayEventsStored(relayHttp: string): Promise<number> {
   const status = (await (await fetch(`${relayHttp}/v1/status`, { headers: PAIR_OPERATOR_HEADERS })).json()) as { hospitals: { feeds: { events: number }[] }[] };
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
+}
+
+/** `--only capture`: section 9 alone, written beside the full run's results. */
+async function captureOnly(): Promise<void> {
+  const startedAt = new Date();
+  const runStart = performance.now();
+  const dir = makeTempDir('wardline-bench-');
+  try {
+    process.stderr.write(`wardline bench (capture only) in ${dir.path}\n`);
+    await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
+    const seconds = (performance.now() - runStart) / 1000;
+    process.stdout.write(report.table());
+    const resultsDir = fileURLToPath(new URL('../../../test/bench/results/capture/', import.meta.url));
+    report.write(resultsDir, describeMachine(`data on ${dir.path}`), startedAt, seconds);
+    process.stdout.write(`\nwritten to ${join(resultsDir, 'latest.json')} and latest.md (${Math.round(seconds)} s)\n`);
+  } finally {
+    dir.remove();
+  }
 }
 
 async function main(): Promise<void> {
@@ -292,6 +328,10 @@ async function main(): Promise<void> {
 
     await pair.stop();
     pair = undefined;
+
+    // 9. PostgreSQL change capture, with its own agent, relay and server.
+    await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
+
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
     process.stdout.write(report.table());
@@ -305,5 +345,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await (ONLY_CAPTURE ? captureOnly() : main());
 
