@@ -4,19 +4,15 @@
 // run as root. stop(), start() and kill() let a test restart or crash the server
 // under a running agent; purgeBinlogs() removes what a replica might still need.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
+import { giveToServer, serverUser, type ServerUser } from './server-user.js';
 import { makeTempDir } from './temp-dir.js';
 import { until } from './until.js';
 
-const asRoot = process.getuid?.() === 0;
-
-function mysqlUser(): { uid: number; gid: number } | Record<string, never> {
-  if (!asRoot) return {};
-  return { uid: Number(execFileSync('id', ['-u', 'mysql']).toString()), gid: Number(execFileSync('id', ['-g', 'mysql']).toString()) };
-}
+const mysqlUser = (): ServerUser => serverUser('mysql');
 
 export interface ThrowawayMariadbOptions {
   /** Server options (--name=value) over the defaults below. */
@@ -52,11 +48,7 @@ export class ThrowawayMariadb {
     // Its own tmpdir: two servers bootstrapping at once in the shared /tmp trip over
     // each other's temporary tables ("Unknown table 'mysql.tmp_user_sys'").
     mkdirSync(this.tmpDir);
-    if ('uid' in user) {
-      chmodSync(this.dir.path, 0o755);
-      chownSync(this.dir.path, user.uid, user.gid);
-      chownSync(this.tmpDir, user.uid, user.gid);
-    }
+    giveToServer(user, this.dir.path, this.tmpDir);
   }
 
   /** mariadb-install-db and start; creates MARIADB_TEST_USER with every privilege and database `test`. */

@@ -4,10 +4,11 @@
 // root (PostgreSQL refuses root). stop(), start() and kill() let a test restart or
 // crash the server under a running agent.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port.js';
+import { giveToServer, serverUser, type ServerUser } from './server-user.js';
 import { makeTempDir } from './temp-dir.js';
 import { until } from './until.js';
 
@@ -19,13 +20,7 @@ function postgresBin(): string {
   return join(root, versions.sort((a, b) => Number(b) - Number(a))[0]!, 'bin');
 }
 
-const asRoot = process.getuid?.() === 0;
-
-/** Run as the postgres user when we are root (signals then reach the server itself, not a wrapper). */
-function postgresUser(): { uid: number; gid: number } | Record<string, never> {
-  if (!asRoot) return {};
-  return { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
-}
+const postgresUser = (): ServerUser => serverUser('postgres');
 
 export interface ThrowawayPostgresOptions {
   /** Server settings (-c name=value) over the defaults below. */
@@ -55,11 +50,7 @@ export class ThrowawayPostgres {
     private readonly settings: Record<string, string | number>,
   ) {
     this.dir = makeTempDir('wardline-pg-');
-    const user = postgresUser();
-    if ('uid' in user) {
-      chmodSync(this.dir.path, 0o755);
-      chownSync(this.dir.path, user.uid, user.gid);
-    }
+    giveToServer(postgresUser(), this.dir.path);
   }
 
   /** initdb and start; the superuser is `postgres` with trust authentication on 127.0.0.1. */

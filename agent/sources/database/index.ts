@@ -9,3 +9,4 @@ export { TransactionBuffer, type TransactionCommit } from './transaction-buffer.
 export { CaptureMeter } from './capture-meter.js';
 export { CaptureSetupError, CapturePositionLostError } from './capture-errors.js';
 export { loadCapturePasswords } from './capture-secrets.js';
+export { CaptureBackoff, ADMISSION_RETRY_MS } from './capture-backoff.js';

@@ -19,6 +19,8 @@ import {
   captureSourceStatus,
   rowEvent,
   TransactionBuffer,
+  ADMISSION_RETRY_MS,
+  CaptureBackoff,
   type CaptureSourceParts,
   type CaptureState,
   type CaptureStatus,
@@ -42,9 +44,6 @@ import { HeldKeys } from './mysql-held-keys.js';
 /** Records queued beyond this pause reading the binlog socket; below LOW it reads again. */
 const QUEUE_HIGH = 64;
 const QUEUE_LOW = 16;
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
-const ADMISSION_RETRY_MS = 1_000;
 /** A transaction with nothing captured saves the position at most this often (idle tables still advance it). */
 const EMPTY_SAVE_INTERVAL_MS = 1_000;
 const RETAINED_INTERVAL_MS = 5_000;
@@ -89,7 +88,7 @@ export class MysqlSource implements Source {
   private stopped: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retainedTimer: NodeJS.Timeout | undefined;
-  private retryDelayMs = RETRY_FIRST_MS;
+  private readonly backoff = new CaptureBackoff();
 
   /** Where the stream is (everything processed); saved with each append. */
   private position: MysqlPosition = { gtid: '', file: null, pos: null, captured: [], snapshot: null, schemas: {} };
@@ -200,7 +199,7 @@ export class MysqlSource implements Source {
       if (generation !== this.generation) return;
       this.startReader(generation);
       this.transition(this.streamingState());
-      this.retryDelayMs = RETRY_FIRST_MS;
+      this.backoff.reset();
       void this.refreshRetained();
       this.kick();
     } catch (error) {
@@ -265,14 +264,13 @@ export class MysqlSource implements Source {
       return;
     }
     this.lastError = { atMs: this.clock(), message };
-    this.parts.log.warn({ source: this.name, err: error, retryInMs: this.retryDelayMs }, `capture from ${this.config.connection.host}:${this.config.connection.port} failed, retrying: ${message}`);
-    this.transition('retrying', `the server cannot be read (${message}); retrying every ${Math.round(this.retryDelayMs / 1000)} s`);
+    this.parts.log.warn({ source: this.name, err: error, retryInMs: this.backoff.delayMs }, `capture from ${this.config.connection.host}:${this.config.connection.port} failed, retrying: ${message}`);
+    this.transition('retrying', `the server cannot be read (${message}); retrying in ${Math.round(this.backoff.delayMs / 1000)} s`);
     this.scheduleRetry();
   }
 
   private scheduleRetry(): void {
-    const delay = this.retryDelayMs;
-    this.retryDelayMs = Math.min(RETRY_MAX_MS, this.retryDelayMs * 2);
+    const delay = this.backoff.next();
     this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
 

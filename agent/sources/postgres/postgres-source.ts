@@ -18,6 +18,8 @@ import {
   initialCaptureStatus,
   rowEvent,
   TransactionBuffer,
+  ADMISSION_RETRY_MS,
+  CaptureBackoff,
   type CaptureRow,
   type CaptureSourceParts,
   type CaptureState,
@@ -37,9 +39,6 @@ import { ChangeStream, type StreamItem } from './postgres-change-stream.js';
 import { ResumeFilter } from './postgres-resume-filter.js';
 import { mapValue, valueMapping, type ValueMapping } from './postgres-value.js';
 
-const BACKOFF_FIRST_MS = 1_000;
-const BACKOFF_MAX_MS = 30_000;
-const ADMISSION_RETRY_MS = 1_000;
 /** Appends handed to the journal and not yet durable, at most (then the stream waits). */
 const MAX_PENDING_APPENDS = 1_000;
 const SLOT_HEALTH_INTERVAL_MS = 5_000;
@@ -149,7 +148,7 @@ export class PostgresSource implements Source {
   // ---- the session loop -------------------------------------------------------
 
   private async run(checked: () => void): Promise<void> {
-    let backoffMs = BACKOFF_FIRST_MS;
+    const backoff = new CaptureBackoff();
     while (!this.stopping) {
       let reachedStream = false;
       try {
@@ -174,11 +173,11 @@ export class PostgresSource implements Source {
         }
         const message = `source ${this.name}: ${(error as Error).message}`;
         this.recordError(message);
-        if (reachedStream) backoffMs = BACKOFF_FIRST_MS;
+        if (reachedStream) backoff.reset();
+        const backoffMs = backoff.next();
         this.parts.log.warn({ source: this.name, err: error, retryInMs: backoffMs }, `${message}; retrying in ${backoffMs} ms from ${this.capture.position ?? 'the start'}`);
         this.transition('retrying', `${(error as Error).message}; retrying in ${Math.round(backoffMs / 1000)} s`);
         await this.sleep(backoffMs);
-        backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
       }
     }
   }
