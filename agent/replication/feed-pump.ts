@@ -125,6 +125,8 @@ interface PreparedBatch {
   range: JournalRange;
   /** The journal head when the range was read: the batch announces it (the relay bounds lastSeq by it). */
   journalHeadSeq: number;
+  /** The last seq of the range no journal transaction spans: how far vendors may be shown it (Batch.complete_through_seq). */
+  completeThroughSeq: number;
   encoded: Promise<EncodedPayload>;
 }
 
@@ -410,7 +412,7 @@ export class FeedPump {
     const batch = this.ahead?.after === after ? this.ahead : this.prepare(stream, after);
     this.ahead = undefined;
     if (!batch) return false;
-    const { range, journalHeadSeq } = batch;
+    const { range, journalHeadSeq, completeThroughSeq } = batch;
     // Read the next range while this one is compressed on the thread pool and
     // handed over: the journal read and the compression overlap instead of taking
     // turns, which is what limits a backlog's drain rate on a small appliance. Two
@@ -476,6 +478,7 @@ export class FeedPump {
       uncompressedBytes: encoded.uncompressedBytes,
       policyVersion: spec.policyVersion,
       journalHeadSeq,
+      completeThroughSeq,
       ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
     });
     return true;
@@ -527,7 +530,12 @@ export class FeedPump {
       .then((events) => encodeEventsAsync(events, this.options.codec));
     // A batch read ahead may be dropped unawaited (nack, hold, stream end).
     encoded.catch(() => undefined);
-    return { after, range, journalHeadSeq: Math.max(journalHeadSeq, range.lastSeq), encoded };
+    // A range cut inside a transaction (a large one spans several batches) is
+    // complete only up to the seq before it: the relay holds the rest back from
+    // vendors until a later batch brings the transaction's last event.
+    const openFirstSeq = journal.transactionSpanning(range.lastSeq);
+    const completeThroughSeq = openFirstSeq === undefined ? range.lastSeq : openFirstSeq - 1;
+    return { after, range, journalHeadSeq: Math.max(journalHeadSeq, range.lastSeq), completeThroughSeq, encoded };
   }
 
   /** The range's events as the feed's policy lets them leave; counts what its scan finds. */

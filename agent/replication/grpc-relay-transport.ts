@@ -329,6 +329,7 @@ class GrpcRelaySession implements RelaySession {
           uncompressedBytes: batch.uncompressedBytes,
           policyVersion: batch.policyVersion,
           journalHeadSeq: batch.journalHeadSeq ?? 0,
+          completeThroughSeq: batch.completeThroughSeq ?? 0,
           ...(batch.ledgerHead ? { ledgerHead: batch.ledgerHead, ledgerIndex: batch.ledgerIndex ?? 0 } : {}),
         },
       }),

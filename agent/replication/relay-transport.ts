@@ -33,6 +33,8 @@ export interface OutboundBatch {
   policyVersion: number;
   /** The journal head when the batch was read (>= lastSeq); the relay refuses a range past it and the batch's events. */
   journalHeadSeq?: number;
+  /** The last seq no journal transaction spans (<= lastSeq): vendors are shown the batch up to it. Absent = lastSeq. */
+  completeThroughSeq?: number;
   /** The egress ledger's head after this batch's record (32-byte SHA-256) and its index. */
   ledgerHead?: Buffer;
   ledgerIndex?: number;

@@ -139,6 +139,7 @@ export class JournalTrimmer {
   private readonly trimSupersededChunk: () => ChunkOutcome;
   private readonly deleteOldDedupeKeys: Statement;
   private readonly selectHead: Statement;
+  private readonly deleteTransactionsBelow: Statement;
   private readonly trimEventsChunk: (boundSeq: number, cutoffMs: number) => ChunkOutcome;
   private running: Promise<TrimResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -174,6 +175,10 @@ export class JournalTrimmer {
          (SELECT scope, id, digest FROM dedupe_keys WHERE received_at_ms < ? ORDER BY received_at_ms LIMIT ?)`,
     );
     this.selectHead = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'journal'");
+    // A transaction wholly below the floor can be cut by no batch any more. The
+    // first_seq bound keeps the delete on the primary key: ranges do not overlap,
+    // so every row past it ends past the floor too.
+    this.deleteTransactionsBelow = db.prepare('DELETE FROM journal_transactions WHERE first_seq <= @floor AND last_seq <= @floor');
     this.trimEventsChunk = db.transaction((boundSeq: number, cutoffMs: number): ChunkOutcome => {
       const floor = (this.selectFloor.get() as { trimmed_through: number }).trimmed_through;
       let lastSeq: number | null = null;
@@ -188,6 +193,7 @@ export class JournalTrimmer {
       const deleted = this.deleteUnreferenced.run(floor, lastSeq).changes;
       // What the floor goes past and is not deleted is some record's current version.
       this.raiseFloor.run(lastSeq, deletable - deleted);
+      this.deleteTransactionsBelow.run({ floor: lastSeq });
       return { deleted, lastSeq, more: deletable === this.chunkRows };
     });
     this.trimSupersededChunk = db.transaction((): ChunkOutcome => {

@@ -77,6 +77,8 @@ export class Journal implements CaptureWriter {
   private readonly findDedupeKey: Statement;
   private readonly savePosition: Statement;
   private readonly selectPosition: Statement;
+  private readonly recordTransaction: Statement;
+  private readonly selectTransactionAt: Statement;
   private readonly stagedAppends: StagedAppends;
   /**
    * One range query per feed's stream list: a literal IN list reads ~20% faster
@@ -118,6 +120,9 @@ export class Journal implements CaptureWriter {
     );
     this.selectPosition = db.prepare('SELECT position FROM source_positions WHERE source = ?');
     this.selectTrimFloor = db.prepare('SELECT trimmed_through FROM journal_trim_floor');
+    this.recordTransaction = db.prepare('INSERT INTO journal_transactions (first_seq, last_seq) VALUES (?, ?)');
+    // Ranges never overlap (migrations.ts, 11): the one with the greatest first_seq at or below seq is the only candidate.
+    this.selectTransactionAt = db.prepare('SELECT first_seq, last_seq FROM journal_transactions WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1');
     this.stagedAppends = new StagedAppends(db, this.clock, (commit, tallies) => {
       for (const { stream, events, bytes } of tallies) {
         let tally = this.appendedByStream.get(stream);
@@ -164,6 +169,16 @@ export class Journal implements CaptureWriter {
   /** The last committed journal seq (0 when empty). */
   get head(): number {
     return this.headSeq;
+  }
+
+  /**
+   * The first seq of the transaction (an append of several events, or a staged
+   * commit) that holds `seq` and goes on after it, so a batch ending at `seq`
+   * would show part of it; undefined when no transaction spans `seq`.
+   */
+  transactionSpanning(seq: number): number | undefined {
+    const row = this.selectTransactionAt.get(seq) as { first_seq: number; last_seq: number } | undefined;
+    return row && row.last_seq > seq ? row.first_seq : undefined;
   }
 
   /** Appends waiting for the next group commit. */
@@ -282,8 +297,9 @@ export class Journal implements CaptureWriter {
       if (event.op === 'delete') this.deleteRecord.run(event.stream, event.key);
       else this.upsertRecord.run(event.stream, event.key, seq);
     }
+    // Seqs within one request are consecutive: one writer, one transaction.
+    if (seqs.length > 1) this.recordTransaction.run(seqs[0], seqs[seqs.length - 1]);
     if (request.dedupe) {
-      // Seqs within one request are consecutive: one writer, one transaction.
       this.claimDedupeKey.run(request.dedupe.scope, request.dedupe.id, request.dedupe.digest ?? '', seqs[0] ?? 0, seqs.length, tsMs);
     }
     if (request.position !== undefined) this.savePosition.run(request.source, request.position, tsMs);

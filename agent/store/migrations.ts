@@ -305,6 +305,23 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   );
   `,
   },
+  {
+    version: 11,
+    description: 'journal transactions: the seq range of every append of more than one event',
+    sql: `
+  -- One row per append of more than one event (a source transaction, journal.ts and
+  -- staged-append.ts), so a feed pump that cuts a batch inside one can tell the
+  -- relay how far the batch is complete (Batch.complete_through_seq) and vendors
+  -- never see part of a transaction. Seqs of one append are consecutive and
+  -- appends never interleave, so ranges do not overlap: the range holding a seq is
+  -- the one with the greatest first_seq at or below it, found on the primary key
+  -- alone. Trimmed with the journal (journal-trimmer.ts).
+  CREATE TABLE journal_transactions (
+    first_seq INTEGER PRIMARY KEY,
+    last_seq  INTEGER NOT NULL
+  );
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -20,6 +20,7 @@ export class StagedAppends {
   private readonly upsertRecordsOfUpserts: Statement;
   private readonly deleteStageChunk: Statement;
   private readonly savePosition: Statement;
+  private readonly recordTransaction: Statement;
   private readonly commitStage: (stageId: number, source: string, position: string | undefined, tsMs: number) => StagedCommit;
 
   constructor(
@@ -56,6 +57,8 @@ export class StagedAppends {
       `INSERT INTO source_positions (source, position, updated_at_ms) VALUES (?, ?, ?)
        ON CONFLICT (source) DO UPDATE SET position = excluded.position, updated_at_ms = excluded.updated_at_ms`,
     );
+    // The committed range, as Journal.append records its own (Journal.transactionSpanning).
+    this.recordTransaction = db.prepare('INSERT INTO journal_transactions (first_seq, last_seq) VALUES (?, ?)');
     this.commitStage = db.transaction((stageId: number, source: string, position: string | undefined, tsMs: number) => {
       const info = this.moveToJournal.run(tsMs, source, stageId);
       const events = info.changes;
@@ -65,6 +68,7 @@ export class StagedAppends {
         this.upsertRecordsOfUpserts.run({ first: firstSeq, last: lastSeq });
         this.deleteRecordsOfDeletes.run({ first: firstSeq, last: lastSeq });
       }
+      if (events > 1) this.recordTransaction.run(firstSeq, lastSeq);
       if (position !== undefined) this.savePosition.run(source, position, tsMs);
       return { firstSeq, lastSeq, events };
     });

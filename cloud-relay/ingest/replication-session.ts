@@ -298,6 +298,7 @@ export class ReplicationSession {
       firstSeq,
       lastSeq,
       journalHeadSeq: Number(batch.journalHeadSeq ?? 0),
+      completeThroughSeq: Number(batch.completeThroughSeq ?? 0),
       ledgerHead: ledgerHeadOf(batch),
     };
     // A resend, a gap or a revoked feed needs no decompression: storeBatch answers it without events.

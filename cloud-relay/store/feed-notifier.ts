@@ -1,5 +1,5 @@
-// In-process wake-ups for live tails: the store reports each feed's new
-// high-water mark after a commit; subscribers wait until their feed passes
+// In-process wake-ups for live tails: the store reports how far each feed may
+// be read (its visible seq) after a commit; subscribers wait until it passes
 // their cursor.
 //
 // Failure modes handled:

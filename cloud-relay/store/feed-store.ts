@@ -10,17 +10,23 @@
 // decision and checks nothing itself. position() is the one synchronous read,
 // only there to skip decoding work storeBatch would not need.
 //
+// Two marks per feed. The high-water mark is what is stored: agents resume after
+// it (position(), Hello). The visible seq is what vendors see (readEvents,
+// pageExtent, onAdvance): a source transaction cut into several batches stays
+// hidden until the batch holding its last event is stored, so no vendor read
+// ever shows part of one. Both are 0 for a feed never written.
+//
 // Every method that a networked backend would do I/O for returns a Promise.
 // Every method except close() rejects (throws, for position()) FeedStoreClosedError
 // once the store is closed.
 import { advancesFeed, decideBatch, type BatchDecision, type JournalEvent } from '../../protocol/index.js';
 
-/** Told after a commit that moved a feed's high-water mark (live tails wake up). */
-export type FeedAdvanceListener = (hospital: string, feed: string, highWaterSeq: number) => void;
+/** Told after a commit that advanced a feed, with the seq vendors may now read through (live tails wake up). */
+export type FeedAdvanceListener = (hospital: string, feed: string, visibleSeq: number) => void;
 
 /** What a backend tells the rest of the relay about, whichever backend it is. */
 export interface FeedStoreListeners {
-  /** Called after a commit that moved a feed's high-water mark. */
+  /** Called after a commit that moved a feed's high-water mark, with its visible seq (see FeedStore). */
   onAdvance?: FeedAdvanceListener;
   /** Called after a feed was revoked (live tails end with the revocation error). */
   onRevoke?: (hospital: string, feed: string) => void;
@@ -69,6 +75,12 @@ export interface BatchToStore {
   events?: readonly JournalEvent[];
   /** Batch.journal_head_seq: the agent's journal head when it built the batch; 0 or absent when not announced. */
   journalHeadSeq?: number;
+  /**
+   * Batch.complete_through_seq: the last seq of the range that no transaction of
+   * the agent's journal spans; events after it are stored but not yet shown to
+   * vendors. 0 or absent (an agent older than the field) = lastSeq.
+   */
+  completeThroughSeq?: number;
   /** The agent's egress-ledger head sent with the batch; null or absent from an agent without a ledger. */
   ledgerHead?: LedgerHeadInput | null;
 }
@@ -97,7 +109,11 @@ export interface StoredBatch {
 export interface FeedPage {
   /** Events with afterSeq < seq <= highWater, in seq order. */
   events: JournalEvent[];
-  /** The feed's high-water mark in the same snapshot (0 for a feed never written). */
+  /**
+   * The feed's visible seq in the same snapshot: how far vendors may read, which
+   * is below the stored high-water mark while a transaction is only partly stored
+   * (0 for a feed never written).
+   */
   highWater: number;
   /** True when `events` holds every event in (afterSeq, highWater]; false when cut by limit or size. */
   complete: boolean;
@@ -105,7 +121,7 @@ export interface FeedPage {
 
 /** Where a page would end, read without the bodies (a page streamed in chunks sends its headers first). */
 export interface FeedPageExtent {
-  /** The feed's high-water mark in the snapshot. */
+  /** The feed's visible seq in the snapshot, as FeedPage.highWater. */
   highWater: number;
   /** The seq of the page's last event; undefined for an empty page. */
   lastSeq: number | undefined;
@@ -215,9 +231,11 @@ export interface FeedStore {
   /**
    * The single decision point for a batch. Under the backend's write lock it
    * reads the feed's revocation and mark, decides, and in one durable
-   * transaction writes the events with seq > mark, sets the mark to lastSeq and
-   * keeps the agent's ledger head; resolves only once that is durable, so the
-   * caller may acknowledge at once.
+   * transaction writes the events with seq > mark, sets the mark to lastSeq,
+   * moves the visible seq to min(lastSeq, completeThroughSeq || lastSeq) unless
+   * it is already past that (it never goes backward), and keeps the agent's
+   * ledger head; resolves only once that is durable, so the caller may
+   * acknowledge at once.
    *
    * - append / overlap: stores the new events; `highWater` = lastSeq. Idempotent
    *   on (hospital, feed, seq): an event already held is never written twice.
@@ -233,12 +251,12 @@ export interface FeedStore {
    * Every decision but beyond-head and needs-events keeps the ledger head and
    * counts the batch (ledgerHeads()). Rejects with RangeError, keeping nothing,
    * when an event lies outside [firstSeq, lastSeq]; FeedStoreClosedError after close().
-   * After an advancing commit the store's onAdvance listener is told.
+   * After an advancing commit the store's onAdvance listener is told the visible seq.
    */
   storeBatch(batch: BatchToStore): Promise<StoredBatch>;
 
   /**
-   * Up to `limit` events of (hospital, feed) with afterSeq < seq <= min(mark, untilSeq),
+   * Up to `limit` events of (hospital, feed) with afterSeq < seq <= min(visible seq, untilSeq),
    * stopping early once bodies pass `maxBytes` bytes (at least one event is
    * returned), with the mark of the same snapshot. Rejects with FeedRevokedError
    * for a revoked feed. Default maxBytes DEFAULT_PAGE_MAX_BYTES, untilSeq unbounded.

@@ -90,6 +90,18 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    description: 'feed positions: the seq vendors may read through',
+    sql: `
+      -- How far vendors may read a feed: the agent cuts a large source transaction
+      -- into several batches, and a transaction is shown only once its last event
+      -- is stored (Batch.complete_through_seq, sqlite-feed-store.ts). At most
+      -- high_water_seq; NULL (rows written before, and a reinstated feed) means
+      -- high_water_seq itself.
+      ALTER TABLE feed_positions ADD COLUMN visible_seq INTEGER;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -20,6 +20,12 @@
 //  7. A batch whose range runs past what its events and the agent's announced
 //     journal head justify: decided beyond-head against the mark read under
 //     the lock, nothing stored (protocol/batch-decision.ts, case 6).
+//  8. A source transaction cut into several batches (one journal append of
+//     100,000 rows): each batch says how far it is complete
+//     (completeThroughSeq); vendors read up to feed_positions.visible_seq,
+//     which storeBatch moves in the batch's own transaction and never backward,
+//     so a page holds all of a transaction or none of it. Hello and resends go
+//     by the high-water mark: the agent resumes after what is stored.
 //  6. Deleted events left readable on disk (free pages, slack of live pages,
 //     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
 //     truncates the WAL and hands free pages back (feed-revocations.ts).
@@ -85,16 +91,20 @@ export class SqliteFeedStore implements FeedStore {
       highWater: db.prepare<[string, string], { high_water_seq: number }>(
         'SELECT high_water_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
       ),
+      visible: db.prepare<[string, string], { visible_seq: number }>(
+        'SELECT coalesce(visible_seq, high_water_seq) AS visible_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
+      ),
       insertEvent: db.prepare(
         `INSERT OR IGNORE INTO feed_events
            (hospital, feed, seq, stream, key, op, ts_ms, source, content_type, body, headers, received_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       advance: db.prepare(
-        `INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?)
+        `INSERT INTO feed_positions (hospital, feed, high_water_seq, visible_seq, event_count, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (hospital, feed) DO UPDATE SET
            high_water_seq = excluded.high_water_seq,
+           visible_seq = excluded.visible_seq,
            event_count = event_count + excluded.event_count,
            updated_at_ms = excluded.updated_at_ms`,
       ),
@@ -176,8 +186,10 @@ export class SqliteFeedStore implements FeedStore {
   /** See FeedStore.storeBatch: decided and written in one BEGIN IMMEDIATE transaction. */
   async storeBatch(batch: BatchToStore): Promise<StoredBatch> {
     this.assertOpen();
-    const stored = this.storeTransaction.immediate(batch);
-    if (stored.decision.kind === 'append' || stored.decision.kind === 'overlap') this.onAdvance?.(batch.hospital, batch.feed, stored.highWater);
+    const { stored, visibleSeq } = this.storeTransaction.immediate(batch);
+    // Live tails are woken for what they may read: told the high-water mark, a
+    // tail at the visible seq would wake, find nothing and wake again at once.
+    if (visibleSeq !== undefined) this.onAdvance?.(batch.hospital, batch.feed, visibleSeq);
     return stored;
   }
 
@@ -245,7 +257,14 @@ export class SqliteFeedStore implements FeedStore {
     return this.statements.highWater.get(hospital, feed)?.high_water_seq ?? 0;
   }
 
-  private storeInTransaction(batch: BatchToStore): StoredBatch {
+  /** The batch's outcome and, when it advanced the feed, the seq vendors may now read through. */
+  private storeInTransaction(batch: BatchToStore): { stored: StoredBatch; visibleSeq?: number } {
+    const stored = this.decideAndStore(batch);
+    if (stored.decision.kind !== 'append' && stored.decision.kind !== 'overlap') return { stored };
+    return { stored, visibleSeq: this.visibleSeq(batch.hospital, batch.feed) };
+  }
+
+  private decideAndStore(batch: BatchToStore): StoredBatch {
     const { hospital, feed, firstSeq, lastSeq, events } = batch;
     const ledgerHead = batch.ledgerHead ?? null;
     const revoked = this.revoked.get(hospital, feed);
@@ -288,7 +307,11 @@ export class SqliteFeedStore implements FeedStore {
         now,
       ).changes;
     }
-    this.statements.advance.run(hospital, feed, lastSeq, storedEvents, now);
+    // Never backward (a later batch of a transaction already shown may be complete
+    // through less), never past the mark (a claim beyond its own range).
+    const completeThrough = Math.min(lastSeq, batch.completeThroughSeq || lastSeq);
+    const visible = Math.max(this.visibleSeq(hospital, feed), completeThrough);
+    this.statements.advance.run(hospital, feed, lastSeq, visible, storedEvents, now);
     return { decision, highWater: lastSeq, storedEvents };
   }
 
@@ -330,7 +353,12 @@ export class SqliteFeedStore implements FeedStore {
   private readableHighWater(hospital: string, feed: string): number {
     const revoked = this.revoked.get(hospital, feed);
     if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
-    return this.highWater(hospital, feed);
+    return this.visibleSeq(hospital, feed);
+  }
+
+  /** How far vendors may read the feed: at most its high-water mark (feed_positions.visible_seq). */
+  private visibleSeq(hospital: string, feed: string): number {
+    return this.statements.visible.get(hospital, feed)?.visible_seq ?? 0;
   }
 
   private assertOpen(): void {

@@ -702,6 +702,9 @@ export namespace wardline {
             /** Batch journalHeadSeq. */
             journalHeadSeq: number;
 
+            /** Batch completeThroughSeq. */
+            completeThroughSeq: number;
+
             /**
              * Creates a new Batch instance using the specified properties.
              * @param [properties] Properties to set
@@ -790,6 +793,9 @@ export namespace wardline {
 
                 /** Batch journalHeadSeq */
                 journalHeadSeq?: (number|null);
+
+                /** Batch completeThroughSeq */
+                completeThroughSeq?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

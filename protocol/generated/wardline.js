@@ -1795,6 +1795,7 @@ export const wardline = $root.wardline = (() => {
              * @property {Uint8Array|null} [ledgerHead] Batch ledgerHead
              * @property {number|null} [ledgerIndex] Batch ledgerIndex
              * @property {number|null} [journalHeadSeq] Batch journalHeadSeq
+             * @property {number|null} [completeThroughSeq] Batch completeThroughSeq
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1923,6 +1924,14 @@ export const wardline = $root.wardline = (() => {
             Batch.prototype.journalHeadSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * Batch completeThroughSeq.
+             * @member {number} completeThroughSeq
+             * @memberof wardline.v1.Batch
+             * @instance
+             */
+            Batch.prototype.completeThroughSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new Batch instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Batch
@@ -1978,6 +1987,8 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.ledgerIndex);
                 if (message.journalHeadSeq != null && $Object.hasOwnProperty.call(message, "journalHeadSeq") && (typeof message.journalHeadSeq === "object" ? message.journalHeadSeq.low || message.journalHeadSeq.high : message.journalHeadSeq !== 0))
                     writer.uint32(/* id 12, wireType 0 =*/96).uint64(message.journalHeadSeq);
+                if (message.completeThroughSeq != null && $Object.hasOwnProperty.call(message, "completeThroughSeq") && (typeof message.completeThroughSeq === "object" ? message.completeThroughSeq.low || message.completeThroughSeq.high : message.completeThroughSeq !== 0))
+                    writer.uint32(/* id 13, wireType 0 =*/104).uint64(message.completeThroughSeq);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2130,6 +2141,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.journalHeadSeq;
                             continue;
                         }
+                    case 13: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.completeThroughSeq = value;
+                            else
+                                delete message.completeThroughSeq;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2261,6 +2281,16 @@ export const wardline = $root.wardline = (() => {
                             message.journalHeadSeq = object.journalHeadSeq;
                         else if (typeof object.journalHeadSeq === "object")
                             message.journalHeadSeq = new $util.LongBits(object.journalHeadSeq.low >>> 0, object.journalHeadSeq.high >>> 0).toNumber(true);
+                if (object.completeThroughSeq != null)
+                    if (typeof object.completeThroughSeq === "object" ? object.completeThroughSeq.low || object.completeThroughSeq.high : $Number(object.completeThroughSeq) !== 0)
+                        if ($util.Long)
+                            message.completeThroughSeq = $util.Long.fromValue(object.completeThroughSeq, true);
+                        else if (typeof object.completeThroughSeq === "string")
+                            message.completeThroughSeq = $parseInt(object.completeThroughSeq, 10);
+                        else if (typeof object.completeThroughSeq === "number")
+                            message.completeThroughSeq = object.completeThroughSeq;
+                        else if (typeof object.completeThroughSeq === "object")
+                            message.completeThroughSeq = new $util.LongBits(object.completeThroughSeq.low >>> 0, object.completeThroughSeq.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -2328,6 +2358,11 @@ export const wardline = $root.wardline = (() => {
                         object.journalHeadSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.journalHeadSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.completeThroughSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.completeThroughSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -2373,6 +2408,13 @@ export const wardline = $root.wardline = (() => {
                         object.journalHeadSeq = options.longs === $String ? $String(message.journalHeadSeq) : message.journalHeadSeq;
                     else
                         object.journalHeadSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.journalHeadSeq) : options.longs === $Number ? new $util.LongBits(message.journalHeadSeq.low >>> 0, message.journalHeadSeq.high >>> 0).toNumber(true) : message.journalHeadSeq;
+                if (message.completeThroughSeq != null && $Object.hasOwnProperty.call(message, "completeThroughSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.completeThroughSeq = typeof message.completeThroughSeq === "number" ? $BigInt(message.completeThroughSeq) : $util.Long.fromBits(message.completeThroughSeq.low >>> 0, message.completeThroughSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.completeThroughSeq === "number")
+                        object.completeThroughSeq = options.longs === $String ? $String(message.completeThroughSeq) : message.completeThroughSeq;
+                    else
+                        object.completeThroughSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.completeThroughSeq) : options.longs === $Number ? new $util.LongBits(message.completeThroughSeq.low >>> 0, message.completeThroughSeq.high >>> 0).toNumber(true) : message.completeThroughSeq;
                 return object;
             };
 
