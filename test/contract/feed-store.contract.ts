@@ -106,6 +106,50 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       expect(page.events.map((e) => e.seq)).toEqual([2, 9, 11]);
     });
 
+    it('shows vendors a transaction cut into several batches only once its last batch is stored', async () => {
+      // Seqs 1..3 stand alone, 4..12 are one source transaction sent in three batches.
+      await store.storeBatch(batch('h1', 'adt', 1, 6, makeEvents(1, 6), { completeThroughSeq: 3 }));
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(6);
+      const first = await store.readEvents('h1', 'adt', 0, 100);
+      expect(first).toMatchObject({ highWater: 3, complete: true });
+      expect(first.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect(await store.pageExtent('h1', 'adt', 0, 100)).toEqual({ highWater: 3, lastSeq: 3, events: 3, complete: true });
+
+      await store.storeBatch(batch('h1', 'adt', 7, 9, makeEvents(7, 9), { completeThroughSeq: 3 }));
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(9);
+      expect((await store.readEvents('h1', 'adt', 3, 100)).events).toEqual([]);
+      // Vendors are woken only for what they may read.
+      expect(advances.map(([, , seq]) => seq)).toEqual([3, 3]);
+
+      // A closed store forgets nothing: the hidden part stays hidden after a reopen.
+      await reopen();
+      expect(await store.readEvents('h1', 'adt', 0, 100)).toMatchObject({ highWater: 3 });
+
+      await store.storeBatch(batch('h1', 'adt', 10, 12, makeEvents(10, 12), { completeThroughSeq: 12 }));
+      const whole = await store.readEvents('h1', 'adt', 3, 100);
+      expect(whole).toMatchObject({ highWater: 12, complete: true });
+      expect(whole.events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    });
+
+    it('never moves the visible seq backward nor past the high-water mark; an older agent is shown each batch whole', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 5, makeEvents(1, 5), { completeThroughSeq: 5 }));
+      // A later batch complete through less than is already shown hides nothing again.
+      await store.storeBatch(batch('h1', 'adt', 6, 8, makeEvents(6, 8), { completeThroughSeq: 2 }));
+      expect((await store.readEvents('h1', 'adt', 0, 100)).highWater).toBe(5);
+      // A claim past the batch's own range shows no more than is stored.
+      await store.storeBatch(batch('h1', 'adt', 9, 10, makeEvents(9, 10), { completeThroughSeq: 50 }));
+      expect((await store.readEvents('h1', 'adt', 0, 100)).highWater).toBe(10);
+      // 0 (or absent): an agent older than complete_through_seq, shown as it comes.
+      await store.storeBatch(batch('h1', 'adt', 11, 12, makeEvents(11, 12), { completeThroughSeq: 0 }));
+      await store.storeBatch(batch('h1', 'adt', 13, 14));
+      expect((await store.readEvents('h1', 'adt', 0, 100)).highWater).toBe(14);
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(14);
+      // A duplicate or a gap leaves it where it is.
+      await store.storeBatch(batch('h1', 'adt', 13, 14, makeEvents(13, 14), { completeThroughSeq: 13 }));
+      await store.storeBatch(batch('h1', 'adt', 20, 21, makeEvents(20, 21), { completeThroughSeq: 21 }));
+      expect((await store.readEvents('h1', 'adt', 0, 100)).highWater).toBe(14);
+    });
+
     it('rolls back a batch whose events fall outside its range', async () => {
       await expect(store.storeBatch(batch('h1', 'adt', 1, 3, makeEvents(1, 4)))).rejects.toThrow(RangeError);
       expect(store.position('h1', 'adt').highWaterSeq).toBe(0);

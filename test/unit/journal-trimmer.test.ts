@@ -86,6 +86,18 @@ describe('JournalTrimmer (real SQLite file)', () => {
     expect(journalSeqs()).toHaveLength(60);
   });
 
+  it('forgets a transaction range once the floor is past its last seq, and keeps one the floor cuts', async () => {
+    const tx = (first: string): EventInput[] => Array.from({ length: 5 }, (_, i) => row(`${first}${i}`));
+    await journal.append({ source: 'pg', events: tx('A') }); // 1..5
+    await journal.append({ source: 'pg', events: tx('B') }); // 6..10
+    await journal.append({ source: 'pg', events: tx('C') }); // 11..15
+    feedAcks.record('clinical', 'cloud', 12);
+    now += 30 * DAY_MS;
+    expect(await trimmer().trim()).toMatchObject({ upToSeq: 12 });
+    expect(db.prepare('SELECT first_seq, last_seq FROM journal_transactions ORDER BY first_seq').all()).toEqual([{ first_seq: 11, last_seq: 15 }]);
+    expect(journal.transactionSpanning(13)).toBe(11);
+  });
+
   it('holds everything for a configured feed the relay has never acknowledged', async () => {
     await appendMany(50);
     feedAcks.record('clinical', 'cloud', 50);

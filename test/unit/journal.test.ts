@@ -32,6 +32,41 @@ describe('Journal (real SQLite file)', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
+  it('records the range of every append of several events and of a staged commit, so a cut inside one is found', async () => {
+    // One group commit of three requests: a single event, a transaction of three, another single.
+    await Promise.all([
+      journal.append({ source: 'http', events: [row('adt', 'A', 'alone')] }),
+      journal.append({ source: 'pg', events: [row('adt', 'B', '1'), row('lab', 'C', '2'), row('adt', 'D', '3')] }),
+      journal.append({ source: 'http', events: [row('adt', 'E', 'alone')] }),
+    ]);
+    const staged = journal.stage('pg');
+    staged.add([row('adt', 'F', '1'), row('adt', 'G', '2')]);
+    staged.add([row('lab', 'H', '3')]);
+    expect(await staged.commit('0/10')).toMatchObject({ firstSeq: 6, lastSeq: 8 });
+    const single = journal.stage('pg');
+    single.add([row('adt', 'I', 'alone')]);
+    await single.commit('0/11');
+    expect(db.prepare('SELECT first_seq, last_seq FROM journal_transactions ORDER BY first_seq').all()).toEqual([
+      { first_seq: 2, last_seq: 4 },
+      { first_seq: 6, last_seq: 8 },
+    ]);
+    // A batch ending at a transaction's last seq, or outside any, splits nothing.
+    expect([1, 4, 5, 8, 9, 10].map((seq) => journal.transactionSpanning(seq))).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+    expect([2, 3, 6, 7].map((seq) => journal.transactionSpanning(seq))).toEqual([2, 2, 6, 6]);
+    // Recorded in the append's own transaction: a reopened journal still knows.
+    db.close();
+    db = openAgentDatabase(join(dir.path, 'agent.db'));
+    journal = new Journal(db);
+    expect(journal.transactionSpanning(3)).toBe(2);
+  });
+
+  it('records no range for a duplicate append', async () => {
+    const request = { source: 'http', dedupe: { scope: 's', id: 'm1' }, events: [row('adt', 'A', '1'), row('adt', 'B', '2')] };
+    await journal.append(request);
+    expect((await journal.append(request)).duplicate).toBe(true);
+    expect(db.prepare('SELECT first_seq, last_seq FROM journal_transactions').all()).toEqual([{ first_seq: 1, last_seq: 2 }]);
+  });
+
   it('assigns increasing seqs, keeps the latest version per key in the local copy, and survives reopening', async () => {
     const results = await Promise.all([
       journal.append({ source: 'http', events: [row('his.patient', 'P1', 'first')] }),
