@@ -43,7 +43,7 @@ describe('FeedPump', () => {
     });
 
   /** With `timers`, the pump's clock and timers are manual: the test moves time. */
-  function pumpWith(uplink: Uplink, className = 'bulk', timers?: ManualTimers) {
+  function pumpWith(uplink: Uplink, className = 'bulk', timers?: ManualTimers, maxEvents = 2000) {
     // The relay's end of the stream records batches; the test answers them.
     const session = new FakeRelay({ relayId: 'scripted', answers: 'manual' }).session();
     const controller = new AbortController();
@@ -52,7 +52,7 @@ describe('FeedPump', () => {
       journal,
       uplink,
       codec: 'none',
-      limits: { maxEvents: 2000, maxBytes: 1 << 20, maxScan: 20_000 },
+      limits: { maxEvents, maxBytes: 1 << 20, maxScan: 20_000 },
       maxInFlight: 4,
       emptyBatchIntervalMs: 60_000,
       savedAckedSeq: 0,
@@ -87,6 +87,26 @@ describe('FeedPump', () => {
     // 250 ms at 100 kB/s is 25 kB: a batch stops at the event that reaches it.
     for (const batch of session.sent) expect(batch.payload.length).toBeLessThan(27_000);
     expect(session.sent.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('says how far each batch is complete: one cut inside a transaction only up to the seq before it', async () => {
+    await append('imaging', 1, 100); // seq 1
+    await append('imaging', 5, 100); // seqs 2..6: one source transaction
+    await append('imaging', 1, 100); // seq 7
+    const uplink = new Uplink({ classes: CLASSES, policy: policy(null) });
+    const { pump, session } = pumpWith(uplink, 'bulk', undefined, 2);
+    let answered = 0;
+    while (pump.window.ackedSeq < 7) {
+      await session.whenSent(answered + 1);
+      pump.onAck(session.sent[answered]!.lastSeq, false);
+      answered++;
+    }
+    expect(session.sent.map((b) => [b.firstSeq, b.lastSeq, b.completeThroughSeq])).toEqual([
+      [1, 2, 1],
+      [3, 4, 1],
+      [5, 6, 6],
+      [7, 7, 7],
+    ]);
   });
 
   it('drops a batch that waits for permission when a nack moves the window, and resends from the relay’s seq', async () => {
