@@ -20,7 +20,7 @@ export interface TablePosition {
    * pairs below it are forgotten; the cursors, not the re-read, are what miss nothing.
    */
   reReadFrom?: string | null;
-  /** `lag` rule: "r:<key>" / "d:<key>" with the version, journaled at a version above reReadFrom. */
+  /** `lag` rule: "r:<key>" / "d:<key>" with the version, journaled where a later read can still meet it (above reReadFrom or the reader's cursor). */
   seen: [string, string][];
   /** True while the first read from the beginning (the snapshot) has not caught up with the watermark. */
   snapshotting: boolean;
@@ -53,12 +53,29 @@ export function serializePollPosition(position: PollPosition): string {
 }
 
 /**
- * Drops the pairs a read starting after `from` can no longer meet, then the oldest
- * beyond MAX_SEEN_PER_TABLE. Returns how many went for the bound (a window with more
- * rows than that could journal one of them again).
+ * Whether a read can still meet a pair at `version` of the reader whose cursor this
+ * is. Reads go back to the re-read bound `from` (never lowered), but a cursor can
+ * lie below it (a full page of a re-read, or a watermark that stepped back, leaves
+ * it there), and a read from the cursor meets every version above it, and the rest
+ * of the cursor's own version when it stopped at a key. Forgetting those pairs
+ * while the cursor has still to pass them journals them again.
+ */
+function stillMet(kind: VersionKind, version: string, cursor: PollCursor | null, from: string | null): boolean {
+  // No bound yet: a later bound may go back anywhere. No cursor: the read starts from the first row.
+  if (from === null || cursor === null) return true;
+  if (compareVersionTexts(kind, version, from) > 0) return true;
+  const order = compareVersionTexts(kind, version, cursor.version);
+  return cursor.key === null ? order > 0 : order >= 0;
+}
+
+/**
+ * Drops the pairs no later read can meet (at or below the re-read bound `from` and
+ * behind the reader's cursor in `position`), then the oldest beyond
+ * MAX_SEEN_PER_TABLE. Returns how many went for the cap (a window with more rows
+ * than that could journal one of them again).
  */
 export function pruneSeen(position: TablePosition, kind: VersionKind, from: string | null, max = MAX_SEEN_PER_TABLE): number {
-  if (from !== null) position.seen = position.seen.filter(([, version]) => compareVersionTexts(kind, version, from) > 0);
+  position.seen = position.seen.filter(([tag, version]) => stillMet(kind, version, tag.startsWith('d:') ? position.tombstones : position.rows, from));
   if (position.seen.length <= max) return 0;
   position.seen.sort((a, b) => compareVersionTexts(kind, a[1], b[1]));
   const dropped = position.seen.length - max;

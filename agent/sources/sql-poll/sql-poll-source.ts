@@ -246,7 +246,8 @@ export class SqlPollSource implements Source {
     const next: TablePosition = {
       ...at,
       seen: [...at.seen],
-      // A re-read may move a cursor back, never below reReadFrom: the pairs above it are remembered in `seen`.
+      // A re-read may move a cursor back, even below reReadFrom (a full page of a re-read, or a watermark
+      // that stepped back to an older transaction): `seen` keeps the pairs above it until it has passed them.
       rows: merged.rows,
       tombstones: merged.tombstones,
       snapshotUntil,
