@@ -119,6 +119,15 @@ describe('postgres WAL budget through the agent', () => {
     expect(status.retained!.bytes).toBeGreaterThanOrEqual(BUDGET / 2);
     expect(status.retained!.budgetBytes).toBe(BUDGET);
     expect(status.retained!.status).toBe('extended');
+    // Half the budget is held: the agent raises capture-wal-budget, naming the share and the time left.
+    const raised = await until(
+      'the capture-wal-budget alert',
+      async () => (await capture.status()).alerts?.active.find((a) => a.rule === 'capture-wal-budget'),
+      (alert) => alert !== undefined,
+      { timeoutMs: 30_000 },
+    );
+    expect(raised!.value).toBeGreaterThanOrEqual(50);
+    expect(raised!.message).toMatch(/%/);
     await capture.waitForCapture('the source to stream', (c) => c.state === 'streaming', 30_000);
   });
 
@@ -137,6 +146,13 @@ describe('postgres WAL budget through the agent', () => {
     await capture.startAgent();
     const status = await capture.waitForCapture('the lost slot reported', (c) => c.lastError !== null && /invalidated|lost/.test(c.lastError.message), 30_000);
     expect(status.lastError!.message).toMatch(new RegExp(CAPTURE_SLOT));
+    expect(status.lastError!.code).toBe('WL_A025');
+    await until(
+      'the capture-position-lost alert',
+      async () => (await capture.status()).alerts?.recent.find((a) => a.rule === 'capture-position-lost' && a.level > 0),
+      (alert) => alert !== undefined,
+      { timeoutMs: 30_000 },
+    );
     await until('the WL_A025 error in the agent log', () => capture.log(), (log) => log.includes('WL_A025'), { timeoutMs: 10_000 });
     await capture.waitForCapture('the source to stream after the new snapshot', (c) => c.state === 'streaming' && c.snapshot?.percent === 100, 60_000);
     const source = await digestSourceTable(server, TABLE);

@@ -70,7 +70,7 @@ export class MysqlSource implements Source {
 
   private state: CaptureState = 'starting';
   private reason: string | null = null;
-  private lastError: { atMs: number; message: string } | null = null;
+  private lastError: { atMs: number; message: string; code?: string } | null = null;
   private received = 0;
   private acknowledged = 0;
   private lastMessageAtMs: number | null = null;
@@ -254,7 +254,7 @@ export class MysqlSource implements Source {
     const message = (error as Error).message ?? String(error);
     if (kind === 'setup') {
       const setup = error instanceof CaptureSetupError ? error : this.setupError(error);
-      this.lastError = { atMs: this.clock(), message: setup.message };
+      this.lastError = { atMs: this.clock(), message: setup.message, code: setup.code };
       this.parts.log.error({ source: this.name, err: setup, code: setup.code }, setup.message);
       this.transition('stopped', setup.message);
       return;
@@ -311,7 +311,7 @@ export class MysqlSource implements Source {
       `the server no longer has the binlog after the saved position ${this.position.gtid || '(none)'} (${(cause as Error).message}); taking a new snapshot of ${this.config.tables.map((t) => t.table).join(', ')}. Keep binlogs longer (binlog_expire_logs_seconds) than the agent may be down`,
       { cause },
     );
-    this.lastError = { atMs: this.clock(), message: lost.message };
+    this.lastError = { atMs: this.clock(), message: lost.message, code: lost.code };
     this.parts.log.error({ source: this.name, err: lost, code: lost.code }, lost.message);
     const generation = this.generation;
     try {

@@ -9,6 +9,8 @@
 import type { Source, SourceAddress, SourceStatus } from '../source.js';
 import {
   CaptureMeter,
+  ADMISSION_RETRY_MS,
+  CaptureBackoff,
   CaptureSetupError,
   captureSourceStatus,
   initialCaptureStatus,
@@ -27,9 +29,6 @@ import { postgresPollDialect } from './postgres-poll-dialect.js';
 import { mysqlPollDialect } from './mysql-poll-dialect.js';
 import type { SqlPollSourceConfig } from './sql-poll-source-config.js';
 
-const RETRY_FIRST_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
-const ADMISSION_RETRY_MS = 1_000;
 
 /** A deleted-marker value that means "deleted": true, a non-zero number, a non-empty text other than 0/false/n/no. */
 function isDeletedMark(value: unknown): boolean {
@@ -107,12 +106,12 @@ export class SqlPollSource implements Source {
 
   /** Connect, check, poll until stopped; a setup problem stops, anything else retries with backoff. */
   private async run(firstAttempt: () => void): Promise<void> {
-    let backoff = RETRY_FIRST_MS;
+    const backoff = new CaptureBackoff();
     while (!this.stopping) {
       try {
         await this.connect();
         firstAttempt();
-        backoff = RETRY_FIRST_MS;
+        backoff.reset();
         await this.pollUntilStopped();
       } catch (error) {
         await this.disconnect();
@@ -121,16 +120,17 @@ export class SqlPollSource implements Source {
         this.capture = { ...this.capture, lastError: { atMs: this.clock(), message } };
         if (setup !== undefined) {
           const failure = new CaptureSetupError(this.name, setup, { cause: error });
+          this.capture = { ...this.capture, lastError: { atMs: this.clock(), message, code: failure.code } };
           this.parts.log.error({ source: this.name, err: failure }, failure.message);
           this.setState('stopped', failure.message);
           firstAttempt();
           return;
         }
-        this.parts.log.warn({ source: this.name, err: error, retryInMs: backoff }, `source ${this.name}: ${message}; retrying`);
-        this.setState('retrying', `cannot poll ${this.config.connection.host}:${this.config.connection.port}: ${message}; retrying in ${backoff / 1000} s`);
+        const backoffMs = backoff.next();
+        this.parts.log.warn({ source: this.name, err: error, retryInMs: backoffMs }, `source ${this.name}: ${message}; retrying`);
+        this.setState('retrying', `cannot poll ${this.config.connection.host}:${this.config.connection.port}: ${message}; retrying in ${backoffMs / 1000} s`);
         firstAttempt();
-        await this.sleep(backoff);
-        backoff = Math.min(RETRY_MAX_MS, backoff * 2);
+        await this.sleep(backoffMs);
       }
     }
     await this.disconnect();
