@@ -285,6 +285,11 @@ export class AgentDbReader {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM journal WHERE stream = ? AND ${where}`).get(stream) as { n: number }).n;
   }
 
+  /** The distinct keys of `stream`'s journal rows that match `where`. */
+  distinctKeys(stream: string, where = '1=1'): number {
+    return (this.db.prepare(`SELECT COUNT(DISTINCT key) AS n FROM journal WHERE stream = ? AND ${where}`).get(stream) as { n: number }).n;
+  }
+
   /**
    * The local copy of `stream`: key → row (the body of the record's current version,
    * from the journal row it points at, or its own body for a record written before
