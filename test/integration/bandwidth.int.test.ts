@@ -23,6 +23,7 @@ import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { until } from '../support/until.js';
 
 const SECRET = 'bandwidth-hospital-secret-01';
 const VENDOR_KEY = 'bandwidth-vendor-key-000001';
@@ -167,7 +168,8 @@ log: { level: silent }
       `  rate: 200kB/s`,
     );
     for (let i = 0; i < 4; i++) await ingest(http, 'imaging', 500, 2000, `img-${i}`);
-    await sleep(1500);
+    // The precondition: the bulk feed fills the cap (on a loaded machine it takes longer to get there).
+    await until('the bulk feed to saturate the cap', () => feedOf(agent.status(), 'archive').rateBytesPerSecond, (rate) => rate > 0.7 * CAP_BYTES_PER_SECOND, { timeoutMs: 10_000, pollMs: 250 });
     const bulkBefore = feedOf(agent.status(), 'archive');
     const bulkDrainSeconds = bulkBefore.backlog.bytes / CAP_BYTES_PER_SECOND;
     expect(bulkBefore.rateBytesPerSecond).toBeGreaterThan(0.7 * CAP_BYTES_PER_SECOND);

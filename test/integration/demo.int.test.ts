@@ -75,7 +75,8 @@ describe('wardline demo', () => {
     expect(existsSync(join(dir, DEMO_MARKER_FILE))).toBe(true);
 
     // Cut: the demo says so and what to look at; the agent's link is down and the backlog grows.
-    await until('the cut to be announced', () => run.recentOutput, (o) => o.includes('LINE CUT'), { timeoutMs: 30_000, pollMs: 250 });
+    // The announcement is several lines that may arrive in more than one chunk: wait for its last.
+    await until('the cut to be announced', () => run.recentOutput, (o) => o.includes('LINE CUT') && /backlog of each feed grows/.test(o), { timeoutMs: 30_000, pollMs: 250 });
     expect(run.recentOutput).toContain(`On the dashboard (${dashboard}): the link turns red`);
     expect(run.recentOutput).toMatch(/backlog of each feed grows/);
     const down = await until('the link down with a growing backlog', () => status(dashboard), (s) => s !== undefined && s.links[0]?.state !== 'streaming' && (clinical(s)?.backlog.events ?? 0) >= 20, {

@@ -119,6 +119,8 @@ export class ThrowawayPostgres {
   /** Runs SQL as the superuser on `database` (a new connection each time). */
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<pg.QueryResult<R>> {
     const client = new pg.Client({ connectionString: this.url(database), connectionTimeoutMillis: 2_000 });
+    // The tests kill this server: a connection it drops (57P01) must fail the query, not crash the test process.
+    client.on('error', () => undefined);
     await client.connect();
     try {
       return await client.query<R>(sql, params);
@@ -130,6 +132,8 @@ export class ThrowawayPostgres {
   /** A client connected as the superuser; the caller ends it. */
   async connect(database = 'postgres'): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url(database) });
+    // A connection the server drops (a test killing it) surfaces as the next query's error.
+    client.on('error', () => undefined);
     await client.connect();
     return client;
   }
