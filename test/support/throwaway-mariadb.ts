@@ -3,12 +3,12 @@
 // machine's shared server lacks (log_bin=OFF). Run as the mysql user when the tests
 // run as root. stop(), start() and kill() let a test restart or crash the server
 // under a running agent; purgeBinlogs() removes what a replica might still need.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port.js';
-import { giveToServer, serverUser, type ServerUser } from './server-user.js';
+import { giveToServer, launchServer, serverUser, type ServerUser } from './server-user.js';
 import { makeTempDir } from './temp-dir.js';
 import { until } from './until.js';
 
@@ -88,25 +88,22 @@ export class ThrowawayMariadb {
     if (this.child) return;
     const settings = Object.entries(this.settings).map(([k, v]) => `--${k}=${v}`);
     const args = ['--no-defaults', `--datadir=${this.dataDir}`, `--tmpdir=${this.tmpDir}`, `--port=${this.port}`, '--bind-address=127.0.0.1', `--socket=${this.socket}`, `--pid-file=${join(this.dir.path, 'mariadb.pid')}`, ...settings];
-    const child = spawn('/usr/sbin/mariadbd', args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir.path, ...mysqlUser() });
-    let log = '';
-    child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-5_000)));
-    this.child = child;
-    child.once('exit', () => {
-      if (this.child === child) this.child = undefined;
-    });
-    await until(
-      `throwaway MariaDB on port ${this.port} to accept connections`,
-      async () => {
-        if (!this.child) throw new Error(`MariaDB exited while starting:\n${log}`);
-        return mysql.createConnection({ socketPath: this.socket, user: 'root' }).then(
+    this.child = await launchServer({
+      name: 'MariaDB',
+      port: this.port,
+      command: '/usr/sbin/mariadbd',
+      args,
+      cwd: this.dir.path,
+      user: mysqlUser(),
+      onExit: (child) => {
+        if (this.child === child) this.child = undefined;
+      },
+      accepts: () =>
+        mysql.createConnection({ socketPath: this.socket, user: 'root' }).then(
           async (c) => (await c.end(), true),
           () => false,
-        );
-      },
-      (ok) => ok,
-      { timeoutMs: 30_000, describe: () => log },
-    );
+        ),
+    });
   }
 
   /** A clean shutdown (SIGTERM); the data stays for start(). */

@@ -3,12 +3,12 @@
 // machine's shared server lacks. Run as the postgres user when the tests run as
 // root (PostgreSQL refuses root). stop(), start() and kill() let a test restart or
 // crash the server under a running agent.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port.js';
-import { giveToServer, serverUser, type ServerUser } from './server-user.js';
+import { giveToServer, launchServer, serverUser, type ServerUser } from './server-user.js';
 import { makeTempDir } from './temp-dir.js';
 import { until } from './until.js';
 
@@ -75,25 +75,22 @@ export class ThrowawayPostgres {
     if (this.child) return;
     const settings = Object.entries(this.settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
     const args = ['-D', this.dataDir, '-p', String(this.port), '-k', this.dir.path, '-c', 'listen_addresses=127.0.0.1', ...settings];
-    const child = spawn(join(this.bin, 'postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir.path, ...postgresUser() });
-    let log = '';
-    child.stderr!.on('data', (chunk: Buffer) => (log = (log + chunk.toString()).slice(-5_000)));
-    this.child = child;
-    child.once('exit', () => {
-      if (this.child === child) this.child = undefined;
-    });
-    await until(
-      `throwaway PostgreSQL on port ${this.port} to accept connections`,
-      async () => {
-        if (!this.child) throw new Error(`PostgreSQL exited while starting:\n${log}`);
-        return this.query('SELECT 1').then(
+    this.child = await launchServer({
+      name: 'PostgreSQL',
+      port: this.port,
+      command: join(this.bin, 'postgres'),
+      args,
+      cwd: this.dir.path,
+      user: postgresUser(),
+      onExit: (child) => {
+        if (this.child === child) this.child = undefined;
+      },
+      accepts: () =>
+        this.query('SELECT 1').then(
           () => true,
           () => false,
-        );
-      },
-      (ok) => ok,
-      { timeoutMs: 30_000, describe: () => log },
-    );
+        ),
+    });
   }
 
   /** A clean shutdown (SIGINT: PostgreSQL's fast shutdown); the data stays for start(). */
