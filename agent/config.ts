@@ -23,6 +23,7 @@ import { AllowedHostsSchema } from './http/index.js';
 import { httpIngestConfigShape, loadCapturePasswords, loadLocalAppCredentials, mllpSources, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
 import { AuditConfigSchema } from './audit/index.js';
 import { JournalConfigSchema } from './store/index.js';
+import { ArchiveConfigSchema } from './imaging/index.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /** Kept here too: the bench and older callers read the replication defaults from the agent's config. */
@@ -79,6 +80,8 @@ export const AgentConfigSchema = z
     replication: ReplicationConfigSchema.prefault({}),
     disk: DiskConfigSchema.prefault({}),
     journal: JournalConfigSchema.prefault({}),
+    /** The DICOM archive under dataDir/archive: retention "forever" (default) or a duration (agent/imaging/archive-config.ts). */
+    archive: ArchiveConfigSchema.prefault({}),
     bandwidth: BandwidthConfigSchema.prefault({}),
     /** Alert thresholds, debounce, retention and delivery (agent/operations/alerts). */
     alerts: AlertsConfigSchema.prefault({}),

@@ -105,6 +105,22 @@ export const AgentErrorCode = {
    * new snapshot of its tables rather than resume with a gap. Give the slot a larger WAL budget, or keep binlogs longer.
    */
   CAPTURE_POSITION_LOST: 'WL_A025',
+  /**
+   * An archived DICOM chunk no longer matches its SHA-256 (disk corruption): it is never served or sent. The
+   * instance named in the message must be sent again by the PACS or modality (its other chunks are kept).
+   */
+  ARCHIVE_CORRUPT: 'WL_A026',
+  /**
+   * The DICOM source could not take an instance: the dataset could not be parsed (DIMSE status 0xC000, cannot
+   * understand), the disk is critical (0xA700, out of resources), or the calling AE title is not accepted. The
+   * message names the calling AE, the SOP Instance UID where known and the reason; the association goes on.
+   */
+  DICOM_REFUSED: 'WL_A027',
+  /**
+   * An imaging feed cannot ship its instances: the relay does not take blob transfer (its Welcome lacks
+   * "blob-v1": upgrade the relay), or the relay refused an offer. The feed is held; other feeds go on.
+   */
+  BLOB_TRANSFER: 'WL_A028',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

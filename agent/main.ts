@@ -26,12 +26,16 @@ import { relayTransportOptions, replicatorTuning } from './replication/index.js'
 import { journalTrimmerTuning } from './store/index.js';
 import { createAgentMetrics, createOperations, LatencyHistograms, MessageBrowser } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
+import { createDicomDeidentifier } from './policy/dicom/index.js';
+import { ArchiveRetention, FileInstanceArchive, StudyBrowser, StudyIndex } from './imaging/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, MessageSearch, RejectionLog, openAgentDatabase } from './store/index.js';
 
 export interface RunningAgent {
   config: LoadedAgentConfig;
   httpPort: number;
-  /** Bound MLLP ports by source name. */
+  /** Bound ports of the sources that listen (MLLP and DICOM), by source name. */
+  sourcePorts: Map<string, number>;
+  /** = sourcePorts (the name predates the DICOM source; its users look up MLLP sources in it). */
   mllpPorts: Map<string, number>;
   status(): AgentStatus;
   /** Drops every relay stream or backoff wait and reconnects now. */
@@ -69,7 +73,12 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const db = openAgentDatabase(dbFile);
   const journal = new Journal(db, { observeCommit: latency.observeCommit });
   const localCopy = new LocalCopy(db);
+  // The hospital's DICOM archive: instance chunks by their SHA-256 (agent/imaging).
+  const archive = new FileInstanceArchive({ dir: join(config.dataDir, 'archive') });
   const feedAcks = new FeedAcks(db);
+  // The study view's index of archived instances, following the journal's blob-ref events.
+  const studyIndex = new StudyIndex({ db, log });
+  const imagingFeeds = config.feeds.map((f) => ({ name: f.name, relay: f.relay, streams: f.streams }));
   // The message browser (GET /v1/messages): vendor read positions the relays report, and the refused messages.
   const vendorPositions = new VendorPositions();
   const rejections = new RejectionLog(db);
@@ -89,6 +98,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     probe: options.diskProbe ?? new SystemInformationDiskProbe(config.dataDir),
     budget: new DiskBudget(diskBudgetOptions(config.disk)),
     journalBytes: () => footprint.fileBytes(),
+    archiveUsage: () => archive.usage(),
     sampleIntervalMs: config.disk.sampleIntervalMs,
     log,
   });
@@ -121,7 +131,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       feedAcks,
       feeds: feeds.map((f) => {
         const policy = policies.get(f.name);
-        return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class };
+        // compileFeedPolicies refused a dicom policy without a pseudonym key (KEY_MISSING), so keys.pseudonym is set here.
+        const deidentify = policy?.dicom && createDicomDeidentifier({ config: policy.dicom, key: policy.keys.pseudonym!, archive, workDir: join(config.dataDir, 'deid', f.name) });
+        return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class, ...(deidentify ? { deidentify } : {}) };
       }),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
       ...replicatorTuning(config.replication),
@@ -130,6 +142,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       egress: ledger,
       observeRoundTrip: latency.roundTripObserver(relay.name),
       vendorPositions,
+      archive,
     });
   });
   // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.
@@ -155,6 +168,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       passwords: config.capturePasswords,
       observeAckLatency: latency.ackObserver(source.name),
       onRejection: (r) => rejections.note(r),
+      archive,
+      incomingDir: join(config.dataDir, 'incoming'),
     }),
   );
 
@@ -176,7 +191,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     replicators: () => replicators.map((r) => r.status()),
     sources: sourceStatus,
     bandwidth: () => uplink.status(),
-    disk: { watch: diskWatch, footprint, trimmer, retentionMs: config.journal.retention },
+    timetable: timetableOf(config.bandwidth),
+    disk: { watch: diskWatch, footprint, trimmer, retentionMs: config.journal.retention, archive: () => archive.usage() },
     alerts: operations.alertsStatus,
     thresholds: operations.thresholds,
     ledger: () => ledger.status(),
@@ -207,6 +223,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       feeds: config.feeds.map((f) => ({ name: f.name, relay: f.relay, streams: f.streams })),
       showMessages: config.http.admin?.showMessages ?? false,
     }),
+    studies: new StudyBrowser({ index: studyIndex, archive, feeds: imagingFeeds, ackedSeqs: () => feedAcks.all() }),
     guard: new RequestGuard({ listenHost: config.http.listen.host, allowedHosts: config.http.allowedHosts }),
     tls: config.httpTls,
     log,
@@ -222,6 +239,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // acknowledged), then the HTTP port; the database closes last.
   const parts = new PartLifecycle(log);
   parts.hold({ name: 'database', stop: () => db.close() });
+  await parts.start({ name: 'archive', start: () => archive.open(), stop: () => archive.close() });
   await parts.start({ name: 'rejection log', start: () => rejections.start(), stop: () => rejections.stop() });
   parts.hold({ name: 'uplink', stop: () => uplink.close() });
   // Built above (its login checker thread runs already), so a failed start stops it too.
@@ -239,7 +257,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     // The configured sources come first, in config order; the HTTP ingest source (last) binds nothing of its own,
     // nor does a database source (it connects out).
     const configuredSource = config.sources[index];
-    const listen = configuredSource?.kind === 'mllp' ? configuredSource.listen : undefined;
+    const listen = configuredSource?.kind === 'mllp' || configuredSource?.kind === 'dicom' ? configuredSource.listen : undefined;
     const start = listen ? () => binding(`sources[${index}].listen`, listen, () => source.start()) : () => source.start();
     const bound = await parts.start({ name: `source ${source.name}`, start, stop: () => source.stop() });
     if (bound) mllpPorts.set(source.name, bound.port);
@@ -264,13 +282,31 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     },
     stop: () => Promise.all([diskWatch.stop(), trimmer.stop()]),
   });
+  // Archive retention on the trim interval: never what a feed still owes (a revoked feed owes nothing).
+  const archiveRetention = new ArchiveRetention({
+    index: studyIndex,
+    archive,
+    retentionMs: config.archive.retention,
+    feeds: () => imagingFeeds.filter((f) => feedControl.stateOf(f.name) !== 'revoked'),
+    ackedSeqs: () => feedAcks.all(),
+    log,
+  });
+  await parts.start({
+    name: 'study index and archive retention',
+    start: () => {
+      studyIndex.start();
+      archiveRetention.start(config.journal.trimIntervalMs);
+    },
+    stop: () => Promise.all([archiveRetention.stop(), studyIndex.stop()]),
+  });
   await parts.start({ name: 'operations sampler', start: () => operations.start({ status, flow: (feed) => backlog.flow(feed), sources: sourceStatus, metrics }) });
-  log.info({ httpPort: httpAddress.port, mllpPorts: Object.fromEntries(mllpPorts) }, 'agent started');
+  log.info({ httpPort: httpAddress.port, sourcePorts: Object.fromEntries(mllpPorts) }, 'agent started');
 
   let stopped: Promise<void> | undefined;
   return {
     config,
     httpPort: httpAddress.port,
+    sourcePorts: mllpPorts,
     mllpPorts,
     status,
     reconnect,

@@ -28,7 +28,7 @@ import {
   type UnreadEvents,
   type VendorStatus,
 } from './status/index.js';
-import { FeedNotifier, relayDatabaseFile, SqliteFeedStore, type FeedStore } from './store/index.js';
+import { FeedNotifier, relayBlobDir, relayDatabaseFile, SqliteBlobStore, SqliteFeedStore, type FeedStore } from './store/index.js';
 import { CA_KEY_FILE, loadRelayTls } from './tls/index.js';
 
 export { FEED_SLOT_RETRY_AFTER_SECONDS } from './feeds/index.js';
@@ -79,6 +79,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const file = relayDatabaseFile(config.dataDir);
     const store = SqliteFeedStore.open({ file, onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
     lifecycle.hold({ name: 'feed store', stop: () => store.close() });
+    const blobs = SqliteBlobStore.open({ file, dir: relayBlobDir(config.dataDir), now });
+    lifecycle.hold({ name: 'blob store', stop: () => blobs.close() });
     const enrolmentTokens = config.enrolment && EnrolmentTokens.open(file, now);
     if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
@@ -105,6 +107,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     };
     const replication = new ReplicationService({
       store,
+      blobs,
       hospitals: new HospitalAuth(credentials.hospitals, { mutualTls: tls?.clientCa !== undefined }),
       metrics,
       logger: logger.child({ service: 'replication' }),

@@ -9,3 +9,4 @@ export * from './vendor-event-json.js';
 export * from './certificate-identity.js';
 export * from './batch-decision.js';
 export * from './names.js';
+export * from './imaging-instance.js';

@@ -64,6 +64,8 @@ export interface DiskBudgetSample extends DiskUsage {
   atMs: number;
   /** Bytes of the agent's store on that filesystem (agent.db and its WAL). */
   journalBytes: number;
+  /** Bytes of the DICOM archive's chunks on that filesystem (0 without one). */
+  archiveBytes?: number;
 }
 
 export interface DiskAssessment {
@@ -79,6 +81,8 @@ export interface DiskAssessment {
   growthBytesPerSecond: number | null;
   /** Bytes per second the agent's store is growing; null when not growing or too few samples. */
   journalGrowthBytesPerSecond: number | null;
+  /** Bytes per second the DICOM archive is growing; null when not growing or too few samples. */
+  archiveGrowthBytesPerSecond: number | null;
   /** Seconds until no free bytes are left at the current growth rate; null when not growing. */
   forecastFullInSeconds: number | null;
   /** Seconds until the critical threshold at the current growth rate (0 when critical); null when not growing. */
@@ -218,6 +222,7 @@ export class DiskBudget {
     // Free bytes are what runs out; their fall is the growth that matters.
     const growth = fit((s) => -s.freeBytes);
     const journalGrowth = fit((s) => s.journalBytes);
+    const archiveGrowth = fit((s) => s.archiveBytes ?? 0);
     const criticalFreeBytes = this.criticalFreeBytes(sample);
     return {
       state: this.current,
@@ -227,6 +232,7 @@ export class DiskBudget {
       reasonKind: diskPressureKind(this.current, sample, this.options.thresholds),
       growthBytesPerSecond: growth,
       journalGrowthBytesPerSecond: journalGrowth,
+      archiveGrowthBytesPerSecond: archiveGrowth,
       forecastFullInSeconds: growth === null ? null : sample.freeBytes / growth,
       forecastCriticalInSeconds:
         this.current === 'critical' ? 0 : growth === null ? null : Math.max(0, sample.freeBytes - criticalFreeBytes) / growth,

@@ -34,6 +34,8 @@ export interface DiskWatchOptions {
   budget: DiskBudget;
   /** Bytes of the agent's store files on that filesystem, read with each sample. */
   journalBytes: () => number;
+  /** What the DICOM archive holds on that filesystem (InstanceArchive.usage), read with each sample; absent = no archive. */
+  archiveUsage?: () => ArchiveFootprint;
   /** Milliseconds between readings; default 10 000. */
   sampleIntervalMs?: number;
   /** A reading not back after this many ms counts as failed; default max(5 000, sampleIntervalMs). */
@@ -70,10 +72,21 @@ export interface DiskWatchStatus {
   /** Bytes of agent.db and its WAL at the last reading. */
   journalBytes: number | null;
   journalGrowthBytesPerSecond: number | null;
+  /** What the DICOM archive held at the last reading; null without an archive or before the first reading. */
+  archive: ArchiveFootprint | null;
+  archiveGrowthBytesPerSecond: number | null;
   /** When the last good reading was taken, ms since the epoch. */
   sampledAtMs: number | null;
   /** Why the last reading failed; null when it succeeded. */
   probeError: string | null;
+}
+
+/** The archive's share of the disk, as the watch reads it. */
+export interface ArchiveFootprint {
+  /** Bytes of its chunks (each chunk once). */
+  bytes: number;
+  chunks: number;
+  instances: number;
 }
 
 type StateListener = (state: DiskState, previous: DiskState, reason: string | null) => void;
@@ -86,6 +99,7 @@ export class DiskWatch {
   private reading: DiskReading | undefined;
   private assessment: DiskAssessment | undefined;
   private journalBytes: number | null = null;
+  private archive: ArchiveFootprint | null = null;
   private sampledAtMs: number | null = null;
   private stateSinceMs: number;
   private probeError: string | null = null;
@@ -160,6 +174,8 @@ export class DiskWatch {
       forecastCriticalInSeconds: a?.forecastCriticalInSeconds ?? null,
       journalBytes: this.journalBytes,
       journalGrowthBytesPerSecond: a?.journalGrowthBytesPerSecond ?? null,
+      archive: this.archive,
+      archiveGrowthBytesPerSecond: a?.archiveGrowthBytesPerSecond ?? null,
       sampledAtMs: this.sampledAtMs,
       probeError: this.probeError,
     };
@@ -190,10 +206,17 @@ export class DiskWatch {
     } catch {
       journalBytes = this.journalBytes ?? 0;
     }
-    const assessment = this.options.budget.observe({ ...reading, atMs, journalBytes });
+    let archive: ArchiveFootprint | null = null;
+    try {
+      archive = this.options.archiveUsage?.() ?? null;
+    } catch {
+      archive = this.archive;
+    }
+    const assessment = this.options.budget.observe({ ...reading, atMs, journalBytes, archiveBytes: archive?.bytes ?? 0 });
     this.reading = reading;
     this.assessment = assessment;
     this.journalBytes = journalBytes;
+    this.archive = archive;
     this.sampledAtMs = atMs;
     if (assessment.state !== assessment.previousState) this.transitioned(assessment, reading, atMs);
   }

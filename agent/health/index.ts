@@ -24,7 +24,7 @@ export {
 } from './disk-budget.js';
 export type { DiskProbe, DiskReading } from './disk-probe.js';
 export { SystemInformationDiskProbe } from './system-information-disk-probe.js';
-export { DiskWatch, DEFAULT_DISK_PROBE_TIMEOUT_MS, DEFAULT_DISK_SAMPLE_INTERVAL_MS, type DiskWatchOptions, type DiskWatchStatus } from './disk-watch.js';
+export { DiskWatch, DEFAULT_DISK_PROBE_TIMEOUT_MS, DEFAULT_DISK_SAMPLE_INTERVAL_MS, type DiskWatchOptions, type DiskWatchStatus, type ArchiveFootprint } from './disk-watch.js';
 export { createDiskAdmission, diskRefusal, type DiskAdmissionOptions, type DiskPressure } from './disk-admission.js';
 export { DiskConfigSchema } from './disk-config.js';
 export { diskBudgetOptions } from './disk-config.js';

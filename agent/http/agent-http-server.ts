@@ -23,6 +23,8 @@ import type { HttpOperations } from './operator-routes.js';
 import type { RequestGuard } from './request-guard.js';
 import type { MessageBrowser } from '../operations/index.js';
 import { answerMessageRoute } from './message-routes.js';
+import type { StudyBrowser } from '../imaging/index.js';
+import { answerImagingRoute } from './imaging-routes.js';
 
 /** How long stop() waits for requests in progress before cutting connections, in ms. */
 const STOP_GRACE_MS = 2_000;
@@ -49,6 +51,8 @@ export interface AgentHttpServerOptions {
   guard?: RequestGuard;
   /** /v1/messages and /v1/rejections (message-routes.ts), behind the login; absent = 404. */
   messages?: MessageBrowser;
+  /** /v1/studies/… (imaging-routes.ts), behind the login; absent = 404. */
+  studies?: StudyBrowser;
   /** HTTPS instead of HTTP (http.tls). */
   tls?: HttpTls | null;
   log: AgentHttpLogger;
@@ -136,6 +140,7 @@ export class AgentHttpServer {
     }
     const browsed = this.options.messages && answerMessageRoute(this.options.messages, req.method ?? 'GET', url);
     if (browsed) return sendJson(res, browsed.status, browsed.body);
+    if (this.options.studies && (await answerImagingRoute(this.options.studies, req, res, url, this.options.log))) return;
     if (await this.options.ingest.handle(req, res, url)) return;
     // Operator action, for after the line is repaired, so the agent need not sit out
     // a long backoff. The login (http.admin), and with or without it the

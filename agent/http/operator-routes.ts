@@ -11,6 +11,7 @@
 //   /, /v1/live, /v1/session           logged in (session cookie or bearer token)
 //   /v1/admin/* (reconnect, pause …)   logged in
 //   /v1/messages, /v1/rejections       logged in (message-routes.ts)
+//   /v1/studies/*                      logged in (imaging-routes.ts)
 // Without http.admin everything is open, and the log and the page say so. With
 // or without it, an admin action by a browser (session, or an open agent) must
 // be a same-origin JSON POST with the page's CSRF token (AdminAuth.adminWriteRefusal),
@@ -23,6 +24,7 @@ import { sameOrigin, type AdminAuth, type AdminIdentity } from './admin-auth.js'
 import type { OpenableEndpoint } from './admin-config.js';
 import { sendJson } from './json-response.js';
 import { readBody } from './request-body.js';
+import { isStudyRoute } from './imaging-routes.js';
 
 /** Largest login form accepted, in bytes. */
 const MAX_LOGIN_BODY_BYTES = 4 * 1024;
@@ -119,8 +121,8 @@ export class OperatorRoutes implements HttpOperations {
       }
       return false;
     }
-    // The message browser: patient identifiers in keys and control ids, so never open.
-    if ((path === '/v1/messages' || path.startsWith('/v1/messages/') || path === '/v1/rejections') && auth.identify(req) === null) {
+    // The message browser and the study routes: patient identifiers in keys, control ids and images, so never open.
+    if ((path === '/v1/messages' || path.startsWith('/v1/messages/') || path === '/v1/rejections' || isStudyRoute(path)) && auth.identify(req) === null) {
       req.resume();
       unauthorized(res);
       return true;

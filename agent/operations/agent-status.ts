@@ -1,8 +1,8 @@
 // Assembles GET /v1/status from the parts' own status. The same object feeds the
 // dashboard, `wardline agent status` and the metrics.
 import { DISK_STATE_LEVEL } from '../health/index.js';
-import type { DiskWatch, DiskWatchStatus } from '../health/index.js';
-import type { UplinkStatus } from '../bandwidth/index.js';
+import type { ArchiveFootprint, DiskWatch, DiskWatchStatus } from '../health/index.js';
+import { wallClockAt, type Timetable, type UplinkStatus } from '../bandwidth/index.js';
 import type { AgentMetricsSnapshot } from './metrics/index.js';
 import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from '../replication/index.js';
@@ -14,8 +14,24 @@ import type { BacklogCounter, Journal, JournalFootprint, JournalTrimmer, TrimRes
 import type { SourceStatus } from '../sources/index.js';
 import { BacklogDrain, type DrainEstimate } from './backlog-drain.js';
 import { DiskShareForecast, type ShareForecast } from './disk-share-forecast.js';
+import { imagingEta } from './imaging-eta.js';
+import { ImagingRate } from './imaging-rate.js';
 
 export type { SourceStatus };
+
+/** An imaging feed's blob transfer as the replication reports it (agent/replication/feed-pump.ts). */
+export type ImagingFeedStatus = NonNullable<ReplicatorStatus['feeds'][number]['imaging']>;
+
+/** An imaging feed's transfer as GET /v1/status serves it: etaSeconds walks the timetable (imaging-eta.ts). */
+export interface ImagingFeedView extends ImagingFeedStatus {
+  /**
+   * While the timetable holds the feed's class back: when it may next send, that
+   * instant's wall-clock time in the timetable's zone ("20:00"), how many days
+   * from today that is there (0 = today), and the windows then in force; null
+   * when it may send now.
+   */
+  opensAt: { atMs: number; time: string; dayOffset: number; windows: string[] } | null;
+}
 
 export interface FeedStatus {
   feed: string;
@@ -63,6 +79,8 @@ export interface FeedStatus {
   identifiers: IdentifierScanStatus | null;
   /** The relay holds the feed beyond the journal head: what it claims, the head, and why the feed is stopped; null when not. */
   integrity: MarkIncident | null;
+  /** A feed carrying imaging instances (blob-ref events): studies and bytes waiting, chunks, ETA, problem; absent for other feeds. */
+  imaging?: ImagingFeedView;
 }
 
 export interface FeedControlView {
@@ -92,7 +110,7 @@ export interface DiskStatus extends DiskWatchStatus {
   lastTrim: TrimResult | null;
   trimmedEventsTotal: number;
   trimmedDedupeKeysTotal: number;
-  /** When Wardline's own writes fill the disk: the journal's growth, smoothed (what the dashboard shows). */
+  /** When Wardline's own writes fill the disk: the journal's and the archive's growth, smoothed (what the dashboard shows). */
   wardlineForecast: ShareForecast;
 }
 
@@ -128,7 +146,10 @@ export interface AgentStatusInputs {
   /** Per-feed lag thresholds and per-source quiet periods, in seconds (null: none). */
   thresholds?: { lagSeconds: (feed: string) => number | null; quietPeriodSeconds: (source: string) => number | null };
   bandwidth?: () => UplinkStatus;
-  disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number };
+  /** The bandwidth timetable (bandwidth.timetable): an imaging feed's ETA counts the hours its class is held back. */
+  timetable?: Timetable;
+  /** archive: what the DICOM archive holds now (InstanceArchive.usage). */
+  disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number; archive?: () => ArchiveFootprint };
   ledger?: () => LedgerStatus;
   feedControl?: (feed: string) => FeedControlView;
   clock?: () => number;
@@ -140,6 +161,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
   const drain = new BacklogDrain();
   const caughtUpAt = new Map<string, number>();
   const share = new DiskShareForecast();
+  const imagingRate = new ImagingRate();
 
   return () => {
     const now = clock();
@@ -174,6 +196,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           policyVersion: f.policyVersion,
           identifiers: f.identifiers,
           integrity: f.integrity,
+          ...(f.imaging ? { imaging: imagingView(f, f.imaging, imagingRate, inputs.timetable ?? null, now) } : {}),
         };
       }),
     );
@@ -205,13 +228,47 @@ function etaSeconds(backlogEvents: number, eventsPerSecond: number, blocked: str
   return backlogEvents / eventsPerSecond;
 }
 
+/**
+ * The feed's imaging status with its ETA through the timetable. Held back by
+ * anything but the timetable (paused, the relay, a problem with the instances)
+ * it has none: nobody knows when that ends.
+ */
+function imagingView(feed: ReplicatorStatus['feeds'][number], imaging: ImagingFeedStatus, rates: ImagingRate, timetable: Timetable | null, nowMs: number): ImagingFeedView {
+  const rate = rates.observe(feed.feed, imaging.chunkBytesSent, nowMs, feed.blocked === null);
+  const heldOtherwise = feed.paused || imaging.problem !== null || (feed.blocked !== null && feed.blockedKind !== 'timetable');
+  const eta = imagingEta({ bytesWaiting: imaging.bytesWaiting, rateBytesPerSecond: rate, feedClass: feed.class, timetable, nowMs });
+  const opensAt =
+    eta.opensAt && timetable
+      ? { atMs: eta.opensAt.atMs, time: wallTime(eta.opensAt.atMs, timetable.timeZone), dayOffset: daysBetween(nowMs, eta.opensAt.atMs, timetable.timeZone), windows: eta.opensAt.windows }
+      : null;
+  return { ...imaging, etaSeconds: heldOtherwise && imaging.bytesWaiting > 0 ? null : eta.seconds, opensAt };
+}
+
+/** "20:00" (or "20:00:30" when the window starts off the minute) in `timeZone`. */
+function wallTime(atMs: number, timeZone: string): string {
+  const second = wallClockAt(atMs, timeZone).secondOfDay;
+  const hh = String(Math.floor(second / 3600)).padStart(2, '0');
+  const mm = String(Math.floor((second % 3600) / 60)).padStart(2, '0');
+  const ss = second % 60;
+  return ss === 0 ? `${hh}:${mm}` : `${hh}:${mm}:${String(ss).padStart(2, '0')}`;
+}
+
+/** Calendar days from the date at `fromMs` to the date at `toMs`, both in `timeZone`. */
+function daysBetween(fromMs: number, toMs: number, timeZone: string): number {
+  const a = wallClockAt(fromMs, timeZone);
+  const b = wallClockAt(toMs, timeZone);
+  return Math.round((Date.UTC(b.year, b.month - 1, b.day) - Date.UTC(a.year, a.month - 1, a.day)) / 86_400_000);
+}
+
 function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>, share: DiskShareForecast, nowMs: number): DiskStatus {
   const held = disk.footprint.read();
   const watched = disk.watch.status();
+  const archive = disk.archive?.() ?? null;
   return {
     ...watched,
-    // The watch's figure is from its last reading; this one is current.
+    // The watch's figures are from its last reading; these are current.
     journalBytes: held.fileBytes,
+    archive: archive ?? watched.archive,
     journalRows: held.rows,
     journalKeptRows: held.keptRows,
     oldestRetainedSeq: held.oldestSeq,
@@ -220,7 +277,7 @@ function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>, share: DiskSha
     lastTrim: disk.trimmer.lastTrim,
     trimmedEventsTotal: disk.trimmer.totals.events,
     trimmedDedupeKeysTotal: disk.trimmer.totals.dedupeKeys,
-    wardlineForecast: share.observe(nowMs, held.fileBytes - held.reusableBytes, watched.freeBytes ?? null),
+    wardlineForecast: share.observe(nowMs, held.fileBytes - held.reusableBytes + (archive?.bytes ?? 0), watched.freeBytes ?? null),
   };
 }
 

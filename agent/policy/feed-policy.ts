@@ -4,7 +4,10 @@
 //
 // Per event: the key gets the stream's key action; an hl7v2 body is rewritten
 // field by field (hl7-rewriter.ts), a json body member by member (json-rewriter.ts);
-// a body of another content type leaves only when the stream's default is keep.
+// a body of another content type leaves only when the stream's default is keep,
+// except a blob-ref body of a feed with `dicom`: it passes unchanged, and the
+// feed's de-identification (agent/policy/dicom) rewrites the instance and the
+// body when the instance ships.
 // Headers (controlId, messageType, sendingApplication, sendingFacility, charset)
 // are routing data and leave unchanged; the scan still looks at them.
 //
@@ -14,7 +17,7 @@
 //  2. A policy that hashes or encrypts without the key to do it: refused when the
 //     policy is compiled, at start (PolicyKeyError KEY_MISSING naming the feed).
 import { createHash } from 'node:crypto';
-import type { JournalEvent } from '../../protocol/index.js';
+import { BLOB_REF_CONTENT_TYPE, type JournalEvent } from '../../protocol/index.js';
 import { PolicyErrorCode, PolicyKeyError } from './errors.js';
 import { Hl7RuleSet, isHl7PolicyPathText, parseHl7PolicyPath, type Hl7Rule } from './hl7-policy-rules.js';
 import { leavesInClear, rewriteHl7, type ClearValueObserver } from './hl7-rewriter.js';
@@ -22,7 +25,7 @@ import { findIdentifiers, type IdentifierKind } from './identifiers.js';
 import { JsonRuleSet, parseJsonPolicyPath, type JsonRule } from './json-policy-rules.js';
 import { rewriteJson } from './json-rewriter.js';
 import { keyKindFor, transformText, type ActionKeys, type DefaultAction, type FieldAction, type KeyAction } from './policy-action.js';
-import type { FeedPolicyConfig, PolicyFeedConfig } from './policy-config.js';
+import type { DicomPolicyConfig, FeedPolicyConfig, PolicyFeedConfig } from './policy-config.js';
 import { pseudonym, type HospitalKey } from './pseudonym.js';
 
 /** One stream's compiled rules. */
@@ -44,6 +47,8 @@ export interface FeedPolicy {
   scan: boolean;
   streams: ReadonlyMap<string, StreamPolicy>;
   keys: ActionKeys;
+  /** De-identification of the DICOM instances (blob-ref events); absent when the feed has none. Its key is `keys.pseudonym`. */
+  dicom?: DicomPolicyConfig;
 }
 
 /** The hospital's active keys, as the keyring holds them. */
@@ -108,6 +113,8 @@ export function compileFeedPolicy(feed: PolicyFeedConfig, keys: ActivePolicyKeys
       if (kind && !needs.has(kind)) needs.set(kind, where);
     }
   }
+  // UIDs are remapped and the patient pseudonymised with the pseudonym key.
+  if (feed.policy.dicom && !needs.has('pseudonym')) needs.set('pseudonym', 'policy.dicom: UIDs and patient IDs are remapped with it');
   for (const [kind, where] of needs) {
     if (!keys[kind]) {
       throw new PolicyKeyError(
@@ -129,9 +136,19 @@ export function compileFeedPolicy(feed: PolicyFeedConfig, keys: ActivePolicyKeys
     })),
     // A rotated key changes every pseudonym: that is a new policy version too.
     keys: { pseudonym: used.pseudonym?.id ?? null, encryption: used.encryption?.id ?? null },
+    // Only when present, so the versions of feeds without it stay what they were.
+    ...(feed.policy.dicom ? { dicom: { ...feed.policy.dicom, keepPrivateTags: [...feed.policy.dicom.keepPrivateTags].sort() } } : {}),
   });
   const digest = createHash('sha256').update(canonical).digest();
-  return { feed: feed.name, version: digest.readUInt32BE(0) || 1, fingerprint: digest.toString('hex'), scan: feed.policy.scan, streams, keys: used };
+  return {
+    feed: feed.name,
+    version: digest.readUInt32BE(0) || 1,
+    fingerprint: digest.toString('hex'),
+    scan: feed.policy.scan,
+    streams,
+    keys: used,
+    ...(feed.policy.dicom ? { dicom: feed.policy.dicom } : {}),
+  };
 }
 
 /**
@@ -160,7 +177,7 @@ export function applyPolicy(policy: FeedPolicy, events: readonly JournalEvent[])
     if (observe) for (const [name, value] of Object.entries(event.headers)) observe(value, () => `headers.${name}`);
     let body = event.body;
     try {
-      body = shapeBody(event, stream, policy.keys, observe);
+      body = shapeBody(event, stream, policy, observe);
     } catch {
       unreadableSeqs.push(event.seq);
       body = Buffer.alloc(0);
@@ -170,12 +187,14 @@ export function applyPolicy(policy: FeedPolicy, events: readonly JournalEvent[])
   return { events: shaped, findings, unreadableSeqs };
 }
 
-function shapeBody(event: JournalEvent, stream: StreamPolicy, keys: ActionKeys, observe: ClearValueObserver | undefined): Buffer {
+function shapeBody(event: JournalEvent, stream: StreamPolicy, policy: FeedPolicy, observe: ClearValueObserver | undefined): Buffer {
   if (event.contentType === 'hl7v2' || event.contentType === 'json') {
     const text = event.body.toString('utf8');
-    const out = event.contentType === 'hl7v2' ? rewriteHl7(text, stream.hl7, keys, observe) : rewriteJson(text, stream.json, keys, observe);
+    const out = event.contentType === 'hl7v2' ? rewriteHl7(text, stream.hl7, policy.keys, observe) : rewriteJson(text, stream.json, policy.keys, observe);
     return out === text ? event.body : Buffer.from(out, 'utf8');
   }
+  // The instance is de-identified when it ships (the feed's deidentify transform); the body is replaced then.
+  if (event.contentType === BLOB_REF_CONTENT_TYPE && policy.dicom) return event.body;
   // Opaque content (blob references): nothing to shape field by field.
   return stream.default === 'keep' ? event.body : Buffer.alloc(0);
 }

@@ -66,6 +66,26 @@ export const StreamPolicyConfigSchema = z
     }
   });
 
+/**
+ * `feeds[].policy.dicom:` de-identification of the DICOM instances a feed carries
+ * (blob-ref events), per PS3.15 Annex E: the Basic Application Level
+ * Confidentiality Profile with the options named here. Pixel data is never changed.
+ */
+export const DicomPolicyConfigSchema = z.strictObject({
+  profile: z.literal('basic').default('basic'),
+  /** Retain Longitudinal Temporal Information with Full Dates Option (keep dates and times). */
+  retainLongitudinalDates: z.boolean().default(false),
+  /** Retain UIDs Option (keep the original UIDs instead of remapping them). */
+  retainUids: z.boolean().default(false),
+  /** Retain Device Identity Option (keep station name, device serial number, ...). */
+  retainDeviceIdentity: z.boolean().default(false),
+  /** Retain Patient Characteristics Option (keep sex, age, size, weight, ...). */
+  retainPatientCharacteristics: z.boolean().default(false),
+  /** Private attributes kept as they are ("(0019,\"GEMS_ACQU_01\",10)" or "(0019,1010)"); every other private attribute is removed. */
+  keepPrivateTags: z.array(z.string().min(9)).default([]),
+});
+export type DicomPolicyConfig = z.output<typeof DicomPolicyConfigSchema>;
+
 /** `feeds[].policy:` how a feed's events are shaped before they leave. */
 export const FeedPolicyConfigSchema = z.strictObject({
   /** Fields no rule names: `drop` (default: only what the hospital listed leaves) or `keep`. */
@@ -75,6 +95,8 @@ export const FeedPolicyConfigSchema = z.strictObject({
   /** Count resident IDs and mobile numbers in what still leaves in clear; reported in GET /v1/status. */
   scan: z.boolean().default(false),
   streams: z.record(z.string(), StreamPolicyConfigSchema).default({}),
+  /** De-identify the DICOM instances the feed carries. Absent: a blob-ref event follows its stream's default (keep: the instance leaves as received; drop: its body leaves empty and no instance is shipped). */
+  dicom: DicomPolicyConfigSchema.optional(),
 });
 
 export type KeysConfig = z.output<typeof KeysConfigSchema>;

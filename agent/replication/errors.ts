@@ -29,3 +29,15 @@ export class IllegalLinkTransitionError extends AgentError {
     super(`illegal link transition ${from} -> ${to}`, AgentErrorCode.ILLEGAL_LINK_TRANSITION);
   }
 }
+
+/**
+ * The relay refused a blob request (BlobHave.error, BlobPartAck.error): a
+ * malformed manifest, a feed not granted, a part at the wrong offset or a chunk
+ * whose hash did not match. `received` is what the relay holds of the chunk (a
+ * refused part only): the sender resumes there.
+ */
+export class BlobRefusedError extends AgentError {
+  constructor(message: string, readonly received?: number) {
+    super(message, AgentErrorCode.BLOB_TRANSFER);
+  }
+}

@@ -23,12 +23,35 @@
 //     leaves without its record); the stream closes and the replicator retries.
 //  7. The relay's mark is beyond the journal head (FeedWindow, failure mode 4):
 //     the feed sends nothing, its status names the incident, acks stay put.
+//  8. A batch naming instances (blob-ref events) is handed over only once every
+//     one of them is complete at the relay (blob-shipper.ts: offer, missing
+//     chunks as parts through the uplink, offer again). The range is cut so its
+//     instances total at most MAX_BATCH_INSTANCE_BYTES (at least one), so a
+//     large study still advances the feed's mark instance by instance.
+//  9. A nack 'blob-incomplete' (the relay lost or never had an instance the
+//     batch names) is a resend from its expected seq like any nack: the batch is
+//     read again and its instances offered again, which ships what is missing.
+// 10. Instances cannot ship (a relay without blob transfer, an offer the relay
+//     refuses, a corrupt chunk in the archive, a blob-ref body that does not
+//     parse, de-identification failing): the feed is held by `imaging` with a
+//     problem naming the instance and the code (WL_A026, WL_A028); other feeds go
+//     on. A new stream tries again (the relay may have been upgraded, the study
+//     re-sent).
+// 11. The stream ends or the window moves while parts are in flight: the
+//     shipper stops (its permits handed back as each part's answer or the
+//     session's end settles it); the relay keeps what it stored, so the next
+//     attempt sends only what is missing, from partialBytes on.
 import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
 import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
 import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus, type PolicyResult } from '../policy/index.js';
 import { JournalTrimmedError, type Journal, type JournalRange, type ReadLimits } from '../store/index.js';
 import { feedBlockedKind } from './feed-blocked-kind.js';
+import type { InstanceArchive, InstanceTransform } from '../imaging/index.js';
+import { BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, parseImagingInstanceBody, type ImagingInstanceBody } from '../../protocol/index.js';
+import { AgentErrorCode } from '../errors.js';
+import { BlobShipper, type BlobProblem } from './blob-shipper.js';
+import { ImagingBacklog } from './imaging-backlog.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
@@ -50,14 +73,17 @@ const SMALL_BATCH_SEQS = 256;
 const SMALL_BATCH_HOLD_MS = 200;
 /** Events shaped by the feed policy between two yields to the event loop (~10–20 ms of work). */
 const POLICY_SLICE_EVENTS = 200;
+/** Most instance bytes one batch names (failure mode 8): its instances ship before it, so its ack waits for them. */
+export const MAX_BATCH_INSTANCE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Who holds a feed back. trimmed: the journal no longer holds what the feed
  * must send next (until the next Welcome). integrity: the relay's mark is beyond
  * the journal head (FeedWindow incident). relay: the relay refuses the feed
- * (revoked there). operator: paused or revoked by the operator.
+ * (revoked there). operator: paused or revoked by the operator. imaging: its
+ * instances cannot ship (failure mode 10; until the next stream).
  */
-export type FeedHolder = 'trimmed' | 'integrity' | 'relay' | 'operator';
+export type FeedHolder = 'trimmed' | 'integrity' | 'relay' | 'operator' | 'imaging';
 
 /** Status `blockedKind`: a holder, or `timetable` (the uplink keeps the feed's class off the line). */
 export type FeedBlockedKind = FeedHolder | 'timetable';
@@ -73,7 +99,7 @@ export type SettableFeedHolder = Exclude<FeedHolder, 'integrity'>;
  * (status `blocked` names it). They are kept apart because each is lifted by its
  * own party: an operator's resume does not end a refusal at the relay.
  */
-const HOLDERS: readonly FeedHolder[] = ['trimmed', 'integrity', 'relay', 'operator'];
+const HOLDERS: readonly FeedHolder[] = ['trimmed', 'integrity', 'relay', 'operator', 'imaging'];
 
 export interface ReplicatedFeed {
   name: string;
@@ -84,6 +110,8 @@ export interface ReplicatedFeed {
   policy?: FeedPolicy;
   /** Priority class on the uplink (bandwidth.classes); default "standard". */
   class?: string;
+  /** Imaging feeds with `policy.dicom`: de-identifies each blob-ref event's instance before it ships. */
+  deidentify?: InstanceTransform;
 }
 
 export interface FeedReplicationStatus {
@@ -116,6 +144,30 @@ export interface FeedReplicationStatus {
   identifiers: IdentifierScanStatus | null;
   /** The relay holds a mark beyond the journal head: the feed is stopped (also in `blocked`); null when not. */
   integrity: MarkIncident | null;
+  /** A feed carrying blob-ref events (imaging): its instance transfer; absent for other feeds. */
+  imaging?: ImagingFeedStatus;
+}
+
+/** An imaging feed's blob transfer, as GET /v1/status serves it (the dashboard, metrics and alerts read it). */
+export interface ImagingFeedStatus {
+  /** Studies (distinct Study Instance UIDs) of the instances not yet acknowledged by the relay. */
+  studiesWaiting: number;
+  instancesWaiting: number;
+  /** Bytes of those instances still to ship (what the relay already holds is not counted). */
+  bytesWaiting: number;
+  /** Chunks the relay stored (acknowledged) since the agent started, and the rate over ~10 s. */
+  chunksSent: number;
+  chunksPerSecond: number;
+  /** Chunk bytes put on the wire (resent parts included). */
+  chunkBytesSent: number;
+  /** Bytes the relay already held when offered (a re-sent study, a second feed): not sent. */
+  dedupedBytes: number;
+  /** Seconds until bytesWaiting is shipped at the current rate within the timetable's windows; null when unknown (no rate yet, or blocked). */
+  etaSeconds: number | null;
+  /** The instance being shipped now (SOP Instance UID), if any. */
+  current: { sopInstanceUid: string; studyUid: string; chunksDone: number; chunks: number } | null;
+  /** Why instances cannot ship (relay without blob transfer, an offer refused, a chunk corrupt in the archive); null when they can. */
+  problem: { code: string; message: string; sinceMs: number } | null;
 }
 
 /** A journal range read, its payload being shaped and encoded. */
@@ -127,7 +179,17 @@ interface PreparedBatch {
   journalHeadSeq: number;
   /** The last seq of the range no journal transaction spans: how far vendors may be shown it (Batch.complete_through_seq). */
   completeThroughSeq: number;
-  encoded: Promise<EncodedPayload>;
+  encoded: Promise<ShapedPayload>;
+}
+
+/** A batch's payload and the instances (as they leave: de-identified where the feed says so) that must be at the relay first. */
+type ShapedPayload = EncodedPayload & { instances: ImagingInstanceBody[] };
+
+/** A blob-ref event that cannot be shipped (its body, its de-identification): holds the feed (failure mode 10). */
+class InstanceUnshippable extends Error {
+  constructor(readonly problem: BlobProblem) {
+    super(problem.message);
+  }
 }
 
 /** Records a batch in the egress ledger before it is handed over (agent/audit). */
@@ -151,13 +213,15 @@ export interface FeedPumpOptions {
   clock: () => number;
   /** Default: the system timers. */
   timers?: Timers;
-  log?: { error(fields: object, message: string): void };
   /** Where each batch is recorded before it is sent; none = no ledger (tests). */
   egress?: PumpEgressRecorder;
   /** Start held by the operator (a feed paused or revoked before the agent started); the reason shows in status. */
   hold?: string | null;
   /** Told the seconds from each batch's hand-over to its ack, by the clock above (the agent's latency histogram). */
   observeRoundTrip?: (seconds: number) => void;
+  /** Where archived instances are read from (blob-ref events); none = such a feed is held. */
+  archive?: InstanceArchive;
+  log?: { error(fields: object, message: string): void; warn?(fields: object, message: string): void };
 }
 
 /** An established stream as a pump sees it. */
@@ -198,6 +262,13 @@ export class FeedPump {
   /** Wakes the pump when a small batch's hold (SMALL_BATCH_HOLD_MS) runs out. */
   private holdTimer: TimerHandle | undefined;
   private readonly timers: Timers;
+  private readonly shipper: BlobShipper | undefined;
+  /** What the feed owes of instances; created once the feed is seen to carry them. */
+  private backlog: ImagingBacklog | undefined;
+  /** Instances complete at the relay whose events are not yet acked (bytesWaiting leaves them out). */
+  private readonly shippedInstances = new Set<string>();
+  /** Why instances cannot ship, kept across streams while it lasts (status imaging.problem). */
+  private imagingProblem: (BlobProblem & { sinceMs: number }) | null = null;
 
   constructor(private readonly options: FeedPumpOptions) {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
@@ -208,6 +279,22 @@ export class FeedPump {
     this.identifierScan = options.spec.policy ? new IdentifierScan(options.spec.policy.scan) : undefined;
     this.ackedBytes = new RateMeter(options.clock);
     this.ackedEvents = new RateMeter(options.clock);
+    this.shipper = options.archive
+      ? new BlobShipper({
+          feed: options.spec.name,
+          className: this.className,
+          uplink: options.uplink,
+          archive: options.archive,
+          clock: options.clock,
+          ...(options.log?.warn ? { log: { warn: options.log.warn.bind(options.log) } } : {}),
+        })
+      : undefined;
+    if (options.spec.streams.includes(IMAGING_STREAM) || options.spec.deidentify) this.watchImaging();
+  }
+
+  /** Starts the running view of what the feed owes of instances (failure mode 8's status side). */
+  private watchImaging(): void {
+    this.backlog ??= new ImagingBacklog(this.options.journal, this.options.spec.streams, this.window.ackedSeq);
   }
 
   get name(): string {
@@ -216,7 +303,11 @@ export class FeedPump {
 
   /** Send time of the oldest batch still awaiting a reply (ack timeouts). */
   get oldestSentAtMs(): number | undefined {
-    return this.window.oldestSentAtMs;
+    // A part awaiting its BlobPartAck counts like a batch awaiting its ack (blob-shipper failure mode 7).
+    const batch = this.window.oldestSentAtMs;
+    const part = this.shipper?.pendingSinceMs;
+    if (part === undefined) return batch;
+    return batch === undefined ? part : Math.min(batch, part);
   }
 
   /**
@@ -231,6 +322,10 @@ export class FeedPump {
     this.lastBatchAtMs = 0;
     // A new stream reads again from the relay's mark: the journal may hold it now. No wake: start() follows.
     this.holds.delete('trimmed');
+    // ...and tries its instances again: the relay may take blobs now, the study may have been re-sent.
+    this.holds.delete('imaging');
+    this.backlog?.reset(this.window.ackedSeq);
+    this.shippedInstances.clear();
     this.notifyIdle();
     return incident;
   }
@@ -336,6 +431,8 @@ export class FeedPump {
     this.options.observeRoundTrip?.(Math.max(0, this.lastAckAtMs - outcome.batch.sentAtMs) / 1000);
     this.ackedBytes.record(outcome.batch.bytes);
     this.ackedEvents.record(outcome.batch.events);
+    this.backlog?.acked(this.window.ackedSeq);
+    if (this.window.inFlightCount === 0 && this.ahead === undefined) this.shippedInstances.clear();
     this.wake();
     this.notifyIdle();
     return outcome;
@@ -375,7 +472,60 @@ export class FeedPump {
       policyVersion: this.options.spec.policyVersion,
       identifiers: this.identifierScan?.status() ?? null,
       integrity: this.window.incident,
+      ...(this.backlog ? { imaging: this.imagingStatus(this.backlog) } : {}),
     };
+  }
+
+  private imagingStatus(backlog: ImagingBacklog): ImagingFeedStatus {
+    const shipper = this.shipper;
+    return {
+      ...backlog.counts((sha256) => this.shippedInstances.has(sha256), shipper?.currentDoneBytes ?? 0),
+      chunksSent: shipper?.chunksSent ?? 0,
+      chunksPerSecond: shipper?.chunkRate.perSecond() ?? 0,
+      chunkBytesSent: shipper?.chunkBytesSent ?? 0,
+      dedupedBytes: shipper?.dedupedBytes ?? 0,
+      etaSeconds: null,
+      current: shipper?.current ? { ...shipper.current } : null,
+      problem: this.imagingProblem ? { ...this.imagingProblem } : null,
+    };
+  }
+
+  /** Holds the feed for its instances (failure mode 10); the problem keeps its first time while it stays the same. */
+  private holdForImaging(problem: BlobProblem): void {
+    const same = this.imagingProblem?.code === problem.code && this.imagingProblem.message === problem.message;
+    this.imagingProblem = { ...problem, sinceMs: same ? this.imagingProblem!.sinceMs : this.options.clock() };
+    this.setHold('imaging', `${problem.code}: ${problem.message}`);
+    this.options.log?.error({ feed: this.options.spec.name, code: problem.code }, problem.message);
+  }
+
+  /**
+   * Makes the batch's instances complete at the relay before it is handed over
+   * (failure mode 8). Returns undefined when the batch may go, else sendNext's answer.
+   */
+  private async shipInstances(stream: PumpStream, after: number, instances: ImagingInstanceBody[]): Promise<boolean | undefined> {
+    if (!this.shipper) {
+      this.holdForImaging({ code: AgentErrorCode.BLOB_TRANSFER, message: 'this feed carries DICOM instances but the agent has no instance archive to read them from' });
+      return false;
+    }
+    const outcome = await this.shipper.ship(
+      instances,
+      { blobs: stream.session.blobs, signal: stream.signal, stillWanted: () => this.window.nextAfter === after && this.mayHandOver },
+      (instance) => {
+        this.shippedInstances.add(instance.sha256);
+        this.imagingProblem = null;
+      },
+    );
+    switch (outcome.kind) {
+      case 'complete':
+        return undefined;
+      case 'stopped':
+        return false;
+      case 'stale':
+        return !stream.signal.aborted && this.mayHandOver;
+      case 'held':
+        this.holdForImaging(outcome.problem);
+        return false;
+    }
   }
 
   private async loop(stream: PumpStream): Promise<void> {
@@ -423,13 +573,27 @@ export class FeedPump {
       await afterIo();
       if (!stream.signal.aborted && this.window.nextAfter === after) this.ahead = this.prepare(stream, range.lastSeq);
     }
-    const encoded = await batch.encoded;
+    let encoded: ShapedPayload;
+    try {
+      encoded = await batch.encoded;
+    } catch (error) {
+      if (!(error instanceof InstanceUnshippable)) throw error;
+      if (stream.signal.aborted || this.window.nextAfter !== after) return !stream.signal.aborted;
+      this.holdForImaging(error.problem);
+      return false;
+    }
     if (stream.signal.aborted) return false;
     // A nack moved the window while the payload was compressed: read again from there.
     if (this.window.nextAfter !== after) return true;
     this.observeCompression(range, encoded);
     // Past the relay's limit after shaping: read again, smaller (the ratio just observed shrinks the budget).
     if (encoded.payload.length > stream.maxBatchBytes && range.events.length > 1) return true;
+    if (encoded.instances.length > 0) {
+      const shipped = await this.shipInstances(stream, after, encoded.instances);
+      if (shipped !== undefined) return shipped;
+      if (stream.signal.aborted) return false;
+      if (this.window.nextAfter !== after) return true;
+    }
 
     const permit = await uplink.acquire({ feed: spec.name, class: this.className, bytes: encoded.payload.length }, stream.signal);
     if (!permit) return false;
@@ -515,6 +679,7 @@ export class FeedPump {
       return undefined;
     }
     if (!range) return undefined;
+    range = this.capInstanceBytes(range);
     if (range.events.length === 0) {
       // A range holding none of the feed's events only moves the high-water mark.
       // Send it when the scan hit its limit (or the feed would never get past a
@@ -525,9 +690,11 @@ export class FeedPump {
     }
     // Shaped when the batch is built, so a policy change governs everything not yet sent;
     // encoded in a later task than the read, so neither holds the event loop for both.
+    const read = range;
     const encoded = afterIo()
-      .then(() => this.shape(range))
-      .then((events) => encodeEventsAsync(events, this.options.codec));
+      .then(() => this.shape(read))
+      .then((events) => this.instancesLeaving(read, events))
+      .then(async ({ events, instances }) => ({ ...(await encodeEventsAsync(events, this.options.codec)), instances }));
     // A batch read ahead may be dropped unawaited (nack, hold, stream end).
     encoded.catch(() => undefined);
     // A range cut inside a transaction (a large one spans several batches) is
@@ -536,6 +703,75 @@ export class FeedPump {
     const openFirstSeq = journal.transactionSpanning(range.lastSeq);
     const completeThroughSeq = openFirstSeq === undefined ? range.lastSeq : openFirstSeq - 1;
     return { after, range, journalHeadSeq: Math.max(journalHeadSeq, range.lastSeq), completeThroughSeq, encoded };
+  }
+
+  /**
+   * Cuts the range after the last instance that keeps it within
+   * MAX_BATCH_INSTANCE_BYTES (always keeping the first): the rest goes in the
+   * next batch (failure mode 8). A range without blob-ref events is returned as is.
+   */
+  private capInstanceBytes(range: JournalRange): JournalRange {
+    let bytes = 0;
+    for (let i = 0; i < range.events.length; i++) {
+      const event = range.events[i]!;
+      if (event.contentType !== BLOB_REF_CONTENT_TYPE) continue;
+      this.watchImaging();
+      let size = 0;
+      try {
+        size = parseImagingInstanceBody(event.body).size;
+      } catch {
+        // Reported where the batch is shaped (failure mode 10).
+      }
+      if (i > 0 && bytes + size > MAX_BATCH_INSTANCE_BYTES) {
+        return { firstSeq: range.firstSeq, lastSeq: event.seq - 1, events: range.events.slice(0, i) };
+      }
+      bytes += size;
+    }
+    return range;
+  }
+
+  /**
+   * The instances the batch names, as they leave: each blob-ref event's body is
+   * parsed and, on a feed with `deidentify`, replaced by the de-identified
+   * instance's body (the relay only ever receives that instance).
+   */
+  private async instancesLeaving(range: JournalRange, events: JournalEvent[]): Promise<{ events: JournalEvent[]; instances: ImagingInstanceBody[] }> {
+    const instances: ImagingInstanceBody[] = [];
+    if (!events.some((e) => e.contentType === BLOB_REF_CONTENT_TYPE)) return { events, instances };
+    const { deidentify } = this.options.spec;
+    const originals = new Map(range.events.map((e) => [e.seq, e]));
+    const leaving: JournalEvent[] = [];
+    for (const event of events) {
+      if (event.contentType !== BLOB_REF_CONTENT_TYPE || event.op !== 'upsert') {
+        leaving.push(event);
+        continue;
+      }
+      let body: ImagingInstanceBody;
+      try {
+        // De-identification starts from the instance as archived, whatever the policy did to the body.
+        body = parseImagingInstanceBody(deidentify ? (originals.get(event.seq) ?? event).body : event.body);
+      } catch (error) {
+        throw new InstanceUnshippable({
+          code: AgentErrorCode.BLOB_TRANSFER,
+          message: `the blob-ref event at seq ${event.seq} (key ${event.key}) does not describe an instance: ${(error as Error).message.slice(0, 300)}`,
+        });
+      }
+      if (deidentify) {
+        try {
+          body = await deidentify(body);
+        } catch (error) {
+          throw new InstanceUnshippable({
+            code: (error as { code?: string }).code ?? AgentErrorCode.BLOB_TRANSFER,
+            message: `instance ${body.sopInstanceUid} of study ${body.studyUid} (seq ${event.seq}) could not be de-identified: ${(error as Error).message}`,
+          });
+        }
+        leaving.push({ ...event, body: Buffer.from(JSON.stringify(body)) });
+      } else {
+        leaving.push(event);
+      }
+      instances.push(body);
+    }
+    return { events: leaving, instances };
   }
 
   /** The range's events as the feed's policy lets them leave; counts what its scan finds. */

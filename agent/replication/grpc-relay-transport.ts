@@ -27,12 +27,23 @@
 //     So while no channel of an attempt is READY, a fresh one joins it every
 //     CONNECT_HEDGE_INTERVAL_MS (at most MAX_CONNECTS_PER_ATTEMPT at once), and
 //     the first to become READY serves the session; the others are closed.
+//  9. Blob requests (BlobOffer, BlobPart) are answered out of band with the
+//     batches' replies, matched by request id; a request still unanswered when
+//     the session ends rejects (nothing waits forever on a dead stream), and an
+//     answer naming no pending request is ignored (the request was abandoned).
+//     `blobs` exists only when the relay's Welcome lists BLOB_FEATURE: an older
+//     relay never sees a blob message.
 import * as grpc from '@grpc/grpc-js';
-import { PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
-import { RelayLinkError } from './errors.js';
+import { BLOB_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { BlobRefusedError, RelayLinkError } from './errors.js';
 import { DEFAULT_TLS_PROBE_TIMEOUT_MS, explainConnectFailure } from './explain-connect-failure.js';
 import type { RelayLinkTls } from './relay-link-tls.js';
 import type {
+  BlobChannel,
+  BlobOfferAnswer,
+  BlobOfferRequest,
+  BlobPartAnswer,
+  BlobPartRequest,
   FeedControlAnswer,
   FeedControlRequest,
   HelloInfo,
@@ -236,7 +247,11 @@ function abortReason(signal: AbortSignal | undefined): string {
 
 class GrpcRelaySession implements RelaySession {
   welcome!: WelcomeInfo;
+  blobs?: BlobChannel;
   private closed = false;
+  /** Blob requests awaiting the relay's answer, by request id (failure mode 9). */
+  private readonly pendingBlobs = new Map<number, { settle: (message: RelayMessage) => void; fail: (error: Error) => void }>();
+  private nextRequestId = 1;
   /** send() calls waiting for 'drain'; a cancelled call never drains, so end() fails them. */
   private readonly drainWaiters = new Set<() => void>();
 
@@ -273,11 +288,13 @@ class GrpcRelaySession implements RelaySession {
           clearTimeout(timer);
           this.signal?.removeEventListener('abort', onAbort);
           this.welcome = toWelcomeInfo(message.welcome);
+          if (this.welcome.features?.has(BLOB_FEATURE)) this.blobs = { offer: (r) => this.offer(r), sendPart: (r) => this.sendPart(r) };
           resolve(this);
           return;
         }
         if (message.ack) this.handlers.onAck(message.ack.feed ?? '', Number(message.ack.highWaterSeq ?? 0), Boolean(message.ack.duplicate));
         else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
+        else if (message.blobHave || message.blobPartAck) this.answerBlob(message);
         else if (message.revoked || message.reinstated) this.handlers.onControlAnswer?.(toControlAnswer(message));
         else if (message.vendorProgress) {
           this.handlers.onVendorProgress?.(
@@ -360,6 +377,81 @@ class GrpcRelaySession implements RelaySession {
     this.end(reason);
   }
 
+  private offer(request: BlobOfferRequest): Promise<BlobOfferAnswer> {
+    const { manifest } = request;
+    return this.blobRequest(
+      (requestId) => ({
+        blobOffer: {
+          requestId,
+          feed: request.feed,
+          instanceSha256: Buffer.from(manifest.sha256, 'hex'),
+          size: manifest.size,
+          chunks: manifest.chunks.map((c) => ({ sha256: Buffer.from(c.sha256, 'hex'), size: c.size })),
+        },
+      }),
+      (message) => {
+        const have = message.blobHave;
+        if (!have) throw new BlobRefusedError(`relay answered the offer of instance ${manifest.sha256} with a part acknowledgement`);
+        if (have.error) throw new BlobRefusedError(`relay refused instance ${manifest.sha256} of feed ${request.feed}: ${have.error}`);
+        const partial = have.partialBytes ?? [];
+        return { complete: Boolean(have.complete), missing: (have.missing ?? []).map((index, i) => ({ index, partialBytes: partial[i] ?? 0 })) };
+      },
+    );
+  }
+
+  private sendPart(request: BlobPartRequest): Promise<BlobPartAnswer> {
+    return this.blobRequest(
+      (requestId) => ({
+        blobPart: {
+          requestId,
+          feed: request.feed,
+          chunkSha256: Buffer.from(request.chunkSha256, 'hex'),
+          chunkSize: request.chunkSize,
+          offset: request.offset,
+          data: request.data,
+        },
+      }),
+      (message) => {
+        const ack = message.blobPartAck;
+        if (!ack) throw new BlobRefusedError(`relay answered a part of chunk ${request.chunkSha256} with an offer's answer`);
+        const received = ack.received ?? 0;
+        if (ack.error) throw new BlobRefusedError(`relay refused the part of chunk ${request.chunkSha256} at offset ${request.offset}: ${ack.error}`, received);
+        return { received, stored: Boolean(ack.stored) };
+      },
+    );
+  }
+
+  /**
+   * Writes one blob request and resolves with the relay's answer to its id.
+   * Written without waiting for 'drain': parts are ≤ 64 KiB and the uplink's
+   * in-flight cap bounds how many are unanswered, so the stream's buffer stays small.
+   */
+  private blobRequest<T>(build: (requestId: number) => Parameters<typeof pb.AgentMessage.create>[0], read: (message: RelayMessage) => T): Promise<T> {
+    if (this.closed) return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    const requestId = this.nextRequestId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pendingBlobs.set(requestId, {
+        settle: (message) => {
+          try {
+            resolve(read(message));
+          } catch (error) {
+            reject(error as Error);
+          }
+        },
+        fail: reject,
+      });
+      this.call.write(pb.AgentMessage.create(build(requestId)));
+    });
+  }
+
+  private answerBlob(message: RelayMessage): void {
+    const requestId = Number((message.blobHave ?? message.blobPartAck)?.requestId ?? 0);
+    const pending = this.pendingBlobs.get(requestId);
+    if (!pending) return;
+    this.pendingBlobs.delete(requestId);
+    pending.settle(message);
+  }
+
   private end(error: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
@@ -367,6 +459,9 @@ class GrpcRelaySession implements RelaySession {
     this.closeChannel();
     for (const fail of this.drainWaiters) fail();
     this.drainWaiters.clear();
+    const pending = [...this.pendingBlobs.values()];
+    this.pendingBlobs.clear();
+    for (const request of pending) request.fail(new RelayLinkError('session closed before the relay answered a blob request', true, 'stream', { cause: error }));
     this.onEnd(error);
     this.handlers.onClose(error);
   }
@@ -379,12 +474,14 @@ function toWelcomeInfo(welcome: NonNullable<RelayMessage['welcome']>): WelcomeIn
     highWater: new Map((welcome.positions ?? []).map((p) => [p.feed ?? '', Number(p.highWaterSeq ?? 0)])),
     revoked: new Set((welcome.positions ?? []).filter((p) => p.revoked).map((p) => p.feed ?? '')),
     maxBatchBytes: welcome.maxBatchBytes ?? 0,
+    features: new Set(welcome.features ?? []),
   };
 }
 
 function nackReason(reason: number | null | undefined): NackReason {
   if (reason === pb.NackReason.NACK_REASON_GAP) return 'gap';
   if (reason === pb.NackReason.NACK_REASON_REVOKED) return 'revoked';
+  if (reason === pb.NackReason.NACK_REASON_BLOB_INCOMPLETE) return 'blob-incomplete';
   return 'unspecified';
 }
 

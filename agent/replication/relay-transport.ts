@@ -1,7 +1,7 @@
 // What the replicator needs from a connection to a relay. The replicator never
 // sees a socket: the gRPC implementation (grpc-relay-transport.ts) plugs in here,
 // and tests can plug in anything that keeps this contract.
-import type { CodecName } from '../../protocol/index.js';
+import type { BlobManifest, CodecName } from '../../protocol/index.js';
 
 export interface HelloInfo {
   hospitalId: string;
@@ -19,6 +19,49 @@ export interface WelcomeInfo {
   maxBatchBytes: number;
   /** Feeds the relay holds as revoked by the hospital (it refuses their batches). */
   revoked?: ReadonlySet<string>;
+  /** Capabilities the relay listed (Welcome.features), e.g. BLOB_FEATURE; absent = none. */
+  features?: ReadonlySet<string>;
+}
+
+/** An instance offered to the relay (BlobOffer). Hashes are lowercase hex. */
+export interface BlobOfferRequest {
+  feed: string;
+  manifest: BlobManifest;
+}
+
+/** The relay's answer to an offer (BlobHave). */
+export interface BlobOfferAnswer {
+  /** The relay holds every chunk and the whole instance's hash matched: nothing to send. */
+  complete: boolean;
+  /** Chunks the relay lacks, by index into manifest.chunks, with the bytes of each it already holds from its start. */
+  missing: { index: number; partialBytes: number }[];
+}
+
+/** Part of one chunk (BlobPart). */
+export interface BlobPartRequest {
+  feed: string;
+  chunkSha256: string;
+  chunkSize: number;
+  offset: number;
+  data: Buffer;
+}
+
+/** The relay's answer to a part (BlobPartAck). */
+export interface BlobPartAnswer {
+  /** Bytes of the chunk the relay holds from its start. */
+  received: number;
+  /** The chunk is complete, verified and durable. */
+  stored: boolean;
+}
+
+/**
+ * Blob transfer on a session whose relay lists BLOB_FEATURE. Each call resolves
+ * with the relay's answer to that request (matched by request id), or rejects
+ * with the relay's refusal (BlobRefusedError) or when the session ends.
+ */
+export interface BlobChannel {
+  offer(request: BlobOfferRequest): Promise<BlobOfferAnswer>;
+  sendPart(request: BlobPartRequest): Promise<BlobPartAnswer>;
 }
 
 export interface OutboundBatch {
@@ -77,7 +120,7 @@ export interface VendorReadPosition {
 }
 
 /** Nack reasons the replicator acts on. */
-export type NackReason = 'gap' | 'revoked' | 'unspecified';
+export type NackReason = 'gap' | 'revoked' | 'blob-incomplete' | 'unspecified';
 
 export interface RelaySessionHandlers {
   onAck(feed: string, highWaterSeq: number, duplicate: boolean): void;
@@ -96,6 +139,8 @@ export interface RelaySession {
   send(batch: OutboundBatch): Promise<void>;
   /** Sends a revoke or reinstate; the answer comes to onControlAnswer. */
   sendControl(request: FeedControlRequest): void;
+  /** Blob transfer; absent when the relay does not list BLOB_FEATURE. */
+  readonly blobs?: BlobChannel;
   /** Ends the session; onClose follows. */
   close(reason?: Error): void;
 }

@@ -39,6 +39,7 @@ import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
+import type { InstanceArchive } from '../imaging/index.js';
 
 export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 
@@ -83,6 +84,8 @@ export interface ReplicatorOptions {
   observeRoundTrip?: (feed: string, seconds: number) => void;
   /** Keeps the vendors' read positions the relay reports; none = dropped. */
   vendorPositions?: VendorPositions;
+  /** The hospital's instance archive: imaging feeds ship their instances' chunks from it; none = such feeds are held. */
+  archive?: InstanceArchive;
 }
 
 /** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
@@ -187,6 +190,7 @@ export class Replicator {
           log: options.log,
           egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
           observeRoundTrip: options.observeRoundTrip && ((seconds) => options.observeRoundTrip!(spec.name, seconds)),
+          ...(options.archive ? { archive: options.archive } : {}),
         }),
       );
     }

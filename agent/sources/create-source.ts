@@ -7,6 +7,8 @@ import { MllpListener, mllpListenerOptions, type MllpListenerOptions } from './m
 import { MysqlSource } from './mysql/index.js';
 import { PostgresSource } from './postgres/index.js';
 import { SqlPollSource } from './sql-poll/index.js';
+import { DicomSource } from './dicom/index.js';
+import type { InstanceArchive } from '../imaging/index.js';
 
 /** What the composition root has for sources of every kind. */
 export interface SourceBuildParts extends Omit<CaptureSourceParts, 'password'> {
@@ -15,6 +17,9 @@ export interface SourceBuildParts extends Omit<CaptureSourceParts, 'password'> {
   /** MLLP only. */
   observeAckLatency: MllpListenerOptions['observeAckLatency'];
   onRejection: MllpListenerOptions['onRejection'];
+  /** DICOM only: the archive instances go to, and where they are streamed while arriving. */
+  archive: InstanceArchive;
+  incomingDir: string;
 }
 
 export function createSource(config: SourceConfig, parts: SourceBuildParts): Source {
@@ -38,5 +43,7 @@ export function createSource(config: SourceConfig, parts: SourceBuildParts): Sou
       return new MysqlSource(config, capture);
     case 'sql-poll':
       return new SqlPollSource(config, capture);
+    case 'dicom':
+      return new DicomSource(config, { writer: parts.writer, admission: parts.admission, archive: parts.archive, incomingDir: parts.incomingDir, log: parts.log });
   }
 }

@@ -7,8 +7,9 @@ import { mllpLimitsProblem } from './mllp/index.js';
 import { MysqlSourceConfigSchema } from './mysql/index.js';
 import { PostgresSourceConfigSchema } from './postgres/index.js';
 import { SqlPollSourceConfigSchema } from './sql-poll/index.js';
+import { DicomSourceConfigSchema } from './dicom/index.js';
 
-export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema, PostgresSourceConfigSchema, MysqlSourceConfigSchema, SqlPollSourceConfigSchema]);
+export const SourceConfigSchema = z.discriminatedUnion('kind', [MllpSourceConfigSchema, PostgresSourceConfigSchema, MysqlSourceConfigSchema, SqlPollSourceConfigSchema, DicomSourceConfigSchema]);
 export type SourceConfig = z.output<typeof SourceConfigSchema>;
 
 /** `sources`: absent = none. */

@@ -1,5 +1,5 @@
 // The Source port: every kind of input (MLLP, HTTP ingest, database change
-// capture, later DICOM) is started and stopped by the composition root, is
+// capture, DICOM) is started and stopped by the composition root, is
 // handed the JournalWriter it appends through and the AdmissionCheck it consults,
 // and reports one SourceStatus for /v1/status, the dashboard and the alerts.
 //
@@ -23,7 +23,7 @@ import type { CaptureStatus } from './database/index.js';
 export type AdmissionCheck = (source: string) => string | undefined;
 
 /** The kinds of source the agent has. */
-export type SourceKind = 'mllp' | 'http' | 'postgres' | 'mysql' | 'sql-poll';
+export type SourceKind = 'mllp' | 'http' | 'postgres' | 'mysql' | 'sql-poll' | 'dicom';
 
 /** One source as GET /v1/status serves it (the shape is part of the HTTP API). */
 export interface SourceStatus {
@@ -48,6 +48,8 @@ export interface SourceStatus {
   connectionsRefused?: number;
   /** Database sources (postgres, mysql, sql-poll): where capture is, its lag, rate and what the server retains. */
   capture?: CaptureStatus;
+  /** DICOM: the AE title served, associations open now and refused so far, C-STOREs being archived and journaled. */
+  dicom?: { aeTitle: string; associationsOpen: number; associationsRefused: number; storesInFlight: number };
 }
 
 /** Where a source listens once started. */

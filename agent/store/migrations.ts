@@ -322,6 +322,40 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   );
   `,
   },
+  {
+    version: 12,
+    description: 'imaging instance index',
+    sql: `
+  -- One row per archived DICOM instance (agent/imaging/study-index.ts), kept by a
+  -- follower of the journal's blob-ref events, so the study view is a handful of
+  -- index reads at 100,000 instances instead of a scan of every body. body is the
+  -- event's JSON (the manifest and the UIDs). A row retention removed from the
+  -- archive stays as a tombstone (removed_at_ms), so a rebuild from the local
+  -- copy does not bring it back; a newer event for the same key clears it.
+  CREATE TABLE imaging_instances (
+    stream           TEXT    NOT NULL,
+    sop_instance_uid TEXT    NOT NULL,
+    study_uid        TEXT    NOT NULL,
+    series_uid       TEXT    NOT NULL,
+    seq              INTEGER NOT NULL,
+    received_at_ms   INTEGER NOT NULL,
+    sha256           TEXT    NOT NULL,
+    size             INTEGER NOT NULL,
+    body             TEXT    NOT NULL,
+    removed_at_ms    INTEGER,
+    PRIMARY KEY (stream, sop_instance_uid)
+  );
+  CREATE INDEX imaging_instances_by_study ON imaging_instances (study_uid, series_uid, sop_instance_uid);
+  CREATE INDEX imaging_instances_by_age ON imaging_instances (received_at_ms, seq) WHERE removed_at_ms IS NULL;
+  CREATE INDEX imaging_instances_by_sha ON imaging_instances (sha256);
+  -- How far the follower has read the journal.
+  CREATE TABLE imaging_index_cursor (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    after_seq INTEGER NOT NULL
+  );
+  INSERT INTO imaging_index_cursor VALUES (1, 0);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { NAME_PATTERN } from '../../protocol/index.js';
 import { ProtocolViolationError } from '../errors.js';
-import type { FeedStore, LedgerHeadInput } from '../store/index.js';
+import type { BlobStore, FeedStore, LedgerHeadInput } from '../store/index.js';
 
 type Revoke = NonNullable<AgentMessage['revoke']>;
 type Reinstate = NonNullable<AgentMessage['reinstate']>;
@@ -13,12 +13,19 @@ type Reinstate = NonNullable<AgentMessage['reinstate']>;
 /** Longest revoke reason kept, in characters; the rest is cut. */
 export const MAX_REVOKE_REASON_CHARS = 1_000;
 
-/** Deletes the feed's data, stops serving it and answers with what was deleted. */
-export async function handleRevoke(store: FeedStore, hospital: string, revoke: Revoke, log: Logger): Promise<RelayMessage> {
+/**
+ * Deletes the feed's data, stops serving it and answers with what was deleted:
+ * its events, then (with a BlobStore) its blob references and every chunk of the
+ * hospital nothing else needs; bytes_deleted counts both.
+ */
+export async function handleRevoke(store: FeedStore, hospital: string, revoke: Revoke, log: Logger, blobs?: BlobStore): Promise<RelayMessage> {
   const feed = checkedFeed(revoke.feed, 'Revoke');
   const reason = (revoke.reason ?? '').slice(0, MAX_REVOKE_REASON_CHARS);
+  // The feed is revoked first, so no batch of it can record references while its blobs are deleted.
   const outcome = await store.revokeFeed({ hospital, feed, reason, ledgerHead: ledgerHeadOf(revoke) });
-  const fields = { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted: outcome.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked, ...outcome.erasure };
+  const blobDeletion = blobs ? await blobs.deleteFeed(hospital, feed) : { references: 0, chunksDeleted: 0, bytesDeleted: 0 };
+  const bytesDeleted = outcome.bytesDeleted + blobDeletion.bytesDeleted;
+  const fields = { feed, reason, eventsDeleted: outcome.eventsDeleted, bytesDeleted, blobChunksDeleted: blobDeletion.chunksDeleted, blobBytesDeleted: blobDeletion.bytesDeleted, highWaterSeq: outcome.revocation.highWaterSeq, alreadyRevoked: outcome.alreadyRevoked, ...outcome.erasure };
   if (outcome.erasure.walTruncated) {
     log.info(fields, outcome.alreadyRevoked ? 'revoke repeated by the hospital; whatever was left is deleted and overwritten' : 'feed revoked by the hospital; its events are deleted and overwritten');
   } else {
@@ -29,7 +36,7 @@ export async function handleRevoke(store: FeedStore, hospital: string, revoke: R
     revoked: {
       feed,
       eventsDeleted: outcome.eventsDeleted,
-      bytesDeleted: outcome.bytesDeleted,
+      bytesDeleted,
       highWaterSeq: outcome.revocation.highWaterSeq,
       revokedAtMs: outcome.revocation.revokedAtMs,
       alreadyRevoked: outcome.alreadyRevoked,

@@ -29,6 +29,15 @@
 //     journal head justify (an empty batch claiming lastSeq 2^53 − 1): the
 //     stream ends with FAILED_PRECONDITION (WL_BATCH_BEYOND_HEAD), nothing
 //     stored, so the feed's mark never runs ahead of the agent's journal.
+// 10. Imaging (with a BlobStore: Welcome lists "blob-v1"): BlobOffer and
+//     BlobPart are answered in stream order (blob-transfer-handler.ts); a batch
+//     whose blob-ref event names an instance not complete here is nacked
+//     BLOB_INCOMPLETE with expected_seq = first_seq and nothing stored. The
+//     (feed, seq) → instance references are recorded before storeBatch,
+//     idempotently, and dropped again when the store did not take the batch,
+//     so the feed store's transaction stays the one decision point and works
+//     the same on every backend; a reference only counts for vendors once its
+//     seq is visible, which storeBatch alone moves.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -56,7 +65,9 @@ import {
 } from '../errors.js';
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
-import { needsEvents, type BatchToStore, type FeedStore, type StoredBatch } from '../store/index.js';
+import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
+import { BLOB_FEATURE } from '../../protocol/index.js';
+import { checkBlobRefs, handleBlobOffer, handleBlobPart, type BlobContext } from './blob-transfer-handler.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
 import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
@@ -109,6 +120,8 @@ export interface ReplicationSessionDeps {
   maxBatchBytes: number;
   /** Milliseconds since the epoch. */
   now: () => number;
+  /** Imaging chunks and the instances events name; absent = this relay takes no blobs (Welcome lists no "blob-v1"). */
+  blobs?: BlobStore;
   /** Where vendors have read this hospital's feeds (feeds/vendor-reads.ts); absent = never sent. */
   vendorProgress?: (hospital: string, feeds: readonly string[]) => VendorReadPosition[];
 }
@@ -227,10 +240,14 @@ export class ReplicationSession {
         if (!this.agent) throw new ProtocolViolationError(`${message.body} before Hello: the first message on a stream must be Hello`);
         const answer =
           message.body === 'revoke'
-            ? await handleRevoke(this.deps.store, this.agent.hospital, message.revoke!, this.log)
+            ? await handleRevoke(this.deps.store, this.agent.hospital, message.revoke!, this.log, this.deps.blobs)
             : await handleReinstate(this.deps.store, this.agent.hospital, message.reinstate!, this.log);
         return this.send(answer);
       }
+      case 'blobOffer':
+        return this.send(await handleBlobOffer(this.blobContext('blobOffer'), message.blobOffer!));
+      case 'blobPart':
+        return this.send(await handleBlobPart(this.blobContext('blobPart'), message.blobPart!));
       default:
         throw new ProtocolViolationError('empty AgentMessage: expected hello or batch');
     }
@@ -273,7 +290,13 @@ export class ReplicationSession {
     this.transition('streaming', `Hello from ${hospital}`);
     await this.send(
       pb.RelayMessage.create({
-        welcome: { protocolVersion: PROTOCOL_VERSION, positions, maxBatchBytes: this.deps.maxBatchBytes, relayId: this.deps.relayId },
+        welcome: {
+          protocolVersion: PROTOCOL_VERSION,
+          positions,
+          maxBatchBytes: this.deps.maxBatchBytes,
+          relayId: this.deps.relayId,
+          features: this.deps.blobs ? [BLOB_FEATURE] : [],
+        },
       }),
     );
   }
@@ -301,12 +324,36 @@ export class ReplicationSession {
       completeThroughSeq: Number(batch.completeThroughSeq ?? 0),
       ledgerHead: ledgerHeadOf(batch),
     };
+    let refs: BlobReference[] = [];
+    /** Decodes, checks the blob-ref events and stores; undefined when the batch was nacked for an incomplete instance. */
+    const storeDecoded = async (): Promise<StoredBatch | undefined> => {
+      const events = await this.decode(feed, batch, payload);
+      const blobs = this.deps.blobs;
+      if (blobs) {
+        const range = `[${firstSeq}, ${lastSeq}]`;
+        const checked = await checkBlobRefs(blobs, agent.hospital, feed, events, store.position(agent.hospital, feed).highWaterSeq, range);
+        if ('incomplete' in checked) {
+          await this.nackBlobIncomplete(feed, firstSeq, lastSeq, checked.incomplete);
+          return undefined;
+        }
+        refs = checked.refs;
+        if (refs.length > 0) await blobs.recordReferences(agent.hospital, feed, refs);
+      }
+      try {
+        return await store.storeBatch({ ...toStore, events });
+      } catch (error) {
+        await this.forgetRefs(feed, refs);
+        throw error;
+      }
+    };
     // A resend, a gap or a revoked feed needs no decompression: storeBatch answers it without events.
-    let stored = needsEvents(store.position(agent.hospital, feed), firstSeq, lastSeq)
-      ? await store.storeBatch({ ...toStore, events: await this.decode(feed, batch, payload) })
-      : await store.storeBatch(toStore);
+    let stored = needsEvents(store.position(agent.hospital, feed), firstSeq, lastSeq) ? await storeDecoded() : await store.storeBatch(toStore);
     // Another stream moved the feed meanwhile, so the batch now counts: decode it after all.
-    if (stored.decision.kind === 'needs-events') stored = await store.storeBatch({ ...toStore, events: await this.decode(feed, batch, payload) });
+    if (stored?.decision.kind === 'needs-events') stored = await storeDecoded();
+    if (!stored) return;
+    // References of events the store did not take must not hold chunks (a resend records them again).
+    const taken = stored.decision.kind === 'append' || stored.decision.kind === 'overlap' || stored.decision.kind === 'duplicate';
+    if (!taken) await this.forgetRefs(feed, refs);
     agent.events += stored.storedEvents;
     metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
     return this.answer(feed, firstSeq, lastSeq, stored);
@@ -369,6 +416,33 @@ export class ReplicationSession {
         this.log.debug({ feed, firstSeq, lastSeq, result: decision.kind, highWater }, 'batch acked');
         return this.send(pb.RelayMessage.create({ ack: { feed, highWaterSeq: highWater, duplicate: decision.kind === 'duplicate' } }));
     }
+  }
+
+  /** Nacks a batch naming an instance not complete here: the agent offers it again, then resends from firstSeq. */
+  private nackBlobIncomplete(feed: string, firstSeq: number, lastSeq: number, incomplete: { seq: number; sha256: string; sopInstanceUid: string }): Promise<void> {
+    this.deps.metrics.batches.inc({ result: 'blob-incomplete' });
+    this.log.info({ feed, firstSeq, lastSeq, ...incomplete }, 'batch names an imaging instance not complete at the relay; nacked');
+    return this.send(
+      pb.RelayMessage.create({
+        nack: {
+          feed,
+          expectedSeq: firstSeq,
+          reason: pb.NackReason.NACK_REASON_BLOB_INCOMPLETE,
+          detail: `batch [${firstSeq}, ${lastSeq}] of feed "${feed}": the blob-ref event at seq ${incomplete.seq} names instance ${incomplete.sha256} (SOP Instance UID ${incomplete.sopInstanceUid}), which the relay does not hold complete; offer it, send its missing chunks, then resend from ${firstSeq}. Nothing of the batch was stored`,
+        },
+      }),
+    );
+  }
+
+  private async forgetRefs(feed: string, refs: readonly BlobReference[]): Promise<void> {
+    if (refs.length > 0 && this.deps.blobs) await this.deps.blobs.forgetReferences(this.agent!.hospital, feed, refs.map((r) => r.seq));
+  }
+
+  /** The stream's hospital and feeds for a blob message; a blob message before Hello or to a relay without blobs ends the stream. */
+  private blobContext(message: string): BlobContext {
+    if (!this.agent) throw new ProtocolViolationError(`${message} before Hello: the first message on a stream must be Hello`);
+    if (!this.deps.blobs) throw new ProtocolViolationError(`${message}: this relay takes no blobs (its Welcome lists no "${BLOB_FEATURE}" feature)`);
+    return { hospital: this.agent.hospital, feeds: this.feeds, blobs: this.deps.blobs, store: this.deps.store, metrics: this.deps.metrics };
   }
 
   /** Nacks a batch of a revoked feed; the stream goes on for the other feeds. */

@@ -80,4 +80,28 @@ export class RelayMetrics {
     labelNames: ['route', 'status'] as const,
     registers: [this.registry],
   });
+
+  /** Chunk bytes agents sent in BlobParts and the relay took (written at the right offset). */
+  readonly blobPartBytes = new Counter({
+    name: 'wardline_relay_blob_part_bytes_total',
+    help: 'Imaging chunk bytes received in blob parts and written, by hospital.',
+    labelNames: ['hospital'] as const,
+    registers: [this.registry],
+  });
+
+  /** Chunks verified and stored, or discarded because their SHA-256 did not match. */
+  readonly blobChunks = new Counter({
+    name: 'wardline_relay_blob_chunks_total',
+    help: 'Imaging chunks completed, by result (stored, corrupt).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Bytes of offered instances the relay already held (not sent again). */
+  readonly blobDedupedBytes = new Counter({
+    name: 'wardline_relay_blob_deduped_bytes_total',
+    help: 'Bytes of offered imaging instances whose chunks the relay already held (never sent again), by hospital.',
+    labelNames: ['hospital'] as const,
+    registers: [this.registry],
+  });
 }

@@ -7,3 +7,5 @@ export { SqliteFeedStore, DEFAULT_BUSY_TIMEOUT_MS, type SqliteFeedStoreOptions }
 export { FeedNotifier } from './feed-notifier.js';
 export { migrate } from './migrations.js';
 export { RELAY_DB_FILE, relayDatabaseFile } from './store-config.js';
+export * from './blob-store.js';
+export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';

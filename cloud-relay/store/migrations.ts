@@ -102,6 +102,80 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ALTER TABLE feed_positions ADD COLUMN visible_seq INTEGER;
     `,
   },
+  {
+    version: 5,
+    description: 'blob store: instance manifests, chunks, offers and the instances feed events name',
+    sql: `
+      -- An imaging instance offered by a hospital's agent (sqlite-blob-store.ts), by its
+      -- whole SHA-256 (hex). complete = 1 once every chunk is held and the whole hash matched.
+      CREATE TABLE blob_instances (
+        hospital       TEXT    NOT NULL,
+        sha256         TEXT    NOT NULL,
+        size           INTEGER NOT NULL,
+        chunk_count    INTEGER NOT NULL,
+        complete       INTEGER NOT NULL DEFAULT 0,
+        created_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (hospital, sha256)
+      ) WITHOUT ROWID;
+
+      -- The instance's chunks in order; the index on chunk_sha256 answers "which
+      -- instances does this chunk complete" and "does anything still need it".
+      CREATE TABLE blob_instance_chunks (
+        hospital        TEXT    NOT NULL,
+        instance_sha256 TEXT    NOT NULL,
+        idx             INTEGER NOT NULL,
+        chunk_sha256    TEXT    NOT NULL,
+        size            INTEGER NOT NULL,
+        PRIMARY KEY (hospital, instance_sha256, idx)
+      ) WITHOUT ROWID;
+      CREATE INDEX blob_instance_chunks_by_chunk ON blob_instance_chunks (hospital, chunk_sha256);
+
+      -- Chunks held: verified, fsynced and renamed into <dataDir>/blobs/<hospital>/ab/<sha>.
+      CREATE TABLE blob_chunks (
+        hospital      TEXT    NOT NULL,
+        sha256        TEXT    NOT NULL,
+        size          INTEGER NOT NULL,
+        stored_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (hospital, sha256)
+      ) WITHOUT ROWID;
+
+      -- Which feed offered which instance: an offer keeps its chunks from deletion
+      -- (a transfer in progress) until that feed is revoked.
+      CREATE TABLE blob_offers (
+        hospital        TEXT    NOT NULL,
+        feed            TEXT    NOT NULL,
+        instance_sha256 TEXT    NOT NULL,
+        offered_at_ms   INTEGER NOT NULL,
+        PRIMARY KEY (hospital, feed, instance_sha256)
+      ) WITHOUT ROWID;
+
+      -- Per (hospital, feed, seq): the instance a stored blob-ref event names, with
+      -- the UIDs the vendor study routes look it up by.
+      CREATE TABLE blob_refs (
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        seq              INTEGER NOT NULL,
+        instance_sha256  TEXT    NOT NULL,
+        study_uid        TEXT    NOT NULL,
+        series_uid       TEXT    NOT NULL,
+        sop_instance_uid TEXT    NOT NULL,
+        sop_class_uid    TEXT    NOT NULL,
+        PRIMARY KEY (hospital, feed, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX blob_refs_by_study ON blob_refs (hospital, feed, study_uid);
+      CREATE INDEX blob_refs_by_instance ON blob_refs (hospital, instance_sha256);
+
+      -- Per (hospital, feed): bytes of instances offered for the first time in the
+      -- feed, and of those the chunks already held (what deduplication saved).
+      CREATE TABLE blob_feed_stats (
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        offered_bytes  INTEGER NOT NULL DEFAULT 0,
+        deduped_bytes  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

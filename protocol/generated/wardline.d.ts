@@ -85,8 +85,14 @@ export namespace wardline {
             /** AgentMessage reinstate. */
             reinstate?: (wardline.v1.Reinstate.$Properties|null);
 
+            /** AgentMessage blobOffer. */
+            blobOffer?: (wardline.v1.BlobOffer.$Properties|null);
+
+            /** AgentMessage blobPart. */
+            blobPart?: (wardline.v1.BlobPart.$Properties|null);
+
             /** AgentMessage body. */
-            body?: ("hello"|"batch"|"revoke"|"reinstate");
+            body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart");
 
             /**
              * Creates a new AgentMessage instance using the specified properties.
@@ -153,8 +159,14 @@ export namespace wardline {
                 /** AgentMessage reinstate */
                 reinstate?: (wardline.v1.Reinstate.$Properties|null);
 
+                /** AgentMessage blobOffer */
+                blobOffer?: (wardline.v1.BlobOffer.$Properties|null);
+
+                /** AgentMessage blobPart */
+                blobPart?: (wardline.v1.BlobPart.$Properties|null);
+
                 /** AgentMessage body */
-                body?: ("hello"|"batch"|"revoke"|"reinstate");
+                body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -166,9 +178,11 @@ export namespace wardline {
               batch?: wardline.v1.Batch.$Shape|null;
               revoke?: wardline.v1.Revoke.$Shape|null;
               reinstate?: wardline.v1.Reinstate.$Shape|null;
+              blobOffer?: wardline.v1.BlobOffer.$Shape|null;
+              blobPart?: wardline.v1.BlobPart.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape })
+              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape })
             );
         }
 
@@ -209,8 +223,14 @@ export namespace wardline {
             /** RelayMessage vendorProgress. */
             vendorProgress?: (wardline.v1.VendorProgress.$Properties|null);
 
+            /** RelayMessage blobHave. */
+            blobHave?: (wardline.v1.BlobHave.$Properties|null);
+
+            /** RelayMessage blobPartAck. */
+            blobPartAck?: (wardline.v1.BlobPartAck.$Properties|null);
+
             /** RelayMessage body. */
-            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress");
+            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck");
 
             /**
              * Creates a new RelayMessage instance using the specified properties.
@@ -283,8 +303,14 @@ export namespace wardline {
                 /** RelayMessage vendorProgress */
                 vendorProgress?: (wardline.v1.VendorProgress.$Properties|null);
 
+                /** RelayMessage blobHave */
+                blobHave?: (wardline.v1.BlobHave.$Properties|null);
+
+                /** RelayMessage blobPartAck */
+                blobPartAck?: (wardline.v1.BlobPartAck.$Properties|null);
+
                 /** RelayMessage body */
-                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress");
+                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -298,9 +324,11 @@ export namespace wardline {
               revoked?: wardline.v1.Revoked.$Shape|null;
               reinstated?: wardline.v1.Reinstated.$Shape|null;
               vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
+              blobHave?: wardline.v1.BlobHave.$Shape|null;
+              blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape })
+              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape })
             );
         }
 
@@ -457,6 +485,9 @@ export namespace wardline {
             /** Welcome relayId. */
             relayId: string;
 
+            /** Welcome features. */
+            features: string[];
+
             /**
              * Creates a new Welcome instance using the specified properties.
              * @param [properties] Properties to set
@@ -521,6 +552,9 @@ export namespace wardline {
 
                 /** Welcome relayId */
                 relayId?: (string|null);
+
+                /** Welcome features */
+                features?: (string[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -1336,7 +1370,10 @@ export namespace wardline {
             NACK_REASON_GAP = 1,
 
             /** NACK_REASON_REVOKED value */
-            NACK_REASON_REVOKED = 2
+            NACK_REASON_REVOKED = 2,
+
+            /** NACK_REASON_BLOB_INCOMPLETE value */
+            NACK_REASON_BLOB_INCOMPLETE = 3
         }
 
         /**
@@ -1863,6 +1900,550 @@ export namespace wardline {
 
             /** Shape of a Reinstated. */
             type $Shape = wardline.v1.Reinstated.$Properties;
+        }
+
+        /**
+         * Properties of a BlobChunkRef.
+         * @deprecated Use wardline.v1.BlobChunkRef.$Properties instead.
+         */
+        interface IBlobChunkRef extends wardline.v1.BlobChunkRef.$Properties {
+        }
+
+        /** Represents a BlobChunkRef. */
+        class BlobChunkRef {
+
+            /**
+             * Constructs a new BlobChunkRef.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.BlobChunkRef.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** BlobChunkRef sha256. */
+            sha256: Uint8Array;
+
+            /** BlobChunkRef size. */
+            size: number;
+
+            /**
+             * Creates a new BlobChunkRef instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BlobChunkRef instance
+             */
+            static create(properties: wardline.v1.BlobChunkRef.$Shape): wardline.v1.BlobChunkRef & wardline.v1.BlobChunkRef.$Shape;
+            static create(properties?: wardline.v1.BlobChunkRef.$Properties): wardline.v1.BlobChunkRef;
+
+            /**
+             * Encodes the specified BlobChunkRef message. Does not implicitly {@link wardline.v1.BlobChunkRef.verify|verify} messages.
+             * @param message BlobChunkRef message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.BlobChunkRef.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BlobChunkRef message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobChunkRef & wardline.v1.BlobChunkRef.$Shape} BlobChunkRef
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.BlobChunkRef & wardline.v1.BlobChunkRef.$Shape;
+
+            /**
+             * Creates a BlobChunkRef message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BlobChunkRef
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.BlobChunkRef;
+
+            /**
+             * Creates a plain object from a BlobChunkRef message. Also converts values to other types if specified.
+             * @param message BlobChunkRef
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.BlobChunkRef, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BlobChunkRef to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace BlobChunkRef {
+
+            /** Properties of a BlobChunkRef. */
+            interface $Properties {
+
+                /** BlobChunkRef sha256 */
+                sha256?: (Uint8Array|null);
+
+                /** BlobChunkRef size */
+                size?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a BlobChunkRef. */
+            type $Shape = wardline.v1.BlobChunkRef.$Properties;
+        }
+
+        /**
+         * Properties of a BlobOffer.
+         * @deprecated Use wardline.v1.BlobOffer.$Properties instead.
+         */
+        interface IBlobOffer extends wardline.v1.BlobOffer.$Properties {
+        }
+
+        /** Represents a BlobOffer. */
+        class BlobOffer {
+
+            /**
+             * Constructs a new BlobOffer.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.BlobOffer.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** BlobOffer requestId. */
+            requestId: number;
+
+            /** BlobOffer feed. */
+            feed: string;
+
+            /** BlobOffer instanceSha256. */
+            instanceSha256: Uint8Array;
+
+            /** BlobOffer size. */
+            size: number;
+
+            /** BlobOffer chunks. */
+            chunks: wardline.v1.BlobChunkRef.$Properties[];
+
+            /**
+             * Creates a new BlobOffer instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BlobOffer instance
+             */
+            static create(properties: wardline.v1.BlobOffer.$Shape): wardline.v1.BlobOffer & wardline.v1.BlobOffer.$Shape;
+            static create(properties?: wardline.v1.BlobOffer.$Properties): wardline.v1.BlobOffer;
+
+            /**
+             * Encodes the specified BlobOffer message. Does not implicitly {@link wardline.v1.BlobOffer.verify|verify} messages.
+             * @param message BlobOffer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.BlobOffer.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BlobOffer message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobOffer & wardline.v1.BlobOffer.$Shape} BlobOffer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.BlobOffer & wardline.v1.BlobOffer.$Shape;
+
+            /**
+             * Creates a BlobOffer message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BlobOffer
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.BlobOffer;
+
+            /**
+             * Creates a plain object from a BlobOffer message. Also converts values to other types if specified.
+             * @param message BlobOffer
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.BlobOffer, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BlobOffer to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace BlobOffer {
+
+            /** Properties of a BlobOffer. */
+            interface $Properties {
+
+                /** BlobOffer requestId */
+                requestId?: (number|null);
+
+                /** BlobOffer feed */
+                feed?: (string|null);
+
+                /** BlobOffer instanceSha256 */
+                instanceSha256?: (Uint8Array|null);
+
+                /** BlobOffer size */
+                size?: (number|null);
+
+                /** BlobOffer chunks */
+                chunks?: (wardline.v1.BlobChunkRef.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a BlobOffer. */
+            type $Shape = wardline.v1.BlobOffer.$Properties;
+        }
+
+        /**
+         * Properties of a BlobHave.
+         * @deprecated Use wardline.v1.BlobHave.$Properties instead.
+         */
+        interface IBlobHave extends wardline.v1.BlobHave.$Properties {
+        }
+
+        /** Represents a BlobHave. */
+        class BlobHave {
+
+            /**
+             * Constructs a new BlobHave.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.BlobHave.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** BlobHave requestId. */
+            requestId: number;
+
+            /** BlobHave instanceSha256. */
+            instanceSha256: Uint8Array;
+
+            /** BlobHave missing. */
+            missing: number[];
+
+            /** BlobHave partialBytes. */
+            partialBytes: number[];
+
+            /** BlobHave complete. */
+            complete: boolean;
+
+            /** BlobHave error. */
+            error: string;
+
+            /**
+             * Creates a new BlobHave instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BlobHave instance
+             */
+            static create(properties: wardline.v1.BlobHave.$Shape): wardline.v1.BlobHave & wardline.v1.BlobHave.$Shape;
+            static create(properties?: wardline.v1.BlobHave.$Properties): wardline.v1.BlobHave;
+
+            /**
+             * Encodes the specified BlobHave message. Does not implicitly {@link wardline.v1.BlobHave.verify|verify} messages.
+             * @param message BlobHave message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.BlobHave.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BlobHave message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobHave & wardline.v1.BlobHave.$Shape} BlobHave
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.BlobHave & wardline.v1.BlobHave.$Shape;
+
+            /**
+             * Creates a BlobHave message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BlobHave
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.BlobHave;
+
+            /**
+             * Creates a plain object from a BlobHave message. Also converts values to other types if specified.
+             * @param message BlobHave
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.BlobHave, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BlobHave to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace BlobHave {
+
+            /** Properties of a BlobHave. */
+            interface $Properties {
+
+                /** BlobHave requestId */
+                requestId?: (number|null);
+
+                /** BlobHave instanceSha256 */
+                instanceSha256?: (Uint8Array|null);
+
+                /** BlobHave missing */
+                missing?: (number[]|null);
+
+                /** BlobHave partialBytes */
+                partialBytes?: (number[]|null);
+
+                /** BlobHave complete */
+                complete?: (boolean|null);
+
+                /** BlobHave error */
+                error?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a BlobHave. */
+            type $Shape = wardline.v1.BlobHave.$Properties;
+        }
+
+        /**
+         * Properties of a BlobPart.
+         * @deprecated Use wardline.v1.BlobPart.$Properties instead.
+         */
+        interface IBlobPart extends wardline.v1.BlobPart.$Properties {
+        }
+
+        /** Represents a BlobPart. */
+        class BlobPart {
+
+            /**
+             * Constructs a new BlobPart.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.BlobPart.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** BlobPart requestId. */
+            requestId: number;
+
+            /** BlobPart feed. */
+            feed: string;
+
+            /** BlobPart chunkSha256. */
+            chunkSha256: Uint8Array;
+
+            /** BlobPart chunkSize. */
+            chunkSize: number;
+
+            /** BlobPart offset. */
+            offset: number;
+
+            /** BlobPart data. */
+            data: Uint8Array;
+
+            /**
+             * Creates a new BlobPart instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BlobPart instance
+             */
+            static create(properties: wardline.v1.BlobPart.$Shape): wardline.v1.BlobPart & wardline.v1.BlobPart.$Shape;
+            static create(properties?: wardline.v1.BlobPart.$Properties): wardline.v1.BlobPart;
+
+            /**
+             * Encodes the specified BlobPart message. Does not implicitly {@link wardline.v1.BlobPart.verify|verify} messages.
+             * @param message BlobPart message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.BlobPart.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BlobPart message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobPart & wardline.v1.BlobPart.$Shape} BlobPart
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.BlobPart & wardline.v1.BlobPart.$Shape;
+
+            /**
+             * Creates a BlobPart message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BlobPart
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.BlobPart;
+
+            /**
+             * Creates a plain object from a BlobPart message. Also converts values to other types if specified.
+             * @param message BlobPart
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.BlobPart, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BlobPart to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace BlobPart {
+
+            /** Properties of a BlobPart. */
+            interface $Properties {
+
+                /** BlobPart requestId */
+                requestId?: (number|null);
+
+                /** BlobPart feed */
+                feed?: (string|null);
+
+                /** BlobPart chunkSha256 */
+                chunkSha256?: (Uint8Array|null);
+
+                /** BlobPart chunkSize */
+                chunkSize?: (number|null);
+
+                /** BlobPart offset */
+                offset?: (number|null);
+
+                /** BlobPart data */
+                data?: (Uint8Array|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a BlobPart. */
+            type $Shape = wardline.v1.BlobPart.$Properties;
+        }
+
+        /**
+         * Properties of a BlobPartAck.
+         * @deprecated Use wardline.v1.BlobPartAck.$Properties instead.
+         */
+        interface IBlobPartAck extends wardline.v1.BlobPartAck.$Properties {
+        }
+
+        /** Represents a BlobPartAck. */
+        class BlobPartAck {
+
+            /**
+             * Constructs a new BlobPartAck.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.BlobPartAck.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** BlobPartAck requestId. */
+            requestId: number;
+
+            /** BlobPartAck chunkSha256. */
+            chunkSha256: Uint8Array;
+
+            /** BlobPartAck received. */
+            received: number;
+
+            /** BlobPartAck stored. */
+            stored: boolean;
+
+            /** BlobPartAck error. */
+            error: string;
+
+            /**
+             * Creates a new BlobPartAck instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns BlobPartAck instance
+             */
+            static create(properties: wardline.v1.BlobPartAck.$Shape): wardline.v1.BlobPartAck & wardline.v1.BlobPartAck.$Shape;
+            static create(properties?: wardline.v1.BlobPartAck.$Properties): wardline.v1.BlobPartAck;
+
+            /**
+             * Encodes the specified BlobPartAck message. Does not implicitly {@link wardline.v1.BlobPartAck.verify|verify} messages.
+             * @param message BlobPartAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.BlobPartAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a BlobPartAck message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobPartAck & wardline.v1.BlobPartAck.$Shape} BlobPartAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.BlobPartAck & wardline.v1.BlobPartAck.$Shape;
+
+            /**
+             * Creates a BlobPartAck message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns BlobPartAck
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.BlobPartAck;
+
+            /**
+             * Creates a plain object from a BlobPartAck message. Also converts values to other types if specified.
+             * @param message BlobPartAck
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.BlobPartAck, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this BlobPartAck to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace BlobPartAck {
+
+            /** Properties of a BlobPartAck. */
+            interface $Properties {
+
+                /** BlobPartAck requestId */
+                requestId?: (number|null);
+
+                /** BlobPartAck chunkSha256 */
+                chunkSha256?: (Uint8Array|null);
+
+                /** BlobPartAck received */
+                received?: (number|null);
+
+                /** BlobPartAck stored */
+                stored?: (boolean|null);
+
+                /** BlobPartAck error */
+                error?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a BlobPartAck. */
+            type $Shape = wardline.v1.BlobPartAck.$Properties;
         }
 
         /** Represents a Feeds */

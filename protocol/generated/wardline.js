@@ -112,7 +112,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.Batch.$Properties|null} [batch] AgentMessage batch
              * @property {wardline.v1.Revoke.$Properties|null} [revoke] AgentMessage revoke
              * @property {wardline.v1.Reinstate.$Properties|null} [reinstate] AgentMessage reinstate
-             * @property {"hello"|"batch"|"revoke"|"reinstate"} [body] AgentMessage body
+             * @property {wardline.v1.BlobOffer.$Properties|null} [blobOffer] AgentMessage blobOffer
+             * @property {wardline.v1.BlobPart.$Properties|null} [blobPart] AgentMessage blobPart
+             * @property {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"} [body] AgentMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -131,9 +133,11 @@ export const wardline = $root.wardline = (() => {
              *   batch?: wardline.v1.Batch.$Shape|null;
              *   revoke?: wardline.v1.Revoke.$Shape|null;
              *   reinstate?: wardline.v1.Reinstate.$Shape|null;
+             *   blobOffer?: wardline.v1.BlobOffer.$Shape|null;
+             *   blobPart?: wardline.v1.BlobPart.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape })
+             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape })
              * )} wardline.v1.AgentMessage.$Shape
              */
 
@@ -184,17 +188,33 @@ export const wardline = $root.wardline = (() => {
              */
             AgentMessage.prototype.reinstate = null;
 
+            /**
+             * AgentMessage blobOffer.
+             * @member {wardline.v1.BlobOffer.$Properties|null|undefined} blobOffer
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.blobOffer = null;
+
+            /**
+             * AgentMessage blobPart.
+             * @member {wardline.v1.BlobPart.$Properties|null|undefined} blobPart
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.blobPart = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * AgentMessage body.
-             * @member {"hello"|"batch"|"revoke"|"reinstate"|undefined} body
+             * @member {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|undefined} body
              * @memberof wardline.v1.AgentMessage
              * @instance
              */
             $Object.defineProperty(AgentMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate", "blobOffer", "blobPart"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -238,6 +258,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.Revoke.encode(message.revoke, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
                 if (message.reinstate != null && $Object.hasOwnProperty.call(message, "reinstate"))
                     $root.wardline.v1.Reinstate.encode(message.reinstate, writer.uint32(/* id 4, wireType 2 =*/34).fork(), _depth + 1).ldelim();
+                if (message.blobOffer != null && $Object.hasOwnProperty.call(message, "blobOffer"))
+                    $root.wardline.v1.BlobOffer.encode(message.blobOffer, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.blobPart != null && $Object.hasOwnProperty.call(message, "blobPart"))
+                    $root.wardline.v1.BlobPart.encode(message.blobPart, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -310,6 +334,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "reinstate";
                             continue;
                         }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            message.blobOffer = $root.wardline.v1.BlobOffer.decode(reader, reader.size(), $undefined, _depth + 1, message.blobOffer);
+                            message.body = "blobOffer";
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            message.blobPart = $root.wardline.v1.BlobPart.decode(reader, reader.size(), $undefined, _depth + 1, message.blobPart);
+                            message.body = "blobPart";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -365,6 +403,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.AgentMessage.reinstate: object expected");
                     message.reinstate = $root.wardline.v1.Reinstate.fromObject(object.reinstate, _depth + 1);
                 }
+                if (object.blobOffer != null) {
+                    if (!$util.isObject(object.blobOffer))
+                        throw $TypeError(".wardline.v1.AgentMessage.blobOffer: object expected");
+                    message.blobOffer = $root.wardline.v1.BlobOffer.fromObject(object.blobOffer, _depth + 1);
+                }
+                if (object.blobPart != null) {
+                    if (!$util.isObject(object.blobPart))
+                        throw $TypeError(".wardline.v1.AgentMessage.blobPart: object expected");
+                    message.blobPart = $root.wardline.v1.BlobPart.fromObject(object.blobPart, _depth + 1);
+                }
                 return message;
             };
 
@@ -405,6 +453,16 @@ export const wardline = $root.wardline = (() => {
                     if (options.oneofs)
                         object.body = "reinstate";
                 }
+                if (message.blobOffer != null && $Object.hasOwnProperty.call(message, "blobOffer")) {
+                    object.blobOffer = $root.wardline.v1.BlobOffer.toObject(message.blobOffer, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "blobOffer";
+                }
+                if (message.blobPart != null && $Object.hasOwnProperty.call(message, "blobPart")) {
+                    object.blobPart = $root.wardline.v1.BlobPart.toObject(message.blobPart, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "blobPart";
+                }
                 return object;
             };
 
@@ -433,7 +491,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.Revoked.$Properties|null} [revoked] RelayMessage revoked
              * @property {wardline.v1.Reinstated.$Properties|null} [reinstated] RelayMessage reinstated
              * @property {wardline.v1.VendorProgress.$Properties|null} [vendorProgress] RelayMessage vendorProgress
-             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"} [body] RelayMessage body
+             * @property {wardline.v1.BlobHave.$Properties|null} [blobHave] RelayMessage blobHave
+             * @property {wardline.v1.BlobPartAck.$Properties|null} [blobPartAck] RelayMessage blobPartAck
+             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"} [body] RelayMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -454,9 +514,11 @@ export const wardline = $root.wardline = (() => {
              *   revoked?: wardline.v1.Revoked.$Shape|null;
              *   reinstated?: wardline.v1.Reinstated.$Shape|null;
              *   vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
+             *   blobHave?: wardline.v1.BlobHave.$Shape|null;
+             *   blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape })
+             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape })
              * )} wardline.v1.RelayMessage.$Shape
              */
 
@@ -523,17 +585,33 @@ export const wardline = $root.wardline = (() => {
              */
             RelayMessage.prototype.vendorProgress = null;
 
+            /**
+             * RelayMessage blobHave.
+             * @member {wardline.v1.BlobHave.$Properties|null|undefined} blobHave
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.blobHave = null;
+
+            /**
+             * RelayMessage blobPartAck.
+             * @member {wardline.v1.BlobPartAck.$Properties|null|undefined} blobPartAck
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.blobPartAck = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * RelayMessage body.
-             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|undefined} body
+             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|undefined} body
              * @memberof wardline.v1.RelayMessage
              * @instance
              */
             $Object.defineProperty(RelayMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress"]),
+                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress", "blobHave", "blobPartAck"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -581,6 +659,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.Reinstated.encode(message.reinstated, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
                 if (message.vendorProgress != null && $Object.hasOwnProperty.call(message, "vendorProgress"))
                     $root.wardline.v1.VendorProgress.encode(message.vendorProgress, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
+                if (message.blobHave != null && $Object.hasOwnProperty.call(message, "blobHave"))
+                    $root.wardline.v1.BlobHave.encode(message.blobHave, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.blobPartAck != null && $Object.hasOwnProperty.call(message, "blobPartAck"))
+                    $root.wardline.v1.BlobPartAck.encode(message.blobPartAck, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -667,6 +749,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "vendorProgress";
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            message.blobHave = $root.wardline.v1.BlobHave.decode(reader, reader.size(), $undefined, _depth + 1, message.blobHave);
+                            message.body = "blobHave";
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            message.blobPartAck = $root.wardline.v1.BlobPartAck.decode(reader, reader.size(), $undefined, _depth + 1, message.blobPartAck);
+                            message.body = "blobPartAck";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -732,6 +828,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.RelayMessage.vendorProgress: object expected");
                     message.vendorProgress = $root.wardline.v1.VendorProgress.fromObject(object.vendorProgress, _depth + 1);
                 }
+                if (object.blobHave != null) {
+                    if (!$util.isObject(object.blobHave))
+                        throw $TypeError(".wardline.v1.RelayMessage.blobHave: object expected");
+                    message.blobHave = $root.wardline.v1.BlobHave.fromObject(object.blobHave, _depth + 1);
+                }
+                if (object.blobPartAck != null) {
+                    if (!$util.isObject(object.blobPartAck))
+                        throw $TypeError(".wardline.v1.RelayMessage.blobPartAck: object expected");
+                    message.blobPartAck = $root.wardline.v1.BlobPartAck.fromObject(object.blobPartAck, _depth + 1);
+                }
                 return message;
             };
 
@@ -781,6 +887,16 @@ export const wardline = $root.wardline = (() => {
                     object.vendorProgress = $root.wardline.v1.VendorProgress.toObject(message.vendorProgress, options, _depth + 1);
                     if (options.oneofs)
                         object.body = "vendorProgress";
+                }
+                if (message.blobHave != null && $Object.hasOwnProperty.call(message, "blobHave")) {
+                    object.blobHave = $root.wardline.v1.BlobHave.toObject(message.blobHave, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "blobHave";
+                }
+                if (message.blobPartAck != null && $Object.hasOwnProperty.call(message, "blobPartAck")) {
+                    object.blobPartAck = $root.wardline.v1.BlobPartAck.toObject(message.blobPartAck, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "blobPartAck";
                 }
                 return object;
             };
@@ -1185,6 +1301,7 @@ export const wardline = $root.wardline = (() => {
              * @property {Array.<wardline.v1.FeedPosition.$Properties>|null} [positions] Welcome positions
              * @property {number|null} [maxBatchBytes] Welcome maxBatchBytes
              * @property {string|null} [relayId] Welcome relayId
+             * @property {Array.<string>|null} [features] Welcome features
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1211,6 +1328,7 @@ export const wardline = $root.wardline = (() => {
              */
             const Welcome = function (properties) {
                 this.positions = [];
+                this.features = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1248,6 +1366,14 @@ export const wardline = $root.wardline = (() => {
              * @instance
              */
             Welcome.prototype.relayId = "";
+
+            /**
+             * Welcome features.
+             * @member {Array.<string>} features
+             * @memberof wardline.v1.Welcome
+             * @instance
+             */
+            Welcome.prototype.features = $util.emptyArray;
 
             /**
              * Creates a new Welcome instance using the specified properties.
@@ -1290,6 +1416,9 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.maxBatchBytes);
                 if (message.relayId != null && $Object.hasOwnProperty.call(message, "relayId") && message.relayId !== "")
                     writer.uint32(/* id 4, wireType 2 =*/34).string(message.relayId);
+                if (message.features != null && message.features.length)
+                    for (let i = 0; i < message.features.length; ++i)
+                        writer.uint32(/* id 5, wireType 2 =*/42).string(message.features[i]);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1369,6 +1498,14 @@ export const wardline = $root.wardline = (() => {
                                 delete message.relayId;
                             continue;
                         }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.features && message.features.length))
+                                message.features = [];
+                            message.features.push(reader.stringVerify());
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1423,6 +1560,13 @@ export const wardline = $root.wardline = (() => {
                 if (object.relayId != null)
                     if (typeof object.relayId !== "string" || object.relayId.length)
                         message.relayId = $String(object.relayId);
+                if (object.features) {
+                    if (!$Array.isArray(object.features))
+                        throw $TypeError(".wardline.v1.Welcome.features: array expected");
+                    message.features = $Array(object.features.length);
+                    for (let i = 0; i < object.features.length; ++i)
+                        message.features[i] = $String(object.features[i]);
+                }
                 return message;
             };
 
@@ -1443,8 +1587,10 @@ export const wardline = $root.wardline = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
-                if (options.arrays || options.defaults)
+                if (options.arrays || options.defaults) {
                     object.positions = [];
+                    object.features = [];
+                }
                 if (options.defaults) {
                     object.protocolVersion = 0;
                     object.maxBatchBytes = 0;
@@ -1461,6 +1607,11 @@ export const wardline = $root.wardline = (() => {
                     object.maxBatchBytes = message.maxBatchBytes;
                 if (message.relayId != null && $Object.hasOwnProperty.call(message, "relayId"))
                     object.relayId = message.relayId;
+                if (message.features && message.features.length) {
+                    object.features = $Array(message.features.length);
+                    for (let j = 0; j < message.features.length; ++j)
+                        object.features[j] = message.features[j];
+                }
                 return object;
             };
 
@@ -4021,12 +4172,14 @@ export const wardline = $root.wardline = (() => {
          * @property {number} NACK_REASON_UNSPECIFIED=0 NACK_REASON_UNSPECIFIED value
          * @property {number} NACK_REASON_GAP=1 NACK_REASON_GAP value
          * @property {number} NACK_REASON_REVOKED=2 NACK_REASON_REVOKED value
+         * @property {number} NACK_REASON_BLOB_INCOMPLETE=3 NACK_REASON_BLOB_INCOMPLETE value
          */
         v1.NackReason = (function() {
             const valuesById = $Object.create(null), values = $Object.create(valuesById);
             values[valuesById[0] = "NACK_REASON_UNSPECIFIED"] = 0;
             values[valuesById[1] = "NACK_REASON_GAP"] = 1;
             values[valuesById[2] = "NACK_REASON_REVOKED"] = 2;
+            values[valuesById[3] = "NACK_REASON_BLOB_INCOMPLETE"] = 3;
             return values;
         })();
 
@@ -4283,6 +4436,10 @@ export const wardline = $root.wardline = (() => {
                     case "NACK_REASON_REVOKED":
                     case 2:
                         message.reason = 2;
+                        break;
+                    case "NACK_REASON_BLOB_INCOMPLETE":
+                    case 3:
+                        message.reason = 3;
                         break;
                     default:
                         if (typeof object.reason === "number" && (object.reason | 0) === object.reason)
@@ -5665,6 +5822,1734 @@ export const wardline = $root.wardline = (() => {
             };
 
             return Reinstated;
+        })();
+
+        v1.BlobChunkRef = (function() {
+
+            /**
+             * Properties of a BlobChunkRef.
+             * @typedef {Object} wardline.v1.BlobChunkRef.$Properties
+             * @property {Uint8Array|null} [sha256] BlobChunkRef sha256
+             * @property {number|null} [size] BlobChunkRef size
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a BlobChunkRef.
+             * @memberof wardline.v1
+             * @interface IBlobChunkRef
+             * @augments wardline.v1.BlobChunkRef.$Properties
+             * @deprecated Use wardline.v1.BlobChunkRef.$Properties instead.
+             */
+
+            /**
+             * Shape of a BlobChunkRef.
+             * @typedef {wardline.v1.BlobChunkRef.$Properties} wardline.v1.BlobChunkRef.$Shape
+             */
+
+            /**
+             * Constructs a new BlobChunkRef.
+             * @memberof wardline.v1
+             * @classdesc Represents a BlobChunkRef.
+             * @constructor
+             * @param {wardline.v1.BlobChunkRef.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const BlobChunkRef = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * BlobChunkRef sha256.
+             * @member {Uint8Array} sha256
+             * @memberof wardline.v1.BlobChunkRef
+             * @instance
+             */
+            BlobChunkRef.prototype.sha256 = $util.newBuffer([]);
+
+            /**
+             * BlobChunkRef size.
+             * @member {number} size
+             * @memberof wardline.v1.BlobChunkRef
+             * @instance
+             */
+            BlobChunkRef.prototype.size = 0;
+
+            /**
+             * Creates a new BlobChunkRef instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.BlobChunkRef
+             * @static
+             * @param {wardline.v1.BlobChunkRef.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.BlobChunkRef} BlobChunkRef instance
+             * @type {{
+             *   (properties: wardline.v1.BlobChunkRef.$Shape): wardline.v1.BlobChunkRef & wardline.v1.BlobChunkRef.$Shape;
+             *   (properties?: wardline.v1.BlobChunkRef.$Properties): wardline.v1.BlobChunkRef;
+             * }}
+             */
+            BlobChunkRef.create = function(properties) {
+                return new BlobChunkRef(properties);
+            };
+
+            /**
+             * Encodes the specified BlobChunkRef message. Does not implicitly {@link wardline.v1.BlobChunkRef.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.BlobChunkRef
+             * @static
+             * @param {wardline.v1.BlobChunkRef.$Properties} message BlobChunkRef message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BlobChunkRef.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.sha256 != null && $Object.hasOwnProperty.call(message, "sha256") && message.sha256.length)
+                    writer.uint32(/* id 1, wireType 2 =*/10).bytes(message.sha256);
+                if (message.size != null && $Object.hasOwnProperty.call(message, "size") && message.size !== 0)
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint32(message.size);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a BlobChunkRef message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.BlobChunkRef
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobChunkRef & wardline.v1.BlobChunkRef.$Shape} BlobChunkRef
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BlobChunkRef.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.BlobChunkRef();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.sha256 = value;
+                            else
+                                delete message.sha256;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.size = value;
+                            else
+                                delete message.size;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a BlobChunkRef message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.BlobChunkRef
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.BlobChunkRef} BlobChunkRef
+             */
+            BlobChunkRef.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.BlobChunkRef)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.BlobChunkRef: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.BlobChunkRef();
+                if (object.sha256 != null)
+                    if (object.sha256.length)
+                        if (typeof object.sha256 === "string")
+                            $util.base64.decode(object.sha256, message.sha256 = $util.newBuffer($util.base64.length(object.sha256)), 0);
+                        else if (object.sha256.length >= 0)
+                            message.sha256 = object.sha256;
+                if (object.size != null)
+                    if ($Number(object.size) !== 0)
+                        message.size = object.size >>> 0;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BlobChunkRef message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.BlobChunkRef
+             * @static
+             * @param {wardline.v1.BlobChunkRef} message BlobChunkRef
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BlobChunkRef.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if (options.bytes === $String)
+                        object.sha256 = "";
+                    else {
+                        object.sha256 = [];
+                        if (options.bytes !== $Array)
+                            object.sha256 = $util.newBuffer(object.sha256);
+                    }
+                    object.size = 0;
+                }
+                if (message.sha256 != null && $Object.hasOwnProperty.call(message, "sha256"))
+                    object.sha256 = options.bytes === $String ? $util.base64.encode(message.sha256, 0, message.sha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.sha256) : message.sha256;
+                if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                    object.size = message.size;
+                return object;
+            };
+
+            /**
+             * Converts this BlobChunkRef to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.BlobChunkRef
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BlobChunkRef.prototype.toJSON = function() {
+                return BlobChunkRef.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BlobChunkRef;
+        })();
+
+        v1.BlobOffer = (function() {
+
+            /**
+             * Properties of a BlobOffer.
+             * @typedef {Object} wardline.v1.BlobOffer.$Properties
+             * @property {number|null} [requestId] BlobOffer requestId
+             * @property {string|null} [feed] BlobOffer feed
+             * @property {Uint8Array|null} [instanceSha256] BlobOffer instanceSha256
+             * @property {number|null} [size] BlobOffer size
+             * @property {Array.<wardline.v1.BlobChunkRef.$Properties>|null} [chunks] BlobOffer chunks
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a BlobOffer.
+             * @memberof wardline.v1
+             * @interface IBlobOffer
+             * @augments wardline.v1.BlobOffer.$Properties
+             * @deprecated Use wardline.v1.BlobOffer.$Properties instead.
+             */
+
+            /**
+             * Shape of a BlobOffer.
+             * @typedef {wardline.v1.BlobOffer.$Properties} wardline.v1.BlobOffer.$Shape
+             */
+
+            /**
+             * Constructs a new BlobOffer.
+             * @memberof wardline.v1
+             * @classdesc Represents a BlobOffer.
+             * @constructor
+             * @param {wardline.v1.BlobOffer.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const BlobOffer = function (properties) {
+                this.chunks = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * BlobOffer requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             */
+            BlobOffer.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BlobOffer feed.
+             * @member {string} feed
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             */
+            BlobOffer.prototype.feed = "";
+
+            /**
+             * BlobOffer instanceSha256.
+             * @member {Uint8Array} instanceSha256
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             */
+            BlobOffer.prototype.instanceSha256 = $util.newBuffer([]);
+
+            /**
+             * BlobOffer size.
+             * @member {number} size
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             */
+            BlobOffer.prototype.size = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BlobOffer chunks.
+             * @member {Array.<wardline.v1.BlobChunkRef.$Properties>} chunks
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             */
+            BlobOffer.prototype.chunks = $util.emptyArray;
+
+            /**
+             * Creates a new BlobOffer instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.BlobOffer
+             * @static
+             * @param {wardline.v1.BlobOffer.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.BlobOffer} BlobOffer instance
+             * @type {{
+             *   (properties: wardline.v1.BlobOffer.$Shape): wardline.v1.BlobOffer & wardline.v1.BlobOffer.$Shape;
+             *   (properties?: wardline.v1.BlobOffer.$Properties): wardline.v1.BlobOffer;
+             * }}
+             */
+            BlobOffer.create = function(properties) {
+                return new BlobOffer(properties);
+            };
+
+            /**
+             * Encodes the specified BlobOffer message. Does not implicitly {@link wardline.v1.BlobOffer.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.BlobOffer
+             * @static
+             * @param {wardline.v1.BlobOffer.$Properties} message BlobOffer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BlobOffer.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.instanceSha256 != null && $Object.hasOwnProperty.call(message, "instanceSha256") && message.instanceSha256.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.instanceSha256);
+                if (message.size != null && $Object.hasOwnProperty.call(message, "size") && (typeof message.size === "object" ? message.size.low || message.size.high : message.size !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.size);
+                if (message.chunks != null && message.chunks.length)
+                    for (let i = 0; i < message.chunks.length; ++i)
+                        $root.wardline.v1.BlobChunkRef.encode(message.chunks[i], writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a BlobOffer message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.BlobOffer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobOffer & wardline.v1.BlobOffer.$Shape} BlobOffer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BlobOffer.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.BlobOffer();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.instanceSha256 = value;
+                            else
+                                delete message.instanceSha256;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.size = value;
+                            else
+                                delete message.size;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.chunks && message.chunks.length))
+                                message.chunks = [];
+                            message.chunks.push($root.wardline.v1.BlobChunkRef.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a BlobOffer message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.BlobOffer
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.BlobOffer} BlobOffer
+             */
+            BlobOffer.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.BlobOffer)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.BlobOffer: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.BlobOffer();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.instanceSha256 != null)
+                    if (object.instanceSha256.length)
+                        if (typeof object.instanceSha256 === "string")
+                            $util.base64.decode(object.instanceSha256, message.instanceSha256 = $util.newBuffer($util.base64.length(object.instanceSha256)), 0);
+                        else if (object.instanceSha256.length >= 0)
+                            message.instanceSha256 = object.instanceSha256;
+                if (object.size != null)
+                    if (typeof object.size === "object" ? object.size.low || object.size.high : $Number(object.size) !== 0)
+                        if ($util.Long)
+                            message.size = $util.Long.fromValue(object.size, true);
+                        else if (typeof object.size === "string")
+                            message.size = $parseInt(object.size, 10);
+                        else if (typeof object.size === "number")
+                            message.size = object.size;
+                        else if (typeof object.size === "object")
+                            message.size = new $util.LongBits(object.size.low >>> 0, object.size.high >>> 0).toNumber(true);
+                if (object.chunks) {
+                    if (!$Array.isArray(object.chunks))
+                        throw $TypeError(".wardline.v1.BlobOffer.chunks: array expected");
+                    message.chunks = $Array(object.chunks.length);
+                    for (let i = 0; i < object.chunks.length; ++i) {
+                        if (!$util.isObject(object.chunks[i]))
+                            throw $TypeError(".wardline.v1.BlobOffer.chunks: object expected");
+                        message.chunks[i] = $root.wardline.v1.BlobChunkRef.fromObject(object.chunks[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BlobOffer message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.BlobOffer
+             * @static
+             * @param {wardline.v1.BlobOffer} message BlobOffer
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BlobOffer.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.chunks = [];
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.feed = "";
+                    if (options.bytes === $String)
+                        object.instanceSha256 = "";
+                    else {
+                        object.instanceSha256 = [];
+                        if (options.bytes !== $Array)
+                            object.instanceSha256 = $util.newBuffer(object.instanceSha256);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.size = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.size = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.instanceSha256 != null && $Object.hasOwnProperty.call(message, "instanceSha256"))
+                    object.instanceSha256 = options.bytes === $String ? $util.base64.encode(message.instanceSha256, 0, message.instanceSha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.instanceSha256) : message.instanceSha256;
+                if (message.size != null && $Object.hasOwnProperty.call(message, "size"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.size = typeof message.size === "number" ? $BigInt(message.size) : $util.Long.fromBits(message.size.low >>> 0, message.size.high >>> 0, true).toBigInt();
+                    else if (typeof message.size === "number")
+                        object.size = options.longs === $String ? $String(message.size) : message.size;
+                    else
+                        object.size = options.longs === $String ? $util.Long.prototype.toString.call(message.size) : options.longs === $Number ? new $util.LongBits(message.size.low >>> 0, message.size.high >>> 0).toNumber(true) : message.size;
+                if (message.chunks && message.chunks.length) {
+                    object.chunks = $Array(message.chunks.length);
+                    for (let j = 0; j < message.chunks.length; ++j)
+                        object.chunks[j] = $root.wardline.v1.BlobChunkRef.toObject(message.chunks[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this BlobOffer to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.BlobOffer
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BlobOffer.prototype.toJSON = function() {
+                return BlobOffer.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BlobOffer;
+        })();
+
+        v1.BlobHave = (function() {
+
+            /**
+             * Properties of a BlobHave.
+             * @typedef {Object} wardline.v1.BlobHave.$Properties
+             * @property {number|null} [requestId] BlobHave requestId
+             * @property {Uint8Array|null} [instanceSha256] BlobHave instanceSha256
+             * @property {Array.<number>|null} [missing] BlobHave missing
+             * @property {Array.<number>|null} [partialBytes] BlobHave partialBytes
+             * @property {boolean|null} [complete] BlobHave complete
+             * @property {string|null} [error] BlobHave error
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a BlobHave.
+             * @memberof wardline.v1
+             * @interface IBlobHave
+             * @augments wardline.v1.BlobHave.$Properties
+             * @deprecated Use wardline.v1.BlobHave.$Properties instead.
+             */
+
+            /**
+             * Shape of a BlobHave.
+             * @typedef {wardline.v1.BlobHave.$Properties} wardline.v1.BlobHave.$Shape
+             */
+
+            /**
+             * Constructs a new BlobHave.
+             * @memberof wardline.v1
+             * @classdesc Represents a BlobHave.
+             * @constructor
+             * @param {wardline.v1.BlobHave.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const BlobHave = function (properties) {
+                this.missing = [];
+                this.partialBytes = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * BlobHave requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BlobHave instanceSha256.
+             * @member {Uint8Array} instanceSha256
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.instanceSha256 = $util.newBuffer([]);
+
+            /**
+             * BlobHave missing.
+             * @member {Array.<number>} missing
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.missing = $util.emptyArray;
+
+            /**
+             * BlobHave partialBytes.
+             * @member {Array.<number>} partialBytes
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.partialBytes = $util.emptyArray;
+
+            /**
+             * BlobHave complete.
+             * @member {boolean} complete
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.complete = false;
+
+            /**
+             * BlobHave error.
+             * @member {string} error
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.error = "";
+
+            /**
+             * Creates a new BlobHave instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.BlobHave
+             * @static
+             * @param {wardline.v1.BlobHave.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.BlobHave} BlobHave instance
+             * @type {{
+             *   (properties: wardline.v1.BlobHave.$Shape): wardline.v1.BlobHave & wardline.v1.BlobHave.$Shape;
+             *   (properties?: wardline.v1.BlobHave.$Properties): wardline.v1.BlobHave;
+             * }}
+             */
+            BlobHave.create = function(properties) {
+                return new BlobHave(properties);
+            };
+
+            /**
+             * Encodes the specified BlobHave message. Does not implicitly {@link wardline.v1.BlobHave.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.BlobHave
+             * @static
+             * @param {wardline.v1.BlobHave.$Properties} message BlobHave message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BlobHave.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.instanceSha256 != null && $Object.hasOwnProperty.call(message, "instanceSha256") && message.instanceSha256.length)
+                    writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.instanceSha256);
+                if (message.missing != null && message.missing.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).uint32s(message.missing);
+                if (message.partialBytes != null && message.partialBytes.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).uint32s(message.partialBytes);
+                if (message.complete != null && $Object.hasOwnProperty.call(message, "complete") && message.complete !== false)
+                    writer.uint32(/* id 5, wireType 0 =*/40).bool(message.complete);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.error);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a BlobHave message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.BlobHave
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobHave & wardline.v1.BlobHave.$Shape} BlobHave
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BlobHave.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.BlobHave();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.instanceSha256 = value;
+                            else
+                                delete message.instanceSha256;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType === 2) {
+                                if (!(message.missing && message.missing.length))
+                                    message.missing = [];
+                                reader.uint32s(message.missing);
+                                continue;
+                            }
+                            if (wireType !== 0)
+                                break;
+                            if (!(message.missing && message.missing.length))
+                                message.missing = [];
+                            message.missing.push(reader.uint32());
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType === 2) {
+                                if (!(message.partialBytes && message.partialBytes.length))
+                                    message.partialBytes = [];
+                                reader.uint32s(message.partialBytes);
+                                continue;
+                            }
+                            if (wireType !== 0)
+                                break;
+                            if (!(message.partialBytes && message.partialBytes.length))
+                                message.partialBytes = [];
+                            message.partialBytes.push(reader.uint32());
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.complete = value;
+                            else
+                                delete message.complete;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.error = value;
+                            else
+                                delete message.error;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a BlobHave message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.BlobHave
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.BlobHave} BlobHave
+             */
+            BlobHave.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.BlobHave)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.BlobHave: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.BlobHave();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.instanceSha256 != null)
+                    if (object.instanceSha256.length)
+                        if (typeof object.instanceSha256 === "string")
+                            $util.base64.decode(object.instanceSha256, message.instanceSha256 = $util.newBuffer($util.base64.length(object.instanceSha256)), 0);
+                        else if (object.instanceSha256.length >= 0)
+                            message.instanceSha256 = object.instanceSha256;
+                if (object.missing) {
+                    if (!$Array.isArray(object.missing))
+                        throw $TypeError(".wardline.v1.BlobHave.missing: array expected");
+                    message.missing = $Array(object.missing.length);
+                    for (let i = 0; i < object.missing.length; ++i)
+                        message.missing[i] = object.missing[i] >>> 0;
+                }
+                if (object.partialBytes) {
+                    if (!$Array.isArray(object.partialBytes))
+                        throw $TypeError(".wardline.v1.BlobHave.partialBytes: array expected");
+                    message.partialBytes = $Array(object.partialBytes.length);
+                    for (let i = 0; i < object.partialBytes.length; ++i)
+                        message.partialBytes[i] = object.partialBytes[i] >>> 0;
+                }
+                if (object.complete != null)
+                    if (object.complete)
+                        message.complete = $Boolean(object.complete);
+                if (object.error != null)
+                    if (typeof object.error !== "string" || object.error.length)
+                        message.error = $String(object.error);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BlobHave message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.BlobHave
+             * @static
+             * @param {wardline.v1.BlobHave} message BlobHave
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BlobHave.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults) {
+                    object.missing = [];
+                    object.partialBytes = [];
+                }
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.instanceSha256 = "";
+                    else {
+                        object.instanceSha256 = [];
+                        if (options.bytes !== $Array)
+                            object.instanceSha256 = $util.newBuffer(object.instanceSha256);
+                    }
+                    object.complete = false;
+                    object.error = "";
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.instanceSha256 != null && $Object.hasOwnProperty.call(message, "instanceSha256"))
+                    object.instanceSha256 = options.bytes === $String ? $util.base64.encode(message.instanceSha256, 0, message.instanceSha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.instanceSha256) : message.instanceSha256;
+                if (message.missing && message.missing.length) {
+                    object.missing = $Array(message.missing.length);
+                    for (let j = 0; j < message.missing.length; ++j)
+                        object.missing[j] = message.missing[j];
+                }
+                if (message.partialBytes && message.partialBytes.length) {
+                    object.partialBytes = $Array(message.partialBytes.length);
+                    for (let j = 0; j < message.partialBytes.length; ++j)
+                        object.partialBytes[j] = message.partialBytes[j];
+                }
+                if (message.complete != null && $Object.hasOwnProperty.call(message, "complete"))
+                    object.complete = message.complete;
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = message.error;
+                return object;
+            };
+
+            /**
+             * Converts this BlobHave to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BlobHave.prototype.toJSON = function() {
+                return BlobHave.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BlobHave;
+        })();
+
+        v1.BlobPart = (function() {
+
+            /**
+             * Properties of a BlobPart.
+             * @typedef {Object} wardline.v1.BlobPart.$Properties
+             * @property {number|null} [requestId] BlobPart requestId
+             * @property {string|null} [feed] BlobPart feed
+             * @property {Uint8Array|null} [chunkSha256] BlobPart chunkSha256
+             * @property {number|null} [chunkSize] BlobPart chunkSize
+             * @property {number|null} [offset] BlobPart offset
+             * @property {Uint8Array|null} [data] BlobPart data
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a BlobPart.
+             * @memberof wardline.v1
+             * @interface IBlobPart
+             * @augments wardline.v1.BlobPart.$Properties
+             * @deprecated Use wardline.v1.BlobPart.$Properties instead.
+             */
+
+            /**
+             * Shape of a BlobPart.
+             * @typedef {wardline.v1.BlobPart.$Properties} wardline.v1.BlobPart.$Shape
+             */
+
+            /**
+             * Constructs a new BlobPart.
+             * @memberof wardline.v1
+             * @classdesc Represents a BlobPart.
+             * @constructor
+             * @param {wardline.v1.BlobPart.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const BlobPart = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * BlobPart requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BlobPart feed.
+             * @member {string} feed
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.feed = "";
+
+            /**
+             * BlobPart chunkSha256.
+             * @member {Uint8Array} chunkSha256
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.chunkSha256 = $util.newBuffer([]);
+
+            /**
+             * BlobPart chunkSize.
+             * @member {number} chunkSize
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.chunkSize = 0;
+
+            /**
+             * BlobPart offset.
+             * @member {number} offset
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.offset = 0;
+
+            /**
+             * BlobPart data.
+             * @member {Uint8Array} data
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             */
+            BlobPart.prototype.data = $util.newBuffer([]);
+
+            /**
+             * Creates a new BlobPart instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.BlobPart
+             * @static
+             * @param {wardline.v1.BlobPart.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.BlobPart} BlobPart instance
+             * @type {{
+             *   (properties: wardline.v1.BlobPart.$Shape): wardline.v1.BlobPart & wardline.v1.BlobPart.$Shape;
+             *   (properties?: wardline.v1.BlobPart.$Properties): wardline.v1.BlobPart;
+             * }}
+             */
+            BlobPart.create = function(properties) {
+                return new BlobPart(properties);
+            };
+
+            /**
+             * Encodes the specified BlobPart message. Does not implicitly {@link wardline.v1.BlobPart.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.BlobPart
+             * @static
+             * @param {wardline.v1.BlobPart.$Properties} message BlobPart message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BlobPart.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256") && message.chunkSha256.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.chunkSha256);
+                if (message.chunkSize != null && $Object.hasOwnProperty.call(message, "chunkSize") && message.chunkSize !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.chunkSize);
+                if (message.offset != null && $Object.hasOwnProperty.call(message, "offset") && message.offset !== 0)
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint32(message.offset);
+                if (message.data != null && $Object.hasOwnProperty.call(message, "data") && message.data.length)
+                    writer.uint32(/* id 6, wireType 2 =*/50).bytes(message.data);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a BlobPart message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.BlobPart
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobPart & wardline.v1.BlobPart.$Shape} BlobPart
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BlobPart.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.BlobPart();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.chunkSha256 = value;
+                            else
+                                delete message.chunkSha256;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.chunkSize = value;
+                            else
+                                delete message.chunkSize;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.offset = value;
+                            else
+                                delete message.offset;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.data = value;
+                            else
+                                delete message.data;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a BlobPart message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.BlobPart
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.BlobPart} BlobPart
+             */
+            BlobPart.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.BlobPart)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.BlobPart: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.BlobPart();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.chunkSha256 != null)
+                    if (object.chunkSha256.length)
+                        if (typeof object.chunkSha256 === "string")
+                            $util.base64.decode(object.chunkSha256, message.chunkSha256 = $util.newBuffer($util.base64.length(object.chunkSha256)), 0);
+                        else if (object.chunkSha256.length >= 0)
+                            message.chunkSha256 = object.chunkSha256;
+                if (object.chunkSize != null)
+                    if ($Number(object.chunkSize) !== 0)
+                        message.chunkSize = object.chunkSize >>> 0;
+                if (object.offset != null)
+                    if ($Number(object.offset) !== 0)
+                        message.offset = object.offset >>> 0;
+                if (object.data != null)
+                    if (object.data.length)
+                        if (typeof object.data === "string")
+                            $util.base64.decode(object.data, message.data = $util.newBuffer($util.base64.length(object.data)), 0);
+                        else if (object.data.length >= 0)
+                            message.data = object.data;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BlobPart message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.BlobPart
+             * @static
+             * @param {wardline.v1.BlobPart} message BlobPart
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BlobPart.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.feed = "";
+                    if (options.bytes === $String)
+                        object.chunkSha256 = "";
+                    else {
+                        object.chunkSha256 = [];
+                        if (options.bytes !== $Array)
+                            object.chunkSha256 = $util.newBuffer(object.chunkSha256);
+                    }
+                    object.chunkSize = 0;
+                    object.offset = 0;
+                    if (options.bytes === $String)
+                        object.data = "";
+                    else {
+                        object.data = [];
+                        if (options.bytes !== $Array)
+                            object.data = $util.newBuffer(object.data);
+                    }
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256"))
+                    object.chunkSha256 = options.bytes === $String ? $util.base64.encode(message.chunkSha256, 0, message.chunkSha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.chunkSha256) : message.chunkSha256;
+                if (message.chunkSize != null && $Object.hasOwnProperty.call(message, "chunkSize"))
+                    object.chunkSize = message.chunkSize;
+                if (message.offset != null && $Object.hasOwnProperty.call(message, "offset"))
+                    object.offset = message.offset;
+                if (message.data != null && $Object.hasOwnProperty.call(message, "data"))
+                    object.data = options.bytes === $String ? $util.base64.encode(message.data, 0, message.data.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.data) : message.data;
+                return object;
+            };
+
+            /**
+             * Converts this BlobPart to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.BlobPart
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BlobPart.prototype.toJSON = function() {
+                return BlobPart.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BlobPart;
+        })();
+
+        v1.BlobPartAck = (function() {
+
+            /**
+             * Properties of a BlobPartAck.
+             * @typedef {Object} wardline.v1.BlobPartAck.$Properties
+             * @property {number|null} [requestId] BlobPartAck requestId
+             * @property {Uint8Array|null} [chunkSha256] BlobPartAck chunkSha256
+             * @property {number|null} [received] BlobPartAck received
+             * @property {boolean|null} [stored] BlobPartAck stored
+             * @property {string|null} [error] BlobPartAck error
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a BlobPartAck.
+             * @memberof wardline.v1
+             * @interface IBlobPartAck
+             * @augments wardline.v1.BlobPartAck.$Properties
+             * @deprecated Use wardline.v1.BlobPartAck.$Properties instead.
+             */
+
+            /**
+             * Shape of a BlobPartAck.
+             * @typedef {wardline.v1.BlobPartAck.$Properties} wardline.v1.BlobPartAck.$Shape
+             */
+
+            /**
+             * Constructs a new BlobPartAck.
+             * @memberof wardline.v1
+             * @classdesc Represents a BlobPartAck.
+             * @constructor
+             * @param {wardline.v1.BlobPartAck.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const BlobPartAck = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * BlobPartAck requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             */
+            BlobPartAck.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * BlobPartAck chunkSha256.
+             * @member {Uint8Array} chunkSha256
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             */
+            BlobPartAck.prototype.chunkSha256 = $util.newBuffer([]);
+
+            /**
+             * BlobPartAck received.
+             * @member {number} received
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             */
+            BlobPartAck.prototype.received = 0;
+
+            /**
+             * BlobPartAck stored.
+             * @member {boolean} stored
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             */
+            BlobPartAck.prototype.stored = false;
+
+            /**
+             * BlobPartAck error.
+             * @member {string} error
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             */
+            BlobPartAck.prototype.error = "";
+
+            /**
+             * Creates a new BlobPartAck instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.BlobPartAck
+             * @static
+             * @param {wardline.v1.BlobPartAck.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.BlobPartAck} BlobPartAck instance
+             * @type {{
+             *   (properties: wardline.v1.BlobPartAck.$Shape): wardline.v1.BlobPartAck & wardline.v1.BlobPartAck.$Shape;
+             *   (properties?: wardline.v1.BlobPartAck.$Properties): wardline.v1.BlobPartAck;
+             * }}
+             */
+            BlobPartAck.create = function(properties) {
+                return new BlobPartAck(properties);
+            };
+
+            /**
+             * Encodes the specified BlobPartAck message. Does not implicitly {@link wardline.v1.BlobPartAck.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.BlobPartAck
+             * @static
+             * @param {wardline.v1.BlobPartAck.$Properties} message BlobPartAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            BlobPartAck.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256") && message.chunkSha256.length)
+                    writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.chunkSha256);
+                if (message.received != null && $Object.hasOwnProperty.call(message, "received") && message.received !== 0)
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint32(message.received);
+                if (message.stored != null && $Object.hasOwnProperty.call(message, "stored") && message.stored !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.stored);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.error);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a BlobPartAck message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.BlobPartAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.BlobPartAck & wardline.v1.BlobPartAck.$Shape} BlobPartAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            BlobPartAck.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.BlobPartAck();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.chunkSha256 = value;
+                            else
+                                delete message.chunkSha256;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.received = value;
+                            else
+                                delete message.received;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.stored = value;
+                            else
+                                delete message.stored;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.error = value;
+                            else
+                                delete message.error;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a BlobPartAck message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.BlobPartAck
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.BlobPartAck} BlobPartAck
+             */
+            BlobPartAck.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.BlobPartAck)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.BlobPartAck: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.BlobPartAck();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.chunkSha256 != null)
+                    if (object.chunkSha256.length)
+                        if (typeof object.chunkSha256 === "string")
+                            $util.base64.decode(object.chunkSha256, message.chunkSha256 = $util.newBuffer($util.base64.length(object.chunkSha256)), 0);
+                        else if (object.chunkSha256.length >= 0)
+                            message.chunkSha256 = object.chunkSha256;
+                if (object.received != null)
+                    if ($Number(object.received) !== 0)
+                        message.received = object.received >>> 0;
+                if (object.stored != null)
+                    if (object.stored)
+                        message.stored = $Boolean(object.stored);
+                if (object.error != null)
+                    if (typeof object.error !== "string" || object.error.length)
+                        message.error = $String(object.error);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a BlobPartAck message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.BlobPartAck
+             * @static
+             * @param {wardline.v1.BlobPartAck} message BlobPartAck
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            BlobPartAck.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.chunkSha256 = "";
+                    else {
+                        object.chunkSha256 = [];
+                        if (options.bytes !== $Array)
+                            object.chunkSha256 = $util.newBuffer(object.chunkSha256);
+                    }
+                    object.received = 0;
+                    object.stored = false;
+                    object.error = "";
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.chunkSha256 != null && $Object.hasOwnProperty.call(message, "chunkSha256"))
+                    object.chunkSha256 = options.bytes === $String ? $util.base64.encode(message.chunkSha256, 0, message.chunkSha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.chunkSha256) : message.chunkSha256;
+                if (message.received != null && $Object.hasOwnProperty.call(message, "received"))
+                    object.received = message.received;
+                if (message.stored != null && $Object.hasOwnProperty.call(message, "stored"))
+                    object.stored = message.stored;
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = message.error;
+                return object;
+            };
+
+            /**
+             * Converts this BlobPartAck to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.BlobPartAck
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            BlobPartAck.prototype.toJSON = function() {
+                return BlobPartAck.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return BlobPartAck;
         })();
 
         v1.Feeds = (function() {

@@ -3,7 +3,8 @@
 // (test/support/fake-relay-transport.ts), so the fake the unit tests use cannot
 // drift from what the wire does.
 import { describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, encodeEvents, type JournalEvent } from '../../protocol/index.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { BLOB_CHUNK_BYTES, BLOB_FEATURE, BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, PROTOCOL_VERSION, encodeEvents, type BlobManifest, type ImagingInstanceBody, type JournalEvent } from '../../protocol/index.js';
 import { RelayLinkError } from '../../agent/replication/errors.js';
 import type { FeedControlAnswer, HelloInfo, NackReason, OutboundBatch, RelaySession, RelaySessionHandlers, RelayTransport } from '../../agent/replication/relay-transport.js';
 
@@ -91,6 +92,40 @@ function batch(feed: string, firstSeq: number, lastSeq: number): OutboundBatch {
     journalHeadSeq: lastSeq,
   };
 }
+
+const sha = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** An instance of `size` random bytes cut as the archive cuts it, with its blob-ref body. */
+function instance(size: number): { bytes: Buffer; chunks: Buffer[]; manifest: BlobManifest; body: ImagingInstanceBody } {
+  const bytes = randomBytes(size);
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < size; at += BLOB_CHUNK_BYTES) chunks.push(bytes.subarray(at, Math.min(size, at + BLOB_CHUNK_BYTES)));
+  const manifest = { sha256: sha(bytes), size, chunks: chunks.map((c) => ({ sha256: sha(c), size: c.length })) };
+  const uid = `1.2.826.0.1.${Date.now()}.${size}`;
+  const body: ImagingInstanceBody = {
+    ...manifest,
+    studyUid: uid,
+    seriesUid: `${uid}.1`,
+    sopInstanceUid: `${uid}.1.1`,
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    patientId: 'P1',
+    modality: 'CT',
+    studyDate: '20260101',
+  };
+  return { bytes, chunks, manifest, body };
+}
+
+/** A batch of one blob-ref event at `seq` naming `body`. */
+function blobRefBatch(feed: string, seq: number, body: ImagingInstanceBody): OutboundBatch {
+  const events: JournalEvent[] = [
+    { seq, stream: IMAGING_STREAM, key: body.sopInstanceUid, op: 'upsert', tsMs: Date.UTC(2026, 0, 1), source: 'pacs', contentType: BLOB_REF_CONTENT_TYPE, body: Buffer.from(JSON.stringify(body)), headers: {} },
+  ];
+  const encoded = encodeEvents(events, 'gzip');
+  return { feed, firstSeq: seq, lastSeq: seq, codec: 'gzip', payload: encoded.payload, payloadSha256: encoded.payloadSha256, eventCount: 1, uncompressedBytes: encoded.uncompressedBytes, policyVersion: 0, journalHeadSeq: seq };
+}
+
+const PART = 64 * 1024;
 
 export function describeRelayTransportContract(label: string, factory: () => Promise<RelayTransportFixture>): void {
   describe(`RelayTransport contract: ${label}`, () => {
@@ -193,6 +228,77 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
         await again.replies.until('the reinstate answer', () => again.replies.answers.length === 1);
         expect(again.replies.answers[0]).toEqual({ kind: 'reinstate', feed: 'adt', highWaterSeq: 2, wasRevoked: true });
         again.session.close();
+      });
+    });
+
+    it('offers blob transfer only when the Welcome lists blob-v1; then an offer says what is missing, parts resume at what is held, a stored chunk completes the instance', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session } = await open(['adt']);
+        if (!session.welcome.features?.has(BLOB_FEATURE)) {
+          // A relay without the feature: the session has no blob channel, and the agent never sends a blob message.
+          expect(session.blobs).toBeUndefined();
+          session.close();
+          return;
+        }
+        const blobs = session.blobs!;
+        const { chunks, manifest } = instance(150 * 1024);
+        const chunk = chunks[0]!;
+        const ref = manifest.chunks[0]!;
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: 0 }] });
+        expect(await blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: chunk.subarray(0, PART) })).toEqual({ received: PART, stored: false });
+        // Cut short here: the next offer says how much of the chunk is held.
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: PART }] });
+        // A part at the wrong offset is refused, saying where to resume.
+        await expect(blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 2 * PART, data: chunk.subarray(2 * PART) })).rejects.toMatchObject({ name: 'BlobRefusedError', received: PART });
+        // Pipelined: both parts written before either answer is awaited.
+        const [second, last] = await Promise.all([
+          blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: PART, data: chunk.subarray(PART, 2 * PART) }),
+          blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 2 * PART, data: chunk.subarray(2 * PART) }),
+        ]);
+        expect(second).toEqual({ received: 2 * PART, stored: false });
+        expect(last).toEqual({ received: chunk.length, stored: true });
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [] });
+        session.close();
+      });
+    });
+
+    it('refuses a chunk whose bytes do not match its hash (it starts again from 0), and a batch naming an incomplete instance (blob-incomplete, expected = its first seq)', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session, replies } = await open(['adt']);
+        if (!session.blobs) {
+          session.close();
+          return;
+        }
+        const { chunks, manifest, body } = instance(1000);
+        const ref = manifest.chunks[0]!;
+        await session.send(blobRefBatch('adt', 1, body));
+        await replies.until('the blob-incomplete nack', () => replies.nacks.length === 1);
+        expect(replies.nacks[0]).toEqual({ feed: 'adt', expected: 1, reason: 'blob-incomplete' });
+        expect(await session.blobs.offer({ feed: 'adt', manifest })).toMatchObject({ complete: false });
+        const wrong = Buffer.from(chunks[0]!);
+        wrong[0] = wrong[0]! ^ 0xff;
+        await expect(session.blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: wrong })).rejects.toMatchObject({ name: 'BlobRefusedError', received: 0 });
+        expect(await session.blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: chunks[0]! })).toEqual({ received: 1000, stored: true });
+        expect(await session.blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [] });
+        await session.send(blobRefBatch('adt', 1, body));
+        await replies.until('the ack', () => replies.acks.length === 1);
+        expect(replies.acks[0]).toEqual({ feed: 'adt', seq: 1, duplicate: false });
+        session.close();
+      });
+    });
+
+    it('rejects blob requests still unanswered when the session ends, retryable; a request after the end rejects at once', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session } = await open(['adt']);
+        if (!session.blobs) {
+          session.close();
+          return;
+        }
+        const { manifest } = instance(2000);
+        const pending = session.blobs.offer({ feed: 'adt', manifest });
+        session.close();
+        await expect(pending).rejects.toMatchObject({ name: 'RelayLinkError', retryable: true });
+        await expect(session.blobs.offer({ feed: 'adt', manifest })).rejects.toMatchObject({ name: 'RelayLinkError', retryable: true });
       });
     });
 

@@ -141,10 +141,11 @@ describe('metrics a running agent and relay export (real processes)', () => {
     for (const line of text.split('\n')) {
       const name = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line)?.[1];
       if (name) names.add(name);
-      // This pair has no database source: its capture metrics are declared (# TYPE)
-      // with no series. Their series are checked with a real database source in
-      // dashboard-capture.int.test.ts.
-      const declared = /^# TYPE (wardline_agent_capture_[a-z_]+) /.exec(line)?.[1];
+      // This pair has no database source and no imaging feed: their metrics are
+      // declared (# TYPE) with no series. Capture series are checked with a real
+      // database source in dashboard-capture.int.test.ts, imaging series from
+      // sample statuses in test/unit/imaging-metrics.test.ts.
+      const declared = /^# TYPE (wardline_agent_(?:capture|imaging)_[a-z_]+) /.exec(line)?.[1];
       if (declared) names.add(declared);
     }
     return names;

@@ -58,6 +58,9 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 export class TestRelay {
+  /** @param configure changes the test config before the relay starts (e.g. more grants) */
+  constructor(private readonly configure: (config: RelayConfigInput) => RelayConfigInput = (config) => config) {}
+
   private readonly tempDir = makeTempDir('wardline-relay-');
   readonly dataDir = this.tempDir.path;
   relay: RelayHandle | undefined;
@@ -67,7 +70,7 @@ export class TestRelay {
   private readonly logger = pino({ level: 'info' }, { write: (line: string) => this.logs.push(JSON.parse(line) as LogLine) });
 
   async start(): Promise<RelayHandle> {
-    this.relay = await startRelay(parseRelayConfig(testRelayConfig(this.dataDir)), { shutdownGraceMs: 2_000, logger: this.logger });
+    this.relay = await startRelay(parseRelayConfig(this.configure(testRelayConfig(this.dataDir))), { shutdownGraceMs: 2_000, logger: this.logger });
     return this.relay;
   }
 

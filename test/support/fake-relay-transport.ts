@@ -6,11 +6,25 @@
 // reinstate answered, close() ends the session once, a dead address or an
 // aborted attempt rejects with a retryable RelayLinkError.
 //
+// Blob transfer (blobs: true, the default): the Welcome lists BLOB_FEATURE and
+// the session has `blobs`; chunks are held in memory by hash per relay (so they
+// survive a reconnect, like the relay's store); an offer answers which chunks
+// are missing and how much of each is held; a part is taken only at the end of
+// what is held, a complete chunk is stored only if its SHA-256 matches (else it
+// starts again from 0); a batch whose blob-ref event names an instance not
+// complete is nacked 'blob-incomplete' with expected = the batch's first seq.
+//
 // `answers: 'manual'` keeps the relay silent: batches are only recorded, and
 // the test plays the relay itself (calling the pump's onAck/onNack directly).
-import { PROTOCOL_VERSION, decideBatch } from '../../protocol/index.js';
-import { RelayLinkError } from '../../agent/replication/errors.js';
+import { createHash } from 'node:crypto';
+import { BLOB_FEATURE, BLOB_REF_CONTENT_TYPE, PROTOCOL_VERSION, decideBatch, decodeEvents, parseImagingInstanceBody, pb } from '../../protocol/index.js';
+import { BlobRefusedError, RelayLinkError } from '../../agent/replication/errors.js';
 import type {
+  BlobChannel,
+  BlobOfferAnswer,
+  BlobOfferRequest,
+  BlobPartAnswer,
+  BlobPartRequest,
   FeedControlRequest,
   HelloInfo,
   OutboundBatch,
@@ -27,6 +41,8 @@ export interface FakeRelayOptions {
   answers?: 'auto' | 'manual';
   /** The hospital's secret the relay accepts; default: any. */
   secret?: string;
+  /** Whether the relay takes blob transfer (lists BLOB_FEATURE); default true. */
+  blobs?: boolean;
 }
 
 /** The relay's side, shared by every transport and session made from it: what it holds survives a reconnect. */
@@ -41,11 +57,80 @@ export class FakeRelay {
   readonly sessions: FakeRelaySession[] = [];
   /** False: nothing listens (a dead address); open() fails in the connect phase. */
   reachable = true;
+  readonly blobFeature: boolean;
+  /** Chunks held, by SHA-256: the bytes received from the chunk's start, and whether it was verified and stored. */
+  readonly chunks = new Map<string, { bytes: Buffer; stored: boolean }>();
+  /** Instances (SHA-256) whose every chunk is stored and whose whole hash matched. */
+  readonly completeInstances = new Set<string>();
+  /** Every blob request the agent sent, in order. */
+  readonly offers: BlobOfferRequest[] = [];
+  readonly parts: BlobPartRequest[] = [];
 
   constructor(private readonly options: FakeRelayOptions = {}) {
     this.relayId = options.relayId ?? 'fake-relay';
     this.maxBatchBytes = options.maxBatchBytes ?? 1 << 20;
     this.answers = options.answers ?? 'auto';
+    this.blobFeature = options.blobs ?? true;
+  }
+
+  /** Bytes of part data received (what crossed the line as chunk bytes). */
+  get partBytes(): number {
+    let total = 0;
+    for (const part of this.parts) total += part.data.length;
+    return total;
+  }
+
+  /** @internal Answers an offer as the relay does (BlobHave). */
+  answerOffer(request: BlobOfferRequest): BlobOfferAnswer {
+    this.offers.push(request);
+    const { manifest } = request;
+    if (manifest.chunks.length === 0 || manifest.chunks.reduce((sum, c) => sum + c.size, 0) !== manifest.size) {
+      throw new BlobRefusedError(`relay refused instance ${manifest.sha256} of feed ${request.feed}: the chunks' sizes do not add up to the instance's size`);
+    }
+    const missing: BlobOfferAnswer['missing'] = [];
+    manifest.chunks.forEach((chunk, index) => {
+      const held = this.chunks.get(chunk.sha256);
+      if (!held?.stored) missing.push({ index, partialBytes: held?.bytes.length ?? 0 });
+    });
+    if (missing.length === 0 && !this.completeInstances.has(manifest.sha256)) {
+      const whole = createHash('sha256');
+      for (const chunk of manifest.chunks) whole.update(this.chunks.get(chunk.sha256)!.bytes);
+      if (whole.digest('hex') !== manifest.sha256) throw new BlobRefusedError(`relay refused instance ${manifest.sha256}: its chunks do not hash to it`);
+      this.completeInstances.add(manifest.sha256);
+    }
+    return { complete: missing.length === 0, missing };
+  }
+
+  /** @internal Takes a part as the relay does (BlobPartAck). */
+  takePart(request: BlobPartRequest): BlobPartAnswer {
+    this.parts.push(request);
+    const held = this.chunks.get(request.chunkSha256) ?? { bytes: Buffer.alloc(0), stored: false };
+    this.chunks.set(request.chunkSha256, held);
+    if (held.stored) return { received: held.bytes.length, stored: true };
+    if (request.offset !== held.bytes.length || request.offset + request.data.length > request.chunkSize) {
+      throw new BlobRefusedError(`relay refused the part of chunk ${request.chunkSha256} at offset ${request.offset}: it holds ${held.bytes.length} bytes`, held.bytes.length);
+    }
+    held.bytes = Buffer.concat([held.bytes, request.data]);
+    if (held.bytes.length === request.chunkSize) {
+      if (createHash('sha256').update(held.bytes).digest('hex') !== request.chunkSha256) {
+        held.bytes = Buffer.alloc(0);
+        throw new BlobRefusedError(`relay refused chunk ${request.chunkSha256}: its bytes do not match its hash`, 0);
+      }
+      held.stored = true;
+    }
+    return { received: held.bytes.length, stored: held.stored };
+  }
+
+  /** @internal The first blob-ref event of the batch whose instance is not complete, if any. */
+  incompleteInstanceIn(batch: OutboundBatch): string | undefined {
+    if (!this.blobFeature) return undefined;
+    const events = decodeEvents({ ...batch, codec: CODEC_TO_PROTO[batch.codec] });
+    for (const event of events) {
+      if (event.contentType !== BLOB_REF_CONTENT_TYPE || event.op !== 'upsert') continue;
+      const body = parseImagingInstanceBody(event.body);
+      if (!this.completeInstances.has(body.sha256)) return body.sopInstanceUid;
+    }
+    return undefined;
   }
 
   /** A transport to this relay (one per agent link, as GrpcRelayTransport). */
@@ -69,6 +154,7 @@ export class FakeRelay {
       highWater: new Map(hello.feeds.map((feed) => [feed, this.highWater.get(feed) ?? 0])),
       maxBatchBytes: this.maxBatchBytes,
       revoked: new Set(hello.feeds.filter((feed) => this.revoked.has(feed))),
+      features: new Set(this.blobFeature ? [BLOB_FEATURE] : []),
     };
     const session = new FakeRelaySession(this, welcome, handlers);
     this.sessions.push(session);
@@ -112,13 +198,39 @@ export class FakeRelaySession implements RelaySession {
   readonly controls: FeedControlRequest[] = [];
   /** 'open' until close(); then the reason it was closed with (undefined: a plain close). */
   closedWith: Error | undefined | 'open' = 'open';
+  readonly blobs?: BlobChannel;
   private readonly sentWaiters = new Set<() => void>();
+  /** Blob requests not yet answered: rejected when the session ends. */
+  private readonly pendingBlobs = new Set<(error: Error) => void>();
 
   constructor(
     private readonly relay: FakeRelay,
     readonly welcome: WelcomeInfo,
     private readonly handlers: RelaySessionHandlers,
-  ) {}
+  ) {
+    if (relay.blobFeature) {
+      this.blobs = {
+        offer: (request) => this.blobRequest(() => relay.answerOffer(request)),
+        sendPart: (request) => this.blobRequest(() => relay.takePart(request)),
+      };
+    }
+  }
+
+  /** Answers after a hop (as on the wire), or rejects when the session ends first. */
+  private blobRequest<T>(answer: () => T): Promise<T> {
+    if (this.closedWith !== 'open') return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    return new Promise<T>((resolve, reject) => {
+      this.pendingBlobs.add(reject);
+      setImmediate(() => {
+        if (!this.pendingBlobs.delete(reject)) return;
+        try {
+          resolve(answer());
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+    });
+  }
 
   async send(batch: OutboundBatch): Promise<void> {
     if (this.closedWith !== 'open') throw new RelayLinkError('session is closed', true, 'stream');
@@ -138,6 +250,9 @@ export class FakeRelaySession implements RelaySession {
     if (this.closedWith !== 'open') return;
     this.closedWith = reason;
     for (const wake of [...this.sentWaiters]) wake();
+    const pending = [...this.pendingBlobs];
+    this.pendingBlobs.clear();
+    for (const reject of pending) reject(new RelayLinkError('session closed before the relay answered a blob request', true, 'stream'));
     this.handlers.onClose(reason);
   }
 
@@ -177,10 +292,16 @@ export class FakeRelaySession implements RelaySession {
         this.close(new RelayLinkError(`relay stream ended: invalid batch (${decision.kind})`, true, 'stream'));
         return;
       case 'append':
-      case 'overlap':
+      case 'overlap': {
+        const incomplete = this.relay.incompleteInstanceIn(batch);
+        if (incomplete !== undefined) {
+          this.handlers.onNack(batch.feed, batch.firstSeq, `instance ${incomplete} is not complete at the relay`, 'blob-incomplete');
+          return;
+        }
         this.relay.highWater.set(batch.feed, batch.lastSeq);
         this.handlers.onAck(batch.feed, batch.lastSeq, false);
         return;
+      }
       case 'duplicate':
         this.handlers.onAck(batch.feed, highWater, true);
     }
@@ -199,6 +320,8 @@ export class FakeRelaySession implements RelaySession {
     this.handlers.onControlAnswer?.({ kind: 'reinstate', feed: request.feed, highWaterSeq, wasRevoked });
   }
 }
+
+const CODEC_TO_PROTO = { none: pb.Codec.CODEC_NONE, gzip: pb.Codec.CODEC_GZIP, deflate: pb.Codec.CODEC_DEFLATE, brotli: pb.Codec.CODEC_BROTLI } as const;
 
 function reasonOf(signal: AbortSignal): string {
   const reason: unknown = signal.reason;

@@ -19,6 +19,8 @@ export interface AlertInputs {
     paused?: boolean;
     /** The relay's mark is beyond the journal head (the feed is stopped); absent or null when not. */
     integrity?: { relayMarkSeq: number; journalHeadSeq: number; ackedSeq: number; reason: string } | null;
+    /** An imaging feed's instance transfer (FeedStatus.imaging); absent for other feeds. */
+    imaging?: ImagingAlertInput;
   }[];
   sources: readonly {
     name: string;
@@ -39,6 +41,15 @@ export interface CaptureAlertInput {
   retained: { bytes: number | null; budgetBytes: number | null; status: string | null; secondsToBudget: number | null } | null;
   /** `code` when the source sets it; otherwise the message is searched for the code. */
   lastError: { atMs: number; message: string; code?: string } | null;
+}
+
+/** The part of an imaging feed's status (agent/operations/agent-status.ts ImagingFeedView) the alerts read. */
+export interface ImagingAlertInput {
+  bytesWaiting: number;
+  instancesWaiting: number;
+  chunksSent: number;
+  chunkBytesSent: number;
+  problem: { code: string; message: string; sinceMs: number } | null;
 }
 
 /** The retained WAL/binlog share of the budget that raises capture-wal-budget, in %. */
@@ -116,6 +127,8 @@ export class AlertEvaluator {
   private readonly linksSeenUp = new Set<string>();
   /** Per capture source, when its last position-lost error was raised (lastError.atMs): a new one raises again. */
   private readonly positionLostSeen = new Map<string, number>();
+  /** Per imaging feed, its chunk counters when last seen moving and since when they have not: what imaging-stalled measures. */
+  private readonly imagingProgress = new Map<string, { chunksSent: number; chunkBytesSent: number; stillSinceMs: number }>();
   private readonly config: AlertsConfig;
 
   constructor(private readonly options: AlertEvaluatorOptions) {
@@ -177,6 +190,8 @@ export class AlertEvaluator {
         );
       }
     }
+
+    for (const feed of inputs.feeds) if (feed.imaging) alerts.push(...this.evaluateImaging(feed, feed.imaging, nowMs));
 
     if (inputs.disk) {
       const disk = inputs.disk;
@@ -275,6 +290,34 @@ export class AlertEvaluator {
     return alerts;
   }
 
+  /**
+   * An imaging feed's two conditions. imaging-blocked follows the feed's problem:
+   * raised once when one appears, resolved once when it is gone (after
+   * settleAfter of calm). imaging-stalled: bytes wait, the feed may send (not
+   * held by the timetable, the operator or the relay, and no problem), and no
+   * chunk byte has moved for alerts.imagingStalledAfter; time held back does not
+   * count, so a bulk feed that waits for its night window is not stalled.
+   */
+  private evaluateImaging(feed: AlertInputs['feeds'][number], imaging: ImagingAlertInput, nowMs: number): AlertRecord[] {
+    const alerts: AlertRecord[] = [];
+    const times = { raiseAfterMs: 0, clearAfterMs: this.config.settleAfter };
+    const problem = imaging.problem;
+    const blocked = this.observe('imaging-blocked', feed.feed, problem ? 1 : 0, nowMs, times);
+    if (blocked) alerts.push(this.record('imaging-blocked', feed.feed, blocked, null, null, { code: problem?.code ?? null, message: problem?.message ?? null, sinceMs: problem?.sinceMs ?? null }));
+
+    const maySend = feed.paused !== true && feed.blocked === null && problem === null;
+    const seen = this.imagingProgress.get(feed.feed);
+    const moved = !seen || seen.chunksSent !== imaging.chunksSent || seen.chunkBytesSent !== imaging.chunkBytesSent;
+    // The stall clock runs only while bytes wait and the feed may send: it starts again on progress and while held.
+    const stillSinceMs = moved || !maySend || imaging.bytesWaiting === 0 ? nowMs : seen.stillSinceMs;
+    this.imagingProgress.set(feed.feed, { chunksSent: imaging.chunksSent, chunkBytesSent: imaging.chunkBytesSent, stillSinceMs });
+    const stillSeconds = (nowMs - stillSinceMs) / 1000;
+    const thresholdSeconds = this.config.imagingStalledAfter / 1000;
+    const stalled = this.observe('imaging-stalled', feed.feed, stillSeconds >= thresholdSeconds ? 1 : 0, nowMs, times);
+    if (stalled) alerts.push(this.record('imaging-stalled', feed.feed, stalled, stillSeconds, thresholdSeconds, { bytesWaiting: imaging.bytesWaiting, instancesWaiting: imaging.instancesWaiting, chunksSent: imaging.chunksSent }));
+    return alerts;
+  }
+
   private observe(rule: AlertRule, subject: string, level: number, nowMs: number, times: DebounceTimes): LevelChange | null {
     const key = alertKey(rule, subject);
     let condition = this.conditions.get(key);
@@ -327,6 +370,9 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
     case 'capture-stopped':
     case 'capture-position-lost':
       return 'critical';
+    case 'imaging-blocked':
+    case 'imaging-stalled':
+      return 'warning';
     case 'lag':
     case 'source-silent':
     case 'capture-lagging':

@@ -34,6 +34,8 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'capture-lagging': '数据库采集延迟',
     'capture-position-lost': '数据库采集位置丢失',
     'capture-wal-budget': '数据库日志保留量',
+    'imaging-blocked': '影像无法发送',
+    'imaging-stalled': '影像发送停滞',
   },
   en: {
     'link': 'Relay link',
@@ -47,6 +49,8 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'capture-lagging': 'Database capture lagging',
     'capture-position-lost': 'Database capture position lost',
     'capture-wal-budget': 'Retained WAL/binlog',
+    'imaging-blocked': 'Imaging blocked',
+    'imaging-stalled': 'Imaging stalled',
   },
 };
 

@@ -118,6 +118,14 @@ function alertMessageEn(a: AlertTextInput): string {
       const sizes = typeof a.details.bytes === 'number' && typeof a.details.budgetBytes === 'number' ? ` (${formatAlertBytes(a.details.bytes)} of ${formatAlertBytes(a.details.budgetBytes)})` : '';
       return `database source ${a.subject}: the server retains ${value.toFixed(1)}% of the WAL/binlog budget for it${sizes}${eta}; past the budget the position is lost and the tables are read again`;
     }
+    case 'imaging-blocked':
+      return a.level === 0
+        ? `imaging feed ${a.subject}: instances ship again`
+        : `imaging feed ${a.subject}: instances cannot ship (${a.details.code ?? '?'}): ${a.details.message ?? 'no reason given'}; they stay in the archive`;
+    case 'imaging-stalled':
+      return a.level === 0
+        ? `imaging feed ${a.subject}: chunks are moving again`
+        : `imaging feed ${a.subject} stalled: no chunk sent for ${formatAlertDuration(value)} (threshold ${formatAlertDuration(threshold)}) while it may send, ${typeof a.details.bytesWaiting === 'number' ? formatAlertBytes(a.details.bytesWaiting) : '?'} in ${a.details.instancesWaiting ?? '?'} instances waiting`;
   }
 }
 
@@ -178,5 +186,13 @@ function alertMessageZh(a: AlertTextInput): string {
       const sizes = typeof a.details.bytes === 'number' && typeof a.details.budgetBytes === 'number' ? `（${formatAlertBytes(a.details.bytes)} / ${formatAlertBytes(a.details.budgetBytes)}）` : '';
       return `数据库来源 ${a.subject}：数据库为其保留的 WAL/binlog 已达预算的 ${value.toFixed(1)}%${sizes}${eta}；超出预算将丢失采集位置并重新读取全表`;
     }
+    case 'imaging-blocked':
+      return a.level === 0
+        ? `影像推送 ${a.subject}：影像已恢复发送`
+        : `影像推送 ${a.subject}：影像无法发送（${a.details.code ?? '?'}）：${a.details.message ?? '未说明原因'}；影像仍保存在本地存档中`;
+    case 'imaging-stalled':
+      return a.level === 0
+        ? `影像推送 ${a.subject}：影像数据块已恢复发送`
+        : `影像推送 ${a.subject} 发送停滞：允许发送但 ${d(value)} 未发出任何数据块（阈值 ${d(threshold)}），${typeof a.details.bytesWaiting === 'number' ? formatAlertBytes(a.details.bytesWaiting) : '?'}（${a.details.instancesWaiting ?? '?'} 个实例）待发送`;
   }
 }

@@ -8,11 +8,14 @@ export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent
   // The relay holds a feed beyond the agent's journal head (replication/feed-window.ts): the feed is stopped.
   | 'feed-integrity'
   // Database sources (postgres, mysql, sql-poll), from their SourceStatus.capture.
-  | 'capture-stopped' | 'capture-lagging' | 'capture-position-lost' | 'capture-wal-budget';
+  | 'capture-stopped' | 'capture-lagging' | 'capture-position-lost' | 'capture-wal-budget'
+  // Imaging feeds, from their FeedStatus.imaging: instances that cannot ship, or stopped moving while they may.
+  | 'imaging-blocked' | 'imaging-stalled';
 
 export const ALERT_RULES: readonly AlertRule[] = [
   'link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity',
   'capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget',
+  'imaging-blocked', 'imaging-stalled',
 ];
 
 /** `critical` and `warning` while firing; `info` for the record that says it resolved. */
@@ -39,7 +42,7 @@ export interface AlertRecord {
   severity: AlertSeverity;
   /** One line for people, in English; the dashboard words it in the reader's language from the fields. */
   message: string;
-  /** The measured value that decided it (seconds for lag, age and silence; used % for disk and the WAL budget; capture lag in seconds); null for the link, feed-integrity, capture-stopped and capture-position-lost. */
+  /** The measured value that decided it (seconds for lag, age and silence; used % for disk and the WAL budget; capture lag in seconds; seconds without chunk progress for imaging-stalled); null for the link, feed-integrity, capture-stopped, capture-position-lost and imaging-blocked. */
   value: number | null;
   /** The threshold it was compared with, in the same unit; null for the link. */
   threshold: number | null;

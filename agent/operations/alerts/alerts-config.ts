@@ -13,6 +13,8 @@ export const DEFAULT_SETTLE_AFTER_MS = 60_000;
 export const DEFAULT_LAG_THRESHOLD_MS = 5 * 60_000;
 /** A feed whose oldest waiting event is older than this has a stale backlog, in ms. */
 export const DEFAULT_BACKLOG_AGE_THRESHOLD_MS = 60 * 60_000;
+/** An imaging feed with bytes waiting, allowed to send, whose chunks have not moved for this long raises imaging-stalled, in ms. */
+export const DEFAULT_IMAGING_STALLED_AFTER_MS = 10 * 60_000;
 /** Lag and backlog-age alerts resolve only below threshold × (1 − this / 100), so a value hovering at the threshold does not flap. */
 export const DEFAULT_ALERT_HYSTERESIS_PERCENT = 20;
 /** Alerts are kept this long in agent.db, in ms. */
@@ -138,6 +140,8 @@ export const AlertsConfigSchema = z.strictObject({
   lag: durationSchema({ minMs: 1000 }).default(DEFAULT_LAG_THRESHOLD_MS),
   /** Every feed's backlog-age threshold unless alerts.feeds says otherwise. */
   backlogAge: durationSchema({ minMs: 1000 }).default(DEFAULT_BACKLOG_AGE_THRESHOLD_MS),
+  /** An imaging feed with bytes waiting whose class may send and whose chunks have not moved this long raises imaging-stalled. */
+  imagingStalledAfter: durationSchema({ minMs: 1000 }).default(DEFAULT_IMAGING_STALLED_AFTER_MS),
   hysteresisPercent: z.number().min(0).max(90).default(DEFAULT_ALERT_HYSTERESIS_PERCENT),
   /** Per-feed thresholds, by feed name. */
   feeds: z.record(name, FeedThresholdsSchema).default({}),

@@ -1,7 +1,7 @@
 // Alerts: one per change of a watched condition, kept, shown and delivered.
 export { ALERT_RULES, alertKey, type AlertRecord, type AlertRule, type AlertSeverity, type AlertState } from './alert.js';
 export { DebouncedLevel, type DebounceTimes, type LevelChange } from './debounced-level.js';
-export { AlertEvaluator, CAPTURE_WAL_BUDGET_PERCENT, isPositionLostError, retainedBudgetPercent, type CaptureAlertInput, controlIdReuseSubject, type ControlIdReuseInput, backlogAgeThresholdSeconds, feedLagExceeded, lagThresholdSeconds, type AlertEvaluatorOptions, type AlertInputs } from './alert-evaluator.js';
+export { AlertEvaluator, CAPTURE_WAL_BUDGET_PERCENT, isPositionLostError, retainedBudgetPercent, type CaptureAlertInput, type ImagingAlertInput, controlIdReuseSubject, type ControlIdReuseInput, backlogAgeThresholdSeconds, feedLagExceeded, lagThresholdSeconds, type AlertEvaluatorOptions, type AlertInputs } from './alert-evaluator.js';
 export { alertMessage, formatAlertBytes, formatAlertDuration, formatAlertDurationZh } from './alert-text.js';
 export {
   AlertsConfigSchema,

@@ -1,6 +1,6 @@
 // Prometheus metrics for what the operations side watches: alerts, the link's
 // state by name, silent sources, lag thresholds, the host, open dashboards, and
-// database sources (capture-metrics.ts)
+// database sources (capture-metrics.ts), imaging feeds (imaging-metrics.ts)
 // (what the journal, feeds and sources move is in agent-metrics.ts).
 // Read at scrape time like agent-metrics.ts; labels carry relay, feed, source,
 // rule and sink names only — never anything from a message.
@@ -10,6 +10,7 @@ import { ALERT_RULES, type AlertRecord, type AlertsStatus } from '../alerts/inde
 import type { HostStatus } from '../host/index.js';
 import { LINK_STATES } from '../../replication/index.js';
 import { registerCaptureMetrics } from './capture-metrics.js';
+import { registerImagingMetrics } from './imaging-metrics.js';
 
 /** Link states exported one-hot, so a dashboard can colour by state. */
 
@@ -42,6 +43,7 @@ export function registerWatchMetrics(registry: Registry, sources: WatchMetricsSo
   // Collected after the gauges above, from the status this scrape already read.
   let scraped: AgentStatus | undefined;
   registerCaptureMetrics(registry, () => (scraped ?? sources.status()).sources);
+  registerImagingMetrics(registry, () => (scraped ?? sources.status()).feeds);
 
   for (const rule of ALERT_RULES) for (const state of ['firing', 'resolved']) raised.inc({ rule, state }, 0);
   sources.onAlert((alert) => raised.inc({ rule: alert.rule, state: alert.state }));

@@ -1,0 +1,11 @@
+export * from './instance-archive.js';
+export * from './file-instance-archive.js';
+export * from './instance-transform.js';
+export * from './dicom-header.js';
+export { StudyIndex, DEFAULT_INDEX_INTERVAL_MS, DEFAULT_INDEX_SCAN_SEQS, type IndexedInstance, type StudyIndexOptions } from './study-index.js';
+export { buildStudyView, type StudyFeed, type StudyView, type StudySeriesView, type StudyInstanceView, type StudyFeedTotals } from './study-view.js';
+export { StudyBrowser, type InstanceDownload, type StudyBrowserOptions } from './study-browser.js';
+export { ARCHIVE_SCHEMA_VERSION } from './archive-database.js';
+export { ArchiveRetention, feedsOwing, type ArchiveRetentionOptions, type RetentionPass } from './archive-retention.js';
+export { ArchiveConfigSchema, MIN_ARCHIVE_RETENTION_MS, type ArchiveConfig } from './archive-config.js';
+export { ArchiveLock } from './archive-lock.js';

@@ -1,0 +1,2 @@
+export * from './dicom-source-config.js';
+export * from './dicom-source.js';
