@@ -23,13 +23,15 @@ function pidEvent(seq: number) {
   return makeEvent(seq, { key: mrn(seq), body: Buffer.from(body, 'utf8') });
 }
 
-/** How many of the markers appear, in clear, in each file of `dir`. */
+/** How many of the markers appear, in clear, in each file under `dir` (the blob store's folders too). */
 function markersOnDisk(dir: string): Record<string, number> {
   const found: Record<string, number> = {};
   const pattern = new RegExp(`MRN${RUN}X\\d{5}`, 'g');
-  for (const name of readdirSync(dir)) {
-    const text = readFileSync(join(dir, name)).toString('latin1');
-    found[name] = new Set(text.match(pattern) ?? []).size;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    const text = readFileSync(path).toString('latin1');
+    found[path.slice(dir.length + 1)] = new Set(text.match(pattern) ?? []).size;
   }
   return found;
 }
