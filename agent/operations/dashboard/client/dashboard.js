@@ -9,6 +9,7 @@ import { connectLive } from './live-connection.js';
 import { renderAlerts } from './render-alerts.js';
 import { renderBandwidth } from './render-bandwidth.js';
 import { renderCapture } from './render-capture.js';
+import { renderImaging } from './render-imaging.js';
 import { renderFeeds, resetFeedCharts } from './render-feeds.js';
 import { renderHost, resetHostChart } from './render-host.js';
 import { renderLedger } from './render-ledger.js';
@@ -102,6 +103,7 @@ function render() {
   renderFeeds($('feed-list'), view);
   renderSources($('sources'), view);
   renderCapture($('capture'), view);
+  renderImaging($('imaging'), view);
   renderHost($('host'), view);
   renderBandwidth($('bandwidth'), view);
   renderAlerts($('alerts'), view);
