@@ -8,4 +8,5 @@ export {
   PAGE_CHUNK_BYTES,
   type FeedHttpOptions,
 } from './feed-http.js';
+export { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './imaging-routes.js';
 export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';

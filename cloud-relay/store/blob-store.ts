@@ -152,6 +152,15 @@ export interface BlobStore {
   studyInstances(hospital: string, feed: string, studyUid: string, throughSeq: number): Promise<BlobReference[]>;
 
   /**
+   * The reference of (hospital, feed) with the highest seq <= throughSeq (the
+   * feed's visible seq) naming `sopInstanceUid` in `studyUid`, whose instance is
+   * complete; undefined when there is none. A SOP Instance UID sent again (a
+   * re-archived or corrected instance) names what its latest event says: the
+   * caller compares seriesUid with the series it was asked for.
+   */
+  instanceReference(hospital: string, feed: string, studyUid: string, sopInstanceUid: string, throughSeq: number): Promise<BlobReference | undefined>;
+
+  /**
    * Revoke: deletes the feed's references and offers, then every instance and
    * chunk (and partial chunk file) of the hospital that no remaining reference or
    * offer needs, from disk as well. Idempotent.
