@@ -148,7 +148,10 @@ export interface BlobStore {
   /** Drops the references of (hospital, feed) at these seqs (a batch the feed store did not take). */
   forgetReferences(hospital: string, feed: string, seqs: readonly number[]): Promise<void>;
 
-  /** References of (hospital, feed) in the study with seq <= throughSeq (the feed's visible seq), by seriesUid then seq. */
+  /**
+   * References of (hospital, feed) in the study with seq <= throughSeq (the feed's
+   * visible seq) whose instance is complete, by seriesUid then seq.
+   */
   studyInstances(hospital: string, feed: string, studyUid: string, throughSeq: number): Promise<BlobReference[]>;
 
   /**
