@@ -3,7 +3,8 @@
 // in parts and then the batch with its blob-ref event; the vendor lists the
 // study and GETs the instance (application/dicom, the exact bytes). A key
 // without the feed is refused as for feed reads; an instance whose chunks are
-// only partly sent, or whose event is not visible yet, is neither listed nor served.
+// only partly sent, or whose event is not visible yet, is neither listed nor
+// served; a revoked feed's instances are gone (410), as its events are.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, RelayErrorCode, type ImagingListing } from '../../cloud-relay/index.js';
 import { BLOB_CHUNK_BYTES, pb, type RelayMessage } from '../../protocol/index.js';
@@ -96,6 +97,9 @@ describe('relay imaging routes (vendor HTTP)', () => {
     const again = await get(instanceUrl(whole), PACS_KEY, { 'if-none-match': `"${whole.manifest.sha256}"` });
     expect(again.status).toBe(304);
     expect((await again.arrayBuffer()).byteLength).toBe(0);
+    // Only under its own study and series.
+    expect((await get(`${base()}/series/${partial.body.seriesUid}/instances/${whole.body.sopInstanceUid}`)).status).toBe(404);
+    expect((await get(`${relay.httpBase}/v1/hospitals/h1/feeds/${FEED}/studies/${STUDY}.99/series/${whole.body.seriesUid}/instances/${whole.body.sopInstanceUid}`)).status).toBe(404);
   });
 
   it("lists the study's complete, visible instances, and the feed's events list what arrived", async () => {
@@ -186,5 +190,18 @@ describe('relay imaging routes (vendor HTTP)', () => {
     const response = await get(instanceUrl(partial));
     expect(response.status).toBe(200);
     expect(Buffer.from(await response.arrayBuffer()).equals(partial.bytes)).toBe(true);
+  });
+
+  // Last: it revokes the feed.
+  it('answers 410 for every imaging route of a revoked feed, as for its events, and no byte of it is served', async () => {
+    stream.call.write(pb.AgentMessage.create({ revoke: { feed: FEED, reason: 'contract ended' } }));
+    expect((await stream.next(10_000)).body).toBe('revoked');
+    const feedRead = await get(`${relay.httpBase}/v1/feeds/${FEED}/events?after=0`);
+    expect(feedRead.status).toBe(410);
+    for (const url of [base(), `${base()}/series/${whole.body.seriesUid}`, instanceUrl(whole)]) {
+      const response = await get(url);
+      expect(response.status).toBe(410);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe(RelayErrorCode.FEED_REVOKED);
+    }
   });
 });
