@@ -6,7 +6,8 @@
 // only partly sent, or whose event is not visible yet, is neither listed nor
 // served; a revoked feed's instances are gone (410), as its events are.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, RelayErrorCode, type ImagingListing } from '../../cloud-relay/index.js';
+import { connect } from 'node:net';
+import { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, RelayErrorCode, type ImagingListing, type RelayConfigInput } from '../../cloud-relay/index.js';
 import { BLOB_CHUNK_BYTES, pb, type RelayMessage } from '../../protocol/index.js';
 import { blobRefEvent, makeInstance, offerOf, partOf, type TestInstance } from '../support/blob-instance.js';
 import { AgentStream, TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent } from './relay-harness.js';
@@ -17,11 +18,36 @@ const STUDY = '1.2.826.0.1.3680043.10.7';
 const PACS_KEY = 'pacs-cloud-key-0123456789abcdef';
 const PART_BYTES = 512 * 1024;
 
+/** Sends one agent message and returns the relay's answer to it. */
+async function exchangeOn(stream: AgentStream, message: Parameters<typeof pb.AgentMessage.create>[0]): Promise<RelayMessage> {
+  stream.call.write(pb.AgentMessage.create(message));
+  return stream.next(10_000);
+}
+
+/** Offers the instance and sends its chunks in parts, up to byte `untilByte` of the instance. */
+async function sendInstance(stream: AgentStream, instance: TestInstance, untilByte = instance.bytes.length): Promise<void> {
+  const have = await exchangeOn(stream, { blobOffer: offerOf(FEED, instance) });
+  expect(have.blobHave?.error ?? '').toBe('');
+  let at = 0;
+  for (const [index, chunk] of instance.chunks.entries()) {
+    for (let offset = 0; offset < chunk.length && at + offset < untilByte; offset += PART_BYTES) {
+      const length = Math.min(PART_BYTES, chunk.length - offset, untilByte - at - offset);
+      const ack = await exchangeOn(stream, { blobPart: partOf(FEED, instance, index, offset, length) });
+      expect(ack.blobPartAck?.error ?? '').toBe('');
+      expect(ack.blobPartAck?.received).toBe(offset + length);
+    }
+    at += chunk.length;
+  }
+}
+
+/** The relay config with vendor pacs-cloud granted FEED at h1. */
+const withImagingVendor = (config: RelayConfigInput): RelayConfigInput => ({
+  ...config,
+  vendors: [...(config.vendors ?? []), { name: 'pacs-cloud', key: PACS_KEY, grants: [{ hospital: 'h1', feeds: [FEED] }] }],
+});
+
 describe('relay imaging routes (vendor HTTP)', () => {
-  const relay = new TestRelay((config) => ({
-    ...config,
-    vendors: [...(config.vendors ?? []), { name: 'pacs-cloud', key: PACS_KEY, grants: [{ hospital: 'h1', feeds: [FEED] }] }],
-  }));
+  const relay = new TestRelay(withImagingVendor);
   let stream: AgentStream;
   // Two chunks, the second short: the bytes served must be both, in order.
   const whole = makeInstance(BLOB_CHUNK_BYTES + 300_000, 'vendor-whole', { studyUid: STUDY, seriesUid: `${STUDY}.1`, sopInstanceUid: `${STUDY}.1.1` });
@@ -39,26 +65,8 @@ describe('relay imaging routes (vendor HTTP)', () => {
   /** A batch as an agent sends it for a journal whose head is `journalHeadSeq` and whose transactions are complete through `completeThroughSeq`. */
   const batchUpTo = (batch: ReturnType<typeof makeBatch>, journalHeadSeq: number, completeThroughSeq: number) => Object.assign(batch, { journalHeadSeq, completeThroughSeq });
 
-  async function exchange(message: Parameters<typeof pb.AgentMessage.create>[0]): Promise<RelayMessage> {
-    stream.call.write(pb.AgentMessage.create(message));
-    return stream.next(10_000);
-  }
-
-  /** Offers the instance and sends its chunks in parts, up to byte `untilByte` of the instance. */
-  async function send(instance: TestInstance, untilByte = instance.bytes.length): Promise<void> {
-    const have = await exchange({ blobOffer: offerOf(FEED, instance) });
-    expect(have.blobHave?.error ?? '').toBe('');
-    let at = 0;
-    for (const [index, chunk] of instance.chunks.entries()) {
-      for (let offset = 0; offset < chunk.length && at + offset < untilByte; offset += PART_BYTES) {
-        const length = Math.min(PART_BYTES, chunk.length - offset, untilByte - at - offset);
-        const ack = await exchange({ blobPart: partOf(FEED, instance, index, offset, length) });
-        expect(ack.blobPartAck?.error ?? '').toBe('');
-        expect(ack.blobPartAck?.received).toBe(offset + length);
-      }
-      at += chunk.length;
-    }
-  }
+  const exchange = (message: Parameters<typeof pb.AgentMessage.create>[0]) => exchangeOn(stream, message);
+  const send = (instance: TestInstance, untilByte?: number) => sendInstance(stream, instance, untilByte);
 
   beforeAll(async () => {
     await relay.start();
@@ -204,4 +212,51 @@ describe('relay imaging routes (vendor HTTP)', () => {
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe(RelayErrorCode.FEED_REVOKED);
     }
   });
+});
+
+describe('relay imaging routes: a vendor that stops reading an instance', () => {
+  const relay = new TestRelay((config) => ({ ...withImagingVendor(config), feedLimits: { concurrentReadsPerKey: 1, stalledResponseMs: 1_000 } }));
+  // Larger than what the sockets' buffers hold between them.
+  const big = makeInstance(4 * BLOB_CHUNK_BYTES, 'vendor-big', { studyUid: STUDY, seriesUid: `${STUDY}.1`, sopInstanceUid: `${STUDY}.1.7` });
+  const url = () => `${relay.httpBase}/v1/hospitals/h1/feeds/${FEED}/studies/${STUDY}/series/${big.body.seriesUid}/instances/${big.body.sopInstanceUid}`;
+
+  beforeAll(async () => {
+    await relay.start();
+    const { stream } = await connectAgent(relay, 'h1', [FEED]);
+    await sendInstance(stream, big);
+    expect((await stream.exchange(makeBatch(FEED, 1, 1, [blobRefEvent(1, big)]))).body).toBe('ack');
+    stream.end();
+  }, 60_000);
+
+  afterAll(async () => {
+    await relay.close();
+  });
+
+  it("is cut after stalledResponseMs, holds the key's one read meanwhile (429), and frees it", async () => {
+    const socket = connect(relay.relay!.httpPort, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(`GET ${new URL(url()).pathname} HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${PACS_KEY}\r\n\r\n`);
+    const head = await new Promise<string>((resolve) =>
+      socket.once('data', (chunk: Buffer) => {
+        socket.pause();
+        resolve(chunk.toString('latin1').split('\r\n\r\n')[0]!);
+      }),
+    );
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    const second = await fetch(url(), { headers: { authorization: `Bearer ${PACS_KEY}` } });
+    expect(second.status).toBe(429);
+    expect(((await second.json()) as { error: { code: string } }).error.code).toBe(RelayErrorCode.TOO_MANY_REQUESTS);
+    const received = await new Promise<number>((resolve) => {
+      let bytes = 0;
+      setTimeout(() => {
+        socket.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        socket.once('close', () => resolve(bytes));
+        socket.resume();
+      }, 2_500);
+    });
+    expect(received).toBeLessThan(big.bytes.length);
+    const after = await fetch(url(), { headers: { authorization: `Bearer ${PACS_KEY}` } });
+    expect(after.status).toBe(200);
+    expect(Buffer.from(await after.arrayBuffer()).equals(big.bytes)).toBe(true);
+  }, 30_000);
 });
