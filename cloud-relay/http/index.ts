@@ -1,4 +1,4 @@
-// The relay's HTTP API: feed NDJSON pages, status, metrics, health, enrolment.
+// The relay's HTTP API: feed NDJSON pages, imaging instances, status, metrics, health, enrolment.
 export {
   createFeedHttpHandler,
   HIGH_WATER_HEADER,
