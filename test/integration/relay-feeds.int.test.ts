@@ -99,7 +99,7 @@ describe('relay feeds (HTTP NDJSON and gRPC Subscribe)', () => {
     const events = [
       makeEvent(1, { body: Buffer.from(hl7Text, 'utf8') }),
       makeEvent(2, { contentType: 'json', body: Buffer.from(JSON.stringify({ name: '李四', beds: [1, 2] }), 'utf8') }),
-      makeEvent(3, { contentType: 'blob-ref', body: Buffer.from([0, 1, 2, 0xfe, 0xff]) }),
+      makeEvent(3, { contentType: 'application/octet-stream', body: Buffer.from([0, 1, 2, 0xfe, 0xff]) }),
       makeEvent(4, { op: 'delete', contentType: 'application/dicom', body: Buffer.from([0xc3, 0x28]) }),
     ];
     await store('adt', 1, 4, events);
