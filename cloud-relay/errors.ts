@@ -80,6 +80,13 @@ export const RelayErrorCode = {
    * the config file. Free the port or change the key, then start again.
    */
   LISTEN_FAILED: 'WL_LISTEN_FAILED',
+  /**
+   * The feed names no complete imaging instance there (study, series or SOP instance) up to
+   * what vendors may read of it: the blob-ref event has not arrived, or is not visible yet.
+   * Read the feed's events for what arrived (each blob-ref event names its study, series and
+   * instance) and ask again once its event is in the feed.
+   */
+  IMAGING_NOT_FOUND: 'WL_IMAGING_NOT_FOUND',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -283,7 +290,19 @@ export class BadRequestError extends RelayError {
 export class RouteNotFoundError extends RelayError {
   override name = 'RouteNotFoundError';
   constructor(readonly path: string) {
-    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
+    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/hospitals/{hospital}/feeds/{feed}/studies/{studyUid}, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
+  }
+}
+
+/** No complete imaging instance of the feed matches the request, up to the feed's visible seq (HTTP 404). */
+export class ImagingNotFoundError extends RelayError {
+  override name = 'ImagingNotFoundError';
+  constructor(
+    message: string,
+    readonly hospital: string,
+    readonly feed: string,
+  ) {
+    super(message, RelayErrorCode.IMAGING_NOT_FOUND);
   }
 }
 

@@ -19,7 +19,7 @@ export type { RelayStatus } from './status/index.js';
 export type { ConnectedAgent } from './ingest/index.js';
 // The vendor feed API's limits and headers, and the gRPC error trailer.
 export { DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT } from './feeds/index.js';
-export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER } from './http/index.js';
+export { HIGH_WATER_HEADER, NEXT_AFTER_HEADER, HOSPITAL_HEADER, DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './http/index.js';
 export { ERROR_CODE_TRAILER } from './grpc/index.js';
 // Stable error codes with their remedies, and the base class every relay error extends.
 export { RelayErrorCode, RelayError } from './errors.js';

@@ -148,6 +148,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       subscriptions,
       httpHandler: createFeedHttpHandler({
         store,
+        blobs,
         vendors,
         metrics,
         status,

@@ -2,6 +2,7 @@
 // GET /v1/feeds/{feed}/events, and `wardline feed tail`). Part of the external contract.
 import { isUtf8 } from 'node:buffer';
 import type { JournalEvent } from './event.js';
+import { BLOB_REF_CONTENT_TYPE } from './imaging-instance.js';
 
 export interface VendorEventJson {
   seq: number;
@@ -12,7 +13,7 @@ export interface VendorEventJson {
   ts: string;
   source: string;
   contentType: string;
-  /** hl7v2: the message text; json: the row as a JSON value. */
+  /** hl7v2: the message text; json: the row as a JSON value; blob-ref: the imaging instance (ImagingInstanceBody) as a JSON value. */
   body?: unknown;
   /** Any other content type: the bytes, base64. */
   bodyBase64?: string;
@@ -24,7 +25,7 @@ export function toVendorEventJson(event: JournalEvent): VendorEventJson {
   // The agent stores hl7v2 as UTF-8 and json only when it parses, so the fallback
   // to base64 guards against damaged data: a vendor never gets silently altered text.
   if (event.contentType === 'hl7v2' && isUtf8(event.body)) json.body = event.body.toString('utf8');
-  else if (event.contentType === 'json' && isUtf8(event.body)) {
+  else if (isJsonContentType(event.contentType) && isUtf8(event.body)) {
     const parsed = parseJson(event.body.toString('utf8'));
     if (parsed.ok) json.body = parsed.value;
     else json.bodyBase64 = event.body.toString('base64');
@@ -43,12 +44,17 @@ export function toVendorEventJson(event: JournalEvent): VendorEventJson {
  * integers and number spelling reach the vendor as the source wrote them.
  */
 export function toVendorEventLine(event: JournalEvent): string {
-  const text = event.contentType === 'json' && isUtf8(event.body) ? event.body.toString('utf8') : undefined;
+  const text = isJsonContentType(event.contentType) && isUtf8(event.body) ? event.body.toString('utf8') : undefined;
   if (text === undefined || !parseJson(text).ok) return `${JSON.stringify(toVendorEventJson(event))}\n`;
   // Raw CR and LF can only be whitespace between JSON tokens (inside strings they must be escaped), so
   // replacing them keeps the value and keeps the line one line.
   const body = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
   return `${JSON.stringify({ ...envelopeOf(event), headers: event.headers }).slice(0, -1)},"body":${body}}\n`;
+}
+
+/** Content types whose body is JSON text: a json row, and a blob-ref event's imaging instance (which names where to GET it). */
+function isJsonContentType(contentType: string): boolean {
+  return contentType === 'json' || contentType === BLOB_REF_CONTENT_TYPE;
 }
 
 /** The fields before headers and body, in the order vendors have always seen them. */

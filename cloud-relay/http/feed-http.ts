@@ -1,5 +1,6 @@
 // The relay's HTTP API (node:http, no framework):
 //   GET /v1/feeds/{feed}/events?after=&limit=[&hospital=]   NDJSON, vendor key
+//   GET /v1/hospitals/{hospital}/feeds/{feed}/studies/…     imaging instances, vendor key (imaging-routes.ts)
 //   GET /v1/status    operator token: everything; vendor key: that vendor's own grants and cursors
 //   GET /metrics  GET /   (the status page, HTML)   operator token only
 //   GET /healthz    GET /readyz   public
@@ -29,6 +30,7 @@ import {
   FeedNotGrantedError,
   FeedRevokedError,
   HospitalRequiredError,
+  ImagingNotFoundError,
   MethodNotAllowedError,
   OperatorAuthError,
   RelayError,
@@ -39,10 +41,12 @@ import {
 } from '../errors.js';
 import { writeMessage } from '../grpc/index.js';
 import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
-import type { FeedStore } from '../store/index.js';
+import type { BlobStore, FeedStore } from '../store/index.js';
 import { nextCursor, parseFeedQuery, type VendorAuth, type VendorReads, type VendorSlots } from '../feeds/index.js';
 import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
+import { createImagingRoutes, imagingRouteName } from './imaging-routes.js';
+import { decodePathSegment } from './path-segment.js';
 
 /** Events read from the store per chunk of a page. */
 export const PAGE_CHUNK_EVENTS = 128;
@@ -79,6 +83,8 @@ export interface FeedHttpOptions {
   readiness?: () => ReadinessReport;
   /** POST /v1/enrol (cloud-relay/enrolment): the parsed JSON body -> the JSON answer; absent = 404. */
   enrol?: (body: unknown) => Promise<unknown>;
+  /** The imaging instances the feeds' blob-ref events name; absent = no imaging routes (404). */
+  blobs?: BlobStore;
 }
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
@@ -90,7 +96,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof EnrolmentTokenError) return 403;
   if (error instanceof FeedNotGrantedError) return 403;
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
-  if (error instanceof RouteNotFoundError) return 404;
+  if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
   return 500;
@@ -100,6 +106,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   const { store, vendors, metrics, logger } = options;
 
   const stalledMs = options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
+  const imaging =
+    options.blobs && createImagingRoutes({ blobs: options.blobs, store, vendors, slots: options.slots, stalledResponseMs: stalledMs, logger });
 
   async function serveFeedEvents(req: IncomingMessage, res: ServerResponse, url: URL, encodedFeed: string): Promise<void> {
     const feed = decodeSegment(encodedFeed);
@@ -189,6 +197,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
+    const imagingServed = imaging?.(req, res, url);
+    if (imagingServed) return imagingServed;
     switch (url.pathname) {
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('ok\n');
@@ -243,20 +253,13 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
 }
 
 function decodeSegment(segment: string): string {
-  let feed: string;
-  try {
-    feed = decodeURIComponent(segment);
-  } catch {
-    throw new BadRequestError(`feed: not a valid URL path segment: ${JSON.stringify(segment)}`, 'feed');
-  }
-  if (!NAME_PATTERN.test(feed)) {
-    throw new BadRequestError(`feed: expected a feed name (letters, digits, ".", "_" or "-"), got ${JSON.stringify(feed)}`, 'feed');
-  }
-  return feed;
+  return decodePathSegment(segment, 'feed', NAME_PATTERN, 'a feed name (letters, digits, ".", "_" or "-")');
 }
 
 function routeName(path: string): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
+  const imaging = imagingRouteName(path);
+  if (imaging) return imaging;
   if (path === '/' || path === '/status') return 'status-page';
   if (path === '/readyz') return 'readyz';
   if (path === '/v1/enrol') return 'enrol';

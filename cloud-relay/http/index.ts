@@ -1,4 +1,4 @@
-// The relay's HTTP API: feed NDJSON pages, status, metrics, health, enrolment.
+// The relay's HTTP API: feed NDJSON pages, imaging instances, status, metrics, health, enrolment.
 export {
   createFeedHttpHandler,
   HIGH_WATER_HEADER,
@@ -8,4 +8,5 @@ export {
   PAGE_CHUNK_BYTES,
   type FeedHttpOptions,
 } from './feed-http.js';
+export { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './imaging-routes.js';
 export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';

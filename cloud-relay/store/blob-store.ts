@@ -148,8 +148,20 @@ export interface BlobStore {
   /** Drops the references of (hospital, feed) at these seqs (a batch the feed store did not take). */
   forgetReferences(hospital: string, feed: string, seqs: readonly number[]): Promise<void>;
 
-  /** References of (hospital, feed) in the study with seq <= throughSeq (the feed's visible seq), by seriesUid then seq. */
+  /**
+   * References of (hospital, feed) in the study with seq <= throughSeq (the feed's
+   * visible seq) whose instance is complete, by seriesUid then seq.
+   */
   studyInstances(hospital: string, feed: string, studyUid: string, throughSeq: number): Promise<BlobReference[]>;
+
+  /**
+   * The reference of (hospital, feed) with the highest seq <= throughSeq (the
+   * feed's visible seq) naming `sopInstanceUid` in `studyUid`, whose instance is
+   * complete; undefined when there is none. A SOP Instance UID sent again (a
+   * re-archived or corrected instance) names what its latest event says: the
+   * caller compares seriesUid with the series it was asked for.
+   */
+  instanceReference(hospital: string, feed: string, studyUid: string, sopInstanceUid: string, throughSeq: number): Promise<BlobReference | undefined>;
 
   /**
    * Revoke: deletes the feed's references and offers, then every instance and

@@ -71,6 +71,29 @@ interface ChunkRow {
   size: number;
 }
 
+/** A blob_refs row joined with its instance's size. */
+interface RefRow {
+  seq: number;
+  instance_sha256: string;
+  size: number;
+  study_uid: string;
+  series_uid: string;
+  sop_instance_uid: string;
+  sop_class_uid: string;
+}
+
+function referenceOf(row: RefRow): BlobReference {
+  return {
+    seq: row.seq,
+    sha256: row.instance_sha256,
+    size: row.size,
+    studyUid: row.study_uid,
+    seriesUid: row.series_uid,
+    sopInstanceUid: row.sop_instance_uid,
+    sopClassUid: row.sop_class_uid,
+  };
+}
+
 export class SqliteBlobStore implements BlobStore {
   private closed = false;
   private readonly now: () => number;
@@ -125,11 +148,17 @@ export class SqliteBlobStore implements BlobStore {
            sop_instance_uid = excluded.sop_instance_uid, sop_class_uid = excluded.sop_class_uid`,
       ),
       deleteRef: db.prepare('DELETE FROM blob_refs WHERE hospital = ? AND feed = ? AND seq = ?'),
-      studyRefs: db.prepare<[string, string, string, number], { seq: number; instance_sha256: string; size: number; study_uid: string; series_uid: string; sop_instance_uid: string; sop_class_uid: string }>(
+      studyRefs: db.prepare<[string, string, string, number], RefRow>(
         `SELECT r.seq, r.instance_sha256, i.size, r.study_uid, r.series_uid, r.sop_instance_uid, r.sop_class_uid
            FROM blob_refs r JOIN blob_instances i ON i.hospital = r.hospital AND i.sha256 = r.instance_sha256
           WHERE r.hospital = ? AND r.feed = ? AND r.study_uid = ? AND r.seq <= ? AND i.complete = 1
           ORDER BY r.series_uid, r.seq`,
+      ),
+      instanceRef: db.prepare<[string, string, string, string, number], RefRow>(
+        `SELECT r.seq, r.instance_sha256, i.size, r.study_uid, r.series_uid, r.sop_instance_uid, r.sop_class_uid
+           FROM blob_refs r JOIN blob_instances i ON i.hospital = r.hospital AND i.sha256 = r.instance_sha256
+          WHERE r.hospital = ? AND r.feed = ? AND r.study_uid = ? AND r.sop_instance_uid = ? AND r.seq <= ? AND i.complete = 1
+          ORDER BY r.seq DESC LIMIT 1`,
       ),
       deleteFeedRefs: db.prepare('DELETE FROM blob_refs WHERE hospital = ? AND feed = ?'),
       deleteFeedOffers: db.prepare('DELETE FROM blob_offers WHERE hospital = ? AND feed = ?'),
@@ -267,15 +296,13 @@ export class SqliteBlobStore implements BlobStore {
 
   async studyInstances(hospital: string, feed: string, studyUid: string, throughSeq: number): Promise<BlobReference[]> {
     this.assertOpen();
-    return this.statements.studyRefs.all(hospital, feed, studyUid, throughSeq).map((row) => ({
-      seq: row.seq,
-      sha256: row.instance_sha256,
-      size: row.size,
-      studyUid: row.study_uid,
-      seriesUid: row.series_uid,
-      sopInstanceUid: row.sop_instance_uid,
-      sopClassUid: row.sop_class_uid,
-    }));
+    return this.statements.studyRefs.all(hospital, feed, studyUid, throughSeq).map(referenceOf);
+  }
+
+  async instanceReference(hospital: string, feed: string, studyUid: string, sopInstanceUid: string, throughSeq: number): Promise<BlobReference | undefined> {
+    this.assertOpen();
+    const row = this.statements.instanceRef.get(hospital, feed, studyUid, sopInstanceUid, throughSeq);
+    return row && referenceOf(row);
   }
 
   async deleteFeed(hospital: string, feed: string): Promise<BlobFeedDeletion> {

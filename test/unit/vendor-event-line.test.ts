@@ -21,9 +21,16 @@ describe('toVendorEventLine', () => {
     ['invalid json (base64)', event('json', '{"a":')],
     ['json that is not UTF-8 (base64)', event('json', Buffer.from([0x7b, 0xc3, 0x28, 0x7d]))],
     ['binary', event('blob-ref', Buffer.from([0, 1, 2, 0xff]))],
+    ['a blob-ref imaging instance', event('blob-ref', '{"sha256":"ab","studyUid":"1.2.3","sopInstanceUid":"1.2.3.4"}')],
     ['a delete without body', event('json', '')],
   ])('is JSON.stringify(toVendorEventJson()) for %s', (_name, e) => {
     expect(toVendorEventLine(e)).toBe(`${JSON.stringify(toVendorEventJson(e))}\n`);
+  });
+
+  it("serves a blob-ref event's imaging instance as JSON, so a vendor reads which study, series and instance arrived", () => {
+    const json = toVendorEventJson(event('blob-ref', '{"studyUid":"1.2.3","seriesUid":"1.2.3.1","sopInstanceUid":"1.2.3.1.9"}'));
+    expect(json.body).toEqual({ studyUid: '1.2.3', seriesUid: '1.2.3.1', sopInstanceUid: '1.2.3.1.9' });
+    expect(json.bodyBase64).toBeUndefined();
   });
 
   it('serves a body nested past what JSON.stringify can recurse as its stored text, on one line', () => {
