@@ -206,12 +206,12 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     const extra: TestElement[] = [
       { tag: '00081090', vr: 'LO', value: `MODEL ${NAME}` }, // Manufacturer's Model Name: not in the table, holds the name
       { tag: '00180015', vr: 'CS', value: 'CHEST' }, // Body Part Examined: kept
-      { tag: '00181030', vr: 'LO', value: 'P-778899 LUNG' }, // Protocol Name: not in the table, holds the ID
+      { tag: '00181250', vr: 'SH', value: 'P-778899' }, // Receive Coil Name: not in the table, holds the ID
       { tag: '00400254', vr: 'LO', value: `CT ${NAME}` }, // Performed Procedure Step Description: X anyway
     ];
     const { dataset, file } = await deidentified(deidentifier(), extra);
     expect(findElement(dataset, 0x00081090)).toBeUndefined();
-    expect(findElement(dataset, 0x00181030)).toBeUndefined();
+    expect(findElement(dataset, 0x00181250)).toBeUndefined();
     expect(findElement(dataset, 0x00400254)).toBeUndefined();
     expect(textOf(dataset, 0x00180015)).toBe('CHEST');
     expect(file.includes(NAME_GB18030)).toBe(false);
