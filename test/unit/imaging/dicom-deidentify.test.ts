@@ -4,7 +4,7 @@
 // annotation flagged, and unreadable instances refused with a code.
 import { execFile } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import iconv from 'iconv-lite';
@@ -315,6 +315,72 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     expect(sha(pixelRegion(file))).toBe(sha(pixelRegion(original.file)));
     expect(pixelRegion(file).length).toBe(12 + 1500 * 1500 * 2);
+  });
+
+  /** Archives a file dcmtk rewrote (another transfer syntax, attributes after Pixel Data). */
+  async function archivedFile(path: string, sopInstanceUid: string): Promise<{ body: ImagingInstanceBody; file: Buffer }> {
+    const manifest = await archive.ingestFile(path);
+    const uids = testUids(77);
+    const body: ImagingInstanceBody = { ...manifest, studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid, sopClassUid: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxUid: '1.2.840.10008.1.2', patientId: 'P-778899', modality: 'CT', studyDate: '' };
+    return { body, file: await read(body) };
+  }
+
+  async function dcmdump(file: Buffer): Promise<string> {
+    const path = join(dir.path, `dump-${n++}.dcm`);
+    writeFileSync(path, file);
+    const { stdout, stderr } = await run('dcmdump', ['-q', '+E', path]);
+    expect(stderr).toBe('');
+    return stdout;
+  }
+
+  it('rewrites an implicit VR little endian instance in its own syntax, private attributes after Pixel Data removed', async () => {
+    const uids = testUids(77);
+    const explicit = join(dir.path, 'explicit.dcm');
+    const implicit = join(dir.path, 'implicit.dcm');
+    writeDicomFile(explicit, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(2, 1), patientName: NAME, charset: 'GB18030', patientId: 'P-778899', extra: identifying(0) });
+    // A private block after Pixel Data (as some modalities write one).
+    appendFileSync(explicit, Buffer.concat([encodeElement({ tag: '7FE10010', vr: 'LO', value: 'ACME_TRAILER' }), encodeElement({ tag: '7FE11001', vr: 'LO', value: 'TRAILER-SECRET' })]));
+    await run('dcmconv', ['+ti', explicit, implicit]);
+    const original = await archivedFile(implicit, uids.sopInstanceUid(2, 1));
+    expect(original.file.includes(Buffer.from('TRAILER-SECRET'))).toBe(true);
+    const body = await deidentifier()(original.body);
+    const file = await read(body);
+    const dump = await dcmdump(file);
+    expect(dump).toContain('TransferSyntaxUID'); // and it is implicit, as it came
+    expect(dump).toContain('=LittleEndianImplicit');
+    expect(dump).toContain(`(0020,000d) UI [${remap(uids.studyUid)}]`);
+    expect(dump).toContain('(0012,0062) CS [YES]');
+    expect(dump).not.toContain('ACC-778899');
+    expect(file.includes(Buffer.from('TRAILER-SECRET'))).toBe(false);
+    expect(file.includes(NAME_GB18030)).toBe(false);
+    const meta = parseFileMeta(file, true);
+    const dataset = parseDataset(file, meta.end, true, true);
+    expect(textOf(dataset.elements, 0x00080050)).toBe('');
+    expect(textOf(dataset.elements, 0x00080021)).toBe('19000101');
+    const pixels = (f: Buffer): Buffer => {
+      const m = parseFileMeta(f, true);
+      const at = parseDataset(f, m.end, true, true).pixelDataOffset!;
+      return f.subarray(at, at + 8 + f.readUInt32LE(at + 4));
+    };
+    expect(pixels(file).equals(pixels(original.file))).toBe(true);
+  });
+
+  it('copies encapsulated (RLE) pixel data fragment for fragment, across archive chunks', async () => {
+    const uids = testUids(77);
+    const raw = join(dir.path, 'raw.dcm');
+    const rle = join(dir.path, 'rle.dcm');
+    writeDicomFile(raw, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(3, 1), patientName: NAME, charset: 'GB18030', patientId: 'P-778899', rows: 1500, columns: 1500, extra: identifying(0) });
+    await run('dcmcrle', [raw, rle]);
+    const original = await archivedFile(rle, uids.sopInstanceUid(3, 1));
+    expect(original.body.chunks.length).toBeGreaterThan(1);
+    const body = await deidentifier()(original.body);
+    const file = await read(body);
+    const dump = await dcmdump(file);
+    expect(dump).toContain('=RLELossless');
+    expect(dump).toContain('(fffe,e0dd)');
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    expect(sha(pixelRegion(file))).toBe(sha(pixelRegion(original.file)));
+    expect(file.includes(NAME_GB18030)).toBe(false);
   });
 
   it('flags burned-in annotation: as the instance says it, and for SOP classes known for it', async () => {
