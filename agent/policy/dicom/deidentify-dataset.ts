@@ -248,7 +248,8 @@ function applyAction(element: DicomElement, ctx: DeidentifyContext, patient: Pat
 function remapped(element: DicomElement, key: HospitalKey): DicomElement {
   const uids = (element.value ?? Buffer.alloc(0)).toString('latin1').replace(/[\0 ]+$/, '');
   if (uids === '') return element;
-  return text(element.tag, element.vr, uids.split('\\').map((uid) => (uid.trim() === '' ? '' : remapUid(key, uid.trim()))).join('\\'));
+  // Padded as a UID (NUL) whatever the VR says: a standard UID attribute may arrive as UN.
+  return { tag: element.tag, vr: element.vr, value: padded(uids.split('\\').map((uid) => (uid.trim() === '' ? '' : remapUid(key, uid.trim()))).join('\\'), 'UI') };
 }
 
 /** A dummy value of the VR: harmless and valid (PS3.5 6.2). */

@@ -16,6 +16,7 @@ import { parseDataset, parseFileMeta, type DicomElement } from '../../../agent/p
 import { DicomPolicyConfigSchema } from '../../../agent/policy/policy-config.js';
 import { pseudonym, type HospitalKey } from '../../../agent/policy/pseudonym.js';
 import { encodeElement, SECONDARY_CAPTURE_STORAGE, testUids, writeDicomFile, type DicomElement as TestElement, type TestInstance } from '../../support/dicom-files.js';
+import { agentConfigProblems } from '../../support/agent-config-problems.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 
 const run = promisify(execFile);
@@ -305,7 +306,19 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     const byTag = await deidentified(deidentifier({ keepPrivateTags: ['(0009,1001)'] }));
     expect(textOf(byTag.dataset, 0x00091001)).toBe('SAFE-VALUE');
     expect(findElement(byTag.dataset, 0x00091002)).toBeUndefined();
-    expect(() => deidentifier({ keepPrivateTags: ['(0008,1001)'] })).toThrow(expect.objectContaining({ code: DicomDeidErrorCode.CONFIG }));
+    const bad = { ...DicomPolicyConfigSchema.parse({}), keepPrivateTags: ['(0008,1001)'] };
+    expect(() => createDicomDeidentifier({ config: bad, key: KEY, archive, workDir: dir.path })).toThrow(expect.objectContaining({ code: DicomDeidErrorCode.CONFIG }));
+  });
+
+  it('refuses a keepPrivateTags entry when the config is read, naming the key, the entry and the file', () => {
+    const problems = agentConfigProblems(`
+hospital: { id: demo-hospital }
+dataDir: ./data
+relays: [{ name: cloud, address: "127.0.0.1:7443", secret: s3cret, allowPlaintext: true }]
+feeds:
+  - { name: ct, relay: cloud, streams: [imaging], policy: { dicom: { keepPrivateTags: ['(0009,"ACME",01)', '(0008,1001)'] } } }
+`);
+    expect(problems).toEqual([expect.stringMatching(/^feeds\[0\]\.policy\.dicom\.keepPrivateTags\[1\]: keepPrivateTags: "\(0008,1001\)" is not a private attribute .*\(agent\.yaml\)$/)]);
   });
 
   it('copies pixel data byte for byte, across archive chunks', async () => {
@@ -395,6 +408,20 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     expect(capture.body.deidentified?.burnedInAnnotation).toBe('YES');
     const ultrasound = await deidentified(deidentifier(), [], { sopClassUid: '1.2.840.10008.5.1.4.1.1.6.1', modality: 'US' });
     expect(ultrasound.body.deidentified?.burnedInAnnotation).toBe('YES');
+  });
+
+  it('refuses a big-endian instance with its own code', async () => {
+    const uids = testUids(79);
+    const path = join(dir.path, 'big.dcm');
+    writeDicomFile(path, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(1, 1) });
+    const bytes = (await import('node:fs')).readFileSync(path);
+    // Same length as explicit VR little endian's UID: only the meta says big endian.
+    const at = bytes.indexOf(Buffer.from('1.2.840.10008.1.2.1\0'));
+    Buffer.from('1.2.840.10008.1.2.2\0').copy(bytes, at);
+    writeFileSync(path, bytes);
+    const manifest = await archive.ingestFile(path);
+    const body: ImagingInstanceBody = { ...manifest, studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(1, 1), sopClassUid: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxUid: '1.2.840.10008.1.2.2', patientId: 'P', modality: 'CT', studyDate: '' };
+    await expect(deidentifier()(body)).rejects.toMatchObject({ code: DicomDeidErrorCode.UNSUPPORTED_SYNTAX, message: expect.stringContaining('big endian') });
   });
 
   it('refuses an instance it cannot parse with a coded error and archives nothing for it', async () => {
