@@ -4,7 +4,7 @@
 // annotation flagged, and unreadable instances refused with a code.
 import { execFile } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import iconv from 'iconv-lite';
@@ -410,11 +410,19 @@ feeds:
     expect(ultrasound.body.deidentified?.burnedInAnnotation).toBe('YES');
   });
 
+  it('removes temp files a killed agent left in its work dir, and leaves none of its own', async () => {
+    const workDir = join(dir.path, 'deid');
+    mkdirSync(workDir, { recursive: true });
+    writeFileSync(join(workDir, 'abc.123.tmp'), 'half written');
+    await deidentified(deidentifier());
+    expect(readdirSync(workDir)).toEqual([]);
+  });
+
   it('refuses a big-endian instance with its own code', async () => {
     const uids = testUids(79);
     const path = join(dir.path, 'big.dcm');
     writeDicomFile(path, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(1, 1) });
-    const bytes = (await import('node:fs')).readFileSync(path);
+    const bytes = readFileSync(path);
     // Same length as explicit VR little endian's UID: only the meta says big endian.
     const at = bytes.indexOf(Buffer.from('1.2.840.10008.1.2.1\0'));
     Buffer.from('1.2.840.10008.1.2.2\0').copy(bytes, at);
@@ -429,7 +437,7 @@ feeds:
     const good = join(dir.path, 'good.dcm');
     const uids = testUids(78);
     writeDicomFile(good, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(1, 1) });
-    const bytes = (await import('node:fs')).readFileSync(good);
+    const bytes = readFileSync(good);
     // A length past the end of the file inside the dataset: Patient Name claims 60000 bytes.
     const at = bytes.indexOf(Buffer.from([0x10, 0x00, 0x10, 0x00, 0x50, 0x4e]));
     bytes.writeUInt16LE(60000, at + 6);
