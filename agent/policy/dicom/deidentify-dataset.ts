@@ -51,8 +51,8 @@ const METHOD_CODES = {
   retainPatientCharacteristics: ['113108', 'Retain Patient Characteristics Option'],
 } as const;
 
-/** Text VRs whose kept values are searched for the patient's name and ID. */
-const TEXT_VRS = new Set(['AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
+/** Text VRs whose kept values are searched for the patient's name and ID (not CS or AE: codes and titles, never typed text, and often required). */
+const TEXT_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
 /** Shortest part of a name or ID looked for in kept text: shorter ones would match by chance (a one-character given name, "M"). */
 const MIN_NEEDLE_CHARACTERS = 2;
 const MIN_ID_CHARACTERS = 4;
@@ -189,7 +189,21 @@ function needlesOf(name: string, id: string): string[] {
 function holdsPatient(element: DicomElement, patient: Patient): boolean {
   if (patient.needles.length === 0 || !element.value || !TEXT_VRS.has(element.vr)) return false;
   const text = decodeText(element.value, patient.charset).toUpperCase();
-  return patient.needles.some((needle) => text.includes(needle));
+  return patient.needles.some((needle) => contains(text, needle));
+}
+
+/**
+ * Whether text holds the needle: a Latin one as a whole word ("LI" is not in
+ * "CLINICAL"), a Chinese one anywhere (Chinese text has no spaces between words).
+ */
+function contains(text: string, needle: string): boolean {
+  if (!/^[\x20-\x7e]+$/.test(needle)) return text.includes(needle);
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+    const before = text[at - 1];
+    const after = text[at + needle.length];
+    if ((before === undefined || !/[A-Z0-9]/.test(before)) && (after === undefined || !/[A-Z0-9]/.test(after))) return true;
+  }
+  return false;
 }
 
 function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContext, patient: Patient): DicomElement[] {

@@ -218,6 +218,27 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     expect(file.includes(NAME_GB18030)).toBe(false);
   });
 
+  it('matches a Latin name as a whole word only, so kept codes and words that merely contain it stay', async () => {
+    const extra: TestElement[] = [
+      { tag: '00081090', vr: 'LO', value: 'CLINICAL SCANNER' }, // holds "LI" inside a word: kept
+      { tag: '00181020', vr: 'LO', value: 'V2 LI BUILD' }, // Software Versions: holds the family name as a word: removed
+      { tag: '00080008', vr: 'CS', value: 'ORIGINAL\\PRIMARY\\LI' }, // a CS code is never typed text: kept
+    ];
+    const { dataset } = await deidentified(deidentifier(), extra, { patientName: 'LI^NA', charset: 'ISO_IR 100' });
+    expect(textOf(dataset, 0x00081090)).toBe('CLINICAL SCANNER');
+    expect(findElement(dataset, 0x00181020)).toBeUndefined();
+    expect(textOf(dataset, 0x00080008)).toBe('ORIGINAL\\PRIMARY\\LI');
+  });
+
+  it('decodes the Patient ID per Specific Character Set (GB18030, GBK) before it is pseudonymised', async () => {
+    const id = '住院号-12345';
+    for (const charset of ['GB18030', 'GBK']) {
+      const { dataset, file } = await deidentified(deidentifier(), [{ tag: '00080005', vr: 'CS', value: charset }], { patientId: id });
+      expect(textOf(dataset, 0x00100020)).toBe(pseudonym(KEY, id));
+      expect(file.includes(iconv.encode('住院号', 'gb18030'))).toBe(false);
+    }
+  });
+
   it('remaps UIDs to 2.25.<decimal of the HMAC>, the same across the instances of a study, and differing from the originals', async () => {
     const transform = deidentifier();
     const a = await deidentified(transform);
