@@ -8,6 +8,7 @@ import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } f
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import iconv from 'iconv-lite';
+import { parse as parseYaml } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ImagingInstanceBody } from '../../../protocol/index.js';
 import { FileInstanceArchive, type InstanceTransform } from '../../../agent/imaging/index.js';
@@ -340,6 +341,17 @@ feeds:
   - { name: ct, relay: cloud, streams: [imaging], policy: { dicom: { keepPrivateTags: ['(0009,"ACME",01)', '(0008,1001)'] } } }
 `);
     expect(problems).toEqual([expect.stringMatching(/^feeds\[0\]\.policy\.dicom\.keepPrivateTags\[1\]: keepPrivateTags: "\(0008,1001\)" is not a private attribute .*\(agent\.yaml\)$/)]);
+  });
+
+  it('the commented imaging-research feed in examples/agent.yaml, uncommented, is a valid de-identification policy', () => {
+    const lines = readFileSync(new URL('../../../examples/agent.yaml', import.meta.url), 'utf8').split('\n');
+    const start = lines.findIndex((l) => l.includes('# >>> dicom de-identification'));
+    const end = lines.findIndex((l) => l.includes('# <<< dicom de-identification'));
+    expect(end).toBeGreaterThan(start);
+    const block = lines.slice(start + 1, end).filter((l) => /^ {2}# [-\s]/.test(l)).map((l) => l.replace(/^ {2}# /, '')).join('\n');
+    const [feed] = parseYaml(block) as { policy: { dicom: unknown } }[];
+    const config = DicomPolicyConfigSchema.parse(feed!.policy.dicom);
+    expect(config).toMatchObject({ profile: 'basic', retainUids: false, keepPrivateTags: ['(0019,"GEMS_ACQU_01",10)', '(0043,1028)'] });
   });
 
   it('copies pixel data byte for byte, across archive chunks', async () => {
