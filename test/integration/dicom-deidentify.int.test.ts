@@ -17,7 +17,7 @@ import { parseDataset, parseFileMeta, type DicomElement } from '../../agent/poli
 import { parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { SqliteBlobStore, relayBlobDir } from '../../cloud-relay/store/index.js';
 import { parseImagingInstanceBody, type ImagingInstanceBody } from '../../protocol/index.js';
-import { testUids, writeDicomStudy } from '../support/dicom-files.js';
+import { SECONDARY_CAPTURE_STORAGE, testUids, writeDicomFile, writeDicomStudy, type DicomElement as DicomFileElement } from '../support/dicom-files.js';
 import { readWholeFeed } from '../support/read-feed.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
@@ -52,7 +52,8 @@ describe('a de-identified imaging feed (PS3.15 Basic Profile) from a DICOM SCP t
   const dir = makeTempDir('wardline-deid-');
   const relayData = join(dir.path, 'relay-data');
   const uids = testUids(STUDY);
-  const sopUids = [1, 2, 3].map((i) => uids.sopInstanceUid(1, i));
+  // Three CT images, and a screen capture (secondary capture, no Burned In Annotation) in a second series.
+  const sopUids = [...[1, 2, 3].map((i) => uids.sopInstanceUid(1, i)), uids.sopInstanceUid(2, 1)];
   let relay: RelayHandle;
   let agent: RunningAgent;
   let relayHttp: string;
@@ -98,13 +99,7 @@ replication: { backoff: { initialMs: 100, maxMs: 500 } }
 
     const studyDir = join(dir.path, 'study');
     mkdirSync(studyDir);
-    const study = writeDicomStudy(studyDir, {
-      study: STUDY,
-      perSeries: 3,
-      patientName: NAME,
-      charset: 'GB18030',
-      patientId: PATIENT_ID,
-      extra: [
+    const identifying: DicomFileElement[] = [
         { tag: '00080020', vr: 'DA', value: STUDY_DATE },
         { tag: '00080050', vr: 'SH', value: ACCESSION },
         { tag: '00080080', vr: 'LO', value: INSTITUTION },
@@ -115,18 +110,30 @@ replication: { backoff: { initialMs: 100, maxMs: 500 } }
         { tag: '00290010', vr: 'LO', value: 'ACME_SAFE' },
         { tag: '00291001', vr: 'LO', value: 'KEPT-PRIVATE' },
         { tag: '00291002', vr: 'LO', value: 'DROPPED-PRIVATE' },
-      ],
+    ];
+    const study = writeDicomStudy(studyDir, { study: STUDY, perSeries: 3, patientName: NAME, charset: 'GB18030', patientId: PATIENT_ID, extra: identifying });
+    const capture = join(studyDir, 's2-i1.dcm');
+    writeDicomFile(capture, {
+      studyUid: uids.studyUid,
+      seriesUid: uids.seriesUid(2),
+      sopInstanceUid: uids.sopInstanceUid(2, 1),
+      sopClassUid: SECONDARY_CAPTURE_STORAGE,
+      modality: 'OT',
+      patientName: NAME,
+      charset: 'GB18030',
+      patientId: PATIENT_ID,
+      extra: identifying,
     });
-    await run('storescu', ['-aet', 'MODALITY', '-aec', 'WARDLINE', '127.0.0.1', String(agent.sourcePorts.get('pacs')!), ...study.paths]);
+    await run('storescu', ['-aet', 'MODALITY', '-aec', 'WARDLINE', '127.0.0.1', String(agent.sourcePorts.get('pacs')!), ...study.paths, capture]);
 
     const deadline = Date.now() + 60_000;
     for (;;) {
       const events = await readWholeFeed(relayHttp, FEED, VENDOR_KEY);
-      if (events.length === 3) {
+      if (events.length === 4) {
         bodies = events.map((e) => parseImagingInstanceBody(Buffer.from(e.bodyBase64 ?? JSON.stringify(e.body), e.bodyBase64 ? 'base64' : 'utf8')));
         break;
       }
-      if (Date.now() > deadline) throw new Error(`the relay holds ${events.length} of 3 events; agent status: ${JSON.stringify(agent.status().feeds)}`);
+      if (Date.now() > deadline) throw new Error(`the relay holds ${events.length} of 4 events; agent status: ${JSON.stringify(agent.status().feeds)}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }, 120_000);
@@ -164,6 +171,7 @@ replication: { backoff: { initialMs: 100, maxMs: 500 } }
       ['study date', Buffer.from(STUDY_DATE)],
       ['study instance UID', Buffer.from(uids.studyUid)],
       ['series instance UID', Buffer.from(uids.seriesUid(1))],
+      ['series instance UID', Buffer.from(uids.seriesUid(2))],
       ['a private attribute not listed', Buffer.from('DROPPED-PRIVATE')],
       ...sopUids.map((uid): [string, Buffer] => [`SOP instance UID ${uid}`, Buffer.from(uid)]),
     ];
@@ -201,11 +209,15 @@ replication: { backoff: { initialMs: 100, maxMs: 500 } }
       expect(text(dataset, 0x00120062)).toBe('YES');
       expect(text(dataset, 0x00120063)).toContain('Basic Application Confidentiality Profile');
       expect(text(dataset, 0x00291001)).toBe('KEPT-PRIVATE');
-      expect(body.deidentified).toEqual({ method: 'DICOM PS3.15 Annex E: Basic Application Confidentiality Profile', burnedInAnnotation: 'UNKNOWN' });
+      // The screen capture's pixels may carry the patient's name: flagged, not claimed clean.
+      const capture = body.sopClassUid === SECONDARY_CAPTURE_STORAGE;
+      expect(body.deidentified).toEqual({ method: 'DICOM PS3.15 Annex E: Basic Application Confidentiality Profile', burnedInAnnotation: capture ? 'YES' : 'UNKNOWN' });
       expect(body.patientId).toMatch(/^ps:/);
     }
     expect(studies.size).toBe(1);
     expect([...studies][0]).not.toBe(uids.studyUid);
-    expect(new Set(bodies.map((b) => b.sopInstanceUid)).size).toBe(3);
+    expect(new Set(bodies.map((b) => b.sopInstanceUid)).size).toBe(4);
+    expect(new Set(bodies.map((b) => b.seriesUid)).size).toBe(2);
+    expect(bodies.filter((b) => b.deidentified?.burnedInAnnotation === 'YES')).toHaveLength(1);
   });
 });
