@@ -9,7 +9,10 @@
 // protocol name) would leave with it. The patient's name and ID, decoded per
 // Specific Character Set (GB18030/GBK names included), are looked for in every
 // kept text value, and an attribute holding either is removed (PS3.15 E.3.1:
-// what cannot be cleaned is removed).
+// what cannot be cleaned is removed). For the same reason a sequence whose
+// action is D (an SR's Content Sequence, an Institution Code Sequence) leaves
+// with no items rather than entered: its items hold text the table does not
+// name (Text Value, local code values).
 import type { DicomPolicyConfig } from '../policy-config.js';
 import { pseudonym, type HospitalKey } from '../pseudonym.js';
 import { decodeText } from './character-set.js';

@@ -72,6 +72,7 @@ function identifying(n: number): TestElement[] {
     { tag: '00181000', vr: 'LO', value: 'SN-12345' }, // Device Serial Number X/Z/D
     { tag: '00200052', vr: 'UI', value: '2.25.1234567890.77.500' }, // Frame of Reference UID U
     { tag: '00204000', vr: 'LT', value: 'patient anxious' }, // Image Comments X
+    { tag: '0040A730', vr: 'SQ', value: sequence([[{ tag: '0040A040', vr: 'CS', value: 'TEXT' }, { tag: '0040A160', vr: 'UT', value: 'Findings for 张三丰: nodule' }]]) }, // Content Sequence D
     { tag: '00280301', vr: 'CS', value: 'NO' },
   ];
 }
@@ -167,6 +168,7 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     expect(textOf(dataset, 0x00081010)).toBe('ANONYMIZED');
     expect(textOf(dataset, 0x00181000)).toBe('ANONYMIZED');
     expect(findElement(dataset, 0x00080082)?.items).toEqual([]); // a sequence's dummy: no items, nothing of its codes
+    expect(findElement(dataset, 0x0040a730)?.items).toEqual([]); // an SR's Content Sequence: no report text leaves
     // U
     expect(textOf(dataset, 0x00200052)).toBe(remap('2.25.1234567890.77.500'));
     const referenced = findElement(dataset, 0x00081140)!.items!;
