@@ -6,6 +6,7 @@ import { durationSchema } from '../../runtime/index.js';
 import { isHl7PolicyPathText, parseHl7PolicyPath } from './hl7-policy-rules.js';
 import { parseJsonPolicyPath } from './json-policy-rules.js';
 import { DEFAULT_ACTIONS, FIELD_ACTIONS, KEY_ACTIONS } from './policy-action.js';
+import { parsePrivateTagSpec } from './dicom/index.js';
 
 /** Retired keys are kept this long after their rotation (decrypting older data), then purged: 365 days. */
 export const DEFAULT_RETAIN_RETIRED_MS = 365 * 86_400_000;
@@ -82,7 +83,19 @@ export const DicomPolicyConfigSchema = z.strictObject({
   /** Retain Patient Characteristics Option (keep sex, age, size, weight, ...). */
   retainPatientCharacteristics: z.boolean().default(false),
   /** Private attributes kept as they are ("(0019,\"GEMS_ACQU_01\",10)" or "(0019,1010)"); every other private attribute is removed. */
-  keepPrivateTags: z.array(z.string().min(9)).default([]),
+  keepPrivateTags: z
+    .array(z.string())
+    .default([])
+    .superRefine((entries, ctx) => {
+      // Checked here, so a bad entry fails the start naming its key and file, not when the first instance ships.
+      entries.forEach((entry, i) => {
+        try {
+          parsePrivateTagSpec(entry);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', path: [i], message: (error as Error).message });
+        }
+      });
+    }),
 });
 export type DicomPolicyConfig = z.output<typeof DicomPolicyConfigSchema>;
 

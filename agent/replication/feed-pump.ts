@@ -765,7 +765,10 @@ export class FeedPump {
             message: `instance ${body.sopInstanceUid} of study ${body.studyUid} (seq ${event.seq}) could not be de-identified: ${(error as Error).message}`,
           });
         }
-        leaving.push({ ...event, body: Buffer.from(JSON.stringify(body)) });
+        // A key the policy left in clear is the original SOP Instance UID: it leaves as the de-identified one.
+        const original = originals.get(event.seq);
+        const key = original && event.key === original.key ? body.sopInstanceUid : event.key;
+        leaving.push({ ...event, key, body: Buffer.from(JSON.stringify(body)) });
       } else {
         leaving.push(event);
       }

@@ -12,7 +12,11 @@
 // member that keeps any IOD conformant: X/Z → Z, X/D, Z/D, X/Z/D → D, and X/Z/U*
 // (reference sequences) → the sequence stays with its contents de-identified
 // (the UIDs in it remapped). An attribute the table does not name is kept; a
-// sequence is always entered and its items de-identified by the same table.
+// kept sequence is entered and its items de-identified by the same table; a
+// sequence whose action is a dummy (Content Sequence, Institution Code
+// Sequence, Operator Identification Sequence) leaves with no items, since what
+// is inside is what identifies (report text, local codes) and the table does
+// not name it (deidentify-dataset.ts).
 //
 // Option columns: an option's K keeps the attribute. An option's C (clean, e.g.
 // Station AE Title under Retain Device Identity) needs to know what a value

@@ -3,6 +3,16 @@
 // attributes go unless listed in keepPrivateTags; the de-identification
 // attributes of PS3.15 E.1.1 are added; the file meta follows the new SOP
 // Instance UID. What the event body needs is read from the result.
+//
+// Beyond the table: an attribute the table does not name is kept, so a text
+// value a modality or a technologist typed the patient into (a model name, a
+// protocol name) would leave with it. The patient's name and ID, decoded per
+// Specific Character Set (GB18030/GBK names included), are looked for in every
+// kept text value, and an attribute holding either is removed (PS3.15 E.3.1:
+// what cannot be cleaned is removed). For the same reason a sequence whose
+// action is D (an SR's Content Sequence, an Institution Code Sequence) leaves
+// with no items rather than entered: its items hold text the table does not
+// name (Text Value, local code values).
 import type { DicomPolicyConfig } from '../policy-config.js';
 import { pseudonym, type HospitalKey } from '../pseudonym.js';
 import { decodeText } from './character-set.js';
@@ -43,6 +53,28 @@ const METHOD_CODES = {
   retainDeviceIdentity: ['113109', 'Retain Device Identity Option'],
   retainPatientCharacteristics: ['113108', 'Retain Patient Characteristics Option'],
 } as const;
+
+/** Text VRs whose kept values are searched for the patient's name and ID (not CS or AE: codes and titles, never typed text, and often required). */
+const TEXT_VRS = new Set(['LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UT']);
+/** Shortest part of a name or ID looked for in kept text: shorter ones would match by chance (a one-character given name, "M"). */
+const MIN_NEEDLE_CHARACTERS = 2;
+const MIN_ID_CHARACTERS = 4;
+
+/**
+ * SOP classes whose images are known to carry burned-in text (screen captures,
+ * ultrasound, endoscopy and other visible-light photos and video, scanned
+ * documents) when the instance does not say (PS3.15 E.1.1: pixel data is not
+ * cleaned here, so the flag says the pixels may still identify the patient).
+ */
+const BURNED_IN_SOP_CLASSES = [
+  '1.2.840.10008.5.1.4.1.1.7', // Secondary Capture, and its multi-frame kinds (.7.x)
+  '1.2.840.10008.5.1.4.1.1.6.', // Ultrasound Image, Enhanced US Volume
+  '1.2.840.10008.5.1.4.1.1.3.1', // Ultrasound Multi-frame Image
+  '1.2.840.10008.5.1.4.1.1.77.1.', // VL images and video (endoscopy, microscopy, photography)
+  '1.2.840.10008.5.1.4.1.1.104.', // Encapsulated PDF, CDA, STL ...
+];
+/** Modalities known for burned-in text, for an instance whose SOP class does not tell. */
+const BURNED_IN_MODALITIES = new Set(['US', 'IVUS', 'ES', 'XC', 'GM', 'SM', 'OP', 'DOC', 'OT']);
 
 export interface DeidentifyContext {
   config: DicomPolicyConfig;
@@ -86,7 +118,8 @@ export function deidentifyDataset(meta: readonly DicomElement[], dataset: readon
   const burned = textOf(dataset, BURNED_IN_ANNOTATION, '').toUpperCase();
   // A pseudonym, not an empty ID: the same patient keeps one identity across studies, like in the HL7 feeds.
   const patientPseudonym = pseudonym(ctx.key, originalPatientId);
-  const out = deidentifyItem(dataset, ctx, patientPseudonym);
+  const patient = { pseudonym: patientPseudonym, charset, needles: needlesOf(decodeText(valueOf(dataset, PATIENT_NAME) ?? Buffer.alloc(0), charset), originalPatientId) };
+  const out = deidentifyItem(dataset, ctx, patient);
   const method = methodOf(ctx.config);
   out.push(
     text(PATIENT_IDENTITY_REMOVED, 'CS', 'YES'),
@@ -113,17 +146,70 @@ export function deidentifyDataset(meta: readonly DicomElement[], dataset: readon
     patientId: textOf(out, PATIENT_ID, ''),
     modality: textOf(out, MODALITY, ''),
     studyDate: textOf(out, STUDY_DATE, ''),
-    burnedInAnnotation: burned === 'YES' ? 'YES' : burned === 'NO' ? 'NO' : 'UNKNOWN',
+    burnedInAnnotation: burnedInAnnotation(burned, textOf(dataset, SOP_CLASS_UID, ''), textOf(dataset, MODALITY, '').toUpperCase()),
     method,
   };
 }
 
 /** The profile applied to elements found after Pixel Data (all X or private there). */
 export function deidentifyElements(elements: readonly DicomElement[], ctx: DeidentifyContext): DicomElement[] {
-  return deidentifyItem(elements, ctx, pseudonym(ctx.key, ''));
+  return deidentifyItem(elements, ctx, { pseudonym: pseudonym(ctx.key, ''), charset: '', needles: [] });
 }
 
-function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContext, patientPseudonym: string): DicomElement[] {
+/** What the de-identifier knows of the instance's patient while it walks the dataset. */
+interface Patient {
+  /** Written in place of Patient's Name and Patient ID. */
+  pseudonym: string;
+  /** The instance's Specific Character Set, to decode kept text with. */
+  charset: string;
+  /** The decoded name, its components and the ID: a kept text value holding one is removed. */
+  needles: string[];
+}
+
+/** Whether burned-in annotation may remain: as the instance says it; when it is silent, YES for the SOP classes and modalities known for it. */
+export function burnedInAnnotation(said: string, sopClassUid: string, modality: string): 'YES' | 'NO' | 'UNKNOWN' {
+  if (said === 'YES' || said === 'NO') return said;
+  if (BURNED_IN_SOP_CLASSES.some((prefix) => (prefix.endsWith('.') ? sopClassUid.startsWith(prefix) : sopClassUid === prefix || sopClassUid.startsWith(`${prefix}.`)))) return 'YES';
+  return BURNED_IN_MODALITIES.has(modality) ? 'YES' : 'UNKNOWN';
+}
+
+/** The patient's name (whole, each group and component, without the "^" and "=" separators) and ID, upper-cased, long enough not to match by chance. */
+function needlesOf(name: string, id: string): string[] {
+  const needles = new Set<string>();
+  const add = (text: string, min: number): void => {
+    const t = text.trim().toUpperCase();
+    if ([...t].length >= min) needles.add(t);
+  };
+  for (const group of name.split('=')) {
+    add(group.replace(/\^+/g, ''), MIN_NEEDLE_CHARACTERS);
+    add(group.replace(/\^+/g, ' '), MIN_NEEDLE_CHARACTERS);
+    for (const component of group.split('^')) add(component, MIN_NEEDLE_CHARACTERS);
+  }
+  add(id, MIN_ID_CHARACTERS);
+  return [...needles];
+}
+
+function holdsPatient(element: DicomElement, patient: Patient): boolean {
+  if (patient.needles.length === 0 || !element.value || !TEXT_VRS.has(element.vr)) return false;
+  const text = decodeText(element.value, patient.charset).toUpperCase();
+  return patient.needles.some((needle) => contains(text, needle));
+}
+
+/**
+ * Whether text holds the needle: a Latin one as a whole word ("LI" is not in
+ * "CLINICAL"), a Chinese one anywhere (Chinese text has no spaces between words).
+ */
+function contains(text: string, needle: string): boolean {
+  if (!/^[\x20-\x7e]+$/.test(needle)) return text.includes(needle);
+  for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
+    const before = text[at - 1];
+    const after = text[at + needle.length];
+    if ((before === undefined || !/[A-Z0-9]/.test(before)) && (after === undefined || !/[A-Z0-9]/.test(after))) return true;
+  }
+  return false;
+}
+
+function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContext, patient: Patient): DicomElement[] {
   const out: DicomElement[] = [];
   const creators = privateCreators(elements);
   const keptPrivate = new Set<number>();
@@ -140,11 +226,11 @@ function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContex
     }
     if (WRITTEN_HERE.has(element.tag)) continue;
     if (element.tag === PATIENT_ID || element.tag === PATIENT_NAME) {
-      out.push(text(element.tag, element.vr, patientPseudonym));
+      out.push(text(element.tag, element.vr, patient.pseudonym));
       continue;
     }
-    const shaped = applyAction(element, ctx, patientPseudonym);
-    if (shaped) out.push(shaped);
+    const shaped = applyAction(element, ctx, patient);
+    if (shaped && !(shaped === element && holdsPatient(element, patient))) out.push(shaped);
   }
   if (keptPrivate.size > 0) {
     // Kept private attributes (and the creator of their block) as they were, in tag order with the rest.
@@ -154,8 +240,8 @@ function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContex
   return out;
 }
 
-function applyAction(element: DicomElement, ctx: DeidentifyContext, patientPseudonym: string): DicomElement | undefined {
-  const enter = (): DicomElement => ({ ...element, items: element.items!.map((item) => deidentifyItem(item, ctx, patientPseudonym)) });
+function applyAction(element: DicomElement, ctx: DeidentifyContext, patient: Patient): DicomElement | undefined {
+  const enter = (): DicomElement => ({ ...element, items: element.items!.map((item) => deidentifyItem(item, ctx, patient)) });
   switch (actionFor(element.tag, ctx.config satisfies ProfileOptions)) {
     case 'keep':
       return element.items ? enter() : element;
@@ -164,7 +250,9 @@ function applyAction(element: DicomElement, ctx: DeidentifyContext, patientPseud
     case 'empty':
       return element.items ? { ...element, items: [] } : { ...element, value: Buffer.alloc(0) };
     case 'dummy':
-      if (element.items) return enter();
+      // A sequence with a dummy value: no items. Entering it would keep what the
+      // table does not name inside (an institution's or an operator's codes).
+      if (element.items) return { ...element, items: [] };
       if (element.vr === 'UI') return remapped(element, ctx.key);
       return { ...element, value: dummyValue(element.vr) };
     case 'remapUid':
@@ -177,7 +265,8 @@ function applyAction(element: DicomElement, ctx: DeidentifyContext, patientPseud
 function remapped(element: DicomElement, key: HospitalKey): DicomElement {
   const uids = (element.value ?? Buffer.alloc(0)).toString('latin1').replace(/[\0 ]+$/, '');
   if (uids === '') return element;
-  return text(element.tag, element.vr, uids.split('\\').map((uid) => (uid.trim() === '' ? '' : remapUid(key, uid.trim()))).join('\\'));
+  // Padded as a UID (NUL) whatever the VR says: a standard UID attribute may arrive as UN.
+  return { tag: element.tag, vr: element.vr, value: padded(uids.split('\\').map((uid) => (uid.trim() === '' ? '' : remapUid(key, uid.trim()))).join('\\'), 'UI') };
 }
 
 /** A dummy value of the VR: harmless and valid (PS3.5 6.2). */

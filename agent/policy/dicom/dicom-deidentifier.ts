@@ -16,8 +16,10 @@
 //     next call ingests the same bytes again (the archive writes no chunk twice).
 //  5. A resend: the derived body is remembered per original SHA-256 (this
 //     transform's policy and key are fixed) while the archive still holds it.
+//  6. Temp files a killed agent left half-written in workDir: removed before
+//     this transform writes its first one (the work dir is this feed's alone).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ImagingInstanceBodySchema, type ImagingInstanceBody } from '../../../protocol/index.js';
 import type { InstanceArchive, InstanceTransform } from '../../imaging/index.js';
@@ -66,7 +68,7 @@ export function createDicomDeidentifier(options: DicomDeidentifierOptions): Inst
   return async (original) => {
     const cached = cache.get(original.sha256);
     if (cached && options.archive.holds(cached)) return cached;
-    workDirReady ??= mkdir(options.workDir, { recursive: true });
+    workDirReady ??= removeStaleTempFiles(options.workDir);
     await workDirReady;
     const tmp = join(options.workDir, `${original.sha256}.${randomBytes(6).toString('hex')}.tmp`);
     try {
@@ -91,6 +93,11 @@ export function createDicomDeidentifier(options: DicomDeidentifierOptions): Inst
       await unlink(tmp).catch(() => undefined);
     }
   };
+}
+
+async function removeStaleTempFiles(workDir: string): Promise<void> {
+  await mkdir(workDir, { recursive: true });
+  for (const name of await readdir(workDir)) if (name.endsWith('.tmp')) await unlink(join(workDir, name)).catch(() => undefined);
 }
 
 function fallbackUid(uid: string, ctx: { config: DicomPolicyConfig; key: HospitalKey }): string {
