@@ -37,6 +37,8 @@ export interface DicomStoreStudyOptions {
 
 export interface DicomStoreStudyResult {
   instances: number;
+  /** The Part-10 files sent (left in `dir`/study). */
+  paths: string[];
   /** Bytes of the Part-10 files storescu sent. */
   bytes: number;
   /** storescu's run, from start to exit. */
@@ -183,6 +185,7 @@ log: { level: warn }
     }
     return {
       instances: expected.size,
+      paths: study.paths,
       bytes,
       seconds,
       mbPerSecond: bytes / 1e6 / seconds,
