@@ -46,7 +46,7 @@ import { DEFAULT_NATS_SERVER_PATH, measureNatsMirror } from './nats-peer.js';
 import { MllpEcho } from './mllp-echo.js';
 import { ProcessWatch } from './process-watch.js';
 import { measurePostgresCapture } from './postgres-capture.js';
-import { measureImagingIngest } from './imaging-bench.js';
+import { measureImagingIngest, measureImagingReplication } from './imaging-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -126,7 +126,10 @@ async function sectionOnly(section: 'capture' | 'imaging'): Promise<void> {
   try {
     process.stderr.write(`wardline bench (${section} only) in ${dir.path}\n`);
     if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
-    else await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+    else {
+      await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+      await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+    }
     const seconds = (performance.now() - runStart) / 1000;
     process.stdout.write(report.table());
     const resultsDir = fileURLToPath(new URL(`../../../test/bench/results/${section}/`, import.meta.url));
@@ -341,6 +344,7 @@ async function main(): Promise<void> {
 
     // 10. Imaging, with its own agent.
     await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+    await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
 
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
