@@ -17,12 +17,15 @@
 //  9. PostgreSQL capture (postgres-capture.ts): 2,000 single-row transactions/s into
 //     an agent with a relay and a vendor feed, commit-to-journal lag and digests;
 //     a snapshot against the server's own COPY.
+// 10. Imaging (imaging-bench.ts): a study through the DICOM Storage SCP against a
+//     plain fsynced copy of the same bytes.
 //
 // Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
 // the committed results are from the defaults. The capture section writes for 30 s
 // by default; the issue's 5-minute run is `npm run bench -- --capture-seconds 300`
 // (or WARDLINE_BENCH_CAPTURE_SECONDS=300), and `-- --only capture` runs that section
-// alone (its results go to results/capture/latest.{json,md}, leaving the full run's alone). WARDLINE_CHILD_NODE_ARGS passes
+// alone (its results go to results/capture/latest.{json,md}, leaving the full run's alone);
+// `-- --only imaging` runs section 10 alone (results/imaging/). WARDLINE_CHILD_NODE_ARGS passes
 // node options to agent and relay, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +46,7 @@ import { DEFAULT_NATS_SERVER_PATH, measureNatsMirror } from './nats-peer.js';
 import { MllpEcho } from './mllp-echo.js';
 import { ProcessWatch } from './process-watch.js';
 import { measurePostgresCapture } from './postgres-capture.js';
+import { measureImagingIngest, measureImagingReplication } from './imaging-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -77,7 +81,9 @@ const CAPTURE = {
   seconds: Number(flag('capture-seconds') ?? env('WARDLINE_BENCH_CAPTURE_SECONDS', 30)),
   snapshotRows: Number(flag('snapshot-rows') ?? env('WARDLINE_BENCH_SNAPSHOT_ROWS', 200_000)),
 };
-const ONLY_CAPTURE = flag('only') === 'capture';
+const ONLY = flag('only');
+/** Section 10: instances in the study (512 KiB of pixels each). */
+const IMAGING_INSTANCES = env('WARDLINE_BENCH_IMAGING_INSTANCES', 200);
 
 const report = new BenchReport();
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
@@ -112,17 +118,21 @@ async function relayEventsStored(relayHttp: string): Promise<number> {
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 
-/** `--only capture`: section 9 alone, written beside the full run's results. */
-async function captureOnly(): Promise<void> {
+/** `--only capture` or `--only imaging`: section 9 or 10 alone, written beside the full run's results. */
+async function sectionOnly(section: 'capture' | 'imaging'): Promise<void> {
   const startedAt = new Date();
   const runStart = performance.now();
   const dir = makeTempDir('wardline-bench-');
   try {
-    process.stderr.write(`wardline bench (capture only) in ${dir.path}\n`);
-    await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
+    process.stderr.write(`wardline bench (${section} only) in ${dir.path}\n`);
+    if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
+    else {
+      await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+      await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+    }
     const seconds = (performance.now() - runStart) / 1000;
     process.stdout.write(report.table());
-    const resultsDir = fileURLToPath(new URL('../../../test/bench/results/capture/', import.meta.url));
+    const resultsDir = fileURLToPath(new URL(`../../../test/bench/results/${section}/`, import.meta.url));
     report.write(resultsDir, describeMachine(`data on ${dir.path}`), startedAt, seconds);
     process.stdout.write(`\nwritten to ${join(resultsDir, 'latest.json')} and latest.md (${Math.round(seconds)} s)\n`);
   } finally {
@@ -332,6 +342,10 @@ async function main(): Promise<void> {
     // 9. PostgreSQL change capture, with its own agent, relay and server.
     await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
 
+    // 10. Imaging, with its own agent.
+    await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+    await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
+
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
     process.stdout.write(report.table());
@@ -345,5 +359,6 @@ async function main(): Promise<void> {
   }
 }
 
-await (ONLY_CAPTURE ? captureOnly() : main());
+if (ONLY !== undefined && ONLY !== 'capture' && ONLY !== 'imaging') throw new Error(`--only: expected capture or imaging, got "${ONLY}"`);
+await (ONLY === 'capture' || ONLY === 'imaging' ? sectionOnly(ONLY) : main());
 

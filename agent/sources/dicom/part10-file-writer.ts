@@ -1,9 +1,13 @@
 // Where a C-STORE's dataset goes while it arrives: straight to a Part-10 file
 // under the incoming directory (128-byte preamble, "DICM", the file meta group
 // built from the request, then the dataset bytes exactly as received), never a
-// memory buffer — an instance can be hundreds of MB. The file is fsynced before
-// the stream finishes, so what the archive then takes is what is on disk.
-import { closeSync, fsync, openSync, rmSync, writeSync } from 'node:fs';
+// memory buffer — an instance can be hundreds of MB. The file is scratch and is
+// not fsynced: what makes an instance durable before the C-STORE succeeds is the
+// archive's fsynced chunks and the journal's commit. A crash before the answer
+// leaves a file DicomSource.start() deletes, and the sender, never answered,
+// sends the instance again. (An fsync here wrote every instance to disk twice and
+// cost one more fsync per C-STORE; a file removed before writeback costs none.)
+import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** Our Implementation Class UID (0002,0012), under 2.25 (UUID-derived, PS3.5 B.2). */
@@ -57,8 +61,7 @@ export function part10Prefix(meta: FileMetaInput): Buffer {
 
 /**
  * A Writable that writes each chunk synchronously (the file is in the page cache;
- * no chunk waits in memory behind another) and fsyncs and closes the file in
- * final(). An error (disk full) is kept in `failure` and the rest of the dataset
+ * no chunk waits in memory behind another) and closes the file in final(). An error (disk full) is kept in `failure` and the rest of the dataset
  * is read and dropped, so the association stays in step and can be answered.
  */
 export class Part10FileWriter extends Writable {
@@ -95,13 +98,16 @@ export class Part10FileWriter extends Writable {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    const fd = this.fd;
-    if (fd === undefined) return callback();
-    fsync(fd, (error) => {
-      if (error) this.fail(error);
-      this.closeFile();
-      callback();
-    });
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch (error) {
+        // A delayed write error (NFS, a full disk) can surface at close: the file is then not whole.
+        this.failure ??= error instanceof Error ? error : new Error(String(error));
+      }
+      this.fd = undefined;
+    }
+    callback();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
