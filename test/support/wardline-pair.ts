@@ -37,6 +37,10 @@ export interface WardlinePairOptions {
   agentSections?: Record<string, unknown>;
   /** Feeds besides PAIR_FEED, sent to the same relay and granted to the same vendor. */
   extraFeeds?: { name: string; streams: string[]; class?: string }[];
+  /** Priority class of PAIR_FEED (bandwidth.classes); default the agent's default class. */
+  pairFeedClass?: string;
+  /** Sources besides the MLLP listener, e.g. a `kind: dicom` SCP on a port of the test's choosing. */
+  extraSources?: Record<string, unknown>[];
 }
 
 export class WardlinePair {
@@ -73,9 +77,9 @@ ${log}
       `hospital: { id: ${options.hospital} }
 dataDir: ./agent-data
 http: ${JSON.stringify({ listen: `127.0.0.1:${ports.agentHttp}`, ...options.agentHttp })}
-sources: [{ kind: mllp, name: lis, listen: "127.0.0.1:${ports.mllp}" }]
+sources: ${JSON.stringify([{ kind: 'mllp', name: 'lis', listen: `127.0.0.1:${ports.mllp}` }, ...(options.extraSources ?? [])])}
 relays: [${JSON.stringify({ name: 'cloud', address: relayAddress, secret: PAIR_SECRET, allowPlaintext: true, ...options.agentRelay })}]
-feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 'results', 'orders'] }, ...(options.extraFeeds ?? []).map((f) => ({ ...f, relay: 'cloud' }))])}
+feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 'results', 'orders'], ...(options.pairFeedClass ? { class: options.pairFeedClass } : {}) }, ...(options.extraFeeds ?? []).map((f) => ({ ...f, relay: 'cloud' }))])}
 replication: ${JSON.stringify({ ...options.agentReplication, backoff: { initialMs: 100, maxMs: 1000, ...options.agentReplication?.backoff } })}
 ${Object.entries(options.agentSections ?? {})
   .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)
