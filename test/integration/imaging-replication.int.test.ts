@@ -46,4 +46,29 @@ describe('imaging replication through cuts and a SIGKILL', () => {
     expect(result.secondFeed).toMatchObject({ events: 36, relayPartBytes: 0, agentChunkBytes: 0, relayDedupedBytes: result.studyBytes });
     expect(result.secondFeed.wireBytes).toBeLessThan(OVERHEAD_FIXED_BYTES + OVERHEAD_PER_INSTANCE_BYTES * result.instances);
   }, 300_000);
+
+  it('carries a study once when two feeds ship it at the same time', async () => {
+    const concurrentDir = makeTempDir('wardline-imaging-two-feeds-');
+    try {
+      const result = await runImagingCutKill({
+        dir: concurrentDir.path,
+        study: { singleFrame: 20, multiFrame: 4, frames: 20 },
+        cutsAt: [0.5],
+        killAt: null,
+        secondFeedFromStart: true,
+        timeoutMs: 180_000,
+      });
+      console.log(`[imaging two feeds] ${JSON.stringify({ ...result, ratio: (result.wireBytes / result.studyBytes).toFixed(4) })}`);
+      // Both feeds name every instance, and their chunks crossed once between them.
+      expect(result.mismatches).toEqual([]);
+      expect(result.verified).toBe(24);
+      expect(result.visibleBeforeComplete).toEqual([]);
+      expect(result.wireBytes).toBeLessThanOrEqual(1.05 * result.studyBytes + OVERHEAD_FIXED_BYTES + 2 * OVERHEAD_PER_INSTANCE_BYTES * result.instances);
+      // ...the claim keeps one feed's shipper off an instance the other is shipping.
+      expect(result.chunkBytesByFeed.pacs! + result.chunkBytesByFeed['pacs-research']!).toBeLessThanOrEqual(1.05 * result.studyBytes);
+      expect(result.secondFeed.events).toBe(24);
+    } finally {
+      concurrentDir.remove();
+    }
+  }, 240_000);
 });

@@ -53,8 +53,13 @@ export interface ImagingCutKillOptions {
   study: StudyShape;
   /** Fractions of the study's bytes carried towards the relay at which the line is cut; default 0.3, 0.6, 0.9. */
   cutsAt?: readonly number[];
-  /** Fraction at which the agent is SIGKILLed and restarted; default 0.45. */
-  killAt?: number;
+  /** Fraction at which the agent is SIGKILLed and restarted; default 0.45; null: not killed. */
+  killAt?: number | null;
+  /**
+   * The second imaging feed sends from the start, beside the first (both ship the
+   * same instances at once), instead of being paused until the first is done.
+   */
+  secondFeedFromStart?: boolean;
   /** How long each cut lasts, in ms; default 1500. */
   cutMs?: number;
   /** The whole replication's limit, in ms; default 20 minutes. */
@@ -86,6 +91,8 @@ export interface ImagingCutKillResult {
   /** Blob-ref events a vendor could read whose instance the relay did not hold complete at that moment. */
   visibleBeforeComplete: string[];
   resend: { newEvents: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number };
+  /** Chunk bytes each imaging feed's shipper sent during the transfer, since the agent's last start. */
+  chunkBytesByFeed: Record<string, number>;
   secondFeed: { events: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number; relayDedupedBytes: number };
 }
 
@@ -262,7 +269,8 @@ function watchVisibility(pair: WardlinePair, relayDb: string, hospital: string, 
 export async function runImagingCutKill(options: ImagingCutKillOptions): Promise<ImagingCutKillResult> {
   const log = options.log ?? (() => {});
   const cutsAt = options.cutsAt ?? [0.3, 0.6, 0.9];
-  const killAt = options.killAt ?? 0.45;
+  const killAt = options.killAt === undefined ? 0.45 : options.killAt;
+  const concurrent = options.secondFeedFromStart ?? false;
   const cutMs = options.cutMs ?? 1500;
   const timeoutMs = options.timeoutMs ?? 20 * 60_000;
   const hospital = 'imaging-hospital';
@@ -293,8 +301,10 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     // The line is down while the PACS sends: the whole study is backlog when it returns.
     proxy.refuse();
     await pair.startAgent();
-    const paused = await pair.adminPost(`/v1/admin/feeds/${SECOND_IMAGING_FEED}/pause`, { reason: 'added later' });
-    if (!paused.ok) throw new Error(`pausing ${SECOND_IMAGING_FEED}: HTTP ${paused.status} ${await paused.text()}`);
+    if (!concurrent) {
+      const paused = await pair.adminPost(`/v1/admin/feeds/${SECOND_IMAGING_FEED}/pause`, { reason: 'added later' });
+      if (!paused.ok) throw new Error(`pausing ${SECOND_IMAGING_FEED}: HTTP ${paused.status} ${await paused.text()}`);
+    }
 
     const storeStarted = Date.now();
     await storeStudy(dicomPort, study.paths);
@@ -314,7 +324,9 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     const deadline = replicateStarted + timeoutMs;
     const faults: ImagingCutKillResult['faults'] = [];
     await proxy.heal();
-    const plan = [...cutsAt.map((at, i) => ({ at, kind: i === 1 ? ('blackhole' as const) : ('refuse' as const) })), { at: killAt, kind: 'sigkill' as const }].sort((a, b) => a.at - b.at);
+    const plan = [...cutsAt.map((at, i) => ({ at, kind: i === 1 ? ('blackhole' as const) : ('refuse' as const) })), ...(killAt === null ? [] : [{ at: killAt, kind: 'sigkill' as const }])].sort(
+      (a, b) => a.at - b.at,
+    );
     for (const step of plan) {
       while (fraction() < step.at) {
         if (Date.now() > deadline) throw new Error(`only ${(fraction() * 100).toFixed(1)}% of the study carried after ${timeoutMs} ms\n${pair.agent?.recentOutput ?? ''}`);
@@ -333,13 +345,18 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
       }
     }
     await waitForAcked(pair, IMAGING_FEED, lastSeq, Math.max(1000, deadline - Date.now()), 'the study');
+    if (concurrent) await waitForAcked(pair, SECOND_IMAGING_FEED, lastSeq, Math.max(1000, deadline - Date.now()), 'the study in the second feed');
     const replicateSeconds = (Date.now() - replicateStarted) / 1000;
     const wireBytes = wire() - wireAtStart;
+    const chunkBytesByFeed = { [IMAGING_FEED]: await agentChunkBytes(pair, IMAGING_FEED), [SECOND_IMAGING_FEED]: await agentChunkBytes(pair, SECOND_IMAGING_FEED) };
     const visibility = await watch.stop();
     const relayPartBytes = await relayCounter(pair, 'wardline_relay_blob_part_bytes_total', hospital);
-    log(`replicated in ${replicateSeconds.toFixed(1)} s: ${wireBytes} bytes on the wire (${(wireBytes / studyBytes).toFixed(4)} × the study), relay took ${relayPartBytes} chunk bytes`);
+    log(
+      `replicated in ${replicateSeconds.toFixed(1)} s: ${wireBytes} bytes on the wire (${(wireBytes / studyBytes).toFixed(4)} × the study), relay took ${relayPartBytes} chunk bytes; chunk bytes sent by feed ${JSON.stringify(chunkBytesByFeed)}`,
+    );
 
     const { verified, mismatches } = await verifyAtRelay(relayData, hospital, IMAGING_FEED, events);
+    if (concurrent) mismatches.push(...(await verifyAtRelay(relayData, hospital, SECOND_IMAGING_FEED, events)).mismatches.map((m) => `${SECOND_IMAGING_FEED}: ${m}`));
     log(`verified at the relay: ${verified} of ${events.length} instances${mismatches.length ? `; ${mismatches.length} problems` : ''}`);
 
     // The PACS sends the study again: deduplicated by the agent, nothing crosses.
@@ -360,8 +377,10 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     const secondWire = wire();
     const secondPart = await relayCounter(pair, 'wardline_relay_blob_part_bytes_total', hospital);
     const secondDeduped = await relayCounter(pair, 'wardline_relay_blob_deduped_bytes_total', hospital);
-    const resumed = await pair.adminPost(`/v1/admin/feeds/${SECOND_IMAGING_FEED}/resume`, {});
-    if (!resumed.ok) throw new Error(`resuming ${SECOND_IMAGING_FEED}: HTTP ${resumed.status} ${await resumed.text()}`);
+    if (!concurrent) {
+      const resumed = await pair.adminPost(`/v1/admin/feeds/${SECOND_IMAGING_FEED}/resume`, {});
+      if (!resumed.ok) throw new Error(`resuming ${SECOND_IMAGING_FEED}: HTTP ${resumed.status} ${await resumed.text()}`);
+    }
     await waitForAcked(pair, SECOND_IMAGING_FEED, lastSeq, 120_000, 'the second feed');
     const secondEvents = await readWholeFeed(pair.relayHttp, SECOND_IMAGING_FEED, PAIR_VENDOR_KEY);
     const secondFeed = {
@@ -386,6 +405,7 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
       mismatches,
       visibilityPolls: visibility.polls,
       visibleBeforeComplete: visibility.violations,
+      chunkBytesByFeed,
       resend,
       secondFeed,
     };
