@@ -24,11 +24,16 @@
 //     ("upgrade the relay"); feeds without instances are unaffected.
 //  7. A part never answered: pendingSinceMs feeds the replicator's ack timeout,
 //     which closes the stream as for a batch.
+//  8. Two feeds of the relay ship the same instance at once (both carry the
+//     stream): each instance is claimed (instance-claims.ts) for the whole
+//     offer -> parts -> offer round; the other feed's shipper waits, then its
+//     offer finds the instance complete and sends no chunk byte.
 import type { ImagingInstanceBody } from '../../protocol/index.js';
 import { RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
 import { AgentErrorCode } from '../errors.js';
 import { ArchiveCorruptError, type InstanceArchive } from '../imaging/index.js';
 import { BlobRefusedError, RelayLinkError } from './errors.js';
+import type { InstanceClaims } from './instance-claims.js';
 import type { BlobChannel, BlobOfferAnswer } from './relay-transport.js';
 
 /** Largest part: small enough for the uplink's in-flight cap to interleave other classes' batches between parts. */
@@ -57,6 +62,8 @@ export interface BlobShipperOptions {
   uplink: Uplink;
   archive: InstanceArchive;
   clock: () => number;
+  /** Shared by the shippers of one relay's feeds (failure mode 8); absent = this shipper alone. */
+  claims?: InstanceClaims;
   log?: { warn(fields: object, message: string): void };
 }
 
@@ -107,7 +114,14 @@ export class BlobShipper {
       for (const instance of instances) {
         if (context.signal.aborted) return { kind: 'stopped' };
         if (!context.stillWanted()) return { kind: 'stale' };
-        const outcome = await this.shipInstance(instance, context.blobs, context.signal);
+        const release = this.options.claims ? await this.options.claims.claim(instance.sha256, context.signal) : () => {};
+        if (!release) return { kind: 'stopped' };
+        let outcome: ShipOutcome;
+        try {
+          outcome = await this.shipInstance(instance, context.blobs, context.signal);
+        } finally {
+          release();
+        }
         if (outcome.kind !== 'complete') return outcome;
         onComplete(instance);
       }

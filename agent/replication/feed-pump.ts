@@ -52,6 +52,7 @@ import { BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, parseImagingInstanceBody, type I
 import { AgentErrorCode } from '../errors.js';
 import { BlobShipper, type BlobProblem } from './blob-shipper.js';
 import { ImagingBacklog } from './imaging-backlog.js';
+import type { InstanceClaims } from './instance-claims.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { RelaySession } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
@@ -221,6 +222,8 @@ export interface FeedPumpOptions {
   observeRoundTrip?: (seconds: number) => void;
   /** Where archived instances are read from (blob-ref events); none = such a feed is held. */
   archive?: InstanceArchive;
+  /** The instances the relay's feeds are shipping now, shared by their shippers (blob-shipper.ts failure mode 8). */
+  instanceClaims?: InstanceClaims;
   log?: { error(fields: object, message: string): void; warn?(fields: object, message: string): void };
 }
 
@@ -286,6 +289,7 @@ export class FeedPump {
           uplink: options.uplink,
           archive: options.archive,
           clock: options.clock,
+          ...(options.instanceClaims ? { claims: options.instanceClaims } : {}),
           ...(options.log?.warn ? { log: { warn: options.log.warn.bind(options.log) } } : {}),
         })
       : undefined;

@@ -34,6 +34,7 @@ import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import type { VendorPositions } from './vendor-positions.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
+import { InstanceClaims } from './instance-claims.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
@@ -171,6 +172,8 @@ export class Replicator {
     this.link = new LinkStateMachine(options.relayName, options.log, this.clock);
     this.uplink = options.uplink ?? new Uplink({ classes: [...new Set(options.feeds.map((f) => f.class ?? DEFAULT_FEED_CLASS))], clock: this.clock });
     const saved = options.feedAcks.all();
+    // One per relay: its feeds' shippers never send the same instance at once.
+    const instanceClaims = new InstanceClaims();
     for (const spec of options.feeds) {
       const acked = saved.get(spec.name) ?? 0;
       this.persistedAckedSeq.set(spec.name, acked);
@@ -190,7 +193,7 @@ export class Replicator {
           log: options.log,
           egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
           observeRoundTrip: options.observeRoundTrip && ((seconds) => options.observeRoundTrip!(spec.name, seconds)),
-          ...(options.archive ? { archive: options.archive } : {}),
+          ...(options.archive ? { archive: options.archive, instanceClaims } : {}),
         }),
       );
     }

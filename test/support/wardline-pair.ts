@@ -37,7 +37,9 @@ export interface WardlinePairOptions {
   agentSections?: Record<string, unknown>;
   /** Feeds besides PAIR_FEED, sent to the same relay and granted to the same vendor. */
   extraFeeds?: { name: string; streams: string[]; class?: string }[];
-  /** Sources besides the MLLP one, as agent.yaml entries (e.g. a dicom source). */
+  /** Priority class of PAIR_FEED (bandwidth.classes); default the agent's default class. */
+  pairFeedClass?: string;
+  /** Sources besides the MLLP listener, e.g. a `kind: dicom` SCP on a port of the test's choosing. */
   extraSources?: Record<string, unknown>[];
 }
 
@@ -77,7 +79,7 @@ dataDir: ./agent-data
 http: ${JSON.stringify({ listen: `127.0.0.1:${ports.agentHttp}`, ...options.agentHttp })}
 sources: ${JSON.stringify([{ kind: 'mllp', name: 'lis', listen: `127.0.0.1:${ports.mllp}` }, ...(options.extraSources ?? [])])}
 relays: [${JSON.stringify({ name: 'cloud', address: relayAddress, secret: PAIR_SECRET, allowPlaintext: true, ...options.agentRelay })}]
-feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 'results', 'orders'] }, ...(options.extraFeeds ?? []).map((f) => ({ ...f, relay: 'cloud' }))])}
+feeds: ${JSON.stringify([{ name: PAIR_FEED, relay: 'cloud', streams: ['adt', 'results', 'orders'], ...(options.pairFeedClass ? { class: options.pairFeedClass } : {}) }, ...(options.extraFeeds ?? []).map((f) => ({ ...f, relay: 'cloud' }))])}
 replication: ${JSON.stringify({ ...options.agentReplication, backoff: { initialMs: 100, maxMs: 1000, ...options.agentReplication?.backoff } })}
 ${Object.entries(options.agentSections ?? {})
   .map(([key, value]) => `${key}: ${JSON.stringify(value)}\n`)

@@ -10,6 +10,7 @@ import { Uplink } from '../../agent/bandwidth/index.js';
 import { FileInstanceArchive } from '../../agent/imaging/index.js';
 import { BLOB_PART_BYTES } from '../../agent/replication/blob-shipper.js';
 import { FeedPump, type ReplicatedFeed } from '../../agent/replication/feed-pump.js';
+import { InstanceClaims } from '../../agent/replication/instance-claims.js';
 import type { BlobChannel } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { FakeRelay, type FakeRelaySession } from '../support/fake-relay-transport.js';
@@ -66,7 +67,7 @@ describe('blob shipping in the feed pump', () => {
     return body;
   }
 
-  function pumpOn(relay: FakeRelay, spec: Partial<ReplicatedFeed> = {}, uplink = new Uplink({ classes: CLASSES, policy: unlimited, maxInFlightBytes: 256 * 1024 })) {
+  function pumpOn(relay: FakeRelay, spec: Partial<ReplicatedFeed> = {}, uplink = new Uplink({ classes: CLASSES, policy: unlimited, maxInFlightBytes: 256 * 1024 }), instanceClaims?: InstanceClaims) {
     const session = relay.session({
       onAck: (_feed, seq, duplicate) => pump.onAck(seq, duplicate),
       onNack: (_feed, expected) => pump.onNack(expected),
@@ -83,6 +84,7 @@ describe('blob shipping in the feed pump', () => {
       savedAckedSeq: 0,
       clock: Date.now,
       archive,
+      ...(instanceClaims ? { instanceClaims } : {}),
     });
     pump.reset(relay.highWater.get(spec.name ?? 'ct') ?? 0);
     const start = (s: FakeRelaySession, signal: AbortSignal) => pump.start({ session: s, signal, maxBatchBytes: 1 << 20 });
@@ -134,6 +136,23 @@ describe('blob shipping in the feed pump', () => {
     await waitFor(() => second.pump.status().ackedSeq === 1, 60_000);
     expect(relay.partBytes).toBe(sentBefore);
     expect(second.pump.status().imaging).toMatchObject({ chunkBytesSent: 0, dedupedBytes: body.size, chunksSent: 0 });
+  });
+
+  it('sends each chunk once when two feeds of the relay ship the same instances at the same time', async () => {
+    const relay = new FakeRelay();
+    const bodies = [await addInstance(2 * BLOB_CHUNK_BYTES + 99), await addInstance(BLOB_CHUNK_BYTES + 7)];
+    const claims = new InstanceClaims();
+    const uplink = new Uplink({ classes: CLASSES, policy: unlimited, maxInFlightBytes: 256 * 1024 });
+    // One uplink and one claim registry, as the replicator of one relay gives its feeds.
+    const first = pumpOn(relay, {}, uplink, claims);
+    const second = pumpOn(relay, { name: 'ct-research' }, uplink, claims);
+    await waitFor(() => first.pump.status().ackedSeq === 2 && second.pump.status().ackedSeq === 2, 60_000, () => [first.pump.status(), second.pump.status()]);
+    const size = bodies[0]!.size + bodies[1]!.size;
+    // Without the claim both shippers heard the same chunks missing, raced on the same offsets and a feed ended held (WL_A028).
+    expect(relay.partBytes).toBe(size);
+    expect(first.pump.status().imaging!.chunkBytesSent + second.pump.status().imaging!.chunkBytesSent).toBe(size);
+    expect([first.pump.status().imaging!.problem, second.pump.status().imaging!.problem]).toEqual([null, null]);
+    expect(claims.size).toBe(0);
   });
 
   it('counts what waits (studies, instances, bytes) and holds the feed with WL_A028 when the relay does not take blobs', async () => {
