@@ -18,6 +18,9 @@ import { IngestRequestError } from '../../agent/sources/http-ingest/ingest-rows.
 import { RowScanError } from '../../agent/sources/http-ingest/json-row-scanner.js';
 import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.js';
 import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources/index.js';
+import { DicomRefusedError } from '../../agent/sources/dicom/instance-intake.js';
+import { ArchiveCorruptError } from '../../agent/imaging/index.js';
+import { BlobRefusedError } from '../../agent/replication/errors.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -107,6 +110,9 @@ describe('agent error classes', () => {
     [new AckTimeoutError('clinical', 30_000, { cause }), 'AckTimeoutError', AgentErrorCode.ACK_TIMEOUT],
     [new UnknownFeedControlStateError('clinical', 'frozen', ['active', 'paused']), 'UnknownFeedControlStateError', AgentErrorCode.FEED_CONTROL_STATE_UNKNOWN],
     [new ListenError('http.listen', 'http.listen: cannot listen on 127.0.0.1:8480 (agent.yaml)', { cause }), 'ListenError', AgentErrorCode.LISTEN_FAILED],
+    [new ArchiveCorruptError('ab'.repeat(32), 'its bytes hash to cd…'), 'ArchiveCorruptError', AgentErrorCode.ARCHIVE_CORRUPT],
+    [new DicomRefusedError('unparseable', 'the dataset has no SOP Instance UID (0008,0018)'), 'DicomRefusedError', AgentErrorCode.DICOM_REFUSED],
+    [new BlobRefusedError('the relay refused the offer: feed not granted'), 'BlobRefusedError', AgentErrorCode.BLOB_TRANSFER],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {

@@ -8,6 +8,7 @@ import { BLOB_REF_CONTENT_TYPE, DicomUidSchema, type ImagingInstanceBody } from 
 import { DicomHeaderError, readDicomHeader, type DicomHeader, type InstanceArchive } from '../../imaging/index.js';
 import type { AppendResult, JournalWriter } from '../../store/index.js';
 import type { CaptureLogger } from '../database/index.js';
+import { AgentError, AgentErrorCode } from '../../errors.js';
 import { DicomStatus, type DicomRefusal, type DicomStatusCode } from './dicom-status.js';
 import type { Part10FileWriter } from './part10-file-writer.js';
 
@@ -31,13 +32,13 @@ export type StoreOutcome =
   | { status: typeof DicomStatus.SUCCESS; duplicate: boolean; sopInstanceUid: string; seq: number | undefined }
   | { status: Exclude<DicomStatusCode, typeof DicomStatus.SUCCESS>; refusal: DicomRefusal; reason: string };
 
-/** The dataset is not something the SCP can keep: answered 0xC000 with the reason. */
-class Unusable extends Error {
+/** The dataset is not something the SCP can keep: answered 0xC000 with the reason (logged with WL_A027). */
+export class DicomRefusedError extends AgentError {
   constructor(
     readonly refusal: 'unparseable' | 'uid-mismatch',
     message: string,
   ) {
-    super(message);
+    super(message, AgentErrorCode.DICOM_REFUSED);
   }
 }
 
@@ -67,7 +68,7 @@ export class InstanceIntake {
     try {
       body = describe(await readDicomHeader(file.path), command, statSync(file.path).size);
     } catch (error) {
-      if (error instanceof Unusable) return { status: DicomStatus.CANNOT_UNDERSTAND, refusal: error.refusal, reason: error.message };
+      if (error instanceof DicomRefusedError) return { status: DicomStatus.CANNOT_UNDERSTAND, refusal: error.refusal, reason: error.message };
       if (error instanceof DicomHeaderError) return { status: DicomStatus.CANNOT_UNDERSTAND, refusal: 'unparseable', reason: `the dataset cannot be parsed: ${error.message.replace(`${file.path}: `, '')}` };
       throw error;
     }
@@ -100,17 +101,17 @@ export class InstanceIntake {
 /** The event body's DICOM fields from the header, checked against the command. */
 function describe(header: DicomHeader, command: StoreCommand, fileSize: number): Omit<ImagingInstanceBody, 'sha256' | 'size' | 'chunks'> {
   if (header.pixelDataEnd !== null && header.pixelDataEnd > fileSize) {
-    throw new Unusable('unparseable', `the dataset is truncated: its Pixel Data needs ${header.pixelDataEnd - fileSize} more bytes than were received`);
+    throw new DicomRefusedError('unparseable', `the dataset is truncated: its Pixel Data needs ${header.pixelDataEnd - fileSize} more bytes than were received`);
   }
   const uid = (tag: string, name: string, fallback?: string): string => {
     const value = header.text(tag) || fallback;
-    if (!value) throw new Unusable('unparseable', `the dataset has no ${name} (${tag.slice(0, 4)},${tag.slice(4)})`);
-    if (!DicomUidSchema.safeParse(value).success) throw new Unusable('unparseable', `the dataset's ${name} (${tag.slice(0, 4)},${tag.slice(4)}) "${value.slice(0, 70)}" is not a UID`);
+    if (!value) throw new DicomRefusedError('unparseable', `the dataset has no ${name} (${tag.slice(0, 4)},${tag.slice(4)})`);
+    if (!DicomUidSchema.safeParse(value).success) throw new DicomRefusedError('unparseable', `the dataset's ${name} (${tag.slice(0, 4)},${tag.slice(4)}) "${value.slice(0, 70)}" is not a UID`);
     return value;
   };
   const sopInstanceUid = uid('00080018', 'SOP Instance UID');
   if (command.affectedSopInstanceUid && sopInstanceUid !== command.affectedSopInstanceUid) {
-    throw new Unusable('uid-mismatch', `the dataset's SOP Instance UID ${sopInstanceUid} is not the command's Affected SOP Instance UID ${command.affectedSopInstanceUid}`);
+    throw new DicomRefusedError('uid-mismatch', `the dataset's SOP Instance UID ${sopInstanceUid} is not the command's Affected SOP Instance UID ${command.affectedSopInstanceUid}`);
   }
   return {
     studyUid: uid('0020000D', 'Study Instance UID'),
