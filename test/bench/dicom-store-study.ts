@@ -129,11 +129,18 @@ log: { level: warn }
       while (running) {
         maxSampledRssBytes = Math.max(maxSampledRssBytes, memory(pid).rssBytes);
         const started = performance.now();
-        await run('echoscu', ['-aet', 'PROBE', '-aec', 'WARDLINE', '127.0.0.1', String(dicomPort)], { timeout: 10_000 });
-        echoes.push(performance.now() - started);
+        // A C-ECHO that fails or times out counts as never answered.
+        const answered = await run('echoscu', ['-aet', 'PROBE', '-aec', 'WARDLINE', '127.0.0.1', String(dicomPort)], { timeout: 10_000 }).then(
+          () => true,
+          (error: Error) => (log(`echoscu failed: ${error.message}`), false),
+        );
+        echoes.push(answered ? performance.now() - started : Infinity);
         await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (performance.now() - started))));
       }
     })();
+    // Held until storescu is done (an agent gone from /proc fails the sampler); rethrown below.
+    let samplerFailure: unknown;
+    sampler.catch((error: unknown) => void (samplerFailure = error));
 
     const started = performance.now();
     const storescuExit = await new Promise<number>((resolve, reject) => {
@@ -148,7 +155,8 @@ log: { level: warn }
     });
     const seconds = (performance.now() - started) / 1000;
     running = false;
-    await sampler;
+    await sampler.catch(() => undefined);
+    if (samplerFailure !== undefined) throw samplerFailure;
     const peakRssBytes = memory(pid).hwmBytes;
     log(`storescu took ${seconds.toFixed(1)} s; agent peak RSS ${(peakRssBytes / 2 ** 20).toFixed(0)} MiB; slowest echo ${Math.max(...echoes).toFixed(0)} ms`);
 

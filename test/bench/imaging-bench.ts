@@ -1,7 +1,7 @@
 // The bench's imaging section: what the DICOM Storage SCP ingests against what
 // this disk can make durable at all. A study goes through `storescu +sd +r` into
 // an agent process (dicom-store-study.ts: every instance answered only after its
-// file, its archive chunks and its journal event are fsynced); the baseline copies
+// archive chunks and its journal event are fsynced); the baseline copies
 // the same files' bytes to new files with one fsync each, in this process, on the
 // same disk, with nothing else in the way (no network, no DIMSE, no hashing).
 //
@@ -70,7 +70,7 @@ export async function measureImagingIngest(report: BenchReport, options: Imaging
   const study = await runDicomStoreStudy({ dir, instances, log: (line) => process.stderr.write(`  ${line}\n`) });
   const copy = measureFsyncedCopy(study.paths, dir);
   const exact = study.journalRows === instances && study.journaledExact === instances && study.downloadedExact === instances;
-  report.record('DICOM ingest, storescu +sd +r → agent', study.mbPerSecond, 'MB/s', `${instances} instances, ${shown(study.bytes / 1e6)} MB in ${shown(study.seconds)} s; each C-STORE answered after file, archive chunks and journal are fsynced; storescu exit ${study.storescuExit}, ${exact ? 'every instance journaled and downloaded byte-exact' : `NOT EXACT: ${study.journaledExact} journaled, ${study.downloadedExact} downloaded exact`}`);
+  report.record('DICOM ingest, storescu +sd +r → agent', study.mbPerSecond, 'MB/s', `${instances} instances, ${shown(study.bytes / 1e6)} MB in ${shown(study.seconds)} s; each C-STORE answered after its archive chunk, chunk directory, archive book and journal commit are fsynced (5 fsyncs, one instance at a time); storescu exit ${study.storescuExit}, ${exact ? 'every instance journaled and downloaded byte-exact' : `NOT EXACT: ${study.journaledExact} journaled, ${study.downloadedExact} downloaded exact`}`);
   report.record('baseline: copy the same files, fsync each', copy.mbPerSecond, 'MB/s', 'read, write, fsync, close per file, in one process, best of 3');
   report.record('DICOM ingest / fsynced copy', (study.mbPerSecond / copy.mbPerSecond) * 100, '%');
   report.record('agent peak RSS during the study', study.peakRssBytes / 2 ** 20, 'MiB', 'VmHWM of the agent process');

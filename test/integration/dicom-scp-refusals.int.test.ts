@@ -8,6 +8,9 @@
 //    the dataset byte for byte, and dcmdump prints the same.
 // The disk's figures come from a probe the test sets: the SCP's refusal depends on
 // the disk state only (disk-budget.int.test.ts fills a real tiny filesystem).
+// A last block: a source marked critical (still admitted at critical) on a real,
+// tiny filesystem filled to the last block gets 0xA700 from the failed write
+// instead, keeps serving, and stores again once there is room.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { startAgent, type RunningAgent } from '../../agent/main.js';
 import { CT_IMAGE_STORAGE, testUids, writeDicomFile } from '../support/dicom-files.js';
 import { datasetOf, implicitLengthOffset, rawStoreOf, sendRawStores } from '../support/raw-dataset-scu.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { mountTinyFilesystem, type TinyFilesystem } from '../support/tiny-filesystem.js';
 
 // Asynchronous: the agent runs in this process and must keep answering while dcmtk waits.
 const run = promisify(execFile);
@@ -157,5 +161,61 @@ disk: { warnAtPercent: 60, criticalAtPercent: 80, hysteresisPercent: 5, sampleIn
     const downloadedPath = join(dir.path, 'downloaded.dcm');
     writeFileSync(downloadedPath, downloaded);
     expect(await dump(downloadedPath)).toEqual(await dump(sent.path));
+  });
+});
+
+describe('DICOM Storage SCP: a critical source on a truly full disk', () => {
+  const dir = makeTempDir('wardline-dicom-full-');
+  const uids = testUids(42);
+  let tiny: TinyFilesystem | undefined;
+  let why = '';
+  let agent: RunningAgent | undefined;
+  let port = 0;
+
+  beforeAll(async () => {
+    const mounted = mountTinyFilesystem(dir.path, 32 * 1024 * 1024);
+    tiny = mounted.fs;
+    why = mounted.why ?? '';
+    if (!tiny) return;
+    const file = join(dir.path, 'agent.yaml');
+    writeFileSync(
+      file,
+      `hospital: { id: dicom-full }
+dataDir: ${join(tiny.path, 'data')}
+http: { listen: "127.0.0.1:0" }
+sources:
+  - { kind: dicom, name: modality, listen: "127.0.0.1:0", aeTitle: WARDLINE, critical: true }
+disk: { warnAtPercent: 60, criticalAtPercent: 80, hysteresisPercent: 5, sampleIntervalMs: 100 }
+`,
+    );
+    agent = await startAgent(file, { logger: pino({ level: 'silent' }) });
+    port = agent.sourcePorts.get('modality')!;
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    tiny?.remove();
+    dir.remove();
+  });
+
+  it('answers 0xA700 when the instance cannot be written, keeps serving, and stores it once there is room', async (ctx) => {
+    if (!tiny || !agent) return ctx.skip(why);
+    mkdirSync(join(dir.path, 'files'));
+    const path = join(dir.path, 'files', 'big.dcm');
+    // 2 MiB of pixels: more than any slack a full ext4 keeps.
+    writeDicomFile(path, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(1), sopInstanceUid: uids.sopInstanceUid(1, 1), rows: 1024, columns: 1024 });
+    tiny.ballast(Number.POSITIVE_INFINITY);
+    const refused = await storescu(port, [path]);
+    expect(refused.output).toMatch(/Received Store Response \(Refused: OutOfResources\)|0xa700/i);
+    expect(refused.code).not.toBe(0);
+    const status = agent.status().sources.find((s) => s.name === 'modality')!;
+    expect(status).toMatchObject({ acknowledged: 0, rejected: 1 });
+    expect(readdirSync(join(tiny.path, 'data', 'incoming', 'modality'))).toEqual([]);
+    await run('echoscu', ['-aet', 'MODALITY', '-aec', 'WARDLINE', '127.0.0.1', String(port)]);
+
+    tiny.ballast(0);
+    const stored = await storescu(port, [path]);
+    expect(stored.output).toMatch(/Received Store Response \(Success\)/);
+    expect(agent.status().sources.find((s) => s.name === 'modality')!.acknowledged).toBe(1);
   });
 });
