@@ -327,6 +327,9 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     expect(textOf(byCreator.dataset, 0x00090010)).toBe('ACME_PRIV');
     expect(findElement(byCreator.dataset, 0x00091002)).toBeUndefined();
     expect(byCreator.file.includes(Buffer.from('SECRET'))).toBe(false);
+    // Safe-listed, but holding the patient's ID: removed all the same.
+    const holding = await deidentified(deidentifier({ keepPrivateTags: ['(0009,"ACME_PRIV",02)'] }));
+    expect(findElement(holding.dataset, 0x00091002)).toBeUndefined();
     const byTag = await deidentified(deidentifier({ keepPrivateTags: ['(0009,1001)'] }));
     expect(textOf(byTag.dataset, 0x00091001)).toBe('SAFE-VALUE');
     expect(findElement(byTag.dataset, 0x00091002)).toBeUndefined();
