@@ -434,6 +434,23 @@ feeds:
     expect(file.includes(NAME_GB18030)).toBe(false);
   });
 
+  it('de-identifies an instance without Pixel Data (a structured report): the dataset is read to its end', async () => {
+    const uids = testUids(77);
+    const full = join(dir.path, 'with-pixels.dcm');
+    writeDicomFile(full, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(4), sopInstanceUid: uids.sopInstanceUid(4, 1), sopClassUid: '1.2.840.10008.5.1.4.1.1.88.11', modality: 'SR', patientName: NAME, charset: 'GB18030', patientId: 'P-778899', extra: identifying(0) });
+    const bytes = readFileSync(full);
+    const path = join(dir.path, 'sr.dcm');
+    writeFileSync(path, bytes.subarray(0, pixelRegion(bytes).byteOffset - bytes.byteOffset));
+    const original = await archivedFile(path, uids.sopInstanceUid(4, 1));
+    const body = await deidentifier()(original.body);
+    const file = await read(body);
+    const dump = await dcmdump(file);
+    expect(dump).not.toContain('PixelData');
+    expect(dump).toContain('(0012,0062) CS [YES]');
+    expect(findElement(parseDataset(file, parseFileMeta(file, true).end, false, true).elements, 0x0040a730)?.items).toEqual([]);
+    expect(file.includes(NAME_GB18030)).toBe(false);
+  });
+
   it('flags burned-in annotation: as the instance says it, and for SOP classes known for it', async () => {
     const said = await deidentified(deidentifier(), [{ tag: '00280301', vr: 'CS', value: 'YES' }]);
     expect(said.body.deidentified?.burnedInAnnotation).toBe('YES');
