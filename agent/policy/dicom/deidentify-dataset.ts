@@ -6,7 +6,7 @@
 //
 // Beyond the table: an attribute the table does not name is kept, so a text
 // value a modality or a technologist typed the patient into (a model name, a
-// protocol name) would leave with it. The patient's name and ID, decoded per
+// coil name, a safe-listed private attribute) would leave with it. The patient's name and ID, decoded per
 // Specific Character Set (GB18030/GBK names included), are looked for in every
 // kept text value, and an attribute holding either is removed (PS3.15 E.3.1:
 // what cannot be cleaned is removed). For the same reason a sequence whose
@@ -234,7 +234,7 @@ function deidentifyItem(elements: readonly DicomElement[], ctx: DeidentifyContex
   }
   if (keptPrivate.size > 0) {
     // Kept private attributes (and the creator of their block) as they were, in tag order with the rest.
-    for (const element of elements) if (keptPrivate.has(element.tag)) out.push(element);
+    for (const element of elements) if (keptPrivate.has(element.tag) && !holdsPatient(element, patient)) out.push(element);
     out.sort((a, b) => a.tag - b.tag);
   }
   return out;

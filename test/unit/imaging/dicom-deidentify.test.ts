@@ -327,6 +327,9 @@ describe('DICOM de-identification (PS3.15 Basic Application Level Confidentialit
     expect(textOf(byCreator.dataset, 0x00090010)).toBe('ACME_PRIV');
     expect(findElement(byCreator.dataset, 0x00091002)).toBeUndefined();
     expect(byCreator.file.includes(Buffer.from('SECRET'))).toBe(false);
+    // Safe-listed, but holding the patient's ID: removed all the same.
+    const holding = await deidentified(deidentifier({ keepPrivateTags: ['(0009,"ACME_PRIV",02)'] }));
+    expect(findElement(holding.dataset, 0x00091002)).toBeUndefined();
     const byTag = await deidentified(deidentifier({ keepPrivateTags: ['(0009,1001)'] }));
     expect(textOf(byTag.dataset, 0x00091001)).toBe('SAFE-VALUE');
     expect(findElement(byTag.dataset, 0x00091002)).toBeUndefined();
@@ -428,6 +431,23 @@ feeds:
     expect(dump).toContain('(fffe,e0dd)');
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
     expect(sha(pixelRegion(file))).toBe(sha(pixelRegion(original.file)));
+    expect(file.includes(NAME_GB18030)).toBe(false);
+  });
+
+  it('de-identifies an instance without Pixel Data (a structured report): the dataset is read to its end', async () => {
+    const uids = testUids(77);
+    const full = join(dir.path, 'with-pixels.dcm');
+    writeDicomFile(full, { studyUid: uids.studyUid, seriesUid: uids.seriesUid(4), sopInstanceUid: uids.sopInstanceUid(4, 1), sopClassUid: '1.2.840.10008.5.1.4.1.1.88.11', modality: 'SR', patientName: NAME, charset: 'GB18030', patientId: 'P-778899', extra: identifying(0) });
+    const bytes = readFileSync(full);
+    const path = join(dir.path, 'sr.dcm');
+    writeFileSync(path, bytes.subarray(0, pixelRegion(bytes).byteOffset - bytes.byteOffset));
+    const original = await archivedFile(path, uids.sopInstanceUid(4, 1));
+    const body = await deidentifier()(original.body);
+    const file = await read(body);
+    const dump = await dcmdump(file);
+    expect(dump).not.toContain('PixelData');
+    expect(dump).toContain('(0012,0062) CS [YES]');
+    expect(findElement(parseDataset(file, parseFileMeta(file, true).end, false, true).elements, 0x0040a730)?.items).toEqual([]);
     expect(file.includes(NAME_GB18030)).toBe(false);
   });
 
