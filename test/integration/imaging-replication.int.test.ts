@@ -47,15 +47,17 @@ describe('imaging replication through cuts and a SIGKILL', () => {
     expect(result.secondFeed.wireBytes).toBeLessThan(OVERHEAD_FIXED_BYTES + OVERHEAD_PER_INSTANCE_BYTES * result.instances);
   }, 300_000);
 
-  it('carries a study once when two feeds ship it at the same time', async () => {
+  it('carries a study once when two feeds ship it at the same time, as the PACS sends it, through a cut and a relay SIGKILL', async () => {
     const concurrentDir = makeTempDir('wardline-imaging-two-feeds-');
     try {
       const result = await runImagingCutKill({
         dir: concurrentDir.path,
         study: { singleFrame: 20, multiFrame: 4, frames: 20 },
-        cutsAt: [0.5],
+        cutsAt: [0.4],
         killAt: null,
+        killRelayAt: 0.7,
         secondFeedFromStart: true,
+        storeWhileLineUp: true,
         timeoutMs: 180_000,
       });
       console.log(`[imaging two feeds] ${JSON.stringify({ ...result, ratio: (result.wireBytes / result.studyBytes).toFixed(4) })}`);
