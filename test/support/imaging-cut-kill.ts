@@ -97,6 +97,8 @@ export interface ImagingCutKillResult {
   resend: { newEvents: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number };
   /** Chunk bytes each imaging feed's shipper sent during the transfer, since the agent's last start. */
   chunkBytesByFeed: Record<string, number>;
+  /** Each imaging feed's status (GET /v1/status imaging) once everything is acknowledged. */
+  finalImaging: Record<string, { instancesWaiting: number; bytesWaiting: number; studiesWaiting: number; problem: unknown; current: unknown }>;
   secondFeed: { events: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number; relayDedupedBytes: number };
 }
 
@@ -419,7 +421,15 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     };
     log(`second feed: ${secondFeed.events} events readable, ${secondFeed.wireBytes} bytes on the wire, ${secondFeed.relayPartBytes} chunk bytes at the relay, ${secondFeed.relayDedupedBytes} bytes deduplicated`);
 
+    const finalStatus = await pair.agentStatus();
+    const finalImaging = Object.fromEntries(
+      [IMAGING_FEED, SECOND_IMAGING_FEED].map((feed) => {
+        const imaging = feedOf(finalStatus, feed).imaging;
+        return [feed, { instancesWaiting: imaging?.instancesWaiting ?? -1, bytesWaiting: imaging?.bytesWaiting ?? -1, studiesWaiting: imaging?.studiesWaiting ?? -1, problem: imaging?.problem ?? null, current: imaging?.current ?? null }];
+      }),
+    );
     return {
+      finalImaging,
       instances: events.length,
       fileBytes: study.bytes,
       studyBytes,
