@@ -10,6 +10,8 @@
 // Afterwards: every instance is hashed from the relay's chunk files; the PACS
 // sends the study again (no new event, no chunk bytes); a second imaging feed,
 // paused from the start, is resumed (no chunk bytes: the relay holds them all).
+// Variants (options): both feeds shipping at once, storescu sending while the
+// line is up, the relay SIGKILLed too.
 //
 // Returns figures, asserts nothing: the test asserts, the script prints.
 import { execFile } from 'node:child_process';
