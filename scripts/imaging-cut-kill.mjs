@@ -5,7 +5,11 @@
 // (45%); then the study sent again and into a second feed. `npm test` runs the
 // same scenario at ~75 MB (test/integration/imaging-replication.int.test.ts).
 //
-//   npm run build && node scripts/imaging-cut-kill.mjs [--mb 2048] [--keep]
+//   npm run build && node scripts/imaging-cut-kill.mjs [--mb 2048] [--two-feeds] [--keep]
+//
+// --two-feeds: the second imaging feed ships beside the first from the start and
+// storescu sends while the line is up (instead of the second feed resumed once
+// the first is done, and the study sent while the line is down).
 //
 // Needs dcmtk (storescu) and about 3 × the study's size free on the temp disk
 // (the files, the agent's archive, the relay's chunks). A fifth of the bytes go
@@ -26,6 +30,7 @@ const flag = (name, fallback) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const keep = process.argv.includes('--keep');
+const twoFeeds = process.argv.includes('--two-feeds');
 const megabytes = flag('mb', 2048);
 const study = { singleFrame: Math.max(1, Math.round((megabytes * 0.2) / 0.5)), multiFrame: Math.max(1, Math.round((megabytes * 0.8) / 10)), frames: 20 };
 /** As in the test: offers, part headers, framing and the blob-ref event per instance; Hello, positions and pings per connection. */
@@ -39,7 +44,7 @@ process.stderr.write(`study, agent, relay and logs in ${dir.path}\n`);
 const started = Date.now();
 let failed = true;
 try {
-  const result = await runImagingCutKill({ dir: dir.path, study, timeoutMs: 3 * 3600_000, log: (line) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`) });
+  const result = await runImagingCutKill({ dir: dir.path, study, secondFeedFromStart: twoFeeds, storeWhileLineUp: twoFeeds, timeoutMs: 3 * 3600_000, log: (line) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`) });
   const ratio = result.wireBytes / result.studyBytes;
   process.stdout.write(`${JSON.stringify({ ...result, ratio: Number(ratio.toFixed(4)), totalSeconds: Math.round((Date.now() - started) / 1000) }, null, 2)}\n`);
   const failures = [

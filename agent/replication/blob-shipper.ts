@@ -24,7 +24,14 @@
 //     ("upgrade the relay"); feeds without instances are unaffected.
 //  7. A part never answered: pendingSinceMs feeds the replicator's ack timeout,
 //     which closes the stream as for a batch.
-//  8. Two feeds of the relay ship the same instance at once (both carry the
+//  8. A new stream's ship() starts while the ended stream's is still settling
+//     (its parts rejecting): both run on this shipper, so the status fields
+//     (current, currentDoneBytes) belong to the newest ship() and the older
+//     one's end leaves them alone. It used to clear `current` under the new
+//     one, whose next offer then threw a TypeError that closed the new stream
+//     too (seen under CPU load: the stream ended with "Cannot set properties of
+//     null (setting 'chunksDone')" and the pump never went on).
+//  9. Two feeds of the relay ship the same instance at once (both carry the
 //     stream): each instance is claimed (instance-claims.ts) for the whole
 //     offer -> parts -> offer round; the other feed's shipper waits, then its
 //     offer finds the instance complete and sends no chunk byte.
@@ -62,7 +69,7 @@ export interface BlobShipperOptions {
   uplink: Uplink;
   archive: InstanceArchive;
   clock: () => number;
-  /** Shared by the shippers of one relay's feeds (failure mode 8); absent = this shipper alone. */
+  /** Shared by the shippers of one relay's feeds (failure mode 9); absent = this shipper alone. */
   claims?: InstanceClaims;
   log?: { warn(fields: object, message: string): void };
 }
@@ -92,6 +99,8 @@ export class BlobShipper {
   /** Send time of each part awaiting its ack, by a per-part id (failure mode 7). */
   private readonly pendingParts = new Map<number, number>();
   private nextPartId = 0;
+  /** Counts ship() calls: only the newest one's end clears the status fields (failure mode 8). */
+  private shipRun = 0;
   /** Chunks this shipper saw stored (not dedupe when offered again after a lost stream); bounded, see chunkStored. */
   private readonly storedHere = new Set<string>();
 
@@ -110,6 +119,7 @@ export class BlobShipper {
   async ship(instances: readonly ImagingInstanceBody[], context: ShipContext, onComplete: (instance: ImagingInstanceBody) => void): Promise<ShipOutcome> {
     if (instances.length === 0) return { kind: 'complete' };
     if (!context.blobs) return { kind: 'held', problem: RELAY_WITHOUT_BLOBS };
+    const run = ++this.shipRun;
     try {
       for (const instance of instances) {
         if (context.signal.aborted) return { kind: 'stopped' };
@@ -131,15 +141,18 @@ export class BlobShipper {
       if (context.signal.aborted || error instanceof RelayLinkError) return { kind: 'stopped' };
       throw error;
     } finally {
-      this.current = null;
-      this.currentDoneBytes = 0;
+      if (this.shipRun === run) {
+        this.current = null;
+        this.currentDoneBytes = 0;
+      }
     }
   }
 
   private async shipInstance(instance: ImagingInstanceBody, blobs: BlobChannel, signal: AbortSignal): Promise<ShipOutcome> {
     const { feed } = this.options;
     const manifest = { sha256: instance.sha256, size: instance.size, chunks: instance.chunks };
-    this.current = { sopInstanceUid: instance.sopInstanceUid, studyUid: instance.studyUid, chunksDone: 0, chunks: instance.chunks.length };
+    const current = { sopInstanceUid: instance.sopInstanceUid, studyUid: instance.studyUid, chunksDone: 0, chunks: instance.chunks.length };
+    this.current = current;
     for (let attempt = 1; ; attempt++) {
       let answer: BlobOfferAnswer;
       try {
@@ -155,7 +168,7 @@ export class BlobShipper {
           if (!missing.has(index) && !this.storedHere.has(chunk.sha256)) this.dedupedBytes += chunk.size;
         });
       }
-      this.current.chunksDone = instance.chunks.length - missing.size;
+      current.chunksDone = instance.chunks.length - missing.size;
       this.currentDoneBytes = instance.chunks.reduce((sum, chunk, index) => sum + (missing.has(index) ? (missing.get(index) ?? 0) : chunk.size), 0);
       if (answer.complete) return { kind: 'complete' };
       if (missing.size === 0 || attempt > MAX_INSTANCE_ATTEMPTS) {

@@ -222,7 +222,7 @@ export interface FeedPumpOptions {
   observeRoundTrip?: (seconds: number) => void;
   /** Where archived instances are read from (blob-ref events); none = such a feed is held. */
   archive?: InstanceArchive;
-  /** The instances the relay's feeds are shipping now, shared by their shippers (blob-shipper.ts failure mode 8). */
+  /** The instances the relay's feeds are shipping now, shared by their shippers (blob-shipper.ts failure mode 9). */
   instanceClaims?: InstanceClaims;
   log?: { error(fields: object, message: string): void; warn?(fields: object, message: string): void };
 }

@@ -3,6 +3,8 @@
 // while the line is cut three times and the agent SIGKILLed once
 // (test/support/imaging-cut-kill.ts, the same scenario scripts/imaging-cut-kill.mjs
 // runs at 2 GB); then sent again, and into a second feed, without chunk bytes.
+// A second run ships a study into two feeds at once while storescu still sends,
+// through a cut and a relay SIGKILL: each chunk crosses once between the feeds.
 import { afterAll, describe, expect, it } from 'vitest';
 import { runImagingCutKill, type ImagingCutKillResult } from '../support/imaging-cut-kill.js';
 import { makeTempDir } from '../support/temp-dir.js';
@@ -13,6 +15,9 @@ import { makeTempDir } from '../support/temp-dir.js';
  * ~60 bytes per 64 KiB part plus gRPC and HTTP/2 framing), and the instance's
  * blob-ref event in a batch (its JSON body with the chunk list, ~1 KiB) — a few KiB
  * at most; and once per connection the Hello, feed positions and keepalive pings.
+ * Measured: a second feed's batches cost ~210 B an instance (7.9 kB for 36, 206 kB
+ * for 983), so these are generous; what a cut costs (parts in flight lost, at most
+ * the uplink's in-flight cap per cut) is inside the 5%.
  */
 const OVERHEAD_PER_INSTANCE_BYTES = 4 * 1024;
 const OVERHEAD_FIXED_BYTES = 256 * 1024;
@@ -45,17 +50,22 @@ describe('imaging replication through cuts and a SIGKILL', () => {
     // 5. A second feed of the same study: every instance readable there, no chunk bytes crossed.
     expect(result.secondFeed).toMatchObject({ events: 36, relayPartBytes: 0, agentChunkBytes: 0, relayDedupedBytes: result.studyBytes });
     expect(result.secondFeed.wireBytes).toBeLessThan(OVERHEAD_FIXED_BYTES + OVERHEAD_PER_INSTANCE_BYTES * result.instances);
+    // 6. What the operator sees afterwards: nothing waiting, nothing wrong, on either feed.
+    const idle = { instancesWaiting: 0, bytesWaiting: 0, studiesWaiting: 0, problem: null, current: null };
+    expect(result.finalImaging).toEqual({ pacs: idle, 'pacs-research': idle });
   }, 300_000);
 
-  it('carries a study once when two feeds ship it at the same time', async () => {
+  it('carries a study once when two feeds ship it at the same time, as the PACS sends it, through a cut and a relay SIGKILL', async () => {
     const concurrentDir = makeTempDir('wardline-imaging-two-feeds-');
     try {
       const result = await runImagingCutKill({
         dir: concurrentDir.path,
         study: { singleFrame: 20, multiFrame: 4, frames: 20 },
-        cutsAt: [0.5],
+        cutsAt: [0.4],
         killAt: null,
+        killRelayAt: 0.7,
         secondFeedFromStart: true,
+        storeWhileLineUp: true,
         timeoutMs: 180_000,
       });
       console.log(`[imaging two feeds] ${JSON.stringify({ ...result, ratio: (result.wireBytes / result.studyBytes).toFixed(4) })}`);

@@ -10,6 +10,8 @@
 // Afterwards: every instance is hashed from the relay's chunk files; the PACS
 // sends the study again (no new event, no chunk bytes); a second imaging feed,
 // paused from the start, is resumed (no chunk bytes: the relay holds them all).
+// Variants (options): both feeds shipping at once, storescu sending while the
+// line is up, the relay SIGKILLed too.
 //
 // Returns figures, asserts nothing: the test asserts, the script prints.
 import { execFile } from 'node:child_process';
@@ -60,6 +62,10 @@ export interface ImagingCutKillOptions {
    * same instances at once), instead of being paused until the first is done.
    */
   secondFeedFromStart?: boolean;
+  /** Fraction at which the relay is SIGKILLed and restarted; default null (not killed). */
+  killRelayAt?: number | null;
+  /** storescu sends while the line is up and the transfer under way, instead of while it is down; default false. */
+  storeWhileLineUp?: boolean;
   /** How long each cut lasts, in ms; default 1500. */
   cutMs?: number;
   /** The whole replication's limit, in ms; default 20 minutes. */
@@ -81,7 +87,7 @@ export interface ImagingCutKillResult {
   storeSeconds: number;
   replicateSeconds: number;
   /** What happened to the line, in order, with the fraction carried at the time. */
-  faults: { kind: 'refuse' | 'blackhole' | 'sigkill'; atFraction: number }[];
+  faults: { kind: 'refuse' | 'blackhole' | 'sigkill' | 'relay-sigkill'; atFraction: number }[];
   /** Instances whose bytes at the relay hash to the SHA-256 the agent archived. */
   verified: number;
   /** Problems found at the relay: an instance missing, a hash that differs. */
@@ -93,6 +99,8 @@ export interface ImagingCutKillResult {
   resend: { newEvents: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number };
   /** Chunk bytes each imaging feed's shipper sent during the transfer, since the agent's last start. */
   chunkBytesByFeed: Record<string, number>;
+  /** Each imaging feed's status (GET /v1/status imaging) once everything is acknowledged. */
+  finalImaging: Record<string, { instancesWaiting: number; bytesWaiting: number; studiesWaiting: number; problem: unknown; current: unknown }>;
   secondFeed: { events: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number; relayDedupedBytes: number };
 }
 
@@ -271,6 +279,7 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
   const cutsAt = options.cutsAt ?? [0.3, 0.6, 0.9];
   const killAt = options.killAt === undefined ? 0.45 : options.killAt;
   const concurrent = options.secondFeedFromStart ?? false;
+  const storeWhileLineUp = options.storeWhileLineUp ?? false;
   const cutMs = options.cutMs ?? 1500;
   const timeoutMs = options.timeoutMs ?? 20 * 60_000;
   const hospital = 'imaging-hospital';
@@ -306,27 +315,42 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
       if (!paused.ok) throw new Error(`pausing ${SECOND_IMAGING_FEED}: HTTP ${paused.status} ${await paused.text()}`);
     }
 
-    const storeStarted = Date.now();
-    await storeStudy(dicomPort, study.paths);
-    const storeSeconds = (Date.now() - storeStarted) / 1000;
-    const events = agentImagingEvents(agentDb);
-    if (events.length !== study.paths.length) throw new Error(`the agent journaled ${events.length} imaging events for ${study.paths.length} instances stored`);
-    const studyBytes = events.reduce((sum, e) => sum + e.body.size, 0);
-    const lastSeq = events[events.length - 1]!.seq;
-    log(`stored in ${storeSeconds.toFixed(1)} s: ${events.length} events, ${studyBytes} bytes archived`);
-
     // The transfer, with the faults placed by the bytes carried.
     const wire = (): number => proxy.stats.bytesToTarget + proxy.stats.swallowedToTarget;
     const wireAtStart = wire();
-    const fraction = (): number => (wire() - wireAtStart) / studyBytes;
+    const storeStarted = Date.now();
+    let storeSeconds = 0;
+    const stored = async (): Promise<{ events: ImagingEvent[]; studyBytes: number; lastSeq: number }> => {
+      await storeStudy(dicomPort, study.paths);
+      storeSeconds = (Date.now() - storeStarted) / 1000;
+      const events = agentImagingEvents(agentDb);
+      if (events.length !== study.paths.length) throw new Error(`the agent journaled ${events.length} imaging events for ${study.paths.length} instances stored`);
+      const studyBytes = events.reduce((sum, e) => sum + e.body.size, 0);
+      log(`stored in ${storeSeconds.toFixed(1)} s: ${events.length} events, ${studyBytes} bytes archived`);
+      return { events, studyBytes, lastSeq: events[events.length - 1]!.seq };
+    };
+    let storing: Promise<Awaited<ReturnType<typeof stored>>>;
+    if (storeWhileLineUp) {
+      await proxy.heal();
+      storing = stored();
+      // Not unhandled while the faults go on; awaited below.
+      storing.catch(() => {});
+    } else {
+      storing = Promise.resolve(await stored());
+    }
+    // Until storescu is done the archived size is not known: the files' size stands in (it differs by a few bytes an instance).
+    const estimate = storeWhileLineUp ? study.bytes : (await storing).studyBytes;
+    const fraction = (): number => (wire() - wireAtStart) / estimate;
     const watch = watchVisibility(pair, relayDb, hospital, IMAGING_FEED);
     const replicateStarted = Date.now();
     const deadline = replicateStarted + timeoutMs;
     const faults: ImagingCutKillResult['faults'] = [];
     await proxy.heal();
-    const plan = [...cutsAt.map((at, i) => ({ at, kind: i === 1 ? ('blackhole' as const) : ('refuse' as const) })), ...(killAt === null ? [] : [{ at: killAt, kind: 'sigkill' as const }])].sort(
-      (a, b) => a.at - b.at,
-    );
+    const plan = [
+      ...cutsAt.map((at, i) => ({ at, kind: i === 1 ? ('blackhole' as const) : ('refuse' as const) })),
+      ...(killAt === null ? [] : [{ at: killAt, kind: 'sigkill' as const }]),
+      ...(options.killRelayAt == null ? [] : [{ at: options.killRelayAt, kind: 'relay-sigkill' as const }]),
+    ].sort((a, b) => a.at - b.at);
     for (const step of plan) {
       while (fraction() < step.at) {
         if (Date.now() > deadline) throw new Error(`only ${(fraction() * 100).toFixed(1)}% of the study carried after ${timeoutMs} ms\n${pair.agent?.recentOutput ?? ''}`);
@@ -335,8 +359,13 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
       faults.push({ kind: step.kind, atFraction: fraction() });
       log(`${step.kind} at ${(fraction() * 100).toFixed(1)}% carried (${((Date.now() - replicateStarted) / 1000).toFixed(1)} s)`);
       if (step.kind === 'sigkill') {
+        // Not while storescu sends: the PACS would see its association drop (and send again, which is another test).
+        await storing;
         await pair.agent!.kill('SIGKILL');
         await pair.startAgent();
+      } else if (step.kind === 'relay-sigkill') {
+        await pair.relay!.kill('SIGKILL');
+        await pair.startRelay();
       } else {
         if (step.kind === 'refuse') proxy.refuse();
         else proxy.blackhole();
@@ -344,6 +373,7 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
         await proxy.heal();
       }
     }
+    const { events, studyBytes, lastSeq } = await storing;
     await waitForAcked(pair, IMAGING_FEED, lastSeq, Math.max(1000, deadline - Date.now()), 'the study');
     if (concurrent) await waitForAcked(pair, SECOND_IMAGING_FEED, lastSeq, Math.max(1000, deadline - Date.now()), 'the study in the second feed');
     const replicateSeconds = (Date.now() - replicateStarted) / 1000;
@@ -377,6 +407,7 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     const secondWire = wire();
     const secondPart = await relayCounter(pair, 'wardline_relay_blob_part_bytes_total', hospital);
     const secondDeduped = await relayCounter(pair, 'wardline_relay_blob_deduped_bytes_total', hospital);
+    const secondChunks = await agentChunkBytes(pair, SECOND_IMAGING_FEED);
     if (!concurrent) {
       const resumed = await pair.adminPost(`/v1/admin/feeds/${SECOND_IMAGING_FEED}/resume`, {});
       if (!resumed.ok) throw new Error(`resuming ${SECOND_IMAGING_FEED}: HTTP ${resumed.status} ${await resumed.text()}`);
@@ -387,12 +418,20 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
       events: secondEvents.length,
       wireBytes: wire() - secondWire,
       relayPartBytes: (await relayCounter(pair, 'wardline_relay_blob_part_bytes_total', hospital)) - secondPart,
-      agentChunkBytes: await agentChunkBytes(pair, SECOND_IMAGING_FEED),
+      agentChunkBytes: (await agentChunkBytes(pair, SECOND_IMAGING_FEED)) - secondChunks,
       relayDedupedBytes: (await relayCounter(pair, 'wardline_relay_blob_deduped_bytes_total', hospital)) - secondDeduped,
     };
     log(`second feed: ${secondFeed.events} events readable, ${secondFeed.wireBytes} bytes on the wire, ${secondFeed.relayPartBytes} chunk bytes at the relay, ${secondFeed.relayDedupedBytes} bytes deduplicated`);
 
+    const finalStatus = await pair.agentStatus();
+    const finalImaging = Object.fromEntries(
+      [IMAGING_FEED, SECOND_IMAGING_FEED].map((feed) => {
+        const imaging = feedOf(finalStatus, feed).imaging;
+        return [feed, { instancesWaiting: imaging?.instancesWaiting ?? -1, bytesWaiting: imaging?.bytesWaiting ?? -1, studiesWaiting: imaging?.studiesWaiting ?? -1, problem: imaging?.problem ?? null, current: imaging?.current ?? null }];
+      }),
+    );
     return {
+      finalImaging,
       instances: events.length,
       fileBytes: study.bytes,
       studyBytes,
