@@ -282,53 +282,27 @@ class Walker {
 
   /** Where the value of the element at `at` ends, from its header alone; null for an undefined length. */
   valueEnd(at: number): number | null {
-    const where = `the Pixel Data element at byte ${at}`;
-    let length: number;
-    let valueOffset: number;
-    if (this.encoding.explicit) {
-      this.need(at + 8, where);
-      const vr = this.bytes.toString('latin1', at + 4, at + 6);
-      if (LONG_VRS.has(vr)) {
-        this.need(at + 12, where);
-        length = this.u32(at + 8);
-        valueOffset = at + 12;
-      } else {
-        length = this.u16(at + 6);
-        valueOffset = at + 8;
-      }
-    } else {
-      this.need(at + 8, where);
-      length = this.u32(at + 4);
-      valueOffset = at + 8;
-    }
+    const { length, valueOffset } = this.lengthAt(at, `the Pixel Data element at byte ${at}`);
     return length === UNDEFINED_LENGTH ? null : valueOffset + length;
+  }
+
+  /** The element header at `at`: its explicit VR (null in implicit VR), value length and where the value starts. */
+  private lengthAt(at: number, where: string): { vr: string | null; length: number; valueOffset: number } {
+    this.need(at + 8, where);
+    if (!this.encoding.explicit) return { vr: null, length: this.u32(at + 4), valueOffset: at + 8 };
+    const vr = this.bytes.toString('latin1', at + 4, at + 6);
+    if (!LONG_VRS.has(vr)) return { vr, length: this.u16(at + 6), valueOffset: at + 8 };
+    this.need(at + 12, where);
+    return { vr, length: this.u32(at + 8), valueOffset: at + 12 };
   }
 
   /** The element whose tag starts at `at`. */
   element(at: number): DicomHeaderElement {
     const tag = this.tagAt(at);
     const where = `element (${tag.slice(0, 4)},${tag.slice(4)}) at byte ${at}`;
-    let vr: string;
-    let length: number;
-    let valueOffset: number;
-    if (this.encoding.explicit) {
-      this.need(at + 8, where);
-      vr = this.bytes.toString('latin1', at + 4, at + 6);
-      if (!/^[A-Z]{2}$/.test(vr)) throw new DicomHeaderError(`${where} has no valid VR ("${printable(vr)}"): the dataset is not in its declared encoding or is damaged`);
-      if (LONG_VRS.has(vr)) {
-        this.need(at + 12, where);
-        length = this.u32(at + 8);
-        valueOffset = at + 12;
-      } else {
-        length = this.u16(at + 6);
-        valueOffset = at + 8;
-      }
-    } else {
-      this.need(at + 8, where);
-      length = this.u32(at + 4);
-      valueOffset = at + 8;
-      vr = length === UNDEFINED_LENGTH ? 'SQ' : dictionaryVr(tag);
-    }
+    const { vr: explicitVr, length, valueOffset } = this.lengthAt(at, where);
+    if (explicitVr !== null && !/^[A-Z]{2}$/.test(explicitVr)) throw new DicomHeaderError(`${where} has no valid VR ("${printable(explicitVr)}"): the dataset is not in its declared encoding or is damaged`);
+    const vr = explicitVr ?? (length === UNDEFINED_LENGTH ? 'SQ' : dictionaryVr(tag));
     let end: number;
     if (length === UNDEFINED_LENGTH) {
       if (vr !== 'SQ' && vr !== 'UN' && vr !== 'OB' && vr !== 'OW') throw new DicomHeaderError(`${where} has an undefined length, which its VR ${vr} cannot have`);
@@ -384,10 +358,16 @@ function trimText(text: string): string {
   return text.replace(/[\0 ]+$/, '');
 }
 
-/** iconv-lite's name for the first (or only) character set a Specific Character Set names (PS3.3 C.12.1.1.2). */
+/**
+ * iconv-lite's name for the first (or only) character set a Specific Character Set
+ * names (PS3.3 C.12.1.1.2); the de-identifier decodes with the same table
+ * (policy/dicom/character-set.ts). An ISO 2022 code extension reads as its base
+ * set ("ISO 2022 IR 100" as ISO_IR 100); one iconv-lite cannot decode (ISO 2022
+ * IR 87, IR 58 with escapes) falls back to latin1, byte for byte.
+ */
 export function textEncoding(specificCharacterSet: string): string {
   const first = specificCharacterSet.split('\\').map((s) => s.trim()).find((s) => s.length > 0) ?? '';
-  const term = first.replace(/^ISO 2022 /, '').replace(/ /g, '_');
+  const term = first.replace(/^ISO 2022 IR /, 'ISO_IR ').replace(/ /g, '_');
   const table: Record<string, string> = {
     '': 'latin1',
     ISO_IR_6: 'latin1',

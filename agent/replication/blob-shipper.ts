@@ -101,8 +101,6 @@ export class BlobShipper {
   private nextPartId = 0;
   /** Counts ship() calls: only the newest one's end clears the status fields (failure mode 8). */
   private shipRun = 0;
-  /** Chunks this shipper saw stored (not dedupe when offered again after a lost stream); bounded, see chunkStored. */
-  private readonly storedHere = new Set<string>();
 
   constructor(private readonly options: BlobShipperOptions) {
     this.chunkRate = new RateMeter(options.clock);
@@ -162,12 +160,10 @@ export class BlobShipper {
         throw error;
       }
       const missing = new Map(answer.missing.map((m) => [m.index, m.partialBytes]));
-      if (attempt === 1) {
-        // What the relay already held when first offered and this agent did not send it: a study sent again, a second feed.
-        instance.chunks.forEach((chunk, index) => {
-          if (!missing.has(index) && !this.storedHere.has(chunk.sha256)) this.dedupedBytes += chunk.size;
-        });
-      }
+      // The relay counts what it already held at this feed's first offer of the instance (a study sent
+      // again, a second feed) and answers 0 on every re-offer, so a restarted agent never counts as
+      // saved what it sent itself before the restart.
+      this.dedupedBytes += answer.dedupedBytes;
       current.chunksDone = instance.chunks.length - missing.size;
       this.currentDoneBytes = instance.chunks.reduce((sum, chunk, index) => sum + (missing.has(index) ? (missing.get(index) ?? 0) : chunk.size), 0);
       if (answer.complete) return { kind: 'complete' };
@@ -232,7 +228,7 @@ export class BlobShipper {
           const part = this.sendPart(blobs, permit, id, { feed, chunkSha256: chunk.sha256, chunkSize: chunk.size, offset, data })
             .then((stored) => {
               this.currentDoneBytes += data.length;
-              if (stored) this.chunkStored(chunk.sha256);
+              if (stored) this.chunkStored();
             })
             .catch((error: unknown) => {
               if (error instanceof BlobRefusedError) refused ??= error;
@@ -267,10 +263,7 @@ export class BlobShipper {
     }
   }
 
-  private chunkStored(sha256: string): void {
-    // Only needed across a stream's loss: a long-lived agent forgets old ones rather than grow without bound.
-    if (this.storedHere.size >= 100_000) this.storedHere.clear();
-    this.storedHere.add(sha256);
+  private chunkStored(): void {
     this.chunksSent++;
     this.chunkRate.record(1);
     if (this.current) this.current.chunksDone++;

@@ -394,7 +394,7 @@ class GrpcRelaySession implements RelaySession {
         if (!have) throw new BlobRefusedError(`relay answered the offer of instance ${manifest.sha256} with a part acknowledgement`);
         if (have.error) throw new BlobRefusedError(`relay refused instance ${manifest.sha256} of feed ${request.feed}: ${have.error}`);
         const partial = have.partialBytes ?? [];
-        return { complete: Boolean(have.complete), missing: (have.missing ?? []).map((index, i) => ({ index, partialBytes: partial[i] ?? 0 })) };
+        return { complete: Boolean(have.complete), missing: (have.missing ?? []).map((index, i) => ({ index, partialBytes: partial[i] ?? 0 })), dedupedBytes: Number(have.dedupedBytes ?? 0) };
       },
     );
   }

@@ -35,6 +35,8 @@ export interface BlobOfferAnswer {
   complete: boolean;
   /** Chunks the relay lacks, by index into manifest.chunks, with the bytes of each it already holds from its start. */
   missing: { index: number; partialBytes: number }[];
+  /** Bytes of the chunks the relay already held when this feed first offered the instance (0 on a re-offer): what deduplication saved. */
+  dedupedBytes: number;
 }
 
 /** Part of one chunk (BlobPart). */

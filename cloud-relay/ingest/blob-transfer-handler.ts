@@ -40,7 +40,7 @@ export interface BlobContext {
 export async function handleBlobOffer(context: BlobContext, offer: BlobOffer): Promise<RelayMessage> {
   const requestId = offer.requestId ?? 0;
   const instanceSha256 = offer.instanceSha256 ?? new Uint8Array();
-  const have = (fields: { missing?: number[]; partialBytes?: number[]; complete?: boolean; error?: string }): RelayMessage =>
+  const have = (fields: { missing?: number[]; partialBytes?: number[]; complete?: boolean; error?: string; dedupedBytes?: number }): RelayMessage =>
     pb.RelayMessage.create({ blobHave: { requestId, instanceSha256, ...fields } });
   const feed = offer.feed ?? '';
   const feedProblem = blobFeedProblem(context, feed);
@@ -58,6 +58,7 @@ export async function handleBlobOffer(context: BlobContext, offer: BlobOffer): P
   context.metrics.blobDedupedBytes.inc({ hospital: context.hospital }, answer.dedupedBytes);
   return have({
     complete: answer.complete,
+    dedupedBytes: answer.dedupedBytes,
     missing: answer.missing.map((m) => m.index),
     partialBytes: answer.missing.map((m) => m.partialBytes),
   });

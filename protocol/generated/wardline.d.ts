@@ -2141,6 +2141,9 @@ export namespace wardline {
             /** BlobHave error. */
             error: string;
 
+            /** BlobHave dedupedBytes. */
+            dedupedBytes: number;
+
             /**
              * Creates a new BlobHave instance using the specified properties.
              * @param [properties] Properties to set
@@ -2211,6 +2214,9 @@ export namespace wardline {
 
                 /** BlobHave error */
                 error?: (string|null);
+
+                /** BlobHave dedupedBytes */
+                dedupedBytes?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];

@@ -6451,6 +6451,7 @@ export const wardline = $root.wardline = (() => {
              * @property {Array.<number>|null} [partialBytes] BlobHave partialBytes
              * @property {boolean|null} [complete] BlobHave complete
              * @property {string|null} [error] BlobHave error
+             * @property {number|null} [dedupedBytes] BlobHave dedupedBytes
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -6533,6 +6534,14 @@ export const wardline = $root.wardline = (() => {
             BlobHave.prototype.error = "";
 
             /**
+             * BlobHave dedupedBytes.
+             * @member {number} dedupedBytes
+             * @memberof wardline.v1.BlobHave
+             * @instance
+             */
+            BlobHave.prototype.dedupedBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new BlobHave instance using the specified properties.
              * @function create
              * @memberof wardline.v1.BlobHave
@@ -6576,6 +6585,8 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 5, wireType 0 =*/40).bool(message.complete);
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
                     writer.uint32(/* id 6, wireType 2 =*/50).string(message.error);
+                if (message.dedupedBytes != null && $Object.hasOwnProperty.call(message, "dedupedBytes") && (typeof message.dedupedBytes === "object" ? message.dedupedBytes.low || message.dedupedBytes.high : message.dedupedBytes !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.dedupedBytes);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -6684,6 +6695,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.error;
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.dedupedBytes = value;
+                            else
+                                delete message.dedupedBytes;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -6755,6 +6775,16 @@ export const wardline = $root.wardline = (() => {
                 if (object.error != null)
                     if (typeof object.error !== "string" || object.error.length)
                         message.error = $String(object.error);
+                if (object.dedupedBytes != null)
+                    if (typeof object.dedupedBytes === "object" ? object.dedupedBytes.low || object.dedupedBytes.high : $Number(object.dedupedBytes) !== 0)
+                        if ($util.Long)
+                            message.dedupedBytes = $util.Long.fromValue(object.dedupedBytes, true);
+                        else if (typeof object.dedupedBytes === "string")
+                            message.dedupedBytes = $parseInt(object.dedupedBytes, 10);
+                        else if (typeof object.dedupedBytes === "number")
+                            message.dedupedBytes = object.dedupedBytes;
+                        else if (typeof object.dedupedBytes === "object")
+                            message.dedupedBytes = new $util.LongBits(object.dedupedBytes.low >>> 0, object.dedupedBytes.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -6794,6 +6824,11 @@ export const wardline = $root.wardline = (() => {
                     }
                     object.complete = false;
                     object.error = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.dedupedBytes = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.dedupedBytes = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
                     if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
@@ -6818,6 +6853,13 @@ export const wardline = $root.wardline = (() => {
                     object.complete = message.complete;
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                     object.error = message.error;
+                if (message.dedupedBytes != null && $Object.hasOwnProperty.call(message, "dedupedBytes"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.dedupedBytes = typeof message.dedupedBytes === "number" ? $BigInt(message.dedupedBytes) : $util.Long.fromBits(message.dedupedBytes.low >>> 0, message.dedupedBytes.high >>> 0, true).toBigInt();
+                    else if (typeof message.dedupedBytes === "number")
+                        object.dedupedBytes = options.longs === $String ? $String(message.dedupedBytes) : message.dedupedBytes;
+                    else
+                        object.dedupedBytes = options.longs === $String ? $util.Long.prototype.toString.call(message.dedupedBytes) : options.longs === $Number ? new $util.LongBits(message.dedupedBytes.low >>> 0, message.dedupedBytes.high >>> 0).toNumber(true) : message.dedupedBytes;
                 return object;
             };
 

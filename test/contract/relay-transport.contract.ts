@@ -244,10 +244,10 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
         const { chunks, manifest } = instance(150 * 1024);
         const chunk = chunks[0]!;
         const ref = manifest.chunks[0]!;
-        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: 0 }] });
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: 0 }], dedupedBytes: 0 });
         expect(await blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: chunk.subarray(0, PART) })).toEqual({ received: PART, stored: false });
         // Cut short here: the next offer says how much of the chunk is held.
-        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: PART }] });
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: false, missing: [{ index: 0, partialBytes: PART }], dedupedBytes: 0 });
         // A part at the wrong offset is refused, saying where to resume.
         await expect(blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 2 * PART, data: chunk.subarray(2 * PART) })).rejects.toMatchObject({ name: 'BlobRefusedError', received: PART });
         // Pipelined: both parts written before either answer is awaited.
@@ -257,8 +257,30 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
         ]);
         expect(second).toEqual({ received: 2 * PART, stored: false });
         expect(last).toEqual({ received: chunk.length, stored: true });
-        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [] });
+        expect(await blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 0 });
         session.close();
+      });
+    });
+
+    it('counts what deduplication saved at a feed\'s first offer only: a second feed saves the whole instance, a re-offer or a new session of the same feed nothing', async () => {
+      await withRelay(async (_fixture, open) => {
+        const { session } = await open(['adt', 'orders']);
+        if (!session.blobs) {
+          session.close();
+          return;
+        }
+        const { chunks, manifest } = instance(10_000);
+        const ref = manifest.chunks[0]!;
+        expect(await session.blobs.offer({ feed: 'adt', manifest })).toMatchObject({ complete: false, dedupedBytes: 0 });
+        expect(await session.blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: chunks[0]! })).toEqual({ received: 10_000, stored: true });
+        expect(await session.blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 0 });
+        expect(await session.blobs.offer({ feed: 'orders', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 10_000 });
+        expect(await session.blobs.offer({ feed: 'orders', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 0 });
+        session.close();
+        // The agent restarted: what it sent itself before is not counted as saved.
+        const again = await open(['adt', 'orders']);
+        expect(await again.session.blobs!.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 0 });
+        again.session.close();
       });
     });
 
@@ -279,7 +301,7 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
         wrong[0] = wrong[0]! ^ 0xff;
         await expect(session.blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: wrong })).rejects.toMatchObject({ name: 'BlobRefusedError', received: 0 });
         expect(await session.blobs.sendPart({ feed: 'adt', chunkSha256: ref.sha256, chunkSize: ref.size, offset: 0, data: chunks[0]! })).toEqual({ received: 1000, stored: true });
-        expect(await session.blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [] });
+        expect(await session.blobs.offer({ feed: 'adt', manifest })).toEqual({ complete: true, missing: [], dedupedBytes: 0 });
         await session.send(blobRefBatch('adt', 1, body));
         await replies.until('the ack', () => replies.acks.length === 1);
         expect(replies.acks[0]).toEqual({ feed: 'adt', seq: 1, duplicate: false });

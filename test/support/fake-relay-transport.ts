@@ -62,6 +62,8 @@ export class FakeRelay {
   readonly chunks = new Map<string, { bytes: Buffer; stored: boolean }>();
   /** Instances (SHA-256) whose every chunk is stored and whose whole hash matched. */
   readonly completeInstances = new Set<string>();
+  /** (feed, instance SHA-256) offered before: the relay counts what deduplication saved at a feed's first offer only. */
+  private readonly offeredBy = new Set<string>();
   /** Every blob request the agent sent, in order. */
   readonly offers: BlobOfferRequest[] = [];
   readonly parts: BlobPartRequest[] = [];
@@ -98,7 +100,10 @@ export class FakeRelay {
       if (whole.digest('hex') !== manifest.sha256) throw new BlobRefusedError(`relay refused instance ${manifest.sha256}: its chunks do not hash to it`);
       this.completeInstances.add(manifest.sha256);
     }
-    return { complete: missing.length === 0, missing };
+    const first = !this.offeredBy.has(`${request.feed}\0${manifest.sha256}`);
+    this.offeredBy.add(`${request.feed}\0${manifest.sha256}`);
+    const dedupedBytes = first ? manifest.chunks.reduce((sum, chunk) => sum + (this.chunks.get(chunk.sha256)?.stored ? chunk.size : 0), 0) : 0;
+    return { complete: missing.length === 0, missing, dedupedBytes };
   }
 
   /** @internal Takes a part as the relay does (BlobPartAck). */

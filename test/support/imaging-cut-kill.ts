@@ -100,7 +100,7 @@ export interface ImagingCutKillResult {
   /** Chunk bytes each imaging feed's shipper sent during the transfer, since the agent's last start. */
   chunkBytesByFeed: Record<string, number>;
   /** Each imaging feed's status (GET /v1/status imaging) once everything is acknowledged. */
-  finalImaging: Record<string, { instancesWaiting: number; bytesWaiting: number; studiesWaiting: number; problem: unknown; current: unknown }>;
+  finalImaging: Record<string, { instancesWaiting: number; bytesWaiting: number; studiesWaiting: number; problem: unknown; current: unknown; dedupedBytes: number }>;
   secondFeed: { events: number; wireBytes: number; relayPartBytes: number; agentChunkBytes: number; relayDedupedBytes: number };
 }
 
@@ -427,7 +427,7 @@ export async function runImagingCutKill(options: ImagingCutKillOptions): Promise
     const finalImaging = Object.fromEntries(
       [IMAGING_FEED, SECOND_IMAGING_FEED].map((feed) => {
         const imaging = feedOf(finalStatus, feed).imaging;
-        return [feed, { instancesWaiting: imaging?.instancesWaiting ?? -1, bytesWaiting: imaging?.bytesWaiting ?? -1, studiesWaiting: imaging?.studiesWaiting ?? -1, problem: imaging?.problem ?? null, current: imaging?.current ?? null }];
+        return [feed, { instancesWaiting: imaging?.instancesWaiting ?? -1, bytesWaiting: imaging?.bytesWaiting ?? -1, studiesWaiting: imaging?.studiesWaiting ?? -1, problem: imaging?.problem ?? null, current: imaging?.current ?? null, dedupedBytes: imaging?.dedupedBytes ?? -1 }];
       }),
     );
     return {
