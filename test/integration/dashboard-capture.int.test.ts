@@ -98,9 +98,17 @@ log: { level: warn }
     expect(await page.textContent(`${card} [data-role="kind"]`)).toBe('PostgreSQL');
     const level = await page.getAttribute(card, 'data-level');
     expect(level).toBe(capture.state === 'stopped' ? 'bad' : capture.state === 'retrying' ? 'warn' : 'busy');
-    const detail = (await page.textContent(`${card} [data-role="detail"]`)) ?? '';
-    if (capture.state === 'starting') expect(detail).toBe("Connecting and checking the server's settings");
-    else expect(detail).toContain(capture.reason ?? '');
+    // The reason moves on too ("retrying in 1 s", then "2 s"): compare once the card shows the one served.
+    await expect
+      .poll(
+        async () => {
+          const shown = (await page.textContent(`${card} [data-role="detail"]`)) ?? '';
+          const served = (await his()).capture!;
+          return served.state === 'starting' ? shown === "Connecting and checking the server's settings" : shown.includes(served.reason ?? '');
+        },
+        { timeout: 15_000, interval: 300 },
+      )
+      .toBe(true);
     expect(await page.textContent('[data-figure="capture.his.lagMs"]')).toBe('not known yet');
     expect(await page.textContent('[data-figure="capture.his.position"]')).toBe('none');
     expect(await page.textContent(`${card} [data-role="transactions"]`)).toBe('0 transactions journaled');
