@@ -105,29 +105,32 @@ describe('sql-poll capture paths, postgres dialect', () => {
 
   it('resumes a snapshot stopped midway without re-reading its finished chunks, and reports progress', async () => {
     const j = journalOf('pg-snap');
+    // Large enough that the rest of the snapshot cannot finish between the poll that sees a
+    // third copied and the stop (3,000 rows once did, on a quiet machine).
+    const ROWS = 20_000;
     await server.query(`CREATE TABLE beds (id integer PRIMARY KEY, label text, version xid8 NOT NULL DEFAULT pg_current_xact_id());
-      INSERT INTO beds (id, label) SELECT g, 'bed ' || g FROM generate_series(1, 3000) g; ANALYZE beds`);
+      INSERT INTO beds (id, label) SELECT g, 'bed ' || g FROM generate_series(1, ${ROWS}) g; ANALYZE beds`);
     const cfg = config('pg-snap', [{ table: 'beds', versionColumn: 'version' }], { snapshotChunkRows: 100 });
     const stream = 'pg-snap.beds';
     const first = new SqlPollSource(cfg, { writer: j.journal, localCopy: j.localCopy, log });
     await first.start();
-    const progress = await until('a third of the snapshot', () => first.status().capture?.snapshot, (s) => (s?.rowsCopied ?? 0) >= 1000, { timeoutMs: 20_000 });
+    const progress = await until('a third of the snapshot', () => first.status().capture?.snapshot, (s) => (s?.rowsCopied ?? 0) >= ROWS / 3, { timeoutMs: 20_000 });
     await first.stop();
-    expect(progress).toMatchObject({ table: 'public.beds', rowsEstimated: 3000, tablesTotal: 1 });
+    expect(progress).toMatchObject({ table: 'public.beds', rowsEstimated: ROWS, tablesTotal: 1 });
     expect(progress!.percent).toBeGreaterThanOrEqual(33);
     const copiedBefore = j.rows(stream).length;
-    expect(copiedBefore).toBeLessThan(3000);
+    expect(copiedBefore).toBeLessThan(ROWS);
 
     const second = new SqlPollSource(cfg, { writer: j.journal, localCopy: j.localCopy, log });
     await second.start();
     try {
       await until('the whole snapshot', () => second.status().capture?.snapshot?.percent, (p) => p === 100, { timeoutMs: 30_000 });
       const got = j.rows(stream);
-      expect(got).toHaveLength(3000);
-      expect(new Set(got.map((r) => r.key)).size).toBe(3000);
+      expect(got).toHaveLength(ROWS);
+      expect(new Set(got.map((r) => r.key)).size).toBe(ROWS);
       expect(got.every((r) => JSON.parse(r.headers).snapshot === 'true')).toBe(true);
-      await server.query(`INSERT INTO beds (id, label) VALUES (3001, 'new')`);
-      await until('the streamed row', () => j.rows(stream).at(-1)?.key, (k) => k === '3001', { timeoutMs: 20_000 });
+      await server.query(`INSERT INTO beds (id, label) VALUES (${ROWS + 1}, 'new')`);
+      await until('the streamed row', () => j.rows(stream).at(-1)?.key, (k) => k === String(ROWS + 1), { timeoutMs: 20_000 });
       expect(JSON.parse(j.rows(stream).at(-1)!.headers).snapshot).toBeUndefined();
       expect(second.status().state).toBe('streaming');
     } finally {
