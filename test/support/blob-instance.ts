@@ -1,8 +1,11 @@
 // Instances for the relay's blob tests: deterministic bytes cut into
 // BLOB_CHUNK_BYTES chunks, their manifest, the wire messages an agent sends for
-// them (BlobOffer, BlobPart), and the blob-ref event that names them.
+// them (BlobOffer, BlobPart), and the blob-ref event that names them; and, for
+// the agent's tests, an archived file journaled as the DICOM source journals it.
 import { createHash, createCipheriv } from 'node:crypto';
 import { BLOB_CHUNK_BYTES, BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, type BlobManifest, type ImagingInstanceBody, type JournalEvent } from '../../protocol/index.js';
+import type { InstanceArchive } from '../../agent/imaging/index.js';
+import type { Journal } from '../../agent/store/index.js';
 
 export interface TestInstance {
   bytes: Buffer;
@@ -83,4 +86,23 @@ export function blobRefEvent(seq: number, instance: TestInstance, body: unknown 
     body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8'),
     headers: {},
   };
+}
+
+/**
+ * Archives the file at `path` and journals its blob-ref event (stream imaging,
+ * keyed by its SOP Instance UID, source pacs), as the DICOM source does; the
+ * body is the archive's manifest with `attributes`.
+ */
+export async function journalArchivedInstance(
+  journal: Journal,
+  archive: InstanceArchive,
+  path: string,
+  attributes: Omit<ImagingInstanceBody, keyof BlobManifest>,
+): Promise<ImagingInstanceBody> {
+  const body: ImagingInstanceBody = { ...(await archive.ingestFile(path)), ...attributes };
+  await journal.append({
+    source: 'pacs',
+    events: [{ stream: IMAGING_STREAM, key: body.sopInstanceUid, op: 'upsert', contentType: BLOB_REF_CONTENT_TYPE, body: Buffer.from(JSON.stringify(body)), headers: {} }],
+  });
+  return body;
 }

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BLOB_CHUNK_BYTES, BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, decodeEvents, pb, type ImagingInstanceBody } from '../../protocol/index.js';
+import { BLOB_CHUNK_BYTES, IMAGING_STREAM, decodeEvents, pb, type ImagingInstanceBody } from '../../protocol/index.js';
 import { Uplink } from '../../agent/bandwidth/index.js';
 import { FileInstanceArchive } from '../../agent/imaging/index.js';
 import { BLOB_PART_BYTES } from '../../agent/replication/blob-shipper.js';
@@ -13,6 +13,7 @@ import { FeedPump, type ReplicatedFeed } from '../../agent/replication/feed-pump
 import { InstanceClaims } from '../../agent/replication/instance-claims.js';
 import type { BlobChannel } from '../../agent/replication/relay-transport.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
+import { journalArchivedInstance } from '../support/blob-instance.js';
 import { FakeRelay, type FakeRelaySession } from '../support/fake-relay-transport.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
@@ -48,9 +49,7 @@ describe('blob shipping in the feed pump', () => {
   async function addInstance(size: number, studyUid = '1.2.3'): Promise<ImagingInstanceBody> {
     const path = join(dir.path, `in-${n++}.dcm`);
     writeFileSync(path, randomBytes(size));
-    const manifest = await archive.ingestFile(path);
-    const body: ImagingInstanceBody = {
-      ...manifest,
+    return journalArchivedInstance(journal, archive, path, {
       studyUid,
       seriesUid: `${studyUid}.1`,
       sopInstanceUid: `${studyUid}.1.${n}`,
@@ -59,12 +58,7 @@ describe('blob shipping in the feed pump', () => {
       patientId: 'P1',
       modality: 'CT',
       studyDate: '20260101',
-    };
-    await journal.append({
-      source: 'pacs',
-      events: [{ stream: IMAGING_STREAM, key: body.sopInstanceUid, op: 'upsert', contentType: BLOB_REF_CONTENT_TYPE, body: Buffer.from(JSON.stringify(body)), headers: {} }],
     });
-    return body;
   }
 
   function pumpOn(relay: FakeRelay, spec: Partial<ReplicatedFeed> = {}, uplink = new Uplink({ classes: CLASSES, policy: unlimited, maxInFlightBytes: 256 * 1024 }), instanceClaims?: InstanceClaims) {

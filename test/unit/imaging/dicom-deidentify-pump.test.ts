@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, decodeEvents, pb, type ImagingInstanceBody } from '../../../protocol/index.js';
+import { IMAGING_STREAM, decodeEvents, pb, type ImagingInstanceBody } from '../../../protocol/index.js';
 import { Uplink } from '../../../agent/bandwidth/index.js';
 import { FileInstanceArchive } from '../../../agent/imaging/index.js';
 import { createDicomDeidentifier, DicomDeidErrorCode } from '../../../agent/policy/dicom/index.js';
@@ -12,6 +12,7 @@ import { DicomPolicyConfigSchema } from '../../../agent/policy/policy-config.js'
 import { FeedPump } from '../../../agent/replication/feed-pump.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../../agent/store/index.js';
 import { testUids, writeDicomFile } from '../../support/dicom-files.js';
+import { journalArchivedInstance } from '../../support/blob-instance.js';
 import { FakeRelay } from '../../support/fake-relay-transport.js';
 import { makeTempDir } from '../../support/temp-dir.js';
 import { until } from '../../support/until.js';
@@ -43,9 +44,7 @@ describe('a de-identified imaging feed in the pump', () => {
 
   async function journalInstance(path: string, instance: number): Promise<ImagingInstanceBody> {
     const uids = testUids(5);
-    const manifest = await archive.ingestFile(path);
-    const body: ImagingInstanceBody = {
-      ...manifest,
+    return journalArchivedInstance(journal, archive, path, {
       studyUid: uids.studyUid,
       seriesUid: uids.seriesUid(1),
       sopInstanceUid: uids.sopInstanceUid(1, instance),
@@ -54,12 +53,7 @@ describe('a de-identified imaging feed in the pump', () => {
       patientId: 'MRN-4711',
       modality: 'CT',
       studyDate: '20261201',
-    };
-    await journal.append({
-      source: 'pacs',
-      events: [{ stream: IMAGING_STREAM, key: body.sopInstanceUid, op: 'upsert', contentType: BLOB_REF_CONTENT_TYPE, body: Buffer.from(JSON.stringify(body)), headers: {} }],
     });
-    return body;
   }
 
   function writeInstance(instance: number): string {
