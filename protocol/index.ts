@@ -10,3 +10,6 @@ export * from './certificate-identity.js';
 export * from './batch-decision.js';
 export * from './names.js';
 export * from './imaging-instance.js';
+export * from './merkle-tree.js';
+export * from './tree-head.js';
+export * from './exit-features.js';

@@ -7,6 +7,8 @@ export type AgentMessage = InstanceType<typeof pb.AgentMessage>;
 export type RelayMessage = InstanceType<typeof pb.RelayMessage>;
 export type SubscribeRequest = InstanceType<typeof pb.SubscribeRequest>;
 export type FeedEvent = InstanceType<typeof pb.FeedEvent>;
+export type ExportRequest = InstanceType<typeof pb.ExportRequest>;
+export type ExportPart = InstanceType<typeof pb.ExportPart>;
 
 interface MessageClass<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -33,6 +35,15 @@ export const ReplicationService = {
     requestDeserialize: deserializer<AgentMessage>(pb.AgentMessage),
     responseSerialize: serializer<RelayMessage>(pb.RelayMessage),
     responseDeserialize: deserializer<RelayMessage>(pb.RelayMessage),
+  },
+  export: {
+    path: '/wardline.v1.Replication/Export',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: serializer<ExportRequest>(pb.ExportRequest),
+    requestDeserialize: deserializer<ExportRequest>(pb.ExportRequest),
+    responseSerialize: serializer<ExportPart>(pb.ExportPart),
+    responseDeserialize: deserializer<ExportPart>(pb.ExportPart),
   },
 } satisfies ServiceDefinition;
 

@@ -18,3 +18,5 @@ export * from './part-lifecycle.js';
 export * from './sqlite-migrations.js';
 export * from './timers.js';
 export * from './listen-failure.js';
+export * from './minisign.js';
+export * from './signing-key-file.js';

@@ -30,6 +30,9 @@ export namespace wardline {
 
             /** Calls Replicate. */
             replicate: wardline.v1.Replication.Replicate;
+
+            /** Calls Export. */
+            export: wardline.v1.Replication.Export;
         }
 
         namespace Replication {
@@ -50,6 +53,25 @@ export namespace wardline {
               readonly requestType: "AgentMessage";
               readonly responseType: "RelayMessage";
               readonly requestStream: true;
+              readonly responseStream: true;
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Replication#export_}.
+             * @param error Error, if any
+             * @param [response] ExportPart
+             */
+            type ExportCallback = (error: (Error|null), response?: wardline.v1.ExportPart) => void;
+
+            /** Calls Export. */
+            type Export = {
+              (request: wardline.v1.IExportRequest, callback: wardline.v1.Replication.ExportCallback): void;
+              (request: wardline.v1.IExportRequest): Promise<wardline.v1.ExportPart>;
+              readonly name: "Export";
+              readonly path: "/wardline.v1.Replication/Export";
+              readonly requestType: "ExportRequest";
+              readonly responseType: "ExportPart";
+              readonly requestStream: undefined;
               readonly responseStream: true;
             };
         }
@@ -91,8 +113,14 @@ export namespace wardline {
             /** AgentMessage blobPart. */
             blobPart?: (wardline.v1.BlobPart.$Properties|null);
 
+            /** AgentMessage proofRequest. */
+            proofRequest?: (wardline.v1.ProofRequest.$Properties|null);
+
+            /** AgentMessage purge. */
+            purge?: (wardline.v1.Purge.$Properties|null);
+
             /** AgentMessage body. */
-            body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart");
+            body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge");
 
             /**
              * Creates a new AgentMessage instance using the specified properties.
@@ -165,8 +193,14 @@ export namespace wardline {
                 /** AgentMessage blobPart */
                 blobPart?: (wardline.v1.BlobPart.$Properties|null);
 
+                /** AgentMessage proofRequest */
+                proofRequest?: (wardline.v1.ProofRequest.$Properties|null);
+
+                /** AgentMessage purge */
+                purge?: (wardline.v1.Purge.$Properties|null);
+
                 /** AgentMessage body */
-                body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart");
+                body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -180,9 +214,11 @@ export namespace wardline {
               reinstate?: wardline.v1.Reinstate.$Shape|null;
               blobOffer?: wardline.v1.BlobOffer.$Shape|null;
               blobPart?: wardline.v1.BlobPart.$Shape|null;
+              proofRequest?: wardline.v1.ProofRequest.$Shape|null;
+              purge?: wardline.v1.Purge.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape })
+              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape })
             );
         }
 
@@ -229,8 +265,14 @@ export namespace wardline {
             /** RelayMessage blobPartAck. */
             blobPartAck?: (wardline.v1.BlobPartAck.$Properties|null);
 
+            /** RelayMessage proofAnswer. */
+            proofAnswer?: (wardline.v1.ProofAnswer.$Properties|null);
+
+            /** RelayMessage purged. */
+            purged?: (wardline.v1.Purged.$Properties|null);
+
             /** RelayMessage body. */
-            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck");
+            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged");
 
             /**
              * Creates a new RelayMessage instance using the specified properties.
@@ -309,8 +351,14 @@ export namespace wardline {
                 /** RelayMessage blobPartAck */
                 blobPartAck?: (wardline.v1.BlobPartAck.$Properties|null);
 
+                /** RelayMessage proofAnswer */
+                proofAnswer?: (wardline.v1.ProofAnswer.$Properties|null);
+
+                /** RelayMessage purged */
+                purged?: (wardline.v1.Purged.$Properties|null);
+
                 /** RelayMessage body */
-                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck");
+                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -326,9 +374,11 @@ export namespace wardline {
               vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
               blobHave?: wardline.v1.BlobHave.$Shape|null;
               blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
+              proofAnswer?: wardline.v1.ProofAnswer.$Shape|null;
+              purged?: wardline.v1.Purged.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape })
+              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape })
             );
         }
 
@@ -739,6 +789,9 @@ export namespace wardline {
             /** Batch completeThroughSeq. */
             completeThroughSeq: number;
 
+            /** Batch repair. */
+            repair: boolean;
+
             /**
              * Creates a new Batch instance using the specified properties.
              * @param [properties] Properties to set
@@ -830,6 +883,9 @@ export namespace wardline {
 
                 /** Batch completeThroughSeq */
                 completeThroughSeq?: (number|null);
+
+                /** Batch repair */
+                repair?: (boolean|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -2450,6 +2506,910 @@ export namespace wardline {
 
             /** Shape of a BlobPartAck. */
             type $Shape = wardline.v1.BlobPartAck.$Properties;
+        }
+
+        /**
+         * Properties of a ProofRequest.
+         * @deprecated Use wardline.v1.ProofRequest.$Properties instead.
+         */
+        interface IProofRequest extends wardline.v1.ProofRequest.$Properties {
+        }
+
+        /** Represents a ProofRequest. */
+        class ProofRequest {
+
+            /**
+             * Constructs a new ProofRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ProofRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ProofRequest requestId. */
+            requestId: number;
+
+            /** ProofRequest feed. */
+            feed: string;
+
+            /** ProofRequest fromSeq. */
+            fromSeq: number;
+
+            /** ProofRequest toSeq. */
+            toSeq: number;
+
+            /** ProofRequest listLeaves. */
+            listLeaves: boolean;
+
+            /** ProofRequest closeWindow. */
+            closeWindow: boolean;
+
+            /** ProofRequest leafCount. */
+            leafCount: number;
+
+            /** ProofRequest root. */
+            root: Uint8Array;
+
+            /**
+             * Creates a new ProofRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ProofRequest instance
+             */
+            static create(properties: wardline.v1.ProofRequest.$Shape): wardline.v1.ProofRequest & wardline.v1.ProofRequest.$Shape;
+            static create(properties?: wardline.v1.ProofRequest.$Properties): wardline.v1.ProofRequest;
+
+            /**
+             * Encodes the specified ProofRequest message. Does not implicitly {@link wardline.v1.ProofRequest.verify|verify} messages.
+             * @param message ProofRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ProofRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ProofRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofRequest & wardline.v1.ProofRequest.$Shape} ProofRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ProofRequest & wardline.v1.ProofRequest.$Shape;
+
+            /**
+             * Creates a ProofRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ProofRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ProofRequest;
+
+            /**
+             * Creates a plain object from a ProofRequest message. Also converts values to other types if specified.
+             * @param message ProofRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ProofRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ProofRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ProofRequest {
+
+            /** Properties of a ProofRequest. */
+            interface $Properties {
+
+                /** ProofRequest requestId */
+                requestId?: (number|null);
+
+                /** ProofRequest feed */
+                feed?: (string|null);
+
+                /** ProofRequest fromSeq */
+                fromSeq?: (number|null);
+
+                /** ProofRequest toSeq */
+                toSeq?: (number|null);
+
+                /** ProofRequest listLeaves */
+                listLeaves?: (boolean|null);
+
+                /** ProofRequest closeWindow */
+                closeWindow?: (boolean|null);
+
+                /** ProofRequest leafCount */
+                leafCount?: (number|null);
+
+                /** ProofRequest root */
+                root?: (Uint8Array|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ProofRequest. */
+            type $Shape = wardline.v1.ProofRequest.$Properties;
+        }
+
+        /**
+         * Properties of a ProofLeaf.
+         * @deprecated Use wardline.v1.ProofLeaf.$Properties instead.
+         */
+        interface IProofLeaf extends wardline.v1.ProofLeaf.$Properties {
+        }
+
+        /** Represents a ProofLeaf. */
+        class ProofLeaf {
+
+            /**
+             * Constructs a new ProofLeaf.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ProofLeaf.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ProofLeaf seq. */
+            seq: number;
+
+            /** ProofLeaf bodySha256. */
+            bodySha256: Uint8Array;
+
+            /**
+             * Creates a new ProofLeaf instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ProofLeaf instance
+             */
+            static create(properties: wardline.v1.ProofLeaf.$Shape): wardline.v1.ProofLeaf & wardline.v1.ProofLeaf.$Shape;
+            static create(properties?: wardline.v1.ProofLeaf.$Properties): wardline.v1.ProofLeaf;
+
+            /**
+             * Encodes the specified ProofLeaf message. Does not implicitly {@link wardline.v1.ProofLeaf.verify|verify} messages.
+             * @param message ProofLeaf message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ProofLeaf.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ProofLeaf message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofLeaf & wardline.v1.ProofLeaf.$Shape} ProofLeaf
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ProofLeaf & wardline.v1.ProofLeaf.$Shape;
+
+            /**
+             * Creates a ProofLeaf message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ProofLeaf
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ProofLeaf;
+
+            /**
+             * Creates a plain object from a ProofLeaf message. Also converts values to other types if specified.
+             * @param message ProofLeaf
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ProofLeaf, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ProofLeaf to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ProofLeaf {
+
+            /** Properties of a ProofLeaf. */
+            interface $Properties {
+
+                /** ProofLeaf seq */
+                seq?: (number|null);
+
+                /** ProofLeaf bodySha256 */
+                bodySha256?: (Uint8Array|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ProofLeaf. */
+            type $Shape = wardline.v1.ProofLeaf.$Properties;
+        }
+
+        /**
+         * Properties of a ProofAnswer.
+         * @deprecated Use wardline.v1.ProofAnswer.$Properties instead.
+         */
+        interface IProofAnswer extends wardline.v1.ProofAnswer.$Properties {
+        }
+
+        /** Represents a ProofAnswer. */
+        class ProofAnswer {
+
+            /**
+             * Constructs a new ProofAnswer.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ProofAnswer.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ProofAnswer requestId. */
+            requestId: number;
+
+            /** ProofAnswer feed. */
+            feed: string;
+
+            /** ProofAnswer fromSeq. */
+            fromSeq: number;
+
+            /** ProofAnswer toSeq. */
+            toSeq: number;
+
+            /** ProofAnswer leafCount. */
+            leafCount: number;
+
+            /** ProofAnswer root. */
+            root: Uint8Array;
+
+            /** ProofAnswer leaves. */
+            leaves: wardline.v1.ProofLeaf.$Properties[];
+
+            /** ProofAnswer treeHead. */
+            treeHead?: (wardline.v1.SignedTreeHead.$Properties|null);
+
+            /** ProofAnswer error. */
+            error: string;
+
+            /**
+             * Creates a new ProofAnswer instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ProofAnswer instance
+             */
+            static create(properties: wardline.v1.ProofAnswer.$Shape): wardline.v1.ProofAnswer & wardline.v1.ProofAnswer.$Shape;
+            static create(properties?: wardline.v1.ProofAnswer.$Properties): wardline.v1.ProofAnswer;
+
+            /**
+             * Encodes the specified ProofAnswer message. Does not implicitly {@link wardline.v1.ProofAnswer.verify|verify} messages.
+             * @param message ProofAnswer message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ProofAnswer.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ProofAnswer message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofAnswer & wardline.v1.ProofAnswer.$Shape} ProofAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ProofAnswer & wardline.v1.ProofAnswer.$Shape;
+
+            /**
+             * Creates a ProofAnswer message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ProofAnswer
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ProofAnswer;
+
+            /**
+             * Creates a plain object from a ProofAnswer message. Also converts values to other types if specified.
+             * @param message ProofAnswer
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ProofAnswer, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ProofAnswer to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ProofAnswer {
+
+            /** Properties of a ProofAnswer. */
+            interface $Properties {
+
+                /** ProofAnswer requestId */
+                requestId?: (number|null);
+
+                /** ProofAnswer feed */
+                feed?: (string|null);
+
+                /** ProofAnswer fromSeq */
+                fromSeq?: (number|null);
+
+                /** ProofAnswer toSeq */
+                toSeq?: (number|null);
+
+                /** ProofAnswer leafCount */
+                leafCount?: (number|null);
+
+                /** ProofAnswer root */
+                root?: (Uint8Array|null);
+
+                /** ProofAnswer leaves */
+                leaves?: (wardline.v1.ProofLeaf.$Properties[]|null);
+
+                /** ProofAnswer treeHead */
+                treeHead?: (wardline.v1.SignedTreeHead.$Properties|null);
+
+                /** ProofAnswer error */
+                error?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ProofAnswer. */
+            type $Shape = wardline.v1.ProofAnswer.$Properties;
+        }
+
+        /**
+         * Properties of a SignedTreeHead.
+         * @deprecated Use wardline.v1.SignedTreeHead.$Properties instead.
+         */
+        interface ISignedTreeHead extends wardline.v1.SignedTreeHead.$Properties {
+        }
+
+        /** Represents a SignedTreeHead. */
+        class SignedTreeHead {
+
+            /**
+             * Constructs a new SignedTreeHead.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.SignedTreeHead.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** SignedTreeHead hospitalId. */
+            hospitalId: string;
+
+            /** SignedTreeHead feed. */
+            feed: string;
+
+            /** SignedTreeHead fromSeq. */
+            fromSeq: number;
+
+            /** SignedTreeHead toSeq. */
+            toSeq: number;
+
+            /** SignedTreeHead treeSize. */
+            treeSize: number;
+
+            /** SignedTreeHead root. */
+            root: Uint8Array;
+
+            /** SignedTreeHead signedAtMs. */
+            signedAtMs: number;
+
+            /** SignedTreeHead signedText. */
+            signedText: string;
+
+            /** SignedTreeHead signature. */
+            signature: string;
+
+            /**
+             * Creates a new SignedTreeHead instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns SignedTreeHead instance
+             */
+            static create(properties: wardline.v1.SignedTreeHead.$Shape): wardline.v1.SignedTreeHead & wardline.v1.SignedTreeHead.$Shape;
+            static create(properties?: wardline.v1.SignedTreeHead.$Properties): wardline.v1.SignedTreeHead;
+
+            /**
+             * Encodes the specified SignedTreeHead message. Does not implicitly {@link wardline.v1.SignedTreeHead.verify|verify} messages.
+             * @param message SignedTreeHead message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.SignedTreeHead.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a SignedTreeHead message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.SignedTreeHead & wardline.v1.SignedTreeHead.$Shape} SignedTreeHead
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.SignedTreeHead & wardline.v1.SignedTreeHead.$Shape;
+
+            /**
+             * Creates a SignedTreeHead message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns SignedTreeHead
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.SignedTreeHead;
+
+            /**
+             * Creates a plain object from a SignedTreeHead message. Also converts values to other types if specified.
+             * @param message SignedTreeHead
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.SignedTreeHead, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this SignedTreeHead to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace SignedTreeHead {
+
+            /** Properties of a SignedTreeHead. */
+            interface $Properties {
+
+                /** SignedTreeHead hospitalId */
+                hospitalId?: (string|null);
+
+                /** SignedTreeHead feed */
+                feed?: (string|null);
+
+                /** SignedTreeHead fromSeq */
+                fromSeq?: (number|null);
+
+                /** SignedTreeHead toSeq */
+                toSeq?: (number|null);
+
+                /** SignedTreeHead treeSize */
+                treeSize?: (number|null);
+
+                /** SignedTreeHead root */
+                root?: (Uint8Array|null);
+
+                /** SignedTreeHead signedAtMs */
+                signedAtMs?: (number|null);
+
+                /** SignedTreeHead signedText */
+                signedText?: (string|null);
+
+                /** SignedTreeHead signature */
+                signature?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a SignedTreeHead. */
+            type $Shape = wardline.v1.SignedTreeHead.$Properties;
+        }
+
+        /**
+         * Properties of a Purge.
+         * @deprecated Use wardline.v1.Purge.$Properties instead.
+         */
+        interface IPurge extends wardline.v1.Purge.$Properties {
+        }
+
+        /** Represents a Purge. */
+        class Purge {
+
+            /**
+             * Constructs a new Purge.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Purge.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Purge feed. */
+            feed: string;
+
+            /** Purge reason. */
+            reason: string;
+
+            /** Purge requestedBy. */
+            requestedBy: string;
+
+            /** Purge ledgerHead. */
+            ledgerHead: Uint8Array;
+
+            /** Purge ledgerIndex. */
+            ledgerIndex: number;
+
+            /**
+             * Creates a new Purge instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Purge instance
+             */
+            static create(properties: wardline.v1.Purge.$Shape): wardline.v1.Purge & wardline.v1.Purge.$Shape;
+            static create(properties?: wardline.v1.Purge.$Properties): wardline.v1.Purge;
+
+            /**
+             * Encodes the specified Purge message. Does not implicitly {@link wardline.v1.Purge.verify|verify} messages.
+             * @param message Purge message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Purge.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Purge message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Purge & wardline.v1.Purge.$Shape} Purge
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Purge & wardline.v1.Purge.$Shape;
+
+            /**
+             * Creates a Purge message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Purge
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Purge;
+
+            /**
+             * Creates a plain object from a Purge message. Also converts values to other types if specified.
+             * @param message Purge
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Purge, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Purge to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Purge {
+
+            /** Properties of a Purge. */
+            interface $Properties {
+
+                /** Purge feed */
+                feed?: (string|null);
+
+                /** Purge reason */
+                reason?: (string|null);
+
+                /** Purge requestedBy */
+                requestedBy?: (string|null);
+
+                /** Purge ledgerHead */
+                ledgerHead?: (Uint8Array|null);
+
+                /** Purge ledgerIndex */
+                ledgerIndex?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Purge. */
+            type $Shape = wardline.v1.Purge.$Properties;
+        }
+
+        /**
+         * Properties of a Purged.
+         * @deprecated Use wardline.v1.Purged.$Properties instead.
+         */
+        interface IPurged extends wardline.v1.Purged.$Properties {
+        }
+
+        /** Represents a Purged. */
+        class Purged {
+
+            /**
+             * Constructs a new Purged.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.Purged.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** Purged feed. */
+            feed: string;
+
+            /** Purged receipt. */
+            receipt: string;
+
+            /** Purged receiptSignature. */
+            receiptSignature: string;
+
+            /** Purged error. */
+            error: string;
+
+            /**
+             * Creates a new Purged instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns Purged instance
+             */
+            static create(properties: wardline.v1.Purged.$Shape): wardline.v1.Purged & wardline.v1.Purged.$Shape;
+            static create(properties?: wardline.v1.Purged.$Properties): wardline.v1.Purged;
+
+            /**
+             * Encodes the specified Purged message. Does not implicitly {@link wardline.v1.Purged.verify|verify} messages.
+             * @param message Purged message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.Purged.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a Purged message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.Purged & wardline.v1.Purged.$Shape} Purged
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.Purged & wardline.v1.Purged.$Shape;
+
+            /**
+             * Creates a Purged message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns Purged
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.Purged;
+
+            /**
+             * Creates a plain object from a Purged message. Also converts values to other types if specified.
+             * @param message Purged
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.Purged, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this Purged to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace Purged {
+
+            /** Properties of a Purged. */
+            interface $Properties {
+
+                /** Purged feed */
+                feed?: (string|null);
+
+                /** Purged receipt */
+                receipt?: (string|null);
+
+                /** Purged receiptSignature */
+                receiptSignature?: (string|null);
+
+                /** Purged error */
+                error?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a Purged. */
+            type $Shape = wardline.v1.Purged.$Properties;
+        }
+
+        /**
+         * Properties of an ExportRequest.
+         * @deprecated Use wardline.v1.ExportRequest.$Properties instead.
+         */
+        interface IExportRequest extends wardline.v1.ExportRequest.$Properties {
+        }
+
+        /** Represents an ExportRequest. */
+        class ExportRequest {
+
+            /**
+             * Constructs a new ExportRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ExportRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ExportRequest hospitalId. */
+            hospitalId: string;
+
+            /** ExportRequest secret. */
+            secret: string;
+
+            /** ExportRequest feeds. */
+            feeds: string[];
+
+            /**
+             * Creates a new ExportRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ExportRequest instance
+             */
+            static create(properties: wardline.v1.ExportRequest.$Shape): wardline.v1.ExportRequest & wardline.v1.ExportRequest.$Shape;
+            static create(properties?: wardline.v1.ExportRequest.$Properties): wardline.v1.ExportRequest;
+
+            /**
+             * Encodes the specified ExportRequest message. Does not implicitly {@link wardline.v1.ExportRequest.verify|verify} messages.
+             * @param message ExportRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ExportRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an ExportRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ExportRequest & wardline.v1.ExportRequest.$Shape} ExportRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ExportRequest & wardline.v1.ExportRequest.$Shape;
+
+            /**
+             * Creates an ExportRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ExportRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ExportRequest;
+
+            /**
+             * Creates a plain object from an ExportRequest message. Also converts values to other types if specified.
+             * @param message ExportRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ExportRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ExportRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ExportRequest {
+
+            /** Properties of an ExportRequest. */
+            interface $Properties {
+
+                /** ExportRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** ExportRequest secret */
+                secret?: (string|null);
+
+                /** ExportRequest feeds */
+                feeds?: (string[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an ExportRequest. */
+            type $Shape = wardline.v1.ExportRequest.$Properties;
+        }
+
+        /**
+         * Properties of an ExportPart.
+         * @deprecated Use wardline.v1.ExportPart.$Properties instead.
+         */
+        interface IExportPart extends wardline.v1.ExportPart.$Properties {
+        }
+
+        /** Represents an ExportPart. */
+        class ExportPart {
+
+            /**
+             * Constructs a new ExportPart.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ExportPart.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ExportPart path. */
+            path: string;
+
+            /** ExportPart offset. */
+            offset: number;
+
+            /** ExportPart data. */
+            data: Uint8Array;
+
+            /** ExportPart lastPart. */
+            lastPart: boolean;
+
+            /**
+             * Creates a new ExportPart instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ExportPart instance
+             */
+            static create(properties: wardline.v1.ExportPart.$Shape): wardline.v1.ExportPart & wardline.v1.ExportPart.$Shape;
+            static create(properties?: wardline.v1.ExportPart.$Properties): wardline.v1.ExportPart;
+
+            /**
+             * Encodes the specified ExportPart message. Does not implicitly {@link wardline.v1.ExportPart.verify|verify} messages.
+             * @param message ExportPart message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ExportPart.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an ExportPart message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ExportPart & wardline.v1.ExportPart.$Shape} ExportPart
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ExportPart & wardline.v1.ExportPart.$Shape;
+
+            /**
+             * Creates an ExportPart message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ExportPart
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ExportPart;
+
+            /**
+             * Creates a plain object from an ExportPart message. Also converts values to other types if specified.
+             * @param message ExportPart
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ExportPart, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ExportPart to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ExportPart {
+
+            /** Properties of an ExportPart. */
+            interface $Properties {
+
+                /** ExportPart path */
+                path?: (string|null);
+
+                /** ExportPart offset */
+                offset?: (number|null);
+
+                /** ExportPart data */
+                data?: (Uint8Array|null);
+
+                /** ExportPart lastPart */
+                lastPart?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an ExportPart. */
+            type $Shape = wardline.v1.ExportPart.$Properties;
         }
 
         /** Represents a Feeds */

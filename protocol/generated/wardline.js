@@ -100,6 +100,47 @@ export const wardline = $root.wardline = (() => {
                 responseStream: { value: true }
             });
 
+            /**
+             * Callback as used by {@link wardline.v1.Replication#export_}.
+             * @memberof wardline.v1.Replication
+             * @typedef ExportCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.ExportPart} [response] ExportPart
+             */
+
+            /**
+             * Calls Export.
+             * @memberof wardline.v1.Replication
+             * @typedef Export
+             * @type {{
+             *   (request: wardline.v1.IExportRequest, callback: wardline.v1.Replication.ExportCallback): void;
+             *   (request: wardline.v1.IExportRequest): Promise<wardline.v1.ExportPart>;
+             *   readonly name: "Export";
+             *   readonly path: "/wardline.v1.Replication/Export";
+             *   readonly requestType: "ExportRequest";
+             *   readonly responseType: "ExportPart";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: true;
+             * }}
+             */
+
+            /**
+             * Calls Export.
+             * @name wardline.v1.Replication#export
+             * @type {wardline.v1.Replication.Export}
+             */
+            $Object.defineProperties(Replication.prototype["export"] = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Replication.prototype["export"], $root.wardline.v1.ExportRequest, $root.wardline.v1.ExportPart, request, callback);
+            }, {
+                name: { value: "Export" },
+                path: { value: "/wardline.v1.Replication/Export" },
+                requestType: { value: "ExportRequest" },
+                responseType: { value: "ExportPart" },
+                requestStream: { value: $undefined },
+                responseStream: { value: true }
+            });
+
             return Replication;
         })();
 
@@ -114,7 +155,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.Reinstate.$Properties|null} [reinstate] AgentMessage reinstate
              * @property {wardline.v1.BlobOffer.$Properties|null} [blobOffer] AgentMessage blobOffer
              * @property {wardline.v1.BlobPart.$Properties|null} [blobPart] AgentMessage blobPart
-             * @property {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"} [body] AgentMessage body
+             * @property {wardline.v1.ProofRequest.$Properties|null} [proofRequest] AgentMessage proofRequest
+             * @property {wardline.v1.Purge.$Properties|null} [purge] AgentMessage purge
+             * @property {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"} [body] AgentMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -135,9 +178,11 @@ export const wardline = $root.wardline = (() => {
              *   reinstate?: wardline.v1.Reinstate.$Shape|null;
              *   blobOffer?: wardline.v1.BlobOffer.$Shape|null;
              *   blobPart?: wardline.v1.BlobPart.$Shape|null;
+             *   proofRequest?: wardline.v1.ProofRequest.$Shape|null;
+             *   purge?: wardline.v1.Purge.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape })
+             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape })
              * )} wardline.v1.AgentMessage.$Shape
              */
 
@@ -204,17 +249,33 @@ export const wardline = $root.wardline = (() => {
              */
             AgentMessage.prototype.blobPart = null;
 
+            /**
+             * AgentMessage proofRequest.
+             * @member {wardline.v1.ProofRequest.$Properties|null|undefined} proofRequest
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.proofRequest = null;
+
+            /**
+             * AgentMessage purge.
+             * @member {wardline.v1.Purge.$Properties|null|undefined} purge
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.purge = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * AgentMessage body.
-             * @member {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|undefined} body
+             * @member {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|undefined} body
              * @memberof wardline.v1.AgentMessage
              * @instance
              */
             $Object.defineProperty(AgentMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate", "blobOffer", "blobPart"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate", "blobOffer", "blobPart", "proofRequest", "purge"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -262,6 +323,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.BlobOffer.encode(message.blobOffer, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
                 if (message.blobPart != null && $Object.hasOwnProperty.call(message, "blobPart"))
                     $root.wardline.v1.BlobPart.encode(message.blobPart, writer.uint32(/* id 6, wireType 2 =*/50).fork(), _depth + 1).ldelim();
+                if (message.proofRequest != null && $Object.hasOwnProperty.call(message, "proofRequest"))
+                    $root.wardline.v1.ProofRequest.encode(message.proofRequest, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.purge != null && $Object.hasOwnProperty.call(message, "purge"))
+                    $root.wardline.v1.Purge.encode(message.purge, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -348,6 +413,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "blobPart";
                             continue;
                         }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            message.proofRequest = $root.wardline.v1.ProofRequest.decode(reader, reader.size(), $undefined, _depth + 1, message.proofRequest);
+                            message.body = "proofRequest";
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            message.purge = $root.wardline.v1.Purge.decode(reader, reader.size(), $undefined, _depth + 1, message.purge);
+                            message.body = "purge";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -413,6 +492,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.AgentMessage.blobPart: object expected");
                     message.blobPart = $root.wardline.v1.BlobPart.fromObject(object.blobPart, _depth + 1);
                 }
+                if (object.proofRequest != null) {
+                    if (!$util.isObject(object.proofRequest))
+                        throw $TypeError(".wardline.v1.AgentMessage.proofRequest: object expected");
+                    message.proofRequest = $root.wardline.v1.ProofRequest.fromObject(object.proofRequest, _depth + 1);
+                }
+                if (object.purge != null) {
+                    if (!$util.isObject(object.purge))
+                        throw $TypeError(".wardline.v1.AgentMessage.purge: object expected");
+                    message.purge = $root.wardline.v1.Purge.fromObject(object.purge, _depth + 1);
+                }
                 return message;
             };
 
@@ -463,6 +552,16 @@ export const wardline = $root.wardline = (() => {
                     if (options.oneofs)
                         object.body = "blobPart";
                 }
+                if (message.proofRequest != null && $Object.hasOwnProperty.call(message, "proofRequest")) {
+                    object.proofRequest = $root.wardline.v1.ProofRequest.toObject(message.proofRequest, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "proofRequest";
+                }
+                if (message.purge != null && $Object.hasOwnProperty.call(message, "purge")) {
+                    object.purge = $root.wardline.v1.Purge.toObject(message.purge, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "purge";
+                }
                 return object;
             };
 
@@ -493,7 +592,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.VendorProgress.$Properties|null} [vendorProgress] RelayMessage vendorProgress
              * @property {wardline.v1.BlobHave.$Properties|null} [blobHave] RelayMessage blobHave
              * @property {wardline.v1.BlobPartAck.$Properties|null} [blobPartAck] RelayMessage blobPartAck
-             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"} [body] RelayMessage body
+             * @property {wardline.v1.ProofAnswer.$Properties|null} [proofAnswer] RelayMessage proofAnswer
+             * @property {wardline.v1.Purged.$Properties|null} [purged] RelayMessage purged
+             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"} [body] RelayMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -516,9 +617,11 @@ export const wardline = $root.wardline = (() => {
              *   vendorProgress?: wardline.v1.VendorProgress.$Shape|null;
              *   blobHave?: wardline.v1.BlobHave.$Shape|null;
              *   blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
+             *   proofAnswer?: wardline.v1.ProofAnswer.$Shape|null;
+             *   purged?: wardline.v1.Purged.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape })
+             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape })
              * )} wardline.v1.RelayMessage.$Shape
              */
 
@@ -601,17 +704,33 @@ export const wardline = $root.wardline = (() => {
              */
             RelayMessage.prototype.blobPartAck = null;
 
+            /**
+             * RelayMessage proofAnswer.
+             * @member {wardline.v1.ProofAnswer.$Properties|null|undefined} proofAnswer
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.proofAnswer = null;
+
+            /**
+             * RelayMessage purged.
+             * @member {wardline.v1.Purged.$Properties|null|undefined} purged
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.purged = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * RelayMessage body.
-             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|undefined} body
+             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|undefined} body
              * @memberof wardline.v1.RelayMessage
              * @instance
              */
             $Object.defineProperty(RelayMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress", "blobHave", "blobPartAck"]),
+                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress", "blobHave", "blobPartAck", "proofAnswer", "purged"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -663,6 +782,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.BlobHave.encode(message.blobHave, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
                 if (message.blobPartAck != null && $Object.hasOwnProperty.call(message, "blobPartAck"))
                     $root.wardline.v1.BlobPartAck.encode(message.blobPartAck, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+                if (message.proofAnswer != null && $Object.hasOwnProperty.call(message, "proofAnswer"))
+                    $root.wardline.v1.ProofAnswer.encode(message.proofAnswer, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
+                if (message.purged != null && $Object.hasOwnProperty.call(message, "purged"))
+                    $root.wardline.v1.Purged.encode(message.purged, writer.uint32(/* id 10, wireType 2 =*/82).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -763,6 +886,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "blobPartAck";
                             continue;
                         }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            message.proofAnswer = $root.wardline.v1.ProofAnswer.decode(reader, reader.size(), $undefined, _depth + 1, message.proofAnswer);
+                            message.body = "proofAnswer";
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            message.purged = $root.wardline.v1.Purged.decode(reader, reader.size(), $undefined, _depth + 1, message.purged);
+                            message.body = "purged";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -838,6 +975,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.RelayMessage.blobPartAck: object expected");
                     message.blobPartAck = $root.wardline.v1.BlobPartAck.fromObject(object.blobPartAck, _depth + 1);
                 }
+                if (object.proofAnswer != null) {
+                    if (!$util.isObject(object.proofAnswer))
+                        throw $TypeError(".wardline.v1.RelayMessage.proofAnswer: object expected");
+                    message.proofAnswer = $root.wardline.v1.ProofAnswer.fromObject(object.proofAnswer, _depth + 1);
+                }
+                if (object.purged != null) {
+                    if (!$util.isObject(object.purged))
+                        throw $TypeError(".wardline.v1.RelayMessage.purged: object expected");
+                    message.purged = $root.wardline.v1.Purged.fromObject(object.purged, _depth + 1);
+                }
                 return message;
             };
 
@@ -897,6 +1044,16 @@ export const wardline = $root.wardline = (() => {
                     object.blobPartAck = $root.wardline.v1.BlobPartAck.toObject(message.blobPartAck, options, _depth + 1);
                     if (options.oneofs)
                         object.body = "blobPartAck";
+                }
+                if (message.proofAnswer != null && $Object.hasOwnProperty.call(message, "proofAnswer")) {
+                    object.proofAnswer = $root.wardline.v1.ProofAnswer.toObject(message.proofAnswer, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "proofAnswer";
+                }
+                if (message.purged != null && $Object.hasOwnProperty.call(message, "purged")) {
+                    object.purged = $root.wardline.v1.Purged.toObject(message.purged, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "purged";
                 }
                 return object;
             };
@@ -1947,6 +2104,7 @@ export const wardline = $root.wardline = (() => {
              * @property {number|null} [ledgerIndex] Batch ledgerIndex
              * @property {number|null} [journalHeadSeq] Batch journalHeadSeq
              * @property {number|null} [completeThroughSeq] Batch completeThroughSeq
+             * @property {boolean|null} [repair] Batch repair
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2083,6 +2241,14 @@ export const wardline = $root.wardline = (() => {
             Batch.prototype.completeThroughSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * Batch repair.
+             * @member {boolean} repair
+             * @memberof wardline.v1.Batch
+             * @instance
+             */
+            Batch.prototype.repair = false;
+
+            /**
              * Creates a new Batch instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Batch
@@ -2140,6 +2306,8 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 12, wireType 0 =*/96).uint64(message.journalHeadSeq);
                 if (message.completeThroughSeq != null && $Object.hasOwnProperty.call(message, "completeThroughSeq") && (typeof message.completeThroughSeq === "object" ? message.completeThroughSeq.low || message.completeThroughSeq.high : message.completeThroughSeq !== 0))
                     writer.uint32(/* id 13, wireType 0 =*/104).uint64(message.completeThroughSeq);
+                if (message.repair != null && $Object.hasOwnProperty.call(message, "repair") && message.repair !== false)
+                    writer.uint32(/* id 14, wireType 0 =*/112).bool(message.repair);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -2301,6 +2469,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.completeThroughSeq;
                             continue;
                         }
+                    case 14: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.repair = value;
+                            else
+                                delete message.repair;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -2442,6 +2619,9 @@ export const wardline = $root.wardline = (() => {
                             message.completeThroughSeq = object.completeThroughSeq;
                         else if (typeof object.completeThroughSeq === "object")
                             message.completeThroughSeq = new $util.LongBits(object.completeThroughSeq.low >>> 0, object.completeThroughSeq.high >>> 0).toNumber(true);
+                if (object.repair != null)
+                    if (object.repair)
+                        message.repair = $Boolean(object.repair);
                 return message;
             };
 
@@ -2514,6 +2694,7 @@ export const wardline = $root.wardline = (() => {
                         object.completeThroughSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
                     } else
                         object.completeThroughSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.repair = false;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -2566,6 +2747,8 @@ export const wardline = $root.wardline = (() => {
                         object.completeThroughSeq = options.longs === $String ? $String(message.completeThroughSeq) : message.completeThroughSeq;
                     else
                         object.completeThroughSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.completeThroughSeq) : options.longs === $Number ? new $util.LongBits(message.completeThroughSeq.low >>> 0, message.completeThroughSeq.high >>> 0).toNumber(true) : message.completeThroughSeq;
+                if (message.repair != null && $Object.hasOwnProperty.call(message, "repair"))
+                    object.repair = message.repair;
                 return object;
             };
 
@@ -7592,6 +7775,2952 @@ export const wardline = $root.wardline = (() => {
             };
 
             return BlobPartAck;
+        })();
+
+        v1.ProofRequest = (function() {
+
+            /**
+             * Properties of a ProofRequest.
+             * @typedef {Object} wardline.v1.ProofRequest.$Properties
+             * @property {number|null} [requestId] ProofRequest requestId
+             * @property {string|null} [feed] ProofRequest feed
+             * @property {number|null} [fromSeq] ProofRequest fromSeq
+             * @property {number|null} [toSeq] ProofRequest toSeq
+             * @property {boolean|null} [listLeaves] ProofRequest listLeaves
+             * @property {boolean|null} [closeWindow] ProofRequest closeWindow
+             * @property {number|null} [leafCount] ProofRequest leafCount
+             * @property {Uint8Array|null} [root] ProofRequest root
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ProofRequest.
+             * @memberof wardline.v1
+             * @interface IProofRequest
+             * @augments wardline.v1.ProofRequest.$Properties
+             * @deprecated Use wardline.v1.ProofRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a ProofRequest.
+             * @typedef {wardline.v1.ProofRequest.$Properties} wardline.v1.ProofRequest.$Shape
+             */
+
+            /**
+             * Constructs a new ProofRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents a ProofRequest.
+             * @constructor
+             * @param {wardline.v1.ProofRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ProofRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ProofRequest requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofRequest feed.
+             * @member {string} feed
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.feed = "";
+
+            /**
+             * ProofRequest fromSeq.
+             * @member {number} fromSeq
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.fromSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofRequest toSeq.
+             * @member {number} toSeq
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.toSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofRequest listLeaves.
+             * @member {boolean} listLeaves
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.listLeaves = false;
+
+            /**
+             * ProofRequest closeWindow.
+             * @member {boolean} closeWindow
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.closeWindow = false;
+
+            /**
+             * ProofRequest leafCount.
+             * @member {number} leafCount
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.leafCount = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofRequest root.
+             * @member {Uint8Array} root
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             */
+            ProofRequest.prototype.root = $util.newBuffer([]);
+
+            /**
+             * Creates a new ProofRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ProofRequest
+             * @static
+             * @param {wardline.v1.ProofRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ProofRequest} ProofRequest instance
+             * @type {{
+             *   (properties: wardline.v1.ProofRequest.$Shape): wardline.v1.ProofRequest & wardline.v1.ProofRequest.$Shape;
+             *   (properties?: wardline.v1.ProofRequest.$Properties): wardline.v1.ProofRequest;
+             * }}
+             */
+            ProofRequest.create = function(properties) {
+                return new ProofRequest(properties);
+            };
+
+            /**
+             * Encodes the specified ProofRequest message. Does not implicitly {@link wardline.v1.ProofRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ProofRequest
+             * @static
+             * @param {wardline.v1.ProofRequest.$Properties} message ProofRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ProofRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq") && (typeof message.fromSeq === "object" ? message.fromSeq.low || message.fromSeq.high : message.fromSeq !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.fromSeq);
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq") && (typeof message.toSeq === "object" ? message.toSeq.low || message.toSeq.high : message.toSeq !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.toSeq);
+                if (message.listLeaves != null && $Object.hasOwnProperty.call(message, "listLeaves") && message.listLeaves !== false)
+                    writer.uint32(/* id 5, wireType 0 =*/40).bool(message.listLeaves);
+                if (message.closeWindow != null && $Object.hasOwnProperty.call(message, "closeWindow") && message.closeWindow !== false)
+                    writer.uint32(/* id 6, wireType 0 =*/48).bool(message.closeWindow);
+                if (message.leafCount != null && $Object.hasOwnProperty.call(message, "leafCount") && (typeof message.leafCount === "object" ? message.leafCount.low || message.leafCount.high : message.leafCount !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.leafCount);
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root") && message.root.length)
+                    writer.uint32(/* id 8, wireType 2 =*/66).bytes(message.root);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ProofRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ProofRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofRequest & wardline.v1.ProofRequest.$Shape} ProofRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ProofRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ProofRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.fromSeq = value;
+                            else
+                                delete message.fromSeq;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.toSeq = value;
+                            else
+                                delete message.toSeq;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.listLeaves = value;
+                            else
+                                delete message.listLeaves;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.closeWindow = value;
+                            else
+                                delete message.closeWindow;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.leafCount = value;
+                            else
+                                delete message.leafCount;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.root = value;
+                            else
+                                delete message.root;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ProofRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ProofRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ProofRequest} ProofRequest
+             */
+            ProofRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ProofRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ProofRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ProofRequest();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.fromSeq != null)
+                    if (typeof object.fromSeq === "object" ? object.fromSeq.low || object.fromSeq.high : $Number(object.fromSeq) !== 0)
+                        if ($util.Long)
+                            message.fromSeq = $util.Long.fromValue(object.fromSeq, true);
+                        else if (typeof object.fromSeq === "string")
+                            message.fromSeq = $parseInt(object.fromSeq, 10);
+                        else if (typeof object.fromSeq === "number")
+                            message.fromSeq = object.fromSeq;
+                        else if (typeof object.fromSeq === "object")
+                            message.fromSeq = new $util.LongBits(object.fromSeq.low >>> 0, object.fromSeq.high >>> 0).toNumber(true);
+                if (object.toSeq != null)
+                    if (typeof object.toSeq === "object" ? object.toSeq.low || object.toSeq.high : $Number(object.toSeq) !== 0)
+                        if ($util.Long)
+                            message.toSeq = $util.Long.fromValue(object.toSeq, true);
+                        else if (typeof object.toSeq === "string")
+                            message.toSeq = $parseInt(object.toSeq, 10);
+                        else if (typeof object.toSeq === "number")
+                            message.toSeq = object.toSeq;
+                        else if (typeof object.toSeq === "object")
+                            message.toSeq = new $util.LongBits(object.toSeq.low >>> 0, object.toSeq.high >>> 0).toNumber(true);
+                if (object.listLeaves != null)
+                    if (object.listLeaves)
+                        message.listLeaves = $Boolean(object.listLeaves);
+                if (object.closeWindow != null)
+                    if (object.closeWindow)
+                        message.closeWindow = $Boolean(object.closeWindow);
+                if (object.leafCount != null)
+                    if (typeof object.leafCount === "object" ? object.leafCount.low || object.leafCount.high : $Number(object.leafCount) !== 0)
+                        if ($util.Long)
+                            message.leafCount = $util.Long.fromValue(object.leafCount, true);
+                        else if (typeof object.leafCount === "string")
+                            message.leafCount = $parseInt(object.leafCount, 10);
+                        else if (typeof object.leafCount === "number")
+                            message.leafCount = object.leafCount;
+                        else if (typeof object.leafCount === "object")
+                            message.leafCount = new $util.LongBits(object.leafCount.low >>> 0, object.leafCount.high >>> 0).toNumber(true);
+                if (object.root != null)
+                    if (object.root.length)
+                        if (typeof object.root === "string")
+                            $util.base64.decode(object.root, message.root = $util.newBuffer($util.base64.length(object.root)), 0);
+                        else if (object.root.length >= 0)
+                            message.root = object.root;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ProofRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ProofRequest
+             * @static
+             * @param {wardline.v1.ProofRequest} message ProofRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ProofRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.feed = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.fromSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.fromSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.toSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.toSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.listLeaves = false;
+                    object.closeWindow = false;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.leafCount = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.leafCount = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.root = "";
+                    else {
+                        object.root = [];
+                        if (options.bytes !== $Array)
+                            object.root = $util.newBuffer(object.root);
+                    }
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.fromSeq = typeof message.fromSeq === "number" ? $BigInt(message.fromSeq) : $util.Long.fromBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.fromSeq === "number")
+                        object.fromSeq = options.longs === $String ? $String(message.fromSeq) : message.fromSeq;
+                    else
+                        object.fromSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.fromSeq) : options.longs === $Number ? new $util.LongBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0).toNumber(true) : message.fromSeq;
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.toSeq = typeof message.toSeq === "number" ? $BigInt(message.toSeq) : $util.Long.fromBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.toSeq === "number")
+                        object.toSeq = options.longs === $String ? $String(message.toSeq) : message.toSeq;
+                    else
+                        object.toSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.toSeq) : options.longs === $Number ? new $util.LongBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0).toNumber(true) : message.toSeq;
+                if (message.listLeaves != null && $Object.hasOwnProperty.call(message, "listLeaves"))
+                    object.listLeaves = message.listLeaves;
+                if (message.closeWindow != null && $Object.hasOwnProperty.call(message, "closeWindow"))
+                    object.closeWindow = message.closeWindow;
+                if (message.leafCount != null && $Object.hasOwnProperty.call(message, "leafCount"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.leafCount = typeof message.leafCount === "number" ? $BigInt(message.leafCount) : $util.Long.fromBits(message.leafCount.low >>> 0, message.leafCount.high >>> 0, true).toBigInt();
+                    else if (typeof message.leafCount === "number")
+                        object.leafCount = options.longs === $String ? $String(message.leafCount) : message.leafCount;
+                    else
+                        object.leafCount = options.longs === $String ? $util.Long.prototype.toString.call(message.leafCount) : options.longs === $Number ? new $util.LongBits(message.leafCount.low >>> 0, message.leafCount.high >>> 0).toNumber(true) : message.leafCount;
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root"))
+                    object.root = options.bytes === $String ? $util.base64.encode(message.root, 0, message.root.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.root) : message.root;
+                return object;
+            };
+
+            /**
+             * Converts this ProofRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ProofRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ProofRequest.prototype.toJSON = function() {
+                return ProofRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ProofRequest;
+        })();
+
+        v1.ProofLeaf = (function() {
+
+            /**
+             * Properties of a ProofLeaf.
+             * @typedef {Object} wardline.v1.ProofLeaf.$Properties
+             * @property {number|null} [seq] ProofLeaf seq
+             * @property {Uint8Array|null} [bodySha256] ProofLeaf bodySha256
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ProofLeaf.
+             * @memberof wardline.v1
+             * @interface IProofLeaf
+             * @augments wardline.v1.ProofLeaf.$Properties
+             * @deprecated Use wardline.v1.ProofLeaf.$Properties instead.
+             */
+
+            /**
+             * Shape of a ProofLeaf.
+             * @typedef {wardline.v1.ProofLeaf.$Properties} wardline.v1.ProofLeaf.$Shape
+             */
+
+            /**
+             * Constructs a new ProofLeaf.
+             * @memberof wardline.v1
+             * @classdesc Represents a ProofLeaf.
+             * @constructor
+             * @param {wardline.v1.ProofLeaf.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ProofLeaf = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ProofLeaf seq.
+             * @member {number} seq
+             * @memberof wardline.v1.ProofLeaf
+             * @instance
+             */
+            ProofLeaf.prototype.seq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofLeaf bodySha256.
+             * @member {Uint8Array} bodySha256
+             * @memberof wardline.v1.ProofLeaf
+             * @instance
+             */
+            ProofLeaf.prototype.bodySha256 = $util.newBuffer([]);
+
+            /**
+             * Creates a new ProofLeaf instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ProofLeaf
+             * @static
+             * @param {wardline.v1.ProofLeaf.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ProofLeaf} ProofLeaf instance
+             * @type {{
+             *   (properties: wardline.v1.ProofLeaf.$Shape): wardline.v1.ProofLeaf & wardline.v1.ProofLeaf.$Shape;
+             *   (properties?: wardline.v1.ProofLeaf.$Properties): wardline.v1.ProofLeaf;
+             * }}
+             */
+            ProofLeaf.create = function(properties) {
+                return new ProofLeaf(properties);
+            };
+
+            /**
+             * Encodes the specified ProofLeaf message. Does not implicitly {@link wardline.v1.ProofLeaf.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ProofLeaf
+             * @static
+             * @param {wardline.v1.ProofLeaf.$Properties} message ProofLeaf message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ProofLeaf.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.seq != null && $Object.hasOwnProperty.call(message, "seq") && (typeof message.seq === "object" ? message.seq.low || message.seq.high : message.seq !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.seq);
+                if (message.bodySha256 != null && $Object.hasOwnProperty.call(message, "bodySha256") && message.bodySha256.length)
+                    writer.uint32(/* id 2, wireType 2 =*/18).bytes(message.bodySha256);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ProofLeaf message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ProofLeaf
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofLeaf & wardline.v1.ProofLeaf.$Shape} ProofLeaf
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ProofLeaf.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ProofLeaf();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.seq = value;
+                            else
+                                delete message.seq;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.bodySha256 = value;
+                            else
+                                delete message.bodySha256;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ProofLeaf message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ProofLeaf
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ProofLeaf} ProofLeaf
+             */
+            ProofLeaf.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ProofLeaf)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ProofLeaf: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ProofLeaf();
+                if (object.seq != null)
+                    if (typeof object.seq === "object" ? object.seq.low || object.seq.high : $Number(object.seq) !== 0)
+                        if ($util.Long)
+                            message.seq = $util.Long.fromValue(object.seq, true);
+                        else if (typeof object.seq === "string")
+                            message.seq = $parseInt(object.seq, 10);
+                        else if (typeof object.seq === "number")
+                            message.seq = object.seq;
+                        else if (typeof object.seq === "object")
+                            message.seq = new $util.LongBits(object.seq.low >>> 0, object.seq.high >>> 0).toNumber(true);
+                if (object.bodySha256 != null)
+                    if (object.bodySha256.length)
+                        if (typeof object.bodySha256 === "string")
+                            $util.base64.decode(object.bodySha256, message.bodySha256 = $util.newBuffer($util.base64.length(object.bodySha256)), 0);
+                        else if (object.bodySha256.length >= 0)
+                            message.bodySha256 = object.bodySha256;
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ProofLeaf message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ProofLeaf
+             * @static
+             * @param {wardline.v1.ProofLeaf} message ProofLeaf
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ProofLeaf.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.seq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.seq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.bodySha256 = "";
+                    else {
+                        object.bodySha256 = [];
+                        if (options.bytes !== $Array)
+                            object.bodySha256 = $util.newBuffer(object.bodySha256);
+                    }
+                }
+                if (message.seq != null && $Object.hasOwnProperty.call(message, "seq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.seq = typeof message.seq === "number" ? $BigInt(message.seq) : $util.Long.fromBits(message.seq.low >>> 0, message.seq.high >>> 0, true).toBigInt();
+                    else if (typeof message.seq === "number")
+                        object.seq = options.longs === $String ? $String(message.seq) : message.seq;
+                    else
+                        object.seq = options.longs === $String ? $util.Long.prototype.toString.call(message.seq) : options.longs === $Number ? new $util.LongBits(message.seq.low >>> 0, message.seq.high >>> 0).toNumber(true) : message.seq;
+                if (message.bodySha256 != null && $Object.hasOwnProperty.call(message, "bodySha256"))
+                    object.bodySha256 = options.bytes === $String ? $util.base64.encode(message.bodySha256, 0, message.bodySha256.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.bodySha256) : message.bodySha256;
+                return object;
+            };
+
+            /**
+             * Converts this ProofLeaf to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ProofLeaf
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ProofLeaf.prototype.toJSON = function() {
+                return ProofLeaf.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ProofLeaf;
+        })();
+
+        v1.ProofAnswer = (function() {
+
+            /**
+             * Properties of a ProofAnswer.
+             * @typedef {Object} wardline.v1.ProofAnswer.$Properties
+             * @property {number|null} [requestId] ProofAnswer requestId
+             * @property {string|null} [feed] ProofAnswer feed
+             * @property {number|null} [fromSeq] ProofAnswer fromSeq
+             * @property {number|null} [toSeq] ProofAnswer toSeq
+             * @property {number|null} [leafCount] ProofAnswer leafCount
+             * @property {Uint8Array|null} [root] ProofAnswer root
+             * @property {Array.<wardline.v1.ProofLeaf.$Properties>|null} [leaves] ProofAnswer leaves
+             * @property {wardline.v1.SignedTreeHead.$Properties|null} [treeHead] ProofAnswer treeHead
+             * @property {string|null} [error] ProofAnswer error
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ProofAnswer.
+             * @memberof wardline.v1
+             * @interface IProofAnswer
+             * @augments wardline.v1.ProofAnswer.$Properties
+             * @deprecated Use wardline.v1.ProofAnswer.$Properties instead.
+             */
+
+            /**
+             * Shape of a ProofAnswer.
+             * @typedef {wardline.v1.ProofAnswer.$Properties} wardline.v1.ProofAnswer.$Shape
+             */
+
+            /**
+             * Constructs a new ProofAnswer.
+             * @memberof wardline.v1
+             * @classdesc Represents a ProofAnswer.
+             * @constructor
+             * @param {wardline.v1.ProofAnswer.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ProofAnswer = function (properties) {
+                this.leaves = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ProofAnswer requestId.
+             * @member {number} requestId
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.requestId = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofAnswer feed.
+             * @member {string} feed
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.feed = "";
+
+            /**
+             * ProofAnswer fromSeq.
+             * @member {number} fromSeq
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.fromSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofAnswer toSeq.
+             * @member {number} toSeq
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.toSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofAnswer leafCount.
+             * @member {number} leafCount
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.leafCount = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ProofAnswer root.
+             * @member {Uint8Array} root
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.root = $util.newBuffer([]);
+
+            /**
+             * ProofAnswer leaves.
+             * @member {Array.<wardline.v1.ProofLeaf.$Properties>} leaves
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.leaves = $util.emptyArray;
+
+            /**
+             * ProofAnswer treeHead.
+             * @member {wardline.v1.SignedTreeHead.$Properties|null|undefined} treeHead
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.treeHead = null;
+
+            /**
+             * ProofAnswer error.
+             * @member {string} error
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.error = "";
+
+            /**
+             * Creates a new ProofAnswer instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ProofAnswer
+             * @static
+             * @param {wardline.v1.ProofAnswer.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ProofAnswer} ProofAnswer instance
+             * @type {{
+             *   (properties: wardline.v1.ProofAnswer.$Shape): wardline.v1.ProofAnswer & wardline.v1.ProofAnswer.$Shape;
+             *   (properties?: wardline.v1.ProofAnswer.$Properties): wardline.v1.ProofAnswer;
+             * }}
+             */
+            ProofAnswer.create = function(properties) {
+                return new ProofAnswer(properties);
+            };
+
+            /**
+             * Encodes the specified ProofAnswer message. Does not implicitly {@link wardline.v1.ProofAnswer.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ProofAnswer
+             * @static
+             * @param {wardline.v1.ProofAnswer.$Properties} message ProofAnswer message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ProofAnswer.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId") && (typeof message.requestId === "object" ? message.requestId.low || message.requestId.high : message.requestId !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.requestId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq") && (typeof message.fromSeq === "object" ? message.fromSeq.low || message.fromSeq.high : message.fromSeq !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.fromSeq);
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq") && (typeof message.toSeq === "object" ? message.toSeq.low || message.toSeq.high : message.toSeq !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.toSeq);
+                if (message.leafCount != null && $Object.hasOwnProperty.call(message, "leafCount") && (typeof message.leafCount === "object" ? message.leafCount.low || message.leafCount.high : message.leafCount !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.leafCount);
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root") && message.root.length)
+                    writer.uint32(/* id 6, wireType 2 =*/50).bytes(message.root);
+                if (message.leaves != null && message.leaves.length)
+                    for (let i = 0; i < message.leaves.length; ++i)
+                        $root.wardline.v1.ProofLeaf.encode(message.leaves[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.treeHead != null && $Object.hasOwnProperty.call(message, "treeHead"))
+                    $root.wardline.v1.SignedTreeHead.encode(message.treeHead, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                    writer.uint32(/* id 9, wireType 2 =*/74).string(message.error);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ProofAnswer message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ProofAnswer
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ProofAnswer & wardline.v1.ProofAnswer.$Shape} ProofAnswer
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ProofAnswer.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ProofAnswer();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.requestId = value;
+                            else
+                                delete message.requestId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.fromSeq = value;
+                            else
+                                delete message.fromSeq;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.toSeq = value;
+                            else
+                                delete message.toSeq;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.leafCount = value;
+                            else
+                                delete message.leafCount;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.root = value;
+                            else
+                                delete message.root;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.leaves && message.leaves.length))
+                                message.leaves = [];
+                            message.leaves.push($root.wardline.v1.ProofLeaf.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            message.treeHead = $root.wardline.v1.SignedTreeHead.decode(reader, reader.size(), $undefined, _depth + 1, message.treeHead);
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.error = value;
+                            else
+                                delete message.error;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ProofAnswer message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ProofAnswer
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ProofAnswer} ProofAnswer
+             */
+            ProofAnswer.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ProofAnswer)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ProofAnswer: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ProofAnswer();
+                if (object.requestId != null)
+                    if (typeof object.requestId === "object" ? object.requestId.low || object.requestId.high : $Number(object.requestId) !== 0)
+                        if ($util.Long)
+                            message.requestId = $util.Long.fromValue(object.requestId, true);
+                        else if (typeof object.requestId === "string")
+                            message.requestId = $parseInt(object.requestId, 10);
+                        else if (typeof object.requestId === "number")
+                            message.requestId = object.requestId;
+                        else if (typeof object.requestId === "object")
+                            message.requestId = new $util.LongBits(object.requestId.low >>> 0, object.requestId.high >>> 0).toNumber(true);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.fromSeq != null)
+                    if (typeof object.fromSeq === "object" ? object.fromSeq.low || object.fromSeq.high : $Number(object.fromSeq) !== 0)
+                        if ($util.Long)
+                            message.fromSeq = $util.Long.fromValue(object.fromSeq, true);
+                        else if (typeof object.fromSeq === "string")
+                            message.fromSeq = $parseInt(object.fromSeq, 10);
+                        else if (typeof object.fromSeq === "number")
+                            message.fromSeq = object.fromSeq;
+                        else if (typeof object.fromSeq === "object")
+                            message.fromSeq = new $util.LongBits(object.fromSeq.low >>> 0, object.fromSeq.high >>> 0).toNumber(true);
+                if (object.toSeq != null)
+                    if (typeof object.toSeq === "object" ? object.toSeq.low || object.toSeq.high : $Number(object.toSeq) !== 0)
+                        if ($util.Long)
+                            message.toSeq = $util.Long.fromValue(object.toSeq, true);
+                        else if (typeof object.toSeq === "string")
+                            message.toSeq = $parseInt(object.toSeq, 10);
+                        else if (typeof object.toSeq === "number")
+                            message.toSeq = object.toSeq;
+                        else if (typeof object.toSeq === "object")
+                            message.toSeq = new $util.LongBits(object.toSeq.low >>> 0, object.toSeq.high >>> 0).toNumber(true);
+                if (object.leafCount != null)
+                    if (typeof object.leafCount === "object" ? object.leafCount.low || object.leafCount.high : $Number(object.leafCount) !== 0)
+                        if ($util.Long)
+                            message.leafCount = $util.Long.fromValue(object.leafCount, true);
+                        else if (typeof object.leafCount === "string")
+                            message.leafCount = $parseInt(object.leafCount, 10);
+                        else if (typeof object.leafCount === "number")
+                            message.leafCount = object.leafCount;
+                        else if (typeof object.leafCount === "object")
+                            message.leafCount = new $util.LongBits(object.leafCount.low >>> 0, object.leafCount.high >>> 0).toNumber(true);
+                if (object.root != null)
+                    if (object.root.length)
+                        if (typeof object.root === "string")
+                            $util.base64.decode(object.root, message.root = $util.newBuffer($util.base64.length(object.root)), 0);
+                        else if (object.root.length >= 0)
+                            message.root = object.root;
+                if (object.leaves) {
+                    if (!$Array.isArray(object.leaves))
+                        throw $TypeError(".wardline.v1.ProofAnswer.leaves: array expected");
+                    message.leaves = $Array(object.leaves.length);
+                    for (let i = 0; i < object.leaves.length; ++i) {
+                        if (!$util.isObject(object.leaves[i]))
+                            throw $TypeError(".wardline.v1.ProofAnswer.leaves: object expected");
+                        message.leaves[i] = $root.wardline.v1.ProofLeaf.fromObject(object.leaves[i], _depth + 1);
+                    }
+                }
+                if (object.treeHead != null) {
+                    if (!$util.isObject(object.treeHead))
+                        throw $TypeError(".wardline.v1.ProofAnswer.treeHead: object expected");
+                    message.treeHead = $root.wardline.v1.SignedTreeHead.fromObject(object.treeHead, _depth + 1);
+                }
+                if (object.error != null)
+                    if (typeof object.error !== "string" || object.error.length)
+                        message.error = $String(object.error);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ProofAnswer message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ProofAnswer
+             * @static
+             * @param {wardline.v1.ProofAnswer} message ProofAnswer
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ProofAnswer.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.leaves = [];
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.requestId = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.requestId = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.feed = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.fromSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.fromSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.toSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.toSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.leafCount = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.leafCount = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.root = "";
+                    else {
+                        object.root = [];
+                        if (options.bytes !== $Array)
+                            object.root = $util.newBuffer(object.root);
+                    }
+                    object.treeHead = null;
+                    object.error = "";
+                }
+                if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.requestId = typeof message.requestId === "number" ? $BigInt(message.requestId) : $util.Long.fromBits(message.requestId.low >>> 0, message.requestId.high >>> 0, true).toBigInt();
+                    else if (typeof message.requestId === "number")
+                        object.requestId = options.longs === $String ? $String(message.requestId) : message.requestId;
+                    else
+                        object.requestId = options.longs === $String ? $util.Long.prototype.toString.call(message.requestId) : options.longs === $Number ? new $util.LongBits(message.requestId.low >>> 0, message.requestId.high >>> 0).toNumber(true) : message.requestId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.fromSeq = typeof message.fromSeq === "number" ? $BigInt(message.fromSeq) : $util.Long.fromBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.fromSeq === "number")
+                        object.fromSeq = options.longs === $String ? $String(message.fromSeq) : message.fromSeq;
+                    else
+                        object.fromSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.fromSeq) : options.longs === $Number ? new $util.LongBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0).toNumber(true) : message.fromSeq;
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.toSeq = typeof message.toSeq === "number" ? $BigInt(message.toSeq) : $util.Long.fromBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.toSeq === "number")
+                        object.toSeq = options.longs === $String ? $String(message.toSeq) : message.toSeq;
+                    else
+                        object.toSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.toSeq) : options.longs === $Number ? new $util.LongBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0).toNumber(true) : message.toSeq;
+                if (message.leafCount != null && $Object.hasOwnProperty.call(message, "leafCount"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.leafCount = typeof message.leafCount === "number" ? $BigInt(message.leafCount) : $util.Long.fromBits(message.leafCount.low >>> 0, message.leafCount.high >>> 0, true).toBigInt();
+                    else if (typeof message.leafCount === "number")
+                        object.leafCount = options.longs === $String ? $String(message.leafCount) : message.leafCount;
+                    else
+                        object.leafCount = options.longs === $String ? $util.Long.prototype.toString.call(message.leafCount) : options.longs === $Number ? new $util.LongBits(message.leafCount.low >>> 0, message.leafCount.high >>> 0).toNumber(true) : message.leafCount;
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root"))
+                    object.root = options.bytes === $String ? $util.base64.encode(message.root, 0, message.root.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.root) : message.root;
+                if (message.leaves && message.leaves.length) {
+                    object.leaves = $Array(message.leaves.length);
+                    for (let j = 0; j < message.leaves.length; ++j)
+                        object.leaves[j] = $root.wardline.v1.ProofLeaf.toObject(message.leaves[j], options, _depth + 1);
+                }
+                if (message.treeHead != null && $Object.hasOwnProperty.call(message, "treeHead"))
+                    object.treeHead = $root.wardline.v1.SignedTreeHead.toObject(message.treeHead, options, _depth + 1);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = message.error;
+                return object;
+            };
+
+            /**
+             * Converts this ProofAnswer to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ProofAnswer.prototype.toJSON = function() {
+                return ProofAnswer.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ProofAnswer;
+        })();
+
+        v1.SignedTreeHead = (function() {
+
+            /**
+             * Properties of a SignedTreeHead.
+             * @typedef {Object} wardline.v1.SignedTreeHead.$Properties
+             * @property {string|null} [hospitalId] SignedTreeHead hospitalId
+             * @property {string|null} [feed] SignedTreeHead feed
+             * @property {number|null} [fromSeq] SignedTreeHead fromSeq
+             * @property {number|null} [toSeq] SignedTreeHead toSeq
+             * @property {number|null} [treeSize] SignedTreeHead treeSize
+             * @property {Uint8Array|null} [root] SignedTreeHead root
+             * @property {number|null} [signedAtMs] SignedTreeHead signedAtMs
+             * @property {string|null} [signedText] SignedTreeHead signedText
+             * @property {string|null} [signature] SignedTreeHead signature
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a SignedTreeHead.
+             * @memberof wardline.v1
+             * @interface ISignedTreeHead
+             * @augments wardline.v1.SignedTreeHead.$Properties
+             * @deprecated Use wardline.v1.SignedTreeHead.$Properties instead.
+             */
+
+            /**
+             * Shape of a SignedTreeHead.
+             * @typedef {wardline.v1.SignedTreeHead.$Properties} wardline.v1.SignedTreeHead.$Shape
+             */
+
+            /**
+             * Constructs a new SignedTreeHead.
+             * @memberof wardline.v1
+             * @classdesc Represents a SignedTreeHead.
+             * @constructor
+             * @param {wardline.v1.SignedTreeHead.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const SignedTreeHead = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * SignedTreeHead hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.hospitalId = "";
+
+            /**
+             * SignedTreeHead feed.
+             * @member {string} feed
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.feed = "";
+
+            /**
+             * SignedTreeHead fromSeq.
+             * @member {number} fromSeq
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.fromSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SignedTreeHead toSeq.
+             * @member {number} toSeq
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.toSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SignedTreeHead treeSize.
+             * @member {number} treeSize
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.treeSize = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * SignedTreeHead root.
+             * @member {Uint8Array} root
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.root = $util.newBuffer([]);
+
+            /**
+             * SignedTreeHead signedAtMs.
+             * @member {number} signedAtMs
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.signedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * SignedTreeHead signedText.
+             * @member {string} signedText
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.signedText = "";
+
+            /**
+             * SignedTreeHead signature.
+             * @member {string} signature
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             */
+            SignedTreeHead.prototype.signature = "";
+
+            /**
+             * Creates a new SignedTreeHead instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.SignedTreeHead
+             * @static
+             * @param {wardline.v1.SignedTreeHead.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.SignedTreeHead} SignedTreeHead instance
+             * @type {{
+             *   (properties: wardline.v1.SignedTreeHead.$Shape): wardline.v1.SignedTreeHead & wardline.v1.SignedTreeHead.$Shape;
+             *   (properties?: wardline.v1.SignedTreeHead.$Properties): wardline.v1.SignedTreeHead;
+             * }}
+             */
+            SignedTreeHead.create = function(properties) {
+                return new SignedTreeHead(properties);
+            };
+
+            /**
+             * Encodes the specified SignedTreeHead message. Does not implicitly {@link wardline.v1.SignedTreeHead.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.SignedTreeHead
+             * @static
+             * @param {wardline.v1.SignedTreeHead.$Properties} message SignedTreeHead message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            SignedTreeHead.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq") && (typeof message.fromSeq === "object" ? message.fromSeq.low || message.fromSeq.high : message.fromSeq !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.fromSeq);
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq") && (typeof message.toSeq === "object" ? message.toSeq.low || message.toSeq.high : message.toSeq !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.toSeq);
+                if (message.treeSize != null && $Object.hasOwnProperty.call(message, "treeSize") && (typeof message.treeSize === "object" ? message.treeSize.low || message.treeSize.high : message.treeSize !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.treeSize);
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root") && message.root.length)
+                    writer.uint32(/* id 6, wireType 2 =*/50).bytes(message.root);
+                if (message.signedAtMs != null && $Object.hasOwnProperty.call(message, "signedAtMs") && (typeof message.signedAtMs === "object" ? message.signedAtMs.low || message.signedAtMs.high : message.signedAtMs !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).int64(message.signedAtMs);
+                if (message.signedText != null && $Object.hasOwnProperty.call(message, "signedText") && message.signedText !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.signedText);
+                if (message.signature != null && $Object.hasOwnProperty.call(message, "signature") && message.signature !== "")
+                    writer.uint32(/* id 9, wireType 2 =*/74).string(message.signature);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a SignedTreeHead message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.SignedTreeHead
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.SignedTreeHead & wardline.v1.SignedTreeHead.$Shape} SignedTreeHead
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            SignedTreeHead.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.SignedTreeHead();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.fromSeq = value;
+                            else
+                                delete message.fromSeq;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.toSeq = value;
+                            else
+                                delete message.toSeq;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.treeSize = value;
+                            else
+                                delete message.treeSize;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.root = value;
+                            else
+                                delete message.root;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.signedAtMs = value;
+                            else
+                                delete message.signedAtMs;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.signedText = value;
+                            else
+                                delete message.signedText;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.signature = value;
+                            else
+                                delete message.signature;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a SignedTreeHead message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.SignedTreeHead
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.SignedTreeHead} SignedTreeHead
+             */
+            SignedTreeHead.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.SignedTreeHead)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.SignedTreeHead: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.SignedTreeHead();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.fromSeq != null)
+                    if (typeof object.fromSeq === "object" ? object.fromSeq.low || object.fromSeq.high : $Number(object.fromSeq) !== 0)
+                        if ($util.Long)
+                            message.fromSeq = $util.Long.fromValue(object.fromSeq, true);
+                        else if (typeof object.fromSeq === "string")
+                            message.fromSeq = $parseInt(object.fromSeq, 10);
+                        else if (typeof object.fromSeq === "number")
+                            message.fromSeq = object.fromSeq;
+                        else if (typeof object.fromSeq === "object")
+                            message.fromSeq = new $util.LongBits(object.fromSeq.low >>> 0, object.fromSeq.high >>> 0).toNumber(true);
+                if (object.toSeq != null)
+                    if (typeof object.toSeq === "object" ? object.toSeq.low || object.toSeq.high : $Number(object.toSeq) !== 0)
+                        if ($util.Long)
+                            message.toSeq = $util.Long.fromValue(object.toSeq, true);
+                        else if (typeof object.toSeq === "string")
+                            message.toSeq = $parseInt(object.toSeq, 10);
+                        else if (typeof object.toSeq === "number")
+                            message.toSeq = object.toSeq;
+                        else if (typeof object.toSeq === "object")
+                            message.toSeq = new $util.LongBits(object.toSeq.low >>> 0, object.toSeq.high >>> 0).toNumber(true);
+                if (object.treeSize != null)
+                    if (typeof object.treeSize === "object" ? object.treeSize.low || object.treeSize.high : $Number(object.treeSize) !== 0)
+                        if ($util.Long)
+                            message.treeSize = $util.Long.fromValue(object.treeSize, true);
+                        else if (typeof object.treeSize === "string")
+                            message.treeSize = $parseInt(object.treeSize, 10);
+                        else if (typeof object.treeSize === "number")
+                            message.treeSize = object.treeSize;
+                        else if (typeof object.treeSize === "object")
+                            message.treeSize = new $util.LongBits(object.treeSize.low >>> 0, object.treeSize.high >>> 0).toNumber(true);
+                if (object.root != null)
+                    if (object.root.length)
+                        if (typeof object.root === "string")
+                            $util.base64.decode(object.root, message.root = $util.newBuffer($util.base64.length(object.root)), 0);
+                        else if (object.root.length >= 0)
+                            message.root = object.root;
+                if (object.signedAtMs != null)
+                    if (typeof object.signedAtMs === "object" ? object.signedAtMs.low || object.signedAtMs.high : $Number(object.signedAtMs) !== 0)
+                        if ($util.Long)
+                            message.signedAtMs = $util.Long.fromValue(object.signedAtMs, false);
+                        else if (typeof object.signedAtMs === "string")
+                            message.signedAtMs = $parseInt(object.signedAtMs, 10);
+                        else if (typeof object.signedAtMs === "number")
+                            message.signedAtMs = object.signedAtMs;
+                        else if (typeof object.signedAtMs === "object")
+                            message.signedAtMs = new $util.LongBits(object.signedAtMs.low >>> 0, object.signedAtMs.high >>> 0).toNumber();
+                if (object.signedText != null)
+                    if (typeof object.signedText !== "string" || object.signedText.length)
+                        message.signedText = $String(object.signedText);
+                if (object.signature != null)
+                    if (typeof object.signature !== "string" || object.signature.length)
+                        message.signature = $String(object.signature);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a SignedTreeHead message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.SignedTreeHead
+             * @static
+             * @param {wardline.v1.SignedTreeHead} message SignedTreeHead
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            SignedTreeHead.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.feed = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.fromSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.fromSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.toSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.toSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.treeSize = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.treeSize = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.root = "";
+                    else {
+                        object.root = [];
+                        if (options.bytes !== $Array)
+                            object.root = $util.newBuffer(object.root);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.signedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.signedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.signedText = "";
+                    object.signature = "";
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.fromSeq != null && $Object.hasOwnProperty.call(message, "fromSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.fromSeq = typeof message.fromSeq === "number" ? $BigInt(message.fromSeq) : $util.Long.fromBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.fromSeq === "number")
+                        object.fromSeq = options.longs === $String ? $String(message.fromSeq) : message.fromSeq;
+                    else
+                        object.fromSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.fromSeq) : options.longs === $Number ? new $util.LongBits(message.fromSeq.low >>> 0, message.fromSeq.high >>> 0).toNumber(true) : message.fromSeq;
+                if (message.toSeq != null && $Object.hasOwnProperty.call(message, "toSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.toSeq = typeof message.toSeq === "number" ? $BigInt(message.toSeq) : $util.Long.fromBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.toSeq === "number")
+                        object.toSeq = options.longs === $String ? $String(message.toSeq) : message.toSeq;
+                    else
+                        object.toSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.toSeq) : options.longs === $Number ? new $util.LongBits(message.toSeq.low >>> 0, message.toSeq.high >>> 0).toNumber(true) : message.toSeq;
+                if (message.treeSize != null && $Object.hasOwnProperty.call(message, "treeSize"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.treeSize = typeof message.treeSize === "number" ? $BigInt(message.treeSize) : $util.Long.fromBits(message.treeSize.low >>> 0, message.treeSize.high >>> 0, true).toBigInt();
+                    else if (typeof message.treeSize === "number")
+                        object.treeSize = options.longs === $String ? $String(message.treeSize) : message.treeSize;
+                    else
+                        object.treeSize = options.longs === $String ? $util.Long.prototype.toString.call(message.treeSize) : options.longs === $Number ? new $util.LongBits(message.treeSize.low >>> 0, message.treeSize.high >>> 0).toNumber(true) : message.treeSize;
+                if (message.root != null && $Object.hasOwnProperty.call(message, "root"))
+                    object.root = options.bytes === $String ? $util.base64.encode(message.root, 0, message.root.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.root) : message.root;
+                if (message.signedAtMs != null && $Object.hasOwnProperty.call(message, "signedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.signedAtMs = typeof message.signedAtMs === "number" ? $BigInt(message.signedAtMs) : $util.Long.fromBits(message.signedAtMs.low >>> 0, message.signedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.signedAtMs === "number")
+                        object.signedAtMs = options.longs === $String ? $String(message.signedAtMs) : message.signedAtMs;
+                    else
+                        object.signedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.signedAtMs) : options.longs === $Number ? new $util.LongBits(message.signedAtMs.low >>> 0, message.signedAtMs.high >>> 0).toNumber() : message.signedAtMs;
+                if (message.signedText != null && $Object.hasOwnProperty.call(message, "signedText"))
+                    object.signedText = message.signedText;
+                if (message.signature != null && $Object.hasOwnProperty.call(message, "signature"))
+                    object.signature = message.signature;
+                return object;
+            };
+
+            /**
+             * Converts this SignedTreeHead to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.SignedTreeHead
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            SignedTreeHead.prototype.toJSON = function() {
+                return SignedTreeHead.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return SignedTreeHead;
+        })();
+
+        v1.Purge = (function() {
+
+            /**
+             * Properties of a Purge.
+             * @typedef {Object} wardline.v1.Purge.$Properties
+             * @property {string|null} [feed] Purge feed
+             * @property {string|null} [reason] Purge reason
+             * @property {string|null} [requestedBy] Purge requestedBy
+             * @property {Uint8Array|null} [ledgerHead] Purge ledgerHead
+             * @property {number|null} [ledgerIndex] Purge ledgerIndex
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Purge.
+             * @memberof wardline.v1
+             * @interface IPurge
+             * @augments wardline.v1.Purge.$Properties
+             * @deprecated Use wardline.v1.Purge.$Properties instead.
+             */
+
+            /**
+             * Shape of a Purge.
+             * @typedef {wardline.v1.Purge.$Properties} wardline.v1.Purge.$Shape
+             */
+
+            /**
+             * Constructs a new Purge.
+             * @memberof wardline.v1
+             * @classdesc Represents a Purge.
+             * @constructor
+             * @param {wardline.v1.Purge.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Purge = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Purge feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Purge
+             * @instance
+             */
+            Purge.prototype.feed = "";
+
+            /**
+             * Purge reason.
+             * @member {string} reason
+             * @memberof wardline.v1.Purge
+             * @instance
+             */
+            Purge.prototype.reason = "";
+
+            /**
+             * Purge requestedBy.
+             * @member {string} requestedBy
+             * @memberof wardline.v1.Purge
+             * @instance
+             */
+            Purge.prototype.requestedBy = "";
+
+            /**
+             * Purge ledgerHead.
+             * @member {Uint8Array} ledgerHead
+             * @memberof wardline.v1.Purge
+             * @instance
+             */
+            Purge.prototype.ledgerHead = $util.newBuffer([]);
+
+            /**
+             * Purge ledgerIndex.
+             * @member {number} ledgerIndex
+             * @memberof wardline.v1.Purge
+             * @instance
+             */
+            Purge.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new Purge instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Purge
+             * @static
+             * @param {wardline.v1.Purge.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Purge} Purge instance
+             * @type {{
+             *   (properties: wardline.v1.Purge.$Shape): wardline.v1.Purge & wardline.v1.Purge.$Shape;
+             *   (properties?: wardline.v1.Purge.$Properties): wardline.v1.Purge;
+             * }}
+             */
+            Purge.create = function(properties) {
+                return new Purge(properties);
+            };
+
+            /**
+             * Encodes the specified Purge message. Does not implicitly {@link wardline.v1.Purge.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Purge
+             * @static
+             * @param {wardline.v1.Purge.$Properties} message Purge message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Purge.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.reason);
+                if (message.requestedBy != null && $Object.hasOwnProperty.call(message, "requestedBy") && message.requestedBy !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.requestedBy);
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead") && message.ledgerHead.length)
+                    writer.uint32(/* id 4, wireType 2 =*/34).bytes(message.ledgerHead);
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.ledgerIndex);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Purge message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Purge
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Purge & wardline.v1.Purge.$Shape} Purge
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Purge.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Purge();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.requestedBy = value;
+                            else
+                                delete message.requestedBy;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.ledgerHead = value;
+                            else
+                                delete message.ledgerHead;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ledgerIndex = value;
+                            else
+                                delete message.ledgerIndex;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Purge message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Purge
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Purge} Purge
+             */
+            Purge.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Purge)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Purge: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Purge();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.requestedBy != null)
+                    if (typeof object.requestedBy !== "string" || object.requestedBy.length)
+                        message.requestedBy = $String(object.requestedBy);
+                if (object.ledgerHead != null)
+                    if (object.ledgerHead.length)
+                        if (typeof object.ledgerHead === "string")
+                            $util.base64.decode(object.ledgerHead, message.ledgerHead = $util.newBuffer($util.base64.length(object.ledgerHead)), 0);
+                        else if (object.ledgerHead.length >= 0)
+                            message.ledgerHead = object.ledgerHead;
+                if (object.ledgerIndex != null)
+                    if (typeof object.ledgerIndex === "object" ? object.ledgerIndex.low || object.ledgerIndex.high : $Number(object.ledgerIndex) !== 0)
+                        if ($util.Long)
+                            message.ledgerIndex = $util.Long.fromValue(object.ledgerIndex, true);
+                        else if (typeof object.ledgerIndex === "string")
+                            message.ledgerIndex = $parseInt(object.ledgerIndex, 10);
+                        else if (typeof object.ledgerIndex === "number")
+                            message.ledgerIndex = object.ledgerIndex;
+                        else if (typeof object.ledgerIndex === "object")
+                            message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Purge message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Purge
+             * @static
+             * @param {wardline.v1.Purge} message Purge
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Purge.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.reason = "";
+                    object.requestedBy = "";
+                    if (options.bytes === $String)
+                        object.ledgerHead = "";
+                    else {
+                        object.ledgerHead = [];
+                        if (options.bytes !== $Array)
+                            object.ledgerHead = $util.newBuffer(object.ledgerHead);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.requestedBy != null && $Object.hasOwnProperty.call(message, "requestedBy"))
+                    object.requestedBy = message.requestedBy;
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead"))
+                    object.ledgerHead = options.bytes === $String ? $util.base64.encode(message.ledgerHead, 0, message.ledgerHead.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ledgerHead) : message.ledgerHead;
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ledgerIndex = typeof message.ledgerIndex === "number" ? $BigInt(message.ledgerIndex) : $util.Long.fromBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0, true).toBigInt();
+                    else if (typeof message.ledgerIndex === "number")
+                        object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
+                    else
+                        object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
+                return object;
+            };
+
+            /**
+             * Converts this Purge to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Purge
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Purge.prototype.toJSON = function() {
+                return Purge.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Purge;
+        })();
+
+        v1.Purged = (function() {
+
+            /**
+             * Properties of a Purged.
+             * @typedef {Object} wardline.v1.Purged.$Properties
+             * @property {string|null} [feed] Purged feed
+             * @property {string|null} [receipt] Purged receipt
+             * @property {string|null} [receiptSignature] Purged receiptSignature
+             * @property {string|null} [error] Purged error
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Purged.
+             * @memberof wardline.v1
+             * @interface IPurged
+             * @augments wardline.v1.Purged.$Properties
+             * @deprecated Use wardline.v1.Purged.$Properties instead.
+             */
+
+            /**
+             * Shape of a Purged.
+             * @typedef {wardline.v1.Purged.$Properties} wardline.v1.Purged.$Shape
+             */
+
+            /**
+             * Constructs a new Purged.
+             * @memberof wardline.v1
+             * @classdesc Represents a Purged.
+             * @constructor
+             * @param {wardline.v1.Purged.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Purged = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * Purged feed.
+             * @member {string} feed
+             * @memberof wardline.v1.Purged
+             * @instance
+             */
+            Purged.prototype.feed = "";
+
+            /**
+             * Purged receipt.
+             * @member {string} receipt
+             * @memberof wardline.v1.Purged
+             * @instance
+             */
+            Purged.prototype.receipt = "";
+
+            /**
+             * Purged receiptSignature.
+             * @member {string} receiptSignature
+             * @memberof wardline.v1.Purged
+             * @instance
+             */
+            Purged.prototype.receiptSignature = "";
+
+            /**
+             * Purged error.
+             * @member {string} error
+             * @memberof wardline.v1.Purged
+             * @instance
+             */
+            Purged.prototype.error = "";
+
+            /**
+             * Creates a new Purged instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.Purged
+             * @static
+             * @param {wardline.v1.Purged.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.Purged} Purged instance
+             * @type {{
+             *   (properties: wardline.v1.Purged.$Shape): wardline.v1.Purged & wardline.v1.Purged.$Shape;
+             *   (properties?: wardline.v1.Purged.$Properties): wardline.v1.Purged;
+             * }}
+             */
+            Purged.create = function(properties) {
+                return new Purged(properties);
+            };
+
+            /**
+             * Encodes the specified Purged message. Does not implicitly {@link wardline.v1.Purged.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.Purged
+             * @static
+             * @param {wardline.v1.Purged.$Properties} message Purged message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Purged.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.receipt != null && $Object.hasOwnProperty.call(message, "receipt") && message.receipt !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.receipt);
+                if (message.receiptSignature != null && $Object.hasOwnProperty.call(message, "receiptSignature") && message.receiptSignature !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.receiptSignature);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.error);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a Purged message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.Purged
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.Purged & wardline.v1.Purged.$Shape} Purged
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Purged.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.Purged();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.receipt = value;
+                            else
+                                delete message.receipt;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.receiptSignature = value;
+                            else
+                                delete message.receiptSignature;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.error = value;
+                            else
+                                delete message.error;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a Purged message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.Purged
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.Purged} Purged
+             */
+            Purged.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.Purged)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.Purged: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.Purged();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.receipt != null)
+                    if (typeof object.receipt !== "string" || object.receipt.length)
+                        message.receipt = $String(object.receipt);
+                if (object.receiptSignature != null)
+                    if (typeof object.receiptSignature !== "string" || object.receiptSignature.length)
+                        message.receiptSignature = $String(object.receiptSignature);
+                if (object.error != null)
+                    if (typeof object.error !== "string" || object.error.length)
+                        message.error = $String(object.error);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a Purged message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.Purged
+             * @static
+             * @param {wardline.v1.Purged} message Purged
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            Purged.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.receipt = "";
+                    object.receiptSignature = "";
+                    object.error = "";
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.receipt != null && $Object.hasOwnProperty.call(message, "receipt"))
+                    object.receipt = message.receipt;
+                if (message.receiptSignature != null && $Object.hasOwnProperty.call(message, "receiptSignature"))
+                    object.receiptSignature = message.receiptSignature;
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = message.error;
+                return object;
+            };
+
+            /**
+             * Converts this Purged to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.Purged
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            Purged.prototype.toJSON = function() {
+                return Purged.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return Purged;
+        })();
+
+        v1.ExportRequest = (function() {
+
+            /**
+             * Properties of an ExportRequest.
+             * @typedef {Object} wardline.v1.ExportRequest.$Properties
+             * @property {string|null} [hospitalId] ExportRequest hospitalId
+             * @property {string|null} [secret] ExportRequest secret
+             * @property {Array.<string>|null} [feeds] ExportRequest feeds
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an ExportRequest.
+             * @memberof wardline.v1
+             * @interface IExportRequest
+             * @augments wardline.v1.ExportRequest.$Properties
+             * @deprecated Use wardline.v1.ExportRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of an ExportRequest.
+             * @typedef {wardline.v1.ExportRequest.$Properties} wardline.v1.ExportRequest.$Shape
+             */
+
+            /**
+             * Constructs a new ExportRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents an ExportRequest.
+             * @constructor
+             * @param {wardline.v1.ExportRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ExportRequest = function (properties) {
+                this.feeds = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ExportRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.ExportRequest
+             * @instance
+             */
+            ExportRequest.prototype.hospitalId = "";
+
+            /**
+             * ExportRequest secret.
+             * @member {string} secret
+             * @memberof wardline.v1.ExportRequest
+             * @instance
+             */
+            ExportRequest.prototype.secret = "";
+
+            /**
+             * ExportRequest feeds.
+             * @member {Array.<string>} feeds
+             * @memberof wardline.v1.ExportRequest
+             * @instance
+             */
+            ExportRequest.prototype.feeds = $util.emptyArray;
+
+            /**
+             * Creates a new ExportRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ExportRequest
+             * @static
+             * @param {wardline.v1.ExportRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ExportRequest} ExportRequest instance
+             * @type {{
+             *   (properties: wardline.v1.ExportRequest.$Shape): wardline.v1.ExportRequest & wardline.v1.ExportRequest.$Shape;
+             *   (properties?: wardline.v1.ExportRequest.$Properties): wardline.v1.ExportRequest;
+             * }}
+             */
+            ExportRequest.create = function(properties) {
+                return new ExportRequest(properties);
+            };
+
+            /**
+             * Encodes the specified ExportRequest message. Does not implicitly {@link wardline.v1.ExportRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ExportRequest
+             * @static
+             * @param {wardline.v1.ExportRequest.$Properties} message ExportRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ExportRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.secret != null && $Object.hasOwnProperty.call(message, "secret") && message.secret !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.secret);
+                if (message.feeds != null && message.feeds.length)
+                    for (let i = 0; i < message.feeds.length; ++i)
+                        writer.uint32(/* id 3, wireType 2 =*/26).string(message.feeds[i]);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an ExportRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ExportRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ExportRequest & wardline.v1.ExportRequest.$Shape} ExportRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ExportRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ExportRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.secret = value;
+                            else
+                                delete message.secret;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.feeds && message.feeds.length))
+                                message.feeds = [];
+                            message.feeds.push(reader.stringVerify());
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an ExportRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ExportRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ExportRequest} ExportRequest
+             */
+            ExportRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ExportRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ExportRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ExportRequest();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.secret != null)
+                    if (typeof object.secret !== "string" || object.secret.length)
+                        message.secret = $String(object.secret);
+                if (object.feeds) {
+                    if (!$Array.isArray(object.feeds))
+                        throw $TypeError(".wardline.v1.ExportRequest.feeds: array expected");
+                    message.feeds = $Array(object.feeds.length);
+                    for (let i = 0; i < object.feeds.length; ++i)
+                        message.feeds[i] = $String(object.feeds[i]);
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an ExportRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ExportRequest
+             * @static
+             * @param {wardline.v1.ExportRequest} message ExportRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ExportRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.feeds = [];
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.secret = "";
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.secret != null && $Object.hasOwnProperty.call(message, "secret"))
+                    object.secret = message.secret;
+                if (message.feeds && message.feeds.length) {
+                    object.feeds = $Array(message.feeds.length);
+                    for (let j = 0; j < message.feeds.length; ++j)
+                        object.feeds[j] = message.feeds[j];
+                }
+                return object;
+            };
+
+            /**
+             * Converts this ExportRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ExportRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ExportRequest.prototype.toJSON = function() {
+                return ExportRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ExportRequest;
+        })();
+
+        v1.ExportPart = (function() {
+
+            /**
+             * Properties of an ExportPart.
+             * @typedef {Object} wardline.v1.ExportPart.$Properties
+             * @property {string|null} [path] ExportPart path
+             * @property {number|null} [offset] ExportPart offset
+             * @property {Uint8Array|null} [data] ExportPart data
+             * @property {boolean|null} [lastPart] ExportPart lastPart
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an ExportPart.
+             * @memberof wardline.v1
+             * @interface IExportPart
+             * @augments wardline.v1.ExportPart.$Properties
+             * @deprecated Use wardline.v1.ExportPart.$Properties instead.
+             */
+
+            /**
+             * Shape of an ExportPart.
+             * @typedef {wardline.v1.ExportPart.$Properties} wardline.v1.ExportPart.$Shape
+             */
+
+            /**
+             * Constructs a new ExportPart.
+             * @memberof wardline.v1
+             * @classdesc Represents an ExportPart.
+             * @constructor
+             * @param {wardline.v1.ExportPart.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ExportPart = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ExportPart path.
+             * @member {string} path
+             * @memberof wardline.v1.ExportPart
+             * @instance
+             */
+            ExportPart.prototype.path = "";
+
+            /**
+             * ExportPart offset.
+             * @member {number} offset
+             * @memberof wardline.v1.ExportPart
+             * @instance
+             */
+            ExportPart.prototype.offset = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ExportPart data.
+             * @member {Uint8Array} data
+             * @memberof wardline.v1.ExportPart
+             * @instance
+             */
+            ExportPart.prototype.data = $util.newBuffer([]);
+
+            /**
+             * ExportPart lastPart.
+             * @member {boolean} lastPart
+             * @memberof wardline.v1.ExportPart
+             * @instance
+             */
+            ExportPart.prototype.lastPart = false;
+
+            /**
+             * Creates a new ExportPart instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ExportPart
+             * @static
+             * @param {wardline.v1.ExportPart.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ExportPart} ExportPart instance
+             * @type {{
+             *   (properties: wardline.v1.ExportPart.$Shape): wardline.v1.ExportPart & wardline.v1.ExportPart.$Shape;
+             *   (properties?: wardline.v1.ExportPart.$Properties): wardline.v1.ExportPart;
+             * }}
+             */
+            ExportPart.create = function(properties) {
+                return new ExportPart(properties);
+            };
+
+            /**
+             * Encodes the specified ExportPart message. Does not implicitly {@link wardline.v1.ExportPart.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ExportPart
+             * @static
+             * @param {wardline.v1.ExportPart.$Properties} message ExportPart message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ExportPart.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.path != null && $Object.hasOwnProperty.call(message, "path") && message.path !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.path);
+                if (message.offset != null && $Object.hasOwnProperty.call(message, "offset") && (typeof message.offset === "object" ? message.offset.low || message.offset.high : message.offset !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.offset);
+                if (message.data != null && $Object.hasOwnProperty.call(message, "data") && message.data.length)
+                    writer.uint32(/* id 3, wireType 2 =*/26).bytes(message.data);
+                if (message.lastPart != null && $Object.hasOwnProperty.call(message, "lastPart") && message.lastPart !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.lastPart);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an ExportPart message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ExportPart
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ExportPart & wardline.v1.ExportPart.$Shape} ExportPart
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ExportPart.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ExportPart();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.path = value;
+                            else
+                                delete message.path;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.offset = value;
+                            else
+                                delete message.offset;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.data = value;
+                            else
+                                delete message.data;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.lastPart = value;
+                            else
+                                delete message.lastPart;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an ExportPart message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ExportPart
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ExportPart} ExportPart
+             */
+            ExportPart.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ExportPart)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ExportPart: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ExportPart();
+                if (object.path != null)
+                    if (typeof object.path !== "string" || object.path.length)
+                        message.path = $String(object.path);
+                if (object.offset != null)
+                    if (typeof object.offset === "object" ? object.offset.low || object.offset.high : $Number(object.offset) !== 0)
+                        if ($util.Long)
+                            message.offset = $util.Long.fromValue(object.offset, true);
+                        else if (typeof object.offset === "string")
+                            message.offset = $parseInt(object.offset, 10);
+                        else if (typeof object.offset === "number")
+                            message.offset = object.offset;
+                        else if (typeof object.offset === "object")
+                            message.offset = new $util.LongBits(object.offset.low >>> 0, object.offset.high >>> 0).toNumber(true);
+                if (object.data != null)
+                    if (object.data.length)
+                        if (typeof object.data === "string")
+                            $util.base64.decode(object.data, message.data = $util.newBuffer($util.base64.length(object.data)), 0);
+                        else if (object.data.length >= 0)
+                            message.data = object.data;
+                if (object.lastPart != null)
+                    if (object.lastPart)
+                        message.lastPart = $Boolean(object.lastPart);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an ExportPart message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ExportPart
+             * @static
+             * @param {wardline.v1.ExportPart} message ExportPart
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ExportPart.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.path = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.offset = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.offset = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.data = "";
+                    else {
+                        object.data = [];
+                        if (options.bytes !== $Array)
+                            object.data = $util.newBuffer(object.data);
+                    }
+                    object.lastPart = false;
+                }
+                if (message.path != null && $Object.hasOwnProperty.call(message, "path"))
+                    object.path = message.path;
+                if (message.offset != null && $Object.hasOwnProperty.call(message, "offset"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.offset = typeof message.offset === "number" ? $BigInt(message.offset) : $util.Long.fromBits(message.offset.low >>> 0, message.offset.high >>> 0, true).toBigInt();
+                    else if (typeof message.offset === "number")
+                        object.offset = options.longs === $String ? $String(message.offset) : message.offset;
+                    else
+                        object.offset = options.longs === $String ? $util.Long.prototype.toString.call(message.offset) : options.longs === $Number ? new $util.LongBits(message.offset.low >>> 0, message.offset.high >>> 0).toNumber(true) : message.offset;
+                if (message.data != null && $Object.hasOwnProperty.call(message, "data"))
+                    object.data = options.bytes === $String ? $util.base64.encode(message.data, 0, message.data.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.data) : message.data;
+                if (message.lastPart != null && $Object.hasOwnProperty.call(message, "lastPart"))
+                    object.lastPart = message.lastPart;
+                return object;
+            };
+
+            /**
+             * Converts this ExportPart to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ExportPart
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ExportPart.prototype.toJSON = function() {
+                return ExportPart.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ExportPart;
         })();
 
         v1.Feeds = (function() {
