@@ -2,7 +2,7 @@
 // use. Each name is listed; the parts' internals stay behind their own index files.
 
 // Running a relay (`wardline relay`, `wardline demo`, integration tests).
-export { startRelay, RELAY_DB_FILE, type RelayHandle, type StartRelayOptions } from './main.js';
+export { startRelay, RELAY_DB_FILE, RELAY_SIGNING_KEY_NAME, type RelayHandle, type StartRelayOptions } from './main.js';
 export {
   RelayConfig,
   loadRelayConfig,

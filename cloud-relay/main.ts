@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, openDirWarning, PartLifecycle, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
@@ -33,6 +33,9 @@ import { CA_KEY_FILE, loadRelayTls } from './tls/index.js';
 
 export { FEED_SLOT_RETRY_AFTER_SECONDS } from './feeds/index.js';
 export { RELAY_DB_FILE } from './store/index.js';
+
+/** The relay's Ed25519 signing key in its dataDir: `relay-signing.key` (private) and `relay-signing.pub` (minisign format). */
+export const RELAY_SIGNING_KEY_NAME = 'relay-signing';
 
 export interface StartRelayOptions {
   /** Where logs go; default a pino logger to stdout at `log.level`. */
@@ -71,6 +74,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const dataDirWarning = openDirWarning(config.dataDir, 'dataDir');
   if (dataDirWarning) logger.warn({ dataDir: config.dataDir }, dataDirWarning);
   const now = options.now ?? Date.now;
+  // What the relay signs (exports, purge receipts, tree heads) is signed by this one key, made at the first start.
+  const signing = loadOrCreateSigningKey(config.dataDir, RELAY_SIGNING_KEY_NAME);
 
   // Parts in start order; stop() and a failed start unwind the same list in reverse.
   const lifecycle = new PartLifecycle(logger);
@@ -112,6 +117,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       metrics,
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
+      signingKey: signing.key,
       ...replicationLimitsOf(config.grpc),
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.

@@ -67,6 +67,7 @@ import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
 import { BLOB_FEATURE } from '../../protocol/index.js';
+import type { MinisignKey } from '../../runtime/index.js';
 import { checkBlobRefs, handleBlobOffer, handleBlobPart, type BlobContext } from './blob-transfer-handler.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
@@ -124,6 +125,8 @@ export interface ReplicationSessionDeps {
   blobs?: BlobStore;
   /** Where vendors have read this hospital's feeds (feeds/vendor-reads.ts); absent = never sent. */
   vendorProgress?: (hospital: string, feeds: readonly string[]) => VendorReadPosition[];
+  /** The relay's signing key (tree heads, purge receipts); absent = this relay signs nothing (no "proof-v1", "purge-v1"). */
+  signingKey?: MinisignKey;
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
