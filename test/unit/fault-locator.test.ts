@@ -4,7 +4,7 @@
 // close included).
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { locateFaults, rootOfLeaves, type AskRelay, type ProofLeafValue } from '../../agent/proofs/fault-locator.js';
+import { locateFaults, rootOfLeaves, type AskRelay, type ProofLeafValue } from '../../agent/replication/fault-locator.js';
 
 const sha = (text: string): Buffer => createHash('sha256').update(text).digest();
 
