@@ -44,6 +44,8 @@ export interface StartRelayOptions {
   now?: () => number;
   /** How long stop() lets streams finish, in milliseconds; default DEFAULT_SHUTDOWN_GRACE_MS (5000). */
   shutdownGraceMs?: number;
+  /** Answer as a relay from before completeness proofs (Welcome without "proof-v1"): the agents' compatibility tests. */
+  withoutProofs?: boolean;
 }
 
 /** A running relay. */
@@ -117,7 +119,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       metrics,
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
-      signingKey: signing.key,
+      ...(options.withoutProofs ? {} : { signingKey: signing.key }),
       ...replicationLimitsOf(config.grpc),
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.

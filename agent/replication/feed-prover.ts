@@ -40,10 +40,24 @@ export interface FeedProofStatus {
   incidents: number;
   /** Events the relay lacked and that were resent. */
   repaired: number;
-  /** The last located fault search: its window, the faults and the comparisons it took (the close included). */
-  lastSearch: { fromSeq: number; toSeq: number; faults: LeafFault[]; comparisons: number } | null;
+  /** The newest located fault searches (at most RECENT_SEARCHES): each window, its faults and the comparisons it took (the close included). */
+  recentSearches: FaultSearch[];
   problem: string | null;
 }
+
+/** One located fault search. */
+export interface FaultSearch {
+  fromSeq: number;
+  toSeq: number;
+  faults: LeafFault[];
+  /** Comparisons with the relay, the window's own close included. */
+  comparisons: number;
+  /** When it was done, ms since the epoch. */
+  atMs: number;
+}
+
+/** Fault searches kept for the status. */
+export const RECENT_SEARCHES = 10;
 
 export interface FeedProverOptions {
   feed: string;
@@ -66,7 +80,7 @@ export class FeedProver {
   private lastRecheckAtMs: number;
   private recheckCursor = 0;
   private repaired = 0;
-  private lastSearch: FeedProofStatus['lastSearch'] = null;
+  private readonly searches: FaultSearch[] = [];
   private problem: string | null = null;
   private unavailable = false;
 
@@ -111,7 +125,7 @@ export class FeedProver {
       windows: windows.length,
       incidents: store.incidents(feed).length,
       repaired: this.repaired,
-      lastSearch: this.lastSearch,
+      recentSearches: [...this.searches],
       problem: this.problem,
     };
   }
@@ -156,7 +170,8 @@ export class FeedProver {
         },
       });
       // +1: the comparison of the whole window that found it unequal.
-      this.lastSearch = { fromSeq, toSeq, faults: located.faults, comparisons: located.comparisons + 1 };
+      this.searches.push({ fromSeq, toSeq, faults: located.faults, comparisons: located.comparisons + 1, atMs: this.options.clock() });
+      if (this.searches.length > RECENT_SEARCHES) this.searches.shift();
       log.warn({ feed, fromSeq, toSeq, faults: located.faults, comparisons: located.comparisons + 1 }, 'completeness proof: the relay holds the window differently; located');
       const missing = located.faults.filter((f) => f.kind === 'missing-at-relay');
       for (const fault of located.faults.filter((f) => f.kind !== 'missing-at-relay')) {
