@@ -99,7 +99,7 @@ function alertMessageEn(a: AlertTextInput): string {
     case 'feed-proof':
       return a.level === 0
         ? `feed ${a.subject}: the relay's copy is verified complete again`
-        : `feed ${a.subject}: a completeness proof found the relay holding ${a.details.incidents} event(s) otherwise than sent (altered, or never sent by this agent); verified complete through seq ${a.details.verifiedThroughSeq}; see the feed's incidents in /v1/status and the egress ledger (WL_A030)`;
+        : `feed ${a.subject}: a completeness proof found the relay holding ${a.details.incidents ?? 'some'} event(s) otherwise than sent (altered, or never sent by this agent); verified complete through seq ${a.details.verifiedThroughSeq ?? 0}; see the feed's incidents in /v1/status and the egress ledger (WL_A030)`;
     case 'source-silent':
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`
@@ -171,7 +171,7 @@ function alertMessageZh(a: AlertTextInput): string {
     case 'feed-proof':
       return a.level === 0
         ? `推送 ${a.subject}：云端副本已重新验证完整`
-        : `推送 ${a.subject}：完整性证明发现中继保存的 ${a.details.incidents} 条数据与发送时不同（被修改，或并非本机发送）；已验证完整至序号 ${a.details.verifiedThroughSeq}；详见 /v1/status 与外发审计日志（WL_A030）`;
+        : `推送 ${a.subject}：完整性证明发现中继保存的 ${a.details.incidents ?? '部分'}条数据与发送时不同（被修改，或并非本机发送）；已验证完整至序号 ${a.details.verifiedThroughSeq ?? 0}；详见 /v1/status 与外发审计日志（WL_A030）`;
     case 'source-silent':
       return a.level === 0
         ? `来源 ${a.subject} 已恢复接收`
