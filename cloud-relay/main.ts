@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, publicKeyText, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
@@ -172,6 +172,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
           ]),
         logger: logger.child({ service: 'http' }),
         ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
+        ...(options.withoutProofs ? {} : { signingPublicKey: publicKeyText(signing.key) }),
       }),
       logger,
       ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),

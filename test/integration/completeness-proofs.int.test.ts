@@ -17,6 +17,26 @@ import { startAgent, type RunningAgent } from '../../agent/main.js';
 import type { FeedStatus } from '../../agent/operations/agent-status.js';
 import { startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { readWholeFeed } from '../support/read-feed.js';
+import { createHash } from 'node:crypto';
+import { feedLeafData, leafHash, verifyInclusion } from '../../protocol/index.js';
+
+interface VendorTreeHead {
+  fromSeq: number;
+  toSeq: number;
+  treeSize: number;
+  root: string;
+  signedText: string;
+  signature: string;
+}
+interface VendorProof {
+  seq: number;
+  bodySha256: string;
+  leafIndex: number;
+  treeSize: number;
+  auditPath: string[];
+  treeHead: VendorTreeHead;
+}
 
 const SECRET = 'completeness-proofs-secret-01';
 const VENDOR_KEY = 'completeness-proofs-vendor-key';
@@ -112,21 +132,41 @@ log: { level: silent }
     expect(verified).toMatchObject({ state: 'running', incidents: 0, repaired: 0, problem: null });
     expect(verified.windows).toBe(3); // [1, 100], [101, 200], and [201, 275] closed by windowMs
 
-    // The relay signed a tree head per window; Debian's minisign verifies one with the relay's public key.
+    // The relay signed a tree head per window. A vendor fetches them, the relay's key and an
+    // event's inclusion proof, checks the head with Debian's minisign and the path with RFC 9162.
     const relayDb = new Database(join(dir.path, 'relay-data', 'relay.db'));
     try {
-      const heads = relayDb.prepare('SELECT from_seq, to_seq, tree_size, signed_text, signature FROM feed_tree_heads ORDER BY from_seq').all() as {
-        from_seq: number;
-        to_seq: number;
-        tree_size: number;
-        signed_text: string;
-        signature: string;
-      }[];
-      expect(heads.map((h) => [h.from_seq, h.to_seq])).toEqual([[1, 100], [101, 200], [201, 275]]);
-      expect(heads.reduce((n, h) => n + h.tree_size, 0)).toBe(adtSeqs.length);
-      writeFileSync(join(dir.path, 'head.txt'), heads[0]!.signed_text);
-      writeFileSync(join(dir.path, 'head.txt.minisig'), heads[0]!.signature);
-      execFileSync('minisign', ['-V', '-q', '-m', join(dir.path, 'head.txt'), '-p', join(dir.path, 'relay-data', 'relay-signing.pub')]);
+      const relayHttp = `http://127.0.0.1:${relay.httpPort}`;
+      const asVendor = { headers: { authorization: `Bearer ${VENDOR_KEY}` } };
+      const { treeHeads } = (await (await fetch(`${relayHttp}/v1/feeds/clinical/tree-heads`, asVendor)).json()) as { treeHeads: VendorTreeHead[] };
+      expect(treeHeads.map((h) => [h.fromSeq, h.toSeq])).toEqual([[1, 100], [101, 200], [201, 275]]);
+      expect(treeHeads.reduce((n, h) => n + h.treeSize, 0)).toBe(adtSeqs.length);
+      const keyText = await (await fetch(`${relayHttp}/v1/signing-key`)).text();
+      writeFileSync(join(dir.path, 'relay.pub'), keyText);
+      const proofOf = async (seq: number): Promise<VendorProof> => (await (await fetch(`${relayHttp}/v1/feeds/clinical/events/${seq}/proof`, asVendor)).json()) as VendorProof;
+      const checkProof = (proof: VendorProof, body: Buffer): boolean =>
+        verifyInclusion(
+          leafHash(feedLeafData(proof.seq, createHash('sha256').update(body).digest())),
+          proof.leafIndex,
+          proof.treeSize,
+          proof.auditPath.map((h) => Buffer.from(h, 'hex')),
+          Buffer.from(proof.treeHead.root, 'hex'),
+        );
+      // The vendor's copy of an event: what the feed served (its stored body bytes).
+      expect((await readWholeFeed(relayHttp, 'clinical', VENDOR_KEY)).map((e) => e.seq)).toEqual(adtSeqs);
+      const probe = { seq: adtSeqs[120]!, body: (relayDb.prepare("SELECT body FROM feed_events WHERE feed = 'clinical' AND seq = ?").get(adtSeqs[120]) as { body: Buffer }).body };
+      const proof = await proofOf(probe.seq);
+      expect(proof.treeHead).toEqual(treeHeads[1]);
+      expect(proof.bodySha256).toBe(createHash('sha256').update(probe.body).digest('hex'));
+      expect(checkProof(proof, probe.body)).toBe(true);
+      expect(checkProof(proof, Buffer.from('{"text":"something else"}'))).toBe(false);
+      writeFileSync(join(dir.path, 'head.txt'), proof.treeHead.signedText);
+      writeFileSync(join(dir.path, 'head.txt.minisig'), proof.treeHead.signature);
+      execFileSync('minisign', ['-V', '-q', '-m', join(dir.path, 'head.txt'), '-p', join(dir.path, 'relay.pub')]);
+      writeFileSync(join(dir.path, 'head.txt'), proof.treeHead.signedText.replace('tree-size', 'tree-size 1'));
+      expect(() => execFileSync('minisign', ['-V', '-q', '-m', join(dir.path, 'head.txt'), '-p', join(dir.path, 'relay.pub')], { stdio: 'pipe' })).toThrow();
+      expect((await fetch(`${relayHttp}/v1/feeds/clinical/events/${labSeqs[0]}/proof`, asVendor)).status).toBe(404);
+      expect((await fetch(`${relayHttp}/v1/feeds/clinical/tree-heads`)).status).toBe(401);
 
       // The faults, by direct writes to the relay's storage.
       const deleted = adtSeqs[10]!; // window [1, 100]
@@ -144,6 +184,9 @@ log: { level: silent }
         )
         .run(forged, adtSeqs[60]!);
       const injectedAt = Date.now();
+      // The alteration is visible to a vendor at once: the event's proof no longer reaches the signed root.
+      const tampered = await proofOf(altered);
+      expect(checkProof(tampered, probe.body)).toBe(false);
 
       const found = await waitFor(
         'the faults found and the deleted event resent',
