@@ -144,6 +144,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         ledgerHeads,
         revocations,
         vendors: vendorsNow,
+        // The newest signed tree head per feed (completeness proofs).
+        treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
       });
     };
 

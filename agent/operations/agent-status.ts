@@ -299,6 +299,7 @@ export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
       backlogEvents: f.backlog.events,
       backlogBytes: f.backlog.bytes,
       lagSeconds: f.lagSeconds,
+      ...(f.proofs ? { proofs: { verifiedThroughSeq: f.proofs.verifiedThroughSeq, incidents: f.proofs.incidents } } : {}),
     })),
     sources: status.sources.map((s) => ({ source: s.name, received: s.received, acknowledged: s.acknowledged, rejected: s.rejected, duplicates: s.duplicates })),
     disk: status.disk

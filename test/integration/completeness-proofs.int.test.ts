@@ -167,6 +167,11 @@ log: { level: silent }
       expect(() => execFileSync('minisign', ['-V', '-q', '-m', join(dir.path, 'head.txt'), '-p', join(dir.path, 'relay.pub')], { stdio: 'pipe' })).toThrow();
       expect((await fetch(`${relayHttp}/v1/feeds/clinical/events/${labSeqs[0]}/proof`, asVendor)).status).toBe(404);
       expect((await fetch(`${relayHttp}/v1/feeds/clinical/tree-heads`)).status).toBe(401);
+      // The relay's status shows each feed's newest signed tree head; the agent's, how far it is verified.
+      const relayFeed = (await relay.status()).hospitals.find((h) => h.id === 'proof-hospital')!.feeds.find((f) => f.feed === 'clinical')!;
+      expect(relayFeed.lastTreeHead).toMatchObject({ fromSeq: 201, toSeq: 275, root: treeHeads[2]!.root });
+      const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+      expect(metrics).toContain(`wardline_agent_feed_verified_through_seq{feed="clinical",relay="cloud"} ${head}`);
 
       // The faults, by direct writes to the relay's storage.
       const deleted = adtSeqs[10]!; // window [1, 100]
