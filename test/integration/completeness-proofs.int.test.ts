@@ -204,6 +204,8 @@ log: { level: silent }
       // The missing event is back, with the body the agent sent; nothing else moved.
       expect(Buffer.from(found.restored!.body as Buffer).equals(original.body as Buffer)).toBe(true);
       expect(found.proofs.repaired).toBe(1);
+      // The repair's ack went to the repair, not to the feed's window: the stream never broke.
+      expect(agent.status().links[0]).toMatchObject({ state: 'streaming', reconnects: 0 });
 
       // Each fault at its exact seq, each within ⌈log₂ N⌉ + 1 comparisons (N: the window's leaves).
       const searches = found.proofs.recentSearches;
