@@ -91,6 +91,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     // A revoked feed is owed nothing more until it is re-enabled, so it does not hold the journal.
     feeds: () => config.feeds.map((f) => f.name).filter((name) => feedControl.stateOf(name) !== 'revoked'),
     ...journalTrimmerTuning(config.journal),
+    // A window not yet compared with the relay keeps its events: a proof may need to resend them.
+    proofHolds: () => new Map(replicators.flatMap((r) => [...r.proofHolds()])),
     log,
   });
   const diskWatch = new DiskWatch({

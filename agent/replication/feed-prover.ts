@@ -115,6 +115,12 @@ export class FeedProver {
     }
   }
 
+  /** The last seq of the feed's closed windows while proofs run against this relay; undefined otherwise (the journal trimmer holds the rest). */
+  closedThroughSeq(): number | undefined {
+    if (!this.options.config.enabled || this.unavailable) return undefined;
+    return this.options.store.openWindow(this.options.feed, this.options.clock()).fromSeq - 1;
+  }
+
   status(): FeedProofStatus {
     const { store, feed, config } = this.options;
     const windows = store.windows(feed);

@@ -300,6 +300,16 @@ export class Replicator {
     if (this.link.state === 'streaming') this.session?.sendControl(request);
   }
 
+  /** Per feed with proofs running, the last seq of its closed windows (JournalTrimmerOptions.proofHolds). */
+  proofHolds(): Map<string, number> {
+    const holds = new Map<string, number>();
+    for (const [feed, prover] of this.provers) {
+      const through = prover.closedThroughSeq();
+      if (through !== undefined) holds.set(feed, through);
+    }
+    return holds;
+  }
+
   status(): ReplicatorStatus {
     return {
       relay: this.options.relayName,
