@@ -42,6 +42,7 @@ export interface IntegrityIncident {
 export class FeedProofStore {
   private readonly statements: Record<string, Statement>;
   private readonly recordLeavesTransaction: (feed: string, leaves: readonly ProofLeafValue[]) => void;
+  private readonly forgetTransaction: (feed: string, seq: number) => void;
 
   constructor(db: SqliteDatabase) {
     this.statements = {
@@ -58,7 +59,13 @@ export class FeedProofStore {
         'INSERT OR IGNORE INTO feed_integrity_incidents (feed, seq, kind, agent_sha256, relay_sha256, found_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       incidents: db.prepare('SELECT * FROM feed_integrity_incidents WHERE feed = ? ORDER BY seq, kind'),
+      forgetLeaves: db.prepare('DELETE FROM feed_leaves WHERE feed = ? AND seq <= ?'),
+      forgetWindows: db.prepare('DELETE FROM feed_proof_windows WHERE feed = ? AND from_seq <= ?'),
     };
+    this.forgetTransaction = db.transaction((feed: string, seq: number) => {
+      this.statements.forgetLeaves!.run(feed, seq);
+      this.statements.forgetWindows!.run(feed, seq);
+    });
     this.recordLeavesTransaction = db.transaction((feed: string, leaves: readonly ProofLeafValue[]) => {
       for (const leaf of leaves) this.statements.putLeaf!.run(feed, leaf.seq, leaf.bodySha256);
     });
@@ -104,6 +111,11 @@ export class FeedProofStore {
   /** Opens the feed's next window at fromSeq. */
   startWindow(feed: string, fromSeq: number, nowMs: number): void {
     this.statements.putOpenWindow!.run(feed, fromSeq, nowMs);
+  }
+
+  /** Drops the feed's leaves and windows through `seq` (the feed was revoked: the relay deleted them). Incidents stay: they are evidence. */
+  forgetThrough(feed: string, seq: number): void {
+    this.forgetTransaction(feed, seq);
   }
 
   /** Keeps an incident; true when it was not known before (failure mode 2). */

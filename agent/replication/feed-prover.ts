@@ -18,6 +18,10 @@
 //     sent: an integrity incident, kept once (feed-proof-store.ts), raised once
 //     (onIncident: ledger record and alert); nothing is overwritten, and the
 //     window stays `incident`, so "verified complete through" stops before it.
+//  6. The hospital revoked the feed (the relay deleted it): the windows, leaves
+//     and open window through the revocation mark are forgotten
+//     (forgetThrough), so a re-check never resends what the hospital had
+//     deleted; a revoked feed is not proved at all.
 //  5. A window the journal no longer holds for a repair: the fault stays an
 //     incident (kind missing-at-relay) naming why it could not be resent.
 import type { LeafFault, ProofLeafValue } from './fault-locator.js';
@@ -113,6 +117,14 @@ export class FeedProver {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Failure mode 6: the relay deleted the feed through `seq` at the hospital's request. */
+  forgetThrough(seq: number): void {
+    const { store, feed, clock } = this.options;
+    store.forgetThrough(feed, seq);
+    if (store.openWindow(feed, clock()).fromSeq <= seq) store.startWindow(feed, seq + 1, clock());
+    this.options.log.info({ feed, throughSeq: seq }, 'completeness proofs: the feed was revoked at the relay; its windows through the revocation are forgotten');
   }
 
   /** The last seq of the feed's closed windows while proofs run against this relay; undefined otherwise (the journal trimmer holds the rest). */
@@ -234,9 +246,14 @@ export class FeedProver {
   }
 }
 
-/** The end of the run of verified windows from seq 1 (0 when the first is not verified). */
+/**
+ * The end of the run of verified windows from the first one kept (seq 1, or
+ * after a revocation the seq after its mark: what was deleted is not owed); 0
+ * when the first is not verified.
+ */
 export function verifiedThrough(windows: readonly ProofWindow[]): number {
-  let through = 0;
+  let through = (windows[0]?.fromSeq ?? 1) - 1;
+  if (windows[0]?.state !== 'verified') return 0;
   for (const window of windows) {
     if (window.fromSeq !== through + 1 || window.state !== 'verified') break;
     through = window.toSeq;

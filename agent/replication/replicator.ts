@@ -406,7 +406,7 @@ export class Replicator {
       this.checkAckTimeouts(session);
       this.persistAcks(false);
       wakeAll();
-      for (const prover of this.provers.values()) void prover.tick(session);
+      for (const [feed, prover] of this.provers) if (!revoked.has(feed)) void prover.tick(session);
     }, Math.min(1000, this.options.emptyBatchIntervalMs));
     try {
       return await life.ended;
@@ -442,6 +442,8 @@ export class Replicator {
     if (this.pendingControls.get(answer.feed)?.kind === answer.kind) this.pendingControls.delete(answer.feed);
     const pump = this.pumps.get(answer.feed);
     if (pump && answer.kind === 'revoke') pump.setHold('relay', RELAY_REVOKED);
+    // The hospital had the relay delete the feed: its windows must never be "repaired" by resending what was deleted.
+    if (answer.kind === 'revoke') this.provers.get(answer.feed)?.forgetThrough(answer.highWaterSeq);
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
       if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);

@@ -13,6 +13,7 @@
 //     computed from the stored bodies now, so it does not verify against the
 //     signed root — the vendor sees the alteration, the relay cannot hide it.
 //  2. A seq in no signed window yet, or with no event held: 404 WL_PROOF_NOT_FOUND.
+//  3. A revoked feed: 410, as its events (FeedRevokedError).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { feedLeafData, inclusionProof, leafHash, NAME_PATTERN } from '../../protocol/index.js';
 import { BadRequestError, ProofNotFoundError } from '../errors.js';
@@ -61,6 +62,8 @@ export function createProofRoutes(options: ProofRouteOptions): (req: IncomingMes
 
   async function treeHeads(req: IncomingMessage, res: ServerResponse, url: URL, segment: string): Promise<void> {
     const access = vendors.authorize(req.headers.authorization, feedOf(segment), url.searchParams.get('hospital') ?? undefined);
+    // A revoked feed is served nothing, its heads neither: pageExtent rejects with FeedRevokedError (410).
+    await store.pageExtent(access.hospital, access.feed, 0, 1);
     const heads = await store.treeHeads(access.hospital, access.feed);
     sendJson(res, { hospital: access.hospital, feed: access.feed, treeHeads: heads.map(treeHeadJson) });
   }

@@ -104,6 +104,30 @@ describe('FeedProver', () => {
     expect(incidents).toEqual(['15000 altered']); // found again, raised once
   });
 
+  it('never resends what the hospital had the relay delete (a revoked feed)', async () => {
+    store.recordLeaves('clinical', [leaf(1), leaf(2), leaf(3)]);
+    const held = new Map([1, 2, 3].map((s) => [s, leaf(s)]));
+    const relay = simulatedRelay(held);
+    let acked = 3;
+    const p = prover(() => acked);
+    await p.tick(relay.session);
+    now += 60 * 60 * 1000;
+    await p.tick(relay.session);
+    expect(p.status().verifiedThroughSeq).toBe(3);
+    // Revoked: the relay deleted everything through its mark 3; reinstated, the feed goes on from 4.
+    held.clear();
+    p.forgetThrough(3);
+    store.recordLeaves('clinical', [leaf(4)]);
+    held.set(4, leaf(4));
+    acked = 4;
+    now += 2 * 60 * 60 * 1000;
+    await p.tick(relay.session);
+    await p.tick(relay.session);
+    expect(held.has(1)).toBe(false);
+    expect(p.status()).toMatchObject({ windows: 1, incidents: 0, repaired: 0, verifiedThroughSeq: 4 });
+    expect(p.closedThroughSeq()).toBe(4);
+  });
+
   it('closes a partial window after an hour, and says so when the relay takes no proofs', async () => {
     store.recordLeaves('clinical', [leaf(1), leaf(2), leaf(3)]);
     const relay = simulatedRelay(new Map([1, 2, 3].map((s) => [s, leaf(s)])));
