@@ -85,7 +85,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
 
   const footprint = new JournalFootprint(db, dbFile);
-  const trimmer = new JournalTrimmer({
+  const trimmer: JournalTrimmer = new JournalTrimmer({
     db,
     feedAcks,
     // A revoked feed is owed nothing more until it is re-enabled, so it does not hold the journal.
@@ -120,6 +120,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const ledger = new EgressLedger(db, { retentionDays: config.audit.retentionDays });
   // Completeness proofs: the leaves as sent, the windows, the incidents (agent.db, migration 13).
   const proofStore = new FeedProofStore(db);
+  // The highest seq the trimmer has deleted in this process: leaves through it can no longer serve a resend.
+  let trimmedThrough = 0;
 
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
@@ -150,6 +152,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       proofs: {
         config: config.replication.proofs,
         store: proofStore,
+        journalTrimmedThrough: () => (trimmedThrough = Math.max(trimmedThrough, trimmer.lastTrim?.upToSeq ?? 0)),
         // Once per incident (the store keeps it once): the egress ledger holds what the relay was found to hold.
         onIncident: (feed, fault, problem) =>
           void ledger

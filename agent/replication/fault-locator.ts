@@ -43,8 +43,11 @@ export type AskRelay = (fromSeq: number, toSeq: number, listLeaves: boolean) => 
  * missing-at-relay: the agent sent it, the relay does not hold it (repair: resend).
  * altered: both hold the seq, the bodies' hashes differ (integrity incident).
  * extra-at-relay: the relay holds a seq the agent never sent (integrity incident).
+ * window-differs: a window whose events the journal trimmed (and its leaves with
+ * them) no longer matches its root: found, but not located (integrity incident;
+ * `seq` is the window's first).
  */
-export type FaultKind = 'missing-at-relay' | 'altered' | 'extra-at-relay';
+export type FaultKind = 'missing-at-relay' | 'altered' | 'extra-at-relay' | 'window-differs';
 
 export interface LeafFault {
   seq: number;

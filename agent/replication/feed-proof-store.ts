@@ -60,6 +60,7 @@ export class FeedProofStore {
       ),
       incidents: db.prepare('SELECT * FROM feed_integrity_incidents WHERE feed = ? ORDER BY seq, kind'),
       forgetLeaves: db.prepare('DELETE FROM feed_leaves WHERE feed = ? AND seq <= ?'),
+      trimLeaves: db.prepare('DELETE FROM feed_leaves WHERE feed = ? AND seq <= ?'),
       forgetWindows: db.prepare('DELETE FROM feed_proof_windows WHERE feed = ? AND from_seq <= ?'),
     };
     this.forgetTransaction = db.transaction((feed: string, seq: number) => {
@@ -111,6 +112,15 @@ export class FeedProofStore {
   /** Opens the feed's next window at fromSeq. */
   startWindow(feed: string, fromSeq: number, nowMs: number): void {
     this.statements.putOpenWindow!.run(feed, fromSeq, nowMs);
+  }
+
+  /**
+   * Drops the feed's leaves through `seq` (the journal trimmed those events, so
+   * they can no longer be resent); the windows keep their count and root, so a
+   * re-check still finds a difference, without locating it.
+   */
+  trimLeavesThrough(feed: string, seq: number): number {
+    return this.statements.trimLeaves!.run(feed, seq).changes;
   }
 
   /** Drops the feed's leaves and windows through `seq` (the feed was revoked: the relay deleted them). Incidents stay: they are evidence. */

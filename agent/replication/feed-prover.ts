@@ -22,6 +22,9 @@
 //     and open window through the revocation mark are forgotten
 //     (forgetThrough), so a re-check never resends what the hospital had
 //     deleted; a revoked feed is not proved at all.
+//  7. Leaves of events the journal trimmed are dropped (they could not serve a
+//     resend); such a window is still compared by the count and root it kept,
+//     and a difference is an incident (window-differs) found, not located.
 //  5. A window the journal no longer holds for a repair: the fault stays an
 //     incident (kind missing-at-relay) naming why it could not be resent.
 import type { LeafFault, ProofLeafValue } from './fault-locator.js';
@@ -72,6 +75,8 @@ export interface FeedProverOptions {
   ackedSeq: () => number;
   /** The events at seqs shaped and encoded again as a repair batch, with their new leaves. */
   buildRepair: (seqs: readonly number[]) => Promise<{ batch: OutboundBatch; leaves: ProofLeafValue[] }>;
+  /** The last seq the journal has trimmed; leaves of closed windows through it are dropped. Absent = leaves are kept. */
+  journalTrimmedThrough?: () => number;
   /** Told each new integrity incident once (the ledger record and the alert). */
   onIncident?: (feed: string, fault: LeafFault, problem: string) => void;
   clock: () => number;
@@ -160,6 +165,9 @@ export class FeedProver {
       store.startWindow(feed, toSeq + 1, clock());
       return;
     }
+    // Failure mode 7: leaves of events the journal trimmed cannot serve a resend; only closed windows lose theirs.
+    const trimmed = this.options.journalTrimmedThrough?.();
+    if (trimmed !== undefined && trimmed > 0) store.trimLeavesThrough(feed, Math.min(trimmed, open.fromSeq - 1));
     if (now - this.lastRecheckAtMs < config.recheckIntervalMs) return;
     this.lastRecheckAtMs = now;
     const windows = store.windows(feed);
@@ -173,6 +181,7 @@ export class FeedProver {
   private async check(proofs: ProofChannel, fromSeq: number, toSeq: number, close: boolean, previous?: ProofWindow): Promise<void> {
     const { store, feed, log } = this.options;
     let leaves = store.leaves(feed, fromSeq, toSeq);
+    if (previous && leaves.length !== previous.leafCount) return this.checkByRoot(proofs, previous);
     let reply = await this.compare(proofs, fromSeq, toSeq, leaves, close);
     let incident = false;
     if (!reply.root.equals(rootOfLeaves(leaves)) || reply.leafCount !== leaves.length) {
@@ -226,6 +235,20 @@ export class FeedProver {
       signature: head?.signature ?? previous?.signature ?? null,
     });
     if (agrees && !incident && this.problem?.startsWith('completeness proof')) this.problem = null;
+  }
+
+  /** Failure mode 7: a window whose leaves were trimmed, compared by its kept count and root. */
+  private async checkByRoot(proofs: ProofChannel, window: ProofWindow): Promise<void> {
+    const reply = await proofs.ask({ feed: this.options.feed, fromSeq: window.fromSeq, toSeq: window.toSeq });
+    this.lastProofAtMs = this.options.clock();
+    const agrees = reply.root.equals(window.root) && reply.leafCount === window.leafCount;
+    if (!agrees) {
+      this.raise(
+        { seq: window.fromSeq, kind: 'window-differs', agentSha256: window.root.toString('hex'), relaySha256: reply.root.toString('hex') },
+        `window [${window.fromSeq}, ${window.toSeq}] of feed ${this.options.feed} no longer matches its root at the relay (${reply.leafCount} events held, ${window.leafCount} sent); its events are trimmed from the journal, so the difference cannot be located or resent`,
+      );
+    }
+    this.options.store.saveWindow({ ...window, state: agrees && window.state === 'verified' ? 'verified' : 'incident', checkedAtMs: this.options.clock() });
   }
 
   private async compare(proofs: ProofChannel, fromSeq: number, toSeq: number, leaves: ProofLeafValue[], close: boolean): Promise<ProofReply> {

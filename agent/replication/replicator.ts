@@ -97,6 +97,8 @@ export interface ReplicatorOptions {
     store: FeedProofStore;
     /** Told each new integrity incident once (the egress ledger's 'integrity-incident' record). */
     onIncident?: (feed: string, fault: LeafFault, problem: string) => void;
+    /** The last seq the journal trimmer has deleted (leaves through it are dropped); absent = leaves are kept. */
+    journalTrimmedThrough?: () => number;
   };
 }
 
@@ -222,6 +224,7 @@ export class Replicator {
             ackedSeq: () => pump.window.ackedSeq,
             buildRepair: (seqs) => pump.buildRepair(seqs),
             ...(proofs.onIncident ? { onIncident: proofs.onIncident } : {}),
+            ...(proofs.journalTrimmedThrough ? { journalTrimmedThrough: proofs.journalTrimmedThrough } : {}),
             clock: this.clock,
             log: options.log,
           }),

@@ -104,6 +104,38 @@ describe('FeedProver', () => {
     expect(incidents).toEqual(['15000 altered']); // found again, raised once
   });
 
+  it('drops the leaves of trimmed events and still finds, without locating, a later difference in their window', async () => {
+    const sent = Array.from({ length: 10_000 }, (_, i) => leaf(i + 1));
+    store.recordLeaves('clinical', sent);
+    const held = new Map(sent.map((l) => [l.seq, l]));
+    const relay = simulatedRelay(held);
+    const incidents: string[] = [];
+    const p = new FeedProver({
+      feed: 'clinical',
+      relay: 'cloud',
+      config: ProofConfigSchema.parse({}),
+      store,
+      ackedSeq: () => 10_000,
+      buildRepair: async () => {
+        throw new Error('not expected');
+      },
+      journalTrimmedThrough: () => 10_000,
+      onIncident: (_feed, fault) => incidents.push(`${fault.seq} ${fault.kind}`),
+      clock: () => now,
+      log: { info: () => undefined, warn: () => undefined },
+    });
+    await p.tick(relay.session); // closes [1, 10000]
+    now += 60_000;
+    await p.tick(relay.session); // trims its leaves, re-checks it by its root
+    expect(store.leaves('clinical', 1, 10_000)).toEqual([]);
+    expect(p.status()).toMatchObject({ verifiedThroughSeq: 10_000, incidents: 0 });
+    held.delete(77);
+    now += 60_000;
+    await p.tick(relay.session);
+    expect(incidents).toEqual(['1 window-differs']);
+    expect(p.status().verifiedThroughSeq).toBe(0);
+  });
+
   it('never resends what the hospital had the relay delete (a revoked feed)', async () => {
     store.recordLeaves('clinical', [leaf(1), leaf(2), leaf(3)]);
     const held = new Map([1, 2, 3].map((s) => [s, leaf(s)]));
