@@ -41,6 +41,11 @@
 //     shipper stops (its permits handed back as each part's answer or the
 //     session's end settles it); the relay keeps what it stored, so the next
 //     attempt sends only what is missing, from partialBytes on.
+// 12. Completeness proofs (replication/feed-prover.ts): each batch's leaves —
+//     the SHA-256 of every body exactly as it leaves, after the policy — are
+//     kept after the ledger record and before the hand-over, so no event leaves
+//     unrecorded; a resend (another IV for an encrypted field) replaces them.
+//     buildRepair shapes and encodes the events a proof found missing again.
 import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
 import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
