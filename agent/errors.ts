@@ -121,6 +121,19 @@ export const AgentErrorCode = {
    * "blob-v1": upgrade the relay), or the relay refused an offer. The feed is held; other feeds go on.
    */
   BLOB_TRANSFER: 'WL_A028',
+  /**
+   * A completeness proof cannot run against this relay: its Welcome lacks "proof-v1" (upgrade the relay to a
+   * release with completeness proofs), or it refused a proof request (the message says why). Replication goes on;
+   * the feed shows no "verified complete through" seq until proofs run.
+   */
+  PROOF_UNAVAILABLE: 'WL_A029',
+  /**
+   * The relay's copy of a feed differs from what the agent sent: an event altered at the relay, or one the relay
+   * holds that the agent never sent (the message names feed, seq and both hashes). Recorded in the egress ledger
+   * ('integrity-incident') and alerted once; nothing is overwritten. Report it to the relay's operator; an event
+   * merely missing at the relay is repaired by resending it and is no incident.
+   */
+  INTEGRITY_INCIDENT: 'WL_A030',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

@@ -21,7 +21,7 @@ import { AgentHttpServer } from './http/index.js';
 import { RequestGuard } from './http/index.js';
 import { createSource, criticalSourceNames, HttpIngestSource, LocalAppAuth, type Source, type SourceStatus } from './sources/index.js';
 import { GrpcRelayTransport } from './replication/index.js';
-import { Replicator, VendorPositions } from './replication/index.js';
+import { FeedProofStore, Replicator, VendorPositions } from './replication/index.js';
 import { relayTransportOptions, replicatorTuning } from './replication/index.js';
 import { journalTrimmerTuning } from './store/index.js';
 import { createAgentMetrics, createOperations, LatencyHistograms, MessageBrowser } from './operations/index.js';
@@ -85,12 +85,14 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   log.info({ dataDir: config.dataDir, headSeq: journal.head }, 'journal opened');
 
   const footprint = new JournalFootprint(db, dbFile);
-  const trimmer = new JournalTrimmer({
+  const trimmer: JournalTrimmer = new JournalTrimmer({
     db,
     feedAcks,
     // A revoked feed is owed nothing more until it is re-enabled, so it does not hold the journal.
     feeds: () => config.feeds.map((f) => f.name).filter((name) => feedControl.stateOf(name) !== 'revoked'),
     ...journalTrimmerTuning(config.journal),
+    // A window not yet compared with the relay keeps its events: a proof may need to resend them.
+    proofHolds: () => new Map(replicators.flatMap((r) => [...r.proofHolds()])),
     log,
   });
   const diskWatch = new DiskWatch({
@@ -116,6 +118,10 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Every batch is recorded here before it leaves; pause, resume, revoke and
   // policy changes too, with each feed's persisted control state.
   const ledger = new EgressLedger(db, { retentionDays: config.audit.retentionDays });
+  // Completeness proofs: the leaves as sent, the windows, the incidents (agent.db, migration 13).
+  const proofStore = new FeedProofStore(db);
+  // The highest seq the trimmer has deleted in this process: leaves through it can no longer serve a resend.
+  let trimmedThrough = 0;
 
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
@@ -143,6 +149,16 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
       observeRoundTrip: latency.roundTripObserver(relay.name),
       vendorPositions,
       archive,
+      proofs: {
+        config: config.replication.proofs,
+        store: proofStore,
+        journalTrimmedThrough: () => (trimmedThrough = Math.max(trimmedThrough, trimmer.lastTrim?.upToSeq ?? 0)),
+        // Once per incident (the store keeps it once): the egress ledger holds what the relay was found to hold.
+        onIncident: (feed, fault, problem) =>
+          void ledger
+            .recordAdmin('integrity-incident', { relay: relay.name, seq: fault.seq, kind: fault.kind, agentSha256: fault.agentSha256 ?? null, relaySha256: fault.relaySha256 ?? null, problem }, feed)
+            .catch((error: unknown) => log.error({ err: error, feed, seq: fault.seq }, 'cannot record the integrity incident in the egress ledger')),
+      },
     });
   });
   // Built on the replicators: holds the feeds paused or revoked before the agent started, and listens to the relays' answers.

@@ -35,6 +35,7 @@ export async function agentStatusCommand(options: { url: string; json?: boolean;
     ...status.feeds.flatMap((f) => [
       `  ${f.feed.padEnd(16)} -> ${f.relay.padEnd(12)} acked ${String(f.ackedSeq).padStart(9)}  backlog ${String(f.backlog.events).padStart(8)} events ${formatBytes(f.backlog.bytes).padStart(9)}  lag ${f.lagSeconds.toFixed(1)} s${f.lagThresholdSeconds ? ` (threshold ${formatDuration(f.lagThresholdSeconds)})` : ''}`,
       ...(f.class === undefined ? [] : [`  ${''.padEnd(16)}    ${feedBandwidthLine(f)}`]),
+      ...(f.proofs && f.proofs.state !== 'off' ? [`  ${''.padEnd(16)}    ${proofLine(f.proofs)}`] : []),
       ...(f.control && f.control.state !== 'active' ? [`  ${''.padEnd(16)}    ${f.control.state.toUpperCase()}${f.control.reason ? `: ${f.control.reason}` : ''}${f.control.since ? ` since ${new Date(f.control.since).toISOString()}` : ''}`] : []),
     ]),
     '',
@@ -137,4 +138,11 @@ function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+}
+
+/** A feed's completeness proofs in one line: how far the relay's copy is proved complete, and what is wrong. */
+export function proofLine(proofs: NonNullable<AgentStatus['feeds'][number]['proofs']>): string {
+  if (proofs.state === 'unavailable') return `completeness not proved: ${proofs.problem ?? 'the relay takes no proofs'}`;
+  const verified = proofs.verifiedThroughSeq > 0 ? `verified complete through seq ${proofs.verifiedThroughSeq}` : 'completeness: no window verified yet';
+  return `${verified}${proofs.incidents > 0 ? `  ${proofs.incidents} INTEGRITY INCIDENT(S) at the relay (WL_A030)` : ''}${proofs.repaired > 0 ? `  ${proofs.repaired} resent` : ''}`;
 }

@@ -87,6 +87,12 @@ export const RelayErrorCode = {
    * instance) and ask again once its event is in the feed.
    */
   IMAGING_NOT_FOUND: 'WL_IMAGING_NOT_FOUND',
+  /**
+   * No signed tree head covers the event asked for (GET /v1/feeds/{feed}/events/{seq}/proof): its window is
+   * not closed and verified yet (windows close every 10,000 seqs or every hour), or the relay holds no event
+   * at that seq. Ask again later, or list the feed's tree heads (GET /v1/feeds/{feed}/tree-heads).
+   */
+  PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -384,4 +390,16 @@ export class ListenError extends RelayError {
     super(message, RelayErrorCode.LISTEN_FAILED, options);
   }
   override name = 'ListenError';
+}
+
+/** No signed tree head covers the event, or no event is held at the seq (HTTP 404). */
+export class ProofNotFoundError extends RelayError {
+  override name = 'ProofNotFoundError';
+  constructor(
+    message: string,
+    readonly hospital: string,
+    readonly feed: string,
+  ) {
+    super(message, RelayErrorCode.PROOF_NOT_FOUND);
+  }
 }

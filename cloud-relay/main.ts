@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
-import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
+import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, publicKeyText, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
@@ -44,6 +44,8 @@ export interface StartRelayOptions {
   now?: () => number;
   /** How long stop() lets streams finish, in milliseconds; default DEFAULT_SHUTDOWN_GRACE_MS (5000). */
   shutdownGraceMs?: number;
+  /** Answer as a relay from before completeness proofs (Welcome without "proof-v1"): the agents' compatibility tests. */
+  withoutProofs?: boolean;
 }
 
 /** A running relay. */
@@ -117,7 +119,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       metrics,
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
-      signingKey: signing.key,
+      ...(options.withoutProofs ? {} : { signingKey: signing.key }),
       ...replicationLimitsOf(config.grpc),
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.
@@ -142,6 +144,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         ledgerHeads,
         revocations,
         vendors: vendorsNow,
+        // The newest signed tree head per feed (completeness proofs).
+        treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
       });
     };
 
@@ -170,6 +174,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
           ]),
         logger: logger.child({ service: 'http' }),
         ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
+        ...(options.withoutProofs ? {} : { signingPublicKey: publicKeyText(signing.key) }),
       }),
       logger,
       ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),

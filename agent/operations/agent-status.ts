@@ -6,7 +6,7 @@ import { wallClockAt, type Timetable, type UplinkStatus } from '../bandwidth/ind
 import type { AgentMetricsSnapshot } from './metrics/index.js';
 import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from '../replication/index.js';
-import type { FeedBlockedKind, MarkIncident } from '../replication/index.js';
+import type { FeedBlockedKind, FeedProofStatus, MarkIncident } from '../replication/index.js';
 import type { FeedControlState } from '../control/index.js';
 import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
@@ -81,6 +81,8 @@ export interface FeedStatus {
   integrity: MarkIncident | null;
   /** A feed carrying imaging instances (blob-ref events): studies and bytes waiting, chunks, ETA, problem; absent for other feeds. */
   imaging?: ImagingFeedView;
+  /** Completeness proofs: verified complete through which seq, the last proof, incidents; absent when proofs are off. */
+  proofs?: FeedProofStatus;
 }
 
 export interface FeedControlView {
@@ -197,6 +199,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           identifiers: f.identifiers,
           integrity: f.integrity,
           ...(f.imaging ? { imaging: imagingView(f, f.imaging, imagingRate, inputs.timetable ?? null, now) } : {}),
+          ...(f.proofs ? { proofs: f.proofs } : {}),
         };
       }),
     );
@@ -296,6 +299,7 @@ export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
       backlogEvents: f.backlog.events,
       backlogBytes: f.backlog.bytes,
       lagSeconds: f.lagSeconds,
+      ...(f.proofs ? { proofs: { verifiedThroughSeq: f.proofs.verifiedThroughSeq, incidents: f.proofs.incidents } } : {}),
     })),
     sources: status.sources.map((s) => ({ source: s.name, received: s.received, acknowledged: s.acknowledged, rejected: s.rejected, duplicates: s.duplicates })),
     disk: status.disk

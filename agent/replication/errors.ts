@@ -41,3 +41,10 @@ export class BlobRefusedError extends AgentError {
     super(message, AgentErrorCode.BLOB_TRANSFER);
   }
 }
+
+/** The relay refused a proof request (ProofAnswer.error) or does not take proofs at all (no "proof-v1"). */
+export class ProofRefusedError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.PROOF_UNAVAILABLE, options);
+  }
+}

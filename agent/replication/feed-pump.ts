@@ -41,6 +41,11 @@
 //     shipper stops (its permits handed back as each part's answer or the
 //     session's end settles it); the relay keeps what it stored, so the next
 //     attempt sends only what is missing, from partialBytes on.
+// 12. Completeness proofs (replication/feed-prover.ts): each batch's leaves —
+//     the SHA-256 of every body exactly as it leaves, after the policy — are
+//     kept after the ledger record and before the hand-over, so no event leaves
+//     unrecorded; a resend (another IV for an encrypted field) replaces them.
+//     buildRepair shapes and encodes the events a proof found missing again.
 import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
 import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
@@ -54,7 +59,9 @@ import { BlobShipper, type BlobProblem } from './blob-shipper.js';
 import { ImagingBacklog } from './imaging-backlog.js';
 import type { InstanceClaims } from './instance-claims.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
-import type { RelaySession } from './relay-transport.js';
+import type { OutboundBatch, RelaySession } from './relay-transport.js';
+import { createHash } from 'node:crypto';
+import type { FeedProofStatus } from './feed-prover.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 
 /** Weight of the newest batch in the compression-ratio estimate (0–1). */
@@ -117,6 +124,8 @@ export interface ReplicatedFeed {
 
 export interface FeedReplicationStatus {
   feed: string;
+  /** Completeness proofs of the feed (feed-prover.ts); absent when they are off. */
+  proofs?: FeedProofStatus;
   streams: string[];
   class: string;
   ackedSeq: number;
@@ -184,7 +193,22 @@ interface PreparedBatch {
 }
 
 /** A batch's payload and the instances (as they leave: de-identified where the feed says so) that must be at the relay first. */
-type ShapedPayload = EncodedPayload & { instances: ImagingInstanceBody[] };
+type ShapedPayload = EncodedPayload & { instances: ImagingInstanceBody[]; leaves: SentLeaf[] };
+
+/** An event as it left, for the completeness proofs: its seq and the SHA-256 of its body exactly as sent. */
+export interface SentLeaf {
+  seq: number;
+  bodySha256: Buffer;
+}
+
+/** Keeps the leaves of each batch before it is handed over (agent/proofs FeedProofStore). Synchronous: one SQLite transaction. */
+export interface PumpLeafRecorder {
+  recordLeaves(feed: string, leaves: readonly SentLeaf[]): void;
+}
+
+function sentLeaves(events: readonly JournalEvent[]): SentLeaf[] {
+  return events.map((event) => ({ seq: event.seq, bodySha256: createHash('sha256').update(event.body).digest() }));
+}
 
 /** A blob-ref event that cannot be shipped (its body, its de-identification): holds the feed (failure mode 10). */
 class InstanceUnshippable extends Error {
@@ -216,6 +240,8 @@ export interface FeedPumpOptions {
   timers?: Timers;
   /** Where each batch is recorded before it is sent; none = no ledger (tests). */
   egress?: PumpEgressRecorder;
+  /** Where each batch's leaves are kept before it is sent (completeness proofs); none = no proofs. */
+  leaves?: PumpLeafRecorder;
   /** Start held by the operator (a feed paused or revoked before the agent started); the reason shows in status. */
   hold?: string | null;
   /** Told the seconds from each batch's hand-over to its ack, by the clock above (the agent's latency histogram). */
@@ -619,6 +645,8 @@ export class FeedPump {
         policyVersion: spec.policyVersion,
         codec: this.options.codec,
       });
+      // The leaves as sent, before the hand-over: a proof never misses an event that left.
+      this.options.leaves?.recordLeaves(spec.name, encoded.leaves);
     } catch (error) {
       uplink.release(permit);
       throw error;
@@ -650,6 +678,46 @@ export class FeedPump {
       ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
     });
     return true;
+  }
+
+  /**
+   * The events at `seqs` shaped and encoded again as a repair batch (Batch.repair)
+   * with their new leaves: a proof found the relay lacking them below its mark.
+   * Rejects with JournalTrimmedError when the journal no longer holds them.
+   */
+  async buildRepair(seqs: readonly number[]): Promise<{ batch: OutboundBatch; leaves: SentLeaf[] }> {
+    const { journal, spec } = this.options;
+    const wanted = new Set(seqs);
+    const firstSeq = Math.min(...seqs);
+    const lastSeq = Math.max(...seqs);
+    const found: JournalEvent[] = [];
+    let after = firstSeq - 1;
+    while (after < lastSeq) {
+      const range = journal.readRange(spec.streams, after, { ...this.options.limits, maxScan: lastSeq - after });
+      if (!range) break;
+      found.push(...range.events.filter((event) => wanted.has(event.seq)));
+      after = range.lastSeq;
+    }
+    const range: JournalRange = { firstSeq, lastSeq, events: found };
+    const { events } = await this.instancesLeaving(range, await this.shape(range));
+    const encoded = await encodeEventsAsync(events, this.options.codec);
+    return {
+      batch: {
+        feed: spec.name,
+        firstSeq,
+        lastSeq,
+        codec: this.options.codec,
+        payload: encoded.payload,
+        payloadSha256: encoded.payloadSha256,
+        eventCount: events.length,
+        uncompressedBytes: encoded.uncompressedBytes,
+        policyVersion: spec.policyVersion,
+        journalHeadSeq: Math.max(journal.head, lastSeq),
+        completeThroughSeq: lastSeq,
+        repair: true,
+      },
+      leaves: sentLeaves(events),
+    };
   }
 
   /**
@@ -698,7 +766,11 @@ export class FeedPump {
     const encoded = afterIo()
       .then(() => this.shape(read))
       .then((events) => this.instancesLeaving(read, events))
-      .then(async ({ events, instances }) => ({ ...(await encodeEventsAsync(events, this.options.codec)), instances }));
+      .then(async ({ events, instances }) => ({
+        ...(await encodeEventsAsync(events, this.options.codec)),
+        instances,
+        leaves: this.options.leaves ? sentLeaves(events) : [],
+      }));
     // A batch read ahead may be dropped unawaited (nack, hold, stream end).
     encoded.catch(() => undefined);
     // A range cut inside a transaction (a large one spans several batches) is

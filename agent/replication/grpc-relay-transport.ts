@@ -33,9 +33,14 @@
 //     answer naming no pending request is ignored (the request was abandoned).
 //     `blobs` exists only when the relay's Welcome lists BLOB_FEATURE: an older
 //     relay never sees a blob message.
+// 10. Completeness proofs (`proofs`, only when Welcome lists PROOF_FEATURE): a
+//     ProofRequest is matched to its ProofAnswer by request id; a repair batch
+//     is told its own ack or nack, found by the order the relay answers a
+//     feed's batches in, so the feed's window never sees an answer to a batch
+//     it did not send. The session's end fails whatever is unanswered.
 import * as grpc from '@grpc/grpc-js';
-import { BLOB_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
-import { BlobRefusedError, RelayLinkError } from './errors.js';
+import { BLOB_FEATURE, PROOF_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { BlobRefusedError, ProofRefusedError, RelayLinkError } from './errors.js';
 import { DEFAULT_TLS_PROBE_TIMEOUT_MS, explainConnectFailure } from './explain-connect-failure.js';
 import type { RelayLinkTls } from './relay-link-tls.js';
 import type {
@@ -44,6 +49,9 @@ import type {
   BlobOfferRequest,
   BlobPartAnswer,
   BlobPartRequest,
+  ProofChannel,
+  ProofQuestion,
+  ProofReply,
   FeedControlAnswer,
   FeedControlRequest,
   HelloInfo,
@@ -248,7 +256,16 @@ function abortReason(signal: AbortSignal | undefined): string {
 class GrpcRelaySession implements RelaySession {
   welcome!: WelcomeInfo;
   blobs?: BlobChannel;
+  proofs?: ProofChannel;
   private closed = false;
+  /**
+   * Per feed, what each unanswered batch was, oldest first: the relay answers a
+   * stream's batches strictly in order, so the ack or nack of a repair batch is
+   * told to its sender and never to the feed's window (which never sent it).
+   */
+  private readonly unanswered = new Map<string, ({ repair: false } | { repair: true; settle: (error?: Error) => void })[]>();
+  /** Proof requests awaiting the relay's answer, by request id. */
+  private readonly pendingProofs = new Map<number, { settle: (message: RelayMessage) => void; fail: (error: Error) => void }>();
   /** Blob requests awaiting the relay's answer, by request id (failure mode 9). */
   private readonly pendingBlobs = new Map<number, { settle: (message: RelayMessage) => void; fail: (error: Error) => void }>();
   private nextRequestId = 1;
@@ -289,10 +306,13 @@ class GrpcRelaySession implements RelaySession {
           this.signal?.removeEventListener('abort', onAbort);
           this.welcome = toWelcomeInfo(message.welcome);
           if (this.welcome.features?.has(BLOB_FEATURE)) this.blobs = { offer: (r) => this.offer(r), sendPart: (r) => this.sendPart(r) };
+          if (this.welcome.features?.has(PROOF_FEATURE)) this.proofs = { ask: (q) => this.ask(q), repair: (b) => this.repair(b) };
           resolve(this);
           return;
         }
+        if ((message.ack || message.nack) && this.answeredRepair(message)) return;
         if (message.ack) this.handlers.onAck(message.ack.feed ?? '', Number(message.ack.highWaterSeq ?? 0), Boolean(message.ack.duplicate));
+        else if (message.proofAnswer) this.answerProof(message);
         else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
         else if (message.blobHave || message.blobPartAck) this.answerBlob(message);
         else if (message.revoked || message.reinstated) this.handlers.onControlAnswer?.(toControlAnswer(message));
@@ -333,6 +353,7 @@ class GrpcRelaySession implements RelaySession {
 
   send(batch: OutboundBatch): Promise<void> {
     if (this.closed) return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    if (!batch.repair) this.expectAnswer(batch.feed, { repair: false });
     const ready = this.call.write(
       pb.AgentMessage.create({
         batch: {
@@ -348,6 +369,7 @@ class GrpcRelaySession implements RelaySession {
           journalHeadSeq: batch.journalHeadSeq ?? 0,
           completeThroughSeq: batch.completeThroughSeq ?? 0,
           ...(batch.ledgerHead ? { ledgerHead: batch.ledgerHead, ledgerIndex: batch.ledgerIndex ?? 0 } : {}),
+          ...(batch.repair ? { repair: true } : {}),
         },
       }),
     );
@@ -375,6 +397,86 @@ class GrpcRelaySession implements RelaySession {
 
   close(reason?: Error): void {
     this.end(reason);
+  }
+
+  private expectAnswer(feed: string, entry: { repair: false } | { repair: true; settle: (error?: Error) => void }): void {
+    const queue = this.unanswered.get(feed) ?? [];
+    queue.push(entry);
+    this.unanswered.set(feed, queue);
+  }
+
+  /** Takes the oldest unanswered batch of the ack's or nack's feed; true when it was a repair (its sender is told). */
+  private answeredRepair(message: RelayMessage): boolean {
+    const feed = (message.ack ?? message.nack)?.feed ?? '';
+    const entry = this.unanswered.get(feed)?.shift();
+    if (!entry?.repair) return false;
+    entry.settle(message.nack ? new ProofRefusedError(`relay refused the repair of feed ${feed}: ${message.nack.detail ?? ''}`) : undefined);
+    return true;
+  }
+
+  /** Sends a repair batch; resolves on its ack (see `unanswered`). */
+  private repair(batch: OutboundBatch): Promise<void> {
+    if (this.closed) return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    return new Promise<void>((resolve, reject) => {
+      this.expectAnswer(batch.feed, { repair: true, settle: (error) => (error ? reject(error) : resolve()) });
+      this.send({ ...batch, repair: true }).catch(reject);
+    });
+  }
+
+  private ask(question: ProofQuestion): Promise<ProofReply> {
+    if (this.closed) return Promise.reject(new RelayLinkError('session is closed', true, 'stream'));
+    const requestId = this.nextRequestId++;
+    return new Promise<ProofReply>((resolve, reject) => {
+      this.pendingProofs.set(requestId, {
+        settle: (message) => {
+          const answer = message.proofAnswer!;
+          if (answer.error) {
+            reject(new ProofRefusedError(`relay refused the proof request [${question.fromSeq}, ${question.toSeq}] of feed ${question.feed}: ${answer.error}`));
+            return;
+          }
+          const head = answer.treeHead;
+          resolve({
+            leafCount: Number(answer.leafCount ?? 0),
+            root: Buffer.from(answer.root ?? new Uint8Array()),
+            ...(question.listLeaves ? { leaves: (answer.leaves ?? []).map((l) => ({ seq: Number(l.seq ?? 0), bodySha256: Buffer.from(l.bodySha256 ?? new Uint8Array()) })) } : {}),
+            ...(head
+              ? {
+                  treeHead: {
+                    fromSeq: Number(head.fromSeq ?? 0),
+                    toSeq: Number(head.toSeq ?? 0),
+                    treeSize: Number(head.treeSize ?? 0),
+                    root: Buffer.from(head.root ?? new Uint8Array()),
+                    signedAtMs: Number(head.signedAtMs ?? 0),
+                    signedText: head.signedText ?? '',
+                    signature: head.signature ?? '',
+                  },
+                }
+              : {}),
+          });
+        },
+        fail: reject,
+      });
+      this.call.write(
+        pb.AgentMessage.create({
+          proofRequest: {
+            requestId,
+            feed: question.feed,
+            fromSeq: question.fromSeq,
+            toSeq: question.toSeq,
+            listLeaves: question.listLeaves === true,
+            ...(question.closeWindow ? { closeWindow: true, leafCount: question.closeWindow.leafCount, root: question.closeWindow.root } : {}),
+          },
+        }),
+      );
+    });
+  }
+
+  private answerProof(message: RelayMessage): void {
+    const requestId = Number(message.proofAnswer?.requestId ?? 0);
+    const pending = this.pendingProofs.get(requestId);
+    if (!pending) return;
+    this.pendingProofs.delete(requestId);
+    pending.settle(message);
   }
 
   private offer(request: BlobOfferRequest): Promise<BlobOfferAnswer> {
@@ -462,6 +564,13 @@ class GrpcRelaySession implements RelaySession {
     const pending = [...this.pendingBlobs.values()];
     this.pendingBlobs.clear();
     for (const request of pending) request.fail(new RelayLinkError('session closed before the relay answered a blob request', true, 'stream', { cause: error }));
+    const proofs = [...this.pendingProofs.values()];
+    this.pendingProofs.clear();
+    for (const request of proofs) request.fail(new RelayLinkError('session closed before the relay answered a proof request', true, 'stream', { cause: error }));
+    for (const queue of this.unanswered.values()) {
+      for (const entry of queue) if (entry.repair) entry.settle(new RelayLinkError('session closed before the relay answered a repair batch', true, 'stream', { cause: error }));
+    }
+    this.unanswered.clear();
     this.onEnd(error);
     this.handlers.onClose(error);
   }

@@ -15,3 +15,7 @@ export { RelayConfigSchema, ReplicationConfigSchema, loadRelayCredentials, DEFAU
 export { relayTransportOptions, replicatorTuning } from './replication-config.js';
 export { VendorPositions, type VendorPosition } from './vendor-positions.js';
 export type { VendorReadPosition } from './relay-transport.js';
+export { FeedProofStore, type IntegrityIncident, type ProofWindow } from './feed-proof-store.js';
+export type { FeedProofStatus } from './feed-prover.js';
+export type { LeafFault, FaultKind } from './fault-locator.js';
+export { ProofConfigSchema, DEFAULT_PROOF_WINDOW_SEQS, DEFAULT_PROOF_WINDOW_MS, DEFAULT_PROOF_RECHECK_INTERVAL_MS, DEFAULT_PROOF_RECHECK_WINDOWS, type ProofConfig } from './proof-config.js';

@@ -83,6 +83,48 @@ export interface OutboundBatch {
   /** The egress ledger's head after this batch's record (32-byte SHA-256) and its index. */
   ledgerHead?: Buffer;
   ledgerIndex?: number;
+  /** A resend of events a completeness proof found missing below the relay's mark (Batch.repair): the relay fills only those. */
+  repair?: boolean;
+}
+
+/** A completeness-proof question about [fromSeq, toSeq] of a feed (ProofRequest). */
+export interface ProofQuestion {
+  feed: string;
+  fromSeq: number;
+  toSeq: number;
+  /** Ask for the relay's leaves of the range too (at most 256). */
+  listLeaves?: boolean;
+  /** The range is a closed window with the agent's own count and root: the relay signs a tree head when they match. */
+  closeWindow?: { leafCount: number; root: Buffer };
+}
+
+/** The relay's signed tree head of a window whose roots matched. */
+export interface SignedTreeHeadInfo {
+  fromSeq: number;
+  toSeq: number;
+  treeSize: number;
+  root: Buffer;
+  signedAtMs: number;
+  signedText: string;
+  signature: string;
+}
+
+/** The relay's answer (ProofAnswer). */
+export interface ProofReply {
+  leafCount: number;
+  root: Buffer;
+  leaves?: { seq: number; bodySha256: Buffer }[];
+  treeHead?: SignedTreeHeadInfo;
+}
+
+/**
+ * Completeness proofs on a session whose relay lists PROOF_FEATURE. ask resolves
+ * with the relay's answer (or rejects with its refusal, ProofRefusedError);
+ * repair sends a Batch with repair=true and resolves on the relay's ack of it.
+ */
+export interface ProofChannel {
+  ask(question: ProofQuestion): Promise<ProofReply>;
+  repair(batch: OutboundBatch): Promise<void>;
 }
 
 /** An operator's request about a whole feed, answered by the relay in order with the stream's other replies. */
@@ -143,6 +185,8 @@ export interface RelaySession {
   sendControl(request: FeedControlRequest): void;
   /** Blob transfer; absent when the relay does not list BLOB_FEATURE. */
   readonly blobs?: BlobChannel;
+  /** Completeness proofs; absent when the relay does not list PROOF_FEATURE. */
+  readonly proofs?: ProofChannel;
   /** Ends the session; onClose follows. */
   close(reason?: Error): void;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CODEC_NAMES, NameSchema, type CodecName } from '../../protocol/index.js';
 import { checkSecretFiles, ConfigError, durationSchema, type SecretFileCheck } from '../../runtime/index.js';
+import { ProofConfigSchema } from './proof-config.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';
 import type { GrpcRelayTransportOptions } from './grpc-relay-transport.js';
 import { RelayLinkTlsSchema, loadRelayLinkTls, type RelayLinkTls } from './relay-link-tls.js';
@@ -92,6 +93,8 @@ export const ReplicationConfigSchema = z.strictObject({
       jitter: z.number().min(0).max(1).default(DEFAULT_BACKOFF_JITTER),
     })
     .prefault({}),
+  /** Completeness proofs (proof-config.ts). */
+  proofs: ProofConfigSchema.prefault({}),
 });
 
 export type RelayConfig = z.output<typeof RelayConfigSchema>;

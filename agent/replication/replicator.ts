@@ -41,6 +41,10 @@ import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 import type { FeedControlAnswer, FeedControlRequest, HelloInfo, NackReason, RelaySession, RelayTransport } from './relay-transport.js';
 import { systemTimers, type TimerHandle, type Timers } from '../../runtime/index.js';
 import type { InstanceArchive } from '../imaging/index.js';
+import type { LeafFault } from './fault-locator.js';
+import type { FeedProofStore } from './feed-proof-store.js';
+import { FeedProver } from './feed-prover.js';
+import type { ProofConfig } from './proof-config.js';
 
 export type { FeedReplicationStatus, ReplicatedFeed } from './feed-pump.js';
 
@@ -87,6 +91,15 @@ export interface ReplicatorOptions {
   vendorPositions?: VendorPositions;
   /** The hospital's instance archive: imaging feeds ship their instances' chunks from it; none = such feeds are held. */
   archive?: InstanceArchive;
+  /** Completeness proofs (replication.proofs, feed-prover.ts); none = no leaves kept, no proofs. */
+  proofs?: {
+    config: ProofConfig;
+    store: FeedProofStore;
+    /** Told each new integrity incident once (the egress ledger's 'integrity-incident' record). */
+    onIncident?: (feed: string, fault: LeafFault, problem: string) => void;
+    /** The last seq the journal trimmer has deleted (leaves through it are dropped); absent = leaves are kept. */
+    journalTrimmedThrough?: () => number;
+  };
 }
 
 /** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
@@ -149,6 +162,7 @@ export class Replicator {
   private readonly listeners: ReplicatorListener[] = [];
   private readonly uplink: Uplink;
   private readonly pumps = new Map<string, FeedPump>();
+  private readonly provers = new Map<string, FeedProver>();
   private readonly persistedAckedSeq = new Map<string, number>();
   private stopping = false;
   private running: Promise<void> | undefined;
@@ -194,8 +208,28 @@ export class Replicator {
           egress: options.egress && { recordBatch: (batch) => options.egress!.recordBatch({ ...batch, relay: options.relayName }) },
           observeRoundTrip: options.observeRoundTrip && ((seconds) => options.observeRoundTrip!(spec.name, seconds)),
           ...(options.archive ? { archive: options.archive, instanceClaims } : {}),
+          ...(options.proofs?.config.enabled ? { leaves: options.proofs.store } : {}),
         }),
       );
+      const proofs = options.proofs;
+      if (proofs?.config.enabled) {
+        const pump = this.pumps.get(spec.name)!;
+        this.provers.set(
+          spec.name,
+          new FeedProver({
+            feed: spec.name,
+            relay: options.relayName,
+            config: proofs.config,
+            store: proofs.store,
+            ackedSeq: () => pump.window.ackedSeq,
+            buildRepair: (seqs) => pump.buildRepair(seqs),
+            ...(proofs.onIncident ? { onIncident: proofs.onIncident } : {}),
+            ...(proofs.journalTrimmedThrough ? { journalTrimmedThrough: proofs.journalTrimmedThrough } : {}),
+            clock: this.clock,
+            log: options.log,
+          }),
+        );
+      }
     }
   }
 
@@ -269,6 +303,16 @@ export class Replicator {
     if (this.link.state === 'streaming') this.session?.sendControl(request);
   }
 
+  /** Per feed with proofs running, the last seq of its closed windows (JournalTrimmerOptions.proofHolds). */
+  proofHolds(): Map<string, number> {
+    const holds = new Map<string, number>();
+    for (const [feed, prover] of this.provers) {
+      const through = prover.closedThroughSeq();
+      if (through !== undefined) holds.set(feed, through);
+    }
+    return holds;
+  }
+
   status(): ReplicatorStatus {
     return {
       relay: this.options.relayName,
@@ -280,7 +324,10 @@ export class Replicator {
       relayId: this.relayId,
       reconnects: this.reconnects,
       nextAttemptAtMs: this.link.state === 'backoff' ? this.nextAttemptAtMs : null,
-      feeds: [...this.pumps.values()].map((pump) => pump.status()),
+      feeds: [...this.pumps.values()].map((pump) => {
+        const proofs = this.provers.get(pump.name)?.status();
+        return proofs ? { ...pump.status(), proofs } : pump.status();
+      }),
       transitions: [...this.link.history],
     };
   }
@@ -362,6 +409,7 @@ export class Replicator {
       this.checkAckTimeouts(session);
       this.persistAcks(false);
       wakeAll();
+      for (const [feed, prover] of this.provers) if (!revoked.has(feed)) void prover.tick(session);
     }, Math.min(1000, this.options.emptyBatchIntervalMs));
     try {
       return await life.ended;
@@ -397,6 +445,8 @@ export class Replicator {
     if (this.pendingControls.get(answer.feed)?.kind === answer.kind) this.pendingControls.delete(answer.feed);
     const pump = this.pumps.get(answer.feed);
     if (pump && answer.kind === 'revoke') pump.setHold('relay', RELAY_REVOKED);
+    // The hospital had the relay delete the feed: its windows must never be "repaired" by resending what was deleted.
+    if (answer.kind === 'revoke') this.provers.get(answer.feed)?.forgetThrough(answer.highWaterSeq);
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
       if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);

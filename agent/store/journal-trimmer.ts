@@ -67,6 +67,13 @@ export interface JournalTrimmerOptions {
    * retention applies.
    */
   feeds: readonly string[] | (() => readonly string[]);
+  /**
+   * Per feed, the last seq of the feed's closed completeness-proof windows
+   * (replication/feed-prover.ts): a window not yet compared with the relay may
+   * need a resend, so its events stay. A feed absent from the map is held by its
+   * acknowledgement alone (proofs off, or a relay without them). Read at every pass.
+   */
+  proofHolds?: () => ReadonlyMap<string, number>;
   /** Journal rows younger than this many ms are kept. Default 7 days. */
   retentionMs?: number;
   /** Dedupe keys younger than this many ms are kept. Default 7 days. */
@@ -240,7 +247,9 @@ export class JournalTrimmer {
     const startedMs = this.clock();
     const head = (this.selectHead.get() as { seq: number } | undefined)?.seq ?? 0;
     const feeds = typeof this.options.feeds === 'function' ? this.options.feeds() : this.options.feeds;
-    const ackedBoundSeq = trimBoundSeq(feeds, this.options.feedAcks.all(), head);
+    const acked = new Map(this.options.feedAcks.all());
+    for (const [feed, closedThrough] of this.options.proofHolds?.() ?? []) acked.set(feed, Math.min(acked.get(feed) ?? 0, closedThrough));
+    const ackedBoundSeq = trimBoundSeq(feeds, acked, head);
     const cutoffMs = startedMs - this.retentionMs;
     const result: TrimResult = { atMs: startedMs, events: 0, dedupeKeys: 0, upToSeq: null, ackedBoundSeq, chunks: 0, durationMs: 0 };
 

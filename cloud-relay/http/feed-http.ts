@@ -4,6 +4,7 @@
 //   GET /v1/status    operator token: everything; vendor key: that vendor's own grants and cursors
 //   GET /metrics  GET /   (the status page, HTML)   operator token only
 //   GET /healthz    GET /readyz   public
+//   GET /v1/signing-key, /v1/feeds/{feed}/tree-heads, /v1/feeds/{feed}/events/{seq}/proof   completeness proofs (proof-routes.ts)
 // Errors are JSON `{ "error": { "code", "message" } }`; this is the one place
 // relay errors become HTTP statuses.
 //
@@ -32,6 +33,7 @@ import {
   HospitalRequiredError,
   ImagingNotFoundError,
   MethodNotAllowedError,
+  ProofNotFoundError,
   OperatorAuthError,
   RelayError,
   RelayErrorCode,
@@ -46,6 +48,7 @@ import { nextCursor, parseFeedQuery, type VendorAuth, type VendorReads, type Ven
 import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 import { createImagingRoutes, imagingRouteName } from './imaging-routes.js';
+import { createProofRoutes, proofRouteName } from './proof-routes.js';
 import { decodePathSegment } from './path-segment.js';
 
 /** Events read from the store per chunk of a page. */
@@ -85,6 +88,8 @@ export interface FeedHttpOptions {
   enrol?: (body: unknown) => Promise<unknown>;
   /** The imaging instances the feeds' blob-ref events name; absent = no imaging routes (404). */
   blobs?: BlobStore;
+  /** The relay's public key text: serves the completeness-proof routes (proof-routes.ts); absent = 404. */
+  signingPublicKey?: string;
 }
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
@@ -96,7 +101,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof EnrolmentTokenError) return 403;
   if (error instanceof FeedNotGrantedError) return 403;
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
-  if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError) return 404;
+  if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError || error instanceof ProofNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
   return 500;
@@ -108,6 +113,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   const stalledMs = options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
   const imaging =
     options.blobs && createImagingRoutes({ blobs: options.blobs, store, vendors, slots: options.slots, stalledResponseMs: stalledMs, logger });
+  const proofs = options.signingPublicKey !== undefined ? createProofRoutes({ store, vendors, publicKeyText: options.signingPublicKey }) : undefined;
 
   async function serveFeedEvents(req: IncomingMessage, res: ServerResponse, url: URL, encodedFeed: string): Promise<void> {
     const feed = decodeSegment(encodedFeed);
@@ -199,6 +205,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
     const imagingServed = imaging?.(req, res, url);
     if (imagingServed) return imagingServed;
+    const proofServed = proofs?.(req, res, url);
+    if (proofServed) return proofServed;
     switch (url.pathname) {
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('ok\n');
@@ -260,6 +268,8 @@ function routeName(path: string): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
   const imaging = imagingRouteName(path);
   if (imaging) return imaging;
+  const proof = proofRouteName(path);
+  if (proof) return proof;
   if (path === '/' || path === '/status') return 'status-page';
   if (path === '/readyz') return 'readyz';
   if (path === '/v1/enrol') return 'enrol';

@@ -38,6 +38,12 @@
 //     so the feed store's transaction stays the one decision point and works
 //     the same on every backend; a reference only counts for vendors once its
 //     seq is visible, which storeBatch alone moves.
+// 11. Completeness proofs (with a signing key: Welcome lists "proof-v1"): a
+//     ProofRequest is answered in stream order (proof-handler.ts); a Batch with
+//     repair=true is always decoded and stored only where the relay lacks the
+//     event below the mark (FeedStore.storeBatch, decision `repaired`), then
+//     acked with the unchanged mark. A proof message to a relay without the
+//     key ends the stream (the agent only sends one when Welcome lists it).
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -66,10 +72,11 @@ import {
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
-import { BLOB_FEATURE } from '../../protocol/index.js';
+import { BLOB_FEATURE, PROOF_FEATURE } from '../../protocol/index.js';
 import type { MinisignKey } from '../../runtime/index.js';
 import { checkBlobRefs, handleBlobOffer, handleBlobPart, type BlobContext } from './blob-transfer-handler.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
+import { handleProofRequest } from './proof-handler.js';
 import { handleReinstate, handleRevoke, ledgerHeadOf } from './feed-control-handler.js';
 import type { AgentAuthentication, HospitalAuth } from './hospital-auth.js';
 import { peerIdentity } from '../tls/index.js';
@@ -251,6 +258,13 @@ export class ReplicationSession {
         return this.send(await handleBlobOffer(this.blobContext('blobOffer'), message.blobOffer!));
       case 'blobPart':
         return this.send(await handleBlobPart(this.blobContext('blobPart'), message.blobPart!));
+      case 'proofRequest': {
+        if (!this.agent) throw new ProtocolViolationError('proofRequest before Hello: the first message on a stream must be Hello');
+        const signingKey = this.deps.signingKey;
+        if (!signingKey) throw new ProtocolViolationError(`proofRequest: this relay signs no tree heads (its Welcome lists no "${PROOF_FEATURE}" feature)`);
+        const context = { store: this.deps.store, hospital: this.agent.hospital, feeds: this.feeds, signingKey, now: this.deps.now, log: this.log };
+        return this.send(await handleProofRequest(context, message.proofRequest!));
+      }
       default:
         throw new ProtocolViolationError('empty AgentMessage: expected hello or batch');
     }
@@ -298,7 +312,7 @@ export class ReplicationSession {
           positions,
           maxBatchBytes: this.deps.maxBatchBytes,
           relayId: this.deps.relayId,
-          features: this.deps.blobs ? [BLOB_FEATURE] : [],
+          features: [...(this.deps.blobs ? [BLOB_FEATURE] : []), ...(this.deps.signingKey ? [PROOF_FEATURE] : [])],
         },
       }),
     );
@@ -326,6 +340,7 @@ export class ReplicationSession {
       journalHeadSeq: Number(batch.journalHeadSeq ?? 0),
       completeThroughSeq: Number(batch.completeThroughSeq ?? 0),
       ledgerHead: ledgerHeadOf(batch),
+      ...(batch.repair ? { repair: true } : {}),
     };
     let refs: BlobReference[] = [];
     /** Decodes, checks the blob-ref events and stores; undefined when the batch was nacked for an incomplete instance. */
@@ -349,13 +364,15 @@ export class ReplicationSession {
         throw error;
       }
     };
+    if (batch.repair && !this.deps.signingKey) throw new ProtocolViolationError(`a repair batch: this relay takes none (its Welcome lists no "${PROOF_FEATURE}" feature)`);
     // A resend, a gap or a revoked feed needs no decompression: storeBatch answers it without events.
-    let stored = needsEvents(store.position(agent.hospital, feed), firstSeq, lastSeq) ? await storeDecoded() : await store.storeBatch(toStore);
+    // A repair is always decoded: its events lie below the mark by definition.
+    let stored = batch.repair ? await storeDecoded() : needsEvents(store.position(agent.hospital, feed), firstSeq, lastSeq) ? await storeDecoded() : await store.storeBatch(toStore);
     // Another stream moved the feed meanwhile, so the batch now counts: decode it after all.
     if (stored?.decision.kind === 'needs-events') stored = await storeDecoded();
     if (!stored) return;
     // References of events the store did not take must not hold chunks (a resend records them again).
-    const taken = stored.decision.kind === 'append' || stored.decision.kind === 'overlap' || stored.decision.kind === 'duplicate';
+    const taken = stored.decision.kind === 'append' || stored.decision.kind === 'overlap' || stored.decision.kind === 'duplicate' || stored.decision.kind === 'repaired';
     if (!taken) await this.forgetRefs(feed, refs);
     agent.events += stored.storedEvents;
     metrics.eventsStored.inc({ hospital: agent.hospital }, stored.storedEvents);
@@ -412,6 +429,10 @@ export class ReplicationSession {
             },
           }),
         );
+      case 'repaired':
+        this.deps.metrics.batches.inc({ result: 'repaired' });
+        this.log.info({ feed, firstSeq, lastSeq, highWater }, 'repair batch stored what the relay lacked; marks unchanged');
+        return this.send(pb.RelayMessage.create({ ack: { feed, highWaterSeq: highWater, duplicate: false } }));
       case 'duplicate':
       case 'append':
       case 'overlap':

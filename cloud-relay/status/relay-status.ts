@@ -2,7 +2,7 @@
 // function so it can be tested without a running relay.
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
 import type { ConnectedAgent } from '../ingest/index.js';
-import type { AgentLedgerHead, FeedRevocation, FeedSize } from '../store/index.js';
+import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
 import type { VendorStatus } from './vendor-status.js';
 
 export interface RelayStatusInput {
@@ -21,6 +21,8 @@ export interface RelayStatusInput {
   revocations?: readonly FeedRevocation[];
   /** Per vendor key, its cursor and lag in each feed it is granted (status/vendor-status.ts); default none. */
   vendors?: readonly VendorStatus[];
+  /** The newest signed tree head per (hospital, feed) (completeness proofs); default none. */
+  treeHeads?: readonly StoredTreeHead[];
 }
 
 export interface RelayStatus {
@@ -49,7 +51,14 @@ export interface RelayStatus {
     /** False for a hospital whose data is still held but which is no longer configured. */
     configured: boolean;
     connectedAgents: number;
-    feeds: { feed: string; highWaterSeq: number; events: number; lastBatchAt: string }[];
+    feeds: {
+      feed: string;
+      highWaterSeq: number;
+      events: number;
+      lastBatchAt: string;
+      /** The newest signed tree head (completeness proofs): the window the agent and the relay last agreed on; absent before the first. */
+      lastTreeHead?: { fromSeq: number; toSeq: number; treeSize: number; root: string; signedAt: string };
+    }[];
     /**
      * Per feed, the newest egress-ledger head the hospital's agent sent (index 0,
      * head "": none yet) and the batches received: evidence for `wardline audit verify --relay-http`.
@@ -104,7 +113,16 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
       connectedAgents: input.agents.filter((a) => a.hospital === id).length,
       feeds: input.feeds
         .filter((f) => f.hospital === id)
-        .map((f) => ({ feed: f.feed, highWaterSeq: f.highWaterSeq, events: f.events, lastBatchAt: iso(f.updatedAtMs) })),
+        .map((f) => {
+          const head = input.treeHeads?.find((h) => h.hospital === f.hospital && h.feed === f.feed);
+          return {
+            feed: f.feed,
+            highWaterSeq: f.highWaterSeq,
+            events: f.events,
+            lastBatchAt: iso(f.updatedAtMs),
+            ...(head ? { lastTreeHead: { fromSeq: head.fromSeq, toSeq: head.toSeq, treeSize: head.treeSize, root: head.root.toString('hex'), signedAt: iso(head.signedAtMs) } } : {}),
+          };
+        }),
       ledgerHeads: ledgerHeads
         .filter((h) => h.hospital === id)
         .map((h) => ({

@@ -83,6 +83,11 @@ export interface BatchToStore {
   completeThroughSeq?: number;
   /** The agent's egress-ledger head sent with the batch; null or absent from an agent without a ledger. */
   ledgerHead?: LedgerHeadInput | null;
+  /**
+   * Batch.repair: a resend of events a completeness proof found missing below the
+   * mark. Only events not held are stored; neither mark moves (decision `repaired`).
+   */
+  repair?: boolean;
 }
 
 /**
@@ -90,7 +95,7 @@ export interface BatchToStore {
  * the store adds — the feed is revoked, or the batch would be stored but came
  * without its events.
  */
-export type StoreDecision = BatchDecision | { kind: 'revoked'; revokedAtMs: number } | { kind: 'needs-events' };
+export type StoreDecision = BatchDecision | { kind: 'revoked'; revokedAtMs: number } | { kind: 'needs-events' } | { kind: 'repaired' };
 
 /** What storeBatch did. */
 export interface StoredBatch {
@@ -207,6 +212,30 @@ export interface ReinstateOutcome {
   highWaterSeq: number;
 }
 
+/** One leaf of a feed's completeness tree: an event's seq and the SHA-256 of its body as stored. */
+export interface FeedLeaf {
+  seq: number;
+  /** 32 bytes, computed from the stored body at read time (so an altered body shows). */
+  bodySha256: Buffer;
+}
+
+/** A window of a feed whose RFC 9162 root the agent and the relay agreed on, as the relay signed it. */
+export interface StoredTreeHead {
+  hospital: string;
+  feed: string;
+  /** The window, inclusive. */
+  fromSeq: number;
+  toSeq: number;
+  treeSize: number;
+  /** 32 bytes. */
+  root: Buffer;
+  signedAtMs: number;
+  /** protocol/tree-head.ts treeHeadText of the fields above: the exact text signed. */
+  signedText: string;
+  /** minisign signature of signedText by the relay's key. */
+  signature: string;
+}
+
 /** A Revoke or Reinstate from the hospital's agent. */
 export interface FeedControlRequest {
   hospital: string;
@@ -300,6 +329,20 @@ export interface FeedStore {
 
   /** The newest ledger head and batch count per (hospital, feed), ordered by hospital then feed. */
   ledgerHeads(): Promise<AgentLedgerHead[]>;
+
+  /**
+   * The completeness-tree leaves of (hospital, feed) with fromSeq <= seq <= min(toSeq,
+   * high-water mark), in seq order, each body's SHA-256 computed from the stored
+   * bytes. Stored, not visible: the agent compares what it had acknowledged.
+   * Rejects with FeedRevokedError for a revoked feed.
+   */
+  feedLeaves(hospital: string, feed: string, fromSeq: number, toSeq: number): Promise<FeedLeaf[]>;
+
+  /** Keeps a signed tree head; a head for the same (hospital, feed, fromSeq) is replaced. */
+  recordTreeHead(head: StoredTreeHead): Promise<void>;
+
+  /** The signed tree heads of (hospital, feed), ordered by fromSeq; [] for none. */
+  treeHeads(hospital: string, feed: string): Promise<StoredTreeHead[]>;
 
   /** Closes the store; what storeBatch acknowledged stays for the next open. Idempotent. */
   close(): Promise<void>;

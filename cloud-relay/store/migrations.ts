@@ -176,6 +176,27 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    description: 'signed tree heads of verified feed windows (completeness proofs)',
+    sql: `
+      -- One row per closed window the agent and the relay agreed on: the fields of
+      -- protocol/tree-head.ts, the exact text signed and its minisign signature, so
+      -- vendors are served what was signed, byte for byte.
+      CREATE TABLE feed_tree_heads (
+        hospital     TEXT    NOT NULL,
+        feed         TEXT    NOT NULL,
+        from_seq     INTEGER NOT NULL,
+        to_seq       INTEGER NOT NULL,
+        tree_size    INTEGER NOT NULL,
+        root         BLOB    NOT NULL,
+        signed_at_ms INTEGER NOT NULL,
+        signed_text  TEXT    NOT NULL,
+        signature    TEXT    NOT NULL,
+        PRIMARY KEY (hospital, feed, from_seq)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -26,9 +26,13 @@
 //     which storeBatch moves in the batch's own transaction and never backward,
 //     so a page holds all of a transaction or none of it. Hello and resends go
 //     by the high-water mark: the agent resumes after what is stored.
+//  9. A repair batch (Batch.repair, a completeness proof found events missing
+//     below the mark): only events not held are inserted (INSERT OR IGNORE);
+//     neither mark moves, so vendors' cursors and the agent's resume are untouched.
 //  6. Deleted events left readable on disk (free pages, slack of live pages,
 //     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
 //     truncates the WAL and hands free pages back (feed-revocations.ts).
+import { createHash } from 'node:crypto';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -40,6 +44,7 @@ import {
   type AgentLedgerHead,
   type BatchToStore,
   type FeedControlRequest,
+  type FeedLeaf,
   type FeedPage,
   type FeedPageExtent,
   type FeedPosition,
@@ -50,6 +55,7 @@ import {
   type ReinstateOutcome,
   type RevokeOutcome,
   type StoredBatch,
+  type StoredTreeHead,
   type UnreadEvents,
 } from './feed-store.js';
 import { AgentLedgerHeads } from './agent-ledger-heads.js';
@@ -77,6 +83,7 @@ export class SqliteFeedStore implements FeedStore {
   private readonly storeTransaction;
   private readonly readTransaction;
   private readonly extentTransaction;
+  private readonly leavesTransaction;
   private readonly heads: AgentLedgerHeads;
   private readonly revoked: FeedRevocations;
 
@@ -129,6 +136,19 @@ export class SqliteFeedStore implements FeedStore {
       unread: db.prepare<[string, string, number, number], { events: number }>(
         'SELECT COUNT(*) AS events FROM (SELECT 1 FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? LIMIT ?)',
       ),
+      leafBodies: db.prepare<[string, string, number, number], { seq: number; body: Buffer }>(
+        'SELECT seq, body FROM feed_events WHERE hospital = ? AND feed = ? AND seq >= ? AND seq <= ? ORDER BY seq',
+      ),
+      bumpCount: db.prepare('UPDATE feed_positions SET event_count = event_count + ?, updated_at_ms = ? WHERE hospital = ? AND feed = ?'),
+      putTreeHead: db.prepare(
+        `INSERT OR REPLACE INTO feed_tree_heads
+           (hospital, feed, from_seq, to_seq, tree_size, root, signed_at_ms, signed_text, signature)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      treeHeads: db.prepare<
+        [string, string],
+        { hospital: string; feed: string; from_seq: number; to_seq: number; tree_size: number; root: Buffer; signed_at_ms: number; signed_text: string; signature: string }
+      >('SELECT * FROM feed_tree_heads WHERE hospital = ? AND feed = ? ORDER BY from_seq'),
       oldestUnread: db.prepare<[string, string, number], { received_at_ms: number }>(
         'SELECT received_at_ms FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? ORDER BY seq LIMIT 1',
       ),
@@ -138,6 +158,7 @@ export class SqliteFeedStore implements FeedStore {
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
     this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
+    this.leavesTransaction = db.transaction(this.leavesInTransaction.bind(this));
   }
 
   /** Opens (creating and migrating if needed) the store at `options.file`. */
@@ -247,6 +268,31 @@ export class SqliteFeedStore implements FeedStore {
     return this.heads.all();
   }
 
+  async feedLeaves(hospital: string, feed: string, fromSeq: number, toSeq: number): Promise<FeedLeaf[]> {
+    this.assertOpen();
+    return this.leavesTransaction(hospital, feed, fromSeq, toSeq);
+  }
+
+  async recordTreeHead(head: StoredTreeHead): Promise<void> {
+    this.assertOpen();
+    this.statements.putTreeHead.run(head.hospital, head.feed, head.fromSeq, head.toSeq, head.treeSize, head.root, head.signedAtMs, head.signedText, head.signature);
+  }
+
+  async treeHeads(hospital: string, feed: string): Promise<StoredTreeHead[]> {
+    this.assertOpen();
+    return this.statements.treeHeads.all(hospital, feed).map((row) => ({
+      hospital: row.hospital,
+      feed: row.feed,
+      fromSeq: row.from_seq,
+      toSeq: row.to_seq,
+      treeSize: row.tree_size,
+      root: Buffer.from(row.root),
+      signedAtMs: row.signed_at_ms,
+      signedText: row.signed_text,
+      signature: row.signature,
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -273,6 +319,7 @@ export class SqliteFeedStore implements FeedStore {
       return { decision: { kind: 'revoked', revokedAtMs: revoked.revokedAtMs }, highWater: revoked.highWaterSeq, storedEvents: 0 };
     }
     const highWater = this.highWater(hospital, feed);
+    if (batch.repair) return this.storeRepair(batch, highWater);
     // Only decoded events justify a range: without them the ceiling is unknown.
     const ceilingSeq = events
       ? batchCeiling({ highWater, lastEventSeq: events.at(-1)?.seq ?? 0, announcedHeadSeq: batch.journalHeadSeq ?? 0 })
@@ -313,6 +360,45 @@ export class SqliteFeedStore implements FeedStore {
     const visible = Math.max(this.visibleSeq(hospital, feed), completeThrough);
     this.statements.advance.run(hospital, feed, lastSeq, visible, storedEvents, now);
     return { decision, highWater: lastSeq, storedEvents };
+  }
+
+  /** Failure mode 9: the events of a repair batch this store lacks below the mark; no mark moves. */
+  private storeRepair(batch: BatchToStore, highWater: number): StoredBatch {
+    const { hospital, feed, firstSeq, lastSeq } = batch;
+    this.heads.record(hospital, feed, batch.ledgerHead ?? null, this.now(), true);
+    const now = this.now();
+    let storedEvents = 0;
+    for (const event of batch.events ?? []) {
+      if (event.seq < firstSeq || event.seq > lastSeq) throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
+      if (event.seq > highWater) continue; // never past the mark: that is an ordinary batch's job
+      storedEvents += this.statements.insertEvent.run(
+        hospital,
+        feed,
+        event.seq,
+        event.stream,
+        event.key,
+        event.op,
+        event.tsMs,
+        event.source,
+        event.contentType,
+        event.body,
+        JSON.stringify(event.headers),
+        now,
+      ).changes;
+    }
+    if (storedEvents > 0) this.statements.bumpCount.run(storedEvents, now, hospital, feed);
+    return { decision: { kind: 'repaired' }, highWater, storedEvents };
+  }
+
+  private leavesInTransaction(hospital: string, feed: string, fromSeq: number, toSeq: number): FeedLeaf[] {
+    const revoked = this.revoked.get(hospital, feed);
+    if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
+    const through = Math.min(toSeq, this.highWater(hospital, feed));
+    const leaves: FeedLeaf[] = [];
+    for (const row of this.statements.leafBodies.iterate(hospital, feed, fromSeq, through)) {
+      leaves.push({ seq: row.seq, bodySha256: createHash('sha256').update(row.body).digest() });
+    }
+    return leaves;
   }
 
   private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number): FeedPage {

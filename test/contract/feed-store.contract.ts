@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FeedRevokedError, FeedStoreClosedError } from '../../cloud-relay/errors.js';
 import type { BatchToStore, FeedStore, FeedStoreListeners, LedgerHeadInput } from '../../cloud-relay/store/index.js';
-import type { JournalEvent } from '../../protocol/index.js';
+import { createHash } from 'node:crypto';
+import { treeHeadText, type JournalEvent } from '../../protocol/index.js';
 import { makeEvent, makeEvents } from '../integration/relay-harness.js';
 
 /** What the suite gives a backend to open with: its listeners and its clock (ms since the epoch). */
@@ -276,6 +277,49 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       expect(await store.storeBatch(batch('h1', 'adt', 6, 7))).toEqual({ decision: { kind: 'append' }, highWater: 7, storedEvents: 2 });
       // Erased events stay gone.
       expect((await store.readEvents('h1', 'adt', 0, 100)).events.map((e) => e.seq)).toEqual([6, 7]);
+    });
+
+    it('lists completeness leaves from the stored bodies, through the mark, in seq order', async () => {
+      const events = makeEvents(1, 6).filter((e) => e.seq !== 4); // a policy-filtered position
+      await store.storeBatch(batch('h1', 'adt', 1, 6, events, { completeThroughSeq: 3 }));
+      const sha = (body: Buffer): Buffer => createHash('sha256').update(body).digest();
+      // Stored, not visible: seqs 5 and 6 are past the visible seq yet acknowledged.
+      expect(await store.feedLeaves('h1', 'adt', 2, 99)).toEqual(events.slice(1).map((e) => ({ seq: e.seq, bodySha256: sha(e.body) })));
+      expect(await store.feedLeaves('h1', 'adt', 4, 4)).toEqual([]);
+      expect(await store.feedLeaves('h1', 'lab', 1, 10)).toEqual([]);
+      await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'test' });
+      await expect(store.feedLeaves('h1', 'adt', 1, 6)).rejects.toThrow(FeedRevokedError);
+    });
+
+    it('stores a repair only where an event is missing below the mark, moving no mark', async () => {
+      await store.storeBatch(batch('h1', 'adt', 1, 5, makeEvents(1, 5).filter((e) => e.seq !== 3)));
+      const before = (await store.readEvents('h1', 'adt', 0, 10)).highWater;
+      const altered = { ...makeEvent(2), body: Buffer.from('not what was stored') };
+      expect(await store.storeBatch(batch('h1', 'adt', 2, 7, [altered, makeEvent(3), makeEvent(7)], { repair: true }))).toEqual({
+        decision: { kind: 'repaired' },
+        highWater: 5,
+        storedEvents: 1,
+      });
+      expect(store.position('h1', 'adt').highWaterSeq).toBe(5);
+      const page = await store.readEvents('h1', 'adt', 0, 10);
+      expect(page.highWater).toBe(before);
+      expect(page.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(page.events[1]!.body).toEqual(makeEvent(2).body); // a held event is never overwritten
+      expect((await store.feedSizes())[0]).toMatchObject({ events: 5 });
+    });
+
+    it('keeps signed tree heads per feed, replacing a head for the same window', async () => {
+      const head = (fromSeq: number, toSeq: number, signature: string) => {
+        const fields = { hospital: 'h1', feed: 'adt', fromSeq, toSeq, treeSize: toSeq - fromSeq + 1, root: Buffer.alloc(32, fromSeq), signedAtMs: clock };
+        return { ...fields, signedText: treeHeadText(fields), signature };
+      };
+      expect(await store.treeHeads('h1', 'adt')).toEqual([]);
+      await store.recordTreeHead(head(11, 20, 'b'));
+      await store.recordTreeHead(head(1, 10, 'a'));
+      await store.recordTreeHead(head(11, 20, 'c'));
+      await reopen();
+      expect(await store.treeHeads('h1', 'adt')).toEqual([head(1, 10, 'a'), head(11, 20, 'c')]);
+      expect(await store.treeHeads('h1', 'lab')).toEqual([]);
     });
 
     it('keeps everything it acknowledged across a reopen', async () => {

@@ -57,7 +57,8 @@ dataDir: ./agent-data
 http: { listen: "127.0.0.1:0" }
 relays: [{ name: cloud, address: "127.0.0.1:${grpcPort}", secret: "${SECRET}", allowPlaintext: true }]
 feeds: [{ name: clinical, relay: cloud, streams: [adt] }]
-replication: { backoff: { initialMs: 100, maxMs: 300 } }
+# Windows close after 500 ms: the journal keeps a window's events until the proofs compared it.
+replication: { backoff: { initialMs: 100, maxMs: 300 }, proofs: { windowMs: 500ms } }
 journal: { retention: 1s, trimIntervalMs: 200ms, trimChunkRows: 100 }
 `,
     );

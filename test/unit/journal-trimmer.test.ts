@@ -86,6 +86,16 @@ describe('JournalTrimmer (real SQLite file)', () => {
     expect(journalSeqs()).toHaveLength(60);
   });
 
+  it('keeps what a feed acknowledged but its completeness proofs have not compared yet', async () => {
+    await appendMany(100);
+    feedAcks.record('clinical', 'cloud', 80);
+    now += 30 * DAY_MS;
+    const result = await trimmer({ proofHolds: () => new Map([['clinical', 30]]) }).trim();
+    expect(result).toMatchObject({ events: 30, upToSeq: 30, ackedBoundSeq: 30 });
+    // Proofs never trim past the acknowledgement.
+    expect(await trimmer({ proofHolds: () => new Map([['clinical', 90]]) }).trim()).toMatchObject({ upToSeq: 80 });
+  });
+
   it('forgets a transaction range once the floor is past its last seq, and keeps one the floor cuts', async () => {
     const tx = (first: string): EventInput[] => Array.from({ length: 5 }, (_, i) => row(`${first}${i}`));
     await journal.append({ source: 'pg', events: tx('A') }); // 1..5

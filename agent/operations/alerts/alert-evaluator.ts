@@ -21,6 +21,8 @@ export interface AlertInputs {
     integrity?: { relayMarkSeq: number; journalHeadSeq: number; ackedSeq: number; reason: string } | null;
     /** An imaging feed's instance transfer (FeedStatus.imaging); absent for other feeds. */
     imaging?: ImagingAlertInput;
+    /** Completeness proofs (FeedStatus.proofs); absent when off. */
+    proofs?: { verifiedThroughSeq: number; incidents: number; problem: string | null };
   }[];
   sources: readonly {
     name: string;
@@ -188,6 +190,15 @@ export class AlertEvaluator {
             reason: incident?.reason ?? null,
           }),
         );
+      }
+    }
+
+    for (const feed of inputs.feeds) {
+      // Raised once, at once, when the first integrity incident is found; further incidents show in the status, not as more alerts.
+      const incidents = feed.proofs?.incidents ?? 0;
+      const proofChange = this.observe('feed-proof', feed.feed, incidents > 0 ? 1 : 0, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (proofChange) {
+        alerts.push(this.record('feed-proof', feed.feed, proofChange, null, null, { incidents, verifiedThroughSeq: feed.proofs?.verifiedThroughSeq ?? null }));
       }
     }
 
@@ -364,6 +375,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
     case 'backlog-age':
     case 'control-id-reused':
     case 'feed-integrity':
+    case 'feed-proof':
       return 'critical';
     case 'disk':
       return level >= 2 ? 'critical' : 'warning';

@@ -106,6 +106,7 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
     keys.add(alertKey('lag', feed.feed));
     keys.add(alertKey('backlog-age', feed.feed));
     keys.add(alertKey('feed-integrity', feed.feed));
+    keys.add(alertKey('feed-proof', feed.feed));
     if (feed.imaging) for (const rule of ['imaging-blocked', 'imaging-stalled'] as const) keys.add(alertKey(rule, feed.feed));
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));

@@ -96,6 +96,10 @@ function alertMessageEn(a: AlertTextInput): string {
       return a.level === 0
         ? `feed ${a.subject}: the relay's mark is consistent with the journal again`
         : `feed ${a.subject} stopped: the relay holds it up to seq ${a.details.relayMarkSeq}, beyond the journal head ${a.details.journalHeadSeq}; its next events would be dropped`;
+    case 'feed-proof':
+      return a.level === 0
+        ? `feed ${a.subject}: the relay's copy is verified complete again`
+        : `feed ${a.subject}: a completeness proof found the relay holding ${a.details.incidents ?? 'some'} event(s) otherwise than sent (altered, or never sent by this agent); verified complete through seq ${a.details.verifiedThroughSeq ?? 0}; see the feed's incidents in /v1/status and the egress ledger (WL_A030)`;
     case 'source-silent':
       return a.level === 0
         ? `source ${a.subject} is receiving messages again`
@@ -164,6 +168,10 @@ function alertMessageZh(a: AlertTextInput): string {
       return a.level === 0
         ? `推送 ${a.subject}：中继位置已与本地数据日志一致`
         : `推送 ${a.subject} 已停止：中继记录到序号 ${a.details.relayMarkSeq}，超过本地数据日志末尾 ${a.details.journalHeadSeq}；其后的数据将被丢弃`;
+    case 'feed-proof':
+      return a.level === 0
+        ? `推送 ${a.subject}：云端副本已重新验证完整`
+        : `推送 ${a.subject}：完整性证明发现中继保存的 ${a.details.incidents ?? '部分'}条数据与发送时不同（被修改，或并非本机发送）；已验证完整至序号 ${a.details.verifiedThroughSeq ?? 0}；详见 /v1/status 与外发审计日志（WL_A030）`;
     case 'source-silent':
       return a.level === 0
         ? `来源 ${a.subject} 已恢复接收`

@@ -7,13 +7,15 @@
 export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent' | 'control-id-reused'
   // The relay holds a feed beyond the agent's journal head (replication/feed-window.ts): the feed is stopped.
   | 'feed-integrity'
+  // A completeness proof found the relay holding a feed's events otherwise than sent (replication/feed-prover.ts).
+  | 'feed-proof'
   // Database sources (postgres, mysql, sql-poll), from their SourceStatus.capture.
   | 'capture-stopped' | 'capture-lagging' | 'capture-position-lost' | 'capture-wal-budget'
   // Imaging feeds, from their FeedStatus.imaging: instances that cannot ship, or stopped moving while they may.
   | 'imaging-blocked' | 'imaging-stalled';
 
 export const ALERT_RULES: readonly AlertRule[] = [
-  'link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity',
+  'link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity', 'feed-proof',
   'capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget',
   'imaging-blocked', 'imaging-stalled',
 ];

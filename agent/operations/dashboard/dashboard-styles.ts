@@ -68,6 +68,7 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,32rem),1
 .feed-card.is-lagging{border-color:var(--warn)}
 .feed-card.is-paused{border-color:var(--paused)}
 .feed-head{display:flex;gap:.7rem;align-items:baseline;flex-wrap:wrap;margin-bottom:.5rem}
+.feed-proof{display:flex;gap:.7rem;align-items:baseline;flex-wrap:wrap;margin:-.3rem 0 .5rem;font-size:.9em}
 .feed-name{font-size:1.3rem;font-weight:700}
 .stats{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem 1rem}
 .stat-label{font-size:.8rem;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}

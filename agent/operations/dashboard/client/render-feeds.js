@@ -50,6 +50,10 @@ export function renderFeeds(container, view) {
           h('span', { class: 'badge badge-warn', dataset: { role: 'no-policy' } }),
           admin ? h('button', { class: 'action', type: 'button', dataset: { role: 'pause' } }) : null,
         ),
+        h('div', { class: 'feed-proof' },
+          h('span', { class: 'muted', dataset: { role: 'proof' } }),
+          h('span', { class: 'badge badge-warn', dataset: { role: 'proof-incidents' } }),
+        ),
         h('div', { class: 'stats' },
           stat('backlog-label',
             figure(`feed.${name}.backlog.events`, feed.backlog.events, '', { class: 'big' }), ' ',
@@ -91,6 +95,21 @@ export function renderFeeds(container, view) {
       setText(q('no-policy'), noPolicy ? t('feed.noPolicy') : '');
       q('no-policy').title = noPolicy ? t('feed.noPolicy.detail') : '';
       q('no-policy').hidden = !noPolicy;
+      // Completeness proofs (absent when off): how far the relay's copy is proved complete, and what it holds otherwise than sent.
+      const proofs = feed.proofs;
+      const proofLine = !proofs || proofs.state === 'off'
+        ? ''
+        : proofs.state === 'unavailable'
+          ? t('feed.proof.unavailable')
+          : proofs.verifiedThroughSeq > 0
+            ? t('feed.proof.verified', { seq: count(proofs.verifiedThroughSeq) })
+            : t('feed.proof.pending');
+      setText(q('proof'), proofLine);
+      q('proof').title = proofs?.problem ?? '';
+      q('proof').hidden = proofLine === '';
+      const incidents = proofs?.incidents ?? 0;
+      setText(q('proof-incidents'), incidents > 0 ? t('feed.proof.incidents', { count: count(incidents) }) : '');
+      q('proof-incidents').hidden = incidents === 0;
       const button = q('pause');
       if (button) {
         setText(button, paused ? t('feed.resume') : t('feed.pause'));
