@@ -176,6 +176,34 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  // --- Relay migration 6 is the completeness proofs' (feed_tree_heads). Placeholder on this branch only,
+  // so that 7 keeps its number; the proofs' migration 6 replaces it when the branches meet.
+  {
+    version: 6,
+    description: 'reserved: feed tree heads (completeness proofs)',
+    sql: `SELECT 1;`,
+  },
+  // --- Purge (cloud-relay/exit/feed-purge.ts) ---
+  {
+    version: 7,
+    description: 'feed purges: the signed receipt of every purged feed',
+    sql: `
+      -- A feed purged at the hospital's request or at contract end: its events,
+      -- position, tree heads and blob references are gone and its revocation
+      -- stays (its batches are refused as a revoked feed's); this row keeps the
+      -- receipt (canonical JSON, no event data) and its minisign signature, so
+      -- the receipt can be fetched again. A hospital purge keeps one receipt in
+      -- the row of each of its feeds.
+      CREATE TABLE feed_purges (
+        hospital      TEXT    NOT NULL,
+        feed          TEXT    NOT NULL,
+        purged_at_ms  INTEGER NOT NULL,
+        receipt       TEXT    NOT NULL,
+        signature     TEXT    NOT NULL,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -42,6 +42,9 @@ import {
   type FeedControlRequest,
   type FeedPage,
   type FeedPageExtent,
+  type FeedPurgeDeletion,
+  type FeedPurgeRecord,
+  type FeedPurgeRequest,
   type FeedPosition,
   type FeedRevocation,
   type FeedSize,
@@ -53,6 +56,7 @@ import {
   type UnreadEvents,
 } from './feed-store.js';
 import { AgentLedgerHeads } from './agent-ledger-heads.js';
+import { FeedPurges } from './feed-purges.js';
 import { FeedRevocations } from './feed-revocations.js';
 import { migrate } from './migrations.js';
 
@@ -79,6 +83,7 @@ export class SqliteFeedStore implements FeedStore {
   private readonly extentTransaction;
   private readonly heads: AgentLedgerHeads;
   private readonly revoked: FeedRevocations;
+  private readonly purged: FeedPurges;
 
   private constructor(
     private readonly db: Database.Database,
@@ -135,6 +140,7 @@ export class SqliteFeedStore implements FeedStore {
     };
     this.heads = new AgentLedgerHeads(db);
     this.revoked = new FeedRevocations(db, this.now);
+    this.purged = new FeedPurges(db);
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
     this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
@@ -245,6 +251,34 @@ export class SqliteFeedStore implements FeedStore {
   async ledgerHeads(): Promise<AgentLedgerHead[]> {
     this.assertOpen();
     return this.heads.all();
+  }
+
+  /** See FeedStore.purgeFeed: the revoke's marking and deletion, the tree heads, `alsoDelete`, then one erasure. */
+  async purgeFeed(request: FeedPurgeRequest): Promise<FeedPurgeDeletion> {
+    this.assertOpen();
+    const { hospital, feed } = request;
+    this.heads.record(hospital, feed, request.ledgerHead ?? null, this.now(), false);
+    const deleted = await this.revoked.markAndDelete(hospital, feed, request.reason);
+    this.onRevoke?.(hospital, feed);
+    const treeHeadsDeleted = this.purged.deleteTreeHeads(hospital, feed);
+    await request.alsoDelete?.();
+    const erasure = await this.revoked.erase();
+    return { ...deleted, treeHeadsDeleted, erasure };
+  }
+
+  async recordPurge(record: FeedPurgeRecord): Promise<void> {
+    this.assertOpen();
+    this.purged.record(record);
+  }
+
+  async purges(hospital?: string): Promise<FeedPurgeRecord[]> {
+    this.assertOpen();
+    return this.purged.all(hospital);
+  }
+
+  async forgetLedgerHeads(hospital: string): Promise<number> {
+    this.assertOpen();
+    return this.purged.deleteLedgerHeads(hospital);
   }
 
   async close(): Promise<void> {
