@@ -38,6 +38,7 @@ import {
   RouteNotFoundError,
   TooManyRequestsError,
   VendorAuthError,
+  PurgeRefusedError,
 } from '../errors.js';
 import { writeMessage } from '../grpc/index.js';
 import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
@@ -85,7 +86,12 @@ export interface FeedHttpOptions {
   enrol?: (body: unknown) => Promise<unknown>;
   /** The imaging instances the feeds' blob-ref events name; absent = no imaging routes (404). */
   blobs?: BlobStore;
+  /** POST /v1/operator/purge (operator token; cloud-relay/exit/operator-purge.ts): the parsed JSON body -> the JSON answer; absent = 404. */
+  purge?: (body: unknown) => Promise<unknown>;
 }
+
+/** The operator's purge of a hospital or feed (`wardline relay purge`). */
+export const OPERATOR_PURGE_PATH = '/v1/operator/purge';
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
 
@@ -99,6 +105,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
+  if (error instanceof PurgeRefusedError) return error.code === RelayErrorCode.PURGE_UNSIGNED ? 503 : error.code === RelayErrorCode.PURGE_BAD_REQUEST ? 400 : 404;
   return 500;
 }
 
@@ -194,6 +201,11 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
       if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
       return sendJson(res, 200, await options.enrol(await readJsonBody(req)));
     }
+    if (url.pathname === OPERATOR_PURGE_PATH && options.purge) {
+      options.operators.require(req.headers.authorization);
+      if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
+      return sendJson(res, 200, await options.purge(await readJsonBody(req)));
+    }
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
@@ -246,7 +258,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         const headers: Record<string, string> = {};
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
-        if (status === 405) headers.allow = url.pathname === '/v1/enrol' ? 'POST' : 'GET';
+        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : 'GET';
         sendJson(res, status, { error: { code, message } }, headers);
       });
   };
@@ -263,6 +275,7 @@ function routeName(path: string): string {
   if (path === '/' || path === '/status') return 'status-page';
   if (path === '/readyz') return 'readyz';
   if (path === '/v1/enrol') return 'enrol';
+  if (path === OPERATOR_PURGE_PATH) return 'operator-purge';
   if (path === '/healthz' || path === '/v1/status' || path === '/metrics') return path.replace(/^\/(v1\/)?/, '');
   return 'unknown';
 }
