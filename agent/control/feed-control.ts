@@ -308,6 +308,8 @@ export class FeedControl implements FeedLinkListener {
       const figures = this.figures(feed);
       const reason = context.reason ?? 'purged by the operator';
       const record = await this.recordState(feed, 'purge', { ...context, reason }, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq });
+      // recordState held it as a revoke; the status says what it waits for.
+      link.holdFeed(feed, PURGING_HOLD);
       const answer = this.waitForAnswer(feed, 'purge');
       const head = { index: record.index, hash: record.hash };
       link.requestControl({ kind: 'purge', feed, reason, requestedBy: context.requestedBy ?? context.origin ?? '', ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index });
