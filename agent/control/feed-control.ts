@@ -19,6 +19,11 @@
 //  5. Two actions on one feed at once: serialised per feed.
 //  6. The ledger cannot be written: the action fails, and a pause or revoke
 //     keeps its hold (failing closed: nothing leaves unrecorded).
+//  7. A purge (revoke with a signed receipt) to a relay that cannot sign one, or
+//     while no stream is up: refused before anything is recorded. One left
+//     unanswered at a restart is sent again as a purge (its 'purge' record says
+//     so); a relay that meanwhile lost purge-v1 answers it as refused, and the
+//     feed stays revoked.
 import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
 import type { FeedControlAnswer, FeedControlRequest } from '../replication/index.js';
 import { systemTimers, type Timers } from '../../runtime/index.js';
@@ -209,7 +214,8 @@ export class FeedControl implements FeedLinkListener {
     for (const feed of this.feeds.keys()) {
       const state = this.stateOf(feed);
       const reason = this.rows.get(feed)?.reason ?? '';
-      if (state === 'revoking') this.request(feed, 'revoke', reason, null);
+      // A purge left unanswered is sent again as a purge, so its receipt still comes (the relay's is idempotent).
+      if (state === 'revoking') this.request(feed, this.store.lastRemovalRequest(feed) ?? 'revoke', reason, null);
       if (state === 'reinstating') this.request(feed, 'reinstate', reason, null);
     }
   }

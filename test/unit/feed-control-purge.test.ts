@@ -103,6 +103,17 @@ describe('FeedControl.purge', () => {
     expect(new FeedControl({ db, ledger, feeds: FEEDS, log }).holds()).toEqual(new Map([['clinical', 'revoked by the operator']]));
   });
 
+  it('a purge left unanswered is sent again as a purge after a restart', async () => {
+    const c = await control();
+    const purging = c.purge('clinical', { reason: 'hospital request' });
+    await timers.whenArmed();
+    timers.advance(200);
+    expect(await purging).toMatchObject({ state: 'revoking', relayAnswer: null, message: expect.stringContaining('its purge is pending') });
+    const restarted = new FeedControl({ db, ledger, feeds: FEEDS, links: [link], log });
+    await restarted.start();
+    expect(link.requests.at(-1)).toMatchObject({ kind: 'purge', feed: 'clinical', reason: 'hospital request' });
+  });
+
   it('records the relay\'s refusal; the feed stays revoked here', async () => {
     const c = await control();
     const purging = c.purge('clinical');
