@@ -19,6 +19,7 @@ import { demoCommand, type DemoOptions } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
 import { certCaCommand, certClientCommand, certServerCommand } from './cert-command.js';
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
+import { keysDestroyCommand } from './keys-destroy-command.js';
 import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
 import { CLOSED_PIPE_EXIT_CODE, exitQuietlyOnClosedPipe } from './closed-pipe.js';
@@ -243,6 +244,16 @@ keys
   .requiredOption('-c, --config <file>', 'agent YAML config')
   .option('--json', 'print JSON')
   .action((options: { config: string; json?: boolean }) => run(async () => keysListCommand(options)));
+
+// --- Purge: crypto-shredding ---
+keys
+  .command('destroy')
+  .description('crypto-shredding: destroy the encryption (or pseudonym) keys, so every copy of what was encrypted under them — a backup feed anywhere — becomes unreadable for good; asks for confirmation; recorded in the egress ledger')
+  .requiredOption('--kind <kind>', 'encryption or pseudonym')
+  .option('--key <id>', 'only this key (default: every key of the kind)')
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .option('--yes', 'do not ask for confirmation (needed without a terminal)')
+  .action((options: { kind: string; key?: string; config: string; yes?: boolean }) => run(() => keysDestroyCommand(options)));
 
 const feed = program.command('feed').description('vendor side: read replicated feeds');
 feed
