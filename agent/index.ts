@@ -24,3 +24,4 @@ export {
 } from './audit/index.js';
 // Policy keys (`wardline keys list|rotate`, the installer's first keys).
 export { KEY_KINDS, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation } from './policy/index.js';
+export { destroyKeys, type KeyDestruction } from './policy/index.js';

@@ -53,7 +53,7 @@ export function keysListCommand(options: { config: string; json?: boolean }, wri
   }
 }
 
-function keysSection(config: LoadedAgentConfig): NonNullable<LoadedAgentConfig['keys']> {
+export function keysSection(config: LoadedAgentConfig): NonNullable<LoadedAgentConfig['keys']> {
   if (!config.keys) {
     const problem = `keys: expected a keys section with dir (where the hospital-held keys live), got nothing (${config.file})`;
     throw new ConfigError(`invalid config:\n  ${problem}`, config.file, [problem]);

@@ -8,6 +8,8 @@ import { WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } fr
 import { AGENT_URL_ENV, defaultAgentUrl } from './agent-url.js';
 import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
+import { agentPurgeCommand } from './agent-purge-command.js';
+import { relayPurgeCommand } from './relay-purge-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
 import { agentHashPasswordCommand } from './agent-hash-password-command.js';
 import { auditExportCommand } from './audit-export-command.js';
@@ -17,6 +19,7 @@ import { demoCommand, type DemoOptions } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
 import { certCaCommand, certClientCommand, certServerCommand } from './cert-command.js';
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
+import { keysDestroyCommand } from './keys-destroy-command.js';
 import { recordKeyRotation } from './key-rotation-record.js';
 import { runUntilSignal } from './run-until-signal.js';
 import { CLOSED_PIPE_EXIT_CODE, exitQuietlyOnClosedPipe } from './closed-pipe.js';
@@ -130,6 +133,19 @@ for (const [action, description] of FEED_ACTIONS) {
     .action((options: { feed: string; reason?: string; url: string; json?: boolean; token?: string }) => run(() => agentFeedCommand(action, options)));
 }
 
+// --- Purge ---
+agent
+  .command('purge')
+  .description("have the relay delete a feed for good (events, imaging chunks, positions, proofs; erased from its files) and answer with a receipt signed by its key; the feed stops here for good and the receipt goes into the egress ledger; exit 1 while the relay has not answered, 2 if refused")
+  .requiredOption('--feed <name>', 'feed name')
+  .option('--reason <text>', 'why, for the egress ledger and the receipt')
+  .option('--yes', 'do not ask for confirmation (needed without a terminal)')
+  .option('--receipt-out <file>', 'also write the receipt to <file> and its signature to <file>.minisig')
+  .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
+  .option('--json', 'print the result as JSON')
+  .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
+  .action((options: { feed: string; reason?: string; yes?: boolean; receiptOut?: string; url: string; json?: boolean; token?: string }) => run(() => agentPurgeCommand(options)));
+
 const audit = program.command('audit').description("the agent's egress ledger: every batch that left, and every pause, revoke, policy change and key rotation");
 audit
   .command('verify')
@@ -179,6 +195,21 @@ relay
   .option('--json', 'print the token, hospital and expiry as JSON')
   .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
 
+// --- Purge ---
+relay
+  .command('purge')
+  .description("contract end: have the running relay delete every feed of a hospital (or one, --feed) and erase it from its files; writes the relay's signed receipt; exit 2 if refused or the relay is not running")
+  .requiredOption('-c, --config <file>', 'relay YAML config')
+  .requiredOption('--hospital <id>', 'the hospital id')
+  .option('--feed <name>', 'only this feed')
+  .option('--reason <text>', 'why, for the receipt (default "contract end")')
+  .option('--yes', 'do not ask for confirmation (needed without a terminal)')
+  .option('--receipt-out <file>', 'where to write the receipt (and <file>.minisig); default purge-receipt-<hospital>[-<feed>].json')
+  .option('--url <url>', "the running relay's HTTP address (default from http.listen)")
+  .option('--token-file <file>', 'a file holding the operator token (default http.operatorTokenFile)')
+  .option('--ca <file>', "PEM CA that issued the relay's HTTPS certificate")
+  .action((options: { config: string; hospital: string; feed?: string; reason?: string; yes?: boolean; receiptOut?: string; url?: string; tokenFile?: string; ca?: string }) => run(() => relayPurgeCommand(options)));
+
 program
   .command('install')
   .description('install the agent as a hardened systemd service: preflight checks, service user, /etc/wardline, /var/lib/wardline, secrets, enrolment, unit')
@@ -213,6 +244,16 @@ keys
   .requiredOption('-c, --config <file>', 'agent YAML config')
   .option('--json', 'print JSON')
   .action((options: { config: string; json?: boolean }) => run(async () => keysListCommand(options)));
+
+// --- Purge: crypto-shredding ---
+keys
+  .command('destroy')
+  .description('crypto-shredding: destroy the encryption (or pseudonym) keys, so every copy of what was encrypted under them — a backup feed anywhere — becomes unreadable for good; asks for confirmation; recorded in the egress ledger')
+  .requiredOption('--kind <kind>', 'encryption or pseudonym')
+  .option('--key <id>', 'only this key (default: every key of the kind)')
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .option('--yes', 'do not ask for confirmation (needed without a terminal)')
+  .action((options: { kind: string; key?: string; config: string; yes?: boolean }) => run(() => keysDestroyCommand(options)));
 
 const feed = program.command('feed').description('vendor side: read replicated feeds');
 feed

@@ -93,6 +93,25 @@ export const RelayErrorCode = {
    * at that seq. Ask again later, or list the feed's tree heads (GET /v1/feeds/{feed}/tree-heads).
    */
   PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
+  // --- Purge (cloud-relay/exit/feed-purge.ts) ---
+  /**
+   * A purge names a hospital this relay holds nothing of (no feed, revocation, purge
+   * receipt or ledger head). Nothing was deleted. Check the hospital id (`wardline relay
+   * status` lists the hospitals and their feeds).
+   */
+  PURGE_UNKNOWN_HOSPITAL: 'WL_PURGE_UNKNOWN_HOSPITAL',
+  /**
+   * A purge names a feed this relay holds nothing of for the hospital. Nothing was
+   * deleted. The message lists the feeds it holds; check the feed name.
+   */
+  PURGE_UNKNOWN_FEED: 'WL_PURGE_UNKNOWN_FEED',
+  /**
+   * This relay has no signing key, so it cannot sign a purge receipt; nothing was
+   * deleted. Start the relay normally (it makes <dataDir>/relay-signing.key at start).
+   */
+  PURGE_UNSIGNED: 'WL_PURGE_UNSIGNED',
+  /** A purge request is malformed (the message says what); nothing was deleted. */
+  PURGE_BAD_REQUEST: 'WL_PURGE_BAD_REQUEST',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
@@ -401,5 +420,22 @@ export class ProofNotFoundError extends RelayError {
     readonly feed: string,
   ) {
     super(message, RelayErrorCode.PROOF_NOT_FOUND);
+  }
+}
+
+// --- Purge (cloud-relay/exit/feed-purge.ts) ---
+
+/** A purge that names what the relay does not hold, or that it cannot sign; nothing was deleted. */
+export class PurgeRefusedError extends RelayError {
+  override name = 'PurgeRefusedError';
+  constructor(
+    message: string,
+    code:
+      | typeof RelayErrorCode.PURGE_UNKNOWN_HOSPITAL
+      | typeof RelayErrorCode.PURGE_UNKNOWN_FEED
+      | typeof RelayErrorCode.PURGE_UNSIGNED
+      | typeof RelayErrorCode.PURGE_BAD_REQUEST,
+  ) {
+    super(message, code);
   }
 }

@@ -13,6 +13,7 @@ import { loadCredentials } from './credentials.js';
 import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
 import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
+import { FeedPurger, operatorPurge } from './exit/index.js';
 import { createFeedHttpHandler } from './http/index.js';
 import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
@@ -112,7 +113,10 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         unread: (hospital, feed, afterSeq) => unread.get(cursorKey(hospital, feed, afterSeq))!,
       });
     };
+    // Purges (the hospital's agent over its stream, the operator over HTTP) go through one queue.
+    const purger = new FeedPurger({ store, blobs, signingKey: signing.key, relayId: config.relayId, now, onPurged: (hospital, feed) => reads.forgetFeed(hospital, feed) });
     const replication = new ReplicationService({
+      purger,
       store,
       blobs,
       hospitals: new HospitalAuth(credentials.hospitals, { mutualTls: tls?.clientCa !== undefined }),
@@ -175,6 +179,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         logger: logger.child({ service: 'http' }),
         ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
         ...(options.withoutProofs ? {} : { signingPublicKey: publicKeyText(signing.key) }),
+        purge: (body: unknown) => operatorPurge(purger, body),
       }),
       logger,
       ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),

@@ -20,9 +20,9 @@ export type FeedControlState = 'active' | 'paused' | 'revoking' | 'revoked' | 'r
 export const FEED_CONTROL_STATES: readonly FeedControlState[] = ['active', 'paused', 'revoking', 'revoked', 'reinstating'];
 
 /** The operator's four actions and the relay's two answers. */
-export type FeedControlEvent = 'pause' | 'resume' | 'revoke' | 'reenable' | 'relay-revoked' | 'relay-reinstated';
+export type FeedControlEvent = 'pause' | 'resume' | 'revoke' | 'reenable' | 'relay-revoked' | 'relay-reinstated' | 'purge' | 'relay-purged';
 
-export const FEED_CONTROL_EVENTS: readonly FeedControlEvent[] = ['pause', 'resume', 'revoke', 'reenable', 'relay-revoked', 'relay-reinstated'];
+export const FEED_CONTROL_EVENTS: readonly FeedControlEvent[] = ['pause', 'resume', 'revoke', 'reenable', 'relay-revoked', 'relay-reinstated', 'purge', 'relay-purged'];
 
 type Moves = Partial<Record<FeedControlState, FeedControlState>>;
 
@@ -42,6 +42,10 @@ export const FEED_CONTROL_TRANSITIONS: Readonly<Record<FeedControlEvent, Moves>>
   reenable: { revoking: 'reinstating', revoked: 'reinstating', reinstating: 'reinstating' },
   'relay-revoked': { active: 'active', paused: 'paused', revoking: 'revoked', revoked: 'revoked', reinstating: 'reinstating' },
   'relay-reinstated': { active: 'active', paused: 'paused', revoking: 'revoking', revoked: 'revoked', reinstating: 'active' },
+  // A purge is a revoke that also deletes the rest of the feed at the relay and answers with a signed
+  // receipt: the same moves, and the feed ends revoked here (nothing of it is sent again).
+  purge: { active: 'revoking', paused: 'revoking', revoking: 'revoking', revoked: 'revoking', reinstating: 'revoking' },
+  'relay-purged': { active: 'active', paused: 'paused', revoking: 'revoked', revoked: 'revoked', reinstating: 'reinstating' },
 };
 
 /** The moves added while the relay holds the feed as revoked although the agent does not. */

@@ -23,6 +23,7 @@ export class FeedControlStore {
   private readonly selectAll: Statement;
   private readonly upsertState: Statement;
   private readonly upsertPolicy: Statement;
+  private readonly lastRemoval: Statement;
 
   constructor(db: SqliteDatabase) {
     this.selectAll = db.prepare('SELECT feed, state, reason, policy_version, policy_digest, updated_at_ms FROM feed_controls');
@@ -35,6 +36,15 @@ export class FeedControlStore {
        ON CONFLICT (feed) DO UPDATE SET policy_version = excluded.policy_version, policy_digest = excluded.policy_digest,
          updated_at_ms = excluded.updated_at_ms`,
     );
+    // "type <> 'batch'" lets it use the ledger's index of administrative records.
+    this.lastRemoval = db.prepare(
+      `SELECT type FROM egress_ledger WHERE type <> 'batch' AND type IN ('revoke', 'purge') AND feed = ? ORDER BY idx DESC LIMIT 1`,
+    );
+  }
+
+  /** Whether the feed's last removal request in the egress ledger was a revoke or a purge (what a restart in 'revoking' sends again). */
+  lastRemovalRequest(feed: string): 'revoke' | 'purge' | undefined {
+    return (this.lastRemoval.get(feed) as { type: 'revoke' | 'purge' } | undefined)?.type;
   }
 
   /**

@@ -19,9 +19,16 @@
 //  5. Two actions on one feed at once: serialised per feed.
 //  6. The ledger cannot be written: the action fails, and a pause or revoke
 //     keeps its hold (failing closed: nothing leaves unrecorded).
+//  7. A purge (revoke with a signed receipt) to a relay that cannot sign one, or
+//     while no stream is up: refused before anything is recorded. One left
+//     unanswered at a restart is sent again as a purge (its 'purge' record says
+//     so); a relay that meanwhile lost purge-v1 answers it as refused, and the
+//     feed stays revoked.
 import type { EgressLedger, JsonObject, LedgerRecord } from '../audit/index.js';
 import type { FeedControlAnswer, FeedControlRequest } from '../replication/index.js';
 import { systemTimers, type Timers } from '../../runtime/index.js';
+import { PURGE_FEATURE } from '../../protocol/index.js';
+import { purgeUnsupportedMessage } from '../replication/index.js';
 import { FeedControlError } from './errors.js';
 import { feedControlAllows, transitionFeedControl, type FeedControlEvent, type FeedControlState } from './feed-control-state.js';
 import { FeedControlStore, type FeedControlRow } from './feed-control-store.js';
@@ -31,6 +38,11 @@ import type { SqliteDatabase } from '../store/index.js';
 export const DEFAULT_PAUSE_SETTLE_MS = 1_000;
 /** How long revoke and re-enable wait for the relay's answer before answering "pending", in ms. */
 export const DEFAULT_RELAY_ANSWER_TIMEOUT_MS = 10_000;
+/**
+ * How long purge waits for the relay's receipt before answering "pending", in ms: the relay scans the
+ * feed for its roots and erases before it answers (about 11 s for 1,000,000 events, measured).
+ */
+export const DEFAULT_PURGE_ANSWER_TIMEOUT_MS = 100_000;
 
 /** What a link tells the feed controls, as it happens. */
 export interface FeedLinkListener {
@@ -50,6 +62,8 @@ export interface FeedLink {
   feedStatus(feed: string): { sentSeq: number; ackedSeq: number; inFlight: number } | undefined;
   whenFeedIdle(feed: string, timeoutMs: number): Promise<boolean>;
   requestControl(request: FeedControlRequest): void;
+  /** The features the relay listed in its Welcome; undefined while no stream is up (a link without it: purge refused). */
+  relayFeatures?(): ReadonlySet<string> | undefined;
 }
 
 /** A configured feed as the controls see it. */
@@ -122,6 +136,8 @@ const HOLD_REASONS: Record<Exclude<FeedControlState, 'active'>, string> = {
   revoked: 'revoked by the operator',
   reinstating: 're-enabled by the operator; waiting for the relay to confirm',
 };
+/** The hold while a purge waits for the relay's receipt (state revoking). */
+const PURGING_HOLD = 'purged by the operator; waiting for the relay\'s signed receipt';
 
 interface AnswerWaiter {
   kind: FeedControlAnswer['kind'];
@@ -203,7 +219,8 @@ export class FeedControl implements FeedLinkListener {
     for (const feed of this.feeds.keys()) {
       const state = this.stateOf(feed);
       const reason = this.rows.get(feed)?.reason ?? '';
-      if (state === 'revoking') this.request(feed, 'revoke', reason, null);
+      // A purge left unanswered is sent again as a purge, so its receipt still comes (the relay's is idempotent).
+      if (state === 'revoking') this.request(feed, this.store.lastRemovalRequest(feed) ?? 'revoke', reason, null);
       if (state === 'reinstating') this.request(feed, 'reinstate', reason, null);
     }
   }
@@ -280,6 +297,42 @@ export class FeedControl implements FeedLinkListener {
     });
   }
 
+  // --- Purge ---
+  /**
+   * Stops the feed for good and has the relay delete everything of it and sign
+   * a receipt: records 'purge' (state revoking: held, nothing resends), sends it,
+   * and records the relay's answer as 'purged' with the receipt text and its
+   * signature (state revoked). Refused, with nothing recorded, while no stream to
+   * the relay is up or when the relay does not offer PURGE_FEATURE.
+   */
+  purge(feed: string, context: ControlRequestContext & { requestedBy?: string } = {}): Promise<FeedControlResult> {
+    return this.serialise(feed, async () => {
+      const started = this.clock();
+      const link = this.linkOf(feed);
+      const relay = this.feeds.get(feed)!.relay;
+      const features = link.relayFeatures?.();
+      if (features === undefined) {
+        throw new FeedControlError(`feed ${feed} was not purged: the link to relay ${relay} is not up, and a purge needs the relay's signed answer; nothing was recorded — try again once the agent is connected (wardline agent status)`, 'conflict', feed);
+      }
+      if (!features.has(PURGE_FEATURE)) throw new FeedControlError(`feed ${feed} was not purged: ${purgeUnsupportedMessage(relay)}; nothing was recorded`, 'conflict', feed);
+      link.holdFeed(feed, PURGING_HOLD);
+      const figures = this.figures(feed);
+      const reason = context.reason ?? 'purged by the operator';
+      const record = await this.recordState(feed, 'purge', { ...context, reason }, { sentSeq: figures.sentSeq, ackedSeq: figures.ackedSeq });
+      // recordState held it as a revoke; the status says what it waits for.
+      link.holdFeed(feed, PURGING_HOLD);
+      const answer = this.waitForAnswer(feed, 'purge', this.options.answerTimeoutMs ?? DEFAULT_PURGE_ANSWER_TIMEOUT_MS);
+      const head = { index: record.index, hash: record.hash };
+      link.requestControl({ kind: 'purge', feed, reason, requestedBy: context.requestedBy ?? context.origin ?? '', ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index });
+      const recorded = await answer;
+      let message: string;
+      if (!recorded) message = `feed ${feed} is held and its purge is pending: the relay has not answered yet; the agent sends it again whenever the link is up (run purge again later for the receipt)`;
+      else if (recorded.details.error) message = `feed ${feed} is revoked here, but the relay refused the purge: ${String(recorded.details.error)}`;
+      else message = `feed ${feed} purged: the relay deleted ${String(recorded.details.eventsDeleted)} events (${String(recorded.details.bytesDeleted)} bytes) and signed a receipt, kept in the egress ledger (record ${recorded.index})`;
+      return this.result(feed, true, record, started, recorded, message);
+    });
+  }
+
   /** Re-enables a revoked feed: the relay serves it again from its mark at revocation; the feed then sends. */
   reenable(feed: string, context: ControlRequestContext = {}): Promise<FeedControlResult> {
     return this.allowedAction(feed, 'reenable', (state) => `feed ${feed} is ${state}, not revoked: there is nothing to re-enable`, async (state, _link, started) => {
@@ -334,6 +387,7 @@ export class FeedControl implements FeedLinkListener {
     const feed = answer.feed;
     if (!this.feeds.has(feed)) return;
     const current = this.stateOf(feed);
+    if (answer.kind === 'purge') return this.recordPurgeAnswer(relay, answer, current);
     const next = transitionFeedControl(current, answer.kind === 'revoke' ? 'relay-revoked' : 'relay-reinstated');
     const details: JsonObject =
       answer.kind === 'revoke'
@@ -364,6 +418,43 @@ export class FeedControl implements FeedLinkListener {
     }
   }
 
+  /**
+   * Records the relay's purge answer as 'purged': the receipt text exactly as
+   * signed and its signature (so the receipt is checked later from the ledger
+   * alone), and the figures read from it. A refusal is recorded too; the feed
+   * stays revoked here either way (nothing of it is sent again).
+   */
+  private async recordPurgeAnswer(relay: string, answer: Extract<FeedControlAnswer, { kind: 'purge' }>, current: FeedControlState): Promise<void> {
+    const feed = answer.feed;
+    const next = transitionFeedControl(current, 'relay-purged');
+    let details: JsonObject;
+    if (answer.error) details = { relay, error: answer.error };
+    else {
+      const receipt = JSON.parse(answer.receipt) as { purgedAt?: string; feeds?: { eventsDeleted?: number; bytesDeleted?: number; treeSize?: number; merkleRoot?: string }[] };
+      const entry = receipt.feeds?.[0] ?? {};
+      details = {
+        relay,
+        eventsDeleted: entry.eventsDeleted ?? 0,
+        bytesDeleted: entry.bytesDeleted ?? 0,
+        treeSize: entry.treeSize ?? 0,
+        merkleRoot: entry.merkleRoot ?? '',
+        purgedAt: receipt.purgedAt ?? '',
+        receipt: answer.receipt,
+        receiptSignature: answer.receiptSignature,
+      };
+    }
+    const at = this.clock();
+    const reason = this.rows.get(feed)?.reason ?? null;
+    const record = await this.ledger.append({ type: 'purged', feed, details }, () => {
+      if (next !== current) this.store.setState(feed, next, reason, at);
+    });
+    this.setRow(feed, next, reason, at);
+    if (!answer.error) this.revokedAtRelayNow.set(feed, true);
+    if (next !== current && next !== 'active') this.links.get(feed)?.holdFeed(feed, HOLD_REASONS[next]);
+    this.options.log.info({ feed, ledgerIndex: record.index, error: answer.error || undefined }, answer.error ? 'the relay refused the purge' : 'the relay purged the feed; its signed receipt is in the egress ledger');
+    for (const waiter of [...(this.answerWaiters.get(feed) ?? [])]) if (waiter.kind === 'purge') waiter.resolve(record);
+  }
+
   /** Writes the action's record and the feed's new state (the table's answer; checked by the caller) in one transaction. */
   private async recordState(feed: string, type: FeedControlEvent, context: ControlRequestContext, figures: Record<string, number>): Promise<LedgerRecord> {
     const state = transitionFeedControl(this.stateOf(feed), type, this.revokedAtRelayOnly.has(feed));
@@ -389,7 +480,7 @@ export class FeedControl implements FeedLinkListener {
   }
 
   /** The recorded answer, or null after answerTimeoutMs. */
-  private waitForAnswer(feed: string, kind: FeedControlAnswer['kind']): Promise<LedgerRecord | null> {
+  private waitForAnswer(feed: string, kind: FeedControlAnswer['kind'], timeoutMs = this.options.answerTimeoutMs ?? DEFAULT_RELAY_ANSWER_TIMEOUT_MS): Promise<LedgerRecord | null> {
     return new Promise((resolve) => {
       const waiters = this.answerWaiters.get(feed) ?? new Set<AnswerWaiter>();
       this.answerWaiters.set(feed, waiters);
@@ -399,7 +490,7 @@ export class FeedControl implements FeedLinkListener {
         resolve(record);
       };
       const waiter: AnswerWaiter = { kind, resolve: done };
-      const timer = this.timers.setTimeout(() => done(null), this.options.answerTimeoutMs ?? DEFAULT_RELAY_ANSWER_TIMEOUT_MS);
+      const timer = this.timers.setTimeout(() => done(null), timeoutMs);
       waiters.add(waiter);
     });
   }

@@ -15,6 +15,7 @@ export { FeedControlStore, type FeedControlRow } from './feed-control-store.js';
 export {
   DEFAULT_PAUSE_SETTLE_MS,
   DEFAULT_RELAY_ANSWER_TIMEOUT_MS,
+  DEFAULT_PURGE_ANSWER_TIMEOUT_MS,
   FeedControl,
   type ControlledFeed,
   type ControlRequestContext,

@@ -4,7 +4,9 @@
 //   POST /v1/admin/feeds/{feed}/resume     200
 //   POST /v1/admin/feeds/{feed}/revoke     200 with the relay's answer, 202 while it is pending
 //   POST /v1/admin/feeds/{feed}/reenable   200 with the relay's answer, 202 while it is pending
-// An optional JSON body {"reason": "…"} goes into the ledger record.
+//   POST /v1/admin/feeds/{feed}/purge      200 with the relay's signed receipt, 202 while it is pending
+// An optional JSON body {"reason": "…"} goes into the ledger record (purge also takes
+// "requestedBy", the name of who ran it, kept in the relay's receipt).
 import { FeedControlError } from '../control/index.js';
 import { FeedControlRequestError } from './errors.js';
 import type { FeedControl, FeedControlResult } from '../control/index.js';
@@ -12,7 +14,7 @@ import type { FeedControl, FeedControlResult } from '../control/index.js';
 /** Longest reason accepted, in characters. */
 export const MAX_REASON_LENGTH = 500;
 const MAX_BODY_BYTES = 16 * 1024;
-const PATH = /^\/v1\/admin\/feeds\/([^/]+)\/(pause|resume|revoke|reenable)$/;
+const PATH = /^\/v1\/admin\/feeds\/([^/]+)\/(pause|resume|revoke|reenable|purge)$/;
 
 export interface AdminRequest {
   method: string;
@@ -44,8 +46,9 @@ export function createFeedAdminRoutes(control: FeedControl): AdminRequestHandler
       return error(400, 'bad_feed', `not a valid feed name: ${match[1]}`);
     }
     let reason: string | undefined;
+    let requestedBy: string | undefined;
     try {
-      reason = parseReason(await request.readBody(MAX_BODY_BYTES));
+      ({ reason, requestedBy } = parseBody(await request.readBody(MAX_BODY_BYTES), match[2] === 'purge'));
     } catch (problem) {
       return error(400, 'bad_request', (problem as Error).message);
     }
@@ -58,6 +61,8 @@ export function createFeedAdminRoutes(control: FeedControl): AdminRequestHandler
           return ok(await control.resume(feed, context));
         case 'revoke':
           return ok(await control.revoke(feed, context));
+        case 'purge':
+          return ok(await control.purge(feed, { ...context, requestedBy: requestedBy ?? request.origin }));
         default:
           return ok(await control.reenable(feed, context));
       }
@@ -78,8 +83,8 @@ function error(status: number, code: string, message: string): AdminResponse {
   return { status, body: { error: { code, message } } };
 }
 
-function parseReason(text: string): string | undefined {
-  if (text.trim() === '') return undefined;
+function parseBody(text: string, takesRequestedBy: boolean): { reason?: string; requestedBy?: string } {
+  if (text.trim() === '') return {};
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -87,10 +92,10 @@ function parseReason(text: string): string | undefined {
     throw new FeedControlRequestError('the body must be JSON: {"reason": "…"} (or empty)', 'not-json');
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new FeedControlRequestError('the body must be a JSON object: {"reason": "…"}', 'not-object');
-  const unknown = Object.keys(body).find((k) => k !== 'reason');
-  if (unknown) throw new FeedControlRequestError(`unknown member ${JSON.stringify(unknown)}: the body takes only "reason"`, 'unknown-member');
-  const reason = (body as { reason?: unknown }).reason;
-  if (reason === undefined) return undefined;
-  if (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH) throw new FeedControlRequestError(`reason: expected a string of at most ${MAX_REASON_LENGTH} characters`, 'bad-reason');
-  return reason;
+  const unknown = Object.keys(body).find((k) => k !== 'reason' && !(takesRequestedBy && k === 'requestedBy'));
+  if (unknown) throw new FeedControlRequestError(`unknown member ${JSON.stringify(unknown)}: the body takes only "reason"${takesRequestedBy ? ' and "requestedBy"' : ''}`, 'unknown-member');
+  const { reason, requestedBy } = body as { reason?: unknown; requestedBy?: unknown };
+  if (reason !== undefined && (typeof reason !== 'string' || reason.length > MAX_REASON_LENGTH)) throw new FeedControlRequestError(`reason: expected a string of at most ${MAX_REASON_LENGTH} characters`, 'bad-reason');
+  if (requestedBy !== undefined && (typeof requestedBy !== 'string' || requestedBy.length > MAX_REASON_LENGTH)) throw new FeedControlRequestError(`requestedBy: expected a string of at most ${MAX_REASON_LENGTH} characters`, 'bad-reason');
+  return { ...(reason === undefined ? {} : { reason: reason as string }), ...(requestedBy === undefined ? {} : { requestedBy: requestedBy as string }) };
 }

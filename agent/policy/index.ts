@@ -25,5 +25,6 @@ export { decryptField, encryptField, isEncryptedToken, tokenKeyId, type KeyLooku
 export { revealEvent, revealHl7, revealJson } from './reveal.js';
 export { KEY_KINDS, KEYRING_FILE, loadKeyring, readKeyFile, readKeyringManifest, type KeyKind, type Keyring, type KeyringEntry, type KeyRotation } from './keyring.js';
 export { rotateKey, type RotateKeyOptions } from './key-rotation.js';
+export { destroyKeys, type KeyDestruction } from './key-destruction.js';
 export { compileFeedPolicies, type FeedPoliciesConfig } from './feed-policies.js';
 export { FieldDecryptError, PolicyErrorCode, PolicyKeyError } from './errors.js';

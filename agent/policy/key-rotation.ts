@@ -67,8 +67,8 @@ function writeNewFile(path: string, text: string): void {
   writeDurably(path, text, 'wx');
 }
 
-/** Replaces `path` atomically: a durable temporary file renamed over it. */
-function replaceFile(path: string, text: string): void {
+/** Replaces `path` atomically: a durable temporary file renamed over it (key-destruction.ts too). */
+export function replaceFile(path: string, text: string): void {
   const temp = `${path}.${process.pid}.tmp`;
   writeDurably(temp, text, 'w');
   renameSync(temp, path);
@@ -84,7 +84,7 @@ function writeDurably(path: string, text: string, flags: 'w' | 'wx'): void {
   }
 }
 
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

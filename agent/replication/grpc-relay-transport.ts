@@ -315,7 +315,7 @@ class GrpcRelaySession implements RelaySession {
         else if (message.proofAnswer) this.answerProof(message);
         else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
         else if (message.blobHave || message.blobPartAck) this.answerBlob(message);
-        else if (message.revoked || message.reinstated) this.handlers.onControlAnswer?.(toControlAnswer(message));
+        else if (message.revoked || message.reinstated || message.purged) this.handlers.onControlAnswer?.(toControlAnswer(message));
         else if (message.vendorProgress) {
           this.handlers.onVendorProgress?.(
             (message.vendorProgress.reads ?? []).map((r) => ({ feed: r.feed ?? '', vendor: r.vendor ?? '', readThroughSeq: Number(r.readThroughSeq ?? 0), readAtMs: Number(r.readAtMs ?? 0) })),
@@ -392,6 +392,10 @@ class GrpcRelaySession implements RelaySession {
     if (this.closed) return; // the replicator sends it again on the next stream
     const body = { feed: request.feed, reason: request.reason, ...(request.ledgerHead ? { ledgerHead: request.ledgerHead, ledgerIndex: request.ledgerIndex ?? 0 } : {}) };
     // Small and rare: written without waiting for 'drain'.
+    if (request.kind === 'purge') {
+      this.call.write(pb.AgentMessage.create({ purge: { ...body, requestedBy: request.requestedBy ?? '' } }));
+      return;
+    }
     this.call.write(pb.AgentMessage.create(request.kind === 'revoke' ? { revoke: body } : { reinstate: body }));
   }
 
@@ -595,6 +599,10 @@ function nackReason(reason: number | null | undefined): NackReason {
 }
 
 function toControlAnswer(message: RelayMessage): FeedControlAnswer {
+  if (message.purged) {
+    const p = message.purged;
+    return { kind: 'purge', feed: p.feed ?? '', receipt: p.receipt ?? '', receiptSignature: p.receiptSignature ?? '', error: p.error ?? '' };
+  }
   if (message.revoked) {
     const r = message.revoked;
     return {

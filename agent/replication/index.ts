@@ -1,7 +1,7 @@
 // Replication to the relay: what others may use. The composition root builds the
 // transport and the replicator; feed control speaks through the RelayTransport port's
 // control messages; status reads the replicator's and the feed window's state.
-export { Replicator, type ReplicatorStatus } from './replicator.js';
+export { Replicator, purgeUnsupportedMessage, type ReplicatorStatus } from './replicator.js';
 export { GrpcRelayTransport } from './grpc-relay-transport.js';
 export type { FeedControlAnswer, FeedControlRequest } from './relay-transport.js';
 export type { MarkIncident } from './feed-window.js';

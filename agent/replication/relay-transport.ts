@@ -129,9 +129,12 @@ export interface ProofChannel {
 
 /** An operator's request about a whole feed, answered by the relay in order with the stream's other replies. */
 export interface FeedControlRequest {
-  kind: 'revoke' | 'reinstate';
+  /** 'purge' only to a relay whose Welcome lists PURGE_FEATURE. */
+  kind: 'revoke' | 'reinstate' | 'purge';
   feed: string;
   reason: string;
+  /** Purge: who asked, kept in the relay's receipt. */
+  requestedBy?: string;
   /** The egress ledger's head when the request was recorded. */
   ledgerHead?: Buffer;
   ledgerIndex?: number;
@@ -151,7 +154,9 @@ export type FeedControlAnswer =
       revokedAtMs: number;
       alreadyRevoked: boolean;
     }
-  | { kind: 'reinstate'; feed: string; highWaterSeq: number; wasRevoked: boolean };
+  | { kind: 'reinstate'; feed: string; highWaterSeq: number; wasRevoked: boolean }
+  /** Purged: the signed receipt (canonical JSON text and its minisign signature), or the relay's refusal (nothing deleted). */
+  | { kind: 'purge'; feed: string; receipt: string; receiptSignature: string; error: string };
 
 /** A vendor key's read position in one feed, as the relay reports it. */
 export interface VendorReadPosition {

@@ -27,7 +27,7 @@
 //     feed stops with an integrity incident (FeedWindow), its acks are not
 //     advanced, an error is logged and the alert rule feed-integrity fires;
 //     the other feeds go on.
-import type { CodecName } from '../../protocol/index.js';
+import { PURGE_FEATURE, type CodecName } from '../../protocol/index.js';
 import type { EgressRecorder } from '../audit/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
@@ -298,6 +298,11 @@ export class Replicator {
    * Sends a revoke or reinstate now if a stream is up, and after every Welcome
    * until the relay answers it. A later request for the same feed replaces it.
    */
+  /** The features the relay listed in its Welcome (PURGE_FEATURE…); undefined while no stream is up. */
+  relayFeatures(): ReadonlySet<string> | undefined {
+    return this.link.state === 'streaming' ? (this.session?.welcome.features ?? new Set<string>()) : undefined;
+  }
+
   requestControl(request: FeedControlRequest): void {
     this.pendingControls.set(request.feed, request);
     if (this.link.state === 'streaming') this.session?.sendControl(request);
@@ -392,7 +397,14 @@ export class Replicator {
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
     // Before any batch, so a revoke is never overtaken by the feed's own data.
-    for (const request of this.pendingControls.values()) session.sendControl(request);
+    for (const request of [...this.pendingControls.values()]) {
+      // A purge left pending for a relay that does not offer it (replaced, or downgraded) is answered here: nothing was deleted.
+      if (request.kind === 'purge' && !session.welcome.features?.has(PURGE_FEATURE)) {
+        this.onControlAnswer({ kind: 'purge', feed: request.feed, receipt: '', receiptSignature: '', error: purgeUnsupportedMessage(session.welcome.relayId) });
+        continue;
+      }
+      session.sendControl(request);
+    }
     this.attempt = 0;
     // A request made while this connection was being set up is answered by it.
     this.reconnectRequested = false;
@@ -444,9 +456,11 @@ export class Replicator {
   private onControlAnswer(answer: FeedControlAnswer): void {
     if (this.pendingControls.get(answer.feed)?.kind === answer.kind) this.pendingControls.delete(answer.feed);
     const pump = this.pumps.get(answer.feed);
-    if (pump && answer.kind === 'revoke') pump.setHold('relay', RELAY_REVOKED);
+    const removed = answer.kind === 'revoke' || (answer.kind === 'purge' && !answer.error);
+    if (pump && removed) pump.setHold('relay', RELAY_REVOKED);
     // The hospital had the relay delete the feed: its windows must never be "repaired" by resending what was deleted.
     if (answer.kind === 'revoke') this.provers.get(answer.feed)?.forgetThrough(answer.highWaterSeq);
+    if (answer.kind === 'purge' && !answer.error) this.provers.get(answer.feed)?.forgetThrough(purgedThroughSeq(answer.receipt));
     if (pump && answer.kind === 'reinstate') {
       // The relay continues the feed from this mark; its word is the truth.
       if (pump.window.inFlightCount === 0) this.resetPump(pump, answer.highWaterSeq);
@@ -519,5 +533,21 @@ export class Replicator {
     });
     this.cancelSleep = undefined;
     this.nextAttemptAtMs = null;
+  }
+}
+
+/** What the operator reads when the relay is older than purge: which upgrade is missing. */
+export function purgeUnsupportedMessage(relayId: string): string {
+  return `relay ${relayId} does not offer ${PURGE_FEATURE} (signed purge receipts): upgrade the relay to a Wardline version with purge; nothing was deleted (wardline agent revoke deletes the feed without a receipt)`;
+}
+
+/** The highest seq a purge receipt says was deleted (its feeds' high-water marks); every window through it is forgotten. */
+function purgedThroughSeq(receipt: string): number {
+  try {
+    const feeds = (JSON.parse(receipt) as { feeds?: { highWaterSeq?: unknown }[] }).feeds ?? [];
+    return Math.max(0, ...feeds.map((f) => (typeof f.highWaterSeq === 'number' ? f.highWaterSeq : 0)));
+  } catch {
+    // A receipt that does not parse still purged the feed: forget every window.
+    return Number.MAX_SAFE_INTEGER;
   }
 }

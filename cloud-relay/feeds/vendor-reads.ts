@@ -39,6 +39,11 @@ export class VendorReads {
     read.openSubscriptions = Math.max(0, read.openSubscriptions + delta);
   }
 
+  /** Drops every vendor's position in a purged feed (cloud-relay/exit/feed-purge.ts): nothing of it is kept. */
+  forgetFeed(hospital: string, feed: string): void {
+    for (const [key, read] of this.reads) if (read.hospital === hospital && read.feed === feed) this.reads.delete(key);
+  }
+
   /** Every vendor position, ordered by vendor, hospital, feed. */
   all(): VendorRead[] {
     return [...this.reads.values()]

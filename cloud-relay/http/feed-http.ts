@@ -40,6 +40,7 @@ import {
   RouteNotFoundError,
   TooManyRequestsError,
   VendorAuthError,
+  PurgeRefusedError,
 } from '../errors.js';
 import { writeMessage } from '../grpc/index.js';
 import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
@@ -90,7 +91,12 @@ export interface FeedHttpOptions {
   blobs?: BlobStore;
   /** The relay's public key text: serves the completeness-proof routes (proof-routes.ts); absent = 404. */
   signingPublicKey?: string;
+  /** POST /v1/operator/purge (operator token; cloud-relay/exit/operator-purge.ts): the parsed JSON body -> the JSON answer; absent = 404. */
+  purge?: (body: unknown) => Promise<unknown>;
 }
+
+/** The operator's purge of a hospital or feed (`wardline relay purge`). */
+export const OPERATOR_PURGE_PATH = '/v1/operator/purge';
 
 const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
 
@@ -104,6 +110,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError || error instanceof ProofNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
+  if (error instanceof PurgeRefusedError) return error.code === RelayErrorCode.PURGE_UNSIGNED ? 503 : error.code === RelayErrorCode.PURGE_BAD_REQUEST ? 400 : 404;
   return 500;
 }
 
@@ -200,6 +207,11 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
       if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
       return sendJson(res, 200, await options.enrol(await readJsonBody(req)));
     }
+    if (url.pathname === OPERATOR_PURGE_PATH && options.purge) {
+      options.operators.require(req.headers.authorization);
+      if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
+      return sendJson(res, 200, await options.purge(await readJsonBody(req)));
+    }
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
@@ -254,7 +266,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         const headers: Record<string, string> = {};
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
-        if (status === 405) headers.allow = url.pathname === '/v1/enrol' ? 'POST' : 'GET';
+        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : 'GET';
         sendJson(res, status, { error: { code, message } }, headers);
       });
   };
@@ -273,6 +285,7 @@ function routeName(path: string): string {
   if (path === '/' || path === '/status') return 'status-page';
   if (path === '/readyz') return 'readyz';
   if (path === '/v1/enrol') return 'enrol';
+  if (path === OPERATOR_PURGE_PATH) return 'operator-purge';
   if (path === '/healthz' || path === '/v1/status' || path === '/metrics') return path.replace(/^\/(v1\/)?/, '');
   return 'unknown';
 }

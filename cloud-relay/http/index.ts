@@ -6,6 +6,7 @@ export {
   HOSPITAL_HEADER,
   PAGE_CHUNK_EVENTS,
   PAGE_CHUNK_BYTES,
+  OPERATOR_PURGE_PATH,
   type FeedHttpOptions,
 } from './feed-http.js';
 export { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './imaging-routes.js';

@@ -72,7 +72,9 @@ import {
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
-import { BLOB_FEATURE, PROOF_FEATURE } from '../../protocol/index.js';
+import { BLOB_FEATURE, PROOF_FEATURE, PURGE_FEATURE } from '../../protocol/index.js';
+import type { FeedPurger } from '../exit/index.js';
+import { handlePurge } from './purge-handler.js';
 import type { MinisignKey } from '../../runtime/index.js';
 import { checkBlobRefs, handleBlobOffer, handleBlobPart, type BlobContext } from './blob-transfer-handler.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
@@ -134,6 +136,8 @@ export interface ReplicationSessionDeps {
   vendorProgress?: (hospital: string, feeds: readonly string[]) => VendorReadPosition[];
   /** The relay's signing key (tree heads, purge receipts); absent = this relay signs nothing (no "proof-v1", "purge-v1"). */
   signingKey?: MinisignKey;
+  /** Purges with signed receipts (cloud-relay/exit); absent or unable to sign = no "purge-v1", and a Purge is answered with an error. */
+  purger?: FeedPurger;
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
@@ -254,6 +258,13 @@ export class ReplicationSession {
             : await handleReinstate(this.deps.store, this.agent.hospital, message.reinstate!, this.log);
         return this.send(answer);
       }
+      case 'purge': {
+        if (!this.agent) throw new ProtocolViolationError('purge before Hello: the first message on a stream must be Hello');
+        if (!this.deps.purger?.canSign) {
+          return this.send(pb.RelayMessage.create({ purged: { feed: message.purge!.feed ?? '', error: 'WL_PURGE_UNSIGNED: this relay does not offer purge-v1 (it cannot sign a receipt); nothing was deleted' } }));
+        }
+        return this.send(await handlePurge(this.deps.purger, this.agent.hospital, this.agent.agentId, message.purge!, this.log));
+      }
       case 'blobOffer':
         return this.send(await handleBlobOffer(this.blobContext('blobOffer'), message.blobOffer!));
       case 'blobPart':
@@ -312,7 +323,7 @@ export class ReplicationSession {
           positions,
           maxBatchBytes: this.deps.maxBatchBytes,
           relayId: this.deps.relayId,
-          features: [...(this.deps.blobs ? [BLOB_FEATURE] : []), ...(this.deps.signingKey ? [PROOF_FEATURE] : [])],
+          features: [...(this.deps.blobs ? [BLOB_FEATURE] : []), ...(this.deps.signingKey ? [PROOF_FEATURE] : []), ...(this.deps.purger?.canSign ? [PURGE_FEATURE] : [])],
         },
       }),
     );

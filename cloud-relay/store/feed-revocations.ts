@@ -112,6 +112,17 @@ export class FeedRevocations {
    * Idempotent: a repeat deletes what is left and erases again.
    */
   async revoke(hospital: string, feed: string, reason: string): Promise<RevokeOutcome> {
+    const deleted = await this.markAndDelete(hospital, feed, reason);
+    const erasure = await this.erase();
+    return { ...deleted, revocation: this.get(hospital, feed) ?? deleted.revocation, erasure };
+  }
+
+  /**
+   * The revoke without its erasure: marks (hospital, feed) revoked and deletes
+   * its events chunk by chunk. A purge (SqliteFeedStore.purgeFeed) deletes more
+   * of the feed after this and then calls erase() once for all of it.
+   */
+  async markAndDelete(hospital: string, feed: string, reason: string): Promise<Omit<RevokeOutcome, 'erasure'>> {
     const { revocation, alreadyRevoked } = this.mark.immediate(hospital, feed, reason);
     let eventsDeleted = 0;
     let bytesDeleted = 0;
@@ -122,15 +133,14 @@ export class FeedRevocations {
       if (chunk.events < this.chunkRows) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const erasure = await this.erase();
-    return { revocation: this.get(hospital, feed) ?? revocation, eventsDeleted, bytesDeleted, alreadyRevoked, erasure };
+    return { revocation: this.get(hospital, feed) ?? revocation, eventsDeleted, bytesDeleted, alreadyRevoked };
   }
 
   /**
    * Makes what was deleted unrecoverable from the relay's files: truncates the
    * WAL, hands free pages back in steps (yielding between them), truncates again.
    */
-  private async erase(): Promise<Erasure> {
+  async erase(): Promise<Erasure> {
     if (!(await this.truncateWal())) return { walTruncated: false, freePagesReleased: 0, vacuum: 'none' };
     const freePages = this.db.pragma('freelist_count', { simple: true }) as number;
     let vacuum: Erasure['vacuum'] = 'none';

@@ -244,6 +244,37 @@ export interface FeedControlRequest {
   ledgerHead?: LedgerHeadInput | null;
 }
 
+// --- Purge (cloud-relay/exit/feed-purge.ts) ---
+
+/** A purge request for one feed: a revoke that also deletes everything else of the feed kept in the store. */
+export interface FeedPurgeRequest extends FeedControlRequest {
+  reason: string;
+  /**
+   * Deletes what other stores hold of the feed (its blob references and chunks),
+   * run after the events are deleted and before the one erasure, so that erasure
+   * covers it too.
+   */
+  alsoDelete?: () => Promise<void>;
+}
+
+/** What purgeFeed deleted (the revoke's figures) and how it was erased. */
+export interface FeedPurgeDeletion extends RevokeOutcome {
+  /** Signed tree heads of the feed deleted (0 where the backend keeps none). */
+  treeHeadsDeleted: number;
+}
+
+/** A feed's purge as kept: the signed receipt, fetchable again. */
+export interface FeedPurgeRecord {
+  hospital: string;
+  feed: string;
+  /** Milliseconds since the epoch. */
+  purgedAtMs: number;
+  /** The receipt's canonical JSON text, exactly as signed. */
+  receipt: string;
+  /** Its minisign signature by the relay's key. */
+  signature: string;
+}
+
 export interface FeedStore {
   /** False once close() was called. */
   readonly open: boolean;
@@ -343,6 +374,24 @@ export interface FeedStore {
 
   /** The signed tree heads of (hospital, feed), ordered by fromSeq; [] for none. */
   treeHeads(hospital: string, feed: string): Promise<StoredTreeHead[]>;
+
+  /**
+   * Purges the feed: revokes it (nothing of it is stored or served from then on,
+   * and its batches are refused as `revoked`), deletes its events, position and
+   * tree heads, runs `alsoDelete`, then erases everything deleted from the
+   * backend's files (as revokeFeed does). Idempotent like revokeFeed. The caller
+   * takes the receipt's figures (scanFeed) before and keeps the receipt with recordPurge.
+   */
+  purgeFeed(request: FeedPurgeRequest): Promise<FeedPurgeDeletion>;
+
+  /** Keeps (replacing an older one) the signed receipt of a feed's purge. */
+  recordPurge(record: FeedPurgeRecord): Promise<void>;
+
+  /** The receipts kept, of one hospital or of all, ordered by hospital then feed. */
+  purges(hospital?: string): Promise<FeedPurgeRecord[]>;
+
+  /** Deletes the hospital's agent ledger heads (a contract-end purge of the whole hospital); returns how many. */
+  forgetLedgerHeads(hospital: string): Promise<number>;
 
   /** Closes the store; what storeBatch acknowledged stays for the next open. Idempotent. */
   close(): Promise<void>;

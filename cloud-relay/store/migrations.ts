@@ -197,6 +197,27 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  // --- Purge (cloud-relay/exit/feed-purge.ts) ---
+  {
+    version: 7,
+    description: 'feed purges: the signed receipt of every purged feed',
+    sql: `
+      -- A feed purged at the hospital's request or at contract end: its events,
+      -- position, tree heads and blob references are gone and its revocation
+      -- stays (its batches are refused as a revoked feed's); this row keeps the
+      -- receipt (canonical JSON, no event data) and its minisign signature, so
+      -- the receipt can be fetched again. A hospital purge keeps one receipt in
+      -- the row of each of its feeds.
+      CREATE TABLE feed_purges (
+        hospital      TEXT    NOT NULL,
+        feed          TEXT    NOT NULL,
+        purged_at_ms  INTEGER NOT NULL,
+        receipt       TEXT    NOT NULL,
+        signature     TEXT    NOT NULL,
+        PRIMARY KEY (hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

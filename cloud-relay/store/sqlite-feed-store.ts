@@ -47,6 +47,9 @@ import {
   type FeedLeaf,
   type FeedPage,
   type FeedPageExtent,
+  type FeedPurgeDeletion,
+  type FeedPurgeRecord,
+  type FeedPurgeRequest,
   type FeedPosition,
   type FeedRevocation,
   type FeedSize,
@@ -59,6 +62,7 @@ import {
   type UnreadEvents,
 } from './feed-store.js';
 import { AgentLedgerHeads } from './agent-ledger-heads.js';
+import { FeedPurges } from './feed-purges.js';
 import { FeedRevocations } from './feed-revocations.js';
 import { migrate } from './migrations.js';
 
@@ -86,6 +90,7 @@ export class SqliteFeedStore implements FeedStore {
   private readonly leavesTransaction;
   private readonly heads: AgentLedgerHeads;
   private readonly revoked: FeedRevocations;
+  private readonly purged: FeedPurges;
 
   private constructor(
     private readonly db: Database.Database,
@@ -155,6 +160,7 @@ export class SqliteFeedStore implements FeedStore {
     };
     this.heads = new AgentLedgerHeads(db);
     this.revoked = new FeedRevocations(db, this.now);
+    this.purged = new FeedPurges(db);
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
     this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
@@ -291,6 +297,34 @@ export class SqliteFeedStore implements FeedStore {
       signedText: row.signed_text,
       signature: row.signature,
     }));
+  }
+
+  /** See FeedStore.purgeFeed: the revoke's marking and deletion, the tree heads, `alsoDelete`, then one erasure. */
+  async purgeFeed(request: FeedPurgeRequest): Promise<FeedPurgeDeletion> {
+    this.assertOpen();
+    const { hospital, feed } = request;
+    this.heads.record(hospital, feed, request.ledgerHead ?? null, this.now(), false);
+    const deleted = await this.revoked.markAndDelete(hospital, feed, request.reason);
+    this.onRevoke?.(hospital, feed);
+    const treeHeadsDeleted = this.purged.deleteTreeHeads(hospital, feed);
+    await request.alsoDelete?.();
+    const erasure = await this.revoked.erase();
+    return { ...deleted, treeHeadsDeleted, erasure };
+  }
+
+  async recordPurge(record: FeedPurgeRecord): Promise<void> {
+    this.assertOpen();
+    this.purged.record(record);
+  }
+
+  async purges(hospital?: string): Promise<FeedPurgeRecord[]> {
+    this.assertOpen();
+    return this.purged.all(hospital);
+  }
+
+  async forgetLedgerHeads(hospital: string): Promise<number> {
+    this.assertOpen();
+    return this.purged.deleteLedgerHeads(hospital);
   }
 
   async close(): Promise<void> {

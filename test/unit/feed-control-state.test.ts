@@ -20,11 +20,11 @@ import { makeTempDir } from '../support/temp-dir.js';
 
 /** The whole table as a reader would write it: state -> event -> next state, '-' for refused. */
 const EXPECTED: Record<FeedControlState, Record<FeedControlEvent, FeedControlState | '-'>> = {
-  active: { pause: 'paused', resume: 'active', revoke: 'revoking', reenable: '-', 'relay-revoked': 'active', 'relay-reinstated': 'active' },
-  paused: { pause: 'paused', resume: 'active', revoke: 'revoking', reenable: '-', 'relay-revoked': 'paused', 'relay-reinstated': 'paused' },
-  revoking: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'revoked', 'relay-reinstated': 'revoking' },
-  revoked: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'revoked', 'relay-reinstated': 'revoked' },
-  reinstating: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'reinstating', 'relay-reinstated': 'active' },
+  active: { pause: 'paused', resume: 'active', revoke: 'revoking', reenable: '-', 'relay-revoked': 'active', 'relay-reinstated': 'active', purge: 'revoking', 'relay-purged': 'active' },
+  paused: { pause: 'paused', resume: 'active', revoke: 'revoking', reenable: '-', 'relay-revoked': 'paused', 'relay-reinstated': 'paused', purge: 'revoking', 'relay-purged': 'paused' },
+  revoking: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'revoked', 'relay-reinstated': 'revoking', purge: 'revoking', 'relay-purged': 'revoked' },
+  revoked: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'revoked', 'relay-reinstated': 'revoked', purge: 'revoking', 'relay-purged': 'revoked' },
+  reinstating: { pause: '-', resume: '-', revoke: 'revoking', reenable: 'reinstating', 'relay-revoked': 'reinstating', 'relay-reinstated': 'active', purge: 'revoking', 'relay-purged': 'reinstating' },
 };
 
 describe('feed control transitions', () => {
