@@ -121,6 +121,25 @@ export const AgentErrorCode = {
    * "blob-v1": upgrade the relay), or the relay refused an offer. The feed is held; other feeds go on.
    */
   BLOB_TRANSFER: 'WL_A028',
+  // The exit (agent/exit): verifying and fetching a relay's signed export.
+  /**
+   * An export directory does not verify: a file was altered, cut, removed or added since the relay signed it (the
+   * message names the file and what differs). Do not use it; export again, and keep the original as evidence.
+   */
+  EXPORT_TAMPERED: 'WL_A032',
+  /**
+   * The export's manifest signature does not verify against the relay key (--pubkey, or the relay-signing.pub beside
+   * it): the manifest or its signature was altered, or another key signed it. Get the relay's public key from the
+   * relay operator by a channel you trust and check again.
+   */
+  EXPORT_SIGNATURE: 'WL_A033',
+  /** The relay does not serve the Export RPC (it is older than export-v1). Ask the relay operator to upgrade the relay. */
+  EXPORT_RELAY_TOO_OLD: 'WL_A034',
+  /**
+   * Fetching an export from the relay failed (refused, cut, a part out of order, a path outside the export, or --out
+   * not empty); nothing that looks whole was left in --out. Fix what the message names and fetch again.
+   */
+  EXPORT_FETCH: 'WL_A035',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

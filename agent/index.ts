@@ -24,3 +24,5 @@ export {
 } from './audit/index.js';
 // Policy keys (`wardline keys list|rotate`, the installer's first keys).
 export { KEY_KINDS, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation } from './policy/index.js';
+// The exit: a relay's signed export verified offline (`wardline export verify`, restore).
+export { verifyExport, ExportSignatureError, ExportTamperedError, type ExportVerification, type ExportVerifyOptions } from './exit/index.js';

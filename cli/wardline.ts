@@ -24,6 +24,7 @@ import { installCommand } from './install-command.js';
 import { uninstallCommand } from './uninstall-command.js';
 import { agentCheckConfigCommand } from './agent-check-config-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
+import { exportVerifyCommand } from './export-verify-command.js';
 
 exitQuietlyOnClosedPipe();
 
@@ -178,6 +179,15 @@ relay
   .option('--ttl <duration>', 'how long the token is valid (default 24h)')
   .option('--json', 'print the token, hospital and expiry as JSON')
   .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
+
+// The exit: a relay's signed export, checked offline.
+const exportCommand = program.command('export').description("a relay's signed export of a hospital's data (wardline relay export, wardline agent export)");
+exportCommand
+  .command('verify <dir>')
+  .description('recompute everything an export claims, offline: the manifest signature, every file\'s SHA-256, every line\'s body hash, each feed\'s Merkle root; exit 1 naming the first file that fails')
+  .option('--pubkey <file>', "the relay's public key (minisign format) from its operator; without it the export's own relay-signing.pub is used, which proves integrity, not origin")
+  .option('--json', 'print the result as JSON')
+  .action((dir: string, options: { pubkey?: string; json?: boolean }) => run(() => exportVerifyCommand(dir, options)));
 
 program
   .command('install')

@@ -1,0 +1,3 @@
+// The hospital's exit, agent side: verifying a relay's signed export offline and fetching one over the Export RPC.
+export { verifyExport, type ExportVerification, type ExportVerifyOptions } from './export-verifier.js';
+export { ExportFetchError, ExportRelayTooOldError, ExportSignatureError, ExportTamperedError } from './errors.js';
