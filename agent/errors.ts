@@ -140,6 +140,30 @@ export const AgentErrorCode = {
    * not empty); nothing that looks whole was left in --out. Fix what the message names and fetch again.
    */
   EXPORT_FETCH: 'WL_A035',
+  // The exit (agent/exit): restoring a fresh agent from the relay's backup feed.
+  /**
+   * `wardline agent restore` was pointed at a data directory that already holds files (an agent.db, or anything
+   * else): restoring over it would mix two agents' journals. Give an empty (or new) dataDir, or pass --force to
+   * replace what is there (the old agent.db is deleted).
+   */
+  RESTORE_DATA_DIR_IN_USE: 'WL_A036',
+  /**
+   * The backup feed's events do not decrypt with the keys in keys.dir (the message names the key id they were
+   * encrypted with): the keyring is not the hospital's, or that key was retired and purged. Nothing was written.
+   * Restore keys.dir from the hospital's key backup and run the restore again.
+   */
+  RESTORE_WRONG_KEYS: 'WL_A037',
+  /**
+   * The export holds no usable backup feed for this agent: the config has no feed with backup: true, the export
+   * lacks its file, or an event in it is not a backup envelope. Nothing was written. Export the backup feed
+   * (wardline relay export --hospital H) and check the config is the hospital's.
+   */
+  RESTORE_EXPORT_UNUSABLE: 'WL_A038',
+  /**
+   * --from-relay needs the Export RPC fetch (agent/exit/export-fetch.ts), which this build lacks or the relay refused.
+   * Fetch the export another way (wardline relay export on the relay) and restore with --from DIR.
+   */
+  RESTORE_FROM_RELAY: 'WL_A039',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

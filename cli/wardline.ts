@@ -9,6 +9,7 @@ import { AGENT_URL_ENV, defaultAgentUrl } from './agent-url.js';
 import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
+import { agentRestoreCommand, type AgentRestoreCommandOptions } from './agent-restore-command.js';
 import { agentHashPasswordCommand } from './agent-hash-password-command.js';
 import { auditExportCommand } from './audit-export-command.js';
 import { auditVerifyCommand } from './audit-verify-command.js';
@@ -96,6 +97,16 @@ agent
   .description('check the config as `agent start` would (keys, secret files, certificates) and start nothing; exit 78 naming key, value and file when it is wrong')
   .requiredOption('-c, --config <file>', 'agent YAML config')
   .action((options: { config: string }) => run(() => agentCheckConfigCommand(options)));
+agent
+  .command('restore')
+  .description("rebuild a lost agent's data directory from the relay's export of its backup feed (backup: true), with the hospital's keys.dir; refuses a data dir in use, a tampered export, wrong keys")
+  .requiredOption('-c, --config <file>', 'agent YAML config (dataDir, keys.dir and the backup feed)')
+  .option('--from <dir>', 'an export directory (wardline relay export)')
+  .option('--from-relay', "fetch the export over the backup feed's relay link")
+  .option('--pubkey <file>', "the relay's public key (minisign format) from a source you trust; default the export's relay-signing.pub")
+  .option('--force', 'replace an agent.db already in dataDir')
+  .option('--json', 'print the summary as JSON')
+  .action((options: AgentRestoreCommandOptions) => run(() => agentRestoreCommand(options)));
 agent
   .command('status')
   .description("print the agent's links, feeds, sources and alerts; exit 1 if a link is down or a feed lags past its threshold, 2 if the agent is unreachable")

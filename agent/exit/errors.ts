@@ -36,3 +36,44 @@ export class ExportFetchError extends AgentError {
     super(message, AgentErrorCode.EXPORT_FETCH, options);
   }
 }
+
+// Restore (restore.ts): refusals before anything is written.
+
+/** The data directory already holds files; `entries` names some of them. */
+export class RestoreDataDirInUseError extends AgentError {
+  constructor(
+    readonly dataDir: string,
+    readonly entries: readonly string[],
+  ) {
+    super(
+      `${dataDir} is not empty (${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', …' : ''}): restoring there would mix two agents; give an empty dataDir, or --force to replace it`,
+      AgentErrorCode.RESTORE_DATA_DIR_IN_USE,
+    );
+  }
+}
+
+/** A backup envelope does not decrypt with the keyring; `keyId` is the key it was encrypted with. */
+export class RestoreWrongKeysError extends AgentError {
+  constructor(
+    readonly keyId: string,
+    readonly seq: number,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the backup feed's event ${seq} was encrypted with key ${keyId}, which ${problem}: nothing was restored`, AgentErrorCode.RESTORE_WRONG_KEYS, options);
+  }
+}
+
+/** The export has no usable backup feed for this config, or an envelope in it is malformed. */
+export class RestoreExportUnusableError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.RESTORE_EXPORT_UNUSABLE, options);
+  }
+}
+
+/** --from-relay could not fetch the export. */
+export class RestoreFromRelayError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, AgentErrorCode.RESTORE_FROM_RELAY, options);
+  }
+}

@@ -215,7 +215,7 @@ export class Journal implements CaptureWriter {
 
   /**
    * Reads the next range of a feed after `afterSeq`: the events of `streams`
-   * in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
+   * (every stream when `streams` is empty: a backup feed) in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
    * or the seq of the event that filled maxEvents / maxBytes.
    * Returns undefined when the journal holds nothing after afterSeq; throws
    * JournalTrimmedError when positions after afterSeq have been trimmed.
@@ -247,7 +247,7 @@ export class Journal implements CaptureWriter {
     if (!statement) {
       statement = this.db.prepare(
         `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers FROM journal
-         WHERE seq > ? AND seq <= ? AND +stream IN (${streams.map(() => '?').join(', ')})
+         WHERE seq > ? AND seq <= ?${streams.length === 0 ? '' : ` AND +stream IN (${streams.map(() => '?').join(', ')})`}
          ORDER BY seq LIMIT ?`,
       );
       this.selectRangeByStreams.set(cacheKey, statement);

@@ -356,6 +356,71 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   INSERT INTO imaging_index_cursor VALUES (1, 0);
   `,
   },
+  {
+    version: 13,
+    description: 'completeness proofs: leaves as sent, windows, integrity incidents',
+    sql: `
+  -- Per feed, one leaf per event sent: the SHA-256 of its body exactly as it left
+  -- (after the feed's policy; an encrypted field's random IV makes a resend differ,
+  -- so a resend replaces the leaf). agent/proofs/feed-proof-store.ts.
+  CREATE TABLE feed_leaves (
+    feed        TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    body_sha256 BLOB    NOT NULL,
+    PRIMARY KEY (feed, seq)
+  ) WITHOUT ROWID;
+  -- Closed windows of a feed: the agent's own count and root, and whether the
+  -- relay's last comparison agreed (verified) or found an incident.
+  CREATE TABLE feed_proof_windows (
+    feed          TEXT    NOT NULL,
+    from_seq      INTEGER NOT NULL,
+    to_seq        INTEGER NOT NULL,
+    leaf_count    INTEGER NOT NULL,
+    root          BLOB    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('verified', 'incident')),
+    checked_at_ms INTEGER NOT NULL,
+    signed_text   TEXT,
+    signature     TEXT,
+    PRIMARY KEY (feed, from_seq)
+  ) WITHOUT ROWID;
+  -- The window a feed is filling: its first seq and when it was opened.
+  CREATE TABLE feed_proof_open_windows (
+    feed              TEXT    PRIMARY KEY,
+    from_seq          INTEGER NOT NULL,
+    opened_at_ms      INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  -- What a proof found the relay holding differently from what was sent; never overwritten.
+  CREATE TABLE feed_integrity_incidents (
+    feed         TEXT    NOT NULL,
+    seq          INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    agent_sha256 TEXT,
+    relay_sha256 TEXT,
+    found_at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (feed, seq, kind)
+  ) WITHOUT ROWID;
+  `,
+  },
+  {
+    version: 14,
+    description: 'backup feed: source positions with the seq they cover, dedupe keys by first seq',
+    sql: `
+  -- A backup feed (agent/exit/backup-envelope.ts) carries, with each event, what a
+  -- restore needs besides the row: the dedupe key that event began and a source
+  -- position. A position is only safe to restore with the events before it, so the
+  -- journal seq it was saved with is noted (through_seq: the journal's last seq when
+  -- the position was written, which is the last event of its append, as positions
+  -- are saved after the events in one transaction). Positions saved before this
+  -- migration have none and are not carried until their source saves again.
+  ALTER TABLE source_positions ADD COLUMN through_seq INTEGER;
+  CREATE TRIGGER source_positions_through_seq_insert AFTER INSERT ON source_positions
+    BEGIN UPDATE source_positions SET through_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'journal') WHERE source = new.source; END;
+  CREATE TRIGGER source_positions_through_seq_update AFTER UPDATE OF position ON source_positions
+    BEGIN UPDATE source_positions SET through_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'journal') WHERE source = new.source; END;
+  -- The dedupe keys a batch's events began, found by seq range without a scan.
+  CREATE INDEX dedupe_keys_by_first_seq ON dedupe_keys (first_seq);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */
