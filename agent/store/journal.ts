@@ -197,7 +197,8 @@ export class Journal implements CaptureWriter {
    */
   appendedTotals(streams: readonly string[]): StreamTally {
     const total = { events: 0, bytes: 0 };
-    for (const stream of streams) {
+    // Empty: every stream (a backup feed).
+    for (const stream of streams.length === 0 ? this.appendedByStream.keys() : streams) {
       const tally = this.appendedByStream.get(stream);
       if (tally) {
         total.events += tally.events;

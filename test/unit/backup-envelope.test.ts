@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AgentConfigSchema } from '../../agent/config.js';
 import { JournalBackupSealer, openBackupEvent, RestoreExportUnusableError, RestoreWrongKeysError, sealBackupRecord, BACKUP_CONTENT_TYPE } from '../../agent/exit/index.js';
-import { Journal, openAgentDatabase } from '../../agent/store/index.js';
+import { BacklogCounter, Journal, openAgentDatabase } from '../../agent/store/index.js';
 import type { JournalEvent } from '../../protocol/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
@@ -91,6 +91,8 @@ describe('backup sealer over the journal', () => {
     expect(later[0]!.positions).toBeUndefined();
     expect(later[1]).toMatchObject({ dedupe: { scope: 'LIS', id: 'C9', digest: 'd9', eventCount: 1 } });
     expect(later[2]!.positions).toEqual([{ source: 'cdc', position: 'lsn/2', updatedAtMs: 1_764_000_000_000 }]);
+    // Status counts a backup feed's backlog over every stream, as it sends.
+    expect(new BacklogCounter(db, journal).backlog('backup', [], 2)).toMatchObject({ events: 3, oldestTsMs: 1_764_000_000_000 });
     db.close();
   });
 });
