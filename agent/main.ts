@@ -119,7 +119,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   // Every batch is recorded here before it leaves; pause, resume, revoke and
   // policy changes too, with each feed's persisted control state.
   const ledger = new EgressLedger(db, { retentionDays: config.audit.retentionDays });
-  const sealers = backupSealers(config.feeds, db, backupKey);
+  const sealers = backupSealers(config.feeds, db, backupKey, config.localOnly.streams);
 
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);

@@ -1,5 +1,6 @@
 // The config rules of a backup feed (`feeds[].backup: true`) and the sealers the
-// composition root hands its pump. A backup feed carries every stream whole, so
+// composition root hands its pump. A backup feed carries every stream whole
+// (but localOnly.streams, which no feed may send, encrypted or not), so
 // the only thing that shapes it is the hospital's encryption key: it takes no
 // streams list and no policy, and it needs keys.dir with an active encryption key.
 import { ConfigError, type SecretFilePermissions } from '../../runtime/index.js';
@@ -57,9 +58,9 @@ export function backupFeedKey(config: BackupSealersConfig, nowMs = Date.now()): 
   return key;
 }
 
-/** A sealer for each backup feed, by feed name, sealing with `key` (from backupFeedKey). */
-export function backupSealers(feeds: readonly BackupFeedEntry[], db: SqliteDatabase, key: HospitalKey | undefined): Map<string, JournalBackupSealer> {
+/** A sealer for each backup feed, by feed name, sealing with `key` (from backupFeedKey); events of `localOnlyStreams` never leave. */
+export function backupSealers(feeds: readonly BackupFeedEntry[], db: SqliteDatabase, key: HospitalKey | undefined, localOnlyStreams: readonly string[] = []): Map<string, JournalBackupSealer> {
   const sealers = new Map<string, JournalBackupSealer>();
-  if (key) for (const feed of feeds) if (feed.backup) sealers.set(feed.name, new JournalBackupSealer(db, key));
+  if (key) for (const feed of feeds) if (feed.backup) sealers.set(feed.name, new JournalBackupSealer(db, key, new Set(localOnlyStreams)));
   return sealers;
 }

@@ -9,7 +9,9 @@
 //  1. A position moved on past the batch before it was read: it is carried with the
 //     later event it now belongs to, never with an earlier one, so a restore never
 //     holds a position ahead of its journal.
-//  2. A position saved by an append without events (through_seq is an event already
+//  2. An event of a local-only stream: not sent (the range still covers its seq),
+//     as for every feed; a restore lacks it, and says how many seqs it lacks.
+//  3. A position saved by an append without events (through_seq is an event already
 //     sent): not carried until that source saves again with events; a restore then
 //     resumes the source from its previous position, and the source's own dedupe
 //     (CDC position, HL7 control ids) absorbs the repeat.
@@ -25,9 +27,14 @@ export class JournalBackupSealer implements BackupSealer {
   private readonly selectPositions: Statement;
   private readonly selectTransactions: Statement;
 
+  /**
+   * @param localOnlyStreams `localOnly.streams`: never leave, whatever a feed says, so not even sealed;
+   *   a restore rebuilds everything else and these stay with the hospital's own backups.
+   */
   constructor(
     db: SqliteDatabase,
     private readonly key: HospitalKey,
+    private readonly localOnlyStreams: ReadonlySet<string> = new Set(),
   ) {
     this.selectDedupe = db.prepare(
       'SELECT scope, id, digest, first_seq, event_count, received_at_ms FROM dedupe_keys WHERE first_seq >= ? AND first_seq <= ? AND event_count > 0',
@@ -58,6 +65,7 @@ export class JournalBackupSealer implements BackupSealer {
       const record = records.get(row.first_seq);
       if (record) record.transaction = { firstSeq: row.first_seq, lastSeq: row.last_seq };
     }
-    return range.events.map((event) => sealBackupRecord(records.get(event.seq)!, this.key));
+    const leaving = this.localOnlyStreams.size === 0 ? range.events : range.events.filter((event) => !this.localOnlyStreams.has(event.stream));
+    return leaving.map((event) => sealBackupRecord(records.get(event.seq)!, this.key));
   }
 }

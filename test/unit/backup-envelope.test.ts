@@ -91,8 +91,14 @@ describe('backup sealer over the journal', () => {
     expect(later[0]!.positions).toBeUndefined();
     expect(later[1]).toMatchObject({ dedupe: { scope: 'LIS', id: 'C9', digest: 'd9', eventCount: 1 } });
     expect(later[2]!.positions).toEqual([{ source: 'cdc', position: 'lsn/2', updatedAtMs: 1_764_000_000_000 }]);
+    // A local-only stream never leaves, not even sealed; the range still covers its seq.
+    await journal.append({ source: 'http', events: [{ ...row('x'), stream: 'lab.local' }] });
+    const localOnly = new JournalBackupSealer(db, key, new Set(['lab.local']));
+    const tail = journal.readRange([], 5, { maxEvents: 100, maxBytes: 1 << 20, maxScan: 100 })!;
+    expect(tail.events.map((e) => e.stream)).toEqual(['lab.local']);
+    expect(localOnly.seal(tail)).toEqual([]);
     // Status counts a backup feed's backlog over every stream, as it sends.
-    expect(new BacklogCounter(db, journal).backlog('backup', [], 2)).toMatchObject({ events: 3, oldestTsMs: 1_764_000_000_000 });
+    expect(new BacklogCounter(db, journal).backlog('backup', [], 2)).toMatchObject({ events: 4, oldestTsMs: 1_764_000_000_000 });
     db.close();
   });
 });
