@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
 import { ExportTamperedError, restoreAgent, RestoreDataDirInUseError, RestoreExportUnusableError, RestoreFromRelayError, RestoreWrongKeysError, sealBackupRecord } from '../../agent/exit/index.js';
+import { exportLedger, openLedgerForAudit, verifyLedgerFile } from '../../agent/audit/index.js';
 import { loadKeyring, rotateKey } from '../../agent/policy/index.js';
 import { writeExport } from '../../cloud-relay/exit/index.js';
 import { SqliteFeedStore } from '../../cloud-relay/store/index.js';
@@ -81,6 +82,15 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
     const verified: string[] = [];
     expect(await auditVerifyCommand({ db: join(dataDirOf(file), 'agent.db') }, (t) => verified.push(t))).toBe(0);
     expect(verified.join('')).toMatch(/^ledger OK: .*: 1 records, 10\.\.10, head [0-9a-f]{64}; starts from a restore base: record 10 \(restore\) continues head 9 (cd){32} as the relay exported it\n$/);
+    // And so does its export (`wardline audit export`), checked without the database.
+    const audit = openLedgerForAudit(join(dataDirOf(file), 'agent.db'));
+    const ledgerFile = join(dataDirOf(file), '..', 'ledger.jsonl');
+    try {
+      await exportLedger(audit.ledger.records(), ledgerFile);
+    } finally {
+      audit.close();
+    }
+    expect(await verifyLedgerFile(ledgerFile)).toMatchObject({ ok: true, records: 1, restoreBase: { index: 9, hash: 'cd'.repeat(32) } });
   });
 
   it('refuses a data dir in use, leaves it untouched, and replaces its agent.db with --force', async () => {
