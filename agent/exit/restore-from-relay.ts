@@ -13,7 +13,7 @@ export type ExportFetcher = (request: { relay: string; outDir: string }) => Prom
 
 /** What --from-relay uses while this build has no Export RPC fetch: a refusal that says what to do instead. */
 export const exportFetchUnavailable: ExportFetcher = () =>
-  Promise.reject(new RestoreFromRelayError('this build cannot fetch an export over the relay link yet: run `wardline relay export --hospital H --out DIR` at the relay (or `wardline agent export`), then `wardline agent restore --from DIR`'));
+  Promise.reject(new RestoreFromRelayError('this build cannot fetch an export over the relay link yet: run `wardline relay export --hospital H --out DIR` at the relay, then `wardline agent restore --from DIR`'));
 
 /** Restores from the export `fetch` brings over the backup feed's relay; the fetched copy is removed afterwards. */
 export async function restoreFromRelay(options: Omit<RestoreOptions, 'from'>, fetch: ExportFetcher): Promise<RestoreSummary> {

@@ -15,7 +15,8 @@
 //
 // Failure modes handled:
 //  1. A data directory already in use (any file in it): refused before anything
-//     is read, unless --force, which deletes agent.db and its WAL only.
+//     is read, unless --force, which replaces agent.db (and drops its WAL) only
+//     once the new database is whole and checked: a failed restore keeps the old one.
 //  2. A tampered export: verifyExport refuses it (the file and what differs)
 //     before anything is written.
 //  3. Wrong keys, a malformed envelope, an export of another hospital, an event
@@ -134,7 +135,11 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
     db.close();
     db = undefined;
     syncFile(building);
-    renameSync(building, join(config.dataDir, AGENT_DB_FILE));
+    // Only now, with the new database whole and checked, does --force take the old one's place (and its WAL, which
+    // SQLite would otherwise replay into the new file).
+    const target = join(config.dataDir, AGENT_DB_FILE);
+    for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${target}${suffix}`, { force: true });
+    renameSync(building, target);
     syncFile(config.dataDir);
     return { ...summary, dataDir: config.dataDir, keyIds: [...keyIds], verifyMs, rebuildMs: performance.now() - rebuildStarted };
   } catch (error) {
@@ -144,13 +149,15 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
   }
 }
 
-/** Refuses a data directory holding anything (failure mode 1); with force, deletes agent.db and its WAL. */
+/**
+ * Refuses a data directory holding anything (failure mode 1). With force it is let
+ * through as it is: the old agent.db is replaced only once the new one is whole.
+ */
 export function checkDataDir(dataDir: string, force: boolean): void {
   if (!existsSync(dataDir)) return;
-  const entries = readdirSync(dataDir);
-  if (entries.length === 0) return;
-  if (!force) throw new RestoreDataDirInUseError(dataDir, entries);
-  removeDatabase(join(dataDir, AGENT_DB_FILE));
+  const entries = readdirSync(dataDir).filter((name) => name !== `${AGENT_DB_FILE}.restoring`);
+  if (entries.length === 0 || force) return;
+  throw new RestoreDataDirInUseError(dataDir, entries);
 }
 
 /** Journal rows, local copy, dedupe keys, positions and appends, in large transactions. */

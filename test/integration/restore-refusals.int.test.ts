@@ -102,8 +102,13 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
     await expect(refused).rejects.toThrow(RestoreDataDirInUseError);
     await expect(refused).rejects.toThrow(/is not empty \(agent\.db\): restoring there would mix two agents; give an empty dataDir, or --force/);
     expect(readFileSync(join(dataDirOf(file), 'agent.db'), 'utf8')).toBe('the running agent');
+    // --force with an export that does not verify keeps the old agent.db.
+    await expect(restoreAgent({ config, from: join(dir.path, 'no-such-export'), force: true })).rejects.toThrow(ExportTamperedError);
+    expect(readFileSync(join(dataDirOf(file), 'agent.db'), 'utf8')).toBe('the running agent');
+    writeFileSync(join(dataDirOf(file), 'agent.db-wal'), 'the old WAL');
     const summary = await restoreAgent({ config, from: exportDir, force: true });
     expect(summary.events).toBe(EVENTS);
+    expect(readdirSync(dataDirOf(file)).sort()).toEqual(['agent.db']);
   });
 
   it('refuses a tampered export naming the file, and writes nothing', async () => {
