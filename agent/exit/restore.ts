@@ -31,7 +31,7 @@ import { createInterface } from 'node:readline';
 import { feedExportPath, parseExportEventLine, type ExportManifest } from '../../protocol/index.js';
 import { GENESIS_HEAD, writeRestoreBase, type LedgerHead } from '../audit/index.js';
 import { loadKeyring, type KeyLookup } from '../policy/index.js';
-import { FeedAcks, openAgentDatabase, type SqliteDatabase } from '../store/index.js';
+import { FeedAcks, LocalCopyStep, openAgentDatabase, type SqliteDatabase } from '../store/index.js';
 import { openBackupEvent, type BackupRecord } from './backup-envelope.js';
 import { RestoreDataDirInUseError, RestoreExportUnusableError } from './errors.js';
 import { verifyExport } from './export-verifier.js';
@@ -172,13 +172,8 @@ class RestoreWriter {
 
   constructor(db: SqliteDatabase) {
     const insertEvent = db.prepare('INSERT INTO journal (seq, stream, key, op, ts_ms, source, content_type, body, headers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
-    // The journal's own local-copy step (journal.ts appendInTransaction): a record points at its current version.
-    const upsertRecord = db.prepare(
-      `INSERT INTO records (stream, key, seq) VALUES (?, ?, ?)
-       ON CONFLICT (stream, key) DO UPDATE SET seq = excluded.seq, ts_ms = NULL,
-         source = NULL, content_type = NULL, body = NULL, headers = NULL`,
-    );
-    const deleteRecord = db.prepare('DELETE FROM records WHERE stream = ? AND key = ?');
+    // The journal's own local-copy step: the local copy is rebuilt by the code that built it.
+    const localCopy = new LocalCopyStep(db);
     const insertDedupe = db.prepare(
       'INSERT INTO dedupe_keys (scope, id, digest, first_seq, event_count, received_at_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, id, digest) DO NOTHING',
     );
@@ -190,8 +185,7 @@ class RestoreWriter {
     this.writeBatch = db.transaction((records: readonly BackupRecord[]) => {
       for (const { event, dedupe, positions, transaction } of records) {
         insertEvent.run(event.seq, event.stream, event.key, event.op, event.tsMs, event.source, event.contentType, event.body, JSON.stringify(event.headers));
-        if (event.op === 'delete') deleteRecord.run(event.stream, event.key);
-        else upsertRecord.run(event.stream, event.key, event.seq);
+        localCopy.apply(event, event.seq);
         if (dedupe) insertDedupe.run(dedupe.scope, dedupe.id, dedupe.digest, event.seq, dedupe.eventCount, dedupe.receivedAtMs);
         if (transaction) insertTransaction.run(transaction.firstSeq, transaction.lastSeq);
         for (const p of positions ?? []) savePosition.run(p.source, p.position, p.updatedAtMs);
