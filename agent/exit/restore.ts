@@ -28,12 +28,12 @@
 import { createReadStream, existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { feedExportPath, parseExportEventLine, type ExportManifest } from '../../protocol/index.js';
+import { bodySha256Hex, feedExportPath, type ExportManifest, type JournalEvent } from '../../protocol/index.js';
 import { GENESIS_HEAD, writeRestoreBase, type LedgerHead } from '../audit/index.js';
 import { loadKeyring, type KeyLookup } from '../policy/index.js';
 import { FeedAcks, LocalCopyStep, openAgentDatabase, type SqliteDatabase } from '../store/index.js';
-import { openBackupEvent, type BackupRecord } from './backup-envelope.js';
-import { RestoreDataDirInUseError, RestoreExportUnusableError } from './errors.js';
+import { BACKUP_SOURCE, BACKUP_STREAM, openBackupEvent, type BackupRecord } from './backup-envelope.js';
+import { ExportTamperedError, RestoreDataDirInUseError, RestoreExportUnusableError } from './errors.js';
 import { verifyExport } from './export-verifier.js';
 
 /** The agent database's file name in dataDir (as agent/main.ts opens it). */
@@ -121,11 +121,14 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
   removeDatabase(building);
   const rebuildStarted = performance.now();
   let db: SqliteDatabase | undefined = openAgentDatabase(building);
+  // Durability comes from the fsync before the rename: a crash before it leaves only agent.db.restoring, which the
+  // next restore deletes, so the commits in between need not wait for the disk.
+  db.pragma('synchronous = OFF');
   try {
     const writer = new RestoreWriter(db);
     const keyIds = new Set<string>();
-    await forEachLine(join(options.from, backupPath), (line) => {
-      const outer = parseExportEventLine(line).event;
+    await forEachLine(join(options.from, backupPath), (line, number) => {
+      const outer = backupLineEvent(line, number, backupPath);
       const record = openBackupEvent(outer, keys);
       keyIds.add(outer.body.toString('utf8').split(':')[2]!);
       writer.add(record);
@@ -271,9 +274,31 @@ function finish(db: SqliteDatabase, writer: RestoreWriter, manifest: ExportManif
   };
 }
 
-async function forEachLine(file: string, visit: (line: string) => void): Promise<void> {
+async function forEachLine(file: string, visit: (line: string, number: number) => void): Promise<void> {
   const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
-  for await (const line of lines) if (line !== '') visit(line);
+  let number = 0;
+  for await (const line of lines) {
+    number++;
+    if (line !== '') visit(line, number);
+  }
+}
+
+/**
+ * The outer event of one line of the backup feed's file. verifyExport has just
+ * checked every line is exactly as the relay writes it (parseExportEventLine), so
+ * only what restore uses is read here, and the body is checked once more against
+ * its bodySha256: the file cannot have changed unnoticed since. Measured on 100,000
+ * lines: 1.15 s through parseExportEventLine, which serialises each line again.
+ */
+function backupLineEvent(line: string, number: number, file: string): JournalEvent {
+  const json = JSON.parse(line) as { seq?: unknown; tsMs?: unknown; ts?: unknown; contentType?: unknown; bodyBase64?: unknown; bodySha256?: unknown };
+  const { seq, ts, contentType, bodyBase64, bodySha256 } = json;
+  if (!Number.isSafeInteger(seq) || typeof contentType !== 'string' || typeof bodyBase64 !== 'string' || typeof ts !== 'string') {
+    throw new RestoreExportUnusableError(`${file} line ${number} is not a backup feed event (seq, ts, contentType and bodyBase64 expected): nothing was restored`);
+  }
+  const body = Buffer.from(bodyBase64, 'base64');
+  if (bodySha256Hex(body) !== bodySha256) throw new ExportTamperedError(file, `line ${number}: the body does not match its bodySha256 (the file changed after it was verified)`);
+  return { seq: seq as number, stream: BACKUP_STREAM, key: String(seq), op: 'upsert', tsMs: Date.parse(ts), source: BACKUP_SOURCE, contentType, headers: {}, body };
 }
 
 function removeDatabase(file: string): void {
