@@ -17,7 +17,12 @@ export interface AgentRestoreCommandOptions {
   json?: boolean;
 }
 
-export async function agentRestoreCommand(options: AgentRestoreCommandOptions, write: (text: string) => void = (t) => process.stdout.write(t), fetch: ExportFetcher = exportFetchUnavailable): Promise<number> {
+export async function agentRestoreCommand(
+  options: AgentRestoreCommandOptions,
+  write: (text: string) => void = (t) => process.stdout.write(t),
+  fetch: ExportFetcher = exportFetchUnavailable,
+  warn: (text: string) => void = (t) => process.stderr.write(t),
+): Promise<number> {
   if ((options.from === undefined) === !options.fromRelay) throw new InvalidArgumentError('give --from DIR (an export directory) or --from-relay, one of them');
   let trustedPublicKey: string | undefined;
   if (options.pubkey !== undefined) {
@@ -30,6 +35,7 @@ export async function agentRestoreCommand(options: AgentRestoreCommandOptions, w
   const config = loadAgentConfig(options.config);
   const common = { config, force: options.force ?? false, ...(trustedPublicKey === undefined ? {} : { trustedPublicKey }) };
   const summary = options.from !== undefined ? await restoreAgent({ ...common, from: options.from }) : await restoreFromRelay(common, fetch);
+  for (const warning of summary.warnings) warn(`warning: ${warning}\n`);
   write(options.json ? `${JSON.stringify(summary)}\n` : describe(summary));
   return 0;
 }

@@ -83,6 +83,8 @@ export interface RestoreSummary {
   ledgerHead: LedgerHead;
   /** Key ids the envelopes were encrypted with. */
   keyIds: string[];
+  /** What the export's verification said to the operator (a signature checked only against the bundled key). */
+  warnings: string[];
   /** Milliseconds spent verifying the export, and rebuilding the database. */
   verifyMs: number;
   rebuildMs: number;
@@ -144,7 +146,7 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
     for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${target}${suffix}`, { force: true });
     renameSync(building, target);
     syncFile(config.dataDir);
-    return { ...summary, dataDir: config.dataDir, keyIds: [...keyIds], verifyMs, rebuildMs: performance.now() - rebuildStarted };
+    return { ...summary, dataDir: config.dataDir, keyIds: [...keyIds], warnings: verification.warnings, verifyMs, rebuildMs: performance.now() - rebuildStarted };
   } catch (error) {
     db?.close();
     removeDatabase(building);

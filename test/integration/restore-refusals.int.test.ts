@@ -10,12 +10,12 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentConfig } from '../../agent/config.js';
-import { ExportTamperedError, restoreAgent, RestoreDataDirInUseError, RestoreExportUnusableError, RestoreFromRelayError, RestoreWrongKeysError, sealBackupRecord } from '../../agent/exit/index.js';
+import { ExportSignatureError, ExportTamperedError, restoreAgent, RestoreDataDirInUseError, RestoreExportUnusableError, RestoreFromRelayError, RestoreWrongKeysError, sealBackupRecord } from '../../agent/exit/index.js';
 import { exportLedger, openLedgerForAudit, verifyLedgerFile } from '../../agent/audit/index.js';
 import { loadKeyring, rotateKey } from '../../agent/policy/index.js';
 import { writeExport } from '../../cloud-relay/exit/index.js';
 import { SqliteFeedStore } from '../../cloud-relay/store/index.js';
-import { generateMinisignKey } from '../../runtime/index.js';
+import { generateMinisignKey, publicKeyText } from '../../runtime/index.js';
 import { agentRestoreCommand } from '../../cli/agent-restore-command.js';
 import { auditVerifyCommand } from '../../cli/audit-verify-command.js';
 import { makeTempDir } from '../support/temp-dir.js';
@@ -28,6 +28,7 @@ describe('wardline agent restore refusals', () => {
   const exportDir = join(dir.path, 'export');
   const keysDir = join(dir.path, 'keys');
   let n = 0;
+  const signingKey = generateMinisignKey();
 
   /** An agent config in its own folder: its dataDir, and the keys dir given (default the hospital's). */
   const agentYaml = (options: { keys?: string; hospital?: string; backup?: boolean } = {}): string => {
@@ -66,7 +67,7 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
     }));
     await store.storeBatch({ hospital: HOSPITAL, feed: 'backup', firstSeq: 1, lastSeq: EVENTS, events: events.map((event) => sealBackupRecord({ event }, key)), ledgerHead: { index: 9, hash: Buffer.alloc(32, 0xcd) } });
     await store.storeBatch({ hospital: HOSPITAL, feed: 'clinical', firstSeq: 1, lastSeq: EVENTS, events });
-    await writeExport({ store, signingKey: generateMinisignKey(), relayId: 'relay-1', hospital: HOSPITAL, knownHospitals: [HOSPITAL], outDir: exportDir });
+    await writeExport({ store, signingKey, relayId: 'relay-1', hospital: HOSPITAL, knownHospitals: [HOSPITAL], outDir: exportDir });
     await store.close();
   });
   afterAll(() => dir.remove());
@@ -74,7 +75,10 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
   it('restores into an empty data dir, and its ledger verifies from the restore base', async () => {
     const file = agentYaml();
     const out: string[] = [];
-    expect(await agentRestoreCommand({ config: file, from: exportDir }, (t) => out.push(t))).toBe(0);
+    const warnings: string[] = [];
+    expect(await agentRestoreCommand({ config: file, from: exportDir }, (t) => out.push(t), undefined, (t) => warnings.push(t))).toBe(0);
+    // No --pubkey: the signature was checked against the export's own key, and the operator is told so.
+    expect(warnings.join('')).toMatch(/^warning: .*relay-signing\.pub/);
     expect(out.join('')).toMatch(/restored .*: 300 events \(seq 1\.\.300\) from backup feed backup, 50 records in the local copy/);
     expect(out.join('')).toContain('next journal seq 301; feeds resume after: backup 300, clinical 300');
     expect(out.join('')).toContain(`egress ledger continues the relay's head 9 ${'cd'.repeat(32)} with restore record 10`);
@@ -139,6 +143,15 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
     const swapped = agentYaml({ keys: swappedKeys });
     await expect(restoreAgent({ config: loadAgentConfig(swapped), from: exportDir })).rejects.toThrow(`encrypted with key ${hospitalKeyId}, which does not decrypt with the key of that id in keys.dir`);
     expect(leftIn(swapped)).toEqual([]);
+  });
+
+  it("checks the signature against the relay key the hospital trusts (--pubkey), and refuses another relay's key", async () => {
+    const file = agentYaml();
+    const config = loadAgentConfig(file);
+    await expect(restoreAgent({ config, from: exportDir, trustedPublicKey: publicKeyText(generateMinisignKey()) })).rejects.toThrow(ExportSignatureError);
+    expect(leftIn(file)).toEqual([]);
+    const summary = await restoreAgent({ config, from: exportDir, trustedPublicKey: publicKeyText(signingKey) });
+    expect(summary.warnings).toEqual([]);
   });
 
   it("refuses another hospital's export and a config without a backup feed", async () => {
