@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { bodySha256Hex, feedExportPath, type ExportManifest, type JournalEvent } from '../../protocol/index.js';
 import { GENESIS_HEAD, writeRestoreBase, type LedgerHead } from '../audit/index.js';
-import { loadKeyring, type KeyLookup } from '../policy/index.js';
+import { loadKeyring, tokenKeyId, type KeyLookup } from '../policy/index.js';
 import { FeedAcks, LocalCopyStep, openAgentDatabase, type SqliteDatabase } from '../store/index.js';
 import { BACKUP_SOURCE, BACKUP_STREAM, openBackupEvent, type BackupRecord } from './backup-envelope.js';
 import { ExportTamperedError, RestoreDataDirInUseError, RestoreExportUnusableError } from './errors.js';
@@ -132,7 +132,7 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
     await forEachLine(join(options.from, backupPath), (line, number) => {
       const outer = backupLineEvent(line, number, backupPath);
       const record = openBackupEvent(outer, keys);
-      keyIds.add(outer.body.toString('utf8').split(':')[2]!);
+      keyIds.add(tokenKeyId(outer.body.toString('utf8'))!);
       writer.add(record);
     });
     writer.flush();
