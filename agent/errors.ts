@@ -160,8 +160,9 @@ export const AgentErrorCode = {
    */
   RESTORE_EXPORT_UNUSABLE: 'WL_A038',
   /**
-   * --from-relay needs the Export RPC fetch (agent/exit/export-fetch.ts), which this build lacks or the relay refused.
-   * Fetch the export another way (wardline relay export on the relay) and restore with --from DIR.
+   * --from-relay could not fetch the export over the backup feed's relay link (the message says why: the relay is
+   * unreachable, refused the hospital's credentials, or predates export-v1). Nothing was restored. Fix the link, or
+   * fetch the export another way (wardline relay export at the relay) and restore with --from DIR.
    */
   RESTORE_FROM_RELAY: 'WL_A039',
 } as const;

@@ -5,7 +5,7 @@
 // and exits 1 on; nothing is left in the data directory then.
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { exportFetchUnavailable, loadAgentConfig, restoreAgent, restoreFromRelay, type ExportFetcher, type RestoreSummary } from '../agent/index.js';
+import { loadAgentConfig, relayExportFetcher, restoreAgent, restoreFromRelay, type ExportFetcher, type RestoreSummary } from '../agent/index.js';
 
 export interface AgentRestoreCommandOptions {
   config: string;
@@ -20,7 +20,7 @@ export interface AgentRestoreCommandOptions {
 export async function agentRestoreCommand(
   options: AgentRestoreCommandOptions,
   write: (text: string) => void = (t) => process.stdout.write(t),
-  fetch: ExportFetcher = exportFetchUnavailable,
+  fetch?: ExportFetcher,
   warn: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<number> {
   if ((options.from === undefined) === !options.fromRelay) throw new InvalidArgumentError('give --from DIR (an export directory) or --from-relay, one of them');
@@ -34,7 +34,7 @@ export async function agentRestoreCommand(
   }
   const config = loadAgentConfig(options.config);
   const common = { config, force: options.force ?? false, ...(trustedPublicKey === undefined ? {} : { trustedPublicKey }) };
-  const summary = options.from !== undefined ? await restoreAgent({ ...common, from: options.from }) : await restoreFromRelay(common, fetch);
+  const summary = options.from !== undefined ? await restoreAgent({ ...common, from: options.from }) : await restoreFromRelay(common, fetch ?? relayExportFetcher(config, trustedPublicKey));
   for (const warning of summary.warnings) warn(`warning: ${warning}\n`);
   write(options.json ? `${JSON.stringify(summary)}\n` : describe(summary));
   return 0;

@@ -26,6 +26,8 @@ import { uninstallCommand } from './uninstall-command.js';
 import { agentCheckConfigCommand } from './agent-check-config-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
 import { exportVerifyCommand } from './export-verify-command.js';
+import { relayExportCommand } from './relay-export-command.js';
+import { agentExportCommand } from './agent-export-command.js';
 
 exitQuietlyOnClosedPipe();
 
@@ -124,6 +126,15 @@ agent
   .command('hash-password')
   .description('read the dashboard password from standard input (or the terminal, unechoed) and print its scrypt hash for http.admin.passwordHash or passwordFile')
   .action(() => run(() => agentHashPasswordCommand()));
+agent
+  .command('export')
+  .description("fetch the hospital's signed export from the relay (Export RPC, with the replication link's credentials) and verify it; the relay operator need not help")
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .requiredOption('--out <dir>', 'where to write the export: a new or empty directory')
+  .option('--feed <name>', 'a feed to export (repeat for several; default every feed the relay holds of the hospital)', (value: string, previous: string[] = []) => [...previous, value])
+  .option('--relay <name>', 'the relay (relays[].name) when the config has several')
+  .option('--pubkey <file>', "the relay's public key (minisign format) from its operator, to prove the export's origin")
+  .action((options: { config: string; out: string; feed?: string[]; relay?: string; pubkey?: string }) => run(() => agentExportCommand(options)));
 const FEED_ACTIONS: [FeedAction, string][] = [
   ['pause', 'stop all egress of a feed at once (ingest and other feeds go on); returns once nothing more of it leaves'],
   ['resume', 'let a paused feed send again, from where it stopped'],
@@ -190,6 +201,14 @@ relay
   .option('--ttl <duration>', 'how long the token is valid (default 24h)')
   .option('--json', 'print the token, hospital and expiry as JSON')
   .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
+relay
+  .command('export')
+  .description("write a hospital's signed export (NDJSON per feed, blob chunks, SHA256SUMS, manifest signed with the relay key), also while the relay runs")
+  .requiredOption('-c, --config <file>', 'relay YAML config')
+  .requiredOption('--hospital <id>', "the hospital id (the relay's hospitals[].id)")
+  .option('--feed <name>', 'a feed to export (repeat for several; default every feed the relay holds of the hospital)', (value: string, previous: string[] = []) => [...previous, value])
+  .requiredOption('--out <dir>', 'where to write the export: a new or empty directory')
+  .action((options: { config: string; hospital: string; feed?: string[]; out: string }) => run(() => relayExportCommand(options)));
 
 // The exit: a relay's signed export, checked offline.
 const exportCommand = program.command('export').description("a relay's signed export of a hospital's data (wardline relay export, wardline agent export)");

@@ -1,19 +1,30 @@
 // `wardline agent restore --from-relay`: fetches the hospital's export over the
 // agent's own relay link (the Export RPC) into a temporary directory beside the
 // data directory, then restores from it exactly as from --from DIR, and removes
-// it. The fetch itself is a port (ExportFetcher), handed in by the CLI, so this
-// file needs no gRPC.
+// it. The fetch is a port (ExportFetcher): relayExportFetcher is fetchExport over
+// the agent's relay link; tests may hand in another.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { LoadedAgentConfig } from '../config.js';
 import { RestoreFromRelayError } from './errors.js';
+import { fetchExport } from './export-fetcher.js';
+import type { ExportVerification } from './export-verifier.js';
+import { exportRelaySettings } from './export-relay-settings.js';
 import { restoreAgent, type RestoreOptions, type RestoreSummary } from './restore.js';
 
-/** Fetches the hospital's export into `outDir` (empty) over the relay link of `relay`. */
-export type ExportFetcher = (request: { relay: string; outDir: string }) => Promise<void>;
+/** Fetches the hospital's export into `outDir` (empty) over the relay link of `relay`; resolves with its verification when it verified it. */
+export type ExportFetcher = (request: { relay: string; outDir: string }) => Promise<ExportVerification | void>;
 
-/** What --from-relay uses while this build has no Export RPC fetch: a refusal that says what to do instead. */
-export const exportFetchUnavailable: ExportFetcher = () =>
-  Promise.reject(new RestoreFromRelayError('this build cannot fetch an export over the relay link yet: run `wardline relay export --hospital H --out DIR` at the relay, then `wardline agent restore --from DIR`'));
+/**
+ * The fetcher --from-relay uses: fetchExport over relays[] entry `relay` of the agent
+ * config (its address, TLS and secret, as the replication link uses them).
+ */
+export function relayExportFetcher(config: LoadedAgentConfig, trustedPublicKey?: string): ExportFetcher {
+  return async ({ relay, outDir }) => {
+    // fetchExport verifies what it received before it names the directory: the restore need not do it again.
+    return (await fetchExport({ ...exportRelaySettings(config, relay), outDir, ...(trustedPublicKey === undefined ? {} : { trustedPublicKey }) })).verification;
+  };
+}
 
 /** Restores from the export `fetch` brings over the backup feed's relay; the fetched copy is removed afterwards. */
 export async function restoreFromRelay(options: Omit<RestoreOptions, 'from'>, fetch: ExportFetcher): Promise<RestoreSummary> {
@@ -22,13 +33,14 @@ export async function restoreFromRelay(options: Omit<RestoreOptions, 'from'>, fe
   const scratch = mkdtempSync(join(dirname(options.config.dataDir), '.wardline-restore-'));
   try {
     const outDir = join(scratch, 'export');
+    let verified: ExportVerification | void;
     try {
-      await fetch({ relay: backup.relay, outDir });
+      verified = await fetch({ relay: backup.relay, outDir });
     } catch (error) {
       if (error instanceof RestoreFromRelayError) throw error;
       throw new RestoreFromRelayError(`fetching the export from relay ${backup.relay} failed: ${(error as Error).message}`, { cause: error });
     }
-    return await restoreAgent({ ...options, from: outDir });
+    return await restoreAgent({ ...options, from: outDir, ...(verified ? { verified } : {}) });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -34,7 +34,7 @@ import { loadKeyring, tokenKeyId, type KeyLookup } from '../policy/index.js';
 import { FeedAcks, LocalCopyStep, openAgentDatabase, type SqliteDatabase } from '../store/index.js';
 import { BACKUP_SOURCE, BACKUP_STREAM, openBackupEvent, type BackupRecord } from './backup-envelope.js';
 import { ExportTamperedError, RestoreDataDirInUseError, RestoreExportUnusableError } from './errors.js';
-import { verifyExport } from './export-verifier.js';
+import { verifyExport, type ExportVerification } from './export-verifier.js';
 
 /** The agent database's file name in dataDir (as agent/main.ts opens it). */
 export const AGENT_DB_FILE = 'agent.db';
@@ -59,6 +59,8 @@ export interface RestoreOptions {
   force?: boolean;
   /** The relay's public key text from a source the hospital trusts; absent: the export's own relay-signing.pub. */
   trustedPublicKey?: string;
+  /** The verification of `from` its fetch just made (fetchExport verifies before it names the directory); absent: verified here. */
+  verified?: ExportVerification;
   now?: () => number;
 }
 
@@ -85,7 +87,7 @@ export interface RestoreSummary {
   keyIds: string[];
   /** What the export's verification said to the operator (a signature checked only against the bundled key). */
   warnings: string[];
-  /** Milliseconds spent verifying the export, and rebuilding the database. */
+  /** Milliseconds spent verifying the export (0 when its fetch verified it), and rebuilding the database. */
   verifyMs: number;
   rebuildMs: number;
 }
@@ -103,7 +105,8 @@ export async function restoreAgent(options: RestoreOptions): Promise<RestoreSumm
   if (!backup) throw new RestoreExportUnusableError(`${config.file} has no feed with backup: true: a restore needs the backup feed the relay holds`);
 
   const verifyStarted = performance.now();
-  const verification = await verifyExport(options.from, options.trustedPublicKey === undefined ? {} : { trustedPublicKey: options.trustedPublicKey });
+  const verification =
+    options.verified?.dir === options.from ? options.verified : await verifyExport(options.from, options.trustedPublicKey === undefined ? {} : { trustedPublicKey: options.trustedPublicKey });
   const manifest = verification.manifest;
   const verifyMs = performance.now() - verifyStarted;
   const wardline = manifest.extension.wardline;

@@ -66,7 +66,7 @@ import {
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
-import { BLOB_FEATURE } from '../../protocol/index.js';
+import { BLOB_FEATURE, EXPORT_FEATURE } from '../../protocol/index.js';
 import type { MinisignKey } from '../../runtime/index.js';
 import { checkBlobRefs, handleBlobOffer, handleBlobPart, type BlobContext } from './blob-transfer-handler.js';
 import { UndecodableAgentMessage, type IncomingAgentMessage } from './agent-message-decoder.js';
@@ -127,6 +127,8 @@ export interface ReplicationSessionDeps {
   vendorProgress?: (hospital: string, feeds: readonly string[]) => VendorReadPosition[];
   /** The relay's signing key (tree heads, purge receipts); absent = this relay signs nothing (no "proof-v1", "purge-v1"). */
   signingKey?: MinisignKey;
+  /** The Export RPC (export-call.ts), served with signingKey: Welcome then lists "export-v1". Absent = not served. */
+  exports?: { scratchDir: string; knownHospitals: readonly string[] };
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
@@ -298,7 +300,7 @@ export class ReplicationSession {
           positions,
           maxBatchBytes: this.deps.maxBatchBytes,
           relayId: this.deps.relayId,
-          features: this.deps.blobs ? [BLOB_FEATURE] : [],
+          features: [...(this.deps.blobs ? [BLOB_FEATURE] : []), ...(this.deps.exports && this.deps.signingKey ? [EXPORT_FEATURE] : [])],
         },
       }),
     );

@@ -1,27 +1,27 @@
 // The restore drill (issue 15, "Done"): an agent with 200,000 journaled events
 // replicates them to a real relay on a backup feed (every stream, encrypted) and
-// on an ordinary feed; the agent is stopped and its data directory deleted; the
-// relay exports the hospital (the export writer, signed); a new agent is restored
-// from that export with the hospital's keys. Its journal, local copy, dedupe keys
+// on an ordinary feed; the agent is stopped and its data directory deleted; a new
+// agent is restored with the hospital's keys by `wardline agent restore
+// --from-relay` (the relay's signed export fetched over the agent's link). Its journal, local copy, dedupe keys
 // and source positions equal the old agent's (by digest), it starts, takes new
 // events with the next seq, replicates them on both feeds, and the relay's feeds
 // hold every seq once: no gap, no duplicate. Its egress ledger continues the head
 // the relay held and verifies from the restore base.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startAgent } from '../../agent/main.js';
 import { loadAgentConfig } from '../../agent/config.js';
-import { restoreAgent, RestoreDataDirInUseError } from '../../agent/exit/index.js';
+import { relayExportFetcher, RestoreDataDirInUseError, type ExportFetcher, type RestoreSummary } from '../../agent/exit/index.js';
+import { agentRestoreCommand } from '../../cli/agent-restore-command.js';
 import { rotateKey } from '../../agent/policy/index.js';
 import { Journal, openAgentDatabase, type EventInput } from '../../agent/store/index.js';
-import { writeExport } from '../../cloud-relay/exit/index.js';
-import { parseRelayConfig, RELAY_SIGNING_KEY_NAME, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
+import { parseRelayConfig, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
 import { relayDatabaseFile, scanFeed, SqliteFeedStore } from '../../cloud-relay/store/index.js';
-import { loadOrCreateSigningKey } from '../../runtime/index.js';
+import type { ExportManifest } from '../../protocol/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
@@ -96,7 +96,6 @@ describe('restore drill', () => {
   const dir = makeTempDir('wardline-restore-drill-');
   const relayData = join(dir.path, 'relay-data');
   const agentData = join(dir.path, 'agent-data');
-  const exportDir = join(dir.path, 'export');
   let relay: RelayHandle | undefined;
   const stops: (() => Promise<void>)[] = [];
 
@@ -174,45 +173,56 @@ replication: { backoff: { initialMs: 100, maxMs: 500 }, emptyBatchIntervalMs: 20
     expect(before.journal.rows).toBe(EVENTS);
     rmSync(agentData, { recursive: true, force: true });
 
-    // The relay exports the hospital, signed with its key.
-    await relay.stop();
-    relay = undefined;
-    const store = SqliteFeedStore.open({ file: relayDatabaseFile(relayData) });
-    const exportStarted = performance.now();
-    await writeExport({ store, signingKey: loadOrCreateSigningKey(relayData, RELAY_SIGNING_KEY_NAME).key, relayId: 'relay-drill', hospital: HOSPITAL, knownHospitals: [HOSPITAL], outDir: exportDir });
-    const exportMs = performance.now() - exportStarted;
-    await store.close();
-    const manifest = JSON.parse(readFileSync(join(exportDir, 'manifest.json'), 'utf8'));
-    expect(Math.max(...manifest.extension.wardline.ledgerHeads.map((h: { ledgerIndex: number }) => h.ledgerIndex))).toBe(oldLedgerHead.index);
-    // The relay holds only ciphertext: no body text of the journal is in the backup feed's file.
-    const backupFile = readFileSync(join(exportDir, 'feeds', 'backup.ndjson'), 'utf8');
-    expect(backupFile).not.toContain('张三');
-    expect(Buffer.from(backupFile.split('\n')[0]!.match(/"bodyBase64":"([^"]+)"/)![1]!, 'base64').toString('utf8')).toMatch(/^enc:v1:/);
-
-    relay = await startRelay(relayConfig(), { logger: quiet });
     const config = loadAgentConfig(writeAgentYaml('agent-restored.yaml', relay.grpcPort));
 
     // A data directory already in use is refused, and left as it was.
     mkdirSync(agentData, { recursive: true });
     writeFileSync(join(agentData, 'agent.db'), 'an agent lives here');
-    await expect(restoreAgent({ config, from: exportDir })).rejects.toThrow(RestoreDataDirInUseError);
+    await expect(agentRestoreCommand({ config: config.file, fromRelay: true }, () => undefined)).rejects.toThrow(RestoreDataDirInUseError);
     expect(readFileSync(join(agentData, 'agent.db'), 'utf8')).toBe('an agent lives here');
     rmSync(agentData, { recursive: true, force: true });
 
+    // `wardline agent restore --from-relay`: the relay exports the hospital over the agent's link (Export RPC,
+    // signed with the relay key), the agent verifies it and rebuilds. The fetch is timed, and its manifest and
+    // backup feed file looked at, on the way.
+    let fetchMs = 0;
+    let manifest: ExportManifest | undefined;
+    const fetchOverTheLink = relayExportFetcher(config);
+    const fetchAndLook: ExportFetcher = async (request) => {
+      const started = performance.now();
+      const verified = await fetchOverTheLink(request);
+      fetchMs = performance.now() - started;
+      manifest = JSON.parse(readFileSync(join(request.outDir, 'manifest.json'), 'utf8')) as ExportManifest;
+      // The relay holds only ciphertext: no body text of the journal is in the backup feed's file.
+      const backupFile = readFileSync(join(request.outDir, 'feeds', 'backup.ndjson'), 'utf8');
+      expect(backupFile).not.toContain('张三');
+      expect(backupFile).not.toContain('ADT^A08');
+      expect(Buffer.from(backupFile.split('\n')[0]!.match(/"bodyBase64":"([^"]+)"/)![1]!, 'base64').toString('utf8')).toMatch(/^enc:v1:/);
+      return verified;
+    };
+    const printed: string[] = [];
     const restoreStarted = performance.now();
-    const summary = await restoreAgent({ config, from: exportDir });
+    expect(await agentRestoreCommand({ config: config.file, fromRelay: true, json: true }, (t) => printed.push(t), fetchAndLook, () => undefined)).toBe(0);
     const restoreMs = performance.now() - restoreStarted;
+    const summary = JSON.parse(printed.join('')) as RestoreSummary;
+    expect(Math.max(...manifest!.extension.wardline.ledgerHeads.map((h) => h.ledgerIndex))).toBe(oldLedgerHead.index);
     expect(summary).toMatchObject({ events: EVENTS, firstSeq: 1, lastSeq: EVENTS, nextSeq: EVENTS + 1, missingSeqs: 0 });
+    expect(summary.feedAcks).toEqual([
+      { feed: 'backup', ackedSeq: EVENTS },
+      { feed: 'clinical', ackedSeq: EVENTS },
+    ]);
     expect(summary.ledgerBase).toEqual({ index: oldLedgerHead.index, hash: oldLedgerHead.hash });
     expect(summary.ledgerHead.index).toBe(oldLedgerHead.index + 1);
-    expect(existsSync(join(agentData, 'agent.db.restoring'))).toBe(false);
+    expect(readdirSync(agentData)).toEqual(['agent.db']);
+    expect(readdirSync(dir.path).filter((name) => name.startsWith('.wardline-restore-'))).toEqual([]);
 
     const after = digests(join(agentData, 'agent.db'));
     expect(after).toEqual(before);
 
     console.log(
-      `restore drill: ${EVENTS} events replicated on 2 feeds in ${(replicateMs / 1000).toFixed(1)} s; export ${(exportMs / 1000).toFixed(1)} s; ` +
-        `restore ${(restoreMs / 1000).toFixed(1)} s (verify ${(summary.verifyMs / 1000).toFixed(1)} s, rebuild ${(summary.rebuildMs / 1000).toFixed(1)} s): ` +
+      `restore drill: ${EVENTS} events replicated on 2 feeds in ${(replicateMs / 1000).toFixed(1)} s; ` +
+        `restore --from-relay ${(restoreMs / 1000).toFixed(1)} s (export fetched and verified over the link ${(fetchMs / 1000).toFixed(1)} s, ` +
+        `rebuild ${(summary.rebuildMs / 1000).toFixed(1)} s): ` +
         `${Math.round(EVENTS / (restoreMs / 1000))} events/s end to end, ${Math.round(EVENTS / (summary.rebuildMs / 1000))} events/s rebuilding`,
     );
 

@@ -163,12 +163,14 @@ ${options.backup === false ? '' : '  - { name: backup, relay: relay-1, backup: t
     expect(leftIn(elsewhere)).toEqual([]);
   });
 
-  it('--from-relay without the Export fetch says what to do instead; --from and --from-relay together are refused', async () => {
+  it('--from-relay with the relay unreachable says so, and --from with --from-relay is refused', async () => {
     const file = agentYaml();
-    await expect(agentRestoreCommand({ config: file, fromRelay: true }, () => undefined)).rejects.toThrow(RestoreFromRelayError);
-    await expect(agentRestoreCommand({ config: file, fromRelay: true }, () => undefined)).rejects.toThrow(/wardline agent restore --from DIR/);
+    const refused = agentRestoreCommand({ config: file, fromRelay: true }, () => undefined);
+    await expect(refused).rejects.toThrow(RestoreFromRelayError);
+    await expect(refused).rejects.toThrow(/^fetching the export from relay relay-1 failed: /);
     await expect(agentRestoreCommand({ config: file, fromRelay: true, from: exportDir }, () => undefined)).rejects.toThrow(/give --from DIR .* or --from-relay, one of them/);
     expect(leftIn(file)).toEqual([]);
+    expect(readdirSync(join(file, '..')).filter((name) => name.startsWith('.wardline-restore-'))).toEqual([]);
   });
 
   it('--from-relay restores from what the fetch brings, and removes the fetched copy', async () => {
