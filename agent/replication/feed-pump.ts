@@ -119,8 +119,10 @@ export interface ReplicatedFeed {
 
 /**
  * Seals a backup feed's events (agent/exit/backup-sealer.ts): one event out for
- * each in, same seqs, each the whole journal row encrypted. A port, so the pump
- * needs neither the store's side tables nor the keyring.
+ * each that may leave (none of a local-only stream), same seqs, each the whole
+ * journal row encrypted; synchronous, a batch's worth (AES-GCM of ~1,000 rows,
+ * about as long as a policy slice). A port, so the pump needs neither the
+ * store's side tables nor the keyring.
  */
 export interface BackupSealer {
   seal(range: JournalRange): JournalEvent[];
