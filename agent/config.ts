@@ -24,6 +24,7 @@ import { httpIngestConfigShape, loadCapturePasswords, loadLocalAppCredentials, m
 import { AuditConfigSchema } from './audit/index.js';
 import { JournalConfigSchema } from './store/index.js';
 import { ArchiveConfigSchema } from './imaging/index.js';
+import { backupFeedIssues } from './exit/index.js';
 import { FeedPolicyConfigSchema, KeysConfigSchema, LocalOnlyConfigSchema, findLocalOnlyViolations, hl7KeyPathsByStream, refineFeedPolicy } from './policy/index.js';
 
 /** Kept here too: the bench and older callers read the replication defaults from the agent's config. */
@@ -47,11 +48,14 @@ const streamName = StreamNameSchema;
 const FeedSchema = z.strictObject({
   name,
   relay: name,
-  streams: z.array(streamName).min(1),
+  /** The streams the feed carries; none for a backup feed, which carries every stream. */
+  streams: z.array(streamName).default([]),
   /** Priority class on the uplink, one of bandwidth.classes. */
   class: z.string().default(DEFAULT_FEED_CLASS),
   /** How events are shaped before they leave (agent/policy); absent = pass-through, policy version 0. */
   policy: FeedPolicyConfigSchema.optional(),
+  /** A backup feed (agent/exit): every stream, each event whole and encrypted under keys' encryption key, for `wardline agent restore`. */
+  backup: z.boolean().default(false),
 });
 
 export const AgentConfigSchema = z
@@ -108,6 +112,7 @@ export const AgentConfigSchema = z
       if (seen.has(feed.name)) ctx.addIssue({ code: 'custom', path: ['feeds', i, 'name'], message: 'expected a feed name not used by another feed' });
       seen.add(feed.name);
       refineFeedPolicy(feed, i, ctx);
+      for (const issue of backupFeedIssues(feed, config.keys !== undefined)) ctx.addIssue({ code: 'custom', path: ['feeds', i, ...issue.path], message: issue.message });
       if (!config.bandwidth.classes.includes(feed.class)) {
         const classes = config.bandwidth.classes.join(', ');
         ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });

@@ -134,6 +134,50 @@ export const AgentErrorCode = {
    * merely missing at the relay is repaired by resending it and is no incident.
    */
   INTEGRITY_INCIDENT: 'WL_A030',
+  // The exit (agent/exit): verifying and fetching a relay's signed export.
+  /**
+   * An export directory does not verify: a file was altered, cut, removed or added since the relay signed it (the
+   * message names the file and what differs). Do not use it; export again, and keep the original as evidence.
+   */
+  EXPORT_TAMPERED: 'WL_A032',
+  /**
+   * The export's manifest signature does not verify against the relay key (--pubkey, or the relay-signing.pub beside
+   * it): the manifest or its signature was altered, or another key signed it. Get the relay's public key from the
+   * relay operator by a channel you trust and check again.
+   */
+  EXPORT_SIGNATURE: 'WL_A033',
+  /** The relay does not serve the Export RPC (it is older than export-v1). Ask the relay operator to upgrade the relay. */
+  EXPORT_RELAY_TOO_OLD: 'WL_A034',
+  /**
+   * Fetching an export from the relay failed (refused, cut, a part out of order, a path outside the export, or --out
+   * not empty); nothing that looks whole was left in --out. Fix what the message names and fetch again.
+   */
+  EXPORT_FETCH: 'WL_A035',
+  // The exit (agent/exit): restoring a fresh agent from the relay's backup feed.
+  /**
+   * `wardline agent restore` was pointed at a data directory that already holds files (an agent.db, or anything
+   * else): restoring over it would mix two agents' journals. Give an empty (or new) dataDir, or pass --force to
+   * replace what is there (the old agent.db is deleted).
+   */
+  RESTORE_DATA_DIR_IN_USE: 'WL_A036',
+  /**
+   * The backup feed's events do not decrypt with the keys in keys.dir (the message names the key id they were
+   * encrypted with): the keyring is not the hospital's, or that key was retired and purged. Nothing was written.
+   * Restore keys.dir from the hospital's key backup and run the restore again.
+   */
+  RESTORE_WRONG_KEYS: 'WL_A037',
+  /**
+   * The export holds no usable backup feed for this agent: the config has no feed with backup: true, the export
+   * lacks its file, or an event in it is not a backup envelope. Nothing was written. Export the backup feed
+   * (wardline relay export --hospital H) and check the config is the hospital's.
+   */
+  RESTORE_EXPORT_UNUSABLE: 'WL_A038',
+  /**
+   * --from-relay could not fetch the export over the backup feed's relay link (the message says why: the relay is
+   * unreachable, refused the hospital's credentials, or predates export-v1). Nothing was restored. Fix the link, or
+   * fetch the export another way (wardline relay export at the relay) and restore with --from DIR.
+   */
+  RESTORE_FROM_RELAY: 'WL_A039',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

@@ -25,3 +25,9 @@ export {
 // Policy keys (`wardline keys list|rotate`, the installer's first keys).
 export { KEY_KINDS, readKeyringManifest, rotateKey, type KeyKind, type KeyRotation } from './policy/index.js';
 export { destroyKeys, type KeyDestruction } from './policy/index.js';
+// The exit: a relay's signed export verified offline (`wardline export verify`, restore).
+export { verifyExport, ExportSignatureError, ExportTamperedError, type ExportVerification, type ExportVerifyOptions } from './exit/index.js';
+// The same export fetched by the hospital's agent over the Export RPC (`wardline agent export`, restore --from-relay).
+export { fetchExport, exportRelaySettings, ExportFetchError, ExportRelayTooOldError, type FetchExportOptions, type FetchedExport, type ExportRelaySettings } from './exit/index.js';
+// Restore a fresh agent from the relay's backup feed (`wardline agent restore`).
+export { restoreAgent, restoreFromRelay, relayExportFetcher, type ExportFetcher, type RestoreSummary } from './exit/index.js';

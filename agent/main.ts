@@ -26,6 +26,7 @@ import { relayTransportOptions, replicatorTuning } from './replication/index.js'
 import { journalTrimmerTuning } from './store/index.js';
 import { createAgentMetrics, createOperations, LatencyHistograms, MessageBrowser } from './operations/index.js';
 import { compileFeedPolicies } from './policy/index.js';
+import { backupFeedKey, backupSealers } from './exit/index.js';
 import { createDicomDeidentifier } from './policy/dicom/index.js';
 import { ArchiveRetention, FileInstanceArchive, StudyBrowser, StudyIndex } from './imaging/index.js';
 import { BacklogCounter, FeedAcks, Journal, JournalFootprint, JournalTrimmer, LocalCopy, MessageSearch, RejectionLog, openAgentDatabase } from './store/index.js';
@@ -65,7 +66,9 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const startedAtMs = Date.now();
   const agentId = config.agentId ?? `${config.hospital.id}@${hostname()}`;
   // Before anything opens or listens: a policy that cannot be applied (a key missing) stops the agent here.
-  const policies = compileFeedPolicies(config, log);
+  const policies = compileFeedPolicies({ ...config, feeds: config.feeds.filter((f) => !f.backup) }, log);
+  // A backup feed seals every event under the hospital's encryption key (agent/exit): no key, no start.
+  const backupKey = backupFeedKey(config);
 
   // Observed by the data path through functions handed in below; registered with /metrics.
   const latency = new LatencyHistograms();
@@ -122,6 +125,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   const proofStore = new FeedProofStore(db);
   // The highest seq the trimmer has deleted in this process: leaves through it can no longer serve a resend.
   let trimmedThrough = 0;
+  const sealers = backupSealers(config.feeds, db, backupKey, config.localOnly.streams);
 
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
@@ -139,7 +143,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         const policy = policies.get(f.name);
         // compileFeedPolicies refused a dicom policy without a pseudonym key (KEY_MISSING), so keys.pseudonym is set here.
         const deidentify = policy?.dicom && createDicomDeidentifier({ config: policy.dicom, key: policy.keys.pseudonym!, archive, workDir: join(config.dataDir, 'deid', f.name) });
-        return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class, ...(deidentify ? { deidentify } : {}) };
+        const backup = sealers.get(f.name);
+        return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class, ...(deidentify ? { deidentify } : {}), ...(backup ? { backup } : {}) };
       }),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
       ...replicatorTuning(config.replication),

@@ -53,12 +53,16 @@ export async function auditVerifyCommand(options: AuditVerifyOptions, write: (te
   }
   const span = verification.records === 0 ? 'no records' : `${verification.records} records, ${verification.firstIndex}..${verification.head!.index}, head ${verification.head!.hash}`;
   const relay = options.relayHttp ? `; ${verification.relayHeadsChecked} relay head(s) compared` : '';
+  // A restored agent's ledger is whole from its restore record; what came before is the relay's heads' to show.
+  const base = verification.restoreBase
+    ? `; starts from a restore base: record ${verification.restoreBase.index + 1} (restore) continues head ${verification.restoreBase.index} ${verification.restoreBase.hash} as the relay exported it`
+    : '';
   if (verification.ok) {
-    write(`ledger OK: ${source}: ${span}${relay}\n`);
+    write(`ledger OK: ${source}: ${span}${relay}${base}\n`);
     return 0;
   }
   const count = verification.problems.length + verification.moreProblems;
-  write(`ledger FAILED: ${source}: ${count} problem(s) in ${span}${relay}\n`);
+  write(`ledger FAILED: ${source}: ${count} problem(s) in ${span}${relay}${base}\n`);
   for (const problem of verification.problems) write(`  ${problem.kind.padEnd(14)} ${problem.message}\n`);
   if (verification.moreProblems > 0) write(`  … and ${verification.moreProblems} more\n`);
   return 1;

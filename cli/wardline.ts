@@ -11,6 +11,7 @@ import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
 import { agentPurgeCommand } from './agent-purge-command.js';
 import { relayPurgeCommand } from './relay-purge-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
+import { agentRestoreCommand, type AgentRestoreCommandOptions } from './agent-restore-command.js';
 import { agentHashPasswordCommand } from './agent-hash-password-command.js';
 import { auditExportCommand } from './audit-export-command.js';
 import { auditVerifyCommand } from './audit-verify-command.js';
@@ -27,6 +28,9 @@ import { installCommand } from './install-command.js';
 import { uninstallCommand } from './uninstall-command.js';
 import { agentCheckConfigCommand } from './agent-check-config-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
+import { exportVerifyCommand } from './export-verify-command.js';
+import { relayExportCommand } from './relay-export-command.js';
+import { agentExportCommand } from './agent-export-command.js';
 
 exitQuietlyOnClosedPipe();
 
@@ -99,6 +103,16 @@ agent
   .requiredOption('-c, --config <file>', 'agent YAML config')
   .action((options: { config: string }) => run(() => agentCheckConfigCommand(options)));
 agent
+  .command('restore')
+  .description("rebuild a lost agent's data directory from the relay's export of its backup feed (backup: true), with the hospital's keys.dir; refuses a data dir in use, a tampered export, wrong keys")
+  .requiredOption('-c, --config <file>', 'agent YAML config (dataDir, keys.dir and the backup feed)')
+  .option('--from <dir>', 'an export directory (wardline relay export)')
+  .option('--from-relay', "fetch the export over the backup feed's relay link")
+  .option('--pubkey <file>', "the relay's public key (minisign format) from a source you trust; default the export's relay-signing.pub")
+  .option('--force', 'replace an agent.db already in dataDir')
+  .option('--json', 'print the summary as JSON')
+  .action((options: AgentRestoreCommandOptions) => run(() => agentRestoreCommand(options)));
+agent
   .command('status')
   .description("print the agent's links, feeds, sources and alerts; exit 1 if a link is down or a feed lags past its threshold, 2 if the agent is unreachable")
   .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
@@ -115,6 +129,15 @@ agent
   .command('hash-password')
   .description('read the dashboard password from standard input (or the terminal, unechoed) and print its scrypt hash for http.admin.passwordHash or passwordFile')
   .action(() => run(() => agentHashPasswordCommand()));
+agent
+  .command('export')
+  .description("fetch the hospital's signed export from the relay (Export RPC, with the replication link's credentials) and verify it; the relay operator need not help")
+  .requiredOption('-c, --config <file>', 'agent YAML config')
+  .requiredOption('--out <dir>', 'where to write the export: a new or empty directory')
+  .option('--feed <name>', 'a feed to export (repeat for several; default every feed the relay holds of the hospital)', (value: string, previous: string[] = []) => [...previous, value])
+  .option('--relay <name>', 'the relay (relays[].name) when the config has several')
+  .option('--pubkey <file>', "the relay's public key (minisign format) from its operator, to prove the export's origin")
+  .action((options: { config: string; out: string; feed?: string[]; relay?: string; pubkey?: string }) => run(() => agentExportCommand(options)));
 const FEED_ACTIONS: [FeedAction, string][] = [
   ['pause', 'stop all egress of a feed at once (ingest and other feeds go on); returns once nothing more of it leaves'],
   ['resume', 'let a paused feed send again, from where it stopped'],
@@ -194,6 +217,23 @@ relay
   .option('--ttl <duration>', 'how long the token is valid (default 24h)')
   .option('--json', 'print the token, hospital and expiry as JSON')
   .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
+relay
+  .command('export')
+  .description("write a hospital's signed export (NDJSON per feed, blob chunks, SHA256SUMS, manifest signed with the relay key), also while the relay runs")
+  .requiredOption('-c, --config <file>', 'relay YAML config')
+  .requiredOption('--hospital <id>', "the hospital id (the relay's hospitals[].id)")
+  .option('--feed <name>', 'a feed to export (repeat for several; default every feed the relay holds of the hospital)', (value: string, previous: string[] = []) => [...previous, value])
+  .requiredOption('--out <dir>', 'where to write the export: a new or empty directory')
+  .action((options: { config: string; hospital: string; feed?: string[]; out: string }) => run(() => relayExportCommand(options)));
+
+// The exit: a relay's signed export, checked offline.
+const exportCommand = program.command('export').description("a relay's signed export of a hospital's data (wardline relay export, wardline agent export)");
+exportCommand
+  .command('verify <dir>')
+  .description('recompute everything an export claims, offline: the manifest signature, every file\'s SHA-256, every line\'s body hash, each feed\'s Merkle root; exit 1 naming the first file that fails')
+  .option('--pubkey <file>', "the relay's public key (minisign format) from its operator; without it the export's own relay-signing.pub is used, which proves integrity, not origin")
+  .option('--json', 'print the result as JSON')
+  .action((dir: string, options: { pubkey?: string; json?: boolean }) => run(() => exportVerifyCommand(dir, options)));
 
 // --- Purge ---
 relay

@@ -112,6 +112,20 @@ export const RelayErrorCode = {
   PURGE_UNSIGNED: 'WL_PURGE_UNSIGNED',
   /** A purge request is malformed (the message says what); nothing was deleted. */
   PURGE_BAD_REQUEST: 'WL_PURGE_BAD_REQUEST',
+  // Export (cloud-relay/exit): `wardline relay export` and the Export RPC.
+  /** The hospital is not in hospitals[] of the relay config. Check --hospital against the config (ids are case-sensitive). */
+  EXPORT_UNKNOWN_HOSPITAL: 'WL_EXPORT_UNKNOWN_HOSPITAL',
+  /** The relay holds no such feed for the hospital (the message lists those it holds). Check --feed; a revoked feed has nothing left to export. */
+  EXPORT_UNKNOWN_FEED: 'WL_EXPORT_UNKNOWN_FEED',
+  /** The export's directory exists and is not empty (or is not a directory). Name a new or empty directory: an export never mixes with other files. */
+  EXPORT_OUT_DIR: 'WL_EXPORT_OUT_DIR',
+  /**
+   * An imaging instance a stored event names cannot be read whole, or a chunk does not match its SHA-256: the relay's
+   * blob files are damaged or were removed by hand. Nothing was exported; restore the relay's blobs/ from its backup.
+   */
+  EXPORT_BLOB_DAMAGED: 'WL_EXPORT_BLOB_DAMAGED',
+  /** There is no relay database in dataDir (the relay never started with this config). Check -c and dataDir. */
+  EXPORT_NO_DATABASE: 'WL_EXPORT_NO_DATABASE',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 

@@ -4,6 +4,7 @@
 // first, then the enrolment tokens, then the servers — which a failed start
 // and stop() both unwind in reverse. Installs nothing global (no
 // signal handlers, no process.env reads): the CLI owns the process.
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
@@ -37,6 +38,11 @@ export { RELAY_DB_FILE } from './store/index.js';
 
 /** The relay's Ed25519 signing key in its dataDir: `relay-signing.key` (private) and `relay-signing.pub` (minisign format). */
 export const RELAY_SIGNING_KEY_NAME = 'relay-signing';
+
+/** Where the Export RPC builds a hospital's export before streaming it (emptied at start: nothing in it outlives a call). */
+export function exportScratchDir(dataDir: string): string {
+  return join(dataDir, 'export-scratch');
+}
 
 export interface StartRelayOptions {
   /** Where logs go; default a pino logger to stdout at `log.level`. */
@@ -80,6 +86,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   // What the relay signs (exports, purge receipts, tree heads) is signed by this one key, made at the first start.
   const signing = loadOrCreateSigningKey(config.dataDir, RELAY_SIGNING_KEY_NAME);
 
+  // An export a crash cut short is a partial copy of patient data: it goes before anything else starts.
+  rmSync(exportScratchDir(config.dataDir), { recursive: true, force: true });
   // Parts in start order; stop() and a failed start unwind the same list in reverse.
   const lifecycle = new PartLifecycle(logger);
   try {
@@ -124,6 +132,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
       ...(options.withoutProofs ? {} : { signingKey: signing.key }),
+      // The hospital's agent may fetch its signed export (Export RPC); it is built beside the data, then removed.
+      exports: { scratchDir: exportScratchDir(config.dataDir), knownHospitals: credentials.hospitals.map((h) => h.id) },
       ...replicationLimitsOf(config.grpc),
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.

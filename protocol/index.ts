@@ -13,3 +13,4 @@ export * from './imaging-instance.js';
 export * from './merkle-tree.js';
 export * from './tree-head.js';
 export * from './exit-features.js';
+export * from './export-format.js';

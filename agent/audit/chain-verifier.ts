@@ -80,6 +80,8 @@ export interface ChainVerification {
   moreProblems: number;
   /** Relay heads compared with a local record (the others lie before a partial export). */
   relayHeadsChecked: number;
+  /** The head the ledger's first record (a 'restore', restore-base.ts) continues; absent for a ledger from record 1. */
+  restoreBase?: LedgerHead;
 }
 
 /** A row or line that could not be read as a record at all. */

@@ -25,6 +25,7 @@ import { GroupCommit, type SqliteDatabase } from '../store/index.js';
 import type { JsonObject } from './canonical-json.js';
 import { canonicalJson } from './canonical-json.js';
 import { ChainVerifier, type ChainVerification, type ChainVerifierOptions, type UnreadableRecord } from './chain-verifier.js';
+import { restoreAnchor } from './restore-base.js';
 import { chainNext, GENESIS_HEAD, type LedgerEntry, type LedgerHead, type LedgerRecord } from './ledger-record.js';
 
 /** Records kept at least this long; the ledger is never trimmed below it (today: never trimmed at all). */
@@ -213,9 +214,16 @@ export class EgressLedger implements EgressRecorder {
 
   /** Walks the whole chain (see chain-verifier.ts). */
   verify(options: Omit<ChainVerifierOptions, 'anchor'> = {}): ChainVerification {
-    const verifier = new ChainVerifier(options);
+    // A restored agent's ledger starts at its restore record, which continues the relay's head (restore-base.ts).
+    const head = this.records();
+    const first = head.next().value;
+    // Closes the statement's iteration before the walk below reuses it.
+    head.return(undefined);
+    const anchor = first && !('unreadable' in first) ? restoreAnchor(first) : undefined;
+    const verifier = new ChainVerifier(anchor ? { ...options, anchor } : options);
     for (const record of this.records()) verifier.push(record);
-    return verifier.finish();
+    const verification = verifier.finish();
+    return anchor ? { ...verification, restoreBase: anchor } : verification;
   }
 
   private readHead(): LedgerHead | null {

@@ -38,3 +38,4 @@ export {
 export { exportLedger, readLedgerFile, verifyLedgerFile, type LedgerExportRange, type LedgerExportResult } from './ledger-file.js';
 export { openLedgerForAudit, recordAdminAction, type AuditDatabase } from './agent-db-ledger.js';
 export { AuditConfigSchema } from './audit-config.js';
+export { RESTORE_RECORD_TYPE, restoreAnchor, writeRestoreBase } from './restore-base.js';

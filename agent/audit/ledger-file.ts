@@ -6,13 +6,14 @@
 // A partial export (--from/--to) starts mid-chain: its first record's prevHash
 // is the hash of the record before it, which is where it joins the full ledger
 // (or a relay's head). Verifying it alone checks everything from there on.
+import { restoreAnchor } from './restore-base.js';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { canonicalJson } from './canonical-json.js';
 import { ChainVerifier, type ChainVerification, type ChainVerifierOptions, type UnreadableRecord } from './chain-verifier.js';
 import { LedgerFormatError } from './errors.js';
-import { fromLedgerLine, GENESIS_HEAD, toLedgerLine, type LedgerRecord } from './ledger-record.js';
+import { fromLedgerLine, GENESIS_HEAD, toLedgerLine, type LedgerHead, type LedgerRecord } from './ledger-record.js';
 
 /** Which records to export; every bound inclusive and optional. */
 export interface LedgerExportRange {
@@ -96,12 +97,15 @@ export async function* readLedgerFile(file: string): AsyncGenerator<LedgerRecord
  */
 export async function verifyLedgerFile(file: string, options: Omit<ChainVerifierOptions, 'anchor'> & { partial?: boolean } = {}): Promise<ChainVerification> {
   let verifier: ChainVerifier | undefined;
+  let restoreBase: LedgerHead | undefined;
   for await (const record of readLedgerFile(file)) {
     if (!verifier) {
-      const anchor = !options.partial || 'unreadable' in record ? GENESIS_HEAD : { index: record.index - 1, hash: record.prevHash };
+      restoreBase = 'unreadable' in record ? undefined : restoreAnchor(record);
+      const anchor = restoreBase ?? (!options.partial || 'unreadable' in record ? GENESIS_HEAD : { index: record.index - 1, hash: record.prevHash });
       verifier = new ChainVerifier({ ...options, anchor });
     }
     verifier.push(record);
   }
-  return (verifier ?? new ChainVerifier(options)).finish();
+  const verification = (verifier ?? new ChainVerifier(options)).finish();
+  return restoreBase ? { ...verification, restoreBase } : verification;
 }

@@ -120,6 +120,19 @@ export interface ReplicatedFeed {
   class?: string;
   /** Imaging feeds with `policy.dicom`: de-identifies each blob-ref event's instance before it ships. */
   deidentify?: InstanceTransform;
+  /** A backup feed (`backup: true`, streams empty = every stream): each event leaves sealed by this instead of a policy. */
+  backup?: BackupSealer;
+}
+
+/**
+ * Seals a backup feed's events (agent/exit/backup-sealer.ts): one event out for
+ * each that may leave (none of a local-only stream), same seqs, each the whole
+ * journal row encrypted; synchronous, a batch's worth (AES-GCM of ~1,000 rows,
+ * about as long as a policy slice). A port, so the pump needs neither the
+ * store's side tables nor the keyring.
+ */
+export interface BackupSealer {
+  seal(range: JournalRange): JournalEvent[];
 }
 
 export interface FeedReplicationStatus {
@@ -855,6 +868,8 @@ export class FeedPump {
 
   /** The range's events as the feed's policy lets them leave; counts what its scan finds. */
   private async shape(range: JournalRange): Promise<JournalEvent[]> {
+    const backup = this.options.spec.backup;
+    if (backup && range.events.length > 0) return backup.seal(range);
     const policy = this.options.spec.policy;
     if (!policy || range.events.length === 0) return range.events;
     // Shaping is CPU work (HMAC, AES, rewriting): in slices, yielding between them,

@@ -6,6 +6,7 @@ export { GrpcRelayTransport } from './grpc-relay-transport.js';
 export type { FeedControlAnswer, FeedControlRequest } from './relay-transport.js';
 export type { MarkIncident } from './feed-window.js';
 export type { FeedBlockedKind } from './feed-pump.js';
+export type { BackupSealer } from './feed-pump.js';
 export { feedBlockedKind } from './feed-blocked-kind.js';
 export { LINK_ERROR_KINDS, linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
 export { LINK_STATES, type LinkStateMachine } from './link-state.js';

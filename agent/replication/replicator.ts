@@ -547,7 +547,7 @@ function purgedThroughSeq(receipt: string): number {
     const feeds = (JSON.parse(receipt) as { feeds?: { highWaterSeq?: unknown }[] }).feeds ?? [];
     return Math.max(0, ...feeds.map((f) => (typeof f.highWaterSeq === 'number' ? f.highWaterSeq : 0)));
   } catch {
-    // A receipt that does not parse still purged the feed: forget every window.
-    return Number.MAX_SAFE_INTEGER;
+    // A receipt that does not parse: nothing is forgotten, and the feed, held as revoked, is not proved anyway.
+    return 0;
   }
 }

@@ -39,6 +39,8 @@ interface Counted {
 export class BacklogCounter {
   private readonly countRange: Statement;
   private readonly firstOfStream: Statement;
+  private readonly countAll: Statement;
+  private readonly firstOfAll: Statement;
   private readonly counted = new Map<string, Counted>();
   private readonly flows = new Map<string, FeedFlowTotals>();
 
@@ -54,6 +56,9 @@ export class BacklogCounter {
        WHERE stream IN (SELECT value FROM json_each(?)) AND seq > ? AND seq <= ?`,
     );
     this.firstOfStream = db.prepare('SELECT seq, ts_ms FROM journal WHERE stream = ? AND seq > ? AND seq <= ? ORDER BY stream, seq LIMIT 1');
+    // A backup feed (streams empty) carries every stream: its backlog is the whole range, by rowid.
+    this.countAll = db.prepare('SELECT COUNT(*) AS events, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM journal WHERE seq > ? AND seq <= ?');
+    this.firstOfAll = db.prepare('SELECT seq, ts_ms FROM journal WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1');
   }
 
   /** The backlog of `feed` given what the relay acked, up to the journal's committed head. */
@@ -87,11 +92,13 @@ export class BacklogCounter {
 
   private count(afterSeq: number, throughSeq: number, streamsKey: string): { events: number; bytes: number } {
     if (throughSeq <= afterSeq) return { events: 0, bytes: 0 };
+    if (streamsKey === '[]') return this.countAll.get(afterSeq, throughSeq) as { events: number; bytes: number };
     return this.countRange.get(streamsKey, afterSeq, throughSeq) as { events: number; bytes: number };
   }
 
   /** Commit time of the first event of `streams` in (afterSeq, throughSeq]: each stream's first, the earliest of them. */
   private oldestTsMs(streams: readonly string[], afterSeq: number, throughSeq: number): number | null {
+    if (streams.length === 0) return (this.firstOfAll.get(afterSeq, throughSeq) as { ts_ms: number } | undefined)?.ts_ms ?? null;
     let oldest: { seq: number; ts_ms: number } | undefined;
     for (const stream of streams) {
       const first = this.firstOfStream.get(stream, afterSeq, throughSeq) as { seq: number; ts_ms: number } | undefined;

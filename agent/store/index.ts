@@ -2,6 +2,7 @@ export { openAgentDatabase, type SqliteDatabase } from './agent-database.js';
 export { JournalTrimmedError, SchemaTooNewError } from './errors.js';
 export { Journal, type JournalOptions, type JournalRange, type ReadLimits, type StreamTally } from './journal.js';
 export { LocalCopy, type LocalRecord } from './local-copy.js';
+export { LocalCopyStep } from './local-copy-step.js';
 export { FeedAcks } from './feed-acks.js';
 export { BacklogCounter, type Backlog, type FeedFlowTotals } from './backlog-counter.js';
 export { GroupCommit, type GroupCommitOptions } from './group-commit.js';

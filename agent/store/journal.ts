@@ -9,6 +9,7 @@ import { StagedAppends } from './staged-append.js';
 import { JournalTrimmedError } from './errors.js';
 import type { SqliteDatabase } from './agent-database.js';
 import { GroupCommit } from './group-commit.js';
+import { LocalCopyStep } from './local-copy-step.js';
 
 export interface JournalOptions {
   /** Milliseconds since the epoch; injected so tests can pin commit times. */
@@ -71,8 +72,7 @@ export class Journal implements CaptureWriter {
   private readonly appendedByStream = new Map<string, StreamTally>();
 
   private readonly insertEvent: Statement;
-  private readonly upsertRecord: Statement;
-  private readonly deleteRecord: Statement;
+  private readonly localCopy: LocalCopyStep;
   private readonly claimDedupeKey: Statement;
   private readonly findDedupeKey: Statement;
   private readonly savePosition: Statement;
@@ -100,13 +100,7 @@ export class Journal implements CaptureWriter {
       `INSERT INTO journal (stream, key, op, ts_ms, source, content_type, body, headers)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.upsertRecord = db.prepare(
-      // Only the pointer: the version itself is the journal row (see migrations.ts, 5).
-      `INSERT INTO records (stream, key, seq) VALUES (?, ?, ?)
-       ON CONFLICT (stream, key) DO UPDATE SET seq = excluded.seq, ts_ms = NULL,
-         source = NULL, content_type = NULL, body = NULL, headers = NULL`,
-    );
-    this.deleteRecord = db.prepare('DELETE FROM records WHERE stream = ? AND key = ?');
+    this.localCopy = new LocalCopyStep(db);
     this.claimDedupeKey = db.prepare(
       `INSERT INTO dedupe_keys (scope, id, digest, first_seq, event_count, received_at_ms)
        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, id, digest) DO NOTHING`,
@@ -197,7 +191,8 @@ export class Journal implements CaptureWriter {
    */
   appendedTotals(streams: readonly string[]): StreamTally {
     const total = { events: 0, bytes: 0 };
-    for (const stream of streams) {
+    // Empty: every stream (a backup feed).
+    for (const stream of streams.length === 0 ? this.appendedByStream.keys() : streams) {
       const tally = this.appendedByStream.get(stream);
       if (tally) {
         total.events += tally.events;
@@ -215,7 +210,7 @@ export class Journal implements CaptureWriter {
 
   /**
    * Reads the next range of a feed after `afterSeq`: the events of `streams`
-   * in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
+   * (every stream when `streams` is empty: a backup feed) in (afterSeq, lastSeq], where lastSeq is the committed head, the scan limit,
    * or the seq of the event that filled maxEvents / maxBytes.
    * Returns undefined when the journal holds nothing after afterSeq; throws
    * JournalTrimmedError when positions after afterSeq have been trimmed.
@@ -247,7 +242,7 @@ export class Journal implements CaptureWriter {
     if (!statement) {
       statement = this.db.prepare(
         `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers FROM journal
-         WHERE seq > ? AND seq <= ? AND +stream IN (${streams.map(() => '?').join(', ')})
+         WHERE seq > ? AND seq <= ?${streams.length === 0 ? '' : ` AND +stream IN (${streams.map(() => '?').join(', ')})`}
          ORDER BY seq LIMIT ?`,
       );
       this.selectRangeByStreams.set(cacheKey, statement);
@@ -294,8 +289,7 @@ export class Journal implements CaptureWriter {
       const info = this.insertEvent.run(event.stream, event.key, event.op, tsMs, request.source, event.contentType, event.body, headers);
       const seq = Number(info.lastInsertRowid);
       seqs.push(seq);
-      if (event.op === 'delete') this.deleteRecord.run(event.stream, event.key);
-      else this.upsertRecord.run(event.stream, event.key, seq);
+      this.localCopy.apply(event, seq);
     }
     // Seqs within one request are consecutive: one writer, one transaction.
     if (seqs.length > 1) this.recordTransaction.run(seqs[0], seqs[seqs.length - 1]);

@@ -401,6 +401,26 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   `,
   },
+  {
+    version: 14,
+    description: 'backup feed: source positions with the seq they cover, dedupe keys by first seq',
+    sql: `
+  -- A backup feed (agent/exit/backup-envelope.ts) carries, with each event, what a
+  -- restore needs besides the row: the dedupe key that event began and a source
+  -- position. A position is only safe to restore with the events before it, so the
+  -- journal seq it was saved with is noted (through_seq: the journal's last seq when
+  -- the position was written, which is the last event of its append, as positions
+  -- are saved after the events in one transaction). Positions saved before this
+  -- migration have none and are not carried until their source saves again.
+  ALTER TABLE source_positions ADD COLUMN through_seq INTEGER;
+  CREATE TRIGGER source_positions_through_seq_insert AFTER INSERT ON source_positions
+    BEGIN UPDATE source_positions SET through_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'journal') WHERE source = new.source; END;
+  CREATE TRIGGER source_positions_through_seq_update AFTER UPDATE OF position ON source_positions
+    BEGIN UPDATE source_positions SET through_seq = (SELECT seq FROM sqlite_sequence WHERE name = 'journal') WHERE source = new.source; END;
+  -- The dedupe keys a batch's events began, found by seq range without a scan.
+  CREATE INDEX dedupe_keys_by_first_seq ON dedupe_keys (first_seq);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

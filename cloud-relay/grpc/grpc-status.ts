@@ -43,6 +43,9 @@ export function grpcCodeFor(error: unknown): Status {
   if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
   if (error instanceof ShuttingDownError || error instanceof StalledResponseError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
+  // The Export RPC: a feed the relay does not hold for the hospital; a damaged blob store (the agent is told which instance).
+  if (error instanceof RelayError && error.code === RelayErrorCode.EXPORT_UNKNOWN_FEED) return Status.NOT_FOUND;
+  if (error instanceof RelayError && error.code === RelayErrorCode.EXPORT_BLOB_DAMAGED) return Status.DATA_LOSS;
   if (
     error instanceof ProtocolViolationError ||
     error instanceof UnknownFeedError ||

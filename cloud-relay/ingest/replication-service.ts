@@ -19,6 +19,7 @@ import { HelloTimeoutError, TooManyUnauthenticatedStreamsError } from '../errors
 import { toGrpcStatus } from '../grpc/index.js';
 import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
+import { serveExportCall, type ExportCall } from './export-call.js';
 
 export interface ReplicationServiceOptions extends ReplicationSessionDeps {
   /** Default DEFAULT_HELLO_TIMEOUT_MS. */
@@ -88,13 +89,27 @@ export class ReplicationService {
    * the protocol's, with a request decoder that hands undecodable frames to the
    * session instead of failing them inside grpc-js.
    */
-  readonly definition = {
-    replicate: { ...ReplicationServiceDefinition.replicate, requestDeserialize: decodeAgentMessage },
-  } satisfies ServiceDefinition;
+  get definition(): ServiceDefinition {
+    return {
+      replicate: { ...ReplicationServiceDefinition.replicate, requestDeserialize: decodeAgentMessage },
+      // Only when served: a relay without it answers UNIMPLEMENTED, which the agent words as "upgrade the relay".
+      ...(this.exportServed ? { export: ReplicationServiceDefinition.export } : {}),
+    };
+  }
 
   /** The implementation to pass to `server.addService(definition, …)`. */
   get implementation(): UntypedServiceImplementation {
-    return { replicate: this.replicate };
+    return { replicate: this.replicate, ...(this.exportServed ? { export: this.export } : {}) };
+  }
+
+  /** The grpc-js handler for Export (server streaming): the hospital's signed export as files (export-call.ts). */
+  readonly export = (call: ExportCall): void => {
+    const { store, blobs, hospitals, signingKey, relayId, logger, exports } = this.options;
+    void serveExportCall({ store, ...(blobs ? { blobs } : {}), hospitals, signingKey: signingKey!, relayId, logger, ...exports! }, call);
+  };
+
+  private get exportServed(): boolean {
+    return this.options.exports !== undefined && this.options.signingKey !== undefined;
   }
 
   /** Agents past Hello, oldest first. */

@@ -72,7 +72,7 @@ import {
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
-import { BLOB_FEATURE, PROOF_FEATURE, PURGE_FEATURE } from '../../protocol/index.js';
+import { BLOB_FEATURE, EXPORT_FEATURE, PROOF_FEATURE, PURGE_FEATURE } from '../../protocol/index.js';
 import type { FeedPurger } from '../exit/index.js';
 import { handlePurge } from './purge-handler.js';
 import type { MinisignKey } from '../../runtime/index.js';
@@ -138,6 +138,8 @@ export interface ReplicationSessionDeps {
   signingKey?: MinisignKey;
   /** Purges with signed receipts (cloud-relay/exit); absent or unable to sign = no "purge-v1", and a Purge is answered with an error. */
   purger?: FeedPurger;
+  /** The Export RPC (export-call.ts), served with signingKey: Welcome then lists "export-v1". Absent = not served. */
+  exports?: { scratchDir: string; knownHospitals: readonly string[] };
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
@@ -323,7 +325,12 @@ export class ReplicationSession {
           positions,
           maxBatchBytes: this.deps.maxBatchBytes,
           relayId: this.deps.relayId,
-          features: [...(this.deps.blobs ? [BLOB_FEATURE] : []), ...(this.deps.signingKey ? [PROOF_FEATURE] : []), ...(this.deps.purger?.canSign ? [PURGE_FEATURE] : [])],
+          features: [
+            ...(this.deps.blobs ? [BLOB_FEATURE] : []),
+            ...(this.deps.signingKey ? [PROOF_FEATURE] : []),
+            ...(this.deps.purger?.canSign ? [PURGE_FEATURE] : []),
+            ...(this.deps.exports && this.deps.signingKey ? [EXPORT_FEATURE] : []),
+          ],
         },
       }),
     );
