@@ -179,6 +179,33 @@ describe('export of a running relay', () => {
     client.close();
   });
 
+  it('refuses parts a relay sends for a path outside the export, or a stream cut before the signature, leaving nothing behind', async () => {
+    const script: { path: string; offset: number; data: Buffer; lastPart: boolean }[][] = [
+      [{ path: '../escaped.txt', offset: 0, data: Buffer.from('x'), lastPart: true }],
+      [{ path: 'feeds/adt.ndjson', offset: 0, data: Buffer.from('{}\n'), lastPart: true }],
+      [{ path: 'feeds/adt.ndjson', offset: 5, data: Buffer.from('{}\n'), lastPart: true }],
+    ];
+    let call = 0;
+    const rogue = new grpc.Server();
+    rogue.addService(ReplicationService, {
+      replicate: (c: grpc.ServerDuplexStream<unknown, unknown>) => c.end(),
+      export: (c: grpc.ServerWritableStream<unknown, unknown>) => {
+        for (const part of script[call++]!) c.write(pb.ExportPart.create(part));
+        c.end();
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => rogue.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    try {
+      const ask = (out: string) => fetchExport({ address: `127.0.0.1:${port}`, tls: undefined, hospitalId: 'h1', secret: 's', outDir: at(out) });
+      await expect(ask('rogue-1')).rejects.toMatchObject({ code: AgentErrorCode.EXPORT_FETCH, message: expect.stringContaining('"../escaped.txt", which is not a file an export may hold') });
+      await expect(ask('rogue-2')).rejects.toMatchObject({ message: expect.stringContaining('the stream ended before manifest.json.minisig') });
+      await expect(ask('rogue-3')).rejects.toMatchObject({ message: expect.stringContaining('offset 5, expected 0') });
+      expect(readdirSync(temp.path).filter((name) => /rogue|partial|escaped/.test(name))).toEqual([]);
+    } finally {
+      rogue.forceShutdown();
+    }
+  });
+
   it('says the relay must be upgraded when it does not serve Export (UNIMPLEMENTED)', async () => {
     const old = new grpc.Server();
     old.addService({ replicate: ReplicationService.replicate }, { replicate: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end() });
