@@ -19,6 +19,9 @@
 //     a snapshot against the server's own COPY.
 // 10. Imaging (imaging-bench.ts): a study through the DICOM Storage SCP against a
 //     plain fsynced copy of the same bytes.
+// 11. Export (export-bench.ts): the signed export of 1,000,000 events against a raw
+//     SELECT of the same rows; `wardline export verify`, minisign -V, sha256sum -c and
+//     the Python verifier timed on it. `-- --only export` runs it alone (results/export/).
 //
 // Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
 // the committed results are from the defaults. The capture section writes for 30 s
@@ -47,6 +50,7 @@ import { MllpEcho } from './mllp-echo.js';
 import { ProcessWatch } from './process-watch.js';
 import { measurePostgresCapture } from './postgres-capture.js';
 import { measureImagingIngest, measureImagingReplication } from './imaging-bench.js';
+import { measureExport } from './export-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -84,6 +88,8 @@ const CAPTURE = {
 const ONLY = flag('only');
 /** Section 10: instances in the study (512 KiB of pixels each). */
 const IMAGING_INSTANCES = env('WARDLINE_BENCH_IMAGING_INSTANCES', 200);
+/** Section 11: events in the exported feed. */
+const EXPORT_EVENTS = env('WARDLINE_BENCH_EXPORT_EVENTS', 1_000_000);
 
 const report = new BenchReport();
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
@@ -118,14 +124,15 @@ async function relayEventsStored(relayHttp: string): Promise<number> {
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 
-/** `--only capture` or `--only imaging`: section 9 or 10 alone, written beside the full run's results. */
-async function sectionOnly(section: 'capture' | 'imaging'): Promise<void> {
+/** `--only capture`, `--only imaging` or `--only export`: section 9, 10 or 11 alone, written beside the full run's results. */
+async function sectionOnly(section: 'capture' | 'imaging' | 'export'): Promise<void> {
   const startedAt = new Date();
   const runStart = performance.now();
   const dir = makeTempDir('wardline-bench-');
   try {
     process.stderr.write(`wardline bench (${section} only) in ${dir.path}\n`);
     if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
+    else if (section === 'export') await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
     else {
       await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
       await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
@@ -346,6 +353,9 @@ async function main(): Promise<void> {
     await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
     await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
 
+    // 11. The signed export, on a relay database of its own.
+    await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
+
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
     process.stdout.write(report.table());
@@ -359,6 +369,6 @@ async function main(): Promise<void> {
   }
 }
 
-if (ONLY !== undefined && ONLY !== 'capture' && ONLY !== 'imaging') throw new Error(`--only: expected capture or imaging, got "${ONLY}"`);
-await (ONLY === 'capture' || ONLY === 'imaging' ? sectionOnly(ONLY) : main());
+if (ONLY !== undefined && ONLY !== 'capture' && ONLY !== 'imaging' && ONLY !== 'export') throw new Error(`--only: expected capture, imaging or export, got "${ONLY}"`);
+await (ONLY === 'capture' || ONLY === 'imaging' || ONLY === 'export' ? sectionOnly(ONLY) : main());
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchExport, startAgent, verifyExport, type RunningAgent } from '../../agent/index.js';
 import { AgentErrorCode } from '../../agent/errors.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
-import { ReplicationService } from '../../protocol/index.js';
+import { EXPORT_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type RelayMessage } from '../../protocol/index.js';
 import { buildExportFixture, FX_HOSPITAL } from '../support/export-fixture.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { CLI_PATH } from '../support/wardline-process.js';
@@ -165,6 +165,45 @@ describe('export of a running relay', () => {
       message: expect.stringContaining('NOT_FOUND: WL_EXPORT_UNKNOWN_FEED: the relay holds no feed "lab" for hospital "h1"'),
     });
     expect(readdirSync(temp.path).filter((name) => /^x\d|partial/.test(name))).toEqual([]);
+  });
+
+  it('lists export-v1 in Welcome, so an agent knows the relay serves Export', async () => {
+    const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+    const client = new Client(`127.0.0.1:${relay.grpcPort}`, grpc.credentials.createSsl(readFileSync(join(ca, 'ca.crt'))));
+    const call = (client as unknown as { replicate(): grpc.ClientDuplexStream<unknown, RelayMessage> }).replicate();
+    call.on('error', () => undefined);
+    const first = new Promise<RelayMessage>((resolve) => call.once('data', resolve));
+    call.write(pb.AgentMessage.create({ hello: { protocolVersion: PROTOCOL_VERSION, hospitalId: 'h2', agentId: 'probe', secret: SECRET_H2, feeds: [], agentVersion: 'test' } }));
+    expect((await first).welcome?.features).toContain(EXPORT_FEATURE);
+    call.cancel();
+    client.close();
+  });
+
+  it('refuses parts a relay sends for a path outside the export, or a stream cut before the signature, leaving nothing behind', async () => {
+    const script: { path: string; offset: number; data: Buffer; lastPart: boolean }[][] = [
+      [{ path: '../escaped.txt', offset: 0, data: Buffer.from('x'), lastPart: true }],
+      [{ path: 'feeds/adt.ndjson', offset: 0, data: Buffer.from('{}\n'), lastPart: true }],
+      [{ path: 'feeds/adt.ndjson', offset: 5, data: Buffer.from('{}\n'), lastPart: true }],
+    ];
+    let call = 0;
+    const rogue = new grpc.Server();
+    rogue.addService(ReplicationService, {
+      replicate: (c: grpc.ServerDuplexStream<unknown, unknown>) => c.end(),
+      export: (c: grpc.ServerWritableStream<unknown, unknown>) => {
+        for (const part of script[call++]!) c.write(pb.ExportPart.create(part));
+        c.end();
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => rogue.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    try {
+      const ask = (out: string) => fetchExport({ address: `127.0.0.1:${port}`, tls: undefined, hospitalId: 'h1', secret: 's', outDir: at(out) });
+      await expect(ask('rogue-1')).rejects.toMatchObject({ code: AgentErrorCode.EXPORT_FETCH, message: expect.stringContaining('"../escaped.txt", which is not a file an export may hold') });
+      await expect(ask('rogue-2')).rejects.toMatchObject({ message: expect.stringContaining('the stream ended before manifest.json.minisig') });
+      await expect(ask('rogue-3')).rejects.toMatchObject({ message: expect.stringContaining('offset 5, expected 0') });
+      expect(readdirSync(temp.path).filter((name) => /rogue|partial|escaped/.test(name))).toEqual([]);
+    } finally {
+      rogue.forceShutdown();
+    }
   });
 
   it('says the relay must be upgraded when it does not serve Export (UNIMPLEMENTED)', async () => {

@@ -124,4 +124,24 @@ describe('relay export writer', () => {
     await writeExport({ ...base, hospital: 'h2', outDir: empty });
     expect(readdirSync(empty)).toContain('manifest.json');
   });
+
+  it('fails on a damaged blob store without leaving a partial export behind', async () => {
+    const damaged = await buildExportFixture(join(tmp.path, 'damaged-relay'));
+    try {
+      const chunk = damaged.instances[1]!.manifest.chunks[0]!.sha256;
+      const dir = join(tmp.path, 'damaged-relay', 'blobs', FX_HOSPITAL, chunk.slice(0, 2));
+      const bytes = readFileSync(join(dir, chunk));
+      bytes[100] = bytes[100]! ^ 0x01;
+      writeFileSync(join(dir, chunk), bytes);
+      const out = join(tmp.path, 'damaged-export');
+      await expect(writeExport({ store: damaged.store, blobs: damaged.blobs, signingKey: damaged.key, relayId: FX_RELAY_ID, hospital: FX_HOSPITAL, knownHospitals: KNOWN, outDir: out })).rejects.toMatchObject({
+        code: RelayErrorCode.EXPORT_BLOB_DAMAGED,
+        message: expect.stringContaining(`chunk 0 reads with SHA-256`),
+      });
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(tmp.path).filter((name) => name.includes('partial'))).toEqual([]);
+    } finally {
+      await damaged.close();
+    }
+  });
 });

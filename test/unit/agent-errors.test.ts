@@ -21,6 +21,7 @@ import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources
 import { DicomRefusedError } from '../../agent/sources/dicom/instance-intake.js';
 import { ArchiveCorruptError } from '../../agent/imaging/index.js';
 import { BlobRefusedError } from '../../agent/replication/errors.js';
+import { ExportFetchError, ExportRelayTooOldError, ExportSignatureError, ExportTamperedError } from '../../agent/exit/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -113,6 +114,11 @@ describe('agent error classes', () => {
     [new ArchiveCorruptError('ab'.repeat(32), 'its bytes hash to cd…'), 'ArchiveCorruptError', AgentErrorCode.ARCHIVE_CORRUPT],
     [new DicomRefusedError('unparseable', 'the dataset has no SOP Instance UID (0008,0018)'), 'DicomRefusedError', AgentErrorCode.DICOM_REFUSED],
     [new BlobRefusedError('the relay refused the offer: feed not granted'), 'BlobRefusedError', AgentErrorCode.BLOB_TRANSFER],
+    // The exit: a relay's signed export.
+    [new ExportTamperedError('feeds/adt.ndjson', 'line 3: the body hashes to …'), 'ExportTamperedError', AgentErrorCode.EXPORT_TAMPERED],
+    [new ExportSignatureError('manifest.json', 'does not verify', { cause }), 'ExportSignatureError', AgentErrorCode.EXPORT_SIGNATURE],
+    [new ExportRelayTooOldError('relay.example:7443'), 'ExportRelayTooOldError', AgentErrorCode.EXPORT_RELAY_TOO_OLD],
+    [new ExportFetchError('the stream ended in the middle of feeds/adt.ndjson', { cause }), 'ExportFetchError', AgentErrorCode.EXPORT_FETCH],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
