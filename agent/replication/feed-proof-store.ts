@@ -59,6 +59,7 @@ export class FeedProofStore {
         'INSERT OR IGNORE INTO feed_integrity_incidents (feed, seq, kind, agent_sha256, relay_sha256, found_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       incidents: db.prepare('SELECT * FROM feed_integrity_incidents WHERE feed = ? ORDER BY seq, kind'),
+      firstLeaf: db.prepare('SELECT MIN(seq) AS seq FROM feed_leaves WHERE feed = ?'),
       forgetLeaves: db.prepare('DELETE FROM feed_leaves WHERE feed = ? AND seq <= ?'),
       trimLeaves: db.prepare('DELETE FROM feed_leaves WHERE feed = ? AND seq <= ?'),
       forgetWindows: db.prepare('DELETE FROM feed_proof_windows WHERE feed = ? AND from_seq <= ?'),
@@ -101,12 +102,21 @@ export class FeedProofStore {
     }));
   }
 
-  /** The window the feed is filling; opened at `nowMs` from seq 1 the first time it is asked. */
-  openWindow(feed: string, nowMs: number): { fromSeq: number; openedAtMs: number } {
+  /**
+   * The window the feed is filling. The first time it is asked, it is opened at
+   * `nowMs` from the first seq this agent can prove: the feed's first recorded
+   * leaf, or `ackedSeq` + 1 when that is lower or there is none. An agent
+   * upgraded to proofs, or restored from a backup feed, holds no leaves of what
+   * the relay acknowledged before; a window over those seqs would report every
+   * event the relay holds as one this agent never sent.
+   */
+  openWindow(feed: string, nowMs: number, ackedSeq: number): { fromSeq: number; openedAtMs: number } {
     const row = this.statements.openWindow!.get(feed) as { from_seq: number; opened_at_ms: number } | undefined;
     if (row) return { fromSeq: row.from_seq, openedAtMs: row.opened_at_ms };
-    this.statements.putOpenWindow!.run(feed, 1, nowMs);
-    return { fromSeq: 1, openedAtMs: nowMs };
+    const firstLeaf = (this.statements.firstLeaf!.get(feed) as { seq: number | null }).seq;
+    const fromSeq = Math.min(firstLeaf ?? Number.POSITIVE_INFINITY, ackedSeq + 1);
+    this.statements.putOpenWindow!.run(feed, fromSeq, nowMs);
+    return { fromSeq, openedAtMs: nowMs };
   }
 
   /** Opens the feed's next window at fromSeq. */

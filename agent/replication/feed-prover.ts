@@ -128,14 +128,14 @@ export class FeedProver {
   forgetThrough(seq: number): void {
     const { store, feed, clock } = this.options;
     store.forgetThrough(feed, seq);
-    if (store.openWindow(feed, clock()).fromSeq <= seq) store.startWindow(feed, seq + 1, clock());
+    if (store.openWindow(feed, clock(), this.options.ackedSeq()).fromSeq <= seq) store.startWindow(feed, seq + 1, clock());
     this.options.log.info({ feed, throughSeq: seq }, 'completeness proofs: the feed was revoked at the relay; its windows through the revocation are forgotten');
   }
 
   /** The last seq of the feed's closed windows while proofs run against this relay; undefined otherwise (the journal trimmer holds the rest). */
   closedThroughSeq(): number | undefined {
     if (!this.options.config.enabled || this.unavailable) return undefined;
-    return this.options.store.openWindow(this.options.feed, this.options.clock()).fromSeq - 1;
+    return this.options.store.openWindow(this.options.feed, this.options.clock(), this.options.ackedSeq()).fromSeq - 1;
   }
 
   status(): FeedProofStatus {
@@ -156,7 +156,7 @@ export class FeedProver {
   private async step(proofs: ProofChannel): Promise<void> {
     const { store, feed, config, clock } = this.options;
     const now = clock();
-    const open = store.openWindow(feed, now);
+    const open = store.openWindow(feed, now, this.options.ackedSeq());
     const acked = this.options.ackedSeq();
     const fullAt = open.fromSeq + config.windowSeqs - 1;
     const toSeq = acked >= fullAt ? fullAt : acked >= open.fromSeq && now - open.openedAtMs >= config.windowMs ? acked : undefined;

@@ -104,6 +104,24 @@ describe('FeedProver', () => {
     expect(incidents).toEqual(['15000 altered']); // found again, raised once
   });
 
+  it('starts proving after what the relay acknowledged before this agent kept leaves (an upgraded or restored agent): no false incidents', async () => {
+    // The relay holds 1..5,000 from before; this agent recorded leaves only from 5,001 on.
+    const before = Array.from({ length: 5_000 }, (_, i) => leaf(i + 1));
+    const after = Array.from({ length: 10_000 }, (_, i) => leaf(5_001 + i));
+    store.recordLeaves('clinical', after);
+    const held = new Map([...before, ...after].map((l) => [l.seq, l]));
+    const relay = simulatedRelay(held);
+    const incidents: string[] = [];
+    let acked = 5_000;
+    const p = prover(() => acked, incidents);
+    await p.tick(relay.session); // opens the first window at 5,001
+    acked = 15_000;
+    await p.tick(relay.session);
+    expect(p.status()).toMatchObject({ verifiedThroughSeq: 15_000, windows: 1, incidents: 0 });
+    expect(store.windows('clinical')[0]).toMatchObject({ fromSeq: 5_001, toSeq: 15_000, state: 'verified' });
+    expect(incidents).toEqual([]);
+  });
+
   it('drops the leaves of trimmed events and still finds, without locating, a later difference in their window', async () => {
     const sent = Array.from({ length: 10_000 }, (_, i) => leaf(i + 1));
     store.recordLeaves('clinical', sent);
