@@ -2,9 +2,8 @@
 // the hospital fetches its own signed export from the relay over the Export RPC,
 // with the credentials its replication link uses, and verifies it before it is
 // given DIR's name (agent/exit/export-fetcher.ts).
-import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { exportRelaySettings, fetchExport, loadAgentConfig } from '../agent/index.js';
+import { readPubkeyOption } from './pubkey-option.js';
 
 export interface AgentExportOptions {
   config: string;
@@ -16,14 +15,7 @@ export interface AgentExportOptions {
 
 export async function agentExportCommand(options: AgentExportOptions, write: (text: string) => void = (t) => process.stdout.write(t), warn: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
   const config = loadAgentConfig(options.config);
-  let trustedPublicKey: string | undefined;
-  if (options.pubkey !== undefined) {
-    try {
-      trustedPublicKey = readFileSync(options.pubkey, 'utf8');
-    } catch (error) {
-      throw new InvalidArgumentError(`--pubkey: cannot read ${options.pubkey}: ${(error as Error).message}`);
-    }
-  }
+  const trustedPublicKey = readPubkeyOption(options.pubkey);
   const fetched = await fetchExport({
     ...exportRelaySettings(config, options.relay),
     ...(options.feed && options.feed.length > 0 ? { feeds: options.feed } : {}),

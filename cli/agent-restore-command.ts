@@ -3,9 +3,9 @@
 // of its backup feed (agent/exit/restore.ts). Refusals (a data dir in use, a
 // tampered export, wrong keys) are thrown with their code, which `run` prints
 // and exits 1 on; nothing is left in the data directory then.
-import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
 import { loadAgentConfig, relayExportFetcher, restoreAgent, restoreFromRelay, type ExportFetcher, type RestoreSummary } from '../agent/index.js';
+import { readPubkeyOption } from './pubkey-option.js';
 
 export interface AgentRestoreCommandOptions {
   config: string;
@@ -24,14 +24,7 @@ export async function agentRestoreCommand(
   warn: (text: string) => void = (t) => process.stderr.write(t),
 ): Promise<number> {
   if ((options.from === undefined) === !options.fromRelay) throw new InvalidArgumentError('give --from DIR (an export directory) or --from-relay, one of them');
-  let trustedPublicKey: string | undefined;
-  if (options.pubkey !== undefined) {
-    try {
-      trustedPublicKey = readFileSync(options.pubkey, 'utf8');
-    } catch (error) {
-      throw new InvalidArgumentError(`--pubkey: cannot read ${options.pubkey}: ${(error as Error).message}`);
-    }
-  }
+  const trustedPublicKey = readPubkeyOption(options.pubkey);
   const config = loadAgentConfig(options.config);
   const common = { config, force: options.force ?? false, ...(trustedPublicKey === undefined ? {} : { trustedPublicKey }) };
   const summary = options.from !== undefined ? await restoreAgent({ ...common, from: options.from }) : await restoreFromRelay(common, fetch ?? relayExportFetcher(config, trustedPublicKey));

@@ -2,9 +2,8 @@
 // offline (agent/exit/export-verifier.ts says what is recomputed). Exits 0 when
 // it verifies; a failure is thrown with its code (WL_A032 tampered, WL_A033
 // signature) and the file it names, which `run` prints and exits 1 on.
-import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
 import { verifyExport } from '../agent/index.js';
+import { readPubkeyOption } from './pubkey-option.js';
 
 export interface ExportVerifyCommandOptions {
   /** The relay's public key (minisign format) from a source the hospital trusts. */
@@ -13,14 +12,7 @@ export interface ExportVerifyCommandOptions {
 }
 
 export async function exportVerifyCommand(dir: string, options: ExportVerifyCommandOptions, write: (text: string) => void = (t) => process.stdout.write(t), warn: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
-  let trustedPublicKey: string | undefined;
-  if (options.pubkey !== undefined) {
-    try {
-      trustedPublicKey = readFileSync(options.pubkey, 'utf8');
-    } catch (error) {
-      throw new InvalidArgumentError(`--pubkey: cannot read ${options.pubkey}: ${(error as Error).message}`);
-    }
-  }
+  const trustedPublicKey = readPubkeyOption(options.pubkey);
   const verified = await verifyExport(dir, { ...(trustedPublicKey === undefined ? {} : { trustedPublicKey, trustedPublicKeySource: options.pubkey }) });
   for (const warning of verified.warnings) warn(`warning: ${warning}\n`);
   if (options.json) {

@@ -20,3 +20,4 @@ export * from './timers.js';
 export * from './listen-failure.js';
 export * from './minisign.js';
 export * from './signing-key-file.js';
+export * from './fsync-directory.js';

@@ -28,6 +28,7 @@ import { Readable } from 'node:stream';
 import type Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { BLOB_CHUNK_BYTES, type BlobManifest } from '../../protocol/index.js';
+import { fsyncDirectory } from '../../runtime/index.js';
 import { openArchiveDatabase } from './archive-database.js';
 import { ArchiveLock } from './archive-lock.js';
 import { ArchiveCorruptError, type ArchiveUsage, type InstanceArchive } from './instance-archive.js';
@@ -203,7 +204,7 @@ export class FileInstanceArchive implements InstanceArchive {
         dirs.add(dir);
         await rename(p.temp, this.chunkPath(p.sha256));
       }
-      for (const dir of dirs) await fsyncDir(dir);
+      for (const dir of dirs) await fsyncDirectory(dir);
     }
     // Failure mode 3: an instance already in the book costs no write at all, not even to archive.db.
     if (pending.length === 0 && book.instanceHeld.get(manifest.sha256)) return manifest;
@@ -281,15 +282,6 @@ function prepareBook(db: Database.Database): Book {
       for (const sha256 of shas) deleteIntent.run(sha256);
     }),
   };
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Chunk files present under a chunks directory (for checks and tests): every name but temporaries. */

@@ -48,3 +48,19 @@ export class ProofRefusedError extends AgentError {
     super(message, AgentErrorCode.PROOF_UNAVAILABLE, options);
   }
 }
+
+/**
+ * A completeness proof found the relay holding an event otherwise than this agent
+ * sent it (altered), or holding one it never sent. Never thrown at the data path:
+ * it is what the incident is logged, alerted and recorded as; nothing is overwritten.
+ */
+export class IntegrityIncidentError extends AgentError {
+  constructor(
+    readonly feed: string,
+    readonly seq: number,
+    readonly kind: string,
+    problem: string,
+  ) {
+    super(`integrity incident in feed ${feed} at seq ${seq} (${kind}): ${problem}`, AgentErrorCode.INTEGRITY_INCIDENT);
+  }
+}

@@ -33,6 +33,7 @@ import type { FeedProofStore, ProofWindow } from './feed-proof-store.js';
 import type { ProofConfig } from './proof-config.js';
 import type { OutboundBatch, ProofChannel, ProofReply, RelaySession } from './relay-transport.js';
 import { PROOF_FEATURE } from '../../protocol/index.js';
+import { IntegrityIncidentError } from './errors.js';
 
 /** What the status, dashboard and metrics show of a feed's proofs. */
 export interface FeedProofStatus {
@@ -264,7 +265,8 @@ export class FeedProver {
 
   private raise(fault: LeafFault, problem: string): void {
     if (!this.options.store.recordIncident(this.options.feed, fault, this.options.clock())) return;
-    this.options.log.warn({ feed: this.options.feed, seq: fault.seq, kind: fault.kind, code: 'WL_A030' }, `integrity incident: ${problem}`);
+    const incident = new IntegrityIncidentError(this.options.feed, fault.seq, fault.kind, problem);
+    this.options.log.warn({ feed: this.options.feed, seq: fault.seq, kind: fault.kind, code: incident.code }, incident.message);
     this.options.onIncident?.(this.options.feed, fault, problem);
   }
 }

@@ -45,8 +45,8 @@ import {
   type ExportManifest,
   type ExportOutput,
 } from '../../protocol/index.js';
-import { keyIdText, publicKeyText, signMinisign, type MinisignKey } from '../../runtime/index.js';
-import { scanFeed, type BlobStore, type FeedStore } from '../store/index.js';
+import { fsyncDirectory, keyIdText, publicKeyText, signMinisign, type MinisignKey } from '../../runtime/index.js';
+import { feedFigures, scanFeed, type BlobStore, type FeedStore } from '../store/index.js';
 import { ExportBlobDamagedError, ExportOutDirError, ExportUnknownFeedError, ExportUnknownHospitalError } from './errors.js';
 
 /** Bytes of lines gathered before one write: few system calls, bounded memory. */
@@ -126,15 +126,7 @@ export async function writeExport(options: ExportWriterOptions): Promise<ExportS
       }
       const { highWaterSeq } = store.position(hospital, feed);
       output.push({ type: FEED_EVENTS_TYPE, url: path, feed, count: scan.events, bytes: file.bytes, sha256: file.sha256 });
-      feedEntries.push({
-        feed,
-        highWaterSeq,
-        visibleSeq: scan.throughSeq,
-        events: scan.events,
-        bodyBytes: scan.bodyBytes,
-        treeSize: scan.events,
-        merkleRoot: scan.root.toString('hex'),
-      });
+      feedEntries.push({ feed, ...feedFigures(scan, highWaterSeq) });
       events += scan.events;
       bytes += file.bytes;
     }
@@ -148,9 +140,9 @@ export async function writeExport(options: ExportWriterOptions): Promise<ExportS
           bytes += chunk.size;
         }
       }
-      await fsyncDir(join(scratch, 'blobs'));
+      await fsyncDirectory(join(scratch, 'blobs'));
     }
-    await fsyncDir(join(scratch, 'feeds'));
+    await fsyncDirectory(join(scratch, 'feeds'));
 
     const ledgerHeads: ExportLedgerHead[] = (await store.ledgerHeads())
       .filter((head) => head.hospital === hospital && feeds.includes(head.feed))
@@ -184,13 +176,13 @@ export async function writeExport(options: ExportWriterOptions): Promise<ExportS
     ] as const) {
       bytes += await writeDurably(join(scratch, name), content);
     }
-    await fsyncDir(scratch);
+    await fsyncDirectory(scratch);
     // An empty directory the caller made is replaced; checkOutDir refused anything else.
     await rmdir(outDir).catch((error: NodeJS.ErrnoException) => {
       if (error.code !== 'ENOENT') throw error;
     });
     await rename(scratch, outDir);
-    await fsyncDir(dirname(outDir));
+    await fsyncDirectory(dirname(outDir));
     return { outDir, manifest, files: output.length + 4, events, bytes, elapsedMs: performance.now() - startedMs };
   } catch (error) {
     await rm(scratch, { recursive: true, force: true });
@@ -285,15 +277,6 @@ async function writeDurably(path: string, content: string | Buffer): Promise<num
     await handle.writeFile(data);
     await handle.sync();
     return data.length;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
   } finally {
     await handle.close();
   }

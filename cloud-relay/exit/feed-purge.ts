@@ -22,7 +22,7 @@
 import { EMPTY_TREE_ROOT } from '../../protocol/index.js';
 import type { MinisignKey } from '../../runtime/index.js';
 import { PurgeRefusedError, RelayErrorCode } from '../errors.js';
-import { scanFeed, type BlobStore, type Erasure, type FeedStore, type LedgerHeadInput } from '../store/index.js';
+import { feedFigures, scanFeed, type BlobStore, type Erasure, type FeedStore, type LedgerHeadInput } from '../store/index.js';
 import { combinedErasure, signPurgeReceipt, type PurgedFeedEntry, type SignedPurgeReceipt } from './purge-receipt.js';
 
 export interface FeedPurgerDeps {
@@ -164,12 +164,7 @@ export class FeedPurger {
     return {
       entry: {
         feed,
-        highWaterSeq,
-        visibleSeq: scan.throughSeq,
-        events: scan.events,
-        bodyBytes: scan.bodyBytes,
-        treeSize: scan.events,
-        merkleRoot: scan.root.toString('hex'),
+        ...feedFigures(scan, highWaterSeq),
         eventsDeleted: deletion.eventsDeleted,
         bytesDeleted: deletion.bytesDeleted,
         blobInstances,

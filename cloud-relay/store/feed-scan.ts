@@ -50,3 +50,26 @@ export async function scanFeed(store: FeedStore, hospital: string, feed: string,
   }
   return { throughSeq, events: tree.size, bodyBytes, root: tree.root() };
 }
+
+/** A feed's figures as an export's manifest and a purge receipt both state them, so the two agree by construction. */
+export interface FeedFigures {
+  highWaterSeq: number;
+  visibleSeq: number;
+  events: number;
+  bodyBytes: number;
+  treeSize: number;
+  /** Hex. */
+  merkleRoot: string;
+}
+
+/** The figures of a scan, with the feed's high-water mark read beside it. */
+export function feedFigures(scan: FeedScan, highWaterSeq: number): FeedFigures {
+  return {
+    highWaterSeq,
+    visibleSeq: scan.throughSeq,
+    events: scan.events,
+    bodyBytes: scan.bodyBytes,
+    treeSize: scan.events,
+    merkleRoot: scan.root.toString('hex'),
+  };
+}

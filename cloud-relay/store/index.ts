@@ -9,4 +9,4 @@ export { migrate } from './migrations.js';
 export { RELAY_DB_FILE, relayDatabaseFile } from './store-config.js';
 export * from './blob-store.js';
 export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
-export { scanFeed, type FeedScan, type ScannedEvent } from './feed-scan.js';
+export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';

@@ -373,20 +373,7 @@ export class SqliteFeedStore implements FeedStore {
         throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
       }
       if (event.seq <= highWater) continue;
-      storedEvents += this.statements.insertEvent.run(
-        hospital,
-        feed,
-        event.seq,
-        event.stream,
-        event.key,
-        event.op,
-        event.tsMs,
-        event.source,
-        event.contentType,
-        event.body,
-        JSON.stringify(event.headers),
-        now,
-      ).changes;
+      storedEvents += this.insertEvent(hospital, feed, event, now);
     }
     // Never backward (a later batch of a transaction already shown may be complete
     // through less), never past the mark (a claim beyond its own range).
@@ -394,6 +381,24 @@ export class SqliteFeedStore implements FeedStore {
     const visible = Math.max(this.visibleSeq(hospital, feed), completeThrough);
     this.statements.advance.run(hospital, feed, lastSeq, visible, storedEvents, now);
     return { decision, highWater: lastSeq, storedEvents };
+  }
+
+  /** Writes one event unless (hospital, feed, seq) is already held; 1 when written. */
+  private insertEvent(hospital: string, feed: string, event: JournalEvent, now: number): number {
+    return this.statements.insertEvent.run(
+      hospital,
+      feed,
+      event.seq,
+      event.stream,
+      event.key,
+      event.op,
+      event.tsMs,
+      event.source,
+      event.contentType,
+      event.body,
+      JSON.stringify(event.headers),
+      now,
+    ).changes;
   }
 
   /** Failure mode 9: the events of a repair batch this store lacks below the mark; no mark moves. */
@@ -405,20 +410,7 @@ export class SqliteFeedStore implements FeedStore {
     for (const event of batch.events ?? []) {
       if (event.seq < firstSeq || event.seq > lastSeq) throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
       if (event.seq > highWater) continue; // never past the mark: that is an ordinary batch's job
-      storedEvents += this.statements.insertEvent.run(
-        hospital,
-        feed,
-        event.seq,
-        event.stream,
-        event.key,
-        event.op,
-        event.tsMs,
-        event.source,
-        event.contentType,
-        event.body,
-        JSON.stringify(event.headers),
-        now,
-      ).changes;
+      storedEvents += this.insertEvent(hospital, feed, event, now);
     }
     if (storedEvents > 0) this.statements.bumpCount.run(storedEvents, now, hospital, feed);
     return { decision: { kind: 'repaired' }, highWater, storedEvents };

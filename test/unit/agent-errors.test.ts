@@ -20,8 +20,17 @@ import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.
 import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources/index.js';
 import { DicomRefusedError } from '../../agent/sources/dicom/instance-intake.js';
 import { ArchiveCorruptError } from '../../agent/imaging/index.js';
-import { BlobRefusedError } from '../../agent/replication/errors.js';
-import { ExportFetchError, ExportRelayTooOldError, ExportSignatureError, ExportTamperedError } from '../../agent/exit/index.js';
+import { BlobRefusedError, IntegrityIncidentError, ProofRefusedError } from '../../agent/replication/errors.js';
+import {
+  ExportFetchError,
+  ExportRelayTooOldError,
+  ExportSignatureError,
+  ExportTamperedError,
+  RestoreDataDirInUseError,
+  RestoreExportUnusableError,
+  RestoreFromRelayError,
+  RestoreWrongKeysError,
+} from '../../agent/exit/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -119,6 +128,12 @@ describe('agent error classes', () => {
     [new ExportSignatureError('manifest.json', 'does not verify', { cause }), 'ExportSignatureError', AgentErrorCode.EXPORT_SIGNATURE],
     [new ExportRelayTooOldError('relay.example:7443'), 'ExportRelayTooOldError', AgentErrorCode.EXPORT_RELAY_TOO_OLD],
     [new ExportFetchError('the stream ended in the middle of feeds/adt.ndjson', { cause }), 'ExportFetchError', AgentErrorCode.EXPORT_FETCH],
+    [new ProofRefusedError('the relay refused the proof request: range past the mark', { cause }), 'ProofRefusedError', AgentErrorCode.PROOF_UNAVAILABLE],
+    [new IntegrityIncidentError('clinical', 4_321, 'altered', 'the relay holds another body'), 'IntegrityIncidentError', AgentErrorCode.INTEGRITY_INCIDENT],
+    [new RestoreDataDirInUseError('/var/lib/wardline', ['agent.db']), 'RestoreDataDirInUseError', AgentErrorCode.RESTORE_DATA_DIR_IN_USE],
+    [new RestoreWrongKeysError('enc-2026', 7, 'is not in keys.dir', { cause }), 'RestoreWrongKeysError', AgentErrorCode.RESTORE_WRONG_KEYS],
+    [new RestoreExportUnusableError('the export has no backup feed', { cause }), 'RestoreExportUnusableError', AgentErrorCode.RESTORE_EXPORT_UNUSABLE],
+    [new RestoreFromRelayError('the relay is unreachable', { cause }), 'RestoreFromRelayError', AgentErrorCode.RESTORE_FROM_RELAY],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {

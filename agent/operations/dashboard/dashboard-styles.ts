@@ -41,6 +41,8 @@ main{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,32rem),1
 @media (prefers-reduced-motion:reduce){.pill-bad{animation:none}}
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:.3rem;border:1px solid var(--line);font-size:.8rem;color:var(--muted)}
 .badge:empty{display:none}
+/* An element the client hides stays hidden whatever display its class gives it: a badge hidden with text left in it must not show. */
+[hidden]{display:none!important}
 .badge-paused{border-color:var(--paused);color:var(--paused);font-weight:700}
 .badge-warn{border-color:var(--warn);color:var(--warn)}
 .badge-bad{border-color:var(--bad);color:var(--bad)}
