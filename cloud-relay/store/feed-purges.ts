@@ -5,9 +5,6 @@
 import type Database from 'better-sqlite3';
 import type { FeedPurgeRecord } from './feed-store.js';
 
-/** The completeness proofs' table of signed tree heads (relay migration 6); a store without it has none to delete. */
-const TREE_HEADS_TABLE = 'feed_tree_heads';
-
 interface PurgeRow {
   hospital: string;
   feed: string;
@@ -19,7 +16,7 @@ interface PurgeRow {
 export class FeedPurges {
   private readonly statements;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.statements = {
       upsert: db.prepare(
         `INSERT INTO feed_purges (hospital, feed, purged_at_ms, receipt, signature) VALUES (?, ?, ?, ?, ?)
@@ -28,6 +25,7 @@ export class FeedPurges {
       all: db.prepare<[], PurgeRow>('SELECT * FROM feed_purges ORDER BY hospital, feed'),
       ofHospital: db.prepare<[string], PurgeRow>('SELECT * FROM feed_purges WHERE hospital = ? ORDER BY feed'),
       deleteLedgerHeads: db.prepare('DELETE FROM agent_ledger_heads WHERE hospital = ?'),
+      deleteTreeHeads: db.prepare('DELETE FROM feed_tree_heads WHERE hospital = ? AND feed = ?'),
     };
   }
 
@@ -40,15 +38,9 @@ export class FeedPurges {
     return rows.map((row) => ({ hospital: row.hospital, feed: row.feed, purgedAtMs: row.purged_at_ms, receipt: row.receipt, signature: row.signature }));
   }
 
-  /**
-   * Deletes the feed's signed tree heads where the store keeps them (the table is
-   * looked up each time: it comes with the proofs' migration, and a head signed
-   * while the purge ran must go too). Returns how many.
-   */
+  /** Deletes the feed's signed tree heads (relay migration 6); returns how many. */
   deleteTreeHeads(hospital: string, feed: string): number {
-    const table = this.db.prepare<[string], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get(TREE_HEADS_TABLE);
-    if (!table) return 0;
-    return this.db.prepare(`DELETE FROM ${TREE_HEADS_TABLE} WHERE hospital = ? AND feed = ?`).run(hospital, feed).changes;
+    return this.statements.deleteTreeHeads.run(hospital, feed).changes;
   }
 
   /** Deletes every ledger head the hospital's agents sent (a purge of the whole hospital). */

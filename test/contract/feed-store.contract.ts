@@ -320,6 +320,10 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       await reopen();
       expect(await store.treeHeads('h1', 'adt')).toEqual([head(1, 10, 'a'), head(11, 20, 'c')]);
       expect(await store.treeHeads('h1', 'lab')).toEqual([]);
+      // A purge takes the feed's tree heads with its events: nothing signed about it is served afterwards.
+      const purged = await store.purgeFeed({ hospital: 'h1', feed: 'adt', reason: 'test' });
+      expect(purged.treeHeadsDeleted).toBe(2);
+      expect(await store.treeHeads('h1', 'adt')).toEqual([]);
     });
 
     it('keeps everything it acknowledged across a reopen', async () => {
