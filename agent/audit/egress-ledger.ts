@@ -53,6 +53,8 @@ export interface EgressBatchRecord {
   payloadSha256: Uint8Array;
   policyVersion: number;
   codec: string;
+  /** A repair batch: events a completeness proof found missing at the relay, sent again (recorded as `repair: true`). */
+  repair?: boolean;
 }
 
 /** What the replicator needs from the ledger. */
@@ -164,6 +166,7 @@ export class EgressLedger implements EgressRecorder {
         payloadSha256: Buffer.from(batch.payloadSha256).toString('hex'),
         policyVersion: batch.policyVersion,
         codec: batch.codec,
+        ...(batch.repair ? { repair: true } : {}),
       },
     });
     return { index: record.index, hash: record.hash };

@@ -214,7 +214,7 @@ export interface SentLeaf {
   bodySha256: Buffer;
 }
 
-/** Keeps the leaves of each batch before it is handed over (agent/proofs FeedProofStore). Synchronous: one SQLite transaction. */
+/** Keeps the leaves of each batch before it is handed over (feed-proof-store.ts). Synchronous: one SQLite transaction. */
 export interface PumpLeafRecorder {
   recordLeaves(feed: string, leaves: readonly SentLeaf[]): void;
 }
@@ -233,7 +233,7 @@ class InstanceUnshippable extends Error {
 /** Records a batch in the egress ledger before it is handed over (agent/audit). */
 export interface PumpEgressRecorder {
   /** Resolves once the record is durable, with the ledger head the batch carries. */
-  recordBatch(batch: { feed: string; firstSeq: number; lastSeq: number; events: number; bytes: number; uncompressedBytes: number; payloadSha256: Uint8Array; policyVersion: number; codec: string }): Promise<LedgerHead>;
+  recordBatch(batch: { feed: string; firstSeq: number; lastSeq: number; events: number; bytes: number; uncompressedBytes: number; payloadSha256: Uint8Array; policyVersion: number; codec: string; repair?: boolean }): Promise<LedgerHead>;
 }
 
 export interface FeedPumpOptions {
@@ -714,8 +714,22 @@ export class FeedPump {
     const range: JournalRange = { firstSeq, lastSeq, events: found };
     const { events } = await this.instancesLeaving(range, await this.shape(range));
     const encoded = await encodeEventsAsync(events, this.options.codec);
+    // A repair leaves the hospital like any batch: recorded, durably, before it is handed over.
+    const head = await this.options.egress?.recordBatch({
+      feed: spec.name,
+      firstSeq,
+      lastSeq,
+      events: events.length,
+      bytes: encoded.payload.length,
+      uncompressedBytes: encoded.uncompressedBytes,
+      payloadSha256: encoded.payloadSha256,
+      policyVersion: spec.policyVersion,
+      codec: this.options.codec,
+      repair: true,
+    });
     return {
       batch: {
+        ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),
         feed: spec.name,
         firstSeq,
         lastSeq,

@@ -204,6 +204,9 @@ log: { level: silent }
       // The missing event is back, with the body the agent sent; nothing else moved.
       expect(Buffer.from(found.restored!.body as Buffer).equals(original.body as Buffer)).toBe(true);
       expect(found.proofs.repaired).toBe(1);
+      // The repair left the hospital like any batch: recorded in the egress ledger before it was sent.
+      const repairs = [...agent.ledger.records()].filter((r) => 'type' in r && r.type === 'batch' && r.details.repair === true);
+      expect(repairs.map((r) => 'details' in r && [r.feed, r.details.firstSeq, r.details.lastSeq, r.details.events])).toEqual([['clinical', deleted, deleted, 1]]);
       // The repair's ack went to the repair, not to the feed's window: the stream never broke.
       expect(agent.status().links[0]).toMatchObject({ state: 'streaming', reconnects: 0 });
 
