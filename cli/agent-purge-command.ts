@@ -9,9 +9,8 @@
 // Exits 0 with the receipt, 1 while the relay has not answered, 2 when refused.
 import { writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import type { FeedControlResult } from '../agent/index.js';
-import { adminActionHeaders, LOGIN_REQUIRED_HINT } from './admin-token.js';
 import { confirmByTyping } from './confirm-prompt.js';
+import { postFeedAction } from './feed-action-request.js';
 
 export interface AgentPurgeCommandOptions {
   /** The agent's HTTP address. */
@@ -38,38 +37,14 @@ export async function agentPurgeCommand(options: AgentPurgeCommandOptions, write
     process.stderr.write(`${PURGE_WARNING(options.feed)}\nnot confirmed: nothing was purged (type the feed name at the prompt, or pass --yes)\n`);
     return 2;
   }
-  let response: Response;
-  try {
-    response = await fetch(new URL(`/v1/admin/feeds/${encodeURIComponent(options.feed)}/purge`, options.url), {
-      method: 'POST',
-      headers: await adminActionHeaders(options.url, options.token),
-      body: JSON.stringify({ ...(options.reason === undefined ? {} : { reason: options.reason }), requestedBy: `cli, ${userInfo().username}` }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-    });
-  } catch (error) {
-    process.stderr.write(`cannot reach the agent at ${options.url}: ${(error as Error).message}\n`);
-    return 2;
-  }
-  const text = await response.text();
-  if (response.status === 401) {
-    process.stderr.write(`the agent at ${options.url} refused to purge feed ${options.feed}: ${LOGIN_REQUIRED_HINT}\n`);
-    return 2;
-  }
-  if (response.status !== 200 && response.status !== 202) {
-    let message = text;
-    try {
-      message = (JSON.parse(text) as { error: { message: string } }).error.message;
-    } catch {
-      // not our JSON error: print it as it came
-    }
-    process.stderr.write(`the agent refused to purge feed ${options.feed}: HTTP ${response.status}: ${message}\n`);
-    return 2;
-  }
-  const result = JSON.parse(text) as FeedControlResult;
+  const body = JSON.stringify({ ...(options.reason === undefined ? {} : { reason: options.reason }), requestedBy: `cli, ${userInfo().username}` });
+  const answer = await postFeedAction({ ...options, timeoutMs: options.timeoutMs ?? 120_000 }, 'purge', body);
+  if ('exitCode' in answer) return answer.exitCode;
+  const { result } = answer;
   if (options.json) write(`${JSON.stringify(result, null, 2)}\n`);
   else write(`${result.message}\n`);
   const details = result.relayAnswer?.details;
-  if (response.status === 202 || !details) return 1;
+  if (answer.status === 202 || !details) return 1;
   if (details.error) return 2;
   const receipt = String(details.receipt);
   const signature = String(details.receiptSignature);

@@ -647,17 +647,7 @@ export class FeedPump {
     let head: LedgerHead | undefined;
     try {
       // Durable before the hand-over: a batch that left always has its record.
-      head = await this.options.egress?.recordBatch({
-        feed: spec.name,
-        firstSeq: range.firstSeq,
-        lastSeq: range.lastSeq,
-        events: range.events.length,
-        bytes: encoded.payload.length,
-        uncompressedBytes: encoded.uncompressedBytes,
-        payloadSha256: encoded.payloadSha256,
-        policyVersion: spec.policyVersion,
-        codec: this.options.codec,
-      });
+      head = await this.recordEgress(range.firstSeq, range.lastSeq, range.events.length, encoded);
       // The leaves as sent, before the hand-over: a proof never misses an event that left.
       this.options.leaves?.recordLeaves(spec.name, encoded.leaves);
     } catch (error) {
@@ -693,6 +683,22 @@ export class FeedPump {
     return true;
   }
 
+  /** Records a batch [firstSeq, lastSeq] of `events` events in the egress ledger; undefined without a ledger (tests). */
+  private recordEgress(firstSeq: number, lastSeq: number, events: number, encoded: EncodedPayload, repair = false): Promise<LedgerHead> | undefined {
+    return this.options.egress?.recordBatch({
+      feed: this.options.spec.name,
+      firstSeq,
+      lastSeq,
+      events,
+      bytes: encoded.payload.length,
+      uncompressedBytes: encoded.uncompressedBytes,
+      payloadSha256: encoded.payloadSha256,
+      policyVersion: this.options.spec.policyVersion,
+      codec: this.options.codec,
+      ...(repair ? { repair } : {}),
+    });
+  }
+
   /**
    * The events at `seqs` shaped and encoded again as a repair batch (Batch.repair)
    * with their new leaves: a proof found the relay lacking them below its mark.
@@ -715,18 +721,7 @@ export class FeedPump {
     const { events } = await this.instancesLeaving(range, await this.shape(range));
     const encoded = await encodeEventsAsync(events, this.options.codec);
     // A repair leaves the hospital like any batch: recorded, durably, before it is handed over.
-    const head = await this.options.egress?.recordBatch({
-      feed: spec.name,
-      firstSeq,
-      lastSeq,
-      events: events.length,
-      bytes: encoded.payload.length,
-      uncompressedBytes: encoded.uncompressedBytes,
-      payloadSha256: encoded.payloadSha256,
-      policyVersion: spec.policyVersion,
-      codec: this.options.codec,
-      repair: true,
-    });
+    const head = await this.recordEgress(firstSeq, lastSeq, events.length, encoded, true);
     return {
       batch: {
         ...(head ? { ledgerHead: Buffer.from(head.hash, 'hex'), ledgerIndex: head.index } : {}),

@@ -68,8 +68,8 @@ export interface SignedPurgeReceipt {
   signature: string;
 }
 
-/** Keys sorted at every level, two-space indent, final newline. */
-export function canonicalJson(value: unknown): string {
+/** The receipt as signed: keys sorted at every level, two-space indent, final newline (not the ledger's RFC 8785 form: a receipt is read by people). */
+function receiptText(value: unknown): string {
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
 }
 
@@ -94,7 +94,7 @@ export function receiptTrustedComment(receipt: PurgeReceipt): string {
 /** Signs a receipt with the relay's key. */
 export function signPurgeReceipt(receipt: Omit<PurgeReceipt, 'signingKeyId'>, key: MinisignKey): SignedPurgeReceipt {
   const full: PurgeReceipt = { ...receipt, signingKeyId: keyIdText(key.keyId) };
-  const text = canonicalJson(full);
+  const text = receiptText(full);
   return { receipt: full, text, signature: signMinisign(key, Buffer.from(text, 'utf8'), receiptTrustedComment(full), 'wardline purge receipt, signed by the relay') };
 }
 
