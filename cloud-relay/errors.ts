@@ -167,9 +167,10 @@ export class ProtocolVersionError extends RelayError {
   constructor(
     readonly agentVersion: number,
     readonly relayVersion: number,
+    readonly relayMinVersion: number = relayVersion,
   ) {
     super(
-      `agent speaks replication protocol ${agentVersion || '0 (unset)'} but this relay speaks ${relayVersion}; upgrade the older side`,
+      `agent speaks replication protocol ${agentVersion || '0 (unset)'} but this relay speaks ${relayMinVersion === relayVersion ? relayVersion : `${relayMinVersion} to ${relayVersion}`}; upgrade the older side`,
       ErrorCode.PROTOCOL_VERSION,
     );
   }

@@ -14,3 +14,4 @@ export * from './merkle-tree.js';
 export * from './tree-head.js';
 export * from './exit-features.js';
 export * from './export-format.js';
+export * from './inbound.js';

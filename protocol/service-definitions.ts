@@ -9,6 +9,10 @@ export type SubscribeRequest = InstanceType<typeof pb.SubscribeRequest>;
 export type FeedEvent = InstanceType<typeof pb.FeedEvent>;
 export type ExportRequest = InstanceType<typeof pb.ExportRequest>;
 export type ExportPart = InstanceType<typeof pb.ExportPart>;
+export type InboundWriteRequest = InstanceType<typeof pb.InboundWriteRequest>;
+export type InboundGetRequest = InstanceType<typeof pb.InboundGetRequest>;
+export type ReceiptsRequest = InstanceType<typeof pb.ReceiptsRequest>;
+export type InboundStatusMessage = InstanceType<typeof pb.InboundStatus>;
 
 interface MessageClass<T> {
   encode(message: T): { finish(): Uint8Array };
@@ -56,5 +60,35 @@ export const FeedsService = {
     requestDeserialize: deserializer<SubscribeRequest>(pb.SubscribeRequest),
     responseSerialize: serializer<FeedEvent>(pb.FeedEvent),
     responseDeserialize: deserializer<FeedEvent>(pb.FeedEvent),
+  },
+} satisfies ServiceDefinition;
+
+export const InboundService = {
+  write: {
+    path: '/wardline.v1.Inbound/Write',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: serializer<InboundWriteRequest>(pb.InboundWriteRequest),
+    requestDeserialize: deserializer<InboundWriteRequest>(pb.InboundWriteRequest),
+    responseSerialize: serializer<InboundStatusMessage>(pb.InboundStatus),
+    responseDeserialize: deserializer<InboundStatusMessage>(pb.InboundStatus),
+  },
+  get: {
+    path: '/wardline.v1.Inbound/Get',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: serializer<InboundGetRequest>(pb.InboundGetRequest),
+    requestDeserialize: deserializer<InboundGetRequest>(pb.InboundGetRequest),
+    responseSerialize: serializer<InboundStatusMessage>(pb.InboundStatus),
+    responseDeserialize: deserializer<InboundStatusMessage>(pb.InboundStatus),
+  },
+  receipts: {
+    path: '/wardline.v1.Inbound/Receipts',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: serializer<ReceiptsRequest>(pb.ReceiptsRequest),
+    requestDeserialize: deserializer<ReceiptsRequest>(pb.ReceiptsRequest),
+    responseSerialize: serializer<InboundStatusMessage>(pb.InboundStatus),
+    responseDeserialize: deserializer<InboundStatusMessage>(pb.InboundStatus),
   },
 } satisfies ServiceDefinition;

@@ -1,5 +1,14 @@
-/** The replication protocol version spoken by this build (Hello/Welcome.protocol_version). */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The replication protocol version spoken by this build (Hello/Welcome.protocol_version).
+ * 2 adds the downlink (Hello.inbound_channels, inbound events and receipts).
+ */
+export const PROTOCOL_VERSION = 2;
+/**
+ * The oldest version this build still speaks: a relay answers an agent of
+ * version 1 in version 1 (no downlink); an agent told by an older relay that it
+ * speaks only 1 reconnects in version 1 and holds its inbound channels.
+ */
+export const MIN_PROTOCOL_VERSION = 1;
 
 /** Default ports from the external contract; every one is configurable and tests use port 0. */
 export const DEFAULT_AGENT_HTTP_PORT = 8480;

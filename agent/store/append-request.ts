@@ -32,6 +32,14 @@ export interface AppendRequest {
   dedupe?: { scope: string; id: string; digest?: string };
   /** The source's new position (CDC offset, file position), saved in the same transaction. */
   position?: string;
+  /**
+   * The caller's own bookkeeping, run inside the same transaction once the
+   * events are inserted (not for a duplicate), with their seqs: the downlink
+   * records an inbound event's delivery state, or a receipt's outbox row, so
+   * the journal and that state never disagree after a crash. Synchronous, and
+   * it must not throw: a throw rolls back every request of the group commit.
+   */
+  alsoInTransaction?: (seqs: readonly number[]) => void;
 }
 
 export interface AppendResult {

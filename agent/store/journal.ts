@@ -297,6 +297,7 @@ export class Journal implements CaptureWriter {
       this.claimDedupeKey.run(request.dedupe.scope, request.dedupe.id, request.dedupe.digest ?? '', seqs[0] ?? 0, seqs.length, tsMs);
     }
     if (request.position !== undefined) this.savePosition.run(request.source, request.position, tsMs);
+    request.alsoInTransaction?.(seqs);
     return idReused ? { seqs, duplicate: false, idReused } : { seqs, duplicate: false };
   }
 }

@@ -49,6 +49,7 @@ import type { Logger } from 'pino';
 import {
   BatchDecodeError,
   ErrorCode,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   decodeEventsAsync,
   pb,
@@ -164,6 +165,8 @@ export class ReplicationSession {
   private sentVendorProgress: string | undefined;
   /** The agent asked for VendorProgress in its Hello; an older agent or a raw client did not. */
   private wantsVendorProgress = false;
+  /** The version this stream speaks: the agent's (MIN_PROTOCOL_VERSION..PROTOCOL_VERSION). */
+  private protocolVersion = PROTOCOL_VERSION;
   readonly peer: string;
 
   constructor(
@@ -288,7 +291,10 @@ export class ReplicationSession {
     if (this.state !== 'awaiting-hello') throw new ProtocolViolationError('a second Hello on one stream; Hello is sent once, first');
     const hospital = hello.hospitalId ?? '';
     this.log = this.log.child({ hospital, agentId: hello.agentId ?? '' });
-    if (hello.protocolVersion !== PROTOCOL_VERSION) throw new ProtocolVersionError(hello.protocolVersion ?? 0, PROTOCOL_VERSION);
+    // Every version from MIN_PROTOCOL_VERSION is spoken; the stream then speaks the agent's.
+    const version = hello.protocolVersion ?? 0;
+    if (version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) throw new ProtocolVersionError(version, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION);
+    this.protocolVersion = version;
     // The verified client certificate (mutual TLS) is the agent's identity; Hello must agree with it.
     const authenticatedBy = this.deps.hospitals.verify(hospital, hello.secret ?? '', peerIdentity(this.call));
 
@@ -321,7 +327,7 @@ export class ReplicationSession {
     await this.send(
       pb.RelayMessage.create({
         welcome: {
-          protocolVersion: PROTOCOL_VERSION,
+          protocolVersion: this.protocolVersion,
           positions,
           maxBatchBytes: this.deps.maxBatchBytes,
           relayId: this.deps.relayId,

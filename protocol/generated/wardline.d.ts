@@ -119,8 +119,14 @@ export namespace wardline {
             /** AgentMessage purge. */
             purge?: (wardline.v1.Purge.$Properties|null);
 
+            /** AgentMessage inboundAck. */
+            inboundAck?: (wardline.v1.InboundAck.$Properties|null);
+
+            /** AgentMessage inboundReceipt. */
+            inboundReceipt?: (wardline.v1.InboundReceipt.$Properties|null);
+
             /** AgentMessage body. */
-            body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge");
+            body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|"inboundAck"|"inboundReceipt");
 
             /**
              * Creates a new AgentMessage instance using the specified properties.
@@ -199,8 +205,14 @@ export namespace wardline {
                 /** AgentMessage purge */
                 purge?: (wardline.v1.Purge.$Properties|null);
 
+                /** AgentMessage inboundAck */
+                inboundAck?: (wardline.v1.InboundAck.$Properties|null);
+
+                /** AgentMessage inboundReceipt */
+                inboundReceipt?: (wardline.v1.InboundReceipt.$Properties|null);
+
                 /** AgentMessage body */
-                body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge");
+                body?: ("hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|"inboundAck"|"inboundReceipt");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -216,9 +228,11 @@ export namespace wardline {
               blobPart?: wardline.v1.BlobPart.$Shape|null;
               proofRequest?: wardline.v1.ProofRequest.$Shape|null;
               purge?: wardline.v1.Purge.$Shape|null;
+              inboundAck?: wardline.v1.InboundAck.$Shape|null;
+              inboundReceipt?: wardline.v1.InboundReceipt.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape })
+              ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape; inboundAck?: null; inboundReceipt?: null }|{ body?: "inboundAck"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck: wardline.v1.InboundAck.$Shape; inboundReceipt?: null }|{ body?: "inboundReceipt"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt: wardline.v1.InboundReceipt.$Shape })
             );
         }
 
@@ -271,8 +285,17 @@ export namespace wardline {
             /** RelayMessage purged. */
             purged?: (wardline.v1.Purged.$Properties|null);
 
+            /** RelayMessage inboundDelivery. */
+            inboundDelivery?: (wardline.v1.InboundDelivery.$Properties|null);
+
+            /** RelayMessage receiptAck. */
+            receiptAck?: (wardline.v1.ReceiptAck.$Properties|null);
+
+            /** RelayMessage inboundBacklog. */
+            inboundBacklog?: (wardline.v1.InboundBacklog.$Properties|null);
+
             /** RelayMessage body. */
-            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged");
+            body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|"inboundDelivery"|"receiptAck"|"inboundBacklog");
 
             /**
              * Creates a new RelayMessage instance using the specified properties.
@@ -357,8 +380,17 @@ export namespace wardline {
                 /** RelayMessage purged */
                 purged?: (wardline.v1.Purged.$Properties|null);
 
+                /** RelayMessage inboundDelivery */
+                inboundDelivery?: (wardline.v1.InboundDelivery.$Properties|null);
+
+                /** RelayMessage receiptAck */
+                receiptAck?: (wardline.v1.ReceiptAck.$Properties|null);
+
+                /** RelayMessage inboundBacklog */
+                inboundBacklog?: (wardline.v1.InboundBacklog.$Properties|null);
+
                 /** RelayMessage body */
-                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged");
+                body?: ("welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|"inboundDelivery"|"receiptAck"|"inboundBacklog");
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -376,9 +408,12 @@ export namespace wardline {
               blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
               proofAnswer?: wardline.v1.ProofAnswer.$Shape|null;
               purged?: wardline.v1.Purged.$Shape|null;
+              inboundDelivery?: wardline.v1.InboundDelivery.$Shape|null;
+              receiptAck?: wardline.v1.ReceiptAck.$Shape|null;
+              inboundBacklog?: wardline.v1.InboundBacklog.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape })
+              ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "inboundDelivery"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery: wardline.v1.InboundDelivery.$Shape; receiptAck?: null; inboundBacklog?: null }|{ body?: "receiptAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck: wardline.v1.ReceiptAck.$Shape; inboundBacklog?: null }|{ body?: "inboundBacklog"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog: wardline.v1.InboundBacklog.$Shape })
             );
         }
 
@@ -421,6 +456,9 @@ export namespace wardline {
 
             /** Hello wantsVendorProgress. */
             wantsVendorProgress: boolean;
+
+            /** Hello inboundChannels. */
+            inboundChannels: wardline.v1.InboundChannel.$Properties[];
 
             /**
              * Creates a new Hello instance using the specified properties.
@@ -495,6 +533,9 @@ export namespace wardline {
 
                 /** Hello wantsVendorProgress */
                 wantsVendorProgress?: (boolean|null);
+
+                /** Hello inboundChannels */
+                inboundChannels?: (wardline.v1.InboundChannel.$Properties[]|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -612,6 +653,972 @@ export namespace wardline {
 
             /** Shape of a Welcome. */
             type $Shape = wardline.v1.Welcome.$Properties;
+        }
+
+        /**
+         * Properties of an InboundChannel.
+         * @deprecated Use wardline.v1.InboundChannel.$Properties instead.
+         */
+        interface IInboundChannel extends wardline.v1.InboundChannel.$Properties {
+        }
+
+        /** Represents an InboundChannel. */
+        class InboundChannel {
+
+            /**
+             * Constructs a new InboundChannel.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundChannel.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundChannel name. */
+            name: string;
+
+            /** InboundChannel defaultTtlMs. */
+            defaultTtlMs: number;
+
+            /** InboundChannel maxTtlMs. */
+            maxTtlMs: number;
+
+            /** InboundChannel maxBodyBytes. */
+            maxBodyBytes: number;
+
+            /** InboundChannel contentTypes. */
+            contentTypes: string[];
+
+            /** InboundChannel keyPath. */
+            keyPath: string;
+
+            /** InboundChannel requiredFields. */
+            requiredFields: wardline.v1.InboundField.$Properties[];
+
+            /**
+             * Creates a new InboundChannel instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundChannel instance
+             */
+            static create(properties: wardline.v1.InboundChannel.$Shape): wardline.v1.InboundChannel & wardline.v1.InboundChannel.$Shape;
+            static create(properties?: wardline.v1.InboundChannel.$Properties): wardline.v1.InboundChannel;
+
+            /**
+             * Encodes the specified InboundChannel message. Does not implicitly {@link wardline.v1.InboundChannel.verify|verify} messages.
+             * @param message InboundChannel message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundChannel.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundChannel message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundChannel & wardline.v1.InboundChannel.$Shape} InboundChannel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundChannel & wardline.v1.InboundChannel.$Shape;
+
+            /**
+             * Creates an InboundChannel message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundChannel
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundChannel;
+
+            /**
+             * Creates a plain object from an InboundChannel message. Also converts values to other types if specified.
+             * @param message InboundChannel
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundChannel, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundChannel to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundChannel {
+
+            /** Properties of an InboundChannel. */
+            interface $Properties {
+
+                /** InboundChannel name */
+                name?: (string|null);
+
+                /** InboundChannel defaultTtlMs */
+                defaultTtlMs?: (number|null);
+
+                /** InboundChannel maxTtlMs */
+                maxTtlMs?: (number|null);
+
+                /** InboundChannel maxBodyBytes */
+                maxBodyBytes?: (number|null);
+
+                /** InboundChannel contentTypes */
+                contentTypes?: (string[]|null);
+
+                /** InboundChannel keyPath */
+                keyPath?: (string|null);
+
+                /** InboundChannel requiredFields */
+                requiredFields?: (wardline.v1.InboundField.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundChannel. */
+            type $Shape = wardline.v1.InboundChannel.$Properties;
+        }
+
+        /**
+         * Properties of an InboundField.
+         * @deprecated Use wardline.v1.InboundField.$Properties instead.
+         */
+        interface IInboundField extends wardline.v1.InboundField.$Properties {
+        }
+
+        /** Represents an InboundField. */
+        class InboundField {
+
+            /**
+             * Constructs a new InboundField.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundField.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundField path. */
+            path: string;
+
+            /** InboundField type. */
+            type: string;
+
+            /**
+             * Creates a new InboundField instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundField instance
+             */
+            static create(properties: wardline.v1.InboundField.$Shape): wardline.v1.InboundField & wardline.v1.InboundField.$Shape;
+            static create(properties?: wardline.v1.InboundField.$Properties): wardline.v1.InboundField;
+
+            /**
+             * Encodes the specified InboundField message. Does not implicitly {@link wardline.v1.InboundField.verify|verify} messages.
+             * @param message InboundField message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundField.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundField message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundField & wardline.v1.InboundField.$Shape} InboundField
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundField & wardline.v1.InboundField.$Shape;
+
+            /**
+             * Creates an InboundField message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundField
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundField;
+
+            /**
+             * Creates a plain object from an InboundField message. Also converts values to other types if specified.
+             * @param message InboundField
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundField, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundField to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundField {
+
+            /** Properties of an InboundField. */
+            interface $Properties {
+
+                /** InboundField path */
+                path?: (string|null);
+
+                /** InboundField type */
+                type?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundField. */
+            type $Shape = wardline.v1.InboundField.$Properties;
+        }
+
+        /**
+         * Properties of an InboundDelivery.
+         * @deprecated Use wardline.v1.InboundDelivery.$Properties instead.
+         */
+        interface IInboundDelivery extends wardline.v1.InboundDelivery.$Properties {
+        }
+
+        /** Represents an InboundDelivery. */
+        class InboundDelivery {
+
+            /**
+             * Constructs a new InboundDelivery.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundDelivery.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundDelivery events. */
+            events: wardline.v1.InboundEvent.$Properties[];
+
+            /**
+             * Creates a new InboundDelivery instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundDelivery instance
+             */
+            static create(properties: wardline.v1.InboundDelivery.$Shape): wardline.v1.InboundDelivery & wardline.v1.InboundDelivery.$Shape;
+            static create(properties?: wardline.v1.InboundDelivery.$Properties): wardline.v1.InboundDelivery;
+
+            /**
+             * Encodes the specified InboundDelivery message. Does not implicitly {@link wardline.v1.InboundDelivery.verify|verify} messages.
+             * @param message InboundDelivery message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundDelivery.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundDelivery message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundDelivery & wardline.v1.InboundDelivery.$Shape} InboundDelivery
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundDelivery & wardline.v1.InboundDelivery.$Shape;
+
+            /**
+             * Creates an InboundDelivery message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundDelivery
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundDelivery;
+
+            /**
+             * Creates a plain object from an InboundDelivery message. Also converts values to other types if specified.
+             * @param message InboundDelivery
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundDelivery, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundDelivery to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundDelivery {
+
+            /** Properties of an InboundDelivery. */
+            interface $Properties {
+
+                /** InboundDelivery events */
+                events?: (wardline.v1.InboundEvent.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundDelivery. */
+            type $Shape = wardline.v1.InboundDelivery.$Properties;
+        }
+
+        /**
+         * Properties of an InboundEvent.
+         * @deprecated Use wardline.v1.InboundEvent.$Properties instead.
+         */
+        interface IInboundEvent extends wardline.v1.InboundEvent.$Properties {
+        }
+
+        /** Represents an InboundEvent. */
+        class InboundEvent {
+
+            /**
+             * Constructs a new InboundEvent.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundEvent.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundEvent id. */
+            id: string;
+
+            /** InboundEvent channel. */
+            channel: string;
+
+            /** InboundEvent channelSeq. */
+            channelSeq: number;
+
+            /** InboundEvent key. */
+            key: string;
+
+            /** InboundEvent contentType. */
+            contentType: string;
+
+            /** InboundEvent body. */
+            body: Uint8Array;
+
+            /** InboundEvent vendor. */
+            vendor: string;
+
+            /** InboundEvent idempotencyKey. */
+            idempotencyKey: string;
+
+            /** InboundEvent receivedAtMs. */
+            receivedAtMs: number;
+
+            /** InboundEvent expiresAtMs. */
+            expiresAtMs: number;
+
+            /**
+             * Creates a new InboundEvent instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundEvent instance
+             */
+            static create(properties: wardline.v1.InboundEvent.$Shape): wardline.v1.InboundEvent & wardline.v1.InboundEvent.$Shape;
+            static create(properties?: wardline.v1.InboundEvent.$Properties): wardline.v1.InboundEvent;
+
+            /**
+             * Encodes the specified InboundEvent message. Does not implicitly {@link wardline.v1.InboundEvent.verify|verify} messages.
+             * @param message InboundEvent message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundEvent.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundEvent message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundEvent & wardline.v1.InboundEvent.$Shape} InboundEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundEvent & wardline.v1.InboundEvent.$Shape;
+
+            /**
+             * Creates an InboundEvent message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundEvent
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundEvent;
+
+            /**
+             * Creates a plain object from an InboundEvent message. Also converts values to other types if specified.
+             * @param message InboundEvent
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundEvent, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundEvent to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundEvent {
+
+            /** Properties of an InboundEvent. */
+            interface $Properties {
+
+                /** InboundEvent id */
+                id?: (string|null);
+
+                /** InboundEvent channel */
+                channel?: (string|null);
+
+                /** InboundEvent channelSeq */
+                channelSeq?: (number|null);
+
+                /** InboundEvent key */
+                key?: (string|null);
+
+                /** InboundEvent contentType */
+                contentType?: (string|null);
+
+                /** InboundEvent body */
+                body?: (Uint8Array|null);
+
+                /** InboundEvent vendor */
+                vendor?: (string|null);
+
+                /** InboundEvent idempotencyKey */
+                idempotencyKey?: (string|null);
+
+                /** InboundEvent receivedAtMs */
+                receivedAtMs?: (number|null);
+
+                /** InboundEvent expiresAtMs */
+                expiresAtMs?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundEvent. */
+            type $Shape = wardline.v1.InboundEvent.$Properties;
+        }
+
+        /**
+         * Properties of an InboundAck.
+         * @deprecated Use wardline.v1.InboundAck.$Properties instead.
+         */
+        interface IInboundAck extends wardline.v1.InboundAck.$Properties {
+        }
+
+        /** Represents an InboundAck. */
+        class InboundAck {
+
+            /**
+             * Constructs a new InboundAck.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundAck.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundAck channel. */
+            channel: string;
+
+            /** InboundAck throughSeq. */
+            throughSeq: number;
+
+            /**
+             * Creates a new InboundAck instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundAck instance
+             */
+            static create(properties: wardline.v1.InboundAck.$Shape): wardline.v1.InboundAck & wardline.v1.InboundAck.$Shape;
+            static create(properties?: wardline.v1.InboundAck.$Properties): wardline.v1.InboundAck;
+
+            /**
+             * Encodes the specified InboundAck message. Does not implicitly {@link wardline.v1.InboundAck.verify|verify} messages.
+             * @param message InboundAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundAck message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundAck & wardline.v1.InboundAck.$Shape} InboundAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundAck & wardline.v1.InboundAck.$Shape;
+
+            /**
+             * Creates an InboundAck message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundAck
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundAck;
+
+            /**
+             * Creates a plain object from an InboundAck message. Also converts values to other types if specified.
+             * @param message InboundAck
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundAck, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundAck to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundAck {
+
+            /** Properties of an InboundAck. */
+            interface $Properties {
+
+                /** InboundAck channel */
+                channel?: (string|null);
+
+                /** InboundAck throughSeq */
+                throughSeq?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundAck. */
+            type $Shape = wardline.v1.InboundAck.$Properties;
+        }
+
+        /**
+         * Properties of an InboundReceipt.
+         * @deprecated Use wardline.v1.InboundReceipt.$Properties instead.
+         */
+        interface IInboundReceipt extends wardline.v1.InboundReceipt.$Properties {
+        }
+
+        /** Represents an InboundReceipt. */
+        class InboundReceipt {
+
+            /**
+             * Constructs a new InboundReceipt.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundReceipt.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundReceipt id. */
+            id: string;
+
+            /** InboundReceipt channel. */
+            channel: string;
+
+            /** InboundReceipt outcome. */
+            outcome: string;
+
+            /** InboundReceipt final. */
+            final: boolean;
+
+            /** InboundReceipt code. */
+            code: string;
+
+            /** InboundReceipt reason. */
+            reason: string;
+
+            /** InboundReceipt reference. */
+            reference: string;
+
+            /** InboundReceipt attempts. */
+            attempts: number;
+
+            /** InboundReceipt decidedAtMs. */
+            decidedAtMs: number;
+
+            /** InboundReceipt ledgerHead. */
+            ledgerHead: Uint8Array;
+
+            /** InboundReceipt ledgerIndex. */
+            ledgerIndex: number;
+
+            /**
+             * Creates a new InboundReceipt instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundReceipt instance
+             */
+            static create(properties: wardline.v1.InboundReceipt.$Shape): wardline.v1.InboundReceipt & wardline.v1.InboundReceipt.$Shape;
+            static create(properties?: wardline.v1.InboundReceipt.$Properties): wardline.v1.InboundReceipt;
+
+            /**
+             * Encodes the specified InboundReceipt message. Does not implicitly {@link wardline.v1.InboundReceipt.verify|verify} messages.
+             * @param message InboundReceipt message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundReceipt.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundReceipt message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundReceipt & wardline.v1.InboundReceipt.$Shape} InboundReceipt
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundReceipt & wardline.v1.InboundReceipt.$Shape;
+
+            /**
+             * Creates an InboundReceipt message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundReceipt
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundReceipt;
+
+            /**
+             * Creates a plain object from an InboundReceipt message. Also converts values to other types if specified.
+             * @param message InboundReceipt
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundReceipt, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundReceipt to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundReceipt {
+
+            /** Properties of an InboundReceipt. */
+            interface $Properties {
+
+                /** InboundReceipt id */
+                id?: (string|null);
+
+                /** InboundReceipt channel */
+                channel?: (string|null);
+
+                /** InboundReceipt outcome */
+                outcome?: (string|null);
+
+                /** InboundReceipt final */
+                final?: (boolean|null);
+
+                /** InboundReceipt code */
+                code?: (string|null);
+
+                /** InboundReceipt reason */
+                reason?: (string|null);
+
+                /** InboundReceipt reference */
+                reference?: (string|null);
+
+                /** InboundReceipt attempts */
+                attempts?: (number|null);
+
+                /** InboundReceipt decidedAtMs */
+                decidedAtMs?: (number|null);
+
+                /** InboundReceipt ledgerHead */
+                ledgerHead?: (Uint8Array|null);
+
+                /** InboundReceipt ledgerIndex */
+                ledgerIndex?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundReceipt. */
+            type $Shape = wardline.v1.InboundReceipt.$Properties;
+        }
+
+        /**
+         * Properties of a ReceiptAck.
+         * @deprecated Use wardline.v1.ReceiptAck.$Properties instead.
+         */
+        interface IReceiptAck extends wardline.v1.ReceiptAck.$Properties {
+        }
+
+        /** Represents a ReceiptAck. */
+        class ReceiptAck {
+
+            /**
+             * Constructs a new ReceiptAck.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ReceiptAck.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ReceiptAck id. */
+            id: string;
+
+            /** ReceiptAck final. */
+            final: boolean;
+
+            /** ReceiptAck outcome. */
+            outcome: string;
+
+            /** ReceiptAck error. */
+            error: string;
+
+            /**
+             * Creates a new ReceiptAck instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ReceiptAck instance
+             */
+            static create(properties: wardline.v1.ReceiptAck.$Shape): wardline.v1.ReceiptAck & wardline.v1.ReceiptAck.$Shape;
+            static create(properties?: wardline.v1.ReceiptAck.$Properties): wardline.v1.ReceiptAck;
+
+            /**
+             * Encodes the specified ReceiptAck message. Does not implicitly {@link wardline.v1.ReceiptAck.verify|verify} messages.
+             * @param message ReceiptAck message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ReceiptAck.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ReceiptAck message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ReceiptAck & wardline.v1.ReceiptAck.$Shape} ReceiptAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ReceiptAck & wardline.v1.ReceiptAck.$Shape;
+
+            /**
+             * Creates a ReceiptAck message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ReceiptAck
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ReceiptAck;
+
+            /**
+             * Creates a plain object from a ReceiptAck message. Also converts values to other types if specified.
+             * @param message ReceiptAck
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ReceiptAck, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ReceiptAck to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ReceiptAck {
+
+            /** Properties of a ReceiptAck. */
+            interface $Properties {
+
+                /** ReceiptAck id */
+                id?: (string|null);
+
+                /** ReceiptAck final */
+                final?: (boolean|null);
+
+                /** ReceiptAck outcome */
+                outcome?: (string|null);
+
+                /** ReceiptAck error */
+                error?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ReceiptAck. */
+            type $Shape = wardline.v1.ReceiptAck.$Properties;
+        }
+
+        /**
+         * Properties of an InboundBacklog.
+         * @deprecated Use wardline.v1.InboundBacklog.$Properties instead.
+         */
+        interface IInboundBacklog extends wardline.v1.InboundBacklog.$Properties {
+        }
+
+        /** Represents an InboundBacklog. */
+        class InboundBacklog {
+
+            /**
+             * Constructs a new InboundBacklog.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundBacklog.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundBacklog channels. */
+            channels: wardline.v1.InboundChannelBacklog.$Properties[];
+
+            /**
+             * Creates a new InboundBacklog instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundBacklog instance
+             */
+            static create(properties: wardline.v1.InboundBacklog.$Shape): wardline.v1.InboundBacklog & wardline.v1.InboundBacklog.$Shape;
+            static create(properties?: wardline.v1.InboundBacklog.$Properties): wardline.v1.InboundBacklog;
+
+            /**
+             * Encodes the specified InboundBacklog message. Does not implicitly {@link wardline.v1.InboundBacklog.verify|verify} messages.
+             * @param message InboundBacklog message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundBacklog.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundBacklog message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundBacklog & wardline.v1.InboundBacklog.$Shape} InboundBacklog
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundBacklog & wardline.v1.InboundBacklog.$Shape;
+
+            /**
+             * Creates an InboundBacklog message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundBacklog
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundBacklog;
+
+            /**
+             * Creates a plain object from an InboundBacklog message. Also converts values to other types if specified.
+             * @param message InboundBacklog
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundBacklog, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundBacklog to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundBacklog {
+
+            /** Properties of an InboundBacklog. */
+            interface $Properties {
+
+                /** InboundBacklog channels */
+                channels?: (wardline.v1.InboundChannelBacklog.$Properties[]|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundBacklog. */
+            type $Shape = wardline.v1.InboundBacklog.$Properties;
+        }
+
+        /**
+         * Properties of an InboundChannelBacklog.
+         * @deprecated Use wardline.v1.InboundChannelBacklog.$Properties instead.
+         */
+        interface IInboundChannelBacklog extends wardline.v1.InboundChannelBacklog.$Properties {
+        }
+
+        /** Represents an InboundChannelBacklog. */
+        class InboundChannelBacklog {
+
+            /**
+             * Constructs a new InboundChannelBacklog.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundChannelBacklog.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundChannelBacklog channel. */
+            channel: string;
+
+            /** InboundChannelBacklog waiting. */
+            waiting: number;
+
+            /** InboundChannelBacklog oldestReceivedAtMs. */
+            oldestReceivedAtMs: number;
+
+            /**
+             * Creates a new InboundChannelBacklog instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundChannelBacklog instance
+             */
+            static create(properties: wardline.v1.InboundChannelBacklog.$Shape): wardline.v1.InboundChannelBacklog & wardline.v1.InboundChannelBacklog.$Shape;
+            static create(properties?: wardline.v1.InboundChannelBacklog.$Properties): wardline.v1.InboundChannelBacklog;
+
+            /**
+             * Encodes the specified InboundChannelBacklog message. Does not implicitly {@link wardline.v1.InboundChannelBacklog.verify|verify} messages.
+             * @param message InboundChannelBacklog message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundChannelBacklog.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundChannelBacklog message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundChannelBacklog & wardline.v1.InboundChannelBacklog.$Shape} InboundChannelBacklog
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundChannelBacklog & wardline.v1.InboundChannelBacklog.$Shape;
+
+            /**
+             * Creates an InboundChannelBacklog message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundChannelBacklog
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundChannelBacklog;
+
+            /**
+             * Creates a plain object from an InboundChannelBacklog message. Also converts values to other types if specified.
+             * @param message InboundChannelBacklog
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundChannelBacklog, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundChannelBacklog to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundChannelBacklog {
+
+            /** Properties of an InboundChannelBacklog. */
+            interface $Properties {
+
+                /** InboundChannelBacklog channel */
+                channel?: (string|null);
+
+                /** InboundChannelBacklog waiting */
+                waiting?: (number|null);
+
+                /** InboundChannelBacklog oldestReceivedAtMs */
+                oldestReceivedAtMs?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundChannelBacklog. */
+            type $Shape = wardline.v1.InboundChannelBacklog.$Properties;
         }
 
         /**
@@ -3410,6 +4417,554 @@ export namespace wardline {
 
             /** Shape of an ExportPart. */
             type $Shape = wardline.v1.ExportPart.$Properties;
+        }
+
+        /** Represents an Inbound */
+        class Inbound extends $protobuf.rpc.Service {
+
+            /**
+             * Constructs a new Inbound service.
+             * @param rpcImpl RPC implementation
+             * @param [requestDelimited=false] Whether requests are length-delimited
+             * @param [responseDelimited=false] Whether responses are length-delimited
+             */
+            constructor(rpcImpl: $protobuf.RPCImpl, requestDelimited?: boolean, responseDelimited?: boolean);
+
+            /**
+             * Creates new Inbound service using the specified rpc implementation.
+             * @param rpcImpl RPC implementation
+             * @param [requestDelimited=false] Whether requests are length-delimited
+             * @param [responseDelimited=false] Whether responses are length-delimited
+             * @returns RPC service. Useful where requests and/or responses are streamed.
+             */
+            static create(rpcImpl: $protobuf.RPCImpl, requestDelimited?: boolean, responseDelimited?: boolean): Inbound;
+
+            /** Calls Write. */
+            write: wardline.v1.Inbound.Write;
+
+            /** Calls Get. */
+            get: wardline.v1.Inbound.Get;
+
+            /** Calls Receipts. */
+            receipts: wardline.v1.Inbound.Receipts;
+        }
+
+        namespace Inbound {
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#write}.
+             * @param error Error, if any
+             * @param [response] InboundStatus
+             */
+            type WriteCallback = (error: (Error|null), response?: wardline.v1.InboundStatus) => void;
+
+            /** Calls Write. */
+            type Write = {
+              (request: wardline.v1.IInboundWriteRequest, callback: wardline.v1.Inbound.WriteCallback): void;
+              (request: wardline.v1.IInboundWriteRequest): Promise<wardline.v1.InboundStatus>;
+              readonly name: "Write";
+              readonly path: "/wardline.v1.Inbound/Write";
+              readonly requestType: "InboundWriteRequest";
+              readonly responseType: "InboundStatus";
+              readonly requestStream: undefined;
+              readonly responseStream: undefined;
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#get}.
+             * @param error Error, if any
+             * @param [response] InboundStatus
+             */
+            type GetCallback = (error: (Error|null), response?: wardline.v1.InboundStatus) => void;
+
+            /** Calls Get. */
+            type Get = {
+              (request: wardline.v1.IInboundGetRequest, callback: wardline.v1.Inbound.GetCallback): void;
+              (request: wardline.v1.IInboundGetRequest): Promise<wardline.v1.InboundStatus>;
+              readonly name: "Get";
+              readonly path: "/wardline.v1.Inbound/Get";
+              readonly requestType: "InboundGetRequest";
+              readonly responseType: "InboundStatus";
+              readonly requestStream: undefined;
+              readonly responseStream: undefined;
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#receipts}.
+             * @param error Error, if any
+             * @param [response] InboundStatus
+             */
+            type ReceiptsCallback = (error: (Error|null), response?: wardline.v1.InboundStatus) => void;
+
+            /** Calls Receipts. */
+            type Receipts = {
+              (request: wardline.v1.IReceiptsRequest, callback: wardline.v1.Inbound.ReceiptsCallback): void;
+              (request: wardline.v1.IReceiptsRequest): Promise<wardline.v1.InboundStatus>;
+              readonly name: "Receipts";
+              readonly path: "/wardline.v1.Inbound/Receipts";
+              readonly requestType: "ReceiptsRequest";
+              readonly responseType: "InboundStatus";
+              readonly requestStream: undefined;
+              readonly responseStream: true;
+            };
+        }
+
+        /**
+         * Properties of an InboundWriteRequest.
+         * @deprecated Use wardline.v1.InboundWriteRequest.$Properties instead.
+         */
+        interface IInboundWriteRequest extends wardline.v1.InboundWriteRequest.$Properties {
+        }
+
+        /** Represents an InboundWriteRequest. */
+        class InboundWriteRequest {
+
+            /**
+             * Constructs a new InboundWriteRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundWriteRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundWriteRequest hospitalId. */
+            hospitalId: string;
+
+            /** InboundWriteRequest channel. */
+            channel: string;
+
+            /** InboundWriteRequest idempotencyKey. */
+            idempotencyKey: string;
+
+            /** InboundWriteRequest contentType. */
+            contentType: string;
+
+            /** InboundWriteRequest body. */
+            body: Uint8Array;
+
+            /** InboundWriteRequest ttlMs. */
+            ttlMs: number;
+
+            /** InboundWriteRequest key. */
+            key: string;
+
+            /**
+             * Creates a new InboundWriteRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundWriteRequest instance
+             */
+            static create(properties: wardline.v1.InboundWriteRequest.$Shape): wardline.v1.InboundWriteRequest & wardline.v1.InboundWriteRequest.$Shape;
+            static create(properties?: wardline.v1.InboundWriteRequest.$Properties): wardline.v1.InboundWriteRequest;
+
+            /**
+             * Encodes the specified InboundWriteRequest message. Does not implicitly {@link wardline.v1.InboundWriteRequest.verify|verify} messages.
+             * @param message InboundWriteRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundWriteRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundWriteRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundWriteRequest & wardline.v1.InboundWriteRequest.$Shape} InboundWriteRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundWriteRequest & wardline.v1.InboundWriteRequest.$Shape;
+
+            /**
+             * Creates an InboundWriteRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundWriteRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundWriteRequest;
+
+            /**
+             * Creates a plain object from an InboundWriteRequest message. Also converts values to other types if specified.
+             * @param message InboundWriteRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundWriteRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundWriteRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundWriteRequest {
+
+            /** Properties of an InboundWriteRequest. */
+            interface $Properties {
+
+                /** InboundWriteRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** InboundWriteRequest channel */
+                channel?: (string|null);
+
+                /** InboundWriteRequest idempotencyKey */
+                idempotencyKey?: (string|null);
+
+                /** InboundWriteRequest contentType */
+                contentType?: (string|null);
+
+                /** InboundWriteRequest body */
+                body?: (Uint8Array|null);
+
+                /** InboundWriteRequest ttlMs */
+                ttlMs?: (number|null);
+
+                /** InboundWriteRequest key */
+                key?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundWriteRequest. */
+            type $Shape = wardline.v1.InboundWriteRequest.$Properties;
+        }
+
+        /**
+         * Properties of an InboundGetRequest.
+         * @deprecated Use wardline.v1.InboundGetRequest.$Properties instead.
+         */
+        interface IInboundGetRequest extends wardline.v1.InboundGetRequest.$Properties {
+        }
+
+        /** Represents an InboundGetRequest. */
+        class InboundGetRequest {
+
+            /**
+             * Constructs a new InboundGetRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundGetRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundGetRequest hospitalId. */
+            hospitalId: string;
+
+            /** InboundGetRequest id. */
+            id: string;
+
+            /**
+             * Creates a new InboundGetRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundGetRequest instance
+             */
+            static create(properties: wardline.v1.InboundGetRequest.$Shape): wardline.v1.InboundGetRequest & wardline.v1.InboundGetRequest.$Shape;
+            static create(properties?: wardline.v1.InboundGetRequest.$Properties): wardline.v1.InboundGetRequest;
+
+            /**
+             * Encodes the specified InboundGetRequest message. Does not implicitly {@link wardline.v1.InboundGetRequest.verify|verify} messages.
+             * @param message InboundGetRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundGetRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundGetRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundGetRequest & wardline.v1.InboundGetRequest.$Shape} InboundGetRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundGetRequest & wardline.v1.InboundGetRequest.$Shape;
+
+            /**
+             * Creates an InboundGetRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundGetRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundGetRequest;
+
+            /**
+             * Creates a plain object from an InboundGetRequest message. Also converts values to other types if specified.
+             * @param message InboundGetRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundGetRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundGetRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundGetRequest {
+
+            /** Properties of an InboundGetRequest. */
+            interface $Properties {
+
+                /** InboundGetRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** InboundGetRequest id */
+                id?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundGetRequest. */
+            type $Shape = wardline.v1.InboundGetRequest.$Properties;
+        }
+
+        /**
+         * Properties of a ReceiptsRequest.
+         * @deprecated Use wardline.v1.ReceiptsRequest.$Properties instead.
+         */
+        interface IReceiptsRequest extends wardline.v1.ReceiptsRequest.$Properties {
+        }
+
+        /** Represents a ReceiptsRequest. */
+        class ReceiptsRequest {
+
+            /**
+             * Constructs a new ReceiptsRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ReceiptsRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ReceiptsRequest hospitalId. */
+            hospitalId: string;
+
+            /** ReceiptsRequest channel. */
+            channel: string;
+
+            /** ReceiptsRequest after. */
+            after: number;
+
+            /** ReceiptsRequest follow. */
+            follow: boolean;
+
+            /**
+             * Creates a new ReceiptsRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ReceiptsRequest instance
+             */
+            static create(properties: wardline.v1.ReceiptsRequest.$Shape): wardline.v1.ReceiptsRequest & wardline.v1.ReceiptsRequest.$Shape;
+            static create(properties?: wardline.v1.ReceiptsRequest.$Properties): wardline.v1.ReceiptsRequest;
+
+            /**
+             * Encodes the specified ReceiptsRequest message. Does not implicitly {@link wardline.v1.ReceiptsRequest.verify|verify} messages.
+             * @param message ReceiptsRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ReceiptsRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ReceiptsRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ReceiptsRequest & wardline.v1.ReceiptsRequest.$Shape} ReceiptsRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ReceiptsRequest & wardline.v1.ReceiptsRequest.$Shape;
+
+            /**
+             * Creates a ReceiptsRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ReceiptsRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ReceiptsRequest;
+
+            /**
+             * Creates a plain object from a ReceiptsRequest message. Also converts values to other types if specified.
+             * @param message ReceiptsRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ReceiptsRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ReceiptsRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ReceiptsRequest {
+
+            /** Properties of a ReceiptsRequest. */
+            interface $Properties {
+
+                /** ReceiptsRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** ReceiptsRequest channel */
+                channel?: (string|null);
+
+                /** ReceiptsRequest after */
+                after?: (number|null);
+
+                /** ReceiptsRequest follow */
+                follow?: (boolean|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ReceiptsRequest. */
+            type $Shape = wardline.v1.ReceiptsRequest.$Properties;
+        }
+
+        /**
+         * Properties of an InboundStatus.
+         * @deprecated Use wardline.v1.InboundStatus.$Properties instead.
+         */
+        interface IInboundStatus extends wardline.v1.InboundStatus.$Properties {
+        }
+
+        /** Represents an InboundStatus. */
+        class InboundStatus {
+
+            /**
+             * Constructs a new InboundStatus.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.InboundStatus.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** InboundStatus id. */
+            id: string;
+
+            /** InboundStatus hospitalId. */
+            hospitalId: string;
+
+            /** InboundStatus channel. */
+            channel: string;
+
+            /** InboundStatus key. */
+            key: string;
+
+            /** InboundStatus state. */
+            state: string;
+
+            /** InboundStatus receivedAtMs. */
+            receivedAtMs: number;
+
+            /** InboundStatus expiresAtMs. */
+            expiresAtMs: number;
+
+            /** InboundStatus replayed. */
+            replayed: boolean;
+
+            /** InboundStatus receipt. */
+            receipt?: (wardline.v1.InboundReceipt.$Properties|null);
+
+            /** InboundStatus receiptSeq. */
+            receiptSeq: number;
+
+            /**
+             * Creates a new InboundStatus instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns InboundStatus instance
+             */
+            static create(properties: wardline.v1.InboundStatus.$Shape): wardline.v1.InboundStatus & wardline.v1.InboundStatus.$Shape;
+            static create(properties?: wardline.v1.InboundStatus.$Properties): wardline.v1.InboundStatus;
+
+            /**
+             * Encodes the specified InboundStatus message. Does not implicitly {@link wardline.v1.InboundStatus.verify|verify} messages.
+             * @param message InboundStatus message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.InboundStatus.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes an InboundStatus message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundStatus & wardline.v1.InboundStatus.$Shape} InboundStatus
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.InboundStatus & wardline.v1.InboundStatus.$Shape;
+
+            /**
+             * Creates an InboundStatus message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns InboundStatus
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.InboundStatus;
+
+            /**
+             * Creates a plain object from an InboundStatus message. Also converts values to other types if specified.
+             * @param message InboundStatus
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.InboundStatus, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this InboundStatus to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace InboundStatus {
+
+            /** Properties of an InboundStatus. */
+            interface $Properties {
+
+                /** InboundStatus id */
+                id?: (string|null);
+
+                /** InboundStatus hospitalId */
+                hospitalId?: (string|null);
+
+                /** InboundStatus channel */
+                channel?: (string|null);
+
+                /** InboundStatus key */
+                key?: (string|null);
+
+                /** InboundStatus state */
+                state?: (string|null);
+
+                /** InboundStatus receivedAtMs */
+                receivedAtMs?: (number|null);
+
+                /** InboundStatus expiresAtMs */
+                expiresAtMs?: (number|null);
+
+                /** InboundStatus replayed */
+                replayed?: (boolean|null);
+
+                /** InboundStatus receipt */
+                receipt?: (wardline.v1.InboundReceipt.$Properties|null);
+
+                /** InboundStatus receiptSeq */
+                receiptSeq?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of an InboundStatus. */
+            type $Shape = wardline.v1.InboundStatus.$Properties;
         }
 
         /** Represents a Feeds */

@@ -157,7 +157,9 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.BlobPart.$Properties|null} [blobPart] AgentMessage blobPart
              * @property {wardline.v1.ProofRequest.$Properties|null} [proofRequest] AgentMessage proofRequest
              * @property {wardline.v1.Purge.$Properties|null} [purge] AgentMessage purge
-             * @property {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"} [body] AgentMessage body
+             * @property {wardline.v1.InboundAck.$Properties|null} [inboundAck] AgentMessage inboundAck
+             * @property {wardline.v1.InboundReceipt.$Properties|null} [inboundReceipt] AgentMessage inboundReceipt
+             * @property {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|"inboundAck"|"inboundReceipt"} [body] AgentMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -180,9 +182,11 @@ export const wardline = $root.wardline = (() => {
              *   blobPart?: wardline.v1.BlobPart.$Shape|null;
              *   proofRequest?: wardline.v1.ProofRequest.$Shape|null;
              *   purge?: wardline.v1.Purge.$Shape|null;
+             *   inboundAck?: wardline.v1.InboundAck.$Shape|null;
+             *   inboundReceipt?: wardline.v1.InboundReceipt.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape })
+             *   ({ body?: undefined; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "hello"; hello: wardline.v1.Hello.$Shape; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "batch"; hello?: null; batch: wardline.v1.Batch.$Shape; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "revoke"; hello?: null; batch?: null; revoke: wardline.v1.Revoke.$Shape; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "reinstate"; hello?: null; batch?: null; revoke?: null; reinstate: wardline.v1.Reinstate.$Shape; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "blobOffer"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer: wardline.v1.BlobOffer.$Shape; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "blobPart"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart: wardline.v1.BlobPart.$Shape; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "proofRequest"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest: wardline.v1.ProofRequest.$Shape; purge?: null; inboundAck?: null; inboundReceipt?: null }|{ body?: "purge"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge: wardline.v1.Purge.$Shape; inboundAck?: null; inboundReceipt?: null }|{ body?: "inboundAck"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck: wardline.v1.InboundAck.$Shape; inboundReceipt?: null }|{ body?: "inboundReceipt"; hello?: null; batch?: null; revoke?: null; reinstate?: null; blobOffer?: null; blobPart?: null; proofRequest?: null; purge?: null; inboundAck?: null; inboundReceipt: wardline.v1.InboundReceipt.$Shape })
              * )} wardline.v1.AgentMessage.$Shape
              */
 
@@ -265,17 +269,33 @@ export const wardline = $root.wardline = (() => {
              */
             AgentMessage.prototype.purge = null;
 
+            /**
+             * AgentMessage inboundAck.
+             * @member {wardline.v1.InboundAck.$Properties|null|undefined} inboundAck
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.inboundAck = null;
+
+            /**
+             * AgentMessage inboundReceipt.
+             * @member {wardline.v1.InboundReceipt.$Properties|null|undefined} inboundReceipt
+             * @memberof wardline.v1.AgentMessage
+             * @instance
+             */
+            AgentMessage.prototype.inboundReceipt = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * AgentMessage body.
-             * @member {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|undefined} body
+             * @member {"hello"|"batch"|"revoke"|"reinstate"|"blobOffer"|"blobPart"|"proofRequest"|"purge"|"inboundAck"|"inboundReceipt"|undefined} body
              * @memberof wardline.v1.AgentMessage
              * @instance
              */
             $Object.defineProperty(AgentMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate", "blobOffer", "blobPart", "proofRequest", "purge"]),
+                get: $util.oneOfGetter($oneOfFields = ["hello", "batch", "revoke", "reinstate", "blobOffer", "blobPart", "proofRequest", "purge", "inboundAck", "inboundReceipt"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -327,6 +347,10 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.ProofRequest.encode(message.proofRequest, writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
                 if (message.purge != null && $Object.hasOwnProperty.call(message, "purge"))
                     $root.wardline.v1.Purge.encode(message.purge, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
+                if (message.inboundAck != null && $Object.hasOwnProperty.call(message, "inboundAck"))
+                    $root.wardline.v1.InboundAck.encode(message.inboundAck, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
+                if (message.inboundReceipt != null && $Object.hasOwnProperty.call(message, "inboundReceipt"))
+                    $root.wardline.v1.InboundReceipt.encode(message.inboundReceipt, writer.uint32(/* id 10, wireType 2 =*/82).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -427,6 +451,20 @@ export const wardline = $root.wardline = (() => {
                             message.body = "purge";
                             continue;
                         }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            message.inboundAck = $root.wardline.v1.InboundAck.decode(reader, reader.size(), $undefined, _depth + 1, message.inboundAck);
+                            message.body = "inboundAck";
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            message.inboundReceipt = $root.wardline.v1.InboundReceipt.decode(reader, reader.size(), $undefined, _depth + 1, message.inboundReceipt);
+                            message.body = "inboundReceipt";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -502,6 +540,16 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.AgentMessage.purge: object expected");
                     message.purge = $root.wardline.v1.Purge.fromObject(object.purge, _depth + 1);
                 }
+                if (object.inboundAck != null) {
+                    if (!$util.isObject(object.inboundAck))
+                        throw $TypeError(".wardline.v1.AgentMessage.inboundAck: object expected");
+                    message.inboundAck = $root.wardline.v1.InboundAck.fromObject(object.inboundAck, _depth + 1);
+                }
+                if (object.inboundReceipt != null) {
+                    if (!$util.isObject(object.inboundReceipt))
+                        throw $TypeError(".wardline.v1.AgentMessage.inboundReceipt: object expected");
+                    message.inboundReceipt = $root.wardline.v1.InboundReceipt.fromObject(object.inboundReceipt, _depth + 1);
+                }
                 return message;
             };
 
@@ -562,6 +610,16 @@ export const wardline = $root.wardline = (() => {
                     if (options.oneofs)
                         object.body = "purge";
                 }
+                if (message.inboundAck != null && $Object.hasOwnProperty.call(message, "inboundAck")) {
+                    object.inboundAck = $root.wardline.v1.InboundAck.toObject(message.inboundAck, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "inboundAck";
+                }
+                if (message.inboundReceipt != null && $Object.hasOwnProperty.call(message, "inboundReceipt")) {
+                    object.inboundReceipt = $root.wardline.v1.InboundReceipt.toObject(message.inboundReceipt, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "inboundReceipt";
+                }
                 return object;
             };
 
@@ -594,7 +652,10 @@ export const wardline = $root.wardline = (() => {
              * @property {wardline.v1.BlobPartAck.$Properties|null} [blobPartAck] RelayMessage blobPartAck
              * @property {wardline.v1.ProofAnswer.$Properties|null} [proofAnswer] RelayMessage proofAnswer
              * @property {wardline.v1.Purged.$Properties|null} [purged] RelayMessage purged
-             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"} [body] RelayMessage body
+             * @property {wardline.v1.InboundDelivery.$Properties|null} [inboundDelivery] RelayMessage inboundDelivery
+             * @property {wardline.v1.ReceiptAck.$Properties|null} [receiptAck] RelayMessage receiptAck
+             * @property {wardline.v1.InboundBacklog.$Properties|null} [inboundBacklog] RelayMessage inboundBacklog
+             * @property {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|"inboundDelivery"|"receiptAck"|"inboundBacklog"} [body] RelayMessage body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -619,9 +680,12 @@ export const wardline = $root.wardline = (() => {
              *   blobPartAck?: wardline.v1.BlobPartAck.$Shape|null;
              *   proofAnswer?: wardline.v1.ProofAnswer.$Shape|null;
              *   purged?: wardline.v1.Purged.$Shape|null;
+             *   inboundDelivery?: wardline.v1.InboundDelivery.$Shape|null;
+             *   receiptAck?: wardline.v1.ReceiptAck.$Shape|null;
+             *   inboundBacklog?: wardline.v1.InboundBacklog.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape })
+             *   ({ body?: undefined; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "welcome"; welcome: wardline.v1.Welcome.$Shape; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "ack"; welcome?: null; ack: wardline.v1.Ack.$Shape; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "nack"; welcome?: null; ack?: null; nack: wardline.v1.Nack.$Shape; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "revoked"; welcome?: null; ack?: null; nack?: null; revoked: wardline.v1.Revoked.$Shape; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "reinstated"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated: wardline.v1.Reinstated.$Shape; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "vendorProgress"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress: wardline.v1.VendorProgress.$Shape; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "blobHave"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave: wardline.v1.BlobHave.$Shape; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "blobPartAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck: wardline.v1.BlobPartAck.$Shape; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "proofAnswer"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer: wardline.v1.ProofAnswer.$Shape; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "purged"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged: wardline.v1.Purged.$Shape; inboundDelivery?: null; receiptAck?: null; inboundBacklog?: null }|{ body?: "inboundDelivery"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery: wardline.v1.InboundDelivery.$Shape; receiptAck?: null; inboundBacklog?: null }|{ body?: "receiptAck"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck: wardline.v1.ReceiptAck.$Shape; inboundBacklog?: null }|{ body?: "inboundBacklog"; welcome?: null; ack?: null; nack?: null; revoked?: null; reinstated?: null; vendorProgress?: null; blobHave?: null; blobPartAck?: null; proofAnswer?: null; purged?: null; inboundDelivery?: null; receiptAck?: null; inboundBacklog: wardline.v1.InboundBacklog.$Shape })
              * )} wardline.v1.RelayMessage.$Shape
              */
 
@@ -720,17 +784,41 @@ export const wardline = $root.wardline = (() => {
              */
             RelayMessage.prototype.purged = null;
 
+            /**
+             * RelayMessage inboundDelivery.
+             * @member {wardline.v1.InboundDelivery.$Properties|null|undefined} inboundDelivery
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.inboundDelivery = null;
+
+            /**
+             * RelayMessage receiptAck.
+             * @member {wardline.v1.ReceiptAck.$Properties|null|undefined} receiptAck
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.receiptAck = null;
+
+            /**
+             * RelayMessage inboundBacklog.
+             * @member {wardline.v1.InboundBacklog.$Properties|null|undefined} inboundBacklog
+             * @memberof wardline.v1.RelayMessage
+             * @instance
+             */
+            RelayMessage.prototype.inboundBacklog = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * RelayMessage body.
-             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|undefined} body
+             * @member {"welcome"|"ack"|"nack"|"revoked"|"reinstated"|"vendorProgress"|"blobHave"|"blobPartAck"|"proofAnswer"|"purged"|"inboundDelivery"|"receiptAck"|"inboundBacklog"|undefined} body
              * @memberof wardline.v1.RelayMessage
              * @instance
              */
             $Object.defineProperty(RelayMessage.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress", "blobHave", "blobPartAck", "proofAnswer", "purged"]),
+                get: $util.oneOfGetter($oneOfFields = ["welcome", "ack", "nack", "revoked", "reinstated", "vendorProgress", "blobHave", "blobPartAck", "proofAnswer", "purged", "inboundDelivery", "receiptAck", "inboundBacklog"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -786,6 +874,12 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.ProofAnswer.encode(message.proofAnswer, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
                 if (message.purged != null && $Object.hasOwnProperty.call(message, "purged"))
                     $root.wardline.v1.Purged.encode(message.purged, writer.uint32(/* id 10, wireType 2 =*/82).fork(), _depth + 1).ldelim();
+                if (message.inboundDelivery != null && $Object.hasOwnProperty.call(message, "inboundDelivery"))
+                    $root.wardline.v1.InboundDelivery.encode(message.inboundDelivery, writer.uint32(/* id 11, wireType 2 =*/90).fork(), _depth + 1).ldelim();
+                if (message.receiptAck != null && $Object.hasOwnProperty.call(message, "receiptAck"))
+                    $root.wardline.v1.ReceiptAck.encode(message.receiptAck, writer.uint32(/* id 12, wireType 2 =*/98).fork(), _depth + 1).ldelim();
+                if (message.inboundBacklog != null && $Object.hasOwnProperty.call(message, "inboundBacklog"))
+                    $root.wardline.v1.InboundBacklog.encode(message.inboundBacklog, writer.uint32(/* id 13, wireType 2 =*/106).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -900,6 +994,27 @@ export const wardline = $root.wardline = (() => {
                             message.body = "purged";
                             continue;
                         }
+                    case 11: {
+                            if (wireType !== 2)
+                                break;
+                            message.inboundDelivery = $root.wardline.v1.InboundDelivery.decode(reader, reader.size(), $undefined, _depth + 1, message.inboundDelivery);
+                            message.body = "inboundDelivery";
+                            continue;
+                        }
+                    case 12: {
+                            if (wireType !== 2)
+                                break;
+                            message.receiptAck = $root.wardline.v1.ReceiptAck.decode(reader, reader.size(), $undefined, _depth + 1, message.receiptAck);
+                            message.body = "receiptAck";
+                            continue;
+                        }
+                    case 13: {
+                            if (wireType !== 2)
+                                break;
+                            message.inboundBacklog = $root.wardline.v1.InboundBacklog.decode(reader, reader.size(), $undefined, _depth + 1, message.inboundBacklog);
+                            message.body = "inboundBacklog";
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -985,6 +1100,21 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.RelayMessage.purged: object expected");
                     message.purged = $root.wardline.v1.Purged.fromObject(object.purged, _depth + 1);
                 }
+                if (object.inboundDelivery != null) {
+                    if (!$util.isObject(object.inboundDelivery))
+                        throw $TypeError(".wardline.v1.RelayMessage.inboundDelivery: object expected");
+                    message.inboundDelivery = $root.wardline.v1.InboundDelivery.fromObject(object.inboundDelivery, _depth + 1);
+                }
+                if (object.receiptAck != null) {
+                    if (!$util.isObject(object.receiptAck))
+                        throw $TypeError(".wardline.v1.RelayMessage.receiptAck: object expected");
+                    message.receiptAck = $root.wardline.v1.ReceiptAck.fromObject(object.receiptAck, _depth + 1);
+                }
+                if (object.inboundBacklog != null) {
+                    if (!$util.isObject(object.inboundBacklog))
+                        throw $TypeError(".wardline.v1.RelayMessage.inboundBacklog: object expected");
+                    message.inboundBacklog = $root.wardline.v1.InboundBacklog.fromObject(object.inboundBacklog, _depth + 1);
+                }
                 return message;
             };
 
@@ -1055,6 +1185,21 @@ export const wardline = $root.wardline = (() => {
                     if (options.oneofs)
                         object.body = "purged";
                 }
+                if (message.inboundDelivery != null && $Object.hasOwnProperty.call(message, "inboundDelivery")) {
+                    object.inboundDelivery = $root.wardline.v1.InboundDelivery.toObject(message.inboundDelivery, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "inboundDelivery";
+                }
+                if (message.receiptAck != null && $Object.hasOwnProperty.call(message, "receiptAck")) {
+                    object.receiptAck = $root.wardline.v1.ReceiptAck.toObject(message.receiptAck, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "receiptAck";
+                }
+                if (message.inboundBacklog != null && $Object.hasOwnProperty.call(message, "inboundBacklog")) {
+                    object.inboundBacklog = $root.wardline.v1.InboundBacklog.toObject(message.inboundBacklog, options, _depth + 1);
+                    if (options.oneofs)
+                        object.body = "inboundBacklog";
+                }
                 return object;
             };
 
@@ -1084,6 +1229,7 @@ export const wardline = $root.wardline = (() => {
              * @property {Array.<string>|null} [feeds] Hello feeds
              * @property {string|null} [agentVersion] Hello agentVersion
              * @property {boolean|null} [wantsVendorProgress] Hello wantsVendorProgress
+             * @property {Array.<wardline.v1.InboundChannel.$Properties>|null} [inboundChannels] Hello inboundChannels
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1110,6 +1256,7 @@ export const wardline = $root.wardline = (() => {
              */
             const Hello = function (properties) {
                 this.feeds = [];
+                this.inboundChannels = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -1173,6 +1320,14 @@ export const wardline = $root.wardline = (() => {
             Hello.prototype.wantsVendorProgress = false;
 
             /**
+             * Hello inboundChannels.
+             * @member {Array.<wardline.v1.InboundChannel.$Properties>} inboundChannels
+             * @memberof wardline.v1.Hello
+             * @instance
+             */
+            Hello.prototype.inboundChannels = $util.emptyArray;
+
+            /**
              * Creates a new Hello instance using the specified properties.
              * @function create
              * @memberof wardline.v1.Hello
@@ -1219,6 +1374,9 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 6, wireType 2 =*/50).string(message.agentVersion);
                 if (message.wantsVendorProgress != null && $Object.hasOwnProperty.call(message, "wantsVendorProgress") && message.wantsVendorProgress !== false)
                     writer.uint32(/* id 7, wireType 0 =*/56).bool(message.wantsVendorProgress);
+                if (message.inboundChannels != null && message.inboundChannels.length)
+                    for (let i = 0; i < message.inboundChannels.length; ++i)
+                        $root.wardline.v1.InboundChannel.encode(message.inboundChannels[i], writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -1325,6 +1483,14 @@ export const wardline = $root.wardline = (() => {
                                 delete message.wantsVendorProgress;
                             continue;
                         }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.inboundChannels && message.inboundChannels.length))
+                                message.inboundChannels = [];
+                            message.inboundChannels.push($root.wardline.v1.InboundChannel.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -1385,6 +1551,16 @@ export const wardline = $root.wardline = (() => {
                 if (object.wantsVendorProgress != null)
                     if (object.wantsVendorProgress)
                         message.wantsVendorProgress = $Boolean(object.wantsVendorProgress);
+                if (object.inboundChannels) {
+                    if (!$Array.isArray(object.inboundChannels))
+                        throw $TypeError(".wardline.v1.Hello.inboundChannels: array expected");
+                    message.inboundChannels = $Array(object.inboundChannels.length);
+                    for (let i = 0; i < object.inboundChannels.length; ++i) {
+                        if (!$util.isObject(object.inboundChannels[i]))
+                            throw $TypeError(".wardline.v1.Hello.inboundChannels: object expected");
+                        message.inboundChannels[i] = $root.wardline.v1.InboundChannel.fromObject(object.inboundChannels[i], _depth + 1);
+                    }
+                }
                 return message;
             };
 
@@ -1405,8 +1581,10 @@ export const wardline = $root.wardline = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
-                if (options.arrays || options.defaults)
+                if (options.arrays || options.defaults) {
                     object.feeds = [];
+                    object.inboundChannels = [];
+                }
                 if (options.defaults) {
                     object.protocolVersion = 0;
                     object.hospitalId = "";
@@ -1432,6 +1610,11 @@ export const wardline = $root.wardline = (() => {
                     object.agentVersion = message.agentVersion;
                 if (message.wantsVendorProgress != null && $Object.hasOwnProperty.call(message, "wantsVendorProgress"))
                     object.wantsVendorProgress = message.wantsVendorProgress;
+                if (message.inboundChannels && message.inboundChannels.length) {
+                    object.inboundChannels = $Array(message.inboundChannels.length);
+                    for (let j = 0; j < message.inboundChannels.length; ++j)
+                        object.inboundChannels[j] = $root.wardline.v1.InboundChannel.toObject(message.inboundChannels[j], options, _depth + 1);
+                }
                 return object;
             };
 
@@ -1784,6 +1967,2965 @@ export const wardline = $root.wardline = (() => {
             };
 
             return Welcome;
+        })();
+
+        v1.InboundChannel = (function() {
+
+            /**
+             * Properties of an InboundChannel.
+             * @typedef {Object} wardline.v1.InboundChannel.$Properties
+             * @property {string|null} [name] InboundChannel name
+             * @property {number|null} [defaultTtlMs] InboundChannel defaultTtlMs
+             * @property {number|null} [maxTtlMs] InboundChannel maxTtlMs
+             * @property {number|null} [maxBodyBytes] InboundChannel maxBodyBytes
+             * @property {Array.<string>|null} [contentTypes] InboundChannel contentTypes
+             * @property {string|null} [keyPath] InboundChannel keyPath
+             * @property {Array.<wardline.v1.InboundField.$Properties>|null} [requiredFields] InboundChannel requiredFields
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundChannel.
+             * @memberof wardline.v1
+             * @interface IInboundChannel
+             * @augments wardline.v1.InboundChannel.$Properties
+             * @deprecated Use wardline.v1.InboundChannel.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundChannel.
+             * @typedef {wardline.v1.InboundChannel.$Properties} wardline.v1.InboundChannel.$Shape
+             */
+
+            /**
+             * Constructs a new InboundChannel.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundChannel.
+             * @constructor
+             * @param {wardline.v1.InboundChannel.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundChannel = function (properties) {
+                this.contentTypes = [];
+                this.requiredFields = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundChannel name.
+             * @member {string} name
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.name = "";
+
+            /**
+             * InboundChannel defaultTtlMs.
+             * @member {number} defaultTtlMs
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.defaultTtlMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundChannel maxTtlMs.
+             * @member {number} maxTtlMs
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.maxTtlMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundChannel maxBodyBytes.
+             * @member {number} maxBodyBytes
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.maxBodyBytes = 0;
+
+            /**
+             * InboundChannel contentTypes.
+             * @member {Array.<string>} contentTypes
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.contentTypes = $util.emptyArray;
+
+            /**
+             * InboundChannel keyPath.
+             * @member {string} keyPath
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.keyPath = "";
+
+            /**
+             * InboundChannel requiredFields.
+             * @member {Array.<wardline.v1.InboundField.$Properties>} requiredFields
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             */
+            InboundChannel.prototype.requiredFields = $util.emptyArray;
+
+            /**
+             * Creates a new InboundChannel instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundChannel
+             * @static
+             * @param {wardline.v1.InboundChannel.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundChannel} InboundChannel instance
+             * @type {{
+             *   (properties: wardline.v1.InboundChannel.$Shape): wardline.v1.InboundChannel & wardline.v1.InboundChannel.$Shape;
+             *   (properties?: wardline.v1.InboundChannel.$Properties): wardline.v1.InboundChannel;
+             * }}
+             */
+            InboundChannel.create = function(properties) {
+                return new InboundChannel(properties);
+            };
+
+            /**
+             * Encodes the specified InboundChannel message. Does not implicitly {@link wardline.v1.InboundChannel.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundChannel
+             * @static
+             * @param {wardline.v1.InboundChannel.$Properties} message InboundChannel message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundChannel.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name") && message.name !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.name);
+                if (message.defaultTtlMs != null && $Object.hasOwnProperty.call(message, "defaultTtlMs") && (typeof message.defaultTtlMs === "object" ? message.defaultTtlMs.low || message.defaultTtlMs.high : message.defaultTtlMs !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).int64(message.defaultTtlMs);
+                if (message.maxTtlMs != null && $Object.hasOwnProperty.call(message, "maxTtlMs") && (typeof message.maxTtlMs === "object" ? message.maxTtlMs.low || message.maxTtlMs.high : message.maxTtlMs !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int64(message.maxTtlMs);
+                if (message.maxBodyBytes != null && $Object.hasOwnProperty.call(message, "maxBodyBytes") && message.maxBodyBytes !== 0)
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint32(message.maxBodyBytes);
+                if (message.contentTypes != null && message.contentTypes.length)
+                    for (let i = 0; i < message.contentTypes.length; ++i)
+                        writer.uint32(/* id 5, wireType 2 =*/42).string(message.contentTypes[i]);
+                if (message.keyPath != null && $Object.hasOwnProperty.call(message, "keyPath") && message.keyPath !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.keyPath);
+                if (message.requiredFields != null && message.requiredFields.length)
+                    for (let i = 0; i < message.requiredFields.length; ++i)
+                        $root.wardline.v1.InboundField.encode(message.requiredFields[i], writer.uint32(/* id 7, wireType 2 =*/58).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundChannel message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundChannel
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundChannel & wardline.v1.InboundChannel.$Shape} InboundChannel
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundChannel.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundChannel();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.name = value;
+                            else
+                                delete message.name;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.defaultTtlMs = value;
+                            else
+                                delete message.defaultTtlMs;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.maxTtlMs = value;
+                            else
+                                delete message.maxTtlMs;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.maxBodyBytes = value;
+                            else
+                                delete message.maxBodyBytes;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.contentTypes && message.contentTypes.length))
+                                message.contentTypes = [];
+                            message.contentTypes.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.keyPath = value;
+                            else
+                                delete message.keyPath;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.requiredFields && message.requiredFields.length))
+                                message.requiredFields = [];
+                            message.requiredFields.push($root.wardline.v1.InboundField.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundChannel message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundChannel
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundChannel} InboundChannel
+             */
+            InboundChannel.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundChannel)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundChannel: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundChannel();
+                if (object.name != null)
+                    if (typeof object.name !== "string" || object.name.length)
+                        message.name = $String(object.name);
+                if (object.defaultTtlMs != null)
+                    if (typeof object.defaultTtlMs === "object" ? object.defaultTtlMs.low || object.defaultTtlMs.high : $Number(object.defaultTtlMs) !== 0)
+                        if ($util.Long)
+                            message.defaultTtlMs = $util.Long.fromValue(object.defaultTtlMs, false);
+                        else if (typeof object.defaultTtlMs === "string")
+                            message.defaultTtlMs = $parseInt(object.defaultTtlMs, 10);
+                        else if (typeof object.defaultTtlMs === "number")
+                            message.defaultTtlMs = object.defaultTtlMs;
+                        else if (typeof object.defaultTtlMs === "object")
+                            message.defaultTtlMs = new $util.LongBits(object.defaultTtlMs.low >>> 0, object.defaultTtlMs.high >>> 0).toNumber();
+                if (object.maxTtlMs != null)
+                    if (typeof object.maxTtlMs === "object" ? object.maxTtlMs.low || object.maxTtlMs.high : $Number(object.maxTtlMs) !== 0)
+                        if ($util.Long)
+                            message.maxTtlMs = $util.Long.fromValue(object.maxTtlMs, false);
+                        else if (typeof object.maxTtlMs === "string")
+                            message.maxTtlMs = $parseInt(object.maxTtlMs, 10);
+                        else if (typeof object.maxTtlMs === "number")
+                            message.maxTtlMs = object.maxTtlMs;
+                        else if (typeof object.maxTtlMs === "object")
+                            message.maxTtlMs = new $util.LongBits(object.maxTtlMs.low >>> 0, object.maxTtlMs.high >>> 0).toNumber();
+                if (object.maxBodyBytes != null)
+                    if ($Number(object.maxBodyBytes) !== 0)
+                        message.maxBodyBytes = object.maxBodyBytes >>> 0;
+                if (object.contentTypes) {
+                    if (!$Array.isArray(object.contentTypes))
+                        throw $TypeError(".wardline.v1.InboundChannel.contentTypes: array expected");
+                    message.contentTypes = $Array(object.contentTypes.length);
+                    for (let i = 0; i < object.contentTypes.length; ++i)
+                        message.contentTypes[i] = $String(object.contentTypes[i]);
+                }
+                if (object.keyPath != null)
+                    if (typeof object.keyPath !== "string" || object.keyPath.length)
+                        message.keyPath = $String(object.keyPath);
+                if (object.requiredFields) {
+                    if (!$Array.isArray(object.requiredFields))
+                        throw $TypeError(".wardline.v1.InboundChannel.requiredFields: array expected");
+                    message.requiredFields = $Array(object.requiredFields.length);
+                    for (let i = 0; i < object.requiredFields.length; ++i) {
+                        if (!$util.isObject(object.requiredFields[i]))
+                            throw $TypeError(".wardline.v1.InboundChannel.requiredFields: object expected");
+                        message.requiredFields[i] = $root.wardline.v1.InboundField.fromObject(object.requiredFields[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundChannel message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundChannel
+             * @static
+             * @param {wardline.v1.InboundChannel} message InboundChannel
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundChannel.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults) {
+                    object.contentTypes = [];
+                    object.requiredFields = [];
+                }
+                if (options.defaults) {
+                    object.name = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.defaultTtlMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.defaultTtlMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.maxTtlMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.maxTtlMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.maxBodyBytes = 0;
+                    object.keyPath = "";
+                }
+                if (message.name != null && $Object.hasOwnProperty.call(message, "name"))
+                    object.name = message.name;
+                if (message.defaultTtlMs != null && $Object.hasOwnProperty.call(message, "defaultTtlMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.defaultTtlMs = typeof message.defaultTtlMs === "number" ? $BigInt(message.defaultTtlMs) : $util.Long.fromBits(message.defaultTtlMs.low >>> 0, message.defaultTtlMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.defaultTtlMs === "number")
+                        object.defaultTtlMs = options.longs === $String ? $String(message.defaultTtlMs) : message.defaultTtlMs;
+                    else
+                        object.defaultTtlMs = options.longs === $String ? $util.Long.prototype.toString.call(message.defaultTtlMs) : options.longs === $Number ? new $util.LongBits(message.defaultTtlMs.low >>> 0, message.defaultTtlMs.high >>> 0).toNumber() : message.defaultTtlMs;
+                if (message.maxTtlMs != null && $Object.hasOwnProperty.call(message, "maxTtlMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.maxTtlMs = typeof message.maxTtlMs === "number" ? $BigInt(message.maxTtlMs) : $util.Long.fromBits(message.maxTtlMs.low >>> 0, message.maxTtlMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.maxTtlMs === "number")
+                        object.maxTtlMs = options.longs === $String ? $String(message.maxTtlMs) : message.maxTtlMs;
+                    else
+                        object.maxTtlMs = options.longs === $String ? $util.Long.prototype.toString.call(message.maxTtlMs) : options.longs === $Number ? new $util.LongBits(message.maxTtlMs.low >>> 0, message.maxTtlMs.high >>> 0).toNumber() : message.maxTtlMs;
+                if (message.maxBodyBytes != null && $Object.hasOwnProperty.call(message, "maxBodyBytes"))
+                    object.maxBodyBytes = message.maxBodyBytes;
+                if (message.contentTypes && message.contentTypes.length) {
+                    object.contentTypes = $Array(message.contentTypes.length);
+                    for (let j = 0; j < message.contentTypes.length; ++j)
+                        object.contentTypes[j] = message.contentTypes[j];
+                }
+                if (message.keyPath != null && $Object.hasOwnProperty.call(message, "keyPath"))
+                    object.keyPath = message.keyPath;
+                if (message.requiredFields && message.requiredFields.length) {
+                    object.requiredFields = $Array(message.requiredFields.length);
+                    for (let j = 0; j < message.requiredFields.length; ++j)
+                        object.requiredFields[j] = $root.wardline.v1.InboundField.toObject(message.requiredFields[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this InboundChannel to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundChannel
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundChannel.prototype.toJSON = function() {
+                return InboundChannel.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundChannel;
+        })();
+
+        v1.InboundField = (function() {
+
+            /**
+             * Properties of an InboundField.
+             * @typedef {Object} wardline.v1.InboundField.$Properties
+             * @property {string|null} [path] InboundField path
+             * @property {string|null} [type] InboundField type
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundField.
+             * @memberof wardline.v1
+             * @interface IInboundField
+             * @augments wardline.v1.InboundField.$Properties
+             * @deprecated Use wardline.v1.InboundField.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundField.
+             * @typedef {wardline.v1.InboundField.$Properties} wardline.v1.InboundField.$Shape
+             */
+
+            /**
+             * Constructs a new InboundField.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundField.
+             * @constructor
+             * @param {wardline.v1.InboundField.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundField = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundField path.
+             * @member {string} path
+             * @memberof wardline.v1.InboundField
+             * @instance
+             */
+            InboundField.prototype.path = "";
+
+            /**
+             * InboundField type.
+             * @member {string} type
+             * @memberof wardline.v1.InboundField
+             * @instance
+             */
+            InboundField.prototype.type = "";
+
+            /**
+             * Creates a new InboundField instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundField
+             * @static
+             * @param {wardline.v1.InboundField.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundField} InboundField instance
+             * @type {{
+             *   (properties: wardline.v1.InboundField.$Shape): wardline.v1.InboundField & wardline.v1.InboundField.$Shape;
+             *   (properties?: wardline.v1.InboundField.$Properties): wardline.v1.InboundField;
+             * }}
+             */
+            InboundField.create = function(properties) {
+                return new InboundField(properties);
+            };
+
+            /**
+             * Encodes the specified InboundField message. Does not implicitly {@link wardline.v1.InboundField.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundField
+             * @static
+             * @param {wardline.v1.InboundField.$Properties} message InboundField message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundField.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.path != null && $Object.hasOwnProperty.call(message, "path") && message.path !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.path);
+                if (message.type != null && $Object.hasOwnProperty.call(message, "type") && message.type !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.type);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundField message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundField
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundField & wardline.v1.InboundField.$Shape} InboundField
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundField.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundField();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.path = value;
+                            else
+                                delete message.path;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.type = value;
+                            else
+                                delete message.type;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundField message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundField
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundField} InboundField
+             */
+            InboundField.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundField)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundField: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundField();
+                if (object.path != null)
+                    if (typeof object.path !== "string" || object.path.length)
+                        message.path = $String(object.path);
+                if (object.type != null)
+                    if (typeof object.type !== "string" || object.type.length)
+                        message.type = $String(object.type);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundField message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundField
+             * @static
+             * @param {wardline.v1.InboundField} message InboundField
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundField.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.path = "";
+                    object.type = "";
+                }
+                if (message.path != null && $Object.hasOwnProperty.call(message, "path"))
+                    object.path = message.path;
+                if (message.type != null && $Object.hasOwnProperty.call(message, "type"))
+                    object.type = message.type;
+                return object;
+            };
+
+            /**
+             * Converts this InboundField to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundField
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundField.prototype.toJSON = function() {
+                return InboundField.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundField;
+        })();
+
+        v1.InboundDelivery = (function() {
+
+            /**
+             * Properties of an InboundDelivery.
+             * @typedef {Object} wardline.v1.InboundDelivery.$Properties
+             * @property {Array.<wardline.v1.InboundEvent.$Properties>|null} [events] InboundDelivery events
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundDelivery.
+             * @memberof wardline.v1
+             * @interface IInboundDelivery
+             * @augments wardline.v1.InboundDelivery.$Properties
+             * @deprecated Use wardline.v1.InboundDelivery.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundDelivery.
+             * @typedef {wardline.v1.InboundDelivery.$Properties} wardline.v1.InboundDelivery.$Shape
+             */
+
+            /**
+             * Constructs a new InboundDelivery.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundDelivery.
+             * @constructor
+             * @param {wardline.v1.InboundDelivery.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundDelivery = function (properties) {
+                this.events = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundDelivery events.
+             * @member {Array.<wardline.v1.InboundEvent.$Properties>} events
+             * @memberof wardline.v1.InboundDelivery
+             * @instance
+             */
+            InboundDelivery.prototype.events = $util.emptyArray;
+
+            /**
+             * Creates a new InboundDelivery instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundDelivery
+             * @static
+             * @param {wardline.v1.InboundDelivery.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundDelivery} InboundDelivery instance
+             * @type {{
+             *   (properties: wardline.v1.InboundDelivery.$Shape): wardline.v1.InboundDelivery & wardline.v1.InboundDelivery.$Shape;
+             *   (properties?: wardline.v1.InboundDelivery.$Properties): wardline.v1.InboundDelivery;
+             * }}
+             */
+            InboundDelivery.create = function(properties) {
+                return new InboundDelivery(properties);
+            };
+
+            /**
+             * Encodes the specified InboundDelivery message. Does not implicitly {@link wardline.v1.InboundDelivery.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundDelivery
+             * @static
+             * @param {wardline.v1.InboundDelivery.$Properties} message InboundDelivery message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundDelivery.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.events != null && message.events.length)
+                    for (let i = 0; i < message.events.length; ++i)
+                        $root.wardline.v1.InboundEvent.encode(message.events[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundDelivery message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundDelivery
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundDelivery & wardline.v1.InboundDelivery.$Shape} InboundDelivery
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundDelivery.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundDelivery();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.events && message.events.length))
+                                message.events = [];
+                            message.events.push($root.wardline.v1.InboundEvent.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundDelivery message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundDelivery
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundDelivery} InboundDelivery
+             */
+            InboundDelivery.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundDelivery)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundDelivery: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundDelivery();
+                if (object.events) {
+                    if (!$Array.isArray(object.events))
+                        throw $TypeError(".wardline.v1.InboundDelivery.events: array expected");
+                    message.events = $Array(object.events.length);
+                    for (let i = 0; i < object.events.length; ++i) {
+                        if (!$util.isObject(object.events[i]))
+                            throw $TypeError(".wardline.v1.InboundDelivery.events: object expected");
+                        message.events[i] = $root.wardline.v1.InboundEvent.fromObject(object.events[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundDelivery message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundDelivery
+             * @static
+             * @param {wardline.v1.InboundDelivery} message InboundDelivery
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundDelivery.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.events = [];
+                if (message.events && message.events.length) {
+                    object.events = $Array(message.events.length);
+                    for (let j = 0; j < message.events.length; ++j)
+                        object.events[j] = $root.wardline.v1.InboundEvent.toObject(message.events[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this InboundDelivery to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundDelivery
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundDelivery.prototype.toJSON = function() {
+                return InboundDelivery.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundDelivery;
+        })();
+
+        v1.InboundEvent = (function() {
+
+            /**
+             * Properties of an InboundEvent.
+             * @typedef {Object} wardline.v1.InboundEvent.$Properties
+             * @property {string|null} [id] InboundEvent id
+             * @property {string|null} [channel] InboundEvent channel
+             * @property {number|null} [channelSeq] InboundEvent channelSeq
+             * @property {string|null} [key] InboundEvent key
+             * @property {string|null} [contentType] InboundEvent contentType
+             * @property {Uint8Array|null} [body] InboundEvent body
+             * @property {string|null} [vendor] InboundEvent vendor
+             * @property {string|null} [idempotencyKey] InboundEvent idempotencyKey
+             * @property {number|null} [receivedAtMs] InboundEvent receivedAtMs
+             * @property {number|null} [expiresAtMs] InboundEvent expiresAtMs
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundEvent.
+             * @memberof wardline.v1
+             * @interface IInboundEvent
+             * @augments wardline.v1.InboundEvent.$Properties
+             * @deprecated Use wardline.v1.InboundEvent.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundEvent.
+             * @typedef {wardline.v1.InboundEvent.$Properties} wardline.v1.InboundEvent.$Shape
+             */
+
+            /**
+             * Constructs a new InboundEvent.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundEvent.
+             * @constructor
+             * @param {wardline.v1.InboundEvent.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundEvent = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundEvent id.
+             * @member {string} id
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.id = "";
+
+            /**
+             * InboundEvent channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.channel = "";
+
+            /**
+             * InboundEvent channelSeq.
+             * @member {number} channelSeq
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.channelSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * InboundEvent key.
+             * @member {string} key
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.key = "";
+
+            /**
+             * InboundEvent contentType.
+             * @member {string} contentType
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.contentType = "";
+
+            /**
+             * InboundEvent body.
+             * @member {Uint8Array} body
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.body = $util.newBuffer([]);
+
+            /**
+             * InboundEvent vendor.
+             * @member {string} vendor
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.vendor = "";
+
+            /**
+             * InboundEvent idempotencyKey.
+             * @member {string} idempotencyKey
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.idempotencyKey = "";
+
+            /**
+             * InboundEvent receivedAtMs.
+             * @member {number} receivedAtMs
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.receivedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundEvent expiresAtMs.
+             * @member {number} expiresAtMs
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             */
+            InboundEvent.prototype.expiresAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Creates a new InboundEvent instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundEvent
+             * @static
+             * @param {wardline.v1.InboundEvent.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundEvent} InboundEvent instance
+             * @type {{
+             *   (properties: wardline.v1.InboundEvent.$Shape): wardline.v1.InboundEvent & wardline.v1.InboundEvent.$Shape;
+             *   (properties?: wardline.v1.InboundEvent.$Properties): wardline.v1.InboundEvent;
+             * }}
+             */
+            InboundEvent.create = function(properties) {
+                return new InboundEvent(properties);
+            };
+
+            /**
+             * Encodes the specified InboundEvent message. Does not implicitly {@link wardline.v1.InboundEvent.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundEvent
+             * @static
+             * @param {wardline.v1.InboundEvent.$Properties} message InboundEvent message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundEvent.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.id);
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.channel);
+                if (message.channelSeq != null && $Object.hasOwnProperty.call(message, "channelSeq") && (typeof message.channelSeq === "object" ? message.channelSeq.low || message.channelSeq.high : message.channelSeq !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.channelSeq);
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key") && message.key !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.key);
+                if (message.contentType != null && $Object.hasOwnProperty.call(message, "contentType") && message.contentType !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.contentType);
+                if (message.body != null && $Object.hasOwnProperty.call(message, "body") && message.body.length)
+                    writer.uint32(/* id 6, wireType 2 =*/50).bytes(message.body);
+                if (message.vendor != null && $Object.hasOwnProperty.call(message, "vendor") && message.vendor !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.vendor);
+                if (message.idempotencyKey != null && $Object.hasOwnProperty.call(message, "idempotencyKey") && message.idempotencyKey !== "")
+                    writer.uint32(/* id 8, wireType 2 =*/66).string(message.idempotencyKey);
+                if (message.receivedAtMs != null && $Object.hasOwnProperty.call(message, "receivedAtMs") && (typeof message.receivedAtMs === "object" ? message.receivedAtMs.low || message.receivedAtMs.high : message.receivedAtMs !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).int64(message.receivedAtMs);
+                if (message.expiresAtMs != null && $Object.hasOwnProperty.call(message, "expiresAtMs") && (typeof message.expiresAtMs === "object" ? message.expiresAtMs.low || message.expiresAtMs.high : message.expiresAtMs !== 0))
+                    writer.uint32(/* id 10, wireType 0 =*/80).int64(message.expiresAtMs);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundEvent message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundEvent
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundEvent & wardline.v1.InboundEvent.$Shape} InboundEvent
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundEvent.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundEvent();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.id = value;
+                            else
+                                delete message.id;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.channelSeq = value;
+                            else
+                                delete message.channelSeq;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.key = value;
+                            else
+                                delete message.key;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.contentType = value;
+                            else
+                                delete message.contentType;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.body = value;
+                            else
+                                delete message.body;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.vendor = value;
+                            else
+                                delete message.vendor;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.idempotencyKey = value;
+                            else
+                                delete message.idempotencyKey;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.receivedAtMs = value;
+                            else
+                                delete message.receivedAtMs;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.expiresAtMs = value;
+                            else
+                                delete message.expiresAtMs;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundEvent message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundEvent
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundEvent} InboundEvent
+             */
+            InboundEvent.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundEvent)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundEvent: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundEvent();
+                if (object.id != null)
+                    if (typeof object.id !== "string" || object.id.length)
+                        message.id = $String(object.id);
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.channelSeq != null)
+                    if (typeof object.channelSeq === "object" ? object.channelSeq.low || object.channelSeq.high : $Number(object.channelSeq) !== 0)
+                        if ($util.Long)
+                            message.channelSeq = $util.Long.fromValue(object.channelSeq, true);
+                        else if (typeof object.channelSeq === "string")
+                            message.channelSeq = $parseInt(object.channelSeq, 10);
+                        else if (typeof object.channelSeq === "number")
+                            message.channelSeq = object.channelSeq;
+                        else if (typeof object.channelSeq === "object")
+                            message.channelSeq = new $util.LongBits(object.channelSeq.low >>> 0, object.channelSeq.high >>> 0).toNumber(true);
+                if (object.key != null)
+                    if (typeof object.key !== "string" || object.key.length)
+                        message.key = $String(object.key);
+                if (object.contentType != null)
+                    if (typeof object.contentType !== "string" || object.contentType.length)
+                        message.contentType = $String(object.contentType);
+                if (object.body != null)
+                    if (object.body.length)
+                        if (typeof object.body === "string")
+                            $util.base64.decode(object.body, message.body = $util.newBuffer($util.base64.length(object.body)), 0);
+                        else if (object.body.length >= 0)
+                            message.body = object.body;
+                if (object.vendor != null)
+                    if (typeof object.vendor !== "string" || object.vendor.length)
+                        message.vendor = $String(object.vendor);
+                if (object.idempotencyKey != null)
+                    if (typeof object.idempotencyKey !== "string" || object.idempotencyKey.length)
+                        message.idempotencyKey = $String(object.idempotencyKey);
+                if (object.receivedAtMs != null)
+                    if (typeof object.receivedAtMs === "object" ? object.receivedAtMs.low || object.receivedAtMs.high : $Number(object.receivedAtMs) !== 0)
+                        if ($util.Long)
+                            message.receivedAtMs = $util.Long.fromValue(object.receivedAtMs, false);
+                        else if (typeof object.receivedAtMs === "string")
+                            message.receivedAtMs = $parseInt(object.receivedAtMs, 10);
+                        else if (typeof object.receivedAtMs === "number")
+                            message.receivedAtMs = object.receivedAtMs;
+                        else if (typeof object.receivedAtMs === "object")
+                            message.receivedAtMs = new $util.LongBits(object.receivedAtMs.low >>> 0, object.receivedAtMs.high >>> 0).toNumber();
+                if (object.expiresAtMs != null)
+                    if (typeof object.expiresAtMs === "object" ? object.expiresAtMs.low || object.expiresAtMs.high : $Number(object.expiresAtMs) !== 0)
+                        if ($util.Long)
+                            message.expiresAtMs = $util.Long.fromValue(object.expiresAtMs, false);
+                        else if (typeof object.expiresAtMs === "string")
+                            message.expiresAtMs = $parseInt(object.expiresAtMs, 10);
+                        else if (typeof object.expiresAtMs === "number")
+                            message.expiresAtMs = object.expiresAtMs;
+                        else if (typeof object.expiresAtMs === "object")
+                            message.expiresAtMs = new $util.LongBits(object.expiresAtMs.low >>> 0, object.expiresAtMs.high >>> 0).toNumber();
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundEvent message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundEvent
+             * @static
+             * @param {wardline.v1.InboundEvent} message InboundEvent
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundEvent.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.id = "";
+                    object.channel = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.channelSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.channelSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.key = "";
+                    object.contentType = "";
+                    if (options.bytes === $String)
+                        object.body = "";
+                    else {
+                        object.body = [];
+                        if (options.bytes !== $Array)
+                            object.body = $util.newBuffer(object.body);
+                    }
+                    object.vendor = "";
+                    object.idempotencyKey = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.receivedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.receivedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.expiresAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.expiresAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                    object.id = message.id;
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.channelSeq != null && $Object.hasOwnProperty.call(message, "channelSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.channelSeq = typeof message.channelSeq === "number" ? $BigInt(message.channelSeq) : $util.Long.fromBits(message.channelSeq.low >>> 0, message.channelSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.channelSeq === "number")
+                        object.channelSeq = options.longs === $String ? $String(message.channelSeq) : message.channelSeq;
+                    else
+                        object.channelSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.channelSeq) : options.longs === $Number ? new $util.LongBits(message.channelSeq.low >>> 0, message.channelSeq.high >>> 0).toNumber(true) : message.channelSeq;
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key"))
+                    object.key = message.key;
+                if (message.contentType != null && $Object.hasOwnProperty.call(message, "contentType"))
+                    object.contentType = message.contentType;
+                if (message.body != null && $Object.hasOwnProperty.call(message, "body"))
+                    object.body = options.bytes === $String ? $util.base64.encode(message.body, 0, message.body.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.body) : message.body;
+                if (message.vendor != null && $Object.hasOwnProperty.call(message, "vendor"))
+                    object.vendor = message.vendor;
+                if (message.idempotencyKey != null && $Object.hasOwnProperty.call(message, "idempotencyKey"))
+                    object.idempotencyKey = message.idempotencyKey;
+                if (message.receivedAtMs != null && $Object.hasOwnProperty.call(message, "receivedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.receivedAtMs = typeof message.receivedAtMs === "number" ? $BigInt(message.receivedAtMs) : $util.Long.fromBits(message.receivedAtMs.low >>> 0, message.receivedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.receivedAtMs === "number")
+                        object.receivedAtMs = options.longs === $String ? $String(message.receivedAtMs) : message.receivedAtMs;
+                    else
+                        object.receivedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.receivedAtMs) : options.longs === $Number ? new $util.LongBits(message.receivedAtMs.low >>> 0, message.receivedAtMs.high >>> 0).toNumber() : message.receivedAtMs;
+                if (message.expiresAtMs != null && $Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.expiresAtMs = typeof message.expiresAtMs === "number" ? $BigInt(message.expiresAtMs) : $util.Long.fromBits(message.expiresAtMs.low >>> 0, message.expiresAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.expiresAtMs === "number")
+                        object.expiresAtMs = options.longs === $String ? $String(message.expiresAtMs) : message.expiresAtMs;
+                    else
+                        object.expiresAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.expiresAtMs) : options.longs === $Number ? new $util.LongBits(message.expiresAtMs.low >>> 0, message.expiresAtMs.high >>> 0).toNumber() : message.expiresAtMs;
+                return object;
+            };
+
+            /**
+             * Converts this InboundEvent to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundEvent
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundEvent.prototype.toJSON = function() {
+                return InboundEvent.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundEvent;
+        })();
+
+        v1.InboundAck = (function() {
+
+            /**
+             * Properties of an InboundAck.
+             * @typedef {Object} wardline.v1.InboundAck.$Properties
+             * @property {string|null} [channel] InboundAck channel
+             * @property {number|null} [throughSeq] InboundAck throughSeq
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundAck.
+             * @memberof wardline.v1
+             * @interface IInboundAck
+             * @augments wardline.v1.InboundAck.$Properties
+             * @deprecated Use wardline.v1.InboundAck.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundAck.
+             * @typedef {wardline.v1.InboundAck.$Properties} wardline.v1.InboundAck.$Shape
+             */
+
+            /**
+             * Constructs a new InboundAck.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundAck.
+             * @constructor
+             * @param {wardline.v1.InboundAck.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundAck = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundAck channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundAck
+             * @instance
+             */
+            InboundAck.prototype.channel = "";
+
+            /**
+             * InboundAck throughSeq.
+             * @member {number} throughSeq
+             * @memberof wardline.v1.InboundAck
+             * @instance
+             */
+            InboundAck.prototype.throughSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new InboundAck instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundAck
+             * @static
+             * @param {wardline.v1.InboundAck.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundAck} InboundAck instance
+             * @type {{
+             *   (properties: wardline.v1.InboundAck.$Shape): wardline.v1.InboundAck & wardline.v1.InboundAck.$Shape;
+             *   (properties?: wardline.v1.InboundAck.$Properties): wardline.v1.InboundAck;
+             * }}
+             */
+            InboundAck.create = function(properties) {
+                return new InboundAck(properties);
+            };
+
+            /**
+             * Encodes the specified InboundAck message. Does not implicitly {@link wardline.v1.InboundAck.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundAck
+             * @static
+             * @param {wardline.v1.InboundAck.$Properties} message InboundAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundAck.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.channel);
+                if (message.throughSeq != null && $Object.hasOwnProperty.call(message, "throughSeq") && (typeof message.throughSeq === "object" ? message.throughSeq.low || message.throughSeq.high : message.throughSeq !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.throughSeq);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundAck message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundAck & wardline.v1.InboundAck.$Shape} InboundAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundAck.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundAck();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.throughSeq = value;
+                            else
+                                delete message.throughSeq;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundAck message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundAck
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundAck} InboundAck
+             */
+            InboundAck.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundAck)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundAck: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundAck();
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.throughSeq != null)
+                    if (typeof object.throughSeq === "object" ? object.throughSeq.low || object.throughSeq.high : $Number(object.throughSeq) !== 0)
+                        if ($util.Long)
+                            message.throughSeq = $util.Long.fromValue(object.throughSeq, true);
+                        else if (typeof object.throughSeq === "string")
+                            message.throughSeq = $parseInt(object.throughSeq, 10);
+                        else if (typeof object.throughSeq === "number")
+                            message.throughSeq = object.throughSeq;
+                        else if (typeof object.throughSeq === "object")
+                            message.throughSeq = new $util.LongBits(object.throughSeq.low >>> 0, object.throughSeq.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundAck message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundAck
+             * @static
+             * @param {wardline.v1.InboundAck} message InboundAck
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundAck.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.channel = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.throughSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.throughSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.throughSeq != null && $Object.hasOwnProperty.call(message, "throughSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.throughSeq = typeof message.throughSeq === "number" ? $BigInt(message.throughSeq) : $util.Long.fromBits(message.throughSeq.low >>> 0, message.throughSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.throughSeq === "number")
+                        object.throughSeq = options.longs === $String ? $String(message.throughSeq) : message.throughSeq;
+                    else
+                        object.throughSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.throughSeq) : options.longs === $Number ? new $util.LongBits(message.throughSeq.low >>> 0, message.throughSeq.high >>> 0).toNumber(true) : message.throughSeq;
+                return object;
+            };
+
+            /**
+             * Converts this InboundAck to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundAck
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundAck.prototype.toJSON = function() {
+                return InboundAck.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundAck;
+        })();
+
+        v1.InboundReceipt = (function() {
+
+            /**
+             * Properties of an InboundReceipt.
+             * @typedef {Object} wardline.v1.InboundReceipt.$Properties
+             * @property {string|null} [id] InboundReceipt id
+             * @property {string|null} [channel] InboundReceipt channel
+             * @property {string|null} [outcome] InboundReceipt outcome
+             * @property {boolean|null} [final] InboundReceipt final
+             * @property {string|null} [code] InboundReceipt code
+             * @property {string|null} [reason] InboundReceipt reason
+             * @property {string|null} [reference] InboundReceipt reference
+             * @property {number|null} [attempts] InboundReceipt attempts
+             * @property {number|null} [decidedAtMs] InboundReceipt decidedAtMs
+             * @property {Uint8Array|null} [ledgerHead] InboundReceipt ledgerHead
+             * @property {number|null} [ledgerIndex] InboundReceipt ledgerIndex
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundReceipt.
+             * @memberof wardline.v1
+             * @interface IInboundReceipt
+             * @augments wardline.v1.InboundReceipt.$Properties
+             * @deprecated Use wardline.v1.InboundReceipt.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundReceipt.
+             * @typedef {wardline.v1.InboundReceipt.$Properties} wardline.v1.InboundReceipt.$Shape
+             */
+
+            /**
+             * Constructs a new InboundReceipt.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundReceipt.
+             * @constructor
+             * @param {wardline.v1.InboundReceipt.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundReceipt = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundReceipt id.
+             * @member {string} id
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.id = "";
+
+            /**
+             * InboundReceipt channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.channel = "";
+
+            /**
+             * InboundReceipt outcome.
+             * @member {string} outcome
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.outcome = "";
+
+            /**
+             * InboundReceipt final.
+             * @member {boolean} final
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.final = false;
+
+            /**
+             * InboundReceipt code.
+             * @member {string} code
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.code = "";
+
+            /**
+             * InboundReceipt reason.
+             * @member {string} reason
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.reason = "";
+
+            /**
+             * InboundReceipt reference.
+             * @member {string} reference
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.reference = "";
+
+            /**
+             * InboundReceipt attempts.
+             * @member {number} attempts
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.attempts = 0;
+
+            /**
+             * InboundReceipt decidedAtMs.
+             * @member {number} decidedAtMs
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.decidedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundReceipt ledgerHead.
+             * @member {Uint8Array} ledgerHead
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.ledgerHead = $util.newBuffer([]);
+
+            /**
+             * InboundReceipt ledgerIndex.
+             * @member {number} ledgerIndex
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             */
+            InboundReceipt.prototype.ledgerIndex = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new InboundReceipt instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundReceipt
+             * @static
+             * @param {wardline.v1.InboundReceipt.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundReceipt} InboundReceipt instance
+             * @type {{
+             *   (properties: wardline.v1.InboundReceipt.$Shape): wardline.v1.InboundReceipt & wardline.v1.InboundReceipt.$Shape;
+             *   (properties?: wardline.v1.InboundReceipt.$Properties): wardline.v1.InboundReceipt;
+             * }}
+             */
+            InboundReceipt.create = function(properties) {
+                return new InboundReceipt(properties);
+            };
+
+            /**
+             * Encodes the specified InboundReceipt message. Does not implicitly {@link wardline.v1.InboundReceipt.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundReceipt
+             * @static
+             * @param {wardline.v1.InboundReceipt.$Properties} message InboundReceipt message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundReceipt.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.id);
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.channel);
+                if (message.outcome != null && $Object.hasOwnProperty.call(message, "outcome") && message.outcome !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.outcome);
+                if (message.final != null && $Object.hasOwnProperty.call(message, "final") && message.final !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.final);
+                if (message.code != null && $Object.hasOwnProperty.call(message, "code") && message.code !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.code);
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason") && message.reason !== "")
+                    writer.uint32(/* id 6, wireType 2 =*/50).string(message.reason);
+                if (message.reference != null && $Object.hasOwnProperty.call(message, "reference") && message.reference !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.reference);
+                if (message.attempts != null && $Object.hasOwnProperty.call(message, "attempts") && message.attempts !== 0)
+                    writer.uint32(/* id 8, wireType 0 =*/64).uint32(message.attempts);
+                if (message.decidedAtMs != null && $Object.hasOwnProperty.call(message, "decidedAtMs") && (typeof message.decidedAtMs === "object" ? message.decidedAtMs.low || message.decidedAtMs.high : message.decidedAtMs !== 0))
+                    writer.uint32(/* id 9, wireType 0 =*/72).int64(message.decidedAtMs);
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead") && message.ledgerHead.length)
+                    writer.uint32(/* id 10, wireType 2 =*/82).bytes(message.ledgerHead);
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex") && (typeof message.ledgerIndex === "object" ? message.ledgerIndex.low || message.ledgerIndex.high : message.ledgerIndex !== 0))
+                    writer.uint32(/* id 11, wireType 0 =*/88).uint64(message.ledgerIndex);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundReceipt message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundReceipt
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundReceipt & wardline.v1.InboundReceipt.$Shape} InboundReceipt
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundReceipt.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundReceipt();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.id = value;
+                            else
+                                delete message.id;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.outcome = value;
+                            else
+                                delete message.outcome;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.final = value;
+                            else
+                                delete message.final;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.code = value;
+                            else
+                                delete message.code;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reason = value;
+                            else
+                                delete message.reason;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.reference = value;
+                            else
+                                delete message.reference;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.attempts = value;
+                            else
+                                delete message.attempts;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.decidedAtMs = value;
+                            else
+                                delete message.decidedAtMs;
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.ledgerHead = value;
+                            else
+                                delete message.ledgerHead;
+                            continue;
+                        }
+                    case 11: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ledgerIndex = value;
+                            else
+                                delete message.ledgerIndex;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundReceipt message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundReceipt
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundReceipt} InboundReceipt
+             */
+            InboundReceipt.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundReceipt)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundReceipt: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundReceipt();
+                if (object.id != null)
+                    if (typeof object.id !== "string" || object.id.length)
+                        message.id = $String(object.id);
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.outcome != null)
+                    if (typeof object.outcome !== "string" || object.outcome.length)
+                        message.outcome = $String(object.outcome);
+                if (object.final != null)
+                    if (object.final)
+                        message.final = $Boolean(object.final);
+                if (object.code != null)
+                    if (typeof object.code !== "string" || object.code.length)
+                        message.code = $String(object.code);
+                if (object.reason != null)
+                    if (typeof object.reason !== "string" || object.reason.length)
+                        message.reason = $String(object.reason);
+                if (object.reference != null)
+                    if (typeof object.reference !== "string" || object.reference.length)
+                        message.reference = $String(object.reference);
+                if (object.attempts != null)
+                    if ($Number(object.attempts) !== 0)
+                        message.attempts = object.attempts >>> 0;
+                if (object.decidedAtMs != null)
+                    if (typeof object.decidedAtMs === "object" ? object.decidedAtMs.low || object.decidedAtMs.high : $Number(object.decidedAtMs) !== 0)
+                        if ($util.Long)
+                            message.decidedAtMs = $util.Long.fromValue(object.decidedAtMs, false);
+                        else if (typeof object.decidedAtMs === "string")
+                            message.decidedAtMs = $parseInt(object.decidedAtMs, 10);
+                        else if (typeof object.decidedAtMs === "number")
+                            message.decidedAtMs = object.decidedAtMs;
+                        else if (typeof object.decidedAtMs === "object")
+                            message.decidedAtMs = new $util.LongBits(object.decidedAtMs.low >>> 0, object.decidedAtMs.high >>> 0).toNumber();
+                if (object.ledgerHead != null)
+                    if (object.ledgerHead.length)
+                        if (typeof object.ledgerHead === "string")
+                            $util.base64.decode(object.ledgerHead, message.ledgerHead = $util.newBuffer($util.base64.length(object.ledgerHead)), 0);
+                        else if (object.ledgerHead.length >= 0)
+                            message.ledgerHead = object.ledgerHead;
+                if (object.ledgerIndex != null)
+                    if (typeof object.ledgerIndex === "object" ? object.ledgerIndex.low || object.ledgerIndex.high : $Number(object.ledgerIndex) !== 0)
+                        if ($util.Long)
+                            message.ledgerIndex = $util.Long.fromValue(object.ledgerIndex, true);
+                        else if (typeof object.ledgerIndex === "string")
+                            message.ledgerIndex = $parseInt(object.ledgerIndex, 10);
+                        else if (typeof object.ledgerIndex === "number")
+                            message.ledgerIndex = object.ledgerIndex;
+                        else if (typeof object.ledgerIndex === "object")
+                            message.ledgerIndex = new $util.LongBits(object.ledgerIndex.low >>> 0, object.ledgerIndex.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundReceipt message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundReceipt
+             * @static
+             * @param {wardline.v1.InboundReceipt} message InboundReceipt
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundReceipt.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.id = "";
+                    object.channel = "";
+                    object.outcome = "";
+                    object.final = false;
+                    object.code = "";
+                    object.reason = "";
+                    object.reference = "";
+                    object.attempts = 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.decidedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.decidedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if (options.bytes === $String)
+                        object.ledgerHead = "";
+                    else {
+                        object.ledgerHead = [];
+                        if (options.bytes !== $Array)
+                            object.ledgerHead = $util.newBuffer(object.ledgerHead);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.ledgerIndex = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ledgerIndex = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                    object.id = message.id;
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.outcome != null && $Object.hasOwnProperty.call(message, "outcome"))
+                    object.outcome = message.outcome;
+                if (message.final != null && $Object.hasOwnProperty.call(message, "final"))
+                    object.final = message.final;
+                if (message.code != null && $Object.hasOwnProperty.call(message, "code"))
+                    object.code = message.code;
+                if (message.reason != null && $Object.hasOwnProperty.call(message, "reason"))
+                    object.reason = message.reason;
+                if (message.reference != null && $Object.hasOwnProperty.call(message, "reference"))
+                    object.reference = message.reference;
+                if (message.attempts != null && $Object.hasOwnProperty.call(message, "attempts"))
+                    object.attempts = message.attempts;
+                if (message.decidedAtMs != null && $Object.hasOwnProperty.call(message, "decidedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.decidedAtMs = typeof message.decidedAtMs === "number" ? $BigInt(message.decidedAtMs) : $util.Long.fromBits(message.decidedAtMs.low >>> 0, message.decidedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.decidedAtMs === "number")
+                        object.decidedAtMs = options.longs === $String ? $String(message.decidedAtMs) : message.decidedAtMs;
+                    else
+                        object.decidedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.decidedAtMs) : options.longs === $Number ? new $util.LongBits(message.decidedAtMs.low >>> 0, message.decidedAtMs.high >>> 0).toNumber() : message.decidedAtMs;
+                if (message.ledgerHead != null && $Object.hasOwnProperty.call(message, "ledgerHead"))
+                    object.ledgerHead = options.bytes === $String ? $util.base64.encode(message.ledgerHead, 0, message.ledgerHead.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.ledgerHead) : message.ledgerHead;
+                if (message.ledgerIndex != null && $Object.hasOwnProperty.call(message, "ledgerIndex"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ledgerIndex = typeof message.ledgerIndex === "number" ? $BigInt(message.ledgerIndex) : $util.Long.fromBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0, true).toBigInt();
+                    else if (typeof message.ledgerIndex === "number")
+                        object.ledgerIndex = options.longs === $String ? $String(message.ledgerIndex) : message.ledgerIndex;
+                    else
+                        object.ledgerIndex = options.longs === $String ? $util.Long.prototype.toString.call(message.ledgerIndex) : options.longs === $Number ? new $util.LongBits(message.ledgerIndex.low >>> 0, message.ledgerIndex.high >>> 0).toNumber(true) : message.ledgerIndex;
+                return object;
+            };
+
+            /**
+             * Converts this InboundReceipt to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundReceipt
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundReceipt.prototype.toJSON = function() {
+                return InboundReceipt.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundReceipt;
+        })();
+
+        v1.ReceiptAck = (function() {
+
+            /**
+             * Properties of a ReceiptAck.
+             * @typedef {Object} wardline.v1.ReceiptAck.$Properties
+             * @property {string|null} [id] ReceiptAck id
+             * @property {boolean|null} [final] ReceiptAck final
+             * @property {string|null} [outcome] ReceiptAck outcome
+             * @property {string|null} [error] ReceiptAck error
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReceiptAck.
+             * @memberof wardline.v1
+             * @interface IReceiptAck
+             * @augments wardline.v1.ReceiptAck.$Properties
+             * @deprecated Use wardline.v1.ReceiptAck.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReceiptAck.
+             * @typedef {wardline.v1.ReceiptAck.$Properties} wardline.v1.ReceiptAck.$Shape
+             */
+
+            /**
+             * Constructs a new ReceiptAck.
+             * @memberof wardline.v1
+             * @classdesc Represents a ReceiptAck.
+             * @constructor
+             * @param {wardline.v1.ReceiptAck.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReceiptAck = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReceiptAck id.
+             * @member {string} id
+             * @memberof wardline.v1.ReceiptAck
+             * @instance
+             */
+            ReceiptAck.prototype.id = "";
+
+            /**
+             * ReceiptAck final.
+             * @member {boolean} final
+             * @memberof wardline.v1.ReceiptAck
+             * @instance
+             */
+            ReceiptAck.prototype.final = false;
+
+            /**
+             * ReceiptAck outcome.
+             * @member {string} outcome
+             * @memberof wardline.v1.ReceiptAck
+             * @instance
+             */
+            ReceiptAck.prototype.outcome = "";
+
+            /**
+             * ReceiptAck error.
+             * @member {string} error
+             * @memberof wardline.v1.ReceiptAck
+             * @instance
+             */
+            ReceiptAck.prototype.error = "";
+
+            /**
+             * Creates a new ReceiptAck instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ReceiptAck
+             * @static
+             * @param {wardline.v1.ReceiptAck.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ReceiptAck} ReceiptAck instance
+             * @type {{
+             *   (properties: wardline.v1.ReceiptAck.$Shape): wardline.v1.ReceiptAck & wardline.v1.ReceiptAck.$Shape;
+             *   (properties?: wardline.v1.ReceiptAck.$Properties): wardline.v1.ReceiptAck;
+             * }}
+             */
+            ReceiptAck.create = function(properties) {
+                return new ReceiptAck(properties);
+            };
+
+            /**
+             * Encodes the specified ReceiptAck message. Does not implicitly {@link wardline.v1.ReceiptAck.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ReceiptAck
+             * @static
+             * @param {wardline.v1.ReceiptAck.$Properties} message ReceiptAck message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReceiptAck.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.id);
+                if (message.final != null && $Object.hasOwnProperty.call(message, "final") && message.final !== false)
+                    writer.uint32(/* id 2, wireType 0 =*/16).bool(message.final);
+                if (message.outcome != null && $Object.hasOwnProperty.call(message, "outcome") && message.outcome !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.outcome);
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.error);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReceiptAck message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ReceiptAck
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ReceiptAck & wardline.v1.ReceiptAck.$Shape} ReceiptAck
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReceiptAck.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ReceiptAck();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.id = value;
+                            else
+                                delete message.id;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.final = value;
+                            else
+                                delete message.final;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.outcome = value;
+                            else
+                                delete message.outcome;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.error = value;
+                            else
+                                delete message.error;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ReceiptAck message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ReceiptAck
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ReceiptAck} ReceiptAck
+             */
+            ReceiptAck.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ReceiptAck)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ReceiptAck: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ReceiptAck();
+                if (object.id != null)
+                    if (typeof object.id !== "string" || object.id.length)
+                        message.id = $String(object.id);
+                if (object.final != null)
+                    if (object.final)
+                        message.final = $Boolean(object.final);
+                if (object.outcome != null)
+                    if (typeof object.outcome !== "string" || object.outcome.length)
+                        message.outcome = $String(object.outcome);
+                if (object.error != null)
+                    if (typeof object.error !== "string" || object.error.length)
+                        message.error = $String(object.error);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ReceiptAck message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ReceiptAck
+             * @static
+             * @param {wardline.v1.ReceiptAck} message ReceiptAck
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ReceiptAck.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.id = "";
+                    object.final = false;
+                    object.outcome = "";
+                    object.error = "";
+                }
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                    object.id = message.id;
+                if (message.final != null && $Object.hasOwnProperty.call(message, "final"))
+                    object.final = message.final;
+                if (message.outcome != null && $Object.hasOwnProperty.call(message, "outcome"))
+                    object.outcome = message.outcome;
+                if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
+                    object.error = message.error;
+                return object;
+            };
+
+            /**
+             * Converts this ReceiptAck to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ReceiptAck
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ReceiptAck.prototype.toJSON = function() {
+                return ReceiptAck.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ReceiptAck;
+        })();
+
+        v1.InboundBacklog = (function() {
+
+            /**
+             * Properties of an InboundBacklog.
+             * @typedef {Object} wardline.v1.InboundBacklog.$Properties
+             * @property {Array.<wardline.v1.InboundChannelBacklog.$Properties>|null} [channels] InboundBacklog channels
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundBacklog.
+             * @memberof wardline.v1
+             * @interface IInboundBacklog
+             * @augments wardline.v1.InboundBacklog.$Properties
+             * @deprecated Use wardline.v1.InboundBacklog.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundBacklog.
+             * @typedef {wardline.v1.InboundBacklog.$Properties} wardline.v1.InboundBacklog.$Shape
+             */
+
+            /**
+             * Constructs a new InboundBacklog.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundBacklog.
+             * @constructor
+             * @param {wardline.v1.InboundBacklog.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundBacklog = function (properties) {
+                this.channels = [];
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundBacklog channels.
+             * @member {Array.<wardline.v1.InboundChannelBacklog.$Properties>} channels
+             * @memberof wardline.v1.InboundBacklog
+             * @instance
+             */
+            InboundBacklog.prototype.channels = $util.emptyArray;
+
+            /**
+             * Creates a new InboundBacklog instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundBacklog
+             * @static
+             * @param {wardline.v1.InboundBacklog.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundBacklog} InboundBacklog instance
+             * @type {{
+             *   (properties: wardline.v1.InboundBacklog.$Shape): wardline.v1.InboundBacklog & wardline.v1.InboundBacklog.$Shape;
+             *   (properties?: wardline.v1.InboundBacklog.$Properties): wardline.v1.InboundBacklog;
+             * }}
+             */
+            InboundBacklog.create = function(properties) {
+                return new InboundBacklog(properties);
+            };
+
+            /**
+             * Encodes the specified InboundBacklog message. Does not implicitly {@link wardline.v1.InboundBacklog.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundBacklog
+             * @static
+             * @param {wardline.v1.InboundBacklog.$Properties} message InboundBacklog message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundBacklog.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.channels != null && message.channels.length)
+                    for (let i = 0; i < message.channels.length; ++i)
+                        $root.wardline.v1.InboundChannelBacklog.encode(message.channels[i], writer.uint32(/* id 1, wireType 2 =*/10).fork(), _depth + 1).ldelim();
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundBacklog message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundBacklog
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundBacklog & wardline.v1.InboundBacklog.$Shape} InboundBacklog
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundBacklog.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundBacklog();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.channels && message.channels.length))
+                                message.channels = [];
+                            message.channels.push($root.wardline.v1.InboundChannelBacklog.decode(reader, reader.size(), $undefined, _depth + 1));
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundBacklog message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundBacklog
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundBacklog} InboundBacklog
+             */
+            InboundBacklog.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundBacklog)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundBacklog: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundBacklog();
+                if (object.channels) {
+                    if (!$Array.isArray(object.channels))
+                        throw $TypeError(".wardline.v1.InboundBacklog.channels: array expected");
+                    message.channels = $Array(object.channels.length);
+                    for (let i = 0; i < object.channels.length; ++i) {
+                        if (!$util.isObject(object.channels[i]))
+                            throw $TypeError(".wardline.v1.InboundBacklog.channels: object expected");
+                        message.channels[i] = $root.wardline.v1.InboundChannelBacklog.fromObject(object.channels[i], _depth + 1);
+                    }
+                }
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundBacklog message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundBacklog
+             * @static
+             * @param {wardline.v1.InboundBacklog} message InboundBacklog
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundBacklog.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.arrays || options.defaults)
+                    object.channels = [];
+                if (message.channels && message.channels.length) {
+                    object.channels = $Array(message.channels.length);
+                    for (let j = 0; j < message.channels.length; ++j)
+                        object.channels[j] = $root.wardline.v1.InboundChannelBacklog.toObject(message.channels[j], options, _depth + 1);
+                }
+                return object;
+            };
+
+            /**
+             * Converts this InboundBacklog to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundBacklog
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundBacklog.prototype.toJSON = function() {
+                return InboundBacklog.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundBacklog;
+        })();
+
+        v1.InboundChannelBacklog = (function() {
+
+            /**
+             * Properties of an InboundChannelBacklog.
+             * @typedef {Object} wardline.v1.InboundChannelBacklog.$Properties
+             * @property {string|null} [channel] InboundChannelBacklog channel
+             * @property {number|null} [waiting] InboundChannelBacklog waiting
+             * @property {number|null} [oldestReceivedAtMs] InboundChannelBacklog oldestReceivedAtMs
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundChannelBacklog.
+             * @memberof wardline.v1
+             * @interface IInboundChannelBacklog
+             * @augments wardline.v1.InboundChannelBacklog.$Properties
+             * @deprecated Use wardline.v1.InboundChannelBacklog.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundChannelBacklog.
+             * @typedef {wardline.v1.InboundChannelBacklog.$Properties} wardline.v1.InboundChannelBacklog.$Shape
+             */
+
+            /**
+             * Constructs a new InboundChannelBacklog.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundChannelBacklog.
+             * @constructor
+             * @param {wardline.v1.InboundChannelBacklog.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundChannelBacklog = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundChannelBacklog channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @instance
+             */
+            InboundChannelBacklog.prototype.channel = "";
+
+            /**
+             * InboundChannelBacklog waiting.
+             * @member {number} waiting
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @instance
+             */
+            InboundChannelBacklog.prototype.waiting = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * InboundChannelBacklog oldestReceivedAtMs.
+             * @member {number} oldestReceivedAtMs
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @instance
+             */
+            InboundChannelBacklog.prototype.oldestReceivedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * Creates a new InboundChannelBacklog instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @static
+             * @param {wardline.v1.InboundChannelBacklog.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundChannelBacklog} InboundChannelBacklog instance
+             * @type {{
+             *   (properties: wardline.v1.InboundChannelBacklog.$Shape): wardline.v1.InboundChannelBacklog & wardline.v1.InboundChannelBacklog.$Shape;
+             *   (properties?: wardline.v1.InboundChannelBacklog.$Properties): wardline.v1.InboundChannelBacklog;
+             * }}
+             */
+            InboundChannelBacklog.create = function(properties) {
+                return new InboundChannelBacklog(properties);
+            };
+
+            /**
+             * Encodes the specified InboundChannelBacklog message. Does not implicitly {@link wardline.v1.InboundChannelBacklog.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @static
+             * @param {wardline.v1.InboundChannelBacklog.$Properties} message InboundChannelBacklog message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundChannelBacklog.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.channel);
+                if (message.waiting != null && $Object.hasOwnProperty.call(message, "waiting") && (typeof message.waiting === "object" ? message.waiting.low || message.waiting.high : message.waiting !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.waiting);
+                if (message.oldestReceivedAtMs != null && $Object.hasOwnProperty.call(message, "oldestReceivedAtMs") && (typeof message.oldestReceivedAtMs === "object" ? message.oldestReceivedAtMs.low || message.oldestReceivedAtMs.high : message.oldestReceivedAtMs !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).int64(message.oldestReceivedAtMs);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundChannelBacklog message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundChannelBacklog & wardline.v1.InboundChannelBacklog.$Shape} InboundChannelBacklog
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundChannelBacklog.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundChannelBacklog();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.waiting = value;
+                            else
+                                delete message.waiting;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.oldestReceivedAtMs = value;
+                            else
+                                delete message.oldestReceivedAtMs;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundChannelBacklog message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundChannelBacklog} InboundChannelBacklog
+             */
+            InboundChannelBacklog.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundChannelBacklog)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundChannelBacklog: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundChannelBacklog();
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.waiting != null)
+                    if (typeof object.waiting === "object" ? object.waiting.low || object.waiting.high : $Number(object.waiting) !== 0)
+                        if ($util.Long)
+                            message.waiting = $util.Long.fromValue(object.waiting, true);
+                        else if (typeof object.waiting === "string")
+                            message.waiting = $parseInt(object.waiting, 10);
+                        else if (typeof object.waiting === "number")
+                            message.waiting = object.waiting;
+                        else if (typeof object.waiting === "object")
+                            message.waiting = new $util.LongBits(object.waiting.low >>> 0, object.waiting.high >>> 0).toNumber(true);
+                if (object.oldestReceivedAtMs != null)
+                    if (typeof object.oldestReceivedAtMs === "object" ? object.oldestReceivedAtMs.low || object.oldestReceivedAtMs.high : $Number(object.oldestReceivedAtMs) !== 0)
+                        if ($util.Long)
+                            message.oldestReceivedAtMs = $util.Long.fromValue(object.oldestReceivedAtMs, false);
+                        else if (typeof object.oldestReceivedAtMs === "string")
+                            message.oldestReceivedAtMs = $parseInt(object.oldestReceivedAtMs, 10);
+                        else if (typeof object.oldestReceivedAtMs === "number")
+                            message.oldestReceivedAtMs = object.oldestReceivedAtMs;
+                        else if (typeof object.oldestReceivedAtMs === "object")
+                            message.oldestReceivedAtMs = new $util.LongBits(object.oldestReceivedAtMs.low >>> 0, object.oldestReceivedAtMs.high >>> 0).toNumber();
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundChannelBacklog message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @static
+             * @param {wardline.v1.InboundChannelBacklog} message InboundChannelBacklog
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundChannelBacklog.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.channel = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.waiting = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.waiting = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.oldestReceivedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.oldestReceivedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.waiting != null && $Object.hasOwnProperty.call(message, "waiting"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.waiting = typeof message.waiting === "number" ? $BigInt(message.waiting) : $util.Long.fromBits(message.waiting.low >>> 0, message.waiting.high >>> 0, true).toBigInt();
+                    else if (typeof message.waiting === "number")
+                        object.waiting = options.longs === $String ? $String(message.waiting) : message.waiting;
+                    else
+                        object.waiting = options.longs === $String ? $util.Long.prototype.toString.call(message.waiting) : options.longs === $Number ? new $util.LongBits(message.waiting.low >>> 0, message.waiting.high >>> 0).toNumber(true) : message.waiting;
+                if (message.oldestReceivedAtMs != null && $Object.hasOwnProperty.call(message, "oldestReceivedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.oldestReceivedAtMs = typeof message.oldestReceivedAtMs === "number" ? $BigInt(message.oldestReceivedAtMs) : $util.Long.fromBits(message.oldestReceivedAtMs.low >>> 0, message.oldestReceivedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.oldestReceivedAtMs === "number")
+                        object.oldestReceivedAtMs = options.longs === $String ? $String(message.oldestReceivedAtMs) : message.oldestReceivedAtMs;
+                    else
+                        object.oldestReceivedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.oldestReceivedAtMs) : options.longs === $Number ? new $util.LongBits(message.oldestReceivedAtMs.low >>> 0, message.oldestReceivedAtMs.high >>> 0).toNumber() : message.oldestReceivedAtMs;
+                return object;
+            };
+
+            /**
+             * Converts this InboundChannelBacklog to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundChannelBacklog
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundChannelBacklog.prototype.toJSON = function() {
+                return InboundChannelBacklog.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundChannelBacklog;
         })();
 
         v1.FeedPosition = (function() {
@@ -10721,6 +13863,1594 @@ export const wardline = $root.wardline = (() => {
             };
 
             return ExportPart;
+        })();
+
+        v1.Inbound = (function() {
+
+            /**
+             * Constructs a new Inbound service.
+             * @memberof wardline.v1
+             * @classdesc Represents an Inbound
+             * @extends $protobuf.rpc.Service
+             * @constructor
+             * @param {$protobuf.RPCImpl} rpcImpl RPC implementation
+             * @param {boolean} [requestDelimited=false] Whether requests are length-delimited
+             * @param {boolean} [responseDelimited=false] Whether responses are length-delimited
+             */
+            const Inbound = function(rpcImpl, requestDelimited, responseDelimited) {
+                $protobuf.rpc.Service.call(this, rpcImpl, requestDelimited, responseDelimited);
+            };
+
+            $Object.defineProperty(Inbound.prototype = $Object.create($protobuf.rpc.Service.prototype), "constructor", { value: Inbound, writable: true, enumerable: false, configurable: true });
+
+            /**
+             * Creates new Inbound service using the specified rpc implementation.
+             * @function create
+             * @memberof wardline.v1.Inbound
+             * @static
+             * @param {$protobuf.RPCImpl} rpcImpl RPC implementation
+             * @param {boolean} [requestDelimited=false] Whether requests are length-delimited
+             * @param {boolean} [responseDelimited=false] Whether responses are length-delimited
+             * @returns {Inbound} RPC service. Useful where requests and/or responses are streamed.
+             */
+            Inbound.create = function(rpcImpl, requestDelimited, responseDelimited) {
+                return new this(rpcImpl, requestDelimited, responseDelimited);
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#write}.
+             * @memberof wardline.v1.Inbound
+             * @typedef WriteCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.InboundStatus} [response] InboundStatus
+             */
+
+            /**
+             * Calls Write.
+             * @memberof wardline.v1.Inbound
+             * @typedef Write
+             * @type {{
+             *   (request: wardline.v1.IInboundWriteRequest, callback: wardline.v1.Inbound.WriteCallback): void;
+             *   (request: wardline.v1.IInboundWriteRequest): Promise<wardline.v1.InboundStatus>;
+             *   readonly name: "Write";
+             *   readonly path: "/wardline.v1.Inbound/Write";
+             *   readonly requestType: "InboundWriteRequest";
+             *   readonly responseType: "InboundStatus";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: undefined;
+             * }}
+             */
+
+            /**
+             * Calls Write.
+             * @name wardline.v1.Inbound#write
+             * @type {wardline.v1.Inbound.Write}
+             */
+            $Object.defineProperties(Inbound.prototype.write = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Inbound.prototype.write, $root.wardline.v1.InboundWriteRequest, $root.wardline.v1.InboundStatus, request, callback);
+            }, {
+                name: { value: "Write" },
+                path: { value: "/wardline.v1.Inbound/Write" },
+                requestType: { value: "InboundWriteRequest" },
+                responseType: { value: "InboundStatus" },
+                requestStream: { value: $undefined },
+                responseStream: { value: $undefined }
+            });
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#get}.
+             * @memberof wardline.v1.Inbound
+             * @typedef GetCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.InboundStatus} [response] InboundStatus
+             */
+
+            /**
+             * Calls Get.
+             * @memberof wardline.v1.Inbound
+             * @typedef Get
+             * @type {{
+             *   (request: wardline.v1.IInboundGetRequest, callback: wardline.v1.Inbound.GetCallback): void;
+             *   (request: wardline.v1.IInboundGetRequest): Promise<wardline.v1.InboundStatus>;
+             *   readonly name: "Get";
+             *   readonly path: "/wardline.v1.Inbound/Get";
+             *   readonly requestType: "InboundGetRequest";
+             *   readonly responseType: "InboundStatus";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: undefined;
+             * }}
+             */
+
+            /**
+             * Calls Get.
+             * @name wardline.v1.Inbound#get
+             * @type {wardline.v1.Inbound.Get}
+             */
+            $Object.defineProperties(Inbound.prototype.get = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Inbound.prototype.get, $root.wardline.v1.InboundGetRequest, $root.wardline.v1.InboundStatus, request, callback);
+            }, {
+                name: { value: "Get" },
+                path: { value: "/wardline.v1.Inbound/Get" },
+                requestType: { value: "InboundGetRequest" },
+                responseType: { value: "InboundStatus" },
+                requestStream: { value: $undefined },
+                responseStream: { value: $undefined }
+            });
+
+            /**
+             * Callback as used by {@link wardline.v1.Inbound#receipts}.
+             * @memberof wardline.v1.Inbound
+             * @typedef ReceiptsCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.InboundStatus} [response] InboundStatus
+             */
+
+            /**
+             * Calls Receipts.
+             * @memberof wardline.v1.Inbound
+             * @typedef Receipts
+             * @type {{
+             *   (request: wardline.v1.IReceiptsRequest, callback: wardline.v1.Inbound.ReceiptsCallback): void;
+             *   (request: wardline.v1.IReceiptsRequest): Promise<wardline.v1.InboundStatus>;
+             *   readonly name: "Receipts";
+             *   readonly path: "/wardline.v1.Inbound/Receipts";
+             *   readonly requestType: "ReceiptsRequest";
+             *   readonly responseType: "InboundStatus";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: true;
+             * }}
+             */
+
+            /**
+             * Calls Receipts.
+             * @name wardline.v1.Inbound#receipts
+             * @type {wardline.v1.Inbound.Receipts}
+             */
+            $Object.defineProperties(Inbound.prototype.receipts = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Inbound.prototype.receipts, $root.wardline.v1.ReceiptsRequest, $root.wardline.v1.InboundStatus, request, callback);
+            }, {
+                name: { value: "Receipts" },
+                path: { value: "/wardline.v1.Inbound/Receipts" },
+                requestType: { value: "ReceiptsRequest" },
+                responseType: { value: "InboundStatus" },
+                requestStream: { value: $undefined },
+                responseStream: { value: true }
+            });
+
+            return Inbound;
+        })();
+
+        v1.InboundWriteRequest = (function() {
+
+            /**
+             * Properties of an InboundWriteRequest.
+             * @typedef {Object} wardline.v1.InboundWriteRequest.$Properties
+             * @property {string|null} [hospitalId] InboundWriteRequest hospitalId
+             * @property {string|null} [channel] InboundWriteRequest channel
+             * @property {string|null} [idempotencyKey] InboundWriteRequest idempotencyKey
+             * @property {string|null} [contentType] InboundWriteRequest contentType
+             * @property {Uint8Array|null} [body] InboundWriteRequest body
+             * @property {number|null} [ttlMs] InboundWriteRequest ttlMs
+             * @property {string|null} [key] InboundWriteRequest key
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundWriteRequest.
+             * @memberof wardline.v1
+             * @interface IInboundWriteRequest
+             * @augments wardline.v1.InboundWriteRequest.$Properties
+             * @deprecated Use wardline.v1.InboundWriteRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundWriteRequest.
+             * @typedef {wardline.v1.InboundWriteRequest.$Properties} wardline.v1.InboundWriteRequest.$Shape
+             */
+
+            /**
+             * Constructs a new InboundWriteRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundWriteRequest.
+             * @constructor
+             * @param {wardline.v1.InboundWriteRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundWriteRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundWriteRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.hospitalId = "";
+
+            /**
+             * InboundWriteRequest channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.channel = "";
+
+            /**
+             * InboundWriteRequest idempotencyKey.
+             * @member {string} idempotencyKey
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.idempotencyKey = "";
+
+            /**
+             * InboundWriteRequest contentType.
+             * @member {string} contentType
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.contentType = "";
+
+            /**
+             * InboundWriteRequest body.
+             * @member {Uint8Array} body
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.body = $util.newBuffer([]);
+
+            /**
+             * InboundWriteRequest ttlMs.
+             * @member {number} ttlMs
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.ttlMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundWriteRequest key.
+             * @member {string} key
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             */
+            InboundWriteRequest.prototype.key = "";
+
+            /**
+             * Creates a new InboundWriteRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundWriteRequest
+             * @static
+             * @param {wardline.v1.InboundWriteRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundWriteRequest} InboundWriteRequest instance
+             * @type {{
+             *   (properties: wardline.v1.InboundWriteRequest.$Shape): wardline.v1.InboundWriteRequest & wardline.v1.InboundWriteRequest.$Shape;
+             *   (properties?: wardline.v1.InboundWriteRequest.$Properties): wardline.v1.InboundWriteRequest;
+             * }}
+             */
+            InboundWriteRequest.create = function(properties) {
+                return new InboundWriteRequest(properties);
+            };
+
+            /**
+             * Encodes the specified InboundWriteRequest message. Does not implicitly {@link wardline.v1.InboundWriteRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundWriteRequest
+             * @static
+             * @param {wardline.v1.InboundWriteRequest.$Properties} message InboundWriteRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundWriteRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.channel);
+                if (message.idempotencyKey != null && $Object.hasOwnProperty.call(message, "idempotencyKey") && message.idempotencyKey !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.idempotencyKey);
+                if (message.contentType != null && $Object.hasOwnProperty.call(message, "contentType") && message.contentType !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.contentType);
+                if (message.body != null && $Object.hasOwnProperty.call(message, "body") && message.body.length)
+                    writer.uint32(/* id 5, wireType 2 =*/42).bytes(message.body);
+                if (message.ttlMs != null && $Object.hasOwnProperty.call(message, "ttlMs") && (typeof message.ttlMs === "object" ? message.ttlMs.low || message.ttlMs.high : message.ttlMs !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).int64(message.ttlMs);
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key") && message.key !== "")
+                    writer.uint32(/* id 7, wireType 2 =*/58).string(message.key);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundWriteRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundWriteRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundWriteRequest & wardline.v1.InboundWriteRequest.$Shape} InboundWriteRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundWriteRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundWriteRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.idempotencyKey = value;
+                            else
+                                delete message.idempotencyKey;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.contentType = value;
+                            else
+                                delete message.contentType;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.bytes()).length)
+                                message.body = value;
+                            else
+                                delete message.body;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.ttlMs = value;
+                            else
+                                delete message.ttlMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.key = value;
+                            else
+                                delete message.key;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundWriteRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundWriteRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundWriteRequest} InboundWriteRequest
+             */
+            InboundWriteRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundWriteRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundWriteRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundWriteRequest();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.idempotencyKey != null)
+                    if (typeof object.idempotencyKey !== "string" || object.idempotencyKey.length)
+                        message.idempotencyKey = $String(object.idempotencyKey);
+                if (object.contentType != null)
+                    if (typeof object.contentType !== "string" || object.contentType.length)
+                        message.contentType = $String(object.contentType);
+                if (object.body != null)
+                    if (object.body.length)
+                        if (typeof object.body === "string")
+                            $util.base64.decode(object.body, message.body = $util.newBuffer($util.base64.length(object.body)), 0);
+                        else if (object.body.length >= 0)
+                            message.body = object.body;
+                if (object.ttlMs != null)
+                    if (typeof object.ttlMs === "object" ? object.ttlMs.low || object.ttlMs.high : $Number(object.ttlMs) !== 0)
+                        if ($util.Long)
+                            message.ttlMs = $util.Long.fromValue(object.ttlMs, false);
+                        else if (typeof object.ttlMs === "string")
+                            message.ttlMs = $parseInt(object.ttlMs, 10);
+                        else if (typeof object.ttlMs === "number")
+                            message.ttlMs = object.ttlMs;
+                        else if (typeof object.ttlMs === "object")
+                            message.ttlMs = new $util.LongBits(object.ttlMs.low >>> 0, object.ttlMs.high >>> 0).toNumber();
+                if (object.key != null)
+                    if (typeof object.key !== "string" || object.key.length)
+                        message.key = $String(object.key);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundWriteRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundWriteRequest
+             * @static
+             * @param {wardline.v1.InboundWriteRequest} message InboundWriteRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundWriteRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.channel = "";
+                    object.idempotencyKey = "";
+                    object.contentType = "";
+                    if (options.bytes === $String)
+                        object.body = "";
+                    else {
+                        object.body = [];
+                        if (options.bytes !== $Array)
+                            object.body = $util.newBuffer(object.body);
+                    }
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.ttlMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.ttlMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.key = "";
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.idempotencyKey != null && $Object.hasOwnProperty.call(message, "idempotencyKey"))
+                    object.idempotencyKey = message.idempotencyKey;
+                if (message.contentType != null && $Object.hasOwnProperty.call(message, "contentType"))
+                    object.contentType = message.contentType;
+                if (message.body != null && $Object.hasOwnProperty.call(message, "body"))
+                    object.body = options.bytes === $String ? $util.base64.encode(message.body, 0, message.body.length) : options.bytes === $Array ? $Array.prototype.slice.call(message.body) : message.body;
+                if (message.ttlMs != null && $Object.hasOwnProperty.call(message, "ttlMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.ttlMs = typeof message.ttlMs === "number" ? $BigInt(message.ttlMs) : $util.Long.fromBits(message.ttlMs.low >>> 0, message.ttlMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.ttlMs === "number")
+                        object.ttlMs = options.longs === $String ? $String(message.ttlMs) : message.ttlMs;
+                    else
+                        object.ttlMs = options.longs === $String ? $util.Long.prototype.toString.call(message.ttlMs) : options.longs === $Number ? new $util.LongBits(message.ttlMs.low >>> 0, message.ttlMs.high >>> 0).toNumber() : message.ttlMs;
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key"))
+                    object.key = message.key;
+                return object;
+            };
+
+            /**
+             * Converts this InboundWriteRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundWriteRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundWriteRequest.prototype.toJSON = function() {
+                return InboundWriteRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundWriteRequest;
+        })();
+
+        v1.InboundGetRequest = (function() {
+
+            /**
+             * Properties of an InboundGetRequest.
+             * @typedef {Object} wardline.v1.InboundGetRequest.$Properties
+             * @property {string|null} [hospitalId] InboundGetRequest hospitalId
+             * @property {string|null} [id] InboundGetRequest id
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundGetRequest.
+             * @memberof wardline.v1
+             * @interface IInboundGetRequest
+             * @augments wardline.v1.InboundGetRequest.$Properties
+             * @deprecated Use wardline.v1.InboundGetRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundGetRequest.
+             * @typedef {wardline.v1.InboundGetRequest.$Properties} wardline.v1.InboundGetRequest.$Shape
+             */
+
+            /**
+             * Constructs a new InboundGetRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundGetRequest.
+             * @constructor
+             * @param {wardline.v1.InboundGetRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundGetRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundGetRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.InboundGetRequest
+             * @instance
+             */
+            InboundGetRequest.prototype.hospitalId = "";
+
+            /**
+             * InboundGetRequest id.
+             * @member {string} id
+             * @memberof wardline.v1.InboundGetRequest
+             * @instance
+             */
+            InboundGetRequest.prototype.id = "";
+
+            /**
+             * Creates a new InboundGetRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundGetRequest
+             * @static
+             * @param {wardline.v1.InboundGetRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundGetRequest} InboundGetRequest instance
+             * @type {{
+             *   (properties: wardline.v1.InboundGetRequest.$Shape): wardline.v1.InboundGetRequest & wardline.v1.InboundGetRequest.$Shape;
+             *   (properties?: wardline.v1.InboundGetRequest.$Properties): wardline.v1.InboundGetRequest;
+             * }}
+             */
+            InboundGetRequest.create = function(properties) {
+                return new InboundGetRequest(properties);
+            };
+
+            /**
+             * Encodes the specified InboundGetRequest message. Does not implicitly {@link wardline.v1.InboundGetRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundGetRequest
+             * @static
+             * @param {wardline.v1.InboundGetRequest.$Properties} message InboundGetRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundGetRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.id);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundGetRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundGetRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundGetRequest & wardline.v1.InboundGetRequest.$Shape} InboundGetRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundGetRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundGetRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.id = value;
+                            else
+                                delete message.id;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundGetRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundGetRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundGetRequest} InboundGetRequest
+             */
+            InboundGetRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundGetRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundGetRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundGetRequest();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.id != null)
+                    if (typeof object.id !== "string" || object.id.length)
+                        message.id = $String(object.id);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundGetRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundGetRequest
+             * @static
+             * @param {wardline.v1.InboundGetRequest} message InboundGetRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundGetRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.id = "";
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                    object.id = message.id;
+                return object;
+            };
+
+            /**
+             * Converts this InboundGetRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundGetRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundGetRequest.prototype.toJSON = function() {
+                return InboundGetRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundGetRequest;
+        })();
+
+        v1.ReceiptsRequest = (function() {
+
+            /**
+             * Properties of a ReceiptsRequest.
+             * @typedef {Object} wardline.v1.ReceiptsRequest.$Properties
+             * @property {string|null} [hospitalId] ReceiptsRequest hospitalId
+             * @property {string|null} [channel] ReceiptsRequest channel
+             * @property {number|null} [after] ReceiptsRequest after
+             * @property {boolean|null} [follow] ReceiptsRequest follow
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ReceiptsRequest.
+             * @memberof wardline.v1
+             * @interface IReceiptsRequest
+             * @augments wardline.v1.ReceiptsRequest.$Properties
+             * @deprecated Use wardline.v1.ReceiptsRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a ReceiptsRequest.
+             * @typedef {wardline.v1.ReceiptsRequest.$Properties} wardline.v1.ReceiptsRequest.$Shape
+             */
+
+            /**
+             * Constructs a new ReceiptsRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents a ReceiptsRequest.
+             * @constructor
+             * @param {wardline.v1.ReceiptsRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ReceiptsRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ReceiptsRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.ReceiptsRequest
+             * @instance
+             */
+            ReceiptsRequest.prototype.hospitalId = "";
+
+            /**
+             * ReceiptsRequest channel.
+             * @member {string} channel
+             * @memberof wardline.v1.ReceiptsRequest
+             * @instance
+             */
+            ReceiptsRequest.prototype.channel = "";
+
+            /**
+             * ReceiptsRequest after.
+             * @member {number} after
+             * @memberof wardline.v1.ReceiptsRequest
+             * @instance
+             */
+            ReceiptsRequest.prototype.after = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ReceiptsRequest follow.
+             * @member {boolean} follow
+             * @memberof wardline.v1.ReceiptsRequest
+             * @instance
+             */
+            ReceiptsRequest.prototype.follow = false;
+
+            /**
+             * Creates a new ReceiptsRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ReceiptsRequest
+             * @static
+             * @param {wardline.v1.ReceiptsRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ReceiptsRequest} ReceiptsRequest instance
+             * @type {{
+             *   (properties: wardline.v1.ReceiptsRequest.$Shape): wardline.v1.ReceiptsRequest & wardline.v1.ReceiptsRequest.$Shape;
+             *   (properties?: wardline.v1.ReceiptsRequest.$Properties): wardline.v1.ReceiptsRequest;
+             * }}
+             */
+            ReceiptsRequest.create = function(properties) {
+                return new ReceiptsRequest(properties);
+            };
+
+            /**
+             * Encodes the specified ReceiptsRequest message. Does not implicitly {@link wardline.v1.ReceiptsRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ReceiptsRequest
+             * @static
+             * @param {wardline.v1.ReceiptsRequest.$Properties} message ReceiptsRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ReceiptsRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.channel);
+                if (message.after != null && $Object.hasOwnProperty.call(message, "after") && (typeof message.after === "object" ? message.after.low || message.after.high : message.after !== 0))
+                    writer.uint32(/* id 3, wireType 0 =*/24).uint64(message.after);
+                if (message.follow != null && $Object.hasOwnProperty.call(message, "follow") && message.follow !== false)
+                    writer.uint32(/* id 4, wireType 0 =*/32).bool(message.follow);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ReceiptsRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ReceiptsRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ReceiptsRequest & wardline.v1.ReceiptsRequest.$Shape} ReceiptsRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ReceiptsRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ReceiptsRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.after = value;
+                            else
+                                delete message.after;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.follow = value;
+                            else
+                                delete message.follow;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ReceiptsRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ReceiptsRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ReceiptsRequest} ReceiptsRequest
+             */
+            ReceiptsRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ReceiptsRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ReceiptsRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ReceiptsRequest();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.after != null)
+                    if (typeof object.after === "object" ? object.after.low || object.after.high : $Number(object.after) !== 0)
+                        if ($util.Long)
+                            message.after = $util.Long.fromValue(object.after, true);
+                        else if (typeof object.after === "string")
+                            message.after = $parseInt(object.after, 10);
+                        else if (typeof object.after === "number")
+                            message.after = object.after;
+                        else if (typeof object.after === "object")
+                            message.after = new $util.LongBits(object.after.low >>> 0, object.after.high >>> 0).toNumber(true);
+                if (object.follow != null)
+                    if (object.follow)
+                        message.follow = $Boolean(object.follow);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ReceiptsRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ReceiptsRequest
+             * @static
+             * @param {wardline.v1.ReceiptsRequest} message ReceiptsRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ReceiptsRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.channel = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.after = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.after = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.follow = false;
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.after != null && $Object.hasOwnProperty.call(message, "after"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.after = typeof message.after === "number" ? $BigInt(message.after) : $util.Long.fromBits(message.after.low >>> 0, message.after.high >>> 0, true).toBigInt();
+                    else if (typeof message.after === "number")
+                        object.after = options.longs === $String ? $String(message.after) : message.after;
+                    else
+                        object.after = options.longs === $String ? $util.Long.prototype.toString.call(message.after) : options.longs === $Number ? new $util.LongBits(message.after.low >>> 0, message.after.high >>> 0).toNumber(true) : message.after;
+                if (message.follow != null && $Object.hasOwnProperty.call(message, "follow"))
+                    object.follow = message.follow;
+                return object;
+            };
+
+            /**
+             * Converts this ReceiptsRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ReceiptsRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ReceiptsRequest.prototype.toJSON = function() {
+                return ReceiptsRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ReceiptsRequest;
+        })();
+
+        v1.InboundStatus = (function() {
+
+            /**
+             * Properties of an InboundStatus.
+             * @typedef {Object} wardline.v1.InboundStatus.$Properties
+             * @property {string|null} [id] InboundStatus id
+             * @property {string|null} [hospitalId] InboundStatus hospitalId
+             * @property {string|null} [channel] InboundStatus channel
+             * @property {string|null} [key] InboundStatus key
+             * @property {string|null} [state] InboundStatus state
+             * @property {number|null} [receivedAtMs] InboundStatus receivedAtMs
+             * @property {number|null} [expiresAtMs] InboundStatus expiresAtMs
+             * @property {boolean|null} [replayed] InboundStatus replayed
+             * @property {wardline.v1.InboundReceipt.$Properties|null} [receipt] InboundStatus receipt
+             * @property {number|null} [receiptSeq] InboundStatus receiptSeq
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an InboundStatus.
+             * @memberof wardline.v1
+             * @interface IInboundStatus
+             * @augments wardline.v1.InboundStatus.$Properties
+             * @deprecated Use wardline.v1.InboundStatus.$Properties instead.
+             */
+
+            /**
+             * Shape of an InboundStatus.
+             * @typedef {wardline.v1.InboundStatus.$Properties} wardline.v1.InboundStatus.$Shape
+             */
+
+            /**
+             * Constructs a new InboundStatus.
+             * @memberof wardline.v1
+             * @classdesc Represents an InboundStatus.
+             * @constructor
+             * @param {wardline.v1.InboundStatus.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const InboundStatus = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * InboundStatus id.
+             * @member {string} id
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.id = "";
+
+            /**
+             * InboundStatus hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.hospitalId = "";
+
+            /**
+             * InboundStatus channel.
+             * @member {string} channel
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.channel = "";
+
+            /**
+             * InboundStatus key.
+             * @member {string} key
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.key = "";
+
+            /**
+             * InboundStatus state.
+             * @member {string} state
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.state = "";
+
+            /**
+             * InboundStatus receivedAtMs.
+             * @member {number} receivedAtMs
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.receivedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundStatus expiresAtMs.
+             * @member {number} expiresAtMs
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.expiresAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * InboundStatus replayed.
+             * @member {boolean} replayed
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.replayed = false;
+
+            /**
+             * InboundStatus receipt.
+             * @member {wardline.v1.InboundReceipt.$Properties|null|undefined} receipt
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.receipt = null;
+
+            /**
+             * InboundStatus receiptSeq.
+             * @member {number} receiptSeq
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             */
+            InboundStatus.prototype.receiptSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new InboundStatus instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.InboundStatus
+             * @static
+             * @param {wardline.v1.InboundStatus.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.InboundStatus} InboundStatus instance
+             * @type {{
+             *   (properties: wardline.v1.InboundStatus.$Shape): wardline.v1.InboundStatus & wardline.v1.InboundStatus.$Shape;
+             *   (properties?: wardline.v1.InboundStatus.$Properties): wardline.v1.InboundStatus;
+             * }}
+             */
+            InboundStatus.create = function(properties) {
+                return new InboundStatus(properties);
+            };
+
+            /**
+             * Encodes the specified InboundStatus message. Does not implicitly {@link wardline.v1.InboundStatus.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.InboundStatus
+             * @static
+             * @param {wardline.v1.InboundStatus.$Properties} message InboundStatus message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            InboundStatus.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id") && message.id !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.id);
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.hospitalId);
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel") && message.channel !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.channel);
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key") && message.key !== "")
+                    writer.uint32(/* id 4, wireType 2 =*/34).string(message.key);
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state") && message.state !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.state);
+                if (message.receivedAtMs != null && $Object.hasOwnProperty.call(message, "receivedAtMs") && (typeof message.receivedAtMs === "object" ? message.receivedAtMs.low || message.receivedAtMs.high : message.receivedAtMs !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).int64(message.receivedAtMs);
+                if (message.expiresAtMs != null && $Object.hasOwnProperty.call(message, "expiresAtMs") && (typeof message.expiresAtMs === "object" ? message.expiresAtMs.low || message.expiresAtMs.high : message.expiresAtMs !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).int64(message.expiresAtMs);
+                if (message.replayed != null && $Object.hasOwnProperty.call(message, "replayed") && message.replayed !== false)
+                    writer.uint32(/* id 8, wireType 0 =*/64).bool(message.replayed);
+                if (message.receipt != null && $Object.hasOwnProperty.call(message, "receipt"))
+                    $root.wardline.v1.InboundReceipt.encode(message.receipt, writer.uint32(/* id 9, wireType 2 =*/74).fork(), _depth + 1).ldelim();
+                if (message.receiptSeq != null && $Object.hasOwnProperty.call(message, "receiptSeq") && (typeof message.receiptSeq === "object" ? message.receiptSeq.low || message.receiptSeq.high : message.receiptSeq !== 0))
+                    writer.uint32(/* id 10, wireType 0 =*/80).uint64(message.receiptSeq);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes an InboundStatus message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.InboundStatus
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.InboundStatus & wardline.v1.InboundStatus.$Shape} InboundStatus
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            InboundStatus.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.InboundStatus();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.id = value;
+                            else
+                                delete message.id;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.channel = value;
+                            else
+                                delete message.channel;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.key = value;
+                            else
+                                delete message.key;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.state = value;
+                            else
+                                delete message.state;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.receivedAtMs = value;
+                            else
+                                delete message.receivedAtMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.expiresAtMs = value;
+                            else
+                                delete message.expiresAtMs;
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.replayed = value;
+                            else
+                                delete message.replayed;
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 2)
+                                break;
+                            message.receipt = $root.wardline.v1.InboundReceipt.decode(reader, reader.size(), $undefined, _depth + 1, message.receipt);
+                            continue;
+                        }
+                    case 10: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.receiptSeq = value;
+                            else
+                                delete message.receiptSeq;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates an InboundStatus message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.InboundStatus
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.InboundStatus} InboundStatus
+             */
+            InboundStatus.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.InboundStatus)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.InboundStatus: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.InboundStatus();
+                if (object.id != null)
+                    if (typeof object.id !== "string" || object.id.length)
+                        message.id = $String(object.id);
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.channel != null)
+                    if (typeof object.channel !== "string" || object.channel.length)
+                        message.channel = $String(object.channel);
+                if (object.key != null)
+                    if (typeof object.key !== "string" || object.key.length)
+                        message.key = $String(object.key);
+                if (object.state != null)
+                    if (typeof object.state !== "string" || object.state.length)
+                        message.state = $String(object.state);
+                if (object.receivedAtMs != null)
+                    if (typeof object.receivedAtMs === "object" ? object.receivedAtMs.low || object.receivedAtMs.high : $Number(object.receivedAtMs) !== 0)
+                        if ($util.Long)
+                            message.receivedAtMs = $util.Long.fromValue(object.receivedAtMs, false);
+                        else if (typeof object.receivedAtMs === "string")
+                            message.receivedAtMs = $parseInt(object.receivedAtMs, 10);
+                        else if (typeof object.receivedAtMs === "number")
+                            message.receivedAtMs = object.receivedAtMs;
+                        else if (typeof object.receivedAtMs === "object")
+                            message.receivedAtMs = new $util.LongBits(object.receivedAtMs.low >>> 0, object.receivedAtMs.high >>> 0).toNumber();
+                if (object.expiresAtMs != null)
+                    if (typeof object.expiresAtMs === "object" ? object.expiresAtMs.low || object.expiresAtMs.high : $Number(object.expiresAtMs) !== 0)
+                        if ($util.Long)
+                            message.expiresAtMs = $util.Long.fromValue(object.expiresAtMs, false);
+                        else if (typeof object.expiresAtMs === "string")
+                            message.expiresAtMs = $parseInt(object.expiresAtMs, 10);
+                        else if (typeof object.expiresAtMs === "number")
+                            message.expiresAtMs = object.expiresAtMs;
+                        else if (typeof object.expiresAtMs === "object")
+                            message.expiresAtMs = new $util.LongBits(object.expiresAtMs.low >>> 0, object.expiresAtMs.high >>> 0).toNumber();
+                if (object.replayed != null)
+                    if (object.replayed)
+                        message.replayed = $Boolean(object.replayed);
+                if (object.receipt != null) {
+                    if (!$util.isObject(object.receipt))
+                        throw $TypeError(".wardline.v1.InboundStatus.receipt: object expected");
+                    message.receipt = $root.wardline.v1.InboundReceipt.fromObject(object.receipt, _depth + 1);
+                }
+                if (object.receiptSeq != null)
+                    if (typeof object.receiptSeq === "object" ? object.receiptSeq.low || object.receiptSeq.high : $Number(object.receiptSeq) !== 0)
+                        if ($util.Long)
+                            message.receiptSeq = $util.Long.fromValue(object.receiptSeq, true);
+                        else if (typeof object.receiptSeq === "string")
+                            message.receiptSeq = $parseInt(object.receiptSeq, 10);
+                        else if (typeof object.receiptSeq === "number")
+                            message.receiptSeq = object.receiptSeq;
+                        else if (typeof object.receiptSeq === "object")
+                            message.receiptSeq = new $util.LongBits(object.receiptSeq.low >>> 0, object.receiptSeq.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from an InboundStatus message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.InboundStatus
+             * @static
+             * @param {wardline.v1.InboundStatus} message InboundStatus
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            InboundStatus.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.id = "";
+                    object.hospitalId = "";
+                    object.channel = "";
+                    object.key = "";
+                    object.state = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.receivedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.receivedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.expiresAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.expiresAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.replayed = false;
+                    object.receipt = null;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.receiptSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.receiptSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.id != null && $Object.hasOwnProperty.call(message, "id"))
+                    object.id = message.id;
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.channel != null && $Object.hasOwnProperty.call(message, "channel"))
+                    object.channel = message.channel;
+                if (message.key != null && $Object.hasOwnProperty.call(message, "key"))
+                    object.key = message.key;
+                if (message.state != null && $Object.hasOwnProperty.call(message, "state"))
+                    object.state = message.state;
+                if (message.receivedAtMs != null && $Object.hasOwnProperty.call(message, "receivedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.receivedAtMs = typeof message.receivedAtMs === "number" ? $BigInt(message.receivedAtMs) : $util.Long.fromBits(message.receivedAtMs.low >>> 0, message.receivedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.receivedAtMs === "number")
+                        object.receivedAtMs = options.longs === $String ? $String(message.receivedAtMs) : message.receivedAtMs;
+                    else
+                        object.receivedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.receivedAtMs) : options.longs === $Number ? new $util.LongBits(message.receivedAtMs.low >>> 0, message.receivedAtMs.high >>> 0).toNumber() : message.receivedAtMs;
+                if (message.expiresAtMs != null && $Object.hasOwnProperty.call(message, "expiresAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.expiresAtMs = typeof message.expiresAtMs === "number" ? $BigInt(message.expiresAtMs) : $util.Long.fromBits(message.expiresAtMs.low >>> 0, message.expiresAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.expiresAtMs === "number")
+                        object.expiresAtMs = options.longs === $String ? $String(message.expiresAtMs) : message.expiresAtMs;
+                    else
+                        object.expiresAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.expiresAtMs) : options.longs === $Number ? new $util.LongBits(message.expiresAtMs.low >>> 0, message.expiresAtMs.high >>> 0).toNumber() : message.expiresAtMs;
+                if (message.replayed != null && $Object.hasOwnProperty.call(message, "replayed"))
+                    object.replayed = message.replayed;
+                if (message.receipt != null && $Object.hasOwnProperty.call(message, "receipt"))
+                    object.receipt = $root.wardline.v1.InboundReceipt.toObject(message.receipt, options, _depth + 1);
+                if (message.receiptSeq != null && $Object.hasOwnProperty.call(message, "receiptSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.receiptSeq = typeof message.receiptSeq === "number" ? $BigInt(message.receiptSeq) : $util.Long.fromBits(message.receiptSeq.low >>> 0, message.receiptSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.receiptSeq === "number")
+                        object.receiptSeq = options.longs === $String ? $String(message.receiptSeq) : message.receiptSeq;
+                    else
+                        object.receiptSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.receiptSeq) : options.longs === $Number ? new $util.LongBits(message.receiptSeq.low >>> 0, message.receiptSeq.high >>> 0).toNumber(true) : message.receiptSeq;
+                return object;
+            };
+
+            /**
+             * Converts this InboundStatus to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.InboundStatus
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            InboundStatus.prototype.toJSON = function() {
+                return InboundStatus.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return InboundStatus;
         })();
 
         v1.Feeds = (function() {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, pb } from '../../protocol/index.js';
+import { ErrorCode, PROTOCOL_VERSION, pb } from '../../protocol/index.js';
 import { ERROR_CODE_TRAILER, RELAY_DB_FILE } from '../../cloud-relay/index.js';
 import { TestRelay, connectAgent, makeBatch, makeEvent, makeEvents } from './relay-harness.js';
 
@@ -85,7 +85,7 @@ describe('relay ingest (Replicate)', () => {
   it('welcomes, acks, dedupes a resent batch, nacks a gap and keeps the stream usable', async () => {
     const { stream, welcome } = await connectAgent(relay, 'h1', ['adt', 'results']);
     expect(welcome.relayId).toBe('test-relay');
-    expect(welcome.protocolVersion).toBe(1);
+    expect(welcome.protocolVersion).toBe(PROTOCOL_VERSION);
     expect(welcome.maxBatchBytes).toBe(4 * 1024 * 1024);
     expect(positionsOf(welcome)).toEqual({ adt: 0, results: 0 });
 
