@@ -76,8 +76,12 @@ export function receiptStreamName(channel: string): string {
   return `inbound.${channel}.receipts`;
 }
 
-/** An inbound event id: "ib_" and 26 lowercase base32 characters (128 random bits). */
-export const INBOUND_ID_PATTERN = /^ib_[a-z2-7]{26}$/;
+/**
+ * An inbound event id: "ib" and 18 lowercase base32 characters (90 random bits,
+ * unique per hospital by the store): 20 characters, so it fits MSH-10 (ST, 20 in
+ * HL7 v2.3 to v2.6) and every HIS can deduplicate a resend on it.
+ */
+export const INBOUND_ID_PATTERN = /^ib[a-z2-7]{18}$/;
 
 /** A channel name follows the one name rule. */
 export function isInboundChannelName(name: string): boolean {
