@@ -41,6 +41,8 @@ export interface WardlinePairOptions {
   pairFeedClass?: string;
   /** Sources besides the MLLP listener, e.g. a `kind: dicom` SCP on a port of the test's choosing. */
   extraSources?: Record<string, unknown>[];
+  /** Inbound channels the pair's vendor key may write (its grant's `inbound`); the agent's `inbound:` goes in agentSections. */
+  vendorInbound?: string[];
 }
 
 export class WardlinePair {
@@ -68,7 +70,7 @@ grpc: { listen: "127.0.0.1:${ports.relayGrpc}" }
 http: { listen: "127.0.0.1:${ports.relayHttp}", operatorTokenFile: ${PAIR_OPERATOR_TOKEN_FILE} }
 allowPlaintext: true
 hospitals: [{ id: ${options.hospital}, secret: "${PAIR_SECRET}" }]
-vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${[PAIR_FEED, ...(options.extraFeeds ?? []).map((f) => f.name)].join(', ')}] }] }]
+vendors: [{ name: test-vendor, key: "${PAIR_VENDOR_KEY}", grants: [{ hospital: ${options.hospital}, feeds: [${[PAIR_FEED, ...(options.extraFeeds ?? []).map((f) => f.name)].join(', ')}]${options.vendorInbound ? `, inbound: [${options.vendorInbound.join(', ')}]` : ''} }] }]
 ${log}
 `,
     );
