@@ -69,3 +69,15 @@ export {
   type FaultScheduleRun,
   type PlannedFault,
 } from './line/index.js';
+export {
+  DEFAULT_AE_TEXT,
+  DEFAULT_SLOT_FIELDS,
+  MllpHis,
+  RANDOM_REFUSAL_REASON,
+  SLOT_TAKEN_REASON,
+  type MllpHisApplied,
+  type MllpHisDecision,
+  type MllpHisOptions,
+  type MllpHisSlotFields,
+  type MllpHisStats,
+} from './his/index.js';
