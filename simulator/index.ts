@@ -71,10 +71,17 @@ export {
 } from './line/index.js';
 export {
   DEFAULT_AE_TEXT,
+  DEFAULT_INBOX_TABLE,
   DEFAULT_SLOT_FIELDS,
+  InboxHis,
   MllpHis,
   RANDOM_REFUSAL_REASON,
   SLOT_TAKEN_REASON,
+  type InboxHisApplied,
+  type InboxHisDatabase,
+  type InboxHisDecision,
+  type InboxHisOptions,
+  type InboxHisStats,
   type MllpHisApplied,
   type MllpHisDecision,
   type MllpHisOptions,

@@ -13,3 +13,14 @@ export {
   type MllpHisSlotFields,
   type MllpHisStats,
 } from './mllp-his.js';
+export {
+  DEFAULT_INBOX_POLL_MS,
+  DEFAULT_INBOX_TABLE,
+  InboxHis,
+  createTableSql,
+  type InboxHisApplied,
+  type InboxHisDatabase,
+  type InboxHisDecision,
+  type InboxHisOptions,
+  type InboxHisStats,
+} from './inbox-his.js';
