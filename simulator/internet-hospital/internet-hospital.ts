@@ -226,7 +226,8 @@ export class InternetHospital {
   /**
    * Resolves once `count` events were generated (or `generated()` when no count), every
    * one answered and every answered one has its final receipt; rejects after timeoutMs
-   * with the stats so far.
+   * with the stats so far. With readReceipts false no event gets a final receipt, so
+   * it only settles when nothing was answered; use stats() then.
    */
   async settled(timeoutMs: number): Promise<InternetHospitalStats> {
     const deadline = Date.now() + timeoutMs;

@@ -27,6 +27,15 @@ function adt(controlId: string, patient: string): string {
   ].join('\r') + '\r';
 }
 
+function dft(controlId: string, patient: string): string {
+  return [
+    `MSH|^~\\&|WARDLINE|h-zj-002|HIS|HOSP|${TS}||DFT^P03^DFT_P03|${controlId}|P|2.5|||AL|NE||UNICODE UTF-8`,
+    `EVN|P03|${TS}`,
+    `PID|1||${patient}^^^HOSP^PI||王^芳`,
+    `FT1|1|ZF00000001||${TS}|${TS}|CG|GH001^挂号费|||1|50.00^CNY`,
+  ].join('\r') + '\r';
+}
+
 /** One connection that sends a message and reads the next answer frame. */
 class Client {
   private readonly framer = new MllpFramer();
@@ -141,6 +150,16 @@ describe('MllpHis', () => {
     expect(ack.get('MSA-1')).toBe('AA');
     await client.send(srm('ib0000000000000000c2', 'P009', 'D0302-01', '202612041000'));
     expect(his.appliedByKey().get('P009')).toEqual(['ib0000000000000000c1', 'ib0000000000000000c2']);
+  });
+
+  it('answers DFT^P03 ACK^P03 AA and an unreadable message AE with MSA-2 empty', async () => {
+    const { his, client } = await start();
+    const ack = parse(await client.send(dft('ib0000000000000000c3', 'P009')));
+    expect([ack.get('MSH-9'), ack.get('MSH-9.2'), ack.get('MSA-1'), ack.get('MSA-2')]).toEqual(['ACK', 'P03', 'AA', 'ib0000000000000000c3']);
+    const ae = parse(await client.send('not an HL7 message\r'));
+    expect([ae.get('MSA-1'), ae.get('MSA-2')]).toEqual(['AE', '']);
+    expect(his.applied().map((a) => a.messageType)).toEqual(['DFT^P03']);
+    expect(his.stats().errors).toBe(1);
   });
 
   it('plays AE on demand without applying; the resend after AE is applied', async () => {
