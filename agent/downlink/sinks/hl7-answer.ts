@@ -18,7 +18,7 @@ const MAX_REASON_CHARS = 500;
 export function classifyHl7Answer(answer: Buffer, controlId: string): SinkOutcome {
   let message: Hl7Message;
   try {
-    message = Hl7Message.parse(decodeHl7(answer, { fallbackCharset: 'UNICODE UTF-8' }).text);
+    message = Hl7Message.parse(decodeHl7(answer).text);
   } catch (error) {
     return { kind: 'retryable', code: 'not-hl7', reason: `the HIS answered with something that is not an HL7 message: ${(error as Error).message}`, sinkDown: false };
   }

@@ -207,7 +207,7 @@ function passthrough(body: Buffer, id: string): Hl7Build {
   let message: Hl7Message;
   let encoding: string;
   try {
-    const decoded = decodeHl7(body, { fallbackCharset: BUILT_HL7_CHARSET });
+    const decoded = decodeHl7(body);
     encoding = decoded.encoding;
     message = Hl7Message.parse(decoded.text);
   } catch (error) {

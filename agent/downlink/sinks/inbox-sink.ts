@@ -184,7 +184,7 @@ export function decisionOutcome(decision: InboxDecision): SinkOutcome | undefine
 function bodyText(delivery: SinkDelivery): string {
   if (delivery.contentType !== 'hl7v2') return delivery.body.toString('utf8');
   try {
-    return decodeHl7(delivery.body, { fallbackCharset: 'UNICODE UTF-8' }).text;
+    return decodeHl7(delivery.body).text;
   } catch {
     return delivery.body.toString('utf8');
   }

@@ -65,16 +65,17 @@ export const Hl7FieldSourceSchema = z.union([
 ]);
 export type Hl7FieldSource = z.output<typeof Hl7FieldSourceSchema>;
 
-/** A field path the builder writes: SEG-f, SEG-f.c, SEG-f.c.s or SEG-f[r]…, one segment of each id. */
-const Hl7FieldPathSchema = z.string().superRefine((path, ctx) => {
+/** Why a mapping key is not a field path the builder writes (SEG-f, SEG-f.c, SEG-f.c.s, SEG-f[r]…, one segment of each id, no MSH), or undefined. */
+function fieldPathProblem(path: string): string | undefined {
   try {
     const parsed = parseHl7Path(path);
-    if (parsed.occurrence !== undefined) ctx.addIssue({ code: 'custom', message: `${path}: a message has one segment of each id; drop the [n] after the segment` });
-    if (parsed.segment === 'MSH') ctx.addIssue({ code: 'custom', message: `${path}: MSH is written by Wardline (MSH-10 is the inbound id); map the other segments` });
+    if (parsed.occurrence !== undefined) return `${path}: a message has one segment of each id; drop the [n] after the segment`;
+    if (parsed.segment === 'MSH') return `${path}: MSH is written by Wardline (MSH-10 is the inbound id); map the other segments`;
+    return undefined;
   } catch (error) {
-    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return (error as Error).message;
   }
-});
+}
 
 const TlsClientSchema = z.strictObject({
   /** PEM file of the CA that signed the server's certificate; absent = the system's CAs. */
@@ -102,7 +103,7 @@ export const MllpSinkConfigSchema = z
     /** The message a JSON body is built into; absent = only hl7v2 bodies (passed through). */
     message: z.enum(HL7_SINK_MESSAGES).optional(),
     /** HL7 field path → where its value comes from. */
-    mapping: z.record(Hl7FieldPathSchema, Hl7FieldSourceSchema).default({}),
+    mapping: z.record(z.string(), Hl7FieldSourceSchema).default({}),
   })
   .superRefine((sink, ctx) => {
     if (sink.message === undefined) {
@@ -111,8 +112,13 @@ export const MllpSinkConfigSchema = z
     }
     const segments = new Set(HL7_MESSAGE_SEGMENTS[sink.message].map((s) => s.id));
     for (const path of Object.keys(sink.mapping)) {
-      const segment = safeSegment(path);
-      if (segment !== undefined && segment !== 'MSH' && !segments.has(segment)) {
+      const problem = fieldPathProblem(path);
+      if (problem !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['mapping', path], message: problem });
+        continue;
+      }
+      const segment = parseHl7Path(path).segment;
+      if (!segments.has(segment)) {
         ctx.addIssue({ code: 'custom', path: ['mapping', path], message: `${sink.message} has no ${segment} segment (it has ${[...segments].join(', ')})` });
       }
     }
@@ -181,12 +187,4 @@ export function sinkRequirements(sink: SinkConfig): SinkRequirements {
     }
   }
   return { requiredFields: [...seen].map(([path, type]) => ({ path, type })) };
-}
-
-function safeSegment(path: string): string | undefined {
-  try {
-    return parseHl7Path(path).segment;
-  } catch {
-    return undefined;
-  }
 }
