@@ -198,13 +198,15 @@ describe('MLLP sink on the wire', () => {
     }
   });
 
-  it('close() ends a delivery waiting for its answer as sinkDown', async () => {
-    const sink = mllpSink(peer.port);
+  it('close() ends deliveries waiting for an answer or for a connection as sinkDown', async () => {
+    const sink = mllpSink(peer.port, { connections: 1 });
     const d = delivery();
     peer.scripts.set(d.id, { kind: 'hang' });
     const pending = sink.deliver(d);
+    const queued = sink.deliver(delivery());
     await new Promise((resolve) => setTimeout(resolve, 100));
     await sink.close();
     expect(await pending).toMatchObject({ kind: 'retryable', sinkDown: true });
+    expect(await queued).toMatchObject({ kind: 'retryable', code: 'closed', sinkDown: true });
   });
 });
