@@ -6,7 +6,7 @@
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSink, MllpSinkConfigSchema, type InboundSink } from '../../agent/downlink/sinks/index.js';
+import { createSink, MllpSinkConfigSchema, type InboundSink, type SinkLogger } from '../../agent/downlink/sinks/index.js';
 import { frameMllp, Hl7Message, MllpFramer } from '../../agent/hl7/index.js';
 import { freePort } from '../support/free-port.js';
 import { delivery, describeInboundSinkContract, type InboundSinkHarness, type PeerAnswer } from './inbound-sink.contract.js';
@@ -99,7 +99,7 @@ function srr(message: Hl7Message, code: string, text: string, reference?: string
   return `MSH|^~\\&|HIS|ZJ|WARDLINE|h-zj-002|20261203093001||SRR^S01^SRR_S01|S${Date.now()}|P|2.5\rMSA|${code}|${message.controlId}${text === '' ? '' : `|${text}`}\r${sch}`;
 }
 
-function mllpSink(port: number, extra: Record<string, unknown> = {}): InboundSink {
+function mllpSink(port: number, extra: Record<string, unknown> = {}, log: SinkLogger = silent): InboundSink {
   const config = MllpSinkConfigSchema.parse({
     kind: 'mllp',
     address: `127.0.0.1:${port}`,
@@ -114,7 +114,7 @@ function mllpSink(port: number, extra: Record<string, unknown> = {}): InboundSin
     },
     ...extra,
   });
-  return createSink(config, { hospitalId: 'h-zj-002', log: silent });
+  return createSink(config, { hospitalId: 'h-zj-002', log });
 }
 
 let his: ScriptedHis | undefined;
@@ -193,6 +193,23 @@ describe('MLLP sink on the wire', () => {
       expect(seen).toHaveLength(2);
       expect(seen[0]!.get('MSH-3')).toBe('APP');
       expect(peer.applied.get(d.id)).toBe(1);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('logs connections and their loss without the key or the body', async () => {
+    const lines: string[] = [];
+    const record = (obj: object, msg?: string): void => void lines.push(JSON.stringify({ ...obj, msg }));
+    const sink = mllpSink(peer.port, { connections: 1 }, { debug: record, info: record, warn: record, error: record });
+    try {
+      const dropped = delivery();
+      peer.scripts.set(dropped.id, { kind: 'close' });
+      expect(await sink.deliver(dropped)).toMatchObject({ sinkDown: true });
+      expect(await sink.deliver(delivery())).toMatchObject({ kind: 'accepted' });
+      expect(lines.some((line) => line.includes('connection to the HIS lost'))).toBe(true);
+      expect(lines.some((line) => line.includes('connected to the HIS'))).toBe(true);
+      for (const line of lines) for (const secret of ['P-1001', 'B-1001', '张']) expect(line).not.toContain(secret);
     } finally {
       await sink.close();
     }
