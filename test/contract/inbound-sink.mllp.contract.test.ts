@@ -18,6 +18,8 @@ class ScriptedHis {
   readonly applied = new Map<string, number>();
   readonly received: Hl7Message[] = [];
   readonly scripts = new Map<string, PeerAnswer>();
+  /** Ids answered first with another message's MSA-2, then (late) with their own AA. */
+  readonly outOfStep = new Set<string>();
   /** Messages taken but not yet answered, across connections; and the most at once per connection. */
   maxInFlightPerConnection = 0;
   private readonly sockets = new Set<net.Socket>();
@@ -56,6 +58,13 @@ class ScriptedHis {
             socket.write(frameMllp(Buffer.from(text)));
           }, 5);
         };
+        if (this.outOfStep.has(id)) {
+          this.outOfStep.delete(id);
+          this.applied.set(id, 1);
+          socket.write(frameMllp(Buffer.from(ack(message, 'AA').replace(`MSA|AA|${id}`, 'MSA|AA|ibzzzzzzzzzzzzzzzzzz'))));
+          answer(ack(message, 'AA'));
+          continue;
+        }
         if (this.applied.has(id)) {
           answer(ack(message, 'AA'));
           continue;
@@ -193,6 +202,20 @@ describe('MLLP sink on the wire', () => {
       expect(seen).toHaveLength(2);
       expect(seen[0]!.get('MSH-3')).toBe('APP');
       expect(peer.applied.get(d.id)).toBe(1);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('an answer to another message is retryable, and its late own answer is never read as the next message\'s', async () => {
+    const sink = mllpSink(peer.port, { connections: 1 });
+    try {
+      const first = delivery();
+      peer.outOfStep.add(first.id);
+      expect(await sink.deliver(first)).toMatchObject({ kind: 'retryable', sinkDown: false, reason: `the HIS answered message ibzzzzzzzzzzzzzzzzzz, not ${first.id}` });
+      const next = delivery();
+      peer.scripts.set(next.id, { kind: 'refuse', reason: 'slot already taken' });
+      expect(await sink.deliver(next)).toEqual({ kind: 'refused', code: 'AR', reason: 'slot already taken' });
     } finally {
       await sink.close();
     }

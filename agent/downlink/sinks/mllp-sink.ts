@@ -11,7 +11,9 @@
 //  3. No answer within ackTimeoutMs: retryable, counted; the connection is closed,
 //     so a late answer can never be read as the next message's.
 //  4. A frame while nothing is in flight (a late or unsolicited answer): dropped
-//     and logged, never matched to a later message.
+//     and logged, never matched to a later message. An answer to another message
+//     (MSA-2), or one that is not HL7: retryable, and the connection is closed,
+//     since its answers no longer line up with its messages.
 //  5. An answer frame that never ends: MllpFramer's limit, the connection closed.
 //  6. close() while messages are in flight or wait for a connection: each
 //     resolves sinkDown, none hangs.
@@ -176,7 +178,13 @@ class MllpConnection {
         this.options.log.warn({ sink: 'mllp', connection: this.index, bytes: frame.length }, 'the HIS sent a frame while no message waited for an answer; dropped');
         continue;
       }
-      inFlight.settle(classifyHl7Answer(frame, inFlight.controlId));
+      const answer = classifyHl7Answer(frame, inFlight.controlId);
+      inFlight.settle(answer.outcome);
+      if (answer.outOfStep) {
+        // Our own answer may still come: it must not be read as the next message's.
+        this.drop(socket);
+        return;
+      }
     }
   }
 
