@@ -31,6 +31,7 @@ import {
   RestoreFromRelayError,
   RestoreWrongKeysError,
 } from '../../agent/exit/index.js';
+import { SinkSetupError, SinkUnavailableError } from '../../agent/downlink/sinks/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -134,6 +135,9 @@ describe('agent error classes', () => {
     [new RestoreWrongKeysError('enc-2026', 7, 'is not in keys.dir', { cause }), 'RestoreWrongKeysError', AgentErrorCode.RESTORE_WRONG_KEYS],
     [new RestoreExportUnusableError('the export has no backup feed', { cause }), 'RestoreExportUnusableError', AgentErrorCode.RESTORE_EXPORT_UNUSABLE],
     [new RestoreFromRelayError('the relay is unreachable', { cause }), 'RestoreFromRelayError', AgentErrorCode.RESTORE_FROM_RELAY],
+    // The downlink's sinks.
+    [new SinkSetupError('inbox', 'the inbox table does not exist: create it or set createTable: true', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
+    [new SinkUnavailableError('inbox', 'cannot read the HIS decisions: connect ECONNREFUSED', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
