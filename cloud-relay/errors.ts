@@ -93,6 +93,23 @@ export const RelayErrorCode = {
    * at that seq. Ask again later, or list the feed's tree heads (GET /v1/feeds/{feed}/tree-heads).
    */
   PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
+  // --- Receipts of inbound events (cloud-relay/ingest/inbound-handler.ts), in ReceiptAck.error ---
+  /**
+   * The agent sent a receipt for an inbound event this relay does not hold for the hospital, or never sent it
+   * (deleted after inbound.retainFinalFor, or the agent's outbox holds a receipt of another relay). Nothing was
+   * stored. The agent drops it; if it recurs, compare the agent's relay for the channel with this relay's id.
+   */
+  RECEIPT_UNKNOWN: 'WL_RECEIPT_UNKNOWN',
+  /**
+   * The event already has a final receipt with another outcome; the first one stands and this one was not stored.
+   * An operator's replay after a final outcome cannot change it: the vendor has been told. See the agent's log for the event.
+   */
+  RECEIPT_CONFLICT: 'WL_RECEIPT_CONFLICT',
+  /**
+   * A receipt that is not well formed (its id is no inbound id, its outcome unknown, or final disagrees with the
+   * outcome). Nothing was stored. An agent never sends one: check the agent's version.
+   */
+  RECEIPT_INVALID: 'WL_RECEIPT_INVALID',
   // --- Purge (cloud-relay/exit/feed-purge.ts) ---
   /**
    * A purge names a hospital this relay holds nothing of (no feed, revocation, purge

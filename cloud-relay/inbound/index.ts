@@ -1,0 +1,3 @@
+// The relay's inbound events: what vendors write to a hospital, kept until its
+// agent takes them, with the receipts the agent sends back.
+export * from './inbound-store.js';
