@@ -100,14 +100,16 @@ describe('relay downlink on the Replicate stream', () => {
     await until(async () => (await relay.inbound.ackedSeq('h1', 'bookings')) === 10);
   });
 
-  it('holds an ack beyond what the stream sent to what it sent: an unsent event is never marked journaled', async () => {
+  it('holds an ack beyond what the stream sent to what it sent: an event not yet on the wire is never marked journaled', async () => {
     const { stream } = await relay.connect('h1', [bookings]);
-    await relay.write('h1', 'bookings', 3);
-    expect(seqsOf((await stream.deliveredUntilQuiet()).events)).toEqual([1, 2, 3]);
+    // 10 × 100 KiB fill the byte window; 11 and 12 are numbered (11 even taken) but not on the wire.
+    await relay.write('h1', 'bookings', 12, { bodyBytes: 100 * 1024 });
+    expect(seqsOf((await stream.deliveredUntilQuiet(600)).events)).toEqual(range(1, 10));
     stream.ackInbound('bookings', 2 ** 40);
-    await until(async () => (await relay.inbound.ackedSeq('h1', 'bookings')) === 3);
-    await relay.write('h1', 'bookings', 1);
-    expect(seqsOf((await stream.deliveredUntilQuiet()).events)).toEqual([4]);
+    expect(seqsOf((await stream.deliveredUntilQuiet(600)).events)).toEqual([11, 12]);
+    expect(await relay.inbound.ackedSeq('h1', 'bookings')).toBe(10);
+    stream.ackInbound('bookings', 12);
+    await until(async () => (await relay.inbound.ackedSeq('h1', 'bookings')) === 12);
   });
 
   it('never has more than 256 events unacknowledged per channel; an ack opens room for exactly as many', async () => {
@@ -186,6 +188,8 @@ describe('relay downlink on the Replicate stream', () => {
       if (Number(c.waiting) === 3) break;
     }
     expect(backlogs.at(-1)).toMatchObject({ waiting: 3, oldest: written[0]!.receivedAtMs });
+    // Three writes, each a change: reported at the interval (300 ms here), not once per write.
+    for (let i = 1; i < backlogs.length; i++) expect(backlogs[i]!.at - backlogs[i - 1]!.at).toBeGreaterThanOrEqual(200);
     stream.ackInbound('bookings', 3);
     const drained = (await stream.nextOf('inboundBacklog', 2_000)).inboundBacklog!.channels![0]!;
     expect(Number(drained.waiting)).toBe(0);
