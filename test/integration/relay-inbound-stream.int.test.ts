@@ -298,6 +298,9 @@ describe('startRelay({ protocolVersion: 1 }): a relay from before the downlink',
     const welcome = (await v1.next()).welcome!;
     expect(welcome.protocolVersion).toBe(1);
     expect(welcome.features).not.toContain(INBOUND_FEATURE);
+    // Its status names the stream's protocol; it keeps no inbound events, so it names no problem.
+    const relayStatus = await relay.relay!.status();
+    expect(relayStatus.connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', protocolVersion: 1, problem: null })]);
     v1.end();
   });
 });
