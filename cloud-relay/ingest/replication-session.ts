@@ -74,6 +74,7 @@ import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
 import { BLOB_FEATURE, EXPORT_FEATURE, PROOF_FEATURE, PURGE_FEATURE } from '../../protocol/index.js';
+import type { InboundStore } from '../inbound/index.js';
 import type { FeedPurger } from '../exit/index.js';
 import { handlePurge } from './purge-handler.js';
 import type { MinisignKey } from '../../runtime/index.js';
@@ -141,6 +142,8 @@ export interface ReplicationSessionDeps {
   purger?: FeedPurger;
   /** The Export RPC (export-call.ts), served with signingKey: Welcome then lists "export-v1". Absent = not served. */
   exports?: { scratchDir: string; knownHospitals: readonly string[] };
+  /** Inbound events and receipts (cloud-relay/inbound): with it, a protocol 2 stream's Welcome lists "inbound-v1". Absent = nothing inbound. */
+  inbound?: InboundStore;
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
