@@ -5,3 +5,5 @@ export * from './sqlite-inbound-store.js';
 export * from './errors.js';
 export * from './inbound-config.js';
 export * from './inbound-writer.js';
+export * from './inbound-service.js';
+export * from './inbound-expiry.js';
