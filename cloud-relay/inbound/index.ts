@@ -4,3 +4,6 @@ export * from './inbound-store.js';
 export * from './sqlite-inbound-store.js';
 export * from './errors.js';
 export * from './inbound-config.js';
+export * from './inbound-writer.js';
+export * from './inbound-service.js';
+export * from './inbound-expiry.js';
