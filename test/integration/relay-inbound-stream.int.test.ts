@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, INBOUND_FEATURE, type InboundReceipt } from '../../protocol/index.js';
 import { ERROR_CODE_TRAILER, RelayErrorCode } from '../../cloud-relay/index.js';
 import { AGENT_PROTOCOL_1_PROBLEM } from '../../cloud-relay/status/index.js';
-import { InboundTestRelay, TestRelay, inboundChannel } from './relay-harness.js';
+import { InboundTestRelay, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS, inboundChannel } from './relay-harness.js';
 
 const bookings = inboundChannel('bookings');
 const payments = inboundChannel('payments');
@@ -302,6 +302,61 @@ describe('startRelay({ protocolVersion: 1 }): a relay from before the downlink',
     const relayStatus = await relay.relay!.status();
     expect(relayStatus.connectedAgents).toEqual([expect.objectContaining({ hospital: 'h1', protocolVersion: 1, problem: null })]);
     v1.end();
+  });
+});
+
+describe('the downlink through startRelay: a vendor writes over HTTP, the agent journals and answers, the operator sees it', () => {
+  // Vendor `app` may write bookings at h2.
+  const relay = new TestRelay((config) => ({ ...config, vendors: config.vendors!.map((v) => (v.name === 'app' ? { ...v, grants: [{ hospital: 'h2', feeds: ['appointments'], inbound: ['bookings'] }] } : v)) }));
+  beforeEach(() => relay.start().then(() => undefined));
+  afterEach(() => relay.close());
+
+  const vendor = (path: string, init: RequestInit = {}) => fetch(`${relay.httpBase}${path}`, { ...init, headers: { authorization: `Bearer ${VENDOR_KEYS.app}`, ...(init.headers ?? {}) } });
+  const operatorJson = async (path: string) => (await fetch(`${relay.httpBase}${path}`, { headers: OPERATOR_HEADERS })).json() as Promise<Record<string, any>>;
+
+  it('delivers the write on the stream, takes the ack and the receipt, and shows it in /v1/status, the page and /metrics', async () => {
+    const stream = relay.agentStream();
+    stream.hello('h2', [], { inboundChannels: [bookings] });
+    expect((await stream.nextOf('welcome')).welcome!.features).toContain(INBOUND_FEATURE);
+
+    const written = await vendor('/v1/hospitals/h2/inbound/bookings', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'booking-1' }, body: JSON.stringify({ patient: { id: 'P77' }, slot: '2026-12-04T09:00' }) });
+    expect(written.status).toBe(202);
+    const { id } = (await written.json()) as { id: string };
+    const [event] = (await stream.deliveredUntilQuiet()).events;
+    expect(event).toMatchObject({ id, channel: 'bookings', channelSeq: 1, key: 'P77', idempotencyKey: 'booking-1', vendor: 'app' });
+
+    const waiting = (await operatorJson('/v1/status')).hospitals.find((h: { id: string }) => h.id === 'h2');
+    expect(waiting.inbound).toMatchObject({ problem: null, channels: [expect.objectContaining({ channel: 'bookings', waiting: 1, sentUnacked: 1 })] });
+
+    stream.ackInbound('bookings', 1);
+    stream.sendReceipt(receipt(id, { reference: 'APT-9' }));
+    expect((await stream.nextOf('receiptAck')).receiptAck).toMatchObject({ id, outcome: 'accepted', error: '' });
+    const seen = (await (await vendor(`/v1/hospitals/h2/inbound/${id}`)).json()) as { state: string; receipt: { reference: string } };
+    expect(seen).toMatchObject({ state: 'accepted', receipt: expect.objectContaining({ reference: 'APT-9' }) });
+
+    // An older agent of the same hospital connects as well: the operator is told why it gets nothing.
+    const old = relay.agentStream();
+    old.hello('h2', [], { protocolVersion: 1 });
+    expect((await old.nextOf('welcome')).welcome!.features).not.toContain(INBOUND_FEATURE);
+    const status = await operatorJson('/v1/status');
+    expect(status.connectedAgents.map((a: { protocolVersion: number; problem: string | null }) => [a.protocolVersion, a.problem])).toEqual([
+      [2, null],
+      [1, AGENT_PROTOCOL_1_PROBLEM],
+    ]);
+    const h2 = status.hospitals.find((h: { id: string }) => h.id === 'h2');
+    expect(h2.inbound).toEqual({
+      problem: AGENT_PROTOCOL_1_PROBLEM,
+      channels: [expect.objectContaining({ channel: 'bookings', waiting: 0, sentUnacked: 0, oldestWaitingAt: null, receipts: { accepted: 1, refused: 0, expired: 0, quarantined: 0 } })],
+    });
+    const page = await (await fetch(`${relay.httpBase}/`, { headers: OPERATOR_HEADERS })).text();
+    expect(page).toMatch(/data-hospital="h2">[\s\S]*data-figure="inbound-problem">agent speaks protocol 1: inbound events wait at the relay until the agent is upgraded/);
+    expect(page).not.toContain('P77');
+    const metrics = await (await fetch(`${relay.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
+    expect(metrics).toMatch(/wardline_relay_inbound_waiting\{hospital="h2",channel="bookings"\} 0\n/);
+    expect(metrics).toMatch(/wardline_relay_inbound_events_total\{result="sent"\} 1\n/);
+    expect(metrics).toMatch(/wardline_relay_inbound_receipts_total\{outcome="accepted"\} 1\n/);
+    old.end();
+    stream.end();
   });
 });
 
