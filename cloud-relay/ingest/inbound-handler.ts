@@ -255,7 +255,8 @@ export class InboundHandler {
 
   /** Queues an InboundBacklog if the backlog may have changed (the service's interval, at most every 2 s); sent only when it did. */
   offerBacklog(): void {
-    if (this.closed) return;
+    // A stream that declared no channel (feeds only) hears nothing inbound: nothing waits for it.
+    if (this.closed || this.windows.size === 0) return;
     this.backlogTicks += 1;
     if (!this.backlogDirty && this.backlogTicks % BACKLOG_REFRESH_TICKS !== 0) return;
     this.backlogDirty = false;
