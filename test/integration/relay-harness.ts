@@ -263,6 +263,11 @@ export class AgentStream {
     return this.inbox.next(timeoutMs);
   }
 
+  /** Messages received and not yet taken. */
+  get pending(): number {
+    return this.inbox.pending;
+  }
+
   end(): void {
     this.call.end();
   }
@@ -383,9 +388,10 @@ export class InboundTestRelay {
   }
 
   /** Opens a stream, says Hello of protocol 2 with `channels` and returns it with its Welcome. */
-  async connect(hospital: 'h1' | 'h2', channels: InboundChannelDeclaration[], overrides: { protocolVersion?: number } = {}) {
+  async connect(hospital: 'h1' | 'h2', channels: InboundChannelDeclaration[], overrides: { protocolVersion?: number; feeds?: string[] } = {}) {
     const stream = this.agentStream();
-    stream.hello(hospital, [], { inboundChannels: channels, ...overrides });
+    const { feeds = [], ...rest } = overrides;
+    stream.hello(hospital, feeds, { inboundChannels: channels, ...rest });
     const welcome = await stream.nextOf('welcome');
     return { stream, welcome: welcome.welcome! };
   }

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode, INBOUND_FEATURE, type InboundReceipt } from '../../protocol/index.js';
 import { ERROR_CODE_TRAILER, RelayErrorCode } from '../../cloud-relay/index.js';
 import { AGENT_PROTOCOL_1_PROBLEM } from '../../cloud-relay/status/index.js';
-import { InboundTestRelay, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS, inboundChannel } from './relay-harness.js';
+import { InboundTestRelay, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS, inboundChannel, makeBatch } from './relay-harness.js';
 
 const bookings = inboundChannel('bookings');
 const payments = inboundChannel('payments');
@@ -232,6 +232,14 @@ describe('relay downlink on the Replicate stream', () => {
     const after = await relay.status();
     expect(after.connectedAgents).toEqual([expect.objectContaining({ protocolVersion: 2, inboundChannels: ['bookings'], problem: null })]);
     expect(after.hospitals.find((h) => h.id === 'h1')!.inbound!.problem).toBeNull();
+  });
+
+  it('gives a protocol 2 stream that declares no channel inbound-v1 and nothing else: its batches are answered as before', async () => {
+    const { stream, welcome } = await relay.connect('h1', [], { feeds: ['adt'] });
+    expect(welcome.features).toContain(INBOUND_FEATURE);
+    expect((await stream.exchange(makeBatch('adt', 1, 2))).body).toBe('ack');
+    expect(stream.pending).toBe(0);
+    expect(await stream.next(2 * 300 + 200).catch((e: Error) => e.message)).toMatch(/no message within/);
   });
 
   it('ends a stream with an inbound message before Hello, or an ack for a channel it did not declare', async () => {
