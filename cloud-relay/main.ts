@@ -15,7 +15,8 @@ import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
 import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
 import { FeedPurger, operatorPurge } from './exit/index.js';
-import { createFeedHttpHandler } from './http/index.js';
+import { createFeedHttpHandler, createInboundRoutes } from './http/index.js';
+import { InboundExpiry, InboundGrpcService, InboundWriter, SqliteInboundStore } from './inbound/index.js';
 import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
 import {
@@ -53,6 +54,8 @@ export interface StartRelayOptions {
   shutdownGraceMs?: number;
   /** Answer as a relay from before completeness proofs (Welcome without "proof-v1"): the agents' compatibility tests. */
   withoutProofs?: boolean;
+  /** Answer as a relay of this protocol version (1: from before the downlink, refusing Hello 2, no "inbound-v1"): the agents' compatibility tests. Default PROTOCOL_VERSION. */
+  protocolVersion?: number;
 }
 
 /** A running relay. */
@@ -97,6 +100,9 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     lifecycle.hold({ name: 'feed store', stop: () => store.close() });
     const blobs = SqliteBlobStore.open({ file, dir: relayBlobDir(config.dataDir), now });
     lifecycle.hold({ name: 'blob store', stop: () => blobs.close() });
+    // Vendors' inbound events share relay.db; held before the servers, so it closes after them.
+    const inbound = SqliteInboundStore.open({ file });
+    lifecycle.hold({ name: 'inbound store', stop: () => inbound.close() });
     const enrolmentTokens = config.enrolment && EnrolmentTokens.open(file, now);
     if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
@@ -132,8 +138,11 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
       ...(options.withoutProofs ? {} : { signingKey: signing.key }),
+      ...(options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion }),
       // The hospital's agent may fetch its signed export (Export RPC); it is built beside the data, then removed.
       exports: { scratchDir: exportScratchDir(config.dataDir), knownHospitals: credentials.hospitals.map((h) => h.id) },
+      // Inbound events go to the hospital's agent on its stream; its receipts come back into the store.
+      inbound,
       ...replicationLimitsOf(config.grpc),
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.
@@ -145,6 +154,10 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     });
     const slots = new VendorSlots(vendorSlotLimitsOf(config.feedLimits));
     const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
+    // Both vendor APIs decide writes with one writer, under the relay's body ceiling.
+    const inboundWriter = new InboundWriter({ store: inbound, maxBodyBytesCeiling: config.inbound.maxBodyBytes, now });
+    const inboundRoutes = createInboundRoutes({ store: inbound, writer: inboundWriter, vendors });
+    const inboundService = new InboundGrpcService({ store: inbound, writer: inboundWriter, vendors, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'inbound' }) });
     const startedAtMs = now();
     const status = async (): Promise<RelayStatus> => {
       const [feeds, ledgerHeads, revocations, vendorsNow] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now())]);
@@ -160,6 +173,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         vendors: vendorsNow,
         // The newest signed tree head per feed (completeness proofs).
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
+        ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),
       });
     };
 
@@ -190,11 +204,16 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         ...(enrolment ? { enrol: (body: unknown) => enrolment.enrol(body) } : {}),
         ...(options.withoutProofs ? {} : { signingPublicKey: publicKeyText(signing.key) }),
         purge: (body: unknown) => operatorPurge(purger, body),
+        inbound: inboundRoutes,
       }),
+      inbound: { service: inboundService, routes: inboundRoutes },
       logger,
       ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
     });
     registerRelayStatusMetrics(metrics.registry, status);
+    // The sweep runs beside the servers and stops before the store closes (reverse order).
+    const expiry = new InboundExpiry({ store: inbound, sweepMs: config.inbound.expirySweepMs, retainFinalMs: config.inbound.retainFinalFor, now, logger: logger.child({ part: 'inbound-expiry' }) });
+    await lifecycle.start({ name: 'inbound expiry', start: () => expiry.start(), stop: () => expiry.stop() });
     const ports = await lifecycle.start({ name: 'relay servers', start: () => server.start(), stop: () => server.stop() });
     return {
       ...ports,

@@ -1,5 +1,5 @@
-// Listens: one gRPC server (Replication for agents, Feeds for vendors) and one
-// HTTP server (feed NDJSON, status, metrics, health), both over TLS when the
+// Listens: one gRPC server (Replication for agents, Feeds and Inbound for vendors) and one
+// HTTP server (feed NDJSON, inbound writes and receipts, status, metrics, health), both over TLS when the
 // config has tls (plaintext only with allowPlaintext). Owns the order of
 // start-up and shutdown of the two servers and their shared grace period;
 // builds nothing itself and closes no store (main.ts does both).
@@ -8,11 +8,13 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Server as GrpcServer, ServerCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { FeedsService } from '../protocol/index.js';
+import { FeedsService, InboundService } from '../protocol/index.js';
 import { formatListenAddress, listenFailureMessage, type ListenAddress } from '../runtime/index.js';
 import { ListenError } from './errors.js';
 import type { FeedSubscribeService } from './feeds/index.js';
 import type { GrpcServerConfig } from './grpc/index.js';
+import type { InboundRoutes } from './http/index.js';
+import type { InboundGrpcService } from './inbound/index.js';
 import type { ReplicationService } from './ingest/index.js';
 import { grpcServerCredentials, httpsServerOptions, type RelayTls } from './tls/index.js';
 
@@ -37,6 +39,8 @@ export interface RelayServerOptions {
   replication: ReplicationService;
   subscriptions: FeedSubscribeService;
   httpHandler: RequestListener;
+  /** Vendors' inbound API: the gRPC Inbound service, and the HTTP routes (mounted in httpHandler) whose long-polls stop() ends. Absent = not served. */
+  inbound?: { service: InboundGrpcService; routes: InboundRoutes };
   logger: Logger;
   /** The config file, named when a port cannot be bound. */
   configSource?: string;
@@ -73,6 +77,7 @@ export class RelayServer {
       this.grpcServer = new GrpcServer(grpcServerOptions(grpc));
       this.grpcServer.addService(this.options.replication.definition, this.options.replication.implementation);
       this.grpcServer.addService(FeedsService, this.options.subscriptions.implementation);
+      if (this.options.inbound) this.grpcServer.addService(InboundService, this.options.inbound.service.implementation);
       const { tls } = this.options;
       const grpcPort = await bindGrpc(this.grpcServer, grpc.listen, grpcServerCredentials(tls), this.options.configSource);
       this.httpServer = tls ? createHttpsServer(httpsServerOptions(tls), this.options.httpHandler) : createServer(this.options.httpHandler);
@@ -115,6 +120,8 @@ export class RelayServer {
     const httpClosed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     httpServer.closeIdleConnections();
     this.options.subscriptions.closeAll();
+    this.options.inbound?.service.closeAll();
+    this.options.inbound?.routes.close();
     const graceful = Promise.all([this.options.replication.closeAll(), grpcClosed, httpClosed]);
 
     let timer: NodeJS.Timeout | undefined;

@@ -29,8 +29,23 @@ import {
 /** Trailer carrying the stable Wardline error code. */
 export const ERROR_CODE_TRAILER = 'wardline-error-code';
 
+/** Vendors' inbound API (cloud-relay/inbound): by code, as the HTTP routes map them to 400/403/404/409/413/415/422/503. */
+const INBOUND_STATUS: ReadonlyMap<string, Status> = new Map([
+  [RelayErrorCode.INBOUND_IDEMPOTENCY_KEY, Status.INVALID_ARGUMENT],
+  [RelayErrorCode.INBOUND_NOT_GRANTED, Status.PERMISSION_DENIED],
+  [RelayErrorCode.INBOUND_UNKNOWN_CHANNEL, Status.NOT_FOUND],
+  [RelayErrorCode.INBOUND_NOT_FOUND, Status.NOT_FOUND],
+  [RelayErrorCode.INBOUND_KEY_CONFLICT, Status.ALREADY_EXISTS],
+  [RelayErrorCode.INBOUND_TOO_LARGE, Status.RESOURCE_EXHAUSTED],
+  [RelayErrorCode.INBOUND_CONTENT_TYPE, Status.INVALID_ARGUMENT],
+  [RelayErrorCode.INBOUND_UNFIT, Status.INVALID_ARGUMENT],
+  [RelayErrorCode.INBOUND_STORE_CLOSED, Status.UNAVAILABLE],
+]);
+
 /** The gRPC status code for an error raised inside the relay. */
 export function grpcCodeFor(error: unknown): Status {
+  const inbound = error instanceof RelayError ? INBOUND_STATUS.get(error.code) : undefined;
+  if (inbound !== undefined) return inbound;
   if (error instanceof AgentAuthError || error instanceof VendorAuthError) return Status.UNAUTHENTICATED;
   if (error instanceof FeedNotGrantedError || error instanceof CertificateIdentityError) return Status.PERMISSION_DENIED;
   if (error instanceof ProtocolVersionError) return Status.FAILED_PRECONDITION;
