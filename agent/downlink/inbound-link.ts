@@ -28,8 +28,7 @@
 //     a stream and none is recorded twice.
 import type { InboundReceipt } from '../../protocol/index.js';
 import type { ReceiptRecorder } from '../audit/index.js';
-import { InboundIntakeError, InboundReceiptRefusedError } from '../replication/errors.js';
-import type { InboundBacklogEntry, InboundChannel, ReceiptAckInfo, RelaySession } from '../replication/relay-transport.js';
+import { InboundIntakeError, InboundReceiptRefusedError, type InboundBacklogEntry, type InboundChannel, type ReceiptAckInfo, type RelaySession } from '../replication/index.js';
 import type { InboundEventIn, InboundIntake } from './downlink-ports.js';
 import type { PendingReceipt, SqliteReceiptOutbox } from './receipt-outbox.js';
 

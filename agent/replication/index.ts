@@ -3,7 +3,8 @@
 // control messages; status reads the replicator's and the feed window's state.
 export { Replicator, OLDER_RELAY_RETRY_MS, inboundUnavailableMessage, purgeUnsupportedMessage, type InboundLinkStatus, type ReplicatorStatus } from './replicator.js';
 export { GrpcRelayTransport } from './grpc-relay-transport.js';
-export type { FeedControlAnswer, FeedControlRequest, InboundBacklogEntry, ReceiptAckInfo } from './relay-transport.js';
+export type { FeedControlAnswer, FeedControlRequest, InboundBacklogEntry, InboundChannel, OutgoingReceipt, ReceiptAckInfo, RelaySession } from './relay-transport.js';
+export { InboundIntakeError, InboundReceiptRefusedError, RelayProtocolTooOldError } from './errors.js';
 export type { MarkIncident } from './feed-window.js';
 export type { FeedBlockedKind } from './feed-pump.js';
 export type { BackupSealer } from './feed-pump.js';

@@ -37,9 +37,7 @@
 //     reports of a stream that ended are ignored, like every other reply.
 import { INBOUND_FEATURE, PROTOCOL_VERSION, PURGE_FEATURE, type CodecName, type InboundChannelDeclaration } from '../../protocol/index.js';
 import type { EgressRecorder, ReceiptRecorder } from '../audit/index.js';
-import type { InboundIntake } from '../downlink/downlink-ports.js';
-import { InboundLink } from '../downlink/inbound-link.js';
-import type { SqliteReceiptOutbox } from '../downlink/receipt-outbox.js';
+import { InboundLink, type InboundIntake, type SqliteReceiptOutbox } from '../downlink/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import type { VendorPositions } from './vendor-positions.js';
