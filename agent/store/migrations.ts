@@ -457,6 +457,33 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   ) WITHOUT ROWID;
   `,
   },
+  {
+    version: 16,
+    description: 'downlink: the receipt outbox',
+    sql: `
+  -- Receipts waiting to be sent to (or acknowledged by) the relay whose event they
+  -- answer (agent/downlink/receipt-outbox.ts). A row is written in the receipt's own
+  -- journal transaction, so a receipt journaled is one that will be sent; it is
+  -- deleted when the relay acknowledges it. row_id keeps the order they were decided
+  -- in. ledger_index / ledger_head: the egress ledger record made before the receipt
+  -- first left, written in that record's own transaction, so a resend carries the
+  -- same head and the ledger records each receipt once.
+  CREATE TABLE inbound_receipt_outbox (
+    row_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    relay          TEXT    NOT NULL,
+    event_id       TEXT    NOT NULL,
+    channel        TEXT    NOT NULL,
+    outcome        TEXT    NOT NULL,
+    attempts       INTEGER NOT NULL,
+    receipt        TEXT    NOT NULL,
+    enqueued_at_ms INTEGER NOT NULL,
+    ledger_index   INTEGER,
+    ledger_head    BLOB,
+    UNIQUE (relay, event_id, outcome, attempts)
+  );
+  CREATE INDEX inbound_receipt_outbox_by_relay ON inbound_receipt_outbox (relay, row_id);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */
