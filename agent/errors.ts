@@ -196,6 +196,20 @@ export const AgentErrorCode = {
    * agent.db (the log line says why).
    */
   INBOUND_INTAKE_FAILED: 'WL_A042',
+  /** No inbound channel of that name is configured (HTTP 404). Check the name against inbound[].channel in the agent's config (`wardline agent inbound list`). */
+  UNKNOWN_INBOUND_CHANNEL: 'WL_A043',
+  /** No inbound event with that id is held by this agent (HTTP 404). Check the id (ib and 18 characters) in the Inbound card or `wardline agent inbound list`. */
+  UNKNOWN_INBOUND_EVENT: 'WL_A044',
+  /**
+   * Only a quarantined inbound event can be replayed or refused, and this one is not (HTTP 409); the message says
+   * its state. An event being delivered or retried needs nothing; a final one cannot be changed.
+   */
+  INBOUND_CONTROL_CONFLICT: 'WL_A045',
+  /**
+   * The journal no longer holds an inbound event's body (trimmed, or agent.db restored without it), so it cannot
+   * be delivered and is quarantined. Refuse it (`wardline agent inbound refuse ID --reason …`) and ask the vendor to send it again.
+   */
+  INBOUND_EVENT_LOST: 'WL_A046',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

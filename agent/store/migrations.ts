@@ -422,6 +422,42 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   `,
   },
   {
+    version: 15,
+    description: 'downlink: a delivery row per inbound event, channel pauses',
+    sql: `
+  -- One row per inbound event journaled (agent/downlink/delivery-store.ts), written in
+  -- the event's own append transaction and updated in each receipt's, so the journal,
+  -- the delivery state and the receipts never disagree after a crash. seq is the
+  -- event's journal row (its body); event_key orders delivery per key.
+  CREATE TABLE inbound_deliveries (
+    id               TEXT    PRIMARY KEY,
+    seq              INTEGER NOT NULL,
+    relay            TEXT    NOT NULL,
+    channel          TEXT    NOT NULL,
+    event_key        TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    counted_failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL,
+    received_at_ms   INTEGER NOT NULL,
+    expires_at_ms    INTEGER NOT NULL,
+    last_code        TEXT    NOT NULL DEFAULT '',
+    last_reason      TEXT    NOT NULL DEFAULT '',
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL,
+    decided_at_ms    INTEGER
+  ) WITHOUT ROWID;
+  -- The engine loads a channel's open events in journal order at start.
+  CREATE INDEX inbound_deliveries_by_channel_state ON inbound_deliveries (channel, state, seq);
+  CREATE TABLE inbound_channel_pauses (
+    channel      TEXT    PRIMARY KEY,
+    paused_at_ms INTEGER NOT NULL,
+    operator     TEXT    NOT NULL,
+    reason       TEXT    NOT NULL DEFAULT ''
+  ) WITHOUT ROWID;
+  `,
+  },
+  {
     version: 16,
     description: 'downlink: the receipt outbox',
     sql: `

@@ -31,6 +31,7 @@ import {
   RestoreFromRelayError,
   RestoreWrongKeysError,
 } from '../../agent/exit/index.js';
+import { InboundControlError, InboundEventLostError } from '../../agent/downlink/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -134,6 +135,11 @@ describe('agent error classes', () => {
     [new RestoreWrongKeysError('enc-2026', 7, 'is not in keys.dir', { cause }), 'RestoreWrongKeysError', AgentErrorCode.RESTORE_WRONG_KEYS],
     [new RestoreExportUnusableError('the export has no backup feed', { cause }), 'RestoreExportUnusableError', AgentErrorCode.RESTORE_EXPORT_UNUSABLE],
     [new RestoreFromRelayError('the relay is unreachable', { cause }), 'RestoreFromRelayError', AgentErrorCode.RESTORE_FROM_RELAY],
+    // The downlink: an operator's inbound control, an event whose body is gone.
+    [new InboundControlError('no inbound channel named "x" is configured', 'unknown-channel', 'x', { cause }), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_CHANNEL],
+    [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
+    [new InboundControlError('inbound event ibaaaaaaaaaaaaaaaaaa is accepted, not quarantined', 'conflict', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.INBOUND_CONTROL_CONFLICT],
+    [new InboundEventLostError('ibaaaaaaaaaaaaaaaaaa', 12, { cause }), 'InboundEventLostError', AgentErrorCode.INBOUND_EVENT_LOST],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
