@@ -65,6 +65,12 @@ export interface FakeRelayOptions {
   protocolVersion?: number;
 }
 
+/** Switches a test may flip while the relay runs. */
+export interface FakeRelaySwitches {
+  /** false: receipts are stored but never answered (their ReceiptAck is lost with the stream). Default true. */
+  answerReceipts: boolean;
+}
+
 /** The most events the fake relay puts in one InboundDelivery. */
 const FAKE_DELIVERY_EVENTS = 256;
 
@@ -100,6 +106,7 @@ export class FakeRelay {
   readonly receipts = new Map<string, InboundReceipt[]>();
   /** Every Hello the relay was sent (also refused ones), in order. */
   readonly hellos: HelloInfo[] = [];
+  readonly switches: FakeRelaySwitches = { answerReceipts: true };
 
   constructor(private readonly options: FakeRelayOptions = {}) {
     this.relayId = options.relayId ?? 'fake-relay';
@@ -368,6 +375,7 @@ export class FakeRelaySession implements RelaySession {
     if (this.closedWith !== 'open') return;
     this.receiptsSent.push(receipt);
     const error = this.relay.takeReceipt(receipt);
+    if (!this.relay.switches.answerReceipts) return;
     setImmediate(() => {
       if (this.closedWith === 'open') this.handlers.onReceiptAck?.({ id: receipt.id, final: receipt.final, outcome: receipt.outcome, error });
     });
