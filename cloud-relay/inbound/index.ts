@@ -4,3 +4,4 @@ export * from './inbound-store.js';
 export * from './sqlite-inbound-store.js';
 export * from './errors.js';
 export * from './inbound-config.js';
+export * from './inbound-writer.js';
