@@ -5,6 +5,8 @@
 // must hold: every event journaled exactly once, never acknowledged before it
 // was journaled, every receipt stored at the relay and recorded once in the
 // ledger; and an older relay gets protocol 1 with the feeds still replicating.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,6 +19,18 @@ import { FaultProxy } from '../support/fault-proxy.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 import { InboundTestRelay, SECRETS, inboundChannel } from './relay-harness.js';
+
+/** The agent process of the SIGKILL test, built by `npm run build` (npm test builds first). */
+const CHILD = join(import.meta.dirname, '../../dist/test/support/inbound-agent-child.js');
+
+function startChild(dataDir: string, address: string): ChildProcess {
+  if (!existsSync(CHILD)) throw new Error(`${CHILD} is missing: run npm run build first`);
+  const child = spawn(process.execPath, [CHILD, dataDir, address, SECRETS.h1], { stdio: ['ignore', 'ignore', 'inherit'] });
+  cleanups.push(() => void child.kill('SIGKILL'));
+  return child;
+}
+
+const exited = (child: ChildProcess): Promise<void> => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve())));
 
 const bookings = inboundChannel('bookings');
 
@@ -148,6 +162,52 @@ describe('the agent inbound link against a real relay', () => {
     expect(JSON.stringify(records)).not.toContain('patient');
     expect(agent.ledger.verify().ok).toBe(true);
   }, 60_000);
+
+  it('survives a SIGKILL of the agent: what the relay holds as acked is in agent.db, each event journaled once, each receipt stored at the relay and recorded once', async () => {
+    const { relay } = await startRelay();
+    const dir = makeTempDir('wardline-agent-inbound-kill-');
+    cleanups.push(() => dir.remove());
+    const address = `127.0.0.1:${relay.grpcPort}`;
+    let child = startChild(dir.path, address);
+    // The relay takes writes for the channel once the agent declared it.
+    await until('the declaration', () => relay.inbound.channel('h1', 'bookings'), (c) => c !== undefined, { timeoutMs: 15_000 });
+    const written = await relay.write('h1', 'bookings', 150);
+    const writing = relay.write('h1', 'bookings', 150).then((w) => written.push(...w));
+    await until('part acked', () => relay.inbound.ackedSeq('h1', 'bookings'), (seq) => seq >= 60, { timeoutMs: 20_000 });
+    child.kill('SIGKILL');
+    await exited(child);
+    const ackedAtKill = await relay.inbound.ackedSeq('h1', 'bookings');
+    expect(ackedAtKill, 'killed in the middle of the flow').toBeLessThan(300);
+    {
+      const db = openAgentDatabase(join(dir.path, 'agent.db'));
+      const seqs = (db.prepare("SELECT headers FROM journal WHERE stream = 'inbound.bookings'").all() as { headers: string }[]).map((r) => Number((JSON.parse(r.headers) as { channelSeq: string }).channelSeq));
+      db.close();
+      // An ack is a promise of durability: every event through the relay's mark survived the kill.
+      for (let seq = 1; seq <= ackedAtKill; seq++) expect(seqs, `channel_seq ${seq}`).toContain(seq);
+    }
+    await writing;
+    child = startChild(dir.path, address);
+    await until('everything acked', () => relay.inbound.ackedSeq('h1', 'bookings'), (seq) => seq === 300, { timeoutMs: 30_000 });
+    await until(
+      'every receipt at the relay',
+      async () => (await Promise.all(written.map((w) => relay.inbound.get('h1', w.id)))).filter((r) => r?.receipt?.outcome === 'accepted').length,
+      (n) => n === 300,
+      { timeoutMs: 30_000 },
+    );
+    child.kill('SIGTERM');
+    await exited(child);
+    const db = openAgentDatabase(join(dir.path, 'agent.db'));
+    cleanups.push(() => {
+      db.close();
+    });
+    const ids = (db.prepare("SELECT headers FROM journal WHERE stream = 'inbound.bookings'").all() as { headers: string }[]).map((r) => (JSON.parse(r.headers) as { inboundId: string }).inboundId);
+    expect(ids).toHaveLength(300);
+    expect(new Set(ids)).toEqual(new Set(written.map((w) => w.id)));
+    const recorded = (db.prepare(`SELECT details FROM egress_ledger WHERE type = '${INBOUND_RECEIPT_RECORD_TYPE}'`).all() as { details: string }[]).map((r) => (JSON.parse(r.details) as { id: string }).id);
+    expect(recorded).toHaveLength(300);
+    expect(new Set(recorded).size).toBe(300);
+    expect((db.prepare('SELECT COUNT(*) AS n FROM inbound_receipt_outbox').get() as { n: number }).n).toBe(0);
+  }, 90_000);
 
   it('speaks protocol 1 to an older relay at once: the feeds replicate, the inbound channel shows the problem', async () => {
     const { proxy } = await startRelay({ protocolVersion: 1 });
