@@ -178,6 +178,38 @@ export const AgentErrorCode = {
    * fetch the export another way (wardline relay export at the relay) and restore with --from DIR.
    */
   RESTORE_FROM_RELAY: 'WL_A039',
+  /**
+   * The relay speaks replication protocol 1 (no inbound-v1): the agent replicates its feeds to it in protocol 1,
+   * but cannot take the inbound events vendors write there, which wait at the relay. Upgrade the relay; the agent
+   * tries protocol 2 again every 10 minutes and on restart.
+   */
+  RELAY_PROTOCOL_TOO_OLD: 'WL_A040',
+  /**
+   * The relay refused a receipt the agent sent (an id it never sent, or a second final receipt with another
+   * outcome); it stored nothing and the agent drops the receipt. Compare the event's journal entries
+   * (stream inbound.<channel>.receipts) with what the relay shows for the id, and report it with the log line.
+   */
+  INBOUND_RECEIPT_REFUSED: 'WL_A041',
+  /**
+   * Inbound events the relay sent could not be journaled (the disk is full or agent.db failed): they were not
+   * acknowledged, so the relay keeps them and sends them again after the link reconnects. Free disk space or fix
+   * agent.db (the log line says why).
+   */
+  INBOUND_INTAKE_FAILED: 'WL_A042',
+  /** No inbound channel of that name is configured (HTTP 404). Check the name against inbound[].channel in the agent's config (`wardline agent inbound list`). */
+  UNKNOWN_INBOUND_CHANNEL: 'WL_A043',
+  /** No inbound event with that id is held by this agent (HTTP 404). Check the id (ib and 18 characters) in the Inbound card or `wardline agent inbound list`. */
+  UNKNOWN_INBOUND_EVENT: 'WL_A044',
+  /**
+   * Only a quarantined inbound event can be replayed or refused, and this one is not (HTTP 409); the message says
+   * its state. An event being delivered or retried needs nothing; a final one cannot be changed.
+   */
+  INBOUND_CONTROL_CONFLICT: 'WL_A045',
+  /**
+   * The journal no longer holds an inbound event's body (trimmed, or agent.db restored without it), so it cannot
+   * be delivered and is quarantined. Refuse it (`wardline agent inbound refuse ID --reason …`) and ask the vendor to send it again.
+   */
+  INBOUND_EVENT_LOST: 'WL_A046',
   // The downlink's sinks (agent/downlink/sinks): delivering inbound events into the hospital's systems.
   /**
    * The hospital system refuses what Wardline needs to deliver there, whatever the event: the inbox table is missing

@@ -57,6 +57,34 @@ export interface EgressBatchRecord {
   repair?: boolean;
 }
 
+/**
+ * A receipt for an inbound event as it first leaves for the relay (record type
+ * INBOUND_RECEIPT_RECORD_TYPE). No key, no body: the hospital's answer about an
+ * event, never what the event says about a patient.
+ */
+export interface EgressReceiptRecord {
+  relay: string;
+  channel: string;
+  /** The inbound event's id. */
+  id: string;
+  outcome: string;
+  final: boolean;
+  attempts: number;
+}
+
+/** The ledger record type of a receipt sent to the relay. */
+export const INBOUND_RECEIPT_RECORD_TYPE = 'inbound-receipt';
+
+/** What the downlink's link needs from the ledger. */
+export interface ReceiptRecorder {
+  /**
+   * Appends the receipt's record durably; `effect` runs inside the record's
+   * transaction with its head (so the outbox row notes the head in the same
+   * commit, and a receipt is recorded once across a crash).
+   */
+  recordReceipt(receipt: EgressReceiptRecord, effect?: (head: LedgerHead) => void): Promise<LedgerHead>;
+}
+
 /** What the replicator needs from the ledger. */
 export interface EgressRecorder {
   /** Appends the batch's record durably (fsynced); resolves with the chain head, which travels with the batch. */
@@ -104,7 +132,7 @@ interface LedgerRow {
   hash: unknown;
 }
 
-export class EgressLedger implements EgressRecorder {
+export class EgressLedger implements EgressRecorder, ReceiptRecorder {
   private readonly clock: () => number;
   private readonly groupCommit: GroupCommit<AppendRequest, LedgerRecord>;
   private readonly retentionDays: number;
@@ -125,7 +153,8 @@ export class EgressLedger implements EgressRecorder {
     this.selectRange = db.prepare('SELECT idx, at_ms, type, feed, details, prev_hash, hash FROM egress_ledger WHERE idx >= ? AND idx <= ? ORDER BY idx');
     this.selectRecent = db.prepare('SELECT idx, at_ms, type, feed, details, prev_hash, hash FROM egress_ledger ORDER BY idx DESC LIMIT ?');
     // Uses the partial index egress_ledger_actions (its WHERE is the same).
-    this.selectRecentActions = db.prepare("SELECT idx, at_ms, type, feed, details, prev_hash, hash FROM egress_ledger WHERE type <> 'batch' ORDER BY idx DESC LIMIT ?");
+    // Receipts are traffic like batches, not an operator's action.
+    this.selectRecentActions = db.prepare(`SELECT idx, at_ms, type, feed, details, prev_hash, hash FROM egress_ledger WHERE type <> 'batch' AND type <> '${INBOUND_RECEIPT_RECORD_TYPE}' ORDER BY idx DESC LIMIT ?`);
     this.commitGroup = db.transaction((requests: readonly AppendRequest[]) => {
       // The head is read inside the (IMMEDIATE) transaction, never trusted from
       // memory: another process may have appended since.
@@ -169,6 +198,18 @@ export class EgressLedger implements EgressRecorder {
         ...(batch.repair ? { repair: true } : {}),
       },
     });
+    return { index: record.index, hash: record.hash };
+  }
+
+  async recordReceipt(receipt: EgressReceiptRecord, effect?: (head: LedgerHead) => void): Promise<LedgerHead> {
+    const record = await this.append(
+      {
+        type: INBOUND_RECEIPT_RECORD_TYPE,
+        feed: null,
+        details: { relay: receipt.relay, channel: receipt.channel, id: receipt.id, outcome: receipt.outcome, final: receipt.final, attempts: receipt.attempts },
+      },
+      effect && ((r) => effect({ index: r.index, hash: r.hash })),
+    );
     return { index: record.index, hash: record.hash };
   }
 

@@ -23,7 +23,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * What a record says. Types written by the agent: batch, pause, resume, revoke,
- * revoked (the relay's answer), reenable, reinstated, policy-change, reconnect;
+ * revoked (the relay's answer), reenable, reinstated, policy-change, reconnect,
+ * inbound-receipt (a receipt sent for an inbound event);
  * key-rotation and other administrative actions come through recordAdmin().
  */
 export interface LedgerEntry {

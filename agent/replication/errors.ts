@@ -64,3 +64,39 @@ export class IntegrityIncidentError extends AgentError {
     super(`integrity incident in feed ${feed} at seq ${seq} (${kind}): ${problem}`, AgentErrorCode.INTEGRITY_INCIDENT);
   }
 }
+
+/**
+ * The relay refused protocol 2 (FAILED_PRECONDITION, WL_PROTOCOL_VERSION): it is
+ * older and speaks `relayVersion`. The replicator reconnects at once in that
+ * version, without inbound channels, and tries 2 again later.
+ */
+export class RelayProtocolTooOldError extends AgentError {
+  constructor(
+    readonly relayVersion: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, AgentErrorCode.RELAY_PROTOCOL_TOO_OLD, options);
+  }
+}
+
+/** The relay refused a receipt (ReceiptAck.error): logged, and the receipt is dropped (the relay will never take it). */
+export class InboundReceiptRefusedError extends AgentError {
+  constructor(
+    readonly id: string,
+    readonly relayError: string,
+  ) {
+    super(`relay refused the receipt of inbound event ${id}: ${relayError}`, AgentErrorCode.INBOUND_RECEIPT_REFUSED);
+  }
+}
+
+/** The intake could not journal a delivery: nothing of it is acknowledged, and the stream is closed so the relay resends it. */
+export class InboundIntakeError extends AgentError {
+  constructor(
+    readonly channel: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, AgentErrorCode.INBOUND_INTAKE_FAILED, options);
+  }
+}

@@ -38,9 +38,16 @@
 //     is told its own ack or nack, found by the order the relay answers a
 //     feed's batches in, so the feed's window never sees an answer to a batch
 //     it did not send. The session's end fails whatever is unanswered.
+// 11. An older relay refuses protocol 2 (FAILED_PRECONDITION, WL_PROTOCOL_VERSION):
+//     the end is reported as RelayProtocolTooOldError with the version the relay
+//     speaks, so the replicator reconnects in it at once instead of backing off.
+// 12. The downlink (`inbound`, only when the stream speaks 2 and Welcome lists
+//     INBOUND_FEATURE): acks and receipts are small writes that need no answer
+//     matching here (a receipt's answer names its id); an older relay never sees
+//     one, and Hello in protocol 1 declares no inbound channel.
 import * as grpc from '@grpc/grpc-js';
-import { BLOB_FEATURE, PROOF_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
-import { BlobRefusedError, ProofRefusedError, RelayLinkError } from './errors.js';
+import { BLOB_FEATURE, ErrorCode, INBOUND_FEATURE, PROOF_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { BlobRefusedError, ProofRefusedError, RelayLinkError, RelayProtocolTooOldError } from './errors.js';
 import { DEFAULT_TLS_PROBE_TIMEOUT_MS, explainConnectFailure } from './explain-connect-failure.js';
 import type { RelayLinkTls } from './relay-link-tls.js';
 import type {
@@ -55,7 +62,9 @@ import type {
   FeedControlAnswer,
   FeedControlRequest,
   HelloInfo,
+  InboundChannel,
   NackReason,
+  OutgoingReceipt,
   OutboundBatch,
   RelaySession,
   RelaySessionHandlers,
@@ -63,6 +72,7 @@ import type {
   WelcomeInfo,
 } from './relay-transport.js';
 import { isRetryableStatus } from './retry-policy.js';
+import type { InboundEventIn } from '../downlink/index.js';
 
 const CODEC_TO_PROTO = {
   none: pb.Codec.CODEC_NONE,
@@ -257,6 +267,7 @@ class GrpcRelaySession implements RelaySession {
   welcome!: WelcomeInfo;
   blobs?: BlobChannel;
   proofs?: ProofChannel;
+  inbound?: InboundChannel;
   private closed = false;
   /**
    * Per feed, what each unanswered batch was, oldest first: the relay answers a
@@ -307,6 +318,9 @@ class GrpcRelaySession implements RelaySession {
           this.welcome = toWelcomeInfo(message.welcome);
           if (this.welcome.features?.has(BLOB_FEATURE)) this.blobs = { offer: (r) => this.offer(r), sendPart: (r) => this.sendPart(r) };
           if (this.welcome.features?.has(PROOF_FEATURE)) this.proofs = { ask: (q) => this.ask(q), repair: (b) => this.repair(b) };
+          if (this.welcome.protocolVersion >= 2 && this.welcome.features?.has(INBOUND_FEATURE)) {
+            this.inbound = { ack: (channel, throughSeq) => this.inboundAck(channel, throughSeq), sendReceipt: (receipt) => this.sendReceipt(receipt) };
+          }
           resolve(this);
           return;
         }
@@ -316,7 +330,18 @@ class GrpcRelaySession implements RelaySession {
         else if (message.nack) this.handlers.onNack(message.nack.feed ?? '', Number(message.nack.expectedSeq ?? 0), message.nack.detail ?? '', nackReason(message.nack.reason));
         else if (message.blobHave || message.blobPartAck) this.answerBlob(message);
         else if (message.revoked || message.reinstated || message.purged) this.handlers.onControlAnswer?.(toControlAnswer(message));
-        else if (message.vendorProgress) {
+        else if (message.inboundDelivery) this.handlers.onInboundDelivery?.((message.inboundDelivery.events ?? []).map(toInboundEvent));
+        else if (message.receiptAck) {
+          const a = message.receiptAck;
+          this.handlers.onReceiptAck?.({ id: a.id ?? '', final: Boolean(a.final), outcome: a.outcome ?? '', error: a.error ?? '' });
+        } else if (message.inboundBacklog) {
+          this.handlers.onInboundBacklog?.(
+            (message.inboundBacklog.channels ?? []).map((c) => {
+              const oldest = Number(c.oldestReceivedAtMs ?? 0);
+              return { channel: c.channel ?? '', waiting: Number(c.waiting ?? 0), oldestReceivedAtMs: oldest > 0 ? oldest : null };
+            }),
+          );
+        } else if (message.vendorProgress) {
           this.handlers.onVendorProgress?.(
             (message.vendorProgress.reads ?? []).map((r) => ({ feed: r.feed ?? '', vendor: r.vendor ?? '', readThroughSeq: Number(r.readThroughSeq ?? 0), readAtMs: Number(r.readAtMs ?? 0) })),
           );
@@ -324,6 +349,8 @@ class GrpcRelaySession implements RelaySession {
       });
       this.call.on('error', (error: grpc.ServiceError) => {
         const phase = welcomed ? 'stream' : 'handshake';
+        const tooOld = relayProtocolTooOld(error, this.options.address);
+        if (tooOld) return this.end(tooOld);
         this.end(new RelayLinkError(`relay stream ended: ${error.details || error.message}`, isRetryableStatus(error.code), phase, { cause: error }));
       });
       this.call.on('end', () => this.end(new RelayLinkError('relay ended the stream', true, welcomed ? 'stream' : 'handshake')));
@@ -333,16 +360,28 @@ class GrpcRelaySession implements RelaySession {
         if (!welcomed) reject(error ?? new RelayLinkError('stream closed during handshake', true, 'handshake'));
       };
 
+      const protocolVersion = this.hello.protocolVersion ?? PROTOCOL_VERSION;
+      // Protocol 1 has no downlink: a relay of 1 must never see a field it does not know.
+      const inboundChannels = protocolVersion >= 2 ? (this.hello.inboundChannels ?? []) : [];
       this.call.write(
         pb.AgentMessage.create({
           hello: {
-            protocolVersion: PROTOCOL_VERSION,
+            protocolVersion,
             hospitalId: this.hello.hospitalId,
             agentId: this.hello.agentId,
             agentVersion: this.hello.agentVersion,
             secret: this.hello.secret,
             feeds: this.hello.feeds,
             wantsVendorProgress: true,
+            inboundChannels: inboundChannels.map((c) => ({
+              name: c.name,
+              defaultTtlMs: c.defaultTtlMs,
+              maxTtlMs: c.maxTtlMs,
+              maxBodyBytes: c.maxBodyBytes,
+              contentTypes: [...c.contentTypes],
+              keyPath: c.keyPath,
+              requiredFields: c.requiredFields.map((f) => ({ path: f.path, type: f.type })),
+            })),
           },
         }),
       );
@@ -401,6 +440,33 @@ class GrpcRelaySession implements RelaySession {
 
   close(reason?: Error): void {
     this.end(reason);
+  }
+
+  // Small writes without waiting for 'drain': at most one ack per delivery and one
+  // receipt per decision, bounded by the relay's window.
+  private inboundAck(channel: string, throughSeq: number): void {
+    if (this.closed) return; // the relay resends what is unacked on the next stream, and the agent acks it again
+    this.call.write(pb.AgentMessage.create({ inboundAck: { channel, throughSeq } }));
+  }
+
+  private sendReceipt(receipt: OutgoingReceipt): void {
+    if (this.closed) return; // the outbox keeps it; it is resent after the next Welcome
+    this.call.write(
+      pb.AgentMessage.create({
+        inboundReceipt: {
+          id: receipt.id,
+          channel: receipt.channel,
+          outcome: receipt.outcome,
+          final: receipt.final,
+          code: receipt.code,
+          reason: receipt.reason,
+          reference: receipt.reference,
+          attempts: receipt.attempts,
+          decidedAtMs: receipt.decidedAtMs,
+          ...(receipt.ledgerHead ? { ledgerHead: receipt.ledgerHead, ledgerIndex: receipt.ledgerIndex ?? 0 } : {}),
+        },
+      }),
+    );
   }
 
   private expectAnswer(feed: string, entry: { repair: false } | { repair: true; settle: (error?: Error) => void }): void {
@@ -589,6 +655,38 @@ function toWelcomeInfo(welcome: NonNullable<RelayMessage['welcome']>): WelcomeIn
     maxBatchBytes: welcome.maxBatchBytes ?? 0,
     features: new Set(welcome.features ?? []),
   };
+}
+
+function toInboundEvent(e: NonNullable<NonNullable<NonNullable<RelayMessage["inboundDelivery"]>["events"]>[number]>): InboundEventIn {
+  return {
+    id: e.id ?? '',
+    channel: e.channel ?? '',
+    channelSeq: Number(e.channelSeq ?? 0),
+    key: e.key ?? '',
+    contentType: e.contentType ?? '',
+    body: Buffer.from(e.body ?? new Uint8Array()),
+    vendor: e.vendor ?? '',
+    idempotencyKey: e.idempotencyKey ?? '',
+    receivedAtMs: Number(e.receivedAtMs ?? 0),
+    expiresAtMs: Number(e.expiresAtMs ?? 0),
+  };
+}
+
+/**
+ * The relay refused the agent's protocol version because it is older (failure
+ * mode 11): FAILED_PRECONDITION with WL_PROTOCOL_VERSION (trailer or details)
+ * and "this relay speaks N" or "N to M" in the message. Anything else: undefined.
+ */
+export function relayProtocolTooOld(error: grpc.ServiceError, address: string): RelayProtocolTooOldError | undefined {
+  if (error.code !== grpc.status.FAILED_PRECONDITION) return undefined;
+  const trailer = error.metadata?.get('wardline-error-code')?.[0];
+  const details = error.details || error.message;
+  if (trailer !== ErrorCode.PROTOCOL_VERSION && !details.includes(ErrorCode.PROTOCOL_VERSION)) return undefined;
+  const spoken = /this relay speaks (\d+)(?: to (\d+))?/.exec(details);
+  if (!spoken) return undefined;
+  const relayVersion = Number(spoken[2] ?? spoken[1]);
+  if (!(relayVersion >= 1 && relayVersion < PROTOCOL_VERSION)) return undefined;
+  return new RelayProtocolTooOldError(relayVersion, `relay at ${address} speaks an older replication protocol version (${relayVersion}): ${details}`, { cause: error });
 }
 
 function nackReason(reason: number | null | undefined): NackReason {

@@ -1,7 +1,8 @@
 // What the replicator needs from a connection to a relay. The replicator never
 // sees a socket: the gRPC implementation (grpc-relay-transport.ts) plugs in here,
 // and tests can plug in anything that keeps this contract.
-import type { BlobManifest, CodecName } from '../../protocol/index.js';
+import type { BlobManifest, CodecName, InboundChannelDeclaration, InboundReceipt } from '../../protocol/index.js';
+import type { InboundEventIn } from '../downlink/index.js';
 
 export interface HelloInfo {
   hospitalId: string;
@@ -9,6 +10,10 @@ export interface HelloInfo {
   agentVersion: string;
   secret: string;
   feeds: string[];
+  /** The inbound channels this agent delivers into the hospital (Hello.inbound_channels; protocol 2 only). */
+  inboundChannels?: InboundChannelDeclaration[];
+  /** The protocol version to speak; default PROTOCOL_VERSION. 1 after an older relay refused 2 (it takes no inbound channels). */
+  protocolVersion?: number;
 }
 
 export interface WelcomeInfo {
@@ -168,6 +173,40 @@ export interface VendorReadPosition {
   readAtMs: number;
 }
 
+/** A receipt as it leaves: the receipt and the egress ledger's head after its record (InboundReceipt.ledger_head). */
+export interface OutgoingReceipt extends InboundReceipt {
+  ledgerHead?: Buffer;
+  ledgerIndex?: number;
+}
+
+/** The relay's answer to a receipt (ReceiptAck). `error` set: the relay refused it and stored nothing. */
+export interface ReceiptAckInfo {
+  id: string;
+  final: boolean;
+  outcome: string;
+  error: string;
+}
+
+/** How much of one declared channel waits at the relay (InboundChannelBacklog), as it reported it. */
+export interface InboundBacklogEntry {
+  channel: string;
+  /** Events the agent has not acknowledged (waiting or on the wire). */
+  waiting: number;
+  /** When the oldest of them was written, ms since the epoch; null with none. */
+  oldestReceivedAtMs: number | null;
+}
+
+/**
+ * The downlink on a session that speaks protocol 2 and whose Welcome lists
+ * INBOUND_FEATURE. Both are fire-and-forget writes: the relay answers a receipt
+ * with onReceiptAck, and an ack is never answered (the relay just stops resending).
+ */
+export interface InboundChannel {
+  /** Every event of `channel` the relay sent up to `throughSeq` is journaled (cumulative; InboundAck). */
+  ack(channel: string, throughSeq: number): void;
+  sendReceipt(receipt: OutgoingReceipt): void;
+}
+
 /** Nack reasons the replicator acts on. */
 export type NackReason = 'gap' | 'revoked' | 'blob-incomplete' | 'unspecified';
 
@@ -178,6 +217,12 @@ export interface RelaySessionHandlers {
   onControlAnswer?(answer: FeedControlAnswer): void;
   /** Where vendors have read the feeds (VendorProgress); a relay that predates it never calls this. */
   onVendorProgress?(reads: VendorReadPosition[]): void;
+  /** Inbound events the relay sent (InboundDelivery), in its order; only on a session with `inbound`. */
+  onInboundDelivery?(events: InboundEventIn[]): void;
+  /** The relay's answer to a receipt. */
+  onReceiptAck?(ack: ReceiptAckInfo): void;
+  /** What waits at the relay per declared channel (InboundBacklog), sent when it changed. */
+  onInboundBacklog?(entries: InboundBacklogEntry[]): void;
   /** The session ended: by the relay, the network, or close(). Called once. */
   onClose(error: Error | undefined): void;
 }
@@ -192,6 +237,8 @@ export interface RelaySession {
   readonly blobs?: BlobChannel;
   /** Completeness proofs; absent when the relay does not list PROOF_FEATURE. */
   readonly proofs?: ProofChannel;
+  /** The downlink; absent unless the stream speaks protocol 2 and the Welcome lists INBOUND_FEATURE. */
+  readonly inbound?: InboundChannel;
   /** Ends the session; onClose follows. */
   close(reason?: Error): void;
 }

@@ -421,6 +421,69 @@ export const AGENT_MIGRATIONS: readonly SqliteMigration[] = [
   CREATE INDEX dedupe_keys_by_first_seq ON dedupe_keys (first_seq);
   `,
   },
+  {
+    version: 15,
+    description: 'downlink: a delivery row per inbound event, channel pauses',
+    sql: `
+  -- One row per inbound event journaled (agent/downlink/delivery-store.ts), written in
+  -- the event's own append transaction and updated in each receipt's, so the journal,
+  -- the delivery state and the receipts never disagree after a crash. seq is the
+  -- event's journal row (its body); event_key orders delivery per key.
+  CREATE TABLE inbound_deliveries (
+    id               TEXT    PRIMARY KEY,
+    seq              INTEGER NOT NULL,
+    relay            TEXT    NOT NULL,
+    channel          TEXT    NOT NULL,
+    event_key        TEXT    NOT NULL,
+    state            TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    counted_failures INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL,
+    received_at_ms   INTEGER NOT NULL,
+    expires_at_ms    INTEGER NOT NULL,
+    last_code        TEXT    NOT NULL DEFAULT '',
+    last_reason      TEXT    NOT NULL DEFAULT '',
+    created_at_ms    INTEGER NOT NULL,
+    updated_at_ms    INTEGER NOT NULL,
+    decided_at_ms    INTEGER
+  ) WITHOUT ROWID;
+  -- The engine loads a channel's open events in journal order at start.
+  CREATE INDEX inbound_deliveries_by_channel_state ON inbound_deliveries (channel, state, seq);
+  CREATE TABLE inbound_channel_pauses (
+    channel      TEXT    PRIMARY KEY,
+    paused_at_ms INTEGER NOT NULL,
+    operator     TEXT    NOT NULL,
+    reason       TEXT    NOT NULL DEFAULT ''
+  ) WITHOUT ROWID;
+  `,
+  },
+  {
+    version: 16,
+    description: 'downlink: the receipt outbox',
+    sql: `
+  -- Receipts waiting to be sent to (or acknowledged by) the relay whose event they
+  -- answer (agent/downlink/receipt-outbox.ts). A row is written in the receipt's own
+  -- journal transaction, so a receipt journaled is one that will be sent; it is
+  -- deleted when the relay acknowledges it. row_id keeps the order they were decided
+  -- in. ledger_index / ledger_head: the egress ledger record made before the receipt
+  -- first left, written in that record's own transaction, so a resend carries the
+  -- same head and the ledger records each receipt once.
+  CREATE TABLE inbound_receipt_outbox (
+    row_id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    relay          TEXT    NOT NULL,
+    event_id       TEXT    NOT NULL,
+    channel        TEXT    NOT NULL,
+    outcome        TEXT    NOT NULL,
+    attempts       INTEGER NOT NULL,
+    receipt        TEXT    NOT NULL,
+    enqueued_at_ms INTEGER NOT NULL,
+    ledger_index   INTEGER,
+    ledger_head    BLOB,
+    UNIQUE (relay, event_id, outcome, attempts)
+  );
+  CREATE INDEX inbound_receipt_outbox_by_relay ON inbound_receipt_outbox (relay, row_id);
+  `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -20,7 +20,7 @@ import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.
 import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources/index.js';
 import { DicomRefusedError } from '../../agent/sources/dicom/instance-intake.js';
 import { ArchiveCorruptError } from '../../agent/imaging/index.js';
-import { BlobRefusedError, IntegrityIncidentError, ProofRefusedError } from '../../agent/replication/errors.js';
+import { BlobRefusedError, InboundIntakeError, InboundReceiptRefusedError, IntegrityIncidentError, ProofRefusedError, RelayProtocolTooOldError } from '../../agent/replication/errors.js';
 import {
   ExportFetchError,
   ExportRelayTooOldError,
@@ -32,6 +32,7 @@ import {
   RestoreWrongKeysError,
 } from '../../agent/exit/index.js';
 import { SinkSetupError, SinkUnavailableError } from '../../agent/downlink/sinks/index.js';
+import { InboundControlError, InboundEventLostError } from '../../agent/downlink/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -138,6 +139,15 @@ describe('agent error classes', () => {
     // The downlink's sinks.
     [new SinkSetupError('inbox', 'the inbox table does not exist: create it or set createTable: true', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
     [new SinkUnavailableError('inbox', 'cannot read the HIS decisions: connect ECONNREFUSED', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
+    // The downlink's link.
+    [new RelayProtocolTooOldError(1, 'relay at r:7443 speaks an older replication protocol version (1)', { cause }), 'RelayProtocolTooOldError', AgentErrorCode.RELAY_PROTOCOL_TOO_OLD],
+    [new InboundReceiptRefusedError('ibaaaaaaaaaaaaaaaaaa', 'already has the final receipt accepted'), 'InboundReceiptRefusedError', AgentErrorCode.INBOUND_RECEIPT_REFUSED],
+    [new InboundIntakeError('bookings', 'cannot journal 2 inbound event(s)', { cause }), 'InboundIntakeError', AgentErrorCode.INBOUND_INTAKE_FAILED],
+    // The downlink: an operator's inbound control, an event whose body is gone.
+    [new InboundControlError('no inbound channel named "x" is configured', 'unknown-channel', 'x', { cause }), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_CHANNEL],
+    [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
+    [new InboundControlError('inbound event ibaaaaaaaaaaaaaaaaaa is accepted, not quarantined', 'conflict', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.INBOUND_CONTROL_CONFLICT],
+    [new InboundEventLostError('ibaaaaaaaaaaaaaaaaaa', 12, { cause }), 'InboundEventLostError', AgentErrorCode.INBOUND_EVENT_LOST],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
