@@ -51,6 +51,7 @@ import { ProcessWatch } from './process-watch.js';
 import { measurePostgresCapture } from './postgres-capture.js';
 import { measureImagingIngest, measureImagingReplication } from './imaging-bench.js';
 import { measureExport } from './export-bench.js';
+import { measureDownlink } from './downlink-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -86,6 +87,17 @@ const CAPTURE = {
   snapshotRows: Number(flag('snapshot-rows') ?? env('WARDLINE_BENCH_SNAPSHOT_ROWS', 200_000)),
 };
 const ONLY = flag('only');
+/**
+ * The downlink section: bookings/s of the steady and outage runs, the steady run's
+ * and burst's sizes, and how long the line is down (the issue's run is 1800 s:
+ * WARDLINE_BENCH_DOWNLINK_OUTAGE_SECONDS=1800).
+ */
+const DOWNLINK = {
+  rate: env('WARDLINE_BENCH_DOWNLINK_RATE', 20),
+  steadySeconds: env('WARDLINE_BENCH_DOWNLINK_STEADY_SECONDS', 30),
+  burstEvents: env('WARDLINE_BENCH_DOWNLINK_BURST', 5_000),
+  outageSeconds: env('WARDLINE_BENCH_DOWNLINK_OUTAGE_SECONDS', 60),
+};
 /** Section 10: instances in the study (512 KiB of pixels each). */
 const IMAGING_INSTANCES = env('WARDLINE_BENCH_IMAGING_INSTANCES', 200);
 /** Section 11: events in the exported feed. */
@@ -124,8 +136,8 @@ async function relayEventsStored(relayHttp: string): Promise<number> {
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 
-/** `--only capture`, `--only imaging` or `--only export`: section 9, 10 or 11 alone, written beside the full run's results. */
-async function sectionOnly(section: 'capture' | 'imaging' | 'export'): Promise<void> {
+/** `--only capture`, `imaging`, `export` or `downlink`: section 9, 10, 11 or 12 alone, written beside the full run's results. */
+async function sectionOnly(section: 'capture' | 'imaging' | 'export' | 'downlink'): Promise<void> {
   const startedAt = new Date();
   const runStart = performance.now();
   const dir = makeTempDir('wardline-bench-');
@@ -133,6 +145,7 @@ async function sectionOnly(section: 'capture' | 'imaging' | 'export'): Promise<v
     process.stderr.write(`wardline bench (${section} only) in ${dir.path}\n`);
     if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
     else if (section === 'export') await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
+    else if (section === 'downlink') await measureDownlink(report, { dir: dir.path, ...DOWNLINK });
     else {
       await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
       await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
@@ -356,6 +369,9 @@ async function main(): Promise<void> {
     // 11. The signed export, on a relay database of its own.
     await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
 
+    // 12. The downlink, with its own relay, agent and HIS.
+    await measureDownlink(report, { dir: dir.path, ...DOWNLINK });
+
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
     process.stdout.write(report.table());
@@ -369,6 +385,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (ONLY !== undefined && ONLY !== 'capture' && ONLY !== 'imaging' && ONLY !== 'export') throw new Error(`--only: expected capture, imaging or export, got "${ONLY}"`);
-await (ONLY === 'capture' || ONLY === 'imaging' || ONLY === 'export' ? sectionOnly(ONLY) : main());
+const SECTIONS = ['capture', 'imaging', 'export', 'downlink'] as const;
+const only = SECTIONS.find((section) => section === ONLY);
+if (ONLY !== undefined && only === undefined) throw new Error(`--only: expected ${SECTIONS.join(', ')}, got "${ONLY}"`);
+await (only !== undefined ? sectionOnly(only) : main());
 
