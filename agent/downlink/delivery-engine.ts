@@ -27,7 +27,7 @@ import { InboundControlError, InboundEventLostError } from './errors.js';
 import type { DeliveryPolicy } from './inbound-config.js';
 import { headsToStart, KeyQueues } from './key-queues.js';
 import { decideAfterAttempt, type RetryDecision } from './retry-decision.js';
-import type { InboundSink, SinkOutcome } from './sinks/inbound-sink.js';
+import type { InboundSink, SinkOutcome } from './sinks/index.js';
 
 export interface DeliveryEngineLogger {
   info(fields: object, message: string): void;

@@ -11,7 +11,7 @@ import type { ReceiptOutbox } from './downlink-ports.js';
 import { InboundControlError } from './errors.js';
 import { channelDeclaration, deliveryPolicyOf, type InboundChannelConfig, type SinkRequirements } from './inbound-config.js';
 import { JournalInboundIntake } from './inbound-intake.js';
-import type { InboundSink } from './sinks/inbound-sink.js';
+import type { InboundSink } from './sinks/index.js';
 
 export interface DownlinkOptions {
   channels: readonly InboundChannelConfig[];

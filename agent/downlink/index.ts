@@ -2,7 +2,7 @@
 // operations may use. Inbound events from a relay are journaled (intake), delivered
 // per channel into the hospital's system (engine, sink) and answered with receipts (outbox).
 export type { InboundEventIn, InboundIntake, ReceiptOutbox } from './downlink-ports.js';
-export type { InboundSink, SinkDelivery, SinkOutcome } from './sinks/inbound-sink.js';
+export type { InboundSink, SinkDelivery, SinkOutcome } from './sinks/index.js';
 export {
   InboundConfigSchema,
   InboundChannelConfigSchema,
@@ -29,4 +29,5 @@ export { DeliveryEngine, type ChannelDeliveryStatus, type DeliveryEngineLogger, 
 export { KeyQueues, headsToStart, type QueuedEvent } from './key-queues.js';
 export { decideAfterAttempt, retryDelayMs, RETRY_JITTER, type RetryDecision, type RetryPolicy } from './retry-decision.js';
 export { Downlink, type DownlinkOptions, type DownlinkStatus, type QuarantinedEvent } from './downlink.js';
+export { SqliteReceiptOutbox, type PendingReceipt } from './receipt-outbox.js';
 export { InboundControlError, InboundEventLostError, type InboundControlProblem } from './errors.js';
