@@ -22,6 +22,7 @@ import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/index.js';
 import { AllowedHostsSchema } from './http/index.js';
 import { httpIngestConfigShape, loadCapturePasswords, loadLocalAppCredentials, mllpSources, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
 import { AuditConfigSchema } from './audit/index.js';
+import { InboundConfigSchema, inboundIssues } from './downlink/index.js';
 import { JournalConfigSchema } from './store/index.js';
 import { ArchiveConfigSchema } from './imaging/index.js';
 import { backupFeedIssues } from './exit/index.js';
@@ -81,6 +82,8 @@ export const AgentConfigSchema = z
     sources: SourcesConfigSchema,
     relays: z.array(RelayConfigSchema).default([]),
     feeds: z.array(FeedSchema).default([]),
+    /** Inbound channels: events vendors write at a relay, delivered into a hospital system (agent/downlink/inbound-config.ts). */
+    inbound: InboundConfigSchema,
     replication: ReplicationConfigSchema.prefault({}),
     disk: DiskConfigSchema.prefault({}),
     journal: JournalConfigSchema.prefault({}),
@@ -118,6 +121,7 @@ export const AgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });
       }
     });
+    for (const issue of inboundIssues(config.inbound, relayNames)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     refineSources(config.sources, ctx);
   });
 
