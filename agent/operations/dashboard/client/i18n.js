@@ -149,6 +149,8 @@ const EN = {
   'alert.feed-integrity.resolved': 'Feed {subject}: the relay\'s mark is consistent again',
   'alert.feed-proof.firing': 'Feed {subject}: the relay holds events otherwise than sent (integrity incident)',
   'alert.feed-proof.resolved': 'Feed {subject}: the relay\'s copy is verified complete again',
+  'alert.inbound-quarantine.firing': 'Inbound channel {subject}: events quarantined, each holding its key (replay or refuse)',
+  'alert.inbound-quarantine.resolved': 'Inbound channel {subject}: no event quarantined any more',
   'alert.control-id-reused.firing': 'HL7 sender {subject} reused a control id for a message with different content ({value} so far): journaled, not dropped',
   'alert.control-id-reused.resolved': 'No more reused HL7 control ids from {subject}',
   // Words for values the agent sends as stable codes (class names, ledger
@@ -540,6 +542,8 @@ const ZH = {
   'alert.feed-integrity.resolved': '推送 {subject}：中继位置已与本地数据日志一致',
   'alert.feed-proof.firing': '推送 {subject}：中继保存的数据与发送时不同（完整性事件）',
   'alert.feed-proof.resolved': '推送 {subject}：云端副本已重新验证完整',
+  'alert.inbound-quarantine.firing': '入站通道 {subject}：有事件被隔离，同一患者的后续事件在等待（重放或拒绝）',
+  'alert.inbound-quarantine.resolved': '入站通道 {subject}：已无隔离的事件',
   'alert.control-id-reused.firing': 'HL7 发送方 {subject} 以相同控制号发送了内容不同的消息（累计 {value} 次）：已作为新消息记录，未丢弃',
   'alert.control-id-reused.resolved': 'HL7 发送方 {subject} 不再重复使用控制号',
   // 代码值的中文（优先级、台账类型、来源类型和状态、连接错误类型）：无对应条目时显示代码本身。
