@@ -31,3 +31,6 @@ export { decideAfterAttempt, retryDelayMs, RETRY_JITTER, type RetryDecision, typ
 export { Downlink, type DownlinkOptions, type DownlinkStatus, type QuarantinedEvent } from './downlink.js';
 export { SqliteReceiptOutbox, type PendingReceipt } from './receipt-outbox.js';
 export { InboundControlError, InboundEventLostError, type InboundControlProblem } from './errors.js';
+// The link's side (the replication stream): deliveries in, receipts out.
+export { InboundLink, type ChannelBacklogReport, type InboundLinkOptions } from './inbound-link.js';
+export { SqliteReceiptOutbox, type PendingReceipt } from './receipt-outbox.js';

@@ -72,7 +72,7 @@ import type {
   WelcomeInfo,
 } from './relay-transport.js';
 import { isRetryableStatus } from './retry-policy.js';
-import type { InboundEventIn } from '../downlink/downlink-ports.js';
+import type { InboundEventIn } from '../downlink/index.js';
 
 const CODEC_TO_PROTO = {
   none: pb.Codec.CODEC_NONE,

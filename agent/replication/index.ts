@@ -1,9 +1,10 @@
 // Replication to the relay: what others may use. The composition root builds the
 // transport and the replicator; feed control speaks through the RelayTransport port's
 // control messages; status reads the replicator's and the feed window's state.
-export { Replicator, purgeUnsupportedMessage, type ReplicatorStatus } from './replicator.js';
+export { Replicator, OLDER_RELAY_RETRY_MS, inboundUnavailableMessage, purgeUnsupportedMessage, type InboundLinkStatus, type ReplicatorStatus } from './replicator.js';
 export { GrpcRelayTransport } from './grpc-relay-transport.js';
-export type { FeedControlAnswer, FeedControlRequest } from './relay-transport.js';
+export type { FeedControlAnswer, FeedControlRequest, InboundBacklogEntry, InboundChannel, OutgoingReceipt, ReceiptAckInfo, RelaySession } from './relay-transport.js';
+export { InboundIntakeError, InboundReceiptRefusedError, RelayProtocolTooOldError } from './errors.js';
 export type { MarkIncident } from './feed-window.js';
 export type { FeedBlockedKind } from './feed-pump.js';
 export type { BackupSealer } from './feed-pump.js';

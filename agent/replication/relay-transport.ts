@@ -2,7 +2,7 @@
 // sees a socket: the gRPC implementation (grpc-relay-transport.ts) plugs in here,
 // and tests can plug in anything that keeps this contract.
 import type { BlobManifest, CodecName, InboundChannelDeclaration, InboundReceipt } from '../../protocol/index.js';
-import type { InboundEventIn } from '../downlink/downlink-ports.js';
+import type { InboundEventIn } from '../downlink/index.js';
 
 export interface HelloInfo {
   hospitalId: string;

@@ -27,13 +27,22 @@
 //     feed stops with an integrity incident (FeedWindow), its acks are not
 //     advanced, an error is logged and the alert rule feed-integrity fires;
 //     the other feeds go on.
-import { PURGE_FEATURE, type CodecName } from '../../protocol/index.js';
-import type { EgressRecorder } from '../audit/index.js';
+// 10. An older relay refuses protocol 2 (RelayProtocolTooOldError): the next
+//     attempt starts at once in the relay's version, without inbound channels;
+//     the feeds replicate as before and the inbound channels show the problem.
+//     Protocol 2 is tried again on the first reconnect OLDER_RELAY_RETRY_MS
+//     later (or at restart), so an upgraded relay is noticed without an operator.
+// 11. The downlink (options.downlink): the InboundLink runs on each streaming
+//     session whose Welcome offers it; deliveries, receipt acks and backlog
+//     reports of a stream that ended are ignored, like every other reply.
+import { INBOUND_FEATURE, PROTOCOL_VERSION, PURGE_FEATURE, type CodecName, type InboundChannelDeclaration } from '../../protocol/index.js';
+import type { EgressRecorder, ReceiptRecorder } from '../audit/index.js';
+import { InboundLink, type InboundIntake, type SqliteReceiptOutbox } from '../downlink/index.js';
 import { DEFAULT_FEED_CLASS, Uplink } from '../bandwidth/index.js';
 import type { FeedAcks, Journal, ReadLimits } from '../store/index.js';
 import type { VendorPositions } from './vendor-positions.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
-import { AckTimeoutError, RelayLinkError, RelayProtocolViolation } from './errors.js';
+import { AckTimeoutError, RelayLinkError, RelayProtocolTooOldError, RelayProtocolViolation } from './errors.js';
 import { InstanceClaims } from './instance-claims.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
@@ -100,6 +109,26 @@ export interface ReplicatorOptions {
     /** The last seq the journal trimmer has deleted (leaves through it are dropped); absent = leaves are kept. */
     journalTrimmedThrough?: () => number;
   };
+  /**
+   * The downlink on this relay: the channels declared in Hello (protocol 2), the
+   * intake that journals what arrives, the outbox receipts leave from, and the
+   * ledger each receipt is recorded in before it first leaves (none = no record).
+   * A replicator with a downlink runs even with no feed.
+   */
+  downlink?: { channels: InboundChannelDeclaration[]; intake: InboundIntake; outbox: SqliteReceiptOutbox; ledger?: ReceiptRecorder };
+}
+
+/** How long the agent keeps speaking an older relay's protocol before trying PROTOCOL_VERSION again, in ms. */
+export const OLDER_RELAY_RETRY_MS = 10 * 60 * 1000;
+
+/** The downlink of one relay as status shows it (Replicator.inboundStatus). */
+export interface InboundLinkStatus {
+  relay: string;
+  /** The protocol version of the last Hello sent (PROTOCOL_VERSION unless the relay is older). */
+  protocolVersion: number;
+  /** Why inbound events cannot come from this relay; null when they can (or no stream was welcomed yet). */
+  problem: string | null;
+  channels: { channel: string; atRelay: { waiting: number; oldestReceivedAtMs: number | null; reportedAtMs: number } | null }[];
 }
 
 /** Told of what the relay says about whole feeds (the feed controls listen: FeedLink.listen). */
@@ -178,12 +207,24 @@ export class Replicator {
   private abandonAttempt: AbortController | undefined;
   /** Revoke / reinstate requests not yet answered, latest per feed; sent after every Welcome. */
   private readonly pendingControls = new Map<string, FeedControlRequest>();
+  /** The relay refused PROTOCOL_VERSION: the version it speaks, until when it is spoken (failure mode 10). */
+  private olderRelay: { version: number; untilMs: number } | undefined;
+  /** The version of the last Hello sent. */
+  private helloVersion = PROTOCOL_VERSION;
+  /** Why the last Welcome brought no downlink; null when it did or none came yet. */
+  private inboundProblem: string | null = null;
+  private readonly inboundLink: InboundLink | undefined;
 
   constructor(private readonly options: ReplicatorOptions) {
     this.clock = options.clock ?? Date.now;
     this.timers = options.timers ?? systemTimers;
     this.random = options.random ?? Math.random;
     this.link = new LinkStateMachine(options.relayName, options.log, this.clock);
+    const downlink = options.downlink;
+    this.inboundLink =
+      downlink && downlink.channels.length > 0
+        ? new InboundLink({ relay: options.relayName, intake: downlink.intake, outbox: downlink.outbox, ...(downlink.ledger ? { ledger: downlink.ledger } : {}), log: options.log, clock: this.clock })
+        : undefined;
     this.uplink = options.uplink ?? new Uplink({ classes: [...new Set(options.feeds.map((f) => f.class ?? DEFAULT_FEED_CLASS))], clock: this.clock });
     const saved = options.feedAcks.all();
     // One per relay: its feeds' shippers never send the same instance at once.
@@ -247,6 +288,7 @@ export class Replicator {
     this.abandonAttempt?.abort(new Error('agent stopping'));
     this.session?.close();
     await this.running;
+    this.inboundLink?.close();
     this.persistAcks(true);
     this.options.transport.shutdown();
   }
@@ -337,6 +379,31 @@ export class Replicator {
     };
   }
 
+  /** The downlink of this relay: the protocol spoken, why inbound events cannot come (if so), each channel's backlog at the relay as last reported. */
+  inboundStatus(): InboundLinkStatus {
+    const channels = this.options.downlink?.channels ?? [];
+    return {
+      relay: this.options.relayName,
+      protocolVersion: this.helloVersion,
+      problem: channels.length > 0 ? this.inboundProblem : null,
+      channels: channels.map((c) => ({ channel: c.name, atRelay: this.inboundLink?.backlogOf(c.name) ?? null })),
+    };
+  }
+
+  /** The Hello of the next attempt: PROTOCOL_VERSION and the inbound channels, or an older relay's version without them. */
+  private nextHello(): HelloInfo {
+    if (this.olderRelay && this.clock() >= this.olderRelay.untilMs) this.olderRelay = undefined;
+    const protocolVersion = this.olderRelay?.version ?? PROTOCOL_VERSION;
+    this.helloVersion = protocolVersion;
+    const channels = this.options.downlink?.channels ?? [];
+    return {
+      ...this.options.hello,
+      feeds: [...this.pumps.keys()],
+      protocolVersion,
+      ...(protocolVersion >= 2 && channels.length > 0 ? { inboundChannels: channels } : {}),
+    };
+  }
+
   private async run(): Promise<void> {
     while (!this.stopping) {
       this.link.transition('connecting', this.reconnects === 0 ? 'start' : `attempt ${this.attempt + 1}`);
@@ -349,7 +416,7 @@ export class Replicator {
       let connectFailedAfterMs = 0;
       try {
         const session = await this.options.transport.open(
-          { ...this.options.hello, feeds: [...this.pumps.keys()] },
+          this.nextHello(),
           {
             onAck: (feed, seq, duplicate) => {
               if (!life.over) this.onAck(feed, seq, duplicate);
@@ -362,6 +429,15 @@ export class Replicator {
             },
             onVendorProgress: (reads) => {
               if (!life.over) this.options.vendorPositions?.update(this.options.relayName, reads);
+            },
+            onInboundDelivery: (events) => {
+              if (!life.over) this.inboundLink?.onDelivery(events);
+            },
+            onReceiptAck: (ack) => {
+              if (!life.over) this.inboundLink?.onReceiptAck(ack);
+            },
+            onInboundBacklog: (entries) => {
+              if (!life.over) this.inboundLink?.onBacklog(entries);
             },
             onClose: (reason) => life.end(reason),
           },
@@ -396,6 +472,8 @@ export class Replicator {
     for (const listener of this.listeners) listener.onWelcome(this.options.relayName, revoked);
     this.persistAcks(true);
     this.link.transition('streaming', `welcome from relay ${session.welcome.relayId}`);
+    this.inboundProblem = session.inbound ? null : inboundUnavailableMessage(session.welcome.relayId, session.welcome.protocolVersion);
+    this.inboundLink?.attach(session, life.signal);
     // Before any batch, so a revoke is never overtaken by the feed's own data.
     for (const request of [...this.pendingControls.values()]) {
       // A purge left pending for a relay that does not offer it (replaced, or downgraded) is answered here: nothing was deleted.
@@ -513,8 +591,18 @@ export class Replicator {
    * line answers, instead of sitting out a backoff after it returned.
    */
   private async backoff(error: Error | undefined, connectFailedAfterMs = 0): Promise<void> {
+    // An older relay (failure mode 10): at once in its version, unless that is the version it just refused.
+    const olderRelay = error instanceof RelayProtocolTooOldError && error.relayVersion < this.helloVersion;
+    if (olderRelay) {
+      this.olderRelay = { version: error.relayVersion, untilMs: this.clock() + OLDER_RELAY_RETRY_MS };
+      this.inboundProblem = inboundUnavailableMessage(this.relayId ?? this.options.relayName, error.relayVersion);
+      this.options.log.warn(
+        { relay: this.options.relayName, relayVersion: error.relayVersion, code: error.code, retryInMs: OLDER_RELAY_RETRY_MS },
+        `relay speaks replication protocol ${error.relayVersion}: reconnecting in it; inbound events wait at the relay until it is upgraded`,
+      );
+    }
     const retryable = !(error instanceof RelayLinkError) || error.retryable;
-    const requested = this.reconnectRequested;
+    const requested = this.reconnectRequested || olderRelay;
     this.reconnectRequested = false;
     const spacing = retryable ? Math.max(0, backoffDelayMs(this.attempt, this.options.backoff, this.random) - connectFailedAfterMs) : this.options.backoff.maxMs;
     const delay = requested ? 0 : spacing;
@@ -534,6 +622,11 @@ export class Replicator {
     this.cancelSleep = undefined;
     this.nextAttemptAtMs = null;
   }
+}
+
+/** Why a relay sends no inbound events: it speaks an older protocol, or does not list INBOUND_FEATURE. */
+export function inboundUnavailableMessage(relayId: string, protocolVersion: number): string {
+  return `relay ${relayId} speaks replication protocol ${protocolVersion} (no ${INBOUND_FEATURE}): upgrade the relay; inbound events wait there`;
 }
 
 /** What the operator reads when the relay is older than purge: which upgrade is missing. */

@@ -13,5 +13,6 @@ describeRelayTransportContract('the shared fake (test/support/fake-relay-transpo
     hello: { hospitalId: 'h1', agentId: 'contract-agent', agentVersion: '0.0.0-contract', secret: 'h1-secret' },
     relayId: 'fake-relay',
     close: async () => {},
+    inbound: { write: async (channel, key, body) => relay.writeInbound(channel, { key, body: JSON.stringify(body) }).id },
   };
 });

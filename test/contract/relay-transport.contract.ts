@@ -4,9 +4,32 @@
 // drift from what the wire does.
 import { describe, expect, it } from 'vitest';
 import { createHash, randomBytes } from 'node:crypto';
-import { BLOB_CHUNK_BYTES, BLOB_FEATURE, BLOB_REF_CONTENT_TYPE, IMAGING_STREAM, PROTOCOL_VERSION, encodeEvents, type BlobManifest, type ImagingInstanceBody, type JournalEvent } from '../../protocol/index.js';
+import {
+  BLOB_CHUNK_BYTES,
+  BLOB_FEATURE,
+  BLOB_REF_CONTENT_TYPE,
+  IMAGING_STREAM,
+  INBOUND_FEATURE,
+  PROTOCOL_VERSION,
+  encodeEvents,
+  type BlobManifest,
+  type ImagingInstanceBody,
+  type InboundChannelDeclaration,
+  type JournalEvent,
+} from '../../protocol/index.js';
 import { RelayLinkError } from '../../agent/replication/errors.js';
-import type { FeedControlAnswer, HelloInfo, NackReason, OutboundBatch, RelaySession, RelaySessionHandlers, RelayTransport } from '../../agent/replication/relay-transport.js';
+import type { InboundEventIn } from '../../agent/downlink/downlink-ports.js';
+import type {
+  FeedControlAnswer,
+  HelloInfo,
+  InboundBacklogEntry,
+  NackReason,
+  OutboundBatch,
+  ReceiptAckInfo,
+  RelaySession,
+  RelaySessionHandlers,
+  RelayTransport,
+} from '../../agent/replication/relay-transport.js';
 
 export interface RelayTransportFixture {
   /** A transport to a live relay that knows `hello`'s hospital. */
@@ -19,6 +42,17 @@ export interface RelayTransportFixture {
   relayId: string;
   /** Stops the relay and removes what it wrote. */
   close(): Promise<void>;
+  /**
+   * The downlink: writes a vendor's JSON event for `channel` at the relay (as
+   * Inbound.Write would, the channel declared in an earlier Hello) and returns
+   * its id. Absent = the relay offers no downlink yet; its tests are skipped.
+   */
+  inbound?: { write(channel: string, key: string, body: object): Promise<string> };
+}
+
+/** A channel declaration as an agent sends it in Hello. */
+function channelDeclaration(name: string): InboundChannelDeclaration {
+  return { name, defaultTtlMs: 3_600_000, maxTtlMs: 86_400_000, maxBodyBytes: 65_536, contentTypes: ['json'], keyPath: '$.patient.id', requiredFields: [] };
 }
 
 /** Everything a session told its handlers, in order. */
@@ -27,9 +61,20 @@ class Replies {
   readonly nacks: { feed: string; expected: number; reason: NackReason | undefined }[] = [];
   readonly answers: FeedControlAnswer[] = [];
   readonly closes: (Error | undefined)[] = [];
+  readonly deliveries: InboundEventIn[][] = [];
+  readonly receiptAcks: ReceiptAckInfo[] = [];
+  readonly backlogs: InboundBacklogEntry[][] = [];
   private waiters: (() => void)[] = [];
 
+  /** Every inbound event delivered, in order. */
+  get delivered(): InboundEventIn[] {
+    return this.deliveries.flat();
+  }
+
   readonly handlers: RelaySessionHandlers = {
+    onInboundDelivery: (events) => this.push(() => this.deliveries.push(events)),
+    onReceiptAck: (ack) => this.push(() => this.receiptAcks.push(ack)),
+    onInboundBacklog: (entries) => this.push(() => this.backlogs.push(entries)),
     onAck: (feed, seq, duplicate) => this.push(() => this.acks.push({ feed, seq, duplicate })),
     onNack: (feed, expected, _detail, reason) => this.push(() => this.nacks.push({ feed, expected, reason })),
     onControlAnswer: (answer) => this.push(() => this.answers.push(answer)),
@@ -321,6 +366,129 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
         session.close();
         await expect(pending).rejects.toMatchObject({ name: 'RelayLinkError', retryable: true });
         await expect(session.blobs.offer({ feed: 'adt', manifest })).rejects.toMatchObject({ name: 'RelayLinkError', retryable: true });
+      });
+    });
+
+    /** Opens a session of protocol 2 declaring `channels`. */
+    async function openInbound(fixture: RelayTransportFixture, transports: RelayTransport[], channels: string[]): Promise<{ session: RelaySession; replies: Replies }> {
+      const transport = fixture.transport();
+      transports.push(transport);
+      const replies = new Replies();
+      const session = await transport.open({ ...fixture.hello, feeds: [], protocolVersion: PROTOCOL_VERSION, inboundChannels: channels.map(channelDeclaration) }, replies.handlers);
+      return { session, replies };
+    }
+
+    async function withInbound(ctx: { skip(note?: string): never }, body: (fixture: RelayTransportFixture & { inbound: NonNullable<RelayTransportFixture['inbound']> }, open: (channels: string[]) => Promise<{ session: RelaySession; replies: Replies }>) => Promise<void>): Promise<void> {
+      const fixture = await factory();
+      const transports: RelayTransport[] = [];
+      try {
+        if (!fixture.inbound) ctx.skip('this relay fixture writes no inbound events yet');
+        await body(fixture as RelayTransportFixture & { inbound: NonNullable<RelayTransportFixture['inbound']> }, (channels) => openInbound(fixture, transports, channels));
+      } finally {
+        for (const transport of transports) transport.shutdown();
+        await fixture.close();
+      }
+    }
+
+    const booking = (patient: string, slot: number): object => ({ patient: { id: patient }, slot });
+
+    it('offers the downlink on a stream of protocol 2: the Welcome lists inbound-v1 and the session has inbound', async (ctx) => {
+      await withInbound(ctx, async (_fixture, open) => {
+        const { session } = await open(['bookings']);
+        expect(session.welcome.protocolVersion).toBe(PROTOCOL_VERSION);
+        expect(session.welcome.features?.has(INBOUND_FEATURE)).toBe(true);
+        expect(session.inbound).toBeDefined();
+        session.close();
+      });
+    });
+
+    it('delivers the events of a declared channel oldest first; after an ack a new stream resends only what is above the mark, without one everything', async (ctx) => {
+      await withInbound(ctx, async (fixture, open) => {
+        const first = await open(['bookings']);
+        const ids = [];
+        for (let i = 1; i <= 3; i++) ids.push(await fixture.inbound.write('bookings', `P${i}`, booking(`P${i}`, i)));
+        await first.replies.until('3 inbound events', () => first.replies.delivered.length >= 3);
+        const delivered = first.replies.delivered;
+        expect(delivered.map((e) => e.id)).toEqual(ids);
+        expect(delivered.map((e) => e.channelSeq)).toEqual([...delivered.map((e) => e.channelSeq)].sort((a, b) => a - b));
+        expect(delivered[0]).toMatchObject({ channel: 'bookings', key: 'P1', contentType: 'json' });
+        expect(JSON.parse(delivered[0]!.body.toString('utf8'))).toEqual(booking('P1', 1));
+        expect(delivered[0]!.expiresAtMs).toBeGreaterThan(delivered[0]!.receivedAtMs);
+        first.session.close();
+
+        // Nothing acked: the next stream sends all three again.
+        const second = await open(['bookings']);
+        await second.replies.until('the resend', () => second.replies.delivered.length >= 3);
+        expect(second.replies.delivered.map((e) => e.id)).toEqual(ids);
+        second.session.inbound!.ack('bookings', delivered[1]!.channelSeq);
+        // The ack is written before the close: the relay reads the stream in order.
+        await second.replies.until('the backlog after the ack', () => second.replies.backlogs.some((b) => b.find((c) => c.channel === 'bookings')?.waiting === 1));
+        second.session.close();
+
+        const third = await open(['bookings']);
+        await third.replies.until('the unacked event', () => third.replies.delivered.length >= 1);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(third.replies.delivered.map((e) => e.id)).toEqual([ids[2]]);
+        third.session.close();
+      });
+    });
+
+    it('answers each receipt: stored (a resend too), or refused with an error for an unknown id or a second final outcome', async (ctx) => {
+      await withInbound(ctx, async (fixture, open) => {
+        const { session, replies } = await open(['payments']);
+        const id = await fixture.inbound.write('payments', 'P9', booking('P9', 9));
+        await replies.until('the event', () => replies.delivered.length >= 1);
+        session.inbound!.ack('payments', replies.delivered[0]!.channelSeq);
+        const receipt = { id, channel: 'payments', outcome: 'accepted' as const, final: true, code: 'AA', reason: '', reference: 'A-1', attempts: 1, decidedAtMs: Date.now() };
+        session.inbound!.sendReceipt({ ...receipt, ledgerHead: Buffer.alloc(32, 7), ledgerIndex: 12 });
+        await replies.until('the receipt ack', () => replies.receiptAcks.length >= 1);
+        expect(replies.receiptAcks[0]).toEqual({ id, final: true, outcome: 'accepted', error: '' });
+        session.inbound!.sendReceipt(receipt);
+        session.inbound!.sendReceipt({ ...receipt, outcome: 'refused', code: 'AR', reason: 'slot already taken', attempts: 2 });
+        session.inbound!.sendReceipt({ ...receipt, id: 'ibaaaaaaaaaaaaaaaaaa' });
+        await replies.until('three more acks', () => replies.receiptAcks.length >= 4);
+        expect(replies.receiptAcks[1]).toEqual({ id, final: true, outcome: 'accepted', error: '' });
+        expect(replies.receiptAcks[2]).toMatchObject({ id, outcome: 'refused' });
+        expect(replies.receiptAcks[2]!.error).not.toBe('');
+        expect(replies.receiptAcks[3]).toMatchObject({ id: 'ibaaaaaaaaaaaaaaaaaa' });
+        expect(replies.receiptAcks[3]!.error).not.toBe('');
+        session.close();
+      });
+    });
+
+    it('reports the backlog of the declared channels: what waits, and when the oldest was written', async (ctx) => {
+      await withInbound(ctx, async (fixture, open) => {
+        const { session, replies } = await open(['bookings']);
+        const before = Date.now();
+        await fixture.inbound.write('bookings', 'P1', booking('P1', 1));
+        await fixture.inbound.write('bookings', 'P2', booking('P2', 2));
+        await replies.until('a backlog of 2', () => replies.backlogs.some((b) => b.find((c) => c.channel === 'bookings')?.waiting === 2), 8000);
+        const report = replies.backlogs.findLast((b) => b.find((c) => c.channel === 'bookings')?.waiting === 2)!.find((c) => c.channel === 'bookings')!;
+        expect(report.oldestReceivedAtMs).toBeGreaterThanOrEqual(before - 1000);
+        await replies.until('the events', () => replies.delivered.length >= 2);
+        session.inbound!.ack('bookings', replies.delivered[1]!.channelSeq);
+        await replies.until('an empty backlog', () => replies.backlogs.at(-1)?.find((c) => c.channel === 'bookings')?.waiting === 0, 8000);
+        expect(replies.backlogs.at(-1)!.find((c) => c.channel === 'bookings')!.oldestReceivedAtMs).toBeNull();
+        session.close();
+      });
+    });
+
+    it('speaks protocol 1 to an agent that asks for it: no inbound-v1, no downlink, feeds as before', async () => {
+      await withRelay(async (fixture) => {
+        const transport = fixture.transport();
+        const replies = new Replies();
+        try {
+          const session = await transport.open({ ...fixture.hello, feeds: ['adt'], protocolVersion: 1 }, replies.handlers);
+          expect(session.welcome.protocolVersion).toBe(1);
+          expect(session.welcome.features?.has(INBOUND_FEATURE) ?? false).toBe(false);
+          expect(session.inbound).toBeUndefined();
+          await session.send(batch('adt', 1, 2));
+          await replies.until('the ack', () => replies.acks.length >= 1);
+          expect(replies.acks[0]).toEqual({ feed: 'adt', seq: 2, duplicate: false });
+          session.close();
+        } finally {
+          transport.shutdown();
+        }
       });
     });
 

@@ -16,9 +16,22 @@
 //
 // `answers: 'manual'` keeps the relay silent: batches are only recorded, and
 // the test plays the relay itself (calling the pump's onAck/onNack directly).
-import { createHash } from 'node:crypto';
-import { BLOB_FEATURE, BLOB_REF_CONTENT_TYPE, PROTOCOL_VERSION, decideBatch, decodeEvents, parseImagingInstanceBody, pb } from '../../protocol/index.js';
-import { BlobRefusedError, RelayLinkError } from '../../agent/replication/errors.js';
+//
+// The downlink (inbound: true, the default, on a stream of protocol 2): the
+// Welcome lists INBOUND_FEATURE and the session has `inbound`. writeInbound()
+// stores an event per channel, numbered from 1; a session sends every event of
+// a channel its Hello declared above the channel's acked mark that it has not
+// sent yet, oldest first, up to 256 per delivery; an ack moves the mark
+// (cumulative, never back) and the relay reports the backlog; a receipt for an
+// event sent is stored once per (id, outcome, attempts) and answered, a second
+// final one with another outcome, or one for an unknown id, is answered with an
+// error. `protocolVersion: 1` plays an older relay: Hello of 2 ends the attempt
+// as the gRPC transport reports it (RelayProtocolTooOldError), Hello of 1 is
+// welcomed without the downlink.
+import { createHash, randomBytes } from 'node:crypto';
+import { BLOB_FEATURE, BLOB_REF_CONTENT_TYPE, FINAL_OUTCOMES, INBOUND_FEATURE, PROTOCOL_VERSION, decideBatch, decodeEvents, parseImagingInstanceBody, pb, type InboundReceipt } from '../../protocol/index.js';
+import { BlobRefusedError, RelayLinkError, RelayProtocolTooOldError } from '../../agent/replication/errors.js';
+import type { InboundEventIn } from '../../agent/downlink/downlink-ports.js';
 import type {
   BlobChannel,
   BlobOfferAnswer,
@@ -27,7 +40,10 @@ import type {
   BlobPartRequest,
   FeedControlRequest,
   HelloInfo,
+  InboundBacklogEntry,
+  InboundChannel,
   OutboundBatch,
+  OutgoingReceipt,
   RelaySession,
   RelaySessionHandlers,
   RelayTransport,
@@ -43,7 +59,20 @@ export interface FakeRelayOptions {
   secret?: string;
   /** Whether the relay takes blob transfer (lists BLOB_FEATURE); default true. */
   blobs?: boolean;
+  /** Whether the relay offers the downlink (lists INBOUND_FEATURE on a stream of protocol 2); default true. */
+  inbound?: boolean;
+  /** The newest protocol the relay speaks; default PROTOCOL_VERSION. 1 plays a relay older than the downlink. */
+  protocolVersion?: number;
 }
+
+/** Switches a test may flip while the relay runs. */
+export interface FakeRelaySwitches {
+  /** false: receipts are stored but never answered (their ReceiptAck is lost with the stream). Default true. */
+  answerReceipts: boolean;
+}
+
+/** The most events the fake relay puts in one InboundDelivery. */
+const FAKE_DELIVERY_EVENTS = 256;
 
 /** The relay's side, shared by every transport and session made from it: what it holds survives a reconnect. */
 export class FakeRelay {
@@ -67,12 +96,70 @@ export class FakeRelay {
   /** Every blob request the agent sent, in order. */
   readonly offers: BlobOfferRequest[] = [];
   readonly parts: BlobPartRequest[] = [];
+  readonly inboundFeature: boolean;
+  readonly protocolVersion: number;
+  /** Inbound events per channel, in channel_seq order. */
+  readonly inboundEvents = new Map<string, InboundEventIn[]>();
+  /** The agent's acked mark per channel. */
+  readonly inboundAcked = new Map<string, number>();
+  /** Receipts stored per event id, in the order they came. */
+  readonly receipts = new Map<string, InboundReceipt[]>();
+  /** Every Hello the relay was sent (also refused ones), in order. */
+  readonly hellos: HelloInfo[] = [];
+  readonly switches: FakeRelaySwitches = { answerReceipts: true };
 
   constructor(private readonly options: FakeRelayOptions = {}) {
     this.relayId = options.relayId ?? 'fake-relay';
     this.maxBatchBytes = options.maxBatchBytes ?? 1 << 20;
     this.answers = options.answers ?? 'auto';
     this.blobFeature = options.blobs ?? true;
+    this.inboundFeature = options.inbound ?? true;
+    this.protocolVersion = options.protocolVersion ?? PROTOCOL_VERSION;
+  }
+
+  /** Stores a vendor's event for `channel` (numbered next) and sends it on every open session that declared the channel. */
+  writeInbound(channel: string, event: { key: string; body: Buffer | string; contentType?: string; vendor?: string; idempotencyKey?: string; ttlMs?: number }): InboundEventIn {
+    const events = this.inboundEvents.get(channel) ?? [];
+    this.inboundEvents.set(channel, events);
+    const receivedAtMs = Date.now();
+    const stored: InboundEventIn = {
+      id: `ib${[...randomBytes(18)].map((b) => 'abcdefghijklmnopqrstuvwxyz234567'[b % 32]).join('')}`,
+      channel,
+      channelSeq: (events.at(-1)?.channelSeq ?? 0) + 1,
+      key: event.key,
+      contentType: event.contentType ?? 'json',
+      body: Buffer.from(event.body),
+      vendor: event.vendor ?? 'test-vendor',
+      idempotencyKey: event.idempotencyKey ?? `k-${events.length + 1}`,
+      receivedAtMs,
+      expiresAtMs: receivedAtMs + (event.ttlMs ?? 3_600_000),
+    };
+    events.push(stored);
+    for (const session of this.sessions) session.sendInbound();
+    return stored;
+  }
+
+  /** What waits for the agent per channel (not acked). */
+  inboundBacklog(channels: readonly string[]): InboundBacklogEntry[] {
+    return channels.map((channel) => {
+      const acked = this.inboundAcked.get(channel) ?? 0;
+      const waiting = (this.inboundEvents.get(channel) ?? []).filter((e) => e.channelSeq > acked);
+      return { channel, waiting: waiting.length, oldestReceivedAtMs: waiting[0]?.receivedAtMs ?? null };
+    });
+  }
+
+  /** @internal Stores a receipt as the relay does; returns the error text of a refusal, '' when stored (or a duplicate). */
+  takeReceipt(receipt: OutgoingReceipt): string {
+    const sent = [...this.inboundEvents.values()].flat().find((e) => e.id === receipt.id);
+    if (!sent) return `no inbound event ${receipt.id} was sent to this hospital`;
+    const held = this.receipts.get(receipt.id) ?? [];
+    if (held.some((r) => r.outcome === receipt.outcome && r.attempts === receipt.attempts)) return '';
+    const final = held.find((r) => FINAL_OUTCOMES.has(r.outcome));
+    if (final && receipt.final) return `inbound event ${receipt.id} already has the final receipt ${final.outcome}`;
+    const { ledgerHead: _head, ledgerIndex: _index, ...plain } = receipt;
+    held.push(plain);
+    this.receipts.set(receipt.id, held);
+    return '';
   }
 
   /** Bytes of part data received (what crossed the line as chunk bytes). */
@@ -150,18 +237,27 @@ export class FakeRelay {
 
   /** @internal Checks Hello and opens a session. */
   welcome(hello: HelloInfo, handlers: RelaySessionHandlers): FakeRelaySession {
+    this.hellos.push(hello);
     if (this.options.secret !== undefined && hello.secret !== this.options.secret) {
       throw new RelayLinkError('relay stream ended: unknown hospital or wrong secret', false, 'handshake');
     }
+    const asked = hello.protocolVersion ?? PROTOCOL_VERSION;
+    if (asked > this.protocolVersion) {
+      throw new RelayProtocolTooOldError(
+        this.protocolVersion,
+        `relay speaks an older replication protocol version (${this.protocolVersion}): WL_PROTOCOL_VERSION: agent speaks replication protocol ${asked} but this relay speaks ${this.protocolVersion}; upgrade the older side`,
+      );
+    }
+    const downlink = asked >= 2 && this.inboundFeature;
     const welcome: WelcomeInfo = {
       relayId: this.relayId,
-      protocolVersion: PROTOCOL_VERSION,
+      protocolVersion: asked,
       highWater: new Map(hello.feeds.map((feed) => [feed, this.highWater.get(feed) ?? 0])),
       maxBatchBytes: this.maxBatchBytes,
       revoked: new Set(hello.feeds.filter((feed) => this.revoked.has(feed))),
-      features: new Set(this.blobFeature ? [BLOB_FEATURE] : []),
+      features: new Set([...(this.blobFeature ? [BLOB_FEATURE] : []), ...(downlink ? [INBOUND_FEATURE] : [])]),
     };
-    const session = new FakeRelaySession(this, welcome, handlers);
+    const session = new FakeRelaySession(this, welcome, handlers, downlink ? (hello.inboundChannels ?? []).map((c) => c.name) : []);
     this.sessions.push(session);
     return session;
   }
@@ -204,6 +300,13 @@ export class FakeRelaySession implements RelaySession {
   /** 'open' until close(); then the reason it was closed with (undefined: a plain close). */
   closedWith: Error | undefined | 'open' = 'open';
   readonly blobs?: BlobChannel;
+  readonly inbound?: InboundChannel;
+  /** InboundAcks the agent sent on this stream, in order. */
+  readonly inboundAcks: { channel: string; throughSeq: number }[] = [];
+  /** Receipts the agent sent on this stream, in order. */
+  readonly receiptsSent: OutgoingReceipt[] = [];
+  /** Per declared channel, the highest channel_seq sent on this stream. */
+  private readonly inboundSentThrough = new Map<string, number>();
   private readonly sentWaiters = new Set<() => void>();
   /** Blob requests not yet answered: rejected when the session ends. */
   private readonly pendingBlobs = new Set<(error: Error) => void>();
@@ -212,7 +315,17 @@ export class FakeRelaySession implements RelaySession {
     private readonly relay: FakeRelay,
     readonly welcome: WelcomeInfo,
     private readonly handlers: RelaySessionHandlers,
+    /** The inbound channels this stream carries (declared in Hello, protocol 2, relay with the feature). */
+    readonly inboundChannels: readonly string[] = [],
   ) {
+    if (welcome.features?.has(INBOUND_FEATURE)) {
+      this.inbound = { ack: (channel, throughSeq) => this.takeAck(channel, throughSeq), sendReceipt: (receipt) => this.takeReceipt(receipt) };
+      // After the Welcome reached the agent, as on the wire.
+      setImmediate(() => {
+        this.reportBacklog();
+        this.sendInbound();
+      });
+    }
     if (relay.blobFeature) {
       this.blobs = {
         offer: (request) => this.blobRequest(() => relay.answerOffer(request)),
@@ -235,6 +348,42 @@ export class FakeRelaySession implements RelaySession {
         }
       });
     });
+  }
+
+  /** @internal Sends what this stream has not sent of its channels above the acked marks, oldest first. */
+  sendInbound(): void {
+    if (this.closedWith !== 'open' || !this.inbound) return;
+    for (const channel of this.inboundChannels) {
+      const from = Math.max(this.relay.inboundAcked.get(channel) ?? 0, this.inboundSentThrough.get(channel) ?? 0);
+      const unsent = (this.relay.inboundEvents.get(channel) ?? []).filter((e) => e.channelSeq > from);
+      for (let at = 0; at < unsent.length; at += FAKE_DELIVERY_EVENTS) {
+        const delivery = unsent.slice(at, at + FAKE_DELIVERY_EVENTS);
+        this.inboundSentThrough.set(channel, delivery.at(-1)!.channelSeq);
+        this.handlers.onInboundDelivery?.(delivery.map((e) => ({ ...e, body: Buffer.from(e.body) })));
+      }
+    }
+  }
+
+  private takeAck(channel: string, throughSeq: number): void {
+    if (this.closedWith !== 'open') return;
+    this.inboundAcks.push({ channel, throughSeq });
+    this.relay.inboundAcked.set(channel, Math.max(this.relay.inboundAcked.get(channel) ?? 0, throughSeq));
+    queueMicrotask(() => this.reportBacklog());
+  }
+
+  private takeReceipt(receipt: OutgoingReceipt): void {
+    if (this.closedWith !== 'open') return;
+    this.receiptsSent.push(receipt);
+    const error = this.relay.takeReceipt(receipt);
+    if (!this.relay.switches.answerReceipts) return;
+    setImmediate(() => {
+      if (this.closedWith === 'open') this.handlers.onReceiptAck?.({ id: receipt.id, final: receipt.final, outcome: receipt.outcome, error });
+    });
+  }
+
+  private reportBacklog(): void {
+    if (this.closedWith !== 'open' || this.inboundChannels.length === 0) return;
+    this.handlers.onInboundBacklog?.(this.relay.inboundBacklog(this.inboundChannels));
   }
 
   async send(batch: OutboundBatch): Promise<void> {

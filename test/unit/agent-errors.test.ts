@@ -20,7 +20,7 @@ import { JournalTrimmedError, SchemaTooNewError } from '../../agent/store/index.
 import { CapturePositionLostError, CaptureSetupError } from '../../agent/sources/index.js';
 import { DicomRefusedError } from '../../agent/sources/dicom/instance-intake.js';
 import { ArchiveCorruptError } from '../../agent/imaging/index.js';
-import { BlobRefusedError, IntegrityIncidentError, ProofRefusedError } from '../../agent/replication/errors.js';
+import { BlobRefusedError, InboundIntakeError, InboundReceiptRefusedError, IntegrityIncidentError, ProofRefusedError, RelayProtocolTooOldError } from '../../agent/replication/errors.js';
 import {
   ExportFetchError,
   ExportRelayTooOldError,
@@ -135,6 +135,10 @@ describe('agent error classes', () => {
     [new RestoreWrongKeysError('enc-2026', 7, 'is not in keys.dir', { cause }), 'RestoreWrongKeysError', AgentErrorCode.RESTORE_WRONG_KEYS],
     [new RestoreExportUnusableError('the export has no backup feed', { cause }), 'RestoreExportUnusableError', AgentErrorCode.RESTORE_EXPORT_UNUSABLE],
     [new RestoreFromRelayError('the relay is unreachable', { cause }), 'RestoreFromRelayError', AgentErrorCode.RESTORE_FROM_RELAY],
+    // The downlink's link.
+    [new RelayProtocolTooOldError(1, 'relay at r:7443 speaks an older replication protocol version (1)', { cause }), 'RelayProtocolTooOldError', AgentErrorCode.RELAY_PROTOCOL_TOO_OLD],
+    [new InboundReceiptRefusedError('ibaaaaaaaaaaaaaaaaaa', 'already has the final receipt accepted'), 'InboundReceiptRefusedError', AgentErrorCode.INBOUND_RECEIPT_REFUSED],
+    [new InboundIntakeError('bookings', 'cannot journal 2 inbound event(s)', { cause }), 'InboundIntakeError', AgentErrorCode.INBOUND_INTAKE_FAILED],
     // The downlink: an operator's inbound control, an event whose body is gone.
     [new InboundControlError('no inbound channel named "x" is configured', 'unknown-channel', 'x', { cause }), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_CHANNEL],
     [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
