@@ -210,6 +210,19 @@ export const AgentErrorCode = {
    * be delivered and is quarantined. Refuse it (`wardline agent inbound refuse ID --reason …`) and ask the vendor to send it again.
    */
   INBOUND_EVENT_LOST: 'WL_A046',
+  // The downlink's sinks (agent/downlink/sinks): delivering inbound events into the hospital's systems.
+  /**
+   * The hospital system refuses what Wardline needs to deliver there, whatever the event: the inbox table is missing
+   * (and createTable is off) or lacks a column, the database refuses the login or the permission, the webhook secret
+   * is not a Standard Webhooks "whsec_" secret. Deliveries wait (nothing is quarantined). Fix what the message names
+   * (create the table or set createTable: true, grant INSERT, SELECT and UPDATE on it, fix the secret file).
+   */
+  SINK_SETUP: 'WL_A047',
+  /**
+   * The inbox database could not be reached to read what the HIS decided or to withdraw an expired row; the
+   * delivery engine asks again at its next round. Check the database server and the network path to it.
+   */
+  SINK_UNAVAILABLE: 'WL_A048',
 } as const;
 export type AgentErrorCode = (typeof AgentErrorCode)[keyof typeof AgentErrorCode];
 

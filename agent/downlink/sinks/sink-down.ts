@@ -1,0 +1,29 @@
+// When a delivery did not reach the hospital's system at all: the outcome that
+// says so (retryable, sinkDown: it does not count towards the event's quarantine).
+import type { SinkOutcome } from './inbound-sink.js';
+
+/** Socket errors that mean the system was not reached (or dropped the connection before answering). */
+export const UNREACHABLE_ERRNOS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+]);
+
+/** error.code of a Node socket or driver error, or `fallback`. */
+export function errnoOf(error: unknown, fallback: string): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code !== '' ? code : fallback;
+}
+
+/** The outcome of an attempt that never reached `system` ("the HIS at his:2575"). */
+export function sinkDownOutcome(system: string, error: unknown, fallbackCode = 'unreachable'): SinkOutcome {
+  const code = errnoOf(error, fallbackCode);
+  const message = error instanceof Error ? error.message : String(error);
+  return { kind: 'retryable', code, reason: `cannot reach ${system}: ${message}`, sinkDown: true };
+}
