@@ -1,20 +1,25 @@
 // The delivery engine end to end on a real SQLite journal, the real intake and
-// receipt outbox, and a real MLLP peer on 127.0.0.1: per-key order with keys in
+// receipt outbox, and the real MLLP sink (SRM^S01 built by its mapping) to an HIS
+// listening on 127.0.0.1: per-key order with keys in
 // parallel, a refusal final and never retried, the HIS down then up, TTL expiry,
 // a poison event quarantined within 1 s while other keys flow, its replay after a
 // fix delivered once, a crash mid-delivery resumed with the same id, and every
 // outcome's receipt in the outbox exactly once. Logs never carry a key or a body.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Downlink, InboundConfigSchema, SqliteReceiptOutbox, type InboundEventIn } from '../../agent/downlink/index.js';
+import { createSink } from '../../agent/downlink/sinks/index.js';
 import { Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { receiptStreamName, type InboundReceipt } from '../../protocol/index.js';
-import { MinimalMllpSink } from '../support/minimal-mllp-sink.js';
 import { MllpHisListener } from '../support/mllp-his-listener.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 
 const RELAY = 'cloud';
 const CHANNEL = 'bookings';
+/** The booking's slot goes to ARQ-1, the patient to PID-3 (what the test HIS reads as the key). */
+const MAPPING = { 'ARQ-1': '$.slot', 'PID-3': '$.patient.id' };
+/** The mapping after the fix: the slot may be absent. */
+const FIXED_MAPPING = { 'ARQ-1': { path: '$.slot', optional: true }, 'PID-3': '$.patient.id' };
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
 let counter = 0;
@@ -29,8 +34,9 @@ function inboundId(): string {
 }
 
 let seq = 0;
-function event(key: string, body: object, ttlMs = 3_600_000): InboundEventIn {
+function event(key: string, fields: object, ttlMs = 3_600_000): InboundEventIn {
   const now = Date.now();
+  const body = { ...fields, patient: { id: key } };
   return {
     id: inboundId(),
     channel: CHANNEL,
@@ -59,27 +65,25 @@ class Rig {
   journal!: Journal;
   outbox!: SqliteReceiptOutbox;
   downlink!: Downlink;
-  sink!: MinimalMllpSink;
 
   async start(channel: object = {}, port?: number): Promise<void> {
     await this.his.listen(port);
     this.open(channel);
   }
 
-  open(channel: object = {}): void {
+  open(channel: object = {}, mapping: object = MAPPING): void {
     this.db = openAgentDatabase(`${this.dir.path}/agent.db`);
     this.journal = new Journal(this.db);
     this.outbox = new SqliteReceiptOutbox(this.db);
-    this.sink = new MinimalMllpSink(this.his.port);
     const log = (level: string) => (fields: object, message: string) => this.logs.push({ level, fields: fields as Record<string, unknown>, message });
-    const [config] = InboundConfigSchema.parse([{ channel: CHANNEL, relay: RELAY, concurrency: 4, quarantineAfter: 3, retry: { initialMs: 40, maxMs: 200 }, sink: { kind: 'mllp' }, ...channel }]);
+    const [config] = InboundConfigSchema.parse([{ channel: CHANNEL, relay: RELAY, concurrency: 4, quarantineAfter: 3, retry: { initialMs: 40, maxMs: 200 }, sink: { kind: 'mllp', address: `127.0.0.1:${this.his.port}`, message: 'SRM^S01', mapping, ackTimeoutMs: 5_000, connectTimeoutMs: 1_000 }, ...channel }]);
+    const sinkLog = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
     this.downlink = new Downlink({
       channels: [config!],
       db: this.db,
       journal: this.journal,
       outbox: this.outbox,
-      createSink: () => this.sink,
-      sinkRequirements: () => [],
+      createSink: (c) => createSink(c.sink, { hospitalId: 'h-test', log: sinkLog }),
       log: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') },
     });
     this.downlink.start();
@@ -129,7 +133,7 @@ function expectReceiptsOncePerOutcome(r: Rig): void {
 function expectNoKeysInLogs(r: Rig, keys: string[]): void {
   const text = JSON.stringify(r.logs);
   for (const key of keys) expect(text).not.toContain(key);
-  expect(text).not.toContain('"slot"');
+  expect(text).not.toMatch(/"S\d"/);
 }
 
 describe('inbound delivery', () => {
@@ -205,7 +209,7 @@ describe('inbound delivery', () => {
   it('quarantines a poison event within 1 s holding its key while other keys flow; replay after the fix delivers it once', async () => {
     rig = new Rig();
     await rig.start();
-    const poison = event('P-5001', { patient: 'no slot' });
+    const poison = event('P-5001', { note: 'no slot' });
     const behind = event('P-5001', { slot: 'S2' });
     const other = event('P-5002', { slot: 'S3' });
     const t0 = Date.now();
@@ -216,10 +220,13 @@ describe('inbound delivery', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(rig.row(behind.id).state).toBe('pending');
     expect(rig.his.idsOf('P-5001')).toEqual([]);
-    expect(rig.downlink.status().quarantined).toMatchObject([{ id: poison.id, channel: CHANNEL, reason: expect.stringContaining('no slot for ARQ') }]);
+    expect(rig.downlink.status().quarantined).toMatchObject([{ id: poison.id, channel: CHANNEL, reason: expect.stringContaining('$.slot') }]);
     expect(() => rig.engine.replay(other.id)).toThrow(/not quarantined/);
-    // The config fix: the mapping no longer needs the slot.
-    rig.sink.requiredPath = null;
+    // The config fix: the mapping no longer needs the slot; the agent restarts with it.
+    await rig.downlink.close();
+    rig.db.close();
+    rig.open({}, FIXED_MAPPING);
+    expect(rig.row(poison.id).state).toBe('quarantined');
     rig.engine.replay(poison.id);
     expect(await rig.finalState(poison.id)).toBe('accepted');
     await rig.finalState(behind.id);
@@ -234,7 +241,7 @@ describe('inbound delivery', () => {
   it('refuses a quarantined event for the operator with a final receipt and the reason', async () => {
     rig = new Rig();
     await rig.start({ quarantineAfter: 2 });
-    rig.his.answer = () => ({ code: 'AE', text: 'PID-3 unknown' });
+    rig.his.answer = () => ({ code: 'AE', text: 'database busy' });
     const e = event('P-6001', { slot: 'S1' });
     await rig.downlink.intake.accept(RELAY, [e]);
     await rig.finalState(e.id, ['quarantined']);
@@ -242,7 +249,7 @@ describe('inbound delivery', () => {
     await rig.engine.refuse(e.id, 'patient unknown at this hospital');
     expect(rig.row(e.id).state).toBe('refused');
     expect(rig.receipts().map((r) => [r.outcome, r.final, r.reason])).toEqual([
-      ['quarantined', false, 'failed 2 times, last: PID-3 unknown'],
+      ['quarantined', false, expect.stringMatching(/^failed 2 times, last: .*database busy/)],
       ['refused', true, 'refused by the hospital: patient unknown at this hospital'],
     ]);
     await expect(rig.engine.refuse(e.id, 'again')).rejects.toThrow(/refused, not quarantined/);
