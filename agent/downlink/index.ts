@@ -26,6 +26,7 @@ export { DeliveryEngine, type ChannelDeliveryStatus, type DeliveryEngineLogger, 
 export { KeyQueues, headsToStart, type QueuedEvent } from './key-queues.js';
 export { decideAfterAttempt, retryDelayMs, RETRY_JITTER, type RetryDecision, type RetryPolicy } from './retry-decision.js';
 export { Downlink, type DownlinkOptions, type DownlinkStatus, type QuarantinedEvent } from './downlink.js';
+export { createSink, loadSinkSecrets, type SinkSecrets } from './sinks/index.js';
 export { InboundControlError, InboundEventLostError, type InboundControlProblem } from './errors.js';
 // The link's side (the replication stream): deliveries in, receipts out.
 export { InboundLink, type ChannelBacklogReport, type InboundLinkOptions } from './inbound-link.js';
