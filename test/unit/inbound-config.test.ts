@@ -2,6 +2,7 @@
 // checks across parts, and the declaration Hello sends.
 import { describe, expect, it } from 'vitest';
 import { channelDeclaration, InboundConfigSchema, inboundIssues } from '../../agent/downlink/index.js';
+import { AgentConfigSchema } from '../../agent/config.js';
 import { DEFAULT_INBOUND_MAX_BODY_BYTES, DEFAULT_INBOUND_MAX_TTL_MS } from '../../protocol/index.js';
 
 const sink = { kind: 'mllp', address: '10.0.0.5:2575', message: 'SRM^S01', mapping: { 'PID-3': { path: '$.patient.id', type: 'string' }, 'ARQ-1': '$.slot' } };
