@@ -32,6 +32,7 @@ import {
   RestoreWrongKeysError,
 } from '../../agent/exit/index.js';
 import { InboundControlError, InboundEventLostError } from '../../agent/downlink/index.js';
+import { SinkSetupError, SinkUnavailableError } from '../../agent/downlink/sinks/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -144,6 +145,8 @@ describe('agent error classes', () => {
     [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
     [new InboundControlError('inbound event ibaaaaaaaaaaaaaaaaaa is accepted, not quarantined', 'conflict', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.INBOUND_CONTROL_CONFLICT],
     [new InboundEventLostError('ibaaaaaaaaaaaaaaaaaa', 12, { cause }), 'InboundEventLostError', AgentErrorCode.INBOUND_EVENT_LOST],
+    [new SinkSetupError('webhook', 'the webhook sink has no secret', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
+    [new SinkUnavailableError('inbox', 'cannot reach the inbox database', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {
