@@ -78,7 +78,7 @@ export class Downlink {
         }),
       );
     }
-    this.intake = new JournalInboundIntake({ journal: options.journal, store: this.store, wake: (channel) => this.engines.get(channel)?.wake() });
+    this.intake = new JournalInboundIntake({ journal: options.journal, store: this.store, wake: (channel, ids) => this.engines.get(channel)?.wake(ids) });
   }
 
   /** The relays that have inbound channels (each needs a replicator, feeds or not). */

@@ -67,7 +67,7 @@ async function setup(quarantineAfter = 10) {
     timers,
     random: () => 0,
   });
-  const intake = new JournalInboundIntake({ journal, store, wake: () => engine.wake() });
+  const intake = new JournalInboundIntake({ journal, store, wake: (_channel, ids) => engine.wake(ids) });
   engine.start();
   const accept = async (id: string, ttlMs = 3_600_000) => {
     await intake.accept('cloud', [{ id, channel: 'bookings', channelSeq: 1, key: 'P-1', contentType: 'json', body: Buffer.from('{"a":1}'), vendor: 'v', idempotencyKey: id, receivedAtMs: timers.clock(), expiresAtMs: timers.clock() + ttlMs }]);
