@@ -10,6 +10,7 @@ import { EnrolmentConfigSchema } from './enrolment/index.js';
 import { FeedLimitsConfigSchema } from './feeds/index.js';
 import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
+import { InboundConfigSchema } from './inbound/index.js';
 import { RelayTlsSchema } from './tls/index.js';
 
 // Each part's section (schema, defaults, conversion to its options) sits beside the part;
@@ -50,7 +51,9 @@ const Grant = z.strictObject({
   /** A hospital id from `hospitals[]`. */
   hospital: Name,
   /** Feed names the vendor may read at that hospital. */
-  feeds: z.array(Name).min(1),
+  feeds: z.array(Name).default([]),
+  /** Inbound channels the vendor may write to at that hospital (POST …/inbound/{channel}) and read the receipts of. */
+  inbound: z.array(Name).default([]),
 });
 
 const Vendor = z
@@ -91,6 +94,8 @@ export const RelayConfig = z
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
     /** Per vendor key bounds on feed reads and subscriptions, and the stalled-response cut. */
     feedLimits: FeedLimitsConfigSchema.prefault({}),
+    /** Vendors' inbound events: the body ceiling, the expiry sweep and how long finished events are kept; all defaults when absent. */
+    inbound: InboundConfigSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     // Plaintext is never the silent default: a relay without tls starts only when told it may.
@@ -124,6 +129,10 @@ export const RelayConfig = z
       }
       vendorNames.add(vendor.name);
       vendor.grants.forEach((grant, j) => {
+        // A grant that grants nothing is a typo (a misspelt key is refused as unknown, an empty list is not).
+        if (grant.feeds.length === 0 && grant.inbound.length === 0) {
+          ctx.addIssue({ code: 'custom', path: ['vendors', i, 'grants', j, 'feeds'], message: 'expected at least one feed (feeds) or inbound channel (inbound)' });
+        }
         if (!hospitalIds.has(grant.hospital)) {
           ctx.addIssue({
             code: 'custom',

@@ -14,10 +14,12 @@ export interface HospitalCredential {
   secret?: string;
 }
 
-/** What one vendor key may read: feed names per hospital. */
+/** What one vendor key may do at one hospital: read feeds, and write to inbound channels (and read their receipts). */
 export interface VendorGrant {
   hospital: string;
   feeds: readonly string[];
+  /** Inbound channels; absent = none. */
+  inbound?: readonly string[];
 }
 
 export interface VendorCredential {
@@ -54,7 +56,7 @@ export function loadCredentials(config: RelayConfig, source: string, secrets?: S
   const vendors = config.vendors.map((v, i) => ({
     name: v.name,
     key: secretAt(`vendors[${i}].key`, v.key, v.keyFile),
-    grants: v.grants.map((g) => ({ hospital: g.hospital, feeds: [...new Set(g.feeds)] })),
+    grants: v.grants.map((g) => ({ hospital: g.hospital, feeds: [...new Set(g.feeds)], inbound: [...new Set(g.inbound)] })),
   }));
 
   // Two vendors with one key would make a request's grants ambiguous.

@@ -93,6 +93,23 @@ export const RelayErrorCode = {
    * at that seq. Ask again later, or list the feed's tree heads (GET /v1/feeds/{feed}/tree-heads).
    */
   PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
+  // --- Receipts of inbound events (cloud-relay/ingest/inbound-handler.ts), in ReceiptAck.error ---
+  /**
+   * The agent sent a receipt for an inbound event this relay does not hold for the hospital, or never sent it
+   * (deleted after inbound.retainFinalFor, or the agent's outbox holds a receipt of another relay). Nothing was
+   * stored. The agent drops it; if it recurs, compare the agent's relay for the channel with this relay's id.
+   */
+  RECEIPT_UNKNOWN: 'WL_RECEIPT_UNKNOWN',
+  /**
+   * The event already has a final receipt with another outcome; the first one stands and this one was not stored.
+   * An operator's replay after a final outcome cannot change it: the vendor has been told. See the agent's log for the event.
+   */
+  RECEIPT_CONFLICT: 'WL_RECEIPT_CONFLICT',
+  /**
+   * A receipt that is not well formed (its id is no inbound id, its outcome unknown, or final disagrees with the
+   * outcome). Nothing was stored. An agent never sends one: check the agent's version.
+   */
+  RECEIPT_INVALID: 'WL_RECEIPT_INVALID',
   // --- Purge (cloud-relay/exit/feed-purge.ts) ---
   /**
    * A purge names a hospital this relay holds nothing of (no feed, revocation, purge
@@ -126,6 +143,49 @@ export const RelayErrorCode = {
   EXPORT_BLOB_DAMAGED: 'WL_EXPORT_BLOB_DAMAGED',
   /** There is no relay database in dataDir (the relay never started with this config). Check -c and dataDir. */
   EXPORT_NO_DATABASE: 'WL_EXPORT_NO_DATABASE',
+  // Inbound (cloud-relay/inbound, cloud-relay/http/inbound-routes.ts): vendors writing events to a hospital.
+  /**
+   * The vendor key is valid but not granted writes to this inbound channel at this hospital. Ask the hospital's
+   * relay operator to add the channel to the vendor's grant (vendors[].grants[].inbound in the relay config).
+   */
+  INBOUND_NOT_GRANTED: 'WL_INBOUND_NOT_GRANTED',
+  /**
+   * The hospital's agent never declared this inbound channel (agent.yaml inbound[] with this relay), so nothing could
+   * deliver it. Check the channel name with the hospital; events are taken once its agent has connected with it.
+   */
+  INBOUND_UNKNOWN_CHANNEL: 'WL_INBOUND_UNKNOWN_CHANNEL',
+  /**
+   * The write has no Idempotency-Key header (or one longer than 200 characters). Send a key that names this event
+   * uniquely on your side (a UUID or your own record id): a retry with the same key and body is answered, not stored twice.
+   */
+  INBOUND_IDEMPOTENCY_KEY: 'WL_INBOUND_IDEMPOTENCY_KEY',
+  /**
+   * This Idempotency-Key was already used for another body on this channel. Nothing was stored. Use a new key for a
+   * new event; a retry must resend exactly the same bytes.
+   */
+  INBOUND_KEY_CONFLICT: 'WL_INBOUND_KEY_CONFLICT',
+  /**
+   * The body is larger than the channel takes (its maxBodyBytes, capped by the relay's inbound.maxBodyBytes).
+   * Nothing was stored. Send a smaller body; the message gives the limit.
+   */
+  INBOUND_TOO_LARGE: 'WL_INBOUND_TOO_LARGE',
+  /**
+   * The Content-Type is not one the channel takes (application/json, or x-application/hl7-v2+er7 with the ordering
+   * key in Wardline-Key). Send a kind the channel declares; the message lists them.
+   */
+  INBOUND_CONTENT_TYPE: 'WL_INBOUND_CONTENT_TYPE',
+  /**
+   * The body does not fit the channel's declaration: not JSON, a required field missing or of another type, no
+   * ordering key, or a Wardline-TTL-Ms above the channel's maximum. The message names the field. Nothing was stored.
+   */
+  INBOUND_UNFIT: 'WL_INBOUND_UNFIT',
+  /**
+   * No inbound event with this id that this vendor wrote at this hospital (another vendor's events are not shown,
+   * and finished events are deleted after inbound.retainFinalFor). Check the id the write returned.
+   */
+  INBOUND_NOT_FOUND: 'WL_INBOUND_NOT_FOUND',
+  /** The relay's inbound store is closed (the relay is stopping). Retry the request; a retry with the same Idempotency-Key is safe. */
+  INBOUND_STORE_CLOSED: 'WL_INBOUND_STORE_CLOSED',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 

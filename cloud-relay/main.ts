@@ -53,6 +53,8 @@ export interface StartRelayOptions {
   shutdownGraceMs?: number;
   /** Answer as a relay from before completeness proofs (Welcome without "proof-v1"): the agents' compatibility tests. */
   withoutProofs?: boolean;
+  /** Answer as a relay of this protocol version (1: from before the downlink, refusing Hello 2, no "inbound-v1"): the agents' compatibility tests. Default PROTOCOL_VERSION. */
+  protocolVersion?: number;
 }
 
 /** A running relay. */
@@ -132,6 +134,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       logger: logger.child({ service: 'replication' }),
       relayId: config.relayId,
       ...(options.withoutProofs ? {} : { signingKey: signing.key }),
+      ...(options.protocolVersion === undefined ? {} : { protocolVersion: options.protocolVersion }),
       // The hospital's agent may fetch its signed export (Export RPC); it is built beside the data, then removed.
       exports: { scratchDir: exportScratchDir(config.dataDir), knownHospitals: credentials.hospitals.map((h) => h.id) },
       ...replicationLimitsOf(config.grpc),
@@ -160,6 +163,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         vendors: vendorsNow,
         // The newest signed tree head per feed (completeness proofs).
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
+        ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),
       });
     };
 

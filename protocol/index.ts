@@ -15,3 +15,4 @@ export * from './tree-head.js';
 export * from './exit-features.js';
 export * from './export-format.js';
 export * from './inbound.js';
+export * from './inbound-json.js';

@@ -203,13 +203,14 @@ export class InboundLink {
       attached.sendAgain = false;
       const page = this.options.outbox.pending(this.options.relay, attached.sentThroughRowId, OUTBOX_PAGE);
       if (page.length === 0) return;
-      for (const row of page) {
-        if (attached.over) return;
-        const ledger = row.ledger ?? (await this.recordOnce(row));
-        if (attached.over) return;
+      // A page's records are submitted at once: the ledger's group commit makes them one transaction and one fsync.
+      const ledgers = await Promise.all(page.map((row) => (row.ledger ? Promise.resolve(row.ledger) : this.recordOnce(row))));
+      if (attached.over) return;
+      page.forEach((row, i) => {
+        const ledger = ledgers[i];
         attached.inbound.sendReceipt({ ...row.receipt, ...(ledger ? { ledgerHead: ledger.head, ledgerIndex: ledger.index } : {}) });
         attached.sentThroughRowId = row.rowId;
-      }
+      });
     }
   }
 

@@ -3,7 +3,7 @@
 export { FeedSubscribeService, DEFAULT_SUBSCRIBE_PAGE_EVENTS, type FeedSubscribeServiceOptions, type SubscribeCall } from './feed-subscribe-service.js';
 export { nextCursor } from './feed-cursor.js';
 export { parseFeedQuery, DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, type FeedQuery } from './feed-query.js';
-export { VendorAuth, type FeedAccess } from './vendor-auth.js';
+export { VendorAuth, type FeedAccess, type InboundAccess } from './vendor-auth.js';
 export { VendorReads, type FeedApi, type VendorRead } from './vendor-reads.js';
 export { VendorSlots, type VendorSlotLimits } from './vendor-slots.js';
 export {

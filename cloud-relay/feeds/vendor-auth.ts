@@ -1,7 +1,9 @@
-// Vendor keys and grants: who may read which feed at which hospital. Pure (no
-// I/O); the HTTP and gRPC feed services both call authorize().
+// Vendor keys and grants: who may read which feed at which hospital, and write
+// to which inbound channel. Pure (no I/O); the HTTP and gRPC feed services call
+// authorize(), the inbound routes and service authorizeWrite().
 import type { VendorCredential } from '../credentials.js';
 import { FeedNotGrantedError, HospitalRequiredError, VendorAuthError } from '../errors.js';
+import { InboundNotGrantedError } from '../inbound/index.js';
 import { sameDigest, secretDigest } from '../secret-digest.js';
 
 /** What a request may read: one feed at one hospital. */
@@ -11,11 +13,20 @@ export interface FeedAccess {
   feed: string;
 }
 
+/** What a write may do: one inbound channel at one hospital, as one vendor. */
+export interface InboundAccess {
+  vendor: string;
+  hospital: string;
+  channel: string;
+}
+
 interface Vendor {
   name: string;
   keyDigest: Buffer;
   /** feed name -> hospitals where the vendor may read it */
   hospitalsByFeed: ReadonlyMap<string, readonly string[]>;
+  /** "hospital/channel" the vendor may write to (names never hold a slash) */
+  inbound: ReadonlySet<string>;
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -33,7 +44,8 @@ export class VendorAuth {
           hospitalsByFeed.set(feed, hospitals);
         }
       }
-      return { name: v.name, keyDigest: secretDigest(v.key), hospitalsByFeed };
+      const inbound = new Set(v.grants.flatMap((grant) => (grant.inbound ?? []).map((channel) => `${grant.hospital}/${channel}`)));
+      return { name: v.name, keyDigest: secretDigest(v.key), hospitalsByFeed, inbound };
     });
   }
 
@@ -44,6 +56,17 @@ export class VendorAuth {
    */
   authorize(authorization: string | undefined, feed: string, hospital?: string): FeedAccess {
     return this.resolve(this.authenticate(authorization), feed, hospital || undefined);
+  }
+
+  /**
+   * Resolves an `Authorization` header value to a write grant on `channel` at
+   * `hospital` (which also lets the vendor read that channel's receipts of its
+   * own events). Throws VendorAuthError (no or unknown key) or InboundNotGrantedError.
+   */
+  authorizeWrite(authorization: string | undefined, hospital: string, channel: string): InboundAccess {
+    const vendor = this.authenticate(authorization);
+    if (!vendor.inbound.has(`${hospital}/${channel}`)) throw new InboundNotGrantedError(vendor.name, hospital, channel);
+    return { vendor: vendor.name, hospital, channel };
   }
 
   /** The vendor whose key the `Authorization` header carries; throws VendorAuthError (no or unknown key). */

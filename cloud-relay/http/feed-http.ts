@@ -5,6 +5,7 @@
 //   GET /metrics  GET /   (the status page, HTML)   operator token only
 //   GET /healthz    GET /readyz   public
 //   GET /v1/signing-key, /v1/feeds/{feed}/tree-heads, /v1/feeds/{feed}/events/{seq}/proof   completeness proofs (proof-routes.ts)
+//   POST/GET /v1/hospitals/{hospital}/inbound/…   vendors' inbound events and their receipts (inbound-routes.ts)
 // Errors are JSON `{ "error": { "code", "message" } }`; this is the one place
 // relay errors become HTTP statuses.
 //
@@ -50,6 +51,7 @@ import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 import { createImagingRoutes, imagingRouteName } from './imaging-routes.js';
 import { createProofRoutes, proofRouteName } from './proof-routes.js';
+import { inboundAllowedMethods, inboundErrorExtras, inboundHttpStatus, inboundRouteName, type InboundRoutes } from './inbound-routes.js';
 import { decodePathSegment } from './path-segment.js';
 
 /** Events read from the store per chunk of a page. */
@@ -93,6 +95,8 @@ export interface FeedHttpOptions {
   signingPublicKey?: string;
   /** POST /v1/operator/purge (operator token; cloud-relay/exit/operator-purge.ts): the parsed JSON body -> the JSON answer; absent = 404. */
   purge?: (body: unknown) => Promise<unknown>;
+  /** Vendors' inbound writes and receipts (inbound-routes.ts createInboundRoutes); absent = 404. */
+  inbound?: InboundRoutes;
 }
 
 /** The operator's purge of a hospital or feed (`wardline relay purge`). */
@@ -102,6 +106,8 @@ const FEED_EVENTS_PATH = /^\/v1\/feeds\/([^/]+)\/events$/;
 
 /** The HTTP status for an error raised while serving a request. */
 export function httpStatusFor(error: unknown): number {
+  const inbound = inboundHttpStatus(error);
+  if (inbound !== undefined) return inbound;
   if (error instanceof VendorAuthError || error instanceof OperatorAuthError) return 401;
   if (error instanceof TooManyRequestsError) return 429;
   if (error instanceof EnrolmentTokenError) return 403;
@@ -212,6 +218,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
       if (req.method !== 'POST') throw new MethodNotAllowedError(req.method ?? '?');
       return sendJson(res, 200, await options.purge(await readJsonBody(req)));
     }
+    const inboundServed = options.inbound?.handle(req, res, url);
+    if (inboundServed) return inboundServed;
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
@@ -249,7 +257,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
 
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://relay.invalid');
-    const name = routeName(url.pathname);
+    const name = routeName(url.pathname, req.method);
     route(req, res, url)
       .then(() => metrics.httpRequests.inc({ route: name, status: String(res.statusCode) }))
       .catch((error: unknown) => {
@@ -263,11 +271,12 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         }
         const code = error instanceof RelayError && status !== 500 ? error.code : RelayErrorCode.INTERNAL;
         const message = status === 500 ? 'internal relay error (details are in the relay log)' : (error as Error).message;
-        const headers: Record<string, string> = {};
+        const extras = inboundErrorExtras(error);
+        const headers: Record<string, string> = { ...extras.headers };
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
-        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : 'GET';
-        sendJson(res, status, { error: { code, message } }, headers);
+        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : (inboundAllowedMethods(url.pathname) ?? 'GET');
+        sendJson(res, status, { error: { code, message, ...(status === 500 ? {} : extras.body) } }, headers);
       });
   };
 }
@@ -276,8 +285,10 @@ function decodeSegment(segment: string): string {
   return decodePathSegment(segment, 'feed', NAME_PATTERN, 'a feed name (letters, digits, ".", "_" or "-")');
 }
 
-function routeName(path: string): string {
+function routeName(path: string, method: string | undefined): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
+  const inbound = inboundRouteName(path, method);
+  if (inbound) return inbound;
   const imaging = imagingRouteName(path);
   if (imaging) return imaging;
   const proof = proofRouteName(path);

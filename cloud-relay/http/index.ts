@@ -11,3 +11,14 @@ export {
 } from './feed-http.js';
 export { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './imaging-routes.js';
 export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';
+export {
+  createInboundRoutes,
+  contentTypeOf,
+  HL7_V2_CONTENT_TYPE,
+  WARDLINE_KEY_HEADER,
+  WARDLINE_TTL_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  RECEIPTS_NEXT_AFTER_HEADER,
+  type InboundRoutes,
+  type InboundRouteOptions,
+} from './inbound-routes.js';

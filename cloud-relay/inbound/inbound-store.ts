@@ -98,6 +98,12 @@ export interface InboundStore {
   storeReceipt(hospital: string, receipt: InboundReceipt, atMs: number): Promise<ReceiptResult>;
   /** Gives every never-sent event past its TTL its final receipt "expired" (decided by the relay); returns those expired. */
   expireUnsent(nowMs: number): Promise<InboundRecord[]>;
+  /**
+   * Deletes events that ended (final receipt) before `cutoffMs`, with their receipts,
+   * at most `limit` per call (the retention sweep calls again while it returns `limit`).
+   * Channel counters are kept: no seq or receiptSeq is ever reused. Returns how many events.
+   */
+  deleteFinalBefore(cutoffMs: number, limit: number): Promise<number>;
   /** Receipts of `channel` after `afterSeq` for events `vendor` wrote, in receiptSeq order. */
   receipts(hospital: string, channel: string, vendor: string, afterSeq: number, limit: number): Promise<StoredReceipt[]>;
   /** Per declared channel, what waits for the agent. */

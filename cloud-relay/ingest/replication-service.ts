@@ -12,14 +12,18 @@
 //     that address is refused at once with RESOURCE_EXHAUSTED
 //     (WL_TOO_MANY_UNAUTHENTICATED), without a session; agents that said Hello
 //     do not count, so an address's honest agents are not held back by them.
+//  3. Inbound backlog (with an InboundStore): every stream is offered it each
+//     inboundBacklogIntervalMs and sends it only when it changed, so an agent
+//     hears at most every 2 s how much waits for it, and nothing when nothing moved.
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
+import { PROTOCOL_VERSION, ReplicationService as ReplicationServiceDefinition } from '../../protocol/index.js';
 import { DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from '../grpc/index.js';
 import { HelloTimeoutError, TooManyUnauthenticatedStreamsError } from '../errors.js';
 import { toGrpcStatus } from '../grpc/index.js';
 import { decodeAgentMessage } from './agent-message-decoder.js';
 import { ReplicationSession, type ConnectedAgent, type ReplicateCall, type ReplicationSessionDeps } from './replication-session.js';
 import { serveExportCall, type ExportCall } from './export-call.js';
+import { InboundReceiptCounts, type ReceiptCounts } from './inbound-receipt-counts.js';
 
 export interface ReplicationServiceOptions extends ReplicationSessionDeps {
   /** Default DEFAULT_HELLO_TIMEOUT_MS. */
@@ -28,6 +32,26 @@ export interface ReplicationServiceOptions extends ReplicationSessionDeps {
   maxUnauthenticatedStreamsPerPeer?: number;
   /** How often each stream is offered the vendors' read positions (sent only when changed), in ms. Default DEFAULT_VENDOR_PROGRESS_INTERVAL_MS. */
   vendorProgressIntervalMs?: number;
+  /** How often each stream is offered InboundBacklog (sent only when changed), in ms. Default DEFAULT_INBOUND_BACKLOG_INTERVAL_MS. */
+  inboundBacklogIntervalMs?: number;
+}
+
+/** Inbound backlog reaches the agent at most this often, in ms (the agent's dashboard shows it "as last reported"). */
+export const DEFAULT_INBOUND_BACKLOG_INTERVAL_MS = 2_000;
+
+/** One hospital's inbound channels as the relay status shows them. */
+export interface HospitalInbound {
+  hospital: string;
+  channels: {
+    channel: string;
+    /** Not yet acknowledged by the agent (waiting or on the wire), and not expired (the store's durable count). */
+    waiting: number;
+    oldestReceivedAtMs: number | null;
+    /** On the wire now: sent on an open stream and not yet acknowledged. */
+    sentUnacked: number;
+    /** Receipts stored since the relay started, by outcome. */
+    receipts: ReceiptCounts;
+  }[];
 }
 
 /**
@@ -61,9 +85,19 @@ export class ReplicationService {
       }, options.vendorProgressIntervalMs ?? DEFAULT_VENDOR_PROGRESS_INTERVAL_MS);
       this.vendorProgressTimer.unref();
     }
+    if (options.inbound) {
+      this.inboundBacklogTimer = setInterval(() => {
+        for (const session of this.sessions) session.offerInboundBacklog();
+      }, options.inboundBacklogIntervalMs ?? DEFAULT_INBOUND_BACKLOG_INTERVAL_MS);
+      this.inboundBacklogTimer.unref();
+    }
+    this.sessionDeps = { ...options, onInboundReceipt: (hospital, channel, outcome) => this.receiptCounts.add(hospital, channel, outcome) };
   }
 
   private readonly vendorProgressTimer: NodeJS.Timeout | undefined;
+  private readonly inboundBacklogTimer: NodeJS.Timeout | undefined;
+  private readonly receiptCounts = new InboundReceiptCounts();
+  private readonly sessionDeps: ReplicationServiceOptions;
 
   /** The grpc-js handler for Replicate (bidirectional streaming). */
   readonly replicate = (call: ReplicateCall): void => {
@@ -73,7 +107,7 @@ export class ReplicationService {
     this.overCap.delete(host);
 
     const timer = setTimeout(() => session.refuseBeforeHello(new HelloTimeoutError(this.helloTimeoutMs)), this.helloTimeoutMs);
-    const session = new ReplicationSession(call, this.options, (closed) => {
+    const session = new ReplicationSession(call, this.sessionDeps, (closed) => {
       clearTimeout(timer);
       this.sessions.delete(closed);
       waiting.delete(closed);
@@ -122,9 +156,40 @@ export class ReplicationService {
     return agents;
   }
 
+  /**
+   * Per hospital, its inbound channels: what waits (from the store), what is on
+   * the wire (the open streams' windows) and the receipts stored since start.
+   * Undefined when this relay keeps no inbound events.
+   */
+  async inboundStatus(hospitals: readonly string[]): Promise<HospitalInbound[] | undefined> {
+    const store = this.options.inbound;
+    if (!store) return undefined;
+    const agents = this.connectedAgents();
+    return Promise.all(
+      hospitals.map(async (hospital) => ({
+        hospital,
+        channels: (await store.backlog(hospital)).map((entry) => ({
+          channel: entry.channel,
+          waiting: entry.waiting,
+          oldestReceivedAtMs: entry.oldestReceivedAtMs,
+          sentUnacked: agents
+            .filter((a) => a.hospital === hospital)
+            .reduce((sum, a) => sum + (a.inbound?.find((w) => w.channel === entry.channel)?.sentUnacked ?? 0), 0),
+          receipts: this.receiptCounts.of(hospital, entry.channel),
+        })),
+      })),
+    );
+  }
+
+  /** True when a protocol 2 stream's Welcome lists "inbound-v1" here (the relay keeps inbound events and speaks protocol 2). */
+  get offersInbound(): boolean {
+    return this.options.inbound !== undefined && (this.options.protocolVersion ?? PROTOCOL_VERSION) >= 2;
+  }
+
   /** Finishes every stream's queued batches, then ends each with UNAVAILABLE. */
   async closeAll(): Promise<void> {
     clearInterval(this.vendorProgressTimer);
+    clearInterval(this.inboundBacklogTimer);
     await Promise.all([...this.sessions].map((session) => session.drain()));
   }
 

@@ -44,6 +44,20 @@
 //     event below the mark (FeedStore.storeBatch, decision `repaired`), then
 //     acked with the unchanged mark. A proof message to a relay without the
 //     key ends the stream (the agent only sends one when Welcome lists it).
+// 12. The downlink (with an InboundStore, to a stream of protocol 2: Welcome
+//     lists "inbound-v1"): the channels the Hello declares are checked (a bad
+//     name, a TTL of 0 or past 30 days, an unknown content type end the stream
+//     with WL_PROTOCOL_VIOLATION naming the channel and the field) and kept
+//     (InboundStore.declareChannels) before Welcome; inbound-handler.ts then
+//     sends each channel's events in a window through this session's queue, so
+//     deliveries, acks and answers keep one order and one backpressure. A
+//     stream of protocol 1 gets nothing inbound and its Hello's channels are
+//     ignored; inboundAck or inboundReceipt before Hello, on a protocol 1
+//     stream or to a relay without the store ends the stream (WL_PROTOCOL_VIOLATION).
+// 13. A relay started to act as an older one (deps.protocolVersion 1, a test
+//     option): a Hello of another version is refused as that release did
+//     (FAILED_PRECONDITION, WL_PROTOCOL_VERSION, "… but this relay speaks 1;
+//     upgrade the older side"), and Welcome lists no "inbound-v1".
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -73,7 +87,9 @@ import {
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import { needsEvents, type BatchToStore, type BlobReference, type BlobStore, type FeedStore, type StoredBatch } from '../store/index.js';
-import { BLOB_FEATURE, EXPORT_FEATURE, PROOF_FEATURE, PURGE_FEATURE } from '../../protocol/index.js';
+import { BLOB_FEATURE, EXPORT_FEATURE, INBOUND_FEATURE, PROOF_FEATURE, PURGE_FEATURE, type ReceiptOutcome } from '../../protocol/index.js';
+import type { InboundStore } from '../inbound/index.js';
+import { InboundHandler, declaredInboundChannels, type InboundWindowStatus } from './inbound-handler.js';
 import type { FeedPurger } from '../exit/index.js';
 import { handlePurge } from './purge-handler.js';
 import type { MinisignKey } from '../../runtime/index.js';
@@ -119,6 +135,10 @@ export interface ConnectedAgent {
   events: number;
   /** What proved the hospital: its client certificate, its secret, or both. */
   authenticatedBy: AgentAuthentication;
+  /** The replication protocol version the stream speaks (the agent's). */
+  protocolVersion: number;
+  /** The inbound channels this stream carries, with their windows; null when it carries none (protocol 1, or a relay without inbound). */
+  inbound: InboundWindowStatus[] | null;
 }
 
 export interface ReplicationSessionDeps {
@@ -141,6 +161,15 @@ export interface ReplicationSessionDeps {
   purger?: FeedPurger;
   /** The Export RPC (export-call.ts), served with signingKey: Welcome then lists "export-v1". Absent = not served. */
   exports?: { scratchDir: string; knownHospitals: readonly string[] };
+  /** Inbound events and receipts (cloud-relay/inbound): with it, a protocol 2 stream's Welcome lists "inbound-v1". Absent = nothing inbound. */
+  inbound?: InboundStore;
+  /** Told of every inbound receipt newly stored (the status's counts). */
+  onInboundReceipt?: (hospital: string, channel: string, outcome: ReceiptOutcome) => void;
+  /**
+   * The newest protocol version this relay speaks; default PROTOCOL_VERSION. 1 makes
+   * it answer as a relay from before the downlink (the agents' compatibility tests).
+   */
+  protocolVersion?: number;
 }
 
 /** One vendor key's read position in one feed, as VendorProgress carries it. */
@@ -167,6 +196,8 @@ export class ReplicationSession {
   private wantsVendorProgress = false;
   /** The version this stream speaks: the agent's (MIN_PROTOCOL_VERSION..PROTOCOL_VERSION). */
   private protocolVersion = PROTOCOL_VERSION;
+  /** The downlink on this stream; undefined when it carries none. */
+  private inbound: InboundHandler | undefined;
   readonly peer: string;
 
   constructor(
@@ -192,7 +223,7 @@ export class ReplicationSession {
 
   /** The agent behind this stream, once it has said Hello. */
   get connectedAgent(): ConnectedAgent | undefined {
-    return this.agent && { ...this.agent };
+    return this.agent && { ...this.agent, inbound: this.inbound ? this.inbound.windowStatus() : null };
   }
 
   /** Ends the stream with `error` if it has not said Hello yet (the service's Hello deadline); true if it did end it. */
@@ -213,6 +244,11 @@ export class ReplicationSession {
     if (json === this.sentVendorProgress) return;
     this.sentVendorProgress = json;
     this.enqueue(() => this.send(pb.RelayMessage.create({ vendorProgress: { reads } })));
+  }
+
+  /** Sends InboundBacklog if what waits at the relay changed (the service's interval); queued like every answer. */
+  offerInboundBacklog(): void {
+    if (this.state === 'streaming') this.inbound?.offerBacklog();
   }
 
   /** Finishes queued batches, then ends the stream with UNAVAILABLE (relay shutdown). */
@@ -274,6 +310,10 @@ export class ReplicationSession {
         return this.send(await handleBlobOffer(this.blobContext('blobOffer'), message.blobOffer!));
       case 'blobPart':
         return this.send(await handleBlobPart(this.blobContext('blobPart'), message.blobPart!));
+      case 'inboundAck':
+        return this.inboundHandler('inboundAck').onAck(message.inboundAck!);
+      case 'inboundReceipt':
+        return this.inboundHandler('inboundReceipt').onReceipt(message.inboundReceipt!);
       case 'proofRequest': {
         if (!this.agent) throw new ProtocolViolationError('proofRequest before Hello: the first message on a stream must be Hello');
         const signingKey = this.deps.signingKey;
@@ -293,7 +333,9 @@ export class ReplicationSession {
     this.log = this.log.child({ hospital, agentId: hello.agentId ?? '' });
     // Every version from MIN_PROTOCOL_VERSION is spoken; the stream then speaks the agent's.
     const version = hello.protocolVersion ?? 0;
-    if (version < MIN_PROTOCOL_VERSION || version > PROTOCOL_VERSION) throw new ProtocolVersionError(version, PROTOCOL_VERSION, MIN_PROTOCOL_VERSION);
+    const newest = this.deps.protocolVersion ?? PROTOCOL_VERSION;
+    const oldest = Math.min(MIN_PROTOCOL_VERSION, newest);
+    if (version < oldest || version > newest) throw new ProtocolVersionError(version, newest, oldest);
     this.protocolVersion = version;
     // The verified client certificate (mutual TLS) is the agent's identity; Hello must agree with it.
     const authenticatedBy = this.deps.hospitals.verify(hospital, hello.secret ?? '', peerIdentity(this.call));
@@ -306,6 +348,10 @@ export class ReplicationSession {
         `Hello declares feed ${JSON.stringify(badName)}, which is not a valid feed name (1-128 letters, digits, ".", "_" or "-")`,
       );
     }
+    // The downlink needs both sides: protocol 2 and a relay that keeps inbound events.
+    const inboundStore = this.protocolVersion >= 2 ? this.deps.inbound : undefined;
+    const inboundChannels = inboundStore ? declaredInboundChannels(hello.inboundChannels ?? []) : [];
+    if (inboundStore) await inboundStore.declareChannels(hospital, inboundChannels, this.deps.now());
     const positions = feeds.map((feed) => {
       const { highWaterSeq, revoked } = this.deps.store.position(hospital, feed);
       return revoked ? { feed, highWaterSeq, revoked: true } : { feed, highWaterSeq };
@@ -322,7 +368,22 @@ export class ReplicationSession {
       batches: 0,
       events: 0,
       authenticatedBy,
+      protocolVersion: this.protocolVersion,
+      inbound: null,
     };
+    if (inboundStore) {
+      this.inbound = new InboundHandler({
+        store: inboundStore,
+        hospital,
+        channels: inboundChannels,
+        enqueue: (job) => this.enqueue(job),
+        send: (message) => this.send(message),
+        metrics: this.deps.metrics,
+        now: this.deps.now,
+        log: this.log,
+        onReceiptStored: (channel, outcome) => this.deps.onInboundReceipt?.(hospital, channel, outcome),
+      });
+    }
     this.transition('streaming', `Hello from ${hospital}`);
     await this.send(
       pb.RelayMessage.create({
@@ -336,10 +397,13 @@ export class ReplicationSession {
             ...(this.deps.signingKey ? [PROOF_FEATURE] : []),
             ...(this.deps.purger?.canSign ? [PURGE_FEATURE] : []),
             ...(this.deps.exports && this.deps.signingKey ? [EXPORT_FEATURE] : []),
+            ...(this.inbound ? [INBOUND_FEATURE] : []),
           ],
         },
       }),
     );
+    // After Welcome, so the agent knows the feature before the first delivery.
+    await this.inbound?.start();
   }
 
   private async onBatch(batch: Batch): Promise<void> {
@@ -493,6 +557,19 @@ export class ReplicationSession {
     return { hospital: this.agent.hospital, feeds: this.feeds, blobs: this.deps.blobs, store: this.deps.store, metrics: this.deps.metrics };
   }
 
+  /** The stream's downlink for an inbound message; one before Hello, on a protocol 1 stream or to a relay without inbound ends the stream. */
+  private inboundHandler(message: string): InboundHandler {
+    if (!this.agent) throw new ProtocolViolationError(`${message} before Hello: the first message on a stream must be Hello`);
+    if (!this.inbound) {
+      throw new ProtocolViolationError(
+        this.protocolVersion < 2
+          ? `${message} on a stream of protocol ${this.protocolVersion}: inbound events need protocol 2 (its Welcome lists no "${INBOUND_FEATURE}" feature)`
+          : `${message}: this relay sends no inbound events (its Welcome lists no "${INBOUND_FEATURE}" feature)`,
+      );
+    }
+    return this.inbound;
+  }
+
   /** Nacks a batch of a revoked feed; the stream goes on for the other feeds. */
   private refuseRevoked(feed: string, firstSeq: number, lastSeq: number, error: FeedRevokedError, highWater: number): Promise<void> {
     this.deps.metrics.batches.inc({ result: 'revoked' });
@@ -559,6 +636,7 @@ export class ReplicationSession {
           this.deps.metrics.connectedAgents.dec();
           this.log.info({ batches: this.agent?.batches, events: this.agent?.events, reason }, 'agent disconnected');
         }
+        this.inbound?.close(); // what was on the wire stays unacked in the store and goes again on the next stream
         this.abort.abort(); // stops a write waiting for 'drain'
         this.onClosed(this);
         break;

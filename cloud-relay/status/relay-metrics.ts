@@ -104,4 +104,20 @@ export class RelayMetrics {
     labelNames: ['hospital'] as const,
     registers: [this.registry],
   });
+
+  /** Inbound events on agents' streams, by what happened to them. */
+  readonly inboundEvents = new Counter({
+    name: 'wardline_relay_inbound_events_total',
+    help: 'Inbound events on agent streams, by result (sent: first time on a stream; resent: again after a cut; acked: journaled by the agent).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  /** Receipts from agents newly stored (a resend is not counted twice), by outcome. */
+  readonly inboundReceipts = new Counter({
+    name: 'wardline_relay_inbound_receipts_total',
+    help: 'Receipts of inbound events stored from agents, by outcome (accepted, refused, expired, quarantined).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 }

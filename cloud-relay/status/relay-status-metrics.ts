@@ -1,8 +1,9 @@
 // Prometheus metrics for what the status page shows: per hospital and feed the
 // high-water mark, events stored and the last batch; agents connected per
-// hospital; per vendor key its cursor and lag in each granted feed. Read from
+// hospital; per vendor key its cursor and lag in each granted feed; per hospital
+// and inbound channel what waits for the agent. Read from
 // the status at scrape time; labels carry hospital ids, feed and vendor names
-// only — never anything from an event.
+// and channel names only — never anything from an event.
 import { Gauge, type Registry } from 'prom-client';
 import type { RelayStatus } from './relay-status.js';
 
@@ -20,11 +21,13 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
   const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key (since the relay started)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const inboundWaiting = new Gauge({ name: 'wardline_relay_inbound_waiting', help: 'Inbound events not yet acknowledged by the hospital\'s agent (waiting or on the wire), per hospital and channel', labelNames: ['hospital', 'channel'], registers: [registry], collect: refreshOnce });
+  const inboundOldest = new Gauge({ name: 'wardline_relay_inbound_oldest_waiting_seconds', help: 'How long the oldest inbound event not yet acknowledged by the agent has waited at the relay, per hospital and channel', labelNames: ['hospital', 'channel'], registers: [registry], collect: refreshOnce });
   const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
 
   async function refresh(): Promise<void> {
     const s = await status();
-    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following]) g.reset();
+    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest]) g.reset();
     for (const h of s.hospitals) {
       agents.set({ hospital: h.id }, h.connectedAgents);
       for (const f of h.feeds) {
@@ -32,6 +35,10 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
         highWater.set(labels, f.highWaterSeq);
         events.set(labels, f.events);
         lastBatch.set(labels, Date.parse(f.lastBatchAt) / 1000);
+      }
+      for (const c of h.inbound?.channels ?? []) {
+        inboundWaiting.set({ hospital: h.id, channel: c.channel }, c.waiting);
+        inboundOldest.set({ hospital: h.id, channel: c.channel }, c.oldestWaitingSeconds ?? 0);
       }
     }
     for (const v of s.vendors) {

@@ -1,6 +1,8 @@
 // The relay's status page (GET / on the relay's HTTP port): per hospital the
 // agents connected, the last batch, high-water marks and feed sizes; per vendor
-// key its cursor and lag behind each feed's head. Server-rendered HTML that
+// key its cursor and lag behind each feed's head; per hospital its inbound
+// channels (waiting, on the wire, receipts) and an agent's protocol problem.
+// Server-rendered HTML that
 // reloads itself, so it needs no script and works in any browser the cloud
 // operator has; the same figures are JSON at /v1/status.
 import type { RelayStatus } from './relay-status.js';
@@ -35,7 +37,8 @@ export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.
 <h2>${esc(h.name ?? h.id)} <span class="muted">${esc(h.id)}${h.configured ? '' : ' · no longer configured'}</span></h2>
 <p><span class="${agents.length > 0 ? 'ok' : 'bad'}" data-figure="agents">${agents.length} agent${agents.length === 1 ? '' : 's'} connected</span>
  · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span></p>
-${agents.length === 0 ? '' : table(['agent', 'version', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [6, 7])}
+${agents.length === 0 ? '' : table(['agent', 'version', 'protocol', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), `<span class="${a.problem ? 'warn' : ''}" data-figure="protocol">${a.protocolVersion}</span>`, esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [7, 8])}
+${inboundSection(h, nowMs)}
 <h3>Feeds</h3>
 ${h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`]), [1, 2])}
 ${(h.revokedFeeds ?? []).length === 0 ? '' : `<h3>Revoked</h3>${table(['feed', 'revoked', 'events deleted', 'reason'], h.revokedFeeds.map((r) => [esc(r.feed), esc(r.revokedAt), num(r.eventsDeleted), esc(r.reason)]), [2])}`}
@@ -70,6 +73,27 @@ ${vendors.join('\n')}
 </main>
 <footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 </body></html>`;
+}
+
+/** The hospital's inbound channels: what waits for its agent, what is on the wire, the receipts; its problem first. */
+function inboundSection(h: RelayStatus['hospitals'][number], nowMs: number): string {
+  if (!h.inbound) return '';
+  const problem = h.inbound.problem ? `<p class="warn" data-figure="inbound-problem">${esc(h.inbound.problem)}</p>` : '';
+  if (h.inbound.channels.length === 0) return `<h3>Inbound</h3>${problem}<p class="muted">No inbound channel declared by the hospital's agent.</p>`;
+  return `<h3>Inbound</h3>${problem}${table(
+    ['channel', 'waiting', 'oldest waiting', 'on the wire', 'accepted', 'refused', 'expired', 'quarantined'],
+    h.inbound.channels.map((c) => [
+      `<span data-channel="${esc(c.channel)}">${esc(c.channel)}</span>`,
+      `<span class="${c.waiting === 0 ? 'ok' : 'warn'}" data-figure="inbound-waiting">${num(c.waiting)}</span>`,
+      c.oldestWaitingAt ? `${esc(c.oldestWaitingAt)} (${ago(c.oldestWaitingAt, nowMs)})` : '—',
+      `<span data-figure="inbound-on-the-wire">${num(c.sentUnacked)}</span>`,
+      num(c.receipts.accepted),
+      num(c.receipts.refused),
+      num(c.receipts.expired),
+      `<span class="${c.receipts.quarantined > 0 ? 'warn' : ''}">${num(c.receipts.quarantined)}</span>`,
+    ]),
+    [1, 3, 4, 5, 6, 7],
+  )}<p class="muted">Receipts counted since the relay started.</p>`;
 }
 
 /** A table of cells already escaped; the columns in `numeric` are right-aligned. */

@@ -1,7 +1,7 @@
 // The relay's status document (GET /v1/status), built from snapshots by a pure
 // function so it can be tested without a running relay.
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
-import type { ConnectedAgent } from '../ingest/index.js';
+import type { ConnectedAgent, HospitalInbound, ReceiptCounts } from '../ingest/index.js';
 import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
 import type { VendorStatus } from './vendor-status.js';
 
@@ -23,7 +23,12 @@ export interface RelayStatusInput {
   vendors?: readonly VendorStatus[];
   /** The newest signed tree head per (hospital, feed) (completeness proofs); default none. */
   treeHeads?: readonly StoredTreeHead[];
+  /** Per hospital its inbound channels (ReplicationService.inboundStatus); absent = this relay keeps no inbound events. */
+  inbound?: readonly HospitalInbound[];
 }
+
+/** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
+export const AGENT_PROTOCOL_1_PROBLEM = 'agent speaks protocol 1: inbound events wait at the relay until the agent is upgraded';
 
 export interface RelayStatus {
   relayId: string;
@@ -44,6 +49,12 @@ export interface RelayStatus {
     events: number;
     /** `certificate`, `secret` or `certificate and secret`. */
     authenticatedBy: string;
+    /** The replication protocol version the stream speaks. */
+    protocolVersion: number;
+    /** The inbound channels the stream carries (declared in its Hello); null when it carries none. */
+    inboundChannels: string[] | null;
+    /** Why this agent gets no inbound events though the relay keeps them (AGENT_PROTOCOL_1_PROBLEM); null when none. */
+    problem: string | null;
   }[];
   hospitals: {
     id: string;
@@ -66,6 +77,23 @@ export interface RelayStatus {
     ledgerHeads: { feed: string; index: number; head: string; receivedAt: string; batches: number; lastBatchAt: string | null }[];
     /** Feeds the hospital revoked: deleted here, refused, not served. */
     revokedFeeds: { feed: string; revokedAt: string; highWaterSeq: number; eventsDeleted: number; bytesDeleted: number; reason: string }[];
+    /** Inbound events for the hospital per channel; null when this relay keeps none. */
+    inbound: {
+      channels: {
+        channel: string;
+        /** Not yet acknowledged by the agent (waiting or on the wire), not expired. */
+        waiting: number;
+        /** When the oldest of them was written; null with none. */
+        oldestWaitingAt: string | null;
+        oldestWaitingSeconds: number | null;
+        /** Sent on an open stream, not yet acknowledged. */
+        sentUnacked: number;
+        /** Receipts stored since the relay started, by outcome. */
+        receipts: ReceiptCounts;
+      }[];
+      /** Why the hospital's events are not moving (an agent of protocol 1 connected); null when nothing is wrong that the relay sees. */
+      problem: string | null;
+    } | null;
   }[];
   /** Per vendor key: where it has read each granted feed up to, and how far behind the head that is. */
   vendors: readonly VendorStatus[];
@@ -87,6 +115,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
   const names = new Map(input.hospitals.map((h) => [h.id, h.name ?? null]));
   const ledgerHeads = input.ledgerHeads ?? [];
   const revocations = input.revocations ?? [];
+  const problemOf = (a: ConnectedAgent): string | null => (input.inbound !== undefined && a.protocolVersion < 2 ? AGENT_PROTOCOL_1_PROBLEM : null);
   const ids = [...new Set([...input.hospitals.map((h) => h.id), ...input.feeds.map((f) => f.hospital), ...ledgerHeads.map((h) => h.hospital), ...revocations.map((r) => r.hospital)])];
   return {
     relayId: input.relayId,
@@ -105,6 +134,9 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
       batches: a.batches,
       events: a.events,
       authenticatedBy: a.authenticatedBy,
+      protocolVersion: a.protocolVersion,
+      inboundChannels: a.inbound === null ? null : a.inbound.map((w) => w.channel),
+      problem: problemOf(a),
     })),
     hospitals: ids.map((id) => ({
       id,
@@ -143,8 +175,24 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
           bytesDeleted: r.bytesDeleted,
           reason: r.reason,
         })),
+      inbound: input.inbound === undefined ? null : hospitalInbound(input, id, problemOf),
     })),
     vendors: input.vendors ?? [],
+  };
+}
+
+function hospitalInbound(input: RelayStatusInput, id: string, problemOf: (a: ConnectedAgent) => string | null): NonNullable<RelayStatus['hospitals'][number]['inbound']> {
+  const channels = input.inbound?.find((h) => h.hospital === id)?.channels ?? [];
+  return {
+    channels: channels.map((c) => ({
+      channel: c.channel,
+      waiting: c.waiting,
+      oldestWaitingAt: c.oldestReceivedAtMs === null ? null : iso(c.oldestReceivedAtMs),
+      oldestWaitingSeconds: c.oldestReceivedAtMs === null ? null : Math.max(0, Math.floor((input.nowMs - c.oldestReceivedAtMs) / 1000)),
+      sentUnacked: c.sentUnacked,
+      receipts: c.receipts,
+    })),
+    problem: input.agents.filter((a) => a.hospital === id).map(problemOf).find((p) => p !== null) ?? null,
   };
 }
 

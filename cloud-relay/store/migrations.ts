@@ -218,6 +218,89 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  // --- Inbound (cloud-relay/inbound/sqlite-inbound-store.ts) ---
+  {
+    version: 8,
+    description: 'inbound channels, events vendors wrote to hospitals, and their receipts',
+    sql: `
+      -- Per (hospital, channel): the agent's latest declaration (JSON of
+      -- protocol/inbound.ts InboundChannelDeclaration), whether its latest Hello
+      -- still declared it, and the counters that number the channel's events and
+      -- receipts (kept here, not as MAX(seq), so deleting old finals never
+      -- reuses a number), with the agent's cumulative ack mark.
+      CREATE TABLE inbound_channels (
+        hospital        TEXT    NOT NULL,
+        channel         TEXT    NOT NULL,
+        declaration     TEXT    NOT NULL,
+        declared        INTEGER NOT NULL DEFAULT 1 CHECK (declared IN (0, 1)),
+        declared_at_ms  INTEGER NOT NULL,
+        event_seq       INTEGER NOT NULL DEFAULT 0,
+        receipt_seq     INTEGER NOT NULL DEFAULT 0,
+        acked_seq       INTEGER NOT NULL DEFAULT 0,
+        acked_at_ms     INTEGER,
+        PRIMARY KEY (hospital, channel)
+      ) WITHOUT ROWID;
+
+      -- One row per event a vendor wrote, clustered by (hospital, channel,
+      -- channel_seq): sending is one range scan in order. The id is unique per
+      -- hospital, and (hospital, channel, vendor, idempotency_key) makes a
+      -- vendor's retry find its first write. final_outcome / final_at_ms are set
+      -- in the transaction that stores the event's one final receipt.
+      CREATE TABLE inbound_events (
+        hospital         TEXT    NOT NULL,
+        channel          TEXT    NOT NULL,
+        channel_seq      INTEGER NOT NULL,
+        id               TEXT    NOT NULL,
+        key              TEXT    NOT NULL,
+        vendor           TEXT    NOT NULL,
+        idempotency_key  TEXT    NOT NULL,
+        content_type     TEXT    NOT NULL,
+        body             BLOB    NOT NULL,
+        body_sha256      TEXT    NOT NULL,
+        received_at_ms   INTEGER NOT NULL,
+        expires_at_ms    INTEGER NOT NULL,
+        first_sent_at_ms INTEGER,
+        acked_at_ms      INTEGER,
+        final_outcome    TEXT CHECK (final_outcome IN ('accepted', 'refused', 'expired')),
+        final_at_ms      INTEGER,
+        PRIMARY KEY (hospital, channel, channel_seq)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX inbound_events_by_id ON inbound_events (hospital, id);
+      CREATE UNIQUE INDEX inbound_events_by_idempotency_key ON inbound_events (hospital, channel, vendor, idempotency_key);
+      -- The expiry sweep's candidates: never sent, not ended.
+      CREATE INDEX inbound_events_unsent ON inbound_events (expires_at_ms) WHERE first_sent_at_ms IS NULL AND final_outcome IS NULL;
+      -- What waits for the agent (the backlog): not acked, not ended.
+      CREATE INDEX inbound_events_waiting ON inbound_events (hospital, channel, channel_seq) WHERE acked_at_ms IS NULL AND final_outcome IS NULL;
+      -- The retention sweep's candidates: ended events by when they ended.
+      CREATE INDEX inbound_events_final ON inbound_events (final_at_ms) WHERE final_at_ms IS NOT NULL;
+
+      -- Receipts, numbered per (hospital, channel) for the vendors' receipts feed;
+      -- vendor and key are copied from the event so that feed is one index range.
+      -- (hospital, id, outcome, attempts) makes a resent receipt a duplicate, and
+      -- the partial unique index allows exactly one final receipt per event.
+      CREATE TABLE inbound_receipts (
+        hospital       TEXT    NOT NULL,
+        channel        TEXT    NOT NULL,
+        receipt_seq    INTEGER NOT NULL,
+        id             TEXT    NOT NULL,
+        vendor         TEXT    NOT NULL,
+        key            TEXT    NOT NULL,
+        outcome        TEXT    NOT NULL CHECK (outcome IN ('accepted', 'refused', 'expired', 'quarantined')),
+        final          INTEGER NOT NULL CHECK (final IN (0, 1)),
+        code           TEXT    NOT NULL,
+        reason         TEXT    NOT NULL,
+        reference      TEXT    NOT NULL,
+        attempts       INTEGER NOT NULL,
+        decided_at_ms  INTEGER NOT NULL,
+        stored_at_ms   INTEGER NOT NULL,
+        PRIMARY KEY (hospital, channel, receipt_seq),
+        CHECK (final = (outcome <> 'quarantined'))
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX inbound_receipts_one_final ON inbound_receipts (hospital, id) WHERE final = 1;
+      CREATE UNIQUE INDEX inbound_receipts_once ON inbound_receipts (hospital, id, outcome, attempts);
+      CREATE INDEX inbound_receipts_by_vendor ON inbound_receipts (hospital, channel, vendor, receipt_seq);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

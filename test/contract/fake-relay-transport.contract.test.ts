@@ -13,6 +13,7 @@ describeRelayTransportContract('the shared fake (test/support/fake-relay-transpo
     hello: { hospitalId: 'h1', agentId: 'contract-agent', agentVersion: '0.0.0-contract', secret: 'h1-secret' },
     relayId: 'fake-relay',
     close: async () => {},
+    olderRelay: async () => ({ transport: new FakeRelay({ relayId: 'old-relay', secret: 'h1-secret', protocolVersion: 1 }).transport(), close: async () => {} }),
     inbound: { write: async (channel, key, body) => relay.writeInbound(channel, { key, body: JSON.stringify(body) }).id },
   };
 });

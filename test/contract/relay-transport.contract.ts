@@ -48,6 +48,8 @@ export interface RelayTransportFixture {
    * its id. Absent = the relay offers no downlink yet; its tests are skipped.
    */
   inbound?: { write(channel: string, key: string, body: object): Promise<string> };
+  /** A relay of protocol 1 (from before the downlink) knowing the same hospital; absent = not available here, the test is skipped. */
+  olderRelay?(): Promise<{ transport: RelayTransport; close(): Promise<void> }>;
 }
 
 /** A channel declaration as an agent sends it in Hello. */
@@ -490,6 +492,28 @@ export function describeRelayTransportContract(label: string, factory: () => Pro
           transport.shutdown();
         }
       });
+    });
+
+    it('reports an older relay\'s refusal of protocol 2 as RelayProtocolTooOldError with the version it speaks; protocol 1 is then welcomed without the downlink', async (ctx) => {
+      const fixture = await factory();
+      try {
+        if (!fixture.olderRelay) ctx.skip('no relay of protocol 1 here');
+        const older = await fixture.olderRelay!();
+        try {
+          const refused = older.transport.open({ ...fixture.hello, feeds: ['adt'], inboundChannels: [channelDeclaration('bookings')] }, new Replies().handlers);
+          await expect(refused).rejects.toMatchObject({ name: 'RelayProtocolTooOldError', code: 'WL_A040', relayVersion: 1 });
+          await expect(refused).rejects.toThrow(/protocol version/);
+          const session = await older.transport.open({ ...fixture.hello, feeds: ['adt'], protocolVersion: 1 }, new Replies().handlers);
+          expect(session.welcome.protocolVersion).toBe(1);
+          expect(session.inbound).toBeUndefined();
+          session.close();
+        } finally {
+          older.transport.shutdown();
+          await older.close();
+        }
+      } finally {
+        await fixture.close();
+      }
     });
 
     it('rejects an attempt whose signal is already aborted, retryable, without a session', async () => {

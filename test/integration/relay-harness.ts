@@ -17,8 +17,13 @@ import {
   type RelayMessage,
   type SubscribeRequest,
 } from '../../protocol/index.js';
-import { parseRelayConfig, startRelay, type RelayConfigInput, type RelayHandle } from '../../cloud-relay/index.js';
+import { parseRelayConfig, startRelay, type RelayConfigInput, type RelayHandle, type StartRelayOptions } from '../../cloud-relay/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { DEFAULT_MAX_BATCH_BYTES, type InboundChannelDeclaration, type InboundReceipt } from '../../protocol/index.js';
+import { SqliteInboundStore, type InboundRecord } from '../../cloud-relay/inbound/index.js';
+import { HospitalAuth, ReplicationService as RelayReplicationService } from '../../cloud-relay/ingest/index.js';
+import { buildRelayStatus, registerRelayStatusMetrics, renderRelayStatusPage, RelayMetrics, type RelayStatus } from '../../cloud-relay/status/index.js';
+import { relayDatabaseFile, SqliteFeedStore } from '../../cloud-relay/store/index.js';
 
 export const SECRETS = { h1: 'h1-secret-0123456789abcdef', h2: 'h2-secret-0123456789abcdef' } as const;
 export const VENDOR_KEYS = { platform: 'platform-key-0123456789abcdef', app: 'patient-app-key-0123456789abcdef' } as const;
@@ -58,8 +63,14 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
 
 export class TestRelay {
-  /** @param configure changes the test config before the relay starts (e.g. more grants) */
-  constructor(private readonly configure: (config: RelayConfigInput) => RelayConfigInput = (config) => config) {}
+  /**
+   * @param configure changes the test config before the relay starts (e.g. more grants)
+   * @param options start options beside the logger (e.g. protocolVersion: 1 for an older relay)
+   */
+  constructor(
+    private readonly configure: (config: RelayConfigInput) => RelayConfigInput = (config) => config,
+    private readonly options: Omit<StartRelayOptions, 'logger'> = {},
+  ) {}
 
   private readonly tempDir = makeTempDir('wardline-relay-');
   readonly dataDir = this.tempDir.path;
@@ -70,7 +81,7 @@ export class TestRelay {
   private readonly logger = pino({ level: 'info' }, { write: (line: string) => this.logs.push(JSON.parse(line) as LogLine) });
 
   async start(): Promise<RelayHandle> {
-    this.relay = await startRelay(parseRelayConfig(this.configure(testRelayConfig(this.dataDir))), { shutdownGraceMs: 2_000, logger: this.logger });
+    this.relay = await startRelay(parseRelayConfig(this.configure(testRelayConfig(this.dataDir))), { shutdownGraceMs: 2_000, ...this.options, logger: this.logger });
     return this.relay;
   }
 
@@ -115,6 +126,9 @@ export class TestRelay {
     this.tempDir.remove();
   }
 }
+
+/** One event of an InboundDelivery, as decoded. */
+export type InboundEventMessage = NonNullable<NonNullable<RelayMessage['inboundDelivery']>['events']>[number];
 
 /** Messages from a server stream, awaited one at a time, plus the final status. */
 class Inbox<T> {
@@ -172,7 +186,7 @@ export class AgentStream {
     return this.inbox.status;
   }
 
-  hello(hospitalId: 'h1' | 'h2', feeds: string[], overrides: { secret?: string; protocolVersion?: number } = {}): void {
+  hello(hospitalId: 'h1' | 'h2', feeds: string[], overrides: { secret?: string; protocolVersion?: number; inboundChannels?: InboundChannelDeclaration[] } = {}): void {
     this.call.write(
       pb.AgentMessage.create({
         hello: {
@@ -182,9 +196,57 @@ export class AgentStream {
           secret: overrides.secret ?? SECRETS[hospitalId],
           feeds,
           agentVersion: '0.0.0-test',
+          inboundChannels: overrides.inboundChannels ?? [],
         },
       }),
     );
+  }
+
+  /** InboundAck: the agent journaled `channel` through `throughSeq`. */
+  ackInbound(channel: string, throughSeq: number): void {
+    this.call.write(pb.AgentMessage.create({ inboundAck: { channel, throughSeq } }));
+  }
+
+  /** InboundReceipt, as an agent sends it (ledger head left empty). */
+  sendReceipt(receipt: InboundReceipt): void {
+    this.call.write(pb.AgentMessage.create({ inboundReceipt: receipt }));
+  }
+
+  /** Messages passed over by nextOf (e.g. InboundBacklog between deliveries), in arrival order. */
+  readonly passedOver: RelayMessage[] = [];
+
+  /** The next message with `body`; others before it are kept in passedOver. */
+  async nextOf(body: NonNullable<RelayMessage['body']>, timeoutMs = 3_000): Promise<RelayMessage> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await this.next(Math.max(1, deadline - Date.now()));
+      if (message.body === body) return message;
+      this.passedOver.push(message);
+    }
+  }
+
+  /**
+   * Every inbound event delivered until none came for `quietMs`, in arrival
+   * order, with how many InboundDelivery messages carried them.
+   */
+  async deliveredUntilQuiet(quietMs = 400): Promise<{ events: InboundEventMessage[]; messages: number }> {
+    const events: InboundEventMessage[] = [];
+    let messages = 0;
+    for (;;) {
+      let message: RelayMessage;
+      try {
+        message = await this.next(quietMs);
+      } catch (error) {
+        if (/no message within/.test((error as Error).message)) return { events, messages };
+        throw error;
+      }
+      if (message.body !== 'inboundDelivery') {
+        this.passedOver.push(message);
+        continue;
+      }
+      messages += 1;
+      events.push(...(message.inboundDelivery!.events as InboundEventMessage[]));
+    }
   }
 
   sendBatch(batch: ReturnType<typeof makeBatch>): void {
@@ -223,6 +285,150 @@ export class Subscription {
 
   get pending(): number {
     return this.inbox.pending;
+  }
+}
+
+/** A channel declaration as an agent of protocol 2 sends it in Hello. */
+export function inboundChannel(name: string, overrides: Partial<InboundChannelDeclaration> = {}): InboundChannelDeclaration {
+  return {
+    name,
+    defaultTtlMs: 2 * 60 * 60 * 1000,
+    maxTtlMs: 7 * 24 * 60 * 60 * 1000,
+    maxBodyBytes: 256 * 1024,
+    contentTypes: ['json'],
+    keyPath: '$.patient.id',
+    requiredFields: [{ path: '$.patient.id', type: 'string' }],
+    ...overrides,
+  };
+}
+
+/**
+ * A relay with its inbound store, built from the same parts startRelay builds
+ * (feed store and SqliteInboundStore on one real relay.db in a temp dir, the
+ * ReplicationService, a gRPC server on 127.0.0.1:0) and the status as
+ * /v1/status builds it, for the downlink's raw-client tests.
+ */
+export class InboundTestRelay {
+  private readonly tempDir = makeTempDir('wardline-relay-inbound-');
+  readonly dataDir = this.tempDir.path;
+  readonly logs: LogLine[] = [];
+  private readonly logger = pino({ level: 'debug' }, { write: (line: string) => this.logs.push(JSON.parse(line) as LogLine) });
+  private readonly clients: grpc.Client[] = [];
+  private parts: { server: grpc.Server; feeds: SqliteFeedStore; replication: RelayReplicationService; metrics: RelayMetrics; startedAtMs: number } | undefined;
+  inbound!: SqliteInboundStore;
+  grpcPort = 0;
+
+  constructor(private readonly options: { protocolVersion?: number; inboundBacklogIntervalMs?: number } = {}) {}
+
+  async start(): Promise<this> {
+    const file = relayDatabaseFile(this.dataDir);
+    const feeds = SqliteFeedStore.open({ file });
+    this.inbound = SqliteInboundStore.open({ file });
+    const metrics = new RelayMetrics();
+    const replication = new RelayReplicationService({
+      store: feeds,
+      inbound: this.inbound,
+      hospitals: new HospitalAuth([
+        { id: 'h1', secret: SECRETS.h1 },
+        { id: 'h2', secret: SECRETS.h2 },
+      ]),
+      metrics,
+      logger: this.logger,
+      relayId: 'test-relay',
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      now: Date.now,
+      ...this.options,
+    });
+    const server = new grpc.Server();
+    server.addService(replication.definition, replication.implementation);
+    this.grpcPort = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))));
+    this.parts = { server, feeds, replication, metrics, startedAtMs: Date.now() };
+    registerRelayStatusMetrics(metrics.registry, () => this.status());
+    return this;
+  }
+
+  /** Stops (streams drained, then UNAVAILABLE) and opens the same files again. */
+  async restart(): Promise<this> {
+    await this.stop();
+    return this.start();
+  }
+
+  /** The status document as GET /v1/status builds it. */
+  async status(): Promise<RelayStatus> {
+    const { feeds, replication, startedAtMs } = this.parts!;
+    return buildRelayStatus({
+      relayId: 'test-relay',
+      startedAtMs,
+      nowMs: Date.now(),
+      hospitals: [{ id: 'h1', name: 'Hospital One' }, { id: 'h2' }],
+      agents: replication.connectedAgents(),
+      feeds: await feeds.feedSizes(),
+      ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(['h1', 'h2']))! } : {}),
+    });
+  }
+
+  async statusPage(): Promise<string> {
+    return renderRelayStatusPage(await this.status());
+  }
+
+  metrics(): Promise<string> {
+    return this.parts!.metrics.registry.metrics();
+  }
+
+  agentStream(): AgentStream {
+    const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+    const client = new Client(`127.0.0.1:${this.grpcPort}`, grpc.credentials.createInsecure());
+    this.clients.push(client);
+    return new AgentStream((client as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate());
+  }
+
+  /** Opens a stream, says Hello of protocol 2 with `channels` and returns it with its Welcome. */
+  async connect(hospital: 'h1' | 'h2', channels: InboundChannelDeclaration[], overrides: { protocolVersion?: number } = {}) {
+    const stream = this.agentStream();
+    stream.hello(hospital, [], { inboundChannels: channels, ...overrides });
+    const welcome = await stream.nextOf('welcome');
+    return { stream, welcome: welcome.welcome! };
+  }
+
+  /** A vendor's write, straight into the store (the vendor API is tested on its own). */
+  async write(hospital: string, channel: string, n: number, options: { bodyBytes?: number; key?: (i: number) => string; ttlMs?: number } = {}): Promise<InboundRecord[]> {
+    const records: InboundRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const pad = options.bodyBytes ? 'x'.repeat(Math.max(0, options.bodyBytes - 40)) : '';
+      const key = options.key?.(i) ?? `P${i % 7}`;
+      const body = Buffer.from(JSON.stringify({ patient: { id: key }, pad }));
+      const now = Date.now();
+      const result = await this.inbound.write({
+        hospital,
+        channel,
+        vendor: 'app',
+        idempotencyKey: `${channel}-${now}-${i}-${Math.random()}`,
+        contentType: 'json',
+        body,
+        key,
+        receivedAtMs: now,
+        expiresAtMs: now + (options.ttlMs ?? 60 * 60 * 1000),
+      });
+      if (result.kind !== 'created') throw new Error(`write ${i}: ${result.kind}`);
+      records.push(result.record);
+    }
+    return records;
+  }
+
+  async stop(): Promise<void> {
+    const parts = this.parts;
+    if (!parts) return;
+    this.parts = undefined;
+    await parts.replication.closeAll();
+    await new Promise<void>((resolve) => parts.server.tryShutdown(() => resolve()));
+    await this.inbound.close();
+    parts.feeds.close();
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients) client.close();
+    await this.stop();
+    this.tempDir.remove();
   }
 }
 
