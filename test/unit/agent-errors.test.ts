@@ -145,8 +145,9 @@ describe('agent error classes', () => {
     [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
     [new InboundControlError('inbound event ibaaaaaaaaaaaaaaaaaa is accepted, not quarantined', 'conflict', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.INBOUND_CONTROL_CONFLICT],
     [new InboundEventLostError('ibaaaaaaaaaaaaaaaaaa', 12, { cause }), 'InboundEventLostError', AgentErrorCode.INBOUND_EVENT_LOST],
-    [new SinkSetupError('webhook', 'the webhook sink has no secret', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
-    [new SinkUnavailableError('inbox', 'cannot reach the inbox database', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
+    // The downlink's sinks.
+    [new SinkSetupError('inbox', 'the inbox table does not exist: create it or set createTable: true', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
+    [new SinkUnavailableError('inbox', 'cannot read the HIS decisions: connect ECONNREFUSED', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {

@@ -14,22 +14,42 @@ import type { SinkOutcome } from './inbound-sink.js';
 /** Reasons are kept short: a receipt carries them to the vendor. */
 const MAX_REASON_CHARS = 500;
 
+/**
+ * What one answer means. `outOfStep` when it cannot be tied to the message sent
+ * (not HL7, no MSA, MSA-2 another id): the connection's answers no longer line up
+ * with its messages, so the MLLP sink closes it rather than read the next answer
+ * as the next message's.
+ */
+export interface Hl7AnswerClass {
+  outcome: SinkOutcome;
+  outOfStep: boolean;
+}
+
 /** Classifies an MLLP answer to the message whose MSH-10 was `controlId`. */
-export function classifyHl7Answer(answer: Buffer, controlId: string): SinkOutcome {
+export function classifyHl7Answer(answer: Buffer, controlId: string): Hl7AnswerClass {
   let message: Hl7Message;
   try {
     message = Hl7Message.parse(decodeHl7(answer).text);
   } catch (error) {
-    return { kind: 'retryable', code: 'not-hl7', reason: `the HIS answered with something that is not an HL7 message: ${(error as Error).message}`, sinkDown: false };
+    return outOfStep('not-hl7', `the HIS answered with something that is not an HL7 message: ${(error as Error).message}`);
   }
   if (message.segmentCount('MSA') === 0) {
-    return { kind: 'retryable', code: 'no-MSA', reason: `the HIS answered ${message.get('MSH-9.1')}^${message.get('MSH-9.2')} without an MSA segment`, sinkDown: false };
+    return outOfStep('no-MSA', `the HIS answered ${message.get('MSH-9.1')}^${message.get('MSH-9.2')} without an MSA segment`);
   }
   const code = message.get('MSA-1').toUpperCase();
   const answered = message.get('MSA-2');
   if (answered !== controlId) {
-    return { kind: 'retryable', code, reason: `the HIS answered message ${answered === '' ? '(no MSA-2)' : answered}, not ${controlId}`, sinkDown: false };
+    return outOfStep(code || 'MSA-1', `the HIS answered message ${answered === '' ? '(no MSA-2)' : answered}, not ${controlId}`);
   }
+  return { outcome: decisionOf(message, code), outOfStep: false };
+}
+
+function outOfStep(code: string, reason: string): Hl7AnswerClass {
+  return { outcome: { kind: 'retryable', code, reason, sinkDown: false }, outOfStep: true };
+}
+
+/** MSA-1 of an answer to our message, as an outcome. */
+function decisionOf(message: Hl7Message, code: string): SinkOutcome {
   const text = message.get('MSA-3');
   switch (code) {
     case 'AA':

@@ -38,17 +38,26 @@ export type SinkOutcome =
 
 export interface InboundSink {
   readonly kind: 'mllp' | 'webhook' | 'inbox';
-  /** Delivers one event. Resolves with the outcome; never rejects for the system's answer (only for a bug). */
+  /**
+   * Delivers one event. Resolves with the outcome; never rejects for the system's
+   * answer or its absence (only for a bug). A redelivery carries the same id (MSH-10,
+   * webhook-id, the inbox primary key), so the system takes it in once; a sink that
+   * answers `awaiting` answers a redelivery of an id already decided with that decision.
+   */
   deliver(delivery: SinkDelivery): Promise<SinkOutcome>;
   /**
    * For events answered `awaiting`: what the system has decided since, by id
-   * (an id still undecided is absent). Only sinks that answer `awaiting` have it.
+   * (an id still undecided is absent; only accepted and refused are reported).
+   * Only sinks that answer `awaiting` have it. Rejects with SinkUnavailableError
+   * (WL_A048) when the system cannot be reached, SinkSetupError (WL_A047) when it
+   * refuses Wardline's setup: ask again at the next round.
    */
   settle?(ids: readonly string[]): Promise<Map<string, SinkOutcome>>;
   /**
    * An `awaiting` event's TTL passed: take it back if the system has not picked it
-   * up. Resolves true when withdrawn (the receipt is then expired), false when the
-   * system already decided (settle tells what).
+   * up. Resolves true when withdrawn (the receipt is then expired; also when it was
+   * withdrawn before or never handed over), false when the system already decided
+   * (settle tells what). Idempotent; rejects as settle does.
    */
   withdraw?(id: string): Promise<boolean>;
   /** Closes connections and pools; deliver is not called after. */

@@ -18,7 +18,7 @@
 import { decodeHl7 } from '../../hl7/index.js';
 import { SinkSetupError, SinkUnavailableError } from './errors.js';
 import type { InboundSink, SinkDelivery, SinkOutcome } from './inbound-sink.js';
-import { errnoOf, sinkDownOutcome, UNREACHABLE_ERRNOS } from './sink-down.js';
+import { errnoOf, isUnreachable, sinkDownOutcome } from './sink-down.js';
 import type { SinkLogger } from './sink-logger.js';
 
 /** Statuses of an inbox row. */
@@ -156,7 +156,7 @@ export class InboxSink implements InboundSink {
       return { kind: 'retryable', code: setup.code, reason: setup.message, sinkDown: true };
     }
     const code = errnoOf(error, 'database-error');
-    if (UNREACHABLE_ERRNOS.has(code) || isConnectionLoss(error)) return sinkDownOutcome(`the inbox database at ${dialect.where}`, error);
+    if (isUnreachable(error) || isConnectionLoss(error)) return sinkDownOutcome(`the inbox database at ${dialect.where}`, error);
     return { kind: 'retryable', code, reason: `the inbox insert failed: ${(error as Error).message}`, sinkDown: false };
   }
 

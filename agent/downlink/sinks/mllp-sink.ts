@@ -11,9 +11,12 @@
 //  3. No answer within ackTimeoutMs: retryable, counted; the connection is closed,
 //     so a late answer can never be read as the next message's.
 //  4. A frame while nothing is in flight (a late or unsolicited answer): dropped
-//     and logged, never matched to a later message.
+//     and logged, never matched to a later message. An answer to another message
+//     (MSA-2), or one that is not HL7: retryable, and the connection is closed,
+//     since its answers no longer line up with its messages.
 //  5. An answer frame that never ends: MllpFramer's limit, the connection closed.
-//  6. close() while messages are in flight: each resolves sinkDown, none hangs.
+//  6. close() while messages are in flight or wait for a connection: each
+//     resolves sinkDown, none hangs.
 import net from 'node:net';
 import tls from 'node:tls';
 import { MllpFramer, frameMllp } from '../../hl7/index.js';
@@ -23,6 +26,9 @@ import { Hl7MessageBuilder } from './hl7-message-builder.js';
 import type { InboundSink, SinkDelivery, SinkOutcome } from './inbound-sink.js';
 import { sinkDownOutcome } from './sink-down.js';
 import type { SinkLogger } from './sink-logger.js';
+
+/** What a delivery after (or waiting at) close() answers. */
+const CLOSED: SinkOutcome = { kind: 'retryable', code: 'closed', reason: 'the MLLP sink is closed', sinkDown: true };
 
 /** An answer larger than this is not an ACK. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -61,11 +67,12 @@ export class MllpSink implements InboundSink {
   }
 
   async deliver(delivery: SinkDelivery): Promise<SinkOutcome> {
-    if (this.closed) return { kind: 'retryable', code: 'closed', reason: 'the MLLP sink is closed', sinkDown: true };
+    if (this.closed) return CLOSED;
     const built = this.options.builder.build(delivery, (this.options.now ?? (() => new Date()))());
     if (!built.ok) return { kind: 'unmappable', reason: built.reason };
     const connection = await this.acquire();
     try {
+      if (this.closed) return CLOSED;
       return await connection.exchange(frameMllp(built.payload), built.controlId, this.system);
     } finally {
       this.release(connection);
@@ -74,6 +81,8 @@ export class MllpSink implements InboundSink {
 
   async close(): Promise<void> {
     this.closed = true;
+    // Deliveries waiting for a connection wake up, see the sink closed and answer CLOSED.
+    for (const waiter of this.waiters.splice(0)) waiter(this.all[0]!);
     await Promise.all(this.all.map((connection) => connection.close()));
   }
 
@@ -169,7 +178,13 @@ class MllpConnection {
         this.options.log.warn({ sink: 'mllp', connection: this.index, bytes: frame.length }, 'the HIS sent a frame while no message waited for an answer; dropped');
         continue;
       }
-      inFlight.settle(classifyHl7Answer(frame, inFlight.controlId));
+      const answer = classifyHl7Answer(frame, inFlight.controlId);
+      inFlight.settle(answer.outcome);
+      if (answer.outOfStep) {
+        // Our own answer may still come: it must not be read as the next message's.
+        this.drop(socket);
+        return;
+      }
     }
   }
 

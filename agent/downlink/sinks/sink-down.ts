@@ -15,6 +15,15 @@ export const UNREACHABLE_ERRNOS: ReadonlySet<string> = new Set([
   'ECONNABORTED',
 ]);
 
+/** TLS failures (the certificate not trusted, the name not matching): the system was not reached either. */
+const TLS_FAILURE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|HOSTNAME_MISMATCH|ALTNAME/;
+
+/** True when an error says the system was not reached (refused, reset, unreachable, TLS not trusted). */
+export function isUnreachable(error: unknown): boolean {
+  const code = errnoOf(error, '');
+  return UNREACHABLE_ERRNOS.has(code) || TLS_FAILURE.test(code);
+}
+
 /** error.code of a Node socket or driver error, or `fallback`. */
 export function errnoOf(error: unknown, fallback: string): string {
   const code = (error as { code?: unknown } | undefined)?.code;

@@ -3,7 +3,7 @@
 // deduplicates on it), the answer's status classified per the downlink spec.
 //
 // Failure modes handled:
-//  1. Connection refused, reset, unreachable: retryable sinkDown.
+//  1. Connection refused, reset, unreachable, a certificate not trusted: retryable sinkDown.
 //  2. No answer (status and body) within timeoutMs: retryable, counted.
 //  3. 409: the endpoint applied this id before: accepted.
 //  4. 408, 429, 5xx: retryable, counted; other 4xx: refused, the body text (at
@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { Webhook } from 'standardwebhooks';
 import type { InboundSink, SinkDelivery, SinkOutcome } from './inbound-sink.js';
-import { sinkDownOutcome, UNREACHABLE_ERRNOS, errnoOf } from './sink-down.js';
+import { errnoOf, isUnreachable, sinkDownOutcome } from './sink-down.js';
 import type { SinkLogger } from './sink-logger.js';
 
 /** The event type of every POST. */
@@ -106,7 +106,7 @@ export class WebhookSink implements InboundSink {
     if ('error' in answer) {
       const code = errnoOf(answer.error, 'request-failed');
       if (code === 'timeout') return { kind: 'retryable', code, reason: `the webhook at ${this.options.url.host} did not answer within ${this.options.timeoutMs} ms`, sinkDown: false };
-      if (UNREACHABLE_ERRNOS.has(code)) return sinkDownOutcome(`the webhook at ${this.options.url.host}`, answer.error);
+      if (isUnreachable(answer.error)) return sinkDownOutcome(`the webhook at ${this.options.url.host}`, answer.error);
       return { kind: 'retryable', code, reason: `the POST to ${this.options.url.host} failed: ${(answer.error as Error).message}`, sinkDown: false };
     }
     return classifyWebhookAnswer(answer.status, answer.body);
