@@ -40,6 +40,18 @@ describe('inbound config', () => {
     ]);
   });
 
+  it('is checked by the agent config: a channel naming an undeclared relay is refused at its key', () => {
+    const r = AgentConfigSchema.safeParse({
+      hospital: { id: 'h1' },
+      dataDir: '/tmp/x',
+      sources: [],
+      relays: [{ name: 'cloud', address: 'relay:7443', secret: 's', allowPlaintext: true }],
+      inbound: [{ channel: 'bookings', relay: 'elsewhere', sink }],
+    });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['inbound.0.relay: expected one of the relays declared under relays (cloud)']);
+  });
+
   it("declares the channel with the fields its sink's mapping needs (JSON channels only)", () => {
     const [json, hl7] = InboundConfigSchema.parse([
       { channel: 'bookings', relay: 'cloud', keyPath: '$.patient.id', sink },
