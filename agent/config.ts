@@ -22,6 +22,7 @@ import { HttpTlsSchema, loadHttpTls, type HttpTls } from './http/index.js';
 import { AllowedHostsSchema } from './http/index.js';
 import { httpIngestConfigShape, loadCapturePasswords, loadLocalAppCredentials, mllpSources, refineSources, SourcesConfigSchema, type LocalAppCredentials } from './sources/index.js';
 import { AuditConfigSchema } from './audit/index.js';
+import { InboundConfigSchema, inboundIssues, loadSinkSecrets, type SinkSecrets } from './downlink/index.js';
 import { JournalConfigSchema } from './store/index.js';
 import { ArchiveConfigSchema } from './imaging/index.js';
 import { backupFeedIssues } from './exit/index.js';
@@ -81,6 +82,8 @@ export const AgentConfigSchema = z
     sources: SourcesConfigSchema,
     relays: z.array(RelayConfigSchema).default([]),
     feeds: z.array(FeedSchema).default([]),
+    /** Inbound channels: events vendors write at a relay, delivered into a hospital system (agent/downlink/inbound-config.ts). */
+    inbound: InboundConfigSchema,
     replication: ReplicationConfigSchema.prefault({}),
     disk: DiskConfigSchema.prefault({}),
     journal: JournalConfigSchema.prefault({}),
@@ -118,6 +121,7 @@ export const AgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['feeds', i, 'class'], message: `expected one of the classes under bandwidth.classes (${classes}); a feed without one is "${DEFAULT_FEED_CLASS}"` });
       }
     });
+    for (const issue of inboundIssues(config.inbound, relayNames)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     refineSources(config.sources, ctx);
   });
 
@@ -143,6 +147,8 @@ export interface LoadedAgentConfig extends AgentConfig {
   alertSecrets: AlertSecrets;
   /** Database sources' passwords (connection.passwordFile), by source name. */
   capturePasswords: Map<string, string>;
+  /** Each inbound channel's sink secrets (webhook secret, inbox password, CA), by channel name. */
+  inboundSinkSecrets: Map<string, SinkSecrets>;
 }
 
 export function loadAgentConfig(file: string): LoadedAgentConfig {
@@ -169,6 +175,7 @@ export function resolveAgentConfig(config: AgentConfig, file: string): LoadedAge
   const httpTls = loadHttpTls(config.http.tls, file, at, secrets);
   const localAppCredentials = loadLocalAppCredentials(config.http, at, file, secrets);
   const alertSecrets = loadAlertSecrets(config.alerts, at, file, secrets);
+  const inboundSinkSecrets = new Map(config.inbound.map((c, i) => [c.channel, loadSinkSecrets(c.sink, `inbound[${i}].sink`, at, file, secrets)] as const));
   const capturePasswords = loadCapturePasswords(config.sources.map((s) => ({ name: s.name, connection: 'connection' in s ? s.connection : undefined })), at, file, secrets);
-  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, alertSecrets, capturePasswords, secretFileWarnings: secrets.warnings };
+  return { ...config, dataDir: at(config.dataDir), keys, file, relaySecrets, relayTls, adminCredentials, httpTls, localAppCredentials, alertSecrets, capturePasswords, inboundSinkSecrets, secretFileWarnings: secrets.warnings };
 }

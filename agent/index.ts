@@ -9,7 +9,7 @@ export { AgentConfigSchema, loadAgentConfig, type AgentConfig, type LoadedAgentC
 // Admin login passwords (`wardline agent hash-password`, the installer).
 export { hashPassword } from './http/index.js';
 // What GET /v1/status and the feed-control endpoints answer (`wardline agent status|feed`).
-export { feedLagExceeded, type AgentStatus, type AlertsStatus, type DiskStatus, type FeedStatus } from './operations/index.js';
+export { feedLagExceeded, type AgentStatus, type AlertsStatus, type DiskStatus, type FeedStatus, type InboundStatusView, type InboundChannelView } from './operations/index.js';
 export type { FeedControlResult } from './control/index.js';
 export { formatByteRate, type UplinkStatus } from './bandwidth/index.js';
 // The egress ledger read offline (`wardline audit export|verify`, key rotations).

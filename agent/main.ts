@@ -10,7 +10,8 @@ import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { certificateValidityProblem, createWardlineLogger, defaultLogFormat, listenFailureMessage, openDirWarning, PartLifecycle, stdoutIdentity, type ListenAddress } from '../runtime/index.js';
 import { ListenError } from './errors.js';
 import { FeedControl } from './control/index.js';
-import { createFeedAdminRoutes } from './http/index.js';
+import { createFeedAdminRoutes, createInboundRoutes } from './http/index.js';
+import { createSink, Downlink, SqliteReceiptOutbox } from './downlink/index.js';
 import { createStatusProvider, toMetricsSnapshot, type AgentStatus } from './operations/index.js';
 import { EgressLedger } from './audit/index.js';
 import { loadAgentConfig, type LoadedAgentConfig } from './config.js';
@@ -45,6 +46,8 @@ export interface RunningAgent {
   feedControl: FeedControl;
   /** The egress ledger. */
   ledger: EgressLedger;
+  /** The inbound channels' delivery (intake, engines, delivery store). */
+  downlink: Downlink;
   stop(): Promise<void>;
 }
 
@@ -127,6 +130,23 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
   let trimmedThrough = 0;
   const sealers = backupSealers(config.feeds, db, backupKey, config.localOnly.streams);
 
+  // The downlink: what vendors write at a relay arrives on that relay's stream, is
+  // journaled with its delivery row (the intake), delivered per channel into the
+  // hospital's system through the channel's sink, and answered with receipts that
+  // leave from the outbox. Every relay is replicated, with feeds or only channels.
+  const receiptOutbox = new SqliteReceiptOutbox(db);
+  const downlink = new Downlink({
+    channels: config.inbound,
+    db,
+    journal,
+    outbox: receiptOutbox,
+    createSink: (channel) =>
+      createSink(channel.sink, { hospitalId: config.hospital.id, log: log.child({ channel: channel.channel, sink: channel.sink.kind }), secrets: config.inboundSinkSecrets.get(channel.channel) }),
+    log: log.child({ part: 'downlink' }),
+    // Attempts only: an expiry or an operator's refusal took no time at the sink.
+    observe: (o) => o.seconds > 0 && latency.observeInboundDelivery(o.channel, o.seconds),
+  });
+
   const replicators = config.relays.map((relay, relayIndex) => {
     const feeds = config.feeds.filter((f) => f.relay === relay.name);
     const relayTls = config.relayTls.get(relay.name);
@@ -147,6 +167,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
         return { name: f.name, streams: f.streams, policyVersion: policy?.version ?? 0, policy, class: f.class, ...(deidentify ? { deidentify } : {}), ...(backup ? { backup } : {}) };
       }),
       hello: { hospitalId: config.hospital.id, agentId, agentVersion: WARDLINE_VERSION, secret: config.relaySecrets.get(relay.name)! },
+      downlink: { channels: downlink.declarations(relay.name), intake: downlink.intake, outbox: receiptOutbox, ledger },
       ...replicatorTuning(config.replication),
       uplink,
       log,
@@ -218,6 +239,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     thresholds: operations.thresholds,
     ledger: () => ledger.status(),
     feedControl: (feed) => feedControl.feedStatus(feed),
+    ...(config.inbound.length > 0 ? { downlink: { status: () => downlink.status(), links: () => replicators.map((r) => r.inboundStatus()) } } : {}),
   });
   const metrics = createAgentMetrics(() => toMetricsSnapshot(status()), { build: { version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION }, latency });
 
@@ -236,6 +258,11 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     reconnect,
     operations: operations.routes,
     feedAdmin: createFeedAdminRoutes(feedControl),
+    inbound: createInboundRoutes({
+      downlink,
+      list: () => status().downlink ?? { channels: [], quarantined: [] },
+      record: (action, details) => ledger.recordAdmin(action, details),
+    }),
     messages: new MessageBrowser({
       search: new MessageSearch(db),
       feedAcks,
@@ -284,6 +311,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     if (bound) mllpPorts.set(source.name, bound.port);
   }
   await parts.start({ name: 'bandwidth schedule', start: () => bandwidthSchedule.start(), stop: () => bandwidthSchedule.stop() });
+  // Before the replicators (stopped after them): an event journaled is delivered, and the attempts under way are written before the database closes.
+  await parts.start({ name: 'downlink delivery', start: () => downlink.start(), stop: () => downlink.close() });
   await parts.start({
     name: 'replicators',
     start: () => {
@@ -333,6 +362,7 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     reconnect,
     feedControl,
     ledger,
+    downlink,
     stop: () =>
       (stopped ??= (async () => {
         log.info('agent stopping');

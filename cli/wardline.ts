@@ -8,6 +8,7 @@ import { WARDLINE_VERSION, DEFAULT_AGENT_HTTP_PORT, DEFAULT_RELAY_GRPC_PORT } fr
 import { AGENT_URL_ENV, defaultAgentUrl } from './agent-url.js';
 import { ConfigError } from '../runtime/index.js';
 import { agentFeedCommand, type FeedAction } from './agent-feed-command.js';
+import { agentInboundAction, agentInboundList, type InboundAction } from './agent-inbound.js';
 import { agentPurgeCommand } from './agent-purge-command.js';
 import { relayPurgeCommand } from './relay-purge-command.js';
 import { agentReconnectCommand } from './agent-reconnect-command.js';
@@ -154,6 +155,37 @@ for (const [action, description] of FEED_ACTIONS) {
     .option('--json', 'print the result as JSON')
     .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
     .action((options: { feed: string; reason?: string; url: string; json?: boolean; token?: string }) => run(() => agentFeedCommand(action, options)));
+}
+
+// --- Inbound channels (the downlink) ---
+const inbound = agent.command('inbound').description("inbound channels: events vendors write at the relay, delivered into the hospital's systems");
+inbound
+  .command('list')
+  .description('print each inbound channel (counts, sink state, what waits at the relay, its problem) and the quarantined events; exit 2 if the agent is unreachable')
+  .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
+  .option('--json', 'print the list as JSON')
+  .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)')
+  .action((options: { url: string; json?: boolean; token?: string }) => run(() => agentInboundList(options)));
+const INBOUND_ACTIONS: [InboundAction, string, string][] = [
+  ['pause', '--channel <name>', "stop delivering a channel into the hospital's system (events are still journaled, and wait)"],
+  ['resume', '--channel <name>', 'deliver a paused channel again'],
+  ['replay', '--id <id>', 'deliver a quarantined event again, after its cause is fixed (config or hospital system)'],
+  ['refuse', '--id <id>', 'end a quarantined event with a final refused receipt to the vendor; --reason is required'],
+];
+for (const [action, subject, description] of INBOUND_ACTIONS) {
+  const command = inbound
+    .command(action)
+    .description(`${description}; recorded in the egress ledger; exit 2 if the agent is unreachable or refused`)
+    .requiredOption(subject, subject.startsWith('--id') ? 'inbound event id (ib…)' : 'inbound channel')
+    .option('--operator <name>', 'who acts, for the egress ledger (default this login name)')
+    .option('--url <url>', `agent HTTP address (or set ${AGENT_URL_ENV})`, defaultAgentUrl())
+    .option('--json', 'print the answer as JSON')
+    .option('--token <token>', 'the http.admin token, when the agent requires a login (or set WARDLINE_ADMIN_TOKEN)');
+  if (action === 'refuse') command.requiredOption('--reason <text>', 'why, sent to the vendor with the receipt');
+  else command.option('--reason <text>', 'why, for the egress ledger');
+  command.action((options: { channel?: string; id?: string; reason?: string; operator?: string; url: string; json?: boolean; token?: string }) =>
+    run(() => agentInboundAction(action, { ...options, subject: options.channel ?? options.id ?? '' })),
+  );
 }
 
 // --- Purge ---

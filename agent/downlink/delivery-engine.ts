@@ -27,7 +27,7 @@ import { InboundControlError, InboundEventLostError } from './errors.js';
 import type { DeliveryPolicy } from './inbound-config.js';
 import { headsToStart, KeyQueues } from './key-queues.js';
 import { decideAfterAttempt, type RetryDecision } from './retry-decision.js';
-import type { InboundSink, SinkOutcome } from './sinks/inbound-sink.js';
+import type { InboundSink, SinkOutcome } from './sinks/index.js';
 
 export interface DeliveryEngineLogger {
   info(fields: object, message: string): void;
@@ -153,10 +153,14 @@ export class DeliveryEngine {
     this.pump();
   }
 
-  /** New events were journaled for this channel (the intake calls this after its commit). */
-  wake(): void {
+  /** New events were journaled for this channel (the intake calls this after its commit); each row is read by its id. */
+  wake(ids: readonly string[]): void {
     if (!this.started || this.closed) return;
-    for (const row of this.store.open(this.channel)) if (!this.queues.has(row.id)) this.queues.add(row);
+    for (const id of ids) {
+      if (this.queues.has(id)) continue;
+      const row = this.store.get(id);
+      if (row && row.channel === this.channel && row.state === 'pending') this.queues.add(row);
+    }
     this.pump();
   }
 

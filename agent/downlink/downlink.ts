@@ -9,9 +9,9 @@ import { DeliveryEngine, type ChannelDeliveryStatus, type DeliveryEngineLogger, 
 import { DeliveryStore } from './delivery-store.js';
 import type { ReceiptOutbox } from './downlink-ports.js';
 import { InboundControlError } from './errors.js';
-import { channelDeclaration, deliveryPolicyOf, type InboundChannelConfig, type SinkRequirements } from './inbound-config.js';
+import { channelDeclaration, deliveryPolicyOf, type InboundChannelConfig, type RequiredFieldsOf } from './inbound-config.js';
 import { JournalInboundIntake } from './inbound-intake.js';
-import type { InboundSink } from './sinks/inbound-sink.js';
+import type { InboundSink } from './sinks/index.js';
 
 export interface DownlinkOptions {
   channels: readonly InboundChannelConfig[];
@@ -20,8 +20,8 @@ export interface DownlinkOptions {
   outbox: ReceiptOutbox;
   /** Builds a channel's sink from its config (D's createSink). */
   createSink: (channel: InboundChannelConfig) => InboundSink;
-  /** What a sink's mapping needs in a JSON body (D's sinkRequirements). */
-  sinkRequirements: SinkRequirements;
+  /** What a sink's mapping needs in a JSON body; default the sinks' sinkRequirements. */
+  requiredFields?: RequiredFieldsOf;
   log: DeliveryEngineLogger;
   clock?: () => number;
   timers?: Timers;
@@ -51,11 +51,11 @@ export class Downlink {
   private readonly engines = new Map<string, DeliveryEngine>();
   private readonly sinks: InboundSink[] = [];
   private readonly configs: readonly InboundChannelConfig[];
-  private readonly requirements: SinkRequirements;
+  private readonly requirements: RequiredFieldsOf | undefined;
 
   constructor(options: DownlinkOptions) {
     this.configs = options.channels;
-    this.requirements = options.sinkRequirements;
+    this.requirements = options.requiredFields;
     this.store = new DeliveryStore(options.db, options.clock);
     for (const channel of options.channels) {
       const sink = options.createSink(channel);
@@ -78,7 +78,7 @@ export class Downlink {
         }),
       );
     }
-    this.intake = new JournalInboundIntake({ journal: options.journal, store: this.store, wake: (channel) => this.engines.get(channel)?.wake() });
+    this.intake = new JournalInboundIntake({ journal: options.journal, store: this.store, wake: (channel, ids) => this.engines.get(channel)?.wake(ids) });
   }
 
   /** The relays that have inbound channels (each needs a replicator, feeds or not). */

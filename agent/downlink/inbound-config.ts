@@ -1,9 +1,9 @@
 // The `inbound:` section of agent.yaml as a schema: one entry per channel a relay
 // may send events into. The type is derived from it; channelDeclaration turns an
 // entry into what Hello declares to the relay, and deliveryPolicyOf into what the
-// channel's delivery engine is handed. The sink's own schema belongs to the sinks
-// (agent/downlink/sinks); here it is an object with a kind, checked there.
-// agent/config.ts composes the section and checks what crosses parts (inboundIssues).
+// channel's delivery engine is handed. The sink's own schema (`sink:`) belongs to
+// the sinks (sinks/sink-config.ts). agent/config.ts composes the section and checks
+// what crosses parts (inboundIssues).
 import { z } from 'zod';
 import {
   DEFAULT_INBOUND_MAX_BODY_BYTES,
@@ -15,6 +15,7 @@ import {
   type InboundFieldType,
 } from '../../protocol/index.js';
 import { byteSizeSchema, durationSchema } from '../../runtime/index.js';
+import { SinkConfigSchema, sinkRequirements, type SinkConfig } from './sinks/index.js';
 
 /** Keys of one channel delivered at once. */
 export const DEFAULT_INBOUND_CONCURRENCY = 8;
@@ -29,13 +30,8 @@ export const DEFAULT_SETTLE_INTERVAL_MS = 2_000;
 /** The most keys one channel may deliver at once. */
 export const MAX_INBOUND_CONCURRENCY = 256;
 
-/** The sink kinds; each sink's own keys are checked by its schema (sinks/). */
-export const SINK_KINDS = ['mllp', 'webhook', 'inbox'] as const;
-export type SinkKind = (typeof SINK_KINDS)[number];
-
-/** A channel's sink as this schema sees it: its kind, and the sink's own keys passed through. */
-export const InboundSinkConfigSchema = z.looseObject({ kind: z.enum(SINK_KINDS) });
-export type InboundSinkConfig = z.output<typeof InboundSinkConfigSchema>;
+/** A channel's sink: mllp, webhook or inbox, each with its own keys (sinks/sink-config.ts). */
+export type InboundSinkConfig = SinkConfig;
 
 const KEY_PATH = /^\$(\.[A-Za-z_][A-Za-z0-9_-]*)+$/;
 
@@ -72,7 +68,7 @@ export const InboundChannelConfigSchema = z
       .prefault({}),
     /** How often `awaiting` events are settled with the sink, in ms. */
     settleIntervalMs: z.number().int().min(100).default(DEFAULT_SETTLE_INTERVAL_MS),
-    sink: InboundSinkConfigSchema,
+    sink: SinkConfigSchema,
   })
   .superRefine((channel, ctx) => {
     if (channel.ttl > channel.maxTtl) {
@@ -85,8 +81,10 @@ export type InboundChannelConfig = z.output<typeof InboundChannelConfigSchema>;
 export const InboundConfigSchema = z.array(InboundChannelConfigSchema).default([]);
 export type InboundConfig = z.output<typeof InboundConfigSchema>;
 
-/** What the sink's mapping needs present in a JSON body (D's sinkRequirements). */
-export type SinkRequirements = (sink: InboundSinkConfig) => { path: string; type: InboundFieldType }[];
+/** What a sink's mapping needs present in a JSON body; default the sinks' own sinkRequirements. */
+export type RequiredFieldsOf = (sink: InboundSinkConfig) => { path: string; type: InboundFieldType }[];
+
+const requiredFieldsOfSink: RequiredFieldsOf = (sink) => sinkRequirements(sink).requiredFields;
 
 /** A problem crossing parts, with its path under the config's root. */
 export interface InboundConfigIssue {
@@ -111,9 +109,9 @@ export function inboundIssues(inbound: readonly InboundChannelConfig[], relayNam
 /**
  * The channel as Hello declares it to its relay: what the relay checks every
  * vendor body against, so that what it accepts the sink can map. requiredFields
- * come from the sink's mapping (`requirements`, D's sinkRequirements).
+ * come from the sink's mapping (sinkRequirements).
  */
-export function channelDeclaration(channel: InboundChannelConfig, requirements: SinkRequirements): InboundChannelDeclaration {
+export function channelDeclaration(channel: InboundChannelConfig, requirements: RequiredFieldsOf = requiredFieldsOfSink): InboundChannelDeclaration {
   return {
     name: channel.channel,
     defaultTtlMs: channel.ttl,

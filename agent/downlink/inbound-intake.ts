@@ -20,8 +20,8 @@ export const INBOUND_SOURCE = 'downlink';
 export interface JournalInboundIntakeOptions {
   journal: JournalWriter;
   store: DeliveryStore;
-  /** Called with a channel once new events of it are journaled (its engine's wake). */
-  wake: (channel: string) => void;
+  /** Called with a channel and its newly journaled event ids once they are durable (its engine's wake). */
+  wake: (channel: string, ids: readonly string[]) => void;
 }
 
 export class JournalInboundIntake implements InboundIntake {
@@ -60,10 +60,13 @@ export class JournalInboundIntake implements InboundIntake {
         }),
       ),
     );
-    const woken = new Set<string>();
+    const woken = new Map<string, string[]>();
     events.forEach((event, i) => {
-      if (!results[i]!.duplicate) woken.add(event.channel);
+      if (results[i]!.duplicate) return;
+      const ids = woken.get(event.channel);
+      if (ids) ids.push(event.id);
+      else woken.set(event.channel, [event.id]);
     });
-    for (const channel of woken) this.options.wake(channel);
+    for (const [channel, ids] of woken) this.options.wake(channel, ids);
   }
 }

@@ -1,7 +1,7 @@
 // What an attempt's outcome makes of an event, pure: final, quarantined, retried
 // later or left to the system (awaiting). The engine applies it; this table is
 // the whole rule, tested on its own (test/unit/retry-decision.test.ts).
-import type { SinkOutcome } from './sinks/inbound-sink.js';
+import type { SinkOutcome } from './sinks/index.js';
 
 /** Jitter of a retry delay: the delay is drawn from [ (1 - j)·d, d ]. */
 export const RETRY_JITTER = 0.2;

@@ -45,6 +45,8 @@ export interface AgentHttpServerOptions {
   reconnect?: () => void;
   /** POST /v1/admin/feeds/{feed}/pause|resume|revoke|reenable (agent/control); absent = 404. */
   feedAdmin?: AdminRequestHandler;
+  /** GET /v1/inbound, POST /v1/inbound/{channel}/pause|resume, /v1/inbound/events/{id}/replay|refuse (inbound-routes.ts); absent = 404. */
+  inbound?: AdminRequestHandler;
   /** The dashboard, login, live channel, /readyz and the login guard (operator-routes.ts); absent = no dashboard, nothing guarded. */
   operations?: HttpOperations;
   /** Checked before any route and upgrade (request-guard.ts: the Host header); absent = nothing checked. */
@@ -155,6 +157,15 @@ export class AgentHttpServer {
     // Same trust as reconnect: the operations routes above checked the login.
     if (path.startsWith('/v1/admin/feeds/') && this.options.feedAdmin) {
       const answer = await this.options.feedAdmin({
+        method: req.method ?? 'GET',
+        path,
+        origin: `http ${req.socket.remoteAddress ?? 'unknown'}`,
+        readBody: (limit) => readBody(req, limit),
+      });
+      if (answer) return sendJson(res, answer.status, answer.body, answer.headers);
+    }
+    if ((path === '/v1/inbound' || path.startsWith('/v1/inbound/')) && this.options.inbound) {
+      const answer = await this.options.inbound({
         method: req.method ?? 'GET',
         path,
         origin: `http ${req.socket.remoteAddress ?? 'unknown'}`,

@@ -9,6 +9,7 @@ export { hashPassword } from './admin-password.js';
 export { AdminAuth } from './admin-auth.js';
 export { OperatorRoutes } from './operator-routes.js';
 export { createFeedAdminRoutes, MAX_REASON_LENGTH, type AdminRequest, type AdminRequestHandler, type AdminResponse } from './feed-control-routes.js';
+export { createInboundRoutes, type InboundRoutesOptions, type InboundControlTarget } from './inbound-routes.js';
 export { BodyTooLargeError } from './errors.js';
 export { sendError, sendJson } from './json-response.js';
 export { readBodyBytes } from './request-body.js';

@@ -10,6 +10,7 @@
 //   /v1/status                         logged in, or anyone if "status" is in http.admin.open
 //   /, /v1/live, /v1/session           logged in (session cookie or bearer token)
 //   /v1/admin/* (reconnect, pause …)   logged in
+//   /v1/inbound, /v1/inbound/*         logged in (inbound-routes.ts)
 //   /v1/messages, /v1/rejections       logged in (message-routes.ts)
 //   /v1/studies/*                      logged in (imaging-routes.ts)
 // Without http.admin everything is open, and the log and the page say so. With
@@ -127,7 +128,8 @@ export class OperatorRoutes implements HttpOperations {
       unauthorized(res);
       return true;
     }
-    if (path.startsWith('/v1/admin/')) {
+    // The inbound controls (inbound-routes.ts) act like feed controls, and the list names events: the same login.
+    if (path.startsWith('/v1/admin/') || path === '/v1/inbound' || path.startsWith('/v1/inbound/')) {
       const identity = auth.identify(req);
       if (identity === null) {
         req.resume();

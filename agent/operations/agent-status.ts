@@ -16,6 +16,8 @@ import { BacklogDrain, type DrainEstimate } from './backlog-drain.js';
 import { DiskShareForecast, type ShareForecast } from './disk-share-forecast.js';
 import { imagingEta } from './imaging-eta.js';
 import { ImagingRate } from './imaging-rate.js';
+import type { DownlinkStatus } from '../downlink/index.js';
+import { inboundStatusView, type InboundLinkView, type InboundStatusView } from './inbound-status.js';
 
 export type { SourceStatus };
 
@@ -132,6 +134,8 @@ export interface AgentStatus {
   bandwidth: UplinkStatus | null;
   /** The egress ledger: head, record count, retention, newest records (newest first); null when not wired. */
   ledger: LedgerStatus | null;
+  /** Inbound channels (the downlink) and the quarantined events; null when none is configured. */
+  downlink: InboundStatusView | null;
 }
 
 export interface AgentStatusInputs {
@@ -154,6 +158,8 @@ export interface AgentStatusInputs {
   disk?: { watch: DiskWatch; footprint: JournalFootprint; trimmer: JournalTrimmer; retentionMs: number; archive?: () => ArchiveFootprint };
   ledger?: () => LedgerStatus;
   feedControl?: (feed: string) => FeedControlView;
+  /** The delivery side of the downlink, and each relay link's inbound view (what waits at the relay). */
+  downlink?: { status: () => DownlinkStatus; links: () => InboundLinkView[] };
   clock?: () => number;
 }
 
@@ -217,6 +223,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
       alerts: inputs.alerts?.() ?? null,
       bandwidth: inputs.bandwidth?.() ?? null,
       ledger: inputs.ledger?.() ?? null,
+      downlink: inputs.downlink ? inboundStatusView(inputs.downlink.status(), inputs.downlink.links(), now) : null,
     };
   };
 }
@@ -284,7 +291,7 @@ function diskStatus(disk: NonNullable<AgentStatusInputs['disk']>, share: DiskSha
   };
 }
 
-export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
+export function toMetricsSnapshot(status: AgentStatus, nowMs: number = Date.now()): AgentMetricsSnapshot {
   return {
     journalHeadSeq: status.journal.headSeq,
     groupCommits: status.journal.groupCommits,
@@ -321,5 +328,19 @@ export function toMetricsSnapshot(status: AgentStatus): AgentMetricsSnapshot {
           classes: status.bandwidth.classes.map((c) => ({ class: c, blocked: status.bandwidth!.blockedClasses.includes(c) })),
         }
       : undefined,
+    inbound: status.downlink?.channels.map((c) => {
+      const oldest = [c.oldestWaitingAtMs, c.atRelay?.oldestReceivedAtMs ?? null].filter((t): t is number => t !== null);
+      return {
+        channel: c.channel,
+        received: c.received,
+        accepted: c.accepted,
+        refused: c.refused,
+        expired: c.expired,
+        atAgent: c.pending + c.retrying + c.awaiting,
+        quarantined: c.quarantined,
+        atRelay: c.atRelay?.waiting ?? null,
+        oldestWaitingSeconds: oldest.length === 0 ? null : Math.max(0, (nowMs - Math.min(...oldest)) / 1000),
+      };
+    }),
   };
 }

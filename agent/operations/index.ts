@@ -11,3 +11,4 @@ export { DashboardAssets, DashboardHub, renderDashboardPage, renderLoginPage } f
 export { HostSampler, SystemInformationHostProbe, type HostProbe, type HostStatus } from './host/index.js';
 export { imagingEta, type ImagingEta, type ImagingEtaInput } from './imaging-eta.js';
 export { MessageBrowser, type BrowsedFeed, type FeedTrail, type MessageBrowserOptions, type MessageTrail, type VendorReadView } from './message-browser.js';
+export { inboundProblem, inboundStatusView, type InboundAtRelay, type InboundChannelView, type InboundLinkView, type InboundStatusView } from './inbound-status.js';

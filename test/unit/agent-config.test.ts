@@ -65,6 +65,7 @@ describe('agent config', () => {
   it('accepts the shipped, fully commented example config', () => {
     const example = loadConfigFile(new URL('../../examples/agent.yaml', import.meta.url).pathname, AgentConfigSchema);
     expect(example.feeds.map((f) => f.name)).toEqual(['clinical', 'appointments']);
+    expect(example.inbound.map((c) => [c.channel, c.relay, c.sink.kind])).toEqual([['bookings', 'cloud', 'mllp']]);
     expect(example.sources[0]).toMatchObject({ kind: 'mllp', listen: { host: '0.0.0.0', port: 2575 } });
   });
 

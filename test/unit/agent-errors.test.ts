@@ -31,8 +31,8 @@ import {
   RestoreFromRelayError,
   RestoreWrongKeysError,
 } from '../../agent/exit/index.js';
-import { SinkSetupError, SinkUnavailableError } from '../../agent/downlink/sinks/index.js';
 import { InboundControlError, InboundEventLostError } from '../../agent/downlink/index.js';
+import { SinkSetupError, SinkUnavailableError } from '../../agent/downlink/sinks/index.js';
 import { RelayErrorCode } from '../../cloud-relay/errors.js';
 import { ErrorCode } from '../../protocol/index.js';
 
@@ -136,9 +136,6 @@ describe('agent error classes', () => {
     [new RestoreWrongKeysError('enc-2026', 7, 'is not in keys.dir', { cause }), 'RestoreWrongKeysError', AgentErrorCode.RESTORE_WRONG_KEYS],
     [new RestoreExportUnusableError('the export has no backup feed', { cause }), 'RestoreExportUnusableError', AgentErrorCode.RESTORE_EXPORT_UNUSABLE],
     [new RestoreFromRelayError('the relay is unreachable', { cause }), 'RestoreFromRelayError', AgentErrorCode.RESTORE_FROM_RELAY],
-    // The downlink's sinks.
-    [new SinkSetupError('inbox', 'the inbox table does not exist: create it or set createTable: true', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
-    [new SinkUnavailableError('inbox', 'cannot read the HIS decisions: connect ECONNREFUSED', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
     // The downlink's link.
     [new RelayProtocolTooOldError(1, 'relay at r:7443 speaks an older replication protocol version (1)', { cause }), 'RelayProtocolTooOldError', AgentErrorCode.RELAY_PROTOCOL_TOO_OLD],
     [new InboundReceiptRefusedError('ibaaaaaaaaaaaaaaaaaa', 'already has the final receipt accepted'), 'InboundReceiptRefusedError', AgentErrorCode.INBOUND_RECEIPT_REFUSED],
@@ -148,6 +145,9 @@ describe('agent error classes', () => {
     [new InboundControlError('no inbound event ibaaaaaaaaaaaaaaaaaa', 'unknown-event', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.UNKNOWN_INBOUND_EVENT],
     [new InboundControlError('inbound event ibaaaaaaaaaaaaaaaaaa is accepted, not quarantined', 'conflict', 'ibaaaaaaaaaaaaaaaaaa'), 'InboundControlError', AgentErrorCode.INBOUND_CONTROL_CONFLICT],
     [new InboundEventLostError('ibaaaaaaaaaaaaaaaaaa', 12, { cause }), 'InboundEventLostError', AgentErrorCode.INBOUND_EVENT_LOST],
+    // The downlink's sinks.
+    [new SinkSetupError('inbox', 'the inbox table does not exist: create it or set createTable: true', { cause }), 'SinkSetupError', AgentErrorCode.SINK_SETUP],
+    [new SinkUnavailableError('inbox', 'cannot read the HIS decisions: connect ECONNREFUSED', { cause }), 'SinkUnavailableError', AgentErrorCode.SINK_UNAVAILABLE],
   ];
 
   it.each(cases.map(([error, name, code]) => ({ error, name, code })))('$name carries $code, its name and its cause', ({ error, name, code }) => {

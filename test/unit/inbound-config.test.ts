@@ -2,15 +2,16 @@
 // checks across parts, and the declaration Hello sends.
 import { describe, expect, it } from 'vitest';
 import { channelDeclaration, InboundConfigSchema, inboundIssues } from '../../agent/downlink/index.js';
+import { AgentConfigSchema } from '../../agent/config.js';
 import { DEFAULT_INBOUND_MAX_BODY_BYTES, DEFAULT_INBOUND_MAX_TTL_MS } from '../../protocol/index.js';
 
-const sink = { kind: 'mllp', host: '10.0.0.5', port: 2575 };
+const sink = { kind: 'mllp', address: '10.0.0.5:2575', message: 'SRM^S01', mapping: { 'PID-3': { path: '$.patient.id', type: 'string' }, 'ARQ-1': '$.slot' } };
 
 describe('inbound config', () => {
   it('fills the defaults', () => {
     const [c] = InboundConfigSchema.parse([{ channel: 'bookings', relay: 'cloud', ttl: '2h', sink }]);
     expect(c).toMatchObject({ ttl: 7_200_000, maxTtl: DEFAULT_INBOUND_MAX_TTL_MS, maxBodyBytes: DEFAULT_INBOUND_MAX_BODY_BYTES, accept: ['json'], concurrency: 8, quarantineAfter: 10, retry: { initialMs: 1_000, maxMs: 60_000 } });
-    expect(c!.sink).toEqual(sink);
+    expect(c!.sink).toMatchObject({ kind: 'mllp', address: { host: '10.0.0.5', port: 2575 }, connections: 4 });
   });
 
   it('names the key that is wrong', () => {
@@ -21,6 +22,7 @@ describe('inbound config', () => {
     expect(bad({ keyPath: 'patient.id' })[0]).toMatch(/^0\.keyPath: expected a JSON path/);
     expect(bad({ ttl: '9d' })[0]).toMatch(/^0\.ttl: expected at most maxTtl/);
     expect(bad({ sink: { kind: 'ftp' } })[0]).toMatch(/^0\.sink\.kind/);
+    expect(bad({ sink: { ...sink, mapping: { 'ZZZ-1': '$.x' } } })[0]).toMatch(/^0\.sink\.mapping\.ZZZ-1: SRM\^S01 has no ZZZ segment/);
     expect(bad({ accept: [] })[0]).toMatch(/^0\.accept: expected at least one/);
     expect(bad({ retry: { initialMs: 5_000, maxMs: 1_000 } })[0]).toMatch(/^0\.retry\.maxMs/);
     expect(bad({ concurrency: 0 })[0]).toMatch(/^0\.concurrency/);
@@ -38,21 +40,35 @@ describe('inbound config', () => {
     ]);
   });
 
-  it('declares the channel with the fields its sink needs (JSON channels only)', () => {
+  it('is checked by the agent config: a channel naming an undeclared relay is refused at its key', () => {
+    const r = AgentConfigSchema.safeParse({
+      hospital: { id: 'h1' },
+      dataDir: '/tmp/x',
+      sources: [],
+      relays: [{ name: 'cloud', address: 'relay:7443', secret: 's', allowPlaintext: true }],
+      inbound: [{ channel: 'bookings', relay: 'elsewhere', sink }],
+    });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['inbound.0.relay: expected one of the relays declared under relays (cloud)']);
+  });
+
+  it("declares the channel with the fields its sink's mapping needs (JSON channels only)", () => {
     const [json, hl7] = InboundConfigSchema.parse([
       { channel: 'bookings', relay: 'cloud', keyPath: '$.patient.id', sink },
       { channel: 'passthrough', relay: 'cloud', accept: ['hl7v2'], sink },
     ]);
-    const needs = () => [{ path: '$.patient.id', type: 'string' as const }];
-    expect(channelDeclaration(json!, needs)).toEqual({
+    expect(channelDeclaration(json!)).toEqual({
       name: 'bookings',
       defaultTtlMs: 24 * 3_600_000,
       maxTtlMs: DEFAULT_INBOUND_MAX_TTL_MS,
       maxBodyBytes: DEFAULT_INBOUND_MAX_BODY_BYTES,
       contentTypes: ['json'],
       keyPath: '$.patient.id',
-      requiredFields: [{ path: '$.patient.id', type: 'string' }],
+      requiredFields: [
+        { path: '$.patient.id', type: 'string' },
+        { path: '$.slot', type: 'any' },
+      ],
     });
-    expect(channelDeclaration(hl7!, needs)).toMatchObject({ keyPath: '', requiredFields: [] });
+    expect(channelDeclaration(hl7!)).toMatchObject({ keyPath: '', requiredFields: [] });
   });
 });

@@ -33,6 +33,8 @@ export interface AlertInputs {
     capture?: CaptureAlertInput;
   }[];
   disk: { path: string; state: 'ok' | 'warning' | 'critical'; usedPercent: number | null; reason: string | null; forecastFullInSeconds: number | null } | null;
+  /** Inbound channels (AgentStatus.downlink); absent or null when none is configured. */
+  downlink?: { channels: readonly { channel: string; quarantined: number }[]; quarantined: readonly { id: string; channel: string; sinceMs: number }[] } | null;
 }
 
 /** The part of a database source's CaptureStatus (agent/sources/database/capture-status.ts) the alerts read. */
@@ -255,6 +257,16 @@ export class AlertEvaluator {
         this.conditions.delete(key);
       }
     }
+    for (const channel of inputs.downlink?.channels ?? []) {
+      // Raised at once: a quarantined event holds its key (that patient's later events wait) until someone acts.
+      const change = this.observe('inbound-quarantine', channel.channel, channel.quarantined > 0 ? 1 : 0, nowMs, { raiseAfterMs: 0, clearAfterMs: settle });
+      if (change) {
+        const held = (inputs.downlink?.quarantined ?? []).filter((q) => q.channel === channel.channel);
+        const oldest = held.reduce<{ id: string; sinceMs: number } | null>((a, q) => (a === null || q.sinceMs < a.sinceMs ? q : a), null);
+        // Ids only: a reason may carry the hospital system's words about the patient.
+        alerts.push(this.record('inbound-quarantine', channel.channel, change, channel.quarantined, 0, { quarantined: channel.quarantined, oldestId: oldest?.id ?? null, oldestSinceMs: oldest?.sinceMs ?? null }));
+      }
+    }
     return alerts;
   }
 
@@ -384,6 +396,7 @@ function severityOf(rule: AlertRule, level: number): 'critical' | 'warning' {
       return 'critical';
     case 'imaging-blocked':
     case 'imaging-stalled':
+    case 'inbound-quarantine':
       return 'warning';
     case 'lag':
     case 'source-silent':

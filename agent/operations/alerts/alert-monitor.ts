@@ -110,6 +110,7 @@ function conditionKeys(inputs: AlertInputs): Set<string> {
     if (feed.imaging) for (const rule of ['imaging-blocked', 'imaging-stalled'] as const) keys.add(alertKey(rule, feed.feed));
   }
   for (const source of inputs.sources) keys.add(alertKey('source-silent', source.name));
+  for (const channel of inputs.downlink?.channels ?? []) keys.add(alertKey('inbound-quarantine', channel.channel));
   for (const source of inputs.sources) {
     if (!source.capture) continue;
     for (const rule of ['capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget'] as const) keys.add(alertKey(rule, source.name));

@@ -37,6 +37,7 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'capture-wal-budget': '数据库日志保留量',
     'imaging-blocked': '影像无法发送',
     'imaging-stalled': '影像发送停滞',
+    'inbound-quarantine': '入站事件隔离',
   },
   en: {
     'link': 'Relay link',
@@ -53,6 +54,7 @@ const RULE_NAMES: Record<AlertLanguage, Record<AlertRule, string>> = {
     'capture-wal-budget': 'Retained WAL/binlog',
     'imaging-blocked': 'Imaging blocked',
     'imaging-stalled': 'Imaging stalled',
+    'inbound-quarantine': 'Inbound events quarantined',
   },
 };
 

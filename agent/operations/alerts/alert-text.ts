@@ -130,6 +130,10 @@ function alertMessageEn(a: AlertTextInput): string {
       return a.level === 0
         ? `imaging feed ${a.subject}: chunks are moving again`
         : `imaging feed ${a.subject} stalled: no chunk sent for ${formatAlertDuration(value)} (threshold ${formatAlertDuration(threshold)}) while it may send, ${typeof a.details.bytesWaiting === 'number' ? formatAlertBytes(a.details.bytesWaiting) : '?'} in ${a.details.instancesWaiting ?? '?'} instances waiting`;
+    case 'inbound-quarantine':
+      return a.level === 0
+        ? `inbound channel ${a.subject}: no event quarantined any more`
+        : `inbound channel ${a.subject}: ${a.details.quarantined ?? value} event(s) quarantined (oldest ${a.details.oldestId ?? '?'}), each holding its key; replay after a fix or refuse (wardline agent inbound replay|refuse)`;
   }
 }
 
@@ -202,5 +206,9 @@ function alertMessageZh(a: AlertTextInput): string {
       return a.level === 0
         ? `影像推送 ${a.subject}：影像数据块已恢复发送`
         : `影像推送 ${a.subject} 发送停滞：允许发送但 ${d(value)} 未发出任何数据块（阈值 ${d(threshold)}），${typeof a.details.bytesWaiting === 'number' ? formatAlertBytes(a.details.bytesWaiting) : '?'}（${a.details.instancesWaiting ?? '?'} 个实例）待发送`;
+    case 'inbound-quarantine':
+      return a.level === 0
+        ? `入站通道 ${a.subject}：已无隔离的事件`
+        : `入站通道 ${a.subject}：${a.details.quarantined ?? value} 个事件被隔离（最早 ${a.details.oldestId ?? '?'}），同一患者的后续事件在等待；修复后重放或拒绝（wardline agent inbound replay|refuse）`;
   }
 }

@@ -12,12 +12,14 @@ export type AlertRule = 'link' | 'lag' | 'backlog-age' | 'disk' | 'source-silent
   // Database sources (postgres, mysql, sql-poll), from their SourceStatus.capture.
   | 'capture-stopped' | 'capture-lagging' | 'capture-position-lost' | 'capture-wal-budget'
   // Imaging feeds, from their FeedStatus.imaging: instances that cannot ship, or stopped moving while they may.
-  | 'imaging-blocked' | 'imaging-stalled';
+  | 'imaging-blocked' | 'imaging-stalled'
+  // Inbound channels (the downlink): events set aside, each holding its key, until an operator replays or refuses them.
+  | 'inbound-quarantine';
 
 export const ALERT_RULES: readonly AlertRule[] = [
   'link', 'lag', 'backlog-age', 'disk', 'source-silent', 'control-id-reused', 'feed-integrity', 'feed-proof',
   'capture-stopped', 'capture-lagging', 'capture-position-lost', 'capture-wal-budget',
-  'imaging-blocked', 'imaging-stalled',
+  'imaging-blocked', 'imaging-stalled', 'inbound-quarantine',
 ];
 
 /** `critical` and `warning` while firing; `info` for the record that says it resolved. */

@@ -40,6 +40,9 @@ export function renderDashboardPage(options: DashboardPageOptions): string {
     <table class="table"><thead><tr></tr></thead><tbody></tbody></table><p class="muted" data-role="empty" data-i18n="source.none" hidden></p></section>
   <section id="capture" class="panel span-all" hidden><h2 data-i18n="section.capture"></h2><div data-role="list"></div></section>
   <section id="imaging" class="panel span-all" hidden><h2 data-i18n="section.imaging"></h2><div data-role="list"></div></section>
+  <section id="inbound" class="panel span-all" hidden><h2 data-i18n="section.inbound"></h2>
+    <div class="table-scroll" data-role="channels"><table class="table"><thead><tr></tr></thead><tbody></tbody></table></div>
+    <div data-role="quarantined" hidden><h3 data-i18n="inbound.quarantinedEvents"></h3><div class="table-scroll"><table class="table"><thead><tr></tr></thead><tbody></tbody></table></div></div></section>
   <section id="alerts" class="panel"><h2><span data-i18n="section.alerts"></span><span class="badge badge-bad" data-role="count" hidden></span></h2><ul class="alert-list" data-role="list"></ul></section>
   <section id="host" class="panel"><h2><span data-i18n="section.host"></span><span class="muted hostname" data-role="hostname"></span></h2>
     <div class="host-grid"><div class="host-box" data-role="disk"></div><div class="host-box" data-role="cpu"></div><div class="host-box" data-role="memory"></div></div><div data-role="host-chart"></div></section>

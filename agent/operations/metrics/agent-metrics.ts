@@ -29,6 +29,18 @@ export interface AgentMetricsSnapshot {
   };
   /** The uplink; absent when the agent has none wired (tests building a partial status). */
   bandwidth?: { limitBytesPerSecond: number | null; classes: { class: string; blocked: boolean }[] };
+  /** Inbound channels; absent when none is configured. atRelay is what the relay last reported (null: not yet). */
+  inbound?: {
+    channel: string;
+    received: number;
+    accepted: number;
+    refused: number;
+    expired: number;
+    atAgent: number;
+    quarantined: number;
+    atRelay: number | null;
+    oldestWaitingSeconds: number | null;
+  }[];
 }
 
 /** A counter whose value is copied from a running total at scrape time. */
@@ -94,6 +106,10 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options
   const bandwidthLimit = new Gauge({ name: 'wardline_agent_bandwidth_limit_bytes_per_second', help: 'Uplink rate limit in force, compressed payload bytes per second (+Inf when unlimited)', registers: [registry] });
   const classBlocked = new Gauge({ name: 'wardline_agent_bandwidth_class_blocked', help: '1 while the timetable does not let this priority class send', labelNames: ['class'], registers: [registry] });
 
+  const inboundEvents = totalCounter(registry, 'wardline_agent_inbound_events_total', 'Inbound events by outcome: received (journaled), accepted, refused, expired', ['channel', 'outcome']);
+  const inboundPending = new Gauge({ name: 'wardline_agent_inbound_pending', help: 'Inbound events not final, by where they wait: agent (delivering, retrying, awaiting), quarantined, relay (as last reported)', labelNames: ['channel', 'where'], registers: [registry] });
+  const inboundOldest = new Gauge({ name: 'wardline_agent_inbound_oldest_waiting_seconds', help: 'Age of the oldest inbound event not yet final, at the agent or (as last reported) at the relay', labelNames: ['channel'], registers: [registry] });
+
   function refresh(head: Gauge): void {
     const s = snapshot();
     head.set(s.journalHeadSeq);
@@ -134,6 +150,16 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options
       journalKeptRows.set(s.disk.journalKeptRows);
       setTotal(trimmedEvents, {}, s.disk.trimmedEvents);
       setTotal(trimmedDedupeKeys, {}, s.disk.trimmedDedupeKeys);
+    }
+    inboundEvents.reset();
+    inboundPending.reset();
+    inboundOldest.reset();
+    for (const c of s.inbound ?? []) {
+      for (const outcome of ['received', 'accepted', 'refused', 'expired'] as const) inboundEvents.inc({ channel: c.channel, outcome }, c[outcome]);
+      inboundPending.set({ channel: c.channel, where: 'agent' }, c.atAgent);
+      inboundPending.set({ channel: c.channel, where: 'quarantined' }, c.quarantined);
+      if (c.atRelay !== null) inboundPending.set({ channel: c.channel, where: 'relay' }, c.atRelay);
+      inboundOldest.set({ channel: c.channel }, c.oldestWaitingSeconds ?? 0);
     }
     if (s.bandwidth) {
       bandwidthLimit.set(s.bandwidth.limitBytesPerSecond ?? Infinity);

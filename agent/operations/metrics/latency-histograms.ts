@@ -19,6 +19,8 @@ import { Histogram, type Registry } from 'prom-client';
 export const ACK_LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const COMMIT_DURATION_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 export const ROUND_TRIP_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** An HIS answers an MLLP message in milliseconds to seconds; a webhook may take its timeout. */
+export const INBOUND_DELIVERY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** A histogram not yet in any registry: the parts observe into it before /metrics exists. */
 function unregistered<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
@@ -30,6 +32,11 @@ export class LatencyHistograms {
   private readonly ack = unregistered('wardline_agent_hl7_ack_latency_seconds', 'Seconds from a complete MLLP frame to its ACK being written, by source and ACK code (AA, AE, AR)', ['source', 'code'], ACK_LATENCY_BUCKETS_SECONDS);
   private readonly commit = unregistered('wardline_agent_journal_commit_duration_seconds', 'Seconds one journal transaction (a group commit, with its fsync) took', [], COMMIT_DURATION_BUCKETS_SECONDS);
   private readonly roundTrip = unregistered('wardline_agent_replication_round_trip_seconds', 'Seconds from a batch handed to the stream to the relay acknowledging it, by feed and relay', ['feed', 'relay'], ROUND_TRIP_BUCKETS_SECONDS);
+
+  private readonly inboundDelivery = unregistered('wardline_agent_inbound_delivery_seconds', 'Seconds one inbound delivery attempt took at the sink (the hospital system answering), by channel', ['channel'], INBOUND_DELIVERY_BUCKETS_SECONDS);
+
+  /** For the downlink's engines: one attempt of channel `channel` took `seconds`. */
+  readonly observeInboundDelivery = (channel: string, seconds: number): void => this.inboundDelivery.observe({ channel }, seconds);
 
   /** For `MllpListenerOptions.observeAckLatency` of source `source`. */
   ackObserver(source: string): (seconds: number, code: string) => void {
@@ -45,6 +52,6 @@ export class LatencyHistograms {
   }
 
   register(registry: Registry): void {
-    for (const metric of [this.ack, this.commit, this.roundTrip]) registry.registerMetric(metric);
+    for (const metric of [this.ack, this.commit, this.roundTrip, this.inboundDelivery]) registry.registerMetric(metric);
   }
 }

@@ -18,6 +18,30 @@ export function resumeFeed(feed) {
   return post(`/v1/admin/feeds/${encodeURIComponent(feed)}/resume`, `${t('feed.resume')} ${feed}`);
 }
 
+/** POST /v1/inbound/{channel}/pause */
+export function pauseInbound(channel) {
+  if (!confirm(t('inbound.pause.confirm', { channel }))) return Promise.resolve(false);
+  return post(`/v1/inbound/${encodeURIComponent(channel)}/pause`, `${t('inbound.pause')} ${channel}`);
+}
+
+/** POST /v1/inbound/{channel}/resume */
+export function resumeInbound(channel) {
+  return post(`/v1/inbound/${encodeURIComponent(channel)}/resume`, `${t('inbound.resume')} ${channel}`);
+}
+
+/** POST /v1/inbound/events/{id}/replay */
+export function replayInbound(id) {
+  if (!confirm(t('inbound.replay.confirm', { id }))) return Promise.resolve(false);
+  return post(`/v1/inbound/events/${encodeURIComponent(id)}/replay`, `${t('inbound.replay')} ${id}`);
+}
+
+/** POST /v1/inbound/events/{id}/refuse with the reason the vendor is sent. */
+export function refuseInbound(id) {
+  const reason = prompt(t('inbound.refuse.prompt', { id }));
+  if (!reason) return Promise.resolve(false);
+  return post(`/v1/inbound/events/${encodeURIComponent(id)}/refuse`, `${t('inbound.refuse')} ${id}`, JSON.stringify({ reason }));
+}
+
 /** POST /v1/admin/reconnect */
 export function reconnectNow() {
   return post('/v1/admin/reconnect', t('link.reconnectNow'));
@@ -28,10 +52,10 @@ function csrfToken() {
   return document.querySelector('meta[name="wardline-csrf"]')?.getAttribute('content') ?? '';
 }
 
-async function post(path, label) {
+async function post(path, label, body = '{}') {
   let response;
   try {
-    response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken() }, body: '{}' });
+    response = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', 'x-wardline-csrf': csrfToken() }, body });
   } catch (error) {
     toast(t('action.failed', { action: label, reason: error.message }), 'error');
     return false;

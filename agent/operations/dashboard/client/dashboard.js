@@ -12,6 +12,7 @@ import { renderCapture } from './render-capture.js';
 import { renderImaging } from './render-imaging.js';
 import { renderFeeds, resetFeedCharts } from './render-feeds.js';
 import { renderHost, resetHostChart } from './render-host.js';
+import { renderInbound } from './render-inbound.js';
 import { renderLedger } from './render-ledger.js';
 import { renderLinks } from './render-links.js';
 import { setupMessages } from './render-messages.js';
@@ -107,6 +108,7 @@ function render() {
   renderHost($('host'), view);
   renderBandwidth($('bandwidth'), view);
   renderAlerts($('alerts'), view);
+  renderInbound($('inbound'), view);
   renderLedger($('ledger'), view);
   setText($('updated'), t('footer.updated', { time: clock(nowMs, nowMs) }));
 }
