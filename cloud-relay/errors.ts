@@ -390,7 +390,7 @@ export class BadRequestError extends RelayError {
 export class RouteNotFoundError extends RelayError {
   override name = 'RouteNotFoundError';
   constructor(readonly path: string) {
-    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/hospitals/{hospital}/feeds/{feed}/studies/{studyUid}, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
+    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/hospitals/{hospital}/feeds/{feed}/studies/{studyUid}, POST /v1/hospitals/{hospital}/inbound/{channel}, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
   }
 }
 

@@ -16,7 +16,7 @@ import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotL
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
 import { FeedPurger, operatorPurge } from './exit/index.js';
 import { createFeedHttpHandler, createInboundRoutes } from './http/index.js';
-import { InboundExpiry, InboundGrpcService, InboundWriter, SqliteInboundStore } from './inbound/index.js';
+import { InboundExpiry, InboundGrpcService, InboundWriter, SqliteInboundStore, type InboundStore } from './inbound/index.js';
 import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
 import {
@@ -65,6 +65,8 @@ export interface RelayHandle extends RelayPorts {
   status(): Promise<RelayStatus>;
   /** The Prometheus exposition, as GET /metrics serves it. */
   metrics(): Promise<string>;
+  /** The relay's inbound store (vendors' events and their receipts), for tests and tools in the same process. */
+  readonly inbound: InboundStore;
   /** Stops gracefully (bounded by shutdownGraceMs) and closes the database; idempotent. */
   stop(): Promise<void>;
 }
@@ -220,6 +222,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       config,
       status,
       metrics: () => metrics.registry.metrics(),
+      inbound,
       stop: () => lifecycle.stop(),
     };
   } catch (error) {

@@ -4,6 +4,34 @@
 // internet-hospital simulator) read these, so they live here, beside the rules.
 import type { InboundReceipt, InboundState } from './inbound.js';
 
+/** Content-Type of an HL7 v2 body (ER7, the pipe-delimited encoding); JSON bodies are application/json. */
+export const HL7_V2_CONTENT_TYPE = 'x-application/hl7-v2+er7';
+/** Request header, required: names the event on the writer's side; a retry with the same key and body is answered, not stored twice. */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+/** Request header: the ordering key (required for HL7 bodies and for JSON channels without a key path). */
+export const WARDLINE_KEY_HEADER = 'wardline-key';
+/** Request header: the event's TTL in milliseconds (at most the channel's maxTtl); absent = the channel's default. */
+export const WARDLINE_TTL_HEADER = 'wardline-ttl-ms';
+/** Response header on a write answered from an earlier one with the same Idempotency-Key: "true". */
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+/** Response header of a receipts read: the `after` to pass next. */
+export const RECEIPTS_NEXT_AFTER_HEADER = 'wardline-next-after';
+
+/** POST: write an event to a hospital's channel. */
+export function inboundWritePath(hospital: string, channel: string): string {
+  return `/v1/hospitals/${encodeURIComponent(hospital)}/inbound/${encodeURIComponent(channel)}`;
+}
+
+/** GET: one event the caller wrote. */
+export function inboundEventPath(hospital: string, id: string): string {
+  return `/v1/hospitals/${encodeURIComponent(hospital)}/inbound/${encodeURIComponent(id)}`;
+}
+
+/** GET: receipts of the caller's events on a channel (`?after=&limit=&wait=`). */
+export function inboundReceiptsPath(hospital: string, channel: string): string {
+  return `${inboundWritePath(hospital, channel)}/receipts`;
+}
+
 /** A receipt as the relay keeps it: the agent's receipt, its place in the channel's receipts feed, and when it arrived. */
 export interface ReceiptSource extends InboundReceipt {
   receiptSeq: number;

@@ -21,7 +21,20 @@
 //  5. A vendor guessing another vendor's ids: a GET of an id it did not write
 //     is 404, the same as an id that does not exist.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { INBOUND_ID_PATTERN, NAME_PATTERN, toInboundStatusJson, toReceiptJson, type InboundContentType } from '../../protocol/index.js';
+import {
+  HL7_V2_CONTENT_TYPE,
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  INBOUND_ID_PATTERN,
+  inboundEventPath,
+  NAME_PATTERN,
+  RECEIPTS_NEXT_AFTER_HEADER,
+  toInboundStatusJson,
+  toReceiptJson,
+  WARDLINE_KEY_HEADER,
+  WARDLINE_TTL_HEADER,
+  type InboundContentType,
+} from '../../protocol/index.js';
 import { BadRequestError, MethodNotAllowedError } from '../errors.js';
 import type { VendorAuth } from '../feeds/index.js';
 import {
@@ -41,17 +54,6 @@ import {
   type InboundWriter,
 } from '../inbound/index.js';
 import { decodePathSegment } from './path-segment.js';
-
-/** Content-Type of an HL7 v2 body (ER7, the pipe-delimited encoding). */
-export const HL7_V2_CONTENT_TYPE = 'x-application/hl7-v2+er7';
-/** Header: the ordering key (required for HL7 bodies and for JSON channels without a key path). */
-export const WARDLINE_KEY_HEADER = 'wardline-key';
-/** Header: the event's TTL in milliseconds (at most the channel's maxTtl); absent = the channel's default. */
-export const WARDLINE_TTL_HEADER = 'wardline-ttl-ms';
-/** Response header on a write answered from an earlier one with the same Idempotency-Key. */
-export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
-/** Response header of a receipts read: the `after` to pass next. */
-export const RECEIPTS_NEXT_AFTER_HEADER = 'wardline-next-after';
 
 const WRITE_OR_GET_PATH = /^\/v1\/hospitals\/([^/]+)\/inbound\/([^/]+)$/;
 const RECEIPTS_PATH = /^\/v1\/hospitals\/([^/]+)\/inbound\/([^/]+)\/receipts$/;
@@ -112,20 +114,20 @@ export function createInboundRoutes(options: InboundRouteOptions): InboundRoutes
   async function write(req: IncomingMessage, res: ServerResponse, hospital: string, channel: string): Promise<void> {
     const access = vendors.authorizeWrite(req.headers.authorization, hospital, channel);
     const declaration = await writer.channel(hospital, channel);
-    writer.checkIdempotencyKey(header(req, 'idempotency-key'));
+    writer.checkIdempotencyKey(header(req, IDEMPOTENCY_KEY_HEADER));
     const contentType = contentTypeOf(req.headers['content-type']);
     writer.checkContentType(declaration, contentType);
     const body = await readBody(req, channel, writer.bodyLimit(declaration));
     const ttl = header(req, WARDLINE_TTL_HEADER);
     const { record, replayed } = await writer.write(access, {
-      idempotencyKey: header(req, 'idempotency-key'),
+      idempotencyKey: header(req, IDEMPOTENCY_KEY_HEADER),
       contentType,
       body,
       ...(ttl === undefined ? {} : { ttlMs: parseTtl(ttl) }),
       ...(header(req, WARDLINE_KEY_HEADER) === undefined ? {} : { key: header(req, WARDLINE_KEY_HEADER)! }),
     });
     sendJson(res, 202, toInboundStatusJson(record), {
-      location: `/v1/hospitals/${encodeURIComponent(hospital)}/inbound/${record.id}`,
+      location: inboundEventPath(hospital, record.id),
       ...(replayed ? { [IDEMPOTENT_REPLAYED_HEADER]: 'true' } : {}),
     });
   }

@@ -14,11 +14,6 @@ export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfi
 export {
   createInboundRoutes,
   contentTypeOf,
-  HL7_V2_CONTENT_TYPE,
-  WARDLINE_KEY_HEADER,
-  WARDLINE_TTL_HEADER,
-  IDEMPOTENT_REPLAYED_HEADER,
-  RECEIPTS_NEXT_AFTER_HEADER,
   type InboundRoutes,
   type InboundRouteOptions,
 } from './inbound-routes.js';
