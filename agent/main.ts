@@ -99,6 +99,8 @@ export async function startAgent(configOrFile: string | LoadedAgentConfig, optio
     ...journalTrimmerTuning(config.journal),
     // A window not yet compared with the relay keeps its events: a proof may need to resend them.
     proofHolds: () => new Map(replicators.flatMap((r) => [...r.proofHolds()])),
+    // An inbound event not yet delivered is read from the journal at every attempt: it and all after it stay.
+    heldFromSeq: () => downlink.lowestOpenSeq(),
     log,
   });
   const diskWatch = new DiskWatch({

@@ -128,6 +128,7 @@ export class DeliveryStore {
   private readonly selectEvent;
   private readonly countByState;
   private readonly selectOldestOpen;
+  private readonly selectLowestOpenSeq;
   private readonly insertPause;
   private readonly deletePause;
   private readonly selectPauses;
@@ -153,6 +154,7 @@ export class DeliveryStore {
     );
     this.selectEvent = db.prepare('SELECT content_type, body, headers FROM journal WHERE seq = ?');
     this.countByState = db.prepare('SELECT state, count(*) AS n FROM inbound_deliveries WHERE channel = ? GROUP BY state');
+    this.selectLowestOpenSeq = db.prepare(`SELECT min(seq) AS seq FROM inbound_deliveries WHERE state IN (${OPEN_LIST})`);
     this.selectOldestOpen = db.prepare(`SELECT min(received_at_ms) AS oldest FROM inbound_deliveries WHERE channel = ? AND state IN (${OPEN_LIST})`);
     this.insertPause = db.prepare(
       `INSERT INTO inbound_channel_pauses (channel, paused_at_ms, operator, reason) VALUES (?, ?, ?, ?)
@@ -206,6 +208,11 @@ export class DeliveryStore {
   event(seq: number): JournaledEvent | undefined {
     const raw = this.selectEvent.get(seq) as { content_type: string; body: Buffer; headers: string } | undefined;
     return raw && { contentType: raw.content_type, body: raw.body, headers: JSON.parse(raw.headers) as Record<string, string> };
+  }
+
+  /** The journal seq of the oldest event of any channel not yet final; undefined with none (the journal trimmer keeps it and all after it). */
+  lowestOpenSeq(): number | undefined {
+    return (this.selectLowestOpenSeq.get() as { seq: number | null }).seq ?? undefined;
   }
 
   counts(channel: string): ChannelDeliveryCounts {

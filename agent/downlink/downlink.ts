@@ -124,6 +124,11 @@ export class Downlink {
     };
   }
 
+  /** The journal seq of the oldest inbound event not yet final: its body must stay in the journal until it is (JournalTrimmerOptions.heldFromSeq). */
+  lowestOpenSeq(): number | undefined {
+    return this.store.lowestOpenSeq();
+  }
+
   /** Stops every engine (the attempts under way are written), then closes the sinks. */
   async close(): Promise<void> {
     await Promise.all([...this.engines.values()].map((e) => e.close()));

@@ -74,6 +74,13 @@ export interface JournalTrimmerOptions {
    * acknowledgement alone (proofs off, or a relay without them). Read at every pass.
    */
   proofHolds?: () => ReadonlyMap<string, number>;
+  /**
+   * The lowest seq a part still reads from the journal (the downlink: the oldest
+   * inbound event not yet delivered, whose body is there and only there): nothing
+   * from it on is trimmed, whatever the feeds acknowledged or the retention says.
+   * undefined = no hold. Read at every pass.
+   */
+  heldFromSeq?: () => number | undefined;
   /** Journal rows younger than this many ms are kept. Default 7 days. */
   retentionMs?: number;
   /** Dedupe keys younger than this many ms are kept. Default 7 days. */
@@ -249,7 +256,8 @@ export class JournalTrimmer {
     const feeds = typeof this.options.feeds === 'function' ? this.options.feeds() : this.options.feeds;
     const acked = new Map(this.options.feedAcks.all());
     for (const [feed, closedThrough] of this.options.proofHolds?.() ?? []) acked.set(feed, Math.min(acked.get(feed) ?? 0, closedThrough));
-    const ackedBoundSeq = trimBoundSeq(feeds, acked, head);
+    const held = this.options.heldFromSeq?.();
+    const ackedBoundSeq = held === undefined ? trimBoundSeq(feeds, acked, head) : Math.min(trimBoundSeq(feeds, acked, head), held - 1);
     const cutoffMs = startedMs - this.retentionMs;
     const result: TrimResult = { atMs: startedMs, events: 0, dedupeKeys: 0, upToSeq: null, ackedBoundSeq, chunks: 0, durationMs: 0 };
 

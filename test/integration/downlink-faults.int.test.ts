@@ -123,7 +123,11 @@ describe('the downlink under agent SIGKILLs, relay restarts and link cuts', () =
       channels: { booking: 'bookings', payment: 'payments' },
       seed: 'downlink-faults',
       patients: 2000,
+      // Enough slots that a taken slot is rare: the HIS's own 5% refusals are what the receipts show.
+      slotsPerDoctor: 1000,
       count: TOTAL_EVENTS,
+      // Spread over the faults (about a minute of them), so vendors write through relay restarts too.
+      ratePerSecond: Math.max(20, Math.round(TOTAL_EVENTS / 60)),
       concurrency: 32,
       postTimeoutMs: 5000,
       receiptWaitMs: 2000,

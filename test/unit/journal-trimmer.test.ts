@@ -96,6 +96,17 @@ describe('JournalTrimmer (real SQLite file)', () => {
     expect(await trimmer({ proofHolds: () => new Map([['clinical', 90]]) }).trim()).toMatchObject({ upToSeq: 80 });
   });
 
+  it('keeps an inbound event not yet delivered and everything after it, whatever the feeds acknowledged', async () => {
+    await appendMany(100);
+    feedAcks.record('clinical', 'cloud', 100);
+    now += 30 * DAY_MS;
+    const result = await trimmer({ heldFromSeq: () => 61 }).trim();
+    expect(result).toMatchObject({ events: 60, upToSeq: 60, ackedBoundSeq: 60 });
+    expect(journalSeqs()[0]).toBe(61);
+    // Once it is final (no hold), the rest may go.
+    expect(await trimmer({ heldFromSeq: () => undefined }).trim()).toMatchObject({ upToSeq: 100 });
+  });
+
   it('forgets a transaction range once the floor is past its last seq, and keeps one the floor cuts', async () => {
     const tx = (first: string): EventInput[] => Array.from({ length: 5 }, (_, i) => row(`${first}${i}`));
     await journal.append({ source: 'pg', events: tx('A') }); // 1..5
