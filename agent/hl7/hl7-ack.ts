@@ -115,8 +115,8 @@ function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
-/** YYYYMMDDHHMMSS+ZZZZ in the agent's local time, as hospital systems expect. */
-function formatHl7Timestamp(date: Date): string {
+/** YYYYMMDDHHMMSS+ZZZZ in the agent's local time, as hospital systems expect (ACKs, and the messages the downlink builds). */
+export function formatHl7Timestamp(date: Date): string {
   const pad = (n: number): string => String(n).padStart(2, '0');
   const offsetMinutes = -date.getTimezoneOffset();
   const sign = offsetMinutes < 0 ? '-' : '+';

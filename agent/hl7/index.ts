@@ -23,7 +23,7 @@ export {
   type Hl7Path,
 } from './hl7-message.js';
 export { hl7ContentDigest } from './hl7-content-digest.js';
-export { buildAck, DEFAULT_ACK_VERSION, type AckCode, type AckError, type AckOptions } from './hl7-ack.js';
+export { buildAck, formatHl7Timestamp, DEFAULT_ACK_VERSION, type AckCode, type AckError, type AckOptions } from './hl7-ack.js';
 export {
   DEFAULT_HL7_MAPPING,
   checkHl7Mapping,

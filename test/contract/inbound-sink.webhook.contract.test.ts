@@ -178,11 +178,12 @@ describe('webhook sink on the wire', () => {
     }
   });
 
-  it('a POST signed with another secret fails the endpoint check (which the contract relies on)', async () => {
+  it('a POST signed with another secret fails the endpoint check, and its 401 waits uncounted instead of refusing the event', async () => {
     const sink = webhookSink(peer.url, {}, `whsec_${randomBytes(32).toString('base64')}`);
     try {
       const before = peer.badSignatures;
-      expect(await sink.deliver(delivery())).toMatchObject({ kind: 'refused', code: 'HTTP 401', reason: 'bad signature' });
+      // Every event would get the same 401: the setup is wrong, not the event, so it waits (sinkDown) and is never refused for it.
+      expect(await sink.deliver(delivery())).toMatchObject({ kind: 'retryable', code: 'HTTP 401', sinkDown: true, reason: expect.stringMatching(/^bad signature .*WL_A047/) });
       expect(peer.badSignatures).toBe(before + 1);
     } finally {
       await sink.close();

@@ -13,7 +13,7 @@
 //  3. A passthrough body that is not a parseable message (no MSH, bad delimiters,
 //     an unknown charset): unmappable with the parser's own reason.
 //  4. A passthrough body in another charset (MSH-18 GB 18030…): re-encoded in it.
-import { decodeHl7, encodeHl7, escapeHl7, Hl7Message, parseHl7Path, STANDARD_DELIMITERS, type Hl7Path } from '../../hl7/index.js';
+import { decodeHl7, encodeHl7, escapeHl7, formatHl7Timestamp, Hl7Message, parseHl7Path, STANDARD_DELIMITERS, type Hl7Path } from '../../hl7/index.js';
 import { valueAtPath } from '../../../protocol/index.js';
 import type { SinkDelivery } from './inbound-sink.js';
 import { HL7_MESSAGE_SEGMENTS, type Hl7FieldSource, type Hl7SinkMessage, type MllpSinkConfig } from './sink-config.js';
@@ -221,20 +221,4 @@ function passthrough(body: Buffer, id: string): Hl7Build {
   fields[9] = id;
   const text = [fields.join(d.field), ...rest].map((segment) => `${segment}\r`).join('');
   return { ok: true, payload: encodeHl7(text, encoding), controlId: id };
-}
-
-/**
- * YYYYMMDDHHMMSS+ZZZZ in the agent's local time, as hospital systems expect (the
- * same form as the ACKs of agent/hl7, whose formatter is private there).
- */
-export function formatHl7Timestamp(date: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const offsetMinutes = -date.getTimezoneOffset();
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
-  return (
-    `${date.getFullYear()}${pad(date.getMonth() + 1)}${pad(date.getDate())}` +
-    `${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}` +
-    `${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`
-  );
 }

@@ -17,6 +17,7 @@ import { Webhook } from 'standardwebhooks';
 import type { InboundSink, SinkDelivery, SinkOutcome } from './inbound-sink.js';
 import { errnoOf, isUnreachable, sinkDownOutcome } from './sink-down.js';
 import type { SinkLogger } from './sink-logger.js';
+import { AgentErrorCode } from '../../errors.js';
 
 /** The event type of every POST. */
 export const WEBHOOK_EVENT_TYPE = 'wardline.inbound';
@@ -157,6 +158,9 @@ export function classifyWebhookAnswer(status: number, body: string): SinkOutcome
     return reference === undefined ? { kind: 'accepted', code } : { kind: 'accepted', code, reference };
   }
   if (status === 409) return { kind: 'accepted', code, reason: 'already applied' };
+  // The endpoint refuses Wardline itself (a secret or a login not set up there), not this event: every event would
+  // get the same answer, so none is refused for it; they wait, uncounted, until the setup is fixed.
+  if (status === 401 || status === 403) return { kind: 'retryable', code, reason: `${reasonOf(status, body)} (${AgentErrorCode.SINK_SETUP}: the endpoint does not accept Wardline's signature or login; check the webhook secret at both ends)`, sinkDown: true };
   if (status === 408 || status === 429 || status >= 500) return { kind: 'retryable', code, reason: reasonOf(status, body), sinkDown: false };
   if (status >= 400 && status < 500) return { kind: 'refused', code, reason: reasonOf(status, body) };
   return { kind: 'retryable', code, reason: `the webhook answered ${status}, which Wardline does not follow: point sink.url at the endpoint itself`, sinkDown: false };
