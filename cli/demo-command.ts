@@ -9,13 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT } from '../protocol/index.js';
-import type { SimulatedHospitalStats } from '../simulator/index.js';
+import type { InternetHospitalStats, MllpHisStats, SimulatedHospitalStats } from '../simulator/index.js';
 import { demoCertificates } from './demo/demo-certificates.js';
 import { DemoChild, DemoChildFailedError } from './demo/demo-child.js';
 import { DemoDirectoryRefusedError, prepareDemoDirectory } from './demo/demo-directory.js';
 import { DemoLine } from './demo/demo-line.js';
-import type { DemoHospitalArgs } from './demo/demo-part-message.js';
-import { DEMO_DEFAULT_PORTS, firstPortInUse, portInUseMessage } from './demo/demo-ports.js';
+import type { DemoHisArgs, DemoHospitalArgs, DemoInternetHospitalArgs, DemoPartMessage } from './demo/demo-part-message.js';
+import { DEMO_DEFAULT_PORTS, DEMO_HIS_PORT, firstPortInUse, portInUseMessage } from './demo/demo-ports.js';
 import { DemoVendor } from './demo/demo-vendor.js';
 import { runUntilSignal } from './run-until-signal.js';
 
@@ -32,6 +32,10 @@ export interface DemoOptions {
 
 const HOSPITAL_ID = 'demo-hospital';
 const VENDOR_FEED = 'clinical';
+/** The downlink's channels: what the internet hospital writes at the relay, and the HL7 message the HIS receives for each. */
+const INBOUND_CHANNELS = { registration: 'registrations', booking: 'bookings', payment: 'payments' } as const;
+/** The internet hospital's writes per second. */
+const APP_RATE_PER_SECOND = 2;
 /** How often the demo prints a line of counters, in ms. */
 const TICK_INTERVAL_MS = 5000;
 
@@ -61,6 +65,8 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   let vendor: DemoVendor | undefined;
   let unexpectedExits = 0;
   let hospitalStats: SimulatedHospitalStats | undefined;
+  let hisStats: MllpHisStats | undefined;
+  let appStats: InternetHospitalStats | undefined;
   const onUnexpectedExit = (child: DemoChild, how: string): void => {
     unexpectedExits++;
     say(`[${new Date().toLocaleTimeString()}] the ${child.part} (pid ${child.pid}) ${how}; its log is ${child.logFile}`);
@@ -74,7 +80,11 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
 
   let started: Awaited<ReturnType<typeof startParts>>;
   try {
-    started = await startParts(dir, options, children, (l) => (line = l), onUnexpectedExit, (stats) => (hospitalStats = stats));
+    started = await startParts(dir, options, children, (l) => (line = l), onUnexpectedExit, (message) => {
+      if (message.kind === 'stats') hospitalStats = message.stats;
+      else if (message.kind === 'his-stats') hisStats = message.stats;
+      else appStats = message.stats;
+    });
   } catch (error) {
     await stopAll();
     if (error instanceof DemoChildFailedError) {
@@ -82,16 +92,17 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     }
     throw error;
   }
-  const { agentHttp, mllpPort, relayGrpc, relayHttp, tls, vendorKey, operatorToken } = started;
+  const { agentHttp, mllpPort, relayGrpc, relayHttp, tls, vendorKey, operatorToken, appKey, hisPort } = started;
   const dashboard = `http://127.0.0.1:${agentHttp}/`;
   // With TLS the relay is dialled by a name its certificate carries (SNI carries names, not IP addresses).
   const relayHost = tls ? 'localhost' : '127.0.0.1';
   vendor = new DemoVendor(`${relayHost}:${relayGrpc}`, vendorKey, tls && readFileSync(tls.caFile), VENDOR_FEED);
   vendor.start();
 
-  const [relay, agent, hospital] = children as [DemoChild, DemoChild, DemoChild];
+  const [relay, , agent, hospital] = children as [DemoChild, DemoChild, DemoChild, DemoChild];
   say('');
   say('Wardline demo is running: simulated hospital → agent → line → relay → vendor feed');
+  say('                          internet hospital → relay → line → agent → HIS, and the HIS\'s receipts back');
   say('');
   say(`  dashboard          ${dashboard}`);
   say(`  agent status       npx wardline agent status --url http://127.0.0.1:${agentHttp}`);
@@ -103,6 +114,8 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
   say(
     `  vendor feed (gRPC) npx wardline feed tail --relay ${relayHost}:${relayGrpc} ${tls ? `--ca ${tls.caFile}` : '--plaintext'} --key ${vendorKey} --feed ${VENDOR_FEED} --follow --format text`,
   );
+  say(`  inbound (vendor)   ${curl} -H 'Authorization: Bearer ${appKey}' '${relayUrl}/v1/hospitals/${HOSPITAL_ID}/inbound/bookings/receipts?after=0'`);
+  say(`  simulated HIS      MLLP filler on 127.0.0.1:${hisPort}: books slots (SRR^S01), refuses a taken slot (AR "slot already taken")`);
   say(tls ? `  transport          TLS with a development CA in ${join(dir, 'tls')}; the agent authenticates with its client certificate` : '  transport          plaintext (install openssl for the TLS demo)');
   say(`  HL7 MLLP listener  127.0.0.1:${mllpPort}   configs and logs in ${dir}`);
   say(`  line               the agent reaches the relay through a fault proxy on 127.0.0.1:${line!.port}`);
@@ -131,6 +144,11 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
           : 'agent status unavailable · ') +
         `vendor received ${vendor!.received} events${vendor!.lastLine ? ` (latest ${vendor!.lastLine})` : ''}`,
     );
+    const receipts = appStats?.receipts;
+    say(
+      `[${new Date().toLocaleTimeString()}] internet hospital wrote ${appStats?.answered ?? 0} · receipts ${receipts?.accepted ?? 0} accepted, ${receipts?.refused ?? 0} refused, ${receipts?.expired ?? 0} expired · ` +
+        `HIS applied ${hisStats?.applied ?? 0}, refused ${hisStats?.refused ?? 0}`,
+    );
   }
 
   await runUntilSignal(async () => {
@@ -141,6 +159,12 @@ export async function demoCommand(options: DemoOptions): Promise<number> {
     say(`Stopped. The vendor received ${vendor!.received} events. Data, configs and logs are in ${dir}.`);
   });
   return unexpectedExits > 0 ? 1 : 0;
+}
+
+/** Resolves once the agent's link to the relay is streaming (it has declared its inbound channels), or after `timeoutMs`. */
+async function linkStreaming(httpPort: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && (await fetchStatus(httpPort))?.links[0]?.state !== 'streaming') await new Promise((r) => setTimeout(r, 200));
 }
 
 /** The part of the agent's /v1/status the demo prints. */
@@ -185,10 +209,12 @@ async function startParts(
   children: DemoChild[],
   setLine: (line: DemoLine) => void,
   onUnexpectedExit: (child: DemoChild, how: string) => void,
-  onStats: (stats: SimulatedHospitalStats) => void,
+  onStats: (message: Extract<DemoPartMessage, { kind: 'stats' | 'his-stats' | 'app-stats' }>) => void,
 ) {
   const secret = randomBytes(18).toString('base64url');
   const vendorKey = `vk_${randomBytes(18).toString('base64url')}`;
+  // The internet hospital's own key: it may write the hospital's inbound channels and read their receipts, nothing else.
+  const appKey = `vk_${randomBytes(18).toString('base64url')}`;
   // The relay's status page, full /v1/status and /metrics are for its operator only.
   const operatorToken = `op_${randomBytes(18).toString('base64url')}`;
   writeFileSync(join(dir, 'relay-operator-token'), `${operatorToken}\n`, { mode: 0o600 });
@@ -224,6 +250,9 @@ vendors:
   - name: regional-platform
     key: "${vendorKey}"
     grants: [{ hospital: ${HOSPITAL_ID}, feeds: [${VENDOR_FEED}] }]
+  - name: internet-hospital
+    key: "${appKey}"
+    grants: [{ hospital: ${HOSPITAL_ID}, inbound: [${Object.values(INBOUND_CHANNELS).join(', ')}] }]
 log: { level: info }
 `,
   );
@@ -235,6 +264,12 @@ log: { level: info }
   let agentHttp = 0;
   const line = await DemoLine.start(relayGrpc, () => `http://127.0.0.1:${agentHttp}/`, (l) => void process.stdout.write(`${l}\n`));
   setLine(line);
+
+  // The HIS the downlink delivers into, listening before the agent that dials it.
+  const hisArgs: DemoHisArgs = { port: port(DEMO_HIS_PORT), refuseFraction: 0.05, seed: `wardline-demo-his-${Date.now()}` };
+  const his = await DemoChild.start('his', JSON.stringify(hisArgs), join(dir, 'his.log'), { onUnexpectedExit, onStats });
+  children.push(his.child);
+  const hisPort = his.ports.mllp!;
 
   const agentConfig = join(dir, 'agent.yaml');
   writeFileSync(
@@ -260,6 +295,34 @@ feeds:
   # Appointments from the local booking app go to the patient app.
   - { name: appointments, relay: cloud, streams: [appointments] }
   # his.patient rows are in no feed: they never leave the hospital.
+inbound:
+  # What the internet hospital writes at the relay, delivered into the HIS as HL7 v2 over MLLP;
+  # the HIS's answer (AA, or AR with its reason) goes back to it as the receipt.
+  - channel: ${INBOUND_CHANNELS.booking}
+    relay: cloud
+    keyPath: $.patient.id
+    ttl: 2h
+    sink:
+      kind: mllp
+      address: "127.0.0.1:${hisPort}"
+      message: SRM^S01
+      mapping: { ARQ-1: $.bookingId, ARQ-11.1: $.slot.start, PID-3.1: $.patient.id, PID-5: $.patient.name, AIS-4.1: $.slot.start, AIP-3.1: $.doctor.id, AIP-3.2: $.doctor.name }
+  - channel: ${INBOUND_CHANNELS.registration}
+    relay: cloud
+    keyPath: $.patient.id
+    sink:
+      kind: mllp
+      address: "127.0.0.1:${hisPort}"
+      message: ADT^A04
+      mapping: { PID-3.1: $.patient.id, PID-5: $.patient.name, PID-8: $.patient.sex, PV1-2: { value: O }, PV1-19: $.registrationId }
+  - channel: ${INBOUND_CHANNELS.payment}
+    relay: cloud
+    keyPath: $.patient.id
+    sink:
+      kind: mllp
+      address: "127.0.0.1:${hisPort}"
+      message: DFT^P03
+      mapping: { PID-3.1: $.patient.id, PID-5: $.patient.name, FT1-2: $.paymentId, FT1-6: { value: PY }, FT1-7: $.method, FT1-11: $.amount }
 log: { level: info }
 `,
   );
@@ -277,8 +340,27 @@ log: { level: info }
   };
   const hospital = await DemoChild.start('hospital', JSON.stringify(hospitalArgs), join(dir, 'hospital.log'), {
     onUnexpectedExit,
-    onStats: (message) => onStats(message.stats),
+    onStats,
   });
   children.push(hospital.child);
-  return { agentHttp, mllpPort, relayGrpc, relayHttp: relay.ports.http!, tls, vendorKey, operatorToken };
+
+  // The internet hospital writes once the agent has declared its channels to the relay (before that they are unknown there).
+  await linkStreaming(agentHttp, 30_000);
+  const relayHttp = relay.ports.http!;
+  const appArgs: DemoInternetHospitalArgs = {
+    relayUrl: `${tls ? 'https://localhost' : 'http://127.0.0.1'}:${relayHttp}`,
+    hospital: HOSPITAL_ID,
+    vendorKey: appKey,
+    channels: INBOUND_CHANNELS,
+    seed: `wardline-demo-app-${Date.now()}`,
+    ratePerSecond: APP_RATE_PER_SECOND,
+  };
+  const app = await DemoChild.start('internet-hospital', JSON.stringify(appArgs), join(dir, 'internet-hospital.log'), {
+    onUnexpectedExit,
+    onStats,
+    // It dials the relay's HTTPS, whose certificate the demo's own CA signed.
+    ...(tls ? { env: { NODE_EXTRA_CA_CERTS: tls.caFile } } : {}),
+  });
+  children.push(app.child);
+  return { agentHttp, mllpPort, relayGrpc, relayHttp, tls, vendorKey, operatorToken, appKey, hisPort };
 }

@@ -24,11 +24,18 @@ export class DemoChild {
   private stopping = false;
   private readonly child: ChildProcess;
 
-  private constructor(readonly part: DemoPartName, arg: string, readonly logFile: string, onMessage: (message: DemoPartMessage) => void, onUnexpectedExit: (child: DemoChild, how: string) => void) {
+  private constructor(
+    readonly part: DemoPartName,
+    arg: string,
+    readonly logFile: string,
+    onMessage: (message: DemoPartMessage) => void,
+    onUnexpectedExit: (child: DemoChild, how: string) => void,
+    env: Record<string, string> = {},
+  ) {
     const log = openSync(logFile, 'a');
     // detached: its own process group, so a Ctrl-C in the terminal reaches the demo
     // only, and the demo stops the parts in order (hospital, agent, relay).
-    this.child = spawn(process.execPath, [PART_SCRIPT, part, arg], { stdio: ['ignore', log, log, 'ipc'], detached: true });
+    this.child = spawn(process.execPath, [PART_SCRIPT, part, arg], { stdio: ['ignore', log, log, 'ipc'], detached: true, env: { ...process.env, ...env } });
     closeSync(log);
     this.child.on('message', (message: DemoPartMessage) => onMessage(message));
     this.exited = new Promise((resolve) =>
@@ -48,7 +55,12 @@ export class DemoChild {
     part: DemoPartName,
     arg: string,
     logFile: string,
-    handlers: { onStats?: (message: Extract<DemoPartMessage, { kind: 'stats' }>) => void; onUnexpectedExit: (child: DemoChild, how: string) => void },
+    handlers: {
+      onStats?: (message: Extract<DemoPartMessage, { kind: 'stats' | 'his-stats' | 'app-stats' }>) => void;
+      onUnexpectedExit: (child: DemoChild, how: string) => void;
+      /** Extra environment of the part's process (NODE_EXTRA_CA_CERTS for a part that dials the relay's HTTPS). */
+      env?: Record<string, string>;
+    },
   ): Promise<{ child: DemoChild; ports: Record<string, number> }> {
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -57,7 +69,7 @@ export class DemoChild {
         arg,
         logFile,
         (message) => {
-          if (message.kind === 'stats') handlers.onStats?.(message);
+          if (message.kind === 'stats' || message.kind === 'his-stats' || message.kind === 'app-stats') handlers.onStats?.(message);
           else if (settled) return;
           else if (message.kind === 'ready') {
             settled = true;
@@ -73,6 +85,7 @@ export class DemoChild {
           settled = true;
           reject(new DemoChildFailedError(part, `the ${part} ${how} before it was ready (see ${logFile})`, undefined));
         },
+        handlers.env,
       );
     });
   }

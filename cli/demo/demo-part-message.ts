@@ -1,17 +1,29 @@
 // What a demo part (relay, agent, simulated hospital), running as a child process,
 // tells the demo over the IPC channel.
-import type { SimulatedHospitalOptions, SimulatedHospitalStats } from '../../simulator/index.js';
+import type { InternetHospitalOptions, InternetHospitalStats, MllpHisStats, SimulatedHospitalOptions, SimulatedHospitalStats } from '../../simulator/index.js';
 
-export type DemoPartName = 'relay' | 'agent' | 'hospital';
+export type DemoPartName = 'relay' | 'agent' | 'hospital' | 'his' | 'internet-hospital';
 
 export type DemoPartMessage =
   | { kind: 'ready'; ports: Record<string, number> }
   /** It could not start; portInUse when a port it needed was taken. */
   | { kind: 'failed'; message: string; portInUse?: number }
-  | { kind: 'stats'; stats: SimulatedHospitalStats };
+  | { kind: 'stats'; stats: SimulatedHospitalStats }
+  | { kind: 'his-stats'; stats: MllpHisStats }
+  | { kind: 'app-stats'; stats: InternetHospitalStats };
 
 /** The simulated hospital's options as they cross the process boundary (JSON: no Date). */
 export type DemoHospitalArgs = Omit<SimulatedHospitalOptions, 'startTime' | 'logger'>;
+
+/** The simulated HIS (an HL7 filler over MLLP): its port (0 = any) and the share of bookings it refuses besides taken slots. */
+export interface DemoHisArgs {
+  port: number;
+  refuseFraction: number;
+  seed: string;
+}
+
+/** The simulated internet hospital's options as they cross the process boundary. */
+export type DemoInternetHospitalArgs = Omit<InternetHospitalOptions, 'startTime' | 'log'>;
 
 /** The port an EADDRINUSE names, anywhere in an error's cause chain; undefined for any other error. */
 export function portInUse(error: unknown): number | undefined {

@@ -1,14 +1,16 @@
 // One part of `wardline demo` in its own process: `node demo-part.js relay <config>`,
-// `agent <config>` or `hospital <options JSON>`. Separate processes so that a
+// `agent <config>`, `hospital <options JSON>`, `his <options JSON>` (the HIS the
+// downlink delivers into) or `internet-hospital <options JSON>` (the vendor app
+// that writes bookings at the relay). Separate processes so that a
 // newcomer can watch one part lose another (a cut line, a killed agent) as in a
 // hospital. It reports its ports (or why it could not start) to the demo over IPC,
 // stops cleanly on SIGTERM/SIGINT, and stops by itself when the demo is gone (the
 // IPC channel closes), so a demo killed with SIGKILL leaves no part behind.
 import { startAgent } from '../../agent/index.js';
 import { startRelay } from '../../cloud-relay/index.js';
-import { SimulatedHospital } from '../../simulator/index.js';
+import { InternetHospital, MllpHis, SimulatedHospital } from '../../simulator/index.js';
 import { runUntilSignal } from '../run-until-signal.js';
-import { portInUse, type DemoHospitalArgs, type DemoPartMessage } from './demo-part-message.js';
+import { portInUse, type DemoHisArgs, type DemoHospitalArgs, type DemoInternetHospitalArgs, type DemoPartMessage } from './demo-part-message.js';
 
 /** How often the simulated hospital reports its counters to the demo, in ms. */
 const STATS_INTERVAL_MS = 1000;
@@ -39,7 +41,28 @@ async function start(part: string, arg: string): Promise<() => Promise<void>> {
       await hospital.stop();
     };
   }
-  throw new Error(`unknown demo part "${part}" (relay, agent or hospital)`);
+  if (part === 'his') {
+    const args = JSON.parse(arg) as DemoHisArgs;
+    const his = new MllpHis({ host: '127.0.0.1', port: args.port, refuseFraction: args.refuseFraction, seed: args.seed });
+    await his.start();
+    const ticker = setInterval(() => void tell({ kind: 'his-stats', stats: his.stats() }), STATS_INTERVAL_MS);
+    void tell({ kind: 'ready', ports: { mllp: his.port } });
+    return async () => {
+      clearInterval(ticker);
+      await his.stop();
+    };
+  }
+  if (part === 'internet-hospital') {
+    const app = new InternetHospital({ ...(JSON.parse(arg) as DemoInternetHospitalArgs), startTime: new Date() });
+    app.start();
+    const ticker = setInterval(() => void tell({ kind: 'app-stats', stats: app.stats() }), STATS_INTERVAL_MS);
+    void tell({ kind: 'ready', ports: {} });
+    return async () => {
+      clearInterval(ticker);
+      await app.stop();
+    };
+  }
+  throw new Error(`unknown demo part "${part}" (relay, agent, hospital, his or internet-hospital)`);
 }
 
 const [part = '', arg = ''] = process.argv.slice(2);

@@ -3,8 +3,11 @@
 import { createServer } from 'node:net';
 import { DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT } from '../../protocol/index.js';
 
+/** The simulated HIS's MLLP port (the downlink delivers into it): beside the agent's own MLLP listener. */
+export const DEMO_HIS_PORT = DEFAULT_MLLP_PORT + 1;
+
 /** The ports the demo listens on without --ephemeral-ports, in the order they are checked. */
-export const DEMO_DEFAULT_PORTS: readonly number[] = [DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT];
+export const DEMO_DEFAULT_PORTS: readonly number[] = [DEFAULT_AGENT_HTTP_PORT, DEFAULT_MLLP_PORT, DEFAULT_RELAY_GRPC_PORT, DEFAULT_RELAY_HTTP_PORT, DEMO_HIS_PORT];
 
 /** The line the demo prints for a taken port. */
 export function portInUseMessage(port: number): string {

@@ -95,6 +95,9 @@ describe('wardline demo', () => {
     // The demo's own counters show the link back too.
     await until('a counters line with the link streaming', () => run.recentOutput.split('LINE RESTORED')[1] ?? '', (o) => / · link streaming · /.test(o), { timeoutMs: 30_000, pollMs: 250 });
 
+    // The downlink: the internet hospital's bookings reach the HIS, and both kinds of receipt come back to it.
+    await until('accepted and refused receipts at the internet hospital', () => run.recentOutput, (o) => /receipts [1-9]\d* accepted, [1-9]\d* refused/.test(o), { timeoutMs: 60_000, pollMs: 500 });
+
     // A part that dies is reported, by name and pid.
     process.kill(hospitalPid, 'SIGKILL');
     await until('the dead part to be reported', () => run.recentOutput, (o) => o.includes(`the hospital (pid ${hospitalPid}) was killed by SIGKILL`), { timeoutMs: 15_000, pollMs: 100 });
