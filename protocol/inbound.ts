@@ -62,6 +62,12 @@ export interface InboundReceipt {
   decidedAtMs: number;
 }
 
+/** The receipt's own fields of anything that carries one (a stored row, an outbox entry with its ledger head): what is sent and kept. */
+export function receiptFields(receipt: InboundReceipt): InboundReceipt {
+  const { id, channel, outcome, final, code, reason, reference, attempts, decidedAtMs } = receipt;
+  return { id, channel, outcome, final, code, reason, reference, attempts, decidedAtMs };
+}
+
 /** Where a vendor sees an inbound event (pb.InboundStatus.state). */
 export const INBOUND_STATES = ['waiting', 'sent', 'at-hospital', 'quarantined', 'accepted', 'refused', 'expired'] as const;
 export type InboundState = (typeof INBOUND_STATES)[number];

@@ -16,7 +16,7 @@
 //     also when it rolls back): listeners are told on the next turn of the event
 //     loop, after the commit; a spurious wake finds nothing new and is harmless.
 import type { Statement } from 'better-sqlite3';
-import { RECEIPT_OUTCOMES, type InboundReceipt, type ReceiptOutcome } from '../../protocol/index.js';
+import { RECEIPT_OUTCOMES, receiptFields, type InboundReceipt, type ReceiptOutcome } from '../../protocol/index.js';
 import type { SqliteDatabase } from '../store/index.js';
 import type { ReceiptOutbox } from './downlink-ports.js';
 
@@ -74,17 +74,7 @@ export class SqliteReceiptOutbox implements ReceiptOutbox {
    * transaction that records the receipt. Listeners hear of it after the commit.
    */
   enqueue(relay: string, receipt: InboundReceipt): void {
-    const body: InboundReceipt = {
-      id: receipt.id,
-      channel: receipt.channel,
-      outcome: receipt.outcome,
-      final: receipt.final,
-      code: receipt.code,
-      reason: receipt.reason,
-      reference: receipt.reference,
-      attempts: receipt.attempts,
-      decidedAtMs: receipt.decidedAtMs,
-    };
+    const body = receiptFields(receipt);
     this.insert.run(relay, receipt.id, receipt.channel, receipt.outcome, receipt.attempts, JSON.stringify(body), this.clock());
     this.woken.add(relay);
     if (this.wakeScheduled) return;

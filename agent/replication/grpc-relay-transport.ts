@@ -46,7 +46,7 @@
 //     matching here (a receipt's answer names its id); an older relay never sees
 //     one, and Hello in protocol 1 declares no inbound channel.
 import * as grpc from '@grpc/grpc-js';
-import { BLOB_FEATURE, ErrorCode, INBOUND_FEATURE, PROOF_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
+import { BLOB_FEATURE, ErrorCode, INBOUND_FEATURE, PROOF_FEATURE, PROTOCOL_VERSION, ReplicationService, pb, receiptFields, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { BlobRefusedError, ProofRefusedError, RelayLinkError, RelayProtocolTooOldError } from './errors.js';
 import { DEFAULT_TLS_PROBE_TIMEOUT_MS, explainConnectFailure } from './explain-connect-failure.js';
 import type { RelayLinkTls } from './relay-link-tls.js';
@@ -454,15 +454,7 @@ class GrpcRelaySession implements RelaySession {
     this.call.write(
       pb.AgentMessage.create({
         inboundReceipt: {
-          id: receipt.id,
-          channel: receipt.channel,
-          outcome: receipt.outcome,
-          final: receipt.final,
-          code: receipt.code,
-          reason: receipt.reason,
-          reference: receipt.reference,
-          attempts: receipt.attempts,
-          decidedAtMs: receipt.decidedAtMs,
+          ...receiptFields(receipt),
           ...(receipt.ledgerHead ? { ledgerHead: receipt.ledgerHead, ledgerIndex: receipt.ledgerIndex ?? 0 } : {}),
         },
       }),

@@ -20,6 +20,7 @@ import {
   INBOUND_CONTENT_TYPES,
   NAME_PATTERN,
   pb,
+  receiptFields,
   type InboundContentType,
   type InboundGetRequest,
   type InboundStatusMessage,
@@ -50,17 +51,7 @@ export interface InboundServiceOptions {
 }
 
 function receiptProto(receipt: NonNullable<InboundRecord['receipt']>) {
-  return pb.InboundReceipt.create({
-    id: receipt.id,
-    channel: receipt.channel,
-    outcome: receipt.outcome,
-    final: receipt.final,
-    code: receipt.code,
-    reason: receipt.reason,
-    reference: receipt.reference,
-    attempts: receipt.attempts,
-    decidedAtMs: receipt.decidedAtMs,
-  });
+  return pb.InboundReceipt.create(receiptFields(receipt));
 }
 
 /** An event as InboundStatus. */

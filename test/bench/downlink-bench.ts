@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { createSink, SinkConfigSchema, type InboundSink } from '../../agent/downlink/sinks/index.js';
 import { InternetHospital, MllpHis, type InboundPostRecord } from '../../simulator/index.js';
+import { BOOKING_MAPPING } from '../support/downlink-channels.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/free-port.js';
 import { PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
@@ -26,9 +27,8 @@ import { percentile } from './workload.js';
 
 const HOSPITAL = 'bench-hospital';
 const CHANNEL = 'bookings';
-const MAPPING = { 'ARQ-1': '$.bookingId', 'PID-3.1': '$.patient.id', 'PID-5': '$.patient.name', 'AIP-3.1': '$.doctor.id', 'AIS-4.1': '$.slot.start' };
 const QUIET = { debug() {}, info() {}, warn() {}, error() {} };
-const SINK = (port: number) => ({ kind: 'mllp', address: `127.0.0.1:${port}`, connections: 8, ackTimeoutMs: 5000, message: 'SRM^S01', mapping: MAPPING });
+const SINK = (port: number) => ({ kind: 'mllp', address: `127.0.0.1:${port}`, connections: 8, ackTimeoutMs: 5000, message: 'SRM^S01', mapping: BOOKING_MAPPING });
 
 export interface DownlinkBenchOptions {
   dir: string;

@@ -7,10 +7,11 @@
 // button delivers it once. Screenshots in test/artifacts/.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InternetHospital, MllpHis } from '../../simulator/index.js';
+import { MllpHis, type InternetHospital } from '../../simulator/index.js';
 import { findChromium, launchChromium, openPage, screenshot } from '../support/dashboard-browser.js';
+import { internetHospitalFor, mllpBookingsChannel } from '../support/downlink-channels.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { WardlinePair } from '../support/wardline-pair.js';
 
 const CHROMIUM = findChromium();
 if (!CHROMIUM) console.warn('dashboard inbound test SKIPPED: no chromium at /usr/bin/chromium (apt-get install -y chromium, or set WARDLINE_CHROMIUM)');
@@ -25,7 +26,7 @@ describe.skipIf(!CHROMIUM)('the Inbound card (real relay, agent, HIS and browser
   let page: Page;
   const apps: InternetHospital[] = [];
   const write = async (count: number, seed: string): Promise<InternetHospital> => {
-    const app = new InternetHospital({ relayUrl: pair.relayHttp, hospital: HOSPITAL, vendorKey: PAIR_VENDOR_KEY, channels: { booking: 'bookings' }, seed, patients: 100, slotsPerDoctor: 100_000, count, receiptWaitMs: 1000 });
+    const app = internetHospitalFor(pair, HOSPITAL, { seed, patients: 100, slotsPerDoctor: 100_000, count, receiptWaitMs: 1000 });
     apps.push(app);
     app.start();
     while (app.records().filter((r) => r.id !== undefined).length < count) await new Promise((r) => setTimeout(r, 50));
@@ -41,14 +42,10 @@ describe.skipIf(!CHROMIUM)('the Inbound card (real relay, agent, HIS and browser
       vendorInbound: ['bookings'],
       agentSections: {
         inbound: [
-          {
-            channel: 'bookings',
-            relay: 'cloud',
-            keyPath: '$.patient.id',
-            quarantineAfter: 2,
-            retry: { initialMs: 100, maxMs: 500 },
-            sink: { kind: 'mllp', address: `127.0.0.1:${his.port}`, connectTimeoutMs: 500, ackTimeoutMs: 2000, message: 'SRM^S01', mapping: { 'ARQ-1': '$.bookingId', 'PID-3.1': '$.patient.id', 'AIP-3.1': '$.doctor.id', 'AIS-4.1': '$.slot.start' } },
-          },
+          mllpBookingsChannel(his.port, {
+            channel: { quarantineAfter: 2, retry: { initialMs: 100, maxMs: 500 } },
+            sink: { connectTimeoutMs: 500, ackTimeoutMs: 2000 },
+          }),
         ],
       },
     });

@@ -12,6 +12,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxHis, InternetHospital, MllpHis, type InboundPostRecord } from '../../simulator/index.js';
+import { mllpBookingsChannel } from '../support/downlink-channels.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
@@ -65,22 +66,7 @@ describe('the downlink under agent SIGKILLs, relay restarts and link cuts', () =
       vendorInbound: ['bookings', 'payments'],
       agentSections: {
         inbound: [
-          {
-            channel: 'bookings',
-            relay: 'cloud',
-            keyPath: '$.patient.id',
-            ttl: '1h',
-            concurrency: 32,
-            retry: { initialMs: 200, maxMs: 2000 },
-            sink: {
-              kind: 'mllp',
-              address: `127.0.0.1:${mllpHis.port}`,
-              connections: 8,
-              ackTimeoutMs: 5000,
-              message: 'SRM^S01',
-              mapping: { 'ARQ-1': '$.bookingId', 'PID-3.1': '$.patient.id', 'PID-5': '$.patient.name', 'AIP-3.1': '$.doctor.id', 'AIS-4.1': '$.slot.start' },
-            },
-          },
+          mllpBookingsChannel(mllpHis.port, { channel: { concurrency: 32, retry: { initialMs: 200, maxMs: 2000 } }, sink: { connections: 8, ackTimeoutMs: 5000 } }),
           {
             channel: 'payments',
             relay: 'cloud',

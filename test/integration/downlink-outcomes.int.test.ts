@@ -5,9 +5,10 @@
 // still within their TTL are delivered when it returns and those past it get
 // `expired` without ever reaching it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InternetHospital, MllpHis, type InboundPostRecord } from '../../simulator/index.js';
+import { MllpHis, type InboundPostRecord, type InternetHospital, type InternetHospitalOptions } from '../../simulator/index.js';
+import { internetHospitalFor, mllpBookingsChannel } from '../support/downlink-channels.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
+import { WardlinePair } from '../support/wardline-pair.js';
 
 const HOSPITAL = 'outcomes-hospital';
 const final = (r: InboundPostRecord) => r.receipts.find((receipt) => receipt.final);
@@ -17,8 +18,8 @@ describe('downlink outcomes: refusals, an HIS outage, expiry', () => {
   let pair: WardlinePair;
   let his: MllpHis;
   const apps: InternetHospital[] = [];
-  const app = (seed: string, extra: Partial<ConstructorParameters<typeof InternetHospital>[0]>) => {
-    const made = new InternetHospital({ relayUrl: pair.relayHttp, hospital: HOSPITAL, vendorKey: PAIR_VENDOR_KEY, channels: { booking: 'bookings' }, seed, patients: 400, slotsPerDoctor: 100_000, concurrency: 16, receiptWaitMs: 1000, ...extra });
+  const app = (seed: string, extra: Partial<InternetHospitalOptions>) => {
+    const made = internetHospitalFor(pair, HOSPITAL, { seed, patients: 400, slotsPerDoctor: 100_000, concurrency: 16, receiptWaitMs: 1000, ...extra });
     apps.push(made);
     return made;
   };
@@ -31,23 +32,10 @@ describe('downlink outcomes: refusals, an HIS outage, expiry', () => {
       vendorInbound: ['bookings'],
       agentSections: {
         inbound: [
-          {
-            channel: 'bookings',
-            relay: 'cloud',
-            keyPath: '$.patient.id',
-            ttl: '1h',
-            concurrency: 16,
-            retry: { initialMs: 200, maxMs: 1000 },
-            sink: {
-              kind: 'mllp',
-              address: `127.0.0.1:${his.port}`,
-              connections: 4,
-              ackTimeoutMs: 2000,
-              connectTimeoutMs: 500,
-              message: 'SRM^S01',
-              mapping: { 'ARQ-1': '$.bookingId', 'PID-3.1': '$.patient.id', 'AIP-3.1': '$.doctor.id', 'AIS-4.1': '$.slot.start' },
-            },
-          },
+          mllpBookingsChannel(his.port, {
+            channel: { concurrency: 16, retry: { initialMs: 200, maxMs: 1000 } },
+            sink: { connections: 4, ackTimeoutMs: 2000, connectTimeoutMs: 500 },
+          }),
         ],
       },
     });
