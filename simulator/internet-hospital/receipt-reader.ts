@@ -10,23 +10,10 @@
 //  4. Each line's arrival is timed as it completes, not when the answer ends, so a relay
 //     that streams receipts while the request is open is measured right.
 
-import type { ReceiptOutcome } from '../../protocol/index.js';
+import type { ReceiptJson } from '../../protocol/index.js';
 
-/** A receipt as the relay serves it to the vendor. */
-export interface VendorReceipt {
-  id: string;
-  channel: string;
-  outcome: ReceiptOutcome;
-  final: boolean;
-  code: string;
-  reason: string;
-  reference: string;
-  attempts: number;
-  decidedAt: string;
-  receiptSeq: number;
-  key?: string;
-  storedAt?: string;
-}
+/** A receipt as the relay serves it to the vendor (the relay's own shape, protocol/inbound-json.ts). */
+export type VendorReceipt = ReceiptJson;
 
 export interface ReceiptReaderOptions {
   /** Relay base URL, e.g. http://127.0.0.1:8443. */
