@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { receiptStreamName, type InboundReceipt } from '../../protocol/index.js';
@@ -194,6 +195,10 @@ describe('the agent inbound link against a real relay', () => {
       (n) => n === 300,
       { timeoutMs: 30_000 },
     );
+    // The relay stores a receipt before its ack reaches the agent: the outbox empties a moment later.
+    const reader = new Database(join(dir.path, 'agent.db'), { readonly: true, fileMustExist: true });
+    await until('the outbox emptied by the relay\'s acks', () => (reader.prepare('SELECT COUNT(*) AS n FROM inbound_receipt_outbox').get() as { n: number }).n, (n) => n === 0, { timeoutMs: 15_000 });
+    reader.close();
     child.kill('SIGTERM');
     await exited(child);
     const db = openAgentDatabase(join(dir.path, 'agent.db'));
