@@ -130,7 +130,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       });
     };
     // Purges (the hospital's agent over its stream, the operator over HTTP) go through one queue.
-    const purger = new FeedPurger({ store, blobs, signingKey: signing.key, relayId: config.relayId, now, onPurged: (hospital, feed) => reads.forgetFeed(hospital, feed) });
+    const purger = new FeedPurger({ store, blobs, inbound, signingKey: signing.key, relayId: config.relayId, now, onPurged: (hospital, feed) => reads.forgetFeed(hospital, feed) });
     const replication = new ReplicationService({
       purger,
       store,

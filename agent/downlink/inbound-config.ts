@@ -74,6 +74,10 @@ export const InboundChannelConfigSchema = z
     if (channel.ttl > channel.maxTtl) {
       ctx.addIssue({ code: 'custom', path: ['ttl'], message: `expected at most maxTtl (${channel.maxTtl} ms), got ${channel.ttl} ms` });
     }
+    // An MLLP sink builds HL7 from JSON only by a message and its mapping: without one, every JSON event would be quarantined.
+    if (channel.sink.kind === 'mllp' && channel.sink.message === undefined && channel.accept.includes('json')) {
+      ctx.addIssue({ code: 'custom', path: ['sink', 'message'], message: 'a channel that accepts json needs the message its bodies are built into (SRM^S01, ADT^A04 or DFT^P03) and its mapping; or accept: [hl7v2] to pass HL7 through' });
+    }
   });
 
 export type InboundChannelConfig = z.output<typeof InboundChannelConfigSchema>;

@@ -36,6 +36,8 @@ export interface FeedPurgerDeps {
   now: () => number;
   /** Told after each feed is purged (the vendors' in-memory read positions of it are dropped). */
   onPurged?: (hospital: string, feed: string) => void;
+  /** Vendors' inbound events and receipts (the downlink): a hospital's purge deletes them too. Absent = the relay holds none. */
+  inbound?: { forgetHospital(hospital: string): Promise<{ events: number; receipts: number }> };
 }
 
 export interface PurgeRequest {
@@ -112,6 +114,9 @@ export class FeedPurger {
       }
     }
 
+    // Contract end takes the downlink's data too: what vendors wrote for the hospital and its receipts.
+    // Deleted before the feeds, so the feeds' erasure (relay.db and its WAL) covers their pages as well.
+    const inboundDeleted = feed === undefined && this.deps.inbound ? await this.deps.inbound.forgetHospital(hospital) : undefined;
     const entries: PurgedFeedEntry[] = [];
     const erasures: Erasure[] = [];
     for (const name of feeds) {
@@ -129,6 +134,7 @@ export class FeedPurger {
         scope: feed === undefined ? 'hospital' : 'feed',
         feeds: entries,
         ledgerHeadsDeleted,
+        ...(inboundDeleted ? { inboundDeleted } : {}),
         requestedBy: request.requestedBy,
         reason: request.reason,
         purgedAt: new Date(purgedAtMs).toISOString(),

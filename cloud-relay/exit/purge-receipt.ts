@@ -50,6 +50,8 @@ export interface PurgeReceipt {
   feeds: PurgedFeedEntry[];
   /** The hospital's agent ledger heads deleted (a hospital purge; 0 for a feed). */
   ledgerHeadsDeleted: number;
+  /** A hospital's purge on a relay with the downlink: the inbound events vendors wrote for it and their receipts, deleted. */
+  inboundDeleted?: { events: number; receipts: number };
   /** Who asked: the hospital's agent (and who ran the command there) or the relay operator. */
   requestedBy: string;
   reason: string;

@@ -108,6 +108,12 @@ export interface InboundStore {
   receipts(hospital: string, channel: string, vendor: string, afterSeq: number, limit: number): Promise<StoredReceipt[]>;
   /** Per declared channel, what waits for the agent. */
   backlog(hospital: string): Promise<InboundBacklogEntry[]>;
+  /**
+   * Deletes every inbound event, receipt and channel declaration of `hospital`
+   * (its purge at contract end), in one transaction; erased from the files as a
+   * feed purge is. Returns what it deleted.
+   */
+  forgetHospital(hospital: string): Promise<{ events: number; receipts: number }>;
   /** Calls `listener` after every write or receipt of `hospital`; returns the unsubscribe. */
   subscribe(hospital: string, listener: (what: 'write' | 'receipt', channel: string) => void): () => void;
   close(): Promise<void>;

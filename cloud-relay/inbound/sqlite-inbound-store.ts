@@ -157,6 +157,7 @@ export class SqliteInboundStore implements InboundStore {
   private readonly receiptTransaction;
   private readonly expireTransaction;
   private readonly deleteTransaction;
+  private readonly forgetHospitalTransaction;
 
   private constructor(
     private readonly db: Database.Database,
@@ -256,6 +257,15 @@ export class SqliteInboundStore implements InboundStore {
       }
       return ended.length;
     });
+    const forgetReceipts = db.prepare('DELETE FROM inbound_receipts WHERE hospital = ?');
+    const forgetEvents = db.prepare('DELETE FROM inbound_events WHERE hospital = ?');
+    const forgetChannels = db.prepare('DELETE FROM inbound_channels WHERE hospital = ?');
+    this.forgetHospitalTransaction = db.transaction((hospital: string) => {
+      const receipts = forgetReceipts.run(hospital).changes;
+      const events = forgetEvents.run(hospital).changes;
+      forgetChannels.run(hospital);
+      return { events, receipts };
+    });
   }
 
   /** Opens (creating and migrating if needed) the store at `options.file`. */
@@ -343,6 +353,11 @@ export class SqliteInboundStore implements InboundStore {
   async deleteFinalBefore(cutoffMs: number, limit: number): Promise<number> {
     this.assertOpen();
     return this.deleteTransaction.immediate(cutoffMs, limit);
+  }
+
+  async forgetHospital(hospital: string): Promise<{ events: number; receipts: number }> {
+    this.assertOpen();
+    return this.forgetHospitalTransaction.immediate(hospital);
   }
 
   async receipts(hospital: string, channel: string, vendor: string, afterSeq: number, limit: number): Promise<StoredReceipt[]> {

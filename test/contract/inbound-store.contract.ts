@@ -292,6 +292,22 @@ export function describeInboundStoreContract(label: string, open: () => Promise<
       expect((await store.receipts(H, 'bookings', 'patient-app', 2, 100)).map((r) => r.receiptSeq)).toEqual([3]);
     });
 
+    it("forgetHospital deletes the hospital's events, receipts and channels, and nothing of another hospital", async () => {
+      const ids = await writeN(3);
+      await store.takeToSend(H, 'bookings', 0, 10, 1 << 20, 2_000);
+      await store.storeReceipt(H, receipt(ids[0]!), 6_000);
+      await store.declareChannels(OTHER_H, [declaration('bookings')], 500);
+      const other = await store.write(write({ hospital: OTHER_H }));
+      expect(await store.forgetHospital(H)).toEqual({ events: 3, receipts: 1 });
+      expect(await store.get(H, ids[0]!)).toBeUndefined();
+      expect(await store.channels(H)).toEqual([]);
+      expect(await store.receipts(H, 'bookings', 'patient-app', 0, 10)).toEqual([]);
+      expect(await store.backlog(H)).toEqual([]);
+      expect(other.kind).toBe('created');
+      if (other.kind === 'created') expect((await store.get(OTHER_H, other.record.id))?.id).toBe(other.record.id);
+      expect(await store.forgetHospital(H)).toEqual({ events: 0, receipts: 0 });
+    });
+
     it('keeps everything across close and reopen', async () => {
       const ids = await writeN(2);
       await store.takeToSend(H, 'bookings', 0, 1, 1 << 20, 2_000);

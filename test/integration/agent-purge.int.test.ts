@@ -15,13 +15,16 @@ import Database from 'better-sqlite3';
 import type { FeedControlResult } from '../../agent/control/index.js';
 import type { RelayStatus } from '../../cloud-relay/index.js';
 import { relayDatabaseFile, scanFeed, SqliteFeedStore, type FeedScan } from '../../cloud-relay/store/index.js';
+import { freePort } from '../support/free-port.js';
 import { makeTempDir } from '../support/temp-dir.js';
-import { PAIR_FEED, PAIR_OPERATOR_HEADERS, WardlinePair } from '../support/wardline-pair.js';
+import { PAIR_FEED, PAIR_OPERATOR_HEADERS, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
 import { WardlineProcess } from '../support/wardline-process.js';
 
 const HOSPITAL = 'purge-hospital';
 const OTHER_FEED = 'billing';
 const ROWS = 2_000;
+/** Inbound events vendors wrote for the hospital, open at the relay when it is purged. */
+const INBOUND_EVENTS = 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const marker = (stream: string, n: number) => `PURGEMARK-${stream}-${n % 10}-ZZ`;
 
@@ -51,7 +54,14 @@ describe('purge with a signed receipt (real relay and agent)', () => {
   let firstReceipt = '';
 
   beforeAll(async () => {
-    pair = await WardlinePair.create(dir.path, { hospital: HOSPITAL, logLevel: 'warn', extraFeeds: [{ name: OTHER_FEED, streams: ['billing'] }] });
+    pair = await WardlinePair.create(dir.path, {
+      hospital: HOSPITAL,
+      logLevel: 'warn',
+      extraFeeds: [{ name: OTHER_FEED, streams: ['billing'] }],
+      // A downlink channel whose HIS never answers: what vendors wrote stays open at the relay until the purge.
+      vendorInbound: ['bookings'],
+      agentSections: { inbound: [{ channel: 'bookings', relay: 'cloud', keyPath: '$.patient.id', sink: { kind: 'mllp', address: `127.0.0.1:${await freePort()}`, message: 'SRM^S01', mapping: { 'PID-3.1': '$.patient.id' } } }] },
+    });
     await pair.startRelay();
     await pair.startAgent();
     for (const stream of ['adt', 'billing']) {
@@ -66,6 +76,14 @@ describe('purge with a signed receipt (real relay and agent)', () => {
       const status = await pair.agentStatus();
       if (status.feeds.every((f) => f.ackedSeq >= status.journal.headSeq) && status.links[0]!.state === 'streaming') break;
       await sleep(100);
+    }
+    for (let n = 0; n < INBOUND_EVENTS; n++) {
+      const response = await fetch(`${pair.relayHttp}/v1/hospitals/${HOSPITAL}/inbound/bookings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PAIR_VENDOR_KEY}`, 'content-type': 'application/json', 'idempotency-key': `purge-${n}` },
+        body: JSON.stringify({ patient: { id: `P${n}` }, note: marker('inbound', n) }),
+      });
+      expect(response.status, await response.text()).toBe(202);
     }
   }, 120_000);
 
@@ -160,8 +178,12 @@ describe('purge with a signed receipt (real relay and agent)', () => {
     expect(receipt.feeds.map((f: { feed: string }) => f.feed)).toEqual([OTHER_FEED]);
     expect(receipt.feeds[0]).toMatchObject({ feed: OTHER_FEED, eventsDeleted: ROWS, revokedBefore: null });
     expect(markersIn(relayData, 'billing')).toEqual([]);
+    // What vendors wrote for the hospital went with it, from the files too.
+    expect(receipt.inboundDeleted).toEqual({ events: INBOUND_EVENTS, receipts: 0 });
+    expect(markersIn(relayData, 'inbound')).toEqual([]);
     const db = new Database(relayDatabaseFile(relayData), { readonly: true });
     try {
+      expect(db.prepare('SELECT COUNT(*) AS n FROM inbound_events WHERE hospital = ?').get(HOSPITAL)).toEqual({ n: 0 });
       expect(db.prepare('SELECT COUNT(*) AS n FROM feed_events WHERE hospital = ?').get(HOSPITAL)).toEqual({ n: 0 });
       expect(db.prepare('SELECT COUNT(*) AS n FROM agent_ledger_heads WHERE hospital = ?').get(HOSPITAL)).toEqual({ n: 0 });
     } finally {

@@ -27,6 +27,9 @@ describe('inbound config', () => {
     expect(bad({ retry: { initialMs: 5_000, maxMs: 1_000 } })[0]).toMatch(/^0\.retry\.maxMs/);
     expect(bad({ concurrency: 0 })[0]).toMatch(/^0\.concurrency/);
     expect(bad({ colour: 'red' })[0]).toMatch(/colour/);
+    // JSON into an MLLP sink with no message to build: every event would be quarantined, so it is refused here.
+    expect(bad({ sink: { kind: 'mllp', address: '10.0.0.5:2575' } })[0]).toMatch(/^0\.sink\.message: a channel that accepts json needs the message/);
+    expect(bad({ accept: ['hl7v2'], sink: { kind: 'mllp', address: '10.0.0.5:2575' } })).toEqual([]);
   });
 
   it('checks each relay is declared and channel names are unique', () => {
