@@ -119,6 +119,8 @@ export class DeliveryEngine {
   private settling = false;
   /** Awaiting events past their TTL the system had already taken (withdraw said no): settle decides, not the expiry. */
   private readonly takenBySystem = new Set<string>();
+  /** The earliest TTL of the queued events (a bound: it may have left since); nothing can expire before it. */
+  private earliestExpiryMs = Infinity;
 
   constructor(options: DeliveryEngineOptions) {
     this.channel = options.channel;
@@ -148,9 +150,14 @@ export class DeliveryEngine {
         row.state = 'retrying';
         row.nextAttemptMs = now;
       }
-      this.queues.add(row);
+      this.enqueue(row);
     }
     this.pump();
+  }
+
+  private enqueue(row: Entry): void {
+    this.queues.add(row);
+    this.earliestExpiryMs = Math.min(this.earliestExpiryMs, row.expiresAtMs);
   }
 
   /** New events were journaled for this channel (the intake calls this after its commit); each row is read by its id. */
@@ -159,7 +166,7 @@ export class DeliveryEngine {
     for (const id of ids) {
       if (this.queues.has(id)) continue;
       const row = this.store.get(id);
-      if (row && row.channel === this.channel && row.state === 'pending') this.queues.add(row);
+      if (row && row.channel === this.channel && row.state === 'pending') this.enqueue(row);
     }
     this.pump();
   }
@@ -260,8 +267,17 @@ export class DeliveryEngine {
   private pump(): void {
     if (this.closed || !this.started) return;
     const now = this.clock();
-    for (const entry of this.queues.all()) {
-      if (entry.expiresAtMs <= now && !this.busy.has(entry.id) && !this.takenBySystem.has(entry.id)) this.track(this.expire(entry));
+    if (this.queues.size === 0) this.earliestExpiryMs = Infinity;
+    // Every queued event is looked at only when one may have passed its TTL: a pump runs after each
+    // delivery, and a backlog of tens of thousands scanned at every one made the drain quadratic.
+    if (now >= this.earliestExpiryMs) {
+      let earliest = Infinity;
+      for (const entry of this.queues.all()) {
+        if (this.takenBySystem.has(entry.id)) continue;
+        if (entry.expiresAtMs <= now && !this.busy.has(entry.id)) this.track(this.expire(entry));
+        earliest = Math.min(earliest, entry.expiresAtMs);
+      }
+      this.earliestExpiryMs = earliest;
     }
     if (!this.paused) {
       const due = (e: Entry): boolean => (e.state === 'pending' || e.state === 'retrying') && e.nextAttemptMs <= now && !this.busy.has(e.id);
@@ -276,10 +292,8 @@ export class DeliveryEngine {
   }
 
   private armWake(now: number): void {
-    let next = Infinity;
-    for (const entry of this.queues.all()) {
-      if (!this.busy.has(entry.id) && !this.takenBySystem.has(entry.id)) next = Math.min(next, entry.expiresAtMs);
-    }
+    // A TTL already past belongs to an event in flight: its attempt's end pumps again.
+    let next = this.earliestExpiryMs > now ? this.earliestExpiryMs : Infinity;
     if (!this.paused) {
       for (const head of this.queues.heads()) {
         if ((head.state === 'pending' || head.state === 'retrying') && !this.busy.has(head.id)) next = Math.min(next, head.nextAttemptMs);
@@ -299,7 +313,8 @@ export class DeliveryEngine {
   }
 
   private armSettle(): void {
-    const awaiting = this.queues.all().some((e) => e.state === 'awaiting');
+    // An awaiting event holds its key, so it is a head.
+    const awaiting = this.queues.heads().some((e) => e.state === 'awaiting');
     if (awaiting && !this.settleTimer && this.sink.settle) {
       this.settleTimer = this.timers.setInterval(() => this.track(this.settleAwaiting()), this.policy.settleIntervalMs);
       this.settleTimer.unref?.();

@@ -1,8 +1,9 @@
 // Per-key order for one channel, pure: events queue per key in journal order and
 // only the head of a key may be delivered; the head stays until it is final, so a
 // quarantined or awaiting event holds its key while other keys flow. Which heads
-// go next is decided here too (due, not held, within the concurrency), oldest
-// first so a busy key cannot starve a quiet one.
+// go next is decided here too (due, not held, within the concurrency), keys in
+// turn: a key whose head is done goes to the back of the line, so a busy key
+// cannot starve a quiet one, and choosing never sorts the whole backlog.
 //
 // Failure modes handled:
 // 1. An event added twice (a resend journaled before, a restart reloading): ignored by id.
@@ -54,14 +55,17 @@ export class KeyQueues<T extends QueuedEvent> {
     if (!event) return undefined;
     this.byId.delete(id);
     const queue = this.byKey.get(event.key)!;
-    queue.splice(queue.indexOf(event), 1);
-    if (queue.length === 0) this.byKey.delete(event.key);
+    const at = queue.indexOf(event);
+    queue.splice(at, 1);
+    this.byKey.delete(event.key);
+    // Its next event waits its turn behind the other keys (a Map keeps insertion order).
+    if (queue.length > 0) this.byKey.set(event.key, queue);
     return event;
   }
 
-  /** Each key's head, oldest first. */
+  /** Each key's head, keys in turn (the key served longest ago first). */
   heads(): T[] {
-    return [...this.byKey.values()].map((queue) => queue[0]!).sort((a, b) => a.seq - b.seq);
+    return [...this.byKey.values()].map((queue) => queue[0]!);
   }
 
   /** Events behind their key's head (waiting for it). */
