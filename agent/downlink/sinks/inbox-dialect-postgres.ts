@@ -1,6 +1,7 @@
 // The inbox table in PostgreSQL (pg): one small pool, times as UTC TIMESTAMP(3).
 import pg from 'pg';
 import type { DatabaseConnectionConfig } from '../../sources/database/index.js';
+import { postgresClientConfig } from '../../sources/postgres/index.js';
 import type { InboxDecision, InboxDialect, InboxRow } from './inbox-sink.js';
 import type { InboxColumns } from './sink-config.js';
 
@@ -23,18 +24,8 @@ export function postgresInboxDialect(
   table: string,
   columns: InboxColumns,
 ): InboxDialect {
-  const pool = new pg.Pool({
-    host: connection.host,
-    port: connection.port,
-    database: connection.database,
-    user: connection.user,
-    password,
-    connectionTimeoutMillis: connection.connectTimeout * 1000,
-    idleTimeoutMillis: 30_000,
-    max: POOL_SIZE,
-    application_name: 'wardline-inbox',
-    options: '-c TimeZone=UTC',
-  });
+  // The capture sources' connection settings (UTC, ISO dates), as the inbox's own application, pooled.
+  const pool = new pg.Pool({ ...postgresClientConfig(connection, password), idleTimeoutMillis: 30_000, max: POOL_SIZE, application_name: 'wardline-inbox' });
   pool.on('error', () => undefined); // an idle client dropped by the server: the next query reconnects
   const t = table.split('.').map(quote).join('.');
   const c = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, quote(v)])) as Record<keyof InboxColumns, string>;

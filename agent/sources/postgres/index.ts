@@ -4,3 +4,4 @@ export { readSlotHealth, WalBudgetForecast, type SlotHealth } from './postgres-s
 export { PostgresSourceConfigSchema, postgresSlotNames, type PostgresSourceConfig } from './postgres-source-config.js';
 export { decodePosition, type PostgresPosition } from './postgres-position.js';
 export { formatLsn, parseLsn } from './postgres-lsn.js';
+export { clientConfig as postgresClientConfig } from './postgres-connection.js';
