@@ -9,14 +9,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { receiptStreamName, type InboundReceipt } from '../../protocol/index.js';
 import { EgressLedger, INBOUND_RECEIPT_RECORD_TYPE } from '../../agent/audit/index.js';
 import { DeliveryStore, JournalInboundIntake, SqliteReceiptOutbox } from '../../agent/downlink/index.js';
-import { GrpcRelayTransport, Replicator } from '../../agent/replication/index.js';
+import { Replicator } from '../../agent/replication/index.js';
 import { FeedAcks, Journal, openAgentDatabase, type SqliteDatabase } from '../../agent/store/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
+import { grpcTestTransport, REPLICATOR_TEST_TUNING } from '../support/replicator-test-tuning.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { until } from '../support/until.js';
 import { InboundTestRelay, SECRETS, inboundChannel } from './relay-harness.js';
@@ -68,19 +68,12 @@ function startAgent(address: string, feeds: string[] = []): Agent {
   const ledger = new EgressLedger(db);
   const replicator = new Replicator({
     relayName: 'cloud',
-    transport: new GrpcRelayTransport({ address, connectTimeoutMs: 2_000, handshakeTimeoutMs: 2_000, keepaliveTimeMs: 2_000, keepaliveTimeoutMs: 1_000, maxSendBytes: 4 << 20, tls: undefined }),
+    transport: grpcTestTransport(address),
     journal,
     feedAcks: new FeedAcks(db),
     feeds: feeds.map((name) => ({ name, streams: [name], policyVersion: 0, class: 'standard' })),
     hello: { hospitalId: 'h1', agentId: 'inbound-int', agentVersion: '0.0.0-test', secret: SECRETS.h1 },
-    codec: 'none',
-    limits: { maxEvents: 100, maxBytes: 1 << 20, maxScan: 10_000 },
-    maxInFlight: 4,
-    ackTimeoutMs: 5_000,
-    emptyBatchIntervalMs: 500,
-    ackPersistIntervalMs: 500,
-    backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0 },
-    log: pino({ level: 'silent' }),
+    ...REPLICATOR_TEST_TUNING,
     egress: ledger,
     downlink: { channels: [bookings], intake: new JournalInboundIntake({ journal, store: new DeliveryStore(db), wake: () => {} }), outbox, ledger },
   });

@@ -6,11 +6,11 @@
 // it journaled before and had not answered yet.
 // Usage: node dist/test/support/inbound-agent-child.js <dataDir> <relay host:port> <secret>
 import { join } from 'node:path';
-import pino from 'pino';
 import { receiptStreamName } from '../../protocol/index.js';
 import { EgressLedger } from '../../agent/audit/index.js';
 import { DeliveryStore, JournalInboundIntake, SqliteReceiptOutbox, type InboundEventIn } from '../../agent/downlink/index.js';
-import { GrpcRelayTransport, Replicator } from '../../agent/replication/index.js';
+import { Replicator } from '../../agent/replication/index.js';
+import { grpcTestTransport, REPLICATOR_TEST_TUNING } from './replicator-test-tuning.js';
 import { FeedAcks, Journal, openAgentDatabase } from '../../agent/store/index.js';
 
 const [dataDir, address, secret] = process.argv.slice(2);
@@ -37,19 +37,12 @@ const answer = async (events: readonly InboundEventIn[]): Promise<void> => {
 
 const replicator = new Replicator({
   relayName: 'cloud',
-  transport: new GrpcRelayTransport({ address, connectTimeoutMs: 2_000, handshakeTimeoutMs: 2_000, keepaliveTimeMs: 2_000, keepaliveTimeoutMs: 1_000, maxSendBytes: 4 << 20, tls: undefined }),
+  transport: grpcTestTransport(address),
   journal,
   feedAcks: new FeedAcks(db),
   feeds: [],
   hello: { hospitalId: 'h1', agentId: 'inbound-child', agentVersion: '0.0.0-test', secret },
-  codec: 'none',
-  limits: { maxEvents: 100, maxBytes: 1 << 20, maxScan: 10_000 },
-  maxInFlight: 4,
-  ackTimeoutMs: 5_000,
-  emptyBatchIntervalMs: 500,
-  ackPersistIntervalMs: 500,
-  backoff: { initialMs: 50, maxMs: 300, multiplier: 2, jitter: 0 },
-  log: pino({ level: 'silent' }),
+  ...REPLICATOR_TEST_TUNING,
   egress: ledger,
   downlink: {
     channels: [channel],
