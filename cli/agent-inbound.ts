@@ -30,7 +30,7 @@ type Write = (text: string) => void;
 const stdout: Write = (t) => process.stdout.write(t);
 
 export async function agentInboundList(options: AgentInboundOptions, write: Write = stdout): Promise<number> {
-  const answer = await request(options, '/v1/inbound', { method: 'GET', headers: adminHeaders(options.token) }, 'list the inbound channels');
+  const answer = await request(options, '/v1/inbound', async () => ({ method: 'GET', headers: adminHeaders(options.token) }), 'list the inbound channels');
   if ('exitCode' in answer) return answer.exitCode;
   const view = answer.body as InboundStatusView;
   if (options.json) {
@@ -58,17 +58,18 @@ export async function agentInboundAction(action: InboundAction, options: AgentIn
       ? `/v1/inbound/${encodeURIComponent(options.subject)}/${action}`
       : `/v1/inbound/events/${encodeURIComponent(options.subject)}/${action}`;
   const body = JSON.stringify({ ...(options.reason === undefined ? {} : { reason: options.reason }), operator: options.operator ?? userInfo().username });
-  const answer = await request(options, path, { method: 'POST', headers: await adminActionHeaders(options.url, options.token), body }, `${action} ${options.subject}`);
+  const answer = await request(options, path, async () => ({ method: 'POST', headers: await adminActionHeaders(options.url, options.token), body }), `${action} ${options.subject}`);
   if ('exitCode' in answer) return answer.exitCode;
   if (options.json) write(`${JSON.stringify(answer.body, null, 2)}\n`);
   else write(`${action}: done (${JSON.stringify(answer.body)})\n`);
   return 0;
 }
 
-async function request(options: AgentInboundOptions, path: string, init: RequestInit, what: string): Promise<{ body: unknown } | { exitCode: 2 }> {
+/** `init` is made inside the same try as the request: an action's headers fetch the agent's CSRF token, which fails the same way when the agent is unreachable. */
+async function request(options: AgentInboundOptions, path: string, init: () => Promise<RequestInit>, what: string): Promise<{ body: unknown } | { exitCode: 2 }> {
   let response: Response;
   try {
-    response = await fetch(new URL(path, options.url), { ...init, signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
+    response = await fetch(new URL(path, options.url), { ...(await init()), signal: AbortSignal.timeout(options.timeoutMs ?? 30_000) });
   } catch (error) {
     process.stderr.write(`cannot reach the agent at ${options.url}: ${(error as Error).message}\n`);
     return { exitCode: 2 };

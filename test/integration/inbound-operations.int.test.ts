@@ -134,6 +134,10 @@ log: { level: silent }
     expect(replay.status).not.toBe(200);
     expect(await agentInboundAction('replay', { url, subject: poison.id }, () => undefined)).toBe(2);
     expect(await agentInboundAction('pause', { url, subject: 'nope' }, () => undefined)).toBe(2);
+    // An agent that cannot be reached is one line and exit 2, for an action (whose CSRF fetch fails first) as for the list.
+    const unreachable = 'http://127.0.0.1:1';
+    expect(await agentInboundAction('replay', { url: unreachable, subject: poison.id }, () => undefined)).toBe(2);
+    expect(await agentInboundList({ url: unreachable }, () => undefined)).toBe(2);
     const listed: string[] = [];
     expect(await agentInboundList({ url }, (t) => listed.push(t))).toBe(0);
     expect(listed.join('')).toMatch(/^bookings {2}relay cloud {2}mllp sink up\n {2}received 3, accepted 2, refused 1/);
