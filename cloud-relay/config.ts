@@ -11,6 +11,7 @@ import { FeedLimitsConfigSchema } from './feeds/index.js';
 import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
 import { InboundConfigSchema } from './inbound/index.js';
+import { StoreConfigSchema } from './store/store-config.js';
 import { RelayTlsSchema } from './tls/index.js';
 
 // Each part's section (schema, defaults, conversion to its options) sits beside the part;
@@ -78,6 +79,8 @@ export const RelayConfig = z
     relayId: Name.default(DEFAULT_RELAY_ID),
     /** Directory for the relay's SQLite database (`relay.db`); relative to the config file. */
     dataDir: z.string().min(1),
+    /** Where feeds, positions, cursors, inbound events and blobs are kept: relay.db in dataDir (default) or a PostgreSQL database several relay processes share. */
+    store: StoreConfigSchema.default({ kind: 'sqlite' }),
     grpc: GrpcConfigSchema.prefault({}),
     http: HttpConfigSchema.prefault({}),
     /** TLS for both endpoints (HTTPS for http), and mutual TLS for agents with tls.clientCaFile. */
@@ -174,5 +177,6 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
     vendors: config.vendors.map((v) => ({ ...v, keyFile: at(v.keyFile) })),
     http: resolveHttpPaths(config.http, at),
     enrolment: config.enrolment && { caDir: resolve(baseDir, config.enrolment.caDir) },
+    store: config.store.kind === 'postgres' ? { ...config.store, urlFile: at(config.store.urlFile) } : config.store,
   };
 }

@@ -93,6 +93,13 @@ export const RelayErrorCode = {
    * at that seq. Ask again later, or list the feed's tree heads (GET /v1/feeds/{feed}/tree-heads).
    */
   PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
+  /**
+   * The relay's PostgreSQL database (store.url) cannot be reached or refused the connection; the message names the
+   * database without its password. Nothing was acknowledged while it is down: agents resend, vendors retry. Check
+   * that the server runs and accepts this relay's connections (pg_hba.conf, max_connections), then wait: the relay
+   * reconnects by itself and /readyz turns true again.
+   */
+  STORE_UNAVAILABLE: 'WL_STORE_UNAVAILABLE',
   // --- Receipts of inbound events (cloud-relay/ingest/inbound-handler.ts), in ReceiptAck.error ---
   /**
    * The agent sent a receipt for an inbound event this relay does not hold for the hospital, or never sent it
@@ -459,6 +466,17 @@ export class FeedStoreClosedError extends RelayError {
   override name = 'FeedStoreClosedError';
   constructor() {
     super('feed store is closed', RelayErrorCode.INTERNAL);
+  }
+}
+
+/** The relay's PostgreSQL database is unreachable (RelayDatabase): nothing was acknowledged. */
+export class StoreUnavailableError extends RelayError {
+  override name = 'StoreUnavailableError';
+  constructor(
+    readonly database: string,
+    cause?: unknown,
+  ) {
+    super(`the relay's database ${database} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, RelayErrorCode.STORE_UNAVAILABLE, { cause });
   }
 }
 

@@ -352,6 +352,8 @@ export class ReplicationSession {
     const inboundStore = this.protocolVersion >= 2 ? this.deps.inbound : undefined;
     const inboundChannels = inboundStore ? declaredInboundChannels(hello.inboundChannels ?? []) : [];
     if (inboundStore) await inboundStore.declareChannels(hospital, inboundChannels, this.deps.now());
+    // Another relay process sharing the database may have stored this agent's last batches.
+    await this.deps.store.loadPositions(hospital);
     const positions = feeds.map((feed) => {
       const { highWaterSeq, revoked } = this.deps.store.position(hospital, feed);
       return revoked ? { feed, highWaterSeq, revoked: true } : { feed, highWaterSeq };

@@ -289,6 +289,15 @@ export interface FeedStore {
   position(hospital: string, feed: string): FeedPosition;
 
   /**
+   * Brings what position() answers for the hospital's feeds up to date with the
+   * backend, before a Hello is answered: where several relay processes share
+   * one database, another process may have stored batches of an agent that has
+   * just hopped here. A backend whose position() always reads its own commits
+   * (SQLite, one process) resolves at once.
+   */
+  loadPositions(hospital: string): Promise<void>;
+
+  /**
    * The single decision point for a batch. Under the backend's write lock it
    * reads the feed's revocation and mark, decides, and in one durable
    * transaction writes the events with seq > mark, sets the mark to lastSeq,

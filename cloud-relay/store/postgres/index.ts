@@ -1,0 +1,7 @@
+// The relay's state on PostgreSQL: the connection every store kept there shares,
+// the schema and its migration runner, and the PostgreSQL implementations of the
+// relay's store ports.
+export { RelayDatabase, isConnectionError, redactUrl, DEFAULT_PROBE_INTERVAL_MS, type DatabaseClient, type RelayDatabaseOptions } from './relay-database.js';
+export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migrations.js';
+export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
+export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
