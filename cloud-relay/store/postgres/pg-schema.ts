@@ -1,17 +1,12 @@
 // The relay's PostgreSQL schema, in order. Table and column names are those of
 // relay.db (cloud-relay/store/migrations.ts and the inbound and blob stores'
 // migrations there), with PostgreSQL's types: BLOB → BYTEA, INTEGER → BIGINT,
-// 0/1 flags → BOOLEAN only where noted. `wardline relay migrate-store` copies
+// 0/1 flags stay integers (SMALLINT). `wardline relay migrate-store` copies
 // relay.db into it table by table, so a name kept the same is a copy that
 // needs no mapping.
 import { latestSchemaVersion } from '../../../runtime/index.js';
 import type { PgMigration } from './pg-migrations.js';
-import { FEEDS_SCHEMA } from './schema/v1-feeds.js';
-import { INBOUND_SCHEMA } from './schema/v2-inbound.js';
-import { BLOBS_SCHEMA } from './schema/v3-blobs.js';
-import { ENROLMENT_SCHEMA } from './schema/v4-enrolment.js';
-import { PROCESSES_SCHEMA } from './schema/v5-processes.js';
-import { SINKS_SCHEMA } from './schema/v6-sinks.js';
+import { BLOBS_SCHEMA, ENROLMENT_SCHEMA, FEEDS_SCHEMA, INBOUND_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA } from './schema/index.js';
 
 export const PG_MIGRATIONS: readonly PgMigration[] = [FEEDS_SCHEMA, INBOUND_SCHEMA, BLOBS_SCHEMA, ENROLMENT_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA];
 
