@@ -103,8 +103,8 @@ export class PgFeedRevocations {
   private async mark(client: DatabaseClient, request: FeedControlRequest, reason: string): Promise<{ revocation: FeedRevocation; alreadyRevoked: boolean }> {
     const { hospital, feed } = request;
     const at = this.now();
-    await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
     // The position row is the feed's lock (failure mode 1): taken, created if need be, and dropped below.
+    // Taken before the ledger head's row, the order storeBatch takes them in, so the two never deadlock.
     const { rows } = await client.query<{ high_water_seq: number }>(
       `INSERT INTO feed_positions AS p (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES ($1, $2, 0, 0, $3)
        ON CONFLICT (hospital, feed) DO UPDATE SET updated_at_ms = p.updated_at_ms
@@ -113,6 +113,7 @@ export class PgFeedRevocations {
     );
     const highWater = rows[0]!.high_water_seq;
     await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
+    await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
     const held = await client.query<RevocationRow>('SELECT * FROM feed_revocations WHERE hospital = $1 AND feed = $2', [hospital, feed]);
     if (held.rows[0]) return { revocation: toRevocation(held.rows[0]), alreadyRevoked: true };
     await client.query('INSERT INTO feed_revocations (hospital, feed, high_water_seq, reason, revoked_at_ms) VALUES ($1, $2, $3, $4, $5)', [hospital, feed, highWater, reason, at]);
@@ -125,11 +126,11 @@ export class PgFeedRevocations {
     const { hospital, feed } = request;
     return this.database.transaction(async (client) => {
       const at = this.now();
-      await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
       const dropped = await client.query<{ high_water_seq: number }>('DELETE FROM feed_revocations WHERE hospital = $1 AND feed = $2 RETURNING high_water_seq', [hospital, feed]);
       const revoked = dropped.rows[0];
       if (!revoked) {
         const { rows } = await client.query<{ high_water_seq: number }>('SELECT high_water_seq FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
+        await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
         return { wasRevoked: false, highWaterSeq: rows[0]?.high_water_seq ?? 0 };
       }
       const highWaterSeq = revoked.high_water_seq;
@@ -137,6 +138,7 @@ export class PgFeedRevocations {
         'INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (hospital, feed) DO NOTHING',
         [hospital, feed, highWaterSeq, at],
       );
+      await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
       await client.query('SELECT pg_notify($1, $2)', [FEED_DOORBELL_CHANNEL, feedDoorbellPayload({ hospital, feed, highWaterSeq, visibleSeq: highWaterSeq, revoked: false })]);
       return { wasRevoked: true, highWaterSeq };
     });
