@@ -22,7 +22,8 @@
 //     reach, and `Erasure.walTruncated` false says so: the write-ahead log
 //     segments (and any WAL archive or base backup the operator keeps) hold
 //     the rows until they are recycled or expire; pruned space inside a page
-//     is reused, not zeroed. An operator who must prove erasure from those
+//     is reused, not zeroed; a role that does not own the tables cannot
+//     VACUUM them (vacuum 'none', autovacuum prunes later). An operator who must prove erasure from those
 //     too expires the backups and WAL archive past the revoke.
 import type { Erasure, FeedControlRequest, FeedRevocation, RevokeOutcome } from '../feed-store.js';
 import { FEED_DOORBELL_CHANNEL, feedDoorbellPayload } from './feed-doorbell.js';
@@ -156,6 +157,12 @@ export class PgFeedRevocations {
       );
       return rows[0]?.pages ?? 0;
     };
+    // VACUUM of a table the relay's role does not own only warns and skips it: say so instead of claiming it ran.
+    const { rows } = await this.database.query<{ owned: boolean }>(
+      `SELECT coalesce(bool_and(pg_has_role(c.relowner, 'USAGE')), false) AS owned FROM pg_class c WHERE c.oid = ANY (SELECT t::regclass FROM unnest($1::text[]) AS t)`,
+      [tables],
+    );
+    if (!rows[0]?.owned) return { walTruncated: false, freePagesReleased: 0, vacuum: 'none' };
     const before = await pages();
     await this.database.query(`VACUUM ${tables.join(', ')}`);
     const after = await pages();
