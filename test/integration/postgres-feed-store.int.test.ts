@@ -9,7 +9,13 @@ import { StoreUnavailableError } from '../../cloud-relay/errors.js';
 import { grpcCodeFor } from '../../cloud-relay/grpc/grpc-status.js';
 import { FEED_DOORBELL_CHANNEL, migratePostgres, parseFeedDoorbell, PG_MIGRATIONS, PostgresFeedStore, RelayDatabase, type FeedMark } from '../../cloud-relay/store/postgres/index.js';
 import type { BatchToStore } from '../../cloud-relay/store/index.js';
-import { makeEvents } from './relay-harness.js';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { HospitalAuth, ReplicationService as RelayReplicationService } from '../../cloud-relay/ingest/index.js';
+import { RelayMetrics } from '../../cloud-relay/status/index.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../../protocol/index.js';
+import { AgentStream, makeBatch, makeEvents, SECRETS } from './relay-harness.js';
+import { ReplicationService } from '../../protocol/index.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
 
 function batch(feed: string, firstSeq: number, lastSeq: number, withEvents = true): BatchToStore {
@@ -235,5 +241,49 @@ describe('PostgresFeedStore when the database goes away', () => {
     await expect.poll(() => database.reachable, { timeout: 5_000 }).toBe(true);
     expect(await store.storeBatch(batch('adt', 6, 10))).toEqual({ decision: { kind: 'append' }, highWater: 10, storedEvents: 5 });
     expect((await store.readEvents('h1', 'adt', 0, 100)).events.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+  });
+
+  it('ends the agent stream with UNAVAILABLE (WL_STORE_UNAVAILABLE) when a batch cannot be stored, and the agent resumes from the durable mark', async () => {
+    const store = await PostgresFeedStore.open({ database });
+    const replication = new RelayReplicationService({
+      store,
+      hospitals: new HospitalAuth([{ id: 'h1', secret: SECRETS.h1 }]),
+      metrics: new RelayMetrics(),
+      logger: pino({ level: process.env.DEBUG_PGFS ? 'debug' : 'silent' }),
+      relayId: 'test-relay',
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      now: Date.now,
+    });
+    const server = new grpc.Server();
+    server.addService(replication.definition, replication.implementation);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const open = async () => {
+      const stream = new AgentStream((client as unknown as { replicate(): grpc.ClientDuplexStream<never, never> }).replicate() as never);
+      stream.hello('h1', ['adt']);
+      return { stream, welcome: (await stream.nextOf('welcome')).welcome! };
+    };
+    try {
+      const first = await open();
+      expect((await first.stream.exchange(makeBatch('adt', 1, 5))).body).toBe('ack');
+      await proxy.cut();
+      first.stream.sendBatch(makeBatch('adt', 6, 10));
+      const status = await first.stream.status;
+      expect(status.code).toBe(Status.UNAVAILABLE);
+      expect(status.metadata.get('wardline-error-code')).toEqual(['WL_STORE_UNAVAILABLE']);
+      expect(status.details).not.toContain('127.0.0.1'); // the database's address stays in the relay's log
+
+      await proxy.start();
+      await expect.poll(() => database.reachable, { timeout: 5_000 }).toBe(true);
+      const second = await open();
+      expect(second.welcome.positions?.map((p) => [p.feed, Number(p.highWaterSeq)])).toEqual([['adt', 5]]);
+      const answer = await second.stream.exchange(makeBatch('adt', 6, 10));
+      expect(answer.body).toBe('ack');
+      second.stream.end();
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
   });
 });
