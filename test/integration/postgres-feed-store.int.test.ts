@@ -68,6 +68,21 @@ describe('PostgresFeedStore across relay processes', () => {
     expect(page.events).toHaveLength(2_000);
   });
 
+  it('stores a batch appending to a feed whose cached mark still holds in one statement (one round trip)', async () => {
+    const database = await connect();
+    const store = await PostgresFeedStore.open({ database });
+    await store.storeBatch(batch('oneshot', 1, 10)); // the feed's first batch: the locked path
+    const calls: string[] = [];
+    const query = database.query.bind(database);
+    const transaction = database.transaction.bind(database);
+    database.query = ((text: string, values?: readonly unknown[]) => (calls.push('query'), query(text, values))) as typeof database.query;
+    database.transaction = ((fn: Parameters<typeof transaction>[0], begin?: string) => (calls.push('transaction'), transaction(fn, begin))) as typeof database.transaction;
+    expect(await store.storeBatch(batch('oneshot', 11, 20))).toEqual({ decision: { kind: 'append' }, highWater: 20, storedEvents: 10 });
+    expect(await store.storeBatch(batch('oneshot', 18, 25))).toEqual({ decision: { kind: 'overlap' }, highWater: 25, storedEvents: 5 });
+    expect(calls).toEqual(['query', 'query']);
+    expect((await store.ledgerHeads()).find((h) => h.feed === 'oneshot')).toMatchObject({ batches: 3 });
+  });
+
   it('a cache made stale by the other process costs a decode or a resend, never a wrong ack', async () => {
     const a = await PostgresFeedStore.open({ database: await connect() });
     const b = await PostgresFeedStore.open({ database: await connect() });

@@ -39,7 +39,7 @@
 import { advancesFeed, batchCeiling, decideBatch, type BatchDecision, type JournalEvent } from '../../../protocol/index.js';
 import type { BatchToStore, StoredBatch } from '../feed-store.js';
 import { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, type FeedMark } from './feed-doorbell.js';
-import { ledgerHeadValues, recordLedgerHead, UPSERT_LEDGER_HEAD } from './pg-ledger-heads.js';
+import { ledgerHeadUpsertSql, ledgerHeadValues, recordLedgerHead } from './pg-ledger-heads.js';
 import type { PgFeedMarks } from './pg-feed-marks.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
 
@@ -140,7 +140,7 @@ const FAST_APPEND = `
   ), inserted AS (
     ${insertEventsSql('EXISTS (SELECT 1 FROM moved)')}
   ), head AS (
-    ${UPSERT_LEDGER_HEAD.replace('VALUES ($1, $2, $3, $4, $5, $6, $7)', 'SELECT $1, $2, $18, $19, $3, $20, $3 WHERE EXISTS (SELECT 1 FROM moved)')}
+    ${ledgerHeadUpsertSql('SELECT $1, $2, $18, $19, $3, $20, $3 WHERE EXISTS (SELECT 1 FROM moved)')}
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM inserted)::bigint AS stored, pg_notify($21, $22) FROM moved`;
