@@ -6,3 +6,5 @@ export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migr
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
 export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
+export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
+export { postgresStoreUrl } from './store-url.js';
