@@ -5,3 +5,4 @@ export { RelayDatabase, isConnectionError, redactUrl, DEFAULT_PROBE_INTERVAL_MS,
 export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migrations.js';
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
+export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-cursor-store.js';
