@@ -3,7 +3,7 @@
 // between relay processes — INSERT … ON CONFLICT DO UPDATE … WHERE takes the
 // row lock, so of two processes taking an expired lease one updates the row
 // and the other, re-checking the WHERE against the new row, updates nothing.
-import type { SinkCursor, SinkCursorStore, SinkFeedKey, SinkLease } from '../../sinks/sink-cursor-store.js';
+import type { SinkCursor, SinkCursorStore, SinkFeedKey, SinkLease } from '../../sinks/index.js';
 import type { RelayDatabase } from './relay-database.js';
 
 export interface PgSinkCursorStoreOptions {
