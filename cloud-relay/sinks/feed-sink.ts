@@ -35,6 +35,9 @@ import type { SinkPublisher } from './sink-publisher.js';
 import { canTransition, type SinkState } from './sink-state.js';
 import { seqOfMessageId, sinkMessageId, sinkSubject } from './sink-subject.js';
 
+/** The longest the durable cursor trails a feed being published, in milliseconds (it is written at once when caught up). */
+export const CURSOR_WRITE_MS = 250;
+
 /** Where the stream stands for the feed: its last seq published and that message's stream sequence. */
 interface StreamPosition {
   publishedSeq: number;
@@ -85,6 +88,9 @@ export class FeedSink {
   private counts = { published: 0, duplicates: 0, publishErrors: 0, reconciles: 0 };
   private lastError: FeedSinkSnapshot['lastError'] = null;
   private lastPublishedAtMs: number | null = null;
+  /** The cursor as last written by this process. */
+  private savedSeq = 0;
+  private savedAtMs = 0;
 
   constructor(private readonly options: FeedSinkOptions) {
     this.key = { sink: options.config.name, hospital: options.hospital, feed: options.feed };
@@ -124,11 +130,13 @@ export class FeedSink {
   }
 
   private async run(): Promise<void> {
-    const { config, store, cursors, holder } = this.options;
+    const { config, store } = this.options;
     let failures = 0;
     while (!this.stopping) {
       try {
-        if (!(await this.renewLease())) {
+        // The lease is written again only when a third of its ttl has passed: relay.db has one writer at a
+        // time, and ingest must not queue behind a sink that renews on every wake-up.
+        if ((this.position === undefined || this.options.now() - this.leaseRenewedAtMs > config.leaseTtlMs / 3) && !(await this.renewLease())) {
           this.position = undefined;
           this.transition('standby');
           await this.sleep(config.leaseTtlMs / 3);
@@ -142,6 +150,7 @@ export class FeedSink {
         failures = 0;
         if (page.events.length === 0) {
           this.transition('caught-up');
+          await this.saveCursor(true);
           await this.waitForAdvance(this.position.publishedSeq);
           continue;
         }
@@ -162,7 +171,7 @@ export class FeedSink {
           // A long page keeps the lease alive as it goes.
           if (this.options.now() - this.leaseRenewedAtMs > config.leaseTtlMs / 3 && !(await this.renewLease())) break;
         }
-        await cursors.advance(this.key, holder, this.position.publishedSeq, this.position.subjectSeq);
+        await this.saveCursor(false);
       } catch (error) {
         if (this.stopping) break;
         this.position = undefined;
@@ -189,6 +198,20 @@ export class FeedSink {
     }
   }
 
+  /**
+   * Writes the cursor if it moved, at most every CURSOR_WRITE_MS unless `now`
+   * (caught up): a lagging cursor costs nothing but a longer reconcile read, and
+   * fewer writes leave relay.db's one write lock to ingest.
+   */
+  private async saveCursor(now: boolean): Promise<void> {
+    const position = this.position;
+    if (position === undefined || position.publishedSeq <= this.savedSeq) return;
+    if (!now && this.options.now() - this.savedAtMs < CURSOR_WRITE_MS) return;
+    await this.options.cursors.advance(this.key, this.options.holder, position.publishedSeq, position.subjectSeq);
+    this.savedSeq = position.publishedSeq;
+    this.savedAtMs = this.options.now();
+  }
+
   /** Takes or renews the feed's lease; true while this process holds it. */
   private async renewLease(): Promise<boolean> {
     const held = await this.options.cursors.takeLease(this.key, this.options.holder, this.options.config.leaseTtlMs);
@@ -205,6 +228,7 @@ export class FeedSink {
     if (seq === undefined) throw new SinkForeignMessageError(this.options.config.name, this.subject, tail.messageId);
     const position = { publishedSeq: Math.max(seq, cursor.publishedSeq), subjectSeq: tail.streamSeq };
     if (position.publishedSeq > cursor.publishedSeq) await this.options.cursors.advance(this.key, this.options.holder, position.publishedSeq, position.subjectSeq);
+    this.savedSeq = position.publishedSeq;
     return position;
   }
 

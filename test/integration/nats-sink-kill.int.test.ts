@@ -18,9 +18,12 @@ import { makeEvent } from './relay-harness.js';
 
 const KILLS = 50;
 const DUPLICATE_WINDOW_MS = 1_000;
-/** Every LONG_OUTAGE_EVERY-th outage lasts past the duplicate window. */
+/**
+ * Every LONG_OUTAGE_EVERY-th outage lasts past the duplicate window before the
+ * relay is even started again (its start-up, about a second, comes on top).
+ */
 const LONG_OUTAGE_EVERY = 6;
-const LONG_OUTAGE_MS = DUPLICATE_WINDOW_MS + 400;
+const LONG_OUTAGE_MS = DUPLICATE_WINDOW_MS + 200;
 const FEEDS = ['adt', 'lab.results'] as const;
 const EVENTS_PER_TICK = 5;
 const TICK_MS = 20;
