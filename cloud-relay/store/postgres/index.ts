@@ -8,3 +8,4 @@ export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type Fee
 export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
 export { postgresStoreUrl } from './store-url.js';
+export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-cursor-store.js';
