@@ -31,6 +31,7 @@ import {
   BadRequestError,
   FeedNotGrantedError,
   FeedRevokedError,
+  StoreUnavailableError,
   HospitalRequiredError,
   ImagingNotFoundError,
   MethodNotAllowedError,
@@ -116,6 +117,7 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError || error instanceof ProofNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
+  if (error instanceof StoreUnavailableError) return 503;
   if (error instanceof PurgeRefusedError) return error.code === RelayErrorCode.PURGE_UNSIGNED ? 503 : error.code === RelayErrorCode.PURGE_BAD_REQUEST ? 400 : 404;
   return 500;
 }
@@ -270,11 +272,19 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
           return;
         }
         const code = error instanceof RelayError && status !== 500 ? error.code : RelayErrorCode.INTERNAL;
-        const message = status === 500 ? 'internal relay error (details are in the relay log)' : (error as Error).message;
+        // The database's address is the operator's business, not the vendor's: it stays in the relay log.
+        if (error instanceof StoreUnavailableError) logger.warn({ err: error.message, path: url.pathname }, 'HTTP request failed: the database is unreachable');
+        const message =
+          status === 500
+            ? 'internal relay error (details are in the relay log)'
+            : error instanceof StoreUnavailableError
+              ? "the relay's database is unreachable just now; nothing was lost: retry from your cursor"
+              : (error as Error).message;
         const extras = inboundErrorExtras(error);
         const headers: Record<string, string> = { ...extras.headers };
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
+        if (error instanceof StoreUnavailableError) headers['retry-after'] = '1';
         if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : (inboundAllowedMethods(url.pathname) ?? 'GET');
         sendJson(res, status, { error: { code, message, ...(status === 500 ? {} : extras.body) } }, headers);
       });
