@@ -8,5 +8,5 @@ export { FeedNotifier } from './feed-notifier.js';
 export { migrate } from './migrations.js';
 export { RELAY_DB_FILE, relayDatabaseFile } from './store-config.js';
 export * from './blob-store.js';
-export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
+export { SqliteBlobStore, relayBlobDir, relayChunkFile, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
 export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';
