@@ -79,7 +79,7 @@ export async function migrateStoreToPostgres(options: StoreMigrationOptions): Pr
   try {
     const sqliteSchema = migrate(db, options.sqliteFile);
     const pgSchema = await migratePostgres(options.database, PG_MIGRATIONS);
-    const plan = await planStoreCopy(db, options.database, chunkFillers(options.blobDir));
+    const plan = await planStoreCopy(db, options.database, relayChunkFillers(options.blobDir));
     await options.database.transaction((client) => assertEmpty(client, plan.targetTables));
 
     let started = Date.now();
@@ -123,7 +123,7 @@ export async function migrateStoreToPostgres(options: StoreMigrationOptions): Pr
 }
 
 /** Failure mode 6: blob_chunks.data from the chunk's file, checked against its SHA-256. */
-function chunkFillers(blobDir: string): ColumnFillers {
+export function relayChunkFillers(blobDir: string): ColumnFillers {
   return {
     'blob_chunks.data': async (row: SqliteRow) => {
       const hospital = String(row.hospital);
