@@ -5,6 +5,7 @@ export { RelayDatabase, isConnectionError, redactUrl, DEFAULT_PROBE_INTERVAL_MS,
 export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migrations.js';
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
+export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
 export { migrateStoreToPostgres, relayChunkFillers, DEFAULT_COPY_BATCH_ROWS, type StoreMigrationOptions, type StoreMigrationProgress, type StoreMigrationResult } from './store-migration.js';
 export { digestSqlite, digestPostgres, digestDifferences, formatDigest, type TableDigest } from './store-digest.js';
 export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-plan.js';
