@@ -11,6 +11,7 @@ import { FeedLimitsConfigSchema } from './feeds/index.js';
 import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
 import { InboundConfigSchema } from './inbound/index.js';
+import { resolveSinkPaths, SinksConfigSchema } from './sinks/index.js';
 import { StoreConfigSchema } from './store/store-config.js';
 import { RelayTlsSchema } from './tls/index.js';
 
@@ -99,6 +100,8 @@ export const RelayConfig = z
     feedLimits: FeedLimitsConfigSchema.prefault({}),
     /** Vendors' inbound events: the body ceiling, the expiry sweep and how long finished events are kept; all defaults when absent. */
     inbound: InboundConfigSchema.prefault({}),
+    /** Where else every stored feed event is published, exactly once and in order (a NATS JetStream stream); none when absent. */
+    sinks: SinksConfigSchema.default([]),
   })
   .superRefine((config, ctx) => {
     // Plaintext is never the silent default: a relay without tls starts only when told it may.
@@ -178,5 +181,6 @@ function resolveRelativePaths(config: RelayConfig, baseDir: string): RelayConfig
     http: resolveHttpPaths(config.http, at),
     enrolment: config.enrolment && { caDir: resolve(baseDir, config.enrolment.caDir) },
     store: config.store.kind === 'postgres' ? { ...config.store, urlFile: at(config.store.urlFile) } : config.store,
+    sinks: resolveSinkPaths(config.sinks, at),
   };
 }

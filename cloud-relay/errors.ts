@@ -223,6 +223,24 @@ export const RelayErrorCode = {
    * recurs, report it with both digests.
    */
   MIGRATE_DIGEST_MISMATCH: 'WL_MIGRATE_DIGEST_MISMATCH',
+  // --- Sinks (cloud-relay/sinks): the relay publishing feeds into a vendor's message system ---
+  /**
+   * The sink cannot reach its NATS servers, or JetStream did not answer a publish in time. Nothing is lost: the
+   * sink resumes from its durable cursor once NATS answers. Check sinks[].servers, the network and the NATS server.
+   */
+  SINK_UNAVAILABLE: 'WL_SINK_UNAVAILABLE',
+  /**
+   * JetStream refused the sink's publish for a reason a retry does not fix: no stream holds the subject
+   * (sinks[].stream must capture "<subjectPrefix>.>"), the stream is full with discard new, or the credentials
+   * lack permission. The feed's sink waits and retries; fix the stream or the permissions.
+   */
+  SINK_REFUSED: 'WL_SINK_REFUSED',
+  /**
+   * The last message on a feed's subject was not published by this sink (no Nats-Msg-Id of the feed), so the sink
+   * cannot tell what the stream holds and publishes nothing to it. Keep the subjects under sinks[].subjectPrefix
+   * for the relay alone, or give the sink another prefix.
+   */
+  SINK_FOREIGN_MESSAGE: 'WL_SINK_FOREIGN_MESSAGE',
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 

@@ -18,6 +18,7 @@ import { FeedPurger, operatorPurge } from './exit/index.js';
 import { createFeedHttpHandler, createInboundRoutes } from './http/index.js';
 import { InboundExpiry, InboundGrpcService, InboundWriter, SqliteInboundStore, type InboundStore } from './inbound/index.js';
 import { HospitalAuth, ReplicationService } from './ingest/index.js';
+import { startSinks } from './sinks/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
 import {
   buildRelayStatus,
@@ -160,9 +161,13 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const inboundWriter = new InboundWriter({ store: inbound, maxBodyBytesCeiling: config.inbound.maxBodyBytes, now });
     const inboundRoutes = createInboundRoutes({ store: inbound, writer: inboundWriter, vendors });
     const inboundService = new InboundGrpcService({ store: inbound, writer: inboundWriter, vendors, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'inbound' }) });
+    // Sinks publish what the store holds at their own pace (never slowing ingest), and stop before it closes.
+    const sinkState = { file };
+    const sinks = await startSinks({ sinks: config.sinks, relayId: config.relayId, store, notifier, state: sinkState, registry: metrics.registry, logger: logger.child({ part: 'sinks' }), now });
+    lifecycle.hold({ name: 'sinks', stop: () => sinks.stop() });
     const startedAtMs = now();
     const status = async (): Promise<RelayStatus> => {
-      const [feeds, ledgerHeads, revocations, vendorsNow] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now())]);
+      const [feeds, ledgerHeads, revocations, vendorsNow, sinksNow] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now()), sinks.status(now())]);
       return buildRelayStatus({
         relayId: config.relayId,
         startedAtMs,
@@ -173,6 +178,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         ledgerHeads,
         revocations,
         vendors: vendorsNow,
+        sinks: sinksNow,
         // The newest signed tree head per feed (completeness proofs).
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
         ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),

@@ -62,6 +62,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
   [2, 3, 4],
 )}</section>`,
   );
+  const sinks = sinksSection(status.sinks ?? [], nowMs);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="refresh" content="${STATUS_PAGE_REFRESH_SECONDS}"><meta name="color-scheme" content="dark"><link rel="icon" href="data:,">
@@ -70,9 +71,34 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
 <main>
 ${hospitals.join('\n') || '<section><p class="muted">No hospitals configured.</p></section>'}
 ${vendors.join('\n')}
+${sinks}
 </main>
 <footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 </body></html>`;
+}
+
+/** Per sink and feed: its state, how far it has published, its lag and its errors. */
+function sinksSection(sinks: RelayStatus['sinks'], nowMs: number): string {
+  if (sinks.length === 0) return '';
+  const bad = new Set(['backoff', 'halted']);
+  return `<section data-sinks><h2>Sinks</h2>
+${table(
+  ['sink', 'hospital', 'feed', 'subject', 'state', 'published seq', 'behind (events)', 'lag', 'published', 'errors', 'last error'],
+  sinks.map((s) => [
+    `<span data-sink="${esc(s.sink)}">${esc(s.sink)}</span>${s.connected ? '' : ' <span class="bad">NATS down</span>'}`,
+    esc(s.hospital),
+    esc(s.feed),
+    esc(s.subject),
+    `<span class="${bad.has(s.state) ? 'bad' : s.state === 'caught-up' ? 'ok' : 'warn'}" data-figure="sink-state">${esc(s.state)}</span>`,
+    s.publishedSeq === null ? '—' : `<span data-figure="sink-published">${num(s.publishedSeq)}</span>`,
+    `<span class="${s.lagEvents === 0 ? 'ok' : 'warn'}" data-figure="sink-lag">${s.lagCapped ? '≥ ' : ''}${num(s.lagEvents)}</span>`,
+    duration(s.lagSeconds),
+    num(s.published),
+    num(s.publishErrors),
+    s.lastError ? `${esc(s.lastError.code)} ${esc(s.lastError.message)} (${ago(s.lastError.at, nowMs)})` : '—',
+  ]),
+  [5, 6, 8, 9],
+)}</section>`;
 }
 
 /** The hospital's inbound channels: what waits for its agent, what is on the wire, the receipts; its problem first. */

@@ -1,5 +1,6 @@
 // The relay's status document (GET /v1/status), built from snapshots by a pure
 // function so it can be tested without a running relay.
+import type { SinkFeedStatus } from '../sinks/index.js';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
 import type { ConnectedAgent, HospitalInbound, ReceiptCounts } from '../ingest/index.js';
 import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
@@ -25,6 +26,8 @@ export interface RelayStatusInput {
   treeHeads?: readonly StoredTreeHead[];
   /** Per hospital its inbound channels (ReplicationService.inboundStatus); absent = this relay keeps no inbound events. */
   inbound?: readonly HospitalInbound[];
+  /** Per sink and feed its state, position and lag (cloud-relay/sinks); default none. */
+  sinks?: readonly SinkFeedStatus[];
 }
 
 /** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
@@ -97,6 +100,8 @@ export interface RelayStatus {
   }[];
   /** Per vendor key: where it has read each granted feed up to, and how far behind the head that is. */
   vendors: readonly VendorStatus[];
+  /** Per sink and feed: its state, the last seq published and its lag; empty without sinks. */
+  sinks: readonly SinkFeedStatus[];
 }
 
 /** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
@@ -178,6 +183,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
       inbound: input.inbound === undefined ? null : hospitalInbound(input, id, problemOf),
     })),
     vendors: input.vendors ?? [],
+    sinks: input.sinks ?? [],
   };
 }
 

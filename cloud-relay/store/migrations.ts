@@ -301,6 +301,32 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX inbound_receipts_by_vendor ON inbound_receipts (hospital, channel, vendor, receipt_seq);
     `,
   },
+  {
+    version: 9,
+    description: 'sink cursors and publishing leases (cloud-relay/sinks)',
+    // A sink's cursor per feed: the last seq it published and the stream
+    // sequence that message got on its subject (the next publish expects it).
+    // The lease says which relay process publishes the feed until when.
+    sql: `
+      CREATE TABLE sink_cursors (
+        sink           TEXT    NOT NULL,
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        published_seq  INTEGER NOT NULL,
+        subject_seq    INTEGER NOT NULL,
+        updated_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (sink, hospital, feed)
+      ) WITHOUT ROWID;
+      CREATE TABLE sink_leases (
+        sink           TEXT    NOT NULL,
+        hospital       TEXT    NOT NULL,
+        feed           TEXT    NOT NULL,
+        holder         TEXT    NOT NULL,
+        expires_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (sink, hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -10,3 +10,4 @@ export { migrateStoreToPostgres, relayChunkFillers, DEFAULT_COPY_BATCH_ROWS, typ
 export { digestSqlite, digestPostgres, digestDifferences, formatDigest, type TableDigest } from './store-digest.js';
 export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-plan.js';
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
+export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-cursor-store.js';
