@@ -11,8 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { relayMigrateStoreCommand } from '../../cli/relay-migrate-store-command.js';
 import { EnrolmentTokens } from '../../cloud-relay/enrolment/index.js';
 import { SqliteInboundStore } from '../../cloud-relay/inbound/index.js';
+import { SqliteSinkCursorStore } from '../../cloud-relay/sinks/index.js';
 import { RelayErrorCode, StoreMigrationError } from '../../cloud-relay/errors.js';
-import { digestDifferences, digestPostgres, migrateStoreToPostgres, planStoreCopy, relayChunkFillers, RelayDatabase, type TableDigest } from '../../cloud-relay/store/postgres/index.js';
+import { digestDifferences, digestPostgres, migrateStoreToPostgres, planStoreCopy, PostgresFeedStore, relayChunkFillers, RelayDatabase, type TableDigest } from '../../cloud-relay/store/postgres/index.js';
 import { openRelayDbExclusively } from '../../cloud-relay/store/exclusive-relay-db.js';
 import { relayBlobDir, relayChunkFile, relayDatabaseFile, SqliteFeedStore } from '../../cloud-relay/store/index.js';
 import { buildExportFixture, FX_HOSPITAL } from '../support/export-fixture.js';
@@ -50,6 +51,12 @@ async function fullDataDir(): Promise<string> {
   const tokens = EnrolmentTokens.open(file);
   tokens.issue(FX_HOSPITAL, 3_600_000);
   tokens.close();
+
+  const sinks = SqliteSinkCursorStore.open({ file });
+  const key = { sink: 'bus', hospital: FX_HOSPITAL, feed: 'adt' };
+  expect(await sinks.takeLease(key, 'relay-a', 30_000)).toBe(true);
+  expect(await sinks.advance(key, 'relay-a', 600, 600)).toBe(true);
+  await sinks.close();
   return dataDir;
 }
 
@@ -93,7 +100,7 @@ describe('wardline relay migrate-store', () => {
     const [before, after] = out.split('digest of PostgreSQL').map((part) => part.slice(part.indexOf(':\n') + 2).split('\n').filter((line) => line.startsWith('  ')).join('\n'));
     expect(before!.length).toBeGreaterThan(0);
     expect(after).toBe(before);
-    for (const table of ['feed_events', 'feed_positions', 'feed_revocations', 'agent_ledger_heads', 'feed_tree_heads', 'feed_purges', 'inbound_channels', 'inbound_events', 'inbound_receipts', 'blob_chunks', 'blob_instances', 'blob_refs', 'enrolment_tokens']) {
+    for (const table of ['feed_events', 'feed_positions', 'feed_revocations', 'agent_ledger_heads', 'feed_tree_heads', 'feed_purges', 'inbound_channels', 'inbound_events', 'inbound_receipts', 'blob_chunks', 'blob_instances', 'blob_refs', 'enrolment_tokens', 'sink_cursors', 'sink_leases']) {
       expect(before).toMatch(new RegExp(`^  ${table} +[1-9]\\d* rows`, 'm'));
     }
     expect(out).toContain('digests match');
@@ -103,6 +110,28 @@ describe('wardline relay migrate-store', () => {
     expect(chunks.rows[0]!.ok).toBe(true);
     const events = await database.query<{ n: number }>(`SELECT count(*)::int8 AS n FROM feed_events WHERE hospital = $1 AND feed = 'adt'`, [FX_HOSPITAL]);
     expect(events.rows[0]!.n).toBe(1_201);
+
+    // The relay on PostgreSQL answers the agent's Hello with the marks it had on relay.db, so the agent
+    // resumes after them: a batch it sent before the move is a duplicate, the next one appends.
+    const sqlite = SqliteFeedStore.open({ file: relayDatabaseFile(dataDir) });
+    const feeds = await PostgresFeedStore.open({ database });
+    try {
+      for (const [hospital, feed] of [[FX_HOSPITAL, 'adt'], [FX_HOSPITAL, 'rows'], [FX_HOSPITAL, 'imaging'], [FX_HOSPITAL, 'lab'], [FX_HOSPITAL, 'old'], ['h2', 'adt']] as const) {
+        expect(feeds.position(hospital, feed), `${hospital}/${feed}`).toEqual(sqlite.position(hospital, feed));
+      }
+      expect(await feeds.ledgerHeads()).toEqual(await sqlite.ledgerHeads());
+      const high = sqlite.position(FX_HOSPITAL, 'rows').highWaterSeq;
+      const page = await sqlite.readEvents(FX_HOSPITAL, 'rows', 0, 100);
+      expect(await feeds.readEvents(FX_HOSPITAL, 'rows', 0, 100)).toEqual(page);
+      expect((await feeds.storeBatch({ hospital: FX_HOSPITAL, feed: 'rows', firstSeq: 1, lastSeq: high, events: page.events })).decision.kind).toBe('duplicate');
+      expect(await feeds.storeBatch({ hospital: FX_HOSPITAL, feed: 'rows', firstSeq: high + 1, lastSeq: high + 1, events: [{ ...ev(high + 1), stream: 'his.patient' }] })).toMatchObject({ decision: { kind: 'append' }, storedEvents: 1 });
+      expect((await feeds.storeBatch({ hospital: FX_HOSPITAL, feed: 'lab', firstSeq: 3, lastSeq: 3, events: [ev(3)] })).decision.kind).toBe('revoked');
+      expect(await feeds.treeHeads(FX_HOSPITAL, 'adt')).toEqual(await sqlite.treeHeads(FX_HOSPITAL, 'adt'));
+      expect(await feeds.purges(FX_HOSPITAL)).toEqual(await sqlite.purges(FX_HOSPITAL));
+    } finally {
+      await feeds.close();
+      await sqlite.close();
+    }
 
     // A second run finds the copy and refuses, naming a table that holds it.
     let err = '';
