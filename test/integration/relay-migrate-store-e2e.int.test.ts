@@ -67,7 +67,7 @@ describe('moving a running relay from relay.db to PostgreSQL', () => {
     await send(AFTER);
     const status = await pair.waitForDrain();
     expect(status.feeds[0]!.ackedSeq).toBe(status.journal.headSeq);
-    sender.close();
+    await sender.close();
 
     // The same key signs on PostgreSQL: it stays in dataDir.
     expect(readFileSync(join(dir.path, 'relay-data', 'relay-signing.pub'), 'utf8')).toBe(signingKey);
