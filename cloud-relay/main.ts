@@ -11,7 +11,7 @@ import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, publicKeyText, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
-import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
+import { EnrolmentService, SqliteEnrolmentTokens } from './enrolment/index.js';
 import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
 import { FeedPurger, operatorPurge } from './exit/index.js';
@@ -106,7 +106,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     // Vendors' inbound events share relay.db; held before the servers, so it closes after them.
     const inbound = SqliteInboundStore.open({ file });
     lifecycle.hold({ name: 'inbound store', stop: () => inbound.close() });
-    const enrolmentTokens = config.enrolment && EnrolmentTokens.open(file, now);
+    const enrolmentTokens = config.enrolment && SqliteEnrolmentTokens.open(file, now);
     if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 

@@ -11,3 +11,4 @@ export { digestSqlite, digestPostgres, digestDifferences, formatDigest, type Tab
 export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-plan.js';
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
 export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-cursor-store.js';
+export { postgresStoreUrl } from './store-url.js';
