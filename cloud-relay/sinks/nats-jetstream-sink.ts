@@ -2,9 +2,10 @@
 // connection per configured sink.
 //
 // Failure modes handled:
-//  1. NATS down at start or later: the client connects in the background and
-//     reconnects forever; a publish or a read meanwhile rejects with
-//     SinkUnavailableError after publishTimeoutMs, and the runner backs off.
+//  1. NATS down at start or later: the first connect is retried at each of the
+//     runner's backoffs; once connected, the client reconnects by itself. A
+//     publish or a read meanwhile rejects with SinkUnavailableError after
+//     publishTimeoutMs, and the runner backs off.
 //  2. An ack lost (the server stored the message, the reply never came): the
 //     publish rejects as unavailable; the runner reads the subject's last
 //     message before publishing again (SinkPublisher.lastOnSubject), so the
@@ -110,7 +111,9 @@ export class NatsJetStreamSink implements SinkPublisher {
       name: `wardline-sink-${config.name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
-      waitOnFirstConnect: true,
+      // A first connect that fails rejects (the runner backs off and calls again), so nothing keeps
+      // retrying behind a stopped sink; once connected, the client reconnects by itself, and close() ends that.
+      timeout: config.publishTimeoutMs,
       ...(config.credentialsFile ? { authenticator: credsAuthenticator(readFileSync(config.credentialsFile)) } : {}),
       ...(config.user && config.passwordFile ? { user: config.user, pass: readFileSync(config.passwordFile, 'utf8').replace(/\r?\n$/, '') } : {}),
       ...(config.caFile ? { tls: { caFile: config.caFile } } : {}),

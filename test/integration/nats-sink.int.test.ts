@@ -101,4 +101,24 @@ describe('NATS JetStream sink', () => {
     expect(new Set(read.map((m) => m.subject))).toEqual(new Set([`${s.prefix}.h2.lab~results`]));
     expect(read.map((m) => m.messageId)).toEqual(Array.from({ length: 150 }, (_, i) => `h2/lab.results/${i + 1}`));
   });
+
+  it('starts and stops the relay while NATS is unreachable, showing the sink in backoff', async () => {
+    relay = new TestRelay((config) => ({
+      ...config,
+      sinks: [{ kind: 'nats-jetstream', name: 'bus', servers: ['nats://127.0.0.1:1'], stream: 'NONE', pollMs: 100, publishTimeoutMs: 300, maxBackoffMs: 200 }],
+    }));
+    await relay.start();
+    const { stream: agent } = await connectAgent(relay, 'h1', ['adt']);
+    expect((await agent.exchange(makeBatch('adt', 1, 10))).body).toBe('ack');
+    const status = await until('the sink in backoff', async () => {
+      const st = await relay!.relay!.status();
+      return st.sinks[0]?.state === 'backoff' ? st : undefined;
+    });
+    expect(status.sinks[0]).toMatchObject({ connected: false, publishedSeq: null, lagEvents: 10, lastError: { code: 'WL_SINK_UNAVAILABLE' } });
+    expect(status.sinks[0]!.publishErrors).toBeGreaterThan(0);
+    expect((await fetch(`${relay.httpBase}/readyz`)).status).toBe(200);
+    const stopping = Date.now();
+    await relay.relay!.stop();
+    expect(Date.now() - stopping).toBeLessThan(3_000);
+  });
 });

@@ -53,6 +53,8 @@ describe('relay config', () => {
       secretFilePermissions: 'refuse',
       feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000 },
       inbound: { maxBodyBytes: 1_048_576, expirySweepMs: 1_000, retainFinalFor: 30 * 24 * 60 * 60 * 1000 },
+      store: { kind: 'sqlite' },
+      sinks: [],
     });
   });
 
