@@ -12,6 +12,7 @@ import {
   formatDigest,
   loadRelayConfig,
   migrateStoreToPostgres,
+  postgresStoreUrl,
   RelayDatabase,
   RelayErrorCode,
   relayBlobDir,
@@ -81,6 +82,6 @@ function report(event: StoreMigrationProgress, write: (text: string) => void): v
 function targetUrl(options: RelayMigrateStoreOptions, store: ReturnType<typeof loadRelayConfig>['store']): string {
   if (options.url !== undefined) return options.url;
   if (options.urlFile !== undefined) return readFileSync(options.urlFile, 'utf8').trim();
-  if (store.kind === 'postgres') return store.url ?? readFileSync(store.urlFile!, 'utf8').trim();
+  if (store.kind === 'postgres') return postgresStoreUrl(store);
   throw new InvalidArgumentError(`${options.config} has store: sqlite; name the target with --url or --url-file, or set store: { kind: postgres, url|urlFile } (the relay needs it there to start on PostgreSQL)`);
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { relayMigrateStoreCommand } from '../../cli/relay-migrate-store-command.js';
-import { EnrolmentTokens } from '../../cloud-relay/enrolment/index.js';
+import { SqliteEnrolmentTokens } from '../../cloud-relay/enrolment/index.js';
 import { SqliteInboundStore } from '../../cloud-relay/inbound/index.js';
 import { SqliteSinkCursorStore } from '../../cloud-relay/sinks/index.js';
 import { RelayErrorCode, StoreMigrationError } from '../../cloud-relay/errors.js';
@@ -48,9 +48,9 @@ async function fullDataDir(): Promise<string> {
   await inbound.storeReceipt(FX_HOSPITAL, { id: ids[1]!, channel: 'bookings', outcome: 'quarantined', final: false, code: '', reason: 'no mapping', reference: '', attempts: 3, decidedAtMs: 1_700_000_003_500 }, 1_700_000_003_501);
   await inbound.close();
 
-  const tokens = EnrolmentTokens.open(file);
-  tokens.issue(FX_HOSPITAL, 3_600_000);
-  tokens.close();
+  const tokens = SqliteEnrolmentTokens.open(file);
+  await tokens.issue(FX_HOSPITAL, 3_600_000);
+  await tokens.close();
 
   const sinks = SqliteSinkCursorStore.open({ file });
   const key = { sink: 'bus', hospital: FX_HOSPITAL, feed: 'adt' };
