@@ -9,6 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Hl7Corpus, MllpSender } from '../../simulator/index.js';
 import { readWholeFeed } from '../support/read-feed.js';
@@ -76,6 +77,16 @@ describe('moving a running relay from relay.db to PostgreSQL', () => {
     const batches = (result: string) => Number(new RegExp(`^wardline_relay_batches_total\\{result="${result}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
     expect({ duplicate: batches('duplicate'), overlap: batches('overlap'), gap: batches('gap') }).toEqual({ duplicate: 0, overlap: 0, gap: 0 });
     expect(batches('append')).toBeGreaterThan(0);
+
+    // What came after the move is in PostgreSQL (not in relay.db, which the relay no longer opens).
+    const database = new pg.Client({ connectionString: target.url });
+    await database.connect();
+    try {
+      const { rows } = await database.query<{ n: string }>('SELECT count(*) AS n FROM feed_events');
+      expect(Number(rows[0]!.n)).toBe(BEFORE + AFTER);
+    } finally {
+      await database.end();
+    }
 
     const feed = await readWholeFeed(pair.relayHttp, PAIR_FEED, PAIR_VENDOR_KEY);
     expect(feed.map((event) => event.headers.controlId)).toEqual(controlIds);
