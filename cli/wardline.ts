@@ -31,6 +31,7 @@ import { agentCheckConfigCommand } from './agent-check-config-command.js';
 import { relayEnrolTokenCommand } from './relay-enrol-token-command.js';
 import { exportVerifyCommand } from './export-verify-command.js';
 import { relayExportCommand } from './relay-export-command.js';
+import { relayMigrateStoreCommand } from './relay-migrate-store-command.js';
 import { agentExportCommand } from './agent-export-command.js';
 
 exitQuietlyOnClosedPipe();
@@ -249,6 +250,20 @@ relay
   .option('--ttl <duration>', 'how long the token is valid (default 24h)')
   .option('--json', 'print the token, hospital and expiry as JSON')
   .action((options: { config: string; hospital: string; ttl?: string; json?: boolean }) => run(() => relayEnrolTokenCommand(options)));
+relay
+  .command('migrate-store')
+  .description("copy a stopped relay's relay.db and chunk files into an empty PostgreSQL database and print both digests (rows and SHA-256 per table); exit 0 when they match, 1 when they differ, 2 when refused (relay running, target not empty)")
+  .requiredOption('-c, --config <file>', 'relay YAML config (its dataDir holds relay.db)')
+  .requiredOption('--from <kind>', 'the store to copy: sqlite')
+  .requiredOption('--to <kind>', 'the store to fill: postgres')
+  .option('--url <url>', "the PostgreSQL database (postgres://user@host:5432/db); default the config's store.url or store.urlFile")
+  .option('--url-file <file>', 'a file holding the URL (when it holds a password)')
+  .option('--batch-rows <n>', 'rows per INSERT (default 500)', (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError(`--batch-rows: expected 1 to 10000, got "${value}"`);
+    return n;
+  })
+  .action((options: { config: string; from: string; to: string; url?: string; urlFile?: string; batchRows?: number }) => run(() => relayMigrateStoreCommand(options)));
 relay
   .command('export')
   .description("write a hospital's signed export (NDJSON per feed, blob chunks, SHA256SUMS, manifest signed with the relay key), also while the relay runs")

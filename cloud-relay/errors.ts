@@ -193,6 +193,36 @@ export const RelayErrorCode = {
   INBOUND_NOT_FOUND: 'WL_INBOUND_NOT_FOUND',
   /** The relay's inbound store is closed (the relay is stopping). Retry the request; a retry with the same Idempotency-Key is safe. */
   INBOUND_STORE_CLOSED: 'WL_INBOUND_STORE_CLOSED',
+  // Store migration (cloud-relay/store/postgres/store-migration.ts): `wardline relay migrate-store`.
+  /**
+   * relay.db is open in another process: the relay (or another command on its data dir) is running. Nothing was
+   * copied. Stop the relay (systemctl stop wardline-relay, or end its process) and run the migration again.
+   */
+  MIGRATE_RELAY_RUNNING: 'WL_MIGRATE_RELAY_RUNNING',
+  /** There is no relay.db in the config's dataDir: nothing to migrate. Check -c and dataDir (the relay on SQLite keeps <dataDir>/relay.db). */
+  MIGRATE_NO_DATABASE: 'WL_MIGRATE_NO_DATABASE',
+  /**
+   * The PostgreSQL database already holds relay data (the message names the first table with rows). Nothing was
+   * copied. Migrate into a new, empty database (CREATE DATABASE …), or drop this one if it holds nothing you need.
+   */
+  MIGRATE_TARGET_NOT_EMPTY: 'WL_MIGRATE_TARGET_NOT_EMPTY',
+  /**
+   * A table or column of relay.db has no counterpart in the PostgreSQL schema of this build (the message names it),
+   * or a PostgreSQL-only column needs a value the copy cannot give. Nothing was copied. Run the migration with the
+   * same Wardline version as the relay that wrote relay.db.
+   */
+  MIGRATE_SCHEMA_MISMATCH: 'WL_MIGRATE_SCHEMA_MISMATCH',
+  /**
+   * An imaging chunk relay.db lists is missing from <dataDir>/blobs or does not match its SHA-256. Nothing was
+   * committed. Restore the relay's blobs/ folder from its backup, then run the migration again.
+   */
+  MIGRATE_CHUNK_DAMAGED: 'WL_MIGRATE_CHUNK_DAMAGED',
+  /**
+   * The digest of the PostgreSQL copy differs from relay.db's (the message names the tables). Do not start the relay
+   * on PostgreSQL: keep running it on relay.db, drop the PostgreSQL database and run the migration again; if it
+   * recurs, report it with both digests.
+   */
+  MIGRATE_DIGEST_MISMATCH: 'WL_MIGRATE_DIGEST_MISMATCH',
   // --- Sinks (cloud-relay/sinks): the relay publishing feeds into a vendor's message system ---
   /**
    * The sink cannot reach its NATS servers, or JetStream did not answer a publish in time. Nothing is lost: the
@@ -548,5 +578,27 @@ export class PurgeRefusedError extends RelayError {
       | typeof RelayErrorCode.PURGE_BAD_REQUEST,
   ) {
     super(message, code);
+  }
+}
+
+// --- Store migration (cloud-relay/store/postgres/store-migration.ts) ---
+
+/** `wardline relay migrate-store` refused or failed; nothing was committed unless the code is MIGRATE_DIGEST_MISMATCH. */
+export class StoreMigrationError extends RelayError {
+  override name = 'StoreMigrationError';
+  constructor(
+    message: string,
+    code:
+      | typeof RelayErrorCode.MIGRATE_RELAY_RUNNING
+      | typeof RelayErrorCode.MIGRATE_NO_DATABASE
+      | typeof RelayErrorCode.MIGRATE_TARGET_NOT_EMPTY
+      | typeof RelayErrorCode.MIGRATE_SCHEMA_MISMATCH
+      | typeof RelayErrorCode.MIGRATE_CHUNK_DAMAGED
+      | typeof RelayErrorCode.MIGRATE_DIGEST_MISMATCH,
+    /** The table concerned, when there is one. */
+    readonly table?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, code, options);
   }
 }

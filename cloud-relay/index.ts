@@ -44,3 +44,7 @@ export {
 } from './enrolment/index.js';
 // The signed export (`wardline relay export`).
 export { exportFromDataDir, type DataDirExportOptions, type ExportSummary } from './exit/index.js';
+// Moving a relay from relay.db to PostgreSQL (`wardline relay migrate-store`).
+export { migrateStoreToPostgres, formatDigest, postgresStoreUrl, RelayDatabase, DEFAULT_COPY_BATCH_ROWS, type StoreMigrationProgress, type StoreMigrationResult, type TableDigest } from './store/postgres/index.js';
+export { relayBlobDir, relayDatabaseFile } from './store/index.js';
+export { StoreMigrationError } from './errors.js';

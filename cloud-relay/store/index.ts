@@ -15,5 +15,5 @@ export {
   DEFAULT_LIVE_TAIL_POLL_MS,
 } from './store-config.js';
 export * from './blob-store.js';
-export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
+export { SqliteBlobStore, relayBlobDir, relayChunkFile, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
 export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';

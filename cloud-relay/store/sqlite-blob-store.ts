@@ -65,6 +65,16 @@ export function relayBlobDir(dataDir: string): string {
   return join(dataDir, 'blobs');
 }
 
+/** A held chunk's file: `<blobDir>/<hospital>/<first two hex digits>/<sha256>` (read also by `wardline relay migrate-store`). */
+export function relayChunkFile(blobDir: string, hospital: string, sha256: string): string {
+  return join(hospitalBlobDir(blobDir, hospital), sha256.slice(0, 2), sha256);
+}
+
+function hospitalBlobDir(blobDir: string, hospital: string): string {
+  // Hospital names follow NAME_PATTERN, which allows "." and "..": those would leave the folder.
+  return join(blobDir, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(hospital) ? hospital : `~${Buffer.from(hospital).toString('hex')}`);
+}
+
 interface ChunkRow {
   idx: number;
   chunk_sha256: string;
@@ -450,12 +460,11 @@ export class SqliteBlobStore implements BlobStore {
   }
 
   private hospitalDir(hospital: string): string {
-    // Hospital names follow NAME_PATTERN, which allows "." and "..": those would leave the folder.
-    return join(this.dir, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(hospital) ? hospital : `~${Buffer.from(hospital).toString('hex')}`);
+    return hospitalBlobDir(this.dir, hospital);
   }
 
   private chunkPath(hospital: string, sha256: string): string {
-    return join(this.hospitalDir(hospital), sha256.slice(0, 2), sha256);
+    return relayChunkFile(this.dir, hospital, sha256);
   }
 
   private partialPath(hospital: string, sha256: string): string {

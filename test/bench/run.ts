@@ -22,6 +22,9 @@
 // 11. Export (export-bench.ts): the signed export of 1,000,000 events against a raw
 //     SELECT of the same rows; `wardline export verify`, minisign -V, sha256sum -c and
 //     the Python verifier timed on it. `-- --only export` runs it alone (results/export/).
+// 13. Relay store on PostgreSQL (relay-store-bench.ts): PostgresFeedStore.storeBatch against a
+//     bare INSERT … ON CONFLICT of the same batches and against SqliteFeedStore, then
+//     `wardline relay migrate-store` of that relay.db. `-- --only relay-store` (results/relay-store/).
 //
 // Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
 // the committed results are from the defaults. The capture section writes for 30 s
@@ -52,6 +55,7 @@ import { measurePostgresCapture } from './postgres-capture.js';
 import { measureImagingIngest, measureImagingReplication } from './imaging-bench.js';
 import { measureExport } from './export-bench.js';
 import { measureDownlink } from './downlink-bench.js';
+import { measureRelayStore } from './relay-store-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -102,6 +106,8 @@ const DOWNLINK = {
 const IMAGING_INSTANCES = env('WARDLINE_BENCH_IMAGING_INSTANCES', 200);
 /** Section 11: events in the exported feed. */
 const EXPORT_EVENTS = env('WARDLINE_BENCH_EXPORT_EVENTS', 1_000_000);
+/** Section 13: events each feed store (and the bare INSERT) stores, and events per batch. */
+const RELAY_STORE = { events: env('WARDLINE_BENCH_RELAY_STORE_EVENTS', 100_000), batchEvents: env('WARDLINE_BENCH_RELAY_STORE_BATCH', 500) };
 
 const report = new BenchReport();
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
@@ -136,8 +142,8 @@ async function relayEventsStored(relayHttp: string): Promise<number> {
   return status.hospitals.flatMap((h) => h.feeds).reduce((n, f) => n + f.events, 0);
 }
 
-/** `--only capture`, `imaging`, `export` or `downlink`: section 9, 10, 11 or 12 alone, written beside the full run's results. */
-async function sectionOnly(section: 'capture' | 'imaging' | 'export' | 'downlink'): Promise<void> {
+/** `--only capture`, `imaging`, `export`, `downlink` or `relay-store`: section 9, 10, 11, 12 or 13 alone, written beside the full run's results. */
+async function sectionOnly(section: (typeof SECTIONS)[number]): Promise<void> {
   const startedAt = new Date();
   const runStart = performance.now();
   const dir = makeTempDir('wardline-bench-');
@@ -146,6 +152,7 @@ async function sectionOnly(section: 'capture' | 'imaging' | 'export' | 'downlink
     if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
     else if (section === 'export') await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
     else if (section === 'downlink') await measureDownlink(report, { dir: dir.path, ...DOWNLINK });
+    else if (section === 'relay-store') await measureRelayStore(report, { dir: dir.path, ...RELAY_STORE });
     else {
       await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
       await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
@@ -372,6 +379,9 @@ async function main(): Promise<void> {
     // 12. The downlink, with its own relay, agent and HIS.
     await measureDownlink(report, { dir: dir.path, ...DOWNLINK });
 
+    // 13. The relay's feed store on PostgreSQL, on a database of its own.
+    await measureRelayStore(report, { dir: dir.path, ...RELAY_STORE });
+
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
     process.stdout.write(report.table());
@@ -385,7 +395,7 @@ async function main(): Promise<void> {
   }
 }
 
-const SECTIONS = ['capture', 'imaging', 'export', 'downlink'] as const;
+const SECTIONS = ['capture', 'imaging', 'export', 'downlink', 'relay-store'] as const;
 const only = SECTIONS.find((section) => section === ONLY);
 if (ONLY !== undefined && only === undefined) throw new Error(`--only: expected ${SECTIONS.join(', ')}, got "${ONLY}"`);
 await (only !== undefined ? sectionOnly(only) : main());

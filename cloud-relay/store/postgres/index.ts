@@ -9,3 +9,6 @@ export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-fee
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
 export { postgresStoreUrl } from './store-url.js';
 export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-cursor-store.js';
+export { migrateStoreToPostgres, relayChunkFillers, DEFAULT_COPY_BATCH_ROWS, type StoreMigrationOptions, type StoreMigrationProgress, type StoreMigrationResult } from './store-migration.js';
+export { digestSqlite, digestPostgres, digestDifferences, formatDigest, type TableDigest } from './store-digest.js';
+export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-plan.js';
