@@ -8,3 +8,4 @@ export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type Fee
 export { FeedDoorbellListener, LISTEN_BACKOFF_MS, LISTEN_BACKOFF_MAX_MS, type DoorbellFigures, type DoorbellState, type FeedDoorbellListenerOptions, type FeedMarkSink } from './feed-doorbell-listener.js';
 export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryOptions } from './pg-process-registry.js';
 export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
+export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
