@@ -9,3 +9,4 @@ export { FeedDoorbellListener, LISTEN_BACKOFF_MS, LISTEN_BACKOFF_MAX_MS, type Do
 export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryOptions } from './pg-process-registry.js';
 export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
 export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
+export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
