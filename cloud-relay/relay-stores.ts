@@ -17,9 +17,10 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
+import { ConfigError } from '../runtime/index.js';
 import type { RelayConfig } from './config.js';
 import { EnrolmentTokens } from './enrolment/index.js';
-import { SqliteInboundStore, type InboundStore } from './inbound/index.js';
+import { INBOUND_DOORBELL_CHANNEL, PostgresInboundStore, SqliteInboundStore, type InboundStore } from './inbound/index.js';
 import {
   processIdentity,
   relayBlobDir,
@@ -32,10 +33,11 @@ import {
   type FeedNotifier,
   type FeedStore,
   type PostgresStoreConfig,
+  type ProcessIdentity,
   type ProcessRegistry,
   type VendorCursorStore,
 } from './store/index.js';
-import { FeedDoorbellListener, migratePostgres, PG_MIGRATIONS, PgProcessRegistry, PgVendorCursorStore, RelayDatabase } from './store/postgres/index.js';
+import { FeedDoorbellListener, migratePostgres, PG_MIGRATIONS, PgProcessRegistry, PgVendorCursorStore, PostgresBlobStore, PostgresFeedStore, RelayDatabase } from './store/postgres/index.js';
 
 /** How the relay's connections show in pg_stat_activity.application_name. */
 export const PG_APPLICATION_NAME = 'wardline-relay';
@@ -45,6 +47,8 @@ export interface OpenRelayStoresOptions {
   logger: Logger;
   /** Told of every feed advance and revocation, this process's and (PostgreSQL) every other's. */
   notifier: FeedNotifier;
+  /** The config file, for messages; default "(inline relay config)". */
+  source?: string;
 }
 
 /** The relay's stores, whichever backend; close() closes them all, last opened first. */
@@ -98,19 +102,27 @@ export async function openRelayStores(config: RelayConfig, options: OpenRelaySto
 
 type Hold = <T>(part: T, close: (part: T) => unknown) => T;
 
-async function openPostgresStores(config: RelayConfig, store: PostgresStoreConfig, options: OpenRelayStoresOptions, identity: ReturnType<typeof processIdentity>, hold: Hold, close: () => Promise<void>): Promise<RelayStores> {
+async function openPostgresStores(config: RelayConfig, store: PostgresStoreConfig, options: OpenRelayStoresOptions, identity: ProcessIdentity, hold: Hold, close: () => Promise<void>): Promise<RelayStores> {
   const { now, notifier, logger } = options;
   const url = store.url ?? readFileSync(store.urlFile!, 'utf8').trim();
   const database = hold(
     await RelayDatabase.connect({ url, poolMax: store.poolMax, connectTimeoutMs: store.connectTimeoutMs, applicationName: `${PG_APPLICATION_NAME} ${config.relayId}`, logger: logger.child({ part: 'database' }) }),
     (d) => d.close(),
   );
+  // Advisory-locked: processes starting together apply each migration once.
   await migratePostgres(database, PG_MIGRATIONS);
-  void notifier;
-  void now;
-  void close;
-  void identity;
-  throw new Error('the PostgreSQL feed, blob, inbound and enrolment stores are not in this build');
+  const feeds = hold(await PostgresFeedStore.open({ database, now, onAdvance: notifier.advanced, onRevoke: notifier.wake }), (s) => s.close());
+  const blobs = hold(await PostgresBlobStore.open({ database, now }), (s) => s.close());
+  const inbound = hold(await PostgresInboundStore.open({ database }), (s) => s.close());
+  if (config.enrolment) {
+    const problem = 'enrolment: enrolment tokens are not kept in PostgreSQL by this build; remove enrolment or use store kind sqlite';
+    throw new ConfigError(`${problem} (${options.source ?? '(inline relay config)'})`, options.source ?? '(inline relay config)', [problem]);
+  }
+  const vendorCursors = new PgVendorCursorStore(database);
+  // Other processes' commits reach this process's live tails (and inbound subscribers) through here.
+  const doorbell = new FeedDoorbellListener({ database, store: feeds, pollMs: store.liveTailPollMs, logger: logger.child({ part: 'live-tail' }), channels: [{ channel: INBOUND_DOORBELL_CHANNEL, observe: (payload) => inbound.observe(payload) }] });
+  hold(doorbell, (d) => d.close());
+  await doorbell.start();
+  const processes = hold(new PgProcessRegistry({ database, identity, heartbeatMs: store.heartbeatMs, processTimeoutMs: store.processTimeoutMs, now, logger: logger.child({ part: 'process-registry' }) }), (r) => r.close());
+  return { kind: 'postgres', feeds, blobs, inbound, vendorCursors, processes, database, doorbell, close };
 }
-
-export { FeedDoorbellListener, PgProcessRegistry, PgVendorCursorStore };
