@@ -100,7 +100,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   try {
     const notifier = new FeedNotifier();
     // Held before the servers, so every store closes after them.
-    const stores = await openRelayStores(config, { now, logger, notifier, source });
+    const stores = await openRelayStores(config, { now, logger, notifier });
     lifecycle.hold({ name: 'relay stores', stop: () => stores.close() });
     const { feeds: store, blobs, inbound, enrolmentTokens, database } = stores;
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
