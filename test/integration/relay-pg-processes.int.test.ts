@@ -14,12 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayConfigInput } from '../../cloud-relay/config.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
-import { connectAgent, makeBatch, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS } from './relay-harness.js';
+import { connectAgent, inboundChannel, makeBatch, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS } from './relay-harness.js';
 
 const HEARTBEAT_MS = 200;
 
+/** The shared store, and vendor `app` may write h2's `bookings` channel. */
 function onPostgres(url: string) {
-  return (config: RelayConfigInput): RelayConfigInput => ({ ...config, store: { kind: 'postgres', url, heartbeatMs: HEARTBEAT_MS, processTimeoutMs: 5 * HEARTBEAT_MS, liveTailPollMs: 500 } });
+  return (config: RelayConfigInput): RelayConfigInput => ({
+    ...config,
+    store: { kind: 'postgres', url, heartbeatMs: HEARTBEAT_MS, processTimeoutMs: 5 * HEARTBEAT_MS, liveTailPollMs: 500 },
+    vendors: config.vendors!.map((v) => (v.name === 'app' ? { ...v, grants: [{ hospital: 'h2', feeds: ['appointments'], inbound: ['bookings'] }] } : v)),
+  });
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -133,6 +138,28 @@ describe('relay processes sharing one PostgreSQL database', () => {
     expect(metrics).toMatch(/wardline_relay_store_reachable 1/);
     hopped.stream.end();
   }, 60_000);
+
+  it("delivers a vendor's inbound write on A to the hospital's agent on B, woken by the inbound doorbell", async () => {
+    const stream = b.agentStream();
+    stream.hello('h2', [], { inboundChannels: [inboundChannel('bookings')] });
+    await stream.nextOf('welcome');
+    const started = performance.now();
+    const written = await fetch(`${a.httpBase}/v1/hospitals/h2/inbound/bookings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${VENDOR_KEYS.app}`, 'content-type': 'application/json', 'idempotency-key': 'booking-1' },
+      body: JSON.stringify({ patient: { id: 'P77' }, slot: '2026-12-04T09:00' }),
+    });
+    expect(written.status).toBe(202);
+    const { id } = (await written.json()) as { id: string };
+    const committed = performance.now();
+    const delivery = await stream.nextOf('inboundDelivery', 5_000);
+    const ms = performance.now() - committed;
+    expect(delivery.inboundDelivery!.events).toEqual([expect.objectContaining({ id, channel: 'bookings', channelSeq: 1 })]);
+    console.log(`inbound write on A → delivery on B's agent stream: ${ms.toFixed(1)} ms after A's 202 (${(committed - started).toFixed(1)} ms for the write)`);
+    // The doorbell, not the backlog timer (seconds).
+    expect(ms).toBeLessThan(500);
+    stream.end();
+  }, 30_000);
 
   it('answers /readyz 503 while its database is unreachable and 200 once it is back', async () => {
     const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: 5432 } });
