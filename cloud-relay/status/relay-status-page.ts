@@ -36,7 +36,7 @@ export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.
     return `<section data-hospital="${esc(h.id)}">
 <h2>${esc(h.name ?? h.id)} <span class="muted">${esc(h.id)}${h.configured ? '' : ' · no longer configured'}</span></h2>
 <p><span class="${agents.length > 0 ? 'ok' : 'bad'}" data-figure="agents">${agents.length} agent${agents.length === 1 ? '' : 's'} connected</span>
- · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span></p>
+ · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span>${streamHolder(status, h.id)}</p>
 ${agents.length === 0 ? '' : table(['agent', 'version', 'protocol', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), `<span class="${a.problem ? 'warn' : ''}" data-figure="protocol">${a.protocolVersion}</span>`, esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [7, 8])}
 ${inboundSection(h, nowMs)}
 <h3>Feeds</h3>
@@ -99,6 +99,13 @@ function inboundSection(h: RelayStatus['hospitals'][number], nowMs: number): str
 }
 
 /** A table of cells already escaped; the columns in `numeric` are right-aligned. */
+/** Which process holds the hospital's stream, when several share the store (the agent may be on another than this page's). */
+function streamHolder(status: RelayStatus, hospital: string): string {
+  if (status.cluster?.store.kind !== 'postgres') return '';
+  const holder = status.cluster.streams.find((s) => s.hospital === hospital);
+  return holder ? ` · stream held by <span data-figure="stream-holder">${esc(holder.processId)}</span>` : '';
+}
+
 function clusterSection(cluster: NonNullable<RelayStatus['cluster']>, nowMs: number): string {
   const store = cluster.store;
   const where = store.kind === 'sqlite' ? 'relay.db (SQLite, one process)' : `PostgreSQL ${esc(store.database ?? '')}`;
