@@ -38,6 +38,7 @@ import {
   OperatorAuthError,
   RelayError,
   RelayErrorCode,
+  StoreUnavailableError,
   RouteNotFoundError,
   TooManyRequestsError,
   VendorAuthError,
@@ -117,6 +118,8 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof FeedRevokedError) return 410;
   if (error instanceof MethodNotAllowedError) return 405;
   if (error instanceof PurgeRefusedError) return error.code === RelayErrorCode.PURGE_UNSIGNED ? 503 : error.code === RelayErrorCode.PURGE_BAD_REQUEST ? 400 : 404;
+  // The shared database is down (PostgreSQL store): retry, here or at another process.
+  if (error instanceof StoreUnavailableError) return 503;
   return 500;
 }
 
@@ -270,11 +273,14 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
           return;
         }
         const code = error instanceof RelayError && status !== 500 ? error.code : RelayErrorCode.INTERNAL;
-        const message = status === 500 ? 'internal relay error (details are in the relay log)' : (error as Error).message;
+        // A database's address is the operator's business, not a vendor's: the log has it.
+        const message = status === 500 ? 'internal relay error (details are in the relay log)' : error instanceof StoreUnavailableError ? 'the relay cannot reach its database; retry shortly' : (error as Error).message;
+        if (error instanceof StoreUnavailableError) logger.warn({ err: error.message, path: url.pathname }, 'HTTP request refused: the database is unreachable');
         const extras = inboundErrorExtras(error);
         const headers: Record<string, string> = { ...extras.headers };
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
+        if (error instanceof StoreUnavailableError) headers['retry-after'] = '1';
         if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : (inboundAllowedMethods(url.pathname) ?? 'GET');
         sendJson(res, status, { error: { code, message, ...(status === 500 ? {} : extras.body) } }, headers);
       });

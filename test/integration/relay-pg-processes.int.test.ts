@@ -175,6 +175,13 @@ describe('relay processes sharing one PostgreSQL database', () => {
       await until(async () => (await ready()) === 503, 5_000, '/readyz 503');
       const body = await (await fetch(`${c.httpBase}/readyz`)).json();
       expect(JSON.stringify(body)).toMatch(/database .* is unreachable/);
+      // A vendor's read meanwhile: 503 to retry (here or at another process), without the database's address.
+      const read = await fetch(`${c.httpBase}/v1/feeds/adt/events?hospital=h1`, { headers: { authorization: `Bearer ${VENDOR_KEYS.platform}` } });
+      expect(read.status).toBe(503);
+      expect(read.headers.get('retry-after')).toBe('1');
+      const refused = await read.text();
+      expect(refused).toContain('WL_STORE_UNAVAILABLE');
+      expect(refused).not.toContain('127.0.0.1');
       await proxy.heal();
       await until(async () => (await ready()) === 200, 10_000, '/readyz 200 again');
     } finally {
