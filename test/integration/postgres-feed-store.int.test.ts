@@ -9,7 +9,13 @@ import { StoreUnavailableError } from '../../cloud-relay/errors.js';
 import { grpcCodeFor } from '../../cloud-relay/grpc/grpc-status.js';
 import { FEED_DOORBELL_CHANNEL, migratePostgres, parseFeedDoorbell, PG_MIGRATIONS, PostgresFeedStore, RelayDatabase, type FeedMark } from '../../cloud-relay/store/postgres/index.js';
 import type { BatchToStore } from '../../cloud-relay/store/index.js';
-import { makeEvents } from './relay-harness.js';
+import * as grpc from '@grpc/grpc-js';
+import pino from 'pino';
+import { HospitalAuth, ReplicationService as RelayReplicationService } from '../../cloud-relay/ingest/index.js';
+import { RelayMetrics } from '../../cloud-relay/status/index.js';
+import { DEFAULT_MAX_BATCH_BYTES } from '../../protocol/index.js';
+import { AgentStream, makeBatch, makeEvents, SECRETS } from './relay-harness.js';
+import { ReplicationService } from '../../protocol/index.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
 
 function batch(feed: string, firstSeq: number, lastSeq: number, withEvents = true): BatchToStore {
@@ -62,6 +68,21 @@ describe('PostgresFeedStore across relay processes', () => {
     expect(page.events).toHaveLength(2_000);
   });
 
+  it('stores a batch appending to a feed whose cached mark still holds in one statement (one round trip)', async () => {
+    const database = await connect();
+    const store = await PostgresFeedStore.open({ database });
+    await store.storeBatch(batch('oneshot', 1, 10)); // the feed's first batch: the locked path
+    const calls: string[] = [];
+    const query = database.query.bind(database);
+    const transaction = database.transaction.bind(database);
+    database.query = ((text: string, values?: readonly unknown[]) => (calls.push('query'), query(text, values))) as typeof database.query;
+    database.transaction = ((fn: Parameters<typeof transaction>[0], begin?: string) => (calls.push('transaction'), transaction(fn, begin))) as typeof database.transaction;
+    expect(await store.storeBatch(batch('oneshot', 11, 20))).toEqual({ decision: { kind: 'append' }, highWater: 20, storedEvents: 10 });
+    expect(await store.storeBatch(batch('oneshot', 18, 25))).toEqual({ decision: { kind: 'overlap' }, highWater: 25, storedEvents: 5 });
+    expect(calls).toEqual(['query', 'query']);
+    expect((await store.ledgerHeads()).find((h) => h.feed === 'oneshot')).toMatchObject({ batches: 3 });
+  });
+
   it('a cache made stale by the other process costs a decode or a resend, never a wrong ack', async () => {
     const a = await PostgresFeedStore.open({ database: await connect() });
     const b = await PostgresFeedStore.open({ database: await connect() });
@@ -93,6 +114,27 @@ describe('PostgresFeedStore across relay processes', () => {
     expect(await b.storeBatch(batch('stale', 36, 40))).toEqual({ decision: { kind: 'append' }, highWater: 40, storedEvents: 5 });
     const page = await a.readEvents('h1', 'stale', 0, 100);
     expect(page.events.map((e) => e.seq)).toEqual(Array.from({ length: 5 }, (_, i) => i + 36));
+  });
+
+  it('a revoke in one process racing batches in another: every acked batch lies within the revocation, nothing stays stored', async () => {
+    const a = await PostgresFeedStore.open({ database: await connect() });
+    const b = await PostgresFeedStore.open({ database: await connect() });
+    const acked: number[] = [];
+    let refused = 0;
+    const writer = (async () => {
+      for (let i = 0; refused < 5; i++) {
+        const result = await a.storeBatch({ ...batch('racing', i * 20 + 1, i * 20 + 20), ledgerHead: { index: i + 1, hash: new Uint8Array(32).fill(1) } });
+        if (result.decision.kind === 'append') acked.push(result.highWater);
+        else if (result.decision.kind === 'revoked') refused += 1;
+        else throw new Error(`unexpected ${result.decision.kind}`);
+      }
+    })();
+    await expect.poll(() => acked.length, { timeout: 10_000 }).toBeGreaterThan(10);
+    const outcome = await b.revokeFeed({ hospital: 'h1', feed: 'racing', reason: 'test', ledgerHead: { index: 1, hash: new Uint8Array(32).fill(2) } });
+    await writer;
+    expect(Math.max(...acked)).toBe(outcome.revocation.highWaterSeq);
+    expect((await databases[0]!.query("SELECT count(*)::bigint AS n FROM feed_events WHERE hospital = 'h1' AND feed = 'racing'")).rows[0]).toEqual({ n: 0 });
+    expect((await a.feedSizes()).map((f) => f.feed)).not.toContain('racing');
   });
 
   it('rings the doorbell when a commit moves a feed, and only then', async () => {
@@ -214,5 +256,49 @@ describe('PostgresFeedStore when the database goes away', () => {
     await expect.poll(() => database.reachable, { timeout: 5_000 }).toBe(true);
     expect(await store.storeBatch(batch('adt', 6, 10))).toEqual({ decision: { kind: 'append' }, highWater: 10, storedEvents: 5 });
     expect((await store.readEvents('h1', 'adt', 0, 100)).events.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+  });
+
+  it('ends the agent stream with UNAVAILABLE (WL_STORE_UNAVAILABLE) when a batch cannot be stored, and the agent resumes from the durable mark', async () => {
+    const store = await PostgresFeedStore.open({ database });
+    const replication = new RelayReplicationService({
+      store,
+      hospitals: new HospitalAuth([{ id: 'h1', secret: SECRETS.h1 }]),
+      metrics: new RelayMetrics(),
+      logger: pino({ level: process.env.DEBUG_PGFS ? 'debug' : 'silent' }),
+      relayId: 'test-relay',
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      now: Date.now,
+    });
+    const server = new grpc.Server();
+    server.addService(replication.definition, replication.implementation);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const open = async () => {
+      const stream = new AgentStream((client as unknown as { replicate(): grpc.ClientDuplexStream<never, never> }).replicate() as never);
+      stream.hello('h1', ['adt']);
+      return { stream, welcome: (await stream.nextOf('welcome')).welcome! };
+    };
+    try {
+      const first = await open();
+      expect((await first.stream.exchange(makeBatch('adt', 1, 5))).body).toBe('ack');
+      await proxy.cut();
+      first.stream.sendBatch(makeBatch('adt', 6, 10));
+      const status = await first.stream.status;
+      expect(status.code).toBe(Status.UNAVAILABLE);
+      expect(status.metadata.get('wardline-error-code')).toEqual(['WL_STORE_UNAVAILABLE']);
+      expect(status.details).not.toContain('127.0.0.1'); // the database's address stays in the relay's log
+
+      await proxy.start();
+      await expect.poll(() => database.reachable, { timeout: 5_000 }).toBe(true);
+      const second = await open();
+      expect(second.welcome.positions?.map((p) => [p.feed, Number(p.highWaterSeq)])).toEqual([['adt', 5]]);
+      const answer = await second.stream.exchange(makeBatch('adt', 6, 10));
+      expect(answer.body).toBe('ack');
+      second.stream.end();
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
   });
 });

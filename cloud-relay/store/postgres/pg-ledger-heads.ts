@@ -7,19 +7,25 @@ import type { AgentLedgerHead, LedgerHeadInput } from '../feed-store.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
 
 /**
- * The upsert, parameters $1..$7 = hospital, feed, ledger_index, ledger_head,
- * received_at_ms, batches (0/1), last_batch_at_ms. Every SET expression reads
- * the row as it was, so the head moves only forward.
+ * The upsert of the head `row` gives (a VALUES list or a SELECT of hospital,
+ * feed, ledger_index, ledger_head, received_at_ms, batches 0/1,
+ * last_batch_at_ms). Every SET expression reads the row as it was, so the head
+ * moves only forward.
  */
-export const UPSERT_LEDGER_HEAD = `
+export function ledgerHeadUpsertSql(row: string): string {
+  return `
   INSERT INTO agent_ledger_heads AS a (hospital, feed, ledger_index, ledger_head, received_at_ms, batches, last_batch_at_ms)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  ${row}
   ON CONFLICT (hospital, feed) DO UPDATE SET
     ledger_head = CASE WHEN excluded.ledger_index > a.ledger_index THEN excluded.ledger_head ELSE a.ledger_head END,
     received_at_ms = CASE WHEN excluded.ledger_index > a.ledger_index THEN excluded.received_at_ms ELSE a.received_at_ms END,
     ledger_index = GREATEST(a.ledger_index, excluded.ledger_index),
     batches = a.batches + excluded.batches,
     last_batch_at_ms = COALESCE(excluded.last_batch_at_ms, a.last_batch_at_ms)`;
+}
+
+/** The upsert with parameters $1..$7 in ledgerHeadValues' order. */
+const UPSERT_LEDGER_HEAD = ledgerHeadUpsertSql('VALUES ($1, $2, $3, $4, $5, $6, $7)');
 
 /** The upsert's parameters for a head (or none) received at `atMs`; `batch` counts a batch. */
 export function ledgerHeadValues(hospital: string, feed: string, head: LedgerHeadInput | null, atMs: number, batch: boolean): unknown[] {
