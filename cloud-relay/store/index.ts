@@ -6,7 +6,14 @@ export * from './feed-store.js';
 export { SqliteFeedStore, DEFAULT_BUSY_TIMEOUT_MS, type SqliteFeedStoreOptions } from './sqlite-feed-store.js';
 export { FeedNotifier } from './feed-notifier.js';
 export { migrate } from './migrations.js';
-export { RELAY_DB_FILE, relayDatabaseFile } from './store-config.js';
+export { RELAY_DB_FILE, relayDatabaseFile, StoreConfigSchema, type StoreConfig, type PostgresStoreConfig } from './store-config.js';
+export {
+  DEFAULT_PG_POOL_MAX,
+  DEFAULT_PG_CONNECT_TIMEOUT_MS,
+  DEFAULT_PROCESS_HEARTBEAT_MS,
+  DEFAULT_PROCESS_TIMEOUT_MS,
+  DEFAULT_LIVE_TAIL_POLL_MS,
+} from './store-config.js';
 export * from './blob-store.js';
 export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
 export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';

@@ -1,7 +1,7 @@
 // The relay's PostgreSQL schema, in order. Table and column names are those of
 // relay.db (cloud-relay/store/migrations.ts and the inbound and blob stores'
 // migrations there), with PostgreSQL's types: BLOB → BYTEA, INTEGER → BIGINT,
-// 0/1 flags → BOOLEAN only where noted. `wardline relay migrate-store` copies
+// 0/1 flags stay integers (SMALLINT). `wardline relay migrate-store` copies
 // relay.db into it table by table, so a name kept the same is a copy that
 // needs no mapping.
 import { latestSchemaVersion } from '../../../runtime/index.js';
