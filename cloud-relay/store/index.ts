@@ -20,4 +20,3 @@ export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEve
 export * from './vendor-cursor-store.js';
 export { SqliteVendorCursorStore } from './sqlite-vendor-cursor-store.js';
 export { SingleProcessRegistry, newProcessId, newestHolders, processIdentity, type ProcessIdentity, type ProcessRegistry, type RelayProcess, type StreamHolder } from './process-registry.js';
-export { StoreConfigSchema, type StoreConfig, type PostgresStoreConfig } from './store-config.js';
