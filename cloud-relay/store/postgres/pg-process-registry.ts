@@ -54,14 +54,18 @@ export class PgProcessRegistry implements ProcessRegistry {
     this.streams = streams;
     if (listening) this.identity = { ...this.identity, grpcListen: listening.grpc, httpListen: listening.http };
     await this.beat();
-    this.timer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    // A tick while a beat is still running (a slow database) is skipped, so beats never pile up.
+    this.timer = setInterval(() => {
+      if (!this.beating) void this.heartbeat();
+    }, this.options.heartbeatMs);
     this.timer.unref();
   }
 
-  /** One heartbeat now (the timer's, or a test's); never rejects (failure mode 1). */
+  /** One heartbeat now, after any still running (so it writes what holds now); never rejects (failure mode 1). */
   heartbeat(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    this.beating ??= this.beat()
+    const run: Promise<void> = (this.beating ?? Promise.resolve())
+      .then(() => this.beat())
       .then(
         () => {
           if (this.failing) this.options.logger?.info({ processId: this.processId }, 'process heartbeat written again');
@@ -72,8 +76,11 @@ export class PgProcessRegistry implements ProcessRegistry {
           this.failing = true;
         },
       )
-      .finally(() => (this.beating = null));
-    return this.beating;
+      .finally(() => {
+        if (this.beating === run) this.beating = null;
+      });
+    this.beating = run;
+    return run;
   }
 
   async processes(): Promise<RelayProcess[]> {
