@@ -14,6 +14,8 @@ export {
 export { DEFAULT_GRPC_LISTEN, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_MAX_UNAUTHENTICATED_STREAMS_PER_PEER } from './grpc/index.js';
 export { DEFAULT_HTTP_LISTEN } from './http/index.js';
 export { RelayServer, DEFAULT_SHUTDOWN_GRACE_MS, type RelayPorts, type RelayServerOptions } from './relay-server.js';
+// The relay's stores as the configured backend opens them (tools beside the relay, benches).
+export { openRelayStores, PG_APPLICATION_NAME, type OpenRelayStoresOptions, type RelayStores } from './relay-stores.js';
 // What GET /v1/status answers (`wardline audit verify` compares the ledger head).
 export type { RelayStatus } from './status/index.js';
 export type { ConnectedAgent } from './ingest/index.js';

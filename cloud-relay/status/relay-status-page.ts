@@ -36,7 +36,7 @@ export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.
     return `<section data-hospital="${esc(h.id)}">
 <h2>${esc(h.name ?? h.id)} <span class="muted">${esc(h.id)}${h.configured ? '' : ' · no longer configured'}</span></h2>
 <p><span class="${agents.length > 0 ? 'ok' : 'bad'}" data-figure="agents">${agents.length} agent${agents.length === 1 ? '' : 's'} connected</span>
- · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span></p>
+ · last batch <span data-figure="last-batch">${lastBatch ? `${esc(lastBatch)} (${ago(lastBatch, nowMs)})` : 'never'}</span>${streamHolder(status, h.id)}</p>
 ${agents.length === 0 ? '' : table(['agent', 'version', 'protocol', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), `<span class="${a.problem ? 'warn' : ''}" data-figure="protocol">${a.protocolVersion}</span>`, esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [7, 8])}
 ${inboundSection(h, nowMs)}
 <h3>Feeds</h3>
@@ -63,6 +63,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
 )}</section>`,
   );
   const sinks = sinksSection(status.sinks ?? [], nowMs);
+  const cluster = status.cluster ? clusterSection(status.cluster, nowMs) : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="refresh" content="${STATUS_PAGE_REFRESH_SECONDS}"><meta name="color-scheme" content="dark"><link rel="icon" href="data:,">
@@ -72,6 +73,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
 ${hospitals.join('\n') || '<section><p class="muted">No hospitals configured.</p></section>'}
 ${vendors.join('\n')}
 ${sinks}
+${cluster}
 </main>
 <footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 </body></html>`;
@@ -123,6 +125,39 @@ function inboundSection(h: RelayStatus['hospitals'][number], nowMs: number): str
 }
 
 /** A table of cells already escaped; the columns in `numeric` are right-aligned. */
+/** Which process holds the hospital's stream, when several share the store (the agent may be on another than this page's). */
+function streamHolder(status: RelayStatus, hospital: string): string {
+  if (status.cluster?.store.kind !== 'postgres') return '';
+  const holder = status.cluster.streams.find((s) => s.hospital === hospital);
+  return holder ? ` · stream held by <span data-figure="stream-holder">${esc(holder.processId)}</span>` : '';
+}
+
+function clusterSection(cluster: NonNullable<RelayStatus['cluster']>, nowMs: number): string {
+  const store = cluster.store;
+  const where = store.kind === 'sqlite' ? 'relay.db (SQLite, one process)' : `PostgreSQL ${esc(store.database ?? '')}`;
+  const reach = store.reachable ? '<span class="ok" data-figure="store">reachable</span>' : `<span class="bad" data-figure="store">unreachable since ${esc(store.unreachableSince ?? '')}: ${esc(store.error ?? '')}</span>`;
+  const tail = cluster.liveTail ? ` · live tail <span data-figure="live-tail" class="${cluster.liveTail.state === 'listening' ? 'ok' : 'warn'}">${esc(cluster.liveTail.state)}</span> (${num(cluster.liveTail.notifications)} doorbells, ${num(cluster.liveTail.polls)} polls, ${num(cluster.liveTail.disconnects)} reconnects)` : '';
+  const holders = (id: string) => cluster.streams.filter((s) => s.processId === id).map((s) => esc(s.hospital)).join(', ');
+  return `<section data-section="processes"><h2>Relay processes</h2>
+<p>Store: ${where} · ${reach}${tail}</p>
+${table(
+  ['process', 'host', 'pid', 'version', 'gRPC', 'HTTP', 'started', 'last heartbeat', 'state', 'holds streams of'],
+  cluster.processes.map((p) => [
+    `${esc(p.processId)}${p.processId === cluster.thisProcess ? ' <span class="muted">(this page)</span>' : ''}`,
+    esc(p.host),
+    String(p.pid),
+    esc(p.version),
+    esc(p.grpcListen),
+    esc(p.httpListen),
+    `${esc(p.startedAt)} (${ago(p.startedAt, nowMs)})`,
+    ago(p.lastHeartbeatAt, nowMs),
+    p.alive ? '<span class="ok" data-figure="process-state">alive</span>' : '<span class="bad" data-figure="process-state">gone</span>',
+    holders(p.processId),
+  ]),
+  [2],
+)}</section>`;
+}
+
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)

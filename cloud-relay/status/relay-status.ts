@@ -4,6 +4,7 @@ import type { SinkFeedStatus } from '../sinks/index.js';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
 import type { ConnectedAgent, HospitalInbound, ReceiptCounts } from '../ingest/index.js';
 import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
+import type { RelayClusterStatus } from './relay-cluster-status.js';
 import type { VendorStatus } from './vendor-status.js';
 
 export interface RelayStatusInput {
@@ -28,6 +29,8 @@ export interface RelayStatusInput {
   inbound?: readonly HospitalInbound[];
   /** Per sink and feed its state, position and lag (cloud-relay/sinks); default none. */
   sinks?: readonly SinkFeedStatus[];
+  /** The relay processes on this relay's store (relay-cluster-status.ts); default null (not reported). */
+  cluster?: RelayClusterStatus;
 }
 
 /** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
@@ -102,6 +105,8 @@ export interface RelayStatus {
   vendors: readonly VendorStatus[];
   /** Per sink and feed: its state, the last seq published and its lag; empty without sinks. */
   sinks: readonly SinkFeedStatus[];
+  /** The store, the relay processes sharing it and who holds each hospital's stream; null when not reported. */
+  cluster: RelayClusterStatus | null;
 }
 
 /** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
@@ -184,6 +189,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
     })),
     vendors: input.vendors ?? [],
     sinks: input.sinks ?? [],
+    cluster: input.cluster ?? null,
   };
 }
 

@@ -17,3 +17,6 @@ export {
 export * from './blob-store.js';
 export { SqliteBlobStore, relayBlobDir, relayChunkFile, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
 export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';
+export * from './vendor-cursor-store.js';
+export { SqliteVendorCursorStore } from './sqlite-vendor-cursor-store.js';
+export { SingleProcessRegistry, newProcessId, newestHolders, processIdentity, type ProcessIdentity, type ProcessRegistry, type RelayProcess, type StreamHolder } from './process-registry.js';

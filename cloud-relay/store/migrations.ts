@@ -327,6 +327,24 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  // --- Vendor cursors (cloud-relay/store/sqlite-vendor-cursor-store.ts) ---
+  {
+    version: 10,
+    description: 'vendor cursors: where each vendor key has read each feed up to',
+    sql: `
+      -- The most recent read per (vendor key, hospital, feed), kept across restarts
+      -- for the status page and the agent's vendor-progress view.
+      CREATE TABLE vendor_cursors (
+        vendor           TEXT    NOT NULL,
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        cursor           INTEGER NOT NULL,
+        last_read_at_ms  INTEGER NOT NULL,
+        api              TEXT    NOT NULL CHECK (api IN ('http', 'grpc')),
+        PRIMARY KEY (vendor, hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

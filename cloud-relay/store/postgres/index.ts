@@ -12,3 +12,6 @@ export { PgSinkCursorStore, type PgSinkCursorStoreOptions } from './pg-sink-curs
 export { migrateStoreToPostgres, relayChunkFillers, DEFAULT_COPY_BATCH_ROWS, type StoreMigrationOptions, type StoreMigrationProgress, type StoreMigrationResult } from './store-migration.js';
 export { digestSqlite, digestPostgres, digestDifferences, formatDigest, type TableDigest } from './store-digest.js';
 export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-plan.js';
+export { FeedDoorbellListener, LISTEN_BACKOFF_MS, LISTEN_BACKOFF_MAX_MS, type DoorbellFigures, type DoorbellState, type FeedDoorbellListenerOptions, type FeedMarkSink } from './feed-doorbell-listener.js';
+export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryOptions } from './pg-process-registry.js';
+export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
