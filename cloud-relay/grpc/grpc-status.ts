@@ -20,6 +20,7 @@ import {
   RelayErrorCode,
   ShuttingDownError,
   StalledResponseError,
+  StoreUnavailableError,
   TooManyRequestsError,
   TooManyUnauthenticatedStreamsError,
   UnknownFeedError,
@@ -56,7 +57,9 @@ export function grpcCodeFor(error: unknown): Status {
     return Status.RESOURCE_EXHAUSTED;
   }
   if (error instanceof HelloTimeoutError) return Status.DEADLINE_EXCEEDED;
-  if (error instanceof ShuttingDownError || error instanceof StalledResponseError) return Status.UNAVAILABLE;
+  // The relay's database (PostgreSQL) is unreachable: nothing was acknowledged, and the
+  // agent reconnects with its usual backoff and resends from the durable mark.
+  if (error instanceof ShuttingDownError || error instanceof StalledResponseError || error instanceof StoreUnavailableError) return Status.UNAVAILABLE;
   if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
   // The Export RPC: a feed the relay does not hold for the hospital; a damaged blob store (the agent is told which instance).
   if (error instanceof RelayError && error.code === RelayErrorCode.EXPORT_UNKNOWN_FEED) return Status.NOT_FOUND;
@@ -78,10 +81,13 @@ export function toGrpcStatus(error: unknown): StatusObject {
   const code = grpcCodeFor(error);
   const wardlineCode = error instanceof RelayError ? error.code : RelayErrorCode.INTERNAL;
   // Unexpected faults are described in the relay log, not to the peer.
+  // The database's address stays in the relay log too: the agent is another organisation's machine.
   const message =
     code === Status.INTERNAL
       ? 'internal relay error; nothing was acknowledged, retry (details are in the relay log)'
-      : (error as Error).message;
+      : error instanceof StoreUnavailableError
+        ? "the relay's database is unreachable; nothing was acknowledged, retry (details are in the relay log)"
+        : (error as Error).message;
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_TRAILER, wardlineCode);
   return { code, details: `${wardlineCode}: ${message}`, metadata };

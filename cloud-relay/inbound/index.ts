@@ -7,3 +7,4 @@ export * from './inbound-config.js';
 export * from './inbound-writer.js';
 export * from './inbound-service.js';
 export * from './inbound-expiry.js';
+export * from './postgres-inbound-store.js';

@@ -23,11 +23,11 @@
 //     in inbound_channels, not MAX(seq), so deleting old finals never renumbers.
 //  6. An id collision (90 random bits): the unique (hospital, id) index is
 //     checked and a new id drawn.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
-import { FINAL_OUTCOMES, type InboundChannelDeclaration, type InboundReceipt, type InboundState, type ReceiptOutcome } from '../../protocol/index.js';
+import { FINAL_OUTCOMES, type InboundChannelDeclaration, type InboundReceipt } from '../../protocol/index.js';
 import { migrate } from '../store/index.js';
 import { InboundStoreClosedError, InboundUnknownChannelError } from './errors.js';
 import type {
@@ -39,6 +39,7 @@ import type {
   StoredReceipt,
   WriteResult,
 } from './inbound-store.js';
+import { sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
 export const DEFAULT_INBOUND_BUSY_TIMEOUT_MS = 5_000;
@@ -65,84 +66,6 @@ export interface SqliteInboundStoreOptions {
   busyTimeoutMs?: number;
   /** Id generator; default newInboundId. Tests pass one to force a collision. */
   newId?: () => string;
-}
-
-interface EventRow {
-  hospital: string;
-  channel: string;
-  channel_seq: number;
-  id: string;
-  key: string;
-  vendor: string;
-  idempotency_key: string;
-  content_type: string;
-  body: Buffer;
-  body_sha256: string;
-  received_at_ms: number;
-  expires_at_ms: number;
-  first_sent_at_ms: number | null;
-  acked_at_ms: number | null;
-  final_outcome: string | null;
-  final_at_ms: number | null;
-}
-
-interface ReceiptRow {
-  hospital: string;
-  channel: string;
-  receipt_seq: number;
-  id: string;
-  vendor: string;
-  key: string;
-  outcome: string;
-  final: number;
-  code: string;
-  reason: string;
-  reference: string;
-  attempts: number;
-  decided_at_ms: number;
-  stored_at_ms: number;
-}
-
-interface ChannelRow {
-  hospital: string;
-  channel: string;
-  declaration: string;
-  declared: number;
-  declared_at_ms: number;
-  event_seq: number;
-  receipt_seq: number;
-  acked_seq: number;
-}
-
-function sha256Hex(body: Buffer): string {
-  return createHash('sha256').update(body).digest('hex');
-}
-
-function toStoredReceipt(row: ReceiptRow): StoredReceipt {
-  return {
-    hospital: row.hospital,
-    id: row.id,
-    channel: row.channel,
-    outcome: row.outcome as ReceiptOutcome,
-    final: row.final === 1,
-    code: row.code,
-    reason: row.reason,
-    reference: row.reference,
-    attempts: row.attempts,
-    decidedAtMs: row.decided_at_ms,
-    receiptSeq: row.receipt_seq,
-    key: row.key,
-    vendor: row.vendor,
-    storedAtMs: row.stored_at_ms,
-  };
-}
-
-function stateOf(row: EventRow, receipt: ReceiptRow | undefined): InboundState {
-  if (row.final_outcome !== null) return row.final_outcome as InboundState;
-  if (receipt && receipt.outcome === 'quarantined') return 'quarantined';
-  if (row.acked_at_ms !== null) return 'at-hospital';
-  if (row.first_sent_at_ms !== null) return 'sent';
-  return 'waiting';
 }
 
 export class SqliteInboundStore implements InboundStore {
@@ -518,25 +441,7 @@ export class SqliteInboundStore implements InboundStore {
   }
 
   private record(row: EventRow): InboundRecord {
-    const receipt = this.statements.shownReceipt.get(row.hospital, row.id);
-    return {
-      id: row.id,
-      hospital: row.hospital,
-      channel: row.channel,
-      channelSeq: row.channel_seq,
-      key: row.key,
-      vendor: row.vendor,
-      idempotencyKey: row.idempotency_key,
-      contentType: row.content_type,
-      body: row.body,
-      bodySha256: row.body_sha256,
-      receivedAtMs: row.received_at_ms,
-      expiresAtMs: row.expires_at_ms,
-      firstSentAtMs: row.first_sent_at_ms,
-      ackedAtMs: row.acked_at_ms,
-      state: stateOf(row, receipt),
-      receipt: receipt ? toStoredReceipt(receipt) : null,
-    };
+    return toRecord(row, this.statements.shownReceipt.get(row.hospital, row.id));
   }
 
   private notify(hospital: string, what: 'write' | 'receipt', channel: string): void {

@@ -31,11 +31,11 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { BLOB_CHUNK_BYTES, type BlobManifest } from '../../protocol/index.js';
+import type { BlobManifest } from '../../protocol/index.js';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { FeedStoreClosedError } from '../errors.js';
+import { manifestProblem, partProblem } from './blob-checks.js';
 import {
-  MAX_BLOB_PART_BYTES,
   type BlobFeedDeletion,
   type BlobFeedUsage,
   type BlobReference,
@@ -45,6 +45,8 @@ import {
   type PartAnswer,
 } from './blob-store.js';
 import { migrate } from './migrations.js';
+
+export { manifestProblem } from './blob-checks.js';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './sqlite-feed-store.js';
 
 export interface SqliteBlobStoreOptions {
@@ -62,8 +64,6 @@ export interface SqliteBlobStoreOptions {
 export function relayBlobDir(dataDir: string): string {
   return join(dataDir, 'blobs');
 }
-
-const HEX_SHA256 = /^[0-9a-f]{64}$/;
 
 interface ChunkRow {
   idx: number;
@@ -465,32 +465,6 @@ export class SqliteBlobStore implements BlobStore {
   private assertOpen(): void {
     if (this.closed) throw new FeedStoreClosedError();
   }
-}
-
-/** What is wrong with an offered manifest, or undefined. */
-export function manifestProblem(manifest: BlobManifest): string | undefined {
-  if (!HEX_SHA256.test(manifest.sha256)) return 'instance_sha256 must be a SHA-256 (32 bytes)';
-  if (!Number.isSafeInteger(manifest.size) || manifest.size <= 0) return `size must be a positive number of bytes, got ${manifest.size}`;
-  if (manifest.chunks.length === 0) return 'chunks must list at least one chunk';
-  let total = 0;
-  for (const [index, chunk] of manifest.chunks.entries()) {
-    if (!HEX_SHA256.test(chunk.sha256)) return `chunks[${index}].sha256 must be a SHA-256 (32 bytes)`;
-    const last = index === manifest.chunks.length - 1;
-    if (!last && chunk.size !== BLOB_CHUNK_BYTES) return `chunks[${index}].size must be ${BLOB_CHUNK_BYTES} (BLOB_CHUNK_BYTES: every chunk but the last), got ${chunk.size}`;
-    if (last && (chunk.size < 1 || chunk.size > BLOB_CHUNK_BYTES)) return `chunks[${index}].size (the last chunk) must be 1 to ${BLOB_CHUNK_BYTES} bytes, got ${chunk.size}`;
-    total += chunk.size;
-  }
-  if (total !== manifest.size) return `the chunk sizes add up to ${total} bytes, but size says ${manifest.size}`;
-  return undefined;
-}
-
-function partProblem(sha256: string, size: number, offset: number, data: Uint8Array): string | undefined {
-  if (!HEX_SHA256.test(sha256)) return 'chunk_sha256 must be a SHA-256 (32 bytes)';
-  if (!Number.isInteger(size) || size < 1 || size > BLOB_CHUNK_BYTES) return `chunk_size must be 1 to ${BLOB_CHUNK_BYTES} bytes, got ${size}`;
-  if (data.length === 0) return 'a part must carry data';
-  if (data.length > MAX_BLOB_PART_BYTES) return `a part of ${data.length} bytes is larger than the relay takes (${MAX_BLOB_PART_BYTES} bytes); send smaller parts`;
-  if (offset + data.length > size) return `part at offset ${offset} with ${data.length} bytes runs past the chunk's ${size} bytes`;
-  return undefined;
 }
 
 async function* concatFiles(paths: readonly string[]): AsyncGenerator<Buffer> {

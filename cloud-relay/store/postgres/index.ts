@@ -5,3 +5,5 @@ export { RelayDatabase, isConnectionError, redactUrl, DEFAULT_PROBE_INTERVAL_MS,
 export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migrations.js';
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
+export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
+export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
