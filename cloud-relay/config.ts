@@ -11,7 +11,7 @@ import { FeedLimitsConfigSchema } from './feeds/index.js';
 import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
 import { InboundConfigSchema } from './inbound/index.js';
-import { StoreConfigSchema } from './store/store-config.js';
+import { StoreConfigSchema } from './store/index.js';
 import { RelayTlsSchema } from './tls/index.js';
 
 // Each part's section (schema, defaults, conversion to its options) sits beside the part;

@@ -1,8 +1,8 @@
 // Composition root of the cloud relay: reads the config once, lists the parts,
 // hands each its typed options (each part converts its own config section) and
-// starts them in one order through PartLifecycle — the feed store is held
-// first, then the enrolment tokens, then the servers — which a failed start
-// and stop() both unwind in reverse. Installs nothing global (no
+// starts them in one order through PartLifecycle — the stores are held first
+// (relay-stores.ts chooses SQLite or PostgreSQL), then the servers, then the
+// process's registration — which a failed start and stop() both unwind in reverse. Installs nothing global (no
 // signal handlers, no process.env reads): the CLI owns the process.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,15 +11,17 @@ import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, publicKeyText, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
-import { EnrolmentService, EnrolmentTokens } from './enrolment/index.js';
-import { FeedSubscribeService, VendorAuth, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
+import { EnrolmentService } from './enrolment/index.js';
+import { FeedSubscribeService, VendorAuth, VendorCursorSync, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
 import { FeedPurger, operatorPurge } from './exit/index.js';
 import { createFeedHttpHandler, createInboundRoutes } from './http/index.js';
-import { InboundExpiry, InboundGrpcService, InboundWriter, SqliteInboundStore, type InboundStore } from './inbound/index.js';
+import { InboundExpiry, InboundGrpcService, InboundWriter, type InboundStore } from './inbound/index.js';
 import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
+import { openRelayStores } from './relay-stores.js';
 import {
+  buildRelayClusterStatus,
   buildRelayStatus,
   buildVendorOwnStatus,
   buildVendorStatus,
@@ -31,7 +33,7 @@ import {
   type UnreadEvents,
   type VendorStatus,
 } from './status/index.js';
-import { FeedNotifier, relayBlobDir, relayDatabaseFile, SqliteBlobStore, SqliteFeedStore, type FeedStore } from './store/index.js';
+import { FeedNotifier, type FeedStore } from './store/index.js';
 import { CA_KEY_FILE, loadRelayTls } from './tls/index.js';
 
 export { FEED_SLOT_RETRY_AFTER_SECONDS } from './feeds/index.js';
@@ -97,25 +99,20 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
   const lifecycle = new PartLifecycle(logger);
   try {
     const notifier = new FeedNotifier();
-    const file = relayDatabaseFile(config.dataDir);
-    const store = SqliteFeedStore.open({ file, onAdvance: notifier.advanced, onRevoke: notifier.wake, now });
-    lifecycle.hold({ name: 'feed store', stop: () => store.close() });
-    const blobs = SqliteBlobStore.open({ file, dir: relayBlobDir(config.dataDir), now });
-    lifecycle.hold({ name: 'blob store', stop: () => blobs.close() });
-    // Vendors' inbound events share relay.db; held before the servers, so it closes after them.
-    const inbound = SqliteInboundStore.open({ file });
-    lifecycle.hold({ name: 'inbound store', stop: () => inbound.close() });
-    const enrolmentTokens = config.enrolment && EnrolmentTokens.open(file, now);
-    if (enrolmentTokens) lifecycle.hold({ name: 'enrolment tokens', stop: () => enrolmentTokens.close() });
+    // Held before the servers, so every store closes after them.
+    const stores = await openRelayStores(config, { now, logger, notifier });
+    lifecycle.hold({ name: 'relay stores', stop: () => stores.close() });
+    const { feeds: store, blobs, inbound, enrolmentTokens, database } = stores;
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 
     const metrics = new RelayMetrics({ version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION });
     const vendors = new VendorAuth(credentials.vendors);
-    // Where each vendor key has read up to, for the status page and metrics.
+    // Where each vendor key has read up to, for the status page and metrics: this process's reads, stored for every process to show.
     const reads = new VendorReads(now);
+    const cursors = new VendorCursorSync({ reads, store: stores.vendorCursors, ...(config.store.kind === 'postgres' ? { flushMs: config.store.heartbeatMs } : {}), logger: logger.child({ part: 'vendor-cursors' }) });
     const vendorStatus = async (nowMs: number, only?: string): Promise<VendorStatus[]> => {
       const configured = only === undefined ? credentials.vendors : credentials.vendors.filter((v) => v.name === only);
-      const readSnapshot = reads.all();
+      const readSnapshot = cursors.all();
       const unread = await unreadAtCursors(store, readSnapshot.filter((r) => configured.some((v) => v.name === r.vendor)));
       return buildVendorStatus({
         nowMs,
@@ -130,7 +127,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       });
     };
     // Purges (the hospital's agent over its stream, the operator over HTTP) go through one queue.
-    const purger = new FeedPurger({ store, blobs, inbound, signingKey: signing.key, relayId: config.relayId, now, onPurged: (hospital, feed) => reads.forgetFeed(hospital, feed) });
+    const purger = new FeedPurger({ store, blobs, inbound, signingKey: signing.key, relayId: config.relayId, now, onPurged: (hospital, feed) => void cursors.forgetFeed(hospital, feed).catch((error: unknown) => logger.warn({ err: (error as Error).message, hospital, feed }, 'the purged feed\'s vendor cursors stay stored until the next purge or restart')) });
     const replication = new ReplicationService({
       purger,
       store,
@@ -149,7 +146,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       now,
       // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.
       vendorProgress: (hospital, feeds) =>
-        reads
+        cursors
           .all()
           .filter((r) => r.hospital === hospital && feeds.includes(r.feed))
           .map((r) => ({ feed: r.feed, vendor: r.vendor, readThroughSeq: r.cursor, readAtMs: r.lastReadAtMs })),
@@ -162,7 +159,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const inboundService = new InboundGrpcService({ store: inbound, writer: inboundWriter, vendors, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'inbound' }) });
     const startedAtMs = now();
     const status = async (): Promise<RelayStatus> => {
-      const [feeds, ledgerHeads, revocations, vendorsNow] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now())]);
+      const [feeds, ledgerHeads, revocations, vendorsNow, processes, streams] = await Promise.all([store.feedSizes(), store.ledgerHeads(), store.revocations(), vendorStatus(now()), stores.processes.processes(), stores.processes.streamHolders()]);
       return buildRelayStatus({
         relayId: config.relayId,
         startedAtMs,
@@ -176,6 +173,14 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         // The newest signed tree head per feed (completeness proofs).
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
         ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),
+        cluster: buildRelayClusterStatus({
+          nowMs: now(),
+          processId: stores.processes.processId,
+          store: { kind: stores.kind, database: database?.description ?? null, unreachable: database?.unreachable ?? null },
+          processes,
+          streams,
+          liveTail: stores.doorbell?.figures ?? null,
+        }),
       });
     };
 
@@ -200,6 +205,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         readiness: () =>
           checkReadiness([
             { name: 'store', check: () => (store.open ? null : 'feed store is closed') },
+            // A process that cannot reach the shared database takes no traffic: the load balancer sends agents and vendors to one that can.
+            ...(database ? [{ name: 'database', check: () => (database.reachable ? null : `the database ${database.description} is unreachable since ${new Date(database.unreachable?.since ?? now()).toISOString()}: ${database.unreachable?.error ?? ''}`) }] : []),
             { name: 'grpc', check: (): string | null => (server.listening ? null : 'the gRPC server is not listening') },
           ]),
         logger: logger.child({ service: 'http' }),
@@ -216,7 +223,14 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     // The sweep runs beside the servers and stops before the store closes (reverse order).
     const expiry = new InboundExpiry({ store: inbound, sweepMs: config.inbound.expirySweepMs, retainFinalMs: config.inbound.retainFinalFor, now, logger: logger.child({ part: 'inbound-expiry' }) });
     await lifecycle.start({ name: 'inbound expiry', start: () => expiry.start(), stop: () => expiry.stop() });
+    await lifecycle.start({ name: 'vendor cursors', start: () => cursors.start(), stop: () => cursors.stop() });
     const ports = await lifecycle.start({ name: 'relay servers', start: () => server.start(), stop: () => server.stop() });
+    // Registered once it serves, so no process is listed that cannot be reached; its heartbeat names the hospitals whose streams it holds.
+    await lifecycle.start({
+      name: 'process registration',
+      start: () => stores.processes.register(() => replication.connectedAgents().map((a) => a.hospital), { grpc: `${config.grpc.listen.host}:${ports.grpcPort}`, http: `${config.http.listen.host}:${ports.httpPort}` }),
+      stop: () => stores.processes.close(),
+    });
     return {
       ...ports,
       config,

@@ -5,6 +5,7 @@ export { nextCursor } from './feed-cursor.js';
 export { parseFeedQuery, DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, type FeedQuery } from './feed-query.js';
 export { VendorAuth, type FeedAccess, type InboundAccess } from './vendor-auth.js';
 export { VendorReads, type FeedApi, type VendorRead } from './vendor-reads.js';
+export { VendorCursorSync, DEFAULT_VENDOR_CURSOR_FLUSH_MS, type VendorCursorSyncOptions } from './vendor-cursor-sync.js';
 export { VendorSlots, type VendorSlotLimits } from './vendor-slots.js';
 export {
   FeedLimitsConfigSchema,

@@ -1,8 +1,10 @@
 // Where each vendor key has read each feed up to: the cursor of its last page
 // (HTTP) or last event sent (gRPC), when, over which API, and how many live
-// subscriptions it holds open. Kept in memory: it describes the relay's own
-// uptime, and a vendor's durable cursor is the vendor's to keep (it re-reads
-// from any retained cursor). Pure apart from the injected clock.
+// subscriptions it holds open, as this process served them. Kept in memory
+// and pure apart from the injected clock; what changed is flushed to the
+// VendorCursorStore by vendor-cursor-sync.ts, so every relay process (and a
+// restart) sees every vendor's cursor. A vendor's durable cursor is still the
+// vendor's to keep (it re-reads from any retained cursor).
 
 export type FeedApi = 'http' | 'grpc';
 
@@ -22,6 +24,8 @@ export interface VendorRead {
 
 export class VendorReads {
   private readonly reads = new Map<string, VendorRead>();
+  /** Keys recorded since the last takeChanged(). */
+  private readonly changed = new Set<string>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -31,6 +35,18 @@ export class VendorReads {
     read.cursor = cursor;
     read.lastReadAtMs = this.clock();
     read.api = api;
+    this.changed.add(JSON.stringify([vendor, hospital, feed]));
+  }
+
+  /** The positions recorded since the last call (to be stored), and forgets that they changed. */
+  takeChanged(): VendorRead[] {
+    const taken: VendorRead[] = [];
+    for (const key of this.changed) {
+      const read = this.reads.get(key);
+      if (read) taken.push({ ...read });
+    }
+    this.changed.clear();
+    return taken;
   }
 
   /** A live subscription opened (+1) or ended (−1). */
@@ -41,7 +57,10 @@ export class VendorReads {
 
   /** Drops every vendor's position in a purged feed (cloud-relay/exit/feed-purge.ts): nothing of it is kept. */
   forgetFeed(hospital: string, feed: string): void {
-    for (const [key, read] of this.reads) if (read.hospital === hospital && read.feed === feed) this.reads.delete(key);
+    for (const [key, read] of this.reads) if (read.hospital === hospital && read.feed === feed) {
+        this.reads.delete(key);
+        this.changed.delete(key);
+      }
   }
 
   /** Every vendor position, ordered by vendor, hospital, feed. */

@@ -4,5 +4,6 @@ export { AGENT_PROTOCOL_1_PROBLEM, buildRelayStatus, buildVendorOwnStatus, type 
 export { renderRelayStatusPage, STATUS_PAGE_REFRESH_SECONDS } from './relay-status-page.js';
 export { RelayMetrics, type BatchResult, type RelayBuildInfo } from './relay-metrics.js';
 export { registerRelayStatusMetrics } from './relay-status-metrics.js';
+export { buildRelayClusterStatus, type RelayClusterInput, type RelayClusterStatus } from './relay-cluster-status.js';
 export { OperatorAuth, OPERATOR_CHALLENGE } from './operator-auth.js';
 export { buildVendorStatus, UNREAD_COUNT_CAP, type UnreadEvents, type VendorFeedStatus, type VendorStatus, type VendorStatusInput } from './vendor-status.js';

@@ -1,10 +1,12 @@
 // Prometheus metrics for what the status page shows: per hospital and feed the
 // high-water mark, events stored and the last batch; agents connected per
 // hospital; per vendor key its cursor and lag in each granted feed; per hospital
-// and inbound channel what waits for the agent. Read from
+// and inbound channel what waits for the agent; which process this is, the
+// processes sharing the store, who holds each stream, whether the store is
+// reachable and how the live tail hears of other processes' commits. Read from
 // the status at scrape time; labels carry hospital ids, feed and vendor names
 // and channel names only — never anything from an event.
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RelayStatus } from './relay-status.js';
 
 export function registerRelayStatusMetrics(registry: Registry, status: () => Promise<RelayStatus>): void {
@@ -25,9 +27,34 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
   const inboundOldest = new Gauge({ name: 'wardline_relay_inbound_oldest_waiting_seconds', help: 'How long the oldest inbound event not yet acknowledged by the agent has waited at the relay, per hospital and channel', labelNames: ['hospital', 'channel'], registers: [registry], collect: refreshOnce });
   const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
 
+  // Per process: several relay processes behind one load balancer are scraped one by one; process_id tells their series apart.
+  const processInfo = new Gauge({ name: 'wardline_relay_process_info', help: 'Always 1; the labels say which relay process answered (process_id, host, pid, store)', labelNames: ['process_id', 'host', 'pid', 'store'], registers: [registry], collect: refreshOnce });
+  const processes = new Gauge({ name: 'wardline_relay_processes', help: 'Relay processes on this relay\'s store, by state (alive: heartbeat within processTimeoutMs; gone: older)', labelNames: ['state'], registers: [registry], collect: refreshOnce });
+  const streamHolder = new Gauge({ name: 'wardline_relay_stream_holder', help: 'Always 1 per hospital whose agent is connected; process_id holds its stream', labelNames: ['hospital', 'process_id'], registers: [registry], collect: refreshOnce });
+  const storeReachable = new Gauge({ name: 'wardline_relay_store_reachable', help: '1 while the relay\'s store answers, 0 while it is unreachable (GET /readyz is false then)', registers: [registry], collect: refreshOnce });
+  const liveTailListening = new Gauge({ name: 'wardline_relay_live_tail_listening', help: '1 while the LISTEN connection of the cross-process live tail is up (PostgreSQL); tails fall back to polling while 0', registers: [registry], collect: refreshOnce });
+  const liveTail = new Counter({ name: 'wardline_relay_live_tail_total', help: 'What the cross-process live tail did since start: doorbell notifications heard, polls of every feed\'s marks, failed polls, LISTEN reconnects', labelNames: ['event'], registers: [registry], collect: refreshOnce });
+
   async function refresh(): Promise<void> {
     const s = await status();
-    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest]) g.reset();
+    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest, processInfo, processes, streamHolder, storeReachable, liveTailListening]) g.reset();
+    liveTail.reset();
+    if (s.cluster) {
+      const c = s.cluster;
+      const self = c.processes.find((p) => p.processId === c.thisProcess);
+      processInfo.set({ process_id: c.thisProcess, host: self?.host ?? '', pid: String(self?.pid ?? process.pid), store: c.store.kind }, 1);
+      processes.set({ state: 'alive' }, c.processes.filter((p) => p.alive).length);
+      processes.set({ state: 'gone' }, c.processes.filter((p) => !p.alive).length);
+      for (const h of c.streams) streamHolder.set({ hospital: h.hospital, process_id: h.processId }, 1);
+      storeReachable.set(c.store.reachable ? 1 : 0);
+      if (c.liveTail) {
+        liveTailListening.set(c.liveTail.state === 'listening' ? 1 : 0);
+        liveTail.inc({ event: 'notification' }, c.liveTail.notifications);
+        liveTail.inc({ event: 'poll' }, c.liveTail.polls);
+        liveTail.inc({ event: 'poll_error' }, c.liveTail.pollErrors);
+        liveTail.inc({ event: 'reconnect' }, c.liveTail.disconnects);
+      }
+    }
     for (const h of s.hospitals) {
       agents.set({ hospital: h.id }, h.connectedAgents);
       for (const f of h.feeds) {

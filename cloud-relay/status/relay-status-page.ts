@@ -62,6 +62,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
   [2, 3, 4],
 )}</section>`,
   );
+  const cluster = status.cluster ? clusterSection(status.cluster, nowMs) : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="refresh" content="${STATUS_PAGE_REFRESH_SECONDS}"><meta name="color-scheme" content="dark"><link rel="icon" href="data:,">
@@ -70,6 +71,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
 <main>
 ${hospitals.join('\n') || '<section><p class="muted">No hospitals configured.</p></section>'}
 ${vendors.join('\n')}
+${cluster}
 </main>
 <footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 </body></html>`;
@@ -97,6 +99,32 @@ function inboundSection(h: RelayStatus['hospitals'][number], nowMs: number): str
 }
 
 /** A table of cells already escaped; the columns in `numeric` are right-aligned. */
+function clusterSection(cluster: NonNullable<RelayStatus['cluster']>, nowMs: number): string {
+  const store = cluster.store;
+  const where = store.kind === 'sqlite' ? 'relay.db (SQLite, one process)' : `PostgreSQL ${esc(store.database ?? '')}`;
+  const reach = store.reachable ? '<span class="ok" data-figure="store">reachable</span>' : `<span class="bad" data-figure="store">unreachable since ${esc(store.unreachableSince ?? '')}: ${esc(store.error ?? '')}</span>`;
+  const tail = cluster.liveTail ? ` · live tail <span data-figure="live-tail" class="${cluster.liveTail.state === 'listening' ? 'ok' : 'warn'}">${esc(cluster.liveTail.state)}</span> (${num(cluster.liveTail.notifications)} doorbells, ${num(cluster.liveTail.polls)} polls, ${num(cluster.liveTail.disconnects)} reconnects)` : '';
+  const holders = (id: string) => cluster.streams.filter((s) => s.processId === id).map((s) => esc(s.hospital)).join(', ');
+  return `<section data-section="processes"><h2>Relay processes</h2>
+<p>Store: ${where} · ${reach}${tail}</p>
+${table(
+  ['process', 'host', 'pid', 'version', 'gRPC', 'HTTP', 'started', 'last heartbeat', 'state', 'holds streams of'],
+  cluster.processes.map((p) => [
+    `${esc(p.processId)}${p.processId === cluster.thisProcess ? ' <span class="muted">(this page)</span>' : ''}`,
+    esc(p.host),
+    String(p.pid),
+    esc(p.version),
+    esc(p.grpcListen),
+    esc(p.httpListen),
+    `${esc(p.startedAt)} (${ago(p.startedAt, nowMs)})`,
+    ago(p.lastHeartbeatAt, nowMs),
+    p.alive ? '<span class="ok" data-figure="process-state">alive</span>' : '<span class="bad" data-figure="process-state">gone</span>',
+    holders(p.processId),
+  ]),
+  [2],
+)}</section>`;
+}
+
 function table(head: string[], rows: string[][], numeric: number[] = []): string {
   return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)

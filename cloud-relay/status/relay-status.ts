@@ -3,6 +3,7 @@
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
 import type { ConnectedAgent, HospitalInbound, ReceiptCounts } from '../ingest/index.js';
 import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
+import type { RelayClusterStatus } from './relay-cluster-status.js';
 import type { VendorStatus } from './vendor-status.js';
 
 export interface RelayStatusInput {
@@ -25,6 +26,8 @@ export interface RelayStatusInput {
   treeHeads?: readonly StoredTreeHead[];
   /** Per hospital its inbound channels (ReplicationService.inboundStatus); absent = this relay keeps no inbound events. */
   inbound?: readonly HospitalInbound[];
+  /** The relay processes on this relay's store (relay-cluster-status.ts); default null (not reported). */
+  cluster?: RelayClusterStatus;
 }
 
 /** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
@@ -97,6 +100,8 @@ export interface RelayStatus {
   }[];
   /** Per vendor key: where it has read each granted feed up to, and how far behind the head that is. */
   vendors: readonly VendorStatus[];
+  /** The store, the relay processes sharing it and who holds each hospital's stream; null when not reported. */
+  cluster: RelayClusterStatus | null;
 }
 
 /** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
@@ -178,6 +183,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
       inbound: input.inbound === undefined ? null : hospitalInbound(input, id, problemOf),
     })),
     vendors: input.vendors ?? [],
+    cluster: input.cluster ?? null,
   };
 }
 

@@ -10,3 +10,7 @@ export { RELAY_DB_FILE, relayDatabaseFile } from './store-config.js';
 export * from './blob-store.js';
 export { SqliteBlobStore, relayBlobDir, manifestProblem, type SqliteBlobStoreOptions } from './sqlite-blob-store.js';
 export { feedFigures, scanFeed, type FeedFigures, type FeedScan, type ScannedEvent } from './feed-scan.js';
+export * from './vendor-cursor-store.js';
+export { SqliteVendorCursorStore } from './sqlite-vendor-cursor-store.js';
+export { SingleProcessRegistry, newProcessId, newestHolders, processIdentity, type ProcessIdentity, type ProcessRegistry, type RelayProcess, type StreamHolder } from './process-registry.js';
+export { StoreConfigSchema, type StoreConfig, type PostgresStoreConfig } from './store-config.js';

@@ -301,6 +301,30 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX inbound_receipts_by_vendor ON inbound_receipts (hospital, channel, vendor, receipt_seq);
     `,
   },
+  // --- Sink cursors (cloud-relay/sinks/): number 9 is theirs; this stand-in is replaced by their migration when they land ---
+  {
+    version: 9,
+    description: 'reserved for the sinks\' cursors and leases',
+    sql: `SELECT 1;`,
+  },
+  // --- Vendor cursors (cloud-relay/store/sqlite-vendor-cursor-store.ts) ---
+  {
+    version: 10,
+    description: 'vendor cursors: where each vendor key has read each feed up to',
+    sql: `
+      -- The most recent read per (vendor key, hospital, feed), kept across restarts
+      -- for the status page and the agent's vendor-progress view.
+      CREATE TABLE vendor_cursors (
+        vendor           TEXT    NOT NULL,
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        cursor           INTEGER NOT NULL,
+        last_read_at_ms  INTEGER NOT NULL,
+        api              TEXT    NOT NULL CHECK (api IN ('http', 'grpc')),
+        PRIMARY KEY (vendor, hospital, feed)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -5,5 +5,8 @@ export { RelayDatabase, isConnectionError, redactUrl, DEFAULT_PROBE_INTERVAL_MS,
 export { migratePostgres, MIGRATION_LOCK_KEY, type PgMigration } from './pg-migrations.js';
 export { PG_MIGRATIONS, PG_SCHEMA_VERSION } from './pg-schema.js';
 export { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, parseFeedDoorbell, type FeedMark } from './feed-doorbell.js';
+export { FeedDoorbellListener, LISTEN_BACKOFF_MS, LISTEN_BACKOFF_MAX_MS, type DoorbellFigures, type DoorbellState, type FeedDoorbellListenerOptions, type FeedMarkSink } from './feed-doorbell-listener.js';
+export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryOptions } from './pg-process-registry.js';
+export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
 export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';

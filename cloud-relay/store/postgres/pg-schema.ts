@@ -6,12 +6,7 @@
 // needs no mapping.
 import { latestSchemaVersion } from '../../../runtime/index.js';
 import type { PgMigration } from './pg-migrations.js';
-import { FEEDS_SCHEMA } from './schema/v1-feeds.js';
-import { INBOUND_SCHEMA } from './schema/v2-inbound.js';
-import { BLOBS_SCHEMA } from './schema/v3-blobs.js';
-import { ENROLMENT_SCHEMA } from './schema/v4-enrolment.js';
-import { PROCESSES_SCHEMA } from './schema/v5-processes.js';
-import { SINKS_SCHEMA } from './schema/v6-sinks.js';
+import { BLOBS_SCHEMA, ENROLMENT_SCHEMA, FEEDS_SCHEMA, INBOUND_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA } from './schema/index.js';
 
 export const PG_MIGRATIONS: readonly PgMigration[] = [FEEDS_SCHEMA, INBOUND_SCHEMA, BLOBS_SCHEMA, ENROLMENT_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA];
 

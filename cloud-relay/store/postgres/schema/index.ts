@@ -1,0 +1,7 @@
+// The PostgreSQL schema's migrations, one file per version (pg-schema.ts puts them in order).
+export { FEEDS_SCHEMA } from './v1-feeds.js';
+export { INBOUND_SCHEMA } from './v2-inbound.js';
+export { BLOBS_SCHEMA } from './v3-blobs.js';
+export { ENROLMENT_SCHEMA } from './v4-enrolment.js';
+export { PROCESSES_SCHEMA } from './v5-processes.js';
+export { SINKS_SCHEMA } from './v6-sinks.js';
