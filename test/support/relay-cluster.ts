@@ -53,7 +53,7 @@ export class RelayCluster {
     for (let index = 0; index < options.size; index++) {
       const dir = join(options.dir, `relay-${index}`);
       const dataDir = join(dir, 'relay-data');
-      mkdirSync(dataDir, { recursive: true });
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
       const config = {
         ...base,
