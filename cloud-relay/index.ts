@@ -34,6 +34,13 @@ export {
   type IssuedCertificate,
 } from './tls/index.js';
 // Enrolment tokens (`wardline relay enrol-token`).
-export { DEFAULT_ENROLMENT_TOKEN_TTL_MS, EnrolmentTokens } from './enrolment/index.js';
+export {
+  DEFAULT_ENROLMENT_TOKEN_TTL_MS,
+  openEnrolmentTokensOfStore,
+  PostgresEnrolmentTokens,
+  SqliteEnrolmentTokens,
+  type EnrolmentTokenStore,
+  type OpenedEnrolmentTokens,
+} from './enrolment/index.js';
 // The signed export (`wardline relay export`).
 export { exportFromDataDir, type DataDirExportOptions, type ExportSummary } from './exit/index.js';

@@ -14,12 +14,11 @@
 //     too-new database): what was opened before it is closed in reverse, and
 //     the error reaches the start, which fails with it.
 //  2. close() runs once however often it is called, last opened first.
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { WARDLINE_VERSION } from '../protocol/index.js';
 import type { RelayConfig } from './config.js';
-import { EnrolmentTokens } from './enrolment/index.js';
-import { SqliteInboundStore, type InboundStore } from './inbound/index.js';
+import { PostgresEnrolmentTokens, SqliteEnrolmentTokens, type EnrolmentTokenStore } from './enrolment/index.js';
+import { INBOUND_DOORBELL_CHANNEL, PostgresInboundStore, SqliteInboundStore, type InboundStore } from './inbound/index.js';
 import {
   processIdentity,
   relayBlobDir,
@@ -32,10 +31,11 @@ import {
   type FeedNotifier,
   type FeedStore,
   type PostgresStoreConfig,
+  type ProcessIdentity,
   type ProcessRegistry,
   type VendorCursorStore,
 } from './store/index.js';
-import { FeedDoorbellListener, migratePostgres, PG_MIGRATIONS, PgProcessRegistry, PgVendorCursorStore, RelayDatabase } from './store/postgres/index.js';
+import { FeedDoorbellListener, migratePostgres, PG_MIGRATIONS, PgProcessRegistry, PgVendorCursorStore, PostgresBlobStore, PostgresFeedStore, postgresStoreUrl, RelayDatabase } from './store/postgres/index.js';
 
 /** How the relay's connections show in pg_stat_activity.application_name. */
 export const PG_APPLICATION_NAME = 'wardline-relay';
@@ -54,7 +54,7 @@ export interface RelayStores {
   readonly blobs: BlobStore;
   readonly inbound: InboundStore;
   /** Present when the config has `enrolment`. */
-  readonly enrolmentTokens?: EnrolmentTokens;
+  readonly enrolmentTokens?: EnrolmentTokenStore;
   readonly vendorCursors: VendorCursorStore;
   readonly processes: ProcessRegistry;
   /** The PostgreSQL connection (readiness, status); absent on SQLite. */
@@ -84,7 +84,7 @@ export async function openRelayStores(config: RelayConfig, options: OpenRelaySto
       const feeds = hold(SqliteFeedStore.open({ file, onAdvance: notifier.advanced, onRevoke: notifier.wake, now }), (s) => s.close());
       const blobs = hold(SqliteBlobStore.open({ file, dir: relayBlobDir(config.dataDir), now }), (s) => s.close());
       const inbound = hold(SqliteInboundStore.open({ file }), (s) => s.close());
-      const enrolmentTokens = config.enrolment && hold(EnrolmentTokens.open(file, now), (s) => s.close());
+      const enrolmentTokens = config.enrolment && hold(SqliteEnrolmentTokens.open(file, now), (s) => s.close());
       const vendorCursors = hold(SqliteVendorCursorStore.open({ file }), (s) => s.close());
       const processes = hold(new SingleProcessRegistry(identity, now), (r) => r.close());
       return { kind: 'sqlite', feeds, blobs, inbound, ...(enrolmentTokens ? { enrolmentTokens } : {}), vendorCursors, processes, close };
@@ -98,19 +98,25 @@ export async function openRelayStores(config: RelayConfig, options: OpenRelaySto
 
 type Hold = <T>(part: T, close: (part: T) => unknown) => T;
 
-async function openPostgresStores(config: RelayConfig, store: PostgresStoreConfig, options: OpenRelayStoresOptions, identity: ReturnType<typeof processIdentity>, hold: Hold, close: () => Promise<void>): Promise<RelayStores> {
+async function openPostgresStores(config: RelayConfig, store: PostgresStoreConfig, options: OpenRelayStoresOptions, identity: ProcessIdentity, hold: Hold, close: () => Promise<void>): Promise<RelayStores> {
   const { now, notifier, logger } = options;
-  const url = store.url ?? readFileSync(store.urlFile!, 'utf8').trim();
+  const url = postgresStoreUrl(store);
   const database = hold(
     await RelayDatabase.connect({ url, poolMax: store.poolMax, connectTimeoutMs: store.connectTimeoutMs, applicationName: `${PG_APPLICATION_NAME} ${config.relayId}`, logger: logger.child({ part: 'database' }) }),
     (d) => d.close(),
   );
+  // Advisory-locked: processes starting together apply each migration once.
   await migratePostgres(database, PG_MIGRATIONS);
-  void notifier;
-  void now;
-  void close;
-  void identity;
-  throw new Error('the PostgreSQL feed, blob, inbound and enrolment stores are not in this build');
+  const feeds = hold(await PostgresFeedStore.open({ database, now, onAdvance: notifier.advanced, onRevoke: notifier.wake }), (s) => s.close());
+  const blobs = hold(await PostgresBlobStore.open({ database, now }), (s) => s.close());
+  const inbound = hold(await PostgresInboundStore.open({ database }), (s) => s.close());
+  // A token issued by `wardline relay enrol-token` into the database is redeemable at any process.
+  const enrolmentTokens = config.enrolment && hold(await PostgresEnrolmentTokens.open({ database, now }), (s) => s.close());
+  const vendorCursors = new PgVendorCursorStore(database);
+  // Other processes' commits reach this process's live tails (and inbound subscribers) through here.
+  const doorbell = new FeedDoorbellListener({ database, store: feeds, pollMs: store.liveTailPollMs, logger: logger.child({ part: 'live-tail' }), channels: [{ channel: INBOUND_DOORBELL_CHANNEL, observe: (payload) => inbound.observe(payload) }] });
+  hold(doorbell, (d) => d.close());
+  await doorbell.start();
+  const processes = hold(new PgProcessRegistry({ database, identity, heartbeatMs: store.heartbeatMs, processTimeoutMs: store.processTimeoutMs, now, logger: logger.child({ part: 'process-registry' }) }), (r) => r.close());
+  return { kind: 'postgres', feeds, blobs, inbound, ...(enrolmentTokens ? { enrolmentTokens } : {}), vendorCursors, processes, database, doorbell, close };
 }
-
-export { FeedDoorbellListener, PgProcessRegistry, PgVendorCursorStore };

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CA_CERT_FILE, signClientCsr } from '../tls/index.js';
 import { BadRequestError, RelayError, RelayErrorCode } from '../errors.js';
-import type { EnrolmentTokens } from './enrolment-tokens.js';
+import type { EnrolmentTokenStore } from './enrolment-token-store.js';
 
 /** An enrolment request's body is at most this many bytes. */
 export const MAX_ENROL_BODY_BYTES = 64 * 1024;
@@ -27,7 +27,7 @@ export class EnrolmentTokenError extends RelayError {
 
 export class EnrolmentService {
   constructor(
-    private readonly tokens: EnrolmentTokens,
+    private readonly tokens: EnrolmentTokenStore,
     private readonly caDir: string,
   ) {}
 
@@ -37,14 +37,14 @@ export class EnrolmentService {
     if (typeof request.csrPem !== 'string' || !request.csrPem.includes('BEGIN CERTIFICATE REQUEST')) {
       throw new BadRequestError('csrPem: expected a PEM certificate signing request', 'csrPem');
     }
-    const redeemed = this.tokens.redeem(request.token);
+    const redeemed = await this.tokens.redeem(request.token);
     if (!redeemed.ok) throw new EnrolmentTokenError(redeemed.reason);
     try {
       const certPem = await signClientCsr(this.caDir, request.csrPem, redeemed.hospital);
       return { hospital: redeemed.hospital, certPem, caPem: readFileSync(join(this.caDir, CA_CERT_FILE), 'utf8') };
     } catch (error) {
       // A bad CSR must not burn the token: the installer fixes it and tries again.
-      this.tokens.release(request.token);
+      await this.tokens.release(request.token);
       if (error instanceof RelayError) throw error;
       throw new BadRequestError(`csrPem: ${(error as Error).message}`, 'csrPem');
     }

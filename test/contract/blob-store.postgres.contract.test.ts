@@ -72,4 +72,20 @@ describe('PostgresBlobStore across relay processes', () => {
     }
     expect(await b.isComplete('h', instance.manifest.sha256)).toBe(true);
   });
+
+  it('a revoke racing offers of the same hospital at another process never leaves an offer without its instance', async () => {
+    const [a, b] = await twoProcesses();
+    const kept = makeInstance(10_000, 'revoke-race-kept');
+    const gone = makeInstance(10_000, 'revoke-race-gone');
+    await a.offer('h', 'old', gone.manifest);
+    for (let round = 0; round < 10; round++) {
+      const [offered] = await Promise.all([b.offer('h', `new-${round}`, kept.manifest), a.deleteFeed('h', 'old'), a.deleteFeed('h', `new-${round - 1}`)]);
+      expect('error' in offered).toBe(false);
+      // The instance just offered is still recorded: its chunk is still asked for, at either process.
+      expect(await a.offer('h', `new-${round}`, kept.manifest)).toEqual({ complete: false, missing: [{ index: 0, partialBytes: 0 }], dedupedBytes: 0 });
+    }
+    const chunk = kept.manifest.chunks[0]!;
+    expect((await a.writePart('h', chunk.sha256, chunk.size, 0, kept.chunks[0]!)).stored).toBe(true);
+    expect(await b.isComplete('h', kept.manifest.sha256)).toBe(true);
+  });
 });

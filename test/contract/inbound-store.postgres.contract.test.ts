@@ -112,4 +112,19 @@ describe('PostgresInboundStore on PostgreSQL', () => {
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(heard).toHaveLength(1);
   });
+
+  it('enforces one final receipt per event in SQL, as relay.db does', async () => {
+    const { a, databases } = await twoProcesses();
+    await a.declareChannels('h', [declaration('bookings')], 1);
+    const written = await a.write({ ...base, idempotencyKey: 'k', body: Buffer.from('{}') });
+    const id = written.kind === 'created' ? written.record.id : '';
+    const insert = (seq: number, outcome: string, attempts: number) =>
+      databases[0]!.query(
+        `INSERT INTO inbound_receipts (hospital, channel, receipt_seq, id, vendor, key, outcome, final, code, reason, reference, attempts, decided_at_ms, stored_at_ms)
+         VALUES ('h', 'bookings', $1, $2, 'v', 'p', $3, 1, '', '', '', $4, 1, 1)`,
+        [seq, id, outcome, attempts],
+      );
+    await insert(1, 'accepted', 1);
+    await expect(insert(2, 'refused', 2)).rejects.toThrow(/inbound_receipts_one_final/);
+  });
 });

@@ -8,14 +8,14 @@ import Database from 'better-sqlite3';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, issueServerCertificate, startRelay, type RelayHandle } from '../../cloud-relay/index.js';
-import { EnrolmentTokens } from '../../cloud-relay/enrolment/index.js';
+import { SqliteEnrolmentTokens } from '../../cloud-relay/enrolment/index.js';
 import { enrolWithRelay } from '../../installer/enrolment-client.js';
 import { makeTempDir } from '../support/temp-dir.js';
 
 const temp = makeTempDir('wardline-enrol-');
 const at = (...p: string[]) => join(temp.path, ...p);
 let relay: RelayHandle;
-let tokens: EnrolmentTokens;
+let tokens: SqliteEnrolmentTokens;
 
 beforeAll(async () => {
   await createCertificateAuthority(at('ca'));
@@ -33,11 +33,11 @@ log: { level: silent }
 `,
   );
   relay = await startRelay(at('relay.yaml'), { logger: pino({ level: 'silent' }), shutdownGraceMs: 500 });
-  tokens = EnrolmentTokens.open(at('data/relay.db'));
+  tokens = SqliteEnrolmentTokens.open(at('data/relay.db'));
 }, 60_000);
 
 afterAll(async () => {
-  tokens?.close();
+  await tokens?.close();
   await relay?.stop();
   temp.remove();
 });
@@ -58,15 +58,15 @@ const enrol = (token: string, hospitalId = 'h1') => enrolWithRelay({ url: `https
 
 describe('enrolment', () => {
   it('signs a client certificate for the token\'s hospital, once', async () => {
-    const { token } = tokens.issue('h1');
+    const { token } = await tokens.issue('h1');
     const result = await enrol(token);
     const cert = new X509Certificate(result.certPem);
     expect(cert.subjectAltName).toContain('URI:urn:wardline:hospital:h1');
     expect(cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(result.keyPem))).toBe(true);
     await expect(enrol(token)).rejects.toThrow(/403.*already used/);
   });
-  it('stores only the hash of a token', () => {
-    const { token } = tokens.issue('h2');
+  it('stores only the hash of a token', async () => {
+    const { token } = await tokens.issue('h2');
     const db = new Database(at('data/relay.db'), { readonly: true });
     const rows = db.prepare('SELECT * FROM enrolment_tokens').all();
     db.close();
@@ -74,14 +74,14 @@ describe('enrolment', () => {
   });
   it('refuses unknown and expired tokens, and a token for another hospital', async () => {
     await expect(enrol('wlenrol_nope-nope-nope')).rejects.toThrow(/403.*not recognised/);
-    const expired = EnrolmentTokens.open(at('data/relay.db'), () => Date.now() - 2 * 86_400_000);
-    const { token } = expired.issue('h1', 1000);
-    expired.close();
+    const expired = SqliteEnrolmentTokens.open(at('data/relay.db'), () => Date.now() - 2 * 86_400_000);
+    const { token } = await expired.issue('h1', 1000);
+    await expired.close();
     await expect(enrol(token)).rejects.toThrow(/403.*expired/);
-    await expect(enrol(tokens.issue('h2').token, 'h1')).rejects.toThrow(/for hospital "h2"/);
+    await expect(enrol((await tokens.issue('h2')).token, 'h1')).rejects.toThrow(/for hospital "h2"/);
   });
   it('does not burn the token on a bad CSR', async () => {
-    const { token } = tokens.issue('h1');
+    const { token } = await tokens.issue('h1');
     const bad = await postEnrol({ token, csrPem: '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n' });
     expect(bad.status).toBe(400);
     await expect(enrol(token)).resolves.toMatchObject({ hospital: 'h1' });

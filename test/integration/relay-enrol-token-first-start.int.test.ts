@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EnrolmentTokens } from '../../cloud-relay/index.js';
+import { SqliteEnrolmentTokens } from '../../cloud-relay/index.js';
 import { SqliteFeedStore } from '../../cloud-relay/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { CLI_PATH } from '../support/wardline-process.js';
@@ -43,11 +43,11 @@ describe('relay enrol-token before the relay first started', () => {
 
     // The relay's own store opens it as it is, and the token is good once.
     await SqliteFeedStore.open({ file }).close();
-    const tokens = EnrolmentTokens.open(file);
+    const tokens = SqliteEnrolmentTokens.open(file);
     try {
-      expect(tokens.redeem(issued.token)).toEqual({ ok: true, hospital: 'h1' });
+      expect(await tokens.redeem(issued.token)).toEqual({ ok: true, hospital: 'h1' });
     } finally {
-      tokens.close();
+      await tokens.close();
     }
   });
 

@@ -87,6 +87,7 @@ describe('feed doorbell listener', () => {
     writing = false;
     await writes;
     await until(() => FEEDS.every((f) => seen.get(f) === committed.get(f)), 5_000, 'every feed at its last commit');
+    await until(() => listener.figures.state === 'listening', 10_000, 'the listener to reconnect after the last kill');
     const figures = listener.figures;
     await listener.close();
     console.log(`doorbell under 30 kills: ${committed.get('adt')} commits per feed, ${figures.notifications} notifications, ${figures.polls} polls, ${figures.connects} connects, ${figures.disconnects} disconnects`);

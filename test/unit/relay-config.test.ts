@@ -38,6 +38,7 @@ describe('relay config', () => {
     expect(config).toEqual({
       relayId: 'wardline-relay',
       dataDir: join(dir, 'data'),
+      store: { kind: 'sqlite' },
       grpc: {
         listen: { host: '0.0.0.0', port: 7443 },
         maxBatchBytes: 4 * 1024 * 1024,
@@ -97,6 +98,18 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
       expect.stringMatching(new RegExp(`^feedLimits\\.concurrentReadsPerKey: .*got 0 \\(${file.replace(/[.]/g, '\\.')}\\)$`)),
       expect.stringMatching(/^feedLimits\.stalledResponseMs: .*100.*got 10/),
     ]);
+  });
+
+  it('reads a PostgreSQL store with its defaults, resolving urlFile against the config file', () => {
+    const config = loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\nstore: { kind: postgres, urlFile: secrets/pg-url }\n'));
+    expect(config.store).toEqual({ kind: 'postgres', urlFile: join(dir, 'secrets/pg-url'), poolMax: 10, connectTimeoutMs: 5000, heartbeatMs: 2000, processTimeoutMs: 10000, liveTailPollMs: 1000 });
+  });
+
+  it('names what is wrong with a store section', () => {
+    expect(problemsOf('dataDir: d\nallowPlaintext: true\nstore: { kind: postgres }\n').problems).toEqual([expect.stringMatching(/^store\.url: expected url or urlFile/)]);
+    expect(problemsOf('dataDir: d\nallowPlaintext: true\nstore: { kind: postgres, url: "mysql://x/y" }\n').problems).toEqual([expect.stringMatching(/^store\.url: expected a postgres:\/\/ or postgresql:\/\/ URL/)]);
+    expect(problemsOf('dataDir: d\nallowPlaintext: true\nstore: { kind: postgres, url: "postgres://h/db", heartbeatMs: 8000 }\n').problems).toEqual([expect.stringMatching(/^store\.processTimeoutMs: expected at least twice heartbeatMs/)]);
+    expect(problemsOf('dataDir: d\nallowPlaintext: true\nstore: { kind: oracle }\n').problems).toEqual([expect.stringMatching(/^store\.kind: /)]);
   });
 
   it('names an unknown key and the file', () => {

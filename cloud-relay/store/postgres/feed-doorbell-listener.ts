@@ -67,6 +67,12 @@ export interface FeedDoorbellListenerOptions {
   logger?: Logger;
   /** Told of every mark handed to the store, after observe (the bench's commit→delivery probe). */
   onMark?: (mark: FeedMark, via: 'notification' | 'poll') => void;
+  /**
+   * Other doorbells heard on the same connection (the inbound store's): each
+   * payload on `channel` goes to `observe`. They have no poll here: their
+   * owners re-read on a timer of their own.
+   */
+  channels?: readonly { channel: string; observe: (payload: string) => void }[];
 }
 
 const LEGAL: Record<DoorbellState, readonly DoorbellState[]> = {
@@ -153,7 +159,10 @@ export class FeedDoorbellListener {
     // Failure mode 1: both fire on a cut; onBroken runs once.
     client.on('error', onBroken);
     client.on('end', () => onBroken());
+    const others = new Map((this.options.channels ?? []).map((c) => [c.channel, c.observe]));
     client.on('notification', (message) => {
+      const other = others.get(message.channel);
+      if (other) return other(message.payload ?? '');
       if (message.channel !== FEED_DOORBELL_CHANNEL) return;
       const mark = parseFeedDoorbell(message.payload);
       if (!mark) return; // failure mode 4
@@ -162,7 +171,8 @@ export class FeedDoorbellListener {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${FEED_DOORBELL_CHANNEL}`);
+      // Channel names are constants of this code base, never input: safe to splice.
+      for (const channel of [FEED_DOORBELL_CHANNEL, ...others.keys()]) await client.query(`LISTEN ${channel}`);
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
       if (broken || this.closed) return;
       this.listenerPid = rows[0]!.pid;

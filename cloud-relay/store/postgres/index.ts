@@ -10,3 +10,4 @@ export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryO
 export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
 export { PostgresFeedStore, type PostgresFeedStoreOptions } from './postgres-feed-store.js';
 export { PostgresBlobStore, BLOB_HOSPITAL_LOCK, BLOB_CHUNK_LOCK, BLOB_READ_SLICE_BYTES, type PostgresBlobStoreOptions } from './postgres-blob-store.js';
+export { postgresStoreUrl } from './store-url.js';

@@ -1,12 +1,11 @@
-// One-time enrolment tokens: the relay operator issues one per hospital
-// (`wardline relay enrol-token`), hands it to the hospital's IT out of band, and
-// the installer redeems it once (POST /v1/enrol) for a signed client certificate.
+// The EnrolmentTokenStore port (enrolment-token-store.ts) in the relay's SQLite
+// file (relay.db, migration 3).
 //
 // Failure modes handled:
 //  1. A token read off a ticket or a log: only its SHA-256 is stored, so the
 //     database never holds a usable token.
 //  2. A token used twice (replayed, or two installers racing): redemption marks
-//     it used in the same statement that checks it is unused; the second loses.
+//     it used in the same write transaction that checks it is unused; the second loses.
 //  3. A token left lying about: it expires (default 24 h).
 //  4. The relay running while the CLI issues a token: both open relay.db in WAL
 //     mode with a busy timeout; migrations are idempotent (user_version).
@@ -14,40 +13,33 @@
 //     and is created as the relay's feed store creates it (its page size and
 //     incremental auto-vacuum only take on a new file; migrations; 0700/0600),
 //     not as a bare file the relay would then inherit.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { migrate, SqliteFeedStore } from '../store/index.js';
+import {
+  DEFAULT_ENROLMENT_TOKEN_TTL_MS,
+  newEnrolmentToken,
+  tokenDigest,
+  type EnrolmentTokenStore,
+  type IssuedEnrolmentToken,
+  type RedeemResult,
+} from './enrolment-token-store.js';
 
-/** A token is valid this long unless --ttl says otherwise: 24 hours, in ms. */
-export const DEFAULT_ENROLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
-/** Tokens start with this, so one pasted into the wrong field is recognisable. */
-export const ENROLMENT_TOKEN_PREFIX = 'wlenrol_';
 const BUSY_TIMEOUT_MS = 5_000;
 
-export interface IssuedEnrolmentToken {
-  token: string;
-  hospital: string;
-  /** ISO 8601. */
-  expiresAt: string;
-}
+export class SqliteEnrolmentTokens implements EnrolmentTokenStore {
+  private closed = false;
 
-export type RedeemResult = { ok: true; hospital: string } | { ok: false; reason: 'unknown' | 'expired' | 'used' };
-
-export function tokenDigest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
-export class EnrolmentTokens {
   private constructor(
     private readonly db: Database.Database,
     private readonly now: () => number,
   ) {}
 
-  /** Opens (and migrates) the relay database `file`. */
-  static open(file: string, now: () => number = Date.now): EnrolmentTokens {
+  /** Opens (and migrates) the relay database `file`, creating it as the relay would when it does not exist yet. */
+  static open(file: string, now: () => number = Date.now): SqliteEnrolmentTokens {
     // close() is synchronous underneath: the file is released before the next line opens it.
     if (!existsSync(file)) void SqliteFeedStore.open({ file }).close();
     makePrivateDir(dirname(file));
@@ -62,11 +54,11 @@ export class EnrolmentTokens {
       db.close();
       throw error;
     }
-    return new EnrolmentTokens(db, now);
+    return new SqliteEnrolmentTokens(db, now);
   }
 
-  issue(hospital: string, ttlMs: number = DEFAULT_ENROLMENT_TOKEN_TTL_MS): IssuedEnrolmentToken {
-    const token = `${ENROLMENT_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
+  async issue(hospital: string, ttlMs: number = DEFAULT_ENROLMENT_TOKEN_TTL_MS): Promise<IssuedEnrolmentToken> {
+    const token = newEnrolmentToken();
     const nowMs = this.now();
     this.db
       .prepare('INSERT INTO enrolment_tokens (token_sha256, hospital, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)')
@@ -74,8 +66,7 @@ export class EnrolmentTokens {
     return { token, hospital, expiresAt: new Date(nowMs + ttlMs).toISOString() };
   }
 
-  /** Uses a token up; returns its hospital, or why it cannot be used. */
-  redeem(token: string): RedeemResult {
+  async redeem(token: string): Promise<RedeemResult> {
     const digest = tokenDigest(token);
     return this.db.transaction((): RedeemResult => {
       const row = this.db.prepare('SELECT token_sha256, hospital, expires_at_ms, used_at_ms FROM enrolment_tokens WHERE token_sha256 = ?').get(digest) as
@@ -90,12 +81,13 @@ export class EnrolmentTokens {
     }).immediate();
   }
 
-  /** Gives a token back after the certificate could not be signed, so the installer can retry. */
-  release(token: string): void {
+  async release(token: string): Promise<void> {
     this.db.prepare('UPDATE enrolment_tokens SET used_at_ms = NULL WHERE token_sha256 = ?').run(tokenDigest(token));
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.db.close();
   }
 }
