@@ -95,6 +95,27 @@ describe('PostgresFeedStore across relay processes', () => {
     expect(page.events.map((e) => e.seq)).toEqual(Array.from({ length: 5 }, (_, i) => i + 36));
   });
 
+  it('a revoke in one process racing batches in another: every acked batch lies within the revocation, nothing stays stored', async () => {
+    const a = await PostgresFeedStore.open({ database: await connect() });
+    const b = await PostgresFeedStore.open({ database: await connect() });
+    const acked: number[] = [];
+    let refused = 0;
+    const writer = (async () => {
+      for (let i = 0; refused < 5; i++) {
+        const result = await a.storeBatch({ ...batch('racing', i * 20 + 1, i * 20 + 20), ledgerHead: { index: i + 1, hash: new Uint8Array(32).fill(1) } });
+        if (result.decision.kind === 'append') acked.push(result.highWater);
+        else if (result.decision.kind === 'revoked') refused += 1;
+        else throw new Error(`unexpected ${result.decision.kind}`);
+      }
+    })();
+    await expect.poll(() => acked.length, { timeout: 10_000 }).toBeGreaterThan(10);
+    const outcome = await b.revokeFeed({ hospital: 'h1', feed: 'racing', reason: 'test', ledgerHead: { index: 1, hash: new Uint8Array(32).fill(2) } });
+    await writer;
+    expect(Math.max(...acked)).toBe(outcome.revocation.highWaterSeq);
+    expect((await databases[0]!.query("SELECT count(*)::bigint AS n FROM feed_events WHERE hospital = 'h1' AND feed = 'racing'")).rows[0]).toEqual({ n: 0 });
+    expect((await a.feedSizes()).map((f) => f.feed)).not.toContain('racing');
+  });
+
   it('rings the doorbell when a commit moves a feed, and only then', async () => {
     const listener = new pg.Client({ connectionString: db.url });
     await listener.connect();

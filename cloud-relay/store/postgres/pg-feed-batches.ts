@@ -33,6 +33,9 @@
 //     acks nothing; the agent's resend is decided against whatever committed.
 //  5. The doorbell (pg_notify) goes in the batch's own transaction: other
 //     processes hear of the batch when, and only if, it commits.
+//  6. Deadlock between writers of one feed: every path takes the position row
+//     (or, for a revoked feed, reads the revocation) before the ledger head's
+//     row, revoke and reinstate included (pg-feed-revocations.ts).
 import { advancesFeed, batchCeiling, decideBatch, type BatchDecision, type JournalEvent } from '../../../protocol/index.js';
 import type { BatchToStore, StoredBatch } from '../feed-store.js';
 import { FEED_DOORBELL_CHANNEL, feedDoorbellPayload, type FeedMark } from './feed-doorbell.js';
@@ -202,7 +205,11 @@ export class PgFeedBatches {
       };
     }
     const current: FeedMark = { hospital, feed, highWaterSeq: state.highWater, visibleSeq: state.visible, revoked: false };
-    if (batch.repair) return { stored: await this.storeRepair(client, batch, state.highWater, now), mark: current, advanced: false };
+    if (batch.repair) {
+      const stored = await this.storeRepair(client, batch, state.highWater, now);
+      if (state.created) await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
+      return { stored, mark: current, advanced: false };
+    }
     const plan = planBatch(batch, state);
     if (!('events' in plan)) {
       if (plan.countBatch) await recordLedgerHead(client, hospital, feed, batch.ledgerHead ?? null, now, true);

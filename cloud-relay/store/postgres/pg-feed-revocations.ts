@@ -22,7 +22,8 @@
 //     reach, and `Erasure.walTruncated` false says so: the write-ahead log
 //     segments (and any WAL archive or base backup the operator keeps) hold
 //     the rows until they are recycled or expire; pruned space inside a page
-//     is reused, not zeroed. An operator who must prove erasure from those
+//     is reused, not zeroed; a role that does not own the tables cannot
+//     VACUUM them (vacuum 'none', autovacuum prunes later). An operator who must prove erasure from those
 //     too expires the backups and WAL archive past the revoke.
 import type { Erasure, FeedControlRequest, FeedRevocation, RevokeOutcome } from '../feed-store.js';
 import { FEED_DOORBELL_CHANNEL, feedDoorbellPayload } from './feed-doorbell.js';
@@ -103,8 +104,8 @@ export class PgFeedRevocations {
   private async mark(client: DatabaseClient, request: FeedControlRequest, reason: string): Promise<{ revocation: FeedRevocation; alreadyRevoked: boolean }> {
     const { hospital, feed } = request;
     const at = this.now();
-    await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
     // The position row is the feed's lock (failure mode 1): taken, created if need be, and dropped below.
+    // Taken before the ledger head's row, the order storeBatch takes them in, so the two never deadlock.
     const { rows } = await client.query<{ high_water_seq: number }>(
       `INSERT INTO feed_positions AS p (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES ($1, $2, 0, 0, $3)
        ON CONFLICT (hospital, feed) DO UPDATE SET updated_at_ms = p.updated_at_ms
@@ -113,6 +114,7 @@ export class PgFeedRevocations {
     );
     const highWater = rows[0]!.high_water_seq;
     await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
+    await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
     const held = await client.query<RevocationRow>('SELECT * FROM feed_revocations WHERE hospital = $1 AND feed = $2', [hospital, feed]);
     if (held.rows[0]) return { revocation: toRevocation(held.rows[0]), alreadyRevoked: true };
     await client.query('INSERT INTO feed_revocations (hospital, feed, high_water_seq, reason, revoked_at_ms) VALUES ($1, $2, $3, $4, $5)', [hospital, feed, highWater, reason, at]);
@@ -125,11 +127,11 @@ export class PgFeedRevocations {
     const { hospital, feed } = request;
     return this.database.transaction(async (client) => {
       const at = this.now();
-      await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
       const dropped = await client.query<{ high_water_seq: number }>('DELETE FROM feed_revocations WHERE hospital = $1 AND feed = $2 RETURNING high_water_seq', [hospital, feed]);
       const revoked = dropped.rows[0];
       if (!revoked) {
         const { rows } = await client.query<{ high_water_seq: number }>('SELECT high_water_seq FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
+        await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
         return { wasRevoked: false, highWaterSeq: rows[0]?.high_water_seq ?? 0 };
       }
       const highWaterSeq = revoked.high_water_seq;
@@ -137,6 +139,7 @@ export class PgFeedRevocations {
         'INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES ($1, $2, $3, 0, $4) ON CONFLICT (hospital, feed) DO NOTHING',
         [hospital, feed, highWaterSeq, at],
       );
+      await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
       await client.query('SELECT pg_notify($1, $2)', [FEED_DOORBELL_CHANNEL, feedDoorbellPayload({ hospital, feed, highWaterSeq, visibleSeq: highWaterSeq, revoked: false })]);
       return { wasRevoked: true, highWaterSeq };
     });
@@ -154,6 +157,12 @@ export class PgFeedRevocations {
       );
       return rows[0]?.pages ?? 0;
     };
+    // VACUUM of a table the relay's role does not own only warns and skips it: say so instead of claiming it ran.
+    const { rows } = await this.database.query<{ owned: boolean }>(
+      `SELECT coalesce(bool_and(pg_has_role(c.relowner, 'USAGE')), false) AS owned FROM pg_class c WHERE c.oid = ANY (SELECT t::regclass FROM unnest($1::text[]) AS t)`,
+      [tables],
+    );
+    if (!rows[0]?.owned) return { walTruncated: false, freePagesReleased: 0, vacuum: 'none' };
     const before = await pages();
     await this.database.query(`VACUUM ${tables.join(', ')}`);
     const after = await pages();

@@ -197,22 +197,23 @@ export class PostgresBlobStore implements BlobStore {
       ]);
       const received = offset + data.length;
       if (received < chunkSize) return { received, stored: false };
-      // Failure mode 3: hashed where the bytes are, stored only if it matched.
+      // Failure mode 3: hashed where the bytes are, stored only if it matched — one
+      // statement, the parts joined once. Failure mode 7: shared hospital lock first.
+      await client.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [BLOB_HOSPITAL_LOCK, hospital]);
       const actual = (
         await client.query<{ actual: string }>(
-          `SELECT encode(sha256(string_agg(data, ''::bytea ORDER BY "offset")), 'hex') AS actual FROM blob_chunk_parts WHERE hospital = $1 AND sha256 = $2`,
-          [hospital, chunkSha256],
+          `WITH whole AS (
+             SELECT data, encode(sha256(data), 'hex') AS actual
+               FROM (SELECT string_agg(data, ''::bytea ORDER BY "offset") AS data FROM blob_chunk_parts WHERE hospital = $1 AND sha256 = $2) joined
+           ), stored AS (
+             INSERT INTO blob_chunks (hospital, sha256, size, stored_at_ms, data)
+             SELECT $1, $2, $3, $4, data FROM whole WHERE actual = $2
+             ON CONFLICT DO NOTHING
+           )
+           SELECT actual FROM whole`,
+          [hospital, chunkSha256, chunkSize, this.now()],
         )
       ).rows[0]!.actual;
-      if (actual === chunkSha256) {
-        await client.query('SELECT pg_advisory_xact_lock_shared($1, hashtext($2))', [BLOB_HOSPITAL_LOCK, hospital]);
-        await client.query(
-          `INSERT INTO blob_chunks (hospital, sha256, size, stored_at_ms, data)
-           SELECT $1, $2, $3, $4, string_agg(data, ''::bytea ORDER BY "offset") FROM blob_chunk_parts WHERE hospital = $1 AND sha256 = $2
-           ON CONFLICT DO NOTHING`,
-          [hospital, chunkSha256, chunkSize, this.now()],
-        );
-      }
       await client.query('DELETE FROM blob_chunk_parts WHERE hospital = $1 AND sha256 = $2', [hospital, chunkSha256]);
       if (actual !== chunkSha256) {
         return {
