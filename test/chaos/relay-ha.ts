@@ -17,6 +17,7 @@
 //  3. The vendor's live tail is fed by commits of another process (the doorbell
 //     or the polling fallback), and moves to another process whenever the agent
 //     lands on its own or its process is killed; it resumes from its cursor.
+import { join } from 'node:path';
 import pg from 'pg';
 import { DemoVendor } from '../../cli/demo/demo-vendor.js';
 import type { FeedEvent } from '../../protocol/index.js';
@@ -24,7 +25,6 @@ import { freePort } from '../support/free-port.js';
 import { RelayCluster } from '../support/relay-cluster.js';
 import { RoundRobinProxy } from '../support/round-robin-proxy.js';
 import { PAIR_FEED, PAIR_OPERATOR_HEADERS, PAIR_VENDOR_KEY, WardlinePair } from '../support/wardline-pair.js';
-import { join } from 'node:path';
 
 export const HA_HOSPITAL = 'ha-hospital';
 /** A second feed carrying the same stream, so "per feed" is checked on two feeds of one agent. */
@@ -83,7 +83,11 @@ export interface FeedOutcome {
   /** Events the vendor received, and how many of the ingested rows it saw exactly once. */
   vendorReceived: number;
   vendorRowsOnce: number;
-  /** What the agent sent beyond the first copy of each event, its duplicate acks and nacks. */
+  /**
+   * Events the agent put on the wire beyond the first copy of each: batches in
+   * flight, unacknowledged, when a hop cut the connection. A batch PostgreSQL had
+   * already stored and sent again would show as a duplicate ack.
+   */
   eventsResent: number;
   duplicateAcks: number;
   nacks: number;
