@@ -24,9 +24,19 @@ import { TokenBucket } from '../../agent/bandwidth/index.js';
 
 export type FaultMode = 'forward' | 'blackhole' | 'refuse';
 
+/** A host:port the proxy forwards to. */
+export interface ProxyTarget {
+  host: string;
+  port: number;
+}
+
 export interface FaultProxyOptions {
-  /** Where accepted connections are forwarded. */
-  target: { host: string; port: number };
+  /**
+   * Where accepted connections are forwarded: one target, or a choice made afresh
+   * for each accepted connection (a load balancer's); a choice of undefined resets
+   * the new connection at once, as a balancer with no healthy backend does.
+   */
+  target: ProxyTarget | (() => ProxyTarget | undefined);
   /** Port to listen on, on 127.0.0.1; default 0 (any free port). */
   listenPort?: number;
 }
@@ -93,11 +103,12 @@ export class FaultProxy {
   private listenPort = 0;
   private stopped = false;
 
-  private constructor(readonly target: { host: string; port: number }) {}
+  private constructor(private readonly chooseTarget: () => ProxyTarget | undefined) {}
 
   /** Starts listening on 127.0.0.1 and forwarding to `target`. */
   static async start(options: FaultProxyOptions): Promise<FaultProxy> {
-    const proxy = new FaultProxy(options.target);
+    const { target } = options;
+    const proxy = new FaultProxy(typeof target === 'function' ? target : () => target);
     proxy.server = await proxy.listen(options.listenPort ?? 0);
     proxy.listenPort = (proxy.server.address() as { port: number }).port;
     return proxy;
@@ -122,9 +133,9 @@ export class FaultProxy {
     return { ...this.counters, connectionsOpen: this.connections.size };
   }
 
-  /** Resets every current connection (RST both ways); keeps accepting. */
-  reset(): void {
-    for (const connection of [...this.connections]) this.resetConnection(connection);
+  /** Resets every current connection (RST both ways), or only those to targets `which` picks; keeps accepting. */
+  reset(which?: (target: ProxyTarget) => boolean): void {
+    for (const connection of [...this.connections]) if (!which || which(connection.target)) this.resetConnection(connection);
   }
 
   /** Drops every byte both ways from now on, on current and new connections, without closing anything. */
@@ -277,7 +288,14 @@ export class FaultProxy {
 
   private accept(client: Socket): void {
     this.counters.connectionsAccepted++;
-    const connection = new ProxiedConnection(client, this.target, {
+    const target = this.chooseTarget();
+    if (!target) {
+      this.counters.resets++;
+      client.on('error', () => {});
+      client.resetAndDestroy();
+      return;
+    }
+    const connection = new ProxiedConnection(client, target, {
       shaping: (direction) => this.shaping(direction),
       onForwarded: (direction, bytes) => {
         if (direction === 'toTarget') this.counters.bytesToTarget += bytes;
@@ -329,7 +347,7 @@ class ProxiedConnection {
 
   constructor(
     private readonly client: Socket,
-    target: { host: string; port: number },
+    readonly target: ProxyTarget,
     private readonly hooks: ConnectionHooks,
   ) {
     this.upstream = connect({ host: target.host, port: target.port, allowHalfOpen: true });

@@ -9,5 +9,6 @@ export {
   type FaultProxyOptions,
   type FaultProxyStats,
   type FaultScheduleRun,
+  type ProxyTarget,
 } from './fault-proxy.js';
 export { ALL_FAULT_KINDS, planFaults, type FaultKind, type FaultScheduleOptions, type PlannedFault } from './fault-schedule.js';
