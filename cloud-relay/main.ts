@@ -11,6 +11,7 @@ import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../protocol/index.js';
 import { checkReadiness, checkSecretFiles, createWardlineLogger, defaultLogFormat, loadOrCreateSigningKey, openDirWarning, PartLifecycle, publicKeyText, SecretFileCheck, stdoutIdentity } from '../runtime/index.js';
 import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
+import { StoreUnavailableError } from './errors.js';
 import { EnrolmentService } from './enrolment/index.js';
 import { FeedSubscribeService, VendorAuth, VendorCursorSync, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
@@ -163,7 +164,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const sinks = await startSinks({ sinks: config.sinks, relayId: config.relayId, store, notifier, state: sinkState, registry: metrics.registry, logger: logger.child({ part: 'sinks' }), now });
     lifecycle.hold({ name: 'sinks', stop: () => sinks.stop() });
     const startedAtMs = now();
-    const status = async (): Promise<RelayStatus> => {
+    const fullStatus = async (): Promise<RelayStatus> => {
       const [feeds, ledgerHeads, revocations, vendorsNow, sinksNow, processes, streams] = await Promise.all([
         store.feedSizes(),
         store.ledgerHeads(),
@@ -196,6 +197,34 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
           liveTail: stores.doorbell?.figures ?? null,
         }),
       });
+    };
+
+    // With the database down the page still answers, and says so rather than showing nothing as if it were nothing:
+    // what only the database knows is left out, what this process knows (its agents, its own figures) is shown.
+    const status = async (): Promise<RelayStatus> => {
+      try {
+        return await fullStatus();
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError) && !(database && !database.reachable)) throw error;
+        const down = database?.unreachable ?? { since: now(), error: error instanceof Error ? error.message : String(error) };
+        return buildRelayStatus({
+          relayId: config.relayId,
+          startedAtMs,
+          nowMs: now(),
+          hospitals: credentials.hospitals,
+          agents: replication.connectedAgents(),
+          feeds: [],
+          storeUnavailable: { sinceMs: down.since, error: down.error },
+          cluster: buildRelayClusterStatus({
+            nowMs: now(),
+            processId: stores.processes.processId,
+            store: { kind: stores.kind, database: database?.description ?? null, unreachable: down },
+            processes: [],
+            streams: [],
+            liveTail: stores.doorbell?.figures ?? null,
+          }),
+        });
+      }
     };
 
     const server: RelayServer = new RelayServer({

@@ -29,6 +29,14 @@ footer{padding:0 1.5rem 1.5rem;color:var(--muted);font-size:.85rem}
 a{color:#58a6ff}
 `;
 
+/** What the page says first while the database cannot be read: nothing below it that comes from the database is shown as if it were known. */
+function unavailableBanner(status: RelayStatus): string {
+  const down = status.storeUnavailable;
+  if (!down) return '';
+  return `<section data-store="unreachable"><h2 class="bad">The relay's database is unreachable</h2>
+<p>since <span data-figure="store-unreachable-since">${esc(down.since)}</span>: ${esc(down.error)}. Nothing is acknowledged while it is down: agents keep their backlog and resend, vendors retry. Feeds, cursors, sinks and other processes are not shown until it answers again.</p></section>`;
+}
+
 export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.now()): string {
   const hospitals = status.hospitals.map((h) => {
     const agents = status.connectedAgents.filter((a) => a.hospital === h.id);
@@ -40,7 +48,7 @@ export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.
 ${agents.length === 0 ? '' : table(['agent', 'version', 'protocol', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), `<span class="${a.problem ? 'warn' : ''}" data-figure="protocol">${a.protocolVersion}</span>`, esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [7, 8])}
 ${inboundSection(h, nowMs)}
 <h3>Feeds</h3>
-${h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`]), [1, 2])}
+${status.storeUnavailable ? '<p class="bad">Not known while the database is unreachable.</p>' : h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`]), [1, 2])}
 ${(h.revokedFeeds ?? []).length === 0 ? '' : `<h3>Revoked</h3>${table(['feed', 'revoked', 'events deleted', 'reason'], h.revokedFeeds.map((r) => [esc(r.feed), esc(r.revokedAt), num(r.eventsDeleted), esc(r.reason)]), [2])}`}
 </section>`;
   });
@@ -51,7 +59,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
   v.feeds.map((f) => [
     esc(f.hospital),
     esc(f.feed),
-    f.cursor === null ? '<span class="muted">not read since the relay started</span>' : `<span data-figure="cursor">${num(f.cursor)}</span>`,
+    f.cursor === null ? '<span class="muted">not read yet</span>' : `<span data-figure="cursor">${num(f.cursor)}</span>`,
     num(f.highWaterSeq),
     f.unreadEvents === null ? '—' : `<span class="${f.unreadEvents === 0 ? 'ok' : 'warn'}" data-figure="unread">${f.unreadCapped ? '≥ ' : ''}${num(f.unreadEvents)}</span>`,
     f.lagSeconds === null ? '—' : duration(f.lagSeconds),
@@ -70,6 +78,7 @@ ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
 <title>Wardline relay ${esc(status.relayId)}</title><style>${CSS}</style></head><body>
 <header><h1>Wardline relay</h1><span>${esc(status.relayId)}</span><span class="muted">v${esc(status.version)} · protocol ${status.protocolVersion} · up ${duration(status.uptimeSeconds)} · ${status.connectedAgents.length} agent(s) connected</span></header>
 <main>
+${unavailableBanner(status)}
 ${hospitals.join('\n') || '<section><p class="muted">No hospitals configured.</p></section>'}
 ${vendors.join('\n')}
 ${sinks}

@@ -31,6 +31,8 @@ export interface RelayStatusInput {
   sinks?: readonly SinkFeedStatus[];
   /** The relay processes on this relay's store (relay-cluster-status.ts); default null (not reported). */
   cluster?: RelayClusterStatus;
+  /** Set when the relay's database could not be read for this status: since when (ms) and why. */
+  storeUnavailable?: { sinceMs: number; error: string };
 }
 
 /** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
@@ -107,6 +109,12 @@ export interface RelayStatus {
   sinks: readonly SinkFeedStatus[];
   /** The store, the relay processes sharing it and who holds each hospital's stream; null when not reported. */
   cluster: RelayClusterStatus | null;
+  /**
+   * Non-null when the relay's database could not be read for this status: feeds,
+   * vendors' cursors, sinks and processes are then empty because they are not
+   * known, not because there are none. Agents connected come from this process's memory.
+   */
+  storeUnavailable: { since: string; error: string } | null;
 }
 
 /** GET /v1/status with a vendor key: the relay's identity and that vendor's own grants and cursors, nothing of anyone else. */
@@ -190,6 +198,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
     vendors: input.vendors ?? [],
     sinks: input.sinks ?? [],
     cluster: input.cluster ?? null,
+    storeUnavailable: input.storeUnavailable ? { since: iso(input.storeUnavailable.sinceMs), error: input.storeUnavailable.error } : null,
   };
 }
 

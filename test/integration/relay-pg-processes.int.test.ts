@@ -12,6 +12,7 @@
 //    fault proxy that refuses) answers /readyz 503 until the line is back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RelayConfigInput } from '../../cloud-relay/config.js';
+import type { RelayStatus } from '../../cloud-relay/status/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
 import { connectAgent, inboundChannel, makeBatch, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS } from './relay-harness.js';
@@ -182,6 +183,16 @@ describe('relay processes sharing one PostgreSQL database', () => {
       const refused = await read.text();
       expect(refused).toContain('WL_STORE_UNAVAILABLE');
       expect(refused).not.toContain('127.0.0.1');
+      // The operator's views still answer, and say the database is down instead of showing no feeds as if there were none.
+      const status = (await (await fetch(`${c.httpBase}/v1/status`, { headers: OPERATOR_HEADERS })).json()) as RelayStatus;
+      expect(status.storeUnavailable).toEqual({ since: expect.any(String), error: expect.any(String) });
+      expect(status.cluster!.store.reachable).toBe(false);
+      const page = await (await fetch(`${c.httpBase}/`, { headers: OPERATOR_HEADERS })).text();
+      expect(page).toContain("The relay's database is unreachable");
+      expect(page).toContain('Not known while the database is unreachable.');
+      expect(page).not.toContain('Nothing stored yet.');
+      const metrics = await (await fetch(`${c.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
+      expect(metrics).toMatch(/wardline_relay_store_reachable 0/);
       await proxy.heal();
       await until(async () => (await ready()) === 200, 10_000, '/readyz 200 again');
     } finally {
