@@ -24,7 +24,9 @@
 //     the Python verifier timed on it. `-- --only export` runs it alone (results/export/).
 // 13. Relay store on PostgreSQL (relay-store-bench.ts): PostgresFeedStore.storeBatch against a
 //     bare INSERT … ON CONFLICT of the same batches and against SqliteFeedStore, then
-//     `wardline relay migrate-store` of that relay.db. `-- --only relay-store` (results/relay-store/).
+//     `wardline relay migrate-store` of that relay.db; then (relay-live-tail-bench.ts) a commit at
+//     one relay process to a vendor following at another, against following at the same process.
+//     `-- --only relay-store` (results/relay-store/).
 //
 // Sizes can be scaled down for a quick look (WARDLINE_BENCH_OUTAGE_EVENTS etc.);
 // the committed results are from the defaults. The capture section writes for 30 s
@@ -56,6 +58,7 @@ import { measureImagingIngest, measureImagingReplication } from './imaging-bench
 import { measureExport } from './export-bench.js';
 import { measureDownlink } from './downlink-bench.js';
 import { measureRelayStore } from './relay-store-bench.js';
+import { measureCrossProcessLiveTail } from './relay-live-tail-bench.js';
 import { BenchWorkload, eventsOf, percentile, postJsonRows, sendOverMllp } from './workload.js';
 import type { EventInput } from '../../agent/store/index.js';
 
@@ -107,6 +110,7 @@ const IMAGING_INSTANCES = env('WARDLINE_BENCH_IMAGING_INSTANCES', 200);
 /** Section 11: events in the exported feed. */
 const EXPORT_EVENTS = env('WARDLINE_BENCH_EXPORT_EVENTS', 1_000_000);
 /** Section 13: events each feed store (and the bare INSERT) stores, and events per batch. */
+const LIVE_TAIL_BATCHES = env('WARDLINE_BENCH_LIVE_TAIL_BATCHES', 1_000);
 const RELAY_STORE = { events: env('WARDLINE_BENCH_RELAY_STORE_EVENTS', 100_000), batchEvents: env('WARDLINE_BENCH_RELAY_STORE_BATCH', 500) };
 
 const report = new BenchReport();
@@ -152,8 +156,10 @@ async function sectionOnly(section: (typeof SECTIONS)[number]): Promise<void> {
     if (section === 'capture') await measurePostgresCapture(report, { dir: dir.path, ...CAPTURE });
     else if (section === 'export') await measureExport(report, { dir: dir.path, events: EXPORT_EVENTS });
     else if (section === 'downlink') await measureDownlink(report, { dir: dir.path, ...DOWNLINK });
-    else if (section === 'relay-store') await measureRelayStore(report, { dir: dir.path, ...RELAY_STORE });
-    else {
+    else if (section === 'relay-store') {
+      await measureRelayStore(report, { dir: dir.path, ...RELAY_STORE });
+      await measureCrossProcessLiveTail(report, { batches: LIVE_TAIL_BATCHES });
+    } else {
       await measureImagingIngest(report, { dir: dir.path, instances: IMAGING_INSTANCES });
       await measureImagingReplication(report, { dir: dir.path, instances: IMAGING_INSTANCES });
     }
@@ -381,6 +387,7 @@ async function main(): Promise<void> {
 
     // 13. The relay's feed store on PostgreSQL, on a database of its own.
     await measureRelayStore(report, { dir: dir.path, ...RELAY_STORE });
+    await measureCrossProcessLiveTail(report, { batches: LIVE_TAIL_BATCHES });
 
     const seconds = (performance.now() - runStart) / 1000;
     const machine = describeMachine(`data on ${dir.path}`);
