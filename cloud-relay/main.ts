@@ -35,7 +35,7 @@ import {
   type UnreadEvents,
   type VendorStatus,
 } from './status/index.js';
-import { FeedNotifier, relayDatabaseFile, type FeedStore } from './store/index.js';
+import { FeedNotifier, relayDatabaseFile, type FeedStore, type RelayProcess, type StreamHolder } from './store/index.js';
 import { CA_KEY_FILE, loadRelayTls } from './tls/index.js';
 
 export { FEED_SLOT_RETRY_AFTER_SECONDS } from './feeds/index.js';
@@ -164,6 +164,15 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const sinks = await startSinks({ sinks: config.sinks, relayId: config.relayId, store, notifier, state: sinkState, registry: metrics.registry, logger: logger.child({ part: 'sinks' }), now });
     lifecycle.hold({ name: 'sinks', stop: () => sinks.stop() });
     const startedAtMs = now();
+    const clusterStatus = (processes: readonly RelayProcess[], streams: readonly StreamHolder[], unreachable: { since: number; error: string } | null) =>
+      buildRelayClusterStatus({
+        nowMs: now(),
+        processId: stores.processes.processId,
+        store: { kind: stores.kind, database: database?.description ?? null, unreachable },
+        processes,
+        streams,
+        liveTail: stores.doorbell?.figures ?? null,
+      });
     const fullStatus = async (): Promise<RelayStatus> => {
       const [feeds, ledgerHeads, revocations, vendorsNow, sinksNow, processes, streams] = await Promise.all([
         store.feedSizes(),
@@ -188,14 +197,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         // The newest signed tree head per feed (completeness proofs).
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
         ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),
-        cluster: buildRelayClusterStatus({
-          nowMs: now(),
-          processId: stores.processes.processId,
-          store: { kind: stores.kind, database: database?.description ?? null, unreachable: database?.unreachable ?? null },
-          processes,
-          streams,
-          liveTail: stores.doorbell?.figures ?? null,
-        }),
+        cluster: clusterStatus(processes, streams, database?.unreachable ?? null),
       });
     };
 
@@ -215,14 +217,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
           agents: replication.connectedAgents(),
           feeds: [],
           storeUnavailable: { sinceMs: down.since, error: down.error },
-          cluster: buildRelayClusterStatus({
-            nowMs: now(),
-            processId: stores.processes.processId,
-            store: { kind: stores.kind, database: database?.description ?? null, unreachable: down },
-            processes: [],
-            streams: [],
-            liveTail: stores.doorbell?.figures ?? null,
-          }),
+          cluster: clusterStatus([], [], down),
         });
       }
     };

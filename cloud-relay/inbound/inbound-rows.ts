@@ -3,7 +3,7 @@
 // BIGINT as a number and BYTEA as a Buffer, as better-sqlite3 does), and how a
 // row becomes what the InboundStore port answers.
 import { createHash } from 'node:crypto';
-import type { InboundState, ReceiptOutcome } from '../../protocol/index.js';
+import type { InboundReceipt, InboundState, ReceiptOutcome } from '../../protocol/index.js';
 import type { InboundRecord, StoredReceipt } from './inbound-store.js';
 
 export interface EventRow {
@@ -104,4 +104,27 @@ export function toRecord(row: EventRow, receipt: ReceiptRow | undefined): Inboun
     state: stateOf(row, receipt),
     receipt: receipt ? toStoredReceipt(receipt) : null,
   };
+}
+
+/** The columns an inbound_receipts row is written with, in receiptRowValues' order. */
+export const RECEIPT_COLUMNS = 'hospital, channel, receipt_seq, id, vendor, key, outcome, final, code, reason, reference, attempts, decided_at_ms, stored_at_ms';
+
+/** The values of the inbound_receipts row for the receipt of `event` numbered `receiptSeq` and stored at `atMs`, in RECEIPT_COLUMNS order. */
+export function receiptRowValues(event: EventRow, receiptSeq: number, receipt: InboundReceipt, atMs: number): (string | number)[] {
+  return [
+    event.hospital,
+    event.channel,
+    receiptSeq,
+    event.id,
+    event.vendor,
+    event.key,
+    receipt.outcome,
+    receipt.final ? 1 : 0,
+    receipt.code,
+    receipt.reason,
+    receipt.reference,
+    receipt.attempts,
+    receipt.decidedAtMs,
+    atMs,
+  ];
 }

@@ -36,7 +36,7 @@ import { randomBytes } from 'node:crypto';
 import { FINAL_OUTCOMES, type InboundChannelDeclaration, type InboundReceipt } from '../../protocol/index.js';
 import type { DatabaseClient, RelayDatabase } from '../store/postgres/index.js';
 import { InboundStoreClosedError, InboundUnknownChannelError } from './errors.js';
-import { sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
+import { receiptRowValues, RECEIPT_COLUMNS, sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
 import type { InboundBacklogEntry, InboundRecord, InboundStore, InboundWrite, ReceiptResult, StoredReceipt, WriteResult } from './inbound-store.js';
 import { EXPIRE_BATCH, newInboundId, RELAY_EXPIRY_REASON } from './sqlite-inbound-store.js';
 
@@ -470,25 +470,8 @@ export class PostgresInboundStore implements InboundStore {
       ])
     ).rows[0]!.receipt_seq;
     await client.query(
-      `INSERT INTO inbound_receipts
-         (hospital, channel, receipt_seq, id, vendor, key, outcome, final, code, reason, reference, attempts, decided_at_ms, stored_at_ms)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-      [
-        event.hospital,
-        event.channel,
-        receiptSeq,
-        event.id,
-        event.vendor,
-        event.key,
-        receipt.outcome,
-        receipt.final ? 1 : 0,
-        receipt.code,
-        receipt.reason,
-        receipt.reference,
-        receipt.attempts,
-        receipt.decidedAtMs,
-        atMs,
-      ],
+      `INSERT INTO inbound_receipts (${RECEIPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      receiptRowValues(event, receiptSeq, receipt, atMs),
     );
     if (receipt.final) await client.query('UPDATE inbound_events SET final_outcome = $3, final_at_ms = $4 WHERE hospital = $1 AND id = $2', [event.hospital, event.id, receipt.outcome, atMs]);
     return receiptSeq;

@@ -39,7 +39,7 @@ import type {
   StoredReceipt,
   WriteResult,
 } from './inbound-store.js';
-import { sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
+import { receiptRowValues, RECEIPT_COLUMNS, sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
 export const DEFAULT_INBOUND_BUSY_TIMEOUT_MS = 5_000;
@@ -134,9 +134,7 @@ export class SqliteInboundStore implements InboundStore {
         'SELECT * FROM inbound_receipts WHERE hospital = ? AND id = ? ORDER BY final DESC, receipt_seq DESC LIMIT 1',
       ),
       insertReceipt: db.prepare(
-        `INSERT INTO inbound_receipts
-           (hospital, channel, receipt_seq, id, vendor, key, outcome, final, code, reason, reference, attempts, decided_at_ms, stored_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO inbound_receipts (${RECEIPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       setFinal: db.prepare('UPDATE inbound_events SET final_outcome = ?, final_at_ms = ? WHERE hospital = ? AND id = ?'),
       expirable: db.prepare<[number, number], EventRow>(
@@ -420,22 +418,7 @@ export class SqliteInboundStore implements InboundStore {
   /** Numbers and stores a receipt; a final one ends its event in the same transaction. */
   private insertReceipt(event: EventRow, receipt: InboundReceipt, atMs: number): number {
     const receiptSeq = this.statements.nextReceiptSeq.get(event.hospital, event.channel)!.receipt_seq;
-    this.statements.insertReceipt.run(
-      event.hospital,
-      event.channel,
-      receiptSeq,
-      event.id,
-      event.vendor,
-      event.key,
-      receipt.outcome,
-      receipt.final ? 1 : 0,
-      receipt.code,
-      receipt.reason,
-      receipt.reference,
-      receipt.attempts,
-      receipt.decidedAtMs,
-      atMs,
-    );
+    this.statements.insertReceipt.run(...receiptRowValues(event, receiptSeq, receipt, atMs));
     if (receipt.final) this.statements.setFinal.run(receipt.outcome, atMs, event.hospital, event.id);
     return receiptSeq;
   }

@@ -93,3 +93,4 @@ export async function startSinks(options: StartSinksOptions): Promise<Sinks> {
     },
   };
 }
+export * from './sink-cursor-rows.js';

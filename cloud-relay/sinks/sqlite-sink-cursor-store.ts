@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { makePrivateDir, preparePrivateSqliteFile } from '../../runtime/index.js';
 import { migrate } from '../store/index.js';
 import type { SinkCursor, SinkCursorStore, SinkFeedKey, SinkLease } from './sink-cursor-store.js';
+import { cursorOf, leaseOf, type CursorRow, type LeaseRow } from './sink-cursor-rows.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 
@@ -13,23 +14,6 @@ export interface SqliteSinkCursorStoreOptions {
   /** relay.db */
   file: string;
   now?: () => number;
-}
-
-interface CursorRow {
-  sink: string;
-  hospital: string;
-  feed: string;
-  published_seq: number;
-  subject_seq: number;
-  updated_at_ms: number;
-}
-
-interface LeaseRow {
-  sink: string;
-  hospital: string;
-  feed: string;
-  holder: string;
-  expires_at_ms: number;
 }
 
 export class SqliteSinkCursorStore implements SinkCursorStore {
@@ -104,13 +88,7 @@ export class SqliteSinkCursorStore implements SinkCursorStore {
   }
 
   async leases(sink?: string): Promise<SinkLease[]> {
-    return (sink === undefined ? this.statements.allLeases.all() : this.statements.sinkLeases.all(sink)).map((row) => ({
-      sink: row.sink,
-      hospital: row.hospital,
-      feed: row.feed,
-      holder: row.holder,
-      expiresAtMs: row.expires_at_ms,
-    }));
+    return (sink === undefined ? this.statements.allLeases.all() : this.statements.sinkLeases.all(sink)).map(leaseOf);
   }
 
   async close(): Promise<void> {
@@ -123,8 +101,4 @@ type Keyed = { sink: string; hospital: string; feed: string };
 // Only the key's own fields: better-sqlite3 refuses named parameters the statement does not use.
 function keyed(key: SinkFeedKey): Keyed {
   return { sink: key.sink, hospital: key.hospital, feed: key.feed };
-}
-
-function cursorOf(row: CursorRow): SinkCursor {
-  return { sink: row.sink, hospital: row.hospital, feed: row.feed, publishedSeq: row.published_seq, subjectSeq: row.subject_seq, updatedAtMs: row.updated_at_ms };
 }

@@ -6,6 +6,7 @@
 // SqliteFeedStore: others read them through FeedStore.ledgerHeads().
 import type Database from 'better-sqlite3';
 import type { AgentLedgerHead, LedgerHeadInput } from './feed-store.js';
+import { ledgerHeadOf } from './feed-rows.js';
 
 
 export class AgentLedgerHeads {
@@ -40,14 +41,6 @@ export class AgentLedgerHeads {
   }
 
   all(): AgentLedgerHead[] {
-    return this.selectAll.all().map((row) => ({
-      hospital: row.hospital,
-      feed: row.feed,
-      ledgerIndex: row.ledger_index,
-      ledgerHead: Buffer.from(row.ledger_head).toString('hex'),
-      receivedAtMs: row.received_at_ms,
-      batches: row.batches,
-      lastBatchAtMs: row.last_batch_at_ms,
-    }));
+    return this.selectAll.all().map(ledgerHeadOf);
   }
 }

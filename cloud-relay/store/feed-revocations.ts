@@ -22,6 +22,7 @@
 //     then the outcome says the WAL was not truncated (and the log says so).
 import type Database from 'better-sqlite3';
 import type { Erasure, FeedRevocation, RevokeOutcome } from './feed-store.js';
+import { revocationOf, type RevocationRow } from './feed-rows.js';
 
 /** Events deleted per transaction. */
 export const DEFAULT_REVOKE_CHUNK_ROWS = 5_000;
@@ -30,16 +31,6 @@ export const VACUUM_STEP_PAGES = 1_024;
 /** Checkpoint attempts when readers keep the WAL busy, one event-loop turn and BUSY_RETRY_MS apart. */
 const CHECKPOINT_ATTEMPTS = 5;
 const BUSY_RETRY_MS = 100;
-
-interface RevocationRow {
-  hospital: string;
-  feed: string;
-  high_water_seq: number;
-  events_deleted: number;
-  bytes_deleted: number;
-  reason: string;
-  revoked_at_ms: number;
-}
 
 export class FeedRevocations {
   private readonly statements;
@@ -97,11 +88,11 @@ export class FeedRevocations {
 
   get(hospital: string, feed: string): FeedRevocation | undefined {
     const row = this.statements.get.get(hospital, feed);
-    return row && toRevocation(row);
+    return row && revocationOf(row);
   }
 
   all(): FeedRevocation[] {
-    return this.statements.all.all().map(toRevocation);
+    return this.statements.all.all().map(revocationOf);
   }
 
   /**
@@ -179,16 +170,4 @@ export class FeedRevocations {
   reinstate(hospital: string, feed: string): { wasRevoked: boolean; highWaterSeq: number } {
     return this.reinstateTransaction.immediate(hospital, feed);
   }
-}
-
-function toRevocation(row: RevocationRow): FeedRevocation {
-  return {
-    hospital: row.hospital,
-    feed: row.feed,
-    highWaterSeq: row.high_water_seq,
-    eventsDeleted: row.events_deleted,
-    bytesDeleted: row.bytes_deleted,
-    reason: row.reason,
-    revokedAtMs: row.revoked_at_ms,
-  };
 }

@@ -11,18 +11,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 
-/** One relay process as the registry knows it. */
-export interface RelayProcess {
-  processId: string;
-  relayId: string;
-  host: string;
-  pid: number;
-  version: string;
-  /** The addresses it listens on (host:port), as configured. */
-  grpcListen: string;
-  httpListen: string;
-  /** ms since the epoch. */
-  startedAtMs: number;
+/** One relay process as the registry knows it: what it said of itself, and its last heartbeat. */
+export interface RelayProcess extends ProcessIdentity {
   /** ms since the epoch. */
   heartbeatAtMs: number;
   /** False once its heartbeat is older than the process timeout (it crashed or lost the database). */
@@ -43,8 +33,10 @@ export interface ProcessIdentity {
   host: string;
   pid: number;
   version: string;
+  /** The addresses it listens on (host:port), as bound. */
   grpcListen: string;
   httpListen: string;
+  /** ms since the epoch. */
   startedAtMs: number;
 }
 

@@ -48,6 +48,7 @@ import { migrate } from './migrations.js';
 
 export { manifestProblem } from './blob-checks.js';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './sqlite-feed-store.js';
+import { referenceOf, type ChunkRow, type RefRow } from './blob-rows.js';
 
 export interface SqliteBlobStoreOptions {
   /** The relay's SQLite file (`${dataDir}/relay.db`), shared with the feed store; migrated if needed. */
@@ -73,35 +74,6 @@ export function relayChunkFile(blobDir: string, hospital: string, sha256: string
 function hospitalBlobDir(blobDir: string, hospital: string): string {
   // Hospital names follow NAME_PATTERN, which allows "." and "..": those would leave the folder.
   return join(blobDir, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(hospital) ? hospital : `~${Buffer.from(hospital).toString('hex')}`);
-}
-
-interface ChunkRow {
-  idx: number;
-  chunk_sha256: string;
-  size: number;
-}
-
-/** A blob_refs row joined with its instance's size. */
-interface RefRow {
-  seq: number;
-  instance_sha256: string;
-  size: number;
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  sop_class_uid: string;
-}
-
-function referenceOf(row: RefRow): BlobReference {
-  return {
-    seq: row.seq,
-    sha256: row.instance_sha256,
-    size: row.size,
-    studyUid: row.study_uid,
-    seriesUid: row.series_uid,
-    sopInstanceUid: row.sop_instance_uid,
-    sopClassUid: row.sop_class_uid,
-  };
 }
 
 export class SqliteBlobStore implements BlobStore {

@@ -65,6 +65,7 @@ import { AgentLedgerHeads } from './agent-ledger-heads.js';
 import { FeedPurges } from './feed-purges.js';
 import { FeedRevocations } from './feed-revocations.js';
 import { migrate } from './migrations.js';
+import { treeHeadOf, type TreeHeadRow } from './feed-rows.js';
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
@@ -150,10 +151,7 @@ export class SqliteFeedStore implements FeedStore {
            (hospital, feed, from_seq, to_seq, tree_size, root, signed_at_ms, signed_text, signature)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      treeHeads: db.prepare<
-        [string, string],
-        { hospital: string; feed: string; from_seq: number; to_seq: number; tree_size: number; root: Buffer; signed_at_ms: number; signed_text: string; signature: string }
-      >('SELECT * FROM feed_tree_heads WHERE hospital = ? AND feed = ? ORDER BY from_seq'),
+      treeHeads: db.prepare<[string, string], TreeHeadRow>('SELECT * FROM feed_tree_heads WHERE hospital = ? AND feed = ? ORDER BY from_seq'),
       oldestUnread: db.prepare<[string, string, number], { received_at_ms: number }>(
         'SELECT received_at_ms FROM feed_events WHERE hospital = ? AND feed = ? AND seq > ? ORDER BY seq LIMIT 1',
       ),
@@ -291,17 +289,7 @@ export class SqliteFeedStore implements FeedStore {
 
   async treeHeads(hospital: string, feed: string): Promise<StoredTreeHead[]> {
     this.assertOpen();
-    return this.statements.treeHeads.all(hospital, feed).map((row) => ({
-      hospital: row.hospital,
-      feed: row.feed,
-      fromSeq: row.from_seq,
-      toSeq: row.to_seq,
-      treeSize: row.tree_size,
-      root: Buffer.from(row.root),
-      signedAtMs: row.signed_at_ms,
-      signedText: row.signed_text,
-      signature: row.signature,
-    }));
+    return this.statements.treeHeads.all(hospital, feed).map(treeHeadOf);
   }
 
   /** See FeedStore.purgeFeed: the revoke's marking and deletion, the tree heads, `alsoDelete`, then one erasure. */

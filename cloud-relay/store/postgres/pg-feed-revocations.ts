@@ -29,19 +29,10 @@ import type { Erasure, FeedControlRequest, FeedRevocation, RevokeOutcome } from 
 import { FEED_DOORBELL_CHANNEL, feedDoorbellPayload } from './feed-doorbell.js';
 import { recordLedgerHead } from './pg-ledger-heads.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
+import { revocationOf, type RevocationRow } from '../feed-rows.js';
 
 /** Events deleted per statement (each its own transaction). */
 export const PG_REVOKE_CHUNK_ROWS = 5_000;
-
-interface RevocationRow {
-  hospital: string;
-  feed: string;
-  high_water_seq: number;
-  events_deleted: number;
-  bytes_deleted: number;
-  reason: string;
-  revoked_at_ms: number;
-}
 
 // One chunk of a revoked feed's events, and its count kept with the revocation, in one statement.
 const DELETE_CHUNK = `
@@ -70,12 +61,12 @@ export class PgFeedRevocations {
 
   async get(hospital: string, feed: string): Promise<FeedRevocation | undefined> {
     const { rows } = await this.database.query<RevocationRow>('SELECT * FROM feed_revocations WHERE hospital = $1 AND feed = $2', [hospital, feed]);
-    return rows[0] && toRevocation(rows[0]);
+    return rows[0] && revocationOf(rows[0]);
   }
 
   async all(): Promise<FeedRevocation[]> {
     const { rows } = await this.database.query<RevocationRow>('SELECT * FROM feed_revocations ORDER BY hospital COLLATE "C", feed COLLATE "C"');
-    return rows.map(toRevocation);
+    return rows.map(revocationOf);
   }
 
   /** Revokes, deletes the events, erases (see FeedStore.revokeFeed). */
@@ -116,7 +107,7 @@ export class PgFeedRevocations {
     await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
     await recordLedgerHead(client, hospital, feed, request.ledgerHead ?? null, at, false);
     const held = await client.query<RevocationRow>('SELECT * FROM feed_revocations WHERE hospital = $1 AND feed = $2', [hospital, feed]);
-    if (held.rows[0]) return { revocation: toRevocation(held.rows[0]), alreadyRevoked: true };
+    if (held.rows[0]) return { revocation: revocationOf(held.rows[0]), alreadyRevoked: true };
     await client.query('INSERT INTO feed_revocations (hospital, feed, high_water_seq, reason, revoked_at_ms) VALUES ($1, $2, $3, $4, $5)', [hospital, feed, highWater, reason, at]);
     await client.query('SELECT pg_notify($1, $2)', [FEED_DOORBELL_CHANNEL, feedDoorbellPayload({ hospital, feed, highWaterSeq: highWater, visibleSeq: highWater, revoked: true })]);
     return { revocation: { hospital, feed, highWaterSeq: highWater, eventsDeleted: 0, bytesDeleted: 0, reason, revokedAtMs: at }, alreadyRevoked: false };
@@ -168,16 +159,4 @@ export class PgFeedRevocations {
     const after = await pages();
     return { walTruncated: false, freePagesReleased: Math.max(0, before - after), vacuum: 'incremental' };
   }
-}
-
-function toRevocation(row: RevocationRow): FeedRevocation {
-  return {
-    hospital: row.hospital,
-    feed: row.feed,
-    highWaterSeq: row.high_water_seq,
-    eventsDeleted: row.events_deleted,
-    bytesDeleted: row.bytes_deleted,
-    reason: row.reason,
-    revokedAtMs: row.revoked_at_ms,
-  };
 }

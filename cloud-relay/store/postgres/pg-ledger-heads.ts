@@ -5,6 +5,7 @@
 // control, so the head only ever moves forward whichever path wrote it.
 import type { AgentLedgerHead, LedgerHeadInput } from '../feed-store.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
+import { ledgerHeadOf, type LedgerHeadRow } from '../feed-rows.js';
 
 /**
  * The upsert of the head `row` gives (a VALUES list or a SELECT of hospital,
@@ -40,16 +41,8 @@ export async function recordLedgerHead(client: DatabaseClient, hospital: string,
 }
 
 export async function allLedgerHeads(database: RelayDatabase): Promise<AgentLedgerHead[]> {
-  const { rows } = await database.query<{ hospital: string; feed: string; ledger_index: number; ledger_head: Buffer; received_at_ms: number; batches: number; last_batch_at_ms: number | null }>(
+  const { rows } = await database.query<LedgerHeadRow>(
     'SELECT hospital, feed, ledger_index, ledger_head, received_at_ms, batches, last_batch_at_ms FROM agent_ledger_heads ORDER BY hospital COLLATE "C", feed COLLATE "C"',
   );
-  return rows.map((row) => ({
-    hospital: row.hospital,
-    feed: row.feed,
-    ledgerIndex: row.ledger_index,
-    ledgerHead: Buffer.from(row.ledger_head).toString('hex'),
-    receivedAtMs: row.received_at_ms,
-    batches: row.batches,
-    lastBatchAtMs: row.last_batch_at_ms,
-  }));
+  return rows.map(ledgerHeadOf);
 }

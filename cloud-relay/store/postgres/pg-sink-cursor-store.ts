@@ -5,27 +5,11 @@
 // and the other, re-checking the WHERE against the new row, updates nothing.
 import type { SinkCursor, SinkCursorStore, SinkFeedKey, SinkLease } from '../../sinks/index.js';
 import type { RelayDatabase } from './relay-database.js';
+import { cursorOf, leaseOf, type CursorRow, type LeaseRow } from '../../sinks/index.js';
 
 export interface PgSinkCursorStoreOptions {
   database: RelayDatabase;
   now?: () => number;
-}
-
-interface CursorRow {
-  sink: string;
-  hospital: string;
-  feed: string;
-  published_seq: number;
-  subject_seq: number;
-  updated_at_ms: number;
-}
-
-interface LeaseRow {
-  sink: string;
-  hospital: string;
-  feed: string;
-  holder: string;
-  expires_at_ms: number;
 }
 
 export class PgSinkCursorStore implements SinkCursorStore {
@@ -89,12 +73,8 @@ export class PgSinkCursorStore implements SinkCursorStore {
       sink === undefined
         ? await this.database.query<LeaseRow>('SELECT * FROM sink_leases ORDER BY sink, hospital, feed', [])
         : await this.database.query<LeaseRow>('SELECT * FROM sink_leases WHERE sink = $1 ORDER BY hospital, feed', [sink]);
-    return result.rows.map((row) => ({ sink: row.sink, hospital: row.hospital, feed: row.feed, holder: row.holder, expiresAtMs: row.expires_at_ms }));
+    return result.rows.map(leaseOf);
   }
 
   async close(): Promise<void> {}
-}
-
-function cursorOf(row: CursorRow): SinkCursor {
-  return { sink: row.sink, hospital: row.hospital, feed: row.feed, publishedSeq: row.published_seq, subjectSeq: row.subject_seq, updatedAtMs: row.updated_at_ms };
 }

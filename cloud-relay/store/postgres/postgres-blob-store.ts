@@ -39,6 +39,7 @@ import { FeedStoreClosedError } from '../../errors.js';
 import { manifestProblem, partProblem } from '../blob-checks.js';
 import type { BlobFeedDeletion, BlobFeedUsage, BlobReference, BlobStore, MissingChunk, OfferAnswer, PartAnswer } from '../blob-store.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
+import { referenceOf, type ChunkRow, type RefRow } from '../blob-rows.js';
 
 /** The advisory-lock namespaces (first key) of the blob store: a hospital's blobs, one chunk's parts. */
 export const BLOB_HOSPITAL_LOCK = 0x776c_6268; // "wlbh"
@@ -51,34 +52,6 @@ export interface PostgresBlobStoreOptions {
   database: RelayDatabase;
   /** Milliseconds since the epoch. Default Date.now. */
   now?: () => number;
-}
-
-interface ChunkRow {
-  idx: number;
-  chunk_sha256: string;
-  size: number;
-}
-
-interface RefRow {
-  seq: number;
-  instance_sha256: string;
-  size: number;
-  study_uid: string;
-  series_uid: string;
-  sop_instance_uid: string;
-  sop_class_uid: string;
-}
-
-function referenceOf(row: RefRow): BlobReference {
-  return {
-    seq: row.seq,
-    sha256: row.instance_sha256,
-    size: row.size,
-    studyUid: row.study_uid,
-    seriesUid: row.series_uid,
-    sopInstanceUid: row.sop_instance_uid,
-    sopClassUid: row.sop_class_uid,
-  };
 }
 
 const REF_COLUMNS = 'r.seq, r.instance_sha256, i.size, r.study_uid, r.series_uid, r.sop_instance_uid, r.sop_class_uid';

@@ -50,6 +50,7 @@ import { PgFeedMarks } from './pg-feed-marks.js';
 import { PgFeedRevocations } from './pg-feed-revocations.js';
 import { allLedgerHeads } from './pg-ledger-heads.js';
 import { isConnectionError, type RelayDatabase } from './relay-database.js';
+import { treeHeadOf, type TreeHeadRow } from '../feed-rows.js';
 
 export interface PostgresFeedStoreOptions extends FeedStoreListeners {
   /** The process's pool; migratePostgres has run on it. The store does not close it. */
@@ -283,22 +284,12 @@ export class PostgresFeedStore implements FeedStore {
   async treeHeads(hospital: string, feed: string): Promise<StoredTreeHead[]> {
     this.assertOpen();
     const { rows } = await this.guard(() =>
-      this.database.query<{ hospital: string; feed: string; from_seq: number; to_seq: number; tree_size: number; root: Buffer; signed_at_ms: number; signed_text: string; signature: string }>(
+      this.database.query<TreeHeadRow>(
         'SELECT * FROM feed_tree_heads WHERE hospital = $1 AND feed = $2 ORDER BY from_seq',
         [hospital, feed],
       ),
     );
-    return rows.map((row) => ({
-      hospital: row.hospital,
-      feed: row.feed,
-      fromSeq: row.from_seq,
-      toSeq: row.to_seq,
-      treeSize: row.tree_size,
-      root: Buffer.from(row.root),
-      signedAtMs: row.signed_at_ms,
-      signedText: row.signed_text,
-      signature: row.signature,
-    }));
+    return rows.map(treeHeadOf);
   }
 
   /** See FeedStore.purgeFeed: the revoke's marking and deletion, the tree heads, `alsoDelete`, then one erasure. */
