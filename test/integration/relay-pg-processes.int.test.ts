@@ -134,7 +134,7 @@ describe('relay processes sharing one PostgreSQL database', () => {
     expect(html).toContain('Relay processes');
     expect(html).toContain(statusB.cluster!.thisProcess);
     const metrics = await (await fetch(`${b.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
-    expect(metrics).toContain(`wardline_relay_process_info{process_id="${statusB.cluster!.thisProcess}"`);
+    expect(metrics).toContain(`wardline_relay_instance_info{process_id="${statusB.cluster!.thisProcess}"`);
     expect(metrics).toMatch(/wardline_relay_processes\{state="alive"\} 2/);
     expect(metrics).toMatch(/wardline_relay_store_reachable 1/);
     hopped.stream.end();
