@@ -28,7 +28,7 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
   const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
 
   // Per process: several relay processes behind one load balancer are scraped one by one; process_id tells their series apart.
-  const processInfo = new Gauge({ name: 'wardline_relay_instance_info', help: 'Always 1; the labels say which relay process answered (process_id, host, pid, store); not process_info, which the stock process_* metrics would shadow', labelNames: ['process_id', 'host', 'pid', 'store'], registers: [registry], collect: refreshOnce });
+  const processInfo = new Gauge({ name: 'wardline_relay_instance_info', help: 'Always 1; the labels say which relay process answered (process_id, host, pid, store)', labelNames: ['process_id', 'host', 'pid', 'store'], registers: [registry], collect: refreshOnce });
   const processes = new Gauge({ name: 'wardline_relay_processes', help: 'Relay processes on this relay\'s store, by state (alive: heartbeat within processTimeoutMs; gone: older)', labelNames: ['state'], registers: [registry], collect: refreshOnce });
   const streamHolder = new Gauge({ name: 'wardline_relay_stream_holder', help: 'Always 1 per hospital whose agent is connected; process_id holds its stream', labelNames: ['hospital', 'process_id'], registers: [registry], collect: refreshOnce });
   const storeReachable = new Gauge({ name: 'wardline_relay_store_reachable', help: '1 while the relay\'s store answers, 0 while it is unreachable (GET /readyz is false then)', registers: [registry], collect: refreshOnce });
