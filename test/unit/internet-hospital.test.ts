@@ -71,17 +71,18 @@ class StandInRelay {
       if (earlier.sha !== sha) return void res.writeHead(409).end('same key, other body');
       return void res.writeHead(202, { 'content-type': 'application/json', 'idempotent-replayed': 'true' }).end(JSON.stringify({ id: earlier.id, state: 'waiting' }));
     }
-    const id = `ib${String(++this.serial).padStart(18, 'a')}`;
+    const serial = ++this.serial;
+    const id = `ib${String(serial).padStart(18, 'a')}`;
     const event = { id, channel, idempotencyKey, sha, body: JSON.parse(raw.toString('utf8')) as Record<string, unknown> };
     this.events.push(event);
-    // The hospital answers a little later: every fourth event refused.
-    setTimeout(() => this.addReceipt(event), 20);
+    // The hospital answers a little later: every fourth event refused (by its own number, however late the answer comes).
+    setTimeout(() => this.addReceipt(event, serial), 20);
     if (this.loseAnswerOf.delete(idempotencyKey)) return void req.socket.destroy();
     res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ id, state: 'waiting' }));
   }
 
-  private addReceipt(event: StoredEvent): void {
-    const refused = this.serial % 4 === 0;
+  private addReceipt(event: StoredEvent, serial: number): void {
+    const refused = serial % 4 === 0;
     const receipt = {
       id: event.id, channel: event.channel, outcome: refused ? 'refused' : 'accepted', final: true,
       code: refused ? 'AR' : 'AA', reason: refused ? 'slot already taken' : '', reference: refused ? '' : `FA${event.id.slice(-4)}`,
