@@ -100,6 +100,13 @@ export const RelayErrorCode = {
    * reconnects by itself and /readyz turns true again.
    */
   STORE_UNAVAILABLE: 'WL_STORE_UNAVAILABLE',
+  /**
+   * This relay process's signing key (relay-signing.key in its dataDir) is not the one the other processes on the
+   * same PostgreSQL database sign with, so exports, purge receipts and tree heads would verify against two keys.
+   * The process did not start. Copy relay-signing.key and relay-signing.pub from a running process's dataDir into
+   * this one's (mode 0600), then start it again.
+   */
+  SIGNING_KEY_MISMATCH: 'WL_SIGNING_KEY_MISMATCH',
   // --- Receipts of inbound events (cloud-relay/ingest/inbound-handler.ts), in ReceiptAck.error ---
   /**
    * The agent sent a receipt for an inbound event this relay does not hold for the hospital, or never sent it
@@ -525,6 +532,21 @@ export class StoreUnavailableError extends RelayError {
     cause?: unknown,
   ) {
     super(`the relay's database ${database} is unreachable: ${cause instanceof Error ? cause.message : String(cause)}`, RelayErrorCode.STORE_UNAVAILABLE, { cause });
+  }
+}
+
+/** This process's signing key differs from the one the relay processes on the database share (shared-signing-key.ts). */
+export class SigningKeyMismatchError extends RelayError {
+  override name = 'SigningKeyMismatchError';
+  constructor(
+    readonly keyFile: string,
+    readonly database: string,
+  ) {
+    super(
+      `${keyFile} is not the signing key the other relay processes on ${database} sign with: exports, purge receipts and tree heads would verify against two keys. ` +
+        `Copy relay-signing.key and relay-signing.pub from a running process's dataDir into this one's, then start again`,
+      RelayErrorCode.SIGNING_KEY_MISMATCH,
+    );
   }
 }
 

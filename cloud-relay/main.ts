@@ -22,6 +22,7 @@ import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { startSinks } from './sinks/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
 import { openRelayStores } from './relay-stores.js';
+import { agreeOnSigningKey } from './store/postgres/index.js';
 import {
   buildRelayClusterStatus,
   buildRelayStatus,
@@ -105,6 +106,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const stores = await openRelayStores(config, { now, logger, notifier });
     lifecycle.hold({ name: 'relay stores', stop: () => stores.close() });
     const { feeds: store, blobs, inbound, enrolmentTokens, database } = stores;
+    // Processes sharing a database sign as one relay: a process with another key stops here, before any traffic.
+    if (database) await agreeOnSigningKey(database, RELAY_SIGNING_KEY_NAME, publicKeyText(signing.key), signing.privateKeyFile, now());
     const enrolment = config.enrolment && enrolmentTokens && new EnrolmentService(enrolmentTokens, config.enrolment.caDir);
 
     const metrics = new RelayMetrics({ version: WARDLINE_VERSION, protocolVersion: PROTOCOL_VERSION });

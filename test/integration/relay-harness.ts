@@ -2,6 +2,7 @@
 // database in a temp dir, and raw grpc-js clients that speak the wire protocol
 // directly (no agent code), so the tests pin the contract itself.
 import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import {
@@ -17,8 +18,9 @@ import {
   type RelayMessage,
   type SubscribeRequest,
 } from '../../protocol/index.js';
-import { parseRelayConfig, startRelay, type RelayConfigInput, type RelayHandle, type StartRelayOptions } from '../../cloud-relay/index.js';
+import { parseRelayConfig, RELAY_SIGNING_KEY_NAME, startRelay, type RelayConfigInput, type RelayHandle, type StartRelayOptions } from '../../cloud-relay/index.js';
 import { makeTempDir } from '../support/temp-dir.js';
+import { loadOrCreateSigningKey, signingKeyPaths } from '../../runtime/index.js';
 import { DEFAULT_MAX_BATCH_BYTES, type InboundChannelDeclaration, type InboundReceipt } from '../../protocol/index.js';
 import { SqliteInboundStore, type InboundRecord } from '../../cloud-relay/inbound/index.js';
 import { HospitalAuth, ReplicationService as RelayReplicationService } from '../../cloud-relay/ingest/index.js';
@@ -61,6 +63,23 @@ export function testRelayConfig(dataDir: string): RelayConfigInput {
 
 /** One pino log line, parsed. */
 export type LogLine = Record<string, unknown> & { level: number; msg: string };
+
+/**
+ * Gives relays that will share one PostgreSQL database the same signing key before
+ * they start, as an operator copies relay-signing.key into each process's dataDir
+ * (a process with another key refuses to start: WL_SIGNING_KEY_MISMATCH).
+ */
+export function shareSigningKey(...relays: TestRelay[]): void {
+  const [first, ...others] = relays;
+  if (!first) return;
+  const key = loadOrCreateSigningKey(first.dataDir, RELAY_SIGNING_KEY_NAME);
+  for (const relay of others) {
+    const paths = signingKeyPaths(relay.dataDir, RELAY_SIGNING_KEY_NAME);
+    copyFileSync(key.privateKeyFile, paths.privateKeyFile);
+    chmodSync(paths.privateKeyFile, 0o600);
+    copyFileSync(key.publicKeyFile, paths.publicKeyFile);
+  }
+}
 
 export class TestRelay {
   /**

@@ -15,7 +15,7 @@ import type { RelayConfigInput } from '../../cloud-relay/config.js';
 import type { RelayStatus } from '../../cloud-relay/status/index.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
-import { connectAgent, inboundChannel, makeBatch, OPERATOR_HEADERS, TestRelay, VENDOR_KEYS } from './relay-harness.js';
+import { connectAgent, inboundChannel, makeBatch, OPERATOR_HEADERS, shareSigningKey, TestRelay, VENDOR_KEYS } from './relay-harness.js';
 
 const HEARTBEAT_MS = 200;
 
@@ -49,6 +49,7 @@ describe('relay processes sharing one PostgreSQL database', () => {
     db = await createRelayTestDatabase('processes');
     a = new TestRelay(onPostgres(db.url));
     b = new TestRelay(onPostgres(db.url));
+    shareSigningKey(a, b);
     await Promise.all([a.start(), b.start()]);
   });
   afterAll(async () => {
@@ -162,11 +163,27 @@ describe('relay processes sharing one PostgreSQL database', () => {
     stream.end();
   }, 30_000);
 
+  it('refuses to start a process whose signing key is not the one the others on the database sign with', async () => {
+    const stranger = new TestRelay(onPostgres(db.url));
+    try {
+      const error = await stranger.start().catch((e: unknown) => e);
+      expect((error as { code?: string }).code).toBe('WL_SIGNING_KEY_MISMATCH');
+      expect((error as Error).message).toContain(`${stranger.dataDir}/relay-signing.key`);
+      expect((error as Error).message).toContain('Copy relay-signing.key and relay-signing.pub');
+      // Nothing of it is listening, and the others serve on.
+      expect(stranger.relay).toBeUndefined();
+      expect((await fetch(`${a.httpBase}/readyz`)).status).toBe(200);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it('answers /readyz 503 while its database is unreachable and 200 once it is back', async () => {
     const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: 5432 } });
     const url = new URL(db.url);
     url.port = String(proxy.port);
     const c = new TestRelay(onPostgres(url.toString()));
+    shareSigningKey(a, c);
     try {
       await c.start();
       const ready = async () => (await fetch(`${c.httpBase}/readyz`)).status;

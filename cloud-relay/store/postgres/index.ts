@@ -15,3 +15,4 @@ export { planStoreCopy, type StoreCopyPlan, type TableCopy } from './store-copy-
 export { FeedDoorbellListener, LISTEN_BACKOFF_MS, LISTEN_BACKOFF_MAX_MS, type DoorbellFigures, type DoorbellState, type FeedDoorbellListenerOptions, type FeedMarkSink } from './feed-doorbell-listener.js';
 export { PgProcessRegistry, GONE_PROCESS_PURGE_TIMEOUTS, type PgProcessRegistryOptions } from './pg-process-registry.js';
 export { PgVendorCursorStore } from './pg-vendor-cursor-store.js';
+export { agreeOnSigningKey } from './shared-signing-key.js';

@@ -5,3 +5,4 @@ export { BLOBS_SCHEMA } from './v3-blobs.js';
 export { ENROLMENT_SCHEMA } from './v4-enrolment.js';
 export { PROCESSES_SCHEMA } from './v5-processes.js';
 export { SINKS_SCHEMA } from './v6-sinks.js';
+export { SIGNING_KEY_SCHEMA } from './v7-signing-key.js';
