@@ -176,6 +176,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         streams,
         liveTail: stores.doorbell?.figures ?? null,
       });
+    // What this process knows without the database: who it is and which agents it holds.
+    const statusBasics = () => ({ relayId: config.relayId, startedAtMs, nowMs: now(), hospitals: credentials.hospitals, agents: replication.connectedAgents() });
     const fullStatus = async (): Promise<RelayStatus> => {
       const [feeds, ledgerHeads, revocations, vendorsNow, sinksNow, processes, streams] = await Promise.all([
         store.feedSizes(),
@@ -187,11 +189,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         stores.processes.streamHolders(),
       ]);
       return buildRelayStatus({
-        relayId: config.relayId,
-        startedAtMs,
-        nowMs: now(),
-        hospitals: credentials.hospitals,
-        agents: replication.connectedAgents(),
+        ...statusBasics(),
         feeds,
         ledgerHeads,
         revocations,
@@ -213,11 +211,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         if (!(error instanceof StoreUnavailableError) && !(database && !database.reachable)) throw error;
         const down = database?.unreachable ?? { since: now(), error: error instanceof Error ? error.message : String(error) };
         return buildRelayStatus({
-          relayId: config.relayId,
-          startedAtMs,
-          nowMs: now(),
-          hospitals: credentials.hospitals,
-          agents: replication.connectedAgents(),
+          ...statusBasics(),
           feeds: [],
           storeUnavailable: { sinceMs: down.since, error: down.error },
           cluster: clusterStatus([], [], down),

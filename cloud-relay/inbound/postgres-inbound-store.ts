@@ -39,6 +39,7 @@ import { InboundStoreClosedError, InboundUnknownChannelError } from './errors.js
 import { receiptRowValues, RECEIPT_COLUMNS, sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
 import type { InboundBacklogEntry, InboundRecord, InboundStore, InboundWrite, ReceiptResult, StoredReceipt, WriteResult } from './inbound-store.js';
 import { EXPIRE_BATCH, newInboundId, RELAY_EXPIRY_REASON } from './sqlite-inbound-store.js';
+import { InboundSubscribers, type InboundListener } from './inbound-subscribers.js';
 
 /** The NOTIFY channel of inbound writes and receipts, for processes other than the writer's. */
 export const INBOUND_DOORBELL_CHANNEL = 'wardline_inbound';
@@ -100,7 +101,7 @@ export class PostgresInboundStore implements InboundStore {
   /** Names this store in its doorbells, so it ignores its own. */
   readonly origin = randomBytes(8).toString('hex');
   private closed = false;
-  private readonly listeners = new Map<string, Set<(what: 'write' | 'receipt', channel: string) => void>>();
+  private readonly listeners = new InboundSubscribers();
   private readonly database: RelayDatabase;
   private readonly newId: () => string;
 
@@ -420,19 +421,8 @@ export class PostgresInboundStore implements InboundStore {
     return rows.map((row) => ({ channel: row.channel, waiting: row.waiting ?? 0, oldestReceivedAtMs: row.oldest ?? null }));
   }
 
-  subscribe(hospital: string, listener: (what: 'write' | 'receipt', channel: string) => void): () => void {
-    let set = this.listeners.get(hospital);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(hospital, set);
-    }
-    set.add(listener);
-    return () => {
-      const current = this.listeners.get(hospital);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) this.listeners.delete(hospital);
-    };
+  subscribe(hospital: string, listener: InboundListener): () => void {
+    return this.listeners.subscribe(hospital, listener);
   }
 
   /**
@@ -484,15 +474,7 @@ export class PostgresInboundStore implements InboundStore {
   }
 
   private notify(hospital: string, what: 'write' | 'receipt', channel: string): void {
-    const set = this.listeners.get(hospital);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        listener(what, channel);
-      } catch {
-        // A listener's fault is its own: the write is stored whatever it does.
-      }
-    }
+    this.listeners.notify(hospital, what, channel);
   }
 
   private assertOpen(): void {

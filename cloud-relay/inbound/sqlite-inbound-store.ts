@@ -40,6 +40,7 @@ import type {
   WriteResult,
 } from './inbound-store.js';
 import { receiptRowValues, RECEIPT_COLUMNS, sha256Hex, toRecord, toStoredReceipt, type ChannelRow, type EventRow, type ReceiptRow } from './inbound-rows.js';
+import { InboundSubscribers, type InboundListener } from './inbound-subscribers.js';
 
 /** How long a statement waits for another connection's lock before failing, in milliseconds. */
 export const DEFAULT_INBOUND_BUSY_TIMEOUT_MS = 5_000;
@@ -70,7 +71,7 @@ export interface SqliteInboundStoreOptions {
 
 export class SqliteInboundStore implements InboundStore {
   private closed = false;
-  private readonly listeners = new Map<string, Set<(what: 'write' | 'receipt', channel: string) => void>>();
+  private readonly listeners = new InboundSubscribers();
   private readonly newId: () => string;
   private readonly statements;
   private readonly writeTransaction;
@@ -299,19 +300,8 @@ export class SqliteInboundStore implements InboundStore {
     })();
   }
 
-  subscribe(hospital: string, listener: (what: 'write' | 'receipt', channel: string) => void): () => void {
-    let set = this.listeners.get(hospital);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(hospital, set);
-    }
-    set.add(listener);
-    return () => {
-      const current = this.listeners.get(hospital);
-      if (!current) return;
-      current.delete(listener);
-      if (current.size === 0) this.listeners.delete(hospital);
-    };
+  subscribe(hospital: string, listener: InboundListener): () => void {
+    return this.listeners.subscribe(hospital, listener);
   }
 
   get open(): boolean {
@@ -428,15 +418,7 @@ export class SqliteInboundStore implements InboundStore {
   }
 
   private notify(hospital: string, what: 'write' | 'receipt', channel: string): void {
-    const set = this.listeners.get(hospital);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        listener(what, channel);
-      } catch {
-        // A listener's fault is its own: the write is stored whatever it does.
-      }
-    }
+    this.listeners.notify(hospital, what, channel);
   }
 
   private assertOpen(): void {
