@@ -1,23 +1,10 @@
 // One configured sink: a FeedSink per (hospital, feed) it publishes — the
 // configured feeds, or every feed the store holds, found again every pollMs so
 // a new feed is published from its first event — over one publisher connection.
-import type { Logger } from 'pino';
-import type { FeedNotifier, FeedStore } from '../store/index.js';
-import { FeedSink, type FeedSinkSnapshot } from './feed-sink.js';
-import type { SinkConfig } from './sink-config.js';
-import type { SinkCursorStore } from './sink-cursor-store.js';
-import type { SinkPublisher } from './sink-publisher.js';
+import { FeedSink, type FeedSinkOptions, type FeedSinkSnapshot } from './feed-sink.js';
 
-export interface SinkRunnerOptions {
-  config: SinkConfig;
-  store: FeedStore;
-  notifier: FeedNotifier;
-  cursors: SinkCursorStore;
-  publisher: SinkPublisher;
-  holder: string;
-  logger: Logger;
-  now: () => number;
-}
+/** What every feed of the sink is run with: a FeedSink's options but its (hospital, feed). */
+export type SinkRunnerOptions = Omit<FeedSinkOptions, 'hospital' | 'feed'>;
 
 export class SinkRunner {
   private readonly feeds = new Map<string, FeedSink>();

@@ -48,7 +48,7 @@ import { migrate } from './migrations.js';
 
 export { manifestProblem } from './blob-checks.js';
 import { DEFAULT_BUSY_TIMEOUT_MS } from './sqlite-feed-store.js';
-import { referenceOf, type ChunkRow, type RefRow } from './blob-rows.js';
+import { blobFeedUsage, referenceOf, type ChunkRow, type FeedStatsRow, type RefRow, type RefUsageRow } from './blob-rows.js';
 
 export interface SqliteBlobStoreOptions {
   /** The relay's SQLite file (`${dataDir}/relay.db`), shared with the feed store; migrated if needed. */
@@ -159,13 +159,13 @@ export class SqliteBlobStore implements BlobStore {
       ),
       deleteChunk: db.prepare('DELETE FROM blob_chunks WHERE hospital = ? AND sha256 = ?'),
       chunkNeeded: db.prepare<[string, string], { one: number }>('SELECT 1 AS one FROM blob_instance_chunks WHERE hospital = ? AND chunk_sha256 = ? LIMIT 1'),
-      refUsage: db.prepare<[], { hospital: string; feed: string; instances: number; bytes: number }>(
+      refUsage: db.prepare<[], RefUsageRow>(
         `SELECT d.hospital, d.feed, COUNT(*) AS instances, COALESCE(SUM(i.size), 0) AS bytes
            FROM (SELECT DISTINCT hospital, feed, instance_sha256 FROM blob_refs) d
            JOIN blob_instances i ON i.hospital = d.hospital AND i.sha256 = d.instance_sha256
           GROUP BY d.hospital, d.feed`,
       ),
-      stats: db.prepare<[], { hospital: string; feed: string; offered_bytes: number; deduped_bytes: number }>(
+      stats: db.prepare<[], FeedStatsRow>(
         'SELECT hospital, feed, offered_bytes, deduped_bytes FROM blob_feed_stats',
       ),
     };
@@ -312,16 +312,7 @@ export class SqliteBlobStore implements BlobStore {
 
   async usage(): Promise<BlobFeedUsage[]> {
     this.assertOpen();
-    const byFeed = new Map<string, BlobFeedUsage>();
-    const entry = (hospital: string, feed: string): BlobFeedUsage => {
-      const key = `${hospital}\u0000${feed}`;
-      let usage = byFeed.get(key);
-      if (!usage) byFeed.set(key, (usage = { hospital, feed, instances: 0, bytes: 0, dedupedBytes: 0, offeredBytes: 0 }));
-      return usage;
-    };
-    for (const row of this.statements.refUsage.all()) Object.assign(entry(row.hospital, row.feed), { instances: row.instances, bytes: row.bytes });
-    for (const row of this.statements.stats.all()) Object.assign(entry(row.hospital, row.feed), { offeredBytes: row.offered_bytes, dedupedBytes: row.deduped_bytes });
-    return [...byFeed.values()].sort((a, b) => (a.hospital === b.hospital ? a.feed.localeCompare(b.feed) : a.hospital.localeCompare(b.hospital)));
+    return blobFeedUsage(this.statements.refUsage.all(), this.statements.stats.all());
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,7 @@ import { FeedStoreClosedError } from '../../errors.js';
 import { manifestProblem, partProblem } from '../blob-checks.js';
 import type { BlobFeedDeletion, BlobFeedUsage, BlobReference, BlobStore, MissingChunk, OfferAnswer, PartAnswer } from '../blob-store.js';
 import type { DatabaseClient, RelayDatabase } from './relay-database.js';
-import { referenceOf, type ChunkRow, type RefRow } from '../blob-rows.js';
+import { blobFeedUsage, referenceOf, type ChunkRow, type FeedStatsRow, type RefRow, type RefUsageRow } from '../blob-rows.js';
 
 /** The advisory-lock namespaces (first key) of the blob store: a hospital's blobs, one chunk's parts. */
 export const BLOB_HOSPITAL_LOCK = 0x776c_6268; // "wlbh"
@@ -327,23 +327,14 @@ export class PostgresBlobStore implements BlobStore {
 
   async usage(): Promise<BlobFeedUsage[]> {
     this.assertOpen();
-    const byFeed = new Map<string, BlobFeedUsage>();
-    const entry = (hospital: string, feed: string): BlobFeedUsage => {
-      const key = `${hospital}\u0000${feed}`;
-      let usage = byFeed.get(key);
-      if (!usage) byFeed.set(key, (usage = { hospital, feed, instances: 0, bytes: 0, dedupedBytes: 0, offeredBytes: 0 }));
-      return usage;
-    };
-    const refs = await this.database.query<{ hospital: string; feed: string; instances: number; bytes: number }>(
+    const refs = await this.database.query<RefUsageRow>(
       `SELECT d.hospital, d.feed, COUNT(*)::bigint AS instances, COALESCE(SUM(i.size), 0)::bigint AS bytes
          FROM (SELECT DISTINCT hospital, feed, instance_sha256 FROM blob_refs) d
          JOIN blob_instances i ON i.hospital = d.hospital AND i.sha256 = d.instance_sha256
         GROUP BY d.hospital, d.feed`,
     );
-    for (const row of refs.rows) Object.assign(entry(row.hospital, row.feed), { instances: row.instances, bytes: row.bytes });
-    const stats = await this.database.query<{ hospital: string; feed: string; offered_bytes: number; deduped_bytes: number }>('SELECT hospital, feed, offered_bytes, deduped_bytes FROM blob_feed_stats');
-    for (const row of stats.rows) Object.assign(entry(row.hospital, row.feed), { offeredBytes: row.offered_bytes, dedupedBytes: row.deduped_bytes });
-    return [...byFeed.values()].sort((a, b) => (a.hospital === b.hospital ? a.feed.localeCompare(b.feed) : a.hospital.localeCompare(b.hospital)));
+    const stats = await this.database.query<FeedStatsRow>('SELECT hospital, feed, offered_bytes, deduped_bytes FROM blob_feed_stats');
+    return blobFeedUsage(refs.rows, stats.rows);
   }
 
   async close(): Promise<void> {
