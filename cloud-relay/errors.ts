@@ -94,6 +94,21 @@ export const RelayErrorCode = {
    */
   PROOF_NOT_FOUND: 'WL_PROOF_NOT_FOUND',
   /**
+   * The cursor (`after`, a consumer's commit) is past the feed's high-water mark: no event up to it exists yet, so
+   * the relay cannot say what the vendor has seen. The answer carries the head (`highWater`). A cursor kept from
+   * another feed, hospital or relay usually causes it: resume from a cursor this feed gave you, or from the head.
+   */
+  CURSOR_AHEAD: 'WL_CURSOR_AHEAD',
+  /**
+   * The cursor is below what the relay's retention keeps for the feed (retention in the relay config): events after
+   * it were removed, so reading on would skip them silently. The answer carries `retentionFloorSeq` (resume after it
+   * to accept the loss) and `oldestSeq` (the oldest event still held). Ask the hospital for an export if you need
+   * the removed events.
+   */
+  CURSOR_BELOW_RETENTION: 'WL_CURSOR_BELOW_RETENTION',
+  /** No consumer of that name was ever committed for this vendor key and feed. Commit a cursor first (PUT …/consumers/{name}, Feeds.Commit). */
+  CONSUMER_NOT_FOUND: 'WL_CONSUMER_NOT_FOUND',
+  /**
    * The relay's PostgreSQL database (store.url) cannot be reached or refused the connection; the message names the
    * database without its password. Nothing was acknowledged while it is down: agents resend, vendors retry. Check
    * that the server runs and accepts this relay's connections (pg_hba.conf, max_connections), then wait: the relay
@@ -445,6 +460,44 @@ export class BadRequestError extends RelayError {
     readonly parameter?: string,
   ) {
     super(message, RelayErrorCode.BAD_REQUEST);
+  }
+}
+
+/** Where a feed stands, told to a vendor whose cursor was refused: the head, the retention floor and the oldest event held. */
+export interface FeedRange {
+  highWater: number;
+  /** The seq of the newest event retention removed (0 = none). */
+  retentionFloorSeq: number;
+  /** The seq of the oldest event held; undefined for a feed holding none. */
+  oldestSeq: number | undefined;
+}
+
+/**
+ * A cursor outside what the feed can serve (HTTP 409, gRPC OUT_OF_RANGE): past the head
+ * (WL_CURSOR_AHEAD) or below the retention floor (WL_CURSOR_BELOW_RETENTION).
+ */
+export class CursorOutOfRangeError extends RelayError {
+  override name = 'CursorOutOfRangeError';
+  constructor(
+    readonly parameter: string,
+    readonly cursor: number,
+    readonly range: FeedRange,
+  ) {
+    const ahead = cursor > range.highWater;
+    super(
+      ahead
+        ? `${parameter}: ${cursor} is past the feed's high-water mark ${range.highWater}; resume from a cursor this feed gave you (at most ${range.highWater})`
+        : `${parameter}: ${cursor} is below the relay's retention floor ${range.retentionFloorSeq}: events after it were removed; resume after ${range.retentionFloorSeq} to accept that, or ask the hospital for an export`,
+      ahead ? RelayErrorCode.CURSOR_AHEAD : RelayErrorCode.CURSOR_BELOW_RETENTION,
+    );
+  }
+}
+
+/** GetConsumer / GET …/consumers/{name} for a name never committed (HTTP 404, gRPC NOT_FOUND). */
+export class ConsumerNotFoundError extends RelayError {
+  override name = 'ConsumerNotFoundError';
+  constructor(readonly consumer: string) {
+    super(`consumer ${JSON.stringify(consumer)}: never committed for this key and feed; commit a cursor first`, RelayErrorCode.CONSUMER_NOT_FOUND);
   }
 }
 

@@ -6,6 +6,7 @@ export * from './batch-codec.js';
 export * from './service-definitions.js';
 export { pb } from './messages.js';
 export * from './vendor-event-json.js';
+export * from './vendor-event.js';
 export * from './certificate-identity.js';
 export * from './batch-decision.js';
 export * from './names.js';

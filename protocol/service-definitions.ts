@@ -7,6 +7,9 @@ export type AgentMessage = InstanceType<typeof pb.AgentMessage>;
 export type RelayMessage = InstanceType<typeof pb.RelayMessage>;
 export type SubscribeRequest = InstanceType<typeof pb.SubscribeRequest>;
 export type FeedEvent = InstanceType<typeof pb.FeedEvent>;
+export type CommitRequest = InstanceType<typeof pb.CommitRequest>;
+export type ConsumerRequest = InstanceType<typeof pb.ConsumerRequest>;
+export type ConsumerPosition = InstanceType<typeof pb.ConsumerPosition>;
 export type ExportRequest = InstanceType<typeof pb.ExportRequest>;
 export type ExportPart = InstanceType<typeof pb.ExportPart>;
 export type InboundWriteRequest = InstanceType<typeof pb.InboundWriteRequest>;
@@ -60,6 +63,24 @@ export const FeedsService = {
     requestDeserialize: deserializer<SubscribeRequest>(pb.SubscribeRequest),
     responseSerialize: serializer<FeedEvent>(pb.FeedEvent),
     responseDeserialize: deserializer<FeedEvent>(pb.FeedEvent),
+  },
+  commit: {
+    path: '/wardline.v1.Feeds/Commit',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: serializer<CommitRequest>(pb.CommitRequest),
+    requestDeserialize: deserializer<CommitRequest>(pb.CommitRequest),
+    responseSerialize: serializer<ConsumerPosition>(pb.ConsumerPosition),
+    responseDeserialize: deserializer<ConsumerPosition>(pb.ConsumerPosition),
+  },
+  getConsumer: {
+    path: '/wardline.v1.Feeds/GetConsumer',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: serializer<ConsumerRequest>(pb.ConsumerRequest),
+    requestDeserialize: deserializer<ConsumerRequest>(pb.ConsumerRequest),
+    responseSerialize: serializer<ConsumerPosition>(pb.ConsumerPosition),
+    responseDeserialize: deserializer<ConsumerPosition>(pb.ConsumerPosition),
   },
 } satisfies ServiceDefinition;
 

@@ -1,11 +1,27 @@
 // The JSON shape of one event as vendors read it (one NDJSON line of
-// GET /v1/feeds/{feed}/events, and `wardline feed tail`). Part of the external contract.
+// GET /v1/feeds/{feed}/events, a NATS JetStream message, `wardline feed tail`).
+// Part of the external contract: protocol/schema/feed-event.schema.json describes
+// it, vendor-event.ts maps the same logical event to gRPC, and docs/vendor-guide.md
+// says what each field means. The export's event lines (export-format.ts) are the
+// same document without the feed context (hospital, feed, prevSeq).
 import { isUtf8 } from 'node:buffer';
 import type { JournalEvent } from './event.js';
 import { BLOB_REF_CONTENT_TYPE } from './imaging-instance.js';
 
+/** Where an event sits in the feed a vendor reads: absent only in the export's lines, which name their feed once in the manifest. */
+export interface VendorEventContext {
+  hospital: string;
+  feed: string;
+  /** The seq of the feed's previous event passing the read's filters; 0 when there is none (see FeedEvent.prev_seq). */
+  prevSeq: number;
+}
+
 export interface VendorEventJson {
+  hospital?: string;
+  feed?: string;
   seq: number;
+  /** The seq of the previous event in the feed (with the read's filters); 0 for none. */
+  prevSeq?: number;
   stream: string;
   key: string;
   op: 'upsert' | 'delete';
@@ -20,8 +36,8 @@ export interface VendorEventJson {
   headers: Record<string, string>;
 }
 
-export function toVendorEventJson(event: JournalEvent): VendorEventJson {
-  const json: VendorEventJson = { ...envelopeOf(event), headers: event.headers };
+export function toVendorEventJson(event: JournalEvent, context?: VendorEventContext): VendorEventJson {
+  const json: VendorEventJson = { ...envelopeOf(event, context), headers: event.headers };
   // The agent stores hl7v2 as UTF-8 and json only when it parses, so the fallback
   // to base64 guards against damaged data: a vendor never gets silently altered text.
   if (event.contentType === 'hl7v2' && isUtf8(event.body)) json.body = event.body.toString('utf8');
@@ -43,13 +59,13 @@ export function toVendorEventJson(event: JournalEvent): VendorEventJson {
  * or that cannot be checked, is sent as bodyBase64 like any damaged body. Big
  * integers and number spelling reach the vendor as the source wrote them.
  */
-export function toVendorEventLine(event: JournalEvent): string {
+export function toVendorEventLine(event: JournalEvent, context?: VendorEventContext): string {
   const text = isJsonContentType(event.contentType) && isUtf8(event.body) ? event.body.toString('utf8') : undefined;
-  if (text === undefined || !parseJson(text).ok) return `${JSON.stringify(toVendorEventJson(event))}\n`;
+  if (text === undefined || !parseJson(text).ok) return `${JSON.stringify(toVendorEventJson(event, context))}\n`;
   // Raw CR and LF can only be whitespace between JSON tokens (inside strings they must be escaped), so
   // replacing them keeps the value and keeps the line one line.
   const body = /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
-  return `${JSON.stringify({ ...envelopeOf(event), headers: event.headers }).slice(0, -1)},"body":${body}}\n`;
+  return `${JSON.stringify({ ...envelopeOf(event, context), headers: event.headers }).slice(0, -1)},"body":${body}}\n`;
 }
 
 /** Content types whose body is JSON text: a json row, and a blob-ref event's imaging instance (which names where to GET it). */
@@ -57,10 +73,13 @@ function isJsonContentType(contentType: string): boolean {
   return contentType === 'json' || contentType === BLOB_REF_CONTENT_TYPE;
 }
 
-/** The fields before headers and body, in the order vendors have always seen them. */
-function envelopeOf(event: JournalEvent): Omit<VendorEventJson, 'body' | 'bodyBase64' | 'headers'> {
+/** The fields before headers and body: the feed context first, then the event's fields in the order vendors have always seen them. */
+function envelopeOf(event: JournalEvent, context: VendorEventContext | undefined): Omit<VendorEventJson, 'body' | 'bodyBase64' | 'headers'> {
+  const placed = context === undefined ? {} : { hospital: context.hospital, feed: context.feed };
   return {
+    ...placed,
     seq: event.seq,
+    ...(context === undefined ? {} : { prevSeq: context.prevSeq }),
     stream: event.stream,
     key: event.key,
     op: event.op,

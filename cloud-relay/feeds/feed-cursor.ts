@@ -12,3 +12,13 @@ export function nextCursor(afterSeq: number, page: FeedPage | FeedPageExtent): n
   if (!page.complete) return lastSeq ?? afterSeq;
   return Math.max(afterSeq, page.highWater);
 }
+
+/**
+ * True when a vendor's cursor lies outside what the page read after it can
+ * serve: past the feed's visible seq (nothing up to it exists yet), or below its
+ * retention floor (events after it were removed). The caller refuses the read
+ * with CursorOutOfRangeError (the feed's range from FeedStore.feedRange).
+ */
+export function cursorOutOfRange(afterSeq: number, page: Pick<FeedPage, 'highWater' | 'retentionFloorSeq'>): boolean {
+  return afterSeq > page.highWater || afterSeq < page.retentionFloorSeq;
+}

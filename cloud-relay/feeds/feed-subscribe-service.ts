@@ -20,7 +20,7 @@
 //     RESOURCE_EXHAUSTED (WL_TOO_MANY_REQUESTS).
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { eventToProto, pb, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
+import { toFeedEventProto, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
 import { NAME_PATTERN } from '../../protocol/index.js';
 import { DEFAULT_STALLED_RESPONSE_MS } from './feed-limits-config.js';
 import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
@@ -108,8 +108,10 @@ export class FeedSubscribeService {
       let cursor = after;
       for (;;) {
         const page = await store.readEvents(access.hospital, feed, cursor, pageEvents);
+        let prevSeq = page.prevSeq;
         for (const event of page.events) {
-          await writeMessage(call, pb.FeedEvent.create({ hospitalId: access.hospital, feed, event: eventToProto(event) }), signal, stalledMs);
+          await writeMessage(call, toFeedEventProto(event, { hospital: access.hospital, feed, prevSeq }), signal, stalledMs);
+          prevSeq = event.seq;
         }
         metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
         cursor = nextCursor(cursor, page);

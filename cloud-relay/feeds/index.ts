@@ -1,7 +1,8 @@
 // Feeds: what vendors read — the gRPC Subscribe service, their keys and grants,
 // the bounds on their reads, and where each has read up to.
 export { FeedSubscribeService, DEFAULT_SUBSCRIBE_PAGE_EVENTS, type FeedSubscribeServiceOptions, type SubscribeCall } from './feed-subscribe-service.js';
-export { nextCursor } from './feed-cursor.js';
+export { nextCursor, cursorOutOfRange } from './feed-cursor.js';
+export { ConsumerPositions, CONSUMER_NAME_PATTERN, type ConsumerPositionView, type ConsumerPositionsOptions } from './consumer-positions.js';
 export { parseFeedQuery, DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, type FeedQuery } from './feed-query.js';
 export { VendorAuth, type FeedAccess, type InboundAccess } from './vendor-auth.js';
 export { VendorReads, type FeedApi, type VendorRead } from './vendor-reads.js';

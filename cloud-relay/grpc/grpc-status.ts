@@ -4,6 +4,8 @@
 import { Metadata, status as Status, type StatusObject } from '@grpc/grpc-js';
 import { ErrorCode } from '../../protocol/index.js';
 import {
+  ConsumerNotFoundError,
+  CursorOutOfRangeError,
   AgentAuthError,
   BadBatchError,
   BadRequestError,
@@ -29,6 +31,10 @@ import {
 
 /** Trailer carrying the stable Wardline error code. */
 export const ERROR_CODE_TRAILER = 'wardline-error-code';
+/** Trailers of a refused cursor (CursorOutOfRangeError): the feed's head, its retention floor, its oldest event. */
+export const HIGH_WATER_TRAILER = 'wardline-high-water';
+export const RETENTION_FLOOR_TRAILER = 'wardline-retention-floor';
+export const OLDEST_SEQ_TRAILER = 'wardline-oldest-seq';
 
 /** Vendors' inbound API (cloud-relay/inbound): by code, as the HTTP routes map them to 400/403/404/409/413/415/422/503. */
 const INBOUND_STATUS: ReadonlyMap<string, Status> = new Map([
@@ -60,7 +66,8 @@ export function grpcCodeFor(error: unknown): Status {
   // The relay's database (PostgreSQL) is unreachable: nothing was acknowledged, and the
   // agent reconnects with its usual backoff and resends from the durable mark.
   if (error instanceof ShuttingDownError || error instanceof StalledResponseError || error instanceof StoreUnavailableError) return Status.UNAVAILABLE;
-  if (error instanceof FeedRevokedError) return Status.NOT_FOUND;
+  if (error instanceof FeedRevokedError || error instanceof ConsumerNotFoundError) return Status.NOT_FOUND;
+  if (error instanceof CursorOutOfRangeError) return Status.OUT_OF_RANGE;
   // The Export RPC: a feed the relay does not hold for the hospital; a damaged blob store (the agent is told which instance).
   if (error instanceof RelayError && error.code === RelayErrorCode.EXPORT_UNKNOWN_FEED) return Status.NOT_FOUND;
   if (error instanceof RelayError && error.code === RelayErrorCode.EXPORT_BLOB_DAMAGED) return Status.DATA_LOSS;
@@ -90,5 +97,10 @@ export function toGrpcStatus(error: unknown): StatusObject {
         : (error as Error).message;
   const metadata = new Metadata();
   metadata.set(ERROR_CODE_TRAILER, wardlineCode);
+  if (error instanceof CursorOutOfRangeError) {
+    metadata.set(HIGH_WATER_TRAILER, String(error.range.highWater));
+    metadata.set(RETENTION_FLOOR_TRAILER, String(error.range.retentionFloorSeq));
+    if (error.range.oldestSeq !== undefined) metadata.set(OLDEST_SEQ_TRAILER, String(error.range.oldestSeq));
+  }
   return { code, details: `${wardlineCode}: ${message}`, metadata };
 }

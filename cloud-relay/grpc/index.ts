@@ -1,6 +1,6 @@
 // gRPC edges of the relay: the one place a RelayError becomes a gRPC status,
 // and a write that respects flow control and gives up on a stalled reader.
-export { ERROR_CODE_TRAILER, grpcCodeFor, toGrpcStatus } from './grpc-status.js';
+export { ERROR_CODE_TRAILER, HIGH_WATER_TRAILER, OLDEST_SEQ_TRAILER, RETENTION_FLOOR_TRAILER, grpcCodeFor, toGrpcStatus } from './grpc-status.js';
 export { writeMessage } from './grpc-write.js';
 export {
   GrpcConfigSchema,

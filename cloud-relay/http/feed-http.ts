@@ -24,11 +24,13 @@
 import { once } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { toVendorEventLine } from '../../protocol/index.js';
+import { toVendorEventLine, type JournalEvent } from '../../protocol/index.js';
 import { NAME_PATTERN } from '../../protocol/index.js';
 import { DEFAULT_STALLED_RESPONSE_MS } from '../feeds/index.js';
 import {
   BadRequestError,
+  ConsumerNotFoundError,
+  CursorOutOfRangeError,
   FeedNotGrantedError,
   FeedRevokedError,
   StoreUnavailableError,
@@ -113,6 +115,8 @@ export function httpStatusFor(error: unknown): number {
   if (error instanceof TooManyRequestsError) return 429;
   if (error instanceof EnrolmentTokenError) return 403;
   if (error instanceof FeedNotGrantedError) return 403;
+  if (error instanceof CursorOutOfRangeError) return 409;
+  if (error instanceof ConsumerNotFoundError) return 404;
   if (error instanceof HospitalRequiredError || error instanceof BadRequestError) return 400;
   if (error instanceof RouteNotFoundError || error instanceof ImagingNotFoundError || error instanceof ProofNotFoundError) return 404;
   if (error instanceof FeedRevokedError) return 410;
@@ -155,7 +159,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         const last = chunk.events[chunk.events.length - 1];
         if (!last) break;
         after = last.seq;
-        if (!(await writeOrCut(res, chunk.events.map(toVendorEventLine).join(''), gone.signal))) return;
+        if (!(await writeOrCut(res, vendorEventLines(access.hospital, feed, chunk.events, chunk.prevSeq), gone.signal))) return;
       }
       res.end();
       // Until the last bytes reach the socket they sit in relay memory: a vendor that stops
@@ -280,7 +284,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
             : error instanceof StoreUnavailableError
               ? "the relay's database is unreachable just now; nothing was lost: retry from your cursor"
               : (error as Error).message;
-        const extras = inboundErrorExtras(error);
+        const extras = errorExtras(error);
         const headers: Record<string, string> = { ...extras.headers };
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
@@ -289,6 +293,24 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         sendJson(res, status, { error: { code, message, ...(status === 500 ? {} : extras.body) } }, headers);
       });
   };
+}
+
+/** What an error answer carries beside code and message: the feed's range for a refused cursor, the inbound API's fields. */
+function errorExtras(error: unknown): { body: Record<string, string | number>; headers: Record<string, string> } {
+  if (!(error instanceof CursorOutOfRangeError)) return inboundErrorExtras(error);
+  const { highWater, retentionFloorSeq, oldestSeq } = error.range;
+  return { body: { highWater, retentionFloorSeq, ...(oldestSeq === undefined ? {} : { oldestSeq }) }, headers: { [HIGH_WATER_HEADER]: String(highWater) } };
+}
+
+/** The page's NDJSON lines, each event with its feed context: the first follows `prevSeq`, each next one the event before it. */
+function vendorEventLines(hospital: string, feed: string, events: readonly JournalEvent[], prevSeq: number): string {
+  let text = '';
+  let prev = prevSeq;
+  for (const event of events) {
+    text += toVendorEventLine(event, { hospital, feed, prevSeq: prev });
+    prev = event.seq;
+  }
+  return text;
 }
 
 function decodeSegment(segment: string): string {

@@ -155,16 +155,18 @@ export class FeedSink {
           continue;
         }
         this.transition('publishing');
+        let prevSeq = page.prevSeq;
         for (const event of page.events) {
           if (this.stopping) break;
           const ack = await this.options.publisher.publish({
             subject: this.subject,
             messageId: sinkMessageId(this.options.hospital, this.options.feed, event.seq),
             headers: { 'Content-Type': 'application/json', 'Wardline-Hospital': this.options.hospital, 'Wardline-Feed': this.options.feed, 'Wardline-Seq': String(event.seq) },
-            payload: toVendorEventLine(event).slice(0, -1),
+            payload: toVendorEventLine(event, { hospital: this.options.hospital, feed: this.options.feed, prevSeq }).slice(0, -1),
             expectLastSubjectSeq: this.position.subjectSeq,
           });
           this.position = { publishedSeq: event.seq, subjectSeq: ack.streamSeq };
+          prevSeq = event.seq;
           if (ack.duplicate) this.counts.duplicates += 1;
           else this.counts.published += 1;
           this.lastPublishedAtMs = this.options.now();

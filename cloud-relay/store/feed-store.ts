@@ -25,6 +25,9 @@ import { advancesFeed, decideBatch, type BatchDecision, type JournalEvent } from
 export type FeedAdvanceListener = (hospital: string, feed: string, visibleSeq: number) => void;
 
 /** What a backend tells the rest of the relay about, whichever backend it is. */
+export type { FeedRange } from '../errors.js';
+import type { FeedRange } from '../errors.js';
+
 export interface FeedStoreListeners {
   /** Called after a commit that moved a feed's high-water mark, with its visible seq (see FeedStore). */
   onAdvance?: FeedAdvanceListener;
@@ -110,6 +113,33 @@ export interface StoredBatch {
   storedEvents: number;
 }
 
+/** Server-side filters of a vendor read; an absent or empty list passes everything. */
+export interface FeedFilter {
+  /** Only events of these streams. */
+  streams?: readonly string[];
+  /**
+   * Only events whose headers.messageType is one of these ("ADT^A01"), or whose
+   * message code is ("ADT" passes every ADT trigger). An event with no message
+   * type never passes a non-empty list.
+   */
+  messageTypes?: readonly string[];
+}
+
+/** What a feed's retention keeps (cloud-relay/retention): events received within the age, and the newest events up to the size. */
+export interface RetentionRule {
+  /** Remove events the relay received before this instant, ms since the epoch. */
+  receivedBeforeMs?: number;
+  /** Remove the oldest events until the feed's bodies take at most this many bytes. */
+  maxBytes?: number;
+}
+
+export interface RetentionOutcome {
+  removedEvents: number;
+  removedBytes: number;
+  /** The feed's retention floor after the call (0 = nothing ever removed). */
+  retentionFloorSeq: number;
+}
+
 /** One page of a feed, read in one snapshot. */
 export interface FeedPage {
   /** Events with afterSeq < seq <= highWater, in seq order. */
@@ -122,6 +152,15 @@ export interface FeedPage {
   highWater: number;
   /** True when `events` holds every event in (afterSeq, highWater]; false when cut by limit or size. */
   complete: boolean;
+  /**
+   * The seq of the feed's last event at or before afterSeq (passing the read's
+   * filter), in the same snapshot; 0 when there is none. The first event's
+   * prevSeq for a vendor (protocol/vendor-event.ts); each next one's is the
+   * event before it.
+   */
+  prevSeq: number;
+  /** The seq of the newest event retention removed from the feed, in the same snapshot (0 = none); a cursor below it is refused. */
+  retentionFloorSeq: number;
 }
 
 /** Where a page would end, read without the bodies (a page streamed in chunks sends its headers first). */
@@ -134,6 +173,10 @@ export interface FeedPageExtent {
   events: number;
   /** As FeedPage.complete. */
   complete: boolean;
+  /** As FeedPage.prevSeq. */
+  prevSeq: number;
+  /** As FeedPage.retentionFloorSeq. */
+  retentionFloorSeq: number;
 }
 
 /** A feed's size, for status pages. */
@@ -280,6 +323,27 @@ export interface FeedStore {
   readonly open: boolean;
 
   /**
+   * The feed's readable range now: its visible seq, its retention floor and its
+   * oldest event held. Rejects with FeedRevokedError for a revoked feed.
+   */
+  feedRange(hospital: string, feed: string): Promise<FeedRange>;
+
+  /**
+   * The cursor from which a read starts at the first event (in commit-time
+   * order, the agent's clock) with tsMs >= `tsMs`: that event's seq - 1, or the
+   * visible seq when no event is that recent. May be below the retention floor
+   * when the event it would start at was removed: the caller refuses it then.
+   */
+  cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number>;
+
+  /**
+   * Removes the feed's oldest events that `rule` no longer keeps, under the
+   * feed's write lock, in one transaction, and raises its retention floor to
+   * the newest seq removed; never removes events above the visible seq.
+   */
+  applyRetention(hospital: string, feed: string, rule: RetentionRule): Promise<RetentionOutcome>;
+
+  /**
    * Where (hospital, feed) stands as of the store's last commit: pure and
    * synchronous (a backend may answer from memory it keeps at commit), so the
    * session can skip decoding a batch storeBatch would not store (needsEvents)
@@ -330,14 +394,14 @@ export interface FeedStore {
    * returned), with the mark of the same snapshot. Rejects with FeedRevokedError
    * for a revoked feed. Default maxBytes DEFAULT_PAGE_MAX_BYTES, untilSeq unbounded.
    */
-  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number, untilSeq?: number): Promise<FeedPage>;
+  readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number, untilSeq?: number, filter?: FeedFilter): Promise<FeedPage>;
 
   /**
    * Where readEvents(hospital, feed, afterSeq, limit, maxBytes) would end, from
    * seqs and body sizes alone, so a page can be sent in chunks (readEvents with
    * untilSeq = lastSeq). Rejects with FeedRevokedError for a revoked feed.
    */
-  pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number): Promise<FeedPageExtent>;
+  pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number, filter?: FeedFilter): Promise<FeedPageExtent>;
 
   /** Every feed held (revoked feeds excluded), ordered by hospital then feed. */
   feedSizes(): Promise<FeedSize[]>;

@@ -47,6 +47,9 @@ import {
   type FeedLeaf,
   type FeedPage,
   type FeedPageExtent,
+  type FeedRange,
+  type RetentionRule,
+  type RetentionOutcome,
   type FeedPurgeDeletion,
   type FeedPurgeRecord,
   type FeedPurgeRequest,
@@ -128,6 +131,11 @@ export class SqliteFeedStore implements FeedStore {
           ORDER BY seq
           LIMIT ?`,
       ),
+      oldest: db.prepare<[string, string], { seq: number | null }>('SELECT min(seq) AS seq FROM feed_events WHERE hospital = ? AND feed = ?'),
+      atTime: db.prepare<[string, string, number, number], { seq: number }>(
+        'SELECT seq FROM feed_events WHERE hospital = ? AND feed = ? AND ts_ms >= ? AND seq <= ? ORDER BY seq LIMIT 1',
+      ),
+      prev: db.prepare<[string, string, number], { seq: number | null }>('SELECT max(seq) AS seq FROM feed_events WHERE hospital = ? AND feed = ? AND seq <= ?'),
       extent: db.prepare<[string, string, number, number, number], { seq: number; bytes: number }>(
         `SELECT seq, length(body) AS bytes
            FROM feed_events
@@ -231,6 +239,23 @@ export class SqliteFeedStore implements FeedStore {
   async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): Promise<FeedPageExtent> {
     this.assertOpen();
     return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes);
+  }
+
+  async feedRange(hospital: string, feed: string): Promise<FeedRange> {
+    this.assertOpen();
+    const highWater = this.readableHighWater(hospital, feed);
+    return { highWater, retentionFloorSeq: 0, oldestSeq: this.statements.oldest.get(hospital, feed)?.seq ?? undefined };
+  }
+
+  async cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number> {
+    this.assertOpen();
+    const highWater = this.readableHighWater(hospital, feed);
+    const first = this.statements.atTime.get(hospital, feed, tsMs, highWater);
+    return first === undefined ? highWater : first.seq - 1;
+  }
+
+  async applyRetention(_hospital: string, _feed: string, _rule: RetentionRule): Promise<RetentionOutcome> {
+    throw new Error('applyRetention: not implemented yet');
   }
 
   async feedSizes(): Promise<FeedSize[]> {
@@ -434,7 +459,7 @@ export class SqliteFeedStore implements FeedStore {
       bytes += row.body.length;
       events.push(eventFromRow(row));
     }
-    return { events, highWater, complete };
+    return { events, highWater, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq), retentionFloorSeq: 0 };
   }
 
   private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPageExtent {
@@ -452,7 +477,11 @@ export class SqliteFeedStore implements FeedStore {
       events += 1;
       lastSeq = row.seq;
     }
-    return { highWater, lastSeq, events, complete };
+    return { highWater, lastSeq, events, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq), retentionFloorSeq: 0 };
+  }
+
+  private prevSeq(hospital: string, feed: string, afterSeq: number): number {
+    return this.statements.prev.get(hospital, feed, afterSeq)?.seq ?? 0;
   }
 
   private readableHighWater(hospital: string, feed: string): number {

@@ -3781,6 +3781,9 @@ export namespace wardline {
             /** ProofAnswer error. */
             error: string;
 
+            /** ProofAnswer retentionFloorSeq. */
+            retentionFloorSeq: number;
+
             /**
              * Creates a new ProofAnswer instance using the specified properties.
              * @param [properties] Properties to set
@@ -3860,6 +3863,9 @@ export namespace wardline {
 
                 /** ProofAnswer error */
                 error?: (string|null);
+
+                /** ProofAnswer retentionFloorSeq */
+                retentionFloorSeq?: (number|null);
 
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
@@ -4989,6 +4995,12 @@ export namespace wardline {
 
             /** Calls Subscribe. */
             subscribe: wardline.v1.Feeds.Subscribe;
+
+            /** Calls Commit. */
+            commit: wardline.v1.Feeds.Commit;
+
+            /** Calls GetConsumer. */
+            getConsumer: wardline.v1.Feeds.GetConsumer;
         }
 
         namespace Feeds {
@@ -5010,6 +5022,44 @@ export namespace wardline {
               readonly responseType: "FeedEvent";
               readonly requestStream: undefined;
               readonly responseStream: true;
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Feeds#commit}.
+             * @param error Error, if any
+             * @param [response] ConsumerPosition
+             */
+            type CommitCallback = (error: (Error|null), response?: wardline.v1.ConsumerPosition) => void;
+
+            /** Calls Commit. */
+            type Commit = {
+              (request: wardline.v1.ICommitRequest, callback: wardline.v1.Feeds.CommitCallback): void;
+              (request: wardline.v1.ICommitRequest): Promise<wardline.v1.ConsumerPosition>;
+              readonly name: "Commit";
+              readonly path: "/wardline.v1.Feeds/Commit";
+              readonly requestType: "CommitRequest";
+              readonly responseType: "ConsumerPosition";
+              readonly requestStream: undefined;
+              readonly responseStream: undefined;
+            };
+
+            /**
+             * Callback as used by {@link wardline.v1.Feeds#getConsumer}.
+             * @param error Error, if any
+             * @param [response] ConsumerPosition
+             */
+            type GetConsumerCallback = (error: (Error|null), response?: wardline.v1.ConsumerPosition) => void;
+
+            /** Calls GetConsumer. */
+            type GetConsumer = {
+              (request: wardline.v1.IConsumerRequest, callback: wardline.v1.Feeds.GetConsumerCallback): void;
+              (request: wardline.v1.IConsumerRequest): Promise<wardline.v1.ConsumerPosition>;
+              readonly name: "GetConsumer";
+              readonly path: "/wardline.v1.Feeds/GetConsumer";
+              readonly requestType: "ConsumerRequest";
+              readonly responseType: "ConsumerPosition";
+              readonly requestStream: undefined;
+              readonly responseStream: undefined;
             };
         }
 
@@ -5036,13 +5086,28 @@ export namespace wardline {
             feed: string;
 
             /** SubscribeRequest after. */
-            after: number;
+            after?: (number|null);
 
             /** SubscribeRequest follow. */
             follow: boolean;
 
             /** SubscribeRequest hospitalId. */
             hospitalId: string;
+
+            /** SubscribeRequest consumer. */
+            consumer: string;
+
+            /** SubscribeRequest afterTimeMs. */
+            afterTimeMs: number;
+
+            /** SubscribeRequest streams. */
+            streams: string[];
+
+            /** SubscribeRequest messageTypes. */
+            messageTypes: string[];
+
+            /** SubscribeRequest heartbeatMs. */
+            heartbeatMs: number;
 
             /**
              * Creates a new SubscribeRequest instance using the specified properties.
@@ -5109,6 +5174,21 @@ export namespace wardline {
                 /** SubscribeRequest hospitalId */
                 hospitalId?: (string|null);
 
+                /** SubscribeRequest consumer */
+                consumer?: (string|null);
+
+                /** SubscribeRequest afterTimeMs */
+                afterTimeMs?: (number|null);
+
+                /** SubscribeRequest streams */
+                streams?: (string[]|null);
+
+                /** SubscribeRequest messageTypes */
+                messageTypes?: (string[]|null);
+
+                /** SubscribeRequest heartbeatMs */
+                heartbeatMs?: (number|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
@@ -5144,6 +5224,12 @@ export namespace wardline {
 
             /** FeedEvent event. */
             event?: (wardline.v1.Event.$Properties|null);
+
+            /** FeedEvent prevSeq. */
+            prevSeq: number;
+
+            /** FeedEvent heartbeat. */
+            heartbeat?: (wardline.v1.FeedHeartbeat.$Properties|null);
 
             /**
              * Creates a new FeedEvent instance using the specified properties.
@@ -5207,12 +5293,452 @@ export namespace wardline {
                 /** FeedEvent event */
                 event?: (wardline.v1.Event.$Properties|null);
 
+                /** FeedEvent prevSeq */
+                prevSeq?: (number|null);
+
+                /** FeedEvent heartbeat */
+                heartbeat?: (wardline.v1.FeedHeartbeat.$Properties|null);
+
                 /** Unknown fields preserved while decoding when enabled */
                 $unknowns?: Uint8Array[];
             }
 
             /** Shape of a FeedEvent. */
             type $Shape = wardline.v1.FeedEvent.$Properties;
+        }
+
+        /**
+         * Properties of a FeedHeartbeat.
+         * @deprecated Use wardline.v1.FeedHeartbeat.$Properties instead.
+         */
+        interface IFeedHeartbeat extends wardline.v1.FeedHeartbeat.$Properties {
+        }
+
+        /** Represents a FeedHeartbeat. */
+        class FeedHeartbeat {
+
+            /**
+             * Constructs a new FeedHeartbeat.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.FeedHeartbeat.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** FeedHeartbeat highWater. */
+            highWater: number;
+
+            /** FeedHeartbeat cursor. */
+            cursor: number;
+
+            /** FeedHeartbeat caughtUp. */
+            caughtUp: boolean;
+
+            /** FeedHeartbeat sentAtMs. */
+            sentAtMs: number;
+
+            /** FeedHeartbeat retentionFloorSeq. */
+            retentionFloorSeq: number;
+
+            /**
+             * Creates a new FeedHeartbeat instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns FeedHeartbeat instance
+             */
+            static create(properties: wardline.v1.FeedHeartbeat.$Shape): wardline.v1.FeedHeartbeat & wardline.v1.FeedHeartbeat.$Shape;
+            static create(properties?: wardline.v1.FeedHeartbeat.$Properties): wardline.v1.FeedHeartbeat;
+
+            /**
+             * Encodes the specified FeedHeartbeat message. Does not implicitly {@link wardline.v1.FeedHeartbeat.verify|verify} messages.
+             * @param message FeedHeartbeat message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.FeedHeartbeat.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a FeedHeartbeat message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.FeedHeartbeat & wardline.v1.FeedHeartbeat.$Shape} FeedHeartbeat
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.FeedHeartbeat & wardline.v1.FeedHeartbeat.$Shape;
+
+            /**
+             * Creates a FeedHeartbeat message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns FeedHeartbeat
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.FeedHeartbeat;
+
+            /**
+             * Creates a plain object from a FeedHeartbeat message. Also converts values to other types if specified.
+             * @param message FeedHeartbeat
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.FeedHeartbeat, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this FeedHeartbeat to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace FeedHeartbeat {
+
+            /** Properties of a FeedHeartbeat. */
+            interface $Properties {
+
+                /** FeedHeartbeat highWater */
+                highWater?: (number|null);
+
+                /** FeedHeartbeat cursor */
+                cursor?: (number|null);
+
+                /** FeedHeartbeat caughtUp */
+                caughtUp?: (boolean|null);
+
+                /** FeedHeartbeat sentAtMs */
+                sentAtMs?: (number|null);
+
+                /** FeedHeartbeat retentionFloorSeq */
+                retentionFloorSeq?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a FeedHeartbeat. */
+            type $Shape = wardline.v1.FeedHeartbeat.$Properties;
+        }
+
+        /**
+         * Properties of a CommitRequest.
+         * @deprecated Use wardline.v1.CommitRequest.$Properties instead.
+         */
+        interface ICommitRequest extends wardline.v1.CommitRequest.$Properties {
+        }
+
+        /** Represents a CommitRequest. */
+        class CommitRequest {
+
+            /**
+             * Constructs a new CommitRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.CommitRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** CommitRequest feed. */
+            feed: string;
+
+            /** CommitRequest hospitalId. */
+            hospitalId: string;
+
+            /** CommitRequest consumer. */
+            consumer: string;
+
+            /** CommitRequest cursor. */
+            cursor: number;
+
+            /**
+             * Creates a new CommitRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns CommitRequest instance
+             */
+            static create(properties: wardline.v1.CommitRequest.$Shape): wardline.v1.CommitRequest & wardline.v1.CommitRequest.$Shape;
+            static create(properties?: wardline.v1.CommitRequest.$Properties): wardline.v1.CommitRequest;
+
+            /**
+             * Encodes the specified CommitRequest message. Does not implicitly {@link wardline.v1.CommitRequest.verify|verify} messages.
+             * @param message CommitRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.CommitRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a CommitRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.CommitRequest & wardline.v1.CommitRequest.$Shape} CommitRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.CommitRequest & wardline.v1.CommitRequest.$Shape;
+
+            /**
+             * Creates a CommitRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns CommitRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.CommitRequest;
+
+            /**
+             * Creates a plain object from a CommitRequest message. Also converts values to other types if specified.
+             * @param message CommitRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.CommitRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this CommitRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace CommitRequest {
+
+            /** Properties of a CommitRequest. */
+            interface $Properties {
+
+                /** CommitRequest feed */
+                feed?: (string|null);
+
+                /** CommitRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** CommitRequest consumer */
+                consumer?: (string|null);
+
+                /** CommitRequest cursor */
+                cursor?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a CommitRequest. */
+            type $Shape = wardline.v1.CommitRequest.$Properties;
+        }
+
+        /**
+         * Properties of a ConsumerRequest.
+         * @deprecated Use wardline.v1.ConsumerRequest.$Properties instead.
+         */
+        interface IConsumerRequest extends wardline.v1.ConsumerRequest.$Properties {
+        }
+
+        /** Represents a ConsumerRequest. */
+        class ConsumerRequest {
+
+            /**
+             * Constructs a new ConsumerRequest.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ConsumerRequest.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ConsumerRequest feed. */
+            feed: string;
+
+            /** ConsumerRequest hospitalId. */
+            hospitalId: string;
+
+            /** ConsumerRequest consumer. */
+            consumer: string;
+
+            /**
+             * Creates a new ConsumerRequest instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ConsumerRequest instance
+             */
+            static create(properties: wardline.v1.ConsumerRequest.$Shape): wardline.v1.ConsumerRequest & wardline.v1.ConsumerRequest.$Shape;
+            static create(properties?: wardline.v1.ConsumerRequest.$Properties): wardline.v1.ConsumerRequest;
+
+            /**
+             * Encodes the specified ConsumerRequest message. Does not implicitly {@link wardline.v1.ConsumerRequest.verify|verify} messages.
+             * @param message ConsumerRequest message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ConsumerRequest.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ConsumerRequest message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ConsumerRequest & wardline.v1.ConsumerRequest.$Shape} ConsumerRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ConsumerRequest & wardline.v1.ConsumerRequest.$Shape;
+
+            /**
+             * Creates a ConsumerRequest message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ConsumerRequest
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ConsumerRequest;
+
+            /**
+             * Creates a plain object from a ConsumerRequest message. Also converts values to other types if specified.
+             * @param message ConsumerRequest
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ConsumerRequest, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ConsumerRequest to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ConsumerRequest {
+
+            /** Properties of a ConsumerRequest. */
+            interface $Properties {
+
+                /** ConsumerRequest feed */
+                feed?: (string|null);
+
+                /** ConsumerRequest hospitalId */
+                hospitalId?: (string|null);
+
+                /** ConsumerRequest consumer */
+                consumer?: (string|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ConsumerRequest. */
+            type $Shape = wardline.v1.ConsumerRequest.$Properties;
+        }
+
+        /**
+         * Properties of a ConsumerPosition.
+         * @deprecated Use wardline.v1.ConsumerPosition.$Properties instead.
+         */
+        interface IConsumerPosition extends wardline.v1.ConsumerPosition.$Properties {
+        }
+
+        /** Represents a ConsumerPosition. */
+        class ConsumerPosition {
+
+            /**
+             * Constructs a new ConsumerPosition.
+             * @param [properties] Properties to set
+             */
+            constructor(properties?: wardline.v1.ConsumerPosition.$Properties);
+
+            /** Unknown fields preserved while decoding when enabled */
+            $unknowns?: Uint8Array[];
+
+            /** ConsumerPosition hospitalId. */
+            hospitalId: string;
+
+            /** ConsumerPosition feed. */
+            feed: string;
+
+            /** ConsumerPosition consumer. */
+            consumer: string;
+
+            /** ConsumerPosition cursor. */
+            cursor: number;
+
+            /** ConsumerPosition committedAtMs. */
+            committedAtMs: number;
+
+            /** ConsumerPosition highWater. */
+            highWater: number;
+
+            /** ConsumerPosition retentionFloorSeq. */
+            retentionFloorSeq: number;
+
+            /**
+             * Creates a new ConsumerPosition instance using the specified properties.
+             * @param [properties] Properties to set
+             * @returns ConsumerPosition instance
+             */
+            static create(properties: wardline.v1.ConsumerPosition.$Shape): wardline.v1.ConsumerPosition & wardline.v1.ConsumerPosition.$Shape;
+            static create(properties?: wardline.v1.ConsumerPosition.$Properties): wardline.v1.ConsumerPosition;
+
+            /**
+             * Encodes the specified ConsumerPosition message. Does not implicitly {@link wardline.v1.ConsumerPosition.verify|verify} messages.
+             * @param message ConsumerPosition message or plain object to encode
+             * @param [writer] Writer to encode to
+             * @returns Writer
+             */
+            static encode(message: wardline.v1.ConsumerPosition.$Properties, writer?: $protobuf.Writer): $protobuf.Writer;
+
+            /**
+             * Decodes a ConsumerPosition message from the specified reader or buffer.
+             * @param reader Reader or buffer to decode from
+             * @param [length] Message length if known beforehand
+             * @returns {wardline.v1.ConsumerPosition & wardline.v1.ConsumerPosition.$Shape} ConsumerPosition
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): wardline.v1.ConsumerPosition & wardline.v1.ConsumerPosition.$Shape;
+
+            /**
+             * Creates a ConsumerPosition message from a plain object. Also converts values to their respective internal types.
+             * @param object Plain object
+             * @returns ConsumerPosition
+             */
+            static fromObject(object: { [k: string]: any }): wardline.v1.ConsumerPosition;
+
+            /**
+             * Creates a plain object from a ConsumerPosition message. Also converts values to other types if specified.
+             * @param message ConsumerPosition
+             * @param [options] Conversion options
+             * @returns Plain object
+             */
+            static toObject(message: wardline.v1.ConsumerPosition, options?: $protobuf.IConversionOptions): { [k: string]: any };
+
+            /**
+             * Converts this ConsumerPosition to JSON.
+             * @returns JSON object
+             */
+            toJSON(): { [k: string]: any };
+        }
+
+        namespace ConsumerPosition {
+
+            /** Properties of a ConsumerPosition. */
+            interface $Properties {
+
+                /** ConsumerPosition hospitalId */
+                hospitalId?: (string|null);
+
+                /** ConsumerPosition feed */
+                feed?: (string|null);
+
+                /** ConsumerPosition consumer */
+                consumer?: (string|null);
+
+                /** ConsumerPosition cursor */
+                cursor?: (number|null);
+
+                /** ConsumerPosition committedAtMs */
+                committedAtMs?: (number|null);
+
+                /** ConsumerPosition highWater */
+                highWater?: (number|null);
+
+                /** ConsumerPosition retentionFloorSeq */
+                retentionFloorSeq?: (number|null);
+
+                /** Unknown fields preserved while decoding when enabled */
+                $unknowns?: Uint8Array[];
+            }
+
+            /** Shape of a ConsumerPosition. */
+            type $Shape = wardline.v1.ConsumerPosition.$Properties;
         }
     }
 }

@@ -11663,6 +11663,7 @@ export const wardline = $root.wardline = (() => {
              * @property {Array.<wardline.v1.ProofLeaf.$Properties>|null} [leaves] ProofAnswer leaves
              * @property {wardline.v1.SignedTreeHead.$Properties|null} [treeHead] ProofAnswer treeHead
              * @property {string|null} [error] ProofAnswer error
+             * @property {number|null} [retentionFloorSeq] ProofAnswer retentionFloorSeq
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -11768,6 +11769,14 @@ export const wardline = $root.wardline = (() => {
             ProofAnswer.prototype.error = "";
 
             /**
+             * ProofAnswer retentionFloorSeq.
+             * @member {number} retentionFloorSeq
+             * @memberof wardline.v1.ProofAnswer
+             * @instance
+             */
+            ProofAnswer.prototype.retentionFloorSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
              * Creates a new ProofAnswer instance using the specified properties.
              * @function create
              * @memberof wardline.v1.ProofAnswer
@@ -11818,6 +11827,8 @@ export const wardline = $root.wardline = (() => {
                     $root.wardline.v1.SignedTreeHead.encode(message.treeHead, writer.uint32(/* id 8, wireType 2 =*/66).fork(), _depth + 1).ldelim();
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error") && message.error !== "")
                     writer.uint32(/* id 9, wireType 2 =*/74).string(message.error);
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq") && (typeof message.retentionFloorSeq === "object" ? message.retentionFloorSeq.low || message.retentionFloorSeq.high : message.retentionFloorSeq !== 0))
+                    writer.uint32(/* id 10, wireType 0 =*/80).uint64(message.retentionFloorSeq);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -11939,6 +11950,15 @@ export const wardline = $root.wardline = (() => {
                                 delete message.error;
                             continue;
                         }
+                    case 10: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.retentionFloorSeq = value;
+                            else
+                                delete message.retentionFloorSeq;
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -12041,6 +12061,16 @@ export const wardline = $root.wardline = (() => {
                 if (object.error != null)
                     if (typeof object.error !== "string" || object.error.length)
                         message.error = $String(object.error);
+                if (object.retentionFloorSeq != null)
+                    if (typeof object.retentionFloorSeq === "object" ? object.retentionFloorSeq.low || object.retentionFloorSeq.high : $Number(object.retentionFloorSeq) !== 0)
+                        if ($util.Long)
+                            message.retentionFloorSeq = $util.Long.fromValue(object.retentionFloorSeq, true);
+                        else if (typeof object.retentionFloorSeq === "string")
+                            message.retentionFloorSeq = $parseInt(object.retentionFloorSeq, 10);
+                        else if (typeof object.retentionFloorSeq === "number")
+                            message.retentionFloorSeq = object.retentionFloorSeq;
+                        else if (typeof object.retentionFloorSeq === "object")
+                            message.retentionFloorSeq = new $util.LongBits(object.retentionFloorSeq.low >>> 0, object.retentionFloorSeq.high >>> 0).toNumber(true);
                 return message;
             };
 
@@ -12094,6 +12124,11 @@ export const wardline = $root.wardline = (() => {
                     }
                     object.treeHead = null;
                     object.error = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.retentionFloorSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.retentionFloorSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                 }
                 if (message.requestId != null && $Object.hasOwnProperty.call(message, "requestId"))
                     if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
@@ -12136,6 +12171,13 @@ export const wardline = $root.wardline = (() => {
                     object.treeHead = $root.wardline.v1.SignedTreeHead.toObject(message.treeHead, options, _depth + 1);
                 if (message.error != null && $Object.hasOwnProperty.call(message, "error"))
                     object.error = message.error;
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.retentionFloorSeq = typeof message.retentionFloorSeq === "number" ? $BigInt(message.retentionFloorSeq) : $util.Long.fromBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.retentionFloorSeq === "number")
+                        object.retentionFloorSeq = options.longs === $String ? $String(message.retentionFloorSeq) : message.retentionFloorSeq;
+                    else
+                        object.retentionFloorSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.retentionFloorSeq) : options.longs === $Number ? new $util.LongBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0).toNumber(true) : message.retentionFloorSeq;
                 return object;
             };
 
@@ -15526,6 +15568,88 @@ export const wardline = $root.wardline = (() => {
                 responseStream: { value: true }
             });
 
+            /**
+             * Callback as used by {@link wardline.v1.Feeds#commit}.
+             * @memberof wardline.v1.Feeds
+             * @typedef CommitCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.ConsumerPosition} [response] ConsumerPosition
+             */
+
+            /**
+             * Calls Commit.
+             * @memberof wardline.v1.Feeds
+             * @typedef Commit
+             * @type {{
+             *   (request: wardline.v1.ICommitRequest, callback: wardline.v1.Feeds.CommitCallback): void;
+             *   (request: wardline.v1.ICommitRequest): Promise<wardline.v1.ConsumerPosition>;
+             *   readonly name: "Commit";
+             *   readonly path: "/wardline.v1.Feeds/Commit";
+             *   readonly requestType: "CommitRequest";
+             *   readonly responseType: "ConsumerPosition";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: undefined;
+             * }}
+             */
+
+            /**
+             * Calls Commit.
+             * @name wardline.v1.Feeds#commit
+             * @type {wardline.v1.Feeds.Commit}
+             */
+            $Object.defineProperties(Feeds.prototype.commit = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Feeds.prototype.commit, $root.wardline.v1.CommitRequest, $root.wardline.v1.ConsumerPosition, request, callback);
+            }, {
+                name: { value: "Commit" },
+                path: { value: "/wardline.v1.Feeds/Commit" },
+                requestType: { value: "CommitRequest" },
+                responseType: { value: "ConsumerPosition" },
+                requestStream: { value: $undefined },
+                responseStream: { value: $undefined }
+            });
+
+            /**
+             * Callback as used by {@link wardline.v1.Feeds#getConsumer}.
+             * @memberof wardline.v1.Feeds
+             * @typedef GetConsumerCallback
+             * @type {function}
+             * @param {Error|null} error Error, if any
+             * @param {wardline.v1.ConsumerPosition} [response] ConsumerPosition
+             */
+
+            /**
+             * Calls GetConsumer.
+             * @memberof wardline.v1.Feeds
+             * @typedef GetConsumer
+             * @type {{
+             *   (request: wardline.v1.IConsumerRequest, callback: wardline.v1.Feeds.GetConsumerCallback): void;
+             *   (request: wardline.v1.IConsumerRequest): Promise<wardline.v1.ConsumerPosition>;
+             *   readonly name: "GetConsumer";
+             *   readonly path: "/wardline.v1.Feeds/GetConsumer";
+             *   readonly requestType: "ConsumerRequest";
+             *   readonly responseType: "ConsumerPosition";
+             *   readonly requestStream: undefined;
+             *   readonly responseStream: undefined;
+             * }}
+             */
+
+            /**
+             * Calls GetConsumer.
+             * @name wardline.v1.Feeds#getConsumer
+             * @type {wardline.v1.Feeds.GetConsumer}
+             */
+            $Object.defineProperties(Feeds.prototype.getConsumer = function(request, callback) {
+                return $protobuf.rpc.Service.prototype.rpcCall.call(this, Feeds.prototype.getConsumer, $root.wardline.v1.ConsumerRequest, $root.wardline.v1.ConsumerPosition, request, callback);
+            }, {
+                name: { value: "GetConsumer" },
+                path: { value: "/wardline.v1.Feeds/GetConsumer" },
+                requestType: { value: "ConsumerRequest" },
+                responseType: { value: "ConsumerPosition" },
+                requestStream: { value: $undefined },
+                responseStream: { value: $undefined }
+            });
+
             return Feeds;
         })();
 
@@ -15538,6 +15662,11 @@ export const wardline = $root.wardline = (() => {
              * @property {number|null} [after] SubscribeRequest after
              * @property {boolean|null} [follow] SubscribeRequest follow
              * @property {string|null} [hospitalId] SubscribeRequest hospitalId
+             * @property {string|null} [consumer] SubscribeRequest consumer
+             * @property {number|null} [afterTimeMs] SubscribeRequest afterTimeMs
+             * @property {Array.<string>|null} [streams] SubscribeRequest streams
+             * @property {Array.<string>|null} [messageTypes] SubscribeRequest messageTypes
+             * @property {number|null} [heartbeatMs] SubscribeRequest heartbeatMs
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -15563,6 +15692,8 @@ export const wardline = $root.wardline = (() => {
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
             const SubscribeRequest = function (properties) {
+                this.streams = [];
+                this.messageTypes = [];
                 if (properties)
                     for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
                         if (properties[keys[i]] != null && keys[i] !== "__proto__")
@@ -15579,11 +15710,11 @@ export const wardline = $root.wardline = (() => {
 
             /**
              * SubscribeRequest after.
-             * @member {number} after
+             * @member {number|null|undefined} after
              * @memberof wardline.v1.SubscribeRequest
              * @instance
              */
-            SubscribeRequest.prototype.after = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+            SubscribeRequest.prototype.after = null;
 
             /**
              * SubscribeRequest follow.
@@ -15600,6 +15731,55 @@ export const wardline = $root.wardline = (() => {
              * @instance
              */
             SubscribeRequest.prototype.hospitalId = "";
+
+            /**
+             * SubscribeRequest consumer.
+             * @member {string} consumer
+             * @memberof wardline.v1.SubscribeRequest
+             * @instance
+             */
+            SubscribeRequest.prototype.consumer = "";
+
+            /**
+             * SubscribeRequest afterTimeMs.
+             * @member {number} afterTimeMs
+             * @memberof wardline.v1.SubscribeRequest
+             * @instance
+             */
+            SubscribeRequest.prototype.afterTimeMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * SubscribeRequest streams.
+             * @member {Array.<string>} streams
+             * @memberof wardline.v1.SubscribeRequest
+             * @instance
+             */
+            SubscribeRequest.prototype.streams = $util.emptyArray;
+
+            /**
+             * SubscribeRequest messageTypes.
+             * @member {Array.<string>} messageTypes
+             * @memberof wardline.v1.SubscribeRequest
+             * @instance
+             */
+            SubscribeRequest.prototype.messageTypes = $util.emptyArray;
+
+            /**
+             * SubscribeRequest heartbeatMs.
+             * @member {number} heartbeatMs
+             * @memberof wardline.v1.SubscribeRequest
+             * @instance
+             */
+            SubscribeRequest.prototype.heartbeatMs = 0;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            $Object.defineProperty(SubscribeRequest.prototype, "_after", {
+                get: $util.oneOfGetter($oneOfFields = ["after"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
 
             /**
              * Creates a new SubscribeRequest instance using the specified properties.
@@ -15635,12 +15815,24 @@ export const wardline = $root.wardline = (() => {
                     throw $Error("max depth exceeded");
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
                     writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
-                if (message.after != null && $Object.hasOwnProperty.call(message, "after") && (typeof message.after === "object" ? message.after.low || message.after.high : message.after !== 0))
+                if (message.after != null && $Object.hasOwnProperty.call(message, "after"))
                     writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.after);
                 if (message.follow != null && $Object.hasOwnProperty.call(message, "follow") && message.follow !== false)
                     writer.uint32(/* id 3, wireType 0 =*/24).bool(message.follow);
                 if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
                     writer.uint32(/* id 4, wireType 2 =*/34).string(message.hospitalId);
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer") && message.consumer !== "")
+                    writer.uint32(/* id 5, wireType 2 =*/42).string(message.consumer);
+                if (message.afterTimeMs != null && $Object.hasOwnProperty.call(message, "afterTimeMs") && (typeof message.afterTimeMs === "object" ? message.afterTimeMs.low || message.afterTimeMs.high : message.afterTimeMs !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).int64(message.afterTimeMs);
+                if (message.streams != null && message.streams.length)
+                    for (let i = 0; i < message.streams.length; ++i)
+                        writer.uint32(/* id 7, wireType 2 =*/58).string(message.streams[i]);
+                if (message.messageTypes != null && message.messageTypes.length)
+                    for (let i = 0; i < message.messageTypes.length; ++i)
+                        writer.uint32(/* id 8, wireType 2 =*/66).string(message.messageTypes[i]);
+                if (message.heartbeatMs != null && $Object.hasOwnProperty.call(message, "heartbeatMs") && message.heartbeatMs !== 0)
+                    writer.uint32(/* id 9, wireType 0 =*/72).uint32(message.heartbeatMs);
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -15697,10 +15889,8 @@ export const wardline = $root.wardline = (() => {
                     case 2: {
                             if (wireType !== 0)
                                 break;
-                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
-                                message.after = value;
-                            else
-                                delete message.after;
+                            message.after = reader.uint64();
+                            message._after = "after";
                             continue;
                         }
                     case 3: {
@@ -15719,6 +15909,49 @@ export const wardline = $root.wardline = (() => {
                                 message.hospitalId = value;
                             else
                                 delete message.hospitalId;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.consumer = value;
+                            else
+                                delete message.consumer;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.afterTimeMs = value;
+                            else
+                                delete message.afterTimeMs;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.streams && message.streams.length))
+                                message.streams = [];
+                            message.streams.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 8: {
+                            if (wireType !== 2)
+                                break;
+                            if (!(message.messageTypes && message.messageTypes.length))
+                                message.messageTypes = [];
+                            message.messageTypes.push(reader.stringVerify());
+                            continue;
+                        }
+                    case 9: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.uint32())
+                                message.heartbeatMs = value;
+                            else
+                                delete message.heartbeatMs;
                             continue;
                         }
                     }
@@ -15760,21 +15993,50 @@ export const wardline = $root.wardline = (() => {
                     if (typeof object.feed !== "string" || object.feed.length)
                         message.feed = $String(object.feed);
                 if (object.after != null)
-                    if (typeof object.after === "object" ? object.after.low || object.after.high : $Number(object.after) !== 0)
-                        if ($util.Long)
-                            message.after = $util.Long.fromValue(object.after, true);
-                        else if (typeof object.after === "string")
-                            message.after = $parseInt(object.after, 10);
-                        else if (typeof object.after === "number")
-                            message.after = object.after;
-                        else if (typeof object.after === "object")
-                            message.after = new $util.LongBits(object.after.low >>> 0, object.after.high >>> 0).toNumber(true);
+                    if ($util.Long)
+                        message.after = $util.Long.fromValue(object.after, true);
+                    else if (typeof object.after === "string")
+                        message.after = $parseInt(object.after, 10);
+                    else if (typeof object.after === "number")
+                        message.after = object.after;
+                    else if (typeof object.after === "object")
+                        message.after = new $util.LongBits(object.after.low >>> 0, object.after.high >>> 0).toNumber(true);
                 if (object.follow != null)
                     if (object.follow)
                         message.follow = $Boolean(object.follow);
                 if (object.hospitalId != null)
                     if (typeof object.hospitalId !== "string" || object.hospitalId.length)
                         message.hospitalId = $String(object.hospitalId);
+                if (object.consumer != null)
+                    if (typeof object.consumer !== "string" || object.consumer.length)
+                        message.consumer = $String(object.consumer);
+                if (object.afterTimeMs != null)
+                    if (typeof object.afterTimeMs === "object" ? object.afterTimeMs.low || object.afterTimeMs.high : $Number(object.afterTimeMs) !== 0)
+                        if ($util.Long)
+                            message.afterTimeMs = $util.Long.fromValue(object.afterTimeMs, false);
+                        else if (typeof object.afterTimeMs === "string")
+                            message.afterTimeMs = $parseInt(object.afterTimeMs, 10);
+                        else if (typeof object.afterTimeMs === "number")
+                            message.afterTimeMs = object.afterTimeMs;
+                        else if (typeof object.afterTimeMs === "object")
+                            message.afterTimeMs = new $util.LongBits(object.afterTimeMs.low >>> 0, object.afterTimeMs.high >>> 0).toNumber();
+                if (object.streams) {
+                    if (!$Array.isArray(object.streams))
+                        throw $TypeError(".wardline.v1.SubscribeRequest.streams: array expected");
+                    message.streams = $Array(object.streams.length);
+                    for (let i = 0; i < object.streams.length; ++i)
+                        message.streams[i] = $String(object.streams[i]);
+                }
+                if (object.messageTypes) {
+                    if (!$Array.isArray(object.messageTypes))
+                        throw $TypeError(".wardline.v1.SubscribeRequest.messageTypes: array expected");
+                    message.messageTypes = $Array(object.messageTypes.length);
+                    for (let i = 0; i < object.messageTypes.length; ++i)
+                        message.messageTypes[i] = $String(object.messageTypes[i]);
+                }
+                if (object.heartbeatMs != null)
+                    if ($Number(object.heartbeatMs) !== 0)
+                        message.heartbeatMs = object.heartbeatMs >>> 0;
                 return message;
             };
 
@@ -15795,15 +16057,21 @@ export const wardline = $root.wardline = (() => {
                 if (_depth > $util.recursionLimit)
                     throw $Error("max depth exceeded");
                 let object = {};
+                if (options.arrays || options.defaults) {
+                    object.streams = [];
+                    object.messageTypes = [];
+                }
                 if (options.defaults) {
                     object.feed = "";
-                    if ($util.Long) {
-                        let long = new $util.Long(0, 0, true);
-                        object.after = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
-                    } else
-                        object.after = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
                     object.follow = false;
                     object.hospitalId = "";
+                    object.consumer = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.afterTimeMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.afterTimeMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.heartbeatMs = 0;
                 }
                 if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
                     object.feed = message.feed;
@@ -15818,6 +16086,27 @@ export const wardline = $root.wardline = (() => {
                     object.follow = message.follow;
                 if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
                     object.hospitalId = message.hospitalId;
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer"))
+                    object.consumer = message.consumer;
+                if (message.afterTimeMs != null && $Object.hasOwnProperty.call(message, "afterTimeMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.afterTimeMs = typeof message.afterTimeMs === "number" ? $BigInt(message.afterTimeMs) : $util.Long.fromBits(message.afterTimeMs.low >>> 0, message.afterTimeMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.afterTimeMs === "number")
+                        object.afterTimeMs = options.longs === $String ? $String(message.afterTimeMs) : message.afterTimeMs;
+                    else
+                        object.afterTimeMs = options.longs === $String ? $util.Long.prototype.toString.call(message.afterTimeMs) : options.longs === $Number ? new $util.LongBits(message.afterTimeMs.low >>> 0, message.afterTimeMs.high >>> 0).toNumber() : message.afterTimeMs;
+                if (message.streams && message.streams.length) {
+                    object.streams = $Array(message.streams.length);
+                    for (let j = 0; j < message.streams.length; ++j)
+                        object.streams[j] = message.streams[j];
+                }
+                if (message.messageTypes && message.messageTypes.length) {
+                    object.messageTypes = $Array(message.messageTypes.length);
+                    for (let j = 0; j < message.messageTypes.length; ++j)
+                        object.messageTypes[j] = message.messageTypes[j];
+                }
+                if (message.heartbeatMs != null && $Object.hasOwnProperty.call(message, "heartbeatMs"))
+                    object.heartbeatMs = message.heartbeatMs;
                 return object;
             };
 
@@ -15843,6 +16132,8 @@ export const wardline = $root.wardline = (() => {
              * @property {string|null} [hospitalId] FeedEvent hospitalId
              * @property {string|null} [feed] FeedEvent feed
              * @property {wardline.v1.Event.$Properties|null} [event] FeedEvent event
+             * @property {number|null} [prevSeq] FeedEvent prevSeq
+             * @property {wardline.v1.FeedHeartbeat.$Properties|null} [heartbeat] FeedEvent heartbeat
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -15899,6 +16190,22 @@ export const wardline = $root.wardline = (() => {
             FeedEvent.prototype.event = null;
 
             /**
+             * FeedEvent prevSeq.
+             * @member {number} prevSeq
+             * @memberof wardline.v1.FeedEvent
+             * @instance
+             */
+            FeedEvent.prototype.prevSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FeedEvent heartbeat.
+             * @member {wardline.v1.FeedHeartbeat.$Properties|null|undefined} heartbeat
+             * @memberof wardline.v1.FeedEvent
+             * @instance
+             */
+            FeedEvent.prototype.heartbeat = null;
+
+            /**
              * Creates a new FeedEvent instance using the specified properties.
              * @function create
              * @memberof wardline.v1.FeedEvent
@@ -15936,6 +16243,10 @@ export const wardline = $root.wardline = (() => {
                     writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
                 if (message.event != null && $Object.hasOwnProperty.call(message, "event"))
                     $root.wardline.v1.Event.encode(message.event, writer.uint32(/* id 3, wireType 2 =*/26).fork(), _depth + 1).ldelim();
+                if (message.prevSeq != null && $Object.hasOwnProperty.call(message, "prevSeq") && (typeof message.prevSeq === "object" ? message.prevSeq.low || message.prevSeq.high : message.prevSeq !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.prevSeq);
+                if (message.heartbeat != null && $Object.hasOwnProperty.call(message, "heartbeat"))
+                    $root.wardline.v1.FeedHeartbeat.encode(message.heartbeat, writer.uint32(/* id 5, wireType 2 =*/42).fork(), _depth + 1).ldelim();
                 if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
                     for (let i = 0; i < message.$unknowns.length; ++i)
                         writer.raw(message.$unknowns[i]);
@@ -16004,6 +16315,21 @@ export const wardline = $root.wardline = (() => {
                             message.event = $root.wardline.v1.Event.decode(reader, reader.size(), $undefined, _depth + 1, message.event);
                             continue;
                         }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.prevSeq = value;
+                            else
+                                delete message.prevSeq;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 2)
+                                break;
+                            message.heartbeat = $root.wardline.v1.FeedHeartbeat.decode(reader, reader.size(), $undefined, _depth + 1, message.heartbeat);
+                            continue;
+                        }
                     }
                     reader.skipType(wireType, _depth, tag);
                     if (!reader.discardUnknown) {
@@ -16050,6 +16376,21 @@ export const wardline = $root.wardline = (() => {
                         throw $TypeError(".wardline.v1.FeedEvent.event: object expected");
                     message.event = $root.wardline.v1.Event.fromObject(object.event, _depth + 1);
                 }
+                if (object.prevSeq != null)
+                    if (typeof object.prevSeq === "object" ? object.prevSeq.low || object.prevSeq.high : $Number(object.prevSeq) !== 0)
+                        if ($util.Long)
+                            message.prevSeq = $util.Long.fromValue(object.prevSeq, true);
+                        else if (typeof object.prevSeq === "string")
+                            message.prevSeq = $parseInt(object.prevSeq, 10);
+                        else if (typeof object.prevSeq === "number")
+                            message.prevSeq = object.prevSeq;
+                        else if (typeof object.prevSeq === "object")
+                            message.prevSeq = new $util.LongBits(object.prevSeq.low >>> 0, object.prevSeq.high >>> 0).toNumber(true);
+                if (object.heartbeat != null) {
+                    if (!$util.isObject(object.heartbeat))
+                        throw $TypeError(".wardline.v1.FeedEvent.heartbeat: object expected");
+                    message.heartbeat = $root.wardline.v1.FeedHeartbeat.fromObject(object.heartbeat, _depth + 1);
+                }
                 return message;
             };
 
@@ -16074,6 +16415,12 @@ export const wardline = $root.wardline = (() => {
                     object.hospitalId = "";
                     object.feed = "";
                     object.event = null;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.prevSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.prevSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.heartbeat = null;
                 }
                 if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
                     object.hospitalId = message.hospitalId;
@@ -16081,6 +16428,15 @@ export const wardline = $root.wardline = (() => {
                     object.feed = message.feed;
                 if (message.event != null && $Object.hasOwnProperty.call(message, "event"))
                     object.event = $root.wardline.v1.Event.toObject(message.event, options, _depth + 1);
+                if (message.prevSeq != null && $Object.hasOwnProperty.call(message, "prevSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.prevSeq = typeof message.prevSeq === "number" ? $BigInt(message.prevSeq) : $util.Long.fromBits(message.prevSeq.low >>> 0, message.prevSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.prevSeq === "number")
+                        object.prevSeq = options.longs === $String ? $String(message.prevSeq) : message.prevSeq;
+                    else
+                        object.prevSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.prevSeq) : options.longs === $Number ? new $util.LongBits(message.prevSeq.low >>> 0, message.prevSeq.high >>> 0).toNumber(true) : message.prevSeq;
+                if (message.heartbeat != null && $Object.hasOwnProperty.call(message, "heartbeat"))
+                    object.heartbeat = $root.wardline.v1.FeedHeartbeat.toObject(message.heartbeat, options, _depth + 1);
                 return object;
             };
 
@@ -16096,6 +16452,1388 @@ export const wardline = $root.wardline = (() => {
             };
 
             return FeedEvent;
+        })();
+
+        v1.FeedHeartbeat = (function() {
+
+            /**
+             * Properties of a FeedHeartbeat.
+             * @typedef {Object} wardline.v1.FeedHeartbeat.$Properties
+             * @property {number|null} [highWater] FeedHeartbeat highWater
+             * @property {number|null} [cursor] FeedHeartbeat cursor
+             * @property {boolean|null} [caughtUp] FeedHeartbeat caughtUp
+             * @property {number|null} [sentAtMs] FeedHeartbeat sentAtMs
+             * @property {number|null} [retentionFloorSeq] FeedHeartbeat retentionFloorSeq
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a FeedHeartbeat.
+             * @memberof wardline.v1
+             * @interface IFeedHeartbeat
+             * @augments wardline.v1.FeedHeartbeat.$Properties
+             * @deprecated Use wardline.v1.FeedHeartbeat.$Properties instead.
+             */
+
+            /**
+             * Shape of a FeedHeartbeat.
+             * @typedef {wardline.v1.FeedHeartbeat.$Properties} wardline.v1.FeedHeartbeat.$Shape
+             */
+
+            /**
+             * Constructs a new FeedHeartbeat.
+             * @memberof wardline.v1
+             * @classdesc Represents a FeedHeartbeat.
+             * @constructor
+             * @param {wardline.v1.FeedHeartbeat.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const FeedHeartbeat = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * FeedHeartbeat highWater.
+             * @member {number} highWater
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             */
+            FeedHeartbeat.prototype.highWater = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FeedHeartbeat cursor.
+             * @member {number} cursor
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             */
+            FeedHeartbeat.prototype.cursor = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * FeedHeartbeat caughtUp.
+             * @member {boolean} caughtUp
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             */
+            FeedHeartbeat.prototype.caughtUp = false;
+
+            /**
+             * FeedHeartbeat sentAtMs.
+             * @member {number} sentAtMs
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             */
+            FeedHeartbeat.prototype.sentAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * FeedHeartbeat retentionFloorSeq.
+             * @member {number} retentionFloorSeq
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             */
+            FeedHeartbeat.prototype.retentionFloorSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new FeedHeartbeat instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.FeedHeartbeat
+             * @static
+             * @param {wardline.v1.FeedHeartbeat.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.FeedHeartbeat} FeedHeartbeat instance
+             * @type {{
+             *   (properties: wardline.v1.FeedHeartbeat.$Shape): wardline.v1.FeedHeartbeat & wardline.v1.FeedHeartbeat.$Shape;
+             *   (properties?: wardline.v1.FeedHeartbeat.$Properties): wardline.v1.FeedHeartbeat;
+             * }}
+             */
+            FeedHeartbeat.create = function(properties) {
+                return new FeedHeartbeat(properties);
+            };
+
+            /**
+             * Encodes the specified FeedHeartbeat message. Does not implicitly {@link wardline.v1.FeedHeartbeat.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.FeedHeartbeat
+             * @static
+             * @param {wardline.v1.FeedHeartbeat.$Properties} message FeedHeartbeat message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            FeedHeartbeat.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.highWater != null && $Object.hasOwnProperty.call(message, "highWater") && (typeof message.highWater === "object" ? message.highWater.low || message.highWater.high : message.highWater !== 0))
+                    writer.uint32(/* id 1, wireType 0 =*/8).uint64(message.highWater);
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor") && (typeof message.cursor === "object" ? message.cursor.low || message.cursor.high : message.cursor !== 0))
+                    writer.uint32(/* id 2, wireType 0 =*/16).uint64(message.cursor);
+                if (message.caughtUp != null && $Object.hasOwnProperty.call(message, "caughtUp") && message.caughtUp !== false)
+                    writer.uint32(/* id 3, wireType 0 =*/24).bool(message.caughtUp);
+                if (message.sentAtMs != null && $Object.hasOwnProperty.call(message, "sentAtMs") && (typeof message.sentAtMs === "object" ? message.sentAtMs.low || message.sentAtMs.high : message.sentAtMs !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).int64(message.sentAtMs);
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq") && (typeof message.retentionFloorSeq === "object" ? message.retentionFloorSeq.low || message.retentionFloorSeq.high : message.retentionFloorSeq !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).uint64(message.retentionFloorSeq);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a FeedHeartbeat message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.FeedHeartbeat
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.FeedHeartbeat & wardline.v1.FeedHeartbeat.$Shape} FeedHeartbeat
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            FeedHeartbeat.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.FeedHeartbeat();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.highWater = value;
+                            else
+                                delete message.highWater;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.cursor = value;
+                            else
+                                delete message.cursor;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 0)
+                                break;
+                            if (value = reader.bool())
+                                message.caughtUp = value;
+                            else
+                                delete message.caughtUp;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.sentAtMs = value;
+                            else
+                                delete message.sentAtMs;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.retentionFloorSeq = value;
+                            else
+                                delete message.retentionFloorSeq;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a FeedHeartbeat message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.FeedHeartbeat
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.FeedHeartbeat} FeedHeartbeat
+             */
+            FeedHeartbeat.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.FeedHeartbeat)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.FeedHeartbeat: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.FeedHeartbeat();
+                if (object.highWater != null)
+                    if (typeof object.highWater === "object" ? object.highWater.low || object.highWater.high : $Number(object.highWater) !== 0)
+                        if ($util.Long)
+                            message.highWater = $util.Long.fromValue(object.highWater, true);
+                        else if (typeof object.highWater === "string")
+                            message.highWater = $parseInt(object.highWater, 10);
+                        else if (typeof object.highWater === "number")
+                            message.highWater = object.highWater;
+                        else if (typeof object.highWater === "object")
+                            message.highWater = new $util.LongBits(object.highWater.low >>> 0, object.highWater.high >>> 0).toNumber(true);
+                if (object.cursor != null)
+                    if (typeof object.cursor === "object" ? object.cursor.low || object.cursor.high : $Number(object.cursor) !== 0)
+                        if ($util.Long)
+                            message.cursor = $util.Long.fromValue(object.cursor, true);
+                        else if (typeof object.cursor === "string")
+                            message.cursor = $parseInt(object.cursor, 10);
+                        else if (typeof object.cursor === "number")
+                            message.cursor = object.cursor;
+                        else if (typeof object.cursor === "object")
+                            message.cursor = new $util.LongBits(object.cursor.low >>> 0, object.cursor.high >>> 0).toNumber(true);
+                if (object.caughtUp != null)
+                    if (object.caughtUp)
+                        message.caughtUp = $Boolean(object.caughtUp);
+                if (object.sentAtMs != null)
+                    if (typeof object.sentAtMs === "object" ? object.sentAtMs.low || object.sentAtMs.high : $Number(object.sentAtMs) !== 0)
+                        if ($util.Long)
+                            message.sentAtMs = $util.Long.fromValue(object.sentAtMs, false);
+                        else if (typeof object.sentAtMs === "string")
+                            message.sentAtMs = $parseInt(object.sentAtMs, 10);
+                        else if (typeof object.sentAtMs === "number")
+                            message.sentAtMs = object.sentAtMs;
+                        else if (typeof object.sentAtMs === "object")
+                            message.sentAtMs = new $util.LongBits(object.sentAtMs.low >>> 0, object.sentAtMs.high >>> 0).toNumber();
+                if (object.retentionFloorSeq != null)
+                    if (typeof object.retentionFloorSeq === "object" ? object.retentionFloorSeq.low || object.retentionFloorSeq.high : $Number(object.retentionFloorSeq) !== 0)
+                        if ($util.Long)
+                            message.retentionFloorSeq = $util.Long.fromValue(object.retentionFloorSeq, true);
+                        else if (typeof object.retentionFloorSeq === "string")
+                            message.retentionFloorSeq = $parseInt(object.retentionFloorSeq, 10);
+                        else if (typeof object.retentionFloorSeq === "number")
+                            message.retentionFloorSeq = object.retentionFloorSeq;
+                        else if (typeof object.retentionFloorSeq === "object")
+                            message.retentionFloorSeq = new $util.LongBits(object.retentionFloorSeq.low >>> 0, object.retentionFloorSeq.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a FeedHeartbeat message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.FeedHeartbeat
+             * @static
+             * @param {wardline.v1.FeedHeartbeat} message FeedHeartbeat
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            FeedHeartbeat.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.highWater = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.highWater = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.cursor = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.cursor = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    object.caughtUp = false;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.sentAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.sentAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.retentionFloorSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.retentionFloorSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.highWater != null && $Object.hasOwnProperty.call(message, "highWater"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.highWater = typeof message.highWater === "number" ? $BigInt(message.highWater) : $util.Long.fromBits(message.highWater.low >>> 0, message.highWater.high >>> 0, true).toBigInt();
+                    else if (typeof message.highWater === "number")
+                        object.highWater = options.longs === $String ? $String(message.highWater) : message.highWater;
+                    else
+                        object.highWater = options.longs === $String ? $util.Long.prototype.toString.call(message.highWater) : options.longs === $Number ? new $util.LongBits(message.highWater.low >>> 0, message.highWater.high >>> 0).toNumber(true) : message.highWater;
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.cursor = typeof message.cursor === "number" ? $BigInt(message.cursor) : $util.Long.fromBits(message.cursor.low >>> 0, message.cursor.high >>> 0, true).toBigInt();
+                    else if (typeof message.cursor === "number")
+                        object.cursor = options.longs === $String ? $String(message.cursor) : message.cursor;
+                    else
+                        object.cursor = options.longs === $String ? $util.Long.prototype.toString.call(message.cursor) : options.longs === $Number ? new $util.LongBits(message.cursor.low >>> 0, message.cursor.high >>> 0).toNumber(true) : message.cursor;
+                if (message.caughtUp != null && $Object.hasOwnProperty.call(message, "caughtUp"))
+                    object.caughtUp = message.caughtUp;
+                if (message.sentAtMs != null && $Object.hasOwnProperty.call(message, "sentAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.sentAtMs = typeof message.sentAtMs === "number" ? $BigInt(message.sentAtMs) : $util.Long.fromBits(message.sentAtMs.low >>> 0, message.sentAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.sentAtMs === "number")
+                        object.sentAtMs = options.longs === $String ? $String(message.sentAtMs) : message.sentAtMs;
+                    else
+                        object.sentAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.sentAtMs) : options.longs === $Number ? new $util.LongBits(message.sentAtMs.low >>> 0, message.sentAtMs.high >>> 0).toNumber() : message.sentAtMs;
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.retentionFloorSeq = typeof message.retentionFloorSeq === "number" ? $BigInt(message.retentionFloorSeq) : $util.Long.fromBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.retentionFloorSeq === "number")
+                        object.retentionFloorSeq = options.longs === $String ? $String(message.retentionFloorSeq) : message.retentionFloorSeq;
+                    else
+                        object.retentionFloorSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.retentionFloorSeq) : options.longs === $Number ? new $util.LongBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0).toNumber(true) : message.retentionFloorSeq;
+                return object;
+            };
+
+            /**
+             * Converts this FeedHeartbeat to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.FeedHeartbeat
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            FeedHeartbeat.prototype.toJSON = function() {
+                return FeedHeartbeat.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return FeedHeartbeat;
+        })();
+
+        v1.CommitRequest = (function() {
+
+            /**
+             * Properties of a CommitRequest.
+             * @typedef {Object} wardline.v1.CommitRequest.$Properties
+             * @property {string|null} [feed] CommitRequest feed
+             * @property {string|null} [hospitalId] CommitRequest hospitalId
+             * @property {string|null} [consumer] CommitRequest consumer
+             * @property {number|null} [cursor] CommitRequest cursor
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a CommitRequest.
+             * @memberof wardline.v1
+             * @interface ICommitRequest
+             * @augments wardline.v1.CommitRequest.$Properties
+             * @deprecated Use wardline.v1.CommitRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a CommitRequest.
+             * @typedef {wardline.v1.CommitRequest.$Properties} wardline.v1.CommitRequest.$Shape
+             */
+
+            /**
+             * Constructs a new CommitRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents a CommitRequest.
+             * @constructor
+             * @param {wardline.v1.CommitRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const CommitRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * CommitRequest feed.
+             * @member {string} feed
+             * @memberof wardline.v1.CommitRequest
+             * @instance
+             */
+            CommitRequest.prototype.feed = "";
+
+            /**
+             * CommitRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.CommitRequest
+             * @instance
+             */
+            CommitRequest.prototype.hospitalId = "";
+
+            /**
+             * CommitRequest consumer.
+             * @member {string} consumer
+             * @memberof wardline.v1.CommitRequest
+             * @instance
+             */
+            CommitRequest.prototype.consumer = "";
+
+            /**
+             * CommitRequest cursor.
+             * @member {number} cursor
+             * @memberof wardline.v1.CommitRequest
+             * @instance
+             */
+            CommitRequest.prototype.cursor = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new CommitRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.CommitRequest
+             * @static
+             * @param {wardline.v1.CommitRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.CommitRequest} CommitRequest instance
+             * @type {{
+             *   (properties: wardline.v1.CommitRequest.$Shape): wardline.v1.CommitRequest & wardline.v1.CommitRequest.$Shape;
+             *   (properties?: wardline.v1.CommitRequest.$Properties): wardline.v1.CommitRequest;
+             * }}
+             */
+            CommitRequest.create = function(properties) {
+                return new CommitRequest(properties);
+            };
+
+            /**
+             * Encodes the specified CommitRequest message. Does not implicitly {@link wardline.v1.CommitRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.CommitRequest
+             * @static
+             * @param {wardline.v1.CommitRequest.$Properties} message CommitRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            CommitRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.hospitalId);
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer") && message.consumer !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.consumer);
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor") && (typeof message.cursor === "object" ? message.cursor.low || message.cursor.high : message.cursor !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.cursor);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a CommitRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.CommitRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.CommitRequest & wardline.v1.CommitRequest.$Shape} CommitRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            CommitRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.CommitRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.consumer = value;
+                            else
+                                delete message.consumer;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.cursor = value;
+                            else
+                                delete message.cursor;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a CommitRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.CommitRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.CommitRequest} CommitRequest
+             */
+            CommitRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.CommitRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.CommitRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.CommitRequest();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.consumer != null)
+                    if (typeof object.consumer !== "string" || object.consumer.length)
+                        message.consumer = $String(object.consumer);
+                if (object.cursor != null)
+                    if (typeof object.cursor === "object" ? object.cursor.low || object.cursor.high : $Number(object.cursor) !== 0)
+                        if ($util.Long)
+                            message.cursor = $util.Long.fromValue(object.cursor, true);
+                        else if (typeof object.cursor === "string")
+                            message.cursor = $parseInt(object.cursor, 10);
+                        else if (typeof object.cursor === "number")
+                            message.cursor = object.cursor;
+                        else if (typeof object.cursor === "object")
+                            message.cursor = new $util.LongBits(object.cursor.low >>> 0, object.cursor.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a CommitRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.CommitRequest
+             * @static
+             * @param {wardline.v1.CommitRequest} message CommitRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            CommitRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.hospitalId = "";
+                    object.consumer = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.cursor = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.cursor = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer"))
+                    object.consumer = message.consumer;
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.cursor = typeof message.cursor === "number" ? $BigInt(message.cursor) : $util.Long.fromBits(message.cursor.low >>> 0, message.cursor.high >>> 0, true).toBigInt();
+                    else if (typeof message.cursor === "number")
+                        object.cursor = options.longs === $String ? $String(message.cursor) : message.cursor;
+                    else
+                        object.cursor = options.longs === $String ? $util.Long.prototype.toString.call(message.cursor) : options.longs === $Number ? new $util.LongBits(message.cursor.low >>> 0, message.cursor.high >>> 0).toNumber(true) : message.cursor;
+                return object;
+            };
+
+            /**
+             * Converts this CommitRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.CommitRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            CommitRequest.prototype.toJSON = function() {
+                return CommitRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return CommitRequest;
+        })();
+
+        v1.ConsumerRequest = (function() {
+
+            /**
+             * Properties of a ConsumerRequest.
+             * @typedef {Object} wardline.v1.ConsumerRequest.$Properties
+             * @property {string|null} [feed] ConsumerRequest feed
+             * @property {string|null} [hospitalId] ConsumerRequest hospitalId
+             * @property {string|null} [consumer] ConsumerRequest consumer
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ConsumerRequest.
+             * @memberof wardline.v1
+             * @interface IConsumerRequest
+             * @augments wardline.v1.ConsumerRequest.$Properties
+             * @deprecated Use wardline.v1.ConsumerRequest.$Properties instead.
+             */
+
+            /**
+             * Shape of a ConsumerRequest.
+             * @typedef {wardline.v1.ConsumerRequest.$Properties} wardline.v1.ConsumerRequest.$Shape
+             */
+
+            /**
+             * Constructs a new ConsumerRequest.
+             * @memberof wardline.v1
+             * @classdesc Represents a ConsumerRequest.
+             * @constructor
+             * @param {wardline.v1.ConsumerRequest.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ConsumerRequest = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ConsumerRequest feed.
+             * @member {string} feed
+             * @memberof wardline.v1.ConsumerRequest
+             * @instance
+             */
+            ConsumerRequest.prototype.feed = "";
+
+            /**
+             * ConsumerRequest hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.ConsumerRequest
+             * @instance
+             */
+            ConsumerRequest.prototype.hospitalId = "";
+
+            /**
+             * ConsumerRequest consumer.
+             * @member {string} consumer
+             * @memberof wardline.v1.ConsumerRequest
+             * @instance
+             */
+            ConsumerRequest.prototype.consumer = "";
+
+            /**
+             * Creates a new ConsumerRequest instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ConsumerRequest
+             * @static
+             * @param {wardline.v1.ConsumerRequest.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ConsumerRequest} ConsumerRequest instance
+             * @type {{
+             *   (properties: wardline.v1.ConsumerRequest.$Shape): wardline.v1.ConsumerRequest & wardline.v1.ConsumerRequest.$Shape;
+             *   (properties?: wardline.v1.ConsumerRequest.$Properties): wardline.v1.ConsumerRequest;
+             * }}
+             */
+            ConsumerRequest.create = function(properties) {
+                return new ConsumerRequest(properties);
+            };
+
+            /**
+             * Encodes the specified ConsumerRequest message. Does not implicitly {@link wardline.v1.ConsumerRequest.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ConsumerRequest
+             * @static
+             * @param {wardline.v1.ConsumerRequest.$Properties} message ConsumerRequest message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ConsumerRequest.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.feed);
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.hospitalId);
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer") && message.consumer !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.consumer);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ConsumerRequest message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ConsumerRequest
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ConsumerRequest & wardline.v1.ConsumerRequest.$Shape} ConsumerRequest
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ConsumerRequest.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ConsumerRequest();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.consumer = value;
+                            else
+                                delete message.consumer;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ConsumerRequest message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ConsumerRequest
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ConsumerRequest} ConsumerRequest
+             */
+            ConsumerRequest.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ConsumerRequest)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ConsumerRequest: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ConsumerRequest();
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.consumer != null)
+                    if (typeof object.consumer !== "string" || object.consumer.length)
+                        message.consumer = $String(object.consumer);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ConsumerRequest message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ConsumerRequest
+             * @static
+             * @param {wardline.v1.ConsumerRequest} message ConsumerRequest
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ConsumerRequest.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.feed = "";
+                    object.hospitalId = "";
+                    object.consumer = "";
+                }
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer"))
+                    object.consumer = message.consumer;
+                return object;
+            };
+
+            /**
+             * Converts this ConsumerRequest to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ConsumerRequest
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ConsumerRequest.prototype.toJSON = function() {
+                return ConsumerRequest.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ConsumerRequest;
+        })();
+
+        v1.ConsumerPosition = (function() {
+
+            /**
+             * Properties of a ConsumerPosition.
+             * @typedef {Object} wardline.v1.ConsumerPosition.$Properties
+             * @property {string|null} [hospitalId] ConsumerPosition hospitalId
+             * @property {string|null} [feed] ConsumerPosition feed
+             * @property {string|null} [consumer] ConsumerPosition consumer
+             * @property {number|null} [cursor] ConsumerPosition cursor
+             * @property {number|null} [committedAtMs] ConsumerPosition committedAtMs
+             * @property {number|null} [highWater] ConsumerPosition highWater
+             * @property {number|null} [retentionFloorSeq] ConsumerPosition retentionFloorSeq
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a ConsumerPosition.
+             * @memberof wardline.v1
+             * @interface IConsumerPosition
+             * @augments wardline.v1.ConsumerPosition.$Properties
+             * @deprecated Use wardline.v1.ConsumerPosition.$Properties instead.
+             */
+
+            /**
+             * Shape of a ConsumerPosition.
+             * @typedef {wardline.v1.ConsumerPosition.$Properties} wardline.v1.ConsumerPosition.$Shape
+             */
+
+            /**
+             * Constructs a new ConsumerPosition.
+             * @memberof wardline.v1
+             * @classdesc Represents a ConsumerPosition.
+             * @constructor
+             * @param {wardline.v1.ConsumerPosition.$Properties=} [properties] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const ConsumerPosition = function (properties) {
+                if (properties)
+                    for (let keys = $Object.keys(properties), i = 0; i < keys.length; ++i)
+                        if (properties[keys[i]] != null && keys[i] !== "__proto__")
+                            this[keys[i]] = properties[keys[i]];
+            };
+
+            /**
+             * ConsumerPosition hospitalId.
+             * @member {string} hospitalId
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.hospitalId = "";
+
+            /**
+             * ConsumerPosition feed.
+             * @member {string} feed
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.feed = "";
+
+            /**
+             * ConsumerPosition consumer.
+             * @member {string} consumer
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.consumer = "";
+
+            /**
+             * ConsumerPosition cursor.
+             * @member {number} cursor
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.cursor = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ConsumerPosition committedAtMs.
+             * @member {number} committedAtMs
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.committedAtMs = $util.Long ? $util.Long.fromBits(0,0,false) : 0;
+
+            /**
+             * ConsumerPosition highWater.
+             * @member {number} highWater
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.highWater = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * ConsumerPosition retentionFloorSeq.
+             * @member {number} retentionFloorSeq
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             */
+            ConsumerPosition.prototype.retentionFloorSeq = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * Creates a new ConsumerPosition instance using the specified properties.
+             * @function create
+             * @memberof wardline.v1.ConsumerPosition
+             * @static
+             * @param {wardline.v1.ConsumerPosition.$Properties=} [properties] Properties to set
+             * @returns {wardline.v1.ConsumerPosition} ConsumerPosition instance
+             * @type {{
+             *   (properties: wardline.v1.ConsumerPosition.$Shape): wardline.v1.ConsumerPosition & wardline.v1.ConsumerPosition.$Shape;
+             *   (properties?: wardline.v1.ConsumerPosition.$Properties): wardline.v1.ConsumerPosition;
+             * }}
+             */
+            ConsumerPosition.create = function(properties) {
+                return new ConsumerPosition(properties);
+            };
+
+            /**
+             * Encodes the specified ConsumerPosition message. Does not implicitly {@link wardline.v1.ConsumerPosition.verify|verify} messages.
+             * @function encode
+             * @memberof wardline.v1.ConsumerPosition
+             * @static
+             * @param {wardline.v1.ConsumerPosition.$Properties} message ConsumerPosition message or plain object to encode
+             * @param {$protobuf.Writer} [writer] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            ConsumerPosition.encode = function (message, writer, _depth) {
+                if (!writer)
+                    writer = $Writer.create();
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId") && message.hospitalId !== "")
+                    writer.uint32(/* id 1, wireType 2 =*/10).string(message.hospitalId);
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed") && message.feed !== "")
+                    writer.uint32(/* id 2, wireType 2 =*/18).string(message.feed);
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer") && message.consumer !== "")
+                    writer.uint32(/* id 3, wireType 2 =*/26).string(message.consumer);
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor") && (typeof message.cursor === "object" ? message.cursor.low || message.cursor.high : message.cursor !== 0))
+                    writer.uint32(/* id 4, wireType 0 =*/32).uint64(message.cursor);
+                if (message.committedAtMs != null && $Object.hasOwnProperty.call(message, "committedAtMs") && (typeof message.committedAtMs === "object" ? message.committedAtMs.low || message.committedAtMs.high : message.committedAtMs !== 0))
+                    writer.uint32(/* id 5, wireType 0 =*/40).int64(message.committedAtMs);
+                if (message.highWater != null && $Object.hasOwnProperty.call(message, "highWater") && (typeof message.highWater === "object" ? message.highWater.low || message.highWater.high : message.highWater !== 0))
+                    writer.uint32(/* id 6, wireType 0 =*/48).uint64(message.highWater);
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq") && (typeof message.retentionFloorSeq === "object" ? message.retentionFloorSeq.low || message.retentionFloorSeq.high : message.retentionFloorSeq !== 0))
+                    writer.uint32(/* id 7, wireType 0 =*/56).uint64(message.retentionFloorSeq);
+                if (message.$unknowns != null && $Object.hasOwnProperty.call(message, "$unknowns"))
+                    for (let i = 0; i < message.$unknowns.length; ++i)
+                        writer.raw(message.$unknowns[i]);
+                return writer;
+            };
+
+            /**
+             * Decodes a ConsumerPosition message from the specified reader or buffer.
+             * @function decode
+             * @memberof wardline.v1.ConsumerPosition
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} reader Reader or buffer to decode from
+             * @param {number} [length] Message length if known beforehand
+             * @returns {wardline.v1.ConsumerPosition & wardline.v1.ConsumerPosition.$Shape} ConsumerPosition
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            ConsumerPosition.decode = function (reader, length, _end, _depth, _target) {
+                if (!(reader instanceof $Reader))
+                    reader = $Reader.create(reader);
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let end, message, value;
+                if (length === $undefined)
+                    end = reader.len;
+                else {
+                    end = reader.pos + length;
+                    if (end > reader.len)
+                        throw $RangeError("index out of range");
+                    length = reader.len;
+                    reader.len = end;
+                }
+                message = _target || new $root.wardline.v1.ConsumerPosition();
+                while (reader.pos < end) {
+                    let start = reader.pos;
+                    let tag = reader.tag();
+                    if (tag === _end) {
+                        _end = $undefined;
+                        break;
+                    }
+                    let wireType = tag & 7;
+                    switch (tag >>>= 3) {
+                    case 1: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.hospitalId = value;
+                            else
+                                delete message.hospitalId;
+                            continue;
+                        }
+                    case 2: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.feed = value;
+                            else
+                                delete message.feed;
+                            continue;
+                        }
+                    case 3: {
+                            if (wireType !== 2)
+                                break;
+                            if ((value = reader.stringVerify()).length)
+                                message.consumer = value;
+                            else
+                                delete message.consumer;
+                            continue;
+                        }
+                    case 4: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.cursor = value;
+                            else
+                                delete message.cursor;
+                            continue;
+                        }
+                    case 5: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.int64()) === "object" ? value.low || value.high : value !== 0)
+                                message.committedAtMs = value;
+                            else
+                                delete message.committedAtMs;
+                            continue;
+                        }
+                    case 6: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.highWater = value;
+                            else
+                                delete message.highWater;
+                            continue;
+                        }
+                    case 7: {
+                            if (wireType !== 0)
+                                break;
+                            if (typeof (value = reader.uint64()) === "object" ? value.low || value.high : value !== 0)
+                                message.retentionFloorSeq = value;
+                            else
+                                delete message.retentionFloorSeq;
+                            continue;
+                        }
+                    }
+                    reader.skipType(wireType, _depth, tag);
+                    if (!reader.discardUnknown) {
+                        $util.makeProp(message, "$unknowns", false);
+                        (message.$unknowns || (message.$unknowns = [])).push(reader.raw(start, reader.pos));
+                    }
+                }
+                if (length !== $undefined) {
+                    if (reader.pos !== end)
+                        throw $RangeError("index out of range");
+                    reader.len = length;
+                }
+                if (_end !== $undefined)
+                    throw $Error("missing end group");
+                return message;
+            };
+
+            /**
+             * Creates a ConsumerPosition message from a plain object. Also converts values to their respective internal types.
+             * @function fromObject
+             * @memberof wardline.v1.ConsumerPosition
+             * @static
+             * @param {Object.<string,*>} object Plain object
+             * @returns {wardline.v1.ConsumerPosition} ConsumerPosition
+             */
+            ConsumerPosition.fromObject = function (object, _depth) {
+                if (object instanceof $root.wardline.v1.ConsumerPosition)
+                    return object;
+                if (!$util.isObject(object))
+                    throw $TypeError(".wardline.v1.ConsumerPosition: object expected");
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let message = new $root.wardline.v1.ConsumerPosition();
+                if (object.hospitalId != null)
+                    if (typeof object.hospitalId !== "string" || object.hospitalId.length)
+                        message.hospitalId = $String(object.hospitalId);
+                if (object.feed != null)
+                    if (typeof object.feed !== "string" || object.feed.length)
+                        message.feed = $String(object.feed);
+                if (object.consumer != null)
+                    if (typeof object.consumer !== "string" || object.consumer.length)
+                        message.consumer = $String(object.consumer);
+                if (object.cursor != null)
+                    if (typeof object.cursor === "object" ? object.cursor.low || object.cursor.high : $Number(object.cursor) !== 0)
+                        if ($util.Long)
+                            message.cursor = $util.Long.fromValue(object.cursor, true);
+                        else if (typeof object.cursor === "string")
+                            message.cursor = $parseInt(object.cursor, 10);
+                        else if (typeof object.cursor === "number")
+                            message.cursor = object.cursor;
+                        else if (typeof object.cursor === "object")
+                            message.cursor = new $util.LongBits(object.cursor.low >>> 0, object.cursor.high >>> 0).toNumber(true);
+                if (object.committedAtMs != null)
+                    if (typeof object.committedAtMs === "object" ? object.committedAtMs.low || object.committedAtMs.high : $Number(object.committedAtMs) !== 0)
+                        if ($util.Long)
+                            message.committedAtMs = $util.Long.fromValue(object.committedAtMs, false);
+                        else if (typeof object.committedAtMs === "string")
+                            message.committedAtMs = $parseInt(object.committedAtMs, 10);
+                        else if (typeof object.committedAtMs === "number")
+                            message.committedAtMs = object.committedAtMs;
+                        else if (typeof object.committedAtMs === "object")
+                            message.committedAtMs = new $util.LongBits(object.committedAtMs.low >>> 0, object.committedAtMs.high >>> 0).toNumber();
+                if (object.highWater != null)
+                    if (typeof object.highWater === "object" ? object.highWater.low || object.highWater.high : $Number(object.highWater) !== 0)
+                        if ($util.Long)
+                            message.highWater = $util.Long.fromValue(object.highWater, true);
+                        else if (typeof object.highWater === "string")
+                            message.highWater = $parseInt(object.highWater, 10);
+                        else if (typeof object.highWater === "number")
+                            message.highWater = object.highWater;
+                        else if (typeof object.highWater === "object")
+                            message.highWater = new $util.LongBits(object.highWater.low >>> 0, object.highWater.high >>> 0).toNumber(true);
+                if (object.retentionFloorSeq != null)
+                    if (typeof object.retentionFloorSeq === "object" ? object.retentionFloorSeq.low || object.retentionFloorSeq.high : $Number(object.retentionFloorSeq) !== 0)
+                        if ($util.Long)
+                            message.retentionFloorSeq = $util.Long.fromValue(object.retentionFloorSeq, true);
+                        else if (typeof object.retentionFloorSeq === "string")
+                            message.retentionFloorSeq = $parseInt(object.retentionFloorSeq, 10);
+                        else if (typeof object.retentionFloorSeq === "number")
+                            message.retentionFloorSeq = object.retentionFloorSeq;
+                        else if (typeof object.retentionFloorSeq === "object")
+                            message.retentionFloorSeq = new $util.LongBits(object.retentionFloorSeq.low >>> 0, object.retentionFloorSeq.high >>> 0).toNumber(true);
+                return message;
+            };
+
+            /**
+             * Creates a plain object from a ConsumerPosition message. Also converts values to other types if specified.
+             * @function toObject
+             * @memberof wardline.v1.ConsumerPosition
+             * @static
+             * @param {wardline.v1.ConsumerPosition} message ConsumerPosition
+             * @param {$protobuf.IConversionOptions} [options] Conversion options
+             * @returns {Object.<string,*>} Plain object
+             */
+            ConsumerPosition.toObject = function (message, options, _depth) {
+                if (!options)
+                    options = {};
+                if (_depth === $undefined)
+                    _depth = 0;
+                if (_depth > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                let object = {};
+                if (options.defaults) {
+                    object.hospitalId = "";
+                    object.feed = "";
+                    object.consumer = "";
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.cursor = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.cursor = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, false);
+                        object.committedAtMs = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.committedAtMs = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.highWater = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.highWater = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                    if ($util.Long) {
+                        let long = new $util.Long(0, 0, true);
+                        object.retentionFloorSeq = options.longs === $String ? long.toString() : options.longs === $Number ? long.toNumber() : typeof $BigInt !== "undefined" && options.longs === $BigInt ? long.toBigInt() : long;
+                    } else
+                        object.retentionFloorSeq = options.longs === $String ? "0" : typeof $BigInt !== "undefined" && options.longs === $BigInt ? $BigInt("0") : 0;
+                }
+                if (message.hospitalId != null && $Object.hasOwnProperty.call(message, "hospitalId"))
+                    object.hospitalId = message.hospitalId;
+                if (message.feed != null && $Object.hasOwnProperty.call(message, "feed"))
+                    object.feed = message.feed;
+                if (message.consumer != null && $Object.hasOwnProperty.call(message, "consumer"))
+                    object.consumer = message.consumer;
+                if (message.cursor != null && $Object.hasOwnProperty.call(message, "cursor"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.cursor = typeof message.cursor === "number" ? $BigInt(message.cursor) : $util.Long.fromBits(message.cursor.low >>> 0, message.cursor.high >>> 0, true).toBigInt();
+                    else if (typeof message.cursor === "number")
+                        object.cursor = options.longs === $String ? $String(message.cursor) : message.cursor;
+                    else
+                        object.cursor = options.longs === $String ? $util.Long.prototype.toString.call(message.cursor) : options.longs === $Number ? new $util.LongBits(message.cursor.low >>> 0, message.cursor.high >>> 0).toNumber(true) : message.cursor;
+                if (message.committedAtMs != null && $Object.hasOwnProperty.call(message, "committedAtMs"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.committedAtMs = typeof message.committedAtMs === "number" ? $BigInt(message.committedAtMs) : $util.Long.fromBits(message.committedAtMs.low >>> 0, message.committedAtMs.high >>> 0, false).toBigInt();
+                    else if (typeof message.committedAtMs === "number")
+                        object.committedAtMs = options.longs === $String ? $String(message.committedAtMs) : message.committedAtMs;
+                    else
+                        object.committedAtMs = options.longs === $String ? $util.Long.prototype.toString.call(message.committedAtMs) : options.longs === $Number ? new $util.LongBits(message.committedAtMs.low >>> 0, message.committedAtMs.high >>> 0).toNumber() : message.committedAtMs;
+                if (message.highWater != null && $Object.hasOwnProperty.call(message, "highWater"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.highWater = typeof message.highWater === "number" ? $BigInt(message.highWater) : $util.Long.fromBits(message.highWater.low >>> 0, message.highWater.high >>> 0, true).toBigInt();
+                    else if (typeof message.highWater === "number")
+                        object.highWater = options.longs === $String ? $String(message.highWater) : message.highWater;
+                    else
+                        object.highWater = options.longs === $String ? $util.Long.prototype.toString.call(message.highWater) : options.longs === $Number ? new $util.LongBits(message.highWater.low >>> 0, message.highWater.high >>> 0).toNumber(true) : message.highWater;
+                if (message.retentionFloorSeq != null && $Object.hasOwnProperty.call(message, "retentionFloorSeq"))
+                    if (typeof $BigInt !== "undefined" && options.longs === $BigInt)
+                        object.retentionFloorSeq = typeof message.retentionFloorSeq === "number" ? $BigInt(message.retentionFloorSeq) : $util.Long.fromBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0, true).toBigInt();
+                    else if (typeof message.retentionFloorSeq === "number")
+                        object.retentionFloorSeq = options.longs === $String ? $String(message.retentionFloorSeq) : message.retentionFloorSeq;
+                    else
+                        object.retentionFloorSeq = options.longs === $String ? $util.Long.prototype.toString.call(message.retentionFloorSeq) : options.longs === $Number ? new $util.LongBits(message.retentionFloorSeq.low >>> 0, message.retentionFloorSeq.high >>> 0).toNumber(true) : message.retentionFloorSeq;
+                return object;
+            };
+
+            /**
+             * Converts this ConsumerPosition to JSON.
+             * @function toJSON
+             * @memberof wardline.v1.ConsumerPosition
+             * @instance
+             * @returns {Object.<string,*>} JSON object
+             */
+            ConsumerPosition.prototype.toJSON = function() {
+                return ConsumerPosition.toObject(this, $protobuf.util.toJSONOptions);
+            };
+
+            return ConsumerPosition;
         })();
 
         return v1;

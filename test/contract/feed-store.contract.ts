@@ -114,7 +114,7 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       const first = await store.readEvents('h1', 'adt', 0, 100);
       expect(first).toMatchObject({ highWater: 3, complete: true });
       expect(first.events.map((e) => e.seq)).toEqual([1, 2, 3]);
-      expect(await store.pageExtent('h1', 'adt', 0, 100)).toEqual({ highWater: 3, lastSeq: 3, events: 3, complete: true });
+      expect(await store.pageExtent('h1', 'adt', 0, 100)).toEqual({ highWater: 3, lastSeq: 3, events: 3, complete: true, prevSeq: 0, retentionFloorSeq: 0 });
 
       await store.storeBatch(batch('h1', 'adt', 7, 9, makeEvents(7, 9), { completeThroughSeq: 3 }));
       expect(store.position('h1', 'adt').highWaterSeq).toBe(9);
@@ -216,7 +216,7 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       await store.storeBatch(batch('h1', 'adt', 1, 12, makeEvents(1, 8)));
       for (const [after, limit, maxBytes] of [[0, 100, 1_000_000], [2, 3, 1_000_000], [0, 100, 1], [8, 10, 1_000_000]] as const) {
         const page = await store.readEvents('h1', 'adt', after, limit, maxBytes);
-        expect(await store.pageExtent('h1', 'adt', after, limit, maxBytes)).toEqual({ highWater: 12, lastSeq: page.events.at(-1)?.seq, events: page.events.length, complete: page.complete });
+        expect(await store.pageExtent('h1', 'adt', after, limit, maxBytes)).toEqual({ highWater: 12, lastSeq: page.events.at(-1)?.seq, events: page.events.length, complete: page.complete, prevSeq: page.prevSeq, retentionFloorSeq: 0 });
       }
       const chunk = await store.readEvents('h1', 'adt', 0, 100, 1_000_000, 4);
       expect(chunk.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);

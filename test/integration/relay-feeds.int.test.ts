@@ -72,9 +72,12 @@ describe('relay feeds (HTTP NDJSON and gRPC Subscribe)', () => {
     expect(after).toBe(30);
 
     const first = (await readFeed('/v1/feeds/adt/events?limit=1')).events[0]!;
-    expect(Object.keys(first).sort()).toEqual(['body', 'contentType', 'headers', 'key', 'op', 'seq', 'source', 'stream', 'ts']);
+    expect(Object.keys(first).sort()).toEqual(['body', 'contentType', 'feed', 'headers', 'hospital', 'key', 'op', 'prevSeq', 'seq', 'source', 'stream', 'ts']);
     expect(first).toEqual({
+      hospital: 'h1',
+      feed: 'adt',
       seq: 1,
+      prevSeq: 0,
       stream: 'adt',
       key: 'P1001',
       op: 'upsert',

@@ -45,16 +45,16 @@ describe('nextCursor', () => {
   const events = (...seqs: number[]) => seqs.map(event);
 
   it('moves to the last event of a page cut short', () => {
-    expect(nextCursor(0, { events: events(1, 2, 3), highWater: 50, complete: false })).toBe(3);
+    expect(nextCursor(0, { events: events(1, 2, 3), highWater: 50, complete: false, prevSeq: 0, retentionFloorSeq: 0 })).toBe(3);
   });
 
   it('moves to the high-water mark once the page reaches the end, past seqs without events', () => {
-    expect(nextCursor(0, { events: events(1, 3), highWater: 9, complete: true })).toBe(9);
-    expect(nextCursor(4, { events: [], highWater: 9, complete: true })).toBe(9);
+    expect(nextCursor(0, { events: events(1, 3), highWater: 9, complete: true, prevSeq: 0, retentionFloorSeq: 0 })).toBe(9);
+    expect(nextCursor(4, { events: [], highWater: 9, complete: true, prevSeq: 0, retentionFloorSeq: 0 })).toBe(9);
   });
 
   it('never moves backwards', () => {
-    expect(nextCursor(20, { events: [], highWater: 9, complete: true })).toBe(20);
-    expect(nextCursor(20, { events: [], highWater: 9, complete: false })).toBe(20);
+    expect(nextCursor(20, { events: [], highWater: 9, complete: true, prevSeq: 0, retentionFloorSeq: 0 })).toBe(20);
+    expect(nextCursor(20, { events: [], highWater: 9, complete: false, prevSeq: 0, retentionFloorSeq: 0 })).toBe(20);
   });
 });

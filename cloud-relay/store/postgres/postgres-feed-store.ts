@@ -30,6 +30,9 @@ import {
   type FeedLeaf,
   type FeedPage,
   type FeedPageExtent,
+  type FeedRange,
+  type RetentionRule,
+  type RetentionOutcome,
   type FeedPosition,
   type FeedPurgeDeletion,
   type FeedPurgeRecord,
@@ -73,9 +76,10 @@ const MARKS = `
 function pageSql(withBodies: boolean): string {
   const columns = withBodies ? 'e.stream, e.key, e.op, e.ts_ms, e.source, e.content_type, e.headers, CASE WHEN e.n <= $4 AND (e.n = 1 OR e.running <= $5) THEN e.body END AS body,' : '';
   return `
-    SELECT m.visible_seq, m.revoked_at_ms, e.seq, ${columns} e.bytes, e.n, e.running
+    SELECT m.visible_seq, m.revoked_at_ms, m.prev_seq, e.seq, ${columns} e.bytes, e.n, e.running
       FROM (SELECT (SELECT coalesce(visible_seq, high_water_seq) FROM feed_positions WHERE hospital = $1 AND feed = $2) AS visible_seq,
-                   (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms) m
+                   (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
+                   (SELECT max(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3) AS prev_seq) m
       LEFT JOIN LATERAL (
         SELECT * FROM (
           SELECT seq, stream, key, op, ts_ms, source, content_type, headers, body, octet_length(body) AS bytes,
@@ -93,6 +97,7 @@ function pageSql(withBodies: boolean): string {
 interface PageRow extends Partial<EventRow> {
   visible_seq: number | null;
   revoked_at_ms: number | null;
+  prev_seq: number | null;
   seq: number;
   bytes: number | null;
   n: number | null;
@@ -175,7 +180,7 @@ export class PostgresFeedStore implements FeedStore {
       }
       events.push(eventFromRow(row as EventRow));
     }
-    return { events, highWater: rows[0]?.visible_seq ?? 0, complete };
+    return { events, highWater: rows[0]?.visible_seq ?? 0, complete, prevSeq: rows[0]?.prev_seq ?? 0, retentionFloorSeq: 0 };
   }
 
   async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): Promise<FeedPageExtent> {
@@ -193,7 +198,40 @@ export class PostgresFeedStore implements FeedStore {
       events += 1;
       lastSeq = row.seq;
     }
-    return { highWater: rows[0]?.visible_seq ?? 0, lastSeq, events, complete };
+    return { highWater: rows[0]?.visible_seq ?? 0, lastSeq, events, complete, prevSeq: rows[0]?.prev_seq ?? 0, retentionFloorSeq: 0 };
+  }
+
+  async feedRange(hospital: string, feed: string): Promise<FeedRange> {
+    this.assertOpen();
+    const { rows } = await this.guard(() =>
+      this.database.query<{ visible_seq: number | null; revoked_at_ms: number | null; oldest_seq: number | null }>(
+        `SELECT (SELECT coalesce(visible_seq, high_water_seq) FROM feed_positions WHERE hospital = $1 AND feed = $2) AS visible_seq,
+                (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
+                (SELECT min(seq) FROM feed_events WHERE hospital = $1 AND feed = $2) AS oldest_seq`,
+        [hospital, feed],
+      ),
+    );
+    const row = rows[0]!;
+    if (row.revoked_at_ms !== null) throw new FeedRevokedError(hospital, feed, row.revoked_at_ms);
+    return { highWater: row.visible_seq ?? 0, retentionFloorSeq: 0, oldestSeq: row.oldest_seq ?? undefined };
+  }
+
+  async cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number> {
+    this.assertOpen();
+    const range = await this.feedRange(hospital, feed);
+    const { rows } = await this.guard(() =>
+      this.database.query<{ seq: number }>('SELECT seq FROM feed_events WHERE hospital = $1 AND feed = $2 AND ts_ms >= $3 AND seq <= $4 ORDER BY seq LIMIT 1', [
+        hospital,
+        feed,
+        tsMs,
+        range.highWater,
+      ]),
+    );
+    return rows[0] === undefined ? range.highWater : rows[0].seq - 1;
+  }
+
+  async applyRetention(_hospital: string, _feed: string, _rule: RetentionRule): Promise<RetentionOutcome> {
+    throw new Error('applyRetention: not implemented yet');
   }
 
   async feedSizes(): Promise<FeedSize[]> {
@@ -253,7 +291,8 @@ export class PostgresFeedStore implements FeedStore {
       this.database.query<{ revoked_at_ms: number | null; seq: number | null; sha: Buffer | null }>(
         `SELECT m.revoked_at_ms, e.seq, e.sha
            FROM (SELECT (SELECT high_water_seq FROM feed_positions WHERE hospital = $1 AND feed = $2) AS high_water_seq,
-                        (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms) m
+                        (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
+                   (SELECT max(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3) AS prev_seq) m
            LEFT JOIN LATERAL (
              SELECT seq, sha256(body) AS sha FROM feed_events
               WHERE hospital = $1 AND feed = $2 AND seq >= $3 AND seq <= LEAST($4::bigint, coalesce(m.high_water_seq, 0))
