@@ -122,4 +122,12 @@ describe('feed tail against a scripted Feeds server', () => {
     expect(t.out.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2]);
     expect(Number(subscribes[1]!.after)).toBe(1);
   });
+
+  it('with --commit commits every 1000 events and at exit', async () => {
+    const port = await serve({ subscribe: (call) => { for (let seq = 1; seq <= 1001; seq++) call.write(event(seq, seq - 1)); } });
+    const t = tail(port, { consumer: 'billing', commit: true, limit: 1001 });
+    expect(await t.done).toBe(0);
+    expect(commits.map((c) => Number(c.cursor))).toEqual([1000, 1001]);
+    expect(t.err.at(-1)).toBe('stopped after 1001 events (--limit); resume with --after 1001');
+  });
 });
