@@ -19,6 +19,7 @@ import { auditVerifyCommand } from './audit-verify-command.js';
 import { agentStatusCommand } from './agent-status-command.js';
 import { demoCommand, type DemoOptions } from './demo-command.js';
 import { feedTailCommand } from './feed-tail-command.js';
+import { parseTailFlags, TailFlagError } from './tail-flags.js';
 import { certCaCommand, certClientCommand, certServerCommand } from './cert-command.js';
 import { keysListCommand, keysRotateCommand } from './keys-command.js';
 import { keysDestroyCommand } from './keys-destroy-command.js';
@@ -349,23 +350,42 @@ feed
   .requiredOption('--feed <name>', 'feed name')
   .requiredOption('--key <key>', 'vendor API key (or set WARDLINE_VENDOR_KEY)', process.env.WARDLINE_VENDOR_KEY)
   .option('--relay <host:port>', 'relay gRPC address', `127.0.0.1:${DEFAULT_RELAY_GRPC_PORT}`)
-  .option('--after <seq>', 'cursor: the last seq already processed', nonNegativeInteger, 0)
+  .option('--after <seq>', 'cursor: the last seq already processed (default 0, or the consumer\'s committed cursor)')
+  .option('--after-time <iso>', 'start at the first event at or after this ISO 8601 time (not with --after)')
   .option('-f, --follow', 'keep streaming new events', false)
+  .option('--no-reconnect', 'with --follow: exit when the relay goes away instead of reconnecting')
+  .option('--consumer <name>', 'a named consumer: without --after, resume from its committed cursor')
+  .option('--commit', 'commit the cursor for --consumer at exit and every 1000 events', false)
+  .option('--streams <a,b>', 'only these streams')
+  .option('--types <t1,t2>', 'only these HL7 message types (e.g. ADT^A01,ORU)')
   .option('--hospital <id>', 'hospital id, when the key reads the same feed at several hospitals')
   .option('--format <format>', 'ndjson or text', 'ndjson')
+  .option('-v, --verbose', 'text format: also print heartbeats ("idle, caught up at N")', false)
   .option('--limit <n>', 'stop after n events', nonNegativeInteger)
   .option('--ca <file>', "PEM CA that issued the relay's certificate (default: the system's trusted CAs)")
   .option('--client-cert <file>', 'PEM client certificate, for a relay that requires client certificates on gRPC')
   .option('--client-key <file>', 'PEM private key of --client-cert')
   .option('--server-name <name>', "the name on the relay's certificate, when --relay dials another (an IP address)")
   .option('--plaintext', 'connect without TLS, to a relay with allowPlaintext (local development only)', false)
-  .action((options: { feed: string; key: string; relay: string; after: number; follow: boolean; hospital?: string; format: string; limit?: number; ca?: string; clientCert?: string; clientKey?: string; serverName?: string; plaintext: boolean }) =>
-    run(async () => {
-      if (options.format !== 'ndjson' && options.format !== 'text') throw new InvalidArgumentError(`--format must be ndjson or text, got "${options.format}"`);
-      const abort = new AbortController();
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
-      return feedTailCommand({ ...options, format: options.format }, abort.signal);
-    }),
+  .action(
+    (options: {
+      feed: string; key: string; relay: string; after?: string; afterTime?: string; follow: boolean; reconnect: boolean; consumer?: string; commit: boolean;
+      streams?: string; types?: string; hospital?: string; format: string; verbose: boolean; limit?: number; ca?: string; clientCert?: string; clientKey?: string; serverName?: string; plaintext: boolean;
+    }) =>
+      run(async () => {
+        let flags;
+        try {
+          flags = parseTailFlags(options);
+        } catch (error) {
+          if (!(error instanceof TailFlagError)) throw error;
+          process.stderr.write(`wardline feed tail: ${error.message}\n`);
+          return 2;
+        }
+        const abort = new AbortController();
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
+        const { after: _after, afterTime: _afterTime, streams: _streams, types: _types, format: _format, ...rest } = options;
+        return feedTailCommand({ ...rest, ...flags }, abort.signal);
+      }),
   );
 
 const cert = program

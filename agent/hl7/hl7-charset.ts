@@ -29,6 +29,8 @@ export interface DecodedHl7 {
   charset: string;
   /** The iconv-lite encoding used to decode, e.g. "utf8", "gb18030". */
   encoding: string;
+  /** The fallback charset applied (e.g. "GB 18030-2000") when MSH-18 was empty and the bytes were not UTF-8. */
+  fallbackCharset?: string;
 }
 
 const CR = 0x0d;
@@ -132,6 +134,7 @@ export function decodeHl7(bytes: Buffer, options: { fallbackCharset?: string | u
 
   const charset = findCharset(body);
   let encoding = hl7CharsetEncoding(charset);
+  let applied: string | undefined;
   if (encoding === undefined) throw unsupportedCharset(charset);
   if (encoding === 'utf8' && !isUtf8(body)) {
     if (charset !== '') {
@@ -142,9 +145,10 @@ export function decodeHl7(bytes: Buffer, options: { fallbackCharset?: string | u
     const fallback = options.fallbackCharset ?? DEFAULT_HL7_FALLBACK_CHARSET;
     encoding = hl7CharsetEncoding(fallback);
     if (encoding === undefined) throw unsupportedCharset(fallback);
+    applied = fallback;
   }
   const text = encoding === 'utf8' ? body.toString('utf8') : iconv.decode(body, encoding);
-  return { text, charset, encoding };
+  return { text, charset, encoding, ...(applied !== undefined ? { fallbackCharset: applied } : {}) };
 }
 
 /**

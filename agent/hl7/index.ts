@@ -22,6 +22,7 @@ export {
   type Hl7Header,
   type Hl7Path,
 } from './hl7-message.js';
+export { STORED_HL7_CHARSET, needsMsh18Rewrite, rewriteMsh18, type WireCharset } from './msh18-rewrite.js';
 export { hl7ContentDigest } from './hl7-content-digest.js';
 export { buildAck, formatHl7Timestamp, DEFAULT_ACK_VERSION, type AckCode, type AckError, type AckOptions } from './hl7-ack.js';
 export {

@@ -8,7 +8,7 @@
 // except a blob-ref body of a feed with `dicom`: it passes unchanged, and the
 // feed's de-identification (agent/policy/dicom) rewrites the instance and the
 // body when the instance ships.
-// Headers (controlId, messageType, sendingApplication, sendingFacility, charset)
+// Headers (controlId, messageType, sendingApplication, sendingFacility, charset, originalCharset)
 // are routing data and leave unchanged; the scan still looks at them.
 //
 // Failure modes handled:

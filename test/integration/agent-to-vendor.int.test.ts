@@ -127,11 +127,14 @@ vendors: [{ name: vendor, key: "${VENDOR_KEY}", grants: [{ hospital: e2e-hospita
     expect(ack).toMatch(/\rMSA\|AA\|E2E-GB-1/);
 
     const record = (await (await fetch(`${agentHttp}/v1/records/adt/P-GB-1`)).json()) as { body: string; headers: Record<string, string> };
-    expect(record.body).toBe(text);
+    // Stored as UTF-8 and declared so: MSH-18 is rewritten, the wire's charset kept in a header.
+    const stored = text.replace('|GB 18030-2000', '|UNICODE UTF-8');
+    expect(record.body).toBe(stored);
     expect(record.body).toContain('张^三丰');
     const feed = await waitForFeed((events) => events.some((e) => e.headers.controlId === 'E2E-GB-1'));
     const event = feed.find((e) => e.headers.controlId === 'E2E-GB-1')!;
-    expect(event.body).toBe(text);
+    expect(event.body).toBe(stored);
+    expect(event.headers).toMatchObject({ charset: 'UNICODE UTF-8', originalCharset: 'GB 18030-2000' });
     expect(event.body).toContain('北京市朝阳区建国路88号');
   });
 

@@ -121,7 +121,8 @@ describe('MllpListener', () => {
       messageType: 'ADT^A01',
       sendingApplication: 'HIS',
       sendingFacility: 'HOSP',
-      charset: '',
+      charset: 'UNICODE UTF-8',
+      originalCharset: '',
     });
     expect(listener.stats()).toMatchObject({ state: 'listening', connections: 1, received: 1, acknowledged: 1, rejected: 0 });
     expect(listener.stats().lastMessageAt).toBeInstanceOf(Date);
@@ -241,8 +242,10 @@ describe('MllpListener', () => {
     const stored = event.body.toString('utf8');
     expect(stored).toContain('张三丰');
     expect(stored).toContain('北京市朝阳区');
-    expect(stored).toBe(text);
-    expect(event.headers).toMatchObject({ charset: 'GB 18030-2000', sendingFacility: '北京协和医院' });
+    // Stored as UTF-8, and MSH-18 says so; the wire's charset is kept in originalCharset.
+    expect(stored).toBe(text.replace('|GB 18030-2000', '|UNICODE UTF-8'));
+    expect(Hl7Message.parse(stored).charset).toBe('UNICODE UTF-8');
+    expect(event.headers).toMatchObject({ charset: 'UNICODE UTF-8', originalCharset: 'GB 18030-2000', sendingFacility: '北京协和医院' });
     expect(writer.journal[0]!.dedupe).toEqual({ scope: 'HIS|北京协和医院', id: 'GB-1', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
 
     expect(ackBytes.includes(iconv.encode('北京协和医院', 'gb18030'))).toBe(true);
@@ -259,7 +262,9 @@ describe('MllpListener', () => {
     const sender = await connect(port);
     sender.send(iconv.encode(text, 'gbk'));
     const ackBytes = await sender.nextAck();
-    expect(writer.journal[0]!.events[0]!.body.toString('utf8')).toBe(text);
+    // The stored UTF-8 text declares itself (an empty MSH-18 would mean ASCII); the fallback is named.
+    expect(writer.journal[0]!.events[0]!.body.toString('utf8')).toBe(text.replace('|2.4\r', '|2.4||||||UNICODE UTF-8\r'));
+    expect(writer.journal[0]!.events[0]!.headers).toMatchObject({ charset: 'UNICODE UTF-8', originalCharset: 'GB 18030-2000' });
     expect(ackBytes.includes(iconv.encode('協和醫院', 'gbk'))).toBe(true);
     expect(Hl7Message.parse(iconv.decode(ackBytes, 'gb18030')).get('MSA-2')).toBe('GBK-1');
   });

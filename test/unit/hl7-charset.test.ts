@@ -78,7 +78,7 @@ describe('decodeHl7', () => {
   it('decodes an undeclared message that is not UTF-8 as GB18030, or the configured fallback', () => {
     const text = message('');
     const decoded = decodeHl7(iconv.encode(text, 'gbk'));
-    expect(decoded).toEqual({ text, charset: '', encoding: 'gb18030' });
+    expect(decoded).toEqual({ text, charset: '', encoding: 'gb18030', fallbackCharset: 'GB 18030-2000' });
 
     const latin = 'MSH|^~\\&|HIS|H|||20240105||ADT^A01|1|P|2.5\rPID|1||X||Müller\r';
     expect(decodeHl7(iconv.encode(latin, 'latin1'), { fallbackCharset: '8859/1' }).text).toBe(latin);

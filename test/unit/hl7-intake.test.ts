@@ -1,7 +1,8 @@
+import iconv from 'iconv-lite';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Hl7Intake, SLICE_FRAME_BYTES, type Answer, type Hl7IntakeOptions } from '../../agent/sources/mllp/index.js';
-import { Hl7Message, mergeMapping } from '../../agent/hl7/index.js';
+import { Hl7Message, hl7ContentDigest, mergeMapping } from '../../agent/hl7/index.js';
 import { RecordingWriter } from '../support/recording-writer.js';
 
 // The intake without a socket: bytes in, the ACK it decides and the append it makes out.
@@ -159,5 +160,42 @@ describe('Hl7Intake', () => {
 
   it('refuses a malformed mapping at construction, naming the rule', () => {
     expect(() => intake({ mapping: [{ messageType: 'ADT', stream: 'adt', keyPaths: ['PID.3'] }] })).toThrow(/rule 1.*PID\.3/);
+  });
+});
+
+describe('Hl7Intake charset of the stored form', () => {
+  const gbText = [
+    'MSH|^~\\&|HIS|北京协和医院|WL|AGENT|20240105083000||ADT^A01^ADT_A01|GB-7|P|2.5|||||CHN|GB 18030-2000',
+    'PID|1||P88^^^HOSP^MR||张三丰||19900307|M',
+    '',
+  ].join('\r');
+
+  it('stores UTF-8 saying UNICODE UTF-8 in MSH-18, keeps the wire charset in originalCharset, and ACKs in the wire charset', async () => {
+    const { intake: subject, writer } = intake();
+    const answer = await subject.take(iconv.encode(gbText, 'gb18030'));
+    expect(answer.code).toBe('AA');
+    expect(Hl7Message.parse(iconv.decode(answer.bytes, 'gb18030')).charset).toBe('GB 18030-2000');
+    const event = writer.journal[0]!.events[0]!;
+    expect(event.body.toString('utf8')).toBe(gbText.replace('|GB 18030-2000', '|UNICODE UTF-8'));
+    expect(event.headers).toMatchObject({ charset: 'UNICODE UTF-8', originalCharset: 'GB 18030-2000' });
+  });
+
+  it('names the fallback charset applied to an undeclared non-UTF-8 message', async () => {
+    const { intake: subject, writer } = intake();
+    const undeclared = gbText.replace('|CHN|GB 18030-2000', '');
+    await subject.take(iconv.encode(undeclared, 'gbk'));
+    const event = writer.journal[0]!.events[0]!;
+    expect(Hl7Message.parse(event.body.toString('utf8')).charset).toBe('UNICODE UTF-8');
+    expect(event.headers).toMatchObject({ charset: 'UNICODE UTF-8', originalCharset: 'GB 18030-2000' });
+  });
+
+  it('keeps the dedupe digest over the message as received, so a retransmission is still a duplicate', async () => {
+    const { intake: subject, writer } = intake();
+    await subject.take(iconv.encode(gbText, 'gb18030'));
+    const again = await subject.take(iconv.encode(gbText, 'gb18030'));
+    expect(again.code).toBe('AA');
+    expect(writer.journal).toHaveLength(1);
+    expect(subject.counts.duplicates).toBe(1);
+    expect(writer.requests[0]!.dedupe!.digest).toBe(hl7ContentDigest(Hl7Message.parse(gbText)));
   });
 });

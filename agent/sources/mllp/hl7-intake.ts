@@ -16,6 +16,7 @@
 //     new event, logged and reported for the control-id-reused alert.
 // 10. A large message does not hold the event loop for its whole parse: decoding,
 //     parsing and hashing are separated by the injected pause().
+import iconv from 'iconv-lite';
 import type { AppendRequest, AppendResult, JournalWriter } from '../../store/index.js';
 import type { AdmissionCheck } from '../source.js';
 import { hl7RejectionKind, type RejectionKind } from '../rejection-kind.js';
@@ -30,6 +31,8 @@ import {
   Hl7Message,
   readHl7Header,
   resolveHl7Route,
+  rewriteMsh18,
+  STORED_HL7_CHARSET,
   type AckCode,
   type AckError,
   type DecodedHl7,
@@ -100,6 +103,12 @@ export interface Hl7IntakeCounts {
   rejected: number;
   /** Messages journaled although their MSH-10 was held with other content. */
   controlIdsReused: number;
+}
+
+/** The text to journal: MSH-18 and hex escapes rewritten to UTF-8 when the wire was another charset. */
+function storedText(decoded: DecodedHl7): string {
+  const decodeBytes = (bytes: Buffer): string => (decoded.encoding === 'utf8' ? bytes.toString('utf8') : iconv.decode(bytes, decoded.encoding));
+  return rewriteMsh18(decoded.text, { charset: decoded.charset, encoding: decoded.encoding, decodeBytes });
 }
 
 /** Frames from this size on are decoded, parsed and hashed in slices (pause() between). */
@@ -195,19 +204,23 @@ export class Hl7Intake {
             key: route.key,
             op: route.op,
             contentType: 'hl7v2',
-            // Stored as UTF-8 whatever the wire charset; headers.charset keeps the original.
-            body: Buffer.from(decoded.text, 'utf8'),
+            // Stored as UTF-8 whatever the wire charset, and MSH-18 says so (a vendor's
+            // engine honours it); headers.originalCharset keeps what the wire said.
+            body: Buffer.from(storedText(decoded), 'utf8'),
             headers: {
               controlId: message.controlId,
               messageType,
               sendingApplication: message.sendingApplication,
               sendingFacility: message.sendingFacility,
-              charset: decoded.charset,
+              charset: STORED_HL7_CHARSET,
+              originalCharset: decoded.fallbackCharset ?? decoded.charset,
             },
           },
         ],
         // Retransmissions reuse MSH-10 from the same application and facility, and
-        // are the same message: the digest tells them from a reused control id.
+        // are the same message: the digest tells them from a reused control id. It is
+        // over the message as received (MSH-18 as the sender wrote it), so a
+        // retransmission matches whatever the stored form says.
         dedupe: { scope: `${message.sendingApplication}|${message.sendingFacility}`, id: message.controlId, digest: hl7ContentDigest(message) },
       };
       return { request, message, messageType, stream: route.stream, encodeAck };
