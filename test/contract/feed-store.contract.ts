@@ -71,7 +71,7 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
         ['h1', 'adt', 5],
         ['h1', 'adt', 8],
       ]);
-      expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 8, events: 8, updatedAtMs: clock }]);
+      expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 8, events: 8, updatedAtMs: clock, retentionFloorSeq: 0, oldestSeq: 1 }]);
     });
 
     it('is idempotent on (hospital, feed, seq): the same batch stored again leaves one copy of each event', async () => {
