@@ -119,8 +119,9 @@ export interface FeedFilter {
   streams?: readonly string[];
   /**
    * Only events whose headers.messageType is one of these ("ADT^A01"), or whose
-   * message code is ("ADT" passes every ADT trigger). An event with no message
-   * type never passes a non-empty list.
+   * message code is ("ADT" passes every ADT trigger, and a bare "ADT"). An entry
+   * holding "^" matches exactly; one without is a code. An event with no message
+   * type never passes a non-empty list. Applied by the backend, in its query.
    */
   messageTypes?: readonly string[];
 }
@@ -133,8 +134,10 @@ export interface RetentionRule {
   maxBytes?: number;
 }
 
+/** What one applyRetention call removed (0 and 0 when the rule kept everything, or the feed is revoked or unknown). */
 export interface RetentionOutcome {
   removedEvents: number;
+  /** Body bytes of the removed events. */
   removedBytes: number;
   /** The feed's retention floor after the call (0 = nothing ever removed). */
   retentionFloorSeq: number;
@@ -153,10 +156,10 @@ export interface FeedPage {
   /** True when `events` holds every event in (afterSeq, highWater]; false when cut by limit or size. */
   complete: boolean;
   /**
-   * The seq of the feed's last event at or before afterSeq (passing the read's
-   * filter), in the same snapshot; 0 when there is none. The first event's
-   * prevSeq for a vendor (protocol/vendor-event.ts); each next one's is the
-   * event before it.
+   * The seq of the feed's last event at or before afterSeq passing the read's
+   * filter, in the same snapshot; when no such event is held, the retention
+   * floor (0 when nothing was ever removed). The first event's prevSeq for a
+   * vendor (protocol/vendor-event.ts); each next one's is the event before it.
    */
   prevSeq: number;
   /** The seq of the newest event retention removed from the feed, in the same snapshot (0 = none); a cursor below it is refused. */
@@ -188,6 +191,10 @@ export interface FeedSize {
   events: number;
   /** When the last batch was stored, in milliseconds since the epoch. */
   updatedAtMs: number;
+  /** The seq of the newest event retention removed (0 = none ever). */
+  retentionFloorSeq: number;
+  /** The seq of the oldest event held; undefined when the feed holds none. */
+  oldestSeq: number | undefined;
 }
 
 /** Events of a feed after a vendor's cursor, for the vendor status. */
@@ -331,15 +338,31 @@ export interface FeedStore {
   /**
    * The cursor from which a read starts at the first event (in commit-time
    * order, the agent's clock) with tsMs >= `tsMs`: that event's seq - 1, or the
-   * visible seq when no event is that recent. May be below the retention floor
-   * when the event it would start at was removed: the caller refuses it then.
+   * visible seq when no event is that recent. Found by an index on
+   * (hospital, feed, ts_ms): the event with the smallest tsMs >= `tsMs` (the
+   * lowest seq among equal ones), so where the agent's clock stepped back the
+   * order is the clock's. May be below the retention floor when the event it
+   * would start at was removed (retention removed events and `tsMs` is before
+   * the oldest event kept: the floor - 1): the caller refuses it then.
+   * Rejects with FeedRevokedError for a revoked feed.
    */
   cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number>;
 
   /**
-   * Removes the feed's oldest events that `rule` no longer keeps, under the
-   * feed's write lock, in one transaction, and raises its retention floor to
-   * the newest seq removed; never removes events above the visible seq.
+   * Removes the feed's oldest events that `rule` no longer keeps, and raises
+   * its retention floor to the newest seq removed (never lowers it); never
+   * removes events above the visible seq. What is removed is always a prefix of
+   * the feed in seq order, so every event kept lies above the floor:
+   * - receivedBeforeMs: through the last event the relay received before it
+   *   (a repair stored later in between does not stop the sweep);
+   * - maxBytes: then the oldest events while the feed's bodies take more.
+   * Works in chunks of a bounded number of events, each its own transaction
+   * under the feed's write lock (the one storeBatch takes), so a first sweep of
+   * millions holds the lock only briefly at a time. Idempotent, and safe when
+   * several relay processes run it at once (each chunk re-reads the floor and
+   * counts under the lock). A revoked or unknown feed: removes nothing, floor 0.
+   * Blob references (imaging instances named by removed blob-ref events) and
+   * their chunks are left in place: the blob store keeps them.
    */
   applyRetention(hospital: string, feed: string, rule: RetentionRule): Promise<RetentionOutcome>;
 

@@ -345,6 +345,25 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  // --- Retention (cloud-relay/store/feed-retention.ts) ---
+  {
+    version: 11,
+    description: 'feed retention: the retention floor, body bytes per feed and events by time',
+    sql: `
+      -- The seq of the newest event retention removed (0 = none ever): a cursor
+      -- below it is refused, and it is the prevSeq of the first event kept.
+      -- Never lowered (feed-retention.ts).
+      ALTER TABLE feed_positions ADD COLUMN retention_floor_seq INTEGER NOT NULL DEFAULT 0;
+      -- The feed's body bytes held, kept beside event_count so a size rule never
+      -- sums the bodies of millions of events.
+      ALTER TABLE feed_positions ADD COLUMN body_bytes INTEGER NOT NULL DEFAULT 0;
+      UPDATE feed_positions SET body_bytes = coalesce(
+        (SELECT sum(length(e.body)) FROM feed_events e WHERE e.hospital = feed_positions.hospital AND e.feed = feed_positions.feed), 0);
+      -- cursorAtTime (a vendor's after_time) seeks the first event at or after an
+      -- instant; the primary key's seq rides in every entry of this index.
+      CREATE INDEX feed_events_by_time ON feed_events (hospital, feed, ts_ms);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

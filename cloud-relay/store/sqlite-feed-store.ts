@@ -29,6 +29,14 @@
 //  9. A repair batch (Batch.repair, a completeness proof found events missing
 //     below the mark): only events not held are inserted (INSERT OR IGNORE);
 //     neither mark moves, so vendors' cursors and the agent's resume are untouched.
+// 10. Retention (feed-retention.ts) removes a prefix of the feed and raises
+//     feed_positions.retention_floor_seq: a repair never stores an event at or
+//     below the floor again (it would be an event no cursor can reach), and a
+//     page's prevSeq falls back to the floor when no earlier event is kept.
+// 11. A filtered read (FeedFilter): the filter is part of the page's query
+//     (feed-filter-clause.ts), so the limit counts matching events and the
+//     page still reports highWater and complete, letting the cursor move past
+//     a range holding nothing that matches.
 //  6. Deleted events left readable on disk (free pages, slack of live pages,
 //     old WAL frames): secure_delete zeroes them; a revoke then checkpoints and
 //     truncates the WAL and hands free pages back (feed-revocations.ts).
@@ -53,6 +61,7 @@ import {
   type FeedPurgeDeletion,
   type FeedPurgeRecord,
   type FeedPurgeRequest,
+  type FeedFilter,
   type FeedPosition,
   type FeedRevocation,
   type FeedSize,
@@ -67,6 +76,9 @@ import {
 import { AgentLedgerHeads } from './agent-ledger-heads.js';
 import { FeedPurges } from './feed-purges.js';
 import { FeedRevocations } from './feed-revocations.js';
+import { FeedRetention } from './feed-retention.js';
+import { cursorBeforeFirst } from './time-cursor.js';
+import { feedFilterLists, sqliteFilterClause, type FeedFilterLists } from './feed-filter-clause.js';
 import { migrate } from './migrations.js';
 import { treeHeadOf, type TreeHeadRow } from './feed-rows.js';
 
@@ -80,6 +92,8 @@ export interface SqliteFeedStoreOptions extends FeedStoreListeners {
   now?: () => number;
   /** Default DEFAULT_BUSY_TIMEOUT_MS. */
   busyTimeoutMs?: number;
+  /** Events applyRetention examines per transaction; default DEFAULT_RETENTION_CHUNK_ROWS (feed-retention.ts). */
+  retentionChunkRows?: number;
 }
 
 export class SqliteFeedStore implements FeedStore {
@@ -92,9 +106,14 @@ export class SqliteFeedStore implements FeedStore {
   private readonly readTransaction;
   private readonly extentTransaction;
   private readonly leavesTransaction;
+  private readonly rangeTransaction;
+  private readonly atTimeTransaction;
   private readonly heads: AgentLedgerHeads;
   private readonly revoked: FeedRevocations;
   private readonly purged: FeedPurges;
+  private readonly retention: FeedRetention;
+  /** Prepared statements of filtered reads, by the filter clause's text (a handful of shapes). */
+  private readonly filtered = new Map<string, FilteredStatements>();
 
   private constructor(
     private readonly db: Database.Database,
@@ -110,18 +129,23 @@ export class SqliteFeedStore implements FeedStore {
       visible: db.prepare<[string, string], { visible_seq: number }>(
         'SELECT coalesce(visible_seq, high_water_seq) AS visible_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
       ),
+      marks: db.prepare<[string, string], { visible_seq: number; retention_floor_seq: number }>(
+        'SELECT coalesce(visible_seq, high_water_seq) AS visible_seq, retention_floor_seq FROM feed_positions WHERE hospital = ? AND feed = ?',
+      ),
+      floor: db.prepare<[string, string], { retention_floor_seq: number }>('SELECT retention_floor_seq FROM feed_positions WHERE hospital = ? AND feed = ?'),
       insertEvent: db.prepare(
         `INSERT OR IGNORE INTO feed_events
            (hospital, feed, seq, stream, key, op, ts_ms, source, content_type, body, headers, received_at_ms)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       advance: db.prepare(
-        `INSERT INTO feed_positions (hospital, feed, high_water_seq, visible_seq, event_count, updated_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO feed_positions (hospital, feed, high_water_seq, visible_seq, event_count, body_bytes, updated_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (hospital, feed) DO UPDATE SET
            high_water_seq = excluded.high_water_seq,
            visible_seq = excluded.visible_seq,
            event_count = event_count + excluded.event_count,
+           body_bytes = body_bytes + excluded.body_bytes,
            updated_at_ms = excluded.updated_at_ms`,
       ),
       events: db.prepare<[string, string, number, number, number], EventRow>(
@@ -132,8 +156,9 @@ export class SqliteFeedStore implements FeedStore {
           LIMIT ?`,
       ),
       oldest: db.prepare<[string, string], { seq: number | null }>('SELECT min(seq) AS seq FROM feed_events WHERE hospital = ? AND feed = ?'),
-      atTime: db.prepare<[string, string, number, number], { seq: number }>(
-        'SELECT seq FROM feed_events WHERE hospital = ? AND feed = ? AND ts_ms >= ? AND seq <= ? ORDER BY seq LIMIT 1',
+      // One seek in feed_events_by_time (migration 11), whose entries carry the seq.
+      atTime: db.prepare<[string, string, number, number], { seq: number; ts_ms: number }>(
+        'SELECT seq, ts_ms FROM feed_events WHERE hospital = ? AND feed = ? AND ts_ms >= ? AND seq <= ? ORDER BY ts_ms, seq LIMIT 1',
       ),
       prev: db.prepare<[string, string, number], { seq: number | null }>('SELECT max(seq) AS seq FROM feed_events WHERE hospital = ? AND feed = ? AND seq <= ?'),
       extent: db.prepare<[string, string, number, number, number], { seq: number; bytes: number }>(
@@ -143,8 +168,10 @@ export class SqliteFeedStore implements FeedStore {
           ORDER BY seq
           LIMIT ?`,
       ),
-      sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
-        'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital, feed',
+      sizes: db.prepare<[], { hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number; retention_floor_seq: number; oldest_seq: number | null }>(
+        `SELECT p.hospital, p.feed, p.high_water_seq, p.event_count, p.updated_at_ms, p.retention_floor_seq,
+                (SELECT min(e.seq) FROM feed_events e WHERE e.hospital = p.hospital AND e.feed = p.feed) AS oldest_seq
+           FROM feed_positions p ORDER BY p.hospital, p.feed`,
       ),
       // A vendor far behind must not make a status read scan millions of rows: counted up to a cap.
       unread: db.prepare<[string, string, number, number], { events: number }>(
@@ -153,7 +180,7 @@ export class SqliteFeedStore implements FeedStore {
       leafBodies: db.prepare<[string, string, number, number], { seq: number; body: Buffer }>(
         'SELECT seq, body FROM feed_events WHERE hospital = ? AND feed = ? AND seq >= ? AND seq <= ? ORDER BY seq',
       ),
-      bumpCount: db.prepare('UPDATE feed_positions SET event_count = event_count + ?, updated_at_ms = ? WHERE hospital = ? AND feed = ?'),
+      bumpCount: db.prepare('UPDATE feed_positions SET event_count = event_count + ?, body_bytes = body_bytes + ?, updated_at_ms = ? WHERE hospital = ? AND feed = ?'),
       putTreeHead: db.prepare(
         `INSERT OR REPLACE INTO feed_tree_heads
            (hospital, feed, from_seq, to_seq, tree_size, root, signed_at_ms, signed_text, signature)
@@ -167,10 +194,13 @@ export class SqliteFeedStore implements FeedStore {
     this.heads = new AgentLedgerHeads(db);
     this.revoked = new FeedRevocations(db, this.now);
     this.purged = new FeedPurges(db);
+    this.retention = new FeedRetention(db, options.retentionChunkRows);
     this.storeTransaction = db.transaction(this.storeInTransaction.bind(this));
     this.readTransaction = db.transaction(this.readInTransaction.bind(this));
     this.extentTransaction = db.transaction(this.extentInTransaction.bind(this));
     this.leavesTransaction = db.transaction(this.leavesInTransaction.bind(this));
+    this.rangeTransaction = db.transaction(this.rangeInTransaction.bind(this));
+    this.atTimeTransaction = db.transaction(this.atTimeInTransaction.bind(this));
   }
 
   /** Opens (creating and migrating if needed) the store at `options.file`. */
@@ -231,31 +261,38 @@ export class SqliteFeedStore implements FeedStore {
     return stored;
   }
 
-  async readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, untilSeq = Number.MAX_SAFE_INTEGER): Promise<FeedPage> {
+  async readEvents(
+    hospital: string,
+    feed: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes = DEFAULT_PAGE_MAX_BYTES,
+    untilSeq = Number.MAX_SAFE_INTEGER,
+    filter?: FeedFilter,
+  ): Promise<FeedPage> {
     this.assertOpen();
-    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes, untilSeq);
+    return this.readTransaction(hospital, feed, afterSeq, limit, maxBytes, untilSeq, feedFilterLists(filter));
   }
 
-  async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): Promise<FeedPageExtent> {
+  async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, filter?: FeedFilter): Promise<FeedPageExtent> {
     this.assertOpen();
-    return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes);
+    return this.extentTransaction(hospital, feed, afterSeq, limit, maxBytes, feedFilterLists(filter));
   }
 
   async feedRange(hospital: string, feed: string): Promise<FeedRange> {
     this.assertOpen();
-    const highWater = this.readableHighWater(hospital, feed);
-    return { highWater, retentionFloorSeq: 0, oldestSeq: this.statements.oldest.get(hospital, feed)?.seq ?? undefined };
+    return this.rangeTransaction(hospital, feed);
   }
 
   async cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number> {
     this.assertOpen();
-    const highWater = this.readableHighWater(hospital, feed);
-    const first = this.statements.atTime.get(hospital, feed, tsMs, highWater);
-    return first === undefined ? highWater : first.seq - 1;
+    return this.atTimeTransaction(hospital, feed, tsMs);
   }
 
-  async applyRetention(_hospital: string, _feed: string, _rule: RetentionRule): Promise<RetentionOutcome> {
-    throw new Error('applyRetention: not implemented yet');
+  /** See FeedStore.applyRetention and FeedRetention.apply (chunks, each a BEGIN IMMEDIATE transaction). */
+  async applyRetention(hospital: string, feed: string, rule: RetentionRule): Promise<RetentionOutcome> {
+    this.assertOpen();
+    return this.retention.apply(hospital, feed, rule, () => this.assertOpen());
   }
 
   async feedSizes(): Promise<FeedSize[]> {
@@ -266,6 +303,8 @@ export class SqliteFeedStore implements FeedStore {
       highWaterSeq: row.high_water_seq,
       events: row.event_count,
       updatedAtMs: row.updated_at_ms,
+      retentionFloorSeq: row.retention_floor_seq,
+      oldestSeq: row.oldest_seq ?? undefined,
     }));
   }
 
@@ -385,19 +424,22 @@ export class SqliteFeedStore implements FeedStore {
 
     const now = this.now();
     let storedEvents = 0;
+    let storedBytes = 0;
     for (const event of events) {
       if (event.seq < firstSeq || event.seq > lastSeq) {
         // Throwing rolls the transaction back: nothing of the batch is kept.
         throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
       }
       if (event.seq <= highWater) continue;
-      storedEvents += this.insertEvent(hospital, feed, event, now);
+      if (this.insertEvent(hospital, feed, event, now) === 0) continue;
+      storedEvents += 1;
+      storedBytes += event.body.length;
     }
     // Never backward (a later batch of a transaction already shown may be complete
     // through less), never past the mark (a claim beyond its own range).
     const completeThrough = Math.min(lastSeq, batch.completeThroughSeq || lastSeq);
     const visible = Math.max(this.visibleSeq(hospital, feed), completeThrough);
-    this.statements.advance.run(hospital, feed, lastSeq, visible, storedEvents, now);
+    this.statements.advance.run(hospital, feed, lastSeq, visible, storedEvents, storedBytes, now);
     return { decision, highWater: lastSeq, storedEvents };
   }
 
@@ -419,18 +461,26 @@ export class SqliteFeedStore implements FeedStore {
     ).changes;
   }
 
-  /** Failure mode 9: the events of a repair batch this store lacks below the mark; no mark moves. */
+  /**
+   * Failure modes 9 and 10: the events of a repair batch this store lacks below
+   * the mark and above the retention floor; no mark moves.
+   */
   private storeRepair(batch: BatchToStore, highWater: number): StoredBatch {
     const { hospital, feed, firstSeq, lastSeq } = batch;
     this.heads.record(hospital, feed, batch.ledgerHead ?? null, this.now(), true);
     const now = this.now();
+    const floor = this.statements.floor.get(hospital, feed)?.retention_floor_seq ?? 0;
     let storedEvents = 0;
+    let storedBytes = 0;
     for (const event of batch.events ?? []) {
       if (event.seq < firstSeq || event.seq > lastSeq) throw new RangeError(`event seq ${event.seq} is outside the batch range [${firstSeq}, ${lastSeq}]`);
       if (event.seq > highWater) continue; // never past the mark: that is an ordinary batch's job
-      storedEvents += this.insertEvent(hospital, feed, event, now);
+      if (event.seq <= floor) continue; // retention removed it: no cursor may reach it again
+      if (this.insertEvent(hospital, feed, event, now) === 0) continue;
+      storedEvents += 1;
+      storedBytes += event.body.length;
     }
-    if (storedEvents > 0) this.statements.bumpCount.run(storedEvents, now, hospital, feed);
+    if (storedEvents > 0) this.statements.bumpCount.run(storedEvents, storedBytes, now, hospital, feed);
     return { decision: { kind: 'repaired' }, highWater, storedEvents };
   }
 
@@ -445,13 +495,18 @@ export class SqliteFeedStore implements FeedStore {
     return leaves;
   }
 
-  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number): FeedPage {
-    const highWater = this.readableHighWater(hospital, feed);
+  private readInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number, lists?: FeedFilterLists): FeedPage {
+    const { visible: highWater, floor } = this.readableMarks(hospital, feed);
     const events: JournalEvent[] = [];
     let bytes = 0;
     let complete = true;
+    const through = Math.min(highWater, untilSeq);
+    const filtered = lists && this.filteredStatements(lists);
     // One row more than the limit tells whether the page is the end of the feed.
-    for (const row of this.statements.events.iterate(hospital, feed, afterSeq, Math.min(highWater, untilSeq), limit + 1)) {
+    const rows = filtered
+      ? filtered.statements.events.iterate(hospital, feed, afterSeq, through, ...filtered.params, limit + 1)
+      : this.statements.events.iterate(hospital, feed, afterSeq, through, limit + 1);
+    for (const row of rows) {
       if (pageEndsBefore(events.length, bytes, row.body.length, limit, maxBytes)) {
         complete = false;
         break;
@@ -459,16 +514,20 @@ export class SqliteFeedStore implements FeedStore {
       bytes += row.body.length;
       events.push(eventFromRow(row));
     }
-    return { events, highWater, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq), retentionFloorSeq: 0 };
+    return { events, highWater, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq, floor, filtered), retentionFloorSeq: floor };
   }
 
-  private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number): FeedPageExtent {
-    const highWater = this.readableHighWater(hospital, feed);
+  private extentInTransaction(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, lists?: FeedFilterLists): FeedPageExtent {
+    const { visible: highWater, floor } = this.readableMarks(hospital, feed);
     let events = 0;
     let bytes = 0;
     let lastSeq: number | undefined;
     let complete = true;
-    for (const row of this.statements.extent.iterate(hospital, feed, afterSeq, highWater, limit + 1)) {
+    const filtered = lists && this.filteredStatements(lists);
+    const rows = filtered
+      ? filtered.statements.extent.iterate(hospital, feed, afterSeq, highWater, ...filtered.params, limit + 1)
+      : this.statements.extent.iterate(hospital, feed, afterSeq, highWater, limit + 1);
+    for (const row of rows) {
       if (pageEndsBefore(events, bytes, row.bytes, limit, maxBytes)) {
         complete = false;
         break;
@@ -477,17 +536,61 @@ export class SqliteFeedStore implements FeedStore {
       events += 1;
       lastSeq = row.seq;
     }
-    return { highWater, lastSeq, events, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq), retentionFloorSeq: 0 };
+    return { highWater, lastSeq, events, complete, prevSeq: this.prevSeq(hospital, feed, afterSeq, floor, filtered), retentionFloorSeq: floor };
   }
 
-  private prevSeq(hospital: string, feed: string, afterSeq: number): number {
-    return this.statements.prev.get(hospital, feed, afterSeq)?.seq ?? 0;
+  /** The last event at or before afterSeq passing the filter; the floor when none is kept (every kept event lies above it). */
+  private prevSeq(hospital: string, feed: string, afterSeq: number, floor: number, filtered?: { statements: FilteredStatements; params: string[] }): number {
+    const seq = filtered ? filtered.statements.prev.get(hospital, feed, afterSeq, ...filtered.params)?.seq : this.statements.prev.get(hospital, feed, afterSeq)?.seq;
+    return seq ?? floor;
   }
 
-  private readableHighWater(hospital: string, feed: string): number {
+  private rangeInTransaction(hospital: string, feed: string): FeedRange {
+    const { visible, floor } = this.readableMarks(hospital, feed);
+    return { highWater: visible, retentionFloorSeq: floor, oldestSeq: this.statements.oldest.get(hospital, feed)?.seq ?? undefined };
+  }
+
+  private atTimeInTransaction(hospital: string, feed: string, tsMs: number): number {
+    const { visible, floor } = this.readableMarks(hospital, feed);
+    const first = this.statements.atTime.get(hospital, feed, tsMs, visible);
+    if (first === undefined) return visible;
+    return cursorBeforeFirst({ seq: first.seq, tsMs: first.ts_ms }, tsMs, floor, this.statements.oldest.get(hospital, feed)?.seq ?? undefined);
+  }
+
+  /** The statements of one filter shape, prepared once, with the filter's parameters. */
+  private filteredStatements(lists: FeedFilterLists): { statements: FilteredStatements; params: string[] } {
+    const clause = sqliteFilterClause(lists);
+    let statements = this.filtered.get(clause.sql);
+    if (!statements) {
+      statements = {
+        events: this.db.prepare(
+          `SELECT seq, stream, key, op, ts_ms, source, content_type, body, headers
+             FROM feed_events
+            WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?${clause.sql}
+            ORDER BY seq
+            LIMIT ?`,
+        ),
+        extent: this.db.prepare(
+          `SELECT seq, length(body) AS bytes
+             FROM feed_events
+            WHERE hospital = ? AND feed = ? AND seq > ? AND seq <= ?${clause.sql}
+            ORDER BY seq
+            LIMIT ?`,
+        ),
+        // Walks back from afterSeq to the first match, not max() over the whole prefix.
+        prev: this.db.prepare(`SELECT seq FROM feed_events WHERE hospital = ? AND feed = ? AND seq <= ?${clause.sql} ORDER BY seq DESC LIMIT 1`),
+      };
+      this.filtered.set(clause.sql, statements);
+    }
+    return { statements, params: clause.params };
+  }
+
+  /** The visible seq and retention floor vendors read against; throws FeedRevokedError for a revoked feed. */
+  private readableMarks(hospital: string, feed: string): { visible: number; floor: number } {
     const revoked = this.revoked.get(hospital, feed);
     if (revoked) throw new FeedRevokedError(hospital, feed, revoked.revokedAtMs);
-    return this.visibleSeq(hospital, feed);
+    const row = this.statements.marks.get(hospital, feed);
+    return { visible: row?.visible_seq ?? 0, floor: row?.retention_floor_seq ?? 0 };
   }
 
   /** How far vendors may read the feed: at most its high-water mark (feed_positions.visible_seq). */
@@ -498,6 +601,12 @@ export class SqliteFeedStore implements FeedStore {
   private assertOpen(): void {
     if (this.closed) throw new FeedStoreClosedError();
   }
+}
+
+interface FilteredStatements {
+  events: Database.Statement<unknown[], EventRow>;
+  extent: Database.Statement<unknown[], { seq: number; bytes: number }>;
+  prev: Database.Statement<unknown[], { seq: number }>;
 }
 
 /** A page holds at most `limit` events and stops before the bodies pass `maxBytes` (yet holds at least one event). */

@@ -4,14 +4,17 @@
 // store, a way to reopen the same storage after close(), and a cleanup.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FeedRevokedError, FeedStoreClosedError } from '../../cloud-relay/errors.js';
-import type { BatchToStore, FeedStore, FeedStoreListeners, LedgerHeadInput } from '../../cloud-relay/store/index.js';
+import type { BatchToStore, FeedFilter, FeedStore, FeedStoreListeners, LedgerHeadInput } from '../../cloud-relay/store/index.js';
+import { cursorOutOfRange, nextCursor } from '../../cloud-relay/feeds/index.js';
 import { createHash } from 'node:crypto';
 import { treeHeadText, type JournalEvent } from '../../protocol/index.js';
 import { makeEvent, makeEvents } from '../integration/relay-harness.js';
 
-/** What the suite gives a backend to open with: its listeners and its clock (ms since the epoch). */
+/** What the suite gives a backend to open with: its listeners, its clock (ms since the epoch) and a small retention chunk. */
 export interface FeedStoreHooks extends Required<FeedStoreListeners> {
   now: () => number;
+  /** Events applyRetention examines per transaction: small here, so every sweep of the suite runs in several chunks. */
+  retentionChunkRows: number;
 }
 
 export interface FeedStoreFixture {
@@ -25,6 +28,31 @@ export interface FeedStoreFixture {
 /** A batch of (hospital, feed) with its events (default: one per seq; null: sent without events, not decoded). */
 function batch(hospital: string, feed: string, firstSeq: number, lastSeq: number, events: readonly JournalEvent[] | null = makeEvents(firstSeq, lastSeq), extra: Partial<BatchToStore> = {}): BatchToStore {
   return { hospital, feed, firstSeq, lastSeq, ...(events ? { events } : {}), ...extra };
+}
+
+/** An event of `stream` with headers.messageType `messageType` (none when undefined). */
+function typed(seq: number, stream: string, messageType?: string): JournalEvent {
+  return makeEvent(seq, { stream, headers: messageType === undefined ? { controlId: `MSG${seq}` } : { controlId: `MSG${seq}`, messageType } });
+}
+
+/** Twelve events over two streams and several message types, one without a type. */
+const MIXED: readonly JournalEvent[] = [
+  typed(1, 'adt', 'ADT^A01'),
+  typed(2, 'results', 'ORU^R01'),
+  typed(3, 'adt', 'ADT^A08'),
+  typed(4, 'adt'),
+  typed(5, 'results', 'ORU^R01'),
+  typed(6, 'adt', 'ADT'),
+  typed(7, 'adt', 'ADT^A01'),
+  typed(8, 'results', 'ORU^R01'),
+  typed(9, 'results', 'ORU^R01'),
+  typed(10, 'results', 'ORU^R01'),
+  typed(11, 'adt', 'ADT^A04'),
+  typed(12, 'results', 'ORU^R01'),
+];
+
+function bodyBytes(events: readonly JournalEvent[]): number {
+  return events.reduce((sum, e) => sum + e.body.length, 0);
 }
 
 const HEAD_A: LedgerHeadInput = { index: 7, hash: new Uint8Array(32).fill(0xab) };
@@ -42,7 +70,7 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       advances = [];
       revokes = [];
       clock = 1_700_000_000_000;
-      fixture = await open({ now: () => clock, onAdvance: (h, f, hw) => advances.push([h, f, hw]), onRevoke: (h, f) => revokes.push([h, f]) });
+      fixture = await open({ now: () => clock, onAdvance: (h, f, hw) => advances.push([h, f, hw]), onRevoke: (h, f) => revokes.push([h, f]), retentionChunkRows: 4 });
       store = fixture.store;
     });
 
@@ -71,7 +99,7 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
         ['h1', 'adt', 5],
         ['h1', 'adt', 8],
       ]);
-      expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 8, events: 8, updatedAtMs: clock }]);
+      expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 8, events: 8, updatedAtMs: clock, retentionFloorSeq: 0, oldestSeq: 1 }]);
     });
 
     it('is idempotent on (hospital, feed, seq): the same batch stored again leaves one copy of each event', async () => {
@@ -337,6 +365,244 @@ export function describeFeedStoreContract(label: string, open: (hooks: FeedStore
       expect((await store.ledgerHeads()).find((h) => h.feed === 'adt')).toMatchObject({ ledgerIndex: 7, batches: 1 });
       expect(await store.storeBatch(batch('h1', 'adt', 1, 3))).toMatchObject({ decision: { kind: 'duplicate' } });
       expect(await store.storeBatch(batch('h1', 'lab', 3, 3))).toMatchObject({ decision: { kind: 'revoked' } });
+    });
+
+    describe('filters', () => {
+      const seqs = async (afterSeq: number, filter: FeedFilter, limit = 100) => (await store.readEvents('h1', 'mixed', afterSeq, limit, undefined, undefined, filter)).events.map((e) => e.seq);
+
+      beforeEach(async () => {
+        await store.storeBatch(batch('h1', 'mixed', 1, 12, [...MIXED]));
+      });
+
+      it('passes only the streams asked for, in the query, with the mark of the same snapshot', async () => {
+        const page = await store.readEvents('h1', 'mixed', 0, 100, undefined, undefined, { streams: ['adt'] });
+        expect(page.events.map((e) => e.seq)).toEqual([1, 3, 4, 6, 7, 11]);
+        expect(page.events[0]).toEqual(MIXED[0]);
+        expect(page).toMatchObject({ highWater: 12, complete: true, prevSeq: 0, retentionFloorSeq: 0 });
+        expect(await seqs(0, { streams: ['adt', 'results'] })).toEqual(MIXED.map((e) => e.seq));
+        expect(await seqs(0, { streams: ['orders'] })).toEqual([]);
+        // Empty lists pass everything, as no filter does.
+        expect(await seqs(0, { streams: [], messageTypes: [] })).toEqual(MIXED.map((e) => e.seq));
+      });
+
+      it('matches a message type exactly, and a code against every trigger of it; an event without a type never passes', async () => {
+        expect(await seqs(0, { messageTypes: ['ADT^A01'] })).toEqual([1, 7]);
+        expect(await seqs(0, { messageTypes: ['ADT'] })).toEqual([1, 3, 6, 7, 11]);
+        expect(await seqs(0, { messageTypes: ['ADT^A08', 'ORU'] })).toEqual([2, 3, 5, 8, 9, 10, 12]);
+        expect(await seqs(0, { messageTypes: ['AD'] })).toEqual([]); // a code is the whole part before "^", not a prefix
+        expect(await seqs(0, { messageTypes: ['ADT^A0'] })).toEqual([]);
+        expect(await seqs(0, { streams: ['results'], messageTypes: ['ADT'] })).toEqual([]);
+        expect(await seqs(0, { streams: ['adt'], messageTypes: ['ADT^A01', 'ADT^A04'] })).toEqual([1, 7, 11]);
+      });
+
+      it('counts only matching events against the limit, and the cursor moves through what the filter leaves out', async () => {
+        const filter = { messageTypes: ['ADT'] };
+        const first = await store.readEvents('h1', 'mixed', 0, 2, undefined, undefined, filter);
+        expect(first.events.map((e) => e.seq)).toEqual([1, 3]);
+        expect(first).toMatchObject({ complete: false, highWater: 12, prevSeq: 0 });
+        expect(nextCursor(0, first)).toBe(3);
+        expect(await store.pageExtent('h1', 'mixed', 0, 2, undefined, filter)).toEqual({ highWater: 12, lastSeq: 3, events: 2, complete: false, prevSeq: 0, retentionFloorSeq: 0 });
+        const second = await store.readEvents('h1', 'mixed', 3, 2, undefined, undefined, filter);
+        expect(second.events.map((e) => e.seq)).toEqual([6, 7]);
+        expect(second).toMatchObject({ complete: false, prevSeq: 3 });
+        const third = await store.readEvents('h1', 'mixed', 7, 2, undefined, undefined, filter);
+        expect(third.events.map((e) => e.seq)).toEqual([11]);
+        expect(third).toMatchObject({ complete: true, prevSeq: 7 });
+        // Complete: the cursor goes to the mark, past seq 12 that the filter left out.
+        expect(nextCursor(7, third)).toBe(12);
+        // A range holding nothing that matches: an empty, complete page whose cursor still advances.
+        const none = await store.readEvents('h1', 'mixed', 0, 5, undefined, undefined, { messageTypes: ['ADT^A31'] });
+        expect(none).toMatchObject({ events: [], complete: true, highWater: 12, prevSeq: 0 });
+        expect(nextCursor(0, none)).toBe(12);
+        const extent = await store.pageExtent('h1', 'mixed', 11, 5, undefined, filter);
+        expect(extent).toEqual({ highWater: 12, lastSeq: undefined, events: 0, complete: true, prevSeq: 11, retentionFloorSeq: 0 });
+        expect(nextCursor(11, extent)).toBe(12);
+        // The size cut counts matching bodies only, and untilSeq still bounds the page.
+        const sized = await store.readEvents('h1', 'mixed', 0, 100, MIXED[0]!.body.length + MIXED[2]!.body.length, undefined, filter);
+        expect(sized.events.map((e) => e.seq)).toEqual([1, 3]);
+        expect(sized.complete).toBe(false);
+        expect(await store.pageExtent('h1', 'mixed', 0, 100, MIXED[0]!.body.length + MIXED[2]!.body.length, filter)).toMatchObject({ lastSeq: 3, events: 2, complete: false });
+        expect((await store.readEvents('h1', 'mixed', 0, 100, undefined, 7, filter)).events.map((e) => e.seq)).toEqual([1, 3, 6, 7]);
+      });
+
+      it('gives as prevSeq the last matching event at or before the cursor', async () => {
+        const prev = async (afterSeq: number, filter?: FeedFilter) => (await store.readEvents('h1', 'mixed', afterSeq, 1, undefined, undefined, filter)).prevSeq;
+        expect(await prev(10)).toBe(10);
+        expect(await prev(10, { messageTypes: ['ADT'] })).toBe(7);
+        expect(await prev(7, { messageTypes: ['ADT'] })).toBe(7); // at the cursor counts
+        expect(await prev(6, { messageTypes: ['ADT^A01'] })).toBe(1);
+        expect(await prev(10, { streams: ['adt'], messageTypes: ['ADT^A08'] })).toBe(3);
+        expect(await prev(1, { streams: ['results'] })).toBe(0);
+        expect((await store.pageExtent('h1', 'mixed', 10, 1, undefined, { streams: ['adt'] })).prevSeq).toBe(7);
+        // Chained: each page's prevSeq is the previous page's last matching event.
+        let after = 0;
+        let last = 0;
+        for (;;) {
+          const page = await store.readEvents('h1', 'mixed', after, 1, undefined, undefined, { streams: ['results'] });
+          if (page.events.length === 0) break;
+          expect(page.prevSeq).toBe(last);
+          last = page.events[0]!.seq;
+          after = nextCursor(after, page);
+        }
+        expect(last).toBe(12);
+      });
+    });
+
+    describe('cursorAtTime', () => {
+      const at = (seq: number) => makeEvent(seq).tsMs;
+
+      it('finds the cursor before the first event at or after an instant, and the visible seq past the last', async () => {
+        await store.storeBatch(batch('h1', 'adt', 1, 10, [makeEvent(2), makeEvent(5), makeEvent(9)]));
+        expect(await store.cursorAtTime('h1', 'adt', 0)).toBe(1);
+        expect(await store.cursorAtTime('h1', 'adt', at(2))).toBe(1);
+        expect(await store.cursorAtTime('h1', 'adt', at(2) + 1)).toBe(4);
+        expect(await store.cursorAtTime('h1', 'adt', at(5))).toBe(4);
+        expect(await store.cursorAtTime('h1', 'adt', at(9))).toBe(8);
+        expect(await store.cursorAtTime('h1', 'adt', at(9) + 1)).toBe(10);
+        expect(await store.cursorAtTime('h1', 'never-written', 0)).toBe(0);
+      });
+
+      it('never starts beyond the visible seq, orders by the agent clock, and refuses a revoked feed', async () => {
+        await store.storeBatch(batch('h1', 'adt', 1, 6, makeEvents(1, 6), { completeThroughSeq: 3 }));
+        expect(await store.cursorAtTime('h1', 'adt', at(5))).toBe(3);
+        // The agent's clock stepped back at seq 8: the first event by time at or after at(7) - 500 is seq 8.
+        await store.storeBatch(batch('h1', 'adt', 7, 8, [makeEvent(7), makeEvent(8, { tsMs: at(7) - 400 })]));
+        expect(await store.cursorAtTime('h1', 'adt', at(7) - 500)).toBe(7);
+        await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'test' });
+        await expect(store.cursorAtTime('h1', 'adt', 0)).rejects.toThrow(FeedRevokedError);
+      });
+
+      it('answers below the retention floor for an instant before the oldest event kept', async () => {
+        await store.storeBatch(batch('h1', 'adt', 1, 8));
+        await store.applyRetention('h1', 'adt', { maxBytes: bodyBytes(makeEvents(5, 8)) });
+        expect((await store.feedRange('h1', 'adt')).retentionFloorSeq).toBe(4);
+        const early = await store.cursorAtTime('h1', 'adt', 0);
+        expect(early).toBe(3);
+        expect(cursorOutOfRange(early, await store.readEvents('h1', 'adt', early, 1))).toBe(true);
+        expect(await store.cursorAtTime('h1', 'adt', at(5))).toBe(4);
+        expect(await store.cursorAtTime('h1', 'adt', at(6))).toBe(5);
+      });
+    });
+
+    describe('applyRetention', () => {
+      const T = 1_700_000_000_000;
+
+      /** Seqs 1..4 received at T, 5..8 at T + 1000, 9..10 at T + 2000. */
+      async function threeArrivals(feed = 'adt'): Promise<void> {
+        clock = T;
+        await store.storeBatch(batch('h1', feed, 1, 4));
+        clock = T + 1_000;
+        await store.storeBatch(batch('h1', feed, 5, 8));
+        clock = T + 2_000;
+        await store.storeBatch(batch('h1', feed, 9, 10));
+      }
+
+      it('removes by age, raises the floor, and the first event kept has the floor as prevSeq', async () => {
+        await threeArrivals();
+        expect(await store.applyRetention('h1', 'adt', { receivedBeforeMs: T + 1_000 })).toEqual({ removedEvents: 4, removedBytes: bodyBytes(makeEvents(1, 4)), retentionFloorSeq: 4 });
+        expect(await store.feedRange('h1', 'adt')).toEqual({ highWater: 10, retentionFloorSeq: 4, oldestSeq: 5 });
+        expect(await store.feedSizes()).toEqual([{ hospital: 'h1', feed: 'adt', highWaterSeq: 10, events: 6, updatedAtMs: T + 2_000, retentionFloorSeq: 4, oldestSeq: 5 }]);
+        const page = await store.readEvents('h1', 'adt', 4, 100);
+        expect(page.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+        expect(page).toMatchObject({ prevSeq: 4, retentionFloorSeq: 4, complete: true });
+        expect(await store.pageExtent('h1', 'adt', 4, 100)).toEqual({ highWater: 10, lastSeq: 10, events: 6, complete: true, prevSeq: 4, retentionFloorSeq: 4 });
+        // With a filter matching nothing kept before the cursor, prevSeq is the floor too.
+        expect((await store.readEvents('h1', 'adt', 7, 100, undefined, undefined, { streams: ['results'] })).prevSeq).toBe(4);
+        // A cursor below the floor is out of range; at the floor it is not.
+        const below = await store.readEvents('h1', 'adt', 2, 100);
+        expect(below.events.map((e) => e.seq)).toEqual([5, 6, 7, 8, 9, 10]);
+        expect(cursorOutOfRange(2, below)).toBe(true);
+        expect(cursorOutOfRange(4, page)).toBe(false);
+        // Idempotent: the same rule again removes nothing and keeps the floor.
+        expect(await store.applyRetention('h1', 'adt', { receivedBeforeMs: T + 1_000 })).toEqual({ removedEvents: 0, removedBytes: 0, retentionFloorSeq: 4 });
+        // A rule that keeps more never lowers the floor.
+        expect(await store.applyRetention('h1', 'adt', { receivedBeforeMs: T })).toEqual({ removedEvents: 0, removedBytes: 0, retentionFloorSeq: 4 });
+        expect(await store.applyRetention('h1', 'adt', {})).toEqual({ removedEvents: 0, removedBytes: 0, retentionFloorSeq: 4 });
+        // Everything received before now goes; the floor is the newest seq removed, and the feed goes on from its mark.
+        expect(await store.applyRetention('h1', 'adt', { receivedBeforeMs: T + 10_000 })).toMatchObject({ removedEvents: 6, retentionFloorSeq: 10 });
+        expect(await store.feedRange('h1', 'adt')).toEqual({ highWater: 10, retentionFloorSeq: 10, oldestSeq: undefined });
+        expect((await store.feedSizes())[0]).toMatchObject({ events: 0, retentionFloorSeq: 10, oldestSeq: undefined });
+        await store.storeBatch(batch('h1', 'adt', 11, 11));
+        expect(await store.readEvents('h1', 'adt', 10, 10)).toMatchObject({ prevSeq: 10, retentionFloorSeq: 10, events: [makeEvent(11)] });
+        await reopen();
+        expect(await store.feedRange('h1', 'adt')).toEqual({ highWater: 11, retentionFloorSeq: 10, oldestSeq: 11 });
+      });
+
+      it('removes the oldest events while the bodies take more than maxBytes', async () => {
+        await threeArrivals();
+        const keep = bodyBytes(makeEvents(8, 10));
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: keep })).toEqual({ removedEvents: 7, removedBytes: bodyBytes(makeEvents(1, 7)), retentionFloorSeq: 7 });
+        expect((await store.readEvents('h1', 'adt', 7, 100)).events.map((e) => e.seq)).toEqual([8, 9, 10]);
+        // One byte less than three events: the oldest of them goes too.
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: keep - 1 })).toMatchObject({ removedEvents: 1, retentionFloorSeq: 8 });
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: keep - 1 })).toMatchObject({ removedEvents: 0, retentionFloorSeq: 8 });
+        // Age and size together: the further cut wins.
+        await threeArrivals('lab');
+        expect(await store.applyRetention('h1', 'lab', { receivedBeforeMs: T + 1_000, maxBytes: bodyBytes(makeEvents(3, 10)) })).toMatchObject({ removedEvents: 4, retentionFloorSeq: 4 });
+        expect(await store.applyRetention('h1', 'lab', { receivedBeforeMs: T + 1_000, maxBytes: bodyBytes(makeEvents(7, 10)) })).toMatchObject({ removedEvents: 2, retentionFloorSeq: 6 });
+        expect((await store.feedSizes()).map((f) => [f.feed, f.events, f.retentionFloorSeq, f.oldestSeq])).toEqual([
+          ['adt', 2, 8, 9],
+          ['lab', 4, 6, 7],
+        ]);
+      });
+
+      it('never removes above the visible seq', async () => {
+        await store.storeBatch(batch('h1', 'adt', 1, 6, makeEvents(1, 6), { completeThroughSeq: 3 }));
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: 0 })).toMatchObject({ removedEvents: 3, retentionFloorSeq: 3 });
+        expect((await store.feedLeaves('h1', 'adt', 1, 6)).map((l) => l.seq)).toEqual([4, 5, 6]);
+        await store.storeBatch(batch('h1', 'adt', 7, 7));
+        expect((await store.readEvents('h1', 'adt', 3, 10)).events.map((e) => e.seq)).toEqual([4, 5, 6, 7]);
+      });
+
+      it('works in chunks, takes a repair stored later with its old neighbours, and leaves other feeds alone', async () => {
+        // Chunks of 4 (the suite's hooks): 9 events over three chunks.
+        clock = T;
+        await store.storeBatch(batch('h1', 'adt', 1, 10, makeEvents(1, 10).filter((e) => e.seq !== 4)));
+        await store.storeBatch(batch('h1', 'lab', 1, 3));
+        clock = T + 5_000;
+        expect(await store.storeBatch(batch('h1', 'adt', 4, 4, [makeEvent(4)], { repair: true }))).toMatchObject({ decision: { kind: 'repaired' }, storedEvents: 1 });
+        expect(await store.applyRetention('h1', 'adt', { receivedBeforeMs: T + 1 })).toEqual({ removedEvents: 10, removedBytes: bodyBytes(makeEvents(1, 10)), retentionFloorSeq: 10 });
+        expect((await store.feedSizes()).map((f) => [f.feed, f.events, f.retentionFloorSeq])).toEqual([
+          ['adt', 0, 10],
+          ['lab', 3, 0],
+        ]);
+        expect((await store.readEvents('h1', 'lab', 0, 10)).events).toHaveLength(3);
+      });
+
+      it('gives the same outcome to sweeps run at once, removing each event once', async () => {
+        await threeArrivals();
+        const outcomes = await Promise.all([1, 2, 3].map(() => store.applyRetention('h1', 'adt', { receivedBeforeMs: T + 2_000 })));
+        expect(outcomes.reduce((n, o) => n + o.removedEvents, 0)).toBe(8);
+        expect(outcomes.reduce((n, o) => n + o.removedBytes, 0)).toBe(bodyBytes(makeEvents(1, 8)));
+        expect(outcomes.every((o) => o.retentionFloorSeq === 8)).toBe(true);
+        expect((await store.feedSizes())[0]).toMatchObject({ events: 2, retentionFloorSeq: 8, oldestSeq: 9 });
+      });
+
+      it('removes nothing of a revoked or unknown feed, and refuses a rule that is not one', async () => {
+        await threeArrivals();
+        await store.revokeFeed({ hospital: 'h1', feed: 'adt', reason: 'test' });
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: 0 })).toEqual({ removedEvents: 0, removedBytes: 0, retentionFloorSeq: 0 });
+        expect(await store.applyRetention('h1', 'nowhere', { maxBytes: 0 })).toEqual({ removedEvents: 0, removedBytes: 0, retentionFloorSeq: 0 });
+        await expect(store.applyRetention('h1', 'adt', { maxBytes: -1 })).rejects.toThrow('retention rule maxBytes: expected a finite number >= 0, got -1');
+        await expect(store.applyRetention('h1', 'adt', { receivedBeforeMs: Number.NaN })).rejects.toThrow(RangeError);
+      });
+
+      it('never stores a repaired event at or below the floor again', async () => {
+        await store.storeBatch(batch('h1', 'adt', 1, 8, makeEvents(1, 8).filter((e) => e.seq !== 2 && e.seq !== 6)));
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: bodyBytes(makeEvents(5, 8)) - makeEvent(6).body.length })).toMatchObject({ removedEvents: 3, retentionFloorSeq: 4 });
+        expect(await store.storeBatch(batch('h1', 'adt', 2, 6, [makeEvent(2), makeEvent(4), makeEvent(6)], { repair: true }))).toEqual({
+          decision: { kind: 'repaired' },
+          highWater: 8,
+          storedEvents: 1,
+        });
+        const page = await store.readEvents('h1', 'adt', 4, 10);
+        expect(page.events.map((e) => e.seq)).toEqual([5, 6, 7, 8]);
+        expect(page.prevSeq).toBe(4);
+        expect((await store.feedSizes())[0]).toMatchObject({ events: 4, retentionFloorSeq: 4, oldestSeq: 5 });
+        // The counts stay right for the next size sweep: only what the repair added is above the limit.
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: bodyBytes(makeEvents(5, 8)) })).toMatchObject({ removedEvents: 0 });
+        expect(await store.applyRetention('h1', 'adt', { maxBytes: bodyBytes(makeEvents(6, 8)) })).toMatchObject({ removedEvents: 1, retentionFloorSeq: 5 });
+      });
     });
 
     it('refuses use after close, and closing twice is harmless', async () => {

@@ -54,7 +54,7 @@ describe('vendor status', () => {
       nowMs: T0 + 3_600_000,
       hospitals: [{ id: 'h1', name: '<b>人民医院</b>' }],
       agents: [],
-      feeds: [{ hospital: 'h1', feed: 'adt', highWaterSeq: 1200, events: 1100, updatedAtMs: T0 + 3_000_000 }],
+      feeds: [{ hospital: 'h1', feed: 'adt', highWaterSeq: 1200, events: 1100, updatedAtMs: T0 + 3_000_000, retentionFloorSeq: 0, oldestSeq: 1 }],
       vendors: [{ vendor: 'platform', feeds: [] }],
     });
     const html = renderRelayStatusPage(status, T0 + 3_600_000);

@@ -55,6 +55,8 @@ export interface BatchOutcome {
 interface FeedState {
   highWater: number;
   visible: number;
+  /** feed_positions.retention_floor_seq (absent: 0): a repair stores nothing at or below it. */
+  floor?: number;
   /** True when this transaction created the feed's position row (its first batch). */
   created?: boolean;
 }
@@ -125,16 +127,17 @@ function insertEventsSql(gate = 'true'): string {
            AS e(seq, stream, key, op, ts_ms, source, content_type, body, headers)
      WHERE ${gate}
     ON CONFLICT (hospital, feed, seq) DO NOTHING
-    RETURNING 1`;
+    RETURNING octet_length(body) AS bytes`;
 }
 
 // The fast path's one statement. $1..$12 as insertEventsSql; $13 cached high-water,
 // $14 cached visible, $15 new high-water, $16 new visible, $17 events counted,
-// $18..$20 ledger index, head, batches; $21 doorbell channel, $22 payload.
+// $18..$20 ledger index, head, batches; $21 doorbell channel, $22 payload;
+// $23 body bytes counted (the events past the mark are never held: all go in).
 const FAST_APPEND = `
   WITH moved AS (
     UPDATE feed_positions
-       SET high_water_seq = $15, visible_seq = $16, event_count = event_count + $17, updated_at_ms = $3
+       SET high_water_seq = $15, visible_seq = $16, event_count = event_count + $17, body_bytes = body_bytes + $23, updated_at_ms = $3
      WHERE hospital = $1 AND feed = $2 AND high_water_seq = $13 AND coalesce(visible_seq, high_water_seq) = $14
     RETURNING 1
   ), inserted AS (
@@ -185,6 +188,7 @@ export class PgFeedBatches {
       1,
       FEED_DOORBELL_CHANNEL,
       feedDoorbellPayload(mark),
+      bodyBytes(plan.events),
     ]);
     const row = rows[0];
     if (!row) return undefined;
@@ -206,7 +210,7 @@ export class PgFeedBatches {
     }
     const current: FeedMark = { hospital, feed, highWaterSeq: state.highWater, visibleSeq: state.visible, revoked: false };
     if (batch.repair) {
-      const stored = await this.storeRepair(client, batch, state.highWater, now);
+      const stored = await this.storeRepair(client, batch, state, now);
       if (state.created) await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
       return { stored, mark: current, advanced: false };
     }
@@ -218,15 +222,11 @@ export class PgFeedBatches {
       return { stored: plan.stored, mark: current, advanced: false };
     }
     await recordLedgerHead(client, hospital, feed, batch.ledgerHead ?? null, now, true);
-    const inserted = plan.events.length > 0 ? (await client.query(insertEventsSql(), [hospital, feed, now, ...eventColumns(plan.events)])).rowCount ?? 0 : 0;
-    await client.query('UPDATE feed_positions SET high_water_seq = $3, visible_seq = $4, event_count = event_count + $5, updated_at_ms = $6 WHERE hospital = $1 AND feed = $2', [
-      hospital,
-      feed,
-      plan.lastSeq,
-      plan.visible,
-      inserted,
-      now,
-    ]);
+    const { inserted, bytes } = await insertEvents(client, hospital, feed, now, plan.events);
+    await client.query(
+      'UPDATE feed_positions SET high_water_seq = $3, visible_seq = $4, event_count = event_count + $5, body_bytes = body_bytes + $7, updated_at_ms = $6 WHERE hospital = $1 AND feed = $2',
+      [hospital, feed, plan.lastSeq, plan.visible, inserted, now, bytes],
+    );
     const mark: FeedMark = { hospital, feed, highWaterSeq: plan.lastSeq, visibleSeq: plan.visible, revoked: false };
     await client.query('SELECT pg_notify($1, $2)', [FEED_DOORBELL_CHANNEL, feedDoorbellPayload(mark)]);
     return { stored: { decision: plan.decision, highWater: plan.lastSeq, storedEvents: inserted }, mark, advanced: true };
@@ -254,20 +254,31 @@ export class PgFeedBatches {
         await client.query('DELETE FROM feed_positions WHERE hospital = $1 AND feed = $2', [hospital, feed]);
         return revokedMeanwhile;
       }
-      return { highWater: 0, visible: 0, created: true };
+      return { highWater: 0, visible: 0, floor: 0, created: true };
     }
   }
 
-  /** Failure mode 9 of SqliteFeedStore: the events of a repair this store lacks below the mark; no mark moves. */
-  private async storeRepair(client: DatabaseClient, batch: BatchToStore, highWater: number, now: number): Promise<StoredBatch> {
+  /**
+   * Failure modes 9 and 10 of SqliteFeedStore: the events of a repair this
+   * store lacks below the mark and above the retention floor; no mark moves.
+   */
+  private async storeRepair(client: DatabaseClient, batch: BatchToStore, state: FeedState, now: number): Promise<StoredBatch> {
     const { hospital, feed, firstSeq, lastSeq } = batch;
+    const { highWater, floor = 0 } = state;
     await recordLedgerHead(client, hospital, feed, batch.ledgerHead ?? null, now, true);
     const events = batch.events ?? [];
     checkRange(events, firstSeq, lastSeq);
-    const below = events.filter((e) => e.seq <= highWater); // never past the mark: that is an ordinary batch's job
-    const inserted = below.length > 0 ? ((await client.query(insertEventsSql(), [hospital, feed, now, ...eventColumns(below)])).rowCount ?? 0) : 0;
+    // Never past the mark (an ordinary batch's job), never at or below the floor (retention removed it: no cursor may reach it).
+    const missing = events.filter((e) => e.seq <= highWater && e.seq > floor);
+    const { inserted, bytes } = await insertEvents(client, hospital, feed, now, missing);
     if (inserted > 0) {
-      await client.query('UPDATE feed_positions SET event_count = event_count + $3, updated_at_ms = $4 WHERE hospital = $1 AND feed = $2', [hospital, feed, inserted, now]);
+      await client.query('UPDATE feed_positions SET event_count = event_count + $3, body_bytes = body_bytes + $5, updated_at_ms = $4 WHERE hospital = $1 AND feed = $2', [
+        hospital,
+        feed,
+        inserted,
+        now,
+        bytes,
+      ]);
     }
     return { decision: { kind: 'repaired' }, highWater, storedEvents: inserted };
   }
@@ -275,12 +286,25 @@ export class PgFeedBatches {
 
 /** SELECT … FOR UPDATE of the feed's position row: its marks, or undefined when it has none. */
 export async function lockPosition(client: DatabaseClient, hospital: string, feed: string): Promise<FeedState | undefined> {
-  const { rows } = await client.query<{ high_water_seq: number; visible_seq: number }>(
-    'SELECT high_water_seq, coalesce(visible_seq, high_water_seq) AS visible_seq FROM feed_positions WHERE hospital = $1 AND feed = $2 FOR UPDATE',
+  const { rows } = await client.query<{ high_water_seq: number; visible_seq: number; retention_floor_seq: number }>(
+    'SELECT high_water_seq, coalesce(visible_seq, high_water_seq) AS visible_seq, retention_floor_seq FROM feed_positions WHERE hospital = $1 AND feed = $2 FOR UPDATE',
     [hospital, feed],
   );
   const row = rows[0];
-  return row && { highWater: row.high_water_seq, visible: row.visible_seq };
+  return row && { highWater: row.high_water_seq, visible: row.visible_seq, floor: row.retention_floor_seq };
+}
+
+/** Inserts the events not held yet; how many went in and their body bytes. */
+async function insertEvents(client: DatabaseClient, hospital: string, feed: string, now: number, events: readonly JournalEvent[]): Promise<{ inserted: number; bytes: number }> {
+  if (events.length === 0) return { inserted: 0, bytes: 0 };
+  const { rows } = await client.query<{ bytes: number }>(insertEventsSql(), [hospital, feed, now, ...eventColumns(events)]);
+  return { inserted: rows.length, bytes: rows.reduce((sum, row) => sum + Number(row.bytes), 0) };
+}
+
+function bodyBytes(events: readonly JournalEvent[]): number {
+  let bytes = 0;
+  for (const event of events) bytes += event.body.length;
+  return bytes;
 }
 
 async function readRevocation(client: DatabaseClient, hospital: string, feed: string): Promise<{ revokedAtMs: number; highWater: number } | undefined> {

@@ -6,9 +6,9 @@
 // needs no mapping.
 import { latestSchemaVersion } from '../../../runtime/index.js';
 import type { PgMigration } from './pg-migrations.js';
-import { BLOBS_SCHEMA, ENROLMENT_SCHEMA, FEEDS_SCHEMA, INBOUND_SCHEMA, PROCESSES_SCHEMA, SIGNING_KEY_SCHEMA, SINKS_SCHEMA } from './schema/index.js';
+import { BLOBS_SCHEMA, ENROLMENT_SCHEMA, FEEDS_SCHEMA, INBOUND_SCHEMA, PROCESSES_SCHEMA, RETENTION_SCHEMA, SIGNING_KEY_SCHEMA, SINKS_SCHEMA } from './schema/index.js';
 
-export const PG_MIGRATIONS: readonly PgMigration[] = [FEEDS_SCHEMA, INBOUND_SCHEMA, BLOBS_SCHEMA, ENROLMENT_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA, SIGNING_KEY_SCHEMA];
+export const PG_MIGRATIONS: readonly PgMigration[] = [FEEDS_SCHEMA, INBOUND_SCHEMA, BLOBS_SCHEMA, ENROLMENT_SCHEMA, PROCESSES_SCHEMA, SINKS_SCHEMA, SIGNING_KEY_SCHEMA, RETENTION_SCHEMA];
 
 /** The PostgreSQL schema version this build writes. */
 export const PG_SCHEMA_VERSION = latestSchemaVersion(PG_MIGRATIONS);

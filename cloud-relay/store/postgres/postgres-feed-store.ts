@@ -20,6 +20,12 @@
 //     leave the database.
 //  4. Name order: ORDER BY … COLLATE "C", byte order as relay.db's BINARY
 //     collation, whatever the database's locale.
+//  5. A filtered read (FeedFilter): the filter is part of the page's statement
+//     (feed-filter-clause.ts), so the limit and the size cut count matching
+//     events only, and the page's mark, floor and prevSeq come from the same
+//     snapshot; the unfiltered statement is the one it was.
+//  6. Retention (pg-feed-retention.ts) leaves dead index entries at the start
+//     of a feed until VACUUM: reads of the oldest seq start above the floor.
 import { eventFromRow, type EventRow, type JournalEvent } from '../../../protocol/index.js';
 import { FeedRevokedError, FeedStoreClosedError, StoreUnavailableError } from '../../errors.js';
 import {
@@ -27,6 +33,7 @@ import {
   type AgentLedgerHead,
   type BatchToStore,
   type FeedControlRequest,
+  type FeedFilter,
   type FeedLeaf,
   type FeedPage,
   type FeedPageExtent,
@@ -51,6 +58,9 @@ import type { FeedMark } from './feed-doorbell.js';
 import { PgFeedBatches } from './pg-feed-batches.js';
 import { PgFeedMarks } from './pg-feed-marks.js';
 import { PgFeedRevocations } from './pg-feed-revocations.js';
+import { PgFeedRetention } from './pg-feed-retention.js';
+import { feedFilterLists, postgresFilterClause, type FeedFilterLists } from '../feed-filter-clause.js';
+import { cursorBeforeFirst } from '../time-cursor.js';
 import { allLedgerHeads } from './pg-ledger-heads.js';
 import { isConnectionError, type RelayDatabase } from './relay-database.js';
 import { treeHeadOf, type TreeHeadRow } from '../feed-rows.js';
@@ -60,6 +70,8 @@ export interface PostgresFeedStoreOptions extends FeedStoreListeners {
   database: RelayDatabase;
   /** Clock for updated_at_ms / received_at_ms, in milliseconds since the epoch. Default Date.now. */
   now?: () => number;
+  /** Events applyRetention examines per transaction; default PG_RETENTION_CHUNK_ROWS (pg-feed-retention.ts). */
+  retentionChunkRows?: number;
 }
 
 // Every feed's marks: positions (not revoked) and revocations (the mark at revocation).
@@ -72,20 +84,26 @@ const MARKS = `
 // `n` and `running` (the bodies' bytes through the row) let the page be cut by
 // size here (failure mode 3); a row past the cut comes without its body and says
 // the page is not complete. $1 hospital, $2 feed, $3 afterSeq, $4 limit,
-// $5 maxBytes, $6 untilSeq.
-function pageSql(withBodies: boolean): string {
+// $5 maxBytes, $6 untilSeq; a filter's lists from $7 (`filter`, its clause).
+function pageSql(withBodies: boolean, filter = ''): string {
   const columns = withBodies ? 'e.stream, e.key, e.op, e.ts_ms, e.source, e.content_type, e.headers, CASE WHEN e.n <= $4 AND (e.n = 1 OR e.running <= $5) THEN e.body END AS body,' : '';
+  // Filtered: walks back from afterSeq to the first match, not max() over the whole prefix.
+  const prev =
+    filter === ''
+      ? '(SELECT max(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3)'
+      : `(SELECT seq FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3${filter} ORDER BY seq DESC LIMIT 1)`;
   return `
-    SELECT m.visible_seq, m.revoked_at_ms, m.prev_seq, e.seq, ${columns} e.bytes, e.n, e.running
+    SELECT m.visible_seq, m.floor_seq, m.revoked_at_ms, m.prev_seq, e.seq, ${columns} e.bytes, e.n, e.running
       FROM (SELECT (SELECT coalesce(visible_seq, high_water_seq) FROM feed_positions WHERE hospital = $1 AND feed = $2) AS visible_seq,
+                   (SELECT retention_floor_seq FROM feed_positions WHERE hospital = $1 AND feed = $2) AS floor_seq,
                    (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
-                   (SELECT max(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3) AS prev_seq) m
+                   ${prev} AS prev_seq) m
       LEFT JOIN LATERAL (
         SELECT * FROM (
           SELECT seq, stream, key, op, ts_ms, source, content_type, headers, body, octet_length(body) AS bytes,
                  row_number() OVER w AS n, sum(octet_length(body)) OVER w AS running
             FROM feed_events
-           WHERE hospital = $1 AND feed = $2 AND seq > $3 AND seq <= LEAST(coalesce(m.visible_seq, 0), $6::bigint)
+           WHERE hospital = $1 AND feed = $2 AND seq > $3 AND seq <= LEAST(coalesce(m.visible_seq, 0), $6::bigint)${filter}
            WINDOW w AS (ORDER BY seq)
            ORDER BY seq
            LIMIT $4::bigint + 1
@@ -96,12 +114,22 @@ function pageSql(withBodies: boolean): string {
 
 interface PageRow extends Partial<EventRow> {
   visible_seq: number | null;
+  floor_seq: number | null;
   revoked_at_ms: number | null;
   prev_seq: number | null;
   seq: number;
   bytes: number | null;
   n: number | null;
   running: number | null;
+}
+
+interface TimeSeekRow {
+  visible_seq: number | null;
+  floor_seq: number | null;
+  revoked_at_ms: number | null;
+  oldest_seq: number | null;
+  seq: number | null;
+  ts_ms: number | null;
 }
 
 export class PostgresFeedStore implements FeedStore {
@@ -111,6 +139,7 @@ export class PostgresFeedStore implements FeedStore {
   private readonly marks: PgFeedMarks;
   private readonly batches: PgFeedBatches;
   private readonly revoked: PgFeedRevocations;
+  private readonly retention: PgFeedRetention;
 
   private constructor(private readonly database: RelayDatabase, options: PostgresFeedStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -118,6 +147,7 @@ export class PostgresFeedStore implements FeedStore {
     this.marks = new PgFeedMarks(this.listeners);
     this.batches = new PgFeedBatches(database, this.marks, this.now);
     this.revoked = new PgFeedRevocations(database, this.now);
+    this.retention = new PgFeedRetention(database, options.retentionChunkRows);
   }
 
   /** Opens the store on `options.database` (already migrated) and reads every feed's marks. */
@@ -167,9 +197,17 @@ export class PostgresFeedStore implements FeedStore {
     return outcome.stored;
   }
 
-  async readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, untilSeq = Number.MAX_SAFE_INTEGER): Promise<FeedPage> {
+  async readEvents(
+    hospital: string,
+    feed: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes = DEFAULT_PAGE_MAX_BYTES,
+    untilSeq = Number.MAX_SAFE_INTEGER,
+    filter?: FeedFilter,
+  ): Promise<FeedPage> {
     this.assertOpen();
-    const rows = await this.page(hospital, feed, afterSeq, limit, maxBytes, untilSeq, true);
+    const rows = await this.page(hospital, feed, afterSeq, limit, maxBytes, untilSeq, true, feedFilterLists(filter));
     const events: JournalEvent[] = [];
     let complete = true;
     for (const row of rows) {
@@ -180,12 +218,13 @@ export class PostgresFeedStore implements FeedStore {
       }
       events.push(eventFromRow(row as EventRow));
     }
-    return { events, highWater: rows[0]?.visible_seq ?? 0, complete, prevSeq: rows[0]?.prev_seq ?? 0, retentionFloorSeq: 0 };
+    const floor = rows[0]?.floor_seq ?? 0;
+    return { events, highWater: rows[0]?.visible_seq ?? 0, complete, prevSeq: rows[0]?.prev_seq ?? floor, retentionFloorSeq: floor };
   }
 
-  async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES): Promise<FeedPageExtent> {
+  async pageExtent(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes = DEFAULT_PAGE_MAX_BYTES, filter?: FeedFilter): Promise<FeedPageExtent> {
     this.assertOpen();
-    const rows = await this.page(hospital, feed, afterSeq, limit, maxBytes, Number.MAX_SAFE_INTEGER, false);
+    const rows = await this.page(hospital, feed, afterSeq, limit, maxBytes, Number.MAX_SAFE_INTEGER, false, feedFilterLists(filter));
     let events = 0;
     let lastSeq: number | undefined;
     let complete = true;
@@ -198,50 +237,48 @@ export class PostgresFeedStore implements FeedStore {
       events += 1;
       lastSeq = row.seq;
     }
-    return { highWater: rows[0]?.visible_seq ?? 0, lastSeq, events, complete, prevSeq: rows[0]?.prev_seq ?? 0, retentionFloorSeq: 0 };
+    const floor = rows[0]?.floor_seq ?? 0;
+    return { highWater: rows[0]?.visible_seq ?? 0, lastSeq, events, complete, prevSeq: rows[0]?.prev_seq ?? floor, retentionFloorSeq: floor };
   }
 
   async feedRange(hospital: string, feed: string): Promise<FeedRange> {
     this.assertOpen();
-    const { rows } = await this.guard(() =>
-      this.database.query<{ visible_seq: number | null; revoked_at_ms: number | null; oldest_seq: number | null }>(
-        `SELECT (SELECT coalesce(visible_seq, high_water_seq) FROM feed_positions WHERE hospital = $1 AND feed = $2) AS visible_seq,
-                (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
-                (SELECT min(seq) FROM feed_events WHERE hospital = $1 AND feed = $2) AS oldest_seq`,
-        [hospital, feed],
-      ),
-    );
-    const row = rows[0]!;
-    if (row.revoked_at_ms !== null) throw new FeedRevokedError(hospital, feed, row.revoked_at_ms);
-    return { highWater: row.visible_seq ?? 0, retentionFloorSeq: 0, oldestSeq: row.oldest_seq ?? undefined };
+    const row = await this.timeSeek(hospital, feed, null);
+    return { highWater: row.visible_seq ?? 0, retentionFloorSeq: row.floor_seq ?? 0, oldestSeq: row.oldest_seq ?? undefined };
   }
 
   async cursorAtTime(hospital: string, feed: string, tsMs: number): Promise<number> {
     this.assertOpen();
-    const range = await this.feedRange(hospital, feed);
-    const { rows } = await this.guard(() =>
-      this.database.query<{ seq: number }>('SELECT seq FROM feed_events WHERE hospital = $1 AND feed = $2 AND ts_ms >= $3 AND seq <= $4 ORDER BY seq LIMIT 1', [
-        hospital,
-        feed,
-        tsMs,
-        range.highWater,
-      ]),
-    );
-    return rows[0] === undefined ? range.highWater : rows[0].seq - 1;
+    const row = await this.timeSeek(hospital, feed, tsMs);
+    const visible = row.visible_seq ?? 0;
+    if (row.seq === null || row.ts_ms === null) return visible;
+    return cursorBeforeFirst({ seq: row.seq, tsMs: row.ts_ms }, tsMs, row.floor_seq ?? 0, row.oldest_seq ?? undefined);
   }
 
-  async applyRetention(_hospital: string, _feed: string, _rule: RetentionRule): Promise<RetentionOutcome> {
-    throw new Error('applyRetention: not implemented yet');
+  /** See FeedStore.applyRetention and PgFeedRetention.apply (chunks, each under the feed's row lock). */
+  async applyRetention(hospital: string, feed: string, rule: RetentionRule): Promise<RetentionOutcome> {
+    this.assertOpen();
+    return this.guard(() => this.retention.apply(hospital, feed, rule, () => this.assertOpen()));
   }
 
   async feedSizes(): Promise<FeedSize[]> {
     this.assertOpen();
     const { rows } = await this.guard(() =>
-      this.database.query<{ hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number }>(
-        'SELECT hospital, feed, high_water_seq, event_count, updated_at_ms FROM feed_positions ORDER BY hospital COLLATE "C", feed COLLATE "C"',
+      this.database.query<{ hospital: string; feed: string; high_water_seq: number; event_count: number; updated_at_ms: number; retention_floor_seq: number; oldest_seq: number | null }>(
+        `SELECT p.hospital, p.feed, p.high_water_seq, p.event_count, p.updated_at_ms, p.retention_floor_seq,
+                (SELECT min(e.seq) FROM feed_events e WHERE e.hospital = p.hospital AND e.feed = p.feed AND e.seq > p.retention_floor_seq) AS oldest_seq
+           FROM feed_positions p ORDER BY p.hospital COLLATE "C", p.feed COLLATE "C"`,
       ),
     );
-    return rows.map((row) => ({ hospital: row.hospital, feed: row.feed, highWaterSeq: row.high_water_seq, events: row.event_count, updatedAtMs: row.updated_at_ms }));
+    return rows.map((row) => ({
+      hospital: row.hospital,
+      feed: row.feed,
+      highWaterSeq: row.high_water_seq,
+      events: row.event_count,
+      updatedAtMs: row.updated_at_ms,
+      retentionFloorSeq: row.retention_floor_seq,
+      oldestSeq: row.oldest_seq ?? undefined,
+    }));
   }
 
   async unreadAfter(hospital: string, feed: string, afterSeq: number, cap: number): Promise<UnreadEvents> {
@@ -291,8 +328,7 @@ export class PostgresFeedStore implements FeedStore {
       this.database.query<{ revoked_at_ms: number | null; seq: number | null; sha: Buffer | null }>(
         `SELECT m.revoked_at_ms, e.seq, e.sha
            FROM (SELECT (SELECT high_water_seq FROM feed_positions WHERE hospital = $1 AND feed = $2) AS high_water_seq,
-                        (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms,
-                   (SELECT max(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq <= $3) AS prev_seq) m
+                        (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms) m
            LEFT JOIN LATERAL (
              SELECT seq, sha256(body) AS sha FROM feed_events
               WHERE hospital = $1 AND feed = $2 AND seq >= $3 AND seq <= LEAST($4::bigint, coalesce(m.high_water_seq, 0))
@@ -385,8 +421,36 @@ export class PostgresFeedStore implements FeedStore {
     return rows.map((row) => ({ hospital: row.hospital, feed: row.feed, highWaterSeq: row.high_water_seq, visibleSeq: row.visible_seq, revoked: row.revoked }));
   }
 
-  private async page(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number, withBodies: boolean): Promise<PageRow[]> {
-    const { rows } = await this.guard(() => this.database.query<PageRow>(pageSql(withBodies), [hospital, feed, afterSeq, limit, maxBytes, untilSeq]));
+  /**
+   * The feed's range in one snapshot and, for an instant, the first event at or
+   * after it by feed_events_by_time (schema v8). Throws FeedRevokedError for a revoked feed.
+   */
+  private async timeSeek(hospital: string, feed: string, tsMs: number | null): Promise<TimeSeekRow> {
+    const { rows } = await this.guard(() =>
+      this.database.query<TimeSeekRow>(
+        `SELECT m.visible_seq, m.floor_seq, m.revoked_at_ms,
+                (SELECT min(seq) FROM feed_events WHERE hospital = $1 AND feed = $2 AND seq > coalesce(m.floor_seq, 0)) AS oldest_seq,
+                f.seq, f.ts_ms
+           FROM (SELECT (SELECT coalesce(visible_seq, high_water_seq) FROM feed_positions WHERE hospital = $1 AND feed = $2) AS visible_seq,
+                        (SELECT retention_floor_seq FROM feed_positions WHERE hospital = $1 AND feed = $2) AS floor_seq,
+                        (SELECT revoked_at_ms FROM feed_revocations WHERE hospital = $1 AND feed = $2) AS revoked_at_ms) m
+           LEFT JOIN LATERAL (
+             SELECT seq, ts_ms FROM feed_events
+              WHERE $3::bigint IS NOT NULL AND hospital = $1 AND feed = $2 AND ts_ms >= $3::bigint AND seq <= coalesce(m.visible_seq, 0)
+              ORDER BY ts_ms, seq LIMIT 1
+           ) f ON true`,
+        [hospital, feed, tsMs],
+      ),
+    );
+    const row = rows[0]!;
+    if (row.revoked_at_ms !== null) throw new FeedRevokedError(hospital, feed, row.revoked_at_ms);
+    return row;
+  }
+
+  private async page(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes: number, untilSeq: number, withBodies: boolean, lists?: FeedFilterLists): Promise<PageRow[]> {
+    const filter = lists && postgresFilterClause(lists, 7);
+    const sql = pageSql(withBodies, filter?.sql);
+    const { rows } = await this.guard(() => this.database.query<PageRow>(sql, [hospital, feed, afterSeq, limit, maxBytes, untilSeq, ...(filter?.params ?? [])]));
     const revokedAt = rows[0]?.revoked_at_ms;
     if (revokedAt !== null && revokedAt !== undefined) throw new FeedRevokedError(hospital, feed, revokedAt);
     return rows;

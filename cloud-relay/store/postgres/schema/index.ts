@@ -6,3 +6,4 @@ export { ENROLMENT_SCHEMA } from './v4-enrolment.js';
 export { PROCESSES_SCHEMA } from './v5-processes.js';
 export { SINKS_SCHEMA } from './v6-sinks.js';
 export { SIGNING_KEY_SCHEMA } from './v7-signing-key.js';
+export { RETENTION_SCHEMA } from './v8-retention.js';
