@@ -145,7 +145,7 @@ export interface RetentionOutcome {
 
 /** One page of a feed, read in one snapshot. */
 export interface FeedPage {
-  /** Events with afterSeq < seq <= highWater, in seq order. */
+  /** Events with afterSeq < seq <= highWater passing the read's filter, in seq order. */
   events: JournalEvent[];
   /**
    * The feed's visible seq in the same snapshot: how far vendors may read, which
@@ -153,7 +153,11 @@ export interface FeedPage {
    * (0 for a feed never written).
    */
   highWater: number;
-  /** True when `events` holds every event in (afterSeq, highWater]; false when cut by limit or size. */
+  /**
+   * True when `events` holds every event in (afterSeq, highWater] passing the
+   * filter; false when cut by limit or size. A complete page moves the cursor
+   * to highWater (feeds/feed-cursor.ts nextCursor), past seqs the filter left out.
+   */
   complete: boolean;
   /**
    * The seq of the feed's last event at or before afterSeq passing the read's
@@ -172,7 +176,7 @@ export interface FeedPageExtent {
   highWater: number;
   /** The seq of the page's last event; undefined for an empty page. */
   lastSeq: number | undefined;
-  /** Events in the page. */
+  /** Events in the page (passing the filter). */
   events: number;
   /** As FeedPage.complete. */
   complete: boolean;
@@ -414,7 +418,8 @@ export interface FeedStore {
   /**
    * Up to `limit` events of (hospital, feed) with afterSeq < seq <= min(visible seq, untilSeq),
    * stopping early once bodies pass `maxBytes` bytes (at least one event is
-   * returned), with the mark of the same snapshot. Rejects with FeedRevokedError
+   * returned), with the mark of the same snapshot. With `filter`, only matching
+   * events are read and counted against limit and maxBytes. Rejects with FeedRevokedError
    * for a revoked feed. Default maxBytes DEFAULT_PAGE_MAX_BYTES, untilSeq unbounded.
    */
   readEvents(hospital: string, feed: string, afterSeq: number, limit: number, maxBytes?: number, untilSeq?: number, filter?: FeedFilter): Promise<FeedPage>;

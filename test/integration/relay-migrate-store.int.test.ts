@@ -31,6 +31,9 @@ async function fullDataDir(): Promise<string> {
   await store.revokeFeed({ hospital: FX_HOSPITAL, feed: 'lab', reason: 'consent withdrawn' });
   await store.storeBatch({ hospital: FX_HOSPITAL, feed: 'old', firstSeq: 1, lastSeq: 1, events: [ev(1)] });
   await store.purgeFeed({ hospital: FX_HOSPITAL, feed: 'old', reason: 'contract end' });
+  // A feed retention trimmed: its floor and body bytes (relay.db migration 11) travel with its position.
+  await store.storeBatch({ hospital: FX_HOSPITAL, feed: 'trimmed', firstSeq: 1, lastSeq: 6, events: [1, 2, 3, 4, 5, 6].map((seq) => ev(seq)) });
+  await store.applyRetention(FX_HOSPITAL, 'trimmed', { maxBytes: ev(5).body.length + ev(6).body.length });
   await store.recordPurge({ hospital: FX_HOSPITAL, feed: 'old', purgedAtMs: 1_700_000_000_500, receipt: '{"feeds":[]}', signature: 'sig' });
   await fixture.close();
 
@@ -120,6 +123,10 @@ describe('wardline relay migrate-store', () => {
         expect(feeds.position(hospital, feed), `${hospital}/${feed}`).toEqual(sqlite.position(hospital, feed));
       }
       expect(await feeds.ledgerHeads()).toEqual(await sqlite.ledgerHeads());
+      expect(await feeds.feedSizes()).toEqual(await sqlite.feedSizes());
+      expect(await feeds.feedRange(FX_HOSPITAL, 'trimmed')).toEqual({ highWater: 6, retentionFloorSeq: 4, oldestSeq: 5 });
+      expect(await feeds.readEvents(FX_HOSPITAL, 'trimmed', 4, 10)).toEqual(await sqlite.readEvents(FX_HOSPITAL, 'trimmed', 4, 10));
+      expect(await feeds.applyRetention(FX_HOSPITAL, 'trimmed', { maxBytes: ev(6).body.length })).toMatchObject({ removedEvents: 1, retentionFloorSeq: 5 });
       const high = sqlite.position(FX_HOSPITAL, 'rows').highWaterSeq;
       const page = await sqlite.readEvents(FX_HOSPITAL, 'rows', 0, 100);
       expect(await feeds.readEvents(FX_HOSPITAL, 'rows', 0, 100)).toEqual(page);

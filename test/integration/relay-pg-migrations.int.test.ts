@@ -48,4 +48,25 @@ describe('relay PostgreSQL migrations', () => {
     expect((error as Error).message).toContain('127.0.0.1:1/nowhere');
     expect((error as Error).message).not.toContain('hunter2secret');
   });
+
+  it('brings a version 7 database to version 8: floor 0, body bytes counted, events by time', async () => {
+    const database = await connect();
+    await migratePostgres(database, PG_MIGRATIONS.slice(0, 7));
+    for (let seq = 1; seq <= 4; seq++) {
+      await database.query(
+        `INSERT INTO feed_events (hospital, feed, seq, stream, key, op, ts_ms, source, content_type, body, headers, received_at_ms)
+         VALUES ('h1', 'adt', $1, 'adt', 'P', 'upsert', $2, 'lis', 'hl7v2', $3, '{}', 1000)`,
+        [seq, 10_000 + seq, Buffer.alloc(10 * seq, 1)],
+      );
+    }
+    await database.query("INSERT INTO feed_positions (hospital, feed, high_water_seq, event_count, updated_at_ms) VALUES ('h1', 'adt', 4, 4, 1000), ('h1', 'empty', 3, 0, 1000)");
+    expect(await migratePostgres(database, PG_MIGRATIONS)).toEqual({ from: 7, to: PG_SCHEMA_VERSION });
+    const { rows } = await database.query<{ feed: string; retention_floor_seq: number; body_bytes: number }>('SELECT feed, retention_floor_seq, body_bytes FROM feed_positions ORDER BY feed');
+    expect(rows).toEqual([
+      { feed: 'adt', retention_floor_seq: 0, body_bytes: 100 },
+      { feed: 'empty', retention_floor_seq: 0, body_bytes: 0 },
+    ]);
+    const index = await database.query("SELECT indexname FROM pg_indexes WHERE tablename = 'feed_events' AND indexname = 'feed_events_by_time'");
+    expect(index.rows).toHaveLength(1);
+  });
 });
