@@ -75,11 +75,7 @@ function isJsonContentType(contentType: string): boolean {
 
 /** The fields before headers and body: the feed context first, then the event's fields in the order vendors have always seen them. */
 function envelopeOf(event: JournalEvent, context: VendorEventContext | undefined): Omit<VendorEventJson, 'body' | 'bodyBase64' | 'headers'> {
-  const placed = context === undefined ? {} : { hospital: context.hospital, feed: context.feed };
-  return {
-    ...placed,
-    seq: event.seq,
-    ...(context === undefined ? {} : { prevSeq: context.prevSeq }),
+  const fields = {
     stream: event.stream,
     key: event.key,
     op: event.op,
@@ -87,6 +83,8 @@ function envelopeOf(event: JournalEvent, context: VendorEventContext | undefined
     source: event.source,
     contentType: event.contentType,
   };
+  if (context === undefined) return { seq: event.seq, ...fields };
+  return { hospital: context.hospital, feed: context.feed, seq: event.seq, prevSeq: context.prevSeq, ...fields };
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {

@@ -12,9 +12,10 @@
 //  3. MSH-18 with repetitions or components (alternate character sets, ISO 2022):
 //     the whole field is replaced, because after decoding there is one charset.
 //  4. An MSH with fewer than 18 fields: empty fields are added up to MSH-18.
-//  5. A message already declared "UNICODE UTF-8", or pure ASCII declaring ASCII or
-//     nothing: returned unchanged (an empty MSH-18 means ASCII to a strict receiver,
-//     which is still true).
+//  5. A message whose wire bytes were UTF-8 already (declared "UNICODE UTF-8", "UTF-8",
+//     ASCII or nothing): returned unchanged. Its stored bytes are the bytes the sender
+//     sent, so the vendor gets exactly what the hospital's system produced; the header
+//     is only rewritten when decoding changed the bytes.
 //  6. A text that is not an MSH-first message: returned unchanged (the parser reports it).
 
 /** The HL7 table 0211 name of the charset the agent stores HL7 text in. */
@@ -30,13 +31,10 @@ export interface WireCharset {
   decodeBytes?: (bytes: Buffer) => string;
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
-/** True when the stored text must say UNICODE UTF-8 in MSH-18 (failure mode 5). */
-export function needsMsh18Rewrite(text: string, wire: WireCharset): boolean {
+/** True when the stored text must say UNICODE UTF-8 in MSH-18: decoding changed its bytes (failure mode 5). */
+export function needsMsh18Rewrite(wire: WireCharset): boolean {
   if (wire.charset.trim().toUpperCase().replace(/[\s\-_]/g, '') === 'UNICODEUTF8') return false;
-  if (wire.encoding !== 'utf8') return true;
-  return NON_ASCII.test(text);
+  return wire.encoding !== 'utf8';
 }
 
 /**
@@ -45,7 +43,7 @@ export function needsMsh18Rewrite(text: string, wire: WireCharset): boolean {
  */
 export function rewriteMsh18(text: string, wire: WireCharset): string {
   if (!text.startsWith('MSH') || text.length < 8) return text;
-  if (!needsMsh18Rewrite(text, wire)) return text;
+  if (!needsMsh18Rewrite(wire)) return text;
   const field = text[3]!;
   let end = 0;
   while (end < text.length && text[end] !== '\r' && text[end] !== '\n') end++;

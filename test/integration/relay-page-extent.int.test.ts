@@ -28,7 +28,14 @@ describe('SqliteFeedStore.pageExtent', () => {
           const page = await store.readEvents('h1', 'adt', after, limit, maxBytes);
           const extent = await store.pageExtent('h1', 'adt', after, limit, maxBytes);
           const label = JSON.stringify({ after, limit, maxBytes });
-          expect(extent, label).toEqual({ highWater: 45, lastSeq: page.events.at(-1)?.seq, events: page.events.length, complete: page.complete });
+          expect(extent, label).toEqual({
+            highWater: 45,
+            lastSeq: page.events.at(-1)?.seq,
+            events: page.events.length,
+            complete: page.complete,
+            prevSeq: page.prevSeq,
+            retentionFloorSeq: page.retentionFloorSeq,
+          });
           expect(nextCursor(after, extent), label).toBe(nextCursor(after, page));
         }
       }
