@@ -8,6 +8,7 @@ import { LOG_FORMATS, loadConfigFile, validateConfig } from '../runtime/index.js
 import { DEFAULT_SECRET_FILE_PERMISSIONS, SecretFilePermissionsSchema } from '../runtime/index.js';
 import { EnrolmentConfigSchema } from './enrolment/index.js';
 import { FeedLimitsConfigSchema } from './feeds/index.js';
+import { RetentionConfig } from './retention/index.js';
 import { GrpcConfigSchema } from './grpc/index.js';
 import { HttpConfigSchema, resolveHttpPaths } from './http/index.js';
 import { InboundConfigSchema } from './inbound/index.js';
@@ -98,6 +99,8 @@ export const RelayConfig = z
     secretFilePermissions: SecretFilePermissionsSchema.default(DEFAULT_SECRET_FILE_PERMISSIONS),
     /** Per vendor key bounds on feed reads and subscriptions, and the stalled-response cut. */
     feedLimits: FeedLimitsConfigSchema.prefault({}),
+    /** Per-feed retention (cloud-relay/retention); absent keeps every event forever. */
+    retention: RetentionConfig.prefault({}),
     /** Vendors' inbound events: the body ceiling, the expiry sweep and how long finished events are kept; all defaults when absent. */
     inbound: InboundConfigSchema.prefault({}),
     /** Where else every stored feed event is published, exactly once and in order (a NATS JetStream stream); none when absent. */

@@ -13,7 +13,7 @@ import { loadRelayConfig, type RelayConfig } from './config.js';
 import { loadCredentials } from './credentials.js';
 import { StoreUnavailableError } from './errors.js';
 import { EnrolmentService } from './enrolment/index.js';
-import { FeedSubscribeService, VendorAuth, VendorCursorSync, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
+import { ConsumerPositions, FeedSubscribeService, furthestReadPerKey, VendorAuth, VendorCursorSync, VendorReads, VendorSlots, vendorSlotLimitsOf } from './feeds/index.js';
 import { grpcServerConfigOf, replicationLimitsOf } from './grpc/index.js';
 import { FeedPurger, operatorPurge } from './exit/index.js';
 import { createFeedHttpHandler, createInboundRoutes } from './http/index.js';
@@ -28,6 +28,7 @@ import {
   buildRelayStatus,
   buildVendorOwnStatus,
   buildVendorStatus,
+  statusCursors,
   OperatorAuth,
   registerRelayStatusMetrics,
   RelayMetrics,
@@ -72,6 +73,8 @@ export interface RelayHandle extends RelayPorts {
   metrics(): Promise<string>;
   /** The relay's inbound store (vendors' events and their receipts), for tests and tools in the same process. */
   readonly inbound: InboundStore;
+  /** Named consumers' committed cursors (as the vendor APIs commit them), for tests and tools in the same process. */
+  readonly consumers: ConsumerPositions;
   /** Stops gracefully (bounded by shutdownGraceMs) and closes the database; idempotent. */
   stop(): Promise<void>;
 }
@@ -115,14 +118,19 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     // Where each vendor key has read up to, for the status page and metrics: this process's reads, stored for every process to show.
     const reads = new VendorReads(now);
     const cursors = new VendorCursorSync({ reads, store: stores.vendorCursors, ...(config.store.kind === 'postgres' ? { flushMs: config.store.heartbeatMs } : {}), logger: logger.child({ part: 'vendor-cursors' }) });
+    // Named consumers: committed cursors in the shared store; this process's status view learns of commits and removals at once.
+    const consumers = new ConsumerPositions({ store, cursors: stores.vendorCursors, reads: cursors, clock: now });
     const vendorStatus = async (nowMs: number, only?: string): Promise<VendorStatus[]> => {
       const configured = only === undefined ? credentials.vendors : credentials.vendors.filter((v) => v.name === only);
       const readSnapshot = cursors.all();
-      const unread = await unreadAtCursors(store, readSnapshot.filter((r) => configured.some((v) => v.name === r.vendor)));
+      const committed = cursors.committed();
+      const isConfigured = (r: { vendor: string }) => configured.some((v) => v.name === r.vendor);
+      const unread = await unreadAtCursors(store, statusCursors(readSnapshot.filter(isConfigured), committed.filter(isConfigured)));
       return buildVendorStatus({
         nowMs,
         vendors: configured,
         reads: readSnapshot,
+        committed,
         // A revoked feed shows no head, as before its position was dropped.
         highWater: (hospital, feed) => {
           const position = store.position(hospital, feed);
@@ -149,15 +157,27 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       inbound,
       ...replicationLimitsOf(config.grpc),
       now,
-      // The hospital's own feeds only; a vendor's cursor is the seq of the last event handed to it.
+      // The hospital's own feeds only; a vendor key's cursor is the seq of the last event handed to it,
+      // the furthest of any of its consumers (furthestReadPerKey): the agent sees vendor keys, not consumers.
       vendorProgress: (hospital, feeds) =>
-        cursors
-          .all()
+        furthestReadPerKey(cursors.all())
           .filter((r) => r.hospital === hospital && feeds.includes(r.feed))
           .map((r) => ({ feed: r.feed, vendor: r.vendor, readThroughSeq: r.cursor, readAtMs: r.lastReadAtMs })),
     });
     const slots = new VendorSlots(vendorSlotLimitsOf(config.feedLimits));
-    const subscriptions = new FeedSubscribeService({ store, notifier, vendors, metrics, reads, slots, stalledResponseMs: config.feedLimits.stalledResponseMs, logger: logger.child({ service: 'feeds' }) });
+    const subscriptions = new FeedSubscribeService({
+      store,
+      notifier,
+      vendors,
+      metrics,
+      reads,
+      slots,
+      consumers,
+      stalledResponseMs: config.feedLimits.stalledResponseMs,
+      heartbeatMs: config.feedLimits.heartbeatMs,
+      clock: now,
+      logger: logger.child({ service: 'feeds' }),
+    });
     // Both vendor APIs decide writes with one writer, under the relay's body ceiling.
     const inboundWriter = new InboundWriter({ store: inbound, maxBodyBytesCeiling: config.inbound.maxBodyBytes, now });
     const inboundRoutes = createInboundRoutes({ store: inbound, writer: inboundWriter, vendors });
@@ -237,6 +257,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         slots,
         stalledResponseMs: config.feedLimits.stalledResponseMs,
         reads,
+        consumers,
         readiness: () =>
           checkReadiness([
             { name: 'store', check: () => (store.open ? null : 'feed store is closed') },
@@ -272,6 +293,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       status,
       metrics: () => metrics.registry.metrics(),
       inbound,
+      consumers,
       stop: () => lifecycle.stop(),
     };
   } catch (error) {

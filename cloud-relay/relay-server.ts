@@ -1,4 +1,4 @@
-// Listens: one gRPC server (Replication for agents, Feeds and Inbound for vendors) and one
+// Listens: one gRPC server (Replication for agents, Feeds — Subscribe, Commit, GetConsumer — and Inbound for vendors) and one
 // HTTP server (feed NDJSON, inbound writes and receipts, status, metrics, health), both over TLS when the
 // config has tls (plaintext only with allowPlaintext). Owns the order of
 // start-up and shutdown of the two servers and their shared grace period;

@@ -10,6 +10,11 @@ export const DEFAULT_CONCURRENT_READS_PER_KEY = 8;
 export const DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY = 64;
 /** A response (or gRPC write) whose client reads nothing for this long is cut, in milliseconds. */
 export const DEFAULT_STALLED_RESPONSE_MS = 30_000;
+/** The longest a gRPC follow subscription stays silent before a heartbeat, in milliseconds (a Subscribe's heartbeat_ms = 0). */
+export const DEFAULT_HEARTBEAT_MS = 5_000;
+/** The heartbeat intervals a Subscribe may ask for (heartbeat_ms), in milliseconds. */
+export const MIN_HEARTBEAT_MS = 100;
+export const MAX_HEARTBEAT_MS = 60_000;
 /** What a vendor refused for holding too many reads or subscriptions is told to wait, in seconds. */
 export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
 
@@ -17,6 +22,7 @@ export const FeedLimitsConfigSchema = z.strictObject({
   concurrentReadsPerKey: z.int().positive().default(DEFAULT_CONCURRENT_READS_PER_KEY),
   followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
   stalledResponseMs: durationSchema({ minMs: 100 }).default(DEFAULT_STALLED_RESPONSE_MS),
+  heartbeatMs: durationSchema({ minMs: MIN_HEARTBEAT_MS, maxMs: MAX_HEARTBEAT_MS }).default(DEFAULT_HEARTBEAT_MS),
 });
 export type FeedLimitsConfig = z.output<typeof FeedLimitsConfigSchema>;
 

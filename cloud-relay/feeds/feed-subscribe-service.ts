@@ -18,16 +18,27 @@
 //     batch): past feedLimits (followSubscriptionsPerKey for follow, the shared
 //     concurrentReadsPerKey for replays) a subscription ends at once with
 //     RESOURCE_EXHAUSTED (WL_TOO_MANY_REQUESTS).
+//  7. A cursor the feed cannot serve (past its head: a cursor from another
+//     relay or a typo; below its retention floor: events after it removed),
+//     at the start or later while a slow replay runs behind retention: the call
+//     ends with OUT_OF_RANGE and trailers saying the feed's range, never a
+//     silent wait for seqs that may never come or a silent gap.
+//  8. A quiet feed (or a filter nothing passes): heartbeats every heartbeat_ms
+//     go through the same drain/stall write as events, so an idle vendor still
+//     learns the head and a vanished one is still cut (feed-heartbeat.ts).
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { toFeedEventProto, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
-import { NAME_PATTERN } from '../../protocol/index.js';
-import { DEFAULT_STALLED_RESPONSE_MS } from './feed-limits-config.js';
-import { BadRequestError, RelayError, ShuttingDownError } from '../errors.js';
+import { pb, toFeedEventProto, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
+import { CursorOutOfRangeError, RelayError, ShuttingDownError } from '../errors.js';
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import type { FeedNotifier, FeedStore } from '../store/index.js';
-import { nextCursor } from './feed-cursor.js';
+import type { ConsumerPositions } from './consumer-positions.js';
+import { FeedConsumerService, type CommitCall, type CommitCallback, type ConsumerCall, type ConsumerCallback } from './feed-consumer-service.js';
+import { cursorOutOfRange, nextCursor } from './feed-cursor.js';
+import { HeartbeatSchedule, type FeedHeartbeatView } from './feed-heartbeat.js';
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_STALLED_RESPONSE_MS } from './feed-limits-config.js';
+import { parseSubscribeRequest, type SubscribePlan } from './subscribe-request.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
 import type { VendorSlots } from './vendor-slots.js';
@@ -37,12 +48,21 @@ export const DEFAULT_SUBSCRIBE_PAGE_EVENTS = 500;
 
 export type SubscribeCall = ServerWritableStream<SubscribeRequest, FeedEvent>;
 
+/** What `server.addService(FeedsService, …)` takes (a type, not an interface: grpc-js wants an index signature). */
+export type FeedsImplementation = {
+  subscribe: (call: SubscribeCall) => void;
+  commit: (call: CommitCall, callback: CommitCallback) => void;
+  getConsumer: (call: ConsumerCall, callback: ConsumerCallback) => void;
+};
+
 export interface FeedSubscribeServiceOptions {
   store: FeedStore;
   notifier: FeedNotifier;
   vendors: VendorAuth;
   metrics: RelayMetrics;
   logger: Logger;
+  /** Named consumers' committed cursors (Commit, GetConsumer, and where a read naming one starts). */
+  consumers: ConsumerPositions;
   /** Default DEFAULT_SUBSCRIBE_PAGE_EVENTS. */
   pageEvents?: number;
   /** Where each vendor has read up to, for the status page; absent = not tracked. */
@@ -51,12 +71,25 @@ export interface FeedSubscribeServiceOptions {
   slots: VendorSlots;
   /** A call whose vendor reads nothing for this long is ended, in milliseconds; default DEFAULT_STALLED_RESPONSE_MS. */
   stalledResponseMs?: number;
+  /** A follow subscription's heartbeat interval when it asks for none (heartbeat_ms = 0), in milliseconds; default DEFAULT_HEARTBEAT_MS. */
+  heartbeatMs?: number;
+  /** ms since the epoch; heartbeats' sent_at_ms and their schedule. Default Date.now. */
+  clock?: () => number;
 }
 
 export class FeedSubscribeService {
   private readonly active = new Set<AbortController>();
+  private readonly consumerService: FeedConsumerService;
 
-  constructor(private readonly options: FeedSubscribeServiceOptions) {}
+  constructor(private readonly options: FeedSubscribeServiceOptions) {
+    this.consumerService = new FeedConsumerService({
+      vendors: options.vendors,
+      consumers: options.consumers,
+      slots: options.slots,
+      metrics: options.metrics,
+      logger: options.logger,
+    });
+  }
 
   /** The grpc-js handler for Feeds.Subscribe (server streaming). */
   readonly subscribe = (call: SubscribeCall): void => {
@@ -64,8 +97,8 @@ export class FeedSubscribeService {
   };
 
   /** The implementation to pass to `server.addService(FeedsService, …)`. */
-  get implementation(): { subscribe: (call: SubscribeCall) => void } {
-    return { subscribe: this.subscribe };
+  get implementation(): FeedsImplementation {
+    return { subscribe: this.subscribe, commit: this.consumerService.commit, getConsumer: this.consumerService.getConsumer };
   }
 
   /** Subscriptions currently open. */
@@ -79,47 +112,27 @@ export class FeedSubscribeService {
   }
 
   private async serve(call: SubscribeCall): Promise<void> {
-    const { store, notifier, vendors, metrics } = this.options;
-    const pageEvents = this.options.pageEvents ?? DEFAULT_SUBSCRIBE_PAGE_EVENTS;
-    const stalledMs = this.options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
+    const { store, metrics } = this.options;
     const controller = new AbortController();
     const signal = controller.signal;
     this.active.add(controller);
     const gone = () => controller.abort(new Error('subscriber went away'));
     call.on('cancelled', gone);
     let log = this.options.logger.child({ peer: call.getPeer() });
-    let following: FeedAccess | undefined;
+    let following: { access: FeedAccess; consumer: string | undefined } | undefined;
     let release: (() => void) | undefined;
     try {
-      const request = call.request;
-      const feed = request.feed;
-      if (!NAME_PATTERN.test(feed)) throw new BadRequestError(`feed: expected a feed name, got ${JSON.stringify(feed)}`, 'feed');
-      const after = Number(request.after);
-      if (!Number.isSafeInteger(after) || after < 0) throw new BadRequestError(`after: expected a non-negative integer, got ${request.after}`, 'after');
-      const access = vendors.authorize(authorizationOf(call), feed, request.hospitalId);
-      release = this.options.slots.acquire(access.vendor, request.follow ? 'follow' : 'read');
-      log = log.child({ vendor: access.vendor, hospital: access.hospital, feed });
-      log.info({ after, follow: request.follow }, 'feed subscription opened');
-      if (request.follow) {
-        this.options.reads?.subscription(access.vendor, access.hospital, feed, after, 1);
-        following = access;
+      const plan = parseSubscribeRequest(call.request, { heartbeatMs: this.options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS });
+      const access = this.options.vendors.authorize(authorizationOf(call), plan.feed, plan.hospital);
+      release = this.options.slots.acquire(access.vendor, plan.follow ? 'follow' : 'read');
+      log = log.child({ vendor: access.vendor, hospital: access.hospital, feed: plan.feed, ...(plan.consumer === undefined ? {} : { consumer: plan.consumer }) });
+      const { after, parameter } = await this.startCursor(access, plan);
+      log.info({ after, follow: plan.follow, ...(plan.filter ? { filter: plan.filter } : {}) }, 'feed subscription opened');
+      if (plan.follow) {
+        this.options.reads?.subscription(access.vendor, access.hospital, plan.feed, after, 1, plan.consumer);
+        following = { access, consumer: plan.consumer };
       }
-
-      let cursor = after;
-      for (;;) {
-        const page = await store.readEvents(access.hospital, feed, cursor, pageEvents);
-        let prevSeq = page.prevSeq;
-        for (const event of page.events) {
-          await writeMessage(call, toFeedEventProto(event, { hospital: access.hospital, feed, prevSeq }), signal, stalledMs);
-          prevSeq = event.seq;
-        }
-        metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
-        cursor = nextCursor(cursor, page);
-        this.options.reads?.record(access.vendor, access.hospital, feed, cursor, 'grpc');
-        if (!page.complete) continue;
-        if (!request.follow) break;
-        await notifier.wait(access.hospital, feed, cursor, signal);
-      }
+      const cursor = await this.stream(call, access, plan, after, parameter, signal);
       call.end();
       log.info({ cursor }, 'feed subscription completed');
     } catch (error) {
@@ -138,12 +151,90 @@ export class FeedSubscribeService {
       call.emit('error', toGrpcStatus(reason));
     } finally {
       release?.();
-      if (following) this.options.reads?.subscription(following.vendor, following.hospital, following.feed, 0, -1);
+      if (following) {
+        const { access, consumer } = following;
+        this.options.reads?.subscription(access.vendor, access.hospital, access.feed, 0, -1, consumer);
+      }
       call.off('cancelled', gone);
       this.active.delete(controller);
     }
   }
+
+  /** The cursor the read starts after, and the request field it came from (named when the feed cannot serve it). */
+  private async startCursor(access: FeedAccess, plan: SubscribePlan): Promise<{ after: number; parameter: string }> {
+    switch (plan.start.kind) {
+      case 'cursor':
+        return { after: plan.start.after, parameter: 'after' };
+      case 'time':
+        return { after: await this.options.store.cursorAtTime(access.hospital, access.feed, plan.start.afterTimeMs), parameter: 'after_time_ms' };
+      case 'consumer':
+        return { after: await this.options.consumers.startCursor(access, plan.start.consumer), parameter: 'consumer' };
+      case 'beginning':
+        return { after: 0, parameter: 'after' };
+    }
+  }
+
+  /** Writes the feed after `after`, then (with follow) its live tail with heartbeats; the cursor reached. */
+  private async stream(call: SubscribeCall, access: FeedAccess, plan: SubscribePlan, after: number, parameter: string, signal: AbortSignal): Promise<number> {
+    const { store, notifier, metrics } = this.options;
+    const pageEvents = this.options.pageEvents ?? DEFAULT_SUBSCRIBE_PAGE_EVENTS;
+    const stalledMs = this.options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
+    const clock = this.options.clock ?? Date.now;
+    const heartbeats = new HeartbeatSchedule(plan.heartbeatMs, clock);
+    const { hospital, feed } = access;
+    let cursor = after;
+    let recorded: number | undefined;
+    for (;;) {
+      const page = await store.readEvents(hospital, feed, cursor, pageEvents, undefined, undefined, plan.filter);
+      // At the start, and later too: a replay running behind retention must not skip what it removed.
+      if (cursorOutOfRange(cursor, page)) throw new CursorOutOfRangeError(cursor === after ? parameter : 'after', cursor, await store.feedRange(hospital, feed));
+      let prevSeq = page.prevSeq;
+      for (const event of page.events) {
+        await writeMessage(call, toFeedEventProto(event, { hospital, feed, prevSeq }), signal, stalledMs);
+        heartbeats.eventSent();
+        prevSeq = event.seq;
+      }
+      metrics.eventsServed.inc({ api: 'grpc' }, page.events.length);
+      cursor = nextCursor(cursor, page);
+      if (cursor !== recorded) {
+        this.options.reads?.record(access.vendor, hospital, feed, cursor, 'grpc', plan.consumer);
+        recorded = cursor;
+      }
+      if (!page.complete) continue;
+      if (!plan.follow) return cursor;
+      const heartbeat = heartbeats.afterRead(cursor, page);
+      if (heartbeat) await writeMessage(call, heartbeatMessage(access, heartbeat), signal, stalledMs);
+      await waitForAdvance(notifier, access, cursor, heartbeats.waitMs(), signal);
+    }
+  }
 }
+
+function heartbeatMessage(access: FeedAccess, heartbeat: FeedHeartbeatView): FeedEvent {
+  return pb.FeedEvent.create({ hospitalId: access.hospital, feed: access.feed, heartbeat: pb.FeedHeartbeat.create(heartbeat) });
+}
+
+/**
+ * Resolves when the feed advances past `cursor` or after `timeoutMs` (a
+ * heartbeat is due then); rejects with the signal's reason when it aborts.
+ */
+async function waitForAdvance(notifier: FeedNotifier, access: FeedAccess, cursor: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw signal.reason;
+  // A controller of its own, not AbortSignal.any: a subscription waits thousands of times on one signal.
+  const waiting = new AbortController();
+  const onAbort = () => waiting.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => waiting.abort(HEARTBEAT_DUE), timeoutMs);
+  try {
+    await notifier.wait(access.hospital, access.feed, cursor, waiting.signal);
+  } catch (error) {
+    if (error !== HEARTBEAT_DUE) throw error;
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+const HEARTBEAT_DUE = Symbol('heartbeat due');
 
 function authorizationOf(call: SubscribeCall): string | undefined {
   const value = call.metadata.get('authorization')[0];

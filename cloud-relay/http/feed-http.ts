@@ -49,7 +49,7 @@ import {
 import { writeMessage } from '../grpc/index.js';
 import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
 import type { BlobStore, FeedStore } from '../store/index.js';
-import { nextCursor, parseFeedQuery, type VendorAuth, type VendorReads, type VendorSlots } from '../feeds/index.js';
+import { nextCursor, parseFeedQuery, type ConsumerPositions, type VendorAuth, type VendorReads, type VendorSlots } from '../feeds/index.js';
 import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 import { createImagingRoutes, imagingRouteName } from './imaging-routes.js';
@@ -88,6 +88,8 @@ export interface FeedHttpOptions {
   pageMaxBytes?: number;
   /** Where each vendor has read up to, for the status page; absent = not tracked. */
   reads?: VendorReads;
+  /** Named consumers' committed cursors (the consumer routes, and reads naming a consumer and no cursor); absent = none. */
+  consumers?: ConsumerPositions;
   /** GET /readyz; absent = ready whenever the process answers. */
   readiness?: () => ReadinessReport;
   /** POST /v1/enrol (cloud-relay/enrolment): the parsed JSON body -> the JSON answer; absent = 404. */
@@ -304,13 +306,9 @@ function errorExtras(error: unknown): { body: Record<string, string | number>; h
 
 /** The page's NDJSON lines, each event with its feed context: the first follows `prevSeq`, each next one the event before it. */
 function vendorEventLines(hospital: string, feed: string, events: readonly JournalEvent[], prevSeq: number): string {
-  let text = '';
-  let prev = prevSeq;
-  for (const event of events) {
-    text += toVendorEventLine(event, { hospital, feed, prevSeq: prev });
-    prev = event.seq;
-  }
-  return text;
+  // One join, not += : a rope of thousands of lines is flattened again on write, and
+  // 40 unread pages each holding both copies is what the exhaustion test measures.
+  return events.map((event, i) => toVendorEventLine(event, { hospital, feed, prevSeq: i === 0 ? prevSeq : events[i - 1]!.seq })).join('');
 }
 
 function decodeSegment(segment: string): string {

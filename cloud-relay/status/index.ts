@@ -6,4 +6,4 @@ export { RelayMetrics, type BatchResult, type RelayBuildInfo } from './relay-met
 export { registerRelayStatusMetrics } from './relay-status-metrics.js';
 export { buildRelayClusterStatus, type RelayClusterInput, type RelayClusterStatus } from './relay-cluster-status.js';
 export { OperatorAuth, OPERATOR_CHALLENGE } from './operator-auth.js';
-export { buildVendorStatus, UNREAD_COUNT_CAP, type UnreadEvents, type VendorFeedStatus, type VendorStatus, type VendorStatusInput } from './vendor-status.js';
+export { buildVendorStatus, statusCursors, UNNAMED_CONSUMER_LABEL, UNREAD_COUNT_CAP, type UnreadEvents, type VendorCursorState, type VendorFeedStatus, type VendorStatus, type VendorStatusInput } from './vendor-status.js';

@@ -1,10 +1,10 @@
 // Prometheus metrics for what the status page shows: per hospital and feed the
 // high-water mark, events stored and the last batch; agents connected per
-// hospital; per vendor key its cursor and lag in each granted feed; per hospital
+// hospital; per vendor key and consumer its cursors and lag in each granted feed; per hospital
 // and inbound channel what waits for the agent; which process this is, the
 // processes sharing the store, who holds each stream, whether the store is
 // reachable and how the live tail hears of other processes' commits. Read from
-// the status at scrape time; labels carry hospital ids, feed and vendor names
+// the status at scrape time; labels carry hospital ids, feed, vendor and consumer names
 // and channel names only — never anything from an event.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RelayStatus } from './relay-status.js';
@@ -20,12 +20,15 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
   const highWater = new Gauge({ name: 'wardline_relay_feed_high_water_seq', help: 'The last journal seq stored durably, per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const events = new Gauge({ name: 'wardline_relay_feed_events', help: 'Events stored per hospital and feed', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const lastBatch = new Gauge({ name: 'wardline_relay_feed_last_batch_timestamp_seconds', help: 'When the last batch of the feed was stored, seconds since the epoch', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
-  const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key, by whichever relay process served it (kept in the store across restarts)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
-  const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
-  const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const cursor = new Gauge({ name: 'wardline_relay_vendor_cursor_seq', help: 'The seq of the last event handed to the vendor key as the consumer ("" = reads naming none), by whichever relay process served it (kept in the store across restarts)', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const lagEvents = new Gauge({ name: 'wardline_relay_vendor_lag_events', help: 'Events stored after the vendor key\'s cursor (counted up to 100000)', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const lagSeconds = new Gauge({ name: 'wardline_relay_vendor_lag_seconds', help: 'How long the oldest event the vendor key has not read has waited at the relay', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const inboundWaiting = new Gauge({ name: 'wardline_relay_inbound_waiting', help: 'Inbound events not yet acknowledged by the hospital\'s agent (waiting or on the wire), per hospital and channel', labelNames: ['hospital', 'channel'], registers: [registry], collect: refreshOnce });
   const inboundOldest = new Gauge({ name: 'wardline_relay_inbound_oldest_waiting_seconds', help: 'How long the oldest inbound event not yet acknowledged by the agent has waited at the relay, per hospital and channel', labelNames: ['hospital', 'channel'], registers: [registry], collect: refreshOnce });
-  const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  // Named consumers: the committed cursor, and 1 for a cursor past the feed's head (a stale cursor: an error, not "caught up").
+  const committed = new Gauge({ name: 'wardline_relay_vendor_committed_cursor_seq', help: 'The cursor the vendor key last committed for the named consumer (where a read naming it and no cursor starts)', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const aheadOfHead = new Gauge({ name: 'wardline_relay_vendor_cursor_ahead_of_head', help: '1 when the consumer\'s last read or committed cursor is past the feed\'s high-water mark (a cursor from an older copy of the feed), else 0', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const following = new Gauge({ name: 'wardline_relay_vendor_subscriptions', help: 'Live (follow) subscriptions the vendor key holds open', labelNames: ['vendor', 'consumer', 'hospital', 'feed'], registers: [registry], collect: refreshOnce });
 
   // Per process: several relay processes behind one load balancer are scraped one by one; process_id tells their series apart.
   const processInfo = new Gauge({ name: 'wardline_relay_instance_info', help: 'Always 1; the labels say which relay process answered (process_id, host, pid, store)', labelNames: ['process_id', 'host', 'pid', 'store'], registers: [registry], collect: refreshOnce });
@@ -37,6 +40,7 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
 
   async function refresh(): Promise<void> {
     const s = await status();
+    for (const g of [committed, aheadOfHead]) g.reset();
     for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest, processInfo, processes, streamHolder, storeReachable, liveTailListening]) g.reset();
     liveTail.reset();
     if (s.cluster) {
@@ -70,8 +74,10 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
     }
     for (const v of s.vendors) {
       for (const f of v.feeds) {
-        const labels = { vendor: v.vendor, hospital: f.hospital, feed: f.feed };
+        const labels = { vendor: v.vendor, consumer: f.consumer, hospital: f.hospital, feed: f.feed };
         following.set(labels, f.openSubscriptions);
+        if (f.committedCursor !== null) committed.set(labels, f.committedCursor);
+        if (f.cursorState !== 'not-read') aheadOfHead.set(labels, f.cursorState === 'ahead-of-head' ? 1 : 0);
         if (f.cursor === null) continue;
         cursor.set(labels, f.cursor);
         if (f.unreadEvents !== null) lagEvents.set(labels, f.unreadEvents);

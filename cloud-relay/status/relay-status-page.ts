@@ -1,11 +1,13 @@
 // The relay's status page (GET / on the relay's HTTP port): per hospital the
 // agents connected, the last batch, high-water marks and feed sizes; per vendor
-// key its cursor and lag behind each feed's head; per hospital its inbound
+// key and consumer its cursors and lag behind each feed's head (a cursor past
+// the head shown as an error); per hospital its inbound
 // channels (waiting, on the wire, receipts) and an agent's protocol problem.
 // Server-rendered HTML that
 // reloads itself, so it needs no script and works in any browser the cloud
 // operator has; the same figures are JSON at /v1/status.
 import type { RelayStatus } from './relay-status.js';
+import { UNNAMED_CONSUMER_LABEL, type VendorFeedStatus } from './vendor-status.js';
 
 /** The page reloads itself this often, in seconds. */
 export const STATUS_PAGE_REFRESH_SECONDS = 5;
@@ -55,19 +57,21 @@ ${(h.revokedFeeds ?? []).length === 0 ? '' : `<h3>Revoked</h3>${table(['feed', '
   const vendors = status.vendors.map(
     (v) => `<section data-vendor="${esc(v.vendor)}"><h2>Vendor ${esc(v.vendor)}</h2>
 ${v.feeds.length === 0 ? '<p class="muted">No grants.</p>' : table(
-  ['hospital', 'feed', 'cursor', 'head', 'behind (events)', 'lag', 'last read', 'api', 'live'],
+  ['consumer', 'hospital', 'feed', 'committed', 'last read cursor', 'head', 'behind (events)', 'lag', 'last read', 'api', 'live'],
   v.feeds.map((f) => [
+    f.consumer === '' ? `<span class="muted" data-consumer="">${UNNAMED_CONSUMER_LABEL}</span>` : `<span data-consumer="${esc(f.consumer)}">${esc(f.consumer)}</span>`,
     esc(f.hospital),
     esc(f.feed),
+    f.committedCursor === null ? '—' : `<span data-figure="committed">${num(f.committedCursor)}</span>`,
     f.cursor === null ? '<span class="muted">not read yet</span>' : `<span data-figure="cursor">${num(f.cursor)}</span>`,
     num(f.highWaterSeq),
-    f.unreadEvents === null ? '—' : `<span class="${f.unreadEvents === 0 ? 'ok' : 'warn'}" data-figure="unread">${f.unreadCapped ? '≥ ' : ''}${num(f.unreadEvents)}</span>`,
+    behind(f),
     f.lagSeconds === null ? '—' : duration(f.lagSeconds),
     f.lastReadAt ? ago(f.lastReadAt, nowMs) : '—',
     esc(f.api ?? '—'),
     f.openSubscriptions > 0 ? `<span class="ok">${f.openSubscriptions} following</span>` : '',
   ]),
-  [2, 3, 4],
+  [3, 4, 5, 6],
 )}</section>`,
   );
   const sinks = sinksSection(status.sinks ?? [], nowMs);
@@ -86,6 +90,16 @@ ${cluster}
 </main>
 <footer>Reloads every ${STATUS_PAGE_REFRESH_SECONDS} s · <a href="/v1/status">/v1/status</a> · <a href="/metrics">/metrics</a></footer>
 </body></html>`;
+}
+
+/** A consumer's distance behind the head; a cursor past the head is an error, never "0 behind". */
+function behind(f: VendorFeedStatus): string {
+  if (f.cursorState === 'ahead-of-head') {
+    const ahead = Math.max(f.cursor ?? 0, f.committedCursor ?? 0);
+    return `<span class="bad" data-figure="cursor-state">ahead of head (${num(ahead)} &gt; ${num(f.highWaterSeq)})</span>`;
+  }
+  if (f.unreadEvents === null) return '—';
+  return `<span class="${f.unreadEvents === 0 ? 'ok' : 'warn'}" data-figure="unread">${f.unreadCapped ? '≥ ' : ''}${num(f.unreadEvents)}</span>`;
 }
 
 /** Per sink and feed: its state, how far it has published, its lag and its errors. */

@@ -364,6 +364,42 @@ export const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX feed_events_by_time ON feed_events (hospital, feed, ts_ms);
     `,
   },
+  // --- Named consumers (cloud-relay/store/sqlite-vendor-cursor-store.ts) ---
+  {
+    version: 12,
+    description: 'named consumers: last reads per consumer and committed consumer cursors',
+    sql: `
+      -- A WITHOUT ROWID table's primary key cannot change in place: rebuild
+      -- vendor_cursors with the consumer in it, the old rows becoming reads that
+      -- named no consumer ('').
+      CREATE TABLE vendor_cursors_v12 (
+        vendor           TEXT    NOT NULL,
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        consumer         TEXT    NOT NULL DEFAULT '',
+        cursor           INTEGER NOT NULL,
+        last_read_at_ms  INTEGER NOT NULL,
+        api              TEXT    NOT NULL CHECK (api IN ('http', 'grpc')),
+        PRIMARY KEY (vendor, hospital, feed, consumer)
+      ) WITHOUT ROWID;
+      INSERT INTO vendor_cursors_v12 (vendor, hospital, feed, consumer, cursor, last_read_at_ms, api)
+        SELECT vendor, hospital, feed, '', cursor, last_read_at_ms, api FROM vendor_cursors;
+      DROP TABLE vendor_cursors;
+      ALTER TABLE vendor_cursors_v12 RENAME TO vendor_cursors;
+
+      -- Each named consumer's committed cursor: moved only by a commit (Feeds.Commit,
+      -- PUT /v1/feeds/{feed}/consumers/{name}), where a read naming it and no cursor starts.
+      CREATE TABLE vendor_consumers (
+        vendor           TEXT    NOT NULL,
+        hospital         TEXT    NOT NULL,
+        feed             TEXT    NOT NULL,
+        consumer         TEXT    NOT NULL CHECK (consumer <> ''),
+        cursor           INTEGER NOT NULL,
+        committed_at_ms  INTEGER NOT NULL,
+        PRIMARY KEY (vendor, hospital, feed, consumer)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

@@ -1,4 +1,4 @@
-// The VendorCursorStore contract against PostgreSQL (schema v5), one database per test.
+// The VendorCursorStore contract against PostgreSQL (schemas v5 and v9), one database per test.
 import { migratePostgres, PG_MIGRATIONS, PgVendorCursorStore, RelayDatabase } from '../../cloud-relay/store/postgres/index.js';
 import { createRelayTestDatabase } from '../support/relay-test-database.js';
 import { describeVendorCursorStoreContract } from './vendor-cursor-store.contract.js';

@@ -1,4 +1,4 @@
-// The VendorCursorStore contract against relay.db (migration 10), in a temp dir.
+// The VendorCursorStore contract against relay.db (migrations 10 and 12), in a temp dir.
 import { join } from 'node:path';
 import { SqliteFeedStore, SqliteVendorCursorStore } from '../../cloud-relay/store/index.js';
 import { makeTempDir } from '../support/temp-dir.js';

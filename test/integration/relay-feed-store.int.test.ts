@@ -55,9 +55,10 @@ describe('SqliteFeedStore (SQLite file)', () => {
     await store.close();
     const old = join(dir.path, 'v10', 'relay.db');
     SqliteFeedStore.open({ file: old }).close();
-    // A relay.db as schema 10 left it (this build's file with migration 11 undone), holding a feed.
+    // A relay.db as schema 10 left it (this build's file with migrations 12 and 11 undone), holding a feed.
     {
       const db = new Database(old);
+      db.exec('DROP TABLE vendor_consumers');
       db.exec('DROP INDEX feed_events_by_time; ALTER TABLE feed_positions DROP COLUMN body_bytes; ALTER TABLE feed_positions DROP COLUMN retention_floor_seq');
       db.pragma('user_version = 10');
       const insert = db.prepare(

@@ -127,7 +127,7 @@ export class TestRelay {
   }
 
   /** Calls Feeds.Subscribe as a raw gRPC client with `authorization: Bearer <key>`. */
-  subscribe(key: string, request: { feed: string; after?: number; follow?: boolean; hospitalId?: string }): Subscription {
+  subscribe(key: string, request: SubscribeFields): Subscription {
     const Client = grpc.makeGenericClientConstructor(FeedsService, 'Feeds');
     const client = new Client(this.grpcAddress, grpc.credentials.createInsecure());
     this.clients.push(client);
@@ -191,6 +191,11 @@ class Inbox<T> {
   /** Messages received and not yet taken. */
   get pending(): number {
     return this.messages.length;
+  }
+
+  /** Messages received, not yet taken, that `test` passes. */
+  count(test: (message: T) => boolean): number {
+    return this.messages.filter(test).length;
   }
 }
 
@@ -292,6 +297,14 @@ export class AgentStream {
   }
 }
 
+/** The fields of a Feeds.Subscribe request (after absent unless given). */
+export type SubscribeFields = NonNullable<Parameters<typeof pb.SubscribeRequest.create>[0]> & { feed: string };
+
+/**
+ * A Feeds.Subscribe call. next() hands over the next event, skipping (and
+ * dropping) heartbeats, which follow streams send and most tests are not about;
+ * nextMessage() hands over the next message of either kind.
+ */
 export class Subscription {
   private readonly inbox: Inbox<FeedEvent>;
 
@@ -303,12 +316,22 @@ export class Subscription {
     return this.inbox.status;
   }
 
-  next(timeoutMs?: number): Promise<FeedEvent> {
+  /** The next event (heartbeats before it dropped). */
+  async next(timeoutMs?: number): Promise<FeedEvent> {
+    for (;;) {
+      const message = await this.inbox.next(timeoutMs);
+      if (!message.heartbeat) return message;
+    }
+  }
+
+  /** The next message, event or heartbeat. */
+  nextMessage(timeoutMs?: number): Promise<FeedEvent> {
     return this.inbox.next(timeoutMs);
   }
 
+  /** Events received and not yet taken. */
   get pending(): number {
-    return this.inbox.pending;
+    return this.inbox.count((message) => !message.heartbeat);
   }
 }
 

@@ -70,8 +70,8 @@ describe('relay status page, vendor lag, readiness and metrics', () => {
     const text = await (await fetch(`${relay.httpBase}/metrics`, { headers: OPERATOR_HEADERS })).text();
     expect(text).toContain('wardline_relay_feed_high_water_seq{hospital="h1",feed="adt"} 10');
     expect(text).toContain('wardline_relay_feed_events{hospital="h1",feed="results"} 2');
-    expect(text).toContain('wardline_relay_vendor_cursor_seq{vendor="platform",hospital="h1",feed="adt"} 4');
-    expect(text).toContain('wardline_relay_vendor_lag_events{vendor="platform",hospital="h1",feed="adt"} 6');
+    expect(text).toContain('wardline_relay_vendor_cursor_seq{vendor="platform",consumer="",hospital="h1",feed="adt"} 4');
+    expect(text).toContain('wardline_relay_vendor_lag_events{vendor="platform",consumer="",hospital="h1",feed="adt"} 6');
     expect(text).toContain('wardline_relay_hospital_agents_connected{hospital="h1"} 1');
     for (const line of text.split('\n').filter((l) => l.startsWith('# TYPE '))) {
       const [, , name, type] = line.split(' ');

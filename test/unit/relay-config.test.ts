@@ -52,7 +52,8 @@ describe('relay config', () => {
       vendors: [],
       log: { level: 'info' },
       secretFilePermissions: 'refuse',
-      feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000 },
+      feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000, heartbeatMs: 5_000 },
+      retention: { default: {}, feeds: [], sweepIntervalMs: 600_000 },
       inbound: { maxBodyBytes: 1_048_576, expirySweepMs: 1_000, retainFinalFor: 30 * 24 * 60 * 60 * 1000 },
       sinks: [],
     });

@@ -7,3 +7,4 @@ export { PROCESSES_SCHEMA } from './v5-processes.js';
 export { SINKS_SCHEMA } from './v6-sinks.js';
 export { SIGNING_KEY_SCHEMA } from './v7-signing-key.js';
 export { RETENTION_SCHEMA } from './v8-retention.js';
+export { CONSUMERS_SCHEMA } from './v9-consumers.js';
