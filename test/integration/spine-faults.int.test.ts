@@ -106,9 +106,15 @@ describe('replication spine under relay restarts and agent SIGKILL', () => {
     });
     // In order: strictly increasing seqs, hence journal order within every stream.
     for (let i = 1; i < feed.length; i++) expect(feed[i]!.seq).toBeGreaterThan(feed[i - 1]!.seq);
-    // The feed carries exactly the text that was sent, in the right characters.
-    const textByControlId = new Map(acknowledged.map((s) => [s.message.controlId, s.message.text]));
-    for (const event of feed) expect(event.body).toBe(textByControlId.get(event.headers.controlId!));
+    // The feed carries exactly the text that was sent, in the right characters; a message
+    // sent as GB18030 is served as UTF-8 and its MSH-18 says so, naming the wire's charset
+    // in headers.originalCharset.
+    const sentByControlId = new Map(acknowledged.map((s) => [s.message.controlId, s.message]));
+    for (const event of feed) {
+      const sent = sentByControlId.get(event.headers.controlId!)!;
+      expect(event.body).toBe(sent.text.replace(`|CHN|${sent.charset}`, '|CHN|UNICODE UTF-8'));
+      expect(event.headers.originalCharset).toBe(sent.charset);
+    }
 
     // The local copy holds the latest version of every record: the last feed event per key.
     const latest = new Map<string, (typeof feed)[number]>();
