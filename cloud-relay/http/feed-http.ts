@@ -207,6 +207,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         [RETENTION_FLOOR_HEADER]: String(extent.retentionFloorSeq),
         [NEXT_AFTER_HEADER]: String(cursor),
         [HOSPITAL_HEADER]: access.hospital,
+        // The relay is stopping: a kept-alive connection would hold the server's close until the grace cuts it.
+        ...(options.closing?.aborted ? { connection: 'close' } : {}),
       });
       let read = after;
       while (extent.lastSeq !== undefined && read < extent.lastSeq) {
