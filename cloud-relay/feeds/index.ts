@@ -7,7 +7,7 @@ export { HeartbeatSchedule, type FeedHeartbeatView } from './feed-heartbeat.js';
 export { nextCursor, cursorOutOfRange } from './feed-cursor.js';
 export { waitForAdvance } from './feed-advance-wait.js';
 export { resolveReadStart, refuseOutOfRange, type ReadStartCursor, type ReadStartParameters } from './read-start.js';
-export { ConsumerPositions, CONSUMER_NAME_PATTERN, checkConsumerName, type ConsumerForgetter, type ConsumerPositionView, type ConsumerPositionsOptions } from './consumer-positions.js';
+export { ConsumerPositions, CONSUMER_NAME_PATTERN, checkConsumerName, consumerPositionAnswer, type ConsumerPositionAnswer, type ConsumerForgetter, type ConsumerPositionView, type ConsumerPositionsOptions } from './consumer-positions.js';
 export { parseFeedQuery, parseHospitalParameter, DEFAULT_FEED_LIMIT, MAX_FEED_LIMIT, type FeedQuery } from './feed-query.js';
 export { VendorAuth, type FeedAccess, type InboundAccess } from './vendor-auth.js';
 export { VendorReads, compareVendorReads, furthestReadPerKey, vendorReadKey, type FeedApi, type VendorRead } from './vendor-reads.js';

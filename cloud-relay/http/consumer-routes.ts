@@ -1,6 +1,7 @@
 // A vendor key's named consumers over HTTP, as Feeds.Commit and Feeds.GetConsumer
 // over gRPC (cloud-relay/feeds/consumer-positions.ts keeps them):
 //   PUT    /v1/feeds/{feed}/consumers/{name}[?hospital=]   body {"cursor": N}: commit; 200 and the position
+//                                                           (the gRPC ConsumerPosition's fields, camelCase)
 //   GET    /v1/feeds/{feed}/consumers/{name}[?hospital=]   the committed position; 404 WL_CONSUMER_NOT_FOUND before any commit
 //   DELETE /v1/feeds/{feed}/consumers/{name}[?hospital=]   forget the consumer; 204, 404 when unknown
 // The key, the feed grant and hospital= are checked as for the feed's events, and
@@ -16,7 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { NAME_PATTERN } from '../../protocol/index.js';
 import { BadRequestError, ConsumerNotFoundError, MethodNotAllowedError } from '../errors.js';
-import { CONSUMER_NAME_PATTERN, parseHospitalParameter, type ConsumerPositions, type ConsumerPositionView, type VendorAuth, type VendorSlots } from '../feeds/index.js';
+import { CONSUMER_NAME_PATTERN, consumerPositionAnswer, parseHospitalParameter, type ConsumerPositions, type VendorAuth, type VendorSlots } from '../feeds/index.js';
 import { readJsonBody, sendJson } from './json-body.js';
 import { decodePathSegment } from './path-segment.js';
 
@@ -29,29 +30,6 @@ export interface ConsumerRouteOptions {
   vendors: VendorAuth;
   consumers: ConsumerPositions;
   slots: VendorSlots;
-}
-
-/** A consumer's position as JSON: the gRPC ConsumerPosition's fields, camelCase. */
-export interface ConsumerPositionJson {
-  hospitalId: string;
-  feed: string;
-  consumer: string;
-  cursor: number;
-  committedAtMs: number;
-  highWater: number;
-  retentionFloorSeq: number;
-}
-
-export function consumerPositionJson(view: ConsumerPositionView): ConsumerPositionJson {
-  return {
-    hospitalId: view.hospital,
-    feed: view.feed,
-    consumer: view.consumer,
-    cursor: view.cursor,
-    committedAtMs: view.committedAtMs,
-    highWater: view.highWater,
-    retentionFloorSeq: view.retentionFloorSeq,
-  };
 }
 
 /** True for the consumer path (its metrics name and its Allow header). */
@@ -73,9 +51,9 @@ export function createConsumerRoutes(options: ConsumerRouteOptions): (req: Incom
     try {
       switch (method) {
         case 'PUT':
-          return sendJson(res, 200, consumerPositionJson(await consumers.commit(access, consumer, commitCursor(await readJsonBody(req)))));
+          return sendJson(res, 200, consumerPositionAnswer(await consumers.commit(access, consumer, commitCursor(await readJsonBody(req)))));
         case 'GET':
-          return sendJson(res, 200, consumerPositionJson(await consumers.get(access, consumer)));
+          return sendJson(res, 200, consumerPositionAnswer(await consumers.get(access, consumer)));
         case 'DELETE':
           if (!(await consumers.remove(access, consumer))) throw new ConsumerNotFoundError(consumer);
           res.writeHead(204, { 'cache-control': 'no-store' }).end();

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NAME_PATTERN, pb, type JournalEvent } from '../../protocol/index.js';
-import { blobRefEvent, makeInstance, offerOf, partOf } from '../support/blob-instance.js';
-import { TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent } from './relay-harness.js';
+import { NAME_PATTERN, type JournalEvent } from '../../protocol/index.js';
+import { blobRefEvent, makeInstance } from '../support/blob-instance.js';
+import { TestRelay, VENDOR_KEYS, connectAgent, makeBatch, makeEvent, putInstance } from './relay-harness.js';
 
 // ajv is CommonJS: under Node's ESM interop its class is the module's default export.
 const Ajv2020 = ajv2020.default;
@@ -38,10 +38,7 @@ describe('the feed event JSON Schema', () => {
   beforeAll(async () => {
     await relay.start();
     const { stream } = await connectAgent(relay, 'h1', ['adt']);
-    stream.call.write(pb.AgentMessage.create({ blobOffer: offerOf('adt', INSTANCE) }));
-    expect((await stream.next()).blobHave?.error ?? '').toBe('');
-    stream.call.write(pb.AgentMessage.create({ blobPart: partOf('adt', INSTANCE, 0, 0, INSTANCE.chunks[0]!.length) }));
-    expect((await stream.next()).blobPartAck?.error ?? '').toBe('');
+    await putInstance(stream, 'adt', INSTANCE);
     expect((await stream.exchange(makeBatch('adt', 1, 8, events))).body).toBe('ack');
 
     // As a vendor would: the schema from the relay, without a key.

@@ -96,7 +96,7 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
     expect([atHead.status, atHead.text, atHead.headers.get('x-wardline-next-after'), atHead.headers.get('x-wardline-retention-floor')]).toEqual([200, '', '6', '0']);
   });
 
-  it('refuses a cursor past the head with 409 WL_CURSOR_AHEAD and the feed range, whichever parameter gave it', async () => {
+  it('refuses a cursor past the head with 409 WL_CURSOR_AHEAD and the feed range, a long-poll too', async () => {
     const ahead = await get('/v1/feeds/adt/events?after=7');
     expect(ahead.status).toBe(409);
     expect(ahead.json).toEqual({
