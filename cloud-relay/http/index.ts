@@ -11,7 +11,6 @@ export {
   OPERATOR_PURGE_PATH,
   type FeedHttpOptions,
 } from './feed-http.js';
-export { commitCursor, CONSUMER_METHODS } from './consumer-routes.js';
 export { DICOM_CONTENT_TYPE, IMAGING_SEQ_HEADER, type ImagingListing, type ImagingListingEntry } from './imaging-routes.js';
 export { HttpConfigSchema, resolveHttpPaths, DEFAULT_HTTP_LISTEN, type HttpConfig } from './http-config.js';
 export {

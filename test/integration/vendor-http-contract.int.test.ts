@@ -262,8 +262,11 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
     expect([bounded.status, bounded.text]).toEqual([200, '']);
     expect(bounded.elapsedMs).toBeGreaterThanOrEqual(1_400);
     expect(bounded.elapsedMs).toBeLessThan(3_000);
-    // No wait: the empty page at once.
+    // No wait: the empty page at once; events to send: no wait either.
     expect((await get('/v1/feeds/adt/events?after=7')).elapsedMs).toBeLessThan(1_000);
+    const ready = await get('/v1/feeds/adt/events?after=5&wait=60');
+    expect(seqsOf(ready)).toEqual([[6, 5], [7, 6]]);
+    expect(ready.elapsedMs).toBeLessThan(1_000);
   });
 
   it('keeps waiting past events its filter leaves out, and answers with the first that passes', async () => {
