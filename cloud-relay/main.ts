@@ -239,6 +239,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
       }
     };
 
+    // Aborted as the servers stop: a feed long-poll answers at once instead of holding the shutdown grace.
+    const longPolls = new AbortController();
     const server: RelayServer = new RelayServer({
       grpc: grpcServerConfigOf(config.grpc),
       http: config.http,
@@ -258,6 +260,9 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         stalledResponseMs: config.feedLimits.stalledResponseMs,
         reads,
         consumers,
+        notifier,
+        maxWaitMs: config.feedLimits.maxWaitMs,
+        closing: longPolls.signal,
         readiness: () =>
           checkReadiness([
             { name: 'store', check: () => (store.open ? null : 'feed store is closed') },
@@ -280,7 +285,14 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const expiry = new InboundExpiry({ store: inbound, sweepMs: config.inbound.expirySweepMs, retainFinalMs: config.inbound.retainFinalFor, now, logger: logger.child({ part: 'inbound-expiry' }) });
     await lifecycle.start({ name: 'inbound expiry', start: () => expiry.start(), stop: () => expiry.stop() });
     await lifecycle.start({ name: 'vendor cursors', start: () => cursors.start(), stop: () => cursors.stop() });
-    const ports = await lifecycle.start({ name: 'relay servers', start: () => server.start(), stop: () => server.stop() });
+    const ports = await lifecycle.start({
+      name: 'relay servers',
+      start: () => server.start(),
+      stop: () => {
+        longPolls.abort();
+        return server.stop();
+      },
+    });
     // Registered once it serves, so no process is listed that cannot be reached; its heartbeat names the hospitals whose streams it holds.
     await lifecycle.start({
       name: 'process registration',

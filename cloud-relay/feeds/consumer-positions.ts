@@ -36,6 +36,21 @@ export interface ConsumerPositionView {
   retentionFloorSeq: number;
 }
 
+/** A position as both APIs answer it: the .proto's ConsumerPosition fields (the gRPC message's, and the HTTP JSON's). */
+export type ConsumerPositionAnswer = Omit<ConsumerPositionView, 'hospital'> & { hospitalId: string };
+
+export function consumerPositionAnswer(view: ConsumerPositionView): ConsumerPositionAnswer {
+  return {
+    hospitalId: view.hospital,
+    feed: view.feed,
+    consumer: view.consumer,
+    cursor: view.cursor,
+    committedAtMs: view.committedAtMs,
+    highWater: view.highWater,
+    retentionFloorSeq: view.retentionFloorSeq,
+  };
+}
+
 /** What else is told of commits and removals at once (this process's status view: VendorCursorSync). */
 export interface ConsumerForgetter {
   /** A commit was stored. */

@@ -8,7 +8,7 @@ import { pb, type CommitRequest, type ConsumerPosition, type ConsumerRequest } f
 import { BadRequestError, RelayError } from '../errors.js';
 import { toGrpcStatus } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
-import type { ConsumerPositions, ConsumerPositionView } from './consumer-positions.js';
+import { consumerPositionAnswer, type ConsumerPositions, type ConsumerPositionView } from './consumer-positions.js';
 import { consumerName, cursor, feedName, hospitalId } from './subscribe-request.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorSlots } from './vendor-slots.js';
@@ -78,15 +78,7 @@ export class FeedConsumerService {
 }
 
 function positionMessage(view: ConsumerPositionView): ConsumerPosition {
-  return pb.ConsumerPosition.create({
-    hospitalId: view.hospital,
-    feed: view.feed,
-    consumer: view.consumer,
-    cursor: view.cursor,
-    committedAtMs: view.committedAtMs,
-    highWater: view.highWater,
-    retentionFloorSeq: view.retentionFloorSeq,
-  });
+  return pb.ConsumerPosition.create(consumerPositionAnswer(view));
 }
 
 function authorizationOf(call: CommitCall | ConsumerCall): string | undefined {

@@ -15,6 +15,10 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** The heartbeat intervals a Subscribe may ask for (heartbeat_ms), in milliseconds. */
 export const MIN_HEARTBEAT_MS = 100;
 export const MAX_HEARTBEAT_MS = 60_000;
+/** The longest an HTTP page read with `wait=` holds for an event when the feed has none after the cursor, in milliseconds. */
+export const DEFAULT_MAX_WAIT_MS = 30_000;
+/** The most feedLimits.maxWaitMs may be, and the longest `wait=` a request may ask for (it is held for at most maxWaitMs), in milliseconds. */
+export const MAX_LONG_POLL_MS = 300_000;
 /** What a vendor refused for holding too many reads or subscriptions is told to wait, in seconds. */
 export const FEED_SLOT_RETRY_AFTER_SECONDS = 1;
 
@@ -23,6 +27,8 @@ export const FeedLimitsConfigSchema = z.strictObject({
   followSubscriptionsPerKey: z.int().positive().default(DEFAULT_FOLLOW_SUBSCRIPTIONS_PER_KEY),
   stalledResponseMs: durationSchema({ minMs: 100 }).default(DEFAULT_STALLED_RESPONSE_MS),
   heartbeatMs: durationSchema({ minMs: MIN_HEARTBEAT_MS, maxMs: MAX_HEARTBEAT_MS }).default(DEFAULT_HEARTBEAT_MS),
+  // 0 turns long-polls off: every page answers at once.
+  maxWaitMs: durationSchema({ minMs: 0, maxMs: MAX_LONG_POLL_MS }).default(DEFAULT_MAX_WAIT_MS),
 });
 export type FeedLimitsConfig = z.output<typeof FeedLimitsConfigSchema>;
 

@@ -29,15 +29,17 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { pb, toFeedEventProto, type FeedEvent, type SubscribeRequest } from '../../protocol/index.js';
-import { CursorOutOfRangeError, RelayError, ShuttingDownError } from '../errors.js';
+import { RelayError, ShuttingDownError } from '../errors.js';
 import { toGrpcStatus, writeMessage } from '../grpc/index.js';
 import type { RelayMetrics } from '../status/index.js';
 import type { FeedNotifier, FeedStore } from '../store/index.js';
 import type { ConsumerPositions } from './consumer-positions.js';
 import { FeedConsumerService, type CommitCall, type CommitCallback, type ConsumerCall, type ConsumerCallback } from './feed-consumer-service.js';
-import { cursorOutOfRange, nextCursor } from './feed-cursor.js';
+import { waitForAdvance } from './feed-advance-wait.js';
+import { nextCursor } from './feed-cursor.js';
 import { HeartbeatSchedule, type FeedHeartbeatView } from './feed-heartbeat.js';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STALLED_RESPONSE_MS } from './feed-limits-config.js';
+import { resolveReadStart, refuseOutOfRange } from './read-start.js';
 import { parseSubscribeRequest, type SubscribePlan } from './subscribe-request.js';
 import type { FeedAccess, VendorAuth } from './vendor-auth.js';
 import type { VendorReads } from './vendor-reads.js';
@@ -126,7 +128,7 @@ export class FeedSubscribeService {
       const access = this.options.vendors.authorize(authorizationOf(call), plan.feed, plan.hospital);
       release = this.options.slots.acquire(access.vendor, plan.follow ? 'follow' : 'read');
       log = log.child({ vendor: access.vendor, hospital: access.hospital, feed: plan.feed, ...(plan.consumer === undefined ? {} : { consumer: plan.consumer }) });
-      const { after, parameter } = await this.startCursor(access, plan);
+      const { after, parameter } = await resolveReadStart(store, this.options.consumers, access, plan.start, { time: 'after_time_ms' });
       log.info({ after, follow: plan.follow, ...(plan.filter ? { filter: plan.filter } : {}) }, 'feed subscription opened');
       if (plan.follow) {
         this.options.reads?.subscription(access.vendor, access.hospital, plan.feed, after, 1, plan.consumer);
@@ -160,20 +162,6 @@ export class FeedSubscribeService {
     }
   }
 
-  /** The cursor the read starts after, and the request field it came from (named when the feed cannot serve it). */
-  private async startCursor(access: FeedAccess, plan: SubscribePlan): Promise<{ after: number; parameter: string }> {
-    switch (plan.start.kind) {
-      case 'cursor':
-        return { after: plan.start.after, parameter: 'after' };
-      case 'time':
-        return { after: await this.options.store.cursorAtTime(access.hospital, access.feed, plan.start.afterTimeMs), parameter: 'after_time_ms' };
-      case 'consumer':
-        return { after: await this.options.consumers.startCursor(access, plan.start.consumer), parameter: 'consumer' };
-      case 'beginning':
-        return { after: 0, parameter: 'after' };
-    }
-  }
-
   /** Writes the feed after `after`, then (with follow) its live tail with heartbeats; the cursor reached. */
   private async stream(call: SubscribeCall, access: FeedAccess, plan: SubscribePlan, after: number, parameter: string, signal: AbortSignal): Promise<number> {
     const { store, notifier, metrics } = this.options;
@@ -187,7 +175,7 @@ export class FeedSubscribeService {
     for (;;) {
       const page = await store.readEvents(hospital, feed, cursor, pageEvents, undefined, undefined, plan.filter);
       // At the start, and later too: a replay running behind retention must not skip what it removed.
-      if (cursorOutOfRange(cursor, page)) throw new CursorOutOfRangeError(cursor === after ? parameter : 'after', cursor, await store.feedRange(hospital, feed));
+      await refuseOutOfRange(store, access, cursor, page, cursor === after ? parameter : 'after');
       let prevSeq = page.prevSeq;
       for (const event of page.events) {
         await writeMessage(call, toFeedEventProto(event, { hospital, feed, prevSeq }), signal, stalledMs);
@@ -212,29 +200,6 @@ export class FeedSubscribeService {
 function heartbeatMessage(access: FeedAccess, heartbeat: FeedHeartbeatView): FeedEvent {
   return pb.FeedEvent.create({ hospitalId: access.hospital, feed: access.feed, heartbeat: pb.FeedHeartbeat.create(heartbeat) });
 }
-
-/**
- * Resolves when the feed advances past `cursor` or after `timeoutMs` (a
- * heartbeat is due then); rejects with the signal's reason when it aborts.
- */
-async function waitForAdvance(notifier: FeedNotifier, access: FeedAccess, cursor: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) throw signal.reason;
-  // A controller of its own, not AbortSignal.any: a subscription waits thousands of times on one signal.
-  const waiting = new AbortController();
-  const onAbort = () => waiting.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const timer = setTimeout(() => waiting.abort(HEARTBEAT_DUE), timeoutMs);
-  try {
-    await notifier.wait(access.hospital, access.feed, cursor, waiting.signal);
-  } catch (error) {
-    if (error !== HEARTBEAT_DUE) throw error;
-  } finally {
-    clearTimeout(timer);
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
-const HEARTBEAT_DUE = Symbol('heartbeat due');
 
 function authorizationOf(call: SubscribeCall): string | undefined {
   const value = call.metadata.get('authorization')[0];

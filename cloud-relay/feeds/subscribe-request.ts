@@ -51,20 +51,14 @@ export function parseSubscribeRequest(request: SubscribeRequest, defaults: Subsc
   const consumer = consumerName(request.consumer);
   const hasAfter = request.after !== undefined && request.after !== null;
   const afterTimeMs = Number(request.afterTimeMs ?? 0);
-  if (hasAfter && afterTimeMs !== 0) {
-    throw new BadRequestError(`after, after_time_ms: give one of them, not both (after ${Number(request.after)}, after_time_ms ${afterTimeMs})`, 'after_time_ms');
-  }
-  let start: SubscribeStart;
-  if (hasAfter) start = { kind: 'cursor', after: cursor(request.after) };
-  else if (afterTimeMs !== 0) start = { kind: 'time', afterTimeMs: instant(afterTimeMs) };
-  else if (consumer !== undefined) start = { kind: 'consumer', consumer };
-  else start = { kind: 'beginning' };
+  const after = hasAfter ? { given: String(Number(request.after)), value: () => cursor(request.after) } : undefined;
+  const afterTime = afterTimeMs === 0 ? undefined : { field: 'after_time_ms', given: String(afterTimeMs), value: () => instant(afterTimeMs) };
   return {
     feed,
     hospital,
     consumer,
-    start,
-    filter: filterOf(request.streams ?? [], request.messageTypes ?? []),
+    start: readStart(after, afterTime, consumer),
+    filter: feedFilterOf(request.streams ?? [], request.messageTypes ?? []),
     follow: request.follow === true,
     heartbeatMs: heartbeat(Number(request.heartbeatMs ?? 0), defaults.heartbeatMs),
   };
@@ -110,10 +104,39 @@ function heartbeat(ms: number, defaultMs: number): number {
   return ms;
 }
 
-function filterOf(streams: readonly string[], messageTypes: readonly string[]): FeedFilter | undefined {
+/** A start parameter as a request gave it: `value` checks and converts it (BadRequestError naming the parameter). */
+export interface GivenStart {
+  /** As given, for the error that refuses a cursor and a time together. */
+  given: string;
+  value: () => number;
+}
+
+/**
+ * Where a read starts: after a cursor, at a time (`afterTime.field` names the
+ * parameter), or after a consumer's committed cursor, in that order; a cursor
+ * and a time together are refused before either is checked.
+ */
+export function readStart(after: GivenStart | undefined, afterTime: (GivenStart & { field: string }) | undefined, consumer: string | undefined): SubscribeStart {
+  if (after !== undefined && afterTime !== undefined) {
+    throw new BadRequestError(`after, ${afterTime.field}: give one of them, not both (after ${after.given}, ${afterTime.field} ${afterTime.given})`, afterTime.field);
+  }
+  if (after !== undefined) return { kind: 'cursor', after: after.value() };
+  if (afterTime !== undefined) return { kind: 'time', afterTimeMs: afterTime.value() };
+  if (consumer !== undefined) return { kind: 'consumer', consumer };
+  return { kind: 'beginning' };
+}
+
+/** The names a request gives its filter lists (the .proto's, or the HTTP query's). */
+export interface FilterFields {
+  streams: string;
+  messageTypes: string;
+}
+
+/** The read's FeedFilter, undefined when both lists are empty; BadRequestError naming the list and entry otherwise. */
+export function feedFilterOf(streams: readonly string[], messageTypes: readonly string[], fields: FilterFields = { streams: 'streams', messageTypes: 'message_types' }): FeedFilter | undefined {
   const filter: FeedFilter = {};
-  const streamList = list('streams', streams, (s) => STREAM_NAME_PATTERN.test(s), STREAM_NAME_RULE);
-  const typeList = list('message_types', messageTypes, (t) => MESSAGE_TYPE_PATTERN.test(t), 'expected an HL7 message type such as "ADT^A01", or a message code such as "ORU"');
+  const streamList = list(fields.streams, streams, (s) => STREAM_NAME_PATTERN.test(s), STREAM_NAME_RULE);
+  const typeList = list(fields.messageTypes, messageTypes, (t) => MESSAGE_TYPE_PATTERN.test(t), 'expected an HL7 message type such as "ADT^A01", or a message code such as "ORU"');
   if (streamList) filter.streams = streamList;
   if (typeList) filter.messageTypes = typeList;
   return streamList || typeList ? filter : undefined;

@@ -1,5 +1,8 @@
 // The relay's HTTP API (node:http, no framework):
-//   GET /v1/feeds/{feed}/events?after=&limit=[&hospital=]   NDJSON, vendor key
+//   GET /v1/feeds/{feed}/events?after=|after_time=|consumer=&limit=&streams=&types=&wait=[&hospital=]
+//                                                  NDJSON, vendor key (feeds/feed-query.ts has the parameters)
+//   PUT/GET/DELETE /v1/feeds/{feed}/consumers/{name}   a key's named consumers, vendor key (consumer-routes.ts)
+//   GET /v1/schema/feed-event.json                  the JSON Schema of one events line, public
 //   GET /v1/hospitals/{hospital}/feeds/{feed}/studies/…     imaging instances, vendor key (imaging-routes.ts)
 //   GET /v1/status    operator token: everything; vendor key: that vendor's own grants and cursors
 //   GET /metrics  GET /   (the status page, HTML)   operator token only
@@ -21,6 +24,13 @@
 //     vendor key on /v1/status sees only that vendor's own grants and cursors.
 //  4. The feed is revoked while a page is being sent: the next chunk read
 //     refuses, the response is cut, and the vendor's re-read gets 410.
+//  5. A long-poll (wait=) at the head: it waits on the feed notifier (no store
+//     polling), holds one of the key's read slots like any page, ends when the
+//     vendor disconnects (slot freed, nothing written) and, at relay shutdown,
+//     answers the empty page at once so stop is not held.
+//  6. A cursor the feed cannot serve (past its head, below its retention floor),
+//     given or resolved from after_time or a consumer: 409 with the feed's range,
+//     checked on every read and again after a long-poll's wait.
 import { once } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -48,13 +58,28 @@ import {
 } from '../errors.js';
 import { writeMessage } from '../grpc/index.js';
 import { OPERATOR_CHALLENGE, renderRelayStatusPage, type OperatorAuth, type RelayMetrics, type RelayStatus, type VendorOwnStatus } from '../status/index.js';
-import type { BlobStore, FeedStore } from '../store/index.js';
-import { nextCursor, parseFeedQuery, type ConsumerPositions, type VendorAuth, type VendorReads, type VendorSlots } from '../feeds/index.js';
+import type { BlobStore, FeedNotifier, FeedPageExtent, FeedStore } from '../store/index.js';
+import {
+  DEFAULT_MAX_WAIT_MS,
+  nextCursor,
+  parseFeedQuery,
+  refuseOutOfRange,
+  resolveReadStart,
+  waitForAdvance,
+  type ConsumerPositions,
+  type FeedAccess,
+  type VendorAuth,
+  type VendorReads,
+  type VendorSlots,
+} from '../feeds/index.js';
+import { FEED_EVENT_SCHEMA } from '../../protocol/schema/index.js';
 import { EnrolmentTokenError } from '../enrolment/index.js';
 import type { ReadinessReport } from '../../runtime/index.js';
 import { createImagingRoutes, imagingRouteName } from './imaging-routes.js';
 import { createProofRoutes, proofRouteName } from './proof-routes.js';
 import { inboundAllowedMethods, inboundErrorExtras, inboundHttpStatus, inboundRouteName, type InboundRoutes } from './inbound-routes.js';
+import { CONSUMER_METHODS, createConsumerRoutes, isConsumerPath } from './consumer-routes.js';
+import { readJsonBody, sendJson } from './json-body.js';
 import { decodePathSegment } from './path-segment.js';
 
 /** Events read from the store per chunk of a page. */
@@ -68,6 +93,10 @@ export const HIGH_WATER_HEADER = 'x-wardline-high-water';
 export const NEXT_AFTER_HEADER = 'x-wardline-next-after';
 /** The hospital whose feed was read (useful when it was resolved from the grant). */
 export const HOSPITAL_HEADER = 'x-wardline-hospital';
+/** The feed's retention floor when the page was read: a cursor below it is refused (409 WL_CURSOR_BELOW_RETENTION). */
+export const RETENTION_FLOOR_HEADER = 'x-wardline-retention-floor';
+/** Where the JSON Schema of one line of GET /v1/feeds/{feed}/events is served (protocol/schema/feed-event.schema.json). */
+export const FEED_EVENT_SCHEMA_PATH = '/v1/schema/feed-event.json';
 
 export interface FeedHttpOptions {
   store: FeedStore;
@@ -90,6 +119,12 @@ export interface FeedHttpOptions {
   reads?: VendorReads;
   /** Named consumers' committed cursors (the consumer routes, and reads naming a consumer and no cursor); absent = none. */
   consumers?: ConsumerPositions;
+  /** Wakes long-polls (wait=) when a feed advances; absent = wait= is ignored and pages answer at once. */
+  notifier?: FeedNotifier;
+  /** The longest a long-poll is held, in milliseconds (feedLimits.maxWaitMs); default DEFAULT_MAX_WAIT_MS. */
+  maxWaitMs?: number;
+  /** Aborted when the relay stops: long-polls answer at once with what they have. */
+  closing?: AbortSignal;
   /** GET /readyz; absent = ready whenever the process answers. */
   readiness?: () => ReadinessReport;
   /** POST /v1/enrol (cloud-relay/enrolment): the parsed JSON body -> the JSON answer; absent = 404. */
@@ -132,6 +167,9 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
   const { store, vendors, metrics, logger } = options;
 
   const stalledMs = options.stalledResponseMs ?? DEFAULT_STALLED_RESPONSE_MS;
+  const { notifier } = options;
+  const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const consumerRoutes = options.consumers && createConsumerRoutes({ vendors, consumers: options.consumers, slots: options.slots });
   const imaging =
     options.blobs && createImagingRoutes({ blobs: options.blobs, store, vendors, slots: options.slots, stalledResponseMs: stalledMs, logger });
   const proofs = options.signingPublicKey !== undefined ? createProofRoutes({ store, vendors, publicKeyText: options.signingPublicKey }) : undefined;
@@ -140,39 +178,85 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     const feed = decodeSegment(encodedFeed);
     const query = parseFeedQuery(url.searchParams);
     const access = vendors.authorize(req.headers.authorization, feed, query.hospital);
+    // Held while the request waits too: a long-poll is a read in progress (failure mode 5).
     const release = options.slots.acquire(access.vendor, 'read');
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
     try {
+      const { after, parameter } = await resolveReadStart(store, options.consumers, access, query.start, { time: 'after_time' });
       // Where the page ends is decided first, from seqs and sizes, so the headers can go
       // out before the bodies are read; the page is the same as one read would give.
-      const extent = await store.pageExtent(access.hospital, feed, query.after, query.limit, options.pageMaxBytes);
-      const cursor = nextCursor(query.after, extent);
+      const readExtent = async () => {
+        const extent = await store.pageExtent(access.hospital, feed, after, query.limit, options.pageMaxBytes, query.filter);
+        await refuseOutOfRange(store, access, after, extent, parameter);
+        return extent;
+      };
+      let extent = await readExtent();
+      const waitMs = Math.min(query.waitMs, maxWaitMs);
+      if (extent.events === 0 && waitMs > 0) {
+        const waited = await waitForEvents(access, extent, waitMs, readExtent, gone.signal);
+        if (waited === undefined) return; // the vendor went away while it waited
+        extent = waited;
+      }
+      const cursor = nextCursor(after, extent);
       res.writeHead(200, {
         'content-type': 'application/x-ndjson; charset=utf-8',
         'cache-control': 'no-store',
         [HIGH_WATER_HEADER]: String(extent.highWater),
+        [RETENTION_FLOOR_HEADER]: String(extent.retentionFloorSeq),
         [NEXT_AFTER_HEADER]: String(cursor),
         [HOSPITAL_HEADER]: access.hospital,
+        // The relay is stopping: a kept-alive connection would hold the server's close until the grace cuts it.
+        ...(options.closing?.aborted ? { connection: 'close' } : {}),
       });
-      const gone = new AbortController();
-      res.once('close', () => gone.abort());
-      let after = query.after;
-      while (extent.lastSeq !== undefined && after < extent.lastSeq) {
-        const chunk = await store.readEvents(access.hospital, feed, after, PAGE_CHUNK_EVENTS, PAGE_CHUNK_BYTES, extent.lastSeq);
+      let read = after;
+      while (extent.lastSeq !== undefined && read < extent.lastSeq) {
+        const chunk = await store.readEvents(access.hospital, feed, read, PAGE_CHUNK_EVENTS, PAGE_CHUNK_BYTES, extent.lastSeq, query.filter);
         const last = chunk.events[chunk.events.length - 1];
         if (!last) break;
-        after = last.seq;
+        read = last.seq;
         if (!(await writeOrCut(res, vendorEventLines(access.hospital, feed, chunk.events, chunk.prevSeq), gone.signal))) return;
       }
       res.end();
       // Until the last bytes reach the socket they sit in relay memory: a vendor that stops
       // reading here is cut too.
       if (!res.writableFinished && !(await finishedOrCut(res, gone.signal))) return;
-      options.reads?.record(access.vendor, access.hospital, feed, cursor, 'http');
+      options.reads?.record(access.vendor, access.hospital, feed, cursor, 'http', query.consumer);
       metrics.eventsServed.inc({ api: 'http' }, extent.events);
-      logger.debug({ vendor: access.vendor, hospital: access.hospital, feed, after: query.after, events: extent.events }, 'feed page served');
+      logger.debug({ vendor: access.vendor, hospital: access.hospital, feed, after, events: extent.events, ...(query.consumer === undefined ? {} : { consumer: query.consumer }) }, 'feed page served');
     } finally {
+      res.off('close', onClose);
       release();
     }
+  }
+
+  /**
+   * Failure mode 5: holds an empty page until the feed passes its head and the
+   * page read again holds an event, or `waitMs` passes, or the relay stops (the
+   * page as it is then); undefined when the vendor went away. Each wake-up is the
+   * notifier's, never a timer polling the store.
+   */
+  async function waitForEvents(access: FeedAccess, first: FeedPageExtent, waitMs: number, readExtent: () => Promise<FeedPageExtent>, gone: AbortSignal): Promise<FeedPageExtent | undefined> {
+    if (!notifier) return first;
+    const deadline = Date.now() + waitMs;
+    const signal = options.closing ? AbortSignal.any([gone, options.closing]) : gone;
+    let extent = first;
+    while (extent.events === 0 && !signal.aborted) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const head = extent.highWater;
+      try {
+        await waitForAdvance(notifier, access, head, left, signal);
+      } catch (error) {
+        if (!signal.aborted) throw error;
+        break;
+      }
+      extent = await readExtent();
+      // Woken without the head moving (the feed was emptied by a purge, say): answer rather than spin.
+      if (extent.highWater <= head) break;
+    }
+    return gone.aborted ? undefined : extent;
   }
 
   /** Writes `text`; false when the vendor went away, or read nothing for stalledMs and was cut. */
@@ -228,6 +312,8 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     }
     const inboundServed = options.inbound?.handle(req, res, url);
     if (inboundServed) return inboundServed;
+    const consumerServed = consumerRoutes?.(req, res, url);
+    if (consumerServed) return consumerServed;
     if (req.method !== 'GET') throw new MethodNotAllowedError(req.method ?? '?');
     const feedMatch = FEED_EVENTS_PATH.exec(url.pathname);
     if (feedMatch) return serveFeedEvents(req, res, url, feedMatch[1]!);
@@ -236,6 +322,10 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
     const proofServed = proofs?.(req, res, url);
     if (proofServed) return proofServed;
     switch (url.pathname) {
+      case FEED_EVENT_SCHEMA_PATH:
+        // Public like the signing key: a vendor validates lines before it holds a key.
+        res.writeHead(200, { 'content-type': 'application/schema+json', 'cache-control': 'public, max-age=3600' }).end(`${JSON.stringify(FEED_EVENT_SCHEMA, null, 2)}\n`);
+        return;
       case '/healthz':
         res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end('ok\n');
         return;
@@ -291,7 +381,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
         if (status === 401) headers['www-authenticate'] = error instanceof OperatorAuthError ? OPERATOR_CHALLENGE : 'Bearer realm="wardline"';
         if (error instanceof TooManyRequestsError) headers['retry-after'] = String(error.retryAfterSeconds);
         if (error instanceof StoreUnavailableError) headers['retry-after'] = '1';
-        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : (inboundAllowedMethods(url.pathname) ?? 'GET');
+        if (status === 405) headers.allow = url.pathname === '/v1/enrol' || url.pathname === OPERATOR_PURGE_PATH ? 'POST' : isConsumerPath(url.pathname) ? CONSUMER_METHODS : (inboundAllowedMethods(url.pathname) ?? 'GET');
         sendJson(res, status, { error: { code, message, ...(status === 500 ? {} : extras.body) } }, headers);
       });
   };
@@ -301,7 +391,7 @@ export function createFeedHttpHandler(options: FeedHttpOptions): RequestListener
 function errorExtras(error: unknown): { body: Record<string, string | number>; headers: Record<string, string> } {
   if (!(error instanceof CursorOutOfRangeError)) return inboundErrorExtras(error);
   const { highWater, retentionFloorSeq, oldestSeq } = error.range;
-  return { body: { highWater, retentionFloorSeq, ...(oldestSeq === undefined ? {} : { oldestSeq }) }, headers: { [HIGH_WATER_HEADER]: String(highWater) } };
+  return { body: { highWater, retentionFloorSeq, ...(oldestSeq === undefined ? {} : { oldestSeq }) }, headers: { [HIGH_WATER_HEADER]: String(highWater), [RETENTION_FLOOR_HEADER]: String(retentionFloorSeq) } };
 }
 
 /** The page's NDJSON lines, each event with its feed context: the first follows `prevSeq`, each next one the event before it. */
@@ -317,6 +407,8 @@ function decodeSegment(segment: string): string {
 
 function routeName(path: string, method: string | undefined): string {
   if (FEED_EVENTS_PATH.test(path)) return 'feed-events';
+  if (isConsumerPath(path)) return 'feed-consumer';
+  if (path === FEED_EVENT_SCHEMA_PATH) return 'feed-event-schema';
   const inbound = inboundRouteName(path, method);
   if (inbound) return inbound;
   const imaging = imagingRouteName(path);
@@ -329,27 +421,4 @@ function routeName(path: string, method: string | undefined): string {
   if (path === OPERATOR_PURGE_PATH) return 'operator-purge';
   if (path === '/healthz' || path === '/v1/status' || path === '/metrics') return path.replace(/^\/(v1\/)?/, '');
   return 'unknown';
-}
-
-/** Enrolment bodies are a token and a CSR: a few kilobytes. */
-const MAX_JSON_BODY_BYTES = 64 * 1024;
-
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_JSON_BODY_BYTES) throw new BadRequestError(`body: larger than ${MAX_JSON_BODY_BYTES} bytes`, 'body');
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new BadRequestError('body: expected JSON', 'body');
-  }
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(text);
 }

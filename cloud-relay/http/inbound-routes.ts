@@ -53,6 +53,7 @@ import {
   type InboundStore,
   type InboundWriter,
 } from '../inbound/index.js';
+import { sendJson } from './json-body.js';
 import { decodePathSegment } from './path-segment.js';
 
 const WRITE_OR_GET_PATH = /^\/v1\/hospitals\/([^/]+)\/inbound\/([^/]+)$/;
@@ -283,6 +284,3 @@ function readBody(req: IncomingMessage, channel: string, limit: number): Promise
   });
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(`${JSON.stringify(body)}\n`);
-}

@@ -1,9 +1,11 @@
-// The relay's HTTP API: feed NDJSON pages, imaging instances, status, metrics, health, enrolment.
+// The relay's HTTP API: feed NDJSON pages and named consumers, imaging instances, status, metrics, health, enrolment.
 export {
   createFeedHttpHandler,
   HIGH_WATER_HEADER,
   NEXT_AFTER_HEADER,
   HOSPITAL_HEADER,
+  RETENTION_FLOOR_HEADER,
+  FEED_EVENT_SCHEMA_PATH,
   PAGE_CHUNK_EVENTS,
   PAGE_CHUNK_BYTES,
   OPERATOR_PURGE_PATH,

@@ -104,6 +104,8 @@ log: { level: silent }
       headers: { authorization: `Bearer ${VENDOR_KEY}` },
     });
     const text = await response.text();
+    // Seqs are the journal's, shared with other feeds: seq - 1 may still be past this feed's head.
+    if (response.status === 409 && (JSON.parse(text) as { error: { code: string } }).error.code === 'WL_CURSOR_AHEAD') return false;
     if (!response.ok) throw new Error(`feed read failed: HTTP ${response.status} ${text}`);
     return text.split('\n').some((line) => line.length > 0 && (JSON.parse(line) as { seq: number }).seq === seq);
   }

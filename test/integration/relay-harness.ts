@@ -19,6 +19,7 @@ import {
   type SubscribeRequest,
 } from '../../protocol/index.js';
 import { parseRelayConfig, RELAY_SIGNING_KEY_NAME, startRelay, type RelayConfigInput, type RelayHandle, type StartRelayOptions } from '../../cloud-relay/index.js';
+import { offerOf, partOf, type TestInstance } from '../support/blob-instance.js';
 import { makeTempDir } from '../support/temp-dir.js';
 import { loadOrCreateSigningKey, signingKeyPaths } from '../../runtime/index.js';
 import { DEFAULT_MAX_BATCH_BYTES, type InboundChannelDeclaration, type InboundReceipt } from '../../protocol/index.js';
@@ -531,4 +532,16 @@ export async function connectAgent(relay: TestRelay, hospitalId: 'h1' | 'h2', fe
   const welcome = await stream.next();
   if (welcome.body !== 'welcome') throw new Error(`expected Welcome, got ${welcome.body}`);
   return { stream, welcome: welcome.welcome! };
+}
+
+/** Offers `instance` to the relay over the agent's stream and sends each of its chunks whole, so a batch may then name it. */
+export async function putInstance(stream: AgentStream, feed: string, instance: TestInstance): Promise<void> {
+  stream.call.write(pb.AgentMessage.create({ blobOffer: offerOf(feed, instance) }));
+  const have = await stream.next();
+  if (have.blobHave?.error) throw new Error(`blob offer refused: ${have.blobHave.error}`);
+  for (const [index, chunk] of instance.chunks.entries()) {
+    stream.call.write(pb.AgentMessage.create({ blobPart: partOf(feed, instance, index, 0, chunk.length) }));
+    const ack = await stream.next();
+    if (ack.blobPartAck?.error) throw new Error(`blob part ${index} refused: ${ack.blobPartAck.error}`);
+  }
 }

@@ -52,7 +52,7 @@ describe('relay config', () => {
       vendors: [],
       log: { level: 'info' },
       secretFilePermissions: 'refuse',
-      feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000, heartbeatMs: 5_000 },
+      feedLimits: { concurrentReadsPerKey: 8, followSubscriptionsPerKey: 64, stalledResponseMs: 30_000, heartbeatMs: 5_000, maxWaitMs: 30_000 },
       retention: { default: {}, feeds: [], sweepIntervalMs: 600_000 },
       inbound: { maxBodyBytes: 1_048_576, expirySweepMs: 1_000, retainFinalFor: 30 * 24 * 60 * 60 * 1000 },
       sinks: [],
@@ -100,6 +100,15 @@ vendors: [{ name: v, keyFile: v.key, grants: [{ hospital: h1, feeds: [adt] }] }]
       expect.stringMatching(new RegExp(`^feedLimits\\.concurrentReadsPerKey: .*got 0 \\(${file.replace(/[.]/g, '\\.')}\\)$`)),
       expect.stringMatching(/^feedLimits\.stalledResponseMs: .*100.*got 10/),
     ]);
+  });
+
+  it('takes feedLimits.maxWaitMs from 0 (long-polls off) to 300000 ms and names it with its range otherwise', () => {
+    expect(loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\nfeedLimits: { maxWaitMs: 0 }\n')).feedLimits.maxWaitMs).toBe(0);
+    expect(loadRelayConfig(writeConfig('dataDir: d\nallowPlaintext: true\nfeedLimits: { maxWaitMs: 5m }\n')).feedLimits.maxWaitMs).toBe(300_000);
+    for (const value of ['300001', '6m', '-1', 'soon']) {
+      const { file, problems } = problemsOf(`dataDir: d\nallowPlaintext: true\nfeedLimits: { maxWaitMs: ${value} }\n`);
+      expect(problems).toEqual([expect.stringMatching(new RegExp(`^feedLimits\\.maxWaitMs: expected a duration of at most 300000 ms .*got .*${value}.* \\(${file.replace(/[.]/g, '\\.')}\\)$`))]);
+    }
   });
 
   it('reads a PostgreSQL store with its defaults, resolving urlFile against the config file', () => {
