@@ -159,6 +159,7 @@ def last_output_seq(path):
                 f.truncate(end)
                 f.flush()
                 os.fsync(f.fileno())
+                log("torn_line_cut", file=path, bytes=len(data) - end)
     except FileNotFoundError:
         return 0
     lines = data[:end].splitlines()

@@ -107,6 +107,21 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     expect(Number((await relay.consumerPosition('example-etl')).cursor)).toBe(lastSeq);
   });
 
+  it('resumes after the output file\'s last event when the cursor file lags it, and cuts a torn last line', async () => {
+    await relay.append(40);
+    // As a kill leaves them: events 1, 2 and 5 written out, the cursor saved after 2, half a line of 6.
+    const processedBefore = relay.feedSeqs.slice(0, 3).map((seq, i, all) => JSON.stringify({ seq, prev_seq: i === 0 ? 0 : all[i - 1], stream: 'adt', key: `P${1000 + seq}`, op: 'upsert' }));
+    writeFileSync(files().out, `${processedBefore.join('\n')}\n{"seq":6,"prev_s`);
+    writeFileSync(files().cursor, JSON.stringify({ seq: 2 }));
+    const resumed = consumer([...[], '--stop-after-idle-seconds', '1']);
+    await resumed.exitsCleanly();
+    const lines = resumed.logLines();
+    expect(lines.find((line) => 'torn_line_cut' in line)).toBeDefined();
+    expect(lines.find((line) => 'resume' in line)!.resume).toEqual({ cursor_file: 2, out_file: 5, after: 5 });
+    const figures = tally(readProcessed(files().out), relay.feedSeqs);
+    expect(figures).toMatchObject({ events: relay.feedSeqs.length, duplicates: 0, missing: 0, outOfOrder: 0, broken: 0 });
+  });
+
   it('stops with exit code 3 naming both seqs when an event does not follow the last one processed', async () => {
     await relay.append(40);
     // Seq 3 is the other feed's: the event after it follows seq 2, not 3, as a cursor from elsewhere would show.
