@@ -21,16 +21,21 @@ if (skip) console.warn(`vendor-curl-consumer: skipped: ${skip}`);
 describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl and jq (HTTP)', () => {
   let dir: ReturnType<typeof makeTempDir>;
   let relay: VendorExampleRelay;
+  const relays: VendorExampleRelay[] = [];
   const running: ConsumerProcess[] = [];
 
-  beforeEach(async () => {
+  beforeEach(() => {
     dir = makeTempDir('wardline-vendor-curl-');
-    relay = await VendorExampleRelay.start(dir.path);
   });
 
+  async function startRelay(options: { tls?: boolean } = {}): Promise<void> {
+    relay = await VendorExampleRelay.start(dir.path, options);
+    relays.push(relay);
+  }
+
   afterEach(async () => {
-    for (const consumer of running) consumer.child.kill('SIGKILL');
-    await relay.stop();
+    for (const consumer of running.splice(0)) consumer.child.kill('SIGKILL');
+    for (const started of relays.splice(0)) await started.stop();
     dir.remove();
   });
 
@@ -47,6 +52,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
   const countProcessed = () => readProcessed(files().out).length;
 
   it('reads every event exactly once across SIGTERM, SIGKILL and a relay killed mid-stream', async () => {
+    await startRelay();
     await relay.append(1200);
     const initial = relay.feedSeqs.length;
     const paged = ['--limit', '10', '--poll-seconds', '0.2'];
@@ -104,7 +110,17 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
     expect(savedCursor()).toEqual({ after: relay.highWater, last_seq: lastSeq });
   });
 
+  it('reads a relay that serves TLS, trusting the CA given', async () => {
+    await startRelay({ tls: true });
+    expect(relay.httpBase).toMatch(/^https:/);
+    await relay.append(300, 50);
+    const secure = consumer(['--cacert', relay.caFile!, '--poll-seconds', '0.2', '--stop-after-idle-seconds', '1']);
+    await secure.exitsCleanly();
+    expect(tally(readProcessed(files().out), relay.feedSeqs)).toMatchObject({ events: relay.feedSeqs.length, duplicates: 0, missing: 0, outOfOrder: 0, broken: 0 });
+  });
+
   it('resumes after the output file\'s last event when the cursor file lags it, and cuts a torn last line', async () => {
+    await startRelay();
     await relay.append(40);
     // As a kill leaves them: events 1, 2 and 5 written out, the cursor saved after 2, half a line of 6.
     const processedBefore = relay.feedSeqs.slice(0, 3).map((seq, i, all) => JSON.stringify({ seq, prev_seq: i === 0 ? 0 : all[i - 1], stream: 'adt', key: `P${1000 + seq}`, op: 'upsert' }));
@@ -119,6 +135,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
   });
 
   it('keeps the events before a gap and exits 3 naming both seqs', async () => {
+    await startRelay();
     await relay.append(40);
     // Seq 3 is the other feed's: the event after it follows seq 2, not 3, as a cursor from elsewhere would show.
     expect(relay.feedSeqs.slice(0, 3)).toEqual([1, 2, 5]);
@@ -130,6 +147,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
   });
 
   it('exits 2 showing the relay code on a refused key and on a bad parameter', async () => {
+    await startRelay();
     await relay.append(10);
     const refused = consumer([], 'not-a-key-0123456789abcdef');
     expect((await refused.exited).code, refused.output).toBe(2);

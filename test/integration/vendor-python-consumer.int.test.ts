@@ -17,16 +17,21 @@ if (skip) console.warn(`vendor-python-consumer: skipped: ${skip}`);
 describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', () => {
   let dir: ReturnType<typeof makeTempDir>;
   let relay: VendorExampleRelay;
+  const relays: VendorExampleRelay[] = [];
   const running: ConsumerProcess[] = [];
 
-  beforeEach(async () => {
+  beforeEach(() => {
     dir = makeTempDir('wardline-vendor-python-');
-    relay = await VendorExampleRelay.start(dir.path);
   });
 
+  async function startRelay(options: { tls?: boolean } = {}): Promise<void> {
+    relay = await VendorExampleRelay.start(dir.path, options);
+    relays.push(relay);
+  }
+
   afterEach(async () => {
-    for (const consumer of running) consumer.child.kill('SIGKILL');
-    await relay.stop();
+    for (const consumer of running.splice(0)) consumer.child.kill('SIGKILL');
+    for (const started of relays.splice(0)) await started.stop();
     dir.remove();
   });
 
@@ -44,6 +49,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
   const savedCursor = () => (JSON.parse(readFileSync(files().cursor, 'utf8')) as { seq: number }).seq;
 
   it('reads every event exactly once across SIGTERM, SIGKILL and a relay killed mid-stream, and reports heartbeats while idle', async () => {
+    await startRelay();
     await relay.append(1200);
     const initial = relay.feedSeqs.length;
     const named = ['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '2'];
@@ -107,7 +113,17 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     expect(Number((await relay.consumerPosition('example-etl')).cursor)).toBe(lastSeq);
   });
 
+  it('reads a relay that serves TLS, trusting the CA given', async () => {
+    await startRelay({ tls: true });
+    expect(relay.httpBase).toMatch(/^https:/);
+    await relay.append(300, 50);
+    const secure = consumer(['--ca', relay.caFile!, '--stop-after-idle-seconds', '1']);
+    await secure.exitsCleanly();
+    expect(tally(readProcessed(files().out), relay.feedSeqs)).toMatchObject({ events: relay.feedSeqs.length, duplicates: 0, missing: 0, outOfOrder: 0, broken: 0 });
+  });
+
   it('resumes after the output file\'s last event when the cursor file lags it, and cuts a torn last line', async () => {
+    await startRelay();
     await relay.append(40);
     // As a kill leaves them: events 1, 2 and 5 written out, the cursor saved after 2, half a line of 6.
     const processedBefore = relay.feedSeqs.slice(0, 3).map((seq, i, all) => JSON.stringify({ seq, prev_seq: i === 0 ? 0 : all[i - 1], stream: 'adt', key: `P${1000 + seq}`, op: 'upsert' }));
@@ -123,6 +139,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
   });
 
   it('stops with exit code 3 naming both seqs when an event does not follow the last one processed', async () => {
+    await startRelay();
     await relay.append(40);
     // Seq 3 is the other feed's: the event after it follows seq 2, not 3, as a cursor from elsewhere would show.
     expect(relay.feedSeqs.slice(0, 3)).toEqual([1, 2, 5]);
@@ -134,6 +151,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
   });
 
   it('stops with exit code 2 and the relay code on a key the relay refuses', async () => {
+    await startRelay();
     await relay.append(10);
     const refused = consumer([], 'not-a-key-0123456789abcdef');
     expect((await refused.exited).code, refused.output).toBe(2);

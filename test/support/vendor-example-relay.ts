@@ -4,9 +4,10 @@
 // agent's journal is shared by two feeds, so the read feed's seqs skip the way
 // real ones do (1, 2, 5, 9, …): its batches cover every journal seq and carry
 // only its own events.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { createCertificateAuthority, issueServerCertificate } from '../../cloud-relay/index.js';
 import { FeedsService, ReplicationService, pb, type AgentMessage, type ConsumerPosition, type ConsumerRequest, type JournalEvent, type RelayMessage } from '../../protocol/index.js';
 import { AgentStream, SECRETS, makeBatch, makeEvent } from '../integration/relay-harness.js';
 import { freePort } from './free-port.js';
@@ -39,17 +40,28 @@ export class VendorExampleRelay {
     readonly httpPort: number,
     readonly grpcPort: number,
     dir: string,
+    /** The CA file that issued the relay's certificate (for 127.0.0.1) when it serves TLS. */
+    readonly caFile: string | undefined,
   ) {
     this.logFile = join(dir, 'relay.log');
   }
 
-  static async start(dir: string): Promise<VendorExampleRelay> {
+  /** @param options.tls serve gRPC and HTTPS with a certificate from a CA made in `dir` (caFile) */
+  static async start(dir: string, options: { tls?: boolean } = {}): Promise<VendorExampleRelay> {
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
+    let transport: Record<string, unknown> = { allowPlaintext: true };
+    let caFile: string | undefined;
+    if (options.tls) {
+      const ca = await createCertificateAuthority(join(dir, 'ca'));
+      const server = await issueServerCertificate(join(dir, 'ca'), join(dir, 'relay-cert'), { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+      transport = { tls: { certFile: server.certFile, keyFile: server.keyFile } };
+      caFile = ca.certFile;
+    }
     const config = {
       dataDir: join(dir, 'relay-data'),
       grpc: { listen: `127.0.0.1:${grpcPort}` },
       http: { listen: `127.0.0.1:${httpPort}` },
-      allowPlaintext: true,
+      ...transport,
       hospitals: [{ id: EX_HOSPITAL, secret: SECRETS.h1 }],
       vendors: [{ name: 'reader', key: EX_READER_KEY, grants: [{ hospital: EX_HOSPITAL, feeds: [EX_FEED] }] }],
       log: { level: 'warn' },
@@ -57,7 +69,7 @@ export class VendorExampleRelay {
     const configFile = join(dir, 'relay.yaml');
     // JSON is YAML.
     writeFileSync(configFile, JSON.stringify(config, null, 2));
-    const relay = new VendorExampleRelay(configFile, httpPort, grpcPort, dir);
+    const relay = new VendorExampleRelay(configFile, httpPort, grpcPort, dir, caFile);
     await relay.launch();
     return relay;
   }
@@ -67,12 +79,34 @@ export class VendorExampleRelay {
   }
 
   get httpBase(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
+    return `${this.caFile ? 'https' : 'http'}://127.0.0.1:${this.httpPort}`;
+  }
+
+  private credentials(): grpc.ChannelCredentials {
+    return this.caFile ? grpc.credentials.createSsl(readFileSync(this.caFile)) : grpc.credentials.createInsecure();
+  }
+
+  /** The certificate also names localhost: checked by that name, as Node will not send an IP address as the TLS server name. */
+  private channelOptions(): grpc.ChannelOptions {
+    return this.caFile ? { 'grpc.ssl_target_name_override': 'localhost' } : {};
   }
 
   private async launch(): Promise<void> {
     this.process = new WardlineProcess(['relay', 'start', '--config', this.configFile], this.logFile);
-    await waitForHttp(`${this.httpBase}/healthz`, this.process);
+    // /healthz over HTTPS would need the CA in fetch: the gRPC port answering is as good a sign.
+    if (this.caFile) await this.waitForGrpc();
+    else await waitForHttp(`${this.httpBase}/healthz`, this.process);
+  }
+
+  private async waitForGrpc(timeoutMs = 20_000): Promise<void> {
+    const client = new grpc.Client(this.grpcTarget, this.credentials(), this.channelOptions());
+    try {
+      await new Promise<void>((resolve, reject) =>
+        client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(new Error(`the relay's gRPC port did not come up: ${error.message}\n${this.process!.recentOutput}`)) : resolve())),
+      );
+    } finally {
+      client.close();
+    }
   }
 
   /** kill -9 the relay, then start it again on the same data dir and ports. */
@@ -119,7 +153,7 @@ export class VendorExampleRelay {
   /** A named consumer's committed position, as Feeds.GetConsumer answers it. */
   async consumerPosition(consumer: string): Promise<ConsumerPosition> {
     const Client = grpc.makeGenericClientConstructor(FeedsService, 'Feeds');
-    const client = new Client(this.grpcTarget, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    const client = new Client(this.grpcTarget, this.credentials(), this.channelOptions()) as unknown as grpc.Client & {
       getConsumer(r: ConsumerRequest, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, v?: ConsumerPosition) => void): void;
     };
     const metadata = new grpc.Metadata();
@@ -147,7 +181,7 @@ export class VendorExampleRelay {
   private async connectedAgent(): Promise<AgentStream> {
     if (this.agent) return this.agent;
     const Client = grpc.makeGenericClientConstructor(ReplicationService, 'Replication');
-    this.agentClient = new Client(this.grpcTarget, grpc.credentials.createInsecure());
+    this.agentClient = new Client(this.grpcTarget, this.credentials(), this.channelOptions());
     const agent = new AgentStream((this.agentClient as unknown as { replicate(): grpc.ClientDuplexStream<AgentMessage, RelayMessage> }).replicate());
     agent.hello('h1', [EX_FEED, EX_OTHER_FEED]);
     const welcome = await agent.next(10_000);
