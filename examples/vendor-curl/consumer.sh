@@ -118,19 +118,33 @@ if [ "$out_last" -gt "$last_seq" ]; then
   last_seq=$out_last
   after=$out_last
 fi
+: >>"$out" || die "$EXIT_REFUSED" "--out: cannot append to $out"
 echo "resume: after=$after last_seq=$last_seq (cursor file after=$cursor_after last_seq=$cursor_last, out file $out_last)"
 
+cursor_dir=$(dirname "$cursor_file")
+
+# The output is synced in the same call as the new cursor's temp file, before the rename publishes it.
 save_cursor() {
   local temp="$cursor_file.tmp.$$"
   printf '{"after": %s, "last_seq": %s}\n' "$after" "$last_seq" >"$temp" &&
-    sync "$temp" && mv -f "$temp" "$cursor_file" && sync "$(dirname "$cursor_file")" ||
+    sync "$out" "$temp" && mv -f "$temp" "$cursor_file" && sync "$cursor_dir" ||
     die "$EXIT_REFUSED" "cannot write the cursor file $cursor_file"
+}
+
+# Whole and decimal seconds as milliseconds, without a process.
+to_ms() {
+  local whole=${1%%.*} fraction=
+  [[ $1 == *.* ]] && fraction=${1#*.}
+  fraction=${fraction}000
+  echo $(( 10#$whole * 1000 + 10#${fraction:0:3} ))
 }
 
 # --- reading -----------------------------------------------------------------
 
 curl_tls=()
 [ -z "$cacert" ] || curl_tls=(--cacert "$cacert")
+idle_limit_ms=''
+[ -z "$idle_limit" ] || idle_limit_ms=$(to_ms "$idle_limit")
 backoff_ms=200
 retries=0
 pages=0
@@ -145,7 +159,18 @@ retry() {
   backoff_ms=$(( backoff_ms * 2 > 5000 ? 5000 : backoff_ms * 2 ))
 }
 
-header() { tr -d '\r' <"$work/headers" | awk -v name="$1" 'tolower($1) == name ":" { print $2 }' | tail -n 1; }
+# x-wardline-next-after and x-wardline-high-water from the response head (the last block, after any 100 Continue).
+read_headers() {
+  next_after='' high_water=''
+  local name value
+  while IFS=: read -r name value; do
+    value=${value//[$' \r']/}
+    case ${name,,} in
+      x-wardline-next-after) next_after=$value ;;
+      x-wardline-high-water) high_water=$value ;;
+    esac
+  done <"$work/headers"
+}
 
 while [ "$stopping" -eq 0 ]; do
   url="$base/v1/feeds/$feed/events?after=$after&limit=$limit"
@@ -173,25 +198,23 @@ while [ "$stopping" -eq 0 ]; do
       ;;
   esac
   backoff_ms=200
-  next_after=$(header x-wardline-next-after)
-  high_water=$(header x-wardline-high-water)
+  read_headers
   [[ $next_after =~ ^[0-9]+$ && $high_water =~ ^[0-9]+$ ]] ||
     die "$EXIT_BAD_RESPONSE" "the relay's answer lacks x-wardline-next-after or x-wardline-high-water"
-  jq -c '{seq, prev_seq: .prevSeq, stream, key, op}' "$work/body" >"$work/lines" 2>/dev/null &&
-    jq -r '"\(.seq) \(.prevSeq)"' "$work/body" >"$work/pairs" 2>/dev/null ||
+  # One line per event: seq, prevSeq and the output line (JSON escapes any tab in a string).
+  jq -r '"\(.seq)\t\(.prevSeq)\t\({seq, prev_seq: .prevSeq, stream, key, op} | tojson)"' "$work/body" >"$work/page" 2>/dev/null ||
     die "$EXIT_BAD_RESPONSE" "the page after $after is not NDJSON events: $(head -c 200 "$work/body")"
-  count=$(wc -l <"$work/pairs")
 
   # The events that follow on from last_seq: all of them, or those before the first gap.
-  read -r good bad_seq bad_prev < <(awk -v last="$last_seq" '
-    $2 != last { print NR - 1, $1, $2; found = 1; exit }
-    { last = $1 }
-    END { if (!found) print NR, "", "" }' "$work/pairs")
+  : >"$work/lines"
+  read -r count good new_last bad_seq bad_prev < <(awk -F'\t' -v last="$last_seq" -v lines="$work/lines" '
+    !bad && $2 != last { bad_seq = $1; bad_prev = $2; bad = 1 }
+    !bad { print $3 > lines; last = $1; good++ }
+    END { print NR, good + 0, last, bad_seq, bad_prev }' "$work/page")
   if [ "$good" -gt 0 ]; then
     # One write by the shell itself: a kill leaves whole lines or a torn last one, which the next start cuts.
-    printf '%s\n' "$(head -n "$good" "$work/lines")" >>"$out" || die "$EXIT_REFUSED" "cannot append to $out"
-    sync "$out"
-    last_seq=$(sed -n "${good}p" "$work/pairs" | cut -d' ' -f1)
+    printf '%s\n' "$(<"$work/lines")" >>"$out" || die "$EXIT_REFUSED" "cannot append to $out"
+    last_seq=$new_last
     events=$((events + good))
   fi
   if [ -n "$bad_seq" ]; then
@@ -203,16 +226,16 @@ while [ "$stopping" -eq 0 ]; do
   moved=$(( next_after != after ))
   after=$next_after
   [ "$moved" -eq 0 ] || save_cursor
-  echo "page: events=$count next_after=$next_after high_water=$high_water last_seq=$last_seq caught_up=$([ "$next_after" -ge "$high_water" ] && echo true || echo false)"
+  caught_up=false
+  [ "$next_after" -lt "$high_water" ] || caught_up=true
+  echo "page: events=$count next_after=$next_after high_water=$high_water last_seq=$last_seq caught_up=$caught_up"
 
   if [ "$count" -gt 0 ]; then
     idle_since=$(now_ms)
     continue
   fi
-  if [ "$next_after" -lt "$high_water" ]; then
-    continue
-  fi
-  if [ -n "$idle_limit" ] && awk -v idle="$(( $(now_ms) - idle_since ))" -v limit="$idle_limit" 'BEGIN { exit !(idle >= limit * 1000) }'; then
+  [ "$caught_up" = true ] || continue
+  if [ -n "$idle_limit_ms" ] && [ $(( $(now_ms) - idle_since )) -ge "$idle_limit_ms" ]; then
     echo "idle: caught up at $after for ${idle_limit}s"
     break
   fi

@@ -330,7 +330,7 @@ class Consumer:
         request = self.pb.CommitRequest(feed=self.args.feed, hospital_id=self.args.hospital or "", consumer=self.args.consumer, cursor=self.saved_seq)
         self.last_commit_at = time.monotonic()
         try:
-            self.stub.Commit(request, metadata=self.metadata, timeout=5)
+            self.stub.Commit(request, metadata=self.metadata, timeout=2)
             self.committed_seq = self.saved_seq
         except grpc.RpcError as error:
             # The relay's copy is for its status page; the cursor file already holds the truth.

@@ -75,7 +75,8 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
 
     // 3. Runs to the end: the relay is SIGKILLed and restarted under it while batches keep coming.
     // --wait asks for a long poll; a relay without it answers at once and the script sleeps instead.
-    const third = consumer([...paged, '--wait', '1', '--stop-after-idle-seconds', '2']);
+    // Pages of 100 from here: small pages were only to stop it mid-run above.
+    const third = consumer(['--limit', '100', '--poll-seconds', '0.2', '--wait', '1', '--stop-after-idle-seconds', '2']);
     await processedAtLeast(files().out, afterKill.length + 100, third);
     for (let i = 0; i < 5; i++) {
       await relay.append(60, 20);
