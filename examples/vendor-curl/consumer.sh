@@ -201,6 +201,9 @@ while [ "$stopping" -eq 0 ]; do
   read_headers
   [[ $next_after =~ ^[0-9]+$ && $high_water =~ ^[0-9]+$ ]] ||
     die "$EXIT_BAD_RESPONSE" "the relay's answer lacks x-wardline-next-after or x-wardline-high-water"
+  # A cursor past the head was never handed out by this feed (another relay's, another feed's): waiting would wait for nothing.
+  [ "$after" -le "$high_water" ] ||
+    die "$EXIT_REFUSED" "cursor after=$after is past the feed's high-water mark $high_water: it is not a cursor of this relay's feed $feed"
   # One line per event: seq, prevSeq and the output line (JSON escapes any tab in a string).
   jq -r '"\(.seq)\t\(.prevSeq)\t\({seq, prev_seq: .prevSeq, stream, key, op} | tojson)"' "$work/body" >"$work/page" 2>/dev/null ||
     die "$EXIT_BAD_RESPONSE" "the page after $after is not NDJSON events: $(head -c 200 "$work/body")"

@@ -147,7 +147,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
     expect(readProcessed(files().out)).toEqual([]);
   });
 
-  it('exits 2 showing the relay code on a refused key and on a bad parameter', async () => {
+  it('exits 2 showing the relay code on a refused key, a bad parameter and a cursor past the head', async () => {
     await startRelay();
     await relay.append(10);
     const refused = consumer([], 'not-a-key-0123456789abcdef');
@@ -156,5 +156,10 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
     const tooMany = consumer(['--limit', '10001']);
     expect((await tooMany.exited).code, tooMany.output).toBe(2);
     expect(tooMany.stderr).toMatch(/HTTP 400 WL_\w+: limit: expected an integer from 1 to 10000/);
+    writeFileSync(files().cursor, JSON.stringify({ after: 500, last_seq: 500 }));
+    const ahead = consumer();
+    expect((await ahead.exited).code, ahead.output).toBe(2);
+    // The relay refuses it (409), or answers an empty page with its high-water mark below the cursor, which the script refuses.
+    expect(ahead.stderr).toMatch(new RegExp(`HTTP 409 WL_CURSOR_AHEAD: |cursor after=500 is past the feed's high-water mark ${relay.highWater}`));
   });
 });

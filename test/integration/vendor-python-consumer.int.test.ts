@@ -150,11 +150,16 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     expect(readProcessed(files().out)).toEqual([]);
   });
 
-  it('stops with exit code 2 and the relay code on a key the relay refuses', async () => {
+  it('stops with exit code 2 and the relay code on a key the relay refuses and on a cursor past the head', async () => {
     await startRelay();
     await relay.append(10);
     const refused = consumer([], 'not-a-key-0123456789abcdef');
     expect((await refused.exited).code, refused.output).toBe(2);
     expect(refused.stderr).toMatch(/UNAUTHENTICATED WL_\w+/);
+    // A cursor past the feed's head (one from another relay, say): refused with the feed's range.
+    writeFileSync(files().cursor, JSON.stringify({ seq: 500 }));
+    const ahead = consumer();
+    expect((await ahead.exited).code, ahead.output).toBe(2);
+    expect(ahead.stderr).toMatch(new RegExp(`OUT_OF_RANGE WL_CURSOR_AHEAD: .*\\(feed high-water ${relay.highWater}, retention floor 0\\)`));
   });
 });
