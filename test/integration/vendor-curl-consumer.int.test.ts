@@ -83,6 +83,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const beforeRelayKill = countProcessed();
+    const feedAtRelayKill = relay.feedSeqs.length;
     await relay.killAndRestart();
     for (let i = 0; i < 5; i++) {
       await relay.append(60, 20);
@@ -99,7 +100,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
       `vendor-curl: ${relay.feedSeqs.length} feed events (journal head ${relay.highWater}), processed ${figures.events}, unique ${figures.unique}, ` +
         `duplicates ${figures.duplicates}, missing ${figures.missing}, out of order ${figures.outOfOrder}, continuity breaks ${figures.broken}; ` +
         `consumer restarts 2 (SIGTERM at ${afterTerm.length}, SIGKILL at ${afterKill.length} with cursor file at last_seq ${cursorAtKill.last_seq}, ` +
-        `resumed after ${resume[1]} from out file ${resume[5]}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} processed), retries ${retries}`,
+        `resumed after ${resume[1]} from out file ${resume[5]}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} of ${feedAtRelayKill} processed), retries ${retries}`,
     );
     expect(figures).toEqual({ events: relay.feedSeqs.length, unique: relay.feedSeqs.length, duplicates: 0, missing: 0, unexpected: 0, outOfOrder: 0, broken: 0 });
     expect(processed.map((event) => event.seq)).toEqual(relay.feedSeqs);

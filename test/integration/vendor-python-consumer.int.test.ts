@@ -71,13 +71,15 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     expect(afterKill.length).toBeLessThan(initial);
 
     // 3. Runs to the end: the relay is SIGKILLed and restarted under it while batches keep coming.
-    const third = consumer([...named, '--stop-after-idle-seconds', '2']);
+    // Slower from here (4 ms an event), so the relay dies with events still to send.
+    const third = consumer(['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '4', '--stop-after-idle-seconds', '2']);
     await processedAtLeast(files().out, afterKill.length + 100, third);
     for (let i = 0; i < 5; i++) {
       await relay.append(60, 20);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const beforeRelayKill = countProcessed();
+    const feedAtRelayKill = relay.feedSeqs.length;
     await relay.killAndRestart();
     for (let i = 0; i < 5; i++) {
       await relay.append(60, 20);
@@ -99,7 +101,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
       `vendor-python: ${relay.feedSeqs.length} feed events (journal head ${relay.highWater}), processed ${figures.events}, unique ${figures.unique}, ` +
         `duplicates ${figures.duplicates}, missing ${figures.missing}, out of order ${figures.outOfOrder}, continuity breaks ${figures.broken}; ` +
         `consumer restarts 2 (SIGTERM at ${afterTerm.length}, SIGKILL at ${afterKill.length} with cursor file at seq ${cursorAtKill}, ` +
-        `resumed after ${resume.after} from out file ${resume.out_file}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} processed), reconnects ${reconnects}, idle heartbeats ${idleBeats}`,
+        `resumed after ${resume.after} from out file ${resume.out_file}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} of ${feedAtRelayKill} processed), reconnects ${reconnects}, idle heartbeats ${idleBeats}`,
     );
     expect(figures).toEqual({ events: relay.feedSeqs.length, unique: relay.feedSeqs.length, duplicates: 0, missing: 0, unexpected: 0, outOfOrder: 0, broken: 0 });
     expect(processed.map((event) => event.seq)).toEqual(relay.feedSeqs);
@@ -107,6 +109,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     expect(processed.some((event) => event.prev_seq !== event.seq - 1)).toBe(true);
     expect(resume.after).toBe(afterKill[afterKill.length - 1]!.seq);
     expect(reconnects).toBeGreaterThanOrEqual(1);
+    expect(beforeRelayKill).toBeLessThan(feedAtRelayKill);
     expect(idleBeats).toBeGreaterThanOrEqual(2);
     expect(third.stderr).not.toMatch(/continuity broken/);
     expect(savedCursor()).toBe(lastSeq);
