@@ -1,0 +1,166 @@
+// examples/vendor-curl/consumer.sh (bash, curl, jq) against a real relay
+// process: stopped with SIGTERM and with SIGKILL mid-run and started again, the
+// relay SIGKILLed and restarted under it while batches keep arriving; at the
+// end every event of the feed was processed exactly once, in order, with no gap
+// reported. A cursor that does not follow on is a gap (exit 3); a refused
+// request shows the relay's WL_ code (exit 2).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { makeTempDir } from '../support/temp-dir.js';
+import { EX_FEED, EX_READER_KEY, VendorExampleRelay } from '../support/vendor-example-relay.js';
+import { ConsumerProcess, REPOSITORY_ROOT, missingTools, processedAtLeast, readProcessed, tally } from '../support/vendor-consumer-process.js';
+
+const CONSUMER = join(REPOSITORY_ROOT, 'examples/vendor-curl/consumer.sh');
+const skip = missingTools([
+  { command: 'curl', args: ['--version'], what: 'curl' },
+  { command: 'jq', args: ['--version'], what: 'jq' },
+]);
+if (skip) console.warn(`vendor-curl-consumer: skipped: ${skip}`);
+
+describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl and jq (HTTP)', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let relay: VendorExampleRelay;
+  const relays: VendorExampleRelay[] = [];
+  const running: ConsumerProcess[] = [];
+
+  beforeEach(() => {
+    dir = makeTempDir('wardline-vendor-curl-');
+  });
+
+  async function startRelay(options: { tls?: boolean } = {}): Promise<void> {
+    relay = await VendorExampleRelay.start(dir.path, options);
+    relays.push(relay);
+  }
+
+  afterEach(async () => {
+    for (const consumer of running.splice(0)) consumer.child.kill('SIGKILL');
+    for (const started of relays.splice(0)) await started.stop();
+    dir.remove();
+  });
+
+  const files = () => ({ cursor: join(dir.path, 'cursor.json'), out: join(dir.path, 'events.ndjson') });
+
+  function consumer(extra: string[] = [], key = EX_READER_KEY): ConsumerProcess {
+    const { cursor, out } = files();
+    const started = new ConsumerProcess('bash', [CONSUMER, '--base', relay.httpBase, '--key', key, '--feed', EX_FEED, '--cursor-file', cursor, '--out', out, ...extra]);
+    running.push(started);
+    return started;
+  }
+
+  const savedCursor = () => JSON.parse(readFileSync(files().cursor, 'utf8')) as { after: number; last_seq: number };
+  const countProcessed = () => readProcessed(files().out).length;
+
+  it('reads every event exactly once across SIGTERM, SIGKILL and a relay killed mid-stream', async () => {
+    await startRelay();
+    await relay.append(1200);
+    const initial = relay.feedSeqs.length;
+    const paged = ['--limit', '10', '--poll-seconds', '0.2'];
+
+    // 1. SIGTERM mid-run: the current page is finished and the cursor saved.
+    const first = consumer(paged);
+    await processedAtLeast(files().out, 100, first);
+    expect(await first.kill('SIGTERM'), first.output).toEqual({ code: 0, signal: null });
+    const afterTerm = readProcessed(files().out);
+    expect(savedCursor().last_seq).toBe(afterTerm[afterTerm.length - 1]!.seq);
+    expect(afterTerm.length).toBeLessThan(initial);
+
+    // 2. SIGKILL mid-run: the cursor file may lag the output; the restart takes the output's last seq.
+    const second = consumer(paged);
+    await processedAtLeast(files().out, afterTerm.length + 150, second);
+    await second.kill('SIGKILL');
+    const afterKill = readProcessed(files().out);
+    const cursorAtKill = savedCursor();
+    expect(afterKill.length).toBeLessThan(initial);
+
+    // 3. Runs to the end: the relay is SIGKILLed and restarted under it while batches keep coming.
+    // --wait asks for a long poll; a relay without it answers at once and the script sleeps instead.
+    // Pages of 100 from here: small pages were only to stop it mid-run above.
+    const third = consumer(['--limit', '100', '--poll-seconds', '0.2', '--wait', '1', '--stop-after-idle-seconds', '2']);
+    await processedAtLeast(files().out, afterKill.length + 100, third);
+    for (let i = 0; i < 5; i++) {
+      await relay.append(60, 20);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const beforeRelayKill = countProcessed();
+    const feedAtRelayKill = relay.feedSeqs.length;
+    await relay.killAndRestart();
+    for (let i = 0; i < 5; i++) {
+      await relay.append(60, 20);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await third.exitsCleanly(30_000);
+
+    const processed = readProcessed(files().out);
+    const figures = tally(processed, relay.feedSeqs);
+    const resume = /resume: after=(\d+) last_seq=(\d+) \(cursor file after=(\d+) last_seq=(\d+), out file (\d+)\)/.exec(third.stdout)!;
+    const retries = (third.stdout.match(/^retry in/gm) ?? []).length;
+    const lastSeq = relay.feedSeqs[relay.feedSeqs.length - 1]!;
+    console.log(
+      `vendor-curl: ${relay.feedSeqs.length} feed events (journal head ${relay.highWater}), processed ${figures.events}, unique ${figures.unique}, ` +
+        `duplicates ${figures.duplicates}, missing ${figures.missing}, out of order ${figures.outOfOrder}, continuity breaks ${figures.broken}; ` +
+        `consumer restarts 2 (SIGTERM at ${afterTerm.length}, SIGKILL at ${afterKill.length} with cursor file at last_seq ${cursorAtKill.last_seq}, ` +
+        `resumed after ${resume[1]} from out file ${resume[5]}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} of ${feedAtRelayKill} processed), retries ${retries}`,
+    );
+    expect(figures).toEqual({ events: relay.feedSeqs.length, unique: relay.feedSeqs.length, duplicates: 0, missing: 0, unexpected: 0, outOfOrder: 0, broken: 0 });
+    expect(processed.map((event) => event.seq)).toEqual(relay.feedSeqs);
+    expect(processed.some((event) => event.prev_seq !== event.seq - 1)).toBe(true);
+    expect(Number(resume[2])).toBe(afterKill[afterKill.length - 1]!.seq);
+    expect(retries).toBeGreaterThanOrEqual(1);
+    expect(third.stderr).not.toMatch(/continuity broken/);
+    // The cursor ends at the head: past the last event, over the other feed's seqs after it.
+    expect(savedCursor()).toEqual({ after: relay.highWater, last_seq: lastSeq });
+  });
+
+  it('reads a relay that serves TLS, trusting the CA given', async () => {
+    await startRelay({ tls: true });
+    expect(relay.httpBase).toMatch(/^https:/);
+    await relay.append(300, 50);
+    const secure = consumer(['--cacert', relay.caFile!, '--poll-seconds', '0.2', '--stop-after-idle-seconds', '1']);
+    await secure.exitsCleanly();
+    expect(tally(readProcessed(files().out), relay.feedSeqs)).toMatchObject({ events: relay.feedSeqs.length, duplicates: 0, missing: 0, outOfOrder: 0, broken: 0 });
+  });
+
+  it('resumes after the output file\'s last event when the cursor file lags it, and cuts a torn last line', async () => {
+    await startRelay();
+    await relay.append(40);
+    // As a kill leaves them: events 1, 2 and 5 written out, the cursor saved after 2, half a line of 6.
+    const processedBefore = relay.feedSeqs.slice(0, 3).map((seq, i, all) => JSON.stringify({ seq, prev_seq: i === 0 ? 0 : all[i - 1], stream: 'adt', key: `P${1000 + seq}`, op: 'upsert' }));
+    writeFileSync(files().out, `${processedBefore.join('\n')}\n{"seq":6,"prev_s`);
+    writeFileSync(files().cursor, JSON.stringify({ after: 2, last_seq: 2 }));
+    const resumed = consumer([...['--poll-seconds', '0.2'], '--stop-after-idle-seconds', '1']);
+    await resumed.exitsCleanly();
+    expect(resumed.stdout).toMatch(/cut a torn last line \(\d+ bytes\)/);
+    expect(resumed.stdout).toContain('resume: after=5 last_seq=5 (cursor file after=2 last_seq=2, out file 5)');
+    const figures = tally(readProcessed(files().out), relay.feedSeqs);
+    expect(figures).toMatchObject({ events: relay.feedSeqs.length, duplicates: 0, missing: 0, outOfOrder: 0, broken: 0 });
+  });
+
+  it('keeps the events before a gap and exits 3 naming both seqs', async () => {
+    await startRelay();
+    await relay.append(40);
+    // Seq 3 is the other feed's: the event after it follows seq 2, not 3, as a cursor from elsewhere would show.
+    expect(relay.feedSeqs.slice(0, 3)).toEqual([1, 2, 5]);
+    writeFileSync(files().cursor, JSON.stringify({ after: 3, last_seq: 3 }));
+    const gap = consumer();
+    expect((await gap.exited).code, gap.output).toBe(3);
+    expect(gap.stderr).toContain('continuity broken on feed clinical: event seq 5 has prevSeq 2, but the last event processed was seq 3');
+    expect(readProcessed(files().out)).toEqual([]);
+  });
+
+  it('exits 2 showing the relay code on a refused key, a bad parameter and a cursor past the head', async () => {
+    await startRelay();
+    await relay.append(10);
+    const refused = consumer([], 'not-a-key-0123456789abcdef');
+    expect((await refused.exited).code, refused.output).toBe(2);
+    expect(refused.stderr).toMatch(/HTTP 401 WL_\w+: /);
+    const tooMany = consumer(['--limit', '10001']);
+    expect((await tooMany.exited).code, tooMany.output).toBe(2);
+    expect(tooMany.stderr).toMatch(/HTTP 400 WL_\w+: limit: expected an integer from 1 to 10000/);
+    writeFileSync(files().cursor, JSON.stringify({ after: 500, last_seq: 500 }));
+    const ahead = consumer();
+    expect((await ahead.exited).code, ahead.output).toBe(2);
+    // The relay refuses it (409), or answers an empty page with its high-water mark below the cursor, which the script refuses.
+    expect(ahead.stderr).toMatch(new RegExp(`HTTP 409 WL_CURSOR_AHEAD: |cursor after=500 is past the feed's high-water mark ${relay.highWater}`));
+  });
+});
