@@ -27,7 +27,7 @@ export interface FeedQuery {
   consumer: string | undefined;
   /** `streams=` and `types=`; undefined when neither is given. */
   filter: FeedFilter | undefined;
-  /** `wait=` in milliseconds (0 = answer at once); the relay holds a request for at most feedLimits.maxWaitMs. */
+  /** `wait=` in milliseconds, as on the inbound receipts route (0 = answer at once); the relay holds a request for at most feedLimits.maxWaitMs. */
   waitMs: number;
 }
 
@@ -48,7 +48,7 @@ export function parseFeedQuery(params: URLSearchParams): FeedQuery {
     hospital: parseHospitalParameter(params),
     consumer: checkedConsumer,
     filter: feedFilterOf(commaList(params, 'streams'), commaList(params, 'types'), { streams: 'streams', messageTypes: 'types' }),
-    waitMs: wait === undefined ? 0 : seconds('wait', wait, MAX_LONG_POLL_MS / 1_000),
+    waitMs: wait === undefined ? 0 : integer('wait', wait, 0, MAX_LONG_POLL_MS, `milliseconds from 0 to ${MAX_LONG_POLL_MS} (such as 20000)`),
   };
 }
 
@@ -81,13 +81,6 @@ function integer(parameter: string, text: string, min: number, max: number, expe
     throw new BadRequestError(`${parameter}: expected ${expected}, got ${JSON.stringify(text)}`, parameter);
   }
   return value;
-}
-
-/** Seconds, whole or with up to 3 decimals ("2.5"), from 0 to `max`; in milliseconds. */
-function seconds(parameter: string, text: string, max: number): number {
-  const value = /^\d{1,6}(\.\d{1,3})?$/.test(text) ? Number(text) : Number.NaN;
-  if (!(value >= 0 && value <= max)) throw new BadRequestError(`${parameter}: expected a number of seconds from 0 to ${max} (such as 20 or 2.5), got ${JSON.stringify(text)}`, parameter);
-  return Math.round(value * 1_000);
 }
 
 /**

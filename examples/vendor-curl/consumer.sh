@@ -15,7 +15,7 @@
 # - Connection errors, 429 and 5xx: retried with backoff from the cursor. Other
 #   4xx: the relay's WL_ code and message are printed and the script exits 2.
 # - An empty page: sleeps --poll-seconds. With --wait SECONDS the request asks
-#   the relay to hold an empty page that long (wait=SECONDS); a relay that does
+#   the relay to hold an empty page that long (wait= in milliseconds); a relay that does
 #   not know the parameter answers at once, and the script sleeps as without it.
 # - SIGTERM or SIGINT: exits 0 after the current page, its cursor saved.
 set -uo pipefail
@@ -34,7 +34,7 @@ usage: consumer.sh --base URL --feed FEED --cursor-file FILE --out FILE [options
   --cursor-file FILE          where the cursor is kept
   --out FILE                  each processed event is appended as one JSON line
   --limit N                   events per page (default 500, at most 10000)
-  --wait SECONDS              ask the relay to hold an empty page (wait=SECONDS); default off ($WARDLINE_WAIT_SECONDS)
+  --wait SECONDS              ask the relay to hold an empty page (wait= in milliseconds); default off ($WARDLINE_WAIT_SECONDS)
   --poll-seconds S            sleep after an empty page (default 1)
   --cacert FILE               PEM CA certificate for an https relay
   --stop-after-idle-seconds S exit 0 once caught up and idle this long (for tests)
@@ -175,7 +175,7 @@ read_headers() {
 while [ "$stopping" -eq 0 ]; do
   url="$base/v1/feeds/$feed/events?after=$after&limit=$limit"
   [ -z "$hospital" ] || url="$url&hospital=$hospital"
-  [ -z "$wait_seconds" ] || url="$url&wait=$wait_seconds"
+  [ -z "$wait_seconds" ] || url="$url&wait=$(( wait_seconds * 1000 ))"
   started=$(now_ms)
   status=$(curl -sS "${curl_tls[@]}" --max-time $(( ${wait_seconds:-0} + 30 )) -H "authorization: Bearer $key" \
     -D "$work/headers" -o "$work/body" -w '%{http_code}' "$url" 2>"$work/curl-error")

@@ -69,7 +69,7 @@ describe('HTTP long-polls and the store', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('reads the store once per request while waiting, once per wake-up, and answers each with the first event it wants', async () => {
-    const waiting = Array.from({ length: WAITERS }, () => poll('after=2&streams=lab&wait=30'));
+    const waiting = Array.from({ length: WAITERS }, () => poll('after=2&streams=lab&wait=30000'));
     await sleep(300);
     while (notifier.waiting < WAITERS) await sleep(20);
     // One page read each to find the head: nothing since, however long they wait.

@@ -160,7 +160,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
     writeFileSync(files().cursor, JSON.stringify({ after: 500, last_seq: 500 }));
     const ahead = consumer();
     expect((await ahead.exited).code, ahead.output).toBe(2);
-    // The relay refuses it (409), or answers an empty page with its high-water mark below the cursor, which the script refuses.
-    expect(ahead.stderr).toMatch(new RegExp(`HTTP 409 WL_CURSOR_AHEAD: |cursor after=500 is past the feed's high-water mark ${relay.highWater}`));
+    // The relay refuses it with 409 and the feed's range; the script shows the code and stops.
+    expect(ahead.stderr).toMatch(/HTTP 409 WL_CURSOR_AHEAD: /);
   });
 });

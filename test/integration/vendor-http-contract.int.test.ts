@@ -111,7 +111,7 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
     expect(ahead.headers.get('x-wardline-high-water')).toBe('6');
     expect(ahead.headers.get('x-wardline-retention-floor')).toBe('0');
     // A long-poll is refused at once too, not held until an event past the cursor arrives.
-    const waiting = await get('/v1/feeds/adt/events?after=1000000000000&wait=30');
+    const waiting = await get('/v1/feeds/adt/events?after=1000000000000&wait=30000');
     expect(waiting.status).toBe(409);
     expect(waiting.json.error?.code).toBe('WL_CURSOR_AHEAD');
     expect(waiting.elapsedMs).toBeLessThan(1_000);
@@ -124,8 +124,8 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
       ['after_time=2024-01-01T10:00:00+02:00', 'after_time: expected ms since the Unix epoch, or an ISO 8601 date-time with its offset such as "2024-01-01T08:00:00Z", got "2024-01-01T10:00:00 02:00" (send "+" as %2B: unencoded in a URL it reads as a space)'],
       ['streams=adt,not%20ok', 'streams[1]: expected a stream name of 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit, got "not ok"'],
       ['types=ADT%5EA01,ADT%20A01', 'types[1]: expected an HL7 message type such as "ADT^A01", or a message code such as "ORU", got "ADT A01"'],
-      ['wait=301', 'wait: expected a number of seconds from 0 to 300 (such as 20 or 2.5), got "301"'],
-      ['wait=soon', 'wait: expected a number of seconds from 0 to 300 (such as 20 or 2.5), got "soon"'],
+      ['wait=300001', 'wait: expected milliseconds from 0 to 300000 (such as 20000), got "300001"'],
+      ['wait=soon', 'wait: expected milliseconds from 0 to 300000 (such as 20000), got "soon"'],
       ['consumer=-etl', 'consumer: expected 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit, got "-etl"'],
       ['consumer=a&consumer=b', 'consumer: given 2 times; give it once'],
     ];
@@ -244,7 +244,7 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
   });
 
   it('holds a page at the head until an event arrives (wait=), and answers the empty page after the wait when none does', async () => {
-    const early = get('/v1/feeds/adt/events?after=6&wait=60');
+    const early = get('/v1/feeds/adt/events?after=6&wait=60000');
     await new Promise((resolve) => setTimeout(resolve, 300));
     await send(7, 7, [adt(7, 'ADT^A03')]);
     const woken = await early;
@@ -253,24 +253,24 @@ describe('GET /v1/feeds/{feed}/events: parameters, range and consumers', () => {
     expect(woken.elapsedMs).toBeLessThan(1_400);
     expect(woken.headers.get('x-wardline-high-water')).toBe('7');
 
-    const quiet = await get('/v1/feeds/adt/events?after=7&wait=0.5');
+    const quiet = await get('/v1/feeds/adt/events?after=7&wait=500');
     expect([quiet.status, quiet.text, quiet.headers.get('x-wardline-next-after'), quiet.headers.get('x-wardline-high-water'), quiet.headers.get('x-wardline-retention-floor')]).toEqual([200, '', '7', '7', '0']);
     expect(quiet.elapsedMs).toBeGreaterThanOrEqual(450);
     expect(quiet.elapsedMs).toBeLessThan(1_400);
     // feedLimits.maxWaitMs (1.5 s here) bounds what a request asks for.
-    const bounded = await get('/v1/feeds/adt/events?after=7&wait=60');
+    const bounded = await get('/v1/feeds/adt/events?after=7&wait=60000');
     expect([bounded.status, bounded.text]).toEqual([200, '']);
     expect(bounded.elapsedMs).toBeGreaterThanOrEqual(1_400);
     expect(bounded.elapsedMs).toBeLessThan(3_000);
     // No wait: the empty page at once; events to send: no wait either.
     expect((await get('/v1/feeds/adt/events?after=7')).elapsedMs).toBeLessThan(1_000);
-    const ready = await get('/v1/feeds/adt/events?after=5&wait=60');
+    const ready = await get('/v1/feeds/adt/events?after=5&wait=60000');
     expect(seqsOf(ready)).toEqual([[6, 5], [7, 6]]);
     expect(ready.elapsedMs).toBeLessThan(1_000);
   });
 
   it('keeps waiting past events its filter leaves out, and answers with the first that passes', async () => {
-    const waiting = get('/v1/feeds/adt/events?after=7&streams=lab&wait=60');
+    const waiting = get('/v1/feeds/adt/events?after=7&streams=lab&wait=60000');
     await new Promise((resolve) => setTimeout(resolve, 200));
     await send(8, 8, [adt(8, 'ADT^A01')]);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -300,7 +300,7 @@ describe('GET /v1/feeds/{feed}/events?wait=: a waiting read is a read', () => {
 
   it('holds the key\'s read slot while it waits and frees it when the vendor disconnects', async () => {
     const vendor = new AbortController();
-    const waiting = get('/v1/feeds/adt/events?after=3&wait=120', { signal: vendor.signal }).catch((error: unknown) => error);
+    const waiting = get('/v1/feeds/adt/events?after=3&wait=120000', { signal: vendor.signal }).catch((error: unknown) => error);
     // The one read slot is taken by the wait: another read of the key is refused meanwhile.
     let refused: Answer | undefined;
     for (let i = 0; i < 50 && refused?.status !== 429; i++) {
@@ -323,7 +323,7 @@ describe('GET /v1/feeds/{feed}/events?wait=: a waiting read is a read', () => {
   });
 
   it('answers a waiting read at once with the empty page when the relay stops, so the stop is not held', async () => {
-    const waiting = get('/v1/feeds/adt/events?after=3&wait=120');
+    const waiting = get('/v1/feeds/adt/events?after=3&wait=120000');
     await new Promise((resolve) => setTimeout(resolve, 200));
     const stopping = Date.now();
     await relay.relay!.stop();
