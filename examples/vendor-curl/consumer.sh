@@ -27,14 +27,14 @@ EXIT_BAD_RESPONSE=4
 usage() {
   cat <<'EOF'
 usage: consumer.sh --base URL --feed FEED --cursor-file FILE --out FILE [options]
-  --base URL                  the relay's HTTP API, e.g. https://relay.example:8443
+  --base URL                  the relay's HTTP API, e.g. https://relay.example:7480
   --key KEY                   the vendor key (default $WARDLINE_VENDOR_KEY)
   --feed FEED                 the feed to read
   --hospital ID               needed only when the key is granted the feed at several hospitals
   --cursor-file FILE          where the cursor is kept
   --out FILE                  each processed event is appended as one JSON line
   --limit N                   events per page (default 500, at most 10000)
-  --wait SECONDS              ask the relay to hold an empty page (wait= in milliseconds); default off ($WARDLINE_WAIT_SECONDS)
+  --wait SECONDS              ask the relay to hold an empty page this long (sent as wait= in milliseconds); default off ($WARDLINE_WAIT_SECONDS)
   --poll-seconds S            sleep after an empty page (default 1)
   --cacert FILE               PEM CA certificate for an https relay
   --stop-after-idle-seconds S exit 0 once caught up and idle this long (for tests)
