@@ -8,12 +8,14 @@
 //  - a gRPC Subscribe after a cursor below the floor is refused with
 //    OUT_OF_RANGE WL_CURSOR_BELOW_RETENTION, one at the floor reads on with
 //    prevSeq = the floor, as does an HTTP read after the floor;
+//  - two relay processes on one PostgreSQL database both sweep, and every event
+//    is removed once;
 //  - the agent's completeness proofs (FeedProver on a real agent.db, asking this
 //    relay over a Replicate stream) retire the windows retention removed
 //    without an incident or a resend, and still find a body that differs above
 //    the floor.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +25,12 @@ import { FeedProver } from '../../agent/replication/feed-prover.js';
 import { ProofConfigSchema } from '../../agent/replication/proof-config.js';
 import type { ProofChannel, RelaySession } from '../../agent/replication/relay-transport.js';
 import { openAgentDatabase } from '../../agent/store/index.js';
+import { RELAY_SIGNING_KEY_NAME } from '../../cloud-relay/index.js';
 import type { RelayStatus } from '../../cloud-relay/status/index.js';
 import { SqliteFeedStore, type FeedStore } from '../../cloud-relay/store/index.js';
 import { migratePostgres, PG_MIGRATIONS, PostgresFeedStore, RelayDatabase } from '../../cloud-relay/store/postgres/index.js';
 import { pb, type JournalEvent } from '../../protocol/index.js';
+import { loadOrCreateSigningKey, signingKeyPaths } from '../../runtime/index.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
 import { jsonEvent, RH_FEED, RH_HOSPITAL, RH_READER_KEY, SeededRelay } from '../support/seeded-relay.js';
 import { makeTempDir } from '../support/temp-dir.js';
@@ -269,3 +273,77 @@ function proofChannel(stream: AgentStream): ProofChannel {
     },
   };
 }
+
+describe('relay retention: two relay processes sweeping one PostgreSQL database', () => {
+  const root = makeTempDir('wardline-retention-pair-');
+  let db: RelayTestDatabase;
+  const relays: SeededRelay[] = [];
+
+  beforeAll(async () => {
+    db = await createRelayTestDatabase('retention_pair');
+    const database = await RelayDatabase.connect({ url: db.url, poolMax: 2, connectTimeoutMs: 2_000, applicationName: 'wardline-test-seed', probeIntervalMs: 1_000 });
+    await migratePostgres(database, PG_MIGRATIONS);
+    const store = await PostgresFeedStore.open({ database });
+    await store.storeBatch({ hospital: RH_HOSPITAL, feed: BULK, firstSeq: 1, lastSeq: BULK_EVENTS, events: bulkEvents });
+    await store.close();
+    await database.close();
+    // Processes on one database sign with one key: the first's, copied to the second as an operator would.
+    const dirs = ['a', 'b'].map((name) => join(root.path, name));
+    for (const d of dirs) mkdirSync(join(d, 'relay-data'), { recursive: true });
+    const key = loadOrCreateSigningKey(join(dirs[0]!, 'relay-data'), RELAY_SIGNING_KEY_NAME);
+    const copy = signingKeyPaths(join(dirs[1]!, 'relay-data'), RELAY_SIGNING_KEY_NAME);
+    copyFileSync(key.privateKeyFile, copy.privateKeyFile);
+    chmodSync(copy.privateKeyFile, 0o600);
+    copyFileSync(key.publicKeyFile, copy.publicKeyFile);
+    const config = {
+      http: { operatorTokenSha256: createHash('sha256').update(OPERATOR_TOKEN).digest('hex') },
+      store: { kind: 'postgres', url: db.url },
+      retention: { sweepIntervalMs: '1s', feeds: [{ feed: BULK, maxBytes: BULK_MAX_BYTES }] },
+    };
+    relays.push(...(await Promise.all(dirs.map((d) => SeededRelay.start(d, { config })))));
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    await db?.drop();
+    root.remove();
+  });
+
+  it('both sweep; every event is removed once (the processes\' removed counts sum to the floor) and the counts stay right', async () => {
+    const bulkFloor = floorBySize(bulkEvents, BULK_MAX_BYTES);
+    const bulkOf = async (relay: SeededRelay) => {
+      const s = (await (await fetch(`${relay.httpBase}/v1/status`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json()) as RelayStatus;
+      return s.hospitals.find((h) => h.id === RH_HOSPITAL)!.feeds.find((f) => f.feed === BULK)!;
+    };
+    // Each process has swept the feed at least once after the floor was reached.
+    await until('both processes swept', () => Promise.all(relays.map(bulkOf)), (feeds) => feeds.every((f) => f.retention.floorSeq === bulkFloor && f.retention.lastSweepAt !== null), { timeoutMs: 30_000, pollMs: 50 });
+    await new Promise((r) => setTimeout(r, 2_500));
+    const feeds = await Promise.all(relays.map(bulkOf));
+    console.log(`relay retention (2 processes, PostgreSQL): removed ${feeds.map((f) => f.retention.removedEvents).join(' + ')} of ${bulkFloor} events`);
+    expect(feeds.reduce((sum, f) => sum + f.retention.removedEvents, 0)).toBe(bulkFloor);
+    for (const f of feeds) expect(f).toMatchObject({ events: BULK_EVENTS - bulkFloor, highWaterSeq: BULK_EVENTS, retention: { floorSeq: bulkFloor, oldestSeq: bulkFloor + 1, lastError: null } });
+  }, 60_000);
+
+  it('two stores applying one rule at the same instant, chunk against chunk, remove each event once', async () => {
+    const connect = () => RelayDatabase.connect({ url: db.url, poolMax: 2, connectTimeoutMs: 2_000, applicationName: 'wardline-test-race', probeIntervalMs: 1_000 });
+    const [da, dbb] = await Promise.all([connect(), connect()]);
+    try {
+      const [a, b] = await Promise.all([PostgresFeedStore.open({ database: da, retentionChunkRows: 100 }), PostgresFeedStore.open({ database: dbb, retentionChunkRows: 100 })]);
+      const events = Array.from({ length: 5_000 }, (_, i) => jsonEvent(i + 1, 100));
+      await a.storeBatch({ hospital: RH_HOSPITAL, feed: 'race', firstSeq: 1, lastSeq: events.length, events });
+      for (const keep of [400_000, 200_000, 50_000]) {
+        const before = (await a.feedRange(RH_HOSPITAL, 'race')).retentionFloorSeq;
+        const [ra, rb] = await Promise.all([a.applyRetention(RH_HOSPITAL, 'race', { maxBytes: keep }), b.applyRetention(RH_HOSPITAL, 'race', { maxBytes: keep })]);
+        const floor = floorBySize(events, keep);
+        console.log(`relay retention (2 stores at once, PostgreSQL, 100-row chunks): to ${keep} bytes, removed ${ra.removedEvents} + ${rb.removedEvents} of ${floor - before}`);
+        expect(ra.removedEvents + rb.removedEvents).toBe(floor - before);
+        expect(ra.removedBytes + rb.removedBytes).toBe(events.slice(before, floor).reduce((sum, e) => sum + e.body.length, 0));
+        expect([ra.retentionFloorSeq, rb.retentionFloorSeq]).toEqual([floor, floor]);
+        const size = (await b.feedSizes()).find((f) => f.feed === 'race')!;
+        expect(size).toMatchObject({ events: events.length - floor, retentionFloorSeq: floor, oldestSeq: floor + 1 });
+      }
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      await Promise.all([da.close(), dbb.close()]);
+    }
+  });
+});
