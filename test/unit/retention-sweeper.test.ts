@@ -149,6 +149,30 @@ describe('retention sweeper', () => {
     expect(timers.armed).toBe(0);
   });
 
+  it('a store that cannot list its feeds: logged, shown in the status, tried again at the next interval', async () => {
+    await store(feeds, 'h1', 'lab', 1, 20);
+    let down = true;
+    const flaky: Pick<FeedStore, 'feedSizes' | 'applyRetention'> = {
+      feedSizes: async () => {
+        if (down) throw new Error('the database 127.0.0.1:5432/relay is unreachable');
+        return feeds.feedSizes();
+      },
+      applyRetention: (hospital, feed, rule) => feeds.applyRetention(hospital, feed, rule),
+    };
+    const sweeper = new RetentionSweeper({ store: flaky, config: RetentionConfig.parse({ sweepIntervalMs: '1s', default: { maxBytes: 1_000 } }), logger: logger(), now: timers.clock, timers });
+    sweeper.start();
+    await timers.whenArmed();
+    timers.advance(1_000);
+    await until(() => logs.some((l) => l.msg.startsWith('retention sweep failed')));
+    expect(sweeper.status()).toMatchObject({ lastSweepAtMs: null, lastError: 'listing the feeds failed: the database 127.0.0.1:5432/relay is unreachable' });
+    down = false;
+    await timers.whenArmed();
+    timers.advance(1_000);
+    await until(() => sweeper.status().lastSweepAtMs !== null);
+    expect(sweeper.status()).toMatchObject({ lastError: null, feeds: [{ feed: 'lab', removedEvents: 10, retentionFloorSeq: 10 }] });
+    await sweeper.stop();
+  });
+
   it('stop() waits for the feed being swept, then starts no other', async () => {
     await store(feeds, 'h1', 'a', 1, 10);
     await store(feeds, 'h1', 'b', 1, 10);
