@@ -22,6 +22,7 @@ import { HospitalAuth, ReplicationService } from './ingest/index.js';
 import { startSinks } from './sinks/index.js';
 import { RelayServer, type RelayPorts } from './relay-server.js';
 import { openRelayStores } from './relay-stores.js';
+import { retentionLimitsFor, RetentionSweeper } from './retention/index.js';
 import { agreeOnSigningKey } from './store/postgres/index.js';
 import {
   buildRelayClusterStatus,
@@ -186,6 +187,8 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     const sinkState = stores.database ? { database: stores.database } : { file: relayDatabaseFile(config.dataDir) };
     const sinks = await startSinks({ sinks: config.sinks, relayId: config.relayId, store, notifier, state: sinkState, registry: metrics.registry, logger: logger.child({ part: 'sinks' }), now });
     lifecycle.hold({ name: 'sinks', stop: () => sinks.stop() });
+    // Retention runs in every process; applyRetention is safe when several sweep one database at once.
+    const retention = new RetentionSweeper({ store, config: config.retention, now, logger: logger.child({ part: 'retention' }) });
     const startedAtMs = now();
     const clusterStatus = (processes: readonly RelayProcess[], streams: readonly StreamHolder[], unreachable: { since: number; error: string } | null) =>
       buildRelayClusterStatus({
@@ -219,6 +222,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
         treeHeads: (await Promise.all(feeds.map((f) => store.treeHeads(f.hospital, f.feed)))).flatMap((heads) => heads.slice(-1)),
         ...(replication.offersInbound ? { inbound: (await replication.inboundStatus(credentials.hospitals.map((h) => h.id)))! } : {}),
         cluster: clusterStatus(processes, streams, database?.unreachable ?? null),
+        retention: { limits: (hospital, feed) => retentionLimitsFor(config.retention, hospital, feed), sweep: retention.status() },
       });
     };
 
@@ -284,6 +288,7 @@ export async function startRelay(configOrFile: string | RelayConfig, options: St
     // The sweep runs beside the servers and stops before the store closes (reverse order).
     const expiry = new InboundExpiry({ store: inbound, sweepMs: config.inbound.expirySweepMs, retainFinalMs: config.inbound.retainFinalFor, now, logger: logger.child({ part: 'inbound-expiry' }) });
     await lifecycle.start({ name: 'inbound expiry', start: () => expiry.start(), stop: () => expiry.stop() });
+    await lifecycle.start({ name: 'retention sweep', start: () => retention.start(), stop: () => retention.stop() });
     await lifecycle.start({ name: 'vendor cursors', start: () => cursors.start(), stop: () => cursors.stop() });
     const ports = await lifecycle.start({
       name: 'relay servers',

@@ -27,6 +27,15 @@
 //     and a difference is an incident (window-differs) found, not located.
 //  5. A window the journal no longer holds for a repair: the fault stays an
 //     incident (kind missing-at-relay) naming why it could not be resent.
+//  8. The relay's retention removed the feed's oldest events (every answer
+//     carries its retention floor): a window starting at or below the floor,
+//     whose roots differ, is retired as removed by the relay's retention — not
+//     located, not resent, no incident — and never compared again; a stored
+//     window keeps its verdict and signed tree head. A window being closed that
+//     the floor cuts is compared over the seqs above the floor. Windows above
+//     the floor are checked as before, so a fault there is still found.
+//     (A repair below the floor would be refused: the relay never takes back
+//     what its retention removed.)
 import type { LeafFault, ProofLeafValue } from './fault-locator.js';
 import { locateFaults, rootOfLeaves } from './fault-locator.js';
 import type { FeedProofStore, ProofWindow } from './feed-proof-store.js';
@@ -48,6 +57,10 @@ export interface FeedProofStatus {
   incidents: number;
   /** Events the relay lacked and that were resent. */
   repaired: number;
+  /** The relay's retention floor as its last answer gave it: it holds no event at or below this seq (0: none removed, or not yet answered). */
+  relayRetentionFloorSeq: number;
+  /** Closed windows starting at or below that floor: removed by the relay's retention, no longer compared. */
+  retiredWindows: number;
   /** The newest located fault searches (at most RECENT_SEARCHES): each window, its faults and the comparisons it took (the close included). */
   recentSearches: FaultSearch[];
   problem: string | null;
@@ -93,6 +106,8 @@ export class FeedProver {
   private readonly searches: FaultSearch[] = [];
   private problem: string | null = null;
   private unavailable = false;
+  /** Failure mode 8: the relay's retention floor as last answered (it only rises). */
+  private relayFloorSeq = 0;
 
   constructor(private readonly options: FeedProverOptions) {
     this.lastRecheckAtMs = options.clock();
@@ -144,9 +159,11 @@ export class FeedProver {
     const windows = store.windows(feed);
     return {
       state: !config.enabled ? 'off' : this.unavailable ? 'unavailable' : 'running',
-      verifiedThroughSeq: verifiedThrough(windows),
+      verifiedThroughSeq: verifiedThrough(windows, this.relayFloorSeq),
       lastProofAtMs: this.lastProofAtMs,
       windows: windows.length,
+      relayRetentionFloorSeq: this.relayFloorSeq,
+      retiredWindows: windows.filter((w) => w.fromSeq <= this.relayFloorSeq).length,
       incidents: store.incidents(feed).length,
       repaired: this.repaired,
       recentSearches: [...this.searches],
@@ -171,7 +188,8 @@ export class FeedProver {
     if (trimmed !== undefined && trimmed > 0) store.trimLeavesThrough(feed, Math.min(trimmed, open.fromSeq - 1));
     if (now - this.lastRecheckAtMs < config.recheckIntervalMs) return;
     this.lastRecheckAtMs = now;
-    const windows = store.windows(feed);
+    // Failure mode 8: retired windows are not compared again.
+    const windows = store.windows(feed).filter((w) => w.fromSeq > this.relayFloorSeq);
     for (let i = 0; i < Math.min(config.recheckWindows, windows.length); i++) {
       const window = windows[this.recheckCursor++ % windows.length]!;
       await this.check(proofs, window.fromSeq, window.toSeq, window.state !== 'verified' || window.signedText === null, window);
@@ -185,7 +203,9 @@ export class FeedProver {
     if (previous && leaves.length !== previous.leafCount) return this.checkByRoot(proofs, previous);
     let reply = await this.compare(proofs, fromSeq, toSeq, leaves, close);
     let incident = false;
-    if (!reply.root.equals(rootOfLeaves(leaves)) || reply.leafCount !== leaves.length) {
+    const differs = !reply.root.equals(rootOfLeaves(leaves)) || reply.leafCount !== leaves.length;
+    if (differs && this.relayFloorSeq >= fromSeq) return this.retire(proofs, fromSeq, toSeq, previous);
+    if (differs) {
       const located = await locateFaults({
         fromSeq,
         toSeq,
@@ -193,7 +213,7 @@ export class FeedProver {
         relayWindowRoot: reply.root,
         ask: async (from, to, listLeaves) => {
           const answer = await proofs.ask({ feed, fromSeq: from, toSeq: to, listLeaves });
-          this.lastProofAtMs = this.options.clock();
+          this.answered(answer);
           return answer;
         },
       });
@@ -238,11 +258,27 @@ export class FeedProver {
     if (agrees && !incident && this.problem?.startsWith('completeness proof')) this.problem = null;
   }
 
+  /**
+   * Failure mode 8: [fromSeq, toSeq] starts at or below the relay's retention floor and its
+   * roots differ. A stored window keeps its row (verdict, signed tree head) and is not compared
+   * again; a window being closed is compared over what lies above the floor, if anything.
+   */
+  private async retire(proofs: ProofChannel, fromSeq: number, toSeq: number, previous: ProofWindow | undefined): Promise<void> {
+    const floor = this.relayFloorSeq;
+    this.options.log.info(
+      { feed: this.options.feed, fromSeq, toSeq, retentionFloorSeq: floor },
+      "completeness proof: the window's oldest events were removed by the relay's retention; retired (not compared again, nothing resent, no incident)",
+    );
+    if (previous || floor >= toSeq) return;
+    await this.check(proofs, floor + 1, toSeq, true);
+  }
+
   /** Failure mode 7: a window whose leaves were trimmed, compared by its kept count and root. */
   private async checkByRoot(proofs: ProofChannel, window: ProofWindow): Promise<void> {
     const reply = await proofs.ask({ feed: this.options.feed, fromSeq: window.fromSeq, toSeq: window.toSeq });
-    this.lastProofAtMs = this.options.clock();
+    this.answered(reply);
     const agrees = reply.root.equals(window.root) && reply.leafCount === window.leafCount;
+    if (!agrees && this.relayFloorSeq >= window.fromSeq) return this.retire(proofs, window.fromSeq, window.toSeq, window);
     if (!agrees) {
       this.raise(
         { seq: window.fromSeq, kind: 'window-differs', agentSha256: window.root.toString('hex'), relaySha256: reply.root.toString('hex') },
@@ -259,8 +295,14 @@ export class FeedProver {
       toSeq,
       ...(close ? { closeWindow: { leafCount: leaves.length, root: rootOfLeaves(leaves) } } : {}),
     });
-    this.lastProofAtMs = this.options.clock();
+    this.answered(reply);
     return reply;
+  }
+
+  /** Every answer: when it came, and the relay's retention floor it carries (failure mode 8). */
+  private answered(reply: ProofReply): void {
+    this.lastProofAtMs = this.options.clock();
+    this.relayFloorSeq = Math.max(this.relayFloorSeq, reply.retentionFloorSeq ?? 0);
   }
 
   private raise(fault: LeafFault, problem: string): void {
@@ -274,13 +316,15 @@ export class FeedProver {
 /**
  * The end of the run of verified windows from the first one kept (seq 1, or
  * after a revocation the seq after its mark: what was deleted is not owed); 0
- * when the first is not verified.
+ * when the first is not verified. Seqs at or below the relay's retention floor
+ * between two windows (a window retired as it closed) are not owed either.
  */
-export function verifiedThrough(windows: readonly ProofWindow[]): number {
+export function verifiedThrough(windows: readonly ProofWindow[], retentionFloorSeq = 0): number {
   let through = (windows[0]?.fromSeq ?? 1) - 1;
   if (windows[0]?.state !== 'verified') return 0;
   for (const window of windows) {
-    if (window.fromSeq !== through + 1 || window.state !== 'verified') break;
+    const contiguous = window.fromSeq === through + 1 || (window.fromSeq > through && window.fromSeq - 1 <= retentionFloorSeq);
+    if (!contiguous || window.state !== 'verified') break;
     through = window.toSeq;
   }
   return through;

@@ -500,6 +500,7 @@ class GrpcRelaySession implements RelaySession {
           resolve({
             leafCount: Number(answer.leafCount ?? 0),
             root: Buffer.from(answer.root ?? new Uint8Array()),
+            retentionFloorSeq: Number(answer.retentionFloorSeq ?? 0),
             ...(question.listLeaves ? { leaves: (answer.leaves ?? []).map((l) => ({ seq: Number(l.seq ?? 0), bodySha256: Buffer.from(l.bodySha256 ?? new Uint8Array()) })) } : {}),
             ...(head
               ? {

@@ -120,6 +120,12 @@ export interface ProofReply {
   root: Buffer;
   leaves?: { seq: number; bodySha256: Buffer }[];
   treeHead?: SignedTreeHeadInfo;
+  /**
+   * The seq of the newest event the relay's retention removed from the feed
+   * (ProofAnswer.retention_floor_seq; 0 or absent = none, or a relay from before
+   * retention): the relay holds nothing at or below it, by its operator's rule.
+   */
+  retentionFloorSeq?: number;
 }
 
 /**

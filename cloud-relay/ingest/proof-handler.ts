@@ -12,6 +12,10 @@
 //     nothing else set; the stream stays open.
 //  3. A close_window whose count or root differs from the relay's: answered
 //     with the relay's root and nothing signed; the agent bisects.
+//  4. A window the relay's retention cut into: every answer carries the
+//     feed's retention floor (retention_floor_seq), so the agent retires a
+//     window starting at or below it instead of taking the removed events for
+//     missing ones (no resend, no incident).
 import type { Logger } from 'pino';
 import { feedLeafData, leafHash, merkleRoot, pb, treeHeadText, type AgentMessage, type RelayMessage } from '../../protocol/index.js';
 import { signMinisign, type MinisignKey } from '../../runtime/index.js';
@@ -52,8 +56,12 @@ export async function handleProofRequest(context: ProofContext, request: ProofRe
   if (toSeq > highWaterSeq) return refuse(`[${fromSeq}, ${toSeq}] runs past feed "${feed}"'s mark ${highWaterSeq}: ask only for acknowledged seqs`);
 
   let leaves;
+  let retentionFloorSeq;
   try {
     leaves = await store.feedLeaves(hospital, feed, fromSeq, toSeq);
+    // Read after the leaves: the floor only rises, so every leaf a sweep removed before they were
+    // read lies at or below the floor sent, and the agent never takes it for one it must resend.
+    retentionFloorSeq = (await store.feedRange(hospital, feed)).retentionFloorSeq;
   } catch (error) {
     if (error instanceof FeedRevokedError) return refuse(error.message);
     throw error;
@@ -62,7 +70,7 @@ export async function handleProofRequest(context: ProofContext, request: ProofRe
     return refuse(`[${fromSeq}, ${toSeq}] holds ${leaves.length} leaves, more than the ${MAX_LISTED_LEAVES} one answer lists: ask for a smaller range`);
   }
   const root = merkleRoot(leaves.map((leaf) => leafHash(feedLeafData(leaf.seq, leaf.bodySha256))));
-  const answer: NonNullable<RelayMessage['proofAnswer']> = pb.ProofAnswer.create({ requestId, feed, fromSeq, toSeq, leafCount: leaves.length, root });
+  const answer: NonNullable<RelayMessage['proofAnswer']> = pb.ProofAnswer.create({ requestId, feed, fromSeq, toSeq, leafCount: leaves.length, root, retentionFloorSeq });
   if (request.listLeaves) answer.leaves = leaves.map((leaf) => pb.ProofLeaf.create({ seq: leaf.seq, bodySha256: leaf.bodySha256 }));
 
   const agrees = Number(request.leafCount ?? 0) === leaves.length && Buffer.from(request.root ?? new Uint8Array()).equals(root);

@@ -1,6 +1,6 @@
 // The operator side of the relay: the status document and page, Prometheus
 // metrics, the operator token, and each vendor's position.
-export { AGENT_PROTOCOL_1_PROBLEM, buildRelayStatus, buildVendorOwnStatus, type RelayStatus, type RelayStatusInput, type VendorOwnStatus } from './relay-status.js';
+export { AGENT_PROTOCOL_1_PROBLEM, buildRelayStatus, buildVendorOwnStatus, type FeedRetentionStatus, type RelayStatus, type RelayStatusInput, type VendorOwnStatus } from './relay-status.js';
 export { renderRelayStatusPage, STATUS_PAGE_REFRESH_SECONDS } from './relay-status-page.js';
 export { RelayMetrics, type BatchResult, type RelayBuildInfo } from './relay-metrics.js';
 export { registerRelayStatusMetrics } from './relay-status-metrics.js';

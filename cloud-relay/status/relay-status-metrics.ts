@@ -1,5 +1,6 @@
 // Prometheus metrics for what the status page shows: per hospital and feed the
-// high-water mark, events stored and the last batch; agents connected per
+// high-water mark, events stored, the last batch, the retention floor and what
+// retention removed; agents connected per
 // hospital; per vendor key and consumer its cursors and lag in each granted feed; per hospital
 // and inbound channel what waits for the agent; which process this is, the
 // processes sharing the store, who holds each stream, whether the store is
@@ -36,13 +37,17 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
   const streamHolder = new Gauge({ name: 'wardline_relay_stream_holder', help: 'Always 1 per hospital whose agent is connected; process_id holds its stream', labelNames: ['hospital', 'process_id'], registers: [registry], collect: refreshOnce });
   const storeReachable = new Gauge({ name: 'wardline_relay_store_reachable', help: '1 while the relay\'s store answers, 0 while it is unreachable (GET /readyz is false then)', registers: [registry], collect: refreshOnce });
   const liveTailListening = new Gauge({ name: 'wardline_relay_live_tail_listening', help: '1 while the LISTEN connection of the cross-process live tail is up (PostgreSQL); tails fall back to polling while 0', registers: [registry], collect: refreshOnce });
+  // Retention: the floor is the store's (every process shows the same); removed counts are this process's sweeps since start.
+  const retentionFloor = new Gauge({ name: 'wardline_relay_feed_retention_floor_seq', help: 'The seq of the newest event retention removed from the feed (0 = none): a cursor below it is refused (WL_CURSOR_BELOW_RETENTION)', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const retentionRemoved = new Counter({ name: 'wardline_relay_retention_removed_events_total', help: 'Events this relay process\'s retention sweeps removed from the feed since it started', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
+  const retentionRemovedBytes = new Counter({ name: 'wardline_relay_retention_removed_bytes_total', help: 'Body bytes this relay process\'s retention sweeps removed from the feed since it started', labelNames: ['hospital', 'feed'], registers: [registry], collect: refreshOnce });
   const liveTail = new Counter({ name: 'wardline_relay_live_tail_total', help: 'What the cross-process live tail did since start: doorbell notifications heard, polls of every feed\'s marks, failed polls, LISTEN reconnects', labelNames: ['event'], registers: [registry], collect: refreshOnce });
 
   async function refresh(): Promise<void> {
     const s = await status();
     for (const g of [committed, aheadOfHead]) g.reset();
-    for (const g of [agents, highWater, events, lastBatch, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest, processInfo, processes, streamHolder, storeReachable, liveTailListening]) g.reset();
-    liveTail.reset();
+    for (const g of [agents, highWater, events, lastBatch, retentionFloor, cursor, lagEvents, lagSeconds, following, inboundWaiting, inboundOldest, processInfo, processes, streamHolder, storeReachable, liveTailListening]) g.reset();
+    for (const c of [liveTail, retentionRemoved, retentionRemovedBytes]) c.reset();
     if (s.cluster) {
       const c = s.cluster;
       const self = c.processes.find((p) => p.processId === c.thisProcess);
@@ -66,6 +71,11 @@ export function registerRelayStatusMetrics(registry: Registry, status: () => Pro
         highWater.set(labels, f.highWaterSeq);
         events.set(labels, f.events);
         lastBatch.set(labels, Date.parse(f.lastBatchAt) / 1000);
+        if (f.retention) {
+          retentionFloor.set(labels, f.retention.floorSeq);
+          retentionRemoved.inc(labels, f.retention.removedEvents);
+          retentionRemovedBytes.inc(labels, f.retention.removedBytes);
+        }
       }
       for (const c of h.inbound?.channels ?? []) {
         inboundWaiting.set({ hospital: h.id, channel: c.channel }, c.waiting);

@@ -1,12 +1,13 @@
 // The relay's status page (GET / on the relay's HTTP port): per hospital the
 // agents connected, the last batch, high-water marks and feed sizes; per vendor
 // key and consumer its cursors and lag behind each feed's head (a cursor past
-// the head shown as an error); per hospital its inbound
+// the head shown as an error); per feed its retention (limits, floor, oldest
+// event held, last sweep); per hospital its inbound
 // channels (waiting, on the wire, receipts) and an agent's protocol problem.
 // Server-rendered HTML that
 // reloads itself, so it needs no script and works in any browser the cloud
 // operator has; the same figures are JSON at /v1/status.
-import type { RelayStatus } from './relay-status.js';
+import type { FeedRetentionStatus, RelayStatus } from './relay-status.js';
 import { UNNAMED_CONSUMER_LABEL, type VendorFeedStatus } from './vendor-status.js';
 
 /** The page reloads itself this often, in seconds. */
@@ -50,7 +51,7 @@ export function renderRelayStatusPage(status: RelayStatus, nowMs: number = Date.
 ${agents.length === 0 ? '' : table(['agent', 'version', 'protocol', 'peer', 'authenticated by', 'connected', 'last batch', 'batches', 'events'], agents.map((a) => [esc(a.agentId), esc(a.agentVersion), `<span class="${a.problem ? 'warn' : ''}" data-figure="protocol">${a.protocolVersion}</span>`, esc(a.peer), esc(a.authenticatedBy ?? ''), `${esc(a.connectedAt)} (${ago(a.connectedAt, nowMs)})`, a.lastBatchAt ? ago(a.lastBatchAt, nowMs) : 'none', num(a.batches), num(a.events)]), [7, 8])}
 ${inboundSection(h, nowMs)}
 <h3>Feeds</h3>
-${status.storeUnavailable ? '<p class="bad">Not known while the database is unreachable.</p>' : h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`]), [1, 2])}
+${status.storeUnavailable ? '<p class="bad">Not known while the database is unreachable.</p>' : h.feeds.length === 0 ? '<p class="muted">Nothing stored yet.</p>' : table(['feed', 'high-water seq', 'events stored', 'last batch', 'retention', 'floor', 'oldest held', 'last sweep'], h.feeds.map((f) => [`<span data-feed="${esc(f.feed)}">${esc(f.feed)}</span>`, `<span data-figure="high-water">${num(f.highWaterSeq)}</span>`, `<span data-figure="events">${num(f.events)}</span>`, `${esc(f.lastBatchAt)} (${ago(f.lastBatchAt, nowMs)})`, ...retentionCells(f.retention, nowMs)]), [1, 2, 5, 6])}
 ${(h.revokedFeeds ?? []).length === 0 ? '' : `<h3>Revoked</h3>${table(['feed', 'revoked', 'events deleted', 'reason'], h.revokedFeeds.map((r) => [esc(r.feed), esc(r.revokedAt), num(r.eventsDeleted), esc(r.reason)]), [2])}`}
 </section>`;
   });
@@ -179,6 +180,18 @@ ${table(
   ]),
   [2],
 )}</section>`;
+}
+
+/** A feed's retention: its limits, its floor (a cursor below it is refused), the oldest event held and this process's last sweep. */
+function retentionCells(r: FeedRetentionStatus | undefined, nowMs: number): string[] {
+  if (!r) return ['', '', '', ''];
+  const limits = [r.maxAgeMs === null ? '' : `older than ${duration(r.maxAgeMs / 1000)} removed`, r.maxBytes === null ? '' : `at most ${num(r.maxBytes)} bytes`].filter(Boolean).join(', ');
+  return [
+    `<span data-figure="retention">${esc(limits || 'kept forever')}</span>${r.lastError ? ` <span class="bad">${esc(r.lastError)}</span>` : ''}`,
+    `<span data-figure="retention-floor">${num(r.floorSeq)}</span>`,
+    `<span data-figure="oldest-seq">${r.oldestSeq === null ? 'none' : num(r.oldestSeq)}</span>`,
+    r.lastSweepAt ? `<span data-figure="last-sweep">${esc(r.lastSweepAt)} (${ago(r.lastSweepAt, nowMs)})</span>${r.removedEvents > 0 ? ` · ${num(r.removedEvents)} removed` : ''}` : 'never',
+  ];
 }
 
 function table(head: string[], rows: string[][], numeric: number[] = []): string {

@@ -3,6 +3,7 @@
 import type { SinkFeedStatus } from '../sinks/index.js';
 import { PROTOCOL_VERSION, WARDLINE_VERSION } from '../../protocol/index.js';
 import type { ConnectedAgent, HospitalInbound, ReceiptCounts } from '../ingest/index.js';
+import type { RetentionLimits, RetentionSweepStatus } from '../retention/index.js';
 import type { AgentLedgerHead, FeedRevocation, FeedSize, StoredTreeHead } from '../store/index.js';
 import type { RelayClusterStatus } from './relay-cluster-status.js';
 import type { VendorStatus } from './vendor-status.js';
@@ -33,6 +34,26 @@ export interface RelayStatusInput {
   cluster?: RelayClusterStatus;
   /** Set when the relay's database could not be read for this status: since when (ms) and why. */
   storeUnavailable?: { sinceMs: number; error: string };
+  /** The retention limits of each feed and what this process's sweeps did (cloud-relay/retention); absent = not reported. */
+  retention?: { limits: (hospital: string, feed: string) => RetentionLimits; sweep: RetentionSweepStatus };
+}
+
+/** A feed's retention as the status shows it. */
+export interface FeedRetentionStatus {
+  /** The feed's limits (relay.yaml `retention`): events older than maxAgeMs, and the oldest beyond maxBytes, are removed; null = no such limit. */
+  maxAgeMs: number | null;
+  maxBytes: number | null;
+  /** The seq of the newest event retention removed (0 = none): a cursor below it is refused (WL_CURSOR_BELOW_RETENTION). */
+  floorSeq: number;
+  /** The oldest event still held; null when the feed holds none. */
+  oldestSeq: number | null;
+  /** When this process last swept the feed; null before (or when it has no limits). */
+  lastSweepAt: string | null;
+  /** Events and body bytes this process's sweeps removed from the feed since it started. */
+  removedEvents: number;
+  removedBytes: number;
+  /** Why this process's last sweep of the feed failed; null when it did not. */
+  lastError: string | null;
 }
 
 /** A connected agent's problem when it speaks protocol 1 to a relay that keeps inbound events. */
@@ -77,6 +98,7 @@ export interface RelayStatus {
       lastBatchAt: string;
       /** The newest signed tree head (completeness proofs): the window the agent and the relay last agreed on; absent before the first. */
       lastTreeHead?: { fromSeq: number; toSeq: number; treeSize: number; root: string; signedAt: string };
+      retention: FeedRetentionStatus;
     }[];
     /**
      * Per feed, the newest egress-ledger head the hospital's agent sent (index 0,
@@ -109,6 +131,8 @@ export interface RelayStatus {
   sinks: readonly SinkFeedStatus[];
   /** The store, the relay processes sharing it and who holds each hospital's stream; null when not reported. */
   cluster: RelayClusterStatus | null;
+  /** This process's retention sweeps (every sweepIntervalMs); null when not reported. */
+  retention: { sweepIntervalMs: number; lastSweepAt: string | null; lastSweepDurationMs: number | null; lastError: string | null } | null;
   /**
    * Non-null when the relay's database could not be read for this status: feeds,
    * vendors' cursors, sinks and processes are then empty because they are not
@@ -171,6 +195,7 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
             events: f.events,
             lastBatchAt: iso(f.updatedAtMs),
             ...(head ? { lastTreeHead: { fromSeq: head.fromSeq, toSeq: head.toSeq, treeSize: head.treeSize, root: head.root.toString('hex'), signedAt: iso(head.signedAtMs) } } : {}),
+            retention: feedRetention(input, f),
           };
         }),
       ledgerHeads: ledgerHeads
@@ -198,6 +223,14 @@ export function buildRelayStatus(input: RelayStatusInput): RelayStatus {
     vendors: input.vendors ?? [],
     sinks: input.sinks ?? [],
     cluster: input.cluster ?? null,
+    retention: input.retention
+      ? {
+          sweepIntervalMs: input.retention.sweep.sweepIntervalMs,
+          lastSweepAt: input.retention.sweep.lastSweepAtMs === null ? null : iso(input.retention.sweep.lastSweepAtMs),
+          lastSweepDurationMs: input.retention.sweep.lastSweepDurationMs,
+          lastError: input.retention.sweep.lastError,
+        }
+      : null,
     storeUnavailable: input.storeUnavailable ? { since: iso(input.storeUnavailable.sinceMs), error: input.storeUnavailable.error } : null,
   };
 }
@@ -214,6 +247,22 @@ function hospitalInbound(input: RelayStatusInput, id: string, problemOf: (a: Con
       receipts: c.receipts,
     })),
     problem: input.agents.filter((a) => a.hospital === id).map(problemOf).find((p) => p !== null) ?? null,
+  };
+}
+
+function feedRetention(input: RelayStatusInput, f: FeedSize): FeedRetentionStatus {
+  const limits = input.retention?.limits(f.hospital, f.feed);
+  const swept = input.retention?.sweep.feeds.find((r) => r.hospital === f.hospital && r.feed === f.feed);
+  return {
+    maxAgeMs: limits?.maxAge ?? null,
+    maxBytes: limits?.maxBytes ?? null,
+    // The store's, not this process's last sweep's: another process may have raised it since.
+    floorSeq: f.retentionFloorSeq,
+    oldestSeq: f.oldestSeq ?? null,
+    lastSweepAt: swept && swept.lastSweepAtMs > 0 ? iso(swept.lastSweepAtMs) : null,
+    removedEvents: swept?.removedEvents ?? 0,
+    removedBytes: swept?.removedBytes ?? 0,
+    lastError: swept?.lastError ?? null,
   };
 }
 
