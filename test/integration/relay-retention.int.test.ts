@@ -163,7 +163,7 @@ describe.each(backends)('relay retention on $name', (backend) => {
     expect(feedStatus(await status(), RH_FEED).retention).toMatchObject({ floorSeq: OLD, removedEvents: OLD });
   }, 60_000);
 
-  it('gRPC Subscribe below the floor: OUT_OF_RANGE WL_CURSOR_BELOW_RETENTION; at the floor it reads on with prevSeq = the floor, as HTTP does', async () => {
+  it('below the floor: gRPC OUT_OF_RANGE and HTTP 409, both WL_CURSOR_BELOW_RETENTION with the range; at the floor both read on with prevSeq = the floor', async () => {
     await swept();
     const client = relay.feedsClient();
     const below = relay.subscribe(client, RH_READER_KEY, { feed: RH_FEED, after: 10 });
@@ -179,8 +179,15 @@ describe.each(backends)('relay retention on $name', (backend) => {
     expect([Number(second.event!.seq), Number(second.prevSeq)]).toEqual([OLD + 2, OLD + 1]);
     expect((await at.status).code).toBe(grpc.status.OK);
 
+    const belowHttp = await fetch(`${relay.httpBase}/v1/feeds/${RH_FEED}/events?after=10`, { headers: { authorization: `Bearer ${RH_READER_KEY}` } });
+    expect(belowHttp.status).toBe(409);
+    expect(belowHttp.headers.get('x-wardline-retention-floor')).toBe(String(OLD));
+    const body = (await belowHttp.json()) as { error: { code: string; retentionFloorSeq: number; oldestSeq: number } };
+    expect(body.error).toMatchObject({ code: 'WL_CURSOR_BELOW_RETENTION', retentionFloorSeq: OLD, oldestSeq: OLD + 1 });
+
     const response = await fetch(`${relay.httpBase}/v1/feeds/${RH_FEED}/events?after=${OLD}&limit=2`, { headers: { authorization: `Bearer ${RH_READER_KEY}` } });
     expect(response.status).toBe(200);
+    expect(response.headers.get('x-wardline-retention-floor')).toBe(String(OLD));
     const lines = (await response.text()).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; prevSeq: number });
     expect(lines.map((l) => [l.seq, l.prevSeq])).toEqual([
       [OLD + 1, OLD],
