@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../support/temp-dir.js';
 import { EX_FEED, EX_READER_KEY, VendorExampleRelay } from '../support/vendor-example-relay.js';
-import { ConsumerProcess, REPOSITORY_ROOT, missingTools, processedAtLeast, readProcessed, tally } from '../support/vendor-consumer-process.js';
+import { runConsumerThroughFaults } from '../support/vendor-consumer-faults.js';
+import { ConsumerProcess, REPOSITORY_ROOT, missingTools, readProcessed, tally } from '../support/vendor-consumer-process.js';
 
 const CONSUMER = join(REPOSITORY_ROOT, 'examples/vendor-curl/consumer.sh');
 const skip = missingTools([
@@ -49,47 +50,20 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
   }
 
   const savedCursor = () => JSON.parse(readFileSync(files().cursor, 'utf8')) as { after: number; last_seq: number };
-  const countProcessed = () => readProcessed(files().out).length;
 
   it('reads every event exactly once across SIGTERM, SIGKILL and a relay killed mid-stream', async () => {
     await startRelay();
-    await relay.append(1200);
-    const initial = relay.feedSeqs.length;
-    const paged = ['--limit', '10', '--poll-seconds', '0.2'];
-
-    // 1. SIGTERM mid-run: the current page is finished and the cursor saved.
-    const first = consumer(paged);
-    await processedAtLeast(files().out, 100, first);
-    expect(await first.kill('SIGTERM'), first.output).toEqual({ code: 0, signal: null });
-    const afterTerm = readProcessed(files().out);
-    expect(savedCursor().last_seq).toBe(afterTerm[afterTerm.length - 1]!.seq);
-    expect(afterTerm.length).toBeLessThan(initial);
-
-    // 2. SIGKILL mid-run: the cursor file may lag the output; the restart takes the output's last seq.
-    const second = consumer(paged);
-    await processedAtLeast(files().out, afterTerm.length + 150, second);
-    await second.kill('SIGKILL');
-    const afterKill = readProcessed(files().out);
-    const cursorAtKill = savedCursor();
-    expect(afterKill.length).toBeLessThan(initial);
-
-    // 3. Runs to the end: the relay is SIGKILLed and restarted under it while batches keep coming.
-    // --wait asks for a long poll; a relay without it answers at once and the script sleeps instead.
-    // Pages of 100 from here: small pages were only to stop it mid-run above.
-    const third = consumer(['--limit', '100', '--poll-seconds', '0.2', '--wait', '1', '--stop-after-idle-seconds', '2']);
-    await processedAtLeast(files().out, afterKill.length + 100, third);
-    for (let i = 0; i < 5; i++) {
-      await relay.append(60, 20);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const beforeRelayKill = countProcessed();
-    const feedAtRelayKill = relay.feedSeqs.length;
-    await relay.killAndRestart();
-    for (let i = 0; i < 5; i++) {
-      await relay.append(60, 20);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await third.exitsCleanly(30_000);
+    const { afterTerm, afterKill, cursorAtKill, beforeRelayKill, feedAtRelayKill, last: third } = await runConsumerThroughFaults({
+      relay,
+      out: files().out,
+      start: (extra) => consumer(extra),
+      savedLastSeq: () => savedCursor().last_seq,
+      // Small pages stop it mid-run; pages of 100 at the end. --wait asks for a long poll.
+      midRunArgs: ['--limit', '10', '--poll-seconds', '0.2'],
+      finalArgs: ['--limit', '100', '--poll-seconds', '0.2', '--wait', '1', '--stop-after-idle-seconds', '2'],
+      beforeTerm: 100,
+      beforeKill: 150,
+    });
 
     const processed = readProcessed(files().out);
     const figures = tally(processed, relay.feedSeqs);
@@ -99,7 +73,7 @@ describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl a
     console.log(
       `vendor-curl: ${relay.feedSeqs.length} feed events (journal head ${relay.highWater}), processed ${figures.events}, unique ${figures.unique}, ` +
         `duplicates ${figures.duplicates}, missing ${figures.missing}, out of order ${figures.outOfOrder}, continuity breaks ${figures.broken}; ` +
-        `consumer restarts 2 (SIGTERM at ${afterTerm.length}, SIGKILL at ${afterKill.length} with cursor file at last_seq ${cursorAtKill.last_seq}, ` +
+        `consumer restarts 2 (SIGTERM at ${afterTerm.length}, SIGKILL at ${afterKill.length} with cursor file at last_seq ${cursorAtKill}, ` +
         `resumed after ${resume[1]} from out file ${resume[5]}), relay restarts ${relay.restarts} (SIGKILL at ${beforeRelayKill} of ${feedAtRelayKill} processed), retries ${retries}`,
     );
     expect(figures).toEqual({ events: relay.feedSeqs.length, unique: relay.feedSeqs.length, duplicates: 0, missing: 0, unexpected: 0, outOfOrder: 0, broken: 0 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../support/temp-dir.js';
 import { EX_FEED, EX_READER_KEY, VendorExampleRelay } from '../support/vendor-example-relay.js';
-import { ConsumerProcess, DEBIAN_PYTHON, REPOSITORY_ROOT, missingTools, processedAtLeast, readProcessed, tally } from '../support/vendor-consumer-process.js';
+import { runConsumerThroughFaults } from '../support/vendor-consumer-faults.js';
+import { ConsumerProcess, DEBIAN_PYTHON, REPOSITORY_ROOT, missingTools, readProcessed, tally } from '../support/vendor-consumer-process.js';
 
 const CONSUMER = join(REPOSITORY_ROOT, 'examples/vendor-python/consumer.py');
 const skip = missingTools([{ command: DEBIAN_PYTHON, args: ['-c', 'import grpc, grpc_tools'], what: 'Python 3 with grpcio and grpcio-tools' }]);
@@ -45,47 +46,21 @@ describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', 
     return started;
   }
 
-  const countProcessed = () => readProcessed(files().out).length;
   const savedCursor = () => (JSON.parse(readFileSync(files().cursor, 'utf8')) as { seq: number }).seq;
 
   it('reads every event exactly once across SIGTERM, SIGKILL and a relay killed mid-stream, and reports heartbeats while idle', async () => {
     await startRelay();
-    await relay.append(1200);
-    const initial = relay.feedSeqs.length;
-    const named = ['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '2'];
-
-    // 1. SIGTERM mid-run: the current event is finished and the cursor saved.
-    const first = consumer(named);
-    await processedAtLeast(files().out, 150, first);
-    expect(await first.kill('SIGTERM'), first.output).toEqual({ code: 0, signal: null });
-    const afterTerm = readProcessed(files().out);
-    expect(savedCursor()).toBe(afterTerm[afterTerm.length - 1]!.seq);
-    expect(afterTerm.length).toBeLessThan(initial);
-
-    // 2. SIGKILL mid-run: the cursor file may lag the output; the restart takes the output's last seq.
-    const second = consumer(named);
-    await processedAtLeast(files().out, afterTerm.length + 200, second);
-    await second.kill('SIGKILL');
-    const afterKill = readProcessed(files().out);
-    const cursorAtKill = savedCursor();
-    expect(afterKill.length).toBeLessThan(initial);
-
-    // 3. Runs to the end: the relay is SIGKILLed and restarted under it while batches keep coming.
-    // Slower from here (4 ms an event), so the relay dies with events still to send.
-    const third = consumer(['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '4', '--stop-after-idle-seconds', '2']);
-    await processedAtLeast(files().out, afterKill.length + 100, third);
-    for (let i = 0; i < 5; i++) {
-      await relay.append(60, 20);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    const beforeRelayKill = countProcessed();
-    const feedAtRelayKill = relay.feedSeqs.length;
-    await relay.killAndRestart();
-    for (let i = 0; i < 5; i++) {
-      await relay.append(60, 20);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await third.exitsCleanly(30_000);
+    const { afterTerm, afterKill, cursorAtKill, beforeRelayKill, feedAtRelayKill, last: third } = await runConsumerThroughFaults({
+      relay,
+      out: files().out,
+      start: (extra) => consumer(extra),
+      savedLastSeq: savedCursor,
+      midRunArgs: ['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '2'],
+      // Slower at the end (4 ms an event), so the relay dies with events still to send.
+      finalArgs: ['--consumer', 'example-etl', '--heartbeat-ms', '300', '--pause-ms', '4', '--stop-after-idle-seconds', '2'],
+      beforeTerm: 150,
+      beforeKill: 200,
+    });
 
     const processed = readProcessed(files().out);
     const figures = tally(processed, relay.feedSeqs);
