@@ -505,7 +505,7 @@ export class ConsumerNotFoundError extends RelayError {
 export class RouteNotFoundError extends RelayError {
   override name = 'RouteNotFoundError';
   constructor(readonly path: string) {
-    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/hospitals/{hospital}/feeds/{feed}/studies/{studyUid}, POST /v1/hospitals/{hospital}/inbound/{channel}, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
+    super(`no route for ${JSON.stringify(path)}; see GET /v1/feeds/{feed}/events, /v1/feeds/{feed}/consumers/{name}, /v1/schema/feed-event.json, /v1/hospitals/{hospital}/feeds/{feed}/studies/{studyUid}, POST /v1/hospitals/{hospital}/inbound/{channel}, /v1/status, /metrics, /healthz`, RelayErrorCode.NOT_FOUND);
   }
 }
 
