@@ -9,13 +9,15 @@ import { FeedsService, pb, type FeedEvent, type SubscribeRequest } from '../../p
 export interface DemoVendorOptions {
   /** Wait before reconnecting after the stream failed, in ms; default 1000. */
   retryMs?: number;
-  /** Called for each event received, in the order received. */
+  /** Called for each event received, in the order received (heartbeats are not events). */
   onEvent?: (event: FeedEvent) => void;
 }
 
 /** A vendor following the clinical feed over gRPC, as `wardline feed tail` does. */
 export class DemoVendor {
   received = 0;
+  /** Heartbeats received: the relay's word that the stream is idle, not stalled. */
+  heartbeats = 0;
   /** Subscriptions opened again after the first. */
   reconnects = 0;
   lastLine = '';
@@ -58,9 +60,13 @@ export class DemoVendor {
     call.on('data', (message: FeedEvent) => {
       // A call given up by reconnect() may still hand over what it had read: the new one starts from `cursor`.
       if (this.call !== call) return;
+      if (!message.event) {
+        this.heartbeats++;
+        return;
+      }
       this.received++;
-      this.cursor = Number(message.event?.seq ?? this.cursor);
-      this.lastLine = `seq ${this.cursor} ${message.event?.stream}/${message.event?.key} ${message.event?.headers?.messageType ?? ''}`.trim();
+      this.cursor = Number(message.event.seq);
+      this.lastLine = `seq ${this.cursor} ${message.event.stream}/${message.event.key} ${message.event.headers?.messageType ?? ''}`.trim();
       this.options.onEvent?.(message);
     });
     call.on('error', () => {

@@ -1,9 +1,13 @@
 // The NATS JetStream peer for `npm run bench`: the job Wardline does (journal on the
 // edge, a durable copy at the hub) done the way a NATS user would do it. A stream with
 // file storage on an edge nats-server, mirrored over a leaf node link into a stream
-// with file storage on a hub nats-server; every payload published with its own
-// `await js.publish(...)`. Both servers are our own child processes on free loopback
-// ports, never a nats-server the machine may already run.
+// with file storage on a hub nats-server. Two measurements, each the like of one of
+// Wardline's: live (producers each awaiting their PubAcks, as MLLP senders await
+// their ACK or ingest clients their batch's answer, timed until the hub holds every
+// message) and catch-up (a backlog in the edge stream, a new hub mirror timed until
+// it holds it all, as the agent drains its journal after an outage). Both servers
+// are our own child processes on free loopback ports, never a nats-server the
+// machine may already run.
 //
 // The figure only means something beside its fsync setting: by default JetStream
 // acknowledges a publish once the message is in the file store's buffers and syncs
@@ -33,16 +37,7 @@ const HUB_MIRROR = 'WARDLINE_MIRROR';
 const HUB_BACKLOG_MIRROR = 'WARDLINE_BACKLOG';
 const SUBJECT_PREFIX = 'wardline';
 
-export interface NatsPeerOptions {
-  /** The same HL7/JSON payloads Wardline moves. */
-  payloads: Buffer[];
-  /** Per-payload subject suffix (e.g. the stream 'adt', 'his.patient'), same length as payloads; default 'events'. */
-  subjects?: string[];
-  /**
-   * Concurrent publishers, each on its own connection (as each MLLP sender has its
-   * own socket) and each awaiting its PubAck before its next publish.
-   */
-  publishers: number;
+export interface JetStreamPairOptions {
   /** Server configs and file stores go here; the caller removes it. */
   workDir: string;
   /**
@@ -51,38 +46,53 @@ export interface NatsPeerOptions {
    * interval it accepts, else its default; the result says which ran.
    */
   syncAlways: boolean;
-  /** Also time a fresh hub mirror catching up on the full edge stream. Default true. */
-  measureBacklog?: boolean;
   /** Default DEFAULT_NATS_SERVER_PATH. */
   serverPath?: string;
   /** How long the hub may take to hold every message. Default DEFAULT_MIRROR_TIMEOUT_MS. */
   mirrorTimeoutMs?: number;
 }
 
-export interface NatsPeerResult {
-  serverVersion: string;
-  /** What the file stores did about fsync, in words for the bench table. */
-  fsyncSetting: string;
-  /** True only if the server was configured to fsync every write before its PubAck. */
-  fsyncPerMessage: boolean;
+export interface JetStreamLiveOptions {
+  /** The same payloads Wardline moves, as its producers send them. */
+  payloads: readonly Buffer[];
+  /** Per-payload subject suffix (e.g. the stream 'adt', 'his.patient'), same length as payloads; default 'events'. */
+  subjects?: readonly string[];
+  /**
+   * Concurrent publishers, each on its own connection (as each MLLP sender has its
+   * own socket or each ingest client its own request).
+   */
+  publishers: number;
+  /**
+   * Messages a publisher sends before it waits for their PubAcks: 1 is an MLLP
+   * sender (one message in flight), 500 an ingest client posting a batch. Default 1.
+   */
+  batch?: number;
+}
+
+export interface JetStreamLiveResult {
   messages: number;
   payloadBytes: number;
   publishers: number;
+  batch: number;
   /** Until every PubAck from the edge was in. */
   publishSeconds: number;
   publishPerSecond: number;
-  /** From the first publish until the hub's mirror held every message. */
+  /** From the first publish until the hub's mirror held every message: events reaching the far side. */
   mirroredSeconds: number;
   mirroredPerSecond: number;
-  /** Per-publish PubAck latency. */
+  /** Per-publish PubAck latency (for a batch: from the batch's start). */
   ackP50Ms: number;
   ackP99Ms: number;
-  /**
-   * A second hub mirror created over the edge stream once it held every message,
-   * as after an outage as long as the whole run: messages/s from its creation until
-   * it held them all. Absent when measureBacklog is false.
-   */
-  backlogCatchUpPerSecond?: number;
+}
+
+export interface JetStreamCatchUpResult {
+  messages: number;
+  payloadBytes: number;
+  /** Filling the edge stream (not the measured figure): messages/s. */
+  fillPerSecond: number;
+  /** A new hub mirror from its creation until it held every message of the edge stream. */
+  catchUpSeconds: number;
+  catchUpPerSecond: number;
 }
 
 interface SyncChoice {
@@ -281,19 +291,29 @@ async function waitForMirror(hubJsm: JetStreamManager, name: string, count: numb
   });
 }
 
-/** Publishes every payload, `publishers` loops each awaiting its PubAck; returns per-publish latencies in ms. */
-async function publishAll(connections: NatsConnection[], payloads: Buffer[], subjects: string[]): Promise<Float64Array> {
+/**
+ * Publishes every payload, `publishers` loops each sending `batch` messages and
+ * then awaiting their PubAcks; returns per-publish latencies in ms.
+ */
+async function publishAll(connections: NatsConnection[], payloads: readonly Buffer[], subjects: readonly string[], batch: number): Promise<Float64Array> {
   const latencies = new Float64Array(payloads.length);
   let next = 0;
   await Promise.all(
     connections.map(async (nc) => {
       const js = jetstream(nc);
       while (next < payloads.length) {
-        const i = next++;
+        const first = next;
+        const last = Math.min(payloads.length, first + batch);
+        next = last;
         const start = performance.now();
-        const ack = await js.publish(subjects[i]!, payloads[i]!);
-        latencies[i] = performance.now() - start;
-        if (ack.stream !== EDGE_STREAM) throw new Error(`publish ${i} was acknowledged by stream ${ack.stream}, expected ${EDGE_STREAM}`);
+        await Promise.all(
+          Array.from({ length: last - first }, async (_, k) => {
+            const i = first + k;
+            const ack = await js.publish(subjects[i]!, payloads[i]!);
+            latencies[i] = performance.now() - start;
+            if (ack.stream !== EDGE_STREAM) throw new Error(`publish ${i} was acknowledged by stream ${ack.stream}, expected ${EDGE_STREAM}`);
+          }),
+        );
       }
     }),
   );
@@ -301,76 +321,164 @@ async function publishAll(connections: NatsConnection[], payloads: Buffer[], sub
 }
 
 /**
- * Runs the peer once: two fresh servers, an edge stream, a hub mirror, every payload
- * published and mirrored. The servers are stopped before it returns or throws.
+ * NATS doing Wardline's job: an edge nats-server holding a stream with file
+ * storage, mirrored over a leaf node link into a hub nats-server. Each
+ * measurement starts from empty streams; stop() ends both servers.
  */
-export async function measureNatsMirror(options: NatsPeerOptions): Promise<NatsPeerResult> {
-  const { payloads, publishers, workDir } = options;
-  const serverPath = options.serverPath ?? DEFAULT_NATS_SERVER_PATH;
-  const mirrorTimeoutMs = options.mirrorTimeoutMs ?? DEFAULT_MIRROR_TIMEOUT_MS;
-  if (payloads.length === 0) throw new Error('measureNatsMirror: no payloads');
-  if (!Number.isInteger(publishers) || publishers < 1) throw new Error(`measureNatsMirror: publishers must be a positive integer, got ${publishers}`);
-  if (options.subjects && options.subjects.length !== payloads.length) {
-    throw new Error(`measureNatsMirror: ${options.subjects.length} subjects for ${payloads.length} payloads`);
-  }
-  const subjects = payloads.map((_, i) => `${SUBJECT_PREFIX}.${options.subjects?.[i] ?? 'events'}`);
+export class JetStreamPair {
+  private readonly connections: NatsConnection[] = [];
+  private edgeNc!: NatsConnection;
+  private hubJsm!: JetStreamManager;
+  private edgeJsm!: JetStreamManager;
+  private mirrors = 0;
 
-  mkdirSync(workDir, { recursive: true });
-  const sync = await chooseSync(serverPath, workDir, options.syncAlways);
-  const { hub, edge } = await startServers(serverPath, workDir, sync.configLine);
-  const connections: NatsConnection[] = [];
-  const open = async (server: NatsServerProcess): Promise<NatsConnection> => {
-    // No reconnect: a server that goes away mid-run is a failed measurement, not something to ride out.
-    const nc = await connect({ servers: `127.0.0.1:${server.ports.client}`, reconnect: false, name: `wardline-bench-${server.name}` });
-    connections.push(nc);
-    return nc;
-  };
-  try {
-    const edgeNc = await open(edge);
-    const hubJsm = await jetstreamManager(await open(hub));
-    const edgeJsm = await jetstreamManager(edgeNc);
-    await edgeJsm.streams.add({ name: EDGE_STREAM, subjects: [`${SUBJECT_PREFIX}.>`], storage: 'file' });
-    await addHubMirror(hubJsm, HUB_MIRROR);
+  private constructor(
+    private readonly options: JetStreamPairOptions,
+    private readonly servers: { hub: NatsServerProcess; edge: NatsServerProcess },
+    private readonly sync: SyncChoice,
+  ) {}
+
+  static async start(options: JetStreamPairOptions): Promise<JetStreamPair> {
+    const serverPath = options.serverPath ?? DEFAULT_NATS_SERVER_PATH;
+    mkdirSync(options.workDir, { recursive: true });
+    const sync = await chooseSync(serverPath, options.workDir, options.syncAlways);
+    const servers = await startServers(serverPath, options.workDir, sync.configLine);
+    const pair = new JetStreamPair(options, servers, sync);
+    try {
+      pair.edgeNc = await pair.open(servers.edge);
+      pair.hubJsm = await jetstreamManager(await pair.open(servers.hub));
+      pair.edgeJsm = await jetstreamManager(pair.edgeNc);
+    } catch (error) {
+      await pair.stop();
+      throw error;
+    }
+    return pair;
+  }
+
+  get serverVersion(): string {
+    return this.edgeNc.info?.version ?? 'unknown';
+  }
+
+  /** What the file stores did about fsync, in words for the bench table. */
+  get fsyncSetting(): string {
+    return this.sync.fsyncSetting;
+  }
+
+  /** True only if the server was configured to fsync every write before its PubAck. */
+  get fsyncPerMessage(): boolean {
+    return this.sync.fsyncPerMessage;
+  }
+
+  /**
+   * Live: `publishers` producers each waiting for their PubAcks, into an edge
+   * stream that a hub mirror follows; timed until the hub holds every message.
+   */
+  async live(options: JetStreamLiveOptions): Promise<JetStreamLiveResult> {
+    const { payloads, publishers } = options;
+    const batch = options.batch ?? 1;
+    if (payloads.length === 0) throw new Error('JetStreamPair.live: no payloads');
+    if (!Number.isInteger(publishers) || publishers < 1) throw new Error(`JetStreamPair.live: publishers must be a positive integer, got ${publishers}`);
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`JetStreamPair.live: batch must be a positive integer, got ${batch}`);
+    if (options.subjects && options.subjects.length !== payloads.length) {
+      throw new Error(`JetStreamPair.live: ${options.subjects.length} subjects for ${payloads.length} payloads`);
+    }
+    const subjects = payloads.map((_, i) => `${SUBJECT_PREFIX}.${options.subjects?.[i] ?? 'events'}`);
+    const mirror = await this.freshStreams();
     // One probe message through the whole path before the clock starts: proves the
     // mirror reaches the edge over the leaf link and keeps the hub's set-up (consumer
     // creation on the edge) out of the mirrored figure.
-    await jetstream(edgeNc).publish(`${SUBJECT_PREFIX}.probe`, Buffer.from('probe'));
-    await waitForMirror(hubJsm, HUB_MIRROR, 1, SERVER_READY_TIMEOUT_MS);
-    const expected = payloads.length + 1;
+    await jetstream(this.edgeNc).publish(`${SUBJECT_PREFIX}.probe`, Buffer.from('probe'));
+    await waitForMirror(this.hubJsm, mirror, 1, SERVER_READY_TIMEOUT_MS);
 
-    const publishing = await Promise.all(Array.from({ length: publishers }, () => open(edge)));
-    const start = performance.now();
-    const latencies = await publishAll(publishing, payloads, subjects);
-    const publishSeconds = (performance.now() - start) / 1000;
-    await waitForMirror(hubJsm, HUB_MIRROR, expected, mirrorTimeoutMs);
-    const mirroredSeconds = (performance.now() - start) / 1000;
-
-    let backlogCatchUpPerSecond: number | undefined;
-    if (options.measureBacklog ?? true) {
-      const backlogStart = performance.now();
-      await addHubMirror(hubJsm, HUB_BACKLOG_MIRROR);
-      await waitForMirror(hubJsm, HUB_BACKLOG_MIRROR, expected, mirrorTimeoutMs);
-      backlogCatchUpPerSecond = expected / ((performance.now() - backlogStart) / 1000);
+    const publishing = await Promise.all(Array.from({ length: publishers }, () => this.open(this.servers.edge)));
+    try {
+      const start = performance.now();
+      const latencies = await publishAll(publishing, payloads, subjects, batch);
+      const publishSeconds = (performance.now() - start) / 1000;
+      await waitForMirror(this.hubJsm, mirror, payloads.length + 1, this.mirrorTimeoutMs);
+      const mirroredSeconds = (performance.now() - start) / 1000;
+      latencies.sort();
+      return {
+        messages: payloads.length,
+        payloadBytes: payloads.reduce((n, p) => n + p.length, 0),
+        publishers,
+        batch,
+        publishSeconds,
+        publishPerSecond: payloads.length / publishSeconds,
+        mirroredSeconds,
+        mirroredPerSecond: payloads.length / mirroredSeconds,
+        ackP50Ms: percentile(latencies, 0.5),
+        ackP99Ms: percentile(latencies, 0.99),
+      };
+    } finally {
+      await Promise.all(publishing.map((nc) => this.close(nc)));
     }
+  }
 
-    latencies.sort();
-    return {
-      serverVersion: edgeNc.info?.version ?? 'unknown',
-      fsyncSetting: sync.fsyncSetting,
-      fsyncPerMessage: sync.fsyncPerMessage,
-      messages: payloads.length,
-      payloadBytes: payloads.reduce((n, p) => n + p.length, 0),
-      publishers,
-      publishSeconds,
-      publishPerSecond: payloads.length / publishSeconds,
-      mirroredSeconds,
-      mirroredPerSecond: payloads.length / mirroredSeconds,
-      ackP50Ms: percentile(latencies, 0.5),
-      ackP99Ms: percentile(latencies, 0.99),
-      ...(backlogCatchUpPerSecond === undefined ? {} : { backlogCatchUpPerSecond }),
-    };
-  } finally {
-    await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
-    await Promise.all([edge.stop(), hub.stop()]);
+  /**
+   * Catch-up: the edge stream is filled with the backlog (untimed, many publishes
+   * in flight), as an outage leaves it; then a new hub mirror is created and timed
+   * until it holds every message.
+   */
+  async catchUp(backlog: Iterable<{ subject: string; payload: Buffer }>): Promise<JetStreamCatchUpResult> {
+    await this.freshStreams({ withMirror: false });
+    const js = jetstream(this.edgeNc);
+    const inFlight = 2_000;
+    let count = 0;
+    let payloadBytes = 0;
+    let acks: Promise<unknown>[] = [];
+    const fillStart = performance.now();
+    for (const { subject, payload } of backlog) {
+      count++;
+      payloadBytes += payload.length;
+      acks.push(js.publish(`${SUBJECT_PREFIX}.${subject}`, payload));
+      if (acks.length === inFlight) {
+        await Promise.all(acks);
+        acks = [];
+      }
+    }
+    await Promise.all(acks);
+    if (count === 0) throw new Error('JetStreamPair.catchUp: an empty backlog');
+    const fillPerSecond = count / ((performance.now() - fillStart) / 1000);
+    const start = performance.now();
+    const mirror = `${HUB_BACKLOG_MIRROR}_${++this.mirrors}`;
+    await addHubMirror(this.hubJsm, mirror);
+    await waitForMirror(this.hubJsm, mirror, count, this.mirrorTimeoutMs);
+    const catchUpSeconds = (performance.now() - start) / 1000;
+    await this.hubJsm.streams.delete(mirror);
+    return { messages: count, payloadBytes, fillPerSecond, catchUpSeconds, catchUpPerSecond: count / catchUpSeconds };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.connections.splice(0).map((nc) => nc.close().catch(() => undefined)));
+    await Promise.all([this.servers.edge.stop(), this.servers.hub.stop()]);
+  }
+
+  private get mirrorTimeoutMs(): number {
+    return this.options.mirrorTimeoutMs ?? DEFAULT_MIRROR_TIMEOUT_MS;
+  }
+
+  /** Empty edge stream (and, by default, a fresh hub mirror of it, whose name is returned). */
+  private async freshStreams(options: { withMirror?: boolean } = {}): Promise<string> {
+    for (const name of [HUB_MIRROR, EDGE_STREAM]) {
+      const jsm = name === EDGE_STREAM ? this.edgeJsm : this.hubJsm;
+      if (await streamInfo(jsm, name)) await jsm.streams.delete(name);
+    }
+    await this.edgeJsm.streams.add({ name: EDGE_STREAM, subjects: [`${SUBJECT_PREFIX}.>`], storage: 'file' });
+    if (options.withMirror ?? true) await addHubMirror(this.hubJsm, HUB_MIRROR);
+    return HUB_MIRROR;
+  }
+
+  private async open(server: NatsServerProcess): Promise<NatsConnection> {
+    // No reconnect: a server that goes away mid-run is a failed measurement, not something to ride out.
+    const nc = await connect({ servers: `127.0.0.1:${server.ports.client}`, reconnect: false, name: `wardline-bench-${server.name}` });
+    this.connections.push(nc);
+    return nc;
+  }
+
+  private async close(nc: NatsConnection): Promise<void> {
+    const i = this.connections.indexOf(nc);
+    if (i >= 0) this.connections.splice(i, 1);
+    await nc.close().catch(() => undefined);
   }
 }
