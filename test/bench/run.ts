@@ -86,6 +86,12 @@ const BASELINE_EVENTS = env('WARDLINE_BENCH_BASELINE_EVENTS', 200_000);
 const VENDOR_READ_EVENTS = 100_000;
 const NATS_SERVER = process.env.WARDLINE_NATS_SERVER ?? DEFAULT_NATS_SERVER_PATH;
 const APPS_FEED = 'apps';
+/**
+ * The agent's replication settings for the run, as JSON (e.g. '{"codec":"gzip"}' or
+ * '{"maxInFlightBatches":16}'), to measure drain rate and wire bytes per choice;
+ * the committed results are from the defaults.
+ */
+const AGENT_REPLICATION = JSON.parse(process.env.WARDLINE_BENCH_REPLICATION ?? '{}') as Record<string, unknown>;
 const flag = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
@@ -228,7 +234,7 @@ async function main(): Promise<void> {
       hospital: 'bench-hospital',
       logLevel: 'warn',
       relayAddressForAgent: () => `127.0.0.1:${proxyPort}`,
-      agentReplication: { backoff: { initialMs: DEFAULT_BACKOFF.initialMs, maxMs: DEFAULT_BACKOFF.maxMs } },
+      agentReplication: { ...AGENT_REPLICATION, backoff: { initialMs: DEFAULT_BACKOFF.initialMs, maxMs: DEFAULT_BACKOFF.maxMs } },
       extraFeeds: [{ name: APPS_FEED, streams: ['his.patient', 'appointments'] }],
     });
     proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: pair.ports.relayGrpc }, listenPort: proxyPort });
