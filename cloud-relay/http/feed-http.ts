@@ -396,8 +396,6 @@ function errorExtras(error: unknown): { body: Record<string, string | number>; h
 
 /** The page's NDJSON lines, each event with its feed context: the first follows `prevSeq`, each next one the event before it. */
 function vendorEventLines(hospital: string, feed: string, events: readonly JournalEvent[], prevSeq: number): string {
-  // One join, not += : a rope of thousands of lines is flattened again on write, and
-  // 40 unread pages each holding both copies is what the exhaustion test measures.
   return events.map((event, i) => toVendorEventLine(event, { hospital, feed, prevSeq: i === 0 ? prevSeq : events[i - 1]!.seq })).join('');
 }
 
