@@ -71,6 +71,7 @@ import type {
   RelayTransport,
   WelcomeInfo,
 } from './relay-transport.js';
+import { proofReplyOf, proofRequestMessage } from './proof-wire.js';
 import { isRetryableStatus } from './retry-policy.js';
 import type { InboundEventIn } from '../downlink/index.js';
 
@@ -496,41 +497,11 @@ class GrpcRelaySession implements RelaySession {
             reject(new ProofRefusedError(`relay refused the proof request [${question.fromSeq}, ${question.toSeq}] of feed ${question.feed}: ${answer.error}`));
             return;
           }
-          const head = answer.treeHead;
-          resolve({
-            leafCount: Number(answer.leafCount ?? 0),
-            root: Buffer.from(answer.root ?? new Uint8Array()),
-            retentionFloorSeq: Number(answer.retentionFloorSeq ?? 0),
-            ...(question.listLeaves ? { leaves: (answer.leaves ?? []).map((l) => ({ seq: Number(l.seq ?? 0), bodySha256: Buffer.from(l.bodySha256 ?? new Uint8Array()) })) } : {}),
-            ...(head
-              ? {
-                  treeHead: {
-                    fromSeq: Number(head.fromSeq ?? 0),
-                    toSeq: Number(head.toSeq ?? 0),
-                    treeSize: Number(head.treeSize ?? 0),
-                    root: Buffer.from(head.root ?? new Uint8Array()),
-                    signedAtMs: Number(head.signedAtMs ?? 0),
-                    signedText: head.signedText ?? '',
-                    signature: head.signature ?? '',
-                  },
-                }
-              : {}),
-          });
+          resolve(proofReplyOf(answer, question));
         },
         fail: reject,
       });
-      this.call.write(
-        pb.AgentMessage.create({
-          proofRequest: {
-            requestId,
-            feed: question.feed,
-            fromSeq: question.fromSeq,
-            toSeq: question.toSeq,
-            listLeaves: question.listLeaves === true,
-            ...(question.closeWindow ? { closeWindow: true, leafCount: question.closeWindow.leafCount, root: question.closeWindow.root } : {}),
-          },
-        }),
-      );
+      this.call.write(proofRequestMessage(requestId, question));
     });
   }
 

@@ -23,13 +23,14 @@ import type { ProofLeafValue } from '../../agent/replication/fault-locator.js';
 import { FeedProofStore } from '../../agent/replication/feed-proof-store.js';
 import { FeedProver } from '../../agent/replication/feed-prover.js';
 import { ProofConfigSchema } from '../../agent/replication/proof-config.js';
+import { proofReplyOf, proofRequestMessage } from '../../agent/replication/proof-wire.js';
 import type { ProofChannel, RelaySession } from '../../agent/replication/relay-transport.js';
 import { openAgentDatabase } from '../../agent/store/index.js';
 import { RELAY_SIGNING_KEY_NAME } from '../../cloud-relay/index.js';
 import type { RelayStatus } from '../../cloud-relay/status/index.js';
 import { SqliteFeedStore, type FeedStore } from '../../cloud-relay/store/index.js';
 import { migratePostgres, PG_MIGRATIONS, PostgresFeedStore, RelayDatabase } from '../../cloud-relay/store/postgres/index.js';
-import { pb, type JournalEvent } from '../../protocol/index.js';
+import type { JournalEvent } from '../../protocol/index.js';
 import { loadOrCreateSigningKey, signingKeyPaths } from '../../runtime/index.js';
 import { createRelayTestDatabase, type RelayTestDatabase } from '../support/relay-test-database.js';
 import { jsonEvent, RH_FEED, RH_HOSPITAL, RH_READER_KEY, SeededRelay } from '../support/seeded-relay.js';
@@ -250,30 +251,12 @@ function proofChannel(stream: AgentStream): ProofChannel {
   return {
     async ask(question) {
       requestId += 1;
-      stream.call.write(
-        pb.AgentMessage.create({
-          proofRequest: {
-            requestId,
-            feed: question.feed,
-            fromSeq: question.fromSeq,
-            toSeq: question.toSeq,
-            listLeaves: question.listLeaves === true,
-            ...(question.closeWindow ? { closeWindow: true, leafCount: question.closeWindow.leafCount, root: question.closeWindow.root } : {}),
-          },
-        }),
-      );
+      stream.call.write(proofRequestMessage(requestId, question));
       const message = await stream.next();
       const answer = message.proofAnswer;
       if (!answer) throw new Error(`expected a ProofAnswer, got ${message.body}`);
       if (answer.error) throw new Error(answer.error);
-      const head = answer.treeHead;
-      return {
-        leafCount: Number(answer.leafCount ?? 0),
-        root: Buffer.from(answer.root ?? new Uint8Array()),
-        retentionFloorSeq: Number(answer.retentionFloorSeq ?? 0),
-        ...(question.listLeaves ? { leaves: (answer.leaves ?? []).map((l) => ({ seq: Number(l.seq), bodySha256: Buffer.from(l.bodySha256!) })) } : {}),
-        ...(head ? { treeHead: { fromSeq: Number(head.fromSeq), toSeq: Number(head.toSeq), treeSize: Number(head.treeSize), root: Buffer.from(head.root!), signedAtMs: Number(head.signedAtMs), signedText: head.signedText!, signature: head.signature! } } : {}),
-      };
+      return proofReplyOf(answer, question);
     },
     async repair() {
       throw new Error('no repair expected');
