@@ -6,9 +6,9 @@
 // request shows the relay's WL_ code (exit 2).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../support/temp-dir.js';
-import { EX_FEED, EX_READER_KEY, VendorExampleRelay } from '../support/vendor-example-relay.js';
+import { describe, expect, it } from 'vitest';
+import { VendorConsumerFixture } from '../support/vendor-consumer-fixture.js';
+import { EX_FEED, EX_READER_KEY, type VendorExampleRelay } from '../support/vendor-example-relay.js';
 import { runConsumerThroughFaults } from '../support/vendor-consumer-faults.js';
 import { ConsumerProcess, REPOSITORY_ROOT, missingTools, readProcessed, tally } from '../support/vendor-consumer-process.js';
 
@@ -20,33 +20,19 @@ const skip = missingTools([
 if (skip) console.warn(`vendor-curl-consumer: skipped: ${skip}`);
 
 describe.skipIf(skip !== undefined)('example vendor consumer in bash with curl and jq (HTTP)', () => {
-  let dir: ReturnType<typeof makeTempDir>;
+  const fixture = new VendorConsumerFixture('wardline-vendor-curl-');
   let relay: VendorExampleRelay;
-  const relays: VendorExampleRelay[] = [];
-  const running: ConsumerProcess[] = [];
-
-  beforeEach(() => {
-    dir = makeTempDir('wardline-vendor-curl-');
-  });
 
   async function startRelay(options: { tls?: boolean } = {}): Promise<void> {
-    relay = await VendorExampleRelay.start(dir.path, options);
-    relays.push(relay);
+    relay = await fixture.startRelay(options);
   }
 
-  afterEach(async () => {
-    for (const consumer of running.splice(0)) consumer.child.kill('SIGKILL');
-    for (const started of relays.splice(0)) await started.stop();
-    dir.remove();
-  });
-
-  const files = () => ({ cursor: join(dir.path, 'cursor.json'), out: join(dir.path, 'events.ndjson') });
+  const files = () => fixture.files();
 
   function consumer(extra: string[] = [], key = EX_READER_KEY): ConsumerProcess {
     const { cursor, out } = files();
     const started = new ConsumerProcess('bash', [CONSUMER, '--base', relay.httpBase, '--key', key, '--feed', EX_FEED, '--cursor-file', cursor, '--out', out, ...extra]);
-    running.push(started);
-    return started;
+    return fixture.track(started);
   }
 
   const savedCursor = () => JSON.parse(readFileSync(files().cursor, 'utf8')) as { after: number; last_seq: number };

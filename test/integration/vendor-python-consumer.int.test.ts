@@ -5,9 +5,9 @@
 // were seen while idle, and the relay holds the consumer's committed cursor.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../support/temp-dir.js';
-import { EX_FEED, EX_READER_KEY, VendorExampleRelay } from '../support/vendor-example-relay.js';
+import { describe, expect, it } from 'vitest';
+import { VendorConsumerFixture } from '../support/vendor-consumer-fixture.js';
+import { EX_FEED, EX_READER_KEY, type VendorExampleRelay } from '../support/vendor-example-relay.js';
 import { runConsumerThroughFaults } from '../support/vendor-consumer-faults.js';
 import { ConsumerProcess, DEBIAN_PYTHON, REPOSITORY_ROOT, missingTools, readProcessed, tally } from '../support/vendor-consumer-process.js';
 
@@ -16,34 +16,20 @@ const skip = missingTools([{ command: DEBIAN_PYTHON, args: ['-c', 'import grpc, 
 if (skip) console.warn(`vendor-python-consumer: skipped: ${skip}`);
 
 describe.skipIf(skip !== undefined)('example vendor consumer in Python (gRPC)', () => {
-  let dir: ReturnType<typeof makeTempDir>;
+  const fixture = new VendorConsumerFixture('wardline-vendor-python-');
   let relay: VendorExampleRelay;
-  const relays: VendorExampleRelay[] = [];
-  const running: ConsumerProcess[] = [];
-
-  beforeEach(() => {
-    dir = makeTempDir('wardline-vendor-python-');
-  });
 
   async function startRelay(options: { tls?: boolean } = {}): Promise<void> {
-    relay = await VendorExampleRelay.start(dir.path, options);
-    relays.push(relay);
+    relay = await fixture.startRelay(options);
   }
 
-  afterEach(async () => {
-    for (const consumer of running.splice(0)) consumer.child.kill('SIGKILL');
-    for (const started of relays.splice(0)) await started.stop();
-    dir.remove();
-  });
-
-  const files = () => ({ cursor: join(dir.path, 'cursor.json'), out: join(dir.path, 'events.ndjson') });
+  const files = () => fixture.files();
 
   function consumer(extra: string[] = [], key = EX_READER_KEY): ConsumerProcess {
     const { cursor, out } = files();
     const args = [CONSUMER, '--target', relay.grpcTarget, '--key', key, '--feed', EX_FEED, '--cursor-file', cursor, '--out', out];
-    const started = new ConsumerProcess(DEBIAN_PYTHON, [...args, '--stubs-dir', join(dir.path, 'stubs'), ...extra]);
-    running.push(started);
-    return started;
+    const started = new ConsumerProcess(DEBIAN_PYTHON, [...args, '--stubs-dir', join(fixture.dir, 'stubs'), ...extra]);
+    return fixture.track(started);
   }
 
   const savedCursor = () => (JSON.parse(readFileSync(files().cursor, 'utf8')) as { seq: number }).seq;
