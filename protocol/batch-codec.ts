@@ -42,9 +42,21 @@ const CODEC_TO_PROTO: Record<CodecName, number> = {
   brotli: pb.Codec.CODEC_BROTLI,
 };
 
-// Brotli at quality 5 compresses HL7 text far better than deflate while staying
-// fast enough for a 2-core appliance; quality 11 costs ~20x the CPU for a few percent.
-const BROTLI_QUALITY = 5;
+/**
+ * The level each codec compresses at unless told otherwise. Brotli at quality 5
+ * compresses HL7 text far better than deflate while staying fast enough for a
+ * 2-core appliance; quality 11 costs ~20x the CPU for a few percent. The level is
+ * not on the wire: the relay decodes any level, so it may change batch by batch.
+ */
+export const DEFAULT_COMPRESSION_LEVEL: Readonly<Record<CodecName, number>> = { none: 0, gzip: 6, deflate: 6, brotli: 5 };
+
+/** The levels each codec accepts (zlib's and brotli's own ranges; none has only 0). */
+export const COMPRESSION_LEVEL_RANGE: Readonly<Record<CodecName, { min: number; max: number }>> = {
+  none: { min: 0, max: 0 },
+  gzip: { min: 1, max: 9 },
+  deflate: { min: 1, max: 9 },
+  brotli: { min: 0, max: 11 },
+};
 /** Refuse to inflate a payload beyond this, so a hostile batch cannot exhaust memory. */
 export const MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024;
 /**
@@ -79,18 +91,18 @@ export function sha256(bytes: Uint8Array): Buffer {
 }
 
 /** Encodes and compresses on the calling thread (tests, tools). */
-export function encodeEvents(events: readonly JournalEvent[], codec: CodecName): EncodedPayload {
+export function encodeEvents(events: readonly JournalEvent[], codec: CodecName, level = DEFAULT_COMPRESSION_LEVEL[codec]): EncodedPayload {
   const raw = encodeEventList(events);
-  return describePayload(raw, CODECS[codec].compressSync(raw), codec);
+  return describePayload(raw, CODECS[codec].compressSync(raw, level), codec);
 }
 
 /**
  * Encodes on the calling thread and compresses on libuv's thread pool, so a
  * megabyte of brotli never stalls the agent's event loop (and with it, HL7 ACKs).
  */
-export async function encodeEventsAsync(events: readonly JournalEvent[], codec: CodecName): Promise<EncodedPayload> {
+export async function encodeEventsAsync(events: readonly JournalEvent[], codec: CodecName, level = DEFAULT_COMPRESSION_LEVEL[codec]): Promise<EncodedPayload> {
   const raw = encodeEventList(events);
-  return describePayload(raw, await CODECS[codec].compress(raw), codec);
+  return describePayload(raw, await CODECS[codec].compress(raw, level), codec);
 }
 
 function encodeEventList(events: readonly JournalEvent[]): Buffer {
@@ -102,9 +114,9 @@ function describePayload(raw: Buffer, payload: Buffer, codec: CodecName): Encode
   return { codec: CODEC_TO_PROTO[codec], payload, payloadSha256: sha256(payload), uncompressedBytes: raw.length };
 }
 
-const brotliOptions = (raw: Buffer): BrotliOptions => ({
+const brotliOptions = (raw: Buffer, quality: number): BrotliOptions => ({
   params: {
-    [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+    [zlibConstants.BROTLI_PARAM_QUALITY]: quality,
     [zlibConstants.BROTLI_PARAM_MODE]: zlibConstants.BROTLI_MODE_TEXT,
     [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length,
   },
@@ -122,8 +134,8 @@ export const INFLATE_CHUNK_BYTES = 64 * 1024;
 const inflateOptions = (maxOutputLength: number) => ({ maxOutputLength, chunkSize: INFLATE_CHUNK_BYTES });
 
 interface Codec {
-  compressSync(raw: Buffer): Buffer;
-  compress(raw: Buffer): Promise<Buffer>;
+  compressSync(raw: Buffer, level: number): Buffer;
+  compress(raw: Buffer, level: number): Promise<Buffer>;
   /** Throws ERR_BUFFER_TOO_LARGE once the output passes maxOutputLength. */
   decompressSync(payload: Buffer, maxOutputLength: number): Buffer;
   decompress(payload: Buffer, maxOutputLength: number): Promise<Buffer>;
@@ -137,20 +149,20 @@ const CODECS: Record<CodecName, Codec> = {
     decompress: async (payload) => payload,
   },
   gzip: {
-    compressSync: (raw) => gzipSync(raw),
-    compress: (raw) => gzipAsync(raw),
+    compressSync: (raw, level) => gzipSync(raw, { level }),
+    compress: (raw, level) => gzipAsync(raw, { level }),
     decompressSync: (payload, max) => gunzipSync(payload, inflateOptions(max)),
     decompress: (payload, max) => gunzipAsync(payload, inflateOptions(max)),
   },
   deflate: {
-    compressSync: (raw) => deflateRawSync(raw),
-    compress: (raw) => deflateRawAsync(raw),
+    compressSync: (raw, level) => deflateRawSync(raw, { level }),
+    compress: (raw, level) => deflateRawAsync(raw, { level }),
     decompressSync: (payload, max) => inflateRawSync(payload, inflateOptions(max)),
     decompress: (payload, max) => inflateRawAsync(payload, inflateOptions(max)),
   },
   brotli: {
-    compressSync: (raw) => brotliCompressSync(raw, brotliOptions(raw)),
-    compress: (raw) => brotliCompressAsync(raw, brotliOptions(raw)),
+    compressSync: (raw, level) => brotliCompressSync(raw, brotliOptions(raw, level)),
+    compress: (raw, level) => brotliCompressAsync(raw, brotliOptions(raw, level)),
     decompressSync: (payload, max) => brotliDecompressSync(payload, inflateOptions(max)),
     decompress: (payload, max) => brotliDecompressAsync(payload, inflateOptions(max)),
   },

@@ -6,7 +6,7 @@ import { wallClockAt, type Timetable, type UplinkStatus } from '../bandwidth/ind
 import type { AgentMetricsSnapshot } from './metrics/index.js';
 import type { AlertsStatus } from './alerts/index.js';
 import type { ReplicatorStatus } from '../replication/index.js';
-import type { FeedBlockedKind, FeedProofStatus, MarkIncident } from '../replication/index.js';
+import type { CompressionChoice, FeedBlockedKind, FeedProofStatus, MarkIncident } from '../replication/index.js';
 import type { FeedControlState } from '../control/index.js';
 import type { LedgerStatus } from '../audit/index.js';
 import type { IdentifierScanStatus } from '../policy/index.js';
@@ -50,6 +50,8 @@ export interface FeedStatus {
   lastAckAtMs: number | null;
   eventsSent: number;
   bytesSent: number;
+  /** The codec and level the next batch is compressed at; setting adaptive when the level follows what is scarce (line or CPU). */
+  compression: CompressionChoice;
   /** Priority class on the uplink. */
   class: string;
   /** Achieved rate: acknowledged compressed payload bytes per second, averaged over ~10 s. */
@@ -192,6 +194,7 @@ export function createStatusProvider(inputs: AgentStatusInputs): () => AgentStat
           lastAckAtMs: f.lastAckAtMs,
           eventsSent: f.eventsSent,
           bytesSent: f.bytesSent,
+          compression: f.compression,
           class: f.class,
           rateBytesPerSecond: f.rateBytesPerSecond,
           etaSeconds: etaSeconds(backlog.events, f.rateEventsPerSecond, f.blocked),
@@ -303,6 +306,7 @@ export function toMetricsSnapshot(status: AgentStatus, nowMs: number = Date.now(
       ackedSeq: f.ackedSeq,
       eventsSent: f.eventsSent,
       bytesSent: f.bytesSent,
+      compression: { codec: f.compression.codec, level: f.compression.level },
       backlogEvents: f.backlog.events,
       backlogBytes: f.backlog.bytes,
       lagSeconds: f.lagSeconds,

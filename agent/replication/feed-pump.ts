@@ -46,7 +46,7 @@
 //     kept after the ledger record and before the hand-over, so no event leaves
 //     unrecorded; a resend (another IV for an encrypted field) replaces them.
 //     buildRepair shapes and encodes the events a proof found missing again.
-import { encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
+import { DEFAULT_COMPRESSION_LEVEL, encodeEventsAsync, type CodecName, type EncodedPayload, type JournalEvent } from '../../protocol/index.js';
 import type { LedgerHead } from '../audit/index.js';
 import { batchBodyBudget, DEFAULT_FEED_CLASS, RateMeter, type Permit, type Uplink } from '../bandwidth/index.js';
 import { applyPolicy, IdentifierScan, type FeedPolicy, type IdentifierScanStatus, type PolicyResult } from '../policy/index.js';
@@ -58,6 +58,7 @@ import { AgentErrorCode } from '../errors.js';
 import { BlobShipper, type BlobProblem } from './blob-shipper.js';
 import { ImagingBacklog } from './imaging-backlog.js';
 import type { InstanceClaims } from './instance-claims.js';
+import { CompressionGovernor, LINE_WAIT_MS, type CompressionChoice, type CompressionLevelSetting } from './compression-governor.js';
 import { FeedWindow, type MarkIncident, type ReplyOutcome } from './feed-window.js';
 import type { OutboundBatch, RelaySession } from './relay-transport.js';
 import { createHash } from 'node:crypto';
@@ -148,6 +149,8 @@ export interface FeedReplicationStatus {
   eventsSent: number;
   /** Compressed payload bytes sent (resends included). */
   bytesSent: number;
+  /** The codec and the level the next batch is compressed at; setting adaptive when the level follows what is scarce. */
+  compression: CompressionChoice;
   batchesAcked: number;
   duplicateAcks: number;
   nacks: number;
@@ -241,6 +244,8 @@ export interface FeedPumpOptions {
   journal: Journal;
   uplink: Uplink;
   codec: CodecName;
+  /** The codec's level, or 'adaptive' (compression-governor.ts). Default: the codec's default level. */
+  compressionLevel?: CompressionLevelSetting;
   limits: ReadLimits;
   /** Batches awaiting a reply at once. */
   maxInFlight: number;
@@ -286,6 +291,10 @@ export class FeedPump {
   private readonly ackedEvents: RateMeter;
   private lastBatchAtMs = 0;
   private compressionRatio = 1;
+  /** The level each batch is compressed at: fixed, or chosen from what is scarce (compression-governor.ts). */
+  private readonly compression: CompressionGovernor;
+  /** The window was found full since the last hand-over: the line (or the relay) held the feed back. */
+  private windowFullSinceSend = false;
   private lastAckAtMs: number | null = null;
   private eventsSent = 0;
   private bytesSent = 0;
@@ -316,6 +325,7 @@ export class FeedPump {
     this.className = options.spec.class ?? DEFAULT_FEED_CLASS;
     this.timers = options.timers ?? systemTimers;
     this.window = new FeedWindow(options.spec.name, options.maxInFlight);
+    this.compression = new CompressionGovernor(options.codec, options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL[options.codec]);
     this.window.reset(options.savedAckedSeq, options.journal.head);
     if (options.hold != null) this.setHold('operator', options.hold);
     this.identifierScan = options.spec.policy ? new IdentifierScan(options.spec.policy.scan) : undefined;
@@ -504,6 +514,7 @@ export class FeedPump {
       lastAckAtMs: this.lastAckAtMs,
       eventsSent: this.eventsSent,
       bytesSent: this.bytesSent,
+      compression: this.compression.choice,
       batchesAcked: this.batchesAcked,
       duplicateAcks: this.duplicateAcks,
       nacks: this.nacks,
@@ -585,6 +596,7 @@ export class FeedPump {
   private async sendNext(stream: PumpStream): Promise<boolean> {
     const { uplink, spec, clock } = this.options;
     if (this.gate.state === 'held' || !this.window.canSend || uplink.blockedReason(this.className) !== undefined) {
+      if (!this.window.canSend && this.window.inFlightCount > 0) this.windowFullSinceSend = true;
       this.ahead = undefined;
       return false;
     }
@@ -638,8 +650,10 @@ export class FeedPump {
       if (this.window.nextAfter !== after) return true;
     }
 
+    const askedAtMs = clock();
     const permit = await uplink.acquire({ feed: spec.name, class: this.className, bytes: encoded.payload.length }, stream.signal);
     if (!permit) return false;
+    const lineBound = this.windowFullSinceSend || clock() - askedAtMs >= LINE_WAIT_MS;
     if (stream.signal.aborted || this.window.nextAfter !== after || !this.mayHandOver) {
       uplink.release(permit);
       return !stream.signal.aborted && this.mayHandOver;
@@ -662,6 +676,8 @@ export class FeedPump {
     }
     const now = clock();
     this.window.sent({ firstSeq: range.firstSeq, lastSeq: range.lastSeq, events: range.events.length, bytes: encoded.payload.length, sentAtMs: now });
+    if (range.events.length > 0) this.compression.observe(lineBound);
+    this.windowFullSinceSend = false;
     this.permits.push(permit);
     this.lastBatchAtMs = now;
     this.eventsSent += range.events.length;
@@ -719,7 +735,7 @@ export class FeedPump {
     }
     const range: JournalRange = { firstSeq, lastSeq, events: found };
     const { events } = await this.instancesLeaving(range, await this.shape(range));
-    const encoded = await encodeEventsAsync(events, this.options.codec);
+    const encoded = await encodeEventsAsync(events, this.options.codec, this.compression.level);
     // A repair leaves the hospital like any batch: recorded, durably, before it is handed over.
     const head = await this.recordEgress(firstSeq, lastSeq, events.length, encoded, true);
     return {
@@ -789,7 +805,7 @@ export class FeedPump {
       .then(() => this.shape(read))
       .then((events) => this.instancesLeaving(read, events))
       .then(async ({ events, instances }) => ({
-        ...(await encodeEventsAsync(events, this.options.codec)),
+        ...(await encodeEventsAsync(events, this.options.codec, this.compression.level)),
         instances,
         leaves: this.options.leaves ? sentLeaves(events) : [],
       }));

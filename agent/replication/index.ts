@@ -6,6 +6,7 @@ export { GrpcRelayTransport } from './grpc-relay-transport.js';
 export type { FeedControlAnswer, FeedControlRequest, InboundBacklogEntry, InboundChannel, OutgoingReceipt, ReceiptAckInfo, RelaySession } from './relay-transport.js';
 export { InboundIntakeError, InboundReceiptRefusedError, RelayProtocolTooOldError } from './errors.js';
 export type { MarkIncident } from './feed-window.js';
+export { ADAPTIVE_LEVELS, CompressionGovernor, type CompressionChoice, type CompressionLevelSetting } from './compression-governor.js';
 export type { FeedBlockedKind } from './feed-pump.js';
 export type { BackupSealer } from './feed-pump.js';
 export { feedBlockedKind } from './feed-blocked-kind.js';

@@ -4,7 +4,7 @@
 // translating. agent/config.ts composes these under the same keys.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CODEC_NAMES, NameSchema, type CodecName } from '../../protocol/index.js';
+import { CODEC_NAMES, COMPRESSION_LEVEL_RANGE, NameSchema, type CodecName } from '../../protocol/index.js';
 import { checkSecretFiles, ConfigError, durationSchema, type SecretFileCheck } from '../../runtime/index.js';
 import { ProofConfigSchema } from './proof-config.js';
 import { DEFAULT_BACKOFF_INITIAL_MS, DEFAULT_BACKOFF_JITTER, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER } from './backoff.js';
@@ -79,6 +79,8 @@ export const RelayConfigSchema = z
 
 export const ReplicationConfigSchema = z.strictObject({
   codec: z.enum(CODEC_NAMES as [CodecName, ...CodecName[]]).default('brotli'),
+  /** The codec's level, or adaptive: lighter while the CPU is scarce, harder while the line is (compression-governor.ts). */
+  compressionLevel: z.union([z.literal('adaptive'), z.number().int().min(0)], { error: 'expected "adaptive" or a whole number (brotli 0–11, gzip and deflate 1–9)' }).default('adaptive'),
   batchMaxEvents: z.number().int().positive().default(DEFAULT_BATCH_MAX_EVENTS),
   batchMaxBytes: z.number().int().positive().default(DEFAULT_BATCH_MAX_BYTES),
   batchMaxScan: z.number().int().positive().default(DEFAULT_BATCH_MAX_SCAN),
@@ -95,6 +97,14 @@ export const ReplicationConfigSchema = z.strictObject({
     .prefault({}),
   /** Completeness proofs (proof-config.ts). */
   proofs: ProofConfigSchema.prefault({}),
+}).superRefine((r, ctx) => {
+  if (r.compressionLevel === 'adaptive') return;
+  const { min, max } = COMPRESSION_LEVEL_RANGE[r.codec];
+  if (r.codec === 'none') {
+    ctx.addIssue({ code: 'custom', path: ['compressionLevel'], message: 'codec none takes no level (it does not compress)' });
+  } else if (r.compressionLevel < min || r.compressionLevel > max) {
+    ctx.addIssue({ code: 'custom', path: ['compressionLevel'], message: `${r.codec} takes levels ${min}–${max}` });
+  }
 });
 
 export type RelayConfig = z.output<typeof RelayConfigSchema>;
@@ -144,11 +154,12 @@ export function relayTransportOptions(relay: RelayConfig, index: number, replica
 }
 
 /** The part of a replicator's options the `replication:` section decides, the same for every relay. */
-export type ReplicatorTuning = Pick<ReplicatorOptions, 'codec' | 'limits' | 'maxInFlight' | 'ackTimeoutMs' | 'emptyBatchIntervalMs' | 'ackPersistIntervalMs' | 'backoff'>;
+export type ReplicatorTuning = Pick<ReplicatorOptions, 'codec' | 'compressionLevel' | 'limits' | 'maxInFlight' | 'ackTimeoutMs' | 'emptyBatchIntervalMs' | 'ackPersistIntervalMs' | 'backoff'>;
 
 export function replicatorTuning(replication: ReplicationConfig): ReplicatorTuning {
   return {
     codec: replication.codec,
+    compressionLevel: replication.compressionLevel,
     limits: {
       maxEvents: replication.batchMaxEvents,
       maxBytes: replication.batchMaxBytes,

@@ -44,6 +44,7 @@ import type { VendorPositions } from './vendor-positions.js';
 import { backoffDelayMs, type BackoffPolicy } from './backoff.js';
 import { AckTimeoutError, RelayLinkError, RelayProtocolTooOldError, RelayProtocolViolation } from './errors.js';
 import { InstanceClaims } from './instance-claims.js';
+import type { CompressionLevelSetting } from './compression-governor.js';
 import { FeedPump, type FeedReplicationStatus, type ReplicatedFeed } from './feed-pump.js';
 import { LinkStateMachine, type LinkTransition } from './link-state.js';
 import { linkErrorKind, type LinkErrorKind } from './link-error-kind.js';
@@ -72,6 +73,8 @@ export interface ReplicatorOptions {
   feeds: ReplicatedFeed[];
   hello: Omit<HelloInfo, 'feeds'>;
   codec: CodecName;
+  /** The codec's level, or 'adaptive' (compression-governor.ts). Default: the codec's default level. */
+  compressionLevel?: CompressionLevelSetting;
   limits: ReadLimits;
   /** Batches per feed awaiting a reply at once. */
   maxInFlight: number;
@@ -239,6 +242,7 @@ export class Replicator {
           journal: options.journal,
           uplink: this.uplink,
           codec: options.codec,
+          ...(options.compressionLevel !== undefined ? { compressionLevel: options.compressionLevel } : {}),
           limits: options.limits,
           maxInFlight: options.maxInFlight,
           emptyBatchIntervalMs: options.emptyBatchIntervalMs,

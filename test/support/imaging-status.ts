@@ -36,6 +36,7 @@ export function imagingFeed(over: Partial<FeedStatus> = {}, imaging: Partial<Ima
     lastAckAtMs: null,
     eventsSent: 10,
     bytesSent: 10_000,
+    compression: { codec: 'brotli', level: 5, setting: 'adaptive' },
     class: 'bulk',
     rateBytesPerSecond: 0,
     etaSeconds: null,

@@ -43,6 +43,14 @@ describe('agent config', () => {
     expect(problems).toEqual(['sources[0].listen: expected host:port, got "2575x" (agent.yaml)']);
   });
 
+  it('compresses adaptively by default, takes a level the codec has, and refuses one it has not', () => {
+    expect(parse(minimal).replication.compressionLevel).toBe('adaptive');
+    expect(parse(minimal + 'replication: { codec: gzip, compressionLevel: 1 }\n').replication.compressionLevel).toBe(1);
+    expect(problemsOf(minimal + 'replication: { compressionLevel: 12 }\n')).toEqual(['replication.compressionLevel: brotli takes levels 0–11, got 12 (agent.yaml)']);
+    expect(problemsOf(minimal + 'replication: { codec: none, compressionLevel: 3 }\n')).toEqual(['replication.compressionLevel: codec none takes no level (it does not compress), got 3 (agent.yaml)']);
+    expect(problemsOf(minimal + 'replication: { compressionLevel: fast }\n')).toEqual([expect.stringMatching(/^replication\.compressionLevel: expected "adaptive" or a whole number/)]);
+  });
+
   it('refuses an unknown key, naming it', () => {
     expect(problemsOf(minimal + 'replication: { batchSize: 5 }\n')).toEqual(['replication.batchSize: unknown key (agent.yaml)']);
   });

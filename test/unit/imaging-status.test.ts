@@ -24,7 +24,7 @@ function imaging(over: Partial<ImagingFeedStatus> = {}): ImagingFeedStatus {
 type Feed = ReplicatorStatus['feeds'][number];
 function feed(over: Partial<Feed>): Feed {
   return {
-    feed: 'pacs', streams: ['imaging'], class: 'bulk', ackedSeq: 0, sentSeq: 0, inFlight: 0, lastAckAtMs: null, eventsSent: 0, bytesSent: 0, batchesAcked: 0, duplicateAcks: 0, nacks: 0,
+    feed: 'pacs', streams: ['imaging'], class: 'bulk', ackedSeq: 0, sentSeq: 0, inFlight: 0, lastAckAtMs: null, eventsSent: 0, bytesSent: 0, compression: { codec: 'none', level: 0, setting: 'fixed' }, batchesAcked: 0, duplicateAcks: 0, nacks: 0,
     rateBytesPerSecond: 0, rateEventsPerSecond: 0, blocked: null, blockedKind: null, paused: false, policyVersion: 0, identifiers: null, integrity: null, ...over,
   } as Feed;
 }

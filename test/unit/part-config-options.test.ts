@@ -41,6 +41,7 @@ describe('part config → part options', () => {
     expect(codec).toBe('gzip');
     expect(replicatorTuning(config.replication)).toEqual({
       codec: 'gzip',
+      compressionLevel: 'adaptive',
       limits: { maxEvents: 10, maxBytes: DEFAULT_BATCH_MAX_BYTES, maxScan: 20_000 },
       maxInFlight: 4,
       ackTimeoutMs: 10_000,

@@ -12,7 +12,7 @@ export interface AgentMetricsSnapshot {
   groupCommits: number;
   appendsCommitted: number;
   links: { relay: string; streaming: boolean }[];
-  feeds: { feed: string; relay: string; ackedSeq: number; eventsSent: number; bytesSent: number; backlogEvents: number; backlogBytes: number; lagSeconds: number; /** Completeness proofs; absent when off. */ proofs?: { verifiedThroughSeq: number; incidents: number } }[];
+  feeds: { feed: string; relay: string; ackedSeq: number; eventsSent: number; bytesSent: number; backlogEvents: number; backlogBytes: number; lagSeconds: number; /** The codec and level the next batch is compressed at. */ compression: { codec: string; level: number }; /** Completeness proofs; absent when off. */ proofs?: { verifiedThroughSeq: number; incidents: number } }[];
   sources: { source: string; received: number; acknowledged: number; rejected: number; duplicates: number }[];
   /** The disk budget; absent when the agent has none (tests building a partial status). */
   disk?: {
@@ -88,6 +88,7 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options
   const verifiedThrough = new Gauge({ name: 'wardline_agent_feed_verified_through_seq', help: 'Every seq through this one is proved complete at the relay (completeness proofs)', labelNames: ['feed', 'relay'], registers: [registry] });
   const integrityIncidents = new Gauge({ name: 'wardline_agent_feed_integrity_incidents', help: 'Events a completeness proof found the relay holding otherwise than sent', labelNames: ['feed', 'relay'], registers: [registry] });
   const lag = new Gauge({ name: 'wardline_agent_feed_lag_seconds', help: 'Age of the oldest unacknowledged event', labelNames: ['feed', 'relay'], registers: [registry] });
+  const compressionLevel = new Gauge({ name: 'wardline_agent_feed_compression_level', help: "Level the feed's next batch is compressed at (adaptive: higher while the line is the bottleneck)", labelNames: ['feed', 'relay', 'codec'], registers: [registry] });
   const sentEvents = totalCounter(registry, 'wardline_agent_feed_sent_events_total', 'Events sent to the relay (resends included)', ['feed', 'relay']);
   const sentBytes = totalCounter(registry, 'wardline_agent_feed_sent_bytes_total', 'Compressed payload bytes sent to the relay', ['feed', 'relay']);
   const received = totalCounter(registry, 'wardline_agent_source_received_total', 'Messages received per source', ['source']);
@@ -117,7 +118,7 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options
     setTotal(appends, {}, s.appendsCommitted);
     linkUp.reset();
     for (const l of s.links) linkUp.set({ relay: l.relay }, l.streaming ? 1 : 0);
-    for (const metric of [acked, backlogEvents, backlogBytes, lag, verifiedThrough, integrityIncidents]) metric.reset();
+    for (const metric of [acked, backlogEvents, backlogBytes, lag, compressionLevel, verifiedThrough, integrityIncidents]) metric.reset();
     for (const counter of [sentEvents, sentBytes]) counter.reset();
     for (const f of s.feeds) {
       const labels = { feed: f.feed, relay: f.relay };
@@ -125,6 +126,7 @@ export function createAgentMetrics(snapshot: () => AgentMetricsSnapshot, options
       backlogEvents.set(labels, f.backlogEvents);
       backlogBytes.set(labels, f.backlogBytes);
       lag.set(labels, f.lagSeconds);
+      compressionLevel.set({ ...labels, codec: f.compression.codec }, f.compression.level);
       if (f.proofs) {
         verifiedThrough.set(labels, f.proofs.verifiedThroughSeq);
         integrityIncidents.set(labels, f.proofs.incidents);
