@@ -1,6 +1,7 @@
 export { openAgentDatabase, type SqliteDatabase } from './agent-database.js';
 export { JournalTrimmedError, SchemaTooNewError } from './errors.js';
 export { Journal, type JournalOptions, type JournalRange, type ReadLimits, type StreamTally } from './journal.js';
+export { SPARSE_FEED_DENSITY, type RangePlan, type RangePlanChoice } from './journal-range-plan.js';
 export { LocalCopy, type LocalRecord } from './local-copy.js';
 export { LocalCopyStep } from './local-copy-step.js';
 export { FeedAcks } from './feed-acks.js';
