@@ -8,6 +8,9 @@
 //  2. An incident found again at every re-check: kept once per (feed, seq,
 //     kind) with when it was first found; `recordIncident` says whether it is new,
 //     so the alert and the ledger record are raised once.
+//  3. Recording a batch's leaves blocks the event loop (synchronous, before the
+//     hand-over): they go in statements of LEAVES_PER_INSERT rows, then 10, then
+//     1, rather than one statement per leaf.
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../store/index.js';
 import type { FaultKind, LeafFault, ProofLeafValue } from './fault-locator.js';
@@ -39,14 +42,26 @@ export interface IntegrityIncident {
   foundAtMs: number;
 }
 
+/**
+ * Leaves per multi-row INSERT. Measured, 1,000-leaf batches: one statement per
+ * leaf took ~2x the time of 100-row statements; 100 is near the flat part of
+ * the curve and 300 bound parameters is far below SQLite's limit.
+ */
+const LEAVES_PER_INSERT = 100;
+
 export class FeedProofStore {
   private readonly statements: Record<string, Statement>;
+  /** INSERT OR REPLACE of LEAVES_PER_INSERT, 10 and 1 leaves, largest first. */
+  private readonly putLeafChunks: readonly { size: number; statement: Statement }[];
   private readonly recordLeavesTransaction: (feed: string, leaves: readonly ProofLeafValue[]) => void;
   private readonly forgetTransaction: (feed: string, seq: number) => void;
 
   constructor(db: SqliteDatabase) {
+    this.putLeafChunks = [LEAVES_PER_INSERT, 10, 1].map((size) => ({
+      size,
+      statement: db.prepare(`INSERT OR REPLACE INTO feed_leaves (feed, seq, body_sha256) VALUES ${Array.from({ length: size }, () => '(?, ?, ?)').join(', ')}`),
+    }));
     this.statements = {
-      putLeaf: db.prepare('INSERT OR REPLACE INTO feed_leaves (feed, seq, body_sha256) VALUES (?, ?, ?)'),
       leaves: db.prepare('SELECT seq, body_sha256 FROM feed_leaves WHERE feed = ? AND seq >= ? AND seq <= ? ORDER BY seq'),
       putWindow: db.prepare(
         `INSERT OR REPLACE INTO feed_proof_windows (feed, from_seq, to_seq, leaf_count, root, state, checked_at_ms, signed_text, signature)
@@ -69,7 +84,21 @@ export class FeedProofStore {
       this.statements.forgetWindows!.run(feed, seq);
     });
     this.recordLeavesTransaction = db.transaction((feed: string, leaves: readonly ProofLeafValue[]) => {
-      for (const leaf of leaves) this.statements.putLeaf!.run(feed, leaf.seq, leaf.bodySha256);
+      // Rows of one statement go in order, so a seq listed twice keeps its last leaf, as one by one.
+      let at = 0;
+      for (const { size, statement } of this.putLeafChunks) {
+        if (leaves.length - at < size) continue;
+        const values: unknown[] = new Array(size * 3);
+        for (; leaves.length - at >= size; at += size) {
+          for (let i = 0; i < size; i++) {
+            const leaf = leaves[at + i]!;
+            values[i * 3] = feed;
+            values[i * 3 + 1] = leaf.seq;
+            values[i * 3 + 2] = leaf.bodySha256;
+          }
+          statement.run(values);
+        }
+      }
     });
   }
 
